@@ -1,0 +1,217 @@
+/**
+ * Feature space: sublinear TF-IDF over word tokens and over character n-grams, two feature
+ * families each normalised to unit length and then weighted, plus a few named signal features.
+ *
+ * Character n-grams are keyed by a 32-bit hash of their code points, so extracting them allocates
+ * no strings; words keep their text because keyword explanations need it.
+ */
+import { ModelFormatError } from './errors.js';
+import { base64ToFloat32, base64ToInt32, typedToBase64, type SparseVector } from './sparse.js';
+
+/** Settings of the feature space. Stored in the model artifact. */
+export interface FeatureConfig {
+  charNgramMin: number;
+  charNgramMax: number;
+  /** A feature must occur in at least this many training documents. */
+  minDf: number;
+  /** Weight of the word block relative to the character block. */
+  wordWeight: number;
+  charWeight: number;
+  /** Weight of the signal block (spam signals, lengths). */
+  signalWeight: number;
+}
+
+export const DEFAULT_FEATURE_CONFIG: FeatureConfig = {
+  charNgramMin: 1,
+  charNgramMax: 3,
+  minDf: 2,
+  wordWeight: 1,
+  charWeight: 1,
+  signalWeight: 1,
+};
+
+/** What the pipeline hands over for one text. */
+export interface FeatureDoc {
+  /** Word tokens. */
+  tokens: readonly string[];
+  /** Normalised text used for character n-grams. */
+  text: string;
+  /** Named binary signals, e.g. `url`, `contact`, `mash`. */
+  signals?: readonly string[];
+}
+
+/** Serialised form of a {@link FeatureSpace}. */
+export interface FeatureSpaceData {
+  config: FeatureConfig;
+  words: string[];
+  /** base64 Int32 hashes of character n-grams, in feature-id order after the words. */
+  charKeys: string;
+  signals: string[];
+  /** base64 Float32 idf of every feature (words, then chars, then signals). */
+  idf: string;
+}
+
+const PLACEHOLDER = /<([a-z]+)>/g;
+// Characters dropped before n-grams: punctuation other than ? and !, symbols that are not emoji.
+const NGRAM_DROP = /[^\p{L}\p{N}\p{Extended_Pictographic}?! \ue000-\ue0ff]/gu;
+
+/** Maps placeholders to single private-use characters so an n-gram sees `<url>` as one symbol. */
+function ngramText(text: string): string {
+  return text
+    .replace(PLACEHOLDER, (_, k: string) => String.fromCharCode(0xe000 + (k.charCodeAt(0) + k.length * 7) % 0xff))
+    .replace(NGRAM_DROP, '')
+    .replace(/ {2,}/g, ' ');
+}
+
+/** Code points of the n-gram text (surrogate pairs joined). */
+function codePoints(text: string): number[] {
+  const cps: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.codePointAt(i)!;
+    cps.push(c);
+    if (c > 0xffff) i++;
+  }
+  return cps;
+}
+
+function hashNgram(cps: readonly number[], start: number, n: number): number {
+  let h = 0x811c9dc5 ^ n;
+  for (let i = start; i < start + n; i++) {
+    h = Math.imul(h ^ cps[i], 0x01000193);
+    h ^= h >>> 15;
+  }
+  return h | 0;
+}
+
+/** Calls `fn` with the hash of every character n-gram of the text. */
+function forEachNgram(text: string, min: number, max: number, fn: (key: number) => void): void {
+  const cps = codePoints(ngramText(text));
+  for (let n = min; n <= max; n++) {
+    for (let i = 0; i + n <= cps.length; i++) {
+      // A lone space is not a feature; longer n-grams keep spaces as word boundaries.
+      if (n === 1 && cps[i] === 32) continue;
+      fn(hashNgram(cps, i, n));
+    }
+  }
+}
+
+/** Word, character and signal vocabularies with idf weights. Immutable once built. */
+export class FeatureSpace {
+  readonly size: number;
+  private readonly wordIndex: Map<string, number>;
+  private readonly charIndex: Map<number, number>;
+  private readonly signalIndex: Map<string, number>;
+
+  private constructor(
+    readonly config: FeatureConfig,
+    readonly words: readonly string[],
+    private readonly charKeys: Int32Array,
+    readonly signals: readonly string[],
+    readonly idf: Float32Array,
+  ) {
+    this.wordIndex = new Map(words.map((w, i) => [w, i]));
+    this.charIndex = new Map();
+    for (let i = 0; i < charKeys.length; i++) this.charIndex.set(charKeys[i], words.length + i);
+    const base = words.length + charKeys.length;
+    this.signalIndex = new Map(signals.map((s, i) => [s, base + i]));
+    this.size = base + signals.length;
+    if (idf.length !== this.size) throw new ModelFormatError(`feature space: ${idf.length} idf values for ${this.size} features`);
+  }
+
+  /** Builds the vocabularies and idf from training documents. */
+  static fit(docs: readonly FeatureDoc[], config: FeatureConfig = DEFAULT_FEATURE_CONFIG): FeatureSpace {
+    const wordDf = new Map<string, number>();
+    const charDf = new Map<number, number>();
+    const signalDf = new Map<string, number>();
+    const seenWords = new Set<string>();
+    const seenChars = new Set<number>();
+    for (const doc of docs) {
+      seenWords.clear();
+      seenChars.clear();
+      for (const t of doc.tokens) seenWords.add(t);
+      forEachNgram(doc.text, config.charNgramMin, config.charNgramMax, (k) => seenChars.add(k));
+      for (const w of seenWords) wordDf.set(w, (wordDf.get(w) ?? 0) + 1);
+      for (const k of seenChars) charDf.set(k, (charDf.get(k) ?? 0) + 1);
+      for (const s of new Set(doc.signals ?? [])) signalDf.set(s, (signalDf.get(s) ?? 0) + 1);
+    }
+    const n = docs.length;
+    const words = [...wordDf].filter(([, df]) => df >= config.minDf).map(([w]) => w).sort();
+    const chars = [...charDf].filter(([, df]) => df >= config.minDf).map(([k]) => k).sort((a, b) => a - b);
+    const signals = [...signalDf.keys()].sort();
+    const idf = new Float32Array(words.length + chars.length + signals.length);
+    const smooth = (df: number) => Math.log((1 + n) / (1 + df)) + 1;
+    words.forEach((w, i) => (idf[i] = smooth(wordDf.get(w)!)));
+    chars.forEach((k, i) => (idf[words.length + i] = smooth(charDf.get(k)!)));
+    signals.forEach((s, i) => (idf[words.length + chars.length + i] = 1));
+    return new FeatureSpace(config, words, Int32Array.from(chars), signals, idf);
+  }
+
+  /** Restores a feature space saved by {@link toData}. */
+  static fromData(data: FeatureSpaceData): FeatureSpace {
+    try {
+      const charKeys = base64ToInt32(data.charKeys);
+      const idf = base64ToFloat32(data.idf, data.words.length + charKeys.length + data.signals.length);
+      return new FeatureSpace({ ...data.config }, data.words, charKeys, data.signals, idf);
+    } catch (err) {
+      if (err instanceof ModelFormatError) throw err;
+      throw new ModelFormatError(`feature space: ${(err as Error).message}`);
+    }
+  }
+
+  toData(): FeatureSpaceData {
+    return {
+      config: { ...this.config },
+      words: [...this.words],
+      charKeys: typedToBase64(this.charKeys),
+      signals: [...this.signals],
+      idf: typedToBase64(this.idf),
+    };
+  }
+
+  /** Feature id of a word, if it is in the vocabulary. */
+  wordId(word: string): number | undefined {
+    return this.wordIndex.get(word);
+  }
+
+  /** Turns a document into a sparse TF-IDF vector (sublinear tf, per-block L2 norm). */
+  vectorize(doc: FeatureDoc): SparseVector {
+    const counts = new Map<number, number>();
+    for (const t of doc.tokens) {
+      const id = this.wordIndex.get(t);
+      if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    const wordEnd = this.words.length;
+    const charEnd = wordEnd + this.charKeys.length;
+    const cfg = this.config;
+    forEachNgram(doc.text, cfg.charNgramMin, cfg.charNgramMax, (k) => {
+      const id = this.charIndex.get(k);
+      if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
+    });
+    if (doc.signals) {
+      for (const s of doc.signals) {
+        const id = this.signalIndex.get(s);
+        if (id !== undefined) counts.set(id, 1);
+      }
+    }
+    const idx = new Int32Array(counts.size);
+    const val = new Float32Array(counts.size);
+    let i = 0;
+    let wordNorm = 0;
+    let charNorm = 0;
+    for (const [id, tf] of counts) {
+      const v = (1 + Math.log(tf)) * this.idf[id];
+      idx[i] = id;
+      val[i] = v;
+      if (id < wordEnd) wordNorm += v * v;
+      else if (id < charEnd) charNorm += v * v;
+      i++;
+    }
+    const ws = wordNorm > 0 ? cfg.wordWeight / Math.sqrt(wordNorm) : 0;
+    const cs = charNorm > 0 ? cfg.charWeight / Math.sqrt(charNorm) : 0;
+    for (let j = 0; j < idx.length; j++) {
+      const id = idx[j];
+      val[j] *= id < wordEnd ? ws : id < charEnd ? cs : cfg.signalWeight;
+    }
+    return { idx, val };
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * One classification head (topic, demand type, spam, or a data set's `label`): a linear SVM and a
+ * keyword model over the same examples, combined into calibrated probabilities.
+ *
+ * Everything that needs held-out data is chosen on out-of-fold predictions of the training rows:
+ * the SVM's C, the keyword model's weight in the ensemble, the softmax temperature that calibrates
+ * the scores, and the confidence threshold below which a prediction is sent to human review.
+ */
+import { TrainingError, ModelFormatError } from '../errors.js';
+import { createRng, stratifiedFolds } from '../random.js';
+import { base64ToFloat32, selectRows, typedToBase64, type CsrMatrix, type SparseVector } from '../sparse.js';
+import { KeywordModel, trainKeywordModel, type KeywordModelData, type KeywordMatch, type KeywordOverrides } from './keyword.js';
+import { decision, decisionMatrix, trainOneVsRest, type LinearWeights } from './linear-svm.js';
+
+/** Which scorer to use: the keyword model alone, the SVM alone, or both combined. */
+export const SCORERS = ['keyword', 'svm', 'ensemble'] as const;
+export type Scorer = (typeof SCORERS)[number];
+
+export interface LabelModelOptions {
+  seed?: number;
+  /** Candidate values of C; the best by cross-validated accuracy is kept. */
+  cGrid?: number[];
+  /** Folds for the out-of-fold predictions. Default: 5, or 3 above 20,000 rows. */
+  folds?: number;
+  /** C is chosen on at most this many rows (a stratified sample) to bound training time. */
+  cSelectionRows?: number;
+  /** Precision wanted on the predictions that are not sent to review. */
+  targetPrecision?: number;
+  keyword?: { topK?: number; minCount?: number; overrides?: KeywordOverrides };
+  /** Per-class C multipliers by label (e.g. to favour recall of a rare class). */
+  classWeights?: Record<string, number>;
+  onProgress?: (fraction: number, stage: string) => void;
+}
+
+/** Out-of-fold quality figures, measured while training (never on training rows). */
+export interface LabelModelMetrics {
+  rows: number;
+  folds: number;
+  C: number;
+  cvAccuracyKeyword: number;
+  cvAccuracySvm: number;
+  cvAccuracyEnsemble: number;
+  /** Share of rows with confidence ≥ threshold, and the accuracy on them. */
+  coverage: number;
+  precisionAtThreshold: number;
+}
+
+/** Serialised head. */
+export interface LabelModelData {
+  labels: string[];
+  svm: { C: number; features: number; weights: string };
+  keyword: KeywordModelData;
+  ensemble: { keywordWeight: number; temperature: number; threshold: number };
+  metrics: LabelModelMetrics;
+}
+
+export interface LabelPrediction {
+  /** Calibrated probability of each label (same order as `labels`). */
+  probs: Float64Array;
+  /** Index of the best label. */
+  best: number;
+  matches: KeywordMatch[];
+}
+
+const DEFAULT_C_GRID = [0.1, 0.3, 1];
+
+/** Trains a head on `x` (one row per example), `tokens` (for keywords) and `labels`. */
+export function trainLabelModel(
+  x: CsrMatrix,
+  tokens: readonly (readonly string[])[],
+  labels: readonly string[],
+  labelSet: readonly string[],
+  opts: LabelModelOptions = {},
+): LabelModelData {
+  const n = x.rows;
+  const k = labelSet.length;
+  if (k < 2) throw new TrainingError('a classifier needs at least two labels');
+  const index = new Map(labelSet.map((l, i) => [l, i]));
+  const y = Int32Array.from(labels, (l) => {
+    const c = index.get(l);
+    if (c === undefined) throw new TrainingError(`unknown label "${l}"`);
+    return c;
+  });
+  const counts = new Array<number>(k).fill(0);
+  for (const c of y) counts[c]++;
+  const empty = labelSet.filter((_, c) => counts[c] < 2);
+  if (empty.length) throw new TrainingError(`too few examples (need ≥ 2) for: ${empty.join(', ')}`);
+  const seed = opts.seed ?? 1;
+  const rng = createRng(seed);
+  const progress = opts.onProgress ?? (() => {});
+  const foldCount = opts.folds ?? (n > 20_000 ? 3 : 5);
+  const folds = stratifiedFolds(y, foldCount, rng);
+  const classWeights = labelSet.map((l) => opts.classWeights?.[l] ?? 1);
+  const svmOpts = { loss: 'l2' as const, seed, classWeights };
+
+  // 1. Choose C on (a sample of) the rows by cross-validated accuracy.
+  const grid = opts.cGrid ?? DEFAULT_C_GRID;
+  const sampleRows = sampleStratified(y, opts.cSelectionRows ?? 12_000, rng);
+  let bestC = grid[0];
+  let bestOof: Float64Array | null = null;
+  if (grid.length > 1 || sampleRows.length === n) {
+    let bestAcc = -1;
+    const xs = sampleRows.length === n ? x : selectRows(x, sampleRows);
+    const ys = sampleRows.length === n ? y : Int32Array.from(sampleRows, (r) => y[r]);
+    const fs = sampleRows.length === n ? folds : stratifiedFolds(ys, foldCount, rng);
+    grid.forEach((C, gi) => {
+      const oof = outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, C }, (f) =>
+        progress((gi + f) / (grid.length + 1) * 0.9, `svm C=${C}`),
+      );
+      const acc = accuracyOf(oof, ys, k);
+      if (acc > bestAcc + 1e-9) {
+        bestAcc = acc;
+        bestC = C;
+        bestOof = sampleRows.length === n ? oof : null;
+      }
+    });
+  }
+  const svmOof: Float64Array =
+    bestOof ?? outOfFold(x, y, k, folds, foldCount, { ...svmOpts, C: bestC }, (f) => progress((grid.length + f) / (grid.length + 1) * 0.9, 'svm out-of-fold'));
+
+  // 2. Keyword model out-of-fold scores.
+  const kwOof = new Float64Array(n * k);
+  for (let f = 0; f < foldCount; f++) {
+    const train: number[] = [];
+    const test: number[] = [];
+    for (let i = 0; i < n; i++) (folds[i] === f ? test : train).push(i);
+    const model = new KeywordModel(
+      trainKeywordModel(train.map((i) => tokens[i]), train.map((i) => labels[i]), labelSet, opts.keyword),
+    );
+    for (const i of test) kwOof.set(normalizeKeywordScores(model.predict(tokens[i]).scores), i * k);
+  }
+
+  // 3. Ensemble weight, temperature and review threshold, all on out-of-fold scores.
+  let keywordWeight = 0;
+  let bestEnsembleAcc = -1;
+  for (const b of [0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5]) {
+    const acc = accuracyOf(combine(svmOof, kwOof, b), y, k);
+    if (acc > bestEnsembleAcc + 1e-9) {
+      bestEnsembleAcc = acc;
+      keywordWeight = b;
+    }
+  }
+  const combined = combine(svmOof, kwOof, keywordWeight);
+  const temperature = fitTemperature(combined, y, k);
+  const { threshold, coverage, precision } = chooseThreshold(combined, y, k, temperature, opts.targetPrecision ?? 0.95);
+
+  // 4. Final models on all rows.
+  progress(0.92, 'svm final');
+  const svm = trainOneVsRest(x, y, k, { ...svmOpts, C: bestC });
+  const keyword = trainKeywordModel(tokens, labels, labelSet, opts.keyword);
+  progress(1, 'done');
+  return {
+    labels: [...labelSet],
+    svm: { C: bestC, features: svm.features, weights: typedToBase64(svm.weights) },
+    keyword,
+    ensemble: { keywordWeight, temperature, threshold },
+    metrics: {
+      rows: n,
+      folds: foldCount,
+      C: bestC,
+      cvAccuracyKeyword: accuracyOf(kwOof, y, k),
+      cvAccuracySvm: accuracyOf(svmOof, y, k),
+      cvAccuracyEnsemble: bestEnsembleAcc,
+      coverage,
+      precisionAtThreshold: precision,
+    },
+  };
+}
+
+/** A loaded head, ready to predict. */
+export class LabelModel {
+  readonly labels: readonly string[];
+  private readonly svm: LinearWeights;
+  private readonly keyword: KeywordModel;
+  private readonly scratch: Float64Array;
+
+  constructor(readonly data: LabelModelData) {
+    this.labels = data.labels;
+    const k = data.labels.length;
+    let weights: Float32Array;
+    try {
+      weights = base64ToFloat32(data.svm.weights, (data.svm.features + 1) * k);
+    } catch (err) {
+      throw new ModelFormatError(`svm weights: ${(err as Error).message}`);
+    }
+    this.svm = { classes: k, features: data.svm.features, weights };
+    if (data.keyword.labels.length !== k) throw new ModelFormatError('keyword model and svm disagree on labels');
+    this.keyword = new KeywordModel(data.keyword);
+    this.scratch = new Float64Array(k);
+  }
+
+  get threshold(): number {
+    return this.data.ensemble.threshold;
+  }
+
+  /** Predicts one example with the chosen scorer (default: the calibrated ensemble). */
+  predict(v: SparseVector, tokens: readonly string[], text = '', scorer: Scorer = 'ensemble'): LabelPrediction {
+    const k = this.labels.length;
+    const kw = this.keyword.predict(tokens, text);
+    let scores: Float64Array;
+    if (scorer === 'keyword') {
+      scores = normalizeKeywordScores(kw.scores);
+    } else {
+      scores = decision(this.svm, v, this.scratch);
+      if (scorer === 'ensemble') {
+        const kn = normalizeKeywordScores(kw.scores);
+        const b = this.data.ensemble.keywordWeight;
+        for (let c = 0; c < k; c++) scores[c] += b * kn[c];
+      }
+    }
+    const probs = softmax(scores, 0, k, scorer === 'ensemble' ? this.data.ensemble.temperature : 1);
+    let best = 0;
+    for (let c = 1; c < k; c++) if (probs[c] > probs[best]) best = c;
+    return { probs, best, matches: kw.matches };
+  }
+
+  /** Decision values of the SVM alone for many rows (evaluation helper). */
+  svmDecisions(x: CsrMatrix): Float64Array {
+    return decisionMatrix(this.svm, x);
+  }
+}
+
+/** Keyword scores shifted so the best is 0 and clipped, making them comparable across messages. */
+function normalizeKeywordScores(scores: Float64Array): Float64Array {
+  let max = -Infinity;
+  for (const s of scores) if (s > max) max = s;
+  const out = new Float64Array(scores.length);
+  for (let i = 0; i < scores.length; i++) out[i] = Math.max(scores[i] - max, -20);
+  return out;
+}
+
+function combine(svm: Float64Array, kw: Float64Array, b: number): Float64Array {
+  const out = new Float64Array(svm.length);
+  for (let i = 0; i < svm.length; i++) out[i] = svm[i] + b * kw[i];
+  return out;
+}
+
+function softmax(scores: Float64Array, offset: number, k: number, temperature: number): Float64Array {
+  const out = new Float64Array(k);
+  let max = -Infinity;
+  for (let c = 0; c < k; c++) max = Math.max(max, scores[offset + c]);
+  let sum = 0;
+  for (let c = 0; c < k; c++) sum += out[c] = Math.exp((scores[offset + c] - max) / temperature);
+  for (let c = 0; c < k; c++) out[c] /= sum;
+  return out;
+}
+
+function argmaxRow(scores: Float64Array, row: number, k: number): number {
+  let best = 0;
+  for (let c = 1; c < k; c++) if (scores[row * k + c] > scores[row * k + best]) best = c;
+  return best;
+}
+
+function accuracyOf(scores: Float64Array, y: Int32Array, k: number): number {
+  let ok = 0;
+  for (let i = 0; i < y.length; i++) if (argmaxRow(scores, i, k) === y[i]) ok++;
+  return y.length ? ok / y.length : 0;
+}
+
+/** Decision values of every row, each predicted by a model that did not see its fold. */
+function outOfFold(
+  x: CsrMatrix,
+  y: Int32Array,
+  k: number,
+  folds: Int32Array,
+  foldCount: number,
+  opts: Parameters<typeof trainOneVsRest>[3],
+  onFold: (fraction: number) => void,
+): Float64Array {
+  const out = new Float64Array(x.rows * k);
+  for (let f = 0; f < foldCount; f++) {
+    const train: number[] = [];
+    const test: number[] = [];
+    for (let i = 0; i < x.rows; i++) (folds[i] === f ? test : train).push(i);
+    const model = trainOneVsRest(selectRows(x, train), Int32Array.from(train, (i) => y[i]), k, opts);
+    const dec = decisionMatrix(model, selectRows(x, test));
+    test.forEach((row, j) => out.set(dec.subarray(j * k, j * k + k), row * k));
+    onFold((f + 1) / foldCount);
+  }
+  return out;
+}
+
+/** Temperature minimising the negative log-likelihood of the out-of-fold labels. */
+function fitTemperature(scores: Float64Array, y: Int32Array, k: number): number {
+  const nll = (t: number) => {
+    let s = 0;
+    for (let i = 0; i < y.length; i++) s -= Math.log(softmax(scores, i * k, k, t)[y[i]] + 1e-12);
+    return s;
+  };
+  // Golden-section search on log(t) over [0.01, 10].
+  let lo = Math.log(0.01);
+  let hi = Math.log(10);
+  const g = (Math.sqrt(5) - 1) / 2;
+  let a = hi - g * (hi - lo);
+  let b = lo + g * (hi - lo);
+  let fa = nll(Math.exp(a));
+  let fb = nll(Math.exp(b));
+  for (let it = 0; it < 40; it++) {
+    if (fa < fb) {
+      hi = b;
+      b = a;
+      fb = fa;
+      a = hi - g * (hi - lo);
+      fa = nll(Math.exp(a));
+    } else {
+      lo = a;
+      a = b;
+      fa = fb;
+      b = lo + g * (hi - lo);
+      fb = nll(Math.exp(b));
+    }
+  }
+  return Math.exp((lo + hi) / 2);
+}
+
+/**
+ * The lowest confidence threshold at which the predictions kept (confidence ≥ threshold) are at
+ * least `target` precise. Lower threshold = more coverage.
+ */
+function chooseThreshold(scores: Float64Array, y: Int32Array, k: number, temperature: number, target: number) {
+  const rows = Array.from({ length: y.length }, (_, i) => {
+    const p = softmax(scores, i * k, k, temperature);
+    const best = argmaxRow(scores, i, k);
+    return { conf: p[best], ok: best === y[i] };
+  }).sort((a, b) => b.conf - a.conf);
+  let correct = 0;
+  let bestCount = 0;
+  let threshold = 1;
+  rows.forEach((r, i) => {
+    if (r.ok) correct++;
+    // Only cut between distinct confidences.
+    if (i + 1 < rows.length && rows[i + 1].conf === r.conf) return;
+    if (correct / (i + 1) >= target) {
+      bestCount = i + 1;
+      threshold = r.conf;
+    }
+  });
+  const kept = rows.slice(0, bestCount);
+  return {
+    threshold,
+    coverage: rows.length ? bestCount / rows.length : 0,
+    precision: kept.length ? kept.filter((r) => r.ok).length / kept.length : 0,
+  };
+}
+
+function sampleStratified(y: Int32Array, max: number, rng: () => number): number[] {
+  const all = Array.from({ length: y.length }, (_, i) => i);
+  if (y.length <= max) return all;
+  // Fold assignment is stratified; taking whole folds keeps the class balance.
+  const parts = Math.ceil(y.length / max);
+  const folds = stratifiedFolds(y, parts, rng);
+  return all.filter((i) => folds[i] === 0);
+}

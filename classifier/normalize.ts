@@ -1,0 +1,101 @@
+/**
+ * Text normalisation: the first step of the pipeline.
+ *
+ * The original text is kept untouched by callers; this produces the feature text:
+ * well-formed Unicode, NFKC (which also folds full-width forms to half-width), traditional →
+ * simplified Chinese, lower-case Latin, and personal or volatile data masked into placeholder tokens.
+ */
+import * as OpenCC from 'opencc-js';
+
+/** Placeholder kinds that masking can produce. */
+export const MASK_KINDS = ['url', 'email', 'phone', 'idno', 'card', 'order', 'amount', 'num'] as const;
+export type MaskKind = (typeof MASK_KINDS)[number];
+
+/** Result of {@link normalize}. */
+export interface NormalizedText {
+  /** Feature text: simplified, lower-cased, masked. Placeholders look like `<url>`. */
+  text: string;
+  /** How many of each placeholder were inserted. */
+  masks: Partial<Record<MaskKind, number>>;
+  /** Han characters in the input. */
+  hanCount: number;
+  /** Han characters that traditional → simplified conversion changed (a zh-Hant signal). */
+  traditionalCount: number;
+}
+
+// Taiwan phrases → mainland phrases (網路→网络, 軟體→软件); also covers Hong Kong characters.
+const toSimplified = OpenCC.Converter({ from: 'twp', to: 'cn' });
+
+const HAN = /\p{Script=Han}/u;
+const HAN_G = /\p{Script=Han}/gu;
+// C0/C1 controls, zero-width and bidi formatting characters; newlines and tabs become spaces.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/g;
+
+// Order matters: longer, more specific patterns first, so an ID number is not read as a phone.
+const MASK_RULES: ReadonlyArray<readonly [MaskKind, RegExp]> = [
+  ['url', /(?:https?:\/\/|www\.)[^\s\p{Script=Han}，。！？、；：“”‘’（）《》【】]+|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|cc|top|xyz|info|io|me|vip|shop|club|site|link|ly|tk|hk|tw)\b(?:\/[^\s\p{Script=Han}，。！？]*)?/giu],
+  ['email', /[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}/gi],
+  ['idno', /(?<![0-9a-z*])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dx](?![0-9a-z*])/gi],
+  ['card', /(?<![0-9*])(?:62|4\d|5[1-5])\d{2}(?:[ -]?[\d*]{4}){2,3}[ -]?\d{1,4}(?![0-9*])/g],
+  ['phone', /(?<![0-9*x])(?:\+?86[- ]?)?1[3-9][\dx*]{1}[- ]?[\dx*]{4}[- ]?[\dx*]{4}(?![0-9*x])|(?<![0-9])(?:0\d{2,3}-\d{7,8}|400[- ]?\d{3}[- ]?\d{4})(?![0-9])/gi],
+  ['order', /(?<![0-9a-z*])(?=[a-z0-9*]*\d[a-z0-9*]*\d)[a-z]{0,4}[0-9][0-9*x]{6,}[0-9a-z]*(?![0-9a-z*])/gi],
+  ['amount', /(?:[¥$]|rmb|usd|hk\$|nt\$)\s?\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)*\s?(?:元|块钱|块|毛|rmb|yuan|dollars?|usd|hkd)(?![a-z])/gi],
+  ['num', /\d{3,}(?:\.\d+)?/g],
+];
+
+/** Makes a string safe to process: lone surrogates become U+FFFD, controls become spaces. */
+export function sanitize(input: string): string {
+  return input.toWellFormed().replace(CONTROL, ' ');
+}
+
+/** Counts Han characters. */
+export function countHan(text: string): number {
+  let n = 0;
+  for (const _ of text.matchAll(HAN_G)) n++;
+  return n;
+}
+
+/**
+ * Normalises one text for feature extraction. Pure and deterministic.
+ */
+export function normalize(input: string): NormalizedText {
+  let text = sanitize(input).normalize('NFKC');
+  let hanCount = 0;
+  let traditionalCount = 0;
+  if (HAN.test(text)) {
+    hanCount = countHan(text);
+    const simplified = toSimplified(text);
+    if (simplified !== text) {
+      traditionalCount = countChanged(text, simplified);
+      text = simplified;
+    }
+  }
+  text = text.toLowerCase();
+  const masks: Partial<Record<MaskKind, number>> = {};
+  for (const [kind, re] of MASK_RULES) {
+    text = text.replace(re, () => {
+      masks[kind] = (masks[kind] ?? 0) + 1;
+      return ` <${kind}> `;
+    });
+  }
+  text = text.replace(/\s+/g, ' ').trim();
+  return { text, masks, hanCount, traditionalCount };
+}
+
+function countChanged(a: string, b: string): number {
+  const ca = Array.from(a);
+  const cb = Array.from(b);
+  if (ca.length !== cb.length) {
+    // A phrase conversion changed the length: count characters absent from the other side.
+    const setB = new Set(cb);
+    return ca.filter((c) => HAN.test(c) && !setB.has(c)).length;
+  }
+  let n = 0;
+  for (let i = 0; i < ca.length; i++) if (ca[i] !== cb[i]) n++;
+  return n;
+}
+
+/** Converts traditional to simplified Chinese, nothing else (used for keyword overrides). */
+export function toSimplifiedChinese(text: string): string {
+  return toSimplified(text.normalize('NFKC')).toLowerCase();
+}
