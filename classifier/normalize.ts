@@ -23,6 +23,9 @@ export interface NormalizedText {
   traditionalCount: number;
 }
 
+// Character conversion decides whether a text is traditional at all: phrase conversion would also
+// rewrite simplified text (程序 → 进程), so it runs only on text that has traditional characters.
+const charsToSimplified = OpenCC.Converter({ from: 't', to: 'cn' });
 // Taiwan phrases → mainland phrases (網路→网络, 軟體→软件); also covers Hong Kong characters.
 const toSimplified = OpenCC.Converter({ from: 'twp', to: 'cn' });
 
@@ -33,8 +36,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2
 
 // Order matters: longer, more specific patterns first, so an ID number is not read as a phone.
 const MASK_RULES: ReadonlyArray<readonly [MaskKind, RegExp]> = [
-  ['url', /(?:https?:\/\/|www\.)[^\s\p{Script=Han}，。！？、；：“”‘’（）《》【】]+|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|cc|top|xyz|info|io|me|vip|shop|club|site|link|ly|tk|hk|tw)\b(?:\/[^\s\p{Script=Han}，。！？]*)?/giu],
   ['email', /[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}/gi],
+  ['url', /(?:https?:\/\/|www\.)[^\s\p{Script=Han}，。！？、；：“”‘’（）《》【】]+|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|cc|top|xyz|info|io|me|vip|shop|club|site|link|ly|tk|hk|tw)\b(?:\/[^\s\p{Script=Han}，。！？]*)?/giu],
   ['idno', /(?<![0-9a-z*])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dx](?![0-9a-z*])/gi],
   ['card', /(?<![0-9*])(?:62|4\d|5[1-5])\d{2}(?:[ -]?[\d*]{4}){2,3}[ -]?\d{1,4}(?![0-9*])/g],
   ['phone', /(?<![0-9*x])(?:\+?86[- ]?)?1[3-9][\dx*]{1}[- ]?[\dx*]{4}[- ]?[\dx*]{4}(?![0-9*x])|(?<![0-9])(?:0\d{2,3}-\d{7,8}|400[- ]?\d{3}[- ]?\d{4})(?![0-9])/gi],
@@ -64,10 +67,10 @@ export function normalize(input: string): NormalizedText {
   let traditionalCount = 0;
   if (HAN.test(text)) {
     hanCount = countHan(text);
-    const simplified = toSimplified(text);
-    if (simplified !== text) {
-      traditionalCount = countChanged(text, simplified);
-      text = simplified;
+    const simplifiedChars = charsToSimplified(text);
+    if (simplifiedChars !== text) {
+      traditionalCount = countChanged(text, simplifiedChars);
+      text = toSimplified(text);
     }
   }
   text = text.toLowerCase();
@@ -97,5 +100,6 @@ function countChanged(a: string, b: string): number {
 
 /** Converts traditional to simplified Chinese, nothing else (used for keyword overrides). */
 export function toSimplifiedChinese(text: string): string {
-  return toSimplified(text.normalize('NFKC')).toLowerCase();
+  const t = text.normalize('NFKC');
+  return (charsToSimplified(t) === t ? t : toSimplified(t)).toLowerCase();
 }

@@ -174,11 +174,11 @@ export function checkArtifact(raw: unknown, expect: LoadExpectations = {}): Mode
   if (typeof a.engineVersion !== 'string' || a.engineVersion.split('.')[0] !== ENGINE_VERSION.split('.')[0]) {
     throw new ModelCompatibilityError(`model engine ${String(a.engineVersion)} is incompatible with engine ${ENGINE_VERSION}`);
   }
-  if (expect.taxonomyVersion !== undefined && a.taxonomyVersion !== expect.taxonomyVersion) {
-    throw new ModelCompatibilityError(`model was trained for taxonomy ${String(a.taxonomyVersion)}, the taxonomy is ${expect.taxonomyVersion}`);
-  }
   for (const key of ['version', 'trainingDataHash', 'createdAt', 'tokenizer'] as const) {
     if (typeof a[key] !== 'string') throw new ModelFormatError(`model artifact: "${key}" is missing`);
+  }
+  if (expect.taxonomyVersion !== undefined && a.taxonomyVersion !== expect.taxonomyVersion) {
+    throw new ModelCompatibilityError(`model was trained for taxonomy ${String(a.taxonomyVersion)}, the taxonomy is ${expect.taxonomyVersion}`);
   }
   if (typeof a.features !== 'object' || a.features === null) throw new ModelFormatError('model artifact: "features" is missing');
   if (typeof a.heads !== 'object' || a.heads === null) throw new ModelFormatError('model artifact: "heads" is missing');

@@ -10,7 +10,7 @@ import { TrainingError, ModelFormatError } from '../errors.js';
 import { createRng, stratifiedFolds } from '../random.js';
 import { base64ToFloat32, selectRows, typedToBase64, type CsrMatrix, type SparseVector } from '../sparse.js';
 import { KeywordModel, trainKeywordModel, type KeywordModelData, type KeywordMatch, type KeywordOverrides } from './keyword.js';
-import { decision, decisionMatrix, trainOneVsRest, type LinearWeights } from './linear-svm.js';
+import { decision, decisionMatrix, trainBinary, trainOneVsRest, type BinarySolver, type LinearWeights } from './linear-svm.js';
 
 /** Which scorer to use: the keyword model alone, the SVM alone, or both combined. */
 export const SCORERS = ['keyword', 'svm', 'ensemble'] as const;
@@ -30,6 +30,8 @@ export interface LabelModelOptions {
   /** Per-class C multipliers by label (e.g. to favour recall of a rare class). */
   classWeights?: Record<string, number>;
   onProgress?: (fraction: number, stage: string) => void;
+  /** Binary SVM solver: dual coordinate descent by default, or libsvm-js (`createLibsvmSolver`). */
+  solver?: BinarySolver;
 }
 
 /** Out-of-fold quality figures, measured while training (never on training rows). */
@@ -92,6 +94,7 @@ export function trainLabelModel(
   const folds = stratifiedFolds(y, foldCount, rng);
   const classWeights = labelSet.map((l) => opts.classWeights?.[l] ?? 1);
   const svmOpts = { loss: 'l2' as const, seed, classWeights };
+  const solver = opts.solver ?? trainBinary;
 
   // 1. Choose C on (a sample of) the rows by cross-validated accuracy.
   const grid = opts.cGrid ?? DEFAULT_C_GRID;
@@ -104,8 +107,8 @@ export function trainLabelModel(
     const ys = sampleRows.length === n ? y : Int32Array.from(sampleRows, (r) => y[r]);
     const fs = sampleRows.length === n ? folds : stratifiedFolds(ys, foldCount, rng);
     grid.forEach((C, gi) => {
-      const oof = outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, C }, (f) =>
-        progress((gi + f) / (grid.length + 1) * 0.9, `svm C=${C}`),
+      const oof = outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, C }, solver, (f) =>
+        progress(((gi + f) / (grid.length + 1)) * 0.9, `svm C=${C}`),
       );
       const acc = accuracyOf(oof, ys, k);
       if (acc > bestAcc + 1e-9) {
@@ -116,7 +119,7 @@ export function trainLabelModel(
     });
   }
   const svmOof: Float64Array =
-    bestOof ?? outOfFold(x, y, k, folds, foldCount, { ...svmOpts, C: bestC }, (f) => progress((grid.length + f) / (grid.length + 1) * 0.9, 'svm out-of-fold'));
+    bestOof ?? outOfFold(x, y, k, folds, foldCount, { ...svmOpts, C: bestC }, solver, (f) => progress(((grid.length + f) / (grid.length + 1)) * 0.9, 'svm out-of-fold'));
 
   // 2. Keyword model out-of-fold scores.
   const kwOof = new Float64Array(n * k);
@@ -146,7 +149,7 @@ export function trainLabelModel(
 
   // 4. Final models on all rows.
   progress(0.92, 'svm final');
-  const svm = trainOneVsRest(x, y, k, { ...svmOpts, C: bestC });
+  const svm = trainOneVsRest(x, y, k, { ...svmOpts, C: bestC }, undefined, solver);
   const keyword = trainKeywordModel(tokens, labels, labelSet, opts.keyword);
   progress(1, 'done');
   return {
@@ -265,6 +268,7 @@ function outOfFold(
   folds: Int32Array,
   foldCount: number,
   opts: Parameters<typeof trainOneVsRest>[3],
+  solver: BinarySolver,
   onFold: (fraction: number) => void,
 ): Float64Array {
   const out = new Float64Array(x.rows * k);
@@ -272,7 +276,7 @@ function outOfFold(
     const train: number[] = [];
     const test: number[] = [];
     for (let i = 0; i < x.rows; i++) (folds[i] === f ? test : train).push(i);
-    const model = trainOneVsRest(selectRows(x, train), Int32Array.from(train, (i) => y[i]), k, opts);
+    const model = trainOneVsRest(selectRows(x, train), Int32Array.from(train, (i) => y[i]), k, opts, undefined, solver);
     const dec = decisionMatrix(model, selectRows(x, test));
     test.forEach((row, j) => out.set(dec.subarray(j * k, j * k + k), row * k));
     onFold((f + 1) / foldCount);

@@ -34,8 +34,11 @@ export interface LinearWeights {
   weights: Float32Array;
 }
 
+/** Trains one binary problem: `y[i]` is ±1; returns w of length cols + 1 with the bias last. */
+export type BinarySolver = (x: CsrMatrix, y: Int8Array, opts: LinearSvmOptions, cPos?: number, cNeg?: number) => Float64Array;
+
 /**
- * Trains one binary problem. `y[i]` is +1 or -1. Returns w of length cols + 1 (bias last).
+ * Trains one binary problem by dual coordinate descent. `y[i]` is +1 or -1. Returns w of length cols + 1 (bias last).
  */
 export function trainBinary(x: CsrMatrix, y: Int8Array, opts: LinearSvmOptions, cPos = opts.C, cNeg = opts.C): Float64Array {
   const n = x.rows;
@@ -138,13 +141,14 @@ export function trainOneVsRest(
   classes: number,
   opts: LinearSvmOptions,
   onClass?: (done: number, total: number) => void,
+  solver: BinarySolver = trainBinary,
 ): LinearWeights {
   const weights = new Float32Array((x.cols + 1) * classes);
   const y = new Int8Array(x.rows);
   for (let c = 0; c < classes; c++) {
     for (let i = 0; i < x.rows; i++) y[i] = labels[i] === c ? 1 : -1;
     const cw = opts.classWeights?.[c] ?? 1;
-    const w = trainBinary(x, y, { ...opts, seed: (opts.seed ?? 1) + c }, opts.C * cw, opts.C);
+    const w = solver(x, y, { ...opts, seed: (opts.seed ?? 1) + c }, opts.C * cw, opts.C);
     for (let f = 0; f <= x.cols; f++) weights[f * classes + c] = w[f];
     onClass?.(c + 1, classes);
   }

@@ -1,0 +1,41 @@
+/**
+ * Configuration, read from the environment once and validated. No other module reads the
+ * environment; CLIs apply their flags on top of what this returns.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { PROJECT_ROOT } from './datasets.js';
+
+export const TOKENIZERS = ['node-rs-jieba', 'nodejieba'] as const;
+export type TokenizerChoice = (typeof TOKENIZERS)[number];
+
+const ConfigSchema = z.object({
+  /** Model artifact used by `classify` and the bot. */
+  MODEL_PATH: z.string().min(1).default(resolve(PROJECT_ROOT, 'data/models/default.model.json.gz')),
+  /** Chinese segmenter implementation. */
+  TOKENIZER: z.enum(TOKENIZERS).default('node-rs-jieba'),
+  /** Longest message accepted, in characters; longer ones are rejected with a message, never cut. */
+  MAX_TEXT_LENGTH: z.coerce.number().int().min(10).max(1_000_000).default(2000),
+  /** Where the project's data lives (taxonomy, corpus, dictionaries). */
+  DATA_DIR: z.string().min(1).default(resolve(PROJECT_ROOT, 'data')),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment; the error names each bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const picked = Object.fromEntries(Object.keys(ConfigSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const result = ConfigSchema.safeParse(picked);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return result.data;
+}
