@@ -88,7 +88,8 @@ export function analyze(text: string, deps: PipelineDeps): Analysis {
   const lang = detectLanguage(normalized.text, counts);
   const tokens = tokenize(normalized.text, deps.tokenizer, deps.stopwords ?? NO_STOPWORDS);
   const signals = spamSignals(normalized, tokens);
-  const empty = counts.han + counts.latin + counts.other === 0 && !/\d/.test(normalized.text);
+  // Nothing to classify: no letters, digits or masked items (a bare link or number still counts).
+  const empty = counts.han + counts.latin + counts.other === 0 && !/\d/.test(normalized.text) && Object.keys(normalized.masks).length === 0;
   return { original: text, normalized, lang, tokens, doc: { tokens, text: normalized.text, signals }, empty };
 }
 

@@ -40,7 +40,8 @@ const CorpusRowSchema = z
     lang: z.string().optional(),
     kind: z.string().optional(),
   })
-  .strict();
+  // Other fields (ids, sources, a `label` for evaluate) are allowed and ignored.
+  .strip();
 
 /** Reads and validates training rows from a JSONL file (topic/type/spam labels). */
 export function readCorpusFile(file: string, taxonomy: Taxonomy): CorpusRow[] {

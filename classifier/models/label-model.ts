@@ -32,6 +32,8 @@ export interface LabelModelOptions {
   onProgress?: (fraction: number, stage: string) => void;
   /** Binary SVM solver: dual coordinate descent by default, or libsvm-js (`createLibsvmSolver`). */
   solver?: BinarySolver;
+  /** SVM loss: squared hinge (`l2`, default) or hinge (`l1`, libsvm's C-SVC objective). */
+  loss?: 'l1' | 'l2';
 }
 
 /** Out-of-fold quality figures, measured while training (never on training rows). */
@@ -93,7 +95,7 @@ export function trainLabelModel(
   const foldCount = opts.folds ?? (n > 20_000 ? 3 : 5);
   const folds = stratifiedFolds(y, foldCount, rng);
   const classWeights = labelSet.map((l) => opts.classWeights?.[l] ?? 1);
-  const svmOpts = { loss: 'l2' as const, seed, classWeights };
+  const svmOpts = { loss: opts.loss ?? 'l2', seed, classWeights };
   const solver = opts.solver ?? trainBinary;
 
   // 1. Choose C on (a sample of) the rows by cross-validated accuracy.
