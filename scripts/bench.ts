@@ -1,0 +1,226 @@
+/**
+ * npm run -s bench -- [--json] [--quick] [--only accuracy|speed|memory|tokenizers|corpus]
+ *
+ * The benchmark behind the README's figures, on this machine:
+ * - accuracy of the keyword model and the ensemble on the test rows (i % 5 == 0) of the shared
+ *   data sets, with training time;
+ * - the default model's quality on the project corpus by 5-fold cross-validation and on the
+ *   independently written holdout set;
+ * - whole-pipeline throughput and per-message latency on one core over gov_titles test texts;
+ * - resident memory with the default model loaded, and the two jieba implementations side by side
+ *   (each measured in a fresh child process).
+ * Prints a table on stderr-free stdout; with --json the last line is one JSON object.
+ * Data-set figures are skipped, with a message, when ../shared/datasets is absent.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { DemandClassifier, trainDemandModel } from '../classifier/demand-classifier.js';
+import { evaluateLabels } from '../classifier/metrics.js';
+import { Pipeline, trainPipeline, type PipelineDeps } from '../classifier/pipeline.js';
+import { createPipelineDeps, loadDemandClassifier } from '../runtime/classifier-factory.js';
+import { loadConfig } from '../runtime/config.js';
+import { PROJECT_ROOT, readLabelled, SHARED_MISSING_MESSAGE, sharedDataset, splitMod5 } from '../runtime/datasets.js';
+import { readJsonl } from '../runtime/jsonl.js';
+import { loadCorpus, loadTaxonomy } from '../runtime/project-data.js';
+import { flags, printJson, runCli } from './cli.js';
+
+const DATASETS = [
+  { key: 'gov_titles', file: 'gov_titles_teddy2020.jsonl' },
+  { key: 'gov_messages', file: 'gov_messages_teddy2020.jsonl' },
+  { key: 'smp2017', file: 'smp2017_ecdt_intent.jsonl' },
+  { key: 'online_shopping', file: 'online_shopping_10cats.jsonl' },
+  { key: 'spam_head10k', file: 'spam_sms_zh_head10k.jsonl' },
+  { key: 'cfpb', file: 'cfpb_complaints_en_sample.jsonl' },
+] as const;
+
+type Result = Record<string, number | string | null | Record<string, unknown>>;
+
+runCli(async () => {
+  const { values } = flags({
+    json: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  });
+  const config = loadConfig(process.env);
+  const deps = await createPipelineDeps(config);
+  const want = (part: string) => !values.only || values.only.split(',').includes(part);
+  const result: Result = {};
+  const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+  if (want('accuracy')) {
+    const sets = values.quick ? DATASETS.filter((d) => d.key === 'gov_titles') : DATASETS;
+    for (const d of sets) {
+      const file = sharedDataset(d.file);
+      if (!file) {
+        log(SHARED_MISSING_MESSAGE);
+        break;
+      }
+      log(`accuracy: ${d.key}`);
+      const r = datasetAccuracy(file, deps);
+      result[`keywordAccuracy_${d.key}`] = r.keyword;
+      result[`svmAccuracy_${d.key}`] = r.svm;
+      result[`ensembleAccuracy_${d.key}`] = r.ensemble;
+      result[`trainSeconds_${d.key}`] = r.trainSeconds;
+    }
+    if (result.trainSeconds_gov_titles !== undefined) result.trainSecondsGovTitles = result.trainSeconds_gov_titles;
+    if (result.trainSeconds_online_shopping !== undefined) result.trainSecondsOnlineShopping = result.trainSeconds_online_shopping;
+  }
+
+  if (want('corpus')) {
+    log('corpus: default model training time, 5-fold cross-validation, holdout');
+    Object.assign(result, corpusQuality(config.DATA_DIR, deps, values.quick));
+  }
+
+  if (want('speed')) {
+    const file = sharedDataset('gov_titles_teddy2020.jsonl');
+    const texts = file ? splitMod5(readLabelled(file)).test.map((r) => r.text) : readJsonl(join(PROJECT_ROOT, 'test/fixtures/holdout.jsonl')).map((r) => String(r.text));
+    log(`speed: whole pipeline over ${texts.length} ${file ? 'gov_titles test' : 'holdout'} texts`);
+    Object.assign(result, throughput(await loadDemandClassifier(config, deps), texts, values.quick ? 3 : 7));
+  }
+
+  if (want('memory')) {
+    log('memory: fresh process with the default model loaded');
+    result.rssMb = childMeasure('node-rs-jieba', 'classifier').rssMb;
+  }
+
+  if (want('tokenizers')) {
+    log('tokenizers: node-rs-jieba vs nodejieba, each in a fresh process');
+    for (const t of ['node-rs-jieba', 'nodejieba'] as const) {
+      const m = childMeasure(t, 'tokenizer');
+      result[`tokenizer_${t}`] = m;
+    }
+  }
+
+  printTable(result);
+  if (values.json) printJson(result);
+});
+
+/** Trains one head on the training rows and scores the test rows with each scorer. */
+function datasetAccuracy(file: string, deps: PipelineDeps) {
+  const rows = readLabelled(file);
+  const { train, test } = splitMod5(rows);
+  const labels = [...new Set(rows.map((r) => r.label))].sort();
+  const t0 = performance.now();
+  const artifact = trainPipeline(train.map((r) => ({ text: r.text, labels: { label: r.label } })), [{ name: 'label', labels }], deps, { seed: 1 });
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const p = Pipeline.load(artifact, deps, { maxLength: Number.MAX_SAFE_INTEGER });
+  const gold = test.map((r) => r.label);
+  const acc = (scorer: 'keyword' | 'svm' | 'ensemble') => {
+    const pred = test.map((r) => p.scoreHead(p.analyze(r.text), 'label', scorer).label);
+    return round(evaluateLabels(gold, pred, labels).accuracy);
+  };
+  return { keyword: acc('keyword'), svm: acc('svm'), ensemble: acc('ensemble'), trainSeconds: round(trainSeconds, 2) };
+}
+
+/** The product model on its own corpus (cross-validated) and on the holdout set. */
+function corpusQuality(dataDir: string, deps: PipelineDeps, quick: boolean): Result {
+  const taxonomy = loadTaxonomy(dataDir);
+  const rows = loadCorpus(join(dataDir, 'corpus'), taxonomy);
+  const t0 = performance.now();
+  const full = trainDemandModel(rows, taxonomy, deps, { seed: 1 });
+  const out: Result = { trainSecondsCorpus: round((performance.now() - t0) / 1000, 2), corpusRows: rows.length };
+  if (!quick) {
+    const k = 5;
+    const gold = { topic: [] as string[], type: [] as string[], spam: [] as string[] };
+    const pred = { topic: [] as (string | null)[], type: [] as (string | null)[], spam: [] as string[] };
+    let kept = 0;
+    let keptOk = 0;
+    let normal = 0;
+    for (let f = 0; f < k; f++) {
+      const train = rows.filter((_, i) => i % k !== f);
+      const test = rows.filter((_, i) => i % k === f);
+      const c = DemandClassifier.load(trainDemandModel(train, taxonomy, deps, { seed: 1 }), deps, taxonomy);
+      for (const r of test) {
+        const p = c.classify(r.text);
+        gold.spam.push(r.spam ? 'spam' : 'ham');
+        pred.spam.push(p.spam ? 'spam' : 'ham');
+        if (r.spam || !r.topic) continue;
+        normal++;
+        // Topic/type of normal rows are scored even when the spam head wrongly flagged them (then null = wrong).
+        gold.topic.push(r.topic);
+        pred.topic.push(p.topic);
+        gold.type.push(r.type!);
+        pred.type.push(p.type);
+        if (!p.needsReview) {
+          kept++;
+          if (p.topic === r.topic) keptOk++;
+        }
+      }
+    }
+    out.cvTopicAccuracy = round(evaluateLabels(gold.topic, pred.topic).accuracy);
+    out.cvTopicMacroF1 = round(evaluateLabels(gold.topic, pred.topic).macroF1);
+    out.cvTypeAccuracy = round(evaluateLabels(gold.type, pred.type).accuracy);
+    out.cvSpamAccuracy = round(evaluateLabels(gold.spam, pred.spam).accuracy);
+    out.cvCoverage = round(kept / normal);
+    out.cvPrecisionNotReviewed = round(keptOk / Math.max(1, kept));
+  }
+  Object.assign(out, holdout(DemandClassifier.load(full, deps, taxonomy)));
+  return out;
+}
+
+/** Figures on the independently written holdout set (never trained on). */
+function holdout(c: DemandClassifier): Result {
+  const rows = readJsonl(join(PROJECT_ROOT, 'test/fixtures/holdout.jsonl'));
+  const res = rows.map((r) => ({ r, p: c.classify(r.text) }));
+  const normal = res.filter(({ r }) => !r.spam);
+  const spam = res.filter(({ r }) => r.spam);
+  const share = <T>(xs: T[], f: (x: T) => boolean) => round(xs.filter(f).length / Math.max(1, xs.length));
+  const kept = normal.filter(({ p }) => !p.needsReview);
+  return {
+    holdoutTopicAccuracy: share(normal, ({ r, p }) => p.topic === r.topic),
+    holdoutTypeAccuracy: share(normal, ({ r, p }) => p.type === r.type),
+    holdoutSpamRecall: share(spam, ({ p }) => p.spam),
+    holdoutHamFlagged: share(normal, ({ p }) => p.spam),
+    holdoutCoverage: share(normal, ({ p }) => !p.needsReview),
+    holdoutPrecisionNotReviewed: share(kept, ({ r, p }) => p.topic === r.topic),
+  };
+}
+
+/** Messages per second (median of rounds) and per-message latency percentiles, one core. */
+function throughput(c: DemandClassifier, texts: string[], rounds: number): Result {
+  for (const t of texts.slice(0, 500)) c.classify(t); // warm-up
+  const perRound: number[] = [];
+  const latencies: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const start = process.hrtime.bigint();
+    for (const t of texts) {
+      const s = process.hrtime.bigint();
+      c.classify(t);
+      latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }
+    perRound.push(texts.length / (Number(process.hrtime.bigint() - start) / 1e9));
+  }
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  return {
+    classifyPerSecond: Math.round(median(perRound)),
+    p50Ms: round(q(0.5), 4),
+    p99Ms: round(q(0.99), 4),
+    speedRounds: rounds,
+  };
+}
+
+/** Runs `bench-child.ts` in a fresh process so its memory is not mixed with this one's. */
+function childMeasure(tokenizer: string, what: 'classifier' | 'tokenizer'): { rssMb: number; perSecond?: number } {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/bench-child.ts'), what], {
+    env: { ...process.env, TOKENIZER: tokenizer },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as { rssMb: number; perSecond?: number };
+}
+
+function printTable(result: Result): void {
+  const rows = Object.entries(result).map(([k, v]) => `| ${k} | ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)} |`);
+  process.stdout.write(['| measure | value |', '|---|---|', ...rows].join('\n') + '\n');
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function round(x: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
