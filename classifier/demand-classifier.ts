@@ -118,11 +118,11 @@ export class DemandClassifier {
       return { ...base, topic: null, type: null, spam: false, spamScore: 0, confidence: 0, typeConfidence: 0, alternatives: [], keywords: [], needsReview: true, reason };
     }
     const v = this.pipeline.vectorize(a);
-    const spamHead = this.pipeline.scoreHead(a, HEAD_SPAM, 'ensemble', v);
+    const spamHead = this.pipeline.scoreHead(a, HEAD_SPAM, 'ensemble', v, false);
     const spamScore = spamHead.ranked.find((r) => r.label === 'spam')?.score ?? 0;
     const spam = spamScore >= this.spamThreshold;
     const topic = this.pipeline.scoreHead(a, HEAD_TOPIC, 'ensemble', v);
-    const type = this.pipeline.scoreHead(a, HEAD_TYPE, 'ensemble', v);
+    const type = this.pipeline.scoreHead(a, HEAD_TYPE, 'ensemble', v, false);
     const alternatives = topic.ranked.slice(0, 3).map((r) => ({ topic: r.label, score: round(r.score) }));
     // Explain with the keywords of the top alternatives, the chosen topic's first.
     const rank = new Map(alternatives.map((a, i) => [a.topic, i]));

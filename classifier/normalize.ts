@@ -26,6 +26,24 @@ export interface NormalizedText {
 // Character conversion decides whether a text is traditional at all: phrase conversion would also
 // rewrite simplified text (程序 → 进程), so it runs only on text that has traditional characters.
 const charsToSimplified = OpenCC.Converter({ from: 't', to: 'cn' });
+// The characters that conversion changes, found once by converting the CJK blocks: checking a
+// message is then one set lookup per character instead of a dictionary pass.
+const TRADITIONAL = buildTraditionalSet();
+
+function buildTraditionalSet(): Set<number> {
+  const set = new Set<number>();
+  for (const [from, to] of [[0x3400, 0x4dbf], [0x4e00, 0x9fff], [0xf900, 0xfaff]]) {
+    let block = '';
+    for (let c = from; c <= to; c++) block += String.fromCharCode(c);
+    const converted = charsToSimplified(block);
+    if (converted.length !== block.length) {
+      for (let c = from; c <= to; c++) if (charsToSimplified(String.fromCharCode(c)) !== String.fromCharCode(c)) set.add(c);
+    } else {
+      for (let i = 0; i < block.length; i++) if (block[i] !== converted[i]) set.add(block.charCodeAt(i));
+    }
+  }
+  return set;
+}
 // Taiwan phrases → mainland phrases (網路→网络, 軟體→软件); also covers Hong Kong characters.
 const toSimplified = OpenCC.Converter({ from: 'twp', to: 'cn' });
 
@@ -46,6 +64,8 @@ const MASK_RULES: ReadonlyArray<readonly [MaskKind, RegExp]> = [
   ['num', /\d{3,}(?:\.\d+)?/g],
 ];
 
+const MASKABLE = /[0-9.@]/;
+
 /** Makes a string safe to process: lone surrogates become U+FFFD, controls become spaces. */
 export function sanitize(input: string): string {
   return input.toWellFormed().replace(CONTROL, ' ');
@@ -65,17 +85,19 @@ export function normalize(input: string): NormalizedText {
   let text = sanitize(input).normalize('NFKC');
   let hanCount = 0;
   let traditionalCount = 0;
-  if (HAN.test(text)) {
-    hanCount = countHan(text);
-    const simplifiedChars = charsToSimplified(text);
-    if (simplifiedChars !== text) {
-      traditionalCount = countChanged(text, simplifiedChars);
-      text = toSimplified(text);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x3400 && HAN.test(text[i])) {
+      hanCount++;
+      if (TRADITIONAL.has(c)) traditionalCount++;
     }
   }
+  if (traditionalCount > 0) text = toSimplified(text);
   text = text.toLowerCase();
   const masks: Partial<Record<MaskKind, number>> = {};
-  for (const [kind, re] of MASK_RULES) {
+  // Every rule needs a digit, a dot or an @; most messages have none and skip the rules.
+  const maskable = MASKABLE.test(text);
+  for (const [kind, re] of maskable ? MASK_RULES : []) {
     text = text.replace(re, () => {
       masks[kind] = (masks[kind] ?? 0) + 1;
       return ` <${kind}> `;
@@ -83,19 +105,6 @@ export function normalize(input: string): NormalizedText {
   }
   text = text.replace(/\s+/g, ' ').trim();
   return { text, masks, hanCount, traditionalCount };
-}
-
-function countChanged(a: string, b: string): number {
-  const ca = Array.from(a);
-  const cb = Array.from(b);
-  if (ca.length !== cb.length) {
-    // A phrase conversion changed the length: count characters absent from the other side.
-    const setB = new Set(cb);
-    return ca.filter((c) => HAN.test(c) && !setB.has(c)).length;
-  }
-  let n = 0;
-  for (let i = 0; i < ca.length; i++) if (ca[i] !== cb[i]) n++;
-  return n;
 }
 
 /** Converts traditional to simplified Chinese, nothing else (used for keyword overrides). */

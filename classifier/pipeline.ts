@@ -247,15 +247,14 @@ export class Pipeline {
     return analyze(text, this.deps);
   }
 
-  /** Scores one head for an analysed text. */
-  scoreHead(a: Analysis, name: string, scorer: Scorer = 'ensemble', vector = this.space.vectorize(a.doc)): HeadResult {
+  /** Scores one head for an analysed text; `explain` lists the matched keywords. */
+  scoreHead(a: Analysis, name: string, scorer: Scorer = 'ensemble', vector = this.space.vectorize(a.doc), explain = true): HeadResult {
     const head = this.heads.get(name);
     if (!head) throw new InvalidInputError(`the model has no "${name}" head`);
-    const p = head.predict(vector, a.tokens, a.normalized.text, scorer);
+    const p = head.predict(vector, a.tokens, a.normalized.text, scorer, explain);
     const ranked = head.labels.map((label, i) => ({ label, score: p.probs[i] })).sort((x, y) => y.score - x.score);
-    const best = head.labels[p.best];
     return {
-      label: best,
+      label: head.labels[p.best],
       confidence: p.probs[p.best],
       ranked,
       keywords: p.matches.map((m) => ({ term: m.term, label: m.label, weight: m.weight })),

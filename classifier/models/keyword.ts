@@ -142,6 +142,8 @@ export class KeywordModel {
   private readonly index = new Map<string, { label: number; weight: number }[]>();
   /** Manual keywords that span several tokens, matched against the normalised text. */
   private readonly phrases: { term: string; label: number; weight: number }[] = [];
+  // Reused between calls: prediction is synchronous, so one set per model is enough.
+  private readonly seen = new Set<string>();
 
   constructor(readonly data: KeywordModelData) {
     data.keywords.forEach((list, label) => {
@@ -159,11 +161,15 @@ export class KeywordModel {
     return this.data.labels;
   }
 
-  /** Scores every label from the keywords present in the tokens (and text, for manual phrases). */
-  predict(tokens: readonly string[], text = ''): KeywordPrediction {
+  /**
+   * Scores every label from the keywords present in the tokens (and text, for manual phrases).
+   * With `explain` false no match list is built (the scores are the same).
+   */
+  predict(tokens: readonly string[], text = '', explain = true): KeywordPrediction {
     const scores = Float64Array.from(this.data.priors);
     const matches: KeywordMatch[] = [];
-    const seen = new Set<string>();
+    const seen = this.seen;
+    seen.clear();
     for (const t of tokens) {
       if (seen.has(t)) continue;
       seen.add(t);
@@ -171,13 +177,13 @@ export class KeywordModel {
       if (!hits) continue;
       for (const h of hits) {
         scores[h.label] += h.weight;
-        matches.push({ term: t, label: this.data.labels[h.label], weight: h.weight });
+        if (explain) matches.push({ term: t, label: this.data.labels[h.label], weight: h.weight });
       }
     }
     for (const p of this.phrases) {
       if (!seen.has(p.term) && text.includes(p.term)) {
         scores[p.label] += p.weight;
-        matches.push({ term: p.term, label: this.data.labels[p.label], weight: p.weight });
+        if (explain) matches.push({ term: p.term, label: this.data.labels[p.label], weight: p.weight });
       }
     }
     matches.sort((a, b) => b.weight - a.weight);

@@ -24,6 +24,12 @@ export interface LinearSvmOptions {
   seed?: number;
   /** Per-class weight multiplying C for the positive rows of that class (imbalanced data). */
   classWeights?: readonly number[];
+  /**
+   * NB-SVM (Wang & Manning 2012): scale each feature by its smoothed log-count ratio between the
+   * class and the rest before training, with this smoothing; 0 or undefined = off. The ratio is
+   * folded back into the weights, so prediction is unchanged in cost.
+   */
+  nbAlpha?: number;
 }
 
 /** Weights of a linear multiclass model: `weights[f * classes + c]`, bias last. */
@@ -148,11 +154,40 @@ export function trainOneVsRest(
   for (let c = 0; c < classes; c++) {
     for (let i = 0; i < x.rows; i++) y[i] = labels[i] === c ? 1 : -1;
     const cw = opts.classWeights?.[c] ?? 1;
-    const w = solver(x, y, { ...opts, seed: (opts.seed ?? 1) + c }, opts.C * cw, opts.C);
+    let ratio: Float64Array | null = null;
+    // A new matrix per class: solvers may cache per matrix (libsvm's Gram matrix).
+    let scaled: CsrMatrix | null = null;
+    if (opts.nbAlpha) {
+      ratio = logCountRatio(x, y, opts.nbAlpha);
+      const values = new Float32Array(x.values.length);
+      for (let p = 0; p < values.length; p++) values[p] = x.values[p] * ratio[x.indices[p]];
+      scaled = { ...x, values };
+    }
+    const w = solver(scaled ?? x, y, { ...opts, seed: (opts.seed ?? 1) + c }, opts.C * cw, opts.C);
+    if (ratio) for (let f = 0; f < x.cols; f++) w[f] *= ratio[f];
     for (let f = 0; f <= x.cols; f++) weights[f * classes + c] = w[f];
     onClass?.(c + 1, classes);
   }
   return { classes, features: x.cols, weights };
+}
+
+/** log((p / |p|₁) / (q / |q|₁)) with p, q the smoothed feature sums of the positive and negative rows. */
+function logCountRatio(x: CsrMatrix, y: Int8Array, alpha: number): Float64Array {
+  const pos = new Float64Array(x.cols).fill(alpha);
+  const neg = new Float64Array(x.cols).fill(alpha);
+  for (let i = 0; i < x.rows; i++) {
+    const target = y[i] > 0 ? pos : neg;
+    for (let p = x.indptr[i]; p < x.indptr[i + 1]; p++) target[x.indices[p]] += x.values[p];
+  }
+  let sp = 0;
+  let sn = 0;
+  for (let f = 0; f < x.cols; f++) {
+    sp += pos[f];
+    sn += neg[f];
+  }
+  const r = new Float64Array(x.cols);
+  for (let f = 0; f < x.cols; f++) r[f] = Math.log(pos[f] / sp / (neg[f] / sn));
+  return r;
 }
 
 /** Decision values of every class for one sparse vector, written into `out`. */
