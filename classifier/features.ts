@@ -52,24 +52,29 @@ export interface FeatureSpaceData {
 }
 
 const PLACEHOLDER = /<([a-z]+)>/g;
-// Characters dropped before n-grams: punctuation other than ? and !, symbols that are not emoji.
-const NGRAM_DROP = /[^\p{L}\p{N}\p{Extended_Pictographic}?! \ue000-\ue0ff]/gu;
 
-/** Maps placeholders to single private-use characters so an n-gram sees `<url>` as one symbol. */
-function ngramText(text: string): string {
-  return text
-    .replace(PLACEHOLDER, (_, k: string) => String.fromCharCode(0xe000 + (k.charCodeAt(0) + k.length * 7) % 0xff))
-    .replace(NGRAM_DROP, '')
-    .replace(/ {2,}/g, ' ');
+/** True for characters that carry no meaning in an n-gram: punctuation and symbols, except ? and !. */
+function isNgramNoise(c: number): boolean {
+  if (c < 0x80) {
+    // Keep letters, digits, space, ? and !.
+    return !((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || c === 32 || c === 63 || c === 33);
+  }
+  return (c >= 0x2000 && c <= 0x206f) || (c >= 0x3000 && c <= 0x303f) || (c >= 0xff00 && c <= 0xff65) || (c >= 0xfe30 && c <= 0xfe4f);
 }
 
-/** Code points of the n-gram text (surrogate pairs joined). */
-function codePoints(text: string): number[] {
+/**
+ * Code points of the text as n-grams see it: placeholders such as `<url>` become one private-use
+ * character, punctuation is dropped, runs of spaces collapse.
+ */
+function ngramCodePoints(text: string): number[] {
+  const src = text.includes('<') ? text.replace(PLACEHOLDER, (_, k: string) => String.fromCharCode(0xe000 + ((k.charCodeAt(0) + k.length * 7) % 0xff))) : text;
   const cps: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const c = text.codePointAt(i)!;
-    cps.push(c);
+  for (let i = 0; i < src.length; i++) {
+    const c = src.codePointAt(i)!;
     if (c > 0xffff) i++;
+    if (isNgramNoise(c)) continue;
+    if (c === 32 && (cps.length === 0 || cps[cps.length - 1] === 32)) continue;
+    cps.push(c);
   }
   return cps;
 }
@@ -85,7 +90,7 @@ function hashNgram(cps: readonly number[], start: number, n: number): number {
 
 /** Calls `fn` with the hash of every character n-gram of the text. */
 function forEachNgram(text: string, min: number, max: number, fn: (key: number) => void): void {
-  const cps = codePoints(ngramText(text));
+  const cps = ngramCodePoints(text);
   for (let n = min; n <= max; n++) {
     for (let i = 0; i + n <= cps.length; i++) {
       // A lone space is not a feature; longer n-grams keep spaces as word boundaries.
@@ -101,6 +106,7 @@ export class FeatureSpace {
   private readonly wordIndex: Map<string, number>;
   private readonly charIndex: Map<number, number>;
   private readonly signalIndex: Map<string, number>;
+  private readonly counts = new Map<number, number>();
 
   private constructor(
     readonly config: FeatureConfig,
@@ -175,7 +181,9 @@ export class FeatureSpace {
 
   /** Turns a document into a sparse TF-IDF vector (sublinear tf, per-block L2 norm). */
   vectorize(doc: FeatureDoc): SparseVector {
-    const counts = new Map<number, number>();
+    // Reused between calls (vectorising is synchronous): fewer allocations on the hot path.
+    const counts = this.counts;
+    counts.clear();
     for (const t of doc.tokens) {
       const id = this.wordIndex.get(t);
       if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
