@@ -2,7 +2,8 @@
  * The product's classifier: topic, demand type and spam heads over one pipeline, returning one
  * {@link Classification} per message with its explanation.
  */
-import { ClassifierError } from './errors.js';
+import { ClassifierError, ModelCompatibilityError } from './errors.js';
+import type { LabelModel } from './models/label-model.js';
 import type { Lang } from './language.js';
 import { Pipeline, trainPipeline, type ModelArtifact, type PipelineDeps, type TrainOptions, type TrainingExample } from './pipeline.js';
 import { DEMAND_TYPES, type DemandType, type Taxonomy } from './taxonomy.js';
@@ -87,7 +88,13 @@ export class DemandClassifier {
   private readonly spamThreshold: number;
   private readonly spamReviewFloor: number;
 
+  private readonly heads: { spam: LabelModel; type: LabelModel };
+  private readonly spamIndex: number;
+
   private constructor(readonly pipeline: Pipeline, opts: DemandClassifierOptions) {
+    this.heads = { spam: pipeline.head(HEAD_SPAM)!, type: pipeline.head(HEAD_TYPE)! };
+    this.spamIndex = this.heads.spam.labels.indexOf('spam');
+    if (this.spamIndex < 0) throw new ModelCompatibilityError('the spam head has no "spam" label');
     this.spamThreshold = opts.spamThreshold ?? 0.5;
     this.spamReviewFloor = this.spamThreshold - (opts.spamReviewMargin ?? 0.2);
   }
@@ -118,14 +125,14 @@ export class DemandClassifier {
       return { ...base, topic: null, type: null, spam: false, spamScore: 0, confidence: 0, typeConfidence: 0, alternatives: [], keywords: [], needsReview: true, reason };
     }
     const v = this.pipeline.vectorize(a);
-    const spamHead = this.pipeline.scoreHead(a, HEAD_SPAM, 'ensemble', v, false);
-    const spamScore = spamHead.ranked.find((r) => r.label === 'spam')?.score ?? 0;
+    const spamHead = this.heads.spam.predict(v, a.uniqueTokens, a.normalized.text, 'ensemble', false);
+    const spamScore = spamHead.probs[this.spamIndex];
     const spam = spamScore >= this.spamThreshold;
     const topic = this.pipeline.scoreHead(a, HEAD_TOPIC, 'ensemble', v);
-    const type = this.pipeline.scoreHead(a, HEAD_TYPE, 'ensemble', v, false);
+    const type = this.heads.type.predict(v, a.uniqueTokens, a.normalized.text, 'ensemble', false);
     const alternatives = topic.ranked.slice(0, 3).map((r) => ({ topic: r.label, score: round(r.score) }));
     // Explain with the keywords of the top alternatives, the chosen topic's first.
-    const rank = new Map(alternatives.map((a, i) => [a.topic, i]));
+    const rank = new Map(alternatives.map((x, i) => [x.topic, i]));
     const keywords = topic.keywords
       .filter((k) => rank.has(k.label))
       .sort((x, y) => rank.get(x.label)! - rank.get(y.label)! || y.weight - x.weight)
@@ -140,11 +147,11 @@ export class DemandClassifier {
     return {
       ...base,
       topic: spam ? null : topic.label,
-      type: spam ? null : (type.label as DemandType),
+      type: spam ? null : (this.heads.type.labels[type.best] as DemandType),
       spam,
       spamScore: round(spamScore),
       confidence: round(topic.confidence),
-      typeConfidence: round(type.confidence),
+      typeConfidence: round(type.probs[type.best]),
       alternatives,
       keywords,
       needsReview: reason !== null,

@@ -6,6 +6,7 @@
  * no strings; words keep their text because keyword explanations need it.
  */
 import { ModelFormatError } from './errors.js';
+import { IntHashTable } from './int-hash.js';
 import { base64ToFloat32, base64ToInt32, typedToBase64, type SparseVector } from './sparse.js';
 
 /** Settings of the feature space. Stored in the model artifact. */
@@ -104,9 +105,12 @@ function forEachNgram(text: string, min: number, max: number, fn: (key: number) 
 export class FeatureSpace {
   readonly size: number;
   private readonly wordIndex: Map<string, number>;
-  private readonly charIndex: Map<number, number>;
+  private readonly charIndex: IntHashTable;
   private readonly signalIndex: Map<string, number>;
-  private readonly counts = new Map<number, number>();
+  // Scratch space for vectorising (synchronous, so one per feature space): term counts indexed by
+  // feature id, and the ids touched, so only those are reset.
+  private readonly tf: Float32Array;
+  private touched: Int32Array;
 
   private constructor(
     readonly config: FeatureConfig,
@@ -116,12 +120,13 @@ export class FeatureSpace {
     readonly idf: Float32Array,
   ) {
     this.wordIndex = new Map(words.map((w, i) => [w, i]));
-    this.charIndex = new Map();
-    for (let i = 0; i < charKeys.length; i++) this.charIndex.set(charKeys[i], words.length + i);
+    this.charIndex = new IntHashTable(charKeys, Int32Array.from(charKeys, (_, i) => words.length + i));
     const base = words.length + charKeys.length;
     this.signalIndex = new Map(signals.map((s, i) => [s, base + i]));
     this.size = base + signals.length;
     if (idf.length !== this.size) throw new ModelFormatError(`feature space: ${idf.length} idf values for ${this.size} features`);
+    this.tf = new Float32Array(this.size);
+    this.touched = new Int32Array(256);
   }
 
   /** Builds the vocabularies and idf from training documents. */
@@ -181,38 +186,49 @@ export class FeatureSpace {
 
   /** Turns a document into a sparse TF-IDF vector (sublinear tf, per-block L2 norm). */
   vectorize(doc: FeatureDoc): SparseVector {
-    // Reused between calls (vectorising is synchronous): fewer allocations on the hot path.
-    const counts = this.counts;
-    counts.clear();
+    const tf = this.tf;
+    let n = 0;
+    const add = (id: number) => {
+      if (tf[id] === 0) {
+        if (n === this.touched.length) {
+          const grown = new Int32Array(n * 2);
+          grown.set(this.touched);
+          this.touched = grown;
+        }
+        this.touched[n++] = id;
+      }
+      tf[id]++;
+    };
     for (const t of doc.tokens) {
       const id = this.wordIndex.get(t);
-      if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
+      if (id !== undefined) add(id);
     }
     const wordEnd = this.words.length;
     const charEnd = wordEnd + this.charKeys.length;
     const cfg = this.config;
+    const charIndex = this.charIndex;
     forEachNgram(doc.text, cfg.charNgramMin, cfg.charNgramMax, (k) => {
-      const id = this.charIndex.get(k);
-      if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
+      const id = charIndex.get(k);
+      if (id >= 0) add(id);
     });
     if (doc.signals) {
       for (const s of doc.signals) {
         const id = this.signalIndex.get(s);
-        if (id !== undefined) counts.set(id, 1);
+        if (id !== undefined && tf[id] === 0) add(id);
       }
     }
-    const idx = new Int32Array(counts.size);
-    const val = new Float32Array(counts.size);
-    let i = 0;
+    const idx = new Int32Array(n);
+    const val = new Float32Array(n);
     let wordNorm = 0;
     let charNorm = 0;
-    for (const [id, tf] of counts) {
-      const v = (1 + Math.log(tf)) * this.idf[id];
+    for (let i = 0; i < n; i++) {
+      const id = this.touched[i];
+      const v = (1 + Math.log(tf[id])) * this.idf[id];
+      tf[id] = 0;
       idx[i] = id;
       val[i] = v;
       if (id < wordEnd) wordNorm += v * v;
       else if (id < charEnd) charNorm += v * v;
-      i++;
     }
     const ws = wordNorm > 0 ? cfg.wordWeight / Math.sqrt(wordNorm) : 0;
     const cs = charNorm > 0 ? cfg.charWeight / Math.sqrt(charNorm) : 0;

@@ -8,7 +8,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readJsonl } from './jsonl.js';
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The project root: the nearest folder above this file with a package.json (works from dist/ too). */
+export const PROJECT_ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'data'))) return d;
+    if (dirname(d) === d) return resolve(dir, '..');
+  }
+}
 export const SHARED_DATASETS = resolve(PROJECT_ROOT, '..', 'shared', 'datasets');
 
 export const SHARED_MISSING_MESSAGE = `shared data sets not found at ${SHARED_DATASETS} (they live beside the project, in ../shared/datasets); skipping`;

@@ -6,18 +6,19 @@
  *   data sets, with training time;
  * - the default model's quality on the project corpus by 5-fold cross-validation and on the
  *   independently written holdout set;
- * - whole-pipeline throughput and per-message latency on one core over gov_titles test texts;
- * - resident memory with the default model loaded, and the two jieba implementations side by side
- *   (each measured in a fresh child process).
+ * - whole-pipeline throughput and per-message latency on one core over gov_titles test texts, and
+ *   resident memory with the default model loaded (in a fresh child process);
+ * - the two jieba implementations side by side (each in a fresh child process).
  * Prints a table on stderr-free stdout; with --json the last line is one JSON object.
  * Data-set figures are skipped, with a message, when ../shared/datasets is absent.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DemandClassifier, trainDemandModel } from '../classifier/demand-classifier.js';
 import { evaluateLabels } from '../classifier/metrics.js';
 import { Pipeline, trainPipeline, type PipelineDeps } from '../classifier/pipeline.js';
-import { createPipelineDeps, loadDemandClassifier } from '../runtime/classifier-factory.js';
+import { createPipelineDeps } from '../runtime/classifier-factory.js';
 import { loadConfig } from '../runtime/config.js';
 import { PROJECT_ROOT, readLabelled, SHARED_MISSING_MESSAGE, sharedDataset, splitMod5 } from '../runtime/datasets.js';
 import { readJsonl } from '../runtime/jsonl.js';
@@ -71,16 +72,10 @@ runCli(async () => {
     Object.assign(result, corpusQuality(config.DATA_DIR, deps, values.quick));
   }
 
-  if (want('speed')) {
-    const file = sharedDataset('gov_titles_teddy2020.jsonl');
-    const texts = file ? splitMod5(readLabelled(file)).test.map((r) => r.text) : readJsonl(join(PROJECT_ROOT, 'test/fixtures/holdout.jsonl')).map((r) => String(r.text));
-    log(`speed: whole pipeline over ${texts.length} ${file ? 'gov_titles test' : 'holdout'} texts`);
-    Object.assign(result, throughput(await loadDemandClassifier(config, deps), texts, values.quick ? 3 : 7));
-  }
-
-  if (want('memory')) {
-    log('memory: fresh process with the default model loaded');
-    result.rssMb = childMeasure('node-rs-jieba', 'classifier').rssMb;
+  if (want('speed') || want('memory')) {
+    // In a fresh process: a heap grown by the training above would slow it down and inflate memory.
+    log('speed and memory: whole pipeline, default model, one core, fresh process');
+    Object.assign(result, childMeasure(config.TOKENIZER, 'classifier'));
   }
 
   if (want('tokenizers')) {
@@ -176,48 +171,23 @@ function holdout(c: DemandClassifier): Result {
   };
 }
 
-/** Messages per second (median of rounds) and per-message latency percentiles, one core. */
-function throughput(c: DemandClassifier, texts: string[], rounds: number): Result {
-  for (const t of texts.slice(0, 500)) c.classify(t); // warm-up
-  const perRound: number[] = [];
-  const latencies: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const start = process.hrtime.bigint();
-    for (const t of texts) {
-      const s = process.hrtime.bigint();
-      c.classify(t);
-      latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
-    }
-    perRound.push(texts.length / (Number(process.hrtime.bigint() - start) / 1e9));
-  }
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return {
-    classifyPerSecond: Math.round(median(perRound)),
-    p50Ms: round(q(0.5), 4),
-    p99Ms: round(q(0.99), 4),
-    speedRounds: rounds,
-  };
-}
-
 /** Runs `bench-child.ts` in a fresh process so its memory is not mixed with this one's. */
-function childMeasure(tokenizer: string, what: 'classifier' | 'tokenizer'): { rssMb: number; perSecond?: number } {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/bench-child.ts'), what], {
+function childMeasure(tokenizer: string, what: 'classifier' | 'tokenizer'): Record<string, number> {
+  // The sibling script, compiled (dist/) or not (run through tsx).
+  const here = fileURLToPath(import.meta.url);
+  const child = here.replace(/bench\.(ts|js)$/, 'bench-child.$1');
+  const args = child.endsWith('.ts') ? ['--import', 'tsx', child, what] : [child, what];
+  const out = execFileSync(process.execPath, args, {
     env: { ...process.env, TOKENIZER: tokenizer },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return JSON.parse(out.trim().split('\n').pop()!) as { rssMb: number; perSecond?: number };
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
 }
 
 function printTable(result: Result): void {
   const rows = Object.entries(result).map(([k, v]) => `| ${k} | ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)} |`);
   process.stdout.write(['| measure | value |', '|---|---|', ...rows].join('\n') + '\n');
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function round(x: number, digits = 4): number {

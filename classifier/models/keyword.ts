@@ -142,8 +142,6 @@ export class KeywordModel {
   private readonly index = new Map<string, { label: number; weight: number }[]>();
   /** Manual keywords that span several tokens, matched against the normalised text. */
   private readonly phrases: { term: string; label: number; weight: number }[] = [];
-  // Reused between calls: prediction is synchronous, so one set per model is enough.
-  private readonly seen = new Set<string>();
 
   constructor(readonly data: KeywordModelData) {
     data.keywords.forEach((list, label) => {
@@ -162,26 +160,22 @@ export class KeywordModel {
   }
 
   /**
-   * Scores every label from the keywords present in the tokens (and text, for manual phrases).
-   * With `explain` false no match list is built (the scores are the same).
+   * Scores every label from the keywords among the distinct tokens of a message (and its text, for
+   * manual phrases). With `explain` false no match list is built (the scores are the same).
    */
-  predict(tokens: readonly string[], text = '', explain = true): KeywordPrediction {
+  predict(uniqueTokens: readonly string[], text = '', explain = true): KeywordPrediction {
     const scores = Float64Array.from(this.data.priors);
     const matches: KeywordMatch[] = [];
-    const seen = this.seen;
-    seen.clear();
-    for (const t of tokens) {
-      if (seen.has(t)) continue;
-      seen.add(t);
-      const hits = this.index.get(t);
-      if (!hits) continue;
+    for (let i = 0; i < uniqueTokens.length; i++) {
+      const hits = this.index.get(uniqueTokens[i]);
+      if (hits === undefined) continue;
       for (const h of hits) {
         scores[h.label] += h.weight;
-        if (explain) matches.push({ term: t, label: this.data.labels[h.label], weight: h.weight });
+        if (explain) matches.push({ term: uniqueTokens[i], label: this.data.labels[h.label], weight: h.weight });
       }
     }
     for (const p of this.phrases) {
-      if (!seen.has(p.term) && text.includes(p.term)) {
+      if (text.includes(p.term) && !uniqueTokens.includes(p.term)) {
         scores[p.label] += p.weight;
         if (explain) matches.push({ term: p.term, label: this.data.labels[p.label], weight: p.weight });
       }

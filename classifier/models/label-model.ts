@@ -144,7 +144,7 @@ export function trainLabelModel(
     const model = new KeywordModel(
       trainKeywordModel(train.map((i) => tokens[i]), train.map((i) => labels[i]), labelSet, opts.keyword),
     );
-    for (const i of test) kwOof.set(normalizeKeywordScores(model.predict(tokens[i]).scores), i * k);
+    for (const i of test) kwOof.set(normalizeKeywordScores(model.predict([...new Set(tokens[i])], '', false).scores), i * k);
   }
 
   // 3. Ensemble weight, temperature and review threshold, all on out-of-fold scores.
@@ -214,11 +214,11 @@ export class LabelModel {
    * Predicts one example with the chosen scorer (default: the calibrated ensemble). With `explain`
    * false, keyword matches are not listed (and not computed at all when the scorer ignores them).
    */
-  predict(v: SparseVector, tokens: readonly string[], text = '', scorer: Scorer = 'ensemble', explain = true): LabelPrediction {
+  predict(v: SparseVector, uniqueTokens: readonly string[], text = '', scorer: Scorer = 'ensemble', explain = true): LabelPrediction {
     const k = this.labels.length;
     const b = this.data.ensemble.keywordWeight;
     const needKeywords = explain || scorer === 'keyword' || (scorer === 'ensemble' && b !== 0);
-    const kw = needKeywords ? this.keyword.predict(tokens, text, explain) : null;
+    const kw = needKeywords ? this.keyword.predict(uniqueTokens, text, explain) : null;
     let scores: Float64Array;
     if (scorer === 'keyword') {
       scores = normalizeKeywordScores(kw!.scores);
