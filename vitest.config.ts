@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
+    // Starts the embedded database once (or uses MONGODB_URI) and provides its URI to the tests.
+    globalSetup: ['test/setup/database.ts'],
     testTimeout: 180_000,
     hookTimeout: 180_000,
     // Integration tests start CLIs and train models; two cores, so keep the pool small.

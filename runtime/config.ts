@@ -18,6 +18,28 @@ const ConfigSchema = z.object({
   MAX_TEXT_LENGTH: z.coerce.number().int().min(10).max(1_000_000).default(2000),
   /** Where the project's data lives (taxonomy, corpus, dictionaries). */
   DATA_DIR: z.string().min(1).default(resolve(PROJECT_ROOT, 'data')),
+  /** A MongoDB-compatible server (MongoDB 6+, FerretDB …). Unset: start the embedded FerretDB. */
+  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
+  /** Database name (when MONGODB_URI names none). */
+  DB_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and -').default('demand_desk'),
+  /** Data directory of the embedded server (git-ignored). */
+  DB_DIR: z.string().min(1).default(resolve(PROJECT_ROOT, 'var/db')),
+  /** Local durable outbox for tickets written while the database is unreachable. */
+  OUTBOX_PATH: z.string().min(1).default(resolve(PROJECT_ROOT, 'var/outbox/tickets.jsonl')),
+  /** How long a database operation may wait for a server before the outbox takes the ticket. */
+  DB_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  /** Service time zone: ticket-number dates and per-day statistics. */
+  TIME_ZONE: z
+    .string()
+    .default('Asia/Shanghai')
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'unknown IANA time zone'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// Builds FerretDB (the MongoDB-compatible server the app embeds when MONGODB_URI is not set)
+// into vendor/ferretdb/ferretdb. Run by `npm install` (postinstall), so it never fails the
+// install: when Go is missing or the build fails it explains on stderr and exits 0.
+// Nothing is printed on stdout.
+//
+// Why not `go install …@v1.24.2`: the module zip lacks build/version/version.txt (a generated
+// file), and a binary built without it panics at start. So: download the module source, copy it
+// somewhere writable, write version.txt, and build there.
+//
+// Environment: FERRETDB_SKIP_INSTALL=1 skips the build.
+
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
+const FERRETDB_VERSION = 'v1.24.2';
+
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const vendorDir = join(projectRoot, 'vendor', 'ferretdb');
+const binaryPath = join(vendorDir, 'ferretdb');
+
+const UNAVAILABLE_HINT =
+  'The embedded database (FerretDB) is unavailable, so the app and the integration tests need an\n' +
+  'external MongoDB-compatible server. Either set MONGODB_URI, for example\n' +
+  '  MONGODB_URI=mongodb://127.0.0.1:27017/demand\n' +
+  'or make Go available (https://go.dev/dl/; the Go module proxy must be reachable) and run\n' +
+  '`npm install` (or `node scripts/install-ferretdb.mjs`) again.';
+
+/** One line (or block) on stderr, prefixed so it is recognisable in `npm install` output. */
+function say(message) {
+  process.stderr.write(`[install-ferretdb] ${message}\n`);
+}
+
+/** Runs a command with stdout/stderr captured (never inherited: stdout must stay clean). */
+function run(command, args, options = {}) {
+  return spawnSync(command, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 1024 * 1024,
+    ...options,
+  });
+}
+
+/** The version a FerretDB binary reports (`version: v1.24.2`), or null when it does not run. */
+function reportedVersion(path) {
+  if (!existsSync(path)) return null;
+  const result = run(path, ['--version'], { timeout: 30_000 });
+  if (result.error || result.status !== 0) return null;
+  const match = /^version:\s*(\S+)/m.exec(result.stdout);
+  return match ? match[1] : null;
+}
+
+/** Last lines of a command's output, for error messages. */
+function tail(text, lines = 15) {
+  return String(text ?? '')
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .join('\n');
+}
+
+/** Module-cache files and directories are read-only; the copy must be writable. */
+function makeWritable(path) {
+  const stat = statSync(path);
+  chmodSync(path, stat.mode | 0o200);
+  if (stat.isDirectory()) {
+    for (const entry of readdirSync(path)) makeWritable(join(path, entry));
+  }
+}
+
+class InstallError extends Error {}
+
+function build() {
+  // GOWORK=off: no go.work of the user's may take part. -buildvcs=false: the copy is not a repository.
+  const goFlags = [process.env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ');
+  const goEnv = { ...process.env, GOWORK: 'off', GOFLAGS: goFlags };
+
+  // Run outside any module so the project tree cannot influence `go mod download`.
+  const workDir = mkdtempSync(join(tmpdir(), 'ferretdb-build-'));
+  try {
+    const download = run('go', ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`], {
+      cwd: workDir,
+      env: goEnv,
+    });
+    if (download.status !== 0) {
+      let reason;
+      try {
+        reason = JSON.parse(download.stdout).Error;
+      } catch {
+        // not JSON: show the raw output below
+      }
+      throw new InstallError(
+        `go mod download ${FERRETDB_MODULE}@${FERRETDB_VERSION} failed:\n${reason ?? tail(download.stdout + download.stderr)}`,
+      );
+    }
+    let moduleDir;
+    try {
+      moduleDir = JSON.parse(download.stdout).Dir;
+    } catch {
+      throw new InstallError(`could not read the output of go mod download:\n${tail(download.stdout)}`);
+    }
+    if (typeof moduleDir !== 'string' || !existsSync(moduleDir)) {
+      throw new InstallError(`go mod download did not report the module directory:\n${tail(download.stdout)}`);
+    }
+
+    const sourceDir = join(workDir, 'src');
+    cpSync(moduleDir, sourceDir, { recursive: true });
+    makeWritable(sourceDir);
+    writeFileSync(join(sourceDir, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+
+    // Build to a temporary name next to the destination, check it, then rename atomically, so an
+    // interrupted build never leaves a half-written binary at the final path.
+    mkdirSync(vendorDir, { recursive: true });
+    const temporaryBinary = join(vendorDir, `.ferretdb-${process.pid}.tmp`);
+    try {
+      const compile = run('go', ['build', '-trimpath', '-o', temporaryBinary, './cmd/ferretdb'], {
+        cwd: sourceDir,
+        env: goEnv,
+      });
+      if (compile.status !== 0) {
+        throw new InstallError(`go build failed:\n${tail(compile.stdout + compile.stderr)}`);
+      }
+      const version = reportedVersion(temporaryBinary);
+      if (version !== FERRETDB_VERSION) {
+        throw new InstallError(`the built binary reports version ${version ?? '(none)'}, expected ${FERRETDB_VERSION}`);
+      }
+      renameSync(temporaryBinary, binaryPath);
+    } finally {
+      rmSync(temporaryBinary, { force: true });
+    }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+function main() {
+  if (process.env.FERRETDB_SKIP_INSTALL === '1') {
+    say('FERRETDB_SKIP_INSTALL=1: not building the embedded FerretDB; set MONGODB_URI to use an external server.');
+    return;
+  }
+
+  if (reportedVersion(binaryPath) === FERRETDB_VERSION) {
+    say(`FerretDB ${FERRETDB_VERSION} already installed at ${binaryPath}`);
+    return;
+  }
+
+  const go = run('go', ['version']);
+  if (go.error || go.status !== 0) {
+    say(`Go was not found on PATH, so FerretDB ${FERRETDB_VERSION} was not built.\n${UNAVAILABLE_HINT}`);
+    return;
+  }
+
+  say(`building FerretDB ${FERRETDB_VERSION} with ${go.stdout.trim()} (a few minutes the first time) …`);
+  const started = Date.now();
+  try {
+    build();
+  } catch (error) {
+    const detail = error instanceof InstallError ? error.message : (error?.stack ?? String(error));
+    say(`building FerretDB ${FERRETDB_VERSION} failed: ${detail}\n${UNAVAILABLE_HINT}`);
+    return;
+  }
+  say(`FerretDB ${FERRETDB_VERSION} built in ${((Date.now() - started) / 1000).toFixed(1)} s: ${binaryPath}`);
+}
+
+try {
+  main();
+} catch (error) {
+  // Never fail `npm install` because of the optional embedded database.
+  say(`unexpected error: ${error?.stack ?? String(error)}\n${UNAVAILABLE_HINT}`);
+}

@@ -1,0 +1,64 @@
+/**
+ * Claims: the concurrency primitive of the store. FerretDB 1.24 does not make a single-document
+ * read-modify-write atomic (two `findOneAndUpdate({version: 1})` calls can both succeed, and
+ * concurrent `$push`/`$inc` can lose updates: see the integration tests), but it does enforce unique
+ * `_id`s. So a writer first inserts a claim document whose `_id` names the state it moves to (for
+ * example `ticket:T20261125-0042:v7`); exactly one concurrent writer can insert it, the others get a
+ * duplicate-key error and retry or report a conflict. This works the same on MongoDB.
+ *
+ * A writer that dies between claiming and writing leaves a claim behind; claims older than
+ * `staleMs` whose target state was never reached are taken over. A writer that claimed from a stale
+ * read finds its conditional update matching nothing and retries from a fresh read.
+ */
+import type { Collection, Db } from 'mongodb';
+
+interface ClaimDoc {
+  _id: string;
+  at: Date;
+}
+
+export function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
+}
+
+export class Claims {
+  private readonly claims: Collection<ClaimDoc>;
+
+  constructor(db: Db, private readonly staleMs = 30_000) {
+    this.claims = db.collection<ClaimDoc>('claims');
+  }
+
+  /** Tries to take a claim; false when someone else holds it. */
+  async claim(id: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await this.claims.insertOne({ _id: id, at: new Date() });
+        return true;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        const existing = await this.claims.findOne({ _id: id });
+        if (!existing) continue; // released meanwhile: try again
+        if (Date.now() - existing.at.getTime() < this.staleMs) return false;
+        // Stale: its writer died before finishing. Remove exactly that claim and retry once.
+        await this.claims.deleteOne({ _id: id, at: existing.at });
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Deletes claims older than `ageMs`. Claims are never released right after the write they
+   * guarded: a writer holding a stale read could otherwise take the same claim again. Old ones are
+   * pruned instead, long after any read of that state can still be in flight.
+   */
+  async prune(ageMs = 60 * 60_000): Promise<number> {
+    const r = await this.claims.deleteMany({ at: { $lt: new Date(Date.now() - ageMs) } });
+    return r.deletedCount;
+  }
+}
+
+/** A short random pause between retries, so racing writers spread out. */
+export function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(50, 2 + attempt * 2) * (0.5 + Math.random());
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,92 @@
+/**
+ * One document per customer identity (channel + user id). First and last contact and the counts
+ * per channel, topic and type are computed from the customer's tickets when read: the tickets are
+ * the source of truth, and FerretDB does not make concurrent `$inc`s on one document safe.
+ */
+import type { Collection, Db } from 'mongodb';
+import { CustomerIdentitySchema, type CustomerIdentity } from './schemas.js';
+import { parseInput } from './validation.js';
+
+export interface Customer {
+  id: string;
+  channelId: string;
+  userId: string;
+  name: string | null;
+  firstContactAt: Date | null;
+  lastContactAt: Date | null;
+  total: number;
+  counts: { channel: Record<string, number>; topic: Record<string, number>; type: Record<string, number> };
+}
+
+interface CustomerDoc {
+  _id: string;
+  channelId: string;
+  userId: string;
+  name: string | null;
+  createdAt: Date;
+}
+
+interface TicketFacts {
+  customer: { channelId: string };
+  topic: string | null;
+  type: string | null;
+  createdAt: Date;
+}
+
+/** Customer ids join channel and user id; user ids may contain any character, so they are encoded. */
+export function customerId(identity: { channelId: string; userId: string }): string {
+  return `${identity.channelId}:${encodeURIComponent(identity.userId)}`;
+}
+
+export class MongoCustomerRepository {
+  private readonly customers: Collection<CustomerDoc>;
+  private readonly tickets: Collection<TicketFacts>;
+  /** Customers this process already knows exist (and under which name): skips a write per ticket. */
+  private readonly known = new Map<string, string | null>();
+
+  constructor(db: Db) {
+    this.customers = db.collection<CustomerDoc>('customers');
+    this.tickets = db.collection<TicketFacts>('tickets');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.customers.createIndexes([{ key: { channelId: 1, userId: 1 }, name: 'identity' }]);
+  }
+
+  /** Makes sure the customer exists (idempotent; concurrent calls are harmless). */
+  async recordContact(identity: CustomerIdentity): Promise<void> {
+    const who = parseInput(CustomerIdentitySchema, identity, 'customer');
+    const id = customerId(who);
+    const name = who.name ?? null;
+    if (this.known.has(id) && this.known.get(id) === name) return;
+    await this.customers.updateOne(
+      { _id: id },
+      { $setOnInsert: { channelId: who.channelId, userId: who.userId, createdAt: new Date() }, $set: { name } },
+      { upsert: true },
+    ).catch((err: { code?: number }) => {
+      // Two first contacts at once: the other one created it.
+      if (err.code !== 11000) throw err;
+    });
+    if (this.known.size >= 100_000) this.known.clear();
+    this.known.set(id, name);
+  }
+
+  async get(identity: { channelId: string; userId: string }): Promise<Customer | null> {
+    const doc = await this.customers.findOne({ _id: customerId(identity) });
+    if (!doc) return null;
+    const tickets = await this.tickets
+      .find({ 'customer.channelId': doc.channelId, 'customer.userId': doc.userId }, { projection: { 'customer.channelId': 1, topic: 1, type: 1, createdAt: 1 } })
+      .toArray();
+    const counts: Customer['counts'] = { channel: {}, topic: {}, type: {} };
+    let first: Date | null = null;
+    let last: Date | null = null;
+    for (const t of tickets) {
+      counts.channel[t.customer.channelId] = (counts.channel[t.customer.channelId] ?? 0) + 1;
+      if (t.topic) counts.topic[t.topic] = (counts.topic[t.topic] ?? 0) + 1;
+      if (t.type) counts.type[t.type] = (counts.type[t.type] ?? 0) + 1;
+      if (!first || t.createdAt < first) first = t.createdAt;
+      if (!last || t.createdAt > last) last = t.createdAt;
+    }
+    return { id: doc._id, channelId: doc.channelId, userId: doc.userId, name: doc.name, firstContactAt: first, lastContactAt: last, total: tickets.length, counts };
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * An embedded MongoDB-compatible server for when no MONGODB_URI is configured: FerretDB with its
+ * SQLite backend (built into vendor/ferretdb/ferretdb by scripts/install-ferretdb.mjs), or a
+ * `mongod` found on PATH. The caller owns the process: `stop()` it when done.
+ *
+ * Reads no configuration itself (the caller passes the data directory); the only environment
+ * access is PATH, to look for `mongod`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { DatabaseUnavailableError, EmbeddedServerStartError } from './errors.js';
+
+/** A running embedded server. */
+export interface EmbeddedServer {
+  /** `mongodb://127.0.0.1:<port>/`; stays the same across `restart()`. */
+  readonly uri: string;
+  readonly port: number;
+  readonly kind: 'ferretdb' | 'mongod';
+  /** SIGTERM, then SIGKILL after 10 s. Safe to call more than once. */
+  stop(): Promise<void>;
+  /** Stops (if running) and starts again on the same port and data directory. */
+  restart(): Promise<void>;
+}
+
+/** The subset of a pino logger this module uses. */
+export interface EmbeddedServerLogger {
+  info(o: object, msg: string): void;
+  warn(o: object, msg: string): void;
+}
+
+export interface EmbeddedServerOptions {
+  /** Where the server keeps its files; created when missing. */
+  dataDir: string;
+  /**
+   * Server binary. Default: the vendored FerretDB, else `mongod` on PATH. A binary whose file name
+   * starts with `mongod` is run as mongod, anything else as FerretDB.
+   */
+  binary?: string;
+  /** TCP port on 127.0.0.1; default: a free one. */
+  port?: number;
+  /** Receives the server's own output, line by line, and lifecycle messages. */
+  logger?: EmbeddedServerLogger;
+}
+
+const FERRETDB_RELATIVE_PATH = join('vendor', 'ferretdb', 'ferretdb');
+const START_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 10_000;
+const PING_INTERVAL_MS = 100;
+const OUTPUT_LINES_KEPT = 20;
+
+const silentLogger: EmbeddedServerLogger = { info: () => {}, warn: () => {} };
+
+/** Servers still running, killed if this process exits without stopping them. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers must be synchronous; kill() is. Keeps orphaned servers from outliving us.
+  process.once('exit', () => {
+    for (const child of liveChildren) child.kill('SIGKILL');
+  });
+}
+
+/** Nearest directory above this module holding package.json (works from the source and from dist/). */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return dirname(fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function findOnPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, command);
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function kindOf(binary: string): EmbeddedServer['kind'] {
+  return basename(binary).startsWith('mongod') ? 'mongod' : 'ferretdb';
+}
+
+/**
+ * The server binary `startEmbeddedServer` would run, and how: `binary` if given, else the vendored
+ * FerretDB, else `mongod` on PATH.
+ *
+ * @throws DatabaseUnavailableError when there is none (the message explains MONGODB_URI)
+ */
+export function resolveEmbeddedServerBinary(binary?: string): { path: string; kind: EmbeddedServer['kind'] } {
+  if (binary !== undefined) {
+    const path = resolve(binary);
+    if (!isExecutableFile(path)) {
+      throw new DatabaseUnavailableError(`The database server binary ${path} does not exist or is not executable`);
+    }
+    return { path, kind: kindOf(path) };
+  }
+  const vendored = join(projectRoot(), FERRETDB_RELATIVE_PATH);
+  if (isExecutableFile(vendored)) return { path: vendored, kind: 'ferretdb' };
+  const mongod = findOnPath('mongod');
+  if (mongod !== undefined) return { path: mongod, kind: 'mongod' };
+  throw new DatabaseUnavailableError(
+    `No database server available: MONGODB_URI is not set, ${vendored} does not exist and mongod is not on PATH`,
+  );
+}
+
+/** A port that was free a moment ago (bind port 0, read it, close). */
+async function findFreePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => ok());
+  });
+  const address = server.address();
+  await new Promise<void>((ok) => server.close(() => ok()));
+  if (address === null || typeof address === 'string') throw new Error('could not read the port of a probe socket');
+  return address.port;
+}
+
+function serverArgs(kind: EmbeddedServer['kind'], dataDir: string, port: number): string[] {
+  if (kind === 'mongod') {
+    return ['--dbpath', dataDir, '--port', String(port), '--bind_ip', '127.0.0.1'];
+  }
+  // --debug-addr=-: otherwise every instance binds 127.0.0.1:8088 and a second one fails.
+  // The SQLite URL must name an existing directory and end with '/'; a file: URL escapes odd paths.
+  const sqliteUrl = `${pathToFileURL(dataDir).href.replace(/\/?$/, '/')}`;
+  return [
+    '--handler=sqlite',
+    `--sqlite-url=${sqliteUrl}`,
+    `--state-dir=${dataDir}`,
+    `--listen-addr=127.0.0.1:${port}`,
+    '--telemetry=disable',
+    '--debug-addr=-',
+  ];
+}
+
+/** Whether something accepts TCP connections on the port: a cheap check before a driver ping. */
+function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((ok) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.setTimeout(500);
+    const done = (result: boolean) => {
+      socket.destroy();
+      ok(result);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+const delay = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
+
+/** One run of the server process. */
+interface Run {
+  child: ChildProcess;
+  /** Set once the process has exited or could not be spawned. */
+  ended: boolean;
+  exited: Promise<void>;
+  /** Last lines of output (both streams), for error messages. */
+  recentOutput: string[];
+  stopping?: Promise<void>;
+}
+
+function describeExit(child: ChildProcess): string {
+  if (child.signalCode !== null) return `signal ${child.signalCode}`;
+  if (child.exitCode !== null) return `exit code ${child.exitCode}`;
+  return 'no exit status (it could not be spawned)';
+}
+
+/**
+ * Starts an embedded MongoDB-compatible server and resolves once it answers `ping`.
+ *
+ * @throws DatabaseUnavailableError when no server binary is available (message explains MONGODB_URI)
+ * @throws EmbeddedServerStartError when the process exits early or does not answer within 30 s
+ */
+export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<EmbeddedServer> {
+  const { path: binary, kind } = resolveEmbeddedServerBinary(opts.binary);
+  const logger = opts.logger ?? silentLogger;
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const port = opts.port ?? (await findFreePort());
+  const uri = `mongodb://127.0.0.1:${port}/`;
+  const args = serverArgs(kind, dataDir, port);
+
+  let current: Run | undefined;
+
+  const launch = (): Run => {
+    installExitHook();
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const recentOutput: string[] = [];
+    const run: Run = { child, ended: false, exited: Promise.resolve(), recentOutput };
+    run.exited = new Promise<void>((ok) => {
+      const end = () => {
+        run.ended = true;
+        liveChildren.delete(child);
+        ok();
+      };
+      // 'close' (not 'exit'): all output has been read by then, so error messages show the last lines
+      child.once('close', end);
+      // spawn failures (e.g. EACCES) emit 'error' and no 'exit'
+      child.once('error', (error) => {
+        recentOutput.push(`spawn error: ${error.message}`);
+        end();
+      });
+    });
+    liveChildren.add(child);
+    for (const [stream, source] of [
+      ['stdout', child.stdout],
+      ['stderr', child.stderr],
+    ] as const) {
+      if (source === null) continue;
+      createInterface({ input: source, crlfDelay: Infinity }).on('line', (line) => {
+        recentOutput.push(line);
+        if (recentOutput.length > OUTPUT_LINES_KEPT) recentOutput.shift();
+        logger.info({ server: kind, pid: child.pid, port, stream }, line);
+      });
+    }
+    return run;
+  };
+
+  const stopRun = (run: Run): Promise<void> => {
+    run.stopping ??= (async () => {
+      if (run.ended) return;
+      run.child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = await Promise.race([
+        run.exited.then(() => true),
+        new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), STOP_GRACE_MS))),
+      ]);
+      // a pending timer would keep the event loop (and a shutting-down process) alive for 10 s
+      clearTimeout(timer);
+      if (!graceful) {
+        logger.warn({ server: kind, pid: run.child.pid, port }, `${kind} did not stop within ${STOP_GRACE_MS} ms; killing it`);
+        run.child.kill('SIGKILL');
+        await run.exited;
+      }
+      logger.info({ server: kind, pid: run.child.pid, port }, `${kind} stopped`);
+    })();
+    return run.stopping;
+  };
+
+  const waitUntilReady = async (run: Run): Promise<void> => {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    let lastError: unknown;
+    for (;;) {
+      if (run.ended || run.stopping) {
+        await run.exited;
+        throw new EmbeddedServerStartError(
+          `${kind} (${binary}) exited during start-up with ${describeExit(run.child)}; last output:\n` +
+            (run.recentOutput.join('\n') || '(none)'),
+        );
+      }
+      // A refused connection costs the driver its whole server-selection timeout; a TCP probe does not.
+      if (await acceptsConnections(port)) {
+        const client = new MongoClient(uri, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+        try {
+          await client.db('admin').command({ ping: 1 });
+          return;
+        } catch (error) {
+          lastError = error;
+        } finally {
+          await client.close().catch(() => {});
+        }
+      } else {
+        lastError = new Error(`nothing accepts connections on 127.0.0.1:${port} yet`);
+      }
+      if (Date.now() >= deadline) {
+        await stopRun(run);
+        const reason = lastError instanceof Error ? lastError.message : String(lastError);
+        throw new EmbeddedServerStartError(
+          `${kind} (${binary}) did not answer ping at ${uri} within ${START_TIMEOUT_MS / 1000} s ` +
+            `(last error: ${reason}); last output:\n${run.recentOutput.join('\n') || '(none)'}`,
+        );
+      }
+      await delay(PING_INTERVAL_MS);
+    }
+  };
+
+  const start = async (): Promise<void> => {
+    const run = launch();
+    current = run;
+    const started = Date.now();
+    await waitUntilReady(run);
+    logger.info({ server: kind, pid: run.child.pid, port, dataDir, ms: Date.now() - started }, `${kind} ready at ${uri}`);
+  };
+
+  const stop = async (): Promise<void> => {
+    if (current !== undefined) await stopRun(current);
+  };
+
+  await start();
+
+  return {
+    uri,
+    port,
+    kind,
+    stop,
+    async restart() {
+      await stop();
+      await start();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Typed errors of the storage layer. Callers branch on `code` (stable) rather than on messages.
+ */
+
+/** How to get a database when none can be started here; part of every "unavailable" message. */
+export const MONGODB_URI_HINT =
+  'Set MONGODB_URI to a MongoDB-compatible server, for example ' +
+  '`MONGODB_URI=mongodb://127.0.0.1:27017/demand`, or make Go available (https://go.dev/dl/) and run ' +
+  '`npm install` so that the embedded FerretDB is built into vendor/ferretdb/ferretdb.';
+
+/**
+ * No database server can be used: MONGODB_URI is not set and no embedded server binary
+ * (vendored FerretDB, or `mongod` on PATH) was found.
+ */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
+  readonly code = 'DATABASE_UNAVAILABLE';
+
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`${reason}. ${MONGODB_URI_HINT}`, options);
+  }
+}
+
+/** An embedded server binary was found but did not start (exited early or never answered a ping). */
+export class EmbeddedServerStartError extends Error {
+  override readonly name = 'EmbeddedServerStartError';
+  readonly code = 'EMBEDDED_SERVER_START_FAILED';
+}
+
+/** Input that fails a schema: names the field and what is wrong. */
+export class ValidationError extends Error {
+  readonly code = 'VALIDATION_FAILED';
+  constructor(message: string, readonly issues: { path: string; message: string }[] = []) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends Error {
+  readonly code = 'NOT_FOUND';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** Someone else changed the record since it was read (optimistic concurrency). */
+export class ConflictError extends Error {
+  readonly code = 'CONFLICT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}

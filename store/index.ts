@@ -1,0 +1,132 @@
+/**
+ * The ticket store, wired in one place: repositories over one database, the outbox and its
+ * replayer, and the two operations that touch several collections (creating a ticket also counts
+ * the customer's contact; correcting one also records a training example).
+ */
+import type { Db, WriteConcernSettings } from 'mongodb';
+import { MongoBotStorage } from './bot-state-storage.js';
+import { Claims } from './claims.js';
+import { MongoCustomerRepository } from './customer-repository.js';
+import { MongoModelRegistry } from './model-registry.js';
+import { FileOutbox, type OutboxLogger } from './outbox.js';
+import type { Ticket, TicketCorrection, TicketCreate } from './schemas.js';
+import { MongoTicketRepository, isUnavailable, type Durability } from './ticket-repository.js';
+import { MongoTrainingRepository } from './training-repository.js';
+
+export interface StoreOptions {
+  db: Db;
+  outboxPath: string;
+  timeZone: string;
+  topics: readonly string[];
+  log: OutboxLogger;
+  now?: () => Date;
+}
+
+export interface Store {
+  tickets: MongoTicketRepository;
+  customers: MongoCustomerRepository;
+  botState: MongoBotStorage;
+  training: MongoTrainingRepository;
+  models: MongoModelRegistry;
+  outbox: FileOutbox;
+  /** Write concern in use: journaled where the server accepts it. */
+  writeConcern: WriteConcernSettings;
+  /** Creates a ticket and counts the customer's contact. The number is durable when this resolves. */
+  createTicket(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
+  /** Corrects a ticket's topic or type and records the training example. */
+  correctTicket(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
+  /** Replays the outbox now (also counts the replayed customers' contacts). */
+  flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  /**
+   * Background work: replays the outbox every `intervalMs` while it has records, and prunes old
+   * concurrency claims hourly. Returns a stop function.
+   */
+  startBackgroundJobs(intervalMs: number): () => void;
+}
+
+const JOURNALED: WriteConcernSettings = { w: 'majority', journal: true };
+const ACKNOWLEDGED: WriteConcernSettings = { w: 1 };
+
+/** Journaled writes if the server takes them, else acknowledged ones (decided once, at start). */
+export async function chooseWriteConcern(db: Db, log: OutboxLogger): Promise<WriteConcernSettings> {
+  const probe = db.collection('_writeConcernProbe');
+  try {
+    await probe.insertOne({ at: new Date() }, { writeConcern: JOURNALED });
+    await probe.deleteMany({});
+    return JOURNALED;
+  } catch (err) {
+    if (isUnavailable(err)) throw err;
+    log.warn({ err: (err as Error).message }, 'server refuses journaled write concern; using acknowledged writes (w: 1)');
+    return ACKNOWLEDGED;
+  }
+}
+
+/** Builds the store and creates its indexes. The database must be reachable. */
+export async function createStore(opts: StoreOptions): Promise<Store> {
+  const writeConcern = await chooseWriteConcern(opts.db, opts.log);
+  const outbox = new FileOutbox(opts.outboxPath, opts.log);
+  const tickets = new MongoTicketRepository(opts.db, { timeZone: opts.timeZone, topics: opts.topics, outbox, log: opts.log, writeConcern, now: opts.now });
+  const customers = new MongoCustomerRepository(opts.db);
+  const training = new MongoTrainingRepository(opts.db);
+  const models = new MongoModelRegistry(opts.db);
+  const botState = new MongoBotStorage(opts.db);
+  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes()]);
+
+  const countContact = async (t: Ticket) => {
+    try {
+      await customers.recordContact(t.customer);
+    } catch (err) {
+      // The ticket itself is safe; a missed count is logged, never allowed to fail the ticket.
+      opts.log.error({ ticket: t.number, err: (err as Error).message }, 'could not count the customer contact');
+    }
+  };
+
+  const store: Store = {
+    tickets,
+    customers,
+    botState,
+    training,
+    models,
+    outbox,
+    writeConcern,
+    async createTicket(input) {
+      const r = await tickets.create(input);
+      if (r.stored === 'database') await countContact(r.ticket);
+      return r;
+    },
+    async correctTicket(number, correction) {
+      const r = await tickets.correct(number, correction);
+      await training.recordCorrection(r.ticket, correction.by, r.correction.at);
+      return r;
+    },
+    flushOutbox() {
+      return tickets.flushOutbox(countContact);
+    },
+    startBackgroundJobs(intervalMs) {
+      const claims = new Claims(opts.db);
+      const pruner = setInterval(() => {
+        claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
+      }, 60 * 60_000);
+      pruner.unref();
+      let running = false;
+      const timer = setInterval(() => {
+        if (running || outbox.pending() === 0) return;
+        running = true;
+        store
+          .flushOutbox()
+          .catch((err: Error) => opts.log.warn({ err: err.message }, 'outbox replay failed; will retry'))
+          .finally(() => {
+            running = false;
+          });
+      }, intervalMs);
+      timer.unref();
+      return () => {
+        clearInterval(timer);
+        clearInterval(pruner);
+      };
+    },
+  };
+  return store;
+}
+
+export type { Ticket, TicketCreate } from './schemas.js';

@@ -1,0 +1,155 @@
+/**
+ * Data shapes of the ticket store, each defined once: the zod schema validates input at the
+ * repository boundary and gives the TypeScript type. Objects are strict: unknown fields are
+ * rejected, so nothing from a message or a query string can smuggle an operator into MongoDB.
+ */
+import { z } from 'zod';
+import { DEMAND_TYPES } from '../classifier/taxonomy.js';
+import { LANGS } from '../classifier/language.js';
+
+export const TICKET_STATUSES = ['new', 'in_progress', 'resolved', 'closed', 'reopened'] as const;
+export type TicketStatus = (typeof TICKET_STATUSES)[number];
+
+export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Allowed status changes: the ticket life cycle. */
+export const STATUS_TRANSITIONS: Readonly<Record<TicketStatus, readonly TicketStatus[]>> = {
+  new: ['in_progress', 'resolved', 'closed'],
+  in_progress: ['resolved', 'closed'],
+  resolved: ['closed', 'reopened'],
+  closed: ['reopened'],
+  reopened: ['in_progress', 'resolved', 'closed'],
+};
+
+export const TICKET_NUMBER = /^T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})$/;
+const TicketNumber = z.string().regex(TICKET_NUMBER, 'ticket number looks like T20261125-0042');
+/** Channel ids are short identifiers (msteams, directline, webchat, emulator, slack, telegram …). */
+const ChannelId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/i, 'channel id: letters, digits, _ and -, up to 40');
+const Id = z.string().min(1).max(256);
+const Person = z.string().min(1).max(64);
+const Topic = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/);
+
+export const CustomerIdentitySchema = z.object({ channelId: ChannelId, userId: Id, name: z.string().max(128).optional() }).strict();
+export type CustomerIdentity = z.infer<typeof CustomerIdentitySchema>;
+
+export const ContactSchema = z
+  .object({
+    phone: z.string().regex(/^\+?[0-9][0-9 -]{5,19}$/, 'phone: digits, optional +, spaces or dashes').optional(),
+    email: z.string().email().max(254).optional(),
+  })
+  .strict();
+
+export const ClassificationSchema = z
+  .object({
+    lang: z.enum(LANGS),
+    topic: Topic.nullable(),
+    type: z.enum(DEMAND_TYPES).nullable(),
+    spam: z.boolean(),
+    confidence: z.number().min(0).max(1),
+    alternatives: z.array(z.object({ topic: Topic, score: z.number().min(0).max(1) }).strict()).max(11),
+    keywords: z.array(z.object({ term: z.string().max(64), topic: Topic, weight: z.number() }).strict()).max(20),
+    modelVersion: z.string().min(1).max(100),
+    needsReview: z.boolean(),
+    reviewReason: z.string().max(40).nullable(),
+  })
+  .strict();
+export type TicketClassification = z.infer<typeof ClassificationSchema>;
+
+/** What the bot hands over to create a ticket. */
+export const TicketCreateSchema = z
+  .object({
+    customer: CustomerIdentitySchema,
+    /** The Bot Framework conversation reference, kept as JSON text to message the customer later. */
+    conversationRef: z.string().max(16_384).nullable(),
+    contact: ContactSchema.optional(),
+    text: z.object({ original: z.string().min(1).max(10_000), normalized: z.string().max(20_000) }).strict(),
+    classification: ClassificationSchema,
+    priority: z.enum(PRIORITIES).default('normal'),
+  })
+  .strict();
+export type TicketCreate = z.input<typeof TicketCreateSchema>;
+
+export interface TicketNote {
+  id: string;
+  author: string;
+  text: string;
+  at: Date;
+}
+
+export interface TicketCorrection {
+  field: 'topic' | 'type';
+  from: string | null;
+  to: string;
+  by: string;
+  at: Date;
+}
+
+export interface CustomerMessage {
+  text: string;
+  at: Date;
+}
+
+/** A ticket as stored and returned (the `_id` stays inside the repository). */
+export interface Ticket extends TicketClassification {
+  number: string;
+  customer: CustomerIdentity;
+  conversationRef: string | null;
+  contact: { phone?: string; email?: string };
+  text: { original: string; normalized: string };
+  status: TicketStatus;
+  assignee: string | null;
+  priority: Priority;
+  notes: TicketNote[];
+  corrections: TicketCorrection[];
+  messages: CustomerMessage[];
+  createdAt: Date;
+  /** Calendar day of creation in the service time zone (YYYY-MM-DD), for per-day statistics. */
+  createdDay: string;
+  updatedAt: Date;
+  resolvedAt: Date | null;
+  closedAt: Date | null;
+  /** Incremented on every change; field edits state the version they saw. */
+  version: number;
+}
+
+export const NoteInputSchema = z.object({ author: Person, text: z.string().trim().min(1).max(4000) }).strict();
+export const CorrectionInputSchema = z
+  .object({ field: z.enum(['topic', 'type']), to: z.string().min(1).max(40), by: Person })
+  .strict();
+export const TicketPatchSchema = z
+  .object({
+    status: z.enum(TICKET_STATUSES).optional(),
+    assignee: Person.nullable().optional(),
+    priority: z.enum(PRIORITIES).optional(),
+  })
+  .strict()
+  .refine((p) => Object.keys(p).length > 0, 'nothing to change');
+export type TicketPatch = z.infer<typeof TicketPatchSchema>;
+
+const DayString = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'day looks like 2026-11-25');
+/** A boolean, or the strings "true"/"false" of a query string (z.coerce would read "false" as true). */
+const QueryBoolean = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+/** Staff queries: every field is typed; text search is escaped before it reaches a regex. */
+export const TicketQuerySchema = z
+  .object({
+    status: z.enum(TICKET_STATUSES).optional(),
+    topic: Topic.optional(),
+    type: z.enum(DEMAND_TYPES).optional(),
+    channelId: ChannelId.optional(),
+    needsReview: QueryBoolean.optional(),
+    spam: QueryBoolean.optional(),
+    assignee: Person.optional(),
+    customerUserId: Id.optional(),
+    from: DayString.optional(),
+    to: DayString.optional(),
+    search: z.string().trim().min(1).max(100).optional(),
+    sort: z.enum(['createdAt', '-createdAt', 'priority', '-priority', 'confidence', '-confidence']).default('-createdAt'),
+    page: z.coerce.number().int().min(1).max(100_000).default(1),
+    pageSize: z.coerce.number().int().min(1).max(200).default(20),
+  })
+  .strict();
+export type TicketQuery = z.input<typeof TicketQuerySchema>;
+
+export { TicketNumber, ChannelId, DayString };

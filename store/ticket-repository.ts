@@ -1,0 +1,370 @@
+/**
+ * Tickets in MongoDB (official driver; only what FerretDB 1.24 supports: no $text, no change
+ * streams, no multi-document transactions).
+ *
+ * Nothing is lost: a ticket number is returned only after the insert is acknowledged (journaled
+ * where the server supports it), or after the ticket is fsynced into the local outbox when the
+ * database cannot be reached; the outbox is replayed idempotently by ticket number.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+  type Collection,
+  type Db,
+  type Filter,
+  type Sort,
+  type WriteConcernSettings,
+} from 'mongodb';
+import { backoff, Claims, isDuplicateKey } from './claims.js';
+import { dayOf } from './clock.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import type { FileOutbox, OutboxLogger, ReplayOutcome } from './outbox.js';
+import {
+  CorrectionInputSchema,
+  NoteInputSchema,
+  STATUS_TRANSITIONS,
+  TicketCreateSchema,
+  TicketNumber,
+  TicketPatchSchema,
+  TicketQuerySchema,
+  type Ticket,
+  type TicketCorrection,
+  type TicketCreate,
+  type TicketNote,
+  type TicketPatch,
+  type TicketQuery,
+} from './schemas.js';
+import { assertDocumentSize, escapeRegex, parseInput } from './validation.js';
+
+/** Where a created ticket is: in the database, or waiting in the local outbox. */
+export type Durability = 'database' | 'outbox';
+
+export interface PageOf<T> {
+  items: T[];
+  total: number;
+  page: number;
+  pageSize: number;
+}
+
+/** Counts of tickets per day and per value of one field. */
+export interface DailyCount {
+  day: string;
+  key: string | null;
+  count: number;
+}
+
+export const STAT_FIELDS = { topic: '$topic', type: '$type', channel: '$customer.channelId', status: '$status' } as const;
+export type StatField = keyof typeof STAT_FIELDS;
+
+/** The ticket store as the bot and the staff API see it. */
+export interface TicketRepository {
+  create(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
+  get(number: string): Promise<Ticket | null>;
+  list(query?: TicketQuery): Promise<PageOf<Ticket>>;
+  /** Changes status, assignee or priority; `expectedVersion` makes it fail with a conflict if someone changed the ticket since. */
+  update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
+  addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
+  correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
+  addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  /** The customer's most recent open ticket (to add details to it). */
+  latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
+  countsPerDay(field: StatField, range: { from: string; to: string }): Promise<DailyCount[]>;
+  /** Replays the outbox into the database (`onStored` runs for each ticket newly stored). */
+  flushOutbox(onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+}
+
+export interface MongoTicketRepositoryOptions {
+  /** IANA time zone of the service, for ticket-number dates and per-day statistics. */
+  timeZone: string;
+  /** Valid topic ids (corrections are checked against them). */
+  topics: readonly string[];
+  outbox: FileOutbox;
+  log: OutboxLogger;
+  writeConcern?: WriteConcernSettings;
+  now?: () => Date;
+  /** Called after a ticket goes to the outbox (metrics). */
+  onOutboxed?: (number: string) => void;
+}
+
+/** The stored document: the ticket plus MongoDB's `_id` and the day sequence of its number. */
+type TicketDoc = Ticket & { _id: string; daySeq: number | null };
+
+const DEMAND_TYPE_IDS = ['complaint', 'suggestion', 'inquiry', 'praise'];
+const OPEN_STATUSES = ['new', 'in_progress', 'reopened'] as const;
+
+/** Errors that mean "the database is not reachable now", as opposed to "the request is wrong". */
+export function isUnavailable(err: unknown): boolean {
+  return (
+    err instanceof MongoNetworkError ||
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoNotConnectedError ||
+    err instanceof MongoTopologyClosedError ||
+    (err instanceof Error && /ECONNREFUSED|ECONNRESET|socket|connection .* closed|Topology is closed/i.test(err.message))
+  );
+}
+
+/** The one place that maps a stored document to the ticket returned to callers. */
+function toTicket(doc: TicketDoc): Ticket {
+  const { _id: _ignored, daySeq: _seq, ...ticket } = doc;
+  return ticket;
+}
+
+export class MongoTicketRepository implements TicketRepository {
+  private readonly tickets: Collection<TicketDoc>;
+  private readonly claims: Claims;
+  /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
+  private readonly lastSeq = new Map<string, number>();
+  private readonly now: () => Date;
+  private writeConcern: WriteConcernSettings;
+
+  constructor(db: Db, private readonly opts: MongoTicketRepositoryOptions) {
+    this.tickets = db.collection<TicketDoc>('tickets');
+    this.claims = new Claims(db);
+    this.now = opts.now ?? (() => new Date());
+    this.writeConcern = opts.writeConcern ?? { w: 'majority', journal: true };
+  }
+
+  /** Creates the indexes the staff queries need. Idempotent. */
+  async ensureIndexes(): Promise<void> {
+    await this.tickets.createIndexes([
+      { key: { number: 1 }, name: 'number_unique', unique: true },
+      { key: { status: 1, createdAt: -1 }, name: 'status_createdAt' },
+      { key: { topic: 1, createdAt: -1 }, name: 'topic_createdAt' },
+      { key: { needsReview: 1, createdAt: -1 }, name: 'needsReview_createdAt' },
+      { key: { assignee: 1, status: 1 }, name: 'assignee_status' },
+      { key: { 'customer.channelId': 1, 'customer.userId': 1, createdAt: -1 }, name: 'customer_createdAt' },
+      { key: { createdDay: 1, daySeq: -1 }, name: 'createdDay_daySeq' },
+    ]);
+  }
+
+  async create(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
+    const data = parseInput(TicketCreateSchema, input, 'ticket');
+    if (data.classification.topic !== null && !this.opts.topics.includes(data.classification.topic)) {
+      throw new ValidationError(`invalid ticket: unknown topic "${data.classification.topic}"`, [{ path: 'classification.topic', message: 'unknown topic' }]);
+    }
+    const now = this.now();
+    const day = dayOf(now, this.opts.timeZone);
+    const doc: TicketDoc = {
+      _id: randomUUID(),
+      number: '',
+      daySeq: null,
+      customer: data.customer,
+      conversationRef: data.conversationRef,
+      contact: data.contact ?? {},
+      text: data.text,
+      ...data.classification,
+      status: 'new',
+      assignee: null,
+      priority: data.priority,
+      notes: [],
+      corrections: [],
+      messages: [],
+      createdAt: now,
+      createdDay: day,
+      updatedAt: now,
+      resolvedAt: null,
+      closedAt: null,
+      version: 1,
+    };
+    assertDocumentSize(doc, 'ticket');
+    try {
+      await this.insertNumbered(doc, day);
+      return { ticket: toTicket(doc), stored: 'database' };
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      // Keep a number the database already gave out, or make one that needs no database.
+      if (!doc.number) doc.number = offlineNumber(day);
+      await this.opts.outbox.append(doc);
+      this.opts.log.warn({ ticket: doc.number, err: (err as Error).message, outboxed: this.opts.outbox.stats.appended }, 'database unreachable: ticket kept in the local outbox');
+      this.opts.onOutboxed?.(doc.number);
+      return { ticket: toTicket(doc), stored: 'outbox' };
+    }
+  }
+
+  /**
+   * Inserts the ticket under the next free number of the day (T20261125-0042). The unique index
+   * on `number` is the arbiter: numbers are taken in order from this process's last one (or the
+   * day's highest stored), and a number another process took first makes the insert fail with a
+   * duplicate key, so the next one is tried. Concurrent calls in one process never collide.
+   */
+  private async insertNumbered(doc: TicketDoc, day: string): Promise<void> {
+    const compact = day.replaceAll('-', '');
+    let stored = this.lastSeq.get(day);
+    if (stored === undefined) {
+      const top = await this.tickets.find({ createdDay: day, daySeq: { $ne: null } }, { projection: { daySeq: 1 } }).sort({ daySeq: -1 }).limit(1).next();
+      stored = top?.daySeq ?? 0;
+    }
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      // Synchronous from reading lastSeq to writing it: concurrent callers get distinct numbers.
+      const seq = Math.max(this.lastSeq.get(day) ?? 0, stored) + 1;
+      this.lastSeq.set(day, seq);
+      doc.daySeq = seq;
+      doc.number = `T${compact}-${String(seq).padStart(4, '0')}`;
+      try {
+        await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
+        return;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+    }
+    throw new ConflictError('could not allocate a ticket number after 1000 attempts');
+  }
+
+  async flushOutbox(onStored?: (ticket: Ticket) => Promise<void>) {
+    return this.opts.outbox.drain(async (doc): Promise<ReplayOutcome> => {
+      try {
+        await this.tickets.insertOne(doc as TicketDoc, { writeConcern: this.writeConcern });
+        await onStored?.(toTicket(doc as TicketDoc));
+        return 'stored';
+      } catch (err) {
+        if (isDuplicateKey(err)) return 'duplicate';
+        throw err;
+      }
+    });
+  }
+
+  async get(number: string): Promise<Ticket | null> {
+    const n = parseInput(TicketNumber, number, 'ticket number');
+    const doc = await this.tickets.findOne({ number: n });
+    return doc ? toTicket(doc) : null;
+  }
+
+  async list(query: TicketQuery = {}): Promise<PageOf<Ticket>> {
+    const q = parseInput(TicketQuerySchema, query, 'ticket query');
+    const filter: Filter<TicketDoc> = {};
+    if (q.status) filter.status = q.status;
+    if (q.topic) filter.topic = q.topic;
+    if (q.type) filter.type = q.type;
+    if (q.channelId) filter['customer.channelId'] = q.channelId;
+    if (q.customerUserId) filter['customer.userId'] = q.customerUserId;
+    if (q.needsReview !== undefined) filter.needsReview = q.needsReview;
+    if (q.spam !== undefined) filter.spam = q.spam;
+    if (q.assignee) filter.assignee = q.assignee;
+    if (q.from || q.to) filter.createdDay = { ...(q.from ? { $gte: q.from } : {}), ...(q.to ? { $lte: q.to } : {}) };
+    if (q.search) {
+      const re = { $regex: escapeRegex(q.search), $options: 'i' };
+      filter.$or = [{ number: re }, { 'text.original': re }, { 'contact.phone': re }, { 'contact.email': re }];
+    }
+    const desc = q.sort.startsWith('-');
+    const field = desc ? q.sort.slice(1) : q.sort;
+    const sort: Sort = { [field]: desc ? -1 : 1, number: desc ? -1 : 1 };
+    const [items, total] = await Promise.all([
+      this.tickets.find(filter).sort(sort).skip((q.page - 1) * q.pageSize).limit(q.pageSize).toArray(),
+      this.tickets.countDocuments(filter),
+    ]);
+    return { items: items.map(toTicket), total, page: q.page, pageSize: q.pageSize };
+  }
+
+  async update(number: string, patch: TicketPatch, opts: { expectedVersion?: number; by?: string } = {}): Promise<Ticket> {
+    const p = parseInput(TicketPatchSchema, patch, 'ticket change');
+    return this.versioned(number, opts.expectedVersion, (current, at) => {
+      const set: Record<string, unknown> = { ...p };
+      if (p.status && p.status !== current.status) {
+        if (!STATUS_TRANSITIONS[current.status].includes(p.status)) {
+          throw new ValidationError(`ticket ${number}: status cannot change from ${current.status} to ${p.status}`, [{ path: 'status', message: 'invalid transition' }]);
+        }
+        if (p.status === 'resolved') set.resolvedAt = at;
+        if (p.status === 'closed') set.closedAt = at;
+      }
+      return { set };
+    });
+  }
+
+  async addNote(number: string, note: { author: string; text: string }): Promise<Ticket> {
+    const n = parseInput(NoteInputSchema, note, 'note');
+    const id = randomUUID();
+    return this.versioned(number, undefined, (_, at) => ({ push: { notes: { id, author: n.author, text: n.text, at } satisfies TicketNote } }));
+  }
+
+  async addCustomerMessage(number: string, text: string): Promise<Ticket> {
+    const t = parseInput(TicketCreateSchema.shape.text.shape.original, text, 'customer message');
+    return this.versioned(number, undefined, (_, at) => ({ push: { messages: { text: t, at } } }));
+  }
+
+  async correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }) {
+    const c = parseInput(CorrectionInputSchema, correction, 'correction');
+    const allowed = c.field === 'topic' ? this.opts.topics : DEMAND_TYPE_IDS;
+    if (!allowed.includes(c.to)) throw new ValidationError(`invalid correction: "${c.to}" is not a ${c.field}`, [{ path: 'to', message: `unknown ${c.field}` }]);
+    let entry: TicketCorrection | null = null;
+    const ticket = await this.versioned(number, undefined, (current, at) => {
+      entry = { field: c.field, from: current[c.field], to: c.to, by: c.by, at };
+      return { set: { [c.field]: c.to, needsReview: false }, push: { corrections: entry } };
+    });
+    return { ticket, correction: entry! };
+  }
+
+  /**
+   * Applies one change to a ticket as the move from its current version v to v + 1: the writer
+   * that claims `ticket:<number>:v<v+1>` applies it, concurrent writers re-read and retry (or, with
+   * `expectedVersion`, get a conflict). So no change is lost and none overwrites another unseen.
+   */
+  private async versioned(
+    number: string,
+    expectedVersion: number | undefined,
+    change: (current: Ticket, at: Date) => { set?: Record<string, unknown>; push?: Record<string, unknown> },
+  ): Promise<Ticket> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const current = await this.require(number);
+      if (expectedVersion !== undefined && current.version !== expectedVersion) {
+        throw new ConflictError(`ticket ${number} was changed by someone else (now version ${current.version}, you edited version ${expectedVersion}); reload it`);
+      }
+      const at = this.now();
+      const { set = {}, push } = change(current, at);
+      const next = current.version + 1;
+      if (!(await this.claims.claim(`ticket:${current.number}:v${next}`))) {
+        if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
+        await backoff(attempt);
+        continue;
+      }
+      const update: Record<string, unknown> = { $set: { ...set, version: next, updatedAt: at } };
+      if (push) update.$push = push;
+      const r = await this.tickets.updateOne({ number: current.number, version: current.version }, update, { writeConcern: this.writeConcern });
+      // Our read was stale (the ticket had moved on): nothing was written, so retry from a fresh read.
+      if (r.matchedCount === 0) {
+        if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
+        continue;
+      }
+      return this.require(number);
+    }
+    throw new ConflictError(`ticket ${number} is changing too fast; try again`);
+  }
+
+  async latestOpenFor(channelId: string, userId: string): Promise<Ticket | null> {
+    const doc = await this.tickets.find({ 'customer.channelId': channelId, 'customer.userId': userId, status: { $in: [...OPEN_STATUSES] }, spam: false }).sort({ createdAt: -1 }).limit(1).next();
+    return doc ? toTicket(doc) : null;
+  }
+
+  async countsPerDay(field: StatField, range: { from: string; to: string }): Promise<DailyCount[]> {
+    const rows = await this.tickets
+      .aggregate<{ _id: { day: string; key: string | null }; count: number }>([
+        { $match: { createdDay: { $gte: range.from, $lte: range.to } } },
+        { $group: { _id: { day: '$createdDay', key: STAT_FIELDS[field] }, count: { $sum: 1 } } },
+        { $sort: { '_id.day': 1, '_id.key': 1 } },
+      ])
+      .toArray();
+    return rows.map((r) => ({ day: r._id.day, key: r._id.key ?? null, count: r.count }));
+  }
+
+  private async require(number: string): Promise<Ticket> {
+    const t = await this.get(number);
+    if (!t) throw new NotFoundError(`ticket ${number} not found`);
+    return t;
+  }
+
+  /** Switches to acknowledged writes without journaling (servers that refuse `j: true`). */
+  useWriteConcern(wc: WriteConcernSettings): void {
+    this.writeConcern = wc;
+  }
+}
+
+/** A number that needs no database: T20261125-O + 6 random base-36 characters. */
+export function offlineNumber(day: string): string {
+  const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  const bytes = randomBytes(6);
+  let s = '';
+  for (const b of bytes) s += alphabet[b % 36];
+  return `T${day.replaceAll('-', '')}-O${s}`;
+}

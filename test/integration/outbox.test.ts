@@ -1,0 +1,78 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import { clientOptions } from '../../store/database.js';
+import { startEmbeddedServer, type EmbeddedServer } from '../../store/embedded-server.js';
+import { createStore } from '../../store/index.js';
+import type { TicketCreate } from '../../store/schemas.js';
+
+/**
+ * Nothing lost: the database goes away mid-run, tickets keep being created (and numbered) into the
+ * local outbox, the database comes back, and every ticket ends up stored exactly once.
+ */
+const silent = { info() {}, warn() {}, error() {} };
+let server: EmbeddedServer | null = null;
+let client: MongoClient | null = null;
+
+afterAll(async () => {
+  await client?.close();
+  await server?.stop();
+});
+
+function input(i: number): TicketCreate {
+  return {
+    customer: { channelId: 'webchat', userId: `user${i}` },
+    conversationRef: null,
+    text: { original: `第${i}个问题：快递没到`, normalized: `第${i}个问题:快递没到` },
+    classification: { lang: 'zh-Hans', topic: 'delivery', type: 'complaint', spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 't', needsReview: false, reviewReason: null },
+  };
+}
+
+describe('outbox', () => {
+  it('keeps tickets while the database is down and stores each exactly once when it is back', async () => {
+    // When MONGODB_URI points at an outside server this test still uses its own embedded one: it must stop it.
+    server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), 'outbox-db-')) });
+    client = new MongoClient(server.uri, clientOptions(800));
+    await client.connect();
+    const db = client.db('outbox_test');
+    const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
+
+    const before = await Promise.all(Array.from({ length: 20 }, (_, i) => store.createTicket(input(i))));
+    expect(before.every((r) => r.stored === 'database')).toBe(true);
+
+    await server.stop();
+    const during = await Promise.all(Array.from({ length: 20 }, (_, i) => store.createTicket(input(100 + i))));
+    expect(during.every((r) => r.stored === 'outbox')).toBe(true);
+    // The customers still got numbers, all distinct.
+    const numbers = [...before, ...during].map((r) => r.ticket.number);
+    expect(new Set(numbers).size).toBe(40);
+    expect(store.outbox.stats.appended).toBe(20);
+    expect(store.outbox.pending()).toBe(20);
+
+    await server.restart();
+    const replay = await store.flushOutbox();
+    expect(replay).toEqual({ replayed: 20, duplicates: 0, remaining: 0 });
+    // Replaying again stores nothing twice.
+    expect(await store.flushOutbox()).toEqual({ replayed: 0, duplicates: 0, remaining: 0 });
+
+    const stored = await db.collection('tickets').find({}, { projection: { number: 1 } }).toArray();
+    expect(stored).toHaveLength(40);
+    expect(new Set(stored.map((d) => d.number))).toEqual(new Set(numbers));
+    // Replayed tickets keep their dates and count as customer contacts.
+    const t = await store.tickets.get(during[0].ticket.number);
+    expect(t!.createdAt).toBeInstanceOf(Date);
+    expect(await store.customers.get({ channelId: 'webchat', userId: 'user100' })).toMatchObject({ total: 1 });
+  });
+
+  it('a record replayed after it was already stored is skipped, not duplicated', async () => {
+    const db = client!.db('outbox_test_dup');
+    const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
+    const { ticket } = await store.createTicket(input(1));
+    const doc = await db.collection('tickets').findOne({ number: ticket.number });
+    await store.outbox.append(doc!);
+    expect(await store.flushOutbox()).toEqual({ replayed: 0, duplicates: 1, remaining: 0 });
+    expect(await db.collection('tickets').countDocuments({ number: ticket.number })).toBe(1);
+  });
+});
