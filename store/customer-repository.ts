@@ -1,10 +1,12 @@
 /**
- * One document per customer identity (channel + user id). First and last contact and the counts
- * per channel, topic and type are computed from the customer's tickets when read: the tickets are
- * the source of truth, and FerretDB does not make concurrent `$inc`s on one document safe.
+ * One document per customer identity (channel + user id), written on first contact. First and last
+ * contact and the counts per channel, topic and type are computed from the customer's tickets when
+ * read: the tickets are the source of truth, and FerretDB does not make concurrent `$inc`s on one
+ * document safe.
  */
 import type { Collection, Db } from 'mongodb';
 import { CustomerIdentitySchema, type CustomerIdentity } from './schemas.js';
+import { ensureIndexes } from './indexes.js';
 import { parseInput } from './validation.js';
 
 export interface Customer {
@@ -50,7 +52,7 @@ export class MongoCustomerRepository {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.customers.createIndexes([{ key: { channelId: 1, userId: 1 }, name: 'identity' }]);
+    await ensureIndexes(this.customers, [{ key: { channelId: 1, userId: 1 }, name: 'identity' }]);
   }
 
   /** Makes sure the customer exists (idempotent; concurrent calls are harmless). */
@@ -71,12 +73,16 @@ export class MongoCustomerRepository {
     this.known.set(id, name);
   }
 
+  /** The customer with contact figures computed from their tickets; null when never seen. */
   async get(identity: { channelId: string; userId: string }): Promise<Customer | null> {
-    const doc = await this.customers.findOne({ _id: customerId(identity) });
-    if (!doc) return null;
-    const tickets = await this.tickets
-      .find({ 'customer.channelId': doc.channelId, 'customer.userId': doc.userId }, { projection: { 'customer.channelId': 1, topic: 1, type: 1, createdAt: 1 } })
-      .toArray();
+    const who = parseInput(CustomerIdentitySchema, identity, 'customer');
+    const [doc, tickets] = await Promise.all([
+      this.customers.findOne({ _id: customerId(who) }),
+      this.tickets
+        .find({ 'customer.channelId': who.channelId, 'customer.userId': who.userId }, { projection: { 'customer.channelId': 1, topic: 1, type: 1, createdAt: 1 } })
+        .toArray(),
+    ]);
+    if (!doc && tickets.length === 0) return null;
     const counts: Customer['counts'] = { channel: {}, topic: {}, type: {} };
     let first: Date | null = null;
     let last: Date | null = null;
@@ -87,6 +93,6 @@ export class MongoCustomerRepository {
       if (!first || t.createdAt < first) first = t.createdAt;
       if (!last || t.createdAt > last) last = t.createdAt;
     }
-    return { id: doc._id, channelId: doc.channelId, userId: doc.userId, name: doc.name, firstContactAt: first, lastContactAt: last, total: tickets.length, counts };
+    return { id: customerId(who), channelId: who.channelId, userId: who.userId, name: doc?.name ?? null, firstContactAt: first, lastContactAt: last, total: tickets.length, counts };
   }
 }

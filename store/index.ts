@@ -91,7 +91,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     writeConcern,
     async createTicket(input) {
       const r = await tickets.create(input);
-      if (r.stored === 'database') await countContact(r.ticket);
+      // Off the ticket's critical path: the number is durable already, the customer record can follow.
+      if (r.stored === 'database') void countContact(r.ticket);
       return r;
     },
     async correctTicket(number, correction) {

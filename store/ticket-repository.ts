@@ -20,6 +20,8 @@ import {
 } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { dayOf } from './clock.js';
+import { ensureIndexes } from './indexes.js';
+import { InsertBatcher } from './insert-batcher.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import type { FileOutbox, OutboxLogger, ReplayOutcome } from './outbox.js';
 import {
@@ -115,6 +117,7 @@ function toTicket(doc: TicketDoc): Ticket {
 export class MongoTicketRepository implements TicketRepository {
   private readonly tickets: Collection<TicketDoc>;
   private readonly claims: Claims;
+  private readonly inserts: InsertBatcher<TicketDoc>;
   /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
   private readonly lastSeq = new Map<string, number>();
   private readonly now: () => Date;
@@ -123,13 +126,14 @@ export class MongoTicketRepository implements TicketRepository {
   constructor(db: Db, private readonly opts: MongoTicketRepositoryOptions) {
     this.tickets = db.collection<TicketDoc>('tickets');
     this.claims = new Claims(db);
+    this.inserts = new InsertBatcher(this.tickets, () => this.writeConcern);
     this.now = opts.now ?? (() => new Date());
     this.writeConcern = opts.writeConcern ?? { w: 'majority', journal: true };
   }
 
   /** Creates the indexes the staff queries need. Idempotent. */
   async ensureIndexes(): Promise<void> {
-    await this.tickets.createIndexes([
+    await ensureIndexes(this.tickets, [
       { key: { number: 1 }, name: 'number_unique', unique: true },
       { key: { status: 1, createdAt: -1 }, name: 'status_createdAt' },
       { key: { topic: 1, createdAt: -1 }, name: 'topic_createdAt' },
@@ -204,7 +208,7 @@ export class MongoTicketRepository implements TicketRepository {
       doc.daySeq = seq;
       doc.number = `T${compact}-${String(seq).padStart(4, '0')}`;
       try {
-        await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
+        await this.inserts.insert({ ...doc });
         return;
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;

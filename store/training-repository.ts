@@ -4,6 +4,7 @@
  * wins and replays are idempotent.
  */
 import type { Collection, Db } from 'mongodb';
+import { ensureIndexes } from './indexes.js';
 import type { Ticket } from './schemas.js';
 
 export interface TrainingExample {
@@ -27,7 +28,7 @@ export class MongoTrainingRepository {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.examples.createIndexes([{ key: { updatedAt: -1 }, name: 'updatedAt' }]);
+    await ensureIndexes(this.examples, [{ key: { updatedAt: -1 }, name: 'updatedAt' }]);
   }
 
   /** Records the corrected labels of a ticket as a training example. */

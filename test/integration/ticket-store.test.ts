@@ -214,6 +214,16 @@ describe('ticket numbers', () => {
   });
 });
 
+describe('ticket numbers across processes', () => {
+  it('two stores on one database (two bot processes) never hand out the same number', async () => {
+    clock = new Date('2026-11-27T01:00:00Z');
+    const other = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: TOPICS, log: silent, now: () => clock });
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? store : other).createTicket(ticketInput({ userId: `p${i}` }))));
+    expect(new Set(results.map((r) => r.ticket.number)).size).toBe(200);
+    expect((await store.tickets.list({ from: '2026-11-27', to: '2026-11-27', pageSize: 1 })).total).toBe(200);
+  });
+});
+
 describe('bot state storage (botbuilder Storage with eTags)', () => {
   it('reads what was written, with an eTag', async () => {
     await store.botState.write({ 'webchat/conversations/c1': { dialogStack: [{ id: 'main', state: { $weird: 1, 'a.b': 2 } }] } });

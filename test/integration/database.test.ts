@@ -1,0 +1,42 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../runtime/config.js';
+import { openDatabase } from '../../store/database.js';
+
+describe('opening the database', () => {
+  it('uses MONGODB_URI when it is set, and starts no server', async () => {
+    const config = loadConfig({ MONGODB_URI: inject('mongoUri') });
+    const d = await openDatabase(config);
+    try {
+      expect(d.server).toBeNull();
+      expect(d.db.databaseName).toBe('demand_desk');
+      expect(await d.db.command({ ping: 1 })).toMatchObject({ ok: 1 });
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('without MONGODB_URI starts the embedded server on disk, and stops it on close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'open-db-'));
+    const config = loadConfig({ DB_DIR: dir, DB_NAME: 'app' });
+    const d = await openDatabase(config);
+    expect(d.server?.kind).toBe('ferretdb');
+    await d.db.collection('x').insertOne({ a: 1 });
+    expect(await d.db.collection('x').countDocuments()).toBe(1);
+    await d.close();
+    // Stopped: a new client cannot reach it.
+    const again = await openDatabase({ ...config, MONGODB_URI: d.uri, DB_TIMEOUT_MS: 300 }).catch((e: Error) => e);
+    expect(again).toBeInstanceOf(Error);
+    // The data is on disk: the next start sees it.
+    const d2 = await openDatabase(config);
+    expect(await d2.db.collection('x').countDocuments()).toBe(1);
+    await d2.close();
+  });
+
+  it('rejects a malformed MONGODB_URI at start-up, naming the variable', () => {
+    expect(() => loadConfig({ MONGODB_URI: 'localhost:27017' })).toThrow(ConfigError);
+    expect(() => loadConfig({ MONGODB_URI: 'localhost:27017' })).toThrow(/MONGODB_URI/);
+  });
+});
