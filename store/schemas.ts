@@ -90,6 +90,17 @@ export interface CustomerMessage {
   at: Date;
 }
 
+/** A staff reply sent to the customer on their channel. */
+export interface StaffReply {
+  id: string;
+  text: string;
+  by: string;
+  at: Date;
+  /** False when the channel refused it (kept so staff see it was not delivered). */
+  delivered: boolean;
+  error: string | null;
+}
+
 /** A ticket as stored and returned (the `_id` stays inside the repository). */
 export interface Ticket extends TicketClassification {
   number: string;
@@ -103,15 +114,22 @@ export interface Ticket extends TicketClassification {
   notes: TicketNote[];
   corrections: TicketCorrection[];
   messages: CustomerMessage[];
+  replies: StaffReply[];
   createdAt: Date;
   /** Calendar day of creation in the service time zone (YYYY-MM-DD), for per-day statistics. */
   createdDay: string;
   updatedAt: Date;
+  /** First staff reply to the customer (for time-to-first-response statistics). */
+  firstResponseAt: Date | null;
   resolvedAt: Date | null;
   closedAt: Date | null;
   /** Incremented on every change; field edits state the version they saw. */
   version: number;
 }
+
+export const ReplyInputSchema = z
+  .object({ text: z.string().trim().min(1).max(4000), by: Person, delivered: z.boolean(), error: z.string().max(500).nullable() })
+  .strict();
 
 export const NoteInputSchema = z.object({ author: Person, text: z.string().trim().min(1).max(4000) }).strict();
 export const CorrectionInputSchema = z

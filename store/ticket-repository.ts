@@ -27,6 +27,7 @@ import type { FileOutbox, OutboxLogger, ReplayOutcome } from './outbox.js';
 import {
   CorrectionInputSchema,
   NoteInputSchema,
+  ReplyInputSchema,
   STATUS_TRANSITIONS,
   TicketCreateSchema,
   TicketNumber,
@@ -38,6 +39,7 @@ import {
   type TicketNote,
   type TicketPatch,
   type TicketQuery,
+  type StaffReply,
 } from './schemas.js';
 import { assertDocumentSize, escapeRegex, parseInput } from './validation.js';
 
@@ -69,6 +71,7 @@ export interface TicketRepository {
   /** Changes status, assignee or priority; `expectedVersion` makes it fail with a conflict if someone changed the ticket since. */
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
   addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
+  recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
   addCustomerMessage(number: string, text: string): Promise<Ticket>;
   /** The customer's most recent open ticket (to add details to it). */
@@ -166,9 +169,11 @@ export class MongoTicketRepository implements TicketRepository {
       notes: [],
       corrections: [],
       messages: [],
+      replies: [],
       createdAt: now,
       createdDay: day,
       updatedAt: now,
+      firstResponseAt: null,
       resolvedAt: null,
       closedAt: null,
       version: 1,
@@ -281,6 +286,16 @@ export class MongoTicketRepository implements TicketRepository {
     const n = parseInput(NoteInputSchema, note, 'note');
     const id = randomUUID();
     return this.versioned(number, undefined, (_, at) => ({ push: { notes: { id, author: n.author, text: n.text, at } satisfies TicketNote } }));
+  }
+
+  /** Records a staff reply (and whether the channel took it); the first one stamps firstResponseAt. */
+  async recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket> {
+    const r = parseInput(ReplyInputSchema, reply, 'reply');
+    const id = randomUUID();
+    return this.versioned(number, undefined, (current, at) => ({
+      set: current.firstResponseAt ? {} : { firstResponseAt: at },
+      push: { replies: { id, ...r, at } satisfies StaffReply },
+    }));
   }
 
   async addCustomerMessage(number: string, text: string): Promise<Ticket> {

@@ -1,0 +1,178 @@
+/**
+ * The bot: routes each customer message to help, cancel, ticket status, extra details for an open
+ * ticket, or the intake dialog; replies in the customer's language (kept per conversation); limits
+ * message length and rate politely.
+ */
+import { ActivityHandler, ActivityTypes, type ConversationState, type StatePropertyAccessor, type TurnContext } from 'botbuilder';
+import { DialogSet, DialogTurnStatus, type DialogState } from 'botbuilder-dialogs';
+import { countScripts, detectLanguage } from '../classifier/language.js';
+import { normalize } from '../classifier/normalize.js';
+import { codePointLength } from '../classifier/pipeline.js';
+import type { Taxonomy } from '../classifier/taxonomy.js';
+import type { Ticket } from '../store/index.js';
+import { INTAKE_DIALOG, IntakeDialog, type IntakeDeps } from './intake-dialog.js';
+import { texts, type ReplyLang } from './messages.js';
+
+/** Ticket lookups the bot needs (the ticket repository). */
+export interface TicketLookup {
+  get(number: string): Promise<Ticket | null>;
+  latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
+  list(query: { customerUserId: string; channelId: string; pageSize: number; sort: '-createdAt' }): Promise<{ items: Ticket[] }>;
+  addCustomerMessage(number: string, text: string): Promise<Ticket>;
+}
+
+export interface DemandBotDeps extends Omit<IntakeDeps, 'lang'> {
+  conversationState: ConversationState;
+  lookup: TicketLookup;
+  taxonomy: Taxonomy;
+  maxMessageLength: number;
+  /** Messages allowed per conversation per `rateWindowMs`. */
+  rateLimit: number;
+  rateWindowMs: number;
+  now?: () => number;
+}
+
+const TICKET_NUMBER = /\bT\d{8}-(?:\d{4,}|O[0-9A-Z]{6})\b/i;
+const HELP = /^\s*(help|帮助|幫助|\?|？|帮忙|怎么用|怎麼用)\s*$/i;
+const CANCEL = /^\s*(cancel|取消|算了|退出|quit|stop)\s*[!！。.]?\s*$/i;
+const STATUS = /(查询|查詢|查看|查下|查一下|进度|進度|状态|狀態|status|progress)/i;
+const STATUS_ABOUT_TICKET = /(工单|工單|ticket|投诉|投訴|单子|單子)/i;
+const DETAILS = /^\s*(补充|補充|追加|add(?:itional)?(?: details?)?)\s*[:：,，]?\s*(.+)$/is;
+
+export class DemandBot extends ActivityHandler {
+  private readonly dialogState: StatePropertyAccessor<DialogState>;
+  private readonly lang: StatePropertyAccessor<ReplyLang>;
+  private readonly dialogs: DialogSet;
+  private readonly recent = new Map<string, number[]>();
+
+  constructor(private readonly deps: DemandBotDeps) {
+    super();
+    this.dialogState = deps.conversationState.createProperty<DialogState>('dialogState');
+    this.lang = deps.conversationState.createProperty<ReplyLang>('lang');
+    this.dialogs = new DialogSet(this.dialogState);
+    this.dialogs.add(new IntakeDialog({ ...deps, lang: this.lang }));
+
+    this.onMembersAdded(async (context, next) => {
+      for (const m of context.activity.membersAdded ?? []) {
+        if (m.id !== context.activity.recipient.id) await context.sendActivity(texts(await this.lang.get(context, 'zh-Hans')).greeting);
+      }
+      await next();
+    });
+    this.onMessage(async (context, next) => {
+      await this.handleMessage(context);
+      await next();
+    });
+  }
+
+  /** Saves conversation state after every turn, including turns that ended in an error reply. */
+  override async run(context: TurnContext): Promise<void> {
+    // Only messages and membership changes mean something here; other activity types are ignored.
+    if (context.activity.type !== ActivityTypes.Message && context.activity.type !== ActivityTypes.ConversationUpdate) return;
+    await super.run(context);
+    await this.deps.conversationState.saveChanges(context, false);
+  }
+
+  /** The language of this conversation's replies. */
+  replyLang(context: TurnContext): Promise<ReplyLang> {
+    return this.lang.get(context, 'zh-Hans');
+  }
+
+  private async handleMessage(context: TurnContext): Promise<void> {
+    const text = typeof context.activity.text === 'string' ? context.activity.text : '';
+    await this.trackLanguage(context, text);
+    const t = texts(await this.lang.get(context, 'zh-Hans'));
+    if (!this.allow(context.activity.conversation.id)) {
+      await context.sendActivity(t.rateLimited);
+      return;
+    }
+    if (codePointLength(text) > this.deps.maxMessageLength) {
+      await context.sendActivity(t.tooLong(this.deps.maxMessageLength));
+      return;
+    }
+    const dc = await this.dialogs.createContext(context);
+    if (HELP.test(text)) {
+      await context.sendActivity(t.help);
+      return;
+    }
+    if (CANCEL.test(text)) {
+      const active = dc.activeDialog !== undefined;
+      await dc.cancelAllDialogs();
+      await context.sendActivity(active ? t.cancelled : t.nothingToCancel);
+      return;
+    }
+    const number = TICKET_NUMBER.exec(text)?.[0]?.toUpperCase();
+    if (number || (STATUS.test(text) && STATUS_ABOUT_TICKET.test(text) && codePointLength(text) <= 40)) {
+      await dc.cancelAllDialogs();
+      await this.reportStatus(context, number ?? null);
+      return;
+    }
+    const details = DETAILS.exec(text);
+    if (details && !dc.activeDialog) {
+      await this.addDetails(context, details[2].trim());
+      return;
+    }
+    const result = await dc.continueDialog();
+    if (result.status === DialogTurnStatus.empty) await dc.beginDialog(INTAKE_DIALOG, { text });
+  }
+
+  /** Status of a ticket, only for the customer identity that created it. */
+  private async reportStatus(context: TurnContext, number: string | null): Promise<void> {
+    const t = texts(await this.lang.get(context, 'zh-Hans'));
+    const { channelId, from } = context.activity;
+    let ticket: Ticket | null;
+    if (number) {
+      ticket = await this.deps.lookup.get(number);
+      if (ticket && (ticket.customer.channelId !== channelId || ticket.customer.userId !== from.id)) ticket = null;
+    } else {
+      ticket = (await this.deps.lookup.list({ customerUserId: from.id, channelId, pageSize: 1, sort: '-createdAt' })).items[0] ?? null;
+      if (!ticket) {
+        await context.sendActivity(t.askTicketNumber);
+        return;
+      }
+    }
+    if (!ticket) {
+      await context.sendActivity(t.statusNotFound(number!));
+      return;
+    }
+    const reply = ticket.replies.filter((r) => r.delivered).at(-1)?.text ?? null;
+    await context.sendActivity(t.statusOf(ticket.number, t.statuses[ticket.status] ?? ticket.status, reply));
+  }
+
+  private async addDetails(context: TurnContext, details: string): Promise<void> {
+    const t = texts(await this.lang.get(context, 'zh-Hans'));
+    const open = await this.deps.lookup.latestOpenFor(context.activity.channelId, context.activity.from.id);
+    if (!open) {
+      await context.sendActivity(t.noOpenTicket);
+      return;
+    }
+    await this.deps.lookup.addCustomerMessage(open.number, details);
+    await context.sendActivity(t.addedDetails(open.number));
+  }
+
+  /**
+   * Follows the customer's language: a clearly Chinese or English message sets it; short or
+   * mixed messages ("ok", "好的", "我的order…") keep the current one.
+   */
+  private async trackLanguage(context: TurnContext, text: string): Promise<void> {
+    const n = normalize(text);
+    const counts = countScripts(n.text, n.hanCount, n.traditionalCount);
+    const lang = detectLanguage(n.text, counts);
+    const clear = (lang === 'en' && (counts.latinWords >= 3 || counts.latin >= 12)) || ((lang === 'zh-Hans' || lang === 'zh-Hant') && counts.han >= 2);
+    if (clear) await this.lang.set(context, lang as ReplyLang);
+  }
+
+  /** Sliding-window rate limit per conversation (per process: a limit, not state to keep). */
+  private allow(conversationId: string): boolean {
+    const now = (this.deps.now ?? Date.now)();
+    const since = now - this.deps.rateWindowMs;
+    const times = (this.recent.get(conversationId) ?? []).filter((x) => x > since);
+    if (times.length >= this.deps.rateLimit) {
+      this.recent.set(conversationId, times);
+      return false;
+    }
+    times.push(now);
+    this.recent.set(conversationId, times);
+    if (this.recent.size > 50_000) this.recent.clear();
+    return true;
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The intake conversation: understand the demand, confirm it with the customer (or let them pick
+ * the topic when the classifier is unsure), take optional contact details, create the ticket and
+ * give its number.
+ */
+import { MessageFactory, TurnContext, type StatePropertyAccessor } from 'botbuilder';
+import { ComponentDialog, TextPrompt, WaterfallDialog, type PromptValidatorContext, type WaterfallStepContext } from 'botbuilder-dialogs';
+import type { Classification, DemandClassifier } from '../classifier/demand-classifier.js';
+import { ClassifierError } from '../classifier/errors.js';
+import type { Taxonomy } from '../classifier/taxonomy.js';
+import type { Ticket, TicketCreate } from '../store/index.js';
+import type { Durability } from '../store/ticket-repository.js';
+import { names, texts, type ReplyLang } from './messages.js';
+
+export const INTAKE_DIALOG = 'intake';
+const WATERFALL = 'intake.waterfall';
+const CONFIRM_PROMPT = 'intake.confirm';
+const TOPIC_PROMPT = 'intake.topic';
+const CONTACT_PROMPT = 'intake.contact';
+
+/** Where tickets go (the store). */
+export interface TicketSink {
+  createTicket(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
+}
+
+export interface IntakeDeps {
+  classifier: Pick<DemandClassifier, 'classify' | 'version'>;
+  tickets: TicketSink;
+  taxonomy: Taxonomy;
+  lang: StatePropertyAccessor<ReplyLang>;
+}
+
+/** What the waterfall carries between steps. */
+interface Draft {
+  text: string;
+  classification: Classification;
+  topic: string | null;
+  type: string | null;
+  contact?: { phone?: string; email?: string };
+}
+
+const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
+
+export class IntakeDialog extends ComponentDialog {
+  constructor(private readonly deps: IntakeDeps) {
+    super(INTAKE_DIALOG);
+    this.addDialog(new TextPrompt(CONFIRM_PROMPT));
+    this.addDialog(new TextPrompt(TOPIC_PROMPT));
+    this.addDialog(new TextPrompt(CONTACT_PROMPT, (p) => this.validateContact(p)));
+    this.addDialog(
+      new WaterfallDialog(WATERFALL, [
+        this.classifyStep.bind(this),
+        this.confirmStep.bind(this),
+        this.topicStep.bind(this),
+        this.contactStep.bind(this),
+        this.createStep.bind(this),
+      ]),
+    );
+    this.initialDialogId = WATERFALL;
+  }
+
+  /** Classifies the demand and asks the customer to confirm it. Options: `{ text }`. */
+  private async classifyStep(step: WaterfallStepContext) {
+    const lang = await this.deps.lang.get(step.context, 'zh-Hans');
+    const t = texts(lang);
+    const text = String((step.options as { text?: string }).text ?? '');
+    let c: Classification;
+    try {
+      c = this.deps.classifier.classify(text);
+    } catch (err) {
+      if (err instanceof ClassifierError) {
+        await step.context.sendActivity(t.empty);
+        return step.endDialog();
+      }
+      throw err;
+    }
+    if (c.reason === 'empty' || c.reason === 'no-text') {
+      await step.context.sendActivity(t.empty);
+      return step.endDialog();
+    }
+    if (c.spam) {
+      // Kept for staff to audit (flagged spam, closed); the customer gets no ticket number.
+      await this.deps.tickets.createTicket(this.ticketInput(step.context, text, c, c.topic, c.type, undefined));
+      await step.context.sendActivity(t.spam);
+      return step.endDialog();
+    }
+    const d: Draft = { text, classification: c, topic: c.topic, type: c.type };
+    Object.assign(step.values, d);
+    const n = names(this.deps.taxonomy, lang);
+    if (c.needsReview || !c.topic) {
+      const choices = [...c.alternatives.map((a) => n.topic(a.topic)), t.other, t.rephrase];
+      return step.prompt(CONFIRM_PROMPT, MessageFactory.suggestedActions(choices, t.unsure));
+    }
+    const alternatives = c.alternatives.slice(1, 3).map((a) => n.topic(a.topic));
+    return step.prompt(CONFIRM_PROMPT, MessageFactory.suggestedActions([t.yes, ...alternatives, t.other, t.rephrase], t.confirm(n.topic(c.topic), n.type(c.type ?? 'inquiry'))));
+  }
+
+  /** Handles the confirmation: yes, another topic, other, rephrase, or more description. */
+  private async confirmStep(step: WaterfallStepContext) {
+    const lang = await this.deps.lang.get(step.context, 'zh-Hans');
+    const t = texts(lang);
+    const answer = String(step.result ?? '').trim();
+    const picked = this.topicByName(answer, lang);
+    if (isYes(answer, t.yes) && draft(step).topic) return step.next(draft(step).topic);
+    if (picked) return step.next(picked);
+    if (sameChoice(answer, t.rephrase)) {
+      await step.context.sendActivity(t.askRephrase);
+      return step.endDialog();
+    }
+    if (sameChoice(answer, t.other)) {
+      const n = names(this.deps.taxonomy, lang);
+      return step.prompt(TOPIC_PROMPT, MessageFactory.suggestedActions(this.deps.taxonomy.topics.map((x) => n.topic(x.id)), t.askOtherTopic));
+    }
+    // Anything else is more description: classify the whole demand again.
+    return step.replaceDialog(INTAKE_DIALOG, { text: `${draft(step).text}\n${answer}` });
+  }
+
+  private async topicStep(step: WaterfallStepContext) {
+    const lang = await this.deps.lang.get(step.context, 'zh-Hans');
+    const t = texts(lang);
+    const topic = typeof step.result === 'string' && this.deps.taxonomy.topics.some((x) => x.id === step.result) ? step.result : this.topicByName(String(step.result ?? ''), lang);
+    if (!topic) {
+      // Not one of the offered topics: treat it as more description and start over.
+      return step.replaceDialog(INTAKE_DIALOG, { text: `${draft(step).text}\n${String(step.result ?? '')}` });
+    }
+    draft(step).topic = topic;
+    return step.prompt(CONTACT_PROMPT, { prompt: MessageFactory.suggestedActions([t.skip], t.askContact), retryPrompt: MessageFactory.suggestedActions([t.skip], t.badContact) });
+  }
+
+  private async contactStep(step: WaterfallStepContext) {
+    const answer = String(step.result ?? '').trim();
+    if (PHONE.test(answer)) draft(step).contact = { phone: answer };
+    else if (EMAIL.test(answer)) draft(step).contact = { email: answer };
+    return step.next();
+  }
+
+  private async createStep(step: WaterfallStepContext) {
+    const lang = await this.deps.lang.get(step.context, 'zh-Hans');
+    const t = texts(lang);
+    const d = draft(step);
+    const { ticket, stored } = await this.deps.tickets.createTicket(this.ticketInput(step.context, d.text, d.classification, d.topic, d.type, d.contact));
+    await step.context.sendActivity(stored === 'database' ? t.created(ticket.number) : t.createdOffline(ticket.number));
+    return step.endDialog(ticket.number);
+  }
+
+  private async validateContact(p: PromptValidatorContext<string>): Promise<boolean> {
+    const lang = await this.deps.lang.get(p.context, 'zh-Hans');
+    const v = String(p.recognized.value ?? '').trim();
+    if (sameChoice(v, texts(lang).skip) || /^(skip|跳过|跳過|不用|no)$/i.test(v)) return true;
+    if (PHONE.test(v) || EMAIL.test(v)) return true;
+    // After two tries, go on without contact details rather than trap the customer.
+    return p.attemptCount >= 3;
+  }
+
+  private topicByName(answer: string, lang: ReplyLang): string | null {
+    const n = names(this.deps.taxonomy, lang);
+    const a = answer.trim().toLowerCase();
+    const hit = this.deps.taxonomy.topics.find((x) => n.topic(x.id).toLowerCase() === a || x.id === a || x.name.zh === answer.trim() || x.name.en.toLowerCase() === a);
+    return hit?.id ?? null;
+  }
+
+  private ticketInput(context: TurnContext, text: string, c: Classification, topic: string | null, type: string | null, contact: Draft['contact']): TicketCreate {
+    const activity = context.activity;
+    const corrected = topic !== c.topic;
+    return {
+      customer: { channelId: activity.channelId, userId: activity.from.id, ...(activity.from.name ? { name: activity.from.name.slice(0, 128) } : {}) },
+      conversationRef: JSON.stringify(TurnContext.getConversationReference(activity)),
+      ...(contact ? { contact } : {}),
+      text: { original: text, normalized: c.normalized },
+      classification: {
+        lang: c.lang,
+        topic,
+        type: type as Classification['type'],
+        spam: c.spam,
+        confidence: c.confidence,
+        alternatives: c.alternatives,
+        keywords: c.keywords.map((k) => ({ ...k, term: k.term.slice(0, 64) })),
+        modelVersion: c.modelVersion,
+        // A topic the customer picked over the classifier's is for staff to look at.
+        needsReview: c.needsReview || corrected,
+        reviewReason: corrected ? 'customer-picked-topic' : c.reason,
+      },
+    };
+  }
+}
+
+/** The waterfall's values (botbuilder types them as a plain object). */
+function draft(step: WaterfallStepContext): Draft {
+  return step.values as Draft;
+}
+
+function sameChoice(answer: string, choice: string): boolean {
+  return answer.trim().toLowerCase() === choice.toLowerCase();
+}
+
+function isYes(answer: string, yes: string): boolean {
+  return sameChoice(answer, yes) || /^(是|是的|对|對|对的|對的|没错|沒錯|yes|y|ok|好|好的|嗯|correct|right)[!！。.]*$/i.test(answer.trim());
+}
