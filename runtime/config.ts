@@ -40,6 +40,20 @@ const ConfigSchema = z.object({
         return false;
       }
     }, 'unknown IANA time zone'),
+  /** HTTP port of the bot server (Bot Framework tools expect 3978). */
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3978),
+  /** Address to listen on. */
+  HOST: z.string().default('0.0.0.0'),
+  /** Public base URL of this server (Direct Line serviceUrl); default http://127.0.0.1:PORT. */
+  PUBLIC_BASE_URL: z.string().url().optional(),
+  /** Bot Framework credentials; all empty = local mode (Bot Framework Emulator, web chat). */
+  MicrosoftAppId: z.string().default(''),
+  MicrosoftAppPassword: z.string().default(''),
+  MicrosoftAppTenantId: z.string().default(''),
+  MicrosoftAppType: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).default('MultiTenant'),
+  /** Messages a conversation may send per 10 seconds before the bot asks it to slow down. */
+  RATE_LIMIT_PER_10S: z.coerce.number().int().min(1).max(1000).default(10),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -54,7 +68,11 @@ export class ConfigError extends Error {
 /** Validates the environment; the error names each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const picked = Object.fromEntries(Object.keys(ConfigSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
-  const result = ConfigSchema.safeParse(picked);
+  const result = ConfigSchema.superRefine((c, ctx) => {
+    if (c.MicrosoftAppId && c.MicrosoftAppType !== 'UserAssignedMSI' && !c.MicrosoftAppPassword) {
+      ctx.addIssue({ code: 'custom', path: ['MicrosoftAppPassword'], message: 'required when MicrosoftAppId is set' });
+    }
+  }).safeParse(picked);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${problems}`);

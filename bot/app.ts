@@ -1,0 +1,119 @@
+/**
+ * The bot server, wired in one place: `createApp(deps)` builds the restify server, the Bot Framework
+ * adapter, the bot and its routes without opening a port (tests call it); `bot/main.ts` reads the
+ * configuration, opens the database, loads the model, and listens.
+ */
+import {
+  CloudAdapter,
+  ConfigurationBotFrameworkAuthentication,
+  ConversationState,
+  ShowTypingMiddleware,
+  type Activity,
+  type TurnContext,
+} from 'botbuilder';
+import type { Logger } from 'pino';
+import restify from 'restify';
+import type { DemandClassifier } from '../classifier/demand-classifier.js';
+import type { Taxonomy } from '../classifier/taxonomy.js';
+import type { Config } from '../runtime/config.js';
+import type { Store } from '../store/index.js';
+import { DemandBot } from './demand-bot.js';
+import { texts } from './messages.js';
+import { CustomerReplies } from './proactive.js';
+
+export interface AppDeps {
+  config: Config;
+  classifier: DemandClassifier;
+  taxonomy: Taxonomy;
+  store: Store;
+  log: Logger;
+  /** Whether the database answers (for /readyz). */
+  databaseReady: () => Promise<boolean>;
+}
+
+export interface App {
+  server: restify.Server;
+  adapter: CloudAdapter;
+  bot: DemandBot;
+  replies: CustomerReplies;
+  /** Turns being processed now (graceful shutdown waits for them). */
+  inFlight: () => number;
+}
+
+const MAX_BODY_BYTES = 256 * 1024;
+
+export function createApp(deps: AppDeps): App {
+  const { config, log } = deps;
+  const auth = new ConfigurationBotFrameworkAuthentication({
+    MicrosoftAppId: config.MicrosoftAppId,
+    MicrosoftAppPassword: config.MicrosoftAppPassword,
+    MicrosoftAppTenantId: config.MicrosoftAppTenantId,
+    MicrosoftAppType: config.MicrosoftAppType,
+  });
+  const adapter = new CloudAdapter(auth);
+  // A typing indicator at the start of every turn, repeated while the turn runs.
+  adapter.use(new ShowTypingMiddleware(0, 2000));
+  const conversationState = new ConversationState(deps.store.botState);
+  const bot = new DemandBot({
+    classifier: deps.classifier,
+    tickets: deps.store,
+    lookup: deps.store.tickets,
+    taxonomy: deps.taxonomy,
+    conversationState,
+    maxMessageLength: config.MAX_TEXT_LENGTH,
+    rateLimit: config.RATE_LIMIT_PER_10S,
+    rateWindowMs: 10_000,
+  });
+
+  // One failing turn never breaks the conversation: apologise, log, and reset the dialog stack.
+  adapter.onTurnError = async (context: TurnContext, error: Error) => {
+    log.error({ err: error, conversation: context.activity.conversation?.id, activity: context.activity.type }, 'turn failed');
+    try {
+      const lang = await bot.replyLang(context).catch(() => 'zh-Hans' as const);
+      await context.sendActivity(texts(lang).error);
+      await conversationState.delete(context);
+    } catch (err) {
+      log.error({ err }, 'could not apologise for a failed turn');
+    }
+  };
+
+  const server = restify.createServer({ name: 'demand-bot', handleUncaughtExceptions: false });
+  server.use(restify.plugins.queryParser());
+  server.use(restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false, rejectUnknown: true }));
+
+  let inFlight = 0;
+  server.post('/api/messages', async (req, res) => {
+    if (!isActivity(req.body)) {
+      res.send(400, { error: { code: 'BAD_ACTIVITY', message: 'the body must be a Bot Framework activity: an object with a string "type"' } });
+      return;
+    }
+    inFlight++;
+    try {
+      await adapter.process(req, res, (context) => bot.run(context));
+    } finally {
+      inFlight--;
+    }
+  });
+
+  server.get('/healthz', async (_req, res) => {
+    res.send(200, { status: 'ok' });
+  });
+  server.get('/readyz', async (_req, res) => {
+    const db = await deps.databaseReady().catch(() => false);
+    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: deps.classifier.version, outboxPending: deps.store.outbox.pending() });
+  });
+
+  // Errors restify raises itself (bad JSON, body too large, unknown route) as clear JSON.
+  server.on('restifyError', (req: restify.Request, res: restify.Response, err: Error & { statusCode?: number; toJSON?: () => unknown }, next: () => void) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) log.error({ err, url: req.url }, 'request failed');
+    err.toJSON = () => ({ error: { code: err.name, message: status >= 500 ? 'internal error' : err.message } });
+    next();
+  });
+
+  return { server, adapter, bot, replies: new CustomerReplies(adapter, config.MicrosoftAppId, deps.store.tickets), inFlight: () => inFlight };
+}
+
+function isActivity(body: unknown): body is Activity {
+  return typeof body === 'object' && body !== null && typeof (body as { type?: unknown }).type === 'string';
+}
