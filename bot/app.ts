@@ -1,7 +1,8 @@
 /**
  * The bot server, wired in one place: `createApp(deps)` builds the restify server, the Bot Framework
- * adapter, the bot and its routes without opening a port (tests call it); `bot/main.ts` reads the
- * configuration, opens the database, loads the model, and listens.
+ * adapter, the in-process web chat channel (Direct Line 3.0 + the Web Chat page), the bot and its
+ * routes without opening a port (tests call it); `bot/main.ts` reads the configuration, opens the
+ * database, loads the model, and listens.
  */
 import {
   CloudAdapter,
@@ -12,12 +13,15 @@ import {
   type TurnContext,
 } from 'botbuilder';
 import type { Logger } from 'pino';
+import type { AddressInfo } from 'node:net';
 import restify from 'restify';
 import type { DemandClassifier } from '../classifier/demand-classifier.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Config } from '../runtime/config.js';
 import type { Store } from '../store/index.js';
 import { DemandBot } from './demand-bot.js';
+import { DIRECT_LINE_CHANNEL_ID, mountDirectLine } from './directline.js';
+import { mountWebChatPage } from './webchat-page.js';
 import { texts } from './messages.js';
 import { CustomerReplies } from './proactive.js';
 
@@ -34,6 +38,10 @@ export interface AppDeps {
 export interface App {
   server: restify.Server;
   adapter: CloudAdapter;
+  /** Adapter of the in-process web chat channel (anonymous: it talks only to our own connector). */
+  webchatAdapter: CloudAdapter;
+  /** Closes the Direct Line streams (call before closing the server). */
+  closeChannels: () => void;
   bot: DemandBot;
   replies: CustomerReplies;
   /** Turns being processed now (graceful shutdown waits for them). */
@@ -51,8 +59,9 @@ export function createApp(deps: AppDeps): App {
     MicrosoftAppType: config.MicrosoftAppType,
   });
   const adapter = new CloudAdapter(auth);
-  // A typing indicator at the start of every turn, repeated while the turn runs.
-  adapter.use(new ShowTypingMiddleware(0, 2000));
+  // The web chat channel runs in this process and talks to this process's connector endpoints, so
+  // its adapter needs no credentials even when the Bot Framework one has them.
+  const webchatAdapter = new CloudAdapter(new ConfigurationBotFrameworkAuthentication({}));
   const conversationState = new ConversationState(deps.store.botState);
   const bot = new DemandBot({
     classifier: deps.classifier,
@@ -66,7 +75,7 @@ export function createApp(deps: AppDeps): App {
   });
 
   // One failing turn never breaks the conversation: apologise, log, and reset the dialog stack.
-  adapter.onTurnError = async (context: TurnContext, error: Error) => {
+  const onTurnError = async (context: TurnContext, error: Error) => {
     log.error({ err: error, conversation: context.activity.conversation?.id, activity: context.activity.type }, 'turn failed');
     try {
       const lang = await bot.replyLang(context).catch(() => 'zh-Hans' as const);
@@ -76,6 +85,11 @@ export function createApp(deps: AppDeps): App {
       log.error({ err }, 'could not apologise for a failed turn');
     }
   };
+  for (const a of [adapter, webchatAdapter]) {
+    // A typing indicator at the start of every turn, repeated while the turn runs.
+    a.use(new ShowTypingMiddleware(0, 2000));
+    a.onTurnError = onTurnError;
+  }
 
   const server = restify.createServer({ name: 'demand-bot', handleUncaughtExceptions: false });
   server.use(restify.plugins.queryParser());
@@ -103,6 +117,21 @@ export function createApp(deps: AppDeps): App {
     res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: deps.classifier.version, outboxPending: deps.store.outbox.pending() });
   });
 
+  let inFlightDirect = 0;
+  const directLine = mountDirectLine(server, {
+    publicBaseUrl: () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`,
+    deliverToBot: async (activity) => {
+      inFlightDirect++;
+      try {
+        await webchatAdapter.processActivityDirect('', activity, (context) => bot.run(context));
+      } finally {
+        inFlightDirect--;
+      }
+    },
+    log: { info: (o, m) => log.debug(o, m), warn: (o, m) => log.warn(o, m) },
+  });
+  mountWebChatPage(server, {});
+
   // Errors restify raises itself (bad JSON, body too large, unknown route) as clear JSON.
   server.on('restifyError', (req: restify.Request, res: restify.Response, err: Error & { statusCode?: number; toJSON?: () => unknown }, next: () => void) => {
     const status = err.statusCode ?? 500;
@@ -111,7 +140,11 @@ export function createApp(deps: AppDeps): App {
     next();
   });
 
-  return { server, adapter, bot, replies: new CustomerReplies(adapter, config.MicrosoftAppId, deps.store.tickets), inFlight: () => inFlight };
+  const replies = new CustomerReplies(
+    (channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }),
+    deps.store.tickets,
+  );
+  return { server, adapter, webchatAdapter, bot, replies, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine.close() };
 }
 
 function isActivity(body: unknown): body is Activity {

@@ -38,6 +38,7 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
   return () =>
     (stopping ??= (async () => {
       log.info('shutting down');
+      app.closeChannels();
       app.server.close();
       const deadline = Date.now() + 10_000;
       while (app.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

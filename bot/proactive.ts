@@ -12,10 +12,12 @@ export interface ReplyStore {
   recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
 }
 
+/** Which adapter (and bot app id) reaches a channel. */
+export type AdapterFor = (channelId: string) => { adapter: Pick<CloudAdapter, 'continueConversationAsync'>; appId: string };
+
 export class CustomerReplies {
   constructor(
-    private readonly adapter: Pick<CloudAdapter, 'continueConversationAsync'>,
-    private readonly appId: string,
+    private readonly adapterFor: AdapterFor,
     private readonly tickets: ReplyStore,
   ) {}
 
@@ -31,7 +33,8 @@ export class CustomerReplies {
     let error: string | null = null;
     try {
       const ref = JSON.parse(ticket.conversationRef) as Partial<ConversationReference>;
-      await this.adapter.continueConversationAsync(this.appId, ref, async (context) => {
+      const { adapter, appId } = this.adapterFor(ref.channelId ?? ticket.customer.channelId);
+      await adapter.continueConversationAsync(appId, ref, async (context) => {
         // Caught here: the adapter would otherwise hand the error to onTurnError and resolve.
         try {
           await context.sendActivity(text);

@@ -1,0 +1,234 @@
+/**
+ * The customer chat page: `GET /` serves a small HTML page that runs the standard Bot Framework
+ * Web Chat against this server's own Direct Line channel (`bot/directline.ts`), and
+ * `GET /static/webchat.js` serves Web Chat's UMD bundle from `node_modules/botframework-webchat`
+ * (`dist/webchat.js`, the full bundle the CDN serves as `webchat.js`). No external network: no CDN,
+ * web fonts or analytics; plain CSS.
+ *
+ * The page is Simplified Chinese by default (`<html lang="zh-CN">`, Web Chat locale `zh-CN`, title
+ * 客户服务); `?lang=en` gives English (`en-US`, "Customer service"). It gets a token from
+ * `GET /api/webchat/token`, keeps a random user id in `localStorage` (so a returning customer keeps
+ * their id), and calls `WebChat.renderWebChat({directLine: WebChat.createDirectLine({token,
+ * domain: location.origin + '/v3/directline', webSocket: true}), locale, userID})`.
+ *
+ * For browser tests, the elements are Web Chat's own (4.18):
+ * - send box: `[data-id="webchat-sendbox-input"]` (an `<input>`; `aria-label` 消息输入框 /
+ *   "Message input box", placeholder 键入消息 / "Type your message"); Enter sends;
+ * - send button: `button.webchat__send-button` (`title` 发送 / "Send");
+ * - transcript: `.webchat__basic-transcript` (`role="group"`, `aria-label` 聊天历史记录，按箭头键导航。 /
+ *   "Chat history, press arrow keys to navigate."), one `.webchat__basic-transcript__activity`
+ *   per activity, message text in `.webchat__bubble__content`;
+ * - the page's own: the Web Chat host `#webchat` (`data-testid="webchat"`) and the connection
+ *   status line `#webchat-status` (`role="status"`; hidden once Web Chat is rendered).
+ */
+import { createReadStream, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Request, Response, Server } from 'restify';
+
+/** Options of {@link mountWebChatPage}. */
+export interface WebChatPageOptions {
+  /** Page title; default 客户服务 (Chinese page) or "Customer service" (`?lang=en`). */
+  title?: string;
+}
+
+type PageLang = 'zh' | 'en';
+
+const TEXTS: Record<PageLang, { htmlLang: string; locale: string; title: string; intro: string; connecting: string; failed: string; other: { href: string; label: string; lang: string } }> = {
+  zh: {
+    htmlLang: 'zh-CN',
+    locale: 'zh-CN',
+    title: '客户服务',
+    intro: '请描述您的问题、投诉或建议，我们会尽快处理。',
+    connecting: '正在连接客服…',
+    failed: '暂时无法连接客服，请稍后刷新页面重试。',
+    other: { href: '/?lang=en', label: 'English', lang: 'en' },
+  },
+  en: {
+    htmlLang: 'en',
+    locale: 'en-US',
+    title: 'Customer service',
+    intro: 'Tell us about your question, complaint or suggestion and we will look into it.',
+    connecting: 'Connecting…',
+    failed: 'We could not connect to customer service. Please reload the page in a moment.',
+    other: { href: '/', label: '中文', lang: 'zh-CN' },
+  },
+};
+
+/** Where Web Chat's browser bundle is: `<package>/dist/webchat.js`, found through the package's entry. */
+export function webChatBundlePath(): string {
+  const entry = createRequire(import.meta.url).resolve('botframework-webchat'); // <package>/lib/index.js
+  return join(dirname(dirname(entry)), 'dist', 'webchat.js');
+}
+
+/**
+ * Mounts `GET /` (the chat page) and `GET /static/webchat.js` (Web Chat's bundle) on `server`.
+ * Throws at mount time if the bundle is missing, rather than serving a page that cannot work.
+ */
+export function mountWebChatPage(server: Server, opts: WebChatPageOptions = {}): void {
+  const bundlePath = webChatBundlePath();
+  const bundle = statSync(bundlePath); // the package is a dependency: missing means a broken install
+  const bundleEtag = `"${bundle.size.toString(16)}-${Math.floor(bundle.mtimeMs).toString(16)}"`;
+
+  server.get('/', async (req: Request, res: Response) => {
+    const lang: PageLang = new URL(req.url ?? '/', 'http://localhost').searchParams.get('lang') === 'en' ? 'en' : 'zh';
+    const nonce = randomBytes(16).toString('base64');
+    const html = renderPage(lang, opts.title, nonce);
+    res.writeHead(200, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(html),
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      // Web Chat injects its styles at run time (inline <style>), and renders images from data: URLs.
+      'Content-Security-Policy':
+        `default-src 'self'; script-src 'self' 'nonce-${nonce}'; style-src 'self' 'unsafe-inline'; ` +
+        "img-src 'self' data: blob:; media-src 'self' data: blob:; connect-src 'self' ws: wss:; " +
+        "font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'",
+    });
+    res.end(html);
+  });
+
+  server.get('/static/webchat.js', async (req: Request, res: Response) => {
+    const headers = {
+      'Content-Type': 'application/javascript; charset=utf-8',
+      'Cache-Control': 'public, max-age=3600',
+      ETag: bundleEtag,
+      'X-Content-Type-Options': 'nosniff',
+    };
+    if (req.headers['if-none-match'] === bundleEtag) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': bundle.size });
+    await new Promise<void>((resolve) => {
+      const stream = createReadStream(bundlePath);
+      stream.on('error', () => {
+        res.destroy();
+        resolve();
+      });
+      res.on('close', () => {
+        stream.destroy();
+        resolve();
+      });
+      stream.pipe(res);
+    });
+  });
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** JSON for a <script> block: `<` escaped so no string can close the element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+function renderPage(lang: PageLang, customTitle: string | undefined, nonce: string): string {
+  const t = TEXTS[lang];
+  const title = escapeHtml(customTitle ?? t.title);
+  const config = { locale: t.locale, failed: t.failed };
+  return `<!DOCTYPE html>
+<html lang="${t.htmlLang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<link rel="icon" href="data:,">
+<style>
+  html, body { height: 100%; margin: 0; }
+  body {
+    display: flex; flex-direction: column; background: #f2f4f7; color: #1f2328;
+    font-family: system-ui, -apple-system, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Segoe UI", sans-serif;
+  }
+  header {
+    display: flex; align-items: baseline; justify-content: space-between; gap: 1rem;
+    padding: 0.75rem 1rem; background: #0b5cab; color: #fff;
+  }
+  header h1 { margin: 0; font-size: 1.15rem; font-weight: 600; }
+  header a { color: #fff; font-size: 0.9rem; }
+  .intro { margin: 0; padding: 0.5rem 1rem; font-size: 0.9rem; color: #4a5260; }
+  .chat {
+    flex: 1; min-height: 0; display: flex; flex-direction: column;
+    width: 100%; max-width: 760px; margin: 0 auto 1rem; box-sizing: border-box;
+    background: #fff; border: 1px solid #d8dde5; border-radius: 8px; overflow: hidden;
+  }
+  #webchat { flex: 1; min-height: 0; }
+  #webchat-status { margin: 0; padding: 0.75rem 1rem; font-size: 0.9rem; color: #4a5260; }
+  #webchat-status.error { color: #b42318; }
+  #webchat-status[hidden] { display: none; }
+  @media (max-width: 760px) { .chat { margin: 0; border-radius: 0; border-left: 0; border-right: 0; } }
+</style>
+</head>
+<body>
+<header>
+  <h1>${title}</h1>
+  <a href="${t.other.href}" lang="${t.other.lang}">${t.other.label}</a>
+</header>
+<p class="intro">${escapeHtml(t.intro)}</p>
+<main class="chat" aria-label="${title}">
+  <p id="webchat-status" role="status">${escapeHtml(t.connecting)}</p>
+  <div id="webchat" data-testid="webchat"></div>
+</main>
+<noscript><p>${lang === 'en' ? 'This page needs JavaScript.' : '此页面需要启用 JavaScript。'}</p></noscript>
+<script src="/static/webchat.js"></script>
+<script nonce="${nonce}">
+(function () {
+  var config = ${scriptJson(config)};
+  var status = document.getElementById('webchat-status');
+  var KEY = 'demand-desk.webchat.userId';
+
+  function randomUserId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes); // works on plain http too, unlike crypto.randomUUID
+    return 'u-' + Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join('');
+  }
+  function userId() {
+    try {
+      var id = window.localStorage.getItem(KEY);
+      if (!id || !/^u-[0-9a-f]{32}$/.test(id)) {
+        id = randomUserId();
+        window.localStorage.setItem(KEY, id);
+      }
+      return id;
+    } catch (e) {
+      return randomUserId(); // storage blocked: a new id for this visit
+    }
+  }
+  function fail(err) {
+    status.textContent = config.failed;
+    status.className = 'error';
+    status.hidden = false;
+    if (window.console) console.error(err);
+  }
+
+  if (!window.WebChat) { fail(new Error('Web Chat did not load')); return; }
+  fetch('/api/webchat/token', { method: 'GET', cache: 'no-store', headers: { Accept: 'application/json' } })
+    .then(function (res) {
+      if (!res.ok) throw new Error('token request failed: ' + res.status);
+      return res.json();
+    })
+    .then(function (body) {
+      var directLine = window.WebChat.createDirectLine({
+        token: body.token,
+        domain: window.location.origin + '/v3/directline',
+        webSocket: true
+      });
+      window.WebChat.renderWebChat({
+        directLine: directLine,
+        locale: config.locale,
+        userID: userId(),
+        styleOptions: { hideUploadButton: true }
+      }, document.getElementById('webchat'));
+      status.hidden = true;
+    })
+    .catch(fail);
+})();
+</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,86 @@
+/**
+ * A small Direct Line 3.0 client over HTTP + WebSocket, for the load benchmark and tests: it speaks
+ * the same protocol as botframework-directlinejs (token → conversation → stream → post activities).
+ */
+import WebSocket from 'ws';
+
+export interface DlActivity {
+  id?: string;
+  type: string;
+  text?: string;
+  from: { id: string; role?: string };
+  replyToId?: string;
+  suggestedActions?: { actions: { title: string }[] };
+}
+
+export class DirectLineClient {
+  private readonly activities: DlActivity[] = [];
+  private waiters: (() => void)[] = [];
+
+  private constructor(
+    private readonly baseUrl: string,
+    readonly conversationId: string,
+    private readonly token: string,
+    private readonly socket: WebSocket,
+    readonly userId: string,
+  ) {
+    socket.on('message', (data) => {
+      const text = data.toString();
+      if (!text.trim()) return; // keep-alive
+      const msg = JSON.parse(text) as { activities?: DlActivity[] };
+      for (const a of msg.activities ?? []) this.activities.push(a);
+      const w = this.waiters;
+      this.waiters = [];
+      for (const f of w) f();
+    });
+  }
+
+  /** Opens a conversation as `userId` and its WebSocket stream. */
+  static async open(baseUrl: string, userId: string): Promise<DirectLineClient> {
+    const gen = await fetch(`${baseUrl}/v3/directline/tokens/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: userId } }) });
+    if (!gen.ok) throw new Error(`token: HTTP ${gen.status}`);
+    const { token } = (await gen.json()) as { token: string };
+    const start = await fetch(`${baseUrl}/v3/directline/conversations`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: userId } }) });
+    if (!start.ok) throw new Error(`conversation: HTTP ${start.status}`);
+    const conv = (await start.json()) as { conversationId: string; token: string; streamUrl: string };
+    const socket = new WebSocket(conv.streamUrl);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    return new DirectLineClient(baseUrl, conv.conversationId, conv.token, socket, userId);
+  }
+
+  /** Sends a message; returns the id the channel gave it. */
+  async send(text: string): Promise<string> {
+    const res = await fetch(`${this.baseUrl}/v3/directline/conversations/${this.conversationId}/activities`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'message', from: { id: this.userId }, text, locale: 'zh-CN' }),
+    });
+    if (!res.ok) throw new Error(`send: HTTP ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { id: string }).id;
+  }
+
+  /** The bot's first message replying to activity `id` (typing indicators are skipped). */
+  async replyTo(id: string, timeoutMs = 15_000): Promise<DlActivity> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.activities.find((a) => a.type === 'message' && a.replyToId === id && a.from.role !== 'user');
+      if (hit) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no reply to ${id} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
