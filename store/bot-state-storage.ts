@@ -1,42 +1,65 @@
 /**
- * botbuilder's `Storage` on MongoDB, so several bot processes share conversation and user state.
- * Optimistic concurrency with eTags: a write that carries an eTag succeeds only if the stored item
- * still has it; `*` or no eTag writes unconditionally (botbuilder's contract). Each write gives the
- * item a new random eTag.
+ * botbuilder's `Storage` on MongoDB, so several bot processes share conversation and user state,
+ * with eTag optimistic concurrency: a write carrying an eTag succeeds only if the stored item still
+ * has it; `*` or no eTag writes unconditionally (botbuilder's contract).
  *
- * Items are stored as JSON text: dialog state may contain keys that MongoDB would read as
- * operators or paths (`$…`, dots), and nothing ever queries inside it.
+ * Built for FerretDB 1.24, where only inserts and `_id` lookups are fast (a filter on any other
+ * field, or `$in`, scans the collection; updates are slow and not atomic): every write inserts a
+ * new immutable revision `<key>#<n>`, so the unique `_id` decides between racing writers (the eTag
+ * is the revision number plus a random tag). Reading a key looks up the revision after the newest
+ * one this process knows; a per-key head document, rewritten every few revisions, lets other
+ * processes find the newest quickly. Old revisions are deleted by `_id` after a newer one lands.
+ *
+ * Items are stored as JSON text: dialog state may contain keys MongoDB would read as operators.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Storage, StoreItems } from 'botbuilder';
 import type { Collection, Db } from 'mongodb';
-import { backoff, Claims, isDuplicateKey } from './claims.js';
+import { backoff, isDuplicateKey } from './claims.js';
 import { ConflictError } from './errors.js';
 
-const conflict = (key: string) => new ConflictError(`Storage: error writing "${key}" due to eTag conflict`);
-
-interface StateDoc {
+interface RevisionDoc {
   _id: string;
   state: string;
   eTag: string;
-  updatedAt: Date;
+  at: Date;
 }
 
-export class MongoBotStorage implements Storage {
-  private readonly items: Collection<StateDoc>;
+interface HeadDoc {
+  _id: string;
+  rev: number;
+}
 
-  private readonly claims: Claims;
+interface Known {
+  rev: number;
+  eTag: string;
+  state: string;
+}
+
+const conflict = (key: string) => new ConflictError(`Storage: error writing "${key}" due to eTag conflict`);
+const revId = (key: string, rev: number) => `${key}#${rev}`;
+const TOMBSTONE = 'null';
+const headId = (key: string) => `${key}#head`;
+/** Write the head document every this many revisions (it only shortens other processes' walks). */
+const HEAD_EVERY = 8;
+
+export class MongoBotStorage implements Storage {
+  private readonly items: Collection<RevisionDoc | HeadDoc>;
+  /** Newest revision this process has seen per key (an accelerator, never the authority). */
+  private readonly known = new Map<string, Known>();
 
   constructor(db: Db, collection = 'botState') {
-    this.items = db.collection<StateDoc>(collection);
-    this.claims = new Claims(db);
+    this.items = db.collection<RevisionDoc | HeadDoc>(collection);
   }
 
   async read(keys: string[]): Promise<StoreItems> {
-    if (!keys.length) return {};
-    const docs = await this.items.find({ _id: { $in: keys } }).toArray();
     const out: StoreItems = {};
-    for (const d of docs) out[d._id] = { ...(JSON.parse(d.state) as object), eTag: d.eTag };
+    await Promise.all(
+      keys.map(async (key) => {
+        const latest = await this.latest(key);
+        if (latest && latest.state !== TOMBSTONE) out[key] = { ...(JSON.parse(latest.state) as object), eTag: latest.eTag };
+      }),
+    );
     return out;
   }
 
@@ -44,45 +67,74 @@ export class MongoBotStorage implements Storage {
     await Promise.all(Object.entries(changes).map(([key, item]) => this.writeOne(key, (item ?? {}) as { eTag?: string })));
   }
 
+  async delete(keys: string[]): Promise<void> {
+    // A tombstone revision: later reads see no item, and revision numbers (hence eTags) never repeat.
+    await Promise.all(keys.map((key) => this.writeOne(key, {}, TOMBSTONE)));
+  }
+
   /**
-   * One item: a new item is inserted (the unique `_id` decides between racing creators); an
-   * existing one moves from its current eTag to a fresh one by claiming `state:<key>:from:<eTag>`,
-   * which exactly one writer can do (see claims.ts). An item written with a stale eTag is a conflict.
+   * Inserts the next revision. The common case costs one insert: the revision after the newest one
+   * this process knows. If another writer took that number, a conditional write is a conflict and
+   * an unconditional one re-reads and tries the next number.
    */
-  private async writeOne(key: string, item: { eTag?: string }): Promise<void> {
+  private async writeOne(key: string, item: { eTag?: string }, raw?: string): Promise<void> {
     const { eTag, ...rest } = item;
     const conditional = Boolean(eTag) && eTag !== '*';
-    const state = JSON.stringify(rest);
+    const state = raw ?? JSON.stringify(rest);
+    let latest: Known | null = this.known.get(key) ?? (await this.latest(key));
     for (let attempt = 0; attempt < 100; attempt++) {
-      const current = await this.items.findOne({ _id: key }, { projection: { eTag: 1 } });
-      if (conditional && current && current.eTag !== eTag) throw conflict(key);
-      const next = { state, eTag: randomUUID(), updatedAt: new Date() };
-      if (!current) {
-        try {
-          await this.items.insertOne({ _id: key, ...next });
-          return;
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
-          if (conditional) throw conflict(key);
-          await backoff(attempt);
-          continue;
-        }
-      }
-      const claim = `state:${key}:from:${current.eTag}`;
-      if (!(await this.claims.claim(claim))) {
+      if (conditional && latest && latest.state !== TOMBSTONE && latest.eTag !== eTag) throw conflict(key);
+      const rev = (latest?.rev ?? 0) + 1;
+      try {
+        await this.insertRevision(key, rev, state);
+        return;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
         if (conditional) throw conflict(key);
         await backoff(attempt);
-        continue;
+        latest = await this.latest(key);
       }
-      const r = await this.items.updateOne({ _id: key, eTag: current.eTag }, { $set: next });
-      if (r.matchedCount === 1) return;
-      // Our read was stale: nothing was written.
-      if (conditional) throw conflict(key);
     }
     throw conflict(key);
   }
 
-  async delete(keys: string[]): Promise<void> {
-    if (keys.length) await this.items.deleteMany({ _id: { $in: keys } });
+  private async insertRevision(key: string, rev: number, state: string): Promise<void> {
+    const eTag = `${rev}.${randomBytes(6).toString('hex')}`;
+    await this.items.insertOne({ _id: revId(key, rev), state, eTag, at: new Date() });
+    this.known.set(key, { rev, eTag, state });
+    if (this.known.size > 100_000) this.known.clear();
+    if (rev % HEAD_EVERY === 0) {
+      // Housekeeping off the turn's path. Revisions from the head on stay contiguous; older ones go.
+      void this.items.replaceOne({ _id: headId(key) }, { rev } as HeadDoc, { upsert: true }).catch(() => undefined);
+      for (let r = Math.max(1, rev - 2 * HEAD_EVERY + 1); r <= rev - HEAD_EVERY; r++) {
+        void this.items.deleteOne({ _id: revId(key, r) }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** The newest revision of a key, or null when it was never written. `_id` lookups only. */
+  private async latest(key: string): Promise<Known | null> {
+    let best: Known | null = this.known.get(key) ?? null;
+    if (!best) {
+      // Not seen by this process: the first existing revision at or after the head (revisions
+      // before the head may be deleted, the ones after it are contiguous).
+      const head = (await this.items.findOne({ _id: headId(key) })) as HeadDoc | null;
+      // Without a head there were fewer than HEAD_EVERY revisions and none deleted: check the first.
+      const from = head ? Math.max(1, head.rev - HEAD_EVERY) : 1;
+      const to = head ? from + 2 * HEAD_EVERY : 1;
+      for (let r = from; r <= to && !best; r++) {
+        const doc = (await this.items.findOne({ _id: revId(key, r) })) as RevisionDoc | null;
+        if (doc) best = { rev: r, eTag: doc.eTag, state: doc.state };
+      }
+      if (!best) return null;
+    }
+    // Walk forward past revisions written since (by other processes).
+    for (;;) {
+      const next = (await this.items.findOne({ _id: revId(key, best.rev + 1) })) as RevisionDoc | null;
+      if (!next) break;
+      best = { rev: best.rev + 1, eTag: next.eTag, state: next.state };
+    }
+    this.known.set(key, best);
+    return best;
   }
 }

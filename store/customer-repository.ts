@@ -61,12 +61,9 @@ export class MongoCustomerRepository {
     const id = customerId(who);
     const name = who.name ?? null;
     if (this.known.has(id) && this.known.get(id) === name) return;
-    await this.customers.updateOne(
-      { _id: id },
-      { $setOnInsert: { channelId: who.channelId, userId: who.userId, createdAt: new Date() }, $set: { name } },
-      { upsert: true },
-    ).catch((err: { code?: number }) => {
-      // Two first contacts at once: the other one created it.
+    // Insert-if-absent: the one write FerretDB 1.24 does fast (an upsert scans and rewrites).
+    await this.customers.insertOne({ _id: id, channelId: who.channelId, userId: who.userId, name, createdAt: new Date() }).catch((err: { code?: number }) => {
+      // Already known (another ticket, or another process, created it).
       if (err.code !== 11000) throw err;
     });
     if (this.known.size >= 100_000) this.known.clear();

@@ -23,14 +23,16 @@ export interface OpenDatabase {
 }
 
 /** Client options: fail over to the outbox quickly when the server is gone. */
-export function clientOptions(timeoutMs: number) {
-  return { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs, socketTimeoutMS: Math.max(timeoutMs * 5, 10_000) };
+export function clientOptions(timeoutMs: number, maxPoolSize = 100) {
+  return { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs, socketTimeoutMS: Math.max(timeoutMs * 5, 10_000), maxPoolSize, waitQueueTimeoutMS: timeoutMs * 5 };
 }
 
 export async function openDatabase(settings: DatabaseSettings, logger?: EmbeddedServerLogger): Promise<OpenDatabase> {
   const server = settings.MONGODB_URI ? null : await startEmbeddedServer({ dataDir: settings.DB_DIR, logger });
   const uri = settings.MONGODB_URI ?? server!.uri;
-  const client = new MongoClient(uri, clientOptions(settings.DB_TIMEOUT_MS));
+  // FerretDB's SQLite backend takes one writer at a time; many concurrent operations only make
+  // them contend for its lock, so the embedded server gets a small pool (the driver queues the rest).
+  const client = new MongoClient(uri, clientOptions(settings.DB_TIMEOUT_MS, server?.kind === 'ferretdb' ? 16 : 100));
   try {
     await client.connect();
   } catch (err) {
