@@ -124,7 +124,7 @@ export class MongoTicketRepository implements TicketRepository {
   /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
   private readonly lastSeq = new Map<string, number>();
   private readonly now: () => Date;
-  private writeConcern: WriteConcernSettings;
+  private readonly writeConcern: WriteConcernSettings;
 
   constructor(db: Db, private readonly opts: MongoTicketRepositoryOptions) {
     this.tickets = db.collection<TicketDoc>('tickets');
@@ -372,11 +372,6 @@ export class MongoTicketRepository implements TicketRepository {
     const t = await this.get(number);
     if (!t) throw new NotFoundError(`ticket ${number} not found`);
     return t;
-  }
-
-  /** Switches to acknowledged writes without journaling (servers that refuse `j: true`). */
-  useWriteConcern(wc: WriteConcernSettings): void {
-    this.writeConcern = wc;
   }
 }
 

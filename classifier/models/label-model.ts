@@ -234,11 +234,6 @@ export class LabelModel {
     for (let c = 1; c < k; c++) if (probs[c] > probs[best]) best = c;
     return { probs, best, matches: kw?.matches ?? [] };
   }
-
-  /** Decision values of the SVM alone for many rows (evaluation helper). */
-  svmDecisions(x: CsrMatrix): Float64Array {
-    return decisionMatrix(this.svm, x);
-  }
 }
 
 /** Keyword scores shifted so the best is 0 and clipped, making them comparable across messages. */

@@ -7,7 +7,7 @@
  * libsvm and folds its support vectors into weight vectors of the same shape; the tests check that
  * both reach the same accuracy on the same folds.
  */
-import { createRng, shuffleInPlace } from '../random.js';
+import { createRng } from '../random.js';
 import type { CsrMatrix, SparseVector } from '../sparse.js';
 
 /** Options of one SVM training run. */
@@ -226,4 +226,3 @@ export function decisionMatrix(model: LinearWeights, x: CsrMatrix): Float64Array
   return out;
 }
 
-export { shuffleInPlace };

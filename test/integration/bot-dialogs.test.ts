@@ -75,6 +75,16 @@ async function play(adapter: TestAdapter, steps: Step[]): Promise<string[]> {
 }
 
 const NUMBER = /T\d{8}-\d{4}/;
+
+/** Files a delivery complaint as `user` and returns the ticket number. */
+async function fileTicket(bot: DemandBot, user: string): Promise<string> {
+  const t = await play(adapterFor(bot, user), [
+    ['我的快递三天了还没到，物流信息一直不更新', /对吗/],
+    ['对', /手机号/],
+    ['跳过', NUMBER],
+  ]);
+  return t.join('\n').match(NUMBER)![0];
+}
 const suggests = (...labels: string[]) => (a: Partial<Activity>) => {
   const offered = a.suggestedActions?.actions.map((x) => x.title) ?? [];
   for (const l of labels) expect(offered).toContain(l);
@@ -175,12 +185,7 @@ describe('commands at any point', () => {
   it('status lookup answers the same customer only', async () => {
     const bot = newBot();
     const owner = `owner-${randomUUID().slice(0, 6)}`;
-    const t = await play(adapterFor(bot, owner), [
-      ['我的快递三天了还没到，物流信息一直不更新', /对吗/],
-      ['对', /手机号/],
-      ['跳过', NUMBER],
-    ]);
-    const number = t.join('\n').match(NUMBER)![0];
+    const number = await fileTicket(bot, owner);
     await store.tickets.recordReply(number, { text: '已催促快递公司，明天送达', by: 'alice', delivered: true, error: null });
     await play(adapterFor(bot, owner), [[`查询工单 ${number}`, new RegExp(`工单 ${number} 当前状态：已受理。最新回复：已催促快递公司`)]]);
     await play(adapterFor(bot, owner), [['查询我的工单进度', new RegExp(number)]]);
@@ -190,12 +195,7 @@ describe('commands at any point', () => {
   it('adds details to the open ticket', async () => {
     const bot = newBot();
     const user = `detail-${randomUUID().slice(0, 6)}`;
-    const t = await play(adapterFor(bot, user), [
-      ['我的快递三天了还没到，物流信息一直不更新', /对吗/],
-      ['对', /手机号/],
-      ['跳过', NUMBER],
-    ]);
-    const number = t.join('\n').match(NUMBER)![0];
+    const number = await fileTicket(bot, user);
     await play(adapterFor(bot, user), [['补充：快递单号是 SF****1234', new RegExp(`已将补充说明添加到工单 ${number}`)]]);
     expect((await store.tickets.get(number))!.messages.map((m) => m.text)).toEqual(['快递单号是 SF****1234']);
   });
