@@ -20,7 +20,8 @@ import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Config } from '../runtime/config.js';
 import type { Store } from '../store/index.js';
 import { DemandBot } from './demand-bot.js';
-import { DIRECT_LINE_CHANNEL_ID, mountDirectLine } from './directline.js';
+import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
+import { WebChatAdapter } from './webchat-adapter.js';
 import { mountWebChatPage } from './webchat-page.js';
 import { texts } from './messages.js';
 import { CustomerReplies } from './proactive.js';
@@ -38,8 +39,8 @@ export interface AppDeps {
 export interface App {
   server: restify.Server;
   adapter: CloudAdapter;
-  /** Adapter of the in-process web chat channel (anonymous: it talks only to our own connector). */
-  webchatAdapter: CloudAdapter;
+  /** Adapter of the in-process web chat channel. */
+  webchatAdapter: WebChatAdapter;
   /** Closes the Direct Line streams (call before closing the server). */
   closeChannels: () => void;
   bot: DemandBot;
@@ -59,9 +60,10 @@ export function createApp(deps: AppDeps): App {
     MicrosoftAppType: config.MicrosoftAppType,
   });
   const adapter = new CloudAdapter(auth);
-  // The web chat channel runs in this process and talks to this process's connector endpoints, so
-  // its adapter needs no credentials even when the Bot Framework one has them.
-  const webchatAdapter = new CloudAdapter(new ConfigurationBotFrameworkAuthentication({}));
+  // The web chat channel runs in this process: its adapter writes replies straight into the Direct
+  // Line conversation (no credentials, no loopback HTTP). `directLine` is mounted below.
+  let directLine: DirectLineHandle | null = null;
+  const webchatAdapter = new WebChatAdapter(() => directLine!);
   const conversationState = new ConversationState(deps.store.botState);
   const bot = new DemandBot({
     classifier: deps.classifier,
@@ -118,12 +120,12 @@ export function createApp(deps: AppDeps): App {
   });
 
   let inFlightDirect = 0;
-  const directLine = mountDirectLine(server, {
+  directLine = mountDirectLine(server, {
     publicBaseUrl: () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`,
     deliverToBot: async (activity) => {
       inFlightDirect++;
       try {
-        await webchatAdapter.processActivityDirect('', activity, (context) => bot.run(context));
+        await webchatAdapter.processActivity(activity, (context) => bot.run(context));
       } finally {
         inFlightDirect--;
       }
@@ -144,7 +146,7 @@ export function createApp(deps: AppDeps): App {
     (channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }),
     deps.store.tickets,
   );
-  return { server, adapter, webchatAdapter, bot, replies, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine.close() };
+  return { server, adapter, webchatAdapter, bot, replies, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine?.close() };
 }
 
 function isActivity(body: unknown): body is Activity {

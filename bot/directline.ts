@@ -112,6 +112,13 @@ export interface DirectLineOptions {
 export interface DirectLineHandle {
   /** Stops timers, closes every stream and forgets every conversation. Routes stay mounted. */
   close(): void;
+  /**
+   * Posts a bot activity (JSON wire form) straight into a conversation, as the connector route
+   * does over HTTP: for the in-process adapter. Returns the activity's id.
+   */
+  postFromBot(conversationId: string, activity: Record<string, unknown>, replyTo?: string): string;
+  /** Replaces a bot activity (same id), as PUT on the connector route does. */
+  updateFromBot(conversationId: string, activityId: string, activity: Record<string, unknown>): void;
 }
 
 /** An activity in its JSON wire form (dates are ISO strings), as it travels over HTTP. */
@@ -511,6 +518,10 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     const conv = conversations.get(param(req, 'conversationId'));
     if (!conv) throw new DirectLineHttpError(404, 'NotFound', 'conversation not found (it may have expired)');
     const body = parseWith(BotActivitySchema, await readJsonBody(req, MAX_BOT_BODY_BYTES, false)) as WireActivity;
+    return { conv, ...stampFromBot(conv, body, replyTo) };
+  }
+
+  function stampFromBot(conv: Conversation, body: WireActivity, replyTo: string | undefined): { activity: WireActivity; seq: number } {
     const { serviceUrl: _serviceUrl, ...rest } = body;
     const seq = nextSeq(conv);
     const from = (rest.from as Record<string, unknown> | undefined) ?? {};
@@ -523,7 +534,16 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
       from: { ...from, id: typeof from.id === 'string' && from.id ? from.id : botId, role: 'bot' },
       ...(replyTo && !rest.replyToId ? { replyToId: replyTo } : {}),
     };
-    return { conv, activity, seq };
+    return { activity, seq };
+  }
+
+  function replaceInLog(conv: Conversation, targetId: string, activity: WireActivity, seq: number): void {
+    // The update keeps the activity's id (Web Chat replaces by id) and moves to a new watermark
+    // so clients that already passed the old one see it.
+    activity.id = targetId;
+    const index = conv.log.findIndex((e) => e.activity.id === targetId);
+    if (index >= 0) conv.log.splice(index, 1);
+    append(conv, activity, seq);
   }
 
   const fromBot = (withReplyTo: boolean) =>
@@ -541,12 +561,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     if (!conv) throw new DirectLineHttpError(404, 'NotFound', 'conversation not found (it may have expired)');
     if (!conv.log.some((e) => e.activity.id === targetId)) throw new DirectLineHttpError(404, 'NotFound', 'activity not found');
     const { activity, seq } = await receiveFromBot(req, undefined);
-    // The update keeps the activity's id (Web Chat replaces by id) and moves to a new watermark
-    // so clients that already passed the old one see it.
-    activity.id = targetId;
-    const index = conv.log.findIndex((e) => e.activity.id === targetId);
-    if (index >= 0) conv.log.splice(index, 1);
-    append(conv, activity, seq);
+    replaceInLog(conv, targetId, activity, seq);
     res.send(200, { id: targetId });
   }));
 
@@ -624,6 +639,20 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
       for (const ws of wss.clients) ws.close(1001, 'server closing');
       wss.close();
       conversations.clear();
+    },
+    postFromBot(conversationId, body, replyTo) {
+      const conv = conversations.get(conversationId);
+      if (!conv) throw new DirectLineHttpError(404, 'NotFound', 'conversation not found (it may have expired)');
+      const { activity, seq } = stampFromBot(conv, parseWith(BotActivitySchema, body) as WireActivity, replyTo);
+      append(conv, activity, seq);
+      return String(activity.id);
+    },
+    updateFromBot(conversationId, targetId, body) {
+      const conv = conversations.get(conversationId);
+      if (!conv) throw new DirectLineHttpError(404, 'NotFound', 'conversation not found (it may have expired)');
+      if (!conv.log.some((e) => e.activity.id === targetId)) throw new DirectLineHttpError(404, 'NotFound', 'activity not found');
+      const { activity, seq } = stampFromBot(conv, parseWith(BotActivitySchema, body) as WireActivity, undefined);
+      replaceInLog(conv, targetId, activity, seq);
     },
   };
 }

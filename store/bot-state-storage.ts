@@ -17,6 +17,7 @@ import type { Storage, StoreItems } from 'botbuilder';
 import type { Collection, Db } from 'mongodb';
 import { backoff, isDuplicateKey } from './claims.js';
 import { ConflictError } from './errors.js';
+import { InsertBatcher } from './insert-batcher.js';
 
 interface RevisionDoc {
   _id: string;
@@ -48,8 +49,12 @@ export class MongoBotStorage implements Storage {
   /** Newest revision this process has seen per key (an accelerator, never the authority). */
   private readonly known = new Map<string, Known>();
 
+  /** Concurrent turns' writes share one insert (and one journal flush): see insert-batcher.ts. */
+  private readonly inserts: InsertBatcher<RevisionDoc | HeadDoc>;
+
   constructor(db: Db, collection = 'botState') {
     this.items = db.collection<RevisionDoc | HeadDoc>(collection);
+    this.inserts = new InsertBatcher(this.items, () => ({ w: 1 }));
   }
 
   async read(keys: string[]): Promise<StoreItems> {
@@ -100,7 +105,7 @@ export class MongoBotStorage implements Storage {
 
   private async insertRevision(key: string, rev: number, state: string): Promise<void> {
     const eTag = `${rev}.${randomBytes(6).toString('hex')}`;
-    await this.items.insertOne({ _id: revId(key, rev), state, eTag, at: new Date() });
+    await this.inserts.insert({ _id: revId(key, rev), state, eTag, at: new Date() });
     this.known.set(key, { rev, eTag, state });
     if (this.known.size > 100_000) this.known.clear();
     if (rev % HEAD_EVERY === 0) {
