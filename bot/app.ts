@@ -136,6 +136,11 @@ export function createApp(deps: AppDeps): App {
 
   // Errors restify raises itself (bad JSON, body too large, unknown route) as clear JSON.
   server.on('restifyError', (req: restify.Request, res: restify.Response, err: Error & { statusCode?: number; toJSON?: () => unknown }, next: () => void) => {
+    // An oversized body is a bad request like any other malformed one (400, with the limit named).
+    if (err.statusCode === 413) {
+      err.statusCode = 400;
+      err.message = `request body is larger than ${MAX_BODY_BYTES} bytes`;
+    }
     const status = err.statusCode ?? 500;
     if (status >= 500) log.error({ err, url: req.url }, 'request failed');
     err.toJSON = () => ({ error: { code: err.name, message: status >= 500 ? 'internal error' : err.message } });

@@ -136,7 +136,8 @@ describe('Bot Framework protocol', () => {
     expect(notActivity.status).toBe(400);
     expect(JSON.parse(notActivity.body).error.code).toBe('BAD_ACTIVITY');
     const huge = await post(activity('c-big', 'x'.repeat(300 * 1024)));
-    expect(huge.status).toBe(413);
+    expect(huge.status).toBe(400);
+    expect(JSON.parse(huge.body).error.message).toMatch(/larger than 262144 bytes/);
   });
 
   it('replies politely to a message over the length limit', async () => {
