@@ -4,6 +4,7 @@
  * the customer's contact; correcting one also records a training example).
  */
 import type { Db, WriteConcernSettings } from 'mongodb';
+import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
 import { Claims } from './claims.js';
 import { MongoCustomerRepository } from './customer-repository.js';
@@ -29,6 +30,8 @@ export interface Store {
   training: MongoTrainingRepository;
   models: MongoModelRegistry;
   outbox: FileOutbox;
+  /** Who changed what, when (insert-only). */
+  audit: MongoAuditLog;
   /** Write concern in use: journaled where the server accepts it. */
   writeConcern: WriteConcernSettings;
   /** Creates a ticket and counts the customer's contact. The number is durable when this resolves. */
@@ -70,7 +73,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const training = new MongoTrainingRepository(opts.db);
   const models = new MongoModelRegistry(opts.db);
   const botState = new MongoBotStorage(opts.db);
-  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes()]);
+  const audit = new MongoAuditLog(opts.db);
+  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes()]);
 
   const countContact = async (t: Ticket) => {
     try {
@@ -88,6 +92,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     training,
     models,
     outbox,
+    audit,
     writeConcern,
     async createTicket(input) {
       const r = await tickets.create(input);

@@ -1,0 +1,60 @@
+/**
+ * The audit log: one insert-only document per change made through the staff API (who, what, when,
+ * on which record, with the details of the change). Inserts are the write FerretDB does fastest and
+ * an audit trail is never edited.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Collection, Db, Filter } from 'mongodb';
+import { z } from 'zod';
+import { ensureIndexes } from './indexes.js';
+import { parseInput } from './validation.js';
+
+export interface AuditEntry {
+  at: Date;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: Record<string, unknown>;
+}
+
+export const AuditQuerySchema = z
+  .object({
+    actor: z.string().min(1).max(64).optional(),
+    action: z.string().regex(/^[a-z][a-z._-]{0,63}$/).optional(),
+    target: z.string().min(1).max(256).optional(),
+    page: z.coerce.number().int().min(1).max(100_000).default(1),
+    pageSize: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .strict();
+export type AuditQuery = z.input<typeof AuditQuerySchema>;
+
+type AuditDoc = AuditEntry & { _id: string };
+
+export class MongoAuditLog {
+  private readonly entries: Collection<AuditDoc>;
+
+  constructor(db: Db) {
+    this.entries = db.collection<AuditDoc>('audit');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await ensureIndexes(this.entries, [{ key: { at: -1 }, name: 'at' }]);
+  }
+
+  async record(entry: { actor: string; action: string; target?: string | null; details?: Record<string, unknown> }, at = new Date()): Promise<void> {
+    await this.entries.insertOne({ _id: randomUUID(), at, actor: entry.actor, action: entry.action, target: entry.target ?? null, details: entry.details ?? {} });
+  }
+
+  async list(query: AuditQuery = {}): Promise<{ items: AuditEntry[]; total: number; page: number; pageSize: number }> {
+    const q = parseInput(AuditQuerySchema, query, 'audit query');
+    const filter: Filter<AuditDoc> = {};
+    if (q.actor) filter.actor = q.actor;
+    if (q.action) filter.action = q.action;
+    if (q.target) filter.target = q.target;
+    const [docs, total] = await Promise.all([
+      this.entries.find(filter).sort({ at: -1, _id: 1 }).skip((q.page - 1) * q.pageSize).limit(q.pageSize).toArray(),
+      this.entries.countDocuments(filter),
+    ]);
+    return { items: docs.map(({ _id: _ignored, ...e }) => e), total, page: q.page, pageSize: q.pageSize };
+  }
+}
