@@ -25,6 +25,9 @@ import { WebChatAdapter } from './webchat-adapter.js';
 import { mountWebChatPage } from './webchat-page.js';
 import { texts } from './messages.js';
 import { CustomerReplies } from './proactive.js';
+import { mountStaff, type Staff } from '../staff/index.js';
+import { createTermExtractor } from '../staff/terms.js';
+import { NO_STOPWORDS } from '../classifier/tokenizer.js';
 
 export interface AppDeps {
   config: Config;
@@ -45,6 +48,8 @@ export interface App {
   closeChannels: () => void;
   bot: DemandBot;
   replies: CustomerReplies;
+  /** The staff API (routes, auth) and console. */
+  staff: Staff;
   /** Turns being processed now (graceful shutdown waits for them). */
   inFlight: () => number;
 }
@@ -95,7 +100,15 @@ export function createApp(deps: AppDeps): App {
 
   const server = restify.createServer({ name: 'demand-bot', handleUncaughtExceptions: false });
   server.use(restify.plugins.queryParser());
-  server.use(restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false, rejectUnknown: true }));
+  // Bodies are parsed only when the request has one: a DELETE without a body and without a
+  // Content-Type is not an "unsupported media type".
+  const bodyParsers = restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false, rejectUnknown: true });
+  server.use((req, res, next) => {
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return next();
+    let i = 0;
+    const step = (err?: unknown) => (err !== undefined && err !== null ? next(err as Error) : i < bodyParsers.length ? bodyParsers[i++](req, res, step) : next());
+    step();
+  });
 
   let inFlight = 0;
   server.post('/api/messages', async (req, res) => {
@@ -151,7 +164,16 @@ export function createApp(deps: AppDeps): App {
     (channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }),
     deps.store.tickets,
   );
-  return { server, adapter, webchatAdapter, bot, replies, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine?.close() };
+  const staff = mountStaff(server, {
+    store: deps.store,
+    replies,
+    taxonomy: deps.taxonomy,
+    classifier: deps.classifier,
+    terms: createTermExtractor(deps.classifier.pipeline.deps.tokenizer, deps.classifier.pipeline.deps.stopwords ?? NO_STOPWORDS),
+    config,
+    log,
+  });
+  return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine?.close() };
 }
 
 function isActivity(body: unknown): body is Activity {

@@ -53,6 +53,10 @@ const ConfigSchema = z.object({
   MicrosoftAppType: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).default('MultiTenant'),
   /** Messages a conversation may send per 10 seconds before the bot asks it to slow down. */
   RATE_LIMIT_PER_10S: z.coerce.number().int().min(1).max(1000).default(10),
+  /** How long a staff login session lasts, in hours. */
+  SESSION_TTL_HOURS: z.coerce.number().min(0.1).max(24 * 30).default(8),
+  /** Staff API requests per user per minute before 429. */
+  API_RATE_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

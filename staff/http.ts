@@ -6,9 +6,9 @@
  */
 import type restify from 'restify';
 import { z } from 'zod';
+import { ROLES, type Role } from '../store/schemas.js';
 
-export const ROLES = ['agent', 'trainer', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role };
 const ROLE_RANK: Record<Role, number> = { agent: 1, trainer: 2, admin: 3 };
 
 /** Whether a user with `role` may use a route that needs `needed` (trainer ⊃ agent, admin ⊃ trainer). */

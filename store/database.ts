@@ -2,6 +2,8 @@
  * Opening the database: MONGODB_URI when configured, otherwise the embedded server (FerretDB built
  * at install, or `mongod` on PATH), started here and stopped by `close()`.
  */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerLogger } from './embedded-server.js';
 
@@ -16,7 +18,7 @@ export interface OpenDatabase {
   client: MongoClient;
   db: Db;
   uri: string;
-  /** The embedded server, when one was started. */
+  /** The embedded server, when this process started one (null when it joined another process's). */
   server: EmbeddedServer | null;
   /** Closes the client, then stops the embedded server. */
   close(): Promise<void>;
@@ -27,16 +29,55 @@ export function clientOptions(timeoutMs: number, maxPoolSize = 100) {
   return { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs, socketTimeoutMS: Math.max(timeoutMs * 5, 10_000), maxPoolSize, waitQueueTimeoutMS: timeoutMs * 5 };
 }
 
+/** Written into DB_DIR while an embedded server runs, so other processes (CLIs) join it instead of starting a second one. */
+const SERVER_FILE = 'server.json';
+
+/** The embedded server another process of this project already runs on DB_DIR, if it answers. */
+async function runningEmbeddedServer(dataDir: string, timeoutMs: number): Promise<{ uri: string; kind: unknown } | null> {
+  let info: { uri?: unknown; pid?: unknown; kind?: unknown };
+  try {
+    info = JSON.parse(readFileSync(join(dataDir, SERVER_FILE), 'utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof info.uri !== 'string' || typeof info.pid !== 'number') return null;
+  try {
+    process.kill(info.pid, 0);
+  } catch {
+    return null; // the owner is gone; its file is stale
+  }
+  const client = new MongoClient(info.uri, clientOptions(Math.min(timeoutMs, 1000), 1));
+  try {
+    await client.connect();
+    await client.db('admin').command({ ping: 1 });
+    return { uri: info.uri, kind: info.kind };
+  } catch {
+    return null;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
 export async function openDatabase(settings: DatabaseSettings, logger?: EmbeddedServerLogger): Promise<OpenDatabase> {
-  const server = settings.MONGODB_URI ? null : await startEmbeddedServer({ dataDir: settings.DB_DIR, logger });
-  const uri = settings.MONGODB_URI ?? server!.uri;
+  const joined = settings.MONGODB_URI ? null : await runningEmbeddedServer(settings.DB_DIR, settings.DB_TIMEOUT_MS);
+  const server = settings.MONGODB_URI || joined ? null : await startEmbeddedServer({ dataDir: settings.DB_DIR, logger });
+  if (server) {
+    mkdirSync(settings.DB_DIR, { recursive: true });
+    writeFileSync(join(settings.DB_DIR, SERVER_FILE), JSON.stringify({ uri: server.uri, pid: process.pid, kind: server.kind }));
+  }
+  const stopServer = async () => {
+    if (!server) return;
+    rmSync(join(settings.DB_DIR, SERVER_FILE), { force: true });
+    await server.stop();
+  };
+  const uri = settings.MONGODB_URI ?? joined?.uri ?? server!.uri;
   // FerretDB's SQLite backend takes one writer at a time; many concurrent operations only make
   // them contend for its lock, so the embedded server gets a small pool (the driver queues the rest).
-  const client = new MongoClient(uri, clientOptions(settings.DB_TIMEOUT_MS, server?.kind === 'ferretdb' ? 16 : 100));
+  const client = new MongoClient(uri, clientOptions(settings.DB_TIMEOUT_MS, (server?.kind ?? joined?.kind) === 'ferretdb' ? 16 : 100));
   try {
     await client.connect();
   } catch (err) {
-    await server?.stop();
+    await stopServer();
     throw err;
   }
   // A database named in the URI wins over DB_NAME.
@@ -49,7 +90,7 @@ export async function openDatabase(settings: DatabaseSettings, logger?: Embedded
     server,
     async close() {
       await client.close();
-      await server?.stop();
+      await stopServer();
     },
   };
 }

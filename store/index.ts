@@ -13,6 +13,7 @@ import { FileOutbox, type OutboxLogger } from './outbox.js';
 import type { Ticket, TicketCorrection, TicketCreate } from './schemas.js';
 import { MongoTicketRepository, isUnavailable, type Durability } from './ticket-repository.js';
 import { MongoTrainingRepository } from './training-repository.js';
+import { MongoUserRepository } from './user-repository.js';
 
 export interface StoreOptions {
   db: Db;
@@ -30,6 +31,8 @@ export interface Store {
   training: MongoTrainingRepository;
   models: MongoModelRegistry;
   outbox: FileOutbox;
+  /** Staff accounts and access tokens. */
+  users: MongoUserRepository;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
   /** Write concern in use: journaled where the server accepts it. */
@@ -74,7 +77,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const models = new MongoModelRegistry(opts.db);
   const botState = new MongoBotStorage(opts.db);
   const audit = new MongoAuditLog(opts.db);
-  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes()]);
+  const users = new MongoUserRepository(opts.db);
+  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes()]);
 
   const countContact = async (t: Ticket) => {
     try {
@@ -92,6 +96,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     training,
     models,
     outbox,
+    users,
     audit,
     writeConcern,
     async createTicket(input) {

@@ -10,6 +10,10 @@ import { LANGS } from '../classifier/language.js';
 export const TICKET_STATUSES = ['new', 'in_progress', 'resolved', 'closed', 'reopened'] as const;
 export type TicketStatus = (typeof TICKET_STATUSES)[number];
 
+/** Staff roles: trainer has every agent right, admin every trainer right. */
+export const ROLES = ['agent', 'trainer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
@@ -163,7 +167,8 @@ export const TicketQuerySchema = z
     from: DayString.optional(),
     to: DayString.optional(),
     search: z.string().trim().min(1).max(100).optional(),
-    sort: z.enum(['createdAt', '-createdAt', 'priority', '-priority', 'confidence', '-confidence']).default('-createdAt'),
+    /** `review`: the review queue — tickets that need review first, then the newest. */
+    sort: z.enum(['createdAt', '-createdAt', 'priority', '-priority', 'confidence', '-confidence', 'review']).default('-createdAt'),
     page: z.coerce.number().int().min(1).max(100_000).default(1),
     pageSize: z.coerce.number().int().min(1).max(200).default(20),
   })

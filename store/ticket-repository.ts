@@ -258,9 +258,14 @@ export class MongoTicketRepository implements TicketRepository {
       const re = { $regex: escapeRegex(q.search), $options: 'i' };
       filter.$or = [{ number: re }, { 'text.original': re }, { 'contact.phone': re }, { 'contact.email': re }];
     }
-    const desc = q.sort.startsWith('-');
-    const field = desc ? q.sort.slice(1) : q.sort;
-    const sort: Sort = { [field]: desc ? -1 : 1, number: desc ? -1 : 1 };
+    let sort: Sort;
+    if (q.sort === 'review') {
+      sort = { needsReview: -1, createdAt: -1, number: -1 };
+    } else {
+      const desc = q.sort.startsWith('-');
+      const field = desc ? q.sort.slice(1) : q.sort;
+      sort = { [field]: desc ? -1 : 1, number: desc ? -1 : 1 };
+    }
     const [items, total] = await Promise.all([
       this.tickets.find(filter).sort(sort).skip((q.page - 1) * q.pageSize).limit(q.pageSize).toArray(),
       this.tickets.countDocuments(filter),

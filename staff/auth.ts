@@ -1,0 +1,172 @@
+/**
+ * Staff authentication: scrypt password hashes (node:crypto), expiring session tokens and API
+ * tokens stored only as SHA-256 hashes, login throttling against brute force, and the principal
+ * of a request.
+ */
+import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { z } from 'zod';
+import type { Role } from '../store/schemas.js';
+import type { AccessToken, MongoUserRepository, User } from '../store/user-repository.js';
+import { HttpError, type Principal } from './http.js';
+
+/** Passwords: long enough to resist guessing, short enough to bound hashing work. */
+export const Password = z.string().min(10, 'password: at least 10 characters').max(256, 'password: at most 256 characters');
+
+/**
+ * scrypt cost N = 2^15, r = 8, p = 1 (32 MB and tens of milliseconds per hash): below OWASP's 2^17 to
+ * keep logins quick on a small shared server; the parameters are stored with every hash, so they
+ * can be raised later without invalidating existing passwords.
+ */
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keyLength: 64 } as const;
+
+function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scryptCb(password, salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** `scrypt$N$r$p$salt$hash` (base64): the parameters travel with the hash, so they can be raised later. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, SCRYPT.keyLength, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 256 * SCRYPT.N * SCRYPT.r });
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [N, r, p] = parts.slice(1, 4).map(Number);
+  const salt = Buffer.from(parts[4], 'base64');
+  const expected = Buffer.from(parts[5], 'base64');
+  const key = await scrypt(password, salt, expected.length, { N, r, p, maxmem: 256 * N * r });
+  return timingSafeEqual(key, expected);
+}
+
+/** A hash of a random password: checked when the user does not exist, so timing does not reveal which names exist. */
+let dummyHash: Promise<string> | null = null;
+
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Failed logins per user name and per client address: after `maxFailures` within the window the
+ * key is locked, for a time that doubles with every further failure (capped). In memory: each
+ * process protects itself; a restart forgets (the window is short anyway).
+ */
+export class LoginThrottle {
+  private readonly failures = new Map<string, { count: number; first: number; lockedUntil: number }>();
+
+  constructor(
+    private readonly maxFailures = 5,
+    private readonly windowMs = 15 * 60_000,
+    private readonly baseLockMs = 30_000,
+    private readonly maxLockMs = 15 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Seconds until `key` may try again; 0 when it may now. */
+  retryAfter(key: string): number {
+    const f = this.failures.get(key);
+    if (!f) return 0;
+    return Math.max(0, Math.ceil((f.lockedUntil - this.now()) / 1000));
+  }
+
+  fail(key: string): void {
+    const now = this.now();
+    let f = this.failures.get(key);
+    if (!f || now - f.first > this.windowMs) {
+      if (this.failures.size > 50_000) this.failures.clear();
+      f = { count: 0, first: now, lockedUntil: 0 };
+      this.failures.set(key, f);
+    }
+    f.count++;
+    if (f.count >= this.maxFailures) f.lockedUntil = now + Math.min(this.maxLockMs, this.baseLockMs * 2 ** (f.count - this.maxFailures));
+  }
+
+  succeed(key: string): void {
+    this.failures.delete(key);
+  }
+}
+
+export interface AuthOptions {
+  sessionTtlMs: number;
+  now?: () => Date;
+  /** Failed logins per user name (default: lock after 5 in 15 minutes). */
+  userThrottle?: LoginThrottle;
+  /** Failed logins per client address: looser, since an office shares one address (default 30). */
+  ipThrottle?: LoginThrottle;
+}
+
+export class AuthService {
+  private readonly now: () => Date;
+  private readonly userThrottle: LoginThrottle;
+  private readonly ipThrottle: LoginThrottle;
+
+  constructor(
+    private readonly users: MongoUserRepository,
+    private readonly opts: AuthOptions,
+  ) {
+    this.now = opts.now ?? (() => new Date());
+    this.userThrottle = opts.userThrottle ?? new LoginThrottle(5);
+    this.ipThrottle = opts.ipThrottle ?? new LoginThrottle(30);
+  }
+
+  async createUser(input: { username: string; password: string; role: Role; createdBy: string }): Promise<User> {
+    const password = Password.safeParse(input.password);
+    if (!password.success) throw new HttpError(400, 'VALIDATION_FAILED', password.error.issues[0].message, [{ field: 'body.password', message: password.error.issues[0].message }]);
+    return this.users.create({ username: input.username, role: input.role, createdBy: input.createdBy, passwordHash: await hashPassword(password.data) });
+  }
+
+  /** Checks the credentials; returns a new session token. Throws 429 while locked, 401 on bad credentials. */
+  async login(username: string, password: string, ip: string): Promise<{ token: string; expiresAt: Date; user: User }> {
+    const userKey = username.trim().toLowerCase();
+    const wait = Math.max(this.userThrottle.retryAfter(userKey), this.ipThrottle.retryAfter(ip));
+    if (wait > 0) throw new HttpError(429, 'TOO_MANY_ATTEMPTS', `too many failed logins; try again in ${wait} s`, { retryAfterSeconds: wait });
+    const user = await this.users.getWithPassword(username);
+    const ok = user ? await verifyPassword(password, user.passwordHash) : await verifyPassword(password, await (dummyHash ??= hashPassword(randomUUID())));
+    if (!user || !ok || user.disabled) {
+      this.userThrottle.fail(userKey);
+      this.ipThrottle.fail(ip);
+      // One message for every case: the caller cannot learn which user names exist.
+      throw new HttpError(401, 'BAD_CREDENTIALS', 'wrong user name or password, or the account is disabled');
+    }
+    this.userThrottle.succeed(userKey);
+    const at = this.now();
+    await this.users.recordLogin(user.username, at);
+    const { token, record } = await this.issue({ kind: 'session', username: user.username, name: null, ttlMs: this.opts.sessionTtlMs });
+    const { passwordHash: _secret, ...plain } = user;
+    return { token, expiresAt: record.expiresAt, user: { ...plain, lastLoginAt: at } };
+  }
+
+  async logout(token: string): Promise<void> {
+    await this.users.deleteTokenByHash(tokenHash(token));
+  }
+
+  /** An API token for an integration, acting as `username` (with that user's role). */
+  async createApiToken(username: string, name: string, ttlMs: number): Promise<{ token: string; record: AccessToken }> {
+    const user = await this.users.get(username);
+    if (!user) throw new HttpError(404, 'NOT_FOUND', `user ${username} not found`);
+    return this.issue({ kind: 'api', username: user.username, name, ttlMs });
+  }
+
+  /** The principal of a bearer token: null when unknown, expired, or its user is gone or disabled. */
+  async authenticate(token: string): Promise<Principal | null> {
+    const record = await this.users.tokenByHash(tokenHash(token));
+    if (!record) return null;
+    if (record.expiresAt.getTime() <= this.now().getTime()) {
+      await this.users.deleteTokenByHash(tokenHash(token)).catch(() => undefined);
+      return null;
+    }
+    // The role is read from the user on every request, so a role change or a disabled account applies at once.
+    const user = await this.users.get(record.username);
+    if (!user || user.disabled) return null;
+    return { username: user.username, role: user.role, via: record.kind === 'api' ? 'token' : 'session', tokenId: record.id };
+  }
+
+  private async issue(t: { kind: AccessToken['kind']; username: string; name: string | null; ttlMs: number }): Promise<{ token: string; record: AccessToken }> {
+    const token = randomBytes(32).toString('base64url');
+    const at = this.now();
+    const record: AccessToken = { id: randomUUID(), kind: t.kind, username: t.username, name: t.name, createdAt: at, expiresAt: new Date(at.getTime() + t.ttlMs) };
+    await this.users.addToken(tokenHash(token), record);
+    return { token, record };
+  }
+}

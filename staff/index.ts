@@ -1,0 +1,31 @@
+/**
+ * The staff side of the server, wired in one place: authentication, the REST API (tickets, stats,
+ * customers, users, audit; the trainer routes are added by the caller) with its OpenAPI document,
+ * and the web console.
+ */
+import type restify from 'restify';
+import { AuthService } from './auth.js';
+import type { StaffDeps } from './deps.js';
+import { ApiRouter } from './http.js';
+import { registerAuthRoutes } from './routes/auth.js';
+import { registerTicketRoutes } from './routes/tickets.js';
+
+export interface Staff {
+  router: ApiRouter;
+  auth: AuthService;
+}
+
+export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
+  const auth = new AuthService(deps.store.users, { sessionTtlMs: deps.config.SESSION_TTL_HOURS * 3_600_000, now: deps.now });
+  const router = new ApiRouter(server, {
+    authenticate: (token) => auth.authenticate(token),
+    ratePerMinute: deps.config.API_RATE_PER_MINUTE,
+    log: deps.log,
+  });
+  registerAuthRoutes(router, { ...deps, auth });
+  registerTicketRoutes(router, deps);
+  server.get('/api/openapi.json', async (_req, res) => {
+    res.send(200, router.openapi({ title: 'Demand desk staff API', version: '1.0.0' }));
+  });
+  return { router, auth };
+}
