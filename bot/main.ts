@@ -11,6 +11,7 @@ import { loadTaxonomy } from '../runtime/project-data.js';
 import { openDatabase } from '../store/database.js';
 import { createStore } from '../store/index.js';
 import { createApp } from './app.js';
+import { DIRECT_LINE_CHANNEL_ID } from './directline.js';
 
 export async function main(env: Record<string, string | undefined>): Promise<() => Promise<void>> {
   const config = loadConfig(env);
@@ -18,7 +19,15 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
   const taxonomy = loadTaxonomy(config.DATA_DIR);
   const database = await openDatabase(config, { info: (o, m) => log.debug(o, m), warn: (o, m) => log.warn(o, m) });
   log.info({ server: database.server?.kind ?? 'MONGODB_URI', db: database.db.databaseName }, 'database open');
-  const store = await createStore({ db: database.db, outboxPath: config.OUTBOX_PATH, timeZone: config.TIME_ZONE, topics: taxonomy.topics.map((t) => t.id), log });
+  const store = await createStore({
+    db: database.db,
+    outboxPath: config.OUTBOX_PATH,
+    timeZone: config.TIME_ZONE,
+    topics: taxonomy.topics.map((t) => t.id),
+    log,
+    // Web chat conversations live in this process's Direct Line endpoint: no other process writes their state.
+    exclusiveStatePrefixes: [`${DIRECT_LINE_CHANNEL_ID}/conversations/`],
+  });
   const classifier = await loadDemandClassifier(config);
   log.info({ model: classifier.version, writeConcern: store.writeConcern }, 'model loaded');
   const app = createApp({

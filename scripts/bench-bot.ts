@@ -1,11 +1,16 @@
 /**
- * npm run -s bench:bot -- [--json] [--conversations 200] [--turns 5]
+ * npm run -s bench:bot -- [--json] [--conversations 200] [--think-ms 0]
  *
  * Load benchmark of the bot server: starts `node dist/bot/main.js` as its own process (embedded
  * database in a temporary folder), then runs N concurrent conversations of 5 turns each over
  * Direct Line (HTTP + WebSocket), as web chat customers would: complaint → confirm → skip contact →
  * status lookup → help. Reports errors, reply latency p50/p99 (send → the bot's reply arrives) and
  * turns per second.
+ *
+ * `--think-ms 0` (the default) is a stress test: every customer sends the next message the moment
+ * the reply arrives, so 200 conversations are 200 requests in flight at all times. `--think-ms N`
+ * lets each customer read and type for a random 0.5–1.5 × N ms between turns, as people do; the
+ * conversations still overlap (all 200 are open at once).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -14,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DirectLineClient } from './directline-client.js';
-import { flags, printJson, runCli } from './cli.js';
+import { flags, printJson, runCli, UsageError } from './cli.js';
 
 const COMPLAINTS = [
   '我的快递三天了还没到，物流信息一直不更新',
@@ -33,8 +38,12 @@ runCli(async () => {
   const { values } = flags({
     json: { type: 'boolean', default: false },
     conversations: { type: 'string', default: '200' },
+    'think-ms': { type: 'string', default: '0' },
   });
   const n = Number(values.conversations);
+  const thinkMs = Number(values['think-ms']);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--conversations must be a positive integer, got "${values.conversations}"`);
+  if (!Number.isFinite(thinkMs) || thinkMs < 0) throw new UsageError(`--think-ms must be a non-negative number, got "${values['think-ms']}"`);
   const dir = mkdtempSync(join(tmpdir(), 'bench-bot-'));
   const port = await freePort();
   const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
@@ -48,14 +57,14 @@ runCli(async () => {
   try {
     await waitReady(base);
     // Warm-up: one conversation.
-    await conversation(base, -1, () => undefined);
+    await conversation(base, -1, () => undefined, 0);
     const latencies: number[] = [];
     let errors = 0;
     const errorSamples: string[] = [];
     const start = performance.now();
     await Promise.all(
       Array.from({ length: n }, (_, i) =>
-        conversation(base, i, (ms) => latencies.push(ms)).catch((err: Error) => {
+        conversation(base, i, (ms) => latencies.push(ms), thinkMs).catch((err: Error) => {
           errors++;
           if (errorSamples.length < 5) errorSamples.push(err.message);
         }),
@@ -64,7 +73,7 @@ runCli(async () => {
     const seconds = (performance.now() - start) / 1000;
     latencies.sort((a, b) => a - b);
     const q = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] * 100) / 100;
-    const result = { conversations: n, turns: latencies.length, errors, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: q(1), turnsPerSecond: Math.round(latencies.length / seconds), seconds: Math.round(seconds * 100) / 100, errorSamples };
+    const result = { conversations: n, thinkMs, turns: latencies.length, errors, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: q(1), turnsPerSecond: Math.round(latencies.length / seconds), seconds: Math.round(seconds * 100) / 100, errorSamples };
     process.stdout.write(`| measure | value |\n|---|---|\n${Object.entries(result).map(([k, v]) => `| ${k} | ${Array.isArray(v) ? v.join('; ') : v} |`).join('\n')}\n`);
     if (values.json) printJson(result);
     if (errors) process.exitCode = 1;
@@ -75,10 +84,11 @@ runCli(async () => {
 });
 
 /** One customer: 5 turns, each timed from send to the bot's reply. */
-async function conversation(base: string, i: number, record: (ms: number) => void): Promise<void> {
+async function conversation(base: string, i: number, record: (ms: number) => void, thinkMs: number): Promise<void> {
   const c = await DirectLineClient.open(base, `load-${i}-${process.pid}`);
   try {
     const turn = async (text: string, expect: RegExp) => {
+      if (thinkMs > 0) await new Promise((r) => setTimeout(r, thinkMs * (0.5 + Math.random())));
       const t0 = performance.now();
       const reply = await c.replyTo(await c.send(text), 30_000);
       record(performance.now() - t0);

@@ -11,6 +11,11 @@
  * processes find the newest quickly. Old revisions are deleted by `_id` after a newer one lands.
  *
  * Items are stored as JSON text: dialog state may contain keys MongoDB would read as operators.
+ *
+ * Keys that only this process can write (`exclusivePrefixes`: the conversations of the in-process
+ * web chat channel, which live in this process's Direct Line endpoint and nowhere else) are served
+ * from the process's own record after the first read, saving a lookup per turn; the unique `_id`
+ * of each revision still guards every write.
  */
 import { randomBytes } from 'node:crypto';
 import type { Storage, StoreItems } from 'botbuilder';
@@ -52,7 +57,11 @@ export class MongoBotStorage implements Storage {
   /** Concurrent turns' writes share one insert (and one journal flush): see insert-batcher.ts. */
   private readonly inserts: InsertBatcher<RevisionDoc | HeadDoc>;
 
-  constructor(db: Db, collection = 'botState') {
+  constructor(
+    db: Db,
+    collection = 'botState',
+    private readonly exclusivePrefixes: readonly string[] = [],
+  ) {
     this.items = db.collection<RevisionDoc | HeadDoc>(collection);
     this.inserts = new InsertBatcher(this.items, () => ({ w: 1 }));
   }
@@ -120,6 +129,7 @@ export class MongoBotStorage implements Storage {
   /** The newest revision of a key, or null when it was never written. `_id` lookups only. */
   private async latest(key: string): Promise<Known | null> {
     let best: Known | null = this.known.get(key) ?? null;
+    if (best && this.exclusivePrefixes.some((p) => key.startsWith(p))) return best;
     if (!best) {
       // Not seen by this process: the first existing revision at or after the head (revisions
       // before the head may be deleted, the ones after it are contiguous).

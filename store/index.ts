@@ -8,10 +8,12 @@ import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
 import { Claims } from './claims.js';
 import { MongoCustomerRepository } from './customer-repository.js';
+import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import type { Ticket, TicketCorrection, TicketCreate } from './schemas.js';
 import { MongoTicketRepository, isUnavailable, type Durability } from './ticket-repository.js';
+import { MongoTrainingJobs } from './training-jobs.js';
 import { MongoTrainingRepository } from './training-repository.js';
 import { MongoUserRepository } from './user-repository.js';
 
@@ -22,6 +24,8 @@ export interface StoreOptions {
   topics: readonly string[];
   log: OutboxLogger;
   now?: () => Date;
+  /** Bot-state key prefixes only this process writes (see bot-state-storage.ts). */
+  exclusiveStatePrefixes?: readonly string[];
 }
 
 export interface Store {
@@ -30,6 +34,10 @@ export interface Store {
   botState: MongoBotStorage;
   training: MongoTrainingRepository;
   models: MongoModelRegistry;
+  /** Trainers' keyword edits per topic, as revisions. */
+  keywordEdits: MongoKeywordEdits;
+  /** The deployment-wide training lock, progress and last outcome. */
+  trainingJobs: MongoTrainingJobs;
   outbox: FileOutbox;
   /** Staff accounts and access tokens. */
   users: MongoUserRepository;
@@ -75,10 +83,12 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const customers = new MongoCustomerRepository(opts.db);
   const training = new MongoTrainingRepository(opts.db);
   const models = new MongoModelRegistry(opts.db);
-  const botState = new MongoBotStorage(opts.db);
+  const keywordEdits = new MongoKeywordEdits(opts.db);
+  const trainingJobs = new MongoTrainingJobs(opts.db);
+  const botState = new MongoBotStorage(opts.db, 'botState', opts.exclusiveStatePrefixes);
   const audit = new MongoAuditLog(opts.db);
   const users = new MongoUserRepository(opts.db);
-  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes()]);
+  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const countContact = async (t: Ticket) => {
     try {
@@ -95,6 +105,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     botState,
     training,
     models,
+    keywordEdits,
+    trainingJobs,
     outbox,
     users,
     audit,

@@ -35,6 +35,27 @@ describe('opening the database', () => {
     await d2.close();
   });
 
+  it('joins the embedded server another process runs on the same folder instead of starting a second one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'join-db-'));
+    const config = loadConfig({ DB_DIR: dir, DB_NAME: 'app' });
+    const owner = await openDatabase(config);
+    try {
+      const joined = await openDatabase(config);
+      expect(joined.server).toBeNull();
+      expect(joined.uri).toBe(owner.uri);
+      await joined.db.collection('x').insertOne({ from: 'cli' });
+      await joined.close();
+      // Closing the joined client left the owner's server running.
+      expect(await owner.db.collection('x').countDocuments()).toBe(1);
+    } finally {
+      await owner.close();
+    }
+    // The owner stopped its server and removed its marker: the next open starts one again.
+    const next = await openDatabase(config);
+    expect(next.server?.kind).toBe('ferretdb');
+    await next.close();
+  });
+
   it('rejects a malformed MONGODB_URI at start-up, naming the variable', () => {
     expect(() => loadConfig({ MONGODB_URI: 'localhost:27017' })).toThrow(ConfigError);
     expect(() => loadConfig({ MONGODB_URI: 'localhost:27017' })).toThrow(/MONGODB_URI/);

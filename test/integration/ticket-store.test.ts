@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MongoBotStorage } from '../../store/bot-state-storage.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../store/errors.js';
 import { createStore, type Store } from '../../store/index.js';
 import type { TicketCreate } from '../../store/schemas.js';
@@ -255,6 +256,20 @@ describe('bot state storage (botbuilder Storage with eTags)', () => {
     await store.botState.write({ gone: { x: 1 } });
     await store.botState.delete(['gone']);
     expect(await store.botState.read(['gone'])).toEqual({});
+  });
+
+  it('serves keys only this process writes from its own record, and still sees other writers on shared keys', async () => {
+    const mine = new MongoBotStorage(db, 'botStateExclusive', ['webchat/']);
+    const other = new MongoBotStorage(db, 'botStateExclusive');
+    await mine.write({ 'webchat/conversations/a/': { n: 1 }, 'msteams/conversations/b/': { n: 1 } });
+    await mine.read(['webchat/conversations/a/', 'msteams/conversations/b/']);
+    // Another process writes both keys (for the exclusive one, this cannot happen in production).
+    await other.write({ 'webchat/conversations/a/': { n: 2, eTag: '*' }, 'msteams/conversations/b/': { n: 2, eTag: '*' } });
+    const seen = await mine.read(['webchat/conversations/a/', 'msteams/conversations/b/']);
+    expect(seen['msteams/conversations/b/'].n).toBe(2);
+    expect(seen['webchat/conversations/a/'].n).toBe(1);
+    // The unique revision id still guards the write: a stale conditional write is refused.
+    await expect(mine.write({ 'webchat/conversations/a/': { n: 3, eTag: seen['webchat/conversations/a/'].eTag } })).rejects.toThrow(/eTag conflict/);
   });
 });
 
