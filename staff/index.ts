@@ -8,6 +8,8 @@ import { AuthService } from './auth.js';
 import type { StaffDeps } from './deps.js';
 import { ApiRouter } from './http.js';
 import { registerAuthRoutes } from './routes/auth.js';
+import { registerCustomerRoutes } from './routes/customers.js';
+import { registerStatsRoutes } from './routes/stats.js';
 import { registerTicketRoutes } from './routes/tickets.js';
 
 export interface Staff {
@@ -24,6 +26,8 @@ export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
   });
   registerAuthRoutes(router, { ...deps, auth });
   registerTicketRoutes(router, deps);
+  registerStatsRoutes(router, { ...deps, facts: deps.store.facts });
+  registerCustomerRoutes(router, { ...deps, facts: deps.store.facts });
   server.get('/api/openapi.json', async (_req, res) => {
     res.send(200, router.openapi({ title: 'Demand desk staff API', version: '1.0.0' }));
   });

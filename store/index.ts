@@ -12,6 +12,7 @@ import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import type { Ticket, TicketCorrection, TicketCreate } from './schemas.js';
+import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable, type Durability } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
 import { MongoTrainingRepository } from './training-repository.js';
@@ -41,6 +42,8 @@ export interface Store {
   outbox: FileOutbox;
   /** Staff accounts and access tokens. */
   users: MongoUserRepository;
+  /** Projected ticket facts for statistics and customer profiles (briefly cached). */
+  facts: TicketFactsReader;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
   /** Write concern in use: journaled where the server accepts it. */
@@ -88,6 +91,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const botState = new MongoBotStorage(opts.db, 'botState', opts.exclusiveStatePrefixes);
   const audit = new MongoAuditLog(opts.db);
   const users = new MongoUserRepository(opts.db);
+  const facts = new TicketFactsReader(opts.db);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const countContact = async (t: Ticket) => {
@@ -109,6 +113,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     trainingJobs,
     outbox,
     users,
+    facts,
     audit,
     writeConcern,
     async createTicket(input) {

@@ -276,11 +276,27 @@ describe('staff API: tickets', () => {
     expect(correction).toMatchObject({ actor: 'alice', target: second, details: { field: 'topic', to: 'account' } });
   });
 
+  it('serves statistics and customer profiles from the same tickets', async () => {
+    const stats = await api('GET', '/api/stats?granularity=week', { token: agent });
+    expect(stats.status).toBe(200);
+    expect(stats.body.totals.tickets).toBe(2);
+    expect(stats.body.medians.firstResponseCount).toBe(1);
+    const customers = await api('GET', '/api/customers', { token: agent });
+    expect(customers.body.total).toBe(2);
+    const one = await api('GET', `/api/customers/${encodeURIComponent('emulator:cust-1')}`, { token: agent });
+    expect(one.status).toBe(200);
+    expect(one.body.tickets.map((t: Json) => t.number)).toEqual([complaint]);
+    expect(one.body.channels).toEqual([expect.objectContaining({ channelId: 'emulator', contacts: 1, share: 1, band: 5 })]);
+    expect((await api('GET', '/api/stats')).status).toBe(401);
+  });
+
   it('publishes an OpenAPI document covering the routes', async () => {
     const r = await fetch(`${A.url}/api/openapi.json`);
     const doc = (await r.json()) as Json;
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/auth/login', '/api/tickets', '/api/tickets/{number}', '/api/tickets/{number}/replies', '/api/users']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/auth/login', '/api/tickets', '/api/tickets/{number}', '/api/tickets/{number}/replies', '/api/users', '/api/stats', '/api/customers/{id}', '/api/customers/channel-preferences']),
+    );
     expect(doc.paths['/api/tickets/{number}'].patch['x-required-role']).toBe('agent');
     expect(doc.paths['/api/tickets'].get.parameters.map((p: Json) => p.name)).toContain('needsReview');
   });

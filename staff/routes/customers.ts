@@ -1,0 +1,90 @@
+/**
+ * Customer profiles for staff: customers linked across channels by identity, phone and e-mail,
+ * their tickets, and how much each customer (and the customer base) relies on each channel.
+ * The linking and the bands live in staff/customer-profiles.ts (pure); this module validates
+ * requests and loads the facts.
+ */
+import { z } from 'zod';
+import { NotFoundError } from '../../store/errors.js';
+import type { TicketFact, TicketFactsReader } from '../../store/ticket-facts.js';
+import type { ApiRouter } from '../http.js';
+import {
+  channelPreferences,
+  channelsOf,
+  customerProfile,
+  customerSummary,
+  findCustomer,
+  linkCustomers,
+  searchCustomers,
+  type LinkedCustomer,
+} from '../customer-profiles.js';
+
+export interface CustomerRouteDeps {
+  facts: Pick<TicketFactsReader, 'all'>;
+}
+
+export const CustomerListQuerySchema = z
+  .object({
+    search: z.string().trim().min(1).max(100).optional(),
+    page: z.coerce.number().int().min(1).max(100_000).default(1),
+    pageSize: z.coerce.number().int().min(1).max(200).default(20),
+  })
+  .strict();
+
+/** A customer id as listed (`webchat:u1`), URL-encoded in the path; any identity's id also finds the customer. */
+const CustomerParamsSchema = z.object({ id: z.string().min(1).max(600) });
+
+export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDeps): void {
+  // The reader hands out the same array while its cache is fresh; link each array once.
+  const linked = new WeakMap<readonly TicketFact[], { customers: LinkedCustomer[]; channels: string[] }>();
+  const load = async () => {
+    const facts = await deps.facts.all();
+    let l = linked.get(facts);
+    if (!l) {
+      const customers = linkCustomers(facts);
+      linked.set(facts, (l = { customers, channels: channelsOf(customers) }));
+    }
+    return l;
+  };
+
+  router.add({
+    method: 'get',
+    path: '/api/customers',
+    summary: 'Customers (identities linked across channels by user id, phone and e-mail), most recent contact first',
+    tag: 'customers',
+    role: 'agent',
+    query: CustomerListQuerySchema,
+    handler: async ({ query }) => {
+      const { customers: all } = await load();
+      const matching = query.search ? searchCustomers(all, query.search) : all;
+      const start = (query.page - 1) * query.pageSize;
+      return { body: { items: matching.slice(start, start + query.pageSize).map(customerSummary), total: matching.length, page: query.page, pageSize: query.pageSize } };
+    },
+  });
+
+  // Declared before /{id}; the router also prefers a static segment over a parameter.
+  router.add({
+    method: 'get',
+    path: '/api/customers/channel-preferences',
+    summary: 'For each channel, the share of customers in each reliance band (基本不接触 … 依赖)',
+    tag: 'customers',
+    role: 'agent',
+    handler: async () => ({ body: channelPreferences((await load()).customers) }),
+  });
+
+  router.add({
+    method: 'get',
+    path: '/api/customers/{id}',
+    summary: "A customer's profile: identities, contact details, channel shares with bands, and tickets (newest first)",
+    tag: 'customers',
+    role: 'agent',
+    params: CustomerParamsSchema,
+    responses: { 200: 'the profile', 404: 'no customer with this id' },
+    handler: async ({ params }) => {
+      const { customers, channels } = await load();
+      const customer = findCustomer(customers, params.id);
+      if (!customer) throw new NotFoundError(`customer ${params.id} not found`);
+      return { body: customerProfile(customer, channels) };
+    },
+  });
+}

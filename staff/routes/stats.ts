@@ -1,0 +1,85 @@
+/**
+ * GET /api/stats: the dashboard's counts, review rate, response medians and emerging terms over a
+ * range of days in the service time zone. The arithmetic lives in staff/stats.ts (pure); this
+ * module validates the query, resolves default days and loads the facts.
+ */
+import { z } from 'zod';
+import { dayOf } from '../../store/clock.js';
+import type { TicketFactsReader } from '../../store/ticket-facts.js';
+import type { Config } from '../../runtime/config.js';
+import type { TermExtractor } from '../deps.js';
+import { HttpError, type ApiRouter } from '../http.js';
+import { addDays, computeStats, daySpan, factDays } from '../stats.js';
+
+/** Longest range one request may ask for (a leap year), so one request cannot scan years of tickets. */
+export const MAX_RANGE_DAYS = 366;
+/** Days covered when the query names no `from`. */
+export const DEFAULT_RANGE_DAYS = 30;
+/** Distinct message texts whose terms are remembered (the same tickets are re-read on every refresh). */
+const TERM_MEMO_SIZE = 50_000;
+
+export interface StatsRouteDeps {
+  config: Pick<Config, 'TIME_ZONE'>;
+  terms: TermExtractor;
+  facts: Pick<TicketFactsReader, 'inDays'>;
+  now?: () => Date;
+}
+
+/** A real calendar day (2026-02-30 is refused), as the ticket store writes `createdDay`. */
+export const CalendarDay = z.iso.date({ error: 'a calendar day written YYYY-MM-DD, e.g. 2026-11-25' });
+
+export const StatsQuerySchema = z
+  .object({
+    from: CalendarDay.optional(),
+    to: CalendarDay.optional(),
+    granularity: z.enum(['day', 'week']).default('day'),
+  })
+  .strict();
+
+/**
+ * The days a query covers: `to` defaults to today (service time zone), `from` to the
+ * {@link DEFAULT_RANGE_DAYS} days ending on `to`. A reversed or too long range is a 400 naming `from`.
+ */
+export function resolveRange(query: { from?: string; to?: string }, today: string): { from: string; to: string } {
+  const to = query.to ?? today;
+  const from = query.from ?? addDays(to, -(DEFAULT_RANGE_DAYS - 1));
+  const invalid = (message: string) => new HttpError(400, 'VALIDATION_FAILED', `invalid query: query.from: ${message}`, [{ field: 'query.from', message }]);
+  if (from > to) throw invalid(`must not be after to (${to})`);
+  if (daySpan(from, to) > MAX_RANGE_DAYS) throw invalid(`the range may cover at most ${MAX_RANGE_DAYS} days; it covers ${daySpan(from, to)}`);
+  return { from, to };
+}
+
+/** Remembers the terms of recent texts: segmentation is the costly part of a refresh, and texts do not change. */
+function memoizeTerms(terms: TermExtractor): TermExtractor {
+  const memo = new Map<string, string[]>();
+  return (text) => {
+    let t = memo.get(text);
+    if (!t) {
+      if (memo.size >= TERM_MEMO_SIZE) memo.clear();
+      memo.set(text, (t = terms(text)));
+    }
+    return t;
+  };
+}
+
+export function registerStatsRoutes(router: ApiRouter, deps: StatsRouteDeps): void {
+  const now = deps.now ?? (() => new Date());
+  const terms = memoizeTerms(deps.terms);
+  router.add({
+    method: 'get',
+    path: '/api/stats',
+    summary: 'Ticket counts per day or week by topic, type, channel and status; review rate; response medians; emerging terms',
+    tag: 'stats',
+    role: 'agent',
+    query: StatsQuerySchema,
+    responses: { 200: 'statistics of the tickets created in the range (days in the service time zone)' },
+    handler: async ({ query }) => {
+      const at = now();
+      const timeZone = deps.config.TIME_ZONE;
+      const range = resolveRange(query, dayOf(at, timeZone));
+      const days = factDays({ ...range, timeZone, now: at });
+      const facts = await deps.facts.inDays(days.from, days.to);
+      return { body: computeStats(facts, { ...range, granularity: query.granularity, timeZone, now: at, terms }) };
+    },
+  });
+}

@@ -1,0 +1,252 @@
+/**
+ * Ticket statistics for the staff dashboard, computed in TypeScript over ticket facts (FerretDB
+ * 1.24 has no `$dateToString`, no medians and only `$sum`/`$count` in `$group`). Pure: no I/O and
+ * no clock of its own, so every figure can be checked against a hand-computed data set.
+ *
+ * Days are calendar days in the service time zone: a ticket belongs to its `createdDay`, which the
+ * store fixed at creation, so a day or week never depends on the time zone of the server or viewer.
+ */
+import { dayOf, weekOf } from '../store/clock.js';
+import type { TicketFact } from '../store/ticket-facts.js';
+
+export type Granularity = 'day' | 'week';
+
+/** The dimensions counted per period. */
+export const SERIES_FIELDS = ['topic', 'type', 'channel', 'status'] as const;
+export type SeriesField = (typeof SERIES_FIELDS)[number];
+
+export interface StatsOptions {
+  /** First day counted (YYYY-MM-DD, inclusive). */
+  from: string;
+  /** Last day counted (YYYY-MM-DD, inclusive). */
+  to: string;
+  granularity: Granularity;
+  /** Service time zone (IANA), to know which day "today" is. */
+  timeZone: string;
+  now: Date;
+  /** Content terms of a text (see staff/terms.ts). */
+  terms: (text: string) => readonly string[];
+}
+
+export interface SeriesPoint {
+  /** The day, or the Monday that starts the ISO week (YYYY-MM-DD). */
+  period: string;
+  /** The topic, type, channel or status; null when the ticket has none (unclassified, spam). */
+  key: string | null;
+  count: number;
+}
+
+export interface EmergingTerm {
+  term: string;
+  /** Tickets mentioning the term in the 7 days of the recent window. */
+  thisWeek: number;
+  /** Tickets mentioning it per week, averaged over the 4 weeks before. */
+  weeklyAverageBefore: number;
+  /** (thisWeek + 1) / (weeklyAverageBefore + 1). */
+  growth: number;
+}
+
+export interface DayRange {
+  from: string;
+  to: string;
+}
+
+export interface StatsReport {
+  from: string;
+  to: string;
+  granularity: Granularity;
+  /** Every period of the range in order, so charts can lay out periods without tickets. */
+  periods: string[];
+  totals: {
+    tickets: number;
+    /** Tickets still waiting for review now (the ticket list's `needsReview=true`). */
+    needsReview: number;
+    /** Tickets the classifier sent to review at intake, reviewed since or not. */
+    flaggedForReview: number;
+    /** flaggedForReview / tickets (0 without tickets). */
+    reviewRate: number;
+    spam: number;
+    /** Tickets with at least one topic or type correction. */
+    corrected: number;
+  };
+  series: Record<SeriesField, SeriesPoint[]>;
+  matrix: { topic: string | null; type: string | null; count: number }[];
+  medians: { firstResponseMinutes: number | null; resolutionMinutes: number | null; firstResponseCount: number; resolutionCount: number };
+  /** The windows the emerging terms compare. */
+  emergingWindow: { thisWeek: DayRange; before: DayRange };
+  emerging: EmergingTerm[];
+}
+
+const DAY_MS = 86_400_000;
+const MINUTE_MS = 60_000;
+/** Emerging terms listed. */
+export const EMERGING_LIMIT = 10;
+/** A term needs this many tickets in the recent week to be listed: one mention is not a trend. */
+export const EMERGING_MIN_THIS_WEEK = 2;
+
+/** The day `n` days after `day` (negative: before). Calendar arithmetic, no time zone involved. */
+export function addDays(day: string, n: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Days from `from` to `to`, both counted (2026-11-01 … 2026-11-01 is 1). */
+export function daySpan(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1;
+}
+
+/**
+ * The periods of a range: each day, or each ISO week (named by its Monday) that overlaps the
+ * range. Weeks at the edges may be partial: only the range's days are counted in them.
+ */
+export function periodsOf(from: string, to: string, granularity: Granularity): string[] {
+  const out: string[] = [];
+  const step = granularity === 'day' ? 1 : 7;
+  for (let p = granularity === 'day' ? from : weekOf(from); p <= to; p = addDays(p, step)) out.push(p);
+  return out;
+}
+
+/** The middle value; the mean of the two middle values for an even count; null for none. */
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * The two windows emerging terms compare: the 7 days ending on `to`, or on today when `to` is
+ * later (days that have not happened would dilute the week), and the 28 days just before them.
+ */
+export function emergingWindow(to: string, today: string): { thisWeek: DayRange; before: DayRange } {
+  const end = to < today ? to : today;
+  return { thisWeek: { from: addDays(end, -6), to: end }, before: { from: addDays(end, -34), to: addDays(end, -7) } };
+}
+
+/** The days whose tickets {@link computeStats} needs: the range and the emerging windows. */
+export function factDays(opts: Pick<StatsOptions, 'from' | 'to' | 'timeZone' | 'now'>): DayRange {
+  const w = emergingWindow(opts.to, dayOf(opts.now, opts.timeZone));
+  return { from: w.before.from < opts.from ? w.before.from : opts.from, to: opts.to };
+}
+
+/** Orders keys for output: by code unit (locale-independent, so stable), null last. */
+function compareKeys(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return a < b ? -1 : 1;
+}
+
+function increment<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function keyOf(f: TicketFact, field: SeriesField): string | null {
+  switch (field) {
+    case 'topic':
+      return f.topic;
+    case 'type':
+      return f.type;
+    case 'channel':
+      return f.customer.channelId;
+    case 'status':
+      return f.status;
+  }
+}
+
+/**
+ * Statistics of the tickets created on days `from` … `to` (inclusive; facts outside are ignored,
+ * except by the emerging terms, which look at their own windows).
+ *
+ * - Totals, series and the topic × type matrix count every ticket of the range, spam included
+ *   (its topic and type are usually null), so each series adds up to `totals.tickets`.
+ * - Medians cover non-spam tickets of the range with the timestamp: minutes from creation to the
+ *   first staff reply, and to the (latest) resolution; closed-without-resolving is not a resolution.
+ * - Emerging terms: among non-spam tickets, each term counted once per ticket, in the 7 days
+ *   ending on `to` (or today) against the 28 days before. Growth = (thisWeek + 1) / (weekly
+ *   average before + 1), so a new term needs several mentions to beat an established one; only
+ *   terms with at least {@link EMERGING_MIN_THIS_WEEK} tickets this week and growth above 1 are
+ *   listed, the top {@link EMERGING_LIMIT} by growth, then this week's count, then the term.
+ */
+export function computeStats(facts: readonly TicketFact[], opts: StatsOptions): StatsReport {
+  const inRange = facts.filter((f) => f.createdDay >= opts.from && f.createdDay <= opts.to);
+  const periodOf = opts.granularity === 'day' ? (day: string) => day : weekOf;
+
+  const counts = Object.fromEntries(SERIES_FIELDS.map((field) => [field, new Map<string, Map<string | null, number>>()])) as Record<SeriesField, Map<string, Map<string | null, number>>>;
+  const matrix = new Map<string, { topic: string | null; type: string | null; count: number }>();
+  const firstResponse: number[] = [];
+  const resolution: number[] = [];
+  let needsReview = 0;
+  let flagged = 0;
+  let spam = 0;
+  let corrected = 0;
+
+  for (const f of inRange) {
+    const period = periodOf(f.createdDay);
+    for (const field of SERIES_FIELDS) {
+      const byPeriod = counts[field];
+      let byKey = byPeriod.get(period);
+      if (!byKey) byPeriod.set(period, (byKey = new Map()));
+      increment(byKey, keyOf(f, field));
+    }
+    const cell = JSON.stringify([f.topic, f.type]);
+    const m = matrix.get(cell);
+    if (m) m.count++;
+    else matrix.set(cell, { topic: f.topic, type: f.type, count: 1 });
+
+    if (f.needsReview) needsReview++;
+    if (f.needsReview || f.reviewReason !== null) flagged++;
+    if (f.corrections > 0) corrected++;
+    if (f.spam) {
+      spam++;
+      continue;
+    }
+    if (f.firstResponseAt) firstResponse.push((f.firstResponseAt.getTime() - f.createdAt.getTime()) / MINUTE_MS);
+    if (f.resolvedAt) resolution.push((f.resolvedAt.getTime() - f.createdAt.getTime()) / MINUTE_MS);
+  }
+
+  const series = Object.fromEntries(
+    SERIES_FIELDS.map((field) => {
+      const points: SeriesPoint[] = [];
+      for (const [period, byKey] of counts[field]) for (const [key, count] of byKey) points.push({ period, key, count });
+      points.sort((a, b) => (a.period === b.period ? compareKeys(a.key, b.key) : a.period < b.period ? -1 : 1));
+      return [field, points];
+    }),
+  ) as Record<SeriesField, SeriesPoint[]>;
+
+  const window = emergingWindow(opts.to, dayOf(opts.now, opts.timeZone));
+  return {
+    from: opts.from,
+    to: opts.to,
+    granularity: opts.granularity,
+    periods: periodsOf(opts.from, opts.to, opts.granularity),
+    totals: { tickets: inRange.length, needsReview, flaggedForReview: flagged, reviewRate: inRange.length ? flagged / inRange.length : 0, spam, corrected },
+    series,
+    matrix: [...matrix.values()].sort((a, b) => b.count - a.count || compareKeys(a.topic, b.topic) || compareKeys(a.type, b.type)),
+    medians: { firstResponseMinutes: median(firstResponse), resolutionMinutes: median(resolution), firstResponseCount: firstResponse.length, resolutionCount: resolution.length },
+    emergingWindow: window,
+    emerging: emergingTerms(facts, window, opts.terms),
+  };
+}
+
+/** See {@link computeStats} for the rules. */
+export function emergingTerms(facts: readonly TicketFact[], window: { thisWeek: DayRange; before: DayRange }, terms: (text: string) => readonly string[]): EmergingTerm[] {
+  const recent = new Map<string, number>();
+  const before = new Map<string, number>();
+  for (const f of facts) {
+    if (f.spam) continue;
+    const target =
+      f.createdDay >= window.thisWeek.from && f.createdDay <= window.thisWeek.to ? recent : f.createdDay >= window.before.from && f.createdDay <= window.before.to ? before : null;
+    if (!target) continue;
+    for (const term of new Set(terms(f.text))) increment(target, term);
+  }
+  const weeksBefore = daySpan(window.before.from, window.before.to) / 7;
+  const out: EmergingTerm[] = [];
+  for (const [term, thisWeek] of recent) {
+    if (thisWeek < EMERGING_MIN_THIS_WEEK) continue;
+    const weeklyAverageBefore = (before.get(term) ?? 0) / weeksBefore;
+    const growth = (thisWeek + 1) / (weeklyAverageBefore + 1);
+    if (growth > 1) out.push({ term, thisWeek, weeklyAverageBefore, growth });
+  }
+  out.sort((a, b) => b.growth - a.growth || b.thisWeek - a.thisWeek || (a.term < b.term ? -1 : a.term > b.term ? 1 : 0));
+  return out.slice(0, EMERGING_LIMIT);
+}
