@@ -20,7 +20,7 @@ import { tokenize, NO_STOPWORDS, type Stopwords, type Tokenizer } from './tokeni
 /** Artifact layout version: bump when the JSON shape changes. */
 export const FORMAT_VERSION = 1;
 /** Engine version: bump the major when features or scoring change meaning. */
-export const ENGINE_VERSION = '1.0.0';
+export const ENGINE_VERSION = '1.1.0';
 
 /** Default maximum input length in characters (code points). */
 export const DEFAULT_MAX_LENGTH = 2000;

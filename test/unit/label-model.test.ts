@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureSpace } from '../../classifier/features.js';
 import { KeywordModel, trainKeywordModel } from '../../classifier/models/keyword.js';
+import { ModelFormatError } from '../../classifier/errors.js';
 import { LabelModel, trainLabelModel } from '../../classifier/models/label-model.js';
 import { analyze } from '../../classifier/pipeline.js';
 import { toCsr } from '../../classifier/sparse.js';
@@ -57,5 +58,36 @@ describe('label model (SVM + keywords + calibration) round trip', () => {
   it('is reproducible with the same seed', () => {
     const again = trainLabelModel(x, docs.map((d) => d.tokens), labels, ['delivery', 'returns'], { seed: 5, folds: 2, cGrid: [1] });
     expect(JSON.stringify(again)).toBe(JSON.stringify(data));
+  });
+});
+
+describe('ensemble calibration', () => {
+  const train = (calibration?: 'stack' | 'temperature', labelBias?: boolean) =>
+    trainLabelModel(x, docs.map((d) => d.tokens), labels, ['delivery', 'returns'], { seed: 5, folds: 2, cGrid: [1], calibration, labelBias });
+
+  it('stacks SVM and keyword scores with a per-label bias by default', () => {
+    const data = train();
+    expect(data.ensemble.bias).toHaveLength(2);
+    expect(data.ensemble.bias!.every(Number.isFinite)).toBe(true);
+    expect(data.ensemble.temperature).toBeGreaterThan(0);
+    expect(data.ensemble.keywordWeight).toBeGreaterThanOrEqual(0);
+  });
+
+  it('fits no bias without labelBias, and keeps the plain temperature calibration on request', () => {
+    const noBias = train('stack', false);
+    expect(noBias.ensemble.bias).toBeUndefined();
+    expect(noBias.ensemble.temperature).toBeGreaterThan(0);
+    expect(train('temperature').ensemble.bias).toBeUndefined();
+  });
+
+  it('loads artifacts without a bias and refuses a malformed one', () => {
+    const data = train();
+    const a = analyze('退款什么时候退回来', deps);
+    const v = space.vectorize(a.doc);
+    const { bias: _, ...withoutBias } = data.ensemble;
+    const old = new LabelModel({ ...data, ensemble: withoutBias });
+    expect(old.predict(v, a.tokens).probs.reduce((s, p) => s + p, 0)).toBeCloseTo(1, 10);
+    expect(() => new LabelModel({ ...data, ensemble: { ...data.ensemble, bias: [0] } })).toThrow(ModelFormatError);
+    expect(() => new LabelModel({ ...data, ensemble: { ...data.ensemble, bias: [0, Number.NaN] } })).toThrow(ModelFormatError);
   });
 });
