@@ -15,7 +15,6 @@ import {
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import restify from 'restify';
-import type { DemandClassifier } from '../classifier/demand-classifier.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Config } from '../runtime/config.js';
 import type { Store } from '../store/index.js';
@@ -28,10 +27,13 @@ import { CustomerReplies } from './proactive.js';
 import { mountStaff, type Staff } from '../staff/index.js';
 import { createTermExtractor } from '../staff/terms.js';
 import { NO_STOPWORDS } from '../classifier/tokenizer.js';
+import type { ModelServices } from '../trainer/index.js';
+import { registerTrainerRoutes } from '../trainer/routes.js';
 
 export interface AppDeps {
   config: Config;
-  classifier: DemandClassifier;
+  /** The live model (follows the registry's active version) and the training service. */
+  models: ModelServices;
   taxonomy: Taxonomy;
   store: Store;
   log: Logger;
@@ -70,8 +72,9 @@ export function createApp(deps: AppDeps): App {
   let directLine: DirectLineHandle | null = null;
   const webchatAdapter = new WebChatAdapter(() => directLine!);
   const conversationState = new ConversationState(deps.store.botState);
+  const { holder, training, pipelineDeps } = deps.models;
   const bot = new DemandBot({
-    classifier: deps.classifier,
+    classifier: holder,
     tickets: deps.store,
     lookup: deps.store.tickets,
     taxonomy: deps.taxonomy,
@@ -129,7 +132,7 @@ export function createApp(deps: AppDeps): App {
   });
   server.get('/readyz', async (_req, res) => {
     const db = await deps.databaseReady().catch(() => false);
-    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: deps.classifier.version, outboxPending: deps.store.outbox.pending() });
+    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: holder.version, outboxPending: deps.store.outbox.pending() });
   });
 
   let inFlightDirect = 0;
@@ -164,15 +167,18 @@ export function createApp(deps: AppDeps): App {
     (channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }),
     deps.store.tickets,
   );
-  const staff = mountStaff(server, {
+  const staffDeps = {
     store: deps.store,
     replies,
     taxonomy: deps.taxonomy,
-    classifier: deps.classifier,
-    terms: createTermExtractor(deps.classifier.pipeline.deps.tokenizer, deps.classifier.pipeline.deps.stopwords ?? NO_STOPWORDS),
+    classifier: holder,
+    // Every model version loads with the same tokenizer and stopwords (the loader checks it).
+    terms: createTermExtractor(pipelineDeps.tokenizer, pipelineDeps.stopwords ?? NO_STOPWORDS),
     config,
     log,
-  });
+  };
+  const staff = mountStaff(server, staffDeps);
+  registerTrainerRoutes(staff.router, { ...staffDeps, holder, training });
   return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine?.close() };
 }
 

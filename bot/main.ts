@@ -5,11 +5,11 @@
  * turns in flight, flush the outbox, stop the embedded database.
  */
 import { pino } from 'pino';
-import { loadDemandClassifier } from '../runtime/classifier-factory.js';
 import { ConfigError, loadConfig } from '../runtime/config.js';
 import { loadTaxonomy } from '../runtime/project-data.js';
 import { openDatabase } from '../store/database.js';
 import { createStore } from '../store/index.js';
+import { createModelServices } from '../trainer/index.js';
 import { createApp } from './app.js';
 import { DIRECT_LINE_CHANNEL_ID } from './directline.js';
 
@@ -28,11 +28,11 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
     // Web chat conversations live in this process's Direct Line endpoint: no other process writes their state.
     exclusiveStatePrefixes: [`${DIRECT_LINE_CHANNEL_ID}/conversations/`],
   });
-  const classifier = await loadDemandClassifier(config);
-  log.info({ model: classifier.version, writeConcern: store.writeConcern }, 'model loaded');
+  const models = await createModelServices({ config, taxonomy, store, log });
+  log.info({ model: models.holder.version, writeConcern: store.writeConcern }, 'model loaded');
   const app = createApp({
     config,
-    classifier,
+    models,
     taxonomy,
     store,
     log,
@@ -52,6 +52,7 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
       const deadline = Date.now() + 10_000;
       while (app.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       stopJobs();
+      await models.stop();
       await store.flushOutbox().catch((err: Error) => log.warn({ err: err.message, pending: store.outbox.pending() }, 'outbox not flushed; it is replayed at the next start'));
       await database.close();
       log.info('stopped');

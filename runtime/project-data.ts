@@ -62,6 +62,14 @@ export function loadCorpus(dir: string, taxonomy: Taxonomy): CorpusRow[] {
     .flatMap((f) => readCorpusFile(join(dir, f), taxonomy));
 }
 
+/**
+ * The frozen held-out set (`data/holdout/holdout.jsonl`): written independently of the corpus and
+ * never trained on, so every model version is evaluated on the same rows.
+ */
+export function loadHoldout(dataDir: string, taxonomy: Taxonomy): CorpusRow[] {
+  return readCorpusFile(join(dataDir, 'holdout', 'holdout.jsonl'), taxonomy);
+}
+
 const EditsSchema = z
   .object({
     set: z.record(z.string(), z.number().finite()).optional(),

@@ -12,7 +12,7 @@ import { readJsonl } from '../runtime/jsonl.js';
 
 const config = loadConfig(process.env);
 const file = sharedDataset('gov_titles_teddy2020.jsonl');
-const texts = file ? readLabelled(file).filter((_, i) => i % 5 === 0).map((r) => r.text) : readJsonl(join(PROJECT_ROOT, 'test/fixtures/holdout.jsonl')).map((r) => String(r.text));
+const texts = file ? readLabelled(file).filter((_, i) => i % 5 === 0).map((r) => r.text) : readJsonl(join(PROJECT_ROOT, 'data/holdout/holdout.jsonl')).map((r) => String(r.text));
 const mb = () => Math.round((process.memoryUsage().rss / 2 ** 20) * 10) / 10;
 
 if (process.argv[2] === 'tokenizer') {

@@ -155,7 +155,7 @@ function corpusQuality(dataDir: string, deps: PipelineDeps, quick: boolean): Res
 
 /** Figures on the independently written holdout set (never trained on). */
 function holdout(c: DemandClassifier): Result {
-  const rows = readJsonl(join(PROJECT_ROOT, 'test/fixtures/holdout.jsonl'));
+  const rows = readJsonl(join(PROJECT_ROOT, 'data/holdout/holdout.jsonl'));
   const res = rows.map((r) => ({ r, p: c.classify(r.text) }));
   const normal = res.filter(({ r }) => !r.spam);
   const spam = res.filter(({ r }) => r.spam);

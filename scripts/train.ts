@@ -1,17 +1,32 @@
 /**
  * npm run -s train -- [--data <file.jsonl|dir>] [--out <dir>] [--seed N] [--default]
+ * npm run -s train -- --register [--activate] [--seed N] [--by <name>]
  *
  * Trains the topic, type and spam heads on the shipped corpus (or --data), applying the trainers'
  * keyword edits in data/keywords.json, and writes a versioned model. Progress goes to stderr; the
  * last stdout line is a JSON summary.
+ *
+ * With --register it retrains the way the console does, against the configured database: the
+ * corpus plus every staff correction, the keyword edits saved there, evaluated beside the active
+ * version, and adds the version to the registry (--activate also makes it the active one). It takes
+ * the deployment-wide training lock, so it fails while another run is in progress.
  */
 import { statSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { trainDemandModel } from '../classifier/demand-classifier.js';
-import { createPipelineDeps } from '../runtime/classifier-factory.js';
-import { loadConfig } from '../runtime/config.js';
+import { createPipelineDeps, loadDemandClassifier } from '../runtime/classifier-factory.js';
+import { loadConfig, type Config } from '../runtime/config.js';
 import { writeArtifact } from '../runtime/model-store.js';
 import { loadCorpus, loadKeywordOverrides, loadTaxonomy, readCorpusFile } from '../runtime/project-data.js';
+import { MongoAuditLog } from '../store/audit-log.js';
+import { openDatabase } from '../store/database.js';
+import { MongoKeywordEdits } from '../store/keyword-edits.js';
+import { MongoModelRegistry } from '../store/model-registry.js';
+import { MongoTrainingJobs } from '../store/training-jobs.js';
+import { MongoTrainingRepository } from '../store/training-repository.js';
+import { artifactLoader, ModelHolder } from '../trainer/model-holder.js';
+import { TrainingService } from '../trainer/training-service.js';
 import { flags, printJson, progressBar, runCli, UsageError } from './cli.js';
 
 runCli(async () => {
@@ -20,10 +35,19 @@ runCli(async () => {
     out: { type: 'string' },
     seed: { type: 'string', default: '1' },
     default: { type: 'boolean', default: false },
+    register: { type: 'boolean', default: false },
+    activate: { type: 'boolean', default: false },
+    by: { type: 'string' },
   });
   const config = loadConfig(process.env);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got "${values.seed}"`);
+  if (values.register) {
+    if (values.data || values.out || values.default) throw new UsageError('--register trains from the corpus and the database; it takes no --data, --out or --default');
+    await register(config, seed, values.activate, values.by ?? `cli:${userInfo().username}`);
+    return;
+  }
+  if (values.activate) throw new UsageError('--activate needs --register');
   const taxonomy = loadTaxonomy(config.DATA_DIR);
   const data = values.data ? resolve(values.data) : join(config.DATA_DIR, 'corpus');
   const rows = statSync(data).isDirectory() ? loadCorpus(data, taxonomy) : readCorpusFile(data, taxonomy);
@@ -43,4 +67,42 @@ runCli(async () => {
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
+}
+
+/** Trains from the corpus plus the database's corrections and keyword edits, and registers the version. */
+async function register(config: Config, seed: number, activate: boolean, by: string): Promise<void> {
+  const warn = (o: object, m: string) => process.stderr.write(`${m} ${JSON.stringify(o)}\n`);
+  const log = { info: () => {}, warn, error: warn };
+  const database = await openDatabase(config, { info: () => {}, warn });
+  try {
+    const db = database.db;
+    const models = new MongoModelRegistry(db);
+    const deps = await createPipelineDeps(config);
+    const holder = new ModelHolder({ shipped: await loadDemandClassifier(config, deps), registry: models, load: artifactLoader(deps, loadTaxonomy(config.DATA_DIR), config.MAX_TEXT_LENGTH), log });
+    // The new version is evaluated beside the active one, as in the console.
+    await holder.init();
+    const training = new TrainingService({
+      store: { training: new MongoTrainingRepository(db), models, keywordEdits: new MongoKeywordEdits(db), trainingJobs: new MongoTrainingJobs(db), audit: new MongoAuditLog(db) },
+      holder,
+      config,
+      log,
+    });
+    const { done } = await training.start({ by, seed });
+    const bar = progressBar('train');
+    const poll = setInterval(() => {
+      void training.status().then((s) => bar(s.progress, s.stage ?? ''));
+    }, 250);
+    const status = await done.finally(() => clearInterval(poll));
+    if (status.state !== 'succeeded') throw new Error(`training failed (${status.error?.code}): ${status.error?.message}`);
+    bar(1, 'done');
+    const version = status.version!;
+    if (activate) {
+      const r = await holder.activate(version, by);
+      await new MongoAuditLog(db).record({ actor: by, action: 'model.activate', target: version, details: { previous: r.previous, via: 'cli' } });
+    }
+    const record = (await models.get(version))!;
+    printJson({ version, registered: true, activated: activate, seed, trainedBy: by, provenance: record.provenance, evaluation: record.metrics.evaluation });
+  } finally {
+    await database.close();
+  }
 }

@@ -49,6 +49,12 @@ export class MongoTrainingRepository {
     return docs.map(({ _id: _ignored, ...e }) => e);
   }
 
+  /** The `limit` most recently corrected examples, newest first (evaluation, keyword suggestions). */
+  async recent(limit: number): Promise<TrainingExample[]> {
+    const docs = await this.examples.find({}).sort({ updatedAt: -1 }).limit(limit).toArray();
+    return docs.map(({ _id: _ignored, ...e }) => e);
+  }
+
   async count(): Promise<number> {
     return this.examples.countDocuments({});
   }

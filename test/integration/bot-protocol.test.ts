@@ -8,10 +8,10 @@ import { MongoClient, type Db } from 'mongodb';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp, type App } from '../../bot/app.js';
-import { loadDemandClassifier } from '../../runtime/classifier-factory.js';
 import { loadConfig } from '../../runtime/config.js';
 import { loadTaxonomy } from '../../runtime/project-data.js';
 import { createStore, type Store } from '../../store/index.js';
+import { createModelServices, type ModelServices } from '../../trainer/index.js';
 
 /**
  * The bot as a Bot Framework channel sees it: activities POSTed to /api/messages over real HTTP,
@@ -22,6 +22,7 @@ let client: MongoClient;
 let db: Db;
 let store: Store;
 let app: App;
+let models: ModelServices;
 let botUrl: string;
 let connector: Server;
 let serviceUrl: string;
@@ -35,7 +36,8 @@ beforeAll(async () => {
   db = client.db(`proto_${randomUUID().slice(0, 8)}`);
   const log = pino({ level: 'silent' });
   store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'proto-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: taxonomy.topics.map((t) => t.id), log });
-  app = createApp({ config, classifier: await loadDemandClassifier(config), taxonomy, store, log, databaseReady: async () => true });
+  models = await createModelServices({ config, taxonomy, store, log });
+  app = createApp({ config, models, taxonomy, store, log, databaseReady: async () => true });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
   botUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   connector = createServer((req, res) => {
@@ -54,6 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   app?.server.close();
   connector?.close();
+  await models?.stop();
   await db?.dropDatabase().catch(() => undefined);
   await client?.close();
 });

@@ -34,7 +34,7 @@ describe('the shipped default model', () => {
   });
 
   it('meets quality floors on the independently written holdout set', () => {
-    const rows = readJsonl(join(PROJECT_ROOT, 'test/fixtures/holdout.jsonl'));
+    const rows = readJsonl(join(PROJECT_ROOT, 'data/holdout/holdout.jsonl'));
     const results = rows.map((r) => ({ r, p: classifier.classify(r.text) }));
     const normal = results.filter(({ r }) => !r.spam);
     const spam = results.filter(({ r }) => r.spam);

@@ -37,7 +37,7 @@ describe('the two jieba implementations are interchangeable', () => {
     const stopwords = loadStopwords(dataDir);
     const a = DemandClassifier.load(artifact, { tokenizer: rs, stopwords }, taxonomy);
     const b = DemandClassifier.load(artifact, { tokenizer: cpp, stopwords }, taxonomy);
-    const texts = readJsonl(join(PROJECT_ROOT, 'test/fixtures/holdout.jsonl')).map((r) => r.text as string);
+    const texts = readJsonl(join(PROJECT_ROOT, 'data/holdout/holdout.jsonl')).map((r) => r.text as string);
     const same = texts.filter((t) => a.classify(t).topic === b.classify(t).topic).length;
     expect(same / texts.length).toBeGreaterThan(0.97);
   });

@@ -1,0 +1,105 @@
+/**
+ * One training run, start to finish, as it runs inside the training worker: read the corpus and the
+ * held-out set, merge the corrections and keyword edits, train, check that the new artifact loads,
+ * and evaluate it against the active version on the same rows. Its input and output are plain data
+ * (they cross the worker boundary by structured clone); it writes nothing anywhere.
+ */
+import { join } from 'node:path';
+import { DemandClassifier, trainDemandModel } from '../classifier/demand-classifier.js';
+import type { KeywordEdits } from '../classifier/models/keyword.js';
+import type { LabelModelMetrics } from '../classifier/models/label-model.js';
+import type { ModelArtifact } from '../classifier/pipeline.js';
+import { createPipelineDeps } from '../runtime/classifier-factory.js';
+import type { TokenizerChoice } from '../runtime/config.js';
+import { loadCorpus, loadHoldout, loadKeywordOverrides, loadTaxonomy } from '../runtime/project-data.js';
+import type { ModelProvenance } from '../store/model-registry.js';
+import { evaluateModel, evaluationRows, type ModelEvaluation } from './evaluation.js';
+import { mergeCorrections, mergeKeywordOverrides, type CorrectionRow } from './training-data.js';
+
+export interface TrainingJobInput {
+  dataDir: string;
+  tokenizer: TokenizerChoice;
+  maxLength: number;
+  seed: number;
+  /** Every correction, newest first. */
+  corrections: CorrectionRow[];
+  /** The database's latest keyword edits per topic, and their revisions. */
+  keywordEdits: Record<string, KeywordEdits>;
+  keywordRevisions: Record<string, number>;
+  /** Artifact of the version serving now, evaluated on the same rows; null to skip. */
+  activeArtifact: unknown;
+}
+
+/** The metrics stored with a version: training-time (out-of-fold) figures and the evaluation. */
+export interface ModelMetrics {
+  /** Out-of-fold figures of each head, measured while training. */
+  heads: Record<string, LabelModelMetrics>;
+  evaluation: {
+    candidate: ModelEvaluation;
+    /** The version that was active, on the same rows; null when it could not be loaded. */
+    active: ModelEvaluation | null;
+    activeError: string | null;
+  };
+}
+
+export interface TrainingJobResult {
+  artifact: ModelArtifact;
+  provenance: ModelProvenance;
+  metrics: ModelMetrics;
+}
+
+export type ProgressListener = (fraction: number, stage: string) => void;
+
+/** Share of the progress bar that training takes; evaluation takes the rest. */
+const TRAINING_SHARE = 0.92;
+
+export async function runTrainingJob(input: TrainingJobInput, onProgress: ProgressListener): Promise<TrainingJobResult> {
+  onProgress(0, 'reading the corpus');
+  const taxonomy = loadTaxonomy(input.dataDir);
+  const deps = await createPipelineDeps({ DATA_DIR: input.dataDir, TOKENIZER: input.tokenizer });
+  const corpus = loadCorpus(join(input.dataDir, 'corpus'), taxonomy);
+  const holdout = loadHoldout(input.dataDir, taxonomy);
+  const merged = mergeCorrections(corpus, input.corrections, taxonomy);
+  const overrides = mergeKeywordOverrides(loadKeywordOverrides(input.dataDir), input.keywordEdits);
+
+  const started = performance.now();
+  const artifact = trainDemandModel(merged.rows, taxonomy, deps, {
+    seed: input.seed,
+    keywordOverrides: overrides,
+    onProgress: (f, stage) => onProgress(f * TRAINING_SHARE, stage),
+  });
+  const trainSeconds = (performance.now() - started) / 1000;
+
+  onProgress(TRAINING_SHARE, 'evaluating');
+  // The round trip a bot process will do: a version that does not load is never registered.
+  const candidate = DemandClassifier.load(JSON.parse(JSON.stringify(artifact)), deps, taxonomy, { maxLength: input.maxLength });
+  const rows = evaluationRows(holdout, input.corrections, taxonomy);
+  const candidateEval = await evaluateModel(candidate, rows, taxonomy);
+  let activeEval: ModelEvaluation | null = null;
+  let activeError: string | null = null;
+  if (input.activeArtifact !== null) {
+    try {
+      activeEval = await evaluateModel(DemandClassifier.load(input.activeArtifact, deps, taxonomy, { maxLength: input.maxLength }), rows, taxonomy);
+    } catch (err) {
+      // An active model made for another taxonomy cannot be scored on this one; say so, keep going.
+      activeError = (err as Error).message;
+    }
+  }
+  onProgress(1, 'done');
+  return {
+    artifact,
+    provenance: {
+      corpusRows: merged.corpusRows,
+      corrections: merged.corrections,
+      correctionsSkipped: merged.correctionsSkipped,
+      replacedCorpusRows: merged.replacedCorpusRows,
+      trainingRows: artifact.trainingRows,
+      keywordEdits: { overrides, revisions: input.keywordRevisions },
+      trainSeconds: Math.round(trainSeconds * 1000) / 1000,
+    },
+    metrics: {
+      heads: Object.fromEntries(Object.entries(artifact.heads).map(([name, head]) => [name, head.metrics])),
+      evaluation: { candidate: candidateEval, active: activeEval, activeError },
+    },
+  };
+}
