@@ -50,6 +50,11 @@ export interface TrainOptions {
   /** Recorded in the artifact and checked on load. */
   taxonomyVersion?: string;
   keywordOverrides?: Record<string, KeywordOverrides>;
+  /**
+   * SVM C per head, used as is instead of searched by cross-validation (retraining reuses the C
+   * the previous version chose: the search is most of the training time). Heads not named search.
+   */
+  fixedC?: Record<string, number>;
   onProgress?: (fraction: number, stage: string) => void;
   /** Clock for `createdAt` (tests pass a fixed one). */
   now?: () => Date;
@@ -137,13 +142,14 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
       head.labels,
       {
         ...head.options,
+        ...(opts.fixedC?.[head.name] !== undefined ? { cGrid: [opts.fixedC[head.name]] } : {}),
         keyword: { ...head.options?.keyword, overrides: opts.keywordOverrides?.[head.name] ?? head.options?.keyword?.overrides },
         seed,
         onProgress: (f, stage) => progress(start + f * span, `${head.name}: ${stage}`),
       },
     );
   });
-  const hash = trainingDataHash(examples, { heads: heads.map((h) => h.name), config, overrides: opts.keywordOverrides ?? null });
+  const hash = trainingDataHash(examples, { heads: heads.map((h) => h.name), config, overrides: opts.keywordOverrides ?? null, ...(opts.fixedC ? { fixedC: opts.fixedC } : {}) });
   const taxonomyVersion = opts.taxonomyVersion ?? null;
   return {
     formatVersion: FORMAT_VERSION,

@@ -24,6 +24,8 @@ export interface ModelProvenance {
    * with the database's edits winning per topic), and the database revision of each topic's edits.
    */
   keywordEdits: { overrides: Record<string, KeywordOverrides>; revisions: Record<string, number> };
+  /** The SVM C of each head: reused from the version active at training time, or searched. Absent in older records. */
+  svmC?: { reusedFrom: string; values: Record<string, number> } | { searched: true };
   trainSeconds: number;
 }
 

@@ -21,7 +21,13 @@ export type TrainerDeps = StaffDeps & { holder: ModelHolder; training: TrainingS
 const Version = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'a model version: letters, digits, ".", "_" and "-"');
 const VersionParams = z.object({ version: Version }).strict();
 const TopicParams = z.object({ topic: z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, 'a topic id such as "delivery"') }).strict();
-const TrainBody = z.object({ seed: z.number().int().min(0).max(2 ** 31 - 1).optional() }).strict();
+const TrainBody = z
+  .object({
+    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    /** Search each head's SVM C again (several times slower) instead of reusing the active version's. */
+    searchC: z.boolean().optional(),
+  })
+  .strict();
 const CompareQuery = z.object({ a: Version, b: Version }).strict();
 const KeywordsBody = KeywordEditsSchema.extend({
   /** The revision the trainer edited (0 = none yet): a newer stored revision → 409. */
@@ -78,8 +84,8 @@ export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): voi
     body: TrainBody,
     responses: { 202: 'training started; follow GET /api/models/training', 409: 'a training run is already in progress' },
     handler: async ({ principal, body }) => {
-      const { jobId } = await training.start({ by: principal!.username, seed: body.seed });
-      await store.audit.record({ actor: principal!.username, action: 'model.train', target: jobId, details: { seed: body.seed ?? 1 } });
+      const { jobId } = await training.start({ by: principal!.username, seed: body.seed, searchC: body.searchC });
+      await store.audit.record({ actor: principal!.username, action: 'model.train', target: jobId, details: { seed: body.seed ?? 1, searchC: body.searchC ?? false } });
       return { status: 202, body: { jobId, status: await training.status() } };
     },
   });

@@ -28,6 +28,23 @@ export interface TrainingJobInput {
   keywordRevisions: Record<string, number>;
   /** Artifact of the version serving now, evaluated on the same rows; null to skip. */
   activeArtifact: unknown;
+  /**
+   * Search each head's SVM C by cross-validation (slow) instead of reusing the C the active
+   * version chose. Without an active artifact to reuse from, C is always searched.
+   */
+  searchC?: boolean;
+}
+
+/** The C each head of an artifact chose, when it has the heads' usual shape. */
+export function chosenC(artifact: unknown): { fixedC: Record<string, number>; from: string } | null {
+  const a = artifact as { version?: unknown; heads?: Record<string, { svm?: { C?: unknown } }> } | null;
+  if (!a || typeof a.version !== 'string' || typeof a.heads !== 'object' || a.heads === null) return null;
+  const fixedC: Record<string, number> = {};
+  for (const [name, head] of Object.entries(a.heads)) {
+    const C = head?.svm?.C;
+    if (typeof C === 'number' && Number.isFinite(C) && C > 0) fixedC[name] = C;
+  }
+  return Object.keys(fixedC).length ? { fixedC, from: a.version } : null;
 }
 
 /** The metrics stored with a version: training-time (out-of-fold) figures and the evaluation. */
@@ -62,10 +79,12 @@ export async function runTrainingJob(input: TrainingJobInput, onProgress: Progre
   const merged = mergeCorrections(corpus, input.corrections, taxonomy);
   const overrides = mergeKeywordOverrides(loadKeywordOverrides(input.dataDir), input.keywordEdits);
 
+  const reuse = input.searchC ? null : chosenC(input.activeArtifact);
   const started = performance.now();
   const artifact = trainDemandModel(merged.rows, taxonomy, deps, {
     seed: input.seed,
     keywordOverrides: overrides,
+    ...(reuse ? { fixedC: reuse.fixedC } : {}),
     onProgress: (f, stage) => onProgress(f * TRAINING_SHARE, stage),
   });
   const trainSeconds = (performance.now() - started) / 1000;
@@ -95,6 +114,7 @@ export async function runTrainingJob(input: TrainingJobInput, onProgress: Progre
       replacedCorpusRows: merged.replacedCorpusRows,
       trainingRows: artifact.trainingRows,
       keywordEdits: { overrides, revisions: input.keywordRevisions },
+      svmC: reuse ? { reusedFrom: reuse.from, values: reuse.fixedC } : { searched: true },
       trainSeconds: Math.round(trainSeconds * 1000) / 1000,
     },
     metrics: {

@@ -62,7 +62,7 @@ export class TrainingService {
    * Starts a run and returns at once. Throws {@link TrainingInProgressError} when a run is going on
    * in this or any other process.
    */
-  async start(request: { by: string; seed?: number }): Promise<StartedTraining> {
+  async start(request: { by: string; seed?: number; searchC?: boolean }): Promise<StartedTraining> {
     if (this.running) throw new TrainingInProgressError({ jobId: this.running.jobId!, by: this.running.by!, startedAt: this.running.startedAt! });
     const status: TrainingStatus = { ...IDLE, state: 'running', jobId: randomUUID(), by: request.by, seed: request.seed ?? 1, stage: 'starting', startedAt: new Date() };
     // Taken before the first await, so two requests to this process cannot both get past here.
@@ -74,7 +74,7 @@ export class TrainingService {
       this.running = null;
       throw err;
     }
-    this.finished = this.run(status);
+    this.finished = this.run(status, request.searchC ?? false);
     return { jobId: status.jobId!, done: this.finished };
   }
 
@@ -99,7 +99,7 @@ export class TrainingService {
     return { ...IDLE };
   }
 
-  private async run(status: TrainingStatus): Promise<TrainingStatus> {
+  private async run(status: TrainingStatus, searchC: boolean): Promise<TrainingStatus> {
     const { store, log } = this.opts;
     const jobId = status.jobId!;
     const heartbeat = setInterval(() => {
@@ -117,6 +117,7 @@ export class TrainingService {
         keywordEdits: Object.fromEntries(Object.entries(edits).map(([topic, rev]) => [topic, rev.edits])),
         keywordRevisions: Object.fromEntries(Object.entries(edits).map(([topic, rev]) => [topic, rev.revision])),
         activeArtifact: this.opts.holder.current.artifact,
+        searchC,
       };
       const result = await runInWorker(
         input,

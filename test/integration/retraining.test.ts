@@ -275,6 +275,11 @@ describe('retraining from staff corrections', () => {
     expect(r).toMatchObject({ version: newVersion, trainedBy: 'tina', seed: 7, taxonomyVersion: taxonomy.version, active: false, trainingDataHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(r.provenance).toMatchObject({ corrections: CORRECTED.length, correctionsSkipped: 0, keywordEdits: { revisions: { billing: 1 } } });
     expect(r.provenance.keywordEdits.overrides.topic.billing).toEqual({ set: { 以旧换新: 3 }, pin: ['发票'], remove: ['抬头'] });
+    // Each head reused the C the serving version chose (no search), and says so.
+    const shippedC = Object.fromEntries(Object.entries(shipped.artifact.heads).map(([name, h]) => [name, h.svm.C]));
+    expect(r.provenance.svmC).toEqual({ reusedFrom: shipped.version, values: shippedC });
+    const trained = (await holderA.loadVersion(newVersion)).artifact;
+    expect(Object.fromEntries(Object.entries(trained.heads).map(([name, h]) => [name, h.svm.C]))).toEqual(shippedC);
     const { candidate, active } = (r.metrics as TrainingJobResult['metrics']).evaluation;
     expect(candidate.version).toBe(newVersion);
     expect(active!.version).toBe(shipped.version);
