@@ -24,6 +24,7 @@ import { WebChatAdapter } from './webchat-adapter.js';
 import { mountWebChatPage } from './webchat-page.js';
 import { texts } from './messages.js';
 import { CustomerReplies } from './proactive.js';
+import { mountConsole } from '../staff/console.js';
 import { mountStaff, type Staff } from '../staff/index.js';
 import { createTermExtractor } from '../staff/terms.js';
 import { NO_STOPWORDS } from '../classifier/tokenizer.js';
@@ -179,6 +180,7 @@ export function createApp(deps: AppDeps): App {
   };
   const staff = mountStaff(server, staffDeps);
   registerTrainerRoutes(staff.router, { ...staffDeps, holder, training });
+  mountConsole(server);
   return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine?.close() };
 }
 

@@ -1,0 +1,247 @@
+/**
+ * The staff console: shell (header, navigation, language switch, user), hash router and session.
+ *
+ * Routes: #/login, #/inbox, #/review, #/tickets/{number}, #/dashboard, #/customers,
+ * #/customers/{id}, #/models, #/models/compare?a&b, #/models/{version}, #/keywords,
+ * #/keywords/{topic}, #/admin. Each page module exports `render(ctx)`; `ctx.onCleanup` registers
+ * what to stop (timers, charts) when the user leaves the page.
+ */
+import { api, clearSession, onUnauthorized, saveSession, session } from './api.js';
+import { h, loading, replace } from './dom.js';
+import { getLang, initLang, LANGS, setLang, t } from './i18n.js';
+
+const ROLE_RANK = { agent: 1, trainer: 2, admin: 3 };
+const allows = (user, role) => !!user && (ROLE_RANK[user.role] ?? 0) >= ROLE_RANK[role];
+
+/** Route table: first path segment → page module, least role, nav key. */
+const ROUTES = {
+  login: { module: './pages/login.js', role: null },
+  inbox: { module: './pages/inbox.js', role: 'agent', nav: 'inbox' },
+  review: { module: './pages/inbox.js', role: 'agent', nav: 'review' },
+  tickets: { module: './pages/ticket.js', role: 'agent', nav: 'inbox' },
+  dashboard: { module: './pages/dashboard.js', role: 'agent', nav: 'dashboard' },
+  customers: { module: './pages/customers.js', role: 'agent', nav: 'customers' },
+  models: { module: './pages/models.js', role: 'trainer', nav: 'models' },
+  keywords: { module: './pages/keywords.js', role: 'trainer', nav: 'keywords' },
+  admin: { module: './pages/admin.js', role: 'admin', nav: 'admin' },
+};
+
+const NAV = [
+  { key: 'inbox', href: '#/inbox', role: 'agent' },
+  { key: 'review', href: '#/review', role: 'agent' },
+  { key: 'dashboard', href: '#/dashboard', role: 'agent' },
+  { key: 'customers', href: '#/customers', role: 'agent' },
+  { key: 'models', href: '#/models', role: 'trainer' },
+  { key: 'keywords', href: '#/keywords', role: 'trainer' },
+  { key: 'admin', href: '#/admin', role: 'admin' },
+];
+
+const LAST_HASH_KEY = 'demand-desk.console.afterLogin';
+
+let cleanups = [];
+let generation = 0;
+let notices;
+let lastPath = null;
+
+/** Parses location.hash: '#/tickets/T1?x=1' → {parts: ['tickets', 'T1'], query: URLSearchParams}. */
+export function parseHash(hash = location.hash) {
+  const raw = hash.replace(/^#\/?/, '');
+  const [path, qs] = raw.split('?', 2);
+  const parts = path.split('/').filter(Boolean).map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  });
+  return { parts, query: new URLSearchParams(qs ?? '') };
+}
+
+export function navigate(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+/** A message in the live region at the top of the page (role=status, or alert for errors). */
+export function notify(message, kind = 'info') {
+  if (!notices) return;
+  const el = h('div', { class: ['notice', `notice-${kind}`], role: kind === 'error' ? 'alert' : 'status' }, h('span', null, message), h('button', { type: 'button', class: 'link', 'aria-label': t('common.dismiss'), onclick: () => el.remove() }, '×'));
+  notices.appendChild(el);
+  setTimeout(() => el.remove(), kind === 'error' ? 12_000 : 5000);
+}
+
+/** A readable message for an API error. */
+export function errorText(err) {
+  if (!err) return t('error.generic');
+  if (err.status === 0) return t('error.network');
+  if (err.status === 403) return t('error.forbidden');
+  if (err.status === 404) return t('error.notFound');
+  if (err.status === 409 && err.code === 'CONFLICT') return t('error.conflict');
+  if (err.status === 429) return t('error.rateLimited', { s: err.retryAfter ?? 60 });
+  if (err.status >= 500) return t('error.server');
+  return err.message || t('error.generic');
+}
+
+function shell(user, navKey) {
+  const langSwitch = h(
+    'div',
+    { class: 'lang-switch', role: 'group', 'aria-label': t('app.language') },
+    LANGS.map((l) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: ['chip', getLang() === l.id && 'active'],
+          lang: l.htmlLang,
+          'aria-pressed': String(getLang() === l.id),
+          'data-lang': l.id,
+          onclick: () => {
+            if (getLang() === l.id) return;
+            setLang(l.id);
+            route();
+          },
+        },
+        l.label,
+      ),
+    ),
+  );
+  const nav = user
+    ? h(
+        'nav',
+        { class: 'nav', 'aria-label': t('app.navigation') },
+        h(
+          'ul',
+          null,
+          NAV.filter((n) => allows(user, n.role)).map((n) =>
+            h('li', null, h('a', { href: n.href, class: n.key === navKey ? 'active' : null, 'aria-current': n.key === navKey ? 'page' : null, 'data-nav': n.key }, t(`nav.${n.key}`))),
+          ),
+        ),
+      )
+    : null;
+  const userBox = user
+    ? h(
+        'div',
+        { class: 'user' },
+        h('span', { class: 'user-name', title: t(`role.${user.role}`) }, user.username, h('small', null, t(`role.${user.role}`))),
+        h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'logout', onclick: logout }, t('app.logout')),
+      )
+    : null;
+  const header = h(
+    'header',
+    { class: 'topbar' },
+    h('a', { class: 'brand', href: user ? '#/inbox' : '#/login' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '诉'), h('span', null, t('app.title'))),
+    nav,
+    h('div', { class: 'topbar-end' }, langSwitch, userBox),
+  );
+  // Kept across pages, so a message given just before a navigation stays readable.
+  notices ??= h('div', { class: 'notices', 'aria-live': 'polite' });
+  const main = h('main', { id: 'main', class: 'main', tabindex: '-1' });
+  const root = document.getElementById('app');
+  replace(root, h('a', { class: 'skip', href: '#main', onclick: (e) => { e.preventDefault(); main.focus(); } }, t('app.skip')), header, notices, main);
+  return main;
+}
+
+async function logout() {
+  await api('/api/auth/logout', { method: 'POST' }).catch(() => undefined);
+  clearSession();
+  navigate('#/login');
+}
+
+async function route() {
+  const gen = ++generation;
+  for (const c of cleanups.splice(0)) {
+    try {
+      c();
+    } catch {
+      /* a failing cleanup must not block navigation */
+    }
+  }
+  document.documentElement.lang = getLang() === 'en' ? 'en' : 'zh-CN';
+  const { parts, query } = parseHash();
+  const name = parts[0] ?? '';
+  const s = session();
+  if (!Object.hasOwn(ROUTES, name)) {
+    navigate(s ? '#/inbox' : '#/login');
+    return;
+  }
+  if (name !== 'login' && !s) {
+    sessionStorage.setItem(LAST_HASH_KEY, location.hash);
+    navigate('#/login');
+    return;
+  }
+  if (name === 'login' && s && !query.get('reason')) {
+    navigate('#/inbox');
+    return;
+  }
+  const r = ROUTES[name];
+  const user = s?.user ?? null;
+  const main = shell(name === 'login' ? null : user, r.nav);
+  document.title = `${t(name === 'login' ? 'login.title' : `nav.${r.nav}`)} · ${t('app.title')}`;
+  if (r.role && !allows(user, r.role)) {
+    replace(main, h('section', { class: 'panel' }, h('h1', null, t('error.forbiddenTitle')), h('p', null, t('error.forbiddenPage', { role: t(`role.${r.role}`) }))));
+    return;
+  }
+  main.appendChild(loading(t('common.loading')));
+  const ctx = {
+    root: main,
+    parts,
+    query,
+    user,
+    name,
+    allows: (role) => allows(user, role),
+    navigate,
+    notify,
+    errorText,
+    onCleanup: (fn) => cleanups.push(fn),
+    isCurrent: () => gen === generation,
+    setTitle: (title) => {
+      document.title = `${title} · ${t('app.title')}`;
+    },
+    afterLogin: () => {
+      const next = sessionStorage.getItem(LAST_HASH_KEY);
+      sessionStorage.removeItem(LAST_HASH_KEY);
+      navigate(next && !next.startsWith('#/login') ? next : '#/inbox');
+    },
+  };
+  // A new page starts at the top, and keyboard and screen-reader users land in it.
+  const path = parts.join('/');
+  const newPage = path !== lastPath;
+  lastPath = path;
+  if (newPage) window.scrollTo(0, 0);
+  try {
+    const mod = await import(r.module);
+    if (gen !== generation) return;
+    await mod.render(ctx);
+    if (gen === generation && newPage && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
+  } catch (err) {
+    if (gen !== generation) return;
+    if (err && err.status === 401) return; // the session ended: the unauthorized handler navigates
+    replace(main, h('section', { class: 'panel' }, h('h1', null, t('error.title')), h('p', { role: 'alert', class: 'error-text' }, errorText(err))));
+    if (!(err && err.status)) console.error(err);
+  }
+}
+
+onUnauthorized(() => {
+  if (parseHash().parts[0] !== 'login') sessionStorage.setItem(LAST_HASH_KEY, location.hash);
+  navigate('#/login?reason=expired');
+});
+
+/** Refreshes the stored user from the server (a role changed by an admin applies on the next load). */
+async function refreshUser() {
+  const s = session();
+  if (!s) return;
+  try {
+    const me = await api('/api/auth/me');
+    if (me && (me.role !== s.user.role || me.username !== s.user.username)) {
+      saveSession(s.token, me);
+      route();
+    }
+  } catch {
+    /* 401 is handled by the API client; anything else: keep the stored user */
+  }
+}
+
+initLang();
+window.addEventListener('hashchange', route);
+route();
+refreshUser();

@@ -1,0 +1,404 @@
+/**
+ * Ticket detail (#/tickets/{number}): the conversation (customer messages and staff replies), the
+ * classification explanation, correction of topic and type, follow-up (status along the life
+ * cycle, priority, assignee — sent with the version the user saw, so a concurrent change gives a
+ * conflict instead of being overwritten), notes and the reply box.
+ */
+import { api, taxonomy } from '../api.js';
+import { bar, field, h, replace, select, uid } from '../dom.js';
+import * as f from '../format.js';
+import { t } from '../i18n.js';
+import { LIST_KEY } from './inbox.js';
+
+/** The ticket life cycle (as the API enforces it). */
+export const STATUS_TRANSITIONS = {
+  new: ['in_progress', 'resolved', 'closed'],
+  in_progress: ['resolved', 'closed'],
+  resolved: ['closed', 'reopened'],
+  closed: ['reopened'],
+  reopened: ['in_progress', 'resolved', 'closed'],
+};
+const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+
+/** The ticket in an API answer: the ticket itself, or {ticket, …}. */
+const ticketOf = (res) => (res && typeof res === 'object' && res.ticket && typeof res.ticket === 'object' ? res.ticket : res);
+
+export async function render(ctx) {
+  const number = ctx.parts[1] ?? '';
+  const [tax, initial] = await Promise.all([taxonomy(), api(`/api/tickets/${encodeURIComponent(number)}`)]);
+  if (!ctx.isCurrent()) return;
+  let ticket = initial;
+  ctx.setTitle(ticket.number);
+
+  const banner = h('div', { class: 'banner-slot' });
+  const head = h('div', { class: 'page-head ticket-head' });
+  const conversation = h('section', { class: 'panel', 'aria-labelledby': 'conv-title' });
+  const followUp = h('section', { class: 'panel', 'aria-labelledby': 'follow-title' });
+  const explanation = h('section', { class: 'panel', 'aria-labelledby': 'expl-title', 'data-testid': 'explanation' });
+  const correction = h('section', { class: 'panel', 'aria-labelledby': 'corr-title' });
+  const customer = h('section', { class: 'panel', 'aria-labelledby': 'cust-title' });
+  const notes = h('section', { class: 'panel', 'aria-labelledby': 'notes-title' });
+  const history = h('section', { class: 'panel', 'aria-labelledby': 'hist-title' });
+
+  /** Shows that someone else changed the ticket; the user reloads instead of overwriting. */
+  const conflict = () => {
+    replace(
+      banner,
+      h(
+        'div',
+        { class: 'banner banner-warn', role: 'alert', 'data-testid': 'conflict' },
+        h('strong', null, t('ticket.conflictTitle')),
+        h('span', null, t('ticket.conflict')),
+        h('button', { type: 'button', class: 'btn', onclick: reload }, t('ticket.reload')),
+      ),
+    );
+    banner.querySelector('button')?.focus();
+  };
+  async function reload() {
+    try {
+      ticket = await api(`/api/tickets/${encodeURIComponent(number)}`);
+      replace(banner);
+      renderAll();
+      ctx.notify(t('ticket.reloaded'));
+    } catch (err) {
+      if (err.status !== 401) ctx.notify(ctx.errorText(err), 'error');
+    }
+  }
+  /** Runs an edit; on success takes the returned ticket, on 409 shows the conflict banner. */
+  async function edit(button, request, done) {
+    if (button) button.disabled = true;
+    try {
+      const res = await request();
+      const next = ticketOf(res);
+      if (next && typeof next === 'object' && next.number) ticket = next;
+      replace(banner);
+      renderAll();
+      done?.(res);
+      return res;
+    } catch (err) {
+      if (err.status === 409) conflict();
+      else if (err.status !== 401) ctx.notify(ctx.errorText(err), 'error');
+      return null;
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  function renderHead() {
+    const back = sessionStorage.getItem(LIST_KEY) || '#/inbox';
+    replace(
+      head,
+      h('a', { href: back, class: 'back' }, `← ${t('ticket.back')}`),
+      h(
+        'h1',
+        { id: 'ticket-h1' },
+        h('span', { class: 'mono', 'data-testid': 'ticket-number' }, ticket.number),
+        ' ',
+        h('span', { class: ['status', `status-${ticket.status}`], 'data-testid': 'ticket-status' }, f.statusName(ticket.status)),
+        ticket.needsReview ? h('span', { class: 'badge badge-warn' }, t('ticket.review')) : null,
+        ticket.spam ? h('span', { class: 'badge badge-muted' }, t('ticket.spam')) : null,
+      ),
+      h('p', { class: 'muted' }, t('ticket.createdLine', { at: f.dateTime(ticket.createdAt), channel: f.channelName(ticket.customer?.channelId), updated: f.dateTime(ticket.updatedAt) })),
+    );
+  }
+
+  function renderConversation() {
+    const entries = [
+      { who: 'customer', text: ticket.text?.original ?? '', at: ticket.createdAt, first: true },
+      ...(ticket.messages ?? []).map((m) => ({ who: 'customer', text: m.text, at: m.at })),
+      ...(ticket.replies ?? []).map((r) => ({ who: 'staff', text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error })),
+    ].sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime() || (a.first ? -1 : b.first ? 1 : 0));
+    const replyBox = renderReplyBox();
+    replace(
+      conversation,
+      h('h2', { id: 'conv-title' }, t('ticket.conversation')),
+      h(
+        'ol',
+        { class: 'timeline', 'data-testid': 'timeline' },
+        entries.map((e) =>
+          h(
+            'li',
+            { class: ['msg', `msg-${e.who}`] },
+            h(
+              'div',
+              { class: 'msg-meta' },
+              h('strong', null, e.who === 'staff' ? e.by : ticket.customer?.name || t('ticket.customerLabel')),
+              h('time', { datetime: e.at }, f.dateTime(e.at)),
+              e.who === 'staff'
+                ? h('span', { class: ['badge', e.delivered ? 'badge-ok' : 'badge-error'], 'data-testid': 'delivery', title: e.error ?? '' }, e.delivered ? t('reply.delivered') : t('reply.notDelivered'))
+                : null,
+            ),
+            h('p', { class: 'msg-text' }, e.text),
+            e.who === 'staff' && !e.delivered && e.error ? h('p', { class: 'error-text small' }, e.error) : null,
+          ),
+        ),
+      ),
+      replyBox,
+    );
+  }
+
+  // The reply and note inputs survive re-rendering (nobody loses a half-written text).
+  const replyText = h('textarea', { id: uid('reply'), name: 'reply', rows: 3, maxlength: 4000, required: true, 'data-testid': 'reply-text' });
+  const replyStatus = h('p', { class: 'form-message', role: 'status', 'data-testid': 'reply-status' });
+  function renderReplyBox() {
+    const send = h('button', { type: 'submit', class: 'btn btn-primary' }, t('reply.send'));
+    return h(
+      'form',
+      {
+        class: 'reply-box',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const text = replyText.value.trim();
+          if (!text) {
+            replyStatus.className = 'form-message error';
+            replyStatus.textContent = t('reply.empty');
+            replyText.focus();
+            return;
+          }
+          replyStatus.className = 'form-message';
+          replyStatus.textContent = t('reply.sending');
+          const res = await edit(send, () => api(`/api/tickets/${encodeURIComponent(number)}/replies`, { method: 'POST', body: { text } }));
+          if (res) {
+            replyText.value = '';
+            const delivered = res.delivered ?? res.reply?.delivered ?? ticket.replies?.at(-1)?.delivered;
+            replyStatus.className = ['form-message', delivered ? 'ok' : 'error'].join(' ');
+            replyStatus.textContent = delivered ? t('reply.sentDelivered') : t('reply.sentNotDelivered');
+          } else {
+            replyStatus.textContent = '';
+          }
+        },
+      },
+      h('label', { for: replyText.id }, t('reply.label')),
+      replyText,
+      h('p', { class: 'hint' }, t('reply.hint', { channel: f.channelName(ticket.customer?.channelId) })),
+      h('div', { class: 'actions' }, send),
+      replyStatus,
+    );
+  }
+
+  function renderFollowUp() {
+    const next = STATUS_TRANSITIONS[ticket.status] ?? [];
+    const status = select({ name: 'status', id: uid('status') }, [{ value: ticket.status, label: `${f.statusName(ticket.status)} (${t('ticket.current')})` }, ...next.map((s) => ({ value: s, label: f.statusName(s) }))], ticket.status);
+    const priority = select({ name: 'priority', id: uid('priority') }, PRIORITIES.map((p) => ({ value: p, label: f.priorityName(p) })), ticket.priority);
+    const assignee = h('input', { type: 'text', name: 'assignee', value: ticket.assignee ?? '', maxlength: 64, autocomplete: 'off', placeholder: t('ticket.unassigned') });
+    const save = h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save'));
+    const mine = h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => (assignee.value = ctx.user.username) }, t('ticket.assignMe'));
+    replace(
+      followUp,
+      h('h2', { id: 'follow-title' }, t('ticket.followUp')),
+      h(
+        'form',
+        {
+          class: 'stack',
+          onsubmit: async (e) => {
+            e.preventDefault();
+            const patch = {};
+            if (status.value !== ticket.status) patch.status = status.value;
+            if (priority.value !== ticket.priority) patch.priority = priority.value;
+            const a = assignee.value.trim() || null;
+            if (a !== (ticket.assignee ?? null)) patch.assignee = a;
+            if (Object.keys(patch).length === 0) {
+              ctx.notify(t('ticket.nothingChanged'));
+              return;
+            }
+            await edit(save, () => api(`/api/tickets/${encodeURIComponent(number)}`, { method: 'PATCH', body: { ...patch, version: ticket.version } }), () => ctx.notify(t('ticket.saved')));
+          },
+        },
+        field(t('ticket.status'), status, next.length ? null : t('ticket.finalStatus')),
+        field(t('ticket.priority'), priority),
+        field(t('ticket.assignee'), assignee),
+        h('div', { class: 'actions' }, save, mine),
+        h('p', { class: 'muted small' }, t('ticket.version', { v: ticket.version })),
+      ),
+    );
+  }
+
+  function renderExplanation() {
+    const alts = Array.isArray(ticket.alternatives) ? ticket.alternatives.slice(0, 3) : [];
+    const kws = Array.isArray(ticket.keywords) ? ticket.keywords : [];
+    replace(
+      explanation,
+      h('h2', { id: 'expl-title' }, t('ticket.explanation')),
+      h(
+        'dl',
+        { class: 'facts' },
+        h('dt', null, t('ticket.topic')),
+        h('dd', { 'data-testid': 'ticket-topic' }, f.topicName(tax, ticket.topic)),
+        h('dt', null, t('ticket.type')),
+        h('dd', { 'data-testid': 'ticket-type' }, f.typeName(tax, ticket.type)),
+        h('dt', null, t('ticket.confidence')),
+        h('dd', null, h('span', { class: 'bar-row' }, bar(ticket.confidence, t('ticket.confidence')), h('span', { class: 'num' }, f.pct(ticket.confidence)))),
+        h('dt', null, t('ticket.reviewReason')),
+        h('dd', null, ticket.needsReview ? f.reasonName(ticket.reviewReason) : t('ticket.noReview')),
+        h('dt', null, t('ticket.lang')),
+        h('dd', null, f.langName(ticket.lang)),
+        h('dt', null, t('ticket.modelVersion')),
+        h('dd', { class: 'mono small' }, ticket.modelVersion ?? '—'),
+      ),
+      h('h3', null, t('ticket.alternatives')),
+      alts.length
+        ? h(
+            'ol',
+            { class: 'scores', 'data-testid': 'alternatives' },
+            alts.map((a) => h('li', null, h('span', { class: 'score-label', title: f.topicName(tax, a.topic) }, f.topicName(tax, a.topic)), bar(a.score, f.topicName(tax, a.topic)), h('span', { class: 'num' }, f.pct(a.score)))),
+          )
+        : h('p', { class: 'muted' }, t('common.none')),
+      h('h3', null, t('ticket.keywords')),
+      kws.length
+        ? h(
+            'ul',
+            { class: 'chips', 'data-testid': 'keywords' },
+            kws.map((k) => h('li', { class: 'chip', title: `${f.topicName(tax, k.topic)} · ${f.num(k.weight, 2)}` }, h('span', null, k.term), h('small', null, `${f.topicName(tax, k.topic)} ${f.num(k.weight, 2)}`))),
+          )
+        : h('p', { class: 'muted' }, t('ticket.noKeywords')),
+    );
+  }
+
+  function renderCorrection() {
+    const mk = (fieldName, items, current, name) => {
+      const sel = select({ name: fieldName, id: uid(fieldName), 'data-testid': `correct-${fieldName}` }, (items ?? []).map((x) => ({ value: x.id, label: name(tax, x.id) })), current ?? '');
+      const btn = h('button', { type: 'submit', class: 'btn', 'data-testid': `correct-${fieldName}-submit` }, t('correct.submit'));
+      return h(
+        'form',
+        {
+          class: 'inline-form',
+          onsubmit: async (e) => {
+            e.preventDefault();
+            if (sel.value === (ticket[fieldName] ?? '')) {
+              ctx.notify(t('correct.same'));
+              return;
+            }
+            await edit(btn, () => api(`/api/tickets/${encodeURIComponent(number)}/corrections`, { method: 'POST', body: { field: fieldName, to: sel.value } }), () =>
+              ctx.notify(t('correct.done', { field: t(`ticket.${fieldName}`), to: name(tax, sel.value) })),
+            );
+          },
+        },
+        field(t(`ticket.${fieldName}`), sel),
+        btn,
+      );
+    };
+    replace(
+      correction,
+      h('h2', { id: 'corr-title' }, t('correct.title')),
+      h('p', { class: 'muted small' }, t('correct.intro')),
+      mk('topic', tax.topics, ticket.topic, f.topicName),
+      mk('type', tax.types, ticket.type, f.typeName),
+    );
+  }
+
+  const profileSlot = h('p');
+  function renderCustomer() {
+    const c = ticket.customer ?? {};
+    replace(
+      customer,
+      h('h2', { id: 'cust-title' }, t('ticket.customer')),
+      h(
+        'dl',
+        { class: 'facts' },
+        h('dt', null, t('customer.name')),
+        h('dd', null, c.name || '—'),
+        h('dt', null, t('ticket.channel')),
+        h('dd', null, f.channelName(c.channelId)),
+        h('dt', null, t('customer.userId')),
+        h('dd', { class: 'mono small break' }, c.userId ?? '—'),
+        h('dt', null, t('customer.phone')),
+        h('dd', null, ticket.contact?.phone ?? '—'),
+        h('dt', null, t('customer.email')),
+        h('dd', { class: 'break' }, ticket.contact?.email ?? '—'),
+      ),
+      profileSlot,
+    );
+  }
+  async function findProfile() {
+    const c = ticket.customer ?? {};
+    if (!c.userId) return;
+    try {
+      const res = await api('/api/customers', { query: { search: c.userId, pageSize: 10 } });
+      const match = (res?.items ?? []).find((x) => (x.identities ?? []).some((i) => i.channelId === c.channelId && i.userId === c.userId)) ?? (res?.items ?? [])[0];
+      if (match?.id) replace(profileSlot, h('a', { href: `#/customers/${encodeURIComponent(match.id)}`, 'data-testid': 'customer-profile-link' }, `${t('customer.openProfile')} →`));
+    } catch {
+      /* the profile link is optional */
+    }
+  }
+
+  const noteText = h('textarea', { id: uid('note'), name: 'note', rows: 2, maxlength: 4000 });
+  function renderNotes() {
+    const add = h('button', { type: 'submit', class: 'btn' }, t('notes.add'));
+    const list = ticket.notes ?? [];
+    replace(
+      notes,
+      h('h2', { id: 'notes-title' }, t('notes.title')),
+      list.length
+        ? h(
+            'ul',
+            { class: 'notes' },
+            list.map((n) => h('li', null, h('div', { class: 'msg-meta' }, h('strong', null, n.author), h('time', { datetime: n.at }, f.dateTime(n.at))), h('p', { class: 'msg-text' }, n.text))),
+          )
+        : h('p', { class: 'muted' }, t('notes.none')),
+      h(
+        'form',
+        {
+          class: 'stack',
+          onsubmit: async (e) => {
+            e.preventDefault();
+            const text = noteText.value.trim();
+            if (!text) {
+              noteText.focus();
+              return;
+            }
+            const ok = await edit(add, () => api(`/api/tickets/${encodeURIComponent(number)}/notes`, { method: 'POST', body: { text } }));
+            if (ok) noteText.value = '';
+          },
+        },
+        h('label', { for: noteText.id }, t('notes.label')),
+        noteText,
+        h('div', { class: 'actions' }, add),
+      ),
+    );
+  }
+
+  function renderHistory() {
+    const list = ticket.corrections ?? [];
+    replace(
+      history,
+      h('h2', { id: 'hist-title' }, t('ticket.corrections')),
+      list.length
+        ? h(
+            'ul',
+            { class: 'history', 'data-testid': 'corrections' },
+            list.map((c) => {
+              const name = c.field === 'type' ? f.typeName : f.topicName;
+              return h('li', null, t('ticket.correctionLine', { by: c.by, at: f.dateTime(c.at), field: t(`correct.field.${c.field}`), from: name(tax, c.from), to: name(tax, c.to) }));
+            }),
+          )
+        : h('p', { class: 'muted' }, t('ticket.noCorrections')),
+      ticket.firstResponseAt || ticket.resolvedAt || ticket.closedAt
+        ? h(
+            'dl',
+            { class: 'facts' },
+            ticket.firstResponseAt ? [h('dt', null, t('ticket.firstResponseAt')), h('dd', null, f.dateTime(ticket.firstResponseAt))] : null,
+            ticket.resolvedAt ? [h('dt', null, t('ticket.resolvedAt')), h('dd', null, f.dateTime(ticket.resolvedAt))] : null,
+            ticket.closedAt ? [h('dt', null, t('ticket.closedAt')), h('dd', null, f.dateTime(ticket.closedAt))] : null,
+          )
+        : null,
+    );
+  }
+
+  function renderAll() {
+    renderHead();
+    renderConversation();
+    renderFollowUp();
+    renderExplanation();
+    renderCorrection();
+    renderCustomer();
+    renderNotes();
+    renderHistory();
+  }
+
+  renderAll();
+  replace(
+    ctx.root,
+    h('article', { class: 'page ticket', 'aria-labelledby': 'ticket-h1' }, head, banner, h('div', { class: 'ticket-grid' }, h('div', { class: 'col-main' }, conversation, notes, history), h('div', { class: 'col-side' }, followUp, explanation, correction, customer))),
+  );
+  findProfile();
+}
