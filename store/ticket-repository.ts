@@ -94,8 +94,14 @@ export interface MongoTicketRepositoryOptions {
   onOutboxed?: (number: string) => void;
 }
 
-/** The stored document: the ticket, `_id` = its number, and the day sequence of the number. */
-type TicketDoc = Ticket & { _id: string; daySeq: number | null };
+/**
+ * The stored document: the ticket, `_id` = its number, the day sequence of the number, and the
+ * priority's rank (priorities sort by urgency, not alphabetically).
+ */
+type TicketDoc = Ticket & { _id: string; daySeq: number | null; priorityRank?: number };
+
+/** Sort rank of each priority: low < normal < high < urgent. */
+const PRIORITY_RANK: Readonly<Record<Ticket['priority'], number>> = { low: 0, normal: 1, high: 2, urgent: 3 };
 
 const DEMAND_TYPE_IDS = ['complaint', 'suggestion', 'inquiry', 'praise'];
 const OPEN_STATUSES = ['new', 'in_progress', 'reopened'] as const;
@@ -113,7 +119,7 @@ export function isUnavailable(err: unknown): boolean {
 
 /** The one place that maps a stored document to the ticket returned to callers. */
 function toTicket(doc: TicketDoc): Ticket {
-  const { _id: _ignored, daySeq: _seq, ...ticket } = doc;
+  const { _id: _ignored, daySeq: _seq, priorityRank: _rank, ...ticket } = doc;
   return ticket;
 }
 
@@ -166,6 +172,7 @@ export class MongoTicketRepository implements TicketRepository {
       status: 'new',
       assignee: null,
       priority: data.priority,
+      priorityRank: PRIORITY_RANK[data.priority],
       notes: [],
       corrections: [],
       messages: [],
@@ -263,7 +270,8 @@ export class MongoTicketRepository implements TicketRepository {
       sort = { needsReview: -1, createdAt: -1, number: -1 };
     } else {
       const desc = q.sort.startsWith('-');
-      const field = desc ? q.sort.slice(1) : q.sort;
+      const name = desc ? q.sort.slice(1) : q.sort;
+      const field = name === 'priority' ? 'priorityRank' : name;
       sort = { [field]: desc ? -1 : 1, number: desc ? -1 : 1 };
     }
     const [items, total] = await Promise.all([
@@ -277,6 +285,7 @@ export class MongoTicketRepository implements TicketRepository {
     const p = parseInput(TicketPatchSchema, patch, 'ticket change');
     return this.versioned(number, opts.expectedVersion, (current, at) => {
       const set: Record<string, unknown> = { ...p };
+      if (p.priority) set.priorityRank = PRIORITY_RANK[p.priority];
       if (p.status && p.status !== current.status) {
         if (!STATUS_TRANSITIONS[current.status].includes(p.status)) {
           throw new ValidationError(`ticket ${number}: status cannot change from ${current.status} to ${p.status}`, [{ path: 'status', message: 'invalid transition' }]);

@@ -208,6 +208,18 @@ describe('staff API: tickets', () => {
     expect(reviewOnly.body.items.map((t: Json) => t.number)).toEqual([second]);
   });
 
+  it('sorts by priority by urgency, not alphabetically', async () => {
+    // Alphabetically "high" < "low" < "normal" < "urgent"; by urgency low < normal < high < urgent.
+    await api('PATCH', `/api/tickets/${complaint}`, { token: agent, body: { priority: 'high' } });
+    await api('PATCH', `/api/tickets/${second}`, { token: agent, body: { priority: 'low' } });
+    const up = await api('GET', '/api/tickets?sort=priority', { token: agent });
+    expect(up.body.items.map((t: Json) => t.priority)).toEqual(['low', 'high']);
+    await api('PATCH', `/api/tickets/${second}`, { token: agent, body: { priority: 'normal' } });
+    const down = await api('GET', '/api/tickets?sort=-priority', { token: agent });
+    expect(down.body.items.map((t: Json) => t.priority)).toEqual(['high', 'normal']);
+    expect(down.body.items[0]).not.toHaveProperty('priorityRank');
+  });
+
   it('shows a ticket with the explanation of its classification; 404 for an unknown one', async () => {
     const r = await api('GET', `/api/tickets/${complaint}`, { token: agent });
     expect(r.status).toBe(200);
