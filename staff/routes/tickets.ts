@@ -33,9 +33,9 @@ const TYPE_NAMES: Record<(typeof DEMAND_TYPES)[number], { zh: string; en: string
   praise: { zh: '表扬', en: 'Praise' },
 };
 
-/** Why the classifier decided what it did, in the shape the console shows. */
-export function explain(t: Ticket) {
-  return {
+/** The ticket with why the classifier decided what it did, in the shape the console shows. */
+function withExplanation(t: Ticket) {
+  const explanation = {
     modelVersion: t.modelVersion,
     confidence: t.confidence,
     needsReview: t.needsReview,
@@ -44,6 +44,7 @@ export function explain(t: Ticket) {
     top3: t.alternatives.slice(0, 3),
     keywords: t.keywords,
   };
+  return { ...t, explanation };
 }
 
 /** The version an edit is based on: the body's `version`, else an `If-Match: "<version>"` header. */
@@ -101,7 +102,7 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     responses: { 200: 'the ticket', 404: 'no such ticket' },
     handler: async ({ params }) => {
       const t = await ticketOr404(params.number);
-      return { body: { ...t, explanation: explain(t) }, headers: { ETag: `"${t.version}"` } };
+      return { body: withExplanation(t), headers: { ETag: `"${t.version}"` } };
     },
   });
 
@@ -120,7 +121,7 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
       const t = await store.tickets.update(params.number, patch, { expectedVersion: expectedVersion(version, req.headers['if-match']), by: principal!.username });
       const changes = Object.fromEntries(Object.keys(patch).map((k) => [k, { from: before[k as keyof typeof patch] ?? null, to: t[k as keyof typeof patch] ?? null }]));
       await audit(principal!.username, 'ticket.update', t.number, changes);
-      return { body: { ...t, explanation: explain(t) }, headers: { ETag: `"${t.version}"` } };
+      return { body: withExplanation(t), headers: { ETag: `"${t.version}"` } };
     },
   });
 
@@ -136,7 +137,7 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     handler: async ({ params, body, principal }) => {
       const t = await store.tickets.addNote(params.number, { author: principal!.username, text: body.text });
       await audit(principal!.username, 'ticket.note', t.number, { length: body.text.length });
-      return { status: 201, body: { ...t, explanation: explain(t) } };
+      return { status: 201, body: withExplanation(t) };
     },
   });
 
@@ -152,7 +153,7 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     handler: async ({ params, body, principal }) => {
       const r = await store.correctTicket(params.number, { ...body, by: principal!.username });
       await audit(principal!.username, 'ticket.correct', r.ticket.number, { field: body.field, from: r.correction.from, to: r.correction.to });
-      return { status: 201, body: { ticket: { ...r.ticket, explanation: explain(r.ticket) }, correction: r.correction } };
+      return { status: 201, body: { ticket: withExplanation(r.ticket), correction: r.correction } };
     },
   });
 
@@ -168,7 +169,7 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     handler: async ({ params, body, principal }) => {
       const r = await deps.replies.send(params.number, body.text, principal!.username);
       await audit(principal!.username, 'ticket.reply', r.ticket.number, { delivered: r.delivered, length: body.text.length });
-      return { status: 201, body: { ticket: { ...r.ticket, explanation: explain(r.ticket) }, delivered: r.delivered } };
+      return { status: 201, body: { ticket: withExplanation(r.ticket), delivered: r.delivered } };
     },
   });
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { loadConfig } from '../../runtime/config.js';
 import { loadTaxonomy } from '../../runtime/project-data.js';
 import { createStore, type Store } from '../../store/index.js';
 import { createModelServices, type ModelServices } from '../../trainer/index.js';
+import { startConnector, type FakeConnector } from '../helpers/connector.js';
 
 /**
  * The bot as a Bot Framework channel sees it: activities POSTed to /api/messages over real HTTP,
@@ -24,9 +24,7 @@ let store: Store;
 let app: App;
 let models: ModelServices;
 let botUrl: string;
-let connector: Server;
-let serviceUrl: string;
-const received: { path: string; body: Record<string, unknown> }[] = [];
+let connector: FakeConnector;
 
 beforeAll(async () => {
   const config = loadConfig({ PORT: '0', RATE_LIMIT_PER_10S: '100' });
@@ -40,17 +38,7 @@ beforeAll(async () => {
   app = createApp({ config, models, taxonomy, store, log, databaseReady: async () => true });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
   botUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  connector = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push({ path: req.url ?? '', body: JSON.parse(body || '{}') });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: randomUUID() }));
-    });
-  });
-  await new Promise<void>((r) => connector.listen(0, '127.0.0.1', r));
-  serviceUrl = `http://127.0.0.1:${(connector.address() as AddressInfo).port}/`;
+  connector = await startConnector();
 });
 
 afterAll(async () => {
@@ -67,7 +55,7 @@ function activity(conversation: string, text: string, user = 'channel-user-1') {
     id: randomUUID(),
     timestamp: new Date().toISOString(),
     channelId: 'emulator',
-    serviceUrl,
+    serviceUrl: connector.serviceUrl,
     from: { id: user, name: 'Customer' },
     recipient: { id: 'bot', name: 'Bot' },
     conversation: { id: conversation },
@@ -81,10 +69,6 @@ async function post(body: unknown, contentType = 'application/json') {
   return { status: res.status, body: await res.text() };
 }
 
-/** Bot messages (not typing indicators) sent to a conversation, in order. */
-function repliesTo(conversation: string): string[] {
-  return received.filter((r) => r.path.includes(`/v3/conversations/${encodeURIComponent(conversation)}/`) && r.body.type === 'message').map((r) => String(r.body.text));
-}
 
 describe('Bot Framework protocol', () => {
   it('takes a complaint, confirms, and replies with a ticket number through the serviceUrl', async () => {
@@ -93,7 +77,7 @@ describe('Bot Framework protocol', () => {
       const r = await post(activity(conv, text));
       expect(r.status).toBeLessThan(300);
     }
-    const replies = repliesTo(conv);
+    const replies = connector.messagesTo(conv);
     expect(replies[0]).toMatch(/对吗/);
     expect(replies[1]).toMatch(/手机号或邮箱/);
     const number = replies[2].match(/T\d{8}-\d{4}/)?.[0];
@@ -101,17 +85,17 @@ describe('Bot Framework protocol', () => {
     const ticket = await store.tickets.get(number!);
     expect(ticket).toMatchObject({ customer: { channelId: 'emulator', userId: 'channel-user-1' } });
     // Typing indicators were sent before the replies.
-    expect(received.some((r) => r.body.type === 'typing')).toBe(true);
+    expect(connector.received.some((r) => r.body.type === 'typing')).toBe(true);
   });
 
   it('delivers a staff reply proactively on the original channel and records it', async () => {
     const conv = `c-${randomUUID().slice(0, 8)}`;
     for (const text of ['积分怎么突然清零了？我都没用过', '对', '跳过']) await post(activity(conv, text, 'channel-user-2'));
-    const number = repliesTo(conv)[2].match(/T\d{8}-\d{4}/)![0];
-    const before = repliesTo(conv).length;
+    const number = connector.messagesTo(conv)[2].match(/T\d{8}-\d{4}/)![0];
+    const before = connector.messagesTo(conv).length;
     const r = await app.replies.send(number, '您好，积分已为您恢复。', 'alice');
     expect(r.delivered).toBe(true);
-    expect(repliesTo(conv).slice(before)).toEqual(['您好，积分已为您恢复。']);
+    expect(connector.messagesTo(conv).slice(before)).toEqual(['您好，积分已为您恢复。']);
     const t = await store.tickets.get(number);
     expect(t!.replies).toEqual([expect.objectContaining({ text: '您好，积分已为您恢复。', by: 'alice', delivered: true })]);
     expect(t!.firstResponseAt).toBeInstanceOf(Date);
@@ -146,7 +130,7 @@ describe('Bot Framework protocol', () => {
   it('replies politely to a message over the length limit', async () => {
     const conv = `c-${randomUUID().slice(0, 8)}`;
     await post(activity(conv, '长'.repeat(2001)));
-    expect(repliesTo(conv)[0]).toMatch(/太长了（上限 2000 字）/);
+    expect(connector.messagesTo(conv)[0]).toMatch(/太长了（上限 2000 字）/);
   });
 
   it('serves health and readiness', async () => {

@@ -6,16 +6,13 @@
  * Bot Framework Emulator does), API tokens, the audit log and the OpenAPI document.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runScript, lastJson } from '../helpers/run.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
+import { startConnector, type FakeConnector } from '../helpers/connector.js';
 
 let A: RunningApp;
-let connector: Server;
-let serviceUrl: string;
-const received: { path: string; body: Record<string, unknown> }[] = [];
+let connector: FakeConnector;
 const PASSWORD = 'correct horse battery';
 
 type Json = Record<string, any>;
@@ -42,19 +39,16 @@ async function fileTicket(text: string, user: string): Promise<string> {
     const res = await fetch(`${A.url}/api/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conv }, text: t, locale: 'zh-CN' }),
+      body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl: connector.serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conv }, text: t, locale: 'zh-CN' }),
     });
     expect(res.status).toBeLessThan(300);
   }
-  const last = messagesTo(conv).at(-1) ?? '';
+  const last = connector.messagesTo(conv).at(-1) ?? '';
   const number = /T\d{8}-\d{4}/.exec(last)?.[0];
   if (!number) throw new Error(`no ticket number in the bot's last reply: ${last}`);
   return number;
 }
 
-function messagesTo(conversation: string): string[] {
-  return received.filter((r) => r.path.includes(`/v3/conversations/${encodeURIComponent(conversation)}/`) && r.body.type === 'message').map((r) => String(r.body.text));
-}
 
 let admin: string;
 let agent: string;
@@ -62,17 +56,7 @@ let trainer: string;
 
 beforeAll(async () => {
   A = await startApp(inject('mongoUri'), { RATE_LIMIT_PER_10S: '100' });
-  connector = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push({ path: req.url ?? '', body: JSON.parse(body || '{}') });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: randomUUID() }));
-    });
-  });
-  await new Promise<void>((r) => connector.listen(0, '127.0.0.1', r));
-  serviceUrl = `http://127.0.0.1:${(connector.address() as AddressInfo).port}/`;
+  connector = await startConnector();
 
   // The first admin comes from the command line, into the same database the app uses.
   const env = { MONGODB_URI: `${inject('mongoUri').replace(/\/$/, '')}/${A.db.databaseName}` };
@@ -273,7 +257,7 @@ describe('staff API: tickets', () => {
     const r = await api('POST', `/api/tickets/${complaint}/replies`, { token: agent, body: { text: '您好，已为您催促快递公司，预计明天送达。' } });
     expect(r.status).toBe(201);
     expect(r.body.delivered).toBe(true);
-    const arrived = received.filter((x) => x.body.type === 'message' && x.body.text === '您好，已为您催促快递公司，预计明天送达。');
+    const arrived = connector.received.filter((x) => x.body.type === 'message' && x.body.text === '您好，已为您催促快递公司，预计明天送达。');
     expect(arrived).toHaveLength(1);
     expect(decodeURIComponent(conversationOf(arrived[0].path)!)).toBe(ticketConversation);
     expect(r.body.ticket.replies).toEqual([expect.objectContaining({ by: 'alice', delivered: true })]);

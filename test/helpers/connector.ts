@@ -1,0 +1,38 @@
+/**
+ * A local server standing in for a Bot Framework channel's connector, as the Bot Framework Emulator
+ * does: activities name it as their `serviceUrl`, and it records every reply the bot sends there.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeConnector {
+  /** The `serviceUrl` to put on activities. */
+  serviceUrl: string;
+  /** Every request the bot made, in order. */
+  received: { path: string; body: Record<string, unknown> }[];
+  /** Texts of the bot's messages (not typing indicators) to a conversation, in order. */
+  messagesTo(conversation: string): string[];
+  close(): void;
+}
+
+export async function startConnector(): Promise<FakeConnector> {
+  const received: FakeConnector['received'] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', body: JSON.parse(body || '{}') });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: randomUUID() }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    serviceUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    received,
+    messagesTo: (conversation) =>
+      received.filter((r) => r.path.includes(`/v3/conversations/${encodeURIComponent(conversation)}/`) && r.body.type === 'message').map((r) => String(r.body.text)),
+    close: () => server.close(),
+  };
+}
