@@ -12,6 +12,7 @@ import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import type { Ticket, TicketCorrection, TicketCreate } from './schemas.js';
+import { TicketCounters } from './ticket-counters.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable, type Durability } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
@@ -44,6 +45,8 @@ export interface Store {
   users: MongoUserRepository;
   /** Projected ticket facts for statistics and customer profiles (briefly cached). */
   facts: TicketFactsReader;
+  /** Pre-aggregated statistics, kept up to date by every ticket write. */
+  counters: TicketCounters;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
   /** Write concern in use: journaled where the server accepts it. */
@@ -82,7 +85,16 @@ export async function chooseWriteConcern(db: Db, log: OutboxLogger): Promise<Wri
 export async function createStore(opts: StoreOptions): Promise<Store> {
   const writeConcern = await chooseWriteConcern(opts.db, opts.log);
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
-  const tickets = new MongoTicketRepository(opts.db, { timeZone: opts.timeZone, topics: opts.topics, outbox, log: opts.log, writeConcern, now: opts.now });
+  const counters = new TicketCounters(opts.db);
+  const tickets = new MongoTicketRepository(opts.db, {
+    timeZone: opts.timeZone,
+    topics: opts.topics,
+    outbox,
+    log: opts.log,
+    writeConcern,
+    now: opts.now,
+    onTicketChanged: (before, after) => counters.onTicketChanged(before, after),
+  });
   const customers = new MongoCustomerRepository(opts.db);
   const training = new MongoTrainingRepository(opts.db);
   const models = new MongoModelRegistry(opts.db);
@@ -114,6 +126,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     outbox,
     users,
     facts,
+    counters,
     audit,
     writeConcern,
     async createTicket(input) {

@@ -92,6 +92,12 @@ export interface MongoTicketRepositoryOptions {
   now?: () => Date;
   /** Called after a ticket goes to the outbox (metrics). */
   onOutboxed?: (number: string) => void;
+  /**
+   * Called after every stored ticket write, with the ticket before (null when new) and after: the
+   * one place read models (statistics counters, customer documents) follow the tickets. Awaited,
+   * so they are up to date when the write resolves; a failure is logged, never undoes the write.
+   */
+  onTicketChanged?: (before: Ticket | null, after: Ticket) => Promise<void>;
 }
 
 /**
@@ -188,7 +194,9 @@ export class MongoTicketRepository implements TicketRepository {
     assertDocumentSize(doc, 'ticket');
     try {
       await this.insertNumbered(doc, day);
-      return { ticket: toTicket(doc), stored: 'database' };
+      const ticket = toTicket(doc);
+      await this.changed(null, ticket);
+      return { ticket, stored: 'database' };
     } catch (err) {
       if (!isUnavailable(err)) throw err;
       // Keep a number the database already gave out, or make one that needs no database.
@@ -233,6 +241,7 @@ export class MongoTicketRepository implements TicketRepository {
     return this.opts.outbox.drain(async (doc): Promise<ReplayOutcome> => {
       try {
         await this.tickets.insertOne(doc as TicketDoc, { writeConcern: this.writeConcern });
+        await this.changed(null, toTicket(doc as TicketDoc));
         await onStored?.(toTicket(doc as TicketDoc));
         return 'stored';
       } catch (err) {
@@ -361,9 +370,23 @@ export class MongoTicketRepository implements TicketRepository {
         if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
         continue;
       }
+      // The hook gets exactly the version written here (a re-read could already include a later change).
+      const written = { ...current, ...set, version: next, updatedAt: at } as Ticket;
+      for (const [field, value] of Object.entries(push ?? {})) (written as unknown as Record<string, unknown[]>)[field] = [...(current[field as keyof Ticket] as unknown[]), value];
+      await this.changed(current, written);
       return this.require(number);
     }
     throw new ConflictError(`ticket ${number} is changing too fast; try again`);
+  }
+
+  /** Runs the change hook; the ticket write is already durable, so a failure is logged, not thrown. */
+  private async changed(before: Ticket | null, after: Ticket): Promise<void> {
+    if (!this.opts.onTicketChanged) return;
+    try {
+      await this.opts.onTicketChanged(before, after);
+    } catch (err) {
+      this.opts.log.error({ ticket: after.number, err: (err as Error).message }, 'read models missed a ticket change; run `npm run stats:rebuild` to recount');
+    }
   }
 
   async latestOpenFor(channelId: string, userId: string): Promise<Ticket | null> {
