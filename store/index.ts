@@ -1,7 +1,7 @@
 /**
  * The ticket store, wired in one place: repositories over one database, the outbox and its
- * replayer, and the two operations that touch several collections (creating a ticket also counts
- * the customer's contact; correcting one also records a training example).
+ * replayer, the read models that follow every ticket write (statistics counters, customer
+ * documents), and correcting a ticket, which also records a training example.
  */
 import type { Db, WriteConcernSettings } from 'mongodb';
 import { MongoAuditLog } from './audit-log.js';
@@ -51,7 +51,7 @@ export interface Store {
   audit: MongoAuditLog;
   /** Write concern in use: journaled where the server accepts it. */
   writeConcern: WriteConcernSettings;
-  /** Creates a ticket and counts the customer's contact. The number is durable when this resolves. */
+  /** Creates a ticket (counters and customer documents follow). The number is durable when this resolves. */
   createTicket(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
   /** Corrects a ticket's topic or type and records the training example. */
   correctTicket(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
@@ -86,6 +86,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const writeConcern = await chooseWriteConcern(opts.db, opts.log);
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
   const counters = new TicketCounters(opts.db);
+  const customers = new MongoCustomerRepository(opts.db);
   const tickets = new MongoTicketRepository(opts.db, {
     timeZone: opts.timeZone,
     topics: opts.topics,
@@ -93,9 +94,11 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     log: opts.log,
     writeConcern,
     now: opts.now,
-    onTicketChanged: (before, after) => counters.onTicketChanged(before, after),
+    customerTickets: (identity) => customers.allTicketsOf(identity),
+    onTicketChanged: async (before, after) => {
+      await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after)]);
+    },
   });
-  const customers = new MongoCustomerRepository(opts.db);
   const training = new MongoTrainingRepository(opts.db);
   const models = new MongoModelRegistry(opts.db);
   const keywordEdits = new MongoKeywordEdits(opts.db);
@@ -105,15 +108,6 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const users = new MongoUserRepository(opts.db);
   const facts = new TicketFactsReader(opts.db);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
-
-  const countContact = async (t: Ticket) => {
-    try {
-      await customers.recordContact(t.customer);
-    } catch (err) {
-      // The ticket itself is safe; a missed count is logged, never allowed to fail the ticket.
-      opts.log.error({ ticket: t.number, err: (err as Error).message }, 'could not count the customer contact');
-    }
-  };
 
   const store: Store = {
     tickets,
@@ -129,11 +123,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     counters,
     audit,
     writeConcern,
-    async createTicket(input) {
-      const r = await tickets.create(input);
-      // Off the ticket's critical path: the number is durable already, the customer record can follow.
-      if (r.stored === 'database') void countContact(r.ticket);
-      return r;
+    createTicket(input) {
+      // The customer documents and counters follow through the repository's change hook.
+      return tickets.create(input);
     },
     async correctTicket(number, correction) {
       const r = await tickets.correct(number, correction);
@@ -141,7 +133,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
       return r;
     },
     flushOutbox() {
-      return tickets.flushOutbox(countContact);
+      return tickets.flushOutbox();
     },
     startBackgroundJobs(intervalMs) {
       const claims = new Claims(opts.db);

@@ -18,6 +18,7 @@ import {
   type Sort,
   type WriteConcernSettings,
 } from 'mongodb';
+import type { z } from 'zod';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { dayOf } from './clock.js';
 import { ensureIndexes } from './indexes.js';
@@ -98,6 +99,11 @@ export interface MongoTicketRepositoryOptions {
    * so they are up to date when the write resolves; a failure is logged, never undoes the write.
    */
   onTicketChanged?: (before: Ticket | null, after: Ticket) => Promise<void>;
+  /**
+   * Each customer's tickets, newest first, from the customer documents: queries about one customer
+   * read those and the tickets by `_id` instead of scanning the tickets.
+   */
+  customerTickets?: (identity: { channelId: string; userId: string }) => Promise<{ number: string; status: Ticket['status']; spam?: boolean }[]>;
 }
 
 /**
@@ -260,6 +266,8 @@ export class MongoTicketRepository implements TicketRepository {
 
   async list(query: TicketQuery = {}): Promise<PageOf<Ticket>> {
     const q = parseInput(TicketQuerySchema, query, 'ticket query');
+    const mine = await this.listForCustomer(q);
+    if (mine) return mine;
     const filter: Filter<TicketDoc> = {};
     if (q.status) filter.status = q.status;
     if (q.topic) filter.topic = q.topic;
@@ -389,7 +397,30 @@ export class MongoTicketRepository implements TicketRepository {
     }
   }
 
+  /**
+   * One customer's tickets by status, newest first (the bot's "my ticket"), from the customer's
+   * document and reads by `_id`; null when the query asks for more than that (the general path).
+   */
+  private async listForCustomer(q: z.output<typeof TicketQuerySchema>): Promise<PageOf<Ticket> | null> {
+    const { channelId, customerUserId: userId, status, sort, page, pageSize, ...rest } = q;
+    const others = Object.values(rest).some((v) => v !== undefined);
+    if (!this.opts.customerTickets || !channelId || !userId || others || (sort !== '-createdAt' && sort !== 'createdAt')) return null;
+    let summaries = (await this.opts.customerTickets({ channelId, userId })).filter((t) => !status || t.status === status);
+    if (sort === 'createdAt') summaries = summaries.reverse();
+    const slice = summaries.slice((page - 1) * pageSize, page * pageSize);
+    const items = (await Promise.all(slice.map((t) => this.get(t.number)))).filter((t): t is Ticket => t !== null);
+    return { items, total: summaries.length, page, pageSize };
+  }
+
   async latestOpenFor(channelId: string, userId: string): Promise<Ticket | null> {
+    if (this.opts.customerTickets) {
+      const open = (await this.opts.customerTickets({ channelId, userId })).filter((t) => !t.spam && (OPEN_STATUSES as readonly string[]).includes(t.status));
+      for (const t of open) {
+        const ticket = await this.get(t.number);
+        if (ticket && (OPEN_STATUSES as readonly string[]).includes(ticket.status)) return ticket;
+      }
+      return null;
+    }
     const doc = await this.tickets.find({ 'customer.channelId': channelId, 'customer.userId': userId, status: { $in: [...OPEN_STATUSES] }, spam: false }).sort({ createdAt: -1 }).limit(1).next();
     return doc ? toTicket(doc) : null;
   }

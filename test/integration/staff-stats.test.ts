@@ -138,6 +138,7 @@ beforeAll(async () => {
   const deps = {
     config,
     counters: store.counters,
+    customers: store.customers,
     terms: createTermExtractor(new NodeRsJiebaTokenizer(loadUserDict(config.DATA_DIR)), loadStopwords(config.DATA_DIR)),
     facts,
     now: () => NOW,
