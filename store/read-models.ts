@@ -1,10 +1,11 @@
 /**
- * Rebuilding the read models that follow the tickets (statistics counters; customer documents)
+ * Rebuilding the read models that follow the tickets (statistics counters, customer documents)
  * from the tickets themselves, working set and archive.
  */
 import type { Db } from 'mongodb';
-import { TicketCounters, type CountedTicket } from './ticket-counters.js';
-import { TicketFactsReader } from './ticket-facts.js';
+import { MongoCustomerRepository } from './customer-repository.js';
+import type { Ticket } from './schemas.js';
+import { countedTicket, TicketCounters } from './ticket-counters.js';
 
 /** Collections holding tickets: the working set, then the archive. */
 export const TICKET_COLLECTIONS = ['tickets', 'ticketsArchive'] as const;
@@ -13,17 +14,27 @@ export interface RebuildResult {
   tickets: number;
   months: number;
   weeks: number;
+  identities: number;
 }
 
-/** Recounts the statistics from every ticket; `progress` is told the count every 10,000 tickets. */
-export async function rebuildReadModels(db: Db, progress: (tickets: number) => void = () => {}): Promise<RebuildResult> {
-  const facts = new TicketFactsReader(db, { cacheMs: 0 });
-  async function* counted(): AsyncIterable<CountedTicket> {
-    let n = 0;
-    for await (const f of facts.each(TICKET_COLLECTIONS)) {
+/** Every stored ticket, one at a time (a full scan: maintenance only, never a request). */
+export async function* everyTicket(db: Db, progress: (tickets: number) => void = () => {}): AsyncIterable<Ticket> {
+  let n = 0;
+  for (const name of TICKET_COLLECTIONS) {
+    for await (const doc of db.collection<Ticket & { _id: string }>(name).find({}, { batchSize: 1000 })) {
       if (++n % 10_000 === 0) progress(n);
-      yield { ...f, channelId: f.customer.channelId };
+      yield doc;
     }
   }
-  return new TicketCounters(db).rebuild(counted());
+}
+
+/** Recounts the statistics and the customer documents from every ticket. */
+export async function rebuildReadModels(db: Db, progress: (tickets: number) => void = () => {}): Promise<RebuildResult> {
+  const counters = await new TicketCounters(db).rebuild(
+    (async function* () {
+      for await (const t of everyTicket(db, progress)) yield countedTicket(t);
+    })(),
+  );
+  const customers = await new MongoCustomerRepository(db).rebuild(everyTicket(db));
+  return { ...counters, ...customers };
 }

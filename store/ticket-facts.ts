@@ -83,7 +83,7 @@ export class TicketFactsReader {
   /** Loads in flight or done, by query; a promise is cached so concurrent requests share one scan. */
   private readonly cache = new Map<string, { at: number; facts: Promise<TicketFact[]> }>();
 
-  constructor(private readonly db: Db, opts: TicketFactsOptions = {}) {
+  constructor(db: Db, opts: TicketFactsOptions = {}) {
     this.tickets = db.collection<FactDoc>('tickets');
     this.cacheMs = opts.cacheMs ?? 10_000;
   }
@@ -96,17 +96,6 @@ export class TicketFactsReader {
   /** Every ticket (customer profiles link identities across all of a customer's history). */
   all(): Promise<TicketFact[]> {
     return this.cached('all', {});
-  }
-
-  /**
-   * Every ticket, one at a time through a cursor (a full scan: for rebuilds and maintenance, never
-   * for a request). `collections` defaults to the working set; rebuilds also pass the archive.
-   */
-  async *each(collections: readonly string[] = ['tickets']): AsyncIterable<TicketFact> {
-    for (const name of collections) {
-      const cursor = this.db.collection<FactDoc>(name).find({}, { projection: PROJECTION, batchSize: 1000 });
-      for await (const d of cursor) yield toFact(d);
-    }
   }
 
   private cached(key: string, filter: Record<string, unknown>): Promise<TicketFact[]> {

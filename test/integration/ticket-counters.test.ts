@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
+import { customerSummary, linkCustomers } from '../../staff/customer-profiles.js';
 import { computeStats, statsFromCounters, type StatsOptions } from '../../staff/stats.js';
+import { rebuildReadModels } from '../../store/read-models.js';
 import { createStore, type Store } from '../../store/index.js';
 import type { TicketCreate } from '../../store/schemas.js';
 import { TicketFactsReader, type TicketFact } from '../../store/ticket-facts.js';
@@ -105,23 +108,32 @@ describe('pre-aggregated statistics', () => {
 
     // The other store reads the same counters.
     expect(statsFromCounters(await b.counters.read({ from: today, to: today, textFrom: today }), options(today, today, now))).toEqual(expected);
+
+    // Customers from their documents equal customers linked from every ticket.
+    const facts = await new TicketFactsReader(db, { cacheMs: 0 }).all();
+    const fromDocs = linkIdentities(await b.customers.identities()).map(directorySummary);
+    expect(fromDocs.length).toBeGreaterThan(1);
+    expect(fromDocs).toEqual(linkCustomers(facts).map(customerSummary));
+    for (const f of facts.filter((x) => !x.spam)) {
+      const summary = (await a.customers.ticketsOf(f.customer)).find((t) => t.number === f.number);
+      expect(summary).toMatchObject({ status: f.status, topic: f.topic, type: f.type });
+    }
   });
 
-  it('rebuilds the same counters from the tickets', async () => {
+  it('rebuilds the same counters and customer documents from the tickets', async () => {
     const now = new Date();
     const facts = await new TicketFactsReader(db, { cacheMs: 0 }).all();
     const today = facts[0].createdDay;
     // Spoil the stored counters, then rebuild them from the tickets.
     await a.counters.months.replace(today.slice(0, 7), { days: {} });
     await a.counters.months.replace('2001-01', { days: {} });
-    const r = await a.counters.rebuild(
-      (async function* () {
-        for (const f of facts) yield { ...f, channelId: f.customer.channelId };
-      })(),
-    );
-    expect(r).toMatchObject({ tickets: 40, months: 1 });
+    await a.customers.directory.replace('shard-00', { identities: {} });
+    const r = await rebuildReadModels(db);
+    // Channel i % 3 and user i % 7: 21 identities.
+    expect(r).toMatchObject({ tickets: 40, months: 1, identities: 21 });
     expect(await a.counters.months.get('2001-01')).toBeNull();
     const counted = await a.counters.read({ from: today, to: today, textFrom: today });
     expect(statsFromCounters(counted, options(today, today, now))).toEqual(await recount(today, today, now));
+    expect(linkIdentities(await a.customers.identities()).map(directorySummary)).toEqual(linkCustomers(facts).map(customerSummary));
   });
 });
