@@ -13,6 +13,7 @@ import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import type { Ticket, TicketCorrection, TicketCreate } from './schemas.js';
 import { TicketCounters } from './ticket-counters.js';
+import { TicketIndex } from './ticket-index.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable, type Durability } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
@@ -87,6 +88,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
   const counters = new TicketCounters(opts.db);
   const customers = new MongoCustomerRepository(opts.db);
+  const index = new TicketIndex(opts.db);
   const tickets = new MongoTicketRepository(opts.db, {
     timeZone: opts.timeZone,
     topics: opts.topics,
@@ -95,8 +97,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     writeConcern,
     now: opts.now,
     customerTickets: (identity) => customers.allTicketsOf(identity),
+    index,
+    count: (filter) => counters.count(filter),
     onTicketChanged: async (before, after) => {
-      await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after)]);
+      await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after), index.onTicketChanged(before, after)]);
     },
   });
   const training = new MongoTrainingRepository(opts.db);

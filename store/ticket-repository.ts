@@ -21,6 +21,8 @@ import {
 import type { z } from 'zod';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { dayOf } from './clock.js';
+import type { CountFilter } from './ticket-counters.js';
+import type { TicketIndex } from './ticket-index.js';
 import { ensureIndexes } from './indexes.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
@@ -104,6 +106,10 @@ export interface MongoTicketRepositoryOptions {
    * read those and the tickets by `_id` instead of scanning the tickets.
    */
   customerTickets?: (identity: { channelId: string; userId: string }) => Promise<{ number: string; status: Ticket['status']; spam?: boolean }[]>;
+  /** The per-day ticket summaries that answer the ticket list without a scan (store/ticket-index.ts). */
+  index?: Pick<TicketIndex, 'page'>;
+  /** Counts the tickets of a one-field filter from the statistics counters; null when it cannot. */
+  count?: (filter: CountFilter) => Promise<number | null>;
 }
 
 /**
@@ -266,7 +272,7 @@ export class MongoTicketRepository implements TicketRepository {
 
   async list(query: TicketQuery = {}): Promise<PageOf<Ticket>> {
     const q = parseInput(TicketQuerySchema, query, 'ticket query');
-    const mine = await this.listForCustomer(q);
+    const mine = (await this.listForCustomer(q)) ?? (await this.listFromIndex(q));
     if (mine) return mine;
     const filter: Filter<TicketDoc> = {};
     if (q.status) filter.status = q.status;
@@ -410,6 +416,22 @@ export class MongoTicketRepository implements TicketRepository {
     const slice = summaries.slice((page - 1) * pageSize, page * pageSize);
     const items = (await Promise.all(slice.map((t) => this.get(t.number)))).filter((t): t is Ticket => t !== null);
     return { items, total: summaries.length, page, pageSize };
+  }
+
+  /**
+   * The list from the per-day summaries (store/ticket-index.ts): every filter but text search,
+   * sorted by time; null for what it does not answer (search, other sorts), which the query below
+   * answers — with the indexes on MongoDB, by a scan on FerretDB.
+   */
+  private async listFromIndex(q: z.output<typeof TicketQuerySchema>): Promise<PageOf<Ticket> | null> {
+    if (!this.opts.index || q.search !== undefined || (q.sort !== '-createdAt' && q.sort !== 'createdAt')) return null;
+    const { search: _search, ...rest } = q;
+    const page = await this.opts.index.page({ ...rest, sort: q.sort });
+    let total = page.total;
+    if (total === null && q.assignee === undefined && q.customerUserId === undefined) total = (await this.opts.count?.(q)) ?? null;
+    if (total === null) total = (await this.opts.index.page({ ...rest, sort: q.sort, page: 1, pageSize: Number.MAX_SAFE_INTEGER })).numbers.length;
+    const items = (await Promise.all(page.numbers.map((n) => this.get(n)))).filter((t): t is Ticket => t !== null);
+    return { items, total, page: q.page, pageSize: q.pageSize };
   }
 
   async latestOpenFor(channelId: string, userId: string): Promise<Ticket | null> {

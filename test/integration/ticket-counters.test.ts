@@ -16,7 +16,10 @@ import { computeStats, statsFromCounters, type StatsOptions } from '../../staff/
 import { rebuildReadModels } from '../../store/read-models.js';
 import { createStore, type Store } from '../../store/index.js';
 import type { TicketCreate } from '../../store/schemas.js';
+import { FileOutbox } from '../../store/outbox.js';
 import { TicketFactsReader, type TicketFact } from '../../store/ticket-facts.js';
+import { MongoTicketRepository } from '../../store/ticket-repository.js';
+import type { TicketQuery } from '../../store/schemas.js';
 
 const TOPICS = ['delivery', 'quality', 'returns', 'billing'];
 const TYPES = ['complaint', 'suggestion', 'inquiry', 'praise'] as const;
@@ -118,6 +121,28 @@ describe('pre-aggregated statistics', () => {
       const summary = (await a.customers.ticketsOf(f.customer)).find((t) => t.number === f.number);
       expect(summary).toMatchObject({ status: f.status, topic: f.topic, type: f.type });
     }
+  });
+
+  it('lists tickets from the per-day summaries exactly as a query over the tickets does', async () => {
+    // The same repository without the summaries and counters answers with a query over the tickets.
+    const scan = new MongoTicketRepository(db, { timeZone: 'Asia/Shanghai', topics: TOPICS, outbox: new FileOutbox(join(mkdtempSync(join(tmpdir(), 'scan-')), 'o.jsonl'), silent), log: silent });
+    const queries: TicketQuery[] = [
+      {},
+      { pageSize: 7, page: 2 },
+      { status: 'resolved' },
+      { status: 'closed', pageSize: 5, page: 3 },
+      { topic: 'billing', sort: 'createdAt' },
+      { needsReview: true, spam: false },
+      { channelId: 'msteams', status: 'resolved' },
+      { assignee: 'dave' },
+      { type: 'inquiry', pageSize: 3 },
+    ];
+    for (const q of queries) {
+      const fromIndex = await a.tickets.list(q);
+      const fromScan = await scan.list(q);
+      expect({ q, total: fromIndex.total, numbers: fromIndex.items.map((t) => t.number) }).toEqual({ q, total: fromScan.total, numbers: fromScan.items.map((t) => t.number) });
+    }
+    expect((await a.tickets.list({ status: 'resolved' })).total).toBeGreaterThan(0);
   });
 
   it('rebuilds the same counters and customer documents from the tickets', async () => {

@@ -1,0 +1,148 @@
+/**
+ * The ticket list without scanning tickets on the embedded default: one small document per
+ * creation day (`_id` = the day) holding a summary of each of that day's tickets (number, time,
+ * status, topic, type, channel, user, review flag, spam, assignee, priority rank, confidence), and
+ * one document listing the days that have tickets. Kept by every ticket write through the
+ * repository's change hook, like the statistics counters.
+ *
+ * A page newest first reads the days from the newest back, a few documents at a time, filtering
+ * the summaries in memory, and stops when the page is full; then it reads the page's tickets by
+ * `_id`. FerretDB 1.24 answers reads by `_id` without a scan, so the default inbox reads one or two
+ * day documents whatever the history. Sparse filters walk further back (every day in the range,
+ * at worst); totals come from the statistics counters where one field is filtered, else from the
+ * walk. On MongoDB the indexes serve the same queries (store/ticket-repository.ts).
+ */
+import type { Db } from 'mongodb';
+import { JsonDocs } from './json-docs.js';
+import type { Ticket, TicketQuery, TicketStatus } from './schemas.js';
+
+/** One ticket in its day's document (short keys: the documents are read on every inbox page). */
+export interface TicketSummary {
+  n: string;
+  /** createdAt, ms since the epoch. */
+  c: number;
+  s: TicketStatus;
+  t: string | null;
+  y: string | null;
+  ch: string;
+  u: string;
+  r: boolean;
+  sp: boolean;
+  a: string | null;
+  f: number;
+  v: number;
+}
+
+interface DayTickets {
+  items: TicketSummary[];
+}
+
+interface Days {
+  days: string[];
+}
+
+/** Day documents read at once while walking back. */
+const WALK_CHUNK = 8;
+
+export function summarize(t: Ticket): TicketSummary {
+  return { n: t.number, c: t.createdAt.getTime(), s: t.status, t: t.topic, y: t.type, ch: t.customer.channelId, u: t.customer.userId, r: t.needsReview, sp: t.spam, a: t.assignee, f: t.confidence, v: t.version };
+}
+
+function sameSummary(a: TicketSummary, b: TicketSummary): boolean {
+  return a.s === b.s && a.t === b.t && a.y === b.y && a.r === b.r && a.a === b.a;
+}
+
+/** The query fields the index answers (everything but text search and sorts other than time). */
+export type IndexedQuery = Pick<TicketQuery, 'status' | 'topic' | 'type' | 'channelId' | 'needsReview' | 'spam' | 'assignee' | 'customerUserId' | 'from' | 'to'> & {
+  sort: '-createdAt' | 'createdAt';
+  page: number;
+  pageSize: number;
+};
+
+export function matches(s: TicketSummary, q: IndexedQuery): boolean {
+  return (
+    (q.status === undefined || s.s === q.status) &&
+    (q.topic === undefined || s.t === q.topic) &&
+    (q.type === undefined || s.y === q.type) &&
+    (q.channelId === undefined || s.ch === q.channelId) &&
+    (q.needsReview === undefined || s.r === q.needsReview) &&
+    (q.spam === undefined || s.sp === q.spam) &&
+    (q.assignee === undefined || s.a === q.assignee) &&
+    (q.customerUserId === undefined || s.u === q.customerUserId)
+  );
+}
+
+export class TicketIndex {
+  readonly days: JsonDocs<DayTickets>;
+  private readonly dayList: JsonDocs<Days>;
+  /** Days this process knows are listed: the list is written once per new day, not per ticket. */
+  private readonly listed = new Set<string>();
+
+  constructor(db: Db) {
+    this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }));
+    this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }));
+  }
+
+  /** Follows a ticket write (`before` null for a new ticket). */
+  async onTicketChanged(before: Ticket | null, after: Ticket): Promise<void> {
+    const s = summarize(after);
+    if (before && sameSummary(summarize(before), s)) return;
+    const day = after.createdDay;
+    const writes = [
+      this.days.update(day, (d) => {
+        const i = d.items.findIndex((x) => x.n === s.n);
+        if (i < 0) d.items.push(s);
+        // Changes of one ticket may arrive out of order: the higher version wins.
+        else if (d.items[i].v < s.v) d.items[i] = s;
+      }),
+    ];
+    if (!this.listed.has(day)) {
+      writes.push(
+        this.dayList.update('days', (l) => {
+          if (!l.days.includes(day)) {
+            l.days.push(day);
+            l.days.sort();
+          }
+        }),
+      );
+    }
+    await Promise.all(writes);
+    this.listed.add(day);
+  }
+
+  /** The numbers on a page of the query, and the total when the walk saw every day of the range. */
+  async page(q: IndexedQuery): Promise<{ numbers: string[]; total: number | null }> {
+    const listed = (await this.dayList.get('days'))?.days ?? [];
+    const days = listed.filter((d) => (!q.from || d >= q.from) && (!q.to || d <= q.to));
+    if (q.sort === '-createdAt') days.reverse();
+    const want = q.page * q.pageSize;
+    const found: TicketSummary[] = [];
+    let i = 0;
+    for (; i < days.length && found.length < want; i += WALK_CHUNK) {
+      const chunk = days.slice(i, i + WALK_CHUNK);
+      const docs = await this.days.getMany(chunk);
+      for (const day of chunk) {
+        const items = (docs.get(day)?.items ?? []).filter((s) => matches(s, q));
+        items.sort((a, b) => a.c - b.c || (a.n < b.n ? -1 : 1));
+        if (q.sort === '-createdAt') items.reverse();
+        found.push(...items);
+      }
+    }
+    const complete = i >= days.length;
+    return { numbers: found.slice((q.page - 1) * q.pageSize, want).map((s) => s.n), total: complete ? found.length : null };
+  }
+
+  /** Recomputes the index from every ticket of the working set. Run while the service is quiet. */
+  async rebuild(tickets: AsyncIterable<Ticket>): Promise<{ days: number }> {
+    const days = new Map<string, DayTickets>();
+    for await (const t of tickets) {
+      const d = days.get(t.createdDay) ?? { items: [] };
+      days.set(t.createdDay, d);
+      d.items.push(summarize(t));
+    }
+    await this.days.replaceAll(days);
+    await this.dayList.replaceAll(new Map([['days', { days: [...days.keys()].sort() }]]));
+    this.listed.clear();
+    return { days: days.size };
+  }
+}
