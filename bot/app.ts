@@ -133,7 +133,9 @@ export function createApp(deps: AppDeps): App {
   });
   server.get('/readyz', async (_req, res) => {
     const db = await deps.databaseReady().catch(() => false);
-    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: holder.version, outboxPending: deps.store.outbox.pending() });
+    // Capacity is a warning, not readiness: near or over the embedded ceiling still answers 200.
+    const capacity = db ? await deps.store.capacity.status().catch(() => null) : null;
+    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: holder.version, outboxPending: deps.store.outbox.pending(), capacity });
   });
 
   let inFlightDirect = 0;

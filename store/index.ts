@@ -6,6 +6,7 @@
 import type { Db, WriteConcernSettings } from 'mongodb';
 import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
+import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, type CapacityOptions } from './capacity.js';
 import { Claims } from './claims.js';
 import { MongoCustomerRepository } from './customer-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
@@ -29,6 +30,8 @@ export interface StoreOptions {
   now?: () => Date;
   /** Bot-state key prefixes only this process writes (see bot-state-storage.ts). */
   exclusiveStatePrefixes?: readonly string[];
+  /** Which engine is in use and its ticket ceiling (default: embedded, the measured ceiling). */
+  capacity?: CapacityOptions;
 }
 
 export interface Store {
@@ -48,6 +51,8 @@ export interface Store {
   facts: TicketFactsReader;
   /** Pre-aggregated statistics, kept up to date by every ticket write. */
   counters: TicketCounters;
+  /** History size against the embedded database's measured ceiling. */
+  capacity: CapacityMonitor;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
   /** Write concern in use: journaled where the server accepts it. */
@@ -125,6 +130,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     users,
     facts,
     counters,
+    capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
     writeConcern,
     createTicket(input) {

@@ -97,11 +97,16 @@ export class JsonDocs<T> {
     // Versions restart at 1: claims on the old versions must not block the new ones.
     await this.claims.forget(`${this.collectionName}:`);
     let batch: JsonDoc[] = [];
+    let bytes = 0;
     for (const [id, data] of docs) {
-      batch.push({ _id: id, version: 1, data: JSON.stringify(data) });
-      if (batch.length === 500) {
+      const json = JSON.stringify(data);
+      batch.push({ _id: id, version: 1, data: json });
+      bytes += json.length;
+      // Small batches: one huge insert can outlast the driver's socket time-out on the embedded server.
+      if (batch.length === 500 || bytes > 1_000_000) {
         await this.docs.insertMany(batch, { ordered: false });
         batch = [];
+        bytes = 0;
       }
     }
     if (batch.length) await this.docs.insertMany(batch, { ordered: false });
