@@ -63,7 +63,29 @@ function reviveTicket(json: Record<string, unknown>): Ticket {
 }
 
 /** Day documents read at once while walking back. */
-const WALK_CHUNK = 8;
+const WALK_CHUNK = 16;
+
+/** Shards of the hot set (open tickets and tickets waiting for review). */
+const HOT_SHARDS = 8;
+/** How long a ticket that left the hot set is remembered, so a late, older change cannot bring it back. */
+const TOMBSTONE_MS = 10 * 60_000;
+const OPEN: readonly string[] = ['new', 'in_progress', 'reopened'];
+
+/** Open or waiting for review: the tickets the inbox's status filters and the review queue list. */
+export function isHot(s: TicketSummary): boolean {
+  return OPEN.includes(s.s) || s.r;
+}
+
+interface HotShard {
+  /** By number; `x` marks one that left the set (ms since the epoch). */
+  items: Record<string, TicketSummary & { x?: number }>;
+}
+
+function hotShardOf(number: string): string {
+  let h = 0;
+  for (const ch of number) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return `hot-${h % HOT_SHARDS}`;
+}
 
 export function summarize(t: Ticket): TicketSummary {
   return { n: t.number, c: t.createdAt.getTime(), s: t.status, t: t.topic, y: t.type, ch: t.customer.channelId, u: t.customer.userId, r: t.needsReview, sp: t.spam, a: t.assignee, f: t.confidence, v: t.version };
@@ -103,6 +125,12 @@ export class TicketIndex {
    */
   readonly full: JsonDocs<DayFull>;
   private readonly dayList: JsonDocs<Days>;
+  /**
+   * Summaries of the open tickets and of those waiting for review, in {@link HOT_SHARDS} documents:
+   * a few percent of the history, so the inbox by open status and the review queue read these
+   * instead of walking every day back to the oldest open ticket.
+   */
+  readonly hot: JsonDocs<HotShard>;
   /** Days this process knows are listed: the list is written once per new day, not per ticket. */
   private readonly listed = new Set<string>();
 
@@ -110,6 +138,7 @@ export class TicketIndex {
     this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }));
     this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }));
     this.full = new JsonDocs<DayFull>(db, 'ticketDayDocs', () => ({ tickets: {} }));
+    this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }));
   }
 
   /** Tickets by number from the day documents; numbers not found there are left out. */
@@ -139,6 +168,16 @@ export class TicketIndex {
       await Promise.all(writes);
       return;
     }
+    if (isHot(s) || (before && isHot(summarize(before)))) {
+      writes.push(
+        this.hot.update(hotShardOf(s.n), (h) => {
+          const stored = h.items[s.n];
+          if (!stored || stored.v < s.v) h.items[s.n] = isHot(s) ? s : { ...s, x: Date.now() };
+          const now = Date.now();
+          for (const [n, item] of Object.entries(h.items)) if (item.x !== undefined && now - item.x > TOMBSTONE_MS) delete h.items[n];
+        }),
+      );
+    }
     writes.push(
       this.days.update(day, (d) => {
         const i = d.items.findIndex((x) => x.n === s.n);
@@ -163,6 +202,7 @@ export class TicketIndex {
 
   /** The numbers on a page of the query, and the total when the walk saw every day of the range. */
   async page(q: IndexedQuery): Promise<{ numbers: string[]; total: number | null }> {
+    if ((q.status !== undefined && OPEN.includes(q.status)) || q.needsReview === true) return this.hotPage(q);
     const listed = (await this.dayList.get('days'))?.days ?? [];
     const days = listed.filter((d) => (!q.from || d >= q.from) && (!q.to || d <= q.to));
     if (q.sort === '-createdAt') days.reverse();
@@ -183,21 +223,42 @@ export class TicketIndex {
     return { numbers: found.slice((q.page - 1) * q.pageSize, want).map((s) => s.n), total: complete ? found.length : null };
   }
 
+  /** A page of a query that only hot tickets can match: every one of them is read, so the total is exact. */
+  private async hotPage(q: IndexedQuery): Promise<{ numbers: string[]; total: number }> {
+    const shards = await this.hot.getMany(Array.from({ length: HOT_SHARDS }, (_, i) => `hot-${i}`));
+    const found: TicketSummary[] = [];
+    for (const h of shards.values()) {
+      for (const item of Object.values(h.items)) {
+        if (item.x !== undefined || !matches(item, q)) continue;
+        const day = dayOfNumber(item.n);
+        if ((q.from && day < q.from) || (q.to && day > q.to)) continue;
+        found.push(item);
+      }
+    }
+    found.sort((a, b) => a.c - b.c || (a.n < b.n ? -1 : 1));
+    if (q.sort === '-createdAt') found.reverse();
+    return { numbers: found.slice((q.page - 1) * q.pageSize, q.page * q.pageSize).map((x) => x.n), total: found.length };
+  }
+
   /** Recomputes the index from every ticket of the working set. Run while the service is quiet. */
   async rebuild(tickets: AsyncIterable<Ticket & { _id?: unknown; daySeq?: unknown; priorityRank?: unknown }>): Promise<{ days: number }> {
     const days = new Map<string, DayTickets>();
     const full = new Map<string, DayFull>();
+    const hot = new Map<string, HotShard>(Array.from({ length: HOT_SHARDS }, (_, i) => [`hot-${i}`, { items: {} }]));
     for await (const doc of tickets) {
       const { _id, daySeq, priorityRank, ...t } = doc;
       const d = days.get(t.createdDay) ?? { items: [] };
       days.set(t.createdDay, d);
-      d.items.push(summarize(t));
+      const s = summarize(t);
+      d.items.push(s);
+      if (isHot(s)) hot.get(hotShardOf(s.n))!.items[s.n] = s;
       const f = full.get(dayOfNumber(t.number)) ?? { tickets: {} };
       full.set(dayOfNumber(t.number), f);
       f.tickets[t.number] = JSON.parse(JSON.stringify(t)) as Record<string, unknown>;
     }
     await this.days.replaceAll(days);
     await this.full.replaceAll(full);
+    await this.hot.replaceAll(hot);
     await this.dayList.replaceAll(new Map([['days', { days: [...days.keys()].sort() }]]));
     this.listed.clear();
     return { days: days.size };
