@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BSON, type Db } from 'mongodb';
@@ -145,6 +145,8 @@ runCli(async () => {
     const customerList = (await get('/api/customers?pageSize=200')) as { items: { id: string }[] };
     const o = { samples, budgetMs };
     const results: Measure[] = [];
+    // Reference in the same run: a request that touches no database, to read the others against the machine's load.
+    results.push(await measure('reference: GET /healthz', { ...o, target: false }, async () => void (await fetch(`${base}/healthz`)).text()));
     results.push(await measure('inbox (newest first)', { ...o, target: true }, async () => void (await get('/api/tickets?pageSize=20'))));
     results.push(await measure('inbox, status new', { ...o, target: true }, async () => void (await get('/api/tickets?status=new&pageSize=20'))));
     results.push(await measure('review queue', { ...o, target: true }, async () => void (await get('/api/tickets?needsReview=true&spam=false&pageSize=20'))));
@@ -178,6 +180,7 @@ runCli(async () => {
     const table = ['| measure | samples | errors | p50 ms | p95 ms | max ms | p95 ≤ 300 ms |', '|---|---|---|---|---|---|---|'];
     for (const r of results) table.push(`| ${r.name} | ${r.samples} | ${r.errors} | ${r.p50Ms} | ${r.p95Ms} | ${r.maxMs} | ${r.withinTarget === null ? '—' : r.withinTarget ? 'yes' : 'NO'} |`);
     process.stdout.write(`${table.join('\n')}\n\n`);
+    process.stdout.write(`machine load average (1, 5, 15 min): ${loadavg().map((x) => x.toFixed(1)).join(', ')}\n`);
     process.stdout.write(`history: ${n} tickets (${gen.open} open), ${gen.customers} customers; generated in ${Math.round(generateMs)} ms; read models rebuilt in ${Math.round(rebuildMs)} ms\n`);
     process.stdout.write(`average stored sizes (bytes): ${JSON.stringify(sizes)}\n`);
     printJson({
@@ -189,6 +192,7 @@ runCli(async () => {
       rebuildMs: Math.round(rebuildMs),
       rebuilt,
       targetP95Ms: READ_TARGET_P95_MS,
+      loadAverage: loadavg().map((x) => Math.round(x * 10) / 10),
       failing,
       results,
       sizes,

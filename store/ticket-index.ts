@@ -209,8 +209,9 @@ export class TicketIndex {
     const want = q.page * q.pageSize;
     const found: TicketSummary[] = [];
     let i = 0;
-    for (; i < days.length && found.length < want; i += WALK_CHUNK) {
-      const chunk = days.slice(i, i + WALK_CHUNK);
+    // The first page of a dense list is in the newest day or two: start small, then read more at once.
+    for (let size = 2; i < days.length && found.length < want; i += size, size = Math.min(size * 2, WALK_CHUNK)) {
+      const chunk = days.slice(i, i + size);
       const docs = await this.days.getMany(chunk);
       for (const day of chunk) {
         const items = (docs.get(day)?.items ?? []).filter((s) => matches(s, q));
