@@ -113,9 +113,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     deliverToBot: opts.deliverToBot,
     onAppended: (conversationId, entry) => {
       streams?.appended(conversationId, entry);
-      if (streams?.hasPeers()) {
-        repo.ring(conversationId).catch((err: Error) => log.warn({ conversationId, err: err.message }, 'direct line: could not ring the other processes'));
-      }
+      repo.ring(conversationId).catch((err: Error) => log.warn({ conversationId, err: err.message }, 'direct line: could not ring the other processes'));
     },
     log,
   });
@@ -147,8 +145,8 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
   hub.start();
 
   const sweeper = setInterval(() => {
-    repo.sweepExpired(limits.maxActivities).catch((err: Error) => log.warn({ err: err.message }, 'direct line: sweeping expired conversations failed'));
-  }, Math.min(3_600_000, Math.max(1000, (limits.idleSeconds * 1000) / 2)));
+    repo.sweepExpired(limits.idleSeconds * 1000).catch((err: Error) => log.warn({ err: err.message }, 'direct line: sweeping expired conversations failed'));
+  }, Math.min(600_000, Math.max(1000, (limits.idleSeconds * 1000) / 2)));
   sweeper.unref();
 
   return {

@@ -282,7 +282,7 @@ describe('Direct Line 3.0 REST', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('cache-control')).toBe('no-store');
     expect(typeof page.body.token).toBe('string');
-    expect(page.body.conversationId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(page.body.conversationId).toMatch(/^[0-9a-z]{6}[A-Za-z0-9_-]{22}$/); // bucket, then 128 random bits
     // The server chose the user: a random id, in the token's claim, and a key to be recognised by.
     const userId: string = page.body.userId;
     expect(userId).toMatch(/^u-[0-9a-f]{32}$/);
