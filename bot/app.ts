@@ -8,7 +8,6 @@ import {
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
   ConversationState,
-  ShowTypingMiddleware,
   type Activity,
   type TurnContext,
 } from 'botbuilder';
@@ -20,6 +19,7 @@ import type { Config } from '../runtime/config.js';
 import type { Store } from '../store/index.js';
 import { DemandBot } from './demand-bot.js';
 import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
+import { TypingIndicator } from './typing-indicator.js';
 import { WebChatAdapter } from './webchat-adapter.js';
 import { mountWebChatPage } from './webchat-page.js';
 import { texts } from './messages.js';
@@ -98,7 +98,7 @@ export function createApp(deps: AppDeps): App {
   };
   for (const a of [adapter, webchatAdapter]) {
     // A typing indicator at the start of every turn, repeated while the turn runs.
-    a.use(new ShowTypingMiddleware(0, 2000));
+    a.use(new TypingIndicator(2000, (err) => log.debug({ err }, 'typing indicator not sent')));
     a.onTurnError = onTurnError;
   }
 

@@ -105,6 +105,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
   );
 
   let streams: StreamHub | undefined;
+  const ringing = new Set<string>();
   const conversations = new ConversationService({
     repo,
     limits,
@@ -113,7 +114,14 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     deliverToBot: opts.deliverToBot,
     onAppended: (conversationId, entry) => {
       streams?.appended(conversationId, entry);
-      repo.ring(conversationId).catch((err: Error) => log.warn({ conversationId, err: err.message }, 'direct line: could not ring the other processes'));
+      // One bell for a burst (the echo, typing and the reply of one turn): other processes read
+      // the whole log after their sockets' watermarks anyway.
+      if (ringing.has(conversationId)) return;
+      ringing.add(conversationId);
+      setTimeout(() => {
+        ringing.delete(conversationId);
+        repo.ring(conversationId).catch((err: Error) => log.warn({ conversationId, err: err.message }, 'direct line: could not ring the other processes'));
+      }, 30).unref();
     },
     log,
   });

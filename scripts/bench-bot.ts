@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { startEmbeddedServer } from '../store/embedded-server.js';
+import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-buckets.js';
 import { DirectLineClient } from './directline-client.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 
@@ -198,38 +199,46 @@ async function conversation(bases: string[], i: number, record: (ms: number) => 
 }
 
 /**
- * Writes `count` past web chat conversations as a finished 5-turn conversation leaves them: the
- * Direct Line conversation (expired long ago or not: both kinds), 12 logged activities, 2 markers,
- * and 5 revisions of the conversation state.
+ * Writes `count` past web chat conversations as a finished 5-turn conversation leaves them, started
+ * at random times over the last 20 hours (all still within the default 24-hour lifetime): the
+ * Direct Line conversation, 12 logged activities, 2 markers and 5 revisions of the conversation
+ * state, each in the bucket collection of its start, where the server keeps them.
  */
 async function fillHistory(uri: string, count: number): Promise<void> {
   const client = await MongoClient.connect(uri);
   try {
     const db = client.db(DB_NAME);
-    const conversations = db.collection('directlineConversations');
-    const activities = db.collection('directlineActivities');
-    const state = db.collection('botState');
     const batch = 500;
     const now = Date.now();
+    const byBucket = new Map<string, Record<string, unknown>[]>();
+    const add = (base: string, id: string, doc: Record<string, unknown>) => {
+      const name = bucketCollection(base, bucketOfId(id)!);
+      const list = byBucket.get(name) ?? [];
+      list.push(doc);
+      byBucket.set(name, list);
+    };
+    const flush = async () => {
+      await Promise.all([...byBucket].map(([name, docs]) => db.collection(name).insertMany(docs, { ordered: false })));
+      byBucket.clear();
+    };
     for (let done = 0; done < count; done += batch) {
-      const convs: Record<string, unknown>[] = [];
-      const acts: Record<string, unknown>[] = [];
-      const revs: Record<string, unknown>[] = [];
       for (let k = 0; k < Math.min(batch, count - done); k++) {
-        const id = randomBytes(16).toString('base64url');
-        const at = new Date(now - Math.floor(Math.random() * 20 * 3_600_000));
-        convs.push({ _id: id, userId: `webchat:u-${randomBytes(16).toString('hex')}`, createdAt: at, touchedAt: at, expiresAt: new Date(at.getTime() + 24 * 3_600_000), seqHint: 8, clientBytes: 400 });
+        // At least ten minutes back: the current bucket holds only the measured conversations.
+        const at = new Date(now - 600_000 - Math.floor(Math.random() * 20 * 3_600_000));
+        const id = newBucketedId(at.getTime());
+        add('directlineConversations', id, { _id: id, userId: `webchat:u-${randomBytes(16).toString('hex')}`, createdAt: at, expiresAt: new Date(at.getTime() + 24 * 3_600_000) });
         for (let s = 1; s <= 12; s++) {
           const activity = { type: 'message', id: `${id}|${String(s).padStart(7, '0')}`, text: s % 2 ? COMPLAINTS[s % COMPLAINTS.length] : '已为您登记工单，请记下工单号。', channelId: 'webchat', conversation: { id }, from: { id: s % 2 ? 'webchat:u' : 'bot', role: s % 2 ? 'user' : 'bot' } };
-          acts.push({ _id: activity.id, json: JSON.stringify(activity), at });
+          add('directlineActivities', id, { _id: activity.id, json: JSON.stringify(activity), at });
         }
-        acts.push({ _id: `${id}|started`, at }, { _id: `${id}|members`, at });
+        add('directlineActivities', id, { _id: `${id}|started`, at });
+        add('directlineActivities', id, { _id: `${id}|members`, at });
         for (let r = 1; r <= 5; r++) {
-          revs.push({ _id: `webchat/conversations/${id}/#${r}`, state: JSON.stringify({ dialogState: { dialogStack: [] }, lang: 'zh-Hans' }), eTag: `${r}.${randomBytes(6).toString('hex')}`, at });
+          add('botState', id, { _id: `webchat/conversations/${id}/#${r}`, state: JSON.stringify({ dialogState: { dialogStack: [] }, lang: 'zh-Hans' }), eTag: `${r}.${randomBytes(6).toString('hex')}`, at });
         }
       }
-      await Promise.all([conversations.insertMany(convs, { ordered: false }), activities.insertMany(acts, { ordered: false }), state.insertMany(revs, { ordered: false })]);
-      if ((done / batch) % 20 === 0) process.stderr.write(`history: ${done + convs.length}/${count}\n`);
+      await flush();
+      if ((done / batch) % 20 === 0) process.stderr.write(`history: ${Math.min(count, done + batch)}/${count}\n`);
     }
   } finally {
     await client.close();

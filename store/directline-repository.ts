@@ -13,8 +13,10 @@
  * - each activity is its own document `<conversationId>|<seq as 7 digits>` (also its activity id);
  *   the unique `_id` decides between processes appending at once (the loser takes the next
  *   number), so the log stays contiguous and the watermark is the sequence number;
- * - the feed is one capped collection read newest-first in natural order (record-id order, which
- *   SQLite serves from its primary key); it only rings the bell, the log is the truth.
+ * - the feed is a collection per 2-second slot (a capped collection read newest-first would scan:
+ *   FerretDB does not push the limit down; 0.9 s per read at 12,000 entries); a poll reads the
+ *   current and previous slot whole, old slots are dropped; it only rings the bell, the log is the
+ *   truth.
  */
 import { randomBytes } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
@@ -81,16 +83,16 @@ const CONVERSATIONS = 'directlineConversations';
 const ACTIVITIES = 'directlineActivities';
 const FEED = 'directlineFeed';
 const PARALLEL_READS = 16;
-/** Newest feed entries read per poll; more news than this between two polls is left to the safety sweep. */
-const FEED_WINDOW = 256;
+/** The feed is a collection per 2-second slot: a poll reads two small collections whole. */
+const FEED_SLOT_MS = 2000;
 
 export class MongoDirectLineRepository {
   private readonly keys: Collection<KeyDoc>;
   /** Newest sequence number seen per conversation (an accelerator, never the authority). */
   private readonly known = new Map<string, number>();
   private feedSeq = 0;
-  private feedReady?: Promise<Collection<FeedDoc>>;
-  /** Feed entries already handled (the newest window is re-read every poll). */
+  private feedSweptSlot = 0;
+  /** Feed entries already handled (the two newest slots are re-read every poll). */
   private seenFeed = new Set<string>();
 
   /** This process's id in the feed. */
@@ -226,30 +228,20 @@ export class MongoDirectLineRepository {
 
   // ---- doorbell feed -------------------------------------------------------------------------
 
-  private feed(): Promise<Collection<FeedDoc>> {
-    this.feedReady ??= (async () => {
-      try {
-        await this.db.createCollection(FEED, { capped: true, size: 4 * 1024 * 1024, max: 10_000 });
-      } catch {
-        // It exists already (another process made it).
-      }
-      return this.db.collection<FeedDoc>(FEED);
-    })();
-    return this.feedReady;
-  }
-
   /** Tells the other processes that `conversationId` has news. */
-  async ring(conversationId: string): Promise<void> {
+  async ring(conversationId: string, nowMs = Date.now()): Promise<void> {
     const n = ++this.feedSeq;
-    await (await this.feed()).insertOne({ _id: `${this.processId}:${n}`, proc: this.processId, conv: conversationId });
+    const slot = Math.floor(nowMs / FEED_SLOT_MS);
+    await this.db.collection<FeedDoc>(`${FEED}_${slot}`).insertOne({ _id: `${this.processId}:${n}`, proc: this.processId, conv: conversationId });
   }
 
   /**
-   * The conversations other processes rang for since the last call (newest window of the feed,
-   * natural order), and whether any other process rang at all.
+   * The conversations other processes rang for since the last call, and whether any other process
+   * rang at all: reads the current and the previous slot collection whole (a few seconds of bells).
    */
-  async readFeed(): Promise<{ conversations: string[]; others: boolean }> {
-    const docs = await (await this.feed()).find({}).sort({ $natural: -1 }).limit(FEED_WINDOW).toArray();
+  async readFeed(nowMs = Date.now()): Promise<{ conversations: string[]; others: boolean }> {
+    const slot = Math.floor(nowMs / FEED_SLOT_MS);
+    const docs = (await Promise.all([slot - 1, slot].map((s) => this.db.collection<FeedDoc>(`${FEED}_${s}`).find({}).toArray()))).flat();
     const conversations = new Set<string>();
     let others = false;
     const seen = new Set<string>();
@@ -260,6 +252,10 @@ export class MongoDirectLineRepository {
       if (!this.seenFeed.has(d._id)) conversations.add(d.conv);
     }
     this.seenFeed = seen;
+    if (slot - this.feedSweptSlot > 30) {
+      this.feedSweptSlot = slot;
+      void dropExpiredBuckets(this.db, [FEED], 0, nowMs - 10 * FEED_SLOT_MS, FEED_SLOT_MS).catch(() => undefined);
+    }
     return { conversations: [...conversations], others };
   }
 

@@ -43,16 +43,16 @@ export function bucketCollection(base: string, bucket: number): string {
 }
 
 /**
- * Drops the bucket collections of `bases` whose whole bucket is older than `keepMs`. Reads only the
- * list of collections (metadata), never documents.
+ * Drops the bucket collections of `bases` whose whole bucket (of `bucketMs`) is older than
+ * `keepMs`. Reads only the list of collections (metadata), never documents.
  */
-export async function dropExpiredBuckets(db: Db, bases: readonly string[], keepMs: number, nowMs = Date.now()): Promise<number> {
+export async function dropExpiredBuckets(db: Db, bases: readonly string[], keepMs: number, nowMs = Date.now(), bucketMs = BUCKET_MS): Promise<number> {
   let dropped = 0;
   const names = await db.listCollections({}, { nameOnly: true }).toArray();
   for (const { name } of names) {
     const match = /^(.+)_(\d+)$/.exec(name);
     if (!match || !bases.includes(match[1])) continue;
-    if (bucketStart(Number(match[2]) + 1) + keepMs < nowMs) {
+    if ((Number(match[2]) + 1) * bucketMs + keepMs < nowMs) {
       await db.dropCollection(name).catch(() => false);
       dropped++;
     }
