@@ -21,6 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { isDuplicateKey } from './claims.js';
+import { InsertBatcher } from './insert-batcher.js';
 import { bucketCollection, bucketOfId, dropExpiredBuckets, newBucketedId } from './time-buckets.js';
 
 /** A Direct Line conversation as stored. */
@@ -90,10 +91,15 @@ export class MongoDirectLineRepository {
   private readonly keys: Collection<KeyDoc>;
   /** Newest sequence number seen per conversation (an accelerator, never the authority). */
   private readonly known = new Map<string, number>();
+  /** Conversation documents seen here, least recently used first (they are immutable). */
+  private readonly cached = new Map<string, DirectLineConversation>();
   private feedSeq = 0;
   private feedSweptSlot = 0;
   /** Feed entries already handled (the two newest slots are re-read every poll). */
   private seenFeed = new Set<string>();
+
+  /** Concurrent appends share one insert (one SQLite transaction) per collection: see insert-batcher.ts. */
+  private readonly batchers = new Map<string, InsertBatcher<ActivityDoc | MarkerDoc | FeedDoc>>();
 
   /** This process's id in the feed. */
   readonly processId = randomBytes(8).toString('hex');
@@ -113,9 +119,23 @@ export class MongoDirectLineRepository {
   }
 
   private log(id: string): Collection<ActivityDoc | MarkerDoc> {
+    return this.db.collection<ActivityDoc | MarkerDoc>(this.logName(id));
+  }
+
+  private logName(id: string): string {
     const bucket = bucketOfId(id);
     if (bucket === null) throw new Error(`direct line: ${id} is not a conversation id of this channel`);
-    return this.db.collection<ActivityDoc | MarkerDoc>(bucketCollection(ACTIVITIES, bucket));
+    return bucketCollection(ACTIVITIES, bucket);
+  }
+
+  private insert(collection: string, doc: ActivityDoc | MarkerDoc | FeedDoc): Promise<void> {
+    let b = this.batchers.get(collection);
+    if (!b) {
+      b = new InsertBatcher(this.db.collection<ActivityDoc | MarkerDoc | FeedDoc>(collection), () => ({ w: 1 }));
+      this.batchers.set(collection, b);
+      if (this.batchers.size > 64) this.batchers.delete(this.batchers.keys().next().value as string);
+    }
+    return b.insert(doc);
   }
 
   // ---- conversations -------------------------------------------------------------------------
@@ -123,16 +143,30 @@ export class MongoDirectLineRepository {
   async createConversation(conv: DirectLineConversation): Promise<DirectLineConversation> {
     await this.conversations(conv._id)!.insertOne(conv);
     this.known.set(conv._id, 0);
+    this.cache(conv);
     return conv;
   }
 
-  /** The conversation, or null when it does not exist or has expired. */
+  /**
+   * The conversation, or null when it does not exist or has expired. A conversation document never
+   * changes after it is created, so the ones seen here are kept (bounded) and served from memory.
+   */
   async getConversation(id: string, now = new Date()): Promise<DirectLineConversation | null> {
     const collection = this.conversations(id);
     if (!collection) return null; // not an id of this channel: no lookup at all
-    const doc = await collection.findOne({ _id: id });
-    if (!doc || doc.expiresAt.getTime() <= now.getTime()) return null;
+    const doc = this.cached.get(id) ?? (await collection.findOne({ _id: id }));
+    if (!doc || doc.expiresAt.getTime() <= now.getTime()) {
+      this.cached.delete(id);
+      return null;
+    }
+    this.cache(doc);
     return doc;
+  }
+
+  private cache(conv: DirectLineConversation): void {
+    this.cached.delete(conv._id);
+    this.cached.set(conv._id, conv);
+    if (this.cached.size > 20_000) this.cached.delete(this.cached.keys().next().value as string);
   }
 
   /**
@@ -141,7 +175,7 @@ export class MongoDirectLineRepository {
    */
   async once(conversationId: string, name: string): Promise<boolean> {
     try {
-      await this.log(conversationId).insertOne({ _id: `${conversationId}|${name}`, at: new Date() });
+      await this.insert(this.logName(conversationId), { _id: `${conversationId}|${name}`, at: new Date() });
       return true;
     } catch (err) {
       if (isDuplicateKey(err)) return false;
@@ -156,19 +190,19 @@ export class MongoDirectLineRepository {
    * number). Keeps the last `keep` activities: the one `keep` places back is deleted.
    */
   async append(conv: DirectLineConversation, stamp: (seq: number) => Record<string, unknown>, keep: number): Promise<LoggedActivity> {
-    const log = this.log(conv._id);
+    const name = this.logName(conv._id);
     let seq = (this.known.get(conv._id) ?? 0) + 1;
     for (let attempt = 0; attempt < 1000; attempt++) {
       const activity = stamp(seq);
       try {
-        await log.insertOne({ _id: activityId(conv._id, seq), json: JSON.stringify(activity), at: new Date() });
+        await this.insert(name, { _id: activityId(conv._id, seq), json: JSON.stringify(activity), at: new Date() });
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         seq += 1; // another process took it: the log is contiguous, so the next one is free or taken too
         continue;
       }
       this.remember(conv._id, seq);
-      if (seq > keep) void log.deleteOne({ _id: activityId(conv._id, seq - keep) }).catch(() => undefined);
+      if (seq > keep) void this.log(conv._id).deleteOne({ _id: activityId(conv._id, seq - keep) }).catch(() => undefined);
       return { seq, activity };
     }
     throw new Error(`direct line: could not append to conversation ${conv._id}`);
@@ -232,7 +266,7 @@ export class MongoDirectLineRepository {
   async ring(conversationId: string, nowMs = Date.now()): Promise<void> {
     const n = ++this.feedSeq;
     const slot = Math.floor(nowMs / FEED_SLOT_MS);
-    await this.db.collection<FeedDoc>(`${FEED}_${slot}`).insertOne({ _id: `${this.processId}:${n}`, proc: this.processId, conv: conversationId });
+    await this.insert(`${FEED}_${slot}`, { _id: `${this.processId}:${n}`, proc: this.processId, conv: conversationId });
   }
 
   /**

@@ -53,7 +53,14 @@ export class StreamHub {
       this.timers.push(t);
     };
     every(this.limits.heartbeatSeconds * 1000, () => this.keepAlive());
-    every(this.limits.feedPollMs, () => void this.pollFeeds());
+    // Polled fast while other processes are about, once a second while this one is alone.
+    let lastPoll = 0;
+    every(this.limits.feedPollMs, () => {
+      const alone = Date.now() - this.othersSeenAt > 60_000;
+      if (alone && Date.now() - lastPoll < 1000) return;
+      lastPoll = Date.now();
+      void this.pollFeeds();
+    });
     every(SAFETY_SWEEP_MS, () => {
       // Only while other processes are about: alone, every append is pushed here directly.
       if (Date.now() - this.othersSeenAt < 60_000) for (const id of this.streamed.keys()) this.catchUp(id);
