@@ -191,11 +191,14 @@ export class MongoBotStorage implements Storage {
       }
       if (!best) return null;
     }
-    // Walk forward past revisions written since (by other processes).
-    for (;;) {
-      const next = (await items.findOne({ _id: revId(key, best.rev + 1) })) as RevisionDoc | null;
-      if (!next) break;
-      best = { rev: best.rev + 1, eTag: next.eTag, state: next.state, at: next.at };
+    // Walk forward past revisions written since (by other processes), a few lookups at a time: a
+    // conversation's next turn often reaches another process than its last.
+    for (let width = 1; ; width = 4) {
+      const from = best.rev;
+      const next = (await Promise.all(Array.from({ length: width }, (_, i) => items.findOne({ _id: revId(key, from + 1 + i) })))) as (RevisionDoc | null)[];
+      const gap = next.findIndex((d) => !d);
+      for (const d of gap === -1 ? next : next.slice(0, gap)) best = { rev: best.rev + 1, eTag: d!.eTag, state: d!.state, at: d!.at };
+      if (gap !== -1) break;
     }
     this.known.set(key, best);
     return best;

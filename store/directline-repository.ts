@@ -198,7 +198,9 @@ export class MongoDirectLineRepository {
         await this.insert(name, { _id: activityId(conv._id, seq), json: JSON.stringify(activity), at: new Date() });
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
-        seq += 1; // another process took it: the log is contiguous, so the next one is free or taken too
+        // Another process appended meanwhile: find the end of the log (a few parallel probes
+        // rather than one insert attempt per number), then try after it.
+        seq = Math.max(seq, await this.latestSeq(conv)) + 1;
         continue;
       }
       this.remember(conv._id, seq);
@@ -226,7 +228,7 @@ export class MongoDirectLineRepository {
     let latest = this.known.get(conv._id) ?? 0;
     for (;;) {
       const probes = await Promise.all(
-        Array.from({ length: latest === 0 ? 1 : 2 }, (_, i) => log.findOne({ _id: activityId(conv._id, latest + 1 + i) }, { projection: { _id: 1 } })),
+        Array.from({ length: latest === 0 ? 1 : 3 }, (_, i) => log.findOne({ _id: activityId(conv._id, latest + 1 + i) }, { projection: { _id: 1 } })),
       );
       const found = probes.findIndex((d) => !d);
       if (found === -1) {
