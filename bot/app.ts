@@ -83,6 +83,7 @@ export function createApp(deps: AppDeps): App {
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
     rateWindowMs: 10_000,
+    supportHours: config.SUPPORT_HOURS ?? null,
   });
 
   // One failing turn never breaks the conversation: apologise, log, and reset the dialog stack.

@@ -53,6 +53,8 @@ const ConfigSchema = z.object({
   MicrosoftAppType: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).default('MultiTenant'),
   /** Messages a conversation may send per 10 seconds before the bot asks it to slow down. */
   RATE_LIMIT_PER_10S: z.coerce.number().int().min(1).max(1000).default(10),
+  /** When staff answer, told to a customer who asks for a person (free text, e.g. "周一至周五 9:00-18:00"); unset: not mentioned. */
+  SUPPORT_HOURS: z.string().trim().min(1).max(100).optional(),
   /** How often each process checks the database for a newly activated model version, in ms. */
   MODEL_POLL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   /** How long a staff login session lasts, in hours. */
