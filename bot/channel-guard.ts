@@ -15,24 +15,7 @@
  */
 import { z } from 'zod';
 import { isLoopbackAddress } from '../runtime/config.js';
-
-/** Keys that would reach an object's prototype if user input became object keys. */
-export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
-
-/**
- * The path (`body.a.b`) of the first key in `value` that is `__proto__`, `constructor` or
- * `prototype`, or null. Depth-bounded: deeper structures are reported as too deep.
- */
-export function findForbiddenKey(value: unknown, path: string, depth = 0): string | null {
-  if (typeof value !== 'object' || value === null) return null;
-  if (depth > 32) return path;
-  for (const key of Object.keys(value)) {
-    if (FORBIDDEN_KEYS.has(key)) return `${path}.${key}`;
-    const hit = findForbiddenKey((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
-    if (hit) return hit;
-  }
-  return null;
-}
+import { findPrototypeKey } from '../store/validation.js';
 
 const Id = (max: number) => z.string().min(1, 'must not be empty').max(max, `at most ${max} characters`);
 const Account = z.looseObject({ id: Id(256), name: z.string().max(256).optional() });
@@ -79,7 +62,7 @@ export function checkActivity(body: unknown, peer: string | undefined, opts: Gua
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { status: 400, code: 'BAD_ACTIVITY', message: 'the body must be a Bot Framework activity (a JSON object)', field: 'body' };
   }
-  const forbidden = findForbiddenKey(body, 'body');
+  const forbidden = findPrototypeKey(body, 'body');
   if (forbidden) return { status: 400, code: 'BAD_ACTIVITY', message: `invalid activity: ${forbidden}: key not allowed`, field: forbidden };
   const r = IncomingActivitySchema.safeParse(body);
   if (!r.success) {
