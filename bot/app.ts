@@ -40,6 +40,8 @@ export interface AppDeps {
   log: Logger;
   /** Whether the database answers (for /readyz). */
   databaseReady: () => Promise<boolean>;
+  /** The embedded database's supervision state, when this process runs it (for /readyz). */
+  databaseStatus?: () => object | null;
 }
 
 export interface App {
@@ -142,7 +144,13 @@ export function createApp(deps: AppDeps): App {
   });
   server.get('/readyz', async (_req, res) => {
     const db = await deps.databaseReady().catch(() => false);
-    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: holder.version, outboxPending: deps.store.outbox.pending() });
+    const embedded = deps.databaseStatus?.() ?? null;
+    res.send(db ? 200 : 503, {
+      status: db ? 'ready' : 'database unavailable',
+      model: holder.version,
+      outboxPending: deps.store.outbox.pending(),
+      ...(embedded ? { database: embedded } : {}),
+    });
   });
 
   let inFlightDirect = 0;
