@@ -50,7 +50,7 @@ export interface App {
   /** Adapter of the in-process web chat channel. */
   webchatAdapter: WebChatAdapter;
   /** Closes the Direct Line streams (call before closing the server). */
-  closeChannels: () => void;
+  closeChannels: () => Promise<void>;
   bot: DemandBot;
   replies: CustomerReplies;
   /** The staff API (routes, auth) and console. */
@@ -156,6 +156,13 @@ export function createApp(deps: AppDeps): App {
 
   let inFlightDirect = 0;
   directLine = mountDirectLine(server, {
+    repository: deps.store.directLine,
+    secret: config.DIRECT_LINE_SECRET,
+    limits: {
+      idleSeconds: config.CONVERSATION_TTL_HOURS * 3600,
+      maxConversationBytes: config.WEBCHAT_MAX_CONVERSATION_BYTES,
+      clientBytesPerMinute: config.WEBCHAT_CLIENT_BYTES_PER_MINUTE,
+    },
     publicBaseUrl: () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`,
     deliverToBot: async (activity) => {
       inFlightDirect++;
@@ -199,5 +206,5 @@ export function createApp(deps: AppDeps): App {
   const staff = mountStaff(server, staffDeps);
   registerTrainerRoutes(staff.router, { ...staffDeps, holder, training });
   mountConsole(server);
-  return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine?.close() };
+  return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: async () => directLine?.close() };
 }

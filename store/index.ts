@@ -8,6 +8,7 @@ import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
 import { Claims } from './claims.js';
 import { MongoCustomerRepository } from './customer-repository.js';
+import { MongoDirectLineRepository } from './directline-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
@@ -25,14 +26,16 @@ export interface StoreOptions {
   topics: readonly string[];
   log: OutboxLogger;
   now?: () => Date;
-  /** Bot-state key prefixes only this process writes (see bot-state-storage.ts). */
-  exclusiveStatePrefixes?: readonly string[];
+  /** Conversation state unused this long reads as absent and is swept (default: kept forever). */
+  conversationTtlMs?: number;
 }
 
 export interface Store {
   tickets: MongoTicketRepository;
   customers: MongoCustomerRepository;
   botState: MongoBotStorage;
+  /** The web chat channel's conversations, activity logs and shared signing key. */
+  directLine: MongoDirectLineRepository;
   training: MongoTrainingRepository;
   models: MongoModelRegistry;
   /** Trainers' keyword edits per topic, as revisions. */
@@ -88,7 +91,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const models = new MongoModelRegistry(opts.db);
   const keywordEdits = new MongoKeywordEdits(opts.db);
   const trainingJobs = new MongoTrainingJobs(opts.db);
-  const botState = new MongoBotStorage(opts.db, 'botState', opts.exclusiveStatePrefixes);
+  const botState = new MongoBotStorage(opts.db, 'botState', { ttlMs: opts.conversationTtlMs });
+  const directLine = new MongoDirectLineRepository(opts.db);
   const audit = new MongoAuditLog(opts.db);
   const users = new MongoUserRepository(opts.db);
   const facts = new TicketFactsReader(opts.db);
@@ -107,6 +111,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     tickets,
     customers,
     botState,
+    directLine,
     training,
     models,
     keywordEdits,
@@ -134,6 +139,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
       const claims = new Claims(opts.db);
       const pruner = setInterval(() => {
         claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
+        botState.sweepExpired().catch((err: Error) => opts.log.warn({ err: err.message }, 'sweeping expired conversation state failed'));
       }, 60 * 60_000);
       pruner.unref();
       let running = false;
