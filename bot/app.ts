@@ -8,7 +8,6 @@ import {
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
   ConversationState,
-  type Activity,
   type TurnContext,
 } from 'botbuilder';
 import type { Logger } from 'pino';
@@ -17,6 +16,7 @@ import restify from 'restify';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Config } from '../runtime/config.js';
 import type { Store } from '../store/index.js';
+import { boundChannelCalls, checkActivity } from './channel-guard.js';
 import { DemandBot } from './demand-bot.js';
 import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
 import { TypingIndicator } from './typing-indicator.js';
@@ -40,6 +40,8 @@ export interface AppDeps {
   log: Logger;
   /** Whether the database answers (for /readyz). */
   databaseReady: () => Promise<boolean>;
+  /** The embedded database's supervision state, when this process runs it (for /readyz). */
+  databaseStatus?: () => object | null;
 }
 
 export interface App {
@@ -59,6 +61,7 @@ export interface App {
 
 const MAX_BODY_BYTES = 256 * 1024;
 
+
 export function createApp(deps: AppDeps): App {
   const { config, log } = deps;
   const auth = new ConfigurationBotFrameworkAuthentication({
@@ -68,6 +71,11 @@ export function createApp(deps: AppDeps): App {
     MicrosoftAppType: config.MicrosoftAppType,
   });
   const adapter = new CloudAdapter(auth);
+  // Replies to a channel that does not answer are abandoned rather than holding the turn.
+  adapter.use(async (context, next) => {
+    boundChannelCalls(context.turnState.get(adapter.ConnectorClientKey), config.CHANNEL_TIMEOUT_MS);
+    await next();
+  });
   // The web chat channel runs in this process: its adapter writes replies straight into the Direct
   // Line conversation (no credentials, no loopback HTTP). `directLine` is mounted below.
   let directLine: DirectLineHandle | null = null;
@@ -83,6 +91,7 @@ export function createApp(deps: AppDeps): App {
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
     rateWindowMs: 10_000,
+    supportHours: config.SUPPORT_HOURS ?? null,
   });
 
   // One failing turn never breaks the conversation: apologise, log, and reset the dialog stack.
@@ -116,8 +125,11 @@ export function createApp(deps: AppDeps): App {
 
   let inFlight = 0;
   server.post('/api/messages', async (req, res) => {
-    if (!isActivity(req.body)) {
-      res.send(400, { error: { code: 'BAD_ACTIVITY', message: 'the body must be a Bot Framework activity: an object with a string "type"' } });
+    // Before anything else: a refused activity costs no state, no classification, no outgoing call.
+    const refusal = checkActivity(req.body, req.socket?.remoteAddress, { authenticated: config.MicrosoftAppId !== '', allowedServiceHosts: config.LOCAL_SERVICE_URL_HOSTS });
+    if (refusal) {
+      if (refusal.status === 403) log.warn({ peer: req.socket?.remoteAddress, code: refusal.code }, 'activity refused');
+      res.send(refusal.status, { error: { code: refusal.code, message: refusal.message, ...(refusal.field ? { details: [{ field: refusal.field }] } : {}) } });
       return;
     }
     inFlight++;
@@ -133,7 +145,13 @@ export function createApp(deps: AppDeps): App {
   });
   server.get('/readyz', async (_req, res) => {
     const db = await deps.databaseReady().catch(() => false);
-    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: holder.version, outboxPending: deps.store.outbox.pending() });
+    const embedded = deps.databaseStatus?.() ?? null;
+    res.send(db ? 200 : 503, {
+      status: db ? 'ready' : 'database unavailable',
+      model: holder.version,
+      outboxPending: deps.store.outbox.pending(),
+      ...(embedded ? { database: embedded } : {}),
+    });
   });
 
   let inFlightDirect = 0;
@@ -189,8 +207,4 @@ export function createApp(deps: AppDeps): App {
   registerTrainerRoutes(staff.router, { ...staffDeps, holder, training });
   mountConsole(server);
   return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: async () => directLine?.close() };
-}
-
-function isActivity(body: unknown): body is Activity {
-  return typeof body === 'object' && body !== null && typeof (body as { type?: unknown }).type === 'string';
 }

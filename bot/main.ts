@@ -35,6 +35,7 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
     store,
     log,
     databaseReady: async () => (await database.db.command({ ping: 1 })).ok === 1,
+    databaseStatus: () => database.status(),
   });
   await store.flushOutbox().catch((err: Error) => log.warn({ err: err.message }, 'outbox replay at start failed; will retry'));
   const stopJobs = store.startBackgroundJobs(5_000);
