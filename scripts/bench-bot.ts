@@ -82,6 +82,13 @@ runCli(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-bot-'));
   const database = await startEmbeddedServer({ dataDir: join(dir, 'db') });
   const servers: ChildProcess[] = [];
+  // Interrupted: stop the servers and the database rather than leave them running.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const s of servers) s.kill('SIGTERM');
+      void database.stop().finally(() => process.exit(130));
+    });
+  }
   try {
     const bases: string[] = [];
     for (let i = 0; i < processes; i++) {
@@ -223,8 +230,9 @@ async function fillHistory(uri: string, count: number): Promise<void> {
     };
     for (let done = 0; done < count; done += batch) {
       for (let k = 0; k < Math.min(batch, count - done); k++) {
-        // At least ten minutes back: the current bucket holds only the measured conversations.
-        const at = new Date(now - 600_000 - Math.floor(Math.random() * 20 * 3_600_000));
+        // Oldest first, evenly over 20 hours ending ten minutes ago (the current bucket holds only
+        // the measured conversations); in order, so that each batch fills one or two buckets.
+        const at = new Date(now - 600_000 - 20 * 3_600_000 + Math.floor(((done + k) / count) * 20 * 3_600_000));
         const id = newBucketedId(at.getTime());
         add('directlineConversations', id, { _id: id, userId: `webchat:u-${randomBytes(16).toString('hex')}`, createdAt: at, expiresAt: new Date(at.getTime() + 24 * 3_600_000) });
         for (let s = 1; s <= 12; s++) {
