@@ -87,6 +87,7 @@ const PARALLEL_READS = 16;
 /** The feed is a collection per 2-second slot: a poll reads two small collections whole. */
 const FEED_SLOT_MS = 2000;
 
+/** The web chat channel's storage (see the file header). */
 export class MongoDirectLineRepository {
   private readonly keys: Collection<KeyDoc>;
   /** Newest sequence number seen per conversation (an accelerator, never the authority). */

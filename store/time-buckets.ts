@@ -18,6 +18,7 @@ import type { Db } from 'mongodb';
 export const BUCKET_MS = 10 * 60_000;
 const PREFIX_LENGTH = 6;
 
+/** The bucket a moment (ms since the epoch) falls in. */
 export function bucketOf(ms: number): number {
   return Math.floor(ms / BUCKET_MS);
 }
@@ -38,6 +39,7 @@ export function bucketStart(bucket: number): number {
   return bucket * BUCKET_MS;
 }
 
+/** The collection of `base` for one bucket. */
 export function bucketCollection(base: string, bucket: number): string {
   return `${base}_${bucket}`;
 }

@@ -20,6 +20,7 @@ export const WEBCHAT_USER_PREFIX = 'webchat:';
 /** An activity in its JSON wire form (dates are ISO strings). */
 export type WireActivity = Record<string, unknown> & { type: string; id?: string };
 
+/** What {@link ConversationService} needs. */
 export interface ConversationServiceOptions {
   repo: MongoDirectLineRepository;
   limits: ResolvedLimits;
@@ -32,6 +33,7 @@ export interface ConversationServiceOptions {
   log: DirectLineLog;
 }
 
+/** Conversations of the web chat channel, their logs and the delivery of user activities to the bot. */
 export class ConversationService {
   /** Deliveries to the bot run one after another per conversation, in this process. */
   private readonly deliveries = new Map<string, Promise<void>>();

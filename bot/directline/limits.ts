@@ -24,8 +24,10 @@ export interface DirectLineLimits {
   feedPollMs?: number;
 }
 
+/** The limits with every default filled in. */
 export type ResolvedLimits = Required<DirectLineLimits>;
 
+/** Fills in the defaults; a non-positive or non-finite limit is a start-up error. */
 export function resolveLimits(l: DirectLineLimits = {}): ResolvedLimits {
   const r: ResolvedLimits = {
     maxActivities: l.maxActivities ?? 500,

@@ -28,6 +28,7 @@ interface Streamed {
 
 const SAFETY_SWEEP_MS = 5000;
 
+/** The WebSocket streams this process holds, kept up to date from the activity log. */
 export class StreamHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   private readonly streamed = new Map<string, Streamed>();
