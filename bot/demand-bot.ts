@@ -5,7 +5,7 @@
  * length and rate politely.
  */
 import { ActivityHandler, ActivityTypes, type ConversationState, type StatePropertyAccessor, type TurnContext } from 'botbuilder';
-import { DialogSet, DialogTurnStatus, type DialogState } from 'botbuilder-dialogs';
+import { DialogSet, type DialogState } from 'botbuilder-dialogs';
 import type { Classification } from '../classifier/demand-classifier.js';
 import { ClassifierError } from '../classifier/errors.js';
 import { countScripts, detectLanguage } from '../classifier/language.js';

@@ -89,6 +89,8 @@ export class IntakeDialog extends ComponentDialog {
       await step.context.sendActivity(t.empty);
       return step.endDialog();
     }
+    // Models that predate `suspectedSpam` mark the same borderline band as "possible spam".
+    if (c.suspectedSpam === undefined) c = { ...c, suspectedSpam: !c.spam && c.reason === 'possible-spam' };
     if (c.lang === 'other' || c.reason === 'unsupported-language') {
       // A script we cannot read is no reason to turn someone away: file it for staff (never as
       // spam), and answer in English beside the conversation's language.
@@ -215,8 +217,7 @@ export class IntakeDialog extends ComponentDialog {
         topic,
         type: type as Classification['type'],
         spam: c.spam,
-        // Older models have no suspectedSpam: their "possible spam" band is the borderline one.
-        suspectedSpam: !c.spam && (c.suspectedSpam ?? c.reason === 'possible-spam'),
+        suspectedSpam: c.suspectedSpam === true,
         confidence: c.confidence,
         alternatives: c.alternatives,
         keywords: c.keywords.map((k) => ({ ...k, term: k.term.slice(0, 64) })),
