@@ -8,8 +8,6 @@ import {
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
   ConversationState,
-  ShowTypingMiddleware,
-  type Activity,
   type TurnContext,
 } from 'botbuilder';
 import type { Logger } from 'pino';
@@ -18,8 +16,10 @@ import restify from 'restify';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Config } from '../runtime/config.js';
 import type { Store } from '../store/index.js';
+import { boundChannelCalls, checkActivity } from './channel-guard.js';
 import { DemandBot } from './demand-bot.js';
 import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
+import { TypingIndicator } from './typing-indicator.js';
 import { WebChatAdapter } from './webchat-adapter.js';
 import { mountWebChatPage } from './webchat-page.js';
 import { texts } from './messages.js';
@@ -40,6 +40,8 @@ export interface AppDeps {
   log: Logger;
   /** Whether the database answers (for /readyz). */
   databaseReady: () => Promise<boolean>;
+  /** The embedded database's supervision state, when this process runs it (for /readyz). */
+  databaseStatus?: () => object | null;
 }
 
 export interface App {
@@ -48,7 +50,7 @@ export interface App {
   /** Adapter of the in-process web chat channel. */
   webchatAdapter: WebChatAdapter;
   /** Closes the Direct Line streams (call before closing the server). */
-  closeChannels: () => void;
+  closeChannels: () => Promise<void>;
   bot: DemandBot;
   replies: CustomerReplies;
   /** The staff API (routes, auth) and console. */
@@ -59,6 +61,7 @@ export interface App {
 
 const MAX_BODY_BYTES = 256 * 1024;
 
+
 export function createApp(deps: AppDeps): App {
   const { config, log } = deps;
   const auth = new ConfigurationBotFrameworkAuthentication({
@@ -68,6 +71,11 @@ export function createApp(deps: AppDeps): App {
     MicrosoftAppType: config.MicrosoftAppType,
   });
   const adapter = new CloudAdapter(auth);
+  // Replies to a channel that does not answer are abandoned rather than holding the turn.
+  adapter.use(async (context, next) => {
+    boundChannelCalls(context.turnState.get(adapter.ConnectorClientKey), config.CHANNEL_TIMEOUT_MS);
+    await next();
+  });
   // The web chat channel runs in this process: its adapter writes replies straight into the Direct
   // Line conversation (no credentials, no loopback HTTP). `directLine` is mounted below.
   let directLine: DirectLineHandle | null = null;
@@ -83,6 +91,7 @@ export function createApp(deps: AppDeps): App {
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
     rateWindowMs: 10_000,
+    supportHours: config.SUPPORT_HOURS ?? null,
   });
 
   // One failing turn never breaks the conversation: apologise, log, and reset the dialog stack.
@@ -98,7 +107,7 @@ export function createApp(deps: AppDeps): App {
   };
   for (const a of [adapter, webchatAdapter]) {
     // A typing indicator at the start of every turn, repeated while the turn runs.
-    a.use(new ShowTypingMiddleware(0, 2000));
+    a.use(new TypingIndicator(2000, (err) => log.debug({ err }, 'typing indicator not sent')));
     a.onTurnError = onTurnError;
   }
 
@@ -116,8 +125,11 @@ export function createApp(deps: AppDeps): App {
 
   let inFlight = 0;
   server.post('/api/messages', async (req, res) => {
-    if (!isActivity(req.body)) {
-      res.send(400, { error: { code: 'BAD_ACTIVITY', message: 'the body must be a Bot Framework activity: an object with a string "type"' } });
+    // Before anything else: a refused activity costs no state, no classification, no outgoing call.
+    const refusal = checkActivity(req.body, req.socket?.remoteAddress, { authenticated: config.MicrosoftAppId !== '', allowedServiceHosts: config.LOCAL_SERVICE_URL_HOSTS });
+    if (refusal) {
+      if (refusal.status === 403) log.warn({ peer: req.socket?.remoteAddress, code: refusal.code }, 'activity refused');
+      res.send(refusal.status, { error: { code: refusal.code, message: refusal.message, ...(refusal.field ? { details: [{ field: refusal.field }] } : {}) } });
       return;
     }
     inFlight++;
@@ -133,13 +145,27 @@ export function createApp(deps: AppDeps): App {
   });
   server.get('/readyz', async (_req, res) => {
     const db = await deps.databaseReady().catch(() => false);
+    const embedded = deps.databaseStatus?.() ?? null;
     // Capacity is a warning, not readiness: near or over the embedded ceiling still answers 200.
     const capacity = db ? await deps.store.capacity.status().catch(() => null) : null;
-    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: holder.version, outboxPending: deps.store.outbox.pending(), capacity });
+    res.send(db ? 200 : 503, {
+      status: db ? 'ready' : 'database unavailable',
+      model: holder.version,
+      outboxPending: deps.store.outbox.pending(),
+      ...(embedded ? { database: embedded } : {}),
+      capacity,
+    });
   });
 
   let inFlightDirect = 0;
   directLine = mountDirectLine(server, {
+    repository: deps.store.directLine,
+    secret: config.DIRECT_LINE_SECRET,
+    limits: {
+      idleSeconds: config.CONVERSATION_TTL_HOURS * 3600,
+      maxConversationBytes: config.WEBCHAT_MAX_CONVERSATION_BYTES,
+      clientBytesPerMinute: config.WEBCHAT_CLIENT_BYTES_PER_MINUTE,
+    },
     publicBaseUrl: () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`,
     deliverToBot: async (activity) => {
       inFlightDirect++;
@@ -183,9 +209,5 @@ export function createApp(deps: AppDeps): App {
   const staff = mountStaff(server, staffDeps);
   registerTrainerRoutes(staff.router, { ...staffDeps, holder, training });
   mountConsole(server);
-  return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine?.close() };
-}
-
-function isActivity(body: unknown): body is Activity {
-  return typeof body === 'object' && body !== null && typeof (body as { type?: unknown }).type === 'string';
+  return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: async () => directLine?.close() };
 }

@@ -11,7 +11,6 @@ import { openDatabase } from '../store/database.js';
 import { createStore } from '../store/index.js';
 import { createModelServices } from '../trainer/index.js';
 import { createApp } from './app.js';
-import { DIRECT_LINE_CHANNEL_ID } from './directline.js';
 
 export async function main(env: Record<string, string | undefined>): Promise<() => Promise<void>> {
   const config = loadConfig(env);
@@ -25,8 +24,7 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
     timeZone: config.TIME_ZONE,
     topics: taxonomy.topics.map((t) => t.id),
     log,
-    // Web chat conversations live in this process's Direct Line endpoint: no other process writes their state.
-    exclusiveStatePrefixes: [`${DIRECT_LINE_CHANNEL_ID}/conversations/`],
+    conversationTtlMs: config.CONVERSATION_TTL_HOURS * 3_600_000,
     capacity: { embedded: !config.MONGODB_URI, ticketCeiling: config.EMBEDDED_TICKET_CEILING },
   });
   const capacity = await store.capacity.status().catch(() => null);
@@ -41,6 +39,7 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
     store,
     log,
     databaseReady: async () => (await database.db.command({ ping: 1 })).ok === 1,
+    databaseStatus: () => database.status(),
   });
   await store.flushOutbox().catch((err: Error) => log.warn({ err: err.message }, 'outbox replay at start failed; will retry'));
   const stopJobs = store.startBackgroundJobs(5_000);
@@ -51,7 +50,7 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
   return () =>
     (stopping ??= (async () => {
       log.info('shutting down');
-      app.closeChannels();
+      await app.closeChannels();
       app.server.close();
       const deadline = Date.now() + 10_000;
       while (app.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -9,6 +9,7 @@ import { MongoBotStorage } from './bot-state-storage.js';
 import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, type CapacityOptions } from './capacity.js';
 import { Claims } from './claims.js';
 import { MongoCustomerRepository } from './customer-repository.js';
+import { MongoDirectLineRepository } from './directline-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
@@ -28,8 +29,8 @@ export interface StoreOptions {
   topics: readonly string[];
   log: OutboxLogger;
   now?: () => Date;
-  /** Bot-state key prefixes only this process writes (see bot-state-storage.ts). */
-  exclusiveStatePrefixes?: readonly string[];
+  /** Conversation state unused this long reads as absent and is swept (default: kept forever). */
+  conversationTtlMs?: number;
   /** Which engine is in use and its ticket ceiling (default: embedded, the measured ceiling). */
   capacity?: CapacityOptions;
 }
@@ -38,6 +39,8 @@ export interface Store {
   tickets: MongoTicketRepository;
   customers: MongoCustomerRepository;
   botState: MongoBotStorage;
+  /** The web chat channel's conversations, activity logs and shared signing key. */
+  directLine: MongoDirectLineRepository;
   training: MongoTrainingRepository;
   models: MongoModelRegistry;
   /** Trainers' keyword edits per topic, as revisions. */
@@ -112,7 +115,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const models = new MongoModelRegistry(opts.db);
   const keywordEdits = new MongoKeywordEdits(opts.db);
   const trainingJobs = new MongoTrainingJobs(opts.db);
-  const botState = new MongoBotStorage(opts.db, 'botState', opts.exclusiveStatePrefixes);
+  const botState = new MongoBotStorage(opts.db, 'botState', { ttlMs: opts.conversationTtlMs });
+  const directLine = new MongoDirectLineRepository(opts.db);
   const audit = new MongoAuditLog(opts.db);
   const users = new MongoUserRepository(opts.db);
   const facts = new TicketFactsReader(opts.db);
@@ -122,6 +126,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     tickets,
     customers,
     botState,
+    directLine,
     training,
     models,
     keywordEdits,
@@ -149,6 +154,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
       const claims = new Claims(opts.db);
       const pruner = setInterval(() => {
         claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
+        botState.sweepExpired().catch((err: Error) => opts.log.warn({ err: err.message }, 'sweeping expired conversation state failed'));
       }, 60 * 60_000);
       pruner.unref();
       let running = false;

@@ -138,7 +138,8 @@ export function isUnavailable(err: unknown): boolean {
 /** The one place that maps a stored document to the ticket returned to callers. */
 function toTicket(doc: TicketDoc): Ticket {
   const { _id: _ignored, daySeq: _seq, priorityRank: _rank, ...ticket } = doc;
-  return ticket;
+  // Tickets stored before the suspected-spam flag existed read as not flagged.
+  return { ...ticket, suspectedSpam: ticket.suspectedSpam === true };
 }
 
 export class MongoTicketRepository implements TicketRepository {
