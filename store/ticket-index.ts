@@ -118,12 +118,12 @@ export function matches(s: TicketSummary, q: IndexedQuery): boolean {
 export class TicketIndex {
   readonly days: JsonDocs<DayTickets>;
   /**
-   * Whole tickets per creation day: on FerretDB 1.24 a read of the tickets collection by `_id`
-   * still reads every row (about 100 µs per stored ticket: 0.3 s at 3,000), while a row holding
-   * one JSON string is read in a few microseconds, so tickets are read from here (a few hundred
-   * rows a year) and written to the tickets collection, which stays the source of truth.
+   * Whole tickets per creation day, one collection per month (`ticketDocs_202611`, `_id` = the
+   * day): on FerretDB 1.24 a read by `_id` still reads every row of its collection (0.1–0.3 s for
+   * one ticket at 3,000 in `tickets`), and the cost grows with the bytes stored, so each read
+   * touches one month's few dozen rows. The tickets collection stays the source of truth.
    */
-  readonly full: JsonDocs<DayFull>;
+  private readonly fullByMonth = new Map<string, JsonDocs<DayFull>>();
   private readonly dayList: JsonDocs<Days>;
   /**
    * Summaries of the open tickets and of those waiting for review, in {@link HOT_SHARDS} documents:
@@ -134,19 +134,27 @@ export class TicketIndex {
   /** Days this process knows are listed: the list is written once per new day, not per ticket. */
   private readonly listed = new Set<string>();
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }));
     this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }));
-    this.full = new JsonDocs<DayFull>(db, 'ticketDayDocs', () => ({ tickets: {} }));
     this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }));
+  }
+
+  /** The collection of whole tickets created in the month of `day`. */
+  full(day: string): JsonDocs<DayFull> {
+    const name = `ticketDocs_${day.slice(0, 4)}${day.slice(5, 7)}`;
+    let docs = this.fullByMonth.get(name);
+    if (!docs) this.fullByMonth.set(name, (docs = new JsonDocs<DayFull>(this.db, name, () => ({ tickets: {} }))));
+    return docs;
   }
 
   /** Tickets by number from the day documents; numbers not found there are left out. */
   async getTickets(numbers: readonly string[]): Promise<Map<string, Ticket>> {
-    const days = await this.full.getMany([...new Set(numbers.map(dayOfNumber))]);
+    const days = [...new Set(numbers.map(dayOfNumber))];
+    const docs = new Map(await Promise.all(days.map(async (day) => [day, await this.full(day).get(day)] as const)));
     const out = new Map<string, Ticket>();
     for (const n of numbers) {
-      const json = days.get(dayOfNumber(n))?.tickets[n];
+      const json = docs.get(dayOfNumber(n))?.tickets[n];
       if (json) out.set(n, reviveTicket(json));
     }
     return out;
@@ -158,7 +166,7 @@ export class TicketIndex {
     const day = after.createdDay;
     const json = JSON.parse(JSON.stringify(after)) as Record<string, unknown>;
     const writes = [
-      this.full.update(dayOfNumber(after.number), (d) => {
+      this.full(dayOfNumber(after.number)).update(dayOfNumber(after.number), (d) => {
         const stored = d.tickets[after.number];
         // Changes of one ticket may arrive out of order: the higher version wins.
         if (!stored || (stored.version as number) < after.version) d.tickets[after.number] = json;
@@ -258,7 +266,13 @@ export class TicketIndex {
       f.tickets[t.number] = JSON.parse(JSON.stringify(t)) as Record<string, unknown>;
     }
     await this.days.replaceAll(days);
-    await this.full.replaceAll(full);
+    const months = new Map<string, Map<string, DayFull>>();
+    for (const [day, f] of full) {
+      const m = months.get(day.slice(0, 7)) ?? new Map<string, DayFull>();
+      months.set(day.slice(0, 7), m);
+      m.set(day, f);
+    }
+    for (const [month, m] of months) await this.full(`${month}-01`).replaceAll(m);
     await this.hot.replaceAll(hot);
     await this.dayList.replaceAll(new Map([['days', { days: [...days.keys()].sort() }]]));
     this.listed.clear();
