@@ -8,6 +8,7 @@ import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
 import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, type CapacityOptions } from './capacity.js';
 import { Claims } from './claims.js';
+import { dayOf } from './clock.js';
 import { MongoCustomerRepository } from './customer-repository.js';
 import { MongoDirectLineRepository } from './directline-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
@@ -120,6 +121,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const audit = new MongoAuditLog(opts.db);
   const users = new MongoUserRepository(opts.db);
   const facts = new TicketFactsReader(opts.db);
+  // This month's and next month's ticket collections exist before any ticket is written.
+  const today = dayOf(opts.now?.() ?? new Date(), opts.timeZone);
+  const [y, m] = today.split('-').map(Number);
+  await index.prepare([today, new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10)]);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const store: Store = {

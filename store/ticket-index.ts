@@ -46,6 +46,10 @@ interface DayFull {
   tickets: Record<string, Record<string, unknown>>;
 }
 
+function monthCollection(day: string): string {
+  return `ticketDocs_${day.slice(0, 4)}${day.slice(5, 7)}`;
+}
+
 /** The creation day a ticket number carries (T20261125-0042 → 2026-11-25). */
 export function dayOfNumber(number: string): string {
   return `${number.slice(1, 5)}-${number.slice(5, 7)}-${number.slice(7, 9)}`;
@@ -140,9 +144,24 @@ export class TicketIndex {
     this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }));
   }
 
+  /**
+   * Creates the month collections of `days` ahead of use: FerretDB creates a table on the first
+   * insert, and doing that while other writes run makes them fail with SQLITE_BUSY.
+   */
+  async prepare(days: readonly string[]): Promise<void> {
+    const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    for (const day of days) {
+      const name = monthCollection(day);
+      if (existing.has(name)) continue;
+      await this.db.createCollection(name).catch((err: { codeName?: string }) => {
+        if (err.codeName !== 'NamespaceExists') throw err;
+      });
+    }
+  }
+
   /** The collection of whole tickets created in the month of `day`. */
   full(day: string): JsonDocs<DayFull> {
-    const name = `ticketDocs_${day.slice(0, 4)}${day.slice(5, 7)}`;
+    const name = monthCollection(day);
     let docs = this.fullByMonth.get(name);
     if (!docs) this.fullByMonth.set(name, (docs = new JsonDocs<DayFull>(this.db, name, () => ({ tickets: {} }))));
     return docs;
