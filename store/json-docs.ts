@@ -52,15 +52,20 @@ export class JsonDocs<T> {
     return doc ? (JSON.parse(doc.data) as T) : null;
   }
 
-  /** Several documents by `_id`, read concurrently (FerretDB scans for `$in`, not for equality). */
+  /**
+   * Several documents by `_id` in one query. On FerretDB 1.24 a read by `_id` costs a pass over
+   * every row of the collection (SQLite scans it), so one `$in` pass (filtered in FerretDB) costs
+   * far less than one read per document; on MongoDB it is an index lookup either way.
+   */
   async getMany(ids: readonly string[]): Promise<Map<string, T>> {
     const out = new Map<string, T>();
-    await Promise.all(
-      ids.map(async (id) => {
-        const d = await this.get(id);
-        if (d) out.set(id, d);
-      }),
-    );
+    if (ids.length === 1) {
+      const d = await this.get(ids[0]);
+      if (d) out.set(ids[0], d);
+      return out;
+    }
+    if (ids.length === 0) return out;
+    for (const doc of await this.docs.find({ _id: { $in: [...ids] } }).toArray()) out.set(doc._id, JSON.parse(doc.data) as T);
     return out;
   }
 
