@@ -210,9 +210,14 @@ async function documentSizes(db: Db): Promise<Record<string, { count: number; av
   const out: Record<string, { count: number; avgBytes: number }> = {};
   for (const name of ['tickets', `ticketDocs_${dayOf(new Date(), 'UTC').slice(0, 7).replace('-', '')}`, 'ticketDays', 'ticketHot', 'statsMonths', 'statsTotals', 'statsWeekTexts', 'customerTickets', 'customerDirectory', 'claims']) {
     const c = db.collection(name);
-    const docs = await c.find({}).limit(500).toArray();
-    const count = await c.estimatedDocumentCount();
-    out[name] = { count, avgBytes: docs.length ? Math.round(docs.reduce((s, d) => s + BSON.calculateObjectSize(d), 0) / docs.length) : 0 };
+    try {
+      const docs = await c.find({}).limit(500).toArray();
+      const count = await c.estimatedDocumentCount();
+      out[name] = { count, avgBytes: docs.length ? Math.round(docs.reduce((s, d) => s + BSON.calculateObjectSize(d), 0) / docs.length) : 0 };
+    } catch (err) {
+      // A size is a by-product: a time-out here must not lose the measures above.
+      process.stderr.write(`bench:scale could not size ${name}: ${(err as Error).message}\n`);
+    }
   }
   return out;
 }
