@@ -1,12 +1,14 @@
 /**
- * npm run -s bench:outage -- [--json] [--seconds 60] [--customers 12] [--kills 3]
+ * npm run -s bench:outage -- [--json] [--seconds 60] [--customers 12] [--kills 3] [--outage-ms 0]
  *
  * The database killed under load: starts `node dist/bot/main.js` as its own process (embedded,
  * supervised FerretDB in a temporary folder), runs `--customers` concurrent customers for
  * `--seconds` over the Bot Framework endpoint (a local connector stands in for the channel, as the
  * Emulator does), each filing one demand after another (complaint → "对" → "跳过"), and kills the
  * database process with SIGKILL `--kills` times, evenly spread. A customer told "please send it
- * again" sends it again a second later, as asked.
+ * again" sends it again a second later, as asked. `--outage-ms N` keeps each outage going for N ms
+ * by killing every database process the supervisor starts in that time (a crash loop), so turns
+ * meet a database that is really gone, not one that is back before the driver's timeout.
  *
  * Reports, per kill, how long until /readyz answers 200 again; then, once the load stops and the
  * outbox is replayed, how many demands were started, how many are in the database (lost =
@@ -60,7 +62,10 @@ runCli(async () => {
     seconds: { type: 'string', default: '60' },
     customers: { type: 'string', default: '12' },
     kills: { type: 'string', default: '3' },
+    'outage-ms': { type: 'string', default: '0' },
   });
+  const outageMs = Number(values['outage-ms']);
+  if (!(outageMs >= 0)) throw new UsageError(`--outage-ms must be a non-negative number, got "${values['outage-ms']}"`);
   const seconds = Number(values.seconds);
   const customers = Number(values.customers);
   const kills = Number(values.kills);
@@ -101,8 +106,25 @@ runCli(async () => {
         const pid = databasePid(server.pid!);
         if (pid === undefined) throw new Error('no database process under the server');
         process.kill(pid, 'SIGKILL');
-        const killedAt = Date.now();
-        process.stderr.write(`killed the database (pid ${pid}) at ${Math.round((killedAt - t0) / 1000)} s\n`);
+        let killedAt = Date.now();
+        let extraKills = 0;
+        let lastKillAt = killedAt;
+        while (Date.now() - killedAt < outageMs) {
+          const again = databasePid(server.pid!);
+          if (again !== undefined && again !== pid) {
+            try {
+              process.kill(again, 'SIGKILL');
+              extraKills++;
+              lastKillAt = Date.now();
+            } catch {
+              // it died by itself in between
+            }
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        // Recovery counts from the last kill: the database is on its own from then on.
+        killedAt = lastKillAt;
+        process.stderr.write(`killed the database (pid ${pid}) at ${Math.round((killedAt - t0) / 1000)} s, then ${extraKills} restarts in ${outageMs} ms\n`);
         // Back = ready, after a restart (not merely a ping that raced the kill).
         while ((await restarts(base)) <= restartsBefore || !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) {
           if (Date.now() - killedAt > 60_000) throw new Error('the database was not back within 60 s');
@@ -158,6 +180,7 @@ runCli(async () => {
       seconds,
       customers,
       kills,
+      outageMs,
       recoveryMs: recoveries,
       recoveryMedianMs: median(recoveries),
       recoveryMaxMs: recoveries.length ? Math.max(...recoveries) : null,
