@@ -17,7 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,7 @@ runCli(async () => {
     customers: { type: 'string', default: '12' },
     kills: { type: 'string', default: '3' },
     'outage-ms': { type: 'string', default: '0' },
+    'server-log': { type: 'string' },
   });
   const outageMs = Number(values['outage-ms']);
   if (!(outageMs >= 0)) throw new UsageError(`--outage-ms must be a non-negative number, got "${values['outage-ms']}"`);
@@ -78,8 +79,9 @@ runCli(async () => {
   const connector = await startConnector();
   const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
   const server = spawn(process.execPath, [main], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'error', RATE_LIMIT_PER_10S: '1000', MONGODB_URI: '' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: values['server-log'] ? 'warn' : 'error', RATE_LIMIT_PER_10S: '1000', MONGODB_URI: '' },
+    // --server-log FILE keeps the server's log (JSON lines) for a post-mortem.
+    stdio: ['ignore', values['server-log'] ? openSync(values['server-log'], 'w') : 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
   const counts: Counts = { started: 0, filedInDatabase: 0, filedToOutbox: 0, retriesAsked: 0, apologies: 0, nothingLostClaims: 0, numberWithApology: 0, errors: 0, errorSamples: [] };
@@ -275,6 +277,10 @@ async function say(base: string, connector: Connector, conversation: string, use
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl: connector.serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conversation }, text, locale: 'zh-CN' }),
+    // A turn that takes longer than this is a hang, reported as an error naming the message.
+    signal: AbortSignal.timeout(60_000),
+  }).catch((err: Error) => {
+    throw new Error(`"${text}" in ${conversation}: ${err.message}`);
   });
   await res.arrayBuffer();
   if (res.status >= 300) throw new Error(`POST /api/messages answered ${res.status}`);
