@@ -193,7 +193,7 @@ runCli(async () => {
       filedInDatabase: counts.filedInDatabase,
       filedToOutbox: counts.filedToOutbox,
       retriesAsked: counts.retriesAsked,
-      apologies: counts.apologies,
+      otherApologies: counts.apologies,
       nothingLostClaims: counts.nothingLostClaims,
       numberWithApology: counts.numberWithApology,
       outboxPendingAtEnd: pending,
@@ -218,7 +218,8 @@ async function demand(base: string, connector: Connector, text: string, user: st
     for (let attempt = 0; attempt < 60; attempt++) {
       const replies = (await say(base, connector, conv, user, msg)).join('\n');
       if (NOTHING_LOST.test(replies)) counts.nothingLostClaims++;
-      if (APOLOGY.test(replies)) counts.apologies++;
+      // "Please send it again" is an apology too, and true; the others are counted apart.
+      if (APOLOGY.test(replies) && !RETRY.test(replies)) counts.apologies++;
       if (APOLOGY.test(replies) && NUMBER.test(replies)) counts.numberWithApology++;
       if (!RETRY.test(replies)) return replies;
       counts.retriesAsked++;

@@ -30,6 +30,26 @@ export interface StateFallbackLogger {
   info(o: object, msg: string): void;
 }
 
+/** A database call that has not answered after this long is treated as unreachable. */
+const OPERATION_DEADLINE_MS = 15_000;
+
+/** A call to the database storage that did not settle within its deadline. */
+class DeadlineError extends Error {}
+
+/**
+ * The call's outcome, or a DeadlineError after `ms`: the driver's own timeouts should come first;
+ * this is the backstop, so that no turn waits on the database forever.
+ */
+function withDeadline<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(`no answer from the database within ${ms} ms`)), ms);
+  });
+  return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+}
+
+const unreachable = (err: unknown) => isUnavailable(err) || err instanceof DeadlineError;
+
 /** Wait after a failed flush before the next attempt. */
 const FLUSH_RETRY_MS = 1000;
 
@@ -46,6 +66,7 @@ export class OutageTolerantStorage implements Storage {
     private readonly inner: Storage,
     private readonly log: StateFallbackLogger,
     private readonly maxKept = 20_000,
+    private readonly deadlineMs = OPERATION_DEADLINE_MS,
   ) {}
 
   /** Number of conversation states waiting for the database. */
@@ -63,9 +84,9 @@ export class OutageTolerantStorage implements Storage {
     }
     if (missing.length === 0) return out;
     try {
-      return { ...(await this.inner.read(missing)), ...out };
+      return { ...(await withDeadline(this.inner.read(missing), this.deadlineMs)), ...out };
     } catch (err) {
-      if (!isUnavailable(err)) throw err;
+      if (!unreachable(err)) throw err;
       throw new StateUnavailableError(`conversation state cannot be read: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -80,9 +101,9 @@ export class OutageTolerantStorage implements Storage {
     }
     if (Object.keys(direct).length === 0) return;
     try {
-      await this.inner.write(direct);
+      await withDeadline(this.inner.write(direct), this.deadlineMs);
     } catch (err) {
-      if (!isUnavailable(err)) throw err;
+      if (!unreachable(err)) throw err;
       for (const [key, item] of Object.entries(direct)) this.keep(key, stripETag(item));
       this.log.warn({ keys: Object.keys(direct).length, kept: this.kept.size, err: (err as Error).message }, 'database unreachable: conversation state kept in memory');
     }
@@ -94,9 +115,9 @@ export class OutageTolerantStorage implements Storage {
     for (const k of keys) if (this.kept.has(k)) this.keep(k, null);
     if (direct.length === 0) return;
     try {
-      await this.inner.delete(direct);
+      await withDeadline(this.inner.delete(direct), this.deadlineMs);
     } catch (err) {
-      if (!isUnavailable(err)) throw err;
+      if (!unreachable(err)) throw err;
       for (const k of direct) this.keep(k, null);
     }
   }
@@ -114,14 +135,14 @@ export class OutageTolerantStorage implements Storage {
     this.flushing ??= (async () => {
       try {
         for (const [key, item] of [...this.kept]) {
-          if (item === null) await this.inner.delete([key]);
-          else await this.inner.write({ [key]: { ...item, eTag: '*' } });
+          if (item === null) await withDeadline(this.inner.delete([key]), this.deadlineMs);
+          else await withDeadline(this.inner.write({ [key]: { ...item, eTag: '*' } }), this.deadlineMs);
           // A newer version kept while this one was written stays for the next flush.
           if (this.kept.get(key) === item) this.kept.delete(key);
         }
         this.log.info({}, 'conversation states kept during the outage written to the database');
       } catch (err) {
-        if (!isUnavailable(err)) throw err;
+        if (!unreachable(err)) throw err;
         this.lastFailure = Date.now();
       } finally {
         this.flushing = null;

@@ -65,6 +65,16 @@ describe('OutageTolerantStorage', () => {
     await expect(s.write({ e: { x: 1 } })).rejects.toBeInstanceOf(StateUnavailableError);
   });
 
+  it('treats a database call that never answers as unreachable', async () => {
+    const inner = new FlakyStorage();
+    inner.write = () => new Promise(() => {});
+    inner.read = () => new Promise(() => {});
+    const s = new OutageTolerantStorage(inner, log, 10, 50);
+    await s.write({ a: { step: 1 } });
+    expect(s.pending()).toBe(1);
+    await expect(s.read(['b'])).rejects.toBeInstanceOf(StateUnavailableError);
+  });
+
   it('passes other errors through', async () => {
     const inner = new FlakyStorage();
     inner.write = async () => {
