@@ -126,7 +126,7 @@ runCli(async () => {
         }
         // Recovery counts from the last kill: the database is on its own from then on.
         killedAt = lastKillAt;
-        process.stderr.write(`killed the database (pid ${pid}) at ${Math.round((killedAt - t0) / 1000)} s, then ${extraKills} restarts in ${outageMs} ms\n`);
+        process.stderr.write(`killed the database (pid ${pid}) at ${Math.round((killedAt - t0) / 1000)} s, then sent ${extraKills} more kills in ${outageMs} ms\n`);
         // Back = ready, after a restart (not merely a ping that raced the kill).
         while ((await restarts(base)) <= restartsBefore || !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) {
           if (Date.now() - killedAt > 60_000) throw new Error('the database was not back within 60 s');
