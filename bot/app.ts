@@ -8,7 +8,6 @@ import {
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
   ConversationState,
-  ShowTypingMiddleware,
   type TurnContext,
 } from 'botbuilder';
 import type { Logger } from 'pino';
@@ -24,6 +23,7 @@ import { OutageTolerantStorage, StateUnavailableError } from '../store/state-fal
 import { isUnavailable } from '../store/ticket-repository.js';
 import type { FileOutbox } from '../store/outbox.js';
 import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
+import { TypingIndicator } from './typing-indicator.js';
 import { WebChatAdapter } from './webchat-adapter.js';
 import { mountWebChatPage } from './webchat-page.js';
 import { texts } from './messages.js';
@@ -54,7 +54,7 @@ export interface App {
   /** Adapter of the in-process web chat channel. */
   webchatAdapter: WebChatAdapter;
   /** Closes the Direct Line streams (call before closing the server). */
-  closeChannels: () => void;
+  closeChannels: () => Promise<void>;
   bot: DemandBot;
   replies: CustomerReplies;
   /** The staff API (routes, auth) and console. */
@@ -97,6 +97,7 @@ export function createApp(deps: AppDeps): App {
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
     rateWindowMs: 10_000,
+    supportHours: config.SUPPORT_HOURS ?? null,
   });
 
   // One failing turn never breaks the conversation: apologise, log, and reset the dialog stack.
@@ -115,7 +116,7 @@ export function createApp(deps: AppDeps): App {
   };
   for (const a of [adapter, webchatAdapter]) {
     // A typing indicator at the start of every turn, repeated while the turn runs.
-    a.use(new ShowTypingMiddleware(0, 2000));
+    a.use(new TypingIndicator(2000, (err) => log.debug({ err }, 'typing indicator not sent')));
     a.onTurnError = onTurnError;
   }
 
@@ -164,6 +165,13 @@ export function createApp(deps: AppDeps): App {
 
   let inFlightDirect = 0;
   directLine = mountDirectLine(server, {
+    repository: deps.store.directLine,
+    secret: config.DIRECT_LINE_SECRET,
+    limits: {
+      idleSeconds: config.CONVERSATION_TTL_HOURS * 3600,
+      maxConversationBytes: config.WEBCHAT_MAX_CONVERSATION_BYTES,
+      clientBytesPerMinute: config.WEBCHAT_CLIENT_BYTES_PER_MINUTE,
+    },
     publicBaseUrl: () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`,
     deliverToBot: async (activity) => {
       inFlightDirect++;
@@ -207,7 +215,7 @@ export function createApp(deps: AppDeps): App {
   const staff = mountStaff(server, staffDeps);
   registerTrainerRoutes(staff.router, { ...staffDeps, holder, training });
   mountConsole(server);
-  return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine?.close() };
+  return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: async () => directLine?.close() };
 }
 
 /** Status lookups of tickets waiting in the outbox (the outbox keeps whole ticket documents). */

@@ -11,7 +11,6 @@ import { openDatabase } from '../store/database.js';
 import { createStore } from '../store/index.js';
 import { createModelServices } from '../trainer/index.js';
 import { createApp } from './app.js';
-import { DIRECT_LINE_CHANNEL_ID } from './directline.js';
 
 export async function main(env: Record<string, string | undefined>): Promise<() => Promise<void>> {
   const config = loadConfig(env);
@@ -25,8 +24,7 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
     timeZone: config.TIME_ZONE,
     topics: taxonomy.topics.map((t) => t.id),
     log,
-    // Web chat conversations live in this process's Direct Line endpoint: no other process writes their state.
-    exclusiveStatePrefixes: [`${DIRECT_LINE_CHANNEL_ID}/conversations/`],
+    conversationTtlMs: config.CONVERSATION_TTL_HOURS * 3_600_000,
   });
   const models = await createModelServices({ config, taxonomy, store, log });
   log.info({ model: models.holder.version, writeConcern: store.writeConcern }, 'model loaded');
@@ -48,7 +46,7 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
   return () =>
     (stopping ??= (async () => {
       log.info('shutting down');
-      app.closeChannels();
+      await app.closeChannels();
       app.server.close();
       const deadline = Date.now() + 10_000;
       while (app.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -72,8 +72,22 @@ const ConfigSchema = z.object({
   MicrosoftAppPassword: z.string().default(''),
   MicrosoftAppTenantId: z.string().default(''),
   MicrosoftAppType: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).default('MultiTenant'),
+  /**
+   * Direct Line secret for embedding sites: when set, `POST /v3/directline/tokens/generate` and
+   * starting a conversation without a token need `Authorization: Bearer <secret>`, and only its
+   * holder may name the user. Keep it on the embedding site's server, never in a page.
+   */
+  DIRECT_LINE_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  /** Conversation state and web chat conversations unused this long expire (tickets keep what staff need). */
+  CONVERSATION_TTL_HOURS: z.coerce.number().min(0.01).max(24 * 365).default(24),
+  /** Bytes a web chat client may post into one conversation over its life. */
+  WEBCHAT_MAX_CONVERSATION_BYTES: z.coerce.number().int().min(4096).max(1024 ** 3).default(1024 * 1024),
+  /** Bytes one web chat client address may post per minute (new conversations count 1 KiB). */
+  WEBCHAT_CLIENT_BYTES_PER_MINUTE: z.coerce.number().int().min(4096).max(1024 ** 3).default(4 * 1024 * 1024),
   /** Messages a conversation may send per 10 seconds before the bot asks it to slow down. */
   RATE_LIMIT_PER_10S: z.coerce.number().int().min(1).max(1000).default(10),
+  /** When staff answer, told to a customer who asks for a person (free text, e.g. "周一至周五 9:00-18:00"); unset: not mentioned. */
+  SUPPORT_HOURS: z.string().trim().min(1).max(100).optional(),
   /** How often each process checks the database for a newly activated model version, in ms. */
   MODEL_POLL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   /** How long a staff login session lasts, in hours. */

@@ -1,17 +1,19 @@
 /**
  * The ticket store, wired in one place: repositories over one database, the outbox and its
- * replayer, and the two operations that touch several collections (creating a ticket also counts
- * the customer's contact; correcting one also records a training example).
+ * replayer, the read models that follow every ticket write (statistics counters, customer
+ * documents), and correcting a ticket, which also records a training example.
  */
 import type { Db, WriteConcernSettings } from 'mongodb';
 import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
 import { Claims } from './claims.js';
 import { MongoCustomerRepository } from './customer-repository.js';
+import { MongoDirectLineRepository } from './directline-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import type { Ticket, TicketCorrection, TicketCreate } from './schemas.js';
+import { TicketCounters } from './ticket-counters.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable, type Durability } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
@@ -25,14 +27,16 @@ export interface StoreOptions {
   topics: readonly string[];
   log: OutboxLogger;
   now?: () => Date;
-  /** Bot-state key prefixes only this process writes (see bot-state-storage.ts). */
-  exclusiveStatePrefixes?: readonly string[];
+  /** Conversation state unused this long reads as absent and is swept (default: kept forever). */
+  conversationTtlMs?: number;
 }
 
 export interface Store {
   tickets: MongoTicketRepository;
   customers: MongoCustomerRepository;
   botState: MongoBotStorage;
+  /** The web chat channel's conversations, activity logs and shared signing key. */
+  directLine: MongoDirectLineRepository;
   training: MongoTrainingRepository;
   models: MongoModelRegistry;
   /** Trainers' keyword edits per topic, as revisions. */
@@ -44,11 +48,13 @@ export interface Store {
   users: MongoUserRepository;
   /** Projected ticket facts for statistics and customer profiles (briefly cached). */
   facts: TicketFactsReader;
+  /** Pre-aggregated statistics, kept up to date by every ticket write. */
+  counters: TicketCounters;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
   /** Write concern in use: journaled where the server accepts it. */
   writeConcern: WriteConcernSettings;
-  /** Creates a ticket and counts the customer's contact. The number is durable when this resolves. */
+  /** Creates a ticket (counters and customer documents follow). The number is durable when this resolves. */
   createTicket(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
   /** Corrects a ticket's topic or type and records the training example. */
   correctTicket(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
@@ -82,31 +88,36 @@ export async function chooseWriteConcern(db: Db, log: OutboxLogger): Promise<Wri
 export async function createStore(opts: StoreOptions): Promise<Store> {
   const writeConcern = await chooseWriteConcern(opts.db, opts.log);
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
-  const tickets = new MongoTicketRepository(opts.db, { timeZone: opts.timeZone, topics: opts.topics, outbox, log: opts.log, writeConcern, now: opts.now });
+  const counters = new TicketCounters(opts.db);
   const customers = new MongoCustomerRepository(opts.db);
+  const tickets = new MongoTicketRepository(opts.db, {
+    timeZone: opts.timeZone,
+    topics: opts.topics,
+    outbox,
+    log: opts.log,
+    writeConcern,
+    now: opts.now,
+    customerTickets: (identity) => customers.allTicketsOf(identity),
+    onTicketChanged: async (before, after) => {
+      await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after)]);
+    },
+  });
   const training = new MongoTrainingRepository(opts.db);
   const models = new MongoModelRegistry(opts.db);
   const keywordEdits = new MongoKeywordEdits(opts.db);
   const trainingJobs = new MongoTrainingJobs(opts.db);
-  const botState = new MongoBotStorage(opts.db, 'botState', opts.exclusiveStatePrefixes);
+  const botState = new MongoBotStorage(opts.db, 'botState', { ttlMs: opts.conversationTtlMs });
+  const directLine = new MongoDirectLineRepository(opts.db);
   const audit = new MongoAuditLog(opts.db);
   const users = new MongoUserRepository(opts.db);
   const facts = new TicketFactsReader(opts.db);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
-  const countContact = async (t: Ticket) => {
-    try {
-      await customers.recordContact(t.customer);
-    } catch (err) {
-      // The ticket itself is safe; a missed count is logged, never allowed to fail the ticket.
-      opts.log.error({ ticket: t.number, err: (err as Error).message }, 'could not count the customer contact');
-    }
-  };
-
   const store: Store = {
     tickets,
     customers,
     botState,
+    directLine,
     training,
     models,
     keywordEdits,
@@ -114,13 +125,12 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     outbox,
     users,
     facts,
+    counters,
     audit,
     writeConcern,
-    async createTicket(input) {
-      const r = await tickets.create(input);
-      // Off the ticket's critical path: the number is durable already, the customer record can follow.
-      if (r.stored === 'database') void countContact(r.ticket);
-      return r;
+    createTicket(input) {
+      // The customer documents and counters follow through the repository's change hook.
+      return tickets.create(input);
     },
     async correctTicket(number, correction) {
       const r = await tickets.correct(number, correction);
@@ -128,12 +138,13 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
       return r;
     },
     flushOutbox() {
-      return tickets.flushOutbox(countContact);
+      return tickets.flushOutbox();
     },
     startBackgroundJobs(intervalMs) {
       const claims = new Claims(opts.db);
       const pruner = setInterval(() => {
         claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
+        botState.sweepExpired().catch((err: Error) => opts.log.warn({ err: err.message }, 'sweeping expired conversation state failed'));
       }, 60 * 60_000);
       pruner.unref();
       let running = false;

@@ -50,6 +50,8 @@ export const ClassificationSchema = z
     topic: Topic.nullable(),
     type: z.enum(DEMAND_TYPES).nullable(),
     spam: z.boolean(),
+    /** Borderline spam score: not spam, but staff should decide (shown in the review queue). */
+    suspectedSpam: z.boolean().default(false),
     confidence: z.number().min(0).max(1),
     alternatives: z.array(z.object({ topic: Topic, score: z.number().min(0).max(1) }).strict()).max(11),
     keywords: z.array(z.object({ term: z.string().max(64), topic: Topic, weight: z.number() }).strict()).max(20),

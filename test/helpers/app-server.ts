@@ -40,7 +40,7 @@ export async function startApp(mongoUri: string, env: Record<string, string> = {
     db,
     url,
     async stop() {
-      app.closeChannels();
+      await app.closeChannels();
       app.server.close();
       await models.stop();
       await db.dropDatabase().catch(() => undefined);

@@ -1,0 +1,319 @@
+/**
+ * The web chat channel's data on MongoDB, so any number of bot processes serve any conversation:
+ * the Direct Line conversations and their activity logs, a doorbell feed that tells the other
+ * processes a conversation has news, and the token-signing key all processes share.
+ *
+ * Built for FerretDB 1.24 on SQLite, where every query but an insert scans its collection (see
+ * time-buckets.ts) and concurrent read-modify-write on one document is not atomic, but unique
+ * `_id`s are enforced:
+ * - conversations and logs live in 10-minute bucket collections named by the conversation id, so a
+ *   lookup reads one small collection whatever the history, a conversation that does not exist
+ *   (or whose bucket is gone) costs at most as much as one that does, and expiry drops whole
+ *   buckets; nothing on the request path updates or deletes a document;
+ * - each activity is its own document `<conversationId>|<seq as 7 digits>` (also its activity id);
+ *   the unique `_id` decides between processes appending at once (the loser takes the next
+ *   number), so the log stays contiguous and the watermark is the sequence number;
+ * - the feed is a collection per 2-second slot (a capped collection read newest-first would scan:
+ *   FerretDB does not push the limit down; 0.9 s per read at 12,000 entries); a poll reads the
+ *   current and previous slot whole, old slots are dropped; it only rings the bell, the log is the
+ *   truth.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Collection, Db } from 'mongodb';
+import { isDuplicateKey } from './claims.js';
+import { InsertBatcher } from './insert-batcher.js';
+import { bucketCollection, bucketOfId, dropExpiredBuckets, newBucketedId } from './time-buckets.js';
+
+/** A Direct Line conversation as stored. */
+export interface DirectLineConversation {
+  _id: string;
+  /** The bot-facing user id (`webchat:<id>`), fixed when the conversation is created. */
+  userId: string;
+  userName?: string;
+  locale?: string;
+  createdAt: Date;
+  /** The conversation reads as absent from then on (its bucket is dropped a little later). */
+  expiresAt: Date;
+}
+
+interface ActivityDoc {
+  _id: string;
+  /** The activity's JSON (stored as text: card and channel data may hold `$`-keys). */
+  json: string;
+  at: Date;
+  /** Set when an update moved this activity to a later sequence number. */
+  movedTo?: number;
+}
+
+interface MarkerDoc {
+  _id: string;
+  at: Date;
+}
+
+interface FeedDoc {
+  _id: string;
+  proc: string;
+  conv: string;
+}
+
+interface KeyDoc {
+  _id: string;
+  key: string;
+}
+
+/** One entry of a conversation's log. */
+export interface LoggedActivity {
+  seq: number;
+  activity: Record<string, unknown>;
+}
+
+/** `<conversationId>|<seq as 7 digits>`: both the log document's `_id` and the activity's id. */
+export function activityId(conversationId: string, seq: number): string {
+  return `${conversationId}|${String(seq).padStart(7, '0')}`;
+}
+
+/** The sequence number inside an id this channel issued, or null. */
+export function seqOf(conversationId: string, id: string): number | null {
+  const prefix = `${conversationId}|`;
+  if (!id.startsWith(prefix)) return null;
+  const tail = id.slice(prefix.length);
+  return /^\d{7,15}$/.test(tail) ? Number(tail) : null;
+}
+
+const CONVERSATIONS = 'directlineConversations';
+const ACTIVITIES = 'directlineActivities';
+const FEED = 'directlineFeed';
+const PARALLEL_READS = 16;
+/** The feed is a collection per 2-second slot: a poll reads two small collections whole. */
+const FEED_SLOT_MS = 2000;
+
+/** The web chat channel's storage (see the file header). */
+export class MongoDirectLineRepository {
+  private readonly keys: Collection<KeyDoc>;
+  /** Newest sequence number seen per conversation (an accelerator, never the authority). */
+  private readonly known = new Map<string, number>();
+  /** Conversation documents seen here, least recently used first (they are immutable). */
+  private readonly cached = new Map<string, DirectLineConversation>();
+  private feedSeq = 0;
+  private feedSweptSlot = 0;
+  /** Feed entries already handled (the two newest slots are re-read every poll). */
+  private seenFeed = new Set<string>();
+
+  /** Concurrent appends share one insert (one SQLite transaction) per collection: see insert-batcher.ts. */
+  private readonly batchers = new Map<string, InsertBatcher<ActivityDoc | MarkerDoc | FeedDoc>>();
+
+  /** This process's id in the feed. */
+  readonly processId = randomBytes(8).toString('hex');
+
+  constructor(private readonly db: Db) {
+    this.keys = db.collection<KeyDoc>('directlineKeys');
+  }
+
+  /** A new conversation id (it names its bucket). */
+  static newId(nowMs = Date.now()): string {
+    return newBucketedId(nowMs);
+  }
+
+  private conversations(id: string): Collection<DirectLineConversation> | null {
+    const bucket = bucketOfId(id);
+    return bucket === null ? null : this.db.collection<DirectLineConversation>(bucketCollection(CONVERSATIONS, bucket));
+  }
+
+  private log(id: string): Collection<ActivityDoc | MarkerDoc> {
+    return this.db.collection<ActivityDoc | MarkerDoc>(this.logName(id));
+  }
+
+  private logName(id: string): string {
+    const bucket = bucketOfId(id);
+    if (bucket === null) throw new Error(`direct line: ${id} is not a conversation id of this channel`);
+    return bucketCollection(ACTIVITIES, bucket);
+  }
+
+  private insert(collection: string, doc: ActivityDoc | MarkerDoc | FeedDoc): Promise<void> {
+    let b = this.batchers.get(collection);
+    if (!b) {
+      b = new InsertBatcher(this.db.collection<ActivityDoc | MarkerDoc | FeedDoc>(collection), () => ({ w: 1 }));
+      this.batchers.set(collection, b);
+      if (this.batchers.size > 64) this.batchers.delete(this.batchers.keys().next().value as string);
+    }
+    return b.insert(doc);
+  }
+
+  // ---- conversations -------------------------------------------------------------------------
+
+  async createConversation(conv: DirectLineConversation): Promise<DirectLineConversation> {
+    await this.conversations(conv._id)!.insertOne(conv);
+    this.known.set(conv._id, 0);
+    this.cache(conv);
+    return conv;
+  }
+
+  /**
+   * The conversation, or null when it does not exist or has expired. A conversation document never
+   * changes after it is created, so the ones seen here are kept (bounded) and served from memory.
+   */
+  async getConversation(id: string, now = new Date()): Promise<DirectLineConversation | null> {
+    const collection = this.conversations(id);
+    if (!collection) return null; // not an id of this channel: no lookup at all
+    const doc = this.cached.get(id) ?? (await collection.findOne({ _id: id }));
+    if (!doc || doc.expiresAt.getTime() <= now.getTime()) {
+      this.cached.delete(id);
+      return null;
+    }
+    this.cache(doc);
+    return doc;
+  }
+
+  private cache(conv: DirectLineConversation): void {
+    this.cached.delete(conv._id);
+    this.cached.set(conv._id, conv);
+    if (this.cached.size > 20_000) this.cached.delete(this.cached.keys().next().value as string);
+  }
+
+  /**
+   * True for exactly one caller per conversation and `name` across all processes (a unique
+   * marker document): for things that must happen once, such as announcing the members.
+   */
+  async once(conversationId: string, name: string): Promise<boolean> {
+    try {
+      await this.insert(this.logName(conversationId), { _id: `${conversationId}|${name}`, at: new Date() });
+      return true;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false;
+      throw err;
+    }
+  }
+
+  // ---- activity log --------------------------------------------------------------------------
+
+  /**
+   * Appends an activity at the next free sequence number; `stamp(seq)` builds it (its id names the
+   * number). Keeps the last `keep` activities: the one `keep` places back is deleted.
+   */
+  async append(conv: DirectLineConversation, stamp: (seq: number) => Record<string, unknown>, keep: number): Promise<LoggedActivity> {
+    const name = this.logName(conv._id);
+    let seq = (this.known.get(conv._id) ?? 0) + 1;
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const activity = stamp(seq);
+      try {
+        await this.insert(name, { _id: activityId(conv._id, seq), json: JSON.stringify(activity), at: new Date() });
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        // Another process appended meanwhile: find the end of the log (a few parallel probes
+        // rather than one insert attempt per number), then try after it.
+        seq = Math.max(seq, await this.latestSeq(conv)) + 1;
+        continue;
+      }
+      this.remember(conv._id, seq);
+      if (seq > keep) void this.log(conv._id).deleteOne({ _id: activityId(conv._id, seq - keep) }).catch(() => undefined);
+      return { seq, activity };
+    }
+    throw new Error(`direct line: could not append to conversation ${conv._id}`);
+  }
+
+  /** Marks the activity at `seq` as moved to `to` (an update replaced it further down the log). */
+  async markMoved(conversationId: string, seq: number, to: number): Promise<void> {
+    await this.log(conversationId).updateOne({ _id: activityId(conversationId, seq) }, { $set: { movedTo: to } });
+  }
+
+  /** The log entry at `seq` (moved ones included), or null. */
+  async entry(conversationId: string, seq: number): Promise<(LoggedActivity & { movedTo?: number }) | null> {
+    const doc = (await this.log(conversationId).findOne({ _id: activityId(conversationId, seq) })) as ActivityDoc | null;
+    if (!doc || typeof doc.json !== 'string') return null;
+    return { seq, activity: JSON.parse(doc.json) as Record<string, unknown>, ...(doc.movedTo ? { movedTo: doc.movedTo } : {}) };
+  }
+
+  /** The newest sequence number of a conversation (0 when empty): walks forward by `_id`. */
+  async latestSeq(conv: DirectLineConversation): Promise<number> {
+    const log = this.log(conv._id);
+    let latest = this.known.get(conv._id) ?? 0;
+    for (;;) {
+      const probes = await Promise.all(
+        Array.from({ length: latest === 0 ? 1 : 3 }, (_, i) => log.findOne({ _id: activityId(conv._id, latest + 1 + i) }, { projection: { _id: 1 } })),
+      );
+      const found = probes.findIndex((d) => !d);
+      if (found === -1) {
+        latest += probes.length;
+        continue;
+      }
+      latest += found;
+      break;
+    }
+    this.remember(conv._id, latest);
+    return latest;
+  }
+
+  /** Activities after `watermark` (moved ones left out), within the last `keep`. */
+  async after(conv: DirectLineConversation, watermark: number, keep: number): Promise<{ entries: LoggedActivity[]; latest: number }> {
+    const latest = await this.latestSeq(conv);
+    const from = Math.max(watermark + 1, latest - keep + 1, 1);
+    const entries: LoggedActivity[] = [];
+    for (let start = from; start <= latest; start += PARALLEL_READS) {
+      const seqs = Array.from({ length: Math.min(PARALLEL_READS, latest - start + 1) }, (_, i) => start + i);
+      const got = await Promise.all(seqs.map((s) => this.entry(conv._id, s)));
+      for (const e of got) if (e && !e.movedTo) entries.push({ seq: e.seq, activity: e.activity });
+    }
+    return { entries, latest };
+  }
+
+  private remember(conversationId: string, seq: number): void {
+    if ((this.known.get(conversationId) ?? -1) >= seq) return;
+    this.known.delete(conversationId);
+    this.known.set(conversationId, seq);
+    if (this.known.size > 50_000) this.known.delete(this.known.keys().next().value as string);
+  }
+
+  // ---- doorbell feed -------------------------------------------------------------------------
+
+  /** Tells the other processes that `conversationId` has news. */
+  async ring(conversationId: string, nowMs = Date.now()): Promise<void> {
+    const n = ++this.feedSeq;
+    const slot = Math.floor(nowMs / FEED_SLOT_MS);
+    await this.insert(`${FEED}_${slot}`, { _id: `${this.processId}:${n}`, proc: this.processId, conv: conversationId });
+  }
+
+  /**
+   * The conversations other processes rang for since the last call, and whether any other process
+   * rang at all: reads the current and the previous slot collection whole (a few seconds of bells).
+   */
+  async readFeed(nowMs = Date.now()): Promise<{ conversations: string[]; others: boolean }> {
+    const slot = Math.floor(nowMs / FEED_SLOT_MS);
+    const docs = (await Promise.all([slot - 1, slot].map((s) => this.db.collection<FeedDoc>(`${FEED}_${s}`).find({}).toArray()))).flat();
+    const conversations = new Set<string>();
+    let others = false;
+    const seen = new Set<string>();
+    for (const d of docs) {
+      seen.add(d._id);
+      if (d.proc === this.processId) continue;
+      others = true;
+      if (!this.seenFeed.has(d._id)) conversations.add(d.conv);
+    }
+    this.seenFeed = seen;
+    if (slot - this.feedSweptSlot > 30) {
+      this.feedSweptSlot = slot;
+      void dropExpiredBuckets(this.db, [FEED], 0, nowMs - 10 * FEED_SLOT_MS, FEED_SLOT_MS).catch(() => undefined);
+    }
+    return { conversations: [...conversations], others };
+  }
+
+  // ---- keys and housekeeping ----------------------------------------------------------------
+
+  /** The token-signing key shared by every process on this database (created by the first). */
+  async sharedKey(name: string): Promise<Buffer> {
+    const existing = await this.keys.findOne({ _id: name });
+    if (existing) return Buffer.from(existing.key, 'base64');
+    try {
+      await this.keys.insertOne({ _id: name, key: randomBytes(32).toString('base64') });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err; // another process made it first: use theirs
+    }
+    const doc = await this.keys.findOne({ _id: name });
+    if (!doc) throw new Error(`direct line: key ${name} could not be stored`);
+    return Buffer.from(doc.key, 'base64');
+  }
+
+  /** Drops the buckets whose conversations have all expired (`ttlMs` after their start). */
+  sweepExpired(ttlMs: number, nowMs = Date.now()): Promise<number> {
+    return dropExpiredBuckets(this.db, [CONVERSATIONS, ACTIVITIES], ttlMs, nowMs);
+  }
+}
