@@ -155,11 +155,14 @@ export function createApp(deps: AppDeps): App {
   server.get('/readyz', async (_req, res) => {
     const db = await deps.databaseReady().catch(() => false);
     const embedded = deps.databaseStatus?.() ?? null;
+    // Capacity is a warning, not readiness: near or over the embedded ceiling still answers 200.
+    const capacity = db ? await deps.store.capacity.status().catch(() => null) : null;
     res.send(db ? 200 : 503, {
       status: db ? 'ready' : 'database unavailable',
       model: holder.version,
       outboxPending: deps.store.outbox.pending(),
       ...(embedded ? { database: embedded } : {}),
+      capacity,
     });
   });
 
