@@ -17,7 +17,11 @@ import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Config } from '../runtime/config.js';
 import type { Store } from '../store/index.js';
 import { boundChannelCalls, checkActivity } from './channel-guard.js';
-import { DemandBot } from './demand-bot.js';
+import { DemandBot, type PendingTickets } from './demand-bot.js';
+import { numberGiven } from './intake-dialog.js';
+import { OutageTolerantStorage, StateUnavailableError } from '../store/state-fallback.js';
+import { isUnavailable } from '../store/ticket-repository.js';
+import type { FileOutbox } from '../store/outbox.js';
 import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
 import { TypingIndicator } from './typing-indicator.js';
 import { WebChatAdapter } from './webchat-adapter.js';
@@ -80,12 +84,14 @@ export function createApp(deps: AppDeps): App {
   // Line conversation (no credentials, no loopback HTTP). `directLine` is mounted below.
   let directLine: DirectLineHandle | null = null;
   const webchatAdapter = new WebChatAdapter(() => directLine!);
-  const conversationState = new ConversationState(deps.store.botState);
+  // A database outage keeps conversation state in memory until it is back (store/state-fallback.ts).
+  const conversationState = new ConversationState(new OutageTolerantStorage(deps.store.botState, log));
   const { holder, training, pipelineDeps } = deps.models;
   const bot = new DemandBot({
     classifier: holder,
     tickets: deps.store,
     lookup: deps.store.tickets,
+    pending: pendingTickets(deps.store.outbox),
     taxonomy: deps.taxonomy,
     conversationState,
     maxMessageLength: config.MAX_TEXT_LENGTH,
@@ -98,9 +104,12 @@ export function createApp(deps: AppDeps): App {
   const onTurnError = async (context: TurnContext, error: Error) => {
     log.error({ err: error, conversation: context.activity.conversation?.id, activity: context.activity.type }, 'turn failed');
     try {
+      // A customer told a ticket number this turn was told the truth: an apology would contradict it.
+      if (numberGiven(context)) return;
       const lang = await bot.replyLang(context).catch(() => 'zh-Hans' as const);
       await context.sendActivity(texts(lang).error);
-      await conversationState.delete(context);
+      // The stack is reset only when the database can take it; otherwise the dialog waits for it.
+      if (!isUnavailable(error) && !(error instanceof StateUnavailableError)) await conversationState.delete(context);
     } catch (err) {
       log.error({ err }, 'could not apologise for a failed turn');
     }
@@ -146,11 +155,14 @@ export function createApp(deps: AppDeps): App {
   server.get('/readyz', async (_req, res) => {
     const db = await deps.databaseReady().catch(() => false);
     const embedded = deps.databaseStatus?.() ?? null;
+    // Capacity is a warning, not readiness: near or over the embedded ceiling still answers 200.
+    const capacity = db ? await deps.store.capacity.status().catch(() => null) : null;
     res.send(db ? 200 : 503, {
       status: db ? 'ready' : 'database unavailable',
       model: holder.version,
       outboxPending: deps.store.outbox.pending(),
       ...(embedded ? { database: embedded } : {}),
+      capacity,
     });
   });
 
@@ -207,4 +219,21 @@ export function createApp(deps: AppDeps): App {
   registerTrainerRoutes(staff.router, { ...staffDeps, holder, training });
   mountConsole(server);
   return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: async () => directLine?.close() };
+}
+
+/** Status lookups of tickets waiting in the outbox (the outbox keeps whole ticket documents). */
+function pendingTickets(outbox: FileOutbox): PendingTickets {
+  type Doc = { number?: unknown; customer?: { channelId?: unknown; userId?: unknown } };
+  const mine = (d: Doc, channelId: string, userId: string) => d.customer?.channelId === channelId && d.customer?.userId === userId;
+  return {
+    find: (number, channelId, userId) => {
+      const d = outbox.find((doc) => (doc as Doc).number === number && mine(doc as Doc, channelId, userId), number)[0];
+      return d ? { number } : null;
+    },
+    latestFor: (channelId, userId) => {
+      // The text filter is exact only for ids JSON writes unescaped.
+      const d = outbox.find((doc) => mine(doc as Doc, channelId, userId), /^[\w.:@-]+$/.test(userId) ? userId : undefined).at(-1) as Doc | undefined;
+      return typeof d?.number === 'string' ? { number: d.number } : null;
+    },
+  };
 }

@@ -25,7 +25,11 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
     topics: taxonomy.topics.map((t) => t.id),
     log,
     conversationTtlMs: config.CONVERSATION_TTL_HOURS * 3_600_000,
+    capacity: { embedded: !config.MONGODB_URI, ticketCeiling: config.EMBEDDED_TICKET_CEILING },
   });
+  const capacity = await store.capacity.status().catch(() => null);
+  if (capacity && capacity.level !== 'ok') log.warn({ tickets: capacity.tickets, ceiling: capacity.ceiling, level: capacity.level }, capacity.message!.en);
+  else if (capacity) log.info({ engine: capacity.engine, tickets: capacity.tickets, ceiling: capacity.ceiling }, 'history size');
   const models = await createModelServices({ config, taxonomy, store, log });
   log.info({ model: models.holder.version, writeConcern: store.writeConcern }, 'model loaded');
   const app = createApp({

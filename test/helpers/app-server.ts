@@ -28,7 +28,7 @@ export async function startApp(mongoUri: string, env: Record<string, string> = {
   await client.connect();
   const db = client.db(`app_${randomUUID().slice(0, 8)}`);
   const log = pino({ level: 'silent' });
-  const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'app-')), 'o.jsonl'), timeZone: config.TIME_ZONE, topics: taxonomy.topics.map((t) => t.id), log });
+  const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'app-')), 'o.jsonl'), timeZone: config.TIME_ZONE, topics: taxonomy.topics.map((t) => t.id), log, capacity: { embedded: true, ticketCeiling: config.EMBEDDED_TICKET_CEILING } });
   const models = await createModelServices({ config, taxonomy, store, log, trainingHeartbeatMs: opts.trainingHeartbeatMs });
   const app = createApp({ config, models, taxonomy, store, log, databaseReady: async () => true });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runScript, lastJson } from '../helpers/run.js';
+import { rebuildReadModels } from '../../store/read-models.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
 
@@ -186,6 +187,8 @@ describe('staff API: tickets', () => {
     expect(open.body.items.map((t: Json) => t.number)).toEqual([complaint]);
     // The review queue puts needsReview tickets first.
     await A.db.collection('tickets').updateOne({ _id: second as never }, { $set: { needsReview: true } });
+    // A change written straight into the database bypasses the read models; stats:rebuild recounts them.
+    await rebuildReadModels(A.db);
     const queue = await api('GET', '/api/tickets?sort=review', { token: agent });
     expect(queue.body.items[0].number).toBe(second);
     const reviewOnly = await api('GET', '/api/tickets?needsReview=true', { token: agent });
