@@ -1,8 +1,8 @@
 /**
- * The bot server, wired in one place: `createApp(deps)` builds the restify server, the Bot Framework
- * adapter, the in-process web chat channel (Direct Line 3.0 + the Web Chat page), the bot and its
- * routes without opening a port (tests call it); `bot/main.ts` reads the configuration, opens the
- * database, loads the model, and listens.
+ * The bot server: `createApp(deps)` builds the restify server, the Bot Framework adapter, the
+ * in-process web chat channel (Direct Line 3.0 + the Web Chat page), the bot and the staff and
+ * trainer routes over the application services (desk/services.ts), without opening a port (tests
+ * call it); `bot/main.ts` reads the configuration, calls `createServices`, and listens.
  */
 import {
   CloudAdapter,
@@ -15,9 +15,8 @@ import {
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import restify from 'restify';
-import type { Taxonomy } from '../classifier/taxonomy.js';
+import type { Services } from '../desk/services.js';
 import type { Config } from '../runtime/config.js';
-import type { Store } from '../store/index.js';
 import { DemandBot } from './demand-bot.js';
 import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
 import { WebChatAdapter } from './webchat-adapter.js';
@@ -28,18 +27,13 @@ import { mountConsole } from '../staff/console.js';
 import { mountStaff, type Staff } from '../staff/index.js';
 import { createTermExtractor } from '../staff/terms.js';
 import { NO_STOPWORDS } from '../classifier/tokenizer.js';
-import type { ModelServices } from '../trainer/index.js';
 import { registerTrainerRoutes } from '../trainer/routes.js';
 
 export interface AppDeps {
   config: Config;
-  /** The live model (follows the registry's active version) and the training service. */
-  models: ModelServices;
-  taxonomy: Taxonomy;
-  store: Store;
+  /** The application layer (store, live model, tickets, models), from `createServices`. */
+  services: Services;
   log: Logger;
-  /** Whether the database answers (for /readyz). */
-  databaseReady: () => Promise<boolean>;
 }
 
 export interface App {
@@ -72,13 +66,14 @@ export function createApp(deps: AppDeps): App {
   // Line conversation (no credentials, no loopback HTTP). `directLine` is mounted below.
   let directLine: DirectLineHandle | null = null;
   const webchatAdapter = new WebChatAdapter(() => directLine!);
-  const conversationState = new ConversationState(deps.store.botState);
-  const { holder, training, pipelineDeps } = deps.models;
+  const { services } = deps;
+  const conversationState = new ConversationState(services.store.botState);
+  const { holder, pipelineDeps } = services.runtime;
   const bot = new DemandBot({
     classifier: holder,
-    tickets: deps.store,
-    lookup: deps.store.tickets,
-    taxonomy: deps.taxonomy,
+    tickets: services.tickets,
+    lookup: { get: (n) => services.tickets.find(n), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t) => services.tickets.addCustomerMessage(n, t) },
+    taxonomy: services.taxonomy,
     conversationState,
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
@@ -132,8 +127,8 @@ export function createApp(deps: AppDeps): App {
     res.send(200, { status: 'ok' });
   });
   server.get('/readyz', async (_req, res) => {
-    const db = await deps.databaseReady().catch(() => false);
-    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: holder.version, outboxPending: deps.store.outbox.pending() });
+    const db = await services.databaseReady().catch(() => false);
+    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: holder.version, outboxPending: services.store.outbox.pending() });
   });
 
   let inFlightDirect = 0;
@@ -164,14 +159,12 @@ export function createApp(deps: AppDeps): App {
     next();
   });
 
-  const replies = new CustomerReplies(
-    (channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }),
-    deps.store.tickets,
-  );
+  const replies = new CustomerReplies((channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }));
+  services.useCustomerChannel(replies);
   const staffDeps = {
-    store: deps.store,
-    replies,
-    taxonomy: deps.taxonomy,
+    services,
+    store: services.store,
+    taxonomy: services.taxonomy,
     classifier: holder,
     // Every model version loads with the same tokenizer and stopwords (the loader checks it).
     terms: createTermExtractor(pipelineDeps.tokenizer, pipelineDeps.stopwords ?? NO_STOPWORDS),
@@ -179,7 +172,7 @@ export function createApp(deps: AppDeps): App {
     log,
   };
   const staff = mountStaff(server, staffDeps);
-  registerTrainerRoutes(staff.router, { ...staffDeps, holder, training });
+  registerTrainerRoutes(staff.router, staffDeps);
   mountConsole(server);
   return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine?.close() };
 }

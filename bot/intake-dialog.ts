@@ -9,7 +9,9 @@ import type { Classification, DemandClassifier } from '../classifier/demand-clas
 import { ClassifierError } from '../classifier/errors.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket, TicketCreate } from '../store/index.js';
+import { PHONE_PATTERN } from '../store/schemas.js';
 import type { Durability } from '../store/ticket-repository.js';
+import { ticketClassification } from '../desk/classification.js';
 import { names, texts, type ReplyLang } from './messages.js';
 
 export const INTAKE_DIALOG = 'intake';
@@ -18,9 +20,9 @@ const CONFIRM_PROMPT = 'intake.confirm';
 const TOPIC_PROMPT = 'intake.topic';
 const CONTACT_PROMPT = 'intake.contact';
 
-/** Where tickets go (the store). */
+/** Where tickets go (the desk's ticket service: files the ticket and counts the customer's contact). */
 export interface TicketSink {
-  createTicket(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
+  file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
 }
 
 export interface IntakeDeps {
@@ -39,7 +41,6 @@ interface Draft {
   contact?: { phone?: string; email?: string };
 }
 
-const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
 export class IntakeDialog extends ComponentDialog {
@@ -81,7 +82,7 @@ export class IntakeDialog extends ComponentDialog {
     }
     if (c.spam) {
       // Kept for staff to audit (flagged spam, closed); the customer gets no ticket number.
-      await this.deps.tickets.createTicket(this.ticketInput(step.context, text, c, c.topic, c.type, undefined));
+      await this.deps.tickets.file(this.ticketInput(step.context, text, c, c.topic, c.type, undefined));
       await step.context.sendActivity(t.spam);
       return step.endDialog();
     }
@@ -130,7 +131,7 @@ export class IntakeDialog extends ComponentDialog {
 
   private async contactStep(step: WaterfallStepContext) {
     const answer = String(step.result ?? '').trim();
-    if (PHONE.test(answer)) draft(step).contact = { phone: answer };
+    if (PHONE_PATTERN.test(answer)) draft(step).contact = { phone: answer };
     else if (EMAIL.test(answer)) draft(step).contact = { email: answer };
     return step.next();
   }
@@ -139,7 +140,7 @@ export class IntakeDialog extends ComponentDialog {
     const lang = await this.deps.lang.get(step.context, 'zh-Hans');
     const t = texts(lang);
     const d = draft(step);
-    const { ticket, stored } = await this.deps.tickets.createTicket(this.ticketInput(step.context, d.text, d.classification, d.topic, d.type, d.contact));
+    const { ticket, stored } = await this.deps.tickets.file(this.ticketInput(step.context, d.text, d.classification, d.topic, d.type, d.contact));
     await step.context.sendActivity(stored === 'database' ? t.created(ticket.number) : t.createdOffline(ticket.number));
     return step.endDialog(ticket.number);
   }
@@ -148,7 +149,7 @@ export class IntakeDialog extends ComponentDialog {
     const lang = await this.deps.lang.get(p.context, 'zh-Hans');
     const v = String(p.recognized.value ?? '').trim();
     if (sameChoice(v, texts(lang).skip) || /^(skip|跳过|跳過|不用|no)$/i.test(v)) return true;
-    if (PHONE.test(v) || EMAIL.test(v)) return true;
+    if (PHONE_PATTERN.test(v) || EMAIL.test(v)) return true;
     // After two tries, go on without contact details rather than trap the customer.
     return p.attemptCount >= 3;
   }
@@ -162,25 +163,12 @@ export class IntakeDialog extends ComponentDialog {
 
   private ticketInput(context: TurnContext, text: string, c: Classification, topic: string | null, type: string | null, contact: Draft['contact']): TicketCreate {
     const activity = context.activity;
-    const corrected = topic !== c.topic;
     return {
       customer: { channelId: activity.channelId, userId: activity.from.id, ...(activity.from.name ? { name: activity.from.name.slice(0, 128) } : {}) },
       conversationRef: JSON.stringify(TurnContext.getConversationReference(activity)),
       ...(contact ? { contact } : {}),
       text: { original: text, normalized: c.normalized },
-      classification: {
-        lang: c.lang,
-        topic,
-        type: type as Classification['type'],
-        spam: c.spam,
-        confidence: c.confidence,
-        alternatives: c.alternatives,
-        keywords: c.keywords.map((k) => ({ ...k, term: k.term.slice(0, 64) })),
-        modelVersion: c.modelVersion,
-        // A topic the customer picked over the classifier's is for staff to look at.
-        needsReview: c.needsReview || corrected,
-        reviewReason: corrected ? 'customer-picked-topic' : c.reason,
-      },
+      classification: ticketClassification(c, { topic, type }),
     };
   }
 }

@@ -5,41 +5,23 @@
  * turns in flight, flush the outbox, stop the embedded database.
  */
 import { pino } from 'pino';
+import { createServices } from '../desk/services.js';
 import { ConfigError, loadConfig } from '../runtime/config.js';
-import { loadTaxonomy } from '../runtime/project-data.js';
-import { openDatabase } from '../store/database.js';
-import { createStore } from '../store/index.js';
-import { createModelServices } from '../trainer/index.js';
 import { createApp } from './app.js';
 import { DIRECT_LINE_CHANNEL_ID } from './directline.js';
 
 export async function main(env: Record<string, string | undefined>): Promise<() => Promise<void>> {
   const config = loadConfig(env);
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'demand-bot' } });
-  const taxonomy = loadTaxonomy(config.DATA_DIR);
-  const database = await openDatabase(config, { info: (o, m) => log.debug(o, m), warn: (o, m) => log.warn(o, m) });
-  log.info({ server: database.server?.kind ?? 'MONGODB_URI', db: database.db.databaseName }, 'database open');
-  const store = await createStore({
-    db: database.db,
-    outboxPath: config.OUTBOX_PATH,
-    timeZone: config.TIME_ZONE,
-    topics: taxonomy.topics.map((t) => t.id),
+  const services = await createServices(config, {
     log,
     // Web chat conversations live in this process's Direct Line endpoint: no other process writes their state.
     exclusiveStatePrefixes: [`${DIRECT_LINE_CHANNEL_ID}/conversations/`],
   });
-  const models = await createModelServices({ config, taxonomy, store, log });
-  log.info({ model: models.holder.version, writeConcern: store.writeConcern }, 'model loaded');
-  const app = createApp({
-    config,
-    models,
-    taxonomy,
-    store,
-    log,
-    databaseReady: async () => (await database.db.command({ ping: 1 })).ok === 1,
-  });
-  await store.flushOutbox().catch((err: Error) => log.warn({ err: err.message }, 'outbox replay at start failed; will retry'));
-  const stopJobs = store.startBackgroundJobs(5_000);
+  log.info({ server: services.database?.server?.kind ?? 'MONGODB_URI', db: services.database?.db.databaseName, writeConcern: services.store.writeConcern, model: services.runtime.holder.version }, 'database open, model loaded');
+  const app = createApp({ config, services, log });
+  await services.tickets.flushOutbox().catch((err: Error) => log.warn({ err: err.message }, 'outbox replay at start failed; will retry'));
+  services.startBackgroundJobs(5_000);
   await new Promise<void>((resolve) => app.server.listen(config.PORT, config.HOST, resolve));
   log.info({ url: app.server.url, mode: config.MicrosoftAppId ? 'bot-framework' : 'local' }, 'listening');
 
@@ -51,10 +33,9 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
       app.server.close();
       const deadline = Date.now() + 10_000;
       while (app.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      stopJobs();
-      await models.stop();
-      await store.flushOutbox().catch((err: Error) => log.warn({ err: err.message, pending: store.outbox.pending() }, 'outbox not flushed; it is replayed at the next start'));
-      await database.close();
+      await services.tickets.flushOutbox().catch((err: Error) => log.warn({ err: err.message, pending: services.store.outbox.pending() }, 'outbox not flushed; it is replayed at the next start'));
+      // Stops background jobs and the model side, then the database.
+      await services.close();
       log.info('stopped');
     })());
 }

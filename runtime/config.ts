@@ -2,6 +2,7 @@
  * Configuration, read from the environment once and validated. No other module reads the
  * environment; CLIs apply their flags on top of what this returns.
  */
+import { AppError } from '../core/app-error.js';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT } from './datasets.js';
@@ -64,11 +65,9 @@ const ConfigSchema = z.object({
 
 export type Config = z.infer<typeof ConfigSchema>;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
+/** A configuration variable is missing or invalid; the message names it. */
+export class ConfigError extends AppError {
+  readonly code = 'CONFIG_INVALID';
 }
 
 /** Validates the environment; the error names each bad variable. */

@@ -1,7 +1,7 @@
 /**
- * The ticket store, wired in one place: repositories over one database, the outbox and its
- * replayer, and the two operations that touch several collections (creating a ticket also counts
- * the customer's contact; correcting one also records a training example).
+ * The ticket store, wired in one place: repositories over one database and the outbox. Operations
+ * that touch several collections (filing a ticket also counts the customer's contact, a correction
+ * also records a training example) are the application layer's (desk/), not the store's.
  */
 import type { Db, WriteConcernSettings } from 'mongodb';
 import { MongoAuditLog } from './audit-log.js';
@@ -11,9 +11,8 @@ import { MongoCustomerRepository } from './customer-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
-import type { Ticket, TicketCorrection, TicketCreate } from './schemas.js';
 import { TicketFactsReader } from './ticket-facts.js';
-import { MongoTicketRepository, isUnavailable, type Durability } from './ticket-repository.js';
+import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
 import { MongoTrainingRepository } from './training-repository.js';
 import { MongoUserRepository } from './user-repository.js';
@@ -46,19 +45,12 @@ export interface Store {
   facts: TicketFactsReader;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
+  /** Valid topic ids (the taxonomy's), as tickets are checked against them. */
+  topics: readonly string[];
   /** Write concern in use: journaled where the server accepts it. */
   writeConcern: WriteConcernSettings;
-  /** Creates a ticket and counts the customer's contact. The number is durable when this resolves. */
-  createTicket(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
-  /** Corrects a ticket's topic or type and records the training example. */
-  correctTicket(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
-  /** Replays the outbox now (also counts the replayed customers' contacts). */
-  flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;
-  /**
-   * Background work: replays the outbox every `intervalMs` while it has records, and prunes old
-   * concurrency claims hourly. Returns a stop function.
-   */
-  startBackgroundJobs(intervalMs: number): () => void;
+  /** Background housekeeping: prunes old concurrency claims hourly. Returns a stop function. */
+  startMaintenance(): () => void;
 }
 
 const JOURNALED: WriteConcernSettings = { w: 'majority', journal: true };
@@ -94,15 +86,6 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const facts = new TicketFactsReader(opts.db);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
-  const countContact = async (t: Ticket) => {
-    try {
-      await customers.recordContact(t.customer);
-    } catch (err) {
-      // The ticket itself is safe; a missed count is logged, never allowed to fail the ticket.
-      opts.log.error({ ticket: t.number, err: (err as Error).message }, 'could not count the customer contact');
-    }
-  };
-
   const store: Store = {
     tickets,
     customers,
@@ -116,42 +99,14 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     facts,
     audit,
     writeConcern,
-    async createTicket(input) {
-      const r = await tickets.create(input);
-      // Off the ticket's critical path: the number is durable already, the customer record can follow.
-      if (r.stored === 'database') void countContact(r.ticket);
-      return r;
-    },
-    async correctTicket(number, correction) {
-      const r = await tickets.correct(number, correction);
-      await training.recordCorrection(r.ticket, correction.by, r.correction.at);
-      return r;
-    },
-    flushOutbox() {
-      return tickets.flushOutbox(countContact);
-    },
-    startBackgroundJobs(intervalMs) {
+    topics: opts.topics,
+    startMaintenance() {
       const claims = new Claims(opts.db);
       const pruner = setInterval(() => {
         claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
       }, 60 * 60_000);
       pruner.unref();
-      let running = false;
-      const timer = setInterval(() => {
-        if (running || outbox.pending() === 0) return;
-        running = true;
-        store
-          .flushOutbox()
-          .catch((err: Error) => opts.log.warn({ err: err.message }, 'outbox replay failed; will retry'))
-          .finally(() => {
-            running = false;
-          });
-      }, intervalMs);
-      timer.unref();
-      return () => {
-        clearInterval(timer);
-        clearInterval(pruner);
-      };
+      return () => clearInterval(pruner);
     },
   };
   return store;

@@ -28,6 +28,7 @@ import {
   CorrectionInputSchema,
   NoteInputSchema,
   ReplyInputSchema,
+  SpamDecisionInputSchema,
   STATUS_TRANSITIONS,
   TicketCreateSchema,
   TicketNumber,
@@ -39,8 +40,10 @@ import {
   type TicketNote,
   type TicketPatch,
   type TicketQuery,
+  type SpamDecision,
   type StaffReply,
 } from './schemas.js';
+import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { assertDocumentSize, escapeRegex, parseInput } from './validation.js';
 
 /** Where a created ticket is: in the database, or waiting in the local outbox. */
@@ -74,6 +77,10 @@ export interface TicketRepository {
   recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
   addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  /** Marks the classification confirmed by `by` (leaves the review queue). */
+  confirmReview(number: string, by: string): Promise<Ticket>;
+  /** Records a staff spam decision; `spam` follows it. */
+  decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
   /** The customer's most recent open ticket (to add details to it). */
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
   countsPerDay(field: StatField, range: { from: string; to: string }): Promise<DailyCount[]>;
@@ -103,7 +110,6 @@ type TicketDoc = Ticket & { _id: string; daySeq: number | null; priorityRank?: n
 /** Sort rank of each priority: low < normal < high < urgent. */
 const PRIORITY_RANK: Readonly<Record<Ticket['priority'], number>> = { low: 0, normal: 1, high: 2, urgent: 3 };
 
-const DEMAND_TYPE_IDS = ['complaint', 'suggestion', 'inquiry', 'praise'];
 const OPEN_STATUSES = ['new', 'in_progress', 'reopened'] as const;
 
 /** Errors that mean "the database is not reachable now", as opposed to "the request is wrong". */
@@ -120,7 +126,8 @@ export function isUnavailable(err: unknown): boolean {
 /** The one place that maps a stored document to the ticket returned to callers. */
 function toTicket(doc: TicketDoc): Ticket {
   const { _id: _ignored, daySeq: _seq, priorityRank: _rank, ...ticket } = doc;
-  return ticket;
+  // Tickets stored before these fields existed read as "not decided / not reviewed".
+  return { ...ticket, suspectedSpam: ticket.suspectedSpam ?? false, spamDecision: ticket.spamDecision ?? null, reviewedBy: ticket.reviewedBy ?? null, reviewedAt: ticket.reviewedAt ?? null };
 }
 
 export class MongoTicketRepository implements TicketRepository {
@@ -183,6 +190,9 @@ export class MongoTicketRepository implements TicketRepository {
       firstResponseAt: null,
       resolvedAt: null,
       closedAt: null,
+      spamDecision: null,
+      reviewedBy: null,
+      reviewedAt: null,
       version: 1,
     };
     assertDocumentSize(doc, 'ticket');
@@ -320,7 +330,7 @@ export class MongoTicketRepository implements TicketRepository {
 
   async correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }) {
     const c = parseInput(CorrectionInputSchema, correction, 'correction');
-    const allowed = c.field === 'topic' ? this.opts.topics : DEMAND_TYPE_IDS;
+    const allowed: readonly string[] = c.field === 'topic' ? this.opts.topics : DEMAND_TYPES;
     if (!allowed.includes(c.to)) throw new ValidationError(`invalid correction: "${c.to}" is not a ${c.field}`, [{ path: 'to', message: `unknown ${c.field}` }]);
     let entry: TicketCorrection | null = null;
     const ticket = await this.versioned(number, undefined, (current, at) => {
@@ -328,6 +338,23 @@ export class MongoTicketRepository implements TicketRepository {
       return { set: { [c.field]: c.to, needsReview: false }, push: { corrections: entry } };
     });
     return { ticket, correction: entry! };
+  }
+
+  /** Records that a person confirmed the classification in review: it leaves the review queue. */
+  async confirmReview(number: string, by: string): Promise<Ticket> {
+    const who = parseInput(SpamDecisionInputSchema.shape.by, by, 'reviewer');
+    return this.versioned(number, undefined, (_, at) => ({ set: { needsReview: false, reviewedBy: who, reviewedAt: at } }));
+  }
+
+  /**
+   * Records a staff spam / not-spam decision: the ticket's `spam` follows it (so it leaves or
+   * enters the spam view) and it leaves the review queue.
+   */
+  async decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket> {
+    const d = parseInput(SpamDecisionInputSchema, decision, 'spam decision');
+    return this.versioned(number, undefined, (_, at) => ({
+      set: { spam: d.spam, spamDecision: { spam: d.spam, by: d.by, at } satisfies SpamDecision, needsReview: false, reviewedBy: d.by, reviewedAt: at },
+    }));
   }
 
   /**
