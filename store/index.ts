@@ -6,7 +6,7 @@
 import type { Db, WriteConcernSettings } from 'mongodb';
 import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
-import { Claims } from './claims.js';
+import { Claims, updatesAreAtomic } from './claims.js';
 import { MongoCustomerRepository } from './customer-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
@@ -49,6 +49,8 @@ export interface Store {
   topics: readonly string[];
   /** Write concern in use: journaled where the server accepts it. */
   writeConcern: WriteConcernSettings;
+  /** Whether the server updates one document atomically (MongoDB); false on FerretDB (claims). */
+  atomicUpdates: boolean;
   /** Background housekeeping: prunes old concurrency claims hourly. Returns a stop function. */
   startMaintenance(): () => void;
 }
@@ -74,7 +76,8 @@ export async function chooseWriteConcern(db: Db, log: OutboxLogger): Promise<Wri
 export async function createStore(opts: StoreOptions): Promise<Store> {
   const writeConcern = await chooseWriteConcern(opts.db, opts.log);
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
-  const tickets = new MongoTicketRepository(opts.db, { timeZone: opts.timeZone, topics: opts.topics, outbox, log: opts.log, writeConcern, now: opts.now });
+  const atomicUpdates = await updatesAreAtomic(opts.db);
+  const tickets = new MongoTicketRepository(opts.db, { timeZone: opts.timeZone, topics: opts.topics, outbox, log: opts.log, writeConcern, now: opts.now, atomicUpdates });
   const customers = new MongoCustomerRepository(opts.db);
   const training = new MongoTrainingRepository(opts.db);
   const models = new MongoModelRegistry(opts.db);
@@ -100,7 +103,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     audit,
     writeConcern,
     topics: opts.topics,
+    atomicUpdates,
     startMaintenance() {
+      // Claims are taken on FerretDB only.
+      if (atomicUpdates) return () => undefined;
       const claims = new Claims(opts.db);
       const pruner = setInterval(() => {
         claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));

@@ -97,6 +97,11 @@ export interface MongoTicketRepositoryOptions {
   log: OutboxLogger;
   writeConcern?: WriteConcernSettings;
   now?: () => Date;
+  /**
+   * The server applies single-document updates atomically (MongoDB): changes use its operators and
+   * conditional updates without claims. False (FerretDB, the default) takes a claim per change.
+   */
+  atomicUpdates?: boolean;
   /** Called after a ticket goes to the outbox (metrics). */
   onOutboxed?: (number: string) => void;
 }
@@ -310,7 +315,9 @@ export class MongoTicketRepository implements TicketRepository {
   async addNote(number: string, note: { author: string; text: string }): Promise<Ticket> {
     const n = parseInput(NoteInputSchema, note, 'note');
     const id = randomUUID();
-    return this.versioned(number, undefined, (_, at) => ({ push: { notes: { id, author: n.author, text: n.text, at } satisfies TicketNote } }));
+    const push = (at: Date) => ({ notes: { id, author: n.author, text: n.text, at } satisfies TicketNote });
+    if (this.opts.atomicUpdates) return this.append(number, push);
+    return this.versioned(number, undefined, (_, at) => ({ push: push(at) }));
   }
 
   /** Records a staff reply (and whether the channel took it); the first one stamps firstResponseAt. */
@@ -325,7 +332,9 @@ export class MongoTicketRepository implements TicketRepository {
 
   async addCustomerMessage(number: string, text: string): Promise<Ticket> {
     const t = parseInput(TicketCreateSchema.shape.text.shape.original, text, 'customer message');
-    return this.versioned(number, undefined, (_, at) => ({ push: { messages: { text: t, at } } }));
+    const message = (at: Date) => ({ messages: { text: t, at } });
+    if (this.opts.atomicUpdates) return this.append(number, message);
+    return this.versioned(number, undefined, (_, at) => ({ push: message(at) }));
   }
 
   async correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }) {
@@ -375,7 +384,8 @@ export class MongoTicketRepository implements TicketRepository {
       const at = this.now();
       const { set = {}, push } = change(current, at);
       const next = current.version + 1;
-      if (!(await this.claims.claim(`ticket:${current.number}:v${next}`))) {
+      // On MongoDB the conditional update below is atomic by itself; FerretDB needs the claim.
+      if (!this.opts.atomicUpdates && !(await this.claims.claim(`ticket:${current.number}:v${next}`))) {
         if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
         await backoff(attempt);
         continue;
@@ -391,6 +401,15 @@ export class MongoTicketRepository implements TicketRepository {
       return this.require(number);
     }
     throw new ConflictError(`ticket ${number} is changing too fast; try again`);
+  }
+
+  /** An append with MongoDB's atomic operators: one round trip, nothing to retry. */
+  private async append(number: string, push: (at: Date) => Record<string, unknown>): Promise<Ticket> {
+    const n = parseInput(TicketNumber, number, 'ticket number');
+    const at = this.now();
+    const doc = await this.tickets.findOneAndUpdate({ _id: n }, { $push: push(at), $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'after', writeConcern: this.writeConcern });
+    if (!doc) throw new NotFoundError(`ticket ${number} not found`);
+    return toTicket(doc);
   }
 
   async latestOpenFor(channelId: string, userId: string): Promise<Ticket | null> {

@@ -294,6 +294,20 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     expect(corrected!.corrections).toMatchObject([{ field: 'topic', from: filed!.topic, to: 'quality', by: 'agent1' }]);
     expect((await running.store.training.all()).map((e) => e.ticketNumber)).toContain(ticketNumber);
 
+    // Confirm the classification, then mark spam and take it back: each a staff decision the model learns from.
+    await page.getByTestId('confirm-review').click();
+    await expect.poll(() => page.getByTestId('reviewed-by').textContent()).toContain('agent1');
+    expect(await running.store.training.get(ticketNumber)).toMatchObject({ source: 'review', topic: 'quality', spam: false });
+    await page.getByTestId('mark-spam').click();
+    await page.getByTestId('not-spam').waitFor();
+    expect(await page.getByTestId('spam-decision').textContent()).toContain('判定为垃圾信息');
+    expect(await running.store.training.get(ticketNumber)).toMatchObject({ source: 'spam-decision', spam: true, topic: null });
+    await page.getByTestId('not-spam').click();
+    await page.getByTestId('mark-spam').waitFor();
+    expect(await page.getByTestId('spam-decision').textContent()).toContain('判定为不是垃圾信息');
+    expect(await running.store.tickets.get(ticketNumber)).toMatchObject({ spam: false, spamDecision: { spam: false, by: 'agent1' }, reviewedBy: 'agent1' });
+    expect(await running.store.training.get(ticketNumber)).toMatchObject({ source: 'spam-decision', spam: false, topic: 'quality' });
+
     // Follow-up: only the life cycle's next statuses are offered; status and assignee saved.
     const statusSelect = page.locator('select[name="status"]');
     expect(await statusSelect.locator('option').evaluateAll((os) => os.map((o) => o.getAttribute('value')))).toEqual(['new', 'in_progress', 'resolved', 'closed']);
