@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
+    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/security/**/*.test.ts'],
     // Starts the embedded database once (or uses MONGODB_URI) and provides its URI to the tests.
     globalSetup: ['test/setup/database.ts'],
     testTimeout: 180_000,

@@ -9,7 +9,6 @@ import {
   ConfigurationBotFrameworkAuthentication,
   ConversationState,
   ShowTypingMiddleware,
-  type Activity,
   type TurnContext,
 } from 'botbuilder';
 import type { Logger } from 'pino';
@@ -17,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import restify from 'restify';
 import type { Services } from '../desk/services.js';
 import type { Config } from '../runtime/config.js';
+import { boundChannelCalls, checkActivity } from './channel-guard.js';
 import { DemandBot } from './demand-bot.js';
 import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
 import { WebChatAdapter } from './webchat-adapter.js';
@@ -42,7 +42,7 @@ export interface App {
   /** Adapter of the in-process web chat channel. */
   webchatAdapter: WebChatAdapter;
   /** Closes the Direct Line streams (call before closing the server). */
-  closeChannels: () => void;
+  closeChannels: () => Promise<void>;
   bot: DemandBot;
   replies: CustomerReplies;
   /** The staff API (routes, auth) and console. */
@@ -53,6 +53,7 @@ export interface App {
 
 const MAX_BODY_BYTES = 256 * 1024;
 
+
 export function createApp(deps: AppDeps): App {
   const { config, log } = deps;
   const auth = new ConfigurationBotFrameworkAuthentication({
@@ -62,6 +63,11 @@ export function createApp(deps: AppDeps): App {
     MicrosoftAppType: config.MicrosoftAppType,
   });
   const adapter = new CloudAdapter(auth);
+  // Replies to a channel that does not answer are abandoned rather than holding the turn.
+  adapter.use(async (context, next) => {
+    boundChannelCalls(context.turnState.get(adapter.ConnectorClientKey), config.CHANNEL_TIMEOUT_MS);
+    await next();
+  });
   // The web chat channel runs in this process: its adapter writes replies straight into the Direct
   // Line conversation (no credentials, no loopback HTTP). `directLine` is mounted below.
   let directLine: DirectLineHandle | null = null;
@@ -78,6 +84,7 @@ export function createApp(deps: AppDeps): App {
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
     rateWindowMs: 10_000,
+    supportHours: config.SUPPORT_HOURS ?? null,
   });
 
   // One failing turn never breaks the conversation: apologise, log, and reset the dialog stack.
@@ -111,8 +118,11 @@ export function createApp(deps: AppDeps): App {
 
   let inFlight = 0;
   server.post('/api/messages', async (req, res) => {
-    if (!isActivity(req.body)) {
-      res.send(400, { error: { code: 'BAD_ACTIVITY', message: 'the body must be a Bot Framework activity: an object with a string "type"' } });
+    // Before anything else: a refused activity costs no state, no classification, no outgoing call.
+    const refusal = checkActivity(req.body, req.socket?.remoteAddress, { authenticated: config.MicrosoftAppId !== '', allowedServiceHosts: config.LOCAL_SERVICE_URL_HOSTS });
+    if (refusal) {
+      if (refusal.status === 403) log.warn({ peer: req.socket?.remoteAddress, code: refusal.code }, 'activity refused');
+      res.send(refusal.status, { error: { code: refusal.code, message: refusal.message, ...(refusal.field ? { details: [{ field: refusal.field }] } : {}) } });
       return;
     }
     inFlight++;
@@ -128,11 +138,24 @@ export function createApp(deps: AppDeps): App {
   });
   server.get('/readyz', async (_req, res) => {
     const db = await services.databaseReady().catch(() => false);
-    res.send(db ? 200 : 503, { status: db ? 'ready' : 'database unavailable', model: holder.version, outboxPending: services.store.outbox.pending() });
+    const embedded = services.databaseStatus();
+    res.send(db ? 200 : 503, {
+      status: db ? 'ready' : 'database unavailable',
+      model: holder.version,
+      outboxPending: services.store.outbox.pending(),
+      ...(embedded ? { database: embedded } : {}),
+    });
   });
 
   let inFlightDirect = 0;
   directLine = mountDirectLine(server, {
+    repository: services.store.directLine,
+    secret: config.DIRECT_LINE_SECRET,
+    limits: {
+      idleSeconds: config.CONVERSATION_TTL_HOURS * 3600,
+      maxConversationBytes: config.WEBCHAT_MAX_CONVERSATION_BYTES,
+      clientBytesPerMinute: config.WEBCHAT_CLIENT_BYTES_PER_MINUTE,
+    },
     publicBaseUrl: () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`,
     deliverToBot: async (activity) => {
       inFlightDirect++;
@@ -174,9 +197,5 @@ export function createApp(deps: AppDeps): App {
   const staff = mountStaff(server, staffDeps);
   registerTrainerRoutes(staff.router, staffDeps);
   mountConsole(server);
-  return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: () => directLine?.close() };
-}
-
-function isActivity(body: unknown): body is Activity {
-  return typeof body === 'object' && body !== null && typeof (body as { type?: unknown }).type === 'string';
+  return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: async () => directLine?.close() };
 }

@@ -1,16 +1,20 @@
 /**
  * The bot: routes each customer message to help, cancel, ticket status, extra details for an open
- * ticket, or the intake dialog; replies in the customer's language (kept per conversation); limits
- * message length and rate politely.
+ * ticket, an answer to what the customer is doing (greeting, thanks, goodbye, asking for a person),
+ * or the intake dialog; replies in the customer's language (kept per conversation); limits message
+ * length and rate politely.
  */
 import { ActivityHandler, ActivityTypes, type ConversationState, type StatePropertyAccessor, type TurnContext } from 'botbuilder';
 import { DialogSet, DialogTurnStatus, type DialogState } from 'botbuilder-dialogs';
+import type { Classification } from '../classifier/demand-classifier.js';
+import { ClassifierError } from '../classifier/errors.js';
 import { countScripts, detectLanguage } from '../classifier/language.js';
 import { normalize } from '../classifier/normalize.js';
 import { codePointLength } from '../classifier/pipeline.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket } from '../store/index.js';
-import { INTAKE_DIALOG, IntakeDialog, type IntakeDeps } from './intake-dialog.js';
+import { readAct } from './dialogue-acts.js';
+import { INTAKE_DIALOG, IntakeDialog, type IntakeDeps, type IntakeOptions } from './intake-dialog.js';
 import { texts, type ReplyLang } from './messages.js';
 
 /** Ticket lookups the bot needs (the ticket repository). */
@@ -111,8 +115,67 @@ export class DemandBot extends ActivityHandler {
       await this.addDetails(context, details[2].trim());
       return;
     }
-    const result = await dc.continueDialog();
-    if (result.status === DialogTurnStatus.empty) await dc.beginDialog(INTAKE_DIALOG, { text });
+    if (dc.activeDialog) {
+      // Answers to the dialog's questions (yes/no, a topic, contact details) belong to the dialog.
+      await dc.continueDialog();
+      return;
+    }
+    await this.routeByAct(context, text, async (options) => {
+      await dc.beginDialog(INTAKE_DIALOG, options);
+    });
+  }
+
+  /**
+   * Answers what the customer is doing when it is not a demand: greet back, thank back, say
+   * goodbye, explain how to reach a person, report ticket status, add a follow-up to the open
+   * ticket. Everything else (and anything not recognised) is a demand for the intake dialog, so
+   * a greeting is never filed as a ticket and a demand is never lost.
+   */
+  private async routeByAct(context: TurnContext, text: string, intake: (options: IntakeOptions) => Promise<void>): Promise<void> {
+    let c: Classification | undefined;
+    try {
+      c = this.deps.classifier.classify(text);
+    } catch (err) {
+      // Bad input: the intake dialog gives the polite answer.
+      if (!(err instanceof ClassifierError)) throw err;
+    }
+    if (!c || c.reason === 'empty' || c.reason === 'no-text') return intake({ text, ...(c ? { classification: c } : {}) });
+    const t = texts(await this.lang.get(context, 'zh-Hans'));
+    switch (readAct(c, text).act) {
+      case 'greeting':
+        await context.sendActivity(t.greetBack);
+        return;
+      case 'thanks':
+        await context.sendActivity(t.thanksBack);
+        return;
+      case 'goodbye':
+        await context.sendActivity(t.goodbye);
+        return;
+      case 'yes':
+      case 'no':
+        await context.sendActivity(t.anythingElse);
+        return;
+      case 'human': {
+        const open = await this.deps.lookup.latestOpenFor(context.activity.channelId, context.activity.from.id);
+        await context.sendActivity(t.human(open?.number ?? null, this.deps.supportHours ?? null));
+        return;
+      }
+      case 'status':
+        await this.reportStatus(context, null);
+        return;
+      case 'followup': {
+        // "好的那明天我在家等" after a ticket belongs to that ticket; with none open it is a demand.
+        const open = await this.deps.lookup.latestOpenFor(context.activity.channelId, context.activity.from.id);
+        if (open) {
+          await this.deps.lookup.addCustomerMessage(open.number, text);
+          await context.sendActivity(t.addedDetails(open.number));
+          return;
+        }
+        return intake({ text, classification: c });
+      }
+      default:
+        return intake({ text, classification: c });
+    }
   }
 
   /** Status of a ticket, only for the customer identity that created it. */
@@ -151,14 +214,17 @@ export class DemandBot extends ActivityHandler {
 
   /**
    * Follows the customer's language: a clearly Chinese or English message sets it; short or
-   * mixed messages ("ok", "好的", "我的order…") keep the current one.
+   * mixed messages ("ok", "好的", "我的order…") keep the current one. The first message of a
+   * conversation sets it even when short, so "hi" is answered in English and "喂" in Chinese.
    */
   private async trackLanguage(context: TurnContext, text: string): Promise<void> {
     const n = normalize(text);
     const counts = countScripts(n.text, n.hanCount, n.traditionalCount);
     const lang = detectLanguage(n.text, counts);
-    const clear = (lang === 'en' && (counts.latinWords >= 3 || counts.latin >= 12)) || ((lang === 'zh-Hans' || lang === 'zh-Hant') && counts.han >= 2);
-    if (clear) await this.lang.set(context, lang as ReplyLang);
+    if (lang !== 'en' && lang !== 'zh-Hans' && lang !== 'zh-Hant') return;
+    const clear = (lang === 'en' && (counts.latinWords >= 3 || counts.latin >= 12)) || (lang !== 'en' && counts.han >= 2);
+    const first = (await this.lang.get(context)) === undefined;
+    if (clear || (first && (counts.latin >= 2 || counts.han >= 1))) await this.lang.set(context, lang);
   }
 
   /** Sliding-window rate limit per conversation (per process: a limit, not state to keep). */

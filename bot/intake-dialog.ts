@@ -12,6 +12,7 @@ import type { Ticket, TicketCreate } from '../store/index.js';
 import { PHONE_PATTERN } from '../store/schemas.js';
 import type { Durability } from '../store/ticket-repository.js';
 import { ticketClassification } from '../desk/classification.js';
+import { readAct } from './dialogue-acts.js';
 import { names, texts, type ReplyLang } from './messages.js';
 
 export const INTAKE_DIALOG = 'intake';
@@ -30,6 +31,14 @@ export interface IntakeDeps {
   tickets: TicketSink;
   taxonomy: Taxonomy;
   lang: StatePropertyAccessor<ReplyLang>;
+  /** Service hours told to a customer who asks for a person (null: not configured). */
+  supportHours?: string | null;
+}
+
+/** How the intake dialog is started: the customer's text, and its classification when the router already has it. */
+export interface IntakeOptions {
+  text: string;
+  classification?: Classification;
 }
 
 /** What the waterfall carries between steps. */
@@ -61,14 +70,15 @@ export class IntakeDialog extends ComponentDialog {
     this.initialDialogId = WATERFALL;
   }
 
-  /** Classifies the demand and asks the customer to confirm it. Options: `{ text }`. */
+  /** Classifies the demand and asks the customer to confirm it. Options: {@link IntakeOptions}. */
   private async classifyStep(step: WaterfallStepContext) {
     const lang = await this.deps.lang.get(step.context, 'zh-Hans');
     const t = texts(lang);
-    const text = String((step.options as { text?: string }).text ?? '');
+    const options = (step.options ?? {}) as Partial<IntakeOptions>;
+    const text = String(options.text ?? '');
     let c: Classification;
     try {
-      c = this.deps.classifier.classify(text);
+      c = options.classification ?? this.deps.classifier.classify(text);
     } catch (err) {
       if (err instanceof ClassifierError) {
         await step.context.sendActivity(t.empty);
@@ -80,8 +90,18 @@ export class IntakeDialog extends ComponentDialog {
       await step.context.sendActivity(t.empty);
       return step.endDialog();
     }
+    if (c.lang === 'other' || c.reason === 'unsupported-language') {
+      // A script we cannot read is no reason to turn someone away: file it for staff (never as
+      // spam), and answer in English beside the conversation's language.
+      const flagged = { ...c, spam: false, suspectedSpam: c.spam || c.suspectedSpam === true, needsReview: true, reason: 'unsupported-language' as const };
+      const { ticket } = await this.deps.tickets.file(this.ticketInput(step.context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined));
+      const reply = lang === 'en' ? t.unsupportedLanguage(ticket.number) : `${texts('en').unsupportedLanguage(ticket.number)}\n${t.unsupportedLanguage(ticket.number)}`;
+      await step.context.sendActivity(reply);
+      return step.endDialog(ticket.number);
+    }
     if (c.spam) {
-      // Kept for staff to audit (flagged spam, closed); the customer gets no ticket number.
+      // Only unmistakable spam is refused. It is kept for staff to audit (flagged spam); the
+      // customer gets no ticket number. Borderline messages (suspectedSpam) go on as demands.
       await this.deps.tickets.file(this.ticketInput(step.context, text, c, c.topic, c.type, undefined));
       await step.context.sendActivity(t.spam);
       return step.endDialog();
@@ -105,6 +125,17 @@ export class IntakeDialog extends ComponentDialog {
     const picked = this.topicByName(answer, lang);
     if (isYes(answer, t.yes) && draft(step).topic) return step.next(draft(step).topic);
     if (picked) return step.next(picked);
+    if (this.asksForPerson(answer)) {
+      // No live handover yet: file the demand as understood so far, flagged for staff, and say
+      // honestly that a person will answer in this conversation.
+      const d = draft(step);
+      const c = { ...d.classification, needsReview: true, reason: null };
+      const input = this.ticketInput(step.context, d.text, c, d.topic ?? c.alternatives[0]?.topic ?? null, d.type, undefined);
+      input.classification.reviewReason = 'customer-asked-for-person';
+      const { ticket } = await this.deps.tickets.file(input);
+      await step.context.sendActivity(t.humanFiled(ticket.number, this.deps.supportHours ?? null));
+      return step.endDialog(ticket.number);
+    }
     if (sameChoice(answer, t.rephrase)) {
       await step.context.sendActivity(t.askRephrase);
       return step.endDialog();
@@ -152,6 +183,17 @@ export class IntakeDialog extends ComponentDialog {
     if (PHONE_PATTERN.test(v) || EMAIL.test(v)) return true;
     // After two tries, go on without contact details rather than trap the customer.
     return p.attemptCount >= 3;
+  }
+
+  /** True when an answer to the confirmation asks for a person ("转人工", "agent please"). */
+  private asksForPerson(answer: string): boolean {
+    let c: Pick<Classification, 'act' | 'actConfidence'> = {};
+    try {
+      c = this.deps.classifier.classify(answer);
+    } catch (err) {
+      if (!(err instanceof ClassifierError)) throw err;
+    }
+    return readAct(c, answer).act === 'human';
   }
 
   private topicByName(answer: string, lang: ReplyLang): string | null {

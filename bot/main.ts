@@ -8,15 +8,13 @@ import { pino } from 'pino';
 import { createServices } from '../desk/services.js';
 import { ConfigError, loadConfig } from '../runtime/config.js';
 import { createApp } from './app.js';
-import { DIRECT_LINE_CHANNEL_ID } from './directline.js';
 
 export async function main(env: Record<string, string | undefined>): Promise<() => Promise<void>> {
   const config = loadConfig(env);
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'demand-bot' } });
   const services = await createServices(config, {
     log,
-    // Web chat conversations live in this process's Direct Line endpoint: no other process writes their state.
-    exclusiveStatePrefixes: [`${DIRECT_LINE_CHANNEL_ID}/conversations/`],
+    conversationTtlMs: config.CONVERSATION_TTL_HOURS * 3_600_000,
   });
   log.info({ server: services.database?.server?.kind ?? 'MONGODB_URI', db: services.database?.db.databaseName, writeConcern: services.store.writeConcern, model: services.runtime.holder.version }, 'database open, model loaded');
   const app = createApp({ config, services, log });
@@ -29,7 +27,7 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
   return () =>
     (stopping ??= (async () => {
       log.info('shutting down');
-      app.closeChannels();
+      await app.closeChannels();
       app.server.close();
       const deadline = Date.now() + 10_000;
       while (app.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -38,6 +38,21 @@ interface Texts {
   noOpenTicket: string;
   error: string;
   statuses: Record<string, string>;
+  /** Reply to a greeting: greet back and ask what we can help with. */
+  greetBack: string;
+  thanksBack: string;
+  goodbye: string;
+  /** Acknowledges a bare yes/no when nothing is being asked. */
+  anythingElse: string;
+  /**
+   * How to reach a person (there is no live handover yet): describe the issue here, it becomes a
+   * ticket and staff reply in this conversation; the open ticket and the service hours when known.
+   */
+  human: (openTicket: string | null, hours: string | null) => string;
+  /** The pending demand was filed because the customer asked for a person. */
+  humanFiled: (number: string, hours: string | null) => string;
+  /** A message in a script we cannot read: filed for staff, answered politely. */
+  unsupportedLanguage: (number: string) => string;
 }
 
 const zh: Texts = {
@@ -68,6 +83,17 @@ const zh: Texts = {
   noOpenTicket: '您目前没有处理中的工单。请直接描述您的问题，我来为您登记。',
   error: '抱歉，系统出了点问题，请稍后再试。您刚才的内容没有丢失，可以重新发送。',
   statuses: { new: '已受理', in_progress: '处理中', resolved: '已解决', closed: '已关闭', reopened: '重新处理中' },
+  greetBack: '您好！我是客服小助手，请问有什么可以帮您？请直接描述您遇到的问题或建议。',
+  thanksBack: '不客气！还有其他可以帮您的吗？',
+  goodbye: '再见，祝您生活愉快！有需要随时来找我。',
+  anythingElse: '好的。如果还有其他问题，请直接告诉我。',
+  human: (open, hours) =>
+    (open
+      ? `您的工单 ${open} 已转给工作人员，他们会在这个对话里回复您。如有新的情况，请发送「补充 …」。`
+      : '我们的工作人员会处理您的问题：请在这里直接描述您遇到的情况，我会为您登记工单，工作人员会在这个对话里回复您。') +
+    (hours ? `人工服务时间：${hours}。` : ''),
+  humanFiled: (n, hours) => `好的，已将您的问题登记为工单 ${n} 并转给工作人员，他们会在这个对话里回复您。${hours ? `人工服务时间：${hours}。` : ''}`,
+  unsupportedLanguage: (n) => `抱歉，我目前只能读懂中文和英文。您的消息已登记为工单 ${n}，工作人员会查看并在这里回复您；用中文或英文描述可以更快处理。`,
 };
 
 const en: Texts = {
@@ -98,6 +124,17 @@ const en: Texts = {
   noOpenTicket: 'You have no open ticket. Describe your issue and I will log one.',
   error: 'Sorry, something went wrong on our side. Nothing you sent was lost; please try again.',
   statuses: { new: 'received', in_progress: 'in progress', resolved: 'resolved', closed: 'closed', reopened: 'reopened' },
+  greetBack: "Hello! I'm the customer-service assistant. How can I help you? Just describe your problem or suggestion.",
+  thanksBack: "You're welcome! Is there anything else I can help with?",
+  goodbye: 'Goodbye, and have a nice day! Come back any time.',
+  anythingElse: 'OK. If there is anything else, just tell me.',
+  human: (open, hours) =>
+    (open
+      ? `Your ticket ${open} is with our staff, and they will reply to you in this conversation. To add something, send "add …".`
+      : 'Our staff will handle your issue: describe it here, I will log a ticket, and a person will reply to you in this conversation.') +
+    (hours ? ` Staff are available ${hours}.` : ''),
+  humanFiled: (n, hours) => `OK, I have logged your issue as ticket ${n} for our staff; a person will reply to you in this conversation.${hours ? ` Staff are available ${hours}.` : ''}`,
+  unsupportedLanguage: (n) => `Sorry, I can only read Chinese and English for now. Your message is logged as ticket ${n}; our staff will look at it and reply here. Writing in Chinese or English gets it handled faster.`,
 };
 
 function traditional(t: Texts): Texts {
@@ -111,6 +148,10 @@ function traditional(t: Texts): Texts {
     statusOf: (n: string, s: string, r: string | null) => c(t.statusOf(n, s, r)),
     statusNotFound: (n: string) => c(t.statusNotFound(n)),
     addedDetails: (n: string) => c(t.addedDetails(n)),
+    // Configured service hours are shown as the deployment wrote them, not converted.
+    human: (open: string | null, hours: string | null) => c(t.human(open, null)) + (hours ? `人工服務時間：${hours}。` : ''),
+    humanFiled: (n: string, hours: string | null) => c(t.humanFiled(n, null)) + (hours ? `人工服務時間：${hours}。` : ''),
+    unsupportedLanguage: (n: string) => c(t.unsupportedLanguage(n)),
     statuses: Object.fromEntries(Object.entries(t.statuses).map(([k, v]) => [k, c(v)])),
   } as Texts;
 }

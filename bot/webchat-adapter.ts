@@ -33,14 +33,14 @@ export class WebChatAdapter extends BotAdapter {
       }
       const conversationId = a.conversation?.id;
       if (!conversationId) throw new Error('web chat: an outgoing activity has no conversation id');
-      out.push({ id: this.channel().postFromBot(conversationId, wire(a), a.replyToId) });
+      out.push({ id: await this.channel().postFromBot(conversationId, wire(a), a.replyToId) });
     }
     return out;
   }
 
   async updateActivity(_context: TurnContext, activity: Partial<Activity>): Promise<ResourceResponse | void> {
     if (!activity.conversation?.id || !activity.id) throw new Error('web chat: an update needs a conversation and an activity id');
-    this.channel().updateFromBot(activity.conversation.id, activity.id, wire(activity));
+    await this.channel().updateFromBot(activity.conversation.id, activity.id, wire(activity));
     return { id: activity.id };
   }
 

@@ -7,9 +7,11 @@
  *
  * The page is Simplified Chinese by default (`<html lang="zh-CN">`, Web Chat locale `zh-CN`, title
  * 客户服务); `?lang=en` gives English (`en-US`, "Customer service"). It gets a token from
- * `GET /api/webchat/token`, keeps a random user id in `localStorage` (so a returning customer keeps
- * their id), and calls `WebChat.renderWebChat({directLine: WebChat.createDirectLine({token,
- * domain: location.origin + '/v3/directline', webSocket: true}), locale, userID})`.
+ * `GET /api/webchat/token`, presenting the customer key it kept in `localStorage` from last time
+ * (header `X-Customer-Key`), so a returning customer keeps their user id; the server issues the id
+ * (a new one when the key is missing or not genuine) and the page keeps the key it is given. It
+ * then calls `WebChat.renderWebChat({directLine: WebChat.createDirectLine({token,
+ * domain: location.origin + '/v3/directline', webSocket: true}), locale, userID})` with that id.
  *
  * For browser tests, the elements are Web Chat's own (4.18):
  * - send box: `[data-id="webchat-sendbox-input"]` (an `<input>`; `aria-label` 消息输入框 /
@@ -179,24 +181,19 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
 (function () {
   var config = ${scriptJson(config)};
   var status = document.getElementById('webchat-status');
-  var KEY = 'demand-desk.webchat.userId';
+  // The server-signed customer key: presenting it again keeps the same user id (returning customer).
+  var KEY = 'demand-desk.webchat.customerKey';
 
-  function randomUserId() {
-    var bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes); // works on plain http too, unlike crypto.randomUUID
-    return 'u-' + Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join('');
-  }
-  function userId() {
+  function storedKey() {
     try {
-      var id = window.localStorage.getItem(KEY);
-      if (!id || !/^u-[0-9a-f]{32}$/.test(id)) {
-        id = randomUserId();
-        window.localStorage.setItem(KEY, id);
-      }
-      return id;
+      var key = window.localStorage.getItem(KEY);
+      return key && /^u-[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/.test(key) ? key : null;
     } catch (e) {
-      return randomUserId(); // storage blocked: a new id for this visit
+      return null; // storage blocked: a new id for this visit
     }
+  }
+  function keep(key) {
+    try { window.localStorage.setItem(KEY, key); } catch (e) { /* storage blocked */ }
   }
   function fail(err) {
     status.textContent = config.failed;
@@ -206,12 +203,16 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
   }
 
   if (!window.WebChat) { fail(new Error('Web Chat did not load')); return; }
-  fetch('/api/webchat/token', { method: 'GET', cache: 'no-store', headers: { Accept: 'application/json' } })
+  var headers = { Accept: 'application/json' };
+  var key = storedKey();
+  if (key) headers['X-Customer-Key'] = key;
+  fetch('/api/webchat/token', { method: 'GET', cache: 'no-store', headers: headers })
     .then(function (res) {
       if (!res.ok) throw new Error('token request failed: ' + res.status);
       return res.json();
     })
     .then(function (body) {
+      keep(body.customerKey);
       var directLine = window.WebChat.createDirectLine({
         token: body.token,
         domain: window.location.origin + '/v3/directline',
@@ -220,7 +221,7 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
       window.WebChat.renderWebChat({
         directLine: directLine,
         locale: config.locale,
-        userID: userId(),
+        userID: body.userId,
         styleOptions: { hideUploadButton: true }
       }, document.getElementById('webchat'));
       status.hidden = true;

@@ -17,6 +17,10 @@ export const PRODUCT_HEADS = [HEAD_TOPIC, HEAD_TYPE, HEAD_SPAM] as const;
 export const REVIEW_REASONS = ['empty', 'no-text', 'low-confidence', 'possible-spam', 'unsupported-language'] as const;
 export type ReviewReason = (typeof REVIEW_REASONS)[number];
 
+/** What the customer is doing with a message, beside what the demand is about. */
+export const DIALOGUE_ACTS = ['greeting', 'thanks', 'goodbye', 'human', 'yes', 'no', 'status', 'followup', 'demand'] as const;
+export type DialogueAct = (typeof DIALOGUE_ACTS)[number];
+
 /** The result for one message. */
 export interface Classification {
   /** Normalised feature text (simplified, lower-case, masked). */
@@ -38,6 +42,11 @@ export interface Classification {
   needsReview: boolean;
   reason: ReviewReason | null;
   modelVersion: string;
+  /** The dialogue act, from models with an act head (older artifacts have none). */
+  act?: DialogueAct;
+  actConfidence?: number;
+  /** Borderline spam: filed as a normal ticket flagged for staff (`spam` means refused). */
+  suspectedSpam?: boolean;
 }
 
 /** A corpus row as shipped in `data/corpus/*.jsonl`. */

@@ -20,14 +20,14 @@ const MAX_TERM = 64;
  */
 export function ticketClassification(c: Classification, settled: { topic: string | null; type: string | null }): TicketClassification {
   const picked = settled.topic !== c.topic;
-  const suspected = (c as Classification & { suspectedSpam?: boolean }).suspectedSpam;
   return {
     lang: c.lang,
     topic: settled.topic,
     type: settled.type as DemandType | null,
     spam: c.spam,
-    // The classifier engineer adds `suspectedSpam` (a borderline spam score); absent, it is false.
-    suspectedSpam: suspected === true,
+    // Borderline spam (filed, for staff to decide). Older models have no suspectedSpam: their
+    // "possible spam" review band is the borderline one.
+    suspectedSpam: !c.spam && (c.suspectedSpam ?? c.reason === 'possible-spam'),
     confidence: c.confidence,
     alternatives: c.alternatives,
     keywords: c.keywords.map((k) => ({ ...k, term: k.term.slice(0, MAX_TERM) })),

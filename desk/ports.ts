@@ -3,7 +3,7 @@
  * implementations live in store/; the desk never sees a collection, and a test may hand it fakes.
  */
 import type { AuditEntry, AuditQuery } from '../store/audit-log.js';
-import type { CustomerIdentity, Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/training-repository.js';
 
@@ -20,12 +20,7 @@ export interface TicketStore {
   addCustomerMessage(number: string, text: string): Promise<Ticket>;
   confirmReview(number: string, by: string): Promise<Ticket>;
   decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
-  flushOutbox(onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
-}
-
-/** Customer records (one per channel identity). */
-export interface CustomerContacts {
-  recordContact(identity: CustomerIdentity): Promise<void>;
+  flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;
 }
 
 /** Labelled examples for retraining, one per ticket. */

@@ -28,8 +28,8 @@ export interface ServiceOptions {
   db?: Db;
   /** Local outbox file (default: OUTBOX_PATH). */
   outboxPath?: string;
-  /** Bot-state key prefixes only this process writes (see store/bot-state-storage.ts). */
-  exclusiveStatePrefixes?: readonly string[];
+  /** Conversation state unused this long reads as absent and is swept (default: kept forever). */
+  conversationTtlMs?: number;
   /** How often a running training job refreshes its lock and progress (ms; tests shorten it). */
   trainingHeartbeatMs?: number;
   now?: () => Date;
@@ -50,6 +50,8 @@ export interface CoreServices {
   useCustomerChannel(channel: CustomerChannel): void;
   /** Whether the database answers a ping (for /readyz). */
   databaseReady(): Promise<boolean>;
+  /** The embedded database's supervision state when this process runs it, else null (for /readyz). */
+  databaseStatus(): object | null;
   /** Replays the outbox every `intervalMs` while it has records and prunes old claims; returns a stop function. */
   startBackgroundJobs(intervalMs: number): () => void;
   /** Stops background work and the model side, then closes the database if this opened it. */
@@ -67,7 +69,7 @@ export interface Services extends CoreServices {
  * own store with a fixed clock or topic list use it too).
  */
 export function createTicketService(store: Store, opts: { log: ServiceLog; channel?: () => CustomerChannel | null; now?: () => Date }): TicketService {
-  return new TicketService({ tickets: store.tickets, topics: store.topics, customers: store.customers, training: store.training, audit: store.audit, log: opts.log, channel: opts.channel ?? (() => null), now: opts.now });
+  return new TicketService({ tickets: store.tickets, topics: store.topics, training: store.training, audit: store.audit, channel: opts.channel ?? (() => null), now: opts.now });
 }
 
 /** Builds every service over one database. With `{ models: false }` the classifier is not loaded. */
@@ -87,7 +89,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       topics: taxonomy.topics.map((t) => t.id),
       log,
       now: opts.now,
-      exclusiveStatePrefixes: opts.exclusiveStatePrefixes,
+      conversationTtlMs: opts.conversationTtlMs,
     });
     let channel: CustomerChannel | null = null;
     const tickets = createTicketService(store, { log, channel: () => channel, now: opts.now });
@@ -104,6 +106,9 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       },
       async databaseReady() {
         return (await db.command({ ping: 1 })).ok === 1;
+      },
+      databaseStatus() {
+        return database?.status() ?? null;
       },
       startBackgroundJobs(intervalMs) {
         const stopMaintenance = store.startMaintenance();

@@ -17,16 +17,14 @@ import type { Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery }
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource } from '../store/training-repository.js';
 import { ticketView, type TicketView } from './classification.js';
-import type { AuditTrail, CustomerChannel, CustomerContacts, TicketStore, TrainingExamples } from './ports.js';
+import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from './ports.js';
 
 export interface TicketServiceDeps {
   tickets: TicketStore;
   /** Valid topic ids (the taxonomy's). */
   topics: readonly string[];
-  customers: CustomerContacts;
   training: TrainingExamples;
   audit: AuditTrail;
-  log: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** The customer's channel for staff replies; null until the bot's channels are mounted. */
   channel: () => CustomerChannel | null;
   now?: () => Date;
@@ -45,20 +43,17 @@ export class TicketService {
   }
 
   /**
-   * Files a ticket and counts the customer's contact. The number is durable when this resolves
-   * (database, or the local outbox when the database is unreachable: then the contact is counted
-   * when the outbox is replayed).
+   * Files a ticket. The number is durable when this resolves (database, or the local outbox when
+   * the database is unreachable). The customer's document and the statistics counters follow
+   * through the repository's change hook (also when the outbox is replayed).
    */
-  async file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
-    const r = await this.deps.tickets.create(input);
-    // Off the ticket's critical path: the number is durable already, the customer record can follow.
-    if (r.stored === 'database') void this.countContact(r.ticket);
-    return r;
+  file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
+    return this.deps.tickets.create(input);
   }
 
-  /** Replays the outbox into the database; each replayed ticket's contact is counted. */
+  /** Replays the outbox into the database, idempotently by ticket number. */
   flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }> {
-    return this.deps.tickets.flushOutbox((t) => this.countContact(t));
+    return this.deps.tickets.flushOutbox();
   }
 
   /** A ticket, or NotFoundError. */
@@ -174,14 +169,5 @@ export class TicketService {
 
   private audit(actor: string, action: string, target: string, details: Record<string, unknown>): Promise<void> {
     return this.deps.audit.record({ actor, action, target, details });
-  }
-
-  private async countContact(t: Ticket): Promise<void> {
-    try {
-      await this.deps.customers.recordContact(t.customer);
-    } catch (err) {
-      // The ticket itself is safe; a missed count is logged, never allowed to fail the ticket.
-      this.deps.log.error({ ticket: t.number, err: (err as Error).message }, 'could not count the customer contact');
-    }
   }
 }

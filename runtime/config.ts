@@ -43,8 +43,29 @@ const ConfigSchema = z.object({
     }, 'unknown IANA time zone'),
   /** HTTP port of the bot server (Bot Framework tools expect 3978). */
   PORT: z.coerce.number().int().min(0).max(65_535).default(3978),
-  /** Address to listen on. */
-  HOST: z.string().default('0.0.0.0'),
+  /**
+   * Address to listen on. Default: 127.0.0.1 in local mode (no Bot Framework credentials), 0.0.0.0
+   * with credentials. A non-loopback address in local mode needs ALLOW_PUBLIC_LOCAL_MODE=true.
+   */
+  HOST: z.string().min(1).optional(),
+  /**
+   * Explicit opt-in to listen on a non-loopback HOST without Bot Framework credentials (to serve the
+   * web chat and the console to other machines). `/api/messages` still takes activities only from
+   * loopback peers in local mode.
+   */
+  ALLOW_PUBLIC_LOCAL_MODE: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+  /**
+   * Hosts (`host` or `host:port`, comma-separated) a local-mode activity's `serviceUrl` may name:
+   * the bot posts its replies there. Default: loopback only. Ignored with credentials, where the
+   * channel's signed token vouches for the serviceUrl.
+   */
+  LOCAL_SERVICE_URL_HOSTS: z
+    .string()
+    .default('127.0.0.1,localhost,[::1]')
+    .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== ''))
+    .pipe(z.array(z.string().regex(/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/, 'host or host:port, comma-separated')).min(1)),
+  /** How long one outgoing call to a channel (a reply) may take, in ms, before it is abandoned. */
+  CHANNEL_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
   /** Public base URL of this server (Direct Line serviceUrl); default http://127.0.0.1:PORT. */
   PUBLIC_BASE_URL: z.string().url().optional(),
   /** Bot Framework credentials; all empty = local mode (Bot Framework Emulator, web chat). */
@@ -52,8 +73,22 @@ const ConfigSchema = z.object({
   MicrosoftAppPassword: z.string().default(''),
   MicrosoftAppTenantId: z.string().default(''),
   MicrosoftAppType: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).default('MultiTenant'),
+  /**
+   * Direct Line secret for embedding sites: when set, `POST /v3/directline/tokens/generate` and
+   * starting a conversation without a token need `Authorization: Bearer <secret>`, and only its
+   * holder may name the user. Keep it on the embedding site's server, never in a page.
+   */
+  DIRECT_LINE_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  /** Conversation state and web chat conversations unused this long expire (tickets keep what staff need). */
+  CONVERSATION_TTL_HOURS: z.coerce.number().min(0.01).max(24 * 365).default(24),
+  /** Bytes a web chat client may post into one conversation over its life. */
+  WEBCHAT_MAX_CONVERSATION_BYTES: z.coerce.number().int().min(4096).max(1024 ** 3).default(1024 * 1024),
+  /** Bytes one web chat client address may post per minute (new conversations count 1 KiB). */
+  WEBCHAT_CLIENT_BYTES_PER_MINUTE: z.coerce.number().int().min(4096).max(1024 ** 3).default(4 * 1024 * 1024),
   /** Messages a conversation may send per 10 seconds before the bot asks it to slow down. */
   RATE_LIMIT_PER_10S: z.coerce.number().int().min(1).max(1000).default(10),
+  /** When staff answer, told to a customer who asks for a person (free text, e.g. "周一至周五 9:00-18:00"); unset: not mentioned. */
+  SUPPORT_HOURS: z.string().trim().min(1).max(100).optional(),
   /** How often each process checks the database for a newly activated model version, in ms. */
   MODEL_POLL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   /** How long a staff login session lasts, in hours. */
@@ -63,7 +98,14 @@ const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Config = z.infer<typeof ConfigSchema>;
+/** The validated configuration; `HOST` is always resolved. */
+export type Config = Omit<z.infer<typeof ConfigSchema>, 'HOST'> & { HOST: string };
+
+/** Whether an address (as given to listen, or a peer's) is a loopback address. */
+export function isLoopbackAddress(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
 
 /** A configuration variable is missing or invalid; the message names it. */
 export class ConfigError extends AppError {
@@ -77,10 +119,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (c.MicrosoftAppId && c.MicrosoftAppType !== 'UserAssignedMSI' && !c.MicrosoftAppPassword) {
       ctx.addIssue({ code: 'custom', path: ['MicrosoftAppPassword'], message: 'required when MicrosoftAppId is set' });
     }
+    // Local mode trusts whoever posts an activity: keep it on this machine unless the operator says otherwise.
+    if (!c.MicrosoftAppId && c.HOST !== undefined && !isLoopbackAddress(c.HOST) && !c.ALLOW_PUBLIC_LOCAL_MODE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HOST'],
+        message: `${c.HOST} is not a loopback address and no Bot Framework credentials are set (local mode); set MicrosoftAppId and MicrosoftAppPassword, or ALLOW_PUBLIC_LOCAL_MODE=true to serve the web chat and console to other machines`,
+      });
+    }
   }).safeParse(picked);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
-  return result.data;
+  const c = result.data;
+  return { ...c, HOST: c.HOST ?? (c.MicrosoftAppId ? '0.0.0.0' : '127.0.0.1') };
 }

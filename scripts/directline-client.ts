@@ -35,11 +35,22 @@ export class DirectLineClient {
     });
   }
 
-  /** Opens a conversation as `userId` and its WebSocket stream. */
-  static async open(baseUrl: string, userId: string): Promise<DirectLineClient> {
-    const gen = await fetch(`${baseUrl}/v3/directline/tokens/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: userId } }) });
-    if (!gen.ok) throw new Error(`token: HTTP ${gen.status}`);
-    const { token } = (await gen.json()) as { token: string };
+  /**
+   * Opens a conversation and its WebSocket stream. With the Direct Line `secret` (as an embedding
+   * site's server holds it) the conversation is `userId`'s; without, it is the page's way in and
+   * the server issues the user id (`userId` is then ignored; see {@link userId}).
+   */
+  static async open(baseUrl: string, userId: string, secret?: string): Promise<DirectLineClient> {
+    let token: string;
+    if (secret) {
+      const gen = await fetch(`${baseUrl}/v3/directline/tokens/generate`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: userId } }) });
+      if (!gen.ok) throw new Error(`token: HTTP ${gen.status}`);
+      token = ((await gen.json()) as { token: string }).token;
+    } else {
+      const page = await fetch(`${baseUrl}/api/webchat/token`);
+      if (!page.ok) throw new Error(`token: HTTP ${page.status}`);
+      ({ token, userId } = (await page.json()) as { token: string; userId: string });
+    }
     const start = await fetch(`${baseUrl}/v3/directline/conversations`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ user: { id: userId } }) });
     if (!start.ok) throw new Error(`conversation: HTTP ${start.status}`);
     const conv = (await start.json()) as { conversationId: string; token: string; streamUrl: string };

@@ -48,7 +48,7 @@ export function tokenHash(token: string): string {
 }
 
 /**
- * Failed logins per user name and per client address: after `maxFailures` within the window the
+ * Failed logins per key (user name + address, address, user name): after `maxFailures` within the window the
  * key is locked, for a time that doubles with every further failure (capped). In memory: each
  * process protects itself; a restart forgets (the window is short anyway).
  */
@@ -90,24 +90,41 @@ export class LoginThrottle {
 export interface AuthOptions {
   sessionTtlMs: number;
   now?: () => Date;
-  /** Failed logins per user name (default: lock after 5 in 15 minutes). */
-  userThrottle?: LoginThrottle;
-  /** Failed logins per client address: looser, since an office shares one address (default 30). */
+  /** Failed logins per user name and client address (default: lock after 5 in 15 minutes). */
+  pairThrottle?: LoginThrottle;
+  /**
+   * Failed logins per client address, any user name (default 100): an office shares one address,
+   * so this bound is high, and it never locks out a user who has signed in from that address before.
+   */
   ipThrottle?: LoginThrottle;
+  /**
+   * Failed logins per user name from any address (default 50): slows a guessing attack spread over
+   * many addresses, without locking the user out of an address they have signed in from before.
+   */
+  accountThrottle?: LoginThrottle;
 }
+
+/** How long a successful sign-in vouches for a user name + address pair. */
+const KNOWN_PAIR_MS = 30 * 24 * 60 * 60_000;
+const KNOWN_PAIRS_MAX = 100_000;
 
 export class AuthService {
   private readonly now: () => Date;
-  private readonly userThrottle: LoginThrottle;
+  private readonly pairThrottle: LoginThrottle;
   private readonly ipThrottle: LoginThrottle;
+  private readonly accountThrottle: LoginThrottle;
+  /** User name + address pairs that signed in successfully, and when (in memory, bounded). */
+  private readonly knownPairs = new Map<string, number>();
 
   constructor(
     private readonly users: MongoUserRepository,
     private readonly opts: AuthOptions,
   ) {
     this.now = opts.now ?? (() => new Date());
-    this.userThrottle = opts.userThrottle ?? new LoginThrottle(5);
-    this.ipThrottle = opts.ipThrottle ?? new LoginThrottle(30);
+    const clock = () => this.now().getTime();
+    this.pairThrottle = opts.pairThrottle ?? new LoginThrottle(5, undefined, undefined, undefined, clock);
+    this.ipThrottle = opts.ipThrottle ?? new LoginThrottle(100, undefined, undefined, undefined, clock);
+    this.accountThrottle = opts.accountThrottle ?? new LoginThrottle(50, undefined, undefined, undefined, clock);
   }
 
   async createUser(input: { username: string; password: string; role: Role; createdBy: string }): Promise<User> {
@@ -119,22 +136,41 @@ export class AuthService {
   /** Checks the credentials; returns a new session token. Throws 429 while locked, 401 on bad credentials. */
   async login(username: string, password: string, ip: string): Promise<{ token: string; expiresAt: Date; user: User }> {
     const userKey = username.trim().toLowerCase();
-    const wait = Math.max(this.userThrottle.retryAfter(userKey), this.ipThrottle.retryAfter(ip));
+    const pair = `${userKey}\n${ip}`;
+    // The per-pair bound always applies; the looser per-address and per-account bounds spare a
+    // user who has signed in from this address before, so an attacker behind the same office
+    // address (or spraying one name from many addresses) cannot lock colleagues out.
+    const known = this.isKnownPair(pair);
+    const wait = Math.max(this.pairThrottle.retryAfter(pair), known ? 0 : Math.max(this.ipThrottle.retryAfter(ip), this.accountThrottle.retryAfter(userKey)));
     if (wait > 0) throw new HttpError(429, 'TOO_MANY_ATTEMPTS', `too many failed logins; try again in ${wait} s`, { retryAfterSeconds: wait });
     const user = await this.users.getWithPassword(username);
     const ok = user ? await verifyPassword(password, user.passwordHash) : await verifyPassword(password, await (dummyHash ??= hashPassword(randomUUID())));
     if (!user || !ok || user.disabled) {
-      this.userThrottle.fail(userKey);
+      this.pairThrottle.fail(pair);
       this.ipThrottle.fail(ip);
+      this.accountThrottle.fail(userKey);
       // One message for every case: the caller cannot learn which user names exist.
       throw new HttpError(401, 'BAD_CREDENTIALS', 'wrong user name or password, or the account is disabled');
     }
-    this.userThrottle.succeed(userKey);
+    this.pairThrottle.succeed(pair);
+    this.rememberPair(pair);
     const at = this.now();
     await this.users.recordLogin(user.username, at);
     const { token, record } = await this.issue({ kind: 'session', username: user.username, name: null, ttlMs: this.opts.sessionTtlMs });
     const { passwordHash: _secret, ...plain } = user;
     return { token, expiresAt: record.expiresAt, user: { ...plain, lastLoginAt: at } };
+  }
+
+  private isKnownPair(pair: string): boolean {
+    const at = this.knownPairs.get(pair);
+    return at !== undefined && this.now().getTime() - at < KNOWN_PAIR_MS;
+  }
+
+  private rememberPair(pair: string): void {
+    // Oldest first out: a Map iterates in insertion order, and a re-insert moves a pair to the end.
+    this.knownPairs.delete(pair);
+    this.knownPairs.set(pair, this.now().getTime());
+    if (this.knownPairs.size > KNOWN_PAIRS_MAX) this.knownPairs.delete(this.knownPairs.keys().next().value!);
   }
 
   async logout(token: string): Promise<void> {

@@ -12,7 +12,9 @@
  * Channel preference follows the original system: each channel's share of a customer's contacts,
  * graded in five bands of 20 percentage points.
  */
-import { customerId } from '../store/customer-repository.js';
+import { customerId, emailKey, phoneKey } from '../store/customer-repository.js';
+
+export { emailKey, phoneKey };
 import type { TicketFact } from '../store/ticket-facts.js';
 
 export type Band = 1 | 2 | 3 | 4 | 5;
@@ -101,19 +103,6 @@ export interface ChannelPreferences {
     /** Fraction of all customers in band 1 … 5 for this channel (customers who never used it are band 1). */
     shares: number[];
   }[];
-}
-
-/**
- * The key a phone number links by: its digits, without the +86 / 0086 country code in front of a
- * mainland mobile number (the same phone is typed both ways).
- */
-export function phoneKey(phone: string): string {
-  const digits = phone.replace(/\D/g, '');
-  return /^(?:00)?86(1\d{10})$/.exec(digits)?.[1] ?? digits;
-}
-
-export function emailKey(email: string): string {
-  return email.trim().toLowerCase();
 }
 
 function byCodeUnit(a: string, b: string): number {

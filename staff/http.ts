@@ -10,6 +10,7 @@ import { InputTooLongError, InvalidInputError, ModelCompatibilityError, ModelFor
 import { AppError } from '../core/app-error.js';
 import { ConflictError, DatabaseUnavailableError, NotFoundError, ValidationError } from '../store/errors.js';
 import { ROLES, type Role } from '../store/schemas.js';
+import { findPrototypeKey } from '../store/validation.js';
 import { TrainingInProgressError } from '../trainer/errors.js';
 
 export { ROLES, type Role };
@@ -162,6 +163,11 @@ export class ApiRouter {
     const handler = async (req: restify.Request, res: restify.Response) => {
       try {
         const principal = await this.principalFor(req, route.role);
+        // Before any schema: a zod record or an object copy would turn `__proto__` into a prototype.
+        for (const [where, value] of [['params', req.params], ['query', req.query], ['body', req.body]] as const) {
+          const key = findPrototypeKey(value, where);
+          if (key) throw new HttpError(400, 'VALIDATION_FAILED', `invalid ${where}: ${key}: key not allowed`, [{ field: key, message: 'key not allowed' }]);
+        }
         const params = route.params ? validate(route.params, req.params ?? {}, 'params') : (req.params ?? {});
         const query = route.query ? validate(route.query, req.query ?? {}, 'query') : {};
         let body: unknown = undefined;

@@ -26,8 +26,8 @@ export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
   });
   registerAuthRoutes(router, { ...deps, auth });
   registerTicketRoutes(router, deps);
-  registerStatsRoutes(router, { ...deps, facts: deps.store.facts });
-  registerCustomerRoutes(router, { ...deps, facts: deps.store.facts });
+  registerStatsRoutes(router, { ...deps, counters: deps.store.counters });
+  registerCustomerRoutes(router, { ...deps, customers: deps.store.customers });
   server.get('/api/openapi.json', async (_req, res) => {
     res.send(200, router.openapi({ title: 'Demand desk staff API', version: '1.0.0' }));
   });

@@ -8,6 +8,7 @@
  */
 import { dayOf, weekOf } from '../store/clock.js';
 import type { TicketFact } from '../store/ticket-facts.js';
+import { minutesOf, type CountedRange } from '../store/ticket-counters.js';
 
 export type Granularity = 'day' | 'week';
 
@@ -228,8 +229,65 @@ export function computeStats(facts: readonly TicketFact[], opts: StatsOptions): 
   };
 }
 
+/**
+ * The same report as {@link computeStats}, from pre-aggregated day counters (store/ticket-counters.ts)
+ * instead of the tickets: what the API serves, so its cost does not grow with history.
+ */
+export function statsFromCounters(counted: CountedRange, opts: StatsOptions): StatsReport {
+  const periodOf = opts.granularity === 'day' ? (day: string) => day : weekOf;
+  const perPeriod = Object.fromEntries(SERIES_FIELDS.map((field) => [field, new Map<string, Map<string, number>>()])) as Record<SeriesField, Map<string, Map<string, number>>>;
+  const matrix = new Map<string, number>();
+  const firstResponse: number[] = [];
+  const resolution: number[] = [];
+  const totals = { tickets: 0, needsReview: 0, flaggedForReview: 0, spam: 0, corrected: 0 };
+  for (const [day, c] of counted.days) {
+    if (day < opts.from || day > opts.to) continue;
+    totals.tickets += c.tickets;
+    totals.needsReview += c.needsReview;
+    totals.flaggedForReview += c.flagged;
+    totals.spam += c.spam;
+    totals.corrected += c.corrected;
+    const period = periodOf(day);
+    for (const field of SERIES_FIELDS) {
+      let byKey = perPeriod[field].get(period);
+      if (!byKey) perPeriod[field].set(period, (byKey = new Map()));
+      for (const [key, n] of Object.entries(c[field])) byKey.set(key, (byKey.get(key) ?? 0) + n);
+    }
+    for (const [key, n] of Object.entries(c.matrix)) matrix.set(key, (matrix.get(key) ?? 0) + n);
+    firstResponse.push(...minutesOf(c.firstResponse));
+    resolution.push(...minutesOf(c.resolution));
+  }
+  const series = Object.fromEntries(
+    SERIES_FIELDS.map((field) => {
+      const points: SeriesPoint[] = [];
+      for (const [period, byKey] of perPeriod[field]) for (const [key, count] of byKey) if (count !== 0) points.push({ period, key: JSON.parse(key) as string | null, count });
+      points.sort((a, b) => (a.period === b.period ? compareKeys(a.key, b.key) : a.period < b.period ? -1 : 1));
+      return [field, points];
+    }),
+  ) as Record<SeriesField, SeriesPoint[]>;
+  const cells = [...matrix]
+    .filter(([, count]) => count !== 0)
+    .map(([key, count]) => {
+      const [topic, type] = JSON.parse(key) as [string | null, string | null];
+      return { topic, type, count };
+    });
+  const window = emergingWindow(opts.to, dayOf(opts.now, opts.timeZone));
+  return {
+    from: opts.from,
+    to: opts.to,
+    granularity: opts.granularity,
+    periods: periodsOf(opts.from, opts.to, opts.granularity),
+    totals: { ...totals, reviewRate: totals.tickets ? totals.flaggedForReview / totals.tickets : 0 },
+    series,
+    matrix: cells.sort((a, b) => b.count - a.count || compareKeys(a.topic, b.topic) || compareKeys(a.type, b.type)),
+    medians: { firstResponseMinutes: median(firstResponse), resolutionMinutes: median(resolution), firstResponseCount: firstResponse.length, resolutionCount: resolution.length },
+    emergingWindow: window,
+    emerging: emergingTerms(counted.texts, window, opts.terms),
+  };
+}
+
 /** See {@link computeStats} for the rules. */
-export function emergingTerms(facts: readonly TicketFact[], window: { thisWeek: DayRange; before: DayRange }, terms: (text: string) => readonly string[]): EmergingTerm[] {
+export function emergingTerms(facts: readonly Pick<TicketFact, 'createdDay' | 'spam' | 'text'>[], window: { thisWeek: DayRange; before: DayRange }, terms: (text: string) => readonly string[]): EmergingTerm[] {
   const recent = new Map<string, number>();
   const before = new Map<string, number>();
   for (const f of facts) {

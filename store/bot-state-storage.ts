@@ -12,10 +12,13 @@
  *
  * Items are stored as JSON text: dialog state may contain keys MongoDB would read as operators.
  *
- * Keys that only this process can write (`exclusivePrefixes`: the conversations of the in-process
- * web chat channel, which live in this process's Direct Line endpoint and nowhere else) are served
- * from the process's own record after the first read, saving a lookup per turn; the unique `_id`
- * of each revision still guards every write.
+ * Every read checks the database (one `_id` lookup for the revision after the newest one known
+ * here), so any process may serve the next turn of any conversation. A key that was never written
+ * costs two lookups (head, first revision), like one that was.
+ *
+ * Expiry (`ttlMs`): an item whose newest revision is older than that reads as absent (the
+ * conversation starts afresh; its tickets keep what staff need), and `sweepExpired` deletes such
+ * keys in the background.
  */
 import { randomBytes } from 'node:crypto';
 import type { Storage, StoreItems } from 'botbuilder';
@@ -34,12 +37,20 @@ interface RevisionDoc {
 interface HeadDoc {
   _id: string;
   rev: number;
+  at?: Date;
 }
 
 interface Known {
   rev: number;
   eTag: string;
   state: string;
+  at: Date;
+}
+
+/** Options of {@link MongoBotStorage}. */
+export interface BotStorageOptions {
+  /** Items not written for this long read as absent and are swept. Default: kept forever. */
+  ttlMs?: number;
 }
 
 const conflict = (key: string) => new ConflictError(`Storage: error writing "${key}" due to eTag conflict`);
@@ -57,11 +68,10 @@ export class MongoBotStorage implements Storage {
   /** Concurrent turns' writes share one insert (and one journal flush): see insert-batcher.ts. */
   private readonly inserts: InsertBatcher<RevisionDoc | HeadDoc>;
 
-  constructor(
-    db: Db,
-    collection = 'botState',
-    private readonly exclusivePrefixes: readonly string[] = [],
-  ) {
+  private readonly ttlMs: number;
+
+  constructor(db: Db, collection = 'botState', opts: BotStorageOptions = {}) {
+    this.ttlMs = opts.ttlMs ?? Number.POSITIVE_INFINITY;
     this.items = db.collection<RevisionDoc | HeadDoc>(collection);
     this.inserts = new InsertBatcher(this.items, () => ({ w: 1 }));
   }
@@ -71,7 +81,7 @@ export class MongoBotStorage implements Storage {
     await Promise.all(
       keys.map(async (key) => {
         const latest = await this.latest(key);
-        if (latest && latest.state !== TOMBSTONE) out[key] = { ...(JSON.parse(latest.state) as object), eTag: latest.eTag };
+        if (latest && latest.state !== TOMBSTONE && !this.expired(latest.at)) out[key] = { ...(JSON.parse(latest.state) as object), eTag: latest.eTag };
       }),
     );
     return out;
@@ -97,7 +107,7 @@ export class MongoBotStorage implements Storage {
     const state = raw ?? JSON.stringify(rest);
     let latest: Known | null = this.known.get(key) ?? (await this.latest(key));
     for (let attempt = 0; attempt < 100; attempt++) {
-      if (conditional && latest && latest.state !== TOMBSTONE && latest.eTag !== eTag) throw conflict(key);
+      if (conditional && latest && latest.state !== TOMBSTONE && !this.expired(latest.at) && latest.eTag !== eTag) throw conflict(key);
       const rev = (latest?.rev ?? 0) + 1;
       try {
         await this.insertRevision(key, rev, state);
@@ -114,12 +124,13 @@ export class MongoBotStorage implements Storage {
 
   private async insertRevision(key: string, rev: number, state: string): Promise<void> {
     const eTag = `${rev}.${randomBytes(6).toString('hex')}`;
-    await this.inserts.insert({ _id: revId(key, rev), state, eTag, at: new Date() });
-    this.known.set(key, { rev, eTag, state });
+    const at = new Date();
+    await this.inserts.insert({ _id: revId(key, rev), state, eTag, at });
+    this.known.set(key, { rev, eTag, state, at });
     if (this.known.size > 100_000) this.known.clear();
     if (rev % HEAD_EVERY === 0) {
       // Housekeeping off the turn's path. Revisions from the head on stay contiguous; older ones go.
-      void this.items.replaceOne({ _id: headId(key) }, { rev } as HeadDoc, { upsert: true }).catch(() => undefined);
+      void this.items.replaceOne({ _id: headId(key) }, { rev, at } as HeadDoc, { upsert: true }).catch(() => undefined);
       for (let r = Math.max(1, rev - 2 * HEAD_EVERY + 1); r <= rev - HEAD_EVERY; r++) {
         void this.items.deleteOne({ _id: revId(key, r) }).catch(() => undefined);
       }
@@ -129,7 +140,6 @@ export class MongoBotStorage implements Storage {
   /** The newest revision of a key, or null when it was never written. `_id` lookups only. */
   private async latest(key: string): Promise<Known | null> {
     let best: Known | null = this.known.get(key) ?? null;
-    if (best && this.exclusivePrefixes.some((p) => key.startsWith(p))) return best;
     if (!best) {
       // Not seen by this process: the first existing revision at or after the head (revisions
       // before the head may be deleted, the ones after it are contiguous).
@@ -139,7 +149,7 @@ export class MongoBotStorage implements Storage {
       const to = head ? from + 2 * HEAD_EVERY : 1;
       for (let r = from; r <= to && !best; r++) {
         const doc = (await this.items.findOne({ _id: revId(key, r) })) as RevisionDoc | null;
-        if (doc) best = { rev: r, eTag: doc.eTag, state: doc.state };
+        if (doc) best = { rev: r, eTag: doc.eTag, state: doc.state, at: doc.at };
       }
       if (!best) return null;
     }
@@ -147,9 +157,40 @@ export class MongoBotStorage implements Storage {
     for (;;) {
       const next = (await this.items.findOne({ _id: revId(key, best.rev + 1) })) as RevisionDoc | null;
       if (!next) break;
-      best = { rev: best.rev + 1, eTag: next.eTag, state: next.state };
+      best = { rev: best.rev + 1, eTag: next.eTag, state: next.state, at: next.at };
     }
     this.known.set(key, best);
     return best;
+  }
+
+  private expired(at: Date, now = Date.now()): boolean {
+    return now - at.getTime() > this.ttlMs;
+  }
+
+  /**
+   * Deletes the keys whose newest revision has expired: a background scan in batches, never on a
+   * turn's path (an expired item already reads as absent). Returns the number of keys removed.
+   */
+  async sweepExpired(now = Date.now()): Promise<number> {
+    if (!Number.isFinite(this.ttlMs)) return 0;
+    let removed = 0;
+    const seen = new Set<string>();
+    const cursor = this.items.find({}, { projection: { _id: 1, at: 1 }, batchSize: 500 });
+    for await (const doc of cursor) {
+      const hash = doc._id.lastIndexOf('#');
+      if (hash < 0 || !doc.at || !this.expired(doc.at, now)) continue;
+      const key = doc._id.slice(0, hash);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      this.known.delete(key);
+      const newest = await this.latest(key);
+      if (newest && !this.expired(newest.at, now)) continue; // written since: alive
+      const top = newest?.rev ?? 0;
+      for (let r = top; r >= Math.max(1, top - 3 * HEAD_EVERY); r--) await this.items.deleteOne({ _id: revId(key, r) });
+      await this.items.deleteOne({ _id: headId(key) });
+      this.known.delete(key);
+      removed++;
+    }
+    return removed;
   }
 }

@@ -1,14 +1,73 @@
 /**
- * One document per customer identity (channel + user id), written on first contact. First and last
- * contact and the counts per channel, topic and type are computed from the customer's tickets when
- * read: the tickets are the source of truth, and FerretDB does not make concurrent `$inc`s on one
- * document safe.
+ * Customers as documents that follow the tickets (store/index.ts wires `onTicketChanged` to every
+ * ticket write), so no customer read scans the tickets:
+ *
+ * - `customerTickets`, one document per customer identity (`_id` = channel + user id): a short
+ *   summary of each of its non-spam tickets (number, time, topic, type, status, the first
+ *   {@link PROFILE_TEXT_CHARS} characters). Serves profiles, "my latest / open ticket" for the
+ *   bot, and ticket queries for one customer.
+ * - `customerDirectory`, {@link DIRECTORY_SHARDS} documents (`shard-00` …) each holding a summary
+ *   of the identities that hash to it: name, phones, e-mails, ticket count, first and last contact.
+ *   Reading the few shards gives every identity, which the customer list, search and channel
+ *   preferences need to link identities across channels (staff/customer-directory.ts).
+ *
+ * Both are JSON read models changed by compare-and-set (store/json-docs.ts), correct under
+ * concurrent writers on FerretDB and MongoDB alike; `rebuild()` recomputes them from the tickets.
  */
-import type { Collection, Db } from 'mongodb';
-import { CustomerIdentitySchema, type CustomerIdentity } from './schemas.js';
-import { ensureIndexes } from './indexes.js';
+import { createHash } from 'node:crypto';
+import type { Db } from 'mongodb';
+import { JsonDocs } from './json-docs.js';
+import { CustomerIdentitySchema, type CustomerIdentity, type Ticket, type TicketStatus } from './schemas.js';
 import { parseInput } from './validation.js';
 
+/** Directory shards: few enough to read them all in one request, enough to keep each small. */
+export const DIRECTORY_SHARDS = 16;
+/** Characters of a ticket's text kept in the customer's summary (the ticket keeps all of it). */
+export const PROFILE_TEXT_CHARS = 200;
+
+const OPEN_STATUSES: readonly TicketStatus[] = ['new', 'in_progress', 'reopened'];
+
+/** One ticket as a customer's profile lists it. */
+export interface CustomerTicket {
+  number: string;
+  /** ISO time. */
+  createdAt: string;
+  channelId: string;
+  topic: string | null;
+  type: string | null;
+  status: TicketStatus;
+  text: string;
+  /** The ticket version summarised: changes may arrive out of order, the higher version wins. */
+  v: number;
+  /** Spam is kept here (the customer may ask about it) but is no contact: profiles leave it out. */
+  spam?: boolean;
+}
+
+export interface IdentityTickets {
+  tickets: CustomerTicket[];
+}
+
+/** What the directory knows about one identity. */
+export interface IdentitySummary {
+  channelId: string;
+  userId: string;
+  name: string | null;
+  /** ISO time of the newest ticket carrying `name`. */
+  nameAt: string | null;
+  /** Normalised phone numbers (see phoneKey). */
+  phones: string[];
+  /** Lower-cased e-mail addresses. */
+  emails: string[];
+  tickets: number;
+  firstContactAt: string;
+  lastContactAt: string;
+}
+
+export interface DirectoryShard {
+  identities: Record<string, IdentitySummary>;
+}
+
+/** One identity with contact figures (counts per channel, topic and type). */
 export interface Customer {
   id: string;
   channelId: string;
@@ -20,76 +79,154 @@ export interface Customer {
   counts: { channel: Record<string, number>; topic: Record<string, number>; type: Record<string, number> };
 }
 
-interface CustomerDoc {
-  _id: string;
-  channelId: string;
-  userId: string;
-  name: string | null;
-  createdAt: Date;
-}
-
-interface TicketFacts {
-  customer: { channelId: string };
-  topic: string | null;
-  type: string | null;
-  createdAt: Date;
-}
-
 /** Customer ids join channel and user id; user ids may contain any character, so they are encoded. */
 export function customerId(identity: { channelId: string; userId: string }): string {
   return `${identity.channelId}:${encodeURIComponent(identity.userId)}`;
 }
 
+/**
+ * The key a phone number links by: its digits, without the +86 / 0086 country code in front of a
+ * mainland mobile number (the same phone is typed both ways).
+ */
+export function phoneKey(phone: string): string {
+  const digits = phone.replace(/\D/g, '');
+  return /^(?:00)?86(1\d{10})$/.exec(digits)?.[1] ?? digits;
+}
+
+export function emailKey(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function shardOf(id: string): string {
+  const n = createHash('sha1').update(id).digest().readUInt32BE(0) % DIRECTORY_SHARDS;
+  return `shard-${String(n).padStart(2, '0')}`;
+}
+
+function summaryOf(t: Ticket): CustomerTicket {
+  return { number: t.number, createdAt: t.createdAt.toISOString(), channelId: t.customer.channelId, topic: t.topic, type: t.type, status: t.status, text: t.text.original.slice(0, PROFILE_TEXT_CHARS), v: t.version, ...(t.spam ? { spam: true } : {}) };
+}
+
+function addSorted(list: string[], value: string): void {
+  if (value && !list.includes(value)) {
+    list.push(value);
+    list.sort();
+  }
+}
+
+/** Adds a new ticket to its identity's directory entry. */
+function addToDirectory(entries: Record<string, IdentitySummary>, t: Ticket): void {
+  const id = customerId(t.customer);
+  const at = t.createdAt.toISOString();
+  const e = (entries[id] ??= { channelId: t.customer.channelId, userId: t.customer.userId, name: null, nameAt: null, phones: [], emails: [], tickets: 0, firstContactAt: at, lastContactAt: at });
+  e.tickets++;
+  if (at < e.firstContactAt) e.firstContactAt = at;
+  if (at > e.lastContactAt) e.lastContactAt = at;
+  if (t.customer.name && (!e.nameAt || at >= e.nameAt)) {
+    e.name = t.customer.name;
+    e.nameAt = at;
+  }
+  if (t.contact.phone) addSorted(e.phones, phoneKey(t.contact.phone));
+  if (t.contact.email) addSorted(e.emails, emailKey(t.contact.email));
+}
+
 export class MongoCustomerRepository {
-  private readonly customers: Collection<CustomerDoc>;
-  private readonly tickets: Collection<TicketFacts>;
-  /** Customers this process already knows exist (and under which name): skips a write per ticket. */
-  private readonly known = new Map<string, string | null>();
+  readonly tickets: JsonDocs<IdentityTickets>;
+  readonly directory: JsonDocs<DirectoryShard>;
 
   constructor(db: Db) {
-    this.customers = db.collection<CustomerDoc>('customers');
-    this.tickets = db.collection<TicketFacts>('tickets');
+    this.tickets = new JsonDocs<IdentityTickets>(db, 'customerTickets', () => ({ tickets: [] }));
+    this.directory = new JsonDocs<DirectoryShard>(db, 'customerDirectory', () => ({ identities: {} }));
   }
 
-  async ensureIndexes(): Promise<void> {
-    await ensureIndexes(this.customers, [{ key: { channelId: 1, userId: 1 }, name: 'identity' }]);
+  /** Nothing to index: every read is by `_id`. */
+  async ensureIndexes(): Promise<void> {}
+
+  /** Follows a ticket write (`before` null for a new ticket). Spam tickets are no customer contact. */
+  async onTicketChanged(before: Ticket | null, after: Ticket): Promise<void> {
+    const id = customerId(after.customer);
+    const summary = summaryOf(after);
+    const old = before ? summaryOf(before) : null;
+    const writes: Promise<void>[] = [];
+    if (!old || old.topic !== summary.topic || old.type !== summary.type || old.status !== summary.status) {
+      writes.push(
+        this.tickets.update(id, (d) => {
+          const i = d.tickets.findIndex((t) => t.number === summary.number);
+          if (i < 0) d.tickets.push(summary);
+          else if (d.tickets[i].v < summary.v) d.tickets[i] = summary;
+        }),
+      );
+    }
+    if (!before && !after.spam) {
+      writes.push(
+        // Runs once per stored creation: an outbox record already stored is skipped before the hook.
+        this.directory.update(shardOf(id), (s) => addToDirectory(s.identities, after)),
+      );
+    }
+    await Promise.all(writes);
   }
 
-  /** Makes sure the customer exists (idempotent; concurrent calls are harmless). */
-  async recordContact(identity: CustomerIdentity): Promise<void> {
-    const who = parseInput(CustomerIdentitySchema, identity, 'customer');
-    const id = customerId(who);
-    const name = who.name ?? null;
-    if (this.known.has(id) && this.known.get(id) === name) return;
-    // Insert-if-absent: the one write FerretDB 1.24 does fast (an upsert scans and rewrites).
-    await this.customers.insertOne({ _id: id, channelId: who.channelId, userId: who.userId, name, createdAt: new Date() }).catch((err: { code?: number }) => {
-      // Already known (another ticket, or another process, created it).
-      if (err.code !== 11000) throw err;
-    });
-    if (this.known.size >= 100_000) this.known.clear();
-    this.known.set(id, name);
+  /** The identity's non-spam tickets (its contacts), newest first (empty when never seen). */
+  async ticketsOf(identity: { channelId: string; userId: string }): Promise<CustomerTicket[]> {
+    return (await this.allTicketsOf(identity)).filter((t) => !t.spam);
   }
 
-  /** The customer with contact figures computed from their tickets; null when never seen. */
+  /** The identity's tickets, spam included, newest first. */
+  async allTicketsOf(identity: { channelId: string; userId: string }): Promise<CustomerTicket[]> {
+    const d = await this.tickets.get(customerId(identity));
+    return (d?.tickets ?? []).slice().sort((a, b) => (a.createdAt === b.createdAt ? (a.number < b.number ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+  }
+
+  /** Numbers of the identity's open non-spam tickets, newest first. */
+  async openTicketsOf(identity: { channelId: string; userId: string }): Promise<string[]> {
+    return (await this.ticketsOf(identity)).filter((t) => OPEN_STATUSES.includes(t.status)).map((t) => t.number);
+  }
+
+  /** Every identity in the directory (reads the {@link DIRECTORY_SHARDS} shards). */
+  async identities(): Promise<Map<string, IdentitySummary>> {
+    const ids = Array.from({ length: DIRECTORY_SHARDS }, (_, i) => `shard-${String(i).padStart(2, '0')}`);
+    const shards = await this.directory.getMany(ids);
+    const out = new Map<string, IdentitySummary>();
+    for (const s of shards.values()) for (const [id, e] of Object.entries(s.identities)) out.set(id, e);
+    return out;
+  }
+
+  /** One identity with its contact counts; null when never seen. */
   async get(identity: { channelId: string; userId: string }): Promise<Customer | null> {
     const who = parseInput(CustomerIdentitySchema, identity, 'customer');
-    const [doc, tickets] = await Promise.all([
-      this.customers.findOne({ _id: customerId(who) }),
-      this.tickets
-        .find({ 'customer.channelId': who.channelId, 'customer.userId': who.userId }, { projection: { 'customer.channelId': 1, topic: 1, type: 1, createdAt: 1 } })
-        .toArray(),
-    ]);
-    if (!doc && tickets.length === 0) return null;
+    const id = customerId(who);
+    const [shard, tickets] = await Promise.all([this.directory.get(shardOf(id)), this.ticketsOf(who)]);
+    const entry = shard?.identities[id];
+    if (!entry) return null;
     const counts: Customer['counts'] = { channel: {}, topic: {}, type: {} };
-    let first: Date | null = null;
-    let last: Date | null = null;
     for (const t of tickets) {
-      counts.channel[t.customer.channelId] = (counts.channel[t.customer.channelId] ?? 0) + 1;
+      counts.channel[t.channelId] = (counts.channel[t.channelId] ?? 0) + 1;
       if (t.topic) counts.topic[t.topic] = (counts.topic[t.topic] ?? 0) + 1;
       if (t.type) counts.type[t.type] = (counts.type[t.type] ?? 0) + 1;
-      if (!first || t.createdAt < first) first = t.createdAt;
-      if (!last || t.createdAt > last) last = t.createdAt;
     }
-    return { id: customerId(who), channelId: who.channelId, userId: who.userId, name: doc?.name ?? null, firstContactAt: first, lastContactAt: last, total: tickets.length, counts };
+    return { id, channelId: who.channelId, userId: who.userId, name: entry.name, firstContactAt: new Date(entry.firstContactAt), lastContactAt: new Date(entry.lastContactAt), total: entry.tickets, counts };
+  }
+
+  /**
+   * Recomputes every customer document from `tickets` (all of them, archive included) and
+   * deletes the ones no ticket contributes to. Run while the service is stopped or quiet.
+   */
+  async rebuild(tickets: AsyncIterable<Ticket>): Promise<{ identities: number }> {
+    const perIdentity = new Map<string, IdentityTickets>();
+    const shards = new Map<string, DirectoryShard>();
+    for await (const t of tickets) {
+      const id = customerId(t.customer);
+      const d = perIdentity.get(id) ?? { tickets: [] };
+      perIdentity.set(id, d);
+      d.tickets.push(summaryOf(t));
+      if (t.spam) continue;
+      const s = shards.get(shardOf(id)) ?? { identities: {} };
+      shards.set(shardOf(id), s);
+      addToDirectory(s.identities, t);
+    }
+    for (const [id, d] of perIdentity) await this.tickets.replace(id, d);
+    for (const [id, s] of shards) await this.directory.replace(id, s);
+    for (const id of await this.tickets.ids()) if (!perIdentity.has(id)) await this.tickets.delete(id);
+    for (const id of await this.directory.ids()) if (!shards.has(id)) await this.directory.delete(id);
+    return { identities: perIdentity.size };
   }
 }

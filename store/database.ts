@@ -1,11 +1,12 @@
 /**
  * Opening the database: MONGODB_URI when configured, otherwise the embedded server (FerretDB built
- * at install, or `mongod` on PATH), started here and stopped by `close()`.
+ * at install, or `mongod` on PATH), started here, supervised (restarted with back-off when it
+ * dies; the driver reconnects to the same port by itself) and stopped by `close()`.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
-import { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerLogger } from './embedded-server.js';
+import { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerLogger, type EmbeddedServerStatus } from './embedded-server.js';
 
 export interface DatabaseSettings {
   MONGODB_URI?: string;
@@ -22,6 +23,8 @@ export interface OpenDatabase {
   server: EmbeddedServer | null;
   /** Closes the client, then stops the embedded server. */
   close(): Promise<void>;
+  /** The embedded server's supervision state (null when the database is MONGODB_URI's or another process's). */
+  status(): EmbeddedServerStatus | null;
 }
 
 /** Client options: fail over to the outbox quickly when the server is gone. */
@@ -92,5 +95,6 @@ export async function openDatabase(settings: DatabaseSettings, logger?: Embedded
       await client.close();
       await stopServer();
     },
+    status: () => server?.status() ?? null,
   };
 }

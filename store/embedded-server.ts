@@ -1,7 +1,8 @@
 /**
  * An embedded MongoDB-compatible server for when no MONGODB_URI is configured: FerretDB with its
  * SQLite backend (built into vendor/ferretdb/ferretdb by scripts/install-ferretdb.mjs), or a
- * `mongod` found on PATH. The caller owns the process: `stop()` it when done.
+ * `mongod` found on PATH. The caller owns the process: `stop()` it when done. A server that dies
+ * on its own is restarted on the same port and data directory (supervision, with back-off).
  *
  * Reads no configuration itself (the caller passes the data directory); the only environment
  * access is PATH, to look for `mongod`.
@@ -25,6 +26,19 @@ export interface EmbeddedServer {
   stop(): Promise<void>;
   /** Stops (if running) and starts again on the same port and data directory. */
   restart(): Promise<void>;
+  /** Whether the server runs, is being restarted after it died, or was stopped; and how often it was restarted. */
+  status(): EmbeddedServerStatus;
+  /** Process id of the running server (undefined while none runs). */
+  pid(): number | undefined;
+}
+
+/** What a supervised server is doing now. */
+export interface EmbeddedServerStatus {
+  state: 'running' | 'restarting' | 'stopped';
+  /** Restarts after an unexpected exit, since start. */
+  restarts: number;
+  /** How the last unexpected exit happened (`signal SIGKILL`, `exit code 2`), if any. */
+  lastExit?: string;
 }
 
 /** The subset of a pino logger this module uses. */
@@ -45,6 +59,11 @@ export interface EmbeddedServerOptions {
   port?: number;
   /** Receives the server's own output, line by line, and lifecycle messages. */
   logger?: EmbeddedServerLogger;
+  /**
+   * Restart the server when it exits without being asked to (crash, OOM kill, `kill -9`), after a
+   * back-off of 0.1 s doubling to at most 5 s between failed attempts. Default true.
+   */
+  supervise?: boolean;
 }
 
 const FERRETDB_RELATIVE_PATH = join('vendor', 'ferretdb', 'ferretdb');
@@ -52,6 +71,10 @@ const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 const PING_INTERVAL_MS = 100;
 const OUTPUT_LINES_KEPT = 20;
+/** Waits before successive restart attempts; the last one repeats. */
+const RESTART_BACKOFF_MS = [100, 200, 400, 800, 1600, 3200, 5000];
+/** A run that lasted this long resets the back-off: its exit is a new incident, not a crash loop. */
+const STABLE_RUN_MS = 60_000;
 
 const silentLogger: EmbeddedServerLogger = { info: () => {}, warn: () => {} };
 
@@ -297,15 +320,61 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     }
   };
 
+  const supervise = opts.supervise ?? true;
+  let stopped = false;
+  let state: EmbeddedServerStatus['state'] = 'running';
+  let restarts = 0;
+  let lastExit: string | undefined;
+  let attempt = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+
+  // Armed once a run is ready, so an exit during start-up is the starter's error, not a crash.
+  const watch = (run: Run, readyAt: number): void => {
+    void run.exited.then(() => {
+      if (!supervise || stopped || run.stopping || current !== run) return;
+      lastExit = describeExit(run.child);
+      if (Date.now() - readyAt >= STABLE_RUN_MS) attempt = 0;
+      state = 'restarting';
+      logger.warn({ server: kind, pid: run.child.pid, port, exit: lastExit }, `${kind} exited unexpectedly; restarting`);
+      scheduleRestart();
+    });
+  };
+
+  const scheduleRestart = (): void => {
+    const wait = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)];
+    attempt++;
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (stopped) return;
+      start().then(
+        () => {
+          restarts++;
+          logger.info({ server: kind, port, restarts }, `${kind} restarted`);
+        },
+        (err: Error) => {
+          logger.warn({ server: kind, port, err: err.message, attempt }, `${kind} restart failed; trying again`);
+          if (!stopped) scheduleRestart();
+        },
+      );
+    }, wait);
+    // A pending restart must not keep a finished process alive.
+    restartTimer.unref();
+  };
+
   const start = async (): Promise<void> => {
     const run = launch();
     current = run;
     const started = Date.now();
     await waitUntilReady(run);
+    state = 'running';
+    watch(run, Date.now());
     logger.info({ server: kind, pid: run.child.pid, port, dataDir, ms: Date.now() - started }, `${kind} ready at ${uri}`);
   };
 
   const stop = async (): Promise<void> => {
+    stopped = true;
+    state = 'stopped';
+    clearTimeout(restartTimer);
     if (current !== undefined) await stopRun(current);
   };
 
@@ -318,7 +387,10 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
     stop,
     async restart() {
       await stop();
+      stopped = false;
       await start();
     },
+    status: () => ({ state, restarts, ...(lastExit ? { lastExit } : {}) }),
+    pid: () => (current && !current.ended ? current.child.pid : undefined),
   };
 }

@@ -1,16 +1,19 @@
 /**
- * The ticket store, wired in one place: repositories over one database and the outbox. Operations
- * that touch several collections (filing a ticket also counts the customer's contact, a correction
- * also records a training example) are the application layer's (desk/), not the store's.
+ * The ticket store, wired in one place: repositories over one database, the outbox, and the read
+ * models that follow every ticket write (statistics counters, customer documents). Business
+ * operations that touch several collections (a correction also records a training example) are the
+ * application layer's (desk/), not the store's.
  */
 import type { Db, WriteConcernSettings } from 'mongodb';
 import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
 import { Claims, updatesAreAtomic } from './claims.js';
 import { MongoCustomerRepository } from './customer-repository.js';
+import { MongoDirectLineRepository } from './directline-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
+import { TicketCounters } from './ticket-counters.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
@@ -24,14 +27,16 @@ export interface StoreOptions {
   topics: readonly string[];
   log: OutboxLogger;
   now?: () => Date;
-  /** Bot-state key prefixes only this process writes (see bot-state-storage.ts). */
-  exclusiveStatePrefixes?: readonly string[];
+  /** Conversation state unused this long reads as absent and is swept (default: kept forever). */
+  conversationTtlMs?: number;
 }
 
 export interface Store {
   tickets: MongoTicketRepository;
   customers: MongoCustomerRepository;
   botState: MongoBotStorage;
+  /** The web chat channel's conversations, activity logs and shared signing key. */
+  directLine: MongoDirectLineRepository;
   training: MongoTrainingRepository;
   models: MongoModelRegistry;
   /** Trainers' keyword edits per topic, as revisions. */
@@ -43,15 +48,20 @@ export interface Store {
   users: MongoUserRepository;
   /** Projected ticket facts for statistics and customer profiles (briefly cached). */
   facts: TicketFactsReader;
+  /** Pre-aggregated statistics, kept up to date by every ticket write. */
+  counters: TicketCounters;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
-  /** Valid topic ids (the taxonomy's), as tickets are checked against them. */
-  topics: readonly string[];
   /** Write concern in use: journaled where the server accepts it. */
   writeConcern: WriteConcernSettings;
+  /** Valid topic ids (the taxonomy's), as tickets are checked against them. */
+  topics: readonly string[];
   /** Whether the server updates one document atomically (MongoDB); false on FerretDB (claims). */
   atomicUpdates: boolean;
-  /** Background housekeeping: prunes old concurrency claims hourly. Returns a stop function. */
+  /**
+   * Background housekeeping, hourly: prunes old concurrency claims (FerretDB only) and sweeps
+   * expired conversation state. Returns a stop function. (The outbox replay is the desk's.)
+   */
   startMaintenance(): () => void;
 }
 
@@ -76,14 +86,28 @@ export async function chooseWriteConcern(db: Db, log: OutboxLogger): Promise<Wri
 export async function createStore(opts: StoreOptions): Promise<Store> {
   const writeConcern = await chooseWriteConcern(opts.db, opts.log);
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
-  const atomicUpdates = await updatesAreAtomic(opts.db);
-  const tickets = new MongoTicketRepository(opts.db, { timeZone: opts.timeZone, topics: opts.topics, outbox, log: opts.log, writeConcern, now: opts.now, atomicUpdates });
+  const counters = new TicketCounters(opts.db);
   const customers = new MongoCustomerRepository(opts.db);
+  const atomicUpdates = await updatesAreAtomic(opts.db);
+  const tickets = new MongoTicketRepository(opts.db, {
+    atomicUpdates,
+    timeZone: opts.timeZone,
+    topics: opts.topics,
+    outbox,
+    log: opts.log,
+    writeConcern,
+    now: opts.now,
+    customerTickets: (identity) => customers.allTicketsOf(identity),
+    onTicketChanged: async (before, after) => {
+      await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after)]);
+    },
+  });
   const training = new MongoTrainingRepository(opts.db);
   const models = new MongoModelRegistry(opts.db);
   const keywordEdits = new MongoKeywordEdits(opts.db);
   const trainingJobs = new MongoTrainingJobs(opts.db);
-  const botState = new MongoBotStorage(opts.db, 'botState', opts.exclusiveStatePrefixes);
+  const botState = new MongoBotStorage(opts.db, 'botState', { ttlMs: opts.conversationTtlMs });
+  const directLine = new MongoDirectLineRepository(opts.db);
   const audit = new MongoAuditLog(opts.db);
   const users = new MongoUserRepository(opts.db);
   const facts = new TicketFactsReader(opts.db);
@@ -93,6 +117,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     tickets,
     customers,
     botState,
+    directLine,
     training,
     models,
     keywordEdits,
@@ -100,16 +125,17 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     outbox,
     users,
     facts,
+    counters,
     audit,
     writeConcern,
     topics: opts.topics,
     atomicUpdates,
     startMaintenance() {
       // Claims are taken on FerretDB only.
-      if (atomicUpdates) return () => undefined;
-      const claims = new Claims(opts.db);
+      const claims = atomicUpdates ? null : new Claims(opts.db);
       const pruner = setInterval(() => {
-        claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
+        claims?.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
+        botState.sweepExpired().catch((err: Error) => opts.log.warn({ err: err.message }, 'sweeping expired conversation state failed'));
       }, 60 * 60_000);
       pruner.unref();
       return () => clearInterval(pruner);

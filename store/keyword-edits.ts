@@ -11,7 +11,7 @@ import { toSimplifiedChinese } from '../classifier/normalize.js';
 import { isDuplicateKey } from './claims.js';
 import { ConflictError, ValidationError } from './errors.js';
 import { ensureIndexes } from './indexes.js';
-import { parseInput } from './validation.js';
+import { parseInput, PROTOTYPE_KEYS } from './validation.js';
 
 const Term = z.string().trim().min(1, 'a keyword cannot be empty').max(40, 'a keyword has at most 40 characters');
 /** Keyword weights are log-likelihood ratios; discovered ones lie within about ±8. */
@@ -55,8 +55,14 @@ type RevisionDoc = KeywordEditRevision & { _id: string };
 export function normalizeKeywordEdits(input: KeywordEditsInput): StoredKeywordEdits {
   const e = parseInput(KeywordEditsSchema, input, 'keyword edits');
   const norm = (t: string) => toSimplifiedChinese(t.trim());
-  const set: Record<string, number> = {};
-  for (const [term, weight] of Object.entries(e.set)) set[norm(term)] = weight;
+  // A Map, not an object: a term normalised into `__proto__` (e.g. "__PROTO__") must not set a prototype.
+  const setMap = new Map<string, number>();
+  for (const [term, weight] of Object.entries(e.set)) setMap.set(norm(term), weight);
+  const reserved = [...setMap.keys(), ...e.pin.map(norm), ...e.remove.map(norm)].filter((t) => PROTOTYPE_KEYS.has(t));
+  if (reserved.length) {
+    throw new ValidationError(`keyword edits: ${reserved.join(', ')} cannot be a keyword`, reserved.map((t) => ({ path: 'set', message: `"${t}" is a reserved name` })));
+  }
+  const set = Object.fromEntries(setMap);
   const pin = [...new Set(e.pin.map(norm))].sort();
   const remove = [...new Set(e.remove.map(norm))].sort();
   const kept = new Set([...Object.keys(set), ...pin]);

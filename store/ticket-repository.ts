@@ -18,6 +18,7 @@ import {
   type Sort,
   type WriteConcernSettings,
 } from 'mongodb';
+import type { z } from 'zod';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { dayOf } from './clock.js';
 import { ensureIndexes } from './indexes.js';
@@ -104,6 +105,17 @@ export interface MongoTicketRepositoryOptions {
   atomicUpdates?: boolean;
   /** Called after a ticket goes to the outbox (metrics). */
   onOutboxed?: (number: string) => void;
+  /**
+   * Called after every stored ticket write, with the ticket before (null when new) and after: the
+   * one place read models (statistics counters, customer documents) follow the tickets. Awaited,
+   * so they are up to date when the write resolves; a failure is logged, never undoes the write.
+   */
+  onTicketChanged?: (before: Ticket | null, after: Ticket) => Promise<void>;
+  /**
+   * Each customer's tickets, newest first, from the customer documents: queries about one customer
+   * read those and the tickets by `_id` instead of scanning the tickets.
+   */
+  customerTickets?: (identity: { channelId: string; userId: string }) => Promise<{ number: string; status: Ticket['status']; spam?: boolean }[]>;
 }
 
 /**
@@ -131,8 +143,8 @@ export function isUnavailable(err: unknown): boolean {
 /** The one place that maps a stored document to the ticket returned to callers. */
 function toTicket(doc: TicketDoc): Ticket {
   const { _id: _ignored, daySeq: _seq, priorityRank: _rank, ...ticket } = doc;
-  // Tickets stored before these fields existed read as "not decided / not reviewed".
-  return { ...ticket, suspectedSpam: ticket.suspectedSpam ?? false, spamDecision: ticket.spamDecision ?? null, reviewedBy: ticket.reviewedBy ?? null, reviewedAt: ticket.reviewedAt ?? null };
+  // Tickets stored before these fields existed read as "not flagged / not decided / not reviewed".
+  return { ...ticket, suspectedSpam: ticket.suspectedSpam === true, spamDecision: ticket.spamDecision ?? null, reviewedBy: ticket.reviewedBy ?? null, reviewedAt: ticket.reviewedAt ?? null };
 }
 
 export class MongoTicketRepository implements TicketRepository {
@@ -203,7 +215,9 @@ export class MongoTicketRepository implements TicketRepository {
     assertDocumentSize(doc, 'ticket');
     try {
       await this.insertNumbered(doc, day);
-      return { ticket: toTicket(doc), stored: 'database' };
+      const ticket = toTicket(doc);
+      await this.changed(null, ticket);
+      return { ticket, stored: 'database' };
     } catch (err) {
       if (!isUnavailable(err)) throw err;
       // Keep a number the database already gave out, or make one that needs no database.
@@ -248,6 +262,7 @@ export class MongoTicketRepository implements TicketRepository {
     return this.opts.outbox.drain(async (doc): Promise<ReplayOutcome> => {
       try {
         await this.tickets.insertOne(doc as TicketDoc, { writeConcern: this.writeConcern });
+        await this.changed(null, toTicket(doc as TicketDoc));
         await onStored?.(toTicket(doc as TicketDoc));
         return 'stored';
       } catch (err) {
@@ -266,6 +281,8 @@ export class MongoTicketRepository implements TicketRepository {
 
   async list(query: TicketQuery = {}): Promise<PageOf<Ticket>> {
     const q = parseInput(TicketQuerySchema, query, 'ticket query');
+    const mine = await this.listForCustomer(q);
+    if (mine) return mine;
     const filter: Filter<TicketDoc> = {};
     if (q.status) filter.status = q.status;
     if (q.topic) filter.topic = q.topic;
@@ -398,6 +415,10 @@ export class MongoTicketRepository implements TicketRepository {
         if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
         continue;
       }
+      // The hook gets exactly the version written here (a re-read could already include a later change).
+      const written = { ...current, ...set, version: next, updatedAt: at } as Ticket;
+      for (const [field, value] of Object.entries(push ?? {})) (written as unknown as Record<string, unknown[]>)[field] = [...(current[field as keyof Ticket] as unknown[]), value];
+      await this.changed(current, written);
       return this.require(number);
     }
     throw new ConflictError(`ticket ${number} is changing too fast; try again`);
@@ -407,12 +428,51 @@ export class MongoTicketRepository implements TicketRepository {
   private async append(number: string, push: (at: Date) => Record<string, unknown>): Promise<Ticket> {
     const n = parseInput(TicketNumber, number, 'ticket number');
     const at = this.now();
-    const doc = await this.tickets.findOneAndUpdate({ _id: n }, { $push: push(at), $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'after', writeConcern: this.writeConcern });
+    const items = push(at);
+    // The pre-image of this atomic update: with the pushed items it is exactly the version written.
+    const doc = await this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern });
     if (!doc) throw new NotFoundError(`ticket ${number} not found`);
-    return toTicket(doc);
+    const before = toTicket(doc);
+    const written = { ...before, version: before.version + 1, updatedAt: at } as Ticket;
+    for (const [field, value] of Object.entries(items)) (written as unknown as Record<string, unknown[]>)[field] = [...(before[field as keyof Ticket] as unknown[]), value];
+    await this.changed(before, written);
+    return this.require(number);
+  }
+
+  /** Runs the change hook; the ticket write is already durable, so a failure is logged, not thrown. */
+  private async changed(before: Ticket | null, after: Ticket): Promise<void> {
+    if (!this.opts.onTicketChanged) return;
+    try {
+      await this.opts.onTicketChanged(before, after);
+    } catch (err) {
+      this.opts.log.error({ ticket: after.number, err: (err as Error).message }, 'read models missed a ticket change; run `npm run stats:rebuild` to recount');
+    }
+  }
+
+  /**
+   * One customer's tickets by status, newest first (the bot's "my ticket"), from the customer's
+   * document and reads by `_id`; null when the query asks for more than that (the general path).
+   */
+  private async listForCustomer(q: z.output<typeof TicketQuerySchema>): Promise<PageOf<Ticket> | null> {
+    const { channelId, customerUserId: userId, status, sort, page, pageSize, ...rest } = q;
+    const others = Object.values(rest).some((v) => v !== undefined);
+    if (!this.opts.customerTickets || !channelId || !userId || others || (sort !== '-createdAt' && sort !== 'createdAt')) return null;
+    let summaries = (await this.opts.customerTickets({ channelId, userId })).filter((t) => !status || t.status === status);
+    if (sort === 'createdAt') summaries = summaries.reverse();
+    const slice = summaries.slice((page - 1) * pageSize, page * pageSize);
+    const items = (await Promise.all(slice.map((t) => this.get(t.number)))).filter((t): t is Ticket => t !== null);
+    return { items, total: summaries.length, page, pageSize };
   }
 
   async latestOpenFor(channelId: string, userId: string): Promise<Ticket | null> {
+    if (this.opts.customerTickets) {
+      const open = (await this.opts.customerTickets({ channelId, userId })).filter((t) => !t.spam && (OPEN_STATUSES as readonly string[]).includes(t.status));
+      for (const t of open) {
+        const ticket = await this.get(t.number);
+        if (ticket && (OPEN_STATUSES as readonly string[]).includes(ticket.status)) return ticket;
+      }
+      return null;
+    }
     const doc = await this.tickets.find({ 'customer.channelId': channelId, 'customer.userId': userId, status: { $in: [...OPEN_STATUSES] }, spam: false }).sort({ createdAt: -1 }).limit(1).next();
     return doc ? toTicket(doc) : null;
   }

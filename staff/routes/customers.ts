@@ -1,28 +1,27 @@
 /**
  * Customer profiles for staff: customers linked across channels by identity, phone and e-mail,
  * their tickets, and how much each customer (and the customer base) relies on each channel.
- * The linking and the bands live in staff/customer-profiles.ts (pure); this module validates
- * requests and loads the facts.
+ * The linking and the bands live in staff/customer-directory.ts (pure); this module validates
+ * requests and reads the customer documents (a few documents by id, never the tickets).
  */
 import { z } from 'zod';
+import type { MongoCustomerRepository } from '../../store/customer-repository.js';
 import { NotFoundError } from '../../store/errors.js';
-import type { TicketFact, TicketFactsReader } from '../../store/ticket-facts.js';
 import type { ApiRouter } from '../http.js';
 import {
-  channelPreferences,
-  channelsOf,
-  customerProfile,
-  customerSummary,
-  findCustomer,
-  linkCustomers,
-  searchCustomers,
-  type LinkedCustomer,
-} from '../customer-profiles.js';
+  directoryChannels,
+  directoryPreferences,
+  directoryProfile,
+  directorySummary,
+  findDirectoryCustomer,
+  linkIdentities,
+  searchDirectory,
+} from '../customer-directory.js';
 
 export interface CustomerRouteDeps {
-  facts: Pick<TicketFactsReader, 'all'>;
+  /** Customer documents: the directory shards and each identity's ticket summaries, read by id. */
+  customers: Pick<MongoCustomerRepository, 'identities' | 'ticketsOf'>;
 }
-
 export const CustomerListQuerySchema = z
   .object({
     search: z.string().trim().min(1).max(100).optional(),
@@ -35,16 +34,9 @@ export const CustomerListQuerySchema = z
 const CustomerParamsSchema = z.object({ id: z.string().min(1).max(600) });
 
 export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDeps): void {
-  // The reader hands out the same array while its cache is fresh; link each array once.
-  const linked = new WeakMap<readonly TicketFact[], { customers: LinkedCustomer[]; channels: string[] }>();
   const load = async () => {
-    const facts = await deps.facts.all();
-    let l = linked.get(facts);
-    if (!l) {
-      const customers = linkCustomers(facts);
-      linked.set(facts, (l = { customers, channels: channelsOf(customers) }));
-    }
-    return l;
+    const customers = linkIdentities(await deps.customers.identities());
+    return { customers, channels: directoryChannels(customers) };
   };
 
   router.add({
@@ -56,9 +48,9 @@ export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDep
     query: CustomerListQuerySchema,
     handler: async ({ query }) => {
       const { customers: all } = await load();
-      const matching = query.search ? searchCustomers(all, query.search) : all;
+      const matching = query.search ? searchDirectory(all, query.search) : all;
       const start = (query.page - 1) * query.pageSize;
-      return { body: { items: matching.slice(start, start + query.pageSize).map(customerSummary), total: matching.length, page: query.page, pageSize: query.pageSize } };
+      return { body: { items: matching.slice(start, start + query.pageSize).map(directorySummary), total: matching.length, page: query.page, pageSize: query.pageSize } };
     },
   });
 
@@ -69,7 +61,7 @@ export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDep
     summary: 'For each channel, the share of customers in each reliance band (基本不接触 … 依赖)',
     tag: 'customers',
     role: 'agent',
-    handler: async () => ({ body: channelPreferences((await load()).customers) }),
+    handler: async () => ({ body: directoryPreferences((await load()).customers) }),
   });
 
   router.add({
@@ -82,9 +74,10 @@ export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDep
     responses: { 200: 'the profile', 404: 'no customer with this id' },
     handler: async ({ params }) => {
       const { customers, channels } = await load();
-      const customer = findCustomer(customers, params.id);
+      const customer = findDirectoryCustomer(customers, params.id);
       if (!customer) throw new NotFoundError(`customer ${params.id} not found`);
-      return { body: customerProfile(customer, channels) };
+      const tickets = (await Promise.all(customer.identities.map((i) => deps.customers.ticketsOf(i)))).flat();
+      return { body: directoryProfile(customer, channels, tickets) };
     },
   });
 }

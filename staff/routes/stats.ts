@@ -1,15 +1,15 @@
 /**
  * GET /api/stats: the dashboard's counts, review rate, response medians and emerging terms over a
  * range of days in the service time zone. The arithmetic lives in staff/stats.ts (pure); this
- * module validates the query, resolves default days and loads the facts.
+ * module validates the query, resolves default days and reads the pre-aggregated counters.
  */
 import { z } from 'zod';
 import { dayOf } from '../../store/clock.js';
-import type { TicketFactsReader } from '../../store/ticket-facts.js';
+import type { TicketCounters } from '../../store/ticket-counters.js';
 import type { Config } from '../../runtime/config.js';
 import type { TermExtractor } from '../deps.js';
 import { HttpError, type ApiRouter } from '../http.js';
-import { addDays, computeStats, daySpan, factDays } from '../stats.js';
+import { addDays, daySpan, factDays, statsFromCounters } from '../stats.js';
 
 /** Longest range one request may ask for (a leap year), so one request cannot scan years of tickets. */
 export const MAX_RANGE_DAYS = 366;
@@ -21,7 +21,8 @@ const TERM_MEMO_SIZE = 50_000;
 export interface StatsRouteDeps {
   config: Pick<Config, 'TIME_ZONE'>;
   terms: TermExtractor;
-  facts: Pick<TicketFactsReader, 'inDays'>;
+  /** Pre-aggregated counters: a request reads a few documents by id, whatever the history size. */
+  counters: Pick<TicketCounters, 'read'>;
   now?: () => Date;
 }
 
@@ -78,8 +79,8 @@ export function registerStatsRoutes(router: ApiRouter, deps: StatsRouteDeps): vo
       const timeZone = deps.config.TIME_ZONE;
       const range = resolveRange(query, dayOf(at, timeZone));
       const days = factDays({ ...range, timeZone, now: at });
-      const facts = await deps.facts.inDays(days.from, days.to);
-      return { body: computeStats(facts, { ...range, granularity: query.granularity, timeZone, now: at, terms }) };
+      const counted = await deps.counters.read({ ...range, textFrom: days.from });
+      return { body: statsFromCounters(counted, { ...range, granularity: query.granularity, timeZone, now: at, terms }) };
     },
   });
 }

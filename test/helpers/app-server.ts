@@ -37,7 +37,7 @@ export async function startApp(mongoUri: string, env: Record<string, string> = {
     db,
     url,
     async stop() {
-      app.closeChannels();
+      await app.closeChannels();
       app.server.close();
       await services.close();
       if (!opts.dbName) await db.dropDatabase().catch(() => undefined);

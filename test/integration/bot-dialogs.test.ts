@@ -6,6 +6,7 @@ import { ConversationState, TestAdapter, type Activity } from 'botbuilder';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DemandBot } from '../../bot/demand-bot.js';
+import { texts, type ReplyLang } from '../../bot/messages.js';
 import type { DemandClassifier } from '../../classifier/demand-classifier.js';
 import { loadDemandClassifier } from '../../runtime/classifier-factory.js';
 import { loadConfig } from '../../runtime/config.js';
@@ -239,5 +240,89 @@ describe('limits and bad input', () => {
   it('ignores unknown activity types', async () => {
     const adapter = adapterFor(newBot());
     await adapter.send({ type: 'event', name: 'whatever' }).send({ type: 'invoke', name: 'x' }).send('帮助').assertReply((a) => expect(a.text).toMatch(/查询工单/));
+  });
+});
+
+describe('dialogue acts (real model)', () => {
+  const SAID: Record<ReplyLang, [greeting: string, thanks: string, human: string]> = {
+    'zh-Hans': ['你好，在吗？', '好的，谢谢', '转人工'],
+    'zh-Hant': ['喂，有冇人喺度呀', '唔該晒', '我要搵真人'],
+    en: ['hello', 'thanks a lot', 'talk to a human please'],
+  };
+
+  it.each(Object.keys(SAID) as ReplyLang[])('greets back, thanks back and says how to reach a person, filing nothing (%s)', async (lang) => {
+    const user = `acts-${lang}-${randomUUID().slice(0, 6)}`;
+    const [greeting, thanks, human] = SAID[lang];
+    const t = texts(lang);
+    await play(adapterFor(newBot(), user), [
+      [greeting, t.greetBack],
+      [thanks, t.thanksBack],
+      [human, t.human(null, null)],
+    ]);
+    expect((await store.tickets.list({ customerUserId: user })).items).toHaveLength(0);
+  });
+
+  it('tells a customer with an open ticket that staff reply there', async () => {
+    const bot = newBot();
+    const user = `acts-open-${randomUUID().slice(0, 6)}`;
+    const number = await fileTicket(bot, user);
+    await play(adapterFor(bot, user), [['人工客服', texts('zh-Hans').human(number, null)]]);
+  });
+});
+
+describe('spam policy (real model)', () => {
+  it('refuses unmistakable spam in Chinese and English without a ticket number', async () => {
+    const user = `spam-${randomUUID().slice(0, 6)}`;
+    const transcript = await play(adapterFor(newBot(), user), [
+      ['【XX银行】尊敬的客户您的信用卡额度可提升至50000元，点击 http://t.cn/xxxx 立即办理，回T退订', /无法受理/],
+      ['Congratulations! You have won a $1000 Walmart gift card. Claim now: bit.ly/xxxx', /cannot accept it/],
+    ]);
+    expect(transcript.join('\n')).not.toMatch(NUMBER);
+    const { items } = await store.tickets.list({ customerUserId: user });
+    expect(items.map((x) => x.spam)).toEqual([true, true]);
+  });
+
+  it('files a borderline message as a normal ticket flagged suspectedSpam', async () => {
+    // Genuine demands with spam-like cues; the model must put at least one in its borderline band.
+    const pool = [
+      '物流連結貼俾你睇：https://t.***.hk/tr/****9921 ，顯示派送失敗但我成日都喺屋企！',
+      'Solid build, feels premium. Very happy.',
+      '收到短信说我的积分要过期，让我点链接 http://jf-10086.cn/a 兑换，这是你们发的吗？',
+      '领取 50 元红包的链接打不开 https://hb.example.com',
+      '@顺丰速运 单号 SF1234****5678 三天没动了 http://t.cn/abc',
+      '加微信的销售说分期零利息，结果合同上月利率 1.2%',
+      'my credit card was charged $25 foreign transaction fee, you said it was free',
+      '说好的送 100 元话费红包到现在都没到',
+      'Free trial, they said. $119.99 charged on day 8 with no reminder email.',
+      '直播间领的 20 元无门槛券下单时找不到了',
+    ];
+    const borderline = pool.find((x) => {
+      const c = classifier.classify(x);
+      return !c.spam && c.lang !== 'other' && (c.suspectedSpam ?? c.reason === 'possible-spam');
+    });
+    expect(borderline, 'the model puts none of the pool in its borderline spam band').toBeDefined();
+    const user = `border-${randomUUID().slice(0, 6)}`;
+    const adapter = adapterFor(newBot(), user);
+    const [first] = await play(adapter, [[borderline!, /./]]);
+    // Confirm the understanding, or pick the first offered topic when the model is unsure.
+    const en = /is that right|Please pick/.test(first);
+    const answer = /对吗|對嗎|is that right/.test(first) ? (en ? 'Yes' : '对') : null;
+    const transcript = answer
+      ? await play(adapter, [[answer, /./], [en ? 'Skip' : '跳过', NUMBER]])
+      : await play(adapter, [[taxonomy.topics[0].name.zh, /./], ['跳过', NUMBER]]);
+    const number = transcript.join('\n').match(NUMBER)![0];
+    expect(await store.tickets.get(number)).toMatchObject({ spam: false, suspectedSpam: true });
+  });
+
+  it.each([
+    ['th', 'สินค้ายังไม่มาถึงเลยค่ะ สั่งไปหนึ่งอาทิตย์แล้ว'],
+    ['ru', 'Где мой заказ? Уже неделю жду'],
+  ])('answers another script (%s) politely, never as spam, and keeps it for staff', async (_name, text) => {
+    const user = `other-${randomUUID().slice(0, 6)}`;
+    const [reply] = await play(adapterFor(newBot(), user), [[text, /only read Chinese and English/]]);
+    expect(reply).toMatch(/只能读懂中文和英文/);
+    expect(reply).not.toMatch(/无法受理|cannot accept/);
+    const number = reply.match(NUMBER)![0];
+    expect(await store.tickets.get(number)).toMatchObject({ spam: false, needsReview: true, reviewReason: 'unsupported-language' });
   });
 });

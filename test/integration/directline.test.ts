@@ -1,12 +1,11 @@
 /**
  * The Direct Line 3.0 channel over real HTTP and WebSockets, on restify servers listening on
- * 127.0.0.1:0:
- * - A: no secret, no global body parser, a fake bot whose `deliverToBot` answers by POSTing a
- *   typing activity and an echo to the connector endpoints at the activity's `serviceUrl`.
- * - B: a secret, 1-second tokens, tiny log and idle limits, a bot that only records.
- * - C: the real thing: a global `bodyParser` (as the app has), a botbuilder `CloudAdapter` at
- *   `/api/messages`, and `deliverToBot` POSTing there, so the adapter's connector client calls the
- *   connector endpoints itself.
+ * 127.0.0.1:0, each with its own database on the test server:
+ * - A: no secret, no global body parser, a fake bot whose `deliverToBot` answers through the
+ *   channel's handle (`postFromBot`) with a typing activity and an echo.
+ * - B: a secret, 1-second tokens, tiny log and expiry limits, a bot that only records.
+ * - C: the real thing: a global `bodyParser` (as the app has), the in-process `WebChatAdapter` and a
+ *   botbuilder `ActivityHandler` behind `deliverToBot`, as the app wires them.
  *
  * The client side is the real `botframework-directlinejs` `DirectLine`. In Node 20 it needs a
  * global `WebSocket` (it checks `typeof WebSocket` to choose the stream over polling): `ws`'s is
@@ -20,18 +19,16 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import {
-  ActivityHandler,
-  CloudAdapter,
-  ConfigurationBotFrameworkAuthentication,
-  MessageFactory,
-  type Activity,
-} from 'botbuilder';
+import { randomUUID } from 'node:crypto';
+import { ActivityHandler, MessageFactory, type Activity } from 'botbuilder';
+import { MongoClient } from 'mongodb';
 import { ConnectionStatus, DirectLine } from 'botframework-directlinejs';
 import restify from 'restify';
 import { WebSocket } from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_CLIENT_BODY_BYTES, mountDirectLine, WEBCHAT_USER_PREFIX, type DirectLineOptions } from '../../bot/directline.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MAX_CLIENT_BODY_BYTES, mountDirectLine, WEBCHAT_USER_PREFIX, type DirectLineHandle, type DirectLineOptions } from '../../bot/directline.js';
+import { WebChatAdapter } from '../../bot/webchat-adapter.js';
+import { MongoDirectLineRepository } from '../../store/directline-repository.js';
 import { mountWebChatPage, webChatBundlePath } from '../../bot/webchat-page.js';
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -44,24 +41,31 @@ interface Running {
   port: number;
   server: restify.Server;
   delivered: Json[];
+  handle: DirectLineHandle;
   stop(): Promise<void>;
 }
 
+const clients: MongoClient[] = [];
+
 async function startServer(
-  options: Omit<DirectLineOptions, 'publicBaseUrl' | 'deliverToBot'>,
-  bot: (activity: Json, delivered: Json[]) => Promise<void>,
-  setup?: (server: restify.Server, port: () => number) => void,
+  options: Omit<DirectLineOptions, 'publicBaseUrl' | 'deliverToBot' | 'repository'>,
+  bot: (activity: Json, handle: DirectLineHandle) => Promise<void>,
+  setup?: (server: restify.Server) => void,
 ): Promise<Running> {
   const server = restify.createServer({ handleUncaughtExceptions: false });
   const delivered: Json[] = [];
   let port = 0;
-  setup?.(server, () => port);
-  const dl = mountDirectLine(server, {
+  setup?.(server);
+  const client = await MongoClient.connect(inject('mongoUri'));
+  clients.push(client);
+  const db = client.db(`dl_${randomUUID().slice(0, 8)}`);
+  const dl: DirectLineHandle = mountDirectLine(server, {
     ...options,
+    repository: new MongoDirectLineRepository(db),
     publicBaseUrl: () => `http://127.0.0.1:${port}`,
     deliverToBot: async (activity: Activity) => {
       delivered.push(activity as unknown as Json);
-      await bot(activity as unknown as Json, delivered);
+      await bot(activity as unknown as Json, dl);
     },
   });
   mountWebChatPage(server, {});
@@ -73,8 +77,10 @@ async function startServer(
     port,
     server,
     delivered,
+    handle: dl,
     stop: async () => {
-      dl.close();
+      await dl.close();
+      await db.dropDatabase().catch(() => undefined);
       (server.server as import('node:http').Server).closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -107,15 +113,12 @@ async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 
   }
 }
 
-/** The fake bot of server A: replies through the connector endpoints, over HTTP, like a CloudAdapter. */
-async function echoBot(activity: Json): Promise<void> {
+/** The fake bot of server A: replies through the channel's handle, as the web chat adapter does. */
+async function echoBot(activity: Json, handle: DirectLineHandle): Promise<void> {
   if (activity.type !== 'message') return;
-  const url = `${activity.serviceUrl}/v3/conversations/${encodeURIComponent(activity.conversation.id)}/activities/${encodeURIComponent(activity.id)}`;
-  const common = { from: { id: 'bot', name: 'Bot' }, recipient: activity.from, conversation: activity.conversation, replyToId: activity.id };
+  const common = { from: { id: 'bot', name: 'Bot' }, recipient: activity.from, conversation: activity.conversation };
   for (const reply of [{ ...common, type: 'typing' }, { ...common, type: 'message', text: `echo: ${activity.text}` }]) {
-    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(reply) });
-    if (res.status !== 200) throw new Error(`connector answered ${res.status}`);
-    const { id } = (await res.json()) as { id: string };
+    const id = await handle.postFromBot(activity.conversation.id, reply, activity.id);
     if (!id.startsWith(`${activity.conversation.id}|`)) throw new Error(`unexpected reply id ${id}`);
   }
 }
@@ -237,24 +240,18 @@ const hadWebSocket = 'WebSocket' in globals;
 
 beforeAll(async () => {
   if (!hadWebSocket) globals.WebSocket = WebSocket;
-  A = await startServer({}, async (activity) => echoBot(activity));
+  A = await startServer({}, echoBot);
   B = await startServer({ secret: SECRET, tokenTtlSeconds: 1, limits: { maxActivities: 3, idleSeconds: 1, heartbeatSeconds: 0.2 } }, async () => undefined);
 
+  // As the app: the in-process adapter runs a botbuilder bot; its replies go through the handle.
+  const bot = new ActivityHandler();
   C = await startServer(
     {},
-    async (activity, _delivered) => {
-      // What the server does: POST the activity to its own messaging endpoint.
-      const res = await fetch(`${C.base}/api/messages`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(activity),
-      });
-      if (!res.ok) throw new Error(`/api/messages answered ${res.status}: ${await res.text()}`);
+    async (activity, handle) => {
+      await new WebChatAdapter(() => handle).processActivity(activity as unknown as Activity, (context) => bot.run(context));
     },
     (server) => {
       server.use(restify.plugins.bodyParser({ maxBodySize: 256 * 1024, mapParams: false, rejectUnknown: true }));
-      const adapter = new CloudAdapter(new ConfigurationBotFrameworkAuthentication({}));
-      const bot = new ActivityHandler();
       bot.onMembersAdded(async (context, next) => {
         for (const member of context.activity.membersAdded ?? []) {
           if (member.id !== context.activity.recipient.id) await context.sendActivity(`welcome ${member.id}`);
@@ -267,15 +264,13 @@ beforeAll(async () => {
         await context.updateActivity({ ...MessageFactory.text(`echo: ${context.activity.text}`), id: draft?.id });
         await next();
       });
-      server.post('/api/messages', async (req, res) => {
-        await adapter.process(req, res, (context) => bot.run(context));
-      });
     },
   );
 });
 
 afterAll(async () => {
   await Promise.all([A?.stop(), B?.stop(), C?.stop()]);
+  await Promise.all(clients.map((c) => c.close()));
   if (!hadWebSocket) delete globals.WebSocket;
 });
 
@@ -288,8 +283,13 @@ describe('Direct Line 3.0 REST', () => {
     expect(page.headers.get('cache-control')).toBe('no-store');
     expect(typeof page.body.token).toBe('string');
     expect(page.body.conversationId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    // The server chose the user: a random id, in the token's claim, and a key to be recognised by.
+    const userId: string = page.body.userId;
+    expect(userId).toMatch(/^u-[0-9a-f]{32}$/);
+    expect(JSON.parse(Buffer.from(page.body.token.split('.')[1], 'base64url').toString()).user).toBe(userId);
+    expect(page.body.customerKey).toMatch(new RegExp(`^${userId}\\.[A-Za-z0-9_-]{43}$`));
 
-    const start = await call('POST', `${A.base}/v3/directline/conversations`, { token: page.body.token, body: { user: { id: 'u-alice' } } });
+    const start = await call('POST', `${A.base}/v3/directline/conversations`, { token: page.body.token, body: { user: { id: userId } } });
     expect(start.status).toBe(201);
     const conversationId: string = start.body.conversationId;
     expect(conversationId).toBe(page.body.conversationId);
@@ -323,9 +323,9 @@ describe('Direct Line 3.0 REST', () => {
       id: `${conversationId}|0000001`,
       channelId: 'webchat',
       conversation: { id: conversationId },
-      from: { id: `${WEBCHAT_USER_PREFIX}u-alice`, name: 'Alice', role: 'user' },
+      from: { id: `${WEBCHAT_USER_PREFIX}${userId}`, name: 'Alice', role: 'user' },
       recipient: { id: 'bot', role: 'bot' },
-      serviceUrl: `${A.base}/v3/directline/connector`,
+      serviceUrl: `${A.base}/v3/directline`,
       text: '快递三天了还没到',
       channelData: { clientActivityID: 'client-1' },
     });
@@ -334,7 +334,7 @@ describe('Direct Line 3.0 REST', () => {
     expect(Date.parse(message?.timestamp)).toBeGreaterThan(Date.now() - 60_000);
     // The conversationUpdate with the bot and the user came first (bots greet in onMembersAdded).
     const update = A.delivered.find((a) => a.type === 'conversationUpdate' && a.conversation.id === conversationId);
-    expect(update?.membersAdded).toEqual([{ id: 'bot' }, { id: `${WEBCHAT_USER_PREFIX}u-alice` }]);
+    expect(update?.membersAdded).toEqual([{ id: 'bot' }, { id: `${WEBCHAT_USER_PREFIX}${userId}` }]);
     expect(A.delivered.indexOf(update!)).toBeLessThan(A.delivered.indexOf(message!));
 
     const all = await call('GET', `${A.base}/v3/directline/conversations/${conversationId}/activities?watermark=`, { token });
@@ -359,7 +359,7 @@ describe('Direct Line 3.0 REST', () => {
       token,
       body: { type: 'message', text: 'x', from: { id: 'u-mallory' } },
     });
-    expect(A.delivered.at(-1)?.from.id).toBe(`${WEBCHAT_USER_PREFIX}u-alice`);
+    expect(A.delivered.at(-1)?.from.id).toBe(`${WEBCHAT_USER_PREFIX}${userId}`);
   });
 
   it('reconnects, refreshes and generates tokens', async () => {
@@ -378,16 +378,18 @@ describe('Direct Line 3.0 REST', () => {
     expect(refreshed.body.token).not.toBe(token);
     expect((await call('GET', `${A.base}/v3/directline/conversations/${conversationId}/activities`, { token: refreshed.body.token })).status).toBe(200);
 
-    // Without a secret configured, generating is open; with one (server B) it needs the secret.
-    const generated = await call('POST', `${A.base}/v3/directline/tokens/generate`, { body: { user: { id: 'u-bob' } } });
+    // Without a secret configured, generating is open but the server picks the user; with one
+    // (server B) it needs the secret, whose holder may name the user.
+    const generated = await call('POST', `${A.base}/v3/directline/tokens/generate`, { body: {} });
     expect(generated.status).toBe(200);
     const claims = JSON.parse(Buffer.from(generated.body.token.split('.')[1], 'base64url').toString()) as Json;
-    expect(claims).toMatchObject({ conv: generated.body.conversationId, user: 'u-bob' });
+    expect(claims).toMatchObject({ conv: generated.body.conversationId, user: expect.stringMatching(/^u-[0-9a-f]{32}$/) });
     expect((await call('POST', `${B.base}/v3/directline/tokens/generate`)).status).toBe(401);
     expect((await call('POST', `${B.base}/v3/directline/conversations`)).status).toBe(401);
-    const withSecret = await call('POST', `${B.base}/v3/directline/tokens/generate`, { token: SECRET });
+    const withSecret = await call('POST', `${B.base}/v3/directline/tokens/generate`, { token: SECRET, body: { user: { id: 'u-bob' } } });
     expect(withSecret.status).toBe(200);
     expect(withSecret.body.expires_in).toBe(1);
+    expect(JSON.parse(Buffer.from(withSecret.body.token.split('.')[1], 'base64url').toString()).user).toBe('u-bob');
   });
 
   it('rejects bad tokens with 401 and expired ones with 403 (directlinejs\'s "expired token")', async () => {
@@ -395,7 +397,7 @@ describe('Direct Line 3.0 REST', () => {
     const other = await call('POST', `${A.base}/v3/directline/conversations`, { body: {} });
     const url = `${A.base}/v3/directline/conversations/${mine.body.conversationId}/activities`;
     const [h, p] = (mine.body.token as string).split('.');
-    const forgedClaims = Buffer.from(JSON.stringify({ iss: 'demand-desk-directline', conv: other.body.conversationId, exp: 9e9 })).toString('base64url');
+    const forgedClaims = Buffer.from(JSON.stringify({ iss: 'demand-desk-directline', conv: other.body.conversationId, user: 'u-x', exp: 9e9 })).toString('base64url');
 
     for (const [what, token] of [
       ['no token', undefined],
@@ -439,7 +441,7 @@ describe('Direct Line 3.0 REST', () => {
       ['no type', { body: { text: 'hi', from: { id: 'u' } } }, 'BadArgument'],
       ['unsupported type', { body: { type: 'invoke', from: { id: 'u' } } }, 'BadArgument'],
       ['text not a string', { body: { type: 'message', text: 42, from: { id: 'u' } } }, 'BadArgument'],
-      ['no user at all', { body: { type: 'message', text: 'hi' } }, 'MissingProperty'],
+      ['from.id not a string', { body: { type: 'message', text: 'hi', from: { id: 7 } } }, 'BadArgument'],
       ['oversized', { body: { type: 'message', text: '字'.repeat(MAX_CLIENT_BODY_BYTES / 3 + 10), from: { id: 'u' } } }, 'MessageSizeTooBig'],
     ];
     for (const [what, body, code] of cases) {
@@ -479,6 +481,7 @@ describe('Direct Line 3.0 REST', () => {
 
   it('keeps only the last activities of a conversation', async () => {
     const start = await call('POST', `${B.base}/v3/directline/conversations`, { token: SECRET, body: { user: { id: 'u-cap' } } });
+    expect(start.status).toBe(201);
     const url = `${B.base}/v3/directline/conversations/${start.body.conversationId}/activities`;
     for (let i = 1; i <= 5; i++) {
       expect((await call('POST', url, { token: SECRET, body: { type: 'message', text: `m${i}`, from: { id: 'u-cap' } } })).status).toBe(200);
@@ -491,7 +494,7 @@ describe('Direct Line 3.0 REST', () => {
 
 describe('Direct Line stream (WebSocket)', () => {
   it('delivers {activities, watermark} messages, tolerates keep-alives, replays after a watermark on reconnect', async () => {
-    const start = await call('POST', `${A.base}/v3/directline/conversations`, { body: { user: { id: 'u-ws' } } });
+    const start = await call('POST', `${A.base}/v3/directline/conversations`, { body: {} });
     const { conversationId, token, streamUrl } = start.body as { conversationId: string; token: string; streamUrl: string };
     const first = await openStream(streamUrl);
     first.ws.send(''); // directlinejs pings with empty messages every `timeout`
@@ -561,7 +564,7 @@ describe('Direct Line stream (WebSocket)', () => {
       const echo = await waitFor(() => client.activities.find((a) => a.type === 'message' && a.from.role === 'bot'), 'the echo');
       expect(echo.text).toBe('echo: 退款进度怎么查');
       const own = client.activities.find((a) => a.id === id);
-      expect(own).toMatchObject({ from: { id: `${WEBCHAT_USER_PREFIX}u-dl`, role: 'user' }, channelData: { clientActivityID: 'dl-1' } });
+      expect(own).toMatchObject({ from: { id: `${WEBCHAT_USER_PREFIX}${page.body.userId}`, role: 'user' }, channelData: { clientActivityID: 'dl-1' } });
       expect(client.activities.some((a) => a.type === 'typing')).toBe(true);
       expect(client.socketUrls[0]).toMatch(new RegExp(`^ws://127\\.0\\.0\\.1:${A.port}/v3/directline/conversations/${page.body.conversationId}/stream\\?t=`));
       // The stream, not polling, carried the activities.
@@ -573,16 +576,16 @@ describe('Direct Line stream (WebSocket)', () => {
   });
 });
 
-describe('with a real botbuilder CloudAdapter behind deliverToBot', () => {
-  it('greets on start, then streams typing, the reply and its update through the connector endpoints', async () => {
+describe('with a real botbuilder bot behind the in-process web chat adapter', () => {
+  it('greets on start, then streams typing, the reply and its update', async () => {
     const page = await call('GET', `${C.base}/api/webchat/token`);
-    const client = startDirectLine(C.base, page.body.token, 'u-real');
+    const client = startDirectLine(C.base, page.body.token, page.body.userId);
     try {
       await waitFor(() => client.directLine.connectionStatus$.getValue() === ConnectionStatus.Online || undefined, 'Online');
       const greeting = await waitFor(() => client.activities.find((a) => a.type === 'message' && /^welcome/.test(a.text)), 'the greeting');
-      expect(greeting.text).toBe(`welcome ${WEBCHAT_USER_PREFIX}u-real`);
+      expect(greeting.text).toBe(`welcome ${WEBCHAT_USER_PREFIX}${page.body.userId}`);
 
-      const id = await postWith(client.directLine, { type: 'message', from: { id: 'u-real' }, text: '产品质量有问题' });
+      const id = await postWith(client.directLine, { type: 'message', from: { id: page.body.userId }, text: '产品质量有问题' });
       const final = await waitFor(() => client.activities.find((a) => a.type === 'message' && a.text === 'echo: 产品质量有问题'), 'the updated reply');
       const draft = client.activities.find((a) => a.text === 'thinking');
       expect(draft?.id).toBe(final.id); // the update kept the id: Web Chat replaces the bubble
@@ -602,7 +605,7 @@ describe('with a real botbuilder CloudAdapter behind deliverToBot', () => {
       throw new Error('bot down');
     });
     try {
-      const s = await call('POST', `${failing.base}/v3/directline/conversations`, { body: { user: { id: 'u' } } });
+      const s = await call('POST', `${failing.base}/v3/directline/conversations`, { body: {} });
       const got = await call('POST', `${failing.base}/v3/directline/conversations/${s.body.conversationId}/activities`, {
         token: s.body.token,
         body: { type: 'message', text: 'hi', from: { id: 'u' } },

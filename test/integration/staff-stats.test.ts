@@ -141,6 +141,8 @@ beforeAll(async () => {
   const facts = new TicketFactsReader(db);
   const deps = {
     config,
+    counters: store.counters,
+    customers: store.customers,
     terms: createTermExtractor(new NodeRsJiebaTokenizer(loadUserDict(config.DATA_DIR)), loadStopwords(config.DATA_DIR)),
     facts,
     now: () => NOW,

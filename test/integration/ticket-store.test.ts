@@ -262,18 +262,33 @@ describe('bot state storage (botbuilder Storage with eTags)', () => {
     expect(await store.botState.read(['gone'])).toEqual({});
   });
 
-  it('serves keys only this process writes from its own record, and still sees other writers on shared keys', async () => {
-    const mine = new MongoBotStorage(db, 'botStateExclusive', ['webchat/']);
-    const other = new MongoBotStorage(db, 'botStateExclusive');
-    await mine.write({ 'webchat/conversations/a/': { n: 1 }, 'msteams/conversations/b/': { n: 1 } });
-    await mine.read(['webchat/conversations/a/', 'msteams/conversations/b/']);
-    // Another process writes both keys (for the exclusive one, this cannot happen in production).
-    await other.write({ 'webchat/conversations/a/': { n: 2, eTag: '*' }, 'msteams/conversations/b/': { n: 2, eTag: '*' } });
-    const seen = await mine.read(['webchat/conversations/a/', 'msteams/conversations/b/']);
-    expect(seen['msteams/conversations/b/'].n).toBe(2);
-    expect(seen['webchat/conversations/a/'].n).toBe(1);
-    // The unique revision id still guards the write: a stale conditional write is refused.
-    await expect(mine.write({ 'webchat/conversations/a/': { n: 3, eTag: seen['webchat/conversations/a/'].eTag } })).rejects.toThrow(/eTag conflict/);
+  it('sees another process\'s writes on every read, and refuses a stale conditional write', async () => {
+    const mine = new MongoBotStorage(db, 'botStateShared');
+    const other = new MongoBotStorage(db, 'botStateShared');
+    await mine.write({ 'webchat/conversations/a/': { n: 1 } });
+    const first = await mine.read(['webchat/conversations/a/']);
+    await other.write({ 'webchat/conversations/a/': { n: 2, eTag: '*' } });
+    const seen = await mine.read(['webchat/conversations/a/']);
+    expect(seen['webchat/conversations/a/'].n).toBe(2);
+    // The unique revision id guards the write: a conditional write from the stale read is refused.
+    await expect(mine.write({ 'webchat/conversations/a/': { n: 3, eTag: first['webchat/conversations/a/'].eTag } })).rejects.toThrow(/eTag conflict/);
+  });
+
+  it('expires state unused for the TTL: it reads as absent, can be written afresh, and is swept', async () => {
+    const ttl = new MongoBotStorage(db, 'botStateTtl', { ttlMs: 300 });
+    await ttl.write({ old: { n: 1 }, fresh: { n: 1 } });
+    await new Promise((r) => setTimeout(r, 450));
+    await ttl.write({ fresh: { n: 2, eTag: '*' } });
+    expect(await ttl.read(['old', 'fresh'])).toEqual({ fresh: expect.objectContaining({ n: 2 }) });
+    // A conditional write carrying an eTag read before expiry does not resurrect a conflict loop.
+    await ttl.write({ old: { n: 5 } });
+    expect((await ttl.read(['old'])).old.n).toBe(5);
+    await new Promise((r) => setTimeout(r, 450));
+    await ttl.write({ fresh: { n: 3, eTag: '*' } });
+    expect(await ttl.sweepExpired()).toBe(1); // "old" (its newest revision expired); "fresh" stays
+    const left = await db.collection('botStateTtl').find({}).toArray();
+    expect(left.map((d) => String(d._id)).filter((id) => id.startsWith('old#'))).toEqual([]);
+    expect((await new MongoBotStorage(db, 'botStateTtl', { ttlMs: 300 }).read(['fresh'])).fresh.n).toBe(3);
   });
 });
 

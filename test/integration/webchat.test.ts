@@ -14,10 +14,11 @@ import { startApp, type RunningApp } from '../helpers/app-server.js';
  */
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts');
+const SECRET = 'webchat-test-direct-line-secret';
 let running: RunningApp;
 
 beforeAll(async () => {
-  running = await startApp(inject('mongoUri'));
+  running = await startApp(inject('mongoUri'), { DIRECT_LINE_SECRET: SECRET });
 });
 
 afterAll(async () => {
@@ -26,7 +27,8 @@ afterAll(async () => {
 
 describe('Direct Line channel of the real app', () => {
   it('takes a complaint over Direct Line and stores the ticket', async () => {
-    const c = await DirectLineClient.open(running.url, 'dl-user-1');
+    // As an embedding site's server: the secret's holder names its user.
+    const c = await DirectLineClient.open(running.url, 'dl-user-1', SECRET);
     try {
       const confirm = await c.replyTo(await c.send('我的快递三天了还没到，物流信息一直不更新'));
       expect(confirm.text).toMatch(/「物流配送」的投诉，对吗/);

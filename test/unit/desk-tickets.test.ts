@@ -3,7 +3,7 @@
  * in which order, and what a failure between its two writes leaves behind.
  */
 import { describe, expect, it } from 'vitest';
-import type { AuditTrail, CustomerContacts, TicketStore, TrainingExamples } from '../../desk/ports.js';
+import type { AuditTrail, TicketStore, TrainingExamples } from '../../desk/ports.js';
 import { TicketService } from '../../desk/tickets.js';
 import { NotFoundError, ValidationError } from '../../store/errors.js';
 import type { Ticket } from '../../store/schemas.js';
@@ -94,14 +94,11 @@ function fakes(initial: Ticket) {
     },
     list: async () => ({ items: [], total: 0, page: 1, pageSize: 50 }),
   };
-  const customers: CustomerContacts = { recordContact: async () => undefined };
   const service = new TicketService({
     tickets: tickets as unknown as TicketStore,
     topics: ['delivery', 'quality'],
-    customers,
     training,
     audit: trail,
-    log: { error() {}, warn() {} },
     channel: () => null,
     now: () => AT,
   });

@@ -1,0 +1,196 @@
+/**
+ * Conversation management of the web chat channel: creating conversations with their (server-issued)
+ * user, finding them (one `_id` lookup; expired ones read as absent), appending what the client and
+ * the bot say to the shared activity log, and handing the client's activities to the bot in order.
+ * Everything a later request needs is in the database, so the next request may reach any process.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Activity } from 'botbuilder';
+import { activityId, seqOf, type DirectLineConversation, type LoggedActivity, type MongoDirectLineRepository } from '../../store/directline-repository.js';
+import { BotFailedError, NotFoundError, TooManyRequestsError } from './errors.js';
+import { errorText, isRecord, type DirectLineLog } from './http.js';
+import type { ResolvedLimits } from './limits.js';
+import type { ClientActivity } from './schemas.js';
+
+/** The channel id stamped on every activity of this channel (Web Chat's own id). */
+export const DIRECT_LINE_CHANNEL_ID = 'webchat';
+/** Prefix of the user ids the bot sees: a web client cannot pose as another channel's user. */
+export const WEBCHAT_USER_PREFIX = 'webchat:';
+
+/** An activity in its JSON wire form (dates are ISO strings). */
+export type WireActivity = Record<string, unknown> & { type: string; id?: string };
+
+export interface ConversationServiceOptions {
+  repo: MongoDirectLineRepository;
+  limits: ResolvedLimits;
+  botId: string;
+  /** `serviceUrl` stamped on activities the bot receives (informational: replies stay in process). */
+  serviceUrl: () => string;
+  deliverToBot: (activity: Activity) => Promise<void>;
+  /** Called after every append (the stream pushes it to open sockets, and rings other processes). */
+  onAppended: (conversationId: string, entry: LoggedActivity) => void;
+  log: DirectLineLog;
+}
+
+export class ConversationService {
+  /** Deliveries to the bot run one after another per conversation, in this process. */
+  private readonly deliveries = new Map<string, Promise<void>>();
+  /** Conversations known to have been announced (saves a marker insert per activity). */
+  private readonly announced = new Set<string>();
+
+  constructor(private readonly o: ConversationServiceOptions) {}
+
+  private expiry(now = Date.now()): Date {
+    return new Date(now + this.o.limits.idleSeconds * 1000);
+  }
+
+  /** A new conversation for `clientUserId` (the id without the `webchat:` prefix). */
+  async create(clientUserId: string, userName?: string, locale?: string): Promise<DirectLineConversation> {
+    const now = new Date();
+    return this.o.repo.createConversation({
+      _id: randomBytes(16).toString('base64url'),
+      userId: WEBCHAT_USER_PREFIX + clientUserId,
+      ...(userName ? { userName } : {}),
+      ...(locale ? { locale } : {}),
+      createdAt: now,
+      touchedAt: now,
+      expiresAt: this.expiry(now.getTime()),
+    });
+  }
+
+  async get(id: string): Promise<DirectLineConversation> {
+    const conv = await this.o.repo.getConversation(id);
+    if (!conv) throw new NotFoundError();
+    return conv;
+  }
+
+  clientUserOf(conv: DirectLineConversation): string {
+    return conv.userId.slice(WEBCHAT_USER_PREFIX.length);
+  }
+
+  after(conv: DirectLineConversation, watermark: number): Promise<{ entries: LoggedActivity[]; latest: number }> {
+    return this.o.repo.after(conv, watermark, this.o.limits.maxActivities);
+  }
+
+  /**
+   * Marks the conversation started; true for the first start across all processes, which also
+   * tells the bot that it and the user joined.
+   */
+  async startOnce(conv: DirectLineConversation): Promise<boolean> {
+    const first = await this.o.repo.once(conv._id, 'started');
+    if (first) await this.announceMembers(conv);
+    return first;
+  }
+
+  /** Tells the bot, once across all processes, that it and the user joined (bots greet then). */
+  async announceMembers(conv: DirectLineConversation): Promise<void> {
+    if (this.announced.has(conv._id)) return;
+    const first = await this.o.repo.once(conv._id, 'members');
+    this.announced.add(conv._id);
+    if (this.announced.size > 50_000) this.announced.delete(this.announced.values().next().value as string);
+    if (!first) return;
+    const user = { id: conv.userId, ...(conv.userName ? { name: conv.userName } : {}), role: 'user' };
+    const update: WireActivity = {
+      type: 'conversationUpdate',
+      id: `${conv._id}|update-${randomBytes(6).toString('hex')}`,
+      timestamp: new Date().toISOString(),
+      channelId: DIRECT_LINE_CHANNEL_ID,
+      serviceUrl: this.o.serviceUrl(),
+      conversation: { id: conv._id },
+      from: user,
+      recipient: { id: this.o.botId, role: 'bot' },
+      membersAdded: [{ id: this.o.botId }, { id: user.id, ...(user.name ? { name: user.name } : {}) }],
+      ...(conv.locale ? { locale: conv.locale } : {}),
+    };
+    this.deliver(conv._id, update).catch((err: unknown) => {
+      this.o.log.warn({ conversationId: conv._id, err: errorText(err) }, 'direct line: the bot did not take the conversationUpdate');
+    });
+  }
+
+  /**
+   * Stores what the client said (after checking the conversation's byte budget), echoes it to the
+   * streams, and hands it to the bot; resolves when the bot's turn is done.
+   */
+  async fromClient(conv: DirectLineConversation, input: ClientActivity, bytes: number): Promise<string> {
+    if (conv.clientBytes + bytes > this.o.limits.maxConversationBytes) {
+      throw new TooManyRequestsError(`this conversation has reached its size limit (${this.o.limits.maxConversationBytes} bytes); please start a new one`);
+    }
+    if (input.from && WEBCHAT_USER_PREFIX + input.from.id !== conv.userId) {
+      this.o.log.warn({ conversationId: conv._id }, "direct line: activity from another user id than the conversation's; using the conversation's");
+    }
+    await this.o.repo.touch(conv._id, bytes, this.expiry(), conv.locale ? undefined : input.locale);
+    await this.announceMembers(conv);
+    const { from: _from, ...fields } = input;
+    const name = input.from?.name ?? conv.userName;
+    const locale = fields.locale ?? conv.locale;
+    const entry = await this.append(conv, (seq) => ({
+      ...fields,
+      id: activityId(conv._id, seq),
+      timestamp: new Date().toISOString(),
+      channelId: DIRECT_LINE_CHANNEL_ID,
+      conversation: { id: conv._id },
+      from: { id: conv.userId, ...(name ? { name } : {}), role: 'user' },
+      recipient: { id: this.o.botId, role: 'bot' },
+      ...(locale ? { locale } : {}),
+    }));
+    const activity = entry.activity as WireActivity;
+    try {
+      await this.deliver(conv._id, { ...activity, serviceUrl: this.o.serviceUrl() });
+    } catch (err) {
+      this.o.log.warn({ conversationId: conv._id, activityId: activity.id, err: errorText(err) }, 'direct line: the bot did not take the activity');
+      throw new BotFailedError();
+    }
+    return String(activity.id);
+  }
+
+  /** Stores a bot activity (JSON wire form) and pushes it to the streams; returns its id. */
+  async fromBot(conversationId: string, body: WireActivity, replyTo?: string): Promise<string> {
+    const conv = await this.get(conversationId);
+    const entry = await this.append(conv, (seq) => this.stampFromBot(conv, body, seq, replyTo));
+    return String(entry.activity.id);
+  }
+
+  /** Replaces a bot activity: same id, moved to a new watermark so clients past the old one see it. */
+  async updateFromBot(conversationId: string, targetId: string, body: WireActivity): Promise<void> {
+    const conv = await this.get(conversationId);
+    const originalSeq = seqOf(conv._id, targetId);
+    const original = originalSeq === null ? null : await this.o.repo.entry(conv._id, originalSeq);
+    if (!original || originalSeq === null) throw new NotFoundError('activity not found');
+    const entry = await this.append(conv, (seq) => ({ ...this.stampFromBot(conv, body, seq, undefined), id: targetId }));
+    // The copy the previous update made (if any) and the original both leave the log.
+    if (original.movedTo) await this.o.repo.markMoved(conv._id, original.movedTo, entry.seq);
+    await this.o.repo.markMoved(conv._id, originalSeq, entry.seq);
+  }
+
+  private stampFromBot(conv: DirectLineConversation, body: WireActivity, seq: number, replyTo: string | undefined): WireActivity {
+    const { serviceUrl: _serviceUrl, ...rest } = body;
+    const from = isRecord(rest.from) ? rest.from : {};
+    return {
+      ...rest,
+      id: activityId(conv._id, seq),
+      timestamp: new Date().toISOString(),
+      channelId: DIRECT_LINE_CHANNEL_ID,
+      conversation: { ...(isRecord(rest.conversation) ? rest.conversation : {}), id: conv._id },
+      from: { ...from, id: typeof from.id === 'string' && from.id ? from.id : this.o.botId, role: 'bot' },
+      ...(replyTo && !rest.replyToId ? { replyToId: replyTo } : {}),
+    };
+  }
+
+  private async append(conv: DirectLineConversation, stamp: (seq: number) => Record<string, unknown>): Promise<LoggedActivity> {
+    const entry = await this.o.repo.append(conv, stamp, this.o.limits.maxActivities);
+    this.o.onAppended(conv._id, entry);
+    return entry;
+  }
+
+  private deliver(conversationId: string, activity: WireActivity): Promise<void> {
+    // The wire form is what a bot's /api/messages would receive; the cast only names it.
+    const previous = this.deliveries.get(conversationId) ?? Promise.resolve();
+    const run = previous.then(() => this.o.deliverToBot(activity as unknown as Activity));
+    const tail = run.catch(() => undefined);
+    this.deliveries.set(conversationId, tail);
+    void tail.then(() => {
+      if (this.deliveries.get(conversationId) === tail) this.deliveries.delete(conversationId);
+    });
+    return run;
+  }
+}

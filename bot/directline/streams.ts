@@ -1,0 +1,208 @@
+/**
+ * The WebSocket streams of the web chat channel (`/v3/directline/conversations/{id}/stream`).
+ * Each socket has its own position (the watermark it has been sent up to); what it is sent always
+ * comes from the activity log, so it makes no difference which process appended an activity:
+ * - appended here: pushed at once (read back from the log only when the socket is behind);
+ * - appended by another process: that process rings this conversation on its doorbell feed; this
+ *   process reads the feeds of the live processes every `feedPollMs` (one `_id` lookup per process
+ *   and tick) and catches its sockets up from the log. A slower sweep of every streamed
+ *   conversation (every 5 s) covers a missed bell.
+ * Keep-alives: an empty text message every `heartbeatSeconds` (directlinejs ignores it) and a ping
+ * that drops dead connections.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { DirectLineConversation, LoggedActivity, MongoDirectLineRepository } from '../../store/directline-repository.js';
+import type { ConversationService } from './conversations.js';
+import { DirectLineError, TooManyRequestsError } from './errors.js';
+import { errorText, rejectUpgrade, type DirectLineLog } from './http.js';
+import type { ResolvedLimits } from './limits.js';
+
+interface Streamed {
+  /** Open sockets and the watermark each has been sent up to. */
+  sockets: Map<WebSocket, number>;
+  /** Catch-ups run one after another per conversation, so messages go out in order. */
+  busy: Promise<void>;
+}
+
+const PEER_REFRESH_MS = 2000;
+const PEER_STALE_MS = 15_000;
+const SAFETY_SWEEP_MS = 5000;
+
+export class StreamHub {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  private readonly streamed = new Map<string, Streamed>();
+  private readonly alive = new WeakMap<WebSocket, boolean>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private peers = new Map<string, number>();
+  private polling = false;
+  private closed = false;
+
+  constructor(
+    private readonly repo: MongoDirectLineRepository,
+    private readonly conversations: ConversationService,
+    private readonly limits: ResolvedLimits,
+    private readonly log: DirectLineLog,
+  ) {}
+
+  /** Starts keep-alives, the process heartbeat and the feed polling. */
+  start(): void {
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.limits.heartbeatSeconds * 1000, () => this.keepAlive());
+    every(PEER_REFRESH_MS, () => void this.refreshPeers());
+    every(this.limits.feedPollMs, () => void this.pollFeeds());
+    every(SAFETY_SWEEP_MS, () => {
+      if (this.peers.size > 0) for (const id of this.streamed.keys()) this.catchUp(id);
+    });
+    void this.refreshPeers();
+  }
+
+  /** Whether other processes are alive (only then is the feed worth ringing). */
+  hasPeers(): boolean {
+    return this.peers.size > 0;
+  }
+
+  /** Upgrades an authorized request to a stream of `conv` from `watermark` on. */
+  open(req: IncomingMessage, socket: Duplex, head: Buffer, conv: DirectLineConversation, watermark: number): void {
+    const entry = this.streamed.get(conv._id);
+    if (entry && entry.sockets.size >= this.limits.maxSocketsPerConversation) {
+      rejectUpgrade(socket, new TooManyRequestsError('too many open streams for this conversation'));
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const s = this.streamed.get(conv._id) ?? { sockets: new Map<WebSocket, number>(), busy: Promise.resolve() };
+      this.streamed.set(conv._id, s);
+      s.sockets.set(ws, watermark);
+      this.alive.set(ws, true);
+      ws.on('pong', () => this.alive.set(ws, true));
+      ws.on('message', () => this.alive.set(ws, true)); // directlinejs's "" keep-alives
+      const forget = () => {
+        s.sockets.delete(ws);
+        if (s.sockets.size === 0 && this.streamed.get(conv._id) === s) this.streamed.delete(conv._id);
+      };
+      ws.on('close', forget);
+      ws.on('error', forget);
+      // Replay what is retained after the watermark (a greeting sent before the socket opened).
+      this.catchUp(conv._id, conv);
+    });
+  }
+
+  /** An activity was appended in this process: push it, or catch up if a socket is behind. */
+  appended(conversationId: string, entry: LoggedActivity): void {
+    const s = this.streamed.get(conversationId);
+    if (!s) return;
+    s.busy = s.busy.then(async () => {
+      let behind = false;
+      const message = JSON.stringify({ activities: [entry.activity], watermark: String(entry.seq) });
+      for (const [ws, sent] of s.sockets) {
+        if (sent >= entry.seq) continue;
+        if (sent !== entry.seq - 1) {
+          behind = true;
+          continue;
+        }
+        if (ws.readyState === WebSocket.OPEN) ws.send(message);
+        s.sockets.set(ws, entry.seq);
+      }
+      if (behind) await this.sendFromLog(conversationId, s);
+    });
+  }
+
+  /** Brings every socket of a conversation up to the end of the log. */
+  catchUp(conversationId: string, conv?: DirectLineConversation): void {
+    const s = this.streamed.get(conversationId);
+    if (!s) return;
+    s.busy = s.busy.then(() => this.sendFromLog(conversationId, s, conv));
+  }
+
+  private async sendFromLog(conversationId: string, s: Streamed, known?: DirectLineConversation): Promise<void> {
+    if (s.sockets.size === 0) return;
+    try {
+      const conv = known ?? (await this.repo.getConversation(conversationId));
+      if (!conv) {
+        for (const ws of s.sockets.keys()) ws.close(1001, 'conversation expired');
+        return;
+      }
+      const from = Math.min(...s.sockets.values());
+      const { entries } = await this.conversations.after(conv, from);
+      for (const [ws, sent] of s.sockets) {
+        const mine = entries.filter((e) => e.seq > sent);
+        if (mine.length === 0) continue;
+        if (ws.readyState === WebSocket.OPEN) {
+          ws.send(JSON.stringify({ activities: mine.map((e) => e.activity), watermark: String(mine[mine.length - 1].seq) }));
+        }
+        s.sockets.set(ws, mine[mine.length - 1].seq);
+      }
+    } catch (err) {
+      this.log.warn({ conversationId, err: errorText(err) }, 'direct line: could not bring a stream up to date; will retry');
+    }
+  }
+
+  private keepAlive(): void {
+    for (const ws of this.wss.clients) {
+      if (this.alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      this.alive.set(ws, false);
+      ws.ping();
+      ws.send(''); // Direct Line's keep-alive: an empty message, ignored by clients
+    }
+  }
+
+  private async refreshPeers(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.repo.heartbeat();
+      const live = await this.repo.livePeers(PEER_STALE_MS);
+      const next = new Map<string, number>();
+      for (const p of live) {
+        // A new process is read from its last announced position; a cursor that fell far behind
+        // (its feed entries deleted) jumps ahead, and the safety sweep covers the gap.
+        const cursor = this.peers.get(p.id);
+        next.set(p.id, cursor === undefined || p.feed - cursor > 1000 ? p.feed : cursor);
+      }
+      this.peers = next;
+    } catch (err) {
+      this.log.warn({ err: errorText(err) }, 'direct line: could not refresh the process list');
+    }
+  }
+
+  private async pollFeeds(): Promise<void> {
+    if (this.polling || this.closed || this.peers.size === 0) return;
+    this.polling = true;
+    try {
+      await Promise.all(
+        [...this.peers].map(async ([peer, cursor]) => {
+          const { conversations, cursor: next } = await this.repo.readFeed(peer, cursor);
+          if (this.peers.has(peer)) this.peers.set(peer, next);
+          for (const id of new Set(conversations)) this.catchUp(id);
+        }),
+      );
+    } catch (err) {
+      this.log.warn({ err: errorText(err) }, 'direct line: could not read the other processes\' news');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Closes every stream and stops the timers. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const ws of this.wss.clients) ws.close(1001, 'server closing');
+    this.wss.close();
+    this.streamed.clear();
+    await this.repo.leave().catch(() => undefined);
+  }
+}
+
+/** Answers a refused upgrade with the error's status (internal errors as 500). */
+export function refuseUpgrade(socket: Duplex, err: unknown, log: DirectLineLog): void {
+  rejectUpgrade(socket, err instanceof DirectLineError ? err : new DirectLineError(500, 'ServiceError', 'internal error'));
+  if (!(err instanceof DirectLineError)) log.warn({ err: errorText(err) }, 'direct line: stream upgrade failed');
+}

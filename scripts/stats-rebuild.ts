@@ -1,0 +1,27 @@
+/**
+ * npm run -s stats:rebuild
+ *
+ * Recomputes the pre-aggregated statistics and the customer documents from every ticket, working
+ * set and archive. The counters follow every ticket write on their own; run this after restoring a
+ * backup, after importing tickets directly into the database, or when the server logged that a
+ * change could not be counted. Reads every ticket once; run it while the service is stopped or
+ * quiet (changes made during the rebuild may be overwritten). Uses the configured database
+ * (MONGODB_URI, or the embedded server). Prints `{"tickets","months","weeks","identities","ms"}` on stdout.
+ */
+import { loadConfig } from '../runtime/config.js';
+import { openDatabase } from '../store/database.js';
+import { rebuildReadModels } from '../store/read-models.js';
+import { flags, printJson, runCli } from './cli.js';
+
+runCli(async () => {
+  flags({});
+  const config = loadConfig(process.env);
+  const database = await openDatabase(config);
+  try {
+    const started = performance.now();
+    const r = await rebuildReadModels(database.db, (n) => process.stderr.write(`stats:rebuild ${n} tickets read\n`));
+    printJson({ ...r, ms: Math.round(performance.now() - started) });
+  } finally {
+    await database.close();
+  }
+});

@@ -1,0 +1,170 @@
+/**
+ * Customer profiles from the customer documents (store/customer-repository.ts) instead of the
+ * tickets. Pure: no I/O.
+ *
+ * The rules are those of staff/customer-profiles.ts, applied to identities rather than tickets:
+ * identities (channel + user id) are linked into one customer when they share a phone number or an
+ * e-mail address (union-find); spam tickets never reach the directory, so spammers neither count as
+ * customers nor merge real ones. An identity's tickets are all on its own channel, so a customer's
+ * contacts per channel are the ticket counts of its identities.
+ */
+import type { CustomerTicket, IdentitySummary } from '../store/customer-repository.js';
+import { BANDS, bandOf, type ChannelPreferences, type ChannelShare, type CustomerSummary, type Identity } from './customer-profiles.js';
+
+/** One customer: linked identities with their directory figures. */
+export interface DirectoryCustomer {
+  /** The smallest id of its identities. */
+  id: string;
+  /** Every identity id. */
+  ids: string[];
+  name: string | null;
+  identities: Identity[];
+  phones: string[];
+  emails: string[];
+  tickets: number;
+  /** Tickets per channel. */
+  perChannel: Map<string, number>;
+  firstContactAt: string;
+  lastContactAt: string;
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Links identities into customers; sorted by last contact (newest first), then id. */
+export function linkIdentities(identities: ReadonlyMap<string, IdentitySummary>): DirectoryCustomer[] {
+  const ids = [...identities.keys()];
+  const parent = ids.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  const owner = new Map<string, number>();
+  const link = (key: string, i: number) => {
+    const j = owner.get(key);
+    if (j === undefined) owner.set(key, i);
+    else parent[find(i)] = find(j);
+  };
+  ids.forEach((id, i) => {
+    const e = identities.get(id)!;
+    for (const p of e.phones) if (p) link(`phone\u0000${p}`, i);
+    for (const m of e.emails) link(`email\u0000${m}`, i);
+  });
+  const groups = new Map<number, string[]>();
+  ids.forEach((id, i) => {
+    const root = find(i);
+    const g = groups.get(root);
+    if (g) g.push(id);
+    else groups.set(root, [id]);
+  });
+  const customers = [...groups.values()].map((group): DirectoryCustomer => {
+    group.sort(byCodeUnit);
+    const entries = group.map((id) => identities.get(id)!);
+    const perChannel = new Map<string, number>();
+    const phones = new Set<string>();
+    const emails = new Set<string>();
+    let name: string | null = null;
+    let nameAt = '';
+    let first = entries[0].firstContactAt;
+    let last = entries[0].lastContactAt;
+    for (const e of entries) {
+      perChannel.set(e.channelId, (perChannel.get(e.channelId) ?? 0) + e.tickets);
+      e.phones.forEach((p) => phones.add(p));
+      e.emails.forEach((m) => emails.add(m));
+      if (e.name && e.nameAt && e.nameAt > nameAt) {
+        name = e.name;
+        nameAt = e.nameAt;
+      }
+      if (e.firstContactAt < first) first = e.firstContactAt;
+      if (e.lastContactAt > last) last = e.lastContactAt;
+    }
+    return {
+      id: group[0],
+      ids: group,
+      name,
+      identities: entries.map((e) => ({ channelId: e.channelId, userId: e.userId })).sort((a, b) => byCodeUnit(a.channelId, b.channelId) || byCodeUnit(a.userId, b.userId)),
+      phones: [...phones].sort(byCodeUnit),
+      emails: [...emails].sort(byCodeUnit),
+      tickets: entries.reduce((n, e) => n + e.tickets, 0),
+      perChannel,
+      firstContactAt: first,
+      lastContactAt: last,
+    };
+  });
+  return customers.sort((a, b) => byCodeUnit(b.lastContactAt, a.lastContactAt) || byCodeUnit(a.id, b.id));
+}
+
+/** The customer with this id, or with this identity id among its identities. */
+export function findDirectoryCustomer(customers: readonly DirectoryCustomer[], id: string): DirectoryCustomer | null {
+  return customers.find((c) => c.id === id) ?? customers.find((c) => c.ids.includes(id)) ?? null;
+}
+
+/** Same matching rules as staff/customer-profiles.ts `searchCustomers`. */
+export function searchDirectory(customers: readonly DirectoryCustomer[], search: string): DirectoryCustomer[] {
+  const needle = search.trim().toLowerCase();
+  if (!needle) return [...customers];
+  const digits = needle.replace(/\D/g, '');
+  return customers.filter(
+    (c) =>
+      (c.name ?? '').toLowerCase().includes(needle) ||
+      c.identities.some((i) => i.userId.toLowerCase().includes(needle)) ||
+      c.ids.some((id) => id.toLowerCase().includes(needle)) ||
+      c.emails.some((e) => e.includes(needle)) ||
+      c.phones.some((p) => p.includes(needle) || (digits.length >= 3 && p.includes(digits))),
+  );
+}
+
+export function directorySummary(c: DirectoryCustomer): CustomerSummary {
+  return { id: c.id, name: c.name, identities: c.identities, phones: c.phones, emails: c.emails, tickets: c.tickets, lastContactAt: new Date(c.lastContactAt) };
+}
+
+/** Every channel any customer used, sorted. */
+export function directoryChannels(customers: readonly DirectoryCustomer[]): string[] {
+  const seen = new Set<string>();
+  for (const c of customers) for (const ch of c.perChannel.keys()) seen.add(ch);
+  return [...seen].sort(byCodeUnit);
+}
+
+/** The profile: channel shares over every channel seen, and the customer's tickets (newest first). */
+export function directoryProfile(c: DirectoryCustomer, channels: readonly string[], tickets: readonly CustomerTicket[]) {
+  const total = c.tickets;
+  const shares = [...new Set([...channels, ...c.perChannel.keys()])].map((channelId): ChannelShare => {
+    const contacts = c.perChannel.get(channelId) ?? 0;
+    const band = bandOf(contacts, total);
+    const { zh, en } = BANDS[band - 1];
+    return { channelId, contacts, share: total ? contacts / total : 0, band, bandLabel: { zh, en } };
+  });
+  shares.sort((a, b) => b.contacts - a.contacts || byCodeUnit(a.channelId, b.channelId));
+  const sorted = [...tickets].sort((a, b) => byCodeUnit(b.createdAt, a.createdAt) || byCodeUnit(b.number, a.number));
+  return {
+    id: c.id,
+    name: c.name,
+    identities: c.identities,
+    phones: c.phones,
+    emails: c.emails,
+    firstContactAt: new Date(c.firstContactAt),
+    lastContactAt: new Date(c.lastContactAt),
+    total,
+    channels: shares,
+    tickets: sorted.map((t) => ({ number: t.number, createdAt: new Date(t.createdAt), channelId: t.channelId, topic: t.topic, type: t.type, status: t.status, text: t.text })),
+  };
+}
+
+/** For each channel, the fraction of all customers whose share of contacts on it falls in each band. */
+export function directoryPreferences(customers: readonly DirectoryCustomer[]): ChannelPreferences {
+  const channels = directoryChannels(customers).map((channelId) => {
+    const inBand = [0, 0, 0, 0, 0];
+    let users = 0;
+    for (const c of customers) {
+      const contacts = c.perChannel.get(channelId) ?? 0;
+      if (contacts > 0) users++;
+      inBand[bandOf(contacts, c.tickets) - 1]++;
+    }
+    return { channelId, customers: users, shares: inBand.map((n) => n / customers.length) };
+  });
+  return { bands: BANDS, totalCustomers: customers.length, channels };
+}

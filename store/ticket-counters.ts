@@ -1,0 +1,247 @@
+/**
+ * Pre-aggregated ticket statistics (MongoDB's "pre-aggregated report" pattern): one document per
+ * month (`_id` = `2026-11`) holding, per creation day, the counts by topic, type, channel and
+ * status, the topic × type matrix, review/spam/correction counts, and the minutes to first
+ * response and to resolution (kept as lists so medians stay exact); and one document per ISO week
+ * (`_id` = its Monday) holding the texts of that week's non-spam tickets, for the emerging terms.
+ *
+ * Every ticket write applies the difference between the ticket's contribution before and after
+ * the change (store/index.ts wires this to the repository's change hook), so a statistics request
+ * reads at most 13 month documents and 6 week documents by `_id`, whatever the history size.
+ * `rebuild()` recomputes everything from the tickets (the `stats:rebuild` CLI).
+ */
+import type { Db } from 'mongodb';
+import { weekOf } from './clock.js';
+import { JsonDocs } from './json-docs.js';
+import type { Ticket, TicketStatus } from './schemas.js';
+
+/** The fields of a ticket that statistics count. */
+export interface CountedTicket {
+  number: string;
+  createdAt: Date;
+  createdDay: string;
+  channelId: string;
+  topic: string | null;
+  type: string | null;
+  status: TicketStatus;
+  spam: boolean;
+  needsReview: boolean;
+  reviewReason: string | null;
+  corrections: number;
+  firstResponseAt: Date | null;
+  resolvedAt: Date | null;
+  text: string;
+}
+
+/** Counts of one creation day. Keys of the maps are `JSON.stringify(value)` so that null is a key too. */
+export interface DayCounts {
+  tickets: number;
+  needsReview: number;
+  flagged: number;
+  spam: number;
+  corrected: number;
+  topic: Record<string, number>;
+  type: Record<string, number>;
+  channel: Record<string, number>;
+  status: Record<string, number>;
+  /** Key: `JSON.stringify([topic, type])`. */
+  matrix: Record<string, number>;
+  /**
+   * Minutes from creation to the first staff reply (non-spam tickets), as value → how many tickets:
+   * a multiset whose counts may go below zero for a moment, because the changes of one ticket can
+   * reach the counters out of order (v2→v3 before v1→v2); they add up once all have arrived.
+   */
+  firstResponse: Record<string, number>;
+  /** Minutes from creation to resolution (non-spam tickets), as for `firstResponse`. */
+  resolution: Record<string, number>;
+}
+
+export interface MonthCounts {
+  days: Record<string, DayCounts>;
+}
+
+/** Texts of one week's non-spam tickets: `[day, number, text]`. */
+export interface WeekTexts {
+  items: [string, string, string][];
+}
+
+/** Characters of a text kept for term statistics; the ticket itself keeps the whole text. */
+export const COUNTED_TEXT_CHARS = 1000;
+
+const MINUTE_MS = 60_000;
+
+/** Adapts a stored ticket. */
+export function countedTicket(t: Ticket): CountedTicket {
+  return {
+    number: t.number,
+    createdAt: t.createdAt,
+    createdDay: t.createdDay,
+    channelId: t.customer.channelId,
+    topic: t.topic,
+    type: t.type,
+    status: t.status,
+    spam: t.spam,
+    needsReview: t.needsReview,
+    reviewReason: t.reviewReason ?? null,
+    corrections: t.corrections.length,
+    firstResponseAt: t.firstResponseAt,
+    resolvedAt: t.resolvedAt,
+    text: t.text.original,
+  };
+}
+
+export function emptyDay(): DayCounts {
+  return { tickets: 0, needsReview: 0, flagged: 0, spam: 0, corrected: 0, topic: {}, type: {}, channel: {}, status: {}, matrix: {}, firstResponse: {}, resolution: {} };
+}
+
+function bump(map: Record<string, number>, key: string, by: number): void {
+  const n = (map[key] ?? 0) + by;
+  if (n === 0) delete map[key];
+  else map[key] = n;
+}
+
+/** The values of a multiset of minutes (see {@link DayCounts}), each as often as counted. */
+export function minutesOf(multiset: Record<string, number>): number[] {
+  const out: number[] = [];
+  for (const [value, n] of Object.entries(multiset)) for (let i = 0; i < n; i++) out.push(Number(value));
+  return out;
+}
+
+/** Adds (`sign` 1) or removes (`sign` -1) one ticket's contribution to its day. */
+export function applyTicket(day: DayCounts, t: CountedTicket, sign: 1 | -1): void {
+  day.tickets += sign;
+  if (t.needsReview) day.needsReview += sign;
+  if (t.needsReview || t.reviewReason !== null) day.flagged += sign;
+  if (t.spam) day.spam += sign;
+  if (t.corrections > 0) day.corrected += sign;
+  bump(day.topic, JSON.stringify(t.topic), sign);
+  bump(day.type, JSON.stringify(t.type), sign);
+  bump(day.channel, JSON.stringify(t.channelId), sign);
+  bump(day.status, JSON.stringify(t.status), sign);
+  bump(day.matrix, JSON.stringify([t.topic, t.type]), sign);
+  if (t.spam) return;
+  const minutes = (at: Date) => (at.getTime() - t.createdAt.getTime()) / MINUTE_MS;
+  // String(number) gives back the same number through Number(): the key loses nothing.
+  if (t.firstResponseAt) bump(day.firstResponse, String(minutes(t.firstResponseAt)), sign);
+  if (t.resolvedAt) bump(day.resolution, String(minutes(t.resolvedAt)), sign);
+}
+
+/** True when the change does not move any counted figure (notes, assignee, priority, messages). */
+function sameCounts(a: CountedTicket, b: CountedTicket): boolean {
+  return (
+    a.topic === b.topic &&
+    a.type === b.type &&
+    a.status === b.status &&
+    a.needsReview === b.needsReview &&
+    a.reviewReason === b.reviewReason &&
+    a.spam === b.spam &&
+    (a.corrections > 0) === (b.corrections > 0) &&
+    a.firstResponseAt?.getTime() === b.firstResponseAt?.getTime() &&
+    a.resolvedAt?.getTime() === b.resolvedAt?.getTime()
+  );
+}
+
+export const monthOf = (day: string) => day.slice(0, 7);
+
+/** The months `from` … `to` touch (YYYY-MM). */
+export function monthsBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  let [y, m] = from.split('-').map(Number);
+  const [ty, tm] = to.split('-').map(Number);
+  while (y < ty || (y === ty && m <= tm)) {
+    out.push(`${y}-${String(m).padStart(2, '0')}`);
+    if (++m > 12) {
+      m = 1;
+      y++;
+    }
+  }
+  return out;
+}
+
+/** The counters of a range of days, as read from the month and week documents. */
+export interface CountedRange {
+  /** Day → counts, for days with tickets. */
+  days: Map<string, DayCounts>;
+  /** Texts of non-spam tickets created in the text range. */
+  texts: { createdDay: string; spam: false; text: string }[];
+}
+
+export class TicketCounters {
+  readonly months: JsonDocs<MonthCounts>;
+  readonly weeks: JsonDocs<WeekTexts>;
+
+  constructor(db: Db) {
+    this.months = new JsonDocs<MonthCounts>(db, 'statsMonths', () => ({ days: {} }));
+    this.weeks = new JsonDocs<WeekTexts>(db, 'statsWeekTexts', () => ({ items: [] }));
+  }
+
+  /** Applies a ticket change: `before` null for a new ticket. Resolves when the counters are stored. */
+  async onTicketChanged(before: Ticket | null, after: Ticket): Promise<void> {
+    const a = countedTicket(after);
+    const b = before ? countedTicket(before) : null;
+    const writes: Promise<void>[] = [];
+    if (!b || !sameCounts(a, b)) {
+      writes.push(
+        this.months.update(monthOf(a.createdDay), (m) => {
+          const day = (m.days[a.createdDay] ??= emptyDay());
+          if (b) applyTicket(day, b, -1);
+          applyTicket(day, a, 1);
+        }),
+      );
+    }
+    // Texts and spam never change after creation: the text is recorded once.
+    if (!b && !a.spam) {
+      const text = a.text.slice(0, COUNTED_TEXT_CHARS);
+      writes.push(
+        this.weeks.update(weekOf(a.createdDay), (w) => {
+          if (!w.items.some((i) => i[1] === a.number)) w.items.push([a.createdDay, a.number, text]);
+        }),
+      );
+    }
+    await Promise.all(writes);
+  }
+
+  /** Counters of days `from` … `to`, and texts of days `textFrom` … `to`. */
+  async read(range: { from: string; to: string; textFrom: string }): Promise<CountedRange> {
+    const monthIds = monthsBetween(range.from, range.to);
+    const weekIds: string[] = [];
+    for (let w = weekOf(range.textFrom); w <= range.to; w = addDays(w, 7)) weekIds.push(w);
+    const [months, weeks] = await Promise.all([this.months.getMany(monthIds), this.weeks.getMany(weekIds)]);
+    const days = new Map<string, DayCounts>();
+    for (const m of months.values()) for (const [day, c] of Object.entries(m.days)) if (day >= range.from && day <= range.to) days.set(day, c);
+    const texts: CountedRange['texts'] = [];
+    for (const w of weeks.values()) for (const [day, , text] of w.items) if (day >= range.textFrom && day <= range.to) texts.push({ createdDay: day, spam: false, text });
+    return { days, texts };
+  }
+
+  /**
+   * Recomputes every month and week document from `tickets` (all of them, archived ones too) and
+   * deletes documents no ticket contributes to. Changes made while it runs may be overwritten:
+   * run it while the service is stopped or quiet.
+   */
+  async rebuild(tickets: AsyncIterable<CountedTicket>): Promise<{ tickets: number; months: number; weeks: number }> {
+    const months = new Map<string, MonthCounts>();
+    const weeks = new Map<string, WeekTexts>();
+    let n = 0;
+    for await (const t of tickets) {
+      n++;
+      const m = months.get(monthOf(t.createdDay)) ?? { days: {} };
+      months.set(monthOf(t.createdDay), m);
+      applyTicket((m.days[t.createdDay] ??= emptyDay()), t, 1);
+      if (!t.spam) {
+        const w = weeks.get(weekOf(t.createdDay)) ?? { items: [] };
+        weeks.set(weekOf(t.createdDay), w);
+        w.items.push([t.createdDay, t.number, t.text.slice(0, COUNTED_TEXT_CHARS)]);
+      }
+    }
+    for (const [id, m] of months) await this.months.replace(id, m);
+    for (const [id, w] of weeks) await this.weeks.replace(id, w);
+    for (const id of await this.months.ids()) if (!months.has(id)) await this.months.delete(id);
+    for (const id of await this.weeks.ids()) if (!weeks.has(id)) await this.weeks.delete(id);
+    return { tickets: n, months: months.size, weeks: weeks.size };
+  }
+}
+
+function addDays(day: string, n: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+}

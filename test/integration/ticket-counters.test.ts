@@ -1,0 +1,140 @@
+/**
+ * Pre-aggregated statistics against a full recount, on the real database: two stores with their
+ * own clients (as two server processes would have) create and change the same tickets at once —
+ * status changes, corrections, replies, notes — and the counters must then give exactly the report
+ * a recount of every ticket gives. A rebuild from the tickets must give it too.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient, type Db } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTicketService } from '../../desk/services.js';
+import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
+import { customerSummary, linkCustomers } from '../../staff/customer-profiles.js';
+import { computeStats, statsFromCounters, type StatsOptions } from '../../staff/stats.js';
+import { rebuildReadModels } from '../../store/read-models.js';
+import { createStore, type Store } from '../../store/index.js';
+import type { TicketCreate } from '../../store/schemas.js';
+import { TicketFactsReader, type TicketFact } from '../../store/ticket-facts.js';
+
+const TOPICS = ['delivery', 'quality', 'returns', 'billing'];
+const TYPES = ['complaint', 'suggestion', 'inquiry', 'praise'] as const;
+const CHANNELS = ['webchat', 'msteams', 'directline'];
+const silent = { info() {}, warn() {}, error() {} };
+
+let clients: MongoClient[] = [];
+let db: Db;
+let a: Store;
+let b: Store;
+
+function input(i: number): TicketCreate {
+  const spam = i % 11 === 0;
+  return {
+    customer: { channelId: CHANNELS[i % 3], userId: `u${i % 7}` },
+    conversationRef: null,
+    text: { original: `快递${i % 5 === 0 ? '退款' : '发票'}问题 ${i}`, normalized: `快递问题 ${i}` },
+    classification: {
+      lang: 'zh-Hans',
+      topic: spam ? null : TOPICS[i % 4],
+      type: spam ? null : TYPES[i % 4],
+      spam,
+      confidence: 0.8,
+      alternatives: [],
+      keywords: [],
+      modelVersion: 'test',
+      needsReview: i % 3 === 0,
+      reviewReason: i % 3 === 0 ? 'low-confidence' : null,
+    },
+  };
+}
+
+async function openStore(name: string): Promise<Store> {
+  const client = new MongoClient(inject('mongoUri'));
+  await client.connect();
+  clients.push(client);
+  return createStore({ db: client.db(name), outboxPath: join(mkdtempSync(join(tmpdir(), 'counters-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: TOPICS, log: silent });
+}
+
+function options(from: string, to: string, now: Date): StatsOptions {
+  return { from, to, granularity: 'day', timeZone: 'Asia/Shanghai', now, terms: (t) => t.split(/\s+/) };
+}
+
+async function recount(from: string, to: string, now: Date) {
+  const facts: TicketFact[] = await new TicketFactsReader(db, { cacheMs: 0 }).all();
+  return computeStats(facts, options(from, to, now));
+}
+
+beforeAll(async () => {
+  const name = `counters_${randomUUID().slice(0, 8)}`;
+  a = await openStore(name);
+  b = await openStore(name);
+  db = clients[0].db(name);
+});
+
+afterAll(async () => {
+  await db?.dropDatabase().catch(() => undefined);
+  for (const c of clients) await c.close();
+});
+
+describe('pre-aggregated statistics', () => {
+  it('equal a full recount after concurrent creations and changes from two stores', async () => {
+    const created = await Promise.all(Array.from({ length: 40 }, (_, i) => createTicketService(i % 2 ? a : b, { log: silent }).file(input(i))));
+    const numbers = created.map((c) => c.ticket.number);
+    expect(new Set(numbers).size).toBe(40);
+
+    // Both stores change the same tickets at the same time: each change must be counted once.
+    const changes: Promise<unknown>[] = [];
+    numbers.forEach((n, i) => {
+      const [s1, s2] = i % 2 ? [a, b] : [b, a];
+      changes.push(s1.tickets.update(n, { status: 'in_progress' }).then(() => s2.tickets.update(n, { status: i % 4 === 0 ? 'closed' : 'resolved' })));
+      changes.push(s2.tickets.recordReply(n, { text: '已处理', by: 'alice', delivered: true, error: null }));
+      changes.push(s1.tickets.addNote(n, { author: 'bob', text: '跟进' }));
+      if (i % 3 === 0) changes.push(createTicketService(s2, { log: silent }).correct(n, { field: 'topic', to: TOPICS[(i + 1) % 4] }, 'carol'));
+      if (i % 5 === 0) changes.push(s1.tickets.update(n, { priority: 'high', assignee: 'dave' }));
+    });
+    await Promise.all(changes);
+
+    const now = new Date();
+    const today = created[0].ticket.createdDay;
+    const counted = await a.counters.read({ from: today, to: today, textFrom: today });
+    const fromCounters = statsFromCounters(counted, options(today, today, now));
+    const expected = await recount(today, today, now);
+    expect(expected.totals.tickets).toBe(40);
+    expect(expected.medians.firstResponseCount).toBe(36); // 40 minus the 4 spam tickets
+    expect(fromCounters).toEqual(expected);
+    // Every ticket ended resolved or closed; none is counted twice under another status.
+    expect(fromCounters.series.status.reduce((s, p) => s + p.count, 0)).toBe(40);
+
+    // The other store reads the same counters.
+    expect(statsFromCounters(await b.counters.read({ from: today, to: today, textFrom: today }), options(today, today, now))).toEqual(expected);
+
+    // Customers from their documents equal customers linked from every ticket.
+    const facts = await new TicketFactsReader(db, { cacheMs: 0 }).all();
+    const fromDocs = linkIdentities(await b.customers.identities()).map(directorySummary);
+    expect(fromDocs.length).toBeGreaterThan(1);
+    expect(fromDocs).toEqual(linkCustomers(facts).map(customerSummary));
+    for (const f of facts.filter((x) => !x.spam)) {
+      const summary = (await a.customers.ticketsOf(f.customer)).find((t) => t.number === f.number);
+      expect(summary).toMatchObject({ status: f.status, topic: f.topic, type: f.type });
+    }
+  });
+
+  it('rebuilds the same counters and customer documents from the tickets', async () => {
+    const now = new Date();
+    const facts = await new TicketFactsReader(db, { cacheMs: 0 }).all();
+    const today = facts[0].createdDay;
+    // Spoil the stored counters, then rebuild them from the tickets.
+    await a.counters.months.replace(today.slice(0, 7), { days: {} });
+    await a.counters.months.replace('2001-01', { days: {} });
+    await a.customers.directory.replace('shard-00', { identities: {} });
+    const r = await rebuildReadModels(db);
+    // Channel i % 3 and user i % 7: 21 identities.
+    expect(r).toMatchObject({ tickets: 40, months: 1, identities: 21 });
+    expect(await a.counters.months.get('2001-01')).toBeNull();
+    const counted = await a.counters.read({ from: today, to: today, textFrom: today });
+    expect(statsFromCounters(counted, options(today, today, now))).toEqual(await recount(today, today, now));
+    expect(linkIdentities(await a.customers.identities()).map(directorySummary)).toEqual(linkCustomers(facts).map(customerSummary));
+  });
+});

@@ -1,0 +1,271 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
+import { describe, expect, it } from 'vitest';
+import { lexiconAct, readAct } from '../../bot/dialogue-acts.js';
+import { DemandBot } from '../../bot/demand-bot.js';
+import { texts, type ReplyLang } from '../../bot/messages.js';
+import type { Classification } from '../../classifier/demand-classifier.js';
+import { parseTaxonomy } from '../../classifier/taxonomy.js';
+import { PROJECT_ROOT } from '../../runtime/datasets.js';
+import type { Ticket, TicketCreate } from '../../store/index.js';
+
+/**
+ * Fast conversation tests: the whole bot (router + intake dialog) with a fake classifier that
+ * returns what each case needs, and an in-memory ticket store. The real-model versions of the
+ * important cases are in test/integration/bot-dialogs.test.ts.
+ */
+const taxonomy = parseTaxonomy(JSON.parse(readFileSync(join(PROJECT_ROOT, 'data/taxonomy.json'), 'utf8')));
+
+function classification(over: Partial<Classification>): Classification {
+  return {
+    normalized: '',
+    lang: 'zh-Hans',
+    topic: 'delivery',
+    type: 'complaint',
+    spam: false,
+    spamScore: 0.01,
+    confidence: 0.95,
+    typeConfidence: 0.9,
+    alternatives: [
+      { topic: 'delivery', score: 0.95 },
+      { topic: 'returns', score: 0.03 },
+      { topic: 'quality', score: 0.02 },
+    ],
+    keywords: [],
+    needsReview: false,
+    reason: null,
+    modelVersion: 'fake-1',
+    ...over,
+  };
+}
+
+/** Answers from a table; anything else is a confident delivery complaint with act "demand". */
+class FakeClassifier {
+  readonly version = 'fake-1';
+  constructor(private readonly table: Record<string, Partial<Classification>>) {}
+  classify(text: unknown): Classification {
+    return classification({ act: 'demand', actConfidence: 0.9, ...(this.table[String(text)] ?? {}) });
+  }
+}
+
+class FakeStore {
+  readonly created: TicketCreate[] = [];
+  readonly tickets = new Map<string, Ticket>();
+  async file(input: TicketCreate) {
+    const number = `T20261206-${String(this.created.length + 1).padStart(4, '0')}`;
+    this.created.push(input);
+    const ticket = { ...input.classification, number, customer: input.customer, status: 'new', messages: [], replies: [] } as unknown as Ticket;
+    this.tickets.set(number, ticket);
+    return { ticket, stored: 'database' as const };
+  }
+  async get(number: string) {
+    return this.tickets.get(number) ?? null;
+  }
+  async latestOpenFor(channelId: string, userId: string) {
+    return [...this.tickets.values()].reverse().find((t) => t.customer.userId === userId && t.customer.channelId === channelId && !t.spam) ?? null;
+  }
+  async list(q: { customerUserId: string }) {
+    return { items: [...this.tickets.values()].reverse().filter((t) => t.customer.userId === q.customerUserId) };
+  }
+  async addCustomerMessage(number: string, text: string) {
+    const t = this.tickets.get(number)!;
+    t.messages.push({ text, at: new Date() });
+    return t;
+  }
+}
+
+function setup(table: Record<string, Partial<Classification>> = {}, supportHours: string | null = null) {
+  const store = new FakeStore();
+  const bot = new DemandBot({
+    classifier: new FakeClassifier(table),
+    tickets: store,
+    lookup: store,
+    taxonomy,
+    conversationState: new ConversationState(new MemoryStorage()),
+    maxMessageLength: 500,
+    rateLimit: 100,
+    rateWindowMs: 10_000,
+    supportHours,
+  });
+  const adapter = new TestAdapter(async (context) => bot.run(context), {
+    channelId: 'test',
+    serviceUrl: 'http://127.0.0.1:1/',
+    from: { id: 'customer-1', name: 'Customer' },
+    recipient: { id: 'bot', name: 'Bot' },
+    conversation: { id: 'conv-1', isGroup: false, conversationType: 'personal', name: '' },
+  });
+  return { store, adapter };
+}
+
+/** Sends each message and returns the bot's replies to it (one per message in these cases). */
+async function replies(adapter: TestAdapter, ...messages: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const m of messages) await adapter.send(m).assertReply((a: Partial<Activity>) => void out.push(a.text ?? ''));
+  return out;
+}
+
+const LANGS: readonly ReplyLang[] = ['zh-Hans', 'zh-Hant', 'en'];
+/** One greeting, thanks, goodbye and request for a person per language (the first sets the language). */
+const SAID: Record<ReplyLang, { greeting: string; thanks: string; goodbye: string; human: string }> = {
+  'zh-Hans': { greeting: '你好，在吗', thanks: '好的谢谢', goodbye: '拜拜', human: '转人工' },
+  'zh-Hant': { greeting: '喂，有冇人喺度呀', thanks: '唔該晒', goodbye: '再見', human: '我要搵真人' },
+  en: { greeting: 'hi there', thanks: 'thanks a lot', goodbye: 'bye!', human: 'talk to a human please' },
+};
+
+describe('dialogue acts with a model act head', () => {
+  it.each(LANGS)('greets, thanks, says goodbye and explains how to reach a person without filing anything (%s)', async (lang) => {
+    const s = SAID[lang];
+    const { adapter, store } = setup({
+      [s.greeting]: { act: 'greeting', actConfidence: 0.97 },
+      [s.thanks]: { act: 'thanks', actConfidence: 0.95 },
+      [s.goodbye]: { act: 'goodbye', actConfidence: 0.9 },
+      [s.human]: { act: 'human', actConfidence: 0.99 },
+    });
+    const t = texts(lang);
+    expect(await replies(adapter, s.greeting, s.thanks, s.goodbye, s.human)).toEqual([t.greetBack, t.thanksBack, t.goodbye, t.human(null, null)]);
+    expect(store.created).toHaveLength(0);
+  });
+
+  it('names the open ticket and the service hours to a customer asking for a person', async () => {
+    const { adapter, store } = setup({ 转人工: { act: 'human', actConfidence: 0.99 } }, '周一至周五 9:00-18:00');
+    await replies(adapter, '我的快递三天没到');
+    await replies(adapter, '对');
+    const [created] = await replies(adapter, '跳过');
+    const number = /T\d{8}-\d{4}/.exec(created)![0];
+    const [answer] = await replies(adapter, '转人工');
+    expect(answer).toBe(texts('zh-Hans').human(number, '周一至周五 9:00-18:00'));
+    expect(answer).toContain('人工服务时间：周一至周五 9:00-18:00');
+    expect(store.created).toHaveLength(1);
+  });
+
+  it('treats a low-confidence act as a demand', async () => {
+    const { adapter, store } = setup({ 收到货了谢谢但是少了一件: { act: 'thanks', actConfidence: 0.4 } });
+    const [r] = await replies(adapter, '收到货了谢谢但是少了一件');
+    expect(r).toMatch(/对吗/);
+    expect(store.created).toHaveLength(0);
+  });
+
+  it('sends a status question to the ticket-status path', async () => {
+    const { adapter } = setup({ 我的投诉处理得怎么样了: { act: 'status', actConfidence: 0.9 } });
+    await replies(adapter, '我的快递三天没到', '对', '跳过');
+    const [r] = await replies(adapter, '我的投诉处理得怎么样了');
+    expect(r).toMatch(/^工单 T\d{8}-0001 当前状态：已受理/);
+  });
+
+  it('adds a follow-up to the open ticket, and takes it as a demand when none is open', async () => {
+    const { adapter, store } = setup({ 好的那明天我在家等: { act: 'followup', actConfidence: 0.9 } });
+    const [first] = await replies(adapter, '好的那明天我在家等');
+    expect(first).toMatch(/对吗/);
+    await replies(adapter, '对', '跳过');
+    const [second] = await replies(adapter, '好的那明天我在家等');
+    expect(second).toBe(texts('zh-Hans').addedDetails('T20261206-0001'));
+    expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['好的那明天我在家等']);
+  });
+
+  it('keeps yes and no inside the confirmation as before', async () => {
+    const { adapter, store } = setup({ 对: { act: 'yes', actConfidence: 0.99 }, 好的: { act: 'yes', actConfidence: 0.99 } });
+    const [ask, contact] = await replies(adapter, '我的快递三天没到', '对');
+    expect(ask).toMatch(/「物流配送」的投诉，对吗/);
+    expect(contact).toMatch(/手机号或邮箱/);
+    await replies(adapter, '跳过');
+    expect(store.created).toHaveLength(1);
+    // Outside any question a bare "好的" is acknowledged, not filed.
+    expect(await replies(adapter, '好的')).toEqual([texts('zh-Hans').anythingElse]);
+    expect(store.created).toHaveLength(1);
+  });
+
+  it('files the demand so far when the customer asks for a person at the confirmation', async () => {
+    const { adapter, store } = setup({ 'agent please': { act: 'human', actConfidence: 0.98 } }, 'Mon-Fri 9:00-18:00');
+    const [ask, filed] = await replies(adapter, 'My parcel is three days late and tracking has not moved', 'agent please');
+    expect(ask).toMatch(/is that right\?/);
+    expect(filed).toBe(texts('en').humanFiled('T20261206-0001', 'Mon-Fri 9:00-18:00'));
+    expect(store.created[0].classification).toMatchObject({ topic: 'delivery', needsReview: true, reviewReason: 'customer-asked-for-person' });
+  });
+});
+
+describe('the spam policy', () => {
+  it('files a borderline message as a normal ticket flagged suspectedSpam', async () => {
+    const text = '收到短信说积分要过期，让点 http://xx.cn/a 兑换，是你们发的吗';
+    const { adapter, store } = setup({ [text]: { topic: 'privacy', type: 'inquiry', spamScore: 0.45, suspectedSpam: true, needsReview: true, reason: 'possible-spam' } });
+    const out = await replies(adapter, text, '对', '跳过');
+    expect(out[2]).toMatch(/已为您登记工单 T\d{8}-\d{4}/);
+    expect(store.created[0].classification).toMatchObject({ spam: false, suspectedSpam: true, topic: 'privacy' });
+  });
+
+  it('flags the "possible spam" band of models without suspectedSpam', async () => {
+    const text = '贷款提前还款收了 3% 违约金，合同没写';
+    const { adapter, store } = setup({ [text]: { topic: 'billing', spamScore: 0.4, needsReview: true, reason: 'possible-spam' } });
+    await replies(adapter, text, '价格费用', '跳过');
+    expect(store.created[0].classification).toMatchObject({ spam: false, suspectedSpam: true, topic: 'billing' });
+  });
+
+  it('refuses unmistakable spam politely, with no ticket number, and keeps it for audit', async () => {
+    const text = '【XX银行】额度提升至50000元，点击 t.cn/xx 办理，回T退订';
+    const { adapter, store } = setup({ [text]: { topic: null, type: null, spam: true, spamScore: 0.99 } });
+    const [r] = await replies(adapter, text);
+    expect(r).toBe(texts('zh-Hans').spam);
+    expect(r).not.toMatch(/T\d{8}-/);
+    expect(store.created[0].classification).toMatchObject({ spam: true, suspectedSpam: false });
+  });
+
+  it.each(LANGS)('answers another script politely, never as spam, and files it for staff (%s conversation)', async (lang) => {
+    const thai = 'สินค้ายังไม่มาถึงเลยค่ะ สั่งไปหนึ่งอาทิตย์แล้ว';
+    const { adapter, store } = setup({ [thai]: { lang: 'other', spam: true, spamScore: 0.7, topic: null, type: null } });
+    await replies(adapter, SAID[lang].human);
+    const [r] = await replies(adapter, thai);
+    expect(r).toContain(texts('en').unsupportedLanguage('T20261206-0001'));
+    expect(r).toContain(texts(lang).unsupportedLanguage('T20261206-0001'));
+    expect(r).not.toContain(texts(lang).spam);
+    expect(store.created[0].classification).toMatchObject({ spam: false, suspectedSpam: true, needsReview: true, reviewReason: 'unsupported-language' });
+  });
+});
+
+describe('without a model act head (older model versions)', () => {
+  it.each(LANGS)('the lexicon still answers greetings, thanks and requests for a person (%s)', async (lang) => {
+    const s = SAID[lang];
+    const none = { act: undefined, actConfidence: undefined };
+    const { adapter, store } = setup({ [s.greeting]: none, [s.thanks]: none, [s.human]: none });
+    const t = texts(lang);
+    expect(await replies(adapter, s.greeting, s.thanks, s.human)).toEqual([t.greetBack, t.thanksBack, t.human(null, null)]);
+    expect(store.created).toHaveLength(0);
+  });
+});
+
+describe('the act lexicon', () => {
+  const rows = (act: string) =>
+    readFileSync(join(PROJECT_ROOT, `data/acts/${act}.jsonl`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { text: string; act: string });
+
+  it('never reads a demand, a status question, a follow-up, yes or no as greeting, thanks, goodbye or a person', () => {
+    for (const act of ['demand', 'status', 'followup', 'yes', 'no']) {
+      const wrong = rows(act).filter((r) => lexiconAct(r.text) !== null);
+      expect(wrong.map((r) => r.text), act).toEqual([]);
+    }
+  });
+
+  it('never reads a corpus demand as an act', () => {
+    for (const file of ['delivery', 'billing', 'returns', 'privacy', 'delivery-field', 'billing-field', 'account-field', 'service-field']) {
+      const texts = readFileSync(join(PROJECT_ROOT, `data/corpus/${file}.jsonl`), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
+      expect(texts.filter((t) => lexiconAct(t) !== null), file).toEqual([]);
+    }
+  });
+
+  it('recognises most plain greetings, thanks, goodbyes and requests for a person', () => {
+    const floors: Record<string, number> = { greeting: 0.9, thanks: 0.9, goodbye: 0.8, human: 0.65 };
+    for (const [act, floor] of Object.entries(floors)) {
+      const all = rows(act);
+      const hit = all.filter((r) => lexiconAct(r.text) === act).length;
+      expect(hit / all.length, act).toBeGreaterThanOrEqual(floor);
+    }
+  });
+
+  it('prefers a confident model act, falls back to the lexicon, and defaults to a demand', () => {
+    expect(readAct({ act: 'thanks', actConfidence: 0.9 }, '谢谢')).toMatchObject({ act: 'thanks', source: 'model' });
+    expect(readAct({ act: 'demand', actConfidence: 0.7 }, '你好')).toMatchObject({ act: 'greeting', source: 'lexicon' });
+    expect(readAct({ act: 'greeting', actConfidence: 0.3 }, '你好，我的快递三天没到')).toMatchObject({ act: 'demand' });
+    expect(readAct({}, 'thanks for nothing, my card was charged twice')).toMatchObject({ act: 'demand', source: 'none' });
+  });
+});
