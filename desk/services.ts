@@ -40,6 +40,8 @@ export interface CoreServices {
   config: Config;
   taxonomy: Taxonomy;
   store: Store;
+  /** The database in use (for maintenance CLIs such as stats:rebuild). */
+  db: Db;
   /** The database this process opened (null when the caller passed `db`). */
   database: OpenDatabase | null;
   tickets: TicketService;
@@ -97,6 +99,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       config,
       taxonomy,
       store,
+      db,
       database,
       tickets,
       audit: store.audit,

@@ -5,6 +5,7 @@
  * retried operation never duplicates an example.
  */
 import type { Collection, Db } from 'mongodb';
+import { isDuplicateKey } from './claims.js';
 import { ensureIndexes } from './indexes.js';
 
 /** Where an example comes from. */
@@ -56,14 +57,23 @@ export class MongoTrainingRepository {
   ): Promise<void> {
     const onInsert: Record<string, unknown> = { createdAt: example.at };
     for (const k of ['topic', 'type', 'spam'] as const) if (!(k in decided)) onInsert[k] = current[k];
-    await this.examples.updateOne(
-      { _id: example.ticketNumber },
-      {
-        $set: { ...decided, ticketNumber: example.ticketNumber, text: example.text, source: example.source, correctedBy: example.by, updatedAt: example.at },
-        $setOnInsert: onInsert,
-      },
-      { upsert: true },
-    );
+    const upsert = () =>
+      this.examples.updateOne(
+        { _id: example.ticketNumber },
+        {
+          $set: { ...decided, ticketNumber: example.ticketNumber, text: example.text, source: example.source, correctedBy: example.by, updatedAt: example.at },
+          $setOnInsert: onInsert,
+        },
+        { upsert: true },
+      );
+    try {
+      await upsert();
+    } catch (err) {
+      // Two first decisions about one ticket at once: both tried the insert and one lost the race
+      // on the unique _id (FerretDB does not retry that itself). Now it exists: this is an update.
+      if (!isDuplicateKey(err)) throw err;
+      await upsert();
+    }
   }
 
   /** The example of one ticket, or null. */

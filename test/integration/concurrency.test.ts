@@ -36,9 +36,10 @@ afterAll(async () => {
   await client?.close();
 });
 
-function writer(label: string, number: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs a TypeScript entry point from source as its own OS process on the test database. */
+function run(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'test/helpers/concurrent-writer.ts'), label, number, String(N)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, file), ...args], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, MONGODB_URI: inject('mongoUri'), DB_NAME: db.databaseName, LOG_LEVEL: 'silent' },
     });
@@ -50,6 +51,8 @@ function writer(label: string, number: string): Promise<{ code: number | null; s
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+const writer = (label: string, number: string) => run('test/helpers/concurrent-writer.ts', [label, number, String(N)]);
 
 describe('concurrent writers, two OS processes included', () => {
   it('lose no note or change and duplicate none; ticket numbers stay unique', async () => {
@@ -82,12 +85,22 @@ describe('concurrent writers, two OS processes included', () => {
   });
 
   it('a review confirmation and a spam decision racing on one ticket both land, each with its training example', async () => {
-    const { ticket } = await services.tickets.file(concurrentTicketInput('racer'));
-    await Promise.all([services.tickets.confirmReview(ticket.number, 'alice'), services.tickets.decideSpam(ticket.number, false, 'bob')]);
-    const after = await services.tickets.get(ticket.number);
-    expect(after.version).toBe(3);
-    expect(after.spamDecision).toMatchObject({ spam: false, by: 'bob' });
-    expect(after.reviewedBy === 'alice' || after.reviewedBy === 'bob').toBe(true);
-    expect(await services.store.training.get(ticket.number)).toMatchObject({ topic: 'delivery', type: 'complaint', spam: false });
+    // Several tickets at once, so the first-example race (two upserts of one new example) happens.
+    const tickets = await Promise.all(Array.from({ length: 8 }, (_, i) => services.tickets.file(concurrentTicketInput(`racer-${i}`)).then((r) => r.ticket.number)));
+    await Promise.all(tickets.flatMap((n) => [services.tickets.confirmReview(n, 'alice'), services.tickets.decideSpam(n, false, 'bob')]));
+    for (const n of tickets) {
+      const after = await services.tickets.get(n);
+      expect(after.version).toBe(3);
+      expect(after.spamDecision).toMatchObject({ spam: false, by: 'bob' });
+      expect(['alice', 'bob']).toContain(after.reviewedBy);
+      expect(await services.store.training.get(n)).toMatchObject({ topic: 'delivery', type: 'complaint', spam: false });
+    }
+  });
+
+  it('stats:rebuild (a CLI built by createServices) recounts every ticket written above', async () => {
+    const total = (await services.tickets.list({ pageSize: 1 })).total;
+    const r = await run('scripts/stats-rebuild.ts', []);
+    expect(r.code, r.stderr).toBe(0);
+    expect(lastJson(r.stdout)).toMatchObject({ tickets: total });
   });
 });
