@@ -8,7 +8,6 @@ import {
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
   ConversationState,
-  ShowTypingMiddleware,
   type TurnContext,
 } from 'botbuilder';
 import type { Logger } from 'pino';
@@ -17,8 +16,13 @@ import restify from 'restify';
 import type { Services } from '../desk/services.js';
 import type { Config } from '../runtime/config.js';
 import { boundChannelCalls, checkActivity } from './channel-guard.js';
-import { DemandBot } from './demand-bot.js';
+import { DemandBot, type PendingTickets } from './demand-bot.js';
+import { numberGiven } from './intake-dialog.js';
+import { OutageTolerantStorage, StateUnavailableError } from '../store/state-fallback.js';
+import { isUnavailable } from '../store/ticket-repository.js';
+import type { FileOutbox } from '../store/outbox.js';
 import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
+import { TypingIndicator } from './typing-indicator.js';
 import { WebChatAdapter } from './webchat-adapter.js';
 import { mountWebChatPage } from './webchat-page.js';
 import { texts } from './messages.js';
@@ -73,12 +77,14 @@ export function createApp(deps: AppDeps): App {
   let directLine: DirectLineHandle | null = null;
   const webchatAdapter = new WebChatAdapter(() => directLine!);
   const { services } = deps;
-  const conversationState = new ConversationState(services.store.botState);
+  // A database outage keeps conversation state in memory until it is back (store/state-fallback.ts).
+  const conversationState = new ConversationState(new OutageTolerantStorage(services.store.botState, log));
   const { holder, pipelineDeps } = services.runtime;
   const bot = new DemandBot({
     classifier: holder,
     tickets: services.tickets,
     lookup: { get: (n) => services.tickets.find(n), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t) => services.tickets.addCustomerMessage(n, t) },
+    pending: pendingTickets(services.store.outbox),
     taxonomy: services.taxonomy,
     conversationState,
     maxMessageLength: config.MAX_TEXT_LENGTH,
@@ -91,16 +97,19 @@ export function createApp(deps: AppDeps): App {
   const onTurnError = async (context: TurnContext, error: Error) => {
     log.error({ err: error, conversation: context.activity.conversation?.id, activity: context.activity.type }, 'turn failed');
     try {
+      // A customer told a ticket number this turn was told the truth: an apology would contradict it.
+      if (numberGiven(context)) return;
       const lang = await bot.replyLang(context).catch(() => 'zh-Hans' as const);
       await context.sendActivity(texts(lang).error);
-      await conversationState.delete(context);
+      // The stack is reset only when the database can take it; otherwise the dialog waits for it.
+      if (!isUnavailable(error) && !(error instanceof StateUnavailableError)) await conversationState.delete(context);
     } catch (err) {
       log.error({ err }, 'could not apologise for a failed turn');
     }
   };
   for (const a of [adapter, webchatAdapter]) {
     // A typing indicator at the start of every turn, repeated while the turn runs.
-    a.use(new ShowTypingMiddleware(0, 2000));
+    a.use(new TypingIndicator(2000, (err) => log.debug({ err }, 'typing indicator not sent')));
     a.onTurnError = onTurnError;
   }
 
@@ -139,11 +148,14 @@ export function createApp(deps: AppDeps): App {
   server.get('/readyz', async (_req, res) => {
     const db = await services.databaseReady().catch(() => false);
     const embedded = services.databaseStatus();
+    // Capacity is a warning, not readiness: near or over the embedded ceiling still answers 200.
+    const capacity = db ? await services.store.capacity.status().catch(() => null) : null;
     res.send(db ? 200 : 503, {
       status: db ? 'ready' : 'database unavailable',
       model: holder.version,
       outboxPending: services.store.outbox.pending(),
       ...(embedded ? { database: embedded } : {}),
+      capacity,
     });
   });
 
@@ -198,4 +210,21 @@ export function createApp(deps: AppDeps): App {
   registerTrainerRoutes(staff.router, staffDeps);
   mountConsole(server);
   return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: async () => directLine?.close() };
+}
+
+/** Status lookups of tickets waiting in the outbox (the outbox keeps whole ticket documents). */
+function pendingTickets(outbox: FileOutbox): PendingTickets {
+  type Doc = { number?: unknown; customer?: { channelId?: unknown; userId?: unknown } };
+  const mine = (d: Doc, channelId: string, userId: string) => d.customer?.channelId === channelId && d.customer?.userId === userId;
+  return {
+    find: (number, channelId, userId) => {
+      const d = outbox.find((doc) => (doc as Doc).number === number && mine(doc as Doc, channelId, userId), number)[0];
+      return d ? { number } : null;
+    },
+    latestFor: (channelId, userId) => {
+      // The text filter is exact only for ids JSON writes unescaped.
+      const d = outbox.find((doc) => mine(doc as Doc, channelId, userId), /^[\w.:@-]+$/.test(userId) ? userId : undefined).at(-1) as Doc | undefined;
+      return typeof d?.number === 'string' ? { number: d.number } : null;
+    },
+  };
 }

@@ -105,6 +105,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
   );
 
   let streams: StreamHub | undefined;
+  const ringing = new Set<string>();
   const conversations = new ConversationService({
     repo,
     limits,
@@ -113,9 +114,14 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     deliverToBot: opts.deliverToBot,
     onAppended: (conversationId, entry) => {
       streams?.appended(conversationId, entry);
-      if (streams?.hasPeers()) {
+      // One bell for a burst (the echo, typing and the reply of one turn): other processes read
+      // the whole log after their sockets' watermarks anyway.
+      if (ringing.has(conversationId)) return;
+      ringing.add(conversationId);
+      setTimeout(() => {
+        ringing.delete(conversationId);
         repo.ring(conversationId).catch((err: Error) => log.warn({ conversationId, err: err.message }, 'direct line: could not ring the other processes'));
-      }
+      }, 30).unref();
     },
     log,
   });
@@ -147,8 +153,8 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
   hub.start();
 
   const sweeper = setInterval(() => {
-    repo.sweepExpired(limits.maxActivities).catch((err: Error) => log.warn({ err: err.message }, 'direct line: sweeping expired conversations failed'));
-  }, Math.min(3_600_000, Math.max(1000, (limits.idleSeconds * 1000) / 2)));
+    repo.sweepExpired(limits.idleSeconds * 1000).catch((err: Error) => log.warn({ err: err.message }, 'direct line: sweeping expired conversations failed'));
+  }, Math.min(600_000, Math.max(1000, (limits.idleSeconds * 1000) / 2)));
   sweeper.unref();
 
   return {

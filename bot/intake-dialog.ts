@@ -13,7 +13,7 @@ import { PHONE_PATTERN } from '../store/schemas.js';
 import type { Durability } from '../store/ticket-repository.js';
 import { ticketClassification } from '../desk/classification.js';
 import { readAct } from './dialogue-acts.js';
-import { names, texts, type ReplyLang } from './messages.js';
+import { names, REPLY_LANGS, texts, type ReplyLang } from './messages.js';
 
 export const INTAKE_DIALOG = 'intake';
 const WATERFALL = 'intake.waterfall';
@@ -50,6 +50,17 @@ interface Draft {
   contact?: { phone?: string; email?: string };
 }
 
+const NUMBER_GIVEN = Symbol('ticketNumberGiven');
+
+/** Records that this turn told the customer a ticket number (an apology must not follow it). */
+export function markNumberGiven(context: TurnContext): void {
+  context.turnState.set(NUMBER_GIVEN, true);
+}
+
+/** Whether this turn already told the customer a ticket number. */
+export function numberGiven(context: TurnContext): boolean {
+  return context.turnState.get(NUMBER_GIVEN) === true;
+}
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
 export class IntakeDialog extends ComponentDialog {
@@ -90,12 +101,15 @@ export class IntakeDialog extends ComponentDialog {
       await step.context.sendActivity(t.empty);
       return step.endDialog();
     }
+    // Models that predate `suspectedSpam` mark the same borderline band as "possible spam".
+    if (c.suspectedSpam === undefined) c = { ...c, suspectedSpam: !c.spam && c.reason === 'possible-spam' };
     if (c.lang === 'other' || c.reason === 'unsupported-language') {
       // A script we cannot read is no reason to turn someone away: file it for staff (never as
       // spam), and answer in English beside the conversation's language.
       const flagged = { ...c, spam: false, suspectedSpam: c.spam || c.suspectedSpam === true, needsReview: true, reason: 'unsupported-language' as const };
       const { ticket } = await this.deps.tickets.file(this.ticketInput(step.context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined));
       const reply = lang === 'en' ? t.unsupportedLanguage(ticket.number) : `${texts('en').unsupportedLanguage(ticket.number)}\n${t.unsupportedLanguage(ticket.number)}`;
+      markNumberGiven(step.context);
       await step.context.sendActivity(reply);
       return step.endDialog(ticket.number);
     }
@@ -172,6 +186,7 @@ export class IntakeDialog extends ComponentDialog {
     const t = texts(lang);
     const d = draft(step);
     const { ticket, stored } = await this.deps.tickets.file(this.ticketInput(step.context, d.text, d.classification, d.topic, d.type, d.contact));
+    markNumberGiven(step.context);
     await step.context.sendActivity(stored === 'database' ? t.created(ticket.number) : t.createdOffline(ticket.number));
     return step.endDialog(ticket.number);
   }
@@ -204,14 +219,7 @@ export class IntakeDialog extends ComponentDialog {
   }
 
   private ticketInput(context: TurnContext, text: string, c: Classification, topic: string | null, type: string | null, contact: Draft['contact']): TicketCreate {
-    const activity = context.activity;
-    return {
-      customer: { channelId: activity.channelId, userId: activity.from.id, ...(activity.from.name ? { name: activity.from.name.slice(0, 128) } : {}) },
-      conversationRef: JSON.stringify(TurnContext.getConversationReference(activity)),
-      ...(contact ? { contact } : {}),
-      text: { original: text, normalized: c.normalized },
-      classification: ticketClassification(c, { topic, type }),
-    };
+    return ticketInput(context, text, c, topic, type, contact);
   }
 }
 
@@ -226,4 +234,31 @@ function sameChoice(answer: string, choice: string): boolean {
 
 function isYes(answer: string, yes: string): boolean {
   return sameChoice(answer, yes) || /^(是|是的|对|對|对的|對的|没错|沒錯|yes|y|ok|好|好的|嗯|correct|right)[!！。.]*$/i.test(answer.trim());
+}
+
+/** The ticket a turn files: the customer's channel identity, conversation reference, text and classification. */
+export function ticketInput(context: TurnContext, text: string, c: Classification, topic: string | null, type: string | null, contact?: { phone?: string; email?: string }, reviewReason?: string): TicketCreate {
+  const activity = context.activity;
+  return {
+    customer: { channelId: activity.channelId, userId: activity.from.id, ...(activity.from.name ? { name: activity.from.name.slice(0, 128) } : {}) },
+    conversationRef: JSON.stringify(TurnContext.getConversationReference(activity)),
+    ...(contact ? { contact } : {}),
+    text: { original: text, normalized: c.normalized },
+    classification: ticketClassification(c, { topic, type }, reviewReason),
+  };
+}
+
+/**
+ * Whether a message reads as an answer to one of the intake dialog's questions (yes, skip, other,
+ * rephrase, cancel, a topic name, a phone number or e-mail address) rather than a demand of its own.
+ */
+export function looksLikeDialogAnswer(text: string, taxonomy: Taxonomy): boolean {
+  const a = text.trim();
+  if (isYes(a, '') || PHONE_PATTERN.test(a) || EMAIL.test(a)) return true;
+  if (/^(skip|跳过|跳過|不用|no|cancel|取消|算了|other|其他|rephrase|重新描述)[!！。.]*$/i.test(a)) return true;
+  return REPLY_LANGS.some((lang) => {
+    const n = names(taxonomy, lang);
+    const t = texts(lang);
+    return [t.yes, t.other, t.rephrase, t.skip, ...taxonomy.topics.map((x) => n.topic(x.id))].some((choice) => sameChoice(a, choice));
+  });
 }

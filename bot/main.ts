@@ -15,8 +15,12 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
   const services = await createServices(config, {
     log,
     conversationTtlMs: config.CONVERSATION_TTL_HOURS * 3_600_000,
+    capacity: { embedded: !config.MONGODB_URI, ticketCeiling: config.EMBEDDED_TICKET_CEILING },
   });
   log.info({ server: services.database?.server?.kind ?? 'MONGODB_URI', db: services.database?.db.databaseName, writeConcern: services.store.writeConcern, model: services.runtime.holder.version }, 'database open, model loaded');
+  const capacity = await services.store.capacity.status().catch(() => null);
+  if (capacity && capacity.level !== 'ok') log.warn({ tickets: capacity.tickets, ceiling: capacity.ceiling, level: capacity.level }, capacity.message!.en);
+  else if (capacity) log.info({ engine: capacity.engine, tickets: capacity.tickets, ceiling: capacity.ceiling }, 'history size');
   const app = createApp({ config, services, log });
   await services.tickets.flushOutbox().catch((err: Error) => log.warn({ err: err.message }, 'outbox replay at start failed; will retry'));
   services.startBackgroundJobs(5_000);

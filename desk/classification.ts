@@ -18,22 +18,22 @@ const MAX_TERM = 64;
  * The classification a ticket stores, from the classifier's result and the labels the
  * conversation settled on (the customer may have picked another topic, which staff should review).
  */
-export function ticketClassification(c: Classification, settled: { topic: string | null; type: string | null }): TicketClassification {
+export function ticketClassification(c: Classification, settled: { topic: string | null; type: string | null }, reviewReason?: string): TicketClassification {
   const picked = settled.topic !== c.topic;
   return {
     lang: c.lang,
     topic: settled.topic,
     type: settled.type as DemandType | null,
     spam: c.spam,
-    // Borderline spam (filed, for staff to decide). Older models have no suspectedSpam: their
-    // "possible spam" review band is the borderline one.
-    suspectedSpam: !c.spam && (c.suspectedSpam ?? c.reason === 'possible-spam'),
+    // Borderline spam (filed, for staff to decide); the classifier sets it.
+    suspectedSpam: c.suspectedSpam === true,
     confidence: c.confidence,
     alternatives: c.alternatives,
     keywords: c.keywords.map((k) => ({ ...k, term: k.term.slice(0, MAX_TERM) })),
     modelVersion: c.modelVersion,
-    needsReview: c.needsReview || picked,
-    reviewReason: picked ? CUSTOMER_PICKED_TOPIC : c.reason,
+    // A topic the customer picked over the classifier's, or a reason the conversation gives, is for staff to look at.
+    needsReview: c.needsReview || picked || reviewReason !== undefined,
+    reviewReason: reviewReason ?? (picked ? CUSTOMER_PICKED_TOPIC : c.reason),
   };
 }
 

@@ -11,6 +11,7 @@ import type { Config } from '../runtime/config.js';
 import { loadHoldout, loadKeywordOverrides, loadTaxonomy } from '../runtime/project-data.js';
 import { AuthService } from '../staff/auth.js';
 import { createTermExtractor } from '../staff/terms.js';
+import type { CapacityOptions } from '../store/capacity.js';
 import { openDatabase, type OpenDatabase } from '../store/database.js';
 import { createStore, type Store } from '../store/index.js';
 import { createModelServices, type ModelServices } from '../trainer/index.js';
@@ -26,10 +27,14 @@ export interface ServiceOptions {
   log: ServiceLog;
   /** An open database to use (tests); without it the configured one is opened and closed by `close()`. */
   db?: Db;
+  /** An opened database whose embedded server this process supervises (tests); reported in /readyz, not closed by `close()`. */
+  database?: OpenDatabase;
   /** Local outbox file (default: OUTBOX_PATH). */
   outboxPath?: string;
   /** Conversation state unused this long reads as absent and is swept (default: kept forever). */
   conversationTtlMs?: number;
+  /** The embedded engine's history ceiling to warn about (default: embedded unless MONGODB_URI is set). */
+  capacity?: CapacityOptions;
   /** How often a running training job refreshes its lock and progress (ms; tests shorten it). */
   trainingHeartbeatMs?: number;
   now?: () => Date;
@@ -80,8 +85,8 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
 export async function createServices(config: Config, opts: ServiceOptions & { models?: boolean }): Promise<CoreServices | Services> {
   const { log } = opts;
   const taxonomy = loadTaxonomy(config.DATA_DIR);
-  const database = opts.db ? null : await openDatabase(config, { info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m) });
-  const db = opts.db ?? database!.db;
+  const database = opts.db || opts.database ? null : await openDatabase(config, { info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m) });
+  const db = opts.db ?? opts.database?.db ?? database!.db;
   const stoppers: (() => void | Promise<void>)[] = [];
   try {
     const store = await createStore({
@@ -92,6 +97,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       log,
       now: opts.now,
       conversationTtlMs: opts.conversationTtlMs,
+      capacity: opts.capacity ?? { embedded: !config.MONGODB_URI, ticketCeiling: config.EMBEDDED_TICKET_CEILING },
     });
     let channel: CustomerChannel | null = null;
     const tickets = createTicketService(store, { log, channel: () => channel, now: opts.now });
@@ -111,7 +117,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
         return (await db.command({ ping: 1 })).ok === 1;
       },
       databaseStatus() {
-        return database?.status() ?? null;
+        return (database ?? opts.database)?.status() ?? null;
       },
       startBackgroundJobs(intervalMs) {
         const stopMaintenance = store.startMaintenance();

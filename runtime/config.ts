@@ -5,6 +5,7 @@
 import { AppError } from '../core/app-error.js';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_EMBEDDED_TICKET_CEILING } from '../store/capacity.js';
 import { PROJECT_ROOT } from './datasets.js';
 
 export const TOKENIZERS = ['node-rs-jieba', 'nodejieba'] as const;
@@ -29,6 +30,8 @@ const ConfigSchema = z.object({
   OUTBOX_PATH: z.string().min(1).default(resolve(PROJECT_ROOT, 'var/outbox/tickets.jsonl')),
   /** How long a database operation may wait for a server before the outbox takes the ticket. */
   DB_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  /** Tickets of history the embedded database serves within the console targets (measured by bench:scale); the server warns from 80%. */
+  EMBEDDED_TICKET_CEILING: z.coerce.number().int().min(1).default(DEFAULT_EMBEDDED_TICKET_CEILING),
   /** Service time zone: ticket-number dates and per-day statistics. */
   TIME_ZONE: z
     .string()

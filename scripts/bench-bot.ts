@@ -1,23 +1,36 @@
 /**
- * npm run -s bench:bot -- [--json] [--conversations 200] [--think-ms 0]
+ * npm run -s bench:bot -- [--json] [--conversations 200] [--think-ms 0] [--history 0] [--processes 1]
  *
- * Load benchmark of the bot server: starts `node dist/bot/main.js` as its own process (embedded
- * database in a temporary folder), then runs N concurrent conversations of 5 turns each over
- * Direct Line (HTTP + WebSocket), as web chat customers would: complaint → confirm → skip contact →
- * status lookup → help. Reports errors, reply latency p50/p99 (send → the bot's reply arrives) and
- * turns per second.
+ * Load benchmark of the bot server: starts an embedded database in a temporary folder and
+ * `node dist/bot/main.js` on it as its own process(es), then runs N concurrent conversations of 5
+ * turns each over Direct Line (HTTP + WebSocket), as web chat customers would: complaint → confirm
+ * → skip contact → status lookup → help. Reports errors, reply latency p50/p99 (send → the bot's
+ * reply arrives on the stream), turns per second and conversations per second (N divided by the
+ * time all N took).
  *
  * `--think-ms 0` (the default) is a stress test: every customer sends the next message the moment
- * the reply arrives, so 200 conversations are 200 requests in flight at all times. `--think-ms N`
- * lets each customer read and type for a random 0.5–1.5 × N ms between turns, as people do; the
- * conversations still overlap (all 200 are open at once).
+ * the reply arrives. `--think-ms N` lets each customer read and type for a random 0.5–1.5 × N ms.
+ *
+ * `--history N` measures twice in one run: first on the empty database (the reference), then after
+ * writing N past conversations into it (each: its Direct Line conversation, 12 logged activities
+ * and 5 revisions of its conversation state, as a 5-turn web chat leaves them), and prints both
+ * with their ratio.
+ *
+ * `--processes 2` starts two server processes on the one database; each conversation's stream is
+ * on the first and its turns are posted alternately to the first and the second, so half of the
+ * replies reach the stream from the other process (through the database). Compare with
+ * `--processes 1` for the cost of that hop.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { startEmbeddedServer } from '../store/embedded-server.js';
+import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-buckets.js';
 import { DirectLineClient } from './directline-client.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 
@@ -33,65 +46,151 @@ const COMPLAINTS = [
   '每天都收到你们的推销短信，怎么退订',
   '有人用我的账号在外地登录了',
 ];
+const DB_NAME = 'bench_bot';
+
+interface Phase {
+  conversations: number;
+  turns: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  firstTurnP99Ms: number;
+  turnsPerSecond: number;
+  conversationsPerSecond: number;
+  seconds: number;
+  errorSamples: string[];
+}
 
 runCli(async () => {
   const { values } = flags({
     json: { type: 'boolean', default: false },
     conversations: { type: 'string', default: '200' },
     'think-ms': { type: 'string', default: '0' },
+    history: { type: 'string', default: '0' },
+    processes: { type: 'string', default: '1' },
   });
   const n = Number(values.conversations);
   const thinkMs = Number(values['think-ms']);
+  const history = Number(values.history);
+  const processes = Number(values.processes);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--conversations must be a positive integer, got "${values.conversations}"`);
   if (!Number.isFinite(thinkMs) || thinkMs < 0) throw new UsageError(`--think-ms must be a non-negative number, got "${values['think-ms']}"`);
+  if (!Number.isInteger(history) || history < 0) throw new UsageError(`--history must be a non-negative integer, got "${values.history}"`);
+  if (processes !== 1 && processes !== 2) throw new UsageError(`--processes must be 1 or 2, got "${values.processes}"`);
+
   const dir = mkdtempSync(join(tmpdir(), 'bench-bot-'));
+  const database = await startEmbeddedServer({ dataDir: join(dir, 'db') });
+  const servers: ChildProcess[] = [];
+  // Interrupted: stop the servers and the database rather than leave them running.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const s of servers) s.kill('SIGTERM');
+      void database.stop().finally(() => process.exit(130));
+    });
+  }
+  try {
+    const bases: string[] = [];
+    for (let i = 0; i < processes; i++) {
+      const { child, base } = await startServer(database.uri, join(dir, `outbox-${i}.jsonl`));
+      servers.push(child);
+      bases.push(base);
+    }
+    // Warm-up: one conversation.
+    await conversation(bases, -1, () => undefined, () => undefined, 0);
+    const phases: Record<string, Phase> = {};
+    phases[history > 0 ? 'empty' : 'run'] = await measure(bases, n, thinkMs);
+    if (history > 0) {
+      const t0 = performance.now();
+      await fillHistory(database.uri, history);
+      process.stderr.write(`wrote ${history} past conversations in ${Math.round((performance.now() - t0) / 1000)} s\n`);
+      phases[`history${history}`] = await measure(bases, n, thinkMs);
+    }
+    const rows = Object.keys(Object.values(phases)[0]).filter((k) => k !== 'errorSamples');
+    const names = Object.keys(phases);
+    process.stdout.write(`| measure | ${names.join(' | ')} |\n|---|${names.map(() => '---').join('|')}|\n`);
+    for (const k of rows) process.stdout.write(`| ${k} | ${names.map((p) => String(phases[p][k as keyof Phase])).join(' | ')} |\n`);
+    const result: Record<string, unknown> = { processes, thinkMs, ...phases };
+    if (history > 0) {
+      const [a, b] = names.map((p) => phases[p]);
+      result.p99Ratio = Math.round((b.p99Ms / a.p99Ms) * 100) / 100;
+      result.firstTurnP99Ratio = Math.round((b.firstTurnP99Ms / a.firstTurnP99Ms) * 100) / 100;
+      process.stdout.write(`p99 ratio (history / empty): ${result.p99Ratio}; first-turn p99 ratio: ${result.firstTurnP99Ratio}\n`);
+    }
+    for (const p of Object.values(phases)) for (const e of p.errorSamples) process.stderr.write(`error: ${e}\n`);
+    if (values.json) printJson(result);
+    if (Object.values(phases).some((p) => p.errors > 0)) process.exitCode = 1;
+  } finally {
+    for (const s of servers) s.kill('SIGTERM');
+    await Promise.all(servers.map((s) => new Promise((r) => (s.exitCode !== null ? r(null) : s.once('exit', r)))));
+    await database.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function startServer(uri: string, outbox: string): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
   const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
   // BENCH_BOT_NODE_ARGS: extra node flags for the server process (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const server = spawn(process.execPath, [...nodeArgs, main], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '10' },
+  const child = spawn(process.execPath, [...nodeArgs, main], {
+    env: { ...process.env, MONGODB_URI: uri, DB_NAME, PORT: String(port), HOST: '127.0.0.1', OUTBOX_PATH: outbox, LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '10', WEBCHAT_CLIENT_BYTES_PER_MINUTE: String(1024 ** 3) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
-  try {
-    await waitReady(base);
-    // Warm-up: one conversation.
-    await conversation(base, -1, () => undefined, 0);
-    const latencies: number[] = [];
-    let errors = 0;
-    const errorSamples: string[] = [];
-    const start = performance.now();
-    await Promise.all(
-      Array.from({ length: n }, (_, i) =>
-        conversation(base, i, (ms) => latencies.push(ms), thinkMs).catch((err: Error) => {
-          errors++;
-          if (errorSamples.length < 5) errorSamples.push(err.message);
-        }),
-      ),
-    );
-    const seconds = (performance.now() - start) / 1000;
-    latencies.sort((a, b) => a - b);
-    const q = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] * 100) / 100;
-    const result = { conversations: n, thinkMs, turns: latencies.length, errors, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: q(1), turnsPerSecond: Math.round(latencies.length / seconds), seconds: Math.round(seconds * 100) / 100, errorSamples };
-    process.stdout.write(`| measure | value |\n|---|---|\n${Object.entries(result).map(([k, v]) => `| ${k} | ${Array.isArray(v) ? v.join('; ') : v} |`).join('\n')}\n`);
-    if (values.json) printJson(result);
-    if (errors) process.exitCode = 1;
-  } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-  }
-});
+  await waitReady(base);
+  return { child, base };
+}
 
-/** One customer: 5 turns, each timed from send to the bot's reply. */
-async function conversation(base: string, i: number, record: (ms: number) => void, thinkMs: number): Promise<void> {
-  const c = await DirectLineClient.open(base, `load-${i}-${process.pid}`);
+async function measure(bases: string[], n: number, thinkMs: number): Promise<Phase> {
+  const latencies: number[] = [];
+  const firstTurns: number[] = [];
+  let errors = 0;
+  const errorSamples: string[] = [];
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      conversation(bases, i, (ms) => latencies.push(ms), (ms) => firstTurns.push(ms), thinkMs).catch((err: Error) => {
+        errors++;
+        if (errorSamples.length < 5) errorSamples.push(err.message);
+      }),
+    ),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    conversations: n,
+    turns: latencies.length,
+    errors,
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    maxMs: quantile(latencies, 1),
+    firstTurnP99Ms: quantile(firstTurns, 0.99),
+    turnsPerSecond: Math.round(latencies.length / seconds),
+    conversationsPerSecond: Math.round(((n - errors) / seconds) * 10) / 10,
+    seconds: Math.round(seconds * 100) / 100,
+    errorSamples,
+  };
+}
+
+function quantile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] * 100) / 100;
+}
+
+/** One customer: 5 turns, each timed from send to the bot's reply; turns alternate between processes. */
+async function conversation(bases: string[], i: number, record: (ms: number) => void, first: (ms: number) => void, thinkMs: number): Promise<void> {
+  const c = await DirectLineClient.open(bases[0], '');
+  let turnNo = 0;
   try {
     const turn = async (text: string, expect: RegExp) => {
       if (thinkMs > 0) await new Promise((r) => setTimeout(r, thinkMs * (0.5 + Math.random())));
+      const via = bases[turnNo++ % bases.length];
       const t0 = performance.now();
-      const reply = await c.replyTo(await c.send(text), 30_000);
-      record(performance.now() - t0);
+      const reply = await c.replyTo(await c.send(text, via), 30_000);
+      const ms = performance.now() - t0;
+      record(ms);
+      if (turnNo === 1) first(ms);
       if (!expect.test(reply.text ?? '')) throw new Error(`unexpected reply to "${text}": ${reply.text}`);
       return reply.text ?? '';
     };
@@ -103,6 +202,54 @@ async function conversation(base: string, i: number, record: (ms: number) => voi
     await turn('帮助', /查询工单/);
   } finally {
     c.close();
+  }
+}
+
+/**
+ * Writes `count` past web chat conversations as a finished 5-turn conversation leaves them, started
+ * at random times over the last 20 hours (all still within the default 24-hour lifetime): the
+ * Direct Line conversation, 12 logged activities, 2 markers and 5 revisions of the conversation
+ * state, each in the bucket collection of its start, where the server keeps them.
+ */
+async function fillHistory(uri: string, count: number): Promise<void> {
+  const client = await MongoClient.connect(uri);
+  try {
+    const db = client.db(DB_NAME);
+    const batch = 500;
+    const now = Date.now();
+    const byBucket = new Map<string, Record<string, unknown>[]>();
+    const add = (base: string, id: string, doc: Record<string, unknown>) => {
+      const name = bucketCollection(base, bucketOfId(id)!);
+      const list = byBucket.get(name) ?? [];
+      list.push(doc);
+      byBucket.set(name, list);
+    };
+    const flush = async () => {
+      await Promise.all([...byBucket].map(([name, docs]) => db.collection(name).insertMany(docs, { ordered: false })));
+      byBucket.clear();
+    };
+    for (let done = 0; done < count; done += batch) {
+      for (let k = 0; k < Math.min(batch, count - done); k++) {
+        // Oldest first, evenly over 20 hours ending ten minutes ago (the current bucket holds only
+        // the measured conversations); in order, so that each batch fills one or two buckets.
+        const at = new Date(now - 600_000 - 20 * 3_600_000 + Math.floor(((done + k) / count) * 20 * 3_600_000));
+        const id = newBucketedId(at.getTime());
+        add('directlineConversations', id, { _id: id, userId: `webchat:u-${randomBytes(16).toString('hex')}`, createdAt: at, expiresAt: new Date(at.getTime() + 24 * 3_600_000) });
+        for (let s = 1; s <= 12; s++) {
+          const activity = { type: 'message', id: `${id}|${String(s).padStart(7, '0')}`, text: s % 2 ? COMPLAINTS[s % COMPLAINTS.length] : '已为您登记工单，请记下工单号。', channelId: 'webchat', conversation: { id }, from: { id: s % 2 ? 'webchat:u' : 'bot', role: s % 2 ? 'user' : 'bot' } };
+          add('directlineActivities', id, { _id: activity.id, json: JSON.stringify(activity), at });
+        }
+        add('directlineActivities', id, { _id: `${id}|started`, at });
+        add('directlineActivities', id, { _id: `${id}|members`, at });
+        for (let r = 1; r <= 5; r++) {
+          add('botState', id, { _id: `webchat/conversations/${id}/#${r}`, state: JSON.stringify({ dialogState: { dialogStack: [] }, lang: 'zh-Hans' }), eTag: `${r}.${randomBytes(6).toString('hex')}`, at });
+        }
+      }
+      await flush();
+      if ((done / batch) % 20 === 0) process.stderr.write(`history: ${Math.min(count, done + batch)}/${count}\n`);
+    }
+  } finally {
+    await client.close();
   }
 }
 

@@ -62,9 +62,12 @@ export class DirectLineClient {
     return new DirectLineClient(baseUrl, conv.conversationId, conv.token, socket, userId);
   }
 
-  /** Sends a message; returns the id the channel gave it. */
-  async send(text: string): Promise<string> {
-    const res = await fetch(`${this.baseUrl}/v3/directline/conversations/${this.conversationId}/activities`, {
+  /**
+   * Sends a message; returns the id the channel gave it. `via` posts it to another server process
+   * (on the same database) than the one holding the stream.
+   */
+  async send(text: string, via = this.baseUrl): Promise<string> {
+    const res = await fetch(`${via}/v3/directline/conversations/${this.conversationId}/activities`, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ type: 'message', from: { id: this.userId }, text, locale: 'zh-CN' }),

@@ -28,6 +28,14 @@ export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
   registerTicketRoutes(router, deps);
   registerStatsRoutes(router, { ...deps, counters: deps.store.counters });
   registerCustomerRoutes(router, { ...deps, customers: deps.store.customers });
+  router.add({
+    method: 'get',
+    path: '/api/capacity',
+    summary: "History size against the embedded database's measured ceiling, with what to do (zh-Hans, zh-Hant, en) when near or over it",
+    tag: 'admin',
+    role: 'admin',
+    handler: async () => ({ body: await deps.store.capacity.status() }),
+  });
   server.get('/api/openapi.json', async (_req, res) => {
     res.send(200, router.openapi({ title: 'Demand desk staff API', version: '1.0.0' }));
   });

@@ -19,6 +19,11 @@
  * Expiry (`ttlMs`): an item whose newest revision is older than that reads as absent (the
  * conversation starts afresh; its tickets keep what staff need), and `sweepExpired` deletes such
  * keys in the background.
+ *
+ * Web chat conversations (keys `webchat/conversations/<id>/…` with ids that name a time bucket,
+ * see time-buckets.ts) are kept in the bucket collection `<collection>_<bucket>`: on FerretDB every
+ * lookup scans its collection, so a turn then reads only the state of conversations started in the
+ * same ten minutes, however many came before; they expire by dropping the bucket.
  */
 import { randomBytes } from 'node:crypto';
 import type { Storage, StoreItems } from 'botbuilder';
@@ -26,6 +31,7 @@ import type { Collection, Db } from 'mongodb';
 import { backoff, isDuplicateKey } from './claims.js';
 import { ConflictError } from './errors.js';
 import { InsertBatcher } from './insert-batcher.js';
+import { bucketCollection, bucketOfId, dropExpiredBuckets } from './time-buckets.js';
 
 interface RevisionDoc {
   _id: string;
@@ -60,20 +66,50 @@ const headId = (key: string) => `${key}#head`;
 /** Write the head document every this many revisions (it only shortens other processes' walks). */
 const HEAD_EVERY = 8;
 
+const WEBCHAT_KEY = /^webchat\/conversations\/([^/]+)\//;
+
+interface Partition {
+  items: Collection<RevisionDoc | HeadDoc>;
+  /** Concurrent turns' writes share one insert (and one journal flush): see insert-batcher.ts. */
+  inserts: InsertBatcher<RevisionDoc | HeadDoc>;
+}
+
 export class MongoBotStorage implements Storage {
-  private readonly items: Collection<RevisionDoc | HeadDoc>;
+  private readonly main: Partition;
+  private readonly buckets = new Map<string, Partition>();
   /** Newest revision this process has seen per key (an accelerator, never the authority). */
   private readonly known = new Map<string, Known>();
 
-  /** Concurrent turns' writes share one insert (and one journal flush): see insert-batcher.ts. */
-  private readonly inserts: InsertBatcher<RevisionDoc | HeadDoc>;
-
   private readonly ttlMs: number;
 
-  constructor(db: Db, collection = 'botState', opts: BotStorageOptions = {}) {
+  constructor(
+    private readonly db: Db,
+    private readonly collection = 'botState',
+    opts: BotStorageOptions = {},
+  ) {
     this.ttlMs = opts.ttlMs ?? Number.POSITIVE_INFINITY;
-    this.items = db.collection<RevisionDoc | HeadDoc>(collection);
-    this.inserts = new InsertBatcher(this.items, () => ({ w: 1 }));
+    this.main = this.partitionNamed(collection);
+  }
+
+  private partitionNamed(name: string): Partition {
+    const items = this.db.collection<RevisionDoc | HeadDoc>(name);
+    return { items, inserts: new InsertBatcher(items, () => ({ w: 1 })) };
+  }
+
+  /** Where a key lives: its web chat conversation's bucket, or the main collection. */
+  private partition(key: string): Partition {
+    const id = WEBCHAT_KEY.exec(key)?.[1];
+    const bucket = id === undefined ? null : bucketOfId(id);
+    if (bucket === null) return this.main;
+    const name = bucketCollection(this.collection, bucket);
+    let p = this.buckets.get(name);
+    if (!p) {
+      p = this.partitionNamed(name);
+      this.buckets.set(name, p);
+      // Buckets come and go every ten minutes; forget the oldest handles.
+      if (this.buckets.size > 500) this.buckets.delete(this.buckets.keys().next().value as string);
+    }
+    return p;
   }
 
   async read(keys: string[]): Promise<StoreItems> {
@@ -125,39 +161,44 @@ export class MongoBotStorage implements Storage {
   private async insertRevision(key: string, rev: number, state: string): Promise<void> {
     const eTag = `${rev}.${randomBytes(6).toString('hex')}`;
     const at = new Date();
-    await this.inserts.insert({ _id: revId(key, rev), state, eTag, at });
+    const { items, inserts } = this.partition(key);
+    await inserts.insert({ _id: revId(key, rev), state, eTag, at });
     this.known.set(key, { rev, eTag, state, at });
     if (this.known.size > 100_000) this.known.clear();
     if (rev % HEAD_EVERY === 0) {
       // Housekeeping off the turn's path. Revisions from the head on stay contiguous; older ones go.
-      void this.items.replaceOne({ _id: headId(key) }, { rev, at } as HeadDoc, { upsert: true }).catch(() => undefined);
+      void items.replaceOne({ _id: headId(key) }, { rev, at } as HeadDoc, { upsert: true }).catch(() => undefined);
       for (let r = Math.max(1, rev - 2 * HEAD_EVERY + 1); r <= rev - HEAD_EVERY; r++) {
-        void this.items.deleteOne({ _id: revId(key, r) }).catch(() => undefined);
+        void items.deleteOne({ _id: revId(key, r) }).catch(() => undefined);
       }
     }
   }
 
   /** The newest revision of a key, or null when it was never written. `_id` lookups only. */
   private async latest(key: string): Promise<Known | null> {
+    const { items } = this.partition(key);
     let best: Known | null = this.known.get(key) ?? null;
     if (!best) {
       // Not seen by this process: the first existing revision at or after the head (revisions
       // before the head may be deleted, the ones after it are contiguous).
-      const head = (await this.items.findOne({ _id: headId(key) })) as HeadDoc | null;
+      const head = (await items.findOne({ _id: headId(key) })) as HeadDoc | null;
       // Without a head there were fewer than HEAD_EVERY revisions and none deleted: check the first.
       const from = head ? Math.max(1, head.rev - HEAD_EVERY) : 1;
       const to = head ? from + 2 * HEAD_EVERY : 1;
       for (let r = from; r <= to && !best; r++) {
-        const doc = (await this.items.findOne({ _id: revId(key, r) })) as RevisionDoc | null;
+        const doc = (await items.findOne({ _id: revId(key, r) })) as RevisionDoc | null;
         if (doc) best = { rev: r, eTag: doc.eTag, state: doc.state, at: doc.at };
       }
       if (!best) return null;
     }
-    // Walk forward past revisions written since (by other processes).
-    for (;;) {
-      const next = (await this.items.findOne({ _id: revId(key, best.rev + 1) })) as RevisionDoc | null;
-      if (!next) break;
-      best = { rev: best.rev + 1, eTag: next.eTag, state: next.state, at: next.at };
+    // Walk forward past revisions written since (by other processes), a few lookups at a time: a
+    // conversation's next turn often reaches another process than its last.
+    for (let width = 1; ; width = 4) {
+      const from = best.rev;
+      const next = (await Promise.all(Array.from({ length: width }, (_, i) => items.findOne({ _id: revId(key, from + 1 + i) })))) as (RevisionDoc | null)[];
+      const gap = next.findIndex((d) => !d);
+      for (const d of gap === -1 ? next : next.slice(0, gap)) best = { rev: best.rev + 1, eTag: d!.eTag, state: d!.state, at: d!.at };
+      if (gap !== -1) break;
     }
     this.known.set(key, best);
     return best;
@@ -173,9 +214,11 @@ export class MongoBotStorage implements Storage {
    */
   async sweepExpired(now = Date.now()): Promise<number> {
     if (!Number.isFinite(this.ttlMs)) return 0;
-    let removed = 0;
+    // Web chat buckets go whole; their conversations lasted the TTL from their start.
+    let removed = await dropExpiredBuckets(this.db, [this.collection], this.ttlMs, now);
     const seen = new Set<string>();
-    const cursor = this.items.find({}, { projection: { _id: 1, at: 1 }, batchSize: 500 });
+    const items = this.main.items;
+    const cursor = items.find({}, { projection: { _id: 1, at: 1 }, batchSize: 500 });
     for await (const doc of cursor) {
       const hash = doc._id.lastIndexOf('#');
       if (hash < 0 || !doc.at || !this.expired(doc.at, now)) continue;
@@ -186,8 +229,8 @@ export class MongoBotStorage implements Storage {
       const newest = await this.latest(key);
       if (newest && !this.expired(newest.at, now)) continue; // written since: alive
       const top = newest?.rev ?? 0;
-      for (let r = top; r >= Math.max(1, top - 3 * HEAD_EVERY); r--) await this.items.deleteOne({ _id: revId(key, r) });
-      await this.items.deleteOne({ _id: headId(key) });
+      for (let r = top; r >= Math.max(1, top - 3 * HEAD_EVERY); r--) await items.deleteOne({ _id: revId(key, r) });
+      await items.deleteOne({ _id: headId(key) });
       this.known.delete(key);
       removed++;
     }

@@ -14,6 +14,7 @@
  * read finds its conditional update matching nothing and retries from a fresh read.
  */
 import type { Collection, Db } from 'mongodb';
+import { escapeRegex } from './validation.js';
 
 /**
  * Whether the server applies a single-document update atomically: MongoDB does; FerretDB (which
@@ -63,6 +64,12 @@ export class Claims {
    * guarded: a writer holding a stale read could otherwise take the same claim again. Old ones are
    * pruned instead, long after any read of that state can still be in flight.
    */
+  /** Deletes every claim whose id starts with `prefix` (after a rebuild restarts versions). */
+  async forget(prefix: string): Promise<number> {
+    const r = await this.claims.deleteMany({ _id: { $regex: `^${escapeRegex(prefix)}` } });
+    return r.deletedCount;
+  }
+
   async prune(ageMs = 60 * 60_000): Promise<number> {
     const r = await this.claims.deleteMany({ at: { $lt: new Date(Date.now() - ageMs) } });
     return r.deletedCount;

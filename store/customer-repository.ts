@@ -223,10 +223,8 @@ export class MongoCustomerRepository {
       shards.set(shardOf(id), s);
       addToDirectory(s.identities, t);
     }
-    for (const [id, d] of perIdentity) await this.tickets.replace(id, d);
-    for (const [id, s] of shards) await this.directory.replace(id, s);
-    for (const id of await this.tickets.ids()) if (!perIdentity.has(id)) await this.tickets.delete(id);
-    for (const id of await this.directory.ids()) if (!shards.has(id)) await this.directory.delete(id);
+    await this.tickets.replaceAll(perIdentity);
+    await this.directory.replaceAll(shards);
     return { identities: perIdentity.size };
   }
 }

@@ -1,24 +1,28 @@
 /**
  * The web chat channel's data on MongoDB, so any number of bot processes serve any conversation:
- * the Direct Line conversations, their activity logs, a per-process "doorbell" feed that tells the
- * other processes a conversation has news, and the token-signing key all processes share.
+ * the Direct Line conversations and their activity logs, a doorbell feed that tells the other
+ * processes a conversation has news, and the token-signing key all processes share.
  *
- * Built for FerretDB 1.24 on SQLite, where only `_id` equality is pushed down (any other filter
- * scans the collection) and concurrent read-modify-write on one document is not atomic, but unique
+ * Built for FerretDB 1.24 on SQLite, where every query but an insert scans its collection (see
+ * time-buckets.ts) and concurrent read-modify-write on one document is not atomic, but unique
  * `_id`s are enforced:
- * - every request-path read is a `findOne({_id})`; a conversation that does not exist costs one
- *   lookup, like one that does;
+ * - conversations and logs live in 10-minute bucket collections named by the conversation id, so a
+ *   lookup reads one small collection whatever the history, a conversation that does not exist
+ *   (or whose bucket is gone) costs at most as much as one that does, and expiry drops whole
+ *   buckets; nothing on the request path updates or deletes a document;
  * - each activity is its own document `<conversationId>|<seq as 7 digits>` (also its activity id);
  *   the unique `_id` decides between processes appending at once (the loser takes the next
  *   number), so the log stays contiguous and the watermark is the sequence number;
- * - the feed is append-only per process (`<processId>:<n>`, one writer each, no contention), read
- *   by the others with `_id` lookups; it only rings the bell, the log is the truth.
- * Scans happen only in the background sweep (expired conversations) and over the handful of live
- * process records.
+ * - the feed is a collection per 2-second slot (a capped collection read newest-first would scan:
+ *   FerretDB does not push the limit down; 0.9 s per read at 12,000 entries); a poll reads the
+ *   current and previous slot whole, old slots are dropped; it only rings the bell, the log is the
+ *   truth.
  */
 import { randomBytes } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { isDuplicateKey } from './claims.js';
+import { InsertBatcher } from './insert-batcher.js';
+import { bucketCollection, bucketOfId, dropExpiredBuckets, newBucketedId } from './time-buckets.js';
 
 /** A Direct Line conversation as stored. */
 export interface DirectLineConversation {
@@ -28,12 +32,8 @@ export interface DirectLineConversation {
   userName?: string;
   locale?: string;
   createdAt: Date;
-  touchedAt: Date;
+  /** The conversation reads as absent from then on (its bucket is dropped a little later). */
   expiresAt: Date;
-  /** A lower bound of the newest sequence number (kept roughly up to date; the log is the truth). */
-  seqHint: number;
-  /** Bytes the client has posted into this conversation (checked against its budget). */
-  clientBytes: number;
 }
 
 interface ActivityDoc {
@@ -52,15 +52,8 @@ interface MarkerDoc {
 
 interface FeedDoc {
   _id: string;
+  proc: string;
   conv: string;
-  at: Date;
-}
-
-interface PeerDoc {
-  _id: string;
-  at: Date;
-  /** Newest feed number of this process at its last heartbeat. */
-  feed: number;
 }
 
 interface KeyDoc {
@@ -87,52 +80,94 @@ export function seqOf(conversationId: string, id: string): number | null {
   return /^\d{7,15}$/.test(tail) ? Number(tail) : null;
 }
 
-const FEED_KEEP = 2000;
+const CONVERSATIONS = 'directlineConversations';
+const ACTIVITIES = 'directlineActivities';
+const FEED = 'directlineFeed';
 const PARALLEL_READS = 16;
+/** The feed is a collection per 2-second slot: a poll reads two small collections whole. */
+const FEED_SLOT_MS = 2000;
 
+/** The web chat channel's storage (see the file header). */
 export class MongoDirectLineRepository {
-  private readonly conversations: Collection<DirectLineConversation>;
-  private readonly log: Collection<ActivityDoc | MarkerDoc>;
-  private readonly feed: Collection<FeedDoc>;
-  private readonly peers: Collection<PeerDoc>;
   private readonly keys: Collection<KeyDoc>;
   /** Newest sequence number seen per conversation (an accelerator, never the authority). */
   private readonly known = new Map<string, number>();
+  /** Conversation documents seen here, least recently used first (they are immutable). */
+  private readonly cached = new Map<string, DirectLineConversation>();
   private feedSeq = 0;
+  private feedSweptSlot = 0;
+  /** Feed entries already handled (the two newest slots are re-read every poll). */
+  private seenFeed = new Set<string>();
+
+  /** Concurrent appends share one insert (one SQLite transaction) per collection: see insert-batcher.ts. */
+  private readonly batchers = new Map<string, InsertBatcher<ActivityDoc | MarkerDoc | FeedDoc>>();
 
   /** This process's id in the feed. */
   readonly processId = randomBytes(8).toString('hex');
 
-  constructor(db: Db) {
-    this.conversations = db.collection<DirectLineConversation>('directlineConversations');
-    this.log = db.collection<ActivityDoc | MarkerDoc>('directlineActivities');
-    this.feed = db.collection<FeedDoc>('directlineFeed');
-    this.peers = db.collection<PeerDoc>('directlinePeers');
+  constructor(private readonly db: Db) {
     this.keys = db.collection<KeyDoc>('directlineKeys');
+  }
+
+  /** A new conversation id (it names its bucket). */
+  static newId(nowMs = Date.now()): string {
+    return newBucketedId(nowMs);
+  }
+
+  private conversations(id: string): Collection<DirectLineConversation> | null {
+    const bucket = bucketOfId(id);
+    return bucket === null ? null : this.db.collection<DirectLineConversation>(bucketCollection(CONVERSATIONS, bucket));
+  }
+
+  private log(id: string): Collection<ActivityDoc | MarkerDoc> {
+    return this.db.collection<ActivityDoc | MarkerDoc>(this.logName(id));
+  }
+
+  private logName(id: string): string {
+    const bucket = bucketOfId(id);
+    if (bucket === null) throw new Error(`direct line: ${id} is not a conversation id of this channel`);
+    return bucketCollection(ACTIVITIES, bucket);
+  }
+
+  private insert(collection: string, doc: ActivityDoc | MarkerDoc | FeedDoc): Promise<void> {
+    let b = this.batchers.get(collection);
+    if (!b) {
+      b = new InsertBatcher(this.db.collection<ActivityDoc | MarkerDoc | FeedDoc>(collection), () => ({ w: 1 }));
+      this.batchers.set(collection, b);
+      if (this.batchers.size > 64) this.batchers.delete(this.batchers.keys().next().value as string);
+    }
+    return b.insert(doc);
   }
 
   // ---- conversations -------------------------------------------------------------------------
 
-  async createConversation(conv: Omit<DirectLineConversation, 'seqHint' | 'clientBytes'>): Promise<DirectLineConversation> {
-    const doc: DirectLineConversation = { ...conv, seqHint: 0, clientBytes: 0 };
-    await this.conversations.insertOne(doc);
-    this.known.set(doc._id, 0);
-    return doc;
+  async createConversation(conv: DirectLineConversation): Promise<DirectLineConversation> {
+    await this.conversations(conv._id)!.insertOne(conv);
+    this.known.set(conv._id, 0);
+    this.cache(conv);
+    return conv;
   }
 
-  /** The conversation, or null when it does not exist or has expired. One `_id` lookup. */
+  /**
+   * The conversation, or null when it does not exist or has expired. A conversation document never
+   * changes after it is created, so the ones seen here are kept (bounded) and served from memory.
+   */
   async getConversation(id: string, now = new Date()): Promise<DirectLineConversation | null> {
-    const doc = await this.conversations.findOne({ _id: id });
-    if (!doc || doc.expiresAt.getTime() <= now.getTime()) return null;
+    const collection = this.conversations(id);
+    if (!collection) return null; // not an id of this channel: no lookup at all
+    const doc = this.cached.get(id) ?? (await collection.findOne({ _id: id }));
+    if (!doc || doc.expiresAt.getTime() <= now.getTime()) {
+      this.cached.delete(id);
+      return null;
+    }
+    this.cache(doc);
     return doc;
   }
 
-  /** Records client bytes and use (extends the expiry). */
-  async touch(id: string, addBytes: number, expiresAt: Date, locale?: string): Promise<void> {
-    await this.conversations.updateOne(
-      { _id: id },
-      { $inc: { clientBytes: addBytes }, $set: { touchedAt: new Date(), expiresAt, ...(locale ? { locale } : {}) } },
-    );
+  private cache(conv: DirectLineConversation): void {
+    this.cached.delete(conv._id);
+    this.cached.set(conv._id, conv);
+    if (this.cached.size > 20_000) this.cached.delete(this.cached.keys().next().value as string);
   }
 
   /**
@@ -141,7 +176,7 @@ export class MongoDirectLineRepository {
    */
   async once(conversationId: string, name: string): Promise<boolean> {
     try {
-      await this.log.insertOne({ _id: `${conversationId}|${name}`, at: new Date() });
+      await this.insert(this.logName(conversationId), { _id: `${conversationId}|${name}`, at: new Date() });
       return true;
     } catch (err) {
       if (isDuplicateKey(err)) return false;
@@ -156,22 +191,21 @@ export class MongoDirectLineRepository {
    * number). Keeps the last `keep` activities: the one `keep` places back is deleted.
    */
   async append(conv: DirectLineConversation, stamp: (seq: number) => Record<string, unknown>, keep: number): Promise<LoggedActivity> {
-    let seq = Math.max(this.known.get(conv._id) ?? 0, conv.seqHint) + 1;
+    const name = this.logName(conv._id);
+    let seq = (this.known.get(conv._id) ?? 0) + 1;
     for (let attempt = 0; attempt < 1000; attempt++) {
       const activity = stamp(seq);
       try {
-        await this.log.insertOne({ _id: activityId(conv._id, seq), json: JSON.stringify(activity), at: new Date() });
+        await this.insert(name, { _id: activityId(conv._id, seq), json: JSON.stringify(activity), at: new Date() });
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
-        seq += 1; // another process took it: the log is contiguous, so the next one is free or taken too
+        // Another process appended meanwhile: find the end of the log (a few parallel probes
+        // rather than one insert attempt per number), then try after it.
+        seq = Math.max(seq, await this.latestSeq(conv)) + 1;
         continue;
       }
       this.remember(conv._id, seq);
-      if (seq % 8 === 0) {
-        // Off the request's path: the hint only shortens other processes' walks.
-        void this.conversations.updateOne({ _id: conv._id, seqHint: { $lt: seq } }, { $set: { seqHint: seq } }).catch(() => undefined);
-      }
-      if (seq > keep) void this.log.deleteOne({ _id: activityId(conv._id, seq - keep) }).catch(() => undefined);
+      if (seq > keep) void this.log(conv._id).deleteOne({ _id: activityId(conv._id, seq - keep) }).catch(() => undefined);
       return { seq, activity };
     }
     throw new Error(`direct line: could not append to conversation ${conv._id}`);
@@ -179,22 +213,23 @@ export class MongoDirectLineRepository {
 
   /** Marks the activity at `seq` as moved to `to` (an update replaced it further down the log). */
   async markMoved(conversationId: string, seq: number, to: number): Promise<void> {
-    await this.log.updateOne({ _id: activityId(conversationId, seq) }, { $set: { movedTo: to } });
+    await this.log(conversationId).updateOne({ _id: activityId(conversationId, seq) }, { $set: { movedTo: to } });
   }
 
   /** The log entry at `seq` (moved ones included), or null. */
   async entry(conversationId: string, seq: number): Promise<(LoggedActivity & { movedTo?: number }) | null> {
-    const doc = (await this.log.findOne({ _id: activityId(conversationId, seq) })) as ActivityDoc | null;
+    const doc = (await this.log(conversationId).findOne({ _id: activityId(conversationId, seq) })) as ActivityDoc | null;
     if (!doc || typeof doc.json !== 'string') return null;
     return { seq, activity: JSON.parse(doc.json) as Record<string, unknown>, ...(doc.movedTo ? { movedTo: doc.movedTo } : {}) };
   }
 
   /** The newest sequence number of a conversation (0 when empty): walks forward by `_id`. */
   async latestSeq(conv: DirectLineConversation): Promise<number> {
-    let latest = Math.max(this.known.get(conv._id) ?? 0, conv.seqHint);
+    const log = this.log(conv._id);
+    let latest = this.known.get(conv._id) ?? 0;
     for (;;) {
       const probes = await Promise.all(
-        Array.from({ length: latest === 0 ? 1 : 4 }, (_, i) => this.log.findOne({ _id: activityId(conv._id, latest + 1 + i) }, { projection: { _id: 1 } })),
+        Array.from({ length: latest === 0 ? 1 : 3 }, (_, i) => log.findOne({ _id: activityId(conv._id, latest + 1 + i) }, { projection: { _id: 1 } })),
       );
       const found = probes.findIndex((d) => !d);
       if (found === -1) {
@@ -222,7 +257,7 @@ export class MongoDirectLineRepository {
   }
 
   private remember(conversationId: string, seq: number): void {
-    if ((this.known.get(conversationId) ?? 0) >= seq) return;
+    if ((this.known.get(conversationId) ?? -1) >= seq) return;
     this.known.delete(conversationId);
     this.known.set(conversationId, seq);
     if (this.known.size > 50_000) this.known.delete(this.known.keys().next().value as string);
@@ -231,48 +266,34 @@ export class MongoDirectLineRepository {
   // ---- doorbell feed -------------------------------------------------------------------------
 
   /** Tells the other processes that `conversationId` has news. */
-  async ring(conversationId: string): Promise<void> {
+  async ring(conversationId: string, nowMs = Date.now()): Promise<void> {
     const n = ++this.feedSeq;
-    await this.feed.insertOne({ _id: feedId(this.processId, n), conv: conversationId, at: new Date() });
-    if (n > FEED_KEEP) void this.feed.deleteOne({ _id: feedId(this.processId, n - FEED_KEEP) }).catch(() => undefined);
+    const slot = Math.floor(nowMs / FEED_SLOT_MS);
+    await this.insert(`${FEED}_${slot}`, { _id: `${this.processId}:${n}`, proc: this.processId, conv: conversationId });
   }
 
-  /** Records this process as alive (with its feed position); other processes find it here. */
-  async heartbeat(): Promise<void> {
-    await this.peers.replaceOne({ _id: this.processId }, { at: new Date(), feed: this.feedSeq }, { upsert: true });
-  }
-
-  /** The other live processes and their feed positions; forgets ones silent for `staleMs`. */
-  async livePeers(staleMs: number): Promise<{ id: string; feed: number }[]> {
-    const now = Date.now();
-    const out: { id: string; feed: number }[] = [];
-    // A scan, but of one small document per running process.
-    for (const p of await this.peers.find({}).toArray()) {
-      if (p._id === this.processId) continue;
-      if (now - p.at.getTime() > staleMs) {
-        void this.peers.deleteOne({ _id: p._id }).catch(() => undefined);
-        continue;
-      }
-      out.push({ id: p._id, feed: p.feed });
+  /**
+   * The conversations other processes rang for since the last call, and whether any other process
+   * rang at all: reads the current and the previous slot collection whole (a few seconds of bells).
+   */
+  async readFeed(nowMs = Date.now()): Promise<{ conversations: string[]; others: boolean }> {
+    const slot = Math.floor(nowMs / FEED_SLOT_MS);
+    const docs = (await Promise.all([slot - 1, slot].map((s) => this.db.collection<FeedDoc>(`${FEED}_${s}`).find({}).toArray()))).flat();
+    const conversations = new Set<string>();
+    let others = false;
+    const seen = new Set<string>();
+    for (const d of docs) {
+      seen.add(d._id);
+      if (d.proc === this.processId) continue;
+      others = true;
+      if (!this.seenFeed.has(d._id)) conversations.add(d.conv);
     }
-    return out;
-  }
-
-  /** The conversations another process rang for after feed number `cursor`, and the new cursor. */
-  async readFeed(peer: string, cursor: number): Promise<{ conversations: string[]; cursor: number }> {
-    const conversations: string[] = [];
-    for (;;) {
-      const doc = await this.feed.findOne({ _id: feedId(peer, cursor + 1) });
-      if (!doc) break;
-      conversations.push(doc.conv);
-      cursor += 1;
+    this.seenFeed = seen;
+    if (slot - this.feedSweptSlot > 30) {
+      this.feedSweptSlot = slot;
+      void dropExpiredBuckets(this.db, [FEED], 0, nowMs - 10 * FEED_SLOT_MS, FEED_SLOT_MS).catch(() => undefined);
     }
-    return { conversations, cursor };
-  }
-
-  /** Removes this process's record (at shutdown). */
-  async leave(): Promise<void> {
-    await this.peers.deleteOne({ _id: this.processId });
+    return { conversations: [...conversations], others };
   }
 
   // ---- keys and housekeeping ----------------------------------------------------------------
@@ -291,27 +312,8 @@ export class MongoDirectLineRepository {
     return Buffer.from(doc.key, 'base64');
   }
 
-  /**
-   * Deletes expired conversations with their logs. A background scan in batches (the only one):
-   * request-path reads never depend on it, since an expired conversation reads as absent.
-   */
-  async sweepExpired(keep: number, now = new Date(), batch = 500): Promise<number> {
-    let removed = 0;
-    const cursor = this.conversations.find({}, { projection: { _id: 1, expiresAt: 1, seqHint: 1 }, batchSize: batch });
-    for await (const c of cursor) {
-      if (c.expiresAt.getTime() > now.getTime()) continue;
-      const latest = await this.latestSeq(c as DirectLineConversation);
-      await this.conversations.deleteOne({ _id: c._id });
-      // Entries more than `keep` back were deleted when they fell off the log.
-      for (let s = latest; s >= Math.max(1, latest - keep - 8); s--) await this.log.deleteOne({ _id: activityId(c._id, s) });
-      for (const marker of ['members', 'started']) await this.log.deleteOne({ _id: `${c._id}|${marker}` });
-      this.known.delete(c._id);
-      removed++;
-    }
-    return removed;
+  /** Drops the buckets whose conversations have all expired (`ttlMs` after their start). */
+  sweepExpired(ttlMs: number, nowMs = Date.now()): Promise<number> {
+    return dropExpiredBuckets(this.db, [CONVERSATIONS, ACTIVITIES], ttlMs, nowMs);
   }
-}
-
-function feedId(processId: string, n: number): string {
-  return `${processId}:${String(n).padStart(9, '0')}`;
 }

@@ -7,13 +7,16 @@
 import type { Db, WriteConcernSettings } from 'mongodb';
 import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
+import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, type CapacityOptions } from './capacity.js';
 import { Claims, updatesAreAtomic } from './claims.js';
+import { dayOf } from './clock.js';
 import { MongoCustomerRepository } from './customer-repository.js';
 import { MongoDirectLineRepository } from './directline-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import { TicketCounters } from './ticket-counters.js';
+import { TicketIndex } from './ticket-index.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
@@ -29,6 +32,8 @@ export interface StoreOptions {
   now?: () => Date;
   /** Conversation state unused this long reads as absent and is swept (default: kept forever). */
   conversationTtlMs?: number;
+  /** Which engine is in use and its ticket ceiling (default: embedded, the measured ceiling). */
+  capacity?: CapacityOptions;
 }
 
 export interface Store {
@@ -50,6 +55,8 @@ export interface Store {
   facts: TicketFactsReader;
   /** Pre-aggregated statistics, kept up to date by every ticket write. */
   counters: TicketCounters;
+  /** History size against the embedded database's measured ceiling. */
+  capacity: CapacityMonitor;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
   /** Write concern in use: journaled where the server accepts it. */
@@ -89,6 +96,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const counters = new TicketCounters(opts.db);
   const customers = new MongoCustomerRepository(opts.db);
   const atomicUpdates = await updatesAreAtomic(opts.db);
+  const index = new TicketIndex(opts.db);
   const tickets = new MongoTicketRepository(opts.db, {
     atomicUpdates,
     timeZone: opts.timeZone,
@@ -98,8 +106,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     writeConcern,
     now: opts.now,
     customerTickets: (identity) => customers.allTicketsOf(identity),
+    index,
+    count: (filter) => counters.count(filter),
     onTicketChanged: async (before, after) => {
-      await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after)]);
+      await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after), index.onTicketChanged(before, after)]);
     },
   });
   const training = new MongoTrainingRepository(opts.db);
@@ -111,6 +121,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const audit = new MongoAuditLog(opts.db);
   const users = new MongoUserRepository(opts.db);
   const facts = new TicketFactsReader(opts.db);
+  // This month's and next month's ticket collections exist before any ticket is written.
+  const today = dayOf(opts.now?.() ?? new Date(), opts.timeZone);
+  const [y, m] = today.split('-').map(Number);
+  await index.prepare([today, new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10)]);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const store: Store = {
@@ -126,6 +140,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     users,
     facts,
     counters,
+    capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
     writeConcern,
     topics: opts.topics,

@@ -6,6 +6,7 @@ import type { Db } from 'mongodb';
 import { MongoCustomerRepository } from './customer-repository.js';
 import type { Ticket } from './schemas.js';
 import { countedTicket, TicketCounters } from './ticket-counters.js';
+import { TicketIndex } from './ticket-index.js';
 
 /** Collections holding tickets: the working set, then the archive. */
 export const TICKET_COLLECTIONS = ['tickets', 'ticketsArchive'] as const;
@@ -15,6 +16,7 @@ export interface RebuildResult {
   months: number;
   weeks: number;
   identities: number;
+  days: number;
 }
 
 /** Every stored ticket, one at a time (a full scan: maintenance only, never a request). */
@@ -36,5 +38,7 @@ export async function rebuildReadModels(db: Db, progress: (tickets: number) => v
     })(),
   );
   const customers = await new MongoCustomerRepository(db).rebuild(everyTicket(db));
-  return { ...counters, ...customers };
+  // The ticket list covers the working set only.
+  const index = await new TicketIndex(db).rebuild(db.collection<Ticket & { _id: string }>('tickets').find({}, { batchSize: 1000 }));
+  return { ...counters, ...customers, ...index };
 }

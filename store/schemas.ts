@@ -53,7 +53,7 @@ export const ClassificationSchema = z
     topic: Topic.nullable(),
     type: z.enum(DEMAND_TYPES).nullable(),
     spam: z.boolean(),
-    /** Borderline spam filed as a normal ticket, flagged for staff to decide (spam means refused). */
+    /** Borderline spam score: not spam, but staff should decide (shown in the review queue). */
     suspectedSpam: z.boolean().default(false),
     confidence: z.number().min(0).max(1),
     alternatives: z.array(z.object({ topic: Topic, score: z.number().min(0).max(1) }).strict()).max(11),

@@ -166,13 +166,50 @@ export interface CountedRange {
   texts: { createdDay: string; spam: false; text: string }[];
 }
 
+/** A filter the counters can count: at most one counted field, optionally a range of days. */
+export interface CountFilter {
+  status?: string;
+  topic?: string;
+  type?: string;
+  channelId?: string;
+  needsReview?: boolean;
+  spam?: boolean;
+  from?: string;
+  to?: string;
+}
+
 export class TicketCounters {
   readonly months: JsonDocs<MonthCounts>;
   readonly weeks: JsonDocs<WeekTexts>;
+  /** All-time counts in one document (`_id` = `all`): totals of the ticket list without a day range. */
+  readonly totals: JsonDocs<DayCounts>;
 
   constructor(db: Db) {
     this.months = new JsonDocs<MonthCounts>(db, 'statsMonths', () => ({ days: {} }));
     this.weeks = new JsonDocs<WeekTexts>(db, 'statsWeekTexts', () => ({ items: [] }));
+    this.totals = new JsonDocs<DayCounts>(db, 'statsTotals', () => emptyDay());
+  }
+
+  /**
+   * How many tickets match `f`, from the counters; null when the filter names more than one
+   * counted field (the caller counts another way).
+   */
+  async count(f: CountFilter): Promise<number | null> {
+    const fields = (['status', 'topic', 'type', 'channelId', 'needsReview', 'spam'] as const).filter((k) => f[k] !== undefined);
+    if (fields.length > 1) return null;
+    let days: DayCounts[];
+    if (!f.from && !f.to) days = [(await this.totals.get('all')) ?? emptyDay()];
+    else if (f.from && f.to) days = [...(await this.read({ from: f.from, to: f.to, textFrom: f.to })).days.values()];
+    else return null;
+    let n = 0;
+    for (const d of days) {
+      const field = fields[0];
+      if (field === undefined) n += d.tickets;
+      else if (field === 'needsReview') n += f.needsReview ? d.needsReview : d.tickets - d.needsReview;
+      else if (field === 'spam') n += f.spam ? d.spam : d.tickets - d.spam;
+      else n += d[field === 'channelId' ? 'channel' : field][JSON.stringify(f[field])] ?? 0;
+    }
+    return n;
   }
 
   /** Applies a ticket change: `before` null for a new ticket. Resolves when the counters are stored. */
@@ -181,6 +218,15 @@ export class TicketCounters {
     const b = before ? countedTicket(before) : null;
     const writes: Promise<void>[] = [];
     if (!b || !sameCounts(a, b)) {
+      writes.push(
+        this.totals.update('all', (d) => {
+          if (b) applyTicket(d, b, -1);
+          applyTicket(d, a, 1);
+          // All-time counts only: response times are read per range, from the month documents.
+          d.firstResponse = {};
+          d.resolution = {};
+        }),
+      );
       writes.push(
         this.months.update(monthOf(a.createdDay), (m) => {
           const day = (m.days[a.createdDay] ??= emptyDay());
@@ -222,9 +268,11 @@ export class TicketCounters {
   async rebuild(tickets: AsyncIterable<CountedTicket>): Promise<{ tickets: number; months: number; weeks: number }> {
     const months = new Map<string, MonthCounts>();
     const weeks = new Map<string, WeekTexts>();
+    const all = emptyDay();
     let n = 0;
     for await (const t of tickets) {
       n++;
+      applyTicket(all, t, 1);
       const m = months.get(monthOf(t.createdDay)) ?? { days: {} };
       months.set(monthOf(t.createdDay), m);
       applyTicket((m.days[t.createdDay] ??= emptyDay()), t, 1);
@@ -234,10 +282,9 @@ export class TicketCounters {
         w.items.push([t.createdDay, t.number, t.text.slice(0, COUNTED_TEXT_CHARS)]);
       }
     }
-    for (const [id, m] of months) await this.months.replace(id, m);
-    for (const [id, w] of weeks) await this.weeks.replace(id, w);
-    for (const id of await this.months.ids()) if (!months.has(id)) await this.months.delete(id);
-    for (const id of await this.weeks.ids()) if (!weeks.has(id)) await this.weeks.delete(id);
+    await this.months.replaceAll(months);
+    await this.totals.replaceAll(new Map([['all', { ...all, firstResponse: {}, resolution: {} }]]));
+    await this.weeks.replaceAll(weeks);
     return { tickets: n, months: months.size, weeks: weeks.size };
   }
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Activity } from 'botbuilder';
-import { activityId, seqOf, type DirectLineConversation, type LoggedActivity, type MongoDirectLineRepository } from '../../store/directline-repository.js';
+import { activityId, MongoDirectLineRepository, seqOf, type DirectLineConversation, type LoggedActivity } from '../../store/directline-repository.js';
 import { BotFailedError, NotFoundError, TooManyRequestsError } from './errors.js';
 import { errorText, isRecord, type DirectLineLog } from './http.js';
 import type { ResolvedLimits } from './limits.js';
@@ -20,6 +20,7 @@ export const WEBCHAT_USER_PREFIX = 'webchat:';
 /** An activity in its JSON wire form (dates are ISO strings). */
 export type WireActivity = Record<string, unknown> & { type: string; id?: string };
 
+/** What {@link ConversationService} needs. */
 export interface ConversationServiceOptions {
   repo: MongoDirectLineRepository;
   limits: ResolvedLimits;
@@ -32,29 +33,31 @@ export interface ConversationServiceOptions {
   log: DirectLineLog;
 }
 
+/** Conversations of the web chat channel, their logs and the delivery of user activities to the bot. */
 export class ConversationService {
   /** Deliveries to the bot run one after another per conversation, in this process. */
   private readonly deliveries = new Map<string, Promise<void>>();
   /** Conversations known to have been announced (saves a marker insert per activity). */
   private readonly announced = new Set<string>();
+  /**
+   * Bytes each conversation's client has posted through this process (bounded map). Kept here,
+   * not in the database, because FerretDB updates cost a scan; with several processes each
+   * enforces the budget on what it received.
+   */
+  private readonly clientBytes = new Map<string, number>();
 
   constructor(private readonly o: ConversationServiceOptions) {}
 
-  private expiry(now = Date.now()): Date {
-    return new Date(now + this.o.limits.idleSeconds * 1000);
-  }
-
   /** A new conversation for `clientUserId` (the id without the `webchat:` prefix). */
   async create(clientUserId: string, userName?: string, locale?: string): Promise<DirectLineConversation> {
-    const now = new Date();
+    const now = Date.now();
     return this.o.repo.createConversation({
-      _id: randomBytes(16).toString('base64url'),
+      _id: MongoDirectLineRepository.newId(now),
       userId: WEBCHAT_USER_PREFIX + clientUserId,
       ...(userName ? { userName } : {}),
       ...(locale ? { locale } : {}),
-      createdAt: now,
-      touchedAt: now,
-      expiresAt: this.expiry(now.getTime()),
+      createdAt: new Date(now),
+      expiresAt: new Date(now + this.o.limits.idleSeconds * 1000),
     });
   }
 
@@ -112,13 +115,16 @@ export class ConversationService {
    * streams, and hands it to the bot; resolves when the bot's turn is done.
    */
   async fromClient(conv: DirectLineConversation, input: ClientActivity, bytes: number): Promise<string> {
-    if (conv.clientBytes + bytes > this.o.limits.maxConversationBytes) {
+    const used = this.clientBytes.get(conv._id) ?? 0;
+    if (used + bytes > this.o.limits.maxConversationBytes) {
       throw new TooManyRequestsError(`this conversation has reached its size limit (${this.o.limits.maxConversationBytes} bytes); please start a new one`);
     }
+    this.clientBytes.delete(conv._id);
+    this.clientBytes.set(conv._id, used + bytes);
+    if (this.clientBytes.size > 100_000) this.clientBytes.delete(this.clientBytes.keys().next().value as string);
     if (input.from && WEBCHAT_USER_PREFIX + input.from.id !== conv.userId) {
       this.o.log.warn({ conversationId: conv._id }, "direct line: activity from another user id than the conversation's; using the conversation's");
     }
-    await this.o.repo.touch(conv._id, bytes, this.expiry(), conv.locale ? undefined : input.locale);
     await this.announceMembers(conv);
     const { from: _from, ...fields } = input;
     const name = input.from?.name ?? conv.userName;

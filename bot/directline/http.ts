@@ -24,33 +24,40 @@ export function bearer(req: IncomingMessage): string | undefined {
   return match[1];
 }
 
+/** A route parameter (400 when missing). */
 export function param(req: Request, name: string): string {
   const value: unknown = (req.params as Record<string, unknown> | undefined)?.[name];
   if (typeof value !== 'string' || value === '') throw new BadRequestError('BadArgument', `missing ${name}`);
   return value;
 }
 
+/** The request's query string. */
 export function queryOf(req: IncomingMessage): URLSearchParams {
   return new URL(req.url ?? '/', 'http://localhost').searchParams;
 }
 
+/** The first value of a possibly repeated, possibly comma-separated header. */
 export function firstHeader(v: string | string[] | undefined): string | undefined {
   const s = Array.isArray(v) ? v[0] : v;
   return s?.split(',')[0]?.trim() || undefined;
 }
 
+/** Marks a response as not cacheable (it carries a token). */
 export function noStore(res: Response): void {
   res.header('Cache-Control', 'no-store');
 }
 
+/** An error's message for the log. */
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A plain JSON object (not null, not an array). */
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The `watermark` query parameter as a sequence number (0 when absent; 400 when malformed). */
 export function parseWatermark(raw: string | null): number {
   if (raw === null || raw === '') return 0;
   if (!/^\d{1,15}$/.test(raw)) throw new BadRequestError('BadArgument', 'watermark must be a non-negative integer');
@@ -77,6 +84,7 @@ export function route(log: DirectLineLog, handler: (req: Request, res: Response)
   };
 }
 
+/** Answers an error in Direct Line's shape; untyped errors become a logged 500 without details. */
 export function sendError(res: Response, err: unknown, log: DirectLineLog): void {
   const e = err instanceof DirectLineError ? err : new DirectLineError(500, 'ServiceError', 'internal error');
   if (!(err instanceof DirectLineError)) log.warn({ err: errorText(err) }, 'direct line: request failed');

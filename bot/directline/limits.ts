@@ -1,8 +1,8 @@
 /**
  * Limits of the web chat channel, checked before anything is stored: per conversation (activities
- * kept, bytes the client may post over its life, open streams) and per client address (bytes per
- * minute, new conversations counted as 1 KiB each). The per-client budgets live in this process's
- * memory, bounded by the number of addresses tracked; with several processes each keeps its own.
+ * kept, bytes the client may post over its life, open streams, lifetime) and per client address
+ * (bytes per minute, new conversations counted as 1 KiB each). The byte budgets are counted in
+ * this process's memory, in maps bounded by entries; with several processes each keeps its own.
  */
 import { TooManyRequestsError } from './errors.js';
 
@@ -10,9 +10,9 @@ import { TooManyRequestsError } from './errors.js';
 export interface DirectLineLimits {
   /** Activities kept per conversation (older ones drop off; watermarks stay valid). Default 500. */
   maxActivities?: number;
-  /** A conversation unused this long expires (its log is deleted). Default 24 h. */
+  /** A conversation expires this long after it started (its log is dropped with its bucket). Default 24 h. */
   idleSeconds?: number;
-  /** Bytes a client may post into one conversation over its life. Default 1 MiB. */
+  /** Bytes a client may post into one conversation over its life (per process). Default 1 MiB. */
   maxConversationBytes?: number;
   /** Bytes one client address may post per minute, all conversations together. Default 4 MiB. */
   clientBytesPerMinute?: number;
@@ -24,8 +24,10 @@ export interface DirectLineLimits {
   feedPollMs?: number;
 }
 
+/** The limits with every default filled in. */
 export type ResolvedLimits = Required<DirectLineLimits>;
 
+/** Fills in the defaults; a non-positive or non-finite limit is a start-up error. */
 export function resolveLimits(l: DirectLineLimits = {}): ResolvedLimits {
   const r: ResolvedLimits = {
     maxActivities: l.maxActivities ?? 500,

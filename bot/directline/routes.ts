@@ -31,8 +31,10 @@ export const MAX_CLIENT_BODY_BYTES = 64 * 1024;
 /** Header in which the page presents the customer key it was given last time. */
 export const CUSTOMER_KEY_HEADER = 'x-customer-key';
 
+/** Who made a request: the secret's holder, a token's holder, or nobody. */
 export type Caller = { kind: 'secret' } | { kind: 'token'; token: string; claims: TokenClaims } | { kind: 'anonymous' };
 
+/** What the client routes need. */
 export interface ClientRouteDeps {
   tokens: TokenService;
   conversations: ConversationService;
@@ -73,6 +75,7 @@ export function clientOf(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
 
+/** Mounts the client side of Direct Line 3.0 (listed in this file's header) on `server`. */
 export function mountClientRoutes(server: Server, d: ClientRouteDeps): void {
   const { tokens, conversations, log } = d;
   const ttl = tokens.ttl;

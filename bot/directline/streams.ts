@@ -3,10 +3,10 @@
  * Each socket has its own position (the watermark it has been sent up to); what it is sent always
  * comes from the activity log, so it makes no difference which process appended an activity:
  * - appended here: pushed at once (read back from the log only when the socket is behind);
- * - appended by another process: that process rings this conversation on its doorbell feed; this
- *   process reads the feeds of the live processes every `feedPollMs` (one `_id` lookup per process
- *   and tick) and catches its sockets up from the log. A slower sweep of every streamed
- *   conversation (every 5 s) covers a missed bell.
+ * - appended by another process: that process rings the conversation on the doorbell feed; this
+ *   process reads the newest feed entries every `feedPollMs` (one small natural-order read) and
+ *   catches its sockets up from the log. While other processes are about, a slower sweep of every
+ *   streamed conversation (every 5 s) covers a missed bell.
  * Keep-alives: an empty text message every `heartbeatSeconds` (directlinejs ignores it) and a ping
  * that drops dead connections.
  */
@@ -26,16 +26,16 @@ interface Streamed {
   busy: Promise<void>;
 }
 
-const PEER_REFRESH_MS = 2000;
-const PEER_STALE_MS = 15_000;
 const SAFETY_SWEEP_MS = 5000;
 
+/** The WebSocket streams this process holds, kept up to date from the activity log. */
 export class StreamHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   private readonly streamed = new Map<string, Streamed>();
   private readonly alive = new WeakMap<WebSocket, boolean>();
   private readonly timers: NodeJS.Timeout[] = [];
-  private peers = new Map<string, number>();
+  /** When the feed last showed another process's news. */
+  private othersSeenAt = 0;
   private polling = false;
   private closed = false;
 
@@ -54,17 +54,18 @@ export class StreamHub {
       this.timers.push(t);
     };
     every(this.limits.heartbeatSeconds * 1000, () => this.keepAlive());
-    every(PEER_REFRESH_MS, () => void this.refreshPeers());
-    every(this.limits.feedPollMs, () => void this.pollFeeds());
-    every(SAFETY_SWEEP_MS, () => {
-      if (this.peers.size > 0) for (const id of this.streamed.keys()) this.catchUp(id);
+    // Polled fast while other processes are about, once a second while this one is alone.
+    let lastPoll = 0;
+    every(this.limits.feedPollMs, () => {
+      const alone = Date.now() - this.othersSeenAt > 60_000;
+      if (alone && Date.now() - lastPoll < 1000) return;
+      lastPoll = Date.now();
+      void this.pollFeeds();
     });
-    void this.refreshPeers();
-  }
-
-  /** Whether other processes are alive (only then is the feed worth ringing). */
-  hasPeers(): boolean {
-    return this.peers.size > 0;
+    every(SAFETY_SWEEP_MS, () => {
+      // Only while other processes are about: alone, every append is pushed here directly.
+      if (Date.now() - this.othersSeenAt < 60_000) for (const id of this.streamed.keys()) this.catchUp(id);
+    });
   }
 
   /** Upgrades an authorized request to a stream of `conv` from `watermark` on. */
@@ -154,37 +155,15 @@ export class StreamHub {
     }
   }
 
-  private async refreshPeers(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await this.repo.heartbeat();
-      const live = await this.repo.livePeers(PEER_STALE_MS);
-      const next = new Map<string, number>();
-      for (const p of live) {
-        // A new process is read from its last announced position; a cursor that fell far behind
-        // (its feed entries deleted) jumps ahead, and the safety sweep covers the gap.
-        const cursor = this.peers.get(p.id);
-        next.set(p.id, cursor === undefined || p.feed - cursor > 1000 ? p.feed : cursor);
-      }
-      this.peers = next;
-    } catch (err) {
-      this.log.warn({ err: errorText(err) }, 'direct line: could not refresh the process list');
-    }
-  }
-
   private async pollFeeds(): Promise<void> {
-    if (this.polling || this.closed || this.peers.size === 0) return;
+    if (this.polling || this.closed) return;
     this.polling = true;
     try {
-      await Promise.all(
-        [...this.peers].map(async ([peer, cursor]) => {
-          const { conversations, cursor: next } = await this.repo.readFeed(peer, cursor);
-          if (this.peers.has(peer)) this.peers.set(peer, next);
-          for (const id of new Set(conversations)) this.catchUp(id);
-        }),
-      );
+      const { conversations, others } = await this.repo.readFeed();
+      if (others) this.othersSeenAt = Date.now();
+      for (const id of conversations) this.catchUp(id);
     } catch (err) {
-      this.log.warn({ err: errorText(err) }, 'direct line: could not read the other processes\' news');
+      this.log.warn({ err: errorText(err) }, "direct line: could not read the other processes' news");
     } finally {
       this.polling = false;
     }
@@ -197,7 +176,6 @@ export class StreamHub {
     for (const ws of this.wss.clients) ws.close(1001, 'server closing');
     this.wss.close();
     this.streamed.clear();
-    await this.repo.leave().catch(() => undefined);
   }
 }
 

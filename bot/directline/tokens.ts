@@ -29,6 +29,7 @@ export function newUserId(): string {
   return `u-${randomBytes(16).toString('hex')}`;
 }
 
+/** Issues and verifies tokens and customer keys; recognises the Direct Line secret. */
 export class TokenService {
   private key?: Buffer;
   private readonly secretDigest?: Buffer;

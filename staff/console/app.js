@@ -141,6 +141,22 @@ function shell(user, navKey) {
   return main;
 }
 
+/** The last capacity status (admins only), reused for a minute so navigating does not ask each time. */
+let capacity = null;
+
+/** A banner for admins when the embedded database nears or passes its measured ceiling. */
+async function showCapacity(main) {
+  try {
+    if (!capacity || Date.now() - capacity.at > 60_000) capacity = { at: Date.now(), status: await api('/api/capacity') };
+    const c = capacity.status;
+    if (!c || c.level === 'ok' || !main.isConnected) return;
+    const params = { tickets: c.tickets.toLocaleString(), ceiling: (c.ceiling ?? 0).toLocaleString() };
+    main.before(h('div', { class: 'banner banner-warn capacity-banner', role: 'alert', 'data-testid': 'capacity-banner' }, t(c.level === 'over' ? 'capacity.over' : 'capacity.near', params)));
+  } catch {
+    /* a warning must never break the page */
+  }
+}
+
 async function logout() {
   await api('/api/auth/logout', { method: 'POST' }).catch(() => undefined);
   clearSession();
@@ -176,6 +192,7 @@ async function route() {
   const r = ROUTES[name];
   const user = s?.user ?? null;
   const main = shell(name === 'login' ? null : user, r.nav);
+  if (name !== 'login' && user?.role === 'admin') void showCapacity(main);
   document.title = `${t(name === 'login' ? 'login.title' : `nav.${r.nav}`)} · ${t('app.title')}`;
   if (r.role && !allows(user, r.role)) {
     replace(main, h('section', { class: 'panel' }, h('h1', null, t('error.forbiddenTitle')), h('p', null, t('error.forbiddenPage', { role: t(`role.${r.role}`) }))));

@@ -17,6 +17,8 @@ export const DICT = {
     'app.navigation': '主导航',
     'app.logout': '退出登录',
     'app.skip': '跳到主要内容',
+    'capacity.near': '内置数据库已有 {tickets} 张工单，接近其容量上限（约 {ceiling} 张）。请尽快配置 MONGODB_URI 改用 MongoDB（见 README“容量”）。',
+    'capacity.over': '内置数据库已有 {tickets} 张工单，超过其容量上限（约 {ceiling} 张），工作台会变慢。请配置 MONGODB_URI 改用 MongoDB（见 README“容量”）。',
 
     'nav.inbox': '工单',
     'nav.review': '待复核',
@@ -486,6 +488,8 @@ export const DICT = {
     'app.navigation': 'Main navigation',
     'app.logout': 'Log out',
     'app.skip': 'Skip to main content',
+    'capacity.near': 'The embedded database holds {tickets} tickets, close to its capacity (about {ceiling}). Configure MONGODB_URI to move to MongoDB soon (README, "Capacity").',
+    'capacity.over': 'The embedded database holds {tickets} tickets, beyond its capacity (about {ceiling}); the console will be slow. Configure MONGODB_URI to move to MongoDB (README, "Capacity").',
 
     'nav.inbox': 'Tickets',
     'nav.review': 'Review queue',

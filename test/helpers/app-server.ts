@@ -26,7 +26,7 @@ export async function startApp(mongoUri: string, env: Record<string, string> = {
   await client.connect();
   const db = client.db(opts.dbName ?? `app_${randomUUID().slice(0, 8)}`);
   const log = pino({ level: 'silent' });
-  const services = await createServices(config, { db, log, outboxPath: join(mkdtempSync(join(tmpdir(), 'app-')), 'o.jsonl'), trainingHeartbeatMs: opts.trainingHeartbeatMs });
+  const services = await createServices(config, { db, log, outboxPath: join(mkdtempSync(join(tmpdir(), 'app-')), 'o.jsonl'), trainingHeartbeatMs: opts.trainingHeartbeatMs, capacity: { embedded: true, ticketCeiling: config.EMBEDDED_TICKET_CEILING } });
   const app = createApp({ config, services, log });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

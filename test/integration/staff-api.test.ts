@@ -12,6 +12,7 @@ import { loadTaxonomy } from '../../runtime/project-data.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { mergeCorrections } from '../../trainer/training-data.js';
 import { runScript, lastJson } from '../helpers/run.js';
+import { rebuildReadModels } from '../../store/read-models.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
 
@@ -191,6 +192,8 @@ describe('staff API: tickets', () => {
     expect(open.body.items.map((t: Json) => t.number)).toEqual([complaint]);
     // The review queue puts needsReview tickets first.
     await A.db.collection('tickets').updateOne({ _id: second as never }, { $set: { needsReview: true } });
+    // A change written straight into the database bypasses the read models; stats:rebuild recounts them.
+    await rebuildReadModels(A.db);
     const queue = await api('GET', '/api/tickets?sort=review', { token: agent });
     expect(queue.body.items[0].number).toBe(second);
     const reviewOnly = await api('GET', '/api/tickets?needsReview=true', { token: agent });

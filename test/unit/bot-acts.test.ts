@@ -262,6 +262,12 @@ describe('the act lexicon', () => {
     }
   });
 
+  it('answers long repetitive input at once (no backtracking blow-up)', () => {
+    // A regular expression with nested repetition took 25 s on 26 characters of this.
+    for (const s of ['喂'.repeat(79) + 'x', '拜'.repeat(79) + '?x', 'hey'.repeat(26) + 'x', '谢谢'.repeat(39) + '吗x']) expect(lexiconAct(s)).toBeNull();
+    expect(lexiconAct('喂'.repeat(20))).toBe('greeting');
+  });
+
   it('prefers a confident model act, falls back to the lexicon, and defaults to a demand', () => {
     expect(readAct({ act: 'thanks', actConfidence: 0.9 }, '谢谢')).toMatchObject({ act: 'thanks', source: 'model' });
     expect(readAct({ act: 'demand', actConfidence: 0.7 }, '你好')).toMatchObject({ act: 'greeting', source: 'lexicon' });

@@ -1,0 +1,301 @@
+/**
+ * The ticket list without scanning tickets on the embedded default: one small document per
+ * creation day (`_id` = the day) holding a summary of each of that day's tickets (number, time,
+ * status, topic, type, channel, user, review flag, spam, assignee, priority rank, confidence), and
+ * one document listing the days that have tickets. Kept by every ticket write through the
+ * repository's change hook, like the statistics counters.
+ *
+ * A page newest first reads the days from the newest back, a few documents at a time, filtering
+ * the summaries in memory, and stops when the page is full; then it reads the page's tickets by
+ * `_id`. FerretDB 1.24 answers reads by `_id` without a scan, so the default inbox reads one or two
+ * day documents whatever the history. Sparse filters walk further back (every day in the range,
+ * at worst); totals come from the statistics counters where one field is filtered, else from the
+ * walk. On MongoDB the indexes serve the same queries (store/ticket-repository.ts).
+ */
+import type { Db } from 'mongodb';
+import { JsonDocs } from './json-docs.js';
+import type { Ticket, TicketQuery, TicketStatus } from './schemas.js';
+
+/** One ticket in its day's document (short keys: the documents are read on every inbox page). */
+export interface TicketSummary {
+  n: string;
+  /** createdAt, ms since the epoch. */
+  c: number;
+  s: TicketStatus;
+  t: string | null;
+  y: string | null;
+  ch: string;
+  u: string;
+  r: boolean;
+  sp: boolean;
+  a: string | null;
+  f: number;
+  v: number;
+}
+
+interface DayTickets {
+  items: TicketSummary[];
+}
+
+interface Days {
+  days: string[];
+}
+
+/** Whole tickets of one creation day, by number (dates as ISO strings). */
+interface DayFull {
+  tickets: Record<string, Record<string, unknown>>;
+}
+
+function monthCollection(day: string): string {
+  return `ticketDocs_${day.slice(0, 4)}${day.slice(5, 7)}`;
+}
+
+/** The creation day a ticket number carries (T20261125-0042 → 2026-11-25). */
+export function dayOfNumber(number: string): string {
+  return `${number.slice(1, 5)}-${number.slice(5, 7)}-${number.slice(7, 9)}`;
+}
+
+const DATE_FIELDS = ['createdAt', 'updatedAt', 'firstResponseAt', 'resolvedAt', 'closedAt'] as const;
+const DATED_LISTS = ['notes', 'corrections', 'messages', 'replies'] as const;
+
+/** A ticket back from JSON: its dates are Dates again. */
+function reviveTicket(json: Record<string, unknown>): Ticket {
+  const t = { ...json } as Record<string, unknown>;
+  for (const f of DATE_FIELDS) if (typeof t[f] === 'string') t[f] = new Date(t[f] as string);
+  for (const f of DATED_LISTS) t[f] = ((t[f] as Record<string, unknown>[]) ?? []).map((x) => ({ ...x, at: new Date(x.at as string) }));
+  return t as unknown as Ticket;
+}
+
+/** Day documents read at once while walking back. */
+const WALK_CHUNK = 16;
+
+/** Shards of the hot set (open tickets and tickets waiting for review). */
+const HOT_SHARDS = 8;
+/** How long a ticket that left the hot set is remembered, so a late, older change cannot bring it back. */
+const TOMBSTONE_MS = 10 * 60_000;
+const OPEN: readonly string[] = ['new', 'in_progress', 'reopened'];
+
+/** Open or waiting for review: the tickets the inbox's status filters and the review queue list. */
+export function isHot(s: TicketSummary): boolean {
+  return OPEN.includes(s.s) || s.r;
+}
+
+interface HotShard {
+  /** By number; `x` marks one that left the set (ms since the epoch). */
+  items: Record<string, TicketSummary & { x?: number }>;
+}
+
+function hotShardOf(number: string): string {
+  let h = 0;
+  for (const ch of number) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return `hot-${h % HOT_SHARDS}`;
+}
+
+export function summarize(t: Ticket): TicketSummary {
+  return { n: t.number, c: t.createdAt.getTime(), s: t.status, t: t.topic, y: t.type, ch: t.customer.channelId, u: t.customer.userId, r: t.needsReview, sp: t.spam, a: t.assignee, f: t.confidence, v: t.version };
+}
+
+function sameSummary(a: TicketSummary, b: TicketSummary): boolean {
+  // Spam is compared too: a staff spam decision changes it after filing (desk/tickets.ts decideSpam).
+  return a.s === b.s && a.t === b.t && a.y === b.y && a.r === b.r && a.a === b.a && a.sp === b.sp;
+}
+
+/** The query fields the index answers (everything but text search and sorts other than time). */
+export type IndexedQuery = Pick<TicketQuery, 'status' | 'topic' | 'type' | 'channelId' | 'needsReview' | 'spam' | 'assignee' | 'customerUserId' | 'from' | 'to'> & {
+  sort: '-createdAt' | 'createdAt';
+  page: number;
+  pageSize: number;
+};
+
+export function matches(s: TicketSummary, q: IndexedQuery): boolean {
+  return (
+    (q.status === undefined || s.s === q.status) &&
+    (q.topic === undefined || s.t === q.topic) &&
+    (q.type === undefined || s.y === q.type) &&
+    (q.channelId === undefined || s.ch === q.channelId) &&
+    (q.needsReview === undefined || s.r === q.needsReview) &&
+    (q.spam === undefined || s.sp === q.spam) &&
+    (q.assignee === undefined || s.a === q.assignee) &&
+    (q.customerUserId === undefined || s.u === q.customerUserId)
+  );
+}
+
+export class TicketIndex {
+  readonly days: JsonDocs<DayTickets>;
+  /**
+   * Whole tickets per creation day, one collection per month (`ticketDocs_202611`, `_id` = the
+   * day): on FerretDB 1.24 a read by `_id` still reads every row of its collection (0.1–0.3 s for
+   * one ticket at 3,000 in `tickets`), and the cost grows with the bytes stored, so each read
+   * touches one month's few dozen rows. The tickets collection stays the source of truth.
+   */
+  private readonly fullByMonth = new Map<string, JsonDocs<DayFull>>();
+  private readonly dayList: JsonDocs<Days>;
+  /**
+   * Summaries of the open tickets and of those waiting for review, in {@link HOT_SHARDS} documents:
+   * a few percent of the history, so the inbox by open status and the review queue read these
+   * instead of walking every day back to the oldest open ticket.
+   */
+  readonly hot: JsonDocs<HotShard>;
+  /** Days this process knows are listed: the list is written once per new day, not per ticket. */
+  private readonly listed = new Set<string>();
+
+  constructor(private readonly db: Db) {
+    this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }));
+    this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }));
+    this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }));
+  }
+
+  /**
+   * Creates the month collections of `days` ahead of use: FerretDB creates a table on the first
+   * insert, and doing that while other writes run makes them fail with SQLITE_BUSY.
+   */
+  async prepare(days: readonly string[]): Promise<void> {
+    const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    for (const day of days) {
+      const name = monthCollection(day);
+      if (existing.has(name)) continue;
+      await this.db.createCollection(name).catch((err: { codeName?: string }) => {
+        if (err.codeName !== 'NamespaceExists') throw err;
+      });
+    }
+  }
+
+  /** The collection of whole tickets created in the month of `day`. */
+  full(day: string): JsonDocs<DayFull> {
+    const name = monthCollection(day);
+    let docs = this.fullByMonth.get(name);
+    if (!docs) this.fullByMonth.set(name, (docs = new JsonDocs<DayFull>(this.db, name, () => ({ tickets: {} }))));
+    return docs;
+  }
+
+  /** Tickets by number from the day documents; numbers not found there are left out. */
+  async getTickets(numbers: readonly string[]): Promise<Map<string, Ticket>> {
+    const days = [...new Set(numbers.map(dayOfNumber))];
+    const docs = new Map(await Promise.all(days.map(async (day) => [day, await this.full(day).get(day)] as const)));
+    const out = new Map<string, Ticket>();
+    for (const n of numbers) {
+      const json = docs.get(dayOfNumber(n))?.tickets[n];
+      if (json) out.set(n, reviveTicket(json));
+    }
+    return out;
+  }
+
+  /** Follows a ticket write (`before` null for a new ticket). */
+  async onTicketChanged(before: Ticket | null, after: Ticket): Promise<void> {
+    const s = summarize(after);
+    const day = after.createdDay;
+    const json = JSON.parse(JSON.stringify(after)) as Record<string, unknown>;
+    const writes = [
+      this.full(dayOfNumber(after.number)).update(dayOfNumber(after.number), (d) => {
+        const stored = d.tickets[after.number];
+        // Changes of one ticket may arrive out of order: the higher version wins.
+        if (!stored || (stored.version as number) < after.version) d.tickets[after.number] = json;
+      }),
+    ];
+    if (before && sameSummary(summarize(before), s)) {
+      await Promise.all(writes);
+      return;
+    }
+    if (isHot(s) || (before && isHot(summarize(before)))) {
+      writes.push(
+        this.hot.update(hotShardOf(s.n), (h) => {
+          const stored = h.items[s.n];
+          if (!stored || stored.v < s.v) h.items[s.n] = isHot(s) ? s : { ...s, x: Date.now() };
+          const now = Date.now();
+          for (const [n, item] of Object.entries(h.items)) if (item.x !== undefined && now - item.x > TOMBSTONE_MS) delete h.items[n];
+        }),
+      );
+    }
+    writes.push(
+      this.days.update(day, (d) => {
+        const i = d.items.findIndex((x) => x.n === s.n);
+        if (i < 0) d.items.push(s);
+        // Changes of one ticket may arrive out of order: the higher version wins.
+        else if (d.items[i].v < s.v) d.items[i] = s;
+      }),
+    );
+    if (!this.listed.has(day)) {
+      writes.push(
+        this.dayList.update('days', (l) => {
+          if (!l.days.includes(day)) {
+            l.days.push(day);
+            l.days.sort();
+          }
+        }),
+      );
+    }
+    await Promise.all(writes);
+    this.listed.add(day);
+  }
+
+  /** The numbers on a page of the query, and the total when the walk saw every day of the range. */
+  async page(q: IndexedQuery): Promise<{ numbers: string[]; total: number | null }> {
+    if ((q.status !== undefined && OPEN.includes(q.status)) || q.needsReview === true) return this.hotPage(q);
+    const listed = (await this.dayList.get('days'))?.days ?? [];
+    const days = listed.filter((d) => (!q.from || d >= q.from) && (!q.to || d <= q.to));
+    if (q.sort === '-createdAt') days.reverse();
+    const want = q.page * q.pageSize;
+    const found: TicketSummary[] = [];
+    let i = 0;
+    // The first page of a dense list is in the newest day or two: start small, then read more at once.
+    for (let size = 2; i < days.length && found.length < want; i += size, size = Math.min(size * 2, WALK_CHUNK)) {
+      const chunk = days.slice(i, i + size);
+      const docs = await this.days.getMany(chunk);
+      for (const day of chunk) {
+        const items = (docs.get(day)?.items ?? []).filter((s) => matches(s, q));
+        items.sort((a, b) => a.c - b.c || (a.n < b.n ? -1 : 1));
+        if (q.sort === '-createdAt') items.reverse();
+        found.push(...items);
+      }
+    }
+    const complete = i >= days.length;
+    return { numbers: found.slice((q.page - 1) * q.pageSize, want).map((s) => s.n), total: complete ? found.length : null };
+  }
+
+  /** A page of a query that only hot tickets can match: every one of them is read, so the total is exact. */
+  private async hotPage(q: IndexedQuery): Promise<{ numbers: string[]; total: number }> {
+    const shards = await this.hot.getMany(Array.from({ length: HOT_SHARDS }, (_, i) => `hot-${i}`));
+    const found: TicketSummary[] = [];
+    for (const h of shards.values()) {
+      for (const item of Object.values(h.items)) {
+        if (item.x !== undefined || !matches(item, q)) continue;
+        const day = dayOfNumber(item.n);
+        if ((q.from && day < q.from) || (q.to && day > q.to)) continue;
+        found.push(item);
+      }
+    }
+    found.sort((a, b) => a.c - b.c || (a.n < b.n ? -1 : 1));
+    if (q.sort === '-createdAt') found.reverse();
+    return { numbers: found.slice((q.page - 1) * q.pageSize, q.page * q.pageSize).map((x) => x.n), total: found.length };
+  }
+
+  /** Recomputes the index from every ticket of the working set. Run while the service is quiet. */
+  async rebuild(tickets: AsyncIterable<Ticket & { _id?: unknown; daySeq?: unknown; priorityRank?: unknown }>): Promise<{ days: number }> {
+    const days = new Map<string, DayTickets>();
+    const full = new Map<string, DayFull>();
+    const hot = new Map<string, HotShard>(Array.from({ length: HOT_SHARDS }, (_, i) => [`hot-${i}`, { items: {} }]));
+    for await (const doc of tickets) {
+      const { _id, daySeq, priorityRank, ...t } = doc;
+      const d = days.get(t.createdDay) ?? { items: [] };
+      days.set(t.createdDay, d);
+      const s = summarize(t);
+      d.items.push(s);
+      if (isHot(s)) hot.get(hotShardOf(s.n))!.items[s.n] = s;
+      const f = full.get(dayOfNumber(t.number)) ?? { tickets: {} };
+      full.set(dayOfNumber(t.number), f);
+      f.tickets[t.number] = JSON.parse(JSON.stringify(t)) as Record<string, unknown>;
+    }
+    await this.days.replaceAll(days);
+    const months = new Map<string, Map<string, DayFull>>();
+    for (const [day, f] of full) {
+      const m = months.get(day.slice(0, 7)) ?? new Map<string, DayFull>();
+      months.set(day.slice(0, 7), m);
+      m.set(day, f);
+    }
+    for (const [month, m] of months) await this.full(`${month}-01`).replaceAll(m);
+    await this.hot.replaceAll(hot);
+    await this.dayList.replaceAll(new Map([['days', { days: [...days.keys()].sort() }]]));
+    this.listed.clear();
+    return { days: days.size };
+  }
+}
