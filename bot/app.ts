@@ -1,8 +1,8 @@
 /**
- * The bot server, wired in one place: `createApp(deps)` builds the restify server, the Bot Framework
- * adapter, the in-process web chat channel (Direct Line 3.0 + the Web Chat page), the bot and its
- * routes without opening a port (tests call it); `bot/main.ts` reads the configuration, opens the
- * database, loads the model, and listens.
+ * The bot server: `createApp(deps)` builds the restify server, the Bot Framework adapter, the
+ * in-process web chat channel (Direct Line 3.0 + the Web Chat page), the bot and the staff and
+ * trainer routes over the application services (desk/services.ts), without opening a port (tests
+ * call it); `bot/main.ts` reads the configuration, calls `createServices`, and listens.
  */
 import {
   CloudAdapter,
@@ -13,9 +13,8 @@ import {
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import restify from 'restify';
-import type { Taxonomy } from '../classifier/taxonomy.js';
+import type { Services } from '../desk/services.js';
 import type { Config } from '../runtime/config.js';
-import type { Store } from '../store/index.js';
 import { boundChannelCalls, checkActivity } from './channel-guard.js';
 import { DemandBot, type PendingTickets } from './demand-bot.js';
 import { numberGiven } from './intake-dialog.js';
@@ -32,20 +31,13 @@ import { mountConsole } from '../staff/console.js';
 import { mountStaff, type Staff } from '../staff/index.js';
 import { createTermExtractor } from '../staff/terms.js';
 import { NO_STOPWORDS } from '../classifier/tokenizer.js';
-import type { ModelServices } from '../trainer/index.js';
 import { registerTrainerRoutes } from '../trainer/routes.js';
 
 export interface AppDeps {
   config: Config;
-  /** The live model (follows the registry's active version) and the training service. */
-  models: ModelServices;
-  taxonomy: Taxonomy;
-  store: Store;
+  /** The application layer (store, live model, tickets, models), from `createServices`. */
+  services: Services;
   log: Logger;
-  /** Whether the database answers (for /readyz). */
-  databaseReady: () => Promise<boolean>;
-  /** The embedded database's supervision state, when this process runs it (for /readyz). */
-  databaseStatus?: () => object | null;
 }
 
 export interface App {
@@ -84,15 +76,16 @@ export function createApp(deps: AppDeps): App {
   // Line conversation (no credentials, no loopback HTTP). `directLine` is mounted below.
   let directLine: DirectLineHandle | null = null;
   const webchatAdapter = new WebChatAdapter(() => directLine!);
+  const { services } = deps;
   // A database outage keeps conversation state in memory until it is back (store/state-fallback.ts).
-  const conversationState = new ConversationState(new OutageTolerantStorage(deps.store.botState, log));
-  const { holder, training, pipelineDeps } = deps.models;
+  const conversationState = new ConversationState(new OutageTolerantStorage(services.store.botState, log));
+  const { holder, pipelineDeps } = services.runtime;
   const bot = new DemandBot({
     classifier: holder,
-    tickets: deps.store,
-    lookup: deps.store.tickets,
-    pending: pendingTickets(deps.store.outbox),
-    taxonomy: deps.taxonomy,
+    tickets: services.tickets,
+    lookup: { get: (n) => services.tickets.find(n), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t) => services.tickets.addCustomerMessage(n, t) },
+    pending: pendingTickets(services.store.outbox),
+    taxonomy: services.taxonomy,
     conversationState,
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
@@ -153,14 +146,14 @@ export function createApp(deps: AppDeps): App {
     res.send(200, { status: 'ok' });
   });
   server.get('/readyz', async (_req, res) => {
-    const db = await deps.databaseReady().catch(() => false);
-    const embedded = deps.databaseStatus?.() ?? null;
+    const db = await services.databaseReady().catch(() => false);
+    const embedded = services.databaseStatus();
     // Capacity is a warning, not readiness: near or over the embedded ceiling still answers 200.
-    const capacity = db ? await deps.store.capacity.status().catch(() => null) : null;
+    const capacity = db ? await services.store.capacity.status().catch(() => null) : null;
     res.send(db ? 200 : 503, {
       status: db ? 'ready' : 'database unavailable',
       model: holder.version,
-      outboxPending: deps.store.outbox.pending(),
+      outboxPending: services.store.outbox.pending(),
       ...(embedded ? { database: embedded } : {}),
       capacity,
     });
@@ -168,7 +161,7 @@ export function createApp(deps: AppDeps): App {
 
   let inFlightDirect = 0;
   directLine = mountDirectLine(server, {
-    repository: deps.store.directLine,
+    repository: services.store.directLine,
     secret: config.DIRECT_LINE_SECRET,
     limits: {
       idleSeconds: config.CONVERSATION_TTL_HOURS * 3600,
@@ -201,14 +194,12 @@ export function createApp(deps: AppDeps): App {
     next();
   });
 
-  const replies = new CustomerReplies(
-    (channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }),
-    deps.store.tickets,
-  );
+  const replies = new CustomerReplies((channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }));
+  services.useCustomerChannel(replies);
   const staffDeps = {
-    store: deps.store,
-    replies,
-    taxonomy: deps.taxonomy,
+    services,
+    store: services.store,
+    taxonomy: services.taxonomy,
     classifier: holder,
     // Every model version loads with the same tokenizer and stopwords (the loader checks it).
     terms: createTermExtractor(pipelineDeps.tokenizer, pipelineDeps.stopwords ?? NO_STOPWORDS),
@@ -216,7 +207,7 @@ export function createApp(deps: AppDeps): App {
     log,
   };
   const staff = mountStaff(server, staffDeps);
-  registerTrainerRoutes(staff.router, { ...staffDeps, holder, training });
+  registerTrainerRoutes(staff.router, staffDeps);
   mountConsole(server);
   return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: async () => directLine?.close() };
 }

@@ -148,7 +148,7 @@ export class DemandBot extends ActivityHandler {
     const unsupported = c.lang === 'other' || c.reason === 'unsupported-language';
     if (unsupported) c = { ...c, spam: false, needsReview: true };
     // Filed as the classifier read it, for staff to check: the customer could not confirm the topic.
-    const { ticket, stored } = await this.deps.tickets.createTicket(ticketInput(context, text, c, c.topic, c.type, undefined, c.spam ? undefined : unsupported ? 'unsupported-language' : 'filed-without-dialog'));
+    const { ticket, stored } = await this.deps.tickets.file(ticketInput(context, text, c, c.topic, c.type, undefined, c.spam ? undefined : unsupported ? 'unsupported-language' : 'filed-without-dialog'));
     if (c.spam) return void (await context.sendActivity(t.spam));
     markNumberGiven(context);
     const said = (x: ReturnType<typeof texts>) => (stored === 'database' ? x.created(ticket.number) : x.createdOffline(ticket.number));

@@ -15,16 +15,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../bot/app.js';
 import { texts } from '../../bot/messages.js';
 import { loadConfig } from '../../runtime/config.js';
-import { loadTaxonomy } from '../../runtime/project-data.js';
 import { openDatabase, type OpenDatabase } from '../../store/database.js';
-import { createStore, type Store } from '../../store/index.js';
-import { createModelServices, type ModelServices } from '../../trainer/index.js';
+import { createServices, type Services } from '../../desk/services.js';
+import type { Store } from '../../store/index.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
 
 let dir: string;
 let database: OpenDatabase;
 let store: Store;
-let models: ModelServices;
+let services: Services;
 let app: App;
 let url: string;
 let connector: FakeConnector;
@@ -34,12 +33,11 @@ const APOLOGY = /没有丢失|沒有丟失|nothing you sent was lost|系统出�
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outage-'));
   const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), DB_TIMEOUT_MS: '800', RATE_LIMIT_PER_10S: '100' });
-  const taxonomy = loadTaxonomy(config.DATA_DIR);
   const log = pino({ level: 'silent' });
   database = await openDatabase(config);
-  store = await createStore({ db: database.db, outboxPath: config.OUTBOX_PATH, timeZone: config.TIME_ZONE, topics: taxonomy.topics.map((t) => t.id), log });
-  models = await createModelServices({ config, taxonomy, store, log });
-  app = createApp({ config, models, taxonomy, store, log, databaseReady: async () => (await database.db.command({ ping: 1 })).ok === 1, databaseStatus: () => database.status() });
+  services = await createServices(config, { database, log });
+  store = services.store;
+  app = createApp({ config, services, log });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   connector = await startConnector();
@@ -49,7 +47,7 @@ afterAll(async () => {
   connector?.close();
   app?.closeChannels();
   app?.server.close();
-  await models?.stop();
+  await services?.close();
   await database?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -113,7 +111,7 @@ describe('a database outage', () => {
     expect((await readyz()).status).toBe(200);
     // Back, before the outbox is replayed: still "received", never the apology.
     expect(await say(filed[1].conversation, filed[1].user, `查询工单 ${filed[1].number}`)).toEqual([texts('zh-Hans').statusPending(filed[1].number)]);
-    expect(await store.flushOutbox()).toMatchObject({ replayed: demands.length, remaining: 0 });
+    expect(await services.tickets.flushOutbox()).toMatchObject({ replayed: demands.length, remaining: 0 });
     for (const [i, f] of filed.entries()) {
       const t = await store.tickets.get(f.number);
       expect(t?.text.original).toBe(demands[i]);
