@@ -6,6 +6,9 @@ export default defineConfig({
     // Starts the embedded database once (or uses MONGODB_URI) and provides its URI to the tests.
     globalSetup: ['test/setup/database.ts'],
     testTimeout: 180_000,
+    // expect.poll waits for something to happen (a page to update, a login to be refused), not for
+    // it to be fast: speed is measured by the benchmarks. 1 s (the default) fails on a busy machine.
+    expect: { poll: { timeout: 15_000 } },
     hookTimeout: 180_000,
     // Integration tests start CLIs and train models; two cores, so keep the pool small.
     pool: 'forks',

@@ -1,8 +1,8 @@
 /**
- * The bot server, wired in one place: `createApp(deps)` builds the restify server, the Bot Framework
- * adapter, the in-process web chat channel (Direct Line 3.0 + the Web Chat page), the bot and its
- * routes without opening a port (tests call it); `bot/main.ts` reads the configuration, opens the
- * database, loads the model, and listens.
+ * The bot server: `createApp(deps)` builds the restify server, the Bot Framework adapter, the
+ * in-process web chat channel (Direct Line 3.0 + the Web Chat page), the bot and the staff and
+ * trainer routes over the application services (desk/services.ts), without opening a port (tests
+ * call it); `bot/main.ts` reads the configuration, calls `createServices`, and listens.
  */
 import {
   CloudAdapter,
@@ -13,11 +13,14 @@ import {
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import restify from 'restify';
-import type { Taxonomy } from '../classifier/taxonomy.js';
+import type { Services } from '../desk/services.js';
 import type { Config } from '../runtime/config.js';
-import type { Store } from '../store/index.js';
 import { boundChannelCalls, checkActivity } from './channel-guard.js';
-import { DemandBot } from './demand-bot.js';
+import { DemandBot, type PendingTickets } from './demand-bot.js';
+import { numberGiven } from './intake-dialog.js';
+import { OutageTolerantStorage, StateUnavailableError } from '../store/state-fallback.js';
+import { isUnavailable } from '../store/ticket-repository.js';
+import type { FileOutbox } from '../store/outbox.js';
 import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
 import { TypingIndicator } from './typing-indicator.js';
 import { WebChatAdapter } from './webchat-adapter.js';
@@ -28,20 +31,13 @@ import { mountConsole } from '../staff/console.js';
 import { mountStaff, type Staff } from '../staff/index.js';
 import { createTermExtractor } from '../staff/terms.js';
 import { NO_STOPWORDS } from '../classifier/tokenizer.js';
-import type { ModelServices } from '../trainer/index.js';
 import { registerTrainerRoutes } from '../trainer/routes.js';
 
 export interface AppDeps {
   config: Config;
-  /** The live model (follows the registry's active version) and the training service. */
-  models: ModelServices;
-  taxonomy: Taxonomy;
-  store: Store;
+  /** The application layer (store, live model, tickets, models), from `createServices`. */
+  services: Services;
   log: Logger;
-  /** Whether the database answers (for /readyz). */
-  databaseReady: () => Promise<boolean>;
-  /** The embedded database's supervision state, when this process runs it (for /readyz). */
-  databaseStatus?: () => object | null;
 }
 
 export interface App {
@@ -80,13 +76,16 @@ export function createApp(deps: AppDeps): App {
   // Line conversation (no credentials, no loopback HTTP). `directLine` is mounted below.
   let directLine: DirectLineHandle | null = null;
   const webchatAdapter = new WebChatAdapter(() => directLine!);
-  const conversationState = new ConversationState(deps.store.botState);
-  const { holder, training, pipelineDeps } = deps.models;
+  const { services } = deps;
+  // A database outage keeps conversation state in memory until it is back (store/state-fallback.ts).
+  const conversationState = new ConversationState(new OutageTolerantStorage(services.store.botState, log));
+  const { holder, pipelineDeps } = services.runtime;
   const bot = new DemandBot({
     classifier: holder,
-    tickets: deps.store,
-    lookup: deps.store.tickets,
-    taxonomy: deps.taxonomy,
+    tickets: services.tickets,
+    lookup: { get: (n) => services.tickets.find(n), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t) => services.tickets.addCustomerMessage(n, t) },
+    pending: pendingTickets(services.store.outbox),
+    taxonomy: services.taxonomy,
     conversationState,
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
@@ -98,9 +97,12 @@ export function createApp(deps: AppDeps): App {
   const onTurnError = async (context: TurnContext, error: Error) => {
     log.error({ err: error, conversation: context.activity.conversation?.id, activity: context.activity.type }, 'turn failed');
     try {
+      // A customer told a ticket number this turn was told the truth: an apology would contradict it.
+      if (numberGiven(context)) return;
       const lang = await bot.replyLang(context).catch(() => 'zh-Hans' as const);
       await context.sendActivity(texts(lang).error);
-      await conversationState.delete(context);
+      // The stack is reset only when the database can take it; otherwise the dialog waits for it.
+      if (!isUnavailable(error) && !(error instanceof StateUnavailableError)) await conversationState.delete(context);
     } catch (err) {
       log.error({ err }, 'could not apologise for a failed turn');
     }
@@ -144,14 +146,14 @@ export function createApp(deps: AppDeps): App {
     res.send(200, { status: 'ok' });
   });
   server.get('/readyz', async (_req, res) => {
-    const db = await deps.databaseReady().catch(() => false);
-    const embedded = deps.databaseStatus?.() ?? null;
+    const db = await services.databaseReady().catch(() => false);
+    const embedded = services.databaseStatus();
     // Capacity is a warning, not readiness: near or over the embedded ceiling still answers 200.
-    const capacity = db ? await deps.store.capacity.status().catch(() => null) : null;
+    const capacity = db ? await services.store.capacity.status().catch(() => null) : null;
     res.send(db ? 200 : 503, {
       status: db ? 'ready' : 'database unavailable',
       model: holder.version,
-      outboxPending: deps.store.outbox.pending(),
+      outboxPending: services.store.outbox.pending(),
       ...(embedded ? { database: embedded } : {}),
       capacity,
     });
@@ -159,7 +161,7 @@ export function createApp(deps: AppDeps): App {
 
   let inFlightDirect = 0;
   directLine = mountDirectLine(server, {
-    repository: deps.store.directLine,
+    repository: services.store.directLine,
     secret: config.DIRECT_LINE_SECRET,
     limits: {
       idleSeconds: config.CONVERSATION_TTL_HOURS * 3600,
@@ -192,14 +194,12 @@ export function createApp(deps: AppDeps): App {
     next();
   });
 
-  const replies = new CustomerReplies(
-    (channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }),
-    deps.store.tickets,
-  );
+  const replies = new CustomerReplies((channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }));
+  services.useCustomerChannel(replies);
   const staffDeps = {
-    store: deps.store,
-    replies,
-    taxonomy: deps.taxonomy,
+    services,
+    store: services.store,
+    taxonomy: services.taxonomy,
     classifier: holder,
     // Every model version loads with the same tokenizer and stopwords (the loader checks it).
     terms: createTermExtractor(pipelineDeps.tokenizer, pipelineDeps.stopwords ?? NO_STOPWORDS),
@@ -207,7 +207,24 @@ export function createApp(deps: AppDeps): App {
     log,
   };
   const staff = mountStaff(server, staffDeps);
-  registerTrainerRoutes(staff.router, { ...staffDeps, holder, training });
+  registerTrainerRoutes(staff.router, staffDeps);
   mountConsole(server);
   return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: async () => directLine?.close() };
+}
+
+/** Status lookups of tickets waiting in the outbox (the outbox keeps whole ticket documents). */
+function pendingTickets(outbox: FileOutbox): PendingTickets {
+  type Doc = { number?: unknown; customer?: { channelId?: unknown; userId?: unknown } };
+  const mine = (d: Doc, channelId: string, userId: string) => d.customer?.channelId === channelId && d.customer?.userId === userId;
+  return {
+    find: (number, channelId, userId) => {
+      const d = outbox.find((doc) => (doc as Doc).number === number && mine(doc as Doc, channelId, userId), number)[0];
+      return d ? { number } : null;
+    },
+    latestFor: (channelId, userId) => {
+      // The text filter is exact only for ids JSON writes unescaped.
+      const d = outbox.find((doc) => mine(doc as Doc, channelId, userId), /^[\w.:@-]+$/.test(userId) ? userId : undefined).at(-1) as Doc | undefined;
+      return typeof d?.number === 'string' ? { number: d.number } : null;
+    },
+  };
 }

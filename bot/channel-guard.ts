@@ -105,31 +105,39 @@ export function serviceUrlAllowed(serviceUrl: string, allowed: readonly string[]
 
 /** The slice of a connector client (azure core-client underneath) a timeout needs. */
 interface PipelineHolder {
-  client?: { pipeline?: { addPolicy(policy: TimeoutPolicy): void; getOrderedPolicies(): { name: string }[] } };
+  client?: { pipeline?: { addPolicy(policy: DeadlinePolicy): void; getOrderedPolicies(): { name: string }[] } };
 }
-interface TimeoutPolicy {
+interface OutgoingRequest {
+  timeout: number;
+  abortSignal?: AbortSignal;
+}
+interface DeadlinePolicy {
   name: string;
-  sendRequest(request: { timeout: number }, next: (request: { timeout: number }) => Promise<unknown>): Promise<unknown>;
+  sendRequest(request: OutgoingRequest, next: (request: OutgoingRequest) => Promise<unknown>): Promise<unknown>;
 }
 
-const TIMEOUT_POLICY = 'demand-desk-channel-timeout';
+const DEADLINE_POLICY = 'demand-desk-channel-deadline';
 
 /**
  * Bounds every outgoing call of a turn's connector client (replies, typing indicators) to
- * `timeoutMs`, so an unreachable serviceUrl costs a bounded wait instead of holding the turn.
+ * `timeoutMs` in all, retries included, so an unreachable serviceUrl (one that never answers, or
+ * refuses the connection and is retried) costs a bounded wait instead of holding the turn.
  * CloudAdapter makes a new client per turn and keeps it in the turn state; botbuilder offers no
- * option that reaches that client's pipeline, so the policy is added to it here.
+ * option that reaches that client's pipeline, so the policy is added to it here. Added without a
+ * phase, it runs before the retry policy and so wraps every attempt.
  *
  * @returns whether the client had a pipeline to bound
  */
 export function boundChannelCalls(connectorClient: unknown, timeoutMs: number): boolean {
   const pipeline = (connectorClient as PipelineHolder | undefined)?.client?.pipeline;
   if (!pipeline) return false;
-  if (pipeline.getOrderedPolicies().some((p) => p.name === TIMEOUT_POLICY)) return true;
+  if (pipeline.getOrderedPolicies().some((p) => p.name === DEADLINE_POLICY)) return true;
   pipeline.addPolicy({
-    name: TIMEOUT_POLICY,
+    name: DEADLINE_POLICY,
     sendRequest: (request, next) => {
       if (!request.timeout || request.timeout > timeoutMs) request.timeout = timeoutMs;
+      const deadline = AbortSignal.timeout(timeoutMs);
+      request.abortSignal = request.abortSignal ? AbortSignal.any([request.abortSignal, deadline]) : deadline;
       return next(request);
     },
   });

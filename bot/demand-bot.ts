@@ -13,8 +13,10 @@ import { normalize } from '../classifier/normalize.js';
 import { codePointLength } from '../classifier/pipeline.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket } from '../store/index.js';
+import { StateUnavailableError } from '../store/state-fallback.js';
+import { isUnavailable } from '../store/ticket-repository.js';
 import { readAct } from './dialogue-acts.js';
-import { INTAKE_DIALOG, IntakeDialog, type IntakeDeps, type IntakeOptions } from './intake-dialog.js';
+import { INTAKE_DIALOG, IntakeDialog, looksLikeDialogAnswer, markNumberGiven, ticketInput, type IntakeDeps, type IntakeOptions } from './intake-dialog.js';
 import { texts, type ReplyLang } from './messages.js';
 
 /** Ticket lookups the bot needs (the ticket repository). */
@@ -25,9 +27,22 @@ export interface TicketLookup {
   addCustomerMessage(number: string, text: string): Promise<Ticket>;
 }
 
+/**
+ * Tickets filed into the local outbox while the database was down, which the database does not
+ * have yet: what a status lookup answers for them.
+ */
+export interface PendingTickets {
+  /** A waiting ticket by number, if it is this customer's. */
+  find(number: string, channelId: string, userId: string): { number: string } | null;
+  /** The newest waiting ticket of a customer. */
+  latestFor(channelId: string, userId: string): { number: string } | null;
+}
+
 export interface DemandBotDeps extends Omit<IntakeDeps, 'lang'> {
   conversationState: ConversationState;
   lookup: TicketLookup;
+  /** Tickets waiting in the outbox (none when omitted). */
+  pending?: PendingTickets;
   taxonomy: Taxonomy;
   maxMessageLength: number;
   /** Messages allowed per conversation per `rateWindowMs`. */
@@ -42,6 +57,15 @@ const CANCEL = /^\s*(cancel|取消|算了|退出|quit|stop)\s*[!！。.]?\s*$/i;
 const STATUS = /(查询|查詢|查看|查下|查一下|进度|進度|状态|狀態|status|progress)/i;
 const STATUS_ABOUT_TICKET = /(工单|工單|ticket|投诉|投訴|单子|單子)/i;
 const DETAILS = /^\s*(补充|補充|追加|add(?:itional)?(?: details?)?)\s*[:：,，]?\s*(.+)$/is;
+
+/** The language a message is clearly written in, or null when it is short or mixed. */
+function clearLanguage(text: string): ReplyLang | null {
+  const n = normalize(text);
+  const counts = countScripts(n.text, n.hanCount, n.traditionalCount);
+  const lang = detectLanguage(n.text, counts);
+  const clear = (lang === 'en' && (counts.latinWords >= 3 || counts.latin >= 12)) || ((lang === 'zh-Hans' || lang === 'zh-Hant') && counts.han >= 2);
+  return clear ? (lang as ReplyLang) : null;
+}
 
 export class DemandBot extends ActivityHandler {
   private readonly dialogState: StatePropertyAccessor<DialogState>;
@@ -68,12 +92,67 @@ export class DemandBot extends ActivityHandler {
     });
   }
 
-  /** Saves conversation state after every turn, including turns that ended in an error reply. */
+  /**
+   * Saves conversation state after every turn, including turns that ended in an error reply. When
+   * the state cannot be read (the database is down), the turn is answered without it.
+   */
   override async run(context: TurnContext): Promise<void> {
     // Only messages and membership changes mean something here; other activity types are ignored.
     if (context.activity.type !== ActivityTypes.Message && context.activity.type !== ActivityTypes.ConversationUpdate) return;
+    try {
+      await this.deps.conversationState.load(context);
+    } catch (err) {
+      if (!(err instanceof StateUnavailableError)) throw err;
+      await this.handleWithoutState(context);
+      return;
+    }
     await super.run(context);
     await this.deps.conversationState.saveChanges(context, false);
+  }
+
+  /**
+   * A turn while the database is down and this conversation's state is unknown. Nothing is guessed
+   * and nothing is claimed that is not so: a demand is filed (into the durable outbox, with a
+   * number) and the customer told it is received and will be filed; a status lookup answers from the
+   * outbox; a message that only makes sense inside the dialog (yes, skip, a phone number …) cannot
+   * be processed without the dialog, and the customer is told so and asked to send it again.
+   */
+  private async handleWithoutState(context: TurnContext): Promise<void> {
+    const text = typeof context.activity.text === 'string' ? context.activity.text : '';
+    const t = texts(clearLanguage(text) ?? 'zh-Hans');
+    if (context.activity.type !== ActivityTypes.Message) {
+      for (const m of context.activity.membersAdded ?? []) if (m.id !== context.activity.recipient.id) await context.sendActivity(t.greeting);
+      return;
+    }
+    if (!this.allow(context.activity.conversation.id)) return void (await context.sendActivity(t.rateLimited));
+    if (codePointLength(text) > this.deps.maxMessageLength) return void (await context.sendActivity(t.tooLong(this.deps.maxMessageLength)));
+    if (HELP.test(text)) return void (await context.sendActivity(t.help));
+    const number = TICKET_NUMBER.exec(text)?.[0]?.toUpperCase();
+    if (number || (STATUS.test(text) && STATUS_ABOUT_TICKET.test(text) && codePointLength(text) <= 40)) {
+      await this.reportStatus(context, number ?? null, t);
+      return;
+    }
+    if (DETAILS.test(text) || CANCEL.test(text) || looksLikeDialogAnswer(text, this.deps.taxonomy)) {
+      await context.sendActivity(t.retryLater);
+      return;
+    }
+    let c: Classification;
+    try {
+      c = this.deps.classifier.classify(text);
+    } catch (err) {
+      if (err instanceof ClassifierError) return void (await context.sendActivity(t.empty));
+      throw err;
+    }
+    if (c.reason === 'empty' || c.reason === 'no-text') return void (await context.sendActivity(t.empty));
+    // A script we cannot read is never spam (as in the dialog); it is filed and answered in English too.
+    const unsupported = c.lang === 'other' || c.reason === 'unsupported-language';
+    if (unsupported) c = { ...c, spam: false, needsReview: true };
+    // Filed as the classifier read it, for staff to check: the customer could not confirm the topic.
+    const { ticket, stored } = await this.deps.tickets.file(ticketInput(context, text, c, c.topic, c.type, undefined, c.spam ? undefined : unsupported ? 'unsupported-language' : 'filed-without-dialog'));
+    if (c.spam) return void (await context.sendActivity(t.spam));
+    markNumberGiven(context);
+    const said = (x: ReturnType<typeof texts>) => (stored === 'database' ? x.created(ticket.number) : x.createdOffline(ticket.number));
+    await context.sendActivity(unsupported && t !== texts('en') ? `${said(texts('en'))}\n${said(t)}` : said(t));
   }
 
   /** The language of this conversation's replies. */
@@ -178,23 +257,34 @@ export class DemandBot extends ActivityHandler {
     }
   }
 
-  /** Status of a ticket, only for the customer identity that created it. */
-  private async reportStatus(context: TurnContext, number: string | null): Promise<void> {
-    const t = texts(await this.lang.get(context, 'zh-Hans'));
+  /**
+   * Status of a ticket, only for the customer identity that created it. A ticket still waiting in
+   * the outbox is reported as received and waiting to be filed, also while the database is down.
+   */
+  private async reportStatus(context: TurnContext, number: string | null, known?: ReturnType<typeof texts>): Promise<void> {
+    const t = known ?? texts(await this.lang.get(context, 'zh-Hans'));
     const { channelId, from } = context.activity;
+    const waiting = (number ? this.deps.pending?.find(number, channelId, from.id) : this.deps.pending?.latestFor(channelId, from.id)) ?? null;
     let ticket: Ticket | null;
-    if (number) {
-      ticket = await this.deps.lookup.get(number);
-      if (ticket && (ticket.customer.channelId !== channelId || ticket.customer.userId !== from.id)) ticket = null;
-    } else {
-      ticket = (await this.deps.lookup.list({ customerUserId: from.id, channelId, pageSize: 1, sort: '-createdAt' })).items[0] ?? null;
-      if (!ticket) {
-        await context.sendActivity(t.askTicketNumber);
-        return;
+    try {
+      if (number) {
+        ticket = await this.deps.lookup.get(number);
+        if (ticket && (ticket.customer.channelId !== channelId || ticket.customer.userId !== from.id)) ticket = null;
+      } else {
+        ticket = (await this.deps.lookup.list({ customerUserId: from.id, channelId, pageSize: 1, sort: '-createdAt' })).items[0] ?? null;
       }
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      await context.sendActivity(waiting ? t.statusPending(waiting.number) : t.statusUnavailable);
+      return;
+    }
+    // Asked without a number: a ticket still in the outbox is newer than any the database has.
+    if (waiting && (!ticket || !number)) {
+      await context.sendActivity(t.statusPending(waiting.number));
+      return;
     }
     if (!ticket) {
-      await context.sendActivity(t.statusNotFound(number!));
+      await context.sendActivity(number ? t.statusNotFound(number) : t.askTicketNumber);
       return;
     }
     const reply = ticket.replies.filter((r) => r.delivered).at(-1)?.text ?? null;

@@ -152,9 +152,13 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
   server.server.on('upgrade', onUpgrade);
   hub.start();
 
+  // Tables for the next bucket are made ahead of time (see store/directline-repository.ts).
+  const prepare = () => repo.prepare().catch((err: Error) => log.warn({ err: err.message }, 'direct line: could not create the next collections'));
+  void prepare();
   const sweeper = setInterval(() => {
+    void prepare();
     repo.sweepExpired(limits.idleSeconds * 1000).catch((err: Error) => log.warn({ err: err.message }, 'direct line: sweeping expired conversations failed'));
-  }, Math.min(600_000, Math.max(1000, (limits.idleSeconds * 1000) / 2)));
+  }, Math.min(120_000, Math.max(1000, (limits.idleSeconds * 1000) / 2)));
   sweeper.unref();
 
   return {

@@ -9,9 +9,11 @@ import type { Classification, DemandClassifier } from '../classifier/demand-clas
 import { ClassifierError } from '../classifier/errors.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket, TicketCreate } from '../store/index.js';
+import { PHONE_PATTERN } from '../store/schemas.js';
 import type { Durability } from '../store/ticket-repository.js';
+import { ticketClassification } from '../desk/classification.js';
 import { readAct } from './dialogue-acts.js';
-import { names, texts, type ReplyLang } from './messages.js';
+import { names, REPLY_LANGS, texts, type ReplyLang } from './messages.js';
 
 export const INTAKE_DIALOG = 'intake';
 const WATERFALL = 'intake.waterfall';
@@ -19,9 +21,9 @@ const CONFIRM_PROMPT = 'intake.confirm';
 const TOPIC_PROMPT = 'intake.topic';
 const CONTACT_PROMPT = 'intake.contact';
 
-/** Where tickets go (the store). */
+/** Where tickets go (the desk's ticket service: files the ticket and counts the customer's contact). */
 export interface TicketSink {
-  createTicket(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
+  file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
 }
 
 export interface IntakeDeps {
@@ -48,7 +50,17 @@ interface Draft {
   contact?: { phone?: string; email?: string };
 }
 
-const PHONE = /^\+?[0-9][0-9 -]{5,19}$/;
+const NUMBER_GIVEN = Symbol('ticketNumberGiven');
+
+/** Records that this turn told the customer a ticket number (an apology must not follow it). */
+export function markNumberGiven(context: TurnContext): void {
+  context.turnState.set(NUMBER_GIVEN, true);
+}
+
+/** Whether this turn already told the customer a ticket number. */
+export function numberGiven(context: TurnContext): boolean {
+  return context.turnState.get(NUMBER_GIVEN) === true;
+}
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
 export class IntakeDialog extends ComponentDialog {
@@ -95,15 +107,16 @@ export class IntakeDialog extends ComponentDialog {
       // A script we cannot read is no reason to turn someone away: file it for staff (never as
       // spam), and answer in English beside the conversation's language.
       const flagged = { ...c, spam: false, suspectedSpam: c.spam || c.suspectedSpam === true, needsReview: true, reason: 'unsupported-language' as const };
-      const { ticket } = await this.deps.tickets.createTicket(this.ticketInput(step.context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined));
+      const { ticket } = await this.deps.tickets.file(this.ticketInput(step.context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined));
       const reply = lang === 'en' ? t.unsupportedLanguage(ticket.number) : `${texts('en').unsupportedLanguage(ticket.number)}\n${t.unsupportedLanguage(ticket.number)}`;
+      markNumberGiven(step.context);
       await step.context.sendActivity(reply);
       return step.endDialog(ticket.number);
     }
     if (c.spam) {
       // Only unmistakable spam is refused. It is kept for staff to audit (flagged spam); the
       // customer gets no ticket number. Borderline messages (suspectedSpam) go on as demands.
-      await this.deps.tickets.createTicket(this.ticketInput(step.context, text, c, c.topic, c.type, undefined));
+      await this.deps.tickets.file(this.ticketInput(step.context, text, c, c.topic, c.type, undefined));
       await step.context.sendActivity(t.spam);
       return step.endDialog();
     }
@@ -133,7 +146,7 @@ export class IntakeDialog extends ComponentDialog {
       const c = { ...d.classification, needsReview: true, reason: null };
       const input = this.ticketInput(step.context, d.text, c, d.topic ?? c.alternatives[0]?.topic ?? null, d.type, undefined);
       input.classification.reviewReason = 'customer-asked-for-person';
-      const { ticket } = await this.deps.tickets.createTicket(input);
+      const { ticket } = await this.deps.tickets.file(input);
       await step.context.sendActivity(t.humanFiled(ticket.number, this.deps.supportHours ?? null));
       return step.endDialog(ticket.number);
     }
@@ -163,7 +176,7 @@ export class IntakeDialog extends ComponentDialog {
 
   private async contactStep(step: WaterfallStepContext) {
     const answer = String(step.result ?? '').trim();
-    if (PHONE.test(answer)) draft(step).contact = { phone: answer };
+    if (PHONE_PATTERN.test(answer)) draft(step).contact = { phone: answer };
     else if (EMAIL.test(answer)) draft(step).contact = { email: answer };
     return step.next();
   }
@@ -172,7 +185,8 @@ export class IntakeDialog extends ComponentDialog {
     const lang = await this.deps.lang.get(step.context, 'zh-Hans');
     const t = texts(lang);
     const d = draft(step);
-    const { ticket, stored } = await this.deps.tickets.createTicket(this.ticketInput(step.context, d.text, d.classification, d.topic, d.type, d.contact));
+    const { ticket, stored } = await this.deps.tickets.file(this.ticketInput(step.context, d.text, d.classification, d.topic, d.type, d.contact));
+    markNumberGiven(step.context);
     await step.context.sendActivity(stored === 'database' ? t.created(ticket.number) : t.createdOffline(ticket.number));
     return step.endDialog(ticket.number);
   }
@@ -181,7 +195,7 @@ export class IntakeDialog extends ComponentDialog {
     const lang = await this.deps.lang.get(p.context, 'zh-Hans');
     const v = String(p.recognized.value ?? '').trim();
     if (sameChoice(v, texts(lang).skip) || /^(skip|跳过|跳過|不用|no)$/i.test(v)) return true;
-    if (PHONE.test(v) || EMAIL.test(v)) return true;
+    if (PHONE_PATTERN.test(v) || EMAIL.test(v)) return true;
     // After two tries, go on without contact details rather than trap the customer.
     return p.attemptCount >= 3;
   }
@@ -205,28 +219,7 @@ export class IntakeDialog extends ComponentDialog {
   }
 
   private ticketInput(context: TurnContext, text: string, c: Classification, topic: string | null, type: string | null, contact: Draft['contact']): TicketCreate {
-    const activity = context.activity;
-    const corrected = topic !== c.topic;
-    return {
-      customer: { channelId: activity.channelId, userId: activity.from.id, ...(activity.from.name ? { name: activity.from.name.slice(0, 128) } : {}) },
-      conversationRef: JSON.stringify(TurnContext.getConversationReference(activity)),
-      ...(contact ? { contact } : {}),
-      text: { original: text, normalized: c.normalized },
-      classification: {
-        lang: c.lang,
-        topic,
-        type: type as Classification['type'],
-        spam: c.spam,
-        suspectedSpam: c.suspectedSpam === true,
-        confidence: c.confidence,
-        alternatives: c.alternatives,
-        keywords: c.keywords.map((k) => ({ ...k, term: k.term.slice(0, 64) })),
-        modelVersion: c.modelVersion,
-        // A topic the customer picked over the classifier's is for staff to look at.
-        needsReview: c.needsReview || corrected,
-        reviewReason: corrected ? 'customer-picked-topic' : c.reason,
-      },
-    };
+    return ticketInput(context, text, c, topic, type, contact);
   }
 }
 
@@ -241,4 +234,31 @@ function sameChoice(answer: string, choice: string): boolean {
 
 function isYes(answer: string, yes: string): boolean {
   return sameChoice(answer, yes) || /^(是|是的|对|對|对的|對的|没错|沒錯|yes|y|ok|好|好的|嗯|correct|right)[!！。.]*$/i.test(answer.trim());
+}
+
+/** The ticket a turn files: the customer's channel identity, conversation reference, text and classification. */
+export function ticketInput(context: TurnContext, text: string, c: Classification, topic: string | null, type: string | null, contact?: { phone?: string; email?: string }, reviewReason?: string): TicketCreate {
+  const activity = context.activity;
+  return {
+    customer: { channelId: activity.channelId, userId: activity.from.id, ...(activity.from.name ? { name: activity.from.name.slice(0, 128) } : {}) },
+    conversationRef: JSON.stringify(TurnContext.getConversationReference(activity)),
+    ...(contact ? { contact } : {}),
+    text: { original: text, normalized: c.normalized },
+    classification: ticketClassification(c, { topic, type }, reviewReason),
+  };
+}
+
+/**
+ * Whether a message reads as an answer to one of the intake dialog's questions (yes, skip, other,
+ * rephrase, cancel, a topic name, a phone number or e-mail address) rather than a demand of its own.
+ */
+export function looksLikeDialogAnswer(text: string, taxonomy: Taxonomy): boolean {
+  const a = text.trim();
+  if (isYes(a, '') || PHONE_PATTERN.test(a) || EMAIL.test(a)) return true;
+  if (/^(skip|跳过|跳過|不用|no|cancel|取消|算了|other|其他|rephrase|重新描述)[!！。.]*$/i.test(a)) return true;
+  return REPLY_LANGS.some((lang) => {
+    const n = names(taxonomy, lang);
+    const t = texts(lang);
+    return [t.yes, t.other, t.rephrase, t.skip, ...taxonomy.topics.map((x) => n.topic(x.id))].some((choice) => sameChoice(a, choice));
+  });
 }

@@ -5,44 +5,25 @@
  * turns in flight, flush the outbox, stop the embedded database.
  */
 import { pino } from 'pino';
+import { createServices } from '../desk/services.js';
 import { ConfigError, loadConfig } from '../runtime/config.js';
-import { loadTaxonomy } from '../runtime/project-data.js';
-import { openDatabase } from '../store/database.js';
-import { createStore } from '../store/index.js';
-import { createModelServices } from '../trainer/index.js';
 import { createApp } from './app.js';
 
 export async function main(env: Record<string, string | undefined>): Promise<() => Promise<void>> {
   const config = loadConfig(env);
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'demand-bot' } });
-  const taxonomy = loadTaxonomy(config.DATA_DIR);
-  const database = await openDatabase(config, { info: (o, m) => log.debug(o, m), warn: (o, m) => log.warn(o, m) });
-  log.info({ server: database.server?.kind ?? 'MONGODB_URI', db: database.db.databaseName }, 'database open');
-  const store = await createStore({
-    db: database.db,
-    outboxPath: config.OUTBOX_PATH,
-    timeZone: config.TIME_ZONE,
-    topics: taxonomy.topics.map((t) => t.id),
+  const services = await createServices(config, {
     log,
     conversationTtlMs: config.CONVERSATION_TTL_HOURS * 3_600_000,
     capacity: { embedded: !config.MONGODB_URI, ticketCeiling: config.EMBEDDED_TICKET_CEILING },
   });
-  const capacity = await store.capacity.status().catch(() => null);
+  log.info({ server: services.database?.server?.kind ?? 'MONGODB_URI', db: services.database?.db.databaseName, writeConcern: services.store.writeConcern, model: services.runtime.holder.version }, 'database open, model loaded');
+  const capacity = await services.store.capacity.status().catch(() => null);
   if (capacity && capacity.level !== 'ok') log.warn({ tickets: capacity.tickets, ceiling: capacity.ceiling, level: capacity.level }, capacity.message!.en);
   else if (capacity) log.info({ engine: capacity.engine, tickets: capacity.tickets, ceiling: capacity.ceiling }, 'history size');
-  const models = await createModelServices({ config, taxonomy, store, log });
-  log.info({ model: models.holder.version, writeConcern: store.writeConcern }, 'model loaded');
-  const app = createApp({
-    config,
-    models,
-    taxonomy,
-    store,
-    log,
-    databaseReady: async () => (await database.db.command({ ping: 1 })).ok === 1,
-    databaseStatus: () => database.status(),
-  });
-  await store.flushOutbox().catch((err: Error) => log.warn({ err: err.message }, 'outbox replay at start failed; will retry'));
-  const stopJobs = store.startBackgroundJobs(5_000);
+  const app = createApp({ config, services, log });
+  await services.tickets.flushOutbox().catch((err: Error) => log.warn({ err: err.message }, 'outbox replay at start failed; will retry'));
+  services.startBackgroundJobs(5_000);
   await new Promise<void>((resolve) => app.server.listen(config.PORT, config.HOST, resolve));
   log.info({ url: app.server.url, mode: config.MicrosoftAppId ? 'bot-framework' : 'local' }, 'listening');
 
@@ -54,10 +35,9 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
       app.server.close();
       const deadline = Date.now() + 10_000;
       while (app.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      stopJobs();
-      await models.stop();
-      await store.flushOutbox().catch((err: Error) => log.warn({ err: err.message, pending: store.outbox.pending() }, 'outbox not flushed; it is replayed at the next start'));
-      await database.close();
+      await services.tickets.flushOutbox().catch((err: Error) => log.warn({ err: err.message, pending: services.store.outbox.pending() }, 'outbox not flushed; it is replayed at the next start'));
+      // Stops background jobs and the model side, then the database.
+      await services.close();
       log.info('stopped');
     })());
 }

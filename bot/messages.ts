@@ -30,7 +30,14 @@ interface Texts {
   skip: string;
   badContact: string;
   created: (number: string) => string;
+  /** Filed into the local outbox while the database is down: received, and will be filed. */
   createdOffline: (number: string) => string;
+  /** Status of a ticket that waits in the outbox. */
+  statusPending: (number: string) => string;
+  /** Status cannot be looked up while the database is down. */
+  statusUnavailable: string;
+  /** A message that could not be processed or kept while the database is down. */
+  retryLater: string;
   statusOf: (number: string, status: string, reply: string | null) => string;
   statusNotFound: (number: string) => string;
   askTicketNumber: string;
@@ -75,13 +82,16 @@ const zh: Texts = {
   skip: '跳过',
   badContact: '这个号码或邮箱的格式好像不对，请重新输入，或点「跳过」。',
   created: (n) => `已为您登记工单 ${n}。专人会在 1 个工作日内跟进，您可以随时发送「查询工单 ${n}」查看进度。`,
-  createdOffline: (n) => `已为您登记工单 ${n}（系统繁忙，稍后同步）。专人会尽快跟进，您可以随时发送「查询工单 ${n}」查看进度。`,
+  createdOffline: (n) => `已收到您的问题，编号 ${n}。系统正在恢复，恢复后会自动登记为工单并转给专人跟进；您可以随时发送「查询工单 ${n}」查看进度。`,
+  statusPending: (n) => `工单 ${n} 已收到，正在等待系统恢复后登记，之后会转给专人跟进，请稍候。`,
+  statusUnavailable: '抱歉，系统正在恢复，暂时无法查询工单，请一分钟后再试。',
+  retryLater: '抱歉，系统正在恢复，这条消息暂时无法处理，也没有保存。请一分钟后重新发送。',
   statusOf: (n, s, reply) => `工单 ${n} 当前状态：${s}。${reply ? `最新回复：${reply}` : '暂无客服回复，请耐心等待。'}`,
   statusNotFound: (n) => `没有找到属于您的工单 ${n}。请核对工单号。`,
   askTicketNumber: '请告诉我您的工单号（例如 T20261125-0042）。',
   addedDetails: (n) => `已将补充说明添加到工单 ${n}。`,
   noOpenTicket: '您目前没有处理中的工单。请直接描述您的问题，我来为您登记。',
-  error: '抱歉，系统出了点问题，请稍后再试。您刚才的内容没有丢失，可以重新发送。',
+  error: '抱歉，系统出了点问题，这条消息没有处理成功，请稍后重新发送。',
   statuses: { new: '已受理', in_progress: '处理中', resolved: '已解决', closed: '已关闭', reopened: '重新处理中' },
   greetBack: '您好！我是客服小助手，请问有什么可以帮您？请直接描述您遇到的问题或建议。',
   thanksBack: '不客气！还有其他可以帮您的吗？',
@@ -116,13 +126,16 @@ const en: Texts = {
   skip: 'Skip',
   badContact: "That doesn't look like a phone number or e-mail address. Please try again, or choose Skip.",
   created: (n) => `Your ticket is ${n}. Our team will follow up within one working day; send "status ${n}" at any time to check it.`,
-  createdOffline: (n) => `Your ticket is ${n} (our system is busy and will sync it shortly). Our team will follow up; send "status ${n}" to check it.`,
+  createdOffline: (n) => `We have received your issue, reference ${n}. Our system is recovering; your issue will be filed as a ticket as soon as it is back, and our team will follow up. Send "status ${n}" to check it.`,
+  statusPending: (n) => `Ticket ${n} has been received and is waiting to be filed until our system is back; our team will follow up then.`,
+  statusUnavailable: 'Sorry, our system is recovering and cannot look up tickets right now; please try again in a minute.',
+  retryLater: 'Sorry, our system is recovering and could not process this message, and it was not saved. Please send it again in a minute.',
   statusOf: (n, s, reply) => `Ticket ${n} is ${s}. ${reply ? `Latest reply: ${reply}` : 'No reply from our team yet.'}`,
   statusNotFound: (n) => `I could not find a ticket ${n} of yours. Please check the number.`,
   askTicketNumber: 'Please tell me your ticket number (for example T20261125-0042).',
   addedDetails: (n) => `Your details were added to ticket ${n}.`,
   noOpenTicket: 'You have no open ticket. Describe your issue and I will log one.',
-  error: 'Sorry, something went wrong on our side. Nothing you sent was lost; please try again.',
+  error: 'Sorry, something went wrong on our side and this message was not processed; please send it again in a moment.',
   statuses: { new: 'received', in_progress: 'in progress', resolved: 'resolved', closed: 'closed', reopened: 'reopened' },
   greetBack: "Hello! I'm the customer-service assistant. How can I help you? Just describe your problem or suggestion.",
   thanksBack: "You're welcome! Is there anything else I can help with?",
@@ -137,6 +150,8 @@ const en: Texts = {
   unsupportedLanguage: (n) => `Sorry, I can only read Chinese and English for now. Your message is logged as ticket ${n}; our staff will look at it and reply here. Writing in Chinese or English gets it handled faster.`,
 };
 
+const NUMBER_SLOT = 'NUMBERSLOT';
+
 function traditional(t: Texts): Texts {
   const c = (s: string) => toTraditional(s);
   return {
@@ -144,7 +159,9 @@ function traditional(t: Texts): Texts {
     tooLong: (max: number) => c(t.tooLong(max)),
     confirm: (a: string, b: string) => c(t.confirm(a, b)),
     created: (n: string) => c(t.created(n)).replace(/T\d{8}-\S+/g, n),
-    createdOffline: (n: string) => c(t.createdOffline(n)),
+    // The number goes in after conversion, so it is never converted.
+    createdOffline: (n: string) => c(t.createdOffline(NUMBER_SLOT)).split(NUMBER_SLOT).join(n),
+    statusPending: (n: string) => c(t.statusPending(NUMBER_SLOT)).split(NUMBER_SLOT).join(n),
     statusOf: (n: string, s: string, r: string | null) => c(t.statusOf(n, s, r)),
     statusNotFound: (n: string) => c(t.statusNotFound(n)),
     addedDetails: (n: string) => c(t.addedDetails(n)),

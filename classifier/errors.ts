@@ -1,11 +1,11 @@
 /** Typed errors of the classifier library. Callers map them to HTTP codes or CLI exit codes. */
+import { AppError } from '../core/app-error.js';
 
 /** Base class so callers can tell classifier errors from everything else. */
-export class ClassifierError extends Error {
+export class ClassifierError extends AppError {
   readonly code: string;
   constructor(code: string, message: string) {
     super(message);
-    this.name = new.target.name;
     this.code = code;
   }
 }

@@ -2,6 +2,7 @@
  * Configuration, read from the environment once and validated. No other module reads the
  * environment; CLIs apply their flags on top of what this returns.
  */
+import { AppError } from '../core/app-error.js';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_EMBEDDED_TICKET_CEILING } from '../store/capacity.js';
@@ -109,11 +110,9 @@ export function isLoopbackAddress(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
+/** A configuration variable is missing or invalid; the message names it. */
+export class ConfigError extends AppError {
+  readonly code = 'CONFIG_INVALID';
 }
 
 /** Validates the environment; the error names each bad variable. */

@@ -1,10 +1,12 @@
 /** JSON Lines reading with line numbers in errors. */
 import { readFileSync } from 'node:fs';
+import { AppError } from '../core/app-error.js';
 
-export class JsonlError extends Error {
+/** A JSON Lines file has a bad line (named with its number). */
+export class JsonlError extends AppError {
+  readonly code = 'JSONL_INVALID';
   constructor(readonly file: string, readonly line: number, message: string) {
     super(`${file}:${line}: ${message}`);
-    this.name = 'JsonlError';
   }
 }
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../runtime/config.js';
 import { openDatabase } from '../store/database.js';
-import { createStore } from '../store/index.js';
+import { createServices } from '../desk/services.js';
 import type { TicketCreate } from '../store/schemas.js';
 import { flags, printJson, runCli } from './cli.js';
 
@@ -29,10 +29,13 @@ runCli(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-store-'));
   const database = await openDatabase({ ...config, DB_DIR: join(dir, 'db') });
   try {
+    let writeConcern = '';
     const rounds: { perSecond: number; p50: number; p99: number; ref: number }[] = [];
     for (let round = 0; round < 3; round++) {
       const db = database.client.db(`bench_${Date.now()}_${round}`);
-      const store = await createStore({ db, outboxPath: join(dir, `outbox-${round}.jsonl`), timeZone: config.TIME_ZONE, topics: ['delivery', 'billing'], log: silent });
+      const services = await createServices(config, { db, outboxPath: join(dir, `outbox-${round}.jsonl`), log: silent, models: false });
+      const store = services.store;
+      writeConcern = JSON.stringify(store.writeConcern);
       const latencies: number[] = [];
       const start = performance.now();
       let next = 0;
@@ -41,7 +44,7 @@ runCli(async () => {
           while (next < writes) {
             const i = next++;
             const t0 = performance.now();
-            const r = await store.createTicket(input(i));
+            const r = await services.tickets.file(input(i));
             if (r.stored !== 'database') throw new Error('a write went to the outbox during the benchmark');
             latencies.push(performance.now() - t0);
           }
@@ -71,7 +74,7 @@ runCli(async () => {
     const mid = [...rounds].sort((a, b) => a.perSecond - b.perSecond)[1];
     const result = {
       server: database.server ? database.server.kind : 'MONGODB_URI',
-      writeConcern: JSON.stringify((await createStore({ db: database.client.db('bench_wc'), outboxPath: join(dir, 'wc.jsonl'), timeZone: config.TIME_ZONE, topics: ['delivery'], log: silent })).writeConcern),
+      writeConcern,
       writes,
       concurrency,
       ticketWritesPerSecond: Math.round(mid.perSecond),

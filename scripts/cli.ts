@@ -2,6 +2,7 @@
  * Shared plumbing of the CLIs: flags, progress on stderr, a JSON result as the last stdout line,
  * and a non-zero exit code with a clear message on failure.
  */
+import { AppError } from '../core/app-error.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** Parses flags; unknown flags are an error that names them. */
@@ -38,17 +39,21 @@ export function progressBar(label: string): (fraction: number, stage: string) =>
 export function runCli(main: () => Promise<void>): void {
   main().catch((err: unknown) => {
     const e = err as Error & { code?: string };
-    const usage = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.name === 'UsageError';
+    const usage = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err instanceof UsageError;
     process.stderr.write(`error: ${e.message ?? String(err)}\n`);
     process.exitCode = usage ? 2 : 1;
   });
 }
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
+/** Wrong flags or arguments (exit code 2). */
+export class UsageError extends AppError {
+  readonly code = 'USAGE';
+}
+
+/** A logger for CLIs: warnings and errors on stderr (stdout keeps only the result); info is dropped. */
+export function stderrLog() {
+  const write = (o: object, m: string) => process.stderr.write(`${m} ${JSON.stringify(o)}\n`);
+  return { info: () => {}, warn: write, error: write };
 }
 
 /** Writes one JSON line to stdout. */

@@ -9,15 +9,9 @@
  * One JSON document on stdout.
  */
 import { userInfo } from 'node:os';
-import { createPipelineDeps, loadDemandClassifier } from '../runtime/classifier-factory.js';
+import { createServices } from '../desk/services.js';
 import { loadConfig } from '../runtime/config.js';
-import { loadTaxonomy } from '../runtime/project-data.js';
-import { MongoAuditLog } from '../store/audit-log.js';
-import { openDatabase } from '../store/database.js';
-import { MongoModelRegistry } from '../store/model-registry.js';
-import { artifactLoader, ModelHolder } from '../trainer/model-holder.js';
-import { modelSummary } from '../trainer/model-summary.js';
-import { flags, printJson, runCli, UsageError } from './cli.js';
+import { flags, printJson, runCli, stderrLog, UsageError } from './cli.js';
 
 const USAGE = 'usage: npm run -s models -- list | show <version> | activate <version> [--by <name>]';
 
@@ -27,34 +21,19 @@ runCli(async () => {
   if (!command || !['list', 'show', 'activate'].includes(command)) throw new UsageError(USAGE);
   if ((command === 'list') !== (version === undefined) || extra.length) throw new UsageError(USAGE);
 
-  const config = loadConfig(process.env);
-  const log = { info: (o: object, m: string) => process.stderr.write(`${m} ${JSON.stringify(o)}\n`), warn: (o: object, m: string) => process.stderr.write(`${m} ${JSON.stringify(o)}\n`) };
-  const database = await openDatabase(config, { info: () => {}, warn: log.warn });
+  const services = await createServices(loadConfig(process.env), { log: stderrLog() });
   try {
-    const registry = new MongoModelRegistry(database.db);
-    const deps = await createPipelineDeps(config);
-    const holder = new ModelHolder({
-      shipped: await loadDemandClassifier(config, deps),
-      registry,
-      load: artifactLoader(deps, loadTaxonomy(config.DATA_DIR), config.MAX_TEXT_LENGTH),
-      log: { ...log, error: log.warn },
-    });
-    // So the shipped model is listed and can be rolled back to even before a bot has started.
-    await holder.registerShipped();
-    const active = (await registry.activeVersion()) ?? holder.shippedVersion;
+    // createServices registered the shipped model, so it is listed and can be rolled back to even before a bot has started.
+    const models = services.models;
     if (command === 'list') {
-      printJson({ active, items: (await registry.list()).map((r) => modelSummary(r, active)) });
+      const { active, items } = await models.list();
+      printJson({ active, items });
     } else if (command === 'show') {
-      const record = await registry.get(version);
-      if (!record) throw new Error(`model version ${version} not found`);
-      printJson({ ...record, active: record.version === active });
+      printJson(await models.get(version));
     } else {
-      const by = values.by ?? `cli:${userInfo().username}`;
-      const r = await holder.activate(version, by);
-      await new MongoAuditLog(database.db).record({ actor: by, action: 'model.activate', target: r.version, details: { previous: active, via: 'cli' } });
-      printJson({ active: r.version, previous: active });
+      printJson(await models.activate(version, values.by ?? `cli:${userInfo().username}`, 'cli'));
     }
   } finally {
-    await database.close();
+    await services.close();
   }
 });

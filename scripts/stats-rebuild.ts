@@ -8,20 +8,20 @@
  * quiet (changes made during the rebuild may be overwritten). Uses the configured database
  * (MONGODB_URI, or the embedded server). Prints `{"tickets","months","weeks","identities","ms"}` on stdout.
  */
+import { createServices } from '../desk/services.js';
 import { loadConfig } from '../runtime/config.js';
-import { openDatabase } from '../store/database.js';
 import { rebuildReadModels } from '../store/read-models.js';
-import { flags, printJson, runCli } from './cli.js';
+import { flags, printJson, runCli, stderrLog } from './cli.js';
 
 runCli(async () => {
   flags({});
   const config = loadConfig(process.env);
-  const database = await openDatabase(config);
+  const services = await createServices(config, { log: stderrLog(), models: false });
   try {
     const started = performance.now();
-    const r = await rebuildReadModels(database.db, (n) => process.stderr.write(`stats:rebuild ${n} tickets read\n`));
+    const r = await rebuildReadModels(services.db, (n) => process.stderr.write(`stats:rebuild ${n} tickets read\n`));
     printJson({ ...r, ms: Math.round(performance.now() - started) });
   } finally {
-    await database.close();
+    await services.close();
   }
 });

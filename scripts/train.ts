@@ -15,19 +15,12 @@ import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { trainDemandModel } from '../classifier/demand-classifier.js';
-import { createPipelineDeps, loadDemandClassifier } from '../runtime/classifier-factory.js';
+import { createServices } from '../desk/services.js';
+import { createPipelineDeps } from '../runtime/classifier-factory.js';
 import { loadConfig, type Config } from '../runtime/config.js';
 import { writeArtifact } from '../runtime/model-store.js';
 import { loadCorpus, loadKeywordOverrides, loadTaxonomy, readCorpusFile } from '../runtime/project-data.js';
-import { MongoAuditLog } from '../store/audit-log.js';
-import { openDatabase } from '../store/database.js';
-import { MongoKeywordEdits } from '../store/keyword-edits.js';
-import { MongoModelRegistry } from '../store/model-registry.js';
-import { MongoTrainingJobs } from '../store/training-jobs.js';
-import { MongoTrainingRepository } from '../store/training-repository.js';
-import { artifactLoader, ModelHolder } from '../trainer/model-holder.js';
-import { TrainingService } from '../trainer/training-service.js';
-import { flags, printJson, progressBar, runCli, UsageError } from './cli.js';
+import { flags, printJson, progressBar, runCli, stderrLog, UsageError } from './cli.js';
 
 runCli(async () => {
   const { values } = flags({
@@ -71,38 +64,22 @@ function round(x: number): number {
 
 /** Trains from the corpus plus the database's corrections and keyword edits, and registers the version. */
 async function register(config: Config, seed: number, activate: boolean, by: string): Promise<void> {
-  const warn = (o: object, m: string) => process.stderr.write(`${m} ${JSON.stringify(o)}\n`);
-  const log = { info: () => {}, warn, error: warn };
-  const database = await openDatabase(config, { info: () => {}, warn });
+  const services = await createServices(config, { log: stderrLog() });
   try {
-    const db = database.db;
-    const models = new MongoModelRegistry(db);
-    const deps = await createPipelineDeps(config);
-    const holder = new ModelHolder({ shipped: await loadDemandClassifier(config, deps), registry: models, load: artifactLoader(deps, loadTaxonomy(config.DATA_DIR), config.MAX_TEXT_LENGTH), log });
     // The new version is evaluated beside the active one, as in the console.
-    await holder.init();
-    const training = new TrainingService({
-      store: { training: new MongoTrainingRepository(db), models, keywordEdits: new MongoKeywordEdits(db), trainingJobs: new MongoTrainingJobs(db), audit: new MongoAuditLog(db) },
-      holder,
-      config,
-      log,
-    });
-    const { done } = await training.start({ by, seed });
+    const { done } = await services.models.train({ by, seed, via: 'cli' });
     const bar = progressBar('train');
     const poll = setInterval(() => {
-      void training.status().then((s) => bar(s.progress, s.stage ?? ''));
+      void services.models.trainingStatus().then((s) => bar(s.progress, s.stage ?? ''));
     }, 250);
     const status = await done.finally(() => clearInterval(poll));
     if (status.state !== 'succeeded') throw new Error(`training failed (${status.error?.code}): ${status.error?.message}`);
     bar(1, 'done');
     const version = status.version!;
-    if (activate) {
-      const r = await holder.activate(version, by);
-      await new MongoAuditLog(db).record({ actor: by, action: 'model.activate', target: version, details: { previous: r.previous, via: 'cli' } });
-    }
-    const record = (await models.get(version))!;
+    if (activate) await services.models.activate(version, by, 'cli');
+    const record = await services.models.get(version);
     printJson({ version, registered: true, activated: activate, seed, trainedBy: by, provenance: record.provenance, evaluation: record.metrics.evaluation });
   } finally {
-    await database.close();
+    await services.close();
   }
 }

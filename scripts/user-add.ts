@@ -7,12 +7,10 @@
  * there is no default password. Prints `{"username","role","created":true}` on stdout.
  */
 import { readFileSync } from 'node:fs';
+import { createServices } from '../desk/services.js';
 import { loadConfig } from '../runtime/config.js';
-import { AuthService } from '../staff/auth.js';
-import { openDatabase } from '../store/database.js';
 import { ROLES, type Role } from '../store/schemas.js';
-import { MongoUserRepository } from '../store/user-repository.js';
-import { flags, printJson, runCli, UsageError } from './cli.js';
+import { flags, printJson, runCli, stderrLog, UsageError } from './cli.js';
 
 runCli(async () => {
   const { values } = flags({
@@ -27,15 +25,12 @@ runCli(async () => {
   const password = values['password-stdin'] ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : values.password;
   if (password === undefined) throw new UsageError('--password (or --password-stdin) is required');
 
-  const config = loadConfig(process.env);
-  const database = await openDatabase(config);
+  // The classifier is not needed to add a user: the services without the model side.
+  const services = await createServices(loadConfig(process.env), { log: stderrLog(), models: false });
   try {
-    const users = new MongoUserRepository(database.db);
-    await users.ensureIndexes();
-    const auth = new AuthService(users, { sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000 });
-    const user = await auth.createUser({ username: values.username, password, role: values.role as Role, createdBy: 'cli' });
+    const user = await services.auth.createUser({ username: values.username, password, role: values.role as Role, createdBy: 'cli' });
     printJson({ username: user.username, role: user.role, created: true });
   } finally {
-    await database.close();
+    await services.close();
   }
 });

@@ -1,10 +1,11 @@
 /**
- * What the staff API needs, handed over in one object by the composition root (bot/app.ts).
+ * What the staff API needs, handed over in one object by the composition root (bot/app.ts): the
+ * application services, plus the read-side pieces statistics and profiles use.
  */
 import type { Logger } from 'pino';
-import type { CustomerReplies } from '../bot/proactive.js';
 import type { Classification } from '../classifier/demand-classifier.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
+import type { Services } from '../desk/services.js';
 import type { Config } from '../runtime/config.js';
 import type { Store } from '../store/index.js';
 
@@ -18,8 +19,10 @@ export interface LiveClassifier {
 export type TermExtractor = (text: string) => string[];
 
 export interface StaffDeps {
+  /** The application layer: every change goes through it. */
+  services: Services;
+  /** Read-side repositories (statistics facts, users, audit list). */
   store: Store;
-  replies: CustomerReplies;
   taxonomy: Taxonomy;
   classifier: LiveClassifier;
   terms: TermExtractor;

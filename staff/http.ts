@@ -6,8 +6,12 @@
  */
 import type restify from 'restify';
 import { z } from 'zod';
+import { InputTooLongError, InvalidInputError, ModelCompatibilityError, ModelFormatError, TrainingError } from '../classifier/errors.js';
+import { AppError } from '../core/app-error.js';
+import { ConflictError, DatabaseUnavailableError, NotFoundError, ValidationError } from '../store/errors.js';
 import { ROLES, type Role } from '../store/schemas.js';
 import { findPrototypeKey } from '../store/validation.js';
+import { TrainingInProgressError } from '../trainer/errors.js';
 
 export { ROLES, type Role };
 const ROLE_RANK: Record<Role, number> = { agent: 1, trainer: 2, admin: 3 };
@@ -27,7 +31,7 @@ export interface Principal {
 }
 
 /** An error with an HTTP status, for cases no typed domain error covers. */
-export class HttpError extends Error {
+export class HttpError extends AppError {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -35,7 +39,6 @@ export class HttpError extends Error {
     readonly details?: unknown,
   ) {
     super(message);
-    this.name = 'HttpError';
   }
 }
 
@@ -85,19 +88,30 @@ export interface RouterOptions {
   log?: { error: (obj: object, msg: string) => void };
 }
 
-/** Typed errors from the store, classifier and trainer, by their stable `code`. */
-const STATUS_OF_CODE: Record<string, number> = {
-  VALIDATION_FAILED: 400,
-  INVALID_INPUT: 400,
-  INPUT_TOO_LONG: 400,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  TRAINING_IN_PROGRESS: 409,
-  MODEL_FORMAT: 422,
-  MODEL_INCOMPATIBLE: 422,
-  TRAINING_FAILED: 422,
-  DATABASE_UNAVAILABLE: 503,
-};
+/**
+ * The one mapping of typed errors (store, classifier, trainer, desk) to HTTP statuses, by class:
+ * the first entry the error is an instance of wins. Any other error is a 500 without details.
+ */
+const STATUS_OF_CLASS: readonly (readonly [abstract new (...args: never[]) => AppError, number])[] = [
+  [HttpError, 0],
+  [ValidationError, 400],
+  [InvalidInputError, 400],
+  [InputTooLongError, 400],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+  [TrainingInProgressError, 409],
+  [ModelFormatError, 422],
+  [ModelCompatibilityError, 422],
+  [TrainingError, 422],
+  [DatabaseUnavailableError, 503],
+];
+
+/** The HTTP status of a typed error, or null for errors the API does not expose (→ 500). */
+export function statusOf(err: unknown): number | null {
+  if (err instanceof HttpError) return err.status;
+  for (const [cls, status] of STATUS_OF_CLASS) if (err instanceof cls) return status;
+  return null;
+}
 
 function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
@@ -106,9 +120,9 @@ function errorBody(code: string, message: string, details?: unknown) {
 /** Turns any thrown error into a status and a JSON body; unknown errors are 500 without details. */
 export function toHttpError(err: unknown): { status: number; body: unknown } {
   if (err instanceof HttpError) return { status: err.status, body: errorBody(err.code, err.message, err.details) };
-  const e = err as { code?: unknown; message?: string; issues?: unknown };
-  if (typeof e?.code === 'string' && STATUS_OF_CODE[e.code]) {
-    return { status: STATUS_OF_CODE[e.code], body: errorBody(e.code, e.message ?? e.code, e.issues) };
+  const status = statusOf(err);
+  if (status !== null && err instanceof AppError) {
+    return { status, body: errorBody(err.code, err.message, err instanceof ValidationError ? err.issues : undefined) };
   }
   return { status: 500, body: errorBody('INTERNAL', 'internal error') };
 }

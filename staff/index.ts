@@ -4,7 +4,7 @@
  * and the web console.
  */
 import type restify from 'restify';
-import { AuthService } from './auth.js';
+import type { AuthService } from './auth.js';
 import type { StaffDeps } from './deps.js';
 import { ApiRouter } from './http.js';
 import { registerAuthRoutes } from './routes/auth.js';
@@ -18,7 +18,7 @@ export interface Staff {
 }
 
 export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
-  const auth = new AuthService(deps.store.users, { sessionTtlMs: deps.config.SESSION_TTL_HOURS * 3_600_000, now: deps.now });
+  const auth = deps.services.auth;
   const router = new ApiRouter(server, {
     authenticate: (token) => auth.authenticate(token),
     ratePerMinute: deps.config.API_RATE_PER_MINUTE,

@@ -6,12 +6,24 @@
  * example `ticket:T20261125-0042:v7`); exactly one concurrent writer can insert it, the others get a
  * duplicate-key error and retry or report a conflict. This works the same on MongoDB.
  *
+ * MongoDB applies a single-document update atomically, so there a conditional update is enough and
+ * no claim is taken (see `updatesAreAtomic`).
+ *
  * A writer that dies between claiming and writing leaves a claim behind; claims older than
  * `staleMs` whose target state was never reached are taken over. A writer that claimed from a stale
  * read finds its conditional update matching nothing and retries from a fresh read.
  */
 import type { Collection, Db } from 'mongodb';
 import { escapeRegex } from './validation.js';
+
+/**
+ * Whether the server applies a single-document update atomically: MongoDB does; FerretDB (which
+ * names itself in `buildInfo.ferretdbVersion`) does not, so writes there go through claims.
+ */
+export async function updatesAreAtomic(db: Db): Promise<boolean> {
+  const info = await db.admin().command({ buildInfo: 1 });
+  return !('ferretdbVersion' in info);
+}
 
 interface ClaimDoc {
   _id: string;

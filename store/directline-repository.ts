@@ -13,10 +13,12 @@
  * - each activity is its own document `<conversationId>|<seq as 7 digits>` (also its activity id);
  *   the unique `_id` decides between processes appending at once (the loser takes the next
  *   number), so the log stays contiguous and the watermark is the sequence number;
- * - the feed is a collection per 2-second slot (a capped collection read newest-first would scan:
- *   FerretDB does not push the limit down; 0.9 s per read at 12,000 entries); a poll reads the
- *   current and previous slot whole, old slots are dropped; it only rings the bell, the log is the
- *   truth.
+ * - the feed is a ring of 30 collections, one per 2-second slot, reused every minute (a capped
+ *   collection read newest-first would scan: FerretDB does not push the limit down; 0.9 s per read
+ *   at 12,000 entries); a poll reads the current and previous slot whole; it only rings the bell,
+ *   the log is the truth;
+ * - tables are created ahead of use (`prepare`), never by a customer's insert: FerretDB creating a
+ *   table during concurrent writes can fail them with SQLITE_BUSY.
  */
 import { randomBytes } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
@@ -54,6 +56,8 @@ interface FeedDoc {
   _id: string;
   proc: string;
   conv: string;
+  /** The 2-second slot it was rung in (its collection is reused every minute). */
+  slot: number;
 }
 
 interface KeyDoc {
@@ -84,8 +88,9 @@ const CONVERSATIONS = 'directlineConversations';
 const ACTIVITIES = 'directlineActivities';
 const FEED = 'directlineFeed';
 const PARALLEL_READS = 16;
-/** The feed is a collection per 2-second slot: a poll reads two small collections whole. */
+/** The feed is a collection per 2-second slot (a ring of 30, reused): a poll reads two small collections whole. */
 const FEED_SLOT_MS = 2000;
+const FEED_SLOTS = 30;
 
 /** The web chat channel's storage (see the file header). */
 export class MongoDirectLineRepository {
@@ -95,7 +100,7 @@ export class MongoDirectLineRepository {
   /** Conversation documents seen here, least recently used first (they are immutable). */
   private readonly cached = new Map<string, DirectLineConversation>();
   private feedSeq = 0;
-  private feedSweptSlot = 0;
+  private feedClearedSlot = 0;
   /** Feed entries already handled (the two newest slots are re-read every poll). */
   private seenFeed = new Set<string>();
 
@@ -265,20 +270,42 @@ export class MongoDirectLineRepository {
 
   // ---- doorbell feed -------------------------------------------------------------------------
 
+  /**
+   * Creates the feed's collections and the next buckets' collections ahead of use: FerretDB creating
+   * a table while other writes run can fail those writes with SQLITE_BUSY, so tables are made at
+   * start and by a timer a few minutes before their bucket begins, never on a customer's insert.
+   */
+  async prepare(nowMs = Date.now()): Promise<void> {
+    const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    const bucket = bucketOfId(newBucketedId(nowMs))!;
+    const wanted = [
+      ...Array.from({ length: FEED_SLOTS }, (_, i) => `${FEED}_${i}`),
+      ...[bucket, bucket + 1].flatMap((b) => [CONVERSATIONS, ACTIVITIES, 'botState'].map((base) => bucketCollection(base, b))),
+    ];
+    for (const name of wanted) {
+      if (existing.has(name)) continue;
+      await this.db.createCollection(name).catch(() => undefined); // made meanwhile by another process
+    }
+  }
+
   /** Tells the other processes that `conversationId` has news. */
   async ring(conversationId: string, nowMs = Date.now()): Promise<void> {
     const n = ++this.feedSeq;
     const slot = Math.floor(nowMs / FEED_SLOT_MS);
-    await this.insert(`${FEED}_${slot}`, { _id: `${this.processId}:${n}`, proc: this.processId, conv: conversationId });
+    await this.insert(`${FEED}_${slot % FEED_SLOTS}`, { _id: `${this.processId}:${n}`, proc: this.processId, conv: conversationId, slot });
   }
 
   /**
    * The conversations other processes rang for since the last call, and whether any other process
-   * rang at all: reads the current and the previous slot collection whole (a few seconds of bells).
+   * rang at all: reads the current and the previous slot's collection whole (a few seconds of
+   * bells). The slots' collections are a fixed ring, reused: one far from the current slot is
+   * emptied on every poll (a small delete, not a table created or dropped).
    */
   async readFeed(nowMs = Date.now()): Promise<{ conversations: string[]; others: boolean }> {
     const slot = Math.floor(nowMs / FEED_SLOT_MS);
-    const docs = (await Promise.all([slot - 1, slot].map((s) => this.db.collection<FeedDoc>(`${FEED}_${s}`).find({}).toArray()))).flat();
+    const docs = (await Promise.all([slot - 1, slot].map((s) => this.db.collection<FeedDoc>(`${FEED}_${s % FEED_SLOTS}`).find({}).toArray())))
+      .flat()
+      .filter((d) => d.slot === slot || d.slot === slot - 1);
     const conversations = new Set<string>();
     let others = false;
     const seen = new Set<string>();
@@ -289,9 +316,10 @@ export class MongoDirectLineRepository {
       if (!this.seenFeed.has(d._id)) conversations.add(d.conv);
     }
     this.seenFeed = seen;
-    if (slot - this.feedSweptSlot > 30) {
-      this.feedSweptSlot = slot;
-      void dropExpiredBuckets(this.db, [FEED], 0, nowMs - 10 * FEED_SLOT_MS, FEED_SLOT_MS).catch(() => undefined);
+    if (slot !== this.feedClearedSlot) {
+      this.feedClearedSlot = slot;
+      const stale = (slot + FEED_SLOTS / 2) % FEED_SLOTS;
+      void this.db.collection(`${FEED}_${stale}`).deleteMany({}).catch(() => undefined);
     }
     return { conversations: [...conversations], others };
   }

@@ -1,6 +1,8 @@
 /**
- * Typed errors of the storage layer. Callers branch on `code` (stable) rather than on messages.
+ * Typed errors of the storage layer, on the product's shared base (core/app-error.ts). Callers
+ * match them by class; `code` is what API bodies and CLI results show.
  */
+import { AppError } from '../core/app-error.js';
 
 /** How to get a database when none can be started here; part of every "unavailable" message. */
 export const MONGODB_URI_HINT =
@@ -12,8 +14,7 @@ export const MONGODB_URI_HINT =
  * No database server can be used: MONGODB_URI is not set and no embedded server binary
  * (vendored FerretDB, or `mongod` on PATH) was found.
  */
-export class DatabaseUnavailableError extends Error {
-  override readonly name = 'DatabaseUnavailableError';
+export class DatabaseUnavailableError extends AppError {
   readonly code = 'DATABASE_UNAVAILABLE';
 
   constructor(reason: string, options?: { cause?: unknown }) {
@@ -22,33 +23,23 @@ export class DatabaseUnavailableError extends Error {
 }
 
 /** An embedded server binary was found but did not start (exited early or never answered a ping). */
-export class EmbeddedServerStartError extends Error {
-  override readonly name = 'EmbeddedServerStartError';
+export class EmbeddedServerStartError extends AppError {
   readonly code = 'EMBEDDED_SERVER_START_FAILED';
 }
 
 /** Input that fails a schema: names the field and what is wrong. */
-export class ValidationError extends Error {
+export class ValidationError extends AppError {
   readonly code = 'VALIDATION_FAILED';
   constructor(message: string, readonly issues: { path: string; message: string }[] = []) {
     super(message);
-    this.name = 'ValidationError';
   }
 }
 
-export class NotFoundError extends Error {
+export class NotFoundError extends AppError {
   readonly code = 'NOT_FOUND';
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotFoundError';
-  }
 }
 
 /** Someone else changed the record since it was read (optimistic concurrency). */
-export class ConflictError extends Error {
+export class ConflictError extends AppError {
   readonly code = 'CONFLICT';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConflictError';
-  }
 }

@@ -1,24 +1,24 @@
 /**
- * The ticket store, wired in one place: repositories over one database, the outbox and its
- * replayer, the read models that follow every ticket write (statistics counters, customer
- * documents), and correcting a ticket, which also records a training example.
+ * The ticket store, wired in one place: repositories over one database, the outbox, and the read
+ * models that follow every ticket write (statistics counters, customer documents). Business
+ * operations that touch several collections (a correction also records a training example) are the
+ * application layer's (desk/), not the store's.
  */
 import type { Db, WriteConcernSettings } from 'mongodb';
 import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
 import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, type CapacityOptions } from './capacity.js';
-import { Claims } from './claims.js';
+import { Claims, updatesAreAtomic } from './claims.js';
 import { dayOf } from './clock.js';
 import { MongoCustomerRepository } from './customer-repository.js';
 import { MongoDirectLineRepository } from './directline-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
-import type { Ticket, TicketCorrection, TicketCreate } from './schemas.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
 import { TicketFactsReader } from './ticket-facts.js';
-import { MongoTicketRepository, isUnavailable, type Durability } from './ticket-repository.js';
+import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
 import { MongoTrainingRepository } from './training-repository.js';
 import { MongoUserRepository } from './user-repository.js';
@@ -61,17 +61,15 @@ export interface Store {
   audit: MongoAuditLog;
   /** Write concern in use: journaled where the server accepts it. */
   writeConcern: WriteConcernSettings;
-  /** Creates a ticket (counters and customer documents follow). The number is durable when this resolves. */
-  createTicket(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
-  /** Corrects a ticket's topic or type and records the training example. */
-  correctTicket(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
-  /** Replays the outbox now (also counts the replayed customers' contacts). */
-  flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  /** Valid topic ids (the taxonomy's), as tickets are checked against them. */
+  topics: readonly string[];
+  /** Whether the server updates one document atomically (MongoDB); false on FerretDB (claims). */
+  atomicUpdates: boolean;
   /**
-   * Background work: replays the outbox every `intervalMs` while it has records, and prunes old
-   * concurrency claims hourly. Returns a stop function.
+   * Background housekeeping, hourly: prunes old concurrency claims (FerretDB only) and sweeps
+   * expired conversation state. Returns a stop function. (The outbox replay is the desk's.)
    */
-  startBackgroundJobs(intervalMs: number): () => void;
+  startMaintenance(): () => void;
 }
 
 const JOURNALED: WriteConcernSettings = { w: 'majority', journal: true };
@@ -97,8 +95,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
   const counters = new TicketCounters(opts.db);
   const customers = new MongoCustomerRepository(opts.db);
+  const atomicUpdates = await updatesAreAtomic(opts.db);
   const index = new TicketIndex(opts.db);
   const tickets = new MongoTicketRepository(opts.db, {
+    atomicUpdates,
     timeZone: opts.timeZone,
     topics: opts.topics,
     outbox,
@@ -143,41 +143,17 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
     writeConcern,
-    createTicket(input) {
-      // The customer documents and counters follow through the repository's change hook.
-      return tickets.create(input);
-    },
-    async correctTicket(number, correction) {
-      const r = await tickets.correct(number, correction);
-      await training.recordCorrection(r.ticket, correction.by, r.correction.at);
-      return r;
-    },
-    flushOutbox() {
-      return tickets.flushOutbox();
-    },
-    startBackgroundJobs(intervalMs) {
-      const claims = new Claims(opts.db);
+    topics: opts.topics,
+    atomicUpdates,
+    startMaintenance() {
+      // Claims are taken on FerretDB only.
+      const claims = atomicUpdates ? null : new Claims(opts.db);
       const pruner = setInterval(() => {
-        claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
+        claims?.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
         botState.sweepExpired().catch((err: Error) => opts.log.warn({ err: err.message }, 'sweeping expired conversation state failed'));
       }, 60 * 60_000);
       pruner.unref();
-      let running = false;
-      const timer = setInterval(() => {
-        if (running || outbox.pending() === 0) return;
-        running = true;
-        store
-          .flushOutbox()
-          .catch((err: Error) => opts.log.warn({ err: err.message }, 'outbox replay failed; will retry'))
-          .finally(() => {
-            running = false;
-          });
-      }, intervalMs);
-      timer.unref();
-      return () => {
-        clearInterval(timer);
-        clearInterval(pruner);
-      };
+      return () => clearInterval(pruner);
     },
   };
   return store;

@@ -57,6 +57,22 @@ export class FileOutbox {
   }
 
   /**
+   * Waiting records that `pick` accepts, oldest first: what a customer was told is filed but the
+   * database does not have yet. `contains` skips lines without that text before parsing them.
+   */
+  find(pick: (doc: BSON.Document) => boolean, contains?: string): BSON.Document[] {
+    const out: BSON.Document[] = [];
+    for (const file of this.files()) {
+      for (const line of readLines(file)) {
+        if (contains !== undefined && !line.includes(contains)) continue;
+        const doc = BSON.EJSON.parse(line, { relaxed: false }) as BSON.Document;
+        if (pick(doc)) out.push(doc);
+      }
+    }
+    return out;
+  }
+
+  /**
    * Replays every waiting record through `apply`. Stops at the first failure (the database went
    * away again) and keeps what was not replayed. Safe to call concurrently: calls are serialised.
    */

@@ -37,9 +37,12 @@ const Topic = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/);
 export const CustomerIdentitySchema = z.object({ channelId: ChannelId, userId: Id, name: z.string().max(128).optional() }).strict();
 export type CustomerIdentity = z.infer<typeof CustomerIdentitySchema>;
 
+/** A phone number as customers type it: digits, an optional leading +, spaces or dashes (the bot's check too). */
+export const PHONE_PATTERN = /^\+?[0-9][0-9 -]{5,19}$/;
+
 export const ContactSchema = z
   .object({
-    phone: z.string().regex(/^\+?[0-9][0-9 -]{5,19}$/, 'phone: digits, optional +, spaces or dashes').optional(),
+    phone: z.string().regex(PHONE_PATTERN, 'phone: digits, optional +, spaces or dashes').optional(),
     email: z.string().email().max(254).optional(),
   })
   .strict();
@@ -96,6 +99,13 @@ export interface CustomerMessage {
   at: Date;
 }
 
+/** A staff member's decision that a ticket is spam or not (a training example for the spam head). */
+export interface SpamDecision {
+  spam: boolean;
+  by: string;
+  at: Date;
+}
+
 /** A staff reply sent to the customer on their channel. */
 export interface StaffReply {
   id: string;
@@ -129,6 +139,11 @@ export interface Ticket extends TicketClassification {
   firstResponseAt: Date | null;
   resolvedAt: Date | null;
   closedAt: Date | null;
+  /** Staff's spam / not-spam decision; null until someone decides. */
+  spamDecision: SpamDecision | null;
+  /** Who confirmed the classification as correct in review, and when (null until then). */
+  reviewedBy: string | null;
+  reviewedAt: Date | null;
   /** Incremented on every change; field edits state the version they saw. */
   version: number;
 }
@@ -138,6 +153,7 @@ export const ReplyInputSchema = z
   .strict();
 
 export const NoteInputSchema = z.object({ author: Person, text: z.string().trim().min(1).max(4000) }).strict();
+export const SpamDecisionInputSchema = z.object({ spam: z.boolean(), by: Person }).strict();
 export const CorrectionInputSchema = z
   .object({ field: z.enum(['topic', 'type']), to: z.string().min(1).max(40), by: Person })
   .strict();

@@ -96,7 +96,8 @@ export function summarize(t: Ticket): TicketSummary {
 }
 
 function sameSummary(a: TicketSummary, b: TicketSummary): boolean {
-  return a.s === b.s && a.t === b.t && a.y === b.y && a.r === b.r && a.a === b.a;
+  // Spam is compared too: a staff spam decision changes it after filing (desk/tickets.ts decideSpam).
+  return a.s === b.s && a.t === b.t && a.y === b.y && a.r === b.r && a.a === b.a && a.sp === b.sp;
 }
 
 /** The query fields the index answers (everything but text search and sorts other than time). */

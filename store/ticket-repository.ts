@@ -31,6 +31,7 @@ import {
   CorrectionInputSchema,
   NoteInputSchema,
   ReplyInputSchema,
+  SpamDecisionInputSchema,
   STATUS_TRANSITIONS,
   TicketCreateSchema,
   TicketNumber,
@@ -42,8 +43,10 @@ import {
   type TicketNote,
   type TicketPatch,
   type TicketQuery,
+  type SpamDecision,
   type StaffReply,
 } from './schemas.js';
+import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { assertDocumentSize, escapeRegex, parseInput } from './validation.js';
 
 /** Where a created ticket is: in the database, or waiting in the local outbox. */
@@ -77,6 +80,10 @@ export interface TicketRepository {
   recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
   addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  /** Marks the classification confirmed by `by` (leaves the review queue). */
+  confirmReview(number: string, by: string): Promise<Ticket>;
+  /** Records a staff spam decision; `spam` follows it. */
+  decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
   /** The customer's most recent open ticket (to add details to it). */
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
   countsPerDay(field: StatField, range: { from: string; to: string }): Promise<DailyCount[]>;
@@ -93,6 +100,11 @@ export interface MongoTicketRepositoryOptions {
   log: OutboxLogger;
   writeConcern?: WriteConcernSettings;
   now?: () => Date;
+  /**
+   * The server applies single-document updates atomically (MongoDB): changes use its operators and
+   * conditional updates without claims. False (FerretDB, the default) takes a claim per change.
+   */
+  atomicUpdates?: boolean;
   /** Called after a ticket goes to the outbox (metrics). */
   onOutboxed?: (number: string) => void;
   /**
@@ -121,7 +133,6 @@ type TicketDoc = Ticket & { _id: string; daySeq: number | null; priorityRank?: n
 /** Sort rank of each priority: low < normal < high < urgent. */
 const PRIORITY_RANK: Readonly<Record<Ticket['priority'], number>> = { low: 0, normal: 1, high: 2, urgent: 3 };
 
-const DEMAND_TYPE_IDS = ['complaint', 'suggestion', 'inquiry', 'praise'];
 const OPEN_STATUSES = ['new', 'in_progress', 'reopened'] as const;
 
 /** Errors that mean "the database is not reachable now", as opposed to "the request is wrong". */
@@ -138,8 +149,8 @@ export function isUnavailable(err: unknown): boolean {
 /** The one place that maps a stored document to the ticket returned to callers. */
 function toTicket(doc: TicketDoc): Ticket {
   const { _id: _ignored, daySeq: _seq, priorityRank: _rank, ...ticket } = doc;
-  // Tickets stored before the suspected-spam flag existed read as not flagged.
-  return { ...ticket, suspectedSpam: ticket.suspectedSpam === true };
+  // Tickets stored before these fields existed read as "not flagged / not decided / not reviewed".
+  return { ...ticket, suspectedSpam: ticket.suspectedSpam === true, spamDecision: ticket.spamDecision ?? null, reviewedBy: ticket.reviewedBy ?? null, reviewedAt: ticket.reviewedAt ?? null };
 }
 
 export class MongoTicketRepository implements TicketRepository {
@@ -202,6 +213,9 @@ export class MongoTicketRepository implements TicketRepository {
       firstResponseAt: null,
       resolvedAt: null,
       closedAt: null,
+      spamDecision: null,
+      reviewedBy: null,
+      reviewedAt: null,
       version: 1,
     };
     assertDocumentSize(doc, 'ticket');
@@ -351,7 +365,9 @@ export class MongoTicketRepository implements TicketRepository {
   async addNote(number: string, note: { author: string; text: string }): Promise<Ticket> {
     const n = parseInput(NoteInputSchema, note, 'note');
     const id = randomUUID();
-    return this.versioned(number, undefined, (_, at) => ({ push: { notes: { id, author: n.author, text: n.text, at } satisfies TicketNote } }));
+    const push = (at: Date) => ({ notes: { id, author: n.author, text: n.text, at } satisfies TicketNote });
+    if (this.opts.atomicUpdates) return this.append(number, push);
+    return this.versioned(number, undefined, (_, at) => ({ push: push(at) }));
   }
 
   /** Records a staff reply (and whether the channel took it); the first one stamps firstResponseAt. */
@@ -366,12 +382,14 @@ export class MongoTicketRepository implements TicketRepository {
 
   async addCustomerMessage(number: string, text: string): Promise<Ticket> {
     const t = parseInput(TicketCreateSchema.shape.text.shape.original, text, 'customer message');
-    return this.versioned(number, undefined, (_, at) => ({ push: { messages: { text: t, at } } }));
+    const message = (at: Date) => ({ messages: { text: t, at } });
+    if (this.opts.atomicUpdates) return this.append(number, message);
+    return this.versioned(number, undefined, (_, at) => ({ push: message(at) }));
   }
 
   async correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }) {
     const c = parseInput(CorrectionInputSchema, correction, 'correction');
-    const allowed = c.field === 'topic' ? this.opts.topics : DEMAND_TYPE_IDS;
+    const allowed: readonly string[] = c.field === 'topic' ? this.opts.topics : DEMAND_TYPES;
     if (!allowed.includes(c.to)) throw new ValidationError(`invalid correction: "${c.to}" is not a ${c.field}`, [{ path: 'to', message: `unknown ${c.field}` }]);
     let entry: TicketCorrection | null = null;
     const ticket = await this.versioned(number, undefined, (current, at) => {
@@ -379,6 +397,23 @@ export class MongoTicketRepository implements TicketRepository {
       return { set: { [c.field]: c.to, needsReview: false }, push: { corrections: entry } };
     });
     return { ticket, correction: entry! };
+  }
+
+  /** Records that a person confirmed the classification in review: it leaves the review queue. */
+  async confirmReview(number: string, by: string): Promise<Ticket> {
+    const who = parseInput(SpamDecisionInputSchema.shape.by, by, 'reviewer');
+    return this.versioned(number, undefined, (_, at) => ({ set: { needsReview: false, reviewedBy: who, reviewedAt: at } }));
+  }
+
+  /**
+   * Records a staff spam / not-spam decision: the ticket's `spam` follows it (so it leaves or
+   * enters the spam view) and it leaves the review queue.
+   */
+  async decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket> {
+    const d = parseInput(SpamDecisionInputSchema, decision, 'spam decision');
+    return this.versioned(number, undefined, (_, at) => ({
+      set: { spam: d.spam, spamDecision: { spam: d.spam, by: d.by, at } satisfies SpamDecision, needsReview: false, reviewedBy: d.by, reviewedAt: at },
+    }));
   }
 
   /**
@@ -401,7 +436,8 @@ export class MongoTicketRepository implements TicketRepository {
       const at = this.now();
       const { set = {}, push } = change(current, at);
       const next = current.version + 1;
-      if (!(await this.claims.claim(`ticket:${current.number}:v${next}`))) {
+      // On MongoDB the conditional update below is atomic by itself; FerretDB needs the claim.
+      if (!this.opts.atomicUpdates && !(await this.claims.claim(`ticket:${current.number}:v${next}`))) {
         if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
         await backoff(attempt);
         continue;
@@ -422,6 +458,21 @@ export class MongoTicketRepository implements TicketRepository {
       return written;
     }
     throw new ConflictError(`ticket ${number} is changing too fast; try again`);
+  }
+
+  /** An append with MongoDB's atomic operators: one round trip, nothing to retry. */
+  private async append(number: string, push: (at: Date) => Record<string, unknown>): Promise<Ticket> {
+    const n = parseInput(TicketNumber, number, 'ticket number');
+    const at = this.now();
+    const items = push(at);
+    // The pre-image of this atomic update: with the pushed items it is exactly the version written.
+    const doc = await this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern });
+    if (!doc) throw new NotFoundError(`ticket ${number} not found`);
+    const before = toTicket(doc);
+    const written = { ...before, version: before.version + 1, updatedAt: at } as Ticket;
+    for (const [field, value] of Object.entries(items)) (written as unknown as Record<string, unknown[]>)[field] = [...(before[field as keyof Ticket] as unknown[]), value];
+    await this.changed(before, written);
+    return this.require(number);
   }
 
   /** Runs the change hook; the ticket write is already durable, so a failure is logged, not thrown. */

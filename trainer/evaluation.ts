@@ -48,7 +48,7 @@ export function evaluationRows(holdout: readonly CorpusRow[], corrections: reado
   const topics = new Set(taxonomy.topics.map((t) => t.id));
   const fromHoldout = holdout.map((r): EvaluationRow => ({ text: r.text, topic: r.topic ?? null, type: r.type ?? null, spam: r.spam === true, source: 'holdout' }));
   const fromCorrections = corrections
-    .filter((c) => c.topic !== null && topics.has(c.topic))
+    .filter((c) => c.spam !== true && c.topic !== null && topics.has(c.topic))
     .slice(0, recent)
     .map((c): EvaluationRow => ({ text: c.text, topic: c.topic, type: c.type, spam: false, source: 'correction' }));
   return [...fromHoldout, ...fromCorrections];

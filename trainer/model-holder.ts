@@ -8,6 +8,7 @@ import { DemandClassifier, type Classification } from '../classifier/demand-clas
 import { ClassifierError, ModelFormatError } from '../classifier/errors.js';
 import type { PipelineDeps } from '../classifier/pipeline.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
+import { ConflictError, NotFoundError } from '../store/errors.js';
 import type { MongoModelRegistry } from '../store/model-registry.js';
 
 /** Checks and loads a parsed artifact (throws ModelFormatError / ModelCompatibilityError). */
@@ -89,7 +90,7 @@ export class ModelHolder {
         );
       } catch (err) {
         // Another process registered it at the same moment.
-        if ((err as { code?: string }).code !== 'CONFLICT') throw err;
+        if (!(err instanceof ConflictError)) throw err;
       }
     }
   }
@@ -113,7 +114,7 @@ export class ModelHolder {
       this.swap(await this.loadVersion(target));
       return true;
     } catch (err) {
-      if (!(err instanceof ClassifierError) && (err as { code?: string }).code !== 'NOT_FOUND') throw err;
+      if (!(err instanceof ClassifierError) && !(err instanceof NotFoundError)) throw err;
       this.refused = target;
       this.opts.log.error({ version: target, serving: this.model.version, err: (err as Error).message }, 'the active model version cannot be loaded; keeping the current model');
       return false;

@@ -1,22 +1,12 @@
 /**
  * The trainer's API: model versions (list, train, progress, metrics and report, compare, activate
  * and roll back) and keywords (per-topic view and edits, suggestions). Every route needs the
- * trainer role; every change is audited.
+ * trainer role; each is a schema plus one call into the desk (desk/models.ts), which audits changes.
  */
 import { z } from 'zod';
-import { ClassifierError } from '../classifier/errors.js';
-import type { Keyword } from '../classifier/models/keyword.js';
-import { loadHoldout, loadKeywordOverrides } from '../runtime/project-data.js';
 import type { StaffDeps } from '../staff/deps.js';
-import { HttpError, type ApiRouter } from '../staff/http.js';
-import { KeywordEditsSchema, normalizeKeywordEdits, type StoredKeywordEdits } from '../store/keyword-edits.js';
-import { compareEvaluations, evaluateModel, evaluationRows, RECENT_CORRECTIONS } from './evaluation.js';
-import { suggestKeywords, type SuggestionSource } from './keyword-suggestions.js';
-import type { ModelHolder } from './model-holder.js';
-import { modelSummary } from './model-summary.js';
-import type { TrainingService } from './training-service.js';
-
-export type TrainerDeps = StaffDeps & { holder: ModelHolder; training: TrainingService };
+import type { ApiRouter } from '../staff/http.js';
+import { KeywordEditsSchema } from '../store/keyword-edits.js';
 
 const Version = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'a model version: letters, digits, ".", "_" and "-"');
 const VersionParams = z.object({ version: Version }).strict();
@@ -40,28 +30,8 @@ const SuggestionsQuery = z
   })
   .strict();
 
-/** Messages mined for suggestions: the newest this many review tickets and corrections each. */
-const SUGGESTION_SCAN = 1000;
-
-/** The classifier's model errors are refusals of the artifact (422), whatever their code. */
-function refusal(err: unknown): unknown {
-  if (err instanceof ClassifierError && (err.code === 'MODEL_FORMAT' || err.code === 'MODEL_INCOMPATIBLE')) {
-    return new HttpError(422, err.code, err.message);
-  }
-  return err;
-}
-
-export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): void {
-  const { store, taxonomy, holder, training, config } = deps;
-  // Frozen data, read once: the held-out rows and the file's keyword edits.
-  const holdout = loadHoldout(config.DATA_DIR, taxonomy);
-  const fileTopicEdits = loadKeywordOverrides(config.DATA_DIR).topic ?? {};
-  const activeVersion = async () => (await store.models.activeVersion()) ?? holder.shippedVersion;
-  const topicOr404 = (id: string) => {
-    const t = taxonomy.topics.find((x) => x.id === id);
-    if (!t) throw new HttpError(404, 'NOT_FOUND', `topic ${id} is not in taxonomy ${taxonomy.version}`);
-    return t;
-  };
+export function registerTrainerRoutes(router: ApiRouter, deps: StaffDeps): void {
+  const models = deps.services.models;
 
   router.add({
     method: 'get',
@@ -69,10 +39,7 @@ export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): voi
     summary: 'Model versions, newest first, with the active one marked and their headline evaluation',
     tag: 'models',
     role: 'trainer',
-    handler: async () => {
-      const [records, active] = await Promise.all([store.models.list(), activeVersion()]);
-      return { body: { active, serving: holder.version, items: records.map((r) => modelSummary(r, active)) } };
-    },
+    handler: async () => ({ body: await models.list() }),
   });
 
   router.add({
@@ -84,9 +51,8 @@ export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): voi
     body: TrainBody,
     responses: { 202: 'training started; follow GET /api/models/training', 409: 'a training run is already in progress' },
     handler: async ({ principal, body }) => {
-      const { jobId } = await training.start({ by: principal!.username, seed: body.seed, searchC: body.searchC });
-      await store.audit.record({ actor: principal!.username, action: 'model.train', target: jobId, details: { seed: body.seed ?? 1, searchC: body.searchC ?? false } });
-      return { status: 202, body: { jobId, status: await training.status() } };
+      const { jobId } = await models.train({ by: principal!.username, seed: body.seed, searchC: body.searchC });
+      return { status: 202, body: { jobId, status: await models.trainingStatus() } };
     },
   });
 
@@ -96,7 +62,7 @@ export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): voi
     summary: 'The current training run (state, stage, progress 0..1), or the outcome of the last one',
     tag: 'models',
     role: 'trainer',
-    handler: async () => ({ body: await training.status() }),
+    handler: async () => ({ body: await models.trainingStatus() }),
   });
 
   router.add({
@@ -107,16 +73,7 @@ export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): voi
     role: 'trainer',
     query: CompareQuery,
     responses: { 200: 'OK', 404: 'unknown version', 422: 'a version cannot be loaded' },
-    handler: async ({ query }) => {
-      const [a, b] = await Promise.all([holder.loadVersion(query.a), holder.loadVersion(query.b)]).catch((err: unknown) => {
-        throw refusal(err);
-      });
-      const recent = await store.training.recent(RECENT_CORRECTIONS);
-      const rows = evaluationRows(holdout, recent, taxonomy);
-      const evalA = await evaluateModel(a, rows, taxonomy);
-      const evalB = await evaluateModel(b, rows, taxonomy);
-      return { body: compareEvaluations(evalA, evalB) };
-    },
+    handler: async ({ query }) => ({ body: await models.compare(query.a, query.b) }),
   });
 
   router.add({
@@ -127,11 +84,7 @@ export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): voi
     role: 'trainer',
     params: VersionParams,
     responses: { 200: 'OK', 404: 'unknown version' },
-    handler: async ({ params }) => {
-      const [record, active] = await Promise.all([store.models.get(params.version), activeVersion()]);
-      if (!record) throw new HttpError(404, 'NOT_FOUND', `model version ${params.version} not found`);
-      return { body: { ...record, active: record.version === active } };
-    },
+    handler: async ({ params }) => ({ body: await models.get(params.version) }),
   });
 
   router.add({
@@ -142,41 +95,8 @@ export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): voi
     role: 'trainer',
     params: VersionParams,
     responses: { 200: 'activated', 404: 'unknown version', 422: 'the artifact is corrupt or incompatible; the active version is unchanged' },
-    handler: async ({ principal, params }) => {
-      const r = await holder.activate(params.version, principal!.username).catch((err: unknown) => {
-        throw refusal(err);
-      });
-      await store.audit.record({ actor: principal!.username, action: 'model.activate', target: r.version, details: { previous: r.previous } });
-      return { body: { active: r.version, previous: r.previous } };
-    },
+    handler: async ({ principal, params }) => ({ body: await models.activate(params.version, principal!.username) }),
   });
-
-  /** A topic's keywords in the serving model, and the edits the next training run applies. */
-  const keywordView = async (topic: string) => {
-    const t = topicOr404(topic);
-    const model = holder.current;
-    const head = model.pipeline.head('topic');
-    const index = head ? head.labels.indexOf(topic) : -1;
-    const keywords: Keyword[] = index >= 0 ? head!.data.keyword.keywords[index] : [];
-    const [latest, record] = await Promise.all([store.keywordEdits.latest(topic), store.models.get(model.version)]);
-    const file = fileTopicEdits[topic];
-    const edits: StoredKeywordEdits = latest?.edits ?? normalizeKeywordEdits(file ?? {});
-    const revision = latest?.revision ?? 0;
-    return {
-      topic,
-      name: t.name,
-      modelVersion: model.version,
-      keywords: [...keywords].sort((a, b) => b.weight - a.weight).map((k) => ({ term: k.term, weight: Math.round(k.weight * 10000) / 10000, source: k.source })),
-      edits,
-      /** Where the edits come from: saved by trainers, data/keywords.json, or nowhere yet. */
-      editsSource: latest ? 'database' : file ? 'file' : 'none',
-      revision,
-      updatedBy: latest?.by ?? null,
-      updatedAt: latest?.at ?? null,
-      /** Whether the serving model was trained with this revision (else retrain to apply it). */
-      inModel: (record?.provenance?.keywordEdits.revisions[topic] ?? 0) === revision,
-    };
-  };
 
   router.add({
     method: 'get',
@@ -185,24 +105,7 @@ export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): voi
     tag: 'keywords',
     role: 'trainer',
     query: SuggestionsQuery,
-    handler: async ({ query }) => {
-      const sources = new Map<string, SuggestionSource>();
-      for (let page = 1; page <= SUGGESTION_SCAN / 200; page++) {
-        const r = await store.tickets.list({ needsReview: true, spam: false, sort: '-createdAt', page, pageSize: 200 });
-        for (const t of r.items) sources.set(t.number, { number: t.number, text: t.text.original, topic: t.topic });
-        if (page * 200 >= r.total) break;
-      }
-      const review = sources.size;
-      for (const c of await store.training.recent(SUGGESTION_SCAN)) sources.set(c.ticketNumber, { number: c.ticketNumber, text: c.text, topic: c.topic });
-      const known = new Set<string>();
-      const head = holder.current.pipeline.head('topic');
-      for (const list of head?.data.keyword.keywords ?? []) for (const k of list) known.add(k.term);
-      // Terms trainers already decided about (added, pinned or removed) are not suggested again.
-      const decided = [...Object.values(fileTopicEdits), ...Object.values(await store.keywordEdits.latestAll()).map((r) => r.edits)];
-      for (const e of decided) for (const term of [...Object.keys(e.set ?? {}), ...(e.pin ?? []), ...(e.remove ?? [])]) known.add(term);
-      const items = suggestKeywords([...sources.values()], deps.terms, known, { minCount: query.minCount, limit: query.limit });
-      return { body: { modelVersion: holder.version, scanned: { review, corrected: sources.size - review }, items } };
-    },
+    handler: async ({ query }) => ({ body: await models.keywordSuggestions(query) }),
   });
 
   router.add({
@@ -213,7 +116,7 @@ export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): voi
     role: 'trainer',
     params: TopicParams,
     responses: { 200: 'OK', 404: 'unknown topic' },
-    handler: async ({ params }) => ({ body: await keywordView(params.topic) }),
+    handler: async ({ params }) => ({ body: await models.keywordView(params.topic) }),
   });
 
   router.add({
@@ -226,16 +129,8 @@ export function registerTrainerRoutes(router: ApiRouter, deps: TrainerDeps): voi
     body: KeywordsBody,
     responses: { 200: 'saved', 404: 'unknown topic', 409: 'someone else saved a newer revision' },
     handler: async ({ principal, params, body }) => {
-      topicOr404(params.topic);
       const { revision, ...edits } = body;
-      const saved = await store.keywordEdits.save(params.topic, edits, principal!.username, { expectedRevision: revision });
-      await store.audit.record({
-        actor: principal!.username,
-        action: 'keywords.update',
-        target: params.topic,
-        details: { revision: saved.revision, set: Object.keys(saved.edits.set).length, pin: saved.edits.pin.length, remove: saved.edits.remove.length },
-      });
-      return { body: await keywordView(params.topic) };
+      return { body: await models.saveKeywords(params.topic, edits, principal!.username, revision) };
     },
   });
 }

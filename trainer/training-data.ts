@@ -8,12 +8,14 @@ import type { KeywordEdits, KeywordOverrides } from '../classifier/models/keywor
 import { normalize } from '../classifier/normalize.js';
 import { DEMAND_TYPES, type Taxonomy } from '../classifier/taxonomy.js';
 
-/** A staff correction as the trainer uses it (one per ticket, carrying the ticket's current labels). */
+/** A staff decision as the trainer uses it (one per ticket, carrying the ticket's current labels). */
 export interface CorrectionRow {
   ticketNumber: string;
   text: string;
   topic: string | null;
   type: string | null;
+  /** Staff marked the text as spam: it trains the spam head only (absent = not spam). */
+  spam?: boolean;
 }
 
 export interface MergedTrainingData {
@@ -36,8 +38,8 @@ export function textKey(text: string): string {
 /**
  * Merges corrections (newest first) over the corpus. A correction replaces every corpus row with
  * the same normalised text, and the newest correction of a text wins over older ones, so staff have
- * the last word. A corrected message is a real demand (staff gave it a topic or type), so it trains
- * the spam head as normal.
+ * the last word. A corrected or confirmed message is a real demand, so it trains the spam head as
+ * not spam; a staff spam decision trains it as spam (and no topic or type).
  */
 export function mergeCorrections(corpus: readonly CorpusRow[], corrections: readonly CorrectionRow[], taxonomy: Taxonomy): MergedTrainingData {
   const topics = new Set(taxonomy.topics.map((t) => t.id));
@@ -45,13 +47,15 @@ export function mergeCorrections(corpus: readonly CorpusRow[], corrections: read
   const byKey = new Map<string, CorpusRow>();
   let skipped = 0;
   for (const c of corrections) {
-    const valid = (c.topic === null || topics.has(c.topic)) && (c.type === null || types.has(c.type)) && (c.topic !== null || c.type !== null);
+    const spam = c.spam === true;
+    // A "not spam" decision without labels still teaches the spam head.
+    const valid = spam || ((c.topic === null || topics.has(c.topic)) && (c.type === null || types.has(c.type)) && (c.topic !== null || c.type !== null || c.spam === false));
     const key = textKey(c.text);
     if (!valid || key === '' || byKey.has(key)) {
       skipped++;
       continue;
     }
-    byKey.set(key, { text: c.text, topic: c.topic, type: c.type, spam: false });
+    byKey.set(key, spam ? { text: c.text, topic: null, type: null, spam: true } : { text: c.text, topic: c.topic, type: c.type, spam: false });
   }
   const kept = corpus.filter((r) => !byKey.has(textKey(r.text)));
   return {

@@ -8,6 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../runtime/config.js';
+import { AppError } from '../core/app-error.js';
+import { ConflictError } from '../store/errors.js';
 import type { Store } from '../store/index.js';
 import { TrainingInProgressError, TrainingRunError } from './errors.js';
 import type { TrainerLog, ModelHolder } from './model-holder.js';
@@ -113,7 +115,7 @@ export class TrainingService {
         tokenizer: this.opts.config.TOKENIZER,
         maxLength: this.opts.config.MAX_TEXT_LENGTH,
         seed: status.seed!,
-        corrections: examples.map((e) => ({ ticketNumber: e.ticketNumber, text: e.text, topic: e.topic, type: e.type })),
+        corrections: examples.map((e) => ({ ticketNumber: e.ticketNumber, text: e.text, topic: e.topic, type: e.type, spam: e.spam === true })),
         keywordEdits: Object.fromEntries(Object.entries(edits).map(([topic, rev]) => [topic, rev.edits])),
         keywordRevisions: Object.fromEntries(Object.entries(edits).map(([topic, rev]) => [topic, rev.revision])),
         activeArtifact: this.opts.holder.current.artifact,
@@ -135,11 +137,10 @@ export class TrainingService {
       Object.assign(status, { state: 'succeeded', stage: 'done', progress: 1, version: result.artifact.version });
       log.info({ jobId, version: status.version, trainSeconds: result.provenance.trainSeconds }, 'model version trained');
     } catch (err) {
-      const e = err as { code?: unknown; message?: string };
       status.state = 'failed';
       status.error = this.stopping
         ? { code: 'TRAINING_FAILED', message: 'the training run was stopped because its process shut down' }
-        : { code: typeof e.code === 'string' ? e.code : 'TRAINING_FAILED', message: e.message ?? String(err) };
+        : { code: err instanceof AppError ? err.code : 'TRAINING_FAILED', message: err instanceof Error ? err.message : String(err) };
       log.warn({ jobId, stage: status.stage, error: status.error }, 'training run failed; the registry is unchanged');
     } finally {
       clearInterval(heartbeat);
@@ -185,7 +186,7 @@ export class TrainingService {
         artifact,
       );
     } catch (err) {
-      if ((err as { code?: string }).code === 'CONFLICT') {
+      if (err instanceof ConflictError) {
         throw new TrainingRunError('CONFLICT', `version ${artifact.version} already exists: the corrections, keyword edits and seed are the same as when it was trained, so there is nothing new to learn`);
       }
       throw err;

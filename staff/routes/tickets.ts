@@ -1,11 +1,11 @@
 /**
  * Tickets for staff: the inbox and review queue, detail with the classification explanation,
- * status/priority/assignee changes with a version check, notes, corrections (which become training
- * examples) and replies that reach the customer on their own channel.
+ * status/priority/assignee changes with a version check, notes, corrections, review confirmations
+ * and spam decisions (which become training examples) and replies that reach the customer on their
+ * own channel. Each route is a schema plus one call into the desk (desk/tickets.ts).
  */
 import { z } from 'zod';
-import { DEMAND_TYPES } from '../../classifier/taxonomy.js';
-import { PRIORITIES, TICKET_STATUSES, TicketNumber, TicketQuerySchema, type Ticket } from '../../store/schemas.js';
+import { PRIORITIES, TICKET_STATUSES, TicketNumber, TicketQuerySchema } from '../../store/schemas.js';
 import type { StaffDeps } from '../deps.js';
 import { HttpError, type ApiRouter } from '../http.js';
 
@@ -24,28 +24,7 @@ const PatchBody = z
 const NoteBody = z.object({ text: z.string().trim().min(1).max(4000) }).strict();
 const CorrectionBody = z.object({ field: z.enum(['topic', 'type']), to: z.string().min(1).max(40) }).strict();
 const ReplyBody = z.object({ text: z.string().trim().min(1).max(4000) }).strict();
-
-/** Demand-type names for the console (the taxonomy file names topics only). */
-const TYPE_NAMES: Record<(typeof DEMAND_TYPES)[number], { zh: string; en: string }> = {
-  complaint: { zh: '投诉', en: 'Complaint' },
-  suggestion: { zh: '建议', en: 'Suggestion' },
-  inquiry: { zh: '咨询', en: 'Inquiry' },
-  praise: { zh: '表扬', en: 'Praise' },
-};
-
-/** The ticket with why the classifier decided what it did, in the shape the console shows. */
-function withExplanation(t: Ticket) {
-  const explanation = {
-    modelVersion: t.modelVersion,
-    confidence: t.confidence,
-    needsReview: t.needsReview,
-    reviewReason: t.reviewReason,
-    language: t.lang,
-    top3: t.alternatives.slice(0, 3),
-    keywords: t.keywords,
-  };
-  return { ...t, explanation };
-}
+const SpamBody = z.object({ spam: z.boolean() }).strict();
 
 /** The version an edit is based on: the body's `version`, else an `If-Match: "<version>"` header. */
 function expectedVersion(bodyVersion: number | undefined, ifMatch: string | string[] | undefined): number | undefined {
@@ -57,13 +36,8 @@ function expectedVersion(bodyVersion: number | undefined, ifMatch: string | stri
 }
 
 export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
-  const { store, taxonomy } = deps;
-  const audit = (actor: string, action: string, target: string, details: Record<string, unknown>) => store.audit.record({ actor, action, target, details });
-  const ticketOr404 = async (number: string) => {
-    const t = await store.tickets.get(number);
-    if (!t) throw new HttpError(404, 'NOT_FOUND', `ticket ${number} not found`);
-    return t;
-  };
+  const { taxonomy } = deps;
+  const tickets = deps.services.tickets;
 
   router.add({
     method: 'get',
@@ -75,7 +49,8 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
       body: {
         version: taxonomy.version,
         topics: taxonomy.topics.map((t) => ({ id: t.id, name: t.name })),
-        types: DEMAND_TYPES.map((id) => ({ id, name: TYPE_NAMES[id] })),
+        // Names come from data/taxonomy.json, the one definition of the demand types.
+        types: taxonomy.types.map((t) => ({ id: t.id, name: t.name })),
         statuses: TICKET_STATUSES,
         priorities: PRIORITIES,
       },
@@ -89,7 +64,7 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     tag: 'tickets',
     role: 'agent',
     query: TicketQuerySchema,
-    handler: async ({ query }) => ({ body: await store.tickets.list(query) }),
+    handler: async ({ query }) => ({ body: await tickets.list(query) }),
   });
 
   router.add({
@@ -101,8 +76,8 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     params: NumberParams,
     responses: { 200: 'the ticket', 404: 'no such ticket' },
     handler: async ({ params }) => {
-      const t = await ticketOr404(params.number);
-      return { body: withExplanation(t), headers: { ETag: `"${t.version}"` } };
+      const t = await tickets.view(params.number);
+      return { body: t, headers: { ETag: `"${t.version}"` } };
     },
   });
 
@@ -117,11 +92,8 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     responses: { 200: 'the updated ticket', 404: 'no such ticket', 409: 'someone else changed the ticket since that version' },
     handler: async ({ params, body, principal, req }) => {
       const { version, ...patch } = body;
-      const before = await ticketOr404(params.number);
-      const t = await store.tickets.update(params.number, patch, { expectedVersion: expectedVersion(version, req.headers['if-match']), by: principal!.username });
-      const changes = Object.fromEntries(Object.keys(patch).map((k) => [k, { from: before[k as keyof typeof patch] ?? null, to: t[k as keyof typeof patch] ?? null }]));
-      await audit(principal!.username, 'ticket.update', t.number, changes);
-      return { body: withExplanation(t), headers: { ETag: `"${t.version}"` } };
+      const t = await tickets.change(params.number, patch, principal!.username, { expectedVersion: expectedVersion(version, req.headers['if-match']) });
+      return { body: t, headers: { ETag: `"${t.version}"` } };
     },
   });
 
@@ -134,11 +106,7 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     params: NumberParams,
     body: NoteBody,
     responses: { 201: 'the updated ticket', 404: 'no such ticket' },
-    handler: async ({ params, body, principal }) => {
-      const t = await store.tickets.addNote(params.number, { author: principal!.username, text: body.text });
-      await audit(principal!.username, 'ticket.note', t.number, { length: body.text.length });
-      return { status: 201, body: withExplanation(t) };
-    },
+    handler: async ({ params, body, principal }) => ({ status: 201, body: await tickets.annotate(params.number, body.text, principal!.username) }),
   });
 
   router.add({
@@ -150,11 +118,30 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     params: NumberParams,
     body: CorrectionBody,
     responses: { 201: 'the corrected ticket and the correction', 404: 'no such ticket' },
-    handler: async ({ params, body, principal }) => {
-      const r = await store.correctTicket(params.number, { ...body, by: principal!.username });
-      await audit(principal!.username, 'ticket.correct', r.ticket.number, { field: body.field, from: r.correction.from, to: r.correction.to });
-      return { status: 201, body: { ticket: withExplanation(r.ticket), correction: r.correction } };
-    },
+    handler: async ({ params, body, principal }) => ({ status: 201, body: await tickets.correct(params.number, body, principal!.username) }),
+  });
+
+  router.add({
+    method: 'post',
+    path: '/api/tickets/{number}/review',
+    summary: 'Confirms the classification as correct: the ticket leaves the review queue and its labels become a training example',
+    tag: 'tickets',
+    role: 'agent',
+    params: NumberParams,
+    responses: { 200: 'the confirmed ticket (reviewedBy, reviewedAt)', 400: 'a spam ticket, or nothing to confirm', 404: 'no such ticket' },
+    handler: async ({ params, principal }) => ({ body: await tickets.confirmReview(params.number, principal!.username) }),
+  });
+
+  router.add({
+    method: 'post',
+    path: '/api/tickets/{number}/spam',
+    summary: 'Staff decision that the ticket is spam ({"spam": true}) or not ({"spam": false}): it becomes a training example for the spam head and the ticket leaves or enters the spam view',
+    tag: 'tickets',
+    role: 'agent',
+    params: NumberParams,
+    body: SpamBody,
+    responses: { 200: 'the ticket with spamDecision', 404: 'no such ticket' },
+    handler: async ({ params, body, principal }) => ({ body: await tickets.decideSpam(params.number, body.spam, principal!.username) }),
   });
 
   router.add({
@@ -166,10 +153,6 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     params: NumberParams,
     body: ReplyBody,
     responses: { 201: 'sent (delivered: true) or recorded as not delivered (delivered: false, with the error)', 404: 'no such ticket' },
-    handler: async ({ params, body, principal }) => {
-      const r = await deps.replies.send(params.number, body.text, principal!.username);
-      await audit(principal!.username, 'ticket.reply', r.ticket.number, { delivered: r.delivered, length: body.text.length });
-      return { status: 201, body: { ticket: withExplanation(r.ticket), delivered: r.delivered } };
-    },
+    handler: async ({ params, body, principal }) => ({ status: 201, body: await tickets.reply(params.number, body.text, principal!.username) }),
   });
 }

@@ -12,6 +12,7 @@ import { loadDemandClassifier } from '../../runtime/classifier-factory.js';
 import { loadConfig } from '../../runtime/config.js';
 import { loadTaxonomy } from '../../runtime/project-data.js';
 import { MongoBotStorage } from '../../store/bot-state-storage.js';
+import { createTicketService } from '../../desk/services.js';
 import { createStore, type Store } from '../../store/index.js';
 
 /**
@@ -42,7 +43,7 @@ afterAll(async () => {
 
 function newBot(opts: { rateLimit?: number } = {}) {
   const conversationState = new ConversationState(new MongoBotStorage(db));
-  return new DemandBot({ classifier, tickets: store, lookup: store.tickets, taxonomy, conversationState, maxMessageLength: 500, rateLimit: opts.rateLimit ?? 20, rateWindowMs: 10_000 });
+  return new DemandBot({ classifier, tickets: createTicketService(store, { log: silent }), lookup: store.tickets, taxonomy, conversationState, maxMessageLength: 500, rateLimit: opts.rateLimit ?? 20, rateWindowMs: 10_000 });
 }
 
 function adapterFor(bot: DemandBot, user = `user-${randomUUID().slice(0, 6)}`) {

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp, type App } from '../../bot/app.js';
 import { loadConfig } from '../../runtime/config.js';
 import { loadTaxonomy } from '../../runtime/project-data.js';
-import { createStore, type Store } from '../../store/index.js';
-import { createModelServices, type ModelServices } from '../../trainer/index.js';
+import { createServices, type Services } from '../../desk/services.js';
+import type { Store } from '../../store/index.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
 
 /**
@@ -22,7 +22,7 @@ let client: MongoClient;
 let db: Db;
 let store: Store;
 let app: App;
-let models: ModelServices;
+let services: Services;
 let botUrl: string;
 let connector: FakeConnector;
 
@@ -33,9 +33,9 @@ beforeAll(async () => {
   await client.connect();
   db = client.db(`proto_${randomUUID().slice(0, 8)}`);
   const log = pino({ level: 'silent' });
-  store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'proto-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: taxonomy.topics.map((t) => t.id), log });
-  models = await createModelServices({ config, taxonomy, store, log });
-  app = createApp({ config, models, taxonomy, store, log, databaseReady: async () => true });
+  services = await createServices(config, { db, log, outboxPath: join(mkdtempSync(join(tmpdir(), 'proto-')), 'o.jsonl') });
+  store = services.store;
+  app = createApp({ config, services, log });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
   botUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   connector = await startConnector();
@@ -44,7 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   app?.server.close();
   connector?.close();
-  await models?.stop();
+  await services?.close();
   await db?.dropDatabase().catch(() => undefined);
   await client?.close();
 });
@@ -93,7 +93,7 @@ describe('Bot Framework protocol', () => {
     for (const text of ['积分怎么突然清零了？我都没用过', '对', '跳过']) await post(activity(conv, text, 'channel-user-2'));
     const number = connector.messagesTo(conv)[2].match(/T\d{8}-\d{4}/)![0];
     const before = connector.messagesTo(conv).length;
-    const r = await app.replies.send(number, '您好，积分已为您恢复。', 'alice');
+    const r = await services.tickets.reply(number, '您好，积分已为您恢复。', 'alice');
     expect(r.delivered).toBe(true);
     expect(connector.messagesTo(conv).slice(before)).toEqual(['您好，积分已为您恢复。']);
     const t = await store.tickets.get(number);
@@ -104,13 +104,13 @@ describe('Bot Framework protocol', () => {
   it('records an undeliverable reply as not delivered', async () => {
     // A ticket whose channel has gone away (nothing listens at its serviceUrl any more).
     const ref = { channelId: 'emulator', serviceUrl: 'http://127.0.0.1:1/', conversation: { id: 'gone' }, user: { id: 'u' }, bot: { id: 'bot' } };
-    const { ticket } = await store.createTicket({
+    const { ticket } = await services.tickets.file({
       customer: { channelId: 'emulator', userId: 'u' },
       conversationRef: JSON.stringify(ref),
       text: { original: '发票一直没开出来', normalized: '发票一直没开出来' },
       classification: { lang: 'zh-Hans', topic: 'billing', type: 'complaint', spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 't', needsReview: false, reviewReason: null },
     });
-    const r = await app.replies.send(ticket.number, '已开具', 'bob');
+    const r = await services.tickets.reply(ticket.number, '已开具', 'bob');
     expect(r.delivered).toBe(false);
     expect(r.ticket.replies[0]).toMatchObject({ delivered: false, error: expect.any(String) });
   });

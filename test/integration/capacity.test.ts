@@ -62,7 +62,7 @@ describe('capacity warning', () => {
     expect(ok.body).toMatchObject({ engine: 'embedded', tickets: 0, ceiling: 5, level: 'ok', message: null });
     expect((await readyz()).body.capacity).toMatchObject({ level: 'ok', tickets: 0 });
 
-    for (let i = 0; i < 4; i++) await A.store.createTicket(ticket(i));
+    for (let i = 0; i < 4; i++) await A.services.tickets.file(ticket(i));
     // The status is reused for a minute; a fresh monitor reads the counters now.
     (A.store.capacity as unknown as { cached: null }).cached = null;
     const near = await capacity(admin);
@@ -72,7 +72,7 @@ describe('capacity warning', () => {
     expect(near.body.message!['zh-Hant']).toContain('請盡快設定 MONGODB_URI');
     expect(near.body.message!.en).toContain('close to its capacity');
 
-    await A.store.createTicket(ticket(5));
+    await A.services.tickets.file(ticket(5));
     (A.store.capacity as unknown as { cached: null }).cached = null;
     const ready = await readyz();
     expect(ready.status).toBe(200);

@@ -223,7 +223,7 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     const classifier = await loadDemandClassifier(loadConfig({}));
     for (const [i, [text, review]] of ([['会员积分怎么突然清零了', true], ['你们的东西怎么样', true], ['吹风机插上电就冒烟，什么质量', false]] as const).entries()) {
       const c = classifier.classify(text);
-      await running.store.createTicket({
+      await running.services.tickets.file({
         customer: { channelId: 'msteams', userId: `teams-user-${i}` },
         conversationRef: null,
         text: { original: text, normalized: c.normalized },
@@ -293,6 +293,20 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     expect(corrected).toMatchObject({ topic: 'quality', needsReview: false });
     expect(corrected!.corrections).toMatchObject([{ field: 'topic', from: filed!.topic, to: 'quality', by: 'agent1' }]);
     expect((await running.store.training.all()).map((e) => e.ticketNumber)).toContain(ticketNumber);
+
+    // Confirm the classification, then mark spam and take it back: each a staff decision the model learns from.
+    await page.getByTestId('confirm-review').click();
+    await expect.poll(() => page.getByTestId('reviewed-by').textContent()).toContain('agent1');
+    expect(await running.store.training.get(ticketNumber)).toMatchObject({ source: 'review', topic: 'quality', spam: false });
+    await page.getByTestId('mark-spam').click();
+    await page.getByTestId('not-spam').waitFor();
+    expect(await page.getByTestId('spam-decision').textContent()).toContain('判定为垃圾信息');
+    expect(await running.store.training.get(ticketNumber)).toMatchObject({ source: 'spam-decision', spam: true, topic: null });
+    await page.getByTestId('not-spam').click();
+    await page.getByTestId('mark-spam').waitFor();
+    expect(await page.getByTestId('spam-decision').textContent()).toContain('判定为不是垃圾信息');
+    expect(await running.store.tickets.get(ticketNumber)).toMatchObject({ spam: false, spamDecision: { spam: false, by: 'agent1' }, reviewedBy: 'agent1' });
+    expect(await running.store.training.get(ticketNumber)).toMatchObject({ source: 'spam-decision', spam: false, topic: 'quality' });
 
     // Follow-up: only the life cycle's next statuses are offered; status and assignee saved.
     const statusSelect = page.locator('select[name="status"]');
@@ -388,13 +402,13 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     const classifier = await loadDemandClassifier(loadConfig({}));
     const text = '电视机屏幕出现一条竖线，开机就有';
     const c = classifier.classify(text);
-    const { ticket } = await running.store.createTicket({
+    const { ticket } = await running.services.tickets.file({
       customer: { channelId: 'msteams', userId: 'teams-trainer-case' },
       conversationRef: null,
       text: { original: text, normalized: c.normalized },
       classification: { lang: c.lang, topic: c.topic, type: c.type, spam: false, confidence: c.confidence, alternatives: c.alternatives, keywords: c.keywords, modelVersion: c.modelVersion, needsReview: c.needsReview, reviewReason: c.reason },
     });
-    await running.store.correctTicket(ticket.number, { field: 'topic', to: c.topic === 'aftersales' ? 'quality' : 'aftersales', by: 'trainer1' });
+    await running.services.tickets.correct(ticket.number, { field: 'topic', to: c.topic === 'aftersales' ? 'quality' : 'aftersales' }, 'trainer1');
 
     const page = await newPage();
     await page.goto(`${url}/console#/models`);

@@ -424,7 +424,7 @@ describe('Direct Line 3.0 REST', () => {
     expect(expired.status).toBe(403);
     expect(expired.body.error.code).toBe('TokenExpired');
     expect((await call('POST', `${B.base}/v3/directline/tokens/refresh`, { token: bToken.token })).status).toBe(403);
-    // ... and its conversations are forgotten after one idle second.
+    // ... and its conversations are gone one second after they started.
     expect((await call('GET', `${B.base}/v3/directline/conversations/${b.body.conversationId}/activities`, { token: SECRET })).status).toBe(404);
   });
 
@@ -480,15 +480,21 @@ describe('Direct Line 3.0 REST', () => {
   });
 
   it('keeps only the last activities of a conversation', async () => {
-    const start = await call('POST', `${B.base}/v3/directline/conversations`, { token: SECRET, body: { user: { id: 'u-cap' } } });
-    expect(start.status).toBe(201);
-    const url = `${B.base}/v3/directline/conversations/${start.body.conversationId}/activities`;
-    for (let i = 1; i <= 5; i++) {
-      expect((await call('POST', url, { token: SECRET, body: { type: 'message', text: `m${i}`, from: { id: 'u-cap' } } })).status).toBe(200);
+    // Its own server: B's conversations last one second, too short for a busy machine.
+    const capped = await startServer({ secret: SECRET, limits: { maxActivities: 3 } }, async () => undefined);
+    try {
+      const start = await call('POST', `${capped.base}/v3/directline/conversations`, { token: SECRET, body: { user: { id: 'u-cap' } } });
+      expect(start.status).toBe(201);
+      const url = `${capped.base}/v3/directline/conversations/${start.body.conversationId}/activities`;
+      for (let i = 1; i <= 5; i++) {
+        expect((await call('POST', url, { token: SECRET, body: { type: 'message', text: `m${i}`, from: { id: 'u-cap' } } })).status).toBe(200);
+      }
+      const got = await call('GET', url, { token: SECRET });
+      expect(got.body.activities.map((a: Json) => a.text)).toEqual(['m3', 'm4', 'm5']);
+      expect(got.body.watermark).toBe('5');
+    } finally {
+      await capped.stop();
     }
-    const got = await call('GET', url, { token: SECRET });
-    expect(got.body.activities.map((a: Json) => a.text)).toEqual(['m3', 'm4', 'm5']);
-    expect(got.body.watermark).toBe('5');
   });
 });
 

@@ -5,6 +5,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clientOptions } from '../../store/database.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../store/embedded-server.js';
+import { createTicketService } from '../../desk/services.js';
 import { createStore } from '../../store/index.js';
 import type { TicketCreate } from '../../store/schemas.js';
 
@@ -38,12 +39,13 @@ describe('outbox', () => {
     await client.connect();
     const db = client.db('outbox_test');
     const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
+    const desk = createTicketService(store, { log: silent });
 
-    const before = await Promise.all(Array.from({ length: 20 }, (_, i) => store.createTicket(input(i))));
+    const before = await Promise.all(Array.from({ length: 20 }, (_, i) => desk.file(input(i))));
     expect(before.every((r) => r.stored === 'database')).toBe(true);
 
     await server.stop();
-    const during = await Promise.all(Array.from({ length: 20 }, (_, i) => store.createTicket(input(100 + i))));
+    const during = await Promise.all(Array.from({ length: 20 }, (_, i) => desk.file(input(100 + i))));
     expect(during.every((r) => r.stored === 'outbox')).toBe(true);
     // The customers still got numbers, all distinct.
     const numbers = [...before, ...during].map((r) => r.ticket.number);
@@ -52,10 +54,10 @@ describe('outbox', () => {
     expect(store.outbox.pending()).toBe(20);
 
     await server.restart();
-    const replay = await store.flushOutbox();
+    const replay = await desk.flushOutbox();
     expect(replay).toEqual({ replayed: 20, duplicates: 0, remaining: 0 });
     // Replaying again stores nothing twice.
-    expect(await store.flushOutbox()).toEqual({ replayed: 0, duplicates: 0, remaining: 0 });
+    expect(await desk.flushOutbox()).toEqual({ replayed: 0, duplicates: 0, remaining: 0 });
 
     const stored = await db.collection('tickets').find({}, { projection: { number: 1 } }).toArray();
     expect(stored).toHaveLength(40);
@@ -69,10 +71,11 @@ describe('outbox', () => {
   it('a record replayed after it was already stored is skipped, not duplicated', async () => {
     const db = client!.db('outbox_test_dup');
     const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
-    const { ticket } = await store.createTicket(input(1));
+    const desk = createTicketService(store, { log: silent });
+    const { ticket } = await desk.file(input(1));
     const doc = await db.collection('tickets').findOne({ number: ticket.number });
     await store.outbox.append(doc!);
-    expect(await store.flushOutbox()).toEqual({ replayed: 0, duplicates: 1, remaining: 0 });
+    expect(await desk.flushOutbox()).toEqual({ replayed: 0, duplicates: 1, remaining: 0 });
     expect(await db.collection('tickets').countDocuments({ number: ticket.number })).toBe(1);
   });
 });

@@ -16,6 +16,7 @@ import { loadConfig } from '../../runtime/config.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { loadTaxonomy } from '../../runtime/project-data.js';
 import { MongoBotStorage } from '../../store/bot-state-storage.js';
+import { createTicketService } from '../../desk/services.js';
 import { createStore, type Store } from '../../store/index.js';
 import { TrainingInProgressError } from '../../trainer/errors.js';
 import { artifactLoader, ModelHolder, SHIPPED_TRAINER } from '../../trainer/model-holder.js';
@@ -59,12 +60,12 @@ let newVersion: string;
 
 beforeAll(async () => {
   app = await startApp(inject('mongoUri'), {}, { trainingHeartbeatMs: 200 });
-  deps = app.models.pipelineDeps;
+  deps = app.services.runtime.pipelineDeps;
   shipped = await loadDemandClassifier(config, deps);
   const load = artifactLoader(deps, taxonomy, config.MAX_TEXT_LENGTH);
   // The app's own live model and training service (this "process").
-  holderA = app.models.holder;
-  training = app.models.training;
+  holderA = app.services.runtime.holder;
+  training = app.services.runtime.training;
 
   clientB = new MongoClient(inject('mongoUri'));
   await clientB.connect();
@@ -112,7 +113,7 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): 
 /** Creates a ticket the way the bot does, from the serving model's classification. */
 async function seedTicket(text: string, review = false): Promise<string> {
   const c = holderA.classify(text);
-  const { ticket } = await app.store.createTicket({
+  const { ticket } = await app.services.tickets.file({
     customer: { channelId: 'webchat', userId: `u-${Math.random().toString(36).slice(2, 8)}` },
     conversationRef: null,
     text: { original: text, normalized: c.normalized },
@@ -134,7 +135,7 @@ async function seedTicket(text: string, review = false): Promise<string> {
 
 /** Files a delivery complaint through the bot that runs on holder B; returns the stored ticket. */
 async function fileTicketThroughBot() {
-  const bot = new DemandBot({ classifier: holderB, tickets: storeB, lookup: storeB.tickets, taxonomy, conversationState: new ConversationState(new MongoBotStorage(clientB.db(app.db.databaseName))), maxMessageLength: 500, rateLimit: 20, rateWindowMs: 10_000 });
+  const bot = new DemandBot({ classifier: holderB, tickets: createTicketService(storeB, { log: silent }), lookup: storeB.tickets, taxonomy, conversationState: new ConversationState(new MongoBotStorage(clientB.db(app.db.databaseName))), maxMessageLength: 500, rateLimit: 20, rateWindowMs: 10_000 });
   const user = `customer-${Math.random().toString(36).slice(2, 8)}`;
   const adapter = new TestAdapter(async (context) => bot.run(context), {
     channelId: 'webchat',
@@ -233,7 +234,7 @@ describe('retraining from staff corrections', () => {
   it('trains in the background from the corpus plus every correction, one run at a time, then evaluates beside the active version', async () => {
     for (const text of CORRECTED) {
       const number = await seedTicket(text);
-      await app.store.correctTicket(number, { field: 'topic', to: 'billing', by: 'alice' });
+      await app.services.tickets.correct(number, { field: 'topic', to: 'billing' }, 'alice');
     }
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();

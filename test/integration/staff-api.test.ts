@@ -6,13 +6,18 @@
  * Bot Framework Emulator does), API tokens, the audit log and the OpenAPI document.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadTaxonomy } from '../../runtime/project-data.js';
+import { PROJECT_ROOT } from '../../runtime/datasets.js';
+import { mergeCorrections } from '../../trainer/training-data.js';
 import { runScript, lastJson } from '../helpers/run.js';
 import { rebuildReadModels } from '../../store/read-models.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
 
 let A: RunningApp;
+const taxonomy = loadTaxonomy(join(PROJECT_ROOT, 'data'));
 let connector: FakeConnector;
 const PASSWORD = 'correct horse battery';
 
@@ -212,8 +217,8 @@ describe('staff API: tickets', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('etag')).toBe(`"${r.body.version}"`);
     expect(r.body.explanation).toMatchObject({ modelVersion: expect.any(String), confidence: expect.any(Number) });
-    expect(r.body.explanation.top3.length).toBeGreaterThan(0);
-    expect(r.body.explanation.top3.length).toBeLessThanOrEqual(3);
+    expect(r.body.explanation.alternatives.length).toBeGreaterThan(0);
+    expect(r.body.explanation.alternatives.length).toBeLessThanOrEqual(3);
     expect(r.body.explanation.keywords.some((k: Json) => k.topic === 'delivery')).toBe(true);
     expect((await api('GET', '/api/tickets/T20990101-9999', { token: agent })).status).toBe(404);
     expect((await api('GET', '/api/tickets/not-a-number', { token: agent })).status).toBe(400);
@@ -298,5 +303,68 @@ describe('staff API: tickets', () => {
     );
     expect(doc.paths['/api/tickets/{number}'].patch['x-required-role']).toBe('agent');
     expect(doc.paths['/api/tickets'].get.parameters.map((p: Json) => p.name)).toContain('needsReview');
+  });
+});
+
+describe('staff API: review confirmations and spam decisions', () => {
+  let confirmed: string;
+  let flagged: string;
+
+  beforeAll(async () => {
+    confirmed = await fileTicket('快递三天了还没到，物流一直不更新', 'cust-review');
+    flagged = await fileTicket('快递员把包裹放在门口就走了，东西丢了', 'cust-spam');
+  });
+
+  it('confirms a classification: the ticket leaves the review queue and its labels become a training example', async () => {
+    const before = (await api('GET', `/api/tickets/${confirmed}`, { token: agent })).body;
+    const r = await api('POST', `/api/tickets/${confirmed}/review`, { token: agent });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ number: confirmed, needsReview: false, reviewedBy: 'alice', reviewedAt: expect.any(String), topic: before.topic, type: before.type, version: before.version + 1 });
+    const queue = await api('GET', '/api/tickets?needsReview=true&pageSize=200', { token: agent });
+    expect(queue.body.items.map((t: Json) => t.number)).not.toContain(confirmed);
+    const example = await A.store.training.get(confirmed);
+    expect(example).toMatchObject({ source: 'review', topic: before.topic, type: before.type, spam: false, correctedBy: 'alice', text: '快递三天了还没到，物流一直不更新' });
+    const audit = await api('GET', `/api/audit?action=ticket.confirm&target=${confirmed}`, { token: admin });
+    expect(audit.body.items).toEqual([expect.objectContaining({ actor: 'alice', details: expect.objectContaining({ topic: before.topic }) })]);
+    expect((await api('POST', '/api/tickets/T20990101-9999/review', { token: agent })).status).toBe(404);
+    expect((await api('POST', `/api/tickets/${confirmed}/review`)).status).toBe(401);
+  });
+
+  it('a spam decision moves the ticket into the spam view and trains the spam head; "not spam" moves it back', async () => {
+    const spam = await api('POST', `/api/tickets/${flagged}/spam`, { token: agent, body: { spam: true } });
+    expect(spam.status).toBe(200);
+    expect(spam.body).toMatchObject({ spam: true, needsReview: false, spamDecision: { spam: true, by: 'alice', at: expect.any(String) } });
+    const inSpam = await api('GET', '/api/tickets?spam=true&pageSize=200', { token: agent });
+    expect(inSpam.body.items.map((t: Json) => t.number)).toContain(flagged);
+    expect(await A.store.training.get(flagged)).toMatchObject({ source: 'spam-decision', spam: true, topic: null, type: null, correctedBy: 'alice' });
+    // What the next training run learns from: the stored examples merged over the corpus.
+    const asSpam = mergeCorrections([], (await A.store.training.all()).map((e) => ({ ...e, spam: e.spam === true })), taxonomy);
+    expect(asSpam.rows).toContainEqual({ text: '快递员把包裹放在门口就走了，东西丢了', topic: null, type: null, spam: true });
+    // A spam ticket is not confirmed as a demand before someone says it is not spam.
+    const refused = await api('POST', `/api/tickets/${flagged}/review`, { token: agent });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe('VALIDATION_FAILED');
+
+    const ham = await api('POST', `/api/tickets/${flagged}/spam`, { token: trainer, body: { spam: false } });
+    expect(ham.status).toBe(200);
+    expect(ham.body).toMatchObject({ spam: false, spamDecision: { spam: false, by: 'tom' } });
+    const stillSpam = await api('GET', '/api/tickets?spam=true&pageSize=200', { token: agent });
+    expect(stillSpam.body.items.map((t: Json) => t.number)).not.toContain(flagged);
+    const example = await A.store.training.get(flagged);
+    expect(example).toMatchObject({ source: 'spam-decision', spam: false, topic: ham.body.topic, type: ham.body.type, correctedBy: 'tom' });
+    const asHam = mergeCorrections([], [{ ...example!, spam: false }], taxonomy);
+    expect(asHam.rows).toEqual([{ text: '快递员把包裹放在门口就走了，东西丢了', topic: ham.body.topic, type: ham.body.type, spam: false }]);
+    const actions = (await api('GET', `/api/audit?action=ticket.spam&target=${flagged}`, { token: admin })).body.items.map((e: Json) => e.details);
+    expect(actions).toEqual(expect.arrayContaining([{ from: false, to: true }, { from: true, to: false }]));
+  });
+
+  it('names the bad field of a spam decision and refuses an unknown ticket', async () => {
+    const bad = await api('POST', `/api/tickets/${flagged}/spam`, { token: agent, body: { spam: 'yes' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details).toEqual([expect.objectContaining({ field: 'body.spam' })]);
+    expect((await api('POST', `/api/tickets/${flagged}/spam`, { token: agent })).status).toBe(400);
+    expect((await api('POST', '/api/tickets/T20990101-9999/spam', { token: agent, body: { spam: true } })).status).toBe(404);
+    const doc = (await (await fetch(`${A.url}/api/openapi.json`)).json()) as Json;
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/tickets/{number}/review', '/api/tickets/{number}/spam']));
   });
 });

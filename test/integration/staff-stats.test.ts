@@ -18,6 +18,8 @@ import { ApiRouter, type Principal } from '../../staff/http.js';
 import { registerCustomerRoutes } from '../../staff/routes/customers.js';
 import { registerStatsRoutes } from '../../staff/routes/stats.js';
 import { createTermExtractor } from '../../staff/terms.js';
+import { createTicketService } from '../../desk/services.js';
+import type { TicketService } from '../../desk/tickets.js';
 import { createStore, type Store } from '../../store/index.js';
 import type { TicketCreate } from '../../store/schemas.js';
 import { TicketFactsReader } from '../../store/ticket-facts.js';
@@ -32,6 +34,7 @@ const silent = { info() {}, warn() {}, error() {} };
 let client: MongoClient;
 let db: Db;
 let store: Store;
+let desk: TicketService;
 let server: restify.Server;
 let base: string;
 let clock = new Date(0);
@@ -73,7 +76,7 @@ function input(s: Seed): TicketCreate {
 
 async function create(label: string, s: Seed): Promise<string> {
   clock = new Date(s.at);
-  const { ticket, stored } = await store.createTicket(input(s));
+  const { ticket, stored } = await desk.file(input(s));
   expect(stored).toBe('database');
   numbers[label] = ticket.number;
   return ticket.number;
@@ -99,6 +102,7 @@ beforeAll(async () => {
   await client.connect();
   db = client.db(`stats_${randomUUID().slice(0, 8)}`);
   store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'stats-outbox-')), 't.jsonl'), timeZone: 'Asia/Shanghai', topics: TOPICS, log: silent, now: () => clock });
+  desk = createTicketService(store, { log: silent, now: () => clock });
 
   // The 28 days before the emerging-terms week (10-22 … 11-18): 快递 8 times, 退款 4 times, all
   // from one long-standing webchat customer; 发票 once on 10-21, just outside the window.
@@ -126,7 +130,7 @@ beforeAll(async () => {
   await create('T4', { at: '2026-11-24T03:30:00Z', channelId: 'webchat', userId: 'u3', text: '退款太慢 建议加快退款', topic: 'returns', type: 'suggestion', review: true });
   await replyAt('T4', '2026-11-24T03:30:00Z', 20);
   clock = new Date('2026-11-24T05:00:00Z');
-  await store.correctTicket(numbers.T4, { field: 'topic', to: 'billing', by: 'alice' });
+  await desk.correct(numbers.T4, { field: 'topic', to: 'billing' }, 'alice');
   await create('T8', { at: '2026-11-25T01:00:00Z', channelId: 'directline', userId: 'd1', text: '发票抬头错了', topic: 'billing', type: 'inquiry' });
   await create('T9', { at: '2026-11-25T02:00:00Z', channelId: 'webchat', userId: 'u1', text: '退款没到账', topic: 'billing' });
 

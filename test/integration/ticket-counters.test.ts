@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTicketService } from '../../desk/services.js';
 import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
 import { customerSummary, linkCustomers } from '../../staff/customer-profiles.js';
 import { computeStats, statsFromCounters, type StatsOptions } from '../../staff/stats.js';
@@ -82,7 +83,7 @@ afterAll(async () => {
 
 describe('pre-aggregated statistics', () => {
   it('equal a full recount after concurrent creations and changes from two stores', async () => {
-    const created = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).createTicket(input(i))));
+    const created = await Promise.all(Array.from({ length: 40 }, (_, i) => createTicketService(i % 2 ? a : b, { log: silent }).file(input(i))));
     const numbers = created.map((c) => c.ticket.number);
     expect(new Set(numbers).size).toBe(40);
 
@@ -93,7 +94,7 @@ describe('pre-aggregated statistics', () => {
       changes.push(s1.tickets.update(n, { status: 'in_progress' }).then(() => s2.tickets.update(n, { status: i % 4 === 0 ? 'closed' : 'resolved' })));
       changes.push(s2.tickets.recordReply(n, { text: '已处理', by: 'alice', delivered: true, error: null }));
       changes.push(s1.tickets.addNote(n, { author: 'bob', text: '跟进' }));
-      if (i % 3 === 0) changes.push(s2.correctTicket(n, { field: 'topic', to: TOPICS[(i + 1) % 4], by: 'carol' }));
+      if (i % 3 === 0) changes.push(createTicketService(s2, { log: silent }).correct(n, { field: 'topic', to: TOPICS[(i + 1) % 4] }, 'carol'));
       if (i % 5 === 0) changes.push(s1.tickets.update(n, { priority: 'high', assignee: 'dave' }));
     });
     await Promise.all(changes);
@@ -127,7 +128,7 @@ describe('pre-aggregated statistics', () => {
     // The same repository without the summaries and counters answers with a query over the tickets.
     const scan = new MongoTicketRepository(db, { timeZone: 'Asia/Shanghai', topics: TOPICS, outbox: new FileOutbox(join(mkdtempSync(join(tmpdir(), 'scan-')), 'o.jsonl'), silent), log: silent });
     // Some tickets stay open or wait for review (the hot set), one of them changed by the other store.
-    const fresh = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).createTicket(input(100 + i))));
+    const fresh = await Promise.all(Array.from({ length: 6 }, (_, i) => createTicketService(i % 2 ? a : b, { log: silent }).file(input(100 + i))));
     await Promise.all([a.tickets.update(fresh[1].ticket.number, { status: 'in_progress' }), b.tickets.update(fresh[2].ticket.number, { status: 'resolved' })]);
     const queries: TicketQuery[] = [
       {},

@@ -40,7 +40,7 @@ describe('Direct Line channel of the real app', () => {
       const ticket = await running.store.tickets.get(number!);
       expect(ticket).toMatchObject({ topic: 'delivery', customer: { channelId: 'webchat', userId: 'webchat:dl-user-1' } });
       // A staff reply reaches the customer on this channel.
-      const sent = await running.app.replies.send(number!, '已为您催件，明天送达。', 'alice');
+      const sent = await running.services.tickets.reply(number!, '已为您催件，明天送达。', 'alice');
       expect(sent.delivered).toBe(true);
     } finally {
       c.close();

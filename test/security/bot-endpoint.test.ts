@@ -160,8 +160,20 @@ describe('a channel that never answers cannot hold the server', () => {
     hole.close();
     expect(sockets.length).toBeGreaterThan(0);
     expect(r.status).toBeLessThan(600);
-    // CHANNEL_TIMEOUT_MS is 500 here; the retry policy may try a few times, never the old 12 s+.
-    expect(took).toBeLessThan(10_000);
+    // CHANNEL_TIMEOUT_MS is 500 here (a typing indicator and the reply, each bounded), never 12 s.
+    expect(took).toBeLessThan(5_000);
+  });
+
+  it('does not retry a refused connection for longer than CHANNEL_TIMEOUT_MS either', async () => {
+    const closed = (await import('node:net')).createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const started = Date.now();
+    const r = await post(A.url, activity({ serviceUrl: `http://127.0.0.1:${port}/`, text: '帮助' }));
+    expect(r.status).toBeLessThan(600);
+    // The retry policy alone took about 11 s here.
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 

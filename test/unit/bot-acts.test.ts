@@ -52,7 +52,7 @@ class FakeClassifier {
 class FakeStore {
   readonly created: TicketCreate[] = [];
   readonly tickets = new Map<string, Ticket>();
-  async createTicket(input: TicketCreate) {
+  async file(input: TicketCreate) {
     const number = `T20261206-${String(this.created.length + 1).padStart(4, '0')}`;
     this.created.push(input);
     const ticket = { ...input.classification, number, customer: input.customer, status: 'new', messages: [], replies: [] } as unknown as Ticket;

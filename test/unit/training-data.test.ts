@@ -48,6 +48,20 @@ describe('mergeCorrections', () => {
     expect(r).toMatchObject({ corrections: 0, correctionsSkipped: 3, replacedCorpusRows: 0 });
     expect(r.rows).toEqual(corpus);
   });
+
+  it('a staff spam decision trains the spam head only; "not spam" without labels still trains it as not spam', () => {
+    const r = mergeCorrections(
+      corpus,
+      [
+        { ...correction(1, '快递三天没到', 'delivery'), spam: true }, // staff say this text is spam: replaces the corpus row
+        { ...correction(2, '领取优惠券', null, null), spam: false }, // flagged as spam by the model, staff say it is not
+        { ...correction(3, '没有标签', null, null) }, // neither labels nor a spam decision: nothing to learn
+      ],
+      taxonomy,
+    );
+    expect(r).toMatchObject({ corrections: 2, correctionsSkipped: 1, replacedCorpusRows: 1 });
+    expect(r.rows).toEqual([...corpus.slice(1), { text: '快递三天没到', topic: null, type: null, spam: true }, { text: '领取优惠券', topic: null, type: null, spam: false }]);
+  });
 });
 
 describe('mergeKeywordOverrides', () => {

@@ -97,6 +97,7 @@ export async function render(ctx) {
         h('span', { class: ['status', `status-${ticket.status}`], 'data-testid': 'ticket-status' }, f.statusName(ticket.status)),
         ticket.needsReview ? h('span', { class: 'badge badge-warn' }, t('ticket.review')) : null,
         ticket.spam ? h('span', { class: 'badge badge-muted' }, t('ticket.spam')) : null,
+        !ticket.spam && ticket.suspectedSpam ? h('span', { class: 'badge badge-warn', 'data-testid': 'suspected-spam' }, t('ticket.suspectedSpam')) : null,
       ),
       h('p', { class: 'muted' }, t('ticket.createdLine', { at: f.dateTime(ticket.createdAt), channel: f.channelName(ticket.customer?.channelId), updated: f.dateTime(ticket.updatedAt) })),
     );
@@ -283,6 +284,27 @@ export async function render(ctx) {
       h('p', { class: 'muted small' }, t('correct.intro')),
       mk('topic', tax.topics, ticket.topic, f.topicName),
       mk('type', tax.types, ticket.type, f.typeName),
+      renderReview(),
+    );
+  }
+
+  /** Confirm the classification, or decide spam / not spam: each becomes a training example. */
+  function renderReview() {
+    const path = (what) => `/api/tickets/${encodeURIComponent(number)}/${what}`;
+    const confirm = h('button', { type: 'button', class: 'btn', 'data-testid': 'confirm-review', disabled: ticket.spam || (!ticket.topic && !ticket.type) }, t('review.confirm'));
+    confirm.onclick = () => edit(confirm, () => api(path('review'), { method: 'POST' }), () => ctx.notify(t('review.confirmed')));
+    const toSpam = !ticket.spam;
+    const spam = h('button', { type: 'button', class: toSpam ? 'btn btn-danger' : 'btn', 'data-testid': toSpam ? 'mark-spam' : 'not-spam' }, t(toSpam ? 'spam.mark' : 'spam.unmark'));
+    spam.onclick = () => edit(spam, () => api(path('spam'), { method: 'POST', body: { spam: toSpam } }), () => ctx.notify(t(toSpam ? 'spam.marked' : 'spam.unmarked')));
+    const d = ticket.spamDecision;
+    return h(
+      'div',
+      { class: 'review-box', 'data-testid': 'review-box' },
+      h('h3', null, t('review.title')),
+      h('p', { class: 'muted small' }, t('review.intro')),
+      h('div', { class: 'actions' }, confirm, spam),
+      ticket.reviewedBy ? h('p', { class: 'small', 'data-testid': 'reviewed-by' }, t('review.confirmedBy', { by: ticket.reviewedBy, at: f.dateTime(ticket.reviewedAt) })) : null,
+      d ? h('p', { class: 'small', 'data-testid': 'spam-decision' }, t(d.spam ? 'spam.decidedSpam' : 'spam.decidedHam', { by: d.by, at: f.dateTime(d.at) })) : null,
     );
   }
 

@@ -1,0 +1,42 @@
+/**
+ * What the application layer needs from storage, as narrow type-only interfaces. The MongoDB
+ * implementations live in store/; the desk never sees a collection, and a test may hand it fakes.
+ */
+import type { AuditEntry, AuditQuery } from '../store/audit-log.js';
+import type { Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { Durability, PageOf } from '../store/ticket-repository.js';
+import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/training-repository.js';
+
+/** Ticket reads and the ticket's single write path (each write keeps the ticket's version). */
+export interface TicketStore {
+  create(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
+  get(number: string): Promise<Ticket | null>;
+  list(query?: TicketQuery): Promise<PageOf<Ticket>>;
+  latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
+  update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
+  addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
+  recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
+  correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
+  addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  confirmReview(number: string, by: string): Promise<Ticket>;
+  decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
+  flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+}
+
+/** Labelled examples for retraining, one per ticket. */
+export interface TrainingExamples {
+  record(example: { ticketNumber: string; text: string; source: ExampleSource; by: string; at: Date }, decided: Partial<ExampleLabels>, current: ExampleLabels): Promise<void>;
+  recent(limit: number): Promise<TrainingExample[]>;
+}
+
+/** The insert-only audit trail. */
+export interface AuditTrail {
+  record(entry: { actor: string; action: string; target?: string | null; details?: Record<string, unknown> }): Promise<void>;
+  list(query?: AuditQuery): Promise<{ items: AuditEntry[]; total: number; page: number; pageSize: number }>;
+}
+
+/** Reaches the customer on the ticket's channel (the bot's proactive path). */
+export interface CustomerChannel {
+  /** Delivers `text`; resolves with null when the channel took it, else the channel's error. */
+  deliver(ticket: Ticket, text: string): Promise<string | null>;
+}

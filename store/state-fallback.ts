@@ -1,0 +1,158 @@
+/**
+ * Conversation state that survives a database outage: a botbuilder `Storage` wrapped around the
+ * database one (MongoBotStorage).
+ *
+ * - A write the database cannot take is kept in this process's memory and written (unconditionally,
+ *   it is the newest) at the next read or write once the database answers again; reads of that key
+ *   meanwhile get the kept version. So a conversation that was under way keeps its dialog (a draft
+ *   waiting for "yes", the contact step) and the turn never fails on saving.
+ * - A read the database cannot answer, for a key with nothing kept, throws
+ *   {@link StateUnavailableError}: the bot then answers that turn without state (and files the
+ *   demand into the ticket outbox) rather than guess an empty conversation and overwrite the real one.
+ *
+ * Kept writes live in memory only (bounded): they bridge a database restart of seconds, not a crash
+ * of this process; tickets, which must survive both, go through the durable outbox instead.
+ */
+import type { Storage, StoreItems } from 'botbuilder';
+import { isUnavailable } from './ticket-repository.js';
+
+/** The database cannot be reached to read a conversation's state. */
+export class StateUnavailableError extends Error {
+  readonly code = 'STATE_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StateUnavailableError';
+  }
+}
+
+export interface StateFallbackLogger {
+  warn(o: object, msg: string): void;
+  info(o: object, msg: string): void;
+}
+
+/** A database call that has not answered after this long is treated as unreachable. */
+const OPERATION_DEADLINE_MS = 15_000;
+
+/** A call to the database storage that did not settle within its deadline. */
+class DeadlineError extends Error {}
+
+/**
+ * The call's outcome, or a DeadlineError after `ms`: the driver's own timeouts should come first;
+ * this is the backstop, so that no turn waits on the database forever.
+ */
+function withDeadline<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(`no answer from the database within ${ms} ms`)), ms);
+  });
+  return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+}
+
+const unreachable = (err: unknown) => isUnavailable(err) || err instanceof DeadlineError;
+
+/** Wait after a failed flush before the next attempt. */
+const FLUSH_RETRY_MS = 1000;
+
+/** Kept item: the state to write, or null for a deletion. */
+type Kept = Record<string, unknown> | null;
+
+export class OutageTolerantStorage implements Storage {
+  private readonly kept = new Map<string, Kept>();
+  private flushing: Promise<void> | null = null;
+  /** When a flush last found the database unreachable: turns do not each wait for it again at once. */
+  private lastFailure = 0;
+
+  constructor(
+    private readonly inner: Storage,
+    private readonly log: StateFallbackLogger,
+    private readonly maxKept = 20_000,
+    private readonly deadlineMs = OPERATION_DEADLINE_MS,
+  ) {}
+
+  /** Number of conversation states waiting for the database. */
+  pending(): number {
+    return this.kept.size;
+  }
+
+  async read(keys: string[]): Promise<StoreItems> {
+    await this.flush();
+    const out: StoreItems = {};
+    const missing: string[] = [];
+    for (const key of keys) {
+      if (!this.kept.has(key)) missing.push(key);
+      else if (this.kept.get(key) !== null) out[key] = { ...this.kept.get(key)!, eTag: '*' };
+    }
+    if (missing.length === 0) return out;
+    try {
+      return { ...(await withDeadline(this.inner.read(missing), this.deadlineMs)), ...out };
+    } catch (err) {
+      if (!unreachable(err)) throw err;
+      throw new StateUnavailableError(`conversation state cannot be read: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async write(changes: StoreItems): Promise<void> {
+    await this.flush();
+    // Keys with a kept version are written unconditionally: the kept version is the newest.
+    const direct: StoreItems = {};
+    for (const [key, item] of Object.entries(changes)) {
+      if (this.kept.has(key)) this.keep(key, stripETag(item));
+      else direct[key] = item;
+    }
+    if (Object.keys(direct).length === 0) return;
+    try {
+      await withDeadline(this.inner.write(direct), this.deadlineMs);
+    } catch (err) {
+      if (!unreachable(err)) throw err;
+      for (const [key, item] of Object.entries(direct)) this.keep(key, stripETag(item));
+      this.log.warn({ keys: Object.keys(direct).length, kept: this.kept.size, err: (err as Error).message }, 'database unreachable: conversation state kept in memory');
+    }
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    await this.flush();
+    const direct = keys.filter((k) => !this.kept.has(k));
+    for (const k of keys) if (this.kept.has(k)) this.keep(k, null);
+    if (direct.length === 0) return;
+    try {
+      await withDeadline(this.inner.delete(direct), this.deadlineMs);
+    } catch (err) {
+      if (!unreachable(err)) throw err;
+      for (const k of direct) this.keep(k, null);
+    }
+  }
+
+  private keep(key: string, item: Kept): void {
+    if (!this.kept.has(key) && this.kept.size >= this.maxKept) {
+      throw new StateUnavailableError(`conversation state cannot be saved: ${this.maxKept} conversations already wait for the database`);
+    }
+    this.kept.set(key, item);
+  }
+
+  /** Writes kept states once the database answers; leaves them kept while it does not. One flush at a time. */
+  private flush(): Promise<void> {
+    if (this.kept.size === 0 || Date.now() - this.lastFailure < FLUSH_RETRY_MS) return Promise.resolve();
+    this.flushing ??= (async () => {
+      try {
+        for (const [key, item] of [...this.kept]) {
+          if (item === null) await withDeadline(this.inner.delete([key]), this.deadlineMs);
+          else await withDeadline(this.inner.write({ [key]: { ...item, eTag: '*' } }), this.deadlineMs);
+          // A newer version kept while this one was written stays for the next flush.
+          if (this.kept.get(key) === item) this.kept.delete(key);
+        }
+        this.log.info({}, 'conversation states kept during the outage written to the database');
+      } catch (err) {
+        if (!unreachable(err)) throw err;
+        this.lastFailure = Date.now();
+      } finally {
+        this.flushing = null;
+      }
+    })();
+    return this.flushing;
+  }
+}
+
+function stripETag(item: unknown): Record<string, unknown> {
+  const { eTag: _eTag, ...rest } = (item ?? {}) as Record<string, unknown>;
+  return rest;
+}

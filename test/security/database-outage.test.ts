@@ -1,0 +1,183 @@
+/**
+ * Issue 14, findings 4 and 8, replayed against the whole app over real HTTP on its own supervised
+ * embedded database: the database process is stopped (an outage of known length) and killed with
+ * SIGKILL (a crash). Every demand sent meanwhile must be kept, the customer told the truth (a number
+ * and "received, will be filed", never an apology beside a number, never "nothing lost"), status
+ * lookups must answer from the outbox, and a killed database must be back by itself.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../bot/app.js';
+import { texts } from '../../bot/messages.js';
+import { loadConfig } from '../../runtime/config.js';
+import { openDatabase, type OpenDatabase } from '../../store/database.js';
+import { createServices, type Services } from '../../desk/services.js';
+import type { Store } from '../../store/index.js';
+import { startConnector, type FakeConnector } from '../helpers/connector.js';
+
+let dir: string;
+let database: OpenDatabase;
+let store: Store;
+let services: Services;
+let app: App;
+let url: string;
+let connector: FakeConnector;
+
+const APOLOGY = /没有丢失|沒有丟失|nothing you sent was lost|系统出了点问题|系統出了點問題|went wrong/i;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'outage-'));
+  const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), DB_TIMEOUT_MS: '800', RATE_LIMIT_PER_10S: '100' });
+  const log = pino({ level: 'silent' });
+  database = await openDatabase(config);
+  services = await createServices(config, { database, log });
+  store = services.store;
+  app = createApp({ config, services, log });
+  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  connector = await startConnector();
+});
+
+afterAll(async () => {
+  connector?.close();
+  app?.closeChannels();
+  app?.server.close();
+  await services?.close();
+  await database?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** One customer message over the Bot Framework endpoint; returns the bot's replies to it. */
+async function say(conversation: string, user: string, text: string): Promise<string[]> {
+  const before = connector.messagesTo(conversation).length;
+  const res = await fetch(`${url}/api/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl: connector.serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conversation }, text, locale: 'zh-CN' }),
+  });
+  expect(res.status).toBeLessThan(300);
+  return connector.messagesTo(conversation).slice(before);
+}
+
+async function readyz(): Promise<{ status: number; body: Record<string, any> }> {
+  const r = await fetch(`${url}/readyz`);
+  return { status: r.status, body: (await r.json()) as Record<string, any> };
+}
+
+const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
+
+describe('a database outage', () => {
+  const demands = ['快递已经五天了还没有送到，物流信息一直不更新', '收到的耳机左边没有声音，想申请换货', '退款申请提交一周了还没有到账'];
+  const filed: { user: string; conversation: string; number: string }[] = [];
+  let midDialog: { user: string; conversation: string };
+
+  it('keeps every demand sent while the database is down and says truthfully what happened', async () => {
+    // One customer is in the middle of the dialog when the database goes.
+    midDialog = { user: 'u-mid', conversation: `c-${randomUUID().slice(0, 8)}` };
+    const asked = await say(midDialog.conversation, midDialog.user, '我买的手机屏幕有裂痕，要求换货');
+    expect(asked.join('\n')).toMatch(/对吗|请帮我选/);
+
+    await database.server!.stop();
+    const down = await readyz();
+    expect(down.status).toBe(503);
+    expect(down.body.database.state).toBe('stopped');
+
+    for (const [i, text] of demands.entries()) {
+      const user = `u-out-${i}`;
+      const conversation = `c-${randomUUID().slice(0, 8)}`;
+      const replies = await say(conversation, user, text);
+      const all = replies.join('\n');
+      expect(all).not.toMatch(APOLOGY);
+      const number = NUMBER.exec(all)?.[0];
+      expect(number, all).toBeDefined();
+      expect(all).toBe(texts('zh-Hans').createdOffline(number!));
+      filed.push({ user, conversation, number: number! });
+    }
+    // Its status, asked while the database is down, comes from the outbox.
+    const status = await say(filed[0].conversation, filed[0].user, `查询工单 ${filed[0].number}`);
+    expect(status).toEqual([texts('zh-Hans').statusPending(filed[0].number)]);
+    // Someone else cannot read it.
+    expect((await say(`c-${randomUUID().slice(0, 8)}`, 'u-other', `查询工单 ${filed[0].number}`)).join('\n')).toBe(texts('zh-Hans').statusUnavailable);
+    // An answer that only means something inside the dialog is not filed as a demand; the customer is told.
+    expect(await say(midDialog.conversation, midDialog.user, '对')).toEqual([texts('zh-Hans').retryLater]);
+    expect(store.outbox.pending()).toBe(demands.length);
+
+    await database.server!.restart();
+    expect((await readyz()).status).toBe(200);
+    // Back, before the outbox is replayed: still "received", never the apology.
+    expect(await say(filed[1].conversation, filed[1].user, `查询工单 ${filed[1].number}`)).toEqual([texts('zh-Hans').statusPending(filed[1].number)]);
+    expect(await services.tickets.flushOutbox()).toMatchObject({ replayed: demands.length, remaining: 0 });
+    for (const [i, f] of filed.entries()) {
+      const t = await store.tickets.get(f.number);
+      expect(t?.text.original).toBe(demands[i]);
+      expect(t).toMatchObject({ needsReview: true, reviewReason: 'filed-without-dialog', customer: { channelId: 'emulator', userId: f.user } });
+      const reply = await say(f.conversation, f.user, `查询工单 ${f.number}`);
+      expect(reply.join('\n')).toMatch(new RegExp(`工单 ${f.number} 当前状态：已受理`));
+    }
+    // The customer in the middle of the dialog carries on where they were.
+    const resumed = await say(midDialog.conversation, midDialog.user, '对');
+    expect(resumed.join('\n')).toMatch(/手机号或邮箱/);
+    const created = await say(midDialog.conversation, midDialog.user, '跳过');
+    expect(created.join('\n')).toMatch(/已为您登记工单 T\d{8}-\d{4}/);
+  });
+
+  it('a dialog under way waits for the database rather than losing its step', async () => {
+    const user = 'u-save';
+    const conversation = `c-${randomUUID().slice(0, 8)}`;
+    await say(conversation, user, '订单显示已签收但我没有收到包裹');
+    expect((await say(conversation, user, '对')).join('\n')).toMatch(/手机号或邮箱/);
+    await database.server!.stop();
+    try {
+      expect(await say(conversation, user, '跳过')).toEqual([texts('zh-Hans').retryLater]);
+    } finally {
+      await database.server!.restart();
+    }
+    const replies = (await say(conversation, user, '跳过')).join('\n');
+    expect(replies).not.toMatch(APOLOGY);
+    const number = /已为您登记工单 (T\d{8}-\d{4})/.exec(replies)?.[1];
+    expect((await store.tickets.get(number!))?.customer.userId).toBe(user);
+  });
+
+  it('restarts a killed database by itself, and /readyz says so', async () => {
+    const pid = database.server!.pid()!;
+    const restartsBefore = database.server!.status().restarts;
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+    let back = -1;
+    while (Date.now() - killedAt < 30_000) {
+      const r = await readyz();
+      if (r.status === 200 && r.body.database.restarts === restartsBefore + 1) {
+        back = Date.now() - killedAt;
+        break;
+      }
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    expect(back).toBeGreaterThanOrEqual(0);
+    expect(back).toBeLessThan(10_000);
+    expect(database.server!.pid()).not.toBe(pid);
+    expect(database.server!.status()).toMatchObject({ state: 'running', lastExit: 'signal SIGKILL' });
+    // Nothing stored before was lost.
+    for (const f of filed) expect(await store.tickets.get(f.number)).not.toBeNull();
+  });
+});
+
+describe('the outage texts', () => {
+  it('exist in every reply language and carry the number unchanged', () => {
+    const n = 'T20261206-O7QX2AB';
+    for (const lang of ['zh-Hans', 'zh-Hant', 'en'] as const) {
+      const t = texts(lang);
+      expect(t.createdOffline(n)).toContain(n);
+      expect(t.statusPending(n)).toContain(n);
+      for (const s of [t.createdOffline(n), t.statusPending(n), t.statusUnavailable, t.retryLater, t.error]) expect(s).not.toMatch(/没有丢失|沒有丟失|nothing you sent was lost/i);
+    }
+    expect(texts('zh-Hant').createdOffline(n)).toMatch(/已收到您的問題/);
+    expect(texts('zh-Hant').retryLater).toMatch(/系統正在恢復/);
+    expect(texts('en').createdOffline(n)).toMatch(/received/);
+    expect(texts('zh-Hans').createdOffline(n)).toMatch(/已收到您的问题/);
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * The desk's ticket operations with fake storage (fast, no database): what each operation writes,
+ * in which order, and what a failure between its two writes leaves behind.
+ */
+import { describe, expect, it } from 'vitest';
+import type { AuditTrail, TicketStore, TrainingExamples } from '../../desk/ports.js';
+import { TicketService } from '../../desk/tickets.js';
+import { NotFoundError, ValidationError } from '../../store/errors.js';
+import type { Ticket } from '../../store/schemas.js';
+import type { ExampleLabels } from '../../store/training-repository.js';
+
+const AT = new Date('2026-12-01T08:00:00Z');
+
+function ticket(over: Partial<Ticket> = {}): Ticket {
+  return {
+    number: 'T20261201-0001',
+    customer: { channelId: 'webchat', userId: 'u1' },
+    conversationRef: null,
+    contact: {},
+    text: { original: '快递三天没到', normalized: '快递三天没到' },
+    lang: 'zh-Hans',
+    topic: 'delivery',
+    type: 'complaint',
+    spam: false,
+    suspectedSpam: false,
+    confidence: 0.5,
+    alternatives: [],
+    keywords: [],
+    modelVersion: 't',
+    needsReview: true,
+    reviewReason: 'low-confidence',
+    status: 'new',
+    assignee: null,
+    priority: 'normal',
+    notes: [],
+    corrections: [],
+    messages: [],
+    replies: [],
+    createdAt: AT,
+    createdDay: '2026-12-01',
+    updatedAt: AT,
+    firstResponseAt: null,
+    resolvedAt: null,
+    closedAt: null,
+    spamDecision: null,
+    reviewedBy: null,
+    reviewedAt: null,
+    version: 1,
+    ...over,
+  };
+}
+
+/** Fakes recording every write, in order; `failNext` makes the next ticket write throw. */
+function fakes(initial: Ticket) {
+  let current = initial;
+  const writes: string[] = [];
+  const examples = new Map<string, ExampleLabels & { source: string; by: string }>();
+  const audit: { action: string; details?: Record<string, unknown> }[] = [];
+  const state = { failNext: false };
+  const ticketWrite = (name: string, change: (t: Ticket) => Ticket) => {
+    if (state.failNext) {
+      state.failNext = false;
+      throw new Error('connection reset');
+    }
+    writes.push(`ticket.${name}`);
+    current = { ...change(current), version: current.version + 1 };
+    return current;
+  };
+  const tickets = {
+    get: async (n: string) => (n === current.number ? current : null),
+    correct: async (_: string, c: { field: 'topic' | 'type'; to: string; by: string }) => {
+      const from = current[c.field];
+      const t = ticketWrite('correct', (x) => ({ ...x, [c.field]: c.to, needsReview: false }));
+      return { ticket: t, correction: { field: c.field, from, to: c.to, by: c.by, at: AT } };
+    },
+    confirmReview: async (_: string, by: string) => ticketWrite('confirm', (x) => ({ ...x, needsReview: false, reviewedBy: by, reviewedAt: AT })),
+    decideSpam: async (_: string, d: { spam: boolean; by: string }) => ticketWrite('spam', (x) => ({ ...x, spam: d.spam, spamDecision: { ...d, at: AT } })),
+    recordReply: async (_: string, r: { text: string; by: string; delivered: boolean; error: string | null }) =>
+      ticketWrite('reply', (x) => ({ ...x, replies: [...x.replies, { id: 'r1', ...r, at: AT }] })),
+  } satisfies Partial<TicketStore>;
+  const training: TrainingExamples = {
+    async record(e, decided, cur) {
+      writes.push('example');
+      const before = examples.get(e.ticketNumber);
+      // The repository's upsert: decided labels overwrite, the current ones fill a new example.
+      examples.set(e.ticketNumber, { ...(before ?? cur), ...decided, source: e.source, by: e.by });
+    },
+    recent: async () => [],
+  };
+  const trail: AuditTrail = {
+    async record(entry) {
+      writes.push('audit');
+      audit.push({ action: entry.action, details: entry.details });
+    },
+    list: async () => ({ items: [], total: 0, page: 1, pageSize: 50 }),
+  };
+  const service = new TicketService({
+    tickets: tickets as unknown as TicketStore,
+    topics: ['delivery', 'quality'],
+    training,
+    audit: trail,
+    channel: () => null,
+    now: () => AT,
+  });
+  return { service, writes, examples, audit, state, current: () => current };
+}
+
+describe('desk: tickets', () => {
+  it('a correction writes the example first; a failure before the ticket write leaves the staff decision, and a retry completes it once', async () => {
+    const f = fakes(ticket());
+    f.state.failNext = true;
+    await expect(f.service.correct('T20261201-0001', { field: 'topic', to: 'quality' }, 'alice')).rejects.toThrow('connection reset');
+    expect(f.writes).toEqual(['example']);
+    expect(f.examples.get('T20261201-0001')).toMatchObject({ topic: 'quality', type: 'complaint', spam: false, source: 'correction' });
+    expect(f.current().topic).toBe('delivery');
+    expect(f.audit).toEqual([]);
+
+    const r = await f.service.correct('T20261201-0001', { field: 'topic', to: 'quality' }, 'alice');
+    expect(r.ticket).toMatchObject({ topic: 'quality', explanation: { reviewReason: 'low-confidence', lang: 'zh-Hans' } });
+    expect(f.writes).toEqual(['example', 'example', 'ticket.correct', 'audit']);
+    expect(f.examples.size).toBe(1);
+    expect(f.audit).toEqual([{ action: 'ticket.correct', details: { field: 'topic', from: 'delivery', to: 'quality' } }]);
+  });
+
+  it('an unknown label is refused before anything is written', async () => {
+    const f = fakes(ticket());
+    await expect(f.service.correct('T20261201-0001', { field: 'topic', to: 'weather' }, 'alice')).rejects.toThrow(ValidationError);
+    await expect(f.service.correct('T20261201-0001', { field: 'type', to: 'rant' }, 'alice')).rejects.toThrow(ValidationError);
+    expect(f.writes).toEqual([]);
+  });
+
+  it('confirming a review records the current labels as an example; a spam ticket or a missing one is refused', async () => {
+    const f = fakes(ticket());
+    const t = await f.service.confirmReview('T20261201-0001', 'bob');
+    expect(t).toMatchObject({ needsReview: false, reviewedBy: 'bob' });
+    expect(f.examples.get('T20261201-0001')).toMatchObject({ topic: 'delivery', type: 'complaint', spam: false, source: 'review' });
+    expect(f.writes).toEqual(['example', 'ticket.confirm', 'audit']);
+    const spam = fakes(ticket({ spam: true, topic: null, type: null }));
+    await expect(spam.service.confirmReview('T20261201-0001', 'bob')).rejects.toThrow(ValidationError);
+    expect(spam.writes).toEqual([]);
+    await expect(f.service.confirmReview('T20261201-0099', 'bob')).rejects.toThrow(NotFoundError);
+  });
+
+  it('a spam decision trains the spam head: spam has no labels, "not spam" keeps the ticket\'s', async () => {
+    const f = fakes(ticket());
+    await f.service.decideSpam('T20261201-0001', true, 'carol');
+    expect(f.examples.get('T20261201-0001')).toMatchObject({ topic: null, type: null, spam: true, source: 'spam-decision' });
+    expect(f.current()).toMatchObject({ spam: true, spamDecision: { spam: true, by: 'carol' } });
+    await f.service.decideSpam('T20261201-0001', false, 'carol');
+    expect(f.examples.get('T20261201-0001')).toMatchObject({ topic: 'delivery', type: 'complaint', spam: false });
+    expect(f.audit.map((a) => a.details)).toEqual([{ from: false, to: true }, { from: true, to: false }]);
+  });
+
+  it('a reply with no channel in this process is recorded as not delivered, with the reason', async () => {
+    const f = fakes(ticket());
+    const r = await f.service.reply('T20261201-0001', '您好', 'dan');
+    expect(r.delivered).toBe(false);
+    expect(r.ticket.replies).toEqual([expect.objectContaining({ text: '您好', delivered: false, error: 'no customer channel in this process' })]);
+    await expect(f.service.reply('T20261201-0001', '   ', 'dan')).rejects.toThrow(ValidationError);
+  });
+});
