@@ -14,6 +14,11 @@ export interface CorrectionRow {
   text: string;
   topic: string | null;
   type: string | null;
+  /**
+   * Staff's spam decision, when they made one: true trains the spam head with a spam example (and
+   * nothing else), false with a genuine one. Absent: a correction with a topic or type is genuine.
+   */
+  spam?: boolean;
 }
 
 export interface MergedTrainingData {
@@ -37,7 +42,7 @@ export function textKey(text: string): string {
  * Merges corrections (newest first) over the corpus. A correction replaces every corpus row with
  * the same normalised text, and the newest correction of a text wins over older ones, so staff have
  * the last word. A corrected message is a real demand (staff gave it a topic or type), so it trains
- * the spam head as normal.
+ * the spam head as normal, unless staff marked it spam.
  */
 export function mergeCorrections(corpus: readonly CorpusRow[], corrections: readonly CorrectionRow[], taxonomy: Taxonomy): MergedTrainingData {
   const topics = new Set(taxonomy.topics.map((t) => t.id));
@@ -45,13 +50,15 @@ export function mergeCorrections(corpus: readonly CorpusRow[], corrections: read
   const byKey = new Map<string, CorpusRow>();
   let skipped = 0;
   for (const c of corrections) {
-    const valid = (c.topic === null || topics.has(c.topic)) && (c.type === null || types.has(c.type)) && (c.topic !== null || c.type !== null);
+    const valid = (c.topic === null || topics.has(c.topic)) && (c.type === null || types.has(c.type)) && (c.topic !== null || c.type !== null || c.spam !== undefined);
     const key = textKey(c.text);
     if (!valid || key === '' || byKey.has(key)) {
       skipped++;
       continue;
     }
-    byKey.set(key, { text: c.text, topic: c.topic, type: c.type, spam: false });
+    // Corrections are real customer text: they weigh more than the corpus (TrainOptions.realWeight)
+    // and choose the review threshold with the other real rows.
+    byKey.set(key, c.spam === true ? { text: c.text, topic: null, type: null, spam: true, real: true } : { text: c.text, topic: c.topic, type: c.type, spam: false, real: true });
   }
   const kept = corpus.filter((r) => !byKey.has(textKey(r.text)));
   return {
