@@ -3,7 +3,7 @@
  *
  * How fast the model learns a deployment's words from staff corrections. It starts from a model
  * trained exactly like the shipped one (corpus, data/acts, data/references) but WITHOUT the
- * realtext_dev training rows: that is N = 0. Then, for each N, it feeds the first N training rows
+ * realtext_dev training rows (each head's SVM C taken from the shipped model): that is N = 0. Then, for each N, it feeds the first N training rows
  * of ../shared/datasets/realtext_dev.jsonl (i % 5 != 0, file order: a stratified shuffle) as staff
  * corrections (topic and type, or spam for spam rows) through the real retraining path
  * (trainer/training-job.ts: corrections merged over the training rows, SVM C reused from the
@@ -21,7 +21,8 @@ import { loadKeywordOverrides, loadTaxonomy } from '../runtime/project-data.js';
 import { loadRealtext, loadTrainingSources } from '../runtime/training-sources.js';
 import { scoreRealText, type RealTextScores } from '../trainer/evaluation.js';
 import type { CorrectionRow } from '../trainer/training-data.js';
-import { runTrainingJob } from '../trainer/training-job.js';
+import { chosenC, runTrainingJob } from '../trainer/training-job.js';
+import { readArtifact } from '../runtime/model-store.js';
 import { flags, printJson, progressBar, runCli, UsageError } from './cli.js';
 
 interface Point {
@@ -55,9 +56,12 @@ runCli(async () => {
 
   process.stderr.write('training the starting model (the shipped model\'s sources without the realtext rows) …\n');
   const t0 = performance.now();
+  // Each head's C is the shipped model's (the search would triple the time and pick from the same grid).
+  const shipped = chosenC(readArtifact(config.MODEL_PATH));
   const base = trainDemandModel(loadTrainingSources(config.DATA_DIR, taxonomy, { realtext: false }).rows, taxonomy, deps, {
     seed,
     keywordOverrides: loadKeywordOverrides(config.DATA_DIR),
+    ...(shipped ? { fixedC: shipped.fixedC } : {}),
     onProgress: progressBar('start'),
   });
   const baseSeconds = (performance.now() - t0) / 1000;
