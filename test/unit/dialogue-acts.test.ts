@@ -36,7 +36,7 @@ const fixed: [string, DialogueAct][] = [
   ['can I talk to a real human', 'human'],
   ['你好，我要找人工客服', 'human'],
   ['是的没错', 'yes'],
-  ['yes, correct', 'yes'],
+  ['yep, that is correct', 'yes'],
   ['不是，不对', 'no'],
   ['no, that is wrong', 'no'],
   ['我提交的工单现在进度怎么样了', 'status'],
