@@ -5,11 +5,13 @@ export default defineConfig({
     include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/security/**/*.test.ts'],
     // Starts the embedded database once (or uses MONGODB_URI) and provides its URI to the tests.
     globalSetup: ['test/setup/database.ts'],
-    testTimeout: 180_000,
+    // Several tests train full models (a minute of CPU each); on the 2-core machine shared by other
+    // jobs they have taken over 5 minutes of wall time, so the limits are generous.
+    testTimeout: 900_000,
+    hookTimeout: 900_000,
     // expect.poll waits for something to happen (a page to update, a login to be refused), not for
     // it to be fast: speed is measured by the benchmarks. 1 s (the default) fails on a busy machine.
     expect: { poll: { timeout: 15_000 } },
-    hookTimeout: 180_000,
     // Integration tests start CLIs and train models; two cores, so keep the pool small.
     pool: 'forks',
     maxWorkers: 2,

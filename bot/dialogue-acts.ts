@@ -138,7 +138,7 @@ export function lexiconAct(text: string): DialogueAct | null {
  * The act the bot follows: the model's when it has an act head and is confident, otherwise the
  * lexicon's; a message neither recognises is a demand.
  */
-export function readAct(c: Pick<Classification, 'act' | 'actConfidence'>, text: string): ActReading {
+export function readAct(c: Partial<Pick<Classification, 'act' | 'actConfidence'>>, text: string): ActReading {
   if (c.act && c.act !== 'demand' && (c.actConfidence ?? 0) >= ACT_MIN_CONFIDENCE) return { act: c.act, confidence: c.actConfidence ?? 0, source: 'model' };
   const lex = lexiconAct(text);
   if (lex) return { act: lex, confidence: 1, source: 'lexicon' };

@@ -202,7 +202,7 @@ export class IntakeDialog extends ComponentDialog {
 
   /** True when an answer to the confirmation asks for a person ("转人工", "agent please"). */
   private asksForPerson(answer: string): boolean {
-    let c: Pick<Classification, 'act' | 'actConfidence'> = {};
+    let c: Partial<Pick<Classification, 'act' | 'actConfidence'>> = {};
     try {
       c = this.deps.classifier.classify(answer);
     } catch (err) {

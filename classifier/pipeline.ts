@@ -22,6 +22,9 @@ export const FORMAT_VERSION = 1;
 /** Engine version: bump the major when features or scoring change meaning. */
 export const ENGINE_VERSION = '1.1.0';
 
+/** Default SVM weight of real customer rows (see {@link TrainOptions.realWeight}). */
+export const DEFAULT_REAL_WEIGHT = 3;
+
 /** Default maximum input length in characters (code points). */
 export const DEFAULT_MAX_LENGTH = 2000;
 
@@ -35,13 +38,19 @@ export interface PipelineDeps {
 export interface TrainingExample {
   text: string;
   labels: Record<string, string | null | undefined>;
+  /** Real customer text (not written for the project): review thresholds are chosen on these rows. */
+  real?: boolean;
 }
 
 /** One classification head to train: its name and its label set. */
 export interface HeadSpec {
   name: string;
   labels: string[];
-  options?: Omit<LabelModelOptions, 'seed' | 'onProgress'>;
+  /**
+   * `realCalibration: false` keeps the head's review threshold chosen on all rows (a head whose
+   * real rows all carry one label, like the act head, learns nothing from them).
+   */
+  options?: Omit<LabelModelOptions, 'seed' | 'onProgress' | 'thresholdRows' | 'rowWeights'> & { realCalibration?: boolean };
 }
 
 export interface TrainOptions {
@@ -56,6 +65,11 @@ export interface TrainOptions {
    */
   fixedC?: Record<string, number>;
   onProgress?: (fraction: number, stage: string) => void;
+  /**
+   * Weight of real customer rows (`real: true`) in the SVMs, relative to 1 for the project's own
+   * writing: there are far fewer of them, and they are what the model meets in use.
+   */
+  realWeight?: number;
   /** Clock for `createdAt` (tests pass a fixed one). */
   now?: () => Date;
 }
@@ -102,7 +116,7 @@ export function analyze(text: string, deps: PipelineDeps): Analysis {
 
 /** Hash of the training rows, order-independent, recorded in the artifact. */
 export function trainingDataHash(examples: readonly TrainingExample[], extra: unknown = null): string {
-  const lines = examples.map((e) => JSON.stringify([e.text, Object.entries(e.labels).filter(([, v]) => v != null).sort()])).sort();
+  const lines = examples.map((e) => JSON.stringify([e.text, Object.entries(e.labels).filter(([, v]) => v != null).sort(), ...(e.real ? ['real'] : [])])).sort();
   const h = createHash('sha256');
   for (const l of lines) h.update(l).update('\n');
   h.update(JSON.stringify(extra));
@@ -122,6 +136,7 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
   const space = FeatureSpace.fit(analyses.map((a) => a.doc), config);
   const vectors = analyses.map((a) => space.vectorize(a.doc));
   const out: Record<string, LabelModelData> = {};
+  const realWeight = opts.realWeight ?? DEFAULT_REAL_WEIGHT;
   heads.forEach((head, h) => {
     const rows: number[] = [];
     examples.forEach((e, i) => {
@@ -145,11 +160,13 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
         ...(opts.fixedC?.[head.name] !== undefined ? { cGrid: [opts.fixedC[head.name]] } : {}),
         keyword: { ...head.options?.keyword, overrides: opts.keywordOverrides?.[head.name] ?? head.options?.keyword?.overrides },
         seed,
+        ...(head.options?.realCalibration === false ? {} : { thresholdRows: rows.map((i) => examples[i].real === true) }),
+        rowWeights: rows.map((i) => (examples[i].real ? realWeight : 1)),
         onProgress: (f, stage) => progress(start + f * span, `${head.name}: ${stage}`),
       },
     );
   });
-  const hash = trainingDataHash(examples, { heads: heads.map((h) => h.name), config, overrides: opts.keywordOverrides ?? null, ...(opts.fixedC ? { fixedC: opts.fixedC } : {}) });
+  const hash = trainingDataHash(examples, { heads: heads.map((h) => (h.options ? [h.name, h.options] : h.name)), config, overrides: opts.keywordOverrides ?? null, realWeight, ...(opts.fixedC ? { fixedC: opts.fixedC } : {}) });
   const taxonomyVersion = opts.taxonomyVersion ?? null;
   return {
     formatVersion: FORMAT_VERSION,

@@ -3,10 +3,13 @@
  *
  * Reads JSON Lines `{"text": "..."}` (or plain text lines) on stdin and writes one JSON object per
  * input line on stdout, in order, classified by the active default model. Nothing else goes to
- * stdout. A line that cannot be classified (not a string, too long) still gets an object, with
+ * stdout. Each object is the {@link Classification}: `spam` means refused as unmistakable spam,
+ * `suspectedSpam` filed as a ticket but flagged for staff, `act` the dialogue act (greeting,
+ * thanks, human, …, demand). A line that cannot be classified (not a string, too long) still gets an object, with
  * `topic: null`, `needsReview: true` and an `error`.
  */
 import { createInterface } from 'node:readline';
+import type { Classification } from '../classifier/demand-classifier.js';
 import { ClassifierError } from '../classifier/errors.js';
 import { loadDemandClassifier } from '../runtime/classifier-factory.js';
 import { loadConfig } from '../runtime/config.js';
@@ -47,6 +50,6 @@ runCli(async () => {
   }
 
   function failure(code: string, message: string): object {
-    return { topic: null, type: null, spam: false, confidence: 0, needsReview: true, lang: null, alternatives: [], keywords: [], reason: 'error', error: { code, message }, modelVersion: classifier.version };
+    return { topic: null, type: null, spam: false, suspectedSpam: false, act: null, confidence: 0, needsReview: true, lang: null, alternatives: [], keywords: [], reason: 'error', error: { code, message }, modelVersion: classifier.version };
   }
 });

@@ -1,6 +1,12 @@
 /**
  * npm run -s evaluate -- --data <file.jsonl|dir> [--label <field>] [--split mod5 | --folds 5]
  *                        [--model keyword|svm|ensemble] [--seed N] [--report-dir <dir>]
+ * npm run -s evaluate -- --realtext [--model-file <file.model.json.gz>] [--report-dir <dir>]
+ *
+ * With --realtext it scores a saved product model (default: the configured one) on the test rows of
+ * ../shared/datasets/realtext_dev.jsonl (all and by language) and on data/holdout: topic, type,
+ * genuine messages refused or flagged as spam, spam caught, precision of non-reviewed rows and
+ * coverage. It skips with a message when ../shared is absent.
  *
  * Trains on the training rows, scores the test rows, writes a Markdown and an HTML report, and
  * prints a JSON object as the last stdout line. The split rule is the one of ../shared/datasets:
@@ -15,6 +21,12 @@ import { Pipeline, trainPipeline } from '../classifier/pipeline.js';
 import { createPipelineDeps } from '../runtime/classifier-factory.js';
 import { loadConfig } from '../runtime/config.js';
 import { readJsonl } from '../runtime/jsonl.js';
+import { DemandClassifier } from '../classifier/demand-classifier.js';
+import { SHARED_MISSING_MESSAGE } from '../runtime/datasets.js';
+import { readArtifact } from '../runtime/model-store.js';
+import { loadHoldout, loadTaxonomy } from '../runtime/project-data.js';
+import { loadRealtext } from '../runtime/training-sources.js';
+import { scoreRealText, type RealTextScores } from '../trainer/evaluation.js';
 import { htmlReport, markdownReport } from '../runtime/report.js';
 import { flags, printJson, progressBar, runCli, UsageError } from './cli.js';
 
@@ -27,7 +39,13 @@ runCli(async () => {
     model: { type: 'string', default: 'ensemble' },
     seed: { type: 'string', default: '1' },
     'report-dir': { type: 'string', default: 'reports' },
+    realtext: { type: 'boolean', default: false },
+    'model-file': { type: 'string' },
   });
+  if (values.realtext) {
+    await evaluateRealText(values['model-file'], values['report-dir']);
+    return;
+  }
   if (!values.data) throw new UsageError('--data <file.jsonl|dir> is required');
   if (!SCORERS.includes(values.model as Scorer)) throw new UsageError(`--model must be one of ${SCORERS.join(', ')}`);
   if (values.split && values.split !== 'mod5') throw new UsageError('--split accepts only mod5');
@@ -113,6 +131,50 @@ runCli(async () => {
     report: { markdown: `${stem}.md`, html: `${stem}.html` },
   });
 });
+
+/** Scores a saved product model on realtext_dev test rows and data/holdout. */
+async function evaluateRealText(modelFile: string | undefined, reportDir: string): Promise<void> {
+  const config = loadConfig(process.env);
+  const realtext = loadRealtext();
+  if (!realtext) {
+    process.stderr.write(`${SHARED_MISSING_MESSAGE}\n`);
+    printJson({ skipped: true, reason: 'shared data sets absent' });
+    return;
+  }
+  const taxonomy = loadTaxonomy(config.DATA_DIR);
+  const deps = await createPipelineDeps(config);
+  const file = resolve(modelFile ?? config.MODEL_PATH);
+  const classifier = DemandClassifier.load(readArtifact(file), deps, taxonomy, { maxLength: config.MAX_TEXT_LENGTH });
+  const test = scoreRealText(classifier, realtext.test);
+  const holdout = scoreRealText(
+    classifier,
+    loadHoldout(config.DATA_DIR, taxonomy).map((r) => ({ text: r.text, topic: r.topic ?? null, type: r.type ?? null, spam: r.spam === true })),
+  );
+  const dir = resolve(reportDir);
+  mkdirSync(dir, { recursive: true });
+  const stem = join(dir, 'realtext');
+  writeFileSync(`${stem}.md`, realTextMarkdown(classifier.version, test, holdout));
+  printJson({ model: file, version: classifier.version, realtextTest: test, holdout, report: { markdown: `${stem}.md` } });
+}
+
+function realTextMarkdown(version: string, test: RealTextScores, holdout: RealTextScores): string {
+  const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
+  const line = (name: string, s: RealTextScores) =>
+    `| ${name} | ${s.rows} | ${pct(s.topic)} | ${pct(s.type)} | ${pct(s.genuineRefused)} | ${pct(s.genuineSuspected)} | ${pct(s.spamRecall)} | ${pct(s.precisionNotReviewed)} / ${pct(s.coverage)} |`;
+  return [
+    `# Real text: ${version}`,
+    '',
+    '| set | rows | topic | type | genuine refused | genuine flagged | spam caught (refused + flagged) | precision of non-reviewed / coverage |',
+    '|---|---|---|---|---|---|---|---|',
+    line('realtext_dev test rows', test),
+    line('data/holdout', holdout),
+    '',
+    '| language | rows | topic | type |',
+    '|---|---|---|---|',
+    ...Object.entries(test.topicByLang).map(([l, v]) => `| ${l} | ${v.rows} | ${pct(v.topic)} | ${pct(v.type)} |`),
+    '',
+  ].join('\n');
+}
 
 function readRows(path: string): Record<string, unknown>[] {
   if (!statSync(path).isDirectory()) return readJsonl(path);

@@ -2,8 +2,11 @@
  * npm run -s train -- [--data <file.jsonl|dir>] [--out <dir>] [--seed N] [--default]
  * npm run -s train -- --register [--activate] [--seed N] [--by <name>]
  *
- * Trains the topic, type and spam heads on the shipped corpus (or --data), applying the trainers'
- * keyword edits in data/keywords.json, and writes a versioned model. Progress goes to stderr; the
+ * Trains the topic, type, spam and dialogue-act heads on what the shipped model learns from (the
+ * corpus, data/acts, and, when ../shared is present, the realtext_dev training rows and the rows
+ * data/references points at; see runtime/training-sources.ts), or on --data alone, applying the
+ * trainers' keyword edits in data/keywords.json, and writes a versioned model. --no-shared leaves
+ * out ../shared. Progress goes to stderr; the
  * last stdout line is a JSON summary.
  *
  * With --register it retrains the way the console does, against the configured database: the
@@ -14,6 +17,7 @@
 import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { loadTrainingSources } from '../runtime/training-sources.js';
 import { trainDemandModel } from '../classifier/demand-classifier.js';
 import { createServices } from '../desk/services.js';
 import { createPipelineDeps } from '../runtime/classifier-factory.js';
@@ -31,6 +35,7 @@ runCli(async () => {
     register: { type: 'boolean', default: false },
     activate: { type: 'boolean', default: false },
     by: { type: 'string' },
+    'no-shared': { type: 'boolean', default: false },
   });
   const config = loadConfig(process.env);
   const seed = Number(values.seed);
@@ -42,8 +47,16 @@ runCli(async () => {
   }
   if (values.activate) throw new UsageError('--activate needs --register');
   const taxonomy = loadTaxonomy(config.DATA_DIR);
-  const data = values.data ? resolve(values.data) : join(config.DATA_DIR, 'corpus');
-  const rows = statSync(data).isDirectory() ? loadCorpus(data, taxonomy) : readCorpusFile(data, taxonomy);
+  let rows;
+  let sources: object = {};
+  if (values.data) {
+    const data = resolve(values.data);
+    rows = statSync(data).isDirectory() ? loadCorpus(data, taxonomy) : readCorpusFile(data, taxonomy);
+  } else {
+    const loaded = loadTrainingSources(config.DATA_DIR, taxonomy, { shared: !values['no-shared'] });
+    rows = loaded.rows;
+    sources = loaded.counts;
+  }
   const deps = await createPipelineDeps(config);
   const started = performance.now();
   const artifact = trainDemandModel(rows, taxonomy, deps, {
@@ -55,7 +68,7 @@ runCli(async () => {
   const file = values.default ? config.MODEL_PATH : join(resolve(values.out ?? 'var/models'), `${artifact.version}.model.json.gz`);
   writeArtifact(file, artifact);
   const metrics = Object.fromEntries(Object.entries(artifact.heads).map(([h, d]) => [h, d.metrics]));
-  printJson({ version: artifact.version, file, rows: rows.length, seed, trainSeconds: round(trainSeconds), trainingDataHash: artifact.trainingDataHash, metrics });
+  printJson({ version: artifact.version, file, rows: rows.length, sources, seed, trainSeconds: round(trainSeconds), trainingDataHash: artifact.trainingDataHash, metrics });
 });
 
 function round(x: number): number {

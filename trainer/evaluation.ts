@@ -125,3 +125,71 @@ function share<T>(items: readonly T[], test: (x: T) => boolean): number | null {
 function round(x: number): number {
   return Math.round(x * 10000) / 10000;
 }
+
+/** A message with gold labels for the real-text figures (realtext_dev rows, data/holdout rows). */
+export interface GoldRow {
+  text: string;
+  topic: string | null;
+  type: string | null;
+  spam: boolean;
+  lang?: string;
+}
+
+/** The issue-10 figures of one model on one set of rows (shares in [0, 1], null when no rows). */
+export interface RealTextScores {
+  rows: number;
+  genuine: number;
+  spamRows: number;
+  topic: number | null;
+  type: number | null;
+  /** Genuine messages refused as spam (the bot would turn them away). */
+  genuineRefused: number | null;
+  /** Genuine messages filed but flagged as suspected spam. */
+  genuineSuspected: number | null;
+  /** Spam refused or flagged for staff. */
+  spamRecall: number | null;
+  /** Spam refused outright. */
+  spamRefused: number | null;
+  /** Topic accuracy on the genuine messages not sent to review, and their share. */
+  precisionNotReviewed: number | null;
+  coverage: number | null;
+  /** Topic accuracy per language (`lang` of the rows). */
+  topicByLang: Record<string, { rows: number; topic: number | null; type: number | null }>;
+}
+
+/** Classifies gold rows and computes the real-text figures (topic, type, spam policy, coverage, per language). */
+export function scoreRealText(classifier: Pick<DemandClassifier, 'classify'>, rows: readonly GoldRow[]): RealTextScores {
+  const results = rows.map((r) => {
+    try {
+      return { r, p: classifier.classify(r.text) as { topic: string | null; type: string | null; spam: boolean; suspectedSpam?: boolean; needsReview: boolean } | null };
+    } catch (err) {
+      if (!(err instanceof ClassifierError)) throw err;
+      return { r, p: null };
+    }
+  });
+  const genuine = results.filter(({ r }) => !r.spam);
+  const spam = results.filter(({ r }) => r.spam);
+  const topical = genuine.filter(({ r }) => r.topic !== null);
+  const typed = genuine.filter(({ r }) => r.type !== null);
+  const kept = topical.filter(({ p }) => p !== null && !p.needsReview && !p.spam);
+  const byLang: RealTextScores['topicByLang'] = {};
+  for (const lang of [...new Set(rows.map((r) => r.lang ?? 'all'))].sort()) {
+    const t = topical.filter(({ r }) => (r.lang ?? 'all') === lang);
+    const ty = typed.filter(({ r }) => (r.lang ?? 'all') === lang);
+    byLang[lang] = { rows: t.length, topic: share(t, ({ r, p }) => p?.topic === r.topic), type: share(ty, ({ r, p }) => p?.type === r.type) };
+  }
+  return {
+    rows: rows.length,
+    genuine: genuine.length,
+    spamRows: spam.length,
+    topic: share(topical, ({ r, p }) => p?.topic === r.topic),
+    type: share(typed, ({ r, p }) => p?.type === r.type),
+    genuineRefused: share(genuine, ({ p }) => p?.spam === true),
+    genuineSuspected: share(genuine, ({ p }) => p?.suspectedSpam === true),
+    spamRecall: share(spam, ({ p }) => p?.spam === true || p?.suspectedSpam === true),
+    spamRefused: share(spam, ({ p }) => p?.spam === true),
+    precisionNotReviewed: share(kept, ({ r, p }) => p!.topic === r.topic),
+    coverage: share(topical, ({ p }) => p !== null && !p.needsReview && !p.spam),
+    topicByLang: byLang,
+  };
+}

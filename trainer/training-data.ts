@@ -14,7 +14,10 @@ export interface CorrectionRow {
   text: string;
   topic: string | null;
   type: string | null;
-  /** Staff marked the text as spam: it trains the spam head only (absent = not spam). */
+  /**
+   * Staff's spam decision, when they made one: true trains the spam head with a spam example (and
+   * nothing else), false with a genuine one. Absent: a correction with a topic or type is genuine.
+   */
   spam?: boolean;
 }
 
@@ -39,7 +42,9 @@ export function textKey(text: string): string {
  * Merges corrections (newest first) over the corpus. A correction replaces every corpus row with
  * the same normalised text, and the newest correction of a text wins over older ones, so staff have
  * the last word. A corrected or confirmed message is a real demand, so it trains the spam head as
- * not spam; a staff spam decision trains it as spam (and no topic or type).
+ * not spam; a staff spam decision trains it as spam (and no topic or type). Corrections are real
+ * customer text: they weigh more than the corpus and choose the review threshold with the other
+ * real rows.
  */
 export function mergeCorrections(corpus: readonly CorpusRow[], corrections: readonly CorrectionRow[], taxonomy: Taxonomy): MergedTrainingData {
   const topics = new Set(taxonomy.topics.map((t) => t.id));
@@ -55,7 +60,7 @@ export function mergeCorrections(corpus: readonly CorpusRow[], corrections: read
       skipped++;
       continue;
     }
-    byKey.set(key, spam ? { text: c.text, topic: null, type: null, spam: true } : { text: c.text, topic: c.topic, type: c.type, spam: false });
+    byKey.set(key, spam ? { text: c.text, topic: null, type: null, spam: true, real: true } : { text: c.text, topic: c.topic, type: c.type, spam: false, real: true });
   }
   const kept = corpus.filter((r) => !byKey.has(textKey(r.text)));
   return {

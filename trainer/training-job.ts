@@ -4,14 +4,14 @@
  * and evaluate it against the active version on the same rows. Its input and output are plain data
  * (they cross the worker boundary by structured clone); it writes nothing anywhere.
  */
-import { join } from 'node:path';
 import { DemandClassifier, trainDemandModel } from '../classifier/demand-classifier.js';
 import type { KeywordEdits } from '../classifier/models/keyword.js';
 import type { LabelModelMetrics } from '../classifier/models/label-model.js';
 import type { ModelArtifact } from '../classifier/pipeline.js';
 import { createPipelineDeps } from '../runtime/classifier-factory.js';
 import type { TokenizerChoice } from '../runtime/config.js';
-import { loadCorpus, loadHoldout, loadKeywordOverrides, loadTaxonomy } from '../runtime/project-data.js';
+import { loadHoldout, loadKeywordOverrides, loadTaxonomy } from '../runtime/project-data.js';
+import { loadTrainingSources } from '../runtime/training-sources.js';
 import type { ModelProvenance } from '../store/model-registry.js';
 import { evaluateModel, evaluationRows, type ModelEvaluation } from './evaluation.js';
 import { mergeCorrections, mergeKeywordOverrides, type CorrectionRow } from './training-data.js';
@@ -33,6 +33,12 @@ export interface TrainingJobInput {
    * version chose. Without an active artifact to reuse from, C is always searched.
    */
   searchC?: boolean;
+  /** Read ../shared/datasets when present (default true). */
+  shared?: boolean;
+  /** Include the realtext_dev training rows (default true); the learning benchmark turns it off. */
+  realtext?: boolean;
+  /** Where to say that ../shared is absent (default: stderr). Must be cloneable: leave unset across the worker boundary. */
+  warn?: (message: string) => void;
 }
 
 /** The C each head of an artifact chose, when it has the heads' usual shape. */
@@ -74,7 +80,9 @@ export async function runTrainingJob(input: TrainingJobInput, onProgress: Progre
   onProgress(0, 'reading the corpus');
   const taxonomy = loadTaxonomy(input.dataDir);
   const deps = await createPipelineDeps({ DATA_DIR: input.dataDir, TOKENIZER: input.tokenizer });
-  const corpus = loadCorpus(join(input.dataDir, 'corpus'), taxonomy);
+  // The shipped model's sources (corpus, acts and, when ../shared is present, real text), so a
+  // retrained version learns from everything the shipped one did, plus the corrections.
+  const corpus = loadTrainingSources(input.dataDir, taxonomy, { shared: input.shared ?? true, realtext: input.realtext ?? true, warn: input.warn }).rows;
   const holdout = loadHoldout(input.dataDir, taxonomy);
   const merged = mergeCorrections(corpus, input.corrections, taxonomy);
   const overrides = mergeKeywordOverrides(loadKeywordOverrides(input.dataDir), input.keywordEdits);

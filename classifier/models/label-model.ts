@@ -27,6 +27,19 @@ export interface LabelModelOptions {
   cSelectionRows?: number;
   /** Precision wanted on the predictions that are not sent to review. */
   targetPrecision?: number;
+  /**
+   * Rows (true per row) whose out-of-fold predictions choose the review threshold: real customer
+   * text, whose confidence behaves differently from the project's own writing. Used when at least
+   * {@link MIN_THRESHOLD_ROWS} of the calibration rows are marked; otherwise all rows choose.
+   */
+  thresholdRows?: readonly boolean[];
+  /**
+   * Fit the ensemble's combination and per-label bias on the {@link thresholdRows} too (when there
+   * are enough), so probabilities are calibrated for real text and its label mix. Default false.
+   */
+  calibrateOnThresholdRows?: boolean;
+  /** Per-row weight multiplying the SVM's C for that row (default 1 for every row). */
+  rowWeights?: readonly number[];
   keyword?: { topK?: number; minCount?: number; overrides?: KeywordOverrides };
   /** Per-class C multipliers by label (e.g. to favour recall of a rare class). */
   classWeights?: Record<string, number>;
@@ -84,6 +97,8 @@ export interface LabelPrediction {
 }
 
 const DEFAULT_C_GRID = [0.1, 0.3, 1];
+/** Fewest marked rows for the review threshold to be chosen on them alone. */
+export const MIN_THRESHOLD_ROWS = 100;
 // NB-SVM scaling raised test accuracy on every shared data set tried (README, Benchmarks).
 const DEFAULT_NB_ALPHA = 0.5;
 
@@ -114,7 +129,9 @@ export function trainLabelModel(
   const foldCount = opts.folds ?? (n > 20_000 ? 3 : 5);
   const folds = stratifiedFolds(y, foldCount, rng);
   const classWeights = labelSet.map((l) => opts.classWeights?.[l] ?? 1);
-  const svmOpts = { loss: opts.loss ?? 'l2', seed, classWeights, nbAlpha: opts.nbAlpha ?? DEFAULT_NB_ALPHA };
+  const rowWeights = opts.rowWeights && opts.rowWeights.some((w) => w !== 1) ? Float64Array.from(opts.rowWeights) : undefined;
+  if (rowWeights && rowWeights.length !== n) throw new TrainingError(`rowWeights has ${rowWeights.length} entries for ${n} rows`);
+  const svmOpts = { loss: opts.loss ?? 'l2', seed, classWeights, nbAlpha: opts.nbAlpha ?? DEFAULT_NB_ALPHA, rowWeights };
   const solver = opts.solver ?? trainBinary;
 
   // 1. Choose C on (a sample of) the rows by cross-validated accuracy. When the best C sits at the
@@ -129,12 +146,13 @@ export function trainLabelModel(
   const xs = full ? x : selectRows(x, sampleRows);
   const ys = full ? y : Int32Array.from(sampleRows, (r) => y[r]);
   const fs = full ? folds : stratifiedFolds(ys, foldCount, rng);
+  const ws = rowWeights && !full ? Float64Array.from(sampleRows, (r) => rowWeights[r]) : rowWeights;
   let bestC = grid[0];
   let bestOof: Float64Array | null = null;
   if (grid.length > 1 || full) {
     let bestAcc = -1;
     const tryC = (C: number, step: number, steps: number) => {
-      const oof = outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, C }, solver, (f) => progress(((step + f) / (steps + 1)) * 0.9, `svm C=${C}`));
+      const oof = outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, rowWeights: ws, C }, solver, (f) => progress(((step + f) / (steps + 1)) * 0.9, `svm C=${C}`));
       const acc = accuracyOf(oof, ys, k);
       if (acc > bestAcc + 1e-9) {
         bestAcc = acc;
@@ -153,7 +171,7 @@ export function trainLabelModel(
   const cn = cy.length;
   const rowOf = (i: number) => (full ? i : sampleRows[i]);
   const svmOof: Float64Array =
-    bestOof ?? outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, C: bestC }, solver, (f) => progress(((grid.length + f) / (grid.length + 1)) * 0.9, 'svm out-of-fold'));
+    bestOof ?? outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, rowWeights: ws, C: bestC }, solver, (f) => progress(((grid.length + f) / (grid.length + 1)) * 0.9, 'svm out-of-fold'));
 
   // 2. Keyword model out-of-fold scores.
   const kwOof = new Float64Array(cn * k);
@@ -182,8 +200,13 @@ export function trainLabelModel(
   let combined = combine(svmOof, kwOof, keywordWeight);
   let temperature = fitTemperature(combined, cy, k);
   let bias: number[] | undefined;
+  const marked = opts.thresholdRows ? Array.from({ length: cn }, (_, i) => i).filter((i) => opts.thresholdRows![rowOf(i)]) : [];
+  const onMarked = marked.length >= MIN_THRESHOLD_ROWS;
   if ((opts.calibration ?? 'stack') === 'stack') {
-    const fit = fitStack(svmOof, kwOof, cy, k, 1 / temperature, opts.labelBias ?? true);
+    const real = onMarked && opts.calibrateOnThresholdRows === true;
+    const fit = real
+      ? fitStack(pickRows(svmOof, marked, k), pickRows(kwOof, marked, k), Int32Array.from(marked, (i) => cy[i]), k, 1 / temperature, opts.labelBias ?? true)
+      : fitStack(svmOof, kwOof, cy, k, 1 / temperature, opts.labelBias ?? true);
     // A degenerate fit (scores that carry no information) keeps the temperature calibration.
     if (fit.a > 0 && fit.b >= 0 && Number.isFinite(fit.a + fit.b)) {
       keywordWeight = fit.b / fit.a;
@@ -193,7 +216,10 @@ export function trainLabelModel(
       bestEnsembleAcc = accuracyOf(combined, cy, k);
     }
   }
-  const { threshold, coverage, precision } = chooseThreshold(combined, cy, k, temperature, opts.targetPrecision ?? 0.95);
+  const { threshold, coverage, precision } =
+    onMarked
+      ? chooseThreshold(pickRows(combined, marked, k), Int32Array.from(marked, (i) => cy[i]), k, temperature, opts.targetPrecision ?? 0.95)
+      : chooseThreshold(combined, cy, k, temperature, opts.targetPrecision ?? 0.95);
 
   // 4. Final models on all rows.
   progress(0.92, 'svm final');
@@ -292,6 +318,12 @@ function combine(svm: Float64Array, kw: Float64Array, b: number, bias?: readonly
   return out;
 }
 
+function pickRows(scores: Float64Array, rows: readonly number[], k: number): Float64Array {
+  const out = new Float64Array(rows.length * k);
+  rows.forEach((r, j) => out.set(scores.subarray(r * k, r * k + k), j * k));
+  return out;
+}
+
 function softmax(scores: Float64Array, offset: number, k: number, temperature: number): Float64Array {
   const out = new Float64Array(k);
   let max = -Infinity;
@@ -330,7 +362,8 @@ function outOfFold(
     const train: number[] = [];
     const test: number[] = [];
     for (let i = 0; i < x.rows; i++) (folds[i] === f ? test : train).push(i);
-    const model = trainOneVsRest(selectRows(x, train), Int32Array.from(train, (i) => y[i]), k, opts, undefined, solver);
+    const rw = opts.rowWeights;
+    const model = trainOneVsRest(selectRows(x, train), Int32Array.from(train, (i) => y[i]), k, rw ? { ...opts, rowWeights: Float64Array.from(train, (i) => rw[i]) } : opts, undefined, solver);
     const dec = decisionMatrix(model, selectRows(x, test));
     test.forEach((row, j) => out.set(dec.subarray(j * k, j * k + k), row * k));
     onFold((f + 1) / foldCount);

@@ -24,6 +24,8 @@ export interface LinearSvmOptions {
   seed?: number;
   /** Per-class weight multiplying C for the positive rows of that class (imbalanced data). */
   classWeights?: readonly number[];
+  /** Per-row weight multiplying C for that row (e.g. real customer text over the project's writing). */
+  rowWeights?: ArrayLike<number>;
   /**
    * NB-SVM (Wang & Manning 2012): scale each feature by its smoothed log-count ratio between the
    * class and the rest before training, with this smoothing; 0 or undefined = off. The ratio is
@@ -55,8 +57,10 @@ export function trainBinary(x: CsrMatrix, y: Int8Array, opts: LinearSvmOptions, 
   const w = new Float64Array(x.cols + 1);
   const alpha = new Float64Array(n);
   const qd = new Float64Array(n);
-  const diag = (i: number) => (l2 ? 0.5 / (y[i] > 0 ? cPos : cNeg) : 0);
-  const upper = (i: number) => (l2 ? Infinity : y[i] > 0 ? cPos : cNeg);
+  const rw = opts.rowWeights;
+  const rowC = (i: number) => (y[i] > 0 ? cPos : cNeg) * (rw ? rw[i] : 1);
+  const diag = (i: number) => (l2 ? 0.5 / rowC(i) : 0);
+  const upper = (i: number) => (l2 ? Infinity : rowC(i));
   const { indptr, indices, values } = x;
   for (let i = 0; i < n; i++) {
     let s = bias * bias;

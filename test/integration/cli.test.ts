@@ -7,7 +7,7 @@ import { loadCorpus, loadTaxonomy } from '../../runtime/project-data.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { lastJson, runScript } from '../helpers/run.js';
 
-const REQUIRED = ['topic', 'type', 'spam', 'confidence', 'needsReview', 'lang', 'alternatives', 'keywords'];
+const REQUIRED = ['topic', 'type', 'spam', 'confidence', 'needsReview', 'lang', 'alternatives', 'keywords', 'suspectedSpam', 'act'];
 const tmp = mkdtempSync(join(tmpdir(), 'demand-cli-'));
 
 // A small labelled file cut from the shipped corpus: every 9th row of each topic, plus 60 spam rows.
@@ -31,6 +31,8 @@ describe('npm run -s classify', () => {
       JSON.stringify({ text: '长'.repeat(2001) }),
       '加V信 abc888 日赚500 兼职刷单',
       '{not json at all',
+      'hello',
+      '배송이 너무 늦어요, 환불해 주세요',
     ];
     const r = await runScript('classify', [], lines.join('\n') + '\n');
     expect(r.code).toBe(0);
@@ -46,6 +48,10 @@ describe('npm run -s classify', () => {
     expect(out[5]).toMatchObject({ topic: null, needsReview: true, error: { code: 'INPUT_TOO_LONG' } });
     expect(out[6]).toMatchObject({ spam: true, topic: null });
     expect(out[7].needsReview === true || typeof out[7].topic === 'string').toBe(true);
+    // A greeting is a customer saying hello, not a demand and never spam.
+    expect(out[8]).toMatchObject({ act: 'greeting', spam: false, suspectedSpam: false });
+    // Another script: read by staff, never refused as spam.
+    expect(out[9]).toMatchObject({ reason: 'unsupported-language', spam: false, suspectedSpam: false, needsReview: true });
   });
 
   it('accepts plain text lines and empty input', async () => {

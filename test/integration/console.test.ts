@@ -461,11 +461,11 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     await page.getByRole('link', { name: '← 模型' }).click();
     await models.waitFor();
     await models.locator(`tr[data-version="${newVersion}"] [data-action="activate"]`).click();
-    await expect.poll(() => models.locator('tr.active-row').getAttribute('data-version')).toBe(newVersion);
+    await expect.poll(() => models.locator('tr.active-row').getAttribute('data-version'), { timeout: 30_000 }).toBe(newVersion);
     expect(await running.store.models.activeVersion()).toBe(newVersion);
     await snap(page, 'console-activated.png');
     await models.locator(`tr[data-version="${liveBefore}"] [data-action="rollback"]`).click();
-    await expect.poll(() => models.locator('tr.active-row').getAttribute('data-version')).toBe(liveBefore);
+    await expect.poll(() => models.locator('tr.active-row').getAttribute('data-version'), { timeout: 30_000 }).toBe(liveBefore);
     expect(await running.store.models.activeVersion()).toBe(liveBefore);
 
     // Keyword editor: add a pinned keyword with a weight, save, and the edit is stored.

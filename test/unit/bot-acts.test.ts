@@ -24,6 +24,9 @@ function classification(over: Partial<Classification>): Classification {
     topic: 'delivery',
     type: 'complaint',
     spam: false,
+    suspectedSpam: false,
+    act: 'demand',
+    actConfidence: 0,
     spamScore: 0.01,
     confidence: 0.95,
     typeConfidence: 0.9,
@@ -195,7 +198,8 @@ describe('the spam policy', () => {
 
   it('flags the "possible spam" band of models without suspectedSpam', async () => {
     const text = '贷款提前还款收了 3% 违约金，合同没写';
-    const { adapter, store } = setup({ [text]: { topic: 'billing', spamScore: 0.4, needsReview: true, reason: 'possible-spam' } });
+    // An older classification shape: no suspectedSpam field at all.
+    const { adapter, store } = setup({ [text]: { topic: 'billing', spamScore: 0.4, needsReview: true, reason: 'possible-spam', suspectedSpam: undefined } as unknown as Partial<Classification> });
     await replies(adapter, text, '价格费用', '跳过');
     expect(store.created[0].classification).toMatchObject({ spam: false, suspectedSpam: true, topic: 'billing' });
   });

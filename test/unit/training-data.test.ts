@@ -37,9 +37,18 @@ describe('mergeCorrections', () => {
     expect(r.rows).toEqual([
       corpus[0],
       corpus[3],
-      { text: '运费怎么这么贵', topic: 'billing', type: 'complaint', spam: false },
-      { text: '加V信 日赚500', topic: 'billing', type: null, spam: false },
-      { text: '全新的问题', topic: 'billing', type: 'inquiry', spam: false },
+      { text: '运费怎么这么贵', topic: 'billing', type: 'complaint', spam: false, real: true },
+      { text: '加V信 日赚500', topic: 'billing', type: null, spam: false, real: true },
+      { text: '全新的问题', topic: 'billing', type: 'inquiry', spam: false, real: true },
+    ]);
+  });
+
+  it("staff's spam decision trains the spam head: spam alone, or a genuine message", () => {
+    const r = mergeCorrections(corpus, [{ ticketNumber: 'T1', text: '加V信 日赚500', topic: null, type: null, spam: true }, { ticketNumber: 'T2', text: '信用卡年费被扣了两次', topic: null, type: null, spam: false }], taxonomy);
+    expect(r.corrections).toBe(2);
+    expect(r.rows.slice(-2)).toEqual([
+      { text: '加V信 日赚500', topic: null, type: null, spam: true, real: true },
+      { text: '信用卡年费被扣了两次', topic: null, type: null, spam: false, real: true },
     ]);
   });
 
