@@ -69,7 +69,7 @@ describe('mergeCorrections', () => {
       taxonomy,
     );
     expect(r).toMatchObject({ corrections: 2, correctionsSkipped: 1, replacedCorpusRows: 1 });
-    expect(r.rows).toEqual([...corpus.slice(1), { text: '快递三天没到', topic: null, type: null, spam: true }, { text: '领取优惠券', topic: null, type: null, spam: false }]);
+    expect(r.rows).toEqual([...corpus.slice(1), { text: '快递三天没到', topic: null, type: null, spam: true, real: true }, { text: '领取优惠券', topic: null, type: null, spam: false, real: true }]);
   });
 });
 
