@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from 'mongodb';
+import { createRng } from '../classifier/random.js';
 import { dayOf } from '../store/clock.js';
 
 const CHANNELS: [string, number][] = [
@@ -19,18 +20,6 @@ const TYPE_WEIGHTS = [0.55, 0.12, 0.28, 0.05];
 const REPLIES = ['您好，已收到您的反馈，我们正在处理。', '已为您登记，预计48小时内回复。', '问题已解决，如有疑问请随时联系我们。'];
 const NOTES = ['已联系物流确认', '客户要求回电', '转二线处理', '重复反馈，已合并'];
 const SPAM = ['加微信领红包，日赚五百', '低价代开发票联系我', '点击链接领取免费流量'];
-
-/** A small deterministic random source (mulberry32), so two runs generate the same history. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pickWeighted<T>(items: readonly T[], weights: readonly number[], r: number): T {
   let acc = 0;
@@ -64,7 +53,7 @@ export function loadTexts(dataDir: string): Texts {
 
 /** Generates `n` tickets over the 365 days ending `now` and inserts them in batches. */
 export async function generateHistory(db: Db, n: number, opts: { now: Date; timeZone: string; topics: string[]; texts: Texts; seed: number; progress: (done: number) => void }) {
-  const random = rng(opts.seed);
+  const random = createRng(opts.seed); // deterministic: two runs generate the same history
   const DAY = 86_400_000;
   const MIN = 60_000;
   const customers = Math.max(10, Math.round(n / 3));
