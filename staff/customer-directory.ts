@@ -9,6 +9,7 @@
  * contacts per channel are the ticket counts of its identities.
  */
 import type { CustomerTicket, IdentitySummary } from '../store/customer-repository.js';
+import { groupByLinkedKeys } from './linking.js';
 import { BANDS, bandOf, type ChannelPreferences, type ChannelShare, type CustomerSummary, type Identity } from './customer-profiles.js';
 
 /** One customer: linked identities with their directory figures. */
@@ -34,34 +35,11 @@ function byCodeUnit(a: string, b: string): number {
 
 /** Links identities into customers; sorted by last contact (newest first), then id. */
 export function linkIdentities(identities: ReadonlyMap<string, IdentitySummary>): DirectoryCustomer[] {
-  const ids = [...identities.keys()];
-  const parent = ids.map((_, i) => i);
-  const find = (i: number): number => {
-    while (parent[i] !== i) {
-      parent[i] = parent[parent[i]];
-      i = parent[i];
-    }
-    return i;
-  };
-  const owner = new Map<string, number>();
-  const link = (key: string, i: number) => {
-    const j = owner.get(key);
-    if (j === undefined) owner.set(key, i);
-    else parent[find(i)] = find(j);
-  };
-  ids.forEach((id, i) => {
+  const groups = groupByLinkedKeys([...identities.keys()], (id) => {
     const e = identities.get(id)!;
-    for (const p of e.phones) if (p) link(`phone\u0000${p}`, i);
-    for (const m of e.emails) link(`email\u0000${m}`, i);
+    return [...e.phones.filter((p) => p).map((p) => `phone\u0000${p}`), ...e.emails.map((m) => `email\u0000${m}`)];
   });
-  const groups = new Map<number, string[]>();
-  ids.forEach((id, i) => {
-    const root = find(i);
-    const g = groups.get(root);
-    if (g) g.push(id);
-    else groups.set(root, [id]);
-  });
-  const customers = [...groups.values()].map((group): DirectoryCustomer => {
+  const customers = groups.map((group): DirectoryCustomer => {
     group.sort(byCodeUnit);
     const entries = group.map((id) => identities.get(id)!);
     const perChannel = new Map<string, number>();

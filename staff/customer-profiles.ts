@@ -16,6 +16,7 @@ import { customerId, emailKey, phoneKey } from '../store/customer-repository.js'
 
 export { emailKey, phoneKey };
 import type { TicketFact } from '../store/ticket-facts.js';
+import { groupByLinkedKeys } from './linking.js';
 
 export type Band = 1 | 2 | 3 | 4 | 5;
 
@@ -112,36 +113,14 @@ function byCodeUnit(a: string, b: string): number {
 /** Links non-spam tickets into customers; sorted by last contact (newest first), then id. */
 export function linkCustomers(facts: readonly TicketFact[]): LinkedCustomer[] {
   const tickets = facts.filter((f) => !f.spam);
-  const parent = tickets.map((_, i) => i);
-  const find = (i: number): number => {
-    while (parent[i] !== i) {
-      parent[i] = parent[parent[i]];
-      i = parent[i];
-    }
-    return i;
-  };
-  // The first ticket seen with each identity, phone or e-mail; later ones join its set.
-  const owner = new Map<string, number>();
-  const link = (key: string, i: number) => {
-    const j = owner.get(key);
-    if (j === undefined) owner.set(key, i);
-    else parent[find(i)] = find(j);
-  };
-  tickets.forEach((t, i) => {
-    link(`id\u0000${customerId(t.customer)}`, i);
-    if (t.contact.phone && phoneKey(t.contact.phone)) link(`phone\u0000${phoneKey(t.contact.phone)}`, i);
-    if (t.contact.email) link(`email\u0000${emailKey(t.contact.email)}`, i);
+  const groups = groupByLinkedKeys(tickets, (t) => {
+    const keys = [`id\u0000${customerId(t.customer)}`];
+    if (t.contact.phone && phoneKey(t.contact.phone)) keys.push(`phone\u0000${phoneKey(t.contact.phone)}`);
+    if (t.contact.email) keys.push(`email\u0000${emailKey(t.contact.email)}`);
+    return keys;
   });
 
-  const groups = new Map<number, TicketFact[]>();
-  tickets.forEach((t, i) => {
-    const root = find(i);
-    const g = groups.get(root);
-    if (g) g.push(t);
-    else groups.set(root, [t]);
-  });
-
-  const customers = [...groups.values()].map((group): LinkedCustomer => {
+  const customers = groups.map((group): LinkedCustomer => {
     group.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || byCodeUnit(b.number, a.number));
     const identities = new Map<string, Identity>();
     const phones = new Set<string>();
