@@ -32,12 +32,15 @@ import { mountStaff, type Staff } from '../staff/index.js';
 import { createTermExtractor } from '../staff/terms.js';
 import { NO_STOPWORDS } from '../classifier/tokenizer.js';
 import { registerTrainerRoutes } from '../trainer/routes.js';
+import { createChannels, type Channel } from '../channels/index.js';
 
 export interface AppDeps {
   config: Config;
   /** The application layer (store, live model, tickets, models), from `createServices`. */
   services: Services;
   log: Logger;
+  /** The messaging channels to run (default: those the configuration enables, channels/index.ts). */
+  channels?: Channel[];
 }
 
 export interface App {
@@ -51,6 +54,8 @@ export interface App {
   replies: CustomerReplies;
   /** The staff API (routes, auth) and console. */
   staff: Staff;
+  /** The messaging channels mounted on this server (WeChat, e-mail …). */
+  channels: Channel[];
   /** Turns being processed now (graceful shutdown waits for them). */
   inFlight: () => number;
 }
@@ -107,7 +112,8 @@ export function createApp(deps: AppDeps): App {
       log.error({ err }, 'could not apologise for a failed turn');
     }
   };
-  for (const a of [adapter, webchatAdapter]) {
+  const channels = deps.channels ?? createChannels(config);
+  for (const a of [adapter, webchatAdapter, ...channels.map((c) => c.adapter)]) {
     // A typing indicator at the start of every turn, repeated while the turn runs.
     a.use(new TypingIndicator(2000, (err) => log.debug({ err }, 'typing indicator not sent')));
     a.onTurnError = onTurnError;
@@ -150,12 +156,15 @@ export function createApp(deps: AppDeps): App {
     const embedded = services.databaseStatus();
     // Capacity is a warning, not readiness: near or over the embedded ceiling still answers 200.
     const capacity = db ? await services.store.capacity.status().catch(() => null) : null;
+    // A channel that is down is reported, not fatal: the others and the console keep working.
+    const channelHealth = await Promise.all(channels.map((c) => Promise.resolve(c.health()).catch((err: Error) => ({ channel: c.id, status: 'down' as const, detail: err.message }))));
     res.send(db ? 200 : 503, {
       status: db ? 'ready' : 'database unavailable',
       model: holder.version,
       outboxPending: services.store.outbox.pending(),
       ...(embedded ? { database: embedded } : {}),
       capacity,
+      channels: channelHealth,
     });
   });
 
@@ -194,7 +203,13 @@ export function createApp(deps: AppDeps): App {
     next();
   });
 
-  const replies = new CustomerReplies((channelId) => (channelId === DIRECT_LINE_CHANNEL_ID ? { adapter: webchatAdapter, appId: '' } : { adapter, appId: config.MicrosoftAppId }));
+  for (const c of channels) c.mount({ server, bot: (context) => bot.run(context), services, log: log.child({ channel: c.id }) });
+  const channelAdapters = new Map(channels.map((c) => [c.id, c.adapter]));
+  const replies = new CustomerReplies((channelId) => {
+    if (channelId === DIRECT_LINE_CHANNEL_ID) return { adapter: webchatAdapter, appId: '' };
+    const own = channelAdapters.get(channelId);
+    return own ? { adapter: own, appId: '' } : { adapter, appId: config.MicrosoftAppId };
+  });
   services.useCustomerChannel(replies);
   const staffDeps = {
     services,
@@ -209,7 +224,19 @@ export function createApp(deps: AppDeps): App {
   const staff = mountStaff(server, staffDeps);
   registerTrainerRoutes(staff.router, staffDeps);
   mountConsole(server);
-  return { server, adapter, webchatAdapter, bot, replies, staff, inFlight: () => inFlight + inFlightDirect, closeChannels: async () => directLine?.close() };
+  return {
+    server,
+    adapter,
+    webchatAdapter,
+    bot,
+    replies,
+    staff,
+    channels,
+    inFlight: () => inFlight + inFlightDirect,
+    closeChannels: async () => {
+      await Promise.all([directLine?.close(), ...channels.map((c) => c.close())]);
+    },
+  };
 }
 
 /** Status lookups of tickets waiting in the outbox (the outbox keeps whole ticket documents). */
