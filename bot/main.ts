@@ -36,6 +36,9 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
       const deadline = Date.now() + 10_000;
       while (app.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       await services.tickets.flushOutbox().catch((err: Error) => log.warn({ err: err.message, pending: services.store.outbox.pending() }, 'outbox not flushed; it is replayed at the next start'));
+      const stats = services.database?.commandStats();
+      // One line for bench:bot --db-stats (stderr: stdout stays the log's).
+      if (stats) process.stderr.write(`db-command-stats ${JSON.stringify(stats)}\n`);
       // Stops background jobs and the model side, then the database.
       await services.close();
       log.info('stopped');

@@ -98,6 +98,8 @@ const ConfigSchema = z.object({
   SESSION_TTL_HOURS: z.coerce.number().min(0.1).max(24 * 30).default(8),
   /** Staff API requests per user per minute before 429. */
   API_RATE_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(600),
+  /** Count database round trips by collection and command; printed to stderr at shutdown (profiling, `bench:bot --db-stats`). */
+  DB_COMMAND_STATS: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

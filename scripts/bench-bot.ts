@@ -16,6 +16,9 @@
  * and 5 revisions of its conversation state, as a 5-turn web chat leaves them), and prints both
  * with their ratio.
  *
+ * `--db-stats` has each server count its database round trips by collection and command (the
+ * driver's command monitoring) and prints them per turn at the end, with the time they took.
+ *
  * `--processes 2` starts two server processes on the one database; each conversation's stream is
  * on the first and its turns are posted alternately to the first and the second, so half of the
  * replies reach the stream from the other process (through the database). Compare with
@@ -69,6 +72,7 @@ runCli(async () => {
     'think-ms': { type: 'string', default: '0' },
     history: { type: 'string', default: '0' },
     processes: { type: 'string', default: '1' },
+    'db-stats': { type: 'boolean', default: false },
   });
   const n = Number(values.conversations);
   const thinkMs = Number(values['think-ms']);
@@ -82,6 +86,7 @@ runCli(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-bot-'));
   const database = await startEmbeddedServer({ dataDir: join(dir, 'db') });
   const servers: ChildProcess[] = [];
+  const dbStats: { key: string; calls: number; ms: number }[] = [];
   // Interrupted: stop the servers and the database rather than leave them running.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -92,7 +97,7 @@ runCli(async () => {
   try {
     const bases: string[] = [];
     for (let i = 0; i < processes; i++) {
-      const { child, base } = await startServer(database.uri, join(dir, `outbox-${i}.jsonl`));
+      const { child, base } = await startServer(database.uri, join(dir, `outbox-${i}.jsonl`), values['db-stats'] ? (rows) => dbStats.push(...rows) : null);
       servers.push(child);
       bases.push(base);
     }
@@ -126,17 +131,46 @@ runCli(async () => {
     await database.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  if (values['db-stats']) {
+    // Per turn of every measured phase plus the warm-up conversation (5 turns).
+    const merged = new Map<string, { calls: number; ms: number }>();
+    for (const r of dbStats) {
+      const m = merged.get(r.key) ?? { calls: 0, ms: 0 };
+      m.calls += r.calls;
+      m.ms += r.ms;
+      merged.set(r.key, m);
+    }
+    const turns = 5 * (n * (history > 0 ? 2 : 1) + 1);
+    process.stderr.write(`database round trips per turn (${turns} turns, ${n * (history > 0 ? 2 : 1) + 1} filings):\n`);
+    for (const [key, m] of [...merged].sort((a, b) => b[1].calls - a[1].calls)) {
+      process.stderr.write(`  ${key.padEnd(40)} ${(m.calls / turns).toFixed(2).padStart(7)} calls/turn ${(m.ms / m.calls).toFixed(1).padStart(8)} ms avg\n`);
+    }
+  }
 });
 
-async function startServer(uri: string, outbox: string): Promise<{ child: ChildProcess; base: string }> {
+async function startServer(uri: string, outbox: string, onStats: ((rows: { key: string; calls: number; ms: number }[]) => void) | null): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
   const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
   // BENCH_BOT_NODE_ARGS: extra node flags for the server process (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, main], {
-    env: { ...process.env, MONGODB_URI: uri, DB_NAME, PORT: String(port), HOST: '127.0.0.1', OUTBOX_PATH: outbox, LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '10', WEBCHAT_CLIENT_BYTES_PER_MINUTE: String(1024 ** 3) },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, MONGODB_URI: uri, DB_NAME, PORT: String(port), HOST: '127.0.0.1', OUTBOX_PATH: outbox, LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '10', WEBCHAT_CLIENT_BYTES_PER_MINUTE: String(1024 ** 3), ...(onStats ? { DB_COMMAND_STATS: 'true' } : {}) },
+    stdio: ['ignore', 'ignore', onStats ? 'pipe' : 'inherit'],
   });
+  if (onStats) {
+    // The server prints its tally as one stderr line at shutdown; everything else passes through.
+    let buffered = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line.startsWith('db-command-stats ')) onStats(JSON.parse(line.slice('db-command-stats '.length)));
+        else process.stderr.write(line + '\n');
+      }
+    });
+  }
   const base = `http://127.0.0.1:${port}`;
   await waitReady(base);
   return { child, base };

@@ -24,12 +24,24 @@
  * see time-buckets.ts) are kept in the bucket collection `<collection>_<bucket>`: on FerretDB every
  * lookup scans its collection, so a turn then reads only the state of conversations started in the
  * same ten minutes, however many came before; they expire by dropping the bucket.
+ *
+ * Web chat state served from memory (`freshness`, given by the Direct Line repository): the walk
+ * forward costs a missed lookup, that is a whole scan of the bucket on FerretDB, on every turn. The
+ * process that wrote or read a conversation's newest revision keeps it and serves it without a
+ * lookup while the conversation's freshness token is unchanged: the token changes whenever this
+ * process learns that another process appended to the conversation's log, and every turn, here or
+ * elsewhere, appends (the user's activity) before it reads state, so a turn another process took is
+ * seen by this process's next append (a duplicate sequence number) at the latest. A conversation
+ * this process created, with no foreign append, has no state anywhere yet: its first read costs
+ * nothing. Writes stay insert-only with unique revision ids, so a stale copy can never overwrite a
+ * newer revision: it ends in a conflict, after which the key is read from the database again.
  */
 import { randomBytes } from 'node:crypto';
 import type { Storage, StoreItems } from 'botbuilder';
 import type { Collection, Db } from 'mongodb';
 import { backoff, isDuplicateKey } from './claims.js';
 import { ConflictError } from './errors.js';
+import type { ConversationFreshness } from './directline-repository.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { bucketCollection, bucketOfId, dropExpiredBuckets } from './time-buckets.js';
 
@@ -51,12 +63,20 @@ interface Known {
   eTag: string;
   state: string;
   at: Date;
+  /** The conversation's freshness token this copy is current for (web chat keys; see the header). */
+  token?: string;
 }
 
 /** Options of {@link MongoBotStorage}. */
 export interface BotStorageOptions {
   /** Items not written for this long read as absent and are swept. Default: kept forever. */
   ttlMs?: number;
+  /**
+   * What this process knows of a web chat conversation (the Direct Line repository's
+   * `freshness`): lets a conversation's state be served from memory. Without it every read checks
+   * the database.
+   */
+  freshness?: (conversationId: string) => ConversationFreshness | null;
 }
 
 const conflict = (key: string) => new ConflictError(`Storage: error writing "${key}" due to eTag conflict`);
@@ -81,6 +101,11 @@ export class MongoBotStorage implements Storage {
   private readonly known = new Map<string, Known>();
 
   private readonly ttlMs: number;
+  private readonly freshness: BotStorageOptions['freshness'];
+  /** When entries of `known` were last dropped (ms): an absence is trusted only for conversations tracked since. */
+  private evictedAt = 0;
+  /** Reads served from memory and from the database (a profiling aid; see `stats()`). */
+  private readonly counts = { memory: 0, database: 0 };
 
   constructor(
     private readonly db: Db,
@@ -88,6 +113,7 @@ export class MongoBotStorage implements Storage {
     opts: BotStorageOptions = {},
   ) {
     this.ttlMs = opts.ttlMs ?? Number.POSITIVE_INFINITY;
+    this.freshness = opts.freshness;
     this.main = this.partitionNamed(collection);
   }
 
@@ -112,11 +138,36 @@ export class MongoBotStorage implements Storage {
     return p;
   }
 
+  /** How many key reads were served from memory and from the database since start. */
+  stats(): { memory: number; database: number } {
+    return { ...this.counts };
+  }
+
+  /**
+   * This process's copy of a web chat key when it is known to be current: the revision, `null` for
+   * a key that certainly has none, `undefined` when the database must be asked. See the header.
+   */
+  private trusted(key: string): Known | null | undefined {
+    const f = this.fresh(key);
+    if (!f) return undefined;
+    const k = this.known.get(key);
+    if (k) return k.token === f.token ? k : undefined;
+    return f.createdHere && f.token === '0' && f.since > this.evictedAt ? null : undefined;
+  }
+
+  private fresh(key: string): ConversationFreshness | null {
+    const id = this.freshness ? WEBCHAT_KEY.exec(key)?.[1] : undefined;
+    return id === undefined ? null : this.freshness!(id);
+  }
+
   async read(keys: string[]): Promise<StoreItems> {
     const out: StoreItems = {};
     await Promise.all(
       keys.map(async (key) => {
-        const latest = await this.latest(key);
+        const cached = this.trusted(key);
+        if (cached === undefined) this.counts.database++;
+        else this.counts.memory++;
+        const latest = cached === undefined ? await this.latest(key) : cached;
         if (latest && latest.state !== TOMBSTONE && !this.expired(latest.at)) out[key] = { ...(JSON.parse(latest.state) as object), eTag: latest.eTag };
       }),
     );
@@ -141,15 +192,23 @@ export class MongoBotStorage implements Storage {
     const { eTag, ...rest } = item;
     const conditional = Boolean(eTag) && eTag !== '*';
     const state = raw ?? JSON.stringify(rest);
-    let latest: Known | null = this.known.get(key) ?? (await this.latest(key));
+    // The new revision is current for the token this process's copy was current for (if any).
+    const trusted = this.trusted(key);
+    let token = trusted === undefined ? undefined : this.fresh(key)?.token;
+    let latest: Known | null = trusted !== undefined ? trusted : (this.known.get(key) ?? (await this.latest(key)));
     for (let attempt = 0; attempt < 100; attempt++) {
-      if (conditional && latest && latest.state !== TOMBSTONE && !this.expired(latest.at) && latest.eTag !== eTag) throw conflict(key);
+      if (conditional && latest && latest.state !== TOMBSTONE && !this.expired(latest.at) && latest.eTag !== eTag) {
+        this.forget(key); // the caller's copy or ours is stale: read the database next time
+        throw conflict(key);
+      }
       const rev = (latest?.rev ?? 0) + 1;
       try {
-        await this.insertRevision(key, rev, state);
+        await this.insertRevision(key, rev, state, token);
         return;
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
+        token = undefined;
+        this.forget(key);
         if (conditional) throw conflict(key);
         await backoff(attempt);
         latest = await this.latest(key);
@@ -158,13 +217,14 @@ export class MongoBotStorage implements Storage {
     throw conflict(key);
   }
 
-  private async insertRevision(key: string, rev: number, state: string): Promise<void> {
+  private async insertRevision(key: string, rev: number, state: string, token?: string): Promise<void> {
     const eTag = `${rev}.${randomBytes(6).toString('hex')}`;
     const at = new Date();
     const { items, inserts } = this.partition(key);
     await inserts.insert({ _id: revId(key, rev), state, eTag, at });
-    this.known.set(key, { rev, eTag, state, at });
-    if (this.known.size > 100_000) this.known.clear();
+    // Trusted only if nothing foreign was learned while the insert ran.
+    const current = token !== undefined && this.fresh(key)?.token === token ? token : undefined;
+    this.remember(key, { rev, eTag, state, at, ...(current !== undefined ? { token: current } : {}) });
     if (rev % HEAD_EVERY === 0) {
       // Housekeeping off the turn's path. Revisions from the head on stay contiguous; older ones go.
       void items.replaceOne({ _id: headId(key) }, { rev, at } as HeadDoc, { upsert: true }).catch(() => undefined);
@@ -177,6 +237,8 @@ export class MongoBotStorage implements Storage {
   /** The newest revision of a key, or null when it was never written. `_id` lookups only. */
   private async latest(key: string): Promise<Known | null> {
     const { items } = this.partition(key);
+    // Taken before reading: news learned during the read leaves the copy untrusted.
+    const token = this.fresh(key)?.token;
     let best: Known | null = this.known.get(key) ?? null;
     if (!best) {
       // Not seen by this process: the first existing revision at or after the head (revisions
@@ -200,8 +262,23 @@ export class MongoBotStorage implements Storage {
       for (const d of gap === -1 ? next : next.slice(0, gap)) best = { rev: best.rev + 1, eTag: d!.eTag, state: d!.state, at: d!.at };
       if (gap !== -1) break;
     }
-    this.known.set(key, best);
+    const { token: _old, ...revision } = best;
+    this.remember(key, token === undefined ? revision : { ...revision, token });
     return best;
+  }
+
+  /** Drops a key's copy; no absence is trusted for conversations tracked before now. */
+  private forget(key: string): void {
+    this.known.delete(key);
+    this.evictedAt = Date.now();
+  }
+
+  private remember(key: string, k: Known): void {
+    this.known.set(key, k);
+    if (this.known.size > 100_000) {
+      this.known.clear();
+      this.evictedAt = Date.now();
+    }
   }
 
   private expired(at: Date, now = Date.now()): boolean {

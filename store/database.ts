@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
+import { CommandTally, type CommandStat } from './command-stats.js';
 import { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerLogger, type EmbeddedServerStatus } from './embedded-server.js';
 
 export interface DatabaseSettings {
@@ -13,6 +14,8 @@ export interface DatabaseSettings {
   DB_NAME: string;
   DB_DIR: string;
   DB_TIMEOUT_MS: number;
+  /** Count round trips by collection and command (see command-stats.ts). */
+  DB_COMMAND_STATS?: boolean;
 }
 
 export interface OpenDatabase {
@@ -25,6 +28,8 @@ export interface OpenDatabase {
   close(): Promise<void>;
   /** The embedded server's supervision state (null when the database is MONGODB_URI's or another process's). */
   status(): EmbeddedServerStatus | null;
+  /** Round trips so far by collection and command, when DB_COMMAND_STATS is on (else null). */
+  commandStats(): CommandStat[] | null;
 }
 
 /** Client options: fail over to the outbox quickly when the server is gone. */
@@ -76,7 +81,11 @@ export async function openDatabase(settings: DatabaseSettings, logger?: Embedded
   const uri = settings.MONGODB_URI ?? joined?.uri ?? server!.uri;
   // FerretDB's SQLite backend takes one writer at a time; many concurrent operations only make
   // them contend for its lock, so the embedded server gets a small pool (the driver queues the rest).
-  const client = new MongoClient(uri, clientOptions(settings.DB_TIMEOUT_MS, (server?.kind ?? joined?.kind) === 'ferretdb' ? 16 : 100));
+  const client = new MongoClient(uri, {
+    ...clientOptions(settings.DB_TIMEOUT_MS, (server?.kind ?? joined?.kind) === 'ferretdb' ? 16 : 100),
+    ...(settings.DB_COMMAND_STATS ? { monitorCommands: true } : {}),
+  });
+  const tally = settings.DB_COMMAND_STATS ? new CommandTally(client) : null;
   try {
     await client.connect();
   } catch (err) {
@@ -96,5 +105,6 @@ export async function openDatabase(settings: DatabaseSettings, logger?: Embedded
       await stopServer();
     },
     status: () => server?.status() ?? null,
+    commandStats: () => tally?.snapshot() ?? null,
   };
 }

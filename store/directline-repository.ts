@@ -19,6 +19,21 @@
  *   the log is the truth;
  * - tables are created ahead of use (`prepare`), never by a customer's insert: FerretDB creating a
  *   table during concurrent writes can fail them with SQLITE_BUSY.
+ *
+ * The process serving a conversation keeps it in memory as a write-through cache, so the database
+ * is read only for what another process may have written (on FerretDB every read is a scan, a
+ * missed one a whole scan):
+ * - appends of one conversation run one after another in this process, each at the number after
+ *   the newest one known here: this process never collides with itself, so a duplicate `_id` means
+ *   another process appended (and is then walked past);
+ * - the entries appended or read here are kept (a bounded tail per conversation; an entry never
+ *   changes but for `movedTo`, which this process sets itself or learns from a bell), so a stream
+ *   that fell behind is brought up to date from memory;
+ * - each conversation counts the activities this process learned another process appended (a
+ *   collision, a walk past the newest known number, a doorbell): {@link freshness} hands that count
+ *   to the conversation state's cache (bot-state-storage.ts), which trusts its copy only while the
+ *   count is unchanged. Every turn starts with an append, and another process's turn appends too,
+ *   so a turn taken elsewhere is noticed at the latest by this process's next append.
  */
 import { randomBytes } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
@@ -92,11 +107,43 @@ const PARALLEL_READS = 16;
 const FEED_SLOT_MS = 2000;
 const FEED_SLOTS = 30;
 
+/** What this process knows of one conversation's log (an accelerator, never the authority). */
+interface ConversationRecord {
+  /** Newest sequence number seen here. */
+  known: number;
+  /** Activities this process learned another process appended (see {@link MongoDirectLineRepository.freshness}). */
+  foreign: number;
+  /** True when this process created the conversation (its state cannot exist elsewhere unless `foreign` > 0). */
+  createdHere: boolean;
+  /** When this record began (ms): a cache that evicted anything since cannot trust an absence. */
+  since: number;
+  /** Appends of this conversation from this process, one after another. */
+  appending: Promise<unknown>;
+  /** Entries seen here, by sequence number (the last `keep` at most). */
+  tail: Map<number, LoggedActivity & { movedTo?: number }>;
+}
+
+/** What the conversation-state cache needs to know about a conversation (see bot-state-storage.ts). */
+export interface ConversationFreshness {
+  /** Changes whenever this process learns that another process appended to the conversation. */
+  token: string;
+  /** This process created the conversation: no state of it exists anywhere unless `token` changed. */
+  createdHere: boolean;
+  /** When this process began tracking it (ms). */
+  since: number;
+}
+
+/** Conversations tracked in memory (their records and tails; older ones are read from the database again). */
+const TRACKED_CONVERSATIONS = 20_000;
+/** Conversations whose entries are kept in memory. */
+const TAILED_CONVERSATIONS = 5_000;
+
 /** The web chat channel's storage (see the file header). */
 export class MongoDirectLineRepository {
   private readonly keys: Collection<KeyDoc>;
-  /** Newest sequence number seen per conversation (an accelerator, never the authority). */
-  private readonly known = new Map<string, number>();
+  /** Per conversation, least recently used first. */
+  private readonly records = new Map<string, ConversationRecord>();
+  private tailed = 0;
   /** Conversation documents seen here, least recently used first (they are immutable). */
   private readonly cached = new Map<string, DirectLineConversation>();
   private feedSeq = 0;
@@ -148,9 +195,61 @@ export class MongoDirectLineRepository {
 
   async createConversation(conv: DirectLineConversation): Promise<DirectLineConversation> {
     await this.conversations(conv._id)!.insertOne(conv);
-    this.known.set(conv._id, 0);
+    this.track(conv._id, true);
     this.cache(conv);
     return conv;
+  }
+
+  /** The record of a conversation (made when absent), moved to the most recently used end. */
+  private track(conversationId: string, createdHere = false): ConversationRecord {
+    let r = this.records.get(conversationId);
+    if (r) this.records.delete(conversationId);
+    else r = { known: 0, foreign: 0, createdHere, since: Date.now(), appending: Promise.resolve(), tail: new Map() };
+    this.records.set(conversationId, r);
+    if (this.records.size > TRACKED_CONVERSATIONS) {
+      const [oldest, rec] = this.records.entries().next().value as [string, ConversationRecord];
+      if (rec.tail.size > 0) this.tailed--;
+      this.records.delete(oldest);
+    }
+    return r;
+  }
+
+  /**
+   * What the conversation-state cache may trust about a conversation: null when this process does
+   * not track it (then the state is read from the database). See the file header.
+   */
+  freshness(conversationId: string): ConversationFreshness | null {
+    const r = this.records.get(conversationId);
+    return r ? { token: `${r.foreign}`, createdHere: r.createdHere, since: r.since } : null;
+  }
+
+  /** Records that another process appended to a conversation (its cached state may be stale). */
+  private foreignSeen(conversationId: string): void {
+    const r = this.records.get(conversationId);
+    if (!r) return;
+    r.foreign++;
+    // Its entries are read again too (another process may have marked one moved).
+    if (r.tail.size > 0) this.tailed--;
+    r.tail = new Map();
+  }
+
+  /** Keeps an entry in the conversation's tail (bounded per conversation and in number of conversations). */
+  private keepEntry(r: ConversationRecord, entry: LoggedActivity & { movedTo?: number }, keep: number): void {
+    if (r.tail.size === 0) {
+      if (this.tailed >= TAILED_CONVERSATIONS) this.dropOldestTail();
+      this.tailed++;
+    }
+    r.tail.set(entry.seq, entry);
+    r.tail.delete(entry.seq - keep);
+  }
+
+  private dropOldestTail(): void {
+    for (const rec of this.records.values()) {
+      if (rec.tail.size === 0) continue;
+      rec.tail = new Map();
+      this.tailed--;
+      return;
+    }
   }
 
   /**
@@ -196,8 +295,17 @@ export class MongoDirectLineRepository {
    * number). Keeps the last `keep` activities: the one `keep` places back is deleted.
    */
   async append(conv: DirectLineConversation, stamp: (seq: number) => Record<string, unknown>, keep: number): Promise<LoggedActivity> {
+    // One append at a time per conversation in this process: each takes the number after the
+    // previous one, so a duplicate key can only mean another process (see the file header).
+    const r = this.track(conv._id);
+    const run = r.appending.then(() => this.appendNow(conv, r, stamp, keep));
+    r.appending = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendNow(conv: DirectLineConversation, r: ConversationRecord, stamp: (seq: number) => Record<string, unknown>, keep: number): Promise<LoggedActivity> {
     const name = this.logName(conv._id);
-    let seq = (this.known.get(conv._id) ?? 0) + 1;
+    let seq = r.known + 1;
     for (let attempt = 0; attempt < 1000; attempt++) {
       const activity = stamp(seq);
       try {
@@ -206,10 +314,12 @@ export class MongoDirectLineRepository {
         if (!isDuplicateKey(err)) throw err;
         // Another process appended meanwhile: find the end of the log (a few parallel probes
         // rather than one insert attempt per number), then try after it.
+        this.foreignSeen(conv._id);
         seq = Math.max(seq, await this.latestSeq(conv)) + 1;
         continue;
       }
       this.remember(conv._id, seq);
+      this.keepEntry(r, { seq, activity }, keep);
       if (seq > keep) void this.log(conv._id).deleteOne({ _id: activityId(conv._id, seq - keep) }).catch(() => undefined);
       return { seq, activity };
     }
@@ -219,10 +329,14 @@ export class MongoDirectLineRepository {
   /** Marks the activity at `seq` as moved to `to` (an update replaced it further down the log). */
   async markMoved(conversationId: string, seq: number, to: number): Promise<void> {
     await this.log(conversationId).updateOne({ _id: activityId(conversationId, seq) }, { $set: { movedTo: to } });
+    const kept = this.records.get(conversationId)?.tail.get(seq);
+    if (kept) kept.movedTo = to;
   }
 
-  /** The log entry at `seq` (moved ones included), or null. */
+  /** The log entry at `seq` (moved ones included), or null: from this process's tail, else the database. */
   async entry(conversationId: string, seq: number): Promise<(LoggedActivity & { movedTo?: number }) | null> {
+    const kept = this.records.get(conversationId)?.tail.get(seq);
+    if (kept) return kept;
     const doc = (await this.log(conversationId).findOne({ _id: activityId(conversationId, seq) })) as ActivityDoc | null;
     if (!doc || typeof doc.json !== 'string') return null;
     return { seq, activity: JSON.parse(doc.json) as Record<string, unknown>, ...(doc.movedTo ? { movedTo: doc.movedTo } : {}) };
@@ -231,7 +345,8 @@ export class MongoDirectLineRepository {
   /** The newest sequence number of a conversation (0 when empty): walks forward by `_id`. */
   async latestSeq(conv: DirectLineConversation): Promise<number> {
     const log = this.log(conv._id);
-    let latest = this.known.get(conv._id) ?? 0;
+    const before = this.records.get(conv._id)?.known ?? 0;
+    let latest = before;
     for (;;) {
       const probes = await Promise.all(
         Array.from({ length: latest === 0 ? 1 : 3 }, (_, i) => log.findOne({ _id: activityId(conv._id, latest + 1 + i) }, { projection: { _id: 1 } })),
@@ -244,28 +359,37 @@ export class MongoDirectLineRepository {
       latest += found;
       break;
     }
+    // Past the newest number known here: another process appended (the state cache must re-read).
+    if (latest > before) this.foreignSeen(conv._id);
     this.remember(conv._id, latest);
     return latest;
   }
 
-  /** Activities after `watermark` (moved ones left out), within the last `keep`. */
-  async after(conv: DirectLineConversation, watermark: number, keep: number): Promise<{ entries: LoggedActivity[]; latest: number }> {
-    const latest = await this.latestSeq(conv);
+  /**
+   * Activities after `watermark` (moved ones left out), within the last `keep`. The end of the log
+   * is looked up in the database, unless `upTo` names it (a stream catching up with what this
+   * process appended); entries kept here are not read again.
+   */
+  async after(conv: DirectLineConversation, watermark: number, keep: number, upTo?: number): Promise<{ entries: LoggedActivity[]; latest: number }> {
+    const latest = upTo ?? (await this.latestSeq(conv));
     const from = Math.max(watermark + 1, latest - keep + 1, 1);
     const entries: LoggedActivity[] = [];
     for (let start = from; start <= latest; start += PARALLEL_READS) {
       const seqs = Array.from({ length: Math.min(PARALLEL_READS, latest - start + 1) }, (_, i) => start + i);
       const got = await Promise.all(seqs.map((s) => this.entry(conv._id, s)));
-      for (const e of got) if (e && !e.movedTo) entries.push({ seq: e.seq, activity: e.activity });
+      const r = this.records.get(conv._id);
+      for (const e of got) {
+        if (!e) continue;
+        if (r) this.keepEntry(r, e, keep);
+        if (!e.movedTo) entries.push({ seq: e.seq, activity: e.activity });
+      }
     }
     return { entries, latest };
   }
 
   private remember(conversationId: string, seq: number): void {
-    if ((this.known.get(conversationId) ?? -1) >= seq) return;
-    this.known.delete(conversationId);
-    this.known.set(conversationId, seq);
-    if (this.known.size > 50_000) this.known.delete(this.known.keys().next().value as string);
+    const r = this.track(conversationId);
+    if (r.known < seq) r.known = seq;
   }
 
   // ---- doorbell feed -------------------------------------------------------------------------
@@ -315,6 +439,8 @@ export class MongoDirectLineRepository {
       others = true;
       if (!this.seenFeed.has(d._id)) conversations.add(d.conv);
     }
+    // Another process's news: this process's copy of those conversations' state may be stale.
+    for (const id of conversations) this.foreignSeen(id);
     this.seenFeed = seen;
     if (slot !== this.feedClearedSlot) {
       this.feedClearedSlot = slot;

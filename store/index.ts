@@ -116,8 +116,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const models = new MongoModelRegistry(opts.db);
   const keywordEdits = new MongoKeywordEdits(opts.db);
   const trainingJobs = new MongoTrainingJobs(opts.db);
-  const botState = new MongoBotStorage(opts.db, 'botState', { ttlMs: opts.conversationTtlMs });
   const directLine = new MongoDirectLineRepository(opts.db);
+  // Web chat state is served from memory while this process knows the conversation is current.
+  const botState = new MongoBotStorage(opts.db, 'botState', { ttlMs: opts.conversationTtlMs, freshness: (id) => directLine.freshness(id) });
   const audit = new MongoAuditLog(opts.db);
   const users = new MongoUserRepository(opts.db);
   const facts = new TicketFactsReader(opts.db);

@@ -71,8 +71,9 @@ export class ConversationService {
     return conv.userId.slice(WEBCHAT_USER_PREFIX.length);
   }
 
-  after(conv: DirectLineConversation, watermark: number): Promise<{ entries: LoggedActivity[]; latest: number }> {
-    return this.o.repo.after(conv, watermark, this.o.limits.maxActivities);
+  /** Activities after `watermark`; `upTo` (an entry appended here) spares looking up the end of the log. */
+  after(conv: DirectLineConversation, watermark: number, upTo?: number): Promise<{ entries: LoggedActivity[]; latest: number }> {
+    return this.o.repo.after(conv, watermark, this.o.limits.maxActivities, upTo);
   }
 
   /**

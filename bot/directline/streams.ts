@@ -109,7 +109,8 @@ export class StreamHub {
         if (ws.readyState === WebSocket.OPEN) ws.send(message);
         s.sockets.set(ws, entry.seq);
       }
-      if (behind) await this.sendFromLog(conversationId, s);
+      // Up to this entry only: the end of the log need not be looked up (a miss is a scan on FerretDB).
+      if (behind) await this.sendFromLog(conversationId, s, undefined, entry.seq);
     });
   }
 
@@ -120,7 +121,7 @@ export class StreamHub {
     s.busy = s.busy.then(() => this.sendFromLog(conversationId, s, conv));
   }
 
-  private async sendFromLog(conversationId: string, s: Streamed, known?: DirectLineConversation): Promise<void> {
+  private async sendFromLog(conversationId: string, s: Streamed, known?: DirectLineConversation, upTo?: number): Promise<void> {
     if (s.sockets.size === 0) return;
     try {
       const conv = known ?? (await this.repo.getConversation(conversationId));
@@ -129,7 +130,7 @@ export class StreamHub {
         return;
       }
       const from = Math.min(...s.sockets.values());
-      const { entries } = await this.conversations.after(conv, from);
+      const { entries } = await this.conversations.after(conv, from, upTo);
       for (const [ws, sent] of s.sockets) {
         const mine = entries.filter((e) => e.seq > sent);
         if (mine.length === 0) continue;
