@@ -142,6 +142,8 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       },
       async close() {
         for (const stop of stoppers.splice(0).reverse()) await stop();
+        // Read-model updates run off the request path: store them before the database closes.
+        await store.tickets.settled().catch(() => undefined);
         await database?.close();
       },
     };

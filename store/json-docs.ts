@@ -13,6 +13,10 @@
  * Changes to one document are batched: mutations queued while a write is in flight are applied
  * together by the next one, so a busy counter costs one compare-and-set per round trip, not one
  * per ticket. Each `update()` resolves when its mutation is stored.
+ *
+ * Reads in this process wait for this process's queued mutations of the documents they read, so a
+ * writer need not await its read-model updates (ticket-repository.ts runs them off the request's
+ * path) and a later read here still sees them.
  */
 import type { Collection, Db } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
@@ -36,6 +40,8 @@ export class JsonDocs<T> {
   private readonly claims: Claims;
   private readonly queues = new Map<string, Pending<T>[]>();
   private readonly running = new Set<string>();
+  /** The drain in progress per document (reads wait for it). */
+  private readonly draining = new Map<string, Promise<void>>();
 
   constructor(
     db: Db,
@@ -48,6 +54,7 @@ export class JsonDocs<T> {
 
   /** The document, or null when it was never written. */
   async get(id: string): Promise<T | null> {
+    await this.idle([id]);
     const doc = await this.docs.findOne({ _id: id });
     return doc ? (JSON.parse(doc.data) as T) : null;
   }
@@ -65,6 +72,7 @@ export class JsonDocs<T> {
       return out;
     }
     if (ids.length === 0) return out;
+    await this.idle(ids);
     for (const doc of await this.docs.find({ _id: { $in: [...ids] } }).toArray()) out.set(doc._id, JSON.parse(doc.data) as T);
     return out;
   }
@@ -79,8 +87,17 @@ export class JsonDocs<T> {
       let q = this.queues.get(id);
       if (!q) this.queues.set(id, (q = []));
       q.push({ mutate, resolve, reject });
-      if (!this.running.has(id)) void this.drain(id);
+      if (!this.running.has(id)) this.draining.set(id, this.drain(id));
     });
+  }
+
+  /** Resolves when this process has no mutation of these documents queued or being stored. */
+  private async idle(ids: readonly string[]): Promise<void> {
+    for (;;) {
+      const busy = ids.map((id) => this.draining.get(id)).filter((p): p is Promise<void> => p !== undefined);
+      if (busy.length === 0) return;
+      await Promise.all(busy);
+    }
   }
 
   /** Replaces a document outright (rebuilds). Concurrent updates are not merged into it. */
@@ -143,6 +160,7 @@ export class JsonDocs<T> {
     } finally {
       this.running.delete(id);
       this.queues.delete(id);
+      this.draining.delete(id);
     }
   }
 

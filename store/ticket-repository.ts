@@ -109,8 +109,9 @@ export interface MongoTicketRepositoryOptions {
   onOutboxed?: (number: string) => void;
   /**
    * Called after every stored ticket write, with the ticket before (null when new) and after: the
-   * one place read models (statistics counters, customer documents) follow the tickets. Awaited,
-   * so they are up to date when the write resolves; a failure is logged, never undoes the write.
+   * one place read models (statistics counters, customer documents) follow the tickets. Not
+   * awaited by the write (see `changed`): this process's reads wait for them, other processes see
+   * them moments later; a failure is logged, never undoes the write (`stats:rebuild` repairs).
    */
   onTicketChanged?: (before: Ticket | null, after: Ticket) => Promise<void>;
   /**
@@ -160,6 +161,8 @@ export class MongoTicketRepository implements TicketRepository {
   /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
   private readonly lastSeq = new Map<string, number>();
   private readonly now: () => Date;
+  /** Read-model updates still being stored (see `changed`). */
+  private readonly pendingHooks = new Set<Promise<void>>();
   private readonly writeConcern: WriteConcernSettings;
 
   constructor(db: Db, private readonly opts: MongoTicketRepositoryOptions) {
@@ -475,14 +478,27 @@ export class MongoTicketRepository implements TicketRepository {
     return this.require(number);
   }
 
-  /** Runs the change hook; the ticket write is already durable, so a failure is logged, not thrown. */
-  private async changed(before: Ticket | null, after: Ticket): Promise<void> {
-    if (!this.opts.onTicketChanged) return;
-    try {
-      await this.opts.onTicketChanged(before, after);
-    } catch (err) {
+  /**
+   * Starts the change hook and returns without waiting for it: the ticket write is already durable,
+   * and the read models' compare-and-set writes (several scans each on FerretDB) stay off the
+   * request's path. Their updates are queued synchronously, and reads in this process wait for the
+   * documents they read (json-docs.ts), so this process reads its own writes; other processes see
+   * them when stored, moments later. A failure, or a crash before they are stored, is repaired by
+   * `npm run stats:rebuild` (a recount from the tickets); it is logged, never thrown.
+   */
+  private changed(before: Ticket | null, after: Ticket): Promise<void> {
+    if (!this.opts.onTicketChanged) return Promise.resolve();
+    const run = this.opts.onTicketChanged(before, after).catch((err: unknown) => {
       this.opts.log.error({ ticket: after.number, err: (err as Error).message }, 'read models missed a ticket change; run `npm run stats:rebuild` to recount');
-    }
+    });
+    this.pendingHooks.add(run);
+    void run.finally(() => this.pendingHooks.delete(run));
+    return Promise.resolve();
+  }
+
+  /** Resolves when every read-model update started so far in this process is stored (or failed and logged). */
+  async settled(): Promise<void> {
+    while (this.pendingHooks.size > 0) await Promise.all([...this.pendingHooks]);
   }
 
   /**

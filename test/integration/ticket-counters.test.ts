@@ -98,6 +98,8 @@ describe('pre-aggregated statistics', () => {
       if (i % 5 === 0) changes.push(s1.tickets.update(n, { priority: 'high', assignee: 'dave' }));
     });
     await Promise.all(changes);
+    // Read-model updates run off the writers' path: wait until both stores have stored theirs.
+    await Promise.all([a.tickets.settled(), b.tickets.settled()]);
 
     const now = new Date();
     const today = created[0].ticket.createdDay;
@@ -130,6 +132,7 @@ describe('pre-aggregated statistics', () => {
     // Some tickets stay open or wait for review (the hot set), one of them changed by the other store.
     const fresh = await Promise.all(Array.from({ length: 6 }, (_, i) => createTicketService(i % 2 ? a : b, { log: silent }).file(input(100 + i))));
     await Promise.all([a.tickets.update(fresh[1].ticket.number, { status: 'in_progress' }), b.tickets.update(fresh[2].ticket.number, { status: 'resolved' })]);
+    await Promise.all([a.tickets.settled(), b.tickets.settled()]);
     const queries: TicketQuery[] = [
       {},
       { status: 'new' },
