@@ -223,6 +223,17 @@ export class MongoDirectLineRepository {
     return r ? { token: `${r.foreign}`, createdHere: r.createdHere, since: r.since } : null;
   }
 
+  /**
+   * The end of the log as far as this process can vouch for it without a lookup: for a
+   * conversation it created and has seen no other process append to, the newest number it
+   * appended; otherwise undefined (look it up). Another process's later append reaches this one as
+   * a doorbell (streams.ts), which catches up from the database.
+   */
+  knownEnd(conversationId: string): number | undefined {
+    const r = this.records.get(conversationId);
+    return r && r.createdHere && r.foreign === 0 ? r.known : undefined;
+  }
+
   /** Records that another process appended to a conversation (its cached state may be stale). */
   private foreignSeen(conversationId: string): void {
     const r = this.records.get(conversationId);

@@ -88,8 +88,9 @@ export class StreamHub {
       };
       ws.on('close', forget);
       ws.on('error', forget);
-      // Replay what is retained after the watermark (a greeting sent before the socket opened).
-      this.catchUp(conv._id, conv);
+      // Replay what is retained after the watermark (a greeting sent before the socket opened); up
+      // to the end this process vouches for when it can (a missed lookup is a scan on FerretDB).
+      this.catchUp(conv._id, conv, this.repo.knownEnd(conv._id));
     });
   }
 
@@ -115,10 +116,10 @@ export class StreamHub {
   }
 
   /** Brings every socket of a conversation up to the end of the log. */
-  catchUp(conversationId: string, conv?: DirectLineConversation): void {
+  catchUp(conversationId: string, conv?: DirectLineConversation, upTo?: number): void {
     const s = this.streamed.get(conversationId);
     if (!s) return;
-    s.busy = s.busy.then(() => this.sendFromLog(conversationId, s, conv));
+    s.busy = s.busy.then(() => this.sendFromLog(conversationId, s, conv, upTo));
   }
 
   private async sendFromLog(conversationId: string, s: Streamed, known?: DirectLineConversation, upTo?: number): Promise<void> {

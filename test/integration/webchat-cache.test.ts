@@ -81,6 +81,7 @@ describe('web chat write-through cache', () => {
     const before = a.state.stats().database;
     await turn(a, conv, '三'); // a's append at its next number collides with b's: a re-reads
     expect(a.state.stats().database).toBe(before + 1);
+    expect(a.repo.knownEnd(conv._id)).toBeUndefined(); // no longer vouched for: streams look the end up
     expect(await said(a, conv)).toEqual(['一', '二', '三']);
     // And back to b, which still holds its copy of '二': its append collides with a's, so it re-reads.
     await turn(b, conv, '四');
@@ -145,5 +146,6 @@ describe('web chat write-through cache', () => {
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => a.repo.append(conv, (seq) => ({ type: 'typing', id: `${conv._id}|${seq}`, n: i }), KEEP)));
     expect(results.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(a.repo.freshness(conv._id)!.token).toBe('0'); // nothing foreign seen
+    expect(a.repo.knownEnd(conv._id)).toBe(10); // a stream opened here starts without a lookup
   });
 });
