@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'restify';
 import type { z } from 'zod';
 import { BadRequestError, DirectLineError, TooManyRequestsError, UnauthorizedError } from './errors.js';
+import { findPrototypeKey } from '../../store/validation.js';
 
 /** Minimal logger shape (pino's fits). */
 export interface DirectLineLog {
@@ -66,6 +67,9 @@ export function parseWatermark(raw: string | null): number {
 
 /** Validates with zod; the 400 names the first offending field (`from.id: …`). */
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
+  // Keys such as __proto__ never become object keys downstream (the bot, the stored log).
+  const forbidden = findPrototypeKey(value, 'body');
+  if (forbidden) throw new BadRequestError('BadArgument', `${forbidden}: key not allowed`);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
