@@ -114,6 +114,15 @@ export class MongoDirectLineRepository {
     this.keys = db.collection<KeyDoc>('directlineKeys');
   }
 
+  /**
+   * Gives memory back under pressure (runtime/memory-guard.ts): both maps are accelerators over
+   * the database, so dropping them costs reads, never data.
+   */
+  shed(level: 'pressure' | 'critical'): void {
+    this.cached.clear();
+    if (level === 'critical') this.known.clear();
+  }
+
   /** A new conversation id (it names its bucket). */
   static newId(nowMs = Date.now()): string {
     return newBucketedId(nowMs);

@@ -7,7 +7,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'restify';
 import type { z } from 'zod';
-import { BadRequestError, DirectLineError, TooManyRequestsError, UnauthorizedError } from './errors.js';
+import { BadRequestError, DirectLineError, ServiceBusyError, TooManyRequestsError, UnauthorizedError } from './errors.js';
 import { findPrototypeKey } from '../../store/validation.js';
 
 /** Minimal logger shape (pino's fits). */
@@ -95,7 +95,7 @@ export function sendError(res: Response, err: unknown, log: DirectLineLog): void
   if (res.headersSent) return;
   // The rest of an oversized body is not read: close the connection after the answer.
   if (e.code === 'MessageSizeTooBig') res.header('Connection', 'close');
-  if (e instanceof TooManyRequestsError && e.retryAfterSeconds !== undefined) res.header('Retry-After', String(e.retryAfterSeconds));
+  if ((e instanceof TooManyRequestsError || e instanceof ServiceBusyError) && e.retryAfterSeconds !== undefined) res.header('Retry-After', String(e.retryAfterSeconds));
   res.send(e.status, { error: { code: e.code, message: e.message } });
 }
 
