@@ -22,7 +22,8 @@ export interface RunningApp {
 }
 
 export async function startApp(mongoUri: string, env: Record<string, string> = {}, opts: { trainingHeartbeatMs?: number; dbName?: string; memory?: MemoryGuard } = {}): Promise<RunningApp> {
-  const config = loadConfig({ PORT: '0', ...env });
+  // Tests run several apps in one process: the process's memory is not one server's (memory-ceiling.test.ts sets its own).
+  const config = loadConfig({ PORT: '0', MEMORY_CEILING_MB: '65536', ...env });
   const client = new MongoClient(mongoUri);
   await client.connect();
   const db = client.db(opts.dbName ?? `app_${randomUUID().slice(0, 8)}`);
