@@ -114,6 +114,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     botId: opts.botId ?? 'bot',
     serviceUrl: () => `${opts.publicBaseUrl().replace(/\/+$/, '')}${DIRECT_LINE_PREFIX}`,
     deliverToBot: opts.deliverToBot,
+    reference: (clientUserId) => tokens.customerReference(clientUserId),
     onAppended: (conversationId, entry) => {
       streams?.appended(conversationId, entry);
       // One bell for a burst (the echo, typing and the reply of one turn): other processes read
