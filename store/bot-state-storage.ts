@@ -184,23 +184,25 @@ export class MongoBotStorage implements Storage {
   }
 
   /**
-   * Inserts the next revision. The common case costs one insert: the revision after the newest one
-   * this process knows. If another writer took that number, a conditional write is a conflict and
-   * an unconditional one re-reads and tries the next number.
-   */
-  /**
    * Gives memory back under pressure (runtime/memory-guard.ts): the known revisions are an
    * accelerator over the database (a write after this reads the newest revision back).
    */
   shed(level: 'pressure' | 'critical'): void {
+    // Dropping copies also ends trust in absences for conversations tracked before now (`evictedAt`).
     if (level === 'critical') {
       this.known.clear();
+      this.evictedAt = Date.now();
       return;
     }
     const idle = Date.now() - 60_000;
-    for (const [key, k] of this.known) if (k.at.getTime() < idle) this.known.delete(key);
+    for (const [key, k] of this.known) if (k.at.getTime() < idle) this.forget(key);
   }
 
+  /**
+   * Inserts the next revision. The common case costs one insert: the revision after the newest one
+   * this process knows. If another writer took that number, a conditional write is a conflict and
+   * an unconditional one re-reads and tries the next number.
+   */
   private async writeOne(key: string, item: { eTag?: string }, raw?: string): Promise<void> {
     const { eTag, ...rest } = item;
     const conditional = Boolean(eTag) && eTag !== '*';

@@ -172,7 +172,11 @@ export class MongoDirectLineRepository {
    */
   shed(level: 'pressure' | 'critical'): void {
     this.cached.clear();
-    if (level === 'critical') this.known.clear();
+    // Kept entries first; at `critical` the records too (their conversations are then read from the
+    // database, and their state no longer trusted from memory, until seen again).
+    for (const r of this.records.values()) r.tail = new Map();
+    this.tailed = 0;
+    if (level === 'critical') this.records.clear();
   }
 
   /** A new conversation id (it names its bucket). */

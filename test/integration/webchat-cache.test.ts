@@ -140,6 +140,21 @@ describe('web chat write-through cache', () => {
     expect((await a.repo.after(conv, 0, KEEP)).entries.map((e) => e.activity.text)).toEqual(['一', '二', '三', '四']);
   });
 
+  it('after shedding memory, a conversation created here is read from the database, not taken as new', async () => {
+    for (const level of ['pressure', 'critical'] as const) {
+      const a = await proc();
+      const conv = await newConversation(a);
+      await turn(a, conv, '一');
+      a.state.shed(level);
+      a.repo.shed(level);
+      const before = a.state.stats().database;
+      expect(await said(a, conv)).toEqual(['一']);
+      if (level === 'critical') expect(a.state.stats().database).toBe(before + 1);
+      await turn(a, conv, '二');
+      expect(await said(a, conv)).toEqual(['一', '二']);
+    }
+  });
+
   it('appends of one conversation from one process never collide with each other (no walk of the log)', async () => {
     const a = await proc();
     const conv = await newConversation(a);
