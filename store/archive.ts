@@ -19,6 +19,9 @@ import type { Db, WriteConcernSettings } from 'mongodb';
 import { isDuplicateKey } from './claims.js';
 import type { Ticket } from './schemas.js';
 
+/** Default age (days since resolved or closed) after which tickets are archived (ARCHIVE_AFTER_DAYS). */
+export const DEFAULT_ARCHIVE_AFTER_DAYS = 180;
+
 /** Prefix of the archive collections (`ticketsArchive_yyyymm`). */
 export const ARCHIVE_PREFIX = 'ticketsArchive_';
 

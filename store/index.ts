@@ -18,7 +18,7 @@ import { FileOutbox, type OutboxLogger } from './outbox.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
 import { SearchIndex } from './search-index.js';
-import { archiveTickets, type ArchiveSummary } from './archive.js';
+import { archiveTickets, DEFAULT_ARCHIVE_AFTER_DAYS, type ArchiveSummary } from './archive.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
@@ -87,9 +87,6 @@ export interface Store {
    */
   startMaintenance(): () => void;
 }
-
-/** Default age (days since resolved or closed) after which tickets are archived. */
-export const DEFAULT_ARCHIVE_AFTER_DAYS = 180;
 
 const JOURNALED: WriteConcernSettings = { w: 'majority', journal: true };
 const ACKNOWLEDGED: WriteConcernSettings = { w: 1 };

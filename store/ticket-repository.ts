@@ -361,7 +361,11 @@ export class MongoTicketRepository implements TicketRepository {
   async list(query: TicketQuery = {}): Promise<PageOf<Ticket>> {
     const q = parseInput(TicketQuerySchema, query, 'ticket query');
     if (q.cursor !== undefined && q.page > 1) throw new ValidationError('invalid ticket query: send either cursor or page, not both', [{ path: 'cursor', message: 'not with page' }]);
-    if (q.search !== undefined && this.opts.search) return this.listFromSearch(q);
+    // A query with nothing to look up in the index (only punctuation, say) is matched literally by the scan below.
+    if (q.search !== undefined && this.opts.search) {
+      const wanted = parseSearch(q.search);
+      if (wanted.number !== null || wanted.terms.length > 0) return this.listFromSearch(q);
+    }
     const mine = (q.cursor === undefined ? await this.listForCustomer(q) : null) ?? (await this.listFromIndex(q));
     if (mine) return mine;
     const filter: Filter<TicketDoc> = {};
