@@ -26,6 +26,18 @@ export const DEFAULT_ARCHIVE_AFTER_DAYS = 180;
 export const ARCHIVE_PREFIX = 'ticketsArchive_';
 
 const ARCHIVABLE = ['resolved', 'closed'] as const;
+/** Tickets moved per batch. */
+const BATCH = 500;
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const t of items) {
+    const list = out.get(key(t));
+    if (list) list.push(t);
+    else out.set(key(t), [t]);
+  }
+  return out;
+}
 
 /** The archive collection of a ticket number (its creation month: T20261125-0042 → ticketsArchive_202611). */
 export function archiveCollectionOf(number: string): string {
@@ -47,7 +59,7 @@ export interface ArchiveOptions {
   apply?: boolean;
   now?: Date;
   writeConcern?: WriteConcernSettings;
-  /** Progress every 1,000 tickets moved. */
+  /** Progress after each batch: tickets moved so far. */
   progress?: (moved: number) => void;
   /**
    * Test seam: runs after a ticket's archive copy is stored and before it leaves the working set.
@@ -91,7 +103,6 @@ export async function archiveTickets(db: Db, opts: ArchiveOptions): Promise<Arch
   const wc = opts.writeConcern ?? { w: 'majority', journal: true };
   const tickets = db.collection<StoredTicket>('tickets');
   const candidates: StoredTicket[] = [];
-  let workingSet = 0;
   for await (const doc of tickets.find({ status: { $in: [...ARCHIVABLE] } }, { batchSize: 1000 })) {
     if (settledAt(doc) < cutoff) candidates.push(doc);
   }
@@ -104,30 +115,41 @@ export async function archiveTickets(db: Db, opts: ArchiveOptions): Promise<Arch
     for (const name of Object.keys(byCollection)) {
       if (!existing.has(name)) await db.createCollection(name).catch((err: { codeName?: string }) => (err.codeName === 'NamespaceExists' ? undefined : Promise.reject(err)));
     }
-    for (const t of candidates) {
-      const archive = db.collection<StoredTicket>(archiveCollectionOf(t._id));
-      try {
-        await archive.insertOne(t, { writeConcern: wc });
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-        // A copy left by an interrupted run: replaced by the current version, then the move finishes.
-        await archive.replaceOne({ _id: t._id }, t, { writeConcern: wc });
-        summary.resumed++;
+    // In batches: on FerretDB 1.24 every delete by `_id` scans the working set, so one conditional
+    // `deleteMany` per batch costs what one `deleteOne` would.
+    for (let i = 0; i < candidates.length; i += BATCH) {
+      const batch = candidates.slice(i, i + BATCH);
+      for (const [name, docs] of groupBy(batch, (t) => archiveCollectionOf(t._id))) {
+        const archive = db.collection<StoredTicket>(name);
+        try {
+          await archive.insertMany(docs, { ordered: false, writeConcern: wc });
+        } catch (err) {
+          // Copies left by an interrupted run: replaced by the current version, then the move finishes.
+          const dup = (err as { writeErrors?: { index: number; code?: number }[] }).writeErrors;
+          if (!isDuplicateKey(err) && !(dup && dup.length > 0 && dup.every((e) => e.code === 11000))) throw err;
+          const stored = new Set((await archive.find({ _id: { $in: docs.map((d) => d._id) } }, { projection: { _id: 1, version: 1 } }).toArray()).map((d) => `${d._id}@${d.version}`));
+          for (const t of docs) {
+            if (stored.has(`${t._id}@${t.version}`)) continue;
+            await archive.replaceOne({ _id: t._id }, t, { writeConcern: wc, upsert: true });
+          }
+          summary.resumed += dup?.length ?? 1;
+        }
       }
-      await opts.afterCopy?.(t._id);
-      const removed = await tickets.deleteOne({ _id: t._id, version: t.version }, { writeConcern: wc });
-      if (removed.deletedCount === 1) {
-        summary.archived++;
-        if (summary.archived % 1000 === 0) opts.progress?.(summary.archived);
-      } else {
-        // Changed (or reopened) since it was read: it stays in the working set, the copy goes.
-        await archive.deleteOne({ _id: t._id, version: t.version }, { writeConcern: wc });
+      for (const t of batch) await opts.afterCopy?.(t._id);
+      await tickets.deleteMany({ $or: batch.map((t) => ({ _id: t._id, version: t.version })) }, { writeConcern: wc });
+      // What is still in the working set changed during its move: it stays, its copy goes.
+      const stayed = await tickets.find({ _id: { $in: batch.map((t) => t._id) } }, { projection: { _id: 1 } }).toArray();
+      const kept = new Set(stayed.map((d) => d._id));
+      for (const t of batch) {
+        if (!kept.has(t._id)) continue;
+        await db.collection<StoredTicket>(archiveCollectionOf(t._id)).deleteOne({ _id: t._id, version: t.version }, { writeConcern: wc });
         summary.changed++;
       }
+      summary.archived += batch.length - kept.size;
+      opts.progress?.(summary.archived);
     }
   }
-  workingSet = await tickets.countDocuments({});
-  summary.workingSet = workingSet;
+  summary.workingSet = await tickets.countDocuments({});
   return summary;
 }
 

@@ -177,6 +177,24 @@ describe('archive of old closed tickets', () => {
     expect(await db.collection(archiveCollectionOf(a.number)).countDocuments({ _id: a.number as never })).toBe(0);
   });
 
+  it('a ticket changed during its move stays in the working set, and its archive copy goes', async () => {
+    const d = (await desk.file(input('移动中被修改'))).ticket;
+    await store.tickets.update(d.number, { status: 'closed' });
+    clock = new Date(clock.getTime() + 40 * 86_400_000);
+    const r = await archiveTickets(db, {
+      olderThanDays: 30,
+      apply: true,
+      now: clock,
+      afterCopy: async (n) => {
+        if (n === d.number) await store.tickets.update(d.number, { status: 'reopened' });
+      },
+    });
+    expect(r.changed).toBe(1);
+    expect(await db.collection('tickets').countDocuments({ _id: d.number as never })).toBe(1);
+    expect(await db.collection(archiveCollectionOf(d.number)).countDocuments({ _id: d.number as never })).toBe(0);
+    expect((await store.tickets.get(d.number))?.status).toBe('reopened');
+  });
+
   it('a crash between the copy and the delete leaves each ticket in exactly one readable place; the next run finishes', async () => {
     const c = (await desk.file(input('崩溃测试'))).ticket;
     await store.tickets.update(c.number, { status: 'closed' });
