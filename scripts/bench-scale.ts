@@ -128,7 +128,7 @@ runCli(async () => {
     const rebuildMs = performance.now() - r0;
     process.stderr.write(`bench:scale generated in ${Math.round(generateMs)} ms, read models rebuilt in ${Math.round(rebuildMs)} ms\n`);
     const a0 = performance.now();
-    const archived = archiveDays > 0 ? await archiveTickets(db, { olderThanDays: archiveDays, apply: true, now }) : null;
+    const archived = archiveDays > 0 ? await archiveTickets(db, { olderThanDays: archiveDays, apply: true, now, progress: (m) => m % 1000 === 0 && process.stderr.write(`bench:scale archived ${m}\n`) }) : null;
     const archiveMs = performance.now() - a0;
     if (archived) process.stderr.write(`bench:scale archived ${archived.archived} tickets in ${Math.round(archiveMs)} ms; working set ${archived.workingSet}\n`);
 

@@ -27,7 +27,7 @@ export const ARCHIVE_PREFIX = 'ticketsArchive_';
 
 const ARCHIVABLE = ['resolved', 'closed'] as const;
 /** Tickets moved per batch. */
-const BATCH = 500;
+const BATCH = 100;
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
   const out = new Map<string, T[]>();
