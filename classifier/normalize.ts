@@ -112,3 +112,30 @@ export function toSimplifiedChinese(text: string): string {
   const t = text.normalize('NFKC');
   return (charsToSimplified(t) === t ? t : toSimplified(t)).toLowerCase();
 }
+
+let foldTable: Map<number, string> | null = null;
+
+/**
+ * Folds traditional Han characters to their simplified form one character at a time (opencc-js's
+ * character table, `t` → `cn`), leaving every other character as it is. Unlike
+ * {@link toSimplifiedChinese} it never rewrites phrases, so the text keeps its length and its
+ * character positions: search indexes character pairs of folded text, and 漫遊 and 漫游 fold to
+ * the same pair.
+ */
+export function foldHan(text: string): string {
+  if (!foldTable) {
+    foldTable = new Map();
+    for (const c of TRADITIONAL) {
+      const s = charsToSimplified(String.fromCharCode(c));
+      if (s.length === 1) foldTable.set(c, s);
+    }
+  }
+  let out = '';
+  let changed = false;
+  for (let i = 0; i < text.length; i++) {
+    const s = foldTable.get(text.charCodeAt(i));
+    if (s !== undefined) changed = true;
+    out += s ?? text[i];
+  }
+  return changed ? out : text;
+}

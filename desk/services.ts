@@ -98,6 +98,8 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       now: opts.now,
       conversationTtlMs: opts.conversationTtlMs,
       capacity: opts.capacity ?? { embedded: !config.MONGODB_URI, ticketCeiling: config.EMBEDDED_TICKET_CEILING },
+      archiveAfterDays: config.ARCHIVE_AFTER_DAYS,
+      archiveInBackground: config.ARCHIVE_IN_BACKGROUND,
     });
     let channel: CustomerChannel | null = null;
     const tickets = createTicketService(store, { log, channel: () => channel, now: opts.now });

@@ -6,6 +6,7 @@ import { AppError } from '../core/app-error.js';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_EMBEDDED_TICKET_CEILING } from '../store/capacity.js';
+import { DEFAULT_ARCHIVE_AFTER_DAYS } from '../store/archive.js';
 import { PROJECT_ROOT } from './datasets.js';
 
 export const TOKENIZERS = ['node-rs-jieba', 'nodejieba'] as const;
@@ -32,6 +33,10 @@ const ConfigSchema = z.object({
   DB_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   /** Tickets of history the embedded database serves within the console targets (measured by bench:scale); the server warns from 80%. */
   EMBEDDED_TICKET_CEILING: z.coerce.number().int().min(1).default(DEFAULT_EMBEDDED_TICKET_CEILING),
+  /** Resolved and closed tickets untouched this many days leave the working set for the archive (`npm run archive`). */
+  ARCHIVE_AFTER_DAYS: z.coerce.number().int().min(1).max(36_500).default(DEFAULT_ARCHIVE_AFTER_DAYS),
+  /** Run the archive once a day in the server (true), or only by `npm run archive -- --apply` (false, the default). */
+  ARCHIVE_IN_BACKGROUND: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
   /** Service time zone: ticket-number dates and per-day statistics. */
   TIME_ZONE: z
     .string()

@@ -1,12 +1,13 @@
 /**
- * npm run -s bench:scale -- [--tickets 10000] [--samples 15] [--budget-ms 30000] [--seed 1]
+ * npm run -s bench:scale -- [--tickets 10000] [--samples 15] [--budget-ms 30000] [--seed 1] [--archive-days 180]
  *
  * Capacity benchmark of the console and the bot against a year of history. Starts the server
  * (`node dist/bot/main.js`, its own process) on a fresh database — the embedded default in a
  * temporary folder, or a new database on MONGODB_URI when set — then generates N tickets over the
  * 12 months ending today straight into the database (bulk inserts: about 5% still open, customers
  * who come back, several channels, review flags, corrections, replies, notes, spam) and rebuilds
- * the read models from them (`stats:rebuild`, timed). Then it measures, over real HTTP with a staff
+ * the read models from them (`stats:rebuild`, timed), then archives the tickets resolved or closed
+ * more than `--archive-days` ago (`npm run archive -- --apply`, timed; 0 = no archive). Then it measures, over real HTTP with a staff
  * token, p50/p95 of every console read (inbox, review queue, one ticket, statistics for a month and
  * a year, customer list and profile, search), a ticket update and a bot turn (a new web chat
  * conversation over Direct Line asking for "my ticket"), and the stored document sizes.
@@ -28,6 +29,7 @@ import { AuthService } from '../staff/auth.js';
 import { dayOf } from '../store/clock.js';
 import { openDatabase } from '../store/database.js';
 import { rebuildReadModels } from '../store/read-models.js';
+import { archiveTickets } from '../store/archive.js';
 import { MongoUserRepository } from '../store/user-repository.js';
 import { DirectLineClient } from './directline-client.js';
 import { generateHistory, loadTexts } from './scale-history.js';
@@ -82,7 +84,10 @@ runCli(async () => {
     samples: { type: 'string', default: '15' },
     'budget-ms': { type: 'string', default: '30000' },
     seed: { type: 'string', default: '1' },
+    'archive-days': { type: 'string', default: '180' },
   });
+  const archiveDays = Number(values['archive-days']);
+  if (!Number.isInteger(archiveDays) || archiveDays < 0) throw new UsageError(`--archive-days must be a whole number of days (0: no archive), got "${values['archive-days']}"`);
   const n = Number(values.tickets);
   const samples = Number(values.samples);
   const budgetMs = Number(values['budget-ms']);
@@ -122,6 +127,10 @@ runCli(async () => {
     const rebuilt = await rebuildReadModels(db);
     const rebuildMs = performance.now() - r0;
     process.stderr.write(`bench:scale generated in ${Math.round(generateMs)} ms, read models rebuilt in ${Math.round(rebuildMs)} ms\n`);
+    const a0 = performance.now();
+    const archived = archiveDays > 0 ? await archiveTickets(db, { olderThanDays: archiveDays, apply: true, now, progress: (m) => m % 1000 === 0 && process.stderr.write(`bench:scale archived ${m}\n`) }) : null;
+    const archiveMs = performance.now() - a0;
+    if (archived) process.stderr.write(`bench:scale archived ${archived.archived} tickets in ${Math.round(archiveMs)} ms; working set ${archived.workingSet}\n`);
 
     // A staff account and its session token, as the console uses.
     const users = new MongoUserRepository(db);
@@ -155,7 +164,22 @@ runCli(async () => {
     results.push(await measure('statistics, year', { ...o, target: true }, async () => void (await get(`/api/stats?from=${dayBefore(364)}&to=${today}&granularity=week`))));
     results.push(await measure('customer list', { ...o, target: true }, async () => void (await get('/api/customers?pageSize=20'))));
     results.push(await measure('customer profile', { ...o, target: true }, async (i) => void (await get(`/api/customers/${encodeURIComponent(customerList.items[i % customerList.items.length].id)}`))));
+    results.push(await measure('inbox, next page (cursor)', { ...o, target: true }, async (i) => {
+      // A cursor some pages deep, as a staff member paging through history would hold.
+      let page = (await get('/api/tickets?pageSize=20')) as { nextCursor: string | null };
+      for (let k = 0; k < 1 + (i % 3) && page.nextCursor; k++) page = (await get(`/api/tickets?pageSize=20&cursor=${encodeURIComponent(page.nextCursor)}`)) as { nextCursor: string | null };
+      if (!page.nextCursor) throw new Error('no next page');
+      await get(`/api/tickets?pageSize=20&cursor=${encodeURIComponent(page.nextCursor)}`);
+    }));
     results.push(await measure('search', { ...o, target: true }, async () => void (await get(`/api/tickets?search=${encodeURIComponent('退款')}&pageSize=20`))));
+    const searchWords = ['快递', '漫遊', 'refund', '发票', '退貨', '客服'];
+    results.push(await measure('search, varied words', { ...o, target: true }, async (i) => void (await get(`/api/tickets?search=${encodeURIComponent(searchWords[i % searchWords.length])}&pageSize=20`))));
+    results.push(
+      await measure('search, next page (cursor)', { ...o, target: true }, async () => {
+        const first = (await get(`/api/tickets?search=${encodeURIComponent('退款')}&pageSize=20`)) as { nextCursor: string | null };
+        if (first.nextCursor) await get(`/api/tickets?search=${encodeURIComponent('退款')}&pageSize=20&cursor=${encodeURIComponent(first.nextCursor)}`);
+      }),
+    );
     results.push(
       await measure('ticket update', { ...o, target: false }, async (i) => {
         const number = pick(i, openOnes.length ? openOnes : gen.numbers);
@@ -182,6 +206,7 @@ runCli(async () => {
     process.stdout.write(`${table.join('\n')}\n\n`);
     process.stdout.write(`machine load average (1, 5, 15 min): ${loadavg().map((x) => x.toFixed(1)).join(', ')}\n`);
     process.stdout.write(`history: ${n} tickets (${gen.open} open), ${gen.customers} customers; generated in ${Math.round(generateMs)} ms; read models rebuilt in ${Math.round(rebuildMs)} ms\n`);
+    if (archived) process.stdout.write(`archive (older than ${archiveDays} days): ${archived.archived} tickets moved in ${Math.round(archiveMs)} ms; working set ${archived.workingSet} tickets\n`);
     process.stdout.write(`average stored sizes (bytes): ${JSON.stringify(sizes)}\n`);
     printJson({
       engine: external ? 'mongodb' : (database.server?.kind ?? 'embedded'),
@@ -191,6 +216,7 @@ runCli(async () => {
       generateMs: Math.round(generateMs),
       rebuildMs: Math.round(rebuildMs),
       rebuilt,
+      archive: archived ? { olderThanDays: archiveDays, archived: archived.archived, workingSet: archived.workingSet, ms: Math.round(archiveMs) } : null,
       targetP95Ms: READ_TARGET_P95_MS,
       loadAverage: loadavg().map((x) => Math.round(x * 10) / 10),
       failing,
@@ -208,7 +234,7 @@ runCli(async () => {
 /** Average BSON size of the documents of each collection that grows with history (a sample of each). */
 async function documentSizes(db: Db): Promise<Record<string, { count: number; avgBytes: number }>> {
   const out: Record<string, { count: number; avgBytes: number }> = {};
-  for (const name of ['tickets', `ticketDocs_${dayOf(new Date(), 'UTC').slice(0, 7).replace('-', '')}`, 'ticketDays', 'ticketHot', 'statsMonths', 'statsTotals', 'statsWeekTexts', 'customerTickets', 'customerDirectory', 'claims']) {
+  for (const name of ['tickets', `searchIdx_${dayOf(new Date(), 'UTC').slice(0, 7).replace('-', '')}`, `ticketDocs_${dayOf(new Date(), 'UTC').slice(0, 7).replace('-', '')}`, 'ticketDays', 'ticketHot', 'statsMonths', 'statsTotals', 'statsWeekTexts', 'customerTickets', 'customerDirectory', 'claims']) {
     const c = db.collection(name);
     try {
       const docs = await c.find({}).limit(500).toArray();

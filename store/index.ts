@@ -17,6 +17,8 @@ import { MongoModelRegistry } from './model-registry.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
+import { SearchIndex } from './search-index.js';
+import { archiveTickets, DEFAULT_ARCHIVE_AFTER_DAYS, type ArchiveSummary } from './archive.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
@@ -34,6 +36,13 @@ export interface StoreOptions {
   conversationTtlMs?: number;
   /** Which engine is in use and its ticket ceiling (default: embedded, the measured ceiling). */
   capacity?: CapacityOptions;
+  /**
+   * Resolved and closed tickets older than this many days move to the archive when the archive
+   * runs (`npm run archive`, or daily in the background with `archiveInBackground`).
+   */
+  archiveAfterDays?: number;
+  /** Runs the archive once a day from `startMaintenance` (default: only by the CLI). */
+  archiveInBackground?: boolean;
 }
 
 export interface Store {
@@ -55,6 +64,13 @@ export interface Store {
   facts: TicketFactsReader;
   /** Pre-aggregated statistics, kept up to date by every ticket write. */
   counters: TicketCounters;
+  /** The inverted index of staff search, kept up to date by every ticket write. */
+  search: SearchIndex;
+  /**
+   * Moves resolved and closed tickets older than `olderThanDays` (default: the configured
+   * ARCHIVE_AFTER_DAYS) to the archive; counts only unless `apply` (store/archive.ts).
+   */
+  archive(opts?: { apply?: boolean; olderThanDays?: number; progress?: (moved: number) => void }): Promise<ArchiveSummary>;
   /** History size against the embedded database's measured ceiling. */
   capacity: CapacityMonitor;
   /** Who changed what, when (insert-only). */
@@ -97,6 +113,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const customers = new MongoCustomerRepository(opts.db);
   const atomicUpdates = await updatesAreAtomic(opts.db);
   const index = new TicketIndex(opts.db);
+  const search = new SearchIndex(opts.db);
   const tickets = new MongoTicketRepository(opts.db, {
     atomicUpdates,
     timeZone: opts.timeZone,
@@ -107,9 +124,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     now: opts.now,
     customerTickets: (identity) => customers.allTicketsOf(identity),
     index,
+    search,
     count: (filter) => counters.count(filter),
     onTicketChanged: async (before, after) => {
-      await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after), index.onTicketChanged(before, after)]);
+      await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after), index.onTicketChanged(before, after), search.onTicketChanged(before, after)]);
     },
   });
   const training = new MongoTrainingRepository(opts.db);
@@ -125,7 +143,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   // This month's and next month's ticket collections exist before any ticket is written.
   const today = dayOf(opts.now?.() ?? new Date(), opts.timeZone);
   const [y, m] = today.split('-').map(Number);
-  await index.prepare([today, new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10)]);
+  const nextMonth = new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10);
+  await index.prepare([today, nextMonth]);
+  await search.prepare([today, nextMonth]);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const store: Store = {
@@ -141,6 +161,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     users,
     facts,
     counters,
+    search,
+    archive: (o = {}) =>
+      archiveTickets(opts.db, { apply: o.apply, olderThanDays: o.olderThanDays ?? opts.archiveAfterDays ?? DEFAULT_ARCHIVE_AFTER_DAYS, now: opts.now?.(), writeConcern, progress: o.progress }),
     capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
     writeConcern,
@@ -149,9 +172,17 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     startMaintenance() {
       // Claims are taken on FerretDB only.
       const claims = atomicUpdates ? null : new Claims(opts.db);
+      let hours = 0;
       const pruner = setInterval(() => {
         claims?.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
         botState.sweepExpired().catch((err: Error) => opts.log.warn({ err: err.message }, 'sweeping expired conversation state failed'));
+        // Once a day, when enabled: old closed tickets leave the working set.
+        if (opts.archiveInBackground && ++hours % 24 === 1) {
+          store
+            .archive({ apply: true })
+            .then((r) => opts.log.info({ archived: r.archived, changed: r.changed, workingSet: r.workingSet }, 'archived old closed tickets'))
+            .catch((err: Error) => opts.log.warn({ err: err.message }, 'archiving old tickets failed; run `npm run archive -- --apply`'));
+        }
       }, 60 * 60_000);
       pruner.unref();
       return () => clearInterval(pruner);

@@ -1,15 +1,14 @@
 /**
- * Rebuilding the read models that follow the tickets (statistics counters, customer documents)
- * from the tickets themselves, working set and archive.
+ * Rebuilding the read models that follow the tickets (statistics counters, customer documents,
+ * the ticket index and the search index) from the tickets themselves, working set and archive.
  */
 import type { Db } from 'mongodb';
+import { everyStoredTicket } from './archive.js';
 import { MongoCustomerRepository } from './customer-repository.js';
 import type { Ticket } from './schemas.js';
+import { SearchIndex } from './search-index.js';
 import { countedTicket, TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
-
-/** Collections holding tickets: the working set, then the archive. */
-export const TICKET_COLLECTIONS = ['tickets', 'ticketsArchive'] as const;
 
 export interface RebuildResult {
   tickets: number;
@@ -17,20 +16,16 @@ export interface RebuildResult {
   weeks: number;
   identities: number;
   days: number;
+  searchMonths: number;
+  searchTerms: number;
 }
 
-/** Every stored ticket, one at a time (a full scan: maintenance only, never a request). */
+/** Every stored ticket once, working set then archive (a full scan: maintenance only, never a request). */
 export async function* everyTicket(db: Db, progress: (tickets: number) => void = () => {}): AsyncIterable<Ticket> {
-  let n = 0;
-  for (const name of TICKET_COLLECTIONS) {
-    for await (const doc of db.collection<Ticket & { _id: string }>(name).find({}, { batchSize: 1000 })) {
-      if (++n % 10_000 === 0) progress(n);
-      yield doc;
-    }
-  }
+  yield* everyStoredTicket(db, progress);
 }
 
-/** Recounts the statistics and the customer documents from every ticket. */
+/** Recounts the statistics, the customer documents and the ticket and search indexes from every ticket. */
 export async function rebuildReadModels(db: Db, progress: (tickets: number) => void = () => {}): Promise<RebuildResult> {
   const counters = await new TicketCounters(db).rebuild(
     (async function* () {
@@ -38,7 +33,13 @@ export async function rebuildReadModels(db: Db, progress: (tickets: number) => v
     })(),
   );
   const customers = await new MongoCustomerRepository(db).rebuild(everyTicket(db));
-  // The ticket list covers the working set only.
-  const index = await new TicketIndex(db).rebuild(db.collection<Ticket & { _id: string }>('tickets').find({}, { batchSize: 1000 }));
-  return { ...counters, ...customers, ...index };
+  // Archived tickets stay listed and openable by number: the index covers every ticket.
+  const index = await new TicketIndex(db).rebuild(everyStoredTicket(db));
+  const search = await new SearchIndex(db).rebuild(everyTicket(db));
+  return { ...counters, ...customers, ...index, ...search };
+}
+
+/** Rebuilds only the search index (after upgrading to a version that indexes new terms). */
+export async function rebuildSearchIndex(db: Db): Promise<{ searchMonths: number; searchTerms: number }> {
+  return new SearchIndex(db).rebuild(everyTicket(db));
 }

@@ -188,6 +188,8 @@ export const TicketQuerySchema = z
     /** `review`: the review queue — tickets that need review first, then the newest. */
     sort: z.enum(['createdAt', '-createdAt', 'priority', '-priority', 'confidence', '-confidence', 'review']).default('-createdAt'),
     page: z.coerce.number().int().min(1).max(100_000).default(1),
+    /** Keyset pagination: the `nextCursor` of the previous page (then `page` stays 1). */
+    cursor: z.string().min(1).max(512).optional(),
     pageSize: z.coerce.number().int().min(1).max(200).default(20),
   })
   .strict();

@@ -105,7 +105,18 @@ export type IndexedQuery = Pick<TicketQuery, 'status' | 'topic' | 'type' | 'chan
   sort: '-createdAt' | 'createdAt';
   page: number;
   pageSize: number;
+  /**
+   * Keyset position: the page starts after this ticket (creation time in ms and number) in the
+   * sort order, and `page` is ignored. Stable under inserts: new tickets never shift a page.
+   */
+  after?: { c: number; n: string };
 };
+
+/** Whether summary `s` comes after the keyset position `after` in the sort order. */
+function isAfter(s: TicketSummary, after: { c: number; n: string }, desc: boolean): boolean {
+  const cmp = s.c - after.c || (s.n < after.n ? -1 : s.n > after.n ? 1 : 0);
+  return desc ? cmp < 0 : cmp > 0;
+}
 
 export function matches(s: TicketSummary, q: IndexedQuery): boolean {
   return (
@@ -228,13 +239,20 @@ export class TicketIndex {
     this.listed.add(day);
   }
 
-  /** The numbers on a page of the query, and the total when the walk saw every day of the range. */
-  async page(q: IndexedQuery): Promise<{ numbers: string[]; total: number | null }> {
+  /**
+   * The numbers on a page of the query, the total when the walk saw every day of the range (and
+   * started at the first one), and whether more tickets follow the page (`more`, for a next cursor).
+   */
+  async page(q: IndexedQuery): Promise<{ numbers: string[]; total: number | null; more: boolean; last: { c: number; n: string } | null }> {
     if ((q.status !== undefined && OPEN.includes(q.status)) || q.needsReview === true) return this.hotPage(q);
+    const desc = q.sort === '-createdAt';
     const listed = (await this.dayList.get('days'))?.days ?? [];
-    const days = listed.filter((d) => (!q.from || d >= q.from) && (!q.to || d <= q.to));
-    if (q.sort === '-createdAt') days.reverse();
-    const want = q.page * q.pageSize;
+    const afterDay = q.after ? dayOfNumber(q.after.n) : undefined;
+    const days = listed.filter((d) => (!q.from || d >= q.from) && (!q.to || d <= q.to) && (!afterDay || (desc ? d <= afterDay : d >= afterDay)));
+    if (desc) days.reverse();
+    const first = q.after ? 0 : (q.page - 1) * q.pageSize;
+    // One more than the page: whether a next page exists.
+    const want = first + q.pageSize + 1;
     const found: TicketSummary[] = [];
     let i = 0;
     // The first page of a dense list is in the newest day or two: start small, then read more at once.
@@ -242,18 +260,29 @@ export class TicketIndex {
       const chunk = days.slice(i, i + size);
       const docs = await this.days.getMany(chunk);
       for (const day of chunk) {
-        const items = (docs.get(day)?.items ?? []).filter((s) => matches(s, q));
+        const items = (docs.get(day)?.items ?? []).filter((s) => matches(s, q) && (!q.after || isAfter(s, q.after, desc)));
         items.sort((a, b) => a.c - b.c || (a.n < b.n ? -1 : 1));
-        if (q.sort === '-createdAt') items.reverse();
+        if (desc) items.reverse();
         found.push(...items);
       }
     }
-    const complete = i >= days.length;
-    return { numbers: found.slice((q.page - 1) * q.pageSize, want).map((s) => s.n), total: complete ? found.length : null };
+    const complete = i >= days.length && !q.after;
+    const slice = found.slice(first, first + q.pageSize);
+    const last = slice.at(-1);
+    return { numbers: slice.map((s) => s.n), total: complete ? found.length : null, more: found.length > first + q.pageSize, last: last ? { c: last.c, n: last.n } : null };
+  }
+
+  /** The summaries of tickets by number, from their days' documents (one read for all). */
+  async summaries(numbers: readonly string[]): Promise<Map<string, TicketSummary>> {
+    const wanted = new Set(numbers);
+    const docs = await this.days.getMany([...new Set(numbers.map(dayOfNumber))]);
+    const out = new Map<string, TicketSummary>();
+    for (const d of docs.values()) for (const s of d.items) if (wanted.has(s.n)) out.set(s.n, s);
+    return out;
   }
 
   /** A page of a query that only hot tickets can match: every one of them is read, so the total is exact. */
-  private async hotPage(q: IndexedQuery): Promise<{ numbers: string[]; total: number }> {
+  private async hotPage(q: IndexedQuery): Promise<{ numbers: string[]; total: number; more: boolean; last: { c: number; n: string } | null }> {
     const shards = await this.hot.getMany(Array.from({ length: HOT_SHARDS }, (_, i) => `hot-${i}`));
     const found: TicketSummary[] = [];
     for (const h of shards.values()) {
@@ -265,8 +294,14 @@ export class TicketIndex {
       }
     }
     found.sort((a, b) => a.c - b.c || (a.n < b.n ? -1 : 1));
-    if (q.sort === '-createdAt') found.reverse();
-    return { numbers: found.slice((q.page - 1) * q.pageSize, q.page * q.pageSize).map((x) => x.n), total: found.length };
+    const desc = q.sort === '-createdAt';
+    if (desc) found.reverse();
+    const after = q.after;
+    const rest = after ? found.filter((s) => isAfter(s, after, desc)) : found;
+    const first = after ? 0 : (q.page - 1) * q.pageSize;
+    const slice = rest.slice(first, first + q.pageSize);
+    const last = slice.at(-1);
+    return { numbers: slice.map((x) => x.n), total: found.length, more: rest.length > first + q.pageSize, last: last ? { c: last.c, n: last.n } : null };
   }
 
   /** Recomputes the index from every ticket of the working set. Run while the service is quiet. */

@@ -22,7 +22,12 @@ import type { z } from 'zod';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { dayOf } from './clock.js';
 import type { CountFilter } from './ticket-counters.js';
-import type { TicketIndex } from './ticket-index.js';
+import { dayOfNumber, matches, summarize, type IndexedQuery, type TicketIndex, type TicketSummary } from './ticket-index.js';
+import { archiveCollectionOf } from './archive.js';
+import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
+import type { SearchIndex } from './search-index.js';
+import { compareNumbersDesc } from './search-index.js';
+import { parseSearch } from './search-terms.js';
 import { ensureIndexes } from './indexes.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
@@ -57,6 +62,11 @@ export interface PageOf<T> {
   total: number;
   page: number;
   pageSize: number;
+  /**
+   * Keyset pagination: pass it as `cursor` (same filters and sort) for the page after this one;
+   * null on the last page. Stable under inserts, unlike `page`.
+   */
+  nextCursor?: string | null;
 }
 
 /** Counts of tickets per day and per value of one field. */
@@ -120,7 +130,9 @@ export interface MongoTicketRepositoryOptions {
    */
   customerTickets?: (identity: { channelId: string; userId: string }) => Promise<{ number: string; status: Ticket['status']; spam?: boolean }[]>;
   /** The per-day ticket summaries that answer the ticket list without a scan (store/ticket-index.ts). */
-  index?: Pick<TicketIndex, 'page' | 'getTickets'>;
+  index?: Pick<TicketIndex, 'page' | 'getTickets' | 'summaries'>;
+  /** The inverted index that answers text search without reading tickets (store/search-index.ts). */
+  search?: Pick<SearchIndex, 'find'>;
   /** Counts the tickets of a one-field filter from the statistics counters; null when it cannot. */
   count?: (filter: CountFilter) => Promise<number | null>;
 }
@@ -165,7 +177,10 @@ export class MongoTicketRepository implements TicketRepository {
   private readonly pendingHooks = new Set<Promise<void>>();
   private readonly writeConcern: WriteConcernSettings;
 
-  constructor(db: Db, private readonly opts: MongoTicketRepositoryOptions) {
+  constructor(
+    private readonly db: Db,
+    private readonly opts: MongoTicketRepositoryOptions,
+  ) {
     this.tickets = db.collection<TicketDoc>('tickets');
     this.claims = new Claims(db);
     this.inserts = new InsertBatcher(this.tickets, () => this.writeConcern);
@@ -291,10 +306,36 @@ export class MongoTicketRepository implements TicketRepository {
 
   /** The ticket as stored in the tickets collection (the source of truth). */
   private async read(n: string): Promise<Ticket | null> {
+    const found = await this.locate(n);
+    return found ? toTicket(found.doc) : null;
+  }
+
+  /**
+   * The stored ticket and whether it is archived. The working set wins: a ticket found in both
+   * (an archive move or a restore interrupted between its two writes) is the working set's.
+   */
+  private async locate(n: string): Promise<{ doc: TicketDoc; archived: boolean } | null> {
     // By _id: the one filter FerretDB 1.24 hands to SQLite (which still reads every row, in C, with
     // no index: about 15 µs per stored ticket on the reference machine); an index lookup on MongoDB.
     const doc = await this.tickets.findOne({ _id: n });
-    return doc ? toTicket(doc) : null;
+    if (doc) return { doc, archived: false };
+    // Archived tickets live in one collection per creation month, which the number names.
+    const old = await this.db.collection<TicketDoc>(archiveCollectionOf(n)).findOne({ _id: n });
+    return old ? { doc: old, archived: true } : null;
+  }
+
+  /**
+   * Brings an archived ticket back into the working set before it changes (a reopened ticket is
+   * worked on again): insert first, then delete the archive copy, so an interruption leaves it in
+   * the working set (which wins) and never nowhere.
+   */
+  private async restore(doc: TicketDoc): Promise<void> {
+    try {
+      await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    await this.db.collection<TicketDoc>(archiveCollectionOf(doc._id)).deleteOne({ _id: doc._id }, { writeConcern: this.writeConcern });
   }
 
   /**
@@ -307,17 +348,28 @@ export class MongoTicketRepository implements TicketRepository {
     const byNumber = (await this.opts.index?.getTickets(numbers)) ?? new Map<string, Ticket>();
     const missing = numbers.filter((n) => !byNumber.has(n));
     if (missing.length === 1) {
-      const t = await this.get(missing[0]);
+      const t = await this.read(missing[0]);
       if (t) byNumber.set(t.number, t);
     } else if (missing.length > 1) {
       for (const d of await this.tickets.find({ _id: { $in: missing } }).toArray()) byNumber.set(d._id, toTicket(d));
+      for (const n of missing) {
+        if (byNumber.has(n)) continue;
+        const t = await this.read(n);
+        if (t) byNumber.set(n, t);
+      }
     }
     return numbers.map((n) => byNumber.get(n)).filter((t): t is Ticket => t !== undefined);
   }
 
   async list(query: TicketQuery = {}): Promise<PageOf<Ticket>> {
     const q = parseInput(TicketQuerySchema, query, 'ticket query');
-    const mine = (await this.listForCustomer(q)) ?? (await this.listFromIndex(q));
+    if (q.cursor !== undefined && q.page > 1) throw new ValidationError('invalid ticket query: send either cursor or page, not both', [{ path: 'cursor', message: 'not with page' }]);
+    // A query with nothing to look up in the index (only punctuation, say) is matched literally by the scan below.
+    if (q.search !== undefined && this.opts.search) {
+      const wanted = parseSearch(q.search);
+      if (wanted.number !== null || wanted.terms.length > 0) return this.listFromSearch(q);
+    }
+    const mine = (q.cursor === undefined ? await this.listForCustomer(q) : null) ?? (await this.listFromIndex(q));
     if (mine) return mine;
     const filter: Filter<TicketDoc> = {};
     if (q.status) filter.status = q.status;
@@ -333,7 +385,7 @@ export class MongoTicketRepository implements TicketRepository {
       const re = { $regex: escapeRegex(q.search), $options: 'i' };
       filter.$or = [{ number: re }, { 'text.original': re }, { 'contact.phone': re }, { 'contact.email': re }];
     }
-    let sort: Sort;
+    let sort: Record<string, 1 | -1>;
     if (q.sort === 'review') {
       sort = { needsReview: -1, createdAt: -1, number: -1 };
     } else {
@@ -342,11 +394,75 @@ export class MongoTicketRepository implements TicketRepository {
       const field = name === 'priority' ? 'priorityRank' : name;
       sort = { [field]: desc ? -1 : 1, number: desc ? -1 : 1 };
     }
-    const [items, total] = await Promise.all([
-      this.tickets.find(filter).sort(sort).skip((q.page - 1) * q.pageSize).limit(q.pageSize).toArray(),
+    const fields = Object.entries(sort);
+    // Keyset: after the cursor's key in the sort order (the first field that differs decides).
+    let page: Filter<TicketDoc> = filter;
+    if (q.cursor !== undefined) {
+      const c = decodeCursor(q.cursor, 'q', q.sort);
+      if (c.k.length !== fields.length) throw new ValidationError('invalid cursor: made for another list or sort', [{ path: 'cursor', message: 'wrong key' }]);
+      const vals = c.k.map((v, i) => (fields[i][0] === 'createdAt' && typeof v === 'number' ? new Date(v) : v));
+      const or = fields.map(([f, d], i) => ({ ...Object.fromEntries(fields.slice(0, i).map(([g], j) => [g, vals[j]])), [f]: { [d === 1 ? '$gt' : '$lt']: vals[i] } }));
+      page = { $and: [filter, { $or: or }] } as Filter<TicketDoc>;
+    }
+    const [docs, total] = await Promise.all([
+      this.tickets
+        .find(page)
+        .sort(sort as Sort)
+        .skip(q.cursor !== undefined ? 0 : (q.page - 1) * q.pageSize)
+        .limit(q.pageSize + 1)
+        .toArray(),
       this.tickets.countDocuments(filter),
     ]);
-    return { items: items.map(toTicket), total, page: q.page, pageSize: q.pageSize };
+    const items = docs.slice(0, q.pageSize);
+    const last = items.at(-1) as unknown as Record<string, unknown> | undefined;
+    const key = (d: Record<string, unknown>) => fields.map(([f]) => (d[f] instanceof Date ? (d[f] as Date).getTime() : ((d[f] as string | number | boolean | undefined) ?? null)));
+    const nextCursor = docs.length > q.pageSize && last ? encodeCursor({ m: 'q', s: q.sort, k: key(last) }) : null;
+    return { items: items.map(toTicket), total, page: q.page, pageSize: q.pageSize, nextCursor };
+  }
+
+  /**
+   * Text search from the inverted index (store/search-index.ts): the matching numbers, filtered by
+   * their summaries in the ticket index when the query has other filters, sorted, then one page of
+   * tickets read. A ticket number typed in the box is looked up directly. Reads no other ticket.
+   */
+  private async listFromSearch(q: z.output<typeof TicketQuerySchema>): Promise<PageOf<Ticket>> {
+    const wanted = parseSearch(q.search!);
+    const month = (day: string | undefined) => (day ? day.slice(0, 4) + day.slice(5, 7) : undefined);
+    let numbers = wanted.number ? ((await this.get(wanted.number)) ? [wanted.number] : []) : await this.opts.search!.find(wanted.terms, { fromMonth: month(q.from), toMonth: month(q.to) });
+    numbers = numbers.filter((n) => (!q.from || dayOfNumber(n) >= q.from) && (!q.to || dayOfNumber(n) <= q.to));
+    const filtered = SUMMARY_FILTERS.some((k) => q[k] !== undefined);
+    const timeSort = q.sort === '-createdAt' || q.sort === 'createdAt';
+    let rows: { n: string; key: Cursor['k'] }[];
+    if (!filtered && timeSort) {
+      rows = numbers.map((n) => ({ n, key: [n] }));
+    } else {
+      const sums: Map<string, TicketSummary> = this.opts.index ? await this.opts.index.summaries(numbers) : new Map();
+      // Tickets without a summary (the index not yet rebuilt) are read whole.
+      const missing = numbers.filter((n) => !sums.has(n));
+      if (missing.length) for (const t of await this.getMany(missing)) sums.set(t.number, summarize(t));
+      const kept = numbers.filter((n) => sums.has(n) && matches(sums.get(n)!, q as unknown as IndexedQuery));
+      const rank = new Map<string, number>();
+      if (q.sort.endsWith('priority')) for (const t of await this.getMany(kept)) rank.set(t.number, PRIORITY_RANK[t.priority]);
+      rows = kept.map((n) => {
+        const s = sums.get(n)!;
+        if (q.sort === 'review') return { n, key: [s.r ? 1 : 0, s.c, n] };
+        if (q.sort.endsWith('confidence')) return { n, key: [s.f, n] };
+        if (q.sort.endsWith('priority')) return { n, key: [rank.get(n) ?? 1, n] };
+        return { n, key: [n] };
+      });
+    }
+    const desc = q.sort.startsWith('-') || q.sort === 'review';
+    const order = (a: Cursor['k'], b: Cursor['k']) => (desc ? -compareKeys(a, b) : compareKeys(a, b));
+    rows.sort((a, b) => order(a.key, b.key));
+    let start = (q.page - 1) * q.pageSize;
+    if (q.cursor !== undefined) {
+      const after = decodeCursor(q.cursor, 's', q.sort).k;
+      start = rows.findIndex((r) => order(r.key, after) > 0);
+      if (start < 0) start = rows.length;
+    }
+    const slice = rows.slice(start, start + q.pageSize);
+    const nextCursor = start + q.pageSize < rows.length ? encodeCursor({ m: 's', s: q.sort, k: slice.at(-1)!.key }) : null;
+    return { items: await this.getMany(slice.map((r) => r.n)), total: rows.length, page: q.page, pageSize: q.pageSize, nextCursor };
   }
 
   async update(number: string, patch: TicketPatch, opts: { expectedVersion?: number; by?: string } = {}): Promise<Ticket> {
@@ -448,8 +564,16 @@ export class MongoTicketRepository implements TicketRepository {
       const update: Record<string, unknown> = { $set: { ...set, version: next, updatedAt: at } };
       if (push) update.$push = push;
       const r = await this.tickets.updateOne({ _id: current.number, version: current.version }, update, { writeConcern: this.writeConcern });
-      // Our read was stale (the ticket had moved on): nothing was written, so retry from a fresh read.
       if (r.matchedCount === 0) {
+        // Archived: back into the working set, and this change is retried there (the claim taken
+        // for it is released: nobody else applied this version).
+        const found = await this.locate(current.number);
+        if (found?.archived) {
+          await this.restore(found.doc);
+          if (!this.opts.atomicUpdates) await this.claims.forget(`ticket:${current.number}:v${next}`);
+          continue;
+        }
+        // Our read was stale (the ticket had moved on): nothing was written, so retry from a fresh read.
         if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
         continue;
       }
@@ -469,7 +593,14 @@ export class MongoTicketRepository implements TicketRepository {
     const at = this.now();
     const items = push(at);
     // The pre-image of this atomic update: with the pushed items it is exactly the version written.
-    const doc = await this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern });
+    let doc = await this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern });
+    if (!doc) {
+      const found = await this.locate(n);
+      if (found?.archived) {
+        await this.restore(found.doc);
+        doc = await this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern });
+      }
+    }
     if (!doc) throw new NotFoundError(`ticket ${number} not found`);
     const before = toTicket(doc);
     const written = { ...before, version: before.version + 1, updatedAt: at } as Ticket;
@@ -522,12 +653,19 @@ export class MongoTicketRepository implements TicketRepository {
    */
   private async listFromIndex(q: z.output<typeof TicketQuerySchema>): Promise<PageOf<Ticket> | null> {
     if (!this.opts.index || q.search !== undefined || (q.sort !== '-createdAt' && q.sort !== 'createdAt')) return null;
-    const { search: _search, ...rest } = q;
-    const page = await this.opts.index.page({ ...rest, sort: q.sort });
+    const { search: _search, cursor, ...rest } = q;
+    let after: { c: number; n: string } | undefined;
+    if (cursor !== undefined) {
+      const [c, n] = decodeCursor(cursor, 'i', q.sort).k;
+      if (typeof c !== 'number' || typeof n !== 'string') throw new ValidationError('invalid cursor: made for another list or sort', [{ path: 'cursor', message: 'wrong key' }]);
+      after = { c, n };
+    }
+    const page = await this.opts.index.page({ ...rest, sort: q.sort, after });
     let total = page.total;
     if (total === null && q.assignee === undefined && q.customerUserId === undefined) total = (await this.opts.count?.(q)) ?? null;
     if (total === null) total = (await this.opts.index.page({ ...rest, sort: q.sort, page: 1, pageSize: Number.MAX_SAFE_INTEGER })).numbers.length;
-    return { items: await this.getMany(page.numbers), total, page: q.page, pageSize: q.pageSize };
+    const nextCursor = page.more && page.last ? encodeCursor({ m: 'i', s: q.sort, k: [page.last.c, page.last.n] }) : null;
+    return { items: await this.getMany(page.numbers), total, page: q.page, pageSize: q.pageSize, nextCursor };
   }
 
   async latestOpenFor(channelId: string, userId: string): Promise<Ticket | null> {
@@ -560,6 +698,23 @@ export class MongoTicketRepository implements TicketRepository {
     if (!t) throw new NotFoundError(`ticket ${number} not found`);
     return t;
   }
+}
+
+/** Query fields the ticket summaries answer (search filters them in memory). */
+const SUMMARY_FILTERS = ['status', 'topic', 'type', 'channelId', 'needsReview', 'spam', 'assignee', 'customerUserId'] as const;
+
+/** Compares sort keys field by field (ticket numbers by day, then sequence). */
+function compareKeys(a: Cursor['k'], b: Cursor['k']): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (typeof x === 'string' && typeof y === 'string') return -compareNumbersDesc(x, y) || (x < y ? -1 : 1);
+    if (x === null || x === undefined) return -1;
+    if (y === null || y === undefined) return 1;
+    return Number(x) < Number(y) ? -1 : 1;
+  }
+  return 0;
 }
 
 /** A number that needs no database: T20261125-O + 6 random base-36 characters. */
