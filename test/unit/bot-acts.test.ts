@@ -284,7 +284,7 @@ describe('follow-ups land on the ticket', () => {
 
 /** Runs a proactive turn (what a staff reply or a resolution does) into the test conversation. */
 async function proactive(bot: DemandBot, adapter: TestAdapter, ticket: Ticket, message: Parameters<DemandBot['proactive']>[2]): Promise<Partial<Activity>> {
-  const ref = { channelId: 'test', serviceUrl: 'http://127.0.0.1:1/', conversation: { id: 'conv-1', isGroup: false, conversationType: 'personal', name: '' }, user: { id: 'customer-1' }, bot: { id: 'bot' } };
+  const ref = { channelId: 'test', serviceUrl: 'http://127.0.0.1:1/', conversation: { id: 'conv-1', isGroup: false, conversationType: 'personal', name: '' }, user: { id: 'customer-1', name: 'Customer' }, bot: { id: 'bot', name: 'Bot' } };
   const context = new TurnContext(adapter, TurnContext.applyConversationReference({ type: 'event', name: 'continueConversation' }, ref, true));
   await bot.proactive(context, ticket, message);
   return adapter.activeQueue.shift()!;
