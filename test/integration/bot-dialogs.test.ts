@@ -270,6 +270,37 @@ describe('dialogue acts (real model)', () => {
   });
 });
 
+describe('follow-ups land on the ticket (real model)', () => {
+  const CASES: Record<ReplyLang, { demand: string; confirm: RegExp; yes: string; skip: string; followups: string[]; other: RegExp }> = {
+    'zh-Hans': { demand: '我的快递三天了还没到，物流信息一直不更新', confirm: /对吗/, yes: '对', skip: '跳过', followups: ['好的，那明天我在家等', '谢谢', '快递员的电话也打不通', '好的'], other: /对吗|请帮我选一下/ },
+    'zh-Hant': { demand: '我嘅包裹三日都未到，物流資料一直冇更新', confirm: /對嗎/, yes: '對', skip: '跳過', followups: ['好，唔該晒，我等你哋消息', '聽日我喺屋企等', '好'], other: /對嗎|請幫我選一下/ },
+    en: { demand: 'My parcel is three days late and the tracking has not moved at all', confirm: /is that right\?/, yes: 'Yes', skip: 'Skip', followups: ["thanks, I'll wait", 'ok I will be at home tomorrow', 'the courier is not answering his phone either'], other: /is that right\?|Please pick one/ },
+  };
+
+  it.each(Object.keys(CASES) as ReplyLang[])('every message after filing is on the ticket, until 新问题 / new issue (%s)', async (lang) => {
+    const c = CASES[lang];
+    const t = texts(lang);
+    const user = `follow-${lang}-${randomUUID().slice(0, 6)}`;
+    const adapter = adapterFor(newBot(), user);
+    const said = await play(adapter, [[c.demand, c.confirm], [c.yes, /./], [c.skip, NUMBER]]);
+    const number = said.join('\n').match(NUMBER)![0];
+    for (const f of c.followups) await play(adapter, [[f, (a) => expect([t.followupAdded(number), t.followupThanks(number)]).toContain(a.text)]]);
+    // Nothing lost: every follow-up is on the ticket, in order.
+    expect((await store.tickets.get(number))!.messages.map((m) => m.text)).toEqual(c.followups);
+    await play(adapter, [[lang === 'en' ? 'new issue' : lang === 'zh-Hant' ? '新問題' : '新问题', t.newIssue]]);
+    await play(adapter, [[lang === 'en' ? 'My home broadband has been completely down since yesterday' : lang === 'zh-Hant' ? '我屋企寬頻由尋日開始完全上唔到網' : '我家宽带从昨天开始完全上不了网', c.other]]);
+    expect((await store.tickets.get(number))!.messages).toHaveLength(c.followups.length);
+  });
+
+  it('a clearly new demand of another topic starts a new ticket without 新问题', async () => {
+    const adapter = adapterFor(newBot());
+    const said = await play(adapter, [['我的快递三天了还没到，物流信息一直不更新', /对吗/], ['对', /手机号/], ['跳过', NUMBER]]);
+    const number = said.join('\n').match(NUMBER)![0];
+    await play(adapter, [['请问你们的会员积分怎么兑换？', /「账户会员」/]]);
+    expect((await store.tickets.get(number))!.messages).toHaveLength(0);
+  });
+});
+
 describe('spam policy (real model)', () => {
   it('refuses unmistakable spam in Chinese and English without a ticket number', async () => {
     const user = `spam-${randomUUID().slice(0, 6)}`;
