@@ -87,6 +87,29 @@ describe.skipIf(!existsSync(CHROMIUM))('a ticket is a conversation, in a real br
     const stats = (await (await fetch(`${running.url}/api/stats?granularity=week`, { headers: { authorization: `Bearer ${token}` } })).json()) as { satisfaction: { count: number; average: number; byChannel: unknown[] } };
     expect(stats.satisfaction).toMatchObject({ count: 1, average: 5, byChannel: [{ key: 'webchat', count: 1, average: 5 }] });
     await page.screenshot({ path: join(ARTIFACTS, 'webchat-rating.png'), fullPage: true });
+
+    // 4. In the console: a reply the channel refused shows 未送达 with a retry, which delivers it;
+    // the rating is on the ticket page.
+    const reopened = await running.services.tickets.change(number, { status: 'reopened' }, 'alice');
+    expect(reopened.status).toBe('reopened');
+    running.services.useCustomerChannel({ deliver: async () => 'channel down (test)', askRating: async () => 'channel down (test)' });
+    const refused = '抱歉，刚才的消息再发一次：取件时间改为明天下午。';
+    expect((await running.services.tickets.reply(number, refused, 'alice')).delivered).toBe(false);
+    running.services.useCustomerChannel(running.app.replies);
+    const staff = await context.newPage();
+    await staff.goto(`${running.url}/console#/tickets/${number}`);
+    await staff.getByLabel('用户名', { exact: true }).fill('alice');
+    await staff.getByLabel('密码', { exact: true }).fill(PASSWORD);
+    await staff.getByRole('button', { name: '登录', exact: true }).click();
+    await staff.getByTestId('retry-reply').waitFor({ timeout: 30_000 });
+    expect(await staff.getByTestId('delivery').last().textContent()).toBe('未送达');
+    expect(await staff.getByTestId('satisfaction').textContent()).toContain('客户满意度：5/5');
+    await staff.getByTestId('retry-reply').click();
+    await expect.poll(() => staff.getByTestId('delivery').last().textContent(), { timeout: 20_000 }).toBe('已送达');
+    expect(await staff.getByTestId('retry-reply').count()).toBe(0);
+    await page.getByText(refused).last().waitFor({ timeout: 20_000 });
+    await staff.screenshot({ path: join(ARTIFACTS, 'console-reply-retry.png'), fullPage: true });
+    expect((await running.store.tickets.get(number))!.replies.at(-1)).toMatchObject({ text: refused, delivered: true, attempts: 2 });
     await context.close();
   });
 

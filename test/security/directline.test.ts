@@ -117,7 +117,7 @@ describe('finding 2: the web chat user id is issued by the server', () => {
     expect(stolen.body).toMatchObject({ resumed: false, userId: attacker.userId });
     expect(stolen.body.conversationId).not.toBe(victim.conversationId);
     // A forged key, or no key, with the victim's conversation id: not resumed either.
-    for (const headers of [{ 'X-Customer-Key': `${victim.userId}.${'A'.repeat(43)}`, 'X-Conversation-Id': victim.conversationId }, { 'X-Conversation-Id': victim.conversationId }]) {
+    for (const headers of [{ 'X-Customer-Key': `${victim.userId}.${'A'.repeat(43)}`, 'X-Conversation-Id': victim.conversationId }, { 'X-Conversation-Id': victim.conversationId }] as Record<string, string>[]) {
       const r = await token(headers);
       expect(r.body.resumed).toBe(false);
       expect(r.body.conversationId).not.toBe(victim.conversationId);
