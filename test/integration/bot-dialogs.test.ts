@@ -301,6 +301,48 @@ describe('follow-ups land on the ticket (real model)', () => {
   });
 });
 
+describe('database work of a follow-up turn', () => {
+  it('reads tickets by number only (no query over the tickets), with a handful of commands', async () => {
+    const monitored = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+    await monitored.connect();
+    try {
+      const mdb = monitored.db(db.databaseName);
+      const mstore = await createStore({ db: mdb, outboxPath: join(mkdtempSync(join(tmpdir(), 'bot-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: taxonomy.topics.map((t) => t.id), log: silent });
+      const tickets = createTicketService(mstore, { log: silent });
+      const bot = new DemandBot({ classifier, tickets, lookup: { get: (n) => tickets.find(n), latestOpenFor: (c, u) => tickets.latestOpenFor(c, u), list: (q) => tickets.list(q), addCustomerMessage: (n, t) => tickets.addCustomerMessage(n, t), rate: (n, r) => tickets.rate(n, r) }, taxonomy, conversationState: new ConversationState(new MongoBotStorage(mdb)), maxMessageLength: 500, rateLimit: 20, rateWindowMs: 10_000 });
+      const user = `db-${randomUUID().slice(0, 6)}`;
+      const adapter = adapterFor(bot, user);
+      const said = await play(adapter, [['我的快递三天了还没到，物流信息一直不更新', /对吗/], ['对', /手机号/], ['跳过', NUMBER]]);
+      const number = said.join('\n').match(NUMBER)![0];
+      const record = async (turn: () => Promise<unknown>) => {
+        const commands: { name: string; collection: unknown; filter: unknown }[] = [];
+        const listener = (e: { commandName: string; command: unknown }) => {
+          const cmd = e.command as Record<string, unknown>;
+          commands.push({ name: e.commandName, collection: cmd[e.commandName], filter: cmd.filter ?? (cmd.updates as { q?: unknown }[] | undefined)?.[0]?.q });
+        };
+        monitored.on('commandStarted', listener);
+        await turn();
+        monitored.off('commandStarted', listener);
+        return commands;
+      };
+      const followup = await record(() => play(adapter, [['好的，那明天我在家等', new RegExp(number)]]));
+      // Every ticket read or write names the ticket by _id (FerretDB scans for anything else).
+      const onTickets = followup.filter((c) => c.collection === 'tickets');
+      expect(onTickets.length).toBeGreaterThan(0);
+      for (const c of onTickets) expect(Object.keys(c.filter as object), JSON.stringify(c)).toContain('_id');
+      // Reference in the same run: "补充 …" from a new conversation, which has no ticket in its state
+      // and looks up the customer's latest open ticket (the path follow-ups took before).
+      const reference = await record(() => play(adapterFor(bot, user), [['补充：快递单号 SF1234', new RegExp(number)]]));
+      const line = (cs: typeof followup) => `${cs.length} (${cs.map((c) => `${c.name} ${String(c.collection)}`).join(', ')})`;
+      console.log(`database commands: follow-up with the ticket in state ${line(followup)}; lookup of the latest open ticket ${line(reference)}`);
+      expect(followup.length).toBeLessThan(reference.length);
+      expect((await mstore.tickets.get(number))!.messages.map((m) => m.text)).toEqual(['好的，那明天我在家等', '快递单号 SF1234']);
+    } finally {
+      await monitored.close();
+    }
+  });
+});
+
 describe('spam policy (real model)', () => {
   it('refuses unmistakable spam in Chinese and English without a ticket number', async () => {
     const user = `spam-${randomUUID().slice(0, 6)}`;
