@@ -7,9 +7,12 @@
  *
  * The page is Simplified Chinese by default (`<html lang="zh-CN">`, Web Chat locale `zh-CN`, title
  * 客户服务); `?lang=en` gives English (`en-US`, "Customer service"). It gets a token from
- * `GET /api/webchat/token`, presenting the customer key it kept in `localStorage` from last time
- * (header `X-Customer-Key`), so a returning customer keeps their user id; the server issues the id
- * (a new one when the key is missing or not genuine) and the page keeps the key it is given. It
+ * `GET /api/webchat/token?locale=<the page's locale>` (so the bot greets in the page's language),
+ * presenting the customer key it kept in `localStorage` from last time (header `X-Customer-Key`), so
+ * a returning customer keeps their user id, and the conversation id it kept (`X-Conversation-Id`),
+ * so a reload resumes the customer's own open conversation and shows what was said in it meanwhile
+ * (staff replies); the server issues the id (a new one when the key is missing or not genuine) and
+ * the page keeps the key and conversation it is given. It
  * then calls `WebChat.renderWebChat({directLine: WebChat.createDirectLine({token,
  * domain: location.origin + '/v3/directline', webSocket: true}), locale, userID})` with that id.
  *
