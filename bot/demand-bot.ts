@@ -296,12 +296,13 @@ export class DemandBot extends ActivityHandler {
       if (!(err instanceof ClassifierError)) throw err;
     }
     const act = c ? readAct(c, text).act : 'followup';
-    if (act === 'status') return this.reportStatus(context, current.number);
     if (c && act === 'demand' && isNewDemand(c, current)) {
       await this.ticket.delete(context);
       return intake({ text, classification: c });
     }
+    // Everything else is on the ticket, a question about its progress too (staff see the customer waiting).
     await this.deps.lookup.addCustomerMessage(current.number, text);
+    if (act === 'status') return this.reportStatus(context, current.number);
     if (act === 'human') return void (await context.sendActivity(t.human(current.number, this.deps.supportHours ?? null)));
     await context.sendActivity(act === 'thanks' ? t.followupThanks(current.number) : t.followupAdded(current.number));
   }

@@ -273,12 +273,12 @@ describe('follow-ups land on the ticket', () => {
     expect(again).toMatch(lang === 'en' ? /is that right\?/ : /對嗎|对吗/);
   });
 
-  it('answers a status question about the conversation\'s ticket without adding it', async () => {
+  it('answers a status question about the conversation\'s ticket and keeps it on the ticket', async () => {
     const { adapter, store } = setup({ 处理得怎么样了: { act: 'status', actConfidence: 0.9 } });
     await replies(adapter, FOLLOW['zh-Hans'].demand, '对', '跳过');
     const [r] = await replies(adapter, '处理得怎么样了');
     expect(r).toMatch(/^工单 T20261206-0001 当前状态：已受理/);
-    expect(store.tickets.get('T20261206-0001')!.messages).toHaveLength(0);
+    expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['处理得怎么样了']);
   });
 });
 
