@@ -91,7 +91,7 @@ export function createApp(deps: AppDeps): App {
   const bot = new DemandBot({
     classifier: holder,
     tickets: services.tickets,
-    lookup: { get: (n) => services.tickets.find(n), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t) => services.tickets.addCustomerMessage(n, t) },
+    lookup: { get: (n) => services.tickets.find(n), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t) => services.tickets.addCustomerMessage(n, t), rate: (n, r) => services.tickets.rate(n, r) },
     pending: pendingTickets(services.store.outbox),
     taxonomy: services.taxonomy,
     conversationState,
@@ -222,7 +222,7 @@ export function createApp(deps: AppDeps): App {
     if (channelId === DIRECT_LINE_CHANNEL_ID) return { adapter: webchatAdapter, appId: '' };
     const own = channelAdapters.get(channelId);
     return own ? { adapter: own, appId: '' } : { adapter, appId: config.MicrosoftAppId };
-  });
+  }, bot);
   services.useCustomerChannel(replies);
   const staffDeps = {
     services,

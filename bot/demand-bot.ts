@@ -3,21 +3,29 @@
  * ticket, an answer to what the customer is doing (greeting, thanks, goodbye, asking for a person),
  * or the intake dialog; replies in the customer's language (kept per conversation); limits message
  * length and rate politely.
+ *
+ * A ticket is a conversation: once a ticket is filed here (or staff replied or resolved it here),
+ * its number is kept in the conversation state, and the customer's next messages are added to it
+ * as follow-ups (no ticket query on the turn) until one clearly starts a new demand (the classifier
+ * reads a demand of another topic at good confidence, or the customer says 新问题 / new issue).
+ * After a resolution the bot asks for a 1–5 rating and records it on the ticket.
  */
-import { ActivityHandler, ActivityTypes, type ConversationState, type StatePropertyAccessor, type TurnContext } from 'botbuilder';
+import { ActivityHandler, ActivityTypes, MessageFactory, type ConversationState, type StatePropertyAccessor, type TurnContext } from 'botbuilder';
 import { DialogSet, type DialogState } from 'botbuilder-dialogs';
 import type { Classification } from '../classifier/demand-classifier.js';
 import { ClassifierError } from '../classifier/errors.js';
 import { countScripts, detectLanguage } from '../classifier/language.js';
-import { normalize } from '../classifier/normalize.js';
+import { normalize, toSimplifiedChinese } from '../classifier/normalize.js';
 import { codePointLength } from '../classifier/pipeline.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket } from '../store/index.js';
 import { StateUnavailableError } from '../store/state-fallback.js';
 import { isUnavailable } from '../store/ticket-repository.js';
 import { readAct } from './dialogue-acts.js';
-import { INTAKE_DIALOG, IntakeDialog, looksLikeDialogAnswer, markNumberGiven, ticketInput, type IntakeDeps, type IntakeOptions } from './intake-dialog.js';
-import { texts, type ReplyLang } from './messages.js';
+import { INTAKE_DIALOG, IntakeDialog, looksLikeDialogAnswer, markNumberGiven, ticketInput, type IntakeDeps, type IntakeOptions, type TicketContext } from './intake-dialog.js';
+
+export type { TicketContext };
+import { texts, toTraditionalChinese, type ReplyLang } from './messages.js';
 
 /** Ticket lookups the bot needs (the ticket repository). */
 export interface TicketLookup {
@@ -25,7 +33,13 @@ export interface TicketLookup {
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
   list(query: { customerUserId: string; channelId: string; pageSize: number; sort: '-createdAt' }): Promise<{ items: Ticket[] }>;
   addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  /** Records the customer's satisfaction rating on the ticket. */
+  rate(number: string, rating: { score: number; comment?: string }): Promise<Ticket>;
 }
+
+
+/** What a proactive message to the customer is: a staff reply, or the resolution with a rating request. */
+export type ProactiveMessage = { kind: 'reply'; text: string } | { kind: 'resolved' };
 
 /**
  * Tickets filed into the local outbox while the database was down, which the database does not
@@ -38,7 +52,7 @@ export interface PendingTickets {
   latestFor(channelId: string, userId: string): { number: string } | null;
 }
 
-export interface DemandBotDeps extends Omit<IntakeDeps, 'lang'> {
+export interface DemandBotDeps extends Omit<IntakeDeps, 'lang' | 'ticket'> {
   conversationState: ConversationState;
   lookup: TicketLookup;
   /** Tickets waiting in the outbox (none when omitted). */
@@ -57,6 +71,21 @@ const CANCEL = /^\s*(cancel|取消|算了|退出|quit|stop)\s*[!！。.]?\s*$/i;
 const STATUS = /(查询|查詢|查看|查下|查一下|进度|進度|状态|狀態|status|progress)/i;
 const STATUS_ABOUT_TICKET = /(工单|工單|ticket|投诉|投訴|单子|單子)/i;
 const DETAILS = /^\s*(补充|補充|追加|add(?:itional)?(?: details?)?)\s*[:：,，]?\s*(.+)$/is;
+/** The customer says the next message is another matter. */
+const NEW_ISSUE = /^\s*(?:新问题|新問題|另一个问题|另一個問題|另外一个问题|另外一個問題|new (?:issue|problem|question|request)|another (?:issue|problem|question))\s*[:：,，.。!！]?\s*/i;
+/** A demand of another topic starts a new ticket only at this topic confidence or above. */
+export const NEW_DEMAND_MIN_CONFIDENCE = 0.75;
+const RATING_NUMERALS: Record<string, number> = { '1': 1, '2': 2, '3': 3, '4': 4, '5': 5, 一: 1, 二: 2, 两: 2, 兩: 2, 三: 3, 四: 4, 五: 5 };
+const RATING = /^\s*([1-5])(?![0-9])\s*(?:分|星|颗星|顆星|stars?|points?|\/\s*5)?|^\s*([一二两兩三四五])\s*(?:分|星|颗星|顆星)/i;
+
+/** A 1–5 rating at the start of a message ("5", "4分 师傅很耐心", "5 stars, thanks"), with the rest as comment. */
+export function parseRating(text: string): { score: number; comment?: string } | null {
+  const m = RATING.exec(text);
+  if (!m) return null;
+  const score = RATING_NUMERALS[m[1] ?? m[2]];
+  const comment = text.slice(m[0].length).replace(/^[\s,，.。:：;；!！、~-]+/, '').trim();
+  return comment ? { score, comment: comment.slice(0, 1000) } : { score };
+}
 
 /** The language a message is clearly written in, or null when it is short or mixed. */
 function clearLanguage(text: string): ReplyLang | null {
@@ -70,6 +99,7 @@ function clearLanguage(text: string): ReplyLang | null {
 export class DemandBot extends ActivityHandler {
   private readonly dialogState: StatePropertyAccessor<DialogState>;
   private readonly lang: StatePropertyAccessor<ReplyLang>;
+  private readonly ticket: StatePropertyAccessor<TicketContext | undefined>;
   private readonly dialogs: DialogSet;
   private readonly recent = new Map<string, number[]>();
 
@@ -77,10 +107,14 @@ export class DemandBot extends ActivityHandler {
     super();
     this.dialogState = deps.conversationState.createProperty<DialogState>('dialogState');
     this.lang = deps.conversationState.createProperty<ReplyLang>('lang');
+    this.ticket = deps.conversationState.createProperty<TicketContext | undefined>('ticket');
     this.dialogs = new DialogSet(this.dialogState);
-    this.dialogs.add(new IntakeDialog({ ...deps, lang: this.lang }));
+    this.dialogs.add(new IntakeDialog({ ...deps, lang: this.lang, ticket: this.ticket }));
 
     this.onMembersAdded(async (context, next) => {
+      // The page's locale (Web Chat sends it when the conversation starts) sets the language of the greeting.
+      const fromLocale = localeLang(context.activity.locale);
+      if (fromLocale && (await this.lang.get(context)) === undefined) await this.lang.set(context, fromLocale);
       for (const m of context.activity.membersAdded ?? []) {
         if (m.id !== context.activity.recipient.id) await context.sendActivity(texts(await this.lang.get(context, 'zh-Hans')).greeting);
       }
@@ -160,6 +194,34 @@ export class DemandBot extends ActivityHandler {
     return this.lang.get(context, 'zh-Hans');
   }
 
+  /**
+   * Sends a staff reply or the resolution notice into the customer's conversation (a proactive
+   * turn) and makes the conversation about that ticket, so the answer to it lands on the ticket;
+   * after a resolution the next message may be the rating. The conversation's language words the
+   * resolution notice (the ticket's language when the state is gone).
+   */
+  async proactive(context: TurnContext, ticket: Ticket, message: ProactiveMessage): Promise<void> {
+    let state = true;
+    try {
+      await this.deps.conversationState.load(context);
+    } catch (err) {
+      if (!(err instanceof StateUnavailableError)) throw err;
+      state = false;
+    }
+    const fallback: ReplyLang = ticket.lang === 'en' || ticket.lang === 'zh-Hant' ? ticket.lang : 'zh-Hans';
+    const t = texts(state ? await this.lang.get(context, fallback) : fallback);
+    if (state) {
+      // Saved before sending: a send that fails is reported undelivered with nothing else wrong;
+      // a save that fails sends nothing, and is reported the same way.
+      const current = await this.ticket.get(context);
+      const awaitingRating = message.kind === 'resolved' || (current?.number === ticket.number && current.awaitingRating === true);
+      await this.ticket.set(context, { number: ticket.number, topic: ticket.topic, ...(awaitingRating ? { awaitingRating } : {}) });
+      await this.deps.conversationState.saveChanges(context, false);
+    }
+    if (message.kind === 'reply') await context.sendActivity(message.text);
+    else await context.sendActivity(MessageFactory.suggestedActions(['1', '2', '3', '4', '5'], t.resolved(ticket.number)));
+  }
+
   private async handleMessage(context: TurnContext): Promise<void> {
     const text = typeof context.activity.text === 'string' ? context.activity.text : '';
     await this.trackLanguage(context, text);
@@ -199,9 +261,50 @@ export class DemandBot extends ActivityHandler {
       await dc.continueDialog();
       return;
     }
-    await this.routeByAct(context, text, async (options) => {
+    const intake = async (options: IntakeOptions) => {
       await dc.beginDialog(INTAKE_DIALOG, options);
-    });
+    };
+    const current = await this.ticket.get(context);
+    if (current) return this.onTicket(context, text, current, t, intake);
+    await this.routeByAct(context, text, intake);
+  }
+
+  /**
+   * A message in a conversation about a ticket: a rating when one was asked for, a new demand
+   * when it clearly is one, otherwise a follow-up added to the ticket (acknowledged briefly).
+   */
+  private async onTicket(context: TurnContext, text: string, current: TicketContext, t: ReturnType<typeof texts>, intake: (options: IntakeOptions) => Promise<void>): Promise<void> {
+    const rating = current.awaitingRating ? parseRating(text) : null;
+    if (rating) {
+      await this.deps.lookup.rate(current.number, rating);
+      // Rated: the ticket's conversation is over; what comes next is answered afresh.
+      await this.ticket.delete(context);
+      await context.sendActivity(t.ratingThanks(current.number, rating.score));
+      return;
+    }
+    const marker = NEW_ISSUE.exec(text);
+    if (marker) {
+      await this.ticket.delete(context);
+      const rest = text.slice(marker[0].length).trim();
+      if (!rest) return void (await context.sendActivity(t.newIssue));
+      return this.routeByAct(context, rest, intake);
+    }
+    let c: Classification | undefined;
+    try {
+      c = this.deps.classifier.classify(text);
+    } catch (err) {
+      if (!(err instanceof ClassifierError)) throw err;
+    }
+    const act = c ? readAct(c, text).act : 'followup';
+    if (c && act === 'demand' && isNewDemand(c, current)) {
+      await this.ticket.delete(context);
+      return intake({ text, classification: c });
+    }
+    // Everything else is on the ticket, a question about its progress too (staff see the customer waiting).
+    await this.deps.lookup.addCustomerMessage(current.number, text);
+    if (act === 'status') return this.reportStatus(context, current.number);
+    if (act === 'human') return void (await context.sendActivity(t.human(current.number, this.deps.supportHours ?? null)));
+    await context.sendActivity(act === 'thanks' ? t.followupThanks(current.number) : t.followupAdded(current.number));
   }
 
   /**
@@ -293,7 +396,9 @@ export class DemandBot extends ActivityHandler {
 
   private async addDetails(context: TurnContext, details: string): Promise<void> {
     const t = texts(await this.lang.get(context, 'zh-Hans'));
-    const open = await this.deps.lookup.latestOpenFor(context.activity.channelId, context.activity.from.id);
+    // The conversation's ticket when there is one (no query); else the customer's latest open one.
+    const kept = await this.ticket.get(context);
+    const open = kept ?? (await this.deps.lookup.latestOpenFor(context.activity.channelId, context.activity.from.id));
     if (!open) {
       await context.sendActivity(t.noOpenTicket);
       return;
@@ -308,12 +413,23 @@ export class DemandBot extends ActivityHandler {
    * conversation sets it even when short, so "hi" is answered in English and "喂" in Chinese.
    */
   private async trackLanguage(context: TurnContext, text: string): Promise<void> {
-    const n = normalize(text);
+    // Addresses, numbers and codes say nothing about the language: a mistyped e-mail address
+    // ("zhang.san@qq,com") once switched a Chinese conversation to English.
+    const words = text.replace(/\S*[@\d]\S*/g, ' ');
+    const n = normalize(words);
     const counts = countScripts(n.text, n.hanCount, n.traditionalCount);
-    const lang = detectLanguage(n.text, counts);
+    let lang = detectLanguage(n.text, counts);
     if (lang !== 'en' && lang !== 'zh-Hans' && lang !== 'zh-Hant') return;
+    const current = await this.lang.get(context);
+    // Characters written the same in both scripts (取消, 好的) keep a traditional conversation traditional.
+    if (lang === 'zh-Hans' && current === 'zh-Hant' && sameInBothScripts(n.text)) lang = 'zh-Hant';
     const clear = (lang === 'en' && (counts.latinWords >= 3 || counts.latin >= 12)) || (lang !== 'en' && counts.han >= 2);
-    const first = (await this.lang.get(context)) === undefined;
+    const first = current === undefined;
+    if (first) {
+      const fromLocale = localeLang(context.activity.locale);
+      // A short or script-neutral first message follows the page's locale (an English page, "ok").
+      if (fromLocale && !clear) return void (await this.lang.set(context, fromLocale));
+    }
     if (clear || (first && (counts.latin >= 2 || counts.han >= 1))) await this.lang.set(context, lang);
   }
 
@@ -331,4 +447,24 @@ export class DemandBot extends ActivityHandler {
     if (this.recent.size > 50_000) this.recent.clear();
     return true;
   }
+}
+
+/** A clearly new demand: another topic than the ticket's, read with good confidence and not in doubt. */
+function isNewDemand(c: Classification, current: TicketContext): boolean {
+  return !c.spam && c.topic !== null && c.topic !== current.topic && !c.needsReview && c.confidence >= NEW_DEMAND_MIN_CONFIDENCE;
+}
+
+/** True when the Chinese in a text reads the same in simplified and traditional script. */
+function sameInBothScripts(text: string): boolean {
+  return toTraditionalChinese(text) === text && toSimplifiedChinese(text) === text;
+}
+
+/** The reply language a Web Chat locale asks for (en-US → en, zh-TW / zh-HK / zh-Hant → zh-Hant). */
+export function localeLang(locale: string | undefined): ReplyLang | null {
+  if (!locale) return null;
+  const l = locale.toLowerCase();
+  if (l === 'en' || l.startsWith('en-')) return 'en';
+  if (/^zh-(?:tw|hk|mo|hant)/.test(l)) return 'zh-Hant';
+  if (l === 'zh' || l.startsWith('zh-')) return 'zh-Hans';
+  return null;
 }

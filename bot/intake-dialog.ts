@@ -9,7 +9,7 @@ import type { Classification, DemandClassifier } from '../classifier/demand-clas
 import { ClassifierError } from '../classifier/errors.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket, TicketCreate } from '../store/index.js';
-import { PHONE_PATTERN } from '../store/schemas.js';
+import { parseContact } from '../core/contact.js';
 import type { Durability } from '../store/ticket-repository.js';
 import { ticketClassification } from '../desk/classification.js';
 import { readAct } from './dialogue-acts.js';
@@ -26,6 +26,15 @@ export interface TicketSink {
   file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
 }
 
+/** The ticket a conversation is about (kept in conversation state; see bot/demand-bot.ts). */
+export interface TicketContext {
+  number: string;
+  /** Its topic when filed, to tell a new demand from a follow-up. */
+  topic: string | null;
+  /** A rating was asked for (the ticket was resolved) and not given yet. */
+  awaitingRating?: boolean;
+}
+
 export interface IntakeDeps {
   classifier: Pick<DemandClassifier, 'classify' | 'version'>;
   tickets: TicketSink;
@@ -33,6 +42,8 @@ export interface IntakeDeps {
   lang: StatePropertyAccessor<ReplyLang>;
   /** Service hours told to a customer who asks for a person (null: not configured). */
   supportHours?: string | null;
+  /** Where the filed ticket is remembered, so the customer's next messages land on it. */
+  ticket?: StatePropertyAccessor<TicketContext | undefined>;
 }
 
 /** How the intake dialog is started: the customer's text, and its classification when the router already has it. */
@@ -61,7 +72,6 @@ export function markNumberGiven(context: TurnContext): void {
 export function numberGiven(context: TurnContext): boolean {
   return context.turnState.get(NUMBER_GIVEN) === true;
 }
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
 export class IntakeDialog extends ComponentDialog {
   constructor(private readonly deps: IntakeDeps) {
@@ -110,6 +120,7 @@ export class IntakeDialog extends ComponentDialog {
       const { ticket } = await this.deps.tickets.file(this.ticketInput(step.context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined));
       const reply = lang === 'en' ? t.unsupportedLanguage(ticket.number) : `${texts('en').unsupportedLanguage(ticket.number)}\n${t.unsupportedLanguage(ticket.number)}`;
       markNumberGiven(step.context);
+      await this.remember(step.context, ticket);
       await step.context.sendActivity(reply);
       return step.endDialog(ticket.number);
     }
@@ -147,6 +158,7 @@ export class IntakeDialog extends ComponentDialog {
       const input = this.ticketInput(step.context, d.text, c, d.topic ?? c.alternatives[0]?.topic ?? null, d.type, undefined);
       input.classification.reviewReason = 'customer-asked-for-person';
       const { ticket } = await this.deps.tickets.file(input);
+      await this.remember(step.context, ticket);
       await step.context.sendActivity(t.humanFiled(ticket.number, this.deps.supportHours ?? null));
       return step.endDialog(ticket.number);
     }
@@ -176,8 +188,8 @@ export class IntakeDialog extends ComponentDialog {
 
   private async contactStep(step: WaterfallStepContext) {
     const answer = String(step.result ?? '').trim();
-    if (PHONE_PATTERN.test(answer)) draft(step).contact = { phone: answer };
-    else if (EMAIL.test(answer)) draft(step).contact = { email: answer };
+    const contact = parseContact(answer);
+    if (contact) draft(step).contact = 'phone' in contact ? { phone: contact.phone } : { email: contact.email };
     return step.next();
   }
 
@@ -187,15 +199,21 @@ export class IntakeDialog extends ComponentDialog {
     const d = draft(step);
     const { ticket, stored } = await this.deps.tickets.file(this.ticketInput(step.context, d.text, d.classification, d.topic, d.type, d.contact));
     markNumberGiven(step.context);
+    await this.remember(step.context, ticket);
     await step.context.sendActivity(stored === 'database' ? t.created(ticket.number) : t.createdOffline(ticket.number));
     return step.endDialog(ticket.number);
+  }
+
+  /** The conversation is now about this ticket (follow-ups land on it). */
+  private async remember(context: TurnContext, ticket: Ticket): Promise<void> {
+    await this.deps.ticket?.set(context, { number: ticket.number, topic: ticket.topic });
   }
 
   private async validateContact(p: PromptValidatorContext<string>): Promise<boolean> {
     const lang = await this.deps.lang.get(p.context, 'zh-Hans');
     const v = String(p.recognized.value ?? '').trim();
     if (sameChoice(v, texts(lang).skip) || /^(skip|跳过|跳過|不用|no)$/i.test(v)) return true;
-    if (PHONE_PATTERN.test(v) || EMAIL.test(v)) return true;
+    if (parseContact(v)) return true;
     // After two tries, go on without contact details rather than trap the customer.
     return p.attemptCount >= 3;
   }
@@ -254,7 +272,7 @@ export function ticketInput(context: TurnContext, text: string, c: Classificatio
  */
 export function looksLikeDialogAnswer(text: string, taxonomy: Taxonomy): boolean {
   const a = text.trim();
-  if (isYes(a, '') || PHONE_PATTERN.test(a) || EMAIL.test(a)) return true;
+  if (isYes(a, '') || parseContact(a)) return true;
   if (/^(skip|跳过|跳過|不用|no|cancel|取消|算了|other|其他|rephrase|重新描述)[!！。.]*$/i.test(a)) return true;
   return REPLY_LANGS.some((lang) => {
     const n = names(taxonomy, lang);

@@ -10,6 +10,11 @@ export type ReplyLang = (typeof REPLY_LANGS)[number];
 
 const toTraditional = OpenCC.Converter({ from: 'cn', to: 'hk' });
 
+/** Simplified → traditional (Hong Kong) conversion, as the zh-Hant replies use. */
+export function toTraditionalChinese(text: string): string {
+  return toTraditional(text);
+}
+
 interface Texts {
   greeting: string;
   help: string;
@@ -60,11 +65,22 @@ interface Texts {
   humanFiled: (number: string, hours: string | null) => string;
   /** A message in a script we cannot read: filed for staff, answered politely. */
   unsupportedLanguage: (number: string) => string;
+  /** A follow-up after filing, added to the ticket (the assignee is notified). */
+  followupAdded: (number: string) => string;
+  /** Thanks after filing, added to the ticket too. */
+  followupThanks: (number: string) => string;
+  /** "新问题" / "new issue" alone: the next message starts a new demand. */
+  newIssue: string;
+  /** The ticket was resolved: tell the customer and ask for a 1–5 rating with an optional comment. */
+  resolved: (number: string) => string;
+  /** The rating was recorded on the ticket. */
+  ratingThanks: (number: string, score: number) => string;
 }
 
 const zh: Texts = {
   greeting: '您好！我是客服小助手。请直接告诉我您遇到的问题或建议（例如物流、质量、退款、账户、网络等），我会为您登记工单并转给专人跟进。输入「帮助」查看用法。',
-  help: '您可以：\n· 直接描述问题或建议，我会登记工单；\n· 发送「查询工单 T20261125-0042」查看进度；\n· 发送「补充 …」为您最近的工单追加说明；\n· 随时发送「取消」重新开始。',
+  // A Markdown list: Web Chat renders single line breaks as spaces, which ran the bullets together.
+  help: '您可以：\n\n- 直接描述问题或建议，我会登记工单；\n- 发送「查询工单 T20261125-0042」查看进度；\n- 登记后直接留言，会记录到该工单；发送「新问题」开始另一个问题；\n- 随时发送「取消」重新开始。',
   cancelled: '好的，已取消。您可以随时重新描述您的问题。',
   nothingToCancel: '当前没有进行中的操作。请直接描述您的问题。',
   tooLong: (max) => `您的消息太长了（上限 ${max} 字）。请精简后分几条发送，谢谢！`,
@@ -104,11 +120,16 @@ const zh: Texts = {
     (hours ? `人工服务时间：${hours}。` : ''),
   humanFiled: (n, hours) => `好的，已将您的问题登记为工单 ${n} 并转给工作人员，他们会在这个对话里回复您。${hours ? `人工服务时间：${hours}。` : ''}`,
   unsupportedLanguage: (n) => `抱歉，我目前只能读懂中文和英文。您的消息已登记为工单 ${n}，工作人员会查看并在这里回复您；用中文或英文描述可以更快处理。`,
+  followupAdded: (n) => `已记录到工单 ${n}，处理人员会看到并在这里回复您。如果是另一个问题，请发送「新问题」。`,
+  followupThanks: (n) => `不客气！您的留言已记录到工单 ${n}，有进展我们会在这里回复您。`,
+  newIssue: '好的，请描述您的新问题。',
+  resolved: (n) => `您的工单 ${n} 已处理完毕。请为本次服务打分：回复 1–5 分（5 分为非常满意），也可以在分数后附上您的意见。`,
+  ratingThanks: (n, score) => `感谢您的评价（${score} 分）！已记录到工单 ${n}。`,
 };
 
 const en: Texts = {
   greeting: "Hello! I'm the customer-service assistant. Tell me about your problem or suggestion (delivery, quality, refunds, account, network …) and I'll log a ticket for our team. Type \"help\" for more.",
-  help: 'You can:\n· describe a problem or suggestion and I will log a ticket;\n· send "status T20261125-0042" to check a ticket;\n· send "add …" to add details to your latest ticket;\n· send "cancel" at any time to start over.',
+  help: 'You can:\n\n- describe a problem or suggestion and I will log a ticket;\n- send "status T20261125-0042" to check a ticket;\n- after a ticket is logged, just write: your messages are added to it; send "new issue" to start another one;\n- send "cancel" at any time to start over.',
   cancelled: 'OK, cancelled. Describe your issue whenever you are ready.',
   nothingToCancel: 'There is nothing to cancel. Just describe your issue.',
   tooLong: (max) => `Your message is too long (the limit is ${max} characters). Please shorten it or send it in parts. Thank you!`,
@@ -148,27 +169,37 @@ const en: Texts = {
     (hours ? ` Staff are available ${hours}.` : ''),
   humanFiled: (n, hours) => `OK, I have logged your issue as ticket ${n} for our staff; a person will reply to you in this conversation.${hours ? ` Staff are available ${hours}.` : ''}`,
   unsupportedLanguage: (n) => `Sorry, I can only read Chinese and English for now. Your message is logged as ticket ${n}; our staff will look at it and reply here. Writing in Chinese or English gets it handled faster.`,
+  followupAdded: (n) => `Noted on ticket ${n}; our staff will see it and reply here. If this is a different issue, send "new issue".`,
+  followupThanks: (n) => `You're welcome! Your message is noted on ticket ${n}; we will reply here when there is news.`,
+  newIssue: 'OK, please describe your new issue.',
+  resolved: (n) => `Your ticket ${n} has been resolved. Please rate our service: reply with a score from 1 to 5 (5 = very satisfied), optionally followed by a comment.`,
+  ratingThanks: (n, score) => `Thank you for your rating (${score}/5)! It is recorded on ticket ${n}.`,
 };
 
 const NUMBER_SLOT = 'NUMBERSLOT';
 
 function traditional(t: Texts): Texts {
   const c = (s: string) => toTraditional(s);
+  // The number goes in after conversion, so it is never converted and nothing around it is lost.
+  const slot = (f: (n: string) => string) => (n: string) => c(f(NUMBER_SLOT)).split(NUMBER_SLOT).join(n);
   return {
     ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, typeof v === 'string' ? c(v) : v])),
     tooLong: (max: number) => c(t.tooLong(max)),
     confirm: (a: string, b: string) => c(t.confirm(a, b)),
-    created: (n: string) => c(t.created(n)).replace(/T\d{8}-\S+/g, n),
-    // The number goes in after conversion, so it is never converted.
-    createdOffline: (n: string) => c(t.createdOffline(NUMBER_SLOT)).split(NUMBER_SLOT).join(n),
-    statusPending: (n: string) => c(t.statusPending(NUMBER_SLOT)).split(NUMBER_SLOT).join(n),
-    statusOf: (n: string, s: string, r: string | null) => c(t.statusOf(n, s, r)),
-    statusNotFound: (n: string) => c(t.statusNotFound(n)),
-    addedDetails: (n: string) => c(t.addedDetails(n)),
+    created: slot(t.created),
+    createdOffline: slot(t.createdOffline),
+    statusPending: slot(t.statusPending),
+    statusOf: (n: string, s: string, r: string | null) => c(t.statusOf(NUMBER_SLOT, s, r)).split(NUMBER_SLOT).join(n),
+    statusNotFound: slot(t.statusNotFound),
+    addedDetails: slot(t.addedDetails),
+    followupAdded: slot(t.followupAdded),
+    followupThanks: slot(t.followupThanks),
+    resolved: slot(t.resolved),
+    ratingThanks: (n: string, score: number) => c(t.ratingThanks(NUMBER_SLOT, score)).split(NUMBER_SLOT).join(n),
     // Configured service hours are shown as the deployment wrote them, not converted.
     human: (open: string | null, hours: string | null) => c(t.human(open, null)) + (hours ? `人工服務時間：${hours}。` : ''),
     humanFiled: (n: string, hours: string | null) => c(t.humanFiled(n, null)) + (hours ? `人工服務時間：${hours}。` : ''),
-    unsupportedLanguage: (n: string) => c(t.unsupportedLanguage(n)),
+    unsupportedLanguage: slot(t.unsupportedLanguage),
     statuses: Object.fromEntries(Object.entries(t.statuses).map(([k, v]) => [k, c(v)])),
   } as Texts;
 }

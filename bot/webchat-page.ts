@@ -7,9 +7,12 @@
  *
  * The page is Simplified Chinese by default (`<html lang="zh-CN">`, Web Chat locale `zh-CN`, title
  * 客户服务); `?lang=en` gives English (`en-US`, "Customer service"). It gets a token from
- * `GET /api/webchat/token`, presenting the customer key it kept in `localStorage` from last time
- * (header `X-Customer-Key`), so a returning customer keeps their user id; the server issues the id
- * (a new one when the key is missing or not genuine) and the page keeps the key it is given. It
+ * `GET /api/webchat/token?locale=<the page's locale>` (so the bot greets in the page's language),
+ * presenting the customer key it kept in `localStorage` from last time (header `X-Customer-Key`), so
+ * a returning customer keeps their user id, and the conversation id it kept (`X-Conversation-Id`),
+ * so a reload resumes the customer's own open conversation and shows what was said in it meanwhile
+ * (staff replies); the server issues the id (a new one when the key is missing or not genuine) and
+ * the page keeps the key and conversation it is given. It
  * then calls `WebChat.renderWebChat({directLine: WebChat.createDirectLine({token,
  * domain: location.origin + '/v3/directline', webSocket: true}), locale, userID})` with that id.
  *
@@ -183,6 +186,9 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
   var status = document.getElementById('webchat-status');
   // The server-signed customer key: presenting it again keeps the same user id (returning customer).
   var KEY = 'demand-desk.webchat.customerKey';
+  // The conversation of this page's language: resumed after a reload while it is open, so replies
+  // that arrived while the page was closed are shown.
+  var CONV = 'demand-desk.webchat.conversation.' + config.locale;
 
   function storedKey() {
     try {
@@ -195,6 +201,17 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
   function keep(key) {
     try { window.localStorage.setItem(KEY, key); } catch (e) { /* storage blocked */ }
   }
+  function storedConversation() {
+    try {
+      var id = window.localStorage.getItem(CONV);
+      return id && /^[A-Za-z0-9._|-]{1,100}$/.test(id) ? id : null;
+    } catch (e) {
+      return null;
+    }
+  }
+  function keepConversation(id) {
+    try { window.localStorage.setItem(CONV, id); } catch (e) { /* storage blocked */ }
+  }
   function fail(err) {
     status.textContent = config.failed;
     status.className = 'error';
@@ -206,13 +223,17 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
   var headers = { Accept: 'application/json' };
   var key = storedKey();
   if (key) headers['X-Customer-Key'] = key;
-  fetch('/api/webchat/token', { method: 'GET', cache: 'no-store', headers: headers })
+  var previous = key && storedConversation();
+  if (previous) headers['X-Conversation-Id'] = previous;
+  // The page's locale goes to the conversation, so the bot greets in the page's language.
+  fetch('/api/webchat/token?locale=' + encodeURIComponent(config.locale), { method: 'GET', cache: 'no-store', headers: headers })
     .then(function (res) {
       if (!res.ok) throw new Error('token request failed: ' + res.status);
       return res.json();
     })
     .then(function (body) {
       keep(body.customerKey);
+      keepConversation(body.conversationId);
       var directLine = window.WebChat.createDirectLine({
         token: body.token,
         domain: window.location.origin + '/v3/directline',

@@ -3,7 +3,7 @@
  * implementations live in store/; the desk never sees a collection, and a test may hand it fakes.
  */
 import type { AuditEntry, AuditQuery } from '../store/audit-log.js';
-import type { Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { SatisfactionInput, Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/training-repository.js';
 
@@ -18,6 +18,9 @@ export interface TicketStore {
   recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
   addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  rate(number: string, rating: SatisfactionInput): Promise<Ticket>;
+  /** Sets the delivery outcome of reply `id` (a retry); NotFoundError when the ticket has no such reply. */
+  recordRedelivery(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;
   confirmReview(number: string, by: string): Promise<Ticket>;
   decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
   flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;
@@ -39,4 +42,9 @@ export interface AuditTrail {
 export interface CustomerChannel {
   /** Delivers `text`; resolves with null when the channel took it, else the channel's error. */
   deliver(ticket: Ticket, text: string): Promise<string | null>;
+  /**
+   * Tells the customer the ticket is resolved and asks for a 1–5 rating, in the conversation's
+   * language (the bot words it); resolves with null when the channel took it, else the error.
+   */
+  askRating(ticket: Ticket): Promise<string | null>;
 }

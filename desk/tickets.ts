@@ -13,10 +13,11 @@
  */
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { NotFoundError, ValidationError } from '../store/errors.js';
-import type { Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { SatisfactionInput, Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource } from '../store/training-repository.js';
 import { ticketView, type TicketView } from './classification.js';
+import { CUSTOMER_ACTOR, NOTIFICATION_ACTIONS } from './notifications.js';
 import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from './ports.js';
 
 export interface TicketServiceDeps {
@@ -81,9 +82,37 @@ export class TicketService {
     return this.deps.tickets.latestOpenFor(channelId, userId);
   }
 
-  /** The customer adds details to their ticket (from the bot). */
-  addCustomerMessage(number: string, text: string): Promise<Ticket> {
-    return this.deps.tickets.addCustomerMessage(number, text);
+  /**
+   * The customer writes on their ticket (a follow-up from the bot): appended as a customer
+   * message, and the assignee notified (desk/notifications.ts).
+   */
+  async addCustomerMessage(number: string, text: string): Promise<Ticket> {
+    const t = await this.deps.tickets.addCustomerMessage(number, text);
+    await this.audit(CUSTOMER_ACTOR, NOTIFICATION_ACTIONS.customerMessage, t.number, { notify: t.assignee, length: text.length });
+    return t;
+  }
+
+  /** The customer's satisfaction rating (满意度), 1–5 with an optional comment; the assignee is notified. */
+  async rate(number: string, rating: SatisfactionInput): Promise<Ticket> {
+    const t = await this.deps.tickets.rate(number, rating);
+    await this.audit(CUSTOMER_ACTOR, NOTIFICATION_ACTIONS.rating, t.number, { notify: t.assignee, score: rating.score, comment: t.satisfaction?.comment ?? null });
+    return t;
+  }
+
+  /**
+   * Sends an undelivered reply again on the ticket's channel and records the outcome on that reply
+   * (a reply that was delivered is not sent twice: ValidationError).
+   */
+  async retryReply(number: string, replyId: string, by: string): Promise<{ ticket: TicketView; delivered: boolean }> {
+    const ticket = await this.get(number);
+    const reply = ticket.replies.find((r) => r.id === replyId);
+    if (!reply) throw new NotFoundError(`ticket ${number} has no reply ${replyId}`);
+    if (reply.delivered) throw new ValidationError(`reply ${replyId} was already delivered`, [{ path: 'replyId', message: 'already delivered' }]);
+    const channel = this.deps.channel();
+    const error = channel ? await channel.deliver(ticket, reply.text) : 'no customer channel in this process';
+    const t = await this.deps.tickets.recordRedelivery(number, replyId, { delivered: error === null, error });
+    await this.audit(by, 'ticket.reply-retry', number, { reply: replyId, delivered: error === null });
+    return { ticket: ticketView(t), delivered: error === null };
   }
 
   /** Changes status, assignee or priority; audited with each field's before and after. */
@@ -93,7 +122,18 @@ export class TicketService {
     const keys = Object.keys(patch) as (keyof TicketPatch)[];
     const changes = Object.fromEntries(keys.map((k) => [k, { from: before[k] ?? null, to: t[k] ?? null }]));
     await this.audit(by, 'ticket.update', t.number, changes);
+    if (t.status === 'resolved' && before.status !== 'resolved' && !t.spam) await this.tellResolved(t, by);
     return ticketView(t);
+  }
+
+  /**
+   * Tells the customer their ticket is resolved and asks for a rating, on their channel. A channel
+   * that refuses is recorded (audit `ticket.resolution-notice`), never an error for the resolution.
+   */
+  private async tellResolved(t: Ticket, by: string): Promise<void> {
+    const channel = this.deps.channel();
+    const error = channel ? await channel.askRating(t).catch((err: Error) => err.message.slice(0, 500)) : 'no customer channel in this process';
+    await this.audit(by, 'ticket.resolution-notice', t.number, { delivered: error === null, error });
   }
 
   /** Adds an internal note (not shown to the customer). */

@@ -47,6 +47,82 @@ export interface EmergingTerm {
   growth: number;
 }
 
+/** Ratings of one group (a topic, an agent, a channel or a week). */
+export interface RatingGroup {
+  /** The topic, assignee, channel or week (its Monday); null for no topic / unassigned. */
+  key: string | null;
+  count: number;
+  /** Mean score, rounded to 2 decimals. */
+  average: number;
+}
+
+/**
+ * Satisfaction (满意度) of the range's non-spam tickets that the customer rated (the latest rating
+ * of each), grouped like the rest of the report by the ticket's creation day: `byWeek` is the ISO
+ * week the ticket was created in.
+ */
+export interface SatisfactionReport {
+  count: number;
+  /** Mean score, rounded to 2 decimals; null without ratings. */
+  average: number | null;
+  /** How many ratings gave each score, "1" … "5". */
+  distribution: Record<'1' | '2' | '3' | '4' | '5', number>;
+  byTopic: RatingGroup[];
+  byAgent: RatingGroup[];
+  byChannel: RatingGroup[];
+  byWeek: RatingGroup[];
+}
+
+/** One rated ticket as the satisfaction report counts it (`n` tickets with the same values). */
+export interface RatingRow {
+  score: number;
+  topic: string | null;
+  assignee: string | null;
+  channel: string;
+  day: string;
+  n: number;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** The satisfaction report of rating rows (shared by the facts and the counters versions). */
+export function satisfactionOf(rows: Iterable<RatingRow>): SatisfactionReport {
+  const distribution = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
+  const groups = { byTopic: new Map<string | null, [number, number]>(), byAgent: new Map<string | null, [number, number]>(), byChannel: new Map<string | null, [number, number]>(), byWeek: new Map<string | null, [number, number]>() };
+  let count = 0;
+  let sum = 0;
+  const add = (m: Map<string | null, [number, number]>, key: string | null, r: RatingRow) => {
+    const g = m.get(key) ?? [0, 0];
+    g[0] += r.n;
+    g[1] += r.score * r.n;
+    m.set(key, g);
+  };
+  for (const r of rows) {
+    if (r.n === 0) continue;
+    count += r.n;
+    sum += r.score * r.n;
+    distribution[String(r.score) as keyof typeof distribution] += r.n;
+    add(groups.byTopic, r.topic, r);
+    add(groups.byAgent, r.assignee, r);
+    add(groups.byChannel, r.channel, r);
+    add(groups.byWeek, weekOf(r.day), r);
+  }
+  const list = (m: Map<string | null, [number, number]>): RatingGroup[] =>
+    [...m]
+      .filter(([, [n]]) => n !== 0)
+      .map(([key, [n, s]]) => ({ key, count: n, average: round2(s / n) }))
+      .sort((a, b) => compareKeys(a.key, b.key));
+  return {
+    count,
+    average: count ? round2(sum / count) : null,
+    distribution,
+    byTopic: list(groups.byTopic),
+    byAgent: list(groups.byAgent),
+    byChannel: list(groups.byChannel),
+    byWeek: list(groups.byWeek),
+  };
+}
+
 export interface DayRange {
   from: string;
   to: string;
@@ -73,6 +149,7 @@ export interface StatsReport {
   series: Record<SeriesField, SeriesPoint[]>;
   matrix: { topic: string | null; type: string | null; count: number }[];
   medians: { firstResponseMinutes: number | null; resolutionMinutes: number | null; firstResponseCount: number; resolutionCount: number };
+  satisfaction: SatisfactionReport;
   /** The windows the emerging terms compare. */
   emergingWindow: { thisWeek: DayRange; before: DayRange };
   emerging: EmergingTerm[];
@@ -180,6 +257,7 @@ export function computeStats(facts: readonly TicketFact[], opts: StatsOptions): 
   let flagged = 0;
   let spam = 0;
   let corrected = 0;
+  const ratings: RatingRow[] = [];
 
   for (const f of inRange) {
     const period = periodOf(f.createdDay);
@@ -203,6 +281,7 @@ export function computeStats(facts: readonly TicketFact[], opts: StatsOptions): 
     }
     if (f.firstResponseAt) firstResponse.push((f.firstResponseAt.getTime() - f.createdAt.getTime()) / MINUTE_MS);
     if (f.resolvedAt) resolution.push((f.resolvedAt.getTime() - f.createdAt.getTime()) / MINUTE_MS);
+    if (typeof f.rating === 'number') ratings.push({ score: f.rating, topic: f.topic, assignee: f.assignee ?? null, channel: f.customer.channelId, day: f.createdDay, n: 1 });
   }
 
   const series = Object.fromEntries(
@@ -224,6 +303,7 @@ export function computeStats(facts: readonly TicketFact[], opts: StatsOptions): 
     series,
     matrix: [...matrix.values()].sort((a, b) => b.count - a.count || compareKeys(a.topic, b.topic) || compareKeys(a.type, b.type)),
     medians: { firstResponseMinutes: median(firstResponse), resolutionMinutes: median(resolution), firstResponseCount: firstResponse.length, resolutionCount: resolution.length },
+    satisfaction: satisfactionOf(ratings),
     emergingWindow: window,
     emerging: emergingTerms(facts, window, opts.terms),
   };
@@ -240,8 +320,13 @@ export function statsFromCounters(counted: CountedRange, opts: StatsOptions): St
   const firstResponse: number[] = [];
   const resolution: number[] = [];
   const totals = { tickets: 0, needsReview: 0, flaggedForReview: 0, spam: 0, corrected: 0 };
+  const ratings: RatingRow[] = [];
   for (const [day, c] of counted.days) {
     if (day < opts.from || day > opts.to) continue;
+    for (const [key, n] of Object.entries(c.ratings ?? {})) {
+      const [score, topic, assignee, channel] = JSON.parse(key) as [number, string | null, string | null, string];
+      ratings.push({ score, topic, assignee, channel, day, n });
+    }
     totals.tickets += c.tickets;
     totals.needsReview += c.needsReview;
     totals.flaggedForReview += c.flagged;
@@ -281,6 +366,7 @@ export function statsFromCounters(counted: CountedRange, opts: StatsOptions): St
     series,
     matrix: cells.sort((a, b) => b.count - a.count || compareKeys(a.topic, b.topic) || compareKeys(a.type, b.type)),
     medians: { firstResponseMinutes: median(firstResponse), resolutionMinutes: median(resolution), firstResponseCount: firstResponse.length, resolutionCount: resolution.length },
+    satisfaction: satisfactionOf(ratings),
     emergingWindow: window,
     emerging: emergingTerms(counted.texts, window, opts.terms),
   };

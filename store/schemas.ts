@@ -115,6 +115,21 @@ export interface StaffReply {
   /** False when the channel refused it (kept so staff see it was not delivered). */
   delivered: boolean;
   error: string | null;
+  /** Delivery attempts (1 when absent: replies stored before retries existed). */
+  attempts?: number;
+  /** When the last retry ran. */
+  retriedAt?: Date;
+}
+
+/** The customer's satisfaction rating (满意度) after resolution: 1–5 and an optional comment. */
+export const SatisfactionInputSchema = z.object({ score: z.number().int().min(1).max(5), comment: z.string().trim().max(1000).optional() }).strict();
+export type SatisfactionInput = z.infer<typeof SatisfactionInputSchema>;
+
+/** A recorded rating (the latest one counts; the customer may rate again after a reopening). */
+export interface Satisfaction {
+  score: number;
+  comment: string | null;
+  at: Date;
 }
 
 /** A ticket as stored and returned (the `_id` stays inside the repository). */
@@ -144,6 +159,8 @@ export interface Ticket extends TicketClassification {
   /** Who confirmed the classification as correct in review, and when (null until then). */
   reviewedBy: string | null;
   reviewedAt: Date | null;
+  /** The customer's rating after resolution (null until they rate). */
+  satisfaction: Satisfaction | null;
   /** Incremented on every change; field edits state the version they saw. */
   version: number;
 }

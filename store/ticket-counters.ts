@@ -2,7 +2,8 @@
  * Pre-aggregated ticket statistics (MongoDB's "pre-aggregated report" pattern): one document per
  * month (`_id` = `2026-11`) holding, per creation day, the counts by topic, type, channel and
  * status, the topic × type matrix, review/spam/correction counts, and the minutes to first
- * response and to resolution (kept as lists so medians stay exact); and one document per ISO week
+ * response and to resolution (kept as lists so medians stay exact), the satisfaction ratings by
+ * score × topic × assignee × channel; and one document per ISO week
  * (`_id` = its Monday) holding the texts of that week's non-spam tickets, for the emerging terms.
  *
  * Every ticket write applies the difference between the ticket's contribution before and after
@@ -31,6 +32,10 @@ export interface CountedTicket {
   firstResponseAt: Date | null;
   resolvedAt: Date | null;
   text: string;
+  /** Who the ticket is assigned to (ratings are counted per agent). */
+  assignee: string | null;
+  /** The customer's satisfaction score (1–5), null until rated. */
+  rating: number | null;
 }
 
 /** Counts of one creation day. Keys of the maps are `JSON.stringify(value)` so that null is a key too. */
@@ -54,6 +59,11 @@ export interface DayCounts {
   firstResponse: Record<string, number>;
   /** Minutes from creation to resolution (non-spam tickets), as for `firstResponse`. */
   resolution: Record<string, number>;
+  /**
+   * Satisfaction ratings of non-spam tickets, key `JSON.stringify([score, topic, assignee,
+   * channel])`; absent in documents written before ratings existed.
+   */
+  ratings?: Record<string, number>;
 }
 
 export interface MonthCounts {
@@ -87,11 +97,13 @@ export function countedTicket(t: Ticket): CountedTicket {
     firstResponseAt: t.firstResponseAt,
     resolvedAt: t.resolvedAt,
     text: t.text.original,
+    assignee: t.assignee ?? null,
+    rating: t.satisfaction?.score ?? null,
   };
 }
 
 export function emptyDay(): DayCounts {
-  return { tickets: 0, needsReview: 0, flagged: 0, spam: 0, corrected: 0, topic: {}, type: {}, channel: {}, status: {}, matrix: {}, firstResponse: {}, resolution: {} };
+  return { tickets: 0, needsReview: 0, flagged: 0, spam: 0, corrected: 0, topic: {}, type: {}, channel: {}, status: {}, matrix: {}, firstResponse: {}, resolution: {}, ratings: {} };
 }
 
 function bump(map: Record<string, number>, key: string, by: number): void {
@@ -124,6 +136,12 @@ export function applyTicket(day: DayCounts, t: CountedTicket, sign: 1 | -1): voi
   // String(number) gives back the same number through Number(): the key loses nothing.
   if (t.firstResponseAt) bump(day.firstResponse, String(minutes(t.firstResponseAt)), sign);
   if (t.resolvedAt) bump(day.resolution, String(minutes(t.resolvedAt)), sign);
+  if (t.rating !== null) bump((day.ratings ??= {}), ratingKey(t), sign);
+}
+
+/** The key of a rating in {@link DayCounts.ratings}. */
+export function ratingKey(t: Pick<CountedTicket, 'rating' | 'topic' | 'assignee' | 'channelId'>): string {
+  return JSON.stringify([t.rating, t.topic, t.assignee, t.channelId]);
 }
 
 /** True when the change does not move any counted figure (notes, assignee, priority, messages). */
@@ -137,7 +155,10 @@ function sameCounts(a: CountedTicket, b: CountedTicket): boolean {
     a.spam === b.spam &&
     (a.corrections > 0) === (b.corrections > 0) &&
     a.firstResponseAt?.getTime() === b.firstResponseAt?.getTime() &&
-    a.resolvedAt?.getTime() === b.resolvedAt?.getTime()
+    a.resolvedAt?.getTime() === b.resolvedAt?.getTime() &&
+    a.rating === b.rating &&
+    // The assignee counts only for a rated ticket (ratings per agent).
+    (a.rating === null || a.assignee === b.assignee)
   );
 }
 

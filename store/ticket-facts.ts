@@ -30,6 +30,10 @@ export interface TicketFact {
   resolvedAt: Date | null;
   /** The customer's message as written. */
   text: string;
+  /** Who the ticket is assigned to (absent: unassigned). */
+  assignee?: string | null;
+  /** The customer's satisfaction score 1–5 (absent or null: not rated). */
+  rating?: number | null;
 }
 
 /** The stored fields behind a {@link TicketFact}. */
@@ -49,6 +53,8 @@ interface FactDoc {
   firstResponseAt: Date | null;
   resolvedAt: Date | null;
   text: { original: string };
+  assignee?: string | null;
+  satisfaction?: { score?: number } | null;
 }
 
 const PROJECTION = {
@@ -69,6 +75,8 @@ const PROJECTION = {
   firstResponseAt: 1,
   resolvedAt: 1,
   'text.original': 1,
+  assignee: 1,
+  satisfaction: 1,
 } as const;
 
 export interface TicketFactsOptions {
@@ -137,5 +145,7 @@ function toFact(d: FactDoc): TicketFact {
     firstResponseAt: d.firstResponseAt ?? null,
     resolvedAt: d.resolvedAt ?? null,
     text: d.text?.original ?? '',
+    assignee: d.assignee ?? null,
+    rating: typeof d.satisfaction?.score === 'number' ? d.satisfaction.score : null,
   };
 }

@@ -50,6 +50,9 @@ import {
   type TicketQuery,
   type SpamDecision,
   type StaffReply,
+  type Satisfaction,
+  type SatisfactionInput,
+  SatisfactionInputSchema,
 } from './schemas.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { assertDocumentSize, escapeRegex, parseInput } from './validation.js';
@@ -90,6 +93,10 @@ export interface TicketRepository {
   recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
   addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  /** Records the customer's satisfaction rating (replacing an earlier one). */
+  rate(number: string, rating: SatisfactionInput): Promise<Ticket>;
+  /** Sets the delivery outcome of reply `id` after a retry (NotFoundError without that reply). */
+  recordRedelivery(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;
   /** Marks the classification confirmed by `by` (leaves the review queue). */
   confirmReview(number: string, by: string): Promise<Ticket>;
   /** Records a staff spam decision; `spam` follows it. */
@@ -163,7 +170,7 @@ export function isUnavailable(err: unknown): boolean {
 function toTicket(doc: TicketDoc): Ticket {
   const { _id: _ignored, daySeq: _seq, priorityRank: _rank, ...ticket } = doc;
   // Tickets stored before these fields existed read as "not flagged / not decided / not reviewed".
-  return { ...ticket, suspectedSpam: ticket.suspectedSpam === true, spamDecision: ticket.spamDecision ?? null, reviewedBy: ticket.reviewedBy ?? null, reviewedAt: ticket.reviewedAt ?? null };
+  return { ...ticket, suspectedSpam: ticket.suspectedSpam === true, spamDecision: ticket.spamDecision ?? null, reviewedBy: ticket.reviewedBy ?? null, reviewedAt: ticket.reviewedAt ?? null, satisfaction: ticket.satisfaction ?? null };
 }
 
 export class MongoTicketRepository implements TicketRepository {
@@ -234,6 +241,7 @@ export class MongoTicketRepository implements TicketRepository {
       spamDecision: null,
       reviewedBy: null,
       reviewedAt: null,
+      satisfaction: null,
       version: 1,
     };
     assertDocumentSize(doc, 'ticket');
@@ -504,6 +512,21 @@ export class MongoTicketRepository implements TicketRepository {
     const message = (at: Date) => ({ messages: { text: t, at } });
     if (this.opts.atomicUpdates) return this.append(number, message);
     return this.versioned(number, undefined, (_, at) => ({ push: message(at) }));
+  }
+
+  async rate(number: string, rating: SatisfactionInput): Promise<Ticket> {
+    const r = parseInput(SatisfactionInputSchema, rating, 'rating');
+    return this.versioned(number, undefined, (_, at) => ({ set: { satisfaction: { score: r.score, comment: r.comment || null, at } satisfies Satisfaction } }));
+  }
+
+  async recordRedelivery(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket> {
+    const error = outcome.error === null ? null : outcome.error.slice(0, 500);
+    return this.versioned(number, undefined, (current, at) => {
+      if (!current.replies.some((r) => r.id === id)) throw new NotFoundError(`ticket ${number} has no reply ${id}`);
+      const replies = current.replies.map((r) => (r.id === id ? { ...r, delivered: outcome.delivered, error, retriedAt: at, attempts: (r.attempts ?? 1) + 1 } : r));
+      // A retried reply that now arrives is the first response only if none arrived before it.
+      return { set: { replies, ...(current.firstResponseAt || !outcome.delivered ? {} : { firstResponseAt: at }) } };
+    });
   }
 
   async correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }) {

@@ -64,6 +64,11 @@ export class ConversationService {
     });
   }
 
+  /** The conversation, or null when it does not exist or has expired. */
+  find(id: string): Promise<DirectLineConversation | null> {
+    return this.o.repo.getConversation(id);
+  }
+
   async get(id: string): Promise<DirectLineConversation> {
     const conv = await this.o.repo.getConversation(id);
     if (!conv) throw new NotFoundError();

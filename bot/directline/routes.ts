@@ -1,6 +1,8 @@
 /**
  * The client side of Direct Line 3.0 (`Authorization: Bearer <token or secret>`):
- * - `GET  /api/webchat/token` (+ optional `X-Customer-Key`) → `{token, conversationId, expires_in, userId, customerKey}` (for the page)
+ * - `GET  /api/webchat/token?locale=` (+ optional `X-Customer-Key`, `X-Conversation-Id`) → `{token, conversationId, expires_in, userId, customerKey, resumed}`
+ *   (for the page: a returning customer's own conversation, still open, is resumed, so the page
+ *   shows what was said in it while the page was closed — staff replies included)
  * - `POST /v3/directline/tokens/generate` `{user?: {id}}` → `{conversationId, token, expires_in}`
  * - `POST /v3/directline/tokens/refresh` → `{conversationId, token, expires_in}`
  * - `POST /v3/directline/conversations` `{user?, locale?}` → 201 `{conversationId, token, expires_in, streamUrl}`
@@ -19,7 +21,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Request, Response, Server } from 'restify';
 import type { DirectLineConversation } from '../../store/directline-repository.js';
 import type { ConversationService } from './conversations.js';
-import { ForbiddenError, NotFoundError, TokenExpiredError, UnauthorizedError, UnsupportedError } from './errors.js';
+import { BadRequestError, ForbiddenError, NotFoundError, TokenExpiredError, UnauthorizedError, UnsupportedError } from './errors.js';
 import { bearer, firstHeader, noStore, param, parseWatermark, parseWith, queryOf, readJsonBody, route, type DirectLineLog } from './http.js';
 import { NEW_CONVERSATION_COST, type ClientBudget } from './limits.js';
 import { ClientActivitySchema, GenerateTokenSchema, StartConversationSchema } from './schemas.js';
@@ -30,6 +32,10 @@ export const DIRECT_LINE_PREFIX = '/v3/directline';
 export const MAX_CLIENT_BODY_BYTES = 64 * 1024;
 /** Header in which the page presents the customer key it was given last time. */
 export const CUSTOMER_KEY_HEADER = 'x-customer-key';
+/** The conversation the page had before a reload; resumed only for the customer it belongs to. */
+export const RESUME_HEADER = 'x-conversation-id';
+/** A BCP 47 locale as Web Chat names it (en-US, zh-CN, zh-Hant-HK). */
+const LOCALE = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$/;
 
 /** Who made a request: the secret's holder, a token's holder, or nobody. */
 export type Caller = { kind: 'secret' } | { kind: 'token'; token: string; claims: TokenClaims } | { kind: 'anonymous' };
@@ -109,9 +115,16 @@ export function mountClientRoutes(server: Server, d: ClientRouteDeps): void {
     const presented = firstHeader(req.headers[CUSTOMER_KEY_HEADER]);
     const returning = presented ? await tokens.customerOf(presented) : null;
     const userId = returning ?? newUserId();
-    const conv = await conversations.create(userId);
+    const locale = queryOf(req).get('locale') ?? undefined;
+    if (locale !== undefined && !LOCALE.test(locale)) throw new BadRequestError('BadArgument', 'locale must look like en-US or zh-CN');
+    // One _id lookup: the customer's own conversation, if it is still open (another's is never resumed).
+    const resume = returning ? firstHeader(req.headers[RESUME_HEADER]) : undefined;
+    let conv = resume ? await conversations.find(resume) : null;
+    if (conv && conversations.clientUserOf(conv) !== userId) conv = null;
+    const resumed = conv !== null;
+    conv ??= await conversations.create(userId, undefined, locale);
     noStore(res);
-    res.send(200, { ...tokenResponse(conv, await tokens.issue(conv._id, userId)), userId, customerKey: await tokens.customerKey(userId) });
+    res.send(200, { ...tokenResponse(conv, await tokens.issue(conv._id, userId)), userId, customerKey: await tokens.customerKey(userId), resumed });
   }));
 
   server.post(`${DIRECT_LINE_PREFIX}/tokens/generate`, route(log, async (req, res) => {

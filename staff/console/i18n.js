@@ -212,6 +212,8 @@ export const DICT = {
     'reply.empty': '请输入回复内容。',
     'reply.delivered': '已送达',
     'reply.notDelivered': '未送达',
+    'reply.retry': '重新发送',
+    'ticket.satisfaction': '客户满意度：{score}/5',
     'reply.sentDelivered': '回复已送达客户。',
     'reply.sentNotDelivered': '回复已记录，但未能送达客户（渠道不可用）。',
 
@@ -683,6 +685,8 @@ export const DICT = {
     'reply.empty': 'Write a reply first.',
     'reply.delivered': 'Delivered',
     'reply.notDelivered': 'Not delivered',
+    'reply.retry': 'Send again',
+    'ticket.satisfaction': 'Customer satisfaction: {score}/5',
     'reply.sentDelivered': 'The reply reached the customer.',
     'reply.sentNotDelivered': 'The reply was recorded but could not be delivered (channel unavailable).',
 

@@ -2,14 +2,19 @@
  * Tickets for staff: the inbox and review queue, detail with the classification explanation,
  * status/priority/assignee changes with a version check, notes, corrections, review confirmations
  * and spam decisions (which become training examples) and replies that reach the customer on their
- * own channel. Each route is a schema plus one call into the desk (desk/tickets.ts).
+ * own channel (an undelivered one can be retried). Each route is a schema plus one call into the desk (desk/tickets.ts).
  */
 import { z } from 'zod';
 import { PRIORITIES, TICKET_STATUSES, TicketNumber, TicketQuerySchema } from '../../store/schemas.js';
+import { notificationsFor } from '../../desk/notifications.js';
 import type { StaffDeps } from '../deps.js';
 import { HttpError, type ApiRouter } from '../http.js';
 
 const NumberParams = z.object({ number: TicketNumber }).strict();
+const NotificationQuery = z
+  .object({ unassigned: z.enum(['true', 'false']).transform((v) => v === 'true').optional(), limit: z.coerce.number().int().min(1).max(200).default(50) })
+  .strict();
+const ReplyParams = z.object({ number: TicketNumber, id: z.string().uuid() }).strict();
 const Person = z.string().trim().min(1).max(64);
 const PatchBody = z
   .object({
@@ -154,5 +159,27 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     body: ReplyBody,
     responses: { 201: 'sent (delivered: true) or recorded as not delivered (delivered: false, with the error)', 404: 'no such ticket' },
     handler: async ({ params, body, principal }) => ({ status: 201, body: await tickets.reply(params.number, body.text, principal!.username) }),
+  });
+
+  router.add({
+    method: 'post',
+    path: '/api/tickets/{number}/replies/{id}/retry',
+    summary: 'Sends an undelivered reply again on the ticket\'s channel and records the outcome on that reply',
+    tag: 'tickets',
+    role: 'agent',
+    params: ReplyParams,
+    responses: { 200: 'sent (delivered: true) or still not delivered (delivered: false, with the error)', 400: 'the reply was already delivered', 404: 'no such ticket or reply' },
+    handler: async ({ params, principal }) => ({ body: await tickets.retryReply(params.number, params.id, principal!.username) }),
+  });
+
+  router.add({
+    method: 'get',
+    path: '/api/notifications',
+    summary: "The signed-in user's notifications, newest first: customers writing on or rating their tickets (desk/notifications.ts)",
+    tag: 'tickets',
+    role: 'agent',
+    query: NotificationQuery,
+    responses: { 200: '{ items: [{ id, kind, ticket, at, details }] }' },
+    handler: async ({ query, principal }) => ({ body: { items: await notificationsFor(deps.store.audit, principal!.username, { includeUnassigned: query.unassigned, limit: query.limit }) } }),
   });
 }

@@ -13,15 +13,23 @@ export interface FakeConnector {
   received: { path: string; body: Record<string, unknown> }[];
   /** Texts of the bot's messages (not typing indicators) to a conversation, in order. */
   messagesTo(conversation: string): string[];
+  /** While true, the connector refuses messages with 503 (a channel that is down). */
+  refuse: boolean;
   close(): void;
 }
 
 export async function startConnector(): Promise<FakeConnector> {
   const received: FakeConnector['received'] = [];
+  const state = { refuse: false };
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
+      if (state.refuse) {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'ServiceUnavailable', message: 'channel down' } }));
+        return;
+      }
       received.push({ path: req.url ?? '', body: JSON.parse(body || '{}') });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ id: randomUUID() }));
@@ -29,6 +37,12 @@ export async function startConnector(): Promise<FakeConnector> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
+    get refuse() {
+      return state.refuse;
+    },
+    set refuse(v: boolean) {
+      state.refuse = v;
+    },
     serviceUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     received,
     messagesTo: (conversation) =>

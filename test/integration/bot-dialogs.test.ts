@@ -270,6 +270,79 @@ describe('dialogue acts (real model)', () => {
   });
 });
 
+describe('follow-ups land on the ticket (real model)', () => {
+  const CASES: Record<ReplyLang, { demand: string; confirm: RegExp; yes: string; skip: string; followups: string[]; other: RegExp }> = {
+    'zh-Hans': { demand: '我的快递三天了还没到，物流信息一直不更新', confirm: /对吗/, yes: '对', skip: '跳过', followups: ['好的，那明天我在家等', '谢谢', '快递员的电话也打不通', '好的'], other: /对吗|请帮我选一下/ },
+    'zh-Hant': { demand: '我嘅包裹三日都未到，物流資料一直冇更新', confirm: /對嗎/, yes: '對', skip: '跳過', followups: ['好，唔該晒，我等你哋消息', '聽日我喺屋企等', '好'], other: /對嗎|請幫我選一下/ },
+    en: { demand: 'My parcel is three days late and the tracking has not moved at all', confirm: /is that right\?/, yes: 'Yes', skip: 'Skip', followups: ["thanks, I'll wait", 'ok I will be at home tomorrow', 'the courier is not answering his phone either'], other: /is that right\?|Please pick one/ },
+  };
+
+  it.each(Object.keys(CASES) as ReplyLang[])('every message after filing is on the ticket, until 新问题 / new issue (%s)', async (lang) => {
+    const c = CASES[lang];
+    const t = texts(lang);
+    const user = `follow-${lang}-${randomUUID().slice(0, 6)}`;
+    const adapter = adapterFor(newBot(), user);
+    const said = await play(adapter, [[c.demand, c.confirm], [c.yes, /./], [c.skip, NUMBER]]);
+    const number = said.join('\n').match(NUMBER)![0];
+    for (const f of c.followups) await play(adapter, [[f, (a) => expect([t.followupAdded(number), t.followupThanks(number)]).toContain(a.text)]]);
+    // Nothing lost: every follow-up is on the ticket, in order.
+    expect((await store.tickets.get(number))!.messages.map((m) => m.text)).toEqual(c.followups);
+    await play(adapter, [[lang === 'en' ? 'new issue' : lang === 'zh-Hant' ? '新問題' : '新问题', t.newIssue]]);
+    await play(adapter, [[lang === 'en' ? 'My home broadband has been completely down since yesterday' : lang === 'zh-Hant' ? '我屋企寬頻由尋日開始完全上唔到網' : '我家宽带从昨天开始完全上不了网', c.other]]);
+    expect((await store.tickets.get(number))!.messages).toHaveLength(c.followups.length);
+  });
+
+  it('a clearly new demand of another topic starts a new ticket without 新问题', async () => {
+    const adapter = adapterFor(newBot());
+    const said = await play(adapter, [['我的快递三天了还没到，物流信息一直不更新', /对吗/], ['对', /手机号/], ['跳过', NUMBER]]);
+    const number = said.join('\n').match(NUMBER)![0];
+    await play(adapter, [['请问你们的会员积分怎么兑换？', /「账户会员」/]]);
+    expect((await store.tickets.get(number))!.messages).toHaveLength(0);
+  });
+});
+
+describe('database work of a follow-up turn', () => {
+  it('reads tickets by number only (no query over the tickets), with a handful of commands', async () => {
+    const monitored = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+    await monitored.connect();
+    try {
+      const mdb = monitored.db(db.databaseName);
+      const mstore = await createStore({ db: mdb, outboxPath: join(mkdtempSync(join(tmpdir(), 'bot-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: taxonomy.topics.map((t) => t.id), log: silent });
+      const tickets = createTicketService(mstore, { log: silent });
+      const bot = new DemandBot({ classifier, tickets, lookup: { get: (n) => tickets.find(n), latestOpenFor: (c, u) => tickets.latestOpenFor(c, u), list: (q) => tickets.list(q), addCustomerMessage: (n, t) => tickets.addCustomerMessage(n, t), rate: (n, r) => tickets.rate(n, r) }, taxonomy, conversationState: new ConversationState(new MongoBotStorage(mdb)), maxMessageLength: 500, rateLimit: 20, rateWindowMs: 10_000 });
+      const user = `db-${randomUUID().slice(0, 6)}`;
+      const adapter = adapterFor(bot, user);
+      const said = await play(adapter, [['我的快递三天了还没到，物流信息一直不更新', /对吗/], ['对', /手机号/], ['跳过', NUMBER]]);
+      const number = said.join('\n').match(NUMBER)![0];
+      const record = async (turn: () => Promise<unknown>) => {
+        const commands: { name: string; collection: unknown; filter: unknown }[] = [];
+        const listener = (e: { commandName: string; command: unknown }) => {
+          const cmd = e.command as Record<string, unknown>;
+          commands.push({ name: e.commandName, collection: cmd[e.commandName], filter: cmd.filter ?? (cmd.updates as { q?: unknown }[] | undefined)?.[0]?.q });
+        };
+        monitored.on('commandStarted', listener);
+        await turn();
+        monitored.off('commandStarted', listener);
+        return commands;
+      };
+      const followup = await record(() => play(adapter, [['好的，那明天我在家等', new RegExp(number)]]));
+      // Every ticket read or write names the ticket by _id (FerretDB scans for anything else).
+      const onTickets = followup.filter((c) => c.collection === 'tickets');
+      expect(onTickets.length).toBeGreaterThan(0);
+      for (const c of onTickets) expect(Object.keys(c.filter as object), JSON.stringify(c)).toContain('_id');
+      // Reference in the same run: "补充 …" from a new conversation, which has no ticket in its state
+      // and looks up the customer's latest open ticket (the path follow-ups took before).
+      const reference = await record(() => play(adapterFor(bot, user), [['补充：快递单号 SF1234', new RegExp(number)]]));
+      const line = (cs: typeof followup) => `${cs.length} (${cs.map((c) => `${c.name} ${String(c.collection)}`).join(', ')})`;
+      console.log(`database commands: follow-up with the ticket in state ${line(followup)}; lookup of the latest open ticket ${line(reference)}`);
+      expect(followup.length).toBeLessThan(reference.length);
+      expect((await mstore.tickets.get(number))!.messages.map((m) => m.text)).toEqual(['好的，那明天我在家等', '快递单号 SF1234']);
+    } finally {
+      await monitored.close();
+    }
+  });
+});
+
 describe('spam policy (real model)', () => {
   it('refuses unmistakable spam in Chinese and English without a ticket number', async () => {
     const user = `spam-${randomUUID().slice(0, 6)}`;

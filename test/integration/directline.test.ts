@@ -639,7 +639,7 @@ describe('web chat page', () => {
     expect(html).toContain('<html lang="zh-CN">');
     expect(html).toContain('<title>客户服务</title>');
     expect(html).toContain('<script src="/static/webchat.js"></script>');
-    expect(html).toContain("fetch('/api/webchat/token'");
+    expect(html).toContain("fetch('/api/webchat/token?locale=' + encodeURIComponent(config.locale)");
     expect(html).toContain("domain: window.location.origin + '/v3/directline'");
     expect(html).toContain('"locale":"zh-CN"');
     expect(html).toContain('renderWebChat');

@@ -98,6 +98,12 @@ describe('pre-aggregated statistics', () => {
       if (i % 5 === 0) changes.push(s1.tickets.update(n, { priority: 'high', assignee: 'dave' }));
     });
     await Promise.all(changes);
+    // Satisfaction: customers rate half the tickets (both stores at once), some rate again, and
+    // some rated tickets change agent afterwards (ratings are counted per agent).
+    const rated = numbers.filter((_, i) => i % 2 === 0 && i % 11 !== 0);
+    await Promise.all(rated.map((n, k) => createTicketService(k % 2 ? a : b, { log: silent }).rate(n, { score: 1 + (k % 5), ...(k % 3 ? { comment: '很好' } : {}) })));
+    await Promise.all(rated.filter((_, k) => k % 4 === 0).map((n) => a.tickets.rate(n, { score: 5 })));
+    await Promise.all(rated.filter((_, k) => k % 3 === 0).map((n) => b.tickets.update(n, { assignee: 'erin' })));
     // Read-model updates run off the writers' path: wait until both stores have stored theirs.
     await Promise.all([a.tickets.settled(), b.tickets.settled()]);
 
@@ -108,6 +114,9 @@ describe('pre-aggregated statistics', () => {
     const expected = await recount(today, today, now);
     expect(expected.totals.tickets).toBe(40);
     expect(expected.medians.firstResponseCount).toBe(36); // 40 minus the 4 spam tickets
+    expect(expected.satisfaction.count).toBe(rated.length);
+    expect(expected.satisfaction.byAgent.find((g) => g.key === 'erin')?.count).toBe(rated.filter((_, k) => k % 3 === 0).length);
+    expect(expected.satisfaction.byChannel.reduce((s, g) => s + g.count, 0)).toBe(rated.length);
     expect(fromCounters).toEqual(expected);
     // Every ticket ended resolved or closed; none is counted twice under another status.
     expect(fromCounters.series.status.reduce((s, p) => s + p.count, 0)).toBe(40);

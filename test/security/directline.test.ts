@@ -112,6 +112,33 @@ describe('finding 2: the web chat user id is issued by the server', () => {
     expect(await back.say('查询工单')).toContain(number!);
   });
 
+  it('resumes a conversation after a reload only for the customer it belongs to', async () => {
+    const victim = await customer(open);
+    const said = await victim.say('我的快递三天了还没到，物流信息一直不更新');
+    expect(said).toMatch(/对吗/);
+    const token = (headers: Record<string, string>) => call('GET', `${open.url}/api/webchat/token`, { headers });
+    // Another customer's genuine key with the victim's conversation id: a new conversation of their own.
+    const attacker = await customer(open);
+    const stolen = await token({ 'X-Customer-Key': attacker.customerKey, 'X-Conversation-Id': victim.conversationId });
+    expect(stolen.body).toMatchObject({ resumed: false, userId: attacker.userId });
+    expect(stolen.body.conversationId).not.toBe(victim.conversationId);
+    // A forged key, or no key, with the victim's conversation id: not resumed either.
+    for (const headers of [{ 'X-Customer-Key': `${victim.userId}.${'A'.repeat(43)}`, 'X-Conversation-Id': victim.conversationId }, { 'X-Conversation-Id': victim.conversationId }] as Record<string, string>[]) {
+      const r = await token(headers);
+      expect(r.body.resumed).toBe(false);
+      expect(r.body.conversationId).not.toBe(victim.conversationId);
+    }
+    // The victim's own page, reloaded: the same conversation, with what was said in it.
+    const back = await token({ 'X-Customer-Key': victim.customerKey, 'X-Conversation-Id': victim.conversationId });
+    expect(back.body).toMatchObject({ resumed: true, conversationId: victim.conversationId, userId: victim.userId });
+    const log = await call('GET', `${open.url}/v3/directline/conversations/${victim.conversationId}/activities`, { token: back.body.token });
+    expect(log.body.activities.map((a: Json) => a.text)).toContain(said);
+    // A malformed locale is refused, naming it.
+    const bad = await call('GET', `${open.url}/api/webchat/token?locale=${encodeURIComponent('en"><script>')}`);
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toMatch(/locale/);
+  });
+
   it('with DIRECT_LINE_SECRET, token generation and anonymous starts need the secret, whose holder names the user', async () => {
     for (const path of ['/v3/directline/tokens/generate', '/v3/directline/conversations']) {
       expect((await call('POST', `${secured.url}${path}`, { body: {} })).status, path).toBe(401);

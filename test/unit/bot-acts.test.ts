@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
+import { ConversationState, MemoryStorage, TestAdapter, TurnContext, type Activity } from 'botbuilder';
 import { describe, expect, it } from 'vitest';
 import { lexiconAct, readAct } from '../../bot/dialogue-acts.js';
-import { DemandBot } from '../../bot/demand-bot.js';
+import { DemandBot, parseRating } from '../../bot/demand-bot.js';
 import { texts, type ReplyLang } from '../../bot/messages.js';
 import type { Classification } from '../../classifier/demand-classifier.js';
 import { parseTaxonomy } from '../../classifier/taxonomy.js';
@@ -76,6 +76,11 @@ class FakeStore {
     t.messages.push({ text, at: new Date() });
     return t;
   }
+  async rate(number: string, rating: { score: number; comment?: string }) {
+    const t = this.tickets.get(number)!;
+    t.satisfaction = { score: rating.score, comment: rating.comment ?? null, at: new Date() };
+    return t;
+  }
 }
 
 function setup(table: Record<string, Partial<Classification>> = {}, supportHours: string | null = null) {
@@ -98,7 +103,7 @@ function setup(table: Record<string, Partial<Classification>> = {}, supportHours
     recipient: { id: 'bot', name: 'Bot' },
     conversation: { id: 'conv-1', isGroup: false, conversationType: 'personal', name: '' },
   });
-  return { store, adapter };
+  return { store, adapter, bot };
 }
 
 /** Sends each message and returns the bot's replies to it (one per message in these cases). */
@@ -162,7 +167,7 @@ describe('dialogue acts with a model act head', () => {
     expect(first).toMatch(/对吗/);
     await replies(adapter, '对', '跳过');
     const [second] = await replies(adapter, '好的那明天我在家等');
-    expect(second).toBe(texts('zh-Hans').addedDetails('T20261206-0001'));
+    expect(second).toBe(texts('zh-Hans').followupAdded('T20261206-0001'));
     expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['好的那明天我在家等']);
   });
 
@@ -173,9 +178,10 @@ describe('dialogue acts with a model act head', () => {
     expect(contact).toMatch(/手机号或邮箱/);
     await replies(adapter, '跳过');
     expect(store.created).toHaveLength(1);
-    // Outside any question a bare "好的" is acknowledged, not filed.
-    expect(await replies(adapter, '好的')).toEqual([texts('zh-Hans').anythingElse]);
+    // Outside any question a bare "好的" is not filed: after filing it lands on the ticket.
+    expect(await replies(adapter, '好的')).toEqual([texts('zh-Hans').followupAdded('T20261206-0001')]);
     expect(store.created).toHaveLength(1);
+    expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['好的']);
   });
 
   it('files the demand so far when the customer asks for a person at the confirmation', async () => {
@@ -184,6 +190,202 @@ describe('dialogue acts with a model act head', () => {
     expect(ask).toMatch(/is that right\?/);
     expect(filed).toBe(texts('en').humanFiled('T20261206-0001', 'Mon-Fri 9:00-18:00'));
     expect(store.created[0].classification).toMatchObject({ topic: 'delivery', needsReview: true, reviewReason: 'customer-asked-for-person' });
+  });
+});
+
+/** What a customer files and then writes, per language (the first message sets the language). */
+const FOLLOW: Record<ReplyLang, { demand: string; yes: string; skip: string; followups: [string, Partial<Classification>][]; other: string; newIssue: string }> = {
+  'zh-Hans': {
+    demand: '我的快递三天没到，物流一直不更新',
+    yes: '对',
+    skip: '跳过',
+    followups: [
+      ['好的，那明天我在家等', { act: 'followup', actConfidence: 0.9 }],
+      ['谢谢', { act: 'thanks', actConfidence: 0.95 }],
+      ['快递员电话也打不通', { act: 'demand', actConfidence: 0.8, topic: 'delivery', confidence: 0.9 }],
+      ['你好', { act: 'greeting', actConfidence: 0.9 }],
+      ['宽带好像也有点慢', { act: 'demand', actConfidence: 0.7, topic: 'network', confidence: 0.5, needsReview: true }],
+    ],
+    other: '我家宽带从昨天开始完全上不了网',
+    newIssue: '新问题',
+  },
+  'zh-Hant': {
+    demand: '我嘅包裹三日都未到，物流資料冇更新',
+    yes: '對',
+    skip: '跳過',
+    followups: [
+      ['好，唔該晒，我等你哋消息', { act: 'thanks', actConfidence: 0.9 }],
+      ['聽日我喺屋企等', { act: 'followup', actConfidence: 0.9 }],
+      ['速遞員電話都打唔通', { act: 'demand', actConfidence: 0.8, topic: 'delivery', confidence: 0.9 }],
+      ['喂', { act: 'greeting', actConfidence: 0.9 }],
+      ['寬頻好似都有啲慢', { act: 'demand', actConfidence: 0.7, topic: 'network', confidence: 0.5, needsReview: true }],
+    ],
+    other: '我屋企寬頻由尋日開始完全上唔到網',
+    newIssue: '新問題',
+  },
+  en: {
+    demand: 'My parcel is three days late and tracking has not moved',
+    yes: 'yes',
+    skip: 'skip',
+    followups: [
+      ["thanks, I'll wait", { act: 'thanks', actConfidence: 0.9 }],
+      ['I will be at home tomorrow', { act: 'followup', actConfidence: 0.9 }],
+      ['the courier does not answer the phone either', { act: 'demand', actConfidence: 0.8, topic: 'delivery', confidence: 0.9 }],
+      ['hello', { act: 'greeting', actConfidence: 0.9 }],
+      ['the broadband seems a bit slow too', { act: 'demand', actConfidence: 0.7, topic: 'network', confidence: 0.5, needsReview: true }],
+    ],
+    other: 'My home broadband has been completely down since yesterday',
+    newIssue: 'new issue',
+  },
+};
+
+describe('follow-ups land on the ticket', () => {
+  it.each(LANGS)('every message after filing is on the ticket until a clearly new demand (%s)', async (lang) => {
+    const f = FOLLOW[lang];
+    const table = Object.fromEntries([...f.followups, [f.other, { act: 'demand', actConfidence: 0.9, topic: 'network', type: 'complaint', confidence: 0.92 }]]) as Record<string, Partial<Classification>>;
+    const { adapter, store } = setup(table);
+    const t = texts(lang);
+    const [, , created] = await replies(adapter, f.demand, f.yes, f.skip);
+    expect(created).toBe(t.created('T20261206-0001'));
+    const acks = await replies(adapter, ...f.followups.map(([text]) => text));
+    // Nothing lost: each follow-up is on the ticket, in order, and nothing else was filed.
+    expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(f.followups.map(([text]) => text));
+    expect(store.created).toHaveLength(1);
+    f.followups.forEach(([, c], i) => expect(acks[i]).toBe(c.act === 'thanks' ? t.followupThanks('T20261206-0001') : t.followupAdded('T20261206-0001')));
+    // A demand of another topic at good confidence starts a new one (the intake asks to confirm it).
+    const [confirm] = await replies(adapter, f.other);
+    expect(confirm).toMatch(lang === 'en' ? /is that right\?/ : /對嗎|对吗/);
+    expect(store.tickets.get('T20261206-0001')!.messages).toHaveLength(f.followups.length);
+  });
+
+  it.each(LANGS)('"%s": 新问题 / 新問題 / new issue starts a new demand', async (lang) => {
+    const f = FOLLOW[lang];
+    const { adapter, store } = setup();
+    await replies(adapter, f.demand, f.yes, f.skip);
+    expect(await replies(adapter, f.newIssue)).toEqual([texts(lang).newIssue]);
+    const [confirm] = await replies(adapter, f.demand);
+    expect(confirm).toMatch(lang === 'en' ? /is that right\?/ : /對嗎|对吗/);
+    expect(store.tickets.get('T20261206-0001')!.messages).toHaveLength(0);
+    // The marker followed by the demand in one message goes straight to the intake too.
+    const b = setup();
+    await replies(b.adapter, f.demand, f.yes, f.skip);
+    const [again] = await replies(b.adapter, `${f.newIssue}：${f.demand}`);
+    expect(again).toMatch(lang === 'en' ? /is that right\?/ : /對嗎|对吗/);
+  });
+
+  it('answers a status question about the conversation\'s ticket and keeps it on the ticket', async () => {
+    const { adapter, store } = setup({ 处理得怎么样了: { act: 'status', actConfidence: 0.9 } });
+    await replies(adapter, FOLLOW['zh-Hans'].demand, '对', '跳过');
+    const [r] = await replies(adapter, '处理得怎么样了');
+    expect(r).toMatch(/^工单 T20261206-0001 当前状态：已受理/);
+    expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['处理得怎么样了']);
+  });
+});
+
+/** Runs a proactive turn (what a staff reply or a resolution does) into the test conversation. */
+async function proactive(bot: DemandBot, adapter: TestAdapter, ticket: Ticket, message: Parameters<DemandBot['proactive']>[2]): Promise<Partial<Activity>> {
+  const ref = { channelId: 'test', serviceUrl: 'http://127.0.0.1:1/', conversation: { id: 'conv-1', isGroup: false, conversationType: 'personal', name: '' }, user: { id: 'customer-1', name: 'Customer' }, bot: { id: 'bot', name: 'Bot' } };
+  const context = new TurnContext(adapter, TurnContext.applyConversationReference({ type: 'event', name: 'continueConversation' }, ref, true));
+  await bot.proactive(context, ticket, message);
+  return adapter.activeQueue.shift()!;
+}
+
+describe('resolution and satisfaction', () => {
+  it.each(LANGS)('asks for a 1–5 rating when the ticket is resolved and records it with the comment (%s)', async (lang) => {
+    const f = FOLLOW[lang];
+    const { adapter, store, bot } = setup();
+    await replies(adapter, f.demand, f.yes, f.skip);
+    const ticket = store.tickets.get('T20261206-0001')!;
+    const asked = await proactive(bot, adapter, ticket, { kind: 'resolved' });
+    expect(asked.text).toBe(texts(lang).resolved('T20261206-0001'));
+    expect(asked.suggestedActions?.actions.map((a) => a.title)).toEqual(['1', '2', '3', '4', '5']);
+    const comment = lang === 'en' ? 'quick and friendly' : lang === 'zh-Hant' ? '師傅好有耐性' : '师傅很耐心';
+    expect(await replies(adapter, `4 ${comment}`)).toEqual([texts(lang).ratingThanks('T20261206-0001', 4)]);
+    expect(ticket.satisfaction).toMatchObject({ score: 4, comment });
+    expect(ticket.messages).toHaveLength(0);
+    // Rated: the ticket's conversation is over, a new message is answered afresh.
+    const [next] = await replies(adapter, f.demand);
+    expect(next).toMatch(lang === 'en' ? /is that right\?/ : /對嗎|对吗/);
+  });
+
+  it('a message that is not a rating still lands on the ticket, and the rating can follow', async () => {
+    const { adapter, store, bot } = setup({ 其实还没修好: { act: 'followup', actConfidence: 0.9 } });
+    await replies(adapter, FOLLOW['zh-Hans'].demand, '对', '跳过');
+    const ticket = store.tickets.get('T20261206-0001')!;
+    await proactive(bot, adapter, ticket, { kind: 'resolved' });
+    expect(await replies(adapter, '其实还没修好')).toEqual([texts('zh-Hans').followupAdded('T20261206-0001')]);
+    expect(await replies(adapter, '2分')).toEqual([texts('zh-Hans').ratingThanks('T20261206-0001', 2)]);
+    expect(ticket.satisfaction).toMatchObject({ score: 2, comment: null });
+  });
+
+  it('a staff reply makes the conversation about its ticket (the answer lands on it)', async () => {
+    const { adapter, store, bot } = setup({ 好的知道了: { act: 'yes', actConfidence: 0.9 } });
+    await store.file({ customer: { channelId: 'test', userId: 'customer-1' }, conversationRef: null, text: { original: '网上办的宽带没人装', normalized: '' }, classification: { topic: 'network' } } as unknown as TicketCreate);
+    const reply = await proactive(bot, adapter, store.tickets.get('T20261206-0001')!, { kind: 'reply', text: '师傅明天上午上门' });
+    expect(reply.text).toBe('师傅明天上午上门');
+    await replies(adapter, '好的知道了');
+    expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['好的知道了']);
+  });
+
+  it('reads ratings at the start of a message', () => {
+    expect(parseRating('5')).toEqual({ score: 5 });
+    expect(parseRating('4分，师傅很耐心')).toEqual({ score: 4, comment: '师傅很耐心' });
+    expect(parseRating('五星 好评')).toEqual({ score: 5, comment: '好评' });
+    expect(parseRating('5 stars, thanks')).toEqual({ score: 5, comment: 'thanks' });
+    expect(parseRating('3/5')).toEqual({ score: 3 });
+    for (const no of ['6', '10', '0', '138 1234 5678', '好的', '45分钟才到']) expect(parseRating(no), no).toBeNull();
+  });
+});
+
+describe('language', () => {
+  it.each(LANGS)('confirms the ticket number intact (%s)', (lang) => {
+    const t = texts(lang);
+    for (const n of ['T20261206-0042', 'T20261206-OAB12CD']) {
+      const s = t.created(n);
+      expect(s.split(n)).toHaveLength(3);
+      // The text after the number is still there (it was swallowed in zh-Hant).
+      expect(s.length).toBeGreaterThan(n.length * 2 + 20);
+    }
+    expect(texts('zh-Hant').created('T20261206-0042')).toBe('已為您登記工單 T20261206-0042。專人會在 1 個工作日內跟進，您可以隨時發送「查詢工單 T20261206-0042」查看進度。');
+  });
+
+  it.each(LANGS)('puts each help bullet on its own Markdown list line (%s)', (lang) => {
+    const lines = texts(lang).help.split('\n');
+    expect(lines[1]).toBe('');
+    const bullets = lines.slice(2);
+    expect(bullets.length).toBe(4);
+    for (const b of bullets) expect(b).toMatch(/^- \S/);
+  });
+
+  it('greets in the language of the page locale', async () => {
+    for (const [locale, lang] of [['en-US', 'en'], ['zh-CN', 'zh-Hans'], ['zh-HK', 'zh-Hant']] as const) {
+      const { adapter } = setup();
+      const greeting = await new Promise<string>((resolve, reject) => {
+        adapter
+          .send({ type: 'conversationUpdate', locale, membersAdded: [{ id: 'customer-1', name: 'Customer' }] } as Partial<Activity>)
+          .assertReply((a: Partial<Activity>) => resolve(a.text ?? ''))
+          .catch(reject);
+      });
+      expect(greeting, locale).toBe(texts(lang).greeting);
+    }
+  });
+
+  it.each(LANGS)('keeps the conversation language after a mistyped e-mail address (%s)', async (lang) => {
+    const f = FOLLOW[lang];
+    const { adapter } = setup();
+    const [, contact] = await replies(adapter, f.demand, f.yes);
+    expect(contact).toBe(texts(lang).askContact);
+    expect(await replies(adapter, 'zhangsan@example,com')).toEqual([texts(lang).badContact]);
+    expect(await replies(adapter, '1381234567')).toEqual([texts(lang).badContact]);
+    const [created] = await replies(adapter, '+86 138 1234 5678');
+    expect(created).toBe(texts(lang).created('T20261206-0001'));
+  });
+
+  it('answers 取消 in a traditional-Chinese conversation in traditional Chinese', async () => {
+    const { adapter } = setup();
+    await replies(adapter, FOLLOW['zh-Hant'].demand);
+    expect(await replies(adapter, '取消')).toEqual([texts('zh-Hant').cancelled]);
+    expect(await replies(adapter, '取消')).toEqual([texts('zh-Hant').nothingToCancel]);
   });
 });
 

@@ -36,6 +36,7 @@ function ticket(over: Partial<Ticket> = {}): Ticket {
     corrections: [],
     messages: [],
     replies: [],
+    satisfaction: null,
     createdAt: AT,
     createdDay: '2026-12-01',
     updatedAt: AT,

@@ -100,6 +100,9 @@ export async function render(ctx) {
         !ticket.spam && ticket.suspectedSpam ? h('span', { class: 'badge badge-warn', 'data-testid': 'suspected-spam' }, t('ticket.suspectedSpam')) : null,
       ),
       h('p', { class: 'muted' }, t('ticket.createdLine', { at: f.dateTime(ticket.createdAt), channel: f.channelName(ticket.customer?.channelId), updated: f.dateTime(ticket.updatedAt) })),
+      ticket.satisfaction
+        ? h('p', { 'data-testid': 'satisfaction' }, t('ticket.satisfaction', { score: ticket.satisfaction.score }), ticket.satisfaction.comment ? ` — ${ticket.satisfaction.comment}` : '')
+        : null,
     );
   }
 
@@ -107,7 +110,7 @@ export async function render(ctx) {
     const entries = [
       { who: 'customer', text: ticket.text?.original ?? '', at: ticket.createdAt, first: true },
       ...(ticket.messages ?? []).map((m) => ({ who: 'customer', text: m.text, at: m.at })),
-      ...(ticket.replies ?? []).map((r) => ({ who: 'staff', text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error })),
+      ...(ticket.replies ?? []).map((r) => ({ who: 'staff', id: r.id, text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error })),
     ].sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime() || (a.first ? -1 : b.first ? 1 : 0));
     const replyBox = renderReplyBox();
     replace(
@@ -131,11 +134,19 @@ export async function render(ctx) {
             ),
             h('p', { class: 'msg-text' }, e.text),
             e.who === 'staff' && !e.delivered && e.error ? h('p', { class: 'error-text small' }, e.error) : null,
+            e.who === 'staff' && !e.delivered && e.id ? retryButton(e.id) : null,
           ),
         ),
       ),
       replyBox,
     );
+  }
+
+  /** Sends an undelivered reply again (the outcome is recorded on that reply). */
+  function retryButton(id) {
+    const button = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'retry-reply' }, t('reply.retry'));
+    button.onclick = () => edit(button, () => api(`/api/tickets/${encodeURIComponent(number)}/replies/${encodeURIComponent(id)}/retry`, { method: 'POST' }));
+    return button;
   }
 
   // The reply and note inputs survive re-rendering (nobody loses a half-written text).
