@@ -17,6 +17,7 @@ import type { Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery }
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource } from '../store/training-repository.js';
 import { ticketView, type TicketView } from './classification.js';
+import type { DeskEvents } from './events.js';
 import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from './ports.js';
 
 export interface TicketServiceDeps {
@@ -27,6 +28,8 @@ export interface TicketServiceDeps {
   audit: AuditTrail;
   /** The customer's channel for staff replies; null until the bot's channels are mounted. */
   channel: () => CustomerChannel | null;
+  /** Live updates for the console (ticket filed, customer wrote); none when omitted. */
+  events?: DeskEvents;
   now?: () => Date;
 }
 
@@ -47,8 +50,10 @@ export class TicketService {
    * the database is unreachable). The customer's document and the statistics counters follow
    * through the repository's change hook (also when the outbox is replayed).
    */
-  file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
-    return this.deps.tickets.create(input);
+  async file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
+    const r = await this.deps.tickets.create(input);
+    this.deps.events?.publish({ type: 'ticket.created', ticketNumber: r.ticket.number, channelId: r.ticket.customer.channelId });
+    return r;
   }
 
   /** Replays the outbox into the database, idempotently by ticket number. */
@@ -81,9 +86,14 @@ export class TicketService {
     return this.deps.tickets.latestOpenFor(channelId, userId);
   }
 
-  /** The customer adds details to their ticket (from the bot). */
-  addCustomerMessage(number: string, text: string): Promise<Ticket> {
-    return this.deps.tickets.addCustomerMessage(number, text);
+  /**
+   * The customer adds details to their ticket (from the bot). Published as `ticket.customerMessage`
+   * unless `live` (a live chat publishes its own `live.message`).
+   */
+  async addCustomerMessage(number: string, text: string, opts: { live?: boolean } = {}): Promise<Ticket> {
+    const t = await this.deps.tickets.addCustomerMessage(number, text);
+    if (!opts.live) this.deps.events?.publish({ type: 'ticket.customerMessage', ticketNumber: t.number, text });
+    return t;
   }
 
   /** Changes status, assignee or priority; audited with each field's before and after. */
