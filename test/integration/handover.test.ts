@@ -38,7 +38,7 @@ async function login(base: string, username: string): Promise<string> {
 
 beforeAll(async () => {
   A = await startApp(inject('mongoUri'), { DIRECT_LINE_SECRET: SECRET, HANDOVER_WAIT_SECONDS: '6', RATE_LIMIT_PER_10S: '100', API_RATE_PER_MINUTE: '100000' });
-  for (const u of ['alice', 'bob']) {
+  for (const u of ['alice', 'bob', 'carol', 'dave']) {
     await A.store.users.create({ username: u, role: 'agent', createdBy: 'test', passwordHash: await hashPassword(PASSWORD) });
     tokens[u] = await login(A.url, u);
   }
@@ -133,6 +133,33 @@ describe('a person when asked', () => {
     } finally {
       c.close();
     }
+  });
+
+  it('lets exactly one of four agents take a conversation when all click at once, round after round', async () => {
+    const agents = ['alice', 'bob', 'carol', 'dave'];
+    const winners: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      const c = await DirectLineClient.open(A.url, `race-${round}`, SECRET);
+      try {
+        const queued = await c.replyTo(await c.send('人工客服'));
+        const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+        const id = (await A.store.handovers.list()).find((h) => h.ticketNumber === number)!.id;
+        const results = await Promise.all(agents.map((u) => api('POST', `/api/live/${id}/take`, tokens[u])));
+        expect(results.map((r) => r.status).sort(), `round ${round}`).toEqual([200, 409, 409, 409]);
+        const winner = agents[results.findIndex((r) => r.status === 200)];
+        winners.push(winner);
+        expect((await A.store.handovers.get(id))!.takenBy).toBe(winner);
+        // The customer is told once, about the winner only.
+        await c.waitForMessage((m) => m.text === `客服 ${winner} 已接入，请问有什么可以帮您？`);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(c.botMessages().filter((m) => /已接入/.test(m.text ?? '')).map((m) => m.text)).toEqual([`客服 ${winner} 已接入，请问有什么可以帮您？`]);
+        expect((await api('POST', `/api/live/${id}/end`, tokens[winner])).status).toBe(204);
+        await c.waitForMessage((m) => m.text === `人工对话已结束，记录已保存在工单 ${number}。感谢您的耐心！如还有问题，请随时留言。`);
+      } finally {
+        c.close();
+      }
+    }
+    expect(winners).toHaveLength(4);
   });
 
   it('serves the events as JSON without Accept: text/event-stream, after a given id', async () => {
