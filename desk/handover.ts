@@ -121,14 +121,20 @@ export class HandoverService {
   }
 
   /**
-   * A customer message while waiting or live: appended to the ticket first (kept), then shown to
-   * the agent (event). The bot says nothing.
+   * A customer message while waiting or live: shown to the agent (event) and appended to the ticket.
+   * The bot says nothing.
+   *
+   * The event goes out before the ticket write finishes: under load a ticket write (version claim,
+   * counters, customer document) is the slowest part of the turn, and the agent should not wait
+   * for it. The message is already durable in the channel's log when the bot sees it, and the turn
+   * resolves only once it is on the ticket; if that write fails the turn fails, and the customer is
+   * told the message was not processed and asked to send it again (the bot's onTurnError).
    */
   async customerSaid(h: Handover, text: string): Promise<void> {
-    await this.deps.tickets.addCustomerMessage(h.ticketNumber, text, { live: true });
-    const at = this.now();
+    const kept = this.deps.tickets.addCustomerMessage(h.ticketNumber, text, { live: true });
     this.deps.events.publish({ type: 'live.message', handoverId: h.id, ticketNumber: h.ticketNumber, from: 'customer', by: null, text, delivered: true });
-    this.deps.repo.touch(h.id, at).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live queue message count not updated'));
+    await kept;
+    this.deps.repo.touch(h.id, this.now()).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live queue message count not updated'));
   }
 
   /** A queue entry with its conversation so far (the ticket's messages and replies since the request). */
@@ -165,10 +171,14 @@ export class HandoverService {
     return { delivered };
   }
 
-  /** Ends a live conversation: handed back to the bot, or ended; the customer is told. */
-  async release(id: string, by: string, how: Extract<HandoverEnding, 'handedBack' | 'ended'>): Promise<void> {
+  /**
+   * Ends a live conversation: handed back to the bot, or ended; the customer is told. Only the agent
+   * who took it may, or an admin (`override`: an agent who left without handing back).
+   */
+  async release(id: string, by: string, how: Extract<HandoverEnding, 'handedBack' | 'ended'>, opts: { override?: boolean } = {}): Promise<void> {
     const h = await this.require(id);
-    this.mustHold(h, by);
+    if (!opts.override) this.mustHold(h, by);
+    else if (h.state !== 'live') throw new ConflictError('take this conversation first');
     if (!(await this.deps.repo.claim(id, 'closed'))) throw new ConflictError('this conversation is being closed already');
     await this.close(h, how, by);
     await this.notify(h, how === 'handedBack' ? this.deps.notices.handedBack(h.lang) : this.deps.notices.ended(h.lang, h.ticketNumber));

@@ -163,8 +163,8 @@ export function registerLiveRoutes(router: ApiRouter, deps: StaffDeps & { authen
   });
 
   for (const [action, how, what] of [
-    ['hand-back', 'handedBack', 'Hand the conversation back to the bot (which answers the next message); the customer is told'],
-    ['end', 'ended', 'End the live conversation; the customer is told, the ticket keeps the conversation'],
+    ['hand-back', 'handedBack', 'Hand the conversation back to the bot (which answers the next message); the customer is told. The agent who took it, or an admin'],
+    ['end', 'ended', 'End the live conversation; the customer is told, the ticket keeps the conversation. The agent who took it, or an admin'],
   ] as const) {
     router.add({
       method: 'post',
@@ -175,7 +175,7 @@ export function registerLiveRoutes(router: ApiRouter, deps: StaffDeps & { authen
       params: IdParams,
       responses: { 204: 'done', 409: 'not taken, or taken by someone else', 404: 'not in the queue' },
       handler: async ({ params, principal }) => {
-        await handovers.release(params.id, principal!.username, how);
+        await handovers.release(params.id, principal!.username, how, { override: principal!.role === 'admin' });
         return { status: 204 };
       },
     });
