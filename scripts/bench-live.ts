@@ -177,10 +177,10 @@ async function measure(agent: Agent, customerBase: string, live: number, load: n
 async function liveConversation(agent: Agent, customerBase: string, i: number, done: () => boolean, toAgent: number[], toCustomer: number[]): Promise<void> {
   const c = await DirectLineClient.open(customerBase, '');
   try {
-    const queued = await c.replyTo(await c.send('转人工'), 30_000);
+    const queued = await c.replyTo(await c.send('转人工'), 60_000);
     const number = /T\d{8}-\d{4}/.exec(queued.text ?? '')?.[0];
     if (!number) throw new Error(`no ticket number in "${queued.text}"`);
-    const requested = await agent.stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number, 30_000);
+    const requested = await agent.stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number, 60_000);
     const id = (requested as { handoverId: string }).handoverId;
     await post(agent, `/api/live/${id}/take`);
     for (let k = 0; (k < MIN_EXCHANGES || !done()) && k < 200; k++) {
@@ -188,13 +188,14 @@ async function liveConversation(agent: Agent, customerBase: string, i: number, d
       const text = `客户${i}第${k}条：单号 SF${100000 + k}`;
       const t0 = performance.now();
       await c.send(text);
-      await agent.stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === text, 30_000);
+      await agent.stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === text, 60_000);
       toAgent.push(performance.now() - t0);
 
       await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
       const answer = `客服回复${i}-${k}：已为您查询`;
       const t1 = performance.now();
-      const arrived = c.waitForMessage((m) => m.text === answer, 30_000);
+      const arrived = c.waitForMessage((m) => m.text === answer, 60_000);
+      arrived.catch(() => undefined); // awaited below; a failed post must not leave it unhandled
       await post(agent, `/api/live/${id}/messages`, { text: answer });
       await arrived;
       toCustomer.push(performance.now() - t1);
