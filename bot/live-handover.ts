@@ -98,9 +98,9 @@ export class LiveHandover {
       number = await this.file(context, said.join('\n'));
     }
     delete s.frustrated;
-    markNumberGiven(context);
     if (!this.deps.handovers.staffed()) {
       await this.state.set(context, s);
+      markNumberGiven(context);
       await context.sendActivity(t.handoverClosed(number, this.deps.handovers.hoursText()));
       return;
     }
@@ -114,6 +114,8 @@ export class LiveHandover {
     });
     s.handoverId = h.id;
     await this.state.set(context, s);
+    // From here a failure must not be answered with "not processed": the number was given.
+    markNumberGiven(context);
     await context.sendActivity(t.handoverQueued(number));
   }
 
