@@ -11,7 +11,7 @@
  * After a resolution the bot asks for a 1–5 rating and records it on the ticket.
  */
 import { ActivityHandler, ActivityTypes, MessageFactory, type ConversationState, type StatePropertyAccessor, type TurnContext } from 'botbuilder';
-import { DialogSet, type DialogState } from 'botbuilder-dialogs';
+import { DialogSet, type DialogContext, type DialogState } from 'botbuilder-dialogs';
 import type { Classification } from '../classifier/demand-classifier.js';
 import { ClassifierError } from '../classifier/errors.js';
 import { countScripts, detectLanguage } from '../classifier/language.js';
@@ -22,10 +22,11 @@ import type { Ticket } from '../store/index.js';
 import { StateUnavailableError } from '../store/state-fallback.js';
 import { isUnavailable } from '../store/ticket-repository.js';
 import { readAct } from './dialogue-acts.js';
+import type { LiveHandover } from './live-handover.js';
 import { INTAKE_DIALOG, IntakeDialog, looksLikeDialogAnswer, markNumberGiven, ticketInput, type IntakeDeps, type IntakeOptions, type TicketContext } from './intake-dialog.js';
+import { texts, toTraditionalChinese, type ReplyLang } from './messages.js';
 
 export type { TicketContext };
-import { texts, toTraditionalChinese, type ReplyLang } from './messages.js';
 
 /** Ticket lookups the bot needs (the ticket repository). */
 export interface TicketLookup {
@@ -62,6 +63,8 @@ export interface DemandBotDeps extends Omit<IntakeDeps, 'lang' | 'ticket'> {
   /** Messages allowed per conversation per `rateWindowMs`. */
   rateLimit: number;
   rateWindowMs: number;
+  /** A person when asked (the live queue); without it the bot only explains how to reach staff. */
+  live?: (conversationState: ConversationState) => LiveHandover;
   now?: () => number;
 }
 
@@ -102,6 +105,7 @@ export class DemandBot extends ActivityHandler {
   private readonly ticket: StatePropertyAccessor<TicketContext | undefined>;
   private readonly dialogs: DialogSet;
   private readonly recent = new Map<string, number[]>();
+  private readonly live: LiveHandover | null;
 
   constructor(private readonly deps: DemandBotDeps) {
     super();
@@ -110,6 +114,7 @@ export class DemandBot extends ActivityHandler {
     this.ticket = deps.conversationState.createProperty<TicketContext | undefined>('ticket');
     this.dialogs = new DialogSet(this.dialogState);
     this.dialogs.add(new IntakeDialog({ ...deps, lang: this.lang, ticket: this.ticket }));
+    this.live = deps.live?.(deps.conversationState) ?? null;
 
     this.onMembersAdded(async (context, next) => {
       // The page's locale (Web Chat sends it when the conversation starts) sets the language of the greeting.
@@ -235,6 +240,8 @@ export class DemandBot extends ActivityHandler {
       return;
     }
     const dc = await this.dialogs.createContext(context);
+    // A live conversation's messages go to the agent; a request for a person joins the queue.
+    if (this.live && (await this.live.intercept(context, text, await this.lang.get(context, 'zh-Hans'), dc))) return;
     if (HELP.test(text)) {
       await context.sendActivity(t.help);
       return;
@@ -265,15 +272,15 @@ export class DemandBot extends ActivityHandler {
       await dc.beginDialog(INTAKE_DIALOG, options);
     };
     const current = await this.ticket.get(context);
-    if (current) return this.onTicket(context, text, current, t, intake);
-    await this.routeByAct(context, text, intake);
+    if (current) return this.onTicket(context, text, current, t, dc, intake);
+    await this.routeByAct(context, text, dc, intake);
   }
 
   /**
    * A message in a conversation about a ticket: a rating when one was asked for, a new demand
    * when it clearly is one, otherwise a follow-up added to the ticket (acknowledged briefly).
    */
-  private async onTicket(context: TurnContext, text: string, current: TicketContext, t: ReturnType<typeof texts>, intake: (options: IntakeOptions) => Promise<void>): Promise<void> {
+  private async onTicket(context: TurnContext, text: string, current: TicketContext, t: ReturnType<typeof texts>, dc: DialogContext, intake: (options: IntakeOptions) => Promise<void>): Promise<void> {
     const rating = current.awaitingRating ? parseRating(text) : null;
     if (rating) {
       await this.deps.lookup.rate(current.number, rating);
@@ -287,7 +294,7 @@ export class DemandBot extends ActivityHandler {
       await this.ticket.delete(context);
       const rest = text.slice(marker[0].length).trim();
       if (!rest) return void (await context.sendActivity(t.newIssue));
-      return this.routeByAct(context, rest, intake);
+      return this.routeByAct(context, rest, dc, intake);
     }
     let c: Classification | undefined;
     try {
@@ -300,6 +307,8 @@ export class DemandBot extends ActivityHandler {
       await this.ticket.delete(context);
       return intake({ text, classification: c });
     }
+    // Asking for a person joins the live queue (the request is kept on the ticket there).
+    if (act === 'human' && this.live) return this.live.request(context, text, await this.lang.get(context, 'zh-Hans'), dc, 'asked');
     // Everything else is on the ticket, a question about its progress too (staff see the customer waiting).
     await this.deps.lookup.addCustomerMessage(current.number, text);
     if (act === 'status') return this.reportStatus(context, current.number);
@@ -313,7 +322,7 @@ export class DemandBot extends ActivityHandler {
    * ticket. Everything else (and anything not recognised) is a demand for the intake dialog, so
    * a greeting is never filed as a ticket and a demand is never lost.
    */
-  private async routeByAct(context: TurnContext, text: string, intake: (options: IntakeOptions) => Promise<void>): Promise<void> {
+  private async routeByAct(context: TurnContext, text: string, dc: DialogContext, intake: (options: IntakeOptions) => Promise<void>): Promise<void> {
     let c: Classification | undefined;
     try {
       c = this.deps.classifier.classify(text);
@@ -338,6 +347,7 @@ export class DemandBot extends ActivityHandler {
         await context.sendActivity(t.anythingElse);
         return;
       case 'human': {
+        if (this.live) return this.live.request(context, text, await this.lang.get(context, 'zh-Hans'), dc, 'asked');
         const open = await this.deps.lookup.latestOpenFor(context.activity.channelId, context.activity.from.id);
         await context.sendActivity(t.human(open?.number ?? null, this.deps.supportHours ?? null));
         return;

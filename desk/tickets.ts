@@ -17,6 +17,7 @@ import type { SatisfactionInput, Ticket, TicketCorrection, TicketCreate, TicketP
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource } from '../store/training-repository.js';
 import { ticketView, type TicketView } from './classification.js';
+import type { DeskEvents } from './events.js';
 import { CUSTOMER_ACTOR, NOTIFICATION_ACTIONS } from './notifications.js';
 import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from './ports.js';
 
@@ -28,6 +29,8 @@ export interface TicketServiceDeps {
   audit: AuditTrail;
   /** The customer's channel for staff replies; null until the bot's channels are mounted. */
   channel: () => CustomerChannel | null;
+  /** Live updates for the console (ticket filed, customer wrote); none when omitted. */
+  events?: DeskEvents;
   now?: () => Date;
 }
 
@@ -48,8 +51,10 @@ export class TicketService {
    * the database is unreachable). The customer's document and the statistics counters follow
    * through the repository's change hook (also when the outbox is replayed).
    */
-  file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
-    return this.deps.tickets.create(input);
+  async file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
+    const r = await this.deps.tickets.create(input);
+    this.deps.events?.publish({ type: 'ticket.created', ticketNumber: r.ticket.number, channelId: r.ticket.customer.channelId });
+    return r;
   }
 
   /** Replays the outbox into the database, idempotently by ticket number. */
@@ -83,11 +88,13 @@ export class TicketService {
   }
 
   /**
-   * The customer writes on their ticket (a follow-up from the bot): appended as a customer
-   * message, and the assignee notified (desk/notifications.ts).
+   * The customer writes on their ticket (a follow-up from the bot, or a line of a live chat):
+   * appended as a customer message, and the assignee notified (desk/notifications.ts). Published
+   * as `ticket.customerMessage` unless `live` (a live chat publishes its own `live.message`).
    */
-  async addCustomerMessage(number: string, text: string): Promise<Ticket> {
+  async addCustomerMessage(number: string, text: string, opts: { live?: boolean } = {}): Promise<Ticket> {
     const t = await this.deps.tickets.addCustomerMessage(number, text);
+    if (!opts.live) this.deps.events?.publish({ type: 'ticket.customerMessage', ticketNumber: t.number, text });
     await this.audit(CUSTOMER_ACTOR, NOTIFICATION_ACTIONS.customerMessage, t.number, { notify: t.assignee, length: text.length });
     return t;
   }

@@ -57,6 +57,11 @@ export interface ApiResult {
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /**
+   * The handler writes the response itself (a Server-Sent Events stream): the router sends nothing.
+   * Called after authentication and validation, like any handler.
+   */
+  stream?: (res: restify.Response) => void;
 }
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -178,6 +183,10 @@ export class ApiRouter {
           body = validate(route.body, req.body, 'body');
         }
         const result = await route.handler({ principal, params, query, body, req, ip: clientIp(req) } as ApiContext<z.output<PS>, z.output<QS>, z.output<BS>>);
+        if (result.stream) {
+          result.stream(res);
+          return;
+        }
         for (const [k, v] of Object.entries(result.headers ?? {})) res.header(k, v);
         if (result.body === undefined) {
           res.send(result.status ?? 204);

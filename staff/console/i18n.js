@@ -4,6 +4,8 @@
  * `t(key, params)` fills `{name}` placeholders; a missing key returns the key itself.
  */
 
+import { LIVE_TEXTS } from './live-i18n.js';
+
 export const LANGS = [
   { id: 'zh-Hans', label: '中文', htmlLang: 'zh-CN' },
   { id: 'en', label: 'English', htmlLang: 'en' },
@@ -958,6 +960,9 @@ export const DICT = {
     'admin.audit.none': 'No entries.',
   },
 };
+
+// The live console's texts live in their own file (live-i18n.js), in every language.
+for (const [l, texts] of Object.entries(LIVE_TEXTS)) DICT[l] = { ...(DICT[l] ?? {}), ...texts };
 
 let lang = 'zh-Hans';
 
