@@ -1,12 +1,12 @@
 /**
  * npm run -s stats:rebuild
  *
- * Recomputes the pre-aggregated statistics and the customer documents from every ticket, working
- * set and archive. The counters follow every ticket write on their own; run this after restoring a
+ * Recomputes the pre-aggregated statistics, the customer documents, the ticket index and the search
+ * index from every ticket, working set and archive. The counters follow every ticket write on their own; run this after restoring a
  * backup, after importing tickets directly into the database, or when the server logged that a
  * change could not be counted. Reads every ticket once; run it while the service is stopped or
  * quiet (changes made during the rebuild may be overwritten). Uses the configured database
- * (MONGODB_URI, or the embedded server). Prints `{"tickets","months","weeks","identities","ms"}` on stdout.
+ * (MONGODB_URI, or the embedded server). Prints `{"tickets","months","weeks","identities","days","searchMonths","searchTerms","ms"}` on stdout.
  */
 import { createServices } from '../desk/services.js';
 import { loadConfig } from '../runtime/config.js';

@@ -568,10 +568,26 @@ export class MongoTicketRepository implements TicketRepository {
     expectedVersion: number | undefined,
     change: (current: Ticket, at: Date) => { set?: Record<string, unknown>; push?: Record<string, unknown> },
   ): Promise<Ticket> {
+    // The claim this call took for a version it could not write (released if the ticket turns out archived).
+    let ownClaim: string | null = null;
     for (let attempt = 0; attempt < 100; attempt++) {
       // First from the index's copy (cheap on FerretDB), then from the source: the conditional
       // update below refuses a stale copy either way, so a lagging copy costs a retry, not a change.
-      const current = attempt === 0 ? ((await this.get(number)) ?? (await this.require(number))) : await this.require(number);
+      let current: Ticket;
+      if (attempt === 0) {
+        current = (await this.get(number)) ?? (await this.require(number));
+      } else {
+        const found = await this.locate(parseInput(TicketNumber, number, 'ticket number'));
+        if (!found) throw new NotFoundError(`ticket ${number} not found`);
+        if (found.archived) {
+          // Archived: back into the working set first; the claim taken for it is released
+          // (nobody else applied that version: the ticket was not in the working set).
+          await this.restore(found.doc);
+          if (ownClaim === `ticket:${found.doc._id}:v${found.doc.version + 1}`) await this.claims.forget(ownClaim);
+        }
+        ownClaim = null;
+        current = toTicket(found.doc);
+      }
       if (expectedVersion !== undefined && current.version !== expectedVersion) {
         throw new ConflictError(`ticket ${number} was changed by someone else (now version ${current.version}, you edited version ${expectedVersion}); reload it`);
       }
@@ -588,16 +604,10 @@ export class MongoTicketRepository implements TicketRepository {
       if (push) update.$push = push;
       const r = await this.tickets.updateOne({ _id: current.number, version: current.version }, update, { writeConcern: this.writeConcern });
       if (r.matchedCount === 0) {
-        // Archived: back into the working set, and this change is retried there (the claim taken
-        // for it is released: nobody else applied this version).
-        const found = await this.locate(current.number);
-        if (found?.archived) {
-          await this.restore(found.doc);
-          if (!this.opts.atomicUpdates) await this.claims.forget(`ticket:${current.number}:v${next}`);
-          continue;
-        }
-        // Our read was stale (the ticket had moved on): nothing was written, so retry from a fresh read.
-        if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
+        if (!this.opts.atomicUpdates) ownClaim = `ticket:${current.number}:v${next}`;
+        // Our read was stale (the ticket had moved on, or was archived): nothing was written, so retry from a fresh read.
+        // An edit of a version the editor saw conflicts, unless the ticket only moved to the archive.
+        if (expectedVersion !== undefined && !(await this.locate(current.number))?.archived) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
         continue;
       }
       // The hook gets exactly the version written here (a re-read could already include a later change).

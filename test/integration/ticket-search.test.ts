@@ -171,7 +171,10 @@ describe('archive of old closed tickets', () => {
     expect((await store.tickets.list({ status: 'closed', pageSize: 200 })).items.map((t) => t.number)).toContain(a.number);
     expect(await store.counters.count({})).toBe(before);
     // Reopening an archived ticket brings it back into the working set.
-    const reopened = await desk.change(a.number, { status: 'reopened' }, 'alice');
+    // With the version the editor saw, as the console sends it: archiving is not someone else's change.
+    const seen = (await store.tickets.get(a.number))!.version;
+    const reopened = await desk.change(a.number, { status: 'reopened' }, 'alice', { expectedVersion: seen });
+    expect(reopened.version).toBe(seen + 1);
     expect(reopened.status).toBe('reopened');
     expect(await db.collection('tickets').countDocuments({ _id: a.number as never })).toBe(1);
     expect(await db.collection(archiveCollectionOf(a.number)).countDocuments({ _id: a.number as never })).toBe(0);
