@@ -3,7 +3,7 @@
  * in which order, and what a failure between its two writes leaves behind.
  */
 import { describe, expect, it } from 'vitest';
-import type { AuditTrail, TicketStore, TrainingExamples } from '../../desk/ports.js';
+import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from '../../desk/ports.js';
 import { TicketService } from '../../desk/tickets.js';
 import { NotFoundError, ValidationError } from '../../store/errors.js';
 import type { Ticket } from '../../store/schemas.js';
@@ -52,7 +52,7 @@ function ticket(over: Partial<Ticket> = {}): Ticket {
 }
 
 /** Fakes recording every write, in order; `failNext` makes the next ticket write throw. */
-function fakes(initial: Ticket) {
+function fakes(initial: Ticket, channel: CustomerChannel | null = null) {
   let current = initial;
   const writes: string[] = [];
   const examples = new Map<string, ExampleLabels & { source: string; by: string }>();
@@ -78,6 +78,11 @@ function fakes(initial: Ticket) {
     decideSpam: async (_: string, d: { spam: boolean; by: string }) => ticketWrite('spam', (x) => ({ ...x, spam: d.spam, spamDecision: { ...d, at: AT } })),
     recordReply: async (_: string, r: { text: string; by: string; delivered: boolean; error: string | null }) =>
       ticketWrite('reply', (x) => ({ ...x, replies: [...x.replies, { id: 'r1', ...r, at: AT }] })),
+    recordRedelivery: async (_: string, id: string, o: { delivered: boolean; error: string | null }) =>
+      ticketWrite('redelivery', (x) => ({ ...x, replies: x.replies.map((r) => (r.id === id ? { ...r, ...o, attempts: (r.attempts ?? 1) + 1 } : r)) })),
+    addCustomerMessage: async (_: string, text: string) => ticketWrite('message', (x) => ({ ...x, messages: [...x.messages, { text, at: AT }] })),
+    rate: async (_: string, r: { score: number; comment?: string }) => ticketWrite('rate', (x) => ({ ...x, satisfaction: { score: r.score, comment: r.comment ?? null, at: AT } })),
+    update: async (_: string, p: { status?: Ticket['status'] }) => ticketWrite('update', (x) => ({ ...x, ...p })),
   } satisfies Partial<TicketStore>;
   const training: TrainingExamples = {
     async record(e, decided, cur) {
@@ -100,7 +105,7 @@ function fakes(initial: Ticket) {
     topics: ['delivery', 'quality'],
     training,
     audit: trail,
-    channel: () => null,
+    channel: () => channel,
     now: () => AT,
   });
   return { service, writes, examples, audit, state, current: () => current };
@@ -158,5 +163,52 @@ describe('desk: tickets', () => {
     expect(r.delivered).toBe(false);
     expect(r.ticket.replies).toEqual([expect.objectContaining({ text: '您好', delivered: false, error: 'no customer channel in this process' })]);
     await expect(f.service.reply('T20261201-0001', '   ', 'dan')).rejects.toThrow(ValidationError);
+  });
+
+  it('a customer follow-up and a rating are on the ticket and notify the assignee', async () => {
+    const f = fakes(ticket({ assignee: 'erin' }));
+    await f.service.addCustomerMessage('T20261201-0001', '好的，那明天我在家等');
+    await f.service.rate('T20261201-0001', { score: 4, comment: '很耐心' });
+    expect(f.current()).toMatchObject({ messages: [{ text: '好的，那明天我在家等' }], satisfaction: { score: 4, comment: '很耐心' } });
+    expect(f.writes).toEqual(['ticket.message', 'audit', 'ticket.rate', 'audit']);
+    expect(f.audit).toEqual([
+      { action: 'ticket.customer-message', details: { notify: 'erin', length: 10 } },
+      { action: 'ticket.rating', details: { notify: 'erin', score: 4, comment: '很耐心' } },
+    ]);
+  });
+
+  it('resolving asks the customer for a rating; a channel that refuses is audited and never blocks the resolution', async () => {
+    const asked: string[] = [];
+    const ok = fakes(ticket({ status: 'in_progress' }), { deliver: async () => null, askRating: async (t) => {
+      asked.push(t.number);
+      return null;
+    } });
+    await ok.service.change('T20261201-0001', { status: 'resolved' }, 'alice');
+    expect(asked).toEqual(['T20261201-0001']);
+    expect(ok.audit.at(-1)).toEqual({ action: 'ticket.resolution-notice', details: { delivered: true, error: null } });
+    // Another change of a resolved ticket does not ask again.
+    await ok.service.change('T20261201-0001', { status: 'resolved' }, 'alice');
+    expect(asked).toHaveLength(1);
+    const down = fakes(ticket({ status: 'in_progress' }), { deliver: async () => null, askRating: async () => { throw new Error('socket hang up'); } });
+    const t = await down.service.change('T20261201-0001', { status: 'resolved' }, 'alice');
+    expect(t.status).toBe('resolved');
+    expect(down.audit.at(-1)).toEqual({ action: 'ticket.resolution-notice', details: { delivered: false, error: 'socket hang up' } });
+  });
+
+  it('retries an undelivered reply once it can be delivered, and never sends a delivered one again', async () => {
+    let up = false;
+    const sent: string[] = [];
+    const f = fakes(ticket(), { deliver: async (_t, text) => (up ? (sent.push(text), null) : 'channel down'), askRating: async () => null });
+    const first = await f.service.reply('T20261201-0001', '师傅明天上门', 'dan');
+    expect(first.delivered).toBe(false);
+    const still = await f.service.retryReply('T20261201-0001', 'r1', 'dan');
+    expect(still).toMatchObject({ delivered: false, ticket: { replies: [{ id: 'r1', delivered: false, error: 'channel down', attempts: 2 }] } });
+    up = true;
+    const done = await f.service.retryReply('T20261201-0001', 'r1', 'dan');
+    expect(done).toMatchObject({ delivered: true, ticket: { replies: [{ id: 'r1', delivered: true, error: null, attempts: 3 }] } });
+    expect(sent).toEqual(['师傅明天上门']);
+    await expect(f.service.retryReply('T20261201-0001', 'r1', 'dan')).rejects.toThrow(ValidationError);
+    await expect(f.service.retryReply('T20261201-0001', 'nope', 'dan')).rejects.toThrow(NotFoundError);
+    expect(sent).toHaveLength(1);
   });
 });
