@@ -35,6 +35,16 @@ export interface AuditTrail {
   list(query?: AuditQuery): Promise<{ items: AuditEntry[]; total: number; page: number; pageSize: number }>;
 }
 
+/** Staff accounts, as far as the desk needs them (who may be assigned a ticket). */
+export interface StaffDirectory {
+  get(username: string): Promise<{ username: string; disabled: boolean } | null>;
+}
+
+/** Tells a staff member about a ticket (store/notification-repository.ts). */
+export interface StaffNotifier {
+  add(username: string, n: { kind: 'assigned' | 'customer-replied'; ticket: string; by: string | null; at: Date }): Promise<void>;
+}
+
 /** Reaches the customer on the ticket's channel (the bot's proactive path). */
 export interface CustomerChannel {
   /** Delivers `text`; resolves with null when the channel took it, else the channel's error. */

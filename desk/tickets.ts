@@ -11,13 +11,39 @@
  * caller gets the error and retrying repeats both writes harmlessly. The other order could leave a
  * corrected ticket whose example is missing for good, silently (the bug this replaces).
  */
+import { randomUUID } from 'node:crypto';
+import type { Classification } from '../classifier/demand-classifier.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
+import { AppError } from '../core/app-error.js';
 import { NotFoundError, ValidationError } from '../store/errors.js';
-import type { Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { Priority, Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
+import { DEFAULT_DUE_HOURS, workingDayOf, type DueHours, type WorkingDayFields } from '../store/working-day.js';
+import { ticketClassification } from './classification.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource } from '../store/training-repository.js';
 import { ticketView, type TicketView } from './classification.js';
-import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from './ports.js';
+import type { AuditTrail, CustomerChannel, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
+
+/** Channels staff log a customer's demand from (calls, visits, letters …), as the ticket's channel id. */
+export const STAFF_CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'] as const;
+export type StaffChannel = (typeof STAFF_CHANNELS)[number];
+
+/** A demand a staff member logs for a customer (a call, a visit, a letter). */
+export interface StaffFiledDemand {
+  channel: StaffChannel;
+  text: string;
+  customer: { name?: string; phone?: string; email?: string };
+  priority?: Priority;
+}
+
+/** A ticket as the staff API returns it: with its explanation and its working-day fields. */
+export type StaffTicket = TicketView & WorkingDayFields;
+
+/** One bulk action, applied to each ticket. */
+export type BulkAction = { action: 'assign'; assignee: string | null } | { action: 'status'; status: TicketStatus } | { action: 'spam'; spam: boolean };
+
+/** What happened to one ticket of a bulk action. */
+export type BulkOutcome = { number: string; ok: true; version: number } | { number: string; ok: false; code: string; message: string };
 
 export interface TicketServiceDeps {
   tickets: TicketStore;
@@ -27,6 +53,12 @@ export interface TicketServiceDeps {
   audit: AuditTrail;
   /** The customer's channel for staff replies; null until the bot's channels are mounted. */
   channel: () => CustomerChannel | null;
+  /** Staff accounts: an assignee must be an active one (without it, any name is accepted). */
+  staff?: StaffDirectory;
+  /** Notifies an assignee (assigned to them, their customer replied); without it, nobody is told. */
+  notifier?: StaffNotifier;
+  /** Hours until a ticket is due, per priority. */
+  dueHours?: DueHours;
   now?: () => Date;
 }
 
@@ -63,9 +95,45 @@ export class TicketService {
     return t;
   }
 
-  /** A ticket with the explanation of its classification (what the console shows). */
-  async view(number: string): Promise<TicketView> {
-    return ticketView(await this.get(number));
+  /** A ticket with the explanation of its classification and its due time (what the console shows). */
+  async view(number: string): Promise<StaffTicket> {
+    return this.staffView(await this.get(number));
+  }
+
+  /** A ticket as staff see it: explanation, due time, waiting for the customer, overdue. */
+  staffView(t: Ticket): StaffTicket {
+    return { ...ticketView(t), ...workingDayOf(t, this.deps.dueHours ?? DEFAULT_DUE_HOURS, this.now()) };
+  }
+
+  /** A page of tickets as staff see them (due time, waiting, overdue on each). */
+  async listForStaff(query?: TicketQuery): Promise<PageOf<Ticket & WorkingDayFields>> {
+    const page = await this.deps.tickets.list(query);
+    const hours = this.deps.dueHours ?? DEFAULT_DUE_HOURS;
+    const now = this.now();
+    return { ...page, items: page.items.map((t) => ({ ...t, ...workingDayOf(t, hours, now) })) };
+  }
+
+  /**
+   * Files a demand staff took by phone, at the counter or by letter: classified like any other
+   * (the caller passes the live classifier's result), filed through the same path as the bot's, under
+   * the channel it came by, so the customer's profile and channel preference count it. Staff vouch
+   * for the customer, so a spam reading only flags it for review; it is never refused.
+   */
+  async fileForCustomer(demand: StaffFiledDemand, c: Classification, by: string): Promise<{ ticket: Ticket; stored: 'database' | 'outbox' }> {
+    const contact = { ...(demand.customer.phone ? { phone: demand.customer.phone } : {}), ...(demand.customer.email ? { email: demand.customer.email } : {}) };
+    // One identity per contact detail, so a second call from the same number is the same customer.
+    const userId = demand.customer.phone ? `tel:${demand.customer.phone.replace(/[^\d+]/g, '')}` : demand.customer.email ? demand.customer.email.toLowerCase() : `${demand.channel}:${randomUUID()}`;
+    const classification = ticketClassification(c.spam ? { ...c, spam: false, suspectedSpam: true, needsReview: true } : c, { topic: c.spam ? null : c.topic, type: c.spam ? null : c.type }, c.spam ? 'possible-spam' : undefined);
+    const r = await this.deps.tickets.create({
+      customer: { channelId: demand.channel, userId, ...(demand.customer.name ? { name: demand.customer.name } : {}) },
+      conversationRef: null,
+      ...(Object.keys(contact).length ? { contact } : {}),
+      text: { original: demand.text, normalized: c.normalized },
+      classification,
+      priority: demand.priority ?? 'normal',
+    });
+    await this.audit(by, 'ticket.file', r.ticket.number, { channel: demand.channel, stored: r.stored });
+    return r;
   }
 
   /** Ticket lookups for the bot (null when absent; a customer asking is not an error). */
@@ -81,26 +149,74 @@ export class TicketService {
     return this.deps.tickets.latestOpenFor(channelId, userId);
   }
 
-  /** The customer adds details to their ticket (from the bot). */
-  addCustomerMessage(number: string, text: string): Promise<Ticket> {
-    return this.deps.tickets.addCustomerMessage(number, text);
+  /** The customer adds details to their ticket (from the bot); the assignee is notified. */
+  async addCustomerMessage(number: string, text: string): Promise<Ticket> {
+    const t = await this.deps.tickets.addCustomerMessage(number, text);
+    if (t.assignee) await this.notify(t.assignee, { kind: 'customer-replied', ticket: t.number, by: null });
+    return t;
   }
 
-  /** Changes status, assignee or priority; audited with each field's before and after. */
-  async change(number: string, patch: TicketPatch, by: string, opts: EditOptions = {}): Promise<TicketView> {
+  /**
+   * Changes status, assignee or priority; audited with each field's before and after. An assignee
+   * must be an active staff account; the new assignee is notified (unless they assigned themselves).
+   */
+  async change(number: string, patch: TicketPatch, by: string, opts: EditOptions = {}): Promise<StaffTicket> {
+    if (patch.assignee) await this.checkAssignee(patch.assignee);
     const before = await this.get(number);
     const t = await this.deps.tickets.update(number, patch, { expectedVersion: opts.expectedVersion, by });
     const keys = Object.keys(patch) as (keyof TicketPatch)[];
     const changes = Object.fromEntries(keys.map((k) => [k, { from: before[k] ?? null, to: t[k] ?? null }]));
     await this.audit(by, 'ticket.update', t.number, changes);
-    return ticketView(t);
+    if (t.assignee && t.assignee !== before.assignee && t.assignee !== by) await this.notify(t.assignee, { kind: 'assigned', ticket: t.number, by });
+    return this.staffView(t);
+  }
+
+  /**
+   * One action on several tickets in one request: each ticket gets its own outcome (a refused
+   * status change on one does not stop the others), each change is audited as a single one would
+   * be, and the bulk request itself is audited with its counts.
+   */
+  async bulk(numbers: readonly string[], action: BulkAction, by: string): Promise<BulkOutcome[]> {
+    if (action.action === 'assign' && action.assignee) await this.checkAssignee(action.assignee);
+    const outcomes: BulkOutcome[] = [];
+    for (const number of [...new Set(numbers)]) {
+      try {
+        const t =
+          action.action === 'assign'
+            ? await this.change(number, { assignee: action.assignee }, by)
+            : action.action === 'status'
+              ? await this.change(number, { status: action.status }, by)
+              : await this.decideSpam(number, action.spam, by);
+        outcomes.push({ number, ok: true, version: t.version });
+      } catch (err) {
+        // A typed error is this ticket's outcome; anything else (a bug, a lost database) stops the batch.
+        if (!(err instanceof AppError)) throw err;
+        outcomes.push({ number, ok: false, code: err.code, message: err.message });
+      }
+    }
+    const failed = outcomes.filter((o) => !o.ok).length;
+    await this.audit(by, 'ticket.bulk', null, { ...action, tickets: outcomes.length, ok: outcomes.length - failed, failed, numbers: outcomes.map((o) => o.number) });
+    return outcomes;
+  }
+
+  /** Refuses an assignee who is not an active staff account (a typo must not hide a ticket). */
+  private async checkAssignee(username: string): Promise<void> {
+    if (!this.deps.staff) return;
+    const user = await this.deps.staff.get(username);
+    if (!user || user.disabled) {
+      throw new ValidationError(`invalid assignee: "${username}" is not an active staff account; choose one from GET /api/assignees`, [{ path: 'assignee', message: 'unknown or disabled user' }]);
+    }
+  }
+
+  private async notify(username: string, n: { kind: 'assigned' | 'customer-replied'; ticket: string; by: string | null }): Promise<void> {
+    await this.deps.notifier?.add(username, { ...n, at: this.now() });
   }
 
   /** Adds an internal note (not shown to the customer). */
   async annotate(number: string, text: string, by: string): Promise<TicketView> {
     const t = await this.deps.tickets.addNote(number, { author: by, text });
     await this.audit(by, 'ticket.note', t.number, { length: text.length });
-    return ticketView(t);
+    return this.staffView(t);
   }
 
   /**
@@ -117,7 +233,7 @@ export class TicketService {
     await this.example(current, 'correction', by, { [correction.field]: correction.to, spam: false });
     const r = await this.deps.tickets.correct(number, { ...correction, by });
     await this.audit(by, 'ticket.correct', number, { field: correction.field, from: r.correction.from, to: r.correction.to });
-    return { ticket: ticketView(r.ticket), correction: r.correction };
+    return { ticket: this.staffView(r.ticket), correction: r.correction };
   }
 
   /** Confirms the classification as correct: a training signal, and the ticket leaves review. */
@@ -132,7 +248,7 @@ export class TicketService {
     await this.example(current, 'review', by, { topic: current.topic, type: current.type, spam: false });
     const t = await this.deps.tickets.confirmReview(number, by);
     await this.audit(by, 'ticket.confirm', number, { topic: t.topic, type: t.type, wasInReview: current.needsReview });
-    return ticketView(t);
+    return this.staffView(t);
   }
 
   /**
@@ -145,7 +261,7 @@ export class TicketService {
     await this.example(current, 'spam-decision', by, spam ? { topic: null, type: null, spam: true } : { topic: current.topic, type: current.type, spam: false });
     const t = await this.deps.tickets.decideSpam(number, { spam, by });
     await this.audit(by, 'ticket.spam', number, { from: current.spam, to: spam });
-    return ticketView(t);
+    return this.staffView(t);
   }
 
   /**
@@ -159,7 +275,7 @@ export class TicketService {
     const error = channel ? await channel.deliver(ticket, text) : 'no customer channel in this process';
     const t = await this.deps.tickets.recordReply(number, { text, by, delivered: error === null, error });
     await this.audit(by, 'ticket.reply', number, { delivered: error === null, length: text.length });
-    return { ticket: ticketView(t), delivered: error === null };
+    return { ticket: this.staffView(t), delivered: error === null };
   }
 
   private async example(t: Ticket, source: ExampleSource, by: string, decided: Partial<ExampleLabels>): Promise<void> {
@@ -167,7 +283,7 @@ export class TicketService {
     await this.deps.training.record({ ticketNumber: t.number, text: t.text.original, source, by, at: this.now() }, decided, current);
   }
 
-  private audit(actor: string, action: string, target: string, details: Record<string, unknown>): Promise<void> {
+  private audit(actor: string, action: string, target: string | null, details: Record<string, unknown>): Promise<void> {
     return this.deps.audit.record({ actor, action, target, details });
   }
 }

@@ -6,6 +6,7 @@ import { AppError } from '../core/app-error.js';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_EMBEDDED_TICKET_CEILING } from '../store/capacity.js';
+import { parseDueHours, type DueHours } from '../store/working-day.js';
 import { PROJECT_ROOT } from './datasets.js';
 
 export const TOKENIZERS = ['node-rs-jieba', 'nodejieba'] as const;
@@ -98,6 +99,21 @@ const ConfigSchema = z.object({
   SESSION_TTL_HOURS: z.coerce.number().min(0.1).max(24 * 30).default(8),
   /** Staff API requests per user per minute before 429. */
   API_RATE_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(600),
+  /**
+   * Hours from filing until a ticket is due, per priority (`urgent=4,high=8,normal=24,low=72`);
+   * priorities left out keep these defaults. Open tickets past their due time show as overdue.
+   */
+  DUE_HOURS: z
+    .string()
+    .default('')
+    .transform((v, ctx): DueHours => {
+      try {
+        return parseDueHours(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

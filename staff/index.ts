@@ -11,6 +11,7 @@ import { registerAuthRoutes } from './routes/auth.js';
 import { registerCustomerRoutes } from './routes/customers.js';
 import { registerStatsRoutes } from './routes/stats.js';
 import { registerTicketRoutes } from './routes/tickets.js';
+import { registerWorkingDayRoutes } from './routes/working-day.js';
 
 export interface Staff {
   router: ApiRouter;
@@ -26,6 +27,7 @@ export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
   });
   registerAuthRoutes(router, { ...deps, auth });
   registerTicketRoutes(router, deps);
+  registerWorkingDayRoutes(router, deps);
   registerStatsRoutes(router, { ...deps, counters: deps.store.counters });
   registerCustomerRoutes(router, { ...deps, customers: deps.store.customers });
   router.add({
