@@ -1,14 +1,16 @@
 /**
  * The staff console: shell (header, navigation, language switch, user), hash router and session.
  *
- * Routes: #/login, #/inbox, #/review, #/tickets/{number}, #/dashboard, #/customers,
+ * Routes: #/login, #/inbox (?view=mine|unassigned|waiting|overdue), #/review, #/new (a ticket for a
+ * caller, visitor or letter), #/tickets/{number}, #/dashboard, #/customers,
  * #/customers/{id}, #/models, #/models/compare?a&b, #/models/{version}, #/keywords,
  * #/keywords/{topic}, #/admin. Each page module exports `render(ctx)`; `ctx.onCleanup` registers
  * what to stop (timers, charts) when the user leaves the page.
  */
 import { api, clearSession, onUnauthorized, saveSession, session } from './api.js';
 import { h, loading, replace } from './dom.js';
-import { getLang, initLang, LANGS, setLang, t } from './i18n.js';
+import { getLang, htmlLang, initLang, LANGS, setLang, t } from './i18n.js';
+import { notificationsControl, paint, refreshWork } from './work.js';
 
 const ROLE_RANK = { agent: 1, trainer: 2, admin: 3 };
 const allows = (user, role) => !!user && (ROLE_RANK[user.role] ?? 0) >= ROLE_RANK[role];
@@ -19,6 +21,7 @@ const ROUTES = {
   inbox: { module: './pages/inbox.js', role: 'agent', nav: 'inbox' },
   review: { module: './pages/inbox.js', role: 'agent', nav: 'review' },
   tickets: { module: './pages/ticket.js', role: 'agent', nav: 'inbox' },
+  new: { module: './pages/new-ticket.js', role: 'agent', nav: 'newTicket' },
   dashboard: { module: './pages/dashboard.js', role: 'agent', nav: 'dashboard' },
   customers: { module: './pages/customers.js', role: 'agent', nav: 'customers' },
   models: { module: './pages/models.js', role: 'trainer', nav: 'models' },
@@ -29,6 +32,7 @@ const ROUTES = {
 const NAV = [
   { key: 'inbox', href: '#/inbox', role: 'agent' },
   { key: 'review', href: '#/review', role: 'agent' },
+  { key: 'newTicket', href: '#/new', role: 'agent' },
   { key: 'dashboard', href: '#/dashboard', role: 'agent' },
   { key: 'customers', href: '#/customers', role: 'agent' },
   { key: 'models', href: '#/models', role: 'trainer' },
@@ -122,6 +126,7 @@ function shell(user, navKey) {
     ? h(
         'div',
         { class: 'user' },
+        notificationsControl(),
         h('span', { class: 'user-name', title: t(`role.${user.role}`) }, user.username, h('small', null, t(`role.${user.role}`))),
         h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'logout', onclick: logout }, t('app.logout')),
       )
@@ -172,7 +177,7 @@ async function route() {
       /* a failing cleanup must not block navigation */
     }
   }
-  document.documentElement.lang = getLang() === 'en' ? 'en' : 'zh-CN';
+  document.documentElement.lang = htmlLang();
   const { parts, query } = parseHash();
   const name = parts[0] ?? '';
   const s = session();
@@ -193,6 +198,11 @@ async function route() {
   const user = s?.user ?? null;
   const main = shell(name === 'login' ? null : user, r.nav);
   if (name !== 'login' && user?.role === 'admin') void showCapacity(main);
+  if (name !== 'login' && user) {
+    // The last counts at once, fresh ones when they arrive.
+    paint();
+    void refreshWork();
+  }
   document.title = `${t(name === 'login' ? 'login.title' : `nav.${r.nav}`)} · ${t('app.title')}`;
   if (r.role && !allows(user, r.role)) {
     replace(main, h('section', { class: 'panel' }, h('h1', null, t('error.forbiddenTitle')), h('p', null, t('error.forbiddenPage', { role: t(`role.${r.role}`) }))));
@@ -210,6 +220,8 @@ async function route() {
     notify,
     errorText,
     onCleanup: (fn) => cleanups.push(fn),
+    /** After a change that moves tickets between views (assign, status, review, spam). */
+    refreshWork: () => refreshWork(),
     isCurrent: () => gen === generation,
     setTitle: (title) => {
       document.title = `${title} · ${t('app.title')}`;
@@ -260,5 +272,9 @@ async function refreshUser() {
 
 initLang();
 window.addEventListener('hashchange', route);
+// Counts and notifications stay fresh while the console is open (the live stream makes it sooner).
+setInterval(() => {
+  if (session() && parseHash().parts[0] !== 'login' && document.visibilityState === 'visible') void refreshWork();
+}, 30_000);
 route();
 refreshUser();

@@ -5,7 +5,7 @@
  * own channel. Each route is a schema plus one call into the desk (desk/tickets.ts).
  */
 import { z } from 'zod';
-import { REPLY_LANGS } from '../../bot/messages.js';
+import { names, REPLY_LANGS } from '../../bot/messages.js';
 import { STAFF_CHANNELS, type BulkAction } from '../../desk/tickets.js';
 import { ContactSchema, PRIORITIES, TICKET_STATUSES, TicketNumber, TicketQuerySchema, type TicketQuery } from '../../store/schemas.js';
 import { EXPORT_FORMATS, EXPORT_MAX_ROWS, exportRows, toCsv, toXlsx } from '../ticket-export.js';
@@ -87,6 +87,7 @@ function expectedVersion(bodyVersion: number | undefined, ifMatch: string | stri
 export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
   const { taxonomy } = deps;
   const tickets = deps.services.tickets;
+  const hant = names(taxonomy, 'zh-Hant');
 
   router.add({
     method: 'get',
@@ -97,9 +98,9 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     handler: async () => ({
       body: {
         version: taxonomy.version,
-        topics: taxonomy.topics.map((t) => ({ id: t.id, name: t.name })),
-        // Names come from data/taxonomy.json, the one definition of the demand types.
-        types: taxonomy.types.map((t) => ({ id: t.id, name: t.name })),
+        // Names come from data/taxonomy.json (the one definition); zh-Hant converted as the bot shows them.
+        topics: taxonomy.topics.map((t) => ({ id: t.id, name: { ...t.name, 'zh-Hant': hant.topic(t.id) } })),
+        types: taxonomy.types.map((t) => ({ id: t.id, name: { ...t.name, 'zh-Hant': hant.type(t.id) } })),
         statuses: TICKET_STATUSES,
         priorities: PRIORITIES,
       },

@@ -2,9 +2,11 @@
  * Ticket detail (#/tickets/{number}): the conversation (customer messages and staff replies), the
  * classification explanation, correction of topic and type, follow-up (status along the life
  * cycle, priority, assignee — sent with the version the user saw, so a concurrent change gives a
- * conflict instead of being overwritten), notes and the reply box.
+ * conflict instead of being overwritten; the assignee chosen from the active staff accounts), the
+ * due time (overdue highlighted), notes, and the reply box with the canned replies (快捷回复) filled
+ * for this ticket.
  */
-import { api, taxonomy } from '../api.js';
+import { api, assignees, taxonomy } from '../api.js';
 import { bar, field, h, replace, select, uid } from '../dom.js';
 import * as f from '../format.js';
 import { t } from '../i18n.js';
@@ -25,7 +27,13 @@ const ticketOf = (res) => (res && typeof res === 'object' && res.ticket && typeo
 
 export async function render(ctx) {
   const number = ctx.parts[1] ?? '';
-  const [tax, initial] = await Promise.all([taxonomy(), api(`/api/tickets/${encodeURIComponent(number)}`)]);
+  const [tax, initial, staff, canned] = await Promise.all([
+    taxonomy(),
+    api(`/api/tickets/${encodeURIComponent(number)}`),
+    assignees().catch(() => ({ items: [] })),
+    api(`/api/tickets/${encodeURIComponent(number)}/canned-replies`).catch(() => ({ items: [] })),
+  ]);
+  const users = (staff?.items ?? []).map((u) => u.username);
   if (!ctx.isCurrent()) return;
   let ticket = initial;
   ctx.setTitle(ticket.number);
@@ -73,6 +81,7 @@ export async function render(ctx) {
       if (next && typeof next === 'object' && next.number) ticket = next;
       replace(banner);
       renderAll();
+      ctx.refreshWork();
       done?.(res);
       return res;
     } catch (err) {
@@ -100,6 +109,15 @@ export async function render(ctx) {
         !ticket.spam && ticket.suspectedSpam ? h('span', { class: 'badge badge-warn', 'data-testid': 'suspected-spam' }, t('ticket.suspectedSpam')) : null,
       ),
       h('p', { class: 'muted' }, t('ticket.createdLine', { at: f.dateTime(ticket.createdAt), channel: f.channelName(ticket.customer?.channelId), updated: f.dateTime(ticket.updatedAt) })),
+      ticket.dueAt
+        ? h(
+            'p',
+            { class: ['due-line', ticket.overdue && 'overdue'], 'data-testid': 'due' },
+            t('ticket.dueLine', { at: f.dateTime(ticket.dueAt), priority: f.priorityName(ticket.priority) }),
+            ticket.overdue ? h('span', { class: 'badge badge-error', 'data-testid': 'overdue' }, t('ticket.overdue')) : null,
+            ticket.waiting ? h('span', { class: 'badge badge-muted', 'data-testid': 'waiting' }, t('ticket.waiting')) : null,
+          )
+        : null,
     );
   }
 
@@ -143,6 +161,17 @@ export async function render(ctx) {
   const replyStatus = h('p', { class: 'form-message', role: 'status', 'data-testid': 'reply-status' });
   function renderReplyBox() {
     const send = h('button', { type: 'submit', class: 'btn btn-primary' }, t('reply.send'));
+    const items = canned?.items ?? [];
+    const pick = select({ name: 'canned', 'data-testid': 'canned-replies', 'aria-label': t('canned.label') }, [{ value: '', label: items.length ? t('canned.choose') : t('canned.none') }, ...items.map((c) => ({ value: c.id, label: c.title }))], '');
+    pick.disabled = items.length === 0;
+    pick.onchange = () => {
+      const c = items.find((x) => x.id === pick.value);
+      if (!c) return;
+      // Into the box for the agent to adjust; a half-written text keeps its place before it.
+      replyText.value = replyText.value.trim() ? `${replyText.value.trimEnd()}\n${c.text}` : c.text;
+      pick.value = '';
+      replyText.focus();
+    };
     return h(
       'form',
       {
@@ -169,7 +198,7 @@ export async function render(ctx) {
           }
         },
       },
-      h('label', { for: replyText.id }, t('reply.label')),
+      h('div', { class: 'reply-head' }, h('label', { for: replyText.id }, t('reply.label')), h('span', { class: 'canned' }, pick)),
       replyText,
       h('p', { class: 'hint' }, t('reply.hint', { channel: f.channelName(ticket.customer?.channelId) })),
       h('div', { class: 'actions' }, send),
@@ -181,9 +210,12 @@ export async function render(ctx) {
     const next = STATUS_TRANSITIONS[ticket.status] ?? [];
     const status = select({ name: 'status', id: uid('status') }, [{ value: ticket.status, label: `${f.statusName(ticket.status)} (${t('ticket.current')})` }, ...next.map((s) => ({ value: s, label: f.statusName(s) }))], ticket.status);
     const priority = select({ name: 'priority', id: uid('priority') }, PRIORITIES.map((p) => ({ value: p, label: f.priorityName(p) })), ticket.priority);
-    const assignee = h('input', { type: 'text', name: 'assignee', value: ticket.assignee ?? '', maxlength: 64, autocomplete: 'off', placeholder: t('ticket.unassigned') });
+    // Only active staff accounts; a former colleague still on the ticket stays visible as such.
+    const options = [{ value: '', label: t('ticket.unassigned') }, ...users.map((u) => ({ value: u, label: u }))];
+    if (ticket.assignee && !users.includes(ticket.assignee)) options.push({ value: ticket.assignee, label: t('ticket.inactiveUser', { user: ticket.assignee }), disabled: true });
+    const assignee = select({ name: 'assignee', 'data-testid': 'assignee' }, options, ticket.assignee ?? '');
     const save = h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save'));
-    const mine = h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => (assignee.value = ctx.user.username) }, t('ticket.assignMe'));
+    const mine = h('button', { type: 'button', class: 'btn btn-ghost', disabled: !users.includes(ctx.user.username), onclick: () => (assignee.value = ctx.user.username) }, t('ticket.assignMe'));
     replace(
       followUp,
       h('h2', { id: 'follow-title' }, t('ticket.followUp')),
@@ -257,14 +289,25 @@ export async function render(ctx) {
 
   function renderCorrection() {
     const mk = (fieldName, items, current, name) => {
-      const sel = select({ name: fieldName, id: uid(fieldName), 'data-testid': `correct-${fieldName}` }, (items ?? []).map((x) => ({ value: x.id, label: name(tax, x.id) })), current ?? '');
-      const btn = h('button', { type: 'submit', class: 'btn', 'data-testid': `correct-${fieldName}-submit` }, t('correct.submit'));
+      // Never prefilled with a value the ticket does not have: no label (spam, unclassified) shows "choose".
+      const value = ticket.spam ? '' : (current ?? '');
+      const sel = select(
+        { name: fieldName, id: uid(fieldName), 'data-testid': `correct-${fieldName}`, disabled: ticket.spam },
+        [...(value === '' ? [{ value: '', label: t('correct.choose'), disabled: true }] : []), ...(items ?? []).map((x) => ({ value: x.id, label: name(tax, x.id) }))],
+        value,
+      );
+      const btn = h('button', { type: 'submit', class: 'btn', 'data-testid': `correct-${fieldName}-submit`, disabled: ticket.spam }, t('correct.submit'));
       return h(
         'form',
         {
           class: 'inline-form',
           onsubmit: async (e) => {
             e.preventDefault();
+            if (!sel.value) {
+              ctx.notify(t('correct.chooseFirst'));
+              sel.focus();
+              return;
+            }
             if (sel.value === (ticket[fieldName] ?? '')) {
               ctx.notify(t('correct.same'));
               return;
@@ -281,7 +324,7 @@ export async function render(ctx) {
     replace(
       correction,
       h('h2', { id: 'corr-title' }, t('correct.title')),
-      h('p', { class: 'muted small' }, t('correct.intro')),
+      h('p', { class: 'muted small' }, t(ticket.spam ? 'correct.spamFirst' : 'correct.intro')),
       mk('topic', tax.topics, ticket.topic, f.topicName),
       mk('type', tax.types, ticket.type, f.typeName),
       renderReview(),
