@@ -504,6 +504,7 @@ export const ZH_HANT = {
   "correct.spamFirst": "此工單被判定為垃圾信息，無法更正分類；如判斷有誤，請先點「不是垃圾信息」。",
   "newTicket.intro": "為來電、到訪或來信的客戶登記訴求。系統會像處理其他工單一樣自動分類，並計入客戶檔案與渠道偏好。",
   "newTicket.channel": "來源渠道",
+  "reply.offlineHint": "此工單來自{channel}，系統無法直接發送；回覆會記錄在工單上，請通過電話、信件等方式告知客戶。",
   "newTicket.name": "客戶姓名",
   "newTicket.phone": "電話",
   "newTicket.email": "郵箱",

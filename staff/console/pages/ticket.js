@@ -21,6 +21,8 @@ export const STATUS_TRANSITIONS = {
   reopened: ['in_progress', 'resolved', 'closed'],
 };
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+/** Channels staff log tickets from that no message can be sent on. */
+const OFFLINE_CHANNELS = ['phone', 'walk-in', 'letter', 'other'];
 
 /** The ticket in an API answer: the ticket itself, or {ticket, …}. */
 const ticketOf = (res) => (res && typeof res === 'object' && res.ticket && typeof res.ticket === 'object' ? res.ticket : res);
@@ -200,7 +202,8 @@ export async function render(ctx) {
       },
       h('div', { class: 'reply-head' }, h('label', { for: replyText.id }, t('reply.label')), h('span', { class: 'canned' }, pick)),
       replyText,
-      h('p', { class: 'hint' }, t('reply.hint', { channel: f.channelName(ticket.customer?.channelId) })),
+      // Calls, visits and letters have no channel to send on: the reply is a record of what staff told the customer.
+      h('p', { class: 'hint' }, OFFLINE_CHANNELS.includes(ticket.customer?.channelId) ? t('reply.offlineHint', { channel: f.channelName(ticket.customer?.channelId) }) : t('reply.hint', { channel: f.channelName(ticket.customer?.channelId) })),
       h('div', { class: 'actions' }, send),
       replyStatus,
     );
