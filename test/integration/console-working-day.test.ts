@@ -233,6 +233,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the working day in a real browser', () =
     await other.goto(`${A.url}/console#/inbox?view=mine`);
     await expect.poll(() => other.locator('.view-tabs').textContent()).toContain('等待客戶回覆');
     expect(await other.locator('table.tickets thead').textContent()).toContain('應完成時間');
+    // Taxonomy names in Traditional too (the type 投诉 → 投訴).
+    expect(await other.locator('table.tickets tbody').textContent()).toContain('投訴');
     await snap(other, 'console-zh-hant.png');
     await Promise.all([page.close(), other.close()]);
   }, 300_000);

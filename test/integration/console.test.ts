@@ -118,7 +118,7 @@ describe('console files', () => {
     }
   });
 
-  it('has every text the pages use in Chinese and English, and never writes HTML from strings', async () => {
+  it('has every text the pages use in Simplified Chinese, Traditional Chinese and English, and never writes HTML from strings', async () => {
     const { DICT } = (await import(pathToFileURL(join(CONSOLE_DIR, 'i18n.js')).href)) as { DICT: Record<string, Record<string, string>> };
     const files = [...readdirSync(CONSOLE_DIR).filter((f) => f.endsWith('.js')), ...readdirSync(join(CONSOLE_DIR, 'pages')).map((f) => `pages/${f}`)];
     expect(files.sort()).toEqual([...CONSOLE_FILES].filter((f) => f.endsWith('.js')).sort());
