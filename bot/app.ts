@@ -25,7 +25,9 @@ import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from '
 import { TypingIndicator } from './typing-indicator.js';
 import { WebChatAdapter } from './webchat-adapter.js';
 import { mountWebChatPage } from './webchat-page.js';
-import { texts } from './messages.js';
+import { REPLY_LANGS, texts, type ReplyLang } from './messages.js';
+import { LiveHandover } from './live-handover.js';
+import type { HandoverNotices } from '../desk/handover.js';
 import { CustomerReplies } from './proactive.js';
 import { mountConsole } from '../staff/console.js';
 import { mountStaff, type Staff } from '../staff/index.js';
@@ -95,7 +97,14 @@ export function createApp(deps: AppDeps): App {
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
     rateWindowMs: 10_000,
-    supportHours: config.SUPPORT_HOURS ?? null,
+    supportHours: config.SUPPORT_HOURS ?? config.SERVICE_HOURS ?? null,
+    live: (state) =>
+      new LiveHandover(state, {
+        handovers: services.handovers,
+        tickets: services.tickets,
+        lookup: { latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), addCustomerMessage: (n, t) => services.tickets.addCustomerMessage(n, t, { live: true }) },
+        classifier: holder,
+      }),
   });
 
   // One failing turn never breaks the conversation: apologise, log, and reset the dialog stack.
@@ -211,6 +220,7 @@ export function createApp(deps: AppDeps): App {
     return own ? { adapter: own, appId: '' } : { adapter, appId: config.MicrosoftAppId };
   });
   services.useCustomerChannel(replies);
+  services.useHandoverNotices(handoverNotices());
   const staffDeps = {
     services,
     store: services.store,
@@ -234,6 +244,7 @@ export function createApp(deps: AppDeps): App {
     channels,
     inFlight: () => inFlight + inFlightDirect,
     closeChannels: async () => {
+      staff.streams.closeAll();
       await Promise.all([directLine?.close(), ...channels.map((c) => c.close())]);
     },
   };
@@ -253,5 +264,16 @@ function pendingTickets(outbox: FileOutbox): PendingTickets {
       const d = outbox.find((doc) => mine(doc as Doc, channelId, userId), /^[\w.:@-]+$/.test(userId) ? userId : undefined).at(-1) as Doc | undefined;
       return typeof d?.number === 'string' ? { number: d.number } : null;
     },
+  };
+}
+
+/** What the live queue tells a customer, in the conversation's language (bot/messages.ts). */
+function handoverNotices(): HandoverNotices {
+  const t = (lang: string) => texts((REPLY_LANGS as readonly string[]).includes(lang) ? (lang as ReplyLang) : 'zh-Hans');
+  return {
+    taken: (lang, agent) => t(lang).handoverTaken(agent),
+    handedBack: (lang) => t(lang).handoverBack,
+    ended: (lang, n) => t(lang).handoverEnded(n),
+    timedOut: (lang, n) => t(lang).handoverTimedOut(n),
   };
 }

@@ -5,7 +5,7 @@
  * length and rate politely.
  */
 import { ActivityHandler, ActivityTypes, type ConversationState, type StatePropertyAccessor, type TurnContext } from 'botbuilder';
-import { DialogSet, type DialogState } from 'botbuilder-dialogs';
+import { DialogSet, type DialogContext, type DialogState } from 'botbuilder-dialogs';
 import type { Classification } from '../classifier/demand-classifier.js';
 import { ClassifierError } from '../classifier/errors.js';
 import { countScripts, detectLanguage } from '../classifier/language.js';
@@ -16,6 +16,7 @@ import type { Ticket } from '../store/index.js';
 import { StateUnavailableError } from '../store/state-fallback.js';
 import { isUnavailable } from '../store/ticket-repository.js';
 import { readAct } from './dialogue-acts.js';
+import type { LiveHandover } from './live-handover.js';
 import { INTAKE_DIALOG, IntakeDialog, looksLikeDialogAnswer, markNumberGiven, ticketInput, type IntakeDeps, type IntakeOptions } from './intake-dialog.js';
 import { texts, type ReplyLang } from './messages.js';
 
@@ -48,6 +49,8 @@ export interface DemandBotDeps extends Omit<IntakeDeps, 'lang'> {
   /** Messages allowed per conversation per `rateWindowMs`. */
   rateLimit: number;
   rateWindowMs: number;
+  /** A person when asked (the live queue); without it the bot only explains how to reach staff. */
+  live?: (conversationState: ConversationState) => LiveHandover;
   now?: () => number;
 }
 
@@ -72,6 +75,7 @@ export class DemandBot extends ActivityHandler {
   private readonly lang: StatePropertyAccessor<ReplyLang>;
   private readonly dialogs: DialogSet;
   private readonly recent = new Map<string, number[]>();
+  private readonly live: LiveHandover | null;
 
   constructor(private readonly deps: DemandBotDeps) {
     super();
@@ -79,6 +83,7 @@ export class DemandBot extends ActivityHandler {
     this.lang = deps.conversationState.createProperty<ReplyLang>('lang');
     this.dialogs = new DialogSet(this.dialogState);
     this.dialogs.add(new IntakeDialog({ ...deps, lang: this.lang }));
+    this.live = deps.live?.(deps.conversationState) ?? null;
 
     this.onMembersAdded(async (context, next) => {
       for (const m of context.activity.membersAdded ?? []) {
@@ -173,6 +178,8 @@ export class DemandBot extends ActivityHandler {
       return;
     }
     const dc = await this.dialogs.createContext(context);
+    // A live conversation's messages go to the agent; a request for a person joins the queue.
+    if (this.live && (await this.live.intercept(context, text, await this.lang.get(context, 'zh-Hans'), dc))) return;
     if (HELP.test(text)) {
       await context.sendActivity(t.help);
       return;
@@ -199,7 +206,7 @@ export class DemandBot extends ActivityHandler {
       await dc.continueDialog();
       return;
     }
-    await this.routeByAct(context, text, async (options) => {
+    await this.routeByAct(context, text, dc, async (options) => {
       await dc.beginDialog(INTAKE_DIALOG, options);
     });
   }
@@ -210,7 +217,7 @@ export class DemandBot extends ActivityHandler {
    * ticket. Everything else (and anything not recognised) is a demand for the intake dialog, so
    * a greeting is never filed as a ticket and a demand is never lost.
    */
-  private async routeByAct(context: TurnContext, text: string, intake: (options: IntakeOptions) => Promise<void>): Promise<void> {
+  private async routeByAct(context: TurnContext, text: string, dc: DialogContext, intake: (options: IntakeOptions) => Promise<void>): Promise<void> {
     let c: Classification | undefined;
     try {
       c = this.deps.classifier.classify(text);
@@ -235,6 +242,7 @@ export class DemandBot extends ActivityHandler {
         await context.sendActivity(t.anythingElse);
         return;
       case 'human': {
+        if (this.live) return this.live.request(context, text, await this.lang.get(context, 'zh-Hans'), dc, 'asked');
         const open = await this.deps.lookup.latestOpenFor(context.activity.channelId, context.activity.from.id);
         await context.sendActivity(t.human(open?.number ?? null, this.deps.supportHours ?? null));
         return;

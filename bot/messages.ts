@@ -60,6 +60,18 @@ interface Texts {
   humanFiled: (number: string, hours: string | null) => string;
   /** A message in a script we cannot read: filed for staff, answered politely. */
   unsupportedLanguage: (number: string) => string;
+  /** In the live queue: a person will join; the demand is on the ticket; messages meanwhile are kept. */
+  handoverQueued: (number: string) => string;
+  /** Asked for a person outside service hours: the demand is on the ticket. */
+  handoverClosed: (number: string, hours: string | null) => string;
+  /** Nobody took the conversation within the wait: the demand is on the ticket; the bot is back. */
+  handoverTimedOut: (number: string) => string;
+  /** An agent joined the conversation. */
+  handoverTaken: (agent: string) => string;
+  /** The agent handed the conversation back to the bot. */
+  handoverBack: string;
+  /** The agent ended the live conversation. */
+  handoverEnded: (number: string) => string;
 }
 
 const zh: Texts = {
@@ -104,6 +116,12 @@ const zh: Texts = {
     (hours ? `人工服务时间：${hours}。` : ''),
   humanFiled: (n, hours) => `好的，已将您的问题登记为工单 ${n} 并转给工作人员，他们会在这个对话里回复您。${hours ? `人工服务时间：${hours}。` : ''}`,
   unsupportedLanguage: (n) => `抱歉，我目前只能读懂中文和英文。您的消息已登记为工单 ${n}，工作人员会查看并在这里回复您；用中文或英文描述可以更快处理。`,
+  handoverQueued: (n) => `好的，正在为您转接人工客服，请稍候。您的问题已记录在工单 ${n}，等待期间您发的消息都会转给客服。`,
+  handoverClosed: (n, hours) => `抱歉，现在不是人工服务时间${hours ? `（${hours}）` : ''}。您的问题已记录在工单 ${n}，工作人员上班后会在这个对话里回复您。`,
+  handoverTimedOut: (n) => `抱歉，现在没有空闲的客服。您的问题已记录在工单 ${n}，工作人员会尽快在这个对话里回复您；您也可以继续和我对话。`,
+  handoverTaken: (agent) => `客服 ${agent} 已接入，请问有什么可以帮您？`,
+  handoverBack: '客服已将对话交回智能助手。如还有其他问题，请直接告诉我。',
+  handoverEnded: (n) => `人工对话已结束，记录已保存在工单 ${n}。感谢您的耐心！如还有问题，请随时留言。`,
 };
 
 const en: Texts = {
@@ -148,9 +166,17 @@ const en: Texts = {
     (hours ? ` Staff are available ${hours}.` : ''),
   humanFiled: (n, hours) => `OK, I have logged your issue as ticket ${n} for our staff; a person will reply to you in this conversation.${hours ? ` Staff are available ${hours}.` : ''}`,
   unsupportedLanguage: (n) => `Sorry, I can only read Chinese and English for now. Your message is logged as ticket ${n}; our staff will look at it and reply here. Writing in Chinese or English gets it handled faster.`,
+  handoverQueued: (n) => `OK, I am connecting you to a person; please wait a moment. Your issue is recorded as ticket ${n}, and anything you write while you wait goes to them.`,
+  handoverClosed: (n, hours) => `Sorry, our staff are not available right now${hours ? ` (service hours: ${hours})` : ''}. Your issue is recorded as ticket ${n}, and a person will reply to you in this conversation when they are back.`,
+  handoverTimedOut: (n) => `Sorry, no one is free to chat right now. Your issue is recorded as ticket ${n}, and a person will reply to you in this conversation as soon as possible; you can keep talking to me meanwhile.`,
+  handoverTaken: (agent) => `${agent} from our team has joined the conversation. How can I help you?`,
+  handoverBack: 'Our staff member has handed the conversation back to the assistant. If there is anything else, just tell me.',
+  handoverEnded: (n) => `The chat with our staff has ended; it is kept on ticket ${n}. Thank you for your patience! Write any time if you need anything else.`,
 };
 
 const NUMBER_SLOT = 'NUMBERSLOT';
+const HOURS_SLOT = 'HOURSSLOT';
+const AGENT_SLOT = 'AGENTSLOT';
 
 function traditional(t: Texts): Texts {
   const c = (s: string) => toTraditional(s);
@@ -169,6 +195,12 @@ function traditional(t: Texts): Texts {
     human: (open: string | null, hours: string | null) => c(t.human(open, null)) + (hours ? `人工服務時間：${hours}。` : ''),
     humanFiled: (n: string, hours: string | null) => c(t.humanFiled(n, null)) + (hours ? `人工服務時間：${hours}。` : ''),
     unsupportedLanguage: (n: string) => c(t.unsupportedLanguage(n)),
+    // Ticket numbers, agent names and configured hours go in after conversion, unconverted.
+    handoverQueued: (n: string) => c(t.handoverQueued(NUMBER_SLOT)).split(NUMBER_SLOT).join(n),
+    handoverClosed: (n: string, hours: string | null) => c(t.handoverClosed(NUMBER_SLOT, hours ? HOURS_SLOT : null)).split(NUMBER_SLOT).join(n).split(HOURS_SLOT).join(hours ?? ''),
+    handoverTimedOut: (n: string) => c(t.handoverTimedOut(NUMBER_SLOT)).split(NUMBER_SLOT).join(n),
+    handoverTaken: (agent: string) => c(t.handoverTaken(AGENT_SLOT)).split(AGENT_SLOT).join(agent),
+    handoverEnded: (n: string) => c(t.handoverEnded(NUMBER_SLOT)).split(NUMBER_SLOT).join(n),
     statuses: Object.fromEntries(Object.entries(t.statuses).map(([k, v]) => [k, c(v)])),
   } as Texts;
 }

@@ -17,7 +17,10 @@ import { createStore, type Store } from '../store/index.js';
 import type { DueHours } from '../store/working-day.js';
 import { createModelServices, type ModelServices } from '../trainer/index.js';
 import type { TrainerLog } from '../trainer/model-holder.js';
+import type { DeskEvents } from './events.js';
+import { HandoverService, type HandoverNotices } from './handover.js';
 import { ModelService } from './models.js';
+import { parseServiceHours } from './service-hours.js';
 import type { AuditTrail, CustomerChannel } from './ports.js';
 import { TicketService } from './tickets.js';
 
@@ -51,11 +54,17 @@ export interface CoreServices {
   /** The database this process opened (null when the caller passed `db`). */
   database: OpenDatabase | null;
   tickets: TicketService;
+  /** Live updates for the console (published by tickets and the live queue, read by GET /api/events). */
+  events: DeskEvents;
+  /** The live queue: a person when asked (issue 12 item 2). */
+  handovers: HandoverService;
   audit: AuditTrail;
   /** Staff accounts, sessions and API tokens. */
   auth: AuthService;
   /** Connects staff replies to the bot's channels (createApp calls it once the adapters exist). */
   useCustomerChannel(channel: CustomerChannel): void;
+  /** Gives the live queue the customer's texts for its notices (createApp, from the bot's messages). */
+  useHandoverNotices(notices: HandoverNotices): void;
   /** Whether the database answers a ping (for /readyz). */
   databaseReady(): Promise<boolean>;
   /** The embedded database's supervision state when this process runs it, else null (for /readyz). */
@@ -76,7 +85,7 @@ export interface Services extends CoreServices {
  * The ticket service over a store (what `createServices` uses; store-level tests that build their
  * own store with a fixed clock or topic list use it too).
  */
-export function createTicketService(store: Store, opts: { log: ServiceLog; channel?: () => CustomerChannel | null; now?: () => Date; dueHours?: DueHours }): TicketService {
+export function createTicketService(store: Store, opts: { log: ServiceLog; channel?: () => CustomerChannel | null; now?: () => Date; dueHours?: DueHours; events?: DeskEvents }): TicketService {
   return new TicketService({
     tickets: store.tickets,
     topics: store.topics,
@@ -86,6 +95,7 @@ export function createTicketService(store: Store, opts: { log: ServiceLog; chann
     staff: store.users,
     notifier: store.notifications,
     dueHours: opts.dueHours,
+    events: opts.events,
     now: opts.now,
   });
 }
@@ -110,9 +120,30 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       now: opts.now,
       conversationTtlMs: opts.conversationTtlMs,
       capacity: opts.capacity ?? { embedded: !config.MONGODB_URI, ticketCeiling: config.EMBEDDED_TICKET_CEILING },
+      eventsPollMs: config.EVENTS_POLL_MS,
     });
+    stoppers.push(() => store.events.close());
     let channel: CustomerChannel | null = null;
-    const tickets = createTicketService(store, { log, channel: () => channel, now: opts.now, dueHours: config.DUE_HOURS });
+    let notices: HandoverNotices | null = null;
+    const tickets = createTicketService(store, { log, channel: () => channel, now: opts.now, events: store.events, dueHours: config.DUE_HOURS });
+    const handovers = new HandoverService({
+      repo: store.handovers,
+      tickets,
+      events: store.events,
+      audit: store.audit,
+      channel: () => channel,
+      notices: {
+        taken: (lang, agent) => notices?.taken(lang, agent) ?? '',
+        handedBack: (lang) => notices?.handedBack(lang) ?? '',
+        ended: (lang, n) => notices?.ended(lang, n) ?? '',
+        timedOut: (lang, n) => notices?.timedOut(lang, n) ?? '',
+      },
+      hours: config.SERVICE_HOURS ? parseServiceHours(config.SERVICE_HOURS) : null,
+      timeZone: config.TIME_ZONE,
+      waitMs: config.HANDOVER_WAIT_SECONDS * 1000,
+      log,
+      now: opts.now,
+    });
     const core: CoreServices = {
       config,
       taxonomy,
@@ -120,10 +151,15 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       db,
       database,
       tickets,
+      events: store.events,
+      handovers,
       audit: store.audit,
       auth: new AuthService(store.users, { sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000, now: opts.now }),
       useCustomerChannel(c) {
         channel = c;
+      },
+      useHandoverNotices(n) {
+        notices = n;
       },
       async databaseReady() {
         return (await db.command({ ping: 1 })).ok === 1;
@@ -133,6 +169,8 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       },
       startBackgroundJobs(intervalMs) {
         const stopMaintenance = store.startMaintenance();
+        // Every process sweeps the live queue (a claim decides which one tells the customer).
+        const stopSweeper = handovers.startSweeper(config.HANDOVER_SWEEP_MS);
         let running = false;
         const timer = setInterval(() => {
           if (running || store.outbox.pending() === 0) return;
@@ -148,6 +186,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
         const stop = () => {
           clearInterval(timer);
           stopMaintenance();
+          stopSweeper();
         };
         stoppers.push(stop);
         return stop;

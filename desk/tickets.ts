@@ -22,6 +22,7 @@ import { ticketClassification } from './classification.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource } from '../store/training-repository.js';
 import { ticketView, type TicketView } from './classification.js';
+import type { DeskEvents } from './events.js';
 import type { AuditTrail, CustomerChannel, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
 
 /** Channels staff log a customer's demand from (calls, visits, letters …), as the ticket's channel id. */
@@ -59,6 +60,8 @@ export interface TicketServiceDeps {
   notifier?: StaffNotifier;
   /** Hours until a ticket is due, per priority. */
   dueHours?: DueHours;
+  /** Live updates for the console (ticket filed, customer wrote); none when omitted. */
+  events?: DeskEvents;
   now?: () => Date;
 }
 
@@ -79,8 +82,10 @@ export class TicketService {
    * the database is unreachable). The customer's document and the statistics counters follow
    * through the repository's change hook (also when the outbox is replayed).
    */
-  file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
-    return this.deps.tickets.create(input);
+  async file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
+    const r = await this.deps.tickets.create(input);
+    this.deps.events?.publish({ type: 'ticket.created', ticketNumber: r.ticket.number, channelId: r.ticket.customer.channelId });
+    return r;
   }
 
   /** Replays the outbox into the database, idempotently by ticket number. */
@@ -149,9 +154,13 @@ export class TicketService {
     return this.deps.tickets.latestOpenFor(channelId, userId);
   }
 
-  /** The customer adds details to their ticket (from the bot); the assignee is notified. */
-  async addCustomerMessage(number: string, text: string): Promise<Ticket> {
+  /**
+   * The customer adds details to their ticket (from the bot); the assignee is notified. Published as
+   * `ticket.customerMessage` unless `live` (a live chat publishes its own `live.message`).
+   */
+  async addCustomerMessage(number: string, text: string, opts: { live?: boolean } = {}): Promise<Ticket> {
     const t = await this.deps.tickets.addCustomerMessage(number, text);
+    if (!opts.live) this.deps.events?.publish({ type: 'ticket.customerMessage', ticketNumber: t.number, text });
     if (t.assignee) await this.notify(t.assignee, { kind: 'customer-replied', ticket: t.number, by: null });
     return t;
   }
@@ -167,6 +176,7 @@ export class TicketService {
     const keys = Object.keys(patch) as (keyof TicketPatch)[];
     const changes = Object.fromEntries(keys.map((k) => [k, { from: before[k] ?? null, to: t[k] ?? null }]));
     await this.audit(by, 'ticket.update', t.number, changes);
+    if (t.assignee !== before.assignee) this.deps.events?.publish({ type: 'ticket.assigned', ticketNumber: t.number, assignee: t.assignee, by });
     if (t.assignee && t.assignee !== before.assignee && t.assignee !== by) await this.notify(t.assignee, { kind: 'assigned', ticket: t.number, by });
     return this.staffView(t);
   }

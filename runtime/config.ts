@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { DEFAULT_EMBEDDED_TICKET_CEILING } from '../store/capacity.js';
 import { parseDueHours, type DueHours } from '../store/working-day.js';
 import { PROJECT_ROOT } from './datasets.js';
+import { parseServiceHours } from '../desk/service-hours.js';
 
 export const TOKENIZERS = ['node-rs-jieba', 'nodejieba'] as const;
 export type TokenizerChoice = (typeof TOKENIZERS)[number];
@@ -93,6 +94,31 @@ const ConfigSchema = z.object({
   RATE_LIMIT_PER_10S: z.coerce.number().int().min(1).max(1000).default(10),
   /** When staff answer, told to a customer who asks for a person (free text, e.g. "周一至周五 9:00-18:00"); unset: not mentioned. */
   SUPPORT_HOURS: z.string().trim().min(1).max(100).optional(),
+  /**
+   * When a person can take a live conversation (handover), in TIME_ZONE: e.g. "Mon-Fri 09:00-18:00"
+   * or "Mon-Fri 09:00-12:00,13:30-18:00; Sat 10:00-16:00". Unset: always. Outside these hours a
+   * request for a person is answered that staff are away, and the demand is kept on a ticket.
+   */
+  SERVICE_HOURS: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      try {
+        parseServiceHours(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
+  /** How long a conversation waits in the live queue for an agent before the bot says nobody is free (seconds). */
+  HANDOVER_WAIT_SECONDS: z.coerce.number().int().min(5).max(24 * 3600).default(180),
+  /** How often each process with a console open reads other processes' live events, in ms. */
+  EVENTS_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(250),
+  /** How often each process checks the live queue for conversations that waited too long, in ms. */
+  HANDOVER_SWEEP_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   /** How often each process checks the database for a newly activated model version, in ms. */
   MODEL_POLL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   /** How long a staff login session lasts, in hours. */

@@ -15,6 +15,9 @@ import * as OpenCC from 'opencc-js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const target = join(root, 'staff/console/i18n-zh-hant.js');
 const { DICT } = await import(pathToFileURL(join(root, 'staff/console/i18n.js')).href);
+// The live chat's texts come with their own Traditional wording (live-i18n.js).
+const { LIVE_TEXTS } = await import(pathToFileURL(join(root, 'staff/console/live-i18n.js')).href);
+const own = new Set(Object.keys(LIVE_TEXTS['zh-Hans'] ?? {}));
 const convert = OpenCC.Converter({ from: 'cn', to: 'tw' });
 
 /** Wording a character conversion gets wrong or unidiomatic, by key. */
@@ -28,7 +31,7 @@ const OVERRIDES = {
 };
 
 const out = {};
-for (const [key, text] of Object.entries(DICT['zh-Hans'])) out[key] = OVERRIDES[key] ?? convert(text);
+for (const [key, text] of Object.entries(DICT['zh-Hans'])) if (!own.has(key)) out[key] = OVERRIDES[key] ?? convert(text);
 const body = Object.entries(out)
   .map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)},`)
   .join('\n');

@@ -16,6 +16,7 @@ export interface DlActivity {
 export class DirectLineClient {
   private readonly activities: DlActivity[] = [];
   private waiters: (() => void)[] = [];
+  private readonly listeners: ((a: DlActivity) => void)[] = [];
 
   private constructor(
     private readonly baseUrl: string,
@@ -28,7 +29,10 @@ export class DirectLineClient {
       const text = data.toString();
       if (!text.trim()) return; // keep-alive
       const msg = JSON.parse(text) as { activities?: DlActivity[] };
-      for (const a of msg.activities ?? []) this.activities.push(a);
+      for (const a of msg.activities ?? []) {
+        this.activities.push(a);
+        for (const l of this.listeners) l(a);
+      }
       const w = this.waiters;
       this.waiters = [];
       for (const f of w) f();
@@ -84,6 +88,34 @@ export class DirectLineClient {
       if (hit) return hit;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no reply to ${id} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Calls `listener` with every activity the stream delivers from now on. */
+  onActivity(listener: (a: DlActivity) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The bot's messages received so far (proactive ones included), oldest first. */
+  botMessages(): DlActivity[] {
+    return this.activities.filter((a) => a.type === 'message' && a.from.role !== 'user');
+  }
+
+  /** The first bot message (received already or later) that `test` accepts, e.g. a staff reply. */
+  async waitForMessage(test: (a: DlActivity) => boolean, timeoutMs = 15_000): Promise<DlActivity> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.botMessages().find(test);
+      if (hit) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {

@@ -59,6 +59,11 @@ export interface ApiResult {
   headers?: Record<string, string>;
   /** A file instead of JSON (exports): sent as is with its content type. */
   raw?: { contentType: string; data: Buffer };
+  /**
+   * The handler writes the response itself (a Server-Sent Events stream): the router sends nothing.
+   * Called after authentication and validation, like any handler.
+   */
+  stream?: (res: restify.Response) => void;
 }
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -180,6 +185,10 @@ export class ApiRouter {
           body = validate(route.body, req.body, 'body');
         }
         const result = await route.handler({ principal, params, query, body, req, ip: clientIp(req) } as ApiContext<z.output<PS>, z.output<QS>, z.output<BS>>);
+        if (result.stream) {
+          result.stream(res);
+          return;
+        }
         for (const [k, v] of Object.entries(result.headers ?? {})) res.header(k, v);
         if (result.raw) {
           res.writeHead(result.status ?? 200, { 'Content-Type': result.raw.contentType, 'Content-Length': String(result.raw.data.length) });

@@ -9,6 +9,7 @@ import type { StaffDeps } from './deps.js';
 import { ApiRouter } from './http.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerCustomerRoutes } from './routes/customers.js';
+import { registerLiveRoutes, type EventStreams } from './routes/live.js';
 import { registerStatsRoutes } from './routes/stats.js';
 import { registerTicketRoutes } from './routes/tickets.js';
 import { registerWorkingDayRoutes } from './routes/working-day.js';
@@ -16,6 +17,8 @@ import { registerWorkingDayRoutes } from './routes/working-day.js';
 export interface Staff {
   router: ApiRouter;
   auth: AuthService;
+  /** Open `GET /api/events` streams (closed on shutdown). */
+  streams: EventStreams;
 }
 
 export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
@@ -30,6 +33,7 @@ export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
   registerWorkingDayRoutes(router, deps);
   registerStatsRoutes(router, { ...deps, counters: deps.store.counters });
   registerCustomerRoutes(router, { ...deps, customers: deps.store.customers });
+  const streams = registerLiveRoutes(router, { ...deps, authenticate: (token) => auth.authenticate(token) });
   router.add({
     method: 'get',
     path: '/api/capacity',
@@ -41,5 +45,5 @@ export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
   server.get('/api/openapi.json', async (_req, res) => {
     res.send(200, router.openapi({ title: 'Demand desk staff API', version: '1.0.0' }));
   });
-  return { router, auth };
+  return { router, auth, streams };
 }

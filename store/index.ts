@@ -16,6 +16,8 @@ import { MongoCustomerRepository } from './customer-repository.js';
 import { MongoDirectLineRepository } from './directline-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
 import { MongoModelRegistry } from './model-registry.js';
+import { MongoEventLog } from './event-log.js';
+import { MongoHandoverRepository } from './handover-repository.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
@@ -37,6 +39,8 @@ export interface StoreOptions {
   conversationTtlMs?: number;
   /** Hours until a ticket is due, per priority (default store/working-day.ts DEFAULT_DUE_HOURS). */
   dueHours?: DueHours;
+  /** How often a process with live-update listeners reads other processes' events (ms, default 250). */
+  eventsPollMs?: number;
   /** Which engine is in use and its ticket ceiling (default: embedded, the measured ceiling). */
   capacity?: CapacityOptions;
 }
@@ -76,6 +80,10 @@ export interface Store {
   topics: readonly string[];
   /** Whether the server updates one document atomically (MongoDB); false on FerretDB (claims). */
   atomicUpdates: boolean;
+  /** Desk events for the console's live updates, shared by every process (bucketed, polled). */
+  events: MongoEventLog;
+  /** The live queue: conversations waiting for or chatting with a person. */
+  handovers: MongoHandoverRepository;
   /**
    * Background housekeeping, hourly: prunes old concurrency claims (FerretDB only) and sweeps
    * expired conversation state. Returns a stop function. (The outbox replay is the desk's.)
@@ -156,6 +164,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     cannedReplies: new MongoCannedReplyRepository(opts.db),
     capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
+    events: new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log }),
+    handovers: new MongoHandoverRepository(opts.db),
     writeConcern,
     topics: opts.topics,
     atomicUpdates,

@@ -1,16 +1,17 @@
 /**
  * The staff console: shell (header, navigation, language switch, user), hash router and session.
  *
- * Routes: #/login, #/inbox (?view=mine|unassigned|waiting|overdue), #/review, #/new (a ticket for a
- * caller, visitor or letter), #/tickets/{number}, #/dashboard, #/customers,
+ * Routes: #/login, #/inbox (?view=mine|unassigned|waiting|overdue), #/review, #/live, #/live/{id},
+ * #/new (a ticket for a caller, visitor or letter), #/tickets/{number}, #/dashboard, #/customers,
  * #/customers/{id}, #/models, #/models/compare?a&b, #/models/{version}, #/keywords,
  * #/keywords/{topic}, #/admin. Each page module exports `render(ctx)`; `ctx.onCleanup` registers
  * what to stop (timers, charts) when the user leaves the page.
  */
 import { api, clearSession, onUnauthorized, saveSession, session } from './api.js';
 import { h, loading, replace } from './dom.js';
+import { onDeskEvent } from './events.js';
 import { getLang, htmlLang, initLang, LANGS, setLang, t } from './i18n.js';
-import { notificationsControl, paint, refreshWork } from './work.js';
+import { followWork, notificationsControl, paint, refreshWork, stopFollowingWork } from './work.js';
 
 const ROLE_RANK = { agent: 1, trainer: 2, admin: 3 };
 const allows = (user, role) => !!user && (ROLE_RANK[user.role] ?? 0) >= ROLE_RANK[role];
@@ -19,6 +20,7 @@ const allows = (user, role) => !!user && (ROLE_RANK[user.role] ?? 0) >= ROLE_RAN
 const ROUTES = {
   login: { module: './pages/login.js', role: null },
   inbox: { module: './pages/inbox.js', role: 'agent', nav: 'inbox' },
+  live: { module: './pages/live.js', role: 'agent', nav: 'live' },
   review: { module: './pages/inbox.js', role: 'agent', nav: 'review' },
   tickets: { module: './pages/ticket.js', role: 'agent', nav: 'inbox' },
   new: { module: './pages/new-ticket.js', role: 'agent', nav: 'newTicket' },
@@ -32,6 +34,7 @@ const ROUTES = {
 const NAV = [
   { key: 'inbox', href: '#/inbox', role: 'agent' },
   { key: 'review', href: '#/review', role: 'agent' },
+  { key: 'live', href: '#/live', role: 'agent' },
   { key: 'newTicket', href: '#/new', role: 'agent' },
   { key: 'dashboard', href: '#/dashboard', role: 'agent' },
   { key: 'customers', href: '#/customers', role: 'agent' },
@@ -117,7 +120,16 @@ function shell(user, navKey) {
           'ul',
           null,
           NAV.filter((n) => allows(user, n.role)).map((n) =>
-            h('li', null, h('a', { href: n.href, class: n.key === navKey ? 'active' : null, 'aria-current': n.key === navKey ? 'page' : null, 'data-nav': n.key }, t(`nav.${n.key}`))),
+            h(
+              'li',
+              null,
+              h(
+                'a',
+                { href: n.href, class: n.key === navKey ? 'active' : null, 'aria-current': n.key === navKey ? 'page' : null, 'data-nav': n.key },
+                t(`nav.${n.key}`),
+                n.key === 'live' ? liveBadge() : null,
+              ),
+            ),
           ),
         ),
       )
@@ -146,6 +158,46 @@ function shell(user, navKey) {
   return main;
 }
 
+/** Conversations waiting for a person, shown on the navigation (kept current by the event stream). */
+let waitingCount = 0;
+let badgeEl = null;
+let badgeFollow = null;
+
+function liveBadge() {
+  badgeEl = h('span', { class: 'badge badge-warn nav-count', 'data-testid': 'live-count', hidden: waitingCount === 0, 'aria-label': t('live.waitingCount', { n: waitingCount }) }, String(waitingCount));
+  return badgeEl;
+}
+
+async function refreshWaiting() {
+  try {
+    const data = await api('/api/live');
+    waitingCount = (data.items ?? []).filter((x) => x.state === 'waiting').length;
+  } catch {
+    return; /* the badge is a hint; a failure leaves it as it was */
+  }
+  if (badgeEl) {
+    badgeEl.textContent = String(waitingCount);
+    badgeEl.hidden = waitingCount === 0;
+    badgeEl.setAttribute('aria-label', t('live.waitingCount', { n: waitingCount }));
+  }
+}
+
+/** While signed in, the navigation follows the live queue; a new request is announced. */
+function followLiveQueue() {
+  if (badgeFollow) return;
+  badgeFollow = onDeskEvent((e) => {
+    if (!e.type.startsWith('handover.')) return;
+    if (e.type === 'handover.requested' && parseHash().parts[0] !== 'live') notify(t('live.requested', { number: e.ticketNumber }));
+    void refreshWaiting();
+  });
+  void refreshWaiting();
+}
+
+function stopFollowingLiveQueue() {
+  badgeFollow?.();
+  badgeFollow = null;
+}
+
 /** The last capacity status (admins only), reused for a minute so navigating does not ask each time. */
 let capacity = null;
 
@@ -163,6 +215,7 @@ async function showCapacity(main) {
 }
 
 async function logout() {
+  stopFollowingLiveQueue();
   await api('/api/auth/logout', { method: 'POST' }).catch(() => undefined);
   clearSession();
   navigate('#/login');
@@ -197,12 +250,15 @@ async function route() {
   const r = ROUTES[name];
   const user = s?.user ?? null;
   const main = shell(name === 'login' ? null : user, r.nav);
+  if (name !== 'login' && user) followLiveQueue();
+  else stopFollowingLiveQueue();
   if (name !== 'login' && user?.role === 'admin') void showCapacity(main);
   if (name !== 'login' && user) {
-    // The last counts at once, fresh ones when they arrive.
+    // The last counts at once, fresh ones when they arrive, and live from then on.
     paint();
     void refreshWork();
-  }
+    followWork();
+  } else stopFollowingWork();
   document.title = `${t(name === 'login' ? 'login.title' : `nav.${r.nav}`)} · ${t('app.title')}`;
   if (r.role && !allows(user, r.role)) {
     replace(main, h('section', { class: 'panel' }, h('h1', null, t('error.forbiddenTitle')), h('p', null, t('error.forbiddenPage', { role: t(`role.${r.role}`) }))));
@@ -251,6 +307,7 @@ async function route() {
 }
 
 onUnauthorized(() => {
+  stopFollowingLiveQueue();
   if (parseHash().parts[0] !== 'login') sessionStorage.setItem(LAST_HASH_KEY, location.hash);
   navigate('#/login?reason=expired');
 });

@@ -7,6 +7,7 @@
  * every key exists in all three.
  */
 import { ZH_HANT } from './i18n-zh-hant.js';
+import { LIVE_TEXTS } from './live-i18n.js';
 
 export const LANGS = [
   { id: 'zh-Hans', label: '简体', htmlLang: 'zh-CN' },
@@ -1107,6 +1108,8 @@ export const DICT = {
 };
 
 DICT['zh-Hant'] = ZH_HANT;
+// The live console's texts live in their own file (live-i18n.js), in every language.
+for (const [l, texts] of Object.entries(LIVE_TEXTS)) DICT[l] = { ...(DICT[l] ?? {}), ...texts };
 
 let lang = 'zh-Hans';
 

@@ -6,6 +6,7 @@
  */
 import { api } from './api.js';
 import { h, replace } from './dom.js';
+import { onDeskEvent } from './events.js';
 import * as f from './format.js';
 import { t } from './i18n.js';
 
@@ -22,6 +23,25 @@ export function workCounts() {
 export function onWorkChange(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
+}
+
+/** Desk events that move tickets between views or bring a notification. */
+export const WORK_EVENTS = ['ticket.created', 'ticket.assigned', 'ticket.customerMessage', 'handover.requested'];
+
+let following = null;
+let pending = null;
+/** While signed in: the counts and notifications follow the live stream (several events, one refresh). */
+export function followWork() {
+  following ??= onDeskEvent((e) => {
+    if (!WORK_EVENTS.includes(e.type)) return;
+    clearTimeout(pending);
+    pending = setTimeout(() => void refreshWork(), 250);
+  });
+}
+
+export function stopFollowingWork() {
+  following?.();
+  following = null;
 }
 
 /** Reloads the counts and the notifications (errors leave the last values in place). */

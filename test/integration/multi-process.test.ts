@@ -19,6 +19,8 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { hashPassword } from '../../staff/auth.js';
+import { DirectLineClient } from '../../scripts/directline-client.js';
+import { EventStreamClient } from '../../scripts/event-stream-client.js';
 import { MongoUserRepository } from '../../store/user-repository.js';
 
 type Json = Record<string, any>;
@@ -168,6 +170,38 @@ describe('two bot processes on one database', () => {
       expect(tickets[0].customer.userId).toBe(`webchat:${page.body.userId}`);
     } finally {
       ws.close();
+    }
+    for (const p of [P1, P2]) expect(p.stderr.join('')).not.toMatch(/"level":(50|60)/);
+  });
+
+  it('carry a live conversation across processes: requested on one, seen, taken and answered on the other, handed back', async () => {
+    const login = await call('POST', `${P2.base}/api/auth/login`, { body: { username: 'alice', password: PASSWORD } });
+    expect(login.status).toBe(200);
+    const token = login.body.token as string;
+    // The agent's console follows P2; the customer's conversation is served by P1.
+    const stream = await EventStreamClient.open(P2.base, token);
+    const c = await DirectLineClient.open(P1.base, 'ignored');
+    try {
+      const queued = await c.replyTo(await c.send('转人工'));
+      expect(queued.text).toMatch(/正在为您转接人工客服/);
+      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
+      const id = (requested as { handoverId: string }).handoverId;
+      expect((await call('POST', `${P2.base}/api/live/${id}/take`, { token })).status).toBe(200);
+      await c.waitForMessage((m) => m.text === '客服 alice 已接入，请问有什么可以帮您？');
+      await c.send('我的订单号是 88001234');
+      await stream.waitFor((e) => e.type === 'live.message' && e.from === 'customer' && e.text === '我的订单号是 88001234');
+      const sent = await call('POST', `${P2.base}/api/live/${id}/messages`, { token, body: { text: '收到，马上为您查询。' } });
+      expect(sent.body.delivered).toBe(true);
+      await c.waitForMessage((m) => m.text === '收到，马上为您查询。');
+      expect((await call('POST', `${P2.base}/api/live/${id}/hand-back`, { token })).status).toBe(204);
+      await c.waitForMessage((m) => m.text === '客服已将对话交回智能助手。如还有其他问题，请直接告诉我。');
+      expect((await c.replyTo(await c.send('谢谢'))).text).toBe('不客气！还有其他可以帮您的吗？');
+      const ticket = await db.collection('tickets').findOne({ number });
+      expect(ticket!.messages.map((m: Json) => m.text)).toEqual(['我的订单号是 88001234']);
+    } finally {
+      c.close();
+      stream.close();
     }
     for (const p of [P1, P2]) expect(p.stderr.join('')).not.toMatch(/"level":(50|60)/);
   });

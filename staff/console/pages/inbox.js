@@ -10,7 +10,8 @@ import { api, assignees, download, taxonomy } from '../api.js';
 import { field, h, replace, select } from '../dom.js';
 import * as f from '../format.js';
 import { getLang, t } from '../i18n.js';
-import { onWorkChange, workCounts } from '../work.js';
+import { onDeskEvent } from '../events.js';
+import { onWorkChange, WORK_EVENTS, workCounts } from '../work.js';
 
 const FILTERS = ['view', 'status', 'topic', 'type', 'channelId', 'needsReview', 'spam', 'assignee', 'from', 'to', 'search', 'sort', 'pageSize'];
 const SORTS = ['-createdAt', 'createdAt', 'review', '-priority', 'priority', 'confidence', '-confidence'];
@@ -170,6 +171,11 @@ export async function render(ctx) {
 
   if (items.length === 0) {
     replace(results, h('p', { class: 'empty' }, t('inbox.empty')));
+    ctx.onCleanup(
+      onDeskEvent((e) => {
+        if (WORK_EVENTS.includes(e.type) && ctx.isCurrent() && !form.contains(document.activeElement)) setTimeout(() => ctx.isCurrent() && ctx.navigate(location.hash), 400);
+      }),
+    );
     return;
   }
   const cols = ['number', 'createdAt', 'customer', 'channel', 'topic', 'type', 'confidence', 'status', 'priority', 'dueAt', 'assignee'];
@@ -246,6 +252,21 @@ export async function render(ctx) {
     h('button', { type: 'button', class: 'btn', disabled: page >= pages, 'data-action': 'next', onclick: () => go({ ...q, page: page + 1 }) }, t('pager.next')),
   );
   replace(results, h('p', { class: 'muted result-count' }, t('inbox.count', { total })), bulk.el, h('div', { class: 'table-wrap' }, table), pager);
+
+  // Live: a new ticket, an assignment or a customer's message redraws the list — unless the agent is
+  // in the middle of something here (tickets ticked, typing in the filters).
+  let redraw = null;
+  ctx.onCleanup(() => clearTimeout(redraw));
+  ctx.onCleanup(
+    onDeskEvent((e) => {
+      if (!WORK_EVENTS.includes(e.type)) return;
+      clearTimeout(redraw);
+      redraw = setTimeout(() => {
+        if (!ctx.isCurrent() || selected.size > 0 || form.contains(document.activeElement)) return;
+        ctx.navigate(location.hash);
+      }, 400);
+    }),
+  );
 }
 
 /**

@@ -10,6 +10,7 @@ import { api, assignees, taxonomy } from '../api.js';
 import { bar, field, h, replace, select, uid } from '../dom.js';
 import * as f from '../format.js';
 import { t } from '../i18n.js';
+import { onDeskEvent } from '../events.js';
 import { LIST_KEY } from './inbox.js';
 
 /** The ticket life cycle (as the API enforces it). */
@@ -59,17 +60,17 @@ export async function render(ctx) {
         { class: 'banner banner-warn', role: 'alert', 'data-testid': 'conflict' },
         h('strong', null, t('ticket.conflictTitle')),
         h('span', null, t('ticket.conflict')),
-        h('button', { type: 'button', class: 'btn', onclick: reload }, t('ticket.reload')),
+        h('button', { type: 'button', class: 'btn', onclick: () => reload() }, t('ticket.reload')),
       ),
     );
     banner.querySelector('button')?.focus();
   };
-  async function reload() {
+  async function reload(quiet = false) {
     try {
       ticket = await api(`/api/tickets/${encodeURIComponent(number)}`);
       replace(banner);
       renderAll();
-      ctx.notify(t('ticket.reloaded'));
+      if (!quiet) ctx.notify(t('ticket.reloaded'));
     } catch (err) {
       if (err.status !== 401) ctx.notify(ctx.errorText(err), 'error');
     }
@@ -464,6 +465,13 @@ export async function render(ctx) {
   }
 
   renderAll();
+  // Live: the customer writes on this ticket (or it is reassigned) → the page shows it; drafts survive.
+  ctx.onCleanup(
+    onDeskEvent((e) => {
+      if (e.ticketNumber !== number || !ctx.isCurrent()) return;
+      if (e.type === 'ticket.customerMessage' || e.type === 'ticket.assigned') void reload(true);
+    }),
+  );
   replace(
     ctx.root,
     h('article', { class: 'page ticket', 'aria-labelledby': 'ticket-h1' }, head, banner, h('div', { class: 'ticket-grid' }, h('div', { class: 'col-main' }, conversation, notes, history), h('div', { class: 'col-side' }, followUp, explanation, correction, customer))),

@@ -1,0 +1,154 @@
+/**
+ * The bot's side of a person when asked: before the bot routes a message, this decides whether the
+ * turn belongs to a live conversation (the message goes to the agent; the bot stays silent), asks
+ * for a person (转人工, talk to a person, or two frustrated messages in a row), or is the bot's.
+ *
+ * Per-turn cost: a conversation that never asked for a person costs nothing beyond a few bytes of
+ * its conversation state (the frustration count and a key of the last message); one that asked
+ * reads its queue entry by id from the tiny `handovers` collection (store/handover-repository.ts)
+ * until the entry is gone (handed back, ended, timed out), then stops.
+ *
+ * The demand is always on a ticket: the customer's open ticket when there is one and nothing else
+ * is pending, else a new ticket filed with what the customer said (the demand the intake dialog was
+ * confirming, the frustrated messages, the request), flagged for review.
+ */
+import type { ConversationState, StatePropertyAccessor, TurnContext } from 'botbuilder';
+import type { DialogContext, DialogInstance } from 'botbuilder-dialogs';
+import type { Classification, DemandClassifier } from '../classifier/demand-classifier.js';
+import type { HandoverReason } from '../desk/events.js';
+import type { HandoverService } from '../desk/handover.js';
+import type { Ticket } from '../store/index.js';
+import { lexiconAct } from './dialogue-acts.js';
+import { isFrustrated, repeatKey } from './frustration.js';
+import { markNumberGiven, ticketInput, type TicketSink } from './intake-dialog.js';
+import { texts, type ReplyLang } from './messages.js';
+
+/** Frustrated messages in a row that put a conversation in the live queue. */
+export const FRUSTRATED_IN_A_ROW = 2;
+
+export interface LiveHandoverDeps {
+  handovers: Pick<HandoverService, 'find' | 'request' | 'customerSaid' | 'staffed' | 'hoursText'>;
+  tickets: TicketSink;
+  lookup: { latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>; addCustomerMessage(number: string, text: string): Promise<Ticket> };
+  classifier: Pick<DemandClassifier, 'classify'>;
+}
+
+/** Kept in conversation state. */
+interface LiveState {
+  /** The queue entry while waiting or live. */
+  handoverId?: string;
+  /** Frustrated messages in a row (their texts, for the ticket). */
+  frustrated?: string[];
+  /** Key of the previous message (to notice a repeat). */
+  lastKey?: string | null;
+}
+
+export class LiveHandover {
+  private readonly state: StatePropertyAccessor<LiveState>;
+
+  constructor(conversationState: ConversationState, private readonly deps: LiveHandoverDeps) {
+    this.state = conversationState.createProperty<LiveState>('live');
+  }
+
+  /**
+   * Runs first in a message turn. True when the turn is handled here (the bot does nothing more):
+   * the message went to a live conversation, or the customer was put in the queue (or told staff
+   * are away).
+   */
+  async intercept(context: TurnContext, text: string, lang: ReplyLang, dc: DialogContext): Promise<boolean> {
+    const s = await this.state.get(context, {});
+    if (s.handoverId) {
+      const h = await this.deps.handovers.find(s.handoverId);
+      if (h) {
+        await this.deps.handovers.customerSaid(h, text);
+        return true;
+      }
+      // Handed back, ended or timed out: the bot answers again.
+      delete s.handoverId;
+    }
+    const frustrated = isFrustrated(text, s.lastKey ?? null);
+    s.lastKey = repeatKey(text);
+    s.frustrated = frustrated ? [...(s.frustrated ?? []), text].slice(-FRUSTRATED_IN_A_ROW) : [];
+    if (s.frustrated.length === 0) delete s.frustrated;
+    await this.state.set(context, s);
+    const asked = lexiconAct(text) === 'human';
+    if (!asked && (s.frustrated?.length ?? 0) < FRUSTRATED_IN_A_ROW) return false;
+    await this.request(context, text, lang, dc, asked ? 'asked' : 'frustration');
+    return true;
+  }
+
+  /**
+   * Puts the conversation in the live queue (or tells the customer staff are away), with the demand
+   * on a ticket. Also called by the bot when the model reads a request for a person.
+   */
+  async request(context: TurnContext, text: string, lang: ReplyLang, dc: DialogContext, reason: HandoverReason): Promise<void> {
+    const s = await this.state.get(context, {});
+    const t = texts(lang);
+    const pending = dc.activeDialog ? pendingDemand(dc.activeDialog) : null;
+    if (dc.activeDialog) await dc.cancelAllDialogs();
+    const { channelId, from, conversation } = context.activity;
+    let number: string;
+    const open = pending ? null : await this.deps.lookup.latestOpenFor(channelId, from.id);
+    if (open) {
+      // The request is part of the conversation with staff: kept on the ticket like what follows.
+      await this.deps.lookup.addCustomerMessage(open.number, text);
+      number = open.number;
+    } else {
+      const said = unique([pending, ...(reason === 'frustration' ? (s.frustrated ?? []) : []), text]);
+      number = await this.file(context, said.join('\n'));
+    }
+    delete s.frustrated;
+    markNumberGiven(context);
+    if (!this.deps.handovers.staffed()) {
+      await this.state.set(context, s);
+      await context.sendActivity(t.handoverClosed(number, this.deps.handovers.hoursText()));
+      return;
+    }
+    const h = await this.deps.handovers.request({
+      ticketNumber: number,
+      customer: { channelId, userId: from.id, ...(from.name ? { name: from.name.slice(0, 128) } : {}) },
+      conversationId: conversation.id,
+      lang,
+      reason,
+      text,
+    });
+    s.handoverId = h.id;
+    await this.state.set(context, s);
+    await context.sendActivity(t.handoverQueued(number));
+  }
+
+  /** Files what the customer said as a ticket for staff (flagged: a request is not a classified demand). */
+  private async file(context: TurnContext, text: string): Promise<string> {
+    const c: Classification = this.deps.classifier.classify(text);
+    // Someone asking for a person is never turned away as spam; staff check the labels.
+    const flagged: Classification = { ...c, spam: false, needsReview: true };
+    const { ticket } = await this.deps.tickets.file(ticketInput(context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined, 'customer-asked-for-person'));
+    return ticket.number;
+  }
+}
+
+function unique(parts: (string | null)[]): string[] {
+  const out: string[] = [];
+  for (const p of parts) if (p && p.trim() && !out.includes(p)) out.push(p);
+  return out;
+}
+
+/**
+ * The demand the intake dialog holds but has not filed yet (the waterfall's draft text), found in
+ * the component dialog's inner stack; null when there is none.
+ */
+export function pendingDemand(instance: DialogInstance): string | null {
+  const seen = new Set<unknown>();
+  const walk = (state: unknown): string | null => {
+    if (!state || typeof state !== 'object' || seen.has(state)) return null;
+    seen.add(state);
+    const o = state as { values?: { text?: unknown }; options?: { text?: unknown }; dialogs?: { dialogStack?: { state?: unknown }[] } };
+    if (typeof o.values?.text === 'string') return o.values.text;
+    for (const inner of o.dialogs?.dialogStack ?? []) {
+      const found = walk(inner.state);
+      if (found) return found;
+    }
+    return typeof o.options?.text === 'string' ? o.options.text : null;
+  };
+  return walk(instance.state);
+}

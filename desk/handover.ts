@@ -1,0 +1,264 @@
+/**
+ * A person when asked (issue 12 item 2), as business operations: a conversation enters the live
+ * queue, an agent takes it (exactly one agent, even when two click at once), they chat live both
+ * ways while the bot stays silent, and the agent hands it back to the bot or ends it. A conversation
+ * nobody takes within the wait, or one that asks outside service hours, is told so by the bot; its
+ * demand is on a ticket either way.
+ *
+ * Nothing is lost: every customer message of a live conversation (and of its wait) is appended to
+ * the ticket before it is shown to the agent; every agent message is recorded on the ticket as a
+ * staff reply (delivered or not) by the ticket service's reply operation, which sends it on the
+ * customer's channel.
+ */
+import { randomUUID } from 'node:crypto';
+import { ConflictError, NotFoundError, ValidationError } from '../store/errors.js';
+import type { Handover, MongoHandoverRepository } from '../store/handover-repository.js';
+import type { Ticket } from '../store/schemas.js';
+import type { DeskEvents, HandoverEnding, HandoverReason } from './events.js';
+import type { AuditTrail, CustomerChannel } from './ports.js';
+import { isOpen, type ServiceHours } from './service-hours.js';
+import type { TicketService } from './tickets.js';
+
+/** What the customer is told when the desk (not the bot's turn) changes the conversation. */
+export interface HandoverNotices {
+  taken(lang: string, agent: string): string;
+  handedBack(lang: string): string;
+  ended(lang: string, ticketNumber: string): string;
+  timedOut(lang: string, ticketNumber: string): string;
+}
+
+export interface HandoverServiceDeps {
+  repo: Pick<MongoHandoverRepository, 'create' | 'get' | 'list' | 'claim' | 'setLive' | 'touch' | 'remove'>;
+  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate'>;
+  events: DeskEvents;
+  audit: AuditTrail;
+  /** The customer's channel for notices (null until the bot's channels are mounted). */
+  channel: () => CustomerChannel | null;
+  /** Localised notices (the bot's texts; the desk does not know languages). */
+  notices: HandoverNotices;
+  /** When a person can take a conversation (null: always). */
+  hours: ServiceHours | null;
+  timeZone: string;
+  /** How long a conversation waits for an agent (ms). */
+  waitMs: number;
+  log?: { warn: (obj: object, msg: string) => void };
+  now?: () => Date;
+}
+
+/** A handover request from the bot (the ticket already holds the demand). */
+export interface HandoverRequest {
+  ticketNumber: string;
+  customer: Handover['customer'];
+  conversationId: string;
+  lang: string;
+  reason: HandoverReason;
+  text: string;
+}
+
+/** One line of a live conversation as the console shows it. */
+export interface TranscriptLine {
+  from: 'customer' | 'agent';
+  by: string | null;
+  text: string;
+  at: Date;
+  delivered: boolean;
+}
+
+export class HandoverService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: HandoverServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Whether a person can take a conversation now (service hours). */
+  staffed(at = this.now()): boolean {
+    return isOpen(this.deps.hours, at, this.deps.timeZone);
+  }
+
+  /** The configured service hours as written (for the customer), or null. */
+  hoursText(): string | null {
+    return this.deps.hours?.text ?? null;
+  }
+
+  /** How long a conversation waits for an agent, in ms. */
+  waitMs(): number {
+    return this.deps.waitMs;
+  }
+
+  /** Puts a conversation in the live queue; the caller has checked {@link staffed}. */
+  async request(r: HandoverRequest): Promise<Handover> {
+    const at = this.now();
+    const h: Handover = {
+      id: randomUUID(),
+      state: 'waiting',
+      ticketNumber: r.ticketNumber,
+      customer: r.customer,
+      conversationId: r.conversationId,
+      lang: r.lang,
+      reason: r.reason,
+      text: r.text.slice(0, 500),
+      requestedAt: at,
+      waitUntil: new Date(at.getTime() + this.deps.waitMs),
+      takenBy: null,
+      takenAt: null,
+      customerMessages: 0,
+      lastMessageAt: null,
+    };
+    await this.deps.repo.create(h);
+    this.deps.events.publish({ type: 'handover.requested', handoverId: h.id, ticketNumber: h.ticketNumber, channelId: h.customer.channelId, reason: h.reason, lang: h.lang, text: h.text });
+    return h;
+  }
+
+  /** The queue entry of a conversation (null once it has ended). */
+  find(id: string): Promise<Handover | null> {
+    return this.deps.repo.get(id);
+  }
+
+  /** The whole queue: waiting and live conversations, oldest first. */
+  list(): Promise<Handover[]> {
+    return this.deps.repo.list();
+  }
+
+  /**
+   * A customer message while waiting or live: shown to the agent (event) and appended to the ticket.
+   * The bot says nothing.
+   *
+   * The event goes out before the ticket write finishes: under load a ticket write (version claim,
+   * counters, customer document) is the slowest part of the turn, and the agent should not wait
+   * for it. The message is already durable in the channel's log when the bot sees it, and the turn
+   * resolves only once it is on the ticket; if that write fails the turn fails, and the customer is
+   * told the message was not processed and asked to send it again (the bot's onTurnError).
+   */
+  async customerSaid(h: Handover, text: string): Promise<void> {
+    const kept = this.deps.tickets.addCustomerMessage(h.ticketNumber, text, { live: true });
+    this.deps.events.publish({ type: 'live.message', handoverId: h.id, ticketNumber: h.ticketNumber, from: 'customer', by: null, text, delivered: true });
+    await kept;
+    this.deps.repo.touch(h.id, this.now()).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live queue message count not updated'));
+  }
+
+  /** A queue entry with its conversation so far (the ticket's messages and replies since the request). */
+  async view(id: string): Promise<{ handover: Handover; transcript: TranscriptLine[] }> {
+    const h = await this.require(id);
+    const ticket = await this.deps.tickets.find(h.ticketNumber);
+    // The request itself was added to the ticket just before the queue entry was made.
+    return { handover: h, transcript: ticket ? transcriptOf(ticket, new Date(h.requestedAt.getTime() - 10_000)) : [] };
+  }
+
+  /** An agent takes a waiting conversation; a second agent (or the wait running out) gets a conflict. */
+  async take(id: string, by: string): Promise<Handover> {
+    const first = await this.require(id);
+    if (first.state !== 'waiting') throw new ConflictError(`this conversation was already taken by ${first.takenBy ?? 'someone'}`);
+    if (!(await this.deps.repo.claim(id, 'picked'))) throw new ConflictError('another agent took this conversation just now');
+    // A claim can be taken over when stale: the state read after claiming decides as well.
+    const h = await this.require(id);
+    if (h.state !== 'waiting') throw new ConflictError(`this conversation was already taken by ${h.takenBy ?? 'someone'}`);
+    const at = this.now();
+    await this.deps.repo.setLive(id, by, at);
+    const live: Handover = { ...h, state: 'live', takenBy: by, takenAt: at };
+    this.deps.events.publish({ type: 'handover.taken', handoverId: id, ticketNumber: h.ticketNumber, by });
+    await this.deps.audit.record({ actor: by, action: 'handover.take', target: h.ticketNumber, details: { handoverId: id, waitedMs: at.getTime() - h.requestedAt.getTime() } });
+    await this.notify(live, this.deps.notices.taken(h.lang, by));
+    return live;
+  }
+
+  /** The agent's message to the customer, on their channel, recorded on the ticket. */
+  async say(id: string, by: string, text: string): Promise<{ delivered: boolean }> {
+    const h = await this.require(id);
+    this.mustHold(h, by);
+    const { delivered } = await this.deps.tickets.reply(h.ticketNumber, text, by);
+    this.deps.events.publish({ type: 'live.message', handoverId: id, ticketNumber: h.ticketNumber, from: 'agent', by, text, delivered });
+    return { delivered };
+  }
+
+  /**
+   * Ends a live conversation: handed back to the bot, or ended; the customer is told. Only the agent
+   * who took it may, or an admin (`override`: an agent who left without handing back).
+   */
+  async release(id: string, by: string, how: Extract<HandoverEnding, 'handedBack' | 'ended'>, opts: { override?: boolean } = {}): Promise<void> {
+    const h = await this.require(id);
+    if (!opts.override) this.mustHold(h, by);
+    else if (h.state !== 'live') throw new ConflictError('take this conversation first');
+    if (!(await this.deps.repo.claim(id, 'closed'))) throw new ConflictError('this conversation is being closed already');
+    await this.close(h, how, by);
+    await this.notify(h, how === 'handedBack' ? this.deps.notices.handedBack(h.lang) : this.deps.notices.ended(h.lang, h.ticketNumber));
+  }
+
+  /**
+   * Conversations that waited longer than the wait: the customer is told nobody is free and that
+   * the demand is on the ticket; they leave the queue. Run by every process; the claim makes sure
+   * one of them acts (and that an agent's take and the timeout never both happen).
+   */
+  async sweep(): Promise<number> {
+    const now = this.now().getTime();
+    let n = 0;
+    for (const h of await this.deps.repo.list()) {
+      if (h.state !== 'waiting' || h.waitUntil.getTime() > now) continue;
+      if (!(await this.deps.repo.claim(h.id, 'picked'))) continue;
+      const fresh = await this.deps.repo.get(h.id);
+      if (!fresh || fresh.state !== 'waiting') continue;
+      await this.close(fresh, 'timedOut', null);
+      await this.notify(fresh, this.deps.notices.timedOut(fresh.lang, fresh.ticketNumber));
+      n++;
+    }
+    return n;
+  }
+
+  /** Runs {@link sweep} every `intervalMs`; returns the stop function. */
+  startSweeper(intervalMs: number): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.sweep()
+        .catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live queue sweep failed; will retry'))
+        .finally(() => {
+          running = false;
+        });
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private async close(h: Handover, how: HandoverEnding, by: string | null): Promise<void> {
+    await this.deps.repo.remove(h.id);
+    this.deps.events.publish({ type: 'handover.ended', handoverId: h.id, ticketNumber: h.ticketNumber, how, by });
+    const note = `live chat ${how}${h.takenBy ? ` (agent ${h.takenBy})` : ''}: requested ${h.requestedAt.toISOString()}, ${h.customerMessages} customer message(s)`;
+    await this.deps.tickets.annotate(h.ticketNumber, note, by ?? 'bot').catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live chat note not added to the ticket'));
+    await this.deps.audit.record({ actor: by ?? 'bot', action: `handover.${how}`, target: h.ticketNumber, details: { handoverId: h.id } });
+  }
+
+  private async notify(h: Handover, text: string): Promise<void> {
+    const channel = this.deps.channel();
+    const ticket = channel ? await this.deps.tickets.find(h.ticketNumber) : null;
+    const error = channel && ticket ? await channel.deliver(ticket, text) : 'no customer channel in this process';
+    if (error) this.deps.log?.warn({ handoverId: h.id, error }, 'live chat notice not delivered');
+  }
+
+  private mustHold(h: Handover, by: string): void {
+    if (h.state !== 'live') throw new ConflictError('take this conversation first');
+    if (h.takenBy !== by) throw new ConflictError(`this conversation is with ${h.takenBy}`);
+  }
+
+  private async require(id: string): Promise<Handover> {
+    const h = await this.deps.repo.get(id);
+    if (!h) throw new NotFoundError(`live conversation ${id} not found (it may have ended)`);
+    return h;
+  }
+}
+
+/** The customer messages and staff replies of a ticket since `from`, in time order. */
+export function transcriptOf(t: Ticket, from: Date): TranscriptLine[] {
+  const lines: TranscriptLine[] = [
+    ...t.messages.filter((m) => m.at >= from).map((m) => ({ from: 'customer' as const, by: null, text: m.text, at: m.at, delivered: true })),
+    ...t.replies.filter((r) => r.at >= from).map((r) => ({ from: 'agent' as const, by: r.by, text: r.text, at: r.at, delivered: r.delivered })),
+  ];
+  return lines.sort((a, b) => a.at.getTime() - b.at.getTime());
+}
+
+/** Checks an agent message before it is sent. */
+export function checkLiveText(text: string): string {
+  const t = text.trim();
+  if (!t) throw new ValidationError('invalid message: text is empty', [{ path: 'text', message: 'empty' }]);
+  return t;
+}

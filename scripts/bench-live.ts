@@ -1,0 +1,282 @@
+/**
+ * npm run -s bench:live -- [--json] [--conversations 200] [--live 10] [--processes 1]
+ *
+ * Live-chat latency under the bot load (issue 12 target: a customer's message reaches the agent's
+ * console p95 ≤ 1 s, and the agent's message reaches the customer p95 ≤ 1 s, under the
+ * 200-conversation load benchmark). Starts an embedded database in a temporary folder and
+ * `node dist/bot/main.js` on it, creates an agent, opens the agent's console event stream
+ * (`GET /api/events`, as the console reads it), and measures in two phases of one run:
+ *
+ * 1. `idle` (the reference): `--live` live conversations alone;
+ * 2. `load`: the same while `--conversations` web chat customers run bench:bot's 5-turn script
+ *    (complaint → confirm → skip contact → status → help) with no think time.
+ *
+ * Each live conversation asks for a person (转人工) over Direct Line, the agent takes it through
+ * the staff API, then they exchange messages until the phase's load is done (at least 5 each way,
+ * one every 0.5–1.5 s): customer → agent is timed from the customer's send to the `live.message`
+ * event on the agent's stream; agent → customer from the agent's `POST /api/live/{id}/messages` to
+ * the message on the customer's Direct Line stream. With `--processes 2` the customers' messages
+ * go to the second process and the agent's stream and API are on the first (the event crosses
+ * processes through the database).
+ *
+ * Prints a table, and with --json a last line with every figure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { hashPassword } from '../staff/auth.js';
+import { startEmbeddedServer } from '../store/embedded-server.js';
+import { MongoUserRepository } from '../store/user-repository.js';
+import { flags, printJson, runCli, UsageError } from './cli.js';
+import { DirectLineClient } from './directline-client.js';
+import { EventStreamClient } from './event-stream-client.js';
+
+const DB_NAME = 'bench_live';
+const PASSWORD = 'bench-live-agent-password';
+const COMPLAINTS = ['我的快递三天了还没到，物流信息一直不更新', '收到的衣服有破洞，质量太差了', '退款申请了两周还没到账', '宽带晚上一直断网，根本没法用', '有人用我的账号在外地登录了'];
+const MIN_EXCHANGES = 5;
+
+interface LivePhase {
+  liveConversations: number;
+  customerToAgent: { samples: number; p50Ms: number; p95Ms: number; maxMs: number };
+  agentToCustomer: { samples: number; p50Ms: number; p95Ms: number; maxMs: number };
+  load: { conversations: number; turns: number; errors: number; p50Ms: number; p99Ms: number; seconds: number } | null;
+  errors: number;
+  errorSamples: string[];
+}
+
+runCli(async () => {
+  const { values } = flags({
+    json: { type: 'boolean', default: false },
+    conversations: { type: 'string', default: '200' },
+    live: { type: 'string', default: '10' },
+    processes: { type: 'string', default: '1' },
+  });
+  const n = Number(values.conversations);
+  const live = Number(values.live);
+  const processes = Number(values.processes);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--conversations must be a non-negative integer, got "${values.conversations}"`);
+  if (!Number.isInteger(live) || live < 1 || live > 100) throw new UsageError(`--live must be an integer from 1 to 100, got "${values.live}"`);
+  if (processes !== 1 && processes !== 2) throw new UsageError(`--processes must be 1 or 2, got "${values.processes}"`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'bench-live-'));
+  const database = await startEmbeddedServer({ dataDir: join(dir, 'db') });
+  const servers: ChildProcess[] = [];
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const s of servers) s.kill('SIGTERM');
+      void database.stop().finally(() => process.exit(130));
+    });
+  }
+  let stream: EventStreamClient | null = null;
+  try {
+    const client = await MongoClient.connect(database.uri);
+    await new MongoUserRepository(client.db(DB_NAME)).create({ username: 'agent', role: 'agent', passwordHash: await hashPassword(PASSWORD), createdBy: 'bench' });
+    await client.close();
+    const bases: string[] = [];
+    for (let i = 0; i < processes; i++) {
+      const { child, base } = await startServer(database.uri, join(dir, `outbox-${i}.jsonl`));
+      servers.push(child);
+      bases.push(base);
+    }
+    const agentBase = bases[0];
+    const customerBase = bases.at(-1)!;
+    const login = await fetch(`${agentBase}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'agent', password: PASSWORD }) });
+    if (!login.ok) throw new Error(`agent login: HTTP ${login.status}`);
+    const token = ((await login.json()) as { token: string }).token;
+    stream = await EventStreamClient.open(agentBase, token);
+    const agent = { base: agentBase, token, stream };
+
+    // Warm-up: one load conversation and one live exchange.
+    await loadConversation(customerBase, 0, () => undefined);
+    await measure(agent, customerBase, 1, 0);
+    const phases = { idle: await measure(agent, customerBase, live, 0), load: await measure(agent, customerBase, live, n) };
+
+    const row = (label: string, f: (p: LivePhase) => unknown) => process.stdout.write(`| ${label} | ${f(phases.idle)} | ${f(phases.load)} |\n`);
+    process.stdout.write(`| measure | idle (reference) | under ${n}-conversation load |\n|---|---|---|\n`);
+    row('live conversations', (p) => p.liveConversations);
+    row('customer → agent samples', (p) => p.customerToAgent.samples);
+    row('customer → agent p50 ms', (p) => p.customerToAgent.p50Ms);
+    row('customer → agent p95 ms', (p) => p.customerToAgent.p95Ms);
+    row('customer → agent max ms', (p) => p.customerToAgent.maxMs);
+    row('agent → customer samples', (p) => p.agentToCustomer.samples);
+    row('agent → customer p50 ms', (p) => p.agentToCustomer.p50Ms);
+    row('agent → customer p95 ms', (p) => p.agentToCustomer.p95Ms);
+    row('agent → customer max ms', (p) => p.agentToCustomer.maxMs);
+    row('bot load turns', (p) => p.load?.turns ?? '—');
+    row('bot load reply p50 / p99 ms', (p) => (p.load ? `${p.load.p50Ms} / ${p.load.p99Ms}` : '—'));
+    row('bot load errors', (p) => p.load?.errors ?? '—');
+    row('live errors', (p) => p.errors);
+    for (const p of Object.values(phases)) for (const e of p.errorSamples) process.stderr.write(`error: ${e}\n`);
+    if (values.json) printJson({ processes, ...phases });
+    if (Object.values(phases).some((p) => p.errors > 0 || (p.load?.errors ?? 0) > 0)) process.exitCode = 1;
+  } finally {
+    stream?.close();
+    for (const s of servers) s.kill('SIGTERM');
+    await Promise.all(servers.map((s) => new Promise((r) => (s.exitCode !== null ? r(null) : s.once('exit', r)))));
+    await database.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+interface Agent {
+  base: string;
+  token: string;
+  stream: EventStreamClient;
+}
+
+/** One phase: `live` live conversations, while `load` load conversations run (none: idle). */
+async function measure(agent: Agent, customerBase: string, live: number, load: number): Promise<LivePhase> {
+  const toAgent: number[] = [];
+  const toCustomer: number[] = [];
+  const loadLatencies: number[] = [];
+  let errors = 0;
+  let loadErrors = 0;
+  const errorSamples: string[] = [];
+  const fail = (err: Error) => {
+    if (errorSamples.length < 5) errorSamples.push(err.message);
+  };
+  let loadDone = load === 0;
+  const start = performance.now();
+  const loadRun = Promise.all(
+    Array.from({ length: load }, (_, i) =>
+      loadConversation(customerBase, i, (ms) => loadLatencies.push(ms)).catch((err: Error) => {
+        loadErrors++;
+        fail(err);
+      }),
+    ),
+  ).then(() => {
+    loadDone = true;
+    return (performance.now() - start) / 1000;
+  });
+  const liveRun = Promise.all(
+    Array.from({ length: live }, (_, i) =>
+      liveConversation(agent, customerBase, i, () => loadDone, toAgent, toCustomer).catch((err: Error) => {
+        errors++;
+        fail(err);
+      }),
+    ),
+  );
+  const [seconds] = await Promise.all([loadRun, liveRun]);
+  const stats = (v: number[]) => ({ samples: v.length, p50Ms: quantile(v, 0.5), p95Ms: quantile(v, 0.95), maxMs: quantile(v, 1) });
+  return {
+    liveConversations: live,
+    customerToAgent: stats(toAgent),
+    agentToCustomer: stats(toCustomer),
+    load: load > 0 ? { conversations: load, turns: loadLatencies.length, errors: loadErrors, p50Ms: quantile(loadLatencies, 0.5), p99Ms: quantile(loadLatencies, 0.99), seconds: Math.round(seconds * 100) / 100 } : null,
+    errors,
+    errorSamples,
+  };
+}
+
+/** A customer who asks for a person; the agent takes it; they exchange messages until `done()`. */
+async function liveConversation(agent: Agent, customerBase: string, i: number, done: () => boolean, toAgent: number[], toCustomer: number[]): Promise<void> {
+  const c = await DirectLineClient.open(customerBase, '');
+  try {
+    const queued = await c.replyTo(await c.send('转人工'), 30_000);
+    const number = /T\d{8}-\d{4}/.exec(queued.text ?? '')?.[0];
+    if (!number) throw new Error(`no ticket number in "${queued.text}"`);
+    const requested = await agent.stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number, 30_000);
+    const id = (requested as { handoverId: string }).handoverId;
+    await post(agent, `/api/live/${id}/take`);
+    for (let k = 0; (k < MIN_EXCHANGES || !done()) && k < 200; k++) {
+      await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
+      const text = `客户${i}第${k}条：单号 SF${100000 + k}`;
+      const t0 = performance.now();
+      await c.send(text);
+      await agent.stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === text, 30_000);
+      toAgent.push(performance.now() - t0);
+
+      await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
+      const answer = `客服回复${i}-${k}：已为您查询`;
+      const t1 = performance.now();
+      const arrived = c.waitForMessage((m) => m.text === answer, 30_000);
+      await post(agent, `/api/live/${id}/messages`, { text: answer });
+      await arrived;
+      toCustomer.push(performance.now() - t1);
+    }
+    await post(agent, `/api/live/${id}/hand-back`);
+  } finally {
+    c.close();
+  }
+}
+
+async function post(agent: Agent, path: string, body?: unknown): Promise<void> {
+  const res = await fetch(`${agent.base}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${agent.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!res.ok) throw new Error(`POST ${path}: HTTP ${res.status} ${await res.text()}`);
+}
+
+/** bench:bot's customer: 5 turns, each timed from send to the bot's reply. */
+async function loadConversation(base: string, i: number, record: (ms: number) => void): Promise<void> {
+  const c = await DirectLineClient.open(base, '');
+  try {
+    const turn = async (text: string, expect: RegExp) => {
+      const t0 = performance.now();
+      const reply = await c.replyTo(await c.send(text), 60_000);
+      record(performance.now() - t0);
+      if (!expect.test(reply.text ?? '')) throw new Error(`unexpected reply to "${text}": ${reply.text}`);
+      return reply.text ?? '';
+    };
+    await turn(COMPLAINTS[i % COMPLAINTS.length], /对吗|请帮我选一下/);
+    const second = await turn('对', /手机号|请选择|对吗|请帮我选一下/);
+    const filed = /手机号/.test(second) ? await turn('跳过', /T\d{8}-\d{4}/) : await turn('取消', /取消/);
+    const number = filed.match(/T\d{8}-\d{4}/)?.[0];
+    await turn(number ? `查询工单 ${number}` : '查询我的工单', /工单|ticket/i);
+    await turn('帮助', /查询工单/);
+  } finally {
+    c.close();
+  }
+}
+
+function quantile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]);
+}
+
+async function startServer(uri: string, outbox: string): Promise<{ child: ChildProcess; base: string }> {
+  const port = await freePort();
+  const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main], {
+    env: {
+      ...process.env,
+      MONGODB_URI: uri,
+      DB_NAME,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      OUTBOX_PATH: outbox,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_10S: '10',
+      WEBCHAT_CLIENT_BYTES_PER_MINUTE: String(1024 ** 3),
+      API_RATE_PER_MINUTE: '100000',
+      HANDOVER_WAIT_SECONDS: '3600',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return { child, base };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the bot server did not become ready within 60 s');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}

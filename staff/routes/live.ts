@@ -1,0 +1,190 @@
+/**
+ * The live console's API: the desk's event stream (`GET /api/events`) and the live queue (list,
+ * one conversation with its transcript, take, send a message, hand back, end). Each route is a
+ * schema plus one call into the desk (desk/handover.ts, desk/events.ts).
+ *
+ * `GET /api/events`
+ * - with `Accept: text/event-stream`: a Server-Sent Events stream. Each event is sent as
+ *   `id: <event id>`, `event: <type>` (ticket.created, ticket.customerMessage, handover.requested,
+ *   handover.taken, live.message, handover.ended) and `data: <the event as JSON>`; a comment line
+ *   every 15 s keeps proxies from closing it. A client that reconnects with `Last-Event-ID` (or
+ *   `?after=<id>`) first gets what it missed (events are kept ten minutes). The stream closes when
+ *   the session ends (checked every minute) and on server shutdown; clients reconnect.
+ * - otherwise: JSON `{ events, lastEventId }` with the events after `?after=` (polling fallback).
+ * Browsers' EventSource cannot send an Authorization header: the console reads the stream with
+ * fetch (staff/console/events.js).
+ */
+import type restify from 'restify';
+import { z } from 'zod';
+import { checkLiveText } from '../../desk/handover.js';
+import type { DeskEvent } from '../../desk/events.js';
+import type { Handover } from '../../store/handover-repository.js';
+import type { StaffDeps } from '../deps.js';
+import type { ApiRouter, Authenticate } from '../http.js';
+
+const IdParams = z.object({ id: z.string().uuid() }).strict();
+const EventsQuery = z.object({ after: z.string().regex(/^[0-9a-z]{1,11}-[A-Za-z0-9_-]{6,32}$/, 'an event id').optional() }).strict();
+const MessageBody = z.object({ text: z.string().trim().min(1).max(4000) }).strict();
+
+const HEARTBEAT_MS = 15_000;
+const SESSION_CHECK_MS = 60_000;
+
+/** A queue entry as the API shows it. */
+function view(h: Handover, now: number) {
+  return { ...h, waitedSeconds: Math.round(((h.takenAt?.getTime() ?? now) - h.requestedAt.getTime()) / 1000) };
+}
+
+/** Open event streams, closed on shutdown. */
+export interface EventStreams {
+  open(): number;
+  closeAll(): void;
+}
+
+export function registerLiveRoutes(router: ApiRouter, deps: StaffDeps & { authenticate: Authenticate }): EventStreams {
+  const { handovers, events } = deps.services;
+  const streams = new Set<() => void>();
+
+  router.add({
+    method: 'get',
+    path: '/api/events',
+    summary:
+      'Live updates (ticket.created, ticket.customerMessage, handover.requested, handover.taken, live.message, handover.ended): a Server-Sent Events stream with Accept: text/event-stream (resumes from Last-Event-ID), else JSON {events, lastEventId} after ?after=',
+    tag: 'live',
+    role: 'agent',
+    query: EventsQuery,
+    responses: { 200: 'text/event-stream, or JSON {events: DeskEvent[], lastEventId}' },
+    handler: async ({ req, query }) => {
+      const lastHeader = req.headers['last-event-id'];
+      const after = query.after ?? (typeof lastHeader === 'string' && EventsQuery.shape.after.safeParse(lastHeader).success ? lastHeader : null);
+      const accept = String(req.headers.accept ?? '');
+      if (!accept.includes('text/event-stream')) {
+        const list = await events.since(after ?? null);
+        return { body: { events: list, lastEventId: list.at(-1)?.id ?? after ?? null } };
+      }
+      const token = String(req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
+      return { stream: (res) => stream(req, res, after ?? null, token) };
+    },
+  });
+
+  function stream(req: restify.Request, res: restify.Response, after: string | null, token: string): void {
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    res.write('retry: 2000\n\n');
+    const sent = new Set<string>();
+    let replaying: DeskEvent[] | null = [];
+    const write = (e: DeskEvent) => {
+      if (sent.has(e.id)) return;
+      sent.add(e.id);
+      if (sent.size > 5000) sent.clear();
+      res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+    };
+    // Listen first, then catch up, so nothing published in between is missed (ids deduplicate).
+    const unsubscribe = events.subscribe((e) => (replaying ? replaying.push(e) : write(e)));
+    const heartbeat = setInterval(() => res.write(`: ${Date.now()}\n\n`), HEARTBEAT_MS);
+    const sessionCheck = setInterval(() => {
+      deps.authenticate(token).then(
+        (p) => (p ? undefined : close()),
+        () => undefined,
+      );
+    }, SESSION_CHECK_MS);
+    const close = () => {
+      if (!streams.delete(close)) return;
+      unsubscribe();
+      clearInterval(heartbeat);
+      clearInterval(sessionCheck);
+      res.end();
+    };
+    streams.add(close);
+    req.on('close', close);
+    const catchUp = after ? events.since(after) : Promise.resolve([]);
+    catchUp
+      .then((missed) => {
+        for (const e of missed) write(e);
+      })
+      .catch((err: Error) => deps.log.warn({ err: err.message }, 'event stream could not catch up'))
+      .finally(() => {
+        const queued = replaying ?? [];
+        replaying = null;
+        for (const e of queued) write(e);
+      });
+  }
+
+  router.add({
+    method: 'get',
+    path: '/api/live',
+    summary: 'The live queue: conversations waiting for a person (oldest first) and live conversations, with who took them',
+    tag: 'live',
+    role: 'agent',
+    handler: async () => {
+      const now = Date.now();
+      return { body: { items: (await handovers.list()).map((h) => view(h, now)), staffed: handovers.staffed(), serviceHours: handovers.hoursText(), waitSeconds: handovers.waitMs() / 1000 } };
+    },
+  });
+
+  router.add({
+    method: 'get',
+    path: '/api/live/{id}',
+    summary: 'One live conversation with its transcript (customer messages and agent replies since the request, from the ticket)',
+    tag: 'live',
+    role: 'agent',
+    params: IdParams,
+    handler: async ({ params }) => {
+      const { handover, transcript } = await handovers.view(params.id);
+      return { body: { handover: view(handover, Date.now()), transcript } };
+    },
+  });
+
+  router.add({
+    method: 'post',
+    path: '/api/live/{id}/take',
+    summary: 'Take a waiting conversation (409 when another agent took it first or its wait ran out); the customer is told who joined',
+    tag: 'live',
+    role: 'agent',
+    params: IdParams,
+    responses: { 200: 'taken: the queue entry', 409: 'already taken, or no longer waiting', 404: 'not in the queue (ended)' },
+    handler: async ({ params, principal }) => ({ body: view(await handovers.take(params.id, principal!.username), Date.now()) }),
+  });
+
+  router.add({
+    method: 'post',
+    path: '/api/live/{id}/messages',
+    summary: "Send a message to the customer on their channel (only the agent who took the conversation); it is recorded on the ticket as a reply, delivered or not",
+    tag: 'live',
+    role: 'agent',
+    params: IdParams,
+    body: MessageBody,
+    responses: { 201: '{delivered}', 409: 'not taken, or taken by someone else' },
+    handler: async ({ params, body, principal }) => ({ status: 201, body: await handovers.say(params.id, principal!.username, checkLiveText(body.text)) }),
+  });
+
+  for (const [action, how, what] of [
+    ['hand-back', 'handedBack', 'Hand the conversation back to the bot (which answers the next message); the customer is told. The agent who took it, or an admin'],
+    ['end', 'ended', 'End the live conversation; the customer is told, the ticket keeps the conversation. The agent who took it, or an admin'],
+  ] as const) {
+    router.add({
+      method: 'post',
+      path: `/api/live/{id}/${action}`,
+      summary: what,
+      tag: 'live',
+      role: 'agent',
+      params: IdParams,
+      responses: { 204: 'done', 409: 'not taken, or taken by someone else', 404: 'not in the queue' },
+      handler: async ({ params, principal }) => {
+        await handovers.release(params.id, principal!.username, how, { override: principal!.role === 'admin' });
+        return { status: 204 };
+      },
+    });
+  }
+
+  return {
+    open: () => streams.size,
+    closeAll: () => {
+      for (const close of [...streams]) close();
+    },
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * The desk's events (desk/events.ts) over the database, so every process sees every process's
+ * events: each event is inserted into a one-minute bucket collection `deskEvents_<minute>`, and a
+ * process with at least one listener polls the current and the previous bucket every `pollMs`.
+ *
+ * Why buckets: FerretDB 1.24 scans a whole collection on every query (store/time-buckets.ts), so a
+ * poll costs what its buckets hold: the events of the last one or two minutes, however long the
+ * history. Events are kept for `keepMs` (ten minutes: a console that reconnects catches up with
+ * `Last-Event-ID`); older buckets are dropped whole, which reads only collection names.
+ *
+ * Delivery: the publishing process hands an event to its own listeners at once (no database round
+ * trip on the common single-process path); other processes get it on their next poll. A poll reads
+ * events written since a little before the previous poll began (`overlapMs`: an insert that was in
+ * flight while the previous poll read is still found), and ids already delivered are skipped.
+ * A process without listeners does not poll at all.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Db } from 'mongodb';
+import { compareEventIds, eventIdTime, type DeskEvent, type DeskEventInput, type DeskEventListener, type DeskEvents } from '../desk/events.js';
+import { bucketCollection, dropExpiredBuckets } from './time-buckets.js';
+
+/** One minute: a poll scans at most two of these. */
+export const EVENT_BUCKET_MS = 60_000;
+const BASE = 'deskEvents';
+
+interface EventDoc {
+  _id: string;
+  at: Date;
+  event: string;
+}
+
+export interface EventLogOptions {
+  /** How often a process with listeners reads other processes' events (ms). Default 250. */
+  pollMs?: number;
+  /** How long events are kept for catching up (ms). Default 10 minutes. */
+  keepMs?: number;
+  /** How far before the previous poll a poll reads again (ms). Default 3000. */
+  overlapMs?: number;
+  log?: { warn: (obj: object, msg: string) => void };
+  now?: () => number;
+}
+
+/** A new event id: the time in base 36, then 64 random bits (orders by time, unique). */
+export function newEventId(ms: number): string {
+  return `${ms.toString(36)}-${randomBytes(8).toString('base64url')}`;
+}
+
+export class MongoEventLog implements DeskEvents {
+  private readonly listeners = new Set<DeskEventListener>();
+  /** Ids delivered to this process's listeners, with their time, forgotten after the overlap. */
+  private readonly delivered = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private polling = false;
+  private lastPollStart: number;
+  private lastSweep = 0;
+  private readonly pollMs: number;
+  private readonly keepMs: number;
+  private readonly overlapMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly db: Db, private readonly opts: EventLogOptions = {}) {
+    this.pollMs = opts.pollMs ?? 250;
+    this.keepMs = opts.keepMs ?? 10 * 60_000;
+    this.overlapMs = opts.overlapMs ?? 3000;
+    this.now = opts.now ?? Date.now;
+    this.lastPollStart = this.now();
+  }
+
+  publish(input: DeskEventInput): DeskEvent {
+    const ms = this.now();
+    const event = { ...input, id: newEventId(ms), at: new Date(ms).toISOString() } as DeskEvent;
+    this.deliver(event, ms);
+    const doc: EventDoc = { _id: event.id, at: new Date(ms), event: JSON.stringify(event) };
+    this.db
+      .collection<EventDoc>(bucketCollection(BASE, Math.floor(ms / EVENT_BUCKET_MS)))
+      .insertOne(doc)
+      .catch((err: Error) => this.opts.log?.warn({ err: err.message, type: event.type }, 'desk event not stored; other processes miss it'));
+    this.maybeSweep(ms);
+    return event;
+  }
+
+  subscribe(listener: DeskEventListener): () => void {
+    this.listeners.add(listener);
+    if (!this.timer) {
+      // Only what is written from now on is new to this listener.
+      this.lastPollStart = this.now();
+      this.timer = setInterval(() => void this.poll(), this.pollMs);
+      this.timer.unref();
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = null;
+      }
+    };
+  }
+
+  async since(afterId: string | null, limit = 500): Promise<DeskEvent[]> {
+    const now = this.now();
+    const oldest = now - this.keepMs;
+    const from = Math.max(oldest, afterId ? (eventIdTime(afterId) ?? oldest) : now - 60_000);
+    const docs = await this.read(from, now);
+    const events = docs.filter((e) => !afterId || compareEventIds(e.id, afterId) > 0).sort((a, b) => compareEventIds(a.id, b.id));
+    return events.slice(0, limit);
+  }
+
+  /** Stops polling (listeners stay registered but get nothing more). */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Reads every event stored from `fromMs` to `toMs`, from the buckets that can hold them. */
+  private async read(fromMs: number, toMs: number): Promise<DeskEvent[]> {
+    const out: DeskEvent[] = [];
+    for (let b = Math.floor(fromMs / EVENT_BUCKET_MS); b <= Math.floor(toMs / EVENT_BUCKET_MS); b++) {
+      const docs = await this.db.collection<EventDoc>(bucketCollection(BASE, b)).find({ at: { $gte: new Date(fromMs) } }).toArray();
+      for (const d of docs) {
+        try {
+          out.push(JSON.parse(d.event) as DeskEvent);
+        } catch {
+          /* not written by this module: skipped */
+        }
+      }
+    }
+    return out;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    const start = this.now();
+    try {
+      const events = await this.read(this.lastPollStart - this.overlapMs, start);
+      events.sort((a, b) => compareEventIds(a.id, b.id));
+      for (const e of events) this.deliver(e, eventIdTime(e.id) ?? start);
+      this.lastPollStart = start;
+      // Ids older than the overlap can no longer be read again by a poll.
+      for (const [id, t] of this.delivered) if (t < start - this.overlapMs * 2 - this.pollMs) this.delivered.delete(id);
+    } catch (err) {
+      this.opts.log?.warn({ err: (err as Error).message }, 'reading desk events failed; will retry');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private deliver(event: DeskEvent, ms: number): void {
+    if (this.delivered.has(event.id)) return;
+    this.delivered.set(event.id, ms);
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.opts.log?.warn({ err: (err as Error).message }, 'a desk event listener failed');
+      }
+    }
+    // Without listeners nothing is read back, so nothing needs remembering.
+    if (this.listeners.size === 0) this.delivered.delete(event.id);
+  }
+
+  /** Drops buckets older than `keepMs`, at most once a minute, from whichever process publishes. */
+  private maybeSweep(ms: number): void {
+    if (ms - this.lastSweep < EVENT_BUCKET_MS) return;
+    this.lastSweep = ms;
+    dropExpiredBuckets(this.db, [BASE], this.keepMs, ms, EVENT_BUCKET_MS).catch((err: Error) => this.opts.log?.warn({ err: err.message }, 'dropping old desk events failed'));
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * A person when asked (issue 12 item 2), against the whole app over real HTTP (Direct Line for the
+ * customer, the staff API and its event stream for agents) on the real embedded database:
+ * - 转人工 puts the conversation in the live queue, announced on the event stream;
+ * - two agents take it at the same moment: exactly one wins, the other gets 409;
+ * - the customer's messages reach the agent (events) while the bot stays silent, and every one of
+ *   them is on the ticket (counted); the agent's messages reach the customer;
+ * - handed back, the bot answers again;
+ * - two frustrated messages in a row queue the conversation too;
+ * - nobody takes it within the wait: the bot says so, the demand is on the ticket;
+ * - outside service hours: the bot says so and files the demand.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { hashPassword } from '../../staff/auth.js';
+import { DirectLineClient } from '../../scripts/directline-client.js';
+import { EventStreamClient } from '../../scripts/event-stream-client.js';
+import { startApp, type RunningApp } from '../helpers/app-server.js';
+
+type Json = Record<string, any>;
+const PASSWORD = 'live handover password';
+const SECRET = 'handover-test-direct-line-secret';
+let A: RunningApp;
+const tokens: Record<string, string> = {};
+
+async function api(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: Json }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${A.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Json) : {} };
+}
+
+async function login(base: string, username: string): Promise<string> {
+  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
+  expect(r.status).toBe(200);
+  return ((await r.json()) as { token: string }).token;
+}
+
+beforeAll(async () => {
+  A = await startApp(inject('mongoUri'), { DIRECT_LINE_SECRET: SECRET, HANDOVER_WAIT_SECONDS: '6', RATE_LIMIT_PER_10S: '100', API_RATE_PER_MINUTE: '100000' });
+  for (const u of ['alice', 'bob', 'carol', 'dave']) {
+    await A.store.users.create({ username: u, role: 'agent', createdBy: 'test', passwordHash: await hashPassword(PASSWORD) });
+    tokens[u] = await login(A.url, u);
+  }
+});
+
+afterAll(async () => {
+  await A?.stop();
+});
+
+describe('a person when asked', () => {
+  it('queues, is taken by exactly one of two agents, chats both ways with the bot silent, and is handed back', async () => {
+    const stream = await EventStreamClient.open(A.url, tokens.alice);
+    const c = await DirectLineClient.open(A.url, 'live-1', SECRET);
+    try {
+      const queued = await c.replyTo(await c.send('转人工'));
+      expect(queued.text).toMatch(/正在为您转接人工客服/);
+      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
+      if (requested.type !== 'handover.requested') throw new Error('unreachable');
+      const id = requested.handoverId;
+      const queue = await api('GET', '/api/live', tokens.bob);
+      expect(queue.body.items.map((h: Json) => h.id)).toContain(id);
+      expect(queue.body.items.find((h: Json) => h.id === id)).toMatchObject({ state: 'waiting', ticketNumber: number, reason: 'asked', lang: 'zh-Hans' });
+
+      // Two agents take it at the same moment: exactly one wins.
+      const [a, b] = await Promise.all([api('POST', `/api/live/${id}/take`, tokens.alice), api('POST', `/api/live/${id}/take`, tokens.bob)]);
+      expect([a.status, b.status].sort()).toEqual([200, 409]);
+      const winner = a.status === 200 ? 'alice' : 'bob';
+      const loser = winner === 'alice' ? 'bob' : 'alice';
+      await c.waitForMessage((m) => m.text === `客服 ${winner} 已接入，请问有什么可以帮您？`);
+      // The loser can neither write nor hand back.
+      expect((await api('POST', `/api/live/${id}/messages`, tokens[loser], { text: '我来' })).status).toBe(409);
+      expect((await api('POST', `/api/live/${id}/hand-back`, tokens[loser])).status).toBe(409);
+
+      // The customer's messages reach the agent; the bot says nothing.
+      const said = ['我的快递三天没到了', '单号是 SF123456', '帮我查查吧', '帮助'];
+      const botBefore = c.botMessages().length;
+      for (const text of said) await c.send(text);
+      for (const text of said) await stream.waitFor((e) => e.type === 'live.message' && e.from === 'customer' && e.text === text);
+      // The agent answers; the customer gets it on their channel.
+      const sent = await api('POST', `/api/live/${id}/messages`, tokens[winner], { text: '已为您催件，明天送达。' });
+      expect(sent).toMatchObject({ status: 201, body: { delivered: true } });
+      await c.waitForMessage((m) => m.text === '已为您催件，明天送达。');
+      await stream.waitFor((e) => e.type === 'live.message' && e.from === 'agent' && e.text === '已为您催件，明天送达。');
+      expect(c.botMessages().slice(botBefore).map((m) => m.text)).toEqual([`已为您催件，明天送达。`]);
+
+      // Every customer message of the live conversation is on the ticket (with the request).
+      const ticket = await A.store.tickets.get(number);
+      expect(ticket!.messages.map((m) => m.text)).toEqual(said);
+      expect(ticket!.text.original).toBe('转人工');
+      expect(ticket!.replies.map((r) => r.text)).toEqual(['已为您催件，明天送达。']);
+      const view = await api('GET', `/api/live/${id}`, tokens[winner]);
+      expect(view.body.transcript.map((l: Json) => `${l.from}:${l.text}`)).toEqual([...said.map((t) => `customer:${t}`), 'agent:已为您催件，明天送达。']);
+
+      // Handed back: the customer is told, the queue is empty, the bot answers again.
+      expect((await api('POST', `/api/live/${id}/hand-back`, tokens[winner])).status).toBe(204);
+      await c.waitForMessage((m) => m.text === '客服已将对话交回智能助手。如还有其他问题，请直接告诉我。');
+      await stream.waitFor((e) => e.type === 'handover.ended' && e.handoverId === id && e.how === 'handedBack');
+      expect((await api('GET', '/api/live', tokens.alice)).body.items.map((h: Json) => h.id)).not.toContain(id);
+      const again = await c.replyTo(await c.send('谢谢'));
+      expect(again.text).toBe('不客气！还有其他可以帮您的吗？');
+      expect((await api('POST', `/api/live/${id}/take`, tokens.alice)).status).toBe(404);
+    } finally {
+      c.close();
+      stream.close();
+    }
+  });
+
+  it('queues a conversation after two frustrated messages in a row, with the demand on the ticket', async () => {
+    const c = await DirectLineClient.open(A.url, 'live-2', SECRET);
+    try {
+      const first = await c.replyTo(await c.send('快递一直不到，我要投诉！！！'));
+      expect(first.text).not.toMatch(/转接人工/);
+      const second = await c.replyTo(await c.send('我要投诉！！！'));
+      expect(second.text).toMatch(/正在为您转接人工客服/);
+      const number = second.text!.match(/T\d{8}-\d{4}/)![0];
+      const ticket = await A.store.tickets.get(number);
+      expect(ticket!.text.original).toBe('快递一直不到，我要投诉！！！\n我要投诉！！！');
+      expect(ticket!.needsReview).toBe(true);
+      const entry = (await api('GET', '/api/live', tokens.alice)).body.items.find((h: Json) => h.ticketNumber === number);
+      expect(entry).toMatchObject({ reason: 'frustration', state: 'waiting' });
+
+      // Nobody takes it within the wait (6 s here): the bot says so, the ticket keeps the demand.
+      await c.send('还要等多久');
+      await new Promise((r) => setTimeout(r, 6500));
+      expect(await A.services.handovers.sweep()).toBeGreaterThanOrEqual(1);
+      await c.waitForMessage((m) => m.text === `抱歉，现在没有空闲的客服。您的问题已记录在工单 ${number}，工作人员会尽快在这个对话里回复您；您也可以继续和我对话。`);
+      expect((await api('POST', `/api/live/${entry.id}/take`, tokens.alice)).status).toBe(404);
+      expect((await A.store.tickets.get(number))!.messages.map((m) => m.text)).toEqual(['还要等多久']);
+      // The bot is back.
+      expect((await c.replyTo(await c.send('你好'))).text).toMatch(/有什么可以帮您/);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('lets exactly one of four agents take a conversation when all click at once, round after round', async () => {
+    const agents = ['alice', 'bob', 'carol', 'dave'];
+    const winners: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      const c = await DirectLineClient.open(A.url, `race-${round}`, SECRET);
+      try {
+        const queued = await c.replyTo(await c.send('人工客服'));
+        const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+        const id = (await A.store.handovers.list()).find((h) => h.ticketNumber === number)!.id;
+        const results = await Promise.all(agents.map((u) => api('POST', `/api/live/${id}/take`, tokens[u])));
+        expect(results.map((r) => r.status).sort(), `round ${round}`).toEqual([200, 409, 409, 409]);
+        const winner = agents[results.findIndex((r) => r.status === 200)];
+        winners.push(winner);
+        expect((await A.store.handovers.get(id))!.takenBy).toBe(winner);
+        // The customer is told once, about the winner only.
+        await c.waitForMessage((m) => m.text === `客服 ${winner} 已接入，请问有什么可以帮您？`);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(c.botMessages().filter((m) => /已接入/.test(m.text ?? '')).map((m) => m.text)).toEqual([`客服 ${winner} 已接入，请问有什么可以帮您？`]);
+        expect((await api('POST', `/api/live/${id}/end`, tokens[winner])).status).toBe(204);
+        await c.waitForMessage((m) => m.text === `人工对话已结束，记录已保存在工单 ${number}。感谢您的耐心！如还有问题，请随时留言。`);
+      } finally {
+        c.close();
+      }
+    }
+    expect(winners).toHaveLength(4);
+  });
+
+  it('serves the events as JSON without Accept: text/event-stream, after a given id', async () => {
+    const all = await api('GET', '/api/events', tokens.alice);
+    expect(all.status).toBe(200);
+    expect(all.body.events.length).toBeGreaterThan(3);
+    const mid = all.body.events[1].id;
+    const after = await api('GET', `/api/events?after=${mid}`, tokens.alice);
+    expect(after.body.events.map((e: Json) => e.id)).toEqual(all.body.events.slice(2).map((e: Json) => e.id).slice(0, after.body.events.length));
+    expect((await fetch(`${A.url}/api/events`)).status).toBe(401);
+  });
+});
+
+describe('outside service hours', () => {
+  let B: RunningApp;
+  beforeAll(async () => {
+    // Open only on a weekday that is not today in the service time zone.
+    const today = new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Shanghai', weekday: 'short' }).format(new Date());
+    const days = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+    const other = days[(days.indexOf(today) + 3) % 7];
+    B = await startApp(inject('mongoUri'), { DIRECT_LINE_SECRET: SECRET, SERVICE_HOURS: `${other} 09:00-18:00`, TIME_ZONE: 'Asia/Shanghai' });
+  });
+  afterAll(async () => {
+    await B?.stop();
+  });
+
+  it('says staff are away, with the hours, and files the demand; nothing is queued', async () => {
+    const c = await DirectLineClient.open(B.url, 'live-3', SECRET);
+    try {
+      const r = await c.replyTo(await c.send('人工客服'));
+      expect(r.text).toMatch(/^抱歉，现在不是人工服务时间（\w{3} 09:00-18:00）。您的问题已记录在工单 T\d{8}-\d{4}，工作人员上班后会在这个对话里回复您。$/);
+      const number = r.text!.match(/T\d{8}-\d{4}/)![0];
+      expect((await B.store.tickets.get(number))!.text.original).toBe('人工客服');
+      expect(await B.store.handovers.list()).toEqual([]);
+    } finally {
+      c.close();
+    }
+  });
+});

@@ -1,0 +1,225 @@
+/**
+ * The bot's side of a person when asked, fast: the whole bot with a fake classifier, an in-memory
+ * ticket store and an in-memory live queue. Every new bot message is checked in zh-Hans, zh-Hant
+ * and English. The real-database, real-HTTP versions are test/integration/handover*.test.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
+import { describe, expect, it } from 'vitest';
+import { DemandBot } from '../../bot/demand-bot.js';
+import { isFrustrated, repeatKey } from '../../bot/frustration.js';
+import { LiveHandover } from '../../bot/live-handover.js';
+import { texts, type ReplyLang } from '../../bot/messages.js';
+import type { Classification } from '../../classifier/demand-classifier.js';
+import { parseTaxonomy } from '../../classifier/taxonomy.js';
+import type { HandoverRequest } from '../../desk/handover.js';
+import { PROJECT_ROOT } from '../../runtime/datasets.js';
+import type { Handover } from '../../store/handover-repository.js';
+import type { Ticket, TicketCreate } from '../../store/index.js';
+
+const taxonomy = parseTaxonomy(JSON.parse(readFileSync(join(PROJECT_ROOT, 'data/taxonomy.json'), 'utf8')));
+
+function classify(text: unknown): Classification {
+  const s = String(text);
+  const lang = /[a-z]{3}/i.test(s) ? 'en' : /[們這還沒點喺冇]/.test(s) ? 'zh-Hant' : 'zh-Hans';
+  return {
+    normalized: s, lang, topic: 'delivery', type: 'complaint', spam: false, suspectedSpam: false, act: 'demand', actConfidence: 0.9, spamScore: 0.01,
+    confidence: 0.95, typeConfidence: 0.9, alternatives: [{ topic: 'delivery', score: 0.95 }, { topic: 'returns', score: 0.03 }], keywords: [],
+    needsReview: false, reason: null, modelVersion: 'fake-1',
+  } as Classification;
+}
+
+class FakeStore {
+  readonly created: TicketCreate[] = [];
+  readonly tickets = new Map<string, Ticket>();
+  async file(input: TicketCreate) {
+    const number = `T20261206-${String(this.created.length + 1).padStart(4, '0')}`;
+    this.created.push(input);
+    const ticket = { ...input.classification, number, text: input.text, customer: input.customer, status: 'new', messages: [], replies: [] } as unknown as Ticket;
+    this.tickets.set(number, ticket);
+    return { ticket, stored: 'database' as const };
+  }
+  async get(number: string) {
+    return this.tickets.get(number) ?? null;
+  }
+  async latestOpenFor(channelId: string, userId: string) {
+    return [...this.tickets.values()].reverse().find((t) => t.customer.userId === userId && t.customer.channelId === channelId) ?? null;
+  }
+  async list(q: { customerUserId: string }) {
+    return { items: [...this.tickets.values()].reverse().filter((t) => t.customer.userId === q.customerUserId) };
+  }
+  async addCustomerMessage(number: string, text: string) {
+    const t = this.tickets.get(number)!;
+    t.messages.push({ text, at: new Date() });
+    return t;
+  }
+}
+
+class FakeQueue {
+  readonly entries = new Map<string, Handover>();
+  readonly said: string[] = [];
+  open = true;
+  async find(id: string) {
+    return this.entries.get(id) ?? null;
+  }
+  async request(r: HandoverRequest): Promise<Handover> {
+    const h = { ...r, id: `h${this.entries.size + 1}`, state: 'waiting', requestedAt: new Date(), waitUntil: new Date(), takenBy: null, takenAt: null, customerMessages: 0, lastMessageAt: null } as Handover;
+    this.entries.set(h.id, h);
+    return h;
+  }
+  async customerSaid(h: Handover, text: string) {
+    this.said.push(text);
+  }
+  staffed() {
+    return this.open;
+  }
+  hoursText() {
+    return this.open ? null : 'Mon-Fri 09:00-18:00';
+  }
+}
+
+function setup() {
+  const store = new FakeStore();
+  const queue = new FakeQueue();
+  const classifier = { version: 'fake-1', classify };
+  const bot = new DemandBot({
+    classifier,
+    tickets: store,
+    lookup: store,
+    taxonomy,
+    conversationState: new ConversationState(new MemoryStorage()),
+    maxMessageLength: 500,
+    rateLimit: 100,
+    rateWindowMs: 10_000,
+    live: (state) => new LiveHandover(state, { handovers: queue, tickets: store, lookup: store, classifier }),
+  });
+  const adapter = new TestAdapter(async (context) => bot.run(context), {
+    channelId: 'test',
+    serviceUrl: 'http://127.0.0.1:1/',
+    from: { id: 'customer-1', name: 'Customer' },
+    recipient: { id: 'bot', name: 'Bot' },
+    conversation: { id: 'conv-1', isGroup: false, conversationType: 'personal', name: '' },
+  });
+  return { store, queue, adapter };
+}
+
+async function replies(adapter: TestAdapter, ...messages: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const m of messages) await adapter.send(m).assertReply((a: Partial<Activity>) => void out.push(a.text ?? ''));
+  return out;
+}
+
+/** Sends a message the bot must not answer. */
+async function silent(adapter: TestAdapter, message: string): Promise<void> {
+  await adapter.send(message);
+  expect(adapter.activeQueue.map((a) => a.text)).toEqual([]);
+}
+
+const LANGS: readonly ReplyLang[] = ['zh-Hans', 'zh-Hant', 'en'];
+const ASK: Record<ReplyLang, { hello: string; human: string; angry: [string, string]; live: string; help: string }> = {
+  'zh-Hans': { hello: '你好', human: '转人工', angry: ['快递一直不到，气死了！！', '到底有没有人管！！！'], live: '单号是 SF123', help: '帮助' },
+  'zh-Hant': { hello: '喂，有冇人喺度呀', human: '我要搵真人', angry: ['你們還沒寄出嗎！！', '點解冇人理我！！！'], live: '單號係 SF123', help: '幫助' },
+  en: { hello: 'hello there', human: 'talk to a person please', angry: ['My parcel is STILL NOT HERE!!', 'THIS IS RIDICULOUS, NOBODY ANSWERS'], live: 'tracking is SF123', help: 'help' },
+};
+
+describe('a person when asked (bot side)', () => {
+  it.each(LANGS)('queues on request, stays silent while live, keeps every message, and answers again when the entry is gone (%s)', async (lang) => {
+    const a = ASK[lang];
+    const { adapter, queue, store } = setup();
+    const t = texts(lang);
+    await replies(adapter, a.hello);
+    const [queued] = await replies(adapter, a.human);
+    expect(queued).toBe(t.handoverQueued('T20261206-0001'));
+    expect(store.created[0]).toMatchObject({ text: { original: a.human }, classification: { needsReview: true, reviewReason: 'customer-asked-for-person' } });
+    expect([...queue.entries.values()][0]).toMatchObject({ reason: 'asked', lang, ticketNumber: 'T20261206-0001', conversationId: 'conv-1' });
+    await silent(adapter, a.live);
+    // Even "help" goes to the agent: the bot says nothing while a person has the conversation.
+    await silent(adapter, a.help);
+    expect(queue.said).toEqual([a.live, a.help]);
+    queue.entries.clear();
+    expect(await replies(adapter, a.hello)).toEqual([t.greetBack]);
+  });
+
+  it.each(LANGS)('queues after two frustrated messages in a row, filing both (%s)', async (lang) => {
+    const a = ASK[lang];
+    const { adapter, queue, store } = setup();
+    const [first] = await replies(adapter, a.angry[0]);
+    expect(first).not.toBe(texts(lang).handoverQueued('T20261206-0001'));
+    const [second] = await replies(adapter, a.angry[1]);
+    expect(second).toBe(texts(lang).handoverQueued('T20261206-0001'));
+    // The intake dialog was confirming the first message: both are on the ticket.
+    expect(store.created[0].text.original).toBe(`${a.angry[0]}\n${a.angry[1]}`);
+    expect([...queue.entries.values()][0].reason).toBe('frustration');
+  });
+
+  it.each(LANGS)('outside service hours says so, with the hours, and files the demand without queueing (%s)', async (lang) => {
+    const a = ASK[lang];
+    const { adapter, queue, store } = setup();
+    queue.open = false;
+    const [r] = await replies(adapter, a.human);
+    expect(r).toBe(texts(lang).handoverClosed('T20261206-0001', 'Mon-Fri 09:00-18:00'));
+    expect(r).toContain('Mon-Fri 09:00-18:00');
+    expect(store.created).toHaveLength(1);
+    expect(queue.entries.size).toBe(0);
+  });
+
+  it('puts the request on the open ticket when there is one, and files the pending demand when asked mid-dialog', async () => {
+    const { adapter, store } = setup();
+    await replies(adapter, '我的快递三天没到', '对', '跳过');
+    expect(await replies(adapter, '转人工')).toEqual([texts('zh-Hans').handoverQueued('T20261206-0001')]);
+    expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['转人工']);
+
+    const other = setup();
+    await replies(other.adapter, '洗衣机漏水了');
+    expect(await replies(other.adapter, '人工客服')).toEqual([texts('zh-Hans').handoverQueued('T20261206-0001')]);
+    expect(other.store.created[0].text.original).toBe('洗衣机漏水了\n人工客服');
+  });
+});
+
+describe('bot messages of the live queue, in each language', () => {
+  it('says the same things in zh-Hans, zh-Hant and English, with numbers, names and hours kept as given', () => {
+    const n = 'T20261206-0042';
+    expect(texts('zh-Hans').handoverQueued(n)).toBe(`好的，正在为您转接人工客服，请稍候。您的问题已记录在工单 ${n}，等待期间您发的消息都会转给客服。`);
+    expect(texts('zh-Hant').handoverQueued(n)).toBe(`好的，正在為您轉接人工客服，請稍候。您的問題已記錄在工單 ${n}，等待期間您發的消息都會轉給客服。`);
+    expect(texts('en').handoverQueued(n)).toMatch(new RegExp(`^OK, I am connecting you to a person; .*ticket ${n},`));
+    expect(texts('zh-Hant').handoverClosed(n, '周一至周五 9:00-18:00')).toBe(`抱歉，現在不是人工服務時間（周一至周五 9:00-18:00）。您的問題已記錄在工單 ${n}，工作人員上班後會在這個對話裏回覆您。`);
+    expect(texts('zh-Hans').handoverClosed(n, null)).toBe(`抱歉，现在不是人工服务时间。您的问题已记录在工单 ${n}，工作人员上班后会在这个对话里回复您。`);
+    expect(texts('en').handoverClosed(n, 'Mon-Fri 09:00-18:00')).toContain('(service hours: Mon-Fri 09:00-18:00)');
+    expect(texts('zh-Hant').handoverTimedOut(n)).toBe(`抱歉，現在沒有空閒的客服。您的問題已記錄在工單 ${n}，工作人員會盡快在這個對話裏回覆您；您也可以繼續和我對話。`);
+    expect(texts('en').handoverTimedOut(n)).toContain(`ticket ${n}`);
+    // An agent's name is never converted (发 would become 發).
+    expect(texts('zh-Hant').handoverTaken('王发')).toBe('客服 王发 已接入，請問有什麼可以幫您？');
+    expect(texts('zh-Hans').handoverTaken('alice')).toBe('客服 alice 已接入，请问有什么可以帮您？');
+    expect(texts('en').handoverTaken('alice')).toBe('alice from our team has joined the conversation. How can I help you?');
+    expect(texts('zh-Hant').handoverBack).toBe('客服已將對話交回智能助手。如還有其他問題，請直接告訴我。');
+    expect(texts('en').handoverBack).toMatch(/handed the conversation back/);
+    expect(texts('zh-Hant').handoverEnded(n)).toBe(`人工對話已結束，記錄已保存在工單 ${n}。感謝您的耐心！如還有問題，請隨時留言。`);
+    expect(texts('en').handoverEnded(n)).toContain(`ticket ${n}`);
+  });
+});
+
+describe('frustration', () => {
+  it.each([
+    ['我要投诉！！！', true],
+    ['快递到底什么时候到？！', true],
+    ['垃圾服务', true],
+    ['點解冇人理我', true],
+    ['THIS IS NOT OK AT ALL', true],
+    ['this is ridiculous', true],
+    ['😡', true],
+    ['我的快递三天没到', false],
+    ['好的，谢谢！', false],
+    ['My parcel is late, please check', false],
+    ['OK', false],
+  ])('%s → %s', (text, expected) => {
+    expect(isFrustrated(text)).toBe(expected);
+  });
+
+  it('counts a message repeated word for word, but not a short answer repeated', () => {
+    expect(isFrustrated('我的快递怎么还没到', repeatKey('我的快递怎么还没到'))).toBe(true);
+    expect(isFrustrated('我的快遞怎麼還沒到', repeatKey('我的快递怎么还没到'))).toBe(true);
+    expect(isFrustrated('好的', repeatKey('好的'))).toBe(false);
+    expect(repeatKey('对')).toBeNull();
+  });
+});

@@ -1,0 +1,66 @@
+/** Service hours (SERVICE_HOURS in TIME_ZONE), desk event ids, and the handover configuration. */
+import { describe, expect, it } from 'vitest';
+import { compareEventIds, eventIdTime } from '../../desk/events.js';
+import { isOpen, parseServiceHours, ServiceHoursFormatError } from '../../desk/service-hours.js';
+import { loadConfig } from '../../runtime/config.js';
+import { newEventId } from '../../store/event-log.js';
+
+describe('service hours', () => {
+  const weekdays = parseServiceHours('Mon-Fri 09:00-12:00,13:30-18:00; Sat 10:00-16:00');
+  // 2026-12-07 is a Monday. Asia/Shanghai is UTC+8 (no daylight saving).
+  const at = (iso: string) => new Date(iso);
+
+  it.each([
+    ['2026-12-07T01:00:00Z', true], // Mon 09:00 Shanghai: opens
+    ['2026-12-07T00:59:00Z', false], // Mon 08:59
+    ['2026-12-07T04:00:00Z', false], // Mon 12:00: lunch (the end is exclusive)
+    ['2026-12-07T05:30:00Z', true], // Mon 13:30
+    ['2026-12-07T09:59:00Z', true], // Mon 17:59
+    ['2026-12-07T10:00:00Z', false], // Mon 18:00
+    ['2026-12-12T03:00:00Z', true], // Sat 11:00
+    ['2026-12-12T08:00:00Z', false], // Sat 16:00
+    ['2026-12-13T03:00:00Z', false], // Sun 11:00
+    ['2026-12-06T17:00:00Z', false], // Sun 17:00 UTC is Mon 01:00 in Shanghai: closed
+    ['2026-12-06T23:30:00Z', false], // Sun 23:30 UTC is Mon 07:30 in Shanghai: closed
+  ])('%s in Asia/Shanghai → open %s', (iso, open) => {
+    expect(isOpen(weekdays, at(iso), 'Asia/Shanghai')).toBe(open);
+  });
+
+  it('reads the same instant in another time zone', () => {
+    const h = parseServiceHours('Mon-Fri 09:00-18:00');
+    // Mon 2026-12-07 09:30 in New York = 14:30 UTC = 22:30 in Shanghai.
+    expect(isOpen(h, at('2026-12-07T14:30:00Z'), 'America/New_York')).toBe(true);
+    expect(isOpen(h, at('2026-12-07T14:30:00Z'), 'Asia/Shanghai')).toBe(false);
+    expect(isOpen(null, at('2026-12-13T03:00:00Z'), 'Asia/Shanghai')).toBe(true);
+  });
+
+  it('takes day lists and wrapping ranges, and keeps the text as written', () => {
+    const h = parseServiceHours(' Sat-Mon 10:00-11:00 ');
+    expect(h.text).toBe('Sat-Mon 10:00-11:00');
+    expect([...new Set(h.ranges.map((r) => r.day))].sort()).toEqual([0, 5, 6]);
+    expect(new Set(parseServiceHours('Mon,Wed,Fri 08:00-09:00').ranges.map((r) => r.day))).toEqual(new Set([0, 2, 4]));
+  });
+
+  it.each(['', 'weekdays 9-18', 'Mon-Fri 9-18', 'Mon-Fri 18:00-09:00', 'Funday 09:00-10:00', 'Mon-Fri 25:00-26:00'])('refuses %j with a message', (text) => {
+    expect(() => parseServiceHours(text)).toThrow(ServiceHoursFormatError);
+  });
+
+  it('is validated at start-up, naming the variable', () => {
+    expect(loadConfig({ SERVICE_HOURS: 'Mon-Fri 09:00-18:00', HANDOVER_WAIT_SECONDS: '90' })).toMatchObject({ SERVICE_HOURS: 'Mon-Fri 09:00-18:00', HANDOVER_WAIT_SECONDS: 90 });
+    expect(() => loadConfig({ SERVICE_HOURS: 'Mon-Fri 9-18' })).toThrow(/SERVICE_HOURS: "9-18" is not a time|SERVICE_HOURS: .*HH:MM/);
+    expect(() => loadConfig({ HANDOVER_WAIT_SECONDS: '1' })).toThrow(/HANDOVER_WAIT_SECONDS/);
+    expect(loadConfig({}).HANDOVER_WAIT_SECONDS).toBe(180);
+  });
+});
+
+describe('desk event ids', () => {
+  it('order by time, then by their random part, and carry their time', () => {
+    const a = newEventId(1_765_000_000_000);
+    const b = newEventId(1_765_000_000_001);
+    expect(compareEventIds(a, b)).toBe(-1);
+    expect(compareEventIds(b, a)).toBe(1);
+    expect(compareEventIds(a, a)).toBe(0);
+    expect(eventIdTime(a)).toBe(1_765_000_000_000);
+    expect(eventIdTime('not-an-id!')).toBeNull();
+  });
+});
