@@ -129,7 +129,7 @@ export class TicketService {
     // One identity per contact detail, so a second call from the same number is the same customer.
     const userId = demand.customer.phone ? `tel:${demand.customer.phone.replace(/[^\d+]/g, '')}` : demand.customer.email ? demand.customer.email.toLowerCase() : `${demand.channel}:${randomUUID()}`;
     const classification = ticketClassification(c.spam ? { ...c, spam: false, suspectedSpam: true, needsReview: true } : c, { topic: c.spam ? null : c.topic, type: c.spam ? null : c.type }, c.spam ? 'possible-spam' : undefined);
-    const r = await this.deps.tickets.create({
+    const r = await this.file({
       customer: { channelId: demand.channel, userId, ...(demand.customer.name ? { name: demand.customer.name } : {}) },
       conversationRef: null,
       ...(Object.keys(contact).length ? { contact } : {}),
