@@ -170,7 +170,8 @@ export class TicketService {
    * must be an active staff account; the new assignee is notified (unless they assigned themselves).
    */
   async change(number: string, patch: TicketPatch, by: string, opts: EditOptions = {}): Promise<StaffTicket> {
-    if (patch.assignee) await this.checkAssignee(patch.assignee);
+    // The account's own spelling of the name (user names are case-insensitive), so views match it.
+    if (patch.assignee) patch = { ...patch, assignee: await this.checkAssignee(patch.assignee) };
     const before = await this.get(number);
     const t = await this.deps.tickets.update(number, patch, { expectedVersion: opts.expectedVersion, by });
     const keys = Object.keys(patch) as (keyof TicketPatch)[];
@@ -187,7 +188,7 @@ export class TicketService {
    * be, and the bulk request itself is audited with its counts.
    */
   async bulk(numbers: readonly string[], action: BulkAction, by: string): Promise<BulkOutcome[]> {
-    if (action.action === 'assign' && action.assignee) await this.checkAssignee(action.assignee);
+    if (action.action === 'assign' && action.assignee) action = { ...action, assignee: await this.checkAssignee(action.assignee) };
     const outcomes: BulkOutcome[] = [];
     for (const number of [...new Set(numbers)]) {
       try {
@@ -209,13 +210,18 @@ export class TicketService {
     return outcomes;
   }
 
-  /** Refuses an assignee who is not an active staff account (a typo must not hide a ticket). */
-  private async checkAssignee(username: string): Promise<void> {
-    if (!this.deps.staff) return;
-    const user = await this.deps.staff.get(username);
+  /** The account name of an assignee; refuses one who is not an active staff account (a typo must not hide a ticket). */
+  private async checkAssignee(username: string): Promise<string> {
+    if (!this.deps.staff) return username;
+    const user = await this.deps.staff.get(username).catch((err: unknown) => {
+      // A name that cannot be a user name at all is as unknown as one nobody has.
+      if (err instanceof ValidationError) return null;
+      throw err;
+    });
     if (!user || user.disabled) {
       throw new ValidationError(`invalid assignee: "${username}" is not an active staff account; choose one from GET /api/assignees`, [{ path: 'assignee', message: 'unknown or disabled user' }]);
     }
+    return user.username;
   }
 
   private async notify(username: string, n: { kind: 'assigned' | 'customer-replied'; ticket: string; by: string | null }): Promise<void> {

@@ -91,6 +91,12 @@ describe('tickets from calls, visits and letters', () => {
     const prefs = await api('GET', '/api/customers/channel-preferences', { as: 'ann' });
     expect(prefs.body.channels.find((c: Json) => c.channelId === 'phone')?.customers).toBeGreaterThanOrEqual(1);
 
+    // Staff vouch for the customer: a text that reads as spam is filed for review, never refused.
+    const spammy = await api('POST', '/api/tickets', { as: 'ann', body: { channel: 'walk-in', text: '加微信领取免费礼品，点击链接 http://x.cn 领取', customer: { name: '访客' } } });
+    expect(spammy.status).toBe(201);
+    expect(spammy.body.ticket.spam).toBe(false);
+    // (What a spam reading turns into is checked with a fixed reading in test/unit/desk-tickets.test.ts.)
+
     const letter = await api('POST', '/api/tickets', { as: 'ann', body: { channel: 'letter', text: '收到的商品有质量问题，要求退货退款', customer: {} } });
     expect(letter.status).toBe(201);
     expect(letter.body.ticket.customer.channelId).toBe('letter');
@@ -121,8 +127,10 @@ describe('assignees, views, due times and notifications', () => {
       expect(r.body.error.message).toContain('not an active staff account');
     }
     const before = (await api('GET', '/api/notifications', { as: 'ben' })).body.unread as number;
-    const ok = await api('PATCH', `/api/tickets/${t.number}`, { as: 'ann', body: { assignee: 'ben' } });
+    const ok = await api('PATCH', `/api/tickets/${t.number}`, { as: 'ann', body: { assignee: 'Ben' } });
     expect(ok.status).toBe(200);
+    // Stored as the account is named, so "assigned to me" finds it.
+    expect(ok.body.assignee).toBe('ben');
     const after = await api('GET', '/api/notifications', { as: 'ben' });
     expect(after.body.unread).toBe(before + 1);
     expect(after.body.items[0]).toMatchObject({ kind: 'assigned', ticket: t.number, by: 'ann', read: false });
@@ -164,6 +172,15 @@ describe('assignees, views, due times and notifications', () => {
     const review = await view('review');
     expect(counts.body.review).toBe(review.total);
     expect(review.items.every((t: Json) => t.needsReview)).toBe(true);
+
+    // Text search goes another way: "mine" and "unassigned" still filter there; waiting/overdue say they cannot.
+    const searched = (await api('GET', `/api/tickets?view=mine&search=${encodeURIComponent('退款')}`, { as: 'ann' })).body as Json;
+    expect(searched.items.map((t: Json) => t.number)).toEqual([mine.number]);
+    const unassignedSearch = (await api('GET', `/api/tickets?view=unassigned&search=${encodeURIComponent('退款')}`, { as: 'ann' })).body as Json;
+    expect(unassignedSearch.items.every((t: Json) => t.assignee === null)).toBe(true);
+    const refused = await api('GET', `/api/tickets?view=overdue&search=${encodeURIComponent('冒烟')}`, { as: 'ann' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toContain('cannot be combined with text search');
 
     // The customer answers: no longer waiting for them.
     await A.services.tickets.addCustomerMessage(waiting.number, '好的，谢谢');

@@ -158,4 +158,26 @@ describe('desk: tickets', () => {
     expect(r.ticket.replies).toEqual([expect.objectContaining({ text: '您好', delivered: false, error: 'no customer channel in this process' })]);
     await expect(f.service.reply('T20261201-0001', '   ', 'dan')).rejects.toThrow(ValidationError);
   });
+
+  it('a demand logged by staff is filed under its channel with the caller\'s contact; a spam reading only flags it', async () => {
+    const created: unknown[] = [];
+    const store = { create: async (input: unknown) => (created.push(input), { ticket: ticket({ number: 'T20261201-0002' }), stored: 'database' as const }) };
+    const audit: string[] = [];
+    const service = new TicketService({
+      tickets: store as unknown as TicketStore,
+      topics: ['delivery'],
+      training: { record: async () => undefined, recent: async () => [] },
+      audit: { record: async (e) => void audit.push(e.action), list: async () => ({ items: [], total: 0, page: 1, pageSize: 50 }) },
+      channel: () => null,
+    });
+    const reading = { normalized: '加微信领礼品', lang: 'zh-Hans', topic: 'delivery', type: 'complaint', spam: true, suspectedSpam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 't', needsReview: false, reason: null } as unknown as Parameters<TicketService['fileForCustomer']>[1];
+    await service.fileForCustomer({ channel: 'walk-in', text: '加微信领礼品', customer: { name: '访客', phone: '+86 138-0000-1111' } }, reading, 'ann');
+    expect(created[0]).toMatchObject({
+      customer: { channelId: 'walk-in', userId: 'tel:+8613800001111', name: '访客' },
+      contact: { phone: '+86 138-0000-1111' },
+      conversationRef: null,
+      classification: { spam: false, suspectedSpam: true, needsReview: true, reviewReason: 'possible-spam', topic: null, type: null },
+    });
+    expect(audit).toEqual(['ticket.file']);
+  });
 });
