@@ -28,6 +28,8 @@ export type HandoverEnding = (typeof HANDOVER_ENDINGS)[number];
 export interface DeskEventPayloads {
   /** A ticket was filed (by the bot, a channel or staff). */
   'ticket.created': { ticketNumber: string; channelId: string };
+  /** A ticket got a new assignee (the console refreshes its views, counts and the assignee's notifications). */
+  'ticket.assigned': { ticketNumber: string; assignee: string | null; by: string };
   /** A customer added a message to a ticket outside a live chat (a follow-up, "补充 …"). */
   'ticket.customerMessage': { ticketNumber: string; text: string };
   /** A conversation entered the live queue. */
@@ -43,7 +45,7 @@ export interface DeskEventPayloads {
 export type DeskEventType = keyof DeskEventPayloads;
 
 /** Every event type, for validation and the API document. */
-export const DESK_EVENT_TYPES = ['ticket.created', 'ticket.customerMessage', 'handover.requested', 'handover.taken', 'live.message', 'handover.ended'] as const satisfies readonly DeskEventType[];
+export const DESK_EVENT_TYPES = ['ticket.created', 'ticket.assigned', 'ticket.customerMessage', 'handover.requested', 'handover.taken', 'live.message', 'handover.ended'] as const satisfies readonly DeskEventType[];
 
 /** An event to publish: its type and payload. */
 export type DeskEventInput = { [K in DeskEventType]: { type: K } & DeskEventPayloads[K] }[DeskEventType];

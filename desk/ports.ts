@@ -3,6 +3,7 @@
  * implementations live in store/; the desk never sees a collection, and a test may hand it fakes.
  */
 import type { AuditEntry, AuditQuery } from '../store/audit-log.js';
+import type { NotificationKind } from '../store/notification-repository.js';
 import type { SatisfactionInput, Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/training-repository.js';
@@ -36,6 +37,16 @@ export interface TrainingExamples {
 export interface AuditTrail {
   record(entry: { actor: string; action: string; target?: string | null; details?: Record<string, unknown> }): Promise<void>;
   list(query?: AuditQuery): Promise<{ items: AuditEntry[]; total: number; page: number; pageSize: number }>;
+}
+
+/** Staff accounts, as far as the desk needs them (who may be assigned a ticket). */
+export interface StaffDirectory {
+  get(username: string): Promise<{ username: string; disabled: boolean } | null>;
+}
+
+/** Tells a staff member about a ticket (store/notification-repository.ts). */
+export interface StaffNotifier {
+  add(username: string, n: { kind: NotificationKind; ticket: string; by: string | null; at: Date }): Promise<void>;
 }
 
 /** Reaches the customer on the ticket's channel (the bot's proactive path). */

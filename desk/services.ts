@@ -14,6 +14,7 @@ import { createTermExtractor } from '../staff/terms.js';
 import type { CapacityOptions } from '../store/capacity.js';
 import { openDatabase, type OpenDatabase } from '../store/database.js';
 import { createStore, type Store } from '../store/index.js';
+import type { DueHours } from '../store/working-day.js';
 import { createModelServices, type ModelServices } from '../trainer/index.js';
 import type { TrainerLog } from '../trainer/model-holder.js';
 import type { DeskEvents } from './events.js';
@@ -84,8 +85,19 @@ export interface Services extends CoreServices {
  * The ticket service over a store (what `createServices` uses; store-level tests that build their
  * own store with a fixed clock or topic list use it too).
  */
-export function createTicketService(store: Store, opts: { log: ServiceLog; channel?: () => CustomerChannel | null; now?: () => Date; events?: DeskEvents }): TicketService {
-  return new TicketService({ tickets: store.tickets, topics: store.topics, training: store.training, audit: store.audit, channel: opts.channel ?? (() => null), events: opts.events, now: opts.now });
+export function createTicketService(store: Store, opts: { log: ServiceLog; channel?: () => CustomerChannel | null; now?: () => Date; dueHours?: DueHours; events?: DeskEvents }): TicketService {
+  return new TicketService({
+    tickets: store.tickets,
+    topics: store.topics,
+    training: store.training,
+    audit: store.audit,
+    channel: opts.channel ?? (() => null),
+    staff: store.users,
+    notifier: store.notifications,
+    dueHours: opts.dueHours,
+    events: opts.events,
+    now: opts.now,
+  });
 }
 
 /** Builds every service over one database. With `{ models: false }` the classifier is not loaded. */
@@ -102,6 +114,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       db,
       outboxPath: opts.outboxPath ?? config.OUTBOX_PATH,
       timeZone: config.TIME_ZONE,
+      dueHours: config.DUE_HOURS,
       topics: taxonomy.topics.map((t) => t.id),
       log,
       now: opts.now,
@@ -114,7 +127,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
     stoppers.push(() => store.events.close());
     let channel: CustomerChannel | null = null;
     let notices: HandoverNotices | null = null;
-    const tickets = createTicketService(store, { log, channel: () => channel, now: opts.now, events: store.events });
+    const tickets = createTicketService(store, { log, channel: () => channel, now: opts.now, events: store.events, dueHours: config.DUE_HOURS });
     const handovers = new HandoverService({
       repo: store.handovers,
       tickets,

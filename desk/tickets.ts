@@ -11,15 +11,44 @@
  * caller gets the error and retrying repeats both writes harmlessly. The other order could leave a
  * corrected ticket whose example is missing for good, silently (the bug this replaces).
  */
+import { randomUUID } from 'node:crypto';
+import type { Classification } from '../classifier/demand-classifier.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
+import { AppError } from '../core/app-error.js';
 import { NotFoundError, ValidationError } from '../store/errors.js';
-import type { SatisfactionInput, Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { Priority, SatisfactionInput, Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
+import { DEFAULT_DUE_HOURS, workingDayOf, type DueHours, type WorkingDayFields } from '../store/working-day.js';
+import { ticketClassification } from './classification.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource } from '../store/training-repository.js';
 import { ticketView, type TicketView } from './classification.js';
 import type { DeskEvents } from './events.js';
-import { CUSTOMER_ACTOR, NOTIFICATION_ACTIONS } from './notifications.js';
-import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from './ports.js';
+import type { NotificationKind } from '../store/notification-repository.js';
+
+/** The actor of audit entries the customer caused (through the bot). */
+const CUSTOMER_ACTOR = 'customer';
+import type { AuditTrail, CustomerChannel, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
+
+/** Channels staff log a customer's demand from (calls, visits, letters …), as the ticket's channel id. */
+export const STAFF_CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'] as const;
+export type StaffChannel = (typeof STAFF_CHANNELS)[number];
+
+/** A demand a staff member logs for a customer (a call, a visit, a letter). */
+export interface StaffFiledDemand {
+  channel: StaffChannel;
+  text: string;
+  customer: { name?: string; phone?: string; email?: string };
+  priority?: Priority;
+}
+
+/** A ticket as the staff API returns it: with its explanation and its working-day fields. */
+export type StaffTicket = TicketView & WorkingDayFields;
+
+/** One bulk action, applied to each ticket. */
+export type BulkAction = { action: 'assign'; assignee: string | null } | { action: 'status'; status: TicketStatus } | { action: 'spam'; spam: boolean };
+
+/** What happened to one ticket of a bulk action. */
+export type BulkOutcome = { number: string; ok: true; version: number } | { number: string; ok: false; code: string; message: string };
 
 export interface TicketServiceDeps {
   tickets: TicketStore;
@@ -29,6 +58,12 @@ export interface TicketServiceDeps {
   audit: AuditTrail;
   /** The customer's channel for staff replies; null until the bot's channels are mounted. */
   channel: () => CustomerChannel | null;
+  /** Staff accounts: an assignee must be an active one (without it, any name is accepted). */
+  staff?: StaffDirectory;
+  /** Notifies an assignee (assigned to them, their customer replied); without it, nobody is told. */
+  notifier?: StaffNotifier;
+  /** Hours until a ticket is due, per priority. */
+  dueHours?: DueHours;
   /** Live updates for the console (ticket filed, customer wrote); none when omitted. */
   events?: DeskEvents;
   now?: () => Date;
@@ -69,9 +104,45 @@ export class TicketService {
     return t;
   }
 
-  /** A ticket with the explanation of its classification (what the console shows). */
-  async view(number: string): Promise<TicketView> {
-    return ticketView(await this.get(number));
+  /** A ticket with the explanation of its classification and its due time (what the console shows). */
+  async view(number: string): Promise<StaffTicket> {
+    return this.staffView(await this.get(number));
+  }
+
+  /** A ticket as staff see it: explanation, due time, waiting for the customer, overdue. */
+  staffView(t: Ticket): StaffTicket {
+    return { ...ticketView(t), ...workingDayOf(t, this.deps.dueHours ?? DEFAULT_DUE_HOURS, this.now()) };
+  }
+
+  /** A page of tickets as staff see them (due time, waiting, overdue on each). */
+  async listForStaff(query?: TicketQuery): Promise<PageOf<Ticket & WorkingDayFields>> {
+    const page = await this.deps.tickets.list(query);
+    const hours = this.deps.dueHours ?? DEFAULT_DUE_HOURS;
+    const now = this.now();
+    return { ...page, items: page.items.map((t) => ({ ...t, ...workingDayOf(t, hours, now) })) };
+  }
+
+  /**
+   * Files a demand staff took by phone, at the counter or by letter: classified like any other
+   * (the caller passes the live classifier's result), filed through the same path as the bot's, under
+   * the channel it came by, so the customer's profile and channel preference count it. Staff vouch
+   * for the customer, so a spam reading only flags it for review; it is never refused.
+   */
+  async fileForCustomer(demand: StaffFiledDemand, c: Classification, by: string): Promise<{ ticket: Ticket; stored: 'database' | 'outbox' }> {
+    const contact = { ...(demand.customer.phone ? { phone: demand.customer.phone } : {}), ...(demand.customer.email ? { email: demand.customer.email } : {}) };
+    // One identity per contact detail, so a second call from the same number is the same customer.
+    const userId = demand.customer.phone ? `tel:${demand.customer.phone.replace(/[^\d+]/g, '')}` : demand.customer.email ? demand.customer.email.toLowerCase() : `${demand.channel}:${randomUUID()}`;
+    const classification = ticketClassification(c.spam ? { ...c, spam: false, suspectedSpam: true, needsReview: true } : c, { topic: c.spam ? null : c.topic, type: c.spam ? null : c.type }, c.spam ? 'possible-spam' : undefined);
+    const r = await this.file({
+      customer: { channelId: demand.channel, userId, ...(demand.customer.name ? { name: demand.customer.name } : {}) },
+      conversationRef: null,
+      ...(Object.keys(contact).length ? { contact } : {}),
+      text: { original: demand.text, normalized: c.normalized },
+      classification,
+      priority: demand.priority ?? 'normal',
+    });
+    await this.audit(by, 'ticket.file', r.ticket.number, { channel: demand.channel, stored: r.stored });
+    return r;
   }
 
   /** Ticket lookups for the bot (null when absent; a customer asking is not an error). */
@@ -89,20 +160,21 @@ export class TicketService {
 
   /**
    * The customer writes on their ticket (a follow-up from the bot, or a line of a live chat):
-   * appended as a customer message, and the assignee notified (desk/notifications.ts). Published
-   * as `ticket.customerMessage` unless `live` (a live chat publishes its own `live.message`).
+   * appended as a customer message, and the assignee notified. Published as
+   * `ticket.customerMessage` unless `live` (a live chat publishes its own `live.message`).
    */
   async addCustomerMessage(number: string, text: string, opts: { live?: boolean } = {}): Promise<Ticket> {
     const t = await this.deps.tickets.addCustomerMessage(number, text);
     if (!opts.live) this.deps.events?.publish({ type: 'ticket.customerMessage', ticketNumber: t.number, text });
-    await this.audit(CUSTOMER_ACTOR, NOTIFICATION_ACTIONS.customerMessage, t.number, { notify: t.assignee, length: text.length });
+    if (t.assignee) await this.notify(t.assignee, { kind: 'customer-replied', ticket: t.number, by: null });
     return t;
   }
 
   /** The customer's satisfaction rating (满意度), 1–5 with an optional comment; the assignee is notified. */
   async rate(number: string, rating: SatisfactionInput): Promise<Ticket> {
     const t = await this.deps.tickets.rate(number, rating);
-    await this.audit(CUSTOMER_ACTOR, NOTIFICATION_ACTIONS.rating, t.number, { notify: t.assignee, score: rating.score, comment: t.satisfaction?.comment ?? null });
+    await this.audit(CUSTOMER_ACTOR, 'ticket.rating', t.number, { score: rating.score, comment: t.satisfaction?.comment ?? null });
+    if (t.assignee) await this.notify(t.assignee, { kind: 'rated', ticket: t.number, by: null });
     return t;
   }
 
@@ -122,15 +194,68 @@ export class TicketService {
     return { ticket: ticketView(t), delivered: error === null };
   }
 
-  /** Changes status, assignee or priority; audited with each field's before and after. */
-  async change(number: string, patch: TicketPatch, by: string, opts: EditOptions = {}): Promise<TicketView> {
+  /**
+   * Changes status, assignee or priority; audited with each field's before and after. An assignee
+   * must be an active staff account; the new assignee is notified (unless they assigned themselves).
+   */
+  async change(number: string, patch: TicketPatch, by: string, opts: EditOptions = {}): Promise<StaffTicket> {
+    // The account's own spelling of the name (user names are case-insensitive), so views match it.
+    if (patch.assignee) patch = { ...patch, assignee: await this.checkAssignee(patch.assignee) };
     const before = await this.get(number);
     const t = await this.deps.tickets.update(number, patch, { expectedVersion: opts.expectedVersion, by });
     const keys = Object.keys(patch) as (keyof TicketPatch)[];
     const changes = Object.fromEntries(keys.map((k) => [k, { from: before[k] ?? null, to: t[k] ?? null }]));
     await this.audit(by, 'ticket.update', t.number, changes);
     if (t.status === 'resolved' && before.status !== 'resolved' && !t.spam) await this.tellResolved(t, by);
-    return ticketView(t);
+    if (t.assignee !== before.assignee) this.deps.events?.publish({ type: 'ticket.assigned', ticketNumber: t.number, assignee: t.assignee, by });
+    if (t.assignee && t.assignee !== before.assignee && t.assignee !== by) await this.notify(t.assignee, { kind: 'assigned', ticket: t.number, by });
+    return this.staffView(t);
+  }
+
+  /**
+   * One action on several tickets in one request: each ticket gets its own outcome (a refused
+   * status change on one does not stop the others), each change is audited as a single one would
+   * be, and the bulk request itself is audited with its counts.
+   */
+  async bulk(numbers: readonly string[], action: BulkAction, by: string): Promise<BulkOutcome[]> {
+    if (action.action === 'assign' && action.assignee) action = { ...action, assignee: await this.checkAssignee(action.assignee) };
+    const outcomes: BulkOutcome[] = [];
+    for (const number of [...new Set(numbers)]) {
+      try {
+        const t =
+          action.action === 'assign'
+            ? await this.change(number, { assignee: action.assignee }, by)
+            : action.action === 'status'
+              ? await this.change(number, { status: action.status }, by)
+              : await this.decideSpam(number, action.spam, by);
+        outcomes.push({ number, ok: true, version: t.version });
+      } catch (err) {
+        // A typed error is this ticket's outcome; anything else (a bug, a lost database) stops the batch.
+        if (!(err instanceof AppError)) throw err;
+        outcomes.push({ number, ok: false, code: err.code, message: err.message });
+      }
+    }
+    const failed = outcomes.filter((o) => !o.ok).length;
+    await this.audit(by, 'ticket.bulk', null, { ...action, tickets: outcomes.length, ok: outcomes.length - failed, failed, numbers: outcomes.map((o) => o.number) });
+    return outcomes;
+  }
+
+  /** The account name of an assignee; refuses one who is not an active staff account (a typo must not hide a ticket). */
+  private async checkAssignee(username: string): Promise<string> {
+    if (!this.deps.staff) return username;
+    const user = await this.deps.staff.get(username).catch((err: unknown) => {
+      // A name that cannot be a user name at all is as unknown as one nobody has.
+      if (err instanceof ValidationError) return null;
+      throw err;
+    });
+    if (!user || user.disabled) {
+      throw new ValidationError(`invalid assignee: "${username}" is not an active staff account; choose one from GET /api/assignees`, [{ path: 'assignee', message: 'unknown or disabled user' }]);
+    }
+    return user.username;
+  }
+
+  private async notify(username: string, n: { kind: NotificationKind; ticket: string; by: string | null }): Promise<void> {
+    await this.deps.notifier?.add(username, { ...n, at: this.now() });
   }
 
   /**
@@ -147,7 +272,7 @@ export class TicketService {
   async annotate(number: string, text: string, by: string): Promise<TicketView> {
     const t = await this.deps.tickets.addNote(number, { author: by, text });
     await this.audit(by, 'ticket.note', t.number, { length: text.length });
-    return ticketView(t);
+    return this.staffView(t);
   }
 
   /**
@@ -164,7 +289,7 @@ export class TicketService {
     await this.example(current, 'correction', by, { [correction.field]: correction.to, spam: false });
     const r = await this.deps.tickets.correct(number, { ...correction, by });
     await this.audit(by, 'ticket.correct', number, { field: correction.field, from: r.correction.from, to: r.correction.to });
-    return { ticket: ticketView(r.ticket), correction: r.correction };
+    return { ticket: this.staffView(r.ticket), correction: r.correction };
   }
 
   /** Confirms the classification as correct: a training signal, and the ticket leaves review. */
@@ -179,7 +304,7 @@ export class TicketService {
     await this.example(current, 'review', by, { topic: current.topic, type: current.type, spam: false });
     const t = await this.deps.tickets.confirmReview(number, by);
     await this.audit(by, 'ticket.confirm', number, { topic: t.topic, type: t.type, wasInReview: current.needsReview });
-    return ticketView(t);
+    return this.staffView(t);
   }
 
   /**
@@ -192,7 +317,7 @@ export class TicketService {
     await this.example(current, 'spam-decision', by, spam ? { topic: null, type: null, spam: true } : { topic: current.topic, type: current.type, spam: false });
     const t = await this.deps.tickets.decideSpam(number, { spam, by });
     await this.audit(by, 'ticket.spam', number, { from: current.spam, to: spam });
-    return ticketView(t);
+    return this.staffView(t);
   }
 
   /**
@@ -206,7 +331,7 @@ export class TicketService {
     const error = channel ? await channel.deliver(ticket, text) : 'no customer channel in this process';
     const t = await this.deps.tickets.recordReply(number, { text, by, delivered: error === null, error });
     await this.audit(by, 'ticket.reply', number, { delivered: error === null, length: text.length });
-    return { ticket: ticketView(t), delivered: error === null };
+    return { ticket: this.staffView(t), delivered: error === null };
   }
 
   private async example(t: Ticket, source: ExampleSource, by: string, decided: Partial<ExampleLabels>): Promise<void> {
@@ -214,7 +339,7 @@ export class TicketService {
     await this.deps.training.record({ ticketNumber: t.number, text: t.text.original, source, by, at: this.now() }, decided, current);
   }
 
-  private audit(actor: string, action: string, target: string, details: Record<string, unknown>): Promise<void> {
+  private audit(actor: string, action: string, target: string | null, details: Record<string, unknown>): Promise<void> {
     return this.deps.audit.record({ actor, action, target, details });
   }
 }

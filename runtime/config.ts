@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_EMBEDDED_TICKET_CEILING } from '../store/capacity.js';
 import { DEFAULT_ARCHIVE_AFTER_DAYS } from '../store/archive.js';
+import { parseDueHours, type DueHours } from '../store/working-day.js';
 import { PROJECT_ROOT } from './datasets.js';
 import { parseServiceHours } from '../desk/service-hours.js';
 
@@ -137,6 +138,21 @@ const ConfigSchema = z.object({
   API_RATE_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(600),
   /** Count database round trips by collection and command; printed to stderr at shutdown (profiling, `bench:bot --db-stats`). */
   DB_COMMAND_STATS: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+  /**
+   * Hours from filing until a ticket is due, per priority (`urgent=4,high=8,normal=24,low=72`);
+   * priorities left out keep these defaults. Open tickets past their due time show as overdue.
+   */
+  DUE_HOURS: z
+    .string()
+    .default('')
+    .transform((v, ctx): DueHours => {
+      try {
+        return parseDueHours(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

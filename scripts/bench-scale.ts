@@ -159,6 +159,18 @@ runCli(async () => {
     results.push(await measure('inbox (newest first)', { ...o, target: true }, async () => void (await get('/api/tickets?pageSize=20'))));
     results.push(await measure('inbox, status new', { ...o, target: true }, async () => void (await get('/api/tickets?status=new&pageSize=20'))));
     results.push(await measure('review queue', { ...o, target: true }, async () => void (await get('/api/tickets?needsReview=true&spam=false&pageSize=20'))));
+    // The working-day views (issue 12): all served by the hot set of open tickets, not the history.
+    results.push(await measure('view: assigned to me (agent1)', { ...o, target: true }, async () => void (await get('/api/tickets?assignee=agent1&open=true&spam=false&pageSize=20'))));
+    results.push(await measure('view: unassigned', { ...o, target: true }, async () => void (await get('/api/tickets?view=unassigned&pageSize=20'))));
+    results.push(await measure('view: overdue', { ...o, target: true }, async () => void (await get('/api/tickets?view=overdue&pageSize=20'))));
+    results.push(await measure('navigation counts', { ...o, target: true }, async () => void (await get('/api/tickets/counts'))));
+    results.push(
+      await measure('export CSV, unassigned view', { ...o, target: false }, async () => {
+        const res = await fetch(`${base}/api/tickets/export?view=unassigned&format=csv`, { headers: { authorization: `Bearer ${token}` } });
+        if (!res.ok) throw new Error(`export: ${res.status} ${(await res.text()).slice(0, 200)}`);
+        await res.arrayBuffer();
+      }),
+    );
     results.push(await measure('ticket', { ...o, target: true }, async (i) => void (await get(`/api/tickets/${pick(i, gen.numbers)}`))));
     results.push(await measure('statistics, month', { ...o, target: true }, async () => void (await get(`/api/stats?from=${dayBefore(29)}&to=${today}`))));
     results.push(await measure('statistics, year', { ...o, target: true }, async () => void (await get(`/api/stats?from=${dayBefore(364)}&to=${today}&granularity=week`))));

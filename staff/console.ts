@@ -30,6 +30,8 @@ export const CONSOLE_FILES = [
   'app.js',
   'api.js',
   'i18n.js',
+  'i18n-zh-hant.js',
+  'work.js',
   'live-i18n.js',
   'dom.js',
   'format.js',
@@ -45,6 +47,7 @@ export const CONSOLE_FILES = [
   'pages/models.js',
   'pages/keywords.js',
   'pages/admin.js',
+  'pages/new-ticket.js',
 ] as const;
 
 const CONTENT_TYPES: Record<string, string> = {

@@ -57,6 +57,8 @@ export interface ApiResult {
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A file instead of JSON (exports): sent as is with its content type. */
+  raw?: { contentType: string; data: Buffer };
   /**
    * The handler writes the response itself (a Server-Sent Events stream): the router sends nothing.
    * Called after authentication and validation, like any handler.
@@ -188,7 +190,10 @@ export class ApiRouter {
           return;
         }
         for (const [k, v] of Object.entries(result.headers ?? {})) res.header(k, v);
-        if (result.body === undefined) {
+        if (result.raw) {
+          res.writeHead(result.status ?? 200, { 'Content-Type': result.raw.contentType, 'Content-Length': String(result.raw.data.length) });
+          res.end(result.raw.data);
+        } else if (result.body === undefined) {
           res.send(result.status ?? 204);
         } else {
           res.send(result.status ?? 200, result.body);

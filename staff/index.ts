@@ -12,6 +12,7 @@ import { registerCustomerRoutes } from './routes/customers.js';
 import { registerLiveRoutes, type EventStreams } from './routes/live.js';
 import { registerStatsRoutes } from './routes/stats.js';
 import { registerTicketRoutes } from './routes/tickets.js';
+import { registerWorkingDayRoutes } from './routes/working-day.js';
 
 export interface Staff {
   router: ApiRouter;
@@ -29,6 +30,7 @@ export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
   });
   registerAuthRoutes(router, { ...deps, auth });
   registerTicketRoutes(router, deps);
+  registerWorkingDayRoutes(router, deps);
   registerStatsRoutes(router, { ...deps, counters: deps.store.counters });
   registerCustomerRoutes(router, { ...deps, customers: deps.store.customers });
   const streams = registerLiveRoutes(router, { ...deps, authenticate: (token) => auth.authenticate(token) });

@@ -6,6 +6,8 @@
  */
 import type { Db, WriteConcernSettings } from 'mongodb';
 import { MongoAuditLog } from './audit-log.js';
+import { MongoCannedReplyRepository } from './canned-reply-repository.js';
+import { MongoNotificationRepository } from './notification-repository.js';
 import { MongoBotStorage } from './bot-state-storage.js';
 import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, type CapacityOptions } from './capacity.js';
 import { Claims, updatesAreAtomic } from './claims.js';
@@ -26,6 +28,7 @@ import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
 import { MongoTrainingJobs } from './training-jobs.js';
 import { MongoTrainingRepository } from './training-repository.js';
 import { MongoUserRepository } from './user-repository.js';
+import type { DueHours } from './working-day.js';
 
 export interface StoreOptions {
   db: Db;
@@ -36,6 +39,8 @@ export interface StoreOptions {
   now?: () => Date;
   /** Conversation state unused this long reads as absent and is swept (default: kept forever). */
   conversationTtlMs?: number;
+  /** Hours until a ticket is due, per priority (default store/working-day.ts DEFAULT_DUE_HOURS). */
+  dueHours?: DueHours;
   /** How often a process with live-update listeners reads other processes' events (ms, default 250). */
   eventsPollMs?: number;
   /** Which engine is in use and its ticket ceiling (default: embedded, the measured ceiling). */
@@ -66,6 +71,12 @@ export interface Store {
   users: MongoUserRepository;
   /** Projected ticket facts for statistics and customer profiles (briefly cached). */
   facts: TicketFactsReader;
+  /** The ticket list's read model (per-day summaries and the hot set of open / in-review tickets). */
+  ticketIndex: TicketIndex;
+  /** Staff notifications (assigned to you, the customer replied), one document per user. */
+  notifications: MongoNotificationRepository;
+  /** Canned replies (快捷回复) per language. */
+  cannedReplies: MongoCannedReplyRepository;
   /** Pre-aggregated statistics, kept up to date by every ticket write. */
   counters: TicketCounters;
   /** The inverted index of staff search, kept up to date by every ticket write. */
@@ -120,7 +131,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const counters = new TicketCounters(opts.db);
   const customers = new MongoCustomerRepository(opts.db);
   const atomicUpdates = await updatesAreAtomic(opts.db);
-  const index = new TicketIndex(opts.db);
+  const index = new TicketIndex(opts.db, { dueHours: opts.dueHours, now: opts.now });
   const search = new SearchIndex(opts.db);
   const tickets = new MongoTicketRepository(opts.db, {
     atomicUpdates,
@@ -172,6 +183,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     search,
     archive: (o = {}) =>
       archiveTickets(opts.db, { apply: o.apply, olderThanDays: o.olderThanDays ?? opts.archiveAfterDays ?? DEFAULT_ARCHIVE_AFTER_DAYS, now: opts.now?.(), writeConcern, progress: o.progress }),
+    ticketIndex: index,
+    notifications: new MongoNotificationRepository(opts.db),
+    cannedReplies: new MongoCannedReplyRepository(opts.db),
     capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
     events: new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log }),

@@ -202,6 +202,14 @@ export const TicketQuerySchema = z
     from: DayString.optional(),
     to: DayString.optional(),
     search: z.string().trim().min(1).max(100).optional(),
+    /** Only open tickets (new, in progress, reopened). */
+    open: QueryBoolean.optional(),
+    /** Only tickets nobody is assigned to. */
+    unassigned: QueryBoolean.optional(),
+    /** Only open tickets waiting for the customer (a staff reply is the last word). */
+    waiting: QueryBoolean.optional(),
+    /** Only open tickets past their due time (store/working-day.ts). */
+    overdue: QueryBoolean.optional(),
     /** `review`: the review queue — tickets that need review first, then the newest. */
     sort: z.enum(['createdAt', '-createdAt', 'priority', '-priority', 'confidence', '-confidence', 'review']).default('-createdAt'),
     page: z.coerce.number().int().min(1).max(100_000).default(1),

@@ -14,7 +14,8 @@
  */
 import type { Db } from 'mongodb';
 import { JsonDocs } from './json-docs.js';
-import type { Ticket, TicketQuery, TicketStatus } from './schemas.js';
+import type { Priority, Ticket, TicketQuery, TicketStatus } from './schemas.js';
+import { DEFAULT_DUE_HOURS, isOverdue, isWaiting, type DueHours } from './working-day.js';
 
 /** One ticket in its day's document (short keys: the documents are read on every inbox page). */
 export interface TicketSummary {
@@ -31,6 +32,10 @@ export interface TicketSummary {
   a: string | null;
   f: number;
   v: number;
+  /** Priority (absent in summaries written before due times: normal). */
+  p?: Priority;
+  /** Waiting for the customer (store/working-day.ts). */
+  w?: boolean;
 }
 
 interface DayTickets {
@@ -92,16 +97,17 @@ function hotShardOf(number: string): string {
 }
 
 export function summarize(t: Ticket): TicketSummary {
-  return { n: t.number, c: t.createdAt.getTime(), s: t.status, t: t.topic, y: t.type, ch: t.customer.channelId, u: t.customer.userId, r: t.needsReview, sp: t.spam, a: t.assignee, f: t.confidence, v: t.version };
+  return { n: t.number, c: t.createdAt.getTime(), s: t.status, t: t.topic, y: t.type, ch: t.customer.channelId, u: t.customer.userId, r: t.needsReview, sp: t.spam, a: t.assignee, f: t.confidence, v: t.version, p: t.priority, w: isWaiting(t) };
 }
 
 function sameSummary(a: TicketSummary, b: TicketSummary): boolean {
   // Spam is compared too: a staff spam decision changes it after filing (desk/tickets.ts decideSpam).
-  return a.s === b.s && a.t === b.t && a.y === b.y && a.r === b.r && a.a === b.a && a.sp === b.sp;
+  // Priority and waiting feed the working-day views (due times, "waiting for the customer").
+  return a.s === b.s && a.t === b.t && a.y === b.y && a.r === b.r && a.a === b.a && a.sp === b.sp && a.p === b.p && a.w === b.w;
 }
 
 /** The query fields the index answers (everything but text search and sorts other than time). */
-export type IndexedQuery = Pick<TicketQuery, 'status' | 'topic' | 'type' | 'channelId' | 'needsReview' | 'spam' | 'assignee' | 'customerUserId' | 'from' | 'to'> & {
+export type IndexedQuery = Pick<TicketQuery, 'status' | 'topic' | 'type' | 'channelId' | 'needsReview' | 'spam' | 'assignee' | 'customerUserId' | 'from' | 'to' | 'open' | 'unassigned' | 'waiting' | 'overdue'> & {
   sort: '-createdAt' | 'createdAt';
   page: number;
   pageSize: number;
@@ -118,8 +124,20 @@ function isAfter(s: TicketSummary, after: { c: number; n: string }, desc: boolea
   return desc ? cmp < 0 : cmp > 0;
 }
 
-export function matches(s: TicketSummary, q: IndexedQuery): boolean {
+/** Due times and the clock, for the overdue filter. */
+export interface DueClock {
+  hours: DueHours;
+  nowMs: number;
+}
+
+const overdue = (s: TicketSummary, due: DueClock) => isOverdue({ status: s.s, createdAtMs: s.c, priority: s.p ?? 'normal', waiting: s.w === true }, due.hours, due.nowMs);
+
+export function matches(s: TicketSummary, q: IndexedQuery, due: DueClock = { hours: DEFAULT_DUE_HOURS, nowMs: Date.now() }): boolean {
   return (
+    (q.open === undefined || OPEN.includes(s.s) === q.open) &&
+    (q.unassigned === undefined || (s.a === null) === q.unassigned) &&
+    (q.waiting === undefined || (s.w === true) === q.waiting) &&
+    (q.overdue === undefined || overdue(s, due) === q.overdue) &&
     (q.status === undefined || s.s === q.status) &&
     (q.topic === undefined || s.t === q.topic) &&
     (q.type === undefined || s.y === q.type) &&
@@ -150,7 +168,16 @@ export class TicketIndex {
   /** Days this process knows are listed: the list is written once per new day, not per ticket. */
   private readonly listed = new Set<string>();
 
-  constructor(private readonly db: Db) {
+  private readonly dueHours: DueHours;
+  private readonly nowMs: () => number;
+
+  constructor(
+    private readonly db: Db,
+    opts: { dueHours?: DueHours; now?: () => Date } = {},
+  ) {
+    this.dueHours = opts.dueHours ?? DEFAULT_DUE_HOURS;
+    const now = opts.now;
+    this.nowMs = now ? () => now().getTime() : () => Date.now();
     this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }));
     this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }));
     this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }));
@@ -244,7 +271,8 @@ export class TicketIndex {
    * started at the first one), and whether more tickets follow the page (`more`, for a next cursor).
    */
   async page(q: IndexedQuery): Promise<{ numbers: string[]; total: number | null; more: boolean; last: { c: number; n: string } | null }> {
-    if ((q.status !== undefined && OPEN.includes(q.status)) || q.needsReview === true) return this.hotPage(q);
+    // Open tickets, waiting or overdue ones (open by definition) and the review queue are all in the hot set.
+    if ((q.status !== undefined && OPEN.includes(q.status)) || q.needsReview === true || q.open === true || q.waiting === true || q.overdue === true) return this.hotPage(q);
     const desc = q.sort === '-createdAt';
     const listed = (await this.dayList.get('days'))?.days ?? [];
     const afterDay = q.after ? dayOfNumber(q.after.n) : undefined;
@@ -254,13 +282,14 @@ export class TicketIndex {
     // One more than the page: whether a next page exists.
     const want = first + q.pageSize + 1;
     const found: TicketSummary[] = [];
+    const due = { hours: this.dueHours, nowMs: this.nowMs() };
     let i = 0;
     // The first page of a dense list is in the newest day or two: start small, then read more at once.
     for (let size = 2; i < days.length && found.length < want; i += size, size = Math.min(size * 2, WALK_CHUNK)) {
       const chunk = days.slice(i, i + size);
       const docs = await this.days.getMany(chunk);
       for (const day of chunk) {
-        const items = (docs.get(day)?.items ?? []).filter((s) => matches(s, q) && (!q.after || isAfter(s, q.after, desc)));
+        const items = (docs.get(day)?.items ?? []).filter((s) => matches(s, q, due) && (!q.after || isAfter(s, q.after, desc)));
         items.sort((a, b) => a.c - b.c || (a.n < b.n ? -1 : 1));
         if (desc) items.reverse();
         found.push(...items);
@@ -283,15 +312,13 @@ export class TicketIndex {
 
   /** A page of a query that only hot tickets can match: every one of them is read, so the total is exact. */
   private async hotPage(q: IndexedQuery): Promise<{ numbers: string[]; total: number; more: boolean; last: { c: number; n: string } | null }> {
-    const shards = await this.hot.getMany(Array.from({ length: HOT_SHARDS }, (_, i) => `hot-${i}`));
     const found: TicketSummary[] = [];
-    for (const h of shards.values()) {
-      for (const item of Object.values(h.items)) {
-        if (item.x !== undefined || !matches(item, q)) continue;
-        const day = dayOfNumber(item.n);
-        if ((q.from && day < q.from) || (q.to && day > q.to)) continue;
-        found.push(item);
-      }
+    const due = { hours: this.dueHours, nowMs: this.nowMs() };
+    for (const item of await this.hotItems()) {
+      if (!matches(item, q, due)) continue;
+      const day = dayOfNumber(item.n);
+      if ((q.from && day < q.from) || (q.to && day > q.to)) continue;
+      found.push(item);
     }
     found.sort((a, b) => a.c - b.c || (a.n < b.n ? -1 : 1));
     const desc = q.sort === '-createdAt';
@@ -302,6 +329,31 @@ export class TicketIndex {
     const slice = rest.slice(first, first + q.pageSize);
     const last = slice.at(-1);
     return { numbers: slice.map((x) => x.n), total: found.length, more: rest.length > first + q.pageSize, last: last ? { c: last.c, n: last.n } : null };
+  }
+
+  /** Every summary in the hot set (open tickets and those waiting for review); left ones are skipped. */
+  private async hotItems(): Promise<TicketSummary[]> {
+    const shards = await this.hot.getMany(Array.from({ length: HOT_SHARDS }, (_, i) => `hot-${i}`));
+    return [...shards.values()].flatMap((h) => Object.values(h.items).filter((item) => item.x === undefined));
+  }
+
+  /**
+   * The console's navigation counts from one read of the hot set (a few percent of the history,
+   * never the tickets): the review queue (what `needsReview=true` lists), and the open tickets assigned to `username`,
+   * unassigned, waiting for the customer and overdue.
+   */
+  async workCounts(username: string): Promise<{ review: number; mine: number; unassigned: number; waiting: number; overdue: number }> {
+    const due = { hours: this.dueHours, nowMs: this.nowMs() };
+    const out = { review: 0, mine: 0, unassigned: 0, waiting: 0, overdue: 0 };
+    for (const s of await this.hotItems()) {
+      if (s.r) out.review += 1;
+      if (!OPEN.includes(s.s) || s.sp) continue;
+      if (s.a === username) out.mine += 1;
+      if (s.a === null) out.unassigned += 1;
+      if (s.w === true) out.waiting += 1;
+      if (overdue(s, due)) out.overdue += 1;
+    }
+    return out;
   }
 
   /** Recomputes the index from every ticket of the working set. Run while the service is quiet. */

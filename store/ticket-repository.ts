@@ -379,8 +379,14 @@ export class MongoTicketRepository implements TicketRepository {
     }
     const mine = (q.cursor === undefined ? await this.listForCustomer(q) : null) ?? (await this.listFromIndex(q));
     if (mine) return mine;
+    // "Waiting" and "overdue" are derived (replies, due times): only the ticket index answers them.
+    if (q.waiting !== undefined || q.overdue !== undefined) {
+      throw new ValidationError('the waiting and overdue views cannot be combined with text search or this sort yet: clear the search (or sort by time)', [{ path: q.search !== undefined ? 'search' : 'sort', message: 'not with waiting/overdue' }]);
+    }
     const filter: Filter<TicketDoc> = {};
     if (q.status) filter.status = q.status;
+    else if (q.open !== undefined) filter.status = q.open ? { $in: [...OPEN_STATUSES] } : { $nin: [...OPEN_STATUSES] };
+    if (q.unassigned !== undefined) filter.assignee = q.unassigned ? null : { $ne: null };
     if (q.topic) filter.topic = q.topic;
     if (q.type) filter.type = q.type;
     if (q.channelId) filter['customer.channelId'] = q.channelId;

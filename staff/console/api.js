@@ -116,3 +116,47 @@ export function cachedGet(path) {
 export function taxonomy() {
   return cachedGet('/api/taxonomy');
 }
+
+/**
+ * Downloads a file the API makes (exports): fetched with the session's token, then saved through a
+ * temporary link. Resolves to the file name and its size in bytes; rejects with {@link ApiError}.
+ */
+export async function download(path, query) {
+  const s = session();
+  let res;
+  try {
+    res = await fetch(path + queryString(query), { headers: s ? { Authorization: `Bearer ${s.token}` } : {}, cache: 'no-store' });
+  } catch (err) {
+    throw new ApiError(0, 'NETWORK', err instanceof Error ? err.message : String(err));
+  }
+  if (!res.ok) {
+    let e = {};
+    try {
+      e = (await res.json()).error ?? {};
+    } catch {
+      /* not JSON */
+    }
+    const err = new ApiError(res.status, String(e.code ?? `HTTP_${res.status}`), String(e.message ?? res.statusText), e.details);
+    if (res.status === 401 && s) {
+      clearSession();
+      unauthorizedHandler(err);
+    }
+    throw err;
+  }
+  const name = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1] ?? 'export';
+  const blob = await res.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return { name, size: blob.size, rows: Number(res.headers.get('X-Export-Rows') ?? 0) };
+}
+
+/** Active staff accounts a ticket can be assigned to, once per session. */
+export function assignees() {
+  return cachedGet('/api/assignees');
+}

@@ -1,7 +1,8 @@
 /**
  * The staff console: shell (header, navigation, language switch, user), hash router and session.
  *
- * Routes: #/login, #/inbox, #/review, #/live, #/live/{id}, #/tickets/{number}, #/dashboard, #/customers,
+ * Routes: #/login, #/inbox (?view=mine|unassigned|waiting|overdue), #/review, #/live, #/live/{id},
+ * #/new (a ticket for a caller, visitor or letter), #/tickets/{number}, #/dashboard, #/customers,
  * #/customers/{id}, #/models, #/models/compare?a&b, #/models/{version}, #/keywords,
  * #/keywords/{topic}, #/admin. Each page module exports `render(ctx)`; `ctx.onCleanup` registers
  * what to stop (timers, charts) when the user leaves the page.
@@ -9,7 +10,8 @@
 import { api, clearSession, onUnauthorized, saveSession, session } from './api.js';
 import { h, loading, replace } from './dom.js';
 import { onDeskEvent } from './events.js';
-import { getLang, initLang, LANGS, setLang, t } from './i18n.js';
+import { getLang, htmlLang, initLang, LANGS, setLang, t } from './i18n.js';
+import { followWork, notificationsControl, paint, refreshWork, stopFollowingWork } from './work.js';
 
 const ROLE_RANK = { agent: 1, trainer: 2, admin: 3 };
 const allows = (user, role) => !!user && (ROLE_RANK[user.role] ?? 0) >= ROLE_RANK[role];
@@ -21,6 +23,7 @@ const ROUTES = {
   live: { module: './pages/live.js', role: 'agent', nav: 'live' },
   review: { module: './pages/inbox.js', role: 'agent', nav: 'review' },
   tickets: { module: './pages/ticket.js', role: 'agent', nav: 'inbox' },
+  new: { module: './pages/new-ticket.js', role: 'agent', nav: 'newTicket' },
   dashboard: { module: './pages/dashboard.js', role: 'agent', nav: 'dashboard' },
   customers: { module: './pages/customers.js', role: 'agent', nav: 'customers' },
   models: { module: './pages/models.js', role: 'trainer', nav: 'models' },
@@ -32,6 +35,7 @@ const NAV = [
   { key: 'inbox', href: '#/inbox', role: 'agent' },
   { key: 'review', href: '#/review', role: 'agent' },
   { key: 'live', href: '#/live', role: 'agent' },
+  { key: 'newTicket', href: '#/new', role: 'agent' },
   { key: 'dashboard', href: '#/dashboard', role: 'agent' },
   { key: 'customers', href: '#/customers', role: 'agent' },
   { key: 'models', href: '#/models', role: 'trainer' },
@@ -134,6 +138,7 @@ function shell(user, navKey) {
     ? h(
         'div',
         { class: 'user' },
+        notificationsControl(),
         h('span', { class: 'user-name', title: t(`role.${user.role}`) }, user.username, h('small', null, t(`role.${user.role}`))),
         h('button', { type: 'button', class: 'btn btn-ghost', 'data-action': 'logout', onclick: logout }, t('app.logout')),
       )
@@ -225,7 +230,7 @@ async function route() {
       /* a failing cleanup must not block navigation */
     }
   }
-  document.documentElement.lang = getLang() === 'en' ? 'en' : 'zh-CN';
+  document.documentElement.lang = htmlLang();
   const { parts, query } = parseHash();
   const name = parts[0] ?? '';
   const s = session();
@@ -248,6 +253,12 @@ async function route() {
   if (name !== 'login' && user) followLiveQueue();
   else stopFollowingLiveQueue();
   if (name !== 'login' && user?.role === 'admin') void showCapacity(main);
+  if (name !== 'login' && user) {
+    // The last counts at once, fresh ones when they arrive, and live from then on.
+    paint();
+    void refreshWork();
+    followWork();
+  } else stopFollowingWork();
   document.title = `${t(name === 'login' ? 'login.title' : `nav.${r.nav}`)} · ${t('app.title')}`;
   if (r.role && !allows(user, r.role)) {
     replace(main, h('section', { class: 'panel' }, h('h1', null, t('error.forbiddenTitle')), h('p', null, t('error.forbiddenPage', { role: t(`role.${r.role}`) }))));
@@ -265,6 +276,8 @@ async function route() {
     notify,
     errorText,
     onCleanup: (fn) => cleanups.push(fn),
+    /** After a change that moves tickets between views (assign, status, review, spam). */
+    refreshWork: () => refreshWork(),
     isCurrent: () => gen === generation,
     setTitle: (title) => {
       document.title = `${title} · ${t('app.title')}`;
@@ -316,5 +329,9 @@ async function refreshUser() {
 
 initLang();
 window.addEventListener('hashchange', route);
+// Counts and notifications stay fresh while the console is open (the live stream makes it sooner).
+setInterval(() => {
+  if (session() && parseHash().parts[0] !== 'login' && document.visibilityState === 'visible') void refreshWork();
+}, 30_000);
 route();
 refreshUser();

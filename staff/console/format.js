@@ -43,7 +43,7 @@ const nameOf = (item) => {
   if (!item) return null;
   const n = item.name;
   if (typeof n === 'string') return n;
-  if (n && typeof n === 'object') return (getLang() === 'en' ? n.en : n.zh) ?? n.zh ?? n.en ?? item.id;
+  if (n && typeof n === 'object') return (getLang() === 'en' ? n.en : getLang() === 'zh-Hant' ? (n['zh-Hant'] ?? n.zh) : n.zh) ?? n.zh ?? n.en ?? item.id;
   return item.id;
 };
 

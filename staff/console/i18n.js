@@ -1,13 +1,17 @@
 /**
- * The console's texts in Simplified Chinese (default) and English, and the language choice:
- * `?lang=en` (or `?lang=zh`) in the page URL, else the choice remembered in localStorage, else Chinese.
- * `t(key, params)` fills `{name}` placeholders; a missing key returns the key itself.
+ * The console's texts in Simplified Chinese (default), Traditional Chinese and English, and the
+ * language choice: `?lang=en`, `?lang=zh-Hant` (or `?lang=zh`) in the page URL, else the choice
+ * remembered in localStorage, else Simplified Chinese. `t(key, params)` fills `{name}` placeholders;
+ * a missing key returns the key itself. The Traditional dictionary (i18n-zh-hant.js) is generated
+ * from the Simplified one by `node scripts/console-zh-hant.mjs` and reviewed; a test checks that
+ * every key exists in all three.
  */
-
+import { ZH_HANT } from './i18n-zh-hant.js';
 import { LIVE_TEXTS } from './live-i18n.js';
 
 export const LANGS = [
-  { id: 'zh-Hans', label: '中文', htmlLang: 'zh-CN' },
+  { id: 'zh-Hans', label: '简体', htmlLang: 'zh-CN' },
+  { id: 'zh-Hant', label: '繁體', htmlLang: 'zh-Hant' },
   { id: 'en', label: 'English', htmlLang: 'en' },
 ];
 const STORAGE_KEY = 'demand-desk.console.lang';
@@ -485,6 +489,80 @@ export const DICT = {
     'admin.audit.target': '对象',
     'admin.audit.details': '详情',
     'admin.audit.none': '暂无记录。',
+
+    'nav.newTicket': '登记工单',
+    'work.reviewCount': '{n} 张工单待复核',
+    'notify.title': '通知',
+    'notify.unread': '通知：{n} 条未读',
+    'notify.assigned': '{by} 把工单 {ticket} 分配给了您',
+    'notify.customerReplied': '客户在工单 {ticket} 上回复了',
+    'notify.rated': '客户为工单 {ticket} 打了满意度评分',
+    'notify.readAll': '全部标为已读',
+    'notify.none': '暂无通知。',
+    'view.label': '工作视图',
+    'view.all': '全部',
+    'view.mine': '分配给我',
+    'view.unassigned': '未分配',
+    'view.waiting': '等待客户回复',
+    'view.overdue': '已超时',
+    'export.label': '导出当前筛选：',
+    'export.csv': 'CSV',
+    'export.xlsx': 'Excel',
+    'export.working': '正在导出…',
+    'export.done': '已导出 {name}（{rows} 行）',
+    'bulk.selectAll': '全选本页工单',
+    'bulk.select': '选择工单 {number}',
+    'bulk.action': '批量操作',
+    'bulk.choose': '批量操作…',
+    'bulk.assignTo': '分配给 {user}',
+    'bulk.unassign': '取消分配',
+    'bulk.statusTo': '状态改为「{status}」',
+    'bulk.apply': '执行',
+    'bulk.selected': '已选 {n} 张',
+    'bulk.done': '批量操作完成：成功 {ok} 张，失败 {failed} 张',
+    'ticket.dueAt': '应完成时间',
+    'ticket.dueLine': '应于 {at} 前处理（优先级：{priority}）',
+    'ticket.overdue': '已超时',
+    'ticket.waiting': '等待客户',
+    'ticket.inactiveUser': '{user}（已停用）',
+    'canned.label': '快捷回复',
+    'canned.choose': '插入快捷回复…',
+    'canned.none': '暂无快捷回复',
+    'canned.heading': '快捷回复',
+    'canned.intro': '客服在回复框中可直接插入的常用回复，按语言区分。',
+    'canned.variables': '可用变量：{ticketNumber} 工单号、{customerName} 客户姓名、{agentName} 客服用户名、{topic} 主题',
+    'canned.lang': '语言',
+    'canned.title': '标题',
+    'canned.text': '内容',
+    'canned.actions': '操作',
+    'canned.add': '添加快捷回复',
+    'canned.save': '保存修改',
+    'canned.cancel': '取消',
+    'canned.edit': '编辑',
+    'canned.delete': '删除',
+    'canned.confirmDelete': '确定删除快捷回复「{title}」？',
+    'canned.deleted': '已删除快捷回复「{title}」',
+    'canned.saved': '已保存快捷回复「{title}」',
+    'canned.empty': '还没有快捷回复。',
+    'correct.choose': '— 请选择 —',
+    'correct.chooseFirst': '请先选择正确的分类。',
+    'correct.spamFirst': '此工单被判定为垃圾信息，无法更正分类；如判断有误，请先点「不是垃圾信息」。',
+    'newTicket.intro': '为来电、到访或来信的客户登记诉求。系统会像处理其他工单一样自动分类，并计入客户档案与渠道偏好。',
+    'newTicket.channel': '来源渠道',
+    'reply.offlineHint': '此工单来自{channel}，系统无法直接发送；回复会记录在工单上，请通过电话、信件等方式告知客户。',
+    'newTicket.name': '客户姓名',
+    'newTicket.phone': '电话',
+    'newTicket.email': '邮箱',
+    'newTicket.text': '诉求内容',
+    'newTicket.textHint': '尽量按客户原话记录。',
+    'newTicket.submit': '登记工单',
+    'newTicket.filing': '正在登记…',
+    'newTicket.filed': '已登记工单 {number}',
+    'newTicket.filedOffline': '数据库暂不可用，工单 {number} 已保存在本地，稍后自动入库',
+    'newTicket.invalid': '请检查填写内容：{message}',
+    'channel.walk-in': '到访',
+    'channel.letter': '信件',
+    'channel.other': '其他',
   },
   en: {
     'app.title': 'Customer Demand Desk',
@@ -958,15 +1036,96 @@ export const DICT = {
     'admin.audit.target': 'Record',
     'admin.audit.details': 'Details',
     'admin.audit.none': 'No entries.',
+
+    'nav.newTicket': 'Log a ticket',
+    'work.reviewCount': '{n} tickets waiting for review',
+    'notify.title': 'Notifications',
+    'notify.unread': 'Notifications: {n} unread',
+    'notify.assigned': '{by} assigned ticket {ticket} to you',
+    'notify.customerReplied': 'The customer replied on ticket {ticket}',
+    'notify.rated': 'The customer rated ticket {ticket}',
+    'notify.readAll': 'Mark all read',
+    'notify.none': 'No notifications.',
+    'view.label': 'Views',
+    'view.all': 'All',
+    'view.mine': 'Assigned to me',
+    'view.unassigned': 'Unassigned',
+    'view.waiting': 'Waiting for the customer',
+    'view.overdue': 'Overdue',
+    'export.label': 'Export this filter:',
+    'export.csv': 'CSV',
+    'export.xlsx': 'Excel',
+    'export.working': 'Exporting…',
+    'export.done': 'Exported {name} ({rows} rows)',
+    'bulk.selectAll': 'Select all tickets on this page',
+    'bulk.select': 'Select ticket {number}',
+    'bulk.action': 'Bulk action',
+    'bulk.choose': 'Bulk action…',
+    'bulk.assignTo': 'Assign to {user}',
+    'bulk.unassign': 'Unassign',
+    'bulk.statusTo': 'Set status to “{status}”',
+    'bulk.apply': 'Apply',
+    'bulk.selected': '{n} selected',
+    'bulk.done': 'Bulk action done: {ok} succeeded, {failed} failed',
+    'ticket.dueAt': 'Due',
+    'ticket.dueLine': 'Due by {at} (priority: {priority})',
+    'ticket.overdue': 'Overdue',
+    'ticket.waiting': 'Waiting for customer',
+    'ticket.inactiveUser': '{user} (disabled)',
+    'canned.label': 'Canned replies',
+    'canned.choose': 'Insert a canned reply…',
+    'canned.none': 'No canned replies',
+    'canned.heading': 'Canned replies',
+    'canned.intro': 'Replies agents insert from the reply box, per language.',
+    'canned.variables': 'Variables: {ticketNumber} ticket number, {customerName} customer name, {agentName} agent user name, {topic} topic',
+    'canned.lang': 'Language',
+    'canned.title': 'Title',
+    'canned.text': 'Text',
+    'canned.actions': 'Actions',
+    'canned.add': 'Add canned reply',
+    'canned.save': 'Save changes',
+    'canned.cancel': 'Cancel',
+    'canned.edit': 'Edit',
+    'canned.delete': 'Delete',
+    'canned.confirmDelete': 'Delete the canned reply “{title}”?',
+    'canned.deleted': 'Canned reply “{title}” deleted',
+    'canned.saved': 'Canned reply “{title}” saved',
+    'canned.empty': 'No canned replies yet.',
+    'correct.choose': '— choose —',
+    'correct.chooseFirst': 'Choose the right value first.',
+    'correct.spamFirst': 'This ticket is marked as spam, so its classification cannot be corrected; if that is wrong, choose “Not spam” first.',
+    'newTicket.intro': 'Log the demand of a customer who called, came in or wrote. It is classified like any other ticket and counts in the customer profile and channel preference.',
+    'newTicket.channel': 'Came by',
+    'reply.offlineHint': 'This ticket came by {channel}, which the desk cannot send on: the reply is recorded on the ticket; tell the customer by phone or letter.',
+    'newTicket.name': "Customer's name",
+    'newTicket.phone': 'Phone',
+    'newTicket.email': 'E-mail',
+    'newTicket.text': 'Demand',
+    'newTicket.textHint': 'In the customer\'s own words where possible.',
+    'newTicket.submit': 'Log ticket',
+    'newTicket.filing': 'Logging…',
+    'newTicket.filed': 'Ticket {number} logged',
+    'newTicket.filedOffline': 'The database is unavailable: ticket {number} is kept locally and stored later',
+    'newTicket.invalid': 'Please check the form: {message}',
+    'channel.walk-in': 'Walk-in',
+    'channel.letter': 'Letter',
+    'channel.other': 'Other',
   },
 };
 
+DICT['zh-Hant'] = ZH_HANT;
 // The live console's texts live in their own file (live-i18n.js), in every language.
 for (const [l, texts] of Object.entries(LIVE_TEXTS)) DICT[l] = { ...(DICT[l] ?? {}), ...texts };
 
 let lang = 'zh-Hans';
 
-const normalise = (v) => (v === 'en' || v === 'en-US' || v === 'en-GB' ? 'en' : v === 'zh' || v === 'zh-Hans' || v === 'zh-CN' ? 'zh-Hans' : null);
+const normalise = (v) =>
+  v === 'en' || v === 'en-US' || v === 'en-GB' ? 'en' : v === 'zh' || v === 'zh-Hans' || v === 'zh-CN' ? 'zh-Hans' : v === 'zh-Hant' || v === 'zh-TW' || v === 'zh-HK' ? 'zh-Hant' : null;
+
+/** The html `lang` of the current language. */
+export function htmlLang() {
+  return LANGS.find((l) => l.id === lang)?.htmlLang ?? 'zh-CN';
+}
 
 /** Picks the language: ?lang= in the URL (remembered), else localStorage, else Chinese. */
 export function initLang() {
@@ -996,10 +1155,10 @@ export function setLang(l) {
   // Keep ?lang= in the address in step, so a reload or a shared link shows the same language.
   const url = new URL(location.href);
   if (url.searchParams.has('lang')) {
-    url.searchParams.set('lang', lang === 'en' ? 'en' : 'zh');
+    url.searchParams.set('lang', lang === 'zh-Hans' ? 'zh' : lang);
     history.replaceState(history.state, '', url);
   }
-  document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+  document.documentElement.lang = htmlLang();
 }
 
 /** Whether the current language has `key`. */

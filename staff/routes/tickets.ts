@@ -5,15 +5,14 @@
  * own channel (an undelivered one can be retried). Each route is a schema plus one call into the desk (desk/tickets.ts).
  */
 import { z } from 'zod';
-import { PRIORITIES, TICKET_STATUSES, TicketNumber, TicketQuerySchema } from '../../store/schemas.js';
-import { notificationsFor } from '../../desk/notifications.js';
+import { names, REPLY_LANGS } from '../../bot/messages.js';
+import { STAFF_CHANNELS, type BulkAction } from '../../desk/tickets.js';
+import { ContactSchema, PRIORITIES, TICKET_STATUSES, TicketNumber, TicketQuerySchema, type TicketQuery } from '../../store/schemas.js';
+import { EXPORT_FORMATS, EXPORT_MAX_ROWS, exportRows, toCsv, toXlsx } from '../ticket-export.js';
 import type { StaffDeps } from '../deps.js';
 import { HttpError, type ApiRouter } from '../http.js';
 
 const NumberParams = z.object({ number: TicketNumber }).strict();
-const NotificationQuery = z
-  .object({ unassigned: z.enum(['true', 'false']).transform((v) => v === 'true').optional(), limit: z.coerce.number().int().min(1).max(200).default(50) })
-  .strict();
 const ReplyParams = z.object({ number: TicketNumber, id: z.string().uuid() }).strict();
 const Person = z.string().trim().min(1).max(64);
 const PatchBody = z
@@ -31,6 +30,52 @@ const CorrectionBody = z.object({ field: z.enum(['topic', 'type']), to: z.string
 const ReplyBody = z.object({ text: z.string().trim().min(1).max(4000) }).strict();
 const SpamBody = z.object({ spam: z.boolean() }).strict();
 
+/** The console's named views; each is a filter over open tickets (the review queue: tickets in review). */
+export const VIEWS = ['mine', 'unassigned', 'waiting', 'overdue', 'review'] as const;
+const ListQuery = TicketQuerySchema.extend({ view: z.enum(VIEWS).optional() });
+const ExportQuery = ListQuery.omit({ page: true, pageSize: true }).extend({ format: z.enum(EXPORT_FORMATS), lang: z.enum(REPLY_LANGS).default('zh-Hans') });
+
+/** The filter a view stands for, for `username` (spam is never work to do). */
+function viewFilter(view: (typeof VIEWS)[number] | undefined, username: string): Partial<TicketQuery> {
+  switch (view) {
+    case 'mine':
+      return { assignee: username, open: true, spam: false };
+    case 'unassigned':
+      return { unassigned: true, open: true, spam: false };
+    case 'waiting':
+      return { waiting: true, spam: false };
+    case 'overdue':
+      return { overdue: true, spam: false };
+    case 'review':
+      return { needsReview: true };
+    default:
+      return {};
+  }
+}
+
+const NewTicketBody = z
+  .object({
+    channel: z.enum(STAFF_CHANNELS),
+    text: z.string().trim().min(1).max(4000),
+    customer: z.object({ name: z.string().trim().min(1).max(128).optional() }).strict().extend(ContactSchema.shape).strict(),
+    priority: z.enum(PRIORITIES).optional(),
+  })
+  .strict();
+
+const BulkBody = z
+  .object({
+    numbers: z.array(TicketNumber).min(1).max(200),
+    action: z.enum(['assign', 'status', 'spam']),
+    assignee: Person.nullable().optional(),
+    status: z.enum(TICKET_STATUSES).optional(),
+    spam: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    const needed = b.action === 'assign' ? 'assignee' : b.action;
+    if (b[needed] === undefined) ctx.addIssue({ code: 'custom', path: [needed], message: `required for action "${b.action}"` });
+  });
+
 /** The version an edit is based on: the body's `version`, else an `If-Match: "<version>"` header. */
 function expectedVersion(bodyVersion: number | undefined, ifMatch: string | string[] | undefined): number | undefined {
   if (bodyVersion !== undefined) return bodyVersion;
@@ -43,6 +88,7 @@ function expectedVersion(bodyVersion: number | undefined, ifMatch: string | stri
 export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
   const { taxonomy } = deps;
   const tickets = deps.services.tickets;
+  const hant = names(taxonomy, 'zh-Hant');
 
   router.add({
     method: 'get',
@@ -53,9 +99,9 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     handler: async () => ({
       body: {
         version: taxonomy.version,
-        topics: taxonomy.topics.map((t) => ({ id: t.id, name: t.name })),
-        // Names come from data/taxonomy.json, the one definition of the demand types.
-        types: taxonomy.types.map((t) => ({ id: t.id, name: t.name })),
+        // Names come from data/taxonomy.json (the one definition); zh-Hant converted as the bot shows them.
+        topics: taxonomy.topics.map((t) => ({ id: t.id, name: { ...t.name, 'zh-Hant': hant.topic(t.id) } })),
+        types: taxonomy.types.map((t) => ({ id: t.id, name: { ...t.name, 'zh-Hant': hant.type(t.id) } })),
         statuses: TICKET_STATUSES,
         priorities: PRIORITIES,
       },
@@ -65,11 +111,83 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
   router.add({
     method: 'get',
     path: '/api/tickets',
-    summary: 'Tickets with filters, sorting (sort=review: the review queue) and pagination',
+    summary: 'Tickets with filters, views (view=mine, unassigned, waiting, overdue, review), sorting and pagination; each ticket with dueAt, waiting and overdue',
     tag: 'tickets',
     role: 'agent',
-    query: TicketQuerySchema,
-    handler: async ({ query }) => ({ body: await tickets.list(query) }),
+    query: ListQuery,
+    handler: async ({ query, principal }) => {
+      const { view, ...q } = query;
+      return { body: await tickets.listForStaff({ ...q, ...viewFilter(view, principal!.username) }) };
+    },
+  });
+
+  router.add({
+    method: 'get',
+    path: '/api/tickets/counts',
+    summary: "The navigation's counts: tickets in review, and open tickets assigned to you, unassigned, waiting for the customer and overdue (from the read model of open tickets, no scan)",
+    tag: 'tickets',
+    role: 'agent',
+    handler: async ({ principal }) => ({ body: await deps.store.ticketIndex.workCounts(principal!.username) }),
+  });
+
+  router.add({
+    method: 'post',
+    path: '/api/tickets',
+    summary: "Files a ticket for a customer who called, came in or wrote (channel phone, walk-in, letter, email, other): classified like any other ticket, counted in the customer's profile",
+    tag: 'tickets',
+    role: 'agent',
+    body: NewTicketBody,
+    responses: { 201: 'the ticket (stored: database, or outbox when the database is unreachable)' },
+    handler: async ({ body, principal }) => {
+      const c = deps.classifier.classify(body.text);
+      const { ticket, stored } = await tickets.fileForCustomer(body, c, principal!.username);
+      return { status: 201, body: { ticket: tickets.staffView(ticket), stored } };
+    },
+  });
+
+  router.add({
+    method: 'post',
+    path: '/api/tickets/bulk',
+    summary: 'One action on several tickets (assign, status, spam): an outcome per ticket, each change audited',
+    tag: 'tickets',
+    role: 'agent',
+    body: BulkBody,
+    responses: { 200: '{results: [{number, ok, version} | {number, ok: false, code, message}]}' },
+    handler: async ({ body, principal }) => {
+      const action: BulkAction = body.action === 'assign' ? { action: 'assign', assignee: body.assignee ?? null } : body.action === 'status' ? { action: 'status', status: body.status! } : { action: 'spam', spam: body.spam! };
+      const results = await tickets.bulk(body.numbers, action, principal!.username);
+      return { body: { results, ok: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length } };
+    },
+  });
+
+  router.add({
+    method: 'get',
+    path: '/api/tickets/export',
+    summary: `The tickets of a filter or view as CSV (UTF-8 with BOM) or Excel (xlsx); at most ${EXPORT_MAX_ROWS} rows, a larger filter is refused`,
+    tag: 'tickets',
+    role: 'agent',
+    query: ExportQuery,
+    responses: { 200: 'the file (text/csv or application/vnd.openxmlformats-officedocument.spreadsheetml.sheet)', 400: 'invalid filter, or more rows than one export holds' },
+    handler: async ({ query, principal }) => {
+      const { view, format, lang, ...q } = query;
+      const filter = { ...q, ...viewFilter(view, principal!.username) };
+      const first = await tickets.listForStaff({ ...filter, page: 1, pageSize: 200 });
+      if (first.total > EXPORT_MAX_ROWS) {
+        throw new HttpError(400, 'EXPORT_TOO_LARGE', `the filter matches ${first.total} tickets; one export holds at most ${EXPORT_MAX_ROWS}: narrow it (e.g. a date range)`, [{ field: 'query', message: 'too many rows' }]);
+      }
+      const items = [...first.items];
+      for (let page = 2; items.length < first.total; page++) {
+        const next = await tickets.listForStaff({ ...filter, page, pageSize: 200 });
+        if (next.items.length === 0) break;
+        items.push(...next.items);
+      }
+      const rows = exportRows(items, taxonomy, lang, deps.config.TIME_ZONE);
+      const stamp = new Date().toISOString().slice(0, 10);
+      const file = `tickets-${stamp}.${format}`;
+      const headers = { 'Content-Disposition': `attachment; filename="${file}"`, 'X-Export-Rows': String(items.length) };
+      if (format === 'csv') return { headers, raw: { contentType: 'text/csv; charset=utf-8', data: toCsv(rows) } };
+      return { headers, raw: { contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', data: await toXlsx(rows, 'tickets') } };
+    },
   });
 
   router.add({
@@ -170,16 +288,5 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     params: ReplyParams,
     responses: { 200: 'sent (delivered: true) or still not delivered (delivered: false, with the error)', 400: 'the reply was already delivered', 404: 'no such ticket or reply' },
     handler: async ({ params, principal }) => ({ body: await tickets.retryReply(params.number, params.id, principal!.username) }),
-  });
-
-  router.add({
-    method: 'get',
-    path: '/api/notifications',
-    summary: "The signed-in user's notifications, newest first: customers writing on or rating their tickets (desk/notifications.ts)",
-    tag: 'tickets',
-    role: 'agent',
-    query: NotificationQuery,
-    responses: { 200: '{ items: [{ id, kind, ticket, at, details }] }' },
-    handler: async ({ query, principal }) => ({ body: { items: await notificationsFor(deps.store.audit, principal!.username, { includeUnassigned: query.unassigned, limit: query.limit }) } }),
   });
 }

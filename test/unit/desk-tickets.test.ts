@@ -100,15 +100,22 @@ function fakes(initial: Ticket, channel: CustomerChannel | null = null) {
     },
     list: async () => ({ items: [], total: 0, page: 1, pageSize: 50 }),
   };
+  const notified: { username: string; kind: string; ticket: string; by: string | null }[] = [];
   const service = new TicketService({
     tickets: tickets as unknown as TicketStore,
     topics: ['delivery', 'quality'],
     training,
     audit: trail,
     channel: () => channel,
+    notifier: {
+      async add(username, n) {
+        writes.push('notify');
+        notified.push({ username, kind: n.kind, ticket: n.ticket, by: n.by });
+      },
+    },
     now: () => AT,
   });
-  return { service, writes, examples, audit, state, current: () => current };
+  return { service, writes, examples, audit, notified, state, current: () => current };
 }
 
 describe('desk: tickets', () => {
@@ -170,10 +177,11 @@ describe('desk: tickets', () => {
     await f.service.addCustomerMessage('T20261201-0001', '好的，那明天我在家等');
     await f.service.rate('T20261201-0001', { score: 4, comment: '很耐心' });
     expect(f.current()).toMatchObject({ messages: [{ text: '好的，那明天我在家等' }], satisfaction: { score: 4, comment: '很耐心' } });
-    expect(f.writes).toEqual(['ticket.message', 'audit', 'ticket.rate', 'audit']);
-    expect(f.audit).toEqual([
-      { action: 'ticket.customer-message', details: { notify: 'erin', length: 10 } },
-      { action: 'ticket.rating', details: { notify: 'erin', score: 4, comment: '很耐心' } },
+    expect(f.writes).toEqual(['ticket.message', 'notify', 'ticket.rate', 'audit', 'notify']);
+    expect(f.audit).toEqual([{ action: 'ticket.rating', details: { score: 4, comment: '很耐心' } }]);
+    expect(f.notified).toEqual([
+      { username: 'erin', kind: 'customer-replied', ticket: 'T20261201-0001', by: null },
+      { username: 'erin', kind: 'rated', ticket: 'T20261201-0001', by: null },
     ]);
   });
 
@@ -210,5 +218,27 @@ describe('desk: tickets', () => {
     await expect(f.service.retryReply('T20261201-0001', 'r1', 'dan')).rejects.toThrow(ValidationError);
     await expect(f.service.retryReply('T20261201-0001', 'nope', 'dan')).rejects.toThrow(NotFoundError);
     expect(sent).toHaveLength(1);
+  });
+
+  it('a demand logged by staff is filed under its channel with the caller\'s contact; a spam reading only flags it', async () => {
+    const created: unknown[] = [];
+    const store = { create: async (input: unknown) => (created.push(input), { ticket: ticket({ number: 'T20261201-0002' }), stored: 'database' as const }) };
+    const audit: string[] = [];
+    const service = new TicketService({
+      tickets: store as unknown as TicketStore,
+      topics: ['delivery'],
+      training: { record: async () => undefined, recent: async () => [] },
+      audit: { record: async (e) => void audit.push(e.action), list: async () => ({ items: [], total: 0, page: 1, pageSize: 50 }) },
+      channel: () => null,
+    });
+    const reading = { normalized: '加微信领礼品', lang: 'zh-Hans', topic: 'delivery', type: 'complaint', spam: true, suspectedSpam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 't', needsReview: false, reason: null } as unknown as Parameters<TicketService['fileForCustomer']>[1];
+    await service.fileForCustomer({ channel: 'walk-in', text: '加微信领礼品', customer: { name: '访客', phone: '+86 138-0000-1111' } }, reading, 'ann');
+    expect(created[0]).toMatchObject({
+      customer: { channelId: 'walk-in', userId: 'tel:+8613800001111', name: '访客' },
+      contact: { phone: '+86 138-0000-1111' },
+      conversationRef: null,
+      classification: { spam: false, suspectedSpam: true, needsReview: true, reviewReason: 'possible-spam', topic: null, type: null },
+    });
+    expect(audit).toEqual(['ticket.file']);
   });
 });

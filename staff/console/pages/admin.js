@@ -1,7 +1,7 @@
 /**
  * Administration (#/admin, admin role): users (list, add, change role, enable/disable, set a new
- * password), API tokens for integrations (create — the secret is shown once —, list, revoke) and
- * the audit log.
+ * password), API tokens for integrations (create — the secret is shown once —, list, revoke),
+ * canned replies (快捷回复) per language with their variables, and the audit log.
  */
 import { api } from '../api.js';
 import { field, h, replace, select } from '../dom.js';
@@ -9,6 +9,7 @@ import * as f from '../format.js';
 import { t } from '../i18n.js';
 
 const ROLES = ['agent', 'trainer', 'admin'];
+const CANNED_LANGS = ['zh-Hans', 'zh-Hant', 'en'];
 const listOf = (res) => (Array.isArray(res) ? res : Array.isArray(res?.items) ? res.items : Array.isArray(res?.tokens) ? res.tokens : []);
 
 export async function render(ctx) {
@@ -280,6 +281,99 @@ export async function render(ctx) {
     h('button', { type: 'submit', class: 'btn btn-primary' }, t('admin.createToken')),
   );
 
+  // Canned replies: a list with edit and delete, and one form to add or change one.
+  const cannedSlot = h('div', { class: 'table-wrap' });
+  const cf = {
+    lang: select({ name: 'lang', 'data-testid': 'canned-lang' }, CANNED_LANGS.map((l) => ({ value: l, label: t(`langs.${l}`) })), 'zh-Hans'),
+    title: h('input', { type: 'text', name: 'title', required: true, maxlength: 60, autocomplete: 'off', 'data-testid': 'canned-title' }),
+    text: h('textarea', { name: 'text', rows: 3, required: true, maxlength: 2000, 'data-testid': 'canned-text' }),
+  };
+  let editing = null;
+  const cannedSubmit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-action': 'canned-save' }, t('canned.add'));
+  const cancelEdit = h('button', { type: 'button', class: 'btn', hidden: true }, t('canned.cancel'));
+  const resetCanned = () => {
+    editing = null;
+    cf.title.value = '';
+    cf.text.value = '';
+    cannedSubmit.textContent = t('canned.add');
+    cancelEdit.hidden = true;
+  };
+  cancelEdit.onclick = resetCanned;
+  async function loadCanned() {
+    const items = listOf(await api('/api/canned-replies'));
+    if (!ctx.isCurrent()) return;
+    replace(
+      cannedSlot,
+      items.length
+        ? h(
+            'table',
+            { class: 'table', 'data-testid': 'canned-list' },
+            h('thead', null, h('tr', null, ['lang', 'title', 'text', 'actions'].map((k) => h('th', { scope: 'col' }, t(`canned.${k}`))))),
+            h(
+              'tbody',
+              null,
+              items.map((c) =>
+                h(
+                  'tr',
+                  null,
+                  h('td', { 'data-label': t('canned.lang') }, t(`langs.${c.lang}`)),
+                  h('td', { 'data-label': t('canned.title') }, c.title),
+                  h('td', { 'data-label': t('canned.text'), class: 'break' }, c.text),
+                  h(
+                    'td',
+                    { 'data-label': t('canned.actions'), class: 'nowrap' },
+                    h('button', { type: 'button', class: 'btn btn-small', onclick: () => { editing = c.id; cf.lang.value = c.lang; cf.title.value = c.title; cf.text.value = c.text; cannedSubmit.textContent = t('canned.save'); cancelEdit.hidden = false; cf.title.focus(); } }, t('canned.edit')),
+                    h(
+                      'button',
+                      {
+                        type: 'button',
+                        class: 'btn btn-small btn-danger',
+                        onclick: async () => {
+                          if (!window.confirm(t('canned.confirmDelete', { title: c.title }))) return;
+                          try {
+                            await api(`/api/canned-replies/${encodeURIComponent(c.id)}`, { method: 'DELETE' });
+                            ctx.notify(t('canned.deleted', { title: c.title }));
+                            await loadCanned();
+                          } catch (err) {
+                            fail(err);
+                          }
+                        },
+                      },
+                      t('canned.delete'),
+                    ),
+                  ),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, t('canned.empty')),
+    );
+  }
+  const cannedForm = h(
+    'form',
+    {
+      class: 'stack',
+      'aria-label': t('canned.add'),
+      onsubmit: async (e) => {
+        e.preventDefault();
+        if (!e.target.reportValidity()) return;
+        const body = { lang: cf.lang.value, title: cf.title.value.trim(), text: cf.text.value.trim() };
+        try {
+          if (editing) await api(`/api/canned-replies/${encodeURIComponent(editing)}`, { method: 'PUT', body });
+          else await api('/api/canned-replies', { method: 'POST', body });
+          ctx.notify(t('canned.saved', { title: body.title }));
+          resetCanned();
+          await loadCanned();
+        } catch (err) {
+          fail(err);
+        }
+      },
+    },
+    h('div', { class: 'filter-grid' }, field(t('canned.lang'), cf.lang), field(t('canned.title'), cf.title)),
+    field(t('canned.text'), cf.text, t('canned.variables')),
+    h('div', { class: 'actions' }, cannedSubmit, cancelEdit),
+  );
+
   replace(
     ctx.root,
     h(
@@ -288,8 +382,9 @@ export async function render(ctx) {
       h('div', { class: 'page-head' }, h('h1', null, t('nav.admin')), h('p', { class: 'muted' }, t('admin.intro'))),
       h('section', { class: 'panel', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, t('admin.users')), addUser, usersSlot),
       h('section', { class: 'panel', 'aria-labelledby': 'tokens-title' }, h('h2', { id: 'tokens-title' }, t('admin.tokens')), h('p', { class: 'muted small' }, t('admin.tokensIntro')), addToken, newToken, tokensSlot),
+      h('section', { class: 'panel', 'aria-labelledby': 'canned-title' }, h('h2', { id: 'canned-title' }, t('canned.heading')), h('p', { class: 'muted small' }, t('canned.intro')), cannedForm, cannedSlot),
       h('section', { class: 'panel', 'aria-labelledby': 'audit-title' }, h('h2', { id: 'audit-title' }, t('admin.auditLog')), auditSlot),
     ),
   );
-  await Promise.all([loadUsers(), loadTokens().catch(fail), loadAudit().catch(fail)]);
+  await Promise.all([loadUsers(), loadTokens().catch(fail), loadCanned().catch(fail), loadAudit().catch(fail)]);
 }

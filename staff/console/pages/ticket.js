@@ -2,12 +2,15 @@
  * Ticket detail (#/tickets/{number}): the conversation (customer messages and staff replies), the
  * classification explanation, correction of topic and type, follow-up (status along the life
  * cycle, priority, assignee — sent with the version the user saw, so a concurrent change gives a
- * conflict instead of being overwritten), notes and the reply box.
+ * conflict instead of being overwritten; the assignee chosen from the active staff accounts), the
+ * due time (overdue highlighted), notes, and the reply box with the canned replies (快捷回复) filled
+ * for this ticket.
  */
-import { api, taxonomy } from '../api.js';
+import { api, assignees, taxonomy } from '../api.js';
 import { bar, field, h, replace, select, uid } from '../dom.js';
 import * as f from '../format.js';
 import { t } from '../i18n.js';
+import { onDeskEvent } from '../events.js';
 import { LIST_KEY } from './inbox.js';
 
 /** The ticket life cycle (as the API enforces it). */
@@ -19,13 +22,21 @@ export const STATUS_TRANSITIONS = {
   reopened: ['in_progress', 'resolved', 'closed'],
 };
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+/** Channels staff log tickets from that no message can be sent on. */
+const OFFLINE_CHANNELS = ['phone', 'walk-in', 'letter', 'other'];
 
 /** The ticket in an API answer: the ticket itself, or {ticket, …}. */
 const ticketOf = (res) => (res && typeof res === 'object' && res.ticket && typeof res.ticket === 'object' ? res.ticket : res);
 
 export async function render(ctx) {
   const number = ctx.parts[1] ?? '';
-  const [tax, initial] = await Promise.all([taxonomy(), api(`/api/tickets/${encodeURIComponent(number)}`)]);
+  const [tax, initial, staff, canned] = await Promise.all([
+    taxonomy(),
+    api(`/api/tickets/${encodeURIComponent(number)}`),
+    assignees().catch(() => ({ items: [] })),
+    api(`/api/tickets/${encodeURIComponent(number)}/canned-replies`).catch(() => ({ items: [] })),
+  ]);
+  const users = (staff?.items ?? []).map((u) => u.username);
   if (!ctx.isCurrent()) return;
   let ticket = initial;
   ctx.setTitle(ticket.number);
@@ -49,17 +60,17 @@ export async function render(ctx) {
         { class: 'banner banner-warn', role: 'alert', 'data-testid': 'conflict' },
         h('strong', null, t('ticket.conflictTitle')),
         h('span', null, t('ticket.conflict')),
-        h('button', { type: 'button', class: 'btn', onclick: reload }, t('ticket.reload')),
+        h('button', { type: 'button', class: 'btn', onclick: () => reload() }, t('ticket.reload')),
       ),
     );
     banner.querySelector('button')?.focus();
   };
-  async function reload() {
+  async function reload(quiet = false) {
     try {
       ticket = await api(`/api/tickets/${encodeURIComponent(number)}`);
       replace(banner);
       renderAll();
-      ctx.notify(t('ticket.reloaded'));
+      if (!quiet) ctx.notify(t('ticket.reloaded'));
     } catch (err) {
       if (err.status !== 401) ctx.notify(ctx.errorText(err), 'error');
     }
@@ -73,6 +84,7 @@ export async function render(ctx) {
       if (next && typeof next === 'object' && next.number) ticket = next;
       replace(banner);
       renderAll();
+      ctx.refreshWork();
       done?.(res);
       return res;
     } catch (err) {
@@ -102,6 +114,15 @@ export async function render(ctx) {
       h('p', { class: 'muted' }, t('ticket.createdLine', { at: f.dateTime(ticket.createdAt), channel: f.channelName(ticket.customer?.channelId), updated: f.dateTime(ticket.updatedAt) })),
       ticket.satisfaction
         ? h('p', { 'data-testid': 'satisfaction' }, t('ticket.satisfaction', { score: ticket.satisfaction.score }), ticket.satisfaction.comment ? ` — ${ticket.satisfaction.comment}` : '')
+        : null,
+      ticket.dueAt
+        ? h(
+            'p',
+            { class: ['due-line', ticket.overdue && 'overdue'], 'data-testid': 'due' },
+            t('ticket.dueLine', { at: f.dateTime(ticket.dueAt), priority: f.priorityName(ticket.priority) }),
+            ticket.overdue ? h('span', { class: 'badge badge-error', 'data-testid': 'overdue' }, t('ticket.overdue')) : null,
+            ticket.waiting ? h('span', { class: 'badge badge-muted', 'data-testid': 'waiting' }, t('ticket.waiting')) : null,
+          )
         : null,
     );
   }
@@ -154,6 +175,17 @@ export async function render(ctx) {
   const replyStatus = h('p', { class: 'form-message', role: 'status', 'data-testid': 'reply-status' });
   function renderReplyBox() {
     const send = h('button', { type: 'submit', class: 'btn btn-primary' }, t('reply.send'));
+    const items = canned?.items ?? [];
+    const pick = select({ name: 'canned', 'data-testid': 'canned-replies', 'aria-label': t('canned.label') }, [{ value: '', label: items.length ? t('canned.choose') : t('canned.none') }, ...items.map((c) => ({ value: c.id, label: c.title }))], '');
+    pick.disabled = items.length === 0;
+    pick.onchange = () => {
+      const c = items.find((x) => x.id === pick.value);
+      if (!c) return;
+      // Into the box for the agent to adjust; a half-written text keeps its place before it.
+      replyText.value = replyText.value.trim() ? `${replyText.value.trimEnd()}\n${c.text}` : c.text;
+      pick.value = '';
+      replyText.focus();
+    };
     return h(
       'form',
       {
@@ -180,9 +212,10 @@ export async function render(ctx) {
           }
         },
       },
-      h('label', { for: replyText.id }, t('reply.label')),
+      h('div', { class: 'reply-head' }, h('label', { for: replyText.id }, t('reply.label')), h('span', { class: 'canned' }, pick)),
       replyText,
-      h('p', { class: 'hint' }, t('reply.hint', { channel: f.channelName(ticket.customer?.channelId) })),
+      // Calls, visits and letters have no channel to send on: the reply is a record of what staff told the customer.
+      h('p', { class: 'hint' }, OFFLINE_CHANNELS.includes(ticket.customer?.channelId) ? t('reply.offlineHint', { channel: f.channelName(ticket.customer?.channelId) }) : t('reply.hint', { channel: f.channelName(ticket.customer?.channelId) })),
       h('div', { class: 'actions' }, send),
       replyStatus,
     );
@@ -192,9 +225,12 @@ export async function render(ctx) {
     const next = STATUS_TRANSITIONS[ticket.status] ?? [];
     const status = select({ name: 'status', id: uid('status') }, [{ value: ticket.status, label: `${f.statusName(ticket.status)} (${t('ticket.current')})` }, ...next.map((s) => ({ value: s, label: f.statusName(s) }))], ticket.status);
     const priority = select({ name: 'priority', id: uid('priority') }, PRIORITIES.map((p) => ({ value: p, label: f.priorityName(p) })), ticket.priority);
-    const assignee = h('input', { type: 'text', name: 'assignee', value: ticket.assignee ?? '', maxlength: 64, autocomplete: 'off', placeholder: t('ticket.unassigned') });
+    // Only active staff accounts; a former colleague still on the ticket stays visible as such.
+    const options = [{ value: '', label: t('ticket.unassigned') }, ...users.map((u) => ({ value: u, label: u }))];
+    if (ticket.assignee && !users.includes(ticket.assignee)) options.push({ value: ticket.assignee, label: t('ticket.inactiveUser', { user: ticket.assignee }), disabled: true });
+    const assignee = select({ name: 'assignee', 'data-testid': 'assignee' }, options, ticket.assignee ?? '');
     const save = h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save'));
-    const mine = h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => (assignee.value = ctx.user.username) }, t('ticket.assignMe'));
+    const mine = h('button', { type: 'button', class: 'btn btn-ghost', disabled: !users.includes(ctx.user.username), onclick: () => (assignee.value = ctx.user.username) }, t('ticket.assignMe'));
     replace(
       followUp,
       h('h2', { id: 'follow-title' }, t('ticket.followUp')),
@@ -268,14 +304,25 @@ export async function render(ctx) {
 
   function renderCorrection() {
     const mk = (fieldName, items, current, name) => {
-      const sel = select({ name: fieldName, id: uid(fieldName), 'data-testid': `correct-${fieldName}` }, (items ?? []).map((x) => ({ value: x.id, label: name(tax, x.id) })), current ?? '');
-      const btn = h('button', { type: 'submit', class: 'btn', 'data-testid': `correct-${fieldName}-submit` }, t('correct.submit'));
+      // Never prefilled with a value the ticket does not have: no label (spam, unclassified) shows "choose".
+      const value = ticket.spam ? '' : (current ?? '');
+      const sel = select(
+        { name: fieldName, id: uid(fieldName), 'data-testid': `correct-${fieldName}`, disabled: ticket.spam },
+        [...(value === '' ? [{ value: '', label: t('correct.choose'), disabled: true }] : []), ...(items ?? []).map((x) => ({ value: x.id, label: name(tax, x.id) }))],
+        value,
+      );
+      const btn = h('button', { type: 'submit', class: 'btn', 'data-testid': `correct-${fieldName}-submit`, disabled: ticket.spam }, t('correct.submit'));
       return h(
         'form',
         {
           class: 'inline-form',
           onsubmit: async (e) => {
             e.preventDefault();
+            if (!sel.value) {
+              ctx.notify(t('correct.chooseFirst'));
+              sel.focus();
+              return;
+            }
             if (sel.value === (ticket[fieldName] ?? '')) {
               ctx.notify(t('correct.same'));
               return;
@@ -292,7 +339,7 @@ export async function render(ctx) {
     replace(
       correction,
       h('h2', { id: 'corr-title' }, t('correct.title')),
-      h('p', { class: 'muted small' }, t('correct.intro')),
+      h('p', { class: 'muted small' }, t(ticket.spam ? 'correct.spamFirst' : 'correct.intro')),
       mk('topic', tax.topics, ticket.topic, f.topicName),
       mk('type', tax.types, ticket.type, f.typeName),
       renderReview(),
@@ -429,6 +476,13 @@ export async function render(ctx) {
   }
 
   renderAll();
+  // Live: the customer writes on this ticket (or it is reassigned) → the page shows it; drafts survive.
+  ctx.onCleanup(
+    onDeskEvent((e) => {
+      if (e.ticketNumber !== number || !ctx.isCurrent()) return;
+      if (e.type === 'ticket.customerMessage' || e.type === 'ticket.assigned') void reload(true);
+    }),
+  );
   replace(
     ctx.root,
     h('article', { class: 'page ticket', 'aria-labelledby': 'ticket-h1' }, head, banner, h('div', { class: 'ticket-grid' }, h('div', { class: 'col-main' }, conversation, notes, history), h('div', { class: 'col-side' }, followUp, explanation, correction, customer))),

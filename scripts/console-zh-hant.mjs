@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/**
+ * Writes the console's Traditional Chinese dictionary (staff/console/i18n-zh-hant.js) from the
+ * Simplified one, converted character by character by OpenCC (cn → tw: Taiwan standard forms,
+ * e.g. 客戶, not the Hong Kong 客户), with reviewed wording in OVERRIDES on top. Run it after
+ * adding console texts:
+ *   node scripts/console-zh-hant.mjs
+ * Prints {"keys": n, "file": …} last. Plain Node (no build): the console files are plain ES modules.
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as OpenCC from 'opencc-js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const target = join(root, 'staff/console/i18n-zh-hant.js');
+const { DICT } = await import(pathToFileURL(join(root, 'staff/console/i18n.js')).href);
+// The live chat's texts come with their own Traditional wording (live-i18n.js).
+const { LIVE_TEXTS } = await import(pathToFileURL(join(root, 'staff/console/live-i18n.js')).href);
+const own = new Set(Object.keys(LIVE_TEXTS['zh-Hans'] ?? {}));
+const convert = OpenCC.Converter({ from: 'cn', to: 'tw' });
+
+/** Wording a character conversion gets wrong or unidiomatic, by key. */
+const OVERRIDES = {
+  'langs.zh-Hans': '簡體中文',
+  'langs.zh-Hant': '繁體中文',
+  'channel.email': '電郵',
+  'export.done': '已匯出 {name}（{rows} 行）',
+  'export.label': '匯出目前篩選：',
+  'export.working': '正在匯出…',
+};
+
+const out = {};
+for (const [key, text] of Object.entries(DICT['zh-Hans'])) if (!own.has(key)) out[key] = OVERRIDES[key] ?? convert(text);
+const body = Object.entries(out)
+  .map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)},`)
+  .join('\n');
+writeFileSync(
+  target,
+  `/**\n * The console's texts in Traditional Chinese, generated from the Simplified ones by\n * scripts/console-zh-hant.mjs (OpenCC cn→tw characters, plus reviewed overrides). Edit the\n * overrides in the script, not this file.\n */\nexport const ZH_HANT = {\n${body}\n};\n`,
+);
+console.log(JSON.stringify({ keys: Object.keys(out).length, file: 'staff/console/i18n-zh-hant.js' }));

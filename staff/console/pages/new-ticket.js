@@ -1,0 +1,62 @@
+/**
+ * A ticket for a customer who called, came to the counter or wrote (#/new): the channel it came by,
+ * the customer's name and contact, the demand in their words, the priority. The server classifies
+ * the text like any other ticket and files it under that channel, so the customer's profile and
+ * channel preference count it; the new ticket opens afterwards.
+ */
+import { api } from '../api.js';
+import { field, h, replace, select } from '../dom.js';
+import * as f from '../format.js';
+import { t } from '../i18n.js';
+
+const CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'];
+const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+
+export async function render(ctx) {
+  ctx.setTitle(t('nav.newTicket'));
+  const c = {
+    channel: select({ name: 'channel', 'data-testid': 'new-channel' }, CHANNELS.map((ch) => ({ value: ch, label: f.channelName(ch) })), 'phone'),
+    name: h('input', { type: 'text', name: 'name', maxlength: 128, autocomplete: 'off' }),
+    phone: h('input', { type: 'tel', name: 'phone', maxlength: 20, autocomplete: 'off', pattern: '\\+?[0-9][0-9 \\-]{5,19}', placeholder: '138 0000 0000' }),
+    email: h('input', { type: 'email', name: 'email', maxlength: 254, autocomplete: 'off' }),
+    priority: select({ name: 'priority' }, PRIORITIES.map((p) => ({ value: p, label: f.priorityName(p) })), 'normal'),
+    text: h('textarea', { name: 'text', rows: 6, maxlength: 4000, required: true, 'data-testid': 'new-text' }),
+  };
+  const status = h('p', { class: 'form-message', role: 'status', 'data-testid': 'new-status' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-action': 'file-ticket' }, t('newTicket.submit'));
+  const form = h(
+    'form',
+    {
+      class: 'stack',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        if (!form.reportValidity()) return;
+        const customer = {};
+        for (const k of ['name', 'phone', 'email']) if (c[k].value.trim()) customer[k] = c[k].value.trim();
+        submit.disabled = true;
+        status.className = 'form-message';
+        status.textContent = t('newTicket.filing');
+        try {
+          const res = await api('/api/tickets', { method: 'POST', body: { channel: c.channel.value, text: c.text.value.trim(), customer, priority: c.priority.value } });
+          ctx.notify(t(res.stored === 'outbox' ? 'newTicket.filedOffline' : 'newTicket.filed', { number: res.ticket.number }));
+          ctx.refreshWork();
+          ctx.navigate(`#/tickets/${encodeURIComponent(res.ticket.number)}`);
+        } catch (err) {
+          status.className = 'form-message error';
+          status.textContent = err.status === 400 ? t('newTicket.invalid', { message: err.message }) : ctx.errorText(err);
+          if (err.status === 401) throw err;
+        } finally {
+          submit.disabled = false;
+        }
+      },
+    },
+    h('div', { class: 'filter-grid' }, field(t('newTicket.channel'), c.channel), field(t('newTicket.name'), c.name), field(t('newTicket.phone'), c.phone), field(t('newTicket.email'), c.email), field(t('ticket.priority'), c.priority)),
+    field(t('newTicket.text'), c.text, t('newTicket.textHint')),
+    h('div', { class: 'actions' }, submit),
+    status,
+  );
+  replace(
+    ctx.root,
+    h('section', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', null, t('nav.newTicket')), h('p', { class: 'muted' }, t('newTicket.intro'))), h('section', { class: 'panel' }, form)),
+  );
+}
