@@ -310,6 +310,11 @@ export class TicketIndex {
     return out;
   }
 
+  /** The due times and the clock the overdue filter uses now (for filters applied outside the index, e.g. search). */
+  dueClock(): DueClock {
+    return { hours: this.dueHours, nowMs: this.nowMs() };
+  }
+
   /** A page of a query that only hot tickets can match: every one of them is read, so the total is exact. */
   private async hotPage(q: IndexedQuery): Promise<{ numbers: string[]; total: number; more: boolean; last: { c: number; n: string } | null }> {
     const found: TicketSummary[] = [];

@@ -137,7 +137,7 @@ export interface MongoTicketRepositoryOptions {
    */
   customerTickets?: (identity: { channelId: string; userId: string }) => Promise<{ number: string; status: Ticket['status']; spam?: boolean }[]>;
   /** The per-day ticket summaries that answer the ticket list without a scan (store/ticket-index.ts). */
-  index?: Pick<TicketIndex, 'page' | 'getTickets' | 'summaries'>;
+  index?: Pick<TicketIndex, 'page' | 'getTickets' | 'summaries' | 'dueClock'>;
   /** The inverted index that answers text search without reading tickets (store/search-index.ts). */
   search?: Pick<SearchIndex, 'find'>;
   /** Counts the tickets of a one-field filter from the statistics counters; null when it cannot. */
@@ -454,7 +454,8 @@ export class MongoTicketRepository implements TicketRepository {
       // Tickets without a summary (the index not yet rebuilt) are read whole.
       const missing = numbers.filter((n) => !sums.has(n));
       if (missing.length) for (const t of await this.getMany(missing)) sums.set(t.number, summarize(t));
-      const kept = numbers.filter((n) => sums.has(n) && matches(sums.get(n)!, q as unknown as IndexedQuery));
+      const due = this.opts.index?.dueClock();
+      const kept = numbers.filter((n) => sums.has(n) && matches(sums.get(n)!, q as unknown as IndexedQuery, due));
       const rank = new Map<string, number>();
       if (q.sort.endsWith('priority')) for (const t of await this.getMany(kept)) rank.set(t.number, PRIORITY_RANK[t.priority]);
       rows = kept.map((n) => {
@@ -740,7 +741,7 @@ export class MongoTicketRepository implements TicketRepository {
 }
 
 /** Query fields the ticket summaries answer (search filters them in memory). */
-const SUMMARY_FILTERS = ['status', 'topic', 'type', 'channelId', 'needsReview', 'spam', 'assignee', 'customerUserId'] as const;
+const SUMMARY_FILTERS = ['status', 'topic', 'type', 'channelId', 'needsReview', 'spam', 'assignee', 'customerUserId', 'open', 'unassigned', 'waiting', 'overdue'] as const;
 
 /** Compares sort keys field by field (ticket numbers by day, then sequence). */
 function compareKeys(a: Cursor['k'], b: Cursor['k']): number {

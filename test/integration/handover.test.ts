@@ -98,8 +98,10 @@ describe('a person when asked', () => {
       await c.waitForMessage((m) => m.text === '客服已将对话交回智能助手。如还有其他问题，请直接告诉我。');
       await stream.waitFor((e) => e.type === 'handover.ended' && e.handoverId === id && e.how === 'handedBack');
       expect((await api('GET', '/api/live', tokens.alice)).body.items.map((h: Json) => h.id)).not.toContain(id);
+      // The bot answers again; the conversation is still about the ticket, so the thanks lands on it.
       const again = await c.replyTo(await c.send('谢谢'));
-      expect(again.text).toBe('不客气！还有其他可以帮您的吗？');
+      expect(again.text).toBe(`不客气！您的留言已记录到工单 ${ticket!.number}，有进展我们会在这里回复您。`);
+      expect((await A.store.tickets.get(ticket!.number))!.messages.at(-1)?.text).toBe('谢谢');
       expect((await api('POST', `/api/live/${id}/take`, tokens.alice)).status).toBe(404);
     } finally {
       c.close();
@@ -128,8 +130,9 @@ describe('a person when asked', () => {
       await c.waitForMessage((m) => m.text === `抱歉，现在没有空闲的客服。您的问题已记录在工单 ${number}，工作人员会尽快在这个对话里回复您；您也可以继续和我对话。`);
       expect((await api('POST', `/api/live/${entry.id}/take`, tokens.alice)).status).toBe(404);
       expect((await A.store.tickets.get(number))!.messages.map((m) => m.text)).toEqual(['还要等多久']);
-      // The bot is back.
-      expect((await c.replyTo(await c.send('你好'))).text).toMatch(/有什么可以帮您/);
+      // The bot is back, and what the customer writes next is kept on the ticket.
+      expect((await c.replyTo(await c.send('你好'))).text).toContain(`已记录到工单 ${number}`);
+      expect((await A.store.tickets.get(number))!.messages.map((m) => m.text)).toEqual(['还要等多久', '你好']);
     } finally {
       c.close();
     }
