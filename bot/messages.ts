@@ -60,6 +60,14 @@ interface Texts {
   humanFiled: (number: string, hours: string | null) => string;
   /** A message in a script we cannot read: filed for staff, answered politely. */
   unsupportedLanguage: (number: string) => string;
+  /** A voice message without the channel's recognition text: ask for text. */
+  voiceNeedsText: string;
+  /** Media the bot cannot read or keep (a location, a link, a message type the channel added later). */
+  unsupportedMedia: string;
+  /** An image (or video, file) added to the customer's open ticket. */
+  mediaAdded: (number: string) => string;
+  /** An image (or video, file) with no open ticket: filed for staff; please describe it in words. */
+  mediaFiled: (number: string) => string;
 }
 
 const zh: Texts = {
@@ -104,6 +112,10 @@ const zh: Texts = {
     (hours ? `人工服务时间：${hours}。` : ''),
   humanFiled: (n, hours) => `好的，已将您的问题登记为工单 ${n} 并转给工作人员，他们会在这个对话里回复您。${hours ? `人工服务时间：${hours}。` : ''}`,
   unsupportedLanguage: (n) => `抱歉，我目前只能读懂中文和英文。您的消息已登记为工单 ${n}，工作人员会查看并在这里回复您；用中文或英文描述可以更快处理。`,
+  voiceNeedsText: '抱歉，我暂时听不了这条语音。请用文字描述一下您的问题好吗？',
+  unsupportedMedia: '抱歉，这类消息我暂时看不懂。请用文字描述一下您的问题，或发送图片。',
+  mediaAdded: (n) => `已收到，已将图片添加到工单 ${n}，工作人员会一并查看。`,
+  mediaFiled: (n) => `已收到您的图片，并登记为工单 ${n}，工作人员会查看。请再用文字简单描述一下问题，方便我们更快处理。`,
 };
 
 const en: Texts = {
@@ -148,6 +160,10 @@ const en: Texts = {
     (hours ? ` Staff are available ${hours}.` : ''),
   humanFiled: (n, hours) => `OK, I have logged your issue as ticket ${n} for our staff; a person will reply to you in this conversation.${hours ? ` Staff are available ${hours}.` : ''}`,
   unsupportedLanguage: (n) => `Sorry, I can only read Chinese and English for now. Your message is logged as ticket ${n}; our staff will look at it and reply here. Writing in Chinese or English gets it handled faster.`,
+  voiceNeedsText: "Sorry, I can't listen to this voice message. Could you describe your issue in text?",
+  unsupportedMedia: "Sorry, I can't read this kind of message yet. Please describe your issue in text, or send a picture.",
+  mediaAdded: (n) => `Got it: the picture was added to ticket ${n} for our staff.`,
+  mediaFiled: (n) => `We received your picture and logged it as ticket ${n} for our staff. Please also describe the problem in a few words so we can help faster.`,
 };
 
 const NUMBER_SLOT = 'NUMBERSLOT';
@@ -169,6 +185,8 @@ function traditional(t: Texts): Texts {
     human: (open: string | null, hours: string | null) => c(t.human(open, null)) + (hours ? `人工服務時間：${hours}。` : ''),
     humanFiled: (n: string, hours: string | null) => c(t.humanFiled(n, null)) + (hours ? `人工服務時間：${hours}。` : ''),
     unsupportedLanguage: (n: string) => c(t.unsupportedLanguage(n)),
+    mediaAdded: (n: string) => c(t.mediaAdded(NUMBER_SLOT)).split(NUMBER_SLOT).join(n),
+    mediaFiled: (n: string) => c(t.mediaFiled(NUMBER_SLOT)).split(NUMBER_SLOT).join(n),
     statuses: Object.fromEntries(Object.entries(t.statuses).map(([k, v]) => [k, c(v)])),
   } as Texts;
 }

@@ -3,7 +3,7 @@
  * implementations live in store/; the desk never sees a collection, and a test may hand it fakes.
  */
 import type { AuditEntry, AuditQuery } from '../store/audit-log.js';
-import type { Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/training-repository.js';
 
@@ -17,7 +17,7 @@ export interface TicketStore {
   addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
   recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
-  addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket>;
   confirmReview(number: string, by: string): Promise<Ticket>;
   decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
   flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;

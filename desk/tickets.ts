@@ -13,7 +13,7 @@
  */
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { NotFoundError, ValidationError } from '../store/errors.js';
-import type { Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource } from '../store/training-repository.js';
 import { ticketView, type TicketView } from './classification.js';
@@ -82,8 +82,8 @@ export class TicketService {
   }
 
   /** The customer adds details to their ticket (from the bot). */
-  addCustomerMessage(number: string, text: string): Promise<Ticket> {
-    return this.deps.tickets.addCustomerMessage(number, text);
+  addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket> {
+    return this.deps.tickets.addCustomerMessage(number, text, attachments);
   }
 
   /** Changes status, assignee or priority; audited with each field's before and after. */

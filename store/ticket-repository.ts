@@ -45,6 +45,7 @@ import {
   type TicketQuery,
   type SpamDecision,
   type StaffReply,
+  type TicketAttachment,
 } from './schemas.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { assertDocumentSize, escapeRegex, parseInput } from './validation.js';
@@ -79,7 +80,7 @@ export interface TicketRepository {
   addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
   recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
-  addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket>;
   /** Marks the classification confirmed by `by` (leaves the review queue). */
   confirmReview(number: string, by: string): Promise<Ticket>;
   /** Records a staff spam decision; `spam` follows it. */
@@ -197,6 +198,7 @@ export class MongoTicketRepository implements TicketRepository {
       customer: data.customer,
       conversationRef: data.conversationRef,
       contact: data.contact ?? {},
+      ...(data.attachments?.length ? { attachments: data.attachments } : {}),
       text: data.text,
       ...data.classification,
       status: 'new',
@@ -380,9 +382,10 @@ export class MongoTicketRepository implements TicketRepository {
     }));
   }
 
-  async addCustomerMessage(number: string, text: string): Promise<Ticket> {
+  async addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket> {
     const t = parseInput(TicketCreateSchema.shape.text.shape.original, text, 'customer message');
-    const message = (at: Date) => ({ messages: { text: t, at } });
+    const a = attachments?.length ? parseInput(TicketCreateSchema.shape.attachments, attachments, 'attachments') : undefined;
+    const message = (at: Date) => ({ messages: { text: t, at, ...(a?.length ? { attachments: a } : {}) } });
     if (this.opts.atomicUpdates) return this.append(number, message);
     return this.versioned(number, undefined, (_, at) => ({ push: message(at) }));
   }
