@@ -169,12 +169,14 @@ export class DemandBot extends ActivityHandler {
    */
   private async receiveMedia(context: TurnContext, t: ReturnType<typeof texts>, withState: boolean): Promise<void> {
     const all = inboundAttachments(context.activity);
-    const kept = all.filter((a) => (a.kind === 'image' || a.kind === 'video' || a.kind === 'file') && (a.url || a.mediaId));
+    // Kept when staff can open it: a URL the channel gave (WeChat's PicUrl). A bare media id (WeChat
+    // video, voice) expires with the channel's temporary media and cannot be shown; ask for words.
+    const kept = all.filter((a) => (a.kind === 'image' || a.kind === 'video' || a.kind === 'file') && a.url);
     if (kept.length === 0) {
       await context.sendActivity(all.some((a) => a.kind === 'voice') ? t.voiceNeedsText : t.unsupportedMedia);
       return;
     }
-    const label = kept.map((a) => `[${MEDIA_LABEL[a.kind] ?? a.kind}] ${a.url ?? `(media id ${a.mediaId})`}`).join('\n');
+    const label = kept.map((a) => `[${MEDIA_LABEL[a.kind] ?? a.kind}] ${a.url}`).join('\n');
     const attachments: TicketAttachment[] = kept.map((a) => ({ ...a }));
     const { channelId, from } = context.activity;
     let open: Ticket | null = null;

@@ -11,7 +11,10 @@
  * an Official Account text has no buttons, and the bot reads the typed answer the same way.
  */
 import { BotAdapter, TurnContext, type Activity, type ConversationReference, type ResourceResponse } from 'botbuilder';
+import * as OpenCC from 'opencc-js';
 import type { WeChatApi } from './api.js';
+
+const toSimplified = OpenCC.Converter({ from: 'hk', to: 'cn' });
 
 /** WeChat's limit on a text message is 2048 bytes; keep a margin for the XML around it. */
 const MAX_PASSIVE_BYTES = 2000;
@@ -35,13 +38,21 @@ export interface PushOutcome {
   done: Promise<void>;
 }
 
+/** The language a bot text is written in, for the few words the channel adds to it. */
+export function textLang(text: string | undefined): 'zh-Hans' | 'zh-Hant' | 'en' {
+  const t = text ?? '';
+  if (!/\p{Script=Han}/u.test(t)) return /[A-Za-z]{3}/.test(t) ? 'en' : 'zh-Hans';
+  return toSimplified(t) !== t ? 'zh-Hant' : 'zh-Hans';
+}
+
+const REPLY_LABEL = { 'zh-Hans': '回复：', 'zh-Hant': '回覆：', en: 'Reply: ' } as const;
+
 /** The text of a bot message as a WeChat text: suggested actions as a line of choices. */
-export function renderText(activity: Partial<Activity>, lang: 'zh' | 'en'): string {
+export function renderText(activity: Partial<Activity>): string {
   const text = typeof activity.text === 'string' ? activity.text : '';
   const choices = (activity.suggestedActions?.actions ?? []).map((a) => String(a.title ?? a.value ?? '')).filter((c) => c !== '');
   if (choices.length === 0) return text;
-  const label = lang === 'en' ? 'Reply: ' : '回复：';
-  return `${text}\n${label}${choices.join(' / ')}`;
+  return `${text}\n${REPLY_LABEL[textLang(text)]}${choices.join(' / ')}`;
 }
 
 export class WeChatAdapter extends BotAdapter {
@@ -98,7 +109,7 @@ export class WeChatAdapter extends BotAdapter {
       } else if (a.type === 'message' || a.type === undefined) {
         const openid = a.recipient?.id ?? context.activity.from?.id;
         if (!openid) throw new Error('wechat: an outgoing message has no recipient');
-        const text = renderText(a, /^en/i.test(a.locale ?? '') || isEnglish(a.text) ? 'en' : 'zh');
+        const text = renderText(a);
         if (text.trim() === '') {
           // WeChat refuses empty texts; a reply with nothing to say is a bot bug, not the customer's problem.
           out.push({ id: '' });
@@ -146,13 +157,6 @@ export class WeChatAdapter extends BotAdapter {
     if (!logic) throw new Error('wechat: continueConversationAsync needs a logic callback');
     await this.continueConversation(reference, logic);
   }
-}
-
-/** Whether a text is mostly Latin (the choices' label follows the message's language). */
-function isEnglish(text: string | undefined): boolean {
-  if (!text) return false;
-  const han = (text.match(/\p{Script=Han}/gu) ?? []).length;
-  return han === 0 && /[A-Za-z]{3}/.test(text);
 }
 
 /** The passive reply (as many whole messages as fit) and the rest. */

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../runtime/config.js';
 import type { Channel, ChannelHealth, ChannelHost } from '../channel.js';
 import { DeliveryLog, joinActivity, messageActivity, UserRateLimit, type InboundAttachment } from '../inbound.js';
-import { WeChatAdapter } from './adapter.js';
+import { textLang, WeChatAdapter } from './adapter.js';
 import { WeChatApi } from './api.js';
 import { aesKeyOf, decryptMessage, encryptMessage, signatureMatches, wechatSignature, WeChatDecryptError } from './crypto.js';
 import { cdata, field, parseWeChatXml, WeChatXmlError, type XmlFields } from './xml.js';
@@ -102,7 +102,9 @@ export class WeChatChannel implements Channel {
     this.log = host.log;
     this.deliveries = new DeliveryLog(host.services.db, { onUnavailable: (err) => host.log.warn({ err: err.message }, 'wechat: delivery log unreachable; de-duplicating in this process only') });
     this.stopMaintenance = this.deliveries.startMaintenance((err) => host.log.warn({ err: err.message }, 'wechat: dropping old delivery buckets failed'));
-    host.server.get(WECHAT_PATH, (req, res) => this.verifyUrl(req, res));
+    host.server.get(WECHAT_PATH, async (req, res) => {
+      this.verifyUrl(req, res);
+    });
     host.server.post(WECHAT_PATH, async (req, res) => {
       await this.receive(req, res);
     });
@@ -276,11 +278,14 @@ export class WeChatChannel implements Channel {
 }
 
 /** "Slow down", in the language the message looks like (the bot's own texts are per conversation). */
+export const SLOW_DOWN = {
+  'zh-Hans': '您发送得太快了，请稍等一分钟再发。',
+  'zh-Hant': '您發送得太快了，請稍等一分鐘再發。',
+  en: 'You are sending messages too quickly; please wait a minute and send again.',
+} as const;
+
 function slowDown(text: string | undefined): string {
-  const t = text ?? '';
-  if (/\p{Script=Han}/u.test(t)) return /[們這個麼說請問題處]/u.test(t) ? '您發送得太快了，請稍等一分鐘再發。' : '您发送得太快了，请稍等一分钟再发。';
-  if (/[A-Za-z]{3}/.test(t)) return 'You are sending messages too quickly; please wait a minute and send again.';
-  return '您发送得太快了，请稍等一分钟再发。';
+  return SLOW_DOWN[textLang(text)];
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
