@@ -135,22 +135,33 @@ export class DeliveryLog {
 
   /**
    * True the first time `key` is offered, false for a repeat. `atMs` is the message's creation
-   * time as the channel states it (the same on every retry).
+   * time as the channel states it (the same on every retry). After `waitMs` without an answer from
+   * the database the delivery counts as first.
    */
-  async firstDelivery(key: string, atMs: number): Promise<boolean> {
+  async firstDelivery(key: string, atMs: number, waitMs = Infinity): Promise<boolean> {
     const now = (this.opts.now ?? Date.now)();
     if (this.recent.has(key)) return false;
     this.remember(key, now);
     // A creation time far from now (a wrong clock, a forged field) files the key under now.
     const at = Math.abs(atMs - now) < KEEP_MS / 2 ? atMs : now;
     const coll: Collection<{ _id: string; at: Date }> = this.db.collection(bucketCollection(BASE, bucketOf(at)));
+    const insert = coll.insertOne({ _id: key, at: new Date(now) }).then(
+      () => true,
+      (err: unknown) => {
+        if (isDuplicateKey(err)) return false;
+        this.opts.onUnavailable?.(err as Error);
+        return true;
+      },
+    );
+    if (!Number.isFinite(waitMs)) return insert;
+    // A channel that must answer within seconds does not wait for a slow database: the delivery is
+    // taken (remembered in this process) and the insert finishes in the background.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<true>((r) => (timer = setTimeout(() => r(true), Math.max(0, waitMs))));
     try {
-      await coll.insertOne({ _id: key, at: new Date(now) });
-      return true;
-    } catch (err) {
-      if (isDuplicateKey(err)) return false;
-      this.opts.onUnavailable?.(err as Error);
-      return true;
+      return await Promise.race([insert, gaveUp]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
