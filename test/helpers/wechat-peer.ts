@@ -198,6 +198,27 @@ export class WeChatPeer {
     }
   }
 
+  /** Customer-service messages sent to `openid` so far. */
+  sentTo(openid: string): SentMessage[] {
+    return this.sent.filter((m) => m.touser === openid);
+  }
+
+  /** Waits until `openid` has received more than `count` customer-service messages; returns the next one (null on timeout). */
+  async nextSentAfter(openid: string, count: number, timeoutMs = 30_000): Promise<SentMessage | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.sentTo(openid).length <= count) {
+      if (Date.now() > deadline) return null;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 200);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    return this.sentTo(openid)[count];
+  }
+
   /** Signs a URL verification as WeChat does; returns the server's answer. */
   async verifyUrl(forge = false): Promise<{ status: number; body: string; echostr: string }> {
     const timestamp = String(Math.floor(this.now() / 1000));
