@@ -26,7 +26,7 @@ export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
   });
   registerAuthRoutes(router, { ...deps, auth });
   registerTicketRoutes(router, deps);
-  registerStatsRoutes(router, { ...deps, counters: deps.store.counters });
+  registerStatsRoutes(router, { ...deps, counters: deps.store.counters, channelMessages: deps.store.channelMessages });
   registerCustomerRoutes(router, { ...deps, customers: deps.store.customers });
   router.add({
     method: 'get',

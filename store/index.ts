@@ -10,6 +10,7 @@ import { MongoBotStorage } from './bot-state-storage.js';
 import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, type CapacityOptions } from './capacity.js';
 import { Claims, updatesAreAtomic } from './claims.js';
 import { dayOf } from './clock.js';
+import { ChannelMessageCounts } from './channel-messages.js';
 import { MongoCustomerRepository } from './customer-repository.js';
 import { MongoDirectLineRepository } from './directline-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
@@ -55,6 +56,8 @@ export interface Store {
   facts: TicketFactsReader;
   /** Pre-aggregated statistics, kept up to date by every ticket write. */
   counters: TicketCounters;
+  /** Inbound messages per channel per day (the channels count what they take). */
+  channelMessages: ChannelMessageCounts;
   /** History size against the embedded database's measured ceiling. */
   capacity: CapacityMonitor;
   /** Who changed what, when (insert-only). */
@@ -140,6 +143,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     users,
     facts,
     counters,
+    channelMessages: new ChannelMessageCounts(opts.db, opts.timeZone),
     capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
     writeConcern,

@@ -171,6 +171,8 @@ export class WeChatChannel implements Channel {
       this.log?.info({ openid, msgId, event: event || undefined }, 'wechat: retried push ignored (already taken)');
       return send(res, 200, 'text/plain', 'success');
     }
+    // Counted once taken (retries are not); a statistic is not worth delaying the answer or failing it.
+    this.host!.services.store.channelMessages.count(WECHAT_CHANNEL_ID).catch((err: Error) => this.log?.warn({ err: err.message }, 'wechat: counting the message failed'));
     const activity = this.toActivity(push, msgId);
     if (!activity) {
       // Unsubscribe, menu clicks, location reports … need no answer; they are logged for operators.

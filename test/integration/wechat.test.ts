@@ -107,6 +107,16 @@ describe('a WeChat customer', () => {
     expect(list.body.items.map((t: { number: string }) => t.number)).toEqual([number]);
   });
 
+  it('counts every message WeChat delivers, once, in the per-channel statistics', async () => {
+    const read = async () => ((await api('GET', '/api/stats/channel-messages')).body as { totals: Record<string, number> }).totals.wechat ?? 0;
+    const before = await read();
+    const user = openid();
+    await peer.push(user, { type: 'text', content: '你好' }, { msgId: '5500000001' });
+    await peer.push(user, { type: 'text', content: '你好' }, { msgId: '5500000001' });
+    await peer.push(user, { type: 'event', event: 'subscribe' });
+    await expect.poll(read).toBe(before + 2);
+  });
+
   it('reads a voice message through WeChat’s recognition text, and asks for text without it', async () => {
     const user = openid();
     const voiced = await peer.push(user, { type: 'voice', recognition: '退款申请了两周还没到账' });
