@@ -71,7 +71,8 @@ export class WeChatAdapter extends BotAdapter {
     const context = new TurnContext(this, activity);
     const window: PassiveWindow = { open: true, texts: [], after: Promise.resolve() };
     context.turnState.set(PASSIVE, window);
-    const turn = this.runMiddleware(context, logic);
+    // onTurnError answers a failed turn; if even that fails, the push is still answered (and logged).
+    const turn = this.runMiddleware(context, logic).catch((err: Error) => this.onLateFailure(err, activity.from.id));
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([turn.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), passiveMs)))]);
     clearTimeout(timer);
@@ -119,9 +120,10 @@ export class WeChatAdapter extends BotAdapter {
         else {
           if (window) {
             // After the passive window: keep the order behind what the window had collected.
-            const prev = window.after;
-            window.after = prev.then(() => this.api.sendText(openid, text));
-            await window.after;
+            // A failed send before this one must not stop this one (it is reported to the turn that made it).
+            const sent = window.after.catch(() => undefined).then(() => this.api.sendText(openid, text));
+            window.after = sent.catch(() => undefined);
+            await sent;
           } else {
             await this.api.sendText(openid, text);
           }

@@ -120,7 +120,13 @@ export class WeChatChannel implements Channel {
     return { ...this.counts };
   }
 
-  /** Waits for replies still being sent after their passive window. */
+  /** Keeps background work of a push (later replies, counting) until it settles, for `idle()`. */
+  private track(work: Promise<void>): void {
+    const p = work.finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  /** Waits for replies still being sent after their passive window, and messages still being counted. */
   async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
@@ -171,8 +177,8 @@ export class WeChatChannel implements Channel {
       this.log?.info({ openid, msgId, event: event || undefined }, 'wechat: retried push ignored (already taken)');
       return send(res, 200, 'text/plain', 'success');
     }
-    // Counted once taken (retries are not); a statistic is not worth delaying the answer or failing it.
-    this.host!.services.store.channelMessages.count(WECHAT_CHANNEL_ID).catch((err: Error) => this.log?.warn({ err: err.message }, 'wechat: counting the message failed'));
+    // Messages (not events) are counted once taken (retries are not); a statistic is not worth delaying the answer or failing it.
+    if (msgType !== 'event') this.track(this.host!.services.store.channelMessages.count(WECHAT_CHANNEL_ID).catch((err: Error) => this.log?.warn({ err: err.message }, 'wechat: counting the message failed')));
     const activity = this.toActivity(push, msgId);
     if (!activity) {
       // Unsubscribe, menu clicks, location reports … need no answer; they are logged for operators.
@@ -186,8 +192,7 @@ export class WeChatChannel implements Channel {
     const host = this.host!;
     const outcome = await this.adapter.processPush(activity, host.bot, Math.max(0, left()));
     if (outcome.late) this.counts.late++;
-    const done = outcome.done.finally(() => this.pending.delete(done));
-    this.pending.add(done);
+    this.track(outcome.done);
     if (outcome.passive === null) return send(res, 200, 'text/plain', 'success');
     this.answer(res, push, q, outcome.passive);
   }

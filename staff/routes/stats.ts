@@ -91,7 +91,7 @@ export function registerStatsRoutes(router: ApiRouter, deps: StatsRouteDeps): vo
   router.add({
     method: 'get',
     path: '/api/stats/channel-messages',
-    summary: 'Inbound customer messages per day and channel (every message a channel took: demands, follow-ups, pictures, greetings)',
+    summary: 'Inbound customer messages per day and channel (every message a channel took once: texts, voice, pictures; not events)',
     tag: 'stats',
     role: 'agent',
     query: StatsQuerySchema.pick({ from: true, to: true }),
