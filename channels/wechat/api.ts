@@ -24,6 +24,8 @@ export class WeChatApiError extends AppError {
 
 /** errcode of a message sent outside the 48-hour customer-service window. */
 export const OUTSIDE_SERVICE_WINDOW = 45015;
+/** Attempts at a customer-service message when WeChat cannot be reached. */
+const SEND_ATTEMPTS = 3;
 /** errcodes meaning the access token is invalid or expired. */
 const TOKEN_INVALID = new Set([40001, 40014, 42001]);
 
@@ -93,7 +95,18 @@ export class WeChatApi {
 
   /** Sends a text as a customer-service message; throws WeChatApiError with WeChat's reason when refused. */
   async sendText(openid: string, text: string): Promise<void> {
-    await this.withToken((token) => this.call('/cgi-bin/message/custom/send', token, { touser: openid, msgtype: 'text', text: { content: text } }));
+    // WeChat unreachable or too slow (errcode -1) is retried: an answer the customer is waiting for
+    // is not dropped on one timeout. WeChat's own refusals are final. (A retry after a timeout can
+    // deliver twice if WeChat had taken the first; a duplicate beats a lost answer.)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.withToken((token) => this.call('/cgi-bin/message/custom/send', token, { touser: openid, msgtype: 'text', text: { content: text } }));
+        return;
+      } catch (err) {
+        if (!(err instanceof WeChatApiError) || err.errcode !== -1 || attempt >= SEND_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+      }
+    }
   }
 
   /** Runs an authenticated call, refreshing the token once when WeChat says it is invalid or expired. */

@@ -71,6 +71,8 @@ const WINDOW_MS = 48 * 3_600_000;
 export class WeChatPeer {
   readonly sent: SentMessage[] = [];
   readonly refused: { touser: string; errcode: number }[] = [];
+  /** Customer-service calls to answer with an HTTP 502 without JSON (WeChat unreachable for a moment); counts down. */
+  failSends = 0;
   /** Token requests served (per endpoint). */
   readonly tokenRequests = { token: 0, stable: 0, forced: 0 };
   private server: Server | null = null;
@@ -108,6 +110,13 @@ export class WeChatPeer {
   /** Starts the API server; returns its base URL (WECHAT_API_BASE). */
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
+      if (req.url?.startsWith('/cgi-bin/message/custom/send') && this.failSends > 0) {
+        this.failSends--;
+        req.resume();
+        res.writeHead(502);
+        res.end('bad gateway');
+        return;
+      }
       this.handle(req).then(
         (json) => {
           res.writeHead(200, { 'content-type': 'application/json' });

@@ -295,5 +295,11 @@ describe('the customer-service window and the access token', () => {
     expect(r.body.delivered).toBe(true);
     await peer.waitForSent(user, (c) => c === '第二条回复');
     expect(peer.tokenRequests.stable).toBe(before + 1);
+    // WeChat unreachable for a moment: the message is sent again, not dropped.
+    peer.failSends = 2;
+    const third = await api('POST', `/api/tickets/${number}/replies`, { text: '第三条回复' });
+    expect(third.body.delivered).toBe(true);
+    expect(peer.failSends).toBe(0);
+    await peer.waitForSent(user, (c) => c === '第三条回复');
   });
 });
