@@ -93,7 +93,7 @@ export function createApp(deps: AppDeps): App {
   const bot = new DemandBot({
     classifier: holder,
     tickets: services.tickets,
-    lookup: { get: (n) => services.tickets.find(n), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t) => services.tickets.addCustomerMessage(n, t), rate: (n, r) => services.tickets.rate(n, r) },
+    lookup: { get: (n) => services.tickets.find(n), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t, a) => services.tickets.addCustomerMessage(n, t, { attachments: a }), rate: (n, r) => services.tickets.rate(n, r) },
     pending: pendingTickets(services.store.outbox),
     taxonomy: services.taxonomy,
     conversationState,
@@ -138,6 +138,8 @@ export function createApp(deps: AppDeps): App {
   const bodyParsers = restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false, rejectUnknown: true });
   server.use((req, res, next) => {
     if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return next();
+    // Channels read their own bodies: WeChat posts XML, which these parsers refuse, and signs the raw bytes.
+    if (req.path().startsWith('/channels/')) return next();
     let i = 0;
     const step = (err?: unknown) => (err !== undefined && err !== null ? next(err as Error) : i < bodyParsers.length ? bodyParsers[i++](req, res, step) : next());
     step();

@@ -19,6 +19,8 @@ import { normalize, toSimplifiedChinese } from '../classifier/normalize.js';
 import { codePointLength } from '../classifier/pipeline.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket } from '../store/index.js';
+import type { TicketAttachment } from '../store/schemas.js';
+import { inboundAttachments } from '../channels/inbound.js';
 import { StateUnavailableError } from '../store/state-fallback.js';
 import { isUnavailable } from '../store/ticket-repository.js';
 import { readAct } from './dialogue-acts.js';
@@ -33,7 +35,7 @@ export interface TicketLookup {
   get(number: string): Promise<Ticket | null>;
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
   list(query: { customerUserId: string; channelId: string; pageSize: number; sort: '-createdAt' }): Promise<{ items: Ticket[] }>;
-  addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket>;
   /** Records the customer's satisfaction rating on the ticket. */
   rate(number: string, rating: { score: number; comment?: string }): Promise<Ticket>;
 }
@@ -67,6 +69,9 @@ export interface DemandBotDeps extends Omit<IntakeDeps, 'lang' | 'ticket'> {
   live?: (conversationState: ConversationState) => LiveHandover;
   now?: () => number;
 }
+
+/** How a kept attachment reads in the ticket's text (staff see the link even where the console shows no attachments). */
+const MEDIA_LABEL: Partial<Record<TicketAttachment['kind'], string>> = { image: '图片', video: '视频', file: '文件' };
 
 const TICKET_NUMBER = /\bT\d{8}-(?:\d{4,}|O[0-9A-Z]{6})\b/i;
 const HELP = /^\s*(help|帮助|幫助|\?|？|帮忙|怎么用|怎麼用)\s*$/i;
@@ -164,6 +169,7 @@ export class DemandBot extends ActivityHandler {
       return;
     }
     if (!this.allow(context.activity.conversation.id)) return void (await context.sendActivity(t.rateLimited));
+    if (text.trim() === '' && inboundAttachments(context.activity).length > 0) return this.receiveMedia(context, t, false);
     if (codePointLength(text) > this.deps.maxMessageLength) return void (await context.sendActivity(t.tooLong(this.deps.maxMessageLength)));
     if (HELP.test(text)) return void (await context.sendActivity(t.help));
     const number = TICKET_NUMBER.exec(text)?.[0]?.toUpperCase();
@@ -192,6 +198,61 @@ export class DemandBot extends ActivityHandler {
     markNumberGiven(context);
     const said = (x: ReturnType<typeof texts>) => (stored === 'database' ? x.created(ticket.number) : x.createdOffline(ticket.number));
     await context.sendActivity(unsupported && t !== texts('en') ? `${said(texts('en'))}\n${said(t)}` : said(t));
+  }
+
+  /**
+   * A message with media and no text (a channel's image, voice without recognition text, a video,
+   * a location …). Images, videos and files are kept: added to the customer's open ticket, or filed
+   * as a new ticket for staff to review (an image cannot be classified) and the customer asked to
+   * describe the problem in words. Voice without text and other media get a polite request for text.
+   */
+  private async receiveMedia(context: TurnContext, t: ReturnType<typeof texts>, withState: boolean): Promise<void> {
+    const all = inboundAttachments(context.activity);
+    // Kept when staff can open it: a URL the channel gave (WeChat's PicUrl). A bare media id (WeChat
+    // video, voice) expires with the channel's temporary media and cannot be shown; ask for words.
+    const kept = all.filter((a) => (a.kind === 'image' || a.kind === 'video' || a.kind === 'file') && a.url);
+    if (kept.length === 0) {
+      await context.sendActivity(all.some((a) => a.kind === 'voice') ? t.voiceNeedsText : t.unsupportedMedia);
+      return;
+    }
+    const label = kept.map((a) => `[${MEDIA_LABEL[a.kind] ?? a.kind}] ${a.url}`).join('\n');
+    const attachments: TicketAttachment[] = kept.map((a) => ({ ...a }));
+    const { channelId, from } = context.activity;
+    let open: Ticket | null = null;
+    try {
+      if (withState) open = await this.deps.lookup.latestOpenFor(channelId, from.id);
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+    }
+    if (open) {
+      await this.deps.lookup.addCustomerMessage(open.number, label, attachments);
+      await context.sendActivity(t.mediaAdded(open.number));
+      return;
+    }
+    const lang = withState ? await this.lang.get(context, 'zh-Hans') : 'zh-Hans';
+    const c: Classification = {
+      lang,
+      topic: null,
+      type: null,
+      spam: false,
+      suspectedSpam: false,
+      act: 'demand',
+      actConfidence: 0,
+      spamScore: 0,
+      confidence: 0,
+      typeConfidence: 0,
+      alternatives: [],
+      keywords: [],
+      modelVersion: this.deps.classifier.version,
+      needsReview: true,
+      reason: null,
+      normalized: label,
+    };
+    const input = ticketInput(context, label, c, null, null, undefined, 'media-only');
+    input.attachments = attachments;
+    const { ticket, stored } = await this.deps.tickets.file(input);
+    markNumberGiven(context);
+    await context.sendActivity(stored === 'database' ? t.mediaFiled(ticket.number) : t.createdOffline(ticket.number));
   }
 
   /** The language of this conversation's replies. */
@@ -233,6 +294,10 @@ export class DemandBot extends ActivityHandler {
     const t = texts(await this.lang.get(context, 'zh-Hans'));
     if (!this.allow(context.activity.conversation.id)) {
       await context.sendActivity(t.rateLimited);
+      return;
+    }
+    if (text.trim() === '' && inboundAttachments(context.activity).length > 0) {
+      await this.receiveMedia(context, t, true);
       return;
     }
     if (codePointLength(text) > this.deps.maxMessageLength) {

@@ -87,6 +87,14 @@ interface Texts {
   handoverBack: string;
   /** The agent ended the live conversation. */
   handoverEnded: (number: string) => string;
+  /** A voice message without the channel's recognition text: ask for text. */
+  voiceNeedsText: string;
+  /** Media the bot cannot read or keep (a location, a link, a message type the channel added later). */
+  unsupportedMedia: string;
+  /** An image (or video, file) added to the customer's open ticket. */
+  mediaAdded: (number: string) => string;
+  /** An image (or video, file) with no open ticket: filed for staff; please describe it in words. */
+  mediaFiled: (number: string) => string;
 }
 
 const zh: Texts = {
@@ -143,6 +151,10 @@ const zh: Texts = {
   handoverTaken: (agent) => `客服 ${agent} 已接入，请问有什么可以帮您？`,
   handoverBack: '客服已将对话交回智能助手。如还有其他问题，请直接告诉我。',
   handoverEnded: (n) => `人工对话已结束，记录已保存在工单 ${n}。感谢您的耐心！如还有问题，请随时留言。`,
+  voiceNeedsText: '抱歉，我暂时听不了这条语音。请用文字描述一下您的问题好吗？',
+  unsupportedMedia: '抱歉，这类消息我暂时看不懂。请用文字描述一下您的问题，或发送图片。',
+  mediaAdded: (n) => `已收到，已将图片添加到工单 ${n}，工作人员会一并查看。`,
+  mediaFiled: (n) => `已收到您的图片，并登记为工单 ${n}，工作人员会查看。请再用文字简单描述一下问题，方便我们更快处理。`,
 };
 
 const en: Texts = {
@@ -198,6 +210,10 @@ const en: Texts = {
   handoverTaken: (agent) => `${agent} from our team has joined the conversation. How can I help you?`,
   handoverBack: 'Our staff member has handed the conversation back to the assistant. If there is anything else, just tell me.',
   handoverEnded: (n) => `The chat with our staff has ended; it is kept on ticket ${n}. Thank you for your patience! Write any time if you need anything else.`,
+  voiceNeedsText: "Sorry, I can't listen to this voice message. Could you describe your issue in text?",
+  unsupportedMedia: "Sorry, I can't read this kind of message yet. Please describe your issue in text, or send a picture.",
+  mediaAdded: (n) => `Got it: the picture was added to ticket ${n} for our staff.`,
+  mediaFiled: (n) => `We received your picture and logged it as ticket ${n} for our staff. Please also describe the problem in a few words so we can help faster.`,
 };
 
 const NUMBER_SLOT = 'NUMBERSLOT';
@@ -232,6 +248,8 @@ function traditional(t: Texts): Texts {
     handoverTimedOut: slot(t.handoverTimedOut),
     handoverTaken: (agent: string) => c(t.handoverTaken(AGENT_SLOT)).split(AGENT_SLOT).join(agent),
     handoverEnded: slot(t.handoverEnded),
+    mediaAdded: slot(t.mediaAdded),
+    mediaFiled: slot(t.mediaFiled),
     statuses: Object.fromEntries(Object.entries(t.statuses).map(([k, v]) => [k, c(v)])),
   } as Texts;
 }

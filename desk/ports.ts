@@ -4,7 +4,7 @@
  */
 import type { AuditEntry, AuditQuery } from '../store/audit-log.js';
 import type { NotificationKind } from '../store/notification-repository.js';
-import type { SatisfactionInput, Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/training-repository.js';
 
@@ -18,7 +18,7 @@ export interface TicketStore {
   addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
   recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
-  addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket>;
   rate(number: string, rating: SatisfactionInput): Promise<Ticket>;
   /** Sets the delivery outcome of reply `id` (a retry); NotFoundError when the ticket has no such reply. */
   recordRedelivery(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;

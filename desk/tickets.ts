@@ -16,7 +16,7 @@ import type { Classification } from '../classifier/demand-classifier.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { AppError } from '../core/app-error.js';
 import { NotFoundError, ValidationError } from '../store/errors.js';
-import type { Priority, SatisfactionInput, Ticket, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
+import type { Priority, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
 import { DEFAULT_DUE_HOURS, workingDayOf, type DueHours, type WorkingDayFields } from '../store/working-day.js';
 import { ticketClassification } from './classification.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
@@ -162,9 +162,10 @@ export class TicketService {
    * The customer writes on their ticket (a follow-up from the bot, or a line of a live chat):
    * appended as a customer message, and the assignee notified. Published as
    * `ticket.customerMessage` unless `live` (a live chat publishes its own `live.message`).
+   * `attachments` are media the customer sent with it (a picture on WeChat).
    */
-  async addCustomerMessage(number: string, text: string, opts: { live?: boolean } = {}): Promise<Ticket> {
-    const t = await this.deps.tickets.addCustomerMessage(number, text);
+  async addCustomerMessage(number: string, text: string, opts: { live?: boolean; attachments?: TicketAttachment[] } = {}): Promise<Ticket> {
+    const t = await this.deps.tickets.addCustomerMessage(number, text, opts.attachments);
     if (!opts.live) this.deps.events?.publish({ type: 'ticket.customerMessage', ticketNumber: t.number, text });
     if (t.assignee) await this.notify(t.assignee, { kind: 'customer-replied', ticket: t.number, by: null });
     return t;

@@ -154,6 +154,27 @@ const ConfigSchema = z.object({
       }
     }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * WeChat Official Account (公众号) channel: the Token set in the account's server configuration.
+   * Unset: the channel is off. Set: WECHAT_APP_ID and WECHAT_APP_SECRET are required.
+   */
+  WECHAT_TOKEN: z.string().regex(/^[A-Za-z0-9]{3,32}$/, 'WeChat tokens are 3 to 32 letters or digits').optional(),
+  /** The Official Account's AppID (wx…), checked against the app id inside every encrypted push. */
+  WECHAT_APP_ID: z.string().regex(/^[A-Za-z0-9_-]{4,64}$/, 'an app id such as wx1234567890abcdef').optional(),
+  /** The Official Account's AppSecret, for the access token of the customer-service message API. */
+  WECHAT_APP_SECRET: z.string().min(8).max(128).optional(),
+  /** EncodingAESKey (43 characters) for safe mode (encrypt_type=aes); unset: plaintext pushes only. */
+  WECHAT_ENCODING_AES_KEY: z.string().regex(/^[A-Za-z0-9]{43}$/, 'exactly 43 letters or digits, as the Official Account shows it').optional(),
+  /** WeChat's API base (a local stand-in in tests). */
+  WECHAT_API_BASE: z.string().url().default('https://api.weixin.qq.com'),
+  /** Pushes one WeChat user (openid) may send per minute; more get a polite "slow down" and are not processed. */
+  WECHAT_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
+  /**
+   * How long a WeChat push may wait for the bot before the answer goes out later through the
+   * customer-service API, in ms, counted from the request's arrival. WeChat waits 5 s; the margin
+   * covers a busy event loop (measured by bench:wechat: at 4000 ms some answers took 4.9 s on a loaded machine).
+   */
+  WECHAT_PASSIVE_REPLY_MS: z.coerce.number().int().min(100).max(4800).default(3000),
 });
 
 /** The validated configuration; `HOST` is always resolved. */
@@ -176,6 +197,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const result = ConfigSchema.superRefine((c, ctx) => {
     if (c.MicrosoftAppId && c.MicrosoftAppType !== 'UserAssignedMSI' && !c.MicrosoftAppPassword) {
       ctx.addIssue({ code: 'custom', path: ['MicrosoftAppPassword'], message: 'required when MicrosoftAppId is set' });
+    }
+    // The WeChat channel is on with its token; then it needs the account's id and secret to answer later.
+    if (c.WECHAT_TOKEN) {
+      for (const k of ['WECHAT_APP_ID', 'WECHAT_APP_SECRET'] as const) {
+        if (!c[k]) ctx.addIssue({ code: 'custom', path: [k], message: 'required when WECHAT_TOKEN is set (the WeChat channel is on)' });
+      }
+    } else {
+      for (const k of ['WECHAT_APP_ID', 'WECHAT_APP_SECRET', 'WECHAT_ENCODING_AES_KEY'] as const) {
+        if (c[k]) ctx.addIssue({ code: 'custom', path: ['WECHAT_TOKEN'], message: `required when ${k} is set (the WeChat channel is off without it)` });
+      }
     }
     // Local mode trusts whoever posts an activity: keep it on this machine unless the operator says otherwise.
     if (!c.MicrosoftAppId && c.HOST !== undefined && !isLoopbackAddress(c.HOST) && !c.ALLOW_PUBLIC_LOCAL_MODE) {

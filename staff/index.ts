@@ -31,7 +31,7 @@ export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
   registerAuthRoutes(router, { ...deps, auth });
   registerTicketRoutes(router, deps);
   registerWorkingDayRoutes(router, deps);
-  registerStatsRoutes(router, { ...deps, counters: deps.store.counters });
+  registerStatsRoutes(router, { ...deps, counters: deps.store.counters, channelMessages: deps.store.channelMessages });
   registerCustomerRoutes(router, { ...deps, customers: deps.store.customers });
   const streams = registerLiveRoutes(router, { ...deps, authenticate: (token) => auth.authenticate(token) });
   router.add({

@@ -12,6 +12,7 @@ import { MongoBotStorage } from './bot-state-storage.js';
 import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, type CapacityOptions } from './capacity.js';
 import { Claims, updatesAreAtomic } from './claims.js';
 import { dayOf } from './clock.js';
+import { ChannelMessageCounts } from './channel-messages.js';
 import { MongoCustomerRepository } from './customer-repository.js';
 import { MongoDirectLineRepository } from './directline-repository.js';
 import { MongoKeywordEdits } from './keyword-edits.js';
@@ -86,6 +87,8 @@ export interface Store {
    * ARCHIVE_AFTER_DAYS) to the archive; counts only unless `apply` (store/archive.ts).
    */
   archive(opts?: { apply?: boolean; olderThanDays?: number; progress?: (moved: number) => void }): Promise<ArchiveSummary>;
+  /** Inbound messages per channel per day (the channels count what they take). */
+  channelMessages: ChannelMessageCounts;
   /** History size against the embedded database's measured ceiling. */
   capacity: CapacityMonitor;
   /** Who changed what, when (insert-only). */
@@ -186,6 +189,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     ticketIndex: index,
     notifications: new MongoNotificationRepository(opts.db),
     cannedReplies: new MongoCannedReplyRepository(opts.db),
+    channelMessages: new ChannelMessageCounts(opts.db, opts.timeZone),
     capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
     events: new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log }),

@@ -65,6 +65,21 @@ export const ClassificationSchema = z
   .strict();
 export type TicketClassification = z.infer<typeof ClassificationSchema>;
 
+/**
+ * A customer's attachment kept with a ticket: a reference the channel gave (WeChat's PicUrl and
+ * MediaId, a stored mail part …), enough for staff to open it; the bytes stay with the channel.
+ */
+export const AttachmentSchema = z
+  .object({
+    kind: z.enum(['image', 'voice', 'video', 'file', 'location', 'link', 'other']),
+    url: z.string().url().max(2048).optional(),
+    mediaId: z.string().max(256).optional(),
+    name: z.string().max(256).optional(),
+    contentType: z.string().max(128).optional(),
+  })
+  .strict();
+export type TicketAttachment = z.infer<typeof AttachmentSchema>;
+
 /** What the bot hands over to create a ticket. */
 export const TicketCreateSchema = z
   .object({
@@ -75,6 +90,8 @@ export const TicketCreateSchema = z
     text: z.object({ original: z.string().min(1).max(10_000), normalized: z.string().max(20_000) }).strict(),
     classification: ClassificationSchema,
     priority: z.enum(PRIORITIES).default('normal'),
+    /** What the customer sent with the first message (images …); absent on tickets filed before channels existed. */
+    attachments: z.array(AttachmentSchema).max(20).optional(),
   })
   .strict();
 export type TicketCreate = z.input<typeof TicketCreateSchema>;
@@ -97,6 +114,8 @@ export interface TicketCorrection {
 export interface CustomerMessage {
   text: string;
   at: Date;
+  /** Media sent with this message (absent when there was none). */
+  attachments?: TicketAttachment[];
 }
 
 /** A staff member's decision that a ticket is spam or not (a training example for the spam head). */
@@ -146,6 +165,8 @@ export interface Ticket extends TicketClassification {
   corrections: TicketCorrection[];
   messages: CustomerMessage[];
   replies: StaffReply[];
+  /** Media the customer sent with the first message (absent when there was none). */
+  attachments?: TicketAttachment[];
   createdAt: Date;
   /** Calendar day of creation in the service time zone (YYYY-MM-DD), for per-day statistics. */
   createdDay: string;

@@ -53,6 +53,7 @@ import {
   type Satisfaction,
   type SatisfactionInput,
   SatisfactionInputSchema,
+  type TicketAttachment,
 } from './schemas.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { assertDocumentSize, escapeRegex, parseInput } from './validation.js';
@@ -92,7 +93,7 @@ export interface TicketRepository {
   addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
   recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
-  addCustomerMessage(number: string, text: string): Promise<Ticket>;
+  addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket>;
   /** Records the customer's satisfaction rating (replacing an earlier one). */
   rate(number: string, rating: SatisfactionInput): Promise<Ticket>;
   /** Sets the delivery outcome of reply `id` after a retry (NotFoundError without that reply). */
@@ -222,6 +223,7 @@ export class MongoTicketRepository implements TicketRepository {
       customer: data.customer,
       conversationRef: data.conversationRef,
       contact: data.contact ?? {},
+      ...(data.attachments?.length ? { attachments: data.attachments } : {}),
       text: data.text,
       ...data.classification,
       status: 'new',
@@ -514,9 +516,10 @@ export class MongoTicketRepository implements TicketRepository {
     }));
   }
 
-  async addCustomerMessage(number: string, text: string): Promise<Ticket> {
+  async addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket> {
     const t = parseInput(TicketCreateSchema.shape.text.shape.original, text, 'customer message');
-    const message = (at: Date) => ({ messages: { text: t, at } });
+    const a = attachments?.length ? parseInput(TicketCreateSchema.shape.attachments, attachments, 'attachments') : undefined;
+    const message = (at: Date) => ({ messages: { text: t, at, ...(a?.length ? { attachments: a } : {}) } });
     if (this.opts.atomicUpdates) return this.append(number, message);
     return this.versioned(number, undefined, (_, at) => ({ push: message(at) }));
   }

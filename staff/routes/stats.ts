@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { dayOf } from '../../store/clock.js';
+import type { ChannelMessageCounts } from '../../store/channel-messages.js';
 import type { TicketCounters } from '../../store/ticket-counters.js';
 import type { Config } from '../../runtime/config.js';
 import type { TermExtractor } from '../deps.js';
@@ -23,6 +24,8 @@ export interface StatsRouteDeps {
   terms: TermExtractor;
   /** Pre-aggregated counters: a request reads a few documents by id, whatever the history size. */
   counters: Pick<TicketCounters, 'read'>;
+  /** Inbound messages per channel per day (without it, `/api/stats/channel-messages` is not served). */
+  channelMessages?: Pick<ChannelMessageCounts, 'read'>;
   now?: () => Date;
 }
 
@@ -81,6 +84,24 @@ export function registerStatsRoutes(router: ApiRouter, deps: StatsRouteDeps): vo
       const days = factDays({ ...range, timeZone, now: at });
       const counted = await deps.counters.read({ ...range, textFrom: days.from });
       return { body: statsFromCounters(counted, { ...range, granularity: query.granularity, timeZone, now: at, terms }) };
+    },
+  });
+  const channelMessages = deps.channelMessages;
+  if (!channelMessages) return;
+  router.add({
+    method: 'get',
+    path: '/api/stats/channel-messages',
+    summary: 'Inbound customer messages per day and channel (every message a channel took once: texts, voice, pictures; not events)',
+    tag: 'stats',
+    role: 'agent',
+    query: StatsQuerySchema.pick({ from: true, to: true }),
+    responses: { 200: '{ from, to, days: [{ day, channels: { wechat: n … } }], totals: { wechat: n … } }' },
+    handler: async ({ query }) => {
+      const range = resolveRange(query, dayOf(now(), deps.config.TIME_ZONE));
+      const days = await channelMessages.read(range.from, range.to);
+      const totals: Record<string, number> = {};
+      for (const d of days) for (const [c, n] of Object.entries(d.channels)) totals[c] = (totals[c] ?? 0) + n;
+      return { body: { ...range, days, totals } };
     },
   });
 }

@@ -1,0 +1,153 @@
+/**
+ * The Official Account APIs the channel calls: the access token (`POST /cgi-bin/stable_token`) and
+ * the customer-service message (`POST /cgi-bin/message/custom/send`).
+ *
+ * Why the stable token: `GET /cgi-bin/token` hands out a new token on every call and retires the
+ * previous one five minutes later, so several server processes fetching their own would keep
+ * invalidating each other's. The stable token is the same for every caller until it expires; a
+ * forced refresh is used only when WeChat says the token we hold is invalid and a normal fetch
+ * returns that same token.
+ */
+import { AppError } from '../../core/app-error.js';
+
+/** WeChat answered with an error code (or not at all); `errcode` is WeChat's, -1 for transport failures. */
+export class WeChatApiError extends AppError {
+  readonly code = 'WECHAT_API_ERROR';
+  constructor(
+    readonly errcode: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** errcode of a message sent outside the 48-hour customer-service window. */
+export const OUTSIDE_SERVICE_WINDOW = 45015;
+/** Attempts at a customer-service message when WeChat cannot be reached. */
+const SEND_ATTEMPTS = 3;
+/** errcodes meaning the access token is invalid or expired. */
+const TOKEN_INVALID = new Set([40001, 40014, 42001]);
+
+/** Why a customer-service message was refused, for staff (English, as other delivery errors). */
+export function describeRefusal(errcode: number, errmsg: string): string {
+  if (errcode === OUTSIDE_SERVICE_WINDOW) {
+    return `WeChat refused the message (errcode 45015): the customer has not written to the Official Account in the last 48 hours, and WeChat delivers customer-service messages only within 48 hours of the customer's last message. It can be delivered after the customer writes again.`;
+  }
+  if (errcode === 43004) return `WeChat refused the message (errcode 43004): the customer no longer follows the Official Account.`;
+  if (errcode === 45047) return `WeChat refused the message (errcode 45047): too many messages to this customer since their last message (WeChat allows 20 per 48 hours).`;
+  return `WeChat refused the message (errcode ${errcode}: ${errmsg.slice(0, 200)})`;
+}
+
+export interface WeChatApiOptions {
+  base: string;
+  appId: string;
+  appSecret: string;
+  /** Per-call timeout in ms. */
+  timeoutMs: number;
+  now?: () => number;
+  /** Refresh this long before WeChat's stated expiry. */
+  refreshMarginMs?: number;
+}
+
+interface TokenState {
+  token: string;
+  expiresAt: number;
+}
+
+export class WeChatApi {
+  private current: TokenState | null = null;
+  private fetching: Promise<TokenState> | null = null;
+  private lastError: string | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: WeChatApiOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The last token or API failure, for health (null after a success). */
+  get problem(): string | null {
+    return this.lastError;
+  }
+
+  /** A valid access token, fetched once and shared by concurrent callers; refreshed before it expires. */
+  async accessToken(): Promise<string> {
+    const margin = this.opts.refreshMarginMs ?? 5 * 60_000;
+    if (this.current && this.current.expiresAt - margin > this.now()) return this.current.token;
+    return (await this.fetchToken(false)).token;
+  }
+
+  private fetchToken(force: boolean): Promise<TokenState> {
+    this.fetching ??= (async () => {
+      try {
+        const body = await this.call('/cgi-bin/stable_token', undefined, { grant_type: 'client_credential', appid: this.opts.appId, secret: this.opts.appSecret, force_refresh: force });
+        const token = body.access_token;
+        const expiresIn = Number(body.expires_in);
+        if (typeof token !== 'string' || !token || !Number.isFinite(expiresIn) || expiresIn <= 0) throw new WeChatApiError(-1, 'WeChat returned no access token');
+        this.current = { token, expiresAt: this.now() + expiresIn * 1000 };
+        return this.current;
+      } finally {
+        this.fetching = null;
+      }
+    })();
+    return this.fetching;
+  }
+
+  /** Sends a text as a customer-service message; throws WeChatApiError with WeChat's reason when refused. */
+  async sendText(openid: string, text: string): Promise<void> {
+    // WeChat unreachable or too slow (errcode -1) is retried: an answer the customer is waiting for
+    // is not dropped on one timeout. WeChat's own refusals are final. (A retry after a timeout can
+    // deliver twice if WeChat had taken the first; a duplicate beats a lost answer.)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.withToken((token) => this.call('/cgi-bin/message/custom/send', token, { touser: openid, msgtype: 'text', text: { content: text } }));
+        return;
+      } catch (err) {
+        if (!(err instanceof WeChatApiError) || err.errcode !== -1 || attempt >= SEND_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  /** Runs an authenticated call, refreshing the token once when WeChat says it is invalid or expired. */
+  private async withToken<T>(fn: (token: string) => Promise<T>): Promise<T> {
+    const token = await this.accessToken();
+    try {
+      return await fn(token);
+    } catch (err) {
+      if (!(err instanceof WeChatApiError) || !TOKEN_INVALID.has(err.errcode)) throw err;
+      if (this.current?.token === token) this.current = null;
+      let fresh = await this.fetchToken(false);
+      // The shared stable token itself is the bad one: ask WeChat for a new one.
+      if (fresh.token === token) fresh = await this.fetchToken(true);
+      return fn(fresh.token);
+    }
+  }
+
+  private async call(path: string, token: string | undefined, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const url = `${this.opts.base.replace(/\/$/, '')}${path}${token ? `?access_token=${encodeURIComponent(token)}` : ''}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(this.opts.timeoutMs) });
+    } catch (err) {
+      this.lastError = `WeChat API ${path} unreachable: ${(err as Error).message}`;
+      throw new WeChatApiError(-1, this.lastError, { cause: err });
+    }
+    let json: Record<string, unknown>;
+    try {
+      json = (await res.json()) as Record<string, unknown>;
+    } catch (err) {
+      this.lastError = `WeChat API ${path} answered HTTP ${res.status} without JSON`;
+      throw new WeChatApiError(-1, this.lastError, { cause: err });
+    }
+    const errcode = typeof json.errcode === 'number' ? json.errcode : 0;
+    if (errcode !== 0) {
+      const errmsg = typeof json.errmsg === 'string' ? json.errmsg : '';
+      // A refusal about one customer (the 48-hour window) says nothing about the channel's health.
+      if (!TOKEN_INVALID.has(errcode) && errcode !== OUTSIDE_SERVICE_WINDOW && errcode !== 43004 && errcode !== 45047) this.lastError = `WeChat API ${path}: errcode ${errcode} ${errmsg}`;
+      throw new WeChatApiError(errcode, describeRefusal(errcode, errmsg));
+    }
+    this.lastError = null;
+    return json;
+  }
+}
