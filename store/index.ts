@@ -133,6 +133,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const today = dayOf(opts.now?.() ?? new Date(), opts.timeZone);
   const [y, m] = today.split('-').map(Number);
   await index.prepare([today, new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10)]);
+  const events = new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log });
+  const handovers = new MongoHandoverRepository(opts.db);
+  await Promise.all([events.prepare(), handovers.prepare()]);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const store: Store = {
@@ -150,8 +153,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     counters,
     capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
-    events: new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log }),
-    handovers: new MongoHandoverRepository(opts.db),
+    events,
+    handovers,
     writeConcern,
     topics: opts.topics,
     atomicUpdates,
