@@ -265,7 +265,7 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     await login(page, 'agent1');
     await page.locator('nav.nav').waitFor();
     // An agent sees no trainer or admin pages.
-    expect(await page.locator('nav.nav a').allTextContents()).toEqual(['工单', '待复核', '数据看板', '客户']);
+    expect(await page.locator('nav.nav a').allTextContents()).toEqual(['工单', '待复核', '在线客服', '数据看板', '客户']);
     await page.getByRole('link', { name: '待复核' }).click();
     await page.locator('table.tickets tbody tr').first().waitFor();
     const rows = page.locator('table.tickets tbody tr');
