@@ -1,12 +1,16 @@
 /**
  * The desk's events (desk/events.ts) over the database, so every process sees every process's
- * events: each event is inserted into a one-minute bucket collection `deskEvents_<minute>`, and a
- * process with at least one listener polls the current and the previous bucket every `pollMs`.
+ * events: each event is inserted into the collection of its minute in a ring of twenty,
+ * `deskEvents_<minute mod 20>`, and a process with at least one listener polls the current and the
+ * previous minute's collection every `pollMs`.
  *
- * Why buckets: FerretDB 1.24 scans a whole collection on every query (store/time-buckets.ts), so a
- * poll costs what its buckets hold: the events of the last one or two minutes, however long the
- * history. Events are kept for `keepMs` (ten minutes: a console that reconnects catches up with
- * `Last-Event-ID`); older buckets are dropped whole, which reads only collection names.
+ * Why a ring of small collections: FerretDB 1.24 scans a whole collection on every query
+ * (store/time-buckets.ts), so a poll costs what its two collections hold: the events of the last one
+ * or two minutes, however long the history. The collections are created once at start (`prepare`),
+ * never on an insert: FerretDB creating a table while other writes run fails those writes with
+ * SQLITE_BUSY (see ticket-index.ts). Events are kept nine to ten minutes (a console that reconnects catches
+ * up with `Last-Event-ID`): whoever publishes or polls in a new minute empties the collection of
+ * ten minutes ago, ahead of its reuse.
  *
  * Delivery: the publishing process hands an event to its own listeners at once (no database round
  * trip on the common single-process path); other processes get it on their next poll. A poll reads
@@ -17,11 +21,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { compareEventIds, eventIdTime, type DeskEvent, type DeskEventInput, type DeskEventListener, type DeskEvents } from '../desk/events.js';
-import { bucketCollection, dropExpiredBuckets } from './time-buckets.js';
-
 /** One minute: a poll scans at most two of these. */
 export const EVENT_BUCKET_MS = 60_000;
+/** Collections in the ring; half of them hold the events kept, the other half are emptied ahead. */
+const SLOTS = 20;
+const KEEP_MS = (SLOTS / 2 - 1) * EVENT_BUCKET_MS;
 const BASE = 'deskEvents';
+const slotCollection = (minute: number) => `${BASE}_${minute % SLOTS}`;
 
 interface EventDoc {
   _id: string;
@@ -32,8 +38,6 @@ interface EventDoc {
 export interface EventLogOptions {
   /** How often a process with listeners reads other processes' events (ms). Default 250. */
   pollMs?: number;
-  /** How long events are kept for catching up (ms). Default 10 minutes. */
-  keepMs?: number;
   /** How far before the previous poll a poll reads again (ms). Default 3000. */
   overlapMs?: number;
   log?: { warn: (obj: object, msg: string) => void };
@@ -52,15 +56,14 @@ export class MongoEventLog implements DeskEvents {
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
   private lastPollStart: number;
-  private lastSweep = 0;
+  private clearedFor = -1;
   private readonly pollMs: number;
-  private readonly keepMs: number;
+  private readonly keepMs = KEEP_MS;
   private readonly overlapMs: number;
   private readonly now: () => number;
 
   constructor(private readonly db: Db, private readonly opts: EventLogOptions = {}) {
     this.pollMs = opts.pollMs ?? 250;
-    this.keepMs = opts.keepMs ?? 10 * 60_000;
     this.overlapMs = opts.overlapMs ?? 3000;
     this.now = opts.now ?? Date.now;
     this.lastPollStart = this.now();
@@ -72,11 +75,23 @@ export class MongoEventLog implements DeskEvents {
     this.deliver(event, ms);
     const doc: EventDoc = { _id: event.id, at: new Date(ms), event: JSON.stringify(event) };
     this.db
-      .collection<EventDoc>(bucketCollection(BASE, Math.floor(ms / EVENT_BUCKET_MS)))
+      .collection<EventDoc>(slotCollection(Math.floor(ms / EVENT_BUCKET_MS)))
       .insertOne(doc)
       .catch((err: Error) => this.opts.log?.warn({ err: err.message, type: event.type }, 'desk event not stored; other processes miss it'));
-    this.maybeSweep(ms);
+    this.clearAhead(ms);
     return event;
+  }
+
+  /** Creates the ring's collections (at start, before any write: see the module comment). */
+  async prepare(): Promise<void> {
+    const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    for (let i = 0; i < SLOTS; i++) {
+      const name = slotCollection(i);
+      if (existing.has(name)) continue;
+      await this.db.createCollection(name).catch((err: { codeName?: string }) => {
+        if (err.codeName !== 'NamespaceExists') throw err;
+      });
+    }
   }
 
   subscribe(listener: DeskEventListener): () => void {
@@ -111,11 +126,12 @@ export class MongoEventLog implements DeskEvents {
     this.timer = null;
   }
 
-  /** Reads every event stored from `fromMs` to `toMs`, from the buckets that can hold them. */
+  /** Reads every event stored from `fromMs` to `toMs`, from the collections that can hold them. */
   private async read(fromMs: number, toMs: number): Promise<DeskEvent[]> {
     const out: DeskEvent[] = [];
     for (let b = Math.floor(fromMs / EVENT_BUCKET_MS); b <= Math.floor(toMs / EVENT_BUCKET_MS); b++) {
-      const docs = await this.db.collection<EventDoc>(bucketCollection(BASE, b)).find({ at: { $gte: new Date(fromMs) } }).toArray();
+      // The time filter also skips what a slot still holds from its previous turn of the ring.
+      const docs = await this.db.collection<EventDoc>(slotCollection(b)).find({ at: { $gte: new Date(fromMs) } }).toArray();
       for (const d of docs) {
         try {
           out.push(JSON.parse(d.event) as DeskEvent);
@@ -131,6 +147,7 @@ export class MongoEventLog implements DeskEvents {
     if (this.polling) return;
     this.polling = true;
     const start = this.now();
+    this.clearAhead(start);
     try {
       const events = await this.read(this.lastPollStart - this.overlapMs, start);
       events.sort((a, b) => compareEventIds(a.id, b.id));
@@ -159,10 +176,14 @@ export class MongoEventLog implements DeskEvents {
     if (this.listeners.size === 0) this.delivered.delete(event.id);
   }
 
-  /** Drops buckets older than `keepMs`, at most once a minute, from whichever process publishes. */
-  private maybeSweep(ms: number): void {
-    if (ms - this.lastSweep < EVENT_BUCKET_MS) return;
-    this.lastSweep = ms;
-    dropExpiredBuckets(this.db, [BASE], this.keepMs, ms, EVENT_BUCKET_MS).catch((err: Error) => this.opts.log?.warn({ err: err.message }, 'dropping old desk events failed'));
+  /** Once per minute per process: empties the slot used ten minutes ago, before it comes round again. */
+  private clearAhead(ms: number): void {
+    const minute = Math.floor(ms / EVENT_BUCKET_MS);
+    if (minute === this.clearedFor) return;
+    this.clearedFor = minute;
+    this.db
+      .collection(slotCollection(minute + SLOTS / 2))
+      .deleteMany({})
+      .catch((err: Error) => this.opts.log?.warn({ err: err.message }, 'clearing old desk events failed'));
   }
 }

@@ -54,9 +54,23 @@ export class MongoHandoverRepository {
   private readonly docs: Collection<HandoverDoc>;
   private readonly claims: Claims;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.docs = db.collection<HandoverDoc>('handovers');
     this.claims = new Claims(db);
+  }
+
+  /**
+   * Creates the queue's collections at start: FerretDB creating a table on a first insert while
+   * other writes run fails those writes with SQLITE_BUSY (see ticket-index.ts).
+   */
+  async prepare(): Promise<void> {
+    const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    for (const name of ['handovers', 'claims']) {
+      if (existing.has(name)) continue;
+      await this.db.createCollection(name).catch((err: { codeName?: string }) => {
+        if (err.codeName !== 'NamespaceExists') throw err;
+      });
+    }
   }
 
   async create(h: Handover): Promise<void> {

@@ -168,6 +168,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const nextMonth = new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10);
   await index.prepare([today, nextMonth]);
   await search.prepare([today, nextMonth]);
+  const events = new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log });
+  const handovers = new MongoHandoverRepository(opts.db);
+  await Promise.all([events.prepare(), handovers.prepare()]);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const store: Store = {
@@ -192,8 +195,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     channelMessages: new ChannelMessageCounts(opts.db, opts.timeZone),
     capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
-    events: new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log }),
-    handovers: new MongoHandoverRepository(opts.db),
+    events,
+    handovers,
     writeConcern,
     topics: opts.topics,
     atomicUpdates,

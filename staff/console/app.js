@@ -164,7 +164,8 @@ let badgeEl = null;
 let badgeFollow = null;
 
 function liveBadge() {
-  badgeEl = h('span', { class: 'badge badge-warn nav-count', 'data-testid': 'live-count', hidden: waitingCount === 0, 'aria-label': t('live.waitingCount', { n: waitingCount }) }, String(waitingCount));
+  // Empty when nobody waits, so the link reads just "在线客服".
+  badgeEl = h('span', { class: 'badge badge-warn nav-count', 'data-testid': 'live-count', hidden: waitingCount === 0, 'aria-label': t('live.waitingCount', { n: waitingCount }) }, waitingCount ? String(waitingCount) : '');
   return badgeEl;
 }
 
@@ -176,7 +177,7 @@ async function refreshWaiting() {
     return; /* the badge is a hint; a failure leaves it as it was */
   }
   if (badgeEl) {
-    badgeEl.textContent = String(waitingCount);
+    badgeEl.textContent = waitingCount ? String(waitingCount) : '';
     badgeEl.hidden = waitingCount === 0;
     badgeEl.setAttribute('aria-label', t('live.waitingCount', { n: waitingCount }));
   }

@@ -8,7 +8,7 @@
  *   `id: <event id>`, `event: <type>` (ticket.created, ticket.customerMessage, handover.requested,
  *   handover.taken, live.message, handover.ended) and `data: <the event as JSON>`; a comment line
  *   every 15 s keeps proxies from closing it. A client that reconnects with `Last-Event-ID` (or
- *   `?after=<id>`) first gets what it missed (events are kept ten minutes). The stream closes when
+ *   `?after=<id>`) first gets what it missed (events are kept nine to ten minutes). The stream closes when
  *   the session ends (checked every minute) and on server shutdown; clients reconnect.
  * - otherwise: JSON `{ events, lastEventId }` with the events after `?after=` (polling fallback).
  * Browsers' EventSource cannot send an Authorization header: the console reads the stream with
