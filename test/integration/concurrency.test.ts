@@ -28,6 +28,10 @@ beforeAll(async () => {
   await client.connect();
   db = client.db(`conc_${randomUUID().slice(0, 8)}`);
   services = await createServices(loadConfig({}), { db, log: silent, models: false, outboxPath: join(mkdtempSync(join(tmpdir(), 'conc-')), 'o.jsonl') });
+  // Assignees must be active staff accounts: one per writer's change (they never sign in).
+  for (const label of ['pa', 'pb', 'me']) {
+    for (let i = 0; i < N; i++) await services.store.users.create({ username: `${label}-${i}`, role: 'agent', passwordHash: 'never-used-for-login', createdBy: 'test' });
+  }
 });
 
 afterAll(async () => {
