@@ -5,10 +5,14 @@
  */
 import type { Config } from '../runtime/config.js';
 import type { Channel } from './channel.js';
+import { createEmailChannel } from './email/index.js';
 
 export type { Channel, ChannelHealth, ChannelHost } from './channel.js';
 
 /** Builds the configured channels (none by default). */
-export function createChannels(_config: Config): Channel[] {
-  return [];
+export function createChannels(config: Config): Channel[] {
+  const channels: Channel[] = [];
+  const email = createEmailChannel(config);
+  if (email) channels.push(email);
+  return channels;
 }

@@ -5,6 +5,7 @@
  * application layer's (desk/), not the store's.
  */
 import type { Db, WriteConcernSettings } from 'mongodb';
+import { MongoAttachmentRepository } from './attachment-repository.js';
 import { MongoAuditLog } from './audit-log.js';
 import { MongoBotStorage } from './bot-state-storage.js';
 import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, type CapacityOptions } from './capacity.js';
@@ -59,6 +60,8 @@ export interface Store {
   capacity: CapacityMonitor;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
+  /** Files customers sent with tickets (e-mail attachments), kept apart from the tickets. */
+  attachments: MongoAttachmentRepository;
   /** Write concern in use: journaled where the server accepts it. */
   writeConcern: WriteConcernSettings;
   /** Valid topic ids (the taxonomy's), as tickets are checked against them. */
@@ -119,13 +122,14 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const botState = new MongoBotStorage(opts.db, 'botState', { ttlMs: opts.conversationTtlMs });
   const directLine = new MongoDirectLineRepository(opts.db);
   const audit = new MongoAuditLog(opts.db);
+  const attachments = new MongoAttachmentRepository(opts.db);
   const users = new MongoUserRepository(opts.db);
   const facts = new TicketFactsReader(opts.db);
   // This month's and next month's ticket collections exist before any ticket is written.
   const today = dayOf(opts.now?.() ?? new Date(), opts.timeZone);
   const [y, m] = today.split('-').map(Number);
   await index.prepare([today, new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10)]);
-  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
+  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), attachments.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const store: Store = {
     tickets,
@@ -142,6 +146,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     counters,
     capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
     audit,
+    attachments,
     writeConcern,
     topics: opts.topics,
     atomicUpdates,
