@@ -41,7 +41,8 @@ export interface AttachmentCreate {
   inline?: boolean;
 }
 
-type AttachmentDoc = Omit<AttachmentInfo, 'id'> & { _id: string; content: Binary | null };
+/** `position`: order within the message (files of one message share `createdAt`). */
+type AttachmentDoc = Omit<AttachmentInfo, 'id'> & { _id: string; position: number; content: Binary | null };
 
 /** An attachment id: 24 lower-case hex characters. */
 export const ATTACHMENT_ID = /^[0-9a-f]{24}$/;
@@ -54,7 +55,7 @@ export class MongoAttachmentRepository {
   }
 
   async ensureIndexes(): Promise<void> {
-    await ensureIndexes(this.files, [{ key: { ticketNumber: 1, createdAt: 1 }, name: 'ticket' }]);
+    await ensureIndexes(this.files, [{ key: { ticketNumber: 1, createdAt: 1, position: 1 }, name: 'ticket' }]);
   }
 
   /**
@@ -78,6 +79,7 @@ export class MongoAttachmentRepository {
         messageRef: a.messageRef,
         inline: a.inline ?? false,
         createdAt: at,
+        position: i,
         content: a.content === null ? null : new Binary(a.content),
       };
       await this.files.replaceOne({ _id: id }, doc, { upsert: true });
@@ -88,7 +90,7 @@ export class MongoAttachmentRepository {
 
   /** A ticket's attachments, oldest first, without their bytes. */
   async list(ticketNumber: string): Promise<AttachmentInfo[]> {
-    const docs = await this.files.find({ ticketNumber }, { projection: { content: 0 } }).sort({ createdAt: 1, _id: 1 }).toArray();
+    const docs = await this.files.find({ ticketNumber }, { projection: { content: 0 } }).sort({ createdAt: 1, position: 1 }).toArray();
     return docs.map((d) => toInfo(d));
   }
 

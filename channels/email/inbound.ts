@@ -141,7 +141,8 @@ export async function parseInbound(raw: Buffer, ownAddress: string): Promise<Inb
     body = m.html.replace(/<style[\s\S]*?<\/style>|<script[\s\S]*?<\/script>/gi, '').replace(/<br\s*\/?>|<\/p>|<\/div>/gi, '\n').replace(/<[^>]+>/g, '').replace(/&nbsp;/g, ' ');
   }
   body = body.replace(/\u0000/g, '').replace(/\r\n?/g, '\n').trim();
-  const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(header(m, 'content-type'))?.[1];
+  const ct = m.headers.get('content-type') as { params?: { charset?: unknown } } | string | undefined;
+  const charset = typeof ct === 'object' && typeof ct?.params?.charset === 'string' ? ct.params.charset : /charset\s*=\s*"?([^";\s]+)/i.exec(header(m, 'content-type'))?.[1];
   if (charset && !isKnownCharset(charset)) problems.push(`unknown charset "${charset.slice(0, 40)}": the text was read as UTF-8 and may show wrong characters`);
   const structural = m.headers.size === 0 || (!m.from && !m.messageId && !m.subject);
   if (structural) problems.push('the message has no readable headers (malformed MIME); the original is attached as original.eml');

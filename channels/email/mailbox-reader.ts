@@ -73,6 +73,8 @@ export class MailboxReader {
       const key = `${this.deps.settings.imap.auth.user}@${this.deps.settings.imap.host}/${mailbox}`;
       const cursor = await this.deps.store.cursor(key, validity);
       const found: { uid: number; size: number }[] = [];
+      // A mailbox kept open learns of new mail from the server's untagged EXISTS: ask for them.
+      await client.noop();
       if (box.exists > 0) {
         for await (const m of client.fetch(`${cursor + 1}:*`, { uid: true, size: true }, { uid: true })) {
           // "n:*" also returns the newest message when it is below n (IMAP semantics).
@@ -80,6 +82,7 @@ export class MailboxReader {
         }
       }
       found.sort((a, b) => a.uid - b.uid);
+      this.deps.log.debug({ found: found.length, cursor }, 'mailbox checked');
       let contiguous = cursor;
       let blocked = false;
       for (const { uid, size } of found) {
