@@ -55,6 +55,7 @@ export interface EmailTurnDeps {
   /** Records the ticket of a thread before the acknowledgement goes out (its subject carries the number). */
   linkThread(conversationId: string, ticketNumber: string, lang: ReplyLang): Promise<void>;
   log: { warn: (obj: object, msg: string) => void };
+  now?: () => number;
 }
 
 /** The reply language of a classification: the customer's, or simplified Chinese when unknown. */
@@ -63,7 +64,16 @@ export function replyLangOf(c: Pick<Classification, 'lang'> | null, fallback: Re
   return l === 'en' || l === 'zh-Hans' || l === 'zh-Hant' ? l : (fallback ?? 'zh-Hans');
 }
 
+/**
+ * Automatic answers per address per hour. A forged sender could otherwise make the desk mail a
+ * stranger once per forged mail (backscatter); the mails are still filed, only not answered.
+ */
+export const ACKS_PER_ADDRESS_PER_HOUR = 10;
+
 export class EmailTurn {
+  /** Recent acknowledgement times per address (per process: a limit, not state to keep). */
+  private readonly acks = new Map<string, number[]>();
+
   constructor(private readonly deps: EmailTurnDeps) {}
 
   /** The bot logic for an e-mail activity; `context.activity.text` is the text to classify. */
@@ -128,6 +138,17 @@ export class EmailTurn {
 
   /** Sends the acknowledgement; a failure is recorded, not thrown (the ticket is filed). */
   private async acknowledge(context: TurnContext, text: string, result: EmailTurnResult): Promise<void> {
+    const address = context.activity.from.id;
+    const now = (this.deps.now ?? Date.now)();
+    const recent = (this.acks.get(address) ?? []).filter((t) => t > now - 3_600_000);
+    if (recent.length >= ACKS_PER_ADDRESS_PER_HOUR) {
+      result.ackError = `not answered: ${ACKS_PER_ADDRESS_PER_HOUR} automatic answers to ${address} in the last hour`;
+      this.deps.log.warn({ address, ticket: result.ticketNumber }, 'e-mail acknowledgement withheld (per-address hourly limit)');
+      return;
+    }
+    recent.push(now);
+    this.acks.set(address, recent);
+    if (this.acks.size > 50_000) this.acks.clear();
     try {
       await context.sendActivity(text);
     } catch (err) {

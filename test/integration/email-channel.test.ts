@@ -369,6 +369,22 @@ describe.skipIf(missing !== null)('e-mail channel against dovecot and smtp-serve
     expect((await A.services.tickets.get(first.number)).messages).toHaveLength(1);
   });
 
+  it('files spam flagged for staff without answering it, and asks for a description when a mail is empty', async () => {
+    const sent = smtp.received.length;
+    await imap.append(['From: promo@spam.example', `To: ${DESK}`, 'Subject: 合作', 'Message-ID: <spam1@spam.example>', 'Content-Type: text/plain; charset=utf-8', '', '兼职刷单日赚500元，加微信 abc123 代开发票 低价出售', ''].join('\r\n'));
+    const spam = await ticketWith('兼职刷单日赚500元');
+    expect(spam.spam).toBe(true);
+    await imap.append(['From: blank@example.com', `To: ${DESK}`, 'Subject: ', 'Message-ID: <blank1@example.com>', 'Content-Type: text/plain; charset=utf-8', '', '', ''].join('\r\n'));
+    const [asked] = await mailTo('blank@example.com');
+    expect(asked.parsed.text).toContain('没有文字内容或附件');
+    expect(asked.parsed.subject).toBe('Re: 您的咨询');
+    expect(asked.parsed.inReplyTo).toBe('<blank1@example.com>');
+    await rounds(2);
+    expect((await emailTickets()).some((t) => t.customer.userId === 'blank@example.com')).toBe(false);
+    expect(smtp.received.filter((m) => m.envelopeTo.includes('promo@spam.example'))).toHaveLength(0);
+    expect(smtp.received.length).toBe(sent + 1);
+  });
+
   it('records a staff reply the SMTP server refuses as undelivered, with the reason', async () => {
     smtp.refuse = 'mailbox unavailable';
     try {

@@ -3,7 +3,10 @@
  * clients quote, in English and Chinese), automatic mail recognised, the configuration's checks
  * naming the variable, the reply subject, and the customer texts in each language.
  */
+import { randomUUID } from 'node:crypto';
+import { TestAdapter, TurnContext } from 'botbuilder';
 import { describe, expect, it } from 'vitest';
+import { ACKS_PER_ADDRESS_PER_HOUR, EmailTurn, emailTurnResult } from '../../channels/email/email-turn.js';
 import { replySubject } from '../../channels/email/email-adapter.js';
 import { parseInbound, threadSubject } from '../../channels/email/inbound.js';
 import { emailTexts, formatBytes, staffNotes } from '../../channels/email/messages.js';
@@ -189,5 +192,57 @@ describe('texts', () => {
     expect(formatBytes(8 * 1024 * 1024)).toBe('8 MB');
     expect(staffNotes.attachmentOverCap(9_000_000, 8 * 1024 * 1024, 'INBOX, UID 3')).toContain('8 MB');
     expect(staffNotes.bodyCapped(9000, 30000, 'message.txt')).toContain('30000');
+  });
+});
+
+describe('EmailTurn', () => {
+  type Filed = { text: string; contact?: unknown; customer: { userId: string } };
+  function setup() {
+    const filed: Filed[] = [];
+    const sent: string[] = [];
+    const classification = { normalized: 'x', lang: 'zh-Hans', topic: 'delivery', type: 'complaint', spam: false, suspectedSpam: false, act: 'demand', actConfidence: 0, spamScore: 0, confidence: 0.9, typeConfidence: 0.9, alternatives: [{ topic: 'delivery', score: 0.9 }], keywords: [], needsReview: false, reason: null, modelVersion: 'test' };
+    let n = 0;
+    const turn = new EmailTurn({
+      classifier: { classify: () => classification as never },
+      tickets: {
+        file: async (input) => {
+          filed.push({ text: input.text.original, contact: input.contact, customer: input.customer });
+          return { ticket: { number: `T20261206-${String(++n).padStart(4, '0')}` } as never, stored: 'database' };
+        },
+        addCustomerMessage: async () => ({}) as never,
+      },
+      linkThread: async () => undefined,
+      log: { warn: () => undefined },
+      now: () => 1_000_000,
+    });
+    const adapter = new TestAdapter(async () => undefined);
+    const run = async (from: string, text: string) => {
+      const context = new TurnContext(adapter, { type: 'message', channelId: 'email', from: { id: from, name: from }, recipient: { id: 'desk', name: 'desk' }, conversation: { id: `email:${randomUUID()}`, isGroup: false, conversationType: 'email', name: '' }, text, channelData: { email: { kind: 'new', ticketText: `subject\n\n${text}` } } });
+      context.onSendActivities(async (_c, activities, next) => {
+        for (const a of activities) if (a.type === 'message') sent.push(a.text ?? '');
+        return next();
+      });
+      await turn.run(context);
+      return emailTurnResult(context)!;
+    };
+    return { filed, sent, run };
+  }
+
+  it('files a mail with the sender as contact and answers with the number', async () => {
+    const { filed, sent, run } = setup();
+    const r = await run('li@example.com', '快递没到');
+    expect(r).toMatchObject({ outcome: 'filed', ticketNumber: 'T20261206-0001', error: null, ackError: null });
+    expect(filed[0]).toMatchObject({ text: 'subject\n\n快递没到', contact: { email: 'li@example.com' }, customer: { userId: 'li@example.com' } });
+    expect(sent).toEqual([emailTexts('zh-Hans').filed('T20261206-0001')]);
+  });
+
+  it(`files every mail but answers one address at most ${ACKS_PER_ADDRESS_PER_HOUR} times an hour`, async () => {
+    const { filed, sent, run } = setup();
+    const results = [];
+    for (let i = 0; i < ACKS_PER_ADDRESS_PER_HOUR + 3; i++) results.push(await run('victim@example.com', `第${i}封`));
+    await run('other@example.com', '另一个人');
+    expect(filed).toHaveLength(ACKS_PER_ADDRESS_PER_HOUR + 4);
+    expect(sent).toHaveLength(ACKS_PER_ADDRESS_PER_HOUR + 1);
+    expect(results.at(-1)!.ackError).toMatch(/automatic answers/);
   });
 });
