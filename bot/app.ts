@@ -33,12 +33,15 @@ import { createTermExtractor } from '../staff/terms.js';
 import { NO_STOPWORDS } from '../classifier/tokenizer.js';
 import { registerTrainerRoutes } from '../trainer/routes.js';
 import { createChannels, type Channel } from '../channels/index.js';
+import { MemoryGuard } from '../runtime/memory-guard.js';
 
 export interface AppDeps {
   config: Config;
   /** The application layer (store, live model, tickets, models), from `createServices`. */
   services: Services;
   log: Logger;
+  /** The resident-memory guard (default: one sampling this process against MEMORY_CEILING_MB). */
+  memory?: MemoryGuard;
   /** The messaging channels to run (default: those the configuration enables, channels/index.ts). */
   channels?: Channel[];
 }
@@ -164,9 +167,18 @@ export function createApp(deps: AppDeps): App {
       outboxPending: services.store.outbox.pending(),
       ...(embedded ? { database: embedded } : {}),
       capacity,
+      memory: memory.status(),
       channels: channelHealth,
     });
   });
+
+  // Resident memory under MEMORY_CEILING_MB: caches shed under pressure, new conversations wait when critical.
+  const memory = deps.memory ?? new MemoryGuard({ ceilingBytes: config.MEMORY_CEILING_MB * 1024 * 1024 });
+  memory.onPressure((level) => {
+    services.store.directLine.shed(level);
+    services.store.botState.shed(level);
+  });
+  const stopMemoryGuard = memory.start();
 
   let inFlightDirect = 0;
   directLine = mountDirectLine(server, {
@@ -177,6 +189,7 @@ export function createApp(deps: AppDeps): App {
       maxConversationBytes: config.WEBCHAT_MAX_CONVERSATION_BYTES,
       clientBytesPerMinute: config.WEBCHAT_CLIENT_BYTES_PER_MINUTE,
     },
+    admitConversation: () => memory.level() !== 'critical',
     publicBaseUrl: () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`,
     deliverToBot: async (activity) => {
       inFlightDirect++;
@@ -234,6 +247,7 @@ export function createApp(deps: AppDeps): App {
     channels,
     inFlight: () => inFlight + inFlightDirect,
     closeChannels: async () => {
+      stopMemoryGuard();
       await Promise.all([directLine?.close(), ...channels.map((c) => c.close())]);
     },
   };

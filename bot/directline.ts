@@ -38,7 +38,7 @@ import type { Activity } from 'botbuilder';
 import type { Server } from 'restify';
 import { MongoDirectLineRepository } from '../store/directline-repository.js';
 import { ConversationService, type WireActivity } from './directline/conversations.js';
-import { BadRequestError, NotFoundError } from './directline/errors.js';
+import { BadRequestError, NotFoundError, ServiceBusyError } from './directline/errors.js';
 import { bearer, parseWatermark, parseWith, type DirectLineLog } from './directline/http.js';
 import { ClientBudget, resolveLimits, type DirectLineLimits } from './directline/limits.js';
 import { authorize, DIRECT_LINE_PREFIX, mountClientRoutes } from './directline/routes.js';
@@ -77,6 +77,8 @@ export interface DirectLineOptions {
   /** The bot's id as the channel names it (`recipient.id` of user activities). Default `bot`. */
   botId?: string;
   limits?: DirectLineLimits;
+  /** Whether a new conversation may open now (false: 503 with Retry-After). Default: always. */
+  admitConversation?: () => boolean;
   log?: DirectLineLog;
 }
 
@@ -112,6 +114,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     botId: opts.botId ?? 'bot',
     serviceUrl: () => `${opts.publicBaseUrl().replace(/\/+$/, '')}${DIRECT_LINE_PREFIX}`,
     deliverToBot: opts.deliverToBot,
+    reference: (clientUserId) => tokens.customerReference(clientUserId),
     onAppended: (conversationId, entry) => {
       streams?.appended(conversationId, entry);
       // One bell for a burst (the echo, typing and the reply of one turn): other processes read
@@ -128,7 +131,10 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
   streams = new StreamHub(repo, conversations, limits, log);
   const hub = streams;
 
-  mountClientRoutes(server, { tokens, conversations, budget: new ClientBudget(limits.clientBytesPerMinute), secured: secret !== undefined, publicBaseUrl: opts.publicBaseUrl, log });
+  const admitConversation = () => {
+    if (opts.admitConversation && !opts.admitConversation()) throw new ServiceBusyError(5);
+  };
+  mountClientRoutes(server, { tokens, conversations, admitConversation, budget: new ClientBudget(limits.clientBytesPerMinute), secured: secret !== undefined, publicBaseUrl: opts.publicBaseUrl, log });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     let url: URL;

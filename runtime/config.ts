@@ -88,6 +88,12 @@ const ConfigSchema = z.object({
   WEBCHAT_MAX_CONVERSATION_BYTES: z.coerce.number().int().min(4096).max(1024 ** 3).default(1024 * 1024),
   /** Bytes one web chat client address may post per minute (new conversations count 1 KiB). */
   WEBCHAT_CLIENT_BYTES_PER_MINUTE: z.coerce.number().int().min(4096).max(1024 ** 3).default(4 * 1024 * 1024),
+  /**
+   * Resident memory the server process should stay under, in MiB. From 75% of it caches of idle
+   * conversations are dropped (the database keeps them); from 90% new web chat conversations are
+   * refused with 503 and Retry-After until memory is back under it.
+   */
+  MEMORY_CEILING_MB: z.coerce.number().int().min(128).max(1024 * 1024).default(512),
   /** Messages a conversation may send per 10 seconds before the bot asks it to slow down. */
   RATE_LIMIT_PER_10S: z.coerce.number().int().min(1).max(1000).default(10),
   /** When staff answer, told to a customer who asks for a person (free text, e.g. "周一至周五 9:00-18:00"); unset: not mentioned. */

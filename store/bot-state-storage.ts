@@ -137,6 +137,19 @@ export class MongoBotStorage implements Storage {
    * this process knows. If another writer took that number, a conditional write is a conflict and
    * an unconditional one re-reads and tries the next number.
    */
+  /**
+   * Gives memory back under pressure (runtime/memory-guard.ts): the known revisions are an
+   * accelerator over the database (a write after this reads the newest revision back).
+   */
+  shed(level: 'pressure' | 'critical'): void {
+    if (level === 'critical') {
+      this.known.clear();
+      return;
+    }
+    const idle = Date.now() - 60_000;
+    for (const [key, k] of this.known) if (k.at.getTime() < idle) this.known.delete(key);
+  }
+
   private async writeOne(key: string, item: { eTag?: string }, raw?: string): Promise<void> {
     const { eTag, ...rest } = item;
     const conditional = Boolean(eTag) && eTag !== '*';

@@ -29,8 +29,13 @@ import { bucketCollection, bucketOfId, dropExpiredBuckets, newBucketedId } from 
 /** A Direct Line conversation as stored. */
 export interface DirectLineConversation {
   _id: string;
-  /** The bot-facing user id (`webchat:<id>`), fixed when the conversation is created. */
+  /**
+   * The bot-facing user id, fixed when the conversation is created: `webchat:` and the customer's
+   * pseudonymous reference (what tickets and staff see), never the id the client holds.
+   */
   userId: string;
+  /** The client-visible user id (`u-…`, in the token and the customer key). Absent on conversations stored before references. */
+  clientUserId?: string;
   userName?: string;
   locale?: string;
   createdAt: Date;
@@ -112,6 +117,15 @@ export class MongoDirectLineRepository {
 
   constructor(private readonly db: Db) {
     this.keys = db.collection<KeyDoc>('directlineKeys');
+  }
+
+  /**
+   * Gives memory back under pressure (runtime/memory-guard.ts): both maps are accelerators over
+   * the database, so dropping them costs reads, never data.
+   */
+  shed(level: 'pressure' | 'critical'): void {
+    this.cached.clear();
+    if (level === 'critical') this.known.clear();
   }
 
   /** A new conversation id (it names its bucket). */

@@ -30,6 +30,8 @@ export interface ConversationServiceOptions {
   deliverToBot: (activity: Activity) => Promise<void>;
   /** Called after every append (the stream pushes it to open sockets, and rings other processes). */
   onAppended: (conversationId: string, entry: LoggedActivity) => void;
+  /** The pseudonymous reference the bot and staff see for a client user id (tokens.ts `customerReference`). */
+  reference: (clientUserId: string) => Promise<string>;
   log: DirectLineLog;
 }
 
@@ -53,7 +55,8 @@ export class ConversationService {
     const now = Date.now();
     return this.o.repo.createConversation({
       _id: MongoDirectLineRepository.newId(now),
-      userId: WEBCHAT_USER_PREFIX + clientUserId,
+      userId: WEBCHAT_USER_PREFIX + (await this.o.reference(clientUserId)),
+      clientUserId,
       ...(userName ? { userName } : {}),
       ...(locale ? { locale } : {}),
       createdAt: new Date(now),
@@ -68,7 +71,7 @@ export class ConversationService {
   }
 
   clientUserOf(conv: DirectLineConversation): string {
-    return conv.userId.slice(WEBCHAT_USER_PREFIX.length);
+    return conv.clientUserId ?? conv.userId.slice(WEBCHAT_USER_PREFIX.length);
   }
 
   after(conv: DirectLineConversation, watermark: number): Promise<{ entries: LoggedActivity[]; latest: number }> {
@@ -122,7 +125,7 @@ export class ConversationService {
     this.clientBytes.delete(conv._id);
     this.clientBytes.set(conv._id, used + bytes);
     if (this.clientBytes.size > 100_000) this.clientBytes.delete(this.clientBytes.keys().next().value as string);
-    if (input.from && WEBCHAT_USER_PREFIX + input.from.id !== conv.userId) {
+    if (input.from && input.from.id !== this.clientUserOf(conv)) {
       this.o.log.warn({ conversationId: conv._id }, "direct line: activity from another user id than the conversation's; using the conversation's");
     }
     await this.announceMembers(conv);

@@ -61,6 +61,13 @@ export class TooManyRequestsError extends DirectLineError {
   }
 }
 
+/** 503: the server is too busy to open a conversation now (memory near its ceiling); try again after `retryAfterSeconds`. */
+export class ServiceBusyError extends DirectLineError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(503, 'ServiceUnavailable', 'the service is busy; please try again in a moment');
+  }
+}
+
 /** 502: the bot failed on the activity (it stays in the log). */
 export class BotFailedError extends DirectLineError {
   constructor() {

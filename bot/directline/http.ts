@@ -7,7 +7,8 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'restify';
 import type { z } from 'zod';
-import { BadRequestError, DirectLineError, TooManyRequestsError, UnauthorizedError } from './errors.js';
+import { BadRequestError, DirectLineError, ServiceBusyError, TooManyRequestsError, UnauthorizedError } from './errors.js';
+import { findPrototypeKey } from '../../store/validation.js';
 
 /** Minimal logger shape (pino's fits). */
 export interface DirectLineLog {
@@ -66,6 +67,9 @@ export function parseWatermark(raw: string | null): number {
 
 /** Validates with zod; the 400 names the first offending field (`from.id: …`). */
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
+  // Keys such as __proto__ never become object keys downstream (the bot, the stored log).
+  const forbidden = findPrototypeKey(value, 'body');
+  if (forbidden) throw new BadRequestError('BadArgument', `${forbidden}: key not allowed`);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -91,7 +95,7 @@ export function sendError(res: Response, err: unknown, log: DirectLineLog): void
   if (res.headersSent) return;
   // The rest of an oversized body is not read: close the connection after the answer.
   if (e.code === 'MessageSizeTooBig') res.header('Connection', 'close');
-  if (e instanceof TooManyRequestsError && e.retryAfterSeconds !== undefined) res.header('Retry-After', String(e.retryAfterSeconds));
+  if ((e instanceof TooManyRequestsError || e instanceof ServiceBusyError) && e.retryAfterSeconds !== undefined) res.header('Retry-After', String(e.retryAfterSeconds));
   res.send(e.status, { error: { code: e.code, message: e.message } });
 }
 

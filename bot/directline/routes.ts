@@ -39,6 +39,8 @@ export interface ClientRouteDeps {
   tokens: TokenService;
   conversations: ConversationService;
   budget: ClientBudget;
+  /** Throws (503) when the server cannot take a new conversation now (memory near its ceiling). */
+  admitConversation: () => void;
   /** Whether a Direct Line secret is configured (then generating and anonymous starts need it). */
   secured: boolean;
   publicBaseUrl: () => string;
@@ -102,6 +104,7 @@ export function mountClientRoutes(server: Server, d: ClientRouteDeps): void {
   }
 
   server.get('/api/webchat/token', route(log, async (req, res) => {
+    d.admitConversation();
     d.budget.charge(clientOf(req), NEW_CONVERSATION_COST);
     const presented = firstHeader(req.headers[CUSTOMER_KEY_HEADER]);
     const returning = presented ? await tokens.customerOf(presented) : null;
@@ -116,6 +119,7 @@ export function mountClientRoutes(server: Server, d: ClientRouteDeps): void {
     if (caller.kind === 'token') throw new UnauthorizedError('generating a token needs the Direct Line secret, not a token');
     const { body } = await readJsonBody(req, MAX_CLIENT_BODY_BYTES, true);
     const input = parseWith(GenerateTokenSchema, body);
+    d.admitConversation();
     d.budget.charge(clientOf(req), NEW_CONVERSATION_COST);
     const userId = chosenUser(caller, input.user?.id);
     const conv = await conversations.create(userId, input.user?.name);
@@ -144,6 +148,7 @@ export function mountClientRoutes(server: Server, d: ClientRouteDeps): void {
         throw new ForbiddenError("user.id: this conversation belongs to the token's user; another id cannot be used");
       }
     } else {
+      d.admitConversation();
       d.budget.charge(clientOf(req), NEW_CONVERSATION_COST);
       const userId = chosenUser(caller, input.user?.id);
       conv = await conversations.create(userId, input.user?.name, input.locale);

@@ -88,6 +88,16 @@ export class TokenService {
     return `${userId}.${await this.sign(`customer:${userId}`)}`;
   }
 
+  /**
+   * The customer's pseudonymous reference (`c-` and 132 bits of an HMAC of the user id): what the
+   * bot, tickets and staff see instead of the id the client holds. The same user id always gives
+   * the same reference (so a returning customer finds their tickets), and it cannot be turned back
+   * into the id, so knowing it neither names nor lets anyone act as the customer.
+   */
+  async customerReference(userId: string): Promise<string> {
+    return `c-${(await this.sign(`reference:${userId}`)).slice(0, 22)}`;
+  }
+
   /** The user id inside a genuine customer key, or null. */
   async customerOf(key: string): Promise<string | null> {
     const dot = key.lastIndexOf('.');

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { createApp, type App } from '../../bot/app.js';
 import { createServices, type Services } from '../../desk/services.js';
 import { loadConfig } from '../../runtime/config.js';
+import type { MemoryGuard } from '../../runtime/memory-guard.js';
 import type { Store } from '../../store/index.js';
 
 export interface RunningApp {
@@ -20,14 +21,15 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(mongoUri: string, env: Record<string, string> = {}, opts: { trainingHeartbeatMs?: number; dbName?: string } = {}): Promise<RunningApp> {
-  const config = loadConfig({ PORT: '0', ...env });
+export async function startApp(mongoUri: string, env: Record<string, string> = {}, opts: { trainingHeartbeatMs?: number; dbName?: string; memory?: MemoryGuard } = {}): Promise<RunningApp> {
+  // Tests run several apps in one process: the process's memory is not one server's (memory-ceiling.test.ts sets its own).
+  const config = loadConfig({ PORT: '0', MEMORY_CEILING_MB: '65536', ...env });
   const client = new MongoClient(mongoUri);
   await client.connect();
   const db = client.db(opts.dbName ?? `app_${randomUUID().slice(0, 8)}`);
   const log = pino({ level: 'silent' });
   const services = await createServices(config, { db, log, outboxPath: join(mkdtempSync(join(tmpdir(), 'app-')), 'o.jsonl'), trainingHeartbeatMs: opts.trainingHeartbeatMs, capacity: { embedded: true, ticketCeiling: config.EMBEDDED_TICKET_CEILING } });
-  const app = createApp({ config, services, log });
+  const app = createApp({ config, services, log, memory: opts.memory });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {

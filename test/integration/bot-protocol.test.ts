@@ -27,7 +27,7 @@ let botUrl: string;
 let connector: FakeConnector;
 
 beforeAll(async () => {
-  const config = loadConfig({ PORT: '0', RATE_LIMIT_PER_10S: '100' });
+  const config = loadConfig({ PORT: '0', RATE_LIMIT_PER_10S: '100', MEMORY_CEILING_MB: '65536' });
   const taxonomy = loadTaxonomy(config.DATA_DIR);
   client = new MongoClient(inject('mongoUri'));
   await client.connect();

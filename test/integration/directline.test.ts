@@ -323,7 +323,7 @@ describe('Direct Line 3.0 REST', () => {
       id: `${conversationId}|0000001`,
       channelId: 'webchat',
       conversation: { id: conversationId },
-      from: { id: `${WEBCHAT_USER_PREFIX}${userId}`, name: 'Alice', role: 'user' },
+      from: { id: expect.stringMatching(/^webchat:c-[\w-]{22}$/), name: 'Alice', role: 'user' },
       recipient: { id: 'bot', role: 'bot' },
       serviceUrl: `${A.base}/v3/directline`,
       text: '快递三天了还没到',
@@ -334,7 +334,10 @@ describe('Direct Line 3.0 REST', () => {
     expect(Date.parse(message?.timestamp)).toBeGreaterThan(Date.now() - 60_000);
     // The conversationUpdate with the bot and the user came first (bots greet in onMembersAdded).
     const update = A.delivered.find((a) => a.type === 'conversationUpdate' && a.conversation.id === conversationId);
-    expect(update?.membersAdded).toEqual([{ id: 'bot' }, { id: `${WEBCHAT_USER_PREFIX}${userId}` }]);
+    // The bot sees the customer's pseudonymous reference, not the id the client holds.
+    const reference = message!.from.id as string;
+    expect(reference).not.toContain(userId);
+    expect(update?.membersAdded).toEqual([{ id: 'bot' }, { id: reference }]);
     expect(A.delivered.indexOf(update!)).toBeLessThan(A.delivered.indexOf(message!));
 
     const all = await call('GET', `${A.base}/v3/directline/conversations/${conversationId}/activities?watermark=`, { token });
@@ -359,7 +362,7 @@ describe('Direct Line 3.0 REST', () => {
       token,
       body: { type: 'message', text: 'x', from: { id: 'u-mallory' } },
     });
-    expect(A.delivered.at(-1)?.from.id).toBe(`${WEBCHAT_USER_PREFIX}${userId}`);
+    expect(A.delivered.at(-1)?.from.id).toBe(reference);
   });
 
   it('reconnects, refreshes and generates tokens', async () => {
@@ -571,7 +574,7 @@ describe('Direct Line stream (WebSocket)', () => {
       const echo = await waitFor(() => client.activities.find((a) => a.type === 'message' && a.from.role === 'bot'), 'the echo');
       expect(echo.text).toBe('echo: 退款进度怎么查');
       const own = client.activities.find((a) => a.id === id);
-      expect(own).toMatchObject({ from: { id: `${WEBCHAT_USER_PREFIX}${page.body.userId}`, role: 'user' }, channelData: { clientActivityID: 'dl-1' } });
+      expect(own).toMatchObject({ from: { id: expect.stringMatching(/^webchat:c-[\w-]{22}$/), role: 'user' }, channelData: { clientActivityID: 'dl-1' } });
       expect(client.activities.some((a) => a.type === 'typing')).toBe(true);
       expect(client.socketUrls[0]).toMatch(new RegExp(`^ws://127\\.0\\.0\\.1:${A.port}/v3/directline/conversations/${page.body.conversationId}/stream\\?t=`));
       // The stream, not polling, carried the activities.
@@ -590,7 +593,7 @@ describe('with a real botbuilder bot behind the in-process web chat adapter', ()
     try {
       await waitFor(() => client.directLine.connectionStatus$.getValue() === ConnectionStatus.Online || undefined, 'Online');
       const greeting = await waitFor(() => client.activities.find((a) => a.type === 'message' && /^welcome/.test(a.text)), 'the greeting');
-      expect(greeting.text).toBe(`welcome ${WEBCHAT_USER_PREFIX}${page.body.userId}`);
+      expect(greeting.text).toMatch(new RegExp(`^welcome ${WEBCHAT_USER_PREFIX}c-[\\w-]{22}$`));
 
       const id = await postWith(client.directLine, { type: 'message', from: { id: page.body.userId }, text: '产品质量有问题' });
       const final = await waitFor(() => client.activities.find((a) => a.type === 'message' && a.text === 'echo: 产品质量有问题'), 'the updated reply');

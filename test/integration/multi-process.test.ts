@@ -165,7 +165,8 @@ describe('two bot processes on one database', () => {
       // One ticket, with the conversation's server-issued user.
       const tickets = await db.collection('tickets').find({}).toArray();
       expect(tickets.map((t) => t.number)).toEqual([number]);
-      expect(tickets[0].customer.userId).toBe(`webchat:${page.body.userId}`);
+      expect(tickets[0].customer.userId).toMatch(/^webchat:c-[\w-]{22}$/);
+      expect(tickets[0].customer.userId).not.toContain(page.body.userId);
     } finally {
       ws.close();
     }

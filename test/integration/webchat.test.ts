@@ -38,7 +38,9 @@ describe('Direct Line channel of the real app', () => {
       const number = done.text?.match(/T\d{8}-\d{4}/)?.[0];
       expect(number).toBeDefined();
       const ticket = await running.store.tickets.get(number!);
-      expect(ticket).toMatchObject({ topic: 'delivery', customer: { channelId: 'webchat', userId: 'webchat:dl-user-1' } });
+      // Staff see the customer's pseudonymous reference, never the id the site gave its user.
+      expect(ticket).toMatchObject({ topic: 'delivery', customer: { channelId: 'webchat', userId: expect.stringMatching(/^webchat:c-[\w-]{22}$/) } });
+      expect(ticket?.customer.userId).not.toContain('dl-user-1');
       // A staff reply reaches the customer on this channel.
       const sent = await running.services.tickets.reply(number!, '已为您催件，明天送达。', 'alice');
       expect(sent.delivered).toBe(true);

@@ -32,7 +32,7 @@ const APOLOGY = /没有丢失|沒有丟失|nothing you sent was lost|系统出�
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outage-'));
-  const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), DB_TIMEOUT_MS: '800', RATE_LIMIT_PER_10S: '100' });
+  const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), DB_TIMEOUT_MS: '800', RATE_LIMIT_PER_10S: '100', MEMORY_CEILING_MB: '65536' });
   const log = pino({ level: 'silent' });
   database = await openDatabase(config);
   services = await createServices(config, { database, log });

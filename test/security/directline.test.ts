@@ -71,8 +71,11 @@ describe('finding 2: the web chat user id is issued by the server', () => {
     const filed = await victim.say('跳过');
     const number = filed.match(/T\d{8}-\d{4}/)?.[0];
     expect(number, filed).toBeDefined();
-    const victimId = victim.userId; // what agents see on the ticket, as webchat:<id>
-    expect((await open.store.tickets.get(number!))?.customer.userId).toBe(`webchat:${victimId}`);
+    const victimId = victim.userId;
+    // Agents see a pseudonymous reference on the ticket, never the id the customer's page holds.
+    const seenByStaff = (await open.store.tickets.get(number!))?.customer.userId;
+    expect(seenByStaff).toMatch(/^webchat:c-[\w-]{22}$/);
+    expect(seenByStaff).not.toContain(victimId);
 
     // Starting a conversation or generating a token as the victim: refused, naming the field.
     for (const path of ['/v3/directline/conversations', '/v3/directline/tokens/generate']) {
@@ -92,7 +95,8 @@ describe('finding 2: the web chat user id is issued by the server', () => {
     expect(answer).not.toContain(number!);
     const log = await call('GET', attacker.url, { token: attacker.token });
     const mine = log.body.activities.filter((a: Json) => a.from.role === 'user');
-    expect(mine.map((a: Json) => a.from.id)).toEqual([`webchat:${attacker.userId}`]);
+    expect(mine.map((a: Json) => a.from.id)).toEqual([expect.stringMatching(/^webchat:c-[\w-]{22}$/)]);
+    expect(mine[0].from.id).not.toBe(seenByStaff);
     const supplement = await attacker.say(`补充：${'我要退款'}`, victimId);
     expect(supplement).not.toContain(number!);
     expect((await open.store.tickets.get(number!))?.text.original).toBe('我的快递三天了还没到，物流信息一直不更新');
@@ -104,6 +108,8 @@ describe('finding 2: the web chat user id is issued by the server', () => {
     // The genuine key (kept by the victim's page) brings the victim back as themselves.
     const back = await customer(open, victim.customerKey);
     expect(back.userId).toBe(victimId);
+    // … under the same pseudonymous reference, so their own status lookup finds their ticket.
+    expect(await back.say('查询工单')).toContain(number!);
   });
 
   it('with DIRECT_LINE_SECRET, token generation and anonymous starts need the secret, whose holder names the user', async () => {

@@ -1,0 +1,100 @@
+/**
+ * The bot server as its own OS process, for benchmarks that measure it from outside (`node
+ * dist/bot/main.js` on a free port, embedded database in a temporary folder unless the caller's
+ * environment names one), with its resident memory read from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface ServerProcess {
+  child: ChildProcess;
+  /** http://127.0.0.1:PORT */
+  base: string;
+  /** Resident memory of the server process in MiB (null once it has exited). */
+  rssMiB(): number | null;
+  /** Resident memory of the embedded database process, when the server runs one. */
+  databaseRssMiB(): number | null;
+  /** Stops the server (SIGTERM, then SIGKILL after 15 s) and removes its temporary folder. */
+  stop(): Promise<void>;
+}
+
+/** Starts `node dist/bot/main.js` with `env` over the defaults, and waits for /readyz. */
+export async function startServerProcess(env: Record<string, string>, opts: { readyWithinMs?: number; stderr?: 'inherit' | 'ignore' } = {}): Promise<ServerProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-server-'));
+  const port = await freePort();
+  const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', 'ignore', opts.stderr ?? 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(base, child, opts.readyWithinMs ?? 120_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    child,
+    base,
+    rssMiB: () => rssMiB(child.pid),
+    databaseRssMiB: () => rssMiB(childPids(child.pid)[0]),
+    stop,
+  };
+}
+
+/** VmRSS of a process in MiB, from /proc (Linux). */
+export function rssMiB(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? null : Number(kb) / 1024;
+  } catch {
+    return null;
+  }
+}
+
+function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function waitReady(base: string, child: ChildProcess, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the bot server exited with code ${child.exitCode} before it was ready`);
+    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the bot server was not ready within ${withinMs / 1000} s`);
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
