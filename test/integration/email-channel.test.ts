@@ -38,6 +38,7 @@ function env(): Record<string, string> {
     EMAIL_FROM: `客服中心 <${DESK}>`,
     EMAIL_POLL_SECONDS: '0.3',
     EMAIL_ATTACHMENT_MAX_BYTES: '4096',
+    EMAIL_MAX_MESSAGE_BYTES: '400000',
   };
 }
 
@@ -314,6 +315,16 @@ describe.skipIf(missing !== null)('e-mail channel against dovecot and smtp-serve
     // Listed, not stored, with where it is.
     expect(full.size).toBe(Buffer.byteLength(body));
     expect(full.stored).toBe(false);
+  });
+
+  it('files a message over the download limit from its headers, with a note saying where it is', async () => {
+    const raw = ['From: Huge <huge@example.com>', `To: ${DESK}`, 'Subject: =?UTF-8?B?' + Buffer.from('扫描件太大了').toString('base64') + '?=', 'Message-ID: <huge1@example.com>', 'Content-Type: multipart/mixed; boundary="h"', '', '--h', 'Content-Type: text/plain; charset=utf-8', '', '附件是合同扫描件，请查收。', '--h', 'Content-Type: application/pdf; name="scan.pdf"', 'Content-Transfer-Encoding: base64', '', b64(Buffer.alloc(450_000, 1)), '--h--', ''].join('\r\n');
+    const uid = await imap.append(raw);
+    const t = await ticketWith('扫描件太大了');
+    expect(t.customer.userId).toBe('huge@example.com');
+    expect(t.text.original).toContain('未下载正文和附件');
+    expect(t.text.original).toContain(`UID ${uid}`);
+    expect(t.text.original).toContain('390.6 KB');
   });
 
   it('files malformed MIME with a note and the original attached; mail with no sender is kept in the mailbox, not filed', async () => {
