@@ -60,7 +60,10 @@ export interface Store {
   capacity: CapacityMonitor;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
-  /** Files customers sent with tickets (e-mail attachments), kept apart from the tickets. */
+  /**
+   * Files customers sent with tickets (e-mail attachments), kept apart from the tickets. Its index
+   * is created by the channels that store files (channels/email), not at every store start.
+   */
   attachments: MongoAttachmentRepository;
   /** Write concern in use: journaled where the server accepts it. */
   writeConcern: WriteConcernSettings;
@@ -129,7 +132,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const today = dayOf(opts.now?.() ?? new Date(), opts.timeZone);
   const [y, m] = today.split('-').map(Number);
   await index.prepare([today, new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10)]);
-  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), attachments.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
+  await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const store: Store = {
     tickets,

@@ -114,8 +114,7 @@ export function createEmailChannel(config: Config, opts: { send?: SendMail } = {
       reader = new MailboxReader({ settings, store: mailStore, processor, log: host.log });
       const r = reader;
       // The indexes first; the reader starts either way (a missing index only slows lookups).
-      mailStore
-        .ensureIndexes()
+      Promise.all([mailStore.ensureIndexes(), services.store.attachments.ensureIndexes()])
         .catch((err: Error) => {
           mountError = err.message;
           host.log.warn({ err: err.message }, 'e-mail indexes not created');
