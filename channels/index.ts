@@ -6,6 +6,7 @@
 import type { Config } from '../runtime/config.js';
 import type { Channel } from './channel.js';
 import { WeChatChannel, wechatSettings } from './wechat/index.js';
+import { createEmailChannel } from './email/index.js';
 
 export type { Channel, ChannelHealth, ChannelHost } from './channel.js';
 
@@ -14,5 +15,7 @@ export function createChannels(config: Config): Channel[] {
   const channels: Channel[] = [];
   const wechat = wechatSettings(config);
   if (wechat) channels.push(new WeChatChannel(wechat));
+  const email = createEmailChannel(config);
+  if (email) channels.push(email);
   return channels;
 }

@@ -153,6 +153,27 @@ const ConfigSchema = z.object({
         return z.NEVER;
       }
     }),
+  /**
+   * E-mail channel (channels/email/): the mailbox read over IMAP, `imaps://user:password@host:993`
+   * (or `imap://…:143`, STARTTLS when offered). Unset: the e-mail channel is off.
+   */
+  EMAIL_IMAP_URL: z.string().regex(/^imaps?:\/\/[^/@\s]+@[^/\s]+/i, 'imaps://user:password@host:port (or imap://); URL-encode @ and : in the user or password, or use EMAIL_IMAP_PASSWORD').optional(),
+  /** IMAP password, when it should not sit in EMAIL_IMAP_URL (overrides the URL's). */
+  EMAIL_IMAP_PASSWORD: z.string().min(1).optional(),
+  /** The folder read for customer mail. */
+  EMAIL_MAILBOX: z.string().min(1).max(200).default('INBOX'),
+  /** Replies are sent here: `smtps://user:password@host:465` or `smtp://…:587` (STARTTLS when offered). */
+  EMAIL_SMTP_URL: z.string().regex(/^smtps?:\/\/[^/\s]+/i, 'smtps://user:password@host:port (or smtp://)').optional(),
+  /** SMTP password, when it should not sit in EMAIL_SMTP_URL (overrides the URL's). */
+  EMAIL_SMTP_PASSWORD: z.string().min(1).optional(),
+  /** The desk's sender: `service@example.com` or `客服中心 <service@example.com>`. */
+  EMAIL_FROM: z.string().regex(/^(?:[^<>]{0,100}<[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+)$/, 'an address, or "Name <address>"').optional(),
+  /** Seconds between mailbox checks (IMAP IDLE also wakes the reader as soon as mail arrives). */
+  EMAIL_POLL_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
+  /** Largest attachment kept in the database, in bytes; larger ones are listed with a note and stay in the mailbox. */
+  EMAIL_ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1024).max(15 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** Largest message downloaded whole, in bytes; larger ones are filed from their headers with a note. */
+  EMAIL_MAX_MESSAGE_BYTES: z.coerce.number().int().min(16 * 1024).max(200 * 1024 * 1024).default(25 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * WeChat Official Account (公众号) channel: the Token set in the account's server configuration.
@@ -215,6 +236,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         path: ['HOST'],
         message: `${c.HOST} is not a loopback address and no Bot Framework credentials are set (local mode); set MicrosoftAppId and MicrosoftAppPassword, or ALLOW_PUBLIC_LOCAL_MODE=true to serve the web chat and console to other machines`,
       });
+    }
+    // The e-mail channel needs all three of its settings; a partial one is a mistake, not "off".
+    const mail = { EMAIL_IMAP_URL: c.EMAIL_IMAP_URL, EMAIL_SMTP_URL: c.EMAIL_SMTP_URL, EMAIL_FROM: c.EMAIL_FROM };
+    const given = Object.entries(mail).filter(([, v]) => v !== undefined).map(([k]) => k);
+    const extra = (['EMAIL_IMAP_PASSWORD', 'EMAIL_SMTP_PASSWORD'] as const).filter((k) => c[k] !== undefined);
+    if (given.length + extra.length > 0 && given.length < 3) {
+      for (const [k, v] of Object.entries(mail)) {
+        if (v === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `required for the e-mail channel (${[...given, ...extra].join(', ')} ${given.length + extra.length === 1 ? 'is' : 'are'} set)` });
+      }
     }
   }).safeParse(picked);
   if (!result.success) {

@@ -7,6 +7,7 @@ import type restify from 'restify';
 import type { AuthService } from './auth.js';
 import type { StaffDeps } from './deps.js';
 import { ApiRouter } from './http.js';
+import { registerAttachmentRoutes } from './routes/attachments.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerCustomerRoutes } from './routes/customers.js';
 import { registerLiveRoutes, type EventStreams } from './routes/live.js';
@@ -31,6 +32,7 @@ export function mountStaff(server: restify.Server, deps: StaffDeps): Staff {
   registerAuthRoutes(router, { ...deps, auth });
   registerTicketRoutes(router, deps);
   registerWorkingDayRoutes(router, deps);
+  registerAttachmentRoutes(router, deps);
   registerStatsRoutes(router, { ...deps, counters: deps.store.counters, channelMessages: deps.store.channelMessages });
   registerCustomerRoutes(router, { ...deps, customers: deps.store.customers });
   const streams = registerLiveRoutes(router, { ...deps, authenticate: (token) => auth.authenticate(token) });

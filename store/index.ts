@@ -5,6 +5,7 @@
  * application layer's (desk/), not the store's.
  */
 import type { Db, WriteConcernSettings } from 'mongodb';
+import { MongoAttachmentRepository } from './attachment-repository.js';
 import { MongoAuditLog } from './audit-log.js';
 import { MongoCannedReplyRepository } from './canned-reply-repository.js';
 import { MongoNotificationRepository } from './notification-repository.js';
@@ -93,6 +94,11 @@ export interface Store {
   capacity: CapacityMonitor;
   /** Who changed what, when (insert-only). */
   audit: MongoAuditLog;
+  /**
+   * Files customers sent with tickets (e-mail attachments), kept apart from the tickets. Its index
+   * is created by the channels that store files (channels/email), not at every store start.
+   */
+  attachments: MongoAttachmentRepository;
   /** Write concern in use: journaled where the server accepts it. */
   writeConcern: WriteConcernSettings;
   /** Valid topic ids (the taxonomy's), as tickets are checked against them. */
@@ -160,6 +166,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   // Web chat state is served from memory while this process knows the conversation is current.
   const botState = new MongoBotStorage(opts.db, 'botState', { ttlMs: opts.conversationTtlMs, freshness: (id) => directLine.freshness(id) });
   const audit = new MongoAuditLog(opts.db);
+  const attachments = new MongoAttachmentRepository(opts.db);
   const users = new MongoUserRepository(opts.db);
   const facts = new TicketFactsReader(opts.db);
   // This month's and next month's ticket collections exist before any ticket is written.
@@ -197,6 +204,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     audit,
     events,
     handovers,
+    attachments,
     writeConcern,
     topics: opts.topics,
     atomicUpdates,

@@ -1,0 +1,243 @@
+/**
+ * Local mail peers for the e-mail channel's tests: Debian's dovecot as the IMAP server (started from
+ * a temporary configuration on a free port, one passwd-file user, stopped by the test) and
+ * smtp-server (by nodemailer's author) as the receiving SMTP server that collects what the desk
+ * sends. `.ci/run` installs dovecot (`dovecot-imapd`) when it is missing.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+export const DOVECOT = '/usr/sbin/dovecot';
+
+/** Why the IMAP tests cannot run here, or null when they can. */
+export function dovecotMissing(): string | null {
+  if (!existsSync(DOVECOT)) return `dovecot is not installed (${DOVECOT} missing): apt-get install -y dovecot-imapd, as .ci/run does`;
+  return null;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function idOf(name: string, flag: '-u' | '-g'): number {
+  return Number(execFileSync('id', [flag, name]).toString().trim());
+}
+
+export interface Dovecot {
+  port: number;
+  user: string;
+  password: string;
+  /** imap://user:password@127.0.0.1:port */
+  url: string;
+  /** Appends a raw message to a mailbox (as a mail server's delivery would). */
+  append(raw: string | Buffer, mailbox?: string): Promise<number | undefined>;
+  /** Flags of every message in the mailbox, by UID. */
+  flags(mailbox?: string): Promise<Map<number, Set<string>>>;
+  stop(): Promise<void>;
+}
+
+/** Starts dovecot on a free loopback port with one user (`desk`), mail in a temporary maildir. */
+export async function startDovecot(): Promise<Dovecot> {
+  const dir = mkdtempSync(join(tmpdir(), 'dovecot-'));
+  // dovecot's own users must reach the mail and the sockets below it.
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const user = 'desk';
+  const password = 'desk-imap-secret';
+  // The mail processes run as dovecot's own user (dovecot refuses root for them).
+  const uid = idOf('dovecot', '-u');
+  const gid = idOf('dovecot', '-g');
+  const home = join(dir, 'mail', user);
+  mkdirSync(home, { recursive: true });
+  chownSync(join(dir, 'mail'), uid, gid);
+  chownSync(home, uid, gid);
+  writeFileSync(join(dir, 'passwd'), `${user}:{PLAIN}${password}:${uid}:${gid}::${home}\n`);
+  writeFileSync(
+    join(dir, 'dovecot.conf'),
+    `base_dir = ${dir}/run
+state_dir = ${dir}/state
+log_path = ${dir}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:~/Maildir
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n ${dir}/passwd
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%n ${dir}/passwd
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    address = 127.0.0.1
+    port = ${port}
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service anvil {
+  chroot =
+}
+service stats {
+  unix_listener stats-reader {
+    mode = 0666
+  }
+  unix_listener stats-writer {
+    mode = 0666
+  }
+}
+`,
+  );
+  const child: ChildProcess = spawn(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = `imap://${user}:${password}@127.0.0.1:${port}`;
+  const client = () => new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass: password }, logger: false });
+  // Wait until it logs in.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const c = client();
+    try {
+      await c.connect();
+      await c.logout();
+      break;
+    } catch (err) {
+      c.close();
+      if (child.exitCode !== null || Date.now() > deadline) {
+        child.kill('SIGTERM');
+        const log = existsSync(join(dir, 'dovecot.log')) ? readFileSync(join(dir, 'dovecot.log'), 'utf8').slice(-800) : '';
+        rmSync(dir, { recursive: true, force: true });
+        throw new Error(`dovecot did not start: ${(err as Error).message}; ${stderr.slice(-500)} ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return {
+    port,
+    user,
+    password,
+    url,
+    async append(raw, mailbox = 'INBOX') {
+      const c = client();
+      await c.connect();
+      try {
+        const r = await c.append(mailbox, raw);
+        return r && typeof r === 'object' ? r.uid : undefined;
+      } finally {
+        await c.logout();
+      }
+    },
+    async flags(mailbox = 'INBOX') {
+      const c = client();
+      await c.connect();
+      const out = new Map<number, Set<string>>();
+      try {
+        const lock = await c.getMailboxLock(mailbox);
+        try {
+          if ((c.mailbox && c.mailbox.exists) || 0) {
+            for await (const m of c.fetch('1:*', { uid: true, flags: true })) out.set(m.uid, new Set(m.flags ?? []));
+          }
+        } finally {
+          lock.release();
+        }
+      } finally {
+        await c.logout();
+      }
+      return out;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A message the SMTP peer received. */
+export interface ReceivedMail {
+  envelopeFrom: string;
+  envelopeTo: string[];
+  raw: Buffer;
+  parsed: ParsedMail;
+}
+
+export interface SmtpPeer {
+  port: number;
+  /** smtp://user:password@127.0.0.1:port */
+  url: string;
+  received: ReceivedMail[];
+  /** Refuse recipients while set (the reason is the server's reply). */
+  refuse: string | null;
+  stop(): Promise<void>;
+}
+
+/** A receiving SMTP server on a free loopback port that keeps what it accepts (login required). */
+export async function startSmtpPeer(): Promise<SmtpPeer> {
+  const received: ReceivedMail[] = [];
+  const peer: SmtpPeer = { port: 0, url: '', received, refuse: null, stop: async () => {} };
+  const server = new SMTPServer({
+    secure: false,
+    disabledCommands: ['STARTTLS'],
+    authMethods: ['PLAIN', 'LOGIN'],
+    allowInsecureAuth: true,
+    logger: false,
+    size: 50 * 1024 * 1024,
+    onAuth(auth, _session, cb) {
+      if (auth.username === 'desk' && auth.password === 'smtp-secret') return cb(null, { user: 'desk' });
+      return cb(new Error('invalid login'));
+    },
+    onRcptTo(address, _session, cb) {
+      if (peer.refuse) {
+        const err = new Error(peer.refuse) as Error & { responseCode?: number };
+        err.responseCode = 550;
+        return cb(err);
+      }
+      cb();
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        simpleParser(raw)
+          .then((parsed) => {
+            received.push({ envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', envelopeTo: session.envelope.rcptTo.map((r) => r.address), raw, parsed });
+            cb();
+          })
+          .catch((err: Error) => cb(err));
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  peer.port = (server.server.address() as AddressInfo).port;
+  peer.url = `smtp://desk:smtp-secret@127.0.0.1:${peer.port}`;
+  peer.stop = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return peer;
+}
