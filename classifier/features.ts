@@ -78,19 +78,29 @@ function isNgramNoise(c: number): boolean {
   return (c >= 0x2000 && c <= 0x206f) || (c >= 0x3000 && c <= 0x303f) || (c >= 0xff00 && c <= 0xff65) || (c >= 0xfe30 && c <= 0xfe4f);
 }
 
+// Start- and end-of-text markers for n-grams (control characters never survive normalisation).
+const TEXT_START = 2;
+const TEXT_END = 3;
+
 /**
  * Code points of the text as n-grams see it: placeholders such as `<url>` become one private-use
  * character, punctuation is dropped, runs of spaces collapse.
  */
-function ngramCodePoints(text: string): number[] {
+function ngramCodePoints(text: string, boundary: boolean): number[] {
   const src = text.includes('<') ? text.replace(PLACEHOLDER, (_, k: string) => String.fromCharCode(0xe000 + ((k.charCodeAt(0) + k.length * 7) % 0xff))) : text;
-  const cps: number[] = [];
+  // With boundary markers the start marker goes in first (cheaper than an unshift afterwards).
+  const first = boundary ? 1 : 0;
+  const cps: number[] = boundary ? [TEXT_START] : [];
   for (let i = 0; i < src.length; i++) {
     const c = src.codePointAt(i)!;
     if (c > 0xffff) i++;
     if (isNgramNoise(c)) continue;
-    if (c === 32 && (cps.length === 0 || cps[cps.length - 1] === 32)) continue;
+    if (c === 32 && (cps.length === first || cps[cps.length - 1] === 32)) continue;
     cps.push(c);
+  }
+  if (boundary) {
+    if (cps.length === 1) return [];
+    cps.push(TEXT_END);
   }
   return cps;
 }
@@ -104,23 +114,15 @@ function hashNgram(cps: readonly number[], start: number, n: number): number {
   return h | 0;
 }
 
-// Start- and end-of-text markers for n-grams (control characters never survive normalisation).
-const TEXT_START = 2;
-const TEXT_END = 3;
-
 /**
  * Calls `fn` with the hash of every character n-gram of the text; with `boundary`, n-grams of two
  * or more characters may also start at the text's start or end at its end. Returns the number of
  * characters other than spaces (what the length buckets count).
  */
 function forEachNgram(text: string, min: number, max: number, boundary: boolean, fn: (key: number) => void): number {
-  const cps = ngramCodePoints(text);
+  const cps = ngramCodePoints(text, boundary);
   let length = 0;
-  for (const c of cps) if (c !== 32) length++;
-  if (boundary && cps.length > 0) {
-    cps.unshift(TEXT_START);
-    cps.push(TEXT_END);
-  }
+  for (const c of cps) if (c !== 32 && c !== TEXT_START && c !== TEXT_END) length++;
   for (let n = min; n <= max; n++) {
     for (let i = 0; i + n <= cps.length; i++) {
       // A lone space or marker is not a feature; longer n-grams keep spaces as word boundaries.

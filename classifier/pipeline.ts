@@ -273,10 +273,10 @@ export class Pipeline {
   }
 
   /** Scores one head for an analysed text; `explain` lists the matched keywords. */
-  scoreHead(a: Analysis, name: string, scorer: Scorer = 'ensemble', vector = this.space.vectorize(a.doc), explain = true): HeadResult {
+  scoreHead(a: Analysis, name: string, scorer: Scorer = 'ensemble', vector = this.space.vectorize(a.doc), explain = true, svmScores?: Float64Array): HeadResult {
     const head = this.heads.get(name);
     if (!head) throw new InvalidInputError(`the model has no "${name}" head`);
-    const p = head.predict(vector, a.uniqueTokens, a.normalized.text, scorer, explain);
+    const p = head.predict(vector, a.uniqueTokens, a.normalized.text, scorer, explain, svmScores);
     const ranked = head.labels.map((label, i) => ({ label, score: p.probs[i] })).sort((x, y) => y.score - x.score);
     return {
       label: head.labels[p.best],

@@ -247,7 +247,9 @@ export function trainLabelModel(
 /** A loaded head, ready to predict. */
 export class LabelModel {
   readonly labels: readonly string[];
-  private readonly svm: LinearWeights;
+  private svm: LinearWeights;
+  // Set by useFused: this head's weights live in a matrix shared with other heads.
+  private fused: { weights: LinearWeights; offset: number; scores: Float64Array } | null = null;
   private readonly keyword: KeywordModel;
   private readonly scratch: Float64Array;
 
@@ -274,11 +276,28 @@ export class LabelModel {
     return this.data.ensemble.threshold;
   }
 
+  /** The SVM's weights (for scoring several heads in one pass: see {@link fuseWeights}). */
+  get svmWeights(): LinearWeights {
+    if (this.fused) throw new ModelFormatError('this head already scores from a fused weight matrix');
+    return this.svm;
+  }
+
+  /**
+   * Makes this head score from columns `offset …` of a fused matrix built by {@link fuseWeights}
+   * and releases its own copy of the weights (the fused matrix holds them: memory stays flat).
+   */
+  useFused(weights: LinearWeights, offset: number): void {
+    const k = this.labels.length;
+    if (offset < 0 || offset + k > weights.classes || weights.features < this.svm.features) throw new ModelFormatError('fused weights do not fit this head');
+    this.fused = { weights, offset, scores: new Float64Array(weights.classes) };
+    this.svm = { classes: k, features: 0, weights: new Float32Array(k) };
+  }
+
   /**
    * Predicts one example with the chosen scorer (default: the calibrated ensemble). With `explain`
    * false, keyword matches are not listed (and not computed at all when the scorer ignores them).
    */
-  predict(v: SparseVector, uniqueTokens: readonly string[], text = '', scorer: Scorer = 'ensemble', explain = true): LabelPrediction {
+  predict(v: SparseVector, uniqueTokens: readonly string[], text = '', scorer: Scorer = 'ensemble', explain = true, svmScores?: Float64Array): LabelPrediction {
     const k = this.labels.length;
     const b = this.data.ensemble.keywordWeight;
     const needKeywords = explain || scorer === 'keyword' || (scorer === 'ensemble' && b !== 0);
@@ -287,7 +306,17 @@ export class LabelModel {
     if (scorer === 'keyword') {
       scores = normalizeKeywordScores(kw!.scores);
     } else {
-      scores = decision(this.svm, v, this.scratch);
+      if (svmScores) {
+        if (svmScores.length !== k) throw new ModelFormatError(`${svmScores.length} precomputed svm scores for ${k} labels`);
+        this.scratch.set(svmScores);
+        scores = this.scratch;
+      } else if (this.fused) {
+        const all = decision(this.fused.weights, v, this.fused.scores);
+        this.scratch.set(all.subarray(this.fused.offset, this.fused.offset + k));
+        scores = this.scratch;
+      } else {
+        scores = decision(this.svm, v, this.scratch);
+      }
       if (scorer === 'ensemble' && b !== 0) {
         const kn = normalizeKeywordScores(kw!.scores);
         for (let c = 0; c < k; c++) scores[c] += b * kn[c];
@@ -487,4 +516,28 @@ function sampleStratified(y: Int32Array, max: number, rng: () => number): number
   const parts = Math.ceil(y.length / max);
   const folds = stratifiedFolds(y, parts, rng);
   return all.filter((i) => folds[i] === 0);
+}
+
+/**
+ * Interleaves the SVM weights of several heads over one feature space into one matrix, so one pass
+ * over a message's features scores every head: per feature, the heads' weights sit side by side
+ * (one memory region instead of one per head). Head `h`'s scores are columns
+ * `offsets[h] .. offsets[h] + classes`.
+ */
+export function fuseWeights(heads: readonly LinearWeights[]): { weights: LinearWeights; offsets: number[] } {
+  const features = Math.max(...heads.map((h) => h.features));
+  const classes = heads.reduce((n, h) => n + h.classes, 0);
+  const w = new Float32Array((features + 1) * classes);
+  const offsets: number[] = [];
+  let off = 0;
+  for (const h of heads) {
+    offsets.push(off);
+    for (let f = 0; f < h.features; f++) {
+      for (let c = 0; c < h.classes; c++) w[f * classes + off + c] = h.weights[f * h.classes + c];
+    }
+    // Bias row (the last row), also for a head trained on fewer features.
+    for (let c = 0; c < h.classes; c++) w[features * classes + off + c] = h.weights[h.features * h.classes + c];
+    off += h.classes;
+  }
+  return { weights: { classes, features, weights: w }, offsets };
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DemandClassifier, HEAD_ACT, trainDemandModel, type CorpusRow } from '../../classifier/demand-classifier.js';
 import { DIALOGUE_ACTS, type DialogueAct } from '../../classifier/dialogue-acts.js';
-import type { ModelArtifact } from '../../classifier/pipeline.js';
+import { Pipeline, type ModelArtifact } from '../../classifier/pipeline.js';
 import { CharTokenizer } from '../../classifier/tokenizer.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { loadCorpus, loadTaxonomy } from '../../runtime/project-data.js';
@@ -88,5 +88,30 @@ describe('dialogue-act head: train → serialize → load → predict', () => {
     const c = DemandClassifier.load(old, deps, taxonomy);
     expect(c.hasActs).toBe(false);
     expect(c.classify('你好')).toMatchObject({ act: 'demand', actConfidence: 0 });
+  });
+});
+
+describe('one pass scores every head (fused weights)', () => {
+  it('gives the same probabilities as scoring each head on its own', () => {
+    // A separately loaded pipeline keeps each head's own weights: the reference.
+    const alone = Pipeline.load(JSON.parse(JSON.stringify(artifact)), deps);
+    const texts = ['你好', '快递三天了还没到，单号 1234567890', '謝謝你們', 'my card was charged twice for one order', '转人工', '退款什么时候到账'];
+    for (const text of texts) {
+      const got = classifier.classify(text);
+      const a = alone.analyze(text);
+      const topic = alone.scoreHead(a, 'topic');
+      const type = alone.scoreHead(a, 'type');
+      const spam = alone.scoreHead(a, 'spam');
+      expect(got.topic, text).toBe(topic.label);
+      expect(got.confidence, text).toBeCloseTo(topic.confidence, 4);
+      expect(got.type, text).toBe(type.label);
+      expect(got.typeConfidence, text).toBeCloseTo(type.confidence, 4);
+      expect(got.spamScore, text).toBeCloseTo(spam.ranked.find((r) => r.label === 'spam')!.score, 4);
+      const act = alone.scoreHead(a, HEAD_ACT);
+      if (got.act !== 'demand') expect(got.act, text).toBe(act.label);
+    }
+    // The heads of the classifier's own pipeline still score alone, from the shared matrix.
+    const a = classifier.pipeline.analyze('快递三天了还没到');
+    expect(classifier.pipeline.scoreHead(a, 'topic').confidence).toBeCloseTo(alone.scoreHead(alone.analyze('快递三天了还没到'), 'topic').confidence, 6);
   });
 });
