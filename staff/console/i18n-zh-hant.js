@@ -185,6 +185,8 @@ export const ZH_HANT = {
   "reply.empty": "請輸入回覆內容。",
   "reply.delivered": "已送達",
   "reply.notDelivered": "未送達",
+  "reply.retry": "重新發送",
+  "ticket.satisfaction": "客戶滿意度：{score}/5",
   "reply.sentDelivered": "回覆已送達客戶。",
   "reply.sentNotDelivered": "回覆已記錄，但未能送達客戶（渠道不可用）。",
   "notes.title": "內部備註",

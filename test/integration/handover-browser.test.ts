@@ -100,10 +100,11 @@ describe.skipIf(!existsSync(CHROMIUM))('live handover in a real browser', () => 
     await chat.getByText('客服已将对话交回智能助手。如还有其他问题，请直接告诉我。', { exact: true }).first().waitFor({ timeout: 20_000 });
     await agent.getByText('目前没有进行中的对话。').waitFor({ timeout: 20_000 });
     await say('谢谢');
-    await chat.getByText('不客气！还有其他可以帮您的吗？', { exact: true }).first().waitFor({ timeout: 20_000 });
+    // The bot answers again; the conversation is about the ticket, so the thanks is kept on it.
+    await chat.getByText(`不客气！您的留言已记录到工单 ${number}，有进展我们会在这里回复您。`, { exact: true }).first().waitFor({ timeout: 20_000 });
 
     const ticket = await running.store.tickets.get(number);
-    expect(ticket!.messages.map((m) => m.text)).toEqual(['快递三天没到，单号 SF1234567890']);
+    expect(ticket!.messages.map((m) => m.text)).toEqual(['快递三天没到，单号 SF1234567890', '谢谢']);
     expect(ticket!.replies.map((r) => [r.by, r.text, r.delivered])).toEqual([['alice', '已为您联系快递公司，明天上午送达。', true]]);
   });
 });

@@ -197,9 +197,10 @@ describe('two bot processes on one database', () => {
       await c.waitForMessage((m) => m.text === '收到，马上为您查询。');
       expect((await call('POST', `${P2.base}/api/live/${id}/hand-back`, { token })).status).toBe(204);
       await c.waitForMessage((m) => m.text === '客服已将对话交回智能助手。如还有其他问题，请直接告诉我。');
-      expect((await c.replyTo(await c.send('谢谢'))).text).toBe('不客气！还有其他可以帮您的吗？');
+      // The bot answers again; the conversation is about the ticket, so the thanks is kept on it.
+      expect((await c.replyTo(await c.send('谢谢'))).text).toBe(`不客气！您的留言已记录到工单 ${number}，有进展我们会在这里回复您。`);
       const ticket = await db.collection('tickets').findOne({ number });
-      expect(ticket!.messages.map((m: Json) => m.text)).toEqual(['我的订单号是 88001234']);
+      expect(ticket!.messages.map((m: Json) => m.text)).toEqual(['我的订单号是 88001234', '谢谢']);
     } finally {
       c.close();
       stream.close();
