@@ -4,18 +4,13 @@
  * Direct Line conversation (no loopback HTTP, no connector client per turn). Middleware, turn
  * errors and proactive `continueConversationAsync` work as with any botbuilder adapter.
  */
-import {
-  BotAdapter,
-  TurnContext,
-  type Activity,
-  type ConversationReference,
-  type ResourceResponse,
-} from 'botbuilder';
+import { TurnContext, type Activity, type ResourceResponse } from 'botbuilder';
 import type { DirectLineHandle } from './directline.js';
+import { ProactiveAdapter } from '../channels/proactive-adapter.js';
 
-export class WebChatAdapter extends BotAdapter {
+export class WebChatAdapter extends ProactiveAdapter {
   constructor(private readonly channel: () => DirectLineHandle) {
-    super();
+    super('web chat');
   }
 
   /** Runs the bot for one activity the web chat client sent. */
@@ -48,22 +43,6 @@ export class WebChatAdapter extends BotAdapter {
     throw new Error('web chat: deleting activities is not supported');
   }
 
-  async continueConversation(reference: Partial<ConversationReference>, logic: (context: TurnContext) => Promise<void>): Promise<void> {
-    const activity = TurnContext.applyConversationReference({ type: 'event', name: 'continueConversation' }, reference, true) as Activity;
-    await this.runMiddleware(new TurnContext(this, activity), logic);
-  }
-
-  override async continueConversationAsync(
-    _botAppIdOrClaims: unknown,
-    reference: Partial<ConversationReference>,
-    logicOrAudience: ((context: TurnContext) => Promise<void>) | string,
-    maybeLogic?: (context: TurnContext) => Promise<void>,
-  ): Promise<void> {
-    // botbuilder's overloads: (appId, ref, logic) or (claims, ref, audience, logic).
-    const logic = typeof logicOrAudience === 'function' ? logicOrAudience : maybeLogic;
-    if (!logic) throw new Error('web chat: continueConversationAsync needs a logic callback');
-    await this.continueConversation(reference, logic);
-  }
 }
 
 /** The JSON wire form of an activity (dates as ISO strings), as the connector would receive it. */

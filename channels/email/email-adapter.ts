@@ -7,8 +7,9 @@
  * ticket as undelivered. Typing indicators and other non-message activities mean nothing in mail.
  */
 import { randomUUID } from 'node:crypto';
-import { BotAdapter, TurnContext, type Activity, type ConversationReference, type ResourceResponse } from 'botbuilder';
+import { TurnContext, type Activity, type ResourceResponse } from 'botbuilder';
 import type { MailStore } from './mail-store.js';
+import { ProactiveAdapter } from '../proactive-adapter.js';
 
 /** One outgoing mail. */
 export interface OutgoingMail {
@@ -44,9 +45,9 @@ export function replySubject(subject: string, ticketNumber: string | null): stri
   return `Re: ${tagged}`.slice(0, 900);
 }
 
-export class EmailAdapter extends BotAdapter {
+export class EmailAdapter extends ProactiveAdapter {
   constructor(private readonly deps: EmailAdapterDeps) {
-    super();
+    super('e-mail');
   }
 
   /** Runs the bot's logic for one inbound mail's activity (middleware and onTurnError apply). */
@@ -100,20 +101,4 @@ export class EmailAdapter extends BotAdapter {
     throw new Error('e-mail: a sent mail cannot be deleted');
   }
 
-  async continueConversation(reference: Partial<ConversationReference>, logic: (context: TurnContext) => Promise<void>): Promise<void> {
-    const activity = TurnContext.applyConversationReference({ type: 'event', name: 'continueConversation' }, reference, true) as Activity;
-    await this.runMiddleware(new TurnContext(this, activity), logic);
-  }
-
-  override async continueConversationAsync(
-    _botAppIdOrClaims: unknown,
-    reference: Partial<ConversationReference>,
-    logicOrAudience: ((context: TurnContext) => Promise<void>) | string,
-    maybeLogic?: (context: TurnContext) => Promise<void>,
-  ): Promise<void> {
-    // botbuilder's overloads: (appId, ref, logic) or (claims, ref, audience, logic).
-    const logic = typeof logicOrAudience === 'function' ? logicOrAudience : maybeLogic;
-    if (!logic) throw new Error('e-mail: continueConversationAsync needs a logic callback');
-    await this.continueConversation(reference, logic);
-  }
 }

@@ -10,9 +10,10 @@
  * the rest going through the API. Suggested actions become a line of text ("回复：对 / 其他 …"):
  * an Official Account text has no buttons, and the bot reads the typed answer the same way.
  */
-import { BotAdapter, TurnContext, type Activity, type ConversationReference, type ResourceResponse } from 'botbuilder';
+import { TurnContext, type Activity, type ResourceResponse } from 'botbuilder';
 import * as OpenCC from 'opencc-js';
 import type { WeChatApi } from './api.js';
+import { ProactiveAdapter } from '../proactive-adapter.js';
 
 const toSimplified = OpenCC.Converter({ from: 'hk', to: 'cn' });
 
@@ -55,12 +56,12 @@ export function renderText(activity: Partial<Activity>): string {
   return `${text}\n${REPLY_LABEL[textLang(text)]}${choices.join(' / ')}`;
 }
 
-export class WeChatAdapter extends BotAdapter {
+export class WeChatAdapter extends ProactiveAdapter {
   constructor(
     private readonly api: WeChatApi,
     private readonly onLateFailure: (err: Error, openid: string) => void,
   ) {
-    super();
+    super('wechat');
   }
 
   /**
@@ -143,22 +144,6 @@ export class WeChatAdapter extends BotAdapter {
     throw new Error('wechat: messages cannot be recalled by the bot');
   }
 
-  async continueConversation(reference: Partial<ConversationReference>, logic: (context: TurnContext) => Promise<void>): Promise<void> {
-    const activity = TurnContext.applyConversationReference({ type: 'event', name: 'continueConversation' }, reference, true) as Activity;
-    await this.runMiddleware(new TurnContext(this, activity), logic);
-  }
-
-  override async continueConversationAsync(
-    _botAppIdOrClaims: unknown,
-    reference: Partial<ConversationReference>,
-    logicOrAudience: ((context: TurnContext) => Promise<void>) | string,
-    maybeLogic?: (context: TurnContext) => Promise<void>,
-  ): Promise<void> {
-    // botbuilder's overloads: (appId, ref, logic) or (claims, ref, audience, logic).
-    const logic = typeof logicOrAudience === 'function' ? logicOrAudience : maybeLogic;
-    if (!logic) throw new Error('wechat: continueConversationAsync needs a logic callback');
-    await this.continueConversation(reference, logic);
-  }
 }
 
 /** The passive reply (as many whole messages as fit) and the rest. */
