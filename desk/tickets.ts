@@ -183,7 +183,7 @@ export class TicketService {
    * Sends an undelivered reply again on the ticket's channel and records the outcome on that reply
    * (a reply that was delivered is not sent twice: ValidationError).
    */
-  async retryReply(number: string, replyId: string, by: string): Promise<{ ticket: TicketView; delivered: boolean }> {
+  async retryReply(number: string, replyId: string, by: string): Promise<{ ticket: StaffTicket; delivered: boolean }> {
     const ticket = await this.get(number);
     const reply = ticket.replies.find((r) => r.id === replyId);
     if (!reply) throw new NotFoundError(`ticket ${number} has no reply ${replyId}`);
@@ -192,7 +192,7 @@ export class TicketService {
     const error = channel ? await channel.deliver(ticket, reply.text) : 'no customer channel in this process';
     const t = await this.deps.tickets.recordRedelivery(number, replyId, { delivered: error === null, error });
     await this.audit(by, 'ticket.reply-retry', number, { reply: replyId, delivered: error === null });
-    return { ticket: ticketView(t), delivered: error === null };
+    return { ticket: this.staffView(t), delivered: error === null };
   }
 
   /**
