@@ -49,7 +49,7 @@ describe('the memory ceiling', () => {
     try {
       const page = (await (await fetch(`${app.url}/api/webchat/token`)).json()) as { conversationId: string; token: string };
       expect((await fetch(`${app.url}/v3/directline/conversations`, { method: 'POST', headers: { authorization: `Bearer ${page.token}`, 'content-type': 'application/json' }, body: '{}' })).status).toBe(201);
-      rss = 480 * 1048576;
+      rss = 500 * 1048576;
       expect(memory.check()).toBe('critical');
       expect((await fetch(`${app.url}/api/webchat/token`)).status).toBe(503);
       const url = `${app.url}/v3/directline/conversations/${page.conversationId}/activities`;
