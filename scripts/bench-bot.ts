@@ -27,7 +27,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +35,7 @@ import { startEmbeddedServer } from '../store/embedded-server.js';
 import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-buckets.js';
 import { DirectLineClient } from './directline-client.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
+import { freePort, waitReady } from './server-process.js';
 
 const COMPLAINTS = [
   '我的快递三天了还没到，物流信息一直不更新',
@@ -172,7 +172,7 @@ async function startServer(uri: string, outbox: string, onStats: ((rows: { key: 
     });
   }
   const base = `http://127.0.0.1:${port}`;
-  await waitReady(base);
+  await waitReady(base, 60_000);
   return { child, base };
 }
 
@@ -287,23 +287,4 @@ async function fillHistory(uri: string, count: number): Promise<void> {
   }
 }
 
-async function waitReady(base: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('the bot server did not become ready within 60 s');
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -23,7 +23,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +33,7 @@ import { MongoUserRepository } from '../store/user-repository.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { DirectLineClient } from './directline-client.js';
 import { EventStreamClient } from './event-stream-client.js';
+import { freePort, waitReady } from './server-process.js';
 
 const DB_NAME = 'bench_live';
 const PASSWORD = 'bench-live-agent-password';
@@ -263,21 +263,7 @@ async function startServer(uri: string, outbox: string): Promise<{ child: ChildP
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return { child, base };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('the bot server did not become ready within 60 s');
+  await waitReady(base, 60_000, child);
+  return { child, base };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}

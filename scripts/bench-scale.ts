@@ -18,7 +18,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +33,7 @@ import { MongoUserRepository } from '../store/user-repository.js';
 import { DirectLineClient } from './directline-client.js';
 import { generateHistory, loadTexts } from './scale-history.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
+import { freePort, waitReady } from './server-process.js';
 
 /** Console reads must answer within this at p95 (issue 11). */
 export const READ_TARGET_P95_MS = 300;
@@ -105,7 +105,7 @@ runCli(async () => {
   const server = spawn(process.execPath, [fileURLToPath(new URL('../bot/main.js', import.meta.url))], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   let database: Awaited<ReturnType<typeof openDatabase>> | null = null;
   try {
-    await waitReady(base);
+    await waitReady(base, 90_000);
     // Joins the server's embedded database (or opens MONGODB_URI).
     database = await openDatabase(config);
     const db = database.db;
@@ -260,26 +260,4 @@ async function documentSizes(db: Db): Promise<Record<string, { count: number; av
   return out;
 }
 
-async function waitReady(base: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(`${base}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('the server did not become ready within 90 s');
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -17,7 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ import { MongoClient } from 'mongodb';
 import { texts } from '../bot/messages.js';
 import { WeChatPeer, type PushMessage } from '../test/helpers/wechat-peer.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
+import { freePort, waitReady } from './server-process.js';
 
 const SETTINGS = { token: 'benchToken2026', appId: 'wxbe0c4b3a2f1e0d9c', appSecret: 'bench-app-secret-0123456789', encodingAesKey: 'Bench0123456789abcdefghijklmnopqrstuvwxyzAB' };
 
@@ -206,22 +207,4 @@ runCli(async () => {
   }
 });
 
-async function waitReady(base: string, withinMs: number): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (Date.now() < deadline) {
-    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`the bot server was not ready within ${withinMs / 1000} s`);
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -43,7 +43,7 @@ export async function startServerProcess(env: Record<string, string>, opts: { re
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitReady(base, child, opts.readyWithinMs ?? 120_000);
+    await waitReady(base, opts.readyWithinMs ?? 120_000, child);
   } catch (err) {
     await stop();
     throw err;
@@ -77,10 +77,11 @@ function childPids(pid: number | undefined): number[] {
   }
 }
 
-async function waitReady(base: string, child: ChildProcess, withinMs: number): Promise<void> {
+/** Waits until `base`/readyz answers 200 (and fails at once if `child`, when given, exits first). */
+export async function waitReady(base: string, withinMs: number, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + withinMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the bot server exited with code ${child.exitCode} before it was ready`);
+    if (child && child.exitCode !== null) throw new Error(`the bot server exited with code ${child.exitCode} before it was ready`);
     if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
