@@ -11,7 +11,7 @@
 // Environment: FERRETDB_SKIP_INSTALL=1 skips the build.
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,72 @@ const FERRETDB_VERSION = 'v1.24.2';
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const vendorDir = join(projectRoot, 'vendor', 'ferretdb');
 const binaryPath = join(vendorDir, 'ferretdb');
+/** Names the source patches the binary was built with (see PATCHES); a binary without them is rebuilt. */
+const patchesPath = join(vendorDir, 'ferretdb.patches');
+
+/**
+ * Source patches applied before the build, each a literal replacement in FerretDB's SQLite backend
+ * (the build fails when a text is not found, so a new FerretDB version cannot silently skip one).
+ * They change how fast `_id` lookups are, never what a query returns:
+ *
+ * 1. `id-index`: FerretDB pushes an `_id` equality down to SQLite as `_ferretdb_sjson->'$._id' = ?`,
+ *    but the unique `_id` index of every collection is on `_ferretdb_sjson->"_id"`; SQLite matches
+ *    index expressions literally, so it never used that index and read every row (about 1.5 ms per
+ *    1,000 stored documents). Written as `->'_id'` (the same JSON path for SQLite), the lookup uses
+ *    the index: O(log n).
+ * 2. `id-prefilter`: the `_id` equality was pushed down only when it was the whole filter, so the
+ *    store's conditional writes (`{_id, version}`) read the whole collection and decoded every
+ *    document in Go. FerretDB's handlers apply the complete filter to what the backend returns
+ *    (common.FilterIterator, for find, count, update, delete, findAndModify and aggregate), so a
+ *    top-level `_id` equality is a safe prefilter whatever else the filter holds.
+ */
+const PATCHES = [
+  {
+    id: 'id-index',
+    file: 'internal/backends/sqlite/metadata/metadata.go',
+    from: `IDColumn = DefaultColumn + "->'$._id'"`,
+    to: `IDColumn = DefaultColumn + "->'_id'"`,
+  },
+  {
+    id: 'id-prefilter',
+    file: 'internal/backends/sqlite/collection.go',
+    from: 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n',
+    to: 'if v, ok := idEquality(params.Filter); ok {\n',
+    count: 2,
+    append:
+      '\n// idEquality returns the value of the filter\'s one top-level `_id` key, if any (demand-desk patch:\n' +
+      '// a prefilter, the handler applies the whole filter to the documents returned).\n' +
+      'func idEquality(filter *types.Document) (any, bool) {\n' +
+      '\tif filter.Len() == 0 {\n\t\treturn nil, false\n\t}\n' +
+      '\tn := 0\n' +
+      '\tfor _, k := range filter.Keys() {\n\t\tif k == "_id" {\n\t\t\tn++\n\t\t}\n\t}\n' +
+      '\tif n != 1 {\n\t\treturn nil, false\n\t}\n' +
+      '\tv, _ := filter.Get("_id")\n' +
+      '\treturn v, true\n' +
+      '}\n',
+  },
+];
+const PATCH_IDS = PATCHES.map((p) => p.id).join(',');
+
+/** Applies PATCHES to the writable source copy. */
+function applyPatches(sourceDir) {
+  for (const p of PATCHES) {
+    const file = join(sourceDir, p.file);
+    const text = readFileSync(file, 'utf8');
+    const found = text.split(p.from).length - 1;
+    if (found !== (p.count ?? 1)) throw new InstallError(`patch ${p.id}: expected ${p.count ?? 1} occurrence(s) in ${p.file}, found ${found}`);
+    writeFileSync(file, text.replaceAll(p.from, p.to) + (p.append ?? ''));
+  }
+}
+
+/** Whether the installed binary was built with the current PATCHES. */
+function patchedAsNow() {
+  try {
+    return readFileSync(patchesPath, 'utf8').trim() === PATCH_IDS;
+  } catch {
+    return false;
+  }
+}
 
 const UNAVAILABLE_HINT =
   'The embedded database (FerretDB) is unavailable, so the app and the integration tests need an\n' +
@@ -111,6 +177,7 @@ function build() {
     cpSync(moduleDir, sourceDir, { recursive: true });
     makeWritable(sourceDir);
     writeFileSync(join(sourceDir, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+    applyPatches(sourceDir);
 
     // Build to a temporary name next to the destination, check it, then rename atomically, so an
     // interrupted build never leaves a half-written binary at the final path.
@@ -129,6 +196,7 @@ function build() {
         throw new InstallError(`the built binary reports version ${version ?? '(none)'}, expected ${FERRETDB_VERSION}`);
       }
       renameSync(temporaryBinary, binaryPath);
+      writeFileSync(patchesPath, `${PATCH_IDS}\n`);
     } finally {
       rmSync(temporaryBinary, { force: true });
     }
@@ -143,8 +211,8 @@ function main() {
     return;
   }
 
-  if (reportedVersion(binaryPath) === FERRETDB_VERSION) {
-    say(`FerretDB ${FERRETDB_VERSION} already installed at ${binaryPath}`);
+  if (reportedVersion(binaryPath) === FERRETDB_VERSION && patchedAsNow()) {
+    say(`FerretDB ${FERRETDB_VERSION} (patches: ${PATCH_IDS}) already installed at ${binaryPath}`);
     return;
   }
 
@@ -154,7 +222,7 @@ function main() {
     return;
   }
 
-  say(`building FerretDB ${FERRETDB_VERSION} with ${go.stdout.trim()} (a few minutes the first time) …`);
+  say(`building FerretDB ${FERRETDB_VERSION} (patches: ${PATCH_IDS}) with ${go.stdout.trim()} (a few minutes the first time) …`);
   const started = Date.now();
   try {
     build();
