@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
 import { pino } from 'pino';
 import { createApp, type App } from '../../bot/app.js';
 import { createServices, type Services } from '../../desk/services.js';
@@ -21,10 +21,12 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(mongoUri: string, env: Record<string, string> = {}, opts: { trainingHeartbeatMs?: number; dbName?: string; memory?: MemoryGuard } = {}): Promise<RunningApp> {
+export async function startApp(mongoUri: string, env: Record<string, string> = {}, opts: { trainingHeartbeatMs?: number; dbName?: string; memory?: MemoryGuard; onCommand?: (e: CommandStartedEvent) => void } = {}): Promise<RunningApp> {
   // Tests run several apps in one process: the process's memory is not one server's (memory-ceiling.test.ts sets its own).
   const config = loadConfig({ PORT: '0', MEMORY_CEILING_MB: '65536', ...env });
-  const client = new MongoClient(mongoUri);
+  // onCommand: every command the app sends (the driver's command monitoring), for tests that pin what a request reads.
+  const client = new MongoClient(mongoUri, opts.onCommand ? { monitorCommands: true } : {});
+  if (opts.onCommand) client.on('commandStarted', opts.onCommand);
   await client.connect();
   const db = client.db(opts.dbName ?? `app_${randomUUID().slice(0, 8)}`);
   const log = pino({ level: 'silent' });
