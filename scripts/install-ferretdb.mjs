@@ -35,36 +35,81 @@ const patchesPath = join(vendorDir, 'ferretdb.patches');
  *    index expressions literally, so it never used that index and read every row (about 1.5 ms per
  *    1,000 stored documents). Written as `->'_id'` (the same JSON path for SQLite), the lookup uses
  *    the index: O(log n).
- * 2. `id-prefilter`: the `_id` equality was pushed down only when it was the whole filter, so the
- *    store's conditional writes (`{_id, version}`) read the whole collection and decoded every
- *    document in Go. FerretDB's handlers apply the complete filter to what the backend returns
- *    (common.FilterIterator, for find, count, update, delete, findAndModify and aggregate), so a
- *    top-level `_id` equality is a safe prefilter whatever else the filter holds.
+ * 2. `id-prefilter-in`: the `_id` equality was pushed down only when it was the whole filter, so the
+ *    store's conditional writes (`{_id, version}`) and every `{_id: {$in: […]}}` read the whole
+ *    collection and decoded every document in Go. FerretDB's handlers apply the complete filter to
+ *    what the backend returns (common.FilterIterator, for find, count, update, delete,
+ *    findAndModify and aggregate), so a top-level `_id` equality or `$in` of strings / ObjectIDs
+ *    is a safe prefilter whatever else the filter holds.
  */
 const PATCHES = [
   {
     id: 'id-index',
     file: 'internal/backends/sqlite/metadata/metadata.go',
-    from: `IDColumn = DefaultColumn + "->'$._id'"`,
-    to: `IDColumn = DefaultColumn + "->'_id'"`,
+    replace: [{ from: `IDColumn = DefaultColumn + "->'$._id'"`, to: `IDColumn = DefaultColumn + "->'_id'"` }],
   },
   {
-    id: 'id-prefilter',
+    id: 'id-prefilter-in',
     file: 'internal/backends/sqlite/collection.go',
-    from: 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n',
-    to: 'if v, ok := idEquality(params.Filter); ok {\n',
-    count: 2,
-    append:
-      '\n// idEquality returns the value of the filter\'s one top-level `_id` key, if any (demand-desk patch:\n' +
-      '// a prefilter, the handler applies the whole filter to the documents returned).\n' +
-      'func idEquality(filter *types.Document) (any, bool) {\n' +
-      '\tif filter.Len() == 0 {\n\t\treturn nil, false\n\t}\n' +
-      '\tn := 0\n' +
-      '\tfor _, k := range filter.Keys() {\n\t\tif k == "_id" {\n\t\t\tn++\n\t\t}\n\t}\n' +
-      '\tif n != 1 {\n\t\treturn nil, false\n\t}\n' +
-      '\tv, _ := filter.Get("_id")\n' +
-      '\treturn v, true\n' +
-      '}\n',
+    replace: [
+      {
+        from:
+          'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n' +
+          '\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)\n\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}\n\t\t}\n\t}\n',
+        to: 'if w, a, ok := idPrefilter(params.Filter); ok {\n\t\twhereClause, args = w, a\n\t}\n',
+      },
+      {
+        from:
+          'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")\n\t\tswitch v.(type) {\n\t\tcase string, types.ObjectID:\n\t\t\tfilterPushdown = true\n' +
+          '\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)\n\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}\n\t\t}\n\t}\n',
+        to: 'if w, a, ok := idPrefilter(params.Filter); ok {\n\t\tfilterPushdown = true\n\t\twhereClause, args = w, a\n\t}\n',
+      },
+    ],
+    append: `
+// idPrefilter returns a WHERE clause on the _id index for the filter's one top-level _id key when
+// it is an equality or an $in of strings / ObjectIDs (demand-desk patch). A prefilter: the handler
+// applies the whole filter to the documents returned.
+func idPrefilter(filter *types.Document) (string, []any, bool) {
+	if filter.Len() == 0 {
+		return "", nil, false
+	}
+	n := 0
+	for _, k := range filter.Keys() {
+		if k == "_id" {
+			n++
+		}
+	}
+	if n != 1 {
+		return "", nil, false
+	}
+	v, _ := filter.Get("_id")
+	switch v := v.(type) {
+	case string, types.ObjectID:
+		return fmt.Sprintf(\` WHERE %s = ?\`, metadata.IDColumn), []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}, true
+	case *types.Document:
+		if v.Len() != 1 || v.Keys()[0] != "$in" {
+			return "", nil, false
+		}
+		in, _ := v.Get("$in")
+		arr, ok := in.(*types.Array)
+		if !ok || arr.Len() == 0 || arr.Len() > 1000 {
+			return "", nil, false
+		}
+		args := make([]any, 0, arr.Len())
+		for i := 0; i < arr.Len(); i++ {
+			e, _ := arr.Get(i)
+			switch e.(type) {
+			case string, types.ObjectID:
+				args = append(args, string(must.NotFail(sjson.MarshalSingleValue(e))))
+			default:
+				return "", nil, false
+			}
+		}
+		return fmt.Sprintf(\` WHERE %s IN (%s)\`, metadata.IDColumn, strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")), args, true
+	}
+	return "", nil, false
+}
+`,
   },
 ];
 const PATCH_IDS = PATCHES.map((p) => p.id).join(',');
@@ -73,10 +118,13 @@ const PATCH_IDS = PATCHES.map((p) => p.id).join(',');
 function applyPatches(sourceDir) {
   for (const p of PATCHES) {
     const file = join(sourceDir, p.file);
-    const text = readFileSync(file, 'utf8');
-    const found = text.split(p.from).length - 1;
-    if (found !== (p.count ?? 1)) throw new InstallError(`patch ${p.id}: expected ${p.count ?? 1} occurrence(s) in ${p.file}, found ${found}`);
-    writeFileSync(file, text.replaceAll(p.from, p.to) + (p.append ?? ''));
+    let text = readFileSync(file, 'utf8');
+    for (const r of p.replace) {
+      const found = text.split(r.from).length - 1;
+      if (found !== 1) throw new InstallError(`patch ${p.id}: expected the text once in ${p.file}, found it ${found} times`);
+      text = text.replace(r.from, () => r.to);
+    }
+    writeFileSync(file, text + (p.append ?? ''));
   }
 }
 
