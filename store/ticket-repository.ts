@@ -272,10 +272,7 @@ export class MongoTicketRepository implements TicketRepository {
   private async insertNumbered(doc: TicketDoc, day: string): Promise<void> {
     const compact = day.replaceAll('-', '');
     let stored = this.lastSeq.get(day);
-    if (stored === undefined) {
-      const top = await this.tickets.find({ createdDay: day, daySeq: { $ne: null } }, { projection: { daySeq: 1 } }).sort({ daySeq: -1 }).limit(1).next();
-      stored = top?.daySeq ?? 0;
-    }
+    if (stored === undefined) stored = await this.highestSeq(day);
     for (let attempt = 0; attempt < 1000; attempt++) {
       // Synchronous from reading lastSeq to writing it: concurrent callers get distinct numbers.
       const seq = Math.max(this.lastSeq.get(day) ?? 0, stored) + 1;
@@ -290,6 +287,36 @@ export class MongoTicketRepository implements TicketRepository {
       }
     }
     throw new ConflictError('could not allocate a ticket number after 1000 attempts');
+  }
+
+  /**
+   * The day's highest stored sequence, where this process starts numbering (its first ticket of the
+   * day). MongoDB answers from the `createdDay_daySeq` index. On FerretDB that query reads every
+   * ticket (seconds at 100,000), so numbers are probed by `_id` instead (an index lookup each, with
+   * the patched build): doubling until one is free, then halving between the last taken and the
+   * first free, about 2·log2(n) lookups. A gap (a number kept in the outbox, say) can make it answer
+   * low; the unique `_id` then turns each taken number into a retry of the next one, never a duplicate.
+   */
+  private async highestSeq(day: string): Promise<number> {
+    if (this.opts.atomicUpdates) {
+      const top = await this.tickets.find({ createdDay: day, daySeq: { $ne: null } }, { projection: { daySeq: 1 } }).sort({ daySeq: -1 }).limit(1).next();
+      return top?.daySeq ?? 0;
+    }
+    const compact = day.replaceAll('-', '');
+    const taken = async (seq: number) => (await this.tickets.findOne({ _id: `T${compact}-${String(seq).padStart(4, '0')}` }, { projection: { _id: 1 } })) !== null;
+    let low = 0; // taken (0: nothing before the first)
+    let high = 1; // candidate
+    while (await taken(high)) {
+      low = high;
+      high *= 2;
+    }
+    // low is taken (or 0), high is free: narrow to adjacent.
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      if (await taken(mid)) low = mid;
+      else high = mid;
+    }
+    return low;
   }
 
   async flushOutbox(onStored?: (ticket: Ticket) => Promise<void>) {

@@ -9,6 +9,10 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandStartedEvent, Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createStore } from '../../store/index.js';
 import type { TicketCreate } from '../../store/schemas.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 
@@ -133,5 +137,21 @@ describe('a ticket update reads tickets by _id only', () => {
     if (ferret) expect(await plan(both)).toMatch(/USING (COVERING )?INDEX/);
     // Two `_id` keys (legal in BSON) are not pushed down; the answer is still right.
     expect(await tickets.countDocuments({ _id: n as never, $and: [{ _id: n as never }] })).toBe(1);
+  });
+
+  it("a process's first ticket of the day continues the day's numbers, reading tickets by _id only", async () => {
+    const before = (await A.services.tickets.file(input('再来一张'))).ticket.number;
+    const seq = Number(before.slice(-4));
+    // Another process: a store of its own on the same database, which has numbered nothing today.
+    const other = await createStore({ db: A.db, outboxPath: join(mkdtempSync(join(tmpdir(), 'seq-')), 'o.jsonl'), timeZone: A.services.config.TIME_ZONE, topics: A.store.topics, log: { info() {}, warn() {}, error() {} } });
+    commands.length = 0;
+    const made = (await other.tickets.create(input('另一个进程的第一张'))).ticket.number;
+    expect(made).toBe(`${before.slice(0, -4)}${String(seq + 1).padStart(4, '0')}`);
+    const filters = ticketFilters(commands);
+    expect(filters.length).toBeGreaterThan(0);
+    if (ferret) for (const f of filters) expect(typeof f.filter._id, JSON.stringify(f.filter)).toBe('string');
+    // And this process goes on after it without a collision.
+    expect((await A.services.tickets.file(input('第三张'))).ticket.number).toBe(`${before.slice(0, -4)}${String(seq + 2).padStart(4, '0')}`);
+    await other.tickets.settled();
   });
 });
