@@ -18,6 +18,9 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
     capacity: { embedded: !config.MONGODB_URI, ticketCeiling: config.EMBEDDED_TICKET_CEILING },
   });
   log.info({ server: services.database?.server?.kind ?? 'MONGODB_URI', db: services.database?.db.databaseName, writeConcern: services.store.writeConcern, model: services.runtime.holder.version }, 'database open, model loaded');
+  if (!config.MONGODB_URI && !services.store.idLookupsIndexed) {
+    log.warn({ ceiling: services.store.capacity.ceiling }, 'the embedded FerretDB was built without its _id index patches, so every read scans its collection and the capacity ceiling is lowered: run `npm install` (or `node scripts/install-ferretdb.mjs`) to rebuild it');
+  }
   const capacity = await services.store.capacity.status().catch(() => null);
   if (capacity && capacity.level !== 'ok') log.warn({ tickets: capacity.tickets, ceiling: capacity.ceiling, level: capacity.level }, capacity.message!.en);
   else if (capacity) log.info({ engine: capacity.engine, tickets: capacity.tickets, ceiling: capacity.ceiling }, 'history size');

@@ -4,6 +4,7 @@
  * the server warns before the console slows down — in its log at start, in `/readyz`, and in a
  * banner for admins in the console. With MONGODB_URI there is no such ceiling.
  */
+import type { Db } from 'mongodb';
 import type { TicketCounters } from './ticket-counters.js';
 
 export type CapacityLevel = 'ok' | 'near' | 'over';
@@ -24,6 +25,28 @@ export interface CapacityStatus {
  * `bench:scale` (README, "Capacity"); the default of EMBEDDED_TICKET_CEILING.
  */
 export const DEFAULT_EMBEDDED_TICKET_CEILING = 10_000;
+
+/**
+ * The ceiling on a stock FerretDB 1.24 build (without the `_id` index patches of
+ * scripts/install-ferretdb.mjs): there a ticket update already took 0.4–2.4 s at 3,000 tickets
+ * (`profile:ticket-ops`), so the warning comes early. Smaller sizes were not measured.
+ */
+export const STOCK_FERRETDB_TICKET_CEILING = 1_000;
+
+/**
+ * Whether the server answers a filter holding an `_id` equality from its `_id` index: MongoDB
+ * does, and FerretDB as this project builds it; a stock FerretDB 1.24 reads every row (its plan:
+ * `SCAN`). Asked once at start, through `explain` on a collection that exists.
+ */
+export async function idLookupsIndexed(db: Db, collection: string): Promise<boolean> {
+  const plan = JSON.stringify(await db.collection(collection).find({ _id: 'probe', version: 1 } as never).explain());
+  return !/COLLSCAN|detail=SCAN/.test(plan);
+}
+
+/** The ceiling to warn at: the configured one, or the stock build's when `_id` lookups are not indexed. */
+export function effectiveCeiling(configured: number, indexed: boolean): number {
+  return indexed ? configured : Math.min(configured, STOCK_FERRETDB_TICKET_CEILING);
+}
 
 /** The share of the ceiling from which the server warns. */
 export const WARN_AT = 0.8;
@@ -68,6 +91,11 @@ export class CapacityMonitor {
     private readonly counters: Pick<TicketCounters, 'totals'>,
     private readonly opts: CapacityOptions,
   ) {}
+
+  /** The ticket ceiling warned about (null with MongoDB). */
+  get ceiling(): number | null {
+    return this.opts.embedded ? this.opts.ticketCeiling : null;
+  }
 
   status(): Promise<CapacityStatus> {
     const now = Date.now();

@@ -10,7 +10,7 @@ import { MongoAuditLog } from './audit-log.js';
 import { MongoCannedReplyRepository } from './canned-reply-repository.js';
 import { MongoNotificationRepository } from './notification-repository.js';
 import { MongoBotStorage } from './bot-state-storage.js';
-import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, type CapacityOptions } from './capacity.js';
+import { CapacityMonitor, DEFAULT_EMBEDDED_TICKET_CEILING, effectiveCeiling, idLookupsIndexed, type CapacityOptions } from './capacity.js';
 import { Claims, updatesAreAtomic } from './claims.js';
 import { dayOf } from './clock.js';
 import { ChannelMessageCounts } from './channel-messages.js';
@@ -105,6 +105,11 @@ export interface Store {
   topics: readonly string[];
   /** Whether the server updates one document atomically (MongoDB); false on FerretDB (claims). */
   atomicUpdates: boolean;
+  /**
+   * Whether `_id` lookups use the `_id` index: true on MongoDB and on FerretDB as the install
+   * builds it; false on a stock FerretDB 1.24 (every read scans; the capacity ceiling is lowered).
+   */
+  idLookupsIndexed: boolean;
   /** Desk events for the console's live updates, shared by every process (bucketed, polled). */
   events: MongoEventLog;
   /** The live queue: conversations waiting for or chatting with a person. */
@@ -140,6 +145,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const counters = new TicketCounters(opts.db);
   const customers = new MongoCustomerRepository(opts.db);
   const atomicUpdates = await updatesAreAtomic(opts.db);
+  // chooseWriteConcern created its probe collection: explain needs one that exists.
+  const indexed = atomicUpdates || (await idLookupsIndexed(opts.db, '_writeConcernProbe'));
+  const capacity = opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING };
   const index = new TicketIndex(opts.db, { dueHours: opts.dueHours, now: opts.now });
   const search = new SearchIndex(opts.db);
   const tickets = new MongoTicketRepository(opts.db, {
@@ -200,7 +208,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     notifications: new MongoNotificationRepository(opts.db),
     cannedReplies: new MongoCannedReplyRepository(opts.db),
     channelMessages: new ChannelMessageCounts(opts.db, opts.timeZone),
-    capacity: new CapacityMonitor(counters, opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING }),
+    capacity: new CapacityMonitor(counters, capacity.embedded ? { ...capacity, ticketCeiling: effectiveCeiling(capacity.ticketCeiling, indexed) } : capacity),
     audit,
     events,
     handovers,
@@ -208,6 +216,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     writeConcern,
     topics: opts.topics,
     atomicUpdates,
+    idLookupsIndexed: indexed,
     startMaintenance() {
       // Claims are taken on FerretDB only.
       const claims = atomicUpdates ? null : new Claims(opts.db);

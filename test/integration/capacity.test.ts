@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AuthService } from '../../staff/auth.js';
-import { capacityStatus } from '../../store/capacity.js';
+import { capacityStatus, DEFAULT_EMBEDDED_TICKET_CEILING, effectiveCeiling, idLookupsIndexed, STOCK_FERRETDB_TICKET_CEILING } from '../../store/capacity.js';
 import type { TicketCreate } from '../../store/schemas.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 
@@ -95,5 +95,15 @@ describe('capacity warning', () => {
     expect(DICT['zh-Hans']['capacity.near']).toContain('{tickets}');
     expect(DICT.en['capacity.over']).toContain('{ceiling}');
     expect(DICT.en['capacity.near']).toContain('MONGODB_URI');
+  });
+
+  it('knows the engine answers _id lookups from the index (as built here), and lowers the ceiling on a stock FerretDB', async () => {
+    expect(A.store.idLookupsIndexed).toBe(true);
+    // A filter holding more than `_id`, on a collection with rows: the plan is an index search.
+    await A.db.collection('capacityProbe').insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: `p${i}`, version: 1 })) as never);
+    expect(await idLookupsIndexed(A.db, 'capacityProbe')).toBe(true);
+    expect(effectiveCeiling(DEFAULT_EMBEDDED_TICKET_CEILING, true)).toBe(DEFAULT_EMBEDDED_TICKET_CEILING);
+    expect(effectiveCeiling(DEFAULT_EMBEDDED_TICKET_CEILING, false)).toBe(STOCK_FERRETDB_TICKET_CEILING);
+    expect(effectiveCeiling(5, false)).toBe(5);
   });
 });
