@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
 import restify from 'restify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../runtime/config.js';
@@ -39,6 +39,7 @@ let server: restify.Server;
 let base: string;
 let clock = new Date(0);
 const numbers: Record<string, string> = {};
+const commands: CommandStartedEvent[] = [];
 
 interface Seed {
   at: string;
@@ -98,7 +99,8 @@ async function get(path: string, token: string | null = TOKEN): Promise<{ status
 }
 
 beforeAll(async () => {
-  client = new MongoClient(inject('mongoUri'));
+  client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+  client.on('commandStarted', (e) => commands.push(e));
   await client.connect();
   db = client.db(`stats_${randomUUID().slice(0, 8)}`);
   store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'stats-outbox-')), 't.jsonl'), timeZone: 'Asia/Shanghai', topics: TOPICS, log: silent, now: () => clock });
@@ -218,6 +220,25 @@ describe('GET /api/stats', () => {
       { term: '发票', thisWeek: 2, weeklyAverageBefore: 0, growth: 3 },
       { term: '退款', thisWeek: 3, weeklyAverageBefore: 1, growth: 2 },
     ]);
+  });
+
+  it("a year's statistics read only the weeks of texts the emerging terms need", async () => {
+    commands.length = 0;
+    const { body } = await get('/api/stats?from=2025-11-26&to=2026-11-25&granularity=week');
+    expect(body.emerging).toEqual([
+      { term: '发票', thisWeek: 2, weeklyAverageBefore: 0, growth: 3 },
+      { term: '退款', thisWeek: 3, weeklyAverageBefore: 1, growth: 2 },
+    ]);
+    // The five weeks of the windows (10-22 … 11-25: six week documents at most), not the year's 53.
+    const weekIds = commands
+      .filter((e) => e.commandName === 'find' && e.command.find === 'statsWeekTexts')
+      .flatMap((e) => {
+        const id = e.command.filter?._id;
+        return typeof id === 'string' ? [id] : ((id?.$in as string[]) ?? ['(scan)']);
+      });
+    expect(weekIds.length).toBeGreaterThan(0);
+    expect(weekIds.length).toBeLessThanOrEqual(6);
+    expect(weekIds.every((w) => w >= '2026-10-15')).toBe(true);
   });
 
   it('counts per day in the service time zone and defaults to the 30 days ending today', async () => {
