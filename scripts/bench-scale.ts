@@ -17,7 +17,7 @@
  * a read that scans history still finishes. Prints a table, then one JSON line.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,7 +107,10 @@ runCli(async () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       server.kill('SIGTERM');
-      server.once('exit', () => process.exit(130));
+      server.once('exit', () => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(130);
+      });
     });
   }
   let database: Awaited<ReturnType<typeof openDatabase>> | null = null;
@@ -246,7 +249,9 @@ runCli(async () => {
     if (external && database) await database.db.dropDatabase().catch(() => undefined);
     await database?.close();
     server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+    // The generated database (hundreds of MB at 100,000 tickets) goes with the run.
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
