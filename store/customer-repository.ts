@@ -22,6 +22,7 @@ import { parseInput } from './validation.js';
 
 /** Directory shards: few enough to read them all in one request, enough to keep each small. */
 export const DIRECTORY_SHARDS = 16;
+const SHARD_IDS = Array.from({ length: DIRECTORY_SHARDS }, (_, i) => `shard-${String(i).padStart(2, '0')}`);
 /** Characters of a ticket's text kept in the customer's summary (the ticket keeps all of it). */
 export const PROFILE_TEXT_CHARS = 200;
 
@@ -181,9 +182,18 @@ export class MongoCustomerRepository {
     return (await this.ticketsOf(identity)).filter((t) => OPEN_STATUSES.includes(t.status)).map((t) => t.number);
   }
 
+  /**
+   * A key that changes whenever a directory shard changes (their versions): what is derived from
+   * {@link identities} can be kept while it stays the same.
+   */
+  async directoryVersion(): Promise<string> {
+    const versions = await this.directory.versions(SHARD_IDS);
+    return SHARD_IDS.map((id) => versions.get(id) ?? 0).join('.');
+  }
+
   /** Every identity in the directory (reads the {@link DIRECTORY_SHARDS} shards). */
   async identities(): Promise<Map<string, IdentitySummary>> {
-    const ids = Array.from({ length: DIRECTORY_SHARDS }, (_, i) => `shard-${String(i).padStart(2, '0')}`);
+    const ids = SHARD_IDS;
     const shards = await this.directory.getMany(ids);
     const out = new Map<string, IdentitySummary>();
     for (const s of shards.values()) for (const [id, e] of Object.entries(s.identities)) out.set(id, e);

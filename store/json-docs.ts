@@ -78,6 +78,17 @@ export class JsonDocs<T> {
   }
 
   /**
+   * The stored version of each document (absent ones left out): cheap to read and to compare, so a
+   * caller can keep what it derived from the documents until one of them changes.
+   */
+  async versions(ids: readonly string[]): Promise<Map<string, number>> {
+    await this.idle(ids);
+    const out = new Map<string, number>();
+    for (const doc of await this.docs.find({ _id: { $in: [...ids] } }, { projection: { version: 1 } }).toArray()) out.set(doc._id, doc.version);
+    return out;
+  }
+
+  /**
    * Applies `mutate` to the stored document (or to `empty(id)` when there is none) and stores the
    * result. `mutate` may run more than once (on a fresh copy each time) when another writer got in
    * first, so it must only change its argument.

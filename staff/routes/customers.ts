@@ -20,8 +20,12 @@ import {
 
 export interface CustomerRouteDeps {
   /** Customer documents: the directory shards and each identity's ticket summaries, read by id. */
-  customers: Pick<MongoCustomerRepository, 'identities' | 'ticketsOf'>;
+  customers: Pick<MongoCustomerRepository, 'identities' | 'ticketsOf' | 'directoryVersion'>;
+  now?: () => Date;
 }
+
+/** How long a linked directory is reused at most, even when the shard versions look unchanged (a rebuild restarts them). */
+const DIRECTORY_MAX_AGE_MS = 60_000;
 export const CustomerListQuerySchema = z
   .object({
     search: z.string().trim().min(1).max(100).optional(),
@@ -34,9 +38,25 @@ export const CustomerListQuerySchema = z
 const CustomerParamsSchema = z.object({ id: z.string().min(1).max(600) });
 
 export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDeps): void {
-  const load = async () => {
+  // The linked directory is work in proportion to every customer ever seen (all shards read and
+  // parsed, identities linked): it is kept while the shards' versions stay the same (one small
+  // read per request), so a list or profile costs that read, not the whole directory.
+  const now = () => (deps.now ? deps.now().getTime() : Date.now());
+  const link = async () => {
     const customers = linkIdentities(await deps.customers.identities());
     return { customers, channels: directoryChannels(customers) };
+  };
+  let memo: { key: string; at: number; value: ReturnType<typeof link> } | null = null;
+  const load = async () => {
+    const key = await deps.customers.directoryVersion();
+    if (!memo || memo.key !== key || now() - memo.at > DIRECTORY_MAX_AGE_MS) {
+      const value = link();
+      memo = { key, at: now(), value };
+      value.catch(() => {
+        if (memo?.value === value) memo = null;
+      });
+    }
+    return memo.value;
   };
 
   router.add({

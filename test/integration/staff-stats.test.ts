@@ -342,4 +342,20 @@ describe('customers', () => {
       { channelId: 'webchat', customers: 6, shares: [1 / 7, 0, 1 / 7, 1 / 7, 4 / 7] },
     ]);
   });
+
+  it('reuses the linked directory while no customer changes, and sees a new customer at once', async () => {
+    const first = await get('/api/customers?pageSize=50');
+    commands.length = 0;
+    const again = await get('/api/customers?pageSize=50');
+    expect(again.body).toEqual(first.body);
+    const directoryReads = commands.filter((e) => e.commandName === 'find' && e.command.find === 'customerDirectory');
+    expect(directoryReads.length).toBeGreaterThan(0);
+    // Only the versions were read: every read of the shards projected to `version`.
+    expect(directoryReads.every((e) => JSON.stringify(e.command.projection) === JSON.stringify({ version: 1 }))).toBe(true);
+    await create('NEW', { at: '2026-11-25T03:00:00Z', channelId: 'webchat', userId: 'newcomer', text: '第一次来问一下发票' });
+    await store.tickets.settled();
+    const after = await get('/api/customers?pageSize=50');
+    expect(after.body.total).toBe(first.body.total + 1);
+    expect(after.body.items.map((c: { id: string }) => c.id)).toContain('webchat:newcomer');
+  });
 });
