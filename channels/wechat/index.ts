@@ -17,6 +17,7 @@ import type { Activity } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { Config } from '../../runtime/config.js';
 import type { Channel, ChannelHealth, ChannelHost } from '../channel.js';
+import { CallbackRefused as PushRefused, readBody, send } from '../http.js';
 import { DeliveryLog, joinActivity, messageActivity, UserRateLimit, type InboundAttachment } from '../inbound.js';
 import { textLang, WeChatAdapter } from './adapter.js';
 import { WeChatApi } from './api.js';
@@ -55,16 +56,6 @@ export function wechatSettings(config: Config): WeChatSettings | null {
     passiveReplyMs: config.WECHAT_PASSIVE_REPLY_MS,
     apiTimeoutMs: config.CHANNEL_TIMEOUT_MS,
   };
-}
-
-/** A refusal of a push: its HTTP status and the reason (logged; the body says it briefly). */
-class PushRefused extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** The push, decoded: what the channel acts on. */
@@ -296,32 +287,4 @@ export const SLOW_DOWN = {
 
 function slowDown(text: string | undefined): string {
   return SLOW_DOWN[textLang(text)];
-}
-
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'Content-Type': `${type}; charset=utf-8`, 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-/** The raw body as UTF-8, refusing more than `limit` bytes (413) without reading the rest. */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new PushRefused(413, `body larger than ${limit} bytes`));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.pause();
-        reject(new PushRefused(413, `body larger than ${limit} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
