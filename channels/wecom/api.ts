@@ -46,7 +46,7 @@ export function describeRefusal(errcode: number, errmsg: string): string {
   if (errcode === SESSION_STATE_INVALID) {
     return `WeCom refused the message (errcode 95018): the session is being handled by a person in WeCom or has ended, and the API may only send while the session is new or with the assistant.`;
   }
-  return `WeCom refused the message (errcode ${errcode}: ${errmsg.slice(0, 200)})`;
+  return `WeCom refused the request (errcode ${errcode}: ${errmsg.slice(0, 200)})`;
 }
 
 export interface WeComApiOptions {

@@ -70,6 +70,8 @@ export class WeComPeer {
   readonly tokenRequests = { gettoken: 0 };
   /** sync_msg calls to answer with HTTP 502 without JSON (WeCom unreachable for a moment; recorded in syncRequests as failed); counts down. */
   failSyncs = 0;
+  /** Media WeCom no longer has (temporary media expire after 3 days): media/get answers 40007. */
+  mediaExpired = false;
   /** Largest page sync_msg serves (WeCom: 1000). */
   pageSize = 1000;
   private server: Server | null = null;
@@ -166,7 +168,7 @@ export class WeComPeer {
       if (bad) return json({ errcode: bad, errmsg: 'invalid access_token' });
       const id = url.searchParams.get('media_id') ?? '';
       this.mediaRequests.push(id);
-      const m = this.media.get(id);
+      const m = this.mediaExpired ? undefined : this.media.get(id);
       if (!m) return json({ errcode: 40007, errmsg: 'invalid media_id' });
       res.writeHead(200, { 'content-type': m.type, 'content-length': m.bytes.length, 'content-disposition': `attachment; filename="${m.filename}"` });
       res.end(m.bytes);

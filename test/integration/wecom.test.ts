@@ -151,6 +151,21 @@ describe('a WeCom customer', () => {
     await channel().idle();
     const kept = (await api('GET', `/api/tickets/${open}/attachments`)).body.items;
     expect(kept).toMatchObject([{ contentType: 'image/jpeg', size: 500, stored: true }]);
+
+    // A picture WeCom no longer has: still on the ticket, listed with a note saying why there are no bytes.
+    peer.mediaExpired = true;
+    try {
+      const n3 = peer.sentTo(user2).length;
+      await peer.customer(user2, { type: 'image', bytes: randomBytes(10) });
+      expect((await peer.nextSentAfter(user2, n3)).content).toBe(texts('zh-Hans').mediaAdded(open));
+      await channel().idle();
+    } finally {
+      peer.mediaExpired = false;
+    }
+    const both = (await api('GET', `/api/tickets/${open}/attachments`)).body.items;
+    expect(both).toHaveLength(2);
+    expect(both[1]).toMatchObject({ stored: false, size: 0 });
+    expect(both[1].note).toMatch(/not downloaded \(WeCom refused the request \(errcode 40007.*media_id media-/);
   });
 
   it('keeps a voice message on the ticket and asks for text, in the customer’s language', async () => {
