@@ -9,6 +9,7 @@
  * returns that same token.
  */
 import { AppError } from '../../core/app-error.js';
+import { MediaTooLarge, readMedia, type ChannelMedia } from '../media.js';
 
 /** WeChat answered with an error code (or not at all); `errcode` is WeChat's, -1 for transport failures. */
 export class WeChatApiError extends AppError {
@@ -102,6 +103,39 @@ export class WeChatApi {
       try {
         await this.withToken((token) => this.call('/cgi-bin/message/custom/send', token, { touser: openid, msgtype: 'text', text: { content: text } }));
         return;
+      } catch (err) {
+        if (!(err instanceof WeChatApiError) || err.errcode !== -1 || attempt >= SEND_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  /**
+   * The bytes of a temporary media (`GET /cgi-bin/media/get`; WeChat keeps a push's media for 3
+   * days), up to `maxBytes` (larger: errcode -2, not read whole). Retried like a message when
+   * WeChat cannot be reached.
+   */
+  async getMedia(mediaId: string, maxBytes: number): Promise<ChannelMedia> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.withToken(async (token) => {
+          const path = '/cgi-bin/media/get';
+          let media: Awaited<ReturnType<typeof readMedia>>;
+          try {
+            const res = await fetch(`${this.opts.base.replace(/\/$/, '')}${path}?${new URLSearchParams({ access_token: token, media_id: mediaId })}`, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
+            media = await readMedia(res, maxBytes);
+          } catch (err) {
+            if (err instanceof MediaTooLarge) throw new WeChatApiError(-2, err.message);
+            this.lastError = `WeChat API ${path} unreachable: ${(err as Error).message}`;
+            throw new WeChatApiError(-1, this.lastError, { cause: err });
+          }
+          if ('json' in media) {
+            const errcode = typeof media.json.errcode === 'number' ? media.json.errcode : -1;
+            throw new WeChatApiError(errcode, `WeChat refused the media (errcode ${errcode}: ${String(media.json.errmsg ?? '').slice(0, 200)})`);
+          }
+          this.lastError = null;
+          return media;
+        });
       } catch (err) {
         if (!(err instanceof WeChatApiError) || err.errcode !== -1 || attempt >= SEND_ATTEMPTS) throw err;
         await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));

@@ -9,6 +9,7 @@
  * - `GET /cgi-bin/media/get`: the bytes of a customer's picture, voice, video or file.
  */
 import { AppError } from '../../core/app-error.js';
+import { MediaTooLarge, readMedia, type ChannelMedia } from '../media.js';
 
 /** WeCom answered with an error code (or not at all); `errcode` is WeCom's, -1 for transport failures. */
 export class WeComApiError extends AppError {
@@ -87,13 +88,6 @@ export interface SyncPage {
   messages: KfMessage[];
 }
 
-/** Media bytes from media/get. */
-export interface Media {
-  content: Buffer;
-  contentType: string;
-  filename: string | null;
-}
-
 interface TokenState {
   token: string;
   expiresAt: number;
@@ -165,28 +159,25 @@ export class WeComApi {
    * The bytes of a temporary media (kept by WeCom for 3 days), up to `maxBytes`: larger media
    * throw with errcode -2 without being read whole.
    */
-  async getMedia(mediaId: string, maxBytes: number): Promise<Media> {
+  async getMedia(mediaId: string, maxBytes: number): Promise<ChannelMedia> {
     return this.withRetries(() =>
       this.withToken(async (token) => {
-        const q = new URLSearchParams({ access_token: token, media_id: mediaId });
-        const res = await this.fetch('/cgi-bin/media/get', `?${q}`, { method: 'GET' });
-        const type = (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+        const res = await this.fetch('/cgi-bin/media/get', `?${new URLSearchParams({ access_token: token, media_id: mediaId })}`, { method: 'GET' });
+        let media: Awaited<ReturnType<typeof readMedia>>;
+        try {
+          media = await readMedia(res, maxBytes);
+        } catch (err) {
+          if (err instanceof MediaTooLarge) throw new WeComApiError(-2, err.message);
+          this.lastError = `WeCom API /cgi-bin/media/get: ${(err as Error).message}`;
+          throw new WeComApiError(-1, this.lastError, { cause: err });
+        }
         // Errors come as JSON; media as the file's own type.
-        if (type === 'application/json' || type === 'text/plain') {
-          this.check('/cgi-bin/media/get', await this.parse('/cgi-bin/media/get', res));
+        if ('json' in media) {
+          this.check('/cgi-bin/media/get', media.json);
           throw new WeComApiError(-1, 'WeCom answered media/get without the media');
         }
-        const declared = Number(res.headers.get('content-length'));
-        if (Number.isFinite(declared) && declared > maxBytes) {
-          await res.body?.cancel();
-          throw new WeComApiError(-2, `media is ${declared} bytes, over the ${maxBytes}-byte limit`);
-        }
-        const content = Buffer.from(await res.arrayBuffer());
-        if (content.length > maxBytes) throw new WeComApiError(-2, `media is ${content.length} bytes, over the ${maxBytes}-byte limit`);
-        const disposition = res.headers.get('content-disposition') ?? '';
-        const filename = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition)?.[1] ?? null;
         this.lastError = null;
-        return { content, contentType: type || 'application/octet-stream', filename: filename ? safeName(decodeURIComponent(filename)) : null };
+        return media;
       }),
     );
   }
@@ -256,9 +247,4 @@ export class WeComApi {
   private async json(path: string, query: string, init: RequestInit): Promise<Record<string, unknown>> {
     return this.check(path, await this.parse(path, await this.fetch(path, query, init)));
   }
-}
-
-/** A file name safe to list and to send back in a header (no paths, no control characters). */
-function safeName(name: string): string {
-  return name.replace(/[\\/\x00-\x1f"]/g, '_').slice(0, 200);
 }

@@ -30,7 +30,8 @@ import { textLang } from '../wechat/adapter.js';
 import { SLOW_DOWN } from '../wechat/index.js';
 import { field, parseWeChatXml, WeChatXmlError } from '../wechat/xml.js';
 import { WeComAdapter } from './adapter.js';
-import { WeComApi, WeComApiError, type KfMessage, type Media } from './api.js';
+import { extensionOf, keepOnTicket, type ChannelMedia } from '../media.js';
+import { WeComApi, WeComApiError, type KfMessage } from './api.js';
 
 /** The Bot Framework channelId of WeCom customer-service activities and tickets. */
 export const WECOM_CHANNEL_ID = 'wecom';
@@ -44,7 +45,6 @@ export const MAX_MEDIA_BYTES = 10 * 1024 * 1024;
 const CALLBACK_TOKEN_MS = 9 * 60_000;
 /** Message types whose media the channel fetches and keeps. */
 const MEDIA_KINDS: Record<string, AttachmentKind> = { image: 'image', voice: 'voice', video: 'video', file: 'file' };
-const EXTENSIONS: Record<string, string> = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif', 'audio/amr': 'amr', 'audio/silk': 'silk', 'video/mp4': 'mp4' };
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** The WeCom settings of the configuration, when the channel is on. */
@@ -393,7 +393,7 @@ export class WeComChannel implements Channel {
       return;
     }
     let activity: Activity;
-    let media: { kind: AttachmentKind; mediaId: string; fetched: Media | null; note: string | null } | null = null;
+    let media: { kind: AttachmentKind; mediaId: string; fetched: ChannelMedia | null; note: string | null } | null = null;
     const kind = MEDIA_KINDS[m.msgtype];
     if (m.msgtype === 'text') {
       activity = messageActivity({ ...base, text: m.text?.content ?? '' });
@@ -402,7 +402,7 @@ export class WeComChannel implements Channel {
       const id = typeof mediaId === 'string' && mediaId.length <= 256 ? mediaId : '';
       media = { kind, mediaId: id, ...(await this.fetchMedia(id)) };
       const contentType = media.fetched?.contentType;
-      const name = media.fetched?.filename ?? `${m.msgtype}-${m.msgid.slice(-24)}${contentType && EXTENSIONS[contentType] ? `.${EXTENSIONS[contentType]}` : ''}`;
+      const name = media.fetched?.filename ?? `${m.msgtype}-${m.msgid.slice(-24)}${extensionOf(contentType ?? '')}`;
       const attachment: InboundAttachment = { kind, ...(id ? { mediaId: id } : {}), name, ...(contentType ? { contentType } : {}), held: true };
       activity = messageActivity({ ...base, attachments: [attachment] });
     } else {
@@ -417,7 +417,7 @@ export class WeComChannel implements Channel {
   }
 
   /** The media's bytes, or null with a note for staff (too large, expired, WeCom unreachable). */
-  private async fetchMedia(mediaId: string): Promise<{ fetched: Media | null; note: string | null }> {
+  private async fetchMedia(mediaId: string): Promise<{ fetched: ChannelMedia | null; note: string | null }> {
     if (!mediaId) return { fetched: null, note: 'WeCom gave no media_id for this file' };
     try {
       return { fetched: await this.api.getMedia(mediaId, MAX_MEDIA_BYTES), note: null };
@@ -429,11 +429,11 @@ export class WeComChannel implements Channel {
   }
 
   /** Stores the media on the ticket, idempotently by msgid; retried while the database is unreachable. */
-  private async keepMedia(ticketNumber: string, m: KfMessage, media: { kind: AttachmentKind; mediaId: string; fetched: Media | null; note: string | null }): Promise<void> {
+  private async keepMedia(ticketNumber: string, m: KfMessage, media: { kind: AttachmentKind; mediaId: string; fetched: ChannelMedia | null; note: string | null }): Promise<void> {
     const f = media.fetched;
     const item = {
       ticketNumber,
-      filename: f?.filename ?? `${m.msgtype}-${m.msgid.slice(-24)}${f && EXTENSIONS[f.contentType] ? `.${EXTENSIONS[f.contentType]}` : ''}`,
+      filename: f?.filename ?? `${m.msgtype}-${m.msgid.slice(-24)}${extensionOf(f?.contentType ?? '')}`,
       contentType: f?.contentType ?? 'application/octet-stream',
       size: f?.content.length ?? 0,
       content: f?.content ?? null,
@@ -441,18 +441,11 @@ export class WeComChannel implements Channel {
       channelId: WECOM_CHANNEL_ID,
       messageRef: m.msgid,
     };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.host!.services.store.attachments.add([item], `wecom:${m.msgid}`);
-        this.counts.mediaKept++;
-        return;
-      } catch (err) {
-        if (attempt >= 8 || this.closed) {
-          this.log?.error({ ticketNumber, msgid: m.msgid, err: (err as Error).message }, 'wecom: media not stored on the ticket');
-          return;
-        }
-        await this.sleep(Math.min(1000 * 2 ** (attempt - 1), 30_000));
-      }
+    try {
+      await keepOnTicket(this.host!.services.store.attachments, item, `wecom:${m.msgid}`, (ms) => this.sleep(ms), this.closed ? 1 : 8);
+      this.counts.mediaKept++;
+    } catch (err) {
+      this.log?.error({ ticketNumber, msgid: m.msgid, err: (err as Error).message }, 'wecom: media not stored on the ticket');
     }
   }
 

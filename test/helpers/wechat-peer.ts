@@ -6,13 +6,14 @@
  *   signature and decrypting it in safe mode);
  * - serves `GET /cgi-bin/token` and `POST /cgi-bin/stable_token` (tokens expire; `expireTokens()`
  *   makes WeChat reject the current one with 40001);
+ * - serves `GET /cgi-bin/media/get` for pictures registered with `addMedia`;
  * - serves `POST /cgi-bin/message/custom/send`, enforcing the 48-hour customer-service window
  *   (errcode 45015) from the last message each user pushed, on a clock tests can move.
  * The crypto is the product's (channels/wechat/crypto.ts), itself checked against Tencent's sample
  * values in test/unit/wechat-crypto.test.ts.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { aesKeyOf, decryptMessage, encryptMessage, wechatSignature } from '../../channels/wechat/crypto.js';
 import { cdata, field, parseWeChatXml, type XmlFields } from '../../channels/wechat/xml.js';
@@ -85,6 +86,9 @@ export class WeChatPeer {
   private lastPush = new Map<string, number>();
   private msgSeq = BigInt(Date.now()) * 1000n;
   private waiters: (() => void)[] = [];
+  private readonly media = new Map<string, { bytes: Buffer; contentType: string }>();
+  /** MediaIds requested from media/get. */
+  readonly mediaRequests: string[] = [];
 
   constructor(private readonly opts: WeChatPeerOptions) {
     this.key = opts.encodingAesKey ? aesKeyOf(opts.encodingAesKey) : null;
@@ -110,6 +114,7 @@ export class WeChatPeer {
   /** Starts the API server; returns its base URL (WECHAT_API_BASE). */
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
+      if (req.url?.startsWith('/cgi-bin/media/get')) return this.serveMedia(req, res);
       if (req.url?.startsWith('/cgi-bin/message/custom/send') && this.failSends > 0) {
         this.failSends--;
         req.resume();
@@ -139,6 +144,29 @@ export class WeChatPeer {
 
   async stop(): Promise<void> {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  /** Registers a picture's bytes under its MediaId (what `GET /cgi-bin/media/get` serves). */
+  addMedia(mediaId: string, bytes: Buffer, contentType = 'image/jpeg'): void {
+    this.media.set(mediaId, { bytes, contentType });
+  }
+
+  /** `GET /cgi-bin/media/get`: the bytes under their content type, or WeChat's JSON error. */
+  private serveMedia(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    const url = new URL(req.url ?? '/', 'http://peer');
+    const json = (o: Record<string, unknown>) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(o));
+    };
+    const expires = this.tokens.get(url.searchParams.get('access_token') ?? '');
+    if (expires === undefined || expires <= this.now()) return json({ errcode: 40001, errmsg: 'invalid credential' });
+    const id = url.searchParams.get('media_id') ?? '';
+    this.mediaRequests.push(id);
+    const m = this.media.get(id);
+    if (!m) return json({ errcode: 40007, errmsg: 'invalid media_id' });
+    res.writeHead(200, { 'content-type': m.contentType, 'content-length': m.bytes.length, 'content-disposition': `attachment; filename="${id}.jpg"` });
+    res.end(m.bytes);
   }
 
   private issue(): { access_token: string; expires_in: number } {
