@@ -9,6 +9,7 @@
  * - `GET /cgi-bin/media/get`: the bytes of a customer's picture, voice, video or file.
  */
 import { AppError } from '../../core/app-error.js';
+import { AccessToken } from '../access-token.js';
 import { MediaTooLarge, readMedia, type ChannelMedia } from '../media.js';
 
 /** WeCom answered with an error code (or not at all); `errcode` is WeCom's, -1 for transport failures. */
@@ -88,50 +89,30 @@ export interface SyncPage {
   messages: KfMessage[];
 }
 
-interface TokenState {
-  token: string;
-  expiresAt: number;
-}
-
 export class WeComApi {
-  private current: TokenState | null = null;
-  private fetching: Promise<TokenState> | null = null;
+  private readonly token: AccessToken;
   private lastError: string | null = null;
-  private readonly now: () => number;
   private readonly base: string;
 
   constructor(private readonly opts: WeComApiOptions) {
-    this.now = opts.now ?? Date.now;
     this.base = opts.base.replace(/\/$/, '');
+    this.token = new AccessToken(
+      async () => {
+        const q = new URLSearchParams({ corpid: opts.corpId, corpsecret: opts.secret });
+        const body = await this.json('/cgi-bin/gettoken', `?${q}`, { method: 'GET' });
+        const token = body.access_token;
+        const expiresIn = Number(body.expires_in);
+        if (typeof token !== 'string' || !token || !Number.isFinite(expiresIn) || expiresIn <= 0) throw new WeComApiError(-1, 'WeCom returned no access token');
+        return { token, expiresIn };
+      },
+      opts.now,
+      opts.refreshMarginMs,
+    );
   }
 
   /** The last token or API failure, for health (null after a success). */
   get problem(): string | null {
     return this.lastError;
-  }
-
-  /** A valid access token, fetched once and shared by concurrent callers; refreshed before it expires. */
-  async accessToken(): Promise<string> {
-    const margin = this.opts.refreshMarginMs ?? 5 * 60_000;
-    if (this.current && this.current.expiresAt - margin > this.now()) return this.current.token;
-    return (await this.fetchToken()).token;
-  }
-
-  private fetchToken(): Promise<TokenState> {
-    this.fetching ??= (async () => {
-      try {
-        const q = new URLSearchParams({ corpid: this.opts.corpId, corpsecret: this.opts.secret });
-        const body = await this.json('/cgi-bin/gettoken', `?${q}`, { method: 'GET' });
-        const token = body.access_token;
-        const expiresIn = Number(body.expires_in);
-        if (typeof token !== 'string' || !token || !Number.isFinite(expiresIn) || expiresIn <= 0) throw new WeComApiError(-1, 'WeCom returned no access token');
-        this.current = { token, expiresAt: this.now() + expiresIn * 1000 };
-        return this.current;
-      } finally {
-        this.fetching = null;
-      }
-    })();
-    return this.fetching;
   }
 
   /**
@@ -205,13 +186,13 @@ export class WeComApi {
 
   /** Runs an authenticated call, fetching a new token once when WeCom says it is invalid or expired. */
   private async withToken<T>(fn: (token: string) => Promise<T>): Promise<T> {
-    const token = await this.accessToken();
+    const token = await this.token.get();
     try {
       return await fn(token);
     } catch (err) {
       if (!(err instanceof WeComApiError) || !TOKEN_INVALID.has(err.errcode)) throw err;
-      if (this.current?.token === token) this.current = null;
-      return fn((await this.fetchToken()).token);
+      this.token.drop(token);
+      return fn(await this.token.fetch(false));
     }
   }
 

@@ -4,6 +4,7 @@
  * configuration rules, and how one turn's texts become WeCom messages.
  */
 import { describe, expect, it } from 'vitest';
+import { AccessToken } from '../../channels/access-token.js';
 import { createChannels } from '../../channels/index.js';
 import { aesKeyOf, decryptMessage, encryptMessage, signatureMatches, wechatSignature, WeChatDecryptError } from '../../channels/wechat/crypto.js';
 import { joinForWeCom } from '../../channels/wecom/adapter.js';
@@ -58,5 +59,28 @@ describe('WeCom messages', () => {
     expect(describeRefusal(95001, '')).toMatch(/95001.*at most 5/);
     expect(describeRefusal(95018, '')).toMatch(/95018.*person/);
     expect(describeRefusal(12345, 'odd')).toMatch(/12345: odd/);
+  });
+});
+
+describe('the channels’ access token', () => {
+  it('is fetched once for concurrent callers, reused until the margin before expiry, and fetched again when dropped', async () => {
+    let now = 1_000_000;
+    const issued: boolean[] = [];
+    const token = new AccessToken(async (force) => {
+      issued.push(force);
+      await new Promise((r) => setTimeout(r, 5));
+      return { token: `t${issued.length}`, expiresIn: 7200 };
+    }, () => now, 300_000);
+    expect(await Promise.all([token.get(), token.get(), token.get()])).toEqual(['t1', 't1', 't1']);
+    now += 7200_000 - 300_001;
+    expect(await token.get()).toBe('t1');
+    now += 2;
+    expect(await token.get()).toBe('t2');
+    token.drop('t1');
+    expect(await token.get()).toBe('t2');
+    token.drop('t2');
+    expect(await token.get()).toBe('t3');
+    expect(await token.fetch(true)).toBe('t4');
+    expect(issued).toEqual([false, false, false, true]);
   });
 });
