@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { aesKeyOf, decryptMessage, encryptMessage, wechatSignature } from '../../channels/wechat/crypto.js';
 import { cdata, field, parseWeChatXml, type XmlFields } from '../../channels/wechat/xml.js';
+import { SentLog } from './sent-log.js';
 
 export interface WeChatPeerOptions {
   token: string;
@@ -70,7 +71,9 @@ export interface SentMessage {
 const WINDOW_MS = 48 * 3_600_000;
 
 export class WeChatPeer {
-  readonly sent: SentMessage[] = [];
+  private readonly log = new SentLog<SentMessage>();
+  /** Every customer-service message delivered, in order. */
+  readonly sent = this.log.all;
   readonly refused: { touser: string; errcode: number }[] = [];
   /** Customer-service calls to answer with an HTTP 502 without JSON (WeChat unreachable for a moment); counts down. */
   failSends = 0;
@@ -85,7 +88,6 @@ export class WeChatPeer {
   private stable: { token: string; expiresAt: number } | null = null;
   private lastPush = new Map<string, number>();
   private msgSeq = BigInt(Date.now()) * 1000n;
-  private waiters: (() => void)[] = [];
   private readonly media = new Map<string, { bytes: Buffer; contentType: string }>();
   /** MediaIds requested from media/get. */
   readonly mediaRequests: string[] = [];
@@ -211,8 +213,7 @@ export class WeChatPeer {
         this.refused.push({ touser, errcode: 45015 });
         return { errcode: 45015, errmsg: 'response out of time limit or subscription is canceled' };
       }
-      this.sent.push({ touser, content: text.content, at: this.now() });
-      for (const w of this.waiters.splice(0)) w();
+      this.log.push({ touser, content: text.content, at: this.now() });
       return { errcode: 0, errmsg: 'ok' };
     }
     return { errcode: 40066, errmsg: 'invalid url' };
@@ -220,40 +221,19 @@ export class WeChatPeer {
 
   /** Waits until a customer-service message to `openid` matches (default 20 s). */
   async waitForSent(openid: string, match: (content: string) => boolean = () => true, timeoutMs = 20_000): Promise<SentMessage> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.sent.find((m) => m.touser === openid && match(m.content));
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no customer-service message to ${openid} matched within ${timeoutMs} ms; sent: ${JSON.stringify(this.sent.filter((m) => m.touser === openid))}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 200);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    const hit = await this.log.waitFor(openid, match, timeoutMs);
+    if (!hit) throw new Error(`no customer-service message to ${openid} matched within ${timeoutMs} ms; sent: ${JSON.stringify(this.sentTo(openid))}`);
+    return hit;
   }
 
   /** Customer-service messages sent to `openid` so far. */
   sentTo(openid: string): SentMessage[] {
-    return this.sent.filter((m) => m.touser === openid);
+    return this.log.to(openid);
   }
 
   /** Waits until `openid` has received more than `count` customer-service messages; returns the next one (null on timeout). */
-  async nextSentAfter(openid: string, count: number, timeoutMs = 30_000): Promise<SentMessage | null> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.sentTo(openid).length <= count) {
-      if (Date.now() > deadline) return null;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 200);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    return this.sentTo(openid)[count];
+  nextSentAfter(openid: string, count: number, timeoutMs = 30_000): Promise<SentMessage | null> {
+    return this.log.nextAfter(openid, count, timeoutMs);
   }
 
   /** Signs a URL verification as WeChat does; returns the server's answer. */

@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { aesKeyOf, encryptMessage, wechatSignature } from '../../channels/wechat/crypto.js';
 import { cdata } from '../../channels/wechat/xml.js';
+import { SentLog } from './sent-log.js';
 
 export interface WeComPeerOptions {
   corpId: string;
@@ -62,7 +63,9 @@ const REPLIES_PER_MESSAGE = 5;
 
 export class WeComPeer {
   readonly openKfid: string;
-  readonly sent: SentText[] = [];
+  private readonly delivered = new SentLog<SentText>();
+  /** Every message the account sent, in order. */
+  readonly sent = this.delivered.all;
   readonly refused: { touser: string; errcode: number }[] = [];
   /** Every sync_msg request, as WeCom received it. */
   readonly syncRequests: { cursor: string; token: string | null; openKfid: string; limit: number; failed: boolean }[] = [];
@@ -87,7 +90,6 @@ export class WeComPeer {
   private readonly window = new Map<string, { at: number; sent: number }>();
   private readonly salt = randomBytes(4).toString('hex');
   private seq = 0;
-  private waiters: (() => void)[] = [];
 
   constructor(private readonly opts: WeComPeerOptions) {
     this.key = aesKeyOf(opts.encodingAesKey);
@@ -229,8 +231,7 @@ export class WeComPeer {
   }
 
   private record(m: SentText): void {
-    this.sent.push(m);
-    for (const w of this.waiters.splice(0)) w();
+    this.delivered.push(m);
   }
 
   private nextMsgid(): string {
@@ -343,39 +344,20 @@ export class WeComPeer {
   }
 
   sentTo(user: string): SentText[] {
-    return this.sent.filter((m) => m.touser === user);
+    return this.delivered.to(user);
   }
 
   /** Waits until a message to `user` matches (default 20 s). */
   async waitForSent(user: string, match: (content: string) => boolean = () => true, timeoutMs = 20_000): Promise<SentText> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.sent.find((m) => m.touser === user && match(m.content));
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no message to ${user} matched within ${timeoutMs} ms; sent: ${JSON.stringify(this.sentTo(user))}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 200);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    const hit = await this.delivered.waitFor(user, match, timeoutMs);
+    if (!hit) throw new Error(`no message to ${user} matched within ${timeoutMs} ms; sent: ${JSON.stringify(this.sentTo(user))}`);
+    return hit;
   }
 
   /** Waits until `user` has received more than `count` messages; returns the next one. */
   async nextSentAfter(user: string, count: number, timeoutMs = 20_000): Promise<SentText> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.sentTo(user).length <= count) {
-      if (Date.now() > deadline) throw new Error(`no message ${count + 1} to ${user} within ${timeoutMs} ms; sent: ${JSON.stringify(this.sentTo(user))}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 200);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    return this.sentTo(user)[count];
+    const next = await this.delivered.nextAfter(user, count, timeoutMs);
+    if (!next) throw new Error(`no message ${count + 1} to ${user} within ${timeoutMs} ms; sent: ${JSON.stringify(this.sentTo(user))}`);
+    return next;
   }
 }
