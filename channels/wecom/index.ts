@@ -129,6 +129,19 @@ export class WeComChannel implements Channel {
     host.server.post(WECOM_PATH, async (req, res) => {
       await this.receive(req, res);
     });
+    // Messages that arrived while no server was running have no callback of their own coming: each
+    // account this desk has synced before is pulled once at start (without a callback Token, which
+    // WeCom allows at a stricter rate).
+    this.track(
+      this.cursorsColl
+        .find({}, { projection: { _id: 1 } })
+        .limit(100)
+        .toArray()
+        .then(
+          (docs) => docs.forEach((d) => this.schedule(d._id, null)),
+          (err: Error) => host.log.warn({ err: err.message }, 'wecom: accounts to sync at start not read; they sync with their next callback'),
+        ),
+    );
   }
 
   health(): ChannelHealth {

@@ -47,6 +47,8 @@ export interface CallbackOptions {
   inner?: string;
   /** The callback's Token (default: a fresh one). */
   token?: string;
+  /** Log the customer's message but post no callback (the server was down when it came). */
+  silent?: boolean;
 }
 
 export interface SentText {
@@ -275,6 +277,7 @@ export class WeComPeer {
     }
     // The customer wrote: the 48 hours start again, and 5 more messages may be sent.
     this.window.set(`${this.openKfid}/${user}`, { at: this.now(), sent: 0 });
+    if (o.silent) return { status: 0, body: '', msgid };
     return { ...(await this.callback(o)), msgid };
   }
 
