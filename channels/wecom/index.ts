@@ -173,6 +173,7 @@ export class WeComChannel implements Channel {
 
   /** Waits `ms`, or less when the channel closes. */
   private sleep(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
