@@ -311,6 +311,25 @@ describe('bad input', () => {
     }
   });
 
+  it('follows has_more/next_cursor through several pages of one sync', async () => {
+    const users = [customer(), customer(), customer(), customer(), customer()];
+    for (const u of users) await peer.customer(u, { type: 'text', content: '你好' }, { silent: true });
+    const syncs = peer.syncRequests.length;
+    peer.pageSize = 2;
+    try {
+      expect((await peer.callback()).status).toBe(200);
+      await channel().idle();
+    } finally {
+      peer.pageSize = 1000;
+    }
+    for (const u of users) expect(peer.sentTo(u)).toHaveLength(1);
+    // Three pages (2 + 2 + 1), each from the cursor the previous one returned.
+    const pages = peer.syncRequests.slice(syncs);
+    expect(pages).toHaveLength(3);
+    const end = peer.logLength();
+    expect(pages.map((p) => p.cursor)).toEqual([peer.cursorAfter(end - 5), peer.cursorAfter(end - 3), peer.cursorAfter(end - 1)]);
+  });
+
   it('limits how fast one customer may write, politely', async () => {
     const other = await startApp(inject('mongoUri'), { ...ENV, WECOM_API_BASE: base, WECOM_RATE_PER_MINUTE: '3', RATE_LIMIT_PER_10S: '100' });
     try {
