@@ -20,7 +20,7 @@ import { codePointLength } from '../classifier/pipeline.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket } from '../store/index.js';
 import type { TicketAttachment } from '../store/schemas.js';
-import { inboundAttachments } from '../channels/inbound.js';
+import { inboundAttachments, MEDIA_TICKET } from '../channels/inbound.js';
 import { StateUnavailableError } from '../store/state-fallback.js';
 import { isUnavailable } from '../store/ticket-repository.js';
 import { readAct } from './dialogue-acts.js';
@@ -71,7 +71,7 @@ export interface DemandBotDeps extends Omit<IntakeDeps, 'lang' | 'ticket'> {
 }
 
 /** How a kept attachment reads in the ticket's text (staff see the link even where the console shows no attachments). */
-const MEDIA_LABEL: Partial<Record<TicketAttachment['kind'], string>> = { image: '图片', video: '视频', file: '文件' };
+const MEDIA_LABEL: Partial<Record<TicketAttachment['kind'], string>> = { image: '图片', video: '视频', file: '文件', voice: '语音' };
 
 const TICKET_NUMBER = /\bT\d{8}-(?:\d{4,}|O[0-9A-Z]{6})\b/i;
 const HELP = /^\s*(help|帮助|幫助|\?|？|帮忙|怎么用|怎麼用)\s*$/i;
@@ -208,15 +208,18 @@ export class DemandBot extends ActivityHandler {
    */
   private async receiveMedia(context: TurnContext, t: ReturnType<typeof texts>, withState: boolean): Promise<void> {
     const all = inboundAttachments(context.activity);
-    // Kept when staff can open it: a URL the channel gave (WeChat's PicUrl). A bare media id (WeChat
-    // video, voice) expires with the channel's temporary media and cannot be shown; ask for words.
-    const kept = all.filter((a) => (a.kind === 'image' || a.kind === 'video' || a.kind === 'file') && a.url);
+    // Kept when staff can open it: a URL the channel gave (WeChat's PicUrl), or bytes the channel
+    // fetched and keeps in the attachments collection (WeCom; voice too, as there is no recognition
+    // text to read instead). A bare media id (WeChat video, voice) expires with the channel's
+    // temporary media and cannot be shown; ask for words.
+    const kept = all.filter((a) => ((a.kind === 'image' || a.kind === 'video' || a.kind === 'file') && (a.url || a.held)) || (a.kind === 'voice' && a.held));
     if (kept.length === 0) {
       await context.sendActivity(all.some((a) => a.kind === 'voice') ? t.voiceNeedsText : t.unsupportedMedia);
       return;
     }
-    const label = kept.map((a) => `[${MEDIA_LABEL[a.kind] ?? a.kind}] ${a.url}`).join('\n');
-    const attachments: TicketAttachment[] = kept.map((a) => ({ ...a }));
+    const voiceOnly = kept.every((a) => a.kind === 'voice');
+    const label = kept.map((a) => `[${MEDIA_LABEL[a.kind] ?? a.kind}] ${a.url ?? a.name ?? a.mediaId ?? ''}`.trimEnd()).join('\n');
+    const attachments: TicketAttachment[] = kept.map(({ held: _held, ...a }) => ({ ...a }));
     const { channelId, from } = context.activity;
     let open: Ticket | null = null;
     try {
@@ -226,7 +229,8 @@ export class DemandBot extends ActivityHandler {
     }
     if (open) {
       await this.deps.lookup.addCustomerMessage(open.number, label, attachments);
-      await context.sendActivity(t.mediaAdded(open.number));
+      context.turnState.set(MEDIA_TICKET, open.number);
+      await context.sendActivity(voiceOnly ? t.voiceKept(open.number) : t.mediaAdded(open.number));
       return;
     }
     const lang = withState ? await this.lang.get(context, 'zh-Hans') : 'zh-Hans';
@@ -252,7 +256,8 @@ export class DemandBot extends ActivityHandler {
     input.attachments = attachments;
     const { ticket, stored } = await this.deps.tickets.file(input);
     markNumberGiven(context);
-    await context.sendActivity(stored === 'database' ? t.mediaFiled(ticket.number) : t.createdOffline(ticket.number));
+    context.turnState.set(MEDIA_TICKET, ticket.number);
+    await context.sendActivity(stored !== 'database' ? t.createdOffline(ticket.number) : voiceOnly ? t.voiceKept(ticket.number) : t.mediaFiled(ticket.number));
   }
 
   /** The language of this conversation's replies. */

@@ -95,6 +95,8 @@ interface Texts {
   mediaAdded: (number: string) => string;
   /** An image (or video, file) with no open ticket: filed for staff; please describe it in words. */
   mediaFiled: (number: string) => string;
+  /** A voice message the channel kept (no recognition text): kept on the ticket; please write it in text. */
+  voiceKept: (number: string) => string;
 }
 
 const zh: Texts = {
@@ -155,6 +157,7 @@ const zh: Texts = {
   unsupportedMedia: '抱歉，这类消息我暂时看不懂。请用文字描述一下您的问题，或发送图片。',
   mediaAdded: (n) => `已收到，已将图片添加到工单 ${n}，工作人员会一并查看。`,
   mediaFiled: (n) => `已收到您的图片，并登记为工单 ${n}，工作人员会查看。请再用文字简单描述一下问题，方便我们更快处理。`,
+  voiceKept: (n) => `已收到您的语音，已保存在工单 ${n}。我暂时听不了语音，请用文字描述一下您的问题好吗？`,
 };
 
 const en: Texts = {
@@ -214,6 +217,7 @@ const en: Texts = {
   unsupportedMedia: "Sorry, I can't read this kind of message yet. Please describe your issue in text, or send a picture.",
   mediaAdded: (n) => `Got it: the picture was added to ticket ${n} for our staff.`,
   mediaFiled: (n) => `We received your picture and logged it as ticket ${n} for our staff. Please also describe the problem in a few words so we can help faster.`,
+  voiceKept: (n) => `We received your voice message and kept it on ticket ${n}. I can't listen to voice messages; could you describe your issue in text?`,
 };
 
 const NUMBER_SLOT = 'NUMBERSLOT';
@@ -250,6 +254,7 @@ function traditional(t: Texts): Texts {
     handoverEnded: slot(t.handoverEnded),
     mediaAdded: slot(t.mediaAdded),
     mediaFiled: slot(t.mediaFiled),
+    voiceKept: slot(t.voiceKept),
     statuses: Object.fromEntries(Object.entries(t.statuses).map(([k, v]) => [k, c(v)])),
   } as Texts;
 }

@@ -22,7 +22,19 @@ export interface InboundAttachment {
   mediaId?: string;
   name?: string;
   contentType?: string;
+  /**
+   * The channel fetched the bytes itself and keeps them in the attachments collection under the
+   * ticket the turn names ({@link MEDIA_TICKET}), so staff can open the file without a URL
+   * (WeCom's media, which only its API serves).
+   */
+  held?: boolean;
 }
+
+/**
+ * Turn-state key under which the bot leaves the number of the ticket a message's media were kept
+ * on (filed or added), for a channel that stores the bytes after the turn.
+ */
+export const MEDIA_TICKET = Symbol('mediaTicket');
 
 /** What a channel knows about one inbound message. */
 export interface InboundMessage {
@@ -62,7 +74,7 @@ export function toBotAttachment(a: InboundAttachment): Attachment {
     contentType: a.contentType ?? FALLBACK_TYPE[a.kind],
     ...(a.url ? { contentUrl: a.url } : {}),
     ...(a.name ? { name: a.name } : {}),
-    content: { kind: a.kind, ...(a.mediaId ? { mediaId: a.mediaId } : {}), ...(a.url ? { url: a.url } : {}) },
+    content: { kind: a.kind, ...(a.mediaId ? { mediaId: a.mediaId } : {}), ...(a.url ? { url: a.url } : {}), ...(a.held ? { held: true } : {}) },
   };
 }
 
@@ -70,7 +82,7 @@ export function toBotAttachment(a: InboundAttachment): Attachment {
 export function inboundAttachments(activity: Partial<Activity>): InboundAttachment[] {
   const out: InboundAttachment[] = [];
   for (const a of activity.attachments ?? []) {
-    const c = a.content as { kind?: unknown; mediaId?: unknown; url?: unknown } | undefined;
+    const c = a.content as { kind?: unknown; mediaId?: unknown; url?: unknown; held?: unknown } | undefined;
     const kind = ATTACHMENT_KINDS.find((k) => k === c?.kind);
     if (!kind) continue;
     out.push({
@@ -79,6 +91,7 @@ export function inboundAttachments(activity: Partial<Activity>): InboundAttachme
       ...(typeof c?.mediaId === 'string' ? { mediaId: c.mediaId } : {}),
       ...(a.name ? { name: a.name } : {}),
       ...(a.contentType && !a.contentType.endsWith('/*') ? { contentType: a.contentType } : {}),
+      ...(c?.held === true ? { held: true } : {}),
     });
   }
   return out;

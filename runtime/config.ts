@@ -196,6 +196,22 @@ const ConfigSchema = z.object({
    * covers a busy event loop (measured by bench:wechat: at 4000 ms some answers took 4.9 s on a loaded machine).
    */
   WECHAT_PASSIVE_REPLY_MS: z.coerce.number().int().min(100).max(4800).default(3000),
+  /**
+   * WeCom customer service (企业微信 · 微信客服) channel: the corp id (ww…), also the receiveid inside
+   * every encrypted callback. Unset: the channel is off. Set: WECOM_SECRET, WECOM_TOKEN and
+   * WECOM_ENCODING_AES_KEY are required.
+   */
+  WECOM_CORP_ID: z.string().regex(/^[A-Za-z0-9_-]{4,64}$/, 'a corp id such as ww1234567890abcdef').optional(),
+  /** The customer-service ("微信客服") Secret, for the access token of sync_msg, send_msg and media/get. */
+  WECOM_SECRET: z.string().min(8).max(128).optional(),
+  /** The Token set with the callback URL in the customer-service API settings. */
+  WECOM_TOKEN: z.string().regex(/^[A-Za-z0-9]{3,32}$/, 'WeCom tokens are 3 to 32 letters or digits').optional(),
+  /** The EncodingAESKey set with the callback URL (43 characters); WeCom callbacks are always encrypted. */
+  WECOM_ENCODING_AES_KEY: z.string().regex(/^[A-Za-z0-9]{43}$/, 'exactly 43 letters or digits, as the admin console shows it').optional(),
+  /** WeCom's API base (a local stand-in in tests). */
+  WECOM_API_BASE: z.string().url().default('https://qyapi.weixin.qq.com'),
+  /** Messages one WeCom customer (external_userid) may send per minute; more get a polite "slow down" and are not processed. */
+  WECOM_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
 });
 
 /** The validated configuration; `HOST` is always resolved. */
@@ -227,6 +243,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     } else {
       for (const k of ['WECHAT_APP_ID', 'WECHAT_APP_SECRET', 'WECHAT_ENCODING_AES_KEY'] as const) {
         if (c[k]) ctx.addIssue({ code: 'custom', path: ['WECHAT_TOKEN'], message: `required when ${k} is set (the WeChat channel is off without it)` });
+      }
+    }
+    // The WeCom channel is on with its corp id; a partial configuration is a mistake, not "off".
+    const wecom = { WECOM_CORP_ID: c.WECOM_CORP_ID, WECOM_SECRET: c.WECOM_SECRET, WECOM_TOKEN: c.WECOM_TOKEN, WECOM_ENCODING_AES_KEY: c.WECOM_ENCODING_AES_KEY };
+    const wecomSet = Object.entries(wecom).filter(([, v]) => v !== undefined).map(([k]) => k);
+    if (wecomSet.length > 0 && wecomSet.length < 4) {
+      for (const [k, v] of Object.entries(wecom)) {
+        if (v === undefined) ctx.addIssue({ code: 'custom', path: [k], message: `required for the WeCom channel (${wecomSet.join(', ')} ${wecomSet.length === 1 ? 'is' : 'are'} set)` });
       }
     }
     // Local mode trusts whoever posts an activity: keep it on this machine unless the operator says otherwise.

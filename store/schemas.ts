@@ -67,7 +67,8 @@ export type TicketClassification = z.infer<typeof ClassificationSchema>;
 
 /**
  * A customer's attachment kept with a ticket: a reference the channel gave (WeChat's PicUrl and
- * MediaId, a stored mail part …), enough for staff to open it; the bytes stay with the channel.
+ * MediaId, WeCom's media_id and file name, a stored mail part …). Where the channel fetched the
+ * bytes, they are in the attachments collection (store/attachment-repository.ts), not here.
  */
 export const AttachmentSchema = z
   .object({

@@ -37,6 +37,8 @@ export interface PushOutcome {
   late: boolean;
   /** Settles when everything the turn sends has been sent (tests and graceful shutdown wait for it). */
   done: Promise<void>;
+  /** The turn's context: what the bot left in its turn state is read once `done` settles. */
+  context: TurnContext;
 }
 
 /** The language a bot text is written in, for the few words the channel adds to it. */
@@ -82,12 +84,12 @@ export class WeChatAdapter extends ProactiveAdapter {
     if (finished) {
       const [passive, rest] = splitForPassive(window.texts);
       const done = this.sendLater(openid, rest);
-      return { passive, late: false, done };
+      return { passive, late: false, done, context };
     }
     // Too slow for WeChat's wait: what was said so far goes out first, then the rest of the turn.
     window.after = this.sendLater(openid, window.texts);
     const done = turn.then(() => window.after);
-    return { passive: null, late: true, done };
+    return { passive: null, late: true, done, context };
   }
 
   private sendLater(openid: string, texts: string[]): Promise<void> {

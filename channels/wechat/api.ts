@@ -9,6 +9,8 @@
  * returns that same token.
  */
 import { AppError } from '../../core/app-error.js';
+import { AccessToken } from '../access-token.js';
+import { MediaTooLarge, readMedia, type ChannelMedia } from '../media.js';
 
 /** WeChat answered with an error code (or not at all); `errcode` is WeChat's, -1 for transport failures. */
 export class WeChatApiError extends AppError {
@@ -50,47 +52,27 @@ export interface WeChatApiOptions {
   refreshMarginMs?: number;
 }
 
-interface TokenState {
-  token: string;
-  expiresAt: number;
-}
-
 export class WeChatApi {
-  private current: TokenState | null = null;
-  private fetching: Promise<TokenState> | null = null;
+  private readonly token: AccessToken;
   private lastError: string | null = null;
-  private readonly now: () => number;
 
   constructor(private readonly opts: WeChatApiOptions) {
-    this.now = opts.now ?? Date.now;
+    this.token = new AccessToken(
+      async (force) => {
+        const body = await this.call('/cgi-bin/stable_token', undefined, { grant_type: 'client_credential', appid: opts.appId, secret: opts.appSecret, force_refresh: force });
+        const token = body.access_token;
+        const expiresIn = Number(body.expires_in);
+        if (typeof token !== 'string' || !token || !Number.isFinite(expiresIn) || expiresIn <= 0) throw new WeChatApiError(-1, 'WeChat returned no access token');
+        return { token, expiresIn };
+      },
+      opts.now,
+      opts.refreshMarginMs,
+    );
   }
 
   /** The last token or API failure, for health (null after a success). */
   get problem(): string | null {
     return this.lastError;
-  }
-
-  /** A valid access token, fetched once and shared by concurrent callers; refreshed before it expires. */
-  async accessToken(): Promise<string> {
-    const margin = this.opts.refreshMarginMs ?? 5 * 60_000;
-    if (this.current && this.current.expiresAt - margin > this.now()) return this.current.token;
-    return (await this.fetchToken(false)).token;
-  }
-
-  private fetchToken(force: boolean): Promise<TokenState> {
-    this.fetching ??= (async () => {
-      try {
-        const body = await this.call('/cgi-bin/stable_token', undefined, { grant_type: 'client_credential', appid: this.opts.appId, secret: this.opts.appSecret, force_refresh: force });
-        const token = body.access_token;
-        const expiresIn = Number(body.expires_in);
-        if (typeof token !== 'string' || !token || !Number.isFinite(expiresIn) || expiresIn <= 0) throw new WeChatApiError(-1, 'WeChat returned no access token');
-        this.current = { token, expiresAt: this.now() + expiresIn * 1000 };
-        return this.current;
-      } finally {
-        this.fetching = null;
-      }
-    })();
-    return this.fetching;
   }
 
   /** Sends a text as a customer-service message; throws WeChatApiError with WeChat's reason when refused. */
@@ -109,18 +91,51 @@ export class WeChatApi {
     }
   }
 
+  /**
+   * The bytes of a temporary media (`GET /cgi-bin/media/get`; WeChat keeps a push's media for 3
+   * days), up to `maxBytes` (larger: errcode -2, not read whole). Retried like a message when
+   * WeChat cannot be reached.
+   */
+  async getMedia(mediaId: string, maxBytes: number): Promise<ChannelMedia> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.withToken(async (token) => {
+          const path = '/cgi-bin/media/get';
+          let media: Awaited<ReturnType<typeof readMedia>>;
+          try {
+            const res = await fetch(`${this.opts.base.replace(/\/$/, '')}${path}?${new URLSearchParams({ access_token: token, media_id: mediaId })}`, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
+            media = await readMedia(res, maxBytes);
+          } catch (err) {
+            if (err instanceof MediaTooLarge) throw new WeChatApiError(-2, err.message);
+            this.lastError = `WeChat API ${path} unreachable: ${(err as Error).message}`;
+            throw new WeChatApiError(-1, this.lastError, { cause: err });
+          }
+          if ('json' in media) {
+            const errcode = typeof media.json.errcode === 'number' ? media.json.errcode : -1;
+            throw new WeChatApiError(errcode, `WeChat refused the media (errcode ${errcode}: ${String(media.json.errmsg ?? '').slice(0, 200)})`);
+          }
+          this.lastError = null;
+          return media;
+        });
+      } catch (err) {
+        if (!(err instanceof WeChatApiError) || err.errcode !== -1 || attempt >= SEND_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
   /** Runs an authenticated call, refreshing the token once when WeChat says it is invalid or expired. */
   private async withToken<T>(fn: (token: string) => Promise<T>): Promise<T> {
-    const token = await this.accessToken();
+    const token = await this.token.get();
     try {
       return await fn(token);
     } catch (err) {
       if (!(err instanceof WeChatApiError) || !TOKEN_INVALID.has(err.errcode)) throw err;
-      if (this.current?.token === token) this.current = null;
-      let fresh = await this.fetchToken(false);
+      this.token.drop(token);
+      let fresh = await this.token.fetch(false);
       // The shared stable token itself is the bad one: ask WeChat for a new one.
-      if (fresh.token === token) fresh = await this.fetchToken(true);
-      return fn(fresh.token);
+      if (fresh === token) fresh = await this.token.fetch(true);
+      return fn(fresh);
     }
   }
 

@@ -2,7 +2,8 @@
  * The WeChat Official Account (公众号) channel on `/channels/wechat`:
  * - `GET` answers WeChat's server URL verification (signature over token, timestamp, nonce → echostr);
  * - `POST` takes message pushes, in plaintext or safe mode (`encrypt_type=aes`), turns them into
- *   activities for the bot (text; voice with WeChat's recognition text; image as an attachment;
+ *   activities for the bot (text; voice with WeChat's recognition text; image as an attachment,
+ *   its bytes fetched by MediaId (`GET /cgi-bin/media/get`) into the ticket's attachments;
  *   other media for a polite answer; subscribe as a new member), and answers within WeChat's
  *   5-second wait: the bot's reply as a passive reply, or "success" and the reply later through the
  *   customer-service API (channels/wechat/adapter.ts).
@@ -17,7 +18,9 @@ import type { Activity } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { Config } from '../../runtime/config.js';
 import type { Channel, ChannelHealth, ChannelHost } from '../channel.js';
-import { DeliveryLog, joinActivity, messageActivity, UserRateLimit, type InboundAttachment } from '../inbound.js';
+import { CallbackRefused as PushRefused, readBody, send } from '../http.js';
+import { extensionOf, keepOnTicket, type ChannelMedia } from '../media.js';
+import { DeliveryLog, MEDIA_TICKET, joinActivity, messageActivity, UserRateLimit, type InboundAttachment } from '../inbound.js';
 import { textLang, WeChatAdapter } from './adapter.js';
 import { WeChatApi } from './api.js';
 import { aesKeyOf, decryptMessage, encryptMessage, signatureMatches, wechatSignature, WeChatDecryptError } from './crypto.js';
@@ -29,6 +32,8 @@ export const WECHAT_CHANNEL_ID = 'wechat';
 export const WECHAT_PATH = '/channels/wechat';
 /** Largest push accepted (WeChat's are a few KiB; a safe-mode push is about 4/3 of its plaintext). */
 export const MAX_PUSH_BYTES = 64 * 1024;
+/** Largest picture kept in the database (WeChat's own limit for images is 10 MB). */
+export const MAX_MEDIA_BYTES = 10 * 1024 * 1024;
 
 /** The WeChat settings of the configuration, when the channel is on. */
 export interface WeChatSettings {
@@ -57,16 +62,6 @@ export function wechatSettings(config: Config): WeChatSettings | null {
   };
 }
 
-/** A refusal of a push: its HTTP status and the reason (logged; the body says it briefly). */
-class PushRefused extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** The push, decoded: what the channel acts on. */
 interface Push {
   fields: XmlFields;
@@ -88,7 +83,7 @@ export class WeChatChannel implements Channel {
   private host: ChannelHost | null = null;
   private log: Logger | null = null;
   private readonly pending = new Set<Promise<void>>();
-  private counts = { pushes: 0, refused: 0, duplicates: 0, late: 0 };
+  private counts = { pushes: 0, refused: 0, duplicates: 0, late: 0, mediaKept: 0 };
 
   constructor(private readonly settings: WeChatSettings) {
     this.api = new WeChatApi({ base: settings.apiBase, appId: settings.appId, appSecret: settings.appSecret, timeoutMs: settings.apiTimeoutMs });
@@ -190,11 +185,50 @@ export class WeChatChannel implements Channel {
       return this.answer(res, push, q, slowDown(activity.text));
     }
     const host = this.host!;
+    // A picture's bytes are fetched by MediaId while the bot runs (the PicUrl expires; WeChat keeps
+    // the media 3 days) and kept on the ticket the bot names once the turn is done.
+    const mediaId = push.msgType === 'image' ? field(push.fields, 'MediaId') : undefined;
+    const media = mediaId && /^[A-Za-z0-9_-]{1,256}$/.test(mediaId) ? this.fetchMedia(mediaId) : null;
     const outcome = await this.adapter.processPush(activity, host.bot, Math.max(0, left()));
     if (outcome.late) this.counts.late++;
     this.track(outcome.done);
+    if (media) this.track(outcome.done.then(() => this.keepMedia(outcome.context.turnState.get(MEDIA_TICKET) as string | undefined, media, mediaId!, msgId)));
     if (outcome.passive === null) return send(res, 200, 'text/plain', 'success');
     this.answer(res, push, q, outcome.passive);
+  }
+
+  /** The media's bytes, or a note for staff saying why there are none (expired, too large, WeChat unreachable). */
+  private fetchMedia(mediaId: string): Promise<{ media: ChannelMedia | null; note: string | null }> {
+    return this.api.getMedia(mediaId, MAX_MEDIA_BYTES).then(
+      (media) => ({ media, note: null }),
+      (err: Error) => {
+        this.log?.warn({ mediaId, err: err.message }, 'wechat: picture not fetched');
+        return { media: null, note: `not downloaded (${err.message.slice(0, 200)}); WeChat keeps temporary media for 3 days: MediaId ${mediaId}` };
+      },
+    );
+  }
+
+  /** Stores a fetched picture on the ticket the turn filed it on or added it to (none: nothing to keep it with). */
+  private async keepMedia(ticketNumber: string | undefined, fetching: Promise<{ media: ChannelMedia | null; note: string | null }>, mediaId: string, msgId: string | undefined): Promise<void> {
+    const { media, note } = await fetching;
+    if (!ticketNumber) return;
+    const item = {
+      ticketNumber,
+      filename: media?.filename ?? `image-${(msgId ?? mediaId).slice(-24)}${extensionOf(media?.contentType ?? '')}`,
+      contentType: media?.contentType ?? 'application/octet-stream',
+      size: media?.content.length ?? 0,
+      content: media?.content ?? null,
+      note,
+      channelId: WECHAT_CHANNEL_ID,
+      messageRef: msgId ?? mediaId,
+    };
+    try {
+      // A short retry only: the picture's URL and MediaId are on the ticket already.
+      await keepOnTicket(this.host!.services.store.attachments, item, `wechat:media:${mediaId}`, (ms) => new Promise((r) => setTimeout(r, ms)), 3);
+      this.counts.mediaKept++;
+    } catch (err) {
+      this.log?.warn({ ticketNumber, mediaId, err: (err as Error).message }, 'wechat: picture not stored on the ticket');
+    }
   }
 
   /** Checks the signature, decrypts in safe mode, parses the XML and reads the fields every push has. */
@@ -296,32 +330,4 @@ export const SLOW_DOWN = {
 
 function slowDown(text: string | undefined): string {
   return SLOW_DOWN[textLang(text)];
-}
-
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'Content-Type': `${type}; charset=utf-8`, 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-/** The raw body as UTF-8, refusing more than `limit` bytes (413) without reading the rest. */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new PushRefused(413, `body larger than ${limit} bytes`));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.pause();
-        reject(new PushRefused(413, `body larger than ${limit} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -1,5 +1,5 @@
 /**
- * Files customers sent with a ticket (e-mail attachments): the list (names, types, sizes, whether
+ * Files customers sent with a ticket (e-mail attachments, WeChat and WeCom media): the list (names, types, sizes, whether
  * the bytes are kept or why not) and the download. The bytes are always sent as a download
  * (`Content-Disposition: attachment`, `application/octet-stream`, `nosniff`): a customer's HTML or
  * SVG file must never run as a page of the console's origin.
@@ -25,7 +25,7 @@ export function registerAttachmentRoutes(router: ApiRouter, deps: StaffDeps): vo
   router.add({
     method: 'get',
     path: '/api/tickets/{number}/attachments',
-    summary: "Files the customer sent with the ticket (e-mail attachments): name, type, size, and whether the bytes are kept (over the size cap: a note says where the file is)",
+    summary: "Files the customer sent with the ticket (e-mail attachments, WeChat and WeCom media): name, type, size, and whether the bytes are kept (over the size cap: a note says where the file is)",
     tag: 'tickets',
     role: 'agent',
     params: ListParams,

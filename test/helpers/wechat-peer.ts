@@ -6,16 +6,18 @@
  *   signature and decrypting it in safe mode);
  * - serves `GET /cgi-bin/token` and `POST /cgi-bin/stable_token` (tokens expire; `expireTokens()`
  *   makes WeChat reject the current one with 40001);
+ * - serves `GET /cgi-bin/media/get` for pictures registered with `addMedia`;
  * - serves `POST /cgi-bin/message/custom/send`, enforcing the 48-hour customer-service window
  *   (errcode 45015) from the last message each user pushed, on a clock tests can move.
  * The crypto is the product's (channels/wechat/crypto.ts), itself checked against Tencent's sample
  * values in test/unit/wechat-crypto.test.ts.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { aesKeyOf, decryptMessage, encryptMessage, wechatSignature } from '../../channels/wechat/crypto.js';
 import { cdata, field, parseWeChatXml, type XmlFields } from '../../channels/wechat/xml.js';
+import { SentLog } from './sent-log.js';
 
 export interface WeChatPeerOptions {
   token: string;
@@ -69,7 +71,9 @@ export interface SentMessage {
 const WINDOW_MS = 48 * 3_600_000;
 
 export class WeChatPeer {
-  readonly sent: SentMessage[] = [];
+  private readonly log = new SentLog<SentMessage>();
+  /** Every customer-service message delivered, in order. */
+  readonly sent = this.log.all;
   readonly refused: { touser: string; errcode: number }[] = [];
   /** Customer-service calls to answer with an HTTP 502 without JSON (WeChat unreachable for a moment); counts down. */
   failSends = 0;
@@ -84,7 +88,9 @@ export class WeChatPeer {
   private stable: { token: string; expiresAt: number } | null = null;
   private lastPush = new Map<string, number>();
   private msgSeq = BigInt(Date.now()) * 1000n;
-  private waiters: (() => void)[] = [];
+  private readonly media = new Map<string, { bytes: Buffer; contentType: string }>();
+  /** MediaIds requested from media/get. */
+  readonly mediaRequests: string[] = [];
 
   constructor(private readonly opts: WeChatPeerOptions) {
     this.key = opts.encodingAesKey ? aesKeyOf(opts.encodingAesKey) : null;
@@ -110,6 +116,7 @@ export class WeChatPeer {
   /** Starts the API server; returns its base URL (WECHAT_API_BASE). */
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
+      if (req.url?.startsWith('/cgi-bin/media/get')) return this.serveMedia(req, res);
       if (req.url?.startsWith('/cgi-bin/message/custom/send') && this.failSends > 0) {
         this.failSends--;
         req.resume();
@@ -139,6 +146,29 @@ export class WeChatPeer {
 
   async stop(): Promise<void> {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  /** Registers a picture's bytes under its MediaId (what `GET /cgi-bin/media/get` serves). */
+  addMedia(mediaId: string, bytes: Buffer, contentType = 'image/jpeg'): void {
+    this.media.set(mediaId, { bytes, contentType });
+  }
+
+  /** `GET /cgi-bin/media/get`: the bytes under their content type, or WeChat's JSON error. */
+  private serveMedia(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    const url = new URL(req.url ?? '/', 'http://peer');
+    const json = (o: Record<string, unknown>) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(o));
+    };
+    const expires = this.tokens.get(url.searchParams.get('access_token') ?? '');
+    if (expires === undefined || expires <= this.now()) return json({ errcode: 40001, errmsg: 'invalid credential' });
+    const id = url.searchParams.get('media_id') ?? '';
+    this.mediaRequests.push(id);
+    const m = this.media.get(id);
+    if (!m) return json({ errcode: 40007, errmsg: 'invalid media_id' });
+    res.writeHead(200, { 'content-type': m.contentType, 'content-length': m.bytes.length, 'content-disposition': `attachment; filename="${id}.jpg"` });
+    res.end(m.bytes);
   }
 
   private issue(): { access_token: string; expires_in: number } {
@@ -183,8 +213,7 @@ export class WeChatPeer {
         this.refused.push({ touser, errcode: 45015 });
         return { errcode: 45015, errmsg: 'response out of time limit or subscription is canceled' };
       }
-      this.sent.push({ touser, content: text.content, at: this.now() });
-      for (const w of this.waiters.splice(0)) w();
+      this.log.push({ touser, content: text.content, at: this.now() });
       return { errcode: 0, errmsg: 'ok' };
     }
     return { errcode: 40066, errmsg: 'invalid url' };
@@ -192,40 +221,19 @@ export class WeChatPeer {
 
   /** Waits until a customer-service message to `openid` matches (default 20 s). */
   async waitForSent(openid: string, match: (content: string) => boolean = () => true, timeoutMs = 20_000): Promise<SentMessage> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.sent.find((m) => m.touser === openid && match(m.content));
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no customer-service message to ${openid} matched within ${timeoutMs} ms; sent: ${JSON.stringify(this.sent.filter((m) => m.touser === openid))}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 200);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+    const hit = await this.log.waitFor(openid, match, timeoutMs);
+    if (!hit) throw new Error(`no customer-service message to ${openid} matched within ${timeoutMs} ms; sent: ${JSON.stringify(this.sentTo(openid))}`);
+    return hit;
   }
 
   /** Customer-service messages sent to `openid` so far. */
   sentTo(openid: string): SentMessage[] {
-    return this.sent.filter((m) => m.touser === openid);
+    return this.log.to(openid);
   }
 
   /** Waits until `openid` has received more than `count` customer-service messages; returns the next one (null on timeout). */
-  async nextSentAfter(openid: string, count: number, timeoutMs = 30_000): Promise<SentMessage | null> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.sentTo(openid).length <= count) {
-      if (Date.now() > deadline) return null;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 200);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    return this.sentTo(openid)[count];
+  nextSentAfter(openid: string, count: number, timeoutMs = 30_000): Promise<SentMessage | null> {
+    return this.log.nextAfter(openid, count, timeoutMs);
   }
 
   /** Signs a URL verification as WeChat does; returns the server's answer. */

@@ -135,12 +135,21 @@ describe('a WeChat customer', () => {
   it('keeps an image on the ticket: a new ticket for staff without an open one, a follow-up with one', async () => {
     const user = openid();
     const picUrl = 'http://mmbiz.qpic.cn/mmbiz_jpg/standin/0';
+    const bytes = Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 7) % 256));
+    peer.addMedia('media-img-1', bytes, 'image/jpeg');
     const alone = await peer.push(user, { type: 'image', picUrl, mediaId: 'media-img-1' });
     const number = NUMBER.exec(alone.reply ?? '')![0];
     expect(alone.reply).toBe(texts('zh-Hans').mediaFiled(number));
     const filed = await A.store.tickets.get(number);
     expect(filed).toMatchObject({ needsReview: true, reviewReason: 'media-only', customer: { channelId: 'wechat', userId: user }, attachments: [{ kind: 'image', url: picUrl, mediaId: 'media-img-1' }] });
     expect(filed?.text.original).toContain(picUrl);
+    // The picture's bytes, fetched by MediaId, are kept with the ticket (the PicUrl expires).
+    await channel().idle();
+    expect(peer.mediaRequests).toContain('media-img-1');
+    const files = (await api('GET', `/api/tickets/${number}/attachments`)).body.items;
+    expect(files).toMatchObject([{ contentType: 'image/jpeg', size: 2048, stored: true, channelId: 'wechat' }]);
+    const got = await fetch(`${A.url}/api/tickets/${number}/attachments/${files[0].id}`, { headers: { authorization: `Bearer ${staffToken}` } });
+    expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
 
     const user2 = openid();
     const open = await fileByText(user2, '收到的衣服有破洞，质量太差了');
@@ -151,6 +160,11 @@ describe('a WeChat customer', () => {
     // Staff see it through the API.
     const view = await api('GET', `/api/tickets/${open}`);
     expect(JSON.stringify(view.body)).toContain('media-img-2');
+    // A picture WeChat no longer has (media-img-2 was never registered): listed with a note, no bytes.
+    await channel().idle();
+    const listed = (await api('GET', `/api/tickets/${open}/attachments`)).body.items;
+    expect(listed).toMatchObject([{ stored: false, size: 0 }]);
+    expect(listed[0].note).toMatch(/errcode 40007.*MediaId media-img-2/);
   });
 
   it('greets a new follower; unsubscribe and unknown events get "success"; other media a polite text', async () => {

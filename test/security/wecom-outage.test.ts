@@ -1,0 +1,100 @@
+/**
+ * The WeCom channel while the database is down (its own supervised embedded database, stopped and
+ * restarted): a customer message is still pulled, filed in the outbox and answered truthfully; the
+ * sync goes on from the cursor this process holds; a message WeCom lists again is taken once; the
+ * cursor reaches the database when it is back, and the ticket with the customer's WeCom identity
+ * when the outbox is replayed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../bot/app.js';
+import { texts } from '../../bot/messages.js';
+import { WECOM_CHANNEL_ID, type WeComChannel } from '../../channels/wecom/index.js';
+import { createServices, type Services } from '../../desk/services.js';
+import { loadConfig } from '../../runtime/config.js';
+import { openDatabase, type OpenDatabase } from '../../store/database.js';
+import { WeComPeer } from '../helpers/wecom-peer.js';
+
+const SETTINGS = { corpId: 'ww0a1b2c3d4e5f6a7b', secret: 'outage-kf-secret-0123456789', token: 'outageKf7', encodingAesKey: 'Q2w3E4r5T6y7U8i9O0p1A2s3D4f5G6h7J8k9L0z1X2c' };
+const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
+
+let dir: string;
+let database: OpenDatabase;
+let services: Services;
+let app: App;
+let peer: WeComPeer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'wecom-outage-'));
+  peer = new WeComPeer(SETTINGS);
+  const base = await peer.start();
+  const config = loadConfig({
+    PORT: '0',
+    DB_DIR: join(dir, 'db'),
+    OUTBOX_PATH: join(dir, 'outbox.jsonl'),
+    DB_TIMEOUT_MS: '800',
+    RATE_LIMIT_PER_10S: '100',
+    WECOM_CORP_ID: SETTINGS.corpId,
+    WECOM_SECRET: SETTINGS.secret,
+    WECOM_TOKEN: SETTINGS.token,
+    WECOM_ENCODING_AES_KEY: SETTINGS.encodingAesKey,
+    WECOM_API_BASE: base,
+  });
+  const log = pino({ level: 'silent' });
+  database = await openDatabase(config);
+  services = await createServices(config, { database, log });
+  app = createApp({ config, services, log });
+  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
+  peer.pushTo(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
+});
+
+afterAll(async () => {
+  await app?.closeChannels();
+  app?.server.close();
+  await services?.close();
+  await database?.close();
+  await peer?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a WeCom message while the database is down', () => {
+  it('is filed in the outbox and answered truthfully, taken once, and the cursor and ticket reach the database when it is back', async () => {
+    const channel = app.channels.find((c) => c.id === WECOM_CHANNEL_ID) as WeComChannel;
+    const user = 'wmOutage0000000000000000000001';
+    // A first message with the database up: the cursor is in the database.
+    await peer.customer(user, { type: 'text', content: '你好' });
+    await peer.nextSentAfter(user, 0);
+    await channel.idle();
+    const text = '快递已经五天了还没有送到，物流信息一直不更新';
+    await database.server!.stop();
+    let number: string;
+    try {
+      const n = peer.sentTo(user).length;
+      const { msgid } = await peer.customer(user, { type: 'text', content: text });
+      const sent = await peer.nextSentAfter(user, n, 30_000);
+      number = NUMBER.exec(sent.content)![0];
+      expect(sent.content).toBe(texts('zh-Hans').createdOffline(number));
+      await channel.idle();
+      // WeCom lists the message again (as after a lost cursor): taken once even without the database.
+      await peer.relist(msgid);
+      await channel.idle();
+      expect(peer.sentTo(user)).toHaveLength(n + 1);
+      expect(services.store.outbox.pending()).toBe(1);
+    } finally {
+      await database.server!.restart();
+    }
+    // The next sync writes the cursor this process held during the outage.
+    const n = peer.sentTo(user).length;
+    await peer.customer(user, { type: 'text', content: '谢谢' });
+    await peer.nextSentAfter(user, n, 30_000);
+    await channel.idle();
+    const stored = await database.db.collection('wecomCursors').findOne({ _id: peer.openKfid as never });
+    expect(stored?.cursor).toBe(peer.cursorAfter(peer.logLength()));
+    expect(await services.tickets.flushOutbox()).toMatchObject({ replayed: 1, remaining: 0 });
+    expect(await services.store.tickets.get(number)).toMatchObject({ customer: { channelId: 'wecom', userId: user }, text: { original: text } });
+  });
+});
