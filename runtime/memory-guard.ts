@@ -92,12 +92,15 @@ export class MemoryGuard {
   }
 
   private sampleProcess(): number {
-    const m = process.memoryUsage();
-    if (!this.peak || m.rss > this.peak.rssMiB * 1048576) {
+    const rss = process.memoryUsage.rss();
+    // The breakdown walks V8's heap spaces (a CPU profile showed it at 1.4% of a busy server's time
+    // when taken every second): only at a new peak.
+    if (!this.peak || rss > this.peak.rssMiB * 1048576) {
+      const m = process.memoryUsage();
       const mib = (n: number) => Math.round(n / 1048576);
       this.peak = { rssMiB: m.rss / 1048576, heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external), arrayBuffersMiB: mib(m.arrayBuffers) };
     }
-    return m.rss;
+    return rss;
   }
 
   /** Registers a cache to shed under pressure. */
