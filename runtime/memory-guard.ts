@@ -1,10 +1,12 @@
 /**
  * Keeps the server's resident memory under its configured ceiling (MEMORY_CEILING_MB). It samples
- * the process's resident set size; from `pressureAt` (85%) of the ceiling it first has V8 collect
- * its garbage (at most every 5 s), then, if that did not bring memory down, asks the registered
- * caches to shed, at most every 30 s (idle conversations leave memory sooner: they stay in the
- * database), and from `criticalAt` (95%) it reports `critical`, at which the channels refuse to open
- * new conversations (503 with Retry-After and a polite message) while conversations already open go on.
+ * the process's resident set size; from `collectAt` (80%) of the ceiling it has V8 collect its
+ * garbage (at most every 5 s); from `pressureAt` (85%), if a collection did not bring memory down,
+ * it asks the registered caches to shed, at most every 30 s (idle conversations leave memory sooner:
+ * they stay in the database); and from `criticalAt` (95%), once a collection has had time to give
+ * memory back, it reports `critical`, at which the channels refuse to open new conversations (503
+ * with Retry-After and a polite message) while conversations already open go on. Memory that is only
+ * garbage never turns a customer away.
  *
  * Why garbage first: under 200 busy conversations the server's resident memory reached 633 MiB
  * while a heap snapshot at 546 MiB found 190 MiB alive; V8 lets its heap grow to several times its
@@ -19,6 +21,8 @@ export type MemoryLevel = 'ok' | 'pressure' | 'critical';
 
 export interface MemoryGuardOptions {
   ceilingBytes: number;
+  /** Fraction of the ceiling from which V8's garbage is collected. Default 0.8. */
+  collectAt?: number;
   /** Fraction of the ceiling from which caches shed. Default 0.85. */
   pressureAt?: number;
   /** Fraction of the ceiling from which new conversations are refused. Default 0.95. */
@@ -75,9 +79,12 @@ export class MemoryGuard {
   private lastShedAt = -Infinity;
   private lastCollectAt = -Infinity;
   private collections = 0;
+  /** Memory stayed critical after a collection settled. */
+  private stuck = false;
   private collector: (() => void) | null = null;
   private current: MemoryLevel = 'ok';
   private readonly pressureAt: number;
+  private readonly collectAt: number;
   private readonly criticalAt: number;
   private readonly sample: () => number;
   private peak: MemoryPeak | null = null;
@@ -85,8 +92,9 @@ export class MemoryGuard {
   constructor(private readonly opts: MemoryGuardOptions) {
     this.pressureAt = opts.pressureAt ?? 0.85;
     this.criticalAt = opts.criticalAt ?? 0.95;
-    if (!(opts.ceilingBytes > 0) || !(this.pressureAt > 0 && this.pressureAt < this.criticalAt && this.criticalAt <= 1)) {
-      throw new RangeError('memory guard: need ceilingBytes > 0 and 0 < pressureAt < criticalAt <= 1');
+    this.collectAt = opts.collectAt ?? Math.min(0.8, this.pressureAt);
+    if (!(opts.ceilingBytes > 0) || !(this.pressureAt > 0 && this.pressureAt < this.criticalAt && this.criticalAt <= 1) || !(this.collectAt > 0 && this.collectAt <= this.pressureAt)) {
+      throw new RangeError('memory guard: need ceilingBytes > 0 and 0 < collectAt <= pressureAt < criticalAt <= 1');
     }
     this.sample = opts.sample ?? (() => this.sampleProcess());
   }
@@ -117,23 +125,27 @@ export class MemoryGuard {
   check(): MemoryLevel {
     this.last = this.sample();
     const f = this.last / this.opts.ceilingBytes;
-    this.current = f >= this.criticalAt ? 'critical' : f >= this.pressureAt ? 'pressure' : 'ok';
-    if (this.current === 'ok') return this.current;
     const now = (this.opts.now ?? Date.now)();
     // Garbage first: it is most of what grows under load (see the file header), and collecting it
-    // costs no database reads. V8 gives the freed pages back within about a second, so the caches
-    // shed only if memory is still high a while after a collection.
-    if (now - this.lastCollectAt >= (this.opts.collectEveryMs ?? 5000)) {
+    // costs no database reads.
+    if (f >= this.collectAt && now - this.lastCollectAt >= (this.opts.collectEveryMs ?? 5000)) {
       this.lastCollectAt = now;
       this.collections++;
       this.collector ??= this.opts.collect ?? v8Collect();
       this.collector();
-      return this.current;
     }
+    // V8 gives the freed pages back within about a second: until then a high sample may be garbage
+    // already collected, which neither refuses customers nor drops caches.
+    // Once a collection has failed to bring memory under `criticalAt`, the next ones do not reopen
+    // the door while they settle.
+    const settling = now - this.lastCollectAt < COLLECTION_SETTLES_MS;
+    this.current = f >= this.criticalAt && (!settling || this.stuck) ? 'critical' : f >= this.pressureAt ? 'pressure' : 'ok';
+    if (!settling || f < this.criticalAt) this.stuck = f >= this.criticalAt;
+    if (this.current === 'ok' || settling) return this.current;
     // Shedding costs database reads (the caches are what keeps a turn off the database), so it
     // happens at most every `shedEveryMs`: dropping them every second would trade a little memory
     // for a server that reads everything back on every turn (measured: 83 → 5 turns/s).
-    if (now - this.lastCollectAt >= COLLECTION_SETTLES_MS && now - this.lastShedAt >= (this.opts.shedEveryMs ?? 30_000)) {
+    if (now - this.lastShedAt >= (this.opts.shedEveryMs ?? 30_000)) {
       this.lastShedAt = now;
       for (const shed of this.shedders) shed(this.current);
     }

@@ -4,7 +4,7 @@ import { MemoryGuard } from '../../runtime/memory-guard.js';
 const MiB = 1048576;
 
 describe('MemoryGuard', () => {
-  it('reports ok, pressure and critical against the ceiling; under pressure collects garbage first, then sheds caches if memory stays high', () => {
+  it('reports ok, pressure and critical against the ceiling; collects garbage first, then sheds caches if memory stays high', () => {
     let rss = 100 * MiB;
     let now = 1_000_000;
     let afterCollection: number | null = null;
@@ -21,21 +21,24 @@ describe('MemoryGuard', () => {
     });
     guard.onPressure((level) => shed.push(level));
     expect(guard.check()).toBe('ok');
-    expect(collected).toEqual([]);
-    // Garbage was what held memory: one collection, no cache dropped.
-    rss = 450 * MiB; // 88%
-    afterCollection = 300 * MiB;
-    expect(guard.check()).toBe('pressure');
+    rss = 420 * MiB; // 82%: garbage is collected from 80%, nothing else happens
+    expect(guard.check()).toBe('ok');
     expect(collected).toHaveLength(1);
+    // Garbage was what held memory: collected, no cache dropped, no customer refused.
+    now += 10_000;
+    rss = 500 * MiB; // 98%
+    afterCollection = 300 * MiB;
+    expect(guard.check()).toBe('pressure'); // the sample before the pages left: not critical
+    expect(collected).toHaveLength(2);
     now += 2000;
     expect(guard.check()).toBe('ok');
     expect(shed).toEqual([]);
     // Memory that a collection does not free: caches shed once it had time to settle, then at most every 30 s.
     now += 10_000;
-    rss = 450 * MiB;
+    rss = 450 * MiB; // 88%
     afterCollection = null;
     expect(guard.check()).toBe('pressure');
-    expect(collected).toHaveLength(2);
+    expect(collected).toHaveLength(3);
     now += 1000;
     guard.check();
     expect(shed).toEqual([]); // the collection's pages may not have left yet
@@ -45,21 +48,23 @@ describe('MemoryGuard', () => {
     now += 1000;
     guard.check();
     expect(shed).toEqual(['pressure']);
-    // Collections at most every 5 s.
-    expect(collected).toHaveLength(2);
+    expect(collected).toHaveLength(3); // at most every 5 s
     now += 3000;
     guard.check();
-    expect(collected).toHaveLength(3);
-    rss = 500 * MiB; // 98%
+    expect(collected).toHaveLength(4);
+    // Critical after a collection settled without bringing memory down; the next collection does not reopen the door.
+    rss = 500 * MiB;
     now += 2000;
     expect(guard.check()).toBe('critical');
-    expect(shed).toEqual(['pressure']);
+    now += 5000;
+    expect(guard.check()).toBe('critical');
+    expect(collected).toHaveLength(5);
     now += 30_000;
-    guard.check(); // collects
+    guard.check();
     now += 2000;
     guard.check();
     expect(shed).toEqual(['pressure', 'critical']);
-    expect(guard.status()).toMatchObject({ rssMiB: 500, ceilingMiB: 512, level: 'critical', collections: 4 });
+    expect(guard.status()).toMatchObject({ rssMiB: 500, ceilingMiB: 512, level: 'critical', collections: 6 });
     rss = 200 * MiB;
     expect(guard.check()).toBe('ok');
     expect(guard.level()).toBe('ok');
@@ -67,7 +72,7 @@ describe('MemoryGuard', () => {
 
   it("collects V8's garbage by default (exposed at run time) and reports the peak's breakdown", () => {
     const guard = new MemoryGuard({ ceilingBytes: 1, intervalMs: 60_000 });
-    expect(guard.check()).toBe('critical');
+    expect(guard.check()).toBe('pressure'); // just collected: not yet critical
     const s = guard.status();
     expect(s.collections).toBe(1);
     expect(s.peak!.rssMiB).toBeGreaterThan(0);
@@ -77,5 +82,6 @@ describe('MemoryGuard', () => {
   it('refuses thresholds that make no sense', () => {
     expect(() => new MemoryGuard({ ceilingBytes: 0 })).toThrow(RangeError);
     expect(() => new MemoryGuard({ ceilingBytes: MiB, pressureAt: 0.9, criticalAt: 0.8 })).toThrow(RangeError);
+    expect(() => new MemoryGuard({ ceilingBytes: MiB, collectAt: 0.9, pressureAt: 0.85 })).toThrow(RangeError);
   });
 });
