@@ -1,7 +1,8 @@
 /**
  * Keeps the server's resident memory under its configured ceiling (MEMORY_CEILING_MB). It samples
  * the process's resident set size; from `collectAt` (80%) of the ceiling it has V8 collect its
- * garbage (at most every 5 s); from `pressureAt` (85%), if a collection did not bring memory down,
+ * garbage (at most every 5 s) and keep its heap closer to its live size until memory is back under
+ * 72% (V8's `--heap-growing-percent`); from `pressureAt` (85%), if a collection did not bring memory down,
  * it asks the registered caches to shed, at most every 30 s (idle conversations leave memory sooner:
  * they stay in the database); and from `criticalAt` (95%), once a collection has had time to give
  * memory back, it reports `critical`, at which the channels refuse to open new conversations (503
@@ -42,6 +43,19 @@ export interface MemoryGuardOptions {
   collectEveryMs?: number;
   /** The clock, in ms (default `Date.now`). */
   now?: () => number;
+  /**
+   * Makes V8 keep its heap closer to its live size (`true`) or lets it choose again (`false`).
+   * Default: V8's `--heap-growing-percent` (25, or 0 for V8's own choice), which takes effect at
+   * its next collection.
+   */
+  tightenHeap?: (tight: boolean) => void;
+}
+
+/** V8's heap limit after a full collection is the live size × (1 + this / 100) while memory is high. */
+const TIGHT_HEAP_GROWING_PERCENT = 25;
+
+function v8TightenHeap(tight: boolean): void {
+  setFlagsFromString(`--heap-growing-percent=${tight ? TIGHT_HEAP_GROWING_PERCENT : 0}`);
 }
 
 /** V8's full collection, as `node --expose-gc` would give it (exposed at run time: a fresh context sees the flag). */
@@ -81,6 +95,8 @@ export class MemoryGuard {
   private collections = 0;
   /** Memory stayed critical after a collection settled. */
   private stuck = false;
+  /** V8 is asked to keep its heap close to its live size. */
+  private tight = false;
   private collector: (() => void) | null = null;
   private current: MemoryLevel = 'ok';
   private readonly pressureAt: number;
@@ -127,7 +143,13 @@ export class MemoryGuard {
     const f = this.last / this.opts.ceilingBytes;
     const now = (this.opts.now ?? Date.now)();
     // Garbage first: it is most of what grows under load (see the file header), and collecting it
-    // costs no database reads.
+    // costs no database reads. V8 is also asked to grow its heap less past its live size (its own
+    // incremental, concurrent collections then come sooner, with no pause of ours), until memory is
+    // well under `collectAt` again.
+    if ((f >= this.collectAt) !== this.tight && (f >= this.collectAt || f < this.collectAt * 0.9)) {
+      this.tight = !this.tight;
+      (this.opts.tightenHeap ?? v8TightenHeap)(this.tight);
+    }
     if (f >= this.collectAt && now - this.lastCollectAt >= (this.opts.collectEveryMs ?? 5000)) {
       this.lastCollectAt = now;
       this.collections++;
@@ -156,12 +178,13 @@ export class MemoryGuard {
    * For /readyz: resident memory, the ceiling and the level, and (when sampling this process) the
    * highest sample since start with its breakdown, for benchmarks that look for what holds memory.
    */
-  status(): { rssMiB: number; ceilingMiB: number; level: MemoryLevel; collections: number; peak?: MemoryPeak } {
+  status(): { rssMiB: number; ceilingMiB: number; level: MemoryLevel; collections: number; tightHeap: boolean; peak?: MemoryPeak } {
     return {
       rssMiB: Math.round(this.last / 1048576),
       ceilingMiB: Math.round(this.opts.ceilingBytes / 1048576),
       level: this.current,
       collections: this.collections,
+      tightHeap: this.tight,
       ...(this.peak ? { peak: { ...this.peak, rssMiB: Math.round(this.peak.rssMiB) } } : {}),
     };
   }

@@ -10,10 +10,12 @@ describe('MemoryGuard', () => {
     let afterCollection: number | null = null;
     const collected: number[] = [];
     const shed: string[] = [];
+    const tight: boolean[] = [];
     const guard = new MemoryGuard({
       ceilingBytes: 512 * MiB,
       sample: () => rss,
       now: () => now,
+      tightenHeap: (t) => tight.push(t),
       collect: () => {
         collected.push(now);
         if (afterCollection !== null) rss = afterCollection;
@@ -21,9 +23,17 @@ describe('MemoryGuard', () => {
     });
     guard.onPressure((level) => shed.push(level));
     expect(guard.check()).toBe('ok');
-    rss = 420 * MiB; // 82%: garbage is collected from 80%, nothing else happens
+    rss = 420 * MiB; // 82%: garbage is collected from 80% and V8 asked to keep its heap tight; nothing else happens
     expect(guard.check()).toBe('ok');
     expect(collected).toHaveLength(1);
+    expect(tight).toEqual([true]);
+    rss = 390 * MiB; // 76%: still tight (it loosens under 72%)
+    guard.check();
+    expect(tight).toEqual([true]);
+    rss = 360 * MiB;
+    guard.check();
+    expect(tight).toEqual([true, false]);
+    expect(guard.status().tightHeap).toBe(false);
     // Garbage was what held memory: collected, no cache dropped, no customer refused.
     now += 10_000;
     rss = 500 * MiB; // 98%
