@@ -19,6 +19,11 @@
  * `--db-stats` has each server count its database round trips by collection and command (the
  * driver's command monitoring) and prints them per turn at the end, with the time they took.
  *
+ * Memory: the first server's resident memory is sampled every 250 ms (peak and median per phase),
+ * and its own peak breakdown (V8 heap, external, array buffers; /readyz `memory.peak`) is printed.
+ * `BENCH_BOT_SERVER=/path/to/dist/bot/main.js` runs another build's server under the same client
+ * (compare a branch with main in one sitting).
+ *
  * `--processes 2` starts two server processes on the one database; each conversation's stream is
  * on the first and its turns are posted alternately to the first and the second, so half of the
  * replies reach the stream from the other process (through the database). Compare with
@@ -35,7 +40,7 @@ import { startEmbeddedServer } from '../store/embedded-server.js';
 import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-buckets.js';
 import { DirectLineClient } from './directline-client.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
-import { freePort, waitReady } from './server-process.js';
+import { freePort, rssMiB, waitReady } from './server-process.js';
 
 const COMPLAINTS = [
   '我的快递三天了还没到，物流信息一直不更新',
@@ -62,6 +67,11 @@ interface Phase {
   turnsPerSecond: number;
   conversationsPerSecond: number;
   seconds: number;
+  /** Resident memory of the first server process over the phase (sampled every 250 ms from /proc). */
+  peakRssMiB: number;
+  medianRssMiB: number;
+  /** The server's own peak breakdown since start (/readyz memory.peak): heap, external, array buffers. */
+  peakBreakdown: string;
   errorSamples: string[];
 }
 
@@ -104,12 +114,13 @@ runCli(async () => {
     // Warm-up: one conversation.
     await conversation(bases, -1, () => undefined, () => undefined, 0);
     const phases: Record<string, Phase> = {};
-    phases[history > 0 ? 'empty' : 'run'] = await measure(bases, n, thinkMs);
+    const pid = servers[0].pid;
+    phases[history > 0 ? 'empty' : 'run'] = await measure(bases, n, thinkMs, pid);
     if (history > 0) {
       const t0 = performance.now();
       await fillHistory(database.uri, history);
       process.stderr.write(`wrote ${history} past conversations in ${Math.round((performance.now() - t0) / 1000)} s\n`);
-      phases[`history${history}`] = await measure(bases, n, thinkMs);
+      phases[`history${history}`] = await measure(bases, n, thinkMs, pid);
     }
     const rows = Object.keys(Object.values(phases)[0]).filter((k) => k !== 'errorSamples');
     const names = Object.keys(phases);
@@ -150,7 +161,8 @@ runCli(async () => {
 
 async function startServer(uri: string, outbox: string, onStats: ((rows: { key: string; calls: number; ms: number }[]) => void) | null): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
+  // BENCH_BOT_SERVER: another build's dist/bot/main.js (to compare a branch with main in one sitting).
+  const main = process.env.BENCH_BOT_SERVER || fileURLToPath(new URL('../bot/main.js', import.meta.url));
   // BENCH_BOT_NODE_ARGS: extra node flags for the server process (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, main], {
@@ -176,7 +188,12 @@ async function startServer(uri: string, outbox: string, onStats: ((rows: { key: 
   return { child, base };
 }
 
-async function measure(bases: string[], n: number, thinkMs: number): Promise<Phase> {
+async function measure(bases: string[], n: number, thinkMs: number, pid: number | undefined): Promise<Phase> {
+  const rss: number[] = [];
+  const sampler = setInterval(() => {
+    const v = rssMiB(pid);
+    if (v !== null) rss.push(v);
+  }, 250);
   const latencies: number[] = [];
   const firstTurns: number[] = [];
   let errors = 0;
@@ -191,6 +208,10 @@ async function measure(bases: string[], n: number, thinkMs: number): Promise<Pha
     ),
   );
   const seconds = (performance.now() - start) / 1000;
+  clearInterval(sampler);
+  const peak = await fetch(`${bases[0]}/readyz`)
+    .then((r) => r.json() as Promise<{ memory?: { peak?: Record<string, number>; collections?: number } }>)
+    .then((b): Record<string, number> | undefined => (b.memory?.peak ? { ...b.memory.peak, collections: b.memory.collections ?? 0 } : undefined), () => undefined);
   return {
     conversations: n,
     turns: latencies.length,
@@ -202,6 +223,9 @@ async function measure(bases: string[], n: number, thinkMs: number): Promise<Pha
     turnsPerSecond: Math.round(latencies.length / seconds),
     conversationsPerSecond: Math.round(((n - errors) / seconds) * 10) / 10,
     seconds: Math.round(seconds * 100) / 100,
+    peakRssMiB: Math.round(quantile(rss, 1)),
+    medianRssMiB: Math.round(quantile(rss, 0.5)),
+    peakBreakdown: peak ? `heap ${peak.heapUsedMiB}/${peak.heapTotalMiB}, external ${peak.externalMiB}, buffers ${peak.arrayBuffersMiB}; forced collections ${peak.collections}` : '-',
     errorSamples,
   };
 }

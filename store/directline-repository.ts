@@ -124,9 +124,16 @@ interface ConversationRecord {
   since: number;
   /** Appends of this conversation from this process, one after another. */
   appending: Promise<unknown>;
-  /** Entries seen here, by sequence number (the last `keep` at most). */
-  tail: Map<number, LoggedActivity & { movedTo?: number }>;
+  /** Entries seen here, by sequence number (the last `keep` at most, at most TAIL_BYTES_PER_CONVERSATION). */
+  tail: Map<number, TailEntry>;
+  /** Bytes of `tail` (estimated: its JSON, two bytes a character, as JavaScript holds CJK text). */
+  tailBytes: number;
+  /** When this process last used the conversation (ms): idle ones leave memory first under pressure. */
+  usedAt: number;
 }
+
+/** A log entry kept in memory, with its estimated size in bytes. */
+type TailEntry = LoggedActivity & { movedTo?: number; size: number };
 
 /** What the conversation-state cache needs to know about a conversation (see bot-state-storage.ts). */
 export interface ConversationFreshness {
@@ -142,6 +149,14 @@ export interface ConversationFreshness {
 const TRACKED_CONVERSATIONS = 20_000;
 /** Conversations whose entries are kept in memory. */
 const TAILED_CONVERSATIONS = 5_000;
+/**
+ * Bytes of entries kept per conversation and in all: a count alone let 60 KB messages hold
+ * gigabytes (5,000 conversations × 500 entries). Beyond these, entries are read from the database.
+ */
+const TAIL_BYTES_PER_CONVERSATION = 256 * 1024;
+const TAIL_BYTES = 32 * 1024 * 1024;
+/** A conversation unused this long is idle: under memory pressure its copies are dropped. */
+const IDLE_MS = 60_000;
 
 /** The web chat channel's storage (see the file header). */
 export class MongoDirectLineRepository {
@@ -149,6 +164,8 @@ export class MongoDirectLineRepository {
   /** Per conversation, least recently used first. */
   private readonly records = new Map<string, ConversationRecord>();
   private tailed = 0;
+  /** Bytes of all conversations' tails. */
+  private tailBytes = 0;
   /** Conversation documents seen here, least recently used first (they are immutable). */
   private readonly cached = new Map<string, DirectLineConversation>();
   private feedSeq = 0;
@@ -170,13 +187,24 @@ export class MongoDirectLineRepository {
    * Gives memory back under pressure (runtime/memory-guard.ts): both maps are accelerators over
    * the database, so dropping them costs reads, never data.
    */
-  shed(level: 'pressure' | 'critical'): void {
-    this.cached.clear();
-    // Kept entries first; at `critical` the records too (their conversations are then read from the
-    // database, and their state no longer trusted from memory, until seen again).
-    for (const r of this.records.values()) r.tail = new Map();
-    this.tailed = 0;
-    if (level === 'critical') this.records.clear();
+  shed(level: 'pressure' | 'critical', nowMs = Date.now()): void {
+    if (level === 'critical') {
+      // Everything: conversations are then read from the database, and their state no longer
+      // trusted from memory, until seen again.
+      this.cached.clear();
+      this.records.clear();
+      this.tailed = 0;
+      this.tailBytes = 0;
+      return;
+    }
+    // Under pressure, idle conversations only (nothing for IDLE_MS): the busy ones' copies are what
+    // keeps their turns off the database, and dropping them all makes every open conversation read
+    // its log back at once.
+    for (const [id, r] of this.records) {
+      if (nowMs - r.usedAt < IDLE_MS) continue;
+      this.dropTail(r);
+      this.cached.delete(id);
+    }
   }
 
   /** A new conversation id (it names its bucket). */
@@ -222,11 +250,12 @@ export class MongoDirectLineRepository {
   private track(conversationId: string, createdHere = false): ConversationRecord {
     let r = this.records.get(conversationId);
     if (r) this.records.delete(conversationId);
-    else r = { known: 0, foreign: 0, createdHere, since: Date.now(), appending: Promise.resolve(), tail: new Map() };
+    else r = { known: 0, foreign: 0, createdHere, since: Date.now(), appending: Promise.resolve(), tail: new Map(), tailBytes: 0, usedAt: 0 };
+    r.usedAt = Date.now();
     this.records.set(conversationId, r);
     if (this.records.size > TRACKED_CONVERSATIONS) {
       const [oldest, rec] = this.records.entries().next().value as [string, ConversationRecord];
-      if (rec.tail.size > 0) this.tailed--;
+      this.dropTail(rec);
       this.records.delete(oldest);
     }
     return r;
@@ -258,25 +287,55 @@ export class MongoDirectLineRepository {
     if (!r) return;
     r.foreign++;
     // Its entries are read again too (another process may have marked one moved).
-    if (r.tail.size > 0) this.tailed--;
-    r.tail = new Map();
+    this.dropTail(r);
   }
 
-  /** Keeps an entry in the conversation's tail (bounded per conversation and in number of conversations). */
-  private keepEntry(r: ConversationRecord, entry: LoggedActivity & { movedTo?: number }, keep: number): void {
+  /** Bytes of log entries kept in memory, all conversations together. */
+  keptBytes(): number {
+    return this.tailBytes;
+  }
+
+  private dropTail(r: ConversationRecord): void {
+    if (r.tail.size === 0) return;
+    this.tailed--;
+    this.tailBytes -= r.tailBytes;
+    r.tail = new Map();
+    r.tailBytes = 0;
+  }
+
+  private dropEntry(r: ConversationRecord, seq: number): void {
+    const e = r.tail.get(seq);
+    if (!e) return;
+    r.tail.delete(seq);
+    r.tailBytes -= e.size;
+    this.tailBytes -= e.size;
+    if (r.tail.size === 0) this.tailed--;
+  }
+
+  /**
+   * Keeps an entry in the conversation's tail, bounded in entries (`keep`) and in bytes per
+   * conversation and in all (the oldest entries, then the least recently used conversations' tails
+   * go first), checked as it is stored. An entry larger than a conversation's budget is not kept.
+   */
+  private keepEntry(r: ConversationRecord, entry: LoggedActivity & { movedTo?: number }, keep: number, size: number): void {
+    this.dropEntry(r, entry.seq);
+    if (size > TAIL_BYTES_PER_CONVERSATION) return;
     if (r.tail.size === 0) {
       if (this.tailed >= TAILED_CONVERSATIONS) this.dropOldestTail();
       this.tailed++;
     }
-    r.tail.set(entry.seq, entry);
-    r.tail.delete(entry.seq - keep);
+    r.tail.set(entry.seq, { ...entry, size });
+    r.tailBytes += size;
+    this.tailBytes += size;
+    this.dropEntry(r, entry.seq - keep);
+    while (r.tailBytes > TAIL_BYTES_PER_CONVERSATION) this.dropEntry(r, r.tail.keys().next().value as number);
+    while (this.tailBytes > TAIL_BYTES) this.dropOldestTail();
   }
 
   private dropOldestTail(): void {
     for (const rec of this.records.values()) {
       if (rec.tail.size === 0) continue;
-      rec.tail = new Map();
-      this.tailed--;
+      this.dropTail(rec);
       return;
     }
   }
@@ -337,8 +396,9 @@ export class MongoDirectLineRepository {
     let seq = r.known + 1;
     for (let attempt = 0; attempt < 1000; attempt++) {
       const activity = stamp(seq);
+      const json = JSON.stringify(activity);
       try {
-        await this.insert(name, { _id: activityId(conv._id, seq), json: JSON.stringify(activity), at: new Date() });
+        await this.insert(name, { _id: activityId(conv._id, seq), json, at: new Date() });
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         // Another process appended meanwhile: find the end of the log (a few parallel probes
@@ -348,7 +408,7 @@ export class MongoDirectLineRepository {
         continue;
       }
       this.remember(conv._id, seq);
-      this.keepEntry(r, { seq, activity }, keep);
+      this.keepEntry(r, { seq, activity }, keep, json.length * 2);
       if (seq > keep) void this.log(conv._id).deleteOne({ _id: activityId(conv._id, seq - keep) }).catch(() => undefined);
       return { seq, activity };
     }
@@ -363,12 +423,12 @@ export class MongoDirectLineRepository {
   }
 
   /** The log entry at `seq` (moved ones included), or null: from this process's tail, else the database. */
-  async entry(conversationId: string, seq: number): Promise<(LoggedActivity & { movedTo?: number }) | null> {
+  async entry(conversationId: string, seq: number): Promise<(LoggedActivity & { movedTo?: number; size: number }) | null> {
     const kept = this.records.get(conversationId)?.tail.get(seq);
     if (kept) return kept;
     const doc = (await this.log(conversationId).findOne({ _id: activityId(conversationId, seq) })) as ActivityDoc | null;
     if (!doc || typeof doc.json !== 'string') return null;
-    return { seq, activity: JSON.parse(doc.json) as Record<string, unknown>, ...(doc.movedTo ? { movedTo: doc.movedTo } : {}) };
+    return { seq, activity: JSON.parse(doc.json) as Record<string, unknown>, ...(doc.movedTo ? { movedTo: doc.movedTo } : {}), size: doc.json.length * 2 };
   }
 
   /** The newest sequence number of a conversation (0 when empty): walks forward by `_id`. */
@@ -409,7 +469,7 @@ export class MongoDirectLineRepository {
       const r = this.records.get(conv._id);
       for (const e of got) {
         if (!e) continue;
-        if (r) this.keepEntry(r, e, keep);
+        if (r && r.tail.get(e.seq) !== e) this.keepEntry(r, e, keep, e.size);
         if (!e.movedTo) entries.push({ seq: e.seq, activity: e.activity });
       }
     }

@@ -6,7 +6,13 @@
  *   it is the newest) at the next read or write once the database answers again; reads of that key
  *   meanwhile get the kept version. So a conversation that was under way keeps its dialog (a draft
  *   waiting for "yes", the contact step) and the turn never fails on saving.
- * - A read the database cannot answer, for a key with nothing kept, throws
+ * - A read the database cannot answer is served from this process's last copy of the key: the
+ *   state it last read from or wrote to the database (kept as JSON, bounded in bytes, least recently
+ *   used dropped first). So a customer in the middle of the dialog when the database goes carries on
+ *   (their "yes" or "skip" is answered, and the demand filed into the outbox with its number) rather
+ *   than being asked to send it again. With several processes, a copy may be one turn behind when the
+ *   conversation's last turn was taken by another process (the dialog then repeats a question).
+ * - A read the database cannot answer, for a key with nothing kept and no copy, throws
  *   {@link StateUnavailableError}: the bot then answers that turn without state (and files the
  *   demand into the ticket outbox) rather than guess an empty conversation and overwrite the real one.
  *
@@ -56,8 +62,14 @@ const FLUSH_RETRY_MS = 1000;
 /** Kept item: the state to write, or null for a deletion. */
 type Kept = Record<string, unknown> | null;
 
+/** Bytes of last copies kept by default (a dialog state is 1–3 KB: several thousand conversations). */
+const COPY_BYTES = 16 * 1024 * 1024;
+
 export class OutageTolerantStorage implements Storage {
   private readonly kept = new Map<string, Kept>();
+  /** Last state read from or written to the database per key, as JSON ('null': none), least recently used first. */
+  private readonly copies = new Map<string, string>();
+  private copyBytes = 0;
   private flushing: Promise<void> | null = null;
   /** When a flush last found the database unreachable: turns do not each wait for it again at once. */
   private lastFailure = 0;
@@ -67,7 +79,13 @@ export class OutageTolerantStorage implements Storage {
     private readonly log: StateFallbackLogger,
     private readonly maxKept = 20_000,
     private readonly deadlineMs = OPERATION_DEADLINE_MS,
+    private readonly maxCopyBytes = COPY_BYTES,
   ) {}
+
+  /** Bytes held by last copies (UTF-16, as JavaScript holds them). */
+  copiedBytes(): number {
+    return this.copyBytes;
+  }
 
   /** Number of conversation states waiting for the database. */
   pending(): number {
@@ -83,12 +101,23 @@ export class OutageTolerantStorage implements Storage {
       else if (this.kept.get(key) !== null) out[key] = { ...this.kept.get(key)!, eTag: '*' };
     }
     if (missing.length === 0) return out;
+    let read: StoreItems;
     try {
-      return { ...(await withDeadline(this.inner.read(missing), this.deadlineMs)), ...out };
+      read = await withDeadline(this.inner.read(missing), this.deadlineMs);
     } catch (err) {
       if (!unreachable(err)) throw err;
-      throw new StateUnavailableError(`conversation state cannot be read: ${(err as Error).message}`, { cause: err });
+      // This process's last copies, when it has one of every key; never a guess.
+      const copied: StoreItems = {};
+      for (const key of missing) {
+        const copy = this.copies.get(key);
+        if (copy === undefined) throw new StateUnavailableError(`conversation state cannot be read: ${(err as Error).message}`, { cause: err });
+        if (copy !== 'null') copied[key] = { ...(JSON.parse(copy) as object), eTag: '*' };
+      }
+      this.log.warn({ keys: missing.length, err: (err as Error).message }, 'database unreachable: conversation state served from the last copy');
+      return { ...copied, ...out };
     }
+    for (const key of missing) this.copy(key, read[key] ?? null);
+    return { ...read, ...out };
   }
 
   async write(changes: StoreItems): Promise<void> {
@@ -102,6 +131,7 @@ export class OutageTolerantStorage implements Storage {
     if (Object.keys(direct).length === 0) return;
     try {
       await withDeadline(this.inner.write(direct), this.deadlineMs);
+      for (const [key, item] of Object.entries(direct)) this.copy(key, item);
     } catch (err) {
       if (!unreachable(err)) throw err;
       for (const [key, item] of Object.entries(direct)) this.keep(key, stripETag(item));
@@ -116,9 +146,31 @@ export class OutageTolerantStorage implements Storage {
     if (direct.length === 0) return;
     try {
       await withDeadline(this.inner.delete(direct), this.deadlineMs);
+      for (const k of direct) this.copy(k, null);
     } catch (err) {
       if (!unreachable(err)) throw err;
       for (const k of direct) this.keep(k, null);
+    }
+  }
+
+  /**
+   * Remembers what the database holds for `key` (bounded in bytes; a state larger than a 64th of
+   * the budget is not copied, so one cannot push out many).
+   */
+  private copy(key: string, item: unknown): void {
+    const old = this.copies.get(key);
+    if (old !== undefined) {
+      this.copies.delete(key);
+      this.copyBytes -= old.length * 2;
+    }
+    const json = item === null || item === undefined ? 'null' : JSON.stringify(stripETag(item));
+    if (json.length * 2 > this.maxCopyBytes / 64) return;
+    this.copies.set(key, json);
+    this.copyBytes += json.length * 2;
+    while (this.copyBytes > this.maxCopyBytes) {
+      const [oldest, value] = this.copies.entries().next().value as [string, string];
+      this.copies.delete(oldest);
+      this.copyBytes -= value.length * 2;
     }
   }
 
@@ -137,6 +189,7 @@ export class OutageTolerantStorage implements Storage {
         for (const [key, item] of [...this.kept]) {
           if (item === null) await withDeadline(this.inner.delete([key]), this.deadlineMs);
           else await withDeadline(this.inner.write({ [key]: { ...item, eTag: '*' } }), this.deadlineMs);
+          this.copy(key, item);
           // A newer version kept while this one was written stays for the next flush.
           if (this.kept.get(key) === item) this.kept.delete(key);
         }

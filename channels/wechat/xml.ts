@@ -18,6 +18,8 @@ export interface XmlFields {
 
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 const MAX_DEPTH = 4;
+/** Names that would reach an object's prototype as keys (issue 14: refused wherever input becomes keys). */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function decodeText(s: string): string {
   return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, e: string) => {
@@ -90,6 +92,7 @@ export function parseWeChatXml(input: string): XmlFields {
         if (depth >= MAX_DEPTH) fail('elements nested too deeply');
         i++;
         const child = readName();
+        if (PROTOTYPE_KEYS.has(child)) fail(`element name <${child}> is not allowed`);
         skipSpace();
         // WeChat's elements carry no attributes; anything else here is not its XML.
         if (s.startsWith('/>', i)) {
@@ -102,7 +105,7 @@ export function parseWeChatXml(input: string): XmlFields {
         const value = readContent(child, depth + 1);
         fields ??= {};
         // A repeated element (a list inside an event) keeps its first value; none of the fields read here repeat.
-        if (!(child in fields)) fields[child] = value;
+        if (!Object.hasOwn(fields, child)) fields[child] = value;
       } else {
         const next = s.indexOf('<', i);
         if (next < 0) fail(`<${name}> is not closed`);

@@ -163,4 +163,33 @@ describe('web chat write-through cache', () => {
     expect(a.repo.freshness(conv._id)!.token).toBe('0'); // nothing foreign seen
     expect(a.repo.knownEnd(conv._id)).toBe(10); // a stream opened here starts without a lookup
   });
+
+  it('keeps log entries in memory within a byte budget per conversation, and reads the rest from the database', async () => {
+    const a = await proc();
+    const conv = await newConversation(a);
+    const big = '投诉'.repeat(10_240); // 60 KiB of UTF-8, 40 KiB as JavaScript holds it
+    for (let i = 0; i < 10; i++) await a.repo.append(conv, (seq) => ({ type: 'message', id: `${conv._id}|${seq}`, text: `${i}${big}` }), KEEP);
+    // 10 entries of about 80 KB each (JSON, two bytes a character) against a 256 KiB budget.
+    expect(a.repo.keptBytes()).toBeGreaterThan(0);
+    expect(a.repo.keptBytes()).toBeLessThanOrEqual(256 * 1024);
+    // Nothing is cut: every entry is served whole, the older ones from the database.
+    const { entries } = await a.repo.after(conv, 0, KEEP);
+    expect(entries.map((e) => String(e.activity.text))).toEqual(Array.from({ length: 10 }, (_, i) => `${i}${big}`));
+    expect(a.repo.keptBytes()).toBeLessThanOrEqual(256 * 1024);
+  });
+
+  it('under memory pressure drops only idle conversations from memory', async () => {
+    const a = await proc();
+    const conv = await newConversation(a);
+    await turn(a, conv, '一');
+    const kept = a.repo.keptBytes();
+    expect(kept).toBeGreaterThan(0);
+    a.repo.shed('pressure'); // just used: kept
+    expect(a.repo.keptBytes()).toBe(kept);
+    a.repo.shed('pressure', Date.now() + 61_000); // a minute later, idle: dropped
+    expect(a.repo.keptBytes()).toBe(0);
+    // Read back from the database, whole.
+    expect((await a.repo.after(conv, 0, KEEP)).entries.map((e) => e.activity.text)).toEqual(['一']);
+    expect(await said(a, conv)).toEqual(['一']);
+  });
 });

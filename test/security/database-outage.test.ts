@@ -103,8 +103,12 @@ describe('a database outage', () => {
     expect(status).toEqual([texts('zh-Hans').statusPending(filed[0].number)]);
     // Someone else cannot read it.
     expect((await say(`c-${randomUUID().slice(0, 8)}`, 'u-other', `查询工单 ${filed[0].number}`)).join('\n')).toBe(texts('zh-Hans').statusUnavailable);
-    // An answer that only means something inside the dialog is not filed as a demand; the customer is told.
-    expect(await say(midDialog.conversation, midDialog.user, '对')).toEqual([texts('zh-Hans').retryLater]);
+    // The customer in the middle of the dialog carries on from this process's copy of their state:
+    // their "yes" is answered (never "send it again"), and the step it reached is kept.
+    const yes = (await say(midDialog.conversation, midDialog.user, '对')).join('\n');
+    expect(yes).toMatch(/手机号或邮箱/);
+    expect(yes).not.toMatch(APOLOGY);
+    expect(yes).not.toBe(texts('zh-Hans').retryLater);
     expect(store.outbox.pending()).toBe(demands.length);
 
     await database.server!.restart();
@@ -119,28 +123,36 @@ describe('a database outage', () => {
       const reply = await say(f.conversation, f.user, `查询工单 ${f.number}`);
       expect(reply.join('\n')).toMatch(new RegExp(`工单 ${f.number} 当前状态：已受理`));
     }
-    // The customer in the middle of the dialog carries on where they were.
-    const resumed = await say(midDialog.conversation, midDialog.user, '对');
-    expect(resumed.join('\n')).toMatch(/手机号或邮箱/);
+    // The customer in the middle of the dialog carries on where the outage left them (the contact step).
     const created = await say(midDialog.conversation, midDialog.user, '跳过');
     expect(created.join('\n')).toMatch(/已为您登记工单 T\d{8}-\d{4}/);
   });
 
-  it('a dialog under way waits for the database rather than losing its step', async () => {
+  it('a dialog under way finishes during the outage: its demand is kept and the customer told the truth', async () => {
     const user = 'u-save';
     const conversation = `c-${randomUUID().slice(0, 8)}`;
     await say(conversation, user, '订单显示已签收但我没有收到包裹');
     expect((await say(conversation, user, '对')).join('\n')).toMatch(/手机号或邮箱/);
+    const pendingBefore = store.outbox.pending();
     await database.server!.stop();
+    let number: string | undefined;
     try {
-      expect(await say(conversation, user, '跳过')).toEqual([texts('zh-Hans').retryLater]);
+      const replies = (await say(conversation, user, '跳过')).join('\n');
+      // Received, will be filed, with its number: not "send it again", no apology beside the number.
+      number = NUMBER.exec(replies)?.[0];
+      expect(number, replies).toBeDefined();
+      expect(replies).toBe(texts('zh-Hans').createdOffline(number!));
+      expect(store.outbox.pending()).toBe(pendingBefore + 1);
+      // Its status is answered from the outbox meanwhile.
+      expect(await say(conversation, user, `查询工单 ${number}`)).toEqual([texts('zh-Hans').statusPending(number!)]);
     } finally {
       await database.server!.restart();
     }
-    const replies = (await say(conversation, user, '跳过')).join('\n');
-    expect(replies).not.toMatch(APOLOGY);
-    const number = /已为您登记工单 (T\d{8}-\d{4})/.exec(replies)?.[1];
-    expect((await store.tickets.get(number!))?.customer.userId).toBe(user);
+    await services.tickets.flushOutbox();
+    const ticket = await store.tickets.get(number!);
+    expect(ticket).toMatchObject({ customer: { channelId: 'emulator', userId: user }, text: { original: '订单显示已签收但我没有收到包裹' } });
+    // The dialog's end was kept too: the next message starts afresh, not at the contact step again.
+    expect((await say(conversation, user, '帮助')).join('\n')).toBe(texts('zh-Hans').help);
   });
 
   it('restarts a killed database by itself, and /readyz says so', async () => {

@@ -82,4 +82,45 @@ describe('OutageTolerantStorage', () => {
     };
     await expect(new OutageTolerantStorage(inner, log).write({ a: {} })).rejects.toThrow('eTag conflict');
   });
+
+  it('serves its last copy of a state the database cannot read, and writes the turn once it is back', async () => {
+    const inner = new FlakyStorage();
+    inner.items.b = { step: 5, eTag: '7' };
+    inner.items.gone = { step: 1 };
+    const s = new OutageTolerantStorage(inner, log);
+    expect(await s.read(['b'])).toEqual({ b: { step: 5, eTag: '7' } });
+    await s.write({ w: { step: 2, eTag: '*' } });
+    await s.delete(['gone']);
+    inner.down = true;
+    // What this process last read or wrote, unconditionally writable: a dialog under way carries on.
+    expect(await s.read(['b', 'w', 'gone'])).toEqual({ b: { step: 5, eTag: '*' }, w: { step: 2, eTag: '*' } });
+    // A copy is a copy: the turn's change does not alter it until saved.
+    const served = (await s.read(['b'])).b as { step: number };
+    served.step = 99;
+    expect(await s.read(['b'])).toEqual({ b: { step: 5, eTag: '*' } });
+    await s.write({ b: { step: 6, eTag: '*' } });
+    expect(s.pending()).toBe(1);
+    inner.down = false;
+    await new Promise((r) => setTimeout(r, 1100));
+    await s.read(['b']);
+    expect(s.pending()).toBe(0);
+    expect(inner.items.b).toMatchObject({ step: 6 });
+  });
+
+  it('bounds its copies in bytes, least recently used out first', async () => {
+    const inner = new FlakyStorage();
+    for (let i = 0; i < 100; i++) inner.items[`k${i}`] = { text: 'x'.repeat(400) };
+    const budget = 64 * 1024;
+    const s = new OutageTolerantStorage(inner, log, 100, 1000, budget);
+    for (let i = 0; i < 100; i++) await s.read([`k${i}`]);
+    expect(s.copiedBytes()).toBeLessThanOrEqual(budget);
+    expect(s.copiedBytes()).toBeGreaterThan(budget / 2);
+    // A state larger than a 64th of the budget is not copied at all.
+    inner.items.big = { text: 'y'.repeat(budget / 64) };
+    await s.read(['big']);
+    inner.down = true;
+    await expect(s.read(['k0'])).rejects.toBeInstanceOf(StateUnavailableError);
+    await expect(s.read(['big'])).rejects.toBeInstanceOf(StateUnavailableError);
+    expect(await s.read(['k99'])).toEqual({ k99: { text: 'x'.repeat(400), eTag: '*' } });
+  });
 });

@@ -54,6 +54,15 @@ describe('WeChat XML', () => {
     }
   });
 
+  it('refuses element names that would reach a prototype, and reads names Object.prototype also has', () => {
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      for (const doc of [`<xml><${name}>x</${name}></xml>`, `<xml><${name}/></xml>`, `<xml><C><${name}><A>1</A></${name}></C></xml>`]) {
+        expect(() => parseWeChatXml(doc), doc).toThrow(new RegExp(`<${name}> is not allowed`));
+      }
+    }
+    expect(parseWeChatXml('<xml><toString>a</toString><hasOwnProperty>b</hasOwnProperty></xml>')).toEqual({ toString: 'a', hasOwnProperty: 'b' });
+  });
+
   it('keeps "]]>" inside CDATA', () => {
     const text = 'a]]>b';
     expect(parseWeChatXml(`<xml><T>${cdata(text)}</T></xml>`).T).toBe(text);
