@@ -127,7 +127,9 @@ export function createApp(deps: AppDeps): App {
   const channels = deps.channels ?? createChannels(config);
   for (const a of [adapter, webchatAdapter, ...channels.map((c) => c.adapter)]) {
     // A typing indicator at the start of every turn, repeated while the turn runs.
-    a.use(new TypingIndicator(2000, (err) => log.debug({ err }, 'typing indicator not sent')));
+    // None in a live conversation: the bot is silent there, and the indicator would be one more
+    // write queued ahead of the customer's next line.
+    a.use(new TypingIndicator(2000, (err) => log.debug({ err }, 'typing indicator not sent'), (context) => services.handovers.isLive(context.activity.conversation?.id ?? '')));
     a.onTurnError = onTurnError;
   }
 
@@ -201,6 +203,8 @@ export function createApp(deps: AppDeps): App {
       clientBytesPerMinute: config.WEBCHAT_CLIENT_BYTES_PER_MINUTE,
     },
     admitConversation: () => memory.level() !== 'critical',
+    // A live conversation's lines are written on their own, not queued in a batch behind the load's.
+    urgent: (conversationId) => services.handovers.isLive(conversationId),
     publicBaseUrl: () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`,
     deliverToBot: async (activity) => {
       inFlightDirect++;

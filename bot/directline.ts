@@ -77,6 +77,12 @@ export interface DirectLineOptions {
   /** The bot's id as the channel names it (`recipient.id` of user activities). Default `bot`. */
   botId?: string;
   limits?: DirectLineLimits;
+  /**
+   * Conversations whose activities are written at once, each on its own, rather than grouped with
+   * other conversations' in the next batch insert (a live chat with a person: seconds of queueing
+   * under load are what the agent and customer would wait). Default: none.
+   */
+  urgent?: (conversationId: string) => boolean;
   /** Whether a new conversation may open now (false: 503 with Retry-After). Default: always. */
   admitConversation?: () => boolean;
   log?: DirectLineLog;
@@ -114,6 +120,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     botId: opts.botId ?? 'bot',
     serviceUrl: () => `${opts.publicBaseUrl().replace(/\/+$/, '')}${DIRECT_LINE_PREFIX}`,
     deliverToBot: opts.deliverToBot,
+    urgent: opts.urgent ?? (() => false),
     reference: (clientUserId) => tokens.customerReference(clientUserId),
     onAppended: (conversationId, entry) => {
       streams?.appended(conversationId, entry);

@@ -323,22 +323,25 @@ export class MongoDirectLineRepository {
    * Appends an activity at the next free sequence number; `stamp(seq)` builds it (its id names the
    * number). Keeps the last `keep` activities: the one `keep` places back is deleted.
    */
-  async append(conv: DirectLineConversation, stamp: (seq: number) => Record<string, unknown>, keep: number): Promise<LoggedActivity> {
+  async append(conv: DirectLineConversation, stamp: (seq: number) => Record<string, unknown>, keep: number, urgent = false): Promise<LoggedActivity> {
     // One append at a time per conversation in this process: each takes the number after the
     // previous one, so a duplicate key can only mean another process (see the file header).
     const r = this.track(conv._id);
-    const run = r.appending.then(() => this.appendNow(conv, r, stamp, keep));
+    const run = r.appending.then(() => this.appendNow(conv, r, stamp, keep, urgent));
     r.appending = run.catch(() => undefined);
     return run;
   }
 
-  private async appendNow(conv: DirectLineConversation, r: ConversationRecord, stamp: (seq: number) => Record<string, unknown>, keep: number): Promise<LoggedActivity> {
+  private async appendNow(conv: DirectLineConversation, r: ConversationRecord, stamp: (seq: number) => Record<string, unknown>, keep: number, urgent: boolean): Promise<LoggedActivity> {
     const name = this.logName(conv._id);
     let seq = r.known + 1;
     for (let attempt = 0; attempt < 1000; attempt++) {
       const activity = stamp(seq);
+      const doc: ActivityDoc = { _id: activityId(conv._id, seq), json: JSON.stringify(activity), at: new Date() };
       try {
-        await this.insert(name, { _id: activityId(conv._id, seq), json: JSON.stringify(activity), at: new Date() });
+        // Urgent: its own insert now, not a place in the queue behind the batch being written.
+        if (urgent) await this.log(conv._id).insertOne(doc, { writeConcern: { w: 1 } });
+        else await this.insert(name, doc);
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         // Another process appended meanwhile: find the end of the log (a few parallel probes

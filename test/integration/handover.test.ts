@@ -109,6 +109,68 @@ describe('a person when asked', () => {
     }
   });
 
+  it("shows a live line to the agent on receipt, before the turn reads the queue, exactly once, and sends no typing indicator while live", async () => {
+    const stream = await EventStreamClient.open(A.url, tokens.carol);
+    const c = await DirectLineClient.open(A.url, 'live-fast', SECRET);
+    const handovers = A.services.handovers;
+    const find = handovers.find.bind(handovers);
+    try {
+      const queued = await c.replyTo(await c.send('转人工'));
+      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
+      if (requested.type !== 'handover.requested') throw new Error('unreachable');
+      const id = requested.handoverId;
+      expect((await api('POST', `/api/live/${id}/take`, tokens.carol)).status).toBe(200);
+      await c.waitForMessage((m) => m.text === `客服 carol 已接入，请问有什么可以帮您？`);
+      const shown: string[] = [];
+      stream.onEvent((e) => {
+        if (e.type === 'live.message' && e.handoverId === id && e.from === 'customer') shown.push(e.text);
+      });
+      let typing = 0;
+      c.onActivity((a) => {
+        if (a.type === 'typing') typing++;
+      });
+
+      // The turn's read of the queue entry is held back (as a loaded database would): the line
+      // reaches the agent anyway, and reaches the ticket once the read is done.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let held = 0;
+      handovers.find = async (hid: string) => {
+        held++;
+        await gate;
+        return find(hid);
+      };
+      // The post answers when the turn is done: not awaited while the read is held.
+      const sending = c.send('单号 SF778899，今天能到吗');
+      await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === '单号 SF778899，今天能到吗');
+      expect(held).toBe(1);
+      expect((await A.store.tickets.get(number))!.messages.map((m) => m.text)).not.toContain('单号 SF778899，今天能到吗');
+      release();
+      handovers.find = find;
+      await sending;
+      for (const text of ['好的', '麻烦快一点']) await c.send(text);
+      await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === '麻烦快一点');
+      await expect.poll(async () => (await A.store.tickets.get(number))!.messages.map((m) => m.text), { timeout: 10_000 }).toEqual(['单号 SF778899，今天能到吗', '好的', '麻烦快一点']);
+      // Published once each (on receipt; the turn did not publish them again), and the bot never typed.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(shown).toEqual(['单号 SF778899，今天能到吗', '好的', '麻烦快一点']);
+      expect(typing).toBe(0);
+      expect(handovers.isLive(c.conversationId)).toBe(true);
+
+      // Handed back: forgotten here, so the next line is the bot's again (answered, with a typing indicator).
+      expect((await api('POST', `/api/live/${id}/hand-back`, tokens.carol)).status).toBe(204);
+      expect(handovers.isLive(c.conversationId)).toBe(false);
+      await c.replyTo(await c.send('帮助'));
+      expect(typing).toBeGreaterThan(0);
+      expect(shown).toHaveLength(3);
+    } finally {
+      handovers.find = find;
+      c.close();
+      stream.close();
+    }
+  });
+
   it('queues a conversation after two frustrated messages in a row, with the demand on the ticket', async () => {
     const c = await DirectLineClient.open(A.url, 'live-2', SECRET);
     try {

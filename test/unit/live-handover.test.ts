@@ -76,6 +76,10 @@ class FakeQueue {
   async customerSaid(h: Handover, text: string) {
     this.said.push(text);
   }
+  forwardEarly() {
+    return null;
+  }
+  forgetConversation() {}
   staffed() {
     return this.open;
   }
