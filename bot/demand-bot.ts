@@ -331,6 +331,11 @@ export class DemandBot extends ActivityHandler {
       return;
     }
     if (dc.activeDialog) {
+      // A person asked for in words only the model reads as such ("可以找个真人聊聊吗"; the lexicon's
+      // 转人工 was taken by the live queue above): the queue, with the demand the dialog holds.
+      if (this.live && !looksLikeDialogAnswer(text, this.deps.taxonomy) && this.modelAsksForPerson(text)) {
+        return this.live.request(context, text, await this.lang.get(context, 'zh-Hans'), dc, 'asked');
+      }
       // Answers to the dialog's questions (yes/no, a topic, contact details) belong to the dialog.
       await dc.continueDialog();
       return;
@@ -508,6 +513,16 @@ export class DemandBot extends ActivityHandler {
       if (fromLocale && !clear) return void (await this.lang.set(context, fromLocale));
     }
     if (clear || (first && (counts.latin >= 2 || counts.han >= 1))) await this.lang.set(context, lang);
+  }
+
+  /** True when the classifier's dialogue act says the message asks for a person. */
+  private modelAsksForPerson(text: string): boolean {
+    try {
+      return readAct(this.deps.classifier.classify(text), text).act === 'human';
+    } catch (err) {
+      if (err instanceof ClassifierError) return false;
+      throw err;
+    }
   }
 
   /** What the turn will not refuse before the live queue sees it: text within the length and rate limits. */
