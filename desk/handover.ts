@@ -29,7 +29,7 @@ export interface HandoverNotices {
 
 export interface HandoverServiceDeps {
   repo: Pick<MongoHandoverRepository, 'create' | 'get' | 'list' | 'claim' | 'setLive' | 'touch' | 'remove'>;
-  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate'>;
+  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change'>;
   events: DeskEvents;
   audit: AuditTrail;
   /** The customer's channel for notices (null until the bot's channels are mounted). */
@@ -238,6 +238,7 @@ export class HandoverService {
     this.deps.events.publish({ type: 'handover.taken', handoverId: id, ticketNumber: h.ticketNumber, by });
     await this.deps.audit.record({ actor: by, action: 'handover.take', target: h.ticketNumber, details: { handoverId: id, waitedMs: at.getTime() - h.requestedAt.getTime() } });
     await this.notify(live, this.deps.notices.taken(h.lang, by));
+    await this.assignTo(h.ticketNumber, by);
     return live;
   }
 
@@ -297,6 +298,21 @@ export class HandoverService {
     }, intervalMs);
     timer.unref();
     return () => clearInterval(timer);
+  }
+
+  /**
+   * The ticket goes to the agent who took its conversation, through the ticket service's change
+   * (audited, `ticket.assigned` event, notification rules as for any assignment: someone who takes
+   * a ticket themselves is not notified of it). A failure does not undo the take: it is logged and
+   * the ticket can be assigned by hand.
+   */
+  private async assignTo(ticketNumber: string, agent: string): Promise<void> {
+    try {
+      const t = await this.deps.tickets.find(ticketNumber);
+      if (t && t.assignee !== agent) await this.deps.tickets.change(ticketNumber, { assignee: agent }, agent);
+    } catch (err) {
+      this.deps.log?.warn({ ticketNumber, agent, err: (err as Error).message }, 'live chat taken, but its ticket was not assigned to the agent');
+    }
   }
 
   private async close(h: Handover, how: HandoverEnding, by: string | null): Promise<void> {

@@ -68,6 +68,10 @@ describe('a person when asked', () => {
       expect([a.status, b.status].sort()).toEqual([200, 409]);
       const winner = a.status === 200 ? 'alice' : 'bob';
       const loser = winner === 'alice' ? 'bob' : 'alice';
+      // The ticket is assigned to the agent who took the conversation (an assignment like any other:
+      // audited and announced to the consoles).
+      expect((await A.store.tickets.get(number))!.assignee).toBe(winner);
+      await stream.waitFor((e) => e.type === 'ticket.assigned' && e.ticketNumber === number && e.assignee === winner && e.by === winner);
       await c.waitForMessage((m) => m.text === `客服 ${winner} 已接入，请问有什么可以帮您？`);
       // The loser can neither write nor hand back.
       expect((await api('POST', `/api/live/${id}/messages`, tokens[loser], { text: '我来' })).status).toBe(409);
