@@ -36,7 +36,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Activity } from 'botbuilder';
 import type { Server } from 'restify';
-import { MongoDirectLineRepository } from '../store/directline-repository.js';
+import { MongoDirectLineRepository, type DirectLineConversation } from '../store/directline-repository.js';
 import { ConversationService, type WireActivity } from './directline/conversations.js';
 import { BadRequestError, NotFoundError, ServiceBusyError } from './directline/errors.js';
 import { bearer, parseWatermark, parseWith, type DirectLineLog } from './directline/http.js';
@@ -83,6 +83,12 @@ export interface DirectLineOptions {
    * under load are what the agent and customer would wait). Default: none.
    */
   urgent?: (conversationId: string) => boolean;
+  /**
+   * Called when a returning customer (the page presents their customer key) gets a new
+   * conversation because theirs expired or is unknown: the bot posts what was held for them (staff
+   * replies sent after the conversation expired). Default: nothing.
+   */
+  onReturningCustomer?: (conv: DirectLineConversation) => Promise<void>;
   /** Whether a new conversation may open now (false: 503 with Retry-After). Default: always. */
   admitConversation?: () => boolean;
   log?: DirectLineLog;
@@ -141,7 +147,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
   const admitConversation = () => {
     if (opts.admitConversation && !opts.admitConversation()) throw new ServiceBusyError(5);
   };
-  mountClientRoutes(server, { tokens, conversations, admitConversation, budget: new ClientBudget(limits.clientBytesPerMinute), secured: secret !== undefined, publicBaseUrl: opts.publicBaseUrl, log });
+  mountClientRoutes(server, { tokens, conversations, admitConversation, onReturningCustomer: opts.onReturningCustomer ?? (async () => undefined), budget: new ClientBudget(limits.clientBytesPerMinute), secured: secret !== undefined, publicBaseUrl: opts.publicBaseUrl, log });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     let url: URL;

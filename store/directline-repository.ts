@@ -80,6 +80,20 @@ interface FeedDoc {
   slot: number;
 }
 
+/**
+ * A message held for a customer (`kind: 'message'`, `json` the caller's record), or the conversation
+ * a returning customer continues in (`kind: 'successor'`, `_id` `<userId>|successor`).
+ */
+interface HeldDoc {
+  _id: string;
+  userId: string;
+  kind: 'message' | 'successor';
+  json?: string;
+  conversationId?: string;
+  expiresAt?: Date;
+  at: Date;
+}
+
 interface KeyDoc {
   _id: string;
   key: string;
@@ -107,6 +121,8 @@ export function seqOf(conversationId: string, id: string): number | null {
 const CONVERSATIONS = 'directlineConversations';
 const ACTIVITIES = 'directlineActivities';
 const FEED = 'directlineFeed';
+/** Messages held for customers whose conversation expired, and where each such customer went on. */
+const HELD = 'directlineHeld';
 const PARALLEL_READS = 16;
 /** The feed is a collection per 2-second slot (a ring of 30, reused): a poll reads two small collections whole. */
 const FEED_SLOT_MS = 2000;
@@ -436,6 +452,7 @@ export class MongoDirectLineRepository {
     const bucket = bucketOfId(newBucketedId(nowMs))!;
     const wanted = [
       ...Array.from({ length: FEED_SLOTS }, (_, i) => `${FEED}_${i}`),
+      HELD,
       ...[bucket, bucket + 1].flatMap((b) => [CONVERSATIONS, ACTIVITIES, 'botState'].map((base) => bucketCollection(base, b))),
     ];
     for (const name of wanted) {
@@ -480,6 +497,46 @@ export class MongoDirectLineRepository {
       void this.db.collection(`${FEED}_${stale}`).deleteMany({}).catch(() => undefined);
     }
     return { conversations: [...conversations], others };
+  }
+
+  // ---- held for a returning customer ---------------------------------------------------------
+  //
+  // A conversation expires (CONVERSATION_TTL_HOURS) but the customer keeps their identity (the
+  // signed customer key in the page). What staff send after it expired is held here, per bot-facing
+  // user id, and posted into the conversation the customer comes back to; from then on that
+  // conversation is the customer's successor of the expired one. The collection holds only those
+  // few documents (a FerretDB lookup scans it), and successors leave it when they expire.
+
+  /** Holds `record` (JSON-serialisable) for the customer `userId` until they come back. */
+  async hold(userId: string, record: unknown): Promise<void> {
+    await this.db.collection<HeldDoc>(HELD).insertOne({ _id: `${userId}|${randomBytes(8).toString('hex')}`, userId, kind: 'message', json: JSON.stringify(record), at: new Date() });
+  }
+
+  /** What is held for `userId`, oldest first. */
+  async heldFor(userId: string): Promise<{ id: string; record: unknown }[]> {
+    const docs = await this.db.collection<HeldDoc>(HELD).find({ userId, kind: 'message' }).toArray();
+    return docs.sort((a, b) => a.at.getTime() - b.at.getTime()).map((d) => ({ id: d._id, record: JSON.parse(d.json ?? 'null') as unknown }));
+  }
+
+  /** Removes held messages once posted. */
+  async releaseHeld(ids: string[]): Promise<void> {
+    if (ids.length) await this.db.collection<HeldDoc>(HELD).deleteMany({ _id: { $in: ids } });
+  }
+
+  /** Records the conversation a returning customer continues in (replaces the previous one). */
+  async setSuccessor(userId: string, conversationId: string, expiresAt: Date): Promise<void> {
+    const now = new Date();
+    const col = this.db.collection<HeldDoc>(HELD);
+    await col.replaceOne({ _id: `${userId}|successor` }, { userId, kind: 'successor', conversationId, expiresAt, at: now }, { upsert: true });
+    // Housekeeping on the same rare path: successors that have expired themselves.
+    void col.deleteMany({ kind: 'successor', expiresAt: { $lte: now } }).catch(() => undefined);
+  }
+
+  /** The open conversation a customer continues in after `userId`'s earlier one expired, or null. */
+  async successor(userId: string, now = new Date()): Promise<DirectLineConversation | null> {
+    const doc = await this.db.collection<HeldDoc>(HELD).findOne({ _id: `${userId}|successor` });
+    if (!doc?.conversationId || !doc.expiresAt || doc.expiresAt.getTime() <= now.getTime()) return null;
+    return this.getConversation(doc.conversationId, now);
   }
 
   // ---- keys and housekeeping ----------------------------------------------------------------
