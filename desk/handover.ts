@@ -28,7 +28,7 @@ export interface HandoverNotices {
 }
 
 export interface HandoverServiceDeps {
-  repo: Pick<MongoHandoverRepository, 'create' | 'get' | 'list' | 'claim' | 'setLive' | 'touch' | 'remove'>;
+  repo: Pick<MongoHandoverRepository, 'create' | 'get' | 'list' | 'claim' | 'setLive' | 'touch' | 'remove' | 'withCounts'>;
   tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change'>;
   events: DeskEvents;
   audit: AuditTrail;
@@ -315,7 +315,8 @@ export class HandoverService {
     }
   }
 
-  private async close(h: Handover, how: HandoverEnding, by: string | null): Promise<void> {
+  private async close(entry: Handover, how: HandoverEnding, by: string | null): Promise<void> {
+    const h = await this.deps.repo.withCounts(entry).catch(() => entry);
     await this.deps.repo.remove(h.id);
     this.forgetHandover(h.id);
     this.deps.events.publish({ type: 'handover.ended', handoverId: h.id, ticketNumber: h.ticketNumber, how, by });

@@ -175,6 +175,49 @@ describe('a person when asked', () => {
     }
   });
 
+  it('loses nothing during handover under concurrency: every message after filing is on a ticket, counted, whether waiting, live or handed back', async () => {
+    const CUSTOMERS = 6;
+    const MESSAGES = 6;
+    const agents = ['alice', 'bob'];
+    const run = async (i: number) => {
+      const c = await DirectLineClient.open(A.url, `lost-${i}`, SECRET);
+      try {
+        const queued = await c.replyTo(await c.send('转人工'), 30_000);
+        const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+        const entry = async () => ((await api('GET', '/api/live', tokens.root)).body.items as Json[]).find((h) => h.ticketNumber === number);
+        await expect.poll(entry, { timeout: 15_000 }).toBeDefined();
+        const id = (await entry())!.id as string;
+        const agent = agents[i % agents.length];
+        const sent: string[] = [];
+        // The agent takes the conversation while message 1 is in flight and hands it back while
+        // message 4 is: messages race the queue's changes (waiting → live → the bot again).
+        for (let k = 0; k < MESSAGES; k++) {
+          const text = `客户${i}的第${k}条补充：快递单号 SF${1000 + i}${k}`;
+          const racing = k === 1 ? api('POST', `/api/live/${id}/take`, tokens[agent]) : k === 4 ? api('POST', `/api/live/${id}/hand-back`, tokens[agent]) : null;
+          sent.push(text);
+          await c.send(text);
+          if (racing) { const r = await racing; expect(`${r.status} ${JSON.stringify(r.body)}`).toBe(k === 1 ? `200 ${JSON.stringify(r.body)}` : "204 {}"); }
+        }
+        // Every ticket this conversation was told about (a message may start a new demand: still a ticket).
+        const numbers = new Set([number, ...c.botMessages().flatMap((m) => m.text?.match(/T\d{8}-\d{4}/g) ?? [])]);
+        const onTickets: string[] = [];
+        for (const n of numbers) {
+          const t = await A.store.tickets.get(n);
+          onTickets.push(...t!.messages.map((m) => m.text), t!.text.original);
+        }
+        return { sent, found: sent.filter((text) => onTickets.filter((x) => x === text).length === 1) };
+      } finally {
+        c.close();
+      }
+    };
+    const results = await Promise.all(Array.from({ length: CUSTOMERS }, (_, i) => run(i)));
+    const sent = results.flatMap((r) => r.sent);
+    const found = results.flatMap((r) => r.found);
+    expect(sent).toHaveLength(CUSTOMERS * MESSAGES);
+    // Each message once on a ticket: none lost, none doubled.
+    expect(found).toEqual(sent);
+  }, 180_000);
+
   it('queues a conversation after two frustrated messages in a row, with the demand on the ticket', async () => {
     const c = await DirectLineClient.open(A.url, 'live-2', SECRET);
     try {
