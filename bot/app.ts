@@ -28,7 +28,7 @@ import { mountWebChatPage } from './webchat-page.js';
 import { REPLY_LANGS, texts, type ReplyLang } from './messages.js';
 import { LiveHandover } from './live-handover.js';
 import type { HandoverNotices } from '../desk/handover.js';
-import { CustomerReplies } from './proactive.js';
+import { CustomerReplies, type HeldMessage } from './proactive.js';
 import { mountConsole } from '../staff/console.js';
 import { mountStaff, type Staff } from '../staff/index.js';
 import { createTermExtractor } from '../staff/terms.js';
@@ -127,7 +127,9 @@ export function createApp(deps: AppDeps): App {
   const channels = deps.channels ?? createChannels(config);
   for (const a of [adapter, webchatAdapter, ...channels.map((c) => c.adapter)]) {
     // A typing indicator at the start of every turn, repeated while the turn runs.
-    a.use(new TypingIndicator(2000, (err) => log.debug({ err }, 'typing indicator not sent')));
+    // None in a live conversation: the bot is silent there, and the indicator would be one more
+    // write queued ahead of the customer's next line.
+    a.use(new TypingIndicator(2000, (err) => log.debug({ err }, 'typing indicator not sent'), (context) => services.handovers.isLive(context.activity.conversation?.id ?? '')));
     a.onTurnError = onTurnError;
   }
 
@@ -201,6 +203,31 @@ export function createApp(deps: AppDeps): App {
       clientBytesPerMinute: config.WEBCHAT_CLIENT_BYTES_PER_MINUTE,
     },
     admitConversation: () => memory.level() !== 'critical',
+    // A live conversation's lines are written on their own, not queued in a batch behind the load's.
+    urgent: (conversationId) => services.handovers.isLive(conversationId),
+    // A returning customer whose conversation expired: continues in the new one, and sees there what
+    // staff sent meanwhile (held by `replies` below).
+    onReturningCustomer: async (conv) => {
+      const dl = services.store.directLine;
+      await dl.setSuccessor(conv.userId, conv._id, conv.expiresAt);
+      const held = await dl.heldFor(conv.userId);
+      const posted: string[] = [];
+      const ref = {
+        channelId: DIRECT_LINE_CHANNEL_ID,
+        serviceUrl: `${(config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`).replace(/\/+$/, '')}/v3/directline`,
+        conversation: { id: conv._id, isGroup: false, conversationType: 'personal', name: '' },
+        user: { id: conv.userId, name: conv.userName ?? '', role: 'user' },
+        bot: { id: 'bot', name: 'bot', role: 'bot' },
+      };
+      for (const h of held) {
+        const m = h.record as HeldMessage;
+        const ticket = await services.tickets.find(m.ticketNumber);
+        const error = ticket ? await replies.sendHeld(ticket, m, ref) : null;
+        if (error) log.warn({ conversationId: conv._id, ticket: m.ticketNumber, error }, 'held message not posted; kept for the next visit');
+        else posted.push(h.id);
+      }
+      await dl.releaseHeld(posted);
+    },
     publicBaseUrl: () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`,
     deliverToBot: async (activity) => {
       inFlightDirect++;
@@ -229,11 +256,21 @@ export function createApp(deps: AppDeps): App {
 
   for (const c of channels) c.mount({ server, bot: (context) => bot.run(context), services, log: log.child({ channel: c.id }) });
   const channelAdapters = new Map(channels.map((c) => [c.id, c.adapter]));
-  const replies = new CustomerReplies((channelId) => {
-    if (channelId === DIRECT_LINE_CHANNEL_ID) return { adapter: webchatAdapter, appId: '' };
-    const own = channelAdapters.get(channelId);
-    return own ? { adapter: own, appId: '' } : { adapter, appId: config.MicrosoftAppId };
-  }, bot);
+  const dl = services.store.directLine;
+  const replies = new CustomerReplies(
+    (channelId) => {
+      if (channelId === DIRECT_LINE_CHANNEL_ID) return { adapter: webchatAdapter, appId: '' };
+      const own = channelAdapters.get(channelId);
+      return own ? { adapter: own, appId: '' } : { adapter, appId: config.MicrosoftAppId };
+    },
+    bot,
+    {
+      channelId: DIRECT_LINE_CHANNEL_ID,
+      gone: async (id) => (await dl.getConversation(id)) === null,
+      successor: async (userId) => (await dl.successor(userId))?._id ?? null,
+      hold: (userId, held) => dl.hold(userId, held),
+    },
+  );
   services.useCustomerChannel(replies);
   services.useHandoverNotices(handoverNotices());
   const staffDeps = {

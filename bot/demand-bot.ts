@@ -143,6 +143,8 @@ export class DemandBot extends ActivityHandler {
   override async run(context: TurnContext): Promise<void> {
     // Only messages and membership changes mean something here; other activity types are ignored.
     if (context.activity.type !== ActivityTypes.Message && context.activity.type !== ActivityTypes.ConversationUpdate) return;
+    // A live conversation's line reaches the agent before the turn's reads (see LiveHandover.forwardEarly).
+    if (this.live && context.activity.type === ActivityTypes.Message) this.live.forwardEarly(context, this.acceptable(context));
     try {
       await this.deps.conversationState.load(context);
     } catch (err) {
@@ -334,6 +336,11 @@ export class DemandBot extends ActivityHandler {
       return;
     }
     if (dc.activeDialog) {
+      // A person asked for in words only the model reads as such ("可以找个真人聊聊吗"; the lexicon's
+      // 转人工 was taken by the live queue above): the queue, with the demand the dialog holds.
+      if (this.live && !looksLikeDialogAnswer(text, this.deps.taxonomy) && this.modelAsksForPerson(text)) {
+        return this.live.request(context, text, await this.lang.get(context, 'zh-Hans'), dc, 'asked');
+      }
       // Answers to the dialog's questions (yes/no, a topic, contact details) belong to the dialog.
       await dc.continueDialog();
       return;
@@ -511,6 +518,24 @@ export class DemandBot extends ActivityHandler {
       if (fromLocale && !clear) return void (await this.lang.set(context, fromLocale));
     }
     if (clear || (first && (counts.latin >= 2 || counts.han >= 1))) await this.lang.set(context, lang);
+  }
+
+  /** True when the classifier's dialogue act says the message asks for a person. */
+  private modelAsksForPerson(text: string): boolean {
+    try {
+      return readAct(this.deps.classifier.classify(text), text).act === 'human';
+    } catch (err) {
+      if (err instanceof ClassifierError) return false;
+      throw err;
+    }
+  }
+
+  /** What the turn will not refuse before the live queue sees it: text within the length and rate limits. */
+  private acceptable(context: TurnContext): boolean {
+    const text = typeof context.activity.text === 'string' ? context.activity.text : '';
+    if (codePointLength(text) > this.deps.maxMessageLength) return false;
+    const since = (this.deps.now ?? Date.now)() - this.deps.rateWindowMs;
+    return (this.recent.get(context.activity.conversation.id) ?? []).filter((x) => x > since).length < this.deps.rateLimit;
   }
 
   /** Sliding-window rate limit per conversation (per process: a limit, not state to keep). */

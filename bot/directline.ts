@@ -36,7 +36,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Activity } from 'botbuilder';
 import type { Server } from 'restify';
-import { MongoDirectLineRepository } from '../store/directline-repository.js';
+import { MongoDirectLineRepository, type DirectLineConversation } from '../store/directline-repository.js';
 import { ConversationService, type WireActivity } from './directline/conversations.js';
 import { BadRequestError, NotFoundError, ServiceBusyError } from './directline/errors.js';
 import { bearer, parseWatermark, parseWith, type DirectLineLog } from './directline/http.js';
@@ -77,6 +77,18 @@ export interface DirectLineOptions {
   /** The bot's id as the channel names it (`recipient.id` of user activities). Default `bot`. */
   botId?: string;
   limits?: DirectLineLimits;
+  /**
+   * Conversations whose activities are written at once, each on its own, rather than grouped with
+   * other conversations' in the next batch insert (a live chat with a person: seconds of queueing
+   * under load are what the agent and customer would wait). Default: none.
+   */
+  urgent?: (conversationId: string) => boolean;
+  /**
+   * Called when a returning customer (the page presents their customer key) gets a new
+   * conversation because theirs expired or is unknown: the bot posts what was held for them (staff
+   * replies sent after the conversation expired). Default: nothing.
+   */
+  onReturningCustomer?: (conv: DirectLineConversation) => Promise<void>;
   /** Whether a new conversation may open now (false: 503 with Retry-After). Default: always. */
   admitConversation?: () => boolean;
   log?: DirectLineLog;
@@ -114,6 +126,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     botId: opts.botId ?? 'bot',
     serviceUrl: () => `${opts.publicBaseUrl().replace(/\/+$/, '')}${DIRECT_LINE_PREFIX}`,
     deliverToBot: opts.deliverToBot,
+    urgent: opts.urgent ?? (() => false),
     reference: (clientUserId) => tokens.customerReference(clientUserId),
     onAppended: (conversationId, entry) => {
       streams?.appended(conversationId, entry);
@@ -134,7 +147,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
   const admitConversation = () => {
     if (opts.admitConversation && !opts.admitConversation()) throw new ServiceBusyError(5);
   };
-  mountClientRoutes(server, { tokens, conversations, admitConversation, budget: new ClientBudget(limits.clientBytesPerMinute), secured: secret !== undefined, publicBaseUrl: opts.publicBaseUrl, log });
+  mountClientRoutes(server, { tokens, conversations, admitConversation, onReturningCustomer: opts.onReturningCustomer ?? (async () => undefined), budget: new ClientBudget(limits.clientBytesPerMinute), secured: secret !== undefined, publicBaseUrl: opts.publicBaseUrl, log });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     let url: URL;

@@ -27,7 +27,7 @@ import { texts, type ReplyLang } from './messages.js';
 export const FRUSTRATED_IN_A_ROW = 2;
 
 export interface LiveHandoverDeps {
-  handovers: Pick<HandoverService, 'find' | 'request' | 'customerSaid' | 'staffed' | 'hoursText'>;
+  handovers: Pick<HandoverService, 'find' | 'request' | 'customerSaid' | 'staffed' | 'hoursText' | 'forwardEarly' | 'forgetConversation'>;
   tickets: TicketSink;
   lookup: { latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>; addCustomerMessage(number: string, text: string): Promise<Ticket> };
   classifier: Pick<DemandClassifier, 'classify'>;
@@ -42,6 +42,9 @@ interface LiveState {
   /** Key of the previous message (to notice a repeat). */
   lastKey?: string | null;
 }
+
+/** Turn state key: the queue entry this turn's message was shown to the agent for on receipt. */
+const PUBLISHED_FOR = Symbol('live.publishedFor');
 
 export class LiveHandover {
   private readonly state: StatePropertyAccessor<LiveState>;
@@ -60,11 +63,12 @@ export class LiveHandover {
     if (s.handoverId) {
       const h = await this.deps.handovers.find(s.handoverId);
       if (h) {
-        await this.deps.handovers.customerSaid(h, text);
+        await this.deps.handovers.customerSaid(h, text, { publishedFor: (context.turnState.get(PUBLISHED_FOR) as string | undefined) ?? null });
         return true;
       }
       // Handed back, ended or timed out: the bot answers again.
       delete s.handoverId;
+      this.deps.handovers.forgetConversation(context.activity.conversation.id);
     }
     const frustrated = isFrustrated(text, s.lastKey ?? null);
     s.lastKey = repeatKey(text);
@@ -75,6 +79,20 @@ export class LiveHandover {
     if (!asked && (s.frustrated?.length ?? 0) < FRUSTRATED_IN_A_ROW) return false;
     await this.request(context, text, lang, dc, asked ? 'asked' : 'frustration');
     return true;
+  }
+
+  /**
+   * Called at the start of a message turn, before the conversation's state is read: when this
+   * process knows the conversation as live, the message is shown to the agent now (the channel
+   * recorded it before the turn began) rather than after the turn's reads, which queue behind
+   * every other conversation's under load. `accepted` is false for what the bot refuses anyway (too
+   * long, rate limited, no text): that is never shown early.
+   */
+  forwardEarly(context: TurnContext, accepted: boolean): void {
+    const text = typeof context.activity.text === 'string' ? context.activity.text : '';
+    if (!accepted || !text.trim()) return;
+    const published = this.deps.handovers.forwardEarly(context.activity.conversation.id, text);
+    if (published) context.turnState.set(PUBLISHED_FOR, published);
   }
 
   /**

@@ -18,10 +18,33 @@ export interface ProactiveSender {
   proactive(context: TurnContext, ticket: Ticket, message: ProactiveMessage): Promise<void>;
 }
 
+/** A message held for a customer whose conversation expired (see {@link ExpiredConversations}). */
+export interface HeldMessage {
+  ticketNumber: string;
+  message: ProactiveMessage;
+}
+
+/**
+ * Conversations of a channel that expire while the customer keeps their identity (web chat: the
+ * page's signed customer key). A message for an expired conversation goes to the conversation the
+ * customer continues in, or is held and posted when they come back.
+ */
+export interface ExpiredConversations {
+  /** The channel this applies to (`webchat`). */
+  channelId: string;
+  /** Whether the conversation is gone (expired or unknown). */
+  gone(conversationId: string): Promise<boolean>;
+  /** The open conversation the customer `userId` continues in since, if any. */
+  successor(userId: string): Promise<string | null>;
+  /** Keeps a message until the customer comes back. */
+  hold(userId: string, held: HeldMessage): Promise<void>;
+}
+
 export class CustomerReplies implements CustomerChannel {
   constructor(
     private readonly adapterFor: AdapterFor,
     private readonly sender?: ProactiveSender,
+    private readonly expired?: ExpiredConversations,
   ) {}
 
   deliver(ticket: Ticket, text: string): Promise<string | null> {
@@ -32,12 +55,52 @@ export class CustomerReplies implements CustomerChannel {
     return this.send(ticket, { kind: 'resolved' });
   }
 
+  /**
+   * Posts a held message into the conversation a returning customer opened (`ref`); null when the
+   * channel took it, else the error. The conversation is then about that ticket (as any delivery).
+   */
+  sendHeld(ticket: Ticket, held: HeldMessage, ref: Partial<ConversationReference>): Promise<string | null> {
+    return this.sendTo(ticket, held.message, ref);
+  }
+
+  /**
+   * Delivered means the channel took the message: into the ticket's conversation; when that has
+   * expired, into the one the customer continues in, or held for their return (taken as well: the
+   * customer sees it when they come back, as a message sent to a closed app is seen when it opens).
+   */
   private async send(ticket: Ticket, message: ProactiveMessage): Promise<string | null> {
     if (!ticket.conversationRef) return 'no conversation reference on this ticket';
     if (!this.sender && message.kind !== 'reply') return 'no bot to word the message';
+    let ref: Partial<ConversationReference>;
+    try {
+      ref = JSON.parse(ticket.conversationRef) as Partial<ConversationReference>;
+    } catch (err) {
+      return (err as Error).message.slice(0, 500);
+    }
+    const e = this.expired;
+    const conversationId = ref.conversation?.id;
+    const userId = ref.user?.id;
+    if (e && (ref.channelId ?? ticket.customer.channelId) === e.channelId && conversationId && userId) {
+      try {
+        if (await e.gone(conversationId)) {
+          const next = await e.successor(userId);
+          if (!next) {
+            await e.hold(userId, { ticketNumber: ticket.number, message });
+            return null;
+          }
+          ref = { ...ref, conversation: { ...ref.conversation!, id: next } };
+        }
+      } catch (err) {
+        return (err as Error).message.slice(0, 500);
+      }
+    }
+    return this.sendTo(ticket, message, ref);
+  }
+
+  private async sendTo(ticket: Ticket, message: ProactiveMessage, ref: Partial<ConversationReference>): Promise<string | null> {
+    if (!this.sender && message.kind !== 'reply') return 'no bot to word the message';
     let error: string | null = null;
     try {
-      const ref = JSON.parse(ticket.conversationRef) as Partial<ConversationReference>;
       const { adapter, appId } = this.adapterFor(ref.channelId ?? ticket.customer.channelId);
       await adapter.continueConversationAsync(appId, ref, async (context) => {
         // Caught here: the adapter would otherwise hand the error to onTurnError and resolve.

@@ -12,10 +12,12 @@ export class TypingIndicator implements Middleware {
   constructor(
     private readonly periodMs = 2000,
     private readonly onError: (err: unknown) => void = () => undefined,
+    /** Turns that show no indicator: a conversation a person answers (the bot stays silent there). */
+    private readonly skip: (context: TurnContext) => boolean = () => false,
   ) {}
 
   async onTurn(context: TurnContext, next: () => Promise<void>): Promise<void> {
-    if (context.activity.type !== ActivityTypes.Message) return next();
+    if (context.activity.type !== ActivityTypes.Message || this.skip(context)) return next();
     let finished = false;
     let timer: NodeJS.Timeout | undefined;
     const send = (): void => {

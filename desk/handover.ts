@@ -28,8 +28,8 @@ export interface HandoverNotices {
 }
 
 export interface HandoverServiceDeps {
-  repo: Pick<MongoHandoverRepository, 'create' | 'get' | 'list' | 'claim' | 'setLive' | 'touch' | 'remove'>;
-  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate'>;
+  repo: Pick<MongoHandoverRepository, 'create' | 'get' | 'list' | 'claim' | 'setLive' | 'touch' | 'remove' | 'withCounts'>;
+  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change'>;
   events: DeskEvents;
   audit: AuditTrail;
   /** The customer's channel for notices (null until the bot's channels are mounted). */
@@ -64,11 +64,87 @@ export interface TranscriptLine {
   delivered: boolean;
 }
 
+/** A conversation in the live queue as this process knows it (see {@link HandoverService.forwardEarly}). */
+interface KnownLive {
+  handoverId: string;
+  ticketNumber: string;
+}
+
+/** Conversations remembered as waiting or live in one process (a bound, not an expected size). */
+const KNOWN_LIVE_MAX = 10_000;
+
 export class HandoverService {
   private readonly now: () => Date;
+  /**
+   * Conversations this process put in the queue or saw a live message of, by conversation id, until
+   * their entry leaves the queue (this process's own `close`, or another process's
+   * `handover.ended` event). An accelerator: the queue entry in the database stays the authority.
+   */
+  private readonly known = new Map<string, KnownLive>();
+  /** Stops following other processes' events (followed only while `known` is not empty). */
+  private unfollow: (() => void) | null = null;
 
   constructor(private readonly deps: HandoverServiceDeps) {
     this.now = deps.now ?? (() => new Date());
+  }
+
+  /**
+   * Whether this process knows the conversation as waiting for or talking to a person (no database
+   * read). Used to skip work that means nothing while a person answers (the bot's typing
+   * indicator) and to give the conversation's channel writes priority.
+   */
+  isLive(conversationId: string): boolean {
+    return this.known.has(conversationId);
+  }
+
+  /**
+   * The fast path of a customer's line in a live conversation: called on receipt, once the channel
+   * has recorded the message (for web chat, in the conversation's log in the database) and before
+   * the bot's turn loads anything, it shows the line to the agent at once (`live.message`), so the
+   * agent does not wait for the turn's reads under load. Returns the queue entry's id when it
+   * published (the turn then appends the line to the ticket without publishing it again: see
+   * {@link customerSaid}), null when this process does not know the conversation as live (the turn
+   * publishes after reading the queue entry, as before).
+   *
+   * When the entry ended in another process a moment ago and the event has not arrived yet, the
+   * agent's console receives one line for a conversation it has closed (it ignores it); the turn
+   * finds the entry gone, forgets it here, and the bot answers the message: nothing is lost.
+   */
+  forwardEarly(conversationId: string, text: string): string | null {
+    const k = this.known.get(conversationId);
+    if (!k || !text.trim()) return null;
+    this.deps.events.publish({ type: 'live.message', handoverId: k.handoverId, ticketNumber: k.ticketNumber, from: 'customer', by: null, text, delivered: true });
+    return k.handoverId;
+  }
+
+  /** Forgets a conversation whose queue entry the bot found gone (handed back, ended, timed out). */
+  forgetConversation(conversationId: string): void {
+    this.known.delete(conversationId);
+    this.followWhileKnown();
+  }
+
+  private remember(h: Handover): void {
+    this.known.delete(h.conversationId);
+    this.known.set(h.conversationId, { handoverId: h.id, ticketNumber: h.ticketNumber });
+    if (this.known.size > KNOWN_LIVE_MAX) this.known.delete(this.known.keys().next().value as string);
+    this.followWhileKnown();
+  }
+
+  private forgetHandover(handoverId: string): void {
+    for (const [conversationId, k] of this.known) if (k.handoverId === handoverId) this.known.delete(conversationId);
+    this.followWhileKnown();
+  }
+
+  /** Follows the desk's events (another process ending a live chat) only while something is known. */
+  private followWhileKnown(): void {
+    if (this.known.size > 0 && !this.unfollow) {
+      this.unfollow = this.deps.events.subscribe((e) => {
+        if (e.type === 'handover.ended') this.forgetHandover(e.handoverId);
+      });
+    } else if (this.known.size === 0 && this.unfollow) {
+      this.unfollow();
+      this.unfollow = null;
+    }
   }
 
   /** Whether a person can take a conversation now (service hours). */
@@ -106,6 +182,7 @@ export class HandoverService {
       lastMessageAt: null,
     };
     await this.deps.repo.create(h);
+    this.remember(h);
     this.deps.events.publish({ type: 'handover.requested', handoverId: h.id, ticketNumber: h.ticketNumber, channelId: h.customer.channelId, reason: h.reason, lang: h.lang, text: h.text });
     return h;
   }
@@ -130,9 +207,11 @@ export class HandoverService {
    * resolves only once it is on the ticket; if that write fails the turn fails, and the customer is
    * told the message was not processed and asked to send it again (the bot's onTurnError).
    */
-  async customerSaid(h: Handover, text: string): Promise<void> {
+  async customerSaid(h: Handover, text: string, opts: { publishedFor?: string | null } = {}): Promise<void> {
     const kept = this.deps.tickets.addCustomerMessage(h.ticketNumber, text, { live: true });
-    this.deps.events.publish({ type: 'live.message', handoverId: h.id, ticketNumber: h.ticketNumber, from: 'customer', by: null, text, delivered: true });
+    // Shown already on receipt ({@link forwardEarly}) when this process knew the conversation.
+    if (opts.publishedFor !== h.id) this.deps.events.publish({ type: 'live.message', handoverId: h.id, ticketNumber: h.ticketNumber, from: 'customer', by: null, text, delivered: true });
+    this.remember(h);
     await kept;
     this.deps.repo.touch(h.id, this.now()).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live queue message count not updated'));
   }
@@ -159,6 +238,7 @@ export class HandoverService {
     this.deps.events.publish({ type: 'handover.taken', handoverId: id, ticketNumber: h.ticketNumber, by });
     await this.deps.audit.record({ actor: by, action: 'handover.take', target: h.ticketNumber, details: { handoverId: id, waitedMs: at.getTime() - h.requestedAt.getTime() } });
     await this.notify(live, this.deps.notices.taken(h.lang, by));
+    await this.assignTo(h.ticketNumber, by);
     return live;
   }
 
@@ -220,8 +300,25 @@ export class HandoverService {
     return () => clearInterval(timer);
   }
 
-  private async close(h: Handover, how: HandoverEnding, by: string | null): Promise<void> {
+  /**
+   * The ticket goes to the agent who took its conversation, through the ticket service's change
+   * (audited, `ticket.assigned` event, notification rules as for any assignment: someone who takes
+   * a ticket themselves is not notified of it). A failure does not undo the take: it is logged and
+   * the ticket can be assigned by hand.
+   */
+  private async assignTo(ticketNumber: string, agent: string): Promise<void> {
+    try {
+      const t = await this.deps.tickets.find(ticketNumber);
+      if (t && t.assignee !== agent) await this.deps.tickets.change(ticketNumber, { assignee: agent }, agent);
+    } catch (err) {
+      this.deps.log?.warn({ ticketNumber, agent, err: (err as Error).message }, 'live chat taken, but its ticket was not assigned to the agent');
+    }
+  }
+
+  private async close(entry: Handover, how: HandoverEnding, by: string | null): Promise<void> {
+    const h = await this.deps.repo.withCounts(entry).catch(() => entry);
     await this.deps.repo.remove(h.id);
+    this.forgetHandover(h.id);
     this.deps.events.publish({ type: 'handover.ended', handoverId: h.id, ticketNumber: h.ticketNumber, how, by });
     const note = `live chat ${how}${h.takenBy ? ` (agent ${h.takenBy})` : ''}: requested ${h.requestedAt.toISOString()}, ${h.customerMessages} customer message(s)`;
     await this.deps.tickets.annotate(h.ticketNumber, note, by ?? 'bot').catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live chat note not added to the ticket'));

@@ -38,22 +38,10 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { startEmbeddedServer } from '../store/embedded-server.js';
 import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-buckets.js';
-import { DirectLineClient } from './directline-client.js';
+import { COMPLAINTS, loadConversation } from './bot-load.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { freePort, rssMiB, waitReady } from './server-process.js';
 
-const COMPLAINTS = [
-  '我的快递三天了还没到，物流信息一直不更新',
-  '收到的衣服有破洞，质量太差了',
-  '退款申请了两周还没到账',
-  '这个月话费多扣了三十块，怎么回事',
-  '登录一直提示验证码错误',
-  '空调装好第二天就不制冷了，要求上门维修',
-  '客服电话打了一个小时都没人接',
-  '宽带晚上一直断网，根本没法用',
-  '每天都收到你们的推销短信，怎么退订',
-  '有人用我的账号在外地登录了',
-];
 const DB_NAME = 'bench_bot';
 
 interface Phase {
@@ -112,7 +100,7 @@ runCli(async () => {
       bases.push(base);
     }
     // Warm-up: one conversation.
-    await conversation(bases, -1, () => undefined, () => undefined, 0);
+    await loadConversation(bases, -1, { turn: () => undefined }, 0);
     const phases: Record<string, Phase> = {};
     const pid = servers[0].pid;
     phases[history > 0 ? 'empty' : 'run'] = await measure(bases, n, thinkMs, pid);
@@ -201,7 +189,7 @@ async function measure(bases: string[], n: number, thinkMs: number, pid: number 
   const start = performance.now();
   await Promise.all(
     Array.from({ length: n }, (_, i) =>
-      conversation(bases, i, (ms) => latencies.push(ms), (ms) => firstTurns.push(ms), thinkMs).catch((err: Error) => {
+      loadConversation(bases, i, { turn: (ms) => latencies.push(ms), first: (ms) => firstTurns.push(ms) }, thinkMs).catch((err: Error) => {
         errors++;
         if (errorSamples.length < 5) errorSamples.push(err.message);
       }),
@@ -236,32 +224,6 @@ function quantile(values: number[], p: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] * 100) / 100;
 }
 
-/** One customer: 5 turns, each timed from send to the bot's reply; turns alternate between processes. */
-async function conversation(bases: string[], i: number, record: (ms: number) => void, first: (ms: number) => void, thinkMs: number): Promise<void> {
-  const c = await DirectLineClient.open(bases[0], '');
-  let turnNo = 0;
-  try {
-    const turn = async (text: string, expect: RegExp) => {
-      if (thinkMs > 0) await new Promise((r) => setTimeout(r, thinkMs * (0.5 + Math.random())));
-      const via = bases[turnNo++ % bases.length];
-      const t0 = performance.now();
-      const reply = await c.replyTo(await c.send(text, via), 30_000);
-      const ms = performance.now() - t0;
-      record(ms);
-      if (turnNo === 1) first(ms);
-      if (!expect.test(reply.text ?? '')) throw new Error(`unexpected reply to "${text}": ${reply.text}`);
-      return reply.text ?? '';
-    };
-    await turn(COMPLAINTS[Math.abs(i) % COMPLAINTS.length], /对吗|请帮我选一下/);
-    const second = await turn('对', /手机号|请选择|对吗|请帮我选一下/);
-    const done = /手机号/.test(second) ? await turn('跳过', /T\d{8}-\d{4}/) : await turn('取消', /取消/);
-    const number = done.match(/T\d{8}-\d{4}/)?.[0];
-    await turn(number ? `查询工单 ${number}` : '查询我的工单', /工单|ticket/i);
-    await turn('帮助', /查询工单/);
-  } finally {
-    c.close();
-  }
-}
 
 /**
  * Writes `count` past web chat conversations as a finished 5-turn conversation leaves them, started

@@ -1,5 +1,5 @@
 /**
- * npm run -s bench:live -- [--json] [--conversations 200] [--live 10] [--processes 1]
+ * npm run -s bench:live -- [--json] [--conversations 200] [--think-ms 0] [--live 10] [--processes 1] [--server PATH]
  *
  * Live-chat latency under the bot load (issue 12 target: a customer's message reaches the agent's
  * console p95 ≤ 1 s, and the agent's message reaches the customer p95 ≤ 1 s, under the
@@ -8,8 +8,15 @@
  * (`GET /api/events`, as the console reads it), and measures in two phases of one run:
  *
  * 1. `idle` (the reference): `--live` live conversations alone;
- * 2. `load`: the same while `--conversations` web chat customers run bench:bot's 5-turn script
- *    (complaint → confirm → skip contact → status → help) with no think time.
+ * 2. `load`: the same while the load of `npm run bench:bot` runs beside them, with the same
+ *    defaults: `--conversations` (200) web chat customers running its 5-turn script (complaint →
+ *    confirm → skip contact → status → help; scripts/bot-load.ts), with `--think-ms` (0, the
+ *    stress test: the next message the moment the reply arrives; `--think-ms 1000` is the paced
+ *    load: a random 0.5–1.5 s before each message).
+ *
+ * `--server PATH` runs another build's server (e.g. `/tmp/main/dist/bot/main.js`, a checkout of
+ * main built with `npx tsc -p tsconfig.build.json`) under the same load and measurement, to compare
+ * branches in one session. `BENCH_BOT_NODE_ARGS` adds node flags to the server (`--cpu-prof`).
  *
  * Each live conversation asks for a person (转人工) over Direct Line, the agent takes it through
  * the staff API, then they exchange messages until the phase's load is done (at least 5 each way,
@@ -31,13 +38,13 @@ import { hashPassword } from '../staff/auth.js';
 import { startEmbeddedServer } from '../store/embedded-server.js';
 import { MongoUserRepository } from '../store/user-repository.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
+import { loadConversation } from './bot-load.js';
 import { DirectLineClient } from './directline-client.js';
 import { EventStreamClient } from './event-stream-client.js';
 import { freePort, waitReady } from './server-process.js';
 
 const DB_NAME = 'bench_live';
 const PASSWORD = 'bench-live-agent-password';
-const COMPLAINTS = ['我的快递三天了还没到，物流信息一直不更新', '收到的衣服有破洞，质量太差了', '退款申请了两周还没到账', '宽带晚上一直断网，根本没法用', '有人用我的账号在外地登录了'];
 const MIN_EXCHANGES = 5;
 
 interface LivePhase {
@@ -53,10 +60,14 @@ runCli(async () => {
   const { values } = flags({
     json: { type: 'boolean', default: false },
     conversations: { type: 'string', default: '200' },
+    'think-ms': { type: 'string', default: '0' },
     live: { type: 'string', default: '10' },
     processes: { type: 'string', default: '1' },
+    server: { type: 'string', default: fileURLToPath(new URL('../bot/main.js', import.meta.url)) },
   });
   const n = Number(values.conversations);
+  const thinkMs = Number(values['think-ms']);
+  if (!Number.isFinite(thinkMs) || thinkMs < 0) throw new UsageError(`--think-ms must be a non-negative number, got "${values['think-ms']}"`);
   const live = Number(values.live);
   const processes = Number(values.processes);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`--conversations must be a non-negative integer, got "${values.conversations}"`);
@@ -79,7 +90,7 @@ runCli(async () => {
     await client.close();
     const bases: string[] = [];
     for (let i = 0; i < processes; i++) {
-      const { child, base } = await startServer(database.uri, join(dir, `outbox-${i}.jsonl`));
+      const { child, base } = await startServer(values.server, database.uri, join(dir, `outbox-${i}.jsonl`));
       servers.push(child);
       bases.push(base);
     }
@@ -92,12 +103,12 @@ runCli(async () => {
     const agent = { base: agentBase, token, stream };
 
     // Warm-up: one load conversation and one live exchange.
-    await loadConversation(customerBase, 0, () => undefined);
-    await measure(agent, customerBase, 1, 0);
-    const phases = { idle: await measure(agent, customerBase, live, 0), load: await measure(agent, customerBase, live, n) };
+    await loadConversation([customerBase], 0, { turn: () => undefined }, 0);
+    await measure(agent, customerBase, 1, 0, 0);
+    const phases = { idle: await measure(agent, customerBase, live, 0, 0), load: await measure(agent, customerBase, live, n, thinkMs) };
 
     const row = (label: string, f: (p: LivePhase) => unknown) => process.stdout.write(`| ${label} | ${f(phases.idle)} | ${f(phases.load)} |\n`);
-    process.stdout.write(`| measure | idle (reference) | under ${n}-conversation load |\n|---|---|---|\n`);
+    process.stdout.write(`| measure | idle (reference) | under ${n}-conversation load, think ${thinkMs} ms |\n|---|---|---|\n`);
     row('live conversations', (p) => p.liveConversations);
     row('customer → agent samples', (p) => p.customerToAgent.samples);
     row('customer → agent p50 ms', (p) => p.customerToAgent.p50Ms);
@@ -112,7 +123,7 @@ runCli(async () => {
     row('bot load errors', (p) => p.load?.errors ?? '—');
     row('live errors', (p) => p.errors);
     for (const p of Object.values(phases)) for (const e of p.errorSamples) process.stderr.write(`error: ${e}\n`);
-    if (values.json) printJson({ processes, ...phases });
+    if (values.json) printJson({ processes, conversations: n, thinkMs, server: values.server, ...phases });
     if (Object.values(phases).some((p) => p.errors > 0 || (p.load?.errors ?? 0) > 0)) process.exitCode = 1;
   } finally {
     stream?.close();
@@ -130,7 +141,7 @@ interface Agent {
 }
 
 /** One phase: `live` live conversations, while `load` load conversations run (none: idle). */
-async function measure(agent: Agent, customerBase: string, live: number, load: number): Promise<LivePhase> {
+async function measure(agent: Agent, customerBase: string, live: number, load: number, thinkMs: number): Promise<LivePhase> {
   const toAgent: number[] = [];
   const toCustomer: number[] = [];
   const loadLatencies: number[] = [];
@@ -144,7 +155,7 @@ async function measure(agent: Agent, customerBase: string, live: number, load: n
   const start = performance.now();
   const loadRun = Promise.all(
     Array.from({ length: load }, (_, i) =>
-      loadConversation(customerBase, i, (ms) => loadLatencies.push(ms)).catch((err: Error) => {
+      loadConversation([customerBase], i, { turn: (ms) => loadLatencies.push(ms) }, thinkMs).catch((err: Error) => {
         loadErrors++;
         fail(err);
       }),
@@ -215,27 +226,6 @@ async function post(agent: Agent, path: string, body?: unknown): Promise<void> {
   if (!res.ok) throw new Error(`POST ${path}: HTTP ${res.status} ${await res.text()}`);
 }
 
-/** bench:bot's customer: 5 turns, each timed from send to the bot's reply. */
-async function loadConversation(base: string, i: number, record: (ms: number) => void): Promise<void> {
-  const c = await DirectLineClient.open(base, '');
-  try {
-    const turn = async (text: string, expect: RegExp) => {
-      const t0 = performance.now();
-      const reply = await c.replyTo(await c.send(text), 60_000);
-      record(performance.now() - t0);
-      if (!expect.test(reply.text ?? '')) throw new Error(`unexpected reply to "${text}": ${reply.text}`);
-      return reply.text ?? '';
-    };
-    await turn(COMPLAINTS[i % COMPLAINTS.length], /对吗|请帮我选一下/);
-    const second = await turn('对', /手机号|请选择|对吗|请帮我选一下/);
-    const filed = /手机号/.test(second) ? await turn('跳过', /T\d{8}-\d{4}/) : await turn('取消', /取消/);
-    const number = filed.match(/T\d{8}-\d{4}/)?.[0];
-    await turn(number ? `查询工单 ${number}` : '查询我的工单', /工单|ticket/i);
-    await turn('帮助', /查询工单/);
-  } finally {
-    c.close();
-  }
-}
 
 function quantile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -243,10 +233,11 @@ function quantile(values: number[], p: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]);
 }
 
-async function startServer(uri: string, outbox: string): Promise<{ child: ChildProcess; base: string }> {
+async function startServer(main: string, uri: string, outbox: string): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main], {
+  // BENCH_BOT_NODE_ARGS: extra node flags for the server process (e.g. --cpu-prof to profile it).
+  const nodeArgs = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     env: {
       ...process.env,
       MONGODB_URI: uri,

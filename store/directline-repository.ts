@@ -80,6 +80,20 @@ interface FeedDoc {
   slot: number;
 }
 
+/**
+ * A message held for a customer (`kind: 'message'`, `json` the caller's record), or the conversation
+ * a returning customer continues in (`kind: 'successor'`, `_id` `<userId>|successor`).
+ */
+interface HeldDoc {
+  _id: string;
+  userId: string;
+  kind: 'message' | 'successor';
+  json?: string;
+  conversationId?: string;
+  expiresAt?: Date;
+  at: Date;
+}
+
 interface KeyDoc {
   _id: string;
   key: string;
@@ -107,6 +121,8 @@ export function seqOf(conversationId: string, id: string): number | null {
 const CONVERSATIONS = 'directlineConversations';
 const ACTIVITIES = 'directlineActivities';
 const FEED = 'directlineFeed';
+/** Messages held for customers whose conversation expired, and where each such customer went on. */
+const HELD = 'directlineHeld';
 const PARALLEL_READS = 16;
 /** The feed is a collection per 2-second slot (a ring of 30, reused): a poll reads two small collections whole. */
 const FEED_SLOT_MS = 2000;
@@ -382,23 +398,26 @@ export class MongoDirectLineRepository {
    * Appends an activity at the next free sequence number; `stamp(seq)` builds it (its id names the
    * number). Keeps the last `keep` activities: the one `keep` places back is deleted.
    */
-  async append(conv: DirectLineConversation, stamp: (seq: number) => Record<string, unknown>, keep: number): Promise<LoggedActivity> {
+  async append(conv: DirectLineConversation, stamp: (seq: number) => Record<string, unknown>, keep: number, urgent = false): Promise<LoggedActivity> {
     // One append at a time per conversation in this process: each takes the number after the
     // previous one, so a duplicate key can only mean another process (see the file header).
     const r = this.track(conv._id);
-    const run = r.appending.then(() => this.appendNow(conv, r, stamp, keep));
+    const run = r.appending.then(() => this.appendNow(conv, r, stamp, keep, urgent));
     r.appending = run.catch(() => undefined);
     return run;
   }
 
-  private async appendNow(conv: DirectLineConversation, r: ConversationRecord, stamp: (seq: number) => Record<string, unknown>, keep: number): Promise<LoggedActivity> {
+  private async appendNow(conv: DirectLineConversation, r: ConversationRecord, stamp: (seq: number) => Record<string, unknown>, keep: number, urgent: boolean): Promise<LoggedActivity> {
     const name = this.logName(conv._id);
     let seq = r.known + 1;
     for (let attempt = 0; attempt < 1000; attempt++) {
       const activity = stamp(seq);
       const json = JSON.stringify(activity);
+      const doc: ActivityDoc = { _id: activityId(conv._id, seq), json, at: new Date() };
       try {
-        await this.insert(name, { _id: activityId(conv._id, seq), json, at: new Date() });
+        // Urgent: its own insert now, not a place in the queue behind the batch being written.
+        if (urgent) await this.log(conv._id).insertOne(doc, { writeConcern: { w: 1 } });
+        else await this.insert(name, doc);
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         // Another process appended meanwhile: find the end of the log (a few parallel probes
@@ -493,6 +512,7 @@ export class MongoDirectLineRepository {
     const bucket = bucketOfId(newBucketedId(nowMs))!;
     const wanted = [
       ...Array.from({ length: FEED_SLOTS }, (_, i) => `${FEED}_${i}`),
+      HELD,
       ...[bucket, bucket + 1].flatMap((b) => [CONVERSATIONS, ACTIVITIES, 'botState'].map((base) => bucketCollection(base, b))),
     ];
     for (const name of wanted) {
@@ -537,6 +557,46 @@ export class MongoDirectLineRepository {
       void this.db.collection(`${FEED}_${stale}`).deleteMany({}).catch(() => undefined);
     }
     return { conversations: [...conversations], others };
+  }
+
+  // ---- held for a returning customer ---------------------------------------------------------
+  //
+  // A conversation expires (CONVERSATION_TTL_HOURS) but the customer keeps their identity (the
+  // signed customer key in the page). What staff send after it expired is held here, per bot-facing
+  // user id, and posted into the conversation the customer comes back to; from then on that
+  // conversation is the customer's successor of the expired one. The collection holds only those
+  // few documents (a FerretDB lookup scans it), and successors leave it when they expire.
+
+  /** Holds `record` (JSON-serialisable) for the customer `userId` until they come back. */
+  async hold(userId: string, record: unknown): Promise<void> {
+    await this.db.collection<HeldDoc>(HELD).insertOne({ _id: `${userId}|${randomBytes(8).toString('hex')}`, userId, kind: 'message', json: JSON.stringify(record), at: new Date() });
+  }
+
+  /** What is held for `userId`, oldest first. */
+  async heldFor(userId: string): Promise<{ id: string; record: unknown }[]> {
+    const docs = await this.db.collection<HeldDoc>(HELD).find({ userId, kind: 'message' }).toArray();
+    return docs.sort((a, b) => a.at.getTime() - b.at.getTime()).map((d) => ({ id: d._id, record: JSON.parse(d.json ?? 'null') as unknown }));
+  }
+
+  /** Removes held messages once posted. */
+  async releaseHeld(ids: string[]): Promise<void> {
+    if (ids.length) await this.db.collection<HeldDoc>(HELD).deleteMany({ _id: { $in: ids } });
+  }
+
+  /** Records the conversation a returning customer continues in (replaces the previous one). */
+  async setSuccessor(userId: string, conversationId: string, expiresAt: Date): Promise<void> {
+    const now = new Date();
+    const col = this.db.collection<HeldDoc>(HELD);
+    await col.replaceOne({ _id: `${userId}|successor` }, { userId, kind: 'successor', conversationId, expiresAt, at: now }, { upsert: true });
+    // Housekeeping on the same rare path: successors that have expired themselves.
+    void col.deleteMany({ kind: 'successor', expiresAt: { $lte: now } }).catch(() => undefined);
+  }
+
+  /** The open conversation a customer continues in after `userId`'s earlier one expired, or null. */
+  async successor(userId: string, now = new Date()): Promise<DirectLineConversation | null> {
+    const doc = await this.db.collection<HeldDoc>(HELD).findOne({ _id: `${userId}|successor` });
+    if (!doc?.conversationId || !doc.expiresAt || doc.expiresAt.getTime() <= now.getTime()) return null;
+    return this.getConversation(doc.conversationId, now);
   }
 
   // ---- keys and housekeeping ----------------------------------------------------------------

@@ -10,6 +10,12 @@
  * State changes that two people could make at once (two agents take the same conversation; an agent
  * takes it as its wait runs out; two hand-backs) are decided by claims (store/claims.ts), because
  * FerretDB does not make a conditional update atomic; the update itself is then plain.
+ *
+ * FerretDB applies an update by writing the whole document back, so two updates of one document at
+ * once can lose one of them. The message count a customer's every line updates is therefore kept
+ * in its own document (`handoverCounts`): counting a line sent while an agent takes the
+ * conversation once overwrote the take (the entry read `waiting` again, and the agent was told to
+ * take it first).
  */
 import type { Collection, Db } from 'mongodb';
 import type { HandoverReason } from '../desk/events.js';
@@ -45,6 +51,13 @@ interface HandoverDoc extends Omit<Handover, 'id'> {
   _id: string;
 }
 
+/** The customer messages of one queue entry (its own document: see the file header). */
+interface CountDoc {
+  _id: string;
+  customerMessages: number;
+  lastMessageAt: Date;
+}
+
 const toHandover = ({ _id, ...rest }: HandoverDoc): Handover => ({ id: _id, ...rest });
 
 /** The transition a claim guards: leaving the waiting state (taken or timed out), or closing. */
@@ -52,10 +65,12 @@ export type HandoverStep = 'picked' | 'closed';
 
 export class MongoHandoverRepository {
   private readonly docs: Collection<HandoverDoc>;
+  private readonly counts: Collection<CountDoc>;
   private readonly claims: Claims;
 
   constructor(private readonly db: Db) {
     this.docs = db.collection<HandoverDoc>('handovers');
+    this.counts = db.collection<CountDoc>('handoverCounts');
     this.claims = new Claims(db);
   }
 
@@ -65,7 +80,7 @@ export class MongoHandoverRepository {
    */
   async prepare(): Promise<void> {
     const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
-    for (const name of ['handovers', 'claims']) {
+    for (const name of ['handovers', 'handoverCounts', 'claims']) {
       if (existing.has(name)) continue;
       await this.db.createCollection(name).catch((err: { codeName?: string }) => {
         if (err.codeName !== 'NamespaceExists') throw err;
@@ -78,15 +93,32 @@ export class MongoHandoverRepository {
     await this.docs.insertOne({ _id: id, ...rest });
   }
 
+  /**
+   * One entry, with the message count as of its creation (the bot asks this on every live turn and
+   * needs only the state; {@link list} and {@link withCounts} add the counts).
+   */
   async get(id: string): Promise<Handover | null> {
     const d = await this.docs.findOne({ _id: id });
     return d ? toHandover(d) : null;
   }
 
-  /** The whole queue (waiting and live), oldest request first. */
+  /** An entry with its customer-message count and last message time. */
+  async withCounts(h: Handover): Promise<Handover> {
+    const c = await this.counts.findOne({ _id: h.id });
+    return c ? { ...h, customerMessages: c.customerMessages, lastMessageAt: c.lastMessageAt } : h;
+  }
+
+  /** The whole queue (waiting and live) with message counts, oldest request first. */
   async list(): Promise<Handover[]> {
-    const docs = await this.docs.find({}).toArray();
-    return docs.map(toHandover).sort((a, b) => a.requestedAt.getTime() - b.requestedAt.getTime());
+    const [docs, counts] = await Promise.all([this.docs.find({}).toArray(), this.counts.find({}).toArray()]);
+    const byId = new Map(counts.map((c) => [c._id, c]));
+    return docs
+      .map((d) => {
+        const h = toHandover(d);
+        const c = byId.get(h.id);
+        return c ? { ...h, customerMessages: c.customerMessages, lastMessageAt: c.lastMessageAt } : h;
+      })
+      .sort((a, b) => a.requestedAt.getTime() - b.requestedAt.getTime());
   }
 
   /**
@@ -106,10 +138,11 @@ export class MongoHandoverRepository {
    * may count once): the count is a hint; the messages themselves are on the ticket.
    */
   async touch(id: string, at: Date): Promise<void> {
-    await this.docs.updateOne({ _id: id }, { $inc: { customerMessages: 1 }, $set: { lastMessageAt: at } });
+    await this.counts.updateOne({ _id: id }, { $inc: { customerMessages: 1 }, $set: { lastMessageAt: at } }, { upsert: true });
   }
 
   async remove(id: string): Promise<void> {
     await this.docs.deleteOne({ _id: id });
+    await this.counts.deleteOne({ _id: id });
   }
 }

@@ -28,6 +28,8 @@ export interface ConversationServiceOptions {
   /** `serviceUrl` stamped on activities the bot receives (informational: replies stay in process). */
   serviceUrl: () => string;
   deliverToBot: (activity: Activity) => Promise<void>;
+  /** Conversations whose appends skip the batch insert (see DirectLineOptions.urgent). */
+  urgent: (conversationId: string) => boolean;
   /** Called after every append (the stream pushes it to open sockets, and rings other processes). */
   onAppended: (conversationId: string, entry: LoggedActivity) => void;
   /** The pseudonymous reference the bot and staff see for a client user id (tokens.ts `customerReference`). */
@@ -192,7 +194,7 @@ export class ConversationService {
   }
 
   private async append(conv: DirectLineConversation, stamp: (seq: number) => Record<string, unknown>): Promise<LoggedActivity> {
-    const entry = await this.o.repo.append(conv, stamp, this.o.limits.maxActivities);
+    const entry = await this.o.repo.append(conv, stamp, this.o.limits.maxActivities, this.o.urgent(conv._id));
     this.o.onAppended(conv._id, entry);
     return entry;
   }

@@ -45,6 +45,11 @@ export interface ClientRouteDeps {
   tokens: TokenService;
   conversations: ConversationService;
   budget: ClientBudget;
+  /**
+   * A returning customer (a genuine customer key) got a new conversation because theirs is gone:
+   * what was held for them while it was gone is posted into the new one (see DirectLineOptions).
+   */
+  onReturningCustomer: (conv: DirectLineConversation) => Promise<void>;
   /** Throws (503) when the server cannot take a new conversation now (memory near its ceiling). */
   admitConversation: () => void;
   /** Whether a Direct Line secret is configured (then generating and anonymous starts need it). */
@@ -123,6 +128,10 @@ export function mountClientRoutes(server: Server, d: ClientRouteDeps): void {
     if (conv && conversations.clientUserOf(conv) !== userId) conv = null;
     const resumed = conv !== null;
     conv ??= await conversations.create(userId, undefined, locale);
+    if (returning && !resumed) {
+      // The page must open either way: what was held stays held if posting it fails.
+      await d.onReturningCustomer(conv).catch((err: Error) => log.warn({ conversationId: conv._id, err: err.message }, 'direct line: held messages not posted to a returning customer'));
+    }
     noStore(res);
     res.send(200, { ...tokenResponse(conv, await tokens.issue(conv._id, userId)), userId, customerKey: await tokens.customerKey(userId), resumed });
   }));

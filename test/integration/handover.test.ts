@@ -68,6 +68,10 @@ describe('a person when asked', () => {
       expect([a.status, b.status].sort()).toEqual([200, 409]);
       const winner = a.status === 200 ? 'alice' : 'bob';
       const loser = winner === 'alice' ? 'bob' : 'alice';
+      // The ticket is assigned to the agent who took the conversation (an assignment like any other:
+      // audited and announced to the consoles).
+      expect((await A.store.tickets.get(number))!.assignee).toBe(winner);
+      await stream.waitFor((e) => e.type === 'ticket.assigned' && e.ticketNumber === number && e.assignee === winner && e.by === winner);
       await c.waitForMessage((m) => m.text === `客服 ${winner} 已接入，请问有什么可以帮您？`);
       // The loser can neither write nor hand back.
       expect((await api('POST', `/api/live/${id}/messages`, tokens[loser], { text: '我来' })).status).toBe(409);
@@ -108,6 +112,111 @@ describe('a person when asked', () => {
       stream.close();
     }
   });
+
+  it("shows a live line to the agent on receipt, before the turn reads the queue, exactly once, and sends no typing indicator while live", async () => {
+    const stream = await EventStreamClient.open(A.url, tokens.carol);
+    const c = await DirectLineClient.open(A.url, 'live-fast', SECRET);
+    const handovers = A.services.handovers;
+    const find = handovers.find.bind(handovers);
+    try {
+      const queued = await c.replyTo(await c.send('转人工'));
+      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
+      if (requested.type !== 'handover.requested') throw new Error('unreachable');
+      const id = requested.handoverId;
+      expect((await api('POST', `/api/live/${id}/take`, tokens.carol)).status).toBe(200);
+      await c.waitForMessage((m) => m.text === `客服 carol 已接入，请问有什么可以帮您？`);
+      const shown: string[] = [];
+      stream.onEvent((e) => {
+        if (e.type === 'live.message' && e.handoverId === id && e.from === 'customer') shown.push(e.text);
+      });
+      let typing = 0;
+      c.onActivity((a) => {
+        if (a.type === 'typing') typing++;
+      });
+
+      // The turn's read of the queue entry is held back (as a loaded database would): the line
+      // reaches the agent anyway, and reaches the ticket once the read is done.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let held = 0;
+      handovers.find = async (hid: string) => {
+        held++;
+        await gate;
+        return find(hid);
+      };
+      // The post answers when the turn is done: not awaited while the read is held.
+      const sending = c.send('单号 SF778899，今天能到吗');
+      await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === '单号 SF778899，今天能到吗');
+      expect(held).toBe(1);
+      expect((await A.store.tickets.get(number))!.messages.map((m) => m.text)).not.toContain('单号 SF778899，今天能到吗');
+      release();
+      handovers.find = find;
+      await sending;
+      for (const text of ['好的', '麻烦快一点']) await c.send(text);
+      await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === '麻烦快一点');
+      await expect.poll(async () => (await A.store.tickets.get(number))!.messages.map((m) => m.text), { timeout: 10_000 }).toEqual(['单号 SF778899，今天能到吗', '好的', '麻烦快一点']);
+      // Published once each (on receipt; the turn did not publish them again), and the bot never typed.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(shown).toEqual(['单号 SF778899，今天能到吗', '好的', '麻烦快一点']);
+      expect(typing).toBe(0);
+      expect(handovers.isLive(c.conversationId)).toBe(true);
+
+      // Handed back: forgotten here, so the next line is the bot's again (answered, with a typing indicator).
+      expect((await api('POST', `/api/live/${id}/hand-back`, tokens.carol)).status).toBe(204);
+      expect(handovers.isLive(c.conversationId)).toBe(false);
+      await c.replyTo(await c.send('帮助'));
+      expect(typing).toBeGreaterThan(0);
+      expect(shown).toHaveLength(3);
+    } finally {
+      handovers.find = find;
+      c.close();
+      stream.close();
+    }
+  });
+
+  it('loses nothing during handover under concurrency: every message after filing is on a ticket, counted, whether waiting, live or handed back', async () => {
+    const CUSTOMERS = 6;
+    const MESSAGES = 6;
+    const agents = ['alice', 'bob'];
+    const run = async (i: number) => {
+      const c = await DirectLineClient.open(A.url, `lost-${i}`, SECRET);
+      try {
+        const queued = await c.replyTo(await c.send('转人工'), 30_000);
+        const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+        const entry = async () => ((await api('GET', '/api/live', tokens.root)).body.items as Json[]).find((h) => h.ticketNumber === number);
+        await expect.poll(entry, { timeout: 15_000 }).toBeDefined();
+        const id = (await entry())!.id as string;
+        const agent = agents[i % agents.length];
+        const sent: string[] = [];
+        // The agent takes the conversation while message 1 is in flight and hands it back while
+        // message 4 is: messages race the queue's changes (waiting → live → the bot again).
+        for (let k = 0; k < MESSAGES; k++) {
+          const text = `客户${i}的第${k}条补充：快递单号 SF${1000 + i}${k}`;
+          const racing = k === 1 ? api('POST', `/api/live/${id}/take`, tokens[agent]) : k === 4 ? api('POST', `/api/live/${id}/hand-back`, tokens[agent]) : null;
+          sent.push(text);
+          await c.send(text);
+          if (racing) { const r = await racing; expect(`${r.status} ${JSON.stringify(r.body)}`).toBe(k === 1 ? `200 ${JSON.stringify(r.body)}` : "204 {}"); }
+        }
+        // Every ticket this conversation was told about (a message may start a new demand: still a ticket).
+        const numbers = new Set([number, ...c.botMessages().flatMap((m) => m.text?.match(/T\d{8}-\d{4}/g) ?? [])]);
+        const onTickets: string[] = [];
+        for (const n of numbers) {
+          const t = await A.store.tickets.get(n);
+          onTickets.push(...t!.messages.map((m) => m.text), t!.text.original);
+        }
+        return { sent, found: sent.filter((text) => onTickets.filter((x) => x === text).length === 1) };
+      } finally {
+        c.close();
+      }
+    };
+    const results = await Promise.all(Array.from({ length: CUSTOMERS }, (_, i) => run(i)));
+    const sent = results.flatMap((r) => r.sent);
+    const found = results.flatMap((r) => r.found);
+    expect(sent).toHaveLength(CUSTOMERS * MESSAGES);
+    // Each message once on a ticket: none lost, none doubled.
+    expect(found).toEqual(sent);
+  }, 180_000);
 
   it('queues a conversation after two frustrated messages in a row, with the demand on the ticket', async () => {
     const c = await DirectLineClient.open(A.url, 'live-2', SECRET);

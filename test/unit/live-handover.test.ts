@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
 import { describe, expect, it } from 'vitest';
 import { DemandBot } from '../../bot/demand-bot.js';
+import { lexiconAct } from '../../bot/dialogue-acts.js';
 import { isFrustrated, repeatKey } from '../../bot/frustration.js';
 import { LiveHandover } from '../../bot/live-handover.js';
 import { texts, type ReplyLang } from '../../bot/messages.js';
@@ -20,11 +21,15 @@ import type { Ticket, TicketCreate } from '../../store/index.js';
 
 const taxonomy = parseTaxonomy(JSON.parse(readFileSync(join(PROJECT_ROOT, 'data/taxonomy.json'), 'utf8')));
 
+/** Asks for a person in words the lexicon does not know: only the (fake) model reads them as `human`. */
+const MODEL_HUMAN: Record<'zh-Hans' | 'zh-Hant' | 'en', string> = { 'zh-Hans': '可以找个真人聊聊吗', 'zh-Hant': '可以搵個真人傾下嗎', en: 'could I speak with someone from your team' };
+
 function classify(text: unknown): Classification {
   const s = String(text);
-  const lang = /[a-z]{3}/i.test(s) ? 'en' : /[們這還沒點喺冇]/.test(s) ? 'zh-Hant' : 'zh-Hans';
+  const lang = /[a-z]{3}/i.test(s) ? 'en' : /[們這還沒點喺冇個傾]/.test(s) ? 'zh-Hant' : 'zh-Hans';
+  const act = Object.values(MODEL_HUMAN).includes(s) ? 'human' : 'demand';
   return {
-    normalized: s, lang, topic: 'delivery', type: 'complaint', spam: false, suspectedSpam: false, act: 'demand', actConfidence: 0.9, spamScore: 0.01,
+    normalized: s, lang, topic: 'delivery', type: 'complaint', spam: false, suspectedSpam: false, act, actConfidence: 0.9, spamScore: 0.01,
     confidence: 0.95, typeConfidence: 0.9, alternatives: [{ topic: 'delivery', score: 0.95 }, { topic: 'returns', score: 0.03 }], keywords: [],
     needsReview: false, reason: null, modelVersion: 'fake-1',
   } as Classification;
@@ -76,6 +81,10 @@ class FakeQueue {
   async customerSaid(h: Handover, text: string) {
     this.said.push(text);
   }
+  forwardEarly() {
+    return null;
+  }
+  forgetConversation() {}
   staffed() {
     return this.open;
   }
@@ -179,6 +188,34 @@ describe('a person when asked (bot side)', () => {
     await replies(other.adapter, '洗衣机漏水了');
     expect(await replies(other.adapter, '人工客服')).toEqual([texts('zh-Hans').handoverQueued('T20261206-0001')]);
     expect(other.store.created[0].text.original).toBe('洗衣机漏水了\n人工客服');
+  });
+});
+
+describe('a person asked for only through the model, inside the intake dialog', () => {
+  const DEMAND: Record<ReplyLang, string> = { 'zh-Hans': '我的快递三天没到', 'zh-Hant': '我們的包裹還沒到', en: 'my parcel has not arrived for three days' };
+  it.each(LANGS)('joins the live queue with the pending demand on a ticket, not the old "a person will answer" reply (%s)', async (lang) => {
+    expect(lexiconAct(MODEL_HUMAN[lang])).toBeNull(); // only the model reads it: the lexicon path is not what this tests
+    const { adapter, queue, store } = setup();
+    const t = texts(lang);
+    const [confirm] = await replies(adapter, DEMAND[lang]);
+    expect(confirm).not.toBe(t.handoverQueued('T20261206-0001'));
+    const [queued] = await replies(adapter, MODEL_HUMAN[lang]);
+    expect(queued).toBe(t.handoverQueued('T20261206-0001'));
+    expect(queued).not.toBe(t.humanFiled('T20261206-0001', null));
+    expect(store.created).toHaveLength(1);
+    expect(store.created[0].text.original).toBe(`${DEMAND[lang]}\n${MODEL_HUMAN[lang]}`);
+    expect([...queue.entries.values()][0]).toMatchObject({ reason: 'asked', lang, ticketNumber: 'T20261206-0001' });
+    // Live from here: the bot is silent, the line goes to the agent.
+    await silent(adapter, DEMAND[lang]);
+    expect(queue.said).toEqual([DEMAND[lang]]);
+  });
+
+  it('leaves the dialog its answers: a yes or a phone number is not read as asking for a person', async () => {
+    const { adapter, queue, store } = setup();
+    const out = await replies(adapter, '我的快递三天没到', '对', '13800138000');
+    expect(out.at(-1)).toBe(texts('zh-Hans').created('T20261206-0001'));
+    expect(queue.entries.size).toBe(0);
+    expect(store.created).toHaveLength(1);
   });
 });
 
