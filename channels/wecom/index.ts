@@ -255,7 +255,11 @@ export class WeComChannel implements Channel {
     s.again = true;
     if (s.running) return;
     const state = s;
-    state.running = this.runSync(openKfid, state).finally(() => (state.running = null));
+    state.running = this.runSync(openKfid, state).finally(() => {
+      state.running = null;
+      // A callback that came as the loop was ending is not left waiting for the next one.
+      if (state.again && !this.closed) this.schedule(openKfid, null);
+    });
     this.track(state.running);
   }
 
