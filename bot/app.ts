@@ -203,7 +203,7 @@ export function createApp(deps: AppDeps): App {
       clientBytesPerMinute: config.WEBCHAT_CLIENT_BYTES_PER_MINUTE,
     },
     admitConversation: () => memory.level() !== 'critical',
-    // A live conversation's lines are written on their own, not queued in a batch behind the load's.
+    // A live conversation's lines go into the next batch insert, not behind the load's waiting ones.
     urgent: (conversationId) => services.handovers.isLive(conversationId),
     // A returning customer whose conversation expired: continues in the new one, and sees there what
     // staff sent meanwhile (held by `replies` below).

@@ -78,9 +78,9 @@ export interface DirectLineOptions {
   botId?: string;
   limits?: DirectLineLimits;
   /**
-   * Conversations whose activities are written at once, each on its own, rather than grouped with
-   * other conversations' in the next batch insert (a live chat with a person: seconds of queueing
-   * under load are what the agent and customer would wait). Default: none.
+   * Conversations whose activities go to the head of the batch-insert queue, into the next batch,
+   * rather than behind every other conversation's waiting documents (a live chat with a person:
+   * seconds of queueing under load are what the agent and customer would wait). Default: none.
    */
   urgent?: (conversationId: string) => boolean;
   /**

@@ -243,14 +243,14 @@ export class MongoDirectLineRepository {
     return bucketCollection(ACTIVITIES, bucket);
   }
 
-  private insert(collection: string, doc: ActivityDoc | MarkerDoc | FeedDoc): Promise<void> {
+  private insert(collection: string, doc: ActivityDoc | MarkerDoc | FeedDoc, urgent = false): Promise<void> {
     let b = this.batchers.get(collection);
     if (!b) {
       b = new InsertBatcher(this.db.collection<ActivityDoc | MarkerDoc | FeedDoc>(collection), () => ({ w: 1 }));
       this.batchers.set(collection, b);
       if (this.batchers.size > 64) this.batchers.delete(this.batchers.keys().next().value as string);
     }
-    return b.insert(doc);
+    return b.insert(doc, urgent);
   }
 
   // ---- conversations -------------------------------------------------------------------------
@@ -415,9 +415,10 @@ export class MongoDirectLineRepository {
       const json = JSON.stringify(activity);
       const doc: ActivityDoc = { _id: activityId(conv._id, seq), json, at: new Date() };
       try {
-        // Urgent: its own insert now, not a place in the queue behind the batch being written.
-        if (urgent) await this.log(conv._id).insertOne(doc, { writeConcern: { w: 1 } });
-        else await this.insert(name, doc);
+        // Urgent: the head of the queue, in the next batch, not behind the documents waiting. (Its
+        // own insert beside the batch being written was tried: concurrent writes of one table made
+        // the load's turns fail and slow down on the embedded database.)
+        await this.insert(name, doc, urgent);
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         // Another process appended meanwhile: find the end of the log (a few parallel probes

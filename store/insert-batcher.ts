@@ -23,10 +23,16 @@ export class InsertBatcher<T extends Document> {
     private readonly maxBatch = 100,
   ) {}
 
-  /** Resolves when this document is acknowledged; rejects with its own error (e.g. duplicate key). */
-  insert(doc: T): Promise<void> {
+  /**
+   * Resolves when this document is acknowledged; rejects with its own error (e.g. duplicate key).
+   * `urgent` puts it at the head of the queue, so it goes into the next batch rather than behind
+   * the documents already waiting (still one batch at a time: writes of one collection never run
+   * concurrently from here).
+   */
+  insert(doc: T, urgent = false): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ doc, resolve, reject });
+      if (urgent) this.queue.unshift({ doc, resolve, reject });
+      else this.queue.push({ doc, resolve, reject });
       this.schedule();
     });
   }

@@ -28,7 +28,7 @@ export interface ConversationServiceOptions {
   /** `serviceUrl` stamped on activities the bot receives (informational: replies stay in process). */
   serviceUrl: () => string;
   deliverToBot: (activity: Activity) => Promise<void>;
-  /** Conversations whose appends skip the batch insert (see DirectLineOptions.urgent). */
+  /** Conversations whose appends go to the head of the batch-insert queue (see DirectLineOptions.urgent). */
   urgent: (conversationId: string) => boolean;
   /** Called after every append (the stream pushes it to open sockets, and rings other processes). */
   onAppended: (conversationId: string, entry: LoggedActivity) => void;
