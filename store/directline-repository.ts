@@ -328,16 +328,18 @@ export class MongoDirectLineRepository {
     r.tailBytes += size;
     this.tailBytes += size;
     this.dropEntry(r, entry.seq - keep);
-    while (r.tailBytes > TAIL_BYTES_PER_CONVERSATION) this.dropEntry(r, r.tail.keys().next().value as number);
-    while (this.tailBytes > TAIL_BYTES) this.dropOldestTail();
+    while (r.tailBytes > TAIL_BYTES_PER_CONVERSATION && r.tail.size > 0) this.dropEntry(r, r.tail.keys().next().value as number);
+    while (this.tailBytes > TAIL_BYTES && this.dropOldestTail());
   }
 
-  private dropOldestTail(): void {
+  /** Drops the least recently used conversation's tail; false when no conversation has one. */
+  private dropOldestTail(): boolean {
     for (const rec of this.records.values()) {
       if (rec.tail.size === 0) continue;
       this.dropTail(rec);
-      return;
+      return true;
     }
+    return false;
   }
 
   /**
