@@ -417,6 +417,28 @@ export class MongoDirectLineRepository {
     throw new Error(`direct line: could not append to conversation ${conv._id}`);
   }
 
+  /**
+   * The entry, among the conversation's last `within`, whose activity carries
+   * `channelData.clientActivityID === clientId` (a client re-sending what it is not sure arrived),
+   * or null. Looks at the entries kept in this process; with `fromDatabase`, reads the last
+   * `within` from the log too (another process may have taken the first copy, or a write may have
+   * landed although its answer was lost).
+   */
+  async findByClientId(conv: DirectLineConversation, clientId: string, within: number, fromDatabase: boolean): Promise<LoggedActivity | null> {
+    const matches = (a: Record<string, unknown>): boolean => {
+      const data = a.channelData;
+      const from = a.from;
+      const byUser = typeof from === 'object' && from !== null && (from as Record<string, unknown>).role === 'user';
+      return byUser && typeof data === 'object' && data !== null && (data as Record<string, unknown>).clientActivityID === clientId;
+    };
+    const tail = this.records.get(conv._id)?.tail;
+    if (tail) for (const e of tail.values()) if (matches(e.activity)) return { seq: e.seq, activity: e.activity };
+    if (!fromDatabase) return null;
+    const latest = await this.latestSeq(conv);
+    const { entries } = await this.after(conv, Math.max(0, latest - within), within, latest);
+    return entries.find((e) => matches(e.activity)) ?? null;
+  }
+
   /** Marks the activity at `seq` as moved to `to` (an update replaced it further down the log). */
   async markMoved(conversationId: string, seq: number, to: number): Promise<void> {
     await this.log(conversationId).updateOne({ _id: activityId(conversationId, seq) }, { $set: { movedTo: to } });
