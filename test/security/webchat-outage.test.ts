@@ -7,16 +7,19 @@
  * script the page inlines, run here with Node's fetch) must keep the message and send it again with
  * the same `clientActivityID` until the database is back; and the server must store it and hand it
  * to the bot once, however often it is sent again — including when it must look in the database
- * rather than its own memory (another process, or memory shed).
+ * rather than its own memory (another process, or memory shed). Last, the same in Debian's chromium:
+ * the page shows the note while the message waits, and sends it once the database is back.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../bot/app.js';
+import { PENDING_NOTES } from '../../bot/webchat-page.js';
 import { RESEND_SCRIPT, type PostOutcome, type Resender, type ResenderOptions } from '../../bot/webchat-resend.js';
 import { loadConfig } from '../../runtime/config.js';
 import { openDatabase, type OpenDatabase } from '../../store/database.js';
@@ -167,5 +170,58 @@ describe('a web chat message sent while the database is down', () => {
     const other = await c.post(c.message('帮助'), false);
     expect(other.status).toBe(200);
     expect(other.id).not.toBe(sent.id);
+  });
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+
+describe.skipIf(!existsSync(CHROMIUM))('the chat page during a database outage, in a real browser', () => {
+  it('shows that the message has not arrived, sends it when the database is back, and it is filed once', async () => {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    });
+    let restarted = false;
+    try {
+      const page = await (await browser.newContext({ locale: 'zh-CN' })).newPage();
+      await page.goto(`${url}/`);
+      const input = page.locator('[data-id="webchat-sendbox-input"]');
+      await input.waitFor({ timeout: 30_000 });
+      await page.getByText(/客服小助手/).first().waitFor({ timeout: 20_000 });
+      const say = async (text: string) => {
+        await input.fill(text);
+        await input.press('Enter');
+      };
+      const note = page.locator('#webchat-pending');
+      expect(await note.isHidden()).toBe(true);
+
+      const demand = '我买的电饭煲用了两天就坏了，按键没反应，要求换货';
+      await database.server!.stop();
+      try {
+        await say(demand);
+        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 15_000 });
+        expect(await note.getAttribute('role')).toBe('status');
+      } finally {
+        await database.server!.restart();
+        restarted = true;
+      }
+      // Back: the page sends it by itself (Retry-After 5 s), the note goes, the bot answers it.
+      await note.waitFor({ state: 'hidden', timeout: 30_000 });
+      await page.getByText(/对吗/).last().waitFor({ timeout: 30_000 });
+      await page.getByRole('button', { name: '对', exact: true }).last().click();
+      await page.getByText(/手机号或邮箱/).last().waitFor({ timeout: 20_000 });
+      await say('跳过');
+      await page.getByText(/已为您登记工单 T\d{8}-\d{4}/).last().waitFor({ timeout: 20_000 });
+
+      // In the log once, filed once.
+      const conversationId = String(await page.evaluate("localStorage.getItem('demand-desk.webchat.conversation.zh-CN')"));
+      const conv = await services.store.directLine.getConversation(conversationId);
+      const { entries } = await services.store.directLine.after(conv!, 0, 1000);
+      expect(entries.filter((e) => e.activity.text === demand && (e.activity.from as Json).role === 'user')).toHaveLength(1);
+      expect(await database.db.collection('tickets').countDocuments({ 'text.original': demand })).toBe(1);
+    } finally {
+      if (!restarted) await database.server!.restart();
+      await browser.close();
+    }
   });
 });
