@@ -6,7 +6,8 @@
  * web fonts or analytics; plain CSS.
  *
  * The page is Simplified Chinese by default (`<html lang="zh-CN">`, Web Chat locale `zh-CN`, title
- * 客户服务); `?lang=en` gives English (`en-US`, "Customer service"). It gets a token from
+ * 客户服务); `?lang=zh-Hant` gives Traditional Chinese (`zh-TW`, 客戶服務), `?lang=en` English (`en-US`,
+ * "Customer service"). It gets a token from
  * `GET /api/webchat/token?locale=<the page's locale>` (so the bot greets in the page's language),
  * presenting the customer key it kept in `localStorage` from last time (header `X-Customer-Key`), so
  * a returning customer keeps their user id, and the conversation id it kept (`X-Conversation-Id`),
@@ -23,8 +24,10 @@
  * - transcript: `.webchat__basic-transcript` (`role="group"`, `aria-label` 聊天历史记录，按箭头键导航。 /
  *   "Chat history, press arrow keys to navigate."), one `.webchat__basic-transcript__activity`
  *   per activity, message text in `.webchat__bubble__content`;
- * - the page's own: the Web Chat host `#webchat` (`data-testid="webchat"`) and the connection
- *   status line `#webchat-status` (`role="status"`; hidden once Web Chat is rendered).
+ * - the page's own: the Web Chat host `#webchat` (`data-testid="webchat"`), the connection
+ *   status line `#webchat-status` (`role="status"`; hidden once Web Chat is rendered), and the note
+ *   `#webchat-pending` (`role="status"`, {@link PENDING_NOTES}) shown while messages the server could
+ *   not store wait to be sent again (the page's `postActivity` is the queue of `webchat-resend.ts`).
  */
 import { createReadStream, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
