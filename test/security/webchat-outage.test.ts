@@ -154,7 +154,7 @@ describe('a web chat message sent while the database is down', () => {
     }
   });
 
-  it('is not stored twice when its answer was lost: a re-send of a stored activity gets its id back', async () => {
+  it('is not stored twice when its answer was lost or two copies race: a re-send of a stored activity gets its id back', async () => {
     const c = await customer();
     const first = c.message('帮助');
     const sent = await c.post(first, false);
@@ -166,6 +166,12 @@ describe('a web chat message sent while the database is down', () => {
     const log = await c.log();
     expect(withClientId(log, first.channelData.clientActivityID)).toHaveLength(1);
     expect(log.filter((a) => a.replyToId === sent.id && a.type === 'message')).toHaveLength(1);
+    // Two copies at the same moment (a retry racing the first attempt): the second waits for the first.
+    const raced = c.message('查询工单');
+    const [one, two] = await Promise.all([c.post(raced, false), c.post(raced, true)]);
+    expect(one.status).toBe(200);
+    expect(two.id).toBe(one.id);
+    expect(withClientId(await c.log(), raced.channelData.clientActivityID)).toHaveLength(1);
     // A different message with the same text is a new message (ids, not texts, decide).
     const other = await c.post(c.message('帮助'), false);
     expect(other.status).toBe(200);
