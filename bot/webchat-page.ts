@@ -6,7 +6,8 @@
  * web fonts or analytics; plain CSS.
  *
  * The page is Simplified Chinese by default (`<html lang="zh-CN">`, Web Chat locale `zh-CN`, title
- * 客户服务); `?lang=en` gives English (`en-US`, "Customer service"). It gets a token from
+ * 客户服务); `?lang=zh-Hant` gives Traditional Chinese (`zh-TW`, 客戶服務), `?lang=en` English (`en-US`,
+ * "Customer service"). It gets a token from
  * `GET /api/webchat/token?locale=<the page's locale>` (so the bot greets in the page's language),
  * presenting the customer key it kept in `localStorage` from last time (header `X-Customer-Key`), so
  * a returning customer keeps their user id, and the conversation id it kept (`X-Conversation-Id`),
@@ -23,14 +24,17 @@
  * - transcript: `.webchat__basic-transcript` (`role="group"`, `aria-label` 聊天历史记录，按箭头键导航。 /
  *   "Chat history, press arrow keys to navigate."), one `.webchat__basic-transcript__activity`
  *   per activity, message text in `.webchat__bubble__content`;
- * - the page's own: the Web Chat host `#webchat` (`data-testid="webchat"`) and the connection
- *   status line `#webchat-status` (`role="status"`; hidden once Web Chat is rendered).
+ * - the page's own: the Web Chat host `#webchat` (`data-testid="webchat"`), the connection
+ *   status line `#webchat-status` (`role="status"`; hidden once Web Chat is rendered), and the note
+ *   `#webchat-pending` (`role="status"`, {@link PENDING_NOTES}) shown while messages the server could
+ *   not store wait to be sent again (the page's `postActivity` is the queue of `webchat-resend.ts`).
  */
 import { createReadStream, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Request, Response, Server } from 'restify';
+import { RESEND_SCRIPT } from './webchat-resend.js';
 
 /** Options of {@link mountWebChatPage}. */
 export interface WebChatPageOptions {
@@ -38,9 +42,19 @@ export interface WebChatPageOptions {
   title?: string;
 }
 
-type PageLang = 'zh' | 'en';
+type PageLang = 'zh' | 'zh-Hant' | 'en';
 
-const TEXTS: Record<PageLang, { htmlLang: string; locale: string; title: string; intro: string; connecting: string; failed: string; other: { href: string; label: string; lang: string } }> = {
+/**
+ * The note shown while messages wait to be sent again (`{n}`: how many). True in every case it is
+ * shown: the server has not received them, and the page sends them once it can, if it stays open.
+ */
+export const PENDING_NOTES: Readonly<Record<'zh-Hans' | 'zh-Hant' | 'en', string>> = {
+  'zh-Hans': '服务暂时不可用：您的 {n} 条消息还没有送达。服务恢复后本页会自动重新发送，请不要关闭此页面。',
+  'zh-Hant': '服務暫時無法使用：您的 {n} 則訊息尚未送達。服務恢復後本頁會自動重新傳送，請不要關閉此頁面。',
+  en: 'The service is unavailable for the moment: {n} of your messages have not arrived yet. This page will send them again when the service is back; please keep it open.',
+};
+
+const TEXTS: Record<PageLang, { htmlLang: string; locale: string; title: string; intro: string; connecting: string; failed: string; pending: string; other: { href: string; label: string; lang: string } }> = {
   zh: {
     htmlLang: 'zh-CN',
     locale: 'zh-CN',
@@ -48,6 +62,7 @@ const TEXTS: Record<PageLang, { htmlLang: string; locale: string; title: string;
     intro: '请描述您的问题、投诉或建议，我们会尽快处理。',
     connecting: '正在连接客服…',
     failed: '暂时无法连接客服，请稍后刷新页面重试。',
+    pending: PENDING_NOTES['zh-Hans'],
     other: { href: '/?lang=en', label: 'English', lang: 'en' },
   },
   en: {
@@ -57,9 +72,27 @@ const TEXTS: Record<PageLang, { htmlLang: string; locale: string; title: string;
     intro: 'Tell us about your question, complaint or suggestion and we will look into it.',
     connecting: 'Connecting…',
     failed: 'We could not connect to customer service. Please reload the page in a moment.',
+    pending: PENDING_NOTES.en,
     other: { href: '/', label: '中文', lang: 'zh-CN' },
   },
+  'zh-Hant': {
+    htmlLang: 'zh-Hant',
+    locale: 'zh-TW',
+    title: '客戶服務',
+    intro: '請描述您的問題、投訴或建議，我們會盡快處理。',
+    connecting: '正在連線客服…',
+    failed: '暫時無法連線客服，請稍後重新整理頁面再試。',
+    pending: PENDING_NOTES['zh-Hant'],
+    other: { href: '/?lang=en', label: 'English', lang: 'en' },
+  },
 };
+
+/** The page language a `?lang=` value asks for (Simplified Chinese unless `en` or `zh-Hant`). */
+function pageLang(value: string | null): PageLang {
+  if (value === 'en') return 'en';
+  if (value !== null && /^zh-(?:Hant|TW|HK|MO)$/i.test(value)) return 'zh-Hant';
+  return 'zh';
+}
 
 /** Where Web Chat's browser bundle is: `<package>/dist/webchat.js`, found through the package's entry. */
 export function webChatBundlePath(): string {
@@ -77,7 +110,7 @@ export function mountWebChatPage(server: Server, opts: WebChatPageOptions = {}):
   const bundleEtag = `"${bundle.size.toString(16)}-${Math.floor(bundle.mtimeMs).toString(16)}"`;
 
   server.get('/', async (req: Request, res: Response) => {
-    const lang: PageLang = new URL(req.url ?? '/', 'http://localhost').searchParams.get('lang') === 'en' ? 'en' : 'zh';
+    const lang = pageLang(new URL(req.url ?? '/', 'http://localhost').searchParams.get('lang'));
     const nonce = randomBytes(16).toString('base64');
     const html = renderPage(lang, opts.title, nonce);
     res.writeHead(200, {
@@ -135,7 +168,7 @@ function scriptJson(value: unknown): string {
 function renderPage(lang: PageLang, customTitle: string | undefined, nonce: string): string {
   const t = TEXTS[lang];
   const title = escapeHtml(customTitle ?? t.title);
-  const config = { locale: t.locale, failed: t.failed };
+  const config = { locale: t.locale, failed: t.failed, pending: t.pending };
   return `<!DOCTYPE html>
 <html lang="${t.htmlLang}">
 <head>
@@ -165,6 +198,8 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
   #webchat-status { margin: 0; padding: 0.75rem 1rem; font-size: 0.9rem; color: #4a5260; }
   #webchat-status.error { color: #b42318; }
   #webchat-status[hidden] { display: none; }
+  #webchat-pending { margin: 0; padding: 0.5rem 1rem; font-size: 0.9rem; background: #fff4e5; color: #7a4100; border-bottom: 1px solid #f0d3a8; }
+  #webchat-pending[hidden] { display: none; }
   @media (max-width: 760px) { .chat { margin: 0; border-radius: 0; border-left: 0; border-right: 0; } }
 </style>
 </head>
@@ -176,11 +211,13 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
 <p class="intro">${escapeHtml(t.intro)}</p>
 <main class="chat" aria-label="${title}">
   <p id="webchat-status" role="status">${escapeHtml(t.connecting)}</p>
+  <p id="webchat-pending" role="status" aria-live="polite" hidden></p>
   <div id="webchat" data-testid="webchat"></div>
 </main>
-<noscript><p>${lang === 'en' ? 'This page needs JavaScript.' : '此页面需要启用 JavaScript。'}</p></noscript>
+<noscript><p>${lang === 'en' ? 'This page needs JavaScript.' : lang === 'zh-Hant' ? '此頁面需要啟用 JavaScript。' : '此页面需要启用 JavaScript。'}</p></noscript>
 <script src="/static/webchat.js"></script>
 <script nonce="${nonce}">
+${RESEND_SCRIPT}
 (function () {
   var config = ${scriptJson(config)};
   var status = document.getElementById('webchat-status');
@@ -219,6 +256,49 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
     if (window.console) console.error(err);
   }
 
+  // A message the server could not take (503 while its database is down) stays in this page and is
+  // sent again, the same activity (same clientActivityID), until accepted; the customer is told.
+  var pendingNote = document.getElementById('webchat-pending');
+  function showPending(n) {
+    pendingNote.textContent = n > 0 ? config.pending.replace('{n}', String(n)) : '';
+    pendingNote.hidden = n === 0;
+  }
+  function keepUnsent(directLine, domain, session) {
+    var resender = createResender({
+      post: function (activity, resend) {
+        var headers = { 'Content-Type': 'application/json', Authorization: 'Bearer ' + (directLine.token || session.token) };
+        if (resend) headers['X-Resend'] = '1';
+        return fetch(domain + '/conversations/' + encodeURIComponent(session.conversationId) + '/activities', {
+          method: 'POST', cache: 'no-store', headers: headers, body: JSON.stringify(activity)
+        }).then(function (res) {
+          var retryAfter = Number(res.headers.get('Retry-After')) || 0;
+          return res.json().then(function (b) { return b; }, function () { return {}; }).then(function (b) {
+            return { status: res.status, retryAfter: retryAfter, id: b && typeof b.id === 'string' ? b.id : undefined };
+          });
+        }, function () { return { status: 0, retryAfter: 0 }; });
+      },
+      wait: function (ms) { return new Promise(function (ok) { setTimeout(ok, ms); }); },
+      onPending: showPending
+    });
+    // Web Chat subscribes to what postActivity returns (an observable); it may unsubscribe after its
+    // own timeout, but the message stays queued here and is still sent.
+    directLine.postActivity = function (activity) {
+      return {
+        subscribe: function (observer) {
+          var open = true;
+          resender.send(activity).then(function (id) {
+            if (!open) return;
+            if (observer.next) observer.next(id);
+            if (observer.complete) observer.complete();
+          }, function (err) {
+            if (open && observer.error) observer.error(err);
+          });
+          return { unsubscribe: function () { open = false; } };
+        }
+      };
+    };
+  }
+
   if (!window.WebChat) { fail(new Error('Web Chat did not load')); return; }
   var headers = { Accept: 'application/json' };
   var key = storedKey();
@@ -234,16 +314,19 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
     .then(function (body) {
       keep(body.customerKey);
       keepConversation(body.conversationId);
+      var domain = window.location.origin + '/v3/directline';
       var directLine = window.WebChat.createDirectLine({
         token: body.token,
-        domain: window.location.origin + '/v3/directline',
+        domain: domain,
         webSocket: true
       });
+      keepUnsent(directLine, domain, body);
       window.WebChat.renderWebChat({
         directLine: directLine,
         locale: config.locale,
         userID: body.userId,
-        styleOptions: { hideUploadButton: true }
+        // Web Chat's longest wait (its hard limit is 5 minutes): before it, "Send failed" would show while this page still re-sends.
+        styleOptions: { hideUploadButton: true, sendTimeout: 300000 }
       }, document.getElementById('webchat'));
       status.hidden = true;
     })

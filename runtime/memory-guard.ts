@@ -12,7 +12,8 @@
  * Why garbage first: under 200 busy conversations the server's resident memory reached 633 MiB
  * while a heap snapshot at 546 MiB found 190 MiB alive; V8 lets its heap grow to several times its
  * live size before a full collection when memory is plentiful (a 4 GiB heap limit here), and the
- * caches held a few MiB. A full collection of that heap takes about 0.1–0.3 s.
+ * caches held a few MiB. A forced full collection stops the process for its duration (0.15–0.33 s
+ * for a synthetic 300 MiB heap on this machine), so V8 is mostly asked to collect sooner by itself.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -31,8 +32,8 @@ export interface MemoryGuardOptions {
   /** Caches shed at most this often, in ms. Default 30 s. */
   shedEveryMs?: number;
   /**
-   * Resident set size in bytes (default: `process.memoryUsage()`, whose heap, external and
-   * array-buffer figures are then kept for the peak breakdown in {@link MemoryGuard.status}).
+   * Resident set size in bytes (default: `process.memoryUsage.rss()`, with the heap, external and
+   * array-buffer figures taken at each new peak for the breakdown in {@link MemoryGuard.status}).
    */
   sample?: () => number;
   /** How often to sample, in ms. Default 1000. */

@@ -10,7 +10,10 @@
  * - many clients: the same loops spread over `--clients` source addresses (127.0.0.2 …), so each
  *   client stays within its own byte budget and the server stores what it accepts.
  * The server's resident memory (and the embedded database's) is sampled every 100 ms. After the
- * floods, a fresh customer must still get an answer. Reports peak and median RSS per phase against
+ * floods, a fresh customer must still get an answer. Before them, what one message costs: ten
+ * `--message-kb` messages posted one after another into one conversation, each timed from the POST
+ * to its answer (median and max). `BENCH_BOT_SERVER=<other checkout>/dist/bot/main.js` measures
+ * another build's server (scripts/server-process.ts). Reports peak and median RSS per phase against
  * the ceiling, and the responses by status; the last line is JSON with --json.
  */
 import { request, Agent } from 'node:http';
@@ -53,6 +56,8 @@ runCli(async () => {
   try {
     const idle = server.rssMiB() ?? 0;
     process.stderr.write(`server ready, resident ${idle.toFixed(0)} MiB, ceiling ${ceiling} MiB\n`);
+    const single = await onePostAtATime(server.base, text, 10);
+    process.stderr.write(`one ${kb} KB message at a time: median ${single.medianMs} ms, max ${single.maxMs} ms (${single.posts} posts, statuses ${single.statuses.join(' ')})\n`);
     phases.push(await flood(server, 'one client', seconds, concurrency, () => '127.0.0.1', text));
     let next = 0;
     phases.push(await flood(server, `${clients} clients`, seconds, concurrency, () => `127.0.0.${2 + (next++ % clients)}`, text));
@@ -60,7 +65,7 @@ runCli(async () => {
     const settled = server.rssMiB() ?? 0;
     const answer = await stillAnswers(server.base);
     const peak = Math.max(...phases.map((p) => p.rss.peakMiB));
-    const result = { ceilingMiB: ceiling, idleMiB: round(idle), settledMiB: round(settled), peakMiB: round(peak), withinCeiling: peak <= ceiling, freshCustomerAnswered: answer, messageKiB: kb, phases };
+    const result = { ceilingMiB: ceiling, idleMiB: round(idle), settledMiB: round(settled), peakMiB: round(peak), withinCeiling: peak <= ceiling, freshCustomerAnswered: answer, messageKiB: kb, singlePost: single, phases };
     for (const p of phases) {
       process.stderr.write(
         `${p.name}: ${p.posted} posts in ${p.seconds} s (${Object.entries(p.byStatus).map(([s, n]) => `${s}×${n}`).join(', ')}), accepted ${p.acceptedMiB.toFixed(1)} MiB; server RSS start ${p.rss.startMiB.toFixed(0)}, median ${p.rss.medianMiB.toFixed(0)}, peak ${p.rss.peakMiB.toFixed(0)}, end ${p.rss.endMiB.toFixed(0)} MiB; database peak ${p.databaseRssPeakMiB?.toFixed(0) ?? '-'} MiB\n`,
@@ -135,6 +140,29 @@ async function flood(server: ServerProcess, name: string, seconds: number, concu
     rss: { startMiB: round(start), peakMiB: round(sorted.at(-1) ?? start), medianMiB: round(sorted[Math.floor(sorted.length / 2)] ?? start), endMiB: round(server.rssMiB() ?? 0) },
     databaseRssPeakMiB: dbPeak === null ? null : round(dbPeak),
   };
+}
+
+/** `n` messages posted one after another into one conversation (from its own address): ms per POST, to its answer. */
+async function onePostAtATime(base: string, text: string, n: number): Promise<{ posts: number; medianMs: number; maxMs: number; statuses: number[] }> {
+  const agent = new Agent({ keepAlive: true, localAddress: '127.0.1.1' } as ConstructorParameters<typeof Agent>[0]);
+  try {
+    const page = await call(base, 'GET', '/api/webchat/token', agent);
+    const { conversationId, token } = JSON.parse(page.body) as { conversationId: string; token: string };
+    await call(base, 'POST', '/v3/directline/conversations', agent, token, '{}');
+    const body = JSON.stringify({ type: 'message', text, locale: 'zh-CN' });
+    const times: number[] = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const r = await call(base, 'POST', `/v3/directline/conversations/${conversationId}/activities`, agent, token, body);
+      times.push(performance.now() - t0);
+      statuses.push(r.status);
+    }
+    const sorted = [...times].sort((a, b) => a - b);
+    return { posts: n, medianMs: Math.round(sorted[Math.floor(n / 2)]), maxMs: Math.round(sorted[n - 1]), statuses: [...new Set(statuses)] };
+  } finally {
+    agent.destroy();
+  }
 }
 
 /** A new customer after the flood: the page's token, a conversation, 帮助, and the bot's answer. */

@@ -26,7 +26,8 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, opts: { readyWithinMs?: number; stderr?: 'inherit' | 'ignore' } = {}): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-server-'));
   const port = await freePort();
-  const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
+  // BENCH_BOT_SERVER: another build's dist/bot/main.js (to compare a branch with main in one sitting).
+  const main = process.env.BENCH_BOT_SERVER || fileURLToPath(new URL('../bot/main.js', import.meta.url));
   const child = spawn(process.execPath, [main], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', 'ignore', opts.stderr ?? 'inherit'],

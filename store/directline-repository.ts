@@ -344,16 +344,18 @@ export class MongoDirectLineRepository {
     r.tailBytes += size;
     this.tailBytes += size;
     this.dropEntry(r, entry.seq - keep);
-    while (r.tailBytes > TAIL_BYTES_PER_CONVERSATION) this.dropEntry(r, r.tail.keys().next().value as number);
-    while (this.tailBytes > TAIL_BYTES) this.dropOldestTail();
+    while (r.tailBytes > TAIL_BYTES_PER_CONVERSATION && r.tail.size > 0) this.dropEntry(r, r.tail.keys().next().value as number);
+    while (this.tailBytes > TAIL_BYTES && this.dropOldestTail());
   }
 
-  private dropOldestTail(): void {
+  /** Drops the least recently used conversation's tail; false when no conversation has one. */
+  private dropOldestTail(): boolean {
     for (const rec of this.records.values()) {
       if (rec.tail.size === 0) continue;
       this.dropTail(rec);
-      return;
+      return true;
     }
+    return false;
   }
 
   /**
@@ -433,6 +435,28 @@ export class MongoDirectLineRepository {
       return { seq, activity };
     }
     throw new Error(`direct line: could not append to conversation ${conv._id}`);
+  }
+
+  /**
+   * The entry, among the conversation's last `within`, whose activity carries
+   * `channelData.clientActivityID === clientId` (a client re-sending what it is not sure arrived),
+   * or null. Looks at the entries kept in this process; with `fromDatabase`, reads the last
+   * `within` from the log too (another process may have taken the first copy, or a write may have
+   * landed although its answer was lost).
+   */
+  async findByClientId(conv: DirectLineConversation, clientId: string, within: number, fromDatabase: boolean): Promise<LoggedActivity | null> {
+    const matches = (a: Record<string, unknown>): boolean => {
+      const data = a.channelData;
+      const from = a.from;
+      const byUser = typeof from === 'object' && from !== null && (from as Record<string, unknown>).role === 'user';
+      return byUser && typeof data === 'object' && data !== null && (data as Record<string, unknown>).clientActivityID === clientId;
+    };
+    const tail = this.records.get(conv._id)?.tail;
+    if (tail) for (const e of tail.values()) if (matches(e.activity)) return { seq: e.seq, activity: e.activity };
+    if (!fromDatabase) return null;
+    const latest = await this.latestSeq(conv);
+    const { entries } = await this.after(conv, Math.max(0, latest - within), within, latest);
+    return entries.find((e) => matches(e.activity)) ?? null;
   }
 
   /** Marks the activity at `seq` as moved to `to` (an update replaced it further down the log). */

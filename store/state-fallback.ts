@@ -16,7 +16,7 @@
  *   {@link StateUnavailableError}: the bot then answers that turn without state (and files the
  *   demand into the ticket outbox) rather than guess an empty conversation and overwrite the real one.
  *
- * Kept writes live in memory only (bounded): they bridge a database restart of seconds, not a crash
+ * Kept writes live in memory only (bounded: 20,000 conversations, 32 MiB): they bridge a database restart of seconds, not a crash
  * of this process; tickets, which must survive both, go through the durable outbox instead.
  */
 import type { Storage, StoreItems } from 'botbuilder';
@@ -64,9 +64,14 @@ type Kept = Record<string, unknown> | null;
 
 /** Bytes of last copies kept by default (a dialog state is 1–3 KB: several thousand conversations). */
 const COPY_BYTES = 16 * 1024 * 1024;
+/** Bytes of states waiting for the database, by default (beyond: the turn is answered without state). */
+const KEPT_BYTES = 32 * 1024 * 1024;
 
 export class OutageTolerantStorage implements Storage {
   private readonly kept = new Map<string, Kept>();
+  /** Estimated size of each kept state (its JSON, two bytes a character), and their sum. */
+  private readonly keptSizes = new Map<string, number>();
+  private keptBytes = 0;
   /** Last state read from or written to the database per key, as JSON ('null': none), least recently used first. */
   private readonly copies = new Map<string, string>();
   private copyBytes = 0;
@@ -80,6 +85,7 @@ export class OutageTolerantStorage implements Storage {
     private readonly maxKept = 20_000,
     private readonly deadlineMs = OPERATION_DEADLINE_MS,
     private readonly maxCopyBytes = COPY_BYTES,
+    private readonly maxKeptBytes = KEPT_BYTES,
   ) {}
 
   /** Bytes held by last copies (UTF-16, as JavaScript holds them). */
@@ -178,7 +184,21 @@ export class OutageTolerantStorage implements Storage {
     if (!this.kept.has(key) && this.kept.size >= this.maxKept) {
       throw new StateUnavailableError(`conversation state cannot be saved: ${this.maxKept} conversations already wait for the database`);
     }
+    // Bounded in bytes too, checked before keeping: one huge state cannot hold the memory.
+    const size = item === null ? 8 : JSON.stringify(item).length * 2;
+    const before = this.keptSizes.get(key) ?? 0;
+    if (this.keptBytes - before + size > this.maxKeptBytes) {
+      throw new StateUnavailableError(`conversation state cannot be saved: ${this.maxKeptBytes} bytes of conversation state already wait for the database`);
+    }
     this.kept.set(key, item);
+    this.keptSizes.set(key, size);
+    this.keptBytes += size - before;
+  }
+
+  private unkeep(key: string): void {
+    this.kept.delete(key);
+    this.keptBytes -= this.keptSizes.get(key) ?? 0;
+    this.keptSizes.delete(key);
   }
 
   /** Writes kept states once the database answers; leaves them kept while it does not. One flush at a time. */
@@ -191,7 +211,7 @@ export class OutageTolerantStorage implements Storage {
           else await withDeadline(this.inner.write({ [key]: { ...item, eTag: '*' } }), this.deadlineMs);
           this.copy(key, item);
           // A newer version kept while this one was written stays for the next flush.
-          if (this.kept.get(key) === item) this.kept.delete(key);
+          if (this.kept.get(key) === item) this.unkeep(key);
         }
         this.log.info({}, 'conversation states kept during the outage written to the database');
       } catch (err) {

@@ -17,6 +17,15 @@ export const DIRECT_LINE_CHANNEL_ID = 'webchat';
 /** Prefix of the user ids the bot sees: a web client cannot pose as another channel's user. */
 export const WEBCHAT_USER_PREFIX = 'webchat:';
 
+/** How far back in a conversation's log a re-sent activity is looked for (its last N entries). */
+export const RESEND_WINDOW = 50;
+
+/** The client's own id of an activity (Web Chat sets `channelData.clientActivityID`), if it has a usable one. */
+export function clientActivityIdOf(input: ClientActivity): string | undefined {
+  const id = input.channelData?.clientActivityID;
+  return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : undefined;
+}
+
 /** An activity in its JSON wire form (dates are ISO strings). */
 export type WireActivity = Record<string, unknown> & { type: string; id?: string };
 
@@ -49,6 +58,8 @@ export class ConversationService {
    * enforces the budget on what it received.
    */
   private readonly clientBytes = new Map<string, number>();
+  /** Client activities being stored here now, by `<conversation>|<clientActivityID>`: a copy sent meanwhile waits for the first. */
+  private readonly inFlight = new Map<string, Promise<string>>();
 
   constructor(private readonly o: ConversationServiceOptions) {}
 
@@ -125,7 +136,31 @@ export class ConversationService {
    * Stores what the client said (after checking the conversation's byte budget), echoes it to the
    * streams, and hands it to the bot; resolves when the bot's turn is done.
    */
-  async fromClient(conv: DirectLineConversation, input: ClientActivity, bytes: number): Promise<string> {
+  async fromClient(conv: DirectLineConversation, input: ClientActivity, bytes: number, resend = false): Promise<string> {
+    const clientId = clientActivityIdOf(input);
+    if (clientId === undefined) return this.storeFromClient(conv, input, bytes);
+    // The same activity sent again (the page re-sends after a 503 or a lost answer) is stored and
+    // handed to the bot once: a copy already in the log is answered with its id.
+    const key = `${conv._id}|${clientId}`;
+    const running = this.inFlight.get(key);
+    if (running) return running.catch(() => this.fromClient(conv, input, bytes, true));
+    const run = (async () => {
+      const earlier = await this.o.repo.findByClientId(conv, clientId, RESEND_WINDOW, resend);
+      if (earlier) {
+        this.o.log.info({ conversationId: conv._id, activityId: earlier.activity.id }, 'direct line: activity sent again; already in the log, not stored twice');
+        return String(earlier.activity.id);
+      }
+      return this.storeFromClient(conv, input, bytes);
+    })();
+    this.inFlight.set(key, run);
+    try {
+      return await run;
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  private async storeFromClient(conv: DirectLineConversation, input: ClientActivity, bytes: number): Promise<string> {
     const used = this.clientBytes.get(conv._id) ?? 0;
     if (used + bytes > this.o.limits.maxConversationBytes) {
       throw new TooManyRequestsError(`this conversation has reached its size limit (${this.o.limits.maxConversationBytes} bytes); please start a new one`);
@@ -140,16 +175,24 @@ export class ConversationService {
     const { from: _from, ...fields } = input;
     const name = input.from?.name ?? conv.userName;
     const locale = fields.locale ?? conv.locale;
-    const entry = await this.append(conv, (seq) => ({
-      ...fields,
-      id: activityId(conv._id, seq),
-      timestamp: new Date().toISOString(),
-      channelId: DIRECT_LINE_CHANNEL_ID,
-      conversation: { id: conv._id },
-      from: { id: conv.userId, ...(name ? { name } : {}), role: 'user' },
-      recipient: { id: this.o.botId, role: 'bot' },
-      ...(locale ? { locale } : {}),
-    }));
+    let entry: LoggedActivity;
+    try {
+      entry = await this.append(conv, (seq) => ({
+        ...fields,
+        id: activityId(conv._id, seq),
+        timestamp: new Date().toISOString(),
+        channelId: DIRECT_LINE_CHANNEL_ID,
+        conversation: { id: conv._id },
+        from: { id: conv.userId, ...(name ? { name } : {}), role: 'user' },
+        recipient: { id: this.o.botId, role: 'bot' },
+        ...(locale ? { locale } : {}),
+      }));
+    } catch (err) {
+      // Not stored (for example the database is down): the bytes are not spent; the client may re-send.
+      const now = this.clientBytes.get(conv._id);
+      if (now !== undefined) this.clientBytes.set(conv._id, Math.max(0, now - bytes));
+      throw err;
+    }
     const activity = entry.activity as WireActivity;
     try {
       await this.deliver(conv._id, { ...activity, serviceUrl: this.o.serviceUrl() });

@@ -68,6 +68,22 @@ export class ServiceBusyError extends DirectLineError {
   }
 }
 
+/** Seconds a client waits before re-sending after a {@link StorageUnavailableError}. */
+export const STORAGE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * 503: the database behind the activity log cannot be reached, so nothing was stored: the client
+ * should send the same activity again (same `channelData.clientActivityID`) after
+ * `retryAfterSeconds`; a re-sent activity that did reach the log is answered with its id, not stored
+ * twice.
+ */
+export class StorageUnavailableError extends DirectLineError {
+  readonly retryAfterSeconds = STORAGE_RETRY_AFTER_SECONDS;
+  constructor() {
+    super(503, 'ServiceUnavailable', 'the service cannot store messages right now, so this one was not received; send it again in a few seconds (with the same channelData.clientActivityID)');
+  }
+}
+
 /** 502: the bot failed on the activity (it stays in the log). */
 export class BotFailedError extends DirectLineError {
   constructor() {

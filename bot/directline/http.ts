@@ -7,7 +7,8 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'restify';
 import type { z } from 'zod';
-import { BadRequestError, DirectLineError, ServiceBusyError, TooManyRequestsError, UnauthorizedError } from './errors.js';
+import { BadRequestError, DirectLineError, ServiceBusyError, StorageUnavailableError, TooManyRequestsError, UnauthorizedError } from './errors.js';
+import { isUnavailable } from '../../store/ticket-repository.js';
 import { findPrototypeKey } from '../../store/validation.js';
 
 /** Minimal logger shape (pino's fits). */
@@ -88,14 +89,18 @@ export function route(log: DirectLineLog, handler: (req: Request, res: Response)
   };
 }
 
-/** Answers an error in Direct Line's shape; untyped errors become a logged 500 without details. */
+/**
+ * Answers an error in Direct Line's shape: the database being unreachable is a 503 with
+ * `Retry-After` (nothing was stored; the client may send again), other untyped errors a logged 500
+ * without details.
+ */
 export function sendError(res: Response, err: unknown, log: DirectLineLog): void {
-  const e = err instanceof DirectLineError ? err : new DirectLineError(500, 'ServiceError', 'internal error');
+  const e = err instanceof DirectLineError ? err : isUnavailable(err) ? new StorageUnavailableError() : new DirectLineError(500, 'ServiceError', 'internal error');
   if (!(err instanceof DirectLineError)) log.warn({ err: errorText(err) }, 'direct line: request failed');
   if (res.headersSent) return;
   // The rest of an oversized body is not read: close the connection after the answer.
   if (e.code === 'MessageSizeTooBig') res.header('Connection', 'close');
-  if ((e instanceof TooManyRequestsError || e instanceof ServiceBusyError) && e.retryAfterSeconds !== undefined) res.header('Retry-After', String(e.retryAfterSeconds));
+  if ((e instanceof TooManyRequestsError || e instanceof ServiceBusyError || e instanceof StorageUnavailableError) && e.retryAfterSeconds !== undefined) res.header('Retry-After', String(e.retryAfterSeconds));
   res.send(e.status, { error: { code: e.code, message: e.message } });
 }
 

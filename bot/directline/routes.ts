@@ -7,7 +7,9 @@
  * - `POST /v3/directline/tokens/refresh` → `{conversationId, token, expires_in}`
  * - `POST /v3/directline/conversations` `{user?, locale?}` → 201 `{conversationId, token, expires_in, streamUrl}`
  * - `GET  /v3/directline/conversations/{id}?watermark=` → `{conversationId, token, expires_in, streamUrl}`
- * - `POST /v3/directline/conversations/{id}/activities` → `{id}`
+ * - `POST /v3/directline/conversations/{id}/activities` → `{id}` (503 with `Retry-After` when the log
+ *   cannot be written; an activity sent again with the same `channelData.clientActivityID` is
+ *   answered with the first copy's id and not stored or handed to the bot twice)
  * - `GET  /v3/directline/conversations/{id}/activities?watermark=` → `{activities, watermark}`
  *
  * Who the user is: the server decides. A conversation gets its user when it is created: the one in
@@ -34,6 +36,12 @@ export const MAX_CLIENT_BODY_BYTES = 64 * 1024;
 export const CUSTOMER_KEY_HEADER = 'x-customer-key';
 /** The conversation the page had before a reload; resumed only for the customer it belongs to. */
 export const RESUME_HEADER = 'x-conversation-id';
+/**
+ * Set (to `1`) by a client re-sending an activity it is not sure arrived (after a 503 or a lost
+ * answer): the server then also looks for its `channelData.clientActivityID` in the stored log
+ * (not only in this process's memory) before storing it.
+ */
+export const RESEND_HEADER = 'x-resend';
 /** A BCP 47 locale as Web Chat names it (en-US, zh-CN, zh-Hant-HK). */
 const LOCALE = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$/;
 
@@ -197,7 +205,7 @@ export function mountClientRoutes(server: Server, d: ClientRouteDeps): void {
     const { body, bytes } = await readJsonBody(req, MAX_CLIENT_BODY_BYTES, false);
     const input = parseWith(ClientActivitySchema, body);
     d.budget.charge(clientOf(req), bytes);
-    const id = await conversations.fromClient(conv, input, bytes);
+    const id = await conversations.fromClient(conv, input, bytes, firstHeader(req.headers[RESEND_HEADER]) === '1');
     res.send(200, { id });
   }));
 

@@ -29,7 +29,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MAX_CLIENT_BODY_BYTES, mountDirectLine, WEBCHAT_USER_PREFIX, type DirectLineHandle, type DirectLineOptions } from '../../bot/directline.js';
 import { WebChatAdapter } from '../../bot/webchat-adapter.js';
 import { MongoDirectLineRepository } from '../../store/directline-repository.js';
-import { mountWebChatPage, webChatBundlePath } from '../../bot/webchat-page.js';
+import { mountWebChatPage, PENDING_NOTES, webChatBundlePath } from '../../bot/webchat-page.js';
+import { RESEND_SCRIPT } from '../../bot/webchat-resend.js';
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -640,7 +641,11 @@ describe('web chat page', () => {
     expect(html).toContain('<title>客户服务</title>');
     expect(html).toContain('<script src="/static/webchat.js"></script>');
     expect(html).toContain("fetch('/api/webchat/token?locale=' + encodeURIComponent(config.locale)");
-    expect(html).toContain("domain: window.location.origin + '/v3/directline'");
+    expect(html).toContain("var domain = window.location.origin + '/v3/directline';");
+    // The re-sending queue (bot/webchat-resend.ts) is inlined as is, with the note in the page's language.
+    expect(html).toContain(RESEND_SCRIPT);
+    expect(html).toContain('keepUnsent(directLine, domain, body);');
+    expect(html).toContain(JSON.stringify(PENDING_NOTES['zh-Hans']));
     expect(html).toContain('"locale":"zh-CN"');
     expect(html).toContain('renderWebChat');
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org)/); // no external network
@@ -651,6 +656,13 @@ describe('web chat page', () => {
     expect(en).toContain('<html lang="en">');
     expect(en).toContain('<title>Customer service</title>');
     expect(en).toContain('"locale":"en-US"');
+    expect(en).toContain(JSON.stringify(PENDING_NOTES.en));
+
+    const hant = await (await fetch(`${A.base}/?lang=zh-Hant`)).text();
+    expect(hant).toContain('<html lang="zh-Hant">');
+    expect(hant).toContain('<title>客戶服務</title>');
+    expect(hant).toContain('"locale":"zh-TW"');
+    expect(hant).toContain(JSON.stringify(PENDING_NOTES['zh-Hant']));
   });
 
   it('serves the Web Chat bundle from node_modules', async () => {

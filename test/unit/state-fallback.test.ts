@@ -65,6 +65,28 @@ describe('OutageTolerantStorage', () => {
     await expect(s.write({ e: { x: 1 } })).rejects.toBeInstanceOf(StateUnavailableError);
   });
 
+  it('bounds what waits for the database in bytes too, checked before keeping it', async () => {
+    const inner = new FlakyStorage();
+    const s = new OutageTolerantStorage(inner, log, 100, 1000, 1024 * 1024, 3500);
+    inner.down = true;
+    await s.write({ a: { text: 'x'.repeat(1000) } }); // 2,022 bytes of a 3,500-byte budget
+    await expect(s.write({ b: { text: 'y'.repeat(1000) } })).rejects.toBeInstanceOf(StateUnavailableError);
+    expect(s.pending()).toBe(1);
+    // Replacing a kept state counts its new size, not both.
+    await s.write({ a: { text: 'z'.repeat(1500) } });
+    expect(await s.read(['a'])).toEqual({ a: { text: 'z'.repeat(1500), eTag: '*' } });
+    await s.write({ c: { n: 1 } });
+    expect(s.pending()).toBe(2);
+    // Once written, the room is free again.
+    inner.down = false;
+    await new Promise((r) => setTimeout(r, 1100));
+    await s.read(['a']);
+    expect(s.pending()).toBe(0);
+    inner.down = true;
+    await s.write({ b: { text: 'y'.repeat(1000) } });
+    expect(s.pending()).toBe(1);
+  });
+
   it('treats a database call that never answers as unreachable', async () => {
     const inner = new FlakyStorage();
     inner.write = () => new Promise(() => {});
