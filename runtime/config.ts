@@ -212,6 +212,12 @@ const ConfigSchema = z.object({
   WECOM_API_BASE: z.string().url().default('https://qyapi.weixin.qq.com'),
   /** Messages one WeCom customer (external_userid) may send per minute; more get a polite "slow down" and are not processed. */
   WECOM_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
+  /**
+   * Seconds between the safety-net syncs of each known WeCom account while the server runs (0: off).
+   * A callback WeCom gives up on would otherwise be made good only by the account's next callback or
+   * the next start; the delivery log and the cursor keep a message from being filed twice.
+   */
+  WECOM_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
 });
 
 /** The validated configuration; `HOST` is always resolved. */

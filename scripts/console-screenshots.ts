@@ -8,7 +8,7 @@
  * and a canned reply. Writes PNG files into --out and prints {"files": [...]} last. The database is
  * removed afterwards.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -68,6 +68,13 @@ async function main(): Promise<void> {
     await services.tickets.change(numbers[2], { assignee: 'zhang' }, 'li');
     await services.tickets.reply(numbers[5], '已联系快递公司核实签收情况，请您稍候。', 'li');
     await services.tickets.addCustomerMessage(numbers[0], '请问明天能送到吗？');
+    // Files the customer sent (as the e-mail channel keeps them): a picture, a PDF, one over the cap.
+    const picture = readFileSync(join(PROJECT_ROOT, 'docs/screenshots/console-admin-canned.png'));
+    await services.store.attachments.add([
+      { ticketNumber: numbers[0], filename: '快递面单.png', contentType: 'image/png', size: picture.length, content: picture, note: null, channelId: 'email', messageRef: '<demo-1@example.com>' },
+      { ticketNumber: numbers[0], filename: '订单截图.pdf', contentType: 'application/pdf', size: 48_213, content: Buffer.alloc(48_213, 32), note: null, channelId: 'email', messageRef: '<demo-1@example.com>' },
+      { ticketNumber: numbers[0], filename: '开箱视频.mp4', contentType: 'video/mp4', size: 31_457_280, content: null, note: 'over the 8388608-byte limit: in the customer’s e-mail <demo-1@example.com>', channelId: 'email', messageRef: '<demo-1@example.com>' },
+    ], 'screenshots-demo');
     await new Promise((r) => setTimeout(r, 4000));
 
     const page = await browser.newPage({ locale: 'zh-CN', viewport: { width: 1280, height: 860 } });
@@ -98,6 +105,10 @@ async function main(): Promise<void> {
     await page.goto(`${base}/console#/tickets/${numbers[0]}`);
     await page.getByTestId('canned-replies').selectOption({ label: '已受理' });
     await shot(page, 'console-ticket.png');
+    await page.getByTestId('thumbnail').locator('img').waitFor();
+    const filesShot = join(out, 'console-attachments.png');
+    await page.getByTestId('attachments').screenshot({ path: filesShot });
+    files.push(filesShot.slice(PROJECT_ROOT.length + 1));
     await page.goto(`${base}/console#/new`);
     await page.getByTestId('new-text').fill('上周买的热水壶漏水，要求换货');
     await page.getByLabel('客户姓名', { exact: true }).fill('周先生');

@@ -42,6 +42,7 @@ export const CONSOLE_FILES = [
   'pages/inbox.js',
   'pages/live.js',
   'pages/ticket.js',
+  'pages/ticket-attachments.js',
   'pages/dashboard.js',
   'pages/customers.js',
   'pages/models.js',

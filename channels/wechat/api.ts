@@ -110,6 +110,17 @@ export class WeChatApi {
             this.lastError = `WeChat API ${path} unreachable: ${(err as Error).message}`;
             throw new WeChatApiError(-1, this.lastError, { cause: err });
           }
+          // A video's answer is JSON with its download URL (WeChat documents it so for media/get).
+          const videoUrl = 'json' in media ? media.json.video_url : undefined;
+          if (typeof videoUrl === 'string' && /^https?:\/\//.test(videoUrl)) {
+            try {
+              media = await readMedia(await fetch(videoUrl, { signal: AbortSignal.timeout(this.opts.timeoutMs) }), maxBytes);
+            } catch (err) {
+              if (err instanceof MediaTooLarge) throw new WeChatApiError(-2, err.message);
+              throw new WeChatApiError(-3, `the video's download URL was unreachable: ${(err as Error).message}`, { cause: err });
+            }
+            if ('json' in media) throw new WeChatApiError(-3, "the video's download URL answered without the file");
+          }
           if ('json' in media) {
             const errcode = typeof media.json.errcode === 'number' ? media.json.errcode : -1;
             throw new WeChatApiError(errcode, `WeChat refused the media (errcode ${errcode}: ${String(media.json.errmsg ?? '').slice(0, 200)})`);

@@ -2,9 +2,10 @@
  * The WeChat Official Account (公众号) channel on `/channels/wechat`:
  * - `GET` answers WeChat's server URL verification (signature over token, timestamp, nonce → echostr);
  * - `POST` takes message pushes, in plaintext or safe mode (`encrypt_type=aes`), turns them into
- *   activities for the bot (text; voice with WeChat's recognition text; image as an attachment,
- *   its bytes fetched by MediaId (`GET /cgi-bin/media/get`) into the ticket's attachments;
- *   other media for a polite answer; subscribe as a new member), and answers within WeChat's
+ *   activities for the bot (text; voice with WeChat's recognition text; image, voice without
+ *   recognition text and video as attachments, their bytes fetched by MediaId
+ *   (`GET /cgi-bin/media/get`, a video through the `video_url` it answers) into the ticket's
+ *   attachments; other media for a polite answer; subscribe as a new member), and answers within WeChat's
  *   5-second wait: the bot's reply as a passive reply, or "success" and the reply later through the
  *   customer-service API (channels/wechat/adapter.ts).
  *
@@ -185,14 +186,15 @@ export class WeChatChannel implements Channel {
       return this.answer(res, push, q, slowDown(activity.text));
     }
     const host = this.host!;
-    // A picture's bytes are fetched by MediaId while the bot runs (the PicUrl expires; WeChat keeps
-    // the media 3 days) and kept on the ticket the bot names once the turn is done.
-    const mediaId = push.msgType === 'image' ? field(push.fields, 'MediaId') : undefined;
-    const media = mediaId && /^[A-Za-z0-9_-]{1,256}$/.test(mediaId) ? this.fetchMedia(mediaId) : null;
+    // A picture's, a voice message's (without recognition text) or a video's bytes are fetched by
+    // MediaId while the bot runs (the PicUrl expires; WeChat keeps the media 3 days) and kept on the
+    // ticket the bot names once the turn is done.
+    const mediaId = keptMediaId(push);
+    const media = mediaId ? this.fetchMedia(mediaId) : null;
     const outcome = await this.adapter.processPush(activity, host.bot, Math.max(0, left()));
     if (outcome.late) this.counts.late++;
     this.track(outcome.done);
-    if (media) this.track(outcome.done.then(() => this.keepMedia(outcome.context.turnState.get(MEDIA_TICKET) as string | undefined, media, mediaId!, msgId)));
+    if (media) this.track(outcome.done.then(() => this.keepMedia(outcome.context.turnState.get(MEDIA_TICKET) as string | undefined, media, mediaId!, msgId, push.msgType)));
     if (outcome.passive === null) return send(res, 200, 'text/plain', 'success');
     this.answer(res, push, q, outcome.passive);
   }
@@ -202,19 +204,19 @@ export class WeChatChannel implements Channel {
     return this.api.getMedia(mediaId, MAX_MEDIA_BYTES).then(
       (media) => ({ media, note: null }),
       (err: Error) => {
-        this.log?.warn({ mediaId, err: err.message }, 'wechat: picture not fetched');
+        this.log?.warn({ mediaId, err: err.message }, 'wechat: media not fetched');
         return { media: null, note: `not downloaded (${err.message.slice(0, 200)}); WeChat keeps temporary media for 3 days: MediaId ${mediaId}` };
       },
     );
   }
 
-  /** Stores a fetched picture on the ticket the turn filed it on or added it to (none: nothing to keep it with). */
-  private async keepMedia(ticketNumber: string | undefined, fetching: Promise<{ media: ChannelMedia | null; note: string | null }>, mediaId: string, msgId: string | undefined): Promise<void> {
+  /** Stores fetched media on the ticket the turn filed it on or added it to (none: nothing to keep it with). */
+  private async keepMedia(ticketNumber: string | undefined, fetching: Promise<{ media: ChannelMedia | null; note: string | null }>, mediaId: string, msgId: string | undefined, msgType: string): Promise<void> {
     const { media, note } = await fetching;
     if (!ticketNumber) return;
     const item = {
       ticketNumber,
-      filename: media?.filename ?? `image-${(msgId ?? mediaId).slice(-24)}${extensionOf(media?.contentType ?? '')}`,
+      filename: media?.filename ?? `${msgType}-${(msgId ?? mediaId).slice(-24)}${extensionOf(media?.contentType ?? '')}`,
       contentType: media?.contentType ?? 'application/octet-stream',
       size: media?.content.length ?? 0,
       content: media?.content ?? null,
@@ -227,7 +229,7 @@ export class WeChatChannel implements Channel {
       await keepOnTicket(this.host!.services.store.attachments, item, `wechat:media:${mediaId}`, (ms) => new Promise((r) => setTimeout(r, ms)), 3);
       this.counts.mediaKept++;
     } catch (err) {
-      this.log?.warn({ ticketNumber, mediaId, err: (err as Error).message }, 'wechat: picture not stored on the ticket');
+      this.log?.warn({ ticketNumber, mediaId, err: (err as Error).message }, 'wechat: media not stored on the ticket');
     }
   }
 
@@ -280,9 +282,10 @@ export class WeChatChannel implements Channel {
       case 'text':
         return messageActivity({ ...base, text: field(fields, 'Content') ?? '' });
       case 'voice': {
-        // WeChat's speech recognition, when the account has it on; without it the bot asks for text.
+        // WeChat's speech recognition, when the account has it on; without it the voice is kept on
+        // the ticket (its bytes fetched by MediaId) and the bot asks for text.
         const recognition = (field(fields, 'Recognition') ?? '').trim();
-        return messageActivity({ ...base, text: recognition, attachments: [media('voice', { contentType: field(fields, 'Format') ? `audio/${field(fields, 'Format')!.toLowerCase()}` : undefined })] });
+        return messageActivity({ ...base, text: recognition, attachments: [media('voice', { contentType: field(fields, 'Format') ? `audio/${field(fields, 'Format')!.toLowerCase()}` : undefined, ...(keptMediaId(push) ? { held: true } : {}) })] });
       }
       case 'image': {
         const url = field(fields, 'PicUrl');
@@ -290,7 +293,8 @@ export class WeChatChannel implements Channel {
       }
       case 'video':
       case 'shortvideo':
-        return messageActivity({ ...base, attachments: [media('video')] });
+        // Kept on the ticket: its bytes are fetched by MediaId (WeChat answers with a video_url).
+        return messageActivity({ ...base, attachments: [media('video', keptMediaId(push) ? { held: true } : {})] });
       case 'location':
         return messageActivity({ ...base, attachments: [{ kind: 'location', name: (field(fields, 'Label') ?? '').slice(0, 200) || undefined }] });
       case 'link': {
@@ -330,4 +334,16 @@ export const SLOW_DOWN = {
 
 function slowDown(text: string | undefined): string {
   return SLOW_DOWN[textLang(text)];
+}
+
+/**
+ * The MediaId whose bytes the channel fetches and keeps for this push: a picture, a voice message
+ * without recognition text (with it, the text is the message) or a video; null otherwise or when
+ * the id is not one WeChat gives.
+ */
+function keptMediaId(push: Push): string | null {
+  const recognised = push.msgType === 'voice' && (field(push.fields, 'Recognition') ?? '').trim() !== '';
+  if (!['image', 'voice', 'video', 'shortvideo'].includes(push.msgType) || recognised) return null;
+  const id = field(push.fields, 'MediaId');
+  return id && /^[A-Za-z0-9_-]{1,256}$/.test(id) ? id : null;
 }

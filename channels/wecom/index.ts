@@ -7,6 +7,8 @@
  *   the messages are pulled with `sync_msg` from the cursor kept per account in the database
  *   (`wecomCursors`), so a restart or a second process neither files a message again nor skips
  *   one. Each message is taken once by its msgid (the shared delivery log, channels/inbound.ts).
+ *   Known accounts are also pulled at start and every `WECOM_SYNC_INTERVAL_SECONDS` (a safety net
+ *   for a callback WeCom gave up on).
  * - Customer messages (origin 3) become activities for the bot: text; image, voice, video and file
  *   with their bytes fetched by `media/get` and kept in the attachments collection on the ticket
  *   the bot names; other kinds for a polite answer. `enter_session` with a welcome_code is greeted
@@ -58,6 +60,8 @@ export interface WeComSettings {
   apiTimeoutMs: number;
   /** First wait before retrying a failed sync, in ms (doubles up to 30 s). */
   retryMs?: number;
+  /** Time between the safety-net syncs of every known account, in ms (0: none). */
+  syncIntervalMs: number;
 }
 
 /** The channel's settings from the configuration, or null when WECOM_CORP_ID is unset (channel off). */
@@ -71,6 +75,7 @@ export function wecomSettings(config: Config): WeComSettings | null {
     apiBase: config.WECOM_API_BASE,
     ratePerMinute: config.WECOM_RATE_PER_MINUTE,
     apiTimeoutMs: config.CHANNEL_TIMEOUT_MS,
+    syncIntervalMs: config.WECOM_SYNC_INTERVAL_SECONDS * 1000,
   };
 }
 
@@ -100,6 +105,7 @@ export class WeComChannel implements Channel {
   private deliveries: DeliveryLog | null = null;
   private cursorsColl: Collection<CursorDoc> | null = null;
   private stopMaintenance: (() => void) | null = null;
+  private periodic: NodeJS.Timeout | null = null;
   private host: ChannelHost | null = null;
   private log: Logger | null = null;
   private closed = false;
@@ -142,6 +148,38 @@ export class WeComChannel implements Channel {
           (err: Error) => host.log.warn({ err: err.message }, 'wecom: accounts to sync at start not read; they sync with their next callback'),
         ),
     );
+    // A callback WeCom gave up on (this server unreachable, five seconds passed) is not sent again:
+    // without a safety net its messages would wait for the account's next callback. Each known
+    // account is pulled every interval; the cursor and the delivery log take every message once.
+    if (this.settings.syncIntervalMs > 0) {
+      this.periodic = setInterval(() => this.syncKnownAccounts(), this.settings.syncIntervalMs);
+      this.periodic.unref();
+    }
+  }
+
+  /**
+   * One round of the safety net: every account with a stored cursor, and every account this process
+   * has synced, is pulled unless its sync is already running (a running sync pulls to the end).
+   */
+  private syncKnownAccounts(): void {
+    if (this.closed) return;
+    const kick = (ids: Iterable<string>) => {
+      for (const id of ids) if (!this.syncs.get(id)?.running) this.schedule(id, null);
+    };
+    this.track(
+      this.cursorsColl!.find({}, { projection: { _id: 1 } })
+        .limit(100)
+        .toArray()
+        .then(
+          (docs) => kick(new Set([...this.syncs.keys(), ...docs.map((d) => d._id)])),
+          (err: Error) => {
+            // The database is down: the accounts this process knows are still pulled (the cursor
+            // kept in this process covers them, see loadCursor).
+            this.log?.warn({ err: err.message }, 'wecom: accounts for the periodic sync not read; syncing the ones this process knows');
+            kick([...this.syncs.keys()]);
+          },
+        ),
+    );
   }
 
   health(): ChannelHealth {
@@ -161,6 +199,7 @@ export class WeComChannel implements Channel {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.periodic) clearInterval(this.periodic);
     this.stopMaintenance?.();
     for (const wake of this.sleepers) wake();
     await this.idle();

@@ -118,10 +118,11 @@ export function taxonomy() {
 }
 
 /**
- * Downloads a file the API makes (exports): fetched with the session's token, then saved through a
- * temporary link. Resolves to the file name and its size in bytes; rejects with {@link ApiError}.
+ * Fetches a file from the API with the session's token. Resolves to its bytes as a Blob, the file
+ * name from Content-Disposition (`filename*=UTF-8''…` first, else `filename="…"`, else `fallback`)
+ * and the response headers; rejects with {@link ApiError}.
  */
-export async function download(path, query) {
+export async function fetchFile(path, query, fallback = 'download') {
   const s = session();
   let res;
   try {
@@ -143,8 +144,24 @@ export async function download(path, query) {
     }
     throw err;
   }
-  const name = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1] ?? 'export';
-  const blob = await res.blob();
+  const disposition = res.headers.get('Content-Disposition') ?? '';
+  let name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? fallback;
+  const encoded = /filename\*=UTF-8''([^;]+)/i.exec(disposition)?.[1];
+  if (encoded) {
+    try {
+      name = decodeURIComponent(encoded);
+    } catch {
+      /* keep the ASCII name */
+    }
+  }
+  return { blob: await res.blob(), name, headers: res.headers };
+}
+
+/**
+ * Saves a Blob as a file through a temporary link (`download` attribute: the browser saves it,
+ * never opens it as a page).
+ */
+export function saveBlob(blob, name) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
@@ -153,7 +170,16 @@ export async function download(path, query) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  return { name, size: blob.size, rows: Number(res.headers.get('X-Export-Rows') ?? 0) };
+}
+
+/**
+ * Downloads a file the API makes (exports): fetched with the session's token, then saved through a
+ * temporary link. Resolves to the file name and its size in bytes; rejects with {@link ApiError}.
+ */
+export async function download(path, query) {
+  const { blob, name, headers } = await fetchFile(path, query, 'export');
+  saveBlob(blob, name);
+  return { name, size: blob.size, rows: Number(headers.get('X-Export-Rows') ?? 0) };
 }
 
 /** Active staff accounts a ticket can be assigned to, once per session. */

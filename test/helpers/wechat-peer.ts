@@ -6,7 +6,8 @@
  *   signature and decrypting it in safe mode);
  * - serves `GET /cgi-bin/token` and `POST /cgi-bin/stable_token` (tokens expire; `expireTokens()`
  *   makes WeChat reject the current one with 40001);
- * - serves `GET /cgi-bin/media/get` for pictures registered with `addMedia`;
+ * - serves `GET /cgi-bin/media/get` for media registered with `addMedia` (a video as JSON with its
+ *   `video_url`, served by the peer too);
  * - serves `POST /cgi-bin/message/custom/send`, enforcing the 48-hour customer-service window
  *   (errcode 45015) from the last message each user pushed, on a clock tests can move.
  * The crypto is the product's (channels/wechat/crypto.ts), itself checked against Tencent's sample
@@ -33,9 +34,9 @@ export interface WeChatPeerOptions {
 /** What a push carries. */
 export type PushMessage =
   | { type: 'text'; content: string }
-  | { type: 'voice'; recognition?: string }
+  | { type: 'voice'; recognition?: string; mediaId?: string }
   | { type: 'image'; picUrl: string; mediaId: string }
-  | { type: 'video' }
+  | { type: 'video'; mediaId?: string }
   | { type: 'location'; label: string }
   | { type: 'event'; event: 'subscribe' | 'unsubscribe' | 'CLICK' }
   | { type: 'raw'; xml: string };
@@ -117,6 +118,7 @@ export class WeChatPeer {
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
       if (req.url?.startsWith('/cgi-bin/media/get')) return this.serveMedia(req, res);
+      if (req.url?.startsWith('/standin-video/')) return this.serveVideo(req, res);
       if (req.url?.startsWith('/cgi-bin/message/custom/send') && this.failSends > 0) {
         this.failSends--;
         req.resume();
@@ -167,7 +169,22 @@ export class WeChatPeer {
     this.mediaRequests.push(id);
     const m = this.media.get(id);
     if (!m) return json({ errcode: 40007, errmsg: 'invalid media_id' });
+    // WeChat answers a video's media/get with JSON naming its download URL.
+    if (m.contentType.startsWith('video/')) return json({ video_url: `http://${req.headers.host}/standin-video/${encodeURIComponent(id)}` });
     res.writeHead(200, { 'content-type': m.contentType, 'content-length': m.bytes.length, 'content-disposition': `attachment; filename="${id}.jpg"` });
+    res.end(m.bytes);
+  }
+
+  /** A video's download URL (no token: WeChat's is a plain http link). */
+  private serveVideo(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    const m = this.media.get(decodeURIComponent((req.url ?? '').slice('/standin-video/'.length)));
+    if (!m) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': m.contentType, 'content-length': m.bytes.length });
     res.end(m.bytes);
   }
 
@@ -253,11 +270,11 @@ export class WeChatPeer {
       case 'text':
         return `<xml>${head}<MsgType><![CDATA[text]]></MsgType><Content>${cdata(m.content)}</Content><MsgId>${msgId}</MsgId></xml>`;
       case 'voice':
-        return `<xml>${head}<MsgType><![CDATA[voice]]></MsgType><MediaId><![CDATA[voice-${msgId}]]></MediaId><Format><![CDATA[amr]]></Format>${m.recognition !== undefined ? `<Recognition>${cdata(m.recognition)}</Recognition>` : ''}<MsgId>${msgId}</MsgId></xml>`;
+        return `<xml>${head}<MsgType><![CDATA[voice]]></MsgType><MediaId>${cdata(m.mediaId ?? `voice-${msgId}`)}</MediaId><Format><![CDATA[amr]]></Format>${m.recognition !== undefined ? `<Recognition>${cdata(m.recognition)}</Recognition>` : ''}<MsgId>${msgId}</MsgId></xml>`;
       case 'image':
         return `<xml>${head}<MsgType><![CDATA[image]]></MsgType><PicUrl>${cdata(m.picUrl)}</PicUrl><MediaId>${cdata(m.mediaId)}</MediaId><MsgId>${msgId}</MsgId></xml>`;
       case 'video':
-        return `<xml>${head}<MsgType><![CDATA[video]]></MsgType><MediaId><![CDATA[video-${msgId}]]></MediaId><ThumbMediaId><![CDATA[thumb]]></ThumbMediaId><MsgId>${msgId}</MsgId></xml>`;
+        return `<xml>${head}<MsgType><![CDATA[video]]></MsgType><MediaId>${cdata(m.mediaId ?? `video-${msgId}`)}</MediaId><ThumbMediaId><![CDATA[thumb]]></ThumbMediaId><MsgId>${msgId}</MsgId></xml>`;
       case 'location':
         return `<xml>${head}<MsgType><![CDATA[location]]></MsgType><Location_X>23.13</Location_X><Location_Y>113.26</Location_Y><Scale>20</Scale><Label>${cdata(m.label)}</Label><MsgId>${msgId}</MsgId></xml>`;
       case 'event':

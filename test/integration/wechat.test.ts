@@ -129,7 +129,41 @@ describe('a WeChat customer', () => {
     const number = NUMBER.exec((await peer.push(user, { type: 'text', content: '跳过' })).reply ?? '')![0];
     expect((await A.store.tickets.get(number))?.text.original).toBe('退款申请了两周还没到账');
 
-    expect((await peer.push(openid(), { type: 'voice' })).reply).toBe(texts('zh-Hans').voiceNeedsText);
+    // A voice WeChat gave no usable MediaId for: nothing to keep, the bot asks for text.
+    expect((await peer.push(openid(), { type: 'voice', mediaId: '' })).reply).toBe(texts('zh-Hans').voiceNeedsText);
+  });
+
+  it('keeps a voice message without recognition text and a video on the ticket, their bytes fetched by MediaId', async () => {
+    const user = openid();
+    const amr = Buffer.concat([Buffer.from('#!AMR\n'), Buffer.from(Array.from({ length: 1500 }, (_, i) => (i * 11) % 256))]);
+    peer.addMedia('media-voice-1', amr, 'audio/amr');
+    const voice = await peer.push(user, { type: 'voice', mediaId: 'media-voice-1' });
+    const number = NUMBER.exec(voice.reply ?? '')?.[0];
+    expect(voice.reply).toBe(texts('zh-Hans').voiceKept(number!));
+    // A video (WeChat answers media/get with a video_url; the bytes come from there), added to that ticket.
+    const mp4 = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 5 + 3) % 256));
+    peer.addMedia('media-video-1', mp4, 'video/mp4');
+    const video = await peer.push(user, { type: 'video', mediaId: 'media-video-1' });
+    expect(video.reply).toBe(texts('zh-Hans').mediaAdded(number!));
+    await channel().idle();
+    expect(peer.mediaRequests).toEqual(expect.arrayContaining(['media-voice-1', 'media-video-1']));
+    const files = (await api('GET', `/api/tickets/${number}/attachments`)).body.items;
+    expect(files).toMatchObject([
+      { contentType: 'audio/amr', size: amr.length, stored: true, channelId: 'wechat' },
+      { contentType: 'video/mp4', size: mp4.length, stored: true, channelId: 'wechat' },
+    ]);
+    for (const [i, bytes] of [amr, mp4].entries()) {
+      const got = await fetch(`${A.url}/api/tickets/${number}/attachments/${files[i].id}`, { headers: { authorization: `Bearer ${staffToken}` } });
+      expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
+    }
+    // A video WeChat no longer has: listed with a note, no bytes; the customer is not turned away.
+    const gone = await peer.push(user, { type: 'video', mediaId: 'media-video-gone' });
+    expect(gone.reply).toBe(texts('zh-Hans').mediaAdded(number!));
+    await channel().idle();
+    const listed = (await api('GET', `/api/tickets/${number}/attachments`)).body.items;
+    expect(listed).toHaveLength(3);
+    expect(listed[2]).toMatchObject({ stored: false, size: 0 });
+    expect(listed[2].note).toMatch(/errcode 40007.*MediaId media-video-gone/);
   });
 
   it('keeps an image on the ticket: a new ticket for staff without an open one, a follow-up with one', async () => {
@@ -173,7 +207,7 @@ describe('a WeChat customer', () => {
     expect(await peer.push(user, { type: 'event', event: 'unsubscribe' })).toMatchObject({ status: 200, body: 'success' });
     expect(await peer.push(user, { type: 'event', event: 'CLICK' })).toMatchObject({ status: 200, body: 'success' });
     expect((await peer.push(user, { type: 'location', label: '广州市天河区' })).reply).toBe(texts('zh-Hans').unsupportedMedia);
-    expect((await peer.push(user, { type: 'video' })).reply).toBe(texts('zh-Hans').unsupportedMedia);
+    expect((await peer.push(user, { type: 'video', mediaId: '' })).reply).toBe(texts('zh-Hans').unsupportedMedia);
     // A message type WeChat might add later.
     const xml = `<xml><ToUserName><![CDATA[gh_standin000001]]></ToUserName><FromUserName><![CDATA[${user}]]></FromUserName><CreateTime>${Math.floor(Date.now() / 1000)}</CreateTime><MsgType><![CDATA[hologram]]></MsgType><MsgId>99887766</MsgId></xml>`;
     expect((await peer.push(user, { type: 'raw', xml })).reply).toBe(texts('zh-Hans').unsupportedMedia);
@@ -183,7 +217,7 @@ describe('a WeChat customer', () => {
     const hant = openid();
     const asked = await peer.push(hant, { type: 'text', content: '我的包裹三天了還沒有到，物流資訊一直不更新' });
     expect(asked.reply).toMatch(/對嗎？\n回覆：對 \/ /);
-    expect((await peer.push(hant, { type: 'voice' })).reply).toBe(texts('zh-Hant').voiceNeedsText);
+    expect((await peer.push(hant, { type: 'voice', mediaId: '' })).reply).toBe(texts('zh-Hant').voiceNeedsText);
     expect((await peer.push(hant, { type: 'location', label: '臺北' })).reply).toBe(texts('zh-Hant').unsupportedMedia);
     const img = await peer.push(hant, { type: 'image', picUrl: 'http://mmbiz.qpic.cn/mmbiz_jpg/standin/2', mediaId: 'media-img-3' });
     expect(img.reply).toBe(texts('zh-Hant').mediaFiled(NUMBER.exec(img.reply ?? '')![0]));
@@ -192,8 +226,8 @@ describe('a WeChat customer', () => {
     const en = openid();
     const q = await peer.push(en, { type: 'text', content: 'My parcel has not arrived after three days and the tracking never updates' });
     expect(q.reply).toMatch(/is that right\?\nReply: Yes \/ /);
-    expect((await peer.push(en, { type: 'voice' })).reply).toBe(texts('en').voiceNeedsText);
-    expect((await peer.push(en, { type: 'video' })).reply).toBe(texts('en').unsupportedMedia);
+    expect((await peer.push(en, { type: 'voice', mediaId: '' })).reply).toBe(texts('en').voiceNeedsText);
+    expect((await peer.push(en, { type: 'video', mediaId: '' })).reply).toBe(texts('en').unsupportedMedia);
     const pic = await peer.push(en, { type: 'image', picUrl: 'http://mmbiz.qpic.cn/mmbiz_jpg/standin/3', mediaId: 'media-img-4' });
     expect(pic.reply).toBe(texts('en').mediaFiled(NUMBER.exec(pic.reply ?? '')![0]));
     const open = NUMBER.exec(pic.reply ?? '')![0];

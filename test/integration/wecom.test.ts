@@ -13,7 +13,9 @@ import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { WeComPeer } from '../helpers/wecom-peer.js';
 
 const SETTINGS = { corpId: 'ww5823bf96d3bd56c7', secret: 'standin-kf-secret-0123456789', token: 'kfTestToken42', encodingAesKey: 'k7WbQx3RmN2pLs8TvYc4Hd6Jf9Ga1Ze5Ur0Io2PaS3w' };
-const ENV = { WECOM_CORP_ID: SETTINGS.corpId, WECOM_SECRET: SETTINGS.secret, WECOM_TOKEN: SETTINGS.token, WECOM_ENCODING_AES_KEY: SETTINGS.encodingAesKey };
+// The periodic safety-net sync is off in these apps (the tests pin which sync requests are made);
+// the test of the periodic sync starts its own app with it on.
+const ENV = { WECOM_CORP_ID: SETTINGS.corpId, WECOM_SECRET: SETTINGS.secret, WECOM_TOKEN: SETTINGS.token, WECOM_ENCODING_AES_KEY: SETTINGS.encodingAesKey, WECOM_SYNC_INTERVAL_SECONDS: '0' };
 const PASSWORD = 'wecom-test-password-1';
 const NUMBER = /T\d{8}-\d{4}/;
 
@@ -309,6 +311,42 @@ describe('bad input', () => {
       other.app.server.close();
       await other.services.close();
     }
+  });
+
+  it('pulls each known account periodically: a message listed without any callback arrives, and nothing is taken twice', async () => {
+    // A message through a callback, so the account has a stored cursor.
+    const user = customer();
+    expect(await say(user, '快递显示已签收但是我没收到')).toMatch(/对吗/);
+    await channel().idle();
+    const [takenByA, tickets] = [channel().stats().messages, await ticketCount()];
+    const other = await startApp(inject('mongoUri'), { ...ENV, WECOM_SYNC_INTERVAL_SECONDS: '1', WECOM_API_BASE: base, RATE_LIMIT_PER_10S: '100' }, { dbName: A.db.databaseName });
+    try {
+      await channel(other).idle();
+      // WeCom lists the customer's answer but its callback never arrives (given up on): no server is told.
+      const n = peer.sentTo(user).length;
+      const syncs = peer.syncRequests.length;
+      await peer.customer(user, { type: 'text', content: '对' }, { silent: true });
+      expect((await peer.nextSentAfter(user, n, 15_000)).content).toMatch(/手机号或邮箱/);
+      // Pulled without a callback Token, by the periodic sync of the other server (A's is off).
+      expect(peer.syncRequests.slice(syncs).every((r) => r.token === null)).toBe(true);
+      // Several more rounds, and a callback to A racing them on the same cursor: one answer each.
+      const rounds = peer.syncRequests.length;
+      await expect.poll(() => peer.syncRequests.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(rounds + 2);
+      expect(await say(user, '跳过')).toMatch(NUMBER);
+      await expect.poll(() => peer.syncRequests.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(peer.syncRequests.length + 2);
+      await Promise.all([channel().idle(), channel(other).idle()]);
+      expect(peer.sentTo(user)).toHaveLength(n + 2);
+      expect(channel().stats().messages - takenByA + channel(other).stats().messages).toBe(2);
+      expect(await ticketCount()).toBe(tickets + 1);
+    } finally {
+      await other.app.closeChannels();
+      other.app.server.close();
+      await other.services.close();
+    }
+    // Closed: no more rounds from the other server.
+    const after = peer.syncRequests.length;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(peer.syncRequests.length).toBe(after);
   });
 
   it('follows has_more/next_cursor through several pages of one sync', async () => {

@@ -9,6 +9,7 @@ import { createChannels } from '../../channels/index.js';
 import { aesKeyOf, decryptMessage, encryptMessage, signatureMatches, wechatSignature, WeChatDecryptError } from '../../channels/wechat/crypto.js';
 import { joinForWeCom } from '../../channels/wecom/adapter.js';
 import { describeRefusal } from '../../channels/wecom/api.js';
+import { wecomSettings } from '../../channels/wecom/index.js';
 import { loadConfig } from '../../runtime/config.js';
 
 const FULL = { WECOM_CORP_ID: 'ww5823bf96d3bd56c7', WECOM_SECRET: 'kf-secret-0123456789', WECOM_TOKEN: 'QDG6eK', WECOM_ENCODING_AES_KEY: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C' };
@@ -43,6 +44,11 @@ describe('WeCom configuration', () => {
     expect(() => loadConfig({ ...FULL, WECOM_ENCODING_AES_KEY: 'short' })).toThrow(/WECOM_ENCODING_AES_KEY: exactly 43/);
     expect(() => loadConfig({ ...FULL, WECOM_TOKEN: 'x' })).toThrow(/WECOM_TOKEN: WeCom tokens are 3 to 32/);
     expect(() => loadConfig({ ...FULL, WECOM_API_BASE: 'not a url' })).toThrow(/WECOM_API_BASE/);
+    // The periodic safety-net sync: every 60 s by default, 0 turns it off, seconds are whole and not negative.
+    expect(wecomSettings(loadConfig(FULL))?.syncIntervalMs).toBe(60_000);
+    expect(wecomSettings(loadConfig({ ...FULL, WECOM_SYNC_INTERVAL_SECONDS: '0' }))?.syncIntervalMs).toBe(0);
+    expect(() => loadConfig({ ...FULL, WECOM_SYNC_INTERVAL_SECONDS: '-5' })).toThrow(/WECOM_SYNC_INTERVAL_SECONDS/);
+    expect(() => loadConfig({ ...FULL, WECOM_SYNC_INTERVAL_SECONDS: 'soon' })).toThrow(/WECOM_SYNC_INTERVAL_SECONDS/);
   });
 });
 

@@ -3,8 +3,8 @@
  * classification explanation, correction of topic and type, follow-up (status along the life
  * cycle, priority, assignee — sent with the version the user saw, so a concurrent change gives a
  * conflict instead of being overwritten; the assignee chosen from the active staff accounts), the
- * due time (overdue highlighted), notes, and the reply box with the canned replies (快捷回复) filled
- * for this ticket.
+ * due time (overdue highlighted), notes, the reply box with the canned replies (快捷回复) filled
+ * for this ticket, and the files the customer sent (ticket-attachments.js).
  */
 import { api, assignees, taxonomy } from '../api.js';
 import { bar, field, h, replace, select, uid } from '../dom.js';
@@ -12,6 +12,7 @@ import * as f from '../format.js';
 import { t } from '../i18n.js';
 import { onDeskEvent } from '../events.js';
 import { LIST_KEY } from './inbox.js';
+import { attachmentsPanel } from './ticket-attachments.js';
 
 /** The ticket life cycle (as the API enforces it). */
 export const STATUS_TRANSITIONS = {
@@ -50,6 +51,8 @@ export async function render(ctx) {
   const customer = h('section', { class: 'panel', 'aria-labelledby': 'cust-title' });
   const notes = h('section', { class: 'panel', 'aria-labelledby': 'notes-title' });
   const history = h('section', { class: 'panel', 'aria-labelledby': 'hist-title' });
+  const files = attachmentsPanel(number, ctx);
+  ctx.onCleanup(files.dispose);
 
   /** Shows that someone else changed the ticket; the user reloads instead of overwriting. */
   const conflict = () => {
@@ -481,11 +484,14 @@ export async function render(ctx) {
     onDeskEvent((e) => {
       if (e.ticketNumber !== number || !ctx.isCurrent()) return;
       if (e.type === 'ticket.customerMessage' || e.type === 'ticket.assigned') void reload(true);
+      // A picture or file comes with a customer message (stored before or while it is filed).
+      if (e.type === 'ticket.customerMessage') void files.refresh();
     }),
   );
   replace(
     ctx.root,
-    h('article', { class: 'page ticket', 'aria-labelledby': 'ticket-h1' }, head, banner, h('div', { class: 'ticket-grid' }, h('div', { class: 'col-main' }, conversation, notes, history), h('div', { class: 'col-side' }, followUp, explanation, correction, customer))),
+    h('article', { class: 'page ticket', 'aria-labelledby': 'ticket-h1' }, head, banner, h('div', { class: 'ticket-grid' }, h('div', { class: 'col-main' }, conversation, files.section, notes, history), h('div', { class: 'col-side' }, followUp, explanation, correction, customer))),
   );
   findProfile();
+  void files.refresh();
 }
