@@ -52,6 +52,8 @@ interface Phase {
   p99Ms: number;
   maxMs: number;
   firstTurnP99Ms: number;
+  /** The longest a reply reached the stream after its POST was answered (see LoadRecorder.pushWait). */
+  maxPushWaitMs: number;
   turnsPerSecond: number;
   conversationsPerSecond: number;
   seconds: number;
@@ -184,12 +186,13 @@ async function measure(bases: string[], n: number, thinkMs: number, pid: number 
   }, 250);
   const latencies: number[] = [];
   const firstTurns: number[] = [];
+  const pushWaits: number[] = [];
   let errors = 0;
   const errorSamples: string[] = [];
   const start = performance.now();
   await Promise.all(
     Array.from({ length: n }, (_, i) =>
-      loadConversation(bases, i, { turn: (ms) => latencies.push(ms), first: (ms) => firstTurns.push(ms) }, thinkMs).catch((err: Error) => {
+      loadConversation(bases, i, { turn: (ms) => latencies.push(ms), first: (ms) => firstTurns.push(ms), pushWait: (ms) => pushWaits.push(ms) }, thinkMs).catch((err: Error) => {
         errors++;
         if (errorSamples.length < 5) errorSamples.push(err.message);
       }),
@@ -208,6 +211,7 @@ async function measure(bases: string[], n: number, thinkMs: number, pid: number 
     p99Ms: quantile(latencies, 0.99),
     maxMs: quantile(latencies, 1),
     firstTurnP99Ms: quantile(firstTurns, 0.99),
+    maxPushWaitMs: quantile(pushWaits, 1),
     turnsPerSecond: Math.round(latencies.length / seconds),
     conversationsPerSecond: Math.round(((n - errors) / seconds) * 10) / 10,
     seconds: Math.round(seconds * 100) / 100,

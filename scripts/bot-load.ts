@@ -26,6 +26,12 @@ export interface LoadRecorder {
   turn(ms: number): void;
   /** The first turn's (a new conversation's) latency (ms). */
   first?(ms: number): void;
+  /**
+   * How long the reply reached the stream after the POST was answered (ms, 0 when it came first).
+   * The POST is answered once the bot has taken the turn (its reply appended), so a long wait here
+   * is the stream's push, not the bot's or the database's work.
+   */
+  pushWait?(ms: number): void;
 }
 
 /**
@@ -42,8 +48,11 @@ export async function loadConversation(bases: string[], i: number, record: LoadR
       if (thinkMs > 0) await new Promise((r) => setTimeout(r, thinkMs * (0.5 + Math.random())));
       const via = bases[turnNo++ % bases.length];
       const t0 = performance.now();
-      const reply = await c.replyTo(await c.send(text, via), 30_000);
+      const sent = await c.send(text, via);
+      const posted = performance.now();
+      const reply = await c.replyTo(sent, 30_000);
       const ms = performance.now() - t0;
+      record.pushWait?.(Math.max(0, t0 + ms - posted));
       record.turn(ms);
       if (turnNo === 1) record.first?.(ms);
       if (!expect.test(reply.text ?? '')) throw new Error(`unexpected reply to "${text}": ${reply.text}`);
