@@ -132,7 +132,8 @@ runCli(async () => {
       const created = await step({ type: 'text', content: '跳过' }, (r) => NUMBER.test(r));
       run.number = NUMBER.exec(created)?.[0] ?? null;
       await step({ type: 'image', picUrl: `http://mmbiz.qpic.cn/mmbiz_jpg/bench/${k}`, mediaId: `bench-media-${k}` }, (r) => run.number !== null && r === texts('zh-Hans').mediaAdded(run.number));
-      await step({ type: 'voice', recognition: '谢谢' }, (r) => r === texts('zh-Hans').thanksBack);
+      // After filing, a thank-you is a follow-up: it lands on the ticket and the bot says so.
+      await step({ type: 'voice', recognition: '谢谢' }, (r) => run.number !== null && r === texts('zh-Hans').followupThanks(run.number));
       return run;
     };
 
