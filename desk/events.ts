@@ -73,17 +73,23 @@ export interface DeskEvents {
 
 /** Compares event ids (their order is the order of publication, to the millisecond). */
 export function compareEventIds(a: string, b: string): number {
-  const [ta, ra = ''] = a.split('-', 2);
-  const [tb, rb = ''] = b.split('-', 2);
+  // Split at the first '-' only: ids written before the random part became hex may hold '-' in it.
+  const [ta, ra] = splitEventId(a);
+  const [tb, rb] = splitEventId(b);
   const na = parseInt(ta, 36);
   const nb = parseInt(tb, 36);
   if (na !== nb) return na < nb ? -1 : 1;
   return ra < rb ? -1 : ra > rb ? 1 : 0;
 }
 
+function splitEventId(id: string): [string, string] {
+  const i = id.indexOf('-');
+  return i < 0 ? [id, ''] : [id.slice(0, i), id.slice(i + 1)];
+}
+
 /** The publication time (ms) an event id carries, or null for something that is not an event id. */
 export function eventIdTime(id: string): number | null {
-  const m = /^([0-9a-z]{1,11})-[A-Za-z0-9_]{6,32}$/.exec(id);
+  const m = /^([0-9a-z]{1,11})-[A-Za-z0-9_-]{6,32}$/.exec(id);
   if (!m) return null;
   const t = parseInt(m[1], 36);
   return Number.isSafeInteger(t) ? t : null;

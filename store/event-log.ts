@@ -44,9 +44,12 @@ export interface EventLogOptions {
   now?: () => number;
 }
 
-/** A new event id: the time in base 36, then 64 random bits (orders by time, unique). */
+/**
+ * A new event id: the time in base 36, then 64 random bits in hex (orders by time, unique). Hex, not
+ * base64url: base64url's alphabet has '-', the separator, which one id in six drew.
+ */
 export function newEventId(ms: number): string {
-  return `${ms.toString(36)}-${randomBytes(8).toString('base64url')}`;
+  return `${ms.toString(36)}-${randomBytes(8).toString('hex')}`;
 }
 
 export class MongoEventLog implements DeskEvents {

@@ -63,4 +63,15 @@ describe('desk event ids', () => {
     expect(eventIdTime(a)).toBe(1_765_000_000_000);
     expect(eventIdTime('not-an-id!')).toBeNull();
   });
+
+  it('carry their time whatever random part they drew, also ids with a dash in it (written before hex)', () => {
+    for (let i = 0; i < 500; i++) {
+      const id = newEventId(1_765_000_000_000 + i);
+      expect(eventIdTime(id)).toBe(1_765_000_000_000 + i);
+    }
+    const older = '1kx2y3z4-ab-Cd_ef-gh';
+    expect(eventIdTime(older)).toBe(parseInt('1kx2y3z4', 36));
+    expect(compareEventIds(older, '1kx2y3z4-ab-Cd_ef-gi')).toBe(-1);
+    expect(compareEventIds(older, older)).toBe(0);
+  });
 });
