@@ -6,12 +6,13 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { freePort } from '../../scripts/server-process.js';
 
 export const DOVECOT = '/usr/sbin/dovecot';
 
@@ -19,17 +20,6 @@ export const DOVECOT = '/usr/sbin/dovecot';
 export function dovecotMissing(): string | null {
   if (!existsSync(DOVECOT)) return `dovecot is not installed (${DOVECOT} missing): apt-get install -y dovecot-imapd, as .ci/run does`;
   return null;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function idOf(name: string, flag: '-u' | '-g'): number {

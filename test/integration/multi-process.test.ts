@@ -11,7 +11,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
@@ -21,6 +20,7 @@ import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { hashPassword } from '../../staff/auth.js';
 import { DirectLineClient } from '../../scripts/directline-client.js';
 import { EventStreamClient } from '../../scripts/event-stream-client.js';
+import { freePort } from '../../scripts/server-process.js';
 import { MongoUserRepository } from '../../store/user-repository.js';
 
 type Json = Record<string, any>;
@@ -37,17 +37,6 @@ let P1: Proc;
 let P2: Proc;
 let client: MongoClient;
 let db: Db;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startProcess(uri: string, dbName: string): Promise<Proc> {
   const port = await freePort();
