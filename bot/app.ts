@@ -93,7 +93,7 @@ export function createApp(deps: AppDeps): App {
   const bot = new DemandBot({
     classifier: holder,
     tickets: services.tickets,
-    lookup: { get: (n) => services.tickets.find(n), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t, a) => services.tickets.addCustomerMessage(n, t, { attachments: a }), rate: (n, r) => services.tickets.rate(n, r) },
+    lookup: { forCustomer: (n, c) => services.tickets.forCustomer(n, c), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t, o) => services.tickets.addCustomerMessage(n, t, o), rate: (n, r, c) => services.tickets.rate(n, r, c) },
     pending: pendingTickets(services.store.outbox),
     taxonomy: services.taxonomy,
     conversationState,

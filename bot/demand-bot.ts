@@ -32,12 +32,23 @@ export type { TicketContext };
 
 /** Ticket lookups the bot needs (the ticket repository). */
 export interface TicketLookup {
-  get(number: string): Promise<Ticket | null>;
+  /** The customer's ticket by the number they were given (never another customer's). */
+  forCustomer(number: string, customer: CustomerRef): Promise<Ticket | null>;
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
   list(query: { customerUserId: string; channelId: string; pageSize: number; sort: '-createdAt' }): Promise<{ items: Ticket[] }>;
-  addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket>;
-  /** Records the customer's satisfaction rating on the ticket. */
-  rate(number: string, rating: { score: number; comment?: string }): Promise<Ticket>;
+  /**
+   * Appends to the ticket; with `customer`, to that customer's ticket quoted as `number` (the
+   * returned ticket's number differs when it was renumbered after waiting in the outbox).
+   */
+  addCustomerMessage(number: string, text: string, opts?: { attachments?: TicketAttachment[]; customer?: CustomerRef }): Promise<Ticket>;
+  /** Records the customer's satisfaction rating on their ticket quoted as `number`. */
+  rate(number: string, rating: { score: number; comment?: string }, customer: CustomerRef): Promise<Ticket>;
+}
+
+/** Who is writing: the channel and the customer's id on it. */
+export interface CustomerRef {
+  channelId: string;
+  userId: string;
 }
 
 
@@ -230,7 +241,7 @@ export class DemandBot extends ActivityHandler {
       if (!isUnavailable(err)) throw err;
     }
     if (open) {
-      await this.deps.lookup.addCustomerMessage(open.number, label, attachments);
+      await this.deps.lookup.addCustomerMessage(open.number, label, { attachments });
       context.turnState.set(MEDIA_TICKET, open.number);
       await context.sendActivity(voiceOnly ? t.voiceKept(open.number) : t.mediaAdded(open.number));
       return;
@@ -358,12 +369,13 @@ export class DemandBot extends ActivityHandler {
    * when it clearly is one, otherwise a follow-up added to the ticket (acknowledged briefly).
    */
   private async onTicket(context: TurnContext, text: string, current: TicketContext, t: ReturnType<typeof texts>, dc: DialogContext, intake: (options: IntakeOptions) => Promise<void>): Promise<void> {
+    const customer = { channelId: context.activity.channelId, userId: context.activity.from.id };
     const rating = current.awaitingRating ? parseRating(text) : null;
     if (rating) {
-      await this.deps.lookup.rate(current.number, rating);
+      const rated = await this.deps.lookup.rate(current.number, rating, customer);
       // Rated: the ticket's conversation is over; what comes next is answered afresh.
       await this.ticket.delete(context);
-      await context.sendActivity(t.ratingThanks(current.number, rating.score));
+      await context.sendActivity(t.ratingThanks(rated.number, rating.score));
       return;
     }
     const marker = NEW_ISSUE.exec(text);
@@ -387,10 +399,12 @@ export class DemandBot extends ActivityHandler {
     // Asking for a person joins the live queue (the request is kept on the ticket there).
     if (act === 'human' && this.live) return this.live.request(context, text, await this.lang.get(context, 'zh-Hans'), dc, 'asked');
     // Everything else is on the ticket, a question about its progress too (staff see the customer waiting).
-    await this.deps.lookup.addCustomerMessage(current.number, text);
-    if (act === 'status') return this.reportStatus(context, current.number);
-    if (act === 'human') return void (await context.sendActivity(t.human(current.number, this.deps.supportHours ?? null)));
-    await context.sendActivity(act === 'thanks' ? t.followupThanks(current.number) : t.followupAdded(current.number));
+    const { number } = await this.deps.lookup.addCustomerMessage(current.number, text, { customer });
+    // Stored under a new number after waiting in the outbox: the conversation follows it.
+    if (number !== current.number) await this.ticket.set(context, { ...current, number });
+    if (act === 'status') return this.reportStatus(context, number);
+    if (act === 'human') return void (await context.sendActivity(t.human(number, this.deps.supportHours ?? null)));
+    await context.sendActivity(act === 'thanks' ? t.followupThanks(number) : t.followupAdded(number));
   }
 
   /**
@@ -458,8 +472,7 @@ export class DemandBot extends ActivityHandler {
     let ticket: Ticket | null;
     try {
       if (number) {
-        ticket = await this.deps.lookup.get(number);
-        if (ticket && (ticket.customer.channelId !== channelId || ticket.customer.userId !== from.id)) ticket = null;
+        ticket = await this.deps.lookup.forCustomer(number, { channelId, userId: from.id });
       } else {
         ticket = (await this.deps.lookup.list({ customerUserId: from.id, channelId, pageSize: 1, sort: '-createdAt' })).items[0] ?? null;
       }

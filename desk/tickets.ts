@@ -16,7 +16,7 @@ import type { Classification } from '../classifier/demand-classifier.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { AppError } from '../core/app-error.js';
 import { NotFoundError, ValidationError } from '../store/errors.js';
-import type { Priority, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
+import type { CustomerIdentity, Priority, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
 import { DEFAULT_DUE_HOURS, workingDayOf, type DueHours, type WorkingDayFields } from '../store/working-day.js';
 import { ticketClassification } from './classification.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
@@ -159,21 +159,44 @@ export class TicketService {
   }
 
   /**
+   * The ticket a customer means by the number they were given: that ticket when it is theirs; or
+   * theirs that was stored under a new number because the number was taken while it waited in the
+   * outbox (`formerNumber`); null when they have none by that number (another customer's ticket
+   * is never returned). Quoted numbers are upper-cased.
+   */
+  async forCustomer(number: string, customer: CustomerIdentity): Promise<Ticket | null> {
+    const quoted = number.toUpperCase();
+    const t = await this.deps.tickets.get(quoted);
+    if (!t) return null;
+    if (t.customer.channelId === customer.channelId && t.customer.userId === customer.userId) return t;
+    const theirs = await this.deps.tickets.list({ channelId: customer.channelId, customerUserId: customer.userId, pageSize: 100, sort: '-createdAt' });
+    return theirs.items.find((i) => i.formerNumber === quoted) ?? null;
+  }
+
+  /** The number of the customer's ticket quoted as `number` (see forCustomer), or NotFoundError. */
+  private async requireForCustomer(number: string, customer: CustomerIdentity): Promise<string> {
+    const t = await this.forCustomer(number, customer);
+    if (!t) throw new NotFoundError(`ticket ${number} not found`);
+    return t.number;
+  }
+
+  /**
    * The customer writes on their ticket (a follow-up from the bot, or a line of a live chat):
    * appended as a customer message, and the assignee notified. Published as
    * `ticket.customerMessage` unless `live` (a live chat publishes its own `live.message`).
    * `attachments` are media the customer sent with it (a picture on WeChat).
    */
-  async addCustomerMessage(number: string, text: string, opts: { live?: boolean; attachments?: TicketAttachment[] } = {}): Promise<Ticket> {
-    const t = await this.deps.tickets.addCustomerMessage(number, text, opts.attachments);
+  async addCustomerMessage(number: string, text: string, opts: { live?: boolean; attachments?: TicketAttachment[]; customer?: CustomerIdentity } = {}): Promise<Ticket> {
+    const target = opts.customer ? await this.requireForCustomer(number, opts.customer) : number;
+    const t = await this.deps.tickets.addCustomerMessage(target, text, opts.attachments);
     if (!opts.live) this.deps.events?.publish({ type: 'ticket.customerMessage', ticketNumber: t.number, text });
     if (t.assignee) await this.notify(t.assignee, { kind: 'customer-replied', ticket: t.number, by: null });
     return t;
   }
 
   /** The customer's satisfaction rating (满意度), 1–5 with an optional comment; the assignee is notified. */
-  async rate(number: string, rating: SatisfactionInput): Promise<Ticket> {
-    const t = await this.deps.tickets.rate(number, rating);
+  async rate(number: string, rating: SatisfactionInput, customer?: CustomerIdentity): Promise<Ticket> {
+    const t = await this.deps.tickets.rate(customer ? await this.requireForCustomer(number, customer) : number, rating);
     await this.audit(CUSTOMER_ACTOR, 'ticket.rating', t.number, { score: rating.score, comment: t.satisfaction?.comment ?? null });
     if (t.assignee) await this.notify(t.assignee, { kind: 'rated', ticket: t.number, by: null });
     return t;

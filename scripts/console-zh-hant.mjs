@@ -31,6 +31,7 @@ const OVERRIDES = {
   'files.notKept': '未儲存',
   'files.notKeptNoNote': '檔案未儲存在系統中。',
   'file.bytes': '{n} 位元組',
+  'ticket.formerNumber': '客戶拿到的工單號是 {number}（資料庫中斷期間發放，該號碼後來被另一張工單佔用；客戶用它查詢仍會找到本工單）',
 };
 
 const out = {};

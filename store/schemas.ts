@@ -185,6 +185,12 @@ export interface Ticket extends TicketClassification {
   satisfaction: Satisfaction | null;
   /** Incremented on every change; field edits state the version they saw. */
   version: number;
+  /**
+   * The number the customer was given when the ticket waited in the local outbox and another
+   * ticket took that number before it was stored (absent otherwise). The customer's own lookups
+   * by that number still find this ticket.
+   */
+  formerNumber?: string;
 }
 
 export const ReplyInputSchema = z

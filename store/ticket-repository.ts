@@ -167,6 +167,16 @@ export function isUnavailable(err: unknown): boolean {
   );
 }
 
+/** Whether two ticket documents record the same intake: same customer, same moment, same text. */
+function sameIntake(a: TicketDoc, b: TicketDoc): boolean {
+  return (
+    a.customer.channelId === b.customer.channelId &&
+    a.customer.userId === b.customer.userId &&
+    new Date(a.createdAt).getTime() === new Date(b.createdAt).getTime() &&
+    a.text.original === b.text.original
+  );
+}
+
 /** The one place that maps a stored document to the ticket returned to callers. */
 function toTicket(doc: TicketDoc): Ticket {
   const { _id: _ignored, daySeq: _seq, priorityRank: _rank, ...ticket } = doc;
@@ -319,17 +329,29 @@ export class MongoTicketRepository implements TicketRepository {
     return low;
   }
 
+  /**
+   * Replays the outbox. A record whose number is already stored is either this very ticket (the
+   * insert reached the database before the connection failed: skipped) or another ticket that took
+   * the number meanwhile: the database lost the insert that had allocated it, and another process,
+   * or this one after a restart, probed the number as free. That ticket is stored under the next
+   * free number, with the number its customer was given kept as `formerNumber`, never skipped.
+   */
   async flushOutbox(onStored?: (ticket: Ticket) => Promise<void>) {
-    return this.opts.outbox.drain(async (doc): Promise<ReplayOutcome> => {
+    return this.opts.outbox.drain(async (record): Promise<ReplayOutcome> => {
+      const doc = record as TicketDoc;
       try {
-        await this.tickets.insertOne(doc as TicketDoc, { writeConcern: this.writeConcern });
-        await this.changed(null, toTicket(doc as TicketDoc));
-        await onStored?.(toTicket(doc as TicketDoc));
-        return 'stored';
+        await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
       } catch (err) {
-        if (isDuplicateKey(err)) return 'duplicate';
-        throw err;
+        if (!isDuplicateKey(err)) throw err;
+        const holder = await this.tickets.findOne({ _id: doc._id });
+        if (holder === null || sameIntake(holder, doc)) return 'duplicate';
+        const quoted = doc.number;
+        await this.insertNumbered(Object.assign(doc, { formerNumber: quoted }), doc.createdDay);
+        this.opts.log.warn({ ticket: doc.number, formerNumber: quoted }, 'an outboxed ticket\'s number was taken while it waited: stored under a new number');
       }
+      await this.changed(null, toTicket(doc));
+      await onStored?.(toTicket(doc));
+      return 'stored';
     });
   }
 

@@ -132,6 +132,7 @@ export const ZH_HANT = {
   "ticket.spam": "垃圾信息",
   "ticket.back": "返回列表",
   "ticket.createdLine": "{at} 創建 · 渠道：{channel} · 最後更新 {updated}",
+  "ticket.formerNumber": "客戶拿到的工單號是 {number}（資料庫中斷期間發放，該號碼後來被另一張工單佔用；客戶用它查詢仍會找到本工單）",
   "ticket.conversation": "客戶消息與回覆",
   "ticket.followUp": "跟進",
   "ticket.current": "當前",

@@ -43,7 +43,8 @@ afterAll(async () => {
 
 function newBot(opts: { rateLimit?: number } = {}) {
   const conversationState = new ConversationState(new MongoBotStorage(db));
-  return new DemandBot({ classifier, tickets: createTicketService(store, { log: silent }), lookup: store.tickets, taxonomy, conversationState, maxMessageLength: 500, rateLimit: opts.rateLimit ?? 20, rateWindowMs: 10_000 });
+  const desk = createTicketService(store, { log: silent });
+  return new DemandBot({ classifier, tickets: desk, lookup: desk, taxonomy, conversationState, maxMessageLength: 500, rateLimit: opts.rateLimit ?? 20, rateWindowMs: 10_000 });
 }
 
 function adapterFor(bot: DemandBot, user = `user-${randomUUID().slice(0, 6)}`) {
@@ -309,7 +310,7 @@ describe('database work of a follow-up turn', () => {
       const mdb = monitored.db(db.databaseName);
       const mstore = await createStore({ db: mdb, outboxPath: join(mkdtempSync(join(tmpdir(), 'bot-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: taxonomy.topics.map((t) => t.id), log: silent });
       const tickets = createTicketService(mstore, { log: silent });
-      const bot = new DemandBot({ classifier, tickets, lookup: { get: (n) => tickets.find(n), latestOpenFor: (c, u) => tickets.latestOpenFor(c, u), list: (q) => tickets.list(q), addCustomerMessage: (n, t) => tickets.addCustomerMessage(n, t), rate: (n, r) => tickets.rate(n, r) }, taxonomy, conversationState: new ConversationState(new MongoBotStorage(mdb)), maxMessageLength: 500, rateLimit: 20, rateWindowMs: 10_000 });
+      const bot = new DemandBot({ classifier, tickets, lookup: { forCustomer: (n, c) => tickets.forCustomer(n, c), latestOpenFor: (c, u) => tickets.latestOpenFor(c, u), list: (q) => tickets.list(q), addCustomerMessage: (n, t, o) => tickets.addCustomerMessage(n, t, o), rate: (n, r, c) => tickets.rate(n, r, c) }, taxonomy, conversationState: new ConversationState(new MongoBotStorage(mdb)), maxMessageLength: 500, rateLimit: 20, rateWindowMs: 10_000 });
       const user = `db-${randomUUID().slice(0, 6)}`;
       const adapter = adapterFor(bot, user);
       const said = await play(adapter, [['我的快递三天了还没到，物流信息一直不更新', /对吗/], ['对', /手机号/], ['跳过', NUMBER]]);

@@ -78,4 +78,42 @@ describe('outbox', () => {
     expect(await desk.flushOutbox()).toEqual({ replayed: 0, duplicates: 1, remaining: 0 });
     expect(await db.collection('tickets').countDocuments({ number: ticket.number })).toBe(1);
   });
+
+  it('a record whose number another ticket took meanwhile is stored under a new number, found by the number its customer was given', async () => {
+    const db = client!.db('outbox_test_taken');
+    const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
+    const desk = createTicketService(store, { log: silent });
+    const first = (await desk.file(input(1))).ticket;
+    // What a lost insert leaves behind: the next number, given to a customer and kept only in the outbox.
+    const waiting = (await db.collection('tickets').findOne({ number: first.number }))!;
+    const taken = first.number.replace(/\d{4}$/, (d) => String(Number(d) + 1).padStart(4, '0'));
+    const early = { channelId: 'webchat', userId: 'early' };
+    await store.outbox.append({ ...waiting, _id: taken, number: taken, daySeq: Number(taken.slice(-4)), customer: early, text: { original: '等了很久的包裹', normalized: '等了很久的包裹' }, createdAt: new Date(first.createdAt.getTime() + 1) });
+    // This process (after a restart, say) gives the same number to the next customer.
+    const second = (await desk.file(input(2))).ticket;
+    expect(second.number).toBe(taken);
+
+    expect(await desk.flushOutbox()).toEqual({ replayed: 1, duplicates: 0, remaining: 0 });
+    const all = await db.collection('tickets').find({}).toArray();
+    expect(all).toHaveLength(3);
+    const moved = all.find((d) => d.customer.userId === 'early')!;
+    expect(moved.number).not.toBe(taken);
+    expect(moved.formerNumber).toBe(taken);
+    expect(all.find((d) => d.number === taken)!.customer.userId).toBe('user2');
+
+    // Each customer's number finds their own ticket, a stranger's finds nothing.
+    expect((await desk.forCustomer(taken, early))!.number).toBe(moved.number);
+    expect((await desk.forCustomer(taken.toLowerCase(), early))!.number).toBe(moved.number);
+    expect((await desk.forCustomer(taken, { channelId: 'webchat', userId: 'user2' }))!.number).toBe(taken);
+    expect(await desk.forCustomer(taken, { channelId: 'webchat', userId: 'stranger' })).toBeNull();
+    // A follow-up quoting the old number lands on the customer's own ticket, not on the other one.
+    const followed = await desk.addCustomerMessage(taken, '还没到', { customer: early });
+    expect(followed.number).toBe(moved.number);
+    expect((await store.tickets.get(moved.number))!.messages.map((m) => m.text)).toEqual(['还没到']);
+    expect((await store.tickets.get(taken))!.messages).toEqual([]);
+    await expect(desk.addCustomerMessage(taken, '我也要', { customer: { channelId: 'webchat', userId: 'stranger' } })).rejects.toThrow(/not found/);
+    // The replayed ticket counts for its customer.
+    await store.tickets.settled();
+    expect(await store.customers.get(early)).toMatchObject({ total: 1 });
+  });
 });

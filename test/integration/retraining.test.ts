@@ -135,7 +135,8 @@ async function seedTicket(text: string, review = false): Promise<string> {
 
 /** Files a delivery complaint through the bot that runs on holder B; returns the stored ticket. */
 async function fileTicketThroughBot() {
-  const bot = new DemandBot({ classifier: holderB, tickets: createTicketService(storeB, { log: silent }), lookup: storeB.tickets, taxonomy, conversationState: new ConversationState(new MongoBotStorage(clientB.db(app.db.databaseName))), maxMessageLength: 500, rateLimit: 20, rateWindowMs: 10_000 });
+  const desk = createTicketService(storeB, { log: silent });
+  const bot = new DemandBot({ classifier: holderB, tickets: desk, lookup: desk, taxonomy, conversationState: new ConversationState(new MongoBotStorage(clientB.db(app.db.databaseName))), maxMessageLength: 500, rateLimit: 20, rateWindowMs: 10_000 });
   const user = `customer-${Math.random().toString(36).slice(2, 8)}`;
   const adapter = new TestAdapter(async (context) => bot.run(context), {
     channelId: 'webchat',

@@ -65,6 +65,10 @@ class FakeStore {
   async get(number: string) {
     return this.tickets.get(number) ?? null;
   }
+  async forCustomer(number: string, customer: { channelId: string; userId: string }) {
+    const t = this.tickets.get(number);
+    return t && t.customer.channelId === customer.channelId && t.customer.userId === customer.userId ? t : null;
+  }
   async latestOpenFor(channelId: string, userId: string) {
     return [...this.tickets.values()].reverse().find((t) => t.customer.userId === userId && t.customer.channelId === channelId && !t.spam) ?? null;
   }

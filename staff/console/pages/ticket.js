@@ -115,6 +115,7 @@ export async function render(ctx) {
         !ticket.spam && ticket.suspectedSpam ? h('span', { class: 'badge badge-warn', 'data-testid': 'suspected-spam' }, t('ticket.suspectedSpam')) : null,
       ),
       h('p', { class: 'muted' }, t('ticket.createdLine', { at: f.dateTime(ticket.createdAt), channel: f.channelName(ticket.customer?.channelId), updated: f.dateTime(ticket.updatedAt) })),
+      ticket.formerNumber ? h('p', { class: 'small', 'data-testid': 'former-number' }, t('ticket.formerNumber', { number: ticket.formerNumber })) : null,
       ticket.satisfaction
         ? h('p', { 'data-testid': 'satisfaction' }, t('ticket.satisfaction', { score: ticket.satisfaction.score }), ticket.satisfaction.comment ? ` — ${ticket.satisfaction.comment}` : '')
         : null,
