@@ -19,7 +19,7 @@ import { normalize, toSimplifiedChinese } from '../classifier/normalize.js';
 import { codePointLength } from '../classifier/pipeline.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket } from '../store/index.js';
-import type { TicketAttachment } from '../store/schemas.js';
+import { TICKET_NUMBER_IN_TEXT, type TicketAttachment } from '../store/schemas.js';
 import { inboundAttachments, MEDIA_TICKET } from '../channels/inbound.js';
 import { StateUnavailableError } from '../store/state-fallback.js';
 import { isUnavailable } from '../store/ticket-repository.js';
@@ -84,7 +84,6 @@ export interface DemandBotDeps extends Omit<IntakeDeps, 'lang' | 'ticket'> {
 /** How a kept attachment reads in the ticket's text (staff see the link even where the console shows no attachments). */
 const MEDIA_LABEL: Partial<Record<TicketAttachment['kind'], string>> = { image: '图片', video: '视频', file: '文件', voice: '语音' };
 
-const TICKET_NUMBER = /\bT\d{8}-(?:\d{4,}|O[0-9A-Z]{6})\b/i;
 const HELP = /^\s*(help|帮助|幫助|\?|？|帮忙|怎么用|怎麼用)\s*$/i;
 const CANCEL = /^\s*(cancel|取消|算了|退出|quit|stop)\s*[!！。.]?\s*$/i;
 const STATUS = /(查询|查詢|查看|查下|查一下|进度|進度|状态|狀態|status|progress)/i;
@@ -185,7 +184,7 @@ export class DemandBot extends ActivityHandler {
     if (text.trim() === '' && inboundAttachments(context.activity).length > 0) return this.receiveMedia(context, t, false);
     if (codePointLength(text) > this.deps.maxMessageLength) return void (await context.sendActivity(t.tooLong(this.deps.maxMessageLength)));
     if (HELP.test(text)) return void (await context.sendActivity(t.help));
-    const number = TICKET_NUMBER.exec(text)?.[0]?.toUpperCase();
+    const number = TICKET_NUMBER_IN_TEXT.exec(text)?.[0]?.toUpperCase();
     if (number || (STATUS.test(text) && STATUS_ABOUT_TICKET.test(text) && codePointLength(text) <= 40)) {
       await this.reportStatus(context, number ?? null, t);
       return;
@@ -335,7 +334,7 @@ export class DemandBot extends ActivityHandler {
       await context.sendActivity(active ? t.cancelled : t.nothingToCancel);
       return;
     }
-    const number = TICKET_NUMBER.exec(text)?.[0]?.toUpperCase();
+    const number = TICKET_NUMBER_IN_TEXT.exec(text)?.[0]?.toUpperCase();
     if (number || (STATUS.test(text) && STATUS_ABOUT_TICKET.test(text) && codePointLength(text) <= 40)) {
       await dc.cancelAllDialogs();
       await this.reportStatus(context, number ?? null);

@@ -26,7 +26,14 @@ export const STATUS_TRANSITIONS: Readonly<Record<TicketStatus, readonly TicketSt
   reopened: ['in_progress', 'resolved', 'closed'],
 };
 
-export const TICKET_NUMBER = /^T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})$/;
+/** The body of a ticket number: T + creation day + the day's sequence, or O + 6 characters when filed offline. */
+const NUMBER_BODY = String.raw`T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})`;
+/** A whole ticket number (T20261125-0042, T20261125-O7K2QX). */
+export const TICKET_NUMBER = new RegExp(`^${NUMBER_BODY}$`);
+/** A ticket number inside a customer's text or a mail subject, any case (upper-case what it finds). */
+export const TICKET_NUMBER_IN_TEXT = new RegExp(`\\b${NUMBER_BODY}\\b`, 'i');
+/** A mail subject's ticket tag, "[T20261125-0042]", and the spaces around it (for `replace`: every one). */
+export const TICKET_TAGS = new RegExp(`\\s*\\[${NUMBER_BODY}\\]\\s*`, 'gi');
 const TicketNumber = z.string().regex(TICKET_NUMBER, 'ticket number looks like T20261125-0042');
 /** Channel ids are short identifiers (msteams, directline, webchat, emulator, slack, telegram …). */
 const ChannelId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/i, 'channel id: letters, digits, _ and -, up to 40');

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { TurnContext, type Activity, type ResourceResponse } from 'botbuilder';
 import type { MailStore } from './mail-store.js';
 import { ProactiveAdapter } from '../proactive-adapter.js';
+import { TICKET_TAGS } from '../../store/schemas.js';
 
 /** One outgoing mail. */
 export interface OutgoingMail {
@@ -37,11 +38,10 @@ export interface EmailAdapterDeps {
   log: { warn: (obj: object, msg: string) => void };
 }
 
-const TICKET_TAG = /\[T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})\]/i;
 
 /** "Re: <subject> [T20261206-0001]": the thread's subject, the ticket number once (mail clients thread by subject too). */
 export function replySubject(subject: string, ticketNumber: string | null): string {
-  const tagged = ticketNumber && !TICKET_TAG.test(subject) ? `${subject} [${ticketNumber}]` : subject;
+  const tagged = ticketNumber && subject.replace(TICKET_TAGS, '') === subject ? `${subject} [${ticketNumber}]` : subject;
   return `Re: ${tagged}`.slice(0, 900);
 }
 

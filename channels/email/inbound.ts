@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { baseSubject, stripReply } from './strip.js';
+import { TICKET_TAGS } from '../../store/schemas.js';
 
 /** An attachment of an inbound mail (the bytes are stored only up to the configured cap). */
 export interface InboundAttachment {
@@ -176,7 +177,7 @@ export async function parseInbound(raw: Buffer, ownAddress: string): Promise<Inb
 
 /** The subject as the desk threads it (no Re:/Fwd:/回复： prefixes, no ticket number tag). */
 export function threadSubject(subject: string): string {
-  return baseSubject(subject.replace(/\s*\[T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})\]\s*/gi, ' ')).trim();
+  return baseSubject(subject.replace(TICKET_TAGS, ' ')).trim();
 }
 
 function isKnownCharset(charset: string): boolean {

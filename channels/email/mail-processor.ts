@@ -15,7 +15,7 @@
 import type { Activity } from 'botbuilder';
 import type { ReplyLang } from '../../bot/messages.js';
 import type { AttachmentCreate } from '../../store/attachment-repository.js';
-import type { Ticket } from '../../store/schemas.js';
+import { TICKET_NUMBER_IN_TEXT, type Ticket } from '../../store/schemas.js';
 import { isUnavailable } from '../../store/ticket-repository.js';
 import type { EmailAdapter } from './email-adapter.js';
 import { emailTurnResult, type EmailTurn, type EmailTurnData } from './email-turn.js';
@@ -26,7 +26,6 @@ import { EMAIL_CHANNEL_ID } from './channel-id.js';
 
 /** Longest ticket text (the ticket schema's `text.original` limit). */
 export const MAX_TICKET_TEXT = 10_000;
-const TICKET_NUMBER = /\bT\d{8}-(?:\d{4,}|O[0-9A-Z]{6})\b/i;
 
 /** What became of a mail: `done` (flag it, move past it), `retry` (leave it for later), `busy` (another process has it). */
 export type ProcessResult = { status: 'done'; outcome: MessageOutcome; ticketNumber: string | null } | { status: 'retry'; reason: string } | { status: 'busy' };
@@ -179,7 +178,7 @@ export class MailProcessor {
       const t = await this.deps.tickets.find(byIds.ticketNumber);
       if (t) return { ticketNumber: t.number, conversationId: byIds.conversationId ?? (await this.conversationOf(t)) };
     }
-    const n = TICKET_NUMBER.exec(mail.subject)?.[0]?.toUpperCase();
+    const n = TICKET_NUMBER_IN_TEXT.exec(mail.subject)?.[0]?.toUpperCase();
     if (n) {
       const t = await this.deps.tickets.find(n);
       if (t && t.customer.channelId === EMAIL_CHANNEL_ID && normalizeAddress(t.customer.userId) === from) return { ticketNumber: t.number, conversationId: await this.conversationOf(t) };
