@@ -95,6 +95,7 @@ export function createApp(deps: AppDeps): App {
     tickets: services.tickets,
     lookup: { get: (n) => services.tickets.find(n), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t, a) => services.tickets.addCustomerMessage(n, t, { attachments: a }), rate: (n, r) => services.tickets.rate(n, r) },
     pending: pendingTickets(services.store.outbox),
+    hold: (m) => services.tickets.hold(m),
     taxonomy: services.taxonomy,
     conversationState,
     maxMessageLength: config.MAX_TEXT_LENGTH,

@@ -27,7 +27,8 @@ import type { NotificationKind } from '../store/notification-repository.js';
 
 /** The actor of audit entries the customer caused (through the bot). */
 const CUSTOMER_ACTOR = 'customer';
-import type { AuditTrail, CustomerChannel, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
+import type { AuditTrail, CustomerChannel, MessageSpool, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
+import { readHeldMessage, type HeldMessage } from '../store/held-messages.js';
 
 /** Channels staff log a customer's demand from (calls, visits, letters …), as the ticket's channel id. */
 export const STAFF_CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'] as const;
@@ -66,7 +67,18 @@ export interface TicketServiceDeps {
   dueHours?: DueHours;
   /** Live updates for the console (ticket filed, customer wrote); none when omitted. */
   events?: DeskEvents;
+  /** Customer messages kept during a database outage (store/held-messages.ts); none when omitted. */
+  held?: MessageSpool;
   now?: () => Date;
+}
+
+/** What replaying the outbox did: tickets, then held messages (`remaining` counts both). */
+export interface OutboxReplay {
+  replayed: number;
+  duplicates: number;
+  remaining: number;
+  /** Held messages: added to an open ticket, filed as new tickets, skipped as already stored, left. */
+  held: { attached: number; filed: number; duplicates: number; remaining: number };
 }
 
 /** The version an edit was based on, for optimistic concurrency (409 when someone changed it since). */
@@ -92,9 +104,59 @@ export class TicketService {
     return r;
   }
 
-  /** Replays the outbox into the database, idempotently by ticket number. */
-  flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }> {
-    return this.deps.tickets.flushOutbox();
+  /**
+   * Replays the outbox into the database, idempotently by ticket number, then the held messages
+   * (after the tickets: a held "补充：…" may belong to a demand filed during the same outage).
+   */
+  async flushOutbox(): Promise<OutboxReplay> {
+    const tickets = await this.deps.tickets.flushOutbox();
+    const held = await this.replayHeld();
+    return { ...tickets, remaining: tickets.remaining + held.remaining, held };
+  }
+
+  /**
+   * Keeps a customer message the bot could not interpret during a database outage (fsynced before
+   * this resolves; store/held-messages.ts). Throws when there is no spool or it cannot be written.
+   */
+  async hold(message: HeldMessage): Promise<void> {
+    if (!this.deps.held) throw new Error('no spool for held messages is configured');
+    await this.deps.held.append(message);
+  }
+
+  /** Held messages waiting for the database. */
+  heldPending(): number {
+    return this.deps.held?.pending() ?? 0;
+  }
+
+  /**
+   * Hands each held message to staff: added to the customer's open ticket created before it, or
+   * filed as a ticket for review. Checked before writing, so an interrupted replay stores it once.
+   */
+  async replayHeld(): Promise<OutboxReplay['held']> {
+    const out = { attached: 0, filed: 0, duplicates: 0, remaining: 0 };
+    if (!this.deps.held || this.deps.held.pending() === 0) return out;
+    const r = await this.deps.held.drain(async (doc) => {
+      const m = readHeldMessage(doc);
+      if (!m) return 'duplicate'; // not ours to replay: never blocks the rest
+      const { channelId, userId } = m.ticket.customer;
+      const text = m.ticket.text.original;
+      const open = await this.deps.tickets.latestOpenFor(channelId, userId);
+      if (open && open.createdAt.getTime() <= m.receivedAt.getTime()) {
+        if (open.messages.some((x) => x.text === text && x.at.getTime() >= m.receivedAt.getTime())) return 'duplicate';
+        await this.addCustomerMessage(open.number, text);
+        out.attached++;
+        return 'stored';
+      }
+      const recent = await this.deps.tickets.list({ customerUserId: userId, channelId, pageSize: 20, sort: '-createdAt' });
+      if (recent.items.some((t) => t.text.original === text && t.createdAt.getTime() >= m.receivedAt.getTime())) return 'duplicate';
+      // Into the database, or (gone again) the ticket outbox: kept either way.
+      await this.file(m.ticket);
+      out.filed++;
+      return 'stored';
+    });
+    out.duplicates = r.duplicates;
+    out.remaining = r.remaining;
+    return out;
   }
 
   /** A ticket, or NotFoundError. */
