@@ -36,6 +36,7 @@ import { NO_STOPWORDS } from '../classifier/tokenizer.js';
 import { registerTrainerRoutes } from '../trainer/routes.js';
 import { createChannels, type Channel } from '../channels/index.js';
 import { MemoryGuard } from '../runtime/memory-guard.js';
+import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 
 export interface AppDeps {
   config: Config;
@@ -188,6 +189,9 @@ export function createApp(deps: AppDeps): App {
 
   // Resident memory under MEMORY_CEILING_MB: caches shed under pressure, new conversations wait when critical.
   const memory = deps.memory ?? new MemoryGuard({ ceilingBytes: config.MEMORY_CEILING_MB * 1024 * 1024 });
+  if (memory.flags().gc === 'run-time') {
+    log.warn({ launch: `node ${SERVER_NODE_ARGS.join(' ')} dist/bot/main.js` }, 'node was started without --expose-gc: the memory guard will expose V8\'s gc at run time (Node documents flags changed after start as unpredictable); launch with `npm start` or the flags shown');
+  }
   memory.onPressure((level) => {
     services.store.directLine.shed(level);
     services.store.botState.shed(level);

@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { freePort, waitReady } from './server-process.js';
+import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 
 /** Demands the default model files confidently (the dialog asks "对吗？"): checked at warm-up. */
 const COMPLAINTS = [
@@ -79,7 +80,7 @@ runCli(async () => {
   const port = await freePort();
   const connector = await startConnector();
   const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
-  const server = spawn(process.execPath, [main], {
+  const server = spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: values['server-log'] ? 'warn' : 'error', RATE_LIMIT_PER_10S: '1000', MONGODB_URI: '' },
     // --server-log FILE keeps the server's log (JSON lines) for a post-mortem.
     stdio: ['ignore', values['server-log'] ? openSync(values['server-log'], 'w') : 'ignore', 'inherit'],
