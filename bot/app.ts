@@ -18,6 +18,7 @@ import type { Config } from '../runtime/config.js';
 import { boundChannelCalls, checkActivity } from './channel-guard.js';
 import { DemandBot, type PendingTickets } from './demand-bot.js';
 import { numberGiven } from './intake-dialog.js';
+import { heldConversations } from './held-conversations.js';
 import { OutageTolerantStorage, StateUnavailableError } from '../store/state-fallback.js';
 import { isUnavailable } from '../store/ticket-repository.js';
 import type { FileOutbox } from '../store/outbox.js';
@@ -89,7 +90,10 @@ export function createApp(deps: AppDeps): App {
   const webchatAdapter = new WebChatAdapter(() => directLine!);
   const { services } = deps;
   // A database outage keeps conversation state in memory until it is back (store/state-fallback.ts).
-  const conversationState = new ConversationState(new OutageTolerantStorage(services.store.botState, log));
+  const stateStorage = new OutageTolerantStorage(services.store.botState, log);
+  const conversationState = new ConversationState(stateStorage);
+  // A message kept during an outage is replayed with what its conversation's dialog was asking.
+  services.tickets.useHeldConversations(heldConversations(stateStorage));
   const { holder, pipelineDeps } = services.runtime;
   const bot = new DemandBot({
     classifier: holder,

@@ -28,7 +28,7 @@ import type { NotificationKind } from '../store/notification-repository.js';
 /** The actor of audit entries the customer caused (through the bot). */
 const CUSTOMER_ACTOR = 'customer';
 import type { AuditTrail, CustomerChannel, MessageSpool, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
-import { readHeldMessage, type HeldMessage } from '../store/held-messages.js';
+import { HELD_REVIEW_REASON, readHeldMessage, type HeldMessage } from '../store/held-messages.js';
 
 /** Channels staff log a customer's demand from (calls, visits, letters …), as the ticket's channel id. */
 export const STAFF_CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'] as const;
@@ -72,6 +72,23 @@ export interface TicketServiceDeps {
   now?: () => Date;
 }
 
+/** A demand the intake dialog held when a message answering it was kept during an outage. */
+export interface HeldDraft {
+  text: string;
+  classification: Classification;
+  topic: string | null;
+  type: string | null;
+  contact?: { phone?: string; email?: string };
+}
+
+/** The bot's conversations, as replaying held messages needs them (bot/app.ts). */
+export interface HeldConversations {
+  /** The demand the message's conversation's dialog is still asking about, if any. */
+  draftOf(message: HeldMessage): Promise<HeldDraft | null>;
+  /** Ends that dialog on the filed ticket (the conversation is then about it), unless it moved on. */
+  settle(message: HeldMessage, ticket: Ticket): Promise<void>;
+}
+
 /** What replaying the outbox did: tickets, then held messages (`remaining` counts both). */
 export interface OutboxReplay {
   replayed: number;
@@ -88,6 +105,7 @@ export interface EditOptions {
 
 export class TicketService {
   private readonly now: () => Date;
+  private heldConversations: HeldConversations | null = null;
 
   constructor(private readonly deps: TicketServiceDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -128,9 +146,19 @@ export class TicketService {
     return this.deps.held?.pending() ?? 0;
   }
 
+  /** Registers the bot's view of conversations for replaying held messages (bot/app.ts). */
+  useHeldConversations(conversations: HeldConversations): void {
+    this.heldConversations = conversations;
+  }
+
   /**
-   * Hands each held message to staff: added to the customer's open ticket created before it, or
-   * filed as a ticket for review. Checked before writing, so an interrupted replay stores it once.
+   * Hands each held message to staff, once the database is back:
+   * - its conversation's dialog still holds the demand the message answered (a "对" to "is this
+   *   about …?"): that demand is filed (for review, with any contact the dialog had), the dialog
+   *   ended on it (the conversation is then about that ticket), and the message added to it;
+   * - else added to the customer's open ticket created before it;
+   * - else filed as a ticket for review.
+   * Every step checks first, so a replay interrupted anywhere and run again stores each thing once.
    */
   async replayHeld(): Promise<OutboxReplay['held']> {
     const out = { attached: 0, filed: 0, duplicates: 0, remaining: 0 };
@@ -140,15 +168,36 @@ export class TicketService {
       if (!m) return 'duplicate'; // not ours to replay: never blocks the rest
       const { channelId, userId } = m.ticket.customer;
       const text = m.ticket.text.original;
+      const since = m.receivedAt.getTime();
+      const recent = (await this.deps.tickets.list({ customerUserId: userId, channelId, pageSize: 20, sort: '-createdAt' })).items;
+      const draft = (await this.heldConversations?.draftOf(m)) ?? null;
+      if (draft) {
+        // Filed already by an interrupted replay (the newest ticket with the draft's text since then)?
+        let ticket = recent.find((t) => t.text.original === draft.text && t.createdAt.getTime() >= since) ?? null;
+        if (!ticket) {
+          const filed = await this.file({
+            ...m.ticket,
+            ...(draft.contact && Object.keys(draft.contact).length ? { contact: draft.contact } : {}),
+            text: { original: draft.text, normalized: draft.classification.normalized },
+            classification: ticketClassification(draft.classification, { topic: draft.topic, type: draft.type }, HELD_REVIEW_REASON),
+          });
+          // Gone again: the ticket waits in the outbox, which is replayed before this next time.
+          if (filed.stored !== 'database') throw new Error('the database went away while replaying held messages');
+          ticket = filed.ticket;
+          out.filed++;
+        }
+        await this.heldConversations!.settle(m, ticket);
+        if (!ticket.messages.some((x) => x.text === text && x.at.getTime() >= since)) await this.addCustomerMessage(ticket.number, text);
+        return 'stored';
+      }
+      // Stored already by an interrupted replay: as a ticket of its own, or on one of the customer's tickets.
+      if (recent.some((t) => (t.text.original === text && t.createdAt.getTime() >= since) || t.messages.some((x) => x.text === text && x.at.getTime() >= since))) return 'duplicate';
       const open = await this.deps.tickets.latestOpenFor(channelId, userId);
-      if (open && open.createdAt.getTime() <= m.receivedAt.getTime()) {
-        if (open.messages.some((x) => x.text === text && x.at.getTime() >= m.receivedAt.getTime())) return 'duplicate';
+      if (open && open.createdAt.getTime() <= since) {
         await this.addCustomerMessage(open.number, text);
         out.attached++;
         return 'stored';
       }
-      const recent = await this.deps.tickets.list({ customerUserId: userId, channelId, pageSize: 20, sort: '-createdAt' });
-      if (recent.items.some((t) => t.text.original === text && t.createdAt.getTime() >= m.receivedAt.getTime())) return 'duplicate';
       // Into the database, or (gone again) the ticket outbox: kept either way.
       await this.file(m.ticket);
       out.filed++;

@@ -87,10 +87,11 @@ async function outage(during: () => Promise<void>): Promise<void> {
 const conv = () => `c-${randomUUID().slice(0, 8)}`;
 
 describe('a mid-dialog answer reaching a process without the conversation state during an outage', () => {
-  it('is kept, the customer told so (zh-Hans), and filed for review once the database is back: once, even if replayed twice', async () => {
+  it('is kept, the customer told so (zh-Hans), and once the database is back the demand it answered is filed with it, once', async () => {
     const user = `u-${randomUUID().slice(0, 6)}`;
     const c = conv();
-    expect((await say(urlA, c, user, '我买的手机屏幕有裂痕，要求换货', 'zh-Hans')).join('\n')).toMatch(/对吗|请帮我选/);
+    const demand = '我买的手机屏幕有裂痕，要求换货';
+    expect((await say(urlA, c, user, demand, 'zh-Hans')).join('\n')).toMatch(/对吗|请帮我选/);
     let spooled = '';
     await outage(async () => {
       const replies = await say(urlB, c, user, '对', 'zh-Hans');
@@ -105,13 +106,31 @@ describe('a mid-dialog answer reaching a process without the conversation state 
     expect(services.store.held.pending()).toBe(0);
     const mine = (await services.tickets.list({ customerUserId: user, channelId: 'emulator', pageSize: 10, sort: '-createdAt' })).items;
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatchObject({ text: { original: '对' }, needsReview: true, reviewReason: HELD_REVIEW_REASON, spam: false, topic: null });
+    // The demand the "对" confirmed, for review, with the answer on it and the conversation to reply in.
+    expect(mine[0]).toMatchObject({ text: { original: demand }, needsReview: true, reviewReason: HELD_REVIEW_REASON, spam: false });
+    expect(mine[0].messages.map((m) => m.text)).toEqual(['对']);
     expect(JSON.parse(mine[0].conversationRef!).conversation.id).toBe(c);
+    // The dialog ended on it: the conversation is now about that ticket (a follow-up lands on it).
+    expect(await say(urlA, c, user, '屏幕裂痕在右上角', 'zh-Hans')).toEqual([texts('zh-Hans').followupAdded(mine[0].number)]);
 
-    // A replay interrupted after the write (the line still in the spool): stored once, not twice.
+    // A replay interrupted after the writes (the line still in the spool): stored once, not twice.
     writeFileSync(heldMessagesPath(outboxPath), spooled);
     expect((await services.tickets.flushOutbox()).held).toEqual({ attached: 0, filed: 0, duplicates: 1, remaining: 0 });
-    expect((await services.tickets.list({ customerUserId: user, channelId: 'emulator', pageSize: 10, sort: '-createdAt' })).items).toHaveLength(1);
+    const after = (await services.tickets.list({ customerUserId: user, channelId: 'emulator', pageSize: 10, sort: '-createdAt' })).items;
+    expect(after).toHaveLength(1);
+    expect(after[0].messages.map((m) => m.text)).toEqual(['对', '屏幕裂痕在右上角']);
+  });
+
+  it('with no dialog under way and no open ticket, is filed as a ticket of its own for review', async () => {
+    const user = `u-${randomUUID().slice(0, 6)}`;
+    const c = conv();
+    await say(urlA, c, user, '你好', 'zh-Hans');
+    await outage(async () => {
+      expect(await say(urlB, c, user, '跳过', 'zh-Hans')).toEqual([texts('zh-Hans').heldForLater]);
+    });
+    expect((await services.tickets.flushOutbox()).held).toEqual({ attached: 0, filed: 1, duplicates: 0, remaining: 0 });
+    const mine = (await services.tickets.list({ customerUserId: user, channelId: 'emulator', pageSize: 10, sort: '-createdAt' })).items;
+    expect(mine.map((t) => [t.text.original, t.reviewReason, t.topic])).toEqual([['跳过', HELD_REVIEW_REASON, null]]);
   });
 
   it('is added to the customer\'s open ticket when there is one (zh-Hant "補充：…")', async () => {
@@ -133,7 +152,7 @@ describe('a mid-dialog answer reaching a process without the conversation state 
     expect((await services.tickets.list({ customerUserId: user, channelId: 'emulator', pageSize: 10, sort: '-createdAt' })).items).toHaveLength(1);
   });
 
-  it('answers in English on an English page, and files it', async () => {
+  it('answers in English on an English page, and files the demand it answered', async () => {
     const user = `u-${randomUUID().slice(0, 6)}`;
     const c = conv();
     expect((await say(urlA, c, user, 'The parcel arrived broken and I want a refund for it', 'en')).join('\n')).toMatch(/right\?|choose|pick/i);
@@ -145,7 +164,7 @@ describe('a mid-dialog answer reaching a process without the conversation state 
     });
     expect((await services.tickets.flushOutbox()).held).toMatchObject({ filed: 1, remaining: 0 });
     const mine = (await services.tickets.list({ customerUserId: user, channelId: 'emulator', pageSize: 10, sort: '-createdAt' })).items;
-    expect(mine.map((t) => [t.text.original, t.reviewReason])).toEqual([['yes', HELD_REVIEW_REASON]]);
+    expect(mine.map((t) => [t.text.original, t.reviewReason, t.messages.map((m) => m.text)])).toEqual([['The parcel arrived broken and I want a refund for it', HELD_REVIEW_REASON, ['yes']]]);
   });
 
   it('the texts are truthful in every language: kept, not "send it again", never "nothing lost"', () => {
