@@ -184,6 +184,8 @@ export function createApp(deps: AppDeps): App {
       status: db ? 'ready' : 'database unavailable',
       model: holder.version,
       outboxPending: services.store.outbox.pending(),
+      // Customer messages kept during an outage, waiting to reach staff (store/held-messages.ts).
+      heldPending: services.store.held.pending(),
       ...(embedded ? { database: embedded } : {}),
       capacity,
       memory: memory.status(),

@@ -9,8 +9,8 @@
  *   the guard exposes `gc` at run time as before, and the server logs a warning at start.
  * - a heap kept close to its live size while memory is high (`--heap-growing-percent`). This one is
  *   a policy the guard switches on and off (25 from 80% of the ceiling, V8's own choice below 72%),
- *   which no launch flag can express: a fixed `--heap-growing-percent=25` would make V8 collect
- *   about four times as often under every load, not only near the ceiling. So it stays a run-time
+ *   which no launch flag can express: a fixed `--heap-growing-percent=25` would keep V8's heap tight,
+ *   and its collections more frequent, under every load, not only near the ceiling. So it stays a run-time
  *   switch, unless the operator fixes it at launch (`node --heap-growing-percent=N …`): the guard
  *   then leaves V8's value alone and changes no flag at run time at all.
  */
