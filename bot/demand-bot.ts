@@ -190,8 +190,9 @@ export class DemandBot extends ActivityHandler {
     if (DETAILS.test(text) || CANCEL.test(text) || looksLikeDialogAnswer(text, this.deps.taxonomy)) {
       // Only the dialog could read it ("对", "跳过", a phone number, "补充：…"): kept for staff, not guessed at.
       if (!this.deps.hold) return void (await context.sendActivity(t.retryLater));
-      await this.deps.hold(this.heldMessage(context, DETAILS.exec(text)?.[2]?.trim() || text.trim()));
-      await context.sendActivity(t.heldForLater);
+      const held = this.heldMessage(context, DETAILS.exec(text)?.[2]?.trim() || text.trim());
+      await this.deps.hold(held);
+      await context.sendActivity(held.cancel ? t.cancelHeld : t.heldForLater);
       return;
     }
     let c: Classification;
@@ -226,7 +227,14 @@ export class DemandBot extends ActivityHandler {
       c = { ...this.neutral(text), lang: clearLanguage(text) ?? 'zh-Hans' };
     }
     const input = ticketInput(context, text, { ...c, spam: false, needsReview: true }, null, null, undefined, HELD_REVIEW_REASON);
-    return { kind: 'held-message', id: randomUUID(), receivedAt: new Date((this.deps.now ?? Date.now)()), conversationId: context.activity.conversation.id, ticket: input };
+    return {
+      kind: 'held-message',
+      id: randomUUID(),
+      receivedAt: new Date((this.deps.now ?? Date.now)()),
+      conversationId: context.activity.conversation.id,
+      ...(CANCEL.test(text) ? { cancel: true } : {}),
+      ticket: input,
+    };
   }
 
   /** A classification that says nothing (media, or text the classifier refused): for staff to review. */

@@ -3,7 +3,8 @@
  * desk/tickets.ts `replayHeld`): once the database is back, the conversation's state can be read
  * again, and a kept "对" / "跳过" / phone number is seen for what it answered — the demand the intake
  * dialog still holds. That demand is filed by the desk; here the dialog is then ended on the ticket,
- * as if the dialog had filed it (the conversation's next messages are follow-ups on it), unless the
+ * as if the dialog had filed it (the conversation's next messages are follow-ups on it), or on
+ * nothing for a kept "取消" (as the dialog would have cancelled), unless the
  * customer moved the conversation on meanwhile (a conditional write: another turn wins).
  */
 import type { Storage, StoreItems } from 'botbuilder';
@@ -50,16 +51,16 @@ export function heldConversations(storage: Storage): HeldConversations {
     async draftOf(m) {
       return draftIn(await read(stateKey(m)));
     },
-    async settle(m: HeldMessage, ticket: Ticket) {
+    async settle(m: HeldMessage, draft: HeldDraft, ticket: Ticket | null) {
       const key = stateKey(m);
       for (let attempt = 0; attempt < 3; attempt++) {
         const state = await read(key);
         // Ended already (an earlier replay), or the customer went on with the conversation.
-        if (draftIn(state)?.text !== ticket.text.original) return;
-        const about: TicketContext = { number: ticket.number, topic: ticket.topic };
+        if (draftIn(state)?.text !== draft.text) return;
+        const about: TicketContext | undefined = ticket ? { number: ticket.number, topic: ticket.topic } : undefined;
         try {
           // Carries the eTag it was read with: a turn written meanwhile makes this a conflict.
-          await storage.write({ [key]: { ...state, dialogState: { dialogStack: [] }, ticket: about } });
+          await storage.write({ [key]: { ...state, dialogState: { dialogStack: [] }, ...(about ? { ticket: about } : {}) } });
           return;
         } catch (err) {
           if (!(err instanceof ConflictError)) throw err;

@@ -85,8 +85,11 @@ export interface HeldDraft {
 export interface HeldConversations {
   /** The demand the message's conversation's dialog is still asking about, if any. */
   draftOf(message: HeldMessage): Promise<HeldDraft | null>;
-  /** Ends that dialog on the filed ticket (the conversation is then about it), unless it moved on. */
-  settle(message: HeldMessage, ticket: Ticket): Promise<void>;
+  /**
+   * Ends the dialog that held `draft` (on the filed ticket, the conversation then being about it; or
+   * on nothing, for a cancellation), unless the conversation moved on meanwhile.
+   */
+  settle(message: HeldMessage, draft: HeldDraft, ticket: Ticket | null): Promise<void>;
 }
 
 /** What replaying the outbox did: tickets, then held messages (`remaining` counts both). */
@@ -94,8 +97,8 @@ export interface OutboxReplay {
   replayed: number;
   duplicates: number;
   remaining: number;
-  /** Held messages: added to an open ticket, filed as new tickets, skipped as already stored, left. */
-  held: { attached: number; filed: number; duplicates: number; remaining: number };
+  /** Held messages: added to an open ticket, filed as new tickets, cancellations, skipped as already stored, left. */
+  held: { attached: number; filed: number; cancelled: number; duplicates: number; remaining: number };
 }
 
 /** The version an edit was based on, for optimistic concurrency (409 when someone changed it since). */
@@ -157,11 +160,12 @@ export class TicketService {
    *   about …?"): that demand is filed (for review, with any contact the dialog had), the dialog
    *   ended on it (the conversation is then about that ticket), and the message added to it;
    * - else added to the customer's open ticket created before it;
-   * - else filed as a ticket for review.
+   * - else filed as a ticket for review;
+   * - a cancellation ("取消") ends the dialog under way, if any, and files nothing.
    * Every step checks first, so a replay interrupted anywhere and run again stores each thing once.
    */
   async replayHeld(): Promise<OutboxReplay['held']> {
-    const out = { attached: 0, filed: 0, duplicates: 0, remaining: 0 };
+    const out = { attached: 0, filed: 0, cancelled: 0, duplicates: 0, remaining: 0 };
     if (!this.deps.held || this.deps.held.pending() === 0) return out;
     const r = await this.deps.held.drain(async (doc) => {
       const m = readHeldMessage(doc);
@@ -171,6 +175,12 @@ export class TicketService {
       const since = m.receivedAt.getTime();
       const recent = (await this.deps.tickets.list({ customerUserId: userId, channelId, pageSize: 20, sort: '-createdAt' })).items;
       const draft = (await this.heldConversations?.draftOf(m)) ?? null;
+      if (m.cancel) {
+        // "取消": the demand under way is dropped, as the dialog would have; nothing to file.
+        if (draft) await this.heldConversations!.settle(m, draft, null);
+        out.cancelled++;
+        return 'stored';
+      }
       if (draft) {
         // Filed already by an interrupted replay (the newest ticket with the draft's text since then)?
         let ticket = recent.find((t) => t.text.original === draft.text && t.createdAt.getTime() >= since) ?? null;
@@ -186,7 +196,7 @@ export class TicketService {
           ticket = filed.ticket;
           out.filed++;
         }
-        await this.heldConversations!.settle(m, ticket);
+        await this.heldConversations!.settle(m, draft, ticket);
         if (!ticket.messages.some((x) => x.text === text && x.at.getTime() >= since)) await this.addCustomerMessage(ticket.number, text);
         return 'stored';
       }

@@ -9,6 +9,8 @@
  *
  * Replay (desk/tickets.ts `replayHeld`, run after the ticket outbox so a demand filed during the
  * same outage is in the database first) hands each message to staff:
+ * - the demand the conversation's dialog still held, filed (for review) with the message on it, when
+ *   the message answered it; a cancellation ends that dialog instead and files nothing;
  * - added to the customer's open ticket (the newest one created before the message), as the bot
  *   adds "补充：…" and follow-ups; or
  * - filed as a new ticket from {@link HeldMessage.ticket} (needs review, reason `held-during-outage`),
@@ -33,6 +35,8 @@ export interface HeldMessage {
   receivedAt: Date;
   /** The bot's conversation id (for logs and staff; the ticket input carries the full reference). */
   conversationId: string;
+  /** The customer cancelled ("取消"): replay ends the dialog under way and files nothing. */
+  cancel?: boolean;
   /**
    * The ticket to file when the customer has no open ticket to add the message to: the customer,
    * the conversation reference, the text and its classification (needs review).

@@ -102,7 +102,7 @@ describe('a mid-dialog answer reaching a process without the conversation state 
       expect(spooled).toContain(c);
     });
     const replay = await services.tickets.flushOutbox();
-    expect(replay.held).toEqual({ attached: 0, filed: 1, duplicates: 0, remaining: 0 });
+    expect(replay.held).toEqual({ attached: 0, filed: 1, cancelled: 0, duplicates: 0, remaining: 0 });
     expect(services.store.held.pending()).toBe(0);
     const mine = (await services.tickets.list({ customerUserId: user, channelId: 'emulator', pageSize: 10, sort: '-createdAt' })).items;
     expect(mine).toHaveLength(1);
@@ -115,10 +115,23 @@ describe('a mid-dialog answer reaching a process without the conversation state 
 
     // A replay interrupted after the writes (the line still in the spool): stored once, not twice.
     writeFileSync(heldMessagesPath(outboxPath), spooled);
-    expect((await services.tickets.flushOutbox()).held).toEqual({ attached: 0, filed: 0, duplicates: 1, remaining: 0 });
+    expect((await services.tickets.flushOutbox()).held).toEqual({ attached: 0, filed: 0, cancelled: 0, duplicates: 1, remaining: 0 });
     const after = (await services.tickets.list({ customerUserId: user, channelId: 'emulator', pageSize: 10, sort: '-createdAt' })).items;
     expect(after).toHaveLength(1);
     expect(after[0].messages.map((m) => m.text)).toEqual(['对', '屏幕裂痕在右上角']);
+  });
+
+  it('a kept "取消" ends the dialog under way once the database is back, and files nothing', async () => {
+    const user = `u-${randomUUID().slice(0, 6)}`;
+    const c = conv();
+    expect((await say(urlA, c, user, '宽带晚上一直断网，根本没法用', 'zh-Hans')).join('\n')).toMatch(/对吗|请帮我选/);
+    await outage(async () => {
+      expect(await say(urlB, c, user, '取消', 'zh-Hans')).toEqual([texts('zh-Hans').cancelHeld]);
+    });
+    expect((await services.tickets.flushOutbox()).held).toEqual({ attached: 0, filed: 0, cancelled: 1, duplicates: 0, remaining: 0 });
+    expect((await services.tickets.list({ customerUserId: user, channelId: 'emulator', pageSize: 10, sort: '-createdAt' })).items).toHaveLength(0);
+    // The dialog is over: "对" now is no answer to it (it was "is this about …?" before).
+    expect(await say(urlA, c, user, '对', 'zh-Hans')).toEqual([texts('zh-Hans').anythingElse]);
   });
 
   it('with no dialog under way and no open ticket, is filed as a ticket of its own for review', async () => {
@@ -128,7 +141,7 @@ describe('a mid-dialog answer reaching a process without the conversation state 
     await outage(async () => {
       expect(await say(urlB, c, user, '跳过', 'zh-Hans')).toEqual([texts('zh-Hans').heldForLater]);
     });
-    expect((await services.tickets.flushOutbox()).held).toEqual({ attached: 0, filed: 1, duplicates: 0, remaining: 0 });
+    expect((await services.tickets.flushOutbox()).held).toEqual({ attached: 0, filed: 1, cancelled: 0, duplicates: 0, remaining: 0 });
     const mine = (await services.tickets.list({ customerUserId: user, channelId: 'emulator', pageSize: 10, sort: '-createdAt' })).items;
     expect(mine.map((t) => [t.text.original, t.reviewReason, t.topic])).toEqual([['跳过', HELD_REVIEW_REASON, null]]);
   });
@@ -145,7 +158,7 @@ describe('a mid-dialog answer reaching a process without the conversation state 
       expect(await say(urlB, c, user, '補充：訂單號是 88812345', 'zh-Hant')).toEqual([texts('zh-Hant').heldForLater]);
     });
     expect(texts('zh-Hant').heldForLater).toMatch(/已收到並保存您的消息/);
-    expect((await services.tickets.flushOutbox()).held).toEqual({ attached: 1, filed: 0, duplicates: 0, remaining: 0 });
+    expect((await services.tickets.flushOutbox()).held).toEqual({ attached: 1, filed: 0, cancelled: 0, duplicates: 0, remaining: 0 });
     const ticket = await services.store.tickets.get(number!);
     expect(ticket!.messages.map((m) => m.text)).toEqual(['訂單號是 88812345']);
     // Nothing else was filed for this customer.
@@ -168,12 +181,14 @@ describe('a mid-dialog answer reaching a process without the conversation state 
   });
 
   it('the texts are truthful in every language: kept, not "send it again", never "nothing lost"', () => {
-    for (const lang of ['zh-Hans', 'zh-Hant', 'en'] as const) {
-      const s = texts(lang).heldForLater;
+    for (const [lang, s] of (['zh-Hans', 'zh-Hant', 'en'] as const).flatMap((l) => [[l, texts(l).heldForLater] as const, [l, texts(l).cancelHeld] as const])) {
       expect(s).not.toMatch(/没有丢失|沒有丟失|nothing you sent was lost|请一分钟后重新发送|請一分鐘後重新發送|please send it again/i);
       expect(s).not.toBe(texts(lang).retryLater);
     }
     expect(texts('zh-Hans').heldForLater).toMatch(/已收到并保存/);
+    expect(texts('zh-Hans').cancelHeld).toMatch(/已收到您的取消.*恢复后会取消/);
+    expect(texts('zh-Hant').cancelHeld).toMatch(/已收到您的取消.*恢復後會取消/);
+    expect(texts('en').cancelHeld).toMatch(/received your cancellation.*will be cancelled/);
     expect(texts('en').heldForLater).toMatch(/no need to send it again/i);
   });
 });
