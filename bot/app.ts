@@ -18,6 +18,7 @@ import type { Config } from '../runtime/config.js';
 import { boundChannelCalls, checkActivity } from './channel-guard.js';
 import { DemandBot, type PendingTickets } from './demand-bot.js';
 import { numberGiven } from './intake-dialog.js';
+import { heldConversations } from './held-conversations.js';
 import { OutageTolerantStorage, StateUnavailableError } from '../store/state-fallback.js';
 import { isUnavailable } from '../store/ticket-repository.js';
 import type { FileOutbox } from '../store/outbox.js';
@@ -36,6 +37,7 @@ import { NO_STOPWORDS } from '../classifier/tokenizer.js';
 import { registerTrainerRoutes } from '../trainer/routes.js';
 import { createChannels, type Channel } from '../channels/index.js';
 import { MemoryGuard } from '../runtime/memory-guard.js';
+import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 
 export interface AppDeps {
   config: Config;
@@ -88,13 +90,17 @@ export function createApp(deps: AppDeps): App {
   const webchatAdapter = new WebChatAdapter(() => directLine!);
   const { services } = deps;
   // A database outage keeps conversation state in memory until it is back (store/state-fallback.ts).
-  const conversationState = new ConversationState(new OutageTolerantStorage(services.store.botState, log));
+  const stateStorage = new OutageTolerantStorage(services.store.botState, log);
+  const conversationState = new ConversationState(stateStorage);
+  // A message kept during an outage is replayed with what its conversation's dialog was asking.
+  services.tickets.useHeldConversations(heldConversations(stateStorage));
   const { holder, pipelineDeps } = services.runtime;
   const bot = new DemandBot({
     classifier: holder,
     tickets: services.tickets,
     lookup: { forCustomer: (n, c) => services.tickets.forCustomer(n, c), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t, o) => services.tickets.addCustomerMessage(n, t, o), rate: (n, r, c) => services.tickets.rate(n, r, c) },
     pending: pendingTickets(services.store.outbox),
+    hold: (m) => services.tickets.hold(m),
     taxonomy: services.taxonomy,
     conversationState,
     maxMessageLength: config.MAX_TEXT_LENGTH,
@@ -178,6 +184,8 @@ export function createApp(deps: AppDeps): App {
       status: db ? 'ready' : 'database unavailable',
       model: holder.version,
       outboxPending: services.store.outbox.pending(),
+      // Customer messages kept during an outage, waiting to reach staff (store/held-messages.ts).
+      heldPending: services.store.held.pending(),
       ...(embedded ? { database: embedded } : {}),
       capacity,
       memory: memory.status(),
@@ -187,6 +195,9 @@ export function createApp(deps: AppDeps): App {
 
   // Resident memory under MEMORY_CEILING_MB: caches shed under pressure, new conversations wait when critical.
   const memory = deps.memory ?? new MemoryGuard({ ceilingBytes: config.MEMORY_CEILING_MB * 1024 * 1024 });
+  if (memory.flags().gc === 'run-time') {
+    log.warn({ launch: `node ${SERVER_NODE_ARGS.join(' ')} dist/bot/main.js` }, 'node was started without --expose-gc: the memory guard will expose V8\'s gc at run time (Node documents flags changed after start as unpredictable); launch with `npm start` or the flags shown');
+  }
   memory.onPressure((level) => {
     services.store.directLine.shed(level);
     services.store.botState.shed(level);

@@ -10,6 +10,7 @@
  * reads a demand of another topic at good confidence, or the customer says 新问题 / new issue).
  * After a resolution the bot asks for a 1–5 rating and records it on the ticket.
  */
+import { randomUUID } from 'node:crypto';
 import { ActivityHandler, ActivityTypes, MessageFactory, type ConversationState, type StatePropertyAccessor, type TurnContext } from 'botbuilder';
 import { DialogSet, type DialogContext, type DialogState } from 'botbuilder-dialogs';
 import type { Classification } from '../classifier/demand-classifier.js';
@@ -22,6 +23,7 @@ import type { Ticket } from '../store/index.js';
 import { TICKET_NUMBER_IN_TEXT, type TicketAttachment } from '../store/schemas.js';
 import { inboundAttachments, MEDIA_TICKET } from '../channels/inbound.js';
 import { StateUnavailableError } from '../store/state-fallback.js';
+import { HELD_REVIEW_REASON, type HeldMessage } from '../store/held-messages.js';
 import { isUnavailable } from '../store/ticket-repository.js';
 import { readAct } from './dialogue-acts.js';
 import type { LiveHandover } from './live-handover.js';
@@ -71,6 +73,11 @@ export interface DemandBotDeps extends Omit<IntakeDeps, 'lang' | 'ticket'> {
   lookup: TicketLookup;
   /** Tickets waiting in the outbox (none when omitted). */
   pending?: PendingTickets;
+  /**
+   * Keeps, durably, a message the bot cannot interpret without the conversation's state while the
+   * database is down (store/held-messages.ts). Without it such a message is answered "send it again".
+   */
+  hold?: (message: HeldMessage) => Promise<void>;
   taxonomy: Taxonomy;
   maxMessageLength: number;
   /** Messages allowed per conversation per `rateWindowMs`. */
@@ -175,7 +182,8 @@ export class DemandBot extends ActivityHandler {
    */
   private async handleWithoutState(context: TurnContext): Promise<void> {
     const text = typeof context.activity.text === 'string' ? context.activity.text : '';
-    const t = texts(clearLanguage(text) ?? 'zh-Hans');
+    // Without state the conversation's language is unknown: the message's, else the page's locale.
+    const t = texts(clearLanguage(text) ?? localeLang(context.activity.locale) ?? 'zh-Hans');
     if (context.activity.type !== ActivityTypes.Message) {
       for (const m of context.activity.membersAdded ?? []) if (m.id !== context.activity.recipient.id) await context.sendActivity(t.greeting);
       return;
@@ -190,7 +198,11 @@ export class DemandBot extends ActivityHandler {
       return;
     }
     if (DETAILS.test(text) || CANCEL.test(text) || looksLikeDialogAnswer(text, this.deps.taxonomy)) {
-      await context.sendActivity(t.retryLater);
+      // Only the dialog could read it ("对", "跳过", a phone number, "补充：…"): kept for staff, not guessed at.
+      if (!this.deps.hold) return void (await context.sendActivity(t.retryLater));
+      const held = this.heldMessage(context, DETAILS.exec(text)?.[2]?.trim() || text.trim());
+      await this.deps.hold(held);
+      await context.sendActivity(held.cancel ? t.cancelHeld : t.heldForLater);
       return;
     }
     let c: Classification;
@@ -210,6 +222,51 @@ export class DemandBot extends ActivityHandler {
     markNumberGiven(context);
     const said = (x: ReturnType<typeof texts>) => (stored === 'database' ? x.created(ticket.number) : x.createdOffline(ticket.number));
     await context.sendActivity(unsupported && t !== texts('en') ? `${said(texts('en'))}\n${said(t)}` : said(t));
+  }
+
+  /**
+   * A message kept during the outage: the ticket it becomes if the customer has no open ticket to
+   * add it to when the database is back (for review: nobody confirmed what it is about).
+   */
+  private heldMessage(context: TurnContext, text: string): HeldMessage {
+    let c: Classification;
+    try {
+      c = this.deps.classifier.classify(text);
+    } catch (err) {
+      if (!(err instanceof ClassifierError)) throw err;
+      c = { ...this.neutral(text), lang: clearLanguage(text) ?? 'zh-Hans' };
+    }
+    const input = ticketInput(context, text, { ...c, spam: false, needsReview: true }, null, null, undefined, HELD_REVIEW_REASON);
+    return {
+      kind: 'held-message',
+      id: randomUUID(),
+      receivedAt: new Date((this.deps.now ?? Date.now)()),
+      conversationId: context.activity.conversation.id,
+      ...(CANCEL.test(text) ? { cancel: true } : {}),
+      ticket: input,
+    };
+  }
+
+  /** A classification that says nothing (media, or text the classifier refused): for staff to review. */
+  private neutral(text: string): Classification {
+    return {
+      lang: 'zh-Hans',
+      topic: null,
+      type: null,
+      spam: false,
+      suspectedSpam: false,
+      act: 'demand',
+      actConfidence: 0,
+      spamScore: 0,
+      confidence: 0,
+      typeConfidence: 0,
+      alternatives: [],
+      keywords: [],
+      modelVersion: this.deps.classifier.version,
+      needsReview: true,
+      reason: null,
+      normalized: text,
+    };
   }
 
   /**
@@ -246,24 +303,7 @@ export class DemandBot extends ActivityHandler {
       return;
     }
     const lang = withState ? await this.lang.get(context, 'zh-Hans') : 'zh-Hans';
-    const c: Classification = {
-      lang,
-      topic: null,
-      type: null,
-      spam: false,
-      suspectedSpam: false,
-      act: 'demand',
-      actConfidence: 0,
-      spamScore: 0,
-      confidence: 0,
-      typeConfidence: 0,
-      alternatives: [],
-      keywords: [],
-      modelVersion: this.deps.classifier.version,
-      needsReview: true,
-      reason: null,
-      normalized: label,
-    };
+    const c: Classification = { ...this.neutral(label), lang };
     const input = ticketInput(context, label, c, null, null, undefined, 'media-only');
     input.attachments = attachments;
     const { ticket, stored } = await this.deps.tickets.file(input);

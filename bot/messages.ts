@@ -43,6 +43,13 @@ interface Texts {
   statusUnavailable: string;
   /** A message that could not be processed or kept while the database is down. */
   retryLater: string;
+  /**
+   * A message kept (durably) while the database is down, which only the conversation's dialog could
+   * interpret: received, and passed to staff when the system is back (store/held-messages.ts).
+   */
+  heldForLater: string;
+  /** A "取消" kept while the database is down: the demand being reported (if any) is cancelled when it is back. */
+  cancelHeld: string;
   statusOf: (number: string, status: string, reply: string | null) => string;
   statusNotFound: (number: string) => string;
   askTicketNumber: string;
@@ -124,6 +131,8 @@ const zh: Texts = {
   statusPending: (n) => `工单 ${n} 已收到，正在等待系统恢复后登记，之后会转给专人跟进，请稍候。`,
   statusUnavailable: '抱歉，系统正在恢复，暂时无法查询工单，请一分钟后再试。',
   retryLater: '抱歉，系统正在恢复，这条消息暂时无法处理，也没有保存。请一分钟后重新发送。',
+  heldForLater: '已收到并保存您的消息。系统正在恢复，暂时无法继续刚才的对话；恢复后这条消息会转给专人处理（如您有处理中的工单，会补充到该工单），无需重新发送。',
+  cancelHeld: '已收到您的取消。系统正在恢复，恢复后会取消您正在登记的问题（如有），无需重新发送。',
   statusOf: (n, s, reply) => `工单 ${n} 当前状态：${s}。${reply ? `最新回复：${reply}` : '暂无客服回复，请耐心等待。'}`,
   statusNotFound: (n) => `没有找到属于您的工单 ${n}。请核对工单号。`,
   askTicketNumber: '请告诉我您的工单号（例如 T20261125-0042）。',
@@ -184,6 +193,8 @@ const en: Texts = {
   statusPending: (n) => `Ticket ${n} has been received and is waiting to be filed until our system is back; our team will follow up then.`,
   statusUnavailable: 'Sorry, our system is recovering and cannot look up tickets right now; please try again in a minute.',
   retryLater: 'Sorry, our system is recovering and could not process this message, and it was not saved. Please send it again in a minute.',
+  heldForLater: 'We have received and saved your message. Our system is recovering and cannot continue this conversation right now; when it is back, your message will be passed to our team (added to your open ticket, if you have one). There is no need to send it again.',
+  cancelHeld: 'We have received your cancellation. Our system is recovering; when it is back, the issue you were reporting (if any) will be cancelled. There is no need to send it again.',
   statusOf: (n, s, reply) => `Ticket ${n} is ${s}. ${reply ? `Latest reply: ${reply}` : 'No reply from our team yet.'}`,
   statusNotFound: (n) => `I could not find a ticket ${n} of yours. Please check the number.`,
   askTicketNumber: 'Please tell me your ticket number (for example T20261125-0042).',

@@ -263,8 +263,39 @@ ${RESEND_SCRIPT}
     pendingNote.textContent = n > 0 ? config.pending.replace('{n}', String(n)) : '';
     pendingNote.hidden = n === 0;
   }
+  // What waits to be accepted is kept in localStorage too, per customer: after a reload (or when the
+  // customer comes back in this browser) the same activities are sent again, same clientActivityID.
+  // Web Chat's longest wait (its hard limit is 5 minutes): before it, "Send failed" would show while this page still re-sends.
+  var SEND_TIMEOUT_MS = 300000;
+  var UNSENT = 'demand-desk.webchat.unsent.';
+  var UNSENT_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+  var UNSENT_MAX = 50;
+  function storedUnsent(userId) {
+    try {
+      var list = JSON.parse(window.localStorage.getItem(UNSENT + userId) || '[]');
+      if (!Array.isArray(list)) return [];
+      var fresh = [];
+      for (var i = 0; i < list.length && fresh.length < UNSENT_MAX; i++) {
+        var e = list[i];
+        var ok = e && typeof e.since === 'number' && Date.now() - e.since < UNSENT_MAX_AGE_MS && e.activity && e.activity.channelData && typeof e.activity.channelData.clientActivityID === 'string';
+        if (ok) fresh.push(e);
+      }
+      return fresh;
+    } catch (e) {
+      return []; // storage blocked or unreadable: nothing to restore
+    }
+  }
+  function keepWaiting(userId, waiting) {
+    try {
+      if (waiting.length > 0) window.localStorage.setItem(UNSENT + userId, JSON.stringify(waiting.slice(0, UNSENT_MAX)));
+      else window.localStorage.removeItem(UNSENT + userId);
+    } catch (e) { /* storage blocked or full: the message still waits in this page */ }
+  }
   function keepUnsent(directLine, domain, session) {
+    var restored = storedUnsent(session.userId);
     var resender = createResender({
+      onChange: function (waiting) { keepWaiting(session.userId, waiting); },
+      abandonAfterMs: SEND_TIMEOUT_MS,
       post: function (activity, resend) {
         var headers = { 'Content-Type': 'application/json', Authorization: 'Bearer ' + (directLine.token || session.token) };
         if (resend) headers['X-Resend'] = '1';
@@ -286,17 +317,29 @@ ${RESEND_SCRIPT}
       return {
         subscribe: function (observer) {
           var open = true;
+          var settled = false;
           resender.send(activity).then(function (id) {
+            settled = true;
             if (!open) return;
             if (observer.next) observer.next(id);
             if (observer.complete) observer.complete();
           }, function (err) {
+            settled = true;
             if (open && observer.error) observer.error(err);
           });
-          return { unsubscribe: function () { open = false; } };
+          return {
+            unsubscribe: function () {
+              // Web Chat stopped waiting before the message was accepted (its 5-minute limit): a
+              // Retry of it will replace it in the queue rather than send a second copy.
+              if (open && !settled) resender.abandon(activity);
+              open = false;
+            }
+          };
         }
       };
     };
+    // Left waiting by an earlier visit (reload, closed tab): sent again, the very same activities.
+    for (var i = 0; i < restored.length; i++) resender.send(restored[i].activity, restored[i].since).then(function () {}, function () {});
   }
 
   if (!window.WebChat) { fail(new Error('Web Chat did not load')); return; }
@@ -305,16 +348,38 @@ ${RESEND_SCRIPT}
   if (key) headers['X-Customer-Key'] = key;
   var previous = key && storedConversation();
   if (previous) headers['X-Conversation-Id'] = previous;
-  // The page's locale goes to the conversation, so the bot greets in the page's language.
-  fetch('/api/webchat/token?locale=' + encodeURIComponent(config.locale), { method: 'GET', cache: 'no-store', headers: headers })
-    .then(function (res) {
-      if (!res.ok) throw new Error('token request failed: ' + res.status);
-      return res.json();
-    })
+  // Messages an earlier visit left waiting have not arrived: said at once, before connecting.
+  if (key) showPending(storedUnsent(key.slice(0, key.lastIndexOf('.'))).length);
+  // The page's locale goes to the conversation, so the bot greets in the page's language. While the
+  // service is unavailable (503, 504, no answer: its database is down, say) the page keeps trying,
+  // as Retry-After says or every few seconds, so messages kept from an earlier visit are sent once it is back.
+  // A request the service cannot answer now (503, 504, no answer) is made again, as Retry-After
+  // says or after a growing pause (2, 4, … 30 s).
+  function untilAvailable(request, what, attempt) {
+    var again = function (seconds) {
+      var ms = seconds > 0 ? Math.min(60, seconds) * 1000 : Math.min(30, Math.pow(2, attempt + 1)) * 1000;
+      return new Promise(function (ok) { setTimeout(ok, ms); }).then(function () { return untilAvailable(request, what, attempt + 1); });
+    };
+    return request().then(function (res) {
+      if (res.ok) return res.json();
+      if (res.status === 503 || res.status === 504) return again(Number(res.headers.get('Retry-After')) || 0);
+      throw new Error(what + ' failed: ' + res.status);
+    }, function () { return again(0); });
+  }
+  var domain = window.location.origin + '/v3/directline';
+  untilAvailable(function () {
+    return fetch('/api/webchat/token?locale=' + encodeURIComponent(config.locale), { method: 'GET', cache: 'no-store', headers: headers });
+  }, 'token request', 0)
     .then(function (body) {
       keep(body.customerKey);
       keepConversation(body.conversationId);
-      var domain = window.location.origin + '/v3/directline';
+      // Started here first (the same call Web Chat makes next, answered 200 then): Web Chat gives up
+      // for good when its start fails, as it does while the database is down.
+      return untilAvailable(function () {
+        return fetch(domain + '/conversations', { method: 'POST', cache: 'no-store', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + body.token }, body: '{}' });
+      }, 'starting the conversation', 0).then(function () { return body; });
+    })
+    .then(function (body) {
       var directLine = window.WebChat.createDirectLine({
         token: body.token,
         domain: domain,
@@ -325,8 +390,7 @@ ${RESEND_SCRIPT}
         directLine: directLine,
         locale: config.locale,
         userID: body.userId,
-        // Web Chat's longest wait (its hard limit is 5 minutes): before it, "Send failed" would show while this page still re-sends.
-        styleOptions: { hideUploadButton: true, sendTimeout: 300000 }
+        styleOptions: { hideUploadButton: true, sendTimeout: SEND_TIMEOUT_MS }
       }, document.getElementById('webchat'));
       status.hidden = true;
     })

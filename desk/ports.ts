@@ -27,6 +27,16 @@ export interface TicketStore {
   flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;
 }
 
+/**
+ * A durable local spool (store/outbox.ts `FileOutbox`): here, the customer messages kept during a
+ * database outage (store/held-messages.ts).
+ */
+export interface MessageSpool {
+  append(doc: object): Promise<void>;
+  pending(): number;
+  drain(apply: (doc: Record<string, unknown>) => Promise<'stored' | 'duplicate'>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+}
+
 /** Labelled examples for retraining, one per ticket. */
 export interface TrainingExamples {
   record(example: { ticketNumber: string; text: string; source: ExampleSource; by: string; at: Date }, decided: Partial<ExampleLabels>, current: ExampleLabels): Promise<void>;

@@ -96,6 +96,7 @@ export function createTicketService(store: Store, opts: { log: ServiceLog; chann
     notifier: store.notifications,
     dueHours: opts.dueHours,
     events: opts.events,
+    held: store.held,
     now: opts.now,
   });
 }
@@ -175,7 +176,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
         const stopSweeper = handovers.startSweeper(config.HANDOVER_SWEEP_MS);
         let running = false;
         const timer = setInterval(() => {
-          if (running || store.outbox.pending() === 0) return;
+          if (running || (store.outbox.pending() === 0 && store.held.pending() === 0)) return;
           running = true;
           tickets
             .flushOutbox()

@@ -27,7 +27,8 @@ import type { NotificationKind } from '../store/notification-repository.js';
 
 /** The actor of audit entries the customer caused (through the bot). */
 const CUSTOMER_ACTOR = 'customer';
-import type { AuditTrail, CustomerChannel, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
+import type { AuditTrail, CustomerChannel, MessageSpool, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
+import { HELD_REVIEW_REASON, readHeldMessage, type HeldMessage } from '../store/held-messages.js';
 
 /** Channels staff log a customer's demand from (calls, visits, letters …), as the ticket's channel id. */
 export const STAFF_CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'] as const;
@@ -66,7 +67,38 @@ export interface TicketServiceDeps {
   dueHours?: DueHours;
   /** Live updates for the console (ticket filed, customer wrote); none when omitted. */
   events?: DeskEvents;
+  /** Customer messages kept during a database outage (store/held-messages.ts); none when omitted. */
+  held?: MessageSpool;
   now?: () => Date;
+}
+
+/** A demand the intake dialog held when a message answering it was kept during an outage. */
+export interface HeldDraft {
+  text: string;
+  classification: Classification;
+  topic: string | null;
+  type: string | null;
+  contact?: { phone?: string; email?: string };
+}
+
+/** The bot's conversations, as replaying held messages needs them (bot/app.ts). */
+export interface HeldConversations {
+  /** The demand the message's conversation's dialog is still asking about, if any. */
+  draftOf(message: HeldMessage): Promise<HeldDraft | null>;
+  /**
+   * Ends the dialog that held `draft` (on the filed ticket, the conversation then being about it; or
+   * on nothing, for a cancellation), unless the conversation moved on meanwhile.
+   */
+  settle(message: HeldMessage, draft: HeldDraft, ticket: Ticket | null): Promise<void>;
+}
+
+/** What replaying the outbox did: tickets, then held messages (`remaining` counts both). */
+export interface OutboxReplay {
+  replayed: number;
+  duplicates: number;
+  remaining: number;
+  /** Held messages: added to an open ticket, filed as new tickets, cancellations, skipped as already stored, left. */
+  held: { attached: number; filed: number; cancelled: number; duplicates: number; remaining: number };
 }
 
 /** The version an edit was based on, for optimistic concurrency (409 when someone changed it since). */
@@ -76,6 +108,7 @@ export interface EditOptions {
 
 export class TicketService {
   private readonly now: () => Date;
+  private heldConversations: HeldConversations | null = null;
 
   constructor(private readonly deps: TicketServiceDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -92,9 +125,97 @@ export class TicketService {
     return r;
   }
 
-  /** Replays the outbox into the database, idempotently by ticket number. */
-  flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }> {
-    return this.deps.tickets.flushOutbox();
+  /**
+   * Replays the outbox into the database, idempotently by ticket number, then the held messages
+   * (after the tickets: a held "补充：…" may belong to a demand filed during the same outage).
+   */
+  async flushOutbox(): Promise<OutboxReplay> {
+    const tickets = await this.deps.tickets.flushOutbox();
+    const held = await this.replayHeld();
+    return { ...tickets, remaining: tickets.remaining + held.remaining, held };
+  }
+
+  /**
+   * Keeps a customer message the bot could not interpret during a database outage (fsynced before
+   * this resolves; store/held-messages.ts). Throws when there is no spool or it cannot be written.
+   */
+  async hold(message: HeldMessage): Promise<void> {
+    if (!this.deps.held) throw new Error('no spool for held messages is configured');
+    await this.deps.held.append(message);
+  }
+
+  /** Held messages waiting for the database. */
+  heldPending(): number {
+    return this.deps.held?.pending() ?? 0;
+  }
+
+  /** Registers the bot's view of conversations for replaying held messages (bot/app.ts). */
+  useHeldConversations(conversations: HeldConversations): void {
+    this.heldConversations = conversations;
+  }
+
+  /**
+   * Hands each held message to staff, once the database is back:
+   * - its conversation's dialog still holds the demand the message answered (a "对" to "is this
+   *   about …?"): that demand is filed (for review, with any contact the dialog had), the dialog
+   *   ended on it (the conversation is then about that ticket), and the message added to it;
+   * - else added to the customer's open ticket created before it;
+   * - else filed as a ticket for review;
+   * - a cancellation ("取消") ends the dialog under way, if any, and files nothing.
+   * Every step checks first, so a replay interrupted anywhere and run again stores each thing once.
+   */
+  async replayHeld(): Promise<OutboxReplay['held']> {
+    const out = { attached: 0, filed: 0, cancelled: 0, duplicates: 0, remaining: 0 };
+    if (!this.deps.held || this.deps.held.pending() === 0) return out;
+    const r = await this.deps.held.drain(async (doc) => {
+      const m = readHeldMessage(doc);
+      if (!m) return 'duplicate'; // not ours to replay: never blocks the rest
+      const { channelId, userId } = m.ticket.customer;
+      const text = m.ticket.text.original;
+      const since = m.receivedAt.getTime();
+      const recent = (await this.deps.tickets.list({ customerUserId: userId, channelId, pageSize: 20, sort: '-createdAt' })).items;
+      const draft = (await this.heldConversations?.draftOf(m)) ?? null;
+      if (m.cancel) {
+        // "取消": the demand under way is dropped, as the dialog would have; nothing to file.
+        if (draft) await this.heldConversations!.settle(m, draft, null);
+        out.cancelled++;
+        return 'stored';
+      }
+      if (draft) {
+        // Filed already by an interrupted replay (the newest ticket with the draft's text since then)?
+        let ticket = recent.find((t) => t.text.original === draft.text && t.createdAt.getTime() >= since) ?? null;
+        if (!ticket) {
+          const filed = await this.file({
+            ...m.ticket,
+            ...(draft.contact && Object.keys(draft.contact).length ? { contact: draft.contact } : {}),
+            text: { original: draft.text, normalized: draft.classification.normalized },
+            classification: ticketClassification(draft.classification, { topic: draft.topic, type: draft.type }, HELD_REVIEW_REASON),
+          });
+          // Gone again: the ticket waits in the outbox, which is replayed before this next time.
+          if (filed.stored !== 'database') throw new Error('the database went away while replaying held messages');
+          ticket = filed.ticket;
+          out.filed++;
+        }
+        await this.heldConversations!.settle(m, draft, ticket);
+        if (!ticket.messages.some((x) => x.text === text && x.at.getTime() >= since)) await this.addCustomerMessage(ticket.number, text);
+        return 'stored';
+      }
+      // Stored already by an interrupted replay: as a ticket of its own, or on one of the customer's tickets.
+      if (recent.some((t) => (t.text.original === text && t.createdAt.getTime() >= since) || t.messages.some((x) => x.text === text && x.at.getTime() >= since))) return 'duplicate';
+      const open = await this.deps.tickets.latestOpenFor(channelId, userId);
+      if (open && open.createdAt.getTime() <= since) {
+        await this.addCustomerMessage(open.number, text);
+        out.attached++;
+        return 'stored';
+      }
+      // Into the database, or (gone again) the ticket outbox: kept either way.
+      await this.file(m.ticket);
+      out.filed++;
+      return 'stored';
+    });
+    out.duplicates = r.duplicates;
+    out.remaining = r.remaining;
+    return out;
   }
 
   /** A ticket, or NotFoundError. */

@@ -17,6 +17,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { launchFlags, type LaunchFlags } from './node-flags.js';
 
 /** How close the process is to its ceiling. */
 export type MemoryLevel = 'ok' | 'pressure' | 'critical';
@@ -50,6 +51,12 @@ export interface MemoryGuardOptions {
    * its next collection.
    */
   tightenHeap?: (tight: boolean) => void;
+  /**
+   * The flags this process was launched with (default: read from this process at construction,
+   * runtime/node-flags.ts). With `--heap-growing-percent` given at launch the default `tightenHeap`
+   * changes nothing; without `--expose-gc` the default `collect` exposes `gc` at run time.
+   */
+  flags?: LaunchFlags;
 }
 
 /** V8's heap limit after a full collection is the live size × (1 + this / 100) while memory is high. */
@@ -59,7 +66,12 @@ function v8TightenHeap(tight: boolean): void {
   setFlagsFromString(`--heap-growing-percent=${tight ? TIGHT_HEAP_GROWING_PERCENT : 0}`);
 }
 
-/** V8's full collection, as `node --expose-gc` would give it (exposed at run time: a fresh context sees the flag). */
+/**
+ * V8's full collection: `gc`, defined by `node --expose-gc` at launch (runtime/node-flags.ts). The
+ * fallback, for a process launched without it, exposes it at run time (a fresh context sees the
+ * flag); Node warns that flags changed after start may behave unpredictably, and the server logs a
+ * warning at start when it will need this.
+ */
 function v8Collect(): () => void {
   const existing = (globalThis as { gc?: () => void }).gc;
   if (typeof existing === 'function') return existing;
@@ -105,6 +117,8 @@ export class MemoryGuard {
   private readonly criticalAt: number;
   private readonly sample: () => number;
   private peak: MemoryPeak | null = null;
+  private readonly launch: LaunchFlags;
+  private readonly tightenHeap: (tight: boolean) => void;
 
   constructor(private readonly opts: MemoryGuardOptions) {
     this.pressureAt = opts.pressureAt ?? 0.85;
@@ -114,6 +128,14 @@ export class MemoryGuard {
       throw new RangeError('memory guard: need ceilingBytes > 0 and 0 < collectAt <= pressureAt < criticalAt <= 1');
     }
     this.sample = opts.sample ?? (() => this.sampleProcess());
+    this.launch = opts.flags ?? launchFlags();
+    // A value fixed at launch is the operator's: no flag changes at run time.
+    this.tightenHeap = opts.tightenHeap ?? (this.launch.heapGrowing === 'launch' ? () => undefined : v8TightenHeap);
+  }
+
+  /** Where the V8 flags the guard relies on came from (launch, or the run-time fallback). */
+  flags(): LaunchFlags {
+    return { ...this.launch };
   }
 
   private sampleProcess(): number {
@@ -149,7 +171,7 @@ export class MemoryGuard {
     // well under `collectAt` again.
     if ((f >= this.collectAt) !== this.tight && (f >= this.collectAt || f < this.collectAt * 0.9)) {
       this.tight = !this.tight;
-      (this.opts.tightenHeap ?? v8TightenHeap)(this.tight);
+      this.tightenHeap(this.tight);
     }
     if (f >= this.collectAt && now - this.lastCollectAt >= (this.opts.collectEveryMs ?? 5000)) {
       this.lastCollectAt = now;
@@ -179,8 +201,9 @@ export class MemoryGuard {
    * For /readyz: resident memory, the ceiling and the level, and (when sampling this process) the
    * highest sample since start with its breakdown, for benchmarks that look for what holds memory.
    */
-  status(): { rssMiB: number; ceilingMiB: number; level: MemoryLevel; collections: number; tightHeap: boolean; peak?: MemoryPeak } {
+  status(): { rssMiB: number; ceilingMiB: number; level: MemoryLevel; collections: number; tightHeap: boolean; flags: LaunchFlags; peak?: MemoryPeak } {
     return {
+      flags: this.flags(),
       rssMiB: Math.round(this.last / 1048576),
       ceilingMiB: Math.round(this.opts.ceilingBytes / 1048576),
       level: this.current,

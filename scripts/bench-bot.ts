@@ -41,6 +41,7 @@ import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-bucke
 import { COMPLAINTS, loadConversation } from './bot-load.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { freePort, rssMiB, waitReady } from './server-process.js';
+import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 
 const DB_NAME = 'bench_bot';
 
@@ -155,7 +156,7 @@ async function startServer(uri: string, outbox: string, onStats: ((rows: { key: 
   const main = process.env.BENCH_BOT_SERVER || fileURLToPath(new URL('../bot/main.js', import.meta.url));
   // BENCH_BOT_NODE_ARGS: extra node flags for the server process (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, main], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...nodeArgs, main], {
     env: { ...process.env, MONGODB_URI: uri, DB_NAME, PORT: String(port), HOST: '127.0.0.1', OUTBOX_PATH: outbox, LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '10', WEBCHAT_CLIENT_BYTES_PER_MINUTE: String(1024 ** 3), ...(onStats ? { DB_COMMAND_STATS: 'true' } : {}) },
     stdio: ['ignore', 'ignore', onStats ? 'pipe' : 'inherit'],
   });

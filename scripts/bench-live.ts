@@ -42,6 +42,7 @@ import { loadConversation } from './bot-load.js';
 import { DirectLineClient } from './directline-client.js';
 import { EventStreamClient } from './event-stream-client.js';
 import { freePort, waitReady } from './server-process.js';
+import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 
 const DB_NAME = 'bench_live';
 const PASSWORD = 'bench-live-agent-password';
@@ -237,7 +238,7 @@ async function startServer(main: string, uri: string, outbox: string): Promise<{
   const port = await freePort();
   // BENCH_BOT_NODE_ARGS: extra node flags for the server process (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, main], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...nodeArgs, main], {
     env: {
       ...process.env,
       MONGODB_URI: uri,

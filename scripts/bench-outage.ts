@@ -11,7 +11,7 @@
  * meet a database that is really gone, not one that is back before the driver's timeout.
  *
  * Reports, per kill, how long until /readyz answers 200 again; then, once the load stops and the
- * outbox is replayed, how many demands were started, how many are in the database (lost =
+ * outbox (and any held message) is replayed, how many demands were started, how many are in the database (lost =
  * started − stored, duplicates), and how many replies were untruthful (an apology claiming nothing
  * was lost, or an apology in the same turn as a ticket number). The last line is JSON with --json.
  */
@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { freePort, waitReady } from './server-process.js';
+import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 
 /** Demands the default model files confidently (the dialog asks "对吗？"): checked at warm-up. */
 const COMPLAINTS = [
@@ -44,12 +45,16 @@ const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
 const APOLOGY = /抱歉|sorry/i;
 const NOTHING_LOST = /没有丢失|沒有丟失|nothing you sent was lost/i;
 const RETRY = /请一分钟后重新发送|again in a minute/i;
+/** The answer was kept (store/held-messages.ts): the demand it answered is filed when the database is back. */
+const HELD = /已收到并保存您的消息|received and saved your message/i;
 
 interface Counts {
   started: number;
   filedInDatabase: number;
   filedToOutbox: number;
   retriesAsked: number;
+  /** Answers kept during the outage (the process had no copy of the state): filed when the database is back. */
+  heldForLater: number;
   apologies: number;
   nothingLostClaims: number;
   numberWithApology: number;
@@ -79,13 +84,13 @@ runCli(async () => {
   const port = await freePort();
   const connector = await startConnector();
   const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
-  const server = spawn(process.execPath, [main], {
+  const server = spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: values['server-log'] ? 'warn' : 'error', RATE_LIMIT_PER_10S: '1000', MONGODB_URI: '' },
     // --server-log FILE keeps the server's log (JSON lines) for a post-mortem.
     stdio: ['ignore', values['server-log'] ? openSync(values['server-log'], 'w') : 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
-  const counts: Counts = { started: 0, filedInDatabase: 0, filedToOutbox: 0, retriesAsked: 0, apologies: 0, nothingLostClaims: 0, numberWithApology: 0, errors: 0, errorSamples: [] };
+  const counts: Counts = { started: 0, filedInDatabase: 0, filedToOutbox: 0, retriesAsked: 0, heldForLater: 0, apologies: 0, nothingLostClaims: 0, numberWithApology: 0, errors: 0, errorSamples: [] };
   const tags: string[] = [];
   try {
     await waitReady(base, 60_000);
@@ -155,11 +160,11 @@ runCli(async () => {
     );
     await killer;
 
-    // The outbox is replayed by the server's background job (every 5 s) once the database is back.
+    // The outbox (and the held messages) are replayed by the server's background job (every 5 s) once the database is back.
     const drainedBy = Date.now() + 60_000;
     let pending = -1;
     while (Date.now() < drainedBy) {
-      pending = await fetch(`${base}/readyz`).then((r) => r.json() as Promise<{ outboxPending: number }>).then((b) => b.outboxPending, () => -1);
+      pending = await fetch(`${base}/readyz`).then((r) => r.json() as Promise<{ outboxPending: number; heldPending?: number }>).then((b) => b.outboxPending + (b.heldPending ?? 0), () => -1);
       if (pending === 0) break;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -194,6 +199,7 @@ runCli(async () => {
       filedInDatabase: counts.filedInDatabase,
       filedToOutbox: counts.filedToOutbox,
       retriesAsked: counts.retriesAsked,
+      heldForLater: counts.heldForLater,
       otherApologies: counts.apologies,
       nothingLostClaims: counts.nothingLostClaims,
       numberWithApology: counts.numberWithApology,
@@ -238,6 +244,10 @@ async function demand(base: string, connector: Connector, text: string, user: st
   if (record(await turn(text))) return;
   const second = await turn('对');
   if (record(second)) return;
+  if (HELD.test(second)) {
+    counts.heldForLater++;
+    return;
+  }
   if (!/手机号/.test(second)) throw new Error(`unexpected reply to "对": ${second}`);
   if (!record(await turn('跳过'))) throw new Error('no ticket number after the contact step');
 }

@@ -34,6 +34,7 @@ import { DirectLineClient } from './directline-client.js';
 import { generateHistory, loadTexts } from './scale-history.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { freePort, waitReady } from './server-process.js';
+import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 
 /** Console reads and a ticket update must answer within this at p95 (issue 11). */
 export const READ_TARGET_P95_MS = 300;
@@ -102,7 +103,7 @@ runCli(async () => {
   const config = loadConfig(env);
   const taxonomy = loadTaxonomy(config.DATA_DIR);
   const base = `http://127.0.0.1:${env.PORT}`;
-  const server = spawn(process.execPath, [fileURLToPath(new URL('../bot/main.js', import.meta.url))], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const server = spawn(process.execPath, [...SERVER_NODE_ARGS, fileURLToPath(new URL('../bot/main.js', import.meta.url))], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   // Interrupted: stop the server (and with it its embedded database) rather than leave it running.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

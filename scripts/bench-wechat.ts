@@ -26,6 +26,7 @@ import { texts } from '../bot/messages.js';
 import { WeChatPeer, type PushMessage } from '../test/helpers/wechat-peer.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { freePort, waitReady } from './server-process.js';
+import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 
 const SETTINGS = { token: 'benchToken2026', appId: 'wxbe0c4b3a2f1e0d9c', appSecret: 'bench-app-secret-0123456789', encodingAesKey: 'Bench0123456789abcdefghijklmnopqrstuvwxyzAB' };
 
@@ -70,7 +71,7 @@ runCli(async () => {
   const apiBase = await peer.start();
   const port = await freePort();
   const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
-  const server = spawn(process.execPath, [main], {
+  const server = spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
     env: {
       ...process.env,
       PORT: String(port),

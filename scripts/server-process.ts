@@ -9,6 +9,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -28,7 +29,7 @@ export async function startServerProcess(env: Record<string, string>, opts: { re
   const port = await freePort();
   // BENCH_BOT_SERVER: another build's dist/bot/main.js (to compare a branch with main in one sitting).
   const main = process.env.BENCH_BOT_SERVER || fileURLToPath(new URL('../bot/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', 'ignore', opts.stderr ?? 'inherit'],
   });

@@ -22,6 +22,7 @@ import { DirectLineClient } from '../../scripts/directline-client.js';
 import { EventStreamClient } from '../../scripts/event-stream-client.js';
 import { freePort } from '../../scripts/server-process.js';
 import { MongoUserRepository } from '../../store/user-repository.js';
+import { SERVER_NODE_ARGS } from '../../runtime/node-flags.js';
 
 type Json = Record<string, any>;
 
@@ -41,7 +42,7 @@ let db: Db;
 async function startProcess(uri: string, dbName: string): Promise<Proc> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'multi-process-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bot/main.ts')], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, '--import', 'tsx', join(PROJECT_ROOT, 'bot/main.ts')], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, MONGODB_URI: uri, DB_NAME: dbName, PORT: String(port), HOST: '127.0.0.1', OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '100' },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -55,9 +55,9 @@ describe('outbox', () => {
 
     await server.restart();
     const replay = await desk.flushOutbox();
-    expect(replay).toEqual({ replayed: 20, duplicates: 0, remaining: 0 });
+    expect(replay).toEqual({ replayed: 20, duplicates: 0, remaining: 0, held: { attached: 0, filed: 0, cancelled: 0, duplicates: 0, remaining: 0 } });
     // Replaying again stores nothing twice.
-    expect(await desk.flushOutbox()).toEqual({ replayed: 0, duplicates: 0, remaining: 0 });
+    expect(await desk.flushOutbox()).toEqual({ replayed: 0, duplicates: 0, remaining: 0, held: { attached: 0, filed: 0, cancelled: 0, duplicates: 0, remaining: 0 } });
 
     const stored = await db.collection('tickets').find({}, { projection: { number: 1 } }).toArray();
     expect(stored).toHaveLength(40);
@@ -75,7 +75,7 @@ describe('outbox', () => {
     const { ticket } = await desk.file(input(1));
     const doc = await db.collection('tickets').findOne({ number: ticket.number });
     await store.outbox.append(doc!);
-    expect(await desk.flushOutbox()).toEqual({ replayed: 0, duplicates: 1, remaining: 0 });
+    expect(await desk.flushOutbox()).toEqual({ replayed: 0, duplicates: 1, remaining: 0, held: { attached: 0, filed: 0, cancelled: 0, duplicates: 0, remaining: 0 } });
     expect(await db.collection('tickets').countDocuments({ number: ticket.number })).toBe(1);
   });
 

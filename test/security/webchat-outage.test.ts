@@ -230,4 +230,120 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page during a database outage, 
       await browser.close();
     }
   });
+
+  /** Every message list the page keeps for re-sending (localStorage `demand-desk.webchat.unsent.<userId>`). */
+  const keptUnsent = async (page: import('playwright-core').Page) =>
+    (await page.evaluate(
+      "Object.keys(localStorage).filter((k) => k.startsWith('demand-desk.webchat.unsent.')).map((key) => ({ key, list: JSON.parse(localStorage.getItem(key)) }))",
+    )) as { key: string; list: { since: number; activity: { text: string; channelData: { clientActivityID: string } } }[] }[];
+
+  it('keeps a waiting message across a reload: the reloaded page sends the same activity, and it is stored once', async () => {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    });
+    let restarted = false;
+    try {
+      const page = await (await browser.newContext({ locale: 'zh-CN' })).newPage();
+      await page.goto(`${url}/`);
+      const input = page.locator('[data-id="webchat-sendbox-input"]');
+      await input.waitFor({ timeout: 30_000 });
+      await page.getByText(/客服小助手/).first().waitFor({ timeout: 20_000 });
+      const note = page.locator('#webchat-pending');
+      const demand = '我买的台灯收到时灯罩是碎的，要求换一个新的';
+      let clientId = '';
+      await database.server!.stop();
+      try {
+        await input.fill(demand);
+        await input.press('Enter');
+        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 15_000 });
+        // Kept in localStorage, per customer, as the very activity Web Chat gave the page.
+        const kept = await keptUnsent(page);
+        expect(kept).toHaveLength(1);
+        expect(kept[0].list.map((e) => e.activity.text)).toEqual([demand]);
+        clientId = kept[0].list[0].activity.channelData.clientActivityID;
+        expect(clientId).toBeTruthy();
+        // The customer reloads while the service is still down: the page says the message has not
+        // arrived, and keeps trying to connect (the token answers 503 while the database is down).
+        await page.reload();
+        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 20_000 });
+        expect((await keptUnsent(page))[0].list.map((e) => e.activity.channelData.clientActivityID)).toEqual([clientId]);
+      } finally {
+        await database.server!.restart();
+        restarted = true;
+      }
+      // Back: the page connects by itself and sends the kept activity.
+      await input.waitFor({ timeout: 60_000 });
+      await note.waitFor({ state: 'hidden', timeout: 30_000 });
+      await page.getByText(/对吗|请帮我选/).last().waitFor({ timeout: 30_000 });
+      // Accepted: nothing is kept any more.
+      expect(await keptUnsent(page)).toEqual([]);
+      const conversationId = String(await page.evaluate("localStorage.getItem('demand-desk.webchat.conversation.zh-CN')"));
+      const conv = await services.store.directLine.getConversation(conversationId);
+      const { entries } = await services.store.directLine.after(conv!, 0, 1000);
+      const mine = entries.filter((e) => e.activity.text === demand && (e.activity.from as Json).role === 'user');
+      expect(mine).toHaveLength(1);
+      expect((mine[0].activity.channelData as Json).clientActivityID).toBe(clientId);
+    } finally {
+      if (!restarted) await database.server!.restart();
+      await browser.close();
+    }
+  });
+
+  it("folds Web Chat's own Retry after its 5-minute limit into the waiting message: one copy arrives", async () => {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    });
+    let restarted = false;
+    try {
+      const page = await (await browser.newContext({ locale: 'zh-CN' })).newPage();
+      // The page's clock is the test's: Web Chat's 5 minutes pass in a moment.
+      await page.clock.install();
+      await page.goto(`${url}/`);
+      const input = page.locator('[data-id="webchat-sendbox-input"]');
+      await input.waitFor({ timeout: 30_000 });
+      await page.getByText(/客服小助手/).first().waitFor({ timeout: 20_000 });
+      const demand = '洗衣机安装师傅约好了昨天上门但是一直没有来';
+      await database.server!.stop();
+      try {
+        await input.fill(demand);
+        await input.press('Enter');
+        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 15_000 });
+        const first = (await keptUnsent(page))[0].list[0].activity.channelData.clientActivityID;
+        await page.clock.fastForward('05:05');
+        // Web Chat gave up: "发送失败。重试。" The customer presses Retry (a new clientActivityID).
+        const retry = page.getByRole('button', { name: '重试' }).or(page.getByText('重试', { exact: true }));
+        await retry.first().waitFor({ timeout: 20_000 });
+        await retry.first().click();
+        // Still one message waiting, kept once (the retry's activity, in place of the abandoned one).
+        const deadline = Date.now() + 10_000;
+        let kept = await keptUnsent(page);
+        while (!(kept.length === 1 && kept[0].list.length === 1 && kept[0].list[0].activity.channelData.clientActivityID !== first) && Date.now() < deadline) {
+          await new Promise((ok) => setTimeout(ok, 100));
+          kept = await keptUnsent(page);
+        }
+        expect(kept.map((k) => k.list.map((e) => e.activity.text))).toEqual([[demand]]);
+        expect(kept[0].list[0].activity.channelData.clientActivityID).not.toBe(first);
+      } finally {
+        await database.server!.restart();
+        restarted = true;
+      }
+      // Back: the next attempt (Retry-After 5 s of the page's clock) sends it.
+      await page.clock.fastForward('00:10');
+      await page.getByText(/对吗|请帮我选/).last().waitFor({ timeout: 30_000 });
+      await page.clock.fastForward('00:10');
+      const conversationId = String(await page.evaluate("localStorage.getItem('demand-desk.webchat.conversation.zh-CN')"));
+      const conv = await services.store.directLine.getConversation(conversationId);
+      const { entries } = await services.store.directLine.after(conv!, 0, 1000);
+      expect(entries.filter((e) => e.activity.text === demand && (e.activity.from as Json).role === 'user')).toHaveLength(1);
+      // And the bot answered it once.
+      const answers = entries.filter((e) => (e.activity.from as Json).role !== 'user' && /对吗|请帮我选/.test(String(e.activity.text)));
+      expect(answers).toHaveLength(1);
+      expect(await keptUnsent(page)).toEqual([]);
+    } finally {
+      if (!restarted) await database.server!.restart();
+      await browser.close();
+    }
+  });
 });

@@ -76,6 +76,146 @@ describe('the page re-sending queue', () => {
   });
 });
 
+describe('what the page keeps across a reload, and Web Chat\'s own Retry', () => {
+  /** A server that answers from a script per attempt (then 200), with hooks to hold an attempt on the wire. */
+  function server(answers: PostOutcome[]) {
+    const posts: { id: string; text: string; resend: boolean }[] = [];
+    const changes: { id: string; since: number }[][] = [];
+    let release: (() => void) | null = null;
+    let holdNext = false;
+    const waiting: (() => void)[] = [];
+    const resender = createResender({
+      post: async (activity, resend) => {
+        const a = activity as { text: string; channelData: { clientActivityID: string } };
+        posts.push({ id: a.channelData.clientActivityID, text: a.text, resend });
+        if (holdNext) {
+          holdNext = false;
+          await new Promise<void>((ok) => (release = ok));
+        }
+        return answers.shift() ?? { status: 200, retryAfter: 0, id: `srv-${a.channelData.clientActivityID}` };
+      },
+      // Each pause ends when the test says so.
+      wait: () => new Promise<void>((ok) => waiting.push(ok)),
+      onPending: () => undefined,
+      onChange: (list) => changes.push(list.map((w) => ({ id: (w.activity as { channelData: { clientActivityID: string } }).channelData.clientActivityID, since: w.since }))),
+      now: () => 1000,
+    });
+    const tick = () => new Promise((ok) => setTimeout(ok, 0));
+    return {
+      resender,
+      posts,
+      changes,
+      tick,
+      hold: () => (holdNext = true),
+      release: () => release?.(),
+      endPause: async () => {
+        await tick();
+        waiting.shift()?.();
+        await tick();
+      },
+    };
+  }
+  const msg = (id: string, text: string) => ({ type: 'message', text, channelData: { clientActivityID: id } });
+
+  it('reports what waits (for localStorage) and forgets it once accepted; a restored message keeps its first time', async () => {
+    const s = server([{ status: 503, retryAfter: 5 }]);
+    const done = s.resender.send(msg('c1', 'a'), 400);
+    await s.tick();
+    expect(s.changes[0]).toEqual([{ id: 'c1', since: 400 }]);
+    await s.endPause();
+    await expect(done).resolves.toBe('srv-c1');
+    expect(s.changes.at(-1)).toEqual([]);
+    // Refused for good: forgotten too (nothing a re-send could change).
+    const t = server([{ status: 400, retryAfter: 0 }]);
+    await expect(t.resender.send(msg('c2', 'b'))).rejects.toMatchObject({ status: 400 });
+    expect(t.changes).toEqual([[{ id: 'c2', since: 1000 }], []]);
+  });
+
+  it('a Retry after Web Chat gave up replaces the held message: one copy is sent, under the retry\'s id', async () => {
+    const s = server([{ status: 503, retryAfter: 5 }]);
+    const first = msg('c1', '跳过');
+    const held = s.resender.send(first);
+    await s.tick(); // refused once, pausing
+    s.resender.abandon(first); // Web Chat's 5 minutes are over: "Send failed", Retry
+    const retry = s.resender.send(msg('c2', '跳过'));
+    // Kept for a reload: only the retry (the held copy will never be sent).
+    expect(s.changes.at(-1)).toEqual([{ id: 'c2', since: 1000 }]);
+    await s.endPause();
+    await expect(held).rejects.toMatchObject({ superseded: true });
+    await expect(retry).resolves.toBe('srv-c2');
+    expect(s.posts.map((p) => p.id)).toEqual(['c1', 'c2']);
+  });
+
+  it('a Retry while the abandoned copy is on the wire and then accepted is not sent: it resolves with the accepted id', async () => {
+    const s = server([]);
+    const first = msg('c1', '对');
+    s.hold();
+    const held = s.resender.send(first);
+    await s.tick();
+    s.resender.abandon(first);
+    const retry = s.resender.send(msg('c2', '对'));
+    s.release();
+    await expect(held).resolves.toBe('srv-c1');
+    await expect(retry).resolves.toBe('srv-c1');
+    expect(s.posts.map((p) => p.id)).toEqual(['c1']);
+    expect(s.changes.at(-1)).toEqual([]);
+  });
+
+  it('a message waiting longer than Web Chat\'s send timeout counts as abandoned (Retry shows from then on); a restored one never does', async () => {
+    let clock = 0;
+    const posts: string[] = [];
+    let answers: PostOutcome[] = [{ status: 503, retryAfter: 5 }];
+    const pauses: (() => void)[] = [];
+    const r = createResender({
+      post: async (a) => {
+        posts.push((a as { channelData: { clientActivityID: string } }).channelData.clientActivityID);
+        return answers.shift() ?? { status: 200, retryAfter: 0, id: 'ok' };
+      },
+      wait: () => new Promise<void>((ok) => pauses.push(ok)),
+      onPending: () => undefined,
+      now: () => clock,
+      abandonAfterMs: 300_000,
+    });
+    const held = r.send(msg('c1', '对'));
+    await new Promise((ok) => setTimeout(ok, 0));
+    clock = 299_999;
+    const early = r.send(msg('c2', '对')); // before the timeout: a message of its own
+    clock = 300_000;
+    const retry = r.send(msg('c3', '对')); // Retry: takes c1's place
+    pauses.shift()!();
+    await expect(held).rejects.toMatchObject({ superseded: true });
+    await expect(Promise.all([early, retry])).resolves.toEqual(['ok', 'ok']);
+    expect(posts).toEqual(['c1', 'c2', 'c3']);
+    // Restored from an earlier visit (since given): never replaced by a new message.
+    answers = [{ status: 503, retryAfter: 5 }];
+    posts.length = 0;
+    const old = r.send(msg('c4', '好'), clock - 400_000);
+    await new Promise((ok) => setTimeout(ok, 0));
+    const again = r.send(msg('c5', '好'));
+    pauses.shift()!();
+    await expect(Promise.all([old, again])).resolves.toEqual(['ok', 'ok']);
+    expect(posts).toEqual(['c4', 'c4', 'c5']);
+  });
+
+  it('the same text typed again while the first is still waited for (not abandoned) is a message of its own', async () => {
+    const s = server([{ status: 503, retryAfter: 5 }]);
+    const one = s.resender.send(msg('c1', '好的'));
+    const two = s.resender.send(msg('c2', '好的'));
+    await s.endPause();
+    await expect(Promise.all([one, two])).resolves.toEqual(['srv-c1', 'srv-c2']);
+    expect(s.posts.map((p) => p.id)).toEqual(['c1', 'c1', 'c2']);
+    // Another text is never folded into an abandoned message.
+    const t = server([{ status: 503, retryAfter: 5 }]);
+    const a = msg('c3', 'a');
+    const ra = t.resender.send(a);
+    await t.tick();
+    t.resender.abandon(a);
+    const rb = t.resender.send(msg('c4', 'b'));
+    await t.endPause();
+    await expect(Promise.all([ra, rb])).resolves.toEqual(['srv-c3', 'srv-c4']);
+  });
+});
+
 describe('the page\'s note while messages wait', () => {
   it('exists in zh-Hans, zh-Hant and English, counts the messages, and says they have not arrived (never that they were received)', async () => {
     const { PENDING_NOTES } = await import('../../bot/webchat-page.js');

@@ -1,0 +1,83 @@
+/**
+ * Issue 14: the V8 flags the memory guard needs are passed when the server is launched
+ * (runtime/node-flags.ts), not set at run time. Real server processes (`bot/main.ts`, each its own
+ * Node process, on the test database server): launched as `npm start` and the benchmark launchers
+ * launch it, the guard sees `gc` from launch and no warning is logged; launched bare, it falls back
+ * to exposing `gc` at run time and says so at start; launched with `--heap-growing-percent`, the
+ * guard leaves that value alone. What the guard saw is read from `/readyz` (`memory.flags`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { PROJECT_ROOT } from '../../runtime/datasets.js';
+import { SERVER_NODE_ARGS } from '../../runtime/node-flags.js';
+import { freePort } from '../../scripts/server-process.js';
+
+type Json = Record<string, any>;
+const running: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterAll(async () => {
+  for (const child of running) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Starts `node <nodeArgs> bot/main.ts` and returns its /readyz body and what it wrote (log and stderr). */
+async function launch(nodeArgs: readonly string[]): Promise<{ readyz: Json; output: () => string; child: ChildProcess }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'node-flags-'));
+  dirs.push(dir);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(PROJECT_ROOT, 'bot/main.ts')], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, NODE_OPTIONS: '', MONGODB_URI: inject('mongoUri'), DB_NAME: `flags_${randomUUID().slice(0, 8)}`, PORT: String(port), HOST: '127.0.0.1', OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.push(child);
+  const err: string[] = [];
+  // The log (pino) is on stdout, Node's own warnings on stderr: both are kept.
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => err.push(d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => err.push(d));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${err.join('')}`);
+    const r = await fetch(`http://127.0.0.1:${port}/readyz`).then((res) => (res.ok ? (res.json() as Promise<Json>) : null), () => null);
+    if (r) return { readyz: r, output: () => err.join(''), child };
+    if (Date.now() > deadline) throw new Error(`server on ${port} not ready: ${err.join('')}`);
+    await new Promise((ok) => setTimeout(ok, 250));
+  }
+}
+
+const WARNING = /started without --expose-gc/;
+
+describe('the V8 flags of the memory guard', () => {
+  it('npm start passes the launch flags', () => {
+    const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toBe(`node ${SERVER_NODE_ARGS.join(' ')} dist/bot/main.js`);
+  });
+
+  it('launched with them, the guard sees gc from launch and nothing is warned', async () => {
+    const { readyz, output } = await launch(SERVER_NODE_ARGS);
+    expect(readyz.memory.flags).toEqual({ gc: 'launch', heapGrowing: 'run-time', heapGrowingPercent: null });
+    expect(output()).not.toMatch(WARNING);
+  });
+
+  it('launched without them, the server still runs, falls back to run time, and warns at start', async () => {
+    const { readyz, output } = await launch([]);
+    expect(readyz.memory.flags).toEqual({ gc: 'run-time', heapGrowing: 'run-time', heapGrowingPercent: null });
+    expect(output()).toMatch(WARNING);
+  });
+
+  it('a --heap-growing-percent fixed at launch is the guard\'s to leave alone', async () => {
+    const { readyz } = await launch([...SERVER_NODE_ARGS, '--heap-growing-percent=40']);
+    expect(readyz.memory.flags).toEqual({ gc: 'launch', heapGrowing: 'launch', heapGrowingPercent: 40 });
+  });
+});
