@@ -74,11 +74,11 @@ export class DirectLineClient {
    * Sends a message; returns the id the channel gave it. `via` posts it to another server process
    * (on the same database) than the one holding the stream.
    */
-  async send(text: string, via = this.baseUrl): Promise<string> {
+  async send(text: string, via = this.baseUrl, fields: Record<string, unknown> = {}): Promise<string> {
     const res = await fetch(`${via}/v3/directline/conversations/${this.conversationId}/activities`, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'message', from: { id: this.userId }, text, locale: 'zh-CN' }),
+      body: JSON.stringify({ type: 'message', from: { id: this.userId }, text, locale: 'zh-CN', ...fields }),
     });
     if (!res.ok) throw new Error(`send: HTTP ${res.status} ${await res.text()}`);
     return ((await res.json()) as { id: string }).id;

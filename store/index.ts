@@ -21,6 +21,7 @@ import { MongoModelRegistry } from './model-registry.js';
 import { MongoEventLog } from './event-log.js';
 import { MongoHandoverRepository } from './handover-repository.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
+import { ReceiptJournal } from './receipt-journal.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
 import { SearchIndex } from './search-index.js';
@@ -69,6 +70,11 @@ export interface Store {
   /** The deployment-wide training lock, progress and last outcome. */
   trainingJobs: MongoTrainingJobs;
   outbox: FileOutbox;
+  /**
+   * The receipt journal of live lines (`<outbox path>.live-lines`, one per process): a live
+   * conversation's line is durable there before it is shown to the agent (bot/directline.ts).
+   */
+  receipts: ReceiptJournal;
   /** Staff accounts and access tokens. */
   users: MongoUserRepository;
   /** Projected ticket facts for statistics and customer profiles (briefly cached). */
@@ -142,6 +148,7 @@ export async function chooseWriteConcern(db: Db, log: OutboxLogger): Promise<Wri
 export async function createStore(opts: StoreOptions): Promise<Store> {
   const writeConcern = await chooseWriteConcern(opts.db, opts.log);
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
+  const receipts = new ReceiptJournal(`${opts.outboxPath}.live-lines`, opts.log);
   const counters = new TicketCounters(opts.db);
   const customers = new MongoCustomerRepository(opts.db);
   const atomicUpdates = await updatesAreAtomic(opts.db);
@@ -198,6 +205,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     keywordEdits,
     trainingJobs,
     outbox,
+    receipts,
     users,
     facts,
     counters,

@@ -10,6 +10,7 @@
  * - nobody takes it within the wait: the bot says so, the demand is on the ticket;
  * - outside service hours: the bot says so and files the demand.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { hashPassword } from '../../staff/auth.js';
 import { DirectLineClient } from '../../scripts/directline-client.js';
@@ -113,11 +114,13 @@ describe('a person when asked', () => {
     }
   });
 
-  it("shows a live line to the agent on receipt, before the turn reads the queue, exactly once, and sends no typing indicator while live", async () => {
+  it("shows a live line to the agent on receipt, durable in the receipt journal before its database write and the turn's reads, exactly once, and sends no typing indicator while live", async () => {
     const stream = await EventStreamClient.open(A.url, tokens.carol);
     const c = await DirectLineClient.open(A.url, 'live-fast', SECRET);
     const handovers = A.services.handovers;
     const find = handovers.find.bind(handovers);
+    const log = A.store.directLine;
+    const append = log.append.bind(log);
     try {
       const queued = await c.replyTo(await c.send('转人工'));
       const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
@@ -135,24 +138,41 @@ describe('a person when asked', () => {
         if (a.type === 'typing') typing++;
       });
 
-      // The turn's read of the queue entry is held back (as a loaded database would): the line
-      // reaches the agent anyway, and reaches the ticket once the read is done.
+      // The line's write to the conversation's log and the turn's read of the queue entry are held
+      // back (as a loaded database would): the line reaches the agent anyway, durable in the
+      // receipt journal, and reaches the log and the ticket once they are done.
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       let held = 0;
+      let appendsHeld = 0;
       handovers.find = async (hid: string) => {
         held++;
         await gate;
         return find(hid);
       };
-      // The post answers when the turn is done: not awaited while the read is held.
+      log.append = async (conv, stamp, keep, urgent) => {
+        if (conv._id === c.conversationId) {
+          appendsHeld++;
+          await gate;
+        }
+        return append(conv, stamp, keep, urgent);
+      };
+      // The post answers when the turn is done: not awaited while the writes are held.
       const sending = c.send('单号 SF778899，今天能到吗');
       await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === '单号 SF778899，今天能到吗');
-      expect(held).toBe(1);
+      expect(appendsHeld).toBe(1);
+      expect(held).toBe(0);
+      const journaled = A.store.receipts.pending().filter((l) => l.conversationId === c.conversationId);
+      expect(journaled.map((l) => l.activity.text)).toEqual(['单号 SF778899，今天能到吗']);
+      expect(readFileSync(A.store.receipts.path, 'utf8')).toContain('单号 SF778899，今天能到吗');
       expect((await A.store.tickets.get(number))!.messages.map((m) => m.text)).not.toContain('单号 SF778899，今天能到吗');
       release();
-      handovers.find = find;
       await sending;
+      handovers.find = find;
+      log.append = append;
+      expect(held).toBe(1);
+      // Through the turn: settled in the journal.
+      expect(A.store.receipts.pending().filter((l) => l.conversationId === c.conversationId)).toEqual([]);
       for (const text of ['好的', '麻烦快一点']) await c.send(text);
       await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === '麻烦快一点');
       await expect.poll(async () => (await A.store.tickets.get(number))!.messages.map((m) => m.text), { timeout: 10_000 }).toEqual(['单号 SF778899，今天能到吗', '好的', '麻烦快一点']);
@@ -170,6 +190,67 @@ describe('a person when asked', () => {
       expect(shown).toHaveLength(3);
     } finally {
       handovers.find = find;
+      log.append = append;
+      c.close();
+      stream.close();
+    }
+  });
+
+  it('keeps a live line shown but not stored when the process stopped: the journal hands it to the channel again, once, and a re-send of it is recognised', async () => {
+    const stream = await EventStreamClient.open(A.url, tokens.dave);
+    const c = await DirectLineClient.open(A.url, 'live-journal', SECRET);
+    try {
+      const queued = await c.replyTo(await c.send('转人工'));
+      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
+      if (requested.type !== 'handover.requested') throw new Error('unreachable');
+      expect((await api('POST', `/api/live/${requested.handoverId}/take`, tokens.dave)).status).toBe(200);
+      // As a process leaves it when it stops after showing a line and before storing it: in the
+      // journal, not in the conversation's log, not on the ticket.
+      const text = '停电前发的：单号 SF556677，麻烦查一下';
+      await A.store.receipts.record({ key: `${c.conversationId}|crash-1`, conversationId: c.conversationId, activity: { type: 'message', from: { id: c.userId }, text, channelData: { clientActivityID: 'crash-1' } }, bytes: 80, at: Date.now() - 60_000 });
+      expect(await A.app.replayReceipts(0)).toBe(1);
+      const onTicket = async () => (await A.store.tickets.get(number))!.messages.filter((m) => m.text === text).length;
+      expect(await onTicket()).toBe(1);
+      expect(A.store.receipts.has(`${c.conversationId}|crash-1`)).toBe(false);
+      // The page re-sends the same activity (it never got an answer): recognised, not stored twice.
+      await c.send(text, undefined, { channelData: { clientActivityID: 'crash-1' } });
+      expect(await A.app.replayReceipts(0)).toBe(0);
+      expect(await onTicket()).toBe(1);
+      // The bot stayed silent: the line was the agent's.
+      expect(c.botMessages().filter((m) => m.text && !/已接入|转接/.test(m.text))).toEqual([]);
+    } finally {
+      c.close();
+      stream.close();
+    }
+  });
+
+  it("delivers an agent's live messages without reading the ticket again (this process's copy from the take), and records each on the ticket", async () => {
+    const stream = await EventStreamClient.open(A.url, tokens.dave);
+    const c = await DirectLineClient.open(A.url, 'live-copy', SECRET);
+    const tickets = A.services.tickets;
+    const get = tickets.get.bind(tickets);
+    try {
+      const queued = await c.replyTo(await c.send('转人工'));
+      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
+      if (requested.type !== 'handover.requested') throw new Error('unreachable');
+      const id = requested.handoverId;
+      expect((await api('POST', `/api/live/${id}/take`, tokens.dave)).status).toBe(200);
+      let reads = 0;
+      tickets.get = async (n: string) => {
+        if (n === number) reads++;
+        return get(n);
+      };
+      for (const text of ['您好，我来帮您查', '已经查到了，明天送达']) {
+        expect((await api('POST', `/api/live/${id}/messages`, tokens.dave, { text })).body).toEqual({ delivered: true });
+        await c.waitForMessage((m) => m.text === text);
+      }
+      expect(reads).toBe(0);
+      expect((await A.store.tickets.get(number))!.replies.map((r) => r.text)).toEqual(['您好，我来帮您查', '已经查到了，明天送达']);
+      expect((await api('POST', `/api/live/${id}/end`, tokens.dave)).status).toBe(204);
+    } finally {
+      tickets.get = get;
       c.close();
       stream.close();
     }
