@@ -206,6 +206,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     const run = (replaying ?? Promise.resolve(0)).catch(() => 0).then(async () => {
       let settled = 0;
       for (const line of receipts.journal.pending(olderThanMs)) {
+        if (conversations.isStoring(line.key)) continue; // its first store is still running here
         const conv = await conversations.find(line.conversationId);
         if (!conv) {
           // Expired (hours after it was received): the channel can no longer take it.

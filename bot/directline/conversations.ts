@@ -73,6 +73,8 @@ export class ConversationService {
    * enforces the budget on what it received.
    */
   private readonly clientBytes = new Map<string, number>();
+  /** Journaled live lines being stored here now, by journal key. */
+  private readonly storing = new Set<string>();
   /** Client activities being stored here now, by `<conversation>|<clientActivityID>`: a copy sent meanwhile waits for the first. */
   private readonly inFlight = new Map<string, Promise<string>>();
 
@@ -183,7 +185,23 @@ export class ConversationService {
     this.clientBytes.delete(conv._id);
     this.clientBytes.set(conv._id, used + bytes);
     if (this.clientBytes.size > 100_000) this.clientBytes.delete(this.clientBytes.keys().next().value as string);
-    const { input, settle } = await this.receive(conv, received, bytes);
+    const { input, settle, key } = await this.receive(conv, received, bytes);
+    if (key === null) return this.storeReceived(conv, input, bytes, null);
+    // A journaled line being stored here is not replayed meanwhile, however long its write takes.
+    this.storing.add(key);
+    try {
+      return await this.storeReceived(conv, input, bytes, settle);
+    } finally {
+      this.storing.delete(key);
+    }
+  }
+
+  /** Whether the journaled line `key` is being stored by this process now (a replay leaves it alone). */
+  isStoring(key: string): boolean {
+    return this.storing.has(key);
+  }
+
+  private async storeReceived(conv: DirectLineConversation, input: ClientActivity, bytes: number, settle: (() => void) | null): Promise<string> {
     if (input.from && input.from.id !== this.clientUserOf(conv)) {
       this.o.log.warn({ conversationId: conv._id }, "direct line: activity from another user id than the conversation's; using the conversation's");
     }
@@ -231,25 +249,25 @@ export class ConversationService {
    * line already in the journal (the client re-sent it) is not shown twice. Returns the input to
    * store and the function that settles the line once the turn has taken it (null: not journaled).
    */
-  private async receive(conv: DirectLineConversation, input: ClientActivity, bytes: number): Promise<{ input: ClientActivity; settle: (() => void) | null }> {
+  private async receive(conv: DirectLineConversation, input: ClientActivity, bytes: number): Promise<{ input: ClientActivity; settle: (() => void) | null; key: string | null }> {
     const r = this.o.receipts;
     const text = typeof input.text === 'string' ? input.text : '';
-    if (!r || input.type !== 'message' || !text.trim() || !r.accepts(conv._id, text)) return { input, settle: null };
+    if (!r || input.type !== 'message' || !text.trim() || !r.accepts(conv._id, text)) return { input, settle: null, key: null };
     const own = clientActivityIdOf(input);
     const clientId = own ?? `r-${randomBytes(9).toString('hex')}`;
     const stamped: ClientActivity = own ? input : { ...input, channelData: { ...(input.channelData ?? {}), clientActivityID: clientId } };
     const key = `${conv._id}|${clientId}`;
     const settle = () => r.journal.settle(key);
-    if (r.journal.has(key)) return { input: stamped, settle };
+    if (r.journal.has(key)) return { input: stamped, settle, key };
     try {
       await r.journal.record({ key, conversationId: conv._id, activity: stamped, bytes, at: Date.now() });
     } catch (err) {
       // Not durable here: the line is shown by the bot's turn, after its database write, as before.
       this.o.log.warn({ conversationId: conv._id, err: errorText(err) }, 'direct line: a live line could not be journaled; shown after it is stored');
-      return { input, settle: null };
+      return { input, settle: null, key: null };
     }
     r.show(conv._id, text);
-    return { input: stamped, settle };
+    return { input: stamped, settle, key };
   }
 
   /** Stores a bot activity (JSON wire form) and pushes it to the streams; returns its id. */
