@@ -65,6 +65,8 @@ export interface App {
   channels: Channel[];
   /** Turns being processed now (graceful shutdown waits for them). */
   inFlight: () => number;
+  /** Hands the live lines the receipt journal still holds to the web chat channel again (see `DirectLineHandle.replayReceipts`). */
+  replayReceipts: (olderThanMs?: number) => Promise<number>;
 }
 
 const MAX_BODY_BYTES = 256 * 1024;
@@ -216,6 +218,13 @@ export function createApp(deps: AppDeps): App {
     admitConversation: () => memory.level() !== 'critical',
     // A live conversation's lines go into the next batch insert, not behind the load's waiting ones.
     urgent: (conversationId) => services.handovers.isLive(conversationId),
+    // ... and reach the agent on receipt, durable in the local receipt journal first (not behind the
+    // database's single writer); the turn then puts them on the ticket without showing them again.
+    receipts: {
+      journal: services.store.receipts,
+      accepts: (conversationId, text) => services.handovers.isLive(conversationId) && bot.acceptsLine(conversationId, text),
+      show: (conversationId, text) => void services.handovers.showOnReceipt(conversationId, text),
+    },
     // A returning customer whose conversation expired: continues in the new one, and sees there what
     // staff sent meanwhile (held by `replies` below).
     onReturningCustomer: async (conv) => {
@@ -306,6 +315,7 @@ export function createApp(deps: AppDeps): App {
     staff,
     channels,
     inFlight: () => inFlight + inFlightDirect,
+    replayReceipts: (olderThanMs) => directLine?.replayReceipts(olderThanMs) ?? Promise.resolve(0),
     closeChannels: async () => {
       staff.streams.closeAll();
       stopMemoryGuard();

@@ -584,10 +584,17 @@ export class DemandBot extends ActivityHandler {
 
   /** What the turn will not refuse before the live queue sees it: text within the length and rate limits. */
   private acceptable(context: TurnContext): boolean {
-    const text = typeof context.activity.text === 'string' ? context.activity.text : '';
+    return this.acceptsLine(context.activity.conversation.id, typeof context.activity.text === 'string' ? context.activity.text : '');
+  }
+
+  /**
+   * Whether the bot would take this line of the conversation now (not too long, within the rate
+   * limit), without counting it: what may be shown to a person before the turn.
+   */
+  acceptsLine(conversationId: string, text: string): boolean {
     if (codePointLength(text) > this.deps.maxMessageLength) return false;
     const since = (this.deps.now ?? Date.now)() - this.deps.rateWindowMs;
-    return (this.recent.get(context.activity.conversation.id) ?? []).filter((x) => x > since).length < this.deps.rateLimit;
+    return (this.recent.get(conversationId) ?? []).filter((x) => x > since).length < this.deps.rateLimit;
   }
 
   /** Sliding-window rate limit per conversation (per process: a limit, not state to keep). */

@@ -37,12 +37,12 @@ import type { Duplex } from 'node:stream';
 import type { Activity } from 'botbuilder';
 import type { Server } from 'restify';
 import { MongoDirectLineRepository, type DirectLineConversation } from '../store/directline-repository.js';
-import { ConversationService, type WireActivity } from './directline/conversations.js';
+import { ConversationService, type ReceiptOptions, type WireActivity } from './directline/conversations.js';
 import { BadRequestError, NotFoundError, ServiceBusyError } from './directline/errors.js';
 import { bearer, parseWatermark, parseWith, type DirectLineLog } from './directline/http.js';
 import { ClientBudget, resolveLimits, type DirectLineLimits } from './directline/limits.js';
 import { authorize, DIRECT_LINE_PREFIX, mountClientRoutes } from './directline/routes.js';
-import { BotActivitySchema } from './directline/schemas.js';
+import { BotActivitySchema, ClientActivitySchema } from './directline/schemas.js';
 import { refuseUpgrade, StreamHub } from './directline/streams.js';
 import { TokenService } from './directline/tokens.js';
 
@@ -84,6 +84,16 @@ export interface DirectLineOptions {
    */
   urgent?: (conversationId: string) => boolean;
   /**
+   * A live conversation's lines are shown to the person on receipt rather than after their write to
+   * the database (under load that write waits behind every other conversation's): a line `accepts`
+   * takes is recorded in `journal` (local, fsynced), then `show`n, then stored and handed to the bot
+   * as any other. Lines the journal still holds `replayAfterMs` later (default 30 s: the database
+   * write failed and the client did not re-send, or the process stopped) are handed to the channel
+   * again, as a client's re-send (recognised by their client activity id when already stored). Without
+   * it, the bot's turn shows them once stored. Default: none.
+   */
+  receipts?: ReceiptOptions & { replayAfterMs?: number };
+  /**
    * Called when a returning customer (the page presents their customer key) gets a new
    * conversation because theirs expired or is unknown: the bot posts what was held for them (staff
    * replies sent after the conversation expired). Default: nothing.
@@ -102,6 +112,12 @@ export interface DirectLineHandle {
   postFromBot(conversationId: string, activity: Record<string, unknown>, replyTo?: string): Promise<string>;
   /** Replaces a bot activity (same id). */
   updateFromBot(conversationId: string, activityId: string, activity: Record<string, unknown>): Promise<void>;
+  /**
+   * Hands the receipt journal's lines received at least `olderThanMs` ago to the channel again (see
+   * `DirectLineOptions.receipts`); resolves with how many were settled. Runs by itself at start and
+   * on a timer.
+   */
+  replayReceipts(olderThanMs?: number): Promise<number>;
 }
 
 /** Mounts the Direct Line 3.0 client endpoints, the WebSocket stream and `GET /api/webchat/token`. */
@@ -127,6 +143,7 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
     serviceUrl: () => `${opts.publicBaseUrl().replace(/\/+$/, '')}${DIRECT_LINE_PREFIX}`,
     deliverToBot: opts.deliverToBot,
     urgent: opts.urgent ?? (() => false),
+    receipts: opts.receipts,
     reference: (clientUserId) => tokens.customerReference(clientUserId),
     onAppended: (conversationId, entry) => {
       streams?.appended(conversationId, entry);
@@ -180,8 +197,48 @@ export function mountDirectLine(server: Server, opts: DirectLineOptions): Direct
   }, Math.min(120_000, Math.max(1000, (limits.idleSeconds * 1000) / 2)));
   sweeper.unref();
 
+  const receipts = opts.receipts;
+  const replayAfterMs = receipts?.replayAfterMs ?? 30_000;
+  let replaying: Promise<number> | null = null;
+  const replayReceipts = (olderThanMs = replayAfterMs): Promise<number> => {
+    if (!receipts) return Promise.resolve(0);
+    // One replay at a time: a second call waits for it and then looks again.
+    const run = (replaying ?? Promise.resolve(0)).catch(() => 0).then(async () => {
+      let settled = 0;
+      for (const line of receipts.journal.pending(olderThanMs)) {
+        if (conversations.isStoring(line.key)) continue; // its first store is still running here
+        const conv = await conversations.find(line.conversationId);
+        if (!conv) {
+          // Expired (hours after it was received): the channel can no longer take it.
+          log.warn({ conversationId: line.conversationId, key: line.key }, 'direct line: a journaled live line belongs to a conversation that is gone; dropped from the journal');
+          receipts.journal.settle(line.key);
+          continue;
+        }
+        // As the client's re-send: stored and handed to the bot unless the log has it already.
+        await conversations.fromClient(conv, parseWith(ClientActivitySchema, line.activity), line.bytes, true);
+        receipts.journal.settle(line.key);
+        settled++;
+      }
+      return settled;
+    });
+    replaying = run;
+    return run;
+  };
+  const replayer = receipts
+    ? setInterval(() => {
+        replayReceipts().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'direct line: journaled live lines not replayed yet; will retry'));
+      }, Math.max(1000, replayAfterMs))
+    : null;
+  replayer?.unref();
+  // What an earlier run left (it stopped between showing a line and storing it).
+  if (receipts?.journal.pending().length) {
+    setImmediate(() => replayReceipts(0).catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'direct line: journaled live lines not replayed yet; will retry')));
+  }
+
   return {
+    replayReceipts,
     async close() {
+      if (replayer) clearInterval(replayer);
       clearInterval(sweeper);
       server.server.off('upgrade', onUpgrade);
       await hub.close();

@@ -72,6 +72,8 @@ interface KnownLive {
 
 /** Conversations remembered as waiting or live in one process (a bound, not an expected size). */
 const KNOWN_LIVE_MAX = 10_000;
+/** Tickets of live conversations whose copy is kept (see {@link HandoverService.say}). */
+const TICKET_COPIES_MAX = 1_000;
 
 export class HandoverService {
   private readonly now: () => Date;
@@ -83,6 +85,17 @@ export class HandoverService {
   private readonly known = new Map<string, KnownLive>();
   /** Stops following other processes' events (followed only while `known` is not empty). */
   private unfollow: (() => void) | null = null;
+  /**
+   * The ticket of each conversation taken or answered in this process, by queue entry id, as last
+   * read or written here: an agent's message is delivered with it (see {@link say}). Dropped when
+   * the entry leaves the queue.
+   */
+  private readonly ticketCopies = new Map<string, Ticket>();
+  /**
+   * Lines the channel showed on receipt ({@link showOnReceipt}) whose turn has not begun, by
+   * conversation and text, with their queue entry and how many: the turn does not show them again.
+   */
+  private readonly shownOnReceipt = new Map<string, { handoverId: string; count: number }>();
 
   constructor(private readonly deps: HandoverServiceDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -111,10 +124,35 @@ export class HandoverService {
    * finds the entry gone, forgets it here, and the bot answers the message: nothing is lost.
    */
   forwardEarly(conversationId: string, text: string): string | null {
+    const key = `${conversationId}\n${text}`;
+    const shown = this.shownOnReceipt.get(key);
+    if (shown) {
+      if (--shown.count === 0) this.shownOnReceipt.delete(key);
+      return shown.handoverId;
+    }
     const k = this.known.get(conversationId);
     if (!k || !text.trim()) return null;
     this.deps.events.publish({ type: 'live.message', handoverId: k.handoverId, ticketNumber: k.ticketNumber, from: 'customer', by: null, text, delivered: true });
     return k.handoverId;
+  }
+
+  /**
+   * Shows a customer's line to the agent the moment the channel received it, before it is stored:
+   * the channel has made it durable in its receipt journal (store/receipt-journal.ts), which does
+   * not wait behind the database's writes. The turn that follows neither shows it again
+   * ({@link forwardEarly} returns the entry) nor loses it: it is appended to the ticket as usual.
+   * False when this process does not know the conversation as live.
+   */
+  showOnReceipt(conversationId: string, text: string): boolean {
+    const k = this.known.get(conversationId);
+    if (!k || !text.trim()) return false;
+    this.deps.events.publish({ type: 'live.message', handoverId: k.handoverId, ticketNumber: k.ticketNumber, from: 'customer', by: null, text, delivered: true });
+    const key = `${conversationId}\n${text}`;
+    const shown = this.shownOnReceipt.get(key);
+    if (shown && shown.handoverId === k.handoverId) shown.count++;
+    else this.shownOnReceipt.set(key, { handoverId: k.handoverId, count: 1 });
+    if (this.shownOnReceipt.size > KNOWN_LIVE_MAX) this.shownOnReceipt.delete(this.shownOnReceipt.keys().next().value as string);
+    return true;
   }
 
   /** Forgets a conversation whose queue entry the bot found gone (handed back, ended, timed out). */
@@ -131,6 +169,7 @@ export class HandoverService {
   }
 
   private forgetHandover(handoverId: string): void {
+    this.ticketCopies.delete(handoverId);
     for (const [conversationId, k] of this.known) if (k.handoverId === handoverId) this.known.delete(conversationId);
     this.followWhileKnown();
   }
@@ -238,15 +277,25 @@ export class HandoverService {
     this.deps.events.publish({ type: 'handover.taken', handoverId: id, ticketNumber: h.ticketNumber, by });
     await this.deps.audit.record({ actor: by, action: 'handover.take', target: h.ticketNumber, details: { handoverId: id, waitedMs: at.getTime() - h.requestedAt.getTime() } });
     await this.notify(live, this.deps.notices.taken(h.lang, by));
-    await this.assignTo(h.ticketNumber, by);
+    const ticket = await this.assignTo(h.ticketNumber, by);
+    if (ticket) this.keepTicket(id, ticket);
     return live;
   }
 
-  /** The agent's message to the customer, on their channel, recorded on the ticket. */
+  /**
+   * The agent's message to the customer, on their channel, recorded on the ticket.
+   *
+   * Delivered with this process's copy of the ticket when it has one (from the take or the previous
+   * message): under load a ticket read queues behind every other conversation's work (0.6 s median
+   * in a trace of bench:live at load 16), and delivery needs only the ticket's number, language,
+   * topic and conversation reference. The queue entry is still read first: whether the agent holds
+   * the conversation is decided by the database, not by a copy.
+   */
   async say(id: string, by: string, text: string): Promise<{ delivered: boolean }> {
     const h = await this.require(id);
     this.mustHold(h, by);
-    const { delivered } = await this.deps.tickets.reply(h.ticketNumber, text, by);
+    const { delivered, ticket } = await this.deps.tickets.reply(h.ticketNumber, text, by, { current: this.ticketCopies.get(id) });
+    this.keepTicket(id, ticket);
     this.deps.events.publish({ type: 'live.message', handoverId: id, ticketNumber: h.ticketNumber, from: 'agent', by, text, delivered });
     return { delivered };
   }
@@ -306,13 +355,21 @@ export class HandoverService {
    * a ticket themselves is not notified of it). A failure does not undo the take: it is logged and
    * the ticket can be assigned by hand.
    */
-  private async assignTo(ticketNumber: string, agent: string): Promise<void> {
+  private async assignTo(ticketNumber: string, agent: string): Promise<Ticket | null> {
     try {
       const t = await this.deps.tickets.find(ticketNumber);
-      if (t && t.assignee !== agent) await this.deps.tickets.change(ticketNumber, { assignee: agent }, agent);
+      if (t && t.assignee !== agent) return await this.deps.tickets.change(ticketNumber, { assignee: agent }, agent);
+      return t;
     } catch (err) {
       this.deps.log?.warn({ ticketNumber, agent, err: (err as Error).message }, 'live chat taken, but its ticket was not assigned to the agent');
+      return null;
     }
+  }
+
+  private keepTicket(handoverId: string, ticket: Ticket): void {
+    this.ticketCopies.delete(handoverId);
+    this.ticketCopies.set(handoverId, ticket);
+    if (this.ticketCopies.size > TICKET_COPIES_MAX) this.ticketCopies.delete(this.ticketCopies.keys().next().value as string);
   }
 
   private async close(entry: Handover, how: HandoverEnding, by: string | null): Promise<void> {

@@ -469,8 +469,15 @@ export class TicketService {
    * Sends a message to the customer on the ticket's channel and records it on the ticket, delivered
    * or not (a channel's refusal is shown to staff, not thrown).
    */
-  async reply(number: string, text: string, by: string): Promise<{ ticket: TicketView; delivered: boolean }> {
-    const ticket = await this.get(number);
+  /**
+   * A staff reply: delivered on the ticket's channel, then recorded on the ticket (delivered or not)
+   * and audited. `opts.current` is a copy of the ticket the caller holds (a live conversation's,
+   * read or written moments ago): delivery needs only its number, language, topic and conversation
+   * reference, so the copy spares a read on the way to the customer; the reply is recorded on the
+   * stored ticket all the same.
+   */
+  async reply(number: string, text: string, by: string, opts: { current?: Ticket } = {}): Promise<{ ticket: TicketView; delivered: boolean }> {
+    const ticket = opts.current?.number === number ? opts.current : await this.get(number);
     if (!text.trim()) throw new ValidationError('invalid reply: text is empty', [{ path: 'text', message: 'empty' }]);
     const channel = this.deps.channel();
     const error = channel ? await channel.deliver(ticket, text) : 'no customer channel in this process';

@@ -20,9 +20,13 @@
  *
  * Each live conversation asks for a person (转人工) over Direct Line, the agent takes it through
  * the staff API, then they exchange messages until the phase's load is done (at least 5 each way,
- * one every 0.5–1.5 s): customer → agent is timed from the customer's send to the `live.message`
- * event on the agent's stream; agent → customer from the agent's `POST /api/live/{id}/messages` to
- * the message on the customer's Direct Line stream. With `--processes 2` the customers' messages
+ * one every 0.5–1.5 s): customer → agent is timed from the customer's send to the arrival of the
+ * `live.message` event on the agent's stream; agent → customer from the agent's
+ * `POST /api/live/{id}/messages` to the arrival of the message on the customer's Direct Line
+ * stream. Arrival is stamped when the client reads it, not when the benchmark next looks: until
+ * session 3 each figure was the later of the arrival and the HTTP answer to the send, and the
+ * answer comes only once the line is on the ticket (the customer's) or the reply recorded there
+ * (the agent's), after the other side has it. Those answers are reported on their own rows. With `--processes 2` the customers' messages
  * go to the second process and the agent's stream and API are on the first (the event crosses
  * processes through the database).
  *
@@ -52,6 +56,8 @@ interface LivePhase {
   liveConversations: number;
   customerToAgent: { samples: number; p50Ms: number; p95Ms: number; maxMs: number };
   agentToCustomer: { samples: number; p50Ms: number; p95Ms: number; maxMs: number };
+  customerSendAnswered: { samples: number; p50Ms: number; p95Ms: number; maxMs: number };
+  agentPostAnswered: { samples: number; p50Ms: number; p95Ms: number; maxMs: number };
   load: { conversations: number; turns: number; errors: number; p50Ms: number; p99Ms: number; seconds: number } | null;
   errors: number;
   errorSamples: string[];
@@ -119,6 +125,8 @@ runCli(async () => {
     row('agent → customer p50 ms', (p) => p.agentToCustomer.p50Ms);
     row('agent → customer p95 ms', (p) => p.agentToCustomer.p95Ms);
     row('agent → customer max ms', (p) => p.agentToCustomer.maxMs);
+    row("customer's send answered p50 / p95 ms", (p) => `${p.customerSendAnswered.p50Ms} / ${p.customerSendAnswered.p95Ms}`);
+    row("agent's post answered p50 / p95 ms", (p) => `${p.agentPostAnswered.p50Ms} / ${p.agentPostAnswered.p95Ms}`);
     row('bot load turns', (p) => p.load?.turns ?? '—');
     row('bot load reply p50 / p99 ms', (p) => (p.load ? `${p.load.p50Ms} / ${p.load.p99Ms}` : '—'));
     row('bot load errors', (p) => p.load?.errors ?? '—');
@@ -141,10 +149,21 @@ interface Agent {
   stream: EventStreamClient;
 }
 
+/** Latency samples of one phase, ms. */
+interface LiveSamples {
+  /** Customer's send → the `live.message` event arrives on the agent's console stream. */
+  toAgent: number[];
+  /** Agent's post → the message arrives on the customer's Direct Line stream. */
+  toCustomer: number[];
+  /** Customer's send → its HTTP answer (the line is stored and on the ticket). */
+  customerAck: number[];
+  /** Agent's post → its HTTP answer (the reply is delivered and recorded on the ticket). */
+  agentAck: number[];
+}
+
 /** One phase: `live` live conversations, while `load` load conversations run (none: idle). */
 async function measure(agent: Agent, customerBase: string, live: number, load: number, thinkMs: number): Promise<LivePhase> {
-  const toAgent: number[] = [];
-  const toCustomer: number[] = [];
+  const samples: LiveSamples = { toAgent: [], toCustomer: [], customerAck: [], agentAck: [] };
   const loadLatencies: number[] = [];
   let errors = 0;
   let loadErrors = 0;
@@ -167,7 +186,7 @@ async function measure(agent: Agent, customerBase: string, live: number, load: n
   });
   const liveRun = Promise.all(
     Array.from({ length: live }, (_, i) =>
-      liveConversation(agent, customerBase, i, () => loadDone, toAgent, toCustomer).catch((err: Error) => {
+      liveConversation(agent, customerBase, i, () => loadDone, samples).catch((err: Error) => {
         errors++;
         fail(err);
       }),
@@ -177,8 +196,10 @@ async function measure(agent: Agent, customerBase: string, live: number, load: n
   const stats = (v: number[]) => ({ samples: v.length, p50Ms: quantile(v, 0.5), p95Ms: quantile(v, 0.95), maxMs: quantile(v, 1) });
   return {
     liveConversations: live,
-    customerToAgent: stats(toAgent),
-    agentToCustomer: stats(toCustomer),
+    customerToAgent: stats(samples.toAgent),
+    agentToCustomer: stats(samples.toCustomer),
+    customerSendAnswered: stats(samples.customerAck),
+    agentPostAnswered: stats(samples.agentAck),
     load: load > 0 ? { conversations: load, turns: loadLatencies.length, errors: loadErrors, p50Ms: quantile(loadLatencies, 0.5), p99Ms: quantile(loadLatencies, 0.99), seconds: Math.round(seconds * 100) / 100 } : null,
     errors,
     errorSamples,
@@ -186,7 +207,7 @@ async function measure(agent: Agent, customerBase: string, live: number, load: n
 }
 
 /** A customer who asks for a person; the agent takes it; they exchange messages until `done()`. */
-async function liveConversation(agent: Agent, customerBase: string, i: number, done: () => boolean, toAgent: number[], toCustomer: number[]): Promise<void> {
+async function liveConversation(agent: Agent, customerBase: string, i: number, done: () => boolean, s: LiveSamples): Promise<void> {
   const c = await DirectLineClient.open(customerBase, '');
   try {
     const queued = await c.replyTo(await c.send('转人工'), 60_000);
@@ -199,18 +220,25 @@ async function liveConversation(agent: Agent, customerBase: string, i: number, d
       await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
       const text = `客户${i}第${k}条：单号 SF${100000 + k}`;
       const t0 = performance.now();
-      await c.send(text);
-      await agent.stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === text, 60_000);
-      toAgent.push(performance.now() - t0);
+      // Both at once: the line reaches the console when its event arrives on the agent's stream,
+      // whether or not the customer's send has been answered yet (it is answered once the bot's
+      // turn has put the line on the ticket).
+      const [, shown] = await Promise.all([
+        c.send(text).then(() => s.customerAck.push(performance.now() - t0)),
+        agent.stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === text, 60_000),
+      ]);
+      s.toAgent.push(agent.stream.arrivedAt(shown) - t0);
 
       await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
       const answer = `客服回复${i}-${k}：已为您查询`;
       const t1 = performance.now();
-      const arrived = c.waitForMessage((m) => m.text === answer, 60_000);
-      arrived.catch(() => undefined); // awaited below; a failed post must not leave it unhandled
-      await post(agent, `/api/live/${id}/messages`, { text: answer });
-      await arrived;
-      toCustomer.push(performance.now() - t1);
+      // The message reaches the customer when it arrives on their stream; the agent's post is
+      // answered once it is recorded on the ticket as well.
+      const [, received] = await Promise.all([
+        post(agent, `/api/live/${id}/messages`, { text: answer }).then(() => s.agentAck.push(performance.now() - t1)),
+        c.waitForMessage((m) => m.text === answer, 60_000),
+      ]);
+      s.toCustomer.push(c.arrivedAt(received) - t1);
     }
     await post(agent, `/api/live/${id}/hand-back`);
   } finally {

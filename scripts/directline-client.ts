@@ -15,6 +15,8 @@ export interface DlActivity {
 
 export class DirectLineClient {
   private readonly activities: DlActivity[] = [];
+  /** When each activity arrived on the stream (`performance.now()`), for latency measurements. */
+  private readonly arrivals = new WeakMap<DlActivity, number>();
   private waiters: (() => void)[] = [];
   private readonly listeners: ((a: DlActivity) => void)[] = [];
 
@@ -28,9 +30,11 @@ export class DirectLineClient {
     socket.on('message', (data) => {
       const text = data.toString();
       if (!text.trim()) return; // keep-alive
+      const at = performance.now();
       const msg = JSON.parse(text) as { activities?: DlActivity[] };
       for (const a of msg.activities ?? []) {
         this.activities.push(a);
+        this.arrivals.set(a, at);
         for (const l of this.listeners) l(a);
       }
       const w = this.waiters;
@@ -70,11 +74,11 @@ export class DirectLineClient {
    * Sends a message; returns the id the channel gave it. `via` posts it to another server process
    * (on the same database) than the one holding the stream.
    */
-  async send(text: string, via = this.baseUrl): Promise<string> {
+  async send(text: string, via = this.baseUrl, fields: Record<string, unknown> = {}): Promise<string> {
     const res = await fetch(`${via}/v3/directline/conversations/${this.conversationId}/activities`, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'message', from: { id: this.userId }, text, locale: 'zh-CN' }),
+      body: JSON.stringify({ type: 'message', from: { id: this.userId }, text, locale: 'zh-CN', ...fields }),
     });
     if (!res.ok) throw new Error(`send: HTTP ${res.status} ${await res.text()}`);
     return ((await res.json()) as { id: string }).id;
@@ -124,6 +128,16 @@ export class DirectLineClient {
         });
       });
     }
+  }
+
+  /**
+   * When `activity` (one this client received) arrived on the stream, in `performance.now()` time:
+   * what the customer sees, whenever the caller got round to looking.
+   */
+  arrivedAt(activity: DlActivity): number {
+    const at = this.arrivals.get(activity);
+    if (at === undefined) throw new Error('arrivedAt: not an activity this client received');
+    return at;
   }
 
   close(): void {

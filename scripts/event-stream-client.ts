@@ -7,6 +7,8 @@ import type { DeskEvent } from '../desk/events.js';
 
 export class EventStreamClient {
   readonly events: DeskEvent[] = [];
+  /** When each event arrived (`performance.now()`), for latency measurements. */
+  private readonly arrivals = new WeakMap<DeskEvent, number>();
   private readonly listeners: ((e: DeskEvent) => void)[] = [];
   private readonly abort = new AbortController();
   private waiters: (() => void)[] = [];
@@ -29,6 +31,7 @@ export class EventStreamClient {
     let buffer = '';
     try {
       for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        const at = performance.now();
         buffer += decoder.decode(chunk, { stream: true });
         let end: number;
         while ((end = buffer.indexOf('\n\n')) >= 0) {
@@ -42,6 +45,7 @@ export class EventStreamClient {
           if (!data) continue;
           const e = JSON.parse(data) as DeskEvent;
           this.events.push(e);
+          this.arrivals.set(e, at);
           for (const l of this.listeners) l(e);
           const w = this.waiters;
           this.waiters = [];
@@ -74,6 +78,13 @@ export class EventStreamClient {
         });
       });
     }
+  }
+
+  /** When `event` (one this client received) arrived on the stream, in `performance.now()` time. */
+  arrivedAt(event: DeskEvent): number {
+    const at = this.arrivals.get(event);
+    if (at === undefined) throw new Error('arrivedAt: not an event this client received');
+    return at;
   }
 
   close(): void {

@@ -22,6 +22,7 @@ import { MongoEventLog } from './event-log.js';
 import { MongoHandoverRepository } from './handover-repository.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import { heldMessagesPath } from './held-messages.js';
+import { ReceiptJournal } from './receipt-journal.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
 import { SearchIndex } from './search-index.js';
@@ -75,6 +76,11 @@ export interface Store {
    * the conversation's state (store/held-messages.ts), beside the outbox; replayed by the desk.
    */
   held: FileOutbox;
+  /**
+   * The receipt journal of live lines (`<outbox path>.live-lines`, one per process): a live
+   * conversation's line is durable there before it is shown to the agent (bot/directline.ts).
+   */
+  receipts: ReceiptJournal;
   /** Staff accounts and access tokens. */
   users: MongoUserRepository;
   /** Projected ticket facts for statistics and customer profiles (briefly cached). */
@@ -149,6 +155,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const writeConcern = await chooseWriteConcern(opts.db, opts.log);
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
   const held = new FileOutbox(heldMessagesPath(opts.outboxPath), opts.log);
+  const receipts = new ReceiptJournal(`${opts.outboxPath}.live-lines`, opts.log);
   const counters = new TicketCounters(opts.db);
   const customers = new MongoCustomerRepository(opts.db);
   const atomicUpdates = await updatesAreAtomic(opts.db);
@@ -206,6 +213,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     trainingJobs,
     outbox,
     held,
+    receipts,
     users,
     facts,
     counters,

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Activity } from 'botbuilder';
 import { activityId, MongoDirectLineRepository, seqOf, type DirectLineConversation, type LoggedActivity } from '../../store/directline-repository.js';
+import type { ReceiptJournal } from '../../store/receipt-journal.js';
 import { BotFailedError, NotFoundError, TooManyRequestsError } from './errors.js';
 import { errorText, isRecord, type DirectLineLog } from './http.js';
 import type { ResolvedLimits } from './limits.js';
@@ -29,6 +30,18 @@ export function clientActivityIdOf(input: ClientActivity): string | undefined {
 /** An activity in its JSON wire form (dates are ISO strings). */
 export type WireActivity = Record<string, unknown> & { type: string; id?: string };
 
+/**
+ * Lines shown to a person on receipt (a live conversation's): see `DirectLineOptions.receipts`.
+ */
+export interface ReceiptOptions {
+  /** Where a line shown on receipt is made durable first. */
+  journal: ReceiptJournal;
+  /** Whether this line is shown on receipt (the conversation is live here and the bot would take the line). */
+  accepts(conversationId: string, text: string): boolean;
+  /** Shows the line to the person (it is in the journal). */
+  show(conversationId: string, text: string): void;
+}
+
 /** What {@link ConversationService} needs. */
 export interface ConversationServiceOptions {
   repo: MongoDirectLineRepository;
@@ -39,6 +52,8 @@ export interface ConversationServiceOptions {
   deliverToBot: (activity: Activity) => Promise<void>;
   /** Conversations whose appends go to the head of the batch-insert queue (see DirectLineOptions.urgent). */
   urgent: (conversationId: string) => boolean;
+  /** Live lines shown on receipt, durable in a local journal before their database write (none: shown by the bot's turn). */
+  receipts?: ReceiptOptions;
   /** Called after every append (the stream pushes it to open sockets, and rings other processes). */
   onAppended: (conversationId: string, entry: LoggedActivity) => void;
   /** The pseudonymous reference the bot and staff see for a client user id (tokens.ts `customerReference`). */
@@ -58,6 +73,8 @@ export class ConversationService {
    * enforces the budget on what it received.
    */
   private readonly clientBytes = new Map<string, number>();
+  /** Journaled live lines being stored here now, by journal key. */
+  private readonly storing = new Set<string>();
   /** Client activities being stored here now, by `<conversation>|<clientActivityID>`: a copy sent meanwhile waits for the first. */
   private readonly inFlight = new Map<string, Promise<string>>();
 
@@ -160,7 +177,7 @@ export class ConversationService {
     }
   }
 
-  private async storeFromClient(conv: DirectLineConversation, input: ClientActivity, bytes: number): Promise<string> {
+  private async storeFromClient(conv: DirectLineConversation, received: ClientActivity, bytes: number): Promise<string> {
     const used = this.clientBytes.get(conv._id) ?? 0;
     if (used + bytes > this.o.limits.maxConversationBytes) {
       throw new TooManyRequestsError(`this conversation has reached its size limit (${this.o.limits.maxConversationBytes} bytes); please start a new one`);
@@ -168,6 +185,23 @@ export class ConversationService {
     this.clientBytes.delete(conv._id);
     this.clientBytes.set(conv._id, used + bytes);
     if (this.clientBytes.size > 100_000) this.clientBytes.delete(this.clientBytes.keys().next().value as string);
+    const { input, settle, key } = await this.receive(conv, received, bytes);
+    if (key === null) return this.storeReceived(conv, input, bytes, null);
+    // A journaled line being stored here is not replayed meanwhile, however long its write takes.
+    this.storing.add(key);
+    try {
+      return await this.storeReceived(conv, input, bytes, settle);
+    } finally {
+      this.storing.delete(key);
+    }
+  }
+
+  /** Whether the journaled line `key` is being stored by this process now (a replay leaves it alone). */
+  isStoring(key: string): boolean {
+    return this.storing.has(key);
+  }
+
+  private async storeReceived(conv: DirectLineConversation, input: ClientActivity, bytes: number, settle: (() => void) | null): Promise<string> {
     if (input.from && input.from.id !== this.clientUserOf(conv)) {
       this.o.log.warn({ conversationId: conv._id }, "direct line: activity from another user id than the conversation's; using the conversation's");
     }
@@ -199,8 +233,41 @@ export class ConversationService {
     } catch (err) {
       this.o.log.warn({ conversationId: conv._id, activityId: activity.id, err: errorText(err) }, 'direct line: the bot did not take the activity');
       throw new BotFailedError();
+    } finally {
+      // In the log, and through the turn (or its failure, which the customer is told): a replay
+      // would find it in the log and do nothing more.
+      settle?.();
     }
     return String(activity.id);
+  }
+
+  /**
+   * A live conversation's line, on receipt: recorded in the receipt journal (durable, local, not
+   * behind the database's other writes) and then shown to the person at once, before it is written
+   * to the log. The line gets a client activity id when it has none, so that handing it to the
+   * channel again (a replay of the journal, the page re-sending it) is recognised in the log. A
+   * line already in the journal (the client re-sent it) is not shown twice. Returns the input to
+   * store and the function that settles the line once the turn has taken it (null: not journaled).
+   */
+  private async receive(conv: DirectLineConversation, input: ClientActivity, bytes: number): Promise<{ input: ClientActivity; settle: (() => void) | null; key: string | null }> {
+    const r = this.o.receipts;
+    const text = typeof input.text === 'string' ? input.text : '';
+    if (!r || input.type !== 'message' || !text.trim() || !r.accepts(conv._id, text)) return { input, settle: null, key: null };
+    const own = clientActivityIdOf(input);
+    const clientId = own ?? `r-${randomBytes(9).toString('hex')}`;
+    const stamped: ClientActivity = own ? input : { ...input, channelData: { ...(input.channelData ?? {}), clientActivityID: clientId } };
+    const key = `${conv._id}|${clientId}`;
+    const settle = () => r.journal.settle(key);
+    if (r.journal.has(key)) return { input: stamped, settle, key };
+    try {
+      await r.journal.record({ key, conversationId: conv._id, activity: stamped, bytes, at: Date.now() });
+    } catch (err) {
+      // Not durable here: the line is shown by the bot's turn, after its database write, as before.
+      this.o.log.warn({ conversationId: conv._id, err: errorText(err) }, 'direct line: a live line could not be journaled; shown after it is stored');
+      return { input, settle: null, key: null };
+    }
+    r.show(conv._id, text);
+    return { input: stamped, settle, key };
   }
 
   /** Stores a bot activity (JSON wire form) and pushes it to the streams; returns its id. */

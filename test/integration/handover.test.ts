@@ -10,6 +10,7 @@
  * - nobody takes it within the wait: the bot says so, the demand is on the ticket;
  * - outside service hours: the bot says so and files the demand.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { hashPassword } from '../../staff/auth.js';
 import { DirectLineClient } from '../../scripts/directline-client.js';
@@ -113,11 +114,13 @@ describe('a person when asked', () => {
     }
   });
 
-  it("shows a live line to the agent on receipt, before the turn reads the queue, exactly once, and sends no typing indicator while live", async () => {
+  it("shows a live line to the agent on receipt, durable in the receipt journal before its database write and the turn's reads, exactly once, and sends no typing indicator while live", async () => {
     const stream = await EventStreamClient.open(A.url, tokens.carol);
     const c = await DirectLineClient.open(A.url, 'live-fast', SECRET);
     const handovers = A.services.handovers;
     const find = handovers.find.bind(handovers);
+    const log = A.store.directLine;
+    const append = log.append.bind(log);
     try {
       const queued = await c.replyTo(await c.send('转人工'));
       const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
@@ -135,24 +138,43 @@ describe('a person when asked', () => {
         if (a.type === 'typing') typing++;
       });
 
-      // The turn's read of the queue entry is held back (as a loaded database would): the line
-      // reaches the agent anyway, and reaches the ticket once the read is done.
+      // The line's write to the conversation's log and the turn's read of the queue entry are held
+      // back (as a loaded database would): the line reaches the agent anyway, durable in the
+      // receipt journal, and reaches the log and the ticket once they are done.
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       let held = 0;
+      let appendsHeld = 0;
       handovers.find = async (hid: string) => {
         held++;
         await gate;
         return find(hid);
       };
-      // The post answers when the turn is done: not awaited while the read is held.
+      log.append = async (conv, stamp, keep, urgent) => {
+        if (conv._id === c.conversationId) {
+          appendsHeld++;
+          await gate;
+        }
+        return append(conv, stamp, keep, urgent);
+      };
+      // The post answers when the turn is done: not awaited while the writes are held.
       const sending = c.send('单号 SF778899，今天能到吗');
       await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === '单号 SF778899，今天能到吗');
-      expect(held).toBe(1);
+      expect(appendsHeld).toBe(1);
+      expect(held).toBe(0);
+      const journaled = A.store.receipts.pending().filter((l) => l.conversationId === c.conversationId);
+      expect(journaled.map((l) => l.activity.text)).toEqual(['单号 SF778899，今天能到吗']);
+      expect(readFileSync(A.store.receipts.path, 'utf8')).toContain('单号 SF778899，今天能到吗');
       expect((await A.store.tickets.get(number))!.messages.map((m) => m.text)).not.toContain('单号 SF778899，今天能到吗');
+      // A replay meanwhile leaves it alone: its first store is still running here.
+      expect(await A.app.replayReceipts(0)).toBe(0);
       release();
-      handovers.find = find;
       await sending;
+      handovers.find = find;
+      log.append = append;
+      expect(held).toBe(1);
+      // Through the turn: settled in the journal.
+      expect(A.store.receipts.pending().filter((l) => l.conversationId === c.conversationId)).toEqual([]);
       for (const text of ['好的', '麻烦快一点']) await c.send(text);
       await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === '麻烦快一点');
       await expect.poll(async () => (await A.store.tickets.get(number))!.messages.map((m) => m.text), { timeout: 10_000 }).toEqual(['单号 SF778899，今天能到吗', '好的', '麻烦快一点']);
@@ -170,17 +192,96 @@ describe('a person when asked', () => {
       expect(shown).toHaveLength(3);
     } finally {
       handovers.find = find;
+      log.append = append;
       c.close();
       stream.close();
     }
   });
 
-  it('loses nothing during handover under concurrency: every message after filing is on a ticket, counted, whether waiting, live or handed back', async () => {
+  it('keeps a live line shown but not stored when the process stopped: the journal hands it to the channel again, once, and a re-send of it is recognised', async () => {
+    const stream = await EventStreamClient.open(A.url, tokens.dave);
+    const c = await DirectLineClient.open(A.url, 'live-journal', SECRET);
+    try {
+      const queued = await c.replyTo(await c.send('转人工'));
+      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
+      if (requested.type !== 'handover.requested') throw new Error('unreachable');
+      expect((await api('POST', `/api/live/${requested.handoverId}/take`, tokens.dave)).status).toBe(200);
+      await c.waitForMessage((m) => m.text === `客服 dave 已接入，请问有什么可以帮您？`);
+      const botSaid = c.botMessages().length;
+      // As a process leaves it when it stops after showing a line and before storing it: in the
+      // journal, not in the conversation's log, not on the ticket.
+      const text = '停电前发的：单号 SF556677，麻烦查一下';
+      await A.store.receipts.record({ key: `${c.conversationId}|crash-1`, conversationId: c.conversationId, activity: { type: 'message', from: { id: c.userId }, text, channelData: { clientActivityID: 'crash-1' } }, bytes: 80, at: Date.now() });
+      // Received just now, so the channel's own replay (lines older than 30 s) leaves it to this call.
+      expect(await A.app.replayReceipts(0)).toBe(1);
+      const onTicket = async () => (await A.store.tickets.get(number))!.messages.filter((m) => m.text === text).length;
+      expect(await onTicket()).toBe(1);
+      expect(A.store.receipts.has(`${c.conversationId}|crash-1`)).toBe(false);
+      // The page re-sends the same activity (it never got an answer): recognised, not stored twice.
+      await c.send(text, undefined, { channelData: { clientActivityID: 'crash-1' } });
+      expect(await A.app.replayReceipts(0)).toBe(0);
+      expect(await onTicket()).toBe(1);
+      // The bot stayed silent: the line was the agent's.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(c.botMessages().slice(botSaid).map((m) => m.text)).toEqual([]);
+    } finally {
+      c.close();
+      stream.close();
+    }
+  });
+
+  it("delivers an agent's live messages without reading the ticket again (this process's copy from the take), and records each on the ticket", async () => {
+    const stream = await EventStreamClient.open(A.url, tokens.dave);
+    const c = await DirectLineClient.open(A.url, 'live-copy', SECRET);
+    const tickets = A.services.tickets;
+    const get = tickets.get.bind(tickets);
+    try {
+      const queued = await c.replyTo(await c.send('转人工'));
+      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
+      if (requested.type !== 'handover.requested') throw new Error('unreachable');
+      const id = requested.handoverId;
+      expect((await api('POST', `/api/live/${id}/take`, tokens.dave)).status).toBe(200);
+      let reads = 0;
+      tickets.get = async (n: string) => {
+        if (n === number) reads++;
+        return get(n);
+      };
+      for (const text of ['您好，我来帮您查', '已经查到了，明天送达']) {
+        expect((await api('POST', `/api/live/${id}/messages`, tokens.dave, { text })).body).toEqual({ delivered: true });
+        await c.waitForMessage((m) => m.text === text);
+      }
+      expect(reads).toBe(0);
+      expect((await A.store.tickets.get(number))!.replies.map((r) => r.text)).toEqual(['您好，我来帮您查', '已经查到了，明天送达']);
+      expect((await api('POST', `/api/live/${id}/end`, tokens.dave)).status).toBe(204);
+    } finally {
+      tickets.get = get;
+      c.close();
+      stream.close();
+    }
+  });
+
+  it('loses nothing during handover under concurrency: every message after filing is on a ticket, counted, whether waiting, live or handed back; every line shown on receipt too, and none left in the journal', async () => {
     const CUSTOMERS = 6;
     const MESSAGES = 6;
     const agents = ['alice', 'bob'];
+    const stream = await EventStreamClient.open(A.url, tokens.root);
+    const shown: string[] = [];
+    stream.onEvent((e) => {
+      if (e.type === 'live.message' && e.from === 'customer' && e.text.includes('的第')) shown.push(e.text);
+    });
+    const conversations: string[] = [];
+    const journal = A.store.receipts;
+    const record = journal.record.bind(journal);
+    let journaled = 0;
+    journal.record = async (line) => {
+      if (conversations.includes(line.conversationId)) journaled++;
+      return record(line);
+    };
     const run = async (i: number) => {
       const c = await DirectLineClient.open(A.url, `lost-${i}`, SECRET);
+      conversations.push(c.conversationId);
       try {
         const queued = await c.replyTo(await c.send('转人工'), 30_000);
         const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
@@ -210,12 +311,26 @@ describe('a person when asked', () => {
         c.close();
       }
     };
-    const results = await Promise.all(Array.from({ length: CUSTOMERS }, (_, i) => run(i)));
+    let results: Awaited<ReturnType<typeof run>>[];
+    try {
+      results = await Promise.all(Array.from({ length: CUSTOMERS }, (_, i) => run(i)));
+    } finally {
+      journal.record = record;
+      stream.close();
+    }
     const sent = results.flatMap((r) => r.sent);
     const found = results.flatMap((r) => r.found);
     expect(sent).toHaveLength(CUSTOMERS * MESSAGES);
     // Each message once on a ticket: none lost, none doubled.
     expect(found).toEqual(sent);
+    // The lines of waiting and live conversations went through the receipt journal (shown before
+    // their database write, unless the conversation was handed back in between: then the bot took
+    // the line); each shown line is one of those on a ticket, shown once, and the journal holds
+    // none of them any more (each went through its turn).
+    expect(journaled).toBeGreaterThanOrEqual(CUSTOMERS * 2);
+    expect(shown.filter((t) => !found.includes(t))).toEqual([]);
+    expect(new Set(shown).size).toBe(shown.length);
+    expect(journal.pending().filter((l) => conversations.includes(l.conversationId))).toEqual([]);
   }, 180_000);
 
   it('queues a conversation after two frustrated messages in a row, with the demand on the ticket', async () => {
