@@ -181,7 +181,6 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const today = dayOf(opts.now?.() ?? new Date(), opts.timeZone);
   const [y, m] = today.split('-').map(Number);
   const nextMonth = new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10);
-  await index.prepare([today, nextMonth]);
   await search.prepare([today, nextMonth]);
   const events = new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log });
   const handovers = new MongoHandoverRepository(opts.db);
