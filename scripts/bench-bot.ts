@@ -26,7 +26,8 @@
  * Memory: the first server's resident memory is sampled every 250 ms (peak and median per phase),
  * and its own peak breakdown (V8 heap, external, array buffers; /readyz `memory.peak`) is printed.
  * `BENCH_BOT_SERVER=/path/to/dist/bot/main.js` runs another build's server under the same client
- * (compare a branch with main in one sitting).
+ * (compare a branch with main in one sitting); `BENCH_BOT_FERRETDB=/path/to/ferretdb` runs another
+ * build of the embedded database (main's patches) under it.
  *
  * `--processes 2` starts two server processes on the one database; each conversation's stream is
  * on the first and its turns are posted alternately to the first and the second, so half of the
@@ -98,7 +99,8 @@ runCli(async () => {
   if (processes !== 1 && processes !== 2) throw new UsageError(`--processes must be 1 or 2, got "${values.processes}"`);
 
   const dir = mkdtempSync(join(tmpdir(), 'bench-bot-'));
-  const database = await startEmbeddedServer({ dataDir: join(dir, 'db') });
+  // BENCH_BOT_FERRETDB: another build's database binary (main's, to compare a branch with main in one sitting).
+  const database = await startEmbeddedServer({ dataDir: join(dir, 'db'), ...(process.env.BENCH_BOT_FERRETDB ? { binary: process.env.BENCH_BOT_FERRETDB } : {}) });
   const servers: ChildProcess[] = [];
   const dbStats: { key: string; calls: number; ms: number; sentBytes?: number; receivedBytes?: number }[] = [];
   // Interrupted: stop the servers and the database rather than leave them running.
