@@ -45,6 +45,11 @@ export interface StoreOptions {
   dueHours?: DueHours;
   /** How often a process with live-update listeners reads other processes' events (ms, default 250). */
   eventsPollMs?: number;
+  /**
+   * How long a read-model document's first change waits for others before it is written (ms,
+   * default 0: at once; see store/json-docs.ts). Reads in this process never wait for it.
+   */
+  readModelBatchMs?: number;
   /** Which engine is in use and its ticket ceiling (default: embedded, the measured ceiling). */
   capacity?: CapacityOptions;
   /**
@@ -142,14 +147,15 @@ export async function chooseWriteConcern(db: Db, log: OutboxLogger): Promise<Wri
 export async function createStore(opts: StoreOptions): Promise<Store> {
   const writeConcern = await chooseWriteConcern(opts.db, opts.log);
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
-  const counters = new TicketCounters(opts.db);
-  const customers = new MongoCustomerRepository(opts.db);
+  const batch = { batchMs: opts.readModelBatchMs ?? 0 };
+  const counters = new TicketCounters(opts.db, batch);
+  const customers = new MongoCustomerRepository(opts.db, batch);
   const atomicUpdates = await updatesAreAtomic(opts.db);
   // chooseWriteConcern created its probe collection: explain needs one that exists.
   const indexed = atomicUpdates || (await idLookupsIndexed(opts.db, '_writeConcernProbe'));
   const capacity = opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING };
-  const index = new TicketIndex(opts.db, { dueHours: opts.dueHours, now: opts.now });
-  const search = new SearchIndex(opts.db);
+  const index = new TicketIndex(opts.db, { dueHours: opts.dueHours, now: opts.now, ...batch });
+  const search = new SearchIndex(opts.db, batch);
   const tickets = new MongoTicketRepository(opts.db, {
     atomicUpdates,
     timeZone: opts.timeZone,

@@ -14,7 +14,7 @@
  * walk. On MongoDB the indexes serve the same queries (store/ticket-repository.ts).
  */
 import type { Db } from 'mongodb';
-import { JsonDocs } from './json-docs.js';
+import { JsonDocs, type JsonDocsOptions } from './json-docs.js';
 import type { Priority, Ticket, TicketQuery, TicketStatus } from './schemas.js';
 import { DEFAULT_DUE_HOURS, isOverdue, isWaiting, type DueHours } from './working-day.js';
 
@@ -147,14 +147,15 @@ export class TicketIndex {
 
   constructor(
     private readonly db: Db,
-    opts: { dueHours?: DueHours; now?: () => Date } = {},
+    opts: { dueHours?: DueHours; now?: () => Date } & JsonDocsOptions = {},
   ) {
     this.dueHours = opts.dueHours ?? DEFAULT_DUE_HOURS;
     const now = opts.now;
     this.nowMs = now ? () => now().getTime() : () => Date.now();
-    this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }));
-    this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }));
-    this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }));
+    const batch = { batchMs: opts.batchMs };
+    this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }), batch);
+    this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }), batch);
+    this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }), batch);
   }
 
   /** Follows a ticket write (`before` null for a new ticket). */
