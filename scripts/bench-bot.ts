@@ -1,5 +1,5 @@
 /**
- * npm run -s bench:bot -- [--json] [--conversations 200] [--rounds 1] [--think-ms 0] [--history 0] [--processes 1]
+ * npm run -s bench:bot -- [--json] [--conversations 200] [--rounds 1] [--warmup 1] [--think-ms 0] [--history 0] [--processes 1]
  *
  * Load benchmark of the bot server: starts an embedded database in a temporary folder and
  * `node dist/bot/main.js` on it as its own process(es), then runs N concurrent conversations of 5
@@ -11,6 +11,11 @@
  * `--rounds R` runs each phase R times in a row (R × N conversations, N at a time) and pools their
  * turns: at 50 conversations a round has 250 turns, so its p99 is the 3rd-slowest turn and moves with
  * any one stall; 4 rounds make it the 10th-slowest of 1,000.
+ *
+ * `--warmup W` runs W conversations at once, unmeasured, before each phase. After the history is
+ * written, the database's connections first re-read its schema (hundreds of new bucket tables,
+ * written within seconds here, where a server creates three every ten minutes), so a warm-up of N
+ * keeps that one-off out of the measured turns.
  *
  * `--think-ms 0` (the default) is a stress test: every customer sends the next message the moment
  * the reply arrives. `--think-ms N` lets each customer read and type for a random 0.5–1.5 × N ms.
@@ -82,6 +87,7 @@ runCli(async () => {
     json: { type: 'boolean', default: false },
     conversations: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '1' },
     'think-ms': { type: 'string', default: '0' },
     history: { type: 'string', default: '0' },
     processes: { type: 'string', default: '1' },
@@ -89,10 +95,12 @@ runCli(async () => {
   });
   const n = Number(values.conversations);
   const rounds = Number(values.rounds);
+  const warmup = Number(values.warmup);
   const thinkMs = Number(values['think-ms']);
   const history = Number(values.history);
   const processes = Number(values.processes);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--conversations must be a positive integer, got "${values.conversations}"`);
+  if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup must be a non-negative integer, got "${values.warmup}"`);
   if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a positive integer, got "${values.rounds}"`);
   if (!Number.isFinite(thinkMs) || thinkMs < 0) throw new UsageError(`--think-ms must be a non-negative number, got "${values['think-ms']}"`);
   if (!Number.isInteger(history) || history < 0) throw new UsageError(`--history must be a non-negative integer, got "${values.history}"`);
@@ -117,8 +125,9 @@ runCli(async () => {
       servers.push(child);
       bases.push(base);
     }
-    // Warm-up: one conversation.
-    await loadConversation(bases, -1, { turn: () => undefined }, 0);
+    // Unmeasured conversations before each phase (see --warmup).
+    const warm = () => Promise.all(Array.from({ length: warmup }, (_, i) => loadConversation(bases, -1 - i, { turn: () => undefined }, 0)));
+    await warm();
     const phases: Record<string, Phase> = {};
     const pid = servers[0].pid;
     const cpu = () => ({ server: servers.reduce((sum, s) => sum + (cpuMs(s.pid) ?? Number.NaN), 0), database: cpuMs(database.pid()) ?? Number.NaN });
@@ -127,6 +136,7 @@ runCli(async () => {
       const t0 = performance.now();
       await fillHistory(database.uri, history);
       process.stderr.write(`wrote ${history} past conversations in ${Math.round((performance.now() - t0) / 1000)} s\n`);
+      await warm();
       phases[`history${history}`] = await measure(bases, n, rounds, thinkMs, pid, cpu);
     }
     const rows = Object.keys(Object.values(phases)[0]).filter((k) => k !== 'errorSamples');
@@ -150,7 +160,7 @@ runCli(async () => {
     rmSync(dir, { recursive: true, force: true });
   }
   if (values['db-stats']) {
-    // Per turn of every measured phase plus the warm-up conversation (5 turns).
+    // Per turn of every measured phase and of the warm-up conversations (5 turns each).
     const merged = new Map<string, { calls: number; ms: number; sent: number; received: number }>();
     for (const r of dbStats) {
       const m = merged.get(r.key) ?? { calls: 0, ms: 0, sent: 0, received: 0 };
@@ -160,7 +170,7 @@ runCli(async () => {
       m.received += r.receivedBytes ?? 0;
       merged.set(r.key, m);
     }
-    const conversations = n * rounds * (history > 0 ? 2 : 1) + 1;
+    const conversations = (n * rounds + warmup) * (history > 0 ? 2 : 1);
     const turns = 5 * conversations;
     process.stderr.write(`database round trips per turn (${turns} turns, ${conversations} filings):\n`);
     for (const [key, m] of [...merged].sort((a, b) => b[1].calls - a[1].calls)) {
