@@ -74,6 +74,8 @@ interface Phase {
    */
   serverCpuMsPerConversation: number;
   databaseCpuMsPerConversation: number;
+  /** The same for this benchmark's own process (the customers' side: HTTP, WebSocket, JSON), which shares the machine. */
+  clientCpuMsPerConversation: number;
   /** Resident memory of the first server process over the phase (sampled every 250 ms from /proc). */
   peakRssMiB: number;
   medianRssMiB: number;
@@ -220,6 +222,7 @@ async function measure(bases: string[], n: number, rounds: number, thinkMs: numb
   let errors = 0;
   const errorSamples: string[] = [];
   const cpu0 = cpu();
+  const client0 = process.cpuUsage();
   const start = performance.now();
   for (let round = 0; round < rounds; round++) {
     await Promise.all(
@@ -233,6 +236,7 @@ async function measure(bases: string[], n: number, rounds: number, thinkMs: numb
   }
   const seconds = (performance.now() - start) / 1000;
   const cpu1 = cpu();
+  const client = process.cpuUsage(client0);
   clearInterval(sampler);
   const peak = await fetch(`${bases[0]}/readyz`)
     .then((r) => r.json() as Promise<{ memory?: { peak?: Record<string, number>; collections?: number } }>)
@@ -252,6 +256,7 @@ async function measure(bases: string[], n: number, rounds: number, thinkMs: numb
     seconds: Math.round(seconds * 100) / 100,
     serverCpuMsPerConversation: Math.round(((cpu1.server - cpu0.server) / total) * 10) / 10,
     databaseCpuMsPerConversation: Math.round(((cpu1.database - cpu0.database) / total) * 10) / 10,
+    clientCpuMsPerConversation: Math.round(((client.user + client.system) / 1000 / total) * 10) / 10,
     peakRssMiB: Math.round(quantile(rss, 1)),
     medianRssMiB: Math.round(quantile(rss, 0.5)),
     peakBreakdown: peak ? `heap ${peak.heapUsedMiB}/${peak.heapTotalMiB}, external ${peak.externalMiB}, buffers ${peak.arrayBuffersMiB}; forced collections ${peak.collections}` : '-',
