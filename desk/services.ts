@@ -124,6 +124,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       archiveAfterDays: config.ARCHIVE_AFTER_DAYS,
       archiveInBackground: config.ARCHIVE_IN_BACKGROUND,
       eventsPollMs: config.EVENTS_POLL_MS,
+      readModelBatchMs: config.READ_MODEL_BATCH_MS,
     });
     stoppers.push(() => store.events.close());
     let channel: CustomerChannel | null = null;

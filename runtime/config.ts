@@ -128,6 +128,14 @@ const ConfigSchema = z.object({
   HANDOVER_WAIT_SECONDS: z.coerce.number().int().min(5).max(24 * 3600).default(180),
   /** How often each process with a console open reads other processes' live events, in ms. */
   EVENTS_POLL_MS: z.coerce.number().int().min(50).max(10_000).default(250),
+  /**
+   * How long a change to a read-model document (statistics, customer, ticket list and search
+   * documents) waits for other changes before it is written, in ms (0: at once). Each write is
+   * three round trips, and a new ticket changes a dozen such documents: batching them is what lets
+   * the bot take new conversations faster. This process's reads never wait for it; other
+   * processes see a change at most this much later.
+   */
+  READ_MODEL_BATCH_MS: z.coerce.number().int().min(0).max(5_000).default(200),
   /** How often each process checks the live queue for conversations that waited too long, in ms. */
   HANDOVER_SWEEP_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   /** How often each process checks the database for a newly activated model version, in ms. */

@@ -1,5 +1,5 @@
 /**
- * npm run -s bench:bot -- [--json] [--conversations 200] [--think-ms 0] [--history 0] [--processes 1]
+ * npm run -s bench:bot -- [--json] [--conversations 200] [--rounds 1] [--warmup 1] [--think-ms 0] [--history 0] [--processes 1]
  *
  * Load benchmark of the bot server: starts an embedded database in a temporary folder and
  * `node dist/bot/main.js` on it as its own process(es), then runs N concurrent conversations of 5
@@ -7,6 +7,15 @@
  * → skip contact → status lookup → help. Reports errors, reply latency p50/p99 (send → the bot's
  * reply arrives on the stream), turns per second and conversations per second (N divided by the
  * time all N took).
+ *
+ * `--rounds R` runs each phase R times in a row (R × N conversations, N at a time) and pools their
+ * turns: at 50 conversations a round has 250 turns, so its p99 is the 3rd-slowest turn and moves with
+ * any one stall; 4 rounds make it the 10th-slowest of 1,000.
+ *
+ * `--warmup W` runs W conversations at once, unmeasured, before each phase. After the history is
+ * written, the database's connections first re-read its schema (hundreds of new bucket tables,
+ * written within seconds here, where a server creates three every ten minutes), so a warm-up of N
+ * keeps that one-off out of the measured turns.
  *
  * `--think-ms 0` (the default) is a stress test: every customer sends the next message the moment
  * the reply arrives. `--think-ms N` lets each customer read and type for a random 0.5–1.5 × N ms.
@@ -22,7 +31,8 @@
  * Memory: the first server's resident memory is sampled every 250 ms (peak and median per phase),
  * and its own peak breakdown (V8 heap, external, array buffers; /readyz `memory.peak`) is printed.
  * `BENCH_BOT_SERVER=/path/to/dist/bot/main.js` runs another build's server under the same client
- * (compare a branch with main in one sitting).
+ * (compare a branch with main in one sitting); `BENCH_BOT_FERRETDB=/path/to/ferretdb` runs another
+ * build of the embedded database (main's patches) under it.
  *
  * `--processes 2` starts two server processes on the one database; each conversation's stream is
  * on the first and its turns are posted alternately to the first and the second, so half of the
@@ -40,7 +50,7 @@ import { startEmbeddedServer } from '../store/embedded-server.js';
 import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-buckets.js';
 import { COMPLAINTS, loadConversation } from './bot-load.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
-import { freePort, rssMiB, waitReady } from './server-process.js';
+import { cpuMs, freePort, rssMiB, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 
 const DB_NAME = 'bench_bot';
@@ -58,6 +68,15 @@ interface Phase {
   turnsPerSecond: number;
   conversationsPerSecond: number;
   seconds: number;
+  /**
+   * CPU time per conversation (ms, user + system, from /proc) of the server process(es) and of the
+   * embedded database over the phase: the cost of a conversation, which a busy shared machine
+   * blurs far less than it blurs conversations per second.
+   */
+  serverCpuMsPerConversation: number;
+  databaseCpuMsPerConversation: number;
+  /** The same for this benchmark's own process (the customers' side: HTTP, WebSocket, JSON), which shares the machine. */
+  clientCpuMsPerConversation: number;
   /** Resident memory of the first server process over the phase (sampled every 250 ms from /proc). */
   peakRssMiB: number;
   medianRssMiB: number;
@@ -70,24 +89,31 @@ runCli(async () => {
   const { values } = flags({
     json: { type: 'boolean', default: false },
     conversations: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '1' },
     'think-ms': { type: 'string', default: '0' },
     history: { type: 'string', default: '0' },
     processes: { type: 'string', default: '1' },
     'db-stats': { type: 'boolean', default: false },
   });
   const n = Number(values.conversations);
+  const rounds = Number(values.rounds);
+  const warmup = Number(values.warmup);
   const thinkMs = Number(values['think-ms']);
   const history = Number(values.history);
   const processes = Number(values.processes);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--conversations must be a positive integer, got "${values.conversations}"`);
+  if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup must be a non-negative integer, got "${values.warmup}"`);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a positive integer, got "${values.rounds}"`);
   if (!Number.isFinite(thinkMs) || thinkMs < 0) throw new UsageError(`--think-ms must be a non-negative number, got "${values['think-ms']}"`);
   if (!Number.isInteger(history) || history < 0) throw new UsageError(`--history must be a non-negative integer, got "${values.history}"`);
   if (processes !== 1 && processes !== 2) throw new UsageError(`--processes must be 1 or 2, got "${values.processes}"`);
 
   const dir = mkdtempSync(join(tmpdir(), 'bench-bot-'));
-  const database = await startEmbeddedServer({ dataDir: join(dir, 'db') });
+  // BENCH_BOT_FERRETDB: another build's database binary (main's, to compare a branch with main in one sitting).
+  const database = await startEmbeddedServer({ dataDir: join(dir, 'db'), ...(process.env.BENCH_BOT_FERRETDB ? { binary: process.env.BENCH_BOT_FERRETDB } : {}) });
   const servers: ChildProcess[] = [];
-  const dbStats: { key: string; calls: number; ms: number }[] = [];
+  const dbStats: { key: string; calls: number; ms: number; sentBytes?: number; receivedBytes?: number }[] = [];
   // Interrupted: stop the servers and the database rather than leave them running.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -102,16 +128,19 @@ runCli(async () => {
       servers.push(child);
       bases.push(base);
     }
-    // Warm-up: one conversation.
-    await loadConversation(bases, -1, { turn: () => undefined }, 0);
+    // Unmeasured conversations before each phase (see --warmup).
+    const warm = () => Promise.all(Array.from({ length: warmup }, (_, i) => loadConversation(bases, -1 - i, { turn: () => undefined }, 0)));
+    await warm();
     const phases: Record<string, Phase> = {};
     const pid = servers[0].pid;
-    phases[history > 0 ? 'empty' : 'run'] = await measure(bases, n, thinkMs, pid);
+    const cpu = () => ({ server: servers.reduce((sum, s) => sum + (cpuMs(s.pid) ?? Number.NaN), 0), database: cpuMs(database.pid()) ?? Number.NaN });
+    phases[history > 0 ? 'empty' : 'run'] = await measure(bases, n, rounds, thinkMs, pid, cpu);
     if (history > 0) {
       const t0 = performance.now();
       await fillHistory(database.uri, history);
       process.stderr.write(`wrote ${history} past conversations in ${Math.round((performance.now() - t0) / 1000)} s\n`);
-      phases[`history${history}`] = await measure(bases, n, thinkMs, pid);
+      await warm();
+      phases[`history${history}`] = await measure(bases, n, rounds, thinkMs, pid, cpu);
     }
     const rows = Object.keys(Object.values(phases)[0]).filter((k) => k !== 'errorSamples');
     const names = Object.keys(phases);
@@ -134,23 +163,26 @@ runCli(async () => {
     rmSync(dir, { recursive: true, force: true });
   }
   if (values['db-stats']) {
-    // Per turn of every measured phase plus the warm-up conversation (5 turns).
-    const merged = new Map<string, { calls: number; ms: number }>();
+    // Per turn of every measured phase and of the warm-up conversations (5 turns each).
+    const merged = new Map<string, { calls: number; ms: number; sent: number; received: number }>();
     for (const r of dbStats) {
-      const m = merged.get(r.key) ?? { calls: 0, ms: 0 };
+      const m = merged.get(r.key) ?? { calls: 0, ms: 0, sent: 0, received: 0 };
       m.calls += r.calls;
       m.ms += r.ms;
+      m.sent += r.sentBytes ?? 0;
+      m.received += r.receivedBytes ?? 0;
       merged.set(r.key, m);
     }
-    const turns = 5 * (n * (history > 0 ? 2 : 1) + 1);
-    process.stderr.write(`database round trips per turn (${turns} turns, ${n * (history > 0 ? 2 : 1) + 1} filings):\n`);
+    const conversations = (n * rounds + warmup) * (history > 0 ? 2 : 1);
+    const turns = 5 * conversations;
+    process.stderr.write(`database round trips per turn (${turns} turns, ${conversations} filings):\n`);
     for (const [key, m] of [...merged].sort((a, b) => b[1].calls - a[1].calls)) {
-      process.stderr.write(`  ${key.padEnd(40)} ${(m.calls / turns).toFixed(2).padStart(7)} calls/turn ${(m.ms / m.calls).toFixed(1).padStart(8)} ms avg\n`);
+      process.stderr.write(`  ${key.padEnd(40)} ${(m.calls / turns).toFixed(2).padStart(7)} calls/turn ${(m.ms / m.calls).toFixed(1).padStart(8)} ms avg ${(m.sent / 1024 / m.calls).toFixed(1).padStart(7)} KiB sent ${(m.received / 1024 / m.calls).toFixed(1).padStart(7)} KiB received avg\n`);
     }
   }
 });
 
-async function startServer(uri: string, outbox: string, onStats: ((rows: { key: string; calls: number; ms: number }[]) => void) | null): Promise<{ child: ChildProcess; base: string }> {
+async function startServer(uri: string, outbox: string, onStats: ((rows: { key: string; calls: number; ms: number; sentBytes?: number; receivedBytes?: number }[]) => void) | null): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
   // BENCH_BOT_SERVER: another build's dist/bot/main.js (to compare a branch with main in one sitting).
   const main = process.env.BENCH_BOT_SERVER || fileURLToPath(new URL('../bot/main.js', import.meta.url));
@@ -179,7 +211,7 @@ async function startServer(uri: string, outbox: string, onStats: ((rows: { key: 
   return { child, base };
 }
 
-async function measure(bases: string[], n: number, thinkMs: number, pid: number | undefined): Promise<Phase> {
+async function measure(bases: string[], n: number, rounds: number, thinkMs: number, pid: number | undefined, cpu: () => { server: number; database: number }): Promise<Phase> {
   const rss: number[] = [];
   const sampler = setInterval(() => {
     const v = rssMiB(pid);
@@ -190,22 +222,29 @@ async function measure(bases: string[], n: number, thinkMs: number, pid: number 
   const pushWaits: number[] = [];
   let errors = 0;
   const errorSamples: string[] = [];
+  const cpu0 = cpu();
+  const client0 = process.cpuUsage();
   const start = performance.now();
-  await Promise.all(
-    Array.from({ length: n }, (_, i) =>
-      loadConversation(bases, i, { turn: (ms) => latencies.push(ms), first: (ms) => firstTurns.push(ms), pushWait: (ms) => pushWaits.push(ms) }, thinkMs).catch((err: Error) => {
-        errors++;
-        if (errorSamples.length < 5) errorSamples.push(err.message);
-      }),
-    ),
-  );
+  for (let round = 0; round < rounds; round++) {
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        loadConversation(bases, round * n + i, { turn: (ms) => latencies.push(ms), first: (ms) => firstTurns.push(ms), pushWait: (ms) => pushWaits.push(ms) }, thinkMs).catch((err: Error) => {
+          errors++;
+          if (errorSamples.length < 5) errorSamples.push(err.message);
+        }),
+      ),
+    );
+  }
   const seconds = (performance.now() - start) / 1000;
+  const cpu1 = cpu();
+  const client = process.cpuUsage(client0);
   clearInterval(sampler);
   const peak = await fetch(`${bases[0]}/readyz`)
     .then((r) => r.json() as Promise<{ memory?: { peak?: Record<string, number>; collections?: number } }>)
     .then((b): Record<string, number> | undefined => (b.memory?.peak ? { ...b.memory.peak, collections: b.memory.collections ?? 0 } : undefined), () => undefined);
+  const total = n * rounds;
   return {
-    conversations: n,
+    conversations: total,
     turns: latencies.length,
     errors,
     p50Ms: quantile(latencies, 0.5),
@@ -214,8 +253,11 @@ async function measure(bases: string[], n: number, thinkMs: number, pid: number 
     firstTurnP99Ms: quantile(firstTurns, 0.99),
     maxPushWaitMs: quantile(pushWaits, 1),
     turnsPerSecond: Math.round(latencies.length / seconds),
-    conversationsPerSecond: Math.round(((n - errors) / seconds) * 10) / 10,
+    conversationsPerSecond: Math.round(((total - errors) / seconds) * 10) / 10,
     seconds: Math.round(seconds * 100) / 100,
+    serverCpuMsPerConversation: Math.round(((cpu1.server - cpu0.server) / total) * 10) / 10,
+    databaseCpuMsPerConversation: Math.round(((cpu1.database - cpu0.database) / total) * 10) / 10,
+    clientCpuMsPerConversation: Math.round(((client.user + client.system) / 1000 / total) * 10) / 10,
     peakRssMiB: Math.round(quantile(rss, 1)),
     medianRssMiB: Math.round(quantile(rss, 0.5)),
     peakBreakdown: peak ? `heap ${peak.heapUsedMiB}/${peak.heapTotalMiB}, external ${peak.externalMiB}, buffers ${peak.arrayBuffersMiB}; forced collections ${peak.collections}` : '-',

@@ -259,7 +259,7 @@ runCli(async () => {
 /** Average BSON size of the documents of each collection that grows with history (a sample of each). */
 async function documentSizes(db: Db): Promise<Record<string, { count: number; avgBytes: number }>> {
   const out: Record<string, { count: number; avgBytes: number }> = {};
-  for (const name of ['tickets', `searchIdx_${dayOf(new Date(), 'UTC').slice(0, 7).replace('-', '')}`, `ticketDocs_${dayOf(new Date(), 'UTC').slice(0, 7).replace('-', '')}`, 'ticketDays', 'ticketHot', 'statsMonths', 'statsTotals', 'statsWeekTexts', 'customerTickets', 'customerDirectory', 'claims']) {
+  for (const name of ['tickets', `searchIdx_${dayOf(new Date(), 'UTC').slice(0, 7).replace('-', '')}`, 'ticketDays', 'ticketHot', 'statsMonths', 'statsTotals', 'statsWeekTexts', 'customerTickets', 'customerDirectory', 'claims']) {
     const c = db.collection(name);
     try {
       const docs = await c.find({}).limit(500).toArray();

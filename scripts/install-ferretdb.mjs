@@ -41,6 +41,11 @@ const patchesPath = join(vendorDir, 'ferretdb.patches');
  *    what the backend returns (common.FilterIterator, for find, count, update, delete,
  *    findAndModify and aggregate), so a top-level `_id` equality or `$in` of strings / ObjectIDs
  *    is a safe prefilter whatever else the filter holds.
+ * 3. `list-collections-by-name`: every `find` and every insert asks for its collection's metadata
+ *    through `ListCollections` with a name, which copied the metadata of every collection of the
+ *    database, sorted them and kept the one: O(collections) per command (7% of the server's CPU
+ *    under bench:bot at ~450 collections, the web chat's time buckets of a day). It now looks the
+ *    name up in the registry's map; without a name it lists all as before.
  */
 const PATCHES = [
   {
@@ -108,6 +113,33 @@ func idPrefilter(filter *types.Document) (string, []any, bool) {
 		return fmt.Sprintf(\` WHERE %s IN (%s)\`, metadata.IDColumn, strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")), args, true
 	}
 	return "", nil, false
+}
+`,
+  },
+  {
+    id: 'list-collections-by-name',
+    file: 'internal/backends/sqlite/database.go',
+    replace: [
+      {
+        from: 'func (db *database) ListCollections(ctx context.Context, params *backends.ListCollectionsParams) (*backends.ListCollectionsResult, error) {\n\tlist, err := db.r.CollectionList(ctx, db.name)\n',
+        to: 'func (db *database) ListCollections(ctx context.Context, params *backends.ListCollectionsParams) (*backends.ListCollectionsResult, error) {\n\tlist, err := collectionsNamed(ctx, db.r, db.name, params)\n',
+      },
+    ],
+    append: `
+// collectionsNamed returns the metadata of the one collection params names, looked up by name,
+// or of every collection when params names none (demand-desk patch: the full list is a sorted
+// copy of every collection's metadata, and every find and insert asks for its own collection).
+func collectionsNamed(ctx context.Context, r *metadata.Registry, dbName string, params *backends.ListCollectionsParams) ([]*metadata.Collection, error) {
+	if params == nil || len(params.Name) == 0 {
+		return r.CollectionList(ctx, dbName)
+	}
+	if r.DatabaseGetExisting(ctx, dbName) == nil {
+		return nil, nil
+	}
+	if c := r.CollectionGet(ctx, dbName, params.Name); c != nil {
+		return []*metadata.Collection{c}, nil
+	}
+	return nil, nil
 }
 `,
   },

@@ -70,6 +70,22 @@ export function rssMiB(pid: number | undefined): number | null {
   }
 }
 
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc (Linux). Under a shared
+ * machine's load, CPU per unit of work moves far less than wall-clock throughput does.
+ */
+export function cpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
 function childPids(pid: number | undefined): number[] {
   if (pid === undefined) return [];
   try {

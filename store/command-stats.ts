@@ -4,26 +4,29 @@
  * `bench:bot --db-stats`): it shows which per-turn work reaches the database and what it costs.
  * Bucket collections (`<base>_<n>`) are counted under their base name.
  */
-import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent, MongoClient } from 'mongodb';
+import { BSON, type CommandFailedEvent, type CommandStartedEvent, type CommandSucceededEvent, type MongoClient } from 'mongodb';
 
 /** One row of the tally: calls and the time they took, per `<collection> <command>`. */
 export interface CommandStat {
   key: string;
   calls: number;
   ms: number;
+  /** Bytes sent (the command) and received (the reply), summed over the calls. */
+  sentBytes: number;
+  receivedBytes: number;
 }
 
 const COMMANDS_WITH_COLLECTION = new Set(['find', 'insert', 'update', 'delete', 'aggregate', 'count', 'findAndModify', 'getMore', 'distinct', 'drop', 'create', 'createIndexes']);
 
 /** Counts every command a client sends (the client must be created with `monitorCommands: true`). */
 export class CommandTally {
-  private readonly started = new Map<number, { key: string; at: number }>();
+  private readonly started = new Map<number, { key: string; at: number; sent: number }>();
   private readonly stats = new Map<string, CommandStat>();
 
   constructor(client: MongoClient) {
     client.on('commandStarted', (e: CommandStartedEvent) => this.start(e));
-    client.on('commandSucceeded', (e: CommandSucceededEvent) => this.end(e.requestId));
-    client.on('commandFailed', (e: CommandFailedEvent) => this.end(e.requestId));
+    client.on('commandSucceeded', (e: CommandSucceededEvent) => this.end(e.requestId, BSON.calculateObjectSize(e.reply as BSON.Document)));
+    client.on('commandFailed', (e: CommandFailedEvent) => this.end(e.requestId, 0));
   }
 
   private start(e: CommandStartedEvent): void {
@@ -32,16 +35,18 @@ export class CommandTally {
       const value = e.commandName === 'getMore' ? e.command.collection : e.command[e.commandName];
       if (typeof value === 'string') target = value.replace(/_\d+$/, '_*');
     }
-    this.started.set(e.requestId, { key: `${target || '-'} ${e.commandName}`, at: performance.now() });
+    this.started.set(e.requestId, { key: `${target || '-'} ${e.commandName}`, at: performance.now(), sent: BSON.calculateObjectSize(e.command) });
   }
 
-  private end(requestId: number): void {
+  private end(requestId: number, received: number): void {
     const s = this.started.get(requestId);
     if (!s) return;
     this.started.delete(requestId);
-    const row = this.stats.get(s.key) ?? { key: s.key, calls: 0, ms: 0 };
+    const row = this.stats.get(s.key) ?? { key: s.key, calls: 0, ms: 0, sentBytes: 0, receivedBytes: 0 };
     row.calls++;
     row.ms += performance.now() - s.at;
+    row.sentBytes += s.sent;
+    row.receivedBytes += received;
     this.stats.set(s.key, row);
   }
 

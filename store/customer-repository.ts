@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Db } from 'mongodb';
-import { JsonDocs } from './json-docs.js';
+import { JsonDocs, type JsonDocsOptions } from './json-docs.js';
 import { CustomerIdentitySchema, type CustomerIdentity, type Ticket, type TicketStatus } from './schemas.js';
 import { parseInput } from './validation.js';
 
@@ -134,9 +134,10 @@ export class MongoCustomerRepository {
   readonly tickets: JsonDocs<IdentityTickets>;
   readonly directory: JsonDocs<DirectoryShard>;
 
-  constructor(db: Db) {
-    this.tickets = new JsonDocs<IdentityTickets>(db, 'customerTickets', () => ({ tickets: [] }));
-    this.directory = new JsonDocs<DirectoryShard>(db, 'customerDirectory', () => ({ identities: {} }));
+  /** `opts.batchMs`: see store/json-docs.ts. */
+  constructor(db: Db, opts: JsonDocsOptions = {}) {
+    this.tickets = new JsonDocs<IdentityTickets>(db, 'customerTickets', () => ({ tickets: [] }), opts);
+    this.directory = new JsonDocs<DirectoryShard>(db, 'customerDirectory', () => ({ identities: {} }), opts);
   }
 
   /** Nothing to index: every read is by `_id`. */

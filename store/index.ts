@@ -47,6 +47,11 @@ export interface StoreOptions {
   dueHours?: DueHours;
   /** How often a process with live-update listeners reads other processes' events (ms, default 250). */
   eventsPollMs?: number;
+  /**
+   * How long a read-model document's first change waits for others before it is written (ms,
+   * default 0: at once; see store/json-docs.ts). Reads in this process never wait for it.
+   */
+  readModelBatchMs?: number;
   /** Which engine is in use and its ticket ceiling (default: embedded, the measured ceiling). */
   capacity?: CapacityOptions;
   /**
@@ -156,14 +161,15 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
   const held = new FileOutbox(heldMessagesPath(opts.outboxPath), opts.log);
   const receipts = new ReceiptJournal(`${opts.outboxPath}.live-lines`, opts.log);
-  const counters = new TicketCounters(opts.db);
-  const customers = new MongoCustomerRepository(opts.db);
+  const batch = { batchMs: opts.readModelBatchMs ?? 0 };
+  const counters = new TicketCounters(opts.db, batch);
+  const customers = new MongoCustomerRepository(opts.db, batch);
   const atomicUpdates = await updatesAreAtomic(opts.db);
   // chooseWriteConcern created its probe collection: explain needs one that exists.
   const indexed = atomicUpdates || (await idLookupsIndexed(opts.db, '_writeConcernProbe'));
   const capacity = opts.capacity ?? { embedded: true, ticketCeiling: DEFAULT_EMBEDDED_TICKET_CEILING };
-  const index = new TicketIndex(opts.db, { dueHours: opts.dueHours, now: opts.now });
-  const search = new SearchIndex(opts.db);
+  const index = new TicketIndex(opts.db, { dueHours: opts.dueHours, now: opts.now, ...batch });
+  const search = new SearchIndex(opts.db, batch);
   const tickets = new MongoTicketRepository(opts.db, {
     atomicUpdates,
     timeZone: opts.timeZone,
@@ -195,7 +201,6 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const today = dayOf(opts.now?.() ?? new Date(), opts.timeZone);
   const [y, m] = today.split('-').map(Number);
   const nextMonth = new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10);
-  await index.prepare([today, nextMonth]);
   await search.prepare([today, nextMonth]);
   const events = new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log });
   const handovers = new MongoHandoverRepository(opts.db);

@@ -12,11 +12,16 @@
  *
  * Changes to one document are batched: mutations queued while a write is in flight are applied
  * together by the next one, so a busy counter costs one compare-and-set per round trip, not one
- * per ticket. Each `update()` resolves when its mutation is stored.
+ * per ticket. With `batchMs` a document's first queued change also waits that long for company
+ * before it is written: a compare-and-set is three round trips (read, claim, write), and a new
+ * ticket changes a dozen read-model documents, so under a steady stream of tickets each document is
+ * written once per `batchMs` instead of once per ticket. Each `update()` resolves when its mutation
+ * is stored.
  *
- * Reads in this process wait for this process's queued mutations of the documents they read, so a
- * writer need not await its read-model updates (ticket-repository.ts runs them off the request's
- * path) and a later read here still sees them.
+ * Reads in this process wait for this process's queued mutations of the documents they read (a
+ * read starts a waiting batch at once), so a writer need not await its read-model updates
+ * (ticket-repository.ts runs them off the request's path) and a later read here still sees them;
+ * other processes see them up to `batchMs` later.
  */
 import type { Collection, Db } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
@@ -34,6 +39,15 @@ interface Pending<T> {
   reject: (err: unknown) => void;
 }
 
+/** Options of {@link JsonDocs}. */
+export interface JsonDocsOptions {
+  /**
+   * How long a document's first queued change waits for others before it is written (ms; 0, the
+   * default, writes at once). Reads in this process never wait for it.
+   */
+  batchMs?: number;
+}
+
 /** A collection of JSON read-model documents of type `T`. */
 export class JsonDocs<T> {
   private readonly docs: Collection<JsonDoc>;
@@ -42,14 +56,19 @@ export class JsonDocs<T> {
   private readonly running = new Set<string>();
   /** The drain in progress per document (reads wait for it). */
   private readonly draining = new Map<string, Promise<void>>();
+  /** Documents whose batch is waiting `batchMs` before its write starts. */
+  private readonly waiting = new Map<string, NodeJS.Timeout>();
+  private readonly batchMs: number;
 
   constructor(
     db: Db,
     private readonly collectionName: string,
     private readonly empty: (id: string) => T,
+    opts: JsonDocsOptions = {},
   ) {
     this.docs = db.collection<JsonDoc>(collectionName);
     this.claims = new Claims(db);
+    this.batchMs = opts.batchMs ?? 0;
   }
 
   /** The document, or null when it was never written. */
@@ -98,12 +117,26 @@ export class JsonDocs<T> {
       let q = this.queues.get(id);
       if (!q) this.queues.set(id, (q = []));
       q.push({ mutate, resolve, reject });
-      if (!this.running.has(id)) this.draining.set(id, this.drain(id));
+      if (this.running.has(id) || this.waiting.has(id)) return;
+      if (this.batchMs > 0) this.waiting.set(id, setTimeout(() => this.start(id), this.batchMs));
+      else this.start(id);
     });
+  }
+
+  /** Starts writing the document's queued changes (now, if its batch was waiting). */
+  private start(id: string): void {
+    const timer = this.waiting.get(id);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.waiting.delete(id);
+    }
+    if (!this.running.has(id)) this.draining.set(id, this.drain(id));
   }
 
   /** Resolves when this process has no mutation of these documents queued or being stored. */
   private async idle(ids: readonly string[]): Promise<void> {
+    // A read does not wait out a batch's delay: the batch is written now.
+    for (const id of ids) if (this.waiting.has(id)) this.start(id);
     for (;;) {
       const busy = ids.map((id) => this.draining.get(id)).filter((p): p is Promise<void> => p !== undefined);
       if (busy.length === 0) return;

@@ -13,7 +13,7 @@
  * of its new terms, and most status changes write nothing here.
  */
 import type { Db } from 'mongodb';
-import { JsonDocs } from './json-docs.js';
+import { JsonDocs, type JsonDocsOptions } from './json-docs.js';
 import type { Ticket } from './schemas.js';
 import { ticketTerms, type SearchableTicket } from './search-terms.js';
 
@@ -68,8 +68,12 @@ export class SearchIndex {
   /** Months this process knows are listed (the list is written once per new month). */
   private readonly listed = new Set<string>();
 
-  constructor(private readonly db: Db) {
-    this.monthList = new JsonDocs<Months>(db, 'searchMonths', () => ({ months: [] }));
+  /** `opts.batchMs`: see store/json-docs.ts. */
+  constructor(
+    private readonly db: Db,
+    private readonly opts: JsonDocsOptions = {},
+  ) {
+    this.monthList = new JsonDocs<Months>(db, 'searchMonths', () => ({ months: [] }), opts);
   }
 
   /** The collection name of a month (`yyyymm`). */
@@ -79,7 +83,7 @@ export class SearchIndex {
 
   private shards(month: string): JsonDocs<Shard> {
     let docs = this.byMonth.get(month);
-    if (!docs) this.byMonth.set(month, (docs = new JsonDocs<Shard>(this.db, SearchIndex.collectionOf(month), () => ({ t: {} }))));
+    if (!docs) this.byMonth.set(month, (docs = new JsonDocs<Shard>(this.db, SearchIndex.collectionOf(month), () => ({ t: {} }), this.opts)));
     return docs;
   }
 

@@ -13,7 +13,7 @@
  */
 import type { Db } from 'mongodb';
 import { weekOf } from './clock.js';
-import { JsonDocs } from './json-docs.js';
+import { JsonDocs, type JsonDocsOptions } from './json-docs.js';
 import type { Ticket, TicketStatus } from './schemas.js';
 
 /** The fields of a ticket that statistics count. */
@@ -205,10 +205,10 @@ export class TicketCounters {
   /** All-time counts in one document (`_id` = `all`): totals of the ticket list without a day range. */
   readonly totals: JsonDocs<DayCounts>;
 
-  constructor(db: Db) {
-    this.months = new JsonDocs<MonthCounts>(db, 'statsMonths', () => ({ days: {} }));
-    this.weeks = new JsonDocs<WeekTexts>(db, 'statsWeekTexts', () => ({ items: [] }));
-    this.totals = new JsonDocs<DayCounts>(db, 'statsTotals', () => emptyDay());
+  constructor(db: Db, opts: JsonDocsOptions = {}) {
+    this.months = new JsonDocs<MonthCounts>(db, 'statsMonths', () => ({ days: {} }), opts);
+    this.weeks = new JsonDocs<WeekTexts>(db, 'statsWeekTexts', () => ({ items: [] }), opts);
+    this.totals = new JsonDocs<DayCounts>(db, 'statsTotals', () => emptyDay(), opts);
   }
 
   /**

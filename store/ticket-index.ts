@@ -6,14 +6,15 @@
  * repository's change hook, like the statistics counters.
  *
  * A page newest first reads the days from the newest back, a few documents at a time, filtering
- * the summaries in memory, and stops when the page is full; then it reads the page's tickets by
- * `_id`. FerretDB 1.24 answers reads by `_id` without a scan, so the default inbox reads one or two
- * day documents whatever the history. Sparse filters walk further back (every day in the range,
+ * the summaries in memory, and stops when the page is full; then the repository reads the page's
+ * tickets from `tickets` by `_id` (the embedded FerretDB as the install builds it answers `_id`
+ * equality and `$in` from the `_id` index), so the default inbox reads one or two day documents
+ * and the page's tickets whatever the history. Sparse filters walk further back (every day in the range,
  * at worst); totals come from the statistics counters where one field is filtered, else from the
  * walk. On MongoDB the indexes serve the same queries (store/ticket-repository.ts).
  */
 import type { Db } from 'mongodb';
-import { JsonDocs } from './json-docs.js';
+import { JsonDocs, type JsonDocsOptions } from './json-docs.js';
 import type { Priority, Ticket, TicketQuery, TicketStatus } from './schemas.js';
 import { DEFAULT_DUE_HOURS, isOverdue, isWaiting, type DueHours } from './working-day.js';
 
@@ -46,29 +47,9 @@ interface Days {
   days: string[];
 }
 
-/** Whole tickets of one creation day, by number (dates as ISO strings). */
-interface DayFull {
-  tickets: Record<string, Record<string, unknown>>;
-}
-
-function monthCollection(day: string): string {
-  return `ticketDocs_${day.slice(0, 4)}${day.slice(5, 7)}`;
-}
-
 /** The creation day a ticket number carries (T20261125-0042 → 2026-11-25). */
 export function dayOfNumber(number: string): string {
   return `${number.slice(1, 5)}-${number.slice(5, 7)}-${number.slice(7, 9)}`;
-}
-
-const DATE_FIELDS = ['createdAt', 'updatedAt', 'firstResponseAt', 'resolvedAt', 'closedAt'] as const;
-const DATED_LISTS = ['notes', 'corrections', 'messages', 'replies'] as const;
-
-/** A ticket back from JSON: its dates are Dates again. */
-function reviveTicket(json: Record<string, unknown>): Ticket {
-  const t = { ...json } as Record<string, unknown>;
-  for (const f of DATE_FIELDS) if (typeof t[f] === 'string') t[f] = new Date(t[f] as string);
-  for (const f of DATED_LISTS) t[f] = ((t[f] as Record<string, unknown>[]) ?? []).map((x) => ({ ...x, at: new Date(x.at as string) }));
-  return t as unknown as Ticket;
 }
 
 /** Day documents read at once while walking back. */
@@ -151,13 +132,6 @@ export function matches(s: TicketSummary, q: IndexedQuery, due: DueClock = { hou
 
 export class TicketIndex {
   readonly days: JsonDocs<DayTickets>;
-  /**
-   * Whole tickets per creation day, one collection per month (`ticketDocs_202611`, `_id` = the
-   * day): on FerretDB 1.24 a read by `_id` still reads every row of its collection (0.1–0.3 s for
-   * one ticket at 3,000 in `tickets`), and the cost grows with the bytes stored, so each read
-   * touches one month's few dozen rows. The tickets collection stays the source of truth.
-   */
-  private readonly fullByMonth = new Map<string, JsonDocs<DayFull>>();
   private readonly dayList: JsonDocs<Days>;
   /**
    * Summaries of the open tickets and of those waiting for review, in {@link HOT_SHARDS} documents:
@@ -173,67 +147,24 @@ export class TicketIndex {
 
   constructor(
     private readonly db: Db,
-    opts: { dueHours?: DueHours; now?: () => Date } = {},
+    opts: { dueHours?: DueHours; now?: () => Date } & JsonDocsOptions = {},
   ) {
     this.dueHours = opts.dueHours ?? DEFAULT_DUE_HOURS;
     const now = opts.now;
     this.nowMs = now ? () => now().getTime() : () => Date.now();
-    this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }));
-    this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }));
-    this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }));
-  }
-
-  /**
-   * Creates the month collections of `days` ahead of use: FerretDB creates a table on the first
-   * insert, and doing that while other writes run makes them fail with SQLITE_BUSY.
-   */
-  async prepare(days: readonly string[]): Promise<void> {
-    const existing = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
-    for (const day of days) {
-      const name = monthCollection(day);
-      if (existing.has(name)) continue;
-      await this.db.createCollection(name).catch((err: { codeName?: string }) => {
-        if (err.codeName !== 'NamespaceExists') throw err;
-      });
-    }
-  }
-
-  /** The collection of whole tickets created in the month of `day`. */
-  full(day: string): JsonDocs<DayFull> {
-    const name = monthCollection(day);
-    let docs = this.fullByMonth.get(name);
-    if (!docs) this.fullByMonth.set(name, (docs = new JsonDocs<DayFull>(this.db, name, () => ({ tickets: {} }))));
-    return docs;
-  }
-
-  /** Tickets by number from the day documents; numbers not found there are left out. */
-  async getTickets(numbers: readonly string[]): Promise<Map<string, Ticket>> {
-    const days = [...new Set(numbers.map(dayOfNumber))];
-    const docs = new Map(await Promise.all(days.map(async (day) => [day, await this.full(day).get(day)] as const)));
-    const out = new Map<string, Ticket>();
-    for (const n of numbers) {
-      const json = docs.get(dayOfNumber(n))?.tickets[n];
-      if (json) out.set(n, reviveTicket(json));
-    }
-    return out;
+    const batch = { batchMs: opts.batchMs };
+    this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }), batch);
+    this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }), batch);
+    this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }), batch);
   }
 
   /** Follows a ticket write (`before` null for a new ticket). */
   async onTicketChanged(before: Ticket | null, after: Ticket): Promise<void> {
     const s = summarize(after);
     const day = after.createdDay;
-    const json = JSON.parse(JSON.stringify(after)) as Record<string, unknown>;
-    const writes = [
-      this.full(dayOfNumber(after.number)).update(dayOfNumber(after.number), (d) => {
-        const stored = d.tickets[after.number];
-        // Changes of one ticket may arrive out of order: the higher version wins.
-        if (!stored || (stored.version as number) < after.version) d.tickets[after.number] = json;
-      }),
-    ];
-    if (before && sameSummary(summarize(before), s)) {
-      await Promise.all(writes);
-      return;
-    }
+    // A change the summaries do not show (a reply, a note, a message) writes nothing here.
+    if (before && sameSummary(summarize(before), s)) return;
+    const writes: Promise<void>[] = [];
     if (isHot(s) || (before && isHot(summarize(before)))) {
       writes.push(
         this.hot.update(hotShardOf(s.n), (h) => {
@@ -364,7 +295,6 @@ export class TicketIndex {
   /** Recomputes the index from every ticket of the working set. Run while the service is quiet. */
   async rebuild(tickets: AsyncIterable<Ticket & { _id?: unknown; daySeq?: unknown; priorityRank?: unknown }>): Promise<{ days: number }> {
     const days = new Map<string, DayTickets>();
-    const full = new Map<string, DayFull>();
     const hot = new Map<string, HotShard>(Array.from({ length: HOT_SHARDS }, (_, i) => [`hot-${i}`, { items: {} }]));
     for await (const doc of tickets) {
       const { _id, daySeq, priorityRank, ...t } = doc;
@@ -373,18 +303,13 @@ export class TicketIndex {
       const s = summarize(t);
       d.items.push(s);
       if (isHot(s)) hot.get(hotShardOf(s.n))!.items[s.n] = s;
-      const f = full.get(dayOfNumber(t.number)) ?? { tickets: {} };
-      full.set(dayOfNumber(t.number), f);
-      f.tickets[t.number] = JSON.parse(JSON.stringify(t)) as Record<string, unknown>;
     }
     await this.days.replaceAll(days);
-    const months = new Map<string, Map<string, DayFull>>();
-    for (const [day, f] of full) {
-      const m = months.get(day.slice(0, 7)) ?? new Map<string, DayFull>();
-      months.set(day.slice(0, 7), m);
-      m.set(day, f);
+    // Earlier versions kept a copy of every ticket per creation day (`ticketDocs_<yyyymm>`); tickets
+    // are now read from `tickets` by `_id`, so those copies are dropped.
+    for (const c of await this.db.listCollections({}, { nameOnly: true }).toArray()) {
+      if (/^ticketDocs_\d{6}$/.test(c.name)) await this.db.dropCollection(c.name).catch(() => false);
     }
-    for (const [month, m] of months) await this.full(`${month}-01`).replaceAll(m);
     await this.hot.replaceAll(hot);
     await this.dayList.replaceAll(new Map([['days', { days: [...days.keys()].sort() }]]));
     this.listed.clear();

@@ -138,7 +138,7 @@ export interface MongoTicketRepositoryOptions {
    */
   customerTickets?: (identity: { channelId: string; userId: string }) => Promise<{ number: string; status: Ticket['status']; spam?: boolean }[]>;
   /** The per-day ticket summaries that answer the ticket list without a scan (store/ticket-index.ts). */
-  index?: Pick<TicketIndex, 'page' | 'getTickets' | 'summaries' | 'dueClock'>;
+  index?: Pick<TicketIndex, 'page' | 'summaries' | 'dueClock'>;
   /** The inverted index that answers text search without reading tickets (store/search-index.ts). */
   search?: Pick<SearchIndex, 'find'>;
   /** Counts the tickets of a one-field filter from the statistics counters; null when it cannot. */
@@ -355,12 +355,9 @@ export class MongoTicketRepository implements TicketRepository {
     });
   }
 
-  /** The ticket, from the day documents of the ticket index when it has them, else from the tickets. */
+  /** The ticket (working set, else archive), read by `_id`. */
   async get(number: string): Promise<Ticket | null> {
-    const n = parseInput(TicketNumber, number, 'ticket number');
-    const indexed = (await this.opts.index?.getTickets([n]))?.get(n);
-    if (indexed) return indexed;
-    return this.read(n);
+    return this.read(parseInput(TicketNumber, number, 'ticket number'));
   }
 
   /** The ticket as stored in the tickets collection (the source of truth). */
@@ -374,8 +371,8 @@ export class MongoTicketRepository implements TicketRepository {
    * (an archive move or a restore interrupted between its two writes) is the working set's.
    */
   private async locate(n: string): Promise<{ doc: TicketDoc; archived: boolean } | null> {
-    // By _id: the one filter FerretDB 1.24 hands to SQLite (which still reads every row, in C, with
-    // no index: about 15 µs per stored ticket on the reference machine); an index lookup on MongoDB.
+    // By _id: an index lookup on MongoDB and on FerretDB as the install builds it (patch `id-index`;
+    // a stock 1.24 reads every row, about 15 µs per stored ticket, hence its lower ceiling).
     const doc = await this.tickets.findOne({ _id: n });
     if (doc) return { doc, archived: false };
     // Archived tickets live in one collection per creation month, which the number names.
@@ -398,20 +395,19 @@ export class MongoTicketRepository implements TicketRepository {
   }
 
   /**
-   * Tickets by number, in the order given (missing ones left out). One `$in` query: on FerretDB
-   * 1.24 (SQLite) even an `_id` equality reads every row of the table, so one pass for the whole
-   * page costs far less than one per ticket; on MongoDB it is an `_id` index lookup.
+   * Tickets by number, in the order given (missing ones left out). One `$in` query by `_id`: index
+   * lookups on MongoDB and on FerretDB as the install builds it (patch `id-prefilter-in`); numbers
+   * not in the working set are looked for in the archive one by one.
    */
   async getMany(numbers: readonly string[]): Promise<Ticket[]> {
     if (numbers.length === 0) return [];
-    const byNumber = (await this.opts.index?.getTickets(numbers)) ?? new Map<string, Ticket>();
-    const missing = numbers.filter((n) => !byNumber.has(n));
-    if (missing.length === 1) {
-      const t = await this.read(missing[0]);
+    const byNumber = new Map<string, Ticket>();
+    if (numbers.length === 1) {
+      const t = await this.read(numbers[0]);
       if (t) byNumber.set(t.number, t);
-    } else if (missing.length > 1) {
-      for (const d of await this.tickets.find({ _id: { $in: missing } }).toArray()) byNumber.set(d._id, toTicket(d));
-      for (const n of missing) {
+    } else {
+      for (const d of await this.tickets.find({ _id: { $in: [...new Set(numbers)] } }).toArray()) byNumber.set(d._id, toTicket(d));
+      for (const n of numbers) {
         if (byNumber.has(n)) continue;
         const t = await this.read(n);
         if (t) byNumber.set(n, t);

@@ -30,4 +30,16 @@ describe('command tally', () => {
     expect(tally.snapshot()[0].key).toBe('items_* insert'); // most calls first
     for (const r of rows.values()) expect(r.ms).toBeGreaterThanOrEqual(0);
   });
+
+  it('adds up the bytes each command sent and received', async () => {
+    const tally = new CommandTally(client);
+    const big = 'x'.repeat(20_000);
+    await db.collection('sized').insertOne({ _id: 'big', big } as never);
+    await db.collection('sized').findOne({ _id: 'big' } as never);
+    const rows = new Map(tally.snapshot().map((r) => [r.key, r]));
+    expect(rows.get('sized insert')!.sentBytes).toBeGreaterThan(20_000);
+    expect(rows.get('sized insert')!.receivedBytes).toBeLessThan(1_000);
+    expect(rows.get('sized find')!.sentBytes).toBeLessThan(1_000);
+    expect(rows.get('sized find')!.receivedBytes).toBeGreaterThan(20_000);
+  });
 });

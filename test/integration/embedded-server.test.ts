@@ -73,6 +73,23 @@ describe.skipIf(binaryProblem !== undefined)('startEmbeddedServer (real server)'
     expect(await tickets.countDocuments({ ticketId: 'T-2' })).toBe(0);
   });
 
+  it('answers each collection from its own table among many, and lists collections by name and in full (patch list-collections-by-name)', async () => {
+    const server = await start('many-collections');
+    const db = client(server.uri).db('demand');
+    const names = Array.from({ length: 40 }, (_, i) => `bucket_${String(i).padStart(3, '0')}`);
+    for (const name of names) await db.collection<{ _id: string; name: string }>(name).insertOne({ _id: `${name}|1`, name });
+    for (const name of [names[0], names[17], names[39]]) {
+      expect(await db.collection(name).find({}).toArray()).toEqual([{ _id: `${name}|1`, name }]);
+      expect(await db.collection(name).findOne({ _id: `${name}|1` } as never)).toEqual({ _id: `${name}|1`, name });
+    }
+    expect(await db.collection('bucket_missing').find({}).toArray()).toEqual([]);
+    expect((await db.listCollections({ name: names[17] }).toArray()).map((c) => c.name)).toEqual([names[17]]);
+    expect(await db.listCollections({ name: 'bucket_missing' }).toArray()).toEqual([]);
+    expect((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort()).toEqual(names);
+    await db.createCollection('capped_one', { capped: true, size: 4096 });
+    await expect(db.collection('bucket_001').find({}, { tailable: true }).toArray()).rejects.toThrow(/capped/i);
+  });
+
   it('runs two servers at once in different directories, each with its own data', async () => {
     const [a, b] = await Promise.all([start('two-a'), start('two-b')]);
     expect(a.port).not.toBe(b.port);

@@ -1,0 +1,65 @@
+/**
+ * Read-model documents (store/json-docs.ts) on the real test database: changes batched for
+ * `batchMs` reach the database in one compare-and-set, a read in the same process never waits the
+ * delay out and sees every queued change, and concurrent writers (two instances, as two processes
+ * hold) lose no change.
+ */
+import { randomUUID } from 'node:crypto';
+import { MongoClient } from 'mongodb';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { JsonDocs } from '../../store/json-docs.js';
+
+const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+const db = client.db(`jdocs_${randomUUID().slice(0, 8)}`);
+const writes: string[] = [];
+client.on('commandStarted', (e) => {
+  if (e.commandName === 'update' || e.commandName === 'insert') writes.push(`${String(e.command[e.commandName])} ${e.commandName}`);
+});
+
+afterAll(async () => {
+  await db.dropDatabase().catch(() => undefined);
+  await client.close();
+});
+
+interface Counter {
+  n: number;
+  seen: string[];
+}
+
+describe('JsonDocs with batchMs', () => {
+  it('writes changes queued within batchMs in one compare-and-set, each update resolving once stored', async () => {
+    const docs = new JsonDocs<Counter>(db, 'counterA', () => ({ n: 0, seen: [] }), { batchMs: 150 });
+    await docs.update('c', (d) => void (d.n += 1)); // the document exists from here on
+    writes.length = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => docs.update('c', (d) => (d.n++, d.seen.push(`x${i}`)))));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(writes.filter((w) => w === 'counterA update')).toHaveLength(1);
+    const stored = await new JsonDocs<Counter>(db, 'counterA', () => ({ n: 0, seen: [] })).get('c');
+    expect(stored?.n).toBe(21);
+    expect(stored?.seen).toHaveLength(20);
+  });
+
+  it('a read in the same process does not wait out the batch, and sees the queued change', async () => {
+    const docs = new JsonDocs<Counter>(db, 'counterB', () => ({ n: 0, seen: [] }), { batchMs: 5_000 });
+    const pending = docs.update('c', (d) => void (d.n += 5));
+    const t0 = performance.now();
+    expect((await docs.get('c'))?.n).toBe(5);
+    expect(performance.now() - t0).toBeLessThan(4_000);
+    await pending;
+  });
+
+  it('loses no change when two instances (two processes) batch changes of one document at once', async () => {
+    const a = new JsonDocs<Counter>(db, 'counterC', () => ({ n: 0, seen: [] }), { batchMs: 30 });
+    const b = new JsonDocs<Counter>(db, 'counterC', () => ({ n: 0, seen: [] }), { batchMs: 30 });
+    const all: Promise<void>[] = [];
+    for (let i = 0; i < 30; i++) {
+      all.push((i % 2 ? a : b).update('c', (d) => (d.n++, d.seen.push(`y${i}`))));
+      if (i % 5 === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    await Promise.all(all);
+    const stored = await new JsonDocs<Counter>(db, 'counterC', () => ({ n: 0, seen: [] })).get('c');
+    expect(stored?.n).toBe(30);
+    expect(new Set(stored?.seen).size).toBe(30);
+  });
+});
