@@ -17,6 +17,11 @@ export type TokenizerChoice = (typeof TOKENIZERS)[number];
 const ConfigSchema = z.object({
   /** Model artifact used by `classify` and the bot. */
   MODEL_PATH: z.string().min(1).default(resolve(PROJECT_ROOT, 'data/models/default.model.json.gz')),
+  /**
+   * Pretrained word vectors (`wvec1`, built at install by scripts/install-word-vectors.mjs). A model
+   * trained with them needs them to load; a missing file is then a clear error.
+   */
+  WORD_VECTORS_PATH: z.string().min(1).default(resolve(PROJECT_ROOT, 'vendor/word-vectors/use-m3-zh-en-128.wvec')),
   /** Chinese segmenter implementation. */
   TOKENIZER: z.enum(TOKENIZERS).default('node-rs-jieba'),
   /** Longest message accepted, in characters; longer ones are rejected with a message, never cut. */
