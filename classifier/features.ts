@@ -36,9 +36,11 @@ export interface FeatureConfig {
    * Pretrained word vectors (see {@link WordVectors}): the mean vector of the text's tokens,
    * scaled to length `weight`, as a dense block after the signals. Each dimension is two
    * non-negative features (its positive and its negative part), because the SVMs' NB scaling
-   * takes feature values as counts. `name` and `dim` must match the table handed in. Absent = off.
+   * takes feature values as counts. `idf`: each token's vector counts with the token's idf (the
+   * largest idf for words below minDf), so rare words weigh more than 的 and "the". `name` and
+   * `dim` must match the table handed in. Absent = off.
    */
-  vectors?: { name: string; dim: number; weight: number };
+  vectors?: { name: string; dim: number; weight: number; idf?: boolean };
 }
 
 export const DEFAULT_FEATURE_CONFIG: FeatureConfig = {
@@ -161,6 +163,11 @@ export class FeatureSpace {
   /** First feature id of the word-vector block (= number of sparse features). */
   private readonly vectorBase: number;
   private readonly mean: Float32Array;
+  private readonly maxWordIdf: number;
+  private readonly tokenIdf = (t: string): number => {
+    const id = this.wordIndex.get(t);
+    return id === undefined ? this.maxWordIdf : this.idf[id];
+  };
 
   private constructor(
     readonly config: FeatureConfig,
@@ -179,6 +186,9 @@ export class FeatureSpace {
     checkVectors(config, vectors);
     this.size = this.vectorBase + (config.vectors ? 2 * config.vectors.dim : 0);
     this.mean = new Float32Array(config.vectors?.dim ?? 0);
+    let maxIdf = 1;
+    for (let i = 0; i < words.length; i++) maxIdf = Math.max(maxIdf, idf[i]);
+    this.maxWordIdf = maxIdf;
     this.tf = new Float32Array(this.vectorBase);
     this.touched = new Int32Array(256);
   }
@@ -303,7 +313,7 @@ export class FeatureSpace {
   private appendMean(doc: FeatureDoc, sparse: SparseVector, weight: number): SparseVector {
     const mean = this.mean;
     mean.fill(0);
-    if (this.vectors!.accumulate(doc.tokens, mean) === 0) return sparse;
+    if (this.vectors!.accumulate(doc.tokens, mean, this.config.vectors?.idf ? this.tokenIdf : undefined) === 0) return sparse;
     let norm = 0;
     for (let k = 0; k < mean.length; k++) norm += mean[k] * mean[k];
     if (norm === 0) return sparse;

@@ -34,14 +34,19 @@ export interface PipelineDeps {
   tokenizer: Tokenizer;
   stopwords?: Stopwords;
   /**
-   * Pretrained word vectors. Training uses them when given (unless `features.vectors` says
-   * otherwise); a model trained with them needs the same table to load.
+   * Pretrained word vectors. Training uses them when `features.vectors` names them
+   * ({@link vectorFeatures}); a model trained with them needs the same table to load.
    */
   vectors?: WordVectors;
 }
 
 /** Length of the word-vector block relative to the character block's 1 (chosen on `cv:realtext`). */
 export const DEFAULT_VECTOR_WEIGHT = 0.5;
+
+/** The feature setting that uses the loaded word vectors at `weight`, or nothing without a table. */
+export function vectorFeatures(deps: PipelineDeps, weight = DEFAULT_VECTOR_WEIGHT, idf = false): Pick<FeatureConfig, 'vectors'> {
+  return deps.vectors && weight > 0 ? { vectors: { name: deps.vectors.name, dim: deps.vectors.dim, weight, ...(idf ? { idf } : {}) } } : {};
+}
 
 /** A labelled example. A head trains on the rows that carry its label. */
 export interface TrainingExample {
@@ -140,8 +145,7 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
   const progress = opts.onProgress ?? (() => {});
   progress(0, 'analysing texts');
   const analyses = examples.map((e) => analyze(e.text, deps));
-  const vectorBlock = deps.vectors ? { name: deps.vectors.name, dim: deps.vectors.dim, weight: DEFAULT_VECTOR_WEIGHT } : undefined;
-  const config: FeatureConfig = { ...DEFAULT_FEATURE_CONFIG, ...(vectorBlock ? { vectors: vectorBlock } : {}), ...opts.features };
+  const config: FeatureConfig = { ...DEFAULT_FEATURE_CONFIG, ...opts.features };
   // `features.vectors.weight: 0` trains without the table even when one is loaded.
   if (config.vectors && config.vectors.weight <= 0) delete config.vectors;
   progress(0.08, 'building features');

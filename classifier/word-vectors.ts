@@ -39,10 +39,10 @@ export class WordVectors {
   }
 
   /**
-   * Adds the vectors of the tokens that have one into `out` (length {@link dim}, not cleared) and
-   * returns how many tokens had one.
+   * Adds the vectors of the tokens that have one into `out` (length {@link dim}, not cleared),
+   * each times `weight(token)` when given, and returns how many tokens had one.
    */
-  accumulate(tokens: readonly string[], out: Float32Array): number {
+  accumulate(tokens: readonly string[], out: Float32Array, weight?: (token: string) => number): number {
     const d = this.dim;
     const v = this.values;
     let found = 0;
@@ -50,7 +50,7 @@ export class WordVectors {
       const i = this.index.get(t);
       if (i === undefined) continue;
       found++;
-      const s = this.scales[i];
+      const s = this.scales[i] * (weight ? weight(t) : 1);
       const base = i * d;
       for (let k = 0; k < d; k++) out[k] += s * v[base + k];
     }

@@ -1,6 +1,6 @@
 /**
  * npm run -s cv:realtext -- [--folds 5] [--seed N] [--real-weight W] [--c C] [--calibrate-real]
- *                           [--features '<json>'] [--vector-weight W] [--errors <file.jsonl>] [--test]
+ *                           [--features '<json>'] [--vector-weight W [--vector-idf]] [--errors <file.jsonl>] [--test]
  *
  * A fast harness for choosing classifier changes without looking at the realtext_dev test rows:
  * the topic head alone is trained like the shipped model's (corpus, data/acts, data/references and
@@ -14,7 +14,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { corpusToExamples, HEAD_TOPIC, type CorpusRow } from '../classifier/demand-classifier.js';
-import { Pipeline, trainPipeline, type TrainOptions } from '../classifier/pipeline.js';
+import { DEFAULT_VECTOR_WEIGHT, Pipeline, trainPipeline, vectorFeatures, type TrainOptions } from '../classifier/pipeline.js';
 import { createPipelineDeps } from '../runtime/classifier-factory.js';
 import { loadConfig } from '../runtime/config.js';
 import { SHARED_MISSING_MESSAGE } from '../runtime/datasets.js';
@@ -41,6 +41,7 @@ runCli(async () => {
     'calibrate-real': { type: 'boolean', default: false },
     features: { type: 'string' },
     'vector-weight': { type: 'string' },
+    'vector-idf': { type: 'boolean', default: false },
     errors: { type: 'string' },
     test: { type: 'boolean', default: false },
   });
@@ -63,12 +64,11 @@ runCli(async () => {
     ...(values['real-weight'] ? { realWeight: Number(values['real-weight']) } : {}),
     ...(values.features ? { features: JSON.parse(values.features) as TrainOptions['features'] } : {}),
   };
-  if (values['vector-weight'] !== undefined) {
-    const weight = Number(values['vector-weight']);
-    if (!(weight >= 0)) throw new UsageError('--vector-weight must be a number ≥ 0');
-    if (weight > 0 && !deps.vectors) throw new UsageError('--vector-weight: no word vectors installed (node scripts/install-word-vectors.mjs)');
-    opts.features = { ...opts.features, vectors: { name: deps.vectors?.name ?? 'none', dim: deps.vectors?.dim ?? 1, weight } };
-  }
+  // As trainDemandModel: the word vectors when installed, at the default weight unless told.
+  const vectorWeight = values['vector-weight'] !== undefined ? Number(values['vector-weight']) : DEFAULT_VECTOR_WEIGHT;
+  if (!(vectorWeight >= 0)) throw new UsageError('--vector-weight must be a number ≥ 0');
+  if (values['vector-weight'] !== undefined && vectorWeight > 0 && !deps.vectors) throw new UsageError('--vector-weight: no word vectors installed (node scripts/install-word-vectors.mjs)');
+  opts.features = { ...vectorFeatures(deps, vectorWeight, values['vector-idf']), ...opts.features };
   const spec = {
     name: HEAD_TOPIC,
     labels: taxonomy.topics.map((t) => t.id),

@@ -30,6 +30,8 @@ const NAME = 'use-m3-zh-en-128';
 const DIM = 128;
 const MIN_JIEBA_FREQ = 300;
 const ENGLISH_WORDS = 15000;
+/** Bump when the table's format or its keying (build-word-vectors.ts, the tokenizer) changes. */
+const BUILD_REVISION = 1;
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const vendorDir = join(projectRoot, 'vendor', 'word-vectors');
@@ -55,8 +57,8 @@ function sha256(path) {
 
 function stamp() {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ PACKAGE, PACKAGE_SHA256, NUMPY, NAME, DIM, MIN_JIEBA_FREQ, ENGLISH_WORDS }));
-  for (const f of ['scripts/word-vectors/distill.py', 'dist/scripts/build-word-vectors.js', 'dist/classifier/word-vectors.js', 'data/userdict.txt', 'node_modules/@node-rs/jieba/dict.txt']) {
+  h.update(JSON.stringify({ PACKAGE, PACKAGE_SHA256, NUMPY, NAME, DIM, MIN_JIEBA_FREQ, ENGLISH_WORDS, BUILD_REVISION }));
+  for (const f of ['scripts/word-vectors/distill.py', 'data/userdict.txt', 'node_modules/@node-rs/jieba/dict.txt']) {
     h.update(readFileSync(join(projectRoot, f)));
   }
   return h.digest('hex');

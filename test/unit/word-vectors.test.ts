@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelCompatibilityError, ModelFormatError } from '../../classifier/errors.js';
 import { FeatureSpace, type FeatureConfig } from '../../classifier/features.js';
-import { analyze, Pipeline, trainPipeline, type TrainingExample } from '../../classifier/pipeline.js';
+import { analyze, Pipeline, trainPipeline, vectorFeatures, type TrainingExample } from '../../classifier/pipeline.js';
 import { CharTokenizer } from '../../classifier/tokenizer.js';
 import { WordVectors } from '../../classifier/word-vectors.js';
 
@@ -74,8 +74,10 @@ describe('word vectors', () => {
     }
     const head = { name: 'topic', labels: ['refund', 'delivery'] };
     const withVectors = { ...deps, vectors: table };
-    const artifact = trainPipeline(examples, [head], withVectors, { seed: 1, features: base, fixedC: { topic: 1 } });
-    expect(artifact.features.config.vectors).toEqual({ name: 'test-3', dim: 3, weight: expect.any(Number) });
+    const features = { ...base, ...vectorFeatures(withVectors, 1) };
+    expect(trainPipeline(examples, [head], withVectors, { seed: 1, features: base, fixedC: { topic: 1 } }).features.config.vectors).toBeUndefined();
+    const artifact = trainPipeline(examples, [head], withVectors, { seed: 1, features, fixedC: { topic: 1 } });
+    expect(artifact.features.config.vectors).toEqual({ name: 'test-3', dim: 3, weight: 1 });
     const saved = JSON.parse(JSON.stringify(artifact)) as unknown;
     expect(() => Pipeline.load(saved, deps)).toThrow(ModelCompatibilityError);
     const pipeline = Pipeline.load(saved, withVectors);
@@ -83,6 +85,6 @@ describe('word vectors', () => {
     expect(label('money refund')).toBe('refund');
     expect(label('courier parcel')).toBe('delivery');
     // Same bytes from the same inputs and seed.
-    expect(JSON.stringify(trainPipeline(examples, [head], withVectors, { seed: 1, features: base, fixedC: { topic: 1 }, now: () => new Date(artifact.createdAt) }))).toBe(JSON.stringify(artifact));
+    expect(JSON.stringify(trainPipeline(examples, [head], withVectors, { seed: 1, features, fixedC: { topic: 1 }, now: () => new Date(artifact.createdAt) }))).toBe(JSON.stringify(artifact));
   });
 });
