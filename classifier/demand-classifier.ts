@@ -10,7 +10,7 @@ import { ClassifierError, ModelCompatibilityError } from './errors.js';
 import { fuseWeights, type LabelModel } from './models/label-model.js';
 import { decision, type LinearWeights } from './models/linear-svm.js';
 import type { Lang } from './language.js';
-import { Pipeline, trainPipeline, vectorFeatures, type ModelArtifact, type PipelineDeps, type TrainOptions, type TrainingExample } from './pipeline.js';
+import { Pipeline, trainPipeline, type ModelArtifact, type PipelineDeps, type TrainOptions, type TrainingExample } from './pipeline.js';
 import { DEMAND_TYPES, type DemandType, type Taxonomy } from './taxonomy.js';
 import { DIALOGUE_ACTS, type DialogueAct } from './dialogue-acts.js';
 
@@ -123,8 +123,9 @@ export function trainDemandModel(rows: readonly CorpusRow[], taxonomy: Taxonomy,
       ...(withActs ? [{ name: HEAD_ACT, labels: [...DIALOGUE_ACTS], options: { realCalibration: false } }] : []),
     ],
     deps,
-    // The demand heads use the pretrained word vectors when they are loaded (README: real text).
-    { ...opts, features: { ...vectorFeatures(deps), ...opts.features }, taxonomyVersion: taxonomy.version },
+    // Pretrained word vectors only when asked (opts.features.vectors, e.g. vectorFeatures(deps)): on
+    // real text they did not measurably help (README: real customer text, session 4).
+    { ...opts, taxonomyVersion: taxonomy.version },
   );
 }
 

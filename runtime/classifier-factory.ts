@@ -22,8 +22,9 @@ export async function createTokenizer(choice: TokenizerChoice, dataDir: string):
 }
 
 /**
- * Tokenizer, stopwords and, when the file exists, the pretrained word vectors. Without the file,
- * models trained with vectors refuse to load (ModelCompatibilityError names the table).
+ * Tokenizer, stopwords and, when WORD_VECTORS_PATH names an existing file, the pretrained word
+ * vectors. Without them, models trained with vectors refuse to load (ModelCompatibilityError names
+ * the table).
  */
 export async function createPipelineDeps(config: Pick<Config, 'TOKENIZER' | 'DATA_DIR'> & Partial<Pick<Config, 'WORD_VECTORS_PATH'>>): Promise<PipelineDeps> {
   const vectors = config.WORD_VECTORS_PATH ? loadWordVectors(config.WORD_VECTORS_PATH) : undefined;

@@ -18,10 +18,11 @@ const ConfigSchema = z.object({
   /** Model artifact used by `classify` and the bot. */
   MODEL_PATH: z.string().min(1).default(resolve(PROJECT_ROOT, 'data/models/default.model.json.gz')),
   /**
-   * Pretrained word vectors (`wvec1`, built at install by scripts/install-word-vectors.mjs). A model
-   * trained with them needs them to load; a missing file is then a clear error.
+   * Pretrained word vectors (`wvec1`, built by `node scripts/install-word-vectors.mjs` into
+   * vendor/word-vectors/). Unset: none loaded (the shipped model does not use them). A model
+   * trained with them needs them to load; without them it is refused with a clear error.
    */
-  WORD_VECTORS_PATH: z.string().min(1).default(resolve(PROJECT_ROOT, 'vendor/word-vectors/use-m3-zh-en-128.wvec')),
+  WORD_VECTORS_PATH: z.string().min(1).optional(),
   /** Chinese segmenter implementation. */
   TOKENIZER: z.enum(TOKENIZERS).default('node-rs-jieba'),
   /** Longest message accepted, in characters; longer ones are rejected with a message, never cut. */

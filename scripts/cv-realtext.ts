@@ -7,14 +7,14 @@
  * the realtext_dev training rows, SVM C fixed instead of searched) with one fold of the realtext
  * TRAINING rows held out (training row j is in fold j % k), and scored on that fold. Prints topic
  * accuracy (all and by language) and precision / coverage of the rows not sent to review, summed
- * over folds; `--vector-weight` sets the weight of the pretrained word-vector block (0 = without
- * the vectors; default: the pipeline's, when vendor/word-vectors is installed); `--errors` writes the held-out mistakes for error analysis. `--test` instead trains on
+ * over folds; `--vector-weight W` adds the pretrained word-vector block at weight W (needs
+ * WORD_VECTORS_PATH; default none, as the shipped model); `--errors` writes the held-out mistakes for error analysis. `--test` instead trains on
  * every training row and scores the 132 test rows once (to confirm a choice, not to make one).
  * Skips with a message when ../shared is absent. Last stdout line: JSON.
  */
 import { writeFileSync } from 'node:fs';
 import { corpusToExamples, HEAD_TOPIC, type CorpusRow } from '../classifier/demand-classifier.js';
-import { DEFAULT_VECTOR_WEIGHT, Pipeline, trainPipeline, vectorFeatures, type TrainOptions } from '../classifier/pipeline.js';
+import { Pipeline, trainPipeline, vectorFeatures, type TrainOptions } from '../classifier/pipeline.js';
 import { createPipelineDeps } from '../runtime/classifier-factory.js';
 import { loadConfig } from '../runtime/config.js';
 import { SHARED_MISSING_MESSAGE } from '../runtime/datasets.js';
@@ -64,10 +64,10 @@ runCli(async () => {
     ...(values['real-weight'] ? { realWeight: Number(values['real-weight']) } : {}),
     ...(values.features ? { features: JSON.parse(values.features) as TrainOptions['features'] } : {}),
   };
-  // As trainDemandModel: the word vectors when installed, at the default weight unless told.
-  const vectorWeight = values['vector-weight'] !== undefined ? Number(values['vector-weight']) : DEFAULT_VECTOR_WEIGHT;
+  // As trainDemandModel: no word vectors unless --vector-weight asks for them.
+  const vectorWeight = values['vector-weight'] !== undefined ? Number(values['vector-weight']) : 0;
   if (!(vectorWeight >= 0)) throw new UsageError('--vector-weight must be a number ≥ 0');
-  if (values['vector-weight'] !== undefined && vectorWeight > 0 && !deps.vectors) throw new UsageError('--vector-weight: no word vectors installed (node scripts/install-word-vectors.mjs)');
+  if (vectorWeight > 0 && !deps.vectors) throw new UsageError('--vector-weight needs WORD_VECTORS_PATH set to a table (node scripts/install-word-vectors.mjs builds one)');
   opts.features = { ...vectorFeatures(deps, vectorWeight, values['vector-idf']), ...opts.features };
   const spec = {
     name: HEAD_TOPIC,

