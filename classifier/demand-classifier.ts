@@ -123,6 +123,8 @@ export function trainDemandModel(rows: readonly CorpusRow[], taxonomy: Taxonomy,
       ...(withActs ? [{ name: HEAD_ACT, labels: [...DIALOGUE_ACTS], options: { realCalibration: false } }] : []),
     ],
     deps,
+    // Pretrained word vectors only when asked (opts.features.vectors, e.g. vectorFeatures(deps)): on
+    // real text they did not measurably help (README: real customer text, session 4).
     { ...opts, taxonomyVersion: taxonomy.version },
   );
 }

@@ -6,9 +6,10 @@
  * Character n-grams are keyed by a 32-bit hash of their code points, so extracting them allocates
  * no strings; words keep their text because keyword explanations need it.
  */
-import { ModelFormatError } from './errors.js';
+import { ModelCompatibilityError, ModelFormatError } from './errors.js';
 import { IntHashTable } from './int-hash.js';
 import { base64ToFloat32, base64ToInt32, typedToBase64, type SparseVector } from './sparse.js';
+import type { WordVectors } from './word-vectors.js';
 
 /** Settings of the feature space. Stored in the model artifact. */
 export interface FeatureConfig {
@@ -31,6 +32,15 @@ export interface FeatureConfig {
    * signal `len:<bucket>`. Absent = no length signal.
    */
   lengthBuckets?: number[];
+  /**
+   * Pretrained word vectors (see {@link WordVectors}): the mean vector of the text's tokens,
+   * scaled to length `weight`, as a dense block after the signals. Each dimension is two
+   * non-negative features (its positive and its negative part), because the SVMs' NB scaling
+   * takes feature values as counts. `idf`: each token's vector counts with the token's idf (the
+   * largest idf for words below minDf), so rare words weigh more than 的 and "the". `name` and
+   * `dim` must match the table handed in. Absent = off.
+   */
+  vectors?: { name: string; dim: number; weight: number; idf?: boolean };
 }
 
 export const DEFAULT_FEATURE_CONFIG: FeatureConfig = {
@@ -150,6 +160,14 @@ export class FeatureSpace {
   // feature id, and the ids touched, so only those are reset.
   private readonly tf: Float32Array;
   private touched: Int32Array;
+  /** First feature id of the word-vector block (= number of sparse features). */
+  private readonly vectorBase: number;
+  private readonly mean: Float32Array;
+  private readonly maxWordIdf: number;
+  private readonly tokenIdf = (t: string): number => {
+    const id = this.wordIndex.get(t);
+    return id === undefined ? this.maxWordIdf : this.idf[id];
+  };
 
   private constructor(
     readonly config: FeatureConfig,
@@ -157,19 +175,26 @@ export class FeatureSpace {
     private readonly charKeys: Int32Array,
     readonly signals: readonly string[],
     readonly idf: Float32Array,
+    private readonly vectors: WordVectors | undefined,
   ) {
     this.wordIndex = new Map(words.map((w, i) => [w, i]));
     this.charIndex = new IntHashTable(charKeys, Int32Array.from(charKeys, (_, i) => words.length + i));
     const base = words.length + charKeys.length;
     this.signalIndex = new Map(signals.map((s, i) => [s, base + i]));
-    this.size = base + signals.length;
-    if (idf.length !== this.size) throw new ModelFormatError(`feature space: ${idf.length} idf values for ${this.size} features`);
-    this.tf = new Float32Array(this.size);
+    this.vectorBase = base + signals.length;
+    if (idf.length !== this.vectorBase) throw new ModelFormatError(`feature space: ${idf.length} idf values for ${this.vectorBase} features`);
+    checkVectors(config, vectors);
+    this.size = this.vectorBase + (config.vectors ? 2 * config.vectors.dim : 0);
+    this.mean = new Float32Array(config.vectors?.dim ?? 0);
+    let maxIdf = 1;
+    for (let i = 0; i < words.length; i++) maxIdf = Math.max(maxIdf, idf[i]);
+    this.maxWordIdf = maxIdf;
+    this.tf = new Float32Array(this.vectorBase);
     this.touched = new Int32Array(256);
   }
 
   /** Builds the vocabularies and idf from training documents. */
-  static fit(docs: readonly FeatureDoc[], config: FeatureConfig = DEFAULT_FEATURE_CONFIG): FeatureSpace {
+  static fit(docs: readonly FeatureDoc[], config: FeatureConfig = DEFAULT_FEATURE_CONFIG, vectors?: WordVectors): FeatureSpace {
     const wordDf = new Map<string, number>();
     const charDf = new Map<number, number>();
     const signalDf = new Map<string, number>();
@@ -195,17 +220,17 @@ export class FeatureSpace {
     words.forEach((w, i) => (idf[i] = smooth(wordDf.get(w)!)));
     chars.forEach((k, i) => (idf[words.length + i] = smooth(charDf.get(k)!)));
     signals.forEach((s, i) => (idf[words.length + chars.length + i] = 1));
-    return new FeatureSpace(config, words, Int32Array.from(chars), signals, idf);
+    return new FeatureSpace(config, words, Int32Array.from(chars), signals, idf, vectors);
   }
 
   /** Restores a feature space saved by {@link toData}. */
-  static fromData(data: FeatureSpaceData): FeatureSpace {
+  static fromData(data: FeatureSpaceData, vectors?: WordVectors): FeatureSpace {
     try {
       const charKeys = base64ToInt32(data.charKeys);
       const idf = base64ToFloat32(data.idf, data.words.length + charKeys.length + data.signals.length);
-      return new FeatureSpace({ ...data.config }, data.words, charKeys, data.signals, idf);
+      return new FeatureSpace({ ...data.config }, data.words, charKeys, data.signals, idf, vectors);
     } catch (err) {
-      if (err instanceof ModelFormatError) throw err;
+      if (err instanceof ModelFormatError || err instanceof ModelCompatibilityError) throw err;
       throw new ModelFormatError(`feature space: ${(err as Error).message}`);
     }
   }
@@ -281,6 +306,40 @@ export class FeatureSpace {
       const id = idx[j];
       val[j] *= id < wordEnd ? ws : id < charEnd ? cs : cfg.signalWeight;
     }
-    return { idx, val };
+    return this.vectors && cfg.vectors ? this.appendMean(doc, { idx, val }, cfg.vectors.weight) : { idx, val };
+  }
+
+  /** Appends the word-vector block: the tokens' mean vector at length `weight`, split by sign. */
+  private appendMean(doc: FeatureDoc, sparse: SparseVector, weight: number): SparseVector {
+    const mean = this.mean;
+    mean.fill(0);
+    if (this.vectors!.accumulate(doc.tokens, mean, this.config.vectors?.idf ? this.tokenIdf : undefined) === 0) return sparse;
+    let norm = 0;
+    for (let k = 0; k < mean.length; k++) norm += mean[k] * mean[k];
+    if (norm === 0) return sparse;
+    const scale = weight / Math.sqrt(norm);
+    const n = sparse.idx.length;
+    const idx = new Int32Array(n + mean.length);
+    const val = new Float32Array(n + mean.length);
+    idx.set(sparse.idx);
+    val.set(sparse.val);
+    let j = n;
+    for (let k = 0; k < mean.length; k++) {
+      const v = mean[k] * scale;
+      if (v === 0) continue;
+      idx[j] = this.vectorBase + 2 * k + (v > 0 ? 0 : 1);
+      val[j++] = Math.abs(v);
+    }
+    return { idx: idx.subarray(0, j), val: val.subarray(0, j) };
+  }
+}
+
+/** A feature space with a vector block needs the very table it was built with. */
+function checkVectors(config: FeatureConfig, vectors: WordVectors | undefined): void {
+  const want = config.vectors;
+  if (!want) return;
+  if (!vectors) throw new ModelCompatibilityError(`the model uses word vectors "${want.name}", and none were loaded`);
+  if (vectors.name !== want.name || vectors.dim !== want.dim) {
+    throw new ModelCompatibilityError(`the model uses word vectors "${want.name}" (${want.dim} dimensions), not "${vectors.name}" (${vectors.dim})`);
   }
 }

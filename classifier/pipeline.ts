@@ -16,6 +16,7 @@ import { normalize, type NormalizedText } from './normalize.js';
 import { spamSignals } from './signals.js';
 import { toCsr } from './sparse.js';
 import { tokenize, NO_STOPWORDS, type Stopwords, type Tokenizer } from './tokenizer.js';
+import type { WordVectors } from './word-vectors.js';
 
 /** Artifact layout version: bump when the JSON shape changes. */
 export const FORMAT_VERSION = 1;
@@ -32,6 +33,19 @@ export const DEFAULT_MAX_LENGTH = 2000;
 export interface PipelineDeps {
   tokenizer: Tokenizer;
   stopwords?: Stopwords;
+  /**
+   * Pretrained word vectors. Training uses them when `features.vectors` names them
+   * ({@link vectorFeatures}); a model trained with them needs the same table to load.
+   */
+  vectors?: WordVectors;
+}
+
+/** Length of the word-vector block relative to the character block's 1 (chosen on `cv:realtext`). */
+export const DEFAULT_VECTOR_WEIGHT = 0.5;
+
+/** The feature setting that uses the loaded word vectors at `weight`, or nothing without a table. */
+export function vectorFeatures(deps: PipelineDeps, weight = DEFAULT_VECTOR_WEIGHT, idf = false): Pick<FeatureConfig, 'vectors'> {
+  return deps.vectors && weight > 0 ? { vectors: { name: deps.vectors.name, dim: deps.vectors.dim, weight, ...(idf ? { idf } : {}) } } : {};
 }
 
 /** A labelled example. A head trains on the rows that carry its label. */
@@ -131,9 +145,11 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
   const progress = opts.onProgress ?? (() => {});
   progress(0, 'analysing texts');
   const analyses = examples.map((e) => analyze(e.text, deps));
-  const config = { ...DEFAULT_FEATURE_CONFIG, ...opts.features };
+  const config: FeatureConfig = { ...DEFAULT_FEATURE_CONFIG, ...opts.features };
+  // `features.vectors.weight: 0` trains without the table even when one is loaded.
+  if (config.vectors && config.vectors.weight <= 0) delete config.vectors;
   progress(0.08, 'building features');
-  const space = FeatureSpace.fit(analyses.map((a) => a.doc), config);
+  const space = FeatureSpace.fit(analyses.map((a) => a.doc), config, deps.vectors);
   const vectors = analyses.map((a) => space.vectorize(a.doc));
   const out: Record<string, LabelModelData> = {};
   const realWeight = opts.realWeight ?? DEFAULT_REAL_WEIGHT;
@@ -236,10 +252,10 @@ export class Pipeline {
     this.artifact = artifact;
     this.maxLength = maxLength;
     try {
-      this.space = FeatureSpace.fromData(artifact.features);
+      this.space = FeatureSpace.fromData(artifact.features, deps.vectors);
       this.heads = new Map(Object.entries(artifact.heads).map(([name, data]) => [name, new LabelModel(data)]));
     } catch (err) {
-      if (err instanceof ModelFormatError) throw err;
+      if (err instanceof ModelFormatError || err instanceof ModelCompatibilityError) throw err;
       throw new ModelFormatError(`model artifact is damaged: ${(err as Error).message}`);
     }
     if (artifact.tokenizer !== deps.tokenizer.name && !(isJieba(artifact.tokenizer) && isJieba(deps.tokenizer.name))) {

@@ -8,6 +8,7 @@ import type { Tokenizer } from '../classifier/tokenizer.js';
 import type { Config, TokenizerChoice } from './config.js';
 import { NodeRsJiebaTokenizer } from './jieba-tokenizer.js';
 import { readArtifact } from './model-store.js';
+import { loadWordVectors } from './word-vectors.js';
 import { loadStopwords, loadTaxonomy, loadUserDict, userDictPath } from './project-data.js';
 
 /** Creates the configured Chinese segmenter with the project's user dictionary. */
@@ -20,8 +21,14 @@ export async function createTokenizer(choice: TokenizerChoice, dataDir: string):
   return new NodeRsJiebaTokenizer(loadUserDict(dataDir));
 }
 
-export async function createPipelineDeps(config: Pick<Config, 'TOKENIZER' | 'DATA_DIR'>): Promise<PipelineDeps> {
-  return { tokenizer: await createTokenizer(config.TOKENIZER, config.DATA_DIR), stopwords: loadStopwords(config.DATA_DIR) };
+/**
+ * Tokenizer, stopwords and, when WORD_VECTORS_PATH names an existing file, the pretrained word
+ * vectors. Without them, models trained with vectors refuse to load (ModelCompatibilityError names
+ * the table).
+ */
+export async function createPipelineDeps(config: Pick<Config, 'TOKENIZER' | 'DATA_DIR'> & Partial<Pick<Config, 'WORD_VECTORS_PATH'>>): Promise<PipelineDeps> {
+  const vectors = config.WORD_VECTORS_PATH ? loadWordVectors(config.WORD_VECTORS_PATH) : undefined;
+  return { tokenizer: await createTokenizer(config.TOKENIZER, config.DATA_DIR), stopwords: loadStopwords(config.DATA_DIR), ...(vectors ? { vectors } : {}) };
 }
 
 /** Loads the configured model for the configured taxonomy. Throws typed classifier errors. */

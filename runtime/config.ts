@@ -17,6 +17,12 @@ export type TokenizerChoice = (typeof TOKENIZERS)[number];
 const ConfigSchema = z.object({
   /** Model artifact used by `classify` and the bot. */
   MODEL_PATH: z.string().min(1).default(resolve(PROJECT_ROOT, 'data/models/default.model.json.gz')),
+  /**
+   * Pretrained word vectors (`wvec1`, built by `node scripts/install-word-vectors.mjs` into
+   * vendor/word-vectors/). Unset: none loaded (the shipped model does not use them). A model
+   * trained with them needs them to load; without them it is refused with a clear error.
+   */
+  WORD_VECTORS_PATH: z.string().min(1).optional(),
   /** Chinese segmenter implementation. */
   TOKENIZER: z.enum(TOKENIZERS).default('node-rs-jieba'),
   /** Longest message accepted, in characters; longer ones are rejected with a message, never cut. */

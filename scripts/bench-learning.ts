@@ -86,6 +86,7 @@ runCli(async () => {
         {
           dataDir: config.DATA_DIR,
           tokenizer: config.TOKENIZER,
+          wordVectorsPath: config.WORD_VECTORS_PATH,
           maxLength: config.MAX_TEXT_LENGTH,
           seed,
           corrections: all.slice(0, n).reverse(),

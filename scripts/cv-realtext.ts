@@ -1,19 +1,20 @@
 /**
  * npm run -s cv:realtext -- [--folds 5] [--seed N] [--real-weight W] [--c C] [--calibrate-real]
- *                           [--features '<json>'] [--errors <file.jsonl>] [--test]
+ *                           [--features '<json>'] [--vector-weight W [--vector-idf]] [--errors <file.jsonl>] [--test]
  *
  * A fast harness for choosing classifier changes without looking at the realtext_dev test rows:
  * the topic head alone is trained like the shipped model's (corpus, data/acts, data/references and
  * the realtext_dev training rows, SVM C fixed instead of searched) with one fold of the realtext
  * TRAINING rows held out (training row j is in fold j % k), and scored on that fold. Prints topic
  * accuracy (all and by language) and precision / coverage of the rows not sent to review, summed
- * over folds; `--errors` writes the held-out mistakes for error analysis. `--test` instead trains on
+ * over folds; `--vector-weight W` adds the pretrained word-vector block at weight W (needs
+ * WORD_VECTORS_PATH; default none, as the shipped model); `--errors` writes the held-out mistakes for error analysis. `--test` instead trains on
  * every training row and scores the 132 test rows once (to confirm a choice, not to make one).
  * Skips with a message when ../shared is absent. Last stdout line: JSON.
  */
 import { writeFileSync } from 'node:fs';
 import { corpusToExamples, HEAD_TOPIC, type CorpusRow } from '../classifier/demand-classifier.js';
-import { Pipeline, trainPipeline, type TrainOptions } from '../classifier/pipeline.js';
+import { Pipeline, trainPipeline, vectorFeatures, type TrainOptions } from '../classifier/pipeline.js';
 import { createPipelineDeps } from '../runtime/classifier-factory.js';
 import { loadConfig } from '../runtime/config.js';
 import { SHARED_MISSING_MESSAGE } from '../runtime/datasets.js';
@@ -39,6 +40,8 @@ runCli(async () => {
     c: { type: 'string', default: '1' },
     'calibrate-real': { type: 'boolean', default: false },
     features: { type: 'string' },
+    'vector-weight': { type: 'string' },
+    'vector-idf': { type: 'boolean', default: false },
     errors: { type: 'string' },
     test: { type: 'boolean', default: false },
   });
@@ -61,6 +64,11 @@ runCli(async () => {
     ...(values['real-weight'] ? { realWeight: Number(values['real-weight']) } : {}),
     ...(values.features ? { features: JSON.parse(values.features) as TrainOptions['features'] } : {}),
   };
+  // As trainDemandModel: no word vectors unless --vector-weight asks for them.
+  const vectorWeight = values['vector-weight'] !== undefined ? Number(values['vector-weight']) : 0;
+  if (!(vectorWeight >= 0)) throw new UsageError('--vector-weight must be a number ≥ 0');
+  if (vectorWeight > 0 && !deps.vectors) throw new UsageError('--vector-weight needs WORD_VECTORS_PATH set to a table (node scripts/install-word-vectors.mjs builds one)');
+  opts.features = { ...vectorFeatures(deps, vectorWeight, values['vector-idf']), ...opts.features };
   const spec = {
     name: HEAD_TOPIC,
     labels: taxonomy.topics.map((t) => t.id),
@@ -84,7 +92,7 @@ runCli(async () => {
   if (values.errors) writeFileSync(values.errors, errors.map((e) => JSON.stringify(e)).join('\n') + '\n');
   printJson({
     mode: values.test ? 'test rows' : `${k}-fold on training rows`,
-    options: { realWeight: opts.realWeight ?? 'default', C: Number(values.c), calibrateReal: values['calibrate-real'], features: opts.features ?? 'default' },
+    options: { realWeight: opts.realWeight ?? 'default', C: Number(values.c), calibrateReal: values['calibrate-real'], features: opts.features ?? 'default', vectors: deps.vectors ? `${deps.vectors.name} (${deps.vectors.size} words)` : 'not installed' },
     rows: tally.rows,
     topic: pct(tally.correct / tally.rows),
     precisionNotReviewed: pct(tally.keptCorrect / tally.kept),

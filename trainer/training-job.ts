@@ -19,6 +19,8 @@ import { mergeCorrections, mergeKeywordOverrides, type CorrectionRow } from './t
 export interface TrainingJobInput {
   dataDir: string;
   tokenizer: TokenizerChoice;
+  /** The pretrained word-vector table (config WORD_VECTORS_PATH); absent or missing file = none. */
+  wordVectorsPath?: string;
   maxLength: number;
   seed: number;
   /** Every correction, newest first. */
@@ -79,7 +81,7 @@ const TRAINING_SHARE = 0.92;
 export async function runTrainingJob(input: TrainingJobInput, onProgress: ProgressListener): Promise<TrainingJobResult> {
   onProgress(0, 'reading the corpus');
   const taxonomy = loadTaxonomy(input.dataDir);
-  const deps = await createPipelineDeps({ DATA_DIR: input.dataDir, TOKENIZER: input.tokenizer });
+  const deps = await createPipelineDeps({ DATA_DIR: input.dataDir, TOKENIZER: input.tokenizer, ...(input.wordVectorsPath ? { WORD_VECTORS_PATH: input.wordVectorsPath } : {}) });
   // The shipped model's sources (corpus, acts and, when ../shared is present, real text), so a
   // retrained version learns from everything the shipped one did, plus the corrections.
   const corpus = loadTrainingSources(input.dataDir, taxonomy, { shared: input.shared ?? true, realtext: input.realtext ?? true, warn: input.warn }).rows;

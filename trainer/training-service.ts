@@ -36,7 +36,7 @@ export interface TrainingServiceOptions {
   store: Pick<Store, 'training' | 'models' | 'keywordEdits' | 'trainingJobs' | 'audit'>;
   /** The live model: evaluated beside each new version. */
   holder: ModelHolder;
-  config: Pick<Config, 'DATA_DIR' | 'TOKENIZER' | 'MAX_TEXT_LENGTH'>;
+  config: Pick<Config, 'DATA_DIR' | 'TOKENIZER' | 'MAX_TEXT_LENGTH'> & Partial<Pick<Config, 'WORD_VECTORS_PATH'>>;
   log: TrainerLog;
   /** How often a running job refreshes its lock and progress in the database (ms). */
   heartbeatMs?: number;
@@ -113,6 +113,7 @@ export class TrainingService {
       const input: TrainingJobInput = {
         dataDir: this.opts.config.DATA_DIR,
         tokenizer: this.opts.config.TOKENIZER,
+        wordVectorsPath: this.opts.config.WORD_VECTORS_PATH,
         maxLength: this.opts.config.MAX_TEXT_LENGTH,
         seed: status.seed!,
         corrections: examples.map((e) => ({ ticketNumber: e.ticketNumber, text: e.text, topic: e.topic, type: e.type, spam: e.spam === true })),
