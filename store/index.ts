@@ -162,6 +162,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     index,
     search,
     count: (filter) => counters.count(filter),
+    idLookupsIndexed: indexed,
     onTicketChanged: async (before, after) => {
       await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after), index.onTicketChanged(before, after), search.onTicketChanged(before, after)]);
     },

@@ -143,6 +143,14 @@ export interface MongoTicketRepositoryOptions {
   search?: Pick<SearchIndex, 'find'>;
   /** Counts the tickets of a one-field filter from the statistics counters; null when it cannot. */
   count?: (filter: CountFilter) => Promise<number | null>;
+  /**
+   * The server answers `_id` lookups from its index (MongoDB, or the patched FerretDB: see
+   * store/capacity.ts): tickets are then read from `tickets` by `_id`, never from the ticket index's
+   * day copies, which hold a whole day of tickets each (about 300 KB a day at 100,000 tickets: a
+   * page of search results spread over 20 days read 20 of them). Without it (a stock FerretDB,
+   * where every `_id` read scans the table) the day copies are read first.
+   */
+  idLookupsIndexed?: boolean;
 }
 
 /**
@@ -333,12 +341,11 @@ export class MongoTicketRepository implements TicketRepository {
     });
   }
 
-  /** The ticket, from the day documents of the ticket index when it has them, else from the tickets. */
+  /** The ticket: by `_id` when lookups are indexed, else from the ticket index's day copies when they have it, else from the tickets. */
   async get(number: string): Promise<Ticket | null> {
     const n = parseInput(TicketNumber, number, 'ticket number');
-    const indexed = (await this.opts.index?.getTickets([n]))?.get(n);
-    if (indexed) return indexed;
-    return this.read(n);
+    const copy = this.opts.idLookupsIndexed ? undefined : (await this.opts.index?.getTickets([n]))?.get(n);
+    return copy ?? this.read(n);
   }
 
   /** The ticket as stored in the tickets collection (the source of truth). */
@@ -376,13 +383,13 @@ export class MongoTicketRepository implements TicketRepository {
   }
 
   /**
-   * Tickets by number, in the order given (missing ones left out). One `$in` query: on FerretDB
-   * 1.24 (SQLite) even an `_id` equality reads every row of the table, so one pass for the whole
-   * page costs far less than one per ticket; on MongoDB it is an `_id` index lookup.
+   * Tickets by number, in the order given (missing ones left out). One `$in` query: an index lookup
+   * on MongoDB and the patched FerretDB; on a stock FerretDB 1.24 even an `_id` equality reads every
+   * row, so the ticket index's day copies are tried first there.
    */
   async getMany(numbers: readonly string[]): Promise<Ticket[]> {
     if (numbers.length === 0) return [];
-    const byNumber = (await this.opts.index?.getTickets(numbers)) ?? new Map<string, Ticket>();
+    const byNumber = (this.opts.idLookupsIndexed ? null : await this.opts.index?.getTickets(numbers)) ?? new Map<string, Ticket>();
     const missing = numbers.filter((n) => !byNumber.has(n));
     if (missing.length === 1) {
       const t = await this.read(missing[0]);
