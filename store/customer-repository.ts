@@ -183,21 +183,29 @@ export class MongoCustomerRepository {
   }
 
   /**
-   * A key that changes whenever a directory shard changes (their versions): what is derived from
-   * {@link identities} can be kept while it stays the same.
+   * Every identity in the directory (reads the {@link DIRECTORY_SHARDS} shards), with the shards'
+   * versions: what is derived from them can be kept until {@link directoryChangedSince} says otherwise.
    */
-  async directoryVersion(): Promise<string> {
-    const versions = await this.directory.versions(SHARD_IDS);
-    return SHARD_IDS.map((id) => versions.get(id) ?? 0).join('.');
+  async identitiesVersioned(): Promise<{ identities: Map<string, IdentitySummary>; versions: Map<string, number>; gen: string | null }> {
+    const gen = await this.directory.generation();
+    const shards = await this.directory.getManyVersioned(SHARD_IDS);
+    const identities = new Map<string, IdentitySummary>();
+    const versions = new Map(SHARD_IDS.map((id) => [id, 0]));
+    for (const [id, s] of shards) {
+      versions.set(id, s.version);
+      for (const [key, e] of Object.entries(s.data.identities)) identities.set(key, e);
+    }
+    return { identities, versions, gen };
+  }
+
+  /** Whether a directory shard changed since these versions (a read of small claim documents, not of the shards). */
+  async directoryChangedSince(versions: ReadonlyMap<string, number>, gen: string | null): Promise<boolean> {
+    return this.directory.changedSince(versions, gen);
   }
 
   /** Every identity in the directory (reads the {@link DIRECTORY_SHARDS} shards). */
   async identities(): Promise<Map<string, IdentitySummary>> {
-    const ids = SHARD_IDS;
-    const shards = await this.directory.getMany(ids);
-    const out = new Map<string, IdentitySummary>();
-    for (const s of shards.values()) for (const [id, e] of Object.entries(s.identities)) out.set(id, e);
-    return out;
+    return (await this.identitiesVersioned()).identities;
   }
 
   /** One identity with its contact counts; null when never seen. */

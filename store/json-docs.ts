@@ -17,6 +17,11 @@
  * Reads in this process wait for this process's queued mutations of the documents they read, so a
  * writer need not await its read-model updates (ticket-repository.ts runs them off the request's
  * path) and a later read here still sees them.
+ *
+ * Reads that come back often over documents that rarely change (a year of statistics months, the
+ * search postings of past months) use {@link JsonDocs.getManyCached}: parsed documents are kept in
+ * this process and reused while {@link JsonDocs.changedSince} finds no change, a probe that reads
+ * small claim documents by `_id` instead of the documents (see there).
  */
 import type { Collection, Db } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
@@ -34,6 +39,54 @@ interface Pending<T> {
   reject: (err: unknown) => void;
 }
 
+/**
+ * How long a version read stays probe-able: claims are pruned after an hour (store/index.ts), and a
+ * change's claim must still exist when the probe runs, so a version older than this is read again.
+ */
+export const PROBE_MAX_AGE_MS = 30 * 60_000;
+
+/**
+ * Characters of JSON kept parsed by {@link JsonDocs.getManyCached}, over every collection (about
+ * 2-3 bytes of heap per character once parsed): a year of statistics at 100,000 tickets is about
+ * 2 M, one search term's postings over 13 months about 3 M.
+ */
+export const READ_CACHE_CHARS = 24_000_000;
+
+interface Cached {
+  version: number;
+  data: unknown;
+  gen: string | null;
+  at: number;
+  chars: number;
+}
+
+/**
+ * Parsed documents by `instance\0id`, least recently used first: one budget for every JsonDocs,
+ * each instance its own keys (two stores in one process may be on different databases).
+ */
+const readCache = new Map<string, Cached>();
+let readCacheChars = 0;
+let instances = 0;
+
+function cacheDelete(key: string): void {
+  const old = readCache.get(key);
+  if (!old) return;
+  readCacheChars -= old.chars;
+  readCache.delete(key);
+}
+
+function cacheSet(key: string, entry: Cached): void {
+  cacheDelete(key);
+  if (entry.chars > READ_CACHE_CHARS / 4) return;
+  readCache.set(key, entry);
+  readCacheChars += entry.chars;
+  for (const [k, e] of readCache) {
+    if (readCacheChars <= READ_CACHE_CHARS) break;
+    readCache.delete(k);
+    readCacheChars -= e.chars;
+  }
+}
+
 /** A collection of JSON read-model documents of type `T`. */
 export class JsonDocs<T> {
   private readonly docs: Collection<JsonDoc>;
@@ -42,6 +95,8 @@ export class JsonDocs<T> {
   private readonly running = new Set<string>();
   /** The drain in progress per document (reads wait for it). */
   private readonly draining = new Map<string, Promise<void>>();
+  /** This instance's prefix in the read cache. */
+  private readonly instance = String(++instances);
 
   constructor(
     db: Db,
@@ -77,15 +132,96 @@ export class JsonDocs<T> {
     return out;
   }
 
-  /**
-   * The stored version of each document (absent ones left out): cheap to read and to compare, so a
-   * caller can keep what it derived from the documents until one of them changes.
-   */
-  async versions(ids: readonly string[]): Promise<Map<string, number>> {
+  /** Several documents by `_id` with their stored versions (for {@link changedSince}). */
+  async getManyVersioned(ids: readonly string[]): Promise<Map<string, { data: T; version: number; chars: number }>> {
+    const out = new Map<string, { data: T; version: number; chars: number }>();
+    if (ids.length === 0) return out;
     await this.idle(ids);
-    const out = new Map<string, number>();
-    for (const doc of await this.docs.find({ _id: { $in: [...ids] } }, { projection: { version: 1 } }).toArray()) out.set(doc._id, doc.version);
+    for (const doc of await this.docs.find({ _id: { $in: [...ids] } }).toArray()) out.set(doc._id, { data: JSON.parse(doc.data) as T, version: doc.version, chars: doc.data.length });
     return out;
+  }
+
+  /**
+   * Whether any of these documents moved past the version given (0: absent), without reading
+   * them: every change of a stored document first takes the claim on its next version
+   * (`collection:id:vN`, see {@link store}), so "changed" is "that claim exists", a read of tiny
+   * documents by `_id`. Reading the versions themselves would read the documents, and FerretDB
+   * decodes a whole document whatever the projection (the 16 directory shards: megabytes at
+   * 100,000 tickets, on every customer list). A claim whose writer died reads as a change (harmless).
+   * {@link replaceAll} and {@link delete} leave a generation mark, compared too (`gen`: as read by
+   * {@link generation} before the documents). Claims are pruned after an hour (store/index.ts), so a
+   * version read longer ago than {@link PROBE_MAX_AGE_MS} must be read again, not probed.
+   */
+  async changedSince(versions: ReadonlyMap<string, number>, gen: string | null): Promise<boolean> {
+    return (await this.changedOf(versions, gen)).size > 0;
+  }
+
+  /** The generation mark of the collection: read it before the documents whose versions you keep. */
+  async generation(): Promise<string | null> {
+    return (await this.claims.existing([this.genId])).get(this.genId) ?? null;
+  }
+
+  /** The ids among `versions` that changed (every id when the generation did). */
+  private async changedOf(versions: ReadonlyMap<string, number>, gen: string | null): Promise<Set<string>> {
+    const ids = [...versions.keys()];
+    await this.idle(ids);
+    const claimOf = new Map(ids.filter((id) => versions.get(id)! > 0).map((id) => [`${this.collectionName}:${id}:v${versions.get(id)! + 1}`, id]));
+    const absent = ids.filter((id) => versions.get(id) === 0);
+    const [found, created] = await Promise.all([
+      this.claims.existing([this.genId, ...claimOf.keys()]),
+      absent.length ? this.docs.find({ _id: { $in: absent } }, { projection: { _id: 1 } }).toArray() : [],
+    ]);
+    if ((found.get(this.genId) ?? null) !== gen) return new Set(ids);
+    const out = new Set(created.map((d) => d._id));
+    for (const [claim, id] of claimOf) if (found.has(claim)) out.add(id);
+    return out;
+  }
+
+  /**
+   * Like {@link getMany}, reusing documents this process read before while {@link changedSince}
+   * finds them unchanged: one probe of small claim documents, then only the changed or new
+   * documents are read. The returned objects are shared between callers: never change them.
+   */
+  async getManyCached(ids: readonly string[]): Promise<Map<string, T>> {
+    const now = Date.now();
+    const known = new Map<string, number>();
+    let gen: string | null | undefined;
+    for (const id of ids) {
+      const c = readCache.get(this.cacheKey(id));
+      if (!c || now - c.at > PROBE_MAX_AGE_MS || (gen !== undefined && c.gen !== gen)) continue;
+      gen = c.gen;
+      known.set(id, c.version);
+    }
+    const stale = known.size ? await this.changedOf(known, gen ?? null) : new Set<string>();
+    const fresh = [...known.keys()].filter((id) => !stale.has(id));
+    const wanted = ids.filter((id) => !fresh.includes(id));
+    const out = new Map<string, T>();
+    if (wanted.length) {
+      const currentGen = await this.generation();
+      const read = await this.getManyVersioned(wanted);
+      for (const [id, d] of read) cacheSet(this.cacheKey(id), { version: d.version, data: d.data, gen: currentGen, at: Date.now(), chars: d.chars });
+      for (const id of wanted) {
+        const d = read.get(id);
+        if (d) out.set(id, d.data);
+        else cacheDelete(this.cacheKey(id));
+      }
+    }
+    for (const id of fresh) {
+      const c = readCache.get(this.cacheKey(id))!;
+      // Most recently used last (the cache forgets the oldest first).
+      readCache.delete(this.cacheKey(id));
+      readCache.set(this.cacheKey(id), c);
+      out.set(id, c.data as T);
+    }
+    return new Map(ids.filter((id) => out.has(id)).map((id) => [id, out.get(id)!]));
+  }
+
+  private cacheKey(id: string): string {
+    return `${this.instance}\u0000${id}`;
+  }
+
+  private get genId(): string {
+    return `gen:${this.collectionName}`;
   }
 
   /**
@@ -127,8 +263,10 @@ export class JsonDocs<T> {
    */
   async replaceAll(docs: ReadonlyMap<string, T>): Promise<void> {
     await this.docs.deleteMany({});
-    // Versions restart at 1: claims on the old versions must not block the new ones.
+    // Versions restart at 1: claims on the old versions must not block the new ones, and readers
+    // that keep documents by version learn from the mark that they were replaced.
     await this.claims.forget(`${this.collectionName}:`);
+    await this.claims.mark(this.genId);
     let batch: JsonDoc[] = [];
     let bytes = 0;
     for (const [id, data] of docs) {
@@ -152,6 +290,7 @@ export class JsonDocs<T> {
 
   async delete(id: string): Promise<void> {
     await this.docs.deleteOne({ _id: id });
+    await this.claims.mark(this.genId);
   }
 
   private async drain(id: string): Promise<void> {
@@ -180,7 +319,12 @@ export class JsonDocs<T> {
       const doc = await this.docs.findOne({ _id: id });
       const data = doc ? (JSON.parse(doc.data) as T) : this.empty(id);
       for (const p of batch) p.mutate(data);
-      if (await this.store(id, doc?.version ?? 0, data)) return;
+      if (await this.store(id, doc?.version ?? 0, data)) {
+        // A document this process keeps parsed is kept at the version it just wrote (no re-read).
+        const cached = readCache.get(this.cacheKey(id));
+        if (cached) cacheSet(this.cacheKey(id), { ...cached, version: (doc?.version ?? 0) + 1, data, at: Date.now() });
+        return;
+      }
       await backoff(attempt);
     }
     throw new ConflictError(`${this.collectionName} ${id} is changing too fast; try again`);

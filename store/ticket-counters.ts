@@ -273,7 +273,9 @@ export class TicketCounters {
     const monthIds = monthsBetween(range.from, range.to);
     const weekIds: string[] = [];
     for (let w = weekOf(range.textFrom); w <= range.to; w = addDays(w, 7)) weekIds.push(w);
-    const [months, weeks] = await Promise.all([this.months.getMany(monthIds), this.weeks.getMany(weekIds)]);
+    // Past months and weeks seldom change: kept parsed while unchanged (a probe of claims, json-docs.ts),
+    // so a year's request reads the documents that changed since the last one, not 13 months again.
+    const [months, weeks] = await Promise.all([this.months.getManyCached(monthIds), this.weeks.getManyCached(weekIds)]);
     const days = new Map<string, DayCounts>();
     for (const m of months.values()) for (const [day, c] of Object.entries(m.days)) if (day >= range.from && day <= range.to) days.set(day, c);
     const texts: CountedRange['texts'] = [];

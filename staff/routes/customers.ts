@@ -5,6 +5,7 @@
  * requests and reads the customer documents (a few documents by id, never the tickets).
  */
 import { z } from 'zod';
+import { PROBE_MAX_AGE_MS } from '../../store/json-docs.js';
 import type { MongoCustomerRepository } from '../../store/customer-repository.js';
 import { NotFoundError } from '../../store/errors.js';
 import type { ApiRouter } from '../http.js';
@@ -20,12 +21,12 @@ import {
 
 export interface CustomerRouteDeps {
   /** Customer documents: the directory shards and each identity's ticket summaries, read by id. */
-  customers: Pick<MongoCustomerRepository, 'identities' | 'ticketsOf' | 'directoryVersion'>;
+  customers: Pick<MongoCustomerRepository, 'identitiesVersioned' | 'ticketsOf' | 'directoryChangedSince'>;
   now?: () => Date;
 }
 
-/** How long a linked directory is reused at most, even when the shard versions look unchanged (a rebuild restarts them). */
-const DIRECTORY_MAX_AGE_MS = 60_000;
+/** How long a linked directory is reused at most: the probe of its versions stays valid for this long (store/json-docs.ts). */
+const DIRECTORY_MAX_AGE_MS = PROBE_MAX_AGE_MS;
 export const CustomerListQuerySchema = z
   .object({
     search: z.string().trim().min(1).max(100).optional(),
@@ -39,24 +40,30 @@ const CustomerParamsSchema = z.object({ id: z.string().min(1).max(600) });
 
 export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDeps): void {
   // The linked directory is work in proportion to every customer ever seen (all shards read and
-  // parsed, identities linked): it is kept while the shards' versions stay the same (one small
-  // read per request), so a list or profile costs that read, not the whole directory.
+  // parsed, identities linked): it is kept while no shard has changed since it was read (a probe
+  // of small claim documents per request, store/json-docs.ts changedSince), so a list or profile
+  // costs that probe, not the whole directory.
   const now = () => (deps.now ? deps.now().getTime() : Date.now());
   const link = async () => {
-    const customers = linkIdentities(await deps.customers.identities());
-    return { customers, channels: directoryChannels(customers) };
+    const { identities, versions, gen } = await deps.customers.identitiesVersioned();
+    const customers = linkIdentities(identities);
+    return { customers, channels: directoryChannels(customers), versions, gen };
   };
-  let memo: { key: string; at: number; value: ReturnType<typeof link> } | null = null;
+  let memo: { at: number; value: ReturnType<typeof link> } | null = null;
   const load = async () => {
-    const key = await deps.customers.directoryVersion();
-    if (!memo || memo.key !== key || now() - memo.at > DIRECTORY_MAX_AGE_MS) {
+    const current = memo;
+    if (current && now() - current.at <= DIRECTORY_MAX_AGE_MS) {
+      const value = await current.value.catch(() => null);
+      if (value && !(await deps.customers.directoryChangedSince(value.versions, value.gen))) return value;
+    }
+    if (memo === current) {
       const value = link();
-      memo = { key, at: now(), value };
+      memo = { at: now(), value };
       value.catch(() => {
         if (memo?.value === value) memo = null;
       });
     }
-    return memo.value;
+    return memo!.value;
   };
 
   router.add({
