@@ -70,7 +70,7 @@ export class Claims {
 
   /**
    * Which of these claims exist, and the generation marks among the ids (see {@link mark}): one
-   * read by `_id` of tiny documents (what JsonDocs.changedSince probes).
+   * read by `_id` of tiny documents (what JsonDocs.getManyCached probes).
    */
   async existing(ids: readonly string[]): Promise<Map<string, string | null>> {
     const out = new Map<string, string | null>();

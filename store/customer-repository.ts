@@ -133,6 +133,8 @@ function addToDirectory(entries: Record<string, IdentitySummary>, t: Ticket): vo
 export class MongoCustomerRepository {
   readonly tickets: JsonDocs<IdentityTickets>;
   readonly directory: JsonDocs<DirectoryShard>;
+  /** The shards {@link identities} last read and the identities built from them. */
+  private lastDirectory: { shards: DirectoryShard[]; identities: Map<string, IdentitySummary> } | null = null;
 
   constructor(db: Db) {
     this.tickets = new JsonDocs<IdentityTickets>(db, 'customerTickets', () => ({ tickets: [] }));
@@ -183,29 +185,18 @@ export class MongoCustomerRepository {
   }
 
   /**
-   * Every identity in the directory (reads the {@link DIRECTORY_SHARDS} shards), with the shards'
-   * versions: what is derived from them can be kept until {@link directoryChangedSince} says otherwise.
+   * Every identity in the directory (the {@link DIRECTORY_SHARDS} shards). The same Map comes back
+   * while no shard changed (read cache, store/json-docs.ts getManyCached), so what is derived from
+   * it (the linked customer list) can be kept by identity; a change re-reads only its shard.
    */
-  async identitiesVersioned(): Promise<{ identities: Map<string, IdentitySummary>; versions: Map<string, number>; gen: string | null }> {
-    const gen = await this.directory.generation();
-    const shards = await this.directory.getManyVersioned(SHARD_IDS);
-    const identities = new Map<string, IdentitySummary>();
-    const versions = new Map(SHARD_IDS.map((id) => [id, 0]));
-    for (const [id, s] of shards) {
-      versions.set(id, s.version);
-      for (const [key, e] of Object.entries(s.data.identities)) identities.set(key, e);
-    }
-    return { identities, versions, gen };
-  }
-
-  /** Whether a directory shard changed since these versions (a read of small claim documents, not of the shards). */
-  async directoryChangedSince(versions: ReadonlyMap<string, number>, gen: string | null): Promise<boolean> {
-    return this.directory.changedSince(versions, gen);
-  }
-
-  /** Every identity in the directory (reads the {@link DIRECTORY_SHARDS} shards). */
   async identities(): Promise<Map<string, IdentitySummary>> {
-    return (await this.identitiesVersioned()).identities;
+    const shards = [...(await this.directory.getManyCached(SHARD_IDS)).values()];
+    const last = this.lastDirectory;
+    if (last && last.shards.length === shards.length && last.shards.every((s, i) => s === shards[i])) return last.identities;
+    const identities = new Map<string, IdentitySummary>();
+    for (const s of shards) for (const [id, e] of Object.entries(s.identities)) identities.set(id, e);
+    this.lastDirectory = { shards, identities };
+    return identities;
   }
 
   /** One identity with its contact counts; null when never seen. */

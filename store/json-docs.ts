@@ -20,8 +20,8 @@
  *
  * Reads that come back often over documents that rarely change (a year of statistics months, the
  * search postings of past months) use {@link JsonDocs.getManyCached}: parsed documents are kept in
- * this process and reused while {@link JsonDocs.changedSince} finds no change, a probe that reads
- * small claim documents by `_id` instead of the documents (see there).
+ * this process and reused while unchanged, which a probe of small claim documents by `_id` tells
+ * without reading the documents (see `changedOf`).
  */
 import type { Collection, Db } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
@@ -132,36 +132,56 @@ export class JsonDocs<T> {
     return out;
   }
 
-  /** Several documents by `_id` with their stored versions (for {@link changedSince}). */
-  async getManyVersioned(ids: readonly string[]): Promise<Map<string, { data: T; version: number; chars: number }>> {
-    const out = new Map<string, { data: T; version: number; chars: number }>();
-    if (ids.length === 0) return out;
-    await this.idle(ids);
-    for (const doc of await this.docs.find({ _id: { $in: [...ids] } }).toArray()) out.set(doc._id, { data: JSON.parse(doc.data) as T, version: doc.version, chars: doc.data.length });
-    return out;
+  /**
+   * Like {@link getMany}, reusing the documents this process read before while they are unchanged:
+   * one probe of small claim documents (see {@link changedOf}), then only the changed or new
+   * documents are read. The returned objects are shared between callers, and the same object comes
+   * back while its document is unchanged (callers may key what they derive on it): never change them.
+   */
+  async getManyCached(ids: readonly string[]): Promise<Map<string, T>> {
+    const now = Date.now();
+    // What the cache holds now (another request may evict it meanwhile): version and data per id.
+    const held = new Map<string, Cached>();
+    let gen: string | null | undefined;
+    for (const id of ids) {
+      const c = readCache.get(this.cacheKey(id));
+      if (!c || now - c.at > PROBE_MAX_AGE_MS || (gen !== undefined && c.gen !== gen)) continue;
+      gen = c.gen;
+      held.set(id, c);
+      // Most recently used last (the cache forgets the oldest first).
+      readCache.delete(this.cacheKey(id));
+      readCache.set(this.cacheKey(id), c);
+    }
+    const stale = held.size ? await this.changedOf(new Map([...held].map(([id, c]) => [id, c.version])), gen ?? null) : new Set<string>();
+    const data = new Map<string, T>();
+    for (const [id, c] of held) if (!stale.has(id)) data.set(id, c.data as T);
+    const wanted = ids.filter((id) => !data.has(id));
+    if (wanted.length) {
+      // The mark first: a rebuild between the two reads makes the next probe read again.
+      const currentGen = (await this.claims.existing([this.genId])).get(this.genId) ?? null;
+      await this.idle(wanted);
+      const found = new Set<string>();
+      for (const doc of await this.docs.find({ _id: { $in: [...wanted] } }).toArray()) {
+        const parsed = JSON.parse(doc.data) as T;
+        found.add(doc._id);
+        data.set(doc._id, parsed);
+        cacheSet(this.cacheKey(doc._id), { version: doc.version, data: parsed, gen: currentGen, at: Date.now(), chars: doc.data.length });
+      }
+      for (const id of wanted) if (!found.has(id)) cacheDelete(this.cacheKey(id));
+    }
+    return new Map(ids.filter((id) => data.has(id)).map((id) => [id, data.get(id)!]));
   }
 
   /**
-   * Whether any of these documents moved past the version given (0: absent), without reading
-   * them: every change of a stored document first takes the claim on its next version
+   * The ids among `versions` (0: absent) whose document changed since, without reading the
+   * documents: every change of a stored document first takes the claim on its next version
    * (`collection:id:vN`, see {@link store}), so "changed" is "that claim exists", a read of tiny
    * documents by `_id`. Reading the versions themselves would read the documents, and FerretDB
    * decodes a whole document whatever the projection (the 16 directory shards: megabytes at
-   * 100,000 tickets, on every customer list). A claim whose writer died reads as a change (harmless).
-   * {@link replaceAll} and {@link delete} leave a generation mark, compared too (`gen`: as read by
-   * {@link generation} before the documents). Claims are pruned after an hour (store/index.ts), so a
-   * version read longer ago than {@link PROBE_MAX_AGE_MS} must be read again, not probed.
+   * 100,000 tickets). A claim whose writer died reads as a change (harmless). {@link replaceAll} and
+   * {@link delete} leave a generation mark instead: when it differs from `gen`, every id changed.
+   * Claims are pruned after an hour (store/index.ts), hence {@link PROBE_MAX_AGE_MS}.
    */
-  async changedSince(versions: ReadonlyMap<string, number>, gen: string | null): Promise<boolean> {
-    return (await this.changedOf(versions, gen)).size > 0;
-  }
-
-  /** The generation mark of the collection: read it before the documents whose versions you keep. */
-  async generation(): Promise<string | null> {
-    return (await this.claims.existing([this.genId])).get(this.genId) ?? null;
-  }
-
-  /** The ids among `versions` that changed (every id when the generation did). */
   private async changedOf(versions: ReadonlyMap<string, number>, gen: string | null): Promise<Set<string>> {
     const ids = [...versions.keys()];
     await this.idle(ids);
@@ -175,45 +195,6 @@ export class JsonDocs<T> {
     const out = new Set(created.map((d) => d._id));
     for (const [claim, id] of claimOf) if (found.has(claim)) out.add(id);
     return out;
-  }
-
-  /**
-   * Like {@link getMany}, reusing documents this process read before while {@link changedSince}
-   * finds them unchanged: one probe of small claim documents, then only the changed or new
-   * documents are read. The returned objects are shared between callers: never change them.
-   */
-  async getManyCached(ids: readonly string[]): Promise<Map<string, T>> {
-    const now = Date.now();
-    const known = new Map<string, number>();
-    let gen: string | null | undefined;
-    for (const id of ids) {
-      const c = readCache.get(this.cacheKey(id));
-      if (!c || now - c.at > PROBE_MAX_AGE_MS || (gen !== undefined && c.gen !== gen)) continue;
-      gen = c.gen;
-      known.set(id, c.version);
-    }
-    const stale = known.size ? await this.changedOf(known, gen ?? null) : new Set<string>();
-    const fresh = [...known.keys()].filter((id) => !stale.has(id));
-    const wanted = ids.filter((id) => !fresh.includes(id));
-    const out = new Map<string, T>();
-    if (wanted.length) {
-      const currentGen = await this.generation();
-      const read = await this.getManyVersioned(wanted);
-      for (const [id, d] of read) cacheSet(this.cacheKey(id), { version: d.version, data: d.data, gen: currentGen, at: Date.now(), chars: d.chars });
-      for (const id of wanted) {
-        const d = read.get(id);
-        if (d) out.set(id, d.data);
-        else cacheDelete(this.cacheKey(id));
-      }
-    }
-    for (const id of fresh) {
-      const c = readCache.get(this.cacheKey(id))!;
-      // Most recently used last (the cache forgets the oldest first).
-      readCache.delete(this.cacheKey(id));
-      readCache.set(this.cacheKey(id), c);
-      out.set(id, c.data as T);
-    }
-    return new Map(ids.filter((id) => out.has(id)).map((id) => [id, out.get(id)!]));
   }
 
   private cacheKey(id: string): string {

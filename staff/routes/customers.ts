@@ -5,8 +5,7 @@
  * requests and reads the customer documents (a few documents by id, never the tickets).
  */
 import { z } from 'zod';
-import { PROBE_MAX_AGE_MS } from '../../store/json-docs.js';
-import type { MongoCustomerRepository } from '../../store/customer-repository.js';
+import type { IdentitySummary, MongoCustomerRepository } from '../../store/customer-repository.js';
 import { NotFoundError } from '../../store/errors.js';
 import type { ApiRouter } from '../http.js';
 import {
@@ -14,6 +13,7 @@ import {
   directoryPreferences,
   directoryProfile,
   directorySummary,
+  type DirectoryCustomer,
   findDirectoryCustomer,
   linkIdentities,
   searchDirectory,
@@ -21,12 +21,9 @@ import {
 
 export interface CustomerRouteDeps {
   /** Customer documents: the directory shards and each identity's ticket summaries, read by id. */
-  customers: Pick<MongoCustomerRepository, 'identitiesVersioned' | 'ticketsOf' | 'directoryChangedSince'>;
-  now?: () => Date;
+  customers: Pick<MongoCustomerRepository, 'identities' | 'ticketsOf'>;
 }
 
-/** How long a linked directory is reused at most: the probe of its versions stays valid for this long (store/json-docs.ts). */
-const DIRECTORY_MAX_AGE_MS = PROBE_MAX_AGE_MS;
 export const CustomerListQuerySchema = z
   .object({
     search: z.string().trim().min(1).max(100).optional(),
@@ -39,31 +36,17 @@ export const CustomerListQuerySchema = z
 const CustomerParamsSchema = z.object({ id: z.string().min(1).max(600) });
 
 export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDeps): void {
-  // The linked directory is work in proportion to every customer ever seen (all shards read and
-  // parsed, identities linked): it is kept while no shard has changed since it was read (a probe
-  // of small claim documents per request, store/json-docs.ts changedSince), so a list or profile
-  // costs that probe, not the whole directory.
-  const now = () => (deps.now ? deps.now().getTime() : Date.now());
-  const link = async () => {
-    const { identities, versions, gen } = await deps.customers.identitiesVersioned();
-    const customers = linkIdentities(identities);
-    return { customers, channels: directoryChannels(customers), versions, gen };
-  };
-  let memo: { at: number; value: ReturnType<typeof link> } | null = null;
+  // The linked directory is work in proportion to every customer ever seen: it is kept while the
+  // repository returns the same identities (no shard changed: a probe of small claim documents,
+  // store/json-docs.ts), so a list or profile costs that probe, not reading and linking everyone.
+  let memo: { identities: Map<string, IdentitySummary>; customers: DirectoryCustomer[]; channels: string[] } | null = null;
   const load = async () => {
-    const current = memo;
-    if (current && now() - current.at <= DIRECTORY_MAX_AGE_MS) {
-      const value = await current.value.catch(() => null);
-      if (value && !(await deps.customers.directoryChangedSince(value.versions, value.gen))) return value;
+    const identities = await deps.customers.identities();
+    if (memo?.identities !== identities) {
+      const customers = linkIdentities(identities);
+      memo = { identities, customers, channels: directoryChannels(customers) };
     }
-    if (memo === current) {
-      const value = link();
-      memo = { at: now(), value };
-      value.catch(() => {
-        if (memo?.value === value) memo = null;
-      });
-    }
-    return memo!.value;
+    return memo;
   };
 
   router.add({
