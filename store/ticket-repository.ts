@@ -389,7 +389,10 @@ export class MongoTicketRepository implements TicketRepository {
    */
   async getMany(numbers: readonly string[]): Promise<Ticket[]> {
     if (numbers.length === 0) return [];
-    const byNumber = (this.opts.idLookupsIndexed ? null : await this.opts.index?.getTickets(numbers)) ?? new Map<string, Ticket>();
+    // With indexed lookups, one `$in` by _id; but a page within one or two creation days (the inbox's
+    // first pages) is one or two day copies, cheaper than 20 lookups (≈ 6 ms against ≈ 20 ms at 30,000).
+    const copies = !this.opts.idLookupsIndexed || new Set(numbers.map(dayOfNumber)).size <= 2;
+    const byNumber = (copies ? await this.opts.index?.getTickets(numbers) : null) ?? new Map<string, Ticket>();
     const missing = numbers.filter((n) => !byNumber.has(n));
     if (missing.length === 1) {
       const t = await this.read(missing[0]);
