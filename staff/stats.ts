@@ -8,7 +8,7 @@
  */
 import { dayOf, weekOf } from '../store/clock.js';
 import type { TicketFact } from '../store/ticket-facts.js';
-import { minutesOf, type CountedRange } from '../store/ticket-counters.js';
+import type { CountedRange } from '../store/ticket-counters.js';
 
 export type Granularity = 'day' | 'week';
 
@@ -192,6 +192,45 @@ export function median(values: readonly number[]): number | null {
 }
 
 /**
+ * The {@link median} of multisets of values (value → how many; see store/ticket-counters.ts
+ * DayCounts), without writing each value out: a year at 100,000 tickets is ~100,000 minutes but far
+ * fewer distinct ones. Each multiset counts only its positive entries, as if its values were listed.
+ */
+export class MultisetMedian {
+  private readonly counts = new Map<string, number>();
+  /** How many values were added. */
+  count = 0;
+
+  add(multiset: Readonly<Record<string, number>>): void {
+    for (const key in multiset) {
+      const n = multiset[key];
+      if (n <= 0) continue;
+      this.counts.set(key, (this.counts.get(key) ?? 0) + n);
+      this.count += n;
+    }
+  }
+
+  median(): number | null {
+    if (this.count === 0) return null;
+    const values = [...this.counts].map(([k, n]) => [Number(k), n] as const).sort((a, b) => a[0] - b[0]);
+    // The values at sorted positions mid - 1 and mid (0-based) of the written-out list.
+    const mid = this.count >> 1;
+    let seen = 0;
+    let below: number | null = null;
+    for (const [value, n] of values) {
+      if (below === null && seen + n > mid - 1) below = value;
+      if (seen + n > mid) return this.count % 2 ? value : (below! + value) / 2;
+      seen += n;
+    }
+    return null;
+  }
+}
+
+/** Emerging terms already computed, by {@link CountedRange.textsKey} and window (the route keeps one per process). */
+export type EmergingCache = Map<string, EmergingTerm[]>;
+const EMERGING_CACHE_SIZE = 32;
+
+/**
  * The two windows emerging terms compare: the 7 days ending on `to`, or on today when `to` is
  * later (days that have not happened would dilute the week), and the 28 days just before them.
  */
@@ -313,12 +352,12 @@ export function computeStats(facts: readonly TicketFact[], opts: StatsOptions): 
  * The same report as {@link computeStats}, from pre-aggregated day counters (store/ticket-counters.ts)
  * instead of the tickets: what the API serves, so its cost does not grow with history.
  */
-export function statsFromCounters(counted: CountedRange, opts: StatsOptions): StatsReport {
+export function statsFromCounters(counted: CountedRange, opts: StatsOptions, cache?: EmergingCache): StatsReport {
   const periodOf = opts.granularity === 'day' ? (day: string) => day : weekOf;
   const perPeriod = Object.fromEntries(SERIES_FIELDS.map((field) => [field, new Map<string, Map<string, number>>()])) as Record<SeriesField, Map<string, Map<string, number>>>;
   const matrix = new Map<string, number>();
-  const firstResponse: number[] = [];
-  const resolution: number[] = [];
+  const firstResponse = new MultisetMedian();
+  const resolution = new MultisetMedian();
   const totals = { tickets: 0, needsReview: 0, flaggedForReview: 0, spam: 0, corrected: 0 };
   const ratings: RatingRow[] = [];
   for (const [day, c] of counted.days) {
@@ -339,8 +378,8 @@ export function statsFromCounters(counted: CountedRange, opts: StatsOptions): St
       for (const [key, n] of Object.entries(c[field])) byKey.set(key, (byKey.get(key) ?? 0) + n);
     }
     for (const [key, n] of Object.entries(c.matrix)) matrix.set(key, (matrix.get(key) ?? 0) + n);
-    firstResponse.push(...minutesOf(c.firstResponse));
-    resolution.push(...minutesOf(c.resolution));
+    firstResponse.add(c.firstResponse);
+    resolution.add(c.resolution);
   }
   const series = Object.fromEntries(
     SERIES_FIELDS.map((field) => {
@@ -357,6 +396,16 @@ export function statsFromCounters(counted: CountedRange, opts: StatsOptions): St
       return { topic, type, count };
     });
   const window = emergingWindow(opts.to, dayOf(opts.now, opts.timeZone));
+  // The same texts give the same terms: kept while the week documents are unchanged (counted.textsKey).
+  const key = counted.textsKey === undefined ? null : `${counted.textsKey}|${JSON.stringify(window)}`;
+  let emerging = key === null ? undefined : cache?.get(key);
+  if (!emerging) {
+    emerging = emergingTerms(counted.texts, window, opts.terms);
+    if (key !== null && cache) {
+      if (cache.size >= EMERGING_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      cache.set(key, emerging);
+    }
+  }
   return {
     from: opts.from,
     to: opts.to,
@@ -365,10 +414,10 @@ export function statsFromCounters(counted: CountedRange, opts: StatsOptions): St
     totals: { ...totals, reviewRate: totals.tickets ? totals.flaggedForReview / totals.tickets : 0 },
     series,
     matrix: cells.sort((a, b) => b.count - a.count || compareKeys(a.topic, b.topic) || compareKeys(a.type, b.type)),
-    medians: { firstResponseMinutes: median(firstResponse), resolutionMinutes: median(resolution), firstResponseCount: firstResponse.length, resolutionCount: resolution.length },
+    medians: { firstResponseMinutes: firstResponse.median(), resolutionMinutes: resolution.median(), firstResponseCount: firstResponse.count, resolutionCount: resolution.count },
     satisfaction: satisfactionOf(ratings),
     emergingWindow: window,
-    emerging: emergingTerms(counted.texts, window, opts.terms),
+    emerging,
   };
 }
 

@@ -13,6 +13,7 @@
  * `staleMs` whose target state was never reached are taken over. A writer that claimed from a stale
  * read finds its conditional update matching nothing and retries from a fresh read.
  */
+import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { escapeRegex } from './validation.js';
 
@@ -34,11 +35,19 @@ export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
 }
 
+/** A generation mark (see {@link Claims.mark}): no `at`, so never pruned. */
+interface MarkDoc {
+  _id: string;
+  gen: string;
+}
+
 export class Claims {
   private readonly claims: Collection<ClaimDoc>;
+  private readonly marks: Collection<MarkDoc>;
 
   constructor(db: Db, private readonly staleMs = 30_000) {
     this.claims = db.collection<ClaimDoc>('claims');
+    this.marks = db.collection<MarkDoc>('claims');
   }
 
   /** Tries to take a claim; false when someone else holds it. */
@@ -60,16 +69,35 @@ export class Claims {
   }
 
   /**
-   * Deletes claims older than `ageMs`. Claims are never released right after the write they
-   * guarded: a writer holding a stale read could otherwise take the same claim again. Old ones are
-   * pruned instead, long after any read of that state can still be in flight.
+   * Which of these claims exist, and the generation marks among the ids (see {@link mark}): one
+   * read by `_id` of tiny documents (what JsonDocs.getManyCached probes).
    */
+  async existing(ids: readonly string[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    if (ids.length === 0) return out;
+    for (const d of await this.marks.find({ _id: { $in: [...ids] } }).toArray()) out.set(d._id, d.gen ?? null);
+    return out;
+  }
+
+  /**
+   * Sets a mark (`_id` → a new random value), kept in this collection but never pruned (it has no
+   * `at`): JsonDocs marks a collection replaced or a document deleted, which no claim shows.
+   */
+  async mark(id: string): Promise<void> {
+    await this.marks.updateOne({ _id: id }, { $set: { gen: randomUUID() } }, { upsert: true });
+  }
+
   /** Deletes every claim whose id starts with `prefix` (after a rebuild restarts versions). */
   async forget(prefix: string): Promise<number> {
     const r = await this.claims.deleteMany({ _id: { $regex: `^${escapeRegex(prefix)}` } });
     return r.deletedCount;
   }
 
+  /**
+   * Deletes claims older than `ageMs`. Claims are never released right after the write they
+   * guarded: a writer holding a stale read could otherwise take the same claim again. Old ones are
+   * pruned instead, long after any read of that state can still be in flight.
+   */
   async prune(ageMs = 60 * 60_000): Promise<number> {
     const r = await this.claims.deleteMany({ at: { $lt: new Date(Date.now() - ageMs) } });
     return r.deletedCount;

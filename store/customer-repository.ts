@@ -133,6 +133,8 @@ function addToDirectory(entries: Record<string, IdentitySummary>, t: Ticket): vo
 export class MongoCustomerRepository {
   readonly tickets: JsonDocs<IdentityTickets>;
   readonly directory: JsonDocs<DirectoryShard>;
+  /** The shards {@link identities} last read and the identities built from them. */
+  private lastDirectory: { shards: DirectoryShard[]; identities: Map<string, IdentitySummary> } | null = null;
 
   /** `opts.batchMs`: see store/json-docs.ts. */
   constructor(db: Db, opts: JsonDocsOptions = {}) {
@@ -184,21 +186,18 @@ export class MongoCustomerRepository {
   }
 
   /**
-   * A key that changes whenever a directory shard changes (their versions): what is derived from
-   * {@link identities} can be kept while it stays the same.
+   * Every identity in the directory (the {@link DIRECTORY_SHARDS} shards). The same Map comes back
+   * while no shard changed (read cache, store/json-docs.ts getManyCached), so what is derived from
+   * it (the linked customer list) can be kept by identity; a change re-reads only its shard.
    */
-  async directoryVersion(): Promise<string> {
-    const versions = await this.directory.versions(SHARD_IDS);
-    return SHARD_IDS.map((id) => versions.get(id) ?? 0).join('.');
-  }
-
-  /** Every identity in the directory (reads the {@link DIRECTORY_SHARDS} shards). */
   async identities(): Promise<Map<string, IdentitySummary>> {
-    const ids = SHARD_IDS;
-    const shards = await this.directory.getMany(ids);
-    const out = new Map<string, IdentitySummary>();
-    for (const s of shards.values()) for (const [id, e] of Object.entries(s.identities)) out.set(id, e);
-    return out;
+    const shards = [...(await this.directory.getManyCached(SHARD_IDS)).values()];
+    const last = this.lastDirectory;
+    if (last && last.shards.length === shards.length && last.shards.every((s, i) => s === shards[i])) return last.identities;
+    const identities = new Map<string, IdentitySummary>();
+    for (const s of shards) for (const [id, e] of Object.entries(s.identities)) identities.set(id, e);
+    this.lastDirectory = { shards, identities };
+    return identities;
   }
 
   /** One identity with its contact counts; null when never seen. */

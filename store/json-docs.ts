@@ -22,6 +22,11 @@
  * read starts a waiting batch at once), so a writer need not await its read-model updates
  * (ticket-repository.ts runs them off the request's path) and a later read here still sees them;
  * other processes see them up to `batchMs` later.
+ *
+ * Reads that come back often over documents that rarely change (a year of statistics months, the
+ * search postings of past months) use {@link JsonDocs.getManyCached}: parsed documents are kept in
+ * this process and reused while unchanged, which a probe of small claim documents by `_id` tells
+ * without reading the documents (see `changedOf`).
  */
 import type { Collection, Db } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
@@ -48,6 +53,54 @@ export interface JsonDocsOptions {
   batchMs?: number;
 }
 
+/**
+ * How long a version read stays probe-able: claims are pruned after an hour (store/index.ts), and a
+ * change's claim must still exist when the probe runs, so a version older than this is read again.
+ */
+export const PROBE_MAX_AGE_MS = 30 * 60_000;
+
+/**
+ * Characters of JSON kept parsed by {@link JsonDocs.getManyCached}, over every collection (about
+ * 2-3 bytes of heap per character once parsed): a year of statistics at 100,000 tickets is about
+ * 2 M, one search term's postings over 13 months about 3 M.
+ */
+export const READ_CACHE_CHARS = 24_000_000;
+
+interface Cached {
+  version: number;
+  data: unknown;
+  gen: string | null;
+  at: number;
+  chars: number;
+}
+
+/**
+ * Parsed documents by `instance\0id`, least recently used first: one budget for every JsonDocs,
+ * each instance its own keys (two stores in one process may be on different databases).
+ */
+const readCache = new Map<string, Cached>();
+let readCacheChars = 0;
+let instances = 0;
+
+function cacheDelete(key: string): void {
+  const old = readCache.get(key);
+  if (!old) return;
+  readCacheChars -= old.chars;
+  readCache.delete(key);
+}
+
+function cacheSet(key: string, entry: Cached): void {
+  cacheDelete(key);
+  if (entry.chars > READ_CACHE_CHARS / 4) return;
+  readCache.set(key, entry);
+  readCacheChars += entry.chars;
+  for (const [k, e] of readCache) {
+    if (readCacheChars <= READ_CACHE_CHARS) break;
+    readCache.delete(k);
+    readCacheChars -= e.chars;
+  }
+}
+
 /** A collection of JSON read-model documents of type `T`. */
 export class JsonDocs<T> {
   private readonly docs: Collection<JsonDoc>;
@@ -59,6 +112,8 @@ export class JsonDocs<T> {
   /** Documents whose batch is waiting `batchMs` before its write starts. */
   private readonly waiting = new Map<string, NodeJS.Timeout>();
   private readonly batchMs: number;
+  /** This instance's prefix in the read cache. */
+  private readonly instance = String(++instances);
 
   constructor(
     db: Db,
@@ -97,14 +152,76 @@ export class JsonDocs<T> {
   }
 
   /**
-   * The stored version of each document (absent ones left out): cheap to read and to compare, so a
-   * caller can keep what it derived from the documents until one of them changes.
+   * Like {@link getMany}, reusing the documents this process read before while they are unchanged:
+   * one probe of small claim documents (see {@link changedOf}), then only the changed or new
+   * documents are read. The returned objects are shared between callers, and the same object comes
+   * back while its document is unchanged (callers may key what they derive on it): never change them.
    */
-  async versions(ids: readonly string[]): Promise<Map<string, number>> {
+  async getManyCached(ids: readonly string[]): Promise<Map<string, T>> {
+    const now = Date.now();
+    // What the cache holds now (another request may evict it meanwhile): version and data per id.
+    const held = new Map<string, Cached>();
+    let gen: string | null | undefined;
+    for (const id of ids) {
+      const c = readCache.get(this.cacheKey(id));
+      if (!c || now - c.at > PROBE_MAX_AGE_MS || (gen !== undefined && c.gen !== gen)) continue;
+      gen = c.gen;
+      held.set(id, c);
+      // Most recently used last (the cache forgets the oldest first).
+      readCache.delete(this.cacheKey(id));
+      readCache.set(this.cacheKey(id), c);
+    }
+    const stale = held.size ? await this.changedOf(new Map([...held].map(([id, c]) => [id, c.version])), gen ?? null) : new Set<string>();
+    const data = new Map<string, T>();
+    for (const [id, c] of held) if (!stale.has(id)) data.set(id, c.data as T);
+    const wanted = ids.filter((id) => !data.has(id));
+    if (wanted.length) {
+      // The mark first: a rebuild between the two reads makes the next probe read again.
+      const currentGen = (await this.claims.existing([this.genId])).get(this.genId) ?? null;
+      await this.idle(wanted);
+      const found = new Set<string>();
+      for (const doc of await this.docs.find({ _id: { $in: [...wanted] } }).toArray()) {
+        const parsed = JSON.parse(doc.data) as T;
+        found.add(doc._id);
+        data.set(doc._id, parsed);
+        cacheSet(this.cacheKey(doc._id), { version: doc.version, data: parsed, gen: currentGen, at: Date.now(), chars: doc.data.length });
+      }
+      for (const id of wanted) if (!found.has(id)) cacheDelete(this.cacheKey(id));
+    }
+    return new Map(ids.filter((id) => data.has(id)).map((id) => [id, data.get(id)!]));
+  }
+
+  /**
+   * The ids among `versions` (0: absent) whose document changed since, without reading the
+   * documents: every change of a stored document first takes the claim on its next version
+   * (`collection:id:vN`, see {@link store}), so "changed" is "that claim exists", a read of tiny
+   * documents by `_id`. Reading the versions themselves would read the documents, and FerretDB
+   * decodes a whole document whatever the projection (the 16 directory shards: megabytes at
+   * 100,000 tickets). A claim whose writer died reads as a change (harmless). {@link replaceAll} and
+   * {@link delete} leave a generation mark instead: when it differs from `gen`, every id changed.
+   * Claims are pruned after an hour (store/index.ts), hence {@link PROBE_MAX_AGE_MS}.
+   */
+  private async changedOf(versions: ReadonlyMap<string, number>, gen: string | null): Promise<Set<string>> {
+    const ids = [...versions.keys()];
     await this.idle(ids);
-    const out = new Map<string, number>();
-    for (const doc of await this.docs.find({ _id: { $in: [...ids] } }, { projection: { version: 1 } }).toArray()) out.set(doc._id, doc.version);
+    const claimOf = new Map(ids.filter((id) => versions.get(id)! > 0).map((id) => [`${this.collectionName}:${id}:v${versions.get(id)! + 1}`, id]));
+    const absent = ids.filter((id) => versions.get(id) === 0);
+    const [found, created] = await Promise.all([
+      this.claims.existing([this.genId, ...claimOf.keys()]),
+      absent.length ? this.docs.find({ _id: { $in: absent } }, { projection: { _id: 1 } }).toArray() : [],
+    ]);
+    if ((found.get(this.genId) ?? null) !== gen) return new Set(ids);
+    const out = new Set(created.map((d) => d._id));
+    for (const [claim, id] of claimOf) if (found.has(claim)) out.add(id);
     return out;
+  }
+
+  private cacheKey(id: string): string {
+    return `${this.instance}\u0000${id}`;
+  }
+
+  private get genId(): string {
+    return `gen:${this.collectionName}`;
   }
 
   /**
@@ -160,8 +277,10 @@ export class JsonDocs<T> {
    */
   async replaceAll(docs: ReadonlyMap<string, T>): Promise<void> {
     await this.docs.deleteMany({});
-    // Versions restart at 1: claims on the old versions must not block the new ones.
+    // Versions restart at 1: claims on the old versions must not block the new ones, and readers
+    // that keep documents by version learn from the mark that they were replaced.
     await this.claims.forget(`${this.collectionName}:`);
+    await this.claims.mark(this.genId);
     let batch: JsonDoc[] = [];
     let bytes = 0;
     for (const [id, data] of docs) {
@@ -185,6 +304,7 @@ export class JsonDocs<T> {
 
   async delete(id: string): Promise<void> {
     await this.docs.deleteOne({ _id: id });
+    await this.claims.mark(this.genId);
   }
 
   private async drain(id: string): Promise<void> {
@@ -213,7 +333,12 @@ export class JsonDocs<T> {
       const doc = await this.docs.findOne({ _id: id });
       const data = doc ? (JSON.parse(doc.data) as T) : this.empty(id);
       for (const p of batch) p.mutate(data);
-      if (await this.store(id, doc?.version ?? 0, data)) return;
+      if (await this.store(id, doc?.version ?? 0, data)) {
+        // A document this process keeps parsed is kept at the version it just wrote (no re-read).
+        const cached = readCache.get(this.cacheKey(id));
+        if (cached) cacheSet(this.cacheKey(id), { ...cached, version: (doc?.version ?? 0) + 1, data, at: Date.now() });
+        return;
+      }
       await backoff(attempt);
     }
     throw new ConflictError(`${this.collectionName} ${id} is changing too fast; try again`);

@@ -165,7 +165,8 @@ export class SearchIndex {
       const chunk = months.slice(i, i + 4);
       const results = await Promise.all(
         chunk.map(async (month) => {
-          const docs = await this.shards(month).getMany(shardIds);
+          // Past months' postings seldom change: kept parsed while unchanged (json-docs.ts getManyCached).
+          const docs = await this.shards(month).getManyCached(shardIds);
           // Shortest posting list first: the intersection never grows.
           const lists: string[][] = [];
           for (const term of terms) {

@@ -112,13 +112,6 @@ function bump(map: Record<string, number>, key: string, by: number): void {
   else map[key] = n;
 }
 
-/** The values of a multiset of minutes (see {@link DayCounts}), each as often as counted. */
-export function minutesOf(multiset: Record<string, number>): number[] {
-  const out: number[] = [];
-  for (const [value, n] of Object.entries(multiset)) for (let i = 0; i < n; i++) out.push(Number(value));
-  return out;
-}
-
 /** Adds (`sign` 1) or removes (`sign` -1) one ticket's contribution to its day. */
 export function applyTicket(day: DayCounts, t: CountedTicket, sign: 1 | -1): void {
   day.tickets += sign;
@@ -185,6 +178,20 @@ export interface CountedRange {
   days: Map<string, DayCounts>;
   /** Texts of non-spam tickets created in the text range. */
   texts: { createdDay: string; spam: false; text: string }[];
+  /**
+   * Equal for two reads whose texts are the same (the same week documents, unchanged, from the
+   * read cache), so what is derived from the texts can be kept; absent when unknown.
+   */
+  textsKey?: string;
+}
+
+/** A number per parsed document object: the read cache returns the same object while a document is unchanged. */
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 0;
+function objectId(o: object): number {
+  let id = objectIds.get(o);
+  if (id === undefined) objectIds.set(o, (id = ++nextObjectId));
+  return id;
 }
 
 /** A filter the counters can count: at most one counted field, optionally a range of days. */
@@ -273,12 +280,15 @@ export class TicketCounters {
     const monthIds = monthsBetween(range.from, range.to);
     const weekIds: string[] = [];
     for (let w = weekOf(range.textFrom); w <= range.to; w = addDays(w, 7)) weekIds.push(w);
-    const [months, weeks] = await Promise.all([this.months.getMany(monthIds), this.weeks.getMany(weekIds)]);
+    // Past months and weeks seldom change: kept parsed while unchanged (a probe of claims, json-docs.ts),
+    // so a year's request reads the documents that changed since the last one, not 13 months again.
+    const [months, weeks] = await Promise.all([this.months.getManyCached(monthIds), this.weeks.getManyCached(weekIds)]);
     const days = new Map<string, DayCounts>();
     for (const m of months.values()) for (const [day, c] of Object.entries(m.days)) if (day >= range.from && day <= range.to) days.set(day, c);
     const texts: CountedRange['texts'] = [];
     for (const w of weeks.values()) for (const [day, , text] of w.items) if (day >= range.textFrom && day <= range.to) texts.push({ createdDay: day, spam: false, text });
-    return { days, texts };
+    const textsKey = `${range.textFrom}|${range.to}|${[...weeks].map(([id, w]) => `${id}:${objectId(w)}`).join(',')}`;
+    return { days, texts, textsKey };
   }
 
   /**

@@ -5,7 +5,7 @@
  * requests and reads the customer documents (a few documents by id, never the tickets).
  */
 import { z } from 'zod';
-import type { MongoCustomerRepository } from '../../store/customer-repository.js';
+import type { IdentitySummary, MongoCustomerRepository } from '../../store/customer-repository.js';
 import { NotFoundError } from '../../store/errors.js';
 import type { ApiRouter } from '../http.js';
 import {
@@ -13,6 +13,7 @@ import {
   directoryPreferences,
   directoryProfile,
   directorySummary,
+  type DirectoryCustomer,
   findDirectoryCustomer,
   linkIdentities,
   searchDirectory,
@@ -20,12 +21,9 @@ import {
 
 export interface CustomerRouteDeps {
   /** Customer documents: the directory shards and each identity's ticket summaries, read by id. */
-  customers: Pick<MongoCustomerRepository, 'identities' | 'ticketsOf' | 'directoryVersion'>;
-  now?: () => Date;
+  customers: Pick<MongoCustomerRepository, 'identities' | 'ticketsOf'>;
 }
 
-/** How long a linked directory is reused at most, even when the shard versions look unchanged (a rebuild restarts them). */
-const DIRECTORY_MAX_AGE_MS = 60_000;
 export const CustomerListQuerySchema = z
   .object({
     search: z.string().trim().min(1).max(100).optional(),
@@ -38,25 +36,17 @@ export const CustomerListQuerySchema = z
 const CustomerParamsSchema = z.object({ id: z.string().min(1).max(600) });
 
 export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDeps): void {
-  // The linked directory is work in proportion to every customer ever seen (all shards read and
-  // parsed, identities linked): it is kept while the shards' versions stay the same (one small
-  // read per request), so a list or profile costs that read, not the whole directory.
-  const now = () => (deps.now ? deps.now().getTime() : Date.now());
-  const link = async () => {
-    const customers = linkIdentities(await deps.customers.identities());
-    return { customers, channels: directoryChannels(customers) };
-  };
-  let memo: { key: string; at: number; value: ReturnType<typeof link> } | null = null;
+  // The linked directory is work in proportion to every customer ever seen: it is kept while the
+  // repository returns the same identities (no shard changed: a probe of small claim documents,
+  // store/json-docs.ts), so a list or profile costs that probe, not reading and linking everyone.
+  let memo: { identities: Map<string, IdentitySummary>; customers: DirectoryCustomer[]; channels: string[] } | null = null;
   const load = async () => {
-    const key = await deps.customers.directoryVersion();
-    if (!memo || memo.key !== key || now() - memo.at > DIRECTORY_MAX_AGE_MS) {
-      const value = link();
-      memo = { key, at: now(), value };
-      value.catch(() => {
-        if (memo?.value === value) memo = null;
-      });
+    const identities = await deps.customers.identities();
+    if (memo?.identities !== identities) {
+      const customers = linkIdentities(identities);
+      memo = { identities, customers, channels: directoryChannels(customers) };
     }
-    return memo.value;
+    return memo;
   };
 
   router.add({

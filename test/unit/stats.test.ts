@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TicketFact } from '../../store/ticket-facts.js';
-import { addDays, computeStats, daySpan, emergingTerms, emergingWindow, factDays, median, periodsOf, type StatsOptions } from '../../staff/stats.js';
+import { addDays, computeStats, daySpan, emergingTerms, emergingWindow, factDays, median, MultisetMedian, periodsOf, type StatsOptions } from '../../staff/stats.js';
 
 let seq = 0;
 /** A ticket fact created at `at` (UTC) on local day `day`; everything else overridable. */
@@ -52,6 +52,24 @@ describe('calendar helpers', () => {
     expect(median([])).toBeNull();
     expect(median([30, 10, 20])).toBe(20);
     expect(median([50, 10, 30, 20])).toBe(25);
+  });
+
+  it('takes the same median from multisets as from the values written out (negative counts ignored per multiset)', () => {
+    let state = 7;
+    const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 300; round++) {
+      const m = new MultisetMedian();
+      const written: number[] = [];
+      for (let d = Math.floor(random() * 6); d > 0; d--) {
+        const multiset: Record<string, number> = {};
+        for (let k = Math.floor(random() * 8); k > 0; k--) multiset[String(Math.round(random() * 50) / (random() < 0.5 ? 1 : 3))] = Math.floor(random() * 5) - 1;
+        m.add(multiset);
+        for (const [value, n] of Object.entries(multiset)) for (let i = 0; i < n; i++) written.push(Number(value));
+      }
+      expect(m.median()).toBe(median(written));
+      expect(m.count).toBe(written.length);
+    }
+    expect(new MultisetMedian().median()).toBeNull();
   });
 });
 
