@@ -2,6 +2,7 @@
  * Typed errors of the storage layer, on the product's shared base (core/app-error.ts). Callers
  * match them by class; `code` is what API bodies and CLI results show.
  */
+import { MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
 import { AppError } from '../core/app-error.js';
 
 /** How to get a database when none can be started here; part of every "unavailable" message. */
@@ -42,4 +43,15 @@ export class NotFoundError extends AppError {
 /** Someone else changed the record since it was read (optimistic concurrency). */
 export class ConflictError extends AppError {
   readonly code = 'CONFLICT';
+}
+
+/** Errors that mean "the database is not reachable now", as opposed to "the request is wrong". */
+export function isUnavailable(err: unknown): boolean {
+  return (
+    err instanceof MongoNetworkError ||
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoNotConnectedError ||
+    err instanceof MongoTopologyClosedError ||
+    (err instanceof Error && /ECONNREFUSED|ECONNRESET|socket|connection .* closed|Topology is closed/i.test(err.message))
+  );
 }

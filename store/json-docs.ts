@@ -30,7 +30,7 @@
  */
 import type { Collection, Db } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
-import { ConflictError } from './errors.js';
+import { ConflictError, isUnavailable } from './errors.js';
 
 interface JsonDoc {
   _id: string;
@@ -101,6 +101,13 @@ function cacheSet(key: string, entry: Cached): void {
   }
 }
 
+/**
+ * How long a read-model change that failed for want of the database is tried again: long enough
+ * for the supervised embedded server to come back (seconds) and for a claim the failed write left
+ * behind to turn stale (30 s, see claims.ts).
+ */
+export const OUTAGE_RETRY_MS = 90_000;
+
 /** A collection of JSON read-model documents of type `T`. */
 export class JsonDocs<T> {
   private readonly docs: Collection<JsonDoc>;
@@ -109,6 +116,10 @@ export class JsonDocs<T> {
   private readonly running = new Set<string>();
   /** The drain in progress per document (reads wait for it). */
   private readonly draining = new Map<string, Promise<void>>();
+  /** Documents whose write failed for want of the database and waits to be tried again. */
+  private readonly retrying = new Set<string>();
+  /** Reads waiting in {@link idle}, woken when a write starts waiting for the database. */
+  private readonly onRetry = new Set<() => void>();
   /** Documents whose batch is waiting `batchMs` before its write starts. */
   private readonly waiting = new Map<string, NodeJS.Timeout>();
   private readonly batchMs: number;
@@ -250,14 +261,22 @@ export class JsonDocs<T> {
     if (!this.running.has(id)) this.draining.set(id, this.drain(id));
   }
 
-  /** Resolves when this process has no mutation of these documents queued or being stored. */
+  /**
+   * Resolves when this process has no mutation of these documents queued or being stored, except
+   * for documents whose write waits for the database to come back: a read of those answers (or
+   * fails) at once, without the changes still waiting.
+   */
   private async idle(ids: readonly string[]): Promise<void> {
     // A read does not wait out a batch's delay: the batch is written now.
     for (const id of ids) if (this.waiting.has(id)) this.start(id);
     for (;;) {
-      const busy = ids.map((id) => this.draining.get(id)).filter((p): p is Promise<void> => p !== undefined);
+      const busy = ids.filter((id) => !this.retrying.has(id)).map((id) => this.draining.get(id)).filter((p): p is Promise<void> => p !== undefined);
       if (busy.length === 0) return;
-      await Promise.all(busy);
+      // Until they are stored, or until one of them starts waiting for the database.
+      await new Promise<void>((resolve) => {
+        this.onRetry.add(resolve);
+        void Promise.all(busy).then(resolve, resolve);
+      }).finally(() => undefined);
     }
   }
 
@@ -307,18 +326,39 @@ export class JsonDocs<T> {
     await this.claims.mark(this.genId);
   }
 
+  /**
+   * Writes the document's queued changes until none is left. A batch that fails because the
+   * database went away (or, after it, on a claim the failed write left behind, which turns stale
+   * after 30 s) is kept and tried again, for up to {@link OUTAGE_RETRY_MS}: the ticket write it
+   * follows is already stored, and a change dropped here stays missing until `stats:rebuild`.
+   * Meanwhile reads do not wait for it (see {@link idle}).
+   */
   private async drain(id: string): Promise<void> {
     this.running.add(id);
+    let failingSince: number | null = null;
     try {
-      for (;;) {
+      for (let attempt = 0; ; attempt++) {
         const batch = this.queues.get(id);
         if (!batch || batch.length === 0) break;
         this.queues.delete(id);
         try {
           await this.apply(id, batch);
+          failingSince = null;
           for (const p of batch) p.resolve();
         } catch (err) {
+          failingSince ??= Date.now();
+          if ((isUnavailable(err) || err instanceof ConflictError) && Date.now() - failingSince < OUTAGE_RETRY_MS) {
+            // Ahead of changes queued since: they were made after these.
+            this.queues.set(id, [...batch, ...(this.queues.get(id) ?? [])]);
+            this.retrying.add(id);
+            for (const wake of this.onRetry) wake();
+            this.onRetry.clear();
+            await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** Math.min(attempt, 5))));
+            continue;
+          }
           for (const p of batch) p.reject(err);
+        } finally {
+          this.retrying.delete(id);
         }
       }
     } finally {

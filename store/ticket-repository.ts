@@ -8,10 +8,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
-  MongoNetworkError,
-  MongoNotConnectedError,
-  MongoServerSelectionError,
-  MongoTopologyClosedError,
   type Collection,
   type Db,
   type Filter,
@@ -30,7 +26,7 @@ import { compareNumbersDesc } from './search-index.js';
 import { parseSearch } from './search-terms.js';
 import { ensureIndexes } from './indexes.js';
 import { InsertBatcher } from './insert-batcher.js';
-import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, isUnavailable, NotFoundError, ValidationError } from './errors.js';
 import type { FileOutbox, OutboxLogger, ReplayOutcome } from './outbox.js';
 import {
   CorrectionInputSchema,
@@ -156,16 +152,7 @@ const PRIORITY_RANK: Readonly<Record<Ticket['priority'], number>> = { low: 0, no
 
 const OPEN_STATUSES = ['new', 'in_progress', 'reopened'] as const;
 
-/** Errors that mean "the database is not reachable now", as opposed to "the request is wrong". */
-export function isUnavailable(err: unknown): boolean {
-  return (
-    err instanceof MongoNetworkError ||
-    err instanceof MongoServerSelectionError ||
-    err instanceof MongoNotConnectedError ||
-    err instanceof MongoTopologyClosedError ||
-    (err instanceof Error && /ECONNREFUSED|ECONNRESET|socket|connection .* closed|Topology is closed/i.test(err.message))
-  );
-}
+export { isUnavailable };
 
 /** Whether two ticket documents record the same intake: same customer, same moment, same text. */
 function sameIntake(a: TicketDoc, b: TicketDoc): boolean {
