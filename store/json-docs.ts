@@ -274,9 +274,13 @@ export class JsonDocs<T> {
       if (busy.length === 0) return;
       // Until they are stored, or until one of them starts waiting for the database.
       await new Promise<void>((resolve) => {
-        this.onRetry.add(resolve);
-        void Promise.all(busy).then(resolve, resolve);
-      }).finally(() => undefined);
+        const wake = () => {
+          this.onRetry.delete(wake);
+          resolve();
+        };
+        this.onRetry.add(wake);
+        void Promise.all(busy).then(wake, wake);
+      });
     }
   }
 
@@ -351,8 +355,7 @@ export class JsonDocs<T> {
             // Ahead of changes queued since: they were made after these.
             this.queues.set(id, [...batch, ...(this.queues.get(id) ?? [])]);
             this.retrying.add(id);
-            for (const wake of this.onRetry) wake();
-            this.onRetry.clear();
+            for (const wake of [...this.onRetry]) wake();
             await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** Math.min(attempt, 5))));
             continue;
           }
