@@ -108,6 +108,11 @@ function cacheSet(key: string, entry: Cached): void {
  */
 export const OUTAGE_RETRY_MS = 90_000;
 
+/** A write's pause before it is tried again; `now` ends it early. */
+interface RetryPause {
+  now: () => void;
+}
+
 /** A collection of JSON read-model documents of type `T`. */
 export class JsonDocs<T> {
   private readonly docs: Collection<JsonDoc>;
@@ -116,10 +121,10 @@ export class JsonDocs<T> {
   private readonly running = new Set<string>();
   /** The drain in progress per document (reads wait for it). */
   private readonly draining = new Map<string, Promise<void>>();
-  /** Documents whose write failed for want of the database and waits to be tried again. */
-  private readonly retrying = new Set<string>();
-  /** Reads waiting in {@link idle}, woken when a write starts waiting for the database. */
-  private readonly onRetry = new Set<() => void>();
+  /** Documents whose write failed for want of the database, paused before it is tried again. */
+  private readonly paused = new Map<string, RetryPause>();
+  /** Reads waiting in {@link idle}, woken when a write pauses for the database. */
+  private readonly onPause = new Set<() => void>();
   /** Documents whose batch is waiting `batchMs` before its write starts. */
   private readonly waiting = new Map<string, NodeJS.Timeout>();
   private readonly batchMs: number;
@@ -262,23 +267,35 @@ export class JsonDocs<T> {
   }
 
   /**
-   * Resolves when this process has no mutation of these documents queued or being stored, except
-   * for documents whose write waits for the database to come back: a read of those answers (or
-   * fails) at once, without the changes still waiting.
+   * Resolves when this process has no mutation of these documents queued or being stored. A write
+   * waiting to be tried again after the database went away is tried now; if that fails too (the
+   * database is still away), the read goes on without it and answers, or fails, at once.
    */
   private async idle(ids: readonly string[]): Promise<void> {
     // A read does not wait out a batch's delay: the batch is written now.
     for (const id of ids) if (this.waiting.has(id)) this.start(id);
+    // Writes retried for this read, and the pause each was in (a new pause means it failed again).
+    const kicked = new Map<string, RetryPause>();
+    for (const id of ids) {
+      const pause = this.paused.get(id);
+      if (!pause) continue;
+      kicked.set(id, pause);
+      pause.now();
+    }
     for (;;) {
-      const busy = ids.filter((id) => !this.retrying.has(id)).map((id) => this.draining.get(id)).filter((p): p is Promise<void> => p !== undefined);
+      for (const [id, pause] of kicked) {
+        const current = this.paused.get(id);
+        if (current && current !== pause) kicked.delete(id);
+      }
+      const busy = ids.filter((id) => (kicked.has(id) || !this.paused.has(id)) && this.draining.has(id)).map((id) => this.draining.get(id)!);
       if (busy.length === 0) return;
-      // Until they are stored, or until one of them starts waiting for the database.
+      // Until they are stored, or until one of them pauses for the database.
       await new Promise<void>((resolve) => {
         const wake = () => {
-          this.onRetry.delete(wake);
+          this.onPause.delete(wake);
           resolve();
         };
-        this.onRetry.add(wake);
+        this.onPause.add(wake);
         void Promise.all(busy).then(wake, wake);
       });
     }
@@ -335,7 +352,7 @@ export class JsonDocs<T> {
    * database went away (or, after it, on a claim the failed write left behind, which turns stale
    * after 30 s) is kept and tried again, for up to {@link OUTAGE_RETRY_MS}: the ticket write it
    * follows is already stored, and a change dropped here stays missing until `stats:rebuild`.
-   * Meanwhile reads do not wait for it (see {@link idle}).
+   * A read in this process tries it again at once, and goes on without it if that fails too (see {@link idle}).
    */
   private async drain(id: string): Promise<void> {
     this.running.add(id);
@@ -354,14 +371,21 @@ export class JsonDocs<T> {
           if ((isUnavailable(err) || err instanceof ConflictError) && Date.now() - failingSince < OUTAGE_RETRY_MS) {
             // Ahead of changes queued since: they were made after these.
             this.queues.set(id, [...batch, ...(this.queues.get(id) ?? [])]);
-            this.retrying.add(id);
-            for (const wake of [...this.onRetry]) wake();
-            await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** Math.min(attempt, 5))));
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)));
+              this.paused.set(id, {
+                now: () => {
+                  clearTimeout(timer);
+                  resolve();
+                },
+              });
+              for (const wake of [...this.onPause]) wake();
+            });
             continue;
           }
           for (const p of batch) p.reject(err);
         } finally {
-          this.retrying.delete(id);
+          this.paused.delete(id);
         }
       }
     } finally {

@@ -2,11 +2,17 @@
  * Read-model documents (store/json-docs.ts) on the real test database: changes batched for
  * `batchMs` reach the database in one compare-and-set, a read in the same process never waits the
  * delay out and sees every queued change, and concurrent writers (two instances, as two processes
- * hold) lose no change.
+ * hold) lose no change. A change whose write fails because the database went away is kept and
+ * stored when it is back.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { clientOptions } from '../../store/database.js';
+import { startEmbeddedServer } from '../../store/embedded-server.js';
 import { JsonDocs } from '../../store/json-docs.js';
 
 const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
@@ -61,5 +67,36 @@ describe('JsonDocs with batchMs', () => {
     const stored = await new JsonDocs<Counter>(db, 'counterC', () => ({ n: 0, seen: [] })).get('c');
     expect(stored?.n).toBe(30);
     expect(new Set(stored?.seen).size).toBe(30);
+  });
+});
+
+describe('JsonDocs when the database goes away', () => {
+  it('keeps a change whose write failed for want of the database, and stores it once the database is back; reads meanwhile fail at once', async () => {
+    const server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), 'jdocs-outage-')) });
+    const own = new MongoClient(server.uri, clientOptions(800));
+    try {
+      await own.connect();
+      const docs = new JsonDocs<Counter>(own.db('jdocs_outage'), 'counter', () => ({ n: 0, seen: [] }), { batchMs: 200 });
+      await docs.update('c', (d) => void (d.n += 1));
+      // A change made as the database goes away (the ticket it follows was stored just before).
+      await server.stop();
+      let stored = false;
+      const pending = docs.update('c', (d) => (d.n++, d.seen.push('during'))).then(() => (stored = true));
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(stored).toBe(false);
+      // A read does not wait for the kept change while the database is away: it fails as any read would.
+      const t0 = performance.now();
+      await expect(docs.get('c')).rejects.toThrow();
+      expect(performance.now() - t0).toBeLessThan(15_000);
+      await server.restart();
+      // A read once the database is back sees the kept change (it is tried again for the read).
+      expect(await docs.get('c')).toEqual({ n: 2, seen: ['during'] });
+      await pending;
+      expect(stored).toBe(true);
+      expect(await new JsonDocs<Counter>(own.db('jdocs_outage'), 'counter', () => ({ n: 0, seen: [] })).get('c')).toEqual({ n: 2, seen: ['during'] });
+    } finally {
+      await own.close();
+      await server.stop();
+    }
   });
 });
