@@ -239,11 +239,11 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     atomicUpdates,
     idLookupsIndexed: indexed,
     startMaintenance() {
-      // Claims are taken on FerretDB only.
-      const claims = atomicUpdates ? null : new Claims(opts.db);
+      // Tickets take claims on FerretDB only, but the read-model documents take them on MongoDB too.
+      const claims = new Claims(opts.db);
       let hours = 0;
       const pruner = setInterval(() => {
-        claims?.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
+        claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
         botState.sweepExpired().catch((err: Error) => opts.log.warn({ err: err.message }, 'sweeping expired conversation state failed'));
         // Once a day, when enabled: old closed tickets leave the working set.
         if (opts.archiveInBackground && ++hours % 24 === 1) {
