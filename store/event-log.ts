@@ -15,7 +15,8 @@
  * Delivery: the publishing process hands an event to its own listeners at once (no database round
  * trip on the common single-process path); other processes get it on their next poll. A poll reads
  * events written since a little before the previous poll began (`overlapMs`: an insert that was in
- * flight while the previous poll read is still found), and ids already delivered are skipped.
+ * flight while the previous poll read is still found), and ids already delivered are skipped; an
+ * insert that lands later than that is stored again where the polls will find it (restampIfLate).
  * A process without listeners does not poll at all.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,6 +28,10 @@ export const EVENT_BUCKET_MS = 60_000;
 const SLOTS = 20;
 const KEEP_MS = (SLOTS / 2 - 1) * EVENT_BUCKET_MS;
 const BASE = 'deskEvents';
+/** How late an event's insert may land and still be stored again under its landing time (see restampIfLate). */
+const LATE_LIMIT_MS = 30_000;
+/** The `_id` suffix of that second copy. */
+const LATE_SUFFIX = '~late';
 const slotCollection = (minute: number) => `${BASE}_${minute % SLOTS}`;
 
 interface EventDoc {
@@ -80,9 +85,30 @@ export class MongoEventLog implements DeskEvents {
     this.db
       .collection<EventDoc>(slotCollection(Math.floor(ms / EVENT_BUCKET_MS)))
       .insertOne(doc)
+      .then(() => this.restampIfLate(doc, ms))
       .catch((err: Error) => this.opts.log?.warn({ err: err.message, type: event.type }, 'desk event not stored; other processes miss it'));
     this.clearAhead(ms);
     return event;
+  }
+
+  /**
+   * A poll reads back to `overlapMs` before the previous poll began, by the time an event was
+   * published. An insert that reached the database later than that (a busy single-writer database
+   * queues writes for seconds) may have slipped past every poll; so it is stored once more, dated
+   * when that copy will likely land, with the same event id (readers skip ids they delivered). Up to
+   * {@link LATE_LIMIT_MS}; later than that it is logged.
+   */
+  private async restampIfLate(doc: EventDoc, publishedMs: number): Promise<void> {
+    const landed = this.now();
+    const late = landed - publishedMs;
+    if (late <= this.overlapMs - this.pollMs) return;
+    if (late > LATE_LIMIT_MS) {
+      this.opts.log?.warn({ lateMs: late, id: doc._id }, 'desk event stored too late; other processes may miss it');
+      return;
+    }
+    // Dated when it will likely land (as late again), not when it was sent: the copy waits in the
+    // same queue, and one dated earlier than that would slip past the polls the same way.
+    await this.db.collection<EventDoc>(slotCollection(Math.floor(landed / EVENT_BUCKET_MS))).insertOne({ ...doc, _id: `${doc._id}${LATE_SUFFIX}`, at: new Date(landed + late) });
   }
 
   /** Creates the ring's collections (at start, before any write: see the module comment). */
@@ -119,7 +145,9 @@ export class MongoEventLog implements DeskEvents {
     const oldest = now - this.keepMs;
     const from = Math.max(oldest, afterId ? (eventIdTime(afterId) ?? oldest) : now - 60_000);
     const docs = await this.read(from, now);
-    const events = docs.filter((e) => !afterId || compareEventIds(e.id, afterId) > 0).sort((a, b) => compareEventIds(a.id, b.id));
+    // An event stored late is there twice (see restampIfLate): once each.
+    const unique = [...new Map(docs.map((e) => [e.id, e])).values()];
+    const events = unique.filter((e) => !afterId || compareEventIds(e.id, afterId) > 0).sort((a, b) => compareEventIds(a.id, b.id));
     return events.slice(0, limit);
   }
 
@@ -156,8 +184,8 @@ export class MongoEventLog implements DeskEvents {
       events.sort((a, b) => compareEventIds(a.id, b.id));
       for (const e of events) this.deliver(e, eventIdTime(e.id) ?? start);
       this.lastPollStart = start;
-      // Ids older than the overlap can no longer be read again by a poll.
-      for (const [id, t] of this.delivered) if (t < start - this.overlapMs * 2 - this.pollMs) this.delivered.delete(id);
+      // Ids older than the overlap (and the late copies' limit) can no longer be read again by a poll.
+      for (const [id, t] of this.delivered) if (t < start - this.overlapMs * 2 - this.pollMs - LATE_LIMIT_MS) this.delivered.delete(id);
     } catch (err) {
       this.opts.log?.warn({ err: (err as Error).message }, 'reading desk events failed; will retry');
     } finally {

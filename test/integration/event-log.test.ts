@@ -1,0 +1,69 @@
+/**
+ * Desk events between processes (store/event-log.ts) on the real test database: another process's
+ * event reaches this one's listeners once, also when its insert reaches the database seconds after
+ * it was published (a busy single-writer database queues writes), which polls reading back only
+ * `overlapMs` would miss.
+ */
+import { randomUUID } from 'node:crypto';
+import { MongoClient, type Collection, type Db } from 'mongodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import type { DeskEvent } from '../../desk/events.js';
+import { MongoEventLog } from '../../store/event-log.js';
+
+const client = new MongoClient(inject('mongoUri'));
+const db = client.db(`events_${randomUUID().slice(0, 8)}`);
+
+afterAll(async () => {
+  await db.dropDatabase().catch(() => undefined);
+  await client.close();
+});
+
+/** The database as a process whose inserts land `delayMs` late sees it. */
+function slowInserts(target: Db, delayMs: number): Db {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      if (prop !== 'collection') return Reflect.get(t, prop, receiver) as unknown;
+      return (name: string) =>
+        new Proxy(t.collection(name), {
+          get(c: Collection, p, r) {
+            if (p !== 'insertOne') return Reflect.get(c, p, r) as unknown;
+            return async (...args: Parameters<Collection['insertOne']>) => {
+              await new Promise((resolve) => setTimeout(resolve, delayMs));
+              return c.insertOne(...args);
+            };
+          },
+        });
+    },
+  });
+}
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('desk events between processes', () => {
+  it('reach another process once, also when the insert lands later than the polls read back', async () => {
+    const reader = new MongoEventLog(db, { pollMs: 100, overlapMs: 1_000 });
+    await reader.prepare();
+    const got: DeskEvent[] = [];
+    const stop = reader.subscribe((e) => got.push(e));
+    try {
+      const fast = new MongoEventLog(db, { pollMs: 100, overlapMs: 1_000 });
+      const slow = new MongoEventLog(slowInserts(db, 2_500), { pollMs: 100, overlapMs: 1_000 });
+      const a = fast.publish({ type: 'ticket.created', ticketNumber: 'T20261206-0001', channelId: 'webchat' });
+      const b = slow.publish({ type: 'ticket.created', ticketNumber: 'T20261206-0002', channelId: 'webchat' });
+      // Its copy goes through the same slow inserts: 2 × 2.5 s, then a poll.
+      await wait(7_000);
+      expect(got.map((e) => e.id).sort()).toEqual([a.id, b.id].sort());
+      // The late one was stored twice (the copy under its landing time), the prompt one once.
+      const all = await Promise.all(Array.from({ length: 20 }, (_, i) => db.collection(`deskEvents_${i}`).find({}).toArray()));
+      const ids = all.flat().map((d) => String(d._id));
+      expect(ids.filter((id) => id.startsWith(b.id))).toHaveLength(2);
+      expect(ids.filter((id) => id.startsWith(a.id))).toHaveLength(1);
+      // A resume by id lists each event once.
+      expect((await reader.since(null)).map((e) => e.id).sort()).toEqual([a.id, b.id].sort());
+    } finally {
+      stop();
+      reader.close();
+    }
+  });
+});
