@@ -136,7 +136,7 @@ export class MongoCustomerRepository {
   /** The shards {@link identities} last read and the identities built from them. */
   private lastDirectory: { shards: DirectoryShard[]; identities: Map<string, IdentitySummary> } | null = null;
 
-  /** `opts.batchMs`: see store/json-docs.ts. */
+  /** `opts.batchMs`, `opts.outageRetryMs`: see store/json-docs.ts. */
   constructor(db: Db, opts: JsonDocsOptions = {}) {
     this.tickets = new JsonDocs<IdentityTickets>(db, 'customerTickets', () => ({ tickets: [] }), opts);
     this.directory = new JsonDocs<DirectoryShard>(db, 'customerDirectory', () => ({ identities: {} }), opts);

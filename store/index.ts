@@ -22,6 +22,7 @@ import { MongoEventLog } from './event-log.js';
 import { MongoHandoverRepository } from './handover-repository.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import { heldMessagesPath } from './held-messages.js';
+import { OUTAGE_RETRY_MS } from './json-docs.js';
 import { ReceiptJournal } from './receipt-journal.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
@@ -161,7 +162,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const outbox = new FileOutbox(opts.outboxPath, opts.log);
   const held = new FileOutbox(heldMessagesPath(opts.outboxPath), opts.log);
   const receipts = new ReceiptJournal(`${opts.outboxPath}.live-lines`, opts.log);
-  const batch = { batchMs: opts.readModelBatchMs ?? 0 };
+  // The read models follow ticket writes already stored: a change the database could not take is kept.
+  const batch = { batchMs: opts.readModelBatchMs ?? 0, outageRetryMs: OUTAGE_RETRY_MS };
   const counters = new TicketCounters(opts.db, batch);
   const customers = new MongoCustomerRepository(opts.db, batch);
   const atomicUpdates = await updatesAreAtomic(opts.db);

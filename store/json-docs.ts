@@ -51,6 +51,13 @@ export interface JsonDocsOptions {
    * default, writes at once). Reads in this process never wait for it.
    */
   batchMs?: number;
+  /**
+   * How long a change whose write failed for want of the database is kept and tried again (ms; 0,
+   * the default, fails its `update()` at once). For documents that follow writes already stored
+   * and that nobody awaits (the read models: see {@link OUTAGE_RETRY_MS}); a caller that awaits
+   * its change, and falls back when the database is away, keeps the default.
+   */
+  outageRetryMs?: number;
 }
 
 /**
@@ -102,9 +109,9 @@ function cacheSet(key: string, entry: Cached): void {
 }
 
 /**
- * How long a read-model change that failed for want of the database is tried again: long enough
- * for the supervised embedded server to come back (seconds) and for a claim the failed write left
- * behind to turn stale (30 s, see claims.ts).
+ * How long the read models keep a change that failed for want of the database (`outageRetryMs`):
+ * long enough for the supervised embedded server to come back (seconds) and for a claim the failed
+ * write left behind to turn stale (30 s, see claims.ts).
  */
 export const OUTAGE_RETRY_MS = 90_000;
 
@@ -128,6 +135,7 @@ export class JsonDocs<T> {
   /** Documents whose batch is waiting `batchMs` before its write starts. */
   private readonly waiting = new Map<string, NodeJS.Timeout>();
   private readonly batchMs: number;
+  private readonly outageRetryMs: number;
   /** This instance's prefix in the read cache. */
   private readonly instance = String(++instances);
 
@@ -140,6 +148,7 @@ export class JsonDocs<T> {
     this.docs = db.collection<JsonDoc>(collectionName);
     this.claims = new Claims(db);
     this.batchMs = opts.batchMs ?? 0;
+    this.outageRetryMs = opts.outageRetryMs ?? 0;
   }
 
   /** The document, or null when it was never written. */
@@ -350,7 +359,7 @@ export class JsonDocs<T> {
   /**
    * Writes the document's queued changes until none is left. A batch that fails because the
    * database went away (or, after it, on a claim the failed write left behind, which turns stale
-   * after 30 s) is kept and tried again, for up to {@link OUTAGE_RETRY_MS}: the ticket write it
+   * after 30 s) is kept and tried again, for up to `outageRetryMs` (read models): the ticket write it
    * follows is already stored, and a change dropped here stays missing until `stats:rebuild`.
    * A read in this process tries it again at once, and goes on without it if that fails too (see {@link idle}).
    */
@@ -368,7 +377,7 @@ export class JsonDocs<T> {
           for (const p of batch) p.resolve();
         } catch (err) {
           failingSince ??= Date.now();
-          if ((isUnavailable(err) || err instanceof ConflictError) && Date.now() - failingSince < OUTAGE_RETRY_MS) {
+          if ((isUnavailable(err) || err instanceof ConflictError) && Date.now() - failingSince < this.outageRetryMs) {
             // Ahead of changes queued since: they were made after these.
             this.queues.set(id, [...batch, ...(this.queues.get(id) ?? [])]);
             await new Promise<void>((resolve) => {

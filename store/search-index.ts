@@ -68,7 +68,7 @@ export class SearchIndex {
   /** Months this process knows are listed (the list is written once per new month). */
   private readonly listed = new Set<string>();
 
-  /** `opts.batchMs`: see store/json-docs.ts. */
+  /** `opts.batchMs`, `opts.outageRetryMs`: see store/json-docs.ts. */
   constructor(
     private readonly db: Db,
     private readonly opts: JsonDocsOptions = {},

@@ -13,7 +13,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { clientOptions } from '../../store/database.js';
 import { startEmbeddedServer } from '../../store/embedded-server.js';
-import { JsonDocs } from '../../store/json-docs.js';
+import { JsonDocs, OUTAGE_RETRY_MS } from '../../store/json-docs.js';
 
 const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
 const db = client.db(`jdocs_${randomUUID().slice(0, 8)}`);
@@ -76,7 +76,7 @@ describe('JsonDocs when the database goes away', () => {
     const own = new MongoClient(server.uri, clientOptions(800));
     try {
       await own.connect();
-      const docs = new JsonDocs<Counter>(own.db('jdocs_outage'), 'counter', () => ({ n: 0, seen: [] }), { batchMs: 200 });
+      const docs = new JsonDocs<Counter>(own.db('jdocs_outage'), 'counter', () => ({ n: 0, seen: [] }), { batchMs: 200, outageRetryMs: OUTAGE_RETRY_MS });
       await docs.update('c', (d) => void (d.n += 1));
       // A change made as the database goes away (the ticket it follows was stored just before).
       await server.stop();
@@ -94,6 +94,25 @@ describe('JsonDocs when the database goes away', () => {
       await pending;
       expect(stored).toBe(true);
       expect(await new JsonDocs<Counter>(own.db('jdocs_outage'), 'counter', () => ({ n: 0, seen: [] })).get('c')).toEqual({ n: 2, seen: ['during'] });
+    } finally {
+      await own.close();
+      await server.stop();
+    }
+  });
+});
+
+describe('JsonDocs without outageRetryMs', () => {
+  it('fails a change at once when the database is away (callers that await it fall back)', async () => {
+    const server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), 'jdocs-outage-')) });
+    const own = new MongoClient(server.uri, clientOptions(800));
+    try {
+      await own.connect();
+      const docs = new JsonDocs<Counter>(own.db('jdocs_outage'), 'counter', () => ({ n: 0, seen: [] }));
+      await docs.update('c', (d) => void (d.n += 1));
+      await server.stop();
+      const t0 = performance.now();
+      await expect(docs.update('c', (d) => void (d.n += 1))).rejects.toThrow();
+      expect(performance.now() - t0).toBeLessThan(15_000);
     } finally {
       await own.close();
       await server.stop();
