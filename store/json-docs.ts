@@ -115,11 +115,6 @@ function cacheSet(key: string, entry: Cached): void {
  */
 export const OUTAGE_RETRY_MS = 90_000;
 
-/** A write's pause before it is tried again; `now` ends it early. */
-interface RetryPause {
-  now: () => void;
-}
-
 /** A collection of JSON read-model documents of type `T`. */
 export class JsonDocs<T> {
   private readonly docs: Collection<JsonDoc>;
@@ -129,7 +124,8 @@ export class JsonDocs<T> {
   /** The drain in progress per document (reads wait for it). */
   private readonly draining = new Map<string, Promise<void>>();
   /** Documents whose write failed for want of the database, paused before it is tried again. */
-  private readonly paused = new Map<string, RetryPause>();
+  /** Per document, the call that ends its pause early (a new one each time it pauses again). */
+  private readonly paused = new Map<string, () => void>();
   /** Reads waiting in {@link idle}, woken when a write pauses for the database. */
   private readonly onPause = new Set<() => void>();
   /** Documents whose batch is waiting `batchMs` before its write starts. */
@@ -284,12 +280,12 @@ export class JsonDocs<T> {
     // A read does not wait out a batch's delay: the batch is written now.
     for (const id of ids) if (this.waiting.has(id)) this.start(id);
     // Writes retried for this read, and the pause each was in (a new pause means it failed again).
-    const kicked = new Map<string, RetryPause>();
+    const kicked = new Map<string, () => void>();
     for (const id of ids) {
       const pause = this.paused.get(id);
       if (!pause) continue;
       kicked.set(id, pause);
-      pause.now();
+      pause();
     }
     for (;;) {
       for (const [id, pause] of kicked) {
@@ -382,11 +378,9 @@ export class JsonDocs<T> {
             this.queues.set(id, [...batch, ...(this.queues.get(id) ?? [])]);
             await new Promise<void>((resolve) => {
               const timer = setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)));
-              this.paused.set(id, {
-                now: () => {
-                  clearTimeout(timer);
-                  resolve();
-                },
+              this.paused.set(id, () => {
+                clearTimeout(timer);
+                resolve();
               });
               for (const wake of [...this.onPause]) wake();
             });
