@@ -29,6 +29,10 @@ const OFFLINE_CHANNELS = ['phone', 'walk-in', 'letter', 'other'];
 /** The ticket in an API answer: the ticket itself, or {ticket, …}. */
 const ticketOf = (res) => (res && typeof res === 'object' && res.ticket && typeof res.ticket === 'object' ? res.ticket : res);
 
+/**
+ * Renders the page. `page` is what every panel reads: the ticket as last loaded, the lists the forms
+ * use, and `edit`, which runs a change and re-renders every panel with the ticket it returns.
+ */
 export async function render(ctx) {
   const number = ctx.parts[1] ?? '';
   const [tax, initial, staff, canned] = await Promise.all([
@@ -37,10 +41,22 @@ export async function render(ctx) {
     assignees().catch(() => ({ items: [] })),
     api(`/api/tickets/${encodeURIComponent(number)}/canned-replies`).catch(() => ({ items: [] })),
   ]);
-  const users = (staff?.items ?? []).map((u) => u.username);
   if (!ctx.isCurrent()) return;
-  let ticket = initial;
-  ctx.setTitle(ticket.number);
+  const page = {
+    ctx,
+    number,
+    tax,
+    canned,
+    users: (staff?.items ?? []).map((u) => u.username),
+    ticket: initial,
+    edit,
+    // The reply and note inputs survive re-rendering (nobody loses a half-written text).
+    replyText: h('textarea', { id: uid('reply'), name: 'reply', rows: 3, maxlength: 4000, required: true, 'data-testid': 'reply-text' }),
+    replyStatus: h('p', { class: 'form-message', role: 'status', 'data-testid': 'reply-status' }),
+    noteText: h('textarea', { id: uid('note'), name: 'note', rows: 2, maxlength: 4000 }),
+    profileSlot: h('p'),
+  };
+  ctx.setTitle(page.ticket.number);
 
   const banner = h('div', { class: 'banner-slot' });
   const head = h('div', { class: 'page-head ticket-head' });
@@ -54,8 +70,18 @@ export async function render(ctx) {
   const files = attachmentsPanel(number, ctx);
   ctx.onCleanup(files.dispose);
 
+  function renderAll() {
+    replace(head, ...headLines(page.ticket));
+    replace(conversation, ...conversationPanel(page));
+    replace(followUp, ...followUpPanel(page));
+    replace(explanation, ...explanationPanel(tax, page.ticket));
+    replace(correction, ...correctionPanel(page));
+    replace(customer, ...customerPanel(page.ticket, page.profileSlot));
+    replace(notes, ...notesPanel(page));
+    replace(history, ...historyPanel(tax, page.ticket));
+  }
   /** Shows that someone else changed the ticket; the user reloads instead of overwriting. */
-  const conflict = () => {
+  function conflict() {
     replace(
       banner,
       h(
@@ -67,10 +93,10 @@ export async function render(ctx) {
       ),
     );
     banner.querySelector('button')?.focus();
-  };
+  }
   async function reload(quiet = false) {
     try {
-      ticket = await api(`/api/tickets/${encodeURIComponent(number)}`);
+      page.ticket = await api(`/api/tickets/${encodeURIComponent(number)}`);
       replace(banner);
       renderAll();
       if (!quiet) ctx.notify(t('ticket.reloaded'));
@@ -84,7 +110,7 @@ export async function render(ctx) {
     try {
       const res = await request();
       const next = ticketOf(res);
-      if (next && typeof next === 'object' && next.number) ticket = next;
+      if (next && typeof next === 'object' && next.number) page.ticket = next;
       replace(banner);
       renderAll();
       ctx.refreshWork();
@@ -97,386 +123,6 @@ export async function render(ctx) {
     } finally {
       if (button) button.disabled = false;
     }
-  }
-
-  function renderHead() {
-    const back = sessionStorage.getItem(LIST_KEY) || '#/inbox';
-    replace(
-      head,
-      h('a', { href: back, class: 'back' }, `← ${t('ticket.back')}`),
-      h(
-        'h1',
-        { id: 'ticket-h1' },
-        h('span', { class: 'mono', 'data-testid': 'ticket-number' }, ticket.number),
-        ' ',
-        h('span', { class: ['status', `status-${ticket.status}`], 'data-testid': 'ticket-status' }, f.statusName(ticket.status)),
-        ticket.needsReview ? h('span', { class: 'badge badge-warn' }, t('ticket.review')) : null,
-        ticket.spam ? h('span', { class: 'badge badge-muted' }, t('ticket.spam')) : null,
-        !ticket.spam && ticket.suspectedSpam ? h('span', { class: 'badge badge-warn', 'data-testid': 'suspected-spam' }, t('ticket.suspectedSpam')) : null,
-      ),
-      h('p', { class: 'muted' }, t('ticket.createdLine', { at: f.dateTime(ticket.createdAt), channel: f.channelName(ticket.customer?.channelId), updated: f.dateTime(ticket.updatedAt) })),
-      ticket.formerNumber ? h('p', { class: 'small', 'data-testid': 'former-number' }, t('ticket.formerNumber', { number: ticket.formerNumber })) : null,
-      ticket.satisfaction
-        ? h('p', { 'data-testid': 'satisfaction' }, t('ticket.satisfaction', { score: ticket.satisfaction.score }), ticket.satisfaction.comment ? ` — ${ticket.satisfaction.comment}` : '')
-        : null,
-      ticket.dueAt
-        ? h(
-            'p',
-            { class: ['due-line', ticket.overdue && 'overdue'], 'data-testid': 'due' },
-            t('ticket.dueLine', { at: f.dateTime(ticket.dueAt), priority: f.priorityName(ticket.priority) }),
-            ticket.overdue ? h('span', { class: 'badge badge-error', 'data-testid': 'overdue' }, t('ticket.overdue')) : null,
-            ticket.waiting ? h('span', { class: 'badge badge-muted', 'data-testid': 'waiting' }, t('ticket.waiting')) : null,
-          )
-        : null,
-    );
-  }
-
-  function renderConversation() {
-    const entries = [
-      { who: 'customer', text: ticket.text?.original ?? '', at: ticket.createdAt, first: true },
-      ...(ticket.messages ?? []).map((m) => ({ who: 'customer', text: m.text, at: m.at })),
-      ...(ticket.replies ?? []).map((r) => ({ who: 'staff', id: r.id, text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error })),
-    ].sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime() || (a.first ? -1 : b.first ? 1 : 0));
-    const replyBox = renderReplyBox();
-    replace(
-      conversation,
-      h('h2', { id: 'conv-title' }, t('ticket.conversation')),
-      h(
-        'ol',
-        { class: 'timeline', 'data-testid': 'timeline' },
-        entries.map((e) =>
-          h(
-            'li',
-            { class: ['msg', `msg-${e.who}`] },
-            h(
-              'div',
-              { class: 'msg-meta' },
-              h('strong', null, e.who === 'staff' ? e.by : ticket.customer?.name || t('ticket.customerLabel')),
-              h('time', { datetime: e.at }, f.dateTime(e.at)),
-              e.who === 'staff'
-                ? h('span', { class: ['badge', e.delivered ? 'badge-ok' : 'badge-error'], 'data-testid': 'delivery', title: e.error ?? '' }, e.delivered ? t('reply.delivered') : t('reply.notDelivered'))
-                : null,
-            ),
-            h('p', { class: 'msg-text' }, e.text),
-            e.who === 'staff' && !e.delivered && e.error ? h('p', { class: 'error-text small' }, e.error) : null,
-            e.who === 'staff' && !e.delivered && e.id ? retryButton(e.id) : null,
-          ),
-        ),
-      ),
-      replyBox,
-    );
-  }
-
-  /** Sends an undelivered reply again (the outcome is recorded on that reply). */
-  function retryButton(id) {
-    const button = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'retry-reply' }, t('reply.retry'));
-    button.onclick = () => edit(button, () => api(`/api/tickets/${encodeURIComponent(number)}/replies/${encodeURIComponent(id)}/retry`, { method: 'POST' }));
-    return button;
-  }
-
-  // The reply and note inputs survive re-rendering (nobody loses a half-written text).
-  const replyText = h('textarea', { id: uid('reply'), name: 'reply', rows: 3, maxlength: 4000, required: true, 'data-testid': 'reply-text' });
-  const replyStatus = h('p', { class: 'form-message', role: 'status', 'data-testid': 'reply-status' });
-  function renderReplyBox() {
-    const send = h('button', { type: 'submit', class: 'btn btn-primary' }, t('reply.send'));
-    const items = canned?.items ?? [];
-    const pick = select({ name: 'canned', 'data-testid': 'canned-replies', 'aria-label': t('canned.label') }, [{ value: '', label: items.length ? t('canned.choose') : t('canned.none') }, ...items.map((c) => ({ value: c.id, label: c.title }))], '');
-    pick.disabled = items.length === 0;
-    pick.onchange = () => {
-      const c = items.find((x) => x.id === pick.value);
-      if (!c) return;
-      // Into the box for the agent to adjust; a half-written text keeps its place before it.
-      replyText.value = replyText.value.trim() ? `${replyText.value.trimEnd()}\n${c.text}` : c.text;
-      pick.value = '';
-      replyText.focus();
-    };
-    return h(
-      'form',
-      {
-        class: 'reply-box',
-        onsubmit: async (e) => {
-          e.preventDefault();
-          const text = replyText.value.trim();
-          if (!text) {
-            replyStatus.className = 'form-message error';
-            replyStatus.textContent = t('reply.empty');
-            replyText.focus();
-            return;
-          }
-          replyStatus.className = 'form-message';
-          replyStatus.textContent = t('reply.sending');
-          const res = await edit(send, () => api(`/api/tickets/${encodeURIComponent(number)}/replies`, { method: 'POST', body: { text } }));
-          if (res) {
-            replyText.value = '';
-            const delivered = res.delivered ?? res.reply?.delivered ?? ticket.replies?.at(-1)?.delivered;
-            replyStatus.className = ['form-message', delivered ? 'ok' : 'error'].join(' ');
-            replyStatus.textContent = delivered ? t('reply.sentDelivered') : t('reply.sentNotDelivered');
-          } else {
-            replyStatus.textContent = '';
-          }
-        },
-      },
-      h('div', { class: 'reply-head' }, h('label', { for: replyText.id }, t('reply.label')), h('span', { class: 'canned' }, pick)),
-      replyText,
-      // Calls, visits and letters have no channel to send on: the reply is a record of what staff told the customer.
-      h('p', { class: 'hint' }, OFFLINE_CHANNELS.includes(ticket.customer?.channelId) ? t('reply.offlineHint', { channel: f.channelName(ticket.customer?.channelId) }) : t('reply.hint', { channel: f.channelName(ticket.customer?.channelId) })),
-      h('div', { class: 'actions' }, send),
-      replyStatus,
-    );
-  }
-
-  function renderFollowUp() {
-    const next = STATUS_TRANSITIONS[ticket.status] ?? [];
-    const status = select({ name: 'status', id: uid('status') }, [{ value: ticket.status, label: `${f.statusName(ticket.status)} (${t('ticket.current')})` }, ...next.map((s) => ({ value: s, label: f.statusName(s) }))], ticket.status);
-    const priority = select({ name: 'priority', id: uid('priority') }, PRIORITIES.map((p) => ({ value: p, label: f.priorityName(p) })), ticket.priority);
-    // Only active staff accounts; a former colleague still on the ticket stays visible as such.
-    const options = [{ value: '', label: t('ticket.unassigned') }, ...users.map((u) => ({ value: u, label: u }))];
-    if (ticket.assignee && !users.includes(ticket.assignee)) options.push({ value: ticket.assignee, label: t('ticket.inactiveUser', { user: ticket.assignee }), disabled: true });
-    const assignee = select({ name: 'assignee', 'data-testid': 'assignee' }, options, ticket.assignee ?? '');
-    const save = h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save'));
-    const mine = h('button', { type: 'button', class: 'btn btn-ghost', disabled: !users.includes(ctx.user.username), onclick: () => (assignee.value = ctx.user.username) }, t('ticket.assignMe'));
-    replace(
-      followUp,
-      h('h2', { id: 'follow-title' }, t('ticket.followUp')),
-      h(
-        'form',
-        {
-          class: 'stack',
-          onsubmit: async (e) => {
-            e.preventDefault();
-            const patch = {};
-            if (status.value !== ticket.status) patch.status = status.value;
-            if (priority.value !== ticket.priority) patch.priority = priority.value;
-            const a = assignee.value.trim() || null;
-            if (a !== (ticket.assignee ?? null)) patch.assignee = a;
-            if (Object.keys(patch).length === 0) {
-              ctx.notify(t('ticket.nothingChanged'));
-              return;
-            }
-            await edit(save, () => api(`/api/tickets/${encodeURIComponent(number)}`, { method: 'PATCH', body: { ...patch, version: ticket.version } }), () => ctx.notify(t('ticket.saved')));
-          },
-        },
-        field(t('ticket.status'), status, next.length ? null : t('ticket.finalStatus')),
-        field(t('ticket.priority'), priority),
-        field(t('ticket.assignee'), assignee),
-        h('div', { class: 'actions' }, save, mine),
-        h('p', { class: 'muted small' }, t('ticket.version', { v: ticket.version })),
-      ),
-    );
-  }
-
-  function renderExplanation() {
-    const alts = Array.isArray(ticket.alternatives) ? ticket.alternatives.slice(0, 3) : [];
-    const kws = Array.isArray(ticket.keywords) ? ticket.keywords : [];
-    replace(
-      explanation,
-      h('h2', { id: 'expl-title' }, t('ticket.explanation')),
-      h(
-        'dl',
-        { class: 'facts' },
-        h('dt', null, t('ticket.topic')),
-        h('dd', { 'data-testid': 'ticket-topic' }, f.topicName(tax, ticket.topic)),
-        h('dt', null, t('ticket.type')),
-        h('dd', { 'data-testid': 'ticket-type' }, f.typeName(tax, ticket.type)),
-        h('dt', null, t('ticket.confidence')),
-        h('dd', null, h('span', { class: 'bar-row' }, bar(ticket.confidence, t('ticket.confidence')), h('span', { class: 'num' }, f.pct(ticket.confidence)))),
-        h('dt', null, t('ticket.reviewReason')),
-        h('dd', null, ticket.needsReview ? f.reasonName(ticket.reviewReason) : t('ticket.noReview')),
-        h('dt', null, t('ticket.lang')),
-        h('dd', null, f.langName(ticket.lang)),
-        h('dt', null, t('ticket.modelVersion')),
-        h('dd', { class: 'mono small' }, ticket.modelVersion ?? '—'),
-      ),
-      h('h3', null, t('ticket.alternatives')),
-      alts.length
-        ? h(
-            'ol',
-            { class: 'scores', 'data-testid': 'alternatives' },
-            alts.map((a) => h('li', null, h('span', { class: 'score-label', title: f.topicName(tax, a.topic) }, f.topicName(tax, a.topic)), bar(a.score, f.topicName(tax, a.topic)), h('span', { class: 'num' }, f.pct(a.score)))),
-          )
-        : h('p', { class: 'muted' }, t('common.none')),
-      h('h3', null, t('ticket.keywords')),
-      kws.length
-        ? h(
-            'ul',
-            { class: 'chips', 'data-testid': 'keywords' },
-            kws.map((k) => h('li', { class: 'chip', title: `${f.topicName(tax, k.topic)} · ${f.num(k.weight, 2)}` }, h('span', null, k.term), h('small', null, `${f.topicName(tax, k.topic)} ${f.num(k.weight, 2)}`))),
-          )
-        : h('p', { class: 'muted' }, t('ticket.noKeywords')),
-    );
-  }
-
-  function renderCorrection() {
-    const mk = (fieldName, items, current, name) => {
-      // Never prefilled with a value the ticket does not have: no label (spam, unclassified) shows "choose".
-      const value = ticket.spam ? '' : (current ?? '');
-      const sel = select(
-        { name: fieldName, id: uid(fieldName), 'data-testid': `correct-${fieldName}`, disabled: ticket.spam },
-        [...(value === '' ? [{ value: '', label: t('correct.choose'), disabled: true }] : []), ...(items ?? []).map((x) => ({ value: x.id, label: name(tax, x.id) }))],
-        value,
-      );
-      const btn = h('button', { type: 'submit', class: 'btn', 'data-testid': `correct-${fieldName}-submit`, disabled: ticket.spam }, t('correct.submit'));
-      return h(
-        'form',
-        {
-          class: 'inline-form',
-          onsubmit: async (e) => {
-            e.preventDefault();
-            if (!sel.value) {
-              ctx.notify(t('correct.chooseFirst'));
-              sel.focus();
-              return;
-            }
-            if (sel.value === (ticket[fieldName] ?? '')) {
-              ctx.notify(t('correct.same'));
-              return;
-            }
-            await edit(btn, () => api(`/api/tickets/${encodeURIComponent(number)}/corrections`, { method: 'POST', body: { field: fieldName, to: sel.value } }), () =>
-              ctx.notify(t('correct.done', { field: t(`ticket.${fieldName}`), to: name(tax, sel.value) })),
-            );
-          },
-        },
-        field(t(`ticket.${fieldName}`), sel),
-        btn,
-      );
-    };
-    replace(
-      correction,
-      h('h2', { id: 'corr-title' }, t('correct.title')),
-      h('p', { class: 'muted small' }, t(ticket.spam ? 'correct.spamFirst' : 'correct.intro')),
-      mk('topic', tax.topics, ticket.topic, f.topicName),
-      mk('type', tax.types, ticket.type, f.typeName),
-      renderReview(),
-    );
-  }
-
-  /** Confirm the classification, or decide spam / not spam: each becomes a training example. */
-  function renderReview() {
-    const path = (what) => `/api/tickets/${encodeURIComponent(number)}/${what}`;
-    const confirm = h('button', { type: 'button', class: 'btn', 'data-testid': 'confirm-review', disabled: ticket.spam || (!ticket.topic && !ticket.type) }, t('review.confirm'));
-    confirm.onclick = () => edit(confirm, () => api(path('review'), { method: 'POST' }), () => ctx.notify(t('review.confirmed')));
-    const toSpam = !ticket.spam;
-    const spam = h('button', { type: 'button', class: toSpam ? 'btn btn-danger' : 'btn', 'data-testid': toSpam ? 'mark-spam' : 'not-spam' }, t(toSpam ? 'spam.mark' : 'spam.unmark'));
-    spam.onclick = () => edit(spam, () => api(path('spam'), { method: 'POST', body: { spam: toSpam } }), () => ctx.notify(t(toSpam ? 'spam.marked' : 'spam.unmarked')));
-    const d = ticket.spamDecision;
-    return h(
-      'div',
-      { class: 'review-box', 'data-testid': 'review-box' },
-      h('h3', null, t('review.title')),
-      h('p', { class: 'muted small' }, t('review.intro')),
-      h('div', { class: 'actions' }, confirm, spam),
-      ticket.reviewedBy ? h('p', { class: 'small', 'data-testid': 'reviewed-by' }, t('review.confirmedBy', { by: ticket.reviewedBy, at: f.dateTime(ticket.reviewedAt) })) : null,
-      d ? h('p', { class: 'small', 'data-testid': 'spam-decision' }, t(d.spam ? 'spam.decidedSpam' : 'spam.decidedHam', { by: d.by, at: f.dateTime(d.at) })) : null,
-    );
-  }
-
-  const profileSlot = h('p');
-  function renderCustomer() {
-    const c = ticket.customer ?? {};
-    replace(
-      customer,
-      h('h2', { id: 'cust-title' }, t('ticket.customer')),
-      h(
-        'dl',
-        { class: 'facts' },
-        h('dt', null, t('customer.name')),
-        h('dd', null, c.name || '—'),
-        h('dt', null, t('ticket.channel')),
-        h('dd', null, f.channelName(c.channelId)),
-        h('dt', null, t('customer.userId')),
-        h('dd', { class: 'mono small break' }, c.userId ?? '—'),
-        h('dt', null, t('customer.phone')),
-        h('dd', null, ticket.contact?.phone ?? '—'),
-        h('dt', null, t('customer.email')),
-        h('dd', { class: 'break' }, ticket.contact?.email ?? '—'),
-      ),
-      profileSlot,
-    );
-  }
-  async function findProfile() {
-    const c = ticket.customer ?? {};
-    if (!c.userId) return;
-    try {
-      const res = await api('/api/customers', { query: { search: c.userId, pageSize: 10 } });
-      const match = (res?.items ?? []).find((x) => (x.identities ?? []).some((i) => i.channelId === c.channelId && i.userId === c.userId)) ?? (res?.items ?? [])[0];
-      if (match?.id) replace(profileSlot, h('a', { href: `#/customers/${encodeURIComponent(match.id)}`, 'data-testid': 'customer-profile-link' }, `${t('customer.openProfile')} →`));
-    } catch {
-      /* the profile link is optional */
-    }
-  }
-
-  const noteText = h('textarea', { id: uid('note'), name: 'note', rows: 2, maxlength: 4000 });
-  function renderNotes() {
-    const add = h('button', { type: 'submit', class: 'btn' }, t('notes.add'));
-    const list = ticket.notes ?? [];
-    replace(
-      notes,
-      h('h2', { id: 'notes-title' }, t('notes.title')),
-      list.length
-        ? h(
-            'ul',
-            { class: 'notes' },
-            list.map((n) => h('li', null, h('div', { class: 'msg-meta' }, h('strong', null, n.author), h('time', { datetime: n.at }, f.dateTime(n.at))), h('p', { class: 'msg-text' }, n.text))),
-          )
-        : h('p', { class: 'muted' }, t('notes.none')),
-      h(
-        'form',
-        {
-          class: 'stack',
-          onsubmit: async (e) => {
-            e.preventDefault();
-            const text = noteText.value.trim();
-            if (!text) {
-              noteText.focus();
-              return;
-            }
-            const ok = await edit(add, () => api(`/api/tickets/${encodeURIComponent(number)}/notes`, { method: 'POST', body: { text } }));
-            if (ok) noteText.value = '';
-          },
-        },
-        h('label', { for: noteText.id }, t('notes.label')),
-        noteText,
-        h('div', { class: 'actions' }, add),
-      ),
-    );
-  }
-
-  function renderHistory() {
-    const list = ticket.corrections ?? [];
-    replace(
-      history,
-      h('h2', { id: 'hist-title' }, t('ticket.corrections')),
-      list.length
-        ? h(
-            'ul',
-            { class: 'history', 'data-testid': 'corrections' },
-            list.map((c) => {
-              const name = c.field === 'type' ? f.typeName : f.topicName;
-              return h('li', null, t('ticket.correctionLine', { by: c.by, at: f.dateTime(c.at), field: t(`correct.field.${c.field}`), from: name(tax, c.from), to: name(tax, c.to) }));
-            }),
-          )
-        : h('p', { class: 'muted' }, t('ticket.noCorrections')),
-      ticket.firstResponseAt || ticket.resolvedAt || ticket.closedAt
-        ? h(
-            'dl',
-            { class: 'facts' },
-            ticket.firstResponseAt ? [h('dt', null, t('ticket.firstResponseAt')), h('dd', null, f.dateTime(ticket.firstResponseAt))] : null,
-            ticket.resolvedAt ? [h('dt', null, t('ticket.resolvedAt')), h('dd', null, f.dateTime(ticket.resolvedAt))] : null,
-            ticket.closedAt ? [h('dt', null, t('ticket.closedAt')), h('dd', null, f.dateTime(ticket.closedAt))] : null,
-          )
-        : null,
-    );
-  }
-
-  function renderAll() {
-    renderHead();
-    renderConversation();
-    renderFollowUp();
-    renderExplanation();
-    renderCorrection();
-    renderCustomer();
-    renderNotes();
-    renderHistory();
   }
 
   renderAll();
@@ -493,6 +139,380 @@ export async function render(ctx) {
     ctx.root,
     h('article', { class: 'page ticket', 'aria-labelledby': 'ticket-h1' }, head, banner, h('div', { class: 'ticket-grid' }, h('div', { class: 'col-main' }, conversation, files.section, notes, history), h('div', { class: 'col-side' }, followUp, explanation, correction, customer))),
   );
-  findProfile();
+  findProfile(page);
   void files.refresh();
 }
+
+/** The number, status, badges, dates, rating and due time. */
+function headLines(ticket) {
+  const back = sessionStorage.getItem(LIST_KEY) || '#/inbox';
+  return [
+    h('a', { href: back, class: 'back' }, `← ${t('ticket.back')}`),
+    h(
+      'h1',
+      { id: 'ticket-h1' },
+      h('span', { class: 'mono', 'data-testid': 'ticket-number' }, ticket.number),
+      ' ',
+      h('span', { class: ['status', `status-${ticket.status}`], 'data-testid': 'ticket-status' }, f.statusName(ticket.status)),
+      ticket.needsReview ? h('span', { class: 'badge badge-warn' }, t('ticket.review')) : null,
+      ticket.spam ? h('span', { class: 'badge badge-muted' }, t('ticket.spam')) : null,
+      !ticket.spam && ticket.suspectedSpam ? h('span', { class: 'badge badge-warn', 'data-testid': 'suspected-spam' }, t('ticket.suspectedSpam')) : null,
+    ),
+    h('p', { class: 'muted' }, t('ticket.createdLine', { at: f.dateTime(ticket.createdAt), channel: f.channelName(ticket.customer?.channelId), updated: f.dateTime(ticket.updatedAt) })),
+    ticket.formerNumber ? h('p', { class: 'small', 'data-testid': 'former-number' }, t('ticket.formerNumber', { number: ticket.formerNumber })) : null,
+    ticket.satisfaction
+      ? h('p', { 'data-testid': 'satisfaction' }, t('ticket.satisfaction', { score: ticket.satisfaction.score }), ticket.satisfaction.comment ? ` — ${ticket.satisfaction.comment}` : '')
+      : null,
+    ticket.dueAt
+      ? h(
+          'p',
+          { class: ['due-line', ticket.overdue && 'overdue'], 'data-testid': 'due' },
+          t('ticket.dueLine', { at: f.dateTime(ticket.dueAt), priority: f.priorityName(ticket.priority) }),
+          ticket.overdue ? h('span', { class: 'badge badge-error', 'data-testid': 'overdue' }, t('ticket.overdue')) : null,
+          ticket.waiting ? h('span', { class: 'badge badge-muted', 'data-testid': 'waiting' }, t('ticket.waiting')) : null,
+        )
+      : null,
+  ];
+}
+
+/** The customer's messages and the staff replies in time order, then the reply box. */
+function conversationPanel(page) {
+  const { ticket } = page;
+  const entries = [
+    { who: 'customer', text: ticket.text?.original ?? '', at: ticket.createdAt, first: true },
+    ...(ticket.messages ?? []).map((m) => ({ who: 'customer', text: m.text, at: m.at })),
+    ...(ticket.replies ?? []).map((r) => ({ who: 'staff', id: r.id, text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error })),
+  ].sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime() || (a.first ? -1 : b.first ? 1 : 0));
+  return [
+    h('h2', { id: 'conv-title' }, t('ticket.conversation')),
+    h(
+      'ol',
+      { class: 'timeline', 'data-testid': 'timeline' },
+      entries.map((e) =>
+        h(
+          'li',
+          { class: ['msg', `msg-${e.who}`] },
+          h(
+            'div',
+            { class: 'msg-meta' },
+            h('strong', null, e.who === 'staff' ? e.by : ticket.customer?.name || t('ticket.customerLabel')),
+            h('time', { datetime: e.at }, f.dateTime(e.at)),
+            e.who === 'staff'
+              ? h('span', { class: ['badge', e.delivered ? 'badge-ok' : 'badge-error'], 'data-testid': 'delivery', title: e.error ?? '' }, e.delivered ? t('reply.delivered') : t('reply.notDelivered'))
+              : null,
+          ),
+          h('p', { class: 'msg-text' }, e.text),
+          e.who === 'staff' && !e.delivered && e.error ? h('p', { class: 'error-text small' }, e.error) : null,
+          e.who === 'staff' && !e.delivered && e.id ? retryButton(page, e.id) : null,
+        ),
+      ),
+    ),
+    replyBox(page),
+  ];
+}
+
+/** Sends an undelivered reply again (the outcome is recorded on that reply). */
+function retryButton(page, id) {
+  const { edit, number } = page;
+  const button = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'retry-reply' }, t('reply.retry'));
+  button.onclick = () => edit(button, () => api(`/api/tickets/${encodeURIComponent(number)}/replies/${encodeURIComponent(id)}/retry`, { method: 'POST' }));
+  return button;
+}
+
+/** The reply form with the canned replies (快捷回复); its text area outlives re-rendering. */
+function replyBox(page) {
+  const { canned, edit, number, replyText, replyStatus } = page;
+  const send = h('button', { type: 'submit', class: 'btn btn-primary' }, t('reply.send'));
+  const items = canned?.items ?? [];
+  const pick = select({ name: 'canned', 'data-testid': 'canned-replies', 'aria-label': t('canned.label') }, [{ value: '', label: items.length ? t('canned.choose') : t('canned.none') }, ...items.map((c) => ({ value: c.id, label: c.title }))], '');
+  pick.disabled = items.length === 0;
+  pick.onchange = () => {
+    const c = items.find((x) => x.id === pick.value);
+    if (!c) return;
+    // Into the box for the agent to adjust; a half-written text keeps its place before it.
+    replyText.value = replyText.value.trim() ? `${replyText.value.trimEnd()}\n${c.text}` : c.text;
+    pick.value = '';
+    replyText.focus();
+  };
+  return h(
+    'form',
+    {
+      class: 'reply-box',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const text = replyText.value.trim();
+        if (!text) {
+          replyStatus.className = 'form-message error';
+          replyStatus.textContent = t('reply.empty');
+          replyText.focus();
+          return;
+        }
+        replyStatus.className = 'form-message';
+        replyStatus.textContent = t('reply.sending');
+        const res = await edit(send, () => api(`/api/tickets/${encodeURIComponent(number)}/replies`, { method: 'POST', body: { text } }));
+        if (res) {
+          replyText.value = '';
+          const delivered = res.delivered ?? res.reply?.delivered ?? page.ticket.replies?.at(-1)?.delivered;
+          replyStatus.className = ['form-message', delivered ? 'ok' : 'error'].join(' ');
+          replyStatus.textContent = delivered ? t('reply.sentDelivered') : t('reply.sentNotDelivered');
+        } else {
+          replyStatus.textContent = '';
+        }
+      },
+    },
+    h('div', { class: 'reply-head' }, h('label', { for: replyText.id }, t('reply.label')), h('span', { class: 'canned' }, pick)),
+    replyText,
+    // Calls, visits and letters have no channel to send on: the reply is a record of what staff told the customer.
+    h('p', { class: 'hint' }, OFFLINE_CHANNELS.includes(page.ticket.customer?.channelId) ? t('reply.offlineHint', { channel: f.channelName(page.ticket.customer?.channelId) }) : t('reply.hint', { channel: f.channelName(page.ticket.customer?.channelId) })),
+    h('div', { class: 'actions' }, send),
+    replyStatus,
+  );
+}
+
+/** Status along the life cycle, priority and assignee, sent with the version the user saw. */
+function followUpPanel(page) {
+  const { ctx, edit, number, ticket, users } = page;
+  const next = STATUS_TRANSITIONS[ticket.status] ?? [];
+  const status = select({ name: 'status', id: uid('status') }, [{ value: ticket.status, label: `${f.statusName(ticket.status)} (${t('ticket.current')})` }, ...next.map((s) => ({ value: s, label: f.statusName(s) }))], ticket.status);
+  const priority = select({ name: 'priority', id: uid('priority') }, PRIORITIES.map((p) => ({ value: p, label: f.priorityName(p) })), ticket.priority);
+  // Only active staff accounts; a former colleague still on the ticket stays visible as such.
+  const options = [{ value: '', label: t('ticket.unassigned') }, ...users.map((u) => ({ value: u, label: u }))];
+  if (ticket.assignee && !users.includes(ticket.assignee)) options.push({ value: ticket.assignee, label: t('ticket.inactiveUser', { user: ticket.assignee }), disabled: true });
+  const assignee = select({ name: 'assignee', 'data-testid': 'assignee' }, options, ticket.assignee ?? '');
+  const save = h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save'));
+  const mine = h('button', { type: 'button', class: 'btn btn-ghost', disabled: !users.includes(ctx.user.username), onclick: () => (assignee.value = ctx.user.username) }, t('ticket.assignMe'));
+  return [
+    h('h2', { id: 'follow-title' }, t('ticket.followUp')),
+    h(
+      'form',
+      {
+        class: 'stack',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const patch = {};
+          if (status.value !== page.ticket.status) patch.status = status.value;
+          if (priority.value !== page.ticket.priority) patch.priority = priority.value;
+          const a = assignee.value.trim() || null;
+          if (a !== (page.ticket.assignee ?? null)) patch.assignee = a;
+          if (Object.keys(patch).length === 0) {
+            ctx.notify(t('ticket.nothingChanged'));
+            return;
+          }
+          await edit(save, () => api(`/api/tickets/${encodeURIComponent(number)}`, { method: 'PATCH', body: { ...patch, version: page.ticket.version } }), () => ctx.notify(t('ticket.saved')));
+        },
+      },
+      field(t('ticket.status'), status, next.length ? null : t('ticket.finalStatus')),
+      field(t('ticket.priority'), priority),
+      field(t('ticket.assignee'), assignee),
+      h('div', { class: 'actions' }, save, mine),
+      h('p', { class: 'muted small' }, t('ticket.version', { v: ticket.version })),
+    ),
+  ];
+}
+
+/** Why the classifier chose what it did: scores, alternatives and keywords. */
+function explanationPanel(tax, ticket) {
+  const alts = Array.isArray(ticket.alternatives) ? ticket.alternatives.slice(0, 3) : [];
+  const kws = Array.isArray(ticket.keywords) ? ticket.keywords : [];
+  return [
+    h('h2', { id: 'expl-title' }, t('ticket.explanation')),
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', null, t('ticket.topic')),
+      h('dd', { 'data-testid': 'ticket-topic' }, f.topicName(tax, ticket.topic)),
+      h('dt', null, t('ticket.type')),
+      h('dd', { 'data-testid': 'ticket-type' }, f.typeName(tax, ticket.type)),
+      h('dt', null, t('ticket.confidence')),
+      h('dd', null, h('span', { class: 'bar-row' }, bar(ticket.confidence, t('ticket.confidence')), h('span', { class: 'num' }, f.pct(ticket.confidence)))),
+      h('dt', null, t('ticket.reviewReason')),
+      h('dd', null, ticket.needsReview ? f.reasonName(ticket.reviewReason) : t('ticket.noReview')),
+      h('dt', null, t('ticket.lang')),
+      h('dd', null, f.langName(ticket.lang)),
+      h('dt', null, t('ticket.modelVersion')),
+      h('dd', { class: 'mono small' }, ticket.modelVersion ?? '—'),
+    ),
+    h('h3', null, t('ticket.alternatives')),
+    alts.length
+      ? h(
+          'ol',
+          { class: 'scores', 'data-testid': 'alternatives' },
+          alts.map((a) => h('li', null, h('span', { class: 'score-label', title: f.topicName(tax, a.topic) }, f.topicName(tax, a.topic)), bar(a.score, f.topicName(tax, a.topic)), h('span', { class: 'num' }, f.pct(a.score)))),
+        )
+      : h('p', { class: 'muted' }, t('common.none')),
+    h('h3', null, t('ticket.keywords')),
+    kws.length
+      ? h(
+          'ul',
+          { class: 'chips', 'data-testid': 'keywords' },
+          kws.map((k) => h('li', { class: 'chip', title: `${f.topicName(tax, k.topic)} · ${f.num(k.weight, 2)}` }, h('span', null, k.term), h('small', null, `${f.topicName(tax, k.topic)} ${f.num(k.weight, 2)}`))),
+        )
+      : h('p', { class: 'muted' }, t('ticket.noKeywords')),
+  ];
+}
+
+/** Correction of topic and type, and the review box. */
+function correctionPanel(page) {
+  const { ctx, edit, number, tax, ticket } = page;
+  const mk = (fieldName, items, current, name) => {
+    // Never prefilled with a value the ticket does not have: no label (spam, unclassified) shows "choose".
+    const value = ticket.spam ? '' : (current ?? '');
+    const sel = select(
+      { name: fieldName, id: uid(fieldName), 'data-testid': `correct-${fieldName}`, disabled: ticket.spam },
+      [...(value === '' ? [{ value: '', label: t('correct.choose'), disabled: true }] : []), ...(items ?? []).map((x) => ({ value: x.id, label: name(tax, x.id) }))],
+      value,
+    );
+    const btn = h('button', { type: 'submit', class: 'btn', 'data-testid': `correct-${fieldName}-submit`, disabled: ticket.spam }, t('correct.submit'));
+    return h(
+      'form',
+      {
+        class: 'inline-form',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          if (!sel.value) {
+            ctx.notify(t('correct.chooseFirst'));
+            sel.focus();
+            return;
+          }
+          if (sel.value === (page.ticket[fieldName] ?? '')) {
+            ctx.notify(t('correct.same'));
+            return;
+          }
+          await edit(btn, () => api(`/api/tickets/${encodeURIComponent(number)}/corrections`, { method: 'POST', body: { field: fieldName, to: sel.value } }), () =>
+            ctx.notify(t('correct.done', { field: t(`ticket.${fieldName}`), to: name(tax, sel.value) })),
+          );
+        },
+      },
+      field(t(`ticket.${fieldName}`), sel),
+      btn,
+    );
+  };
+  return [
+    h('h2', { id: 'corr-title' }, t('correct.title')),
+    h('p', { class: 'muted small' }, t(ticket.spam ? 'correct.spamFirst' : 'correct.intro')),
+    mk('topic', tax.topics, ticket.topic, f.topicName),
+    mk('type', tax.types, ticket.type, f.typeName),
+    reviewBox(page),
+  ];
+}
+
+/** Confirm the classification, or decide spam / not spam: each becomes a training example. */
+function reviewBox(page) {
+  const { ctx, edit, number, ticket } = page;
+  const path = (what) => `/api/tickets/${encodeURIComponent(number)}/${what}`;
+  const confirm = h('button', { type: 'button', class: 'btn', 'data-testid': 'confirm-review', disabled: ticket.spam || (!ticket.topic && !ticket.type) }, t('review.confirm'));
+  confirm.onclick = () => edit(confirm, () => api(path('review'), { method: 'POST' }), () => ctx.notify(t('review.confirmed')));
+  const toSpam = !ticket.spam;
+  const spam = h('button', { type: 'button', class: toSpam ? 'btn btn-danger' : 'btn', 'data-testid': toSpam ? 'mark-spam' : 'not-spam' }, t(toSpam ? 'spam.mark' : 'spam.unmark'));
+  spam.onclick = () => edit(spam, () => api(path('spam'), { method: 'POST', body: { spam: toSpam } }), () => ctx.notify(t(toSpam ? 'spam.marked' : 'spam.unmarked')));
+  const d = ticket.spamDecision;
+  return h(
+    'div',
+    { class: 'review-box', 'data-testid': 'review-box' },
+    h('h3', null, t('review.title')),
+    h('p', { class: 'muted small' }, t('review.intro')),
+    h('div', { class: 'actions' }, confirm, spam),
+    ticket.reviewedBy ? h('p', { class: 'small', 'data-testid': 'reviewed-by' }, t('review.confirmedBy', { by: ticket.reviewedBy, at: f.dateTime(ticket.reviewedAt) })) : null,
+    d ? h('p', { class: 'small', 'data-testid': 'spam-decision' }, t(d.spam ? 'spam.decidedSpam' : 'spam.decidedHam', { by: d.by, at: f.dateTime(d.at) })) : null,
+  );
+}
+
+/** Who the customer is and how to reach them; the profile link lands in `profileSlot`. */
+function customerPanel(ticket, profileSlot) {
+  const c = ticket.customer ?? {};
+  return [
+    h('h2', { id: 'cust-title' }, t('ticket.customer')),
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', null, t('customer.name')),
+      h('dd', null, c.name || '—'),
+      h('dt', null, t('ticket.channel')),
+      h('dd', null, f.channelName(c.channelId)),
+      h('dt', null, t('customer.userId')),
+      h('dd', { class: 'mono small break' }, c.userId ?? '—'),
+      h('dt', null, t('customer.phone')),
+      h('dd', null, ticket.contact?.phone ?? '—'),
+      h('dt', null, t('customer.email')),
+      h('dd', { class: 'break' }, ticket.contact?.email ?? '—'),
+    ),
+    profileSlot,
+  ];
+}
+
+/** Links the customer's profile when the directory knows them (optional: a failure shows no link). */
+async function findProfile(page) {
+  const c = page.ticket.customer ?? {};
+  if (!c.userId) return;
+  try {
+    const res = await api('/api/customers', { query: { search: c.userId, pageSize: 10 } });
+    const match = (res?.items ?? []).find((x) => (x.identities ?? []).some((i) => i.channelId === c.channelId && i.userId === c.userId)) ?? (res?.items ?? [])[0];
+    if (match?.id) replace(page.profileSlot, h('a', { href: `#/customers/${encodeURIComponent(match.id)}`, 'data-testid': 'customer-profile-link' }, `${t('customer.openProfile')} →`));
+  } catch {
+    /* the profile link is optional */
+  }
+}
+
+/** Internal notes and the form to add one; its text area outlives re-rendering. */
+function notesPanel(page) {
+  const { edit, noteText, number, ticket } = page;
+  const add = h('button', { type: 'submit', class: 'btn' }, t('notes.add'));
+  const list = ticket.notes ?? [];
+  return [
+    h('h2', { id: 'notes-title' }, t('notes.title')),
+    list.length
+      ? h(
+          'ul',
+          { class: 'notes' },
+          list.map((n) => h('li', null, h('div', { class: 'msg-meta' }, h('strong', null, n.author), h('time', { datetime: n.at }, f.dateTime(n.at))), h('p', { class: 'msg-text' }, n.text))),
+        )
+      : h('p', { class: 'muted' }, t('notes.none')),
+    h(
+      'form',
+      {
+        class: 'stack',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const text = noteText.value.trim();
+          if (!text) {
+            noteText.focus();
+            return;
+          }
+          const ok = await edit(add, () => api(`/api/tickets/${encodeURIComponent(number)}/notes`, { method: 'POST', body: { text } }));
+          if (ok) noteText.value = '';
+        },
+      },
+      h('label', { for: noteText.id }, t('notes.label')),
+      noteText,
+      h('div', { class: 'actions' }, add),
+    ),
+  ];
+}
+
+/** Corrections made so far and the life-cycle dates. */
+function historyPanel(tax, ticket) {
+  const list = ticket.corrections ?? [];
+  return [
+    h('h2', { id: 'hist-title' }, t('ticket.corrections')),
+    list.length
+      ? h(
+          'ul',
+          { class: 'history', 'data-testid': 'corrections' },
+          list.map((c) => {
+            const name = c.field === 'type' ? f.typeName : f.topicName;
+            return h('li', null, t('ticket.correctionLine', { by: c.by, at: f.dateTime(c.at), field: t(`correct.field.${c.field}`), from: name(tax, c.from), to: name(tax, c.to) }));
+          }),
+        )
+      : h('p', { class: 'muted' }, t('ticket.noCorrections')),
+    ticket.firstResponseAt || ticket.resolvedAt || ticket.closedAt
+      ? h(
+          'dl',
+          { class: 'facts' },
+          ticket.firstResponseAt ? [h('dt', null, t('ticket.firstResponseAt')), h('dd', null, f.dateTime(ticket.firstResponseAt))] : null,
+          ticket.resolvedAt ? [h('dt', null, t('ticket.resolvedAt')), h('dd', null, f.dateTime(ticket.resolvedAt))] : null,
+          ticket.closedAt ? [h('dt', null, t('ticket.closedAt')), h('dd', null, f.dateTime(ticket.closedAt))] : null,
+        )
+      : null,
+  ];
+}
+
