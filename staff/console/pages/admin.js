@@ -13,22 +13,46 @@ const CANNED_LANGS = ['zh-Hans', 'zh-Hant', 'en'];
 const listOf = (res) => (Array.isArray(res) ? res : Array.isArray(res?.items) ? res.items : Array.isArray(res?.tokens) ? res.tokens : []);
 
 export async function render(ctx) {
-  const usersSlot = h('div', { class: 'table-wrap' });
-  const tokensSlot = h('div', { class: 'table-wrap' });
-  const auditSlot = h('div', { class: 'table-wrap' });
-  const newToken = h('div', { 'aria-live': 'polite' });
-  let users = [];
+  const fail = failureNotice(ctx);
+  const audit = auditSection(ctx, fail);
+  // Every change is audited: the log shows it at once.
+  const changed = () => audit.load().catch(fail);
+  const tokens = tokensSection(ctx, fail, changed);
+  const users = usersSection(ctx, fail, changed, tokens.setUsers);
+  const canned = cannedSection(ctx, fail);
+  replace(
+    ctx.root,
+    h(
+      'section',
+      { class: 'page' },
+      h('div', { class: 'page-head' }, h('h1', null, t('nav.admin')), h('p', { class: 'muted' }, t('admin.intro'))),
+      users.section,
+      tokens.section,
+      canned.section,
+      audit.section,
+    ),
+  );
+  await Promise.all([users.load(), tokens.load().catch(fail), canned.load().catch(fail), audit.load().catch(fail)]);
+}
 
-  /** The field a 400 names (details [{field}]), if any. */
-  const badField = (err) => (Array.isArray(err.details) ? err.details.map((d) => d?.field).find(Boolean) : null);
-  const fail = (err) => {
+/** The field a 400 names (details [{field}]), if any. */
+const badField = (err) => (Array.isArray(err.details) ? err.details.map((d) => d?.field).find(Boolean) : null);
+
+/** Tells the user why a request failed (a 401 has already sent them to sign in). */
+function failureNotice(ctx) {
+  return (err) => {
     if (err.status === 401) return;
     if (err.code === 'LAST_ADMIN') ctx.notify(t('admin.lastAdmin'), 'error');
     else if (err.status === 400 && badField(err) === 'body.password') ctx.notify(t('admin.passwordInvalid'), 'error');
     else if (err.status === 400 && badField(err) === 'body.username') ctx.notify(t('admin.usernameInvalid'), 'error');
     else ctx.notify(ctx.errorText(err), 'error');
   };
+}
 
+/** Users: the list (role, enabled, new password) and the form to add one. */
+function usersSection(ctx, fail, changed, onUsers) {
+  const usersSlot = h('div', { class: 'table-wrap' });
+  let users = [];
   async function loadUsers() {
     users = listOf(await api('/api/users'));
     if (!ctx.isCurrent()) return;
@@ -49,7 +73,7 @@ export async function render(ctx) {
                 await api(`/api/users/${encodeURIComponent(u.username)}`, { method: 'PATCH', body: { role: role.value } });
                 ctx.notify(t('admin.roleChanged', { user: u.username, role: t(`role.${role.value}`) }));
                 await loadUsers();
-                loadAudit().catch(fail);
+                changed();
               } catch (err) {
                 role.value = u.role;
                 fail(err);
@@ -67,7 +91,7 @@ export async function render(ctx) {
                     await api(`/api/users/${encodeURIComponent(u.username)}`, { method: 'PATCH', body: { disabled: !u.disabled } });
                     ctx.notify(t(u.disabled ? 'admin.enabled' : 'admin.disabled', { user: u.username }));
                     await loadUsers();
-                    loadAudit().catch(fail);
+                    changed();
                   } catch (err) {
                     fail(err);
                   }
@@ -86,7 +110,7 @@ export async function render(ctx) {
                   try {
                     await api(`/api/users/${encodeURIComponent(u.username)}`, { method: 'PATCH', body: { password: p } });
                     ctx.notify(t('admin.passwordSet', { user: u.username }));
-                    loadAudit().catch(fail);
+                    changed();
                   } catch (err) {
                     fail(err);
                   }
@@ -108,10 +132,50 @@ export async function render(ctx) {
         ),
       ),
     );
-    // The token form's user list follows the users.
-    replace(tokenUser, ...users.filter((u) => !u.disabled).map((u) => h('option', { value: u.username, selected: u.username === ctx.user.username }, u.username)));
+    onUsers(users);
   }
 
+  // Add-user form.
+  const nu = {
+    username: h('input', { type: 'text', name: 'username', required: true, maxlength: 32, pattern: '[A-Za-z0-9][A-Za-z0-9._\\-]{1,31}', autocomplete: 'off', autocapitalize: 'none' }),
+    password: h('input', { type: 'password', name: 'password', required: true, minlength: 10, maxlength: 256, autocomplete: 'new-password', placeholder: t('admin.passwordHint') }),
+    role: select({ name: 'role' }, ROLES.map((r) => ({ value: r, label: t(`role.${r}`) })), 'agent'),
+  };
+  const addUser = h(
+    'form',
+    {
+      class: 'toolbar',
+      'aria-label': t('admin.addUser'),
+      onsubmit: async (e) => {
+        e.preventDefault();
+        if (!e.target.reportValidity()) return;
+        try {
+          await api('/api/users', { method: 'POST', body: { username: nu.username.value.trim(), password: nu.password.value, role: nu.role.value } });
+          ctx.notify(t('admin.userAdded', { user: nu.username.value.trim() }));
+          nu.username.value = '';
+          nu.password.value = '';
+          await loadUsers();
+          changed();
+        } catch (err) {
+          if (err.status === 409) ctx.notify(t('admin.userExists', { user: nu.username.value.trim() }), 'error');
+          else fail(err);
+        }
+      },
+    },
+    field(t('admin.username'), nu.username),
+    field(t('admin.password'), nu.password),
+    field(t('admin.role'), nu.role),
+    h('button', { type: 'submit', class: 'btn btn-primary' }, t('admin.addUser')),
+  );
+
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, t('admin.users')), addUser, usersSlot);
+  return { section, load: loadUsers };
+}
+
+/** API tokens for integrations: create (the secret is shown once), list, revoke. */
+function tokensSection(ctx, fail, changed) {
+  const tokensSlot = h('div', { class: 'table-wrap' });
+  const newToken = h('div', { 'aria-live': 'polite' });
   async function loadTokens() {
     const items = listOf(await api('/api/tokens'));
     if (!ctx.isCurrent()) return;
@@ -147,7 +211,7 @@ export async function render(ctx) {
                             await api(`/api/tokens/${encodeURIComponent(tk.id)}`, { method: 'DELETE' });
                             ctx.notify(t('admin.revoked'));
                             await loadTokens();
-                            loadAudit().catch(fail);
+                            changed();
                           } catch (err) {
                             fail(err);
                           }
@@ -163,82 +227,6 @@ export async function render(ctx) {
         : h('p', { class: 'muted' }, t('admin.noTokens')),
     );
   }
-
-  let auditPage = 1;
-  async function loadAudit() {
-    const res = await api('/api/audit', { query: { page: auditPage, pageSize: 20 } });
-    if (!ctx.isCurrent()) return;
-    const items = listOf(res);
-    const total = Number(res?.total ?? items.length);
-    const pages = Math.max(1, Math.ceil(total / 20));
-    replace(
-      auditSlot,
-      items.length
-        ? h(
-            'table',
-            { class: 'table compact', 'data-testid': 'audit' },
-            h('thead', null, h('tr', null, ['at', 'actor', 'action', 'target', 'details'].map((k) => h('th', { scope: 'col' }, t(`admin.audit.${k}`))))),
-            h(
-              'tbody',
-              null,
-              items.map((e) =>
-                h(
-                  'tr',
-                  null,
-                  h('td', { 'data-label': t('admin.audit.at'), class: 'nowrap' }, f.dateTime(e.at)),
-                  h('td', { 'data-label': t('admin.audit.actor') }, e.actor ?? '—'),
-                  h('td', { 'data-label': t('admin.audit.action'), class: 'mono small' }, e.action ?? '—'),
-                  h('td', { 'data-label': t('admin.audit.target') }, e.target && /^T\d{8}-/.test(e.target) ? h('a', { href: `#/tickets/${encodeURIComponent(e.target)}` }, e.target) : (e.target ?? '—')),
-                  h('td', { 'data-label': t('admin.audit.details'), class: 'mono small break' }, e.details && Object.keys(e.details).length ? JSON.stringify(e.details) : '—'),
-                ),
-              ),
-            ),
-          )
-        : h('p', { class: 'muted' }, t('admin.audit.none')),
-      pages > 1
-        ? h(
-            'nav',
-            { class: 'pager', 'aria-label': t('pager.label') },
-            h('button', { type: 'button', class: 'btn', disabled: auditPage <= 1, onclick: () => { auditPage--; loadAudit().catch(fail); } }, t('pager.prev')),
-            h('span', { class: 'pager-info' }, t('pager.info', { page: auditPage, pages, total })),
-            h('button', { type: 'button', class: 'btn', disabled: auditPage >= pages, onclick: () => { auditPage++; loadAudit().catch(fail); } }, t('pager.next')),
-          )
-        : null,
-    );
-  }
-
-  // Add-user form.
-  const nu = {
-    username: h('input', { type: 'text', name: 'username', required: true, maxlength: 32, pattern: '[A-Za-z0-9][A-Za-z0-9._\\-]{1,31}', autocomplete: 'off', autocapitalize: 'none' }),
-    password: h('input', { type: 'password', name: 'password', required: true, minlength: 10, maxlength: 256, autocomplete: 'new-password', placeholder: t('admin.passwordHint') }),
-    role: select({ name: 'role' }, ROLES.map((r) => ({ value: r, label: t(`role.${r}`) })), 'agent'),
-  };
-  const addUser = h(
-    'form',
-    {
-      class: 'toolbar',
-      'aria-label': t('admin.addUser'),
-      onsubmit: async (e) => {
-        e.preventDefault();
-        if (!e.target.reportValidity()) return;
-        try {
-          await api('/api/users', { method: 'POST', body: { username: nu.username.value.trim(), password: nu.password.value, role: nu.role.value } });
-          ctx.notify(t('admin.userAdded', { user: nu.username.value.trim() }));
-          nu.username.value = '';
-          nu.password.value = '';
-          await loadUsers();
-          loadAudit().catch(fail);
-        } catch (err) {
-          if (err.status === 409) ctx.notify(t('admin.userExists', { user: nu.username.value.trim() }), 'error');
-          else fail(err);
-        }
-      },
-    },
-    field(t('admin.username'), nu.username),
-    field(t('admin.password'), nu.password),
-    field(t('admin.role'), nu.role),
-    h('button', { type: 'submit', class: 'btn btn-primary' }, t('admin.addUser')),
-  );
 
   // New-token form.
   const tokenUser = h('select', { name: 'username' });
@@ -269,7 +257,7 @@ export async function render(ctx) {
           secret.select();
           tokenName.value = '';
           await loadTokens();
-          loadAudit().catch(fail);
+          changed();
         } catch (err) {
           fail(err);
         }
@@ -281,7 +269,14 @@ export async function render(ctx) {
     h('button', { type: 'submit', class: 'btn btn-primary' }, t('admin.createToken')),
   );
 
-  // Canned replies: a list with edit and delete, and one form to add or change one.
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'tokens-title' }, h('h2', { id: 'tokens-title' }, t('admin.tokens')), h('p', { class: 'muted small' }, t('admin.tokensIntro')), addToken, newToken, tokensSlot);
+  /** The token form's user list follows the users (enabled ones). */
+  const setUsers = (users) => replace(tokenUser, ...users.filter((u) => !u.disabled).map((u) => h('option', { value: u.username, selected: u.username === ctx.user.username }, u.username)));
+  return { section, load: loadTokens, setUsers };
+}
+
+/** Canned replies (快捷回复) per language: a list with edit and delete, and one form to add or change one. */
+function cannedSection(ctx, fail) {
   const cannedSlot = h('div', { class: 'table-wrap' });
   const cf = {
     lang: select({ name: 'lang', 'data-testid': 'canned-lang' }, CANNED_LANGS.map((l) => ({ value: l, label: t(`langs.${l}`) })), 'zh-Hans'),
@@ -374,17 +369,56 @@ export async function render(ctx) {
     h('div', { class: 'actions' }, cannedSubmit, cancelEdit),
   );
 
-  replace(
-    ctx.root,
-    h(
-      'section',
-      { class: 'page' },
-      h('div', { class: 'page-head' }, h('h1', null, t('nav.admin')), h('p', { class: 'muted' }, t('admin.intro'))),
-      h('section', { class: 'panel', 'aria-labelledby': 'users-title' }, h('h2', { id: 'users-title' }, t('admin.users')), addUser, usersSlot),
-      h('section', { class: 'panel', 'aria-labelledby': 'tokens-title' }, h('h2', { id: 'tokens-title' }, t('admin.tokens')), h('p', { class: 'muted small' }, t('admin.tokensIntro')), addToken, newToken, tokensSlot),
-      h('section', { class: 'panel', 'aria-labelledby': 'canned-title' }, h('h2', { id: 'canned-title' }, t('canned.heading')), h('p', { class: 'muted small' }, t('canned.intro')), cannedForm, cannedSlot),
-      h('section', { class: 'panel', 'aria-labelledby': 'audit-title' }, h('h2', { id: 'audit-title' }, t('admin.auditLog')), auditSlot),
-    ),
-  );
-  await Promise.all([loadUsers(), loadTokens().catch(fail), loadCanned().catch(fail), loadAudit().catch(fail)]);
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'canned-title' }, h('h2', { id: 'canned-title' }, t('canned.heading')), h('p', { class: 'muted small' }, t('canned.intro')), cannedForm, cannedSlot);
+  return { section, load: loadCanned };
+}
+
+/** The audit log, 20 entries a page. */
+function auditSection(ctx, fail) {
+  const auditSlot = h('div', { class: 'table-wrap' });
+  let auditPage = 1;
+  async function loadAudit() {
+    const res = await api('/api/audit', { query: { page: auditPage, pageSize: 20 } });
+    if (!ctx.isCurrent()) return;
+    const items = listOf(res);
+    const total = Number(res?.total ?? items.length);
+    const pages = Math.max(1, Math.ceil(total / 20));
+    replace(
+      auditSlot,
+      items.length
+        ? h(
+            'table',
+            { class: 'table compact', 'data-testid': 'audit' },
+            h('thead', null, h('tr', null, ['at', 'actor', 'action', 'target', 'details'].map((k) => h('th', { scope: 'col' }, t(`admin.audit.${k}`))))),
+            h(
+              'tbody',
+              null,
+              items.map((e) =>
+                h(
+                  'tr',
+                  null,
+                  h('td', { 'data-label': t('admin.audit.at'), class: 'nowrap' }, f.dateTime(e.at)),
+                  h('td', { 'data-label': t('admin.audit.actor') }, e.actor ?? '—'),
+                  h('td', { 'data-label': t('admin.audit.action'), class: 'mono small' }, e.action ?? '—'),
+                  h('td', { 'data-label': t('admin.audit.target') }, e.target && /^T\d{8}-/.test(e.target) ? h('a', { href: `#/tickets/${encodeURIComponent(e.target)}` }, e.target) : (e.target ?? '—')),
+                  h('td', { 'data-label': t('admin.audit.details'), class: 'mono small break' }, e.details && Object.keys(e.details).length ? JSON.stringify(e.details) : '—'),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'muted' }, t('admin.audit.none')),
+      pages > 1
+        ? h(
+            'nav',
+            { class: 'pager', 'aria-label': t('pager.label') },
+            h('button', { type: 'button', class: 'btn', disabled: auditPage <= 1, onclick: () => { auditPage--; loadAudit().catch(fail); } }, t('pager.prev')),
+            h('span', { class: 'pager-info' }, t('pager.info', { page: auditPage, pages, total })),
+            h('button', { type: 'button', class: 'btn', disabled: auditPage >= pages, onclick: () => { auditPage++; loadAudit().catch(fail); } }, t('pager.next')),
+          )
+        : null,
+    );
+  }
+
+  const section = h('section', { class: 'panel', 'aria-labelledby': 'audit-title' }, h('h2', { id: 'audit-title' }, t('admin.auditLog')), auditSlot);
+  return { section, load: loadAudit };
 }
