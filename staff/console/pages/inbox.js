@@ -41,8 +41,77 @@ export async function render(ctx) {
     ctx.navigate(`${base}${qs ? `?${qs}` : ''}`);
   };
 
-  // Filter form.
-  const any = { value: '', label: t('filter.any') };
+  const form = filterForm({ q, tax, users, review, pageSize, go });
+  const tabs = review ? null : viewTabs(ctx, q);
+  const results = h('div', { class: 'results', 'aria-live': 'polite', 'aria-busy': 'true' });
+  replace(
+    ctx.root,
+    h(
+      'section',
+      { class: 'page' },
+      h('div', { class: 'page-head' }, h('h1', null, t(review ? 'nav.review' : 'nav.inbox')), h('p', { class: 'muted' }, t(review ? 'inbox.reviewIntro' : 'inbox.intro'))),
+      tabs,
+      h('details', { class: 'panel filter-panel', open: !window.matchMedia('(max-width: 760px)').matches || Object.keys(q).some((k) => k !== 'sort' && k !== 'page') }, h('summary', null, t('filter.title')), form),
+      exportBar(ctx, q),
+      results,
+    ),
+  );
+
+  let data;
+  try {
+    data = await api('/api/tickets', { query: { ...q, page, pageSize } });
+  } catch (err) {
+    if (err.status === 401) throw err;
+    results.setAttribute('aria-busy', 'false');
+    replace(results, h('p', { class: 'error-text', role: 'alert' }, ctx.errorText(err)));
+    return;
+  }
+  if (!ctx.isCurrent()) return;
+  results.setAttribute('aria-busy', 'false');
+  const items = Array.isArray(data?.items) ? data.items : [];
+  const total = Number(data?.total ?? items.length);
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+
+  if (items.length === 0) {
+    replace(results, h('p', { class: 'empty' }, t('inbox.empty')));
+    ctx.onCleanup(
+      onDeskEvent((e) => {
+        if (WORK_EVENTS.includes(e.type) && ctx.isCurrent() && !form.contains(document.activeElement)) setTimeout(() => ctx.isCurrent() && ctx.navigate(location.hash), 400);
+      }),
+    );
+    return;
+  }
+  const selected = new Set();
+  const bulk = bulkBar(ctx, users, selected, () => ctx.navigate(location.hash));
+  const table = ticketTable({ items, tax, review, selected, onSelect: bulk.update });
+  const pager = h(
+    'nav',
+    { class: 'pager', 'aria-label': t('pager.label') },
+    h('button', { type: 'button', class: 'btn', disabled: page <= 1, 'data-action': 'prev', onclick: () => go({ ...q, page: page - 1 }) }, t('pager.prev')),
+    h('span', { class: 'pager-info' }, t('pager.info', { page, pages, total })),
+    h('button', { type: 'button', class: 'btn', disabled: page >= pages, 'data-action': 'next', onclick: () => go({ ...q, page: page + 1 }) }, t('pager.next')),
+  );
+  replace(results, h('p', { class: 'muted result-count' }, t('inbox.count', { total })), bulk.el, h('div', { class: 'table-wrap' }, table), pager);
+
+  // Live: a new ticket, an assignment or a customer's message redraws the list — unless the agent is
+  // in the middle of something here (tickets ticked, typing in the filters).
+  let redraw = null;
+  ctx.onCleanup(() => clearTimeout(redraw));
+  ctx.onCleanup(
+    onDeskEvent((e) => {
+      if (!WORK_EVENTS.includes(e.type)) return;
+      clearTimeout(redraw);
+      redraw = setTimeout(() => {
+        if (!ctx.isCurrent() || selected.size > 0 || form.contains(document.activeElement)) return;
+        ctx.navigate(location.hash);
+      }, 400);
+    }),
+  );
+}
+
+/** The filter form, filled from the query; applying it navigates (the hash keeps the filter). */
+function filterForm({ q, tax, users, review, pageSize, go }) {
+const any = { value: '', label: t('filter.any') };
   const yesNo = [any, { value: 'true', label: t('common.yes') }, { value: 'false', label: t('common.no') }];
   const c = {
     status: select({ name: 'status' }, [any, ...STATUSES.map((s) => ({ value: s, label: f.statusName(s) }))], q.status),
@@ -94,31 +163,35 @@ export async function render(ctx) {
       h('button', { type: 'button', class: 'btn', onclick: () => go({}) }, t('filter.reset')),
     ),
   );
+  return form;
+}
 
-  // The working-day views, each with its count from the server's read model.
-  const tabs = review
-    ? null
-    : h(
-        'nav',
-        { class: 'view-tabs', 'aria-label': t('view.label') },
-        VIEWS.map((v) =>
-          h(
-            'a',
-            { href: v ? `#/inbox?view=${v}` : '#/inbox', class: ['view-tab', (q.view ?? '') === v && 'active'], 'aria-current': (q.view ?? '') === v ? 'page' : null, 'data-view': v || 'all' },
-            t(`view.${v || 'all'}`),
-            v ? h('span', { class: ['count', v === 'overdue' && 'count-error'], 'data-count': v }) : null,
-          ),
-        ),
-      );
+/** The working-day views, each with its count from the server's read model, kept current. */
+function viewTabs(ctx, q) {
+  const tabs = h(
+    'nav',
+    { class: 'view-tabs', 'aria-label': t('view.label') },
+    VIEWS.map((v) =>
+      h(
+        'a',
+        { href: v ? `#/inbox?view=${v}` : '#/inbox', class: ['view-tab', (q.view ?? '') === v && 'active'], 'aria-current': (q.view ?? '') === v ? 'page' : null, 'data-view': v || 'all' },
+        t(`view.${v || 'all'}`),
+        v ? h('span', { class: ['count', v === 'overdue' && 'count-error'], 'data-count': v }) : null,
+      ),
+    ),
+  );
   const paintTabs = () => {
     const counts = workCounts();
-    if (!tabs || !counts) return;
+    if (!counts) return;
     for (const el of tabs.querySelectorAll('[data-count]')) el.textContent = String(counts[el.dataset.count] ?? '');
   };
   paintTabs();
   ctx.onCleanup(onWorkChange(paintTabs));
+  return tabs;
+}
 
-  // Export of the current filter (every page of it), as the server writes it.
+/** Export of the current filter (every page of it), as the server writes it. */
+function exportBar(ctx, q) {
   const exportStatus = h('span', { class: 'muted small', role: 'status', 'data-testid': 'export-status' });
   const exportAs = async (format, button) => {
     button.disabled = true;
@@ -138,55 +211,18 @@ export async function render(ctx) {
   csvBtn.onclick = () => exportAs('csv', csvBtn);
   const xlsxBtn = h('button', { type: 'button', class: 'btn btn-small', 'data-action': 'export-xlsx' }, t('export.xlsx'));
   xlsxBtn.onclick = () => exportAs('xlsx', xlsxBtn);
-  const exportBar = h('div', { class: 'toolbar export-bar' }, h('span', { class: 'muted small' }, t('export.label')), csvBtn, xlsxBtn, exportStatus);
+  return h('div', { class: 'toolbar export-bar' }, h('span', { class: 'muted small' }, t('export.label')), csvBtn, xlsxBtn, exportStatus);
+}
 
-  const results = h('div', { class: 'results', 'aria-live': 'polite', 'aria-busy': 'true' });
-  replace(
-    ctx.root,
-    h(
-      'section',
-      { class: 'page' },
-      h('div', { class: 'page-head' }, h('h1', null, t(review ? 'nav.review' : 'nav.inbox')), h('p', { class: 'muted' }, t(review ? 'inbox.reviewIntro' : 'inbox.intro'))),
-      tabs,
-      h('details', { class: 'panel filter-panel', open: !window.matchMedia('(max-width: 760px)').matches || Object.keys(q).some((k) => k !== 'sort' && k !== 'page') }, h('summary', null, t('filter.title')), form),
-      exportBar,
-      results,
-    ),
-  );
-
-  let data;
-  try {
-    data = await api('/api/tickets', { query: { ...q, page, pageSize } });
-  } catch (err) {
-    if (err.status === 401) throw err;
-    results.setAttribute('aria-busy', 'false');
-    replace(results, h('p', { class: 'error-text', role: 'alert' }, ctx.errorText(err)));
-    return;
-  }
-  if (!ctx.isCurrent()) return;
-  results.setAttribute('aria-busy', 'false');
-  const items = Array.isArray(data?.items) ? data.items : [];
-  const total = Number(data?.total ?? items.length);
-  const pages = Math.max(1, Math.ceil(total / pageSize));
-
-  if (items.length === 0) {
-    replace(results, h('p', { class: 'empty' }, t('inbox.empty')));
-    ctx.onCleanup(
-      onDeskEvent((e) => {
-        if (WORK_EVENTS.includes(e.type) && ctx.isCurrent() && !form.contains(document.activeElement)) setTimeout(() => ctx.isCurrent() && ctx.navigate(location.hash), 400);
-      }),
-    );
-    return;
-  }
+/** The tickets as a table (cards on narrow screens), each with a box to select it for bulk actions. */
+function ticketTable({ items, tax, review, selected, onSelect }) {
   const cols = ['number', 'createdAt', 'customer', 'channel', 'topic', 'type', 'confidence', 'status', 'priority', 'dueAt', 'assignee'];
-  const selected = new Set();
   const boxes = [];
   const all = h('input', { type: 'checkbox', 'aria-label': t('bulk.selectAll'), 'data-action': 'select-all' });
-  const bulk = bulkBar(ctx, users, selected, () => ctx.navigate(location.hash));
   const sync = () => {
     all.checked = selected.size > 0 && selected.size === items.length;
     all.indeterminate = selected.size > 0 && selected.size < items.length;
-    bulk.update();
+    onSelect();
   };
   all.onchange = () => {
     for (const b of boxes) {
@@ -196,77 +232,56 @@ export async function render(ctx) {
     }
     sync();
   };
-  const table = h(
+  const rows = items.map((tk) => {
+    const box = h('input', { type: 'checkbox', value: tk.number, 'aria-label': t('bulk.select', { number: tk.number }), 'data-select': tk.number });
+    box.onchange = () => {
+      if (box.checked) selected.add(tk.number);
+      else selected.delete(tk.number);
+      sync();
+    };
+    boxes.push(box);
+    return ticketRow(tk, tax, box);
+  });
+  return h(
     'table',
     { class: 'table tickets' },
     h('caption', { class: 'sr-only' }, t(review ? 'nav.review' : 'nav.inbox')),
     h('thead', null, h('tr', null, h('th', { scope: 'col', class: 'select' }, all), cols.map((k) => h('th', { scope: 'col' }, t(`ticket.${k}`))))),
-    h(
-      'tbody',
-      null,
-      items.map((tk) => {
-        const box = h('input', { type: 'checkbox', value: tk.number, 'aria-label': t('bulk.select', { number: tk.number }), 'data-select': tk.number });
-        box.onchange = () => {
-          if (box.checked) selected.add(tk.number);
-          else selected.delete(tk.number);
-          sync();
-        };
-        boxes.push(box);
-        return h(
-          'tr',
-          { class: [tk.needsReview && 'needs-review', tk.overdue && 'overdue'], 'data-number': tk.number },
-          h('td', { class: 'select' }, box),
-          h(
-            'td',
-            { 'data-label': t('ticket.number') },
-            h('a', { href: `#/tickets/${encodeURIComponent(tk.number)}`, class: 'ticket-link' }, tk.number),
-            tk.needsReview ? h('span', { class: 'badge badge-warn', title: f.reasonName(tk.reviewReason) }, t('ticket.review')) : null,
-            tk.spam ? h('span', { class: 'badge badge-muted' }, t('ticket.spam')) : null,
-            h('div', { class: 'excerpt' }, f.excerpt(tk.text?.original, 60)),
-          ),
-          h('td', { 'data-label': t('ticket.createdAt') }, f.dateTime(tk.createdAt)),
-          h('td', { 'data-label': t('ticket.customer'), title: tk.customer?.userId ?? '' }, tk.customer?.name || f.excerpt(tk.customer?.userId ?? '—', 16)),
-          h('td', { 'data-label': t('ticket.channel'), class: 'nowrap' }, f.channelName(tk.customer?.channelId)),
-          h('td', { 'data-label': t('ticket.topic'), class: 'nowrap' }, f.topicName(tax, tk.topic)),
-          h('td', { 'data-label': t('ticket.type'), class: 'nowrap' }, f.typeName(tax, tk.type)),
-          h('td', { 'data-label': t('ticket.confidence'), class: 'num' }, f.pct(tk.confidence, 0)),
-          h('td', { 'data-label': t('ticket.status') }, h('span', { class: ['status', `status-${tk.status}`] }, f.statusName(tk.status))),
-          h('td', { 'data-label': t('ticket.priority') }, h('span', { class: ['prio', `prio-${tk.priority}`] }, f.priorityName(tk.priority))),
-          h(
-            'td',
-            { 'data-label': t('ticket.dueAt'), class: 'nowrap' },
-            f.dateTime(tk.dueAt),
-            tk.overdue ? h('span', { class: 'badge badge-error', 'data-testid': 'overdue' }, t('ticket.overdue')) : null,
-            tk.waiting ? h('span', { class: 'badge badge-muted' }, t('ticket.waiting')) : null,
-          ),
-          h('td', { 'data-label': t('ticket.assignee') }, tk.assignee ?? '—'),
-        );
-      }),
-    ),
+    h('tbody', null, rows),
   );
-  const pager = h(
-    'nav',
-    { class: 'pager', 'aria-label': t('pager.label') },
-    h('button', { type: 'button', class: 'btn', disabled: page <= 1, 'data-action': 'prev', onclick: () => go({ ...q, page: page - 1 }) }, t('pager.prev')),
-    h('span', { class: 'pager-info' }, t('pager.info', { page, pages, total })),
-    h('button', { type: 'button', class: 'btn', disabled: page >= pages, 'data-action': 'next', onclick: () => go({ ...q, page: page + 1 }) }, t('pager.next')),
-  );
-  replace(results, h('p', { class: 'muted result-count' }, t('inbox.count', { total })), bulk.el, h('div', { class: 'table-wrap' }, table), pager);
+}
 
-  // Live: a new ticket, an assignment or a customer's message redraws the list — unless the agent is
-  // in the middle of something here (tickets ticked, typing in the filters).
-  let redraw = null;
-  ctx.onCleanup(() => clearTimeout(redraw));
-  ctx.onCleanup(
-    onDeskEvent((e) => {
-      if (!WORK_EVENTS.includes(e.type)) return;
-      clearTimeout(redraw);
-      redraw = setTimeout(() => {
-        if (!ctx.isCurrent() || selected.size > 0 || form.contains(document.activeElement)) return;
-        ctx.navigate(location.hash);
-      }, 400);
-    }),
-  );
+/** One ticket's row. */
+function ticketRow(tk, tax, box) {
+  return h(
+    'tr',
+    { class: [tk.needsReview && 'needs-review', tk.overdue && 'overdue'], 'data-number': tk.number },
+    h('td', { class: 'select' }, box),
+    h(
+      'td',
+      { 'data-label': t('ticket.number') },
+      h('a', { href: `#/tickets/${encodeURIComponent(tk.number)}`, class: 'ticket-link' }, tk.number),
+      tk.needsReview ? h('span', { class: 'badge badge-warn', title: f.reasonName(tk.reviewReason) }, t('ticket.review')) : null,
+      tk.spam ? h('span', { class: 'badge badge-muted' }, t('ticket.spam')) : null,
+      h('div', { class: 'excerpt' }, f.excerpt(tk.text?.original, 60)),
+    ),
+    h('td', { 'data-label': t('ticket.createdAt') }, f.dateTime(tk.createdAt)),
+    h('td', { 'data-label': t('ticket.customer'), title: tk.customer?.userId ?? '' }, tk.customer?.name || f.excerpt(tk.customer?.userId ?? '—', 16)),
+    h('td', { 'data-label': t('ticket.channel'), class: 'nowrap' }, f.channelName(tk.customer?.channelId)),
+    h('td', { 'data-label': t('ticket.topic'), class: 'nowrap' }, f.topicName(tax, tk.topic)),
+    h('td', { 'data-label': t('ticket.type'), class: 'nowrap' }, f.typeName(tax, tk.type)),
+    h('td', { 'data-label': t('ticket.confidence'), class: 'num' }, f.pct(tk.confidence, 0)),
+    h('td', { 'data-label': t('ticket.status') }, h('span', { class: ['status', `status-${tk.status}`] }, f.statusName(tk.status))),
+    h('td', { 'data-label': t('ticket.priority') }, h('span', { class: ['prio', `prio-${tk.priority}`] }, f.priorityName(tk.priority))),
+    h(
+      'td',
+      { 'data-label': t('ticket.dueAt'), class: 'nowrap' },
+      f.dateTime(tk.dueAt),
+      tk.overdue ? h('span', { class: 'badge badge-error', 'data-testid': 'overdue' }, t('ticket.overdue')) : null,
+      tk.waiting ? h('span', { class: 'badge badge-muted' }, t('ticket.waiting')) : null,
+    ),
+    h('td', { 'data-label': t('ticket.assignee') }, tk.assignee ?? '—'),
+    );
 }
 
 /**
