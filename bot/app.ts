@@ -23,6 +23,7 @@ import { OutageTolerantStorage, StateUnavailableError } from '../store/state-fal
 import { isUnavailable } from '../store/ticket-repository.js';
 import type { FileOutbox } from '../store/outbox.js';
 import { DIRECT_LINE_CHANNEL_ID, mountDirectLine, type DirectLineHandle } from './directline.js';
+import type { DirectLineConversation } from '../store/directline-repository.js';
 import { TypingIndicator } from './typing-indicator.js';
 import { WebChatAdapter } from './webchat-adapter.js';
 import { mountWebChatPage } from './webchat-page.js';
@@ -71,7 +72,7 @@ export interface App {
 
 const MAX_BODY_BYTES = 256 * 1024;
 
-
+/** Builds the server over `deps.services` without listening: the bot on every channel, the web chat channel, health, staff and trainer routes, the console. */
 export function createApp(deps: AppDeps): App {
   const { config, log } = deps;
   const auth = new ConfigurationBotFrameworkAuthentication({
@@ -97,41 +98,9 @@ export function createApp(deps: AppDeps): App {
   // A message kept during an outage is replayed with what its conversation's dialog was asking.
   services.tickets.useHeldConversations(heldConversations(stateStorage));
   const { holder, pipelineDeps } = services.runtime;
-  const bot = new DemandBot({
-    classifier: holder,
-    tickets: services.tickets,
-    lookup: { forCustomer: (n, c) => services.tickets.forCustomer(n, c), latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), list: (q) => services.tickets.list(q), addCustomerMessage: (n, t, o) => services.tickets.addCustomerMessage(n, t, o), rate: (n, r, c) => services.tickets.rate(n, r, c) },
-    pending: pendingTickets(services.store.outbox),
-    hold: (m) => services.tickets.hold(m),
-    taxonomy: services.taxonomy,
-    conversationState,
-    maxMessageLength: config.MAX_TEXT_LENGTH,
-    rateLimit: config.RATE_LIMIT_PER_10S,
-    rateWindowMs: 10_000,
-    supportHours: config.SUPPORT_HOURS ?? config.SERVICE_HOURS ?? null,
-    live: (state) =>
-      new LiveHandover(state, {
-        handovers: services.handovers,
-        tickets: services.tickets,
-        lookup: { latestOpenFor: (c, u) => services.tickets.latestOpenFor(c, u), addCustomerMessage: (n, t) => services.tickets.addCustomerMessage(n, t, { live: true }) },
-        classifier: holder,
-      }),
-  });
+  const bot = createDemandBot(config, services, conversationState);
 
-  // One failing turn never breaks the conversation: apologise, log, and reset the dialog stack.
-  const onTurnError = async (context: TurnContext, error: Error) => {
-    log.error({ err: error, conversation: context.activity.conversation?.id, activity: context.activity.type }, 'turn failed');
-    try {
-      // A customer told a ticket number this turn was told the truth: an apology would contradict it.
-      if (numberGiven(context)) return;
-      const lang = await bot.replyLang(context).catch(() => 'zh-Hans' as const);
-      await context.sendActivity(texts(lang).error);
-      // The stack is reset only when the database can take it; otherwise the dialog waits for it.
-      if (!isUnavailable(error) && !(error instanceof StateUnavailableError)) await conversationState.delete(context);
-    } catch (err) {
-      log.error({ err }, 'could not apologise for a failed turn');
-    }
-  };
+  const onTurnError = turnErrorHandler(bot, conversationState, log);
   const channels = deps.channels ?? createChannels(config);
   for (const a of [adapter, webchatAdapter, ...channels.map((c) => c.adapter)]) {
     // A typing indicator at the start of every turn, repeated while the turn runs.
@@ -141,19 +110,7 @@ export function createApp(deps: AppDeps): App {
     a.onTurnError = onTurnError;
   }
 
-  const server = restify.createServer({ name: 'demand-bot', handleUncaughtExceptions: false });
-  server.use(restify.plugins.queryParser());
-  // Bodies are parsed only when the request has one: a DELETE without a body and without a
-  // Content-Type is not an "unsupported media type".
-  const bodyParsers = restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false, rejectUnknown: true });
-  server.use((req, res, next) => {
-    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return next();
-    // Channels read their own bodies: WeChat posts XML, which these parsers refuse, and signs the raw bytes.
-    if (req.path().startsWith('/channels/')) return next();
-    let i = 0;
-    const step = (err?: unknown) => (err !== undefined && err !== null ? next(err as Error) : i < bodyParsers.length ? bodyParsers[i++](req, res, step) : next());
-    step();
-  });
+  const server = createHttpServer(log);
 
   let inFlight = 0;
   server.post('/api/messages', async (req, res) => {
@@ -172,29 +129,6 @@ export function createApp(deps: AppDeps): App {
     }
   });
 
-  server.get('/healthz', async (_req, res) => {
-    res.send(200, { status: 'ok' });
-  });
-  server.get('/readyz', async (_req, res) => {
-    const db = await services.databaseReady().catch(() => false);
-    const embedded = services.databaseStatus();
-    // Capacity is a warning, not readiness: near or over the embedded ceiling still answers 200.
-    const capacity = db ? await services.store.capacity.status().catch(() => null) : null;
-    // A channel that is down is reported, not fatal: the others and the console keep working.
-    const channelHealth = await Promise.all(channels.map((c) => Promise.resolve(c.health()).catch((err: Error) => ({ channel: c.id, status: 'down' as const, detail: err.message }))));
-    res.send(db ? 200 : 503, {
-      status: db ? 'ready' : 'database unavailable',
-      model: holder.version,
-      outboxPending: services.store.outbox.pending(),
-      // Customer messages kept during an outage, waiting to reach staff (store/held-messages.ts).
-      heldPending: services.store.held.pending(),
-      ...(embedded ? { database: embedded } : {}),
-      capacity,
-      memory: memory.status(),
-      channels: channelHealth,
-    });
-  });
-
   // Resident memory under MEMORY_CEILING_MB: caches shed under pressure, new conversations wait when critical.
   const memory = deps.memory ?? new MemoryGuard({ ceilingBytes: config.MEMORY_CEILING_MB * 1024 * 1024 });
   if (memory.flags().gc === 'run-time') {
@@ -205,8 +139,10 @@ export function createApp(deps: AppDeps): App {
     services.store.botState.shed(level);
   });
   const stopMemoryGuard = memory.start();
+  mountHealth(server, { services, channels, memory });
 
   let inFlightDirect = 0;
+  const baseUrl = () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`;
   directLine = mountDirectLine(server, {
     repository: services.store.directLine,
     secret: config.DIRECT_LINE_SECRET,
@@ -227,28 +163,8 @@ export function createApp(deps: AppDeps): App {
     },
     // A returning customer whose conversation expired: continues in the new one, and sees there what
     // staff sent meanwhile (held by `replies` below).
-    onReturningCustomer: async (conv) => {
-      const dl = services.store.directLine;
-      await dl.setSuccessor(conv.userId, conv._id, conv.expiresAt);
-      const held = await dl.heldFor(conv.userId);
-      const posted: string[] = [];
-      const ref = {
-        channelId: DIRECT_LINE_CHANNEL_ID,
-        serviceUrl: `${(config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`).replace(/\/+$/, '')}/v3/directline`,
-        conversation: { id: conv._id, isGroup: false, conversationType: 'personal', name: '' },
-        user: { id: conv.userId, name: conv.userName ?? '', role: 'user' },
-        bot: { id: 'bot', name: 'bot', role: 'bot' },
-      };
-      for (const h of held) {
-        const m = h.record as HeldMessage;
-        const ticket = await services.tickets.find(m.ticketNumber);
-        const error = ticket ? await replies.sendHeld(ticket, m, ref) : null;
-        if (error) log.warn({ conversationId: conv._id, ticket: m.ticketNumber, error }, 'held message not posted; kept for the next visit');
-        else posted.push(h.id);
-      }
-      await dl.releaseHeld(posted);
-    },
-    publicBaseUrl: () => config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? config.PORT}`,
+    onReturningCustomer: returningCustomer(services, () => replies, baseUrl, log),
+    publicBaseUrl: baseUrl,
     deliverToBot: async (activity) => {
       inFlightDirect++;
       try {
@@ -260,19 +176,6 @@ export function createApp(deps: AppDeps): App {
     log: { info: (o, m) => log.debug(o, m), warn: (o, m) => log.warn(o, m) },
   });
   mountWebChatPage(server, {});
-
-  // Errors restify raises itself (bad JSON, body too large, unknown route) as clear JSON.
-  server.on('restifyError', (req: restify.Request, res: restify.Response, err: Error & { statusCode?: number; toJSON?: () => unknown }, next: () => void) => {
-    // An oversized body is a bad request like any other malformed one (400, with the limit named).
-    if (err.statusCode === 413) {
-      err.statusCode = 400;
-      err.message = `request body is larger than ${MAX_BODY_BYTES} bytes`;
-    }
-    const status = err.statusCode ?? 500;
-    if (status >= 500) log.error({ err, url: req.url }, 'request failed');
-    err.toJSON = () => ({ error: { code: err.name, message: status >= 500 ? 'internal error' : err.message } });
-    next();
-  });
 
   for (const c of channels) c.mount({ server, bot: (context) => bot.run(context), services, log: log.child({ channel: c.id }) });
   const channelAdapters = new Map(channels.map((c) => [c.id, c.adapter]));
@@ -321,6 +224,137 @@ export function createApp(deps: AppDeps): App {
       stopMemoryGuard();
       await Promise.all([directLine?.close(), ...channels.map((c) => c.close())]);
     },
+  };
+}
+
+/** The bot over the application services: intake, status, follow-ups, ratings and the live handover. */
+function createDemandBot(config: Config, services: Services, conversationState: ConversationState): DemandBot {
+  const { holder } = services.runtime;
+  const tickets = services.tickets;
+  return new DemandBot({
+    classifier: holder,
+    tickets,
+    lookup: { forCustomer: (n, c) => tickets.forCustomer(n, c), latestOpenFor: (c, u) => tickets.latestOpenFor(c, u), list: (q) => tickets.list(q), addCustomerMessage: (n, t, o) => tickets.addCustomerMessage(n, t, o), rate: (n, r, c) => tickets.rate(n, r, c) },
+    pending: pendingTickets(services.store.outbox),
+    hold: (m) => tickets.hold(m),
+    taxonomy: services.taxonomy,
+    conversationState,
+    maxMessageLength: config.MAX_TEXT_LENGTH,
+    rateLimit: config.RATE_LIMIT_PER_10S,
+    rateWindowMs: 10_000,
+    supportHours: config.SUPPORT_HOURS ?? config.SERVICE_HOURS ?? null,
+    live: (state) =>
+      new LiveHandover(state, {
+        handovers: services.handovers,
+        tickets,
+        lookup: { latestOpenFor: (c, u) => tickets.latestOpenFor(c, u), addCustomerMessage: (n, t) => tickets.addCustomerMessage(n, t, { live: true }) },
+        classifier: holder,
+      }),
+  });
+}
+
+/** One failing turn never breaks the conversation: apologise, log, and reset the dialog stack. */
+function turnErrorHandler(bot: DemandBot, conversationState: ConversationState, log: Logger) {
+  return async (context: TurnContext, error: Error) => {
+    log.error({ err: error, conversation: context.activity.conversation?.id, activity: context.activity.type }, 'turn failed');
+    try {
+      // A customer told a ticket number this turn was told the truth: an apology would contradict it.
+      if (numberGiven(context)) return;
+      const lang = await bot.replyLang(context).catch(() => 'zh-Hans' as const);
+      await context.sendActivity(texts(lang).error);
+      // The stack is reset only when the database can take it; otherwise the dialog waits for it.
+      if (!isUnavailable(error) && !(error instanceof StateUnavailableError)) await conversationState.delete(context);
+    } catch (err) {
+      log.error({ err }, 'could not apologise for a failed turn');
+    }
+  };
+}
+
+/** The restify server: bodies parsed only when present and not a channel's own, errors as clear JSON. */
+function createHttpServer(log: Logger): restify.Server {
+  const server = restify.createServer({ name: 'demand-bot', handleUncaughtExceptions: false });
+  server.use(restify.plugins.queryParser());
+  // Bodies are parsed only when the request has one: a DELETE without a body and without a
+  // Content-Type is not an "unsupported media type".
+  const bodyParsers = restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false, rejectUnknown: true });
+  server.use((req, res, next) => {
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return next();
+    // Channels read their own bodies: WeChat posts XML, which these parsers refuse, and signs the raw bytes.
+    if (req.path().startsWith('/channels/')) return next();
+    let i = 0;
+    const step = (err?: unknown) => (err !== undefined && err !== null ? next(err as Error) : i < bodyParsers.length ? bodyParsers[i++](req, res, step) : next());
+    step();
+  });
+
+  // Errors restify raises itself (bad JSON, body too large, unknown route) as clear JSON.
+  server.on('restifyError', (req: restify.Request, res: restify.Response, err: Error & { statusCode?: number; toJSON?: () => unknown }, next: () => void) => {
+    // An oversized body is a bad request like any other malformed one (400, with the limit named).
+    if (err.statusCode === 413) {
+      err.statusCode = 400;
+      err.message = `request body is larger than ${MAX_BODY_BYTES} bytes`;
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 500) log.error({ err, url: req.url }, 'request failed');
+    err.toJSON = () => ({ error: { code: err.name, message: status >= 500 ? 'internal error' : err.message } });
+    next();
+  });
+
+  return server;
+}
+
+/** `/healthz` (the process answers) and `/readyz` (the database, the model, what waits, capacity, memory, channels). */
+function mountHealth(server: restify.Server, { services, channels, memory }: { services: Services; channels: Channel[]; memory: MemoryGuard }): void {
+  const { holder } = services.runtime;
+  server.get('/healthz', async (_req, res) => {
+    res.send(200, { status: 'ok' });
+  });
+  server.get('/readyz', async (_req, res) => {
+    const db = await services.databaseReady().catch(() => false);
+    const embedded = services.databaseStatus();
+    // Capacity is a warning, not readiness: near or over the embedded ceiling still answers 200.
+    const capacity = db ? await services.store.capacity.status().catch(() => null) : null;
+    // A channel that is down is reported, not fatal: the others and the console keep working.
+    const channelHealth = await Promise.all(channels.map((c) => Promise.resolve(c.health()).catch((err: Error) => ({ channel: c.id, status: 'down' as const, detail: err.message }))));
+    res.send(db ? 200 : 503, {
+      status: db ? 'ready' : 'database unavailable',
+      model: holder.version,
+      outboxPending: services.store.outbox.pending(),
+      // Customer messages kept during an outage, waiting to reach staff (store/held-messages.ts).
+      heldPending: services.store.held.pending(),
+      ...(embedded ? { database: embedded } : {}),
+      capacity,
+      memory: memory.status(),
+      channels: channelHealth,
+    });
+  });
+
+}
+
+/**
+ * A returning customer whose conversation expired continues in the new one, and sees there what
+ * staff sent meanwhile (held for them by the customer replies).
+ */
+function returningCustomer(services: Services, replies: () => CustomerReplies, baseUrl: () => string, log: Logger) {
+  return async (conv: DirectLineConversation): Promise<void> => {
+    const dl = services.store.directLine;
+    await dl.setSuccessor(conv.userId, conv._id, conv.expiresAt);
+    const held = await dl.heldFor(conv.userId);
+    const posted: string[] = [];
+    const ref = {
+      channelId: DIRECT_LINE_CHANNEL_ID,
+      serviceUrl: `${baseUrl().replace(/\/+$/, '')}/v3/directline`,
+      conversation: { id: conv._id, isGroup: false, conversationType: 'personal', name: '' },
+      user: { id: conv.userId, name: conv.userName ?? '', role: 'user' },
+      bot: { id: 'bot', name: 'bot', role: 'bot' },
+    };
+    for (const h of held) {
+      const m = h.record as HeldMessage;
+      const ticket = await services.tickets.find(m.ticketNumber);
+      const error = ticket ? await replies().sendHeld(ticket, m, ref) : null;
+      if (error) log.warn({ conversationId: conv._id, ticket: m.ticketNumber, error }, 'held message not posted; kept for the next visit');
+      else posted.push(h.id);
+    }
+    await dl.releaseHeld(posted);
   };
 }
 
