@@ -542,8 +542,12 @@ export class DemandBot extends ActivityHandler {
       await context.sendActivity(t.noOpenTicket);
       return;
     }
-    await this.deps.lookup.addCustomerMessage(open.number, details);
-    await context.sendActivity(t.addedDetails(open.number));
+    // The conversation keeps the number the customer was given, which their ticket may have lost at
+    // outbox replay (another ticket holds it now): resolved for this customer, never another's ticket.
+    const customer = { channelId: context.activity.channelId, userId: context.activity.from.id };
+    const { number } = await this.deps.lookup.addCustomerMessage(open.number, details, { customer });
+    if (kept && number !== kept.number) await this.ticket.set(context, { ...kept, number });
+    await context.sendActivity(t.addedDetails(number));
   }
 
   /**
