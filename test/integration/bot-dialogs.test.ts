@@ -229,8 +229,11 @@ describe('commands at any point', () => {
     expect(moved).not.toBe(given);
 
     // The same conversation (its state still names the old number).
-    await play(adapter, [['补充：快递单号是 SF****5678', new RegExp(`已将补充说明添加到工单 ${moved}`)]]);
-    await play(adapter, [['补充：收件人姓王', new RegExp(`已将补充说明添加到工单 ${moved}`)]]);
+    await play(adapter, [['补充：快递单号是 SF****5678', `已将补充说明添加到工单 ${moved}。\n请注意：您的工单编号已由 ${given} 更改为 ${moved}，用原编号查询仍可找到。`]]);
+    // The conversation follows the new number: no note again.
+    await play(adapter, [['补充：收件人姓王', (a) => expect(a.text).toBe(`已将补充说明添加到工单 ${moved}。`)]]);
+    // Asked by the old number: this customer's ticket, with the note; the stranger's number is the stranger's.
+    await play(adapter, [[`查询工单 ${given}`, new RegExp(`^工单 ${moved} 当前状态：已受理。[^\n]*\n请注意：您的工单编号已由 ${given} 更改为 ${moved}`)]]);
     expect((await store.tickets.get(moved))!.messages.map((m) => m.text)).toEqual(['快递单号是 SF****5678', '收件人姓王']);
     expect((await store.tickets.get(given))!.customer.userId).toBe(stranger.userId);
     expect((await store.tickets.get(given))!.messages).toEqual([]);
