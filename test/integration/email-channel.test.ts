@@ -332,8 +332,15 @@ describe.skipIf(missing !== null)('e-mail channel against dovecot and smtp-serve
     expect(toWang.parsed.text).not.toContain(moved);
     expect(smtp.received.filter((m) => m.envelopeTo.includes(LI))).toHaveLength(1);
 
+    // A staff reply on Li's ticket goes out in her thread, under the ticket's new number.
+    const staff = await api('POST', `/api/tickets/${moved}/replies`, { text: '您好，新发票将在两个工作日内开具。' });
+    expect(staff.body.delivered).toBe(true);
+    const [, staffMail] = await mailTo(LI, 2);
+    expect(staffMail.parsed.subject).toBe(`Re: 发票抬头开错了 [${moved}]`);
+    expect(staffMail.parsed.inReplyTo).toBe(ack.parsed.messageId);
+
     // Li answers the acknowledgement that named the old number (In-Reply-To): her ticket, and the
-    // answer (zh-Hans) says the number changed; the thread now names the new number.
+    // answer (zh-Hans) says the number changed; the thread names the new number.
     await imap.append(
       [
         'From: Li Si <li.si@example.com>',
@@ -350,7 +357,7 @@ describe.skipIf(missing !== null)('e-mail channel against dovecot and smtp-serve
       ].join('\r\n'),
     );
     await expect.poll(() => messagesOf(moved), { timeout: 30_000 }).toEqual(['正确的抬头是“深圳示例科技有限公司”，税号不变。']);
-    const joined = (await mailTo(LI, 2))[1];
+    const joined = (await mailTo(LI, 3))[2];
     expect(joined.parsed.text).toContain(`已添加到工单 ${moved}`);
     expect(joined.parsed.text).toContain(`请注意：您的工单编号已由 ${given} 更改为 ${moved}，用原编号查询仍可找到。`);
     expect(joined.parsed.subject).toBe(`Re: 发票抬头开错了 [${moved}]`);
@@ -359,10 +366,10 @@ describe.skipIf(missing !== null)('e-mail channel against dovecot and smtp-serve
     // A new mail naming only the old number in its subject, from Li, in English, then in traditional Chinese.
     await imap.append(['From: li.si@example.com', `To: ${DESK}`, `Subject: invoice ${given.toLowerCase()}`, 'Message-ID: <li3@customer.example>', 'Content-Type: text/plain; charset=utf-8', '', 'Please also send the corrected invoice as a PDF to this address.', ''].join('\r\n'));
     await expect.poll(async () => (await messagesOf(moved)).length, { timeout: 30_000 }).toBe(2);
-    expect((await mailTo(LI, 3))[2].parsed.text).toContain(`Please note: your ticket number has changed from ${given} to ${moved}; the old number still finds it.`);
+    expect((await mailTo(LI, 4))[3].parsed.text).toContain(`Please note: your ticket number has changed from ${given} to ${moved}; the old number still finds it.`);
     await imap.append(['From: li.si@example.com', `To: ${DESK}`, `Subject: =?UTF-8?B?${Buffer.from(`工單 ${given}`).toString('base64')}?=`, 'Message-ID: <li4@customer.example>', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', '請問新的發票什麼時候可以開好？麻煩儘快處理，謝謝。', ''].join('\r\n'));
     await expect.poll(async () => (await messagesOf(moved)).length, { timeout: 30_000 }).toBe(3);
-    expect((await mailTo(LI, 4))[3].parsed.text).toContain(`請注意：您的工單編號已由 ${given} 更改為 ${moved}，用原編號查詢仍可找到。`);
+    expect((await mailTo(LI, 5))[4].parsed.text).toContain(`請注意：您的工單編號已由 ${given} 更改為 ${moved}，用原編號查詢仍可找到。`);
 
     // Nothing of Li's reached Wang's ticket, and no second ticket was filed for her.
     expect(await messagesOf(given)).toEqual(['我的订单还没发货，请尽快安排。']);
