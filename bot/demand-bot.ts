@@ -414,7 +414,7 @@ export class DemandBot extends ActivityHandler {
       const rated = await this.deps.lookup.rate(current.number, rating, customer);
       // Rated: the ticket's conversation is over; what comes next is answered afresh.
       await this.ticket.delete(context);
-      await context.sendActivity(t.ratingThanks(rated.number, rating.score));
+      await context.sendActivity(withNumberChange(t, t.ratingThanks(rated.number, rating.score), current.number, rated.number));
       return;
     }
     const marker = NEW_ISSUE.exec(text);
@@ -441,9 +441,9 @@ export class DemandBot extends ActivityHandler {
     const { number } = await this.deps.lookup.addCustomerMessage(current.number, text, { customer });
     // Stored under a new number after waiting in the outbox: the conversation follows it.
     if (number !== current.number) await this.ticket.set(context, { ...current, number });
-    if (act === 'status') return this.reportStatus(context, number);
-    if (act === 'human') return void (await context.sendActivity(t.human(number, this.deps.supportHours ?? null)));
-    await context.sendActivity(act === 'thanks' ? t.followupThanks(number) : t.followupAdded(number));
+    if (act === 'status') return this.reportStatus(context, number, undefined, current.number);
+    if (act === 'human') return void (await context.sendActivity(withNumberChange(t, t.human(number, this.deps.supportHours ?? null), current.number, number)));
+    await context.sendActivity(withNumberChange(t, act === 'thanks' ? t.followupThanks(number) : t.followupAdded(number), current.number, number));
   }
 
   /**
@@ -504,7 +504,7 @@ export class DemandBot extends ActivityHandler {
    * Status of a ticket, only for the customer identity that created it. A ticket still waiting in
    * the outbox is reported as received and waiting to be filed, also while the database is down.
    */
-  private async reportStatus(context: TurnContext, number: string | null, known?: ReturnType<typeof texts>): Promise<void> {
+  private async reportStatus(context: TurnContext, number: string | null, known?: ReturnType<typeof texts>, former: string | null = number): Promise<void> {
     const t = known ?? texts(await this.lang.get(context, 'zh-Hans'));
     const { channelId, from } = context.activity;
     const waiting = (number ? this.deps.pending?.find(number, channelId, from.id) : this.deps.pending?.latestFor(channelId, from.id)) ?? null;
@@ -530,7 +530,7 @@ export class DemandBot extends ActivityHandler {
       return;
     }
     const reply = ticket.replies.filter((r) => r.delivered).at(-1)?.text ?? null;
-    await context.sendActivity(t.statusOf(ticket.number, t.statuses[ticket.status] ?? ticket.status, reply));
+    await context.sendActivity(withNumberChange(t, t.statusOf(ticket.number, t.statuses[ticket.status] ?? ticket.status, reply), former, ticket.number));
   }
 
   private async addDetails(context: TurnContext, details: string): Promise<void> {
@@ -542,8 +542,12 @@ export class DemandBot extends ActivityHandler {
       await context.sendActivity(t.noOpenTicket);
       return;
     }
-    await this.deps.lookup.addCustomerMessage(open.number, details);
-    await context.sendActivity(t.addedDetails(open.number));
+    // The conversation keeps the number the customer was given, which their ticket may have lost at
+    // outbox replay (another ticket holds it now): resolved for this customer, never another's ticket.
+    const customer = { channelId: context.activity.channelId, userId: context.activity.from.id };
+    const { number } = await this.deps.lookup.addCustomerMessage(open.number, details, { customer });
+    if (kept && number !== kept.number) await this.ticket.set(context, { ...kept, number });
+    await context.sendActivity(withNumberChange(t, t.addedDetails(number), open.number, number));
   }
 
   /**
@@ -641,4 +645,12 @@ export function localeLang(locale: string | undefined): ReplyLang | null {
  */
 export function withoutCodes(text: string): string {
   return text.replace(/\S+/g, (word) => (/[@\d]/.test(word) ? ' ' : word));
+}
+
+/**
+ * An answer about a ticket the customer knows as `former`, stored under `number` instead (the number
+ * was taken while it waited in the outbox): the answer, then a line saying the number changed.
+ */
+function withNumberChange(t: ReturnType<typeof texts>, answer: string, former: string | null, number: string): string {
+  return former && former.toUpperCase() !== number ? `${answer}\n${t.numberChanged(former.toUpperCase(), number)}` : answer;
 }

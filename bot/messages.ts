@@ -52,6 +52,11 @@ interface Texts {
   cancelHeld: string;
   statusOf: (number: string, status: string, reply: string | null) => string;
   statusNotFound: (number: string) => string;
+  /**
+   * Added after the answer when the ticket the customer means by `former` was stored under `number`
+   * instead (that number was taken while the ticket waited in the outbox): the old one still finds it.
+   */
+  numberChanged: (former: string, number: string) => string;
   askTicketNumber: string;
   addedDetails: (number: string) => string;
   noOpenTicket: string;
@@ -135,6 +140,7 @@ const zh: Texts = {
   cancelHeld: '已收到您的取消。系统正在恢复，恢复后会取消您正在登记的问题（如有），无需重新发送。',
   statusOf: (n, s, reply) => `工单 ${n} 当前状态：${s}。${reply ? `最新回复：${reply}` : '暂无客服回复，请耐心等待。'}`,
   statusNotFound: (n) => `没有找到属于您的工单 ${n}。请核对工单号。`,
+  numberChanged: (former, n) => `请注意：您的工单编号已由 ${former} 更改为 ${n}，用原编号查询仍可找到。`,
   askTicketNumber: '请告诉我您的工单号（例如 T20261125-0042）。',
   addedDetails: (n) => `已将补充说明添加到工单 ${n}。`,
   noOpenTicket: '您目前没有处理中的工单。请直接描述您的问题，我来为您登记。',
@@ -197,6 +203,7 @@ const en: Texts = {
   cancelHeld: 'We have received your cancellation. Our system is recovering; when it is back, the issue you were reporting (if any) will be cancelled. There is no need to send it again.',
   statusOf: (n, s, reply) => `Ticket ${n} is ${s}. ${reply ? `Latest reply: ${reply}` : 'No reply from our team yet.'}`,
   statusNotFound: (n) => `I could not find a ticket ${n} of yours. Please check the number.`,
+  numberChanged: (former, n) => `Please note: your ticket number has changed from ${former} to ${n}; the old number still finds it.`,
   askTicketNumber: 'Please tell me your ticket number (for example T20261125-0042).',
   addedDetails: (n) => `Your details were added to ticket ${n}.`,
   noOpenTicket: 'You have no open ticket. Describe your issue and I will log one.',
@@ -234,6 +241,7 @@ const en: Texts = {
 const NUMBER_SLOT = 'NUMBERSLOT';
 const HOURS_SLOT = 'HOURSSLOT';
 const AGENT_SLOT = 'AGENTSLOT';
+const FORMER_SLOT = 'FORMERSLOT';
 
 function traditional(t: Texts): Texts {
   const c = (s: string) => toTraditional(s);
@@ -248,6 +256,7 @@ function traditional(t: Texts): Texts {
     statusPending: slot(t.statusPending),
     statusOf: (n: string, s: string, r: string | null) => c(t.statusOf(NUMBER_SLOT, s, r)).split(NUMBER_SLOT).join(n),
     statusNotFound: slot(t.statusNotFound),
+    numberChanged: (former: string, n: string) => c(t.numberChanged(FORMER_SLOT, NUMBER_SLOT)).split(FORMER_SLOT).join(former).split(NUMBER_SLOT).join(n),
     addedDetails: slot(t.addedDetails),
     followupAdded: slot(t.followupAdded),
     followupThanks: slot(t.followupThanks),

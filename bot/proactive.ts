@@ -6,6 +6,7 @@
  * the desk's operation (desk/tickets.ts).
  */
 import type { CloudAdapter, ConversationReference, TurnContext } from 'botbuilder';
+import { PROACTIVE_TICKET } from '../channels/inbound.js';
 import type { CustomerChannel } from '../desk/ports.js';
 import type { Ticket } from '../store/schemas.js';
 import type { ProactiveMessage } from './demand-bot.js';
@@ -103,6 +104,7 @@ export class CustomerReplies implements CustomerChannel {
     try {
       const { adapter, appId } = this.adapterFor(ref.channelId ?? ticket.customer.channelId);
       await adapter.continueConversationAsync(appId, ref, async (context) => {
+        context.turnState.set(PROACTIVE_TICKET, ticket.number);
         // Caught here: the adapter would otherwise hand the error to onTurnError and resolve.
         try {
           if (this.sender) await this.sender.proactive(context, ticket, message);

@@ -36,6 +36,12 @@ export interface InboundAttachment {
  */
 export const MEDIA_TICKET = Symbol('mediaTicket');
 
+/**
+ * Turn-state key of a proactive turn (a staff reply, a resolution notice): the number of the ticket
+ * it is about, for a channel whose thread names the ticket (e-mail subjects).
+ */
+export const PROACTIVE_TICKET = Symbol('proactiveTicket');
+
 /** What a channel knows about one inbound message. */
 export interface InboundMessage {
   /** The Bot Framework channelId (`wechat`, `email` …). */

@@ -41,8 +41,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
@@ -52,6 +50,7 @@ import { COMPLAINTS, loadConversation } from './bot-load.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { cpuMs, freePort, rssMiB, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
+import { benchTempDir, stopChild } from './temp-dir.js';
 
 const DB_NAME = 'bench_bot';
 
@@ -109,18 +108,17 @@ runCli(async () => {
   if (!Number.isInteger(history) || history < 0) throw new UsageError(`--history must be a non-negative integer, got "${values.history}"`);
   if (processes !== 1 && processes !== 2) throw new UsageError(`--processes must be 1 or 2, got "${values.processes}"`);
 
-  const dir = mkdtempSync(join(tmpdir(), 'bench-bot-'));
+  const tmp = benchTempDir('bench-bot-');
+  const dir = tmp.path;
   // BENCH_BOT_FERRETDB: another build's database binary (main's, to compare a branch with main in one sitting).
   const database = await startEmbeddedServer({ dataDir: join(dir, 'db'), ...(process.env.BENCH_BOT_FERRETDB ? { binary: process.env.BENCH_BOT_FERRETDB } : {}) });
   const servers: ChildProcess[] = [];
   const dbStats: { key: string; calls: number; ms: number; sentBytes?: number; receivedBytes?: number }[] = [];
-  // Interrupted: stop the servers and the database rather than leave them running.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      for (const s of servers) s.kill('SIGTERM');
-      void database.stop().finally(() => process.exit(130));
-    });
-  }
+  // Interrupted: stop the servers and the database rather than leave them running (then the folder goes).
+  tmp.onInterrupt(async () => {
+    await Promise.all(servers.map(stopChild));
+    await database.stop();
+  });
   try {
     const bases: string[] = [];
     for (let i = 0; i < processes; i++) {
@@ -160,7 +158,7 @@ runCli(async () => {
     for (const s of servers) s.kill('SIGTERM');
     await Promise.all(servers.map((s) => new Promise((r) => (s.exitCode !== null ? r(null) : s.once('exit', r)))));
     await database.stop();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
   if (values['db-stats']) {
     // Per turn of every measured phase and of the warm-up conversations (5 turns each).

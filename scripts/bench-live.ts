@@ -33,8 +33,6 @@
  * Prints a table, and with --json a last line with every figure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
@@ -47,6 +45,7 @@ import { DirectLineClient } from './directline-client.js';
 import { EventStreamClient } from './event-stream-client.js';
 import { freePort, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
+import { benchTempDir, stopChild } from './temp-dir.js';
 
 const DB_NAME = 'bench_live';
 const PASSWORD = 'bench-live-agent-password';
@@ -81,15 +80,15 @@ runCli(async () => {
   if (!Number.isInteger(live) || live < 1 || live > 100) throw new UsageError(`--live must be an integer from 1 to 100, got "${values.live}"`);
   if (processes !== 1 && processes !== 2) throw new UsageError(`--processes must be 1 or 2, got "${values.processes}"`);
 
-  const dir = mkdtempSync(join(tmpdir(), 'bench-live-'));
+  const tmp = benchTempDir('bench-live-');
+  const dir = tmp.path;
   const database = await startEmbeddedServer({ dataDir: join(dir, 'db') });
   const servers: ChildProcess[] = [];
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      for (const s of servers) s.kill('SIGTERM');
-      void database.stop().finally(() => process.exit(130));
-    });
-  }
+  // Interrupted: stop the servers and the database rather than leave them running (then the folder goes).
+  tmp.onInterrupt(async () => {
+    await Promise.all(servers.map(stopChild));
+    await database.stop();
+  });
   let stream: EventStreamClient | null = null;
   try {
     const client = await MongoClient.connect(database.uri);
@@ -139,7 +138,7 @@ runCli(async () => {
     for (const s of servers) s.kill('SIGTERM');
     await Promise.all(servers.map((s) => new Promise((r) => (s.exitCode !== null ? r(null) : s.once('exit', r)))));
     await database.stop();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
 });
 

@@ -17,16 +17,16 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { freePort, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
+import { benchTempDir, stopChild } from './temp-dir.js';
 
 /** Demands the default model files confidently (the dialog asks "对吗？"): checked at warm-up. */
 const COMPLAINTS = [
@@ -80,7 +80,8 @@ runCli(async () => {
   if (!Number.isInteger(customers) || customers < 1) throw new UsageError(`--customers must be a positive integer, got "${values.customers}"`);
   if (!Number.isInteger(kills) || kills < 0) throw new UsageError(`--kills must be a non-negative integer, got "${values.kills}"`);
 
-  const dir = mkdtempSync(join(tmpdir(), 'bench-outage-'));
+  const tmp = benchTempDir('bench-outage-');
+  const dir = tmp.path;
   const port = await freePort();
   const connector = await startConnector();
   const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
@@ -89,6 +90,8 @@ runCli(async () => {
     // --server-log FILE keeps the server's log (JSON lines) for a post-mortem.
     stdio: ['ignore', values['server-log'] ? openSync(values['server-log'], 'w') : 'ignore', 'inherit'],
   });
+  // Interrupted: the server (and its embedded database) stops first, then the folder goes.
+  tmp.onInterrupt(() => stopChild(server));
   const base = `http://127.0.0.1:${port}`;
   const counts: Counts = { started: 0, filedInDatabase: 0, filedToOutbox: 0, retriesAsked: 0, heldForLater: 0, apologies: 0, nothingLostClaims: 0, numberWithApology: 0, errors: 0, errorSamples: [] };
   const tags: string[] = [];
@@ -214,7 +217,7 @@ runCli(async () => {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
     connector.close();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
 });
 

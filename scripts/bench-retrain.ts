@@ -13,8 +13,7 @@
  * topic correction), half keep its topic with another demand type (a type correction). Skips with a
  * message when ../shared/datasets is absent.
  */
-import { mkdtempSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
@@ -28,6 +27,7 @@ import type { TrainingExample } from '../store/training-repository.js';
 import { artifactLoader, ModelHolder } from '../trainer/model-holder.js';
 import { TrainingService } from '../trainer/training-service.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
+import { benchTempDir } from './temp-dir.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 const SOURCES = ['online_shopping_10cats.jsonl', 'waimai_10k_sentiment.jsonl'];
@@ -55,8 +55,11 @@ runCli(async () => {
   process.stderr.write(`labelling ${n} corrections with the shipped model …\n`);
   const examples = correctionsFrom(files as string[], n, (text) => shipped.classify(text));
 
-  const dir = mkdtempSync(join(tmpdir(), 'bench-retrain-'));
+  // Its embedded database (about 30 MB) goes with the run, on success, failure or Ctrl-C.
+  const tmp = benchTempDir('bench-retrain-');
+  const dir = tmp.path;
   const database = await openDatabase({ ...config, DB_DIR: join(dir, 'db') });
+  tmp.onInterrupt(() => database.close());
   try {
     const db = database.client.db(`bench_retrain_${Date.now()}`);
     const store = await createStore({ db, outboxPath: join(dir, 'outbox.jsonl'), timeZone: config.TIME_ZONE, topics: taxonomy.topics.map((t) => t.id), log: silent });
@@ -97,6 +100,7 @@ runCli(async () => {
     if (values.json) printJson(result);
   } finally {
     await database.close();
+    tmp.remove();
   }
 });
 

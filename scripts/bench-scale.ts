@@ -17,8 +17,7 @@
  * a read that scans history still finishes. Prints a table, then one JSON line.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BSON, type Db } from 'mongodb';
@@ -35,6 +34,7 @@ import { generateHistory, loadTexts } from './scale-history.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { freePort, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
+import { benchTempDir, stopChild } from './temp-dir.js';
 
 /** Console reads and a ticket update must answer within this at p95 (issue 11). */
 export const READ_TARGET_P95_MS = 300;
@@ -96,7 +96,8 @@ runCli(async () => {
   if (!Number.isInteger(samples) || samples < 2) throw new UsageError(`--samples must be an integer of at least 2, got "${values.samples}"`);
   if (!Number.isFinite(budgetMs) || budgetMs <= 0) throw new UsageError(`--budget-ms must be a positive number, got "${values['budget-ms']}"`);
 
-  const dir = mkdtempSync(join(tmpdir(), 'bench-scale-'));
+  const tmp = benchTempDir('bench-scale-');
+  const dir = tmp.path;
   const external = process.env.MONGODB_URI;
   const dbName = `bench_scale_${Date.now().toString(36)}`;
   const env: Record<string, string> = { ...(process.env as Record<string, string>), PORT: String(await freePort()), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), DB_NAME: dbName, OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '1000', API_RATE_PER_MINUTE: '100000', DB_TIMEOUT_MS: process.env.DB_TIMEOUT_MS ?? '10000' };
@@ -105,15 +106,7 @@ runCli(async () => {
   const base = `http://127.0.0.1:${env.PORT}`;
   const server = spawn(process.execPath, [...SERVER_NODE_ARGS, fileURLToPath(new URL('../bot/main.js', import.meta.url))], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   // Interrupted: stop the server (and with it its embedded database) rather than leave it running.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      server.kill('SIGTERM');
-      server.once('exit', () => {
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(130);
-      });
-    });
-  }
+  tmp.onInterrupt(() => stopChild(server));
   let database: Awaited<ReturnType<typeof openDatabase>> | null = null;
   try {
     await waitReady(base, 90_000);
@@ -252,7 +245,7 @@ runCli(async () => {
     server.kill('SIGTERM');
     await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
     // The generated database (hundreds of MB at 100,000 tickets) goes with the run.
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
 });
 

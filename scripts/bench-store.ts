@@ -6,14 +6,13 @@
  * where supported, customer record. A raw driver `insertOne` of the same documents runs in the same
  * process as the reference. Median of 3 rounds.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../runtime/config.js';
 import { openDatabase } from '../store/database.js';
 import { createServices } from '../desk/services.js';
 import type { TicketCreate } from '../store/schemas.js';
 import { flags, printJson, runCli } from './cli.js';
+import { benchTempDir } from './temp-dir.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 
@@ -26,8 +25,10 @@ runCli(async () => {
   const writes = Number(values.writes);
   const concurrency = Number(values.concurrency);
   const config = loadConfig(process.env);
-  const dir = mkdtempSync(join(tmpdir(), 'bench-store-'));
+  const tmp = benchTempDir('bench-store-');
+  const dir = tmp.path;
   const database = await openDatabase({ ...config, DB_DIR: join(dir, 'db') });
+  tmp.onInterrupt(() => database.close());
   try {
     let writeConcern = '';
     const rounds: { perSecond: number; p50: number; p99: number; ref: number }[] = [];
@@ -87,6 +88,7 @@ runCli(async () => {
     if (values.json) printJson(result);
   } finally {
     await database.close();
+    tmp.remove();
   }
 });
 

@@ -16,9 +16,8 @@
  * user's run before the load is the same-run reference. The last line is JSON with --json.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
@@ -27,6 +26,7 @@ import { WeChatPeer, type PushMessage } from '../test/helpers/wechat-peer.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { freePort, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
+import { benchTempDir, stopChild } from './temp-dir.js';
 
 const SETTINGS = { token: 'benchToken2026', appId: 'wxbe0c4b3a2f1e0d9c', appSecret: 'bench-app-secret-0123456789', encodingAesKey: 'Bench0123456789abcdefghijklmnopqrstuvwxyzAB' };
 
@@ -66,7 +66,8 @@ runCli(async () => {
   if (!Number.isInteger(users) || users < 1) throw new UsageError(`--users must be a positive integer, got "${values.users}"`);
   if (!Number.isInteger(retryEvery) || retryEvery < 0) throw new UsageError(`--retry-every must be a non-negative integer (0: no retries), got "${values['retry-every']}"`);
 
-  const dir = mkdtempSync(join(tmpdir(), 'bench-wechat-'));
+  const tmp = benchTempDir('bench-wechat-');
+  const dir = tmp.path;
   const peer = new WeChatPeer(SETTINGS);
   const apiBase = await peer.start();
   const port = await freePort();
@@ -89,6 +90,8 @@ runCli(async () => {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  // Interrupted: the server (and its embedded database) stops first, then the folder goes.
+  tmp.onInterrupt(() => stopChild(server));
   const base = `http://127.0.0.1:${port}`;
   peer.pushTo(base);
   let pushSeq = 0;
@@ -205,7 +208,7 @@ runCli(async () => {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
     await peer.stop();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
 });
 

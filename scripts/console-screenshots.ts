@@ -8,9 +8,8 @@
  * and a canned reply. Writes PNG files into --out and prints {"files": [...]} last. The database is
  * removed afterwards.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { chromium, type Page } from 'playwright-core';
@@ -20,6 +19,7 @@ import { createServices } from '../desk/services.js';
 import { loadConfig } from '../runtime/config.js';
 import { PROJECT_ROOT } from '../runtime/datasets.js';
 import { flags, printJson, runCli } from './cli.js';
+import { benchTempDir } from './temp-dir.js';
 
 const PASSWORD = 'screenshots-password';
 
@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   const { values } = flags({ out: { type: 'string', default: resolve(PROJECT_ROOT, 'docs/screenshots') }, chromium: { type: 'string', default: '/usr/bin/chromium' } });
   const out = resolve(values.out);
   mkdirSync(out, { recursive: true });
-  const dir = mkdtempSync(join(tmpdir(), 'screenshots-'));
+  const tmp = benchTempDir('screenshots-');
+  const dir = tmp.path;
   // Urgent tickets are due in a few seconds here, so the overdue view has something to show.
   const config = loadConfig({ ...(process.env as Record<string, string>), PORT: '0', HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), DB_NAME: `screenshots_${Date.now().toString(36)}`, OUTBOX_PATH: join(dir, 'outbox.jsonl'), DUE_HOURS: 'urgent=0.001', LOG_LEVEL: 'warn' });
   const log = pino({ level: 'warn' }, pino.destination(2));
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
     app.server.close();
     await services.db.dropDatabase().catch(() => undefined);
     await services.close();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
   printJson({ files });
 }

@@ -11,8 +11,6 @@
  * listed after it, apart.
  * Prints the listing on stderr and one JSON line on stdout (commands and scans per operation).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandStartedEvent, CommandSucceededEvent, Document } from 'mongodb';
 import { createServices } from '../desk/services.js';
@@ -20,6 +18,7 @@ import { loadConfig } from '../runtime/config.js';
 import { rebuildReadModels } from '../store/read-models.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { generateHistory, loadTexts } from './scale-history.js';
+import { benchTempDir } from './temp-dir.js';
 
 interface Seen {
   collection: string;
@@ -61,7 +60,8 @@ runCli(async () => {
   const { values } = flags({ tickets: { type: 'string', default: '3000' }, seed: { type: 'string', default: '1' } });
   const n = Number(values.tickets);
   if (!Number.isInteger(n) || n < 100) throw new UsageError(`--tickets must be an integer of at least 100, got "${values.tickets}"`);
-  const dir = mkdtempSync(join(tmpdir(), 'profile-ops-'));
+  const tmp = benchTempDir('profile-ops-');
+  const dir = tmp.path;
   const config = loadConfig({ ...process.env, DB_DIR: join(dir, 'db'), DB_NAME: 'profile', OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn', DB_COMMAND_STATS: 'true', MONGODB_URI: process.env.MONGODB_URI });
   const quiet = { info: () => {}, warn: () => {}, error: (o: object, m?: string) => process.stderr.write(`${m} ${JSON.stringify(o)}\n`), debug: () => {} };
   const services = await createServices(config, { log: quiet as never, models: false });
@@ -124,7 +124,7 @@ runCli(async () => {
     }
   } finally {
     await services.close();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
   printJson({ tickets: n, operations: report });
 });

@@ -4,12 +4,12 @@
  * environment names one), with its resident memory read from /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
+import { benchTempDir, stopChild } from './temp-dir.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -25,7 +25,8 @@ export interface ServerProcess {
 
 /** Starts `node dist/bot/main.js` with `env` over the defaults, and waits for /readyz. */
 export async function startServerProcess(env: Record<string, string>, opts: { readyWithinMs?: number; stderr?: 'inherit' | 'ignore' } = {}): Promise<ServerProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-server-'));
+  const tmp = benchTempDir('bench-server-');
+  const dir = tmp.path;
   const port = await freePort();
   // BENCH_BOT_SERVER: another build's dist/bot/main.js (to compare a branch with main in one sitting).
   const main = process.env.BENCH_BOT_SERVER || fileURLToPath(new URL('../bot/main.js', import.meta.url));
@@ -42,8 +43,10 @@ export async function startServerProcess(env: Record<string, string>, opts: { re
       await exited;
       clearTimeout(timer);
     }
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   };
+  // Interrupted: the server goes first (it writes in the folder).
+  tmp.onInterrupt(() => stopChild(child));
   try {
     await waitReady(base, opts.readyWithinMs ?? 120_000, child);
   } catch (err) {

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { TurnContext, type Activity, type ResourceResponse } from 'botbuilder';
 import type { MailStore } from './mail-store.js';
+import { PROACTIVE_TICKET } from '../inbound.js';
 import { ProactiveAdapter } from '../proactive-adapter.js';
 import { TICKET_TAGS } from '../../store/schemas.js';
 
@@ -69,6 +70,13 @@ export class EmailAdapter extends ProactiveAdapter {
       const store = this.deps.store();
       const thread = await store.thread(conversationId);
       if (!thread) throw new Error(`e-mail: no mail thread for conversation ${conversationId}`);
+      // A staff reply on a ticket stored under a new number at outbox replay: its thread still names
+      // the number the ticket lost; the mail (subject, the record a reply threads by) names the new one.
+      const about = context.turnState.get(PROACTIVE_TICKET) as string | undefined;
+      if (about && about !== thread.ticketNumber) {
+        thread.ticketNumber = about;
+        await store.linkThread(conversationId, about, thread.lang);
+      }
       const messageId = `<${randomUUID()}@${this.deps.domain}>`;
       await this.deps.send({
         to: thread.address,

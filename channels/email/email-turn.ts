@@ -31,6 +31,8 @@ export interface EmailTurnData {
   ticketText: string;
   /** Language of the thread so far (a reply with little text is answered in it). */
   lang?: ReplyLang | null;
+  /** `join`: the number the customer knows, when their ticket was stored under `ticketNumber` instead (outbox replay). */
+  formerNumber?: string;
 }
 
 /** What the turn did, read by the mail processor from the turn state. */
@@ -104,7 +106,7 @@ export class EmailTurn {
       const number = data.ticketNumber!;
       await this.deps.tickets.addCustomerMessage(number, data.ticketText);
       Object.assign(result, { outcome: 'joined', ticketNumber: number, stored: 'database' });
-      await this.acknowledge(context, t.joined(number), result);
+      await this.acknowledge(context, t.joined(number, data.formerNumber ?? null), result);
       return;
     }
     let classification = c ?? this.classify('')!;

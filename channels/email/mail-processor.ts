@@ -2,10 +2,12 @@
  * Handles one mail from the mailbox, exactly once across retries, restarts and processes:
  * claim its Message-ID in the database → ignore automatic mail (bounces, auto-replies, bulk) →
  * find its ticket (In-Reply-To/References of a message the desk sent or received, else the ticket
- * number in the subject from the same sender) → run the bot's e-mail turn (file or join, and
- * acknowledge) through the channel's adapter → keep the attachments → mark the claim done. Only
- * then may the reader flag the mail as processed and move its cursor past it: a mail whose ticket
- * is not yet stored (or outboxed) stays unprocessed and is tried again.
+ * number in the subject from the same sender; either way only the thread's customer's own ticket,
+ * which may have been stored under a new number at outbox replay, see desk `forCustomer`) → run
+ * the bot's e-mail turn (file or join, and acknowledge) through the channel's adapter → keep the
+ * attachments → mark the claim done. Only then may the reader flag the mail as processed and move
+ * its cursor past it: a mail whose ticket is not yet stored (or outboxed) stays unprocessed and is
+ * tried again.
  *
  * An attempt that stopped half-way (the database went away after the ticket was outboxed, the
  * process died) is retried with `retry: true`: before filing again, the customer's recent tickets
@@ -35,6 +37,8 @@ export interface ProcessorDeps {
   attachments: { add(items: AttachmentCreate[], key?: string): Promise<unknown> };
   tickets: {
     find(number: string): Promise<Ticket | null>;
+    /** The customer's own ticket by a number they were given (theirs renumbered at outbox replay too; never another customer's). */
+    forCustomer(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null>;
     list(query: { customerUserId: string; channelId: string; pageSize: number; sort: '-createdAt' }): Promise<{ items: Ticket[] }>;
   };
   /** Tickets waiting in the local outbox (filed while the database was unreachable). */
@@ -117,7 +121,7 @@ export class MailProcessor {
         const t = await this.deps.tickets.find(target.ticketNumber);
         if (t?.messages.some((m) => m.text === text)) return this.complete(mail, 'joined', t.number, conversationId, files);
       }
-      turnData = { kind: 'join', ticketNumber: target.ticketNumber, ticketText: text, lang: (existing?.lang as ReplyLang | null) ?? null };
+      turnData = { kind: 'join', ticketNumber: target.ticketNumber, ticketText: text, lang: (existing?.lang as ReplyLang | null) ?? null, ...(target.former ? { formerNumber: target.former } : {}) };
       classified = own;
     } else {
       if (retry) {
@@ -133,6 +137,9 @@ export class MailProcessor {
       classified = `${mail.subject}\n${own}`.trim();
       await store.saveThread({ _id: conversationId, address: from, subject: threadSubject(mail.subject), ticketNumber: null, lastMessageId: mail.messageId ?? '', references: [...mail.replyTo].reverse(), lang: null });
     }
+    // The thread still names the number its ticket lost at outbox replay: what the desk sends from
+    // now on (subject, the sent-message records a reply threads by) names the ticket's own number.
+    if (target && existing && existing.ticketNumber !== target.ticketNumber) await store.linkThread(conversationId, target.ticketNumber, existing.lang);
     if (target && mail.messageId) {
       if (existing) await store.advanceThread(conversationId, mail.messageId);
       else await store.saveThread({ _id: conversationId, address: from, subject: threadSubject(mail.subject), ticketNumber: target.ticketNumber, lastMessageId: mail.messageId, references: [...mail.replyTo].reverse(), lang: null });
@@ -171,24 +178,38 @@ export class MailProcessor {
     return { status: 'done', outcome, ticketNumber };
   }
 
-  /** The ticket a mail answers: by the thread's Message-IDs, else by the number in its subject when the sender is the ticket's customer. */
-  private async threadTarget(mail: InboundMail, from: string): Promise<{ ticketNumber: string; conversationId: string } | null> {
+  /**
+   * The ticket a mail answers: by the thread's Message-IDs, else by the number in its subject when
+   * the sender is the ticket's customer. A number is resolved for the thread's customer (the
+   * sender, or the address the thread was opened by when a colleague in copy answers): their own
+   * ticket, or theirs stored under a new number at outbox replay (`former` is then the number
+   * they know); another customer's ticket holding that number is never joined.
+   */
+  private async threadTarget(mail: InboundMail, from: string): Promise<{ ticketNumber: string; conversationId: string; former: string | null } | null> {
     const byIds = await this.deps.store.threadOf(mail.replyTo);
     if (byIds) {
-      const t = await this.deps.tickets.find(byIds.ticketNumber);
-      if (t) return { ticketNumber: t.number, conversationId: byIds.conversationId ?? (await this.conversationOf(t)) };
+      const thread = byIds.conversationId ? await this.deps.store.thread(byIds.conversationId) : null;
+      const t = await this.customersTicket(byIds.ticketNumber, thread?.address ?? from);
+      if (t) return { ticketNumber: t.number, conversationId: byIds.conversationId ?? (await this.conversationOf(t)), former: t.number === byIds.ticketNumber.toUpperCase() ? null : byIds.ticketNumber.toUpperCase() };
     }
     const n = TICKET_NUMBER_IN_TEXT.exec(mail.subject)?.[0]?.toUpperCase();
     if (n) {
-      const t = await this.deps.tickets.find(n);
-      if (t && t.customer.channelId === EMAIL_CHANNEL_ID && normalizeAddress(t.customer.userId) === from) return { ticketNumber: t.number, conversationId: await this.conversationOf(t) };
+      const t = await this.customersTicket(n, from);
+      if (t) return { ticketNumber: t.number, conversationId: await this.conversationOf(t), former: t.number === n ? null : n };
     }
     return null;
   }
 
+  private customersTicket(number: string, address: string): Promise<Ticket | null> {
+    return this.deps.tickets.forCustomer(number, { channelId: EMAIL_CHANNEL_ID, userId: normalizeAddress(address) });
+  }
+
   private async conversationOf(t: Ticket): Promise<string> {
     const thread = await this.deps.store.threadOfTicket(t.number);
-    if (thread) return thread._id;
+    // A thread names the number its ticket was given; when that ticket was stored under a new
+    // number at outbox replay, the thread is its customer's, not this ticket's (whose customer
+    // would be answered in someone else's thread, at their address).
+    if (thread && thread.address === normalizeAddress(t.customer.userId)) return thread._id;
     try {
       const id = (JSON.parse(t.conversationRef ?? '{}') as { conversation?: { id?: string } }).conversation?.id;
       if (id) return id;

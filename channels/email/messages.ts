@@ -10,8 +10,11 @@ export interface EmailTexts {
   filed: (number: string) => string;
   /** The database was unreachable: received, kept, and will be filed under this number. */
   filedOffline: (number: string) => string;
-  /** A reply in the thread was added to the ticket. */
-  joined: (number: string) => string;
+  /**
+   * A reply in the thread was added to the ticket; `former` is the number the customer was given
+   * when the ticket was stored under a new one (that number was taken while it waited in the outbox).
+   */
+  joined: (number: string, former?: string | null) => string;
   /** A mail with no text and no attachments: nothing filed, please describe the problem. */
   empty: string;
   /** The subject of a thread whose first mail had none. */
@@ -21,7 +24,7 @@ export interface EmailTexts {
 const zhHans: EmailTexts = {
   filed: (n) => `您好！\n\n我们已收到您的邮件，并登记为工单 ${n}。客服人员会尽快在这封邮件的往来中回复您。\n如需补充说明或附件，直接回复本邮件即可（请保留主题中的工单号）。\n\n此邮件由系统自动发送。`,
   filedOffline: (n) => `您好！\n\n我们已收到您的邮件，编号 ${n}，系统正在登记，稍后即可查询。客服人员会在这封邮件的往来中回复您。\n如需补充，直接回复本邮件即可。\n\n此邮件由系统自动发送。`,
-  joined: (n) => `您好！\n\n您的补充内容已添加到工单 ${n}，客服人员会一并处理。\n\n此邮件由系统自动发送。`,
+  joined: (n, former) => `您好！\n\n您的补充内容已添加到工单 ${n}，客服人员会一并处理。${former ? `\n请注意：您的工单编号已由 ${former} 更改为 ${n}，用原编号查询仍可找到。` : ''}\n\n此邮件由系统自动发送。`,
   empty: '您好！\n\n我们收到了您的邮件，但其中没有文字内容或附件，因此未能登记。请直接回复本邮件，描述您遇到的问题或建议。\n\n此邮件由系统自动发送。',
   defaultSubject: '您的咨询',
 };
@@ -29,7 +32,7 @@ const zhHans: EmailTexts = {
 const zhHant: EmailTexts = {
   filed: (n) => `您好！\n\n我們已收到您的郵件，並登記為工單 ${n}。客服人員會盡快在這封郵件的往來中回覆您。\n如需補充說明或附件，直接回覆本郵件即可（請保留主旨中的工單號）。\n\n此郵件由系統自動發送。`,
   filedOffline: (n) => `您好！\n\n我們已收到您的郵件，編號 ${n}，系統正在登記，稍後即可查詢。客服人員會在這封郵件的往來中回覆您。\n如需補充，直接回覆本郵件即可。\n\n此郵件由系統自動發送。`,
-  joined: (n) => `您好！\n\n您的補充內容已加入工單 ${n}，客服人員會一併處理。\n\n此郵件由系統自動發送。`,
+  joined: (n, former) => `您好！\n\n您的補充內容已加入工單 ${n}，客服人員會一併處理。${former ? `\n請注意：您的工單編號已由 ${former} 更改為 ${n}，用原編號查詢仍可找到。` : ''}\n\n此郵件由系統自動發送。`,
   empty: '您好！\n\n我們收到了您的郵件，但其中沒有文字內容或附件，因此未能登記。請直接回覆本郵件，描述您遇到的問題或建議。\n\n此郵件由系統自動發送。',
   defaultSubject: '您的諮詢',
 };
@@ -37,7 +40,7 @@ const zhHant: EmailTexts = {
 const en: EmailTexts = {
   filed: (n) => `Hello,\n\nWe have received your e-mail and filed it as ticket ${n}. Our staff will answer you in this e-mail thread as soon as possible.\nTo add details or files, simply reply to this e-mail (please keep the ticket number in the subject).\n\nThis message was sent automatically.`,
   filedOffline: (n) => `Hello,\n\nWe have received your e-mail under number ${n}; it is being filed and can be looked up shortly. Our staff will answer you in this e-mail thread.\nTo add details, simply reply to this e-mail.\n\nThis message was sent automatically.`,
-  joined: (n) => `Hello,\n\nYour additional message has been added to ticket ${n}; our staff will take it into account.\n\nThis message was sent automatically.`,
+  joined: (n, former) => `Hello,\n\nYour additional message has been added to ticket ${n}; our staff will take it into account.${former ? `\nPlease note: your ticket number has changed from ${former} to ${n}; the old number still finds it.` : ''}\n\nThis message was sent automatically.`,
   empty: 'Hello,\n\nWe received your e-mail, but it has no text and no attachments, so nothing was filed. Please reply to this e-mail and describe your problem or suggestion.\n\nThis message was sent automatically.',
   defaultSubject: 'Your request',
 };

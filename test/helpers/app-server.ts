@@ -1,6 +1,6 @@
 /** Starts the whole bot app (real classifier, real store on the test database) on an ephemeral port, built by `createServices` as `npm start` builds it. */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,9 @@ export async function startApp(mongoUri: string, env: Record<string, string> = {
   await client.connect();
   const db = client.db(opts.dbName ?? `app_${randomUUID().slice(0, 8)}`);
   const log = pino({ level: 'silent' });
-  const services = await createServices(config, { db, log, outboxPath: join(mkdtempSync(join(tmpdir(), 'app-')), 'o.jsonl'), trainingHeartbeatMs: opts.trainingHeartbeatMs, capacity: { embedded: true, ticketCeiling: config.EMBEDDED_TICKET_CEILING } });
+  // The outbox's folder goes with stop() (a test run used to leave one per app in /tmp).
+  const outboxDir = mkdtempSync(join(tmpdir(), 'app-'));
+  const services = await createServices(config, { db, log, outboxPath: join(outboxDir, 'o.jsonl'), trainingHeartbeatMs: opts.trainingHeartbeatMs, capacity: { embedded: true, ticketCeiling: config.EMBEDDED_TICKET_CEILING } });
   const app = createApp({ config, services, log, memory: opts.memory });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -46,6 +48,7 @@ export async function startApp(mongoUri: string, env: Record<string, string> = {
       await services.close();
       if (!opts.dbName) await db.dropDatabase().catch(() => undefined);
       await client.close();
+      rmSync(outboxDir, { recursive: true, force: true });
     },
   };
 }

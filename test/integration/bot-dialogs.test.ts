@@ -202,6 +202,42 @@ describe('commands at any point', () => {
     await play(adapterFor(bot, user), [['补充：快递单号是 SF****1234', new RegExp(`已将补充说明添加到工单 ${number}`)]]);
     expect((await store.tickets.get(number))!.messages.map((m) => m.text)).toEqual(['快递单号是 SF****1234']);
   });
+
+  it("adds details to the conversation's ticket under the new number it got at outbox replay, never to the ticket now holding the old one", async () => {
+    const bot = newBot();
+    const user = `moved-${randomUUID().slice(0, 6)}`;
+    const adapter = adapterFor(bot, user);
+    const said = await play(adapter, [
+      ['我的快递三天了还没到，物流信息一直不更新', /对吗/],
+      ['对', /手机号/],
+      ['跳过', NUMBER],
+    ]);
+    const given = said.join('\n').match(NUMBER)![0];
+    // What a lost insert leaves behind (see outbox.test.ts): the database lost the ticket, which the
+    // process kept in its outbox; another process found the number free and gave it to another
+    // customer; the replay stores this customer's ticket under the next free number.
+    const tickets = db.collection<{ _id: string; number: string; formerNumber?: string }>('tickets');
+    const lost = (await tickets.findOne({ _id: given }))!;
+    await tickets.deleteOne({ _id: given });
+    const otherProcess = createTicketService(await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'bot-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: taxonomy.topics.map((t) => t.id), log: silent }), { log: silent });
+    const stranger = { channelId: 'webchat', userId: `stranger-${randomUUID().slice(0, 6)}` };
+    const classification = { lang: 'zh-Hans' as const, topic: 'delivery', type: 'complaint' as const, spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 't', needsReview: false, reviewReason: null };
+    expect((await otherProcess.file({ customer: stranger, conversationRef: null, text: { original: '包裹破损', normalized: '包裹破损' }, classification })).ticket.number).toBe(given);
+    await store.outbox.append(lost);
+    expect(await createTicketService(store, { log: silent }).flushOutbox()).toMatchObject({ replayed: 1, remaining: 0 });
+    const moved = (await tickets.findOne({ formerNumber: given }))!.number;
+    expect(moved).not.toBe(given);
+
+    // The same conversation (its state still names the old number).
+    await play(adapter, [['补充：快递单号是 SF****5678', `已将补充说明添加到工单 ${moved}。\n请注意：您的工单编号已由 ${given} 更改为 ${moved}，用原编号查询仍可找到。`]]);
+    // The conversation follows the new number: no note again.
+    await play(adapter, [['补充：收件人姓王', (a) => expect(a.text).toBe(`已将补充说明添加到工单 ${moved}。`)]]);
+    // Asked by the old number: this customer's ticket, with the note; the stranger's number is the stranger's.
+    await play(adapter, [[`查询工单 ${given}`, new RegExp(`^工单 ${moved} 当前状态：已受理。[^\n]*\n请注意：您的工单编号已由 ${given} 更改为 ${moved}`)]]);
+    expect((await store.tickets.get(moved))!.messages.map((m) => m.text)).toEqual(['快递单号是 SF****5678', '收件人姓王']);
+    expect((await store.tickets.get(given))!.customer.userId).toBe(stranger.userId);
+    expect((await store.tickets.get(given))!.messages).toEqual([]);
+  });
 });
 
 describe('language', () => {

@@ -8,15 +8,21 @@
  * acknowledgement in the same thread → staff reply in the same thread → the customer's answer joins
  * the ticket; attachments kept and downloadable (one over the cap listed with a note); HTML-only
  * mail; GBK and unknown charsets; a huge body; malformed MIME; bounces and auto-replies ignored;
- * an SMTP refusal recorded as undelivered; a restart does not re-file.
+ * an SMTP refusal recorded as undelivered; a restart does not re-file; a ticket stored under a new
+ * number at outbox replay is still found by the number its customer was given, and only by them.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { EmailChannel } from '../../channels/email/index.js';
 import { HANDLED_KEYWORD } from '../../channels/email/mailbox-reader.js';
+import { createTicketService } from '../../desk/services.js';
 import { hashPassword } from '../../staff/auth.js';
-import type { Ticket } from '../../store/schemas.js';
+import { createStore } from '../../store/index.js';
+import type { Ticket, TicketCreate } from '../../store/schemas.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { dovecotMissing, startDovecot, startSmtpPeer, type Dovecot, type ReceivedMail, type SmtpPeer } from '../helpers/mail-peers.js';
 
@@ -280,6 +286,95 @@ describe.skipIf(missing !== null)('e-mail channel against dovecot and smtp-serve
     const other = await ticketWith('cancel my membership');
     expect(other.customer.userId).toBe('mallory@example.net');
     expect((await A.services.tickets.get(t.number)).messages).toHaveLength(1);
+  });
+
+  it('a mail quoting the number its ticket lost at outbox replay joins that ticket under its new number, never the ticket now holding the number', async () => {
+    const LI = 'li.si@example.com';
+    const WANG = 'wang.wu@example.com';
+    await imap.append(['From: Li Si <Li.Si@Example.com>', `To: ${DESK}`, `Subject: =?UTF-8?B?${Buffer.from('发票抬头开错了').toString('base64')}?=`, 'Message-ID: <li1@customer.example>', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', '上个月订单的发票抬头开错了，公司名称少了“有限”两个字，请重新开具。', ''].join('\r\n'));
+    const given = (await ticketWith('公司名称少了')).number;
+    const [ack] = await mailTo(LI);
+    expect(ack.parsed.subject).toBe(`Re: 发票抬头开错了 [${given}]`);
+
+    // What a lost insert leaves behind (see outbox.test.ts): the database lost Li's ticket, which
+    // this process kept in its outbox; another process found the number free and gave it to Wang;
+    // then the outbox is replayed and Li's ticket is stored under the next free number.
+    const tickets = A.db.collection<{ _id: string; number: string; formerNumber?: string }>('tickets');
+    const lost = (await tickets.findOne({ _id: given }))!;
+    await tickets.deleteOne({ _id: given });
+    const dir = mkdtempSync(join(tmpdir(), 'email-renumber-'));
+    try {
+      const silent = { info() {}, warn() {}, error() {} };
+      const otherProcess = createTicketService(await createStore({ db: A.db, outboxPath: join(dir, 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent }), { log: silent });
+      const input: TicketCreate = {
+        customer: { channelId: 'email', userId: WANG },
+        conversationRef: null,
+        text: { original: '订单还没有发货', normalized: '订单还没有发货' },
+        classification: { lang: 'zh-Hans', topic: 'delivery', type: 'complaint', spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 't', needsReview: false, reviewReason: null },
+      };
+      const wang = await otherProcess.file(input);
+      expect(wang.ticket.number).toBe(given);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await A.store.outbox.append(lost);
+    expect(await A.services.tickets.flushOutbox()).toMatchObject({ replayed: 1, remaining: 0 });
+    const moved = (await tickets.findOne({ formerNumber: given }))!.number;
+    expect(moved).not.toBe(given);
+    const messagesOf = async (n: string) => (await A.services.tickets.get(n)).messages.map((m) => m.text);
+
+    // Wang quotes the number he holds: his own ticket, answered in his own thread (not in Li's,
+    // which still names that number).
+    await imap.append(['From: wang.wu@example.com', `To: ${DESK}`, `Subject: =?UTF-8?B?${Buffer.from(`关于 ${given}`).toString('base64')}?=`, 'Message-ID: <wang1@customer.example>', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', '我的订单还没发货，请尽快安排。', ''].join('\r\n'));
+    await expect.poll(() => messagesOf(given), { timeout: 30_000 }).toEqual(['我的订单还没发货，请尽快安排。']);
+    const [toWang] = await mailTo(WANG);
+    expect(toWang.parsed.text).toContain(`已添加到工单 ${given}`);
+    expect(toWang.parsed.text).not.toContain(moved);
+    expect(smtp.received.filter((m) => m.envelopeTo.includes(LI))).toHaveLength(1);
+
+    // A staff reply on Li's ticket goes out in her thread, under the ticket's new number.
+    const staff = await api('POST', `/api/tickets/${moved}/replies`, { text: '您好，新发票将在两个工作日内开具。' });
+    expect(staff.body.delivered).toBe(true);
+    const [, staffMail] = await mailTo(LI, 2);
+    expect(staffMail.parsed.subject).toBe(`Re: 发票抬头开错了 [${moved}]`);
+    expect(staffMail.parsed.inReplyTo).toBe(ack.parsed.messageId);
+
+    // Li answers the acknowledgement that named the old number (In-Reply-To): her ticket, and the
+    // answer (zh-Hans) says the number changed; the thread names the new number.
+    await imap.append(
+      [
+        'From: Li Si <li.si@example.com>',
+        `To: ${DESK}`,
+        `Subject: =?UTF-8?B?${Buffer.from(`Re: 发票抬头开错了 [${given}]`).toString('base64')}?=`,
+        'Message-ID: <li2@customer.example>',
+        `In-Reply-To: ${ack.parsed.messageId}`,
+        `References: <li1@customer.example> ${ack.parsed.messageId}`,
+        'Content-Type: text/plain; charset=utf-8',
+        'Content-Transfer-Encoding: 8bit',
+        '',
+        '正确的抬头是“深圳示例科技有限公司”，税号不变。',
+        '',
+      ].join('\r\n'),
+    );
+    await expect.poll(() => messagesOf(moved), { timeout: 30_000 }).toEqual(['正确的抬头是“深圳示例科技有限公司”，税号不变。']);
+    const joined = (await mailTo(LI, 3))[2];
+    expect(joined.parsed.text).toContain(`已添加到工单 ${moved}`);
+    expect(joined.parsed.text).toContain(`请注意：您的工单编号已由 ${given} 更改为 ${moved}，用原编号查询仍可找到。`);
+    expect(joined.parsed.subject).toBe(`Re: 发票抬头开错了 [${moved}]`);
+    expect(joined.parsed.inReplyTo).toBe('<li2@customer.example>');
+
+    // A new mail naming only the old number in its subject, from Li, in English, then in traditional Chinese.
+    await imap.append(['From: li.si@example.com', `To: ${DESK}`, `Subject: invoice ${given.toLowerCase()}`, 'Message-ID: <li3@customer.example>', 'Content-Type: text/plain; charset=utf-8', '', 'Please also send the corrected invoice as a PDF to this address.', ''].join('\r\n'));
+    await expect.poll(async () => (await messagesOf(moved)).length, { timeout: 30_000 }).toBe(2);
+    expect((await mailTo(LI, 4))[3].parsed.text).toContain(`Please note: your ticket number has changed from ${given} to ${moved}; the old number still finds it.`);
+    await imap.append(['From: li.si@example.com', `To: ${DESK}`, `Subject: =?UTF-8?B?${Buffer.from(`工單 ${given}`).toString('base64')}?=`, 'Message-ID: <li4@customer.example>', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', '請問新的發票什麼時候可以開好？麻煩儘快處理，謝謝。', ''].join('\r\n'));
+    await expect.poll(async () => (await messagesOf(moved)).length, { timeout: 30_000 }).toBe(3);
+    expect((await mailTo(LI, 5))[4].parsed.text).toContain(`請注意：您的工單編號已由 ${given} 更改為 ${moved}，用原編號查詢仍可找到。`);
+
+    // Nothing of Li's reached Wang's ticket, and no second ticket was filed for her.
+    expect(await messagesOf(given)).toEqual(['我的订单还没发货，请尽快安排。']);
+    expect(await tickets.countDocuments({ 'customer.userId': LI })).toBe(1);
+    expect(smtp.received.filter((m) => m.envelopeTo.includes(WANG))).toHaveLength(1);
   });
 
   it('reads GBK mail, and mail in a charset it does not know, without losing it', async () => {

@@ -264,16 +264,21 @@ describe('retraining from staff corrections', () => {
     delay.disable();
     expect(status).toMatchObject({ state: 'succeeded', jobId: started.body.jobId, progress: 1, error: null });
     expect(progress.some((p) => p > 0 && p < 1)).toBe(true);
-    // Training ran off the main thread: the server kept answering (in-process it blocks ~10 s).
-    const maxBlockMs = delay.max / 1e6;
-    console.log(`event loop: longest block during training ${maxBlockMs.toFixed(0)} ms`);
-    expect(maxBlockMs).toBeLessThan(2000);
 
     newVersion = status.version!;
     expect(newVersion).not.toBe(shipped.version);
     const record = await api('GET', `/api/models/${newVersion}`);
     expect(record.status).toBe(200);
     const r = record.body;
+    // Training ran off the main thread: the server kept answering. On the main thread the training
+    // call, which is synchronous, would be one block at least as long as the training time the
+    // worker measured in this run (provenance.trainSeconds, under this run's load). A busy machine
+    // also stalls the loop (a helper saw 2.3 s at load 22), but it slows the training as much, so
+    // the bound is half that training time, not a fixed figure.
+    const maxBlockMs = delay.max / 1e6;
+    const trainMs = r.provenance.trainSeconds * 1000;
+    console.log(`event loop: longest block during training ${maxBlockMs.toFixed(0)} ms; training itself ${trainMs.toFixed(0)} ms`);
+    expect(maxBlockMs).toBeLessThan(trainMs / 2);
     expect(r).toMatchObject({ version: newVersion, trainedBy: 'tina', seed: 7, taxonomyVersion: taxonomy.version, active: false, trainingDataHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(r.provenance).toMatchObject({ corrections: CORRECTED.length, correctionsSkipped: 0, keywordEdits: { revisions: { billing: 1 } } });
     expect(r.provenance.keywordEdits.overrides.topic.billing).toEqual({ set: { 以旧换新: 3 }, pin: ['发票'], remove: ['抬头'] });

@@ -65,9 +65,19 @@ class FakeStore {
   async get(number: string) {
     return this.tickets.get(number) ?? null;
   }
+  /** As the desk: the customer's ticket by that number, or theirs stored under a new number at outbox replay. */
   async forCustomer(number: string, customer: { channelId: string; userId: string }) {
+    const own = (t: Ticket | undefined) => t !== undefined && t.customer.channelId === customer.channelId && t.customer.userId === customer.userId;
     const t = this.tickets.get(number);
-    return t && t.customer.channelId === customer.channelId && t.customer.userId === customer.userId ? t : null;
+    if (own(t)) return t!;
+    return [...this.tickets.values()].find((x) => own(x) && x.formerNumber === number) ?? null;
+  }
+  /** What an outbox replay leaves when another intake took `number`: the ticket under `next`, the number another customer's. */
+  renumber(number: string, next: string, other: { channelId: string; userId: string }) {
+    const t = this.tickets.get(number)!;
+    Object.assign(t, { number: next, formerNumber: number });
+    this.tickets.set(next, t);
+    this.tickets.set(number, { ...t, number, formerNumber: undefined, customer: other, messages: [], satisfaction: null } as unknown as Ticket);
   }
   async latestOpenFor(channelId: string, userId: string) {
     return [...this.tickets.values()].reverse().find((t) => t.customer.userId === userId && t.customer.channelId === channelId && !t.spam) ?? null;
@@ -75,13 +85,13 @@ class FakeStore {
   async list(q: { customerUserId: string }) {
     return { items: [...this.tickets.values()].reverse().filter((t) => t.customer.userId === q.customerUserId) };
   }
-  async addCustomerMessage(number: string, text: string) {
-    const t = this.tickets.get(number)!;
+  async addCustomerMessage(number: string, text: string, opts: { customer?: { channelId: string; userId: string } } = {}) {
+    const t = opts.customer ? (await this.forCustomer(number, opts.customer))! : this.tickets.get(number)!;
     t.messages.push({ text, at: new Date() });
     return t;
   }
-  async rate(number: string, rating: { score: number; comment?: string }) {
-    const t = this.tickets.get(number)!;
+  async rate(number: string, rating: { score: number; comment?: string }, customer?: { channelId: string; userId: string }) {
+    const t = customer ? (await this.forCustomer(number, customer))! : this.tickets.get(number)!;
     t.satisfaction = { score: rating.score, comment: rating.comment ?? null, at: new Date() };
     return t;
   }
@@ -283,6 +293,47 @@ describe('follow-ups land on the ticket', () => {
     const [r] = await replies(adapter, '处理得怎么样了');
     expect(r).toMatch(/^工单 T20261206-0001 当前状态：已受理/);
     expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['处理得怎么样了']);
+  });
+});
+
+describe('a ticket stored under a new number at outbox replay', () => {
+  const OTHER = { channelId: 'test', userId: 'customer-2' };
+  const DETAILS: Record<ReplyLang, string> = { 'zh-Hans': '补充：快递单号 SF1234', 'zh-Hant': '補充：速遞單號 SF1234', en: 'additional details: tracking number SF1234' };
+  const NOTE: Record<ReplyLang, RegExp> = {
+    'zh-Hans': /^请注意：您的工单编号已由 T20261206-0001 更改为 T20261206-0009，用原编号查询仍可找到。$/,
+    'zh-Hant': /^請注意：您的工單編號已由 T20261206-0001 更改為 T20261206-0009，用原編號查詢仍可找到。$/,
+    en: /^Please note: your ticket number has changed from T20261206-0001 to T20261206-0009; the old number still finds it\.$/,
+  };
+
+  it.each(LANGS)('the old number finds it for its customer, follow-ups land on it, and the answer says the number changed, once (%s)', async (lang) => {
+    const f = FOLLOW[lang];
+    const t = texts(lang);
+    const { adapter, store } = setup(Object.fromEntries(f.followups));
+    await replies(adapter, f.demand, f.yes, f.skip);
+    store.renumber('T20261206-0001', 'T20261206-0009', OTHER);
+    expect(t.numberChanged('T20261206-0001', 'T20261206-0009')).toMatch(NOTE[lang]);
+
+    // The conversation still knows the old number: a follow-up goes to the customer's own ticket.
+    const [followup] = f.followups.find(([, c]) => c.act === 'followup')!;
+    expect(await replies(adapter, followup)).toEqual([`${t.followupAdded('T20261206-0009')}\n${t.numberChanged('T20261206-0001', 'T20261206-0009')}`]);
+    // It follows the new number from then on: no note again.
+    expect(await replies(adapter, DETAILS[lang])).toEqual([t.addedDetails('T20261206-0009')]);
+    // Asked by the old number, the status is the customer's ticket's, with the note.
+    expect(await replies(adapter, 'T20261206-0001')).toEqual([`${t.statusOf('T20261206-0009', t.statuses.new, null)}\n${t.numberChanged('T20261206-0001', 'T20261206-0009')}`]);
+    expect(await replies(adapter, 'T20261206-0009')).toEqual([t.statusOf('T20261206-0009', t.statuses.new, null)]);
+    expect(store.tickets.get('T20261206-0009')!.messages.map((m) => m.text)).toEqual([followup, DETAILS[lang].replace(/^[^:：]*[:：]\s*/, '')]);
+    expect(store.tickets.get('T20261206-0001')!.messages).toEqual([]);
+  });
+
+  it.each(LANGS)('details in a conversation that still knows the old number land on the customer\'s ticket, with the note (%s)', async (lang) => {
+    const f = FOLLOW[lang];
+    const t = texts(lang);
+    const { adapter, store } = setup();
+    await replies(adapter, f.demand, f.yes, f.skip);
+    store.renumber('T20261206-0001', 'T20261206-0009', OTHER);
+    expect(await replies(adapter, DETAILS[lang])).toEqual([`${t.addedDetails('T20261206-0009')}\n${t.numberChanged('T20261206-0001', 'T20261206-0009')}`]);
+    expect(store.tickets.get('T20261206-0009')!.messages).toHaveLength(1);
+    expect(store.tickets.get('T20261206-0001')!.messages).toEqual([]);
   });
 });
 

@@ -186,6 +186,21 @@ describe('texts', () => {
     }
   });
 
+  it.each(REPLY_LANGS)('in %s, a reply that joined a ticket renumbered at outbox replay names both numbers, in that language', (lang) => {
+    const t = emailTexts(lang);
+    const moved = t.joined('T20261206-0007', 'T20261206-0002');
+    expect(moved).toContain('T20261206-0007');
+    expect(moved).toContain('T20261206-0002');
+    expect(moved.indexOf('T20261206-0002')).toBeLessThan(moved.lastIndexOf('T20261206-0007'));
+    // Without a former number the answer is the plain one, naming one number.
+    expect(t.joined('T20261206-0007', null)).toBe(t.joined('T20261206-0007'));
+    expect(t.joined('T20261206-0007')).not.toContain('T20261206-0002');
+    const note = moved.replace(t.joined('T20261206-0007').replace(/\n\n[^\n]*$/, ''), '');
+    if (lang === 'en') expect(note).toMatch(/^\nPlease note: your ticket number has changed from T20261206-0002 to T20261206-0007/);
+    if (lang === 'zh-Hans') expect(note).toMatch(/^\n请注意：您的工单编号已由 T20261206-0002 更改为 T20261206-0007，用原编号查询仍可找到。/);
+    if (lang === 'zh-Hant') expect(note).toMatch(/^\n請注意：您的工單編號已由 T20261206-0002 更改為 T20261206-0007，用原編號查詢仍可找到。/);
+  });
+
   it('the three languages differ, and staff notes say sizes for people', () => {
     expect(new Set(REPLY_LANGS.map((l) => emailTexts(l).filed('T1'))).size).toBe(3);
     expect(formatBytes(512)).toBe('512 B');
