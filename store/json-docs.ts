@@ -74,7 +74,7 @@ export class JsonDocs<T> {
     this.generations = opts.generations;
     this.outageRetryMs = opts.outageRetryMs ?? 0;
     this.queue = new WriteBehind((id, batch) => this.apply(id, batch), opts);
-    this.cache = new ReadCache<T>(this.docs, this.claims, collectionName, (ids) => this.queue.idle(ids));
+    this.cache = new ReadCache<T>(db, this.docs, collectionName, (ids) => this.queue.idle(ids));
   }
 
   /** The document, or null when it was never written. */
@@ -109,16 +109,6 @@ export class JsonDocs<T> {
    */
   update(id: string, mutate: (data: T) => void, source?: TicketVersion): Promise<void> {
     return new Promise<void>((resolve, reject) => this.queue.enqueue(id, { mutate, source, resolve, reject }));
-  }
-
-  /** Replaces a document outright (tests and repairs). Concurrent updates are not merged into it. */
-  async replace(id: string, data: T): Promise<void> {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const current = await this.docs.findOne({ _id: id }, { projection: { version: 1, gen: 1 } });
-      if (await this.store(id, current?.version ?? 0, JSON.stringify(data), current?.gen ?? 0)) return;
-      await backoff(attempt);
-    }
-    throw new ConflictError(`${this.collectionName} ${id} is changing too fast to replace`);
   }
 
   /**

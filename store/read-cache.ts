@@ -11,8 +11,8 @@
  * projection (the 16 directory shards: megabytes at 100,000 tickets). A rebuild leaves a generation
  * mark instead (its bulk writes take no claims): when the mark differs, every id changed.
  */
-import type { Collection } from 'mongodb';
-import type { Claims } from './claims.js';
+import { randomUUID } from 'node:crypto';
+import type { Collection, Db } from 'mongodb';
 
 /**
  * How long a version read stays probe-able: claims are pruned after an hour (store/index.ts), and a
@@ -70,17 +70,26 @@ export interface StoredJsonDoc {
   gen?: number;
 }
 
+/** A claim (claims.ts) or a generation mark, which has no `at` and so is never pruned. */
+interface ClaimOrMark {
+  _id: string;
+  gen?: string;
+}
+
 /** The cached reads of one collection of read-model documents. */
 export class ReadCache<T> {
   private readonly instance = String(++instances);
+  private readonly claims: Collection<ClaimOrMark>;
 
   constructor(
+    db: Db,
     private readonly docs: Collection<StoredJsonDoc>,
-    private readonly claims: Claims,
     private readonly collectionName: string,
     /** Waits for this process's queued writes of these documents. */
     private readonly idle: (ids: readonly string[]) => Promise<void>,
-  ) {}
+  ) {
+    this.claims = db.collection<ClaimOrMark>('claims');
+  }
 
   /**
    * Like a read by `_id`, reusing the documents this process read before while they are unchanged:
@@ -108,7 +117,7 @@ export class ReadCache<T> {
     const wanted = ids.filter((id) => !data.has(id));
     if (wanted.length) {
       // The mark first: a rebuild between the two reads makes the next probe read again.
-      const currentGen = (await this.claims.existing([this.genId])).get(this.genId) ?? null;
+      const currentGen = (await this.existing([this.genId])).get(this.genId) ?? null;
       await this.idle(wanted);
       const found = new Set<string>();
       for (const doc of await this.docs.find({ _id: { $in: [...wanted] } }).toArray()) {
@@ -129,9 +138,16 @@ export class ReadCache<T> {
     if (cached) keep(this.key(id), { ...cached, version, data, at: Date.now() });
   }
 
-  /** Marks the whole collection changed (a rebuild wrote it without claims). */
+  /** Marks the whole collection changed (a rebuild wrote it without claims): a new random mark. */
   async replaced(): Promise<void> {
-    await this.claims.mark(this.genId);
+    await this.claims.updateOne({ _id: this.genId }, { $set: { gen: randomUUID() } }, { upsert: true });
+  }
+
+  /** Which of these claims exist, with the marks' values: one read by `_id` of tiny documents. */
+  private async existing(ids: readonly string[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    for (const d of await this.claims.find({ _id: { $in: [...ids] } }).toArray()) out.set(d._id, d.gen ?? null);
+    return out;
   }
 
   /**
@@ -145,7 +161,7 @@ export class ReadCache<T> {
     const claimOf = new Map(ids.filter((id) => versions.get(id)! > 0).map((id) => [`${this.collectionName}:${id}:v${versions.get(id)! + 1}`, id]));
     const absent = ids.filter((id) => versions.get(id) === 0);
     const [found, created] = await Promise.all([
-      this.claims.existing([this.genId, ...claimOf.keys()]),
+      this.existing([this.genId, ...claimOf.keys()]),
       absent.length ? this.docs.find({ _id: { $in: absent }, data: { $ne: null } }, { projection: { _id: 1 } }).toArray() : [],
     ]);
     if ((found.get(this.genId) ?? null) !== gen) return new Set(ids);
