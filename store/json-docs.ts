@@ -137,13 +137,17 @@ export class JsonDocs<T> {
           if (!isDuplicateKey(err) && !(err as { writeErrors?: unknown[] }).writeErrors) throw err;
         });
       }
-      if (old.length) {
+      // Each next version claimed, as a live writer would (FerretDB's conditional update is not atomic).
+      const claimOf = (id: string) => `${this.collectionName}:${id}:v${stored.get(id)! + 1}`;
+      const claimed = await this.claims.claimMany(old.map(claimOf));
+      const mine = old.filter((id) => claimed.has(claimOf(id)));
+      if (mine.length) {
         await this.docs.bulkWrite(
-          old.map((id) => ({ updateOne: { filter: { _id: id, version: stored.get(id)! }, update: { $set: { version: stored.get(id)! + 1, gen, data: all.get(id)! } } } })),
+          mine.map((id) => ({ updateOne: { filter: { _id: id, version: stored.get(id)! }, update: { $set: { version: stored.get(id)! + 1, gen, data: all.get(id)! } } } })),
           { ordered: false },
         );
       }
-      // Whatever a live writer got to first (or wrote over, on FerretDB) is written again below.
+      // Whatever a live writer got to first is written again below, by compare-and-set.
       for (const d of await this.docs.find({ _id: { $in: batch } }, { projection: { _id: 1, gen: 1 } }).toArray()) if (d.gen === gen) all.delete(d._id);
       retry.push(...batch.filter((id) => all.has(id)));
     }

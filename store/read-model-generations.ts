@@ -152,7 +152,11 @@ export class ReadModelGenerations {
       throw err;
     }
     await this.lease.updateOne({ _id: 'lease' }, { $set: { latest: gen, running: true, at: new Date() } }, { upsert: true });
-    const renew = setInterval(() => void this.lease.updateOne({ _id: 'lease', latest: gen }, { $set: { at: new Date() } }).catch(() => undefined), LEASE_RENEW_MS);
+    let renewed = Date.now();
+    const renew = setInterval(() => {
+      const at = new Date();
+      this.lease.updateOne({ _id: 'lease', latest: gen }, { $set: { at } }).then(() => (renewed = at.getTime()), () => undefined);
+    }, LEASE_RENEW_MS);
     renew.unref();
     const end = async (finished: boolean): Promise<void> => {
       clearInterval(renew);
@@ -161,6 +165,10 @@ export class ReadModelGenerations {
     return {
       gen,
       storeCounted: (counted) => this.storeCounted(gen, counted),
+      assertLive: () => {
+        // Writers take a lease this old for a dead rebuild's: writing on would break rule 3.
+        if (Date.now() - renewed > LEASE_STALE_MS / 2) throw new ConflictError(`stats:rebuild could not renew its lease for ${Math.round((Date.now() - renewed) / 1000)} s; run it again`);
+      },
       finish: () => end(true),
       abandon: () => end(false),
     };
@@ -190,6 +198,8 @@ export interface Rebuild {
   gen: number;
   /** Stores the ticket versions the scan read: before any document of this generation is written. */
   storeCounted(counted: ReadonlyMap<string, number>): Promise<void>;
+  /** Throws when the lease may look dead to writers (not renewed for half its life): write nothing more. */
+  assertLive(): void;
   /** Every document is written: new documents are stamped with this generation from now on. */
   finish(): Promise<void>;
   /** Gives the lease up unfinished (what was written stays consistent, rule 2). */

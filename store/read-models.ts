@@ -51,14 +51,14 @@ export async function rebuildReadModels(db: Db, progress: (tickets: number) => v
       index.add(t);
       search.add(t);
     }
+    rebuild.assertLive();
     await rebuild.storeCounted(counted);
-    const r = {
-      ...(await counters.install(rebuild.gen)),
-      ...(await customers.install(rebuild.gen)),
-      ...(await index.install(rebuild.gen)),
-      ...(await search.install(rebuild.gen)),
-      generation: rebuild.gen,
-    };
+    const parts = [];
+    for (const model of [counters, customers, index, search] as const) {
+      rebuild.assertLive();
+      parts.push(await model.install(rebuild.gen));
+    }
+    const r = { ...(Object.assign({}, ...parts) as Omit<RebuildResult, 'generation'>), generation: rebuild.gen };
     await rebuild.finish();
     return r;
   } catch (err) {
