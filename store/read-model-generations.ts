@@ -59,6 +59,8 @@ interface CountedDoc {
 
 /** How often a running rebuild renews its lease. */
 export const LEASE_RENEW_MS = 5_000;
+/** How long the first writer waits for others to share its read of the lease (ms). */
+export const SHARE_MS = 20;
 /** A lease not renewed for this long belongs to a rebuild that died (its documents stay consistent). */
 export const LEASE_STALE_MS = 120_000;
 
@@ -72,7 +74,7 @@ function splitNumber(number: string): [string, string] {
 export class ReadModelGenerations {
   private readonly lease: Collection<LeaseDoc>;
   private readonly countedDocs: Collection<CountedDoc>;
-  private current: Promise<GenerationState> | null = null;
+  /** The read that calls made until now will share (it starts {@link SHARE_MS} after the first). */
   private next: Promise<GenerationState> | null = null;
   /** The last state read (new documents are stamped with its `finished`). */
   private known: GenerationState | null = null;
@@ -85,23 +87,14 @@ export class ReadModelGenerations {
   }
 
   /**
-   * The lease as read by a query that starts after this call (concurrent callers share one read):
-   * what a writer needs after its write (rule 3 above).
+   * The lease as read by a query that starts after this call: what a writer needs after its write
+   * (rule 3 above). Calls within {@link SHARE_MS} share one read (the writes of one batch end together).
    */
   state(): Promise<GenerationState> {
-    if (this.next) return this.next;
-    const start = (): Promise<GenerationState> => {
+    this.next ??= new Promise((r) => setTimeout(r, SHARE_MS)).then(() => {
       this.next = null;
-      const p = this.read();
-      this.current = p;
-      void p.then(
-        () => this.current === p && (this.current = null),
-        () => this.current === p && (this.current = null),
-      );
-      return p;
-    };
-    if (!this.current) return start();
-    this.next = this.current.then(start, start);
+      return this.read();
+    });
     return this.next;
   }
 
