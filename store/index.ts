@@ -22,7 +22,7 @@ import { MongoEventLog } from './event-log.js';
 import { MongoHandoverRepository } from './handover-repository.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import { heldMessagesPath } from './held-messages.js';
-import { OUTAGE_RETRY_MS } from './json-docs.js';
+import { OUTAGE_RETRY_MS } from './write-behind.js';
 import { ReadModelGenerations } from './read-model-generations.js';
 import { ReceiptJournal } from './receipt-journal.js';
 import { TicketCounters } from './ticket-counters.js';

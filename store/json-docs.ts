@@ -22,8 +22,6 @@ import { ReadCache, type StoredJsonDoc } from './read-cache.js';
 import type { ReadModelGenerations, TicketVersion } from './read-model-generations.js';
 import { WriteBehind, type QueuedChange, type WriteBehindOptions } from './write-behind.js';
 
-export { PROBE_MAX_AGE_MS, READ_CACHE_CHARS } from './read-cache.js';
-
 interface Pending<T> extends QueuedChange {
   mutate: (data: T) => void;
   /** The ticket change this is a delta of (skipped where a rebuild already counted it). */
@@ -40,13 +38,6 @@ export interface JsonDocsOptions extends WriteBehindOptions {
    */
   generations?: ReadModelGenerations;
 }
-
-/**
- * How long the read models keep a change that failed for want of the database (`outageRetryMs`):
- * long enough for the supervised embedded server to come back (seconds) and for a claim the failed
- * write left behind to turn stale (30 s, see claims.ts).
- */
-export const OUTAGE_RETRY_MS = 90_000;
 
 /** How often changes held during a rebuild ask whether it has ended. */
 const HELD_POLL_MS = 250;

@@ -17,6 +17,13 @@
  */
 import { ConflictError, isUnavailable } from './errors.js';
 
+/**
+ * How long the read models keep a change that failed for want of the database (`outageRetryMs`):
+ * long enough for the supervised embedded server to come back (seconds) and for a claim the failed
+ * write left behind to turn stale (30 s, see claims.ts).
+ */
+export const OUTAGE_RETRY_MS = 90_000;
+
 /** A queued change: settled when stored (or finally refused). */
 export interface QueuedChange {
   resolve: () => void;
