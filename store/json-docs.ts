@@ -205,19 +205,22 @@ export class JsonDocs<T> {
     let failingSince: number | null = null;
     while (this.held.size > 0) {
       await new Promise((r) => setTimeout(r, HELD_POLL_MS));
+      // Only changes held before the lease read below starts may go by what it says.
+      const held = [...this.held];
+      this.held.clear();
+      let running = true;
       try {
-        if ((await this.generations!.state()).running) continue;
+        running = (await this.generations!.state()).running;
         failingSince = null;
       } catch (err) {
         failingSince ??= Date.now();
-        if (Date.now() - failingSince < Math.max(this.outageRetryMs, 10_000)) continue;
-        for (const p of [...this.held.values()].flat()) p.reject(err);
-        this.held.clear();
-        return;
+        if (Date.now() - failingSince >= Math.max(this.outageRetryMs, 10_000)) {
+          for (const [, changes] of held) for (const p of changes) p.reject(err);
+          continue;
+        }
       }
-      const held = [...this.held];
-      this.held.clear();
-      for (const [id, changes] of held) for (const p of changes) this.queue.enqueue(id, p);
+      if (!running) for (const [id, changes] of held) for (const p of changes) this.queue.enqueue(id, p);
+      else for (const [id, changes] of held) this.held.set(id, [...changes, ...(this.held.get(id) ?? [])]);
     }
   }
 

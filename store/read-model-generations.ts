@@ -17,9 +17,10 @@
  *    replaces that document afterwards. Such a rebuild took its lease before the delta's ticket
  *    change could be missing from its scan, hence before the write; so the writer reads the lease
  *    once more after its write ({@link ReadModelGenerations.state}, a read that starts after the
- *    call), and when the latest generation is not g it keeps the delta until no rebuild runs. Then
- *    it applies it again, only where the document's generation is no longer g, and filtered by
- *    the document's new generation (rule 2): once, whatever the rebuild saw.
+ *    call), and when the latest generation is not g it keeps the delta until a lease read begun
+ *    after that says no rebuild runs. Then it applies it again, only where the document's
+ *    generation is no longer g, and filtered by the new generation (rule 2): once, whatever the
+ *    rebuild saw.
  * A new document is stamped with the last generation that finished (whose rebuild wrote or
  * tombstoned every document it found), so rule 2 holds for it too. Nothing depends on timing except
  * how a dead rebuild is recognised: its lease is renewed every {@link LEASE_RENEW_MS} and counts as
