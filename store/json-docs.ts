@@ -143,10 +143,11 @@ export class JsonDocs<T> {
       retry.push(...batch.filter((id) => all.has(id)));
     }
     for (const id of retry) {
-      for (let attempt = 0; ; attempt++) {
+      // Longer than a dead writer's claim takes to turn stale (claims.ts).
+      for (let attempt = 0, started = Date.now(); ; attempt++) {
         const current = await this.docs.findOne({ _id: id }, { projection: { version: 1 } });
         if (await this.store(id, current?.version ?? 0, all.get(id)!, gen)) break;
-        if (attempt === 100) throw new ConflictError(`${this.collectionName} ${id} is changing too fast to rebuild`);
+        if (Date.now() - started > 60_000) throw new ConflictError(`${this.collectionName} ${id} is changing too fast to rebuild`);
         await backoff(attempt);
       }
     }

@@ -18,7 +18,9 @@ import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
 import { customerSummary, linkCustomers } from '../../staff/customer-profiles.js';
 import { computeStats, statsFromCounters, type StatsOptions } from '../../staff/stats.js';
+import { Claims } from '../../store/claims.js';
 import { createStore, type Store } from '../../store/index.js';
+import { JsonDocs } from '../../store/json-docs.js';
 import { FileOutbox } from '../../store/outbox.js';
 import { ReadModelGenerations } from '../../store/read-model-generations.js';
 import { rebuildReadModels } from '../../store/read-models.js';
@@ -182,6 +184,22 @@ describe('stats:rebuild beside live writers', () => {
       expect(found.length).toBeGreaterThan(0);
       expect({ term, found }).toEqual({ term, found: scanned });
     }
+  });
+
+  it('a rebuild writes a document whose next version a live writer holds, after that writer', async () => {
+    const docs = new JsonDocs<{ n: number }>(db, 'installDocs', () => ({ n: 0 }));
+    await docs.update('x', (d) => void (d.n = 1));
+    await docs.update('y', (d) => void (d.n = 1));
+    // A writer holds x's next version (claimed, not yet written), as a live server's compare-and-set does.
+    expect(await new Claims(db).claim('installDocs:x:v2')).toBe(true);
+    const writing = new Promise((r) => setTimeout(r, 300)).then(() => db.collection<{ _id: string }>('installDocs').updateOne({ _id: 'x', version: 1 }, { $set: { version: 2, gen: 0, data: JSON.stringify({ n: 2 }) } }));
+    await docs.install(new Map([['x', { n: 10 }], ['y', { n: 20 }]]), 7);
+    await writing;
+    expect(await db.collection('installDocs').find({}, { projection: { _id: 1, version: 1, gen: 1 } }).sort({ _id: 1 }).toArray()).toEqual([
+      { _id: 'x', version: 3, gen: 7 },
+      { _id: 'y', version: 2, gen: 7 },
+    ]);
+    expect(Object.fromEntries([...(await docs.getMany(['x', 'y']))].map(([k, v]) => [k, v.n]))).toEqual({ x: 10, y: 20 });
   });
 
   it('refuses a second rebuild while one holds the lease', async () => {
