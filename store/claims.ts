@@ -13,9 +13,7 @@
  * `staleMs` whose target state was never reached are taken over. A writer that claimed from a stale
  * read finds its conditional update matching nothing and retries from a fresh read.
  */
-import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
-import { escapeRegex } from './validation.js';
 
 /**
  * Whether the server applies a single-document update atomically: MongoDB does; FerretDB (which
@@ -35,19 +33,11 @@ export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
 }
 
-/** A generation mark (see {@link Claims.mark}): no `at`, so never pruned. */
-interface MarkDoc {
-  _id: string;
-  gen: string;
-}
-
 export class Claims {
   private readonly claims: Collection<ClaimDoc>;
-  private readonly marks: Collection<MarkDoc>;
 
   constructor(db: Db, private readonly staleMs = 30_000) {
     this.claims = db.collection<ClaimDoc>('claims');
-    this.marks = db.collection<MarkDoc>('claims');
   }
 
   /** Tries to take a claim; false when someone else holds it. */
@@ -69,28 +59,26 @@ export class Claims {
   }
 
   /**
-   * Which of these claims exist, and the generation marks among the ids (see {@link mark}): one
-   * read by `_id` of tiny documents (what JsonDocs.getManyCached probes).
+   * Tries to take many claims in one insert (a rebuild's bulk writes); returns the ones taken. A
+   * claim held by someone else is not taken over here: its caller falls back to {@link claim}.
    */
-  async existing(ids: readonly string[]): Promise<Map<string, string | null>> {
-    const out = new Map<string, string | null>();
-    if (ids.length === 0) return out;
-    for (const d of await this.marks.find({ _id: { $in: [...ids] } }).toArray()) out.set(d._id, d.gen ?? null);
-    return out;
+  async claimMany(ids: readonly string[]): Promise<Set<string>> {
+    const at = new Date();
+    try {
+      if (ids.length) await this.claims.insertMany(ids.map((_id) => ({ _id, at })), { ordered: false });
+      return new Set(ids);
+    } catch (err) {
+      const errors = (err as { writeErrors?: { index: number; code?: number } | { index: number; code?: number }[] }).writeErrors;
+      const list = Array.isArray(errors) ? errors : errors ? [errors] : [];
+      if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
+      const failed = new Set(list.map((e) => e.index));
+      return new Set(ids.filter((_, i) => !failed.has(i)));
+    }
   }
 
-  /**
-   * Sets a mark (`_id` → a new random value), kept in this collection but never pruned (it has no
-   * `at`): JsonDocs marks a collection replaced or a document deleted, which no claim shows.
-   */
-  async mark(id: string): Promise<void> {
-    await this.marks.updateOne({ _id: id }, { $set: { gen: randomUUID() } }, { upsert: true });
-  }
-
-  /** Deletes every claim whose id starts with `prefix` (after a rebuild restarts versions). */
-  async forget(prefix: string): Promise<number> {
-    const r = await this.claims.deleteMany({ _id: { $regex: `^${escapeRegex(prefix)}` } });
-    return r.deletedCount;
+  /** Releases a claim taken for a state that will never be written (the ticket was archived meanwhile). */
+  async release(id: string): Promise<void> {
+    await this.claims.deleteOne({ _id: id });
   }
 
   /**

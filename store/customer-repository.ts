@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { JsonDocs, type JsonDocsOptions } from './json-docs.js';
+import type { ReadModelRebuild } from './read-model-generations.js';
 import { CustomerIdentitySchema, type CustomerIdentity, type Ticket, type TicketStatus } from './schemas.js';
 import { parseInput } from './validation.js';
 
@@ -150,6 +151,7 @@ export class MongoCustomerRepository {
     const id = customerId(after.customer);
     const summary = summaryOf(after);
     const old = before ? summaryOf(before) : null;
+    const source = { number: after.number, version: after.version };
     const writes: Promise<void>[] = [];
     if (!old || old.topic !== summary.topic || old.type !== summary.type || old.status !== summary.status) {
       writes.push(
@@ -157,13 +159,13 @@ export class MongoCustomerRepository {
           const i = d.tickets.findIndex((t) => t.number === summary.number);
           if (i < 0) d.tickets.push(summary);
           else if (d.tickets[i].v < summary.v) d.tickets[i] = summary;
-        }),
+        }, source),
       );
     }
     if (!before && !after.spam) {
       writes.push(
         // Runs once per stored creation: an outbox record already stored is skipped before the hook.
-        this.directory.update(shardOf(id), (s) => addToDirectory(s.identities, after)),
+        this.directory.update(shardOf(id), (s) => addToDirectory(s.identities, after), source),
       );
     }
     await Promise.all(writes);
@@ -217,24 +219,27 @@ export class MongoCustomerRepository {
   }
 
   /**
-   * Recomputes every customer document from `tickets` (all of them, archive included) and
-   * deletes the ones no ticket contributes to. Run while the service is stopped or quiet.
+   * A recount of every customer document from the tickets given to `add` (all of them, archive
+   * included), written as generation `gen` by `install` (store/read-models.ts).
    */
-  async rebuild(tickets: AsyncIterable<Ticket>): Promise<{ identities: number }> {
+  rebuilder(): ReadModelRebuild<{ identities: number }> {
     const perIdentity = new Map<string, IdentityTickets>();
     const shards = new Map<string, DirectoryShard>();
-    for await (const t of tickets) {
+    const add = (t: Ticket): void => {
       const id = customerId(t.customer);
       const d = perIdentity.get(id) ?? { tickets: [] };
       perIdentity.set(id, d);
       d.tickets.push(summaryOf(t));
-      if (t.spam) continue;
+      if (t.spam) return;
       const s = shards.get(shardOf(id)) ?? { identities: {} };
       shards.set(shardOf(id), s);
       addToDirectory(s.identities, t);
-    }
-    await this.tickets.replaceAll(perIdentity);
-    await this.directory.replaceAll(shards);
-    return { identities: perIdentity.size };
+    };
+    const install = async (gen: number) => {
+      await this.tickets.install(perIdentity, gen);
+      await this.directory.install(shards, gen);
+      return { identities: perIdentity.size };
+    };
+    return { add, install };
   }
 }

@@ -22,7 +22,8 @@ import { MongoEventLog } from './event-log.js';
 import { MongoHandoverRepository } from './handover-repository.js';
 import { FileOutbox, type OutboxLogger } from './outbox.js';
 import { heldMessagesPath } from './held-messages.js';
-import { OUTAGE_RETRY_MS } from './json-docs.js';
+import { OUTAGE_RETRY_MS } from './write-behind.js';
+import { ReadModelGenerations } from './read-model-generations.js';
 import { ReceiptJournal } from './receipt-journal.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
@@ -163,7 +164,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const held = new FileOutbox(heldMessagesPath(opts.outboxPath), opts.log);
   const receipts = new ReceiptJournal(`${opts.outboxPath}.live-lines`, opts.log);
   // The read models follow ticket writes already stored: a change the database could not take is kept.
-  const batch = { batchMs: opts.readModelBatchMs ?? 0, outageRetryMs: OUTAGE_RETRY_MS };
+  // Changes honour the generation a concurrent `stats:rebuild` writes (read-model-generations.ts).
+  const batch = { batchMs: opts.readModelBatchMs ?? 0, outageRetryMs: OUTAGE_RETRY_MS, generations: new ReadModelGenerations(opts.db) };
   const counters = new TicketCounters(opts.db, batch);
   const customers = new MongoCustomerRepository(opts.db, batch);
   const atomicUpdates = await updatesAreAtomic(opts.db);

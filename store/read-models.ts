@@ -1,13 +1,16 @@
 /**
  * Rebuilding the read models that follow the tickets (statistics counters, customer documents,
  * the ticket index and the search index) from the tickets themselves, working set and archive.
+ * Safe while servers write: one scan feeds every read model, and the result is written as a new
+ * generation that live writers honour (store/read-model-generations.ts explains why that is exact).
  */
 import type { Db } from 'mongodb';
 import { everyStoredTicket } from './archive.js';
 import { MongoCustomerRepository } from './customer-repository.js';
+import { ReadModelGenerations } from './read-model-generations.js';
 import type { Ticket } from './schemas.js';
 import { SearchIndex } from './search-index.js';
-import { countedTicket, TicketCounters } from './ticket-counters.js';
+import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
 
 export interface RebuildResult {
@@ -18,6 +21,8 @@ export interface RebuildResult {
   days: number;
   searchMonths: number;
   searchTerms: number;
+  /** The generation written (read-model-generations.ts). */
+  generation: number;
 }
 
 /** Every stored ticket once, working set then archive (a full scan: maintenance only, never a request). */
@@ -25,21 +30,39 @@ export async function* everyTicket(db: Db, progress: (tickets: number) => void =
   yield* everyStoredTicket(db, progress);
 }
 
-/** Recounts the statistics, the customer documents and the ticket and search indexes from every ticket. */
+/**
+ * Recounts the statistics, the customer documents and the ticket and search indexes from every
+ * ticket, under a new generation: refused (ConflictError) while another rebuild runs; servers keep
+ * writing meanwhile, and their changes during the rebuild are neither lost nor counted twice.
+ */
 export async function rebuildReadModels(db: Db, progress: (tickets: number) => void = () => {}): Promise<RebuildResult> {
-  const counters = await new TicketCounters(db).rebuild(
-    (async function* () {
-      for await (const t of everyTicket(db, progress)) yield countedTicket(t);
-    })(),
-  );
-  const customers = await new MongoCustomerRepository(db).rebuild(everyTicket(db));
-  // Archived tickets stay listed and openable by number: the index covers every ticket.
-  const index = await new TicketIndex(db).rebuild(everyStoredTicket(db));
-  const search = await new SearchIndex(db).rebuild(everyTicket(db));
-  return { ...counters, ...customers, ...index, ...search };
-}
-
-/** Rebuilds only the search index (after upgrading to a version that indexes new terms). */
-export async function rebuildSearchIndex(db: Db): Promise<{ searchMonths: number; searchTerms: number }> {
-  return new SearchIndex(db).rebuild(everyTicket(db));
+  const counters = new TicketCounters(db).rebuilder();
+  const customers = new MongoCustomerRepository(db).rebuilder();
+  const index = new TicketIndex(db).rebuilder();
+  const search = new SearchIndex(db).rebuilder();
+  const rebuild = await new ReadModelGenerations(db).begin();
+  try {
+    // Which version of each ticket the recount holds: a live change is applied on top iff it is newer.
+    const counted = new Map<string, number>();
+    for await (const t of everyTicket(db, progress)) {
+      counted.set(t.number, t.version);
+      counters.add(t);
+      customers.add(t);
+      index.add(t);
+      search.add(t);
+    }
+    rebuild.assertLive();
+    await rebuild.storeCounted(counted);
+    const parts = [];
+    for (const model of [counters, customers, index, search] as const) {
+      rebuild.assertLive();
+      parts.push(await model.install(rebuild.gen));
+    }
+    const r = { ...(Object.assign({}, ...parts) as Omit<RebuildResult, 'generation'>), generation: rebuild.gen };
+    await rebuild.finish();
+    return r;
+  } catch (err) {
+    await rebuild.abandon().catch(() => undefined);
+    throw err;
+  }
 }

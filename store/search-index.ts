@@ -14,6 +14,7 @@
  */
 import type { Db } from 'mongodb';
 import { JsonDocs, type JsonDocsOptions } from './json-docs.js';
+import type { ReadModelRebuild } from './read-model-generations.js';
 import type { Ticket } from './schemas.js';
 import { ticketTerms, type SearchableTicket } from './search-terms.js';
 
@@ -111,6 +112,7 @@ export class SearchIndex {
     if (added.length === 0 && removed.length === 0) return;
     const month = monthOf(after.number);
     const post = posting(after.number);
+    const source = { number: after.number, version: after.version };
     const byShard = new Map<string, { add: string[]; remove: string[] }>();
     for (const [list, key] of [
       [added, 'add'],
@@ -135,7 +137,7 @@ export class SearchIndex {
           if (list.length) shard.t[term] = list.join(' ');
           else delete shard.t[term];
         }
-      }),
+      }, source),
     );
     if (!this.listed.has(month)) {
       writes.push(
@@ -144,7 +146,7 @@ export class SearchIndex {
             l.months.push(month);
             l.months.sort();
           }
-        }),
+        }, source),
       );
     }
     await Promise.all(writes);
@@ -189,11 +191,14 @@ export class SearchIndex {
     return found.sort(compareNumbersDesc);
   }
 
-  /** Recomputes the whole index from `tickets` (working set and archive). Run while the service is quiet. */
-  async rebuild(tickets: AsyncIterable<SearchableTicket>): Promise<{ searchMonths: number; searchTerms: number }> {
+  /**
+   * A recount of the whole index from the tickets given to `add` (working set and archive), written
+   * as generation `gen` by `install` (store/read-models.ts).
+   */
+  rebuilder(): ReadModelRebuild<{ searchMonths: number; searchTerms: number }, SearchableTicket> {
     const months = new Map<string, Map<string, Shard>>();
     let terms = 0;
-    for await (const t of tickets) {
+    const add = (t: SearchableTicket): void => {
       const month = monthOf(t.number);
       let shards = months.get(month);
       if (!shards) months.set(month, (shards = new Map(Array.from({ length: SHARDS }, (_, i) => [`s${i}`, { t: {} }]))));
@@ -204,13 +209,17 @@ export class SearchIndex {
         if (!list) terms++;
         shard.t[term] = list ? `${list} ${post}` : post;
       }
-    }
-    const stale = (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => /^searchIdx_\d{6}$/.test(n) && !months.has(n.slice(10)));
-    for (const name of stale) await this.db.dropCollection(name).catch(() => false);
-    await this.prepare([...months.keys()].map((m) => `${m.slice(0, 4)}-${m.slice(4)}-01`));
-    for (const [month, shards] of months) await this.shards(month).replaceAll(shards);
-    await this.monthList.replaceAll(new Map([['months', { months: [...months.keys()].sort() }]]));
-    this.listed.clear();
-    return { searchMonths: months.size, searchTerms: terms };
+    };
+    const install = async (gen: number) => {
+      // A month no ticket is in any more is emptied, not dropped: a live writer may be adding to it.
+      const stale = (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => /^searchIdx_\d{6}$/.test(n) && !months.has(n.slice(10)));
+      await this.prepare([...months.keys()].map((m) => `${m.slice(0, 4)}-${m.slice(4)}-01`));
+      for (const [month, shards] of months) await this.shards(month).install(shards, gen);
+      for (const name of stale) await this.shards(name.slice(10)).install(new Map(), gen);
+      await this.monthList.install(new Map([['months', { months: [...months.keys()].sort() }]]), gen);
+      this.listed.clear();
+      return { searchMonths: months.size, searchTerms: terms };
+    };
+    return { add, install };
   }
 }

@@ -14,6 +14,7 @@
 import type { Db } from 'mongodb';
 import { weekOf } from './clock.js';
 import { JsonDocs, type JsonDocsOptions } from './json-docs.js';
+import type { ReadModelRebuild } from './read-model-generations.js';
 import type { Ticket, TicketStatus } from './schemas.js';
 
 /** The fields of a ticket that statistics count. */
@@ -244,6 +245,7 @@ export class TicketCounters {
   async onTicketChanged(before: Ticket | null, after: Ticket): Promise<void> {
     const a = countedTicket(after);
     const b = before ? countedTicket(before) : null;
+    const source = { number: after.number, version: after.version };
     const writes: Promise<void>[] = [];
     if (!b || !sameCounts(a, b)) {
       writes.push(
@@ -253,14 +255,14 @@ export class TicketCounters {
           // All-time counts only: response times are read per range, from the month documents.
           d.firstResponse = {};
           d.resolution = {};
-        }),
+        }, source),
       );
       writes.push(
         this.months.update(monthOf(a.createdDay), (m) => {
           const day = (m.days[a.createdDay] ??= emptyDay());
           if (b) applyTicket(day, b, -1);
           applyTicket(day, a, 1);
-        }),
+        }, source),
       );
     }
     // Texts and spam never change after creation: the text is recorded once.
@@ -269,7 +271,7 @@ export class TicketCounters {
       writes.push(
         this.weeks.update(weekOf(a.createdDay), (w) => {
           if (!w.items.some((i) => i[1] === a.number)) w.items.push([a.createdDay, a.number, text]);
-        }),
+        }, source),
       );
     }
     await Promise.all(writes);
@@ -292,16 +294,17 @@ export class TicketCounters {
   }
 
   /**
-   * Recomputes every month and week document from `tickets` (all of them, archived ones too) and
-   * deletes documents no ticket contributes to. Changes made while it runs may be overwritten:
-   * run it while the service is stopped or quiet.
+   * A recount of every month and week document from the tickets given to `add` (all of them,
+   * archived ones too), written as generation `gen` by `install` (store/read-models.ts): documents no
+   * ticket contributes to read as absent. Safe beside live writers (read-model-generations.ts).
    */
-  async rebuild(tickets: AsyncIterable<CountedTicket>): Promise<{ tickets: number; months: number; weeks: number }> {
+  rebuilder(): ReadModelRebuild<{ tickets: number; months: number; weeks: number }> {
     const months = new Map<string, MonthCounts>();
     const weeks = new Map<string, WeekTexts>();
     const all = emptyDay();
     let n = 0;
-    for await (const t of tickets) {
+    const add = (ticket: Ticket): void => {
+      const t = countedTicket(ticket);
       n++;
       applyTicket(all, t, 1);
       const m = months.get(monthOf(t.createdDay)) ?? { days: {} };
@@ -312,11 +315,14 @@ export class TicketCounters {
         weeks.set(weekOf(t.createdDay), w);
         w.items.push([t.createdDay, t.number, t.text.slice(0, COUNTED_TEXT_CHARS)]);
       }
-    }
-    await this.months.replaceAll(months);
-    await this.totals.replaceAll(new Map([['all', { ...all, firstResponse: {}, resolution: {} }]]));
-    await this.weeks.replaceAll(weeks);
-    return { tickets: n, months: months.size, weeks: weeks.size };
+    };
+    const install = async (gen: number) => {
+      await this.months.install(months, gen);
+      await this.totals.install(new Map([['all', { ...all, firstResponse: {}, resolution: {} }]]), gen);
+      await this.weeks.install(weeks, gen);
+      return { tickets: n, months: months.size, weeks: weeks.size };
+    };
+    return { add, install };
   }
 }
 

@@ -15,6 +15,7 @@
  */
 import type { Db } from 'mongodb';
 import { JsonDocs, type JsonDocsOptions } from './json-docs.js';
+import type { ReadModelRebuild } from './read-model-generations.js';
 import type { Priority, Ticket, TicketQuery, TicketStatus } from './schemas.js';
 import { DEFAULT_DUE_HOURS, isOverdue, isWaiting, type DueHours } from './working-day.js';
 
@@ -152,7 +153,7 @@ export class TicketIndex {
     this.dueHours = opts.dueHours ?? DEFAULT_DUE_HOURS;
     const now = opts.now;
     this.nowMs = now ? () => now().getTime() : () => Date.now();
-    const batch = { batchMs: opts.batchMs, outageRetryMs: opts.outageRetryMs };
+    const batch = { batchMs: opts.batchMs, outageRetryMs: opts.outageRetryMs, generations: opts.generations };
     this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }), batch);
     this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }), batch);
     this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }), batch);
@@ -164,6 +165,7 @@ export class TicketIndex {
     const day = after.createdDay;
     // A change the summaries do not show (a reply, a note, a message) writes nothing here.
     if (before && sameSummary(summarize(before), s)) return;
+    const source = { number: after.number, version: after.version };
     const writes: Promise<void>[] = [];
     if (isHot(s) || (before && isHot(summarize(before)))) {
       writes.push(
@@ -172,7 +174,7 @@ export class TicketIndex {
           if (!stored || stored.v < s.v) h.items[s.n] = isHot(s) ? s : { ...s, x: Date.now() };
           const now = Date.now();
           for (const [n, item] of Object.entries(h.items)) if (item.x !== undefined && now - item.x > TOMBSTONE_MS) delete h.items[n];
-        }),
+        }, source),
       );
     }
     writes.push(
@@ -181,7 +183,7 @@ export class TicketIndex {
         if (i < 0) d.items.push(s);
         // Changes of one ticket may arrive out of order: the higher version wins.
         else if (d.items[i].v < s.v) d.items[i] = s;
-      }),
+      }, source),
     );
     if (!this.listed.has(day)) {
       writes.push(
@@ -190,7 +192,7 @@ export class TicketIndex {
             l.days.push(day);
             l.days.sort();
           }
-        }),
+        }, source),
       );
     }
     await Promise.all(writes);
@@ -292,26 +294,33 @@ export class TicketIndex {
     return out;
   }
 
-  /** Recomputes the index from every ticket of the working set. Run while the service is quiet. */
-  async rebuild(tickets: AsyncIterable<Ticket & { _id?: unknown; daySeq?: unknown; priorityRank?: unknown }>): Promise<{ days: number }> {
+  /**
+   * A recount of the index from the tickets given to `add` (working set and archive), written as
+   * generation `gen` by `install` (store/read-models.ts).
+   */
+  rebuilder(): ReadModelRebuild<{ days: number }> {
     const days = new Map<string, DayTickets>();
     const hot = new Map<string, HotShard>(Array.from({ length: HOT_SHARDS }, (_, i) => [`hot-${i}`, { items: {} }]));
-    for await (const doc of tickets) {
+    const add = (doc: Ticket & { _id?: unknown; daySeq?: unknown; priorityRank?: unknown }): void => {
       const { _id, daySeq, priorityRank, ...t } = doc;
       const d = days.get(t.createdDay) ?? { items: [] };
       days.set(t.createdDay, d);
       const s = summarize(t);
       d.items.push(s);
       if (isHot(s)) hot.get(hotShardOf(s.n))!.items[s.n] = s;
-    }
-    await this.days.replaceAll(days);
+    };
+    return { add, install: (gen) => this.install(days, hot, gen) };
+  }
+
+  private async install(days: Map<string, DayTickets>, hot: Map<string, HotShard>, gen: number): Promise<{ days: number }> {
+    await this.days.install(days, gen);
     // Earlier versions kept a copy of every ticket per creation day (`ticketDocs_<yyyymm>`); tickets
     // are now read from `tickets` by `_id`, so those copies are dropped.
     for (const c of await this.db.listCollections({}, { nameOnly: true }).toArray()) {
       if (/^ticketDocs_\d{6}$/.test(c.name)) await this.db.dropCollection(c.name).catch(() => false);
     }
-    await this.hot.replaceAll(hot);
-    await this.dayList.replaceAll(new Map([['days', { days: [...days.keys()].sort() }]]));
+    await this.hot.install(hot, gen);
+    await this.dayList.install(new Map([['days', { days: [...days.keys()].sort() }]]), gen);
     this.listed.clear();
     return { days: days.size };
   }

@@ -625,7 +625,7 @@ export class MongoTicketRepository implements TicketRepository {
           // Archived: back into the working set first; the claim taken for it is released
           // (nobody else applied that version: the ticket was not in the working set).
           await this.restore(found.doc);
-          if (ownClaim === `ticket:${found.doc._id}:v${found.doc.version + 1}`) await this.claims.forget(ownClaim);
+          if (ownClaim === `ticket:${found.doc._id}:v${found.doc.version + 1}`) await this.claims.release(ownClaim);
         }
         ownClaim = null;
         current = toTicket(found.doc);
@@ -668,13 +668,12 @@ export class MongoTicketRepository implements TicketRepository {
     const at = this.now();
     const items = push(at);
     // The pre-image of this atomic update: with the pushed items it is exactly the version written.
-    let doc = await this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern });
-    if (!doc) {
-      const found = await this.locate(n);
-      if (found?.archived) {
-        await this.restore(found.doc);
-        doc = await this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern });
-      }
+    const pushed = () => this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern });
+    let doc = await pushed();
+    const archived = doc ? null : await this.locate(n);
+    if (archived?.archived) {
+      await this.restore(archived.doc);
+      doc = await pushed();
     }
     if (!doc) throw new NotFoundError(`ticket ${number} not found`);
     const before = toTicket(doc);

@@ -13,7 +13,8 @@ import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { clientOptions } from '../../store/database.js';
 import { startEmbeddedServer } from '../../store/embedded-server.js';
-import { JsonDocs, OUTAGE_RETRY_MS } from '../../store/json-docs.js';
+import { JsonDocs } from '../../store/json-docs.js';
+import { OUTAGE_RETRY_MS } from '../../store/write-behind.js';
 
 const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
 const db = client.db(`jdocs_${randomUUID().slice(0, 8)}`);

@@ -172,9 +172,10 @@ describe('pre-aggregated statistics', () => {
     const facts = await new TicketFactsReader(db, { cacheMs: 0 }).all();
     const today = facts[0].createdDay;
     // Spoil the stored counters, then rebuild them from the tickets.
-    await a.counters.months.replace(today.slice(0, 7), { days: {} });
-    await a.counters.months.replace('2001-01', { days: {} });
-    await a.customers.directory.replace('shard-00', { identities: {} });
+    const spoil = (collection: string, _id: string, data: unknown) => db.collection<{ _id: string }>(collection).updateOne({ _id }, { $set: { data: JSON.stringify(data) }, $inc: { version: 1 } }, { upsert: true });
+    await spoil('statsMonths', today.slice(0, 7), { days: {} });
+    await spoil('statsMonths', '2001-01', { days: {} });
+    await spoil('customerDirectory', 'shard-00', { identities: {} });
     const r = await rebuildReadModels(db);
     expect(r).toMatchObject({ tickets: 46, months: 1 });
     expect(await a.counters.months.get('2001-01')).toBeNull();

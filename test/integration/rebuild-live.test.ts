@@ -1,0 +1,214 @@
+/**
+ * `stats:rebuild` while servers write (store/read-model-generations.ts), on the real database: two
+ * stores with their own clients (as two server processes would have, with the production 200 ms
+ * batching) file and change tickets without pause while the rebuild runs twice as its own OS
+ * process (the CLI). Afterwards every read model must equal a full recount of the tickets: no change
+ * lost, none counted twice (the failure seen in CI was a duplicate key in statsWeekTexts and
+ * doubled totals).
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient, type Db } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTicketService } from '../../desk/services.js';
+import { PROJECT_ROOT } from '../../runtime/datasets.js';
+import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
+import { customerSummary, linkCustomers } from '../../staff/customer-profiles.js';
+import { computeStats, statsFromCounters, type StatsOptions } from '../../staff/stats.js';
+import { Claims } from '../../store/claims.js';
+import { createStore, type Store } from '../../store/index.js';
+import { JsonDocs } from '../../store/json-docs.js';
+import { FileOutbox } from '../../store/outbox.js';
+import { ReadModelGenerations } from '../../store/read-model-generations.js';
+import { rebuildReadModels } from '../../store/read-models.js';
+import type { TicketCreate, TicketQuery } from '../../store/schemas.js';
+import { TicketFactsReader } from '../../store/ticket-facts.js';
+import { MongoTicketRepository } from '../../store/ticket-repository.js';
+import { lastJson } from '../helpers/run.js';
+
+const TOPICS = ['delivery', 'quality', 'returns', 'billing'];
+const TYPES = ['complaint', 'suggestion', 'inquiry', 'praise'] as const;
+const CHANNELS = ['webchat', 'msteams', 'directline'];
+const silent = { info() {}, warn() {}, error() {} };
+
+const clients: MongoClient[] = [];
+let db: Db;
+let a: Store;
+let b: Store;
+
+function input(i: number): TicketCreate {
+  const spam = i % 11 === 0;
+  return {
+    customer: { channelId: CHANNELS[i % 3], userId: `u${i % 9}` },
+    conversationRef: null,
+    text: { original: `快递${i % 5 === 0 ? '退款' : '发票'}问题 ${i} order${i % 13}`, normalized: `快递问题 ${i}` },
+    classification: {
+      lang: 'zh-Hans',
+      topic: spam ? null : TOPICS[i % 4],
+      type: spam ? null : TYPES[i % 4],
+      spam,
+      confidence: 0.8,
+      alternatives: [],
+      keywords: [],
+      modelVersion: 'test',
+      needsReview: i % 3 === 0,
+      reviewReason: i % 3 === 0 ? 'low-confidence' : null,
+    },
+  };
+}
+
+async function openStore(name: string): Promise<Store> {
+  const client = new MongoClient(inject('mongoUri'));
+  await client.connect();
+  clients.push(client);
+  const outboxPath = join(mkdtempSync(join(tmpdir(), 'rebuild-live-')), 'o.jsonl');
+  return createStore({ db: client.db(name), outboxPath, timeZone: 'Asia/Shanghai', topics: TOPICS, log: silent, readModelBatchMs: 200 });
+}
+
+/** The CLI as its own OS process on the test database. */
+function rebuildCli(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/stats-rebuild.ts')], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, MONGODB_URI: inject('mongoUri'), DB_NAME: db.databaseName, LOG_LEVEL: 'silent' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function options(from: string, to: string, now: Date): StatsOptions {
+  return { from, to, granularity: 'day', timeZone: 'Asia/Shanghai', now, terms: (t) => t.split(/\s+/) };
+}
+
+beforeAll(async () => {
+  const name = `rebuild_live_${randomUUID().slice(0, 8)}`;
+  a = await openStore(name);
+  b = await openStore(name);
+  db = clients[0].db(name);
+});
+
+afterAll(async () => {
+  await db?.dropDatabase().catch(() => undefined);
+  for (const c of clients) await c.close();
+});
+
+describe('stats:rebuild beside live writers', () => {
+  it('leaves every read model equal to a full recount while two stores keep writing', async () => {
+    const numbers: string[] = [];
+    let next = 0;
+    const file = async (s: Store) => numbers.push((await createTicketService(s, { log: silent }).file(input(next++))).ticket.number);
+    for (let i = 0; i < 24; i++) await file(i % 2 ? a : b);
+
+    // Two writers, one per store, each a steady stream of every kind of ticket change.
+    let stop = false;
+    let rebuilding = false;
+    let duringRebuild = 0;
+    const writer = async (s: Store, seed: number) => {
+      const svc = createTicketService(s, { log: silent });
+      for (let k = seed; !stop; k += 2) {
+        const n = numbers[(k * 7) % numbers.length];
+        const op = k % 6;
+        if (op === 0) await file(s);
+        else if (op === 1) await s.tickets.update(n, { status: (['in_progress', 'resolved', 'closed', 'reopened'] as const)[k % 4] }).catch(() => undefined);
+        else if (op === 2) await s.tickets.recordReply(n, { text: `已处理 ${k}`, by: 'alice', delivered: true, error: null });
+        else if (op === 3) await svc.correct(n, { field: 'topic', to: TOPICS[k % 4] }, 'carol');
+        else if (op === 4) await s.tickets.update(n, { priority: k % 4 ? 'high' : 'normal', assignee: k % 3 ? 'dave' : 'erin' });
+        else await svc.rate(n, { score: 1 + (k % 5) });
+        if (rebuilding) duringRebuild++;
+        await new Promise((r) => setTimeout(r, 15));
+      }
+    };
+    const writers = Promise.all([writer(a, 0), writer(b, 1)]);
+    await new Promise((r) => setTimeout(r, 500));
+    const results: Record<string, unknown>[] = [];
+    for (let i = 0; i < 2; i++) {
+      rebuilding = true;
+      const r = await rebuildCli();
+      rebuilding = false;
+      expect(r.code, r.stderr).toBe(0);
+      results.push(lastJson(r.stdout));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    stop = true;
+    await writers;
+    await Promise.all([a.tickets.settled(), b.tickets.settled()]);
+
+    // The rebuilds ran beside the writers: changes were made while each ran, tickets were filed after its scan.
+    expect(duringRebuild).toBeGreaterThan(20);
+    expect(results.map((r) => r.generation)).toEqual([1, 2]);
+    expect(Number(results[1].tickets)).toBeLessThan(numbers.length);
+
+    const now = new Date();
+    const facts = await new TicketFactsReader(db, { cacheMs: 0 }).all();
+    expect(facts.length).toBe(numbers.length);
+    const today = facts[0].createdDay;
+    const expected = computeStats(facts, options(today, today, now));
+    expect(expected.totals.tickets).toBe(numbers.length);
+    for (const s of [a, b]) {
+      expect(statsFromCounters(await s.counters.read({ from: today, to: today, textFrom: today }), options(today, today, now))).toEqual(expected);
+      expect(await s.counters.count({})).toBe(numbers.length);
+    }
+    // Each non-spam ticket's text is in its week exactly once.
+    const week = await a.counters.weeks.getMany((await db.collection<{ _id: string }>('statsWeekTexts').find({}).toArray()).map((d) => d._id));
+    const texts = [...week.values()].flatMap((w) => w.items.map((i) => i[1])).sort();
+    expect(texts).toEqual(facts.filter((f) => !f.spam).map((f) => f.number).sort());
+
+    // Customers from their documents equal customers linked from every ticket.
+    expect(linkIdentities(await b.customers.identities()).map(directorySummary)).toEqual(linkCustomers(facts).map(customerSummary));
+    for (const f of facts) {
+      const summaries = (await a.customers.ticketsOf(f.customer)).filter((t) => t.number === f.number);
+      if (f.spam) continue;
+      expect(summaries).toHaveLength(1);
+      expect(summaries[0]).toMatchObject({ status: f.status, topic: f.topic, type: f.type });
+    }
+
+    // Lists from the ticket index equal the same query over the tickets; search finds what a scan finds.
+    const scan = new MongoTicketRepository(db, { timeZone: 'Asia/Shanghai', topics: TOPICS, outbox: new FileOutbox(join(mkdtempSync(join(tmpdir(), 'scan-')), 'o.jsonl'), silent), log: silent });
+    const queries: TicketQuery[] = [{ pageSize: 100 }, { status: 'new', pageSize: 100 }, { status: 'closed', pageSize: 100 }, { needsReview: true, pageSize: 100 }, { topic: 'billing', pageSize: 100 }, { assignee: 'erin', pageSize: 100 }, { status: 'reopened', pageSize: 100 }];
+    for (const q of queries) {
+      const fromIndex = await a.tickets.list(q);
+      const fromScan = await scan.list(q);
+      expect({ q, total: fromIndex.total, numbers: fromIndex.items.map((t) => t.number) }).toEqual({ q, total: fromScan.total, numbers: fromScan.items.map((t) => t.number) });
+    }
+    for (const term of ['退款', '发票']) {
+      const found = (await b.tickets.list({ search: term, pageSize: 200 })).items.map((t) => t.number);
+      const scanned = (await scan.list({ search: term, pageSize: 200 })).items.map((t) => t.number);
+      expect(found.length).toBeGreaterThan(0);
+      expect({ term, found }).toEqual({ term, found: scanned });
+    }
+  });
+
+  it('a rebuild writes a document whose next version a live writer holds, after that writer', async () => {
+    const docs = new JsonDocs<{ n: number }>(db, 'installDocs', () => ({ n: 0 }));
+    await docs.update('x', (d) => void (d.n = 1));
+    await docs.update('y', (d) => void (d.n = 1));
+    // A writer holds x's next version (claimed, not yet written), as a live server's compare-and-set does.
+    expect(await new Claims(db).claim('installDocs:x:v2')).toBe(true);
+    const writing = new Promise((r) => setTimeout(r, 300)).then(() => db.collection<{ _id: string }>('installDocs').updateOne({ _id: 'x', version: 1 }, { $set: { version: 2, gen: 0, data: JSON.stringify({ n: 2 }) } }));
+    await docs.install(new Map([['x', { n: 10 }], ['y', { n: 20 }]]), 7);
+    await writing;
+    expect(await db.collection('installDocs').find({}, { projection: { _id: 1, version: 1, gen: 1 } }).sort({ _id: 1 }).toArray()).toEqual([
+      { _id: 'x', version: 3, gen: 7 },
+      { _id: 'y', version: 2, gen: 7 },
+    ]);
+    expect(Object.fromEntries([...(await docs.getMany(['x', 'y']))].map(([k, v]) => [k, v.n]))).toEqual({ x: 10, y: 20 });
+  });
+
+  it('refuses a second rebuild while one holds the lease', async () => {
+    const held = await new ReadModelGenerations(db).begin();
+    try {
+      await expect(rebuildReadModels(db)).rejects.toThrow(/another stats:rebuild/);
+    } finally {
+      await held.abandon();
+    }
+    expect((await rebuildReadModels(db)).generation).toBe(held.gen + 1);
+  });
+});
