@@ -57,6 +57,8 @@ interface Measure {
   /** Requests that failed (timed out, 5xx); the first error's message. */
   errors: number;
   error: string | null;
+  /** Each sample's time in ms, in the order taken (a cached read's first samples are its cold ones). */
+  timesMs: number[];
 }
 
 /** What `--keep` leaves beside the database for `--reuse` (`<dir>/bench-scale.json`). */
@@ -93,6 +95,7 @@ function quantile(sorted: number[], p: number): number {
 
 async function measure(name: string, opts: { samples: number; budgetMs: number; target: boolean }, run: (i: number) => Promise<void>): Promise<Measure> {
   const times: number[] = [];
+  const inOrder: number[] = [];
   let errors = 0;
   let error: string | null = null;
   const started = performance.now();
@@ -107,11 +110,12 @@ async function measure(name: string, opts: { samples: number; budgetMs: number; 
       error ??= (err as Error).message;
     }
     times.push(performance.now() - t0);
+    inOrder.push(Math.round(performance.now() - t0));
   }
   times.sort((a, b) => a - b);
   const p95 = quantile(times, 0.95);
   process.stderr.write(`bench:scale ${name}: p50 ${quantile(times, 0.5)} ms, p95 ${p95} ms (${times.length} samples${errors ? `, ${errors} failed: ${error}` : ''})\n`);
-  return { name, samples: times.length, p50Ms: quantile(times, 0.5), p95Ms: p95, maxMs: quantile(times, 1), withinTarget: opts.target ? p95 <= READ_TARGET_P95_MS && errors === 0 : null, errors, error };
+  return { name, samples: times.length, p50Ms: quantile(times, 0.5), p95Ms: p95, maxMs: quantile(times, 1), withinTarget: opts.target ? p95 <= READ_TARGET_P95_MS && errors === 0 : null, errors, error, timesMs: inOrder };
 }
 
 runCli(async () => {
