@@ -294,8 +294,8 @@ runCli(async () => {
       }),
     );
 
-    // Tickets sampled by number (`_id`): an unfiltered read of `tickets` decodes the whole history on FerretDB.
-    const sizes = await documentSizes(db, gen.numbers.filter((_, i) => i % Math.max(1, Math.floor(gen.numbers.length / 500)) === 0).map((x) => x.number));
+    // Tickets sampled by number (`_id`) and counted as generated: an unfiltered read or count of `tickets` decodes the whole history on FerretDB.
+    const sizes = await documentSizes(db, gen.numbers.filter((_, i) => i % Math.max(1, Math.floor(gen.numbers.length / 100)) === 0).map((x) => x.number), n);
     const failing = results.filter((r) => r.withinTarget === false).map((r) => r.name);
     const table = ['| measure | samples | errors | p50 ms | p95 ms | max ms | p95 ≤ 300 ms |', '|---|---|---|---|---|---|---|'];
     for (const r of results) table.push(`| ${r.name} | ${r.samples} | ${r.errors} | ${r.p50Ms} | ${r.p95Ms} | ${r.maxMs} | ${r.withinTarget === null ? '—' : r.withinTarget ? 'yes' : 'NO'} |`);
@@ -334,13 +334,14 @@ runCli(async () => {
 });
 
 /** Average BSON size of the documents of each collection that grows with history (a sample of each). */
-async function documentSizes(db: Db, ticketNumbers: string[]): Promise<Record<string, { count: number; avgBytes: number }>> {
+async function documentSizes(db: Db, ticketNumbers: string[], tickets: number): Promise<Record<string, { count: number; avgBytes: number }>> {
   const out: Record<string, { count: number; avgBytes: number }> = {};
   for (const name of ['tickets', `searchIdx_${dayOf(new Date(), 'UTC').slice(0, 7).replace('-', '')}`, 'ticketDays', 'ticketHot', 'statsMonths', 'statsTotals', 'statsWeekTexts', 'customerTickets', 'customerDirectory', 'claims']) {
     const c = db.collection<{ _id: string }>(name);
     try {
-      const docs = await c.find(name === 'tickets' ? { _id: { $in: ticketNumbers.slice(0, 500) } } : {}).limit(500).toArray();
-      const count = await c.estimatedDocumentCount();
+      const docs = await c.find(name === 'tickets' ? { _id: { $in: ticketNumbers.slice(0, 100) } } : {}).limit(500).toArray();
+      // FerretDB counts `tickets` by decoding every one (a time-out at 100,000): the generated count is known.
+      const count = name === 'tickets' ? tickets : await c.estimatedDocumentCount();
       out[name] = { count, avgBytes: docs.length ? Math.round(docs.reduce((s, d) => s + BSON.calculateObjectSize(d), 0) / docs.length) : 0 };
     } catch (err) {
       // A size is a by-product: a time-out here must not lose the measures above.
