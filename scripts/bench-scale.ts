@@ -1,5 +1,6 @@
 /**
  * npm run -s bench:scale -- [--tickets 10000] [--samples 30] [--budget-ms 30000] [--seed 1] [--archive-days 180]
+ *                            [--keep <dir>] [--reuse <dir>] [--server <dist/bot/main.js>]
  *
  * Capacity benchmark of the console and the bot against a year of history. Starts the server
  * (`node dist/bot/main.js`, its own process) on a fresh database — the embedded default in a
@@ -15,10 +16,17 @@
  * The database time-out is 10 s (DB_TIMEOUT_MS; sockets wait 5×), so a read that scans a large
  * history is measured rather than cut off. Each measure takes `--samples` requests, or fewer when they use up `--budget-ms` (at least 2), so
  * a read that scans history still finishes. Prints a table, then one JSON line.
+ *
+ * `--keep <dir>` generates into `<dir>` (new or empty) and leaves the database there, with what the
+ * measures need to find it again (`bench-scale.json`: the database name, the ticket numbers); `--reuse <dir>`
+ * measures such a database again without generating, rebuilding or archiving (minutes instead of
+ * the generation's quarter hour at 100,000). `--server` runs another build's `dist/bot/main.js` (for
+ * example main's, to compare a branch with main on the same kept database in one sitting).
  */
 import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BSON, type Db } from 'mongodb';
 import { loadConfig } from '../runtime/config.js';
@@ -50,6 +58,36 @@ interface Measure {
   /** Requests that failed (timed out, 5xx); the first error's message. */
   errors: number;
   error: string | null;
+  /** Each sample's time in ms, in the order taken (a cached read's first samples are its cold ones). */
+  timesMs: number[];
+}
+
+/** What `--keep` leaves beside the database for `--reuse` (`<dir>/bench-scale.json`). */
+interface KeptHistory {
+  version: 1;
+  tickets: number;
+  seed: number;
+  dbName: string;
+  /** Set when the history went to MONGODB_URI rather than the embedded database in `<dir>/db`. */
+  external: boolean;
+  generatedAt: string;
+  generateMs: number;
+  rebuildMs: number;
+  archive: { olderThanDays: number; archived: number; workingSet: number } | null;
+  open: number;
+  customers: number;
+  numbers: { number: string; open: boolean }[];
+}
+
+const KEPT_FILE = 'bench-scale.json';
+
+function readKept(dir: string): KeptHistory {
+  const file = join(dir, KEPT_FILE);
+  if (!existsSync(file)) throw new UsageError(`--reuse ${dir}: no ${KEPT_FILE} there (make one with --keep ${dir})`);
+  const kept = JSON.parse(readFileSync(file, 'utf8')) as KeptHistory;
+  if (kept.version !== 1 || !Array.isArray(kept.numbers)) throw new UsageError(`--reuse ${dir}: ${KEPT_FILE} is not one this version of bench:scale wrote`);
+  if (kept.external !== Boolean(process.env.MONGODB_URI)) throw new UsageError(`--reuse ${dir}: the history was kept ${kept.external ? 'on MONGODB_URI' : 'in the embedded database'}; run with${kept.external ? '' : 'out'} MONGODB_URI`);
+  return kept;
 }
 
 function quantile(sorted: number[], p: number): number {
@@ -58,6 +96,7 @@ function quantile(sorted: number[], p: number): number {
 
 async function measure(name: string, opts: { samples: number; budgetMs: number; target: boolean }, run: (i: number) => Promise<void>): Promise<Measure> {
   const times: number[] = [];
+  const inOrder: number[] = [];
   let errors = 0;
   let error: string | null = null;
   const started = performance.now();
@@ -72,11 +111,12 @@ async function measure(name: string, opts: { samples: number; budgetMs: number; 
       error ??= (err as Error).message;
     }
     times.push(performance.now() - t0);
+    inOrder.push(Math.round(performance.now() - t0));
   }
   times.sort((a, b) => a - b);
   const p95 = quantile(times, 0.95);
   process.stderr.write(`bench:scale ${name}: p50 ${quantile(times, 0.5)} ms, p95 ${p95} ms (${times.length} samples${errors ? `, ${errors} failed: ${error}` : ''})\n`);
-  return { name, samples: times.length, p50Ms: quantile(times, 0.5), p95Ms: p95, maxMs: quantile(times, 1), withinTarget: opts.target ? p95 <= READ_TARGET_P95_MS && errors === 0 : null, errors, error };
+  return { name, samples: times.length, p50Ms: quantile(times, 0.5), p95Ms: p95, maxMs: quantile(times, 1), withinTarget: opts.target ? p95 <= READ_TARGET_P95_MS && errors === 0 : null, errors, error, timesMs: inOrder };
 }
 
 runCli(async () => {
@@ -86,27 +126,51 @@ runCli(async () => {
     'budget-ms': { type: 'string', default: '30000' },
     seed: { type: 'string', default: '1' },
     'archive-days': { type: 'string', default: '180' },
+    keep: { type: 'string' },
+    reuse: { type: 'string' },
+    server: { type: 'string' },
   });
+  if (values.keep && values.reuse) throw new UsageError('--keep and --reuse do not go together (--reuse keeps the database it measures)');
+  const reused = values.reuse ? readKept(resolve(values.reuse)) : null;
+  const serverMain = values.server ? resolve(values.server) : fileURLToPath(new URL('../bot/main.js', import.meta.url));
+  if (!existsSync(serverMain)) throw new UsageError(`--server ${values.server}: no such file`);
   const archiveDays = Number(values['archive-days']);
   if (!Number.isInteger(archiveDays) || archiveDays < 0) throw new UsageError(`--archive-days must be a whole number of days (0: no archive), got "${values['archive-days']}"`);
-  const n = Number(values.tickets);
+  const n = reused ? reused.tickets : Number(values.tickets);
   const samples = Number(values.samples);
   const budgetMs = Number(values['budget-ms']);
   if (!Number.isInteger(n) || n < 100) throw new UsageError(`--tickets must be an integer of at least 100, got "${values.tickets}"`);
   if (!Number.isInteger(samples) || samples < 2) throw new UsageError(`--samples must be an integer of at least 2, got "${values.samples}"`);
   if (!Number.isFinite(budgetMs) || budgetMs <= 0) throw new UsageError(`--budget-ms must be a positive number, got "${values['budget-ms']}"`);
 
-  const tmp = benchTempDir('bench-scale-');
-  const dir = tmp.path;
+  const keptDir = values.keep ? resolve(values.keep) : values.reuse ? resolve(values.reuse) : null;
+  if (values.keep) {
+    if (existsSync(keptDir!) && readdirSync(keptDir!).length) throw new UsageError(`--keep ${values.keep}: the folder is not empty (measure what is there with --reuse)`);
+    mkdirSync(keptDir!, { recursive: true });
+  }
+  // A kept or reused database stays; otherwise the run's folder goes however the run ends.
+  const tmp = keptDir ? null : benchTempDir('bench-scale-');
+  const dir = keptDir ?? tmp!.path;
   const external = process.env.MONGODB_URI;
-  const dbName = `bench_scale_${Date.now().toString(36)}`;
+  const dbName = reused?.dbName ?? `bench_scale_${Date.now().toString(36)}`;
   const env: Record<string, string> = { ...(process.env as Record<string, string>), PORT: String(await freePort()), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), DB_NAME: dbName, OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '1000', API_RATE_PER_MINUTE: '100000', DB_TIMEOUT_MS: process.env.DB_TIMEOUT_MS ?? '10000' };
   const config = loadConfig(env);
   const taxonomy = loadTaxonomy(config.DATA_DIR);
   const base = `http://127.0.0.1:${env.PORT}`;
-  const server = spawn(process.execPath, [...SERVER_NODE_ARGS, fileURLToPath(new URL('../bot/main.js', import.meta.url))], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const server = spawn(process.execPath, [...SERVER_NODE_ARGS, serverMain], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   // Interrupted: stop the server (and with it its embedded database) rather than leave it running.
-  tmp.onInterrupt(() => stopChild(server));
+  if (tmp) tmp.onInterrupt(() => stopChild(server));
+  else {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        void stopChild(server).then(() => {
+          // A database interrupted before it was kept whole is of no use; a kept or reused one stays.
+          if (!existsSync(join(dir, KEPT_FILE))) rmSync(dir, { recursive: true, force: true });
+          process.exit(130);
+        });
+      });
+    }
+  }
   let database: Awaited<ReturnType<typeof openDatabase>> | null = null;
   try {
     await waitReady(base, 90_000);
@@ -115,34 +179,54 @@ runCli(async () => {
     const db = database.db;
     const now = new Date();
 
-    const g0 = performance.now();
-    const gen = await generateHistory(db, n, {
-      now,
-      timeZone: config.TIME_ZONE,
-      topics: taxonomy.topics.map((t) => t.id),
-      texts: loadTexts(config.DATA_DIR),
-      seed: Number(values.seed),
-      progress: (done) => {
-        if (done % 10_000 === 0 || done === n) process.stderr.write(`bench:scale generated ${done}/${n} tickets\n`);
-      },
-    });
-    const generateMs = performance.now() - g0;
-    const r0 = performance.now();
-    const rebuilt = await rebuildReadModels(db);
-    const rebuildMs = performance.now() - r0;
-    process.stderr.write(`bench:scale generated in ${Math.round(generateMs)} ms, read models rebuilt in ${Math.round(rebuildMs)} ms\n`);
-    const a0 = performance.now();
-    const archived = archiveDays > 0 ? await archiveTickets(db, { olderThanDays: archiveDays, apply: true, now, progress: (m) => m % 1000 === 0 && process.stderr.write(`bench:scale archived ${m}\n`) }) : null;
-    const archiveMs = performance.now() - a0;
-    if (archived) process.stderr.write(`bench:scale archived ${archived.archived} tickets in ${Math.round(archiveMs)} ms; working set ${archived.workingSet}\n`);
+    let gen: { open: number; customers: number; numbers: { number: string; open: boolean }[] };
+    let generateMs: number;
+    let rebuildMs: number;
+    let rebuilt: Awaited<ReturnType<typeof rebuildReadModels>> | null = null;
+    let archived: { archived: number; workingSet: number } | null;
+    let archiveMs = 0;
+    if (reused) {
+      gen = reused;
+      ({ generateMs, rebuildMs } = reused);
+      archived = reused.archive;
+      process.stderr.write(`bench:scale reusing ${n} tickets generated ${reused.generatedAt} in ${dir}\n`);
+    } else {
+      const g0 = performance.now();
+      gen = await generateHistory(db, n, {
+        now,
+        timeZone: config.TIME_ZONE,
+        topics: taxonomy.topics.map((t) => t.id),
+        texts: loadTexts(config.DATA_DIR),
+        seed: Number(values.seed),
+        progress: (done) => {
+          if (done % 10_000 === 0 || done === n) process.stderr.write(`bench:scale generated ${done}/${n} tickets\n`);
+        },
+      });
+      generateMs = performance.now() - g0;
+      const r0 = performance.now();
+      rebuilt = await rebuildReadModels(db);
+      rebuildMs = performance.now() - r0;
+      process.stderr.write(`bench:scale generated in ${Math.round(generateMs)} ms, read models rebuilt in ${Math.round(rebuildMs)} ms\n`);
+      const a0 = performance.now();
+      archived = archiveDays > 0 ? await archiveTickets(db, { olderThanDays: archiveDays, apply: true, now, progress: (m) => m % 1000 === 0 && process.stderr.write(`bench:scale archived ${m}\n`) }) : null;
+      archiveMs = performance.now() - a0;
+      if (archived) process.stderr.write(`bench:scale archived ${archived.archived} tickets in ${Math.round(archiveMs)} ms; working set ${archived.workingSet}\n`);
+      if (keptDir) {
+        const kept: KeptHistory = { version: 1, tickets: n, seed: Number(values.seed), dbName, external: Boolean(external), generatedAt: now.toISOString(), generateMs: Math.round(generateMs), rebuildMs: Math.round(rebuildMs), archive: archived ? { olderThanDays: archiveDays, archived: archived.archived, workingSet: archived.workingSet } : null, open: gen.open, customers: gen.customers, numbers: gen.numbers };
+        writeFileSync(join(keptDir, KEPT_FILE), JSON.stringify(kept));
+        process.stderr.write(`bench:scale kept the history in ${keptDir}; measure it again with --reuse ${keptDir}\n`);
+      }
+    }
 
     // A staff account and its session token, as the console uses.
     const users = new MongoUserRepository(db);
     await users.ensureIndexes();
     const auth = new AuthService(users, { sessionTtlMs: 3_600_000 });
     const password = `bench-${Math.random().toString(36).slice(2)}-Pw1!`;
-    await auth.createUser({ username: 'bench', password, role: 'admin', createdBy: 'bench:scale' });
-    const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bench', password }) });
+    // A new account each run: a reused database still holds the earlier runs' accounts.
+    const username = `bench-${Date.now().toString(36)}`;
+    await auth.createUser({ username, password, role: 'admin', createdBy: 'bench:scale' });
+    const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
     if (!login.ok) throw new Error(`login failed: ${login.status} ${await login.text()}`);
     const token = ((await login.json()) as { token: string }).token;
     const get = async (path: string) => {
@@ -215,14 +299,16 @@ runCli(async () => {
       }),
     );
 
-    const sizes = await documentSizes(db);
+    // Tickets sampled by number (`_id`) and counted as generated: an unfiltered read or count of `tickets` decodes the whole history on FerretDB.
+    const sizes = await documentSizes(db, gen.numbers.filter((_, i) => i % Math.max(1, Math.floor(gen.numbers.length / 100)) === 0).map((x) => x.number), n);
     const failing = results.filter((r) => r.withinTarget === false).map((r) => r.name);
     const table = ['| measure | samples | errors | p50 ms | p95 ms | max ms | p95 ≤ 300 ms |', '|---|---|---|---|---|---|---|'];
     for (const r of results) table.push(`| ${r.name} | ${r.samples} | ${r.errors} | ${r.p50Ms} | ${r.p95Ms} | ${r.maxMs} | ${r.withinTarget === null ? '—' : r.withinTarget ? 'yes' : 'NO'} |`);
     process.stdout.write(`${table.join('\n')}\n\n`);
     process.stdout.write(`machine load average (1, 5, 15 min): ${loadavg().map((x) => x.toFixed(1)).join(', ')}\n`);
-    process.stdout.write(`history: ${n} tickets (${gen.open} open), ${gen.customers} customers; generated in ${Math.round(generateMs)} ms; read models rebuilt in ${Math.round(rebuildMs)} ms\n`);
-    if (archived) process.stdout.write(`archive (older than ${archiveDays} days): ${archived.archived} tickets moved in ${Math.round(archiveMs)} ms; working set ${archived.workingSet} tickets\n`);
+    process.stdout.write(`history: ${n} tickets (${gen.open} open), ${gen.customers} customers; generated in ${Math.round(generateMs)} ms; read models rebuilt in ${Math.round(rebuildMs)} ms${reused ? ` (kept from ${reused.generatedAt}, reused from ${dir})` : ''}\n`);
+    if (archived) process.stdout.write(`archive (older than ${reused?.archive ? 'as kept' : `${archiveDays} days`}): ${archived.archived} tickets moved${reused ? '' : ` in ${Math.round(archiveMs)} ms`}; working set ${archived.workingSet} tickets\n`);
+    if (values.server) process.stdout.write(`server: ${serverMain}\n`);
     process.stdout.write(`average stored sizes (bytes): ${JSON.stringify(sizes)}\n`);
     printJson({
       engine: external ? 'mongodb' : (database.server?.kind ?? 'embedded'),
@@ -232,7 +318,10 @@ runCli(async () => {
       generateMs: Math.round(generateMs),
       rebuildMs: Math.round(rebuildMs),
       rebuilt,
-      archive: archived ? { olderThanDays: archiveDays, archived: archived.archived, workingSet: archived.workingSet, ms: Math.round(archiveMs) } : null,
+      archive: archived ? { olderThanDays: reused?.archive?.olderThanDays ?? archiveDays, archived: archived.archived, workingSet: archived.workingSet, ms: reused ? null : Math.round(archiveMs) } : null,
+      kept: keptDir,
+      reused: Boolean(reused),
+      server: serverMain,
       targetP95Ms: READ_TARGET_P95_MS,
       loadAverage: loadavg().map((x) => Math.round(x * 10) / 10),
       failing,
@@ -240,23 +329,24 @@ runCli(async () => {
       sizes,
     });
   } finally {
-    if (external && database) await database.db.dropDatabase().catch(() => undefined);
+    if (external && database && !keptDir) await database.db.dropDatabase().catch(() => undefined);
     await database?.close();
     server.kill('SIGTERM');
     await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
-    // The generated database (hundreds of MB at 100,000 tickets) goes with the run.
-    tmp.remove();
+    // The generated database (hundreds of MB at 100,000 tickets) goes with the run, unless kept.
+    tmp?.remove();
   }
 });
 
 /** Average BSON size of the documents of each collection that grows with history (a sample of each). */
-async function documentSizes(db: Db): Promise<Record<string, { count: number; avgBytes: number }>> {
+async function documentSizes(db: Db, ticketNumbers: string[], tickets: number): Promise<Record<string, { count: number; avgBytes: number }>> {
   const out: Record<string, { count: number; avgBytes: number }> = {};
   for (const name of ['tickets', `searchIdx_${dayOf(new Date(), 'UTC').slice(0, 7).replace('-', '')}`, 'ticketDays', 'ticketHot', 'statsMonths', 'statsTotals', 'statsWeekTexts', 'customerTickets', 'customerDirectory', 'claims']) {
-    const c = db.collection(name);
+    const c = db.collection<{ _id: string }>(name);
     try {
-      const docs = await c.find({}).limit(500).toArray();
-      const count = await c.estimatedDocumentCount();
+      const docs = await c.find(name === 'tickets' ? { _id: { $in: ticketNumbers.slice(0, 100) } } : {}).limit(500).toArray();
+      // FerretDB counts `tickets` by decoding every one (a time-out at 100,000): the generated count is known.
+      const count = name === 'tickets' ? tickets : await c.estimatedDocumentCount();
       out[name] = { count, avgBytes: docs.length ? Math.round(docs.reduce((s, d) => s + BSON.calculateObjectSize(d), 0) / docs.length) : 0 };
     } catch (err) {
       // A size is a by-product: a time-out here must not lose the measures above.

@@ -8,7 +8,7 @@
  */
 import { dayOf, weekOf } from '../store/clock.js';
 import type { TicketFact } from '../store/ticket-facts.js';
-import type { CountedRange } from '../store/ticket-counters.js';
+import type { CountedRange, DayCounts } from '../store/ticket-counters.js';
 
 export type Granularity = 'day' | 'week';
 
@@ -210,6 +210,15 @@ export class MultisetMedian {
     }
   }
 
+  /** Adds summed multisets (value → count, entries at or below zero skipped as in {@link add}). */
+  addCounts(multiset: ReadonlyMap<string, number>): void {
+    for (const [key, n] of multiset) {
+      if (n <= 0) continue;
+      this.counts.set(key, (this.counts.get(key) ?? 0) + n);
+      this.count += n;
+    }
+  }
+
   median(): number | null {
     if (this.count === 0) return null;
     const values = [...this.counts].map(([k, n]) => [Number(k), n] as const).sort((a, b) => a[0] - b[0]);
@@ -352,35 +361,109 @@ export function computeStats(facts: readonly TicketFact[], opts: StatsOptions): 
  * The same report as {@link computeStats}, from pre-aggregated day counters (store/ticket-counters.ts)
  * instead of the tickets: what the API serves, so its cost does not grow with history.
  */
-export function statsFromCounters(counted: CountedRange, opts: StatsOptions, cache?: EmergingCache): StatsReport {
+/**
+ * Sums of a set of days (a month's, or the whole range's), as {@link statsFromCounters} adds them
+ * up; several are merged into one. Multisets are value → count, as in the day documents.
+ */
+interface DaySums {
+  totals: { tickets: number; needsReview: number; flaggedForReview: number; spam: number; corrected: number };
+  perPeriod: Record<SeriesField, Map<string, Map<string, number>>>;
+  matrix: Map<string, number>;
+  firstResponse: Map<string, number>;
+  resolution: Map<string, number>;
+  ratings: RatingRow[];
+}
+
+/**
+ * Sums already made, per month document (the read cache returns the same object while a month is
+ * unchanged, store/json-docs.ts) and per range and granularity: a year's request adds up 13 sums
+ * instead of 365 days, and only the months that changed since are added up again (the route keeps
+ * one per process).
+ */
+export type DaySumsCache = WeakMap<object, Map<string, DaySums>>;
+/** Ranges remembered per month document (the dashboard asks for a few). */
+const SUMS_PER_MONTH = 8;
+
+function emptySums(): DaySums {
+  return {
+    totals: { tickets: 0, needsReview: 0, flaggedForReview: 0, spam: 0, corrected: 0 },
+    perPeriod: Object.fromEntries(SERIES_FIELDS.map((field) => [field, new Map<string, Map<string, number>>()])) as Record<SeriesField, Map<string, Map<string, number>>>,
+    matrix: new Map(),
+    firstResponse: new Map(),
+    resolution: new Map(),
+    ratings: [],
+  };
+}
+
+function addTo(map: Map<string, number>, key: string, n: number): void {
+  map.set(key, (map.get(key) ?? 0) + n);
+}
+
+/** Adds the days of `days` within `from` … `to` to `into`. */
+function sumDays(into: DaySums, days: Iterable<[string, DayCounts]>, opts: Pick<StatsOptions, 'from' | 'to' | 'granularity'>): void {
   const periodOf = opts.granularity === 'day' ? (day: string) => day : weekOf;
-  const perPeriod = Object.fromEntries(SERIES_FIELDS.map((field) => [field, new Map<string, Map<string, number>>()])) as Record<SeriesField, Map<string, Map<string, number>>>;
-  const matrix = new Map<string, number>();
-  const firstResponse = new MultisetMedian();
-  const resolution = new MultisetMedian();
-  const totals = { tickets: 0, needsReview: 0, flaggedForReview: 0, spam: 0, corrected: 0 };
-  const ratings: RatingRow[] = [];
-  for (const [day, c] of counted.days) {
+  for (const [day, c] of days) {
     if (day < opts.from || day > opts.to) continue;
     for (const [key, n] of Object.entries(c.ratings ?? {})) {
       const [score, topic, assignee, channel] = JSON.parse(key) as [number, string | null, string | null, string];
-      ratings.push({ score, topic, assignee, channel, day, n });
+      into.ratings.push({ score, topic, assignee, channel, day, n });
     }
-    totals.tickets += c.tickets;
-    totals.needsReview += c.needsReview;
-    totals.flaggedForReview += c.flagged;
-    totals.spam += c.spam;
-    totals.corrected += c.corrected;
+    into.totals.tickets += c.tickets;
+    into.totals.needsReview += c.needsReview;
+    into.totals.flaggedForReview += c.flagged;
+    into.totals.spam += c.spam;
+    into.totals.corrected += c.corrected;
     const period = periodOf(day);
     for (const field of SERIES_FIELDS) {
-      let byKey = perPeriod[field].get(period);
-      if (!byKey) perPeriod[field].set(period, (byKey = new Map()));
-      for (const [key, n] of Object.entries(c[field])) byKey.set(key, (byKey.get(key) ?? 0) + n);
+      let byKey = into.perPeriod[field].get(period);
+      if (!byKey) into.perPeriod[field].set(period, (byKey = new Map()));
+      for (const key in c[field]) addTo(byKey, key, c[field][key]);
     }
-    for (const [key, n] of Object.entries(c.matrix)) matrix.set(key, (matrix.get(key) ?? 0) + n);
-    firstResponse.add(c.firstResponse);
-    resolution.add(c.resolution);
+    for (const key in c.matrix) addTo(into.matrix, key, c.matrix[key]);
+    // As MultisetMedian.add: a day's entry at or below zero (changes arriving out of order) counts as none.
+    for (const key in c.firstResponse) if (c.firstResponse[key] > 0) addTo(into.firstResponse, key, c.firstResponse[key]);
+    for (const key in c.resolution) if (c.resolution[key] > 0) addTo(into.resolution, key, c.resolution[key]);
   }
+}
+
+function mergeSums(into: DaySums, from: DaySums): void {
+  for (const k of Object.keys(into.totals) as (keyof DaySums['totals'])[]) into.totals[k] += from.totals[k];
+  for (const field of SERIES_FIELDS) {
+    for (const [period, byKey] of from.perPeriod[field]) {
+      let mine = into.perPeriod[field].get(period);
+      if (!mine) into.perPeriod[field].set(period, (mine = new Map()));
+      for (const [key, n] of byKey) addTo(mine, key, n);
+    }
+  }
+  for (const [key, n] of from.matrix) addTo(into.matrix, key, n);
+  for (const [key, n] of from.firstResponse) addTo(into.firstResponse, key, n);
+  for (const [key, n] of from.resolution) addTo(into.resolution, key, n);
+  for (const r of from.ratings) into.ratings.push(r);
+}
+
+export function statsFromCounters(counted: CountedRange, opts: StatsOptions, cache?: EmergingCache, sumsCache?: DaySumsCache): StatsReport {
+  const sums = emptySums();
+  if (counted.months && sumsCache) {
+    const rangeKey = `${opts.from}|${opts.to}|${opts.granularity}`;
+    for (const month of counted.months) {
+      let byRange = sumsCache.get(month);
+      if (!byRange) sumsCache.set(month, (byRange = new Map()));
+      let part = byRange.get(rangeKey);
+      if (!part) {
+        sumDays((part = emptySums()), Object.entries(month.days), opts);
+        if (byRange.size >= SUMS_PER_MONTH) byRange.delete(byRange.keys().next().value as string);
+        byRange.set(rangeKey, part);
+      }
+      mergeSums(sums, part);
+    }
+  } else {
+    sumDays(sums, counted.days, opts);
+  }
+  const { totals, perPeriod, matrix, ratings } = sums;
+  const firstResponse = new MultisetMedian();
+  firstResponse.addCounts(sums.firstResponse);
+  const resolution = new MultisetMedian();
+  resolution.addCounts(sums.resolution);
   const series = Object.fromEntries(
     SERIES_FIELDS.map((field) => {
       const points: SeriesPoint[] = [];

@@ -184,6 +184,12 @@ export interface CountedRange {
    * read cache), so what is derived from the texts can be kept; absent when unknown.
    */
   textsKey?: string;
+  /**
+   * The month documents `days` come from, whole (days outside the range included): the read cache
+   * returns the same object while a month is unchanged, so sums derived from one can be kept
+   * (staff/stats.ts DaySumsCache). Never change them.
+   */
+  months?: readonly MonthCounts[];
 }
 
 /** A number per parsed document object: the read cache returns the same object while a document is unchanged. */
@@ -290,7 +296,7 @@ export class TicketCounters {
     const texts: CountedRange['texts'] = [];
     for (const w of weeks.values()) for (const [day, , text] of w.items) if (day >= range.textFrom && day <= range.to) texts.push({ createdDay: day, spam: false, text });
     const textsKey = `${range.textFrom}|${range.to}|${[...weeks].map(([id, w]) => `${id}:${objectId(w)}`).join(',')}`;
-    return { days, texts, textsKey };
+    return { days, texts, textsKey, months: [...months.values()] };
   }
 
   /**

@@ -10,7 +10,7 @@ import type { TicketCounters } from '../../store/ticket-counters.js';
 import type { Config } from '../../runtime/config.js';
 import type { TermExtractor } from '../deps.js';
 import { HttpError, type ApiRouter } from '../http.js';
-import { addDays, daySpan, emergingWindow, statsFromCounters, type EmergingCache } from '../stats.js';
+import { addDays, daySpan, emergingWindow, statsFromCounters, type DaySumsCache, type EmergingCache } from '../stats.js';
 
 /** Longest range one request may ask for (a leap year), so one request cannot scan years of tickets. */
 export const MAX_RANGE_DAYS = 366;
@@ -70,6 +70,8 @@ export function registerStatsRoutes(router: ApiRouter, deps: StatsRouteDeps): vo
   const now = deps.now ?? (() => new Date());
   const terms = memoizeTerms(deps.terms);
   const emergingCache: EmergingCache = new Map();
+  // Per unchanged month document: its days added up once per range, not on every request.
+  const sumsCache: DaySumsCache = new WeakMap();
   router.add({
     method: 'get',
     path: '/api/stats',
@@ -85,7 +87,7 @@ export function registerStatsRoutes(router: ApiRouter, deps: StatsRouteDeps): vo
       // Texts only for the emerging-terms windows (the five weeks before `to`), whatever the range:
       // a year's texts were 53 week documents read and parsed for terms that ignore all but those weeks.
       const counted = await deps.counters.read({ ...range, textFrom: emergingWindow(range.to, dayOf(at, timeZone)).before.from });
-      return { body: statsFromCounters(counted, { ...range, granularity: query.granularity, timeZone, now: at, terms }, emergingCache) };
+      return { body: statsFromCounters(counted, { ...range, granularity: query.granularity, timeZone, now: at, terms }, emergingCache, sumsCache) };
     },
   });
   const channelMessages = deps.channelMessages;

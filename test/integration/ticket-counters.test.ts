@@ -183,4 +183,29 @@ describe('pre-aggregated statistics', () => {
     expect(statsFromCounters(counted, options(today, today, now))).toEqual(await recount(today, today, now));
     expect(linkIdentities(await a.customers.identities()).map(directorySummary)).toEqual(linkCustomers(facts).map(customerSummary));
   });
+
+  it('lists the hot set (open tickets, the review queue, the navigation counts) from its cached shards as the other store changes them', async () => {
+    const scan = new MongoTicketRepository(db, { timeZone: 'Asia/Shanghai', topics: TOPICS, outbox: new FileOutbox(join(mkdtempSync(join(tmpdir(), 'scan-')), 'o.jsonl'), silent), log: silent });
+    const same = async (q: TicketQuery) => {
+      const [fromIndex, fromScan] = await Promise.all([b.tickets.list(q), scan.list(q)]);
+      expect({ q, total: fromIndex.total, numbers: fromIndex.items.map((t) => t.number) }).toEqual({ q, total: fromScan.total, numbers: fromScan.items.map((t) => t.number) });
+      return fromIndex.total;
+    };
+    // Store b reads first: its shards are now kept parsed.
+    const newBefore = await same({ status: 'new' });
+    const reviewBefore = await same({ needsReview: true });
+    const countsBefore = await b.ticketIndex.workCounts('dave');
+    // Store a files two tickets (one for review) and changes others: b must see every change.
+    const filed = await Promise.all([createTicketService(a, { log: silent }).file(input(200)), createTicketService(a, { log: silent }).file(input(201))]);
+    const open = (await a.tickets.list({ status: 'new', pageSize: 3 })).items.map((t) => t.number).filter((n) => !filed.some((f) => f.ticket.number === n));
+    await a.tickets.update(open[0], { status: 'resolved' });
+    await a.tickets.update(filed[1].ticket.number, { assignee: 'dave' });
+    await a.tickets.settled();
+    expect(await same({ status: 'new' })).toBe(newBefore + 2 - 1);
+    expect(await same({ needsReview: true })).toBe(reviewBefore + 1);
+    await same({ open: true, assignee: 'dave' });
+    const countsAfter = await b.ticketIndex.workCounts('dave');
+    expect(countsAfter.review).toBe(countsBefore.review + 1);
+    expect(countsAfter.mine).toBe(countsBefore.mine + 1);
+  });
 });

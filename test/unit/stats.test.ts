@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TicketFact } from '../../store/ticket-facts.js';
-import { addDays, computeStats, daySpan, emergingTerms, emergingWindow, factDays, median, MultisetMedian, periodsOf, type StatsOptions } from '../../staff/stats.js';
+import { addDays, computeStats, daySpan, emergingTerms, emergingWindow, factDays, median, MultisetMedian, periodsOf, statsFromCounters, type DaySumsCache, type StatsOptions } from '../../staff/stats.js';
+import type { CountedRange, DayCounts, MonthCounts } from '../../store/ticket-counters.js';
 
 let seq = 0;
 /** A ticket fact created at `at` (UTC) on local day `day`; everything else overridable. */
@@ -209,5 +210,66 @@ describe('emerging terms', () => {
     const facts = Array.from({ length: 12 }, (_, i) => [fact('2026-11-24', { text: `t${String(i).padStart(2, '0')}` }), fact('2026-11-25', { text: `t${String(i).padStart(2, '0')}` })]).flat();
     const s = computeStats(facts, options());
     expect(s.emerging.map((e) => e.term)).toEqual(['t00', 't01', 't02', 't03', 't04', 't05', 't06', 't07', 't08', 't09']);
+  });
+});
+
+describe('statistics from counters, with the sums of unchanged months kept', () => {
+  /** A day's counters: `n` tickets of `topic`, first responses after the given minutes (one entry may be negative, as while changes arrive out of order). */
+  function day(n: number, topic: string, firstResponse: Record<string, number>, rating?: string): DayCounts {
+    return {
+      tickets: n,
+      needsReview: n % 2,
+      flagged: 1,
+      spam: 0,
+      corrected: n % 3 === 0 ? 1 : 0,
+      topic: { [JSON.stringify(topic)]: n },
+      type: { [JSON.stringify('complaint')]: n },
+      channel: { [JSON.stringify('webchat')]: n },
+      status: { [JSON.stringify('new')]: n - 1, [JSON.stringify('closed')]: 1 },
+      matrix: { [JSON.stringify([topic, 'complaint'])]: n },
+      firstResponse,
+      resolution: { '120': n },
+      ...(rating ? { ratings: { [rating]: 1 } } : {}),
+    };
+  }
+  const october: MonthCounts = { days: { '2026-10-20': day(3, 'delivery', { '5': 2, '30': 1 }), '2026-10-30': day(2, 'refund', { '5': 1, '7': -1 }, JSON.stringify([4, 'refund', 'alice', 'webchat'])) } };
+  const november: MonthCounts = { days: { '2026-11-02': day(4, 'delivery', { '10': 4 }), '2026-11-23': day(5, 'invoice', { '30': 3, '7': 2 }), '2026-11-25': day(1, 'refund', { '9': 1 }) } };
+  /** What TicketCounters.read returns for a range: the days within it, and the month documents. */
+  function counted(from: string, to: string, months: MonthCounts[]): CountedRange {
+    const days = new Map<string, DayCounts>();
+    for (const m of months) for (const [d, c] of Object.entries(m.days)) if (d >= from && d <= to) days.set(d, c);
+    return { days, texts: [], textsKey: 'none', months };
+  }
+
+  it('equals the day-by-day sums for ranges that cut months, by day and by week, and again from the kept sums', () => {
+    const sums: DaySumsCache = new WeakMap();
+    for (const [from, to, granularity] of [
+      ['2026-10-25', '2026-11-25', 'week'],
+      ['2026-10-01', '2026-11-30', 'day'],
+      ['2026-11-03', '2026-11-24', 'day'],
+    ] as const) {
+      const o = options({ from, to, granularity });
+      const plain = statsFromCounters({ ...counted(from, to, [october, november]), months: undefined }, o);
+      expect(plain.totals.tickets).toBeGreaterThan(0);
+      expect(statsFromCounters(counted(from, to, [october, november]), o, undefined, sums)).toEqual(plain);
+      // The second request adds up the kept sums of both months: the same report.
+      expect(sums.get(november)?.has(`${from}|${to}|${granularity}`)).toBe(true);
+      expect(statsFromCounters(counted(from, to, [october, november]), o, undefined, sums)).toEqual(plain);
+    }
+    // The first range: October's negative entry counts as none, as MultisetMedian.add does per day.
+    const first = statsFromCounters(counted('2026-10-25', '2026-11-25', [october, november]), options({ from: '2026-10-25', to: '2026-11-25', granularity: 'week' }), undefined, sums);
+    expect(first.totals.tickets).toBe(12);
+    expect(first.medians.firstResponseCount).toBe(11);
+    expect(first.satisfaction.count).toBe(1);
+  });
+
+  it('adds up a changed month again (a changed document is a new object from the read cache)', () => {
+    const sums: DaySumsCache = new WeakMap();
+    const o = options({ from: '2026-10-01', to: '2026-11-30', granularity: 'week' });
+    const before = statsFromCounters(counted(o.from, o.to, [october, november]), o, undefined, sums);
+    const changed: MonthCounts = { days: { ...november.days, '2026-11-26': day(6, 'delivery', { '60': 6 }) } };
+    const after = statsFromCounters(counted(o.from, o.to, [october, changed]), o, undefined, sums);
+    expect(after.totals.tickets).toBe(before.totals.tickets + 6);
+    expect(after).toEqual(statsFromCounters({ ...counted(o.from, o.to, [october, changed]), months: undefined }, o));
   });
 });
