@@ -98,8 +98,8 @@ export interface TrainOptions {
    */
   realWeight?: number;
   /**
-   * Weight of staff corrections (`correction: true`) in the SVMs. Default: the real rows' weight.
-   * Corrections are the deployment's truth, so the retraining job weighs them above the rest.
+   * Weight of staff corrections (`correction: true`) in the SVMs. Default: the real rows' weight
+   * (the retraining job sets it: trainer/training-job.ts DEFAULT_CORRECTION_WEIGHT).
    */
   correctionWeight?: number;
   /** Clock for `createdAt` (tests pass a fixed one). */
