@@ -247,6 +247,14 @@ function html(points: Point[], s: Setting): string {
   const grid = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 1]
     .map((v) => `<line x1="${pad}" x2="${w - pad}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${pad - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11">${v * 100}%</text>`)
     .join('');
+  // Issue 10's targets for topic: 85% at N = 0, 90% at N = 400 (hollow marks, drawn when in range).
+  const targets = [
+    { n: 0, v: 0.85 },
+    { n: 400, v: 0.9 },
+  ]
+    .filter((t) => t.n <= maxN)
+    .map((t) => `<circle cx="${x(t.n).toFixed(1)}" cy="${y(t.v).toFixed(1)}" r="6" fill="none" stroke="#1565c0" stroke-dasharray="2 2"><title>topic target N=${t.n}: ${pct(t.v)}</title></circle>`)
+    .join('');
   const ticks = points.map((p) => `<text x="${x(p.n)}" y="${h - pad + 16}" text-anchor="middle" font-size="11">${p.n}</text>`).join('');
   return `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>Learning curve</title>
@@ -256,9 +264,9 @@ function html(points: Point[], s: Setting): string {
 <svg id="curve" width="${w}" height="${h}" role="img" aria-label="accuracy against corrections">
 ${grid}${ticks}
 <text x="${w / 2}" y="${h - 8}" text-anchor="middle" font-size="12">N corrections</text>
-${series((p) => p.scores.topic, '#1565c0', 'topic')}${series((p) => p.scores.type, '#ef6c00', 'type')}${series((p) => p.scores.topicByLang.en?.topic ?? null, '#2e7d32', 'English topic')}
+${targets}${series((p) => p.scores.topic, '#1565c0', 'topic')}${series((p) => p.scores.type, '#ef6c00', 'type')}${series((p) => p.scores.topicByLang.en?.topic ?? null, '#2e7d32', 'English topic')}
 </svg>
-<p><span style="color:#1565c0">■ topic</span> · <span style="color:#ef6c00">■ type</span> · <span style="color:#2e7d32">■ English topic</span></p>
+<p><span style="color:#1565c0">■ topic</span> (dashed circles: issue 10's topic targets) · <span style="color:#ef6c00">■ type</span> · <span style="color:#2e7d32">■ English topic</span></p>
 <table><tr><th>N</th><th>topic</th><th>type</th><th>English topic</th><th>genuine refused</th><th>spam caught</th></tr>
 ${points.map((p) => `<tr><td>${p.n}</td><td>${pct(p.scores.topic)}</td><td>${pct(p.scores.type)}</td><td>${pct(p.scores.topicByLang.en?.topic ?? null)}</td><td>${pct(p.scores.genuineRefused)}</td><td>${pct(p.scores.spamRecall)}</td></tr>`).join('\n')}
 </table></body></html>
