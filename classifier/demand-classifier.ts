@@ -71,6 +71,8 @@ export interface CorpusRow {
    * the review threshold is chosen on these rows' out-of-fold predictions when there are enough.
    */
   real?: boolean;
+  /** A staff correction (real text too): weighed and calibrated on as the deployment's truth. */
+  correction?: boolean;
 }
 
 /** Turns corpus rows into training examples for the four heads. */
@@ -87,6 +89,7 @@ export function corpusToExamples(rows: readonly CorpusRow[]): TrainingExample[] 
         [HEAD_ACT]: r.spam ? null : (r.act ?? (demand ? 'demand' : null)),
       },
       ...(r.real ? { real: true } : {}),
+      ...(r.correction ? { correction: true } : {}),
     };
   });
 }
@@ -101,12 +104,22 @@ export const DEFAULT_CALIBRATE_ON_REAL: readonly string[] = [HEAD_TYPE];
 export interface DemandTrainOptions extends TrainOptions {
   /** Heads calibrated on real rows ({@link DEFAULT_CALIBRATE_ON_REAL}). */
   calibrateOnReal?: readonly string[];
+  /**
+   * Heads (topic or type) whose label bias, combination and review threshold are fitted on the
+   * staff corrections' out-of-fold scores instead (when there are at least 100 corrections): the
+   * deployment's own label mix. Default none (measured on bench:learning: README).
+   */
+  calibrateOnCorrections?: readonly string[];
 }
 
 /** Trains topic, type, spam and (when any row carries an act other than demand) dialogue-act heads. */
 export function trainDemandModel(rows: readonly CorpusRow[], taxonomy: Taxonomy, deps: PipelineDeps, opts: DemandTrainOptions = {}): ModelArtifact {
   const withActs = rows.some((r) => r.act && r.act !== 'demand' && !r.spam);
   const calibrateOnReal = opts.calibrateOnReal ?? DEFAULT_CALIBRATE_ON_REAL;
+  // Only with corrections among the rows: a model without them (the shipped one) is unchanged.
+  const onCorrections = new Set(rows.some((r) => r.correction) ? (opts.calibrateOnCorrections ?? []) : []);
+  const calibration = (head: string, real: boolean) =>
+    onCorrections.has(head) ? { calibrateOnThresholdRows: true, realCalibration: true, calibrationRows: 'corrections' as const } : { calibrateOnThresholdRows: real, ...(head === HEAD_TOPIC ? { realCalibration: real } : {}) };
   return trainPipeline(
     corpusToExamples(rows),
     [
@@ -114,8 +127,8 @@ export function trainDemandModel(rows: readonly CorpusRow[], taxonomy: Taxonomy,
       // Topic chooses it on all rows (real ones included): on the real rows alone it came out at
       // 0.98, which sent two thirds of real messages, confident ones too, back to the customer to
       // pick a topic. See DEFAULT_CALIBRATE_ON_REAL for the calibration.
-      { name: HEAD_TOPIC, labels: taxonomy.topics.map((t) => t.id), options: { calibrateOnThresholdRows: calibrateOnReal.includes(HEAD_TOPIC), realCalibration: calibrateOnReal.includes(HEAD_TOPIC) } },
-      { name: HEAD_TYPE, labels: [...DEMAND_TYPES], options: { calibrateOnThresholdRows: calibrateOnReal.includes(HEAD_TYPE) } },
+      { name: HEAD_TOPIC, labels: taxonomy.topics.map((t) => t.id), options: calibration(HEAD_TOPIC, calibrateOnReal.includes(HEAD_TOPIC)) },
+      { name: HEAD_TYPE, labels: [...DEMAND_TYPES], options: calibration(HEAD_TYPE, calibrateOnReal.includes(HEAD_TYPE)) },
       // Spam errors are costly both ways; a larger C fits the rare link-only or mash shapes.
       // The refusal thresholds are policy (DemandClassifierOptions), so spam calibrates on all rows.
       { name: HEAD_SPAM, labels: ['ham', 'spam'], options: { cGrid: [0.3, 1, 3], realCalibration: false } },

@@ -54,6 +54,11 @@ export interface TrainingExample {
   labels: Record<string, string | null | undefined>;
   /** Real customer text (not written for the project): review thresholds are chosen on these rows. */
   real?: boolean;
+  /**
+   * A staff correction (real text a deployment's staff labelled): weighs {@link TrainOptions.correctionWeight}
+   * in the SVMs, and heads with `calibrationRows: 'corrections'` calibrate on these rows.
+   */
+  correction?: boolean;
 }
 
 /** One classification head to train: its name and its label set. */
@@ -64,7 +69,15 @@ export interface HeadSpec {
    * `realCalibration: false` keeps the head's review threshold chosen on all rows (a head whose
    * real rows all carry one label, like the act head, learns nothing from them).
    */
-  options?: Omit<LabelModelOptions, 'seed' | 'onProgress' | 'thresholdRows' | 'rowWeights'> & { realCalibration?: boolean };
+  options?: Omit<LabelModelOptions, 'seed' | 'onProgress' | 'thresholdRows' | 'rowWeights'> & {
+    realCalibration?: boolean;
+    /**
+     * Which rows are the head's threshold (and, with `calibrateOnThresholdRows`, calibration) rows:
+     * the real ones (default) or only the staff corrections, the deployment's own messages and label
+     * mix (used when there are at least MIN_THRESHOLD_ROWS of them; otherwise all rows choose).
+     */
+    calibrationRows?: 'real' | 'corrections';
+  };
 }
 
 export interface TrainOptions {
@@ -84,6 +97,11 @@ export interface TrainOptions {
    * writing: there are far fewer of them, and they are what the model meets in use.
    */
   realWeight?: number;
+  /**
+   * Weight of staff corrections (`correction: true`) in the SVMs. Default: the real rows' weight
+   * (the retraining job sets it: trainer/training-job.ts DEFAULT_CORRECTION_WEIGHT).
+   */
+  correctionWeight?: number;
   /** Clock for `createdAt` (tests pass a fixed one). */
   now?: () => Date;
 }
@@ -130,7 +148,7 @@ export function analyze(text: string, deps: PipelineDeps): Analysis {
 
 /** Hash of the training rows, order-independent, recorded in the artifact. */
 export function trainingDataHash(examples: readonly TrainingExample[], extra: unknown = null): string {
-  const lines = examples.map((e) => JSON.stringify([e.text, Object.entries(e.labels).filter(([, v]) => v != null).sort(), ...(e.real ? ['real'] : [])])).sort();
+  const lines = examples.map((e) => JSON.stringify([e.text, Object.entries(e.labels).filter(([, v]) => v != null).sort(), ...(e.real ? ['real'] : []), ...(e.correction ? ['correction'] : [])])).sort();
   const h = createHash('sha256');
   for (const l of lines) h.update(l).update('\n');
   h.update(JSON.stringify(extra));
@@ -153,6 +171,8 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
   const vectors = analyses.map((a) => space.vectorize(a.doc));
   const out: Record<string, LabelModelData> = {};
   const realWeight = opts.realWeight ?? DEFAULT_REAL_WEIGHT;
+  const correctionWeight = opts.correctionWeight ?? realWeight;
+  const corrections = examples.some((e) => e.correction === true);
   heads.forEach((head, h) => {
     const rows: number[] = [];
     examples.forEach((e, i) => {
@@ -176,13 +196,15 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
         ...(opts.fixedC?.[head.name] !== undefined ? { cGrid: [opts.fixedC[head.name]] } : {}),
         keyword: { ...head.options?.keyword, overrides: opts.keywordOverrides?.[head.name] ?? head.options?.keyword?.overrides },
         seed,
-        ...(head.options?.realCalibration === false ? {} : { thresholdRows: rows.map((i) => examples[i].real === true) }),
-        rowWeights: rows.map((i) => (examples[i].real ? realWeight : 1)),
+        ...(head.options?.realCalibration === false
+          ? {}
+          : { thresholdRows: rows.map((i) => (head.options?.calibrationRows === 'corrections' ? examples[i].correction === true : examples[i].real === true)) }),
+        rowWeights: rows.map((i) => (examples[i].correction ? correctionWeight : examples[i].real ? realWeight : 1)),
         onProgress: (f, stage) => progress(start + f * span, `${head.name}: ${stage}`),
       },
     );
   });
-  const hash = trainingDataHash(examples, { heads: heads.map((h) => (h.options ? [h.name, h.options] : h.name)), config, overrides: opts.keywordOverrides ?? null, realWeight, ...(opts.fixedC ? { fixedC: opts.fixedC } : {}) });
+  const hash = trainingDataHash(examples, { heads: heads.map((h) => (h.options ? [h.name, h.options] : h.name)), config, overrides: opts.keywordOverrides ?? null, realWeight, ...(corrections ? { correctionWeight } : {}), ...(opts.fixedC ? { fixedC: opts.fixedC } : {}) });
   const taxonomyVersion = opts.taxonomyVersion ?? null;
   return {
     formatVersion: FORMAT_VERSION,

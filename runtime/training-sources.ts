@@ -60,6 +60,11 @@ export function loadRealtext(): { train: RealtextRow[]; test: RealtextRow[] } | 
   return { train, test };
 }
 
+/** The file row (0-based) of the j-th training row of realtext_dev (training rows skip every i % 5 == 0). */
+export function trainRowIndex(j: number): number {
+  return Math.floor(j / 4) * 5 + (j % 4) + 1;
+}
+
 /** A realtext row as a training row (real customer text). */
 export function realtextToCorpusRow(r: RealtextRow): CorpusRow {
   return { text: r.text, topic: r.topic, type: r.type as CorpusRow['type'], spam: r.spam, real: true };
@@ -161,6 +166,12 @@ export interface TrainingSourceOptions {
    * leaves them out, because it then feeds them as staff corrections.
    */
   realtext?: boolean;
+  /**
+   * realtext_dev file rows (0-based, as in the split rule) to leave out of training, as if they were
+   * test rows: references with their texts are dropped too. The learning benchmark's development
+   * split scores its curve on them.
+   */
+  realtextExclude?: readonly number[];
   /** Where to say that ../shared is absent or that references were dropped. Default: stderr. */
   warn?: (message: string) => void;
 }
@@ -184,11 +195,13 @@ export function loadTrainingSources(dataDir: string, taxonomy: Taxonomy, opts: T
     warn(`${SHARED_MISSING_MESSAGE} the real-text training rows and data/references (training on data/corpus and data/acts only)`);
     return { rows: [...corpus, ...acts], counts, shared: false };
   }
-  const exclude = new Set(realtext.test.map((r) => textKey(r.text)));
+  const held = new Set(opts.realtextExclude ?? []);
+  const kept = held.size ? realtext.train.filter((_, j) => !held.has(trainRowIndex(j))) : realtext.train;
+  const exclude = new Set([...realtext.test, ...realtext.train.filter((_, j) => held.has(trainRowIndex(j)))].map((r) => textKey(r.text)));
   const refs = loadReferences(dataDir, taxonomy, exclude);
   const dropped = refs.skipped.testSplit + refs.skipped.missing + refs.skipped.realtextTest + refs.skipped.noDataset;
   if (dropped) warn(`data/references: ${dropped} of ${refs.references} references not used ${JSON.stringify(refs.skipped)}`);
-  const real = opts.realtext === false ? [] : realtext.train.map(realtextToCorpusRow);
+  const real = opts.realtext === false ? [] : kept.map(realtextToCorpusRow);
   counts.realtext = real.length;
   counts.references = refs.rows.length;
   counts.referencesSkipped = refs.skipped;

@@ -43,8 +43,8 @@ export function textKey(text: string): string {
  * the same normalised text, and the newest correction of a text wins over older ones, so staff have
  * the last word. A corrected or confirmed message is a real demand, so it trains the spam head as
  * not spam; a staff spam decision trains it as spam (and no topic or type). Corrections are real
- * customer text: they weigh more than the corpus and choose the review threshold with the other
- * real rows.
+ * customer text: they weigh more than the corpus (the training job's correctionWeight) and choose
+ * the review threshold with the other real rows.
  */
 export function mergeCorrections(corpus: readonly CorpusRow[], corrections: readonly CorrectionRow[], taxonomy: Taxonomy): MergedTrainingData {
   const topics = new Set(taxonomy.topics.map((t) => t.id));
@@ -60,7 +60,7 @@ export function mergeCorrections(corpus: readonly CorpusRow[], corrections: read
       skipped++;
       continue;
     }
-    byKey.set(key, spam ? { text: c.text, topic: null, type: null, spam: true, real: true } : { text: c.text, topic: c.topic, type: c.type, spam: false, real: true });
+    byKey.set(key, spam ? { text: c.text, topic: null, type: null, spam: true, real: true, correction: true } : { text: c.text, topic: c.topic, type: c.type, spam: false, real: true, correction: true });
   }
   const kept = corpus.filter((r) => !byKey.has(textKey(r.text)));
   return {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { normalize } from '../../classifier/normalize.js';
 import { PROJECT_ROOT, SHARED_MISSING_MESSAGE } from '../../runtime/datasets.js';
 import { loadTaxonomy } from '../../runtime/project-data.js';
-import { loadRealtext, loadReferences, loadTrainingSources } from '../../runtime/training-sources.js';
+import { loadRealtext, loadReferences, loadTrainingSources, trainRowIndex } from '../../runtime/training-sources.js';
 
 /**
  * What the shipped model trains on: never a realtext test row, never a test row of a referenced
@@ -30,6 +30,17 @@ describe.skipIf(!realtext)('training sources', () => {
     const without = loadTrainingSources(dataDir, taxonomy, { realtext: false, warn: () => {} });
     expect(without.counts.realtext).toBe(0);
     expect(without.rows).toHaveLength(s.rows.length - s.counts.realtext);
+  });
+
+  it('leave out the realtext rows asked for (the learning benchmark\'s development split), by file row', () => {
+    // Training row j sits at file row trainRowIndex(j): the split rule skips every fifth row.
+    expect([0, 1, 2, 3, 4, 5, 8].map(trainRowIndex)).toEqual([1, 2, 3, 4, 6, 7, 11]);
+    const held = [1, 6, 11, 16];
+    const s = loadTrainingSources(dataDir, taxonomy, { realtextExclude: held, warn: () => {} });
+    expect(s.counts.realtext).toBe(realtext!.train.length - held.length);
+    const keys = new Set(s.rows.map((r) => normalize(r.text).text));
+    for (const i of held) expect(keys.has(normalize(realtext!.train.find((_, j) => trainRowIndex(j) === i)!.text).text)).toBe(false);
+    expect(keys.has(normalize(realtext!.train.find((_, j) => trainRowIndex(j) === 2)!.text).text)).toBe(true);
   });
 
   it('drop a reference to a test row of its data set or to the text of a realtext test row, and say so', () => {

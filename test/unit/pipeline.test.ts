@@ -72,6 +72,35 @@ describe('demand model: train → serialize → load → predict', () => {
   });
 });
 
+describe('staff corrections in training', () => {
+  // A smaller set with C fixed keeps these trainings short. The corrections contradict the corpus:
+  // staff file "package not delivered" messages of this deployment under billing (say, a paid
+  // delivery plan), where the corpus's many delivery rows pull the other way.
+  const small = train.filter((_, i) => i % 4 === 0);
+  const fixedC = { topic: 1, type: 1, spam: 1, act: 1 };
+  const contradicting = ['快递三天了还没送到', '我的包裹一直没送到', '快递好几天都没到'];
+  const corrections: CorpusRow[] = contradicting.map((text) => ({ text, topic: 'billing', type: 'complaint', spam: false, real: true, correction: true }));
+  const probe = '快递三天还没送到';
+  // The SVM alone (softmax of its raw scores): the calibrated ensemble saturates near 1 either way.
+  const billingProb = (a: ModelArtifact) => {
+    const p = Pipeline.load(JSON.parse(JSON.stringify(a)), deps);
+    return p.scoreHead(p.analyze(probe), 'topic', 'svm').ranked.find((x) => x.label === 'billing')!.score;
+  };
+
+  it('leave a model trained without corrections byte for byte as it was, whatever the correction options', () => {
+    const plain = trainDemandModel(small, taxonomy, deps, { seed: 3, now: fixedNow, fixedC });
+    const withOptions = trainDemandModel(small, taxonomy, deps, { seed: 3, now: fixedNow, fixedC, correctionWeight: 30, calibrateOnCorrections: ['topic', 'type'] });
+    expect(JSON.stringify(withOptions)).toBe(JSON.stringify(plain));
+  });
+
+  it('weigh correctionWeight: heavier corrections pull their words harder towards their label', () => {
+    const light = trainDemandModel([...small, ...corrections], taxonomy, deps, { seed: 3, now: fixedNow, fixedC, correctionWeight: 1 });
+    const heavy = trainDemandModel([...small, ...corrections], taxonomy, deps, { seed: 3, now: fixedNow, fixedC, correctionWeight: 30 });
+    expect(heavy.trainingDataHash).not.toBe(light.trainingDataHash);
+    expect(billingProb(heavy)).toBeGreaterThan(billingProb(light) + 0.05);
+  });
+});
+
 describe('model artifacts are checked on load', () => {
   const clone = () => JSON.parse(JSON.stringify(artifact)) as ModelArtifact;
   it.each([

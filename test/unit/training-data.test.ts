@@ -37,9 +37,9 @@ describe('mergeCorrections', () => {
     expect(r.rows).toEqual([
       corpus[0],
       corpus[3],
-      { text: '运费怎么这么贵', topic: 'billing', type: 'complaint', spam: false, real: true },
-      { text: '加V信 日赚500', topic: 'billing', type: null, spam: false, real: true },
-      { text: '全新的问题', topic: 'billing', type: 'inquiry', spam: false, real: true },
+      { text: '运费怎么这么贵', topic: 'billing', type: 'complaint', spam: false, real: true, correction: true },
+      { text: '加V信 日赚500', topic: 'billing', type: null, spam: false, real: true, correction: true },
+      { text: '全新的问题', topic: 'billing', type: 'inquiry', spam: false, real: true, correction: true },
     ]);
   });
 
@@ -47,8 +47,8 @@ describe('mergeCorrections', () => {
     const r = mergeCorrections(corpus, [{ ticketNumber: 'T1', text: '加V信 日赚500', topic: null, type: null, spam: true }, { ticketNumber: 'T2', text: '信用卡年费被扣了两次', topic: null, type: null, spam: false }], taxonomy);
     expect(r.corrections).toBe(2);
     expect(r.rows.slice(-2)).toEqual([
-      { text: '加V信 日赚500', topic: null, type: null, spam: true, real: true },
-      { text: '信用卡年费被扣了两次', topic: null, type: null, spam: false, real: true },
+      { text: '加V信 日赚500', topic: null, type: null, spam: true, real: true, correction: true },
+      { text: '信用卡年费被扣了两次', topic: null, type: null, spam: false, real: true, correction: true },
     ]);
   });
 
@@ -69,7 +69,7 @@ describe('mergeCorrections', () => {
       taxonomy,
     );
     expect(r).toMatchObject({ corrections: 2, correctionsSkipped: 1, replacedCorpusRows: 1 });
-    expect(r.rows).toEqual([...corpus.slice(1), { text: '快递三天没到', topic: null, type: null, spam: true, real: true }, { text: '领取优惠券', topic: null, type: null, spam: false, real: true }]);
+    expect(r.rows).toEqual([...corpus.slice(1), { text: '快递三天没到', topic: null, type: null, spam: true, real: true, correction: true }, { text: '领取优惠券', topic: null, type: null, spam: false, real: true, correction: true }]);
   });
 });
 
