@@ -1,5 +1,5 @@
 /**
- * npm run -s bench:retrain -- [--corrections N] [--runs R] [--json]
+ * npm run -s bench:retrain -- [--corrections N] [--runs R] [--threads T] [--json]
  *
  * Retraining time with N (default 10,000) staff corrections on top of the shipped corpus; target
  * ≤ 60 s. Each run is the whole path a trainer starts from the console: read the corrections and
@@ -12,6 +12,9 @@
  * ../shared/datasets), labelled like staff corrections are: half get the model's runner-up topic (a
  * topic correction), half keep its topic with another demand type (a type correction). Skips with a
  * message when ../shared/datasets is absent.
+ *
+ * --threads T (default: config TRAIN_THREADS) is how many threads solve the SVMs; compare
+ * --threads 1 with the default in one sitting to see what the threads bring on this machine.
  */
 import { mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -37,6 +40,7 @@ runCli(async () => {
     corrections: { type: 'string', default: '10000' },
     runs: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
+    threads: { type: 'string' },
   });
   const n = Number(values.corrections);
   const runs = Number(values.runs);
@@ -49,6 +53,11 @@ runCli(async () => {
   }
 
   const config = loadConfig(process.env);
+  if (values.threads !== undefined) {
+    const threads = Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UsageError(`--threads must be an integer from 1 to 64, got "${values.threads}"`);
+    config.TRAIN_THREADS = threads;
+  }
   const taxonomy = loadTaxonomy(config.DATA_DIR);
   const deps = await createPipelineDeps(config);
   const shipped = await loadDemandClassifier(config, deps);
@@ -90,6 +99,7 @@ runCli(async () => {
       medianTrainSeconds: median(results.map((r) => r.trainSeconds)),
       maxEventLoopBlockMs: Math.max(...results.map((r) => r.maxEventLoopBlockMs)),
       targetSeconds: 60,
+      threads: config.TRAIN_THREADS,
       cpus: cpus().length,
       loadAverage: round(loadavg()[0]),
     };
