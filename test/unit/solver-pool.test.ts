@@ -31,6 +31,8 @@ function bits(solutions: ClassSolution[][]): string[][] {
   return solutions.map((p) => p.map((s) => `${hex(s.w)}|${s.alpha ? hex(s.alpha) : '-'}`));
 }
 
+const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+
 let pool: SolverPool;
 beforeAll(async () => {
   pool = await SolverPool.start(3);
@@ -113,12 +115,42 @@ describe('solver pool: the one-vs-rest classes on several threads', () => {
   });
 
   it('ends its threads when closed', async () => {
-    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
     const before = threads();
     const extra = await SolverPool.start(3);
     expect(threads()).toBeGreaterThanOrEqual(before + 2);
     await extra.close();
     expect(threads()).toBe(before);
+  });
+});
+
+describe('a pool whose thread is stopped', () => {
+  it('ends with it: a training thread terminated while it waits for a batch takes its solver threads along', async () => {
+    const before = threads();
+    // A training thread that starts a pool and solves a problem that never converges (eps 0): it is
+    // then inside a class or waiting for the helper (Atomics.wait, which termination interrupts too).
+    const owner = new Worker(
+      new URL(
+        `data:text/javascript,${encodeURIComponent(`
+          import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register();
+          const { parentPort } = await import('node:worker_threads');
+          const { SolverPool } = await import(${JSON.stringify(new URL('../../trainer/solver-pool.ts', import.meta.url).href)});
+          const { toCsr } = await import(${JSON.stringify(new URL('../../classifier/sparse.ts', import.meta.url).href)});
+          const rows = Array.from({ length: 4000 }, (_, i) => ({ idx: Int32Array.from([i % 50, 50 + (i % 7)]), val: Float32Array.from([1, 1]) }));
+          const problem = { x: toCsr(rows, 60), labels: Int32Array.from(rows, (_, i) => (i * 7919) % 3), classes: 3, opts: { C: 10, eps: 0, maxIter: 1e9 } };
+          const pool = await SolverPool.start(2);
+          parentPort.postMessage('solving');
+          pool.runClasses([problem]);
+          parentPort.postMessage('finished');
+        `)}`,
+      ),
+    );
+    await new Promise((resolve, reject) => owner.once('message', resolve).once('error', reject));
+    expect(threads()).toBeGreaterThanOrEqual(before + 2);
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await owner.terminate();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await expect.poll(threads).toBe(before);
   });
 });
 
