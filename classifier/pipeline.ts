@@ -12,6 +12,7 @@ import { DEFAULT_FEATURE_CONFIG, FeatureSpace, type FeatureConfig, type FeatureD
 import { countScripts, detectLanguage, type Lang } from './language.js';
 import { LabelModel, trainLabelModel, type LabelModelData, type LabelModelOptions, type Scorer } from './models/label-model.js';
 import type { KeywordOverrides } from './models/keyword.js';
+import type { ClassRunner } from './models/linear-svm.js';
 import { normalize, type NormalizedText } from './normalize.js';
 import { spamSignals } from './signals.js';
 import { toCsr } from './sparse.js';
@@ -104,6 +105,11 @@ export interface TrainOptions {
   correctionWeight?: number;
   /** Clock for `createdAt` (tests pass a fixed one). */
   now?: () => Date;
+  /**
+   * Where the SVMs' one-vs-rest classes are solved, e.g. a thread pool (`trainer/solver-pool.ts`);
+   * default: one after another on this thread. It never changes the model (not part of its hash).
+   */
+  runClasses?: ClassRunner;
 }
 
 /** A saved model: identity first, then the parts. */
@@ -200,6 +206,7 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
           ? {}
           : { thresholdRows: rows.map((i) => (head.options?.calibrationRows === 'corrections' ? examples[i].correction === true : examples[i].real === true)) }),
         rowWeights: rows.map((i) => (examples[i].correction ? correctionWeight : examples[i].real ? realWeight : 1)),
+        ...(opts.runClasses ? { runClasses: opts.runClasses } : {}),
         onProgress: (f, stage) => progress(start + f * span, `${head.name}: ${stage}`),
       },
     );

@@ -3,6 +3,7 @@
  * environment; CLIs apply their flags on top of what this returns.
  */
 import { AppError } from '../core/app-error.js';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_EMBEDDED_TICKET_CEILING } from '../store/capacity.js';
@@ -10,6 +11,9 @@ import { DEFAULT_ARCHIVE_AFTER_DAYS } from '../store/archive.js';
 import { parseDueHours, type DueHours } from '../store/working-day.js';
 import { PROJECT_ROOT } from './datasets.js';
 import { parseServiceHours } from '../desk/service-hours.js';
+
+/** The most solver threads used by default (TRAIN_THREADS): past this, memory grows for little gain. */
+export const DEFAULT_MAX_TRAIN_THREADS = 4;
 
 export const TOKENIZERS = ['node-rs-jieba', 'nodejieba'] as const;
 export type TokenizerChoice = (typeof TOKENIZERS)[number];
@@ -23,6 +27,12 @@ const ConfigSchema = z.object({
    * trained with them needs them to load; without them it is refused with a clear error.
    */
   WORD_VECTORS_PATH: z.string().min(1).optional(),
+  /**
+   * Threads that solve the SVMs while training (the one-vs-rest classes and calibration folds run
+   * side by side; the model is the same bit for bit with any count). Default: the machine's
+   * available parallelism, at most 4. 1: no extra threads.
+   */
+  TRAIN_THREADS: z.coerce.number().int().min(1).max(64).default(() => Math.min(availableParallelism(), DEFAULT_MAX_TRAIN_THREADS)),
   /** Chinese segmenter implementation. */
   TOKENIZER: z.enum(TOKENIZERS).default('node-rs-jieba'),
   /** Longest message accepted, in characters; longer ones are rejected with a message, never cut. */

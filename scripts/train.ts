@@ -1,6 +1,6 @@
 /**
- * npm run -s train -- [--data <file.jsonl|dir>] [--out <dir>] [--seed N] [--default]
- * npm run -s train -- --register [--activate] [--seed N] [--by <name>]
+ * npm run -s train -- [--data <file.jsonl|dir>] [--out <dir>] [--seed N] [--default] [--threads N]
+ * npm run -s train -- --register [--activate] [--seed N] [--by <name>] [--threads N]
  *
  * Trains the topic, type, spam and dialogue-act heads on what the shipped model learns from (the
  * corpus, data/acts, and, when ../shared is present, the realtext_dev training rows and the rows
@@ -13,6 +13,9 @@
  * corpus plus every staff correction, the keyword edits saved there, evaluated beside the active
  * version, and adds the version to the registry (--activate also makes it the active one). It takes
  * the deployment-wide training lock, so it fails while another run is in progress.
+ *
+ * --threads N (default: config TRAIN_THREADS) solves the SVMs on N threads; the model is the same
+ * bit for bit with any N.
  */
 import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -23,6 +26,7 @@ import { createServices } from '../desk/services.js';
 import { createPipelineDeps } from '../runtime/classifier-factory.js';
 import { loadConfig, type Config } from '../runtime/config.js';
 import { writeArtifact } from '../runtime/model-store.js';
+import { withSolverPool } from '../trainer/solver-pool.js';
 import { loadCorpus, loadKeywordOverrides, loadTaxonomy, readCorpusFile } from '../runtime/project-data.js';
 import { flags, printJson, progressBar, runCli, stderrLog, UsageError } from './cli.js';
 
@@ -36,8 +40,14 @@ runCli(async () => {
     activate: { type: 'boolean', default: false },
     by: { type: 'string' },
     'no-shared': { type: 'boolean', default: false },
+    threads: { type: 'string' },
   });
   const config = loadConfig(process.env);
+  if (values.threads !== undefined) {
+    const threads = Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UsageError(`--threads must be an integer from 1 to 64, got "${values.threads}"`);
+    config.TRAIN_THREADS = threads;
+  }
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got "${values.seed}"`);
   if (values.register) {
@@ -59,16 +69,19 @@ runCli(async () => {
   }
   const deps = await createPipelineDeps(config);
   const started = performance.now();
-  const artifact = trainDemandModel(rows, taxonomy, deps, {
-    seed,
-    keywordOverrides: loadKeywordOverrides(config.DATA_DIR),
-    onProgress: progressBar('train'),
-  });
+  const artifact = await withSolverPool(config.TRAIN_THREADS, (runClasses) =>
+    trainDemandModel(rows, taxonomy, deps, {
+      seed,
+      keywordOverrides: loadKeywordOverrides(config.DATA_DIR),
+      onProgress: progressBar('train'),
+      ...(runClasses ? { runClasses } : {}),
+    }),
+  );
   const trainSeconds = (performance.now() - started) / 1000;
   const file = values.default ? config.MODEL_PATH : join(resolve(values.out ?? 'var/models'), `${artifact.version}.model.json.gz`);
   writeArtifact(file, artifact);
   const metrics = Object.fromEntries(Object.entries(artifact.heads).map(([h, d]) => [h, d.metrics]));
-  printJson({ version: artifact.version, file, rows: rows.length, sources, seed, trainSeconds: round(trainSeconds), trainingDataHash: artifact.trainingDataHash, metrics });
+  printJson({ version: artifact.version, file, rows: rows.length, sources, seed, threads: config.TRAIN_THREADS, trainSeconds: round(trainSeconds), trainingDataHash: artifact.trainingDataHash, metrics });
 });
 
 function round(x: number): number {

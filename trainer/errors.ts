@@ -18,3 +18,8 @@ export class TrainingRunError extends AppError {
     super(message);
   }
 }
+
+/** A solver thread failed, did not start, or the pool was used after it was closed (see solver-pool.ts). */
+export class SolverThreadError extends AppError {
+  readonly code = 'SOLVER_THREAD_FAILED';
+}

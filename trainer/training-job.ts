@@ -13,6 +13,7 @@ import type { TokenizerChoice } from '../runtime/config.js';
 import { loadHoldout, loadKeywordOverrides, loadTaxonomy } from '../runtime/project-data.js';
 import { loadTrainingSources } from '../runtime/training-sources.js';
 import type { ModelProvenance } from '../store/model-registry.js';
+import { withSolverPool } from './solver-pool.js';
 import { evaluateModel, evaluationRows, type ModelEvaluation } from './evaluation.js';
 import { mergeCorrections, mergeKeywordOverrides, type CorrectionRow } from './training-data.js';
 
@@ -35,6 +36,8 @@ export interface TrainingJobInput {
    * version chose. Without an active artifact to reuse from, C is always searched.
    */
   searchC?: boolean;
+  /** Threads solving the SVMs (config TRAIN_THREADS; default 1: this thread alone). The model is the same with any count. */
+  threads?: number;
   /** Read ../shared/datasets when present (default true). */
   shared?: boolean;
   /** Include the realtext_dev training rows (default true); the learning benchmark turns it off. */
@@ -110,14 +113,17 @@ export async function runTrainingJob(input: TrainingJobInput, onProgress: Progre
 
   const reuse = input.searchC ? null : chosenC(input.activeArtifact);
   const started = performance.now();
-  const artifact = trainDemandModel(merged.rows, taxonomy, deps, {
-    seed: input.seed,
-    keywordOverrides: overrides,
-    ...(reuse ? { fixedC: reuse.fixedC } : {}),
-    correctionWeight: input.correctionWeight ?? DEFAULT_CORRECTION_WEIGHT,
-    ...(input.calibrateOnCorrections ? { calibrateOnCorrections: input.calibrateOnCorrections } : {}),
-    onProgress: (f, stage) => onProgress(f * TRAINING_SHARE, stage),
-  });
+  const artifact = await withSolverPool(input.threads ?? 1, (runClasses) =>
+    trainDemandModel(merged.rows, taxonomy, deps, {
+      seed: input.seed,
+      keywordOverrides: overrides,
+      ...(reuse ? { fixedC: reuse.fixedC } : {}),
+      correctionWeight: input.correctionWeight ?? DEFAULT_CORRECTION_WEIGHT,
+      ...(input.calibrateOnCorrections ? { calibrateOnCorrections: input.calibrateOnCorrections } : {}),
+      onProgress: (f, stage) => onProgress(f * TRAINING_SHARE, stage),
+      ...(runClasses ? { runClasses } : {}),
+    }),
+  );
   const trainSeconds = (performance.now() - started) / 1000;
 
   onProgress(TRAINING_SHARE, 'evaluating');

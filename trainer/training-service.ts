@@ -6,7 +6,7 @@
  * evaluated versions: a run that fails adds nothing and records why.
  */
 import { randomUUID } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Config } from '../runtime/config.js';
 import { AppError } from '../core/app-error.js';
 import { ConflictError } from '../store/errors.js';
@@ -15,6 +15,7 @@ import { TrainingInProgressError, TrainingRunError } from './errors.js';
 import type { TrainerLog, ModelHolder } from './model-holder.js';
 import type { TrainingJobInput, TrainingJobResult } from './training-job.js';
 import type { WorkerMessage } from './training-worker.js';
+import { startSiblingWorker } from './worker-start.js';
 
 export interface TrainingStatus {
   state: 'idle' | 'running' | 'succeeded' | 'failed';
@@ -36,7 +37,7 @@ export interface TrainingServiceOptions {
   store: Pick<Store, 'training' | 'models' | 'keywordEdits' | 'trainingJobs' | 'audit'>;
   /** The live model: evaluated beside each new version. */
   holder: ModelHolder;
-  config: Pick<Config, 'DATA_DIR' | 'TOKENIZER' | 'MAX_TEXT_LENGTH'> & Partial<Pick<Config, 'WORD_VECTORS_PATH'>>;
+  config: Pick<Config, 'DATA_DIR' | 'TOKENIZER' | 'MAX_TEXT_LENGTH'> & Partial<Pick<Config, 'WORD_VECTORS_PATH' | 'TRAIN_THREADS'>>;
   log: TrainerLog;
   /** How often a running job refreshes its lock and progress in the database (ms). */
   heartbeatMs?: number;
@@ -121,6 +122,7 @@ export class TrainingService {
         keywordRevisions: Object.fromEntries(Object.entries(edits).map(([topic, rev]) => [topic, rev.revision])),
         activeArtifact: this.opts.holder.current.artifact,
         searchC,
+        threads: this.opts.config.TRAIN_THREADS,
       };
       const result = await runInWorker(
         input,
@@ -196,18 +198,9 @@ export class TrainingService {
   }
 }
 
-/**
- * Runs a job in a worker thread. From the compiled dist/ the worker is the sibling .js file; from
- * TypeScript sources (tests, tsx) Node cannot start a .ts worker by itself, and in Node 20 a worker's
- * `--import` hook only applies after its entry module was loaded, so a tiny ES module registers
- * the tsx loader (a devDependency) first and then imports the entry.
- */
+/** Runs a job in a worker thread (training-worker.ts). */
 function runInWorker(input: TrainingJobInput, onProgress: (fraction: number, stage: string) => void, onStart: (worker: Worker) => void): Promise<TrainingJobResult> {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const entry = new URL(fromSource ? './training-worker.ts' : './training-worker.js', import.meta.url);
-  const worker = fromSource
-    ? new Worker(new URL(`data:text/javascript,${encodeURIComponent(`import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(entry.href)});`)}`), { workerData: input })
-    : new Worker(entry, { workerData: input });
+  const worker = startSiblingWorker(import.meta.url, 'training-worker', { workerData: input });
   onStart(worker);
   return new Promise<TrainingJobResult>((resolve, reject) => {
     let settled = false;

@@ -11,7 +11,7 @@ import { TrainingError, ModelFormatError } from '../errors.js';
 import { createRng, stratifiedFolds } from '../random.js';
 import { base64ToFloat32, selectRows, typedToBase64, type CsrMatrix, type SparseVector } from '../sparse.js';
 import { KeywordModel, trainKeywordModel, type KeywordModelData, type KeywordMatch, type KeywordOverrides } from './keyword.js';
-import { decision, decisionMatrix, trainBinary, trainOneVsRest, type BinarySolver, type LinearWeights } from './linear-svm.js';
+import { assembleOneVsRest, decision, decisionMatrix, serialClassRunner, type BinarySolver, type ClassRunner, type LinearSvmOptions, type LinearWeights, type OneVsRestProblem } from './linear-svm.js';
 
 /** Which scorer to use: the keyword model alone, the SVM alone, or both combined. */
 export const SCORERS = ['keyword', 'svm', 'ensemble'] as const;
@@ -49,6 +49,12 @@ export interface LabelModelOptions {
   onProgress?: (fraction: number, stage: string) => void;
   /** Binary SVM solver: dual coordinate descent by default, or libsvm-js (`createLibsvmSolver`). */
   solver?: BinarySolver;
+  /**
+   * Where the default solver's one-vs-rest classes are solved (a thread pool: see
+   * `trainer/solver-pool.ts`); default: one after another here. The model is the same either way.
+   * Ignored with a custom {@link solver}, which runs here.
+   */
+  runClasses?: ClassRunner;
   /** SVM loss: squared hinge (`l2`, default) or hinge (`l1`, libsvm's C-SVC objective). */
   loss?: 'l1' | 'l2';
   /** NB-SVM feature scaling smoothing (see `LinearSvmOptions.nbAlpha`); 0 turns it off. */
@@ -135,7 +141,7 @@ export function trainLabelModel(
   const rowWeights = opts.rowWeights && opts.rowWeights.some((w) => w !== 1) ? Float64Array.from(opts.rowWeights) : undefined;
   if (rowWeights && rowWeights.length !== n) throw new TrainingError(`rowWeights has ${rowWeights.length} entries for ${n} rows`);
   const svmOpts = { loss: opts.loss ?? 'l2', seed, classWeights, nbAlpha: opts.nbAlpha ?? DEFAULT_NB_ALPHA, rowWeights };
-  const solver = opts.solver ?? trainBinary;
+  const run = opts.solver ? serialClassRunner(opts.solver) : (opts.runClasses ?? serialClassRunner());
 
   // 1. Choose C on (a sample of) the rows by cross-validated accuracy. When the best C sits at the
   //    top of the grid, the grid is extended upwards once (×3): training time grows with C, and a
@@ -163,11 +169,14 @@ export function trainLabelModel(
   if (fixedC) {
     progress(0, 'svm final');
     finalDual = [];
-    finalSvm = trainOneVsRest(x, y, k, { ...svmOpts, C: bestC }, (c) => progress((c / k) * 0.3, 'svm final'), solver, { solutions: finalDual });
+    const problem: OneVsRestProblem = { x, labels: y, classes: k, opts: { ...svmOpts, C: bestC }, keepDual: true };
+    const [solutions] = run([problem], (c) => progress((c / k) * 0.3, 'svm final'));
+    finalDual = solutions.map((s) => s.alpha!);
+    finalSvm = assembleOneVsRest(problem, solutions);
   } else {
     let bestAcc = -1;
     const tryC = (C: number, step: number, steps: number) => {
-      const oof = outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, rowWeights: ws, C }, solver, (f) => progress(((step + f) / (steps + 1)) * 0.9, `svm C=${C}`));
+      const oof = outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, rowWeights: ws, C }, run, (f) => progress(((step + f) / (steps + 1)) * 0.9, `svm C=${C}`));
       const acc = accuracyOf(oof, ys, k);
       if (acc > bestAcc + 1e-9) {
         bestAcc = acc;
@@ -187,7 +196,7 @@ export function trainLabelModel(
   const rowOf = (i: number) => (full ? i : sampleRows[i]);
   const svmOof: Float64Array =
     bestOof ??
-    outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, rowWeights: ws, C: bestC }, solver, (f) => progress(0.3 + f * 0.6, 'svm out-of-fold'), finalDual ? { alphas: finalDual, rowOf } : undefined);
+    outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, rowWeights: ws, C: bestC }, run, (f) => progress(0.3 + f * 0.6, 'svm out-of-fold'), finalDual ? { alphas: finalDual, rowOf } : undefined);
 
   // 2. Keyword model out-of-fold scores.
   const kwOof = new Float64Array(cn * k);
@@ -239,7 +248,7 @@ export function trainLabelModel(
 
   // 4. Final models on all rows.
   if (!finalSvm) progress(0.92, 'svm final');
-  const svm = finalSvm ?? trainOneVsRest(x, y, k, { ...svmOpts, C: bestC }, undefined, solver);
+  const svm = finalSvm ?? oneVsRest(run, { x, labels: y, classes: k, opts: { ...svmOpts, C: bestC } });
   const keyword = trainKeywordModel(tokens, labels, labelSet, opts.keyword);
   progress(1, 'done');
   return {
@@ -391,10 +400,14 @@ function accuracyOf(scores: Float64Array, y: Int32Array, k: number): number {
   return y.length ? ok / y.length : 0;
 }
 
+function oneVsRest(run: ClassRunner, problem: OneVsRestProblem): LinearWeights {
+  return assembleOneVsRest(problem, run([problem])[0]);
+}
+
 /**
  * Decision values of every row, each predicted by a model that did not see its fold. With `warm`,
  * each fold's descent starts from that solution's dual values of its rows (`rowOf` maps a row of
- * `x` to a row of the solution).
+ * `x` to a row of the solution). The folds are independent: all their classes go to `run` at once.
  */
 function outOfFold(
   x: CsrMatrix,
@@ -402,23 +415,29 @@ function outOfFold(
   k: number,
   folds: Int32Array,
   foldCount: number,
-  opts: Parameters<typeof trainOneVsRest>[3],
-  solver: BinarySolver,
+  opts: LinearSvmOptions,
+  run: ClassRunner,
   onFold: (fraction: number) => void,
   warm?: { alphas: readonly Float64Array[]; rowOf: (row: number) => number },
 ): Float64Array {
   const out = new Float64Array(x.rows * k);
+  const tests: number[][] = [];
+  const problems: OneVsRestProblem[] = [];
   for (let f = 0; f < foldCount; f++) {
     const train: number[] = [];
     const test: number[] = [];
     for (let i = 0; i < x.rows; i++) (folds[i] === f ? test : train).push(i);
     const rw = opts.rowWeights;
     const start = warm?.alphas.map((a) => Float64Array.from(train, (i) => a[warm.rowOf(i)]));
-    const model = trainOneVsRest(selectRows(x, train), Int32Array.from(train, (i) => y[i]), k, rw ? { ...opts, rowWeights: Float64Array.from(train, (i) => rw[i]) } : opts, undefined, solver, start ? { start } : undefined);
-    const dec = decisionMatrix(model, selectRows(x, test));
-    test.forEach((row, j) => out.set(dec.subarray(j * k, j * k + k), row * k));
-    onFold((f + 1) / foldCount);
+    tests.push(test);
+    problems.push({ x: selectRows(x, train), labels: Int32Array.from(train, (i) => y[i]), classes: k, opts: rw ? { ...opts, rowWeights: Float64Array.from(train, (i) => rw[i]) } : opts, start });
   }
+  const solutions = run(problems, (done, total) => onFold(done / total));
+  problems.forEach((problem, f) => {
+    const test = tests[f];
+    const dec = decisionMatrix(assembleOneVsRest(problem, solutions[f]), selectRows(x, test));
+    test.forEach((row, j) => out.set(dec.subarray(j * k, j * k + k), row * k));
+  });
   return out;
 }
 

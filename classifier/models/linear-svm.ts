@@ -219,6 +219,91 @@ export interface OneVsRestDual {
 }
 
 /**
+ * One one-vs-rest training run as plain data: everything {@link solveClass} needs to solve any
+ * of its classes, so a class can be solved on another thread (`trainer/solver-pool.ts`) from a
+ * copy of these arrays, with the same result bit for bit.
+ */
+export interface OneVsRestProblem {
+  x: CsrMatrix;
+  /** Class index of each row, 0..classes-1. */
+  labels: ArrayLike<number>;
+  classes: number;
+  /** The run's options; class c is solved with seed `(opts.seed ?? 1) + c`. */
+  opts: LinearSvmOptions;
+  /** Warm start of each class (see {@link LinearSvmOptions.initialAlpha}). */
+  start?: readonly ArrayLike<number>[];
+  /** Return each class's dual solution too. */
+  keepDual?: boolean;
+}
+
+/** The solution of one class of a {@link OneVsRestProblem}. */
+export interface ClassSolution {
+  /** Weights over the matrix's columns (NB-SVM ratio folded in), bias last: cols + 1 values. */
+  w: Float64Array;
+  /** Dual solution, one value per row, when the problem asked for it. */
+  alpha?: Float64Array;
+}
+
+/**
+ * Solves every class of several independent one-vs-rest problems: `result[p][c]` is class c of
+ * problem p. `onProgress` is told how many of all the classes are done. Implementations must
+ * return exactly what {@link serialClassRunner} returns (each class is a pure function of its
+ * problem), so where the classes are solved never changes a model.
+ */
+export type ClassRunner = (problems: readonly OneVsRestProblem[], onProgress?: (done: number, total: number) => void) => ClassSolution[][];
+
+/**
+ * Solves class `c` of a problem (class c against the rest). Pure: the result depends only on the
+ * problem's data, which is what lets a thread pool solve classes in any order.
+ */
+export function solveClass(problem: OneVsRestProblem, c: number, solver: BinarySolver = trainBinary): ClassSolution {
+  const { x, labels, opts } = problem;
+  const y = new Int8Array(x.rows);
+  for (let i = 0; i < x.rows; i++) y[i] = labels[i] === c ? 1 : -1;
+  const cw = opts.classWeights?.[c] ?? 1;
+  let ratio: Float64Array | null = null;
+  // A new matrix per class: solvers may cache per matrix (libsvm's Gram matrix).
+  let scaled: CsrMatrix | null = null;
+  if (opts.nbAlpha) {
+    ratio = logCountRatio(x, y, opts.nbAlpha);
+    const values = new Float32Array(x.values.length);
+    for (let p = 0; p < values.length; p++) values[p] = x.values[p] * ratio[x.indices[p]];
+    scaled = { ...x, values };
+  }
+  const alpha = problem.keepDual ? new Float64Array(x.rows) : undefined;
+  const w = solver(scaled ?? x, y, { ...opts, seed: (opts.seed ?? 1) + c, initialAlpha: problem.start?.[c], alphaOut: alpha }, opts.C * cw, opts.C);
+  if (ratio) for (let f = 0; f < x.cols; f++) w[f] *= ratio[f];
+  return alpha ? { w, alpha } : { w };
+}
+
+/** A {@link ClassRunner} that solves the classes one after another on this thread. */
+export function serialClassRunner(solver: BinarySolver = trainBinary): ClassRunner {
+  return (problems, onProgress) => {
+    const total = problems.reduce((n, p) => n + p.classes, 0);
+    let done = 0;
+    return problems.map((p) =>
+      Array.from({ length: p.classes }, (_, c) => {
+        const s = solveClass(p, c, solver);
+        onProgress?.(++done, total);
+        return s;
+      }),
+    );
+  };
+}
+
+/** The multiclass model of a problem from its classes' solutions. */
+export function assembleOneVsRest(problem: OneVsRestProblem, solutions: readonly ClassSolution[]): LinearWeights {
+  const { x, classes } = problem;
+  if (solutions.length !== classes) throw new RangeError(`${solutions.length} class solutions for ${classes} classes`);
+  const weights = new Float32Array((x.cols + 1) * classes);
+  solutions.forEach(({ w }, c) => {
+    if (w.length !== x.cols + 1) throw new RangeError(`class ${c}: ${w.length} weights for ${x.cols + 1}`);
+    for (let f = 0; f <= x.cols; f++) weights[f * classes + c] = w[f];
+  });
+  return { classes, features: x.cols, weights };
+}
+
+/**
  * Trains a one-vs-rest multiclass linear SVM. `labels[i]` is a class index in 0..classes-1.
  * `onClass` reports progress after each binary problem.
  */
@@ -231,28 +316,10 @@ export function trainOneVsRest(
   solver: BinarySolver = trainBinary,
   dual?: OneVsRestDual,
 ): LinearWeights {
-  const weights = new Float32Array((x.cols + 1) * classes);
-  const y = new Int8Array(x.rows);
-  for (let c = 0; c < classes; c++) {
-    for (let i = 0; i < x.rows; i++) y[i] = labels[i] === c ? 1 : -1;
-    const cw = opts.classWeights?.[c] ?? 1;
-    let ratio: Float64Array | null = null;
-    // A new matrix per class: solvers may cache per matrix (libsvm's Gram matrix).
-    let scaled: CsrMatrix | null = null;
-    if (opts.nbAlpha) {
-      ratio = logCountRatio(x, y, opts.nbAlpha);
-      const values = new Float32Array(x.values.length);
-      for (let p = 0; p < values.length; p++) values[p] = x.values[p] * ratio[x.indices[p]];
-      scaled = { ...x, values };
-    }
-    const alphaOut = dual?.solutions ? new Float64Array(x.rows) : undefined;
-    const w = solver(scaled ?? x, y, { ...opts, seed: (opts.seed ?? 1) + c, initialAlpha: dual?.start?.[c], alphaOut }, opts.C * cw, opts.C);
-    if (alphaOut) dual!.solutions![c] = alphaOut;
-    if (ratio) for (let f = 0; f < x.cols; f++) w[f] *= ratio[f];
-    for (let f = 0; f <= x.cols; f++) weights[f * classes + c] = w[f];
-    onClass?.(c + 1, classes);
-  }
-  return { classes, features: x.cols, weights };
+  const problem: OneVsRestProblem = { x, labels, classes, opts, start: dual?.start, keepDual: dual?.solutions !== undefined };
+  const [solutions] = serialClassRunner(solver)([problem], onClass);
+  if (dual?.solutions) solutions.forEach((s, c) => (dual.solutions![c] = s.alpha!));
+  return assembleOneVsRest(problem, solutions);
 }
 
 /** log((p / |p|₁) / (q / |q|₁)) with p, q the smoothed feature sums of the positive and negative rows. */

@@ -62,15 +62,16 @@ describe('npm run -s classify', () => {
 });
 
 describe('npm run -s train', () => {
-  it('writes a versioned model and prints a JSON summary last; the same seed reproduces it', async () => {
-    const a = await runScript('train', ['--data', smallFile, '--out', join(tmp, 'a'), '--seed', '5']);
+  it('writes a versioned model and prints a JSON summary last; the same seed reproduces it, on any number of solver threads', async () => {
+    const a = await runScript('train', ['--data', smallFile, '--out', join(tmp, 'a'), '--seed', '5', '--threads', '3']);
     expect(a.code, a.stderr).toBe(0);
     const sa = lastJson(a.stdout);
-    expect(sa).toMatchObject({ seed: 5, rows: small.length });
+    expect(sa).toMatchObject({ seed: 5, rows: small.length, threads: 3 });
     expect(existsSync(sa.file as string)).toBe(true);
     expect(a.stderr).toMatch(/train .*100%/);
-    const b = await runScript('train', ['--data', smallFile, '--out', join(tmp, 'b'), '--seed', '5']);
+    const b = await runScript('train', ['--data', smallFile, '--out', join(tmp, 'b'), '--seed', '5', '--threads', '1']);
     const sb = lastJson(b.stdout);
+    expect(sb.threads).toBe(1);
     expect(sb.version).toBe(sa.version);
     expect(sb.trainingDataHash).toBe(sa.trainingDataHash);
     const strip = (f: string) => {
@@ -84,6 +85,9 @@ describe('npm run -s train', () => {
     const bad = await runScript('train', ['--seed', 'abc']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--seed');
+    const threads = await runScript('train', ['--threads', '0']);
+    expect(threads.code).toBe(2);
+    expect(threads.stderr).toContain('--threads must be an integer from 1 to 64, got "0"');
     const file = join(tmp, 'broken.jsonl');
     writeFileSync(file, '{"text":"ok","topic":"nope","type":"complaint"}\n');
     const broken = await runScript('train', ['--data', file]);
