@@ -38,12 +38,6 @@ export interface FeatureConfig {
    * where 3 characters say little; Chinese text gets none. Absent = off.
    */
   latinNgramMax?: number;
-  /**
-   * Each text also gets a signal naming its language (`lang:en`, `lang:zh-Hant` …), so a head can
-   * learn a different label prior per language: English customers write about accounts and
-   * privacy far more often than Chinese ones. Absent = off.
-   */
-  langSignal?: boolean;
   /** Adjacent English (Latin-letter) word tokens also count as one word feature (`credit card`). Absent = off. */
   latinBigrams?: boolean;
   /**
@@ -78,8 +72,6 @@ export interface FeatureDoc {
   text: string;
   /** Named binary signals, e.g. `url`, `contact`, `mash`. */
   signals?: readonly string[];
-  /** Detected language (a signal when {@link FeatureConfig.langSignal} is on). */
-  lang?: string;
 }
 
 /** Serialised form of a {@link FeatureSpace}. */
@@ -256,7 +248,6 @@ export class FeatureSpace {
       for (const k of seenChars) charDf.set(k, (charDf.get(k) ?? 0) + 1);
       const signals = new Set(doc.signals ?? []);
       if (config.lengthBuckets) signals.add(lengthSignal(length, config.lengthBuckets));
-      if (config.langSignal && doc.lang) signals.add(`lang:${doc.lang}`);
       for (const s of signals) signalDf.set(s, (signalDf.get(s) ?? 0) + 1);
     }
     const n = docs.length;
@@ -333,10 +324,6 @@ export class FeatureSpace {
     }
     if (cfg.lengthBuckets) {
       const id = this.signalIndex.get(lengthSignal(length, cfg.lengthBuckets));
-      if (id !== undefined && tf[id] === 0) add(id);
-    }
-    if (cfg.langSignal && doc.lang) {
-      const id = this.signalIndex.get(`lang:${doc.lang}`);
       if (id !== undefined && tf[id] === 0) add(id);
     }
     const idx = new Int32Array(n);

@@ -14,7 +14,7 @@ import { LabelModel, trainLabelModel, type LabelModelData, type LabelModelOption
 import type { KeywordOverrides } from './models/keyword.js';
 import { normalize, type NormalizedText } from './normalize.js';
 import { spamSignals } from './signals.js';
-import { base64ToFloat32, toCsr, typedToBase64, type SparseVector } from './sparse.js';
+import { toCsr } from './sparse.js';
 import { tokenize, NO_STOPWORDS, type Stopwords, type Tokenizer } from './tokenizer.js';
 import type { WordVectors } from './word-vectors.js';
 
@@ -84,15 +84,6 @@ export interface TrainOptions {
    * writing: there are far fewer of them, and they are what the model meets in use.
    */
   realWeight?: number;
-  /**
-   * Feature augmentation for real text (Daumé III, "Frustratingly easy domain adaptation", 2007):
-   * each real row also gets a copy of its features, scaled by this value, in a second block that
-   * only real rows use. The SVM then learns weights shared by both kinds of text plus a real-text
-   * correction, each regularised on its own; the two are summed into one weight per feature after
-   * training (every message met in use is real), so the model's size and scoring cost do not
-   * change. 0 or absent = off.
-   */
-  realCopy?: number;
   /** Clock for `createdAt` (tests pass a fixed one). */
   now?: () => Date;
 }
@@ -134,7 +125,7 @@ export function analyze(text: string, deps: PipelineDeps): Analysis {
   const signals = spamSignals(normalized, tokens);
   // Nothing to classify: no letters, digits or masked items (a bare link or number still counts).
   const empty = counts.han + counts.latin + counts.other === 0 && !/\d/.test(normalized.text) && Object.keys(normalized.masks).length === 0;
-  return { original: text, normalized, lang, tokens, uniqueTokens: [...new Set(tokens)], doc: { tokens, text: normalized.text, signals, lang }, empty };
+  return { original: text, normalized, lang, tokens, uniqueTokens: [...new Set(tokens)], doc: { tokens, text: normalized.text, signals }, empty };
 }
 
 /** Hash of the training rows, order-independent, recorded in the artifact. */
@@ -172,14 +163,10 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
     const known = new Set(head.labels);
     const unknown = [...new Set(rows.map((i) => examples[i].labels[head.name]!))].filter((l) => !known.has(l));
     if (unknown.length) throw new TrainingError(`head "${head.name}": labels not in its label set: ${unknown.slice(0, 5).join(', ')}`);
-    const realCopy = opts.realCopy ?? 0;
-    const augment = realCopy > 0 && rows.some((i) => examples[i].real);
-    const x = augment
-      ? toCsr(rows.map((i) => (examples[i].real ? withCopy(vectors[i], space.size, realCopy) : vectors[i])), 2 * space.size)
-      : toCsr(rows.map((i) => vectors[i]), space.size);
+    const x = toCsr(rows.map((i) => vectors[i]), space.size);
     const start = 0.1 + (0.9 * h) / heads.length;
     const span = 0.9 / heads.length;
-    const data = trainLabelModel(
+    out[head.name] = trainLabelModel(
       x,
       rows.map((i) => analyses[i].tokens),
       rows.map((i) => examples[i].labels[head.name]!),
@@ -194,9 +181,8 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
         onProgress: (f, stage) => progress(start + f * span, `${head.name}: ${stage}`),
       },
     );
-    out[head.name] = augment ? foldCopy(data, space.size, realCopy) : data;
   });
-  const hash = trainingDataHash(examples, { heads: heads.map((h) => (h.options ? [h.name, h.options] : h.name)), config, overrides: opts.keywordOverrides ?? null, realWeight, ...(opts.fixedC ? { fixedC: opts.fixedC } : {}), ...(opts.realCopy ? { realCopy: opts.realCopy } : {}) });
+  const hash = trainingDataHash(examples, { heads: heads.map((h) => (h.options ? [h.name, h.options] : h.name)), config, overrides: opts.keywordOverrides ?? null, realWeight, ...(opts.fixedC ? { fixedC: opts.fixedC } : {}) });
   const taxonomyVersion = opts.taxonomyVersion ?? null;
   return {
     formatVersion: FORMAT_VERSION,
@@ -211,36 +197,6 @@ export function trainPipeline(examples: readonly TrainingExample[], heads: reado
     features: space.toData(),
     heads: out,
   };
-}
-
-/** A vector followed by its copy scaled by `scale`, the copy's ids shifted by `size`. */
-function withCopy(v: SparseVector, size: number, scale: number): SparseVector {
-  const n = v.idx.length;
-  const idx = new Int32Array(2 * n);
-  const val = new Float32Array(2 * n);
-  idx.set(v.idx);
-  val.set(v.val);
-  for (let j = 0; j < n; j++) {
-    idx[n + j] = v.idx[j] + size;
-    val[n + j] = v.val[j] * scale;
-  }
-  return { idx, val };
-}
-
-/**
- * Folds a head trained on augmented features ({@link TrainOptions.realCopy}) back to `size`
- * features: the weight a real message meets is the shared weight plus `scale` × its copy's.
- */
-function foldCopy(data: LabelModelData, size: number, scale: number): LabelModelData {
-  const k = data.labels.length;
-  if (data.svm.features !== 2 * size) throw new TrainingError(`augmented head has ${data.svm.features} features, expected ${2 * size}`);
-  const w = base64ToFloat32(data.svm.weights, (2 * size + 1) * k);
-  const folded = new Float32Array((size + 1) * k);
-  for (let f = 0; f < size; f++) {
-    for (let c = 0; c < k; c++) folded[f * k + c] = w[f * k + c] + scale * w[(size + f) * k + c];
-  }
-  for (let c = 0; c < k; c++) folded[size * k + c] = w[2 * size * k + c];
-  return { ...data, svm: { ...data.svm, features: size, weights: typedToBase64(folded) } };
 }
 
 /** What {@link Pipeline.load} checks besides the artifact's shape. */

@@ -37,10 +37,8 @@ runCli(async () => {
     folds: { type: 'string', default: '5' },
     seed: { type: 'string', default: '1' },
     'real-weight': { type: 'string' },
-    'real-copy': { type: 'string' },
     c: { type: 'string', default: '1' },
     'calibrate-real': { type: 'boolean', default: false },
-    'bias-real': { type: 'boolean', default: false },
     features: { type: 'string' },
     'vector-weight': { type: 'string' },
     'vector-idf': { type: 'boolean', default: false },
@@ -64,7 +62,6 @@ runCli(async () => {
     keywordOverrides: loadKeywordOverrides(config.DATA_DIR),
     fixedC: { [HEAD_TOPIC]: Number(values.c) },
     ...(values['real-weight'] ? { realWeight: Number(values['real-weight']) } : {}),
-    ...(values['real-copy'] ? { realCopy: Number(values['real-copy']) } : {}),
     ...(values.features ? { features: JSON.parse(values.features) as TrainOptions['features'] } : {}),
   };
   // As trainDemandModel: no word vectors unless --vector-weight asks for them.
@@ -76,7 +73,7 @@ runCli(async () => {
     name: HEAD_TOPIC,
     labels: taxonomy.topics.map((t) => t.id),
     // As trainDemandModel: without --calibrate-real the topic head calibrates and picks its threshold on all rows.
-    options: { calibrateOnThresholdRows: values['calibrate-real'], biasOnThresholdRows: values['bias-real'], thresholdOnThresholdRows: values['calibrate-real'], realCalibration: values['calibrate-real'] || values['bias-real'] },
+    options: { calibrateOnThresholdRows: values['calibrate-real'], realCalibration: values['calibrate-real'] },
   };
   const tally: Tally = { rows: 0, correct: 0, kept: 0, keptCorrect: 0, scored: [], byLang: {} };
   const errors: object[] = [];
@@ -95,7 +92,7 @@ runCli(async () => {
   if (values.errors) writeFileSync(values.errors, errors.map((e) => JSON.stringify(e)).join('\n') + '\n');
   printJson({
     mode: values.test ? 'test rows' : `${k}-fold on training rows`,
-    options: { realWeight: opts.realWeight ?? 'default', realCopy: opts.realCopy ?? 0, C: Number(values.c), calibrateReal: values['calibrate-real'], biasReal: values['bias-real'], features: opts.features ?? 'default', vectors: deps.vectors ? `${deps.vectors.name} (${deps.vectors.size} words)` : 'not installed' },
+    options: { realWeight: opts.realWeight ?? 'default', C: Number(values.c), calibrateReal: values['calibrate-real'], features: opts.features ?? 'default', vectors: deps.vectors ? `${deps.vectors.name} (${deps.vectors.size} words)` : 'not installed' },
     rows: tally.rows,
     topic: pct(tally.correct / tally.rows),
     precisionNotReviewed: pct(tally.keptCorrect / tally.kept),
