@@ -33,6 +33,14 @@ export interface FeatureConfig {
    */
   lengthBuckets?: number[];
   /**
+   * Longer character n-grams for Latin script: n-grams of `charNgramMax + 1 … latinNgramMax`
+   * characters made only of Latin letters and spaces (English words and pinyin: `refun`, `d bag`),
+   * where 3 characters say little; Chinese text gets none. Absent = off.
+   */
+  latinNgramMax?: number;
+  /** Adjacent English (Latin-letter) word tokens also count as one word feature (`credit card`). Absent = off. */
+  latinBigrams?: boolean;
+  /**
    * Pretrained word vectors (see {@link WordVectors}): the mean vector of the text's tokens,
    * scaled to length `weight`, as a dense block after the signals. Each dimension is two
    * non-negative features (its positive and its negative part), because the SVMs' NB scaling
@@ -129,10 +137,14 @@ function hashNgram(cps: readonly number[], start: number, n: number): number {
  * or more characters may also start at the text's start or end at its end. Returns the number of
  * characters other than spaces (what the length buckets count).
  */
-function forEachNgram(text: string, min: number, max: number, boundary: boolean, fn: (key: number) => void): number {
+function forEachNgram(text: string, min: number, max: number, boundary: boolean, fn: (key: number) => void, latinMax = 0): number {
   const cps = ngramCodePoints(text, boundary);
   let length = 0;
-  for (const c of cps) if (c !== 32 && c !== TEXT_START && c !== TEXT_END) length++;
+  let latin = 0;
+  for (const c of cps) {
+    if (c !== 32 && c !== TEXT_START && c !== TEXT_END) length++;
+    if (c >= 97 && c <= 122) latin++;
+  }
   for (let n = min; n <= max; n++) {
     for (let i = 0; i + n <= cps.length; i++) {
       // A lone space or marker is not a feature; longer n-grams keep spaces as word boundaries.
@@ -140,7 +152,34 @@ function forEachNgram(text: string, min: number, max: number, boundary: boolean,
       fn(hashNgram(cps, i, n));
     }
   }
+  if (latinMax > max && latin > max) {
+    // Longer n-grams inside runs of Latin letters and spaces, with at least one letter.
+    let run = 0;
+    for (let e = 0; e < cps.length; e++) {
+      const c = cps[e];
+      run = (c >= 97 && c <= 122) || c === 32 ? run + 1 : 0;
+      for (let n = max + 1; n <= latinMax && n <= run; n++) {
+        const s = e - n + 1;
+        if (cps[s] === 32 && cps[e] === 32) continue;
+        fn(hashNgram(cps, s, n));
+      }
+    }
+  }
   return length;
+}
+
+/** Calls `fn` with each word token and, with `bigrams`, each pair of adjacent Latin-letter tokens. */
+function forEachWord(tokens: readonly string[], bigrams: boolean, fn: (word: string) => void): void {
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    fn(t);
+    if (bigrams && i + 1 < tokens.length && isLatinWord(t) && isLatinWord(tokens[i + 1])) fn(`${t} ${tokens[i + 1]}`);
+  }
+}
+
+function isLatinWord(t: string): boolean {
+  const c = t.charCodeAt(0);
+  return c >= 97 && c <= 122;
 }
 
 /** Name of the length-bucket signal of a text `length` characters long. */
@@ -203,8 +242,8 @@ export class FeatureSpace {
     for (const doc of docs) {
       seenWords.clear();
       seenChars.clear();
-      for (const t of doc.tokens) seenWords.add(t);
-      const length = forEachNgram(doc.text, config.charNgramMin, config.charNgramMax, !!config.boundary, (k) => seenChars.add(k));
+      forEachWord(doc.tokens, !!config.latinBigrams, (t) => seenWords.add(t));
+      const length = forEachNgram(doc.text, config.charNgramMin, config.charNgramMax, !!config.boundary, (k) => seenChars.add(k), config.latinNgramMax);
       for (const w of seenWords) wordDf.set(w, (wordDf.get(w) ?? 0) + 1);
       for (const k of seenChars) charDf.set(k, (charDf.get(k) ?? 0) + 1);
       const signals = new Set(doc.signals ?? []);
@@ -265,18 +304,18 @@ export class FeatureSpace {
       }
       tf[id]++;
     };
-    for (const t of doc.tokens) {
+    const cfg = this.config;
+    forEachWord(doc.tokens, !!cfg.latinBigrams, (t) => {
       const id = this.wordIndex.get(t);
       if (id !== undefined) add(id);
-    }
+    });
     const wordEnd = this.words.length;
     const charEnd = wordEnd + this.charKeys.length;
-    const cfg = this.config;
     const charIndex = this.charIndex;
     const length = forEachNgram(doc.text, cfg.charNgramMin, cfg.charNgramMax, !!cfg.boundary, (k) => {
       const id = charIndex.get(k);
       if (id >= 0) add(id);
-    });
+    }, cfg.latinNgramMax);
     if (doc.signals) {
       for (const s of doc.signals) {
         const id = this.signalIndex.get(s);

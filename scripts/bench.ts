@@ -1,5 +1,6 @@
 /**
- * npm run -s bench -- [--json] [--quick] [--only accuracy|speed|memory|tokenizers|corpus]
+ * npm run -s bench -- [--json] [--quick] [--only accuracy|speed|memory|tokenizers|corpus] [--sets cfpb,spam_head10k,…]
+ *                      [--features '<json>']
  *
  * The benchmark behind the README's figures, on this machine:
  * - accuracy of the keyword model and the ensemble on the test rows (i % 5 == 0) of the shared
@@ -17,13 +18,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DemandClassifier, trainDemandModel } from '../classifier/demand-classifier.js';
 import { evaluateLabels } from '../classifier/metrics.js';
-import { Pipeline, trainPipeline, type PipelineDeps } from '../classifier/pipeline.js';
+import { Pipeline, trainPipeline, type PipelineDeps, type TrainOptions } from '../classifier/pipeline.js';
 import { createPipelineDeps } from '../runtime/classifier-factory.js';
 import { loadConfig } from '../runtime/config.js';
 import { PROJECT_ROOT, readLabelled, SHARED_MISSING_MESSAGE, sharedDataset, splitMod5 } from '../runtime/datasets.js';
 import { readJsonl } from '../runtime/jsonl.js';
 import { loadCorpus, loadTaxonomy } from '../runtime/project-data.js';
-import { flags, printJson, runCli } from './cli.js';
+import { flags, printJson, runCli, UsageError } from './cli.js';
 
 const DATASETS = [
   { key: 'gov_titles', file: 'gov_titles_teddy2020.jsonl' },
@@ -41,7 +42,14 @@ runCli(async () => {
     json: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    // Accuracy on some data sets only (keys as in the JSON: gov_titles, cfpb …), e.g. to re-check the
+    // ones a feature change can move without the hour the whole table takes on a busy machine.
+    sets: { type: 'string' },
+    // Feature settings over the defaults for the data-set accuracy runs, e.g. the previous
+    // defaults ('{"latinNgramMax":0,"latinBigrams":false}') to compare in the same sitting.
+    features: { type: 'string' },
   });
+  const features = values.features ? (JSON.parse(values.features) as TrainOptions['features']) : undefined;
   const config = loadConfig(process.env);
   const deps = await createPipelineDeps(config);
   const want = (part: string) => !values.only || values.only.split(',').includes(part);
@@ -49,7 +57,10 @@ runCli(async () => {
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
   if (want('accuracy')) {
-    const sets = values.quick ? DATASETS.filter((d) => d.key === 'gov_titles') : DATASETS;
+    const only = values.sets?.split(',');
+    const unknown = only?.filter((k) => !DATASETS.some((d) => d.key === k)) ?? [];
+    if (unknown.length) throw new UsageError(`--sets: unknown data set ${unknown.join(', ')} (one of ${DATASETS.map((d) => d.key).join(', ')})`);
+    const sets = values.quick ? DATASETS.filter((d) => d.key === 'gov_titles') : only ? DATASETS.filter((d) => only.includes(d.key)) : DATASETS;
     for (const d of sets) {
       const file = sharedDataset(d.file);
       if (!file) {
@@ -57,7 +68,7 @@ runCli(async () => {
         break;
       }
       log(`accuracy: ${d.key}`);
-      const r = datasetAccuracy(file, deps);
+      const r = datasetAccuracy(file, deps, features);
       result[`keywordAccuracy_${d.key}`] = r.keyword;
       result[`svmAccuracy_${d.key}`] = r.svm;
       result[`ensembleAccuracy_${d.key}`] = r.ensemble;
@@ -91,12 +102,12 @@ runCli(async () => {
 });
 
 /** Trains one head on the training rows and scores the test rows with each scorer. */
-function datasetAccuracy(file: string, deps: PipelineDeps) {
+function datasetAccuracy(file: string, deps: PipelineDeps, features?: TrainOptions['features']) {
   const rows = readLabelled(file);
   const { train, test } = splitMod5(rows);
   const labels = [...new Set(rows.map((r) => r.label))].sort();
   const t0 = performance.now();
-  const artifact = trainPipeline(train.map((r) => ({ text: r.text, labels: { label: r.label } })), [{ name: 'label', labels }], deps, { seed: 1 });
+  const artifact = trainPipeline(train.map((r) => ({ text: r.text, labels: { label: r.label } })), [{ name: 'label', labels }], deps, { seed: 1, ...(features ? { features } : {}) });
   const trainSeconds = (performance.now() - t0) / 1000;
   const p = Pipeline.load(artifact, deps, { maxLength: Number.MAX_SAFE_INTEGER });
   const gold = test.map((r) => r.label);

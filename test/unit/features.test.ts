@@ -37,4 +37,36 @@ describe('feature space', () => {
     expect(DEFAULT_FEATURE_CONFIG.lengthBuckets?.length).toBeGreaterThan(0);
     expect(DEFAULT_FEATURE_CONFIG.wordWeight).toBeLessThan(DEFAULT_FEATURE_CONFIG.charWeight);
   });
+
+  describe('Latin n-grams and word pairs', () => {
+    const en = ['my refund never came', 'refund please', 'lost bag at the gate', 'bag lost again', '退款没到 refund'];
+    const enDocs = en.map((t) => analyze(t, deps).doc);
+    const count = (s: FeatureSpace, t: string) => s.vectorize(analyze(t, deps).doc).idx.length;
+
+    it('adds longer n-grams inside Latin runs only: Chinese text gets none', () => {
+      const plain = FeatureSpace.fit([...docs, ...enDocs], base);
+      const latin = FeatureSpace.fit([...docs, ...enDocs], { ...base, latinNgramMax: 4 });
+      // "refund" with bigrams at most: 3-grams ref efu fun und and 4-grams refu efun fund on top.
+      expect(count(latin, 'refund') - count(plain, 'refund')).toBe(7);
+      for (const t of texts) expect(count(latin, t), t).toBe(count(plain, t));
+      // In mixed text only the Latin run (with the space before it) gets them: " re", " ref" too.
+      expect(count(latin, '退款没到 refund') - count(plain, '退款没到 refund')).toBe(9);
+    });
+
+    it('counts adjacent English words as one more word feature', () => {
+      const plain = FeatureSpace.fit(enDocs, base);
+      const pairs = FeatureSpace.fit(enDocs, { ...base, latinBigrams: true });
+      expect(pairs.words).toContain('lost bag');
+      expect(plain.words).not.toContain('lost bag');
+      expect(count(pairs, 'lost bag') - count(plain, 'lost bag')).toBe(1);
+      // No pairs of Chinese words.
+      for (const t of texts) expect(count(pairs, t), t).toBe(count(plain, t));
+    });
+
+    it('round-trips through the artifact and scores the same', () => {
+      const space = FeatureSpace.fit(enDocs, { ...base, latinNgramMax: 5, latinBigrams: true });
+      const again = FeatureSpace.fromData(JSON.parse(JSON.stringify(space.toData())));
+      for (const d of enDocs) expect(again.vectorize(d)).toEqual(space.vectorize(d));
+    });
+  });
 });
