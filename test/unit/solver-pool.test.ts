@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serialClassRunner, type ClassRunner, type ClassSolution, type OneVsRestProblem } from '../../classifier/models/linear-svm.js';
 import { trainLabelModel } from '../../classifier/models/label-model.js';
 import { createRng } from '../../classifier/random.js';
 import { toCsr, type SparseVector } from '../../classifier/sparse.js';
+import { ConfigError, DEFAULT_MAX_TRAIN_THREADS, loadConfig } from '../../runtime/config.js';
 import { SolverThreadError } from '../../trainer/errors.js';
 import { CONTROL, SolverPool, withSolverPool, type SolverAnswer, type SolverBatch } from '../../trainer/solver-pool.js';
 import { startSiblingWorker } from '../../trainer/worker-start.js';
@@ -119,7 +121,7 @@ describe('solver pool: the one-vs-rest classes on several threads', () => {
     const extra = await SolverPool.start(3);
     expect(threads()).toBeGreaterThanOrEqual(before + 2);
     await extra.close();
-    expect(threads()).toBe(before);
+    await expect.poll(threads).toBe(before);
   });
 });
 
@@ -174,5 +176,17 @@ describe('solver thread', () => {
     expect(Atomics.load(control, CONTROL.next)).toBeGreaterThanOrEqual(2);
     expect(Atomics.load(control, CONTROL.answered)).toBe(1);
     port1.close();
+  });
+});
+
+describe('TRAIN_THREADS', () => {
+  it('defaults to the available parallelism, at most 4, and refuses anything but 1 to 64 threads, naming the variable', () => {
+    expect(loadConfig({}).TRAIN_THREADS).toBe(Math.min(availableParallelism(), DEFAULT_MAX_TRAIN_THREADS));
+    expect(DEFAULT_MAX_TRAIN_THREADS).toBe(4);
+    expect(loadConfig({ TRAIN_THREADS: '3' }).TRAIN_THREADS).toBe(3);
+    for (const bad of ['0', '1.5', 'two', '65']) {
+      expect(() => loadConfig({ TRAIN_THREADS: bad }), bad).toThrow(ConfigError);
+      expect(() => loadConfig({ TRAIN_THREADS: bad }), bad).toThrow(/TRAIN_THREADS/);
+    }
   });
 });
