@@ -91,6 +91,16 @@ describe('solver pool: the one-vs-rest classes on several threads', () => {
     expect(bits(pool.runClasses([good]))).toEqual(bits(serialClassRunner()([good])));
   });
 
+  it('passes on an error of the progress listener after the helpers have answered, and keeps working', () => {
+    const ps = [problem(150, 3, 35), problem(150, 3, 36)];
+    expect(() =>
+      pool.runClasses(ps, () => {
+        throw new Error('listener broke');
+      }),
+    ).toThrow('listener broke');
+    expect(bits(pool.runClasses(ps))).toEqual(bits(serialClassRunner()(ps)));
+  });
+
   it('refuses a batch it cannot send to its threads, with a clear error', () => {
     const p = problem(60, 2, 41);
     const unclonable = { ...p, opts: { ...p.opts, classWeights: [1, 1], extra: () => 1 } } as OneVsRestProblem;
