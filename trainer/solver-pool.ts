@@ -149,7 +149,14 @@ export class SolverPool {
     let reported = 0;
     const report = () => {
       const done = Atomics.load(control, CONTROL.finished);
-      if (done !== reported) onProgress?.((reported = done), total);
+      if (done === reported || !onProgress) return;
+      try {
+        onProgress((reported = done), total);
+      } catch (err) {
+        // A failing listener fails the batch, but only after the helpers have answered.
+        if (failure === null) failure = err;
+        Atomics.store(control, CONTROL.next, total);
+      }
     };
     while (failure === null) {
       const t = Atomics.add(control, CONTROL.next, 1);
@@ -184,13 +191,17 @@ export class SolverPool {
       for (const { task, solution } of answer.solved) results[tasks[2 * task]][tasks[2 * task + 1]] = solution;
       if (answer.error) errors.push(`solver thread ${i + 1} failed on class ${tasks[2 * answer.error.task + 1]} of problem ${tasks[2 * answer.error.task]}: ${answer.error.message}`);
     });
-    if (failure instanceof SolverThreadError) throw failure;
+    if (failure instanceof SolverThreadError || (failure !== null && failedTask < 0)) throw failure;
     if (failure !== null) {
       const message = failure instanceof Error ? failure.message : String(failure);
       throw new SolverThreadError(`solving class ${tasks[2 * failedTask + 1]} of problem ${tasks[2 * failedTask]} failed: ${message}`, { cause: failure });
     }
     if (errors.length) throw new SolverThreadError(errors.join('; '));
+    results.forEach((r, p) => {
+      for (let c = 0; c < r.length; c++) if (!r[c]) throw new SolverThreadError(`class ${c} of problem ${p} was not solved by any thread`);
+    });
     report();
+    if (failure !== null) throw failure;
     return results;
   }
 }

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serialClassRunner, type ClassRunner, type ClassSolution, type OneVsRestProblem } from '../../classifier/models/linear-svm.js';
 import { trainLabelModel } from '../../classifier/models/label-model.js';
 import { createRng } from '../../classifier/random.js';
 import { toCsr, type SparseVector } from '../../classifier/sparse.js';
+import { ConfigError, DEFAULT_MAX_TRAIN_THREADS, loadConfig } from '../../runtime/config.js';
 import { SolverThreadError } from '../../trainer/errors.js';
 import { CONTROL, SolverPool, withSolverPool, type SolverAnswer, type SolverBatch } from '../../trainer/solver-pool.js';
 import { startSiblingWorker } from '../../trainer/worker-start.js';
@@ -89,6 +91,16 @@ describe('solver pool: the one-vs-rest classes on several threads', () => {
     expect(bits(pool.runClasses([good]))).toEqual(bits(serialClassRunner()([good])));
   });
 
+  it('passes on an error of the progress listener after the helpers have answered, and keeps working', () => {
+    const ps = [problem(150, 3, 35), problem(150, 3, 36)];
+    expect(() =>
+      pool.runClasses(ps, () => {
+        throw new Error('listener broke');
+      }),
+    ).toThrow('listener broke');
+    expect(bits(pool.runClasses(ps))).toEqual(bits(serialClassRunner()(ps)));
+  });
+
   it('refuses a batch it cannot send to its threads, with a clear error', () => {
     const p = problem(60, 2, 41);
     const unclonable = { ...p, opts: { ...p.opts, classWeights: [1, 1], extra: () => 1 } } as OneVsRestProblem;
@@ -119,7 +131,7 @@ describe('solver pool: the one-vs-rest classes on several threads', () => {
     const extra = await SolverPool.start(3);
     expect(threads()).toBeGreaterThanOrEqual(before + 2);
     await extra.close();
-    expect(threads()).toBe(before);
+    await expect.poll(threads).toBe(before);
   });
 });
 
@@ -174,5 +186,17 @@ describe('solver thread', () => {
     expect(Atomics.load(control, CONTROL.next)).toBeGreaterThanOrEqual(2);
     expect(Atomics.load(control, CONTROL.answered)).toBe(1);
     port1.close();
+  });
+});
+
+describe('TRAIN_THREADS', () => {
+  it('defaults to the available parallelism, at most 4, and refuses anything but 1 to 64 threads, naming the variable', () => {
+    expect(loadConfig({}).TRAIN_THREADS).toBe(Math.min(availableParallelism(), DEFAULT_MAX_TRAIN_THREADS));
+    expect(DEFAULT_MAX_TRAIN_THREADS).toBe(4);
+    expect(loadConfig({ TRAIN_THREADS: '3' }).TRAIN_THREADS).toBe(3);
+    for (const bad of ['0', '1.5', 'two', '65']) {
+      expect(() => loadConfig({ TRAIN_THREADS: bad }), bad).toThrow(ConfigError);
+      expect(() => loadConfig({ TRAIN_THREADS: bad }), bad).toThrow(/TRAIN_THREADS/);
+    }
   });
 });
