@@ -341,7 +341,7 @@ describe('staff API: review confirmations and spam decisions', () => {
     expect(await A.store.training.get(flagged)).toMatchObject({ source: 'spam-decision', spam: true, topic: null, type: null, correctedBy: 'alice' });
     // What the next training run learns from: the stored examples merged over the corpus.
     const asSpam = mergeCorrections([], (await A.store.training.all()).map((e) => ({ ...e, spam: e.spam === true })), taxonomy);
-    expect(asSpam.rows).toContainEqual({ text: '快递员把包裹放在门口就走了，东西丢了', topic: null, type: null, spam: true, real: true });
+    expect(asSpam.rows).toContainEqual({ text: '快递员把包裹放在门口就走了，东西丢了', topic: null, type: null, spam: true, real: true, correction: true });
     // A spam ticket is not confirmed as a demand before someone says it is not spam.
     const refused = await api('POST', `/api/tickets/${flagged}/review`, { token: agent });
     expect(refused.status).toBe(400);
@@ -355,7 +355,7 @@ describe('staff API: review confirmations and spam decisions', () => {
     const example = await A.store.training.get(flagged);
     expect(example).toMatchObject({ source: 'spam-decision', spam: false, topic: ham.body.topic, type: ham.body.type, correctedBy: 'tom' });
     const asHam = mergeCorrections([], [{ ...example!, spam: false }], taxonomy);
-    expect(asHam.rows).toEqual([{ text: '快递员把包裹放在门口就走了，东西丢了', topic: ham.body.topic, type: ham.body.type, spam: false, real: true }]);
+    expect(asHam.rows).toEqual([{ text: '快递员把包裹放在门口就走了，东西丢了', topic: ham.body.topic, type: ham.body.type, spam: false, real: true, correction: true }]);
     const actions = (await api('GET', `/api/audit?action=ticket.spam&target=${flagged}`, { token: admin })).body.items.map((e: Json) => e.details);
     expect(actions).toEqual(expect.arrayContaining([{ from: false, to: true }, { from: true, to: false }]));
   });
