@@ -121,6 +121,55 @@ export function trainLabelModel(
 ): LabelModelData {
   const n = x.rows;
   const k = labelSet.length;
+  const y = labelIndices(labels, labelSet);
+  const seed = opts.seed ?? 1;
+  const rng = createRng(seed);
+  const progress = opts.onProgress ?? (() => {});
+  const foldCount = opts.folds ?? (n > 20_000 ? 3 : 5);
+  const folds = stratifiedFolds(y, foldCount, rng);
+  const classWeights = labelSet.map((l) => opts.classWeights?.[l] ?? 1);
+  const rowWeights = opts.rowWeights && opts.rowWeights.some((w) => w !== 1) ? Float64Array.from(opts.rowWeights) : undefined;
+  if (rowWeights && rowWeights.length !== n) throw new TrainingError(`rowWeights has ${rowWeights.length} entries for ${n} rows`);
+  const svmOpts: Omit<LinearSvmOptions, 'C'> = { loss: opts.loss ?? 'l2', seed, classWeights, nbAlpha: opts.nbAlpha ?? DEFAULT_NB_ALPHA, rowWeights };
+  const run = opts.solver ? serialClassRunner(opts.solver) : (opts.runClasses ?? serialClassRunner());
+
+  // 1. The SVM's C and its out-of-fold scores, on the calibration rows (all rows unless the data set is large).
+  const cal = calibrationRows(x, y, rowWeights, folds, foldCount, opts.cSelectionRows ?? 12_000, rng);
+  const grid = [...(opts.cGrid ?? DEFAULT_C_GRID)].sort((a, b) => a - b);
+  const svmStage = chooseSvm(x, y, k, cal, foldCount, svmOpts, grid, run, progress);
+  // 2. Keyword model out-of-fold scores.
+  const kwOof = keywordOutOfFold(tokens, labels, labelSet, cal, foldCount, opts.keyword);
+  // 3. Ensemble weight, temperature, per-label bias and review threshold, all on out-of-fold scores.
+  const marked = opts.thresholdRows ? Array.from({ length: cal.y.length }, (_, i) => i).filter((i) => opts.thresholdRows![cal.rowOf(i)]) : [];
+  const ensemble = fitEnsemble(svmStage.oof, kwOof, cal.y, k, marked, opts);
+
+  // 4. Final models on all rows.
+  if (!svmStage.final) progress(0.92, 'svm final');
+  const svm = svmStage.final ?? oneVsRest(run, { x, labels: y, classes: k, opts: { ...svmOpts, C: svmStage.C } });
+  const keyword = trainKeywordModel(tokens, labels, labelSet, opts.keyword);
+  progress(1, 'done');
+  const { keywordWeight, temperature, bias, threshold } = ensemble;
+  return {
+    labels: [...labelSet],
+    svm: { C: svmStage.C, features: svm.features, weights: typedToBase64(svm.weights) },
+    keyword,
+    ensemble: { keywordWeight, temperature, threshold, ...(bias ? { bias } : {}) },
+    metrics: {
+      rows: n,
+      folds: foldCount,
+      C: svmStage.C,
+      cvAccuracyKeyword: accuracyOf(kwOof, cal.y, k),
+      cvAccuracySvm: accuracyOf(svmStage.oof, cal.y, k),
+      cvAccuracyEnsemble: ensemble.accuracy,
+      coverage: ensemble.coverage,
+      precisionAtThreshold: ensemble.precision,
+    },
+  };
+}
+
+/** Each label's index in `labelSet`; refuses unknown labels and data with fewer than two labels seen. */
+function labelIndices(labels: readonly string[], labelSet: readonly string[]): Int32Array {
+  const k = labelSet.length;
   if (k < 2) throw new TrainingError('a classifier needs at least two labels');
   const index = new Map(labelSet.map((l, i) => [l, i]));
   const y = Int32Array.from(labels, (l) => {
@@ -132,100 +181,125 @@ export function trainLabelModel(
   for (const c of y) counts[c]++;
   // A label with no examples simply never wins; at least two labels must be seen to learn anything.
   if (counts.filter((n) => n > 0).length < 2) throw new TrainingError('need examples of at least two labels');
-  const seed = opts.seed ?? 1;
-  const rng = createRng(seed);
-  const progress = opts.onProgress ?? (() => {});
-  const foldCount = opts.folds ?? (n > 20_000 ? 3 : 5);
-  const folds = stratifiedFolds(y, foldCount, rng);
-  const classWeights = labelSet.map((l) => opts.classWeights?.[l] ?? 1);
-  const rowWeights = opts.rowWeights && opts.rowWeights.some((w) => w !== 1) ? Float64Array.from(opts.rowWeights) : undefined;
-  if (rowWeights && rowWeights.length !== n) throw new TrainingError(`rowWeights has ${rowWeights.length} entries for ${n} rows`);
-  const svmOpts = { loss: opts.loss ?? 'l2', seed, classWeights, nbAlpha: opts.nbAlpha ?? DEFAULT_NB_ALPHA, rowWeights };
-  const run = opts.solver ? serialClassRunner(opts.solver) : (opts.runClasses ?? serialClassRunner());
+  return y;
+}
 
-  // 1. Choose C on (a sample of) the rows by cross-validated accuracy. When the best C sits at the
-  //    top of the grid, the grid is extended upwards once (×3): training time grows with C, and a
-  //    second step (gov_messages) cost 40% more training for under 0.1 point of accuracy.
-  //    The out-of-fold scores of the best C on the sample are also what the ensemble is
-  //    calibrated on (step 3): on large data sets a second out-of-fold run over all rows would
-  //    cost more than the rest of training for no measurable gain.
-  const grid = [...(opts.cGrid ?? DEFAULT_C_GRID)].sort((a, b) => a - b);
-  const sampleRows = sampleStratified(y, opts.cSelectionRows ?? 12_000, rng);
-  const full = sampleRows.length === n;
-  const xs = full ? x : selectRows(x, sampleRows);
-  const ys = full ? y : Int32Array.from(sampleRows, (r) => y[r]);
-  const fs = full ? folds : stratifiedFolds(ys, foldCount, rng);
-  const ws = rowWeights && !full ? Float64Array.from(sampleRows, (r) => rowWeights[r]) : rowWeights;
-  let bestC = grid[0];
-  let bestOof: Float64Array | null = null;
-  // With one C there is nothing to search (retraining reuses the serving version's C): the final
-  // model is trained first, and its dual solution starts each fold's descent. A fold's rows are a
-  // subset of the final model's, so their solution is close, and the folds, which cost about
-  // twice the final model cold, converge in about half the passes; their scores only feed the
-  // calibration (step 3). Measured on 10k corrections (README, Retraining).
-  const fixedC = grid.length === 1;
-  let finalSvm: LinearWeights | null = null;
-  let finalDual: Float64Array[] | null = null;
-  if (fixedC) {
+/**
+ * The rows C is chosen and the ensemble calibrated on: all rows, or a stratified sample of at most
+ * `max` (with folds of its own) when the data set is larger. `rowOf` maps a calibration row to its
+ * row of the whole set.
+ */
+interface CalibrationRows {
+  x: CsrMatrix;
+  y: Int32Array;
+  folds: Int32Array;
+  weights: Float64Array | undefined;
+  rowOf: (i: number) => number;
+}
+
+function calibrationRows(x: CsrMatrix, y: Int32Array, rowWeights: Float64Array | undefined, folds: Int32Array, foldCount: number, max: number, rng: () => number): CalibrationRows {
+  const sampleRows = sampleStratified(y, max, rng);
+  if (sampleRows.length === x.rows) return { x, y, folds, weights: rowWeights, rowOf: (i) => i };
+  const ys = Int32Array.from(sampleRows, (r) => y[r]);
+  return {
+    x: selectRows(x, sampleRows),
+    y: ys,
+    folds: stratifiedFolds(ys, foldCount, rng),
+    weights: rowWeights ? Float64Array.from(sampleRows, (r) => rowWeights[r]) : undefined,
+    rowOf: (i) => sampleRows[i],
+  };
+}
+
+/**
+ * The SVM's C, its out-of-fold scores on the calibration rows, and (with one C) the final model.
+ *
+ * C is chosen by cross-validated accuracy. When the best C sits at the top of the grid, the grid is
+ * extended upwards once (×3): training time grows with C, and a second step (gov_messages) cost 40%
+ * more training for under 0.1 point of accuracy. The out-of-fold scores of the best C on the sample
+ * are also what the ensemble is calibrated on: on large data sets a second out-of-fold run over all
+ * rows would cost more than the rest of training for no measurable gain.
+ *
+ * With one C there is nothing to search (retraining reuses the serving version's C): the final
+ * model is trained first, and its dual solution starts each fold's descent. A fold's rows are a
+ * subset of the final model's, so their solution is close, and the folds, which cost about twice
+ * the final model cold, converge in about half the passes; their scores only feed the calibration.
+ * Measured on 10k corrections (README, Retraining).
+ */
+function chooseSvm(
+  x: CsrMatrix,
+  y: Int32Array,
+  k: number,
+  cal: CalibrationRows,
+  foldCount: number,
+  svmOpts: Omit<LinearSvmOptions, 'C'>,
+  grid: readonly number[],
+  run: ClassRunner,
+  progress: (fraction: number, stage: string) => void,
+): { C: number; oof: Float64Array; final: LinearWeights | null } {
+  const calOpts = (C: number): LinearSvmOptions => ({ ...svmOpts, rowWeights: cal.weights, C });
+  if (grid.length === 1) {
+    const C = grid[0];
     progress(0, 'svm final');
-    finalDual = [];
-    const problem: OneVsRestProblem = { x, labels: y, classes: k, opts: { ...svmOpts, C: bestC }, keepDual: true };
+    const problem: OneVsRestProblem = { x, labels: y, classes: k, opts: { ...svmOpts, C }, keepDual: true };
     const [solutions] = run([problem], (c) => progress((c / k) * 0.3, 'svm final'));
-    finalDual = solutions.map((s) => s.alpha!);
-    finalSvm = assembleOneVsRest(problem, solutions);
-  } else {
-    let bestAcc = -1;
-    const tryC = (C: number, step: number, steps: number) => {
-      const oof = outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, rowWeights: ws, C }, run, (f) => progress(((step + f) / (steps + 1)) * 0.9, `svm C=${C}`));
-      const acc = accuracyOf(oof, ys, k);
-      if (acc > bestAcc + 1e-9) {
-        bestAcc = acc;
-        bestC = C;
-        bestOof = oof;
-        return true;
-      }
-      return false;
-    };
-    grid.forEach((C, i) => tryC(C, i, grid.length));
-    const top = grid[grid.length - 1];
-    if (bestC === top) tryC(top * 3, grid.length, grid.length);
+    const alphas = solutions.map((s) => s.alpha!);
+    const oof = outOfFold(cal.x, cal.y, k, cal.folds, foldCount, calOpts(C), run, (f) => progress(0.3 + f * 0.6, 'svm out-of-fold'), { alphas, rowOf: cal.rowOf });
+    return { C, oof, final: assembleOneVsRest(problem, solutions) };
   }
-  // Calibration rows: the C-selection sample (all rows unless the data set is large).
-  const cy = ys;
-  const cn = cy.length;
-  const rowOf = (i: number) => (full ? i : sampleRows[i]);
-  const svmOof: Float64Array =
-    bestOof ??
-    outOfFold(xs, ys, k, fs, foldCount, { ...svmOpts, rowWeights: ws, C: bestC }, run, (f) => progress(0.3 + f * 0.6, 'svm out-of-fold'), finalDual ? { alphas: finalDual, rowOf } : undefined);
+  let best = { C: grid[0], oof: null as Float64Array | null, acc: -1 };
+  const tryC = (C: number, step: number, steps: number) => {
+    const oof = outOfFold(cal.x, cal.y, k, cal.folds, foldCount, calOpts(C), run, (f) => progress(((step + f) / (steps + 1)) * 0.9, `svm C=${C}`));
+    const acc = accuracyOf(oof, cal.y, k);
+    if (acc > best.acc + 1e-9) best = { C, oof, acc };
+  };
+  grid.forEach((C, i) => tryC(C, i, grid.length));
+  const top = grid[grid.length - 1];
+  if (best.C === top) tryC(top * 3, grid.length, grid.length);
+  return { C: best.C, oof: best.oof!, final: null };
+}
 
-  // 2. Keyword model out-of-fold scores.
+/** Keyword model scores of each calibration row, from a model trained without the row's fold. */
+function keywordOutOfFold(
+  tokens: readonly (readonly string[])[],
+  labels: readonly string[],
+  labelSet: readonly string[],
+  cal: CalibrationRows,
+  foldCount: number,
+  keywordOpts: LabelModelOptions['keyword'],
+): Float64Array {
+  const k = labelSet.length;
+  const cn = cal.y.length;
   const kwOof = new Float64Array(cn * k);
   for (let f = 0; f < foldCount; f++) {
     const train: number[] = [];
-    const test: number[] = [];
-    for (let i = 0; i < cn; i++) (fs[i] === f ? test : train).push(rowOf(i));
-    const model = new KeywordModel(
-      trainKeywordModel(train.map((i) => tokens[i]), train.map((i) => labels[i]), labelSet, opts.keyword),
-    );
+    for (let i = 0; i < cn; i++) if (cal.folds[i] !== f) train.push(cal.rowOf(i));
+    const model = new KeywordModel(trainKeywordModel(train.map((i) => tokens[i]), train.map((i) => labels[i]), labelSet, keywordOpts));
     for (let i = 0; i < cn; i++) {
-      if (fs[i] === f) kwOof.set(normalizeKeywordScores(model.predict([...new Set(tokens[rowOf(i)])], '', false).scores), i * k);
+      if (cal.folds[i] === f) kwOof.set(normalizeKeywordScores(model.predict([...new Set(tokens[cal.rowOf(i)])], '', false).scores), i * k);
     }
   }
+  return kwOof;
+}
 
-  // 3. Ensemble weight, temperature, per-label bias and review threshold, all on out-of-fold scores.
+/**
+ * The ensemble on out-of-fold scores: the keyword weight, the softmax temperature and per-label bias
+ * (stacked, or a grid and a temperature fit), then the review threshold. `marked` rows (real text)
+ * choose the threshold when there are at least {@link MIN_THRESHOLD_ROWS}, and the stack too with
+ * `calibrateOnThresholdRows`.
+ */
+function fitEnsemble(svmOof: Float64Array, kwOof: Float64Array, cy: Int32Array, k: number, marked: readonly number[], opts: LabelModelOptions) {
   let keywordWeight = 0;
-  let bestEnsembleAcc = -1;
+  let accuracy = -1;
   for (const b of [0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5]) {
     const acc = accuracyOf(combine(svmOof, kwOof, b), cy, k);
-    if (acc > bestEnsembleAcc + 1e-9) {
-      bestEnsembleAcc = acc;
+    if (acc > accuracy + 1e-9) {
+      accuracy = acc;
       keywordWeight = b;
     }
   }
   let combined = combine(svmOof, kwOof, keywordWeight);
   let temperature = fitTemperature(combined, cy, k);
   let bias: number[] | undefined;
-  const marked = opts.thresholdRows ? Array.from({ length: cn }, (_, i) => i).filter((i) => opts.thresholdRows![rowOf(i)]) : [];
   const onMarked = marked.length >= MIN_THRESHOLD_ROWS;
   if ((opts.calibration ?? 'stack') === 'stack') {
     const real = onMarked && opts.calibrateOnThresholdRows === true;
@@ -238,35 +312,13 @@ export function trainLabelModel(
       temperature = 1 / fit.a;
       if (fit.bias) bias = fit.bias.map((v) => v / fit.a);
       combined = combine(svmOof, kwOof, keywordWeight, bias);
-      bestEnsembleAcc = accuracyOf(combined, cy, k);
+      accuracy = accuracyOf(combined, cy, k);
     }
   }
-  const { threshold, coverage, precision } =
-    onMarked
-      ? chooseThreshold(pickRows(combined, marked, k), Int32Array.from(marked, (i) => cy[i]), k, temperature, opts.targetPrecision ?? 0.95)
-      : chooseThreshold(combined, cy, k, temperature, opts.targetPrecision ?? 0.95);
-
-  // 4. Final models on all rows.
-  if (!finalSvm) progress(0.92, 'svm final');
-  const svm = finalSvm ?? oneVsRest(run, { x, labels: y, classes: k, opts: { ...svmOpts, C: bestC } });
-  const keyword = trainKeywordModel(tokens, labels, labelSet, opts.keyword);
-  progress(1, 'done');
-  return {
-    labels: [...labelSet],
-    svm: { C: bestC, features: svm.features, weights: typedToBase64(svm.weights) },
-    keyword,
-    ensemble: { keywordWeight, temperature, threshold, ...(bias ? { bias } : {}) },
-    metrics: {
-      rows: n,
-      folds: foldCount,
-      C: bestC,
-      cvAccuracyKeyword: accuracyOf(kwOof, cy, k),
-      cvAccuracySvm: accuracyOf(svmOof, cy, k),
-      cvAccuracyEnsemble: bestEnsembleAcc,
-      coverage,
-      precisionAtThreshold: precision,
-    },
-  };
+  const { threshold, coverage, precision } = onMarked
+    ? chooseThreshold(pickRows(combined, marked, k), Int32Array.from(marked, (i) => cy[i]), k, temperature, opts.targetPrecision ?? 0.95)
+    : chooseThreshold(combined, cy, k, temperature, opts.targetPrecision ?? 0.95);
+  return { keywordWeight, temperature, bias, accuracy, threshold, coverage, precision };
 }
 
 /** A loaded head, ready to predict. */
