@@ -1,5 +1,6 @@
 /** Runs a project CLI the way users and outside checks do: `npm run -s <script> -- args`. */
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 
 export interface RunResult {
@@ -18,6 +19,25 @@ export function runScript(script: string, args: string[] = [], input = '', env: 
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input);
+  });
+}
+
+/**
+ * Runs a TypeScript entry point from source (`scripts/…`, `test/helpers/…`) as its own OS process on
+ * the database `dbName` of `mongoUri`, logging silenced: a second server-side process in a test.
+ */
+export function runSource(file: string, args: string[], mongoUri: string, dbName: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, file), ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, MONGODB_URI: mongoUri, DB_NAME: dbName, LOG_LEVEL: 'silent' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 

@@ -4,7 +4,6 @@
  * never handed out twice. On FerretDB (the embedded default) this exercises the claims; with
  * MONGODB_URI pointing at MongoDB, the atomic-operator path.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,9 +12,8 @@ import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServices, type CoreServices } from '../../desk/services.js';
 import { loadConfig } from '../../runtime/config.js';
-import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { concurrentTicketInput } from '../helpers/concurrent-input.js';
-import { lastJson } from '../helpers/run.js';
+import { lastJson, runSource } from '../helpers/run.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 const N = 12;
@@ -41,20 +39,7 @@ afterAll(async () => {
 });
 
 /** Runs a TypeScript entry point from source as its own OS process on the test database. */
-function run(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, file), ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, MONGODB_URI: inject('mongoUri'), DB_NAME: db.databaseName, LOG_LEVEL: 'silent' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (file: string, args: string[]) => runSource(file, args, inject('mongoUri'), db.databaseName);
 
 const writer = (label: string, number: string) => run('test/helpers/concurrent-writer.ts', [label, number, String(N)]);
 

@@ -6,7 +6,6 @@
  * lost, none counted twice (the failure seen in CI was a duplicate key in statsWeekTexts and
  * doubled totals).
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +13,6 @@ import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTicketService } from '../../desk/services.js';
-import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
 import { customerSummary, linkCustomers } from '../../staff/customer-profiles.js';
 import { computeStats, statsFromCounters, type StatsOptions } from '../../staff/stats.js';
@@ -27,7 +25,7 @@ import { rebuildReadModels } from '../../store/read-models.js';
 import type { TicketCreate, TicketQuery } from '../../store/schemas.js';
 import { TicketFactsReader } from '../../store/ticket-facts.js';
 import { MongoTicketRepository } from '../../store/ticket-repository.js';
-import { lastJson } from '../helpers/run.js';
+import { lastJson, runSource } from '../helpers/run.js';
 
 const TOPICS = ['delivery', 'quality', 'returns', 'billing'];
 const TYPES = ['complaint', 'suggestion', 'inquiry', 'praise'] as const;
@@ -69,20 +67,7 @@ async function openStore(name: string): Promise<Store> {
 }
 
 /** The CLI as its own OS process on the test database. */
-function rebuildCli(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/stats-rebuild.ts')], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, MONGODB_URI: inject('mongoUri'), DB_NAME: db.databaseName, LOG_LEVEL: 'silent' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const rebuildCli = () => runSource('scripts/stats-rebuild.ts', [], inject('mongoUri'), db.databaseName);
 
 function options(from: string, to: string, now: Date): StatsOptions {
   return { from, to, granularity: 'day', timeZone: 'Asia/Shanghai', now, terms: (t) => t.split(/\s+/) };

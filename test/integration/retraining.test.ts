@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,6 @@ import { ModelCompatibilityError, ModelFormatError } from '../../classifier/erro
 import type { PipelineDeps } from '../../classifier/pipeline.js';
 import { loadDemandClassifier } from '../../runtime/classifier-factory.js';
 import { loadConfig } from '../../runtime/config.js';
-import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { loadTaxonomy } from '../../runtime/project-data.js';
 import { MongoBotStorage } from '../../store/bot-state-storage.js';
 import { createTicketService } from '../../desk/services.js';
@@ -23,6 +21,7 @@ import { artifactLoader, ModelHolder, SHIPPED_TRAINER } from '../../trainer/mode
 import type { TrainingJobResult } from '../../trainer/training-job.js';
 import { TrainingService, type TrainingStatus } from '../../trainer/training-service.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
+import { runSource } from '../helpers/run.js';
 
 /**
  * The trainer's loop end to end, with the real embedded database, real training in the worker
@@ -415,20 +414,7 @@ describe('shutdown during a run', () => {
 
 describe('npm run -s models (CLI)', () => {
   /** Runs scripts/models.ts from source against the test database (the npm script runs the same file built). */
-  function models(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'scripts/models.ts'), ...args], {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, MONGODB_URI: inject('mongoUri'), DB_NAME: app.db.databaseName, LOG_LEVEL: 'silent' },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d));
-      child.stderr.on('data', (d: Buffer) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const models = (args: string[]) => runSource('scripts/models.ts', args, inject('mongoUri'), app.db.databaseName);
 
   it('lists, shows and activates versions, refusing a corrupt one', async () => {
     const list = await models(['list']);
