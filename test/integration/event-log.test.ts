@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MongoClient, type Collection, type Db } from 'mongodb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { inject } from 'vitest';
 import type { DeskEvent } from '../../desk/events.js';
 import { MongoEventLog } from '../../store/event-log.js';
@@ -51,12 +51,22 @@ describe('desk events between processes', () => {
       const slow = new MongoEventLog(slowInserts(db, 2_500), { pollMs: 100, overlapMs: 1_000 });
       const a = fast.publish({ type: 'ticket.created', ticketNumber: 'T20261206-0001', channelId: 'webchat' });
       const b = slow.publish({ type: 'ticket.created', ticketNumber: 'T20261206-0002', channelId: 'webchat' });
-      // Its copy goes through the same slow inserts: 2 × 2.5 s, then a poll.
-      await wait(7_000);
-      expect(got.map((e) => e.id).sort()).toEqual([a.id, b.id].sort());
+      // Its copy goes through the same slow inserts: 2 × 2.5 s, then a poll. On a loaded machine
+      // that can take longer, so wait for both (up to 30 s) rather than for a fixed time.
+      await vi.waitFor(() => expect(got).toHaveLength(2), { timeout: 30_000, interval: 100 });
+      const storedIds = async () => {
+        const all = await Promise.all(Array.from({ length: 20 }, (_, i) => db.collection(`deskEvents_${i}`).find({}).toArray()));
+        return all.flat().map((d) => String(d._id));
+      };
       // The late one was stored twice (the copy under its landing time), the prompt one once.
-      const all = await Promise.all(Array.from({ length: 20 }, (_, i) => db.collection(`deskEvents_${i}`).find({}).toArray()));
-      const ids = all.flat().map((d) => String(d._id));
+      await vi.waitFor(async () => expect((await storedIds()).filter((id) => id.startsWith(b.id))).toHaveLength(2), {
+        timeout: 30_000,
+        interval: 200,
+      });
+      // A few polls more: the copy must not reach the listeners a second time.
+      await wait(1_000);
+      expect(got.map((e) => e.id).sort()).toEqual([a.id, b.id].sort());
+      const ids = await storedIds();
       expect(ids.filter((id) => id.startsWith(b.id))).toHaveLength(2);
       expect(ids.filter((id) => id.startsWith(a.id))).toHaveLength(1);
       // A resume by id lists each event once.
