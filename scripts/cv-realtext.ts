@@ -1,6 +1,7 @@
 /**
  * npm run -s cv:realtext -- [--folds 5] [--seed N] [--real-weight W] [--c C] [--calibrate-real]
- *                           [--features '<json>'] [--vector-weight W [--vector-idf]] [--errors <file.jsonl>] [--test]
+ *                           [--bias-real] [--features '<json>'] [--vector-weight W [--vector-idf]] [--errors <file.jsonl>]
+ *                           [--dump <file.jsonl>] [--test]
  *
  * A fast harness for choosing classifier changes without looking at the realtext_dev test rows:
  * the topic head alone is trained like the shipped model's (corpus, data/acts, data/references and
@@ -8,7 +9,10 @@
  * TRAINING rows held out (training row j is in fold j % k), and scored on that fold. Prints topic
  * accuracy (all and by language) and precision / coverage of the rows not sent to review, summed
  * over folds; `--vector-weight W` adds the pretrained word-vector block at weight W (needs
- * WORD_VECTORS_PATH; default none, as the shipped model); `--errors` writes the held-out mistakes for error analysis. `--test` instead trains on
+ * WORD_VECTORS_PATH; default none, as the shipped model); `--bias-real` refits the topic head's per-label bias
+ * on the real rows' out-of-fold scores (the combination and the review threshold stay fitted on all rows);
+ * `--errors` writes the held-out mistakes for error analysis, `--dump` every held-out row's scores
+ * (ensemble, SVM alone, keywords alone) for studying confidence and review rules. `--test` instead trains on
  * every training row and scores the 132 test rows once (to confirm a choice, not to make one).
  * Skips with a message when ../shared is absent. Last stdout line: JSON.
  */
@@ -39,10 +43,12 @@ runCli(async () => {
     'real-weight': { type: 'string' },
     c: { type: 'string', default: '1' },
     'calibrate-real': { type: 'boolean', default: false },
+    'bias-real': { type: 'boolean', default: false },
     features: { type: 'string' },
     'vector-weight': { type: 'string' },
     'vector-idf': { type: 'boolean', default: false },
     errors: { type: 'string' },
+    dump: { type: 'string' },
     test: { type: 'boolean', default: false },
   });
   const k = Number(values.folds);
@@ -73,10 +79,15 @@ runCli(async () => {
     name: HEAD_TOPIC,
     labels: taxonomy.topics.map((t) => t.id),
     // As trainDemandModel: without --calibrate-real the topic head calibrates and picks its threshold on all rows.
-    options: { calibrateOnThresholdRows: values['calibrate-real'], realCalibration: values['calibrate-real'] },
+    options: {
+      calibrateOnThresholdRows: values['calibrate-real'],
+      realCalibration: values['calibrate-real'] || values['bias-real'],
+      ...(values['bias-real'] ? { biasOnThresholdRows: true, thresholdOnThresholdRows: values['calibrate-real'] } : {}),
+    },
   };
   const tally: Tally = { rows: 0, correct: 0, kept: 0, keptCorrect: 0, scored: [], byLang: {} };
   const errors: object[] = [];
+  const dump: object[] | null = values.dump ? [] : null;
   const rounds = values.test ? [{ train: realtext.train, held: realtext.test }] : Array.from({ length: k }, (_, f) => ({
     train: realtext.train.filter((_, j) => j % k !== f),
     held: realtext.train.filter((_, j) => j % k === f),
@@ -86,13 +97,14 @@ runCli(async () => {
     const rows: CorpusRow[] = [...base, ...round.train.map(realtextToCorpusRow)];
     const artifact = trainPipeline(corpusToExamples(rows), [spec], deps, opts);
     const pipeline = Pipeline.load(artifact, deps, { maxLength: Number.MAX_SAFE_INTEGER });
-    for (const r of round.held) score(pipeline, r, tally, errors);
+    for (const r of round.held) score(pipeline, r, tally, errors, dump);
     process.stderr.write(`fold ${f + 1}/${rounds.length}: ${pct(tally.correct / tally.rows)} so far (${Math.round((performance.now() - t0) / 1000)} s)\n`);
   }
+  if (values.dump && dump) writeFileSync(values.dump, dump.map((e) => JSON.stringify(e)).join('\n') + '\n');
   if (values.errors) writeFileSync(values.errors, errors.map((e) => JSON.stringify(e)).join('\n') + '\n');
   printJson({
     mode: values.test ? 'test rows' : `${k}-fold on training rows`,
-    options: { realWeight: opts.realWeight ?? 'default', C: Number(values.c), calibrateReal: values['calibrate-real'], features: opts.features ?? 'default', vectors: deps.vectors ? `${deps.vectors.name} (${deps.vectors.size} words)` : 'not installed' },
+    options: { realWeight: opts.realWeight ?? 'default', C: Number(values.c), calibrateReal: values['calibrate-real'], biasReal: values['bias-real'], features: opts.features ?? 'default', vectors: deps.vectors ? `${deps.vectors.name} (${deps.vectors.size} words)` : 'not installed' },
     rows: tally.rows,
     topic: pct(tally.correct / tally.rows),
     precisionNotReviewed: pct(tally.keptCorrect / tally.kept),
@@ -103,9 +115,16 @@ runCli(async () => {
   });
 });
 
-function score(pipeline: Pipeline, r: RealtextRow, tally: Tally, errors: object[]): void {
+function score(pipeline: Pipeline, r: RealtextRow, tally: Tally, errors: object[], dump: object[] | null): void {
   if (r.spam || r.topic === null) return;
-  const res = pipeline.scoreHead(pipeline.analyze(r.text), HEAD_TOPIC, 'ensemble', undefined, false);
+  const a = pipeline.analyze(r.text);
+  const res = pipeline.scoreHead(a, HEAD_TOPIC, 'ensemble', undefined, false);
+  if (dump) {
+    const svm = pipeline.scoreHead(a, HEAD_TOPIC, 'svm', undefined, false);
+    const kw = pipeline.scoreHead(a, HEAD_TOPIC, 'keyword', undefined, false);
+    const round3 = (x: number) => Math.round(x * 1000) / 1000;
+    dump.push({ gold: r.topic, got: res.label, confidence: round3(res.confidence), second: round3(res.ranked[1]?.score ?? 0), svm: svm.label, svmConfidence: round3(svm.confidence), keyword: kw.label, keywordConfidence: round3(kw.confidence), uncertain: res.uncertain, lang: r.lang, chars: [...r.text].length, source: r.source });
+  }
   const ok = res.label === r.topic;
   tally.rows++;
   if (ok) tally.correct++;

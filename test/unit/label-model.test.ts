@@ -91,3 +91,33 @@ describe('ensemble calibration', () => {
     expect(() => new LabelModel({ ...data, ensemble: { ...data.ensemble, bias: [0, Number.NaN] } })).toThrow(ModelFormatError);
   });
 });
+
+describe('label bias refitted on the threshold rows (biasOnThresholdRows)', () => {
+  // 120 rows (each toy row with six endings) so that 100 can be marked as real; the marked rows
+  // hold all 60 returns rows but only 40 delivery rows: a label mix unlike the whole set's.
+  const endings = ['', '。', '啊', '呢', '吧', '呀'];
+  const big = endings.flatMap((e) => rows.map(([t, l]) => [t + e, l] as [string, string]));
+  const bigDocs = big.map(([t]) => analyze(t, deps).doc);
+  const bigLabels = big.map(([, l]) => l);
+  const bigSpace = FeatureSpace.fit(bigDocs, { charNgramMin: 1, charNgramMax: 2, minDf: 1, wordWeight: 1, charWeight: 1, signalWeight: 1 });
+  const bigX = toCsr(bigDocs.map((d) => bigSpace.vectorize(d)), bigSpace.size);
+  let deliveries = 0;
+  const marked = bigLabels.map((l) => l === 'returns' || deliveries++ < 40);
+  const train = (extra: { biasOnThresholdRows?: boolean; thresholdOnThresholdRows?: boolean; thresholdRows?: boolean[] }) =>
+    trainLabelModel(bigX, bigDocs.map((d) => d.tokens), bigLabels, ['delivery', 'returns'], { seed: 5, folds: 2, cGrid: [1], thresholdRows: marked, ...extra });
+
+  it('moves only the bias, towards the marked rows\' label mix', () => {
+    const plain = train({});
+    const refit = train({ biasOnThresholdRows: true });
+    expect(refit.ensemble.keywordWeight).toBe(plain.ensemble.keywordWeight);
+    expect(refit.ensemble.temperature).toBe(plain.ensemble.temperature);
+    expect(refit.svm.weights).toBe(plain.svm.weights);
+    const lean = (b: number[] | undefined) => b![1] - b![0];
+    expect(lean(refit.ensemble.bias)).toBeGreaterThan(lean(plain.ensemble.bias));
+  });
+
+  it('changes nothing with fewer than MIN_THRESHOLD_ROWS marked rows', () => {
+    const few = bigLabels.map((_, i) => i < 50);
+    expect(JSON.stringify(train({ biasOnThresholdRows: true, thresholdRows: few }))).toBe(JSON.stringify(train({ thresholdRows: few })));
+  });
+});
