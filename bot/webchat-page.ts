@@ -165,6 +165,10 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
+/**
+ * The chat page in `lang`: the page's own markup and style around the Web Chat host, then the client
+ * script (its parts below) inside one function scope, with the page's texts as `config`.
+ */
 function renderPage(lang: PageLang, customTitle: string | undefined, nonce: string): string {
   const t = TEXTS[lang];
   const title = escapeHtml(customTitle ?? t.title);
@@ -177,7 +181,40 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
 <title>${title}</title>
 <link rel="icon" href="data:,">
 <style>
-  html, body { height: 100%; margin: 0; }
+${PAGE_STYLE}
+</style>
+</head>
+<body>
+<header>
+  <h1>${title}</h1>
+  <a href="${t.other.href}" lang="${t.other.lang}">${t.other.label}</a>
+</header>
+<p class="intro">${escapeHtml(t.intro)}</p>
+<main class="chat" aria-label="${title}">
+  <p id="webchat-status" role="status">${escapeHtml(t.connecting)}</p>
+  <p id="webchat-pending" role="status" aria-live="polite" hidden></p>
+  <div id="webchat" data-testid="webchat"></div>
+</main>
+<noscript><p>${lang === 'en' ? 'This page needs JavaScript.' : lang === 'zh-Hant' ? '此頁面需要啟用 JavaScript。' : '此页面需要启用 JavaScript。'}</p></noscript>
+<script src="/static/webchat.js"></script>
+<script nonce="${nonce}">
+${RESEND_SCRIPT}
+(function () {
+  var config = ${scriptJson(config)};
+${STORAGE_SCRIPT}
+
+${UNSENT_SCRIPT}
+
+${CONNECT_SCRIPT}
+})();
+</script>
+</body>
+</html>
+`;
+}
+
+/** The page's CSS (plain, no external fonts). */
+const PAGE_STYLE = `  html, body { height: 100%; margin: 0; }
   body {
     display: flex; flex-direction: column; background: #f2f4f7; color: #1f2328;
     font-family: system-ui, -apple-system, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "Segoe UI", sans-serif;
@@ -200,27 +237,13 @@ function renderPage(lang: PageLang, customTitle: string | undefined, nonce: stri
   #webchat-status[hidden] { display: none; }
   #webchat-pending { margin: 0; padding: 0.5rem 1rem; font-size: 0.9rem; background: #fff4e5; color: #7a4100; border-bottom: 1px solid #f0d3a8; }
   #webchat-pending[hidden] { display: none; }
-  @media (max-width: 760px) { .chat { margin: 0; border-radius: 0; border-left: 0; border-right: 0; } }
-</style>
-</head>
-<body>
-<header>
-  <h1>${title}</h1>
-  <a href="${t.other.href}" lang="${t.other.lang}">${t.other.label}</a>
-</header>
-<p class="intro">${escapeHtml(t.intro)}</p>
-<main class="chat" aria-label="${title}">
-  <p id="webchat-status" role="status">${escapeHtml(t.connecting)}</p>
-  <p id="webchat-pending" role="status" aria-live="polite" hidden></p>
-  <div id="webchat" data-testid="webchat"></div>
-</main>
-<noscript><p>${lang === 'en' ? 'This page needs JavaScript.' : lang === 'zh-Hant' ? '此頁面需要啟用 JavaScript。' : '此页面需要启用 JavaScript。'}</p></noscript>
-<script src="/static/webchat.js"></script>
-<script nonce="${nonce}">
-${RESEND_SCRIPT}
-(function () {
-  var config = ${scriptJson(config)};
-  var status = document.getElementById('webchat-status');
+  @media (max-width: 760px) { .chat { margin: 0; border-radius: 0; border-left: 0; border-right: 0; } }`;
+
+/**
+ * Client script, part 1 (it runs with `config` in scope): the customer key and conversation id kept in
+ * localStorage, and the failure line.
+ */
+const STORAGE_SCRIPT = `  var status = document.getElementById('webchat-status');
   // The server-signed customer key: presenting it again keeps the same user id (returning customer).
   var KEY = 'demand-desk.webchat.customerKey';
   // The conversation of this page's language: resumed after a reload while it is open, so replies
@@ -254,9 +277,13 @@ ${RESEND_SCRIPT}
     status.className = 'error';
     status.hidden = false;
     if (window.console) console.error(err);
-  }
+  }`;
 
-  // A message the server could not take (503 while its database is down) stays in this page and is
+/**
+ * Client script, part 2: messages the server could not take are queued (webchat-resend.ts), kept in
+ * localStorage per customer, sent again until accepted, and the customer is told meanwhile.
+ */
+const UNSENT_SCRIPT = `  // A message the server could not take (503 while its database is down) stays in this page and is
   // sent again, the same activity (same clientActivityID), until accepted; the customer is told.
   var pendingNote = document.getElementById('webchat-pending');
   function showPending(n) {
@@ -340,9 +367,13 @@ ${RESEND_SCRIPT}
     };
     // Left waiting by an earlier visit (reload, closed tab): sent again, the very same activities.
     for (var i = 0; i < restored.length; i++) resender.send(restored[i].activity, restored[i].since).then(function () {}, function () {});
-  }
+  }`;
 
-  if (!window.WebChat) { fail(new Error('Web Chat did not load')); return; }
+/**
+ * Client script, part 3: gets a token and starts the conversation (waiting out an unavailable
+ * service), then renders Web Chat on this server's Direct Line.
+ */
+const CONNECT_SCRIPT = `  if (!window.WebChat) { fail(new Error('Web Chat did not load')); return; }
   var headers = { Accept: 'application/json' };
   var key = storedKey();
   if (key) headers['X-Customer-Key'] = key;
@@ -394,10 +425,4 @@ ${RESEND_SCRIPT}
       }, document.getElementById('webchat'));
       status.hidden = true;
     })
-    .catch(fail);
-})();
-</script>
-</body>
-</html>
-`;
-}
+    .catch(fail);`;

@@ -15,7 +15,7 @@
  * started − stored, duplicates), and how many replies were untruthful (an apology claiming nothing
  * was lost, or an apology in the same turn as a ticket number). The last line is JSON with --json.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { openSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
@@ -84,12 +84,7 @@ runCli(async () => {
   const dir = tmp.path;
   const port = await freePort();
   const connector = await startConnector();
-  const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
-  const server = spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: values['server-log'] ? 'warn' : 'error', RATE_LIMIT_PER_10S: '1000', MONGODB_URI: '' },
-    // --server-log FILE keeps the server's log (JSON lines) for a post-mortem.
-    stdio: ['ignore', values['server-log'] ? openSync(values['server-log'], 'w') : 'ignore', 'inherit'],
-  });
+  const server = startServer(port, dir, values['server-log']);
   // Interrupted: the server (and its embedded database) stops first, then the folder goes.
   tmp.onInterrupt(() => stopChild(server));
   const base = `http://127.0.0.1:${port}`;
@@ -97,93 +92,17 @@ runCli(async () => {
   const tags: string[] = [];
   try {
     await waitReady(base, 60_000);
-    // Warm-up: keep the complaints the model confirms at once (a demand must be able to finish).
-    const usable: string[] = [];
-    for (const text of COMPLAINTS) {
-      const conv = `warm-${randomUUID()}`;
-      const first = (await say(base, connector, conv, 'warm-up', text)).join('\n');
-      if (/对吗/.test(first)) usable.push(text);
-      await say(base, connector, conv, 'warm-up', '取消');
-    }
-    if (usable.length === 0) throw new Error('the model confirmed none of the benchmark complaints at once');
+    const usable = await usableComplaints(base, connector);
 
     const end = Date.now() + seconds * 1000;
     const recoveries: number[] = [];
     const t0 = Date.now();
-    const killer = (async () => {
-      for (let k = 1; k <= kills; k++) {
-        await sleepUntil(t0 + (k * seconds * 1000) / (kills + 1), end);
-        const restartsBefore = await restarts(base);
-        const pid = databasePid(server.pid!);
-        if (pid === undefined) throw new Error('no database process under the server');
-        process.kill(pid, 'SIGKILL');
-        let killedAt = Date.now();
-        let extraKills = 0;
-        let lastKillAt = killedAt;
-        while (Date.now() - killedAt < outageMs) {
-          const again = databasePid(server.pid!);
-          if (again !== undefined && again !== pid) {
-            try {
-              process.kill(again, 'SIGKILL');
-              extraKills++;
-              lastKillAt = Date.now();
-            } catch {
-              // it died by itself in between
-            }
-          }
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        // Recovery counts from the last kill: the database is on its own from then on.
-        killedAt = lastKillAt;
-        process.stderr.write(`killed the database (pid ${pid}) at ${Math.round((killedAt - t0) / 1000)} s, then sent ${extraKills} more kills in ${outageMs} ms\n`);
-        // Back = ready, after a restart (not merely a ping that raced the kill).
-        while ((await restarts(base)) <= restartsBefore || !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) {
-          if (Date.now() - killedAt > 60_000) throw new Error('the database was not back within 60 s');
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        recoveries.push(Date.now() - killedAt);
-      }
-    })();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: customers }, async (_, c) => {
-        while (Date.now() < end) {
-          const k = next++;
-          const tag = `（订单尾号${String(k).padStart(5, '0')}）`;
-          tags.push(tag);
-          counts.started++;
-          try {
-            await demand(base, connector, `${usable[k % usable.length]}${tag}`, `customer-${c}-${k}`, counts);
-          } catch (err) {
-            counts.errors++;
-            if (counts.errorSamples.length < 5) counts.errorSamples.push((err as Error).message);
-          }
-        }
-      }),
-    );
+    const killer = killDatabase(base, server, { t0, end, seconds, kills, outageMs }, recoveries);
+    await runCustomers(base, connector, { usable, customers, end }, counts, tags);
     await killer;
 
-    // The outbox (and the held messages) are replayed by the server's background job (every 5 s) once the database is back.
-    const drainedBy = Date.now() + 60_000;
-    let pending = -1;
-    while (Date.now() < drainedBy) {
-      pending = await fetch(`${base}/readyz`).then((r) => r.json() as Promise<{ outboxPending: number; heldPending?: number }>).then((b) => b.outboxPending + (b.heldPending ?? 0), () => -1);
-      if (pending === 0) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const { uri } = JSON.parse(readFileSync(join(dir, 'db', 'server.json'), 'utf8')) as { uri: string };
-    const client = new MongoClient(uri);
-    const stored = new Map<string, number>();
-    try {
-      await client.connect();
-      const docs = await client.db('demand_desk').collection('tickets').find({}, { projection: { 'text.original': 1 } }).toArray();
-      for (const d of docs) {
-        const tag = /（订单尾号\d{5}）/.exec(String((d.text as { original?: string })?.original ?? ''))?.[0];
-        if (tag) stored.set(tag, (stored.get(tag) ?? 0) + 1);
-      }
-    } finally {
-      await client.close();
-    }
+    const pending = await waitForReplay(base);
+    const stored = await storedTags(dir);
     const lost = tags.filter((t) => !stored.has(t)).length;
     const duplicates = [...stored.values()].filter((n) => n > 1).length;
     const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : null);
@@ -220,6 +139,124 @@ runCli(async () => {
     tmp.remove();
   }
 });
+
+/** Starts the server as its own process on an embedded, supervised database in `dir`. */
+function startServer(port: number, dir: string, serverLog: string | undefined): ChildProcess {
+  const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
+  return spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: serverLog ? 'warn' : 'error', RATE_LIMIT_PER_10S: '1000', MONGODB_URI: '' },
+    // --server-log FILE keeps the server's log (JSON lines) for a post-mortem.
+    stdio: ['ignore', serverLog ? openSync(serverLog, 'w') : 'ignore', 'inherit'],
+  });
+}
+
+/** Warm-up: keep the complaints the model confirms at once (a demand must be able to finish). */
+async function usableComplaints(base: string, connector: Connector): Promise<string[]> {
+  const usable: string[] = [];
+  for (const text of COMPLAINTS) {
+    const conv = `warm-${randomUUID()}`;
+    const first = (await say(base, connector, conv, 'warm-up', text)).join('\n');
+    if (/对吗/.test(first)) usable.push(text);
+    await say(base, connector, conv, 'warm-up', '取消');
+  }
+  if (usable.length === 0) throw new Error('the model confirmed none of the benchmark complaints at once');
+  return usable;
+}
+
+/**
+ * Kills the database `kills` times, evenly spread over the run (with `outageMs`, every restarted one
+ * too for that long), and records in `recoveries` how long each took to be ready again.
+ */
+async function killDatabase(base: string, server: ChildProcess, plan: { t0: number; end: number; seconds: number; kills: number; outageMs: number }, recoveries: number[]): Promise<void> {
+  const { t0, end, seconds, kills, outageMs } = plan;
+  for (let k = 1; k <= kills; k++) {
+    await sleepUntil(t0 + (k * seconds * 1000) / (kills + 1), end);
+    const restartsBefore = await restarts(base);
+    const pid = databasePid(server.pid!);
+    if (pid === undefined) throw new Error('no database process under the server');
+    process.kill(pid, 'SIGKILL');
+    let killedAt = Date.now();
+    let extraKills = 0;
+    let lastKillAt = killedAt;
+    while (Date.now() - killedAt < outageMs) {
+      const again = databasePid(server.pid!);
+      if (again !== undefined && again !== pid) {
+        try {
+          process.kill(again, 'SIGKILL');
+          extraKills++;
+          lastKillAt = Date.now();
+        } catch {
+          // it died by itself in between
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Recovery counts from the last kill: the database is on its own from then on.
+    killedAt = lastKillAt;
+    process.stderr.write(`killed the database (pid ${pid}) at ${Math.round((killedAt - t0) / 1000)} s, then sent ${extraKills} more kills in ${outageMs} ms\n`);
+    // Back = ready, after a restart (not merely a ping that raced the kill).
+    while ((await restarts(base)) <= restartsBefore || !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) {
+      if (Date.now() - killedAt > 60_000) throw new Error('the database was not back within 60 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    recoveries.push(Date.now() - killedAt);
+  }
+}
+
+/** `customers` at once, each filing one demand after another until `end`; every demand's tag goes in `tags`. */
+async function runCustomers(base: string, connector: Connector, load: { usable: string[]; customers: number; end: number }, counts: Counts, tags: string[]): Promise<void> {
+  const { usable, end } = load;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: load.customers }, async (_, c) => {
+      while (Date.now() < end) {
+        const k = next++;
+        const tag = `（订单尾号${String(k).padStart(5, '0')}）`;
+        tags.push(tag);
+        counts.started++;
+        try {
+          await demand(base, connector, `${usable[k % usable.length]}${tag}`, `customer-${c}-${k}`, counts);
+        } catch (err) {
+          counts.errors++;
+          if (counts.errorSamples.length < 5) counts.errorSamples.push((err as Error).message);
+        }
+      }
+    }),
+  );
+}
+
+/**
+ * Waits (up to 60 s) until the outbox and the held messages are replayed, which the server's
+ * background job does every 5 s once the database is back; returns what is still pending (-1: unknown).
+ */
+async function waitForReplay(base: string): Promise<number> {
+  const drainedBy = Date.now() + 60_000;
+  let pending = -1;
+  while (Date.now() < drainedBy) {
+    pending = await fetch(`${base}/readyz`).then((r) => r.json() as Promise<{ outboxPending: number; heldPending?: number }>).then((b) => b.outboxPending + (b.heldPending ?? 0), () => -1);
+    if (pending === 0) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return pending;
+}
+
+/** How many tickets the database holds per demand tag. */
+async function storedTags(dir: string): Promise<Map<string, number>> {
+  const { uri } = JSON.parse(readFileSync(join(dir, 'db', 'server.json'), 'utf8')) as { uri: string };
+  const client = new MongoClient(uri);
+  const stored = new Map<string, number>();
+  try {
+    await client.connect();
+    const docs = await client.db('demand_desk').collection('tickets').find({}, { projection: { 'text.original': 1 } }).toArray();
+    for (const d of docs) {
+      const tag = /（订单尾号\d{5}）/.exec(String((d.text as { original?: string })?.original ?? ''))?.[0];
+      if (tag) stored.set(tag, (stored.get(tag) ?? 0) + 1);
+    }
+  } finally {
+    await client.close();
+  }
+  return stored;
+}
 
 /** One demand, to the end: complaint → "对" → "跳过", each re-sent while the bot asks for that. */
 async function demand(base: string, connector: Connector, text: string, user: string, counts: Counts): Promise<void> {

@@ -15,7 +15,7 @@
  * picture missing in the database) and duplicated (an extra answer, ticket or picture). A single
  * user's run before the load is the same-run reference. The last line is JSON with --json.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 import { join } from 'node:path';
@@ -71,8 +71,41 @@ runCli(async () => {
   const peer = new WeChatPeer(SETTINGS);
   const apiBase = await peer.start();
   const port = await freePort();
+  const server = startServer(port, dir, apiBase);
+  // Interrupted: the server (and its embedded database) stops first, then the folder goes.
+  tmp.onInterrupt(() => stopChild(server));
+  const base = `http://127.0.0.1:${port}`;
+  peer.pushTo(base);
+  try {
+    await waitReady(base, 90_000);
+    const load: Load = { peer, usable: await usableComplaints(peer), retryEvery, pushSeq: 0 };
+
+    process.stderr.write(`reference: 1 user x ${MESSAGES_PER_USER} messages\n`);
+    const reference = await runUser(load, 'oReference000000000000000000', 99_999);
+    process.stderr.write(`load: ${users} users x ${MESSAGES_PER_USER} messages at once\n`);
+    const started = Date.now();
+    const runs = await Promise.all(Array.from({ length: users }, (_, i) => runUser(load, `oBench${String(i).padStart(22, '0')}`, i)));
+    const wallMs = Date.now() - started;
+    // Answers still on their way through the customer-service API.
+    await new Promise((r) => setTimeout(r, 2000));
+
+    const { lost, duplicated } = lostAndDuplicated(runs, peer, await storedPerTag(dir));
+    const result = summary(runs, reference, { users, lost, duplicated, tokenRequests: peer.tokenRequests.stable, wallMs });
+    process.stdout.write(`| measure | value |\n|---|---|\n${Object.entries(result).map(([k, v]) => `| ${k} | ${Array.isArray(v) ? v.join('; ') : v} |`).join('\n')}\n`);
+    if (values.json) printJson(result);
+    if (lost || duplicated || result.over4500Ms || result.wrongAnswers) process.exitCode = 1;
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    await peer.stop();
+    tmp.remove();
+  }
+});
+
+/** Starts the server as its own process on the embedded database in `dir`, its WeChat channel pointed at the stand-in. */
+function startServer(port: number, dir: string, apiBase: string): ChildProcess {
   const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
-  const server = spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
+  return spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
     env: {
       ...process.env,
       PORT: String(port),
@@ -90,126 +123,127 @@ runCli(async () => {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  // Interrupted: the server (and its embedded database) stops first, then the folder goes.
-  tmp.onInterrupt(() => stopChild(server));
-  const base = `http://127.0.0.1:${port}`;
-  peer.pushTo(base);
-  let pushSeq = 0;
-  try {
-    await waitReady(base, 90_000);
-    const usable: string[] = [];
-    for (const [i, text] of COMPLAINTS.entries()) {
-      const r = await peer.push(`oWarmUp${String(i).padStart(21, '0')}`, { type: 'text', content: text });
-      if (/对吗/.test(r.reply ?? '')) usable.push(text);
-    }
-    if (usable.length === 0) throw new Error('the model confirmed none of the benchmark complaints at once');
+}
 
-    /** One user's five messages; every `retryEvery`-th push of the run is retried. */
-    const runUser = async (openid: string, k: number): Promise<UserRun> => {
-      const run: UserRun = { openid, tag: `（订单尾号${String(k).padStart(5, '0')}）`, latencies: [], passive: 0, late: 0, retries: 0, retryAnswered: 0, wrong: [], number: null };
-      const step = async (m: PushMessage, expect: (reply: string) => boolean) => {
-        const sentBefore = peer.sentTo(openid).length;
-        const result = await peer.push(openid, m);
-        run.latencies.push(result.ms);
-        let reply: string;
-        if (result.reply !== null) {
-          run.passive++;
-          reply = result.reply;
-        } else if (result.status === 200 && result.body === 'success') {
-          run.late++;
-          // The answer follows through the customer-service API.
-          reply = (await peer.nextSentAfter(openid, sentBefore))?.content ?? '';
-        } else {
-          reply = `HTTP ${result.status} ${result.body.slice(0, 100)}`;
-        }
-        if (!expect(reply)) run.wrong.push(reply.slice(0, 120));
-        if (retryEvery > 0 && ++pushSeq % retryEvery === 0) {
-          run.retries++;
-          const again = await peer.push(openid, m, { msgId: result.msgId });
-          if (again.reply !== null || again.body !== 'success') run.retryAnswered++;
-        }
-        return reply;
-      };
-      const complaint = `${usable[k % usable.length]}${run.tag}`;
-      await step({ type: 'text', content: complaint }, (r) => /对吗/.test(r));
-      await step({ type: 'text', content: '对' }, (r) => /手机号或邮箱/.test(r));
-      const created = await step({ type: 'text', content: '跳过' }, (r) => NUMBER.test(r));
-      run.number = NUMBER.exec(created)?.[0] ?? null;
-      await step({ type: 'image', picUrl: `http://mmbiz.qpic.cn/mmbiz_jpg/bench/${k}`, mediaId: `bench-media-${k}` }, (r) => run.number !== null && r === texts('zh-Hans').mediaAdded(run.number));
-      // After filing, a thank-you is a follow-up: it lands on the ticket and the bot says so.
-      await step({ type: 'voice', recognition: '谢谢' }, (r) => run.number !== null && r === texts('zh-Hans').followupThanks(run.number));
-      return run;
-    };
-
-    process.stderr.write(`reference: 1 user x ${MESSAGES_PER_USER} messages\n`);
-    const reference = await runUser('oReference000000000000000000', 99_999);
-    process.stderr.write(`load: ${users} users x ${MESSAGES_PER_USER} messages at once\n`);
-    const started = Date.now();
-    const runs = await Promise.all(Array.from({ length: users }, (_, i) => runUser(`oBench${String(i).padStart(22, '0')}`, i)));
-    const wallMs = Date.now() - started;
-    // Answers still on their way through the customer-service API.
-    await new Promise((r) => setTimeout(r, 2000));
-
-    const { uri } = JSON.parse(readFileSync(join(dir, 'db', 'server.json'), 'utf8')) as { uri: string };
-    const client = new MongoClient(uri);
-    const perTag = new Map<string, { tickets: number; pictures: number }>();
-    try {
-      await client.connect();
-      const docs = await client.db('demand_desk').collection('tickets').find({ 'customer.channelId': 'wechat' }, { projection: { 'text.original': 1, messages: 1 } }).toArray();
-      for (const d of docs) {
-        const tag = /（订单尾号\d{5}）/.exec(String((d.text as { original?: string })?.original ?? ''))?.[0];
-        if (!tag) continue;
-        const e = perTag.get(tag) ?? { tickets: 0, pictures: 0 };
-        e.tickets++;
-        e.pictures += ((d.messages as { attachments?: unknown[] }[] | undefined) ?? []).reduce((n, m) => n + (m.attachments?.length ?? 0), 0);
-        perTag.set(tag, e);
-      }
-    } finally {
-      await client.close();
-    }
-
-    let lost = 0;
-    let duplicated = 0;
-    for (const r of runs) {
-      const answers = r.passive + peer.sentTo(r.openid).length;
-      lost += Math.max(0, MESSAGES_PER_USER - answers);
-      duplicated += Math.max(0, answers - MESSAGES_PER_USER) + r.retryAnswered;
-      const stored = perTag.get(r.tag) ?? { tickets: 0, pictures: 0 };
-      lost += (stored.tickets === 0 ? 1 : 0) + (stored.pictures === 0 ? 1 : 0);
-      duplicated += Math.max(0, stored.tickets - 1) + Math.max(0, stored.pictures - 1);
-    }
-    const all = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
-    const pct = (xs: number[], p: number) => Math.round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]);
-    const ref = [...reference.latencies].sort((a, b) => a - b);
-    const result = {
-      users,
-      messagesPerUser: MESSAGES_PER_USER,
-      pushes: all.length,
-      retriedPushes: runs.reduce((n, r) => n + r.retries, 0),
-      referenceMedianMs: pct(ref, 0.5),
-      referenceMaxMs: Math.round(ref.at(-1)!),
-      medianMs: pct(all, 0.5),
-      p95Ms: pct(all, 0.95),
-      maxMs: Math.round(all.at(-1)!),
-      over4500Ms: all.filter((ms) => ms > 4500).length,
-      passiveReplies: runs.reduce((n, r) => n + r.passive, 0),
-      laterThroughApi: runs.reduce((n, r) => n + r.late, 0),
-      lost,
-      duplicated,
-      wrongAnswers: runs.reduce((n, r) => n + r.wrong.length, 0),
-      wrongSamples: runs.flatMap((r) => r.wrong).slice(0, 3),
-      tokenRequests: peer.tokenRequests.stable,
-      wallSeconds: Math.round(wallMs / 100) / 10,
-    };
-    process.stdout.write(`| measure | value |\n|---|---|\n${Object.entries(result).map(([k, v]) => `| ${k} | ${Array.isArray(v) ? v.join('; ') : v} |`).join('\n')}\n`);
-    if (values.json) printJson(result);
-    if (lost || duplicated || result.over4500Ms || result.wrongAnswers) process.exitCode = 1;
-  } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-    await peer.stop();
-    tmp.remove();
+/** The complaints the serving model confirms at once (warm-up pushes); at least one is needed. */
+async function usableComplaints(peer: WeChatPeer): Promise<string[]> {
+  const usable: string[] = [];
+  for (const [i, text] of COMPLAINTS.entries()) {
+    const r = await peer.push(`oWarmUp${String(i).padStart(21, '0')}`, { type: 'text', content: text });
+    if (/对吗/.test(r.reply ?? '')) usable.push(text);
   }
-});
+  if (usable.length === 0) throw new Error('the model confirmed none of the benchmark complaints at once');
+  return usable;
+}
+
+/** What every user's run shares: the stand-in, the complaints, and the push count that picks retries. */
+interface Load {
+  peer: WeChatPeer;
+  usable: string[];
+  retryEvery: number;
+  pushSeq: number;
+}
+
+/** One user's five messages; every `retryEvery`-th push of the run is retried. */
+async function runUser(load: Load, openid: string, k: number): Promise<UserRun> {
+  const { peer, usable, retryEvery } = load;
+  const run: UserRun = { openid, tag: `（订单尾号${String(k).padStart(5, '0')}）`, latencies: [], passive: 0, late: 0, retries: 0, retryAnswered: 0, wrong: [], number: null };
+  const step = async (m: PushMessage, expect: (reply: string) => boolean) => {
+    const sentBefore = peer.sentTo(openid).length;
+    const result = await peer.push(openid, m);
+    run.latencies.push(result.ms);
+    let reply: string;
+    if (result.reply !== null) {
+      run.passive++;
+      reply = result.reply;
+    } else if (result.status === 200 && result.body === 'success') {
+      run.late++;
+      // The answer follows through the customer-service API.
+      reply = (await peer.nextSentAfter(openid, sentBefore))?.content ?? '';
+    } else {
+      reply = `HTTP ${result.status} ${result.body.slice(0, 100)}`;
+    }
+    if (!expect(reply)) run.wrong.push(reply.slice(0, 120));
+    if (retryEvery > 0 && ++load.pushSeq % retryEvery === 0) {
+      run.retries++;
+      const again = await peer.push(openid, m, { msgId: result.msgId });
+      if (again.reply !== null || again.body !== 'success') run.retryAnswered++;
+    }
+    return reply;
+  };
+  const complaint = `${usable[k % usable.length]}${run.tag}`;
+  await step({ type: 'text', content: complaint }, (r) => /对吗/.test(r));
+  await step({ type: 'text', content: '对' }, (r) => /手机号或邮箱/.test(r));
+  const created = await step({ type: 'text', content: '跳过' }, (r) => NUMBER.test(r));
+  run.number = NUMBER.exec(created)?.[0] ?? null;
+  await step({ type: 'image', picUrl: `http://mmbiz.qpic.cn/mmbiz_jpg/bench/${k}`, mediaId: `bench-media-${k}` }, (r) => run.number !== null && r === texts('zh-Hans').mediaAdded(run.number));
+  // After filing, a thank-you is a follow-up: it lands on the ticket and the bot says so.
+  await step({ type: 'voice', recognition: '谢谢' }, (r) => run.number !== null && r === texts('zh-Hans').followupThanks(run.number));
+  return run;
+}
+
+/** Tickets and pictures stored per user (by the tag in the complaint), read from the server's database. */
+async function storedPerTag(dir: string): Promise<Map<string, { tickets: number; pictures: number }>> {
+  const { uri } = JSON.parse(readFileSync(join(dir, 'db', 'server.json'), 'utf8')) as { uri: string };
+  const client = new MongoClient(uri);
+  const perTag = new Map<string, { tickets: number; pictures: number }>();
+  try {
+    await client.connect();
+    const docs = await client.db('demand_desk').collection('tickets').find({ 'customer.channelId': 'wechat' }, { projection: { 'text.original': 1, messages: 1 } }).toArray();
+    for (const d of docs) {
+      const tag = /（订单尾号\d{5}）/.exec(String((d.text as { original?: string })?.original ?? ''))?.[0];
+      if (!tag) continue;
+      const e = perTag.get(tag) ?? { tickets: 0, pictures: 0 };
+      e.tickets++;
+      e.pictures += ((d.messages as { attachments?: unknown[] }[] | undefined) ?? []).reduce((n, m) => n + (m.attachments?.length ?? 0), 0);
+      perTag.set(tag, e);
+    }
+  } finally {
+    await client.close();
+  }
+  return perTag;
+}
+
+/** Lost: an answer, the ticket or the picture missing; duplicated: an extra answer (or an answered retry), ticket or picture. */
+function lostAndDuplicated(runs: UserRun[], peer: WeChatPeer, perTag: Map<string, { tickets: number; pictures: number }>): { lost: number; duplicated: number } {
+  let lost = 0;
+  let duplicated = 0;
+  for (const r of runs) {
+    const answers = r.passive + peer.sentTo(r.openid).length;
+    lost += Math.max(0, MESSAGES_PER_USER - answers);
+    duplicated += Math.max(0, answers - MESSAGES_PER_USER) + r.retryAnswered;
+    const stored = perTag.get(r.tag) ?? { tickets: 0, pictures: 0 };
+    lost += (stored.tickets === 0 ? 1 : 0) + (stored.pictures === 0 ? 1 : 0);
+    duplicated += Math.max(0, stored.tickets - 1) + Math.max(0, stored.pictures - 1);
+  }
+  return { lost, duplicated };
+}
+
+/** The run's figures, in the order they are printed. */
+function summary(runs: UserRun[], reference: UserRun, facts: { users: number; lost: number; duplicated: number; tokenRequests: number; wallMs: number }) {
+  const all = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const pct = (xs: number[], p: number) => Math.round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]);
+  const ref = [...reference.latencies].sort((a, b) => a - b);
+  return {
+    users: facts.users,
+    messagesPerUser: MESSAGES_PER_USER,
+    pushes: all.length,
+    retriedPushes: runs.reduce((n, r) => n + r.retries, 0),
+    referenceMedianMs: pct(ref, 0.5),
+    referenceMaxMs: Math.round(ref.at(-1)!),
+    medianMs: pct(all, 0.5),
+    p95Ms: pct(all, 0.95),
+    maxMs: Math.round(all.at(-1)!),
+    over4500Ms: all.filter((ms) => ms > 4500).length,
+    passiveReplies: runs.reduce((n, r) => n + r.passive, 0),
+    laterThroughApi: runs.reduce((n, r) => n + r.late, 0),
+    lost: facts.lost,
+    duplicated: facts.duplicated,
+    wrongAnswers: runs.reduce((n, r) => n + r.wrong.length, 0),
+    wrongSamples: runs.flatMap((r) => r.wrong).slice(0, 3),
+    tokenRequests: facts.tokenRequests,
+    wallSeconds: Math.round(facts.wallMs / 100) / 10,
+  };
+}
 
 

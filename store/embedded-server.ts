@@ -211,6 +211,17 @@ function describeExit(child: ChildProcess): string {
   return 'no exit status (it could not be spawned)';
 }
 
+/** What every step of running the server needs: the binary and its arguments, where it listens, its log. */
+interface ServerSpec {
+  binary: string;
+  kind: EmbeddedServer['kind'];
+  args: string[];
+  port: number;
+  uri: string;
+  dataDir: string;
+  logger: EmbeddedServerLogger;
+}
+
 /**
  * Starts an embedded MongoDB-compatible server and resolves once it answers `ping`.
  *
@@ -225,172 +236,208 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   const port = opts.port ?? (await findFreePort());
   const uri = `mongodb://127.0.0.1:${port}/`;
   const args = serverArgs(kind, dataDir, port);
+  const server = new Supervisor({ binary, kind, args, port, uri, dataDir, logger }, opts.supervise ?? true);
 
-  let current: Run | undefined;
-
-  const launch = (): Run => {
-    installExitHook();
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const recentOutput: string[] = [];
-    const run: Run = { child, ended: false, exited: Promise.resolve(), recentOutput };
-    run.exited = new Promise<void>((ok) => {
-      const end = () => {
-        run.ended = true;
-        liveChildren.delete(child);
-        ok();
-      };
-      // 'close' (not 'exit'): all output has been read by then, so error messages show the last lines
-      child.once('close', end);
-      // spawn failures (e.g. EACCES) emit 'error' and no 'exit'
-      child.once('error', (error) => {
-        recentOutput.push(`spawn error: ${error.message}`);
-        end();
-      });
-    });
-    liveChildren.add(child);
-    for (const [stream, source] of [
-      ['stdout', child.stdout],
-      ['stderr', child.stderr],
-    ] as const) {
-      if (source === null) continue;
-      createInterface({ input: source, crlfDelay: Infinity }).on('line', (line) => {
-        recentOutput.push(line);
-        if (recentOutput.length > OUTPUT_LINES_KEPT) recentOutput.shift();
-        logger.info({ server: kind, pid: child.pid, port, stream }, line);
-      });
-    }
-    return run;
-  };
-
-  const stopRun = (run: Run): Promise<void> => {
-    run.stopping ??= (async () => {
-      if (run.ended) return;
-      run.child.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const graceful = await Promise.race([
-        run.exited.then(() => true),
-        new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), STOP_GRACE_MS))),
-      ]);
-      // a pending timer would keep the event loop (and a shutting-down process) alive for 10 s
-      clearTimeout(timer);
-      if (!graceful) {
-        logger.warn({ server: kind, pid: run.child.pid, port }, `${kind} did not stop within ${STOP_GRACE_MS} ms; killing it`);
-        run.child.kill('SIGKILL');
-        await run.exited;
-      }
-      logger.info({ server: kind, pid: run.child.pid, port }, `${kind} stopped`);
-    })();
-    return run.stopping;
-  };
-
-  const waitUntilReady = async (run: Run): Promise<void> => {
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    let lastError: unknown;
-    for (;;) {
-      if (run.ended || run.stopping) {
-        await run.exited;
-        throw new EmbeddedServerStartError(
-          `${kind} (${binary}) exited during start-up with ${describeExit(run.child)}; last output:\n` +
-            (run.recentOutput.join('\n') || '(none)'),
-        );
-      }
-      // A refused connection costs the driver its whole server-selection timeout; a TCP probe does not.
-      if (await acceptsConnections(port)) {
-        const client = new MongoClient(uri, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
-        try {
-          await client.db('admin').command({ ping: 1 });
-          return;
-        } catch (error) {
-          lastError = error;
-        } finally {
-          await client.close().catch(() => {});
-        }
-      } else {
-        lastError = new Error(`nothing accepts connections on 127.0.0.1:${port} yet`);
-      }
-      if (Date.now() >= deadline) {
-        await stopRun(run);
-        const reason = lastError instanceof Error ? lastError.message : String(lastError);
-        throw new EmbeddedServerStartError(
-          `${kind} (${binary}) did not answer ping at ${uri} within ${START_TIMEOUT_MS / 1000} s ` +
-            `(last error: ${reason}); last output:\n${run.recentOutput.join('\n') || '(none)'}`,
-        );
-      }
-      await delay(PING_INTERVAL_MS);
-    }
-  };
-
-  const supervise = opts.supervise ?? true;
-  let stopped = false;
-  let state: EmbeddedServerStatus['state'] = 'running';
-  let restarts = 0;
-  let lastExit: string | undefined;
-  let attempt = 0;
-  let restartTimer: NodeJS.Timeout | undefined;
-
-  // Armed once a run is ready, so an exit during start-up is the starter's error, not a crash.
-  const watch = (run: Run, readyAt: number): void => {
-    void run.exited.then(() => {
-      if (!supervise || stopped || run.stopping || current !== run) return;
-      lastExit = describeExit(run.child);
-      if (Date.now() - readyAt >= STABLE_RUN_MS) attempt = 0;
-      state = 'restarting';
-      logger.warn({ server: kind, pid: run.child.pid, port, exit: lastExit }, `${kind} exited unexpectedly; restarting`);
-      scheduleRestart();
-    });
-  };
-
-  const scheduleRestart = (): void => {
-    const wait = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)];
-    attempt++;
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
-      if (stopped) return;
-      start().then(
-        () => {
-          restarts++;
-          logger.info({ server: kind, port, restarts }, `${kind} restarted`);
-        },
-        (err: Error) => {
-          logger.warn({ server: kind, port, err: err.message, attempt }, `${kind} restart failed; trying again`);
-          if (!stopped) scheduleRestart();
-        },
-      );
-    }, wait);
-    // A pending restart must not keep a finished process alive.
-    restartTimer.unref();
-  };
-
-  const start = async (): Promise<void> => {
-    const run = launch();
-    current = run;
-    const started = Date.now();
-    await waitUntilReady(run);
-    state = 'running';
-    watch(run, Date.now());
-    logger.info({ server: kind, pid: run.child.pid, port, dataDir, ms: Date.now() - started }, `${kind} ready at ${uri}`);
-  };
-
-  const stop = async (): Promise<void> => {
-    stopped = true;
-    state = 'stopped';
-    clearTimeout(restartTimer);
-    if (current !== undefined) await stopRun(current);
-  };
-
-  await start();
+  await server.start();
 
   return {
     uri,
     port,
     kind,
-    stop,
-    async restart() {
-      await stop();
-      stopped = false;
-      await start();
-    },
-    status: () => ({ state, restarts, ...(lastExit ? { lastExit } : {}) }),
-    pid: () => (current && !current.ended ? current.child.pid : undefined),
+    stop: () => server.stop(),
+    restart: () => server.restart(),
+    status: () => server.status(),
+    pid: () => server.pid(),
   };
+}
+
+/** Spawns one run of the server; its output is logged line by line and the last lines kept for errors. */
+function launch(spec: ServerSpec): Run {
+  const { kind, port, logger } = spec;
+  installExitHook();
+  const child = spawn(spec.binary, spec.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const recentOutput: string[] = [];
+  const run: Run = { child, ended: false, exited: Promise.resolve(), recentOutput };
+  run.exited = new Promise<void>((ok) => {
+    const end = () => {
+      run.ended = true;
+      liveChildren.delete(child);
+      ok();
+    };
+    // 'close' (not 'exit'): all output has been read by then, so error messages show the last lines
+    child.once('close', end);
+    // spawn failures (e.g. EACCES) emit 'error' and no 'exit'
+    child.once('error', (error) => {
+      recentOutput.push(`spawn error: ${error.message}`);
+      end();
+    });
+  });
+  liveChildren.add(child);
+  for (const [stream, source] of [
+    ['stdout', child.stdout],
+    ['stderr', child.stderr],
+  ] as const) {
+    if (source === null) continue;
+    createInterface({ input: source, crlfDelay: Infinity }).on('line', (line) => {
+      recentOutput.push(line);
+      if (recentOutput.length > OUTPUT_LINES_KEPT) recentOutput.shift();
+      logger.info({ server: kind, pid: child.pid, port, stream }, line);
+    });
+  }
+  return run;
+}
+
+/** Stops a run: SIGTERM, then SIGKILL after STOP_GRACE_MS. Every caller shares the one stop. */
+function stopRun(spec: ServerSpec, run: Run): Promise<void> {
+  const { kind, port, logger } = spec;
+  run.stopping ??= (async () => {
+    if (run.ended) return;
+    run.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = await Promise.race([
+      run.exited.then(() => true),
+      new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), STOP_GRACE_MS))),
+    ]);
+    // a pending timer would keep the event loop (and a shutting-down process) alive for 10 s
+    clearTimeout(timer);
+    if (!graceful) {
+      logger.warn({ server: kind, pid: run.child.pid, port }, `${kind} did not stop within ${STOP_GRACE_MS} ms; killing it`);
+      run.child.kill('SIGKILL');
+      await run.exited;
+    }
+    logger.info({ server: kind, pid: run.child.pid, port }, `${kind} stopped`);
+  })();
+  return run.stopping;
+}
+
+/**
+ * Resolves once the run answers `ping`.
+ *
+ * @throws EmbeddedServerStartError when the run exits first, or (stopped) after START_TIMEOUT_MS
+ */
+async function waitUntilReady(spec: ServerSpec, run: Run): Promise<void> {
+  const { binary, kind, port, uri } = spec;
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let lastError: unknown;
+  for (;;) {
+    if (run.ended || run.stopping) {
+      await run.exited;
+      throw new EmbeddedServerStartError(
+        `${kind} (${binary}) exited during start-up with ${describeExit(run.child)}; last output:\n` +
+          (run.recentOutput.join('\n') || '(none)'),
+      );
+    }
+    // A refused connection costs the driver its whole server-selection timeout; a TCP probe does not.
+    if (await acceptsConnections(port)) {
+      const client = new MongoClient(uri, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+      try {
+        await client.db('admin').command({ ping: 1 });
+        return;
+      } catch (error) {
+        lastError = error;
+      } finally {
+        await client.close().catch(() => {});
+      }
+    } else {
+      lastError = new Error(`nothing accepts connections on 127.0.0.1:${port} yet`);
+    }
+    if (Date.now() >= deadline) {
+      await stopRun(spec, run);
+      const reason = lastError instanceof Error ? lastError.message : String(lastError);
+      throw new EmbeddedServerStartError(
+        `${kind} (${binary}) did not answer ping at ${uri} within ${START_TIMEOUT_MS / 1000} s ` +
+          `(last error: ${reason}); last output:\n${run.recentOutput.join('\n') || '(none)'}`,
+      );
+    }
+    await delay(PING_INTERVAL_MS);
+  }
+}
+
+/**
+ * The server's current run and its supervision: a run that exits without being asked to is started
+ * again after a back-off (RESTART_BACKOFF_MS), until `stop()`.
+ */
+class Supervisor {
+  private current: Run | undefined;
+  private stopped = false;
+  private state: EmbeddedServerStatus['state'] = 'running';
+  private restarts = 0;
+  private lastExit: string | undefined;
+  private attempt = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly spec: ServerSpec,
+    private readonly supervise: boolean,
+  ) {}
+
+  /** Launches a run and waits until it is ready; from then on its exit is watched. */
+  async start(): Promise<void> {
+    const { kind, port, dataDir, uri, logger } = this.spec;
+    const run = launch(this.spec);
+    this.current = run;
+    const started = Date.now();
+    await waitUntilReady(this.spec, run);
+    this.state = 'running';
+    this.watch(run, Date.now());
+    logger.info({ server: kind, pid: run.child.pid, port, dataDir, ms: Date.now() - started }, `${kind} ready at ${uri}`);
+  }
+
+  /** Stops the run and any pending restart, for good (until `restart()`). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.state = 'stopped';
+    clearTimeout(this.restartTimer);
+    if (this.current !== undefined) await stopRun(this.spec, this.current);
+  }
+
+  /** Stops (if running) and starts again; supervision resumes with the new run. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.stopped = false;
+    await this.start();
+  }
+
+  status(): EmbeddedServerStatus {
+    return { state: this.state, restarts: this.restarts, ...(this.lastExit ? { lastExit: this.lastExit } : {}) };
+  }
+
+  pid(): number | undefined {
+    return this.current && !this.current.ended ? this.current.child.pid : undefined;
+  }
+
+  // Armed once a run is ready, so an exit during start-up is the starter's error, not a crash.
+  private watch(run: Run, readyAt: number): void {
+    const { kind, port, logger } = this.spec;
+    void run.exited.then(() => {
+      if (!this.supervise || this.stopped || run.stopping || this.current !== run) return;
+      this.lastExit = describeExit(run.child);
+      if (Date.now() - readyAt >= STABLE_RUN_MS) this.attempt = 0;
+      this.state = 'restarting';
+      logger.warn({ server: kind, pid: run.child.pid, port, exit: this.lastExit }, `${kind} exited unexpectedly; restarting`);
+      this.scheduleRestart();
+    });
+  }
+
+  private scheduleRestart(): void {
+    const { kind, port, logger } = this.spec;
+    const wait = RESTART_BACKOFF_MS[Math.min(this.attempt, RESTART_BACKOFF_MS.length - 1)];
+    this.attempt++;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopped) return;
+      this.start().then(
+        () => {
+          this.restarts++;
+          logger.info({ server: kind, port, restarts: this.restarts }, `${kind} restarted`);
+        },
+        (err: Error) => {
+          logger.warn({ server: kind, port, err: err.message, attempt: this.attempt }, `${kind} restart failed; trying again`);
+          if (!this.stopped) this.scheduleRestart();
+        },
+      );
+    }, wait);
+    // A pending restart must not keep a finished process alive.
+    this.restartTimer.unref();
+  }
 }

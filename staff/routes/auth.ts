@@ -20,9 +20,17 @@ const UserParams = z.object({ username: Username }).strict();
 const NewToken = z.object({ username: Username, name: z.string().trim().min(1).max(64), expiresInDays: z.number().int().min(1).max(730).default(90) }).strict();
 const TokenParams = z.object({ id: z.string().uuid() }).strict();
 
+/** Registers sign-in, user management, API tokens and the audit log, in that order (the OpenAPI document's). */
 export function registerAuthRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthService }): void {
+  registerSessionRoutes(router, deps);
+  registerUserRoutes(router, deps);
+  registerTokenRoutes(router, deps);
+  registerAuditRoute(router, deps);
+}
+
+/** Log in, log out, and who the session is. */
+function registerSessionRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthService }): void {
   const { auth, store } = deps;
-  const users = store.users;
 
   router.add({
     method: 'post',
@@ -61,6 +69,12 @@ export function registerAuthRoutes(router: ApiRouter, deps: StaffDeps & { auth: 
     role: 'agent',
     handler: async ({ principal }) => ({ body: { username: principal!.username, role: principal!.role, via: principal!.via } }),
   });
+}
+
+/** Users (admins only): list, create, change role, password or disabled. */
+function registerUserRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthService }): void {
+  const { auth, store } = deps;
+  const users = store.users;
 
   router.add({
     method: 'get',
@@ -115,6 +129,12 @@ export function registerAuthRoutes(router: ApiRouter, deps: StaffDeps & { auth: 
       return { body: user };
     },
   });
+}
+
+/** API tokens (admins only): list, create, revoke. */
+function registerTokenRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthService }): void {
+  const { auth, store } = deps;
+  const users = store.users;
 
   router.add({
     method: 'get',
@@ -154,6 +174,11 @@ export function registerAuthRoutes(router: ApiRouter, deps: StaffDeps & { auth: 
       return { status: 204 };
     },
   });
+}
+
+/** The audit log (admins only). */
+function registerAuditRoute(router: ApiRouter, deps: StaffDeps & { auth: AuthService }): void {
+  const { store } = deps;
 
   router.add({
     method: 'get',

@@ -40,9 +40,25 @@ export interface EventStreams {
   closeAll(): void;
 }
 
+/**
+ * Registers the event stream and the live queue's routes; returns the open streams, which the server
+ * closes on shutdown.
+ */
 export function registerLiveRoutes(router: ApiRouter, deps: StaffDeps & { authenticate: Authenticate }): EventStreams {
-  const { handovers, events } = deps.services;
   const streams = new Set<() => void>();
+  registerEventsRoute(router, deps, streams);
+  registerQueueRoutes(router, deps);
+  return {
+    open: () => streams.size,
+    closeAll: () => {
+      for (const close of [...streams]) close();
+    },
+  };
+}
+
+/** GET /api/events: the stream (or, without text/event-stream, the events after `?after=` as JSON). */
+function registerEventsRoute(router: ApiRouter, deps: StaffDeps & { authenticate: Authenticate }, streams: Set<() => void>): void {
+  const { events } = deps.services;
 
   router.add({
     method: 'get',
@@ -62,57 +78,67 @@ export function registerLiveRoutes(router: ApiRouter, deps: StaffDeps & { authen
         return { body: { events: list, lastEventId: list.at(-1)?.id ?? after ?? null } };
       }
       const token = String(req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
-      return { stream: (res) => stream(req, res, after ?? null, token) };
+      return { stream: (res) => streamEvents(deps, streams, req, res, after ?? null, token) };
     },
   });
+}
 
-  function stream(req: restify.Request, res: restify.Response, after: string | null, token: string): void {
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-      'X-Content-Type-Options': 'nosniff',
+/**
+ * One Server-Sent Events stream: events after `after` first, then live ones, each once; heartbeats,
+ * and closed when the session behind `token` ends. Its `close` is in `streams` while it is open.
+ */
+function streamEvents(deps: StaffDeps & { authenticate: Authenticate }, streams: Set<() => void>, req: restify.Request, res: restify.Response, after: string | null, token: string): void {
+  const { events } = deps.services;
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.write('retry: 2000\n\n');
+  const sent = new Set<string>();
+  let replaying: DeskEvent[] | null = [];
+  const write = (e: DeskEvent) => {
+    if (sent.has(e.id)) return;
+    sent.add(e.id);
+    if (sent.size > 5000) sent.clear();
+    res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+  };
+  // Listen first, then catch up, so nothing published in between is missed (ids deduplicate).
+  const unsubscribe = events.subscribe((e) => (replaying ? replaying.push(e) : write(e)));
+  const heartbeat = setInterval(() => res.write(`: ${Date.now()}\n\n`), HEARTBEAT_MS);
+  const sessionCheck = setInterval(() => {
+    deps.authenticate(token).then(
+      (p) => (p ? undefined : close()),
+      () => undefined,
+    );
+  }, SESSION_CHECK_MS);
+  const close = () => {
+    if (!streams.delete(close)) return;
+    unsubscribe();
+    clearInterval(heartbeat);
+    clearInterval(sessionCheck);
+    res.end();
+  };
+  streams.add(close);
+  req.on('close', close);
+  const catchUp = after ? events.since(after) : Promise.resolve([]);
+  catchUp
+    .then((missed) => {
+      for (const e of missed) write(e);
+    })
+    .catch((err: Error) => deps.log.warn({ err: err.message }, 'event stream could not catch up'))
+    .finally(() => {
+      const queued = replaying ?? [];
+      replaying = null;
+      for (const e of queued) write(e);
     });
-    res.write('retry: 2000\n\n');
-    const sent = new Set<string>();
-    let replaying: DeskEvent[] | null = [];
-    const write = (e: DeskEvent) => {
-      if (sent.has(e.id)) return;
-      sent.add(e.id);
-      if (sent.size > 5000) sent.clear();
-      res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-    };
-    // Listen first, then catch up, so nothing published in between is missed (ids deduplicate).
-    const unsubscribe = events.subscribe((e) => (replaying ? replaying.push(e) : write(e)));
-    const heartbeat = setInterval(() => res.write(`: ${Date.now()}\n\n`), HEARTBEAT_MS);
-    const sessionCheck = setInterval(() => {
-      deps.authenticate(token).then(
-        (p) => (p ? undefined : close()),
-        () => undefined,
-      );
-    }, SESSION_CHECK_MS);
-    const close = () => {
-      if (!streams.delete(close)) return;
-      unsubscribe();
-      clearInterval(heartbeat);
-      clearInterval(sessionCheck);
-      res.end();
-    };
-    streams.add(close);
-    req.on('close', close);
-    const catchUp = after ? events.since(after) : Promise.resolve([]);
-    catchUp
-      .then((missed) => {
-        for (const e of missed) write(e);
-      })
-      .catch((err: Error) => deps.log.warn({ err: err.message }, 'event stream could not catch up'))
-      .finally(() => {
-        const queued = replaying ?? [];
-        replaying = null;
-        for (const e of queued) write(e);
-      });
-  }
+}
+
+/** The live queue: list, one conversation, take, send a message, hand back and end. */
+function registerQueueRoutes(router: ApiRouter, deps: StaffDeps): void {
+  const { handovers } = deps.services;
 
   router.add({
     method: 'get',
@@ -180,11 +206,4 @@ export function registerLiveRoutes(router: ApiRouter, deps: StaffDeps & { authen
       },
     });
   }
-
-  return {
-    open: () => streams.size,
-    closeAll: () => {
-      for (const close of [...streams]) close();
-    },
-  };
 }

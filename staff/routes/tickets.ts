@@ -10,7 +10,7 @@ import { STAFF_CHANNELS, type BulkAction } from '../../desk/tickets.js';
 import { ContactSchema, PRIORITIES, TICKET_STATUSES, TicketNumber, TicketQuerySchema, type TicketQuery } from '../../store/schemas.js';
 import { EXPORT_FORMATS, EXPORT_MAX_ROWS, exportRows, toCsv, toXlsx } from '../ticket-export.js';
 import type { StaffDeps } from '../deps.js';
-import { HttpError, type ApiRouter } from '../http.js';
+import { HttpError, type ApiResult, type ApiRouter } from '../http.js';
 
 const NumberParams = z.object({ number: TicketNumber }).strict();
 const ReplyParams = z.object({ number: TicketNumber, id: z.string().uuid() }).strict();
@@ -85,9 +85,21 @@ function expectedVersion(bodyVersion: number | undefined, ifMatch: string | stri
   return Number(m[1]);
 }
 
+/**
+ * Registers the staff ticket routes: the taxonomy, the inbox (list, counts, filing, bulk actions,
+ * export), one ticket's detail and edits, and replies to the customer. The order is the order of the
+ * OpenAPI document.
+ */
 export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
+  registerTaxonomyRoute(router, deps);
+  registerInboxRoutes(router, deps);
+  registerTicketEditRoutes(router, deps);
+  registerReplyRoutes(router, deps);
+}
+
+/** GET /api/taxonomy: the names the console shows, in each language. */
+function registerTaxonomyRoute(router: ApiRouter, deps: StaffDeps): void {
   const { taxonomy } = deps;
-  const tickets = deps.services.tickets;
   const hant = names(taxonomy, 'zh-Hant');
 
   router.add({
@@ -107,6 +119,11 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
       },
     }),
   });
+}
+
+/** The inbox: list (with views), navigation counts, a ticket filed by staff, bulk actions, export. */
+function registerInboxRoutes(router: ApiRouter, deps: StaffDeps): void {
+  const tickets = deps.services.tickets;
 
   router.add({
     method: 'get',
@@ -168,27 +185,13 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     role: 'agent',
     query: ExportQuery,
     responses: { 200: 'the file (text/csv or application/vnd.openxmlformats-officedocument.spreadsheetml.sheet)', 400: 'invalid filter, or more rows than one export holds' },
-    handler: async ({ query, principal }) => {
-      const { view, format, lang, ...q } = query;
-      const filter = { ...q, ...viewFilter(view, principal!.username) };
-      const first = await tickets.listForStaff({ ...filter, page: 1, pageSize: 200 });
-      if (first.total > EXPORT_MAX_ROWS) {
-        throw new HttpError(400, 'EXPORT_TOO_LARGE', `the filter matches ${first.total} tickets; one export holds at most ${EXPORT_MAX_ROWS}: narrow it (e.g. a date range)`, [{ field: 'query', message: 'too many rows' }]);
-      }
-      const items = [...first.items];
-      for (let page = 2; items.length < first.total; page++) {
-        const next = await tickets.listForStaff({ ...filter, page, pageSize: 200 });
-        if (next.items.length === 0) break;
-        items.push(...next.items);
-      }
-      const rows = exportRows(items, taxonomy, lang, deps.config.TIME_ZONE);
-      const stamp = new Date().toISOString().slice(0, 10);
-      const file = `tickets-${stamp}.${format}`;
-      const headers = { 'Content-Disposition': `attachment; filename="${file}"`, 'X-Export-Rows': String(items.length) };
-      if (format === 'csv') return { headers, raw: { contentType: 'text/csv; charset=utf-8', data: toCsv(rows) } };
-      return { headers, raw: { contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', data: await toXlsx(rows, 'tickets') } };
-    },
+    handler: ({ query, principal }) => exportTickets(deps, query, principal!.username),
   });
+}
+
+/** One ticket: detail, status/priority/assignee with a version check, notes, corrections, review and spam decisions. */
+function registerTicketEditRoutes(router: ApiRouter, deps: StaffDeps): void {
+  const tickets = deps.services.tickets;
 
   router.add({
     method: 'get',
@@ -266,6 +269,11 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     responses: { 200: 'the ticket with spamDecision', 404: 'no such ticket' },
     handler: async ({ params, body, principal }) => ({ body: await tickets.decideSpam(params.number, body.spam, principal!.username) }),
   });
+}
+
+/** Replies to the customer on the ticket's channel, and the retry of one not delivered. */
+function registerReplyRoutes(router: ApiRouter, deps: StaffDeps): void {
+  const tickets = deps.services.tickets;
 
   router.add({
     method: 'post',
@@ -289,4 +297,27 @@ export function registerTicketRoutes(router: ApiRouter, deps: StaffDeps): void {
     responses: { 200: 'sent (delivered: true) or still not delivered (delivered: false, with the error)', 400: 'the reply was already delivered', 404: 'no such ticket or reply' },
     handler: async ({ params, principal }) => ({ body: await tickets.retryReply(params.number, params.id, principal!.username) }),
   });
+}
+
+/** The export of a filter or view as a file; a filter over EXPORT_MAX_ROWS tickets is refused, not cut short. */
+async function exportTickets(deps: StaffDeps, query: z.infer<typeof ExportQuery>, username: string): Promise<ApiResult> {
+  const tickets = deps.services.tickets;
+  const { view, format, lang, ...q } = query;
+  const filter = { ...q, ...viewFilter(view, username) };
+  const first = await tickets.listForStaff({ ...filter, page: 1, pageSize: 200 });
+  if (first.total > EXPORT_MAX_ROWS) {
+    throw new HttpError(400, 'EXPORT_TOO_LARGE', `the filter matches ${first.total} tickets; one export holds at most ${EXPORT_MAX_ROWS}: narrow it (e.g. a date range)`, [{ field: 'query', message: 'too many rows' }]);
+  }
+  const items = [...first.items];
+  for (let page = 2; items.length < first.total; page++) {
+    const next = await tickets.listForStaff({ ...filter, page, pageSize: 200 });
+    if (next.items.length === 0) break;
+    items.push(...next.items);
+  }
+  const rows = exportRows(items, deps.taxonomy, lang, deps.config.TIME_ZONE);
+  const stamp = new Date().toISOString().slice(0, 10);
+  const file = `tickets-${stamp}.${format}`;
+  const headers = { 'Content-Disposition': `attachment; filename="${file}"`, 'X-Export-Rows': String(items.length) };
+  if (format === 'csv') return { headers, raw: { contentType: 'text/csv; charset=utf-8', data: toCsv(rows) } };
+  return { headers, raw: { contentType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', data: await toXlsx(rows, 'tickets') } };
 }

@@ -158,12 +158,22 @@ export async function render(ctx) {
   return list(ctx);
 }
 
+/**
+ * The versions list with the retrain panel. `lp` is what its parts share: the elements they update,
+ * the (at most two) versions picked for comparison, and the training poll's timer.
+ */
 async function list(ctx) {
-  const progress = h('div', { class: 'training', 'data-testid': 'training' });
-  const table = h('div', { class: 'results' });
-  const live = h('p', { class: 'muted', 'data-testid': 'live-version' });
-  const retrain = h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'retrain' }, t('models.retrain'));
-  const compareBtn = h('button', { type: 'button', class: 'btn', 'data-action': 'compare', disabled: true }, t('models.compareSelected'));
+  const lp = {
+    ctx,
+    progress: h('div', { class: 'training', 'data-testid': 'training' }),
+    table: h('div', { class: 'results' }),
+    live: h('p', { class: 'muted', 'data-testid': 'live-version' }),
+    retrain: h('button', { type: 'button', class: 'btn btn-primary', 'data-action': 'retrain' }, t('models.retrain')),
+    compareBtn: h('button', { type: 'button', class: 'btn', 'data-action': 'compare', disabled: true }, t('models.compareSelected')),
+    selected: [],
+    timer: null,
+    stopped: false,
+  };
   replace(
     ctx.root,
     h(
@@ -175,216 +185,235 @@ async function list(ctx) {
         { class: 'panel', 'aria-labelledby': 'train-title' },
         h('h2', { id: 'train-title' }, t('models.training')),
         h('p', { class: 'muted small' }, t('models.trainingIntro')),
-        h('div', { class: 'actions' }, retrain),
-        progress,
+        h('div', { class: 'actions' }, lp.retrain),
+        lp.progress,
       ),
-      h('section', { class: 'panel', 'aria-labelledby': 'versions-title' }, h('div', { class: 'panel-head' }, h('h2', { id: 'versions-title' }, t('models.versions')), compareBtn), live, table),
+      h('section', { class: 'panel', 'aria-labelledby': 'versions-title' }, h('div', { class: 'panel-head' }, h('h2', { id: 'versions-title' }, t('models.versions')), lp.compareBtn), lp.live, lp.table),
     ),
   );
 
-  let timer = null;
-  let stopped = false;
   ctx.onCleanup(() => {
-    stopped = true;
-    clearTimeout(timer);
+    lp.stopped = true;
+    clearTimeout(lp.timer);
   });
-  const selected = [];
-  const updateCompare = () => {
-    compareBtn.disabled = selected.length !== 2;
-  };
-  compareBtn.addEventListener('click', () => {
+  lp.compareBtn.addEventListener('click', () => {
+    const { selected } = lp;
     if (selected.length === 2) ctx.navigate(`#/models/compare?${new URLSearchParams({ a: selected[0], b: selected[1] }).toString()}`);
   });
+  lp.retrain.addEventListener('click', () => startTraining(lp));
 
-  async function activate(version, older, button) {
-    if (!window.confirm(t(older ? 'models.rollbackConfirm' : 'models.activateConfirm', { v: version }))) return;
-    button.disabled = true;
-    try {
-      await api(`/api/models/${encodeURIComponent(version)}/activate`, { method: 'POST' });
-      ctx.notify(t('models.activated', { v: version }));
-      await loadList();
-    } catch (err) {
-      if (err.status === 401) return;
-      ctx.notify(err.status === 422 ? t('models.refused', { msg: err.message }) : ctx.errorText(err), 'error');
-      button.disabled = false;
-    }
+  await Promise.all([loadList(lp), poll(lp, false)]);
+}
+
+/** Compare is possible with exactly two versions picked. */
+function updateCompare(lp) {
+  lp.compareBtn.disabled = lp.selected.length !== 2;
+}
+
+/** Makes `version` the live model (or rolls back to it) after the user confirms; the list reloads. */
+async function activate(lp, version, older, button) {
+  const { ctx } = lp;
+  if (!window.confirm(t(older ? 'models.rollbackConfirm' : 'models.activateConfirm', { v: version }))) return;
+  button.disabled = true;
+  try {
+    await api(`/api/models/${encodeURIComponent(version)}/activate`, { method: 'POST' });
+    ctx.notify(t('models.activated', { v: version }));
+    await loadList(lp);
+  } catch (err) {
+    if (err.status === 401) return;
+    ctx.notify(err.status === 422 ? t('models.refused', { msg: err.message }) : ctx.errorText(err), 'error');
+    button.disabled = false;
   }
+}
 
-  async function loadList() {
-    const res = await api('/api/models');
-    if (!ctx.isCurrent()) return;
-    const models = (Array.isArray(res) ? res : (res?.items ?? [])).filter(isObj);
-    const active = typeof res?.active === 'string' ? res.active : (models.find((m) => m.active)?.version ?? null);
-    const activeRecord = models.find((m) => m.version === active);
-    replace(
-      live,
-      active ? t('models.liveLine', { v: active }) : null,
-      res?.serving && res.serving !== active ? ` ${t('models.servingLine', { v: res.serving })}` : null,
-    );
-    for (let i = selected.length - 1; i >= 0; i--) if (!models.some((m) => m.version === selected[i])) selected.splice(i, 1);
-    if (!models.length) {
-      replace(table, h('p', { class: 'empty' }, t('models.none')));
-      updateCompare();
-      return;
-    }
-    replace(
-      table,
+/** Loads the versions and redraws the live line and the table; picks of versions now gone are dropped. */
+async function loadList(lp) {
+  const { ctx, selected } = lp;
+  const res = await api('/api/models');
+  if (!ctx.isCurrent()) return;
+  const models = (Array.isArray(res) ? res : (res?.items ?? [])).filter(isObj);
+  const active = typeof res?.active === 'string' ? res.active : (models.find((m) => m.active)?.version ?? null);
+  const activeRecord = models.find((m) => m.version === active);
+  replace(
+    lp.live,
+    active ? t('models.liveLine', { v: active }) : null,
+    res?.serving && res.serving !== active ? ` ${t('models.servingLine', { v: res.serving })}` : null,
+  );
+  for (let i = selected.length - 1; i >= 0; i--) if (!models.some((m) => m.version === selected[i])) selected.splice(i, 1);
+  if (!models.length) {
+    replace(lp.table, h('p', { class: 'empty' }, t('models.none')));
+    updateCompare(lp);
+    return;
+  }
+  replace(
+    lp.table,
+    h(
+      'div',
+      { class: 'table-wrap' },
       h(
-        'div',
-        { class: 'table-wrap' },
+        'table',
+        { class: 'table models', 'data-testid': 'models' },
         h(
-          'table',
-          { class: 'table models', 'data-testid': 'models' },
+          'thead',
+          null,
           h(
-            'thead',
+            'tr',
             null,
-            h(
-              'tr',
-              null,
-              h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('models.select'))),
-              ['version', 'createdAt', 'trainedBy', 'data', 'accuracy', 'macroF1', 'typeAccuracy', 'reviewRate', 'state', 'actions'].map((k) => h('th', { scope: 'col' }, t(`models.${k}`))),
-            ),
+            h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('models.select'))),
+            ['version', 'createdAt', 'trainedBy', 'data', 'accuracy', 'macroF1', 'typeAccuracy', 'reviewRate', 'state', 'actions'].map((k) => h('th', { scope: 'col' }, t(`models.${k}`))),
           ),
-          h(
-            'tbody',
-            null,
-            models.map((m) => {
-              const ev = isObj(m.evaluation) ? m.evaluation : {};
-              const isActive = m.version === active;
-              const older = activeRecord && new Date(m.createdAt) < new Date(activeRecord.createdAt);
-              const check = h('input', {
-                type: 'checkbox',
-                'aria-label': t('models.selectVersion', { v: m.version }),
-                checked: selected.includes(m.version),
-                onchange: (e) => {
-                  const i = selected.indexOf(m.version);
-                  if (e.target.checked && i < 0) {
-                    selected.push(m.version);
-                    if (selected.length > 2) {
-                      const dropped = selected.shift();
-                      for (const box of table.querySelectorAll('tr[data-version] input[type=checkbox]')) if (box.closest('tr').dataset.version === dropped) box.checked = false;
-                    }
-                  } else if (!e.target.checked && i >= 0) selected.splice(i, 1);
-                  updateCompare();
-                },
-              });
-              const btn = isActive ? null : h('button', { type: 'button', class: 'btn btn-small', 'data-action': older ? 'rollback' : 'activate' }, older ? t('models.rollback') : t('models.activate'));
-              btn?.addEventListener('click', () => activate(m.version, older, btn));
-              return h(
-                'tr',
-                { class: isActive ? 'active-row' : null, 'data-version': m.version },
-                h('td', { class: 'check' }, check),
-                h('td', { 'data-label': t('models.version'), class: 'nowrap' }, h('a', { href: `#/models/${encodeURIComponent(m.version)}`, class: 'mono' }, m.version)),
-                h('td', { 'data-label': t('models.createdAt') }, f.dateTime(m.createdAt)),
-                h('td', { 'data-label': t('models.trainedBy') }, m.trainedBy ?? '—'),
-                h('td', { 'data-label': t('models.data'), class: 'small' }, Number.isFinite(m.trainingRows) ? t('models.dataLine', { rows: f.num(m.trainingRows), corrections: f.num(m.corrections ?? 0) }) : '—'),
-                h('td', { class: 'num', 'data-label': t('models.accuracy') }, f.pct(ev.topicAccuracy)),
-                h('td', { class: 'num', 'data-label': t('models.macroF1') }, f.pct(ev.topicMacroF1)),
-                h('td', { class: 'num', 'data-label': t('models.typeAccuracy') }, f.pct(ev.typeAccuracy)),
-                h('td', { class: 'num', 'data-label': t('models.reviewRate') }, f.pct(ev.reviewRate)),
-                h(
-                  'td',
-                  { 'data-label': t('models.state') },
-                  isActive ? h('span', { class: 'badge badge-ok', 'data-testid': 'active-badge' }, t('models.active')) : h('span', { class: 'muted' }, t('models.inactive')),
-                  m.activatedAt ? h('div', { class: 'muted small' }, t('models.activatedBy', { by: m.activatedBy ?? '—', at: f.dateTime(m.activatedAt) })) : null,
-                ),
-                h(
-                  'td',
-                  { 'data-label': t('models.actions') },
-                  h(
-                    'div',
-                    { class: 'btn-row' },
-                    btn,
-                    active && !isActive ? h('a', { class: 'btn btn-small btn-ghost', 'data-action': 'compare-active', href: `#/models/compare?${new URLSearchParams({ a: active, b: m.version }).toString()}` }, t('models.compareWithActive')) : null,
-                  ),
-                ),
-              );
-            }),
-          ),
+        ),
+        h(
+          'tbody',
+          null,
+          models.map((m) => versionRow(lp, m, active, activeRecord)),
         ),
       ),
-    );
-    updateCompare();
-  }
+    ),
+  );
+  updateCompare(lp);
+}
 
-  /** Shows the training run; polls every second while it runs; refreshes the list when it ends. */
-  async function poll(wasRunning) {
-    let j;
-    try {
-      j = await api('/api/models/training');
-    } catch (err) {
-      if (err.status === 401) return;
-      replace(progress, h('p', { class: 'error-text' }, ctx.errorText(err)));
+/**
+ * One version's row: its pick box, figures and state, and Activate (or Roll back, for a version older
+ * than the live one) with Compare with the live version.
+ */
+function versionRow(lp, m, active, activeRecord) {
+  const ev = isObj(m.evaluation) ? m.evaluation : {};
+  const isActive = m.version === active;
+  const older = activeRecord && new Date(m.createdAt) < new Date(activeRecord.createdAt);
+  const btn = isActive ? null : h('button', { type: 'button', class: 'btn btn-small', 'data-action': older ? 'rollback' : 'activate' }, older ? t('models.rollback') : t('models.activate'));
+  btn?.addEventListener('click', () => activate(lp, m.version, older, btn));
+  return h(
+    'tr',
+    { class: isActive ? 'active-row' : null, 'data-version': m.version },
+    h('td', { class: 'check' }, pickBox(lp, m.version)),
+    h('td', { 'data-label': t('models.version'), class: 'nowrap' }, h('a', { href: `#/models/${encodeURIComponent(m.version)}`, class: 'mono' }, m.version)),
+    h('td', { 'data-label': t('models.createdAt') }, f.dateTime(m.createdAt)),
+    h('td', { 'data-label': t('models.trainedBy') }, m.trainedBy ?? '—'),
+    h('td', { 'data-label': t('models.data'), class: 'small' }, Number.isFinite(m.trainingRows) ? t('models.dataLine', { rows: f.num(m.trainingRows), corrections: f.num(m.corrections ?? 0) }) : '—'),
+    h('td', { class: 'num', 'data-label': t('models.accuracy') }, f.pct(ev.topicAccuracy)),
+    h('td', { class: 'num', 'data-label': t('models.macroF1') }, f.pct(ev.topicMacroF1)),
+    h('td', { class: 'num', 'data-label': t('models.typeAccuracy') }, f.pct(ev.typeAccuracy)),
+    h('td', { class: 'num', 'data-label': t('models.reviewRate') }, f.pct(ev.reviewRate)),
+    h(
+      'td',
+      { 'data-label': t('models.state') },
+      isActive ? h('span', { class: 'badge badge-ok', 'data-testid': 'active-badge' }, t('models.active')) : h('span', { class: 'muted' }, t('models.inactive')),
+      m.activatedAt ? h('div', { class: 'muted small' }, t('models.activatedBy', { by: m.activatedBy ?? '—', at: f.dateTime(m.activatedAt) })) : null,
+    ),
+    h(
+      'td',
+      { 'data-label': t('models.actions') },
+      h(
+        'div',
+        { class: 'btn-row' },
+        btn,
+        active && !isActive ? h('a', { class: 'btn btn-small btn-ghost', 'data-action': 'compare-active', href: `#/models/compare?${new URLSearchParams({ a: active, b: m.version }).toString()}` }, t('models.compareWithActive')) : null,
+      ),
+    ),
+  );
+}
+
+/** The box that picks a version for comparison; a third pick drops the oldest (and unticks its box). */
+function pickBox(lp, version) {
+  const { selected } = lp;
+  return h('input', {
+    type: 'checkbox',
+    'aria-label': t('models.selectVersion', { v: version }),
+    checked: selected.includes(version),
+    onchange: (e) => {
+      const i = selected.indexOf(version);
+      if (e.target.checked && i < 0) {
+        selected.push(version);
+        if (selected.length > 2) {
+          const dropped = selected.shift();
+          for (const box of lp.table.querySelectorAll('tr[data-version] input[type=checkbox]')) if (box.closest('tr').dataset.version === dropped) box.checked = false;
+        }
+      } else if (!e.target.checked && i >= 0) selected.splice(i, 1);
+      updateCompare(lp);
+    },
+  });
+}
+
+/** Shows the training run; polls every second while it runs; refreshes the list when it ends. */
+async function poll(lp, wasRunning) {
+  const { ctx, progress } = lp;
+  let j;
+  try {
+    j = await api('/api/models/training');
+  } catch (err) {
+    if (err.status === 401) return;
+    replace(progress, h('p', { class: 'error-text' }, ctx.errorText(err)));
+    return;
+  }
+  if (lp.stopped || !ctx.isCurrent()) return;
+  const state = String(j?.state ?? 'idle');
+  const running = state === 'running' || state === 'queued';
+  lp.retrain.disabled = running;
+  if (state === 'idle') replace(progress, h('p', { class: 'muted' }, t('models.noTraining')));
+  else replace(progress, trainingBlock(state, j));
+  if (running) lp.timer = setTimeout(() => poll(lp, true), 1000);
+  else if (wasRunning) {
+    if (state === 'succeeded') ctx.notify(t('models.trainingDone'));
+    else if (state === 'failed') ctx.notify(t('models.trainingFailedShort'), 'error');
+    await loadList(lp).catch(() => undefined);
+  }
+}
+
+/** A training run that is not idle: its state and stage, the progress bar, times, and any error. */
+function trainingBlock(state, j) {
+  const p = Math.max(0, Math.min(1, Number(j.progress) || 0));
+  const err = j.error ? (typeof j.error === 'string' ? j.error : (j.error.message ?? j.error.code)) : null;
+  return h(
+    'div',
+    { class: 'progress-block', 'data-state': state },
+    h(
+      'div',
+      { class: 'progress-meta' },
+      h('strong', { 'data-testid': 'training-state' }, tOr(`train.state.${state}`, state)),
+      j.stage ? h('span', { class: 'muted', 'data-testid': 'training-stage' }, stageText(j.stage)) : null,
+      h('span', { class: 'num', 'data-testid': 'progress-value' }, f.pct(p, 0)),
+    ),
+    h(
+      'div',
+      { class: 'progress', role: 'progressbar', 'aria-label': t('models.progress'), 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(p * 100), 'aria-valuetext': `${f.pct(p, 0)} ${stageText(j.stage)}` },
+      h('div', { class: 'progress-fill', style: { width: `${(p * 100).toFixed(1)}%` } }),
+    ),
+    h(
+      'p',
+      { class: 'muted small' },
+      [
+        j.startedAt ? t('models.startedAt', { at: f.dateTime(j.startedAt) }) : null,
+        j.by ? t('models.by', { by: j.by }) : null,
+        j.finishedAt ? t('models.finishedAt', { at: f.dateTime(j.finishedAt) }) : null,
+        j.version ? t('models.newVersion', { v: j.version }) : null,
+      ]
+        .filter(Boolean)
+        .join(' · '),
+    ),
+    err ? h('p', { class: 'error-text', role: 'alert' }, t('models.trainingFailed', { msg: err })) : null,
+  );
+}
+
+/** Starts a training run (one already running is a 409: the page just follows it) and polls it. */
+async function startTraining(lp) {
+  const { ctx, retrain } = lp;
+  retrain.disabled = true;
+  try {
+    await api('/api/models', { method: 'POST', body: {} });
+    ctx.notify(t('models.trainingStarted'));
+  } catch (err) {
+    if (err.status === 401) return;
+    if (err.status === 409) ctx.notify(t('models.trainingBusy'), 'warn');
+    else {
+      ctx.notify(ctx.errorText(err), 'error');
+      retrain.disabled = false;
       return;
     }
-    if (stopped || !ctx.isCurrent()) return;
-    const state = String(j?.state ?? 'idle');
-    const running = state === 'running' || state === 'queued';
-    retrain.disabled = running;
-    if (state === 'idle') replace(progress, h('p', { class: 'muted' }, t('models.noTraining')));
-    else {
-      const p = Math.max(0, Math.min(1, Number(j.progress) || 0));
-      const err = j.error ? (typeof j.error === 'string' ? j.error : (j.error.message ?? j.error.code)) : null;
-      replace(
-        progress,
-        h(
-          'div',
-          { class: 'progress-block', 'data-state': state },
-          h(
-            'div',
-            { class: 'progress-meta' },
-            h('strong', { 'data-testid': 'training-state' }, tOr(`train.state.${state}`, state)),
-            j.stage ? h('span', { class: 'muted', 'data-testid': 'training-stage' }, stageText(j.stage)) : null,
-            h('span', { class: 'num', 'data-testid': 'progress-value' }, f.pct(p, 0)),
-          ),
-          h(
-            'div',
-            { class: 'progress', role: 'progressbar', 'aria-label': t('models.progress'), 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(p * 100), 'aria-valuetext': `${f.pct(p, 0)} ${stageText(j.stage)}` },
-            h('div', { class: 'progress-fill', style: { width: `${(p * 100).toFixed(1)}%` } }),
-          ),
-          h(
-            'p',
-            { class: 'muted small' },
-            [
-              j.startedAt ? t('models.startedAt', { at: f.dateTime(j.startedAt) }) : null,
-              j.by ? t('models.by', { by: j.by }) : null,
-              j.finishedAt ? t('models.finishedAt', { at: f.dateTime(j.finishedAt) }) : null,
-              j.version ? t('models.newVersion', { v: j.version }) : null,
-            ]
-              .filter(Boolean)
-              .join(' · '),
-          ),
-          err ? h('p', { class: 'error-text', role: 'alert' }, t('models.trainingFailed', { msg: err })) : null,
-        ),
-      );
-    }
-    if (running) timer = setTimeout(() => poll(true), 1000);
-    else if (wasRunning) {
-      if (state === 'succeeded') ctx.notify(t('models.trainingDone'));
-      else if (state === 'failed') ctx.notify(t('models.trainingFailedShort'), 'error');
-      await loadList().catch(() => undefined);
-    }
   }
-
-  retrain.addEventListener('click', async () => {
-    retrain.disabled = true;
-    try {
-      await api('/api/models', { method: 'POST', body: {} });
-      ctx.notify(t('models.trainingStarted'));
-    } catch (err) {
-      if (err.status === 401) return;
-      if (err.status === 409) ctx.notify(t('models.trainingBusy'), 'warn');
-      else {
-        ctx.notify(ctx.errorText(err), 'error');
-        retrain.disabled = false;
-        return;
-      }
-    }
-    clearTimeout(timer);
-    poll(true);
-  });
-
-  await Promise.all([loadList(), poll(false)]);
+  clearTimeout(lp.timer);
+  poll(lp, true);
 }
 
 async function compare(ctx) {
