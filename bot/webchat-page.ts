@@ -243,7 +243,7 @@ const PAGE_STYLE = `  html, body { height: 100%; margin: 0; }
  * Client script, part 1 (it runs with `config` in scope): the customer key and conversation id kept in
  * localStorage, and the failure line.
  */
-const STORAGE_SCRIPT = `  var status = document.getElementById('webchat-status');
+export const STORAGE_SCRIPT = `  var status = document.getElementById('webchat-status');
   // The server-signed customer key: presenting it again keeps the same user id (returning customer).
   var KEY = 'demand-desk.webchat.customerKey';
   // The conversation of this page's language: resumed after a reload while it is open, so replies
@@ -253,7 +253,7 @@ const STORAGE_SCRIPT = `  var status = document.getElementById('webchat-status')
   function storedKey() {
     try {
       var key = window.localStorage.getItem(KEY);
-      return key && /^u-[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/.test(key) ? key : null;
+      return key && /^u-[0-9a-f]{32}\\.[A-Za-z0-9_-]{43}$/.test(key) ? key : null;
     } catch (e) {
       return null; // storage blocked: a new id for this visit
     }
