@@ -250,5 +250,5 @@ describe.skipIf(!existsSync(CHROMIUM))('the working day in a real browser', () =
     expect(await other.locator('table.tickets tbody').textContent()).toContain('投訴');
     await snap(other, 'console-zh-hant.png');
     await Promise.all([page.close(), other.close()]);
-  }, 300_000);
+  });
 });

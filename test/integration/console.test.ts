@@ -401,7 +401,7 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     await page.waitForURL(/#\/review$/);
     await page.locator('table.tickets').waitFor();
     await Promise.all([page.close(), phone.close(), chat.close()]);
-  }, 300_000);
+  });
 
   it('trainer: retrain with progress, compare with the live version, activate, roll back; keyword edit', async () => {
     // A correction to learn from (also when this test runs alone).
@@ -491,7 +491,7 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     expect(await page.locator('tr[data-term="催件"] input[type="checkbox"]').isChecked()).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'console-keywords.png') });
     await page.close();
-  }, 400_000);
+  });
 
   it('admin: adds a user, changes the role, disables; creates an API token that works, revokes it', async () => {
     const page = await newPage();

@@ -331,7 +331,7 @@ describe('a person when asked', () => {
     expect(shown.filter((t) => !found.includes(t))).toEqual([]);
     expect(new Set(shown).size).toBe(shown.length);
     expect(journal.pending().filter((l) => conversations.includes(l.conversationId))).toEqual([]);
-  }, 180_000);
+  });
 
   it('queues a conversation after two frustrated messages in a row, with the demand on the ticket', async () => {
     const c = await DirectLineClient.open(A.url, 'live-2', SECRET);

@@ -55,7 +55,7 @@ beforeAll(async () => {
   made.phoneText = (await desk.file(input('请打我电话 139-1234-5678 处理退款'))).ticket;
   made.english = (await desk.file(input('My refund for the broken charger never arrived', { email: 'Li.Ming@Example.com', name: 'Li Ming' }))).ticket;
   made.other = (await desk.file(input('快递三天没到', { topic: 'delivery' }))).ticket;
-}, 60_000);
+});
 
 afterAll(async () => {
   await db?.dropDatabase().catch(() => undefined);

@@ -107,5 +107,5 @@ describe('a reply to an expired web chat conversation', () => {
     expect(later.body.delivered).toBe(true);
     await expect.poll(async () => (await back.botSaid()).join('\n'), { timeout: 60_000 }).toContain('快递员已出发。');
     expect(await A.db.collection('directlineHeld').countDocuments({ kind: 'message' })).toBe(0);
-  }, 120_000);
+  });
 });
