@@ -156,12 +156,18 @@ describe('a database outage', () => {
   });
 
   it('restarts a killed database by itself, and /readyz says so', async () => {
+    // How long a deliberate restart (stop, then start) takes here, under this run's load: a start
+    // of the server is most of the supervised restart too, and on a loaded machine it alone has
+    // taken seconds, so the bound below is relative to it rather than a fixed 10 s.
+    const restartStarted = Date.now();
+    await database.server!.restart();
+    const restartMs = Date.now() - restartStarted;
     const pid = database.server!.pid()!;
     const restartsBefore = database.server!.status().restarts;
     process.kill(pid, 'SIGKILL');
     const killedAt = Date.now();
     let back = -1;
-    while (Date.now() - killedAt < 30_000) {
+    while (Date.now() - killedAt < 120_000) {
       const r = await readyz();
       if (r.status === 200 && r.body.database.restarts === restartsBefore + 1) {
         back = Date.now() - killedAt;
@@ -170,7 +176,9 @@ describe('a database outage', () => {
       await new Promise((ok) => setTimeout(ok, 100));
     }
     expect(back).toBeGreaterThanOrEqual(0);
-    expect(back).toBeLessThan(10_000);
+    // The first back-off step is 100 ms: back within 5 s of a deliberate restart's time (a
+    // supervisor that never restarts, or waits seconds first, fails).
+    expect(back, `a deliberate restart took ${restartMs} ms`).toBeLessThan(restartMs + 5_000);
     expect(database.server!.pid()).not.toBe(pid);
     expect(database.server!.status()).toMatchObject({ state: 'running', lastExit: 'signal SIGKILL' });
     // Nothing stored before was lost.
