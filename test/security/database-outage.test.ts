@@ -19,6 +19,7 @@ import { openDatabase, type OpenDatabase } from '../../store/database.js';
 import { createServices, type Services } from '../../desk/services.js';
 import type { Store } from '../../store/index.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { reconnected } from '../helpers/reconnected.js';
 
 let dir: string;
 let database: OpenDatabase;
@@ -112,6 +113,7 @@ describe('a database outage', () => {
     expect(store.outbox.pending()).toBe(demands.length);
 
     await database.server!.restart();
+    await reconnected(database.db);
     expect((await readyz()).status).toBe(200);
     // Back, before the outbox is replayed: still "received", never the apology.
     expect(await say(filed[1].conversation, filed[1].user, `查询工单 ${filed[1].number}`)).toEqual([texts('zh-Hans').statusPending(filed[1].number)]);
@@ -148,6 +150,7 @@ describe('a database outage', () => {
     } finally {
       await database.server!.restart();
     }
+    await reconnected(database.db);
     await services.tickets.flushOutbox();
     const ticket = await store.tickets.get(number!);
     expect(ticket).toMatchObject({ customer: { channelId: 'emulator', userId: user }, text: { original: '订单显示已签收但我没有收到包裹' } });
