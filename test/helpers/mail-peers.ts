@@ -39,12 +39,25 @@ export interface Dovecot {
   stop(): Promise<void>;
 }
 
-/** Starts dovecot on a free loopback port with one user (`desk`), mail in a temporary maildir. */
+/**
+ * Starts dovecot on a free loopback port with one user (`desk`), mail in a temporary maildir. The
+ * port is free when chosen but may be taken before dovecot binds it (test files run in parallel and
+ * every outgoing connection takes a port from the same range): then it starts again on another.
+ */
 export async function startDovecot(): Promise<Dovecot> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDovecotOn(await freePort());
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startDovecotOn(port: number): Promise<Dovecot> {
   const dir = mkdtempSync(join(tmpdir(), 'dovecot-'));
   // dovecot's own users must reach the mail and the sockets below it.
   chmodSync(dir, 0o755);
-  const port = await freePort();
   const user = 'desk';
   const password = 'desk-imap-secret';
   // The mail processes run as dovecot's own user (dovecot refuses root for them).
@@ -106,8 +119,8 @@ service stats {
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `imap://${user}:${password}@127.0.0.1:${port}`;
   const client = () => new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass: password }, logger: false });
-  // Wait until it logs in.
-  const deadline = Date.now() + 20_000;
+  // Wait until it logs in (a loaded machine may take a while to start it).
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const c = client();
     try {

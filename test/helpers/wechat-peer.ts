@@ -237,7 +237,7 @@ export class WeChatPeer {
   }
 
   /** Waits until a customer-service message to `openid` matches (default 20 s). */
-  async waitForSent(openid: string, match: (content: string) => boolean = () => true, timeoutMs = 20_000): Promise<SentMessage> {
+  async waitForSent(openid: string, match: (content: string) => boolean = () => true, timeoutMs = 30_000): Promise<SentMessage> {
     const hit = await this.log.waitFor(openid, match, timeoutMs);
     if (!hit) throw new Error(`no customer-service message to ${openid} matched within ${timeoutMs} ms; sent: ${JSON.stringify(this.sentTo(openid))}`);
     return hit;

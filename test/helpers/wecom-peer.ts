@@ -351,14 +351,14 @@ export class WeComPeer {
   }
 
   /** Waits until a message to `user` matches (default 20 s). */
-  async waitForSent(user: string, match: (content: string) => boolean = () => true, timeoutMs = 20_000): Promise<SentText> {
+  async waitForSent(user: string, match: (content: string) => boolean = () => true, timeoutMs = 30_000): Promise<SentText> {
     const hit = await this.delivered.waitFor(user, match, timeoutMs);
     if (!hit) throw new Error(`no message to ${user} matched within ${timeoutMs} ms; sent: ${JSON.stringify(this.sentTo(user))}`);
     return hit;
   }
 
   /** Waits until `user` has received more than `count` messages; returns the next one. */
-  async nextSentAfter(user: string, count: number, timeoutMs = 20_000): Promise<SentText> {
+  async nextSentAfter(user: string, count: number, timeoutMs = 30_000): Promise<SentText> {
     const next = await this.delivered.nextAfter(user, count, timeoutMs);
     if (!next) throw new Error(`no message ${count + 1} to ${user} within ${timeoutMs} ms; sent: ${JSON.stringify(this.sentTo(user))}`);
     return next;

@@ -15,11 +15,11 @@ describe('npm run -s bench:learning: flags', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
     expect(r.stdout).toBe('');
-  }, 180_000);
+  });
 
   it.skipIf(loadRealtext() === null)('refuses more corrections than its split holds (the development split feeds 396 rows)', async () => {
     const r = await runScript('bench:learning', ['--split', 'dev', '--steps', '0,397']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('at most 396 corrections are available with --split dev');
-  }, 180_000);
+  });
 });

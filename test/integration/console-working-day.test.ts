@@ -226,16 +226,18 @@ describe.skipIf(!existsSync(CHROMIUM))('the working day in a real browser', () =
     await other.locator('[data-action="read-all"]').click();
     await expect.poll(() => other.getByTestId('unread-count').count()).toBe(0);
 
-    // Live, without reloading (the regular refresh is every 30 s; these must come sooner): a ticket
-    // filed elsewhere appears in the list, and an assignment reaches the bell.
+    // Live, without reloading: a ticket filed elsewhere appears in the list, and an assignment
+    // reaches the bell. The regular refresh (every 30 s) runs only while the page is visible; with
+    // the page reading as hidden, only the live stream can bring these, however long a loaded
+    // machine takes (a 20 s bound on filing plus both updates was close there).
     await other.goto(`${A.url}/console#/inbox`);
     await other.locator('table.tickets').waitFor();
-    const t0 = Date.now();
+    await other.evaluate("Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' })");
     const fresh = await seed('快递员把包裹放在门口就走了，现在找不到了', { phone: '13811110009' });
-    await expect.poll(() => rowNumbers(other), { timeout: 10_000 }).toContain(fresh);
+    await expect.poll(() => rowNumbers(other), { timeout: 60_000 }).toContain(fresh);
     await A.services.tickets.change(fresh, { assignee: 'agent2' }, 'agent1');
-    await expect.poll(() => other.getByTestId('unread-count').textContent(), { timeout: 10_000 }).toBe('1');
-    expect(Date.now() - t0).toBeLessThan(20_000);
+    await expect.poll(() => other.getByTestId('unread-count').textContent(), { timeout: 60_000 }).toBe('1');
+    await other.evaluate('delete document.visibilityState');
 
     // Traditional Chinese, every page text from the zh-Hant dictionary.
     await other.getByRole('button', { name: '繁體' }).click();
@@ -248,5 +250,5 @@ describe.skipIf(!existsSync(CHROMIUM))('the working day in a real browser', () =
     expect(await other.locator('table.tickets tbody').textContent()).toContain('投訴');
     await snap(other, 'console-zh-hant.png');
     await Promise.all([page.close(), other.close()]);
-  }, 300_000);
+  });
 });

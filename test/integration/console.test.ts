@@ -214,7 +214,7 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
   async function expectCharts(page: Page, keys: string[]): Promise<void> {
     for (const key of keys) {
       const canvas = page.locator(`[data-chart="${key}"] canvas`).first();
-      await canvas.waitFor({ timeout: 20_000 });
+      await canvas.waitFor({ timeout: 60_000 });
       const box = await canvas.boundingBox();
       expect(box, key).not.toBeNull();
       expect(box!.width, key).toBeGreaterThan(100);
@@ -241,21 +241,21 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     await chat.goto(`${url}/`);
     const input = chat.locator('[data-id="webchat-sendbox-input"]');
     await input.waitFor({ timeout: 30_000 });
-    await chat.getByText(/客服小助手/).first().waitFor({ timeout: 20_000 });
+    await chat.getByText(/客服小助手/).first().waitFor({ timeout: 60_000 });
     const say = async (text: string) => {
       await input.fill(text);
       await input.press('Enter');
     };
     await say('买的吹风机用了一次就冒烟了，质量太差了');
-    await chat.getByText(/对吗/).last().waitFor({ timeout: 20_000 });
+    await chat.getByText(/对吗/).last().waitFor({ timeout: 60_000 });
     const offered = await chat.getByRole('button').allTextContents();
     const other = offered.map((s) => s.trim()).find((s) => taxonomy.topics.some((t) => t.name.zh === s) && s !== zhTopic('quality'));
     expect(other, `a topic among the suggested actions: ${offered.join(', ')}`).toBeDefined();
     await chat.getByRole('button', { name: other, exact: true }).last().click();
-    await chat.getByText(/手机号或邮箱/).last().waitFor({ timeout: 20_000 });
+    await chat.getByText(/手机号或邮箱/).last().waitFor({ timeout: 60_000 });
     await say('跳过');
     const created = chat.getByText(/已为您登记工单 T\d{8}-\d{4}/).last();
-    await created.waitFor({ timeout: 20_000 });
+    await created.waitFor({ timeout: 60_000 });
     ticketNumber = (await created.textContent())!.match(/T\d{8}-\d{4}/)![0];
     const filed = await running.store.tickets.get(ticketNumber);
     expect(filed).toMatchObject({ needsReview: true, reviewReason: 'customer-picked-topic', customer: { channelId: 'webchat' } });
@@ -344,7 +344,7 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     await page.getByRole('button', { name: '发送回复' }).click();
     await expect.poll(() => page.getByTestId('reply-status').textContent()).toBe('回复已送达客户。');
     expect(await page.getByTestId('timeline').getByTestId('delivery').last().textContent()).toBe('已送达');
-    await chat.getByText(reply).last().waitFor({ timeout: 20_000 });
+    await chat.getByText(reply).last().waitFor({ timeout: 60_000 });
     await snap(chat, 'console-webchat-reply.png');
     const replied = await running.store.tickets.get(ticketNumber);
     expect(replied!.replies).toMatchObject([{ text: reply, by: 'agent1', delivered: true }]);
@@ -401,7 +401,7 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     await page.waitForURL(/#\/review$/);
     await page.locator('table.tickets').waitFor();
     await Promise.all([page.close(), phone.close(), chat.close()]);
-  }, 300_000);
+  });
 
   it('trainer: retrain with progress, compare with the live version, activate, roll back; keyword edit', async () => {
     // A correction to learn from (also when this test runs alone).
@@ -422,18 +422,22 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     await page.locator('nav.nav a[data-nav="models"]').waitFor();
     expect(await page.locator('nav.nav a[data-nav="admin"]').count()).toBe(0);
     const models = page.getByTestId('models');
-    await models.waitFor({ timeout: 20_000 });
+    await models.waitFor({ timeout: 60_000 });
     const liveBefore = (await running.store.models.activeVersion()) ?? (await page.locator('tr.active-row').getAttribute('data-version'));
     expect(liveBefore).toBeTruthy();
     const versionsBefore = await models.locator('tbody tr').count();
 
     // Retrain: the progress bar moves until the run succeeds.
     await page.locator('[data-action="retrain"]').click();
-    await expect.poll(() => page.getByTestId('training-state').textContent(), { timeout: 20_000 }).toBe('训练中');
+    await expect.poll(() => page.getByTestId('training-state').textContent(), { timeout: 60_000 }).toBe('训练中');
     const bar = page.getByTestId('training').getByRole('progressbar');
     const seen = new Set<number>();
     let shot = false;
-    for (let i = 0; i < 600; i++) {
+    // Until the run ends, by the clock: this whole test took 168 s at load 18-21 (session 6), most
+    // of it the retraining, so a fixed number of polls (600 × 500 ms, 5 min and more) is too close
+    // a bound under CI's load; the test's own limit is raised to match.
+    const trainingDeadline = Date.now() + 900_000;
+    while (Date.now() < trainingDeadline) {
       const state = await page.getByTestId('training-state').textContent().catch(() => null);
       const now = Number(await bar.getAttribute('aria-valuenow').catch(() => null));
       if (Number.isFinite(now)) seen.add(now);
@@ -447,7 +451,7 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     expect(await page.getByTestId('training-state').textContent()).toBe('已完成');
     expect(await bar.getAttribute('aria-valuenow')).toBe('100');
     expect(seen.size).toBeGreaterThanOrEqual(3); // it moved, not just 0 → 100
-    await expect.poll(() => models.locator('tbody tr').count(), { timeout: 20_000 }).toBe(versionsBefore + 1);
+    await expect.poll(() => models.locator('tbody tr').count(), { timeout: 60_000 }).toBe(versionsBefore + 1);
     const newVersion = (await models.locator('tbody tr').first().getAttribute('data-version'))!;
     expect(newVersion).not.toBe(liveBefore);
 
@@ -491,7 +495,7 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     expect(await page.locator('tr[data-term="催件"] input[type="checkbox"]').isChecked()).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'console-keywords.png') });
     await page.close();
-  }, 400_000);
+  }, 1_200_000);
 
   it('admin: adds a user, changes the role, disables; creates an API token that works, revokes it', async () => {
     const page = await newPage();

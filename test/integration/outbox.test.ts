@@ -8,6 +8,7 @@ import { startEmbeddedServer, type EmbeddedServer } from '../../store/embedded-s
 import { createTicketService } from '../../desk/services.js';
 import { createStore } from '../../store/index.js';
 import type { TicketCreate } from '../../store/schemas.js';
+import { reconnected } from '../helpers/reconnected.js';
 
 /**
  * Nothing lost: the database goes away mid-run, tickets keep being created (and numbered) into the
@@ -54,6 +55,7 @@ describe('outbox', () => {
     expect(store.outbox.pending()).toBe(20);
 
     await server.restart();
+    await reconnected(db);
     const replay = await desk.flushOutbox();
     expect(replay).toEqual({ replayed: 20, duplicates: 0, remaining: 0, held: { attached: 0, filed: 0, cancelled: 0, duplicates: 0, remaining: 0 } });
     // Replaying again stores nothing twice.

@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createTicketService } from '../../desk/services.js';
 import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
 import { customerSummary, linkCustomers } from '../../staff/customer-profiles.js';
@@ -120,7 +120,11 @@ describe('stats:rebuild beside live writers', () => {
       rebuilding = false;
       expect(r.code, r.stderr).toBe(0);
       results.push(lastJson(r.stdout));
-      await new Promise((r) => setTimeout(r, 300));
+      // Tickets filed after this rebuild (so after its scan): two more, as the one in flight when
+      // it ended may have been stored before. Waited for, not a fixed 300 ms: under load a filing
+      // can take longer than that.
+      const filedBy = numbers.length;
+      await vi.waitFor(() => expect(numbers.length).toBeGreaterThanOrEqual(filedBy + 2), { timeout: 60_000, interval: 20 });
     }
     stop = true;
     await writers;

@@ -101,7 +101,7 @@ async function api(method: string, path: string, body?: unknown, token = trainer
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }
 
-async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+async function waitFor(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

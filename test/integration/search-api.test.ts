@@ -35,7 +35,7 @@ beforeAll(async () => {
   await A.services.auth.createUser({ username: 'searcher', password: PASSWORD, role: 'admin', createdBy: 'test' });
   const res = await fetch(`${A.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'searcher', password: PASSWORD }) });
   token = ((await res.json()) as { token: string }).token;
-}, 120_000);
+});
 
 afterAll(async () => {
   await A?.stop();

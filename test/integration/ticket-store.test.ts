@@ -277,15 +277,18 @@ describe('bot state storage (botbuilder Storage with eTags)', () => {
   });
 
   it('expires state unused for the TTL: it reads as absent, can be written afresh, and is swept', async () => {
-    const ttl = new MongoBotStorage(db, 'botStateTtl', { ttlMs: 1000 });
+    // The waits go past the TTL by the clock, so load only lengthens them. What must stay inside
+    // the TTL is a write and the read or sweep right after it (a few database round trips): 3 s
+    // leaves a loaded machine far more room for that than the 1 s it was.
+    const ttl = new MongoBotStorage(db, 'botStateTtl', { ttlMs: 3000 });
     await ttl.write({ old: { n: 1 }, fresh: { n: 1 } });
-    await new Promise((r) => setTimeout(r, 1200));
+    await new Promise((r) => setTimeout(r, 3300));
     await ttl.write({ fresh: { n: 2, eTag: '*' } });
     expect(await ttl.read(['old', 'fresh'])).toEqual({ fresh: expect.objectContaining({ n: 2 }) });
     // A conditional write carrying an eTag read before expiry does not resurrect a conflict loop.
     await ttl.write({ old: { n: 5 } });
     expect((await ttl.read(['old'])).old.n).toBe(5);
-    await new Promise((r) => setTimeout(r, 1200));
+    await new Promise((r) => setTimeout(r, 3300));
     await ttl.write({ fresh: { n: 3, eTag: '*' } });
     expect(await ttl.sweepExpired()).toBe(1); // "old" (its newest revision expired); "fresh" stays
     const left = await db.collection('botStateTtl').find({}).toArray();

@@ -65,7 +65,7 @@ beforeAll(async () => {
   await A.services.auth.createUser({ username: 'agent1', password: PASSWORD, role: 'agent', createdBy: 'test' });
   const login = await fetch(`${A.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'lead', password: PASSWORD }) });
   token = ((await login.json()) as { token: string }).token;
-}, 120_000);
+});
 
 afterAll(async () => {
   await A?.stop();
@@ -116,7 +116,7 @@ describe('a ticket update reads tickets by _id only', () => {
     expect(final.body).toMatchObject({ status: 'resolved', priority: 'high', assignee: 'agent1', topic: 'delivery' });
     expect(final.body.replies).toHaveLength(1);
     expect(final.body.notes).toHaveLength(1);
-  }, 120_000);
+  });
 
   it('a filter holding more than _id is still applied whole (the _id prefilter never widens a match)', async () => {
     const n = (await A.services.tickets.file(input('快递丢了'))).ticket.number;

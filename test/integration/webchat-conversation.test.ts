@@ -48,19 +48,19 @@ describe.skipIf(!existsSync(CHROMIUM))('a ticket is a conversation, in a real br
     const context = await browser.newContext({ locale: 'zh-CN' });
     let page = await context.newPage();
     let say = await openChat(page);
-    await page.getByText(/客服小助手/).first().waitFor({ timeout: 20_000 });
+    await page.getByText(/客服小助手/).first().waitFor({ timeout: 60_000 });
     await say('买的吹风机用了一次就冒烟了，质量太差了');
-    await page.getByText(/对吗/).last().waitFor({ timeout: 20_000 });
+    await page.getByText(/对吗/).last().waitFor({ timeout: 60_000 });
     await page.getByRole('button', { name: '对', exact: true }).last().click();
-    await page.getByText(/手机号或邮箱/).last().waitFor({ timeout: 20_000 });
+    await page.getByText(/手机号或邮箱/).last().waitFor({ timeout: 60_000 });
     await say('跳过');
     const created = page.getByText(/已为您登记工单 T\d{8}-\d{4}/).last();
-    await created.waitFor({ timeout: 20_000 });
+    await created.waitFor({ timeout: 60_000 });
     const number = (await created.textContent())!.match(/T\d{8}-\d{4}/)![0];
 
     // 1. A follow-up lands on the ticket and is acknowledged.
     await say('好的，那明天我在家等');
-    await page.getByText(texts('zh-Hans').followupAdded(number)).last().waitFor({ timeout: 20_000 });
+    await page.getByText(texts('zh-Hans').followupAdded(number)).last().waitFor({ timeout: 60_000 });
     expect((await running.store.tickets.get(number))!.messages.map((m) => m.text)).toEqual(['好的，那明天我在家等']);
 
     // 2. The page is closed; staff reply; the customer opens the page again and sees the reply.
@@ -80,7 +80,7 @@ describe.skipIf(!existsSync(CHROMIUM))('a ticket is a conversation, in a real br
     await running.services.tickets.change(number, { status: 'resolved' }, 'alice');
     await page.getByText(texts('zh-Hans').resolved(number)).last().waitFor({ timeout: 30_000 });
     await page.getByRole('button', { name: '5', exact: true }).last().click();
-    await page.getByText(texts('zh-Hans').ratingThanks(number, 5)).last().waitFor({ timeout: 20_000 });
+    await page.getByText(texts('zh-Hans').ratingThanks(number, 5)).last().waitFor({ timeout: 60_000 });
     expect((await running.store.tickets.get(number))!.satisfaction).toMatchObject({ score: 5 });
     const login = await fetch(`${running.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) });
     const { token } = (await login.json()) as { token: string };
@@ -105,9 +105,9 @@ describe.skipIf(!existsSync(CHROMIUM))('a ticket is a conversation, in a real br
     expect(await staff.getByTestId('delivery').last().textContent()).toBe('未送达');
     expect(await staff.getByTestId('satisfaction').textContent()).toContain('客户满意度：5/5');
     await staff.getByTestId('retry-reply').click();
-    await expect.poll(() => staff.getByTestId('delivery').last().textContent(), { timeout: 20_000 }).toBe('已送达');
+    await expect.poll(() => staff.getByTestId('delivery').last().textContent(), { timeout: 60_000 }).toBe('已送达');
     expect(await staff.getByTestId('retry-reply').count()).toBe(0);
-    await page.getByText(refused).last().waitFor({ timeout: 20_000 });
+    await page.getByText(refused).last().waitFor({ timeout: 60_000 });
     await staff.screenshot({ path: join(ARTIFACTS, 'console-reply-retry.png'), fullPage: true });
     expect((await running.store.tickets.get(number))!.replies.at(-1)).toMatchObject({ text: refused, delivered: true, attempts: 2 });
     await context.close();

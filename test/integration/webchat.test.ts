@@ -67,18 +67,18 @@ describe.skipIf(!existsSync(CHROMIUM))('web chat page in a real browser', () => 
     await page.goto(`${running.url}/`);
     const input = page.locator('[data-id="webchat-sendbox-input"]');
     await input.waitFor({ timeout: 30_000 });
-    await page.getByText(/客服小助手/).first().waitFor({ timeout: 20_000 });
+    await page.getByText(/客服小助手/).first().waitFor({ timeout: 60_000 });
     const say = async (text: string) => {
       await input.fill(text);
       await input.press('Enter');
     };
     await say('买的吹风机用了一次就冒烟了，质量太差了');
-    await page.getByText(/对吗/).last().waitFor({ timeout: 20_000 });
+    await page.getByText(/对吗/).last().waitFor({ timeout: 60_000 });
     await page.getByRole('button', { name: '对', exact: true }).last().click();
-    await page.getByText(/手机号或邮箱/).last().waitFor({ timeout: 20_000 });
+    await page.getByText(/手机号或邮箱/).last().waitFor({ timeout: 60_000 });
     await say('跳过');
     const created = page.getByText(/已为您登记工单 T\d{8}-\d{4}/).last();
-    await created.waitFor({ timeout: 20_000 });
+    await created.waitFor({ timeout: 60_000 });
     const number = (await created.textContent())!.match(/T\d{8}-\d{4}/)![0];
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'webchat-ticket.png'), fullPage: true });

@@ -19,6 +19,7 @@ import { openDatabase, type OpenDatabase } from '../../store/database.js';
 import { createServices, type Services } from '../../desk/services.js';
 import type { Store } from '../../store/index.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { reconnected } from '../helpers/reconnected.js';
 
 let dir: string;
 let database: OpenDatabase;
@@ -112,6 +113,7 @@ describe('a database outage', () => {
     expect(store.outbox.pending()).toBe(demands.length);
 
     await database.server!.restart();
+    await reconnected(database.db);
     expect((await readyz()).status).toBe(200);
     // Back, before the outbox is replayed: still "received", never the apology.
     expect(await say(filed[1].conversation, filed[1].user, `查询工单 ${filed[1].number}`)).toEqual([texts('zh-Hans').statusPending(filed[1].number)]);
@@ -148,6 +150,7 @@ describe('a database outage', () => {
     } finally {
       await database.server!.restart();
     }
+    await reconnected(database.db);
     await services.tickets.flushOutbox();
     const ticket = await store.tickets.get(number!);
     expect(ticket).toMatchObject({ customer: { channelId: 'emulator', userId: user }, text: { original: '订单显示已签收但我没有收到包裹' } });
@@ -156,12 +159,18 @@ describe('a database outage', () => {
   });
 
   it('restarts a killed database by itself, and /readyz says so', async () => {
+    // How long a deliberate restart (stop, then start) takes here, under this run's load: a start
+    // of the server is most of the supervised restart too, and on a loaded machine it alone has
+    // taken seconds, so the bound below is relative to it rather than a fixed 10 s.
+    const restartStarted = Date.now();
+    await database.server!.restart();
+    const restartMs = Date.now() - restartStarted;
     const pid = database.server!.pid()!;
     const restartsBefore = database.server!.status().restarts;
     process.kill(pid, 'SIGKILL');
     const killedAt = Date.now();
     let back = -1;
-    while (Date.now() - killedAt < 30_000) {
+    while (Date.now() - killedAt < 120_000) {
       const r = await readyz();
       if (r.status === 200 && r.body.database.restarts === restartsBefore + 1) {
         back = Date.now() - killedAt;
@@ -170,7 +179,9 @@ describe('a database outage', () => {
       await new Promise((ok) => setTimeout(ok, 100));
     }
     expect(back).toBeGreaterThanOrEqual(0);
-    expect(back).toBeLessThan(10_000);
+    // The first back-off step is 100 ms: back within 5 s of a deliberate restart's time (a
+    // supervisor that never restarts, or waits seconds first, fails).
+    expect(back, `a deliberate restart took ${restartMs} ms`).toBeLessThan(restartMs + 5_000);
     expect(database.server!.pid()).not.toBe(pid);
     expect(database.server!.status()).toMatchObject({ state: 'running', lastExit: 'signal SIGKILL' });
     // Nothing stored before was lost.

@@ -23,6 +23,7 @@ import { openDatabase, type OpenDatabase } from '../../store/database.js';
 import { createServices, type Services } from '../../desk/services.js';
 import { HELD_REVIEW_REASON, heldMessagesPath } from '../../store/held-messages.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { reconnected } from '../helpers/reconnected.js';
 
 let dir: string;
 let database: OpenDatabase;
@@ -82,6 +83,7 @@ async function outage(during: () => Promise<void>): Promise<void> {
   } finally {
     await database.server!.restart();
   }
+  await reconnected(database.db);
 }
 
 const conv = () => `c-${randomUUID().slice(0, 8)}`;

@@ -31,7 +31,7 @@ describe('the memory ceiling', () => {
   it('refuses new conversations near the ceiling with 503 and Retry-After, on every way in', async () => {
     // Critical once a garbage collection has had time to give memory back and did not.
     await expect
-      .poll(async () => ((await (await fetch(`${tight.url}/readyz`)).json()) as { memory: { level: string } }).memory.level, { timeout: 10_000, interval: 250 })
+      .poll(async () => ((await (await fetch(`${tight.url}/readyz`)).json()) as { memory: { level: string } }).memory.level, { timeout: 30_000, interval: 250 })
       .toBe('critical');
     const page = await fetch(`${tight.url}/api/webchat/token`);
     expect(page.status).toBe(503);

@@ -193,7 +193,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page during a database outage, 
       await page.goto(`${url}/`);
       const input = page.locator('[data-id="webchat-sendbox-input"]');
       await input.waitFor({ timeout: 30_000 });
-      await page.getByText(/客服小助手/).first().waitFor({ timeout: 20_000 });
+      await page.getByText(/客服小助手/).first().waitFor({ timeout: 60_000 });
       const say = async (text: string) => {
         await input.fill(text);
         await input.press('Enter');
@@ -205,7 +205,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page during a database outage, 
       await database.server!.stop();
       try {
         await say(demand);
-        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 15_000 });
+        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 60_000 });
         expect(await note.getAttribute('role')).toBe('status');
       } finally {
         await database.server!.restart();
@@ -215,9 +215,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page during a database outage, 
       await note.waitFor({ state: 'hidden', timeout: 30_000 });
       await page.getByText(/对吗/).last().waitFor({ timeout: 30_000 });
       await page.getByRole('button', { name: '对', exact: true }).last().click();
-      await page.getByText(/手机号或邮箱/).last().waitFor({ timeout: 20_000 });
+      await page.getByText(/手机号或邮箱/).last().waitFor({ timeout: 60_000 });
       await say('跳过');
-      await page.getByText(/已为您登记工单 T\d{8}-\d{4}/).last().waitFor({ timeout: 20_000 });
+      await page.getByText(/已为您登记工单 T\d{8}-\d{4}/).last().waitFor({ timeout: 60_000 });
 
       // In the log once, filed once.
       const conversationId = String(await page.evaluate("localStorage.getItem('demand-desk.webchat.conversation.zh-CN')"));
@@ -248,7 +248,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page during a database outage, 
       await page.goto(`${url}/`);
       const input = page.locator('[data-id="webchat-sendbox-input"]');
       await input.waitFor({ timeout: 30_000 });
-      await page.getByText(/客服小助手/).first().waitFor({ timeout: 20_000 });
+      await page.getByText(/客服小助手/).first().waitFor({ timeout: 60_000 });
       const note = page.locator('#webchat-pending');
       const demand = '我买的台灯收到时灯罩是碎的，要求换一个新的';
       let clientId = '';
@@ -256,7 +256,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page during a database outage, 
       try {
         await input.fill(demand);
         await input.press('Enter');
-        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 15_000 });
+        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 60_000 });
         // Kept in localStorage, per customer, as the very activity Web Chat gave the page.
         const kept = await keptUnsent(page);
         expect(kept).toHaveLength(1);
@@ -266,7 +266,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page during a database outage, 
         // The customer reloads while the service is still down: the page says the message has not
         // arrived, and keeps trying to connect (the token answers 503 while the database is down).
         await page.reload();
-        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 20_000 });
+        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 60_000 });
         expect((await keptUnsent(page))[0].list.map((e) => e.activity.channelData.clientActivityID)).toEqual([clientId]);
       } finally {
         await database.server!.restart();
@@ -303,21 +303,21 @@ describe.skipIf(!existsSync(CHROMIUM))('the chat page during a database outage, 
       await page.goto(`${url}/`);
       const input = page.locator('[data-id="webchat-sendbox-input"]');
       await input.waitFor({ timeout: 30_000 });
-      await page.getByText(/客服小助手/).first().waitFor({ timeout: 20_000 });
+      await page.getByText(/客服小助手/).first().waitFor({ timeout: 60_000 });
       const demand = '洗衣机安装师傅约好了昨天上门但是一直没有来';
       await database.server!.stop();
       try {
         await input.fill(demand);
         await input.press('Enter');
-        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 15_000 });
+        await page.getByText(PENDING_NOTES['zh-Hans'].replace('{n}', '1')).waitFor({ timeout: 60_000 });
         const first = (await keptUnsent(page))[0].list[0].activity.channelData.clientActivityID;
         await page.clock.fastForward('05:05');
         // Web Chat gave up: "发送失败。重试。" The customer presses Retry (a new clientActivityID).
         const retry = page.getByRole('button', { name: '重试' }).or(page.getByText('重试', { exact: true }));
-        await retry.first().waitFor({ timeout: 20_000 });
+        await retry.first().waitFor({ timeout: 60_000 });
         await retry.first().click();
         // Still one message waiting, kept once (the retry's activity, in place of the abandoned one).
-        const deadline = Date.now() + 10_000;
+        const deadline = Date.now() + 60_000;
         let kept = await keptUnsent(page);
         while (!(kept.length === 1 && kept[0].list.length === 1 && kept[0].list[0].activity.channelData.clientActivityID !== first) && Date.now() < deadline) {
           await new Promise((ok) => setTimeout(ok, 100));

@@ -18,6 +18,7 @@ import { createServices, type Services } from '../../desk/services.js';
 import { loadConfig } from '../../runtime/config.js';
 import { openDatabase, type OpenDatabase } from '../../store/database.js';
 import { WeChatPeer } from '../helpers/wechat-peer.js';
+import { reconnected } from '../helpers/reconnected.js';
 
 const SETTINGS = { token: 'outageToken7', appId: 'wx0a1b2c3d4e5f6a7b', appSecret: 'outage-app-secret-0123456789', encodingAesKey: 'Q2w3E4r5T6y7U8i9O0p1A2s3D4f5G6h7J8k9L0z1X2c' };
 const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
@@ -87,6 +88,7 @@ describe('a WeChat push while the database is down', () => {
     } finally {
       await database.server!.restart();
     }
+    await reconnected(database.db);
     expect(await services.tickets.flushOutbox()).toMatchObject({ replayed: 1, remaining: 0 });
     const ticket = await services.store.tickets.get(number);
     expect(ticket).toMatchObject({ customer: { channelId: 'wechat', userId: user }, text: { original: text } });

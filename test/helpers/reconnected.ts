@@ -1,0 +1,14 @@
+/** Waiting for a client to reach a restarted database again. */
+import type { Db } from 'mongodb';
+import { vi } from 'vitest';
+
+/**
+ * Resolves once `db`'s client reaches its server again (up to 60 s). A restarted server is back
+ * when it answers, not when this client has reconnected: until then an operation fails at once
+ * under a short DB_TIMEOUT_MS and the product keeps its work for a later try (the outbox, a
+ * channel's cursor), by design. On a loaded machine that reconnection took long enough for a
+ * check right after the restart to find the work still kept; tests wait for this first.
+ */
+export async function reconnected(db: Db): Promise<void> {
+  await vi.waitFor(() => db.command({ ping: 1 }), { timeout: 60_000, interval: 250 });
+}
