@@ -229,6 +229,10 @@ function alternatingMeasure(tokenizer: string, runs: number, referenceChild: str
     }
     mine.push(childMeasure(tokenizer, 'classifier', undefined, cpu));
     log(`  run ${r + 1} this build: ${JSON.stringify(mine[r])}`);
+    // A checkout without ../shared beside it measures data/holdout instead of the gov_titles texts.
+    if (referenceChild && theirs[r].texts !== mine[r].texts) {
+      throw new UsageError(`--reference measured ${theirs[r].texts} texts, this build ${mine[r].texts}: put the reference checkout where ../shared/datasets is beside it too`);
+    }
   }
   const medians = (rows: Record<string, number>[]) =>
     Object.fromEntries(['classifyPerSecond', 'p50Ms', 'p99Ms', 'rssMb'].map((k) => [k, round(median(rows.map((x) => x[k])))]));
