@@ -25,8 +25,10 @@ export class IntHashTable {
     }
   }
 
+  // The mixed key stays a signed 32-bit integer: `>>> 0` made it a heap number for half the keys
+  // (an allocation per n-gram lookup). Masked by a capacity below 2^31 it gives the same slot.
   private static slot(key: number): number {
-    return Math.imul(key ^ (key >>> 16), 0x45d9f3b) >>> 0;
+    return Math.imul(key ^ (key >>> 16), 0x45d9f3b);
   }
 
   /** The value of `key`, or -1 when absent. */

@@ -1,6 +1,6 @@
 /**
  * npm run -s bench -- [--json] [--quick] [--only accuracy|speed|memory|tokenizers|corpus] [--sets cfpb,spam_head10k,…]
- *                      [--features '<json>']
+ *                      [--features '<json>'] [--runs N] [--reference <checkout>] [--cpu N]
  *
  * The benchmark behind the README's figures, on this machine:
  * - accuracy of the keyword model and the ensemble on the test rows (i % 5 == 0) of the shared
@@ -9,12 +9,17 @@
  *   independently written holdout set;
  * - whole-pipeline throughput and per-message latency on one core over gov_titles test texts, and
  *   resident memory with the default model loaded (in a fresh child process);
+ *   `--runs N` measures in N fresh processes and reports medians; `--reference <checkout>` alternates
+ *   them with another build's (its compiled `dist/`, e.g. main in a `git worktree`), so both see the
+ *   same machine load; `--cpu N` pins every child to CPU N (taskset). The load average is reported.
  * - the two jieba implementations side by side (each in a fresh child process).
  * Prints a table on stderr-free stdout; with --json the last line is one JSON object.
  * Data-set figures are skipped, with a message, when ../shared/datasets is absent.
  */
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DemandClassifier, trainDemandModel } from '../classifier/demand-classifier.js';
 import { evaluateLabels } from '../classifier/metrics.js';
@@ -48,7 +53,17 @@ runCli(async () => {
     // Feature settings over the defaults for the data-set accuracy runs, e.g. the previous
     // defaults ('{"latinNgramMax":0,"latinBigrams":false}') to compare in the same sitting.
     features: { type: 'string' },
+    // Speed and memory: fresh processes to take the median of; another build to alternate with; a CPU to pin to.
+    runs: { type: 'string' },
+    reference: { type: 'string' },
+    cpu: { type: 'string' },
   });
+  const runs = values.runs === undefined ? 1 : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs: expected a whole number ≥ 1, got ${values.runs}`);
+  const cpu = values.cpu === undefined ? null : Number(values.cpu);
+  if (cpu !== null && (!Number.isInteger(cpu) || cpu < 0)) throw new UsageError(`--cpu: expected a CPU number, got ${values.cpu}`);
+  const referenceChild = values.reference === undefined ? null : resolve(values.reference, 'dist/scripts/bench-child.js');
+  if (referenceChild && !existsSync(referenceChild)) throw new UsageError(`--reference: ${referenceChild} not found (build the reference checkout first: npm run build)`);
   const features = values.features ? (JSON.parse(values.features) as TrainOptions['features']) : undefined;
   const config = loadConfig(process.env);
   const deps = await createPipelineDeps(config);
@@ -86,7 +101,8 @@ runCli(async () => {
   if (want('speed') || want('memory')) {
     // In a fresh process: a heap grown by the training above would slow it down and inflate memory.
     log('speed and memory: whole pipeline, default model, one core, fresh process');
-    Object.assign(result, childMeasure(config.TOKENIZER, 'classifier'));
+    if (runs === 1 && !referenceChild && cpu === null) Object.assign(result, childMeasure(config.TOKENIZER, 'classifier'));
+    else Object.assign(result, alternatingMeasure(config.TOKENIZER, runs, referenceChild, cpu, log));
   }
 
   if (want('tokenizers')) {
@@ -183,17 +199,55 @@ function holdout(c: DemandClassifier): Result {
 }
 
 /** Runs `bench-child.ts` in a fresh process so its memory is not mixed with this one's. */
-function childMeasure(tokenizer: string, what: 'classifier' | 'tokenizer'): Record<string, number> {
-  // The sibling script, compiled (dist/) or not (run through tsx).
+function childMeasure(tokenizer: string, what: 'classifier' | 'tokenizer', script?: string, cpu: number | null = null): Record<string, number> {
+  // The sibling script, compiled (dist/) or not (run through tsx), or another build's.
   const here = fileURLToPath(import.meta.url);
-  const child = here.replace(/bench\.(ts|js)$/, 'bench-child.$1');
-  const args = child.endsWith('.ts') ? ['--import', 'tsx', child, what] : [child, what];
-  const out = execFileSync(process.execPath, args, {
+  const child = script ?? here.replace(/bench\.(ts|js)$/, 'bench-child.$1');
+  const nodeArgs = child.endsWith('.ts') ? ['--import', 'tsx', child, what] : [child, what];
+  const [command, args] = cpu === null ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(cpu), process.execPath, ...nodeArgs]];
+  const out = execFileSync(command, args, {
     env: { ...process.env, TOKENIZER: tokenizer },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+}
+
+/**
+ * Speed and memory in `runs` fresh processes of this build, each after one of the reference build
+ * when there is one (same load for both), with medians and the load average before and after.
+ */
+function alternatingMeasure(tokenizer: string, runs: number, referenceChild: string | null, cpu: number | null, log: (msg: string) => void): Result {
+  const load = () => loadavg().map((x) => round(x, 1));
+  const before = load();
+  const mine: Record<string, number>[] = [];
+  const theirs: Record<string, number>[] = [];
+  for (let r = 0; r < runs; r++) {
+    if (referenceChild) {
+      theirs.push(childMeasure(tokenizer, 'classifier', referenceChild, cpu));
+      log(`  run ${r + 1} reference: ${JSON.stringify(theirs[r])}`);
+    }
+    mine.push(childMeasure(tokenizer, 'classifier', undefined, cpu));
+    log(`  run ${r + 1} this build: ${JSON.stringify(mine[r])}`);
+    // A checkout without ../shared beside it measures data/holdout instead of the gov_titles texts.
+    if (referenceChild && theirs[r].texts !== mine[r].texts) {
+      throw new UsageError(`--reference measured ${theirs[r].texts} texts, this build ${mine[r].texts}: put the reference checkout where ../shared/datasets is beside it too`);
+    }
+  }
+  const medians = (rows: Record<string, number>[]) =>
+    Object.fromEntries(['classifyPerSecond', 'p50Ms', 'p99Ms', 'rssMb'].map((k) => [k, round(median(rows.map((x) => x[k])))]));
+  const out: Result = { ...medians(mine), runs, cpu: cpu === null ? 'any' : cpu, runFigures: { thisBuild: mine } };
+  if (referenceChild) {
+    out.reference = { checkout: referenceChild.replace(/[\\/]dist[\\/]scripts[\\/]bench-child\.js$/, ''), ...medians(theirs) };
+    (out.runFigures as Record<string, unknown>).reference = theirs;
+  }
+  out.loadAverage = { before, after: load() };
+  return out;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function printTable(result: Result): void {
