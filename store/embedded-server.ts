@@ -331,8 +331,11 @@ async function waitUntilReady(spec: ServerSpec, run: Run): Promise<void> {
     if (await acceptsConnections(port)) {
       const client = new MongoClient(uri, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
       try {
-        await client.db('admin').command({ ping: 1 });
-        return;
+        // The port was free when chosen, but another process may have taken it since (a restart
+        // reuses the port): only our own process answering means our server is up.
+        const { pid } = await client.db('admin').command({ serverStatus: 1 });
+        if (Number(pid) === run.child.pid) return;
+        lastError = new Error(`another server (pid ${String(pid)}) answers on 127.0.0.1:${port}`);
       } catch (error) {
         lastError = error;
       } finally {

@@ -123,6 +123,21 @@ describe.skipIf(binaryProblem !== undefined)('startEmbeddedServer (real server)'
     expect(await notes.countDocuments({})).toBe(2);
   });
 
+  it('is not fooled by another server answering on its port: it reports that its own did not start', async () => {
+    const holder = await start('port-holder');
+    const started = startEmbeddedServer({ dataDir: join(root, 'port-taken'), port: holder.port, supervise: false });
+    const outcome = await started.then(
+      (server) => {
+        servers.push(server);
+        return 'started';
+      },
+      (error: unknown) => error,
+    );
+    expect(outcome).toBeInstanceOf(EmbeddedServerStartError);
+    // The holder is untouched.
+    expect(await answersPing(holder.uri)).toBe(true);
+  });
+
   it('stop() is idempotent, also when called concurrently', async () => {
     const server = await start('stop-twice');
     expect(await answersPing(server.uri)).toBe(true);
