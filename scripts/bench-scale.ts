@@ -10,7 +10,8 @@
  * the read models from them (`stats:rebuild`, timed), then archives the tickets resolved or closed
  * more than `--archive-days` ago (`npm run archive -- --apply`, timed; 0 = no archive). Then it measures, over real HTTP with a staff
  * token, p50/p95 of every console read (inbox, review queue, one ticket, statistics for a month and
- * a year, customer list and profile, search), a ticket update and a bot turn (a new web chat
+ * a year, customer list and profile, search; the customer list also right after a new customer's
+ * ticket, which changes one directory shard), a ticket update and a bot turn (a new web chat
  * conversation over Direct Line asking for "my ticket"), and the stored document sizes.
  *
  * The database time-out is 10 s (DB_TIMEOUT_MS; sockets wait 5×), so a read that scans a large
@@ -34,7 +35,10 @@ import { loadTaxonomy } from '../runtime/project-data.js';
 import { AuthService } from '../staff/auth.js';
 import { dayOf } from '../store/clock.js';
 import { openDatabase } from '../store/database.js';
+import { createTicketService } from '../desk/services.js';
+import { createStore } from '../store/index.js';
 import { rebuildReadModels } from '../store/read-models.js';
+import type { TicketCreate } from '../store/schemas.js';
 import { archiveTickets } from '../store/archive.js';
 import { MongoUserRepository } from '../store/user-repository.js';
 import { DirectLineClient } from './directline-client.js';
@@ -90,11 +94,22 @@ function readKept(dir: string): KeptHistory {
   return kept;
 }
 
+/** A complaint from a customer never seen before (one new identity in the customer directory). */
+function newCustomerTicket(userId: string, topic: string): TicketCreate {
+  return {
+    customer: { channelId: 'webchat', userId },
+    conversationRef: null,
+    text: { original: `快递三天还没到，订单 ${userId}`, normalized: `快递三天还没到 订单 ${userId}` },
+    classification: { lang: 'zh-Hans', topic, type: 'complaint', spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 'bench:scale', needsReview: false, reviewReason: null },
+  };
+}
+
 function quantile(sorted: number[], p: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] * 10) / 10;
 }
 
-async function measure(name: string, opts: { samples: number; budgetMs: number; target: boolean }, run: (i: number) => Promise<void>): Promise<Measure> {
+/** `before` runs ahead of each sample, untimed (a write the timed read must then take in). */
+async function measure(name: string, opts: { samples: number; budgetMs: number; target: boolean; before?: (i: number) => Promise<void> }, run: (i: number) => Promise<void>): Promise<Measure> {
   const times: number[] = [];
   const inOrder: number[] = [];
   let errors = 0;
@@ -102,6 +117,7 @@ async function measure(name: string, opts: { samples: number; budgetMs: number; 
   const started = performance.now();
   for (let i = 0; i < opts.samples; i++) {
     if (i >= 2 && performance.now() - started > opts.budgetMs) break;
+    await opts.before?.(i);
     const t0 = performance.now();
     try {
       await run(i);
@@ -263,6 +279,21 @@ runCli(async () => {
     results.push(await measure('statistics, month', { ...o, target: true }, async () => void (await get(`/api/stats?from=${dayBefore(29)}&to=${today}`))));
     results.push(await measure('statistics, year', { ...o, target: true }, async () => void (await get(`/api/stats?from=${dayBefore(364)}&to=${today}&granularity=week`))));
     results.push(await measure('customer list', { ...o, target: true }, async () => void (await get('/api/customers?pageSize=20'))));
+    // A new customer's ticket changes one directory shard: the next list takes that change in. Filed by
+    // this process's own store, as a second server process on the same database would.
+    const writer = await createStore({ db, outboxPath: join(dir, 'bench-writer-outbox.jsonl'), timeZone: config.TIME_ZONE, topics: taxonomy.topics.map((t) => t.id), log: { info() {}, warn() {}, error() {} } });
+    const filing = createTicketService(writer, { log: { info() {}, warn() {}, error() {} } });
+    const runId = Date.now().toString(36);
+    results.push(
+      await measure("customer list after a new customer's ticket", {
+        ...o,
+        target: true,
+        before: async (i) => {
+          await filing.file(newCustomerTicket(`bench-new-${runId}-${i}`, taxonomy.topics[i % taxonomy.topics.length].id));
+          await writer.tickets.settled();
+        },
+      }, async () => void (await get('/api/customers?pageSize=20'))),
+    );
     results.push(await measure('customer profile', { ...o, target: true }, async (i) => void (await get(`/api/customers/${encodeURIComponent(customerList.items[i % customerList.items.length].id)}`))));
     results.push(await measure('inbox, next page (cursor)', { ...o, target: true }, async (i) => {
       // A cursor some pages deep, as a staff member paging through history would hold.
