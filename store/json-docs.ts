@@ -157,7 +157,8 @@ export class JsonDocs<T> {
     if (batch.every((p) => p.notGen !== undefined) && (await this.generations!.state()).running) throw new RetryLater();
     for (let attempt = 0, ended = false; attempt < 200; attempt++) {
       const doc = await this.docs.findOne({ _id: id });
-      const gen = doc ? (doc.gen ?? 0) : ((await this.generations?.finished()) ?? 0);
+      // A new document is of the last generation that finished (read-model-generations.ts).
+      const gen = doc ? (doc.gen ?? 0) : ((await this.generations?.state())?.finished ?? 0);
       const sources = batch.flatMap((p) => (p.source ? [p.source.number] : []));
       const counted = this.generations && sources.length ? await this.generations.counted(gen, sources) : new Map<string, number>();
       const data = doc?.data ? (JSON.parse(doc.data) as T) : this.empty(id);
