@@ -10,7 +10,8 @@
  * the read models from them (`stats:rebuild`, timed), then archives the tickets resolved or closed
  * more than `--archive-days` ago (`npm run archive -- --apply`, timed; 0 = no archive). Then it measures, over real HTTP with a staff
  * token, p50/p95 of every console read (inbox, review queue, one ticket, statistics for a month and
- * a year, customer list and profile, search), a ticket update and a bot turn (a new web chat
+ * a year, customer list and profile, search; the customer list also right after a new customer's
+ * ticket, which changes one directory shard), a ticket update and a bot turn (a new web chat
  * conversation over Direct Line asking for "my ticket"), and the stored document sizes.
  *
  * The database time-out is 10 s (DB_TIMEOUT_MS; sockets wait 5×), so a read that scans a large
@@ -34,7 +35,10 @@ import { loadTaxonomy } from '../runtime/project-data.js';
 import { AuthService } from '../staff/auth.js';
 import { dayOf } from '../store/clock.js';
 import { openDatabase } from '../store/database.js';
+import { createTicketService } from '../desk/services.js';
+import { createStore } from '../store/index.js';
 import { rebuildReadModels } from '../store/read-models.js';
+import type { TicketCreate } from '../store/schemas.js';
 import { archiveTickets } from '../store/archive.js';
 import { MongoUserRepository } from '../store/user-repository.js';
 import { DirectLineClient } from './directline-client.js';
@@ -90,11 +94,37 @@ function readKept(dir: string): KeptHistory {
   return kept;
 }
 
+/** A complaint from a customer never seen before (one new identity in the customer directory). */
+function newCustomerTicket(userId: string, topic: string): TicketCreate {
+  return {
+    customer: { channelId: 'webchat', userId },
+    conversationRef: null,
+    text: { original: `快递三天还没到，订单 ${userId}`, normalized: `快递三天还没到 订单 ${userId}` },
+    classification: { lang: 'zh-Hans', topic, type: 'complaint', spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 'bench:scale', needsReview: false, reviewReason: null },
+  };
+}
+
+/**
+ * Files a ticket for a new customer per call, through a store of this process's own on the server's
+ * database, as a second server process would; resolves once its read models are written.
+ */
+async function newCustomerFiler(db: Db, dir: string, config: ReturnType<typeof loadConfig>, topics: string[]): Promise<(i: number) => Promise<void>> {
+  const quiet = { info() {}, warn() {}, error() {} };
+  const writer = await createStore({ db, outboxPath: join(dir, 'bench-writer-outbox.jsonl'), timeZone: config.TIME_ZONE, topics, log: quiet });
+  const filing = createTicketService(writer, { log: quiet });
+  const runId = Date.now().toString(36);
+  return async (i) => {
+    await filing.file(newCustomerTicket(`bench-new-${runId}-${i}`, topics[i % topics.length]));
+    await writer.tickets.settled();
+  };
+}
+
 function quantile(sorted: number[], p: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] * 10) / 10;
 }
 
-async function measure(name: string, opts: { samples: number; budgetMs: number; target: boolean }, run: (i: number) => Promise<void>): Promise<Measure> {
+/** `before` runs ahead of each sample, untimed (a write the timed read must then take in). */
+async function measure(name: string, opts: { samples: number; budgetMs: number; target: boolean; before?: (i: number) => Promise<void> }, run: (i: number) => Promise<void>): Promise<Measure> {
   const times: number[] = [];
   const inOrder: number[] = [];
   let errors = 0;
@@ -102,6 +132,7 @@ async function measure(name: string, opts: { samples: number; budgetMs: number; 
   const started = performance.now();
   for (let i = 0; i < opts.samples; i++) {
     if (i >= 2 && performance.now() - started > opts.budgetMs) break;
+    await opts.before?.(i);
     const t0 = performance.now();
     try {
       await run(i);
@@ -141,7 +172,8 @@ runCli(async () => {
     const now = new Date();
     const history = await prepareHistory(db, opts, { config, taxonomy, now, dir, dbName, external: Boolean(external) });
     const { token, get } = await staffSession(db, base);
-    const results = await measureAll(base, token, get, history.gen, { samples: opts.samples, budgetMs: opts.budgetMs, today: dayOf(now, config.TIME_ZONE) });
+    const fileNewCustomer = await newCustomerFiler(db, dir, config, taxonomy.topics.map((t) => t.id));
+    const results = await measureAll(base, token, get, history.gen, { samples: opts.samples, budgetMs: opts.budgetMs, today: dayOf(now, config.TIME_ZONE), fileNewCustomer });
 
     // Tickets sampled by number (`_id`) and counted as generated: an unfiltered read or count of `tickets` decodes the whole history on FerretDB.
     const sizes = await documentSizes(db, history.gen.numbers.filter((_, i) => i % Math.max(1, Math.floor(history.gen.numbers.length / 100)) === 0).map((x) => x.number), n);
@@ -292,7 +324,13 @@ async function staffSession(db: Db, base: string): Promise<{ token: string; get:
 }
 
 /** Every measure, one after another, beginning with the reference that touches no database. */
-async function measureAll(base: string, token: string, get: (path: string) => Promise<unknown>, gen: History['gen'], { samples, budgetMs, today }: { samples: number; budgetMs: number; today: string }): Promise<Measure[]> {
+async function measureAll(
+  base: string,
+  token: string,
+  get: (path: string) => Promise<unknown>,
+  gen: History['gen'],
+  { samples, budgetMs, today, fileNewCustomer }: { samples: number; budgetMs: number; today: string; fileNewCustomer: (i: number) => Promise<void> },
+): Promise<Measure[]> {
   const dayBefore = (days: number) => new Date(Date.parse(`${today}T00:00:00Z`) - days * 86_400_000).toISOString().slice(0, 10);
   const pick = (i: number, list: { number: string }[]) => list[(i * 7919) % list.length].number;
   const openOnes = gen.numbers.filter((x) => x.open);
@@ -320,6 +358,8 @@ async function measureAll(base: string, token: string, get: (path: string) => Pr
   results.push(await measure('statistics, month', { ...o, target: true }, async () => void (await get(`/api/stats?from=${dayBefore(29)}&to=${today}`))));
   results.push(await measure('statistics, year', { ...o, target: true }, async () => void (await get(`/api/stats?from=${dayBefore(364)}&to=${today}&granularity=week`))));
   results.push(await measure('customer list', { ...o, target: true }, async () => void (await get('/api/customers?pageSize=20'))));
+  // A new customer's ticket changes one directory shard: the next list takes that change in.
+  results.push(await measure("customer list after a new customer's ticket", { ...o, target: true, before: fileNewCustomer }, async () => void (await get('/api/customers?pageSize=20'))));
   results.push(await measure('customer profile', { ...o, target: true }, async (i) => void (await get(`/api/customers/${encodeURIComponent(customerList.items[i % customerList.items.length].id)}`))));
   results.push(await measure('inbox, next page (cursor)', { ...o, target: true }, async (i) => {
     // A cursor some pages deep, as a staff member paging through history would hold.

@@ -58,24 +58,6 @@ export class Claims {
     return false;
   }
 
-  /**
-   * Tries to take many claims in one insert (a rebuild's bulk writes); returns the ones taken. A
-   * claim held by someone else is not taken over here: its caller falls back to {@link claim}.
-   */
-  async claimMany(ids: readonly string[]): Promise<Set<string>> {
-    const at = new Date();
-    try {
-      if (ids.length) await this.claims.insertMany(ids.map((_id) => ({ _id, at })), { ordered: false });
-      return new Set(ids);
-    } catch (err) {
-      const errors = (err as { writeErrors?: { index: number; code?: number } | { index: number; code?: number }[] }).writeErrors;
-      const list = Array.isArray(errors) ? errors : errors ? [errors] : [];
-      if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
-      const failed = new Set(list.map((e) => e.index));
-      return new Set(ids.filter((_, i) => !failed.has(i)));
-    }
-  }
-
   /** Releases a claim taken for a state that will never be written (the ticket was archived meanwhile). */
   async release(id: string): Promise<void> {
     await this.claims.deleteOne({ _id: id });

@@ -188,12 +188,20 @@ export class MongoCustomerRepository {
   }
 
   /**
+   * The directory shards by id. The same shard object comes back while its document is unchanged
+   * (read cache, store/read-cache.ts), so the linked customer list re-links only what changed.
+   */
+  directoryShards(): Promise<Map<string, DirectoryShard>> {
+    return this.directory.getManyCached(SHARD_IDS);
+  }
+
+  /**
    * Every identity in the directory (the {@link DIRECTORY_SHARDS} shards). The same Map comes back
    * while no shard changed (read cache, store/json-docs.ts getManyCached), so what is derived from
    * it (the linked customer list) can be kept by identity; a change re-reads only its shard.
    */
   async identities(): Promise<Map<string, IdentitySummary>> {
-    const shards = [...(await this.directory.getManyCached(SHARD_IDS)).values()];
+    const shards = [...(await this.directoryShards()).values()];
     const last = this.lastDirectory;
     if (last && last.shards.length === shards.length && last.shards.every((s, i) => s === shards[i])) return last.identities;
     const identities = new Map<string, IdentitySummary>();

@@ -20,13 +20,13 @@ import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { ConflictError } from './errors.js';
 import { ReadCache, type StoredJsonDoc } from './read-cache.js';
 import type { ReadModelGenerations, TicketVersion } from './read-model-generations.js';
-import { WriteBehind, type QueuedChange, type WriteBehindOptions } from './write-behind.js';
+import { RetryLater, WriteBehind, type QueuedChange, type WriteBehindOptions } from './write-behind.js';
 
 interface Pending<T> extends QueuedChange {
   mutate: (data: T) => void;
   /** The ticket change this is a delta of (skipped where a rebuild already counted it). */
   source?: TicketVersion;
-  /** Skip where the document is still of this generation (it already holds the change). */
+  /** The generation the change was last written into: skipped where the document is still of it. */
   notGen?: number;
 }
 
@@ -39,9 +39,6 @@ export interface JsonDocsOptions extends WriteBehindOptions {
   generations?: ReadModelGenerations;
 }
 
-/** How often changes held during a rebuild ask whether it has ended. */
-const HELD_POLL_MS = 250;
-
 /** A collection of JSON read-model documents of type `T`. */
 export class JsonDocs<T> {
   private readonly docs: Collection<StoredJsonDoc>;
@@ -49,10 +46,6 @@ export class JsonDocs<T> {
   private readonly queue: WriteBehind<Pending<T>>;
   private readonly cache: ReadCache<T>;
   private readonly generations: ReadModelGenerations | undefined;
-  private readonly outageRetryMs: number;
-  /** Changes written into a document a running rebuild may still replace (rule 3), by document. */
-  private readonly held = new Map<string, Pending<T>[]>();
-  private releasing: Promise<void> | null = null;
 
   constructor(
     db: Db,
@@ -63,7 +56,6 @@ export class JsonDocs<T> {
     this.docs = db.collection<StoredJsonDoc>(collectionName);
     this.claims = new Claims(db);
     this.generations = opts.generations;
-    this.outageRetryMs = opts.outageRetryMs ?? 0;
     this.queue = new WriteBehind((id, batch) => this.apply(id, batch), opts);
     this.cache = new ReadCache<T>(db, this.docs, collectionName, (ids) => this.queue.idle(ids));
   }
@@ -128,13 +120,12 @@ export class JsonDocs<T> {
           if (!isDuplicateKey(err) && !(err as { writeErrors?: unknown[] }).writeErrors) throw err;
         });
       }
-      // Each next version claimed, as a live writer would (FerretDB's conditional update is not atomic).
-      const claimOf = (id: string) => `${this.collectionName}:${id}:v${stored.get(id)! + 1}`;
-      const claimed = await this.claims.claimMany(old.map(claimOf));
-      const mine = old.filter((id) => claimed.has(claimOf(id)));
-      if (mine.length) {
+      // No claims: where a live writer's compare-and-set races this one (FerretDB's conditional update
+      // is not atomic) and lands last, the check below writes again; where this lands last, that
+      // writer sees the rebuild's generation after its write and applies its change again (rule 3).
+      if (old.length) {
         await this.docs.bulkWrite(
-          mine.map((id) => ({ updateOne: { filter: { _id: id, version: stored.get(id)! }, update: { $set: { version: stored.get(id)! + 1, gen, data: all.get(id)! } } } })),
+          old.map((id) => ({ updateOne: { filter: { _id: id, version: stored.get(id)! }, update: { $set: { version: stored.get(id)! + 1, gen, data: all.get(id)! } } } })),
           { ordered: false },
         );
       }
@@ -156,73 +147,41 @@ export class JsonDocs<T> {
 
   /**
    * Applies a batch by compare-and-set, skipping the changes the document's generation already
-   * holds. True when the batch is settled; false when changes are held because a rebuild may still
-   * replace the document they went into (read-model-generations.ts, rule 3).
+   * holds; resolves when the batch is settled. A change written into generation g while a rebuild of
+   * another generation runs may be wiped when that rebuild replaces the document
+   * (read-model-generations.ts, rule 3): it is tried again ({@link RetryLater}) until no rebuild
+   * runs, then applied again only where the document is no longer of generation g.
    */
-  private async apply(id: string, batch: Pending<T>[]): Promise<boolean> {
-    for (let attempt = 0; attempt < 200; attempt++) {
+  private async apply(id: string, batch: Pending<T>[]): Promise<void> {
+    // Only changes already written, waiting for a rebuild: ask the lease before reading the document.
+    if (batch.every((p) => p.notGen !== undefined) && (await this.generations!.state()).running) throw new RetryLater();
+    for (let attempt = 0, ended = false; attempt < 200; attempt++) {
       const doc = await this.docs.findOne({ _id: id });
-      const gen = doc ? (doc.gen ?? 0) : ((await this.generations?.finished()) ?? 0);
+      // A new document is of the last generation that finished (read-model-generations.ts).
+      const gen = doc ? (doc.gen ?? 0) : ((await this.generations?.state())?.finished ?? 0);
       const sources = batch.flatMap((p) => (p.source ? [p.source.number] : []));
       const counted = this.generations && sources.length ? await this.generations.counted(gen, sources) : new Map<string, number>();
       const data = doc?.data ? (JSON.parse(doc.data) as T) : this.empty(id);
       // Skipped changes are settled: the document's generation holds them, and so will any later
-      // rebuild's (its scan comes after theirs). A held change comes back only once no rebuild runs.
+      // rebuild's (its scan comes after theirs).
       const applied = batch.filter((p) => p.notGen !== gen && !(p.source && (counted.get(p.source.number) ?? 0) >= p.source.version));
-      if (applied.length === 0) return true;
-      for (const p of applied) p.mutate(data);
-      if (await this.store(id, doc?.version ?? 0, JSON.stringify(data), gen)) {
-        this.cache.wrote(id, (doc?.version ?? 0) + 1, data);
-        if (await this.settled(id, applied, gen)) return true;
-        for (const p of batch) if (!applied.includes(p)) p.resolve();
-        return false;
-      }
-      await backoff(attempt);
-    }
-    throw new ConflictError(`${this.collectionName} ${id} is changing too fast; try again`);
-  }
-
-  /**
-   * After a write into generation `gen`: true (stored for good) unless a rebuild of another
-   * generation has begun, which may replace the document and wipe these changes: they are held
-   * until it ends (false).
-   */
-  private async settled(id: string, batch: Pending<T>[], gen: number): Promise<boolean> {
-    if (!this.generations) return true;
-    const state = await this.generations.state().catch(() => null);
-    if (state && state.latest === gen) return true;
-    const held = this.held.get(id) ?? [];
-    this.held.set(id, held);
-    for (const p of batch) held.push({ ...p, notGen: gen });
-    this.releasing ??= this.release().finally(() => (this.releasing = null));
-    return false;
-  }
-
-  /**
-   * Waits until no rebuild runs, then queues the held changes again: each is applied where its
-   * document's generation changed since (the rebuild replaced it), filtered by the new generation.
-   */
-  private async release(): Promise<void> {
-    let failingSince: number | null = null;
-    while (this.held.size > 0) {
-      await new Promise((r) => setTimeout(r, HELD_POLL_MS));
-      // Only changes held before the lease read below starts may go by what it says.
-      const held = [...this.held];
-      this.held.clear();
-      let running = true;
-      try {
-        running = (await this.generations!.state()).running;
-        failingSince = null;
-      } catch (err) {
-        failingSince ??= Date.now();
-        if (Date.now() - failingSince >= Math.max(this.outageRetryMs, 10_000)) {
-          for (const [, changes] of held) for (const p of changes) p.reject(err);
+      if (applied.length) {
+        for (const p of applied) p.mutate(data);
+        if (!(await this.store(id, doc?.version ?? 0, JSON.stringify(data), gen))) {
+          await backoff(attempt);
           continue;
         }
-      }
-      if (!running) for (const [id, changes] of held) for (const p of changes) this.queue.enqueue(id, p);
-      else for (const [id, changes] of held) this.held.set(id, [...changes, ...(this.held.get(id) ?? [])]);
+        this.cache.wrote(id, (doc?.version ?? 0) + 1, data);
+        for (const p of applied) p.notGen = gen;
+      } else if (ended) return;
+      if (!this.generations || !batch.some((p) => p.notGen === gen)) return;
+      // Written into `gen`: settled unless a rebuild of another generation began (and may replace it).
+      const state = await this.generations.state();
+      if (state.latest === gen) return;
+      if (state.running) throw new RetryLater();
+      ended = true;
     }
+    throw new ConflictError(`${this.collectionName} ${id} is changing too fast; try again`);
   }
 
   /**

@@ -77,8 +77,6 @@ export class ReadModelGenerations {
   private readonly countedDocs: Collection<CountedDoc>;
   /** The read that calls made until now will share (it starts {@link SHARE_MS} after the first). */
   private next: Promise<GenerationState> | null = null;
-  /** The last state read (new documents are stamped with its `finished`). */
-  private known: GenerationState | null = null;
   /** Counted versions per `gen:day`: immutable once written, so kept. */
   private readonly countedCache = new Map<string, Promise<Map<string, number>>>();
 
@@ -99,16 +97,10 @@ export class ReadModelGenerations {
     return this.next;
   }
 
-  /** The generation a new document is stamped with: the last finished one this process knows. */
-  async finished(): Promise<number> {
-    return (this.known ?? (await this.state())).finished;
-  }
-
   private async read(): Promise<GenerationState> {
     const doc = await this.lease.findOne({ _id: 'lease' });
     const running = doc?.running === true && doc.at !== undefined && Date.now() - doc.at.getTime() < LEASE_STALE_MS;
-    this.known = { latest: doc?.latest ?? 0, running, finished: doc?.finished ?? 0 };
-    return this.known;
+    return { latest: doc?.latest ?? 0, running, finished: doc?.finished ?? 0 };
   }
 
   /** The versions generation `gen` counted of these tickets (absent: not counted; generation 0 counted nothing). */

@@ -39,9 +39,12 @@ export interface WriteBehindOptions {
 }
 
 /**
- * Per-document queues feeding `apply(id, batch)`. `apply` returns true when the batch is stored
- * (its changes are resolved), false when it kept the changes to settle them itself later.
+ * `apply` throws this when the batch cannot settle yet for a reason that will pass (a rebuild that
+ * may still replace the document, json-docs.ts): it is tried again later, with no deadline.
  */
+export class RetryLater extends Error {}
+
+/** Per-document queues feeding `apply(id, batch)`, which resolves when the batch is stored. */
 export class WriteBehind<C extends QueuedChange> {
   private readonly queues = new Map<string, C[]>();
   /** The drain in progress per document (reads wait for it). */
@@ -56,7 +59,7 @@ export class WriteBehind<C extends QueuedChange> {
   private readonly outageRetryMs: number;
 
   constructor(
-    private readonly apply: (id: string, batch: C[]) => Promise<boolean>,
+    private readonly apply: (id: string, batch: C[]) => Promise<void>,
     opts: WriteBehindOptions = {},
   ) {
     this.batchMs = opts.batchMs ?? 0;
@@ -127,12 +130,12 @@ export class WriteBehind<C extends QueuedChange> {
         if (!batch || batch.length === 0) break;
         this.queues.delete(id);
         try {
-          const stored = await this.apply(id, batch);
+          await this.apply(id, batch);
           failingSince = null;
-          if (stored) for (const c of batch) c.resolve();
+          for (const c of batch) c.resolve();
         } catch (err) {
-          failingSince ??= Date.now();
-          if ((isUnavailable(err) || err instanceof ConflictError) && Date.now() - failingSince < this.outageRetryMs) {
+          if (!(err instanceof RetryLater)) failingSince ??= Date.now();
+          if (err instanceof RetryLater || ((isUnavailable(err) || err instanceof ConflictError) && Date.now() - failingSince! < this.outageRetryMs)) {
             // Ahead of changes queued since: they were made after these.
             this.queues.set(id, [...batch, ...(this.queues.get(id) ?? [])]);
             await new Promise<void>((resolve) => {

@@ -5,23 +5,20 @@
  * requests and reads the customer documents (a few documents by id, never the tickets).
  */
 import { z } from 'zod';
-import type { IdentitySummary, MongoCustomerRepository } from '../../store/customer-repository.js';
+import type { MongoCustomerRepository } from '../../store/customer-repository.js';
 import { NotFoundError } from '../../store/errors.js';
 import type { ApiRouter } from '../http.js';
 import {
-  directoryChannels,
   directoryPreferences,
   directoryProfile,
   directorySummary,
-  type DirectoryCustomer,
-  findDirectoryCustomer,
-  linkIdentities,
+  LinkedDirectory,
   searchDirectory,
 } from '../customer-directory.js';
 
 export interface CustomerRouteDeps {
   /** Customer documents: the directory shards and each identity's ticket summaries, read by id. */
-  customers: Pick<MongoCustomerRepository, 'identities' | 'ticketsOf'>;
+  customers: Pick<MongoCustomerRepository, 'directoryShards' | 'ticketsOf'>;
 }
 
 export const CustomerListQuerySchema = z
@@ -36,17 +33,13 @@ export const CustomerListQuerySchema = z
 const CustomerParamsSchema = z.object({ id: z.string().min(1).max(600) });
 
 export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDeps): void {
-  // The linked directory is work in proportion to every customer ever seen: it is kept while the
-  // repository returns the same identities (no shard changed: a probe of small claim documents,
-  // store/json-docs.ts), so a list or profile costs that probe, not reading and linking everyone.
-  let memo: { identities: Map<string, IdentitySummary>; customers: DirectoryCustomer[]; channels: string[] } | null = null;
+  // The linked directory is work in proportion to every customer ever seen: it is kept, and a
+  // changed directory shard (found by a probe of small claim documents, store/read-cache.ts)
+  // re-links only the customers its changed identities touch (LinkedDirectory).
+  const linked = new LinkedDirectory();
   const load = async () => {
-    const identities = await deps.customers.identities();
-    if (memo?.identities !== identities) {
-      const customers = linkIdentities(identities);
-      memo = { identities, customers, channels: directoryChannels(customers) };
-    }
-    return memo;
+    linked.sync(await deps.customers.directoryShards());
+    return linked;
   };
 
   router.add({
@@ -83,8 +76,8 @@ export function registerCustomerRoutes(router: ApiRouter, deps: CustomerRouteDep
     params: CustomerParamsSchema,
     responses: { 200: 'the profile', 404: 'no customer with this id' },
     handler: async ({ params }) => {
-      const { customers, channels } = await load();
-      const customer = findDirectoryCustomer(customers, params.id);
+      const { channels } = await load();
+      const customer = linked.customerOfIdentity(params.id);
       if (!customer) throw new NotFoundError(`customer ${params.id} not found`);
       const tickets = (await Promise.all(customer.identities.map((i) => deps.customers.ticketsOf(i)))).flat();
       return { body: directoryProfile(customer, channels, tickets) };

@@ -16,7 +16,6 @@ import { createTicketService } from '../../desk/services.js';
 import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
 import { customerSummary, linkCustomers } from '../../staff/customer-profiles.js';
 import { computeStats, statsFromCounters, type StatsOptions } from '../../staff/stats.js';
-import { Claims } from '../../store/claims.js';
 import { createStore, type Store } from '../../store/index.js';
 import { JsonDocs } from '../../store/json-docs.js';
 import { FileOutbox } from '../../store/outbox.js';
@@ -175,20 +174,27 @@ describe('stats:rebuild beside live writers', () => {
     }
   });
 
-  it('a rebuild writes a document whose next version a live writer holds, after that writer', async () => {
-    const docs = new JsonDocs<{ n: number }>(db, 'installDocs', () => ({ n: 0 }));
-    await docs.update('x', (d) => void (d.n = 1));
-    await docs.update('y', (d) => void (d.n = 1));
-    // A writer holds x's next version (claimed, not yet written), as a live server's compare-and-set does.
-    expect(await new Claims(db).claim('installDocs:x:v2')).toBe(true);
-    const writing = new Promise((r) => setTimeout(r, 300)).then(() => db.collection<{ _id: string }>('installDocs').updateOne({ _id: 'x', version: 1 }, { $set: { version: 2, gen: 0, data: JSON.stringify({ n: 2 }) } }));
-    await docs.install(new Map([['x', { n: 10 }], ['y', { n: 20 }]]), 7);
-    await writing;
-    expect(await db.collection('installDocs').find({}, { projection: { _id: 1, version: 1, gen: 1 } }).sort({ _id: 1 }).toArray()).toEqual([
-      { _id: 'x', version: 3, gen: 7 },
-      { _id: 'y', version: 2, gen: 7 },
+  it('a change written while a rebuild runs is applied again after the rebuild replaced its document, once', async () => {
+    const gens = new ReadModelGenerations(db);
+    const docs = new JsonDocs<{ n: number }>(db, 'heldDocs', () => ({ n: 0 }), { generations: gens });
+    const raw = db.collection<{ _id: string; gen?: number; data: string }>('heldDocs');
+    const add = (id: string, k: number, number: string) => docs.update(id, (d) => void (d.n += k), { number, version: 1 });
+    await Promise.all([add('x', 1, 'T20261201-0001'), add('y', 1, 'T20261201-0001')]);
+    const rebuild = await gens.begin();
+    // Written while the rebuild runs: visible at once, but not settled while the rebuild may replace it.
+    let settled = 0;
+    const during = [add('x', 10, 'T20261201-0002'), add('y', 10, 'T20261201-0003')].map((p) => p.then(() => settled++));
+    await vi.waitFor(async () => expect((await raw.find({}).sort({ _id: 1 }).toArray()).map((d) => JSON.parse(d.data).n)).toEqual([11, 11]), { timeout: 30_000 });
+    // The rebuild's scan read ticket 0003 (y's change) but not 0002 (x's), and it replaces both documents.
+    await rebuild.storeCounted(new Map([['T20261201-0001', 1], ['T20261201-0003', 1]]));
+    await new JsonDocs<{ n: number }>(db, 'heldDocs', () => ({ n: 0 })).install(new Map([['x', { n: 1 }], ['y', { n: 11 }]]), rebuild.gen);
+    expect(settled).toBe(0);
+    await rebuild.finish();
+    await Promise.all(during);
+    expect((await raw.find({}).sort({ _id: 1 }).toArray()).map((d) => [d._id, d.gen, JSON.parse(d.data).n])).toEqual([
+      ['x', rebuild.gen, 11],
+      ['y', rebuild.gen, 11],
     ]);
-    expect(Object.fromEntries([...(await docs.getMany(['x', 'y']))].map(([k, v]) => [k, v.n]))).toEqual({ x: 10, y: 20 });
   });
 
   it('refuses a second rebuild while one holds the lease', async () => {
