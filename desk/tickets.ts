@@ -290,8 +290,15 @@ export class TicketService {
     const t = await this.deps.tickets.get(quoted);
     if (!t) return null;
     if (t.customer.channelId === customer.channelId && t.customer.userId === customer.userId) return t;
-    const theirs = await this.deps.tickets.list({ channelId: customer.channelId, customerUserId: customer.userId, pageSize: 100, sort: '-createdAt' });
-    return theirs.items.find((i) => i.formerNumber === quoted) ?? null;
+    // Theirs, renumbered: it kept the creation day its former number names, so look through their
+    // tickets newest first, a page at a time, down to that day.
+    const day = quoted.replace(/^T(\d{4})(\d{2})(\d{2})-.*$/, '$1-$2-$3');
+    for (let page = 1; ; page++) {
+      const theirs = await this.deps.tickets.list({ channelId: customer.channelId, customerUserId: customer.userId, pageSize: 100, sort: '-createdAt', page });
+      const found = theirs.items.find((i) => i.formerNumber === quoted);
+      if (found) return found;
+      if (theirs.items.length < theirs.pageSize || page * theirs.pageSize >= theirs.total || theirs.items.some((i) => i.createdDay < day)) return null;
+    }
   }
 
   /** The number of the customer's ticket quoted as `number` (see forCustomer), or NotFoundError. */

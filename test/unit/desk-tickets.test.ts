@@ -242,3 +242,52 @@ describe('desk: tickets', () => {
     expect(audit).toEqual(['ticket.file']);
   });
 });
+
+describe('desk: a ticket quoted by its former number', () => {
+  /**
+   * A customer with `count` tickets, one a day back from 2026-12-01, newest first; the one `renumberedAt`
+   * back was stored under a new number, its former one now another customer's.
+   */
+  function history(count: number, renumberedAt: number) {
+    const mine = Array.from({ length: count }, (_, i) => {
+      const day = new Date(Date.parse('2026-12-01T00:00:00Z') - i * 86_400_000).toISOString().slice(0, 10);
+      const number = `T${day.replaceAll('-', '')}-0002`;
+      return ticket({ number, createdDay: day, ...(i === renumberedAt ? { formerNumber: `T${day.replaceAll('-', '')}-0001` } : {}) });
+    });
+    const former = mine[renumberedAt].formerNumber!;
+    const strangers = ticket({ number: former, customer: { channelId: 'webchat', userId: 'stranger' } });
+    const pagesRead: number[] = [];
+    const tickets = {
+      // Every -0001 number that is not theirs is a stranger's.
+      get: async (n: string) => mine.find((t) => t.number === n) ?? (n === former ? strangers : n.endsWith('-0001') ? ticket({ number: n, customer: strangers.customer }) : null),
+      // By page, as the store's list of one customer's tickets answers (it gives no cursor).
+      list: async (q: { customerUserId?: string; pageSize?: number; page?: number }) => {
+        const size = q.pageSize ?? 20;
+        const page = q.page ?? 1;
+        pagesRead.push(page);
+        const theirs = q.customerUserId === 'u1' ? mine : [];
+        return { items: theirs.slice((page - 1) * size, page * size), total: theirs.length, page, pageSize: size };
+      },
+    } satisfies Partial<TicketStore>;
+    const none = { record: async () => undefined, recent: async () => [], list: async () => ({ items: [], total: 0, page: 1, pageSize: 50 }) };
+    const service = new TicketService({ tickets: tickets as unknown as TicketStore, topics: ['delivery'], training: none, audit: none, channel: () => null, notifier: { add: async () => undefined }, now: () => AT });
+    return { service, former, renumbered: mine[renumberedAt].number, strangers, pagesRead };
+  }
+  const me = { channelId: 'webchat', userId: 'u1' };
+
+  it('finds the customer\'s own renumbered ticket beyond their newest 100, reading pages only down to its day', async () => {
+    const h = history(400, 250);
+    await expect(h.service.forCustomer(h.former.toLowerCase(), me)).resolves.toMatchObject({ number: h.renumbered, formerNumber: h.former });
+    expect(h.pagesRead).toEqual([1, 2, 3]);
+  });
+
+  it('never returns another customer\'s ticket, and stops at the quoted number\'s day when none of theirs had it', async () => {
+    const h = history(400, 250);
+    await expect(h.service.forCustomer(h.former, { channelId: 'webchat', userId: 'u2' })).resolves.toBeNull();
+    await expect(h.service.forCustomer(h.former, { channelId: 'webchat', userId: 'stranger' })).resolves.toBe(h.strangers);
+    const other = history(400, 50);
+    // Quoting another customer's number of day 250: nothing of theirs had it; pages down to that day.
+    await expect(other.service.forCustomer(h.former, me)).resolves.toBeNull();
+    expect(other.pagesRead).toEqual([1, 2, 3]);
+  });
+});
