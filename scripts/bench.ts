@@ -25,6 +25,7 @@ import { DemandClassifier, trainDemandModel } from '../classifier/demand-classif
 import { evaluateLabels } from '../classifier/metrics.js';
 import { Pipeline, trainPipeline, type PipelineDeps, type TrainOptions } from '../classifier/pipeline.js';
 import { createPipelineDeps } from '../runtime/classifier-factory.js';
+import { median } from '../staff/stats.js';
 import { loadConfig } from '../runtime/config.js';
 import { PROJECT_ROOT, readLabelled, SHARED_MISSING_MESSAGE, sharedDataset, splitMod5 } from '../runtime/datasets.js';
 import { readJsonl } from '../runtime/jsonl.js';
@@ -235,7 +236,7 @@ function alternatingMeasure(tokenizer: string, runs: number, referenceChild: str
     }
   }
   const medians = (rows: Record<string, number>[]) =>
-    Object.fromEntries(['classifyPerSecond', 'p50Ms', 'p99Ms', 'rssMb'].map((k) => [k, round(median(rows.map((x) => x[k])))]));
+    Object.fromEntries(['classifyPerSecond', 'p50Ms', 'p99Ms', 'rssMb'].map((k) => [k, round(median(rows.map((x) => x[k]))!)]));
   const out: Result = { ...medians(mine), runs, cpu: cpu === null ? 'any' : cpu, runFigures: { thisBuild: mine } };
   if (referenceChild) {
     out.reference = { checkout: referenceChild.replace(/[\\/]dist[\\/]scripts[\\/]bench-child\.js$/, ''), ...medians(theirs) };
@@ -243,11 +244,6 @@ function alternatingMeasure(tokenizer: string, runs: number, referenceChild: str
   }
   out.loadAverage = { before, after: load() };
   return out;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function printTable(result: Result): void {
