@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/security/**/*.test.ts'],
-    // Starts the embedded database once (or uses MONGODB_URI) and provides its URI to the tests.
-    globalSetup: ['test/setup/database.ts'],
+    // One temporary directory for the whole run, removed at the end (first, so it is torn down
+    // last); then the embedded database, started once (or MONGODB_URI), its URI provided to the tests.
+    globalSetup: ['test/setup/temp-root.ts', 'test/setup/database.ts'],
     // Several tests train full models (a minute of CPU each); on the 2-core machine shared by other
     // jobs they have taken over 5 minutes of wall time, so the limits are generous.
     testTimeout: 900_000,
