@@ -31,6 +31,7 @@ import { SearchIndex } from './search-index.js';
 import { archiveTickets, DEFAULT_ARCHIVE_AFTER_DAYS, type ArchiveSummary } from './archive.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
+import { DEFAULT_RETRY } from './transient-errors.js';
 import { MongoTrainingJobs } from './training-jobs.js';
 import { MongoTrainingRepository } from './training-repository.js';
 import { MongoUserRepository } from './user-repository.js';
@@ -182,6 +183,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     log: opts.log,
     writeConcern,
     now: opts.now,
+    // A transient lock error is retried where safe (transient-errors.ts); each retry is logged, as it means contention.
+    retry: { ...DEFAULT_RETRY, onRetry: (err, attempt) => opts.log.warn({ err: (err as Error).message, attempt }, 'transient database error; retrying') },
     customerTickets: (identity) => customers.allTicketsOf(identity),
     index,
     search,

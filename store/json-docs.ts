@@ -19,6 +19,7 @@ import type { Collection, Db } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { ConflictError } from './errors.js';
 import { ReadCache, type StoredJsonDoc } from './read-cache.js';
+import { retryTransient } from './transient-errors.js';
 import type { ReadModelGenerations, TicketVersion } from './read-model-generations.js';
 import { RetryLater, WriteBehind, type QueuedChange, type WriteBehindOptions } from './write-behind.js';
 
@@ -189,17 +190,20 @@ export class JsonDocs<T> {
    * tombstone) as generation `gen`; false when another writer got there first.
    */
   private async store(id: string, version: number, json: string | null, gen: number): Promise<boolean> {
+    // Each write is repeated as is after a transient error that did not apply it (transient-errors.ts):
+    // the claim this writer holds stays usable, instead of blocking the document until it turns stale.
+    const notApplied = { idempotent: false };
     if (version === 0) {
       try {
-        await this.docs.insertOne({ _id: id, version: 1, gen, data: json });
+        await retryTransient(() => this.docs.insertOne({ _id: id, version: 1, gen, data: json }), notApplied);
         return true;
       } catch (err) {
         if (isDuplicateKey(err)) return false;
         throw err;
       }
     }
-    if (!(await this.claims.claim(`${this.collectionName}:${id}:v${version + 1}`))) return false;
-    const r = await this.docs.updateOne({ _id: id, version }, { $set: { version: version + 1, gen, data: json } });
+    if (!(await retryTransient(() => this.claims.claim(`${this.collectionName}:${id}:v${version + 1}`), notApplied))) return false;
+    const r = await retryTransient(() => this.docs.updateOne({ _id: id, version }, { $set: { version: version + 1, gen, data: json } }), notApplied);
     return r.matchedCount === 1;
   }
 }
