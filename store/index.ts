@@ -28,7 +28,7 @@ import { ReceiptJournal } from './receipt-journal.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
 import { SearchIndex } from './search-index.js';
-import { archiveTickets, DEFAULT_ARCHIVE_AFTER_DAYS, type ArchiveSummary } from './archive.js';
+import { archiveTickets, DEFAULT_ARCHIVE_AFTER_DAYS, pruneRestoreNotes, type ArchiveSummary } from './archive.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
 import { DEFAULT_RETRY } from './transient-errors.js';
@@ -135,7 +135,7 @@ export interface Store {
   /** The live queue: conversations waiting for or chatting with a person. */
   handovers: MongoHandoverRepository;
   /**
-   * Background housekeeping, hourly: prunes old concurrency claims (FerretDB only) and sweeps
+   * Background housekeeping, hourly: prunes old concurrency claims and restore notes and sweeps
    * expired conversation state. Returns a stop function. (The outbox replay is the desk's.)
    */
   startMaintenance(): () => void;
@@ -251,6 +251,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
       let hours = 0;
       const pruner = setInterval(() => {
         claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
+        pruneRestoreNotes(opts.db).catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning restore notes failed'));
         botState.sweepExpired().catch((err: Error) => opts.log.warn({ err: err.message }, 'sweeping expired conversation state failed'));
         // Once a day, when enabled: old closed tickets leave the working set.
         if (opts.archiveInBackground && ++hours % 24 === 1) {

@@ -19,7 +19,7 @@ import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { dayOf } from './clock.js';
 import type { CountFilter } from './ticket-counters.js';
 import { dayOfNumber, matches, summarize, type IndexedQuery, type TicketIndex, type TicketSummary } from './ticket-index.js';
-import { archiveCollectionOf } from './archive.js';
+import { archiveCollectionOf, noteRestore } from './archive.js';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
 import type { SearchIndex } from './search-index.js';
 import { compareNumbersDesc } from './search-index.js';
@@ -393,10 +393,12 @@ export class MongoTicketRepository implements TicketRepository {
 
   /**
    * Brings an archived ticket back into the working set before it changes (a reopened ticket is
-   * worked on again): insert first, then delete the archive copy, so an interruption leaves it in
-   * the working set (which wins) and never nowhere.
+   * worked on again): a note for rebuilds, then insert, then delete the archive copy, so an
+   * interruption leaves it in the working set (which wins) and never nowhere.
    */
   private async restore(doc: TicketDoc): Promise<void> {
+    // Noted first, for a rebuild whose two passes this restore falls between (archive.ts everyStoredTicket).
+    await this.retried(() => noteRestore(this.db, doc._id, this.writeConcern), true);
     // Both steps may be repeated: the insert's duplicate key means "already back", the delete is by `_id`.
     await this.retried(async () => {
       try {
