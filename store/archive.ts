@@ -175,6 +175,15 @@ export async function noteRestore(db: Db, number: string, writeConcern?: WriteCo
   await db.collection<{ _id: string; at: Date }>(RESTORES).updateOne({ _id: number }, { $set: { at: new Date() } }, { upsert: true, writeConcern });
 }
 
+/**
+ * Creates the restore notes' collection at start: FerretDB creating a table on a first insert fails
+ * concurrent writes with SQLITE_BUSY (see search-index.ts `prepare`), and the first restore would be one.
+ */
+export async function prepareRestoreNotes(db: Db): Promise<void> {
+  if ((await db.listCollections({ name: RESTORES }, { nameOnly: true }).toArray()).length > 0) return;
+  await db.createCollection(RESTORES).catch((err: { codeName?: string }) => (err.codeName === 'NamespaceExists' ? undefined : Promise.reject(err)));
+}
+
 /** Deletes restore notes older than {@link RESTORE_NOTE_MS} (housekeeping). */
 export async function pruneRestoreNotes(db: Db, now = new Date()): Promise<number> {
   return (await db.collection<{ _id: string; at: Date }>(RESTORES).deleteMany({ at: { $lt: new Date(now.getTime() - RESTORE_NOTE_MS) } })).deletedCount;

@@ -28,7 +28,7 @@ import { ReceiptJournal } from './receipt-journal.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
 import { SearchIndex } from './search-index.js';
-import { archiveTickets, DEFAULT_ARCHIVE_AFTER_DAYS, pruneRestoreNotes, type ArchiveSummary } from './archive.js';
+import { archiveTickets, DEFAULT_ARCHIVE_AFTER_DAYS, prepareRestoreNotes, pruneRestoreNotes, type ArchiveSummary } from './archive.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
 import { DEFAULT_RETRY } from './transient-errors.js';
@@ -211,7 +211,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   await search.prepare([today, nextMonth]);
   const events = new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log });
   const handovers = new MongoHandoverRepository(opts.db);
-  await Promise.all([events.prepare(), handovers.prepare()]);
+  await Promise.all([events.prepare(), handovers.prepare(), prepareRestoreNotes(opts.db)]);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const store: Store = {
