@@ -31,7 +31,7 @@ import { SearchIndex } from './search-index.js';
 import { archiveTickets, DEFAULT_ARCHIVE_AFTER_DAYS, prepareRestoreNotes, pruneRestoreNotes, type ArchiveSummary } from './archive.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
-import { DEFAULT_RETRY } from './transient-errors.js';
+import { DEFAULT_RETRY, type RetryPolicy } from './transient-errors.js';
 import { MongoTrainingJobs } from './training-jobs.js';
 import { MongoTrainingRepository } from './training-repository.js';
 import { MongoUserRepository } from './user-repository.js';
@@ -166,7 +166,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const receipts = new ReceiptJournal(`${opts.outboxPath}.live-lines`, opts.log);
   // The read models follow ticket writes already stored: a change the database could not take is kept.
   // Changes honour the generation a concurrent `stats:rebuild` writes (read-model-generations.ts).
-  const batch = { batchMs: opts.readModelBatchMs ?? 0, outageRetryMs: OUTAGE_RETRY_MS, generations: new ReadModelGenerations(opts.db) };
+  // A transient lock error is retried where safe (transient-errors.ts); each retry is logged, as it means contention.
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, onRetry: (err, attempt) => opts.log.warn({ err: (err as Error).message, attempt }, 'transient database error; retrying') };
+  const batch = { batchMs: opts.readModelBatchMs ?? 0, outageRetryMs: OUTAGE_RETRY_MS, generations: new ReadModelGenerations(opts.db), retry };
   const counters = new TicketCounters(opts.db, batch);
   const customers = new MongoCustomerRepository(opts.db, batch);
   const atomicUpdates = await updatesAreAtomic(opts.db);
@@ -183,8 +185,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     log: opts.log,
     writeConcern,
     now: opts.now,
-    // A transient lock error is retried where safe (transient-errors.ts); each retry is logged, as it means contention.
-    retry: { ...DEFAULT_RETRY, onRetry: (err, attempt) => opts.log.warn({ err: (err as Error).message, attempt }, 'transient database error; retrying') },
+    retry,
     customerTickets: (identity) => customers.allTicketsOf(identity),
     index,
     search,

@@ -4,7 +4,7 @@
  * database's SQLite file from another process. FerretDB waits its 10 s `busy_timeout`, then answers
  * "database is locked (5) (SQLITE_BUSY)" (an insert tries its batch, then each document: 20 s); the
  * store logs the retry, the test lets the lock go at that moment (never after a fixed time), and the
- * write must succeed, applied once. On the code before the retry, both writes fail.
+ * write must succeed, applied once. On the code before the retry, all three writes fail.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedServer, type EmbeddedServer } from '../../store/embedded-server.js';
 import { createStore, type Store } from '../../store/index.js';
+import { JsonDocs } from '../../store/json-docs.js';
+import { DEFAULT_RETRY } from '../../store/transient-errors.js';
 import type { TicketCreate } from '../../store/schemas.js';
 
 const TOPICS = ['delivery', 'billing'];
@@ -48,10 +50,12 @@ function input(text: string): TicketCreate {
 /** Another process holding SQLite's write lock on this test's database until `release()`. */
 async function holdWriteLock(): Promise<{ release: () => Promise<void> }> {
   const file = join(root, 'data', `${db.databaseName}.sqlite`);
-  const sqlite: ChildProcessWithoutNullStreams = spawn('sqlite3', [file]);
+  // -bail: an error ends it (and fails the test) instead of going on unlocked.
+  const sqlite: ChildProcessWithoutNullStreams = spawn('sqlite3', ['-bail', file]);
   let err = '';
   sqlite.stderr.on('data', (d: Buffer) => (err += String(d)));
-  sqlite.stdin.write('BEGIN IMMEDIATE;\n.print locked\n');
+  // Waits (up to 60 s) for writes still in flight, as FerretDB would, then holds the lock.
+  sqlite.stdin.write('.timeout 60000\nBEGIN IMMEDIATE;\n.print locked\n');
   await new Promise<void>((resolve, reject) => {
     sqlite.stdout.once('data', (d: Buffer) => (String(d).includes('locked') ? resolve() : reject(new Error(`sqlite3: ${String(d)}`))));
     sqlite.once('exit', (code) => reject(new Error(`sqlite3 exited (${code}) before taking the lock: ${err}`)));
@@ -116,5 +120,14 @@ describe('a SQLite lock held by another process', () => {
     expect(stored).toBe('database');
     const copies = await db.collection('tickets').find({ 'text.original': '快递三天没到' }).toArray();
     expect(copies.map((t) => t._id)).toEqual([ticket.number]);
+    await store.tickets.settled();
+  });
+
+  it('a read-model change waits it out and is applied once', async () => {
+    const counter = new JsonDocs<{ n: number }>(db, 'lockedCounters', () => ({ n: 0 }), { retry: { ...DEFAULT_RETRY, onRetry: (err, attempt) => log.warn({ err: (err as Error).message, attempt }, 'transient database error; retrying') } });
+    await counter.update('c', (d) => void (d.n += 1));
+    await underLock(() => counter.update('c', (d) => void (d.n += 10)));
+    expect(await counter.get('c')).toEqual({ n: 11 });
+    expect(await db.collection('lockedCounters').findOne({ _id: 'c' as never })).toMatchObject({ version: 2 });
   });
 });
