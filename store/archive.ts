@@ -14,6 +14,10 @@
  * the one read (readers look there first, and rebuilds skip an archive copy whose ticket is in the
  * working set); the next run finishes the move. A ticket changed during its move stays in the working
  * set and its archive copy is removed.
+ *
+ * A restore notes itself first (`ticketRestores`, one small document per ticket), so a rebuild's
+ * scan, which reads the working set and then the archive, finds a ticket restored between its two
+ * passes (read by neither) among the restores noted meanwhile ({@link everyStoredTicket}).
  */
 import type { Db, WriteConcernSettings } from 'mongodb';
 import { isDuplicateKey } from './claims.js';
@@ -21,6 +25,11 @@ import type { Ticket } from './schemas.js';
 
 /** Default age (days since resolved or closed) after which tickets are archived (ARCHIVE_AFTER_DAYS). */
 export const DEFAULT_ARCHIVE_AFTER_DAYS = 180;
+
+/** Restores noted for rebuilds (`{_id: number, at}`), pruned after {@link RESTORE_NOTE_MS}. */
+export const RESTORES = 'ticketRestores';
+/** How long a restore's note is kept: far longer than a rebuild's scan takes. */
+export const RESTORE_NOTE_MS = 24 * 60 * 60_000;
 
 /** Prefix of the archive collections (`ticketsArchive_yyyymm`). */
 export const ARCHIVE_PREFIX = 'ticketsArchive_';
@@ -158,22 +167,69 @@ export async function archiveTickets(db: Db, opts: ArchiveOptions): Promise<Arch
 }
 
 /**
- * Every stored ticket once: the working set, then each archive collection, skipping archive
- * copies of tickets still in the working set (an interrupted move). A full read: maintenance only.
+ * Notes that an archived ticket is about to come back into the working set: written before the
+ * restore's first write, so a rebuild that misses the ticket in both places finds the note (see
+ * {@link everyStoredTicket}). Idempotent.
  */
-export async function* everyStoredTicket(db: Db, progress: (tickets: number) => void = () => {}): AsyncIterable<StoredTicket> {
+export async function noteRestore(db: Db, number: string, writeConcern?: WriteConcernSettings): Promise<void> {
+  await db.collection<{ _id: string; at: Date }>(RESTORES).updateOne({ _id: number }, { $set: { at: new Date() } }, { upsert: true, writeConcern });
+}
+
+/**
+ * Creates the restore notes' collection at start: FerretDB creating a table on a first insert fails
+ * concurrent writes with SQLITE_BUSY (see search-index.ts `prepare`), and the first restore would be one.
+ */
+export async function prepareRestoreNotes(db: Db): Promise<void> {
+  if ((await db.listCollections({ name: RESTORES }, { nameOnly: true }).toArray()).length > 0) return;
+  await db.createCollection(RESTORES).catch((err: { codeName?: string }) => (err.codeName === 'NamespaceExists' ? undefined : Promise.reject(err)));
+}
+
+/** Deletes restore notes older than {@link RESTORE_NOTE_MS} (housekeeping). */
+export async function pruneRestoreNotes(db: Db, now = new Date()): Promise<number> {
+  return (await db.collection<{ _id: string; at: Date }>(RESTORES).deleteMany({ at: { $lt: new Date(now.getTime() - RESTORE_NOTE_MS) } })).deletedCount;
+}
+
+/** Test seams of {@link everyStoredTicket}. */
+export interface ScanHooks {
+  /** Runs after the working set was read and before the archive is (a restore here is read by neither pass). */
+  afterWorkingSet?: () => Promise<void>;
+}
+
+/**
+ * Every stored ticket once: the working set, then each archive collection, skipping archive
+ * copies of tickets still in the working set (an interrupted move), then the tickets restored
+ * while the two passes ran. A full read: maintenance only.
+ *
+ * Why the third step: a ticket restored after the working-set pass went by it and before the
+ * archive pass reached it is in neither place when read. Its restore noted it before its first
+ * write (noteRestore), and its archive copy was gone before the archive pass ended, so the note is
+ * there when the notes are read after that pass; the ticket is then read where it is now.
+ */
+export async function* everyStoredTicket(db: Db, progress: (tickets: number) => void = () => {}, hooks: ScanHooks = {}): AsyncIterable<StoredTicket> {
   let n = 0;
-  const working = new Set<string>();
-  for await (const doc of db.collection<StoredTicket>('tickets').find({}, { batchSize: 1000 })) {
-    working.add(doc._id);
+  const seen = new Set<string>();
+  const working = db.collection<StoredTicket>('tickets');
+  for await (const doc of working.find({}, { batchSize: 1000 })) {
+    seen.add(doc._id);
     if (++n % 10_000 === 0) progress(n);
     yield doc;
   }
+  await hooks.afterWorkingSet?.();
   for (const name of await archiveCollections(db)) {
     for await (const doc of db.collection<StoredTicket>(name).find({}, { batchSize: 1000 })) {
-      if (working.has(doc._id)) continue;
+      if (seen.has(doc._id)) continue;
+      seen.add(doc._id);
       if (++n % 10_000 === 0) progress(n);
       yield doc;
     }
+  }
+  // Few: the restores of the last day (pruned after that).
+  const restored = await db.collection<{ _id: string }>(RESTORES).find({}, { projection: { _id: 1 } }).toArray();
+  for (const { _id: number } of restored) {
+    if (seen.has(number)) continue;
+    const doc = (await working.findOne({ _id: number })) ?? (await db.collection<StoredTicket>(archiveCollectionOf(number)).findOne({ _id: number }));
+    if (!doc) continue;
+    seen.add(number);
+    yield doc;
   }
 }

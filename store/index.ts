@@ -28,9 +28,10 @@ import { ReceiptJournal } from './receipt-journal.js';
 import { TicketCounters } from './ticket-counters.js';
 import { TicketIndex } from './ticket-index.js';
 import { SearchIndex } from './search-index.js';
-import { archiveTickets, DEFAULT_ARCHIVE_AFTER_DAYS, type ArchiveSummary } from './archive.js';
+import { archiveTickets, DEFAULT_ARCHIVE_AFTER_DAYS, prepareRestoreNotes, pruneRestoreNotes, type ArchiveSummary } from './archive.js';
 import { TicketFactsReader } from './ticket-facts.js';
 import { MongoTicketRepository, isUnavailable } from './ticket-repository.js';
+import { DEFAULT_RETRY, type RetryPolicy } from './transient-errors.js';
 import { MongoTrainingJobs } from './training-jobs.js';
 import { MongoTrainingRepository } from './training-repository.js';
 import { MongoUserRepository } from './user-repository.js';
@@ -134,7 +135,7 @@ export interface Store {
   /** The live queue: conversations waiting for or chatting with a person. */
   handovers: MongoHandoverRepository;
   /**
-   * Background housekeeping, hourly: prunes old concurrency claims (FerretDB only) and sweeps
+   * Background housekeeping, hourly: prunes old concurrency claims and restore notes and sweeps
    * expired conversation state. Returns a stop function. (The outbox replay is the desk's.)
    */
   startMaintenance(): () => void;
@@ -165,7 +166,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   const receipts = new ReceiptJournal(`${opts.outboxPath}.live-lines`, opts.log);
   // The read models follow ticket writes already stored: a change the database could not take is kept.
   // Changes honour the generation a concurrent `stats:rebuild` writes (read-model-generations.ts).
-  const batch = { batchMs: opts.readModelBatchMs ?? 0, outageRetryMs: OUTAGE_RETRY_MS, generations: new ReadModelGenerations(opts.db) };
+  // A transient lock error is retried where safe (transient-errors.ts); each retry is logged, as it means contention.
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, onRetry: (err, attempt) => opts.log.warn({ err: (err as Error).message, attempt }, 'transient database error; retrying') };
+  const batch = { batchMs: opts.readModelBatchMs ?? 0, outageRetryMs: OUTAGE_RETRY_MS, generations: new ReadModelGenerations(opts.db), retry };
   const counters = new TicketCounters(opts.db, batch);
   const customers = new MongoCustomerRepository(opts.db, batch);
   const atomicUpdates = await updatesAreAtomic(opts.db);
@@ -182,6 +185,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     log: opts.log,
     writeConcern,
     now: opts.now,
+    retry,
     customerTickets: (identity) => customers.allTicketsOf(identity),
     index,
     search,
@@ -208,7 +212,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   await search.prepare([today, nextMonth]);
   const events = new MongoEventLog(opts.db, { pollMs: opts.eventsPollMs, log: opts.log });
   const handovers = new MongoHandoverRepository(opts.db);
-  await Promise.all([events.prepare(), handovers.prepare()]);
+  await Promise.all([events.prepare(), handovers.prepare(), prepareRestoreNotes(opts.db)]);
   await Promise.all([tickets.ensureIndexes(), customers.ensureIndexes(), training.ensureIndexes(), audit.ensureIndexes(), users.ensureIndexes(), keywordEdits.ensureIndexes()]);
 
   const store: Store = {
@@ -248,6 +252,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
       let hours = 0;
       const pruner = setInterval(() => {
         claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
+        pruneRestoreNotes(opts.db).catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning restore notes failed'));
         botState.sweepExpired().catch((err: Error) => opts.log.warn({ err: err.message }, 'sweeping expired conversation state failed'));
         // Once a day, when enabled: old closed tickets leave the working set.
         if (opts.archiveInBackground && ++hours % 24 === 1) {

@@ -19,6 +19,7 @@ import type { Collection, Db } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { ConflictError } from './errors.js';
 import { ReadCache, type StoredJsonDoc } from './read-cache.js';
+import { DEFAULT_RETRY, retryTransient, type RetryPolicy } from './transient-errors.js';
 import type { ReadModelGenerations, TicketVersion } from './read-model-generations.js';
 import { RetryLater, WriteBehind, type QueuedChange, type WriteBehindOptions } from './write-behind.js';
 
@@ -37,6 +38,8 @@ export interface JsonDocsOptions extends WriteBehindOptions {
    * no rebuild writes) every document is of generation 0 and changes are applied as they come.
    */
   generations?: ReadModelGenerations;
+  /** How a statement's transient error is retried (transient-errors.ts; default DEFAULT_RETRY, silent). */
+  retry?: RetryPolicy;
 }
 
 /** A collection of JSON read-model documents of type `T`. */
@@ -46,6 +49,7 @@ export class JsonDocs<T> {
   private readonly queue: WriteBehind<Pending<T>>;
   private readonly cache: ReadCache<T>;
   private readonly generations: ReadModelGenerations | undefined;
+  private readonly retry: RetryPolicy;
 
   constructor(
     db: Db,
@@ -56,6 +60,7 @@ export class JsonDocs<T> {
     this.docs = db.collection<StoredJsonDoc>(collectionName);
     this.claims = new Claims(db);
     this.generations = opts.generations;
+    this.retry = opts.retry ?? DEFAULT_RETRY;
     this.queue = new WriteBehind((id, batch) => this.apply(id, batch), opts);
     this.cache = new ReadCache<T>(db, this.docs, collectionName, (ids) => this.queue.idle(ids));
   }
@@ -189,17 +194,20 @@ export class JsonDocs<T> {
    * tombstone) as generation `gen`; false when another writer got there first.
    */
   private async store(id: string, version: number, json: string | null, gen: number): Promise<boolean> {
+    // Each write is repeated as is after a transient error that did not apply it (transient-errors.ts):
+    // the claim this writer holds stays usable, instead of blocking the document until it turns stale.
+    const notApplied = { idempotent: false, policy: this.retry };
     if (version === 0) {
       try {
-        await this.docs.insertOne({ _id: id, version: 1, gen, data: json });
+        await retryTransient(() => this.docs.insertOne({ _id: id, version: 1, gen, data: json }), notApplied);
         return true;
       } catch (err) {
         if (isDuplicateKey(err)) return false;
         throw err;
       }
     }
-    if (!(await this.claims.claim(`${this.collectionName}:${id}:v${version + 1}`))) return false;
-    const r = await this.docs.updateOne({ _id: id, version }, { $set: { version: version + 1, gen, data: json } });
+    if (!(await retryTransient(() => this.claims.claim(`${this.collectionName}:${id}:v${version + 1}`), notApplied))) return false;
+    const r = await retryTransient(() => this.docs.updateOne({ _id: id, version }, { $set: { version: version + 1, gen, data: json } }), notApplied);
     return r.matchedCount === 1;
   }
 }

@@ -5,7 +5,7 @@
  * generation that live writers honour (store/read-model-generations.ts explains why that is exact).
  */
 import type { Db } from 'mongodb';
-import { everyStoredTicket } from './archive.js';
+import { everyStoredTicket, type ScanHooks } from './archive.js';
 import { MongoCustomerRepository } from './customer-repository.js';
 import { ReadModelGenerations } from './read-model-generations.js';
 import type { Ticket } from './schemas.js';
@@ -25,9 +25,12 @@ export interface RebuildResult {
   generation: number;
 }
 
-/** Every stored ticket once, working set then archive (a full scan: maintenance only, never a request). */
-export async function* everyTicket(db: Db, progress: (tickets: number) => void = () => {}): AsyncIterable<Ticket> {
-  yield* everyStoredTicket(db, progress);
+/**
+ * Every stored ticket once, working set then archive, then those restored between the two (a full
+ * scan: maintenance only, never a request).
+ */
+export async function* everyTicket(db: Db, progress: (tickets: number) => void = () => {}, hooks: ScanHooks = {}): AsyncIterable<Ticket> {
+  yield* everyStoredTicket(db, progress, hooks);
 }
 
 /**
@@ -35,7 +38,7 @@ export async function* everyTicket(db: Db, progress: (tickets: number) => void =
  * ticket, under a new generation: refused (ConflictError) while another rebuild runs; servers keep
  * writing meanwhile, and their changes during the rebuild are neither lost nor counted twice.
  */
-export async function rebuildReadModels(db: Db, progress: (tickets: number) => void = () => {}): Promise<RebuildResult> {
+export async function rebuildReadModels(db: Db, progress: (tickets: number) => void = () => {}, hooks: ScanHooks = {}): Promise<RebuildResult> {
   const counters = new TicketCounters(db).rebuilder();
   const customers = new MongoCustomerRepository(db).rebuilder();
   const index = new TicketIndex(db).rebuilder();
@@ -44,7 +47,7 @@ export async function rebuildReadModels(db: Db, progress: (tickets: number) => v
   try {
     // Which version of each ticket the recount holds: a live change is applied on top iff it is newer.
     const counted = new Map<string, number>();
-    for await (const t of everyTicket(db, progress)) {
+    for await (const t of everyTicket(db, progress, hooks)) {
       counted.set(t.number, t.version);
       counters.add(t);
       customers.add(t);

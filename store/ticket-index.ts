@@ -153,7 +153,7 @@ export class TicketIndex {
     this.dueHours = opts.dueHours ?? DEFAULT_DUE_HOURS;
     const now = opts.now;
     this.nowMs = now ? () => now().getTime() : () => Date.now();
-    const batch = { batchMs: opts.batchMs, outageRetryMs: opts.outageRetryMs, generations: opts.generations };
+    const batch = { batchMs: opts.batchMs, outageRetryMs: opts.outageRetryMs, generations: opts.generations, retry: opts.retry };
     this.days = new JsonDocs<DayTickets>(db, 'ticketDays', () => ({ items: [] }), batch);
     this.dayList = new JsonDocs<Days>(db, 'ticketDayList', () => ({ days: [] }), batch);
     this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }), batch);

@@ -19,7 +19,7 @@ import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { dayOf } from './clock.js';
 import type { CountFilter } from './ticket-counters.js';
 import { dayOfNumber, matches, summarize, type IndexedQuery, type TicketIndex, type TicketSummary } from './ticket-index.js';
-import { archiveCollectionOf } from './archive.js';
+import { archiveCollectionOf, noteRestore } from './archive.js';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
 import type { SearchIndex } from './search-index.js';
 import { compareNumbersDesc } from './search-index.js';
@@ -27,6 +27,7 @@ import { parseSearch } from './search-terms.js';
 import { ensureIndexes } from './indexes.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { ConflictError, isUnavailable, NotFoundError, ValidationError } from './errors.js';
+import { DEFAULT_RETRY, retryTransient, type RetryPolicy } from './transient-errors.js';
 import type { FileOutbox, OutboxLogger, ReplayOutcome } from './outbox.js';
 import {
   CorrectionInputSchema,
@@ -121,6 +122,11 @@ export interface MongoTicketRepositoryOptions {
   atomicUpdates?: boolean;
   /** Called after a ticket goes to the outbox (metrics). */
   onOutboxed?: (number: string) => void;
+  /**
+   * How a transient database error (FerretDB's SQLite lock, MongoDB's retryable labels:
+   * store/transient-errors.ts) is retried where a retry is safe (default DEFAULT_RETRY, silent).
+   */
+  retry?: RetryPolicy;
   /**
    * Called after every stored ticket write, with the ticket before (null when new) and after: the
    * one place read models (statistics counters, customer documents) follow the tickets. Not
@@ -276,14 +282,32 @@ export class MongoTicketRepository implements TicketRepository {
       this.lastSeq.set(day, seq);
       doc.daySeq = seq;
       doc.number = doc._id = `T${compact}-${String(seq).padStart(4, '0')}`;
-      try {
-        await this.inserts.insert({ ...doc });
-        return;
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-      }
+      if (await this.insertOnce(doc)) return;
     }
     throw new ConflictError('could not allocate a ticket number after 1000 attempts');
+  }
+
+  /**
+   * Inserts the ticket under its number: true when stored, false when the number is another
+   * ticket's. A transient failure is retried under the same number; as a batched insert may have
+   * stored it anyway, a duplicate key after that is looked at: this very ticket means stored.
+   */
+  private async insertOnce(doc: TicketDoc): Promise<boolean> {
+    let failedBefore = false;
+    return retryTransient(
+      async () => {
+        try {
+          await this.inserts.insert({ ...doc });
+          return true;
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+          if (!failedBefore) return false;
+          const holder = await this.tickets.findOne({ _id: doc._id });
+          return holder !== null && sameIntake(holder, doc);
+        }
+      },
+      { idempotent: true, policy: { ...(this.opts.retry ?? DEFAULT_RETRY), onRetry: (err, attempt) => ((failedBefore = true), this.opts.retry?.onRetry?.(err, attempt)) } },
+    );
   }
 
   /**
@@ -360,25 +384,38 @@ export class MongoTicketRepository implements TicketRepository {
   private async locate(n: string): Promise<{ doc: TicketDoc; archived: boolean } | null> {
     // By _id: an index lookup on MongoDB and on FerretDB as the install builds it (patch `id-index`;
     // a stock 1.24 reads every row, about 15 µs per stored ticket, hence its lower ceiling).
-    const doc = await this.tickets.findOne({ _id: n });
+    const doc = await this.retried(() => this.tickets.findOne({ _id: n }), true);
     if (doc) return { doc, archived: false };
     // Archived tickets live in one collection per creation month, which the number names.
-    const old = await this.db.collection<TicketDoc>(archiveCollectionOf(n)).findOne({ _id: n });
+    const old = await this.retried(() => this.db.collection<TicketDoc>(archiveCollectionOf(n)).findOne({ _id: n }), true);
     return old ? { doc: old, archived: true } : null;
   }
 
   /**
    * Brings an archived ticket back into the working set before it changes (a reopened ticket is
-   * worked on again): insert first, then delete the archive copy, so an interruption leaves it in
-   * the working set (which wins) and never nowhere.
+   * worked on again): a note for rebuilds, then insert, then delete the archive copy, so an
+   * interruption leaves it in the working set (which wins) and never nowhere.
    */
   private async restore(doc: TicketDoc): Promise<void> {
-    try {
-      await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-    }
-    await this.db.collection<TicketDoc>(archiveCollectionOf(doc._id)).deleteOne({ _id: doc._id }, { writeConcern: this.writeConcern });
+    // Noted first, for a rebuild whose two passes this restore falls between (archive.ts everyStoredTicket).
+    await this.retried(() => noteRestore(this.db, doc._id, this.writeConcern), true);
+    // Both steps may be repeated: the insert's duplicate key means "already back", the delete is by `_id`.
+    await this.retried(async () => {
+      try {
+        await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+    }, true);
+    await this.retried(() => this.db.collection<TicketDoc>(archiveCollectionOf(doc._id)).deleteOne({ _id: doc._id }, { writeConcern: this.writeConcern }), true);
+  }
+
+  /**
+   * `op` retried after a transient database error (store/transient-errors.ts): after any, when
+   * `idempotent`; otherwise only after one that certainly did not apply it.
+   */
+  private retried<T>(op: () => Promise<T>, idempotent: boolean): Promise<T> {
+    return retryTransient(op, { idempotent, policy: this.opts.retry ?? DEFAULT_RETRY });
   }
 
   /**
@@ -637,14 +674,15 @@ export class MongoTicketRepository implements TicketRepository {
       const { set = {}, push } = change(current, at);
       const next = current.version + 1;
       // On MongoDB the conditional update below is atomic by itself; FerretDB needs the claim.
-      if (!this.opts.atomicUpdates && !(await this.claims.claim(`ticket:${current.number}:v${next}`))) {
+      // A claim or a conditional update that failed on a transient error did not happen: repeated as is.
+      if (!this.opts.atomicUpdates && !(await this.retried(() => this.claims.claim(`ticket:${current.number}:v${next}`), false))) {
         if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
         await backoff(attempt);
         continue;
       }
       const update: Record<string, unknown> = { $set: { ...set, version: next, updatedAt: at } };
       if (push) update.$push = push;
-      const r = await this.tickets.updateOne({ _id: current.number, version: current.version }, update, { writeConcern: this.writeConcern });
+      const r = await this.retried(() => this.tickets.updateOne({ _id: current.number, version: current.version }, update, { writeConcern: this.writeConcern }), false);
       if (r.matchedCount === 0) {
         if (!this.opts.atomicUpdates) ownClaim = `ticket:${current.number}:v${next}`;
         // Our read was stale (the ticket had moved on, or was archived): nothing was written, so retry from a fresh read.
@@ -668,7 +706,8 @@ export class MongoTicketRepository implements TicketRepository {
     const at = this.now();
     const items = push(at);
     // The pre-image of this atomic update: with the pushed items it is exactly the version written.
-    const pushed = () => this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern });
+    // Not idempotent (a repeat would push twice): repeated only after a failure that did not apply it.
+    const pushed = () => this.retried(() => this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern }), false);
     let doc = await pushed();
     const archived = doc ? null : await this.locate(n);
     if (archived?.archived) {

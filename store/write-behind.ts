@@ -11,11 +11,13 @@
  * - A batch that fails for want of the database (or, after that, on a claim the failed write left
  *   behind, which turns stale after 30 s) is kept and tried again for up to `outageRetryMs`: the
  *   ticket write it follows is already stored, and a change dropped here stays missing until
- *   `stats:rebuild`.
+ *   `stats:rebuild`. A transient error that applied nothing (transient-errors.ts: SQLite's lock on
+ *   FerretDB, a MongoDB retryable label) is kept and tried again the same way.
  * - Reads in this process wait for the queued changes of the documents they read ({@link idle}),
  *   so a writer need not await its read-model updates and still reads its own writes.
  */
 import { ConflictError, isUnavailable } from './errors.js';
+import { transientFailure } from './transient-errors.js';
 
 /**
  * How long the read models keep a change that failed for want of the database (`outageRetryMs`):
@@ -135,7 +137,9 @@ export class WriteBehind<C extends QueuedChange> {
           for (const c of batch) c.resolve();
         } catch (err) {
           if (!(err instanceof RetryLater)) failingSince ??= Date.now();
-          if (err instanceof RetryLater || ((isUnavailable(err) || err instanceof ConflictError) && Date.now() - failingSince! < this.outageRetryMs)) {
+          // A transient error that applied nothing (a SQLite lock the statement's own retries outlasted) passes like an outage.
+          const passing = isUnavailable(err) || err instanceof ConflictError || transientFailure(err) === 'not-applied';
+          if (err instanceof RetryLater || (passing && Date.now() - failingSince! < this.outageRetryMs)) {
             // Ahead of changes queued since: they were made after these.
             this.queues.set(id, [...batch, ...(this.queues.get(id) ?? [])]);
             await new Promise<void>((resolve) => {

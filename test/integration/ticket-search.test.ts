@@ -244,4 +244,46 @@ describe('archive of old closed tickets', () => {
     expect(archived?.version).toBe(changed.version);
     expect((await store.tickets.get(c.number))?.priority).toBe('high');
   });
+
+  it('a ticket reopened from the archive between the rebuild scan\'s two passes is counted once', async () => {
+    const e = (await desk.file(input('重建之间重开的工单'))).ticket;
+    const f = (await desk.file(input('重建之间留在归档'))).ticket;
+    await store.tickets.update(e.number, { status: 'closed' });
+    await store.tickets.update(f.number, { status: 'closed' });
+    clock = new Date(clock.getTime() + 40 * 86_400_000);
+    await store.archive({ apply: true });
+    expect(await db.collection(archiveCollectionOf(e.number)).countDocuments({ _id: { $in: [e.number, f.number] } as never })).toBe(2);
+    await store.tickets.settled();
+    const stored: string[] = [];
+    for await (const t of everyTicket(db)) stored.push(t.number);
+    /** What the read models say: totals, by status, the customer's document, the list and search. */
+    const readModels = async () => ({
+      total: await store.counters.count({}),
+      reopened: await store.counters.count({ status: 'reopened' }),
+      closed: await store.counters.count({ status: 'closed' }),
+      billing: await store.counters.count({ topic: 'billing' }),
+      customer: (await store.customers.ticketsOf(e.customer)).map((t) => [t.number, t.status]),
+      reopenedList: (await store.tickets.list({ status: 'reopened', pageSize: 200 })).items.map((t) => t.number),
+      found: await search('重建之间'),
+    });
+    // Reopened by staff after the working set was read and before the archive is: read by neither pass.
+    let reopenedBetween = false;
+    await rebuildReadModels(db, undefined, {
+      afterWorkingSet: async () => {
+        await store.tickets.update(e.number, { status: 'reopened' });
+        reopenedBetween = true;
+      },
+    });
+    expect(reopenedBetween).toBe(true);
+    expect(await db.collection('tickets').countDocuments({ _id: e.number as never })).toBe(1);
+    await store.tickets.settled();
+    const afterLive = await readModels();
+    expect(afterLive.total).toBe(stored.length);
+    expect(afterLive.customer).toEqual([[e.number, 'reopened']]);
+    expect(afterLive.reopenedList).toContain(e.number);
+    expect(afterLive.found).toEqual([f.number, e.number]);
+    // Exactly what a quiet recount gives.
+    await rebuildReadModels(db);
+    expect(afterLive).toEqual(await readModels());
+  });
 });
