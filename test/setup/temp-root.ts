@@ -10,13 +10,16 @@
  * inherit it) into this run's own directory. This setup is listed first, so its teardown runs last,
  * after the database server has stopped.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export default function setup(): () => void {
   const previous = process.env.TMPDIR;
   const root = mkdtempSync(join(tmpdir(), 'demand-desk-tests-'));
+  // Open to other users like /tmp itself: the mail peers' Dovecot drops to its own user and must
+  // reach its run directory in here (mkdtemp makes it owner-only).
+  chmodSync(root, 0o755);
   process.env.TMPDIR = root;
   return () => {
     if (previous === undefined) delete process.env.TMPDIR;
