@@ -336,6 +336,14 @@ export class Pipeline {
   vectorize(a: Analysis) {
     return this.space.vectorize(a.doc);
   }
+
+  /**
+   * Like {@link vectorize}, as the first `n` entries of `idx` and `val`, possibly the feature
+   * space's own buffers: valid only until the next call (no allocation per message).
+   */
+  vectorizeShared(a: Analysis): { idx: Int32Array; val: Float32Array; n: number } {
+    return this.space.vectorizeShared(a.doc);
+  }
 }
 
 function isJieba(name: string): boolean {
