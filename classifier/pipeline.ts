@@ -149,7 +149,18 @@ export function analyze(text: string, deps: PipelineDeps): Analysis {
   const signals = spamSignals(normalized, tokens);
   // Nothing to classify: no letters, digits or masked items (a bare link or number still counts).
   const empty = counts.han + counts.latin + counts.other === 0 && !/\d/.test(normalized.text) && Object.keys(normalized.masks).length === 0;
-  return { original: text, normalized, lang, tokens, uniqueTokens: [...new Set(tokens)], doc: { tokens, text: normalized.text, signals }, empty };
+  return { original: text, normalized, lang, tokens, uniqueTokens: distinct(tokens), doc: { tokens, text: normalized.text, signals }, empty };
+}
+
+/**
+ * The distinct tokens in first-seen order (as `[...new Set(tokens)]`). A message has a dozen or so
+ * tokens, and comparing each with those kept is cheaper than building a Set; long ones use a Set.
+ */
+export function distinct(tokens: readonly string[]): string[] {
+  if (tokens.length > 32) return [...new Set(tokens)];
+  const out: string[] = [];
+  for (let i = 0; i < tokens.length; i++) if (!out.includes(tokens[i])) out.push(tokens[i]);
+  return out;
 }
 
 /** Hash of the training rows, order-independent, recorded in the artifact. */
