@@ -182,7 +182,7 @@ export class DemandClassifier {
       if (this.demandIndex < 0 || unknown.length) throw new ModelCompatibilityError(`the act head's labels are not the dialogue acts (${unknown.join(', ') || 'no "demand"'})`);
     }
     // Column order of the fused heads: FUSED_SPAM, FUSED_TOPIC, FUSED_TYPE, FUSED_ACT.
-    this.fused = new FusedHeads([this.heads.spam, this.heads.topic, this.heads.type, ...(this.heads.act ? [this.heads.act] : [])]);
+    this.fused = new FusedHeads([this.heads.spam, this.heads.topic, this.heads.type, ...(this.heads.act ? [this.heads.act] : [])], pipeline);
     this.refuseThreshold = opts.refuseThreshold ?? DEFAULT_REFUSE_THRESHOLD;
     this.suspectThreshold = Math.min(opts.suspectThreshold ?? DEFAULT_SUSPECT_THRESHOLD, this.refuseThreshold);
     this.actThreshold = opts.actThreshold ?? DEFAULT_ACT_THRESHOLD;
@@ -223,7 +223,7 @@ export class DemandClassifier {
     }
     const v = this.pipeline.vectorizeShared(a);
     const fused = this.fused;
-    fused.score(v.idx, v.val, v.n, a.uniqueTokens, a.normalized.text, FUSED_TOPIC);
+    fused.score(v, a.tokens, a.normalized.text, FUSED_TOPIC);
     const { probs, best, offsets } = fused;
     const spamScore = probs[offsets[FUSED_SPAM] + this.spamIndex];
     let act: DialogueAct = 'demand';

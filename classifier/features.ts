@@ -220,6 +220,16 @@ function lengthSignal(length: number, buckets: readonly number[]): string {
   return `len:${lengthBucket(length, buckets)}`;
 }
 
+/** A document's vector in a feature space's own buffers (see {@link FeatureSpace.vectorizeShared}). */
+export interface SharedVector {
+  idx: Int32Array;
+  val: Float32Array;
+  /** How many entries of `idx` and `val` are this document's. */
+  n: number;
+  /** Word id of each of the document's tokens, in token order; -1 outside the vocabulary. */
+  wordIds: Int32Array;
+}
+
 /** Word, character and signal vocabularies with idf weights. Immutable once built. */
 export class FeatureSpace {
   readonly size: number;
@@ -233,6 +243,8 @@ export class FeatureSpace {
   /** Feature values beside `touched`, and how many of both the current document has. */
   private val: Float32Array;
   private n = 0;
+  /** Word id of each token of the current document (-1 outside the vocabulary). */
+  private tokenWordIds = new Int32Array(64);
   /** Feature id of each length bucket's signal (undefined when training never saw it). */
   private readonly lengthSignalIds: (number | undefined)[];
   /** First feature id of the word-vector block (= number of sparse features). */
@@ -336,20 +348,22 @@ export class FeatureSpace {
   }
 
   /**
-   * {@link vectorize}'s vector as the first `n` entries of `idx` and `val`. Without word vectors
-   * these are this space's own buffers, valid until the next call: classifying a message then
-   * allocates no vector.
+   * {@link vectorize}'s vector as the first `n` entries of `idx` and `val`, and the word id of each
+   * token (`wordIds[i]` for `doc.tokens[i]`, -1 outside the vocabulary). Without word vectors these
+   * are this space's own buffers, valid until the next call: classifying a message then allocates
+   * no vector, and the word lookups serve the keyword models too.
    */
-  vectorizeShared(doc: FeatureDoc): { idx: Int32Array; val: Float32Array; n: number } {
+  vectorizeShared(doc: FeatureDoc): SharedVector {
     if (this.vectors && this.config.vectors) {
       const v = this.vectorize(doc);
-      return { idx: v.idx, val: v.val, n: v.idx.length };
+      // vectorize filled the word ids too (through sparseBlocks).
+      return { idx: v.idx, val: v.val, n: v.idx.length, wordIds: this.tokenWordIds };
     }
     return this.sparseBlocks(doc);
   }
 
   /** The word, character and signal blocks of vectorize, in the scratch buffers. */
-  private sparseBlocks(doc: FeatureDoc): { idx: Int32Array; val: Float32Array; n: number } {
+  private sparseBlocks(doc: FeatureDoc): SharedVector {
     const cfg = this.config;
     this.n = 0;
     this.countWords(doc.tokens, !!cfg.latinBigrams);
@@ -389,9 +403,12 @@ export class FeatureSpace {
   /** Counts the word tokens and, with `bigrams`, pairs of adjacent Latin-letter tokens (as forEachWord). */
   private countWords(tokens: readonly string[], bigrams: boolean): void {
     const index = this.wordIndex;
+    if (this.tokenWordIds.length < tokens.length) this.tokenWordIds = new Int32Array(2 * tokens.length);
+    const ids = this.tokenWordIds;
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i];
       const id = index.get(t);
+      ids[i] = id ?? -1;
       if (id !== undefined) this.count(id);
       if (bigrams && i + 1 < tokens.length && isLatinWord(t) && isLatinWord(tokens[i + 1])) {
         const pair = index.get(`${t} ${tokens[i + 1]}`);
@@ -401,7 +418,7 @@ export class FeatureSpace {
   }
 
   /** Sublinear tf × idf of the counted features, each block scaled to its length; resets the counts. */
-  private weigh(): { idx: Int32Array; val: Float32Array; n: number } {
+  private weigh(): SharedVector {
     const cfg = this.config;
     const { tf, idf, n } = this;
     const idx = this.touched;
@@ -426,7 +443,7 @@ export class FeatureSpace {
       const id = idx[j];
       val[j] *= id < wordEnd ? ws : id < charEnd ? cs : cfg.signalWeight;
     }
-    return { idx, val, n };
+    return { idx, val, n, wordIds: this.tokenWordIds };
   }
 
   /** Appends the word-vector block: the tokens' mean vector at length `weight`, split by sign. */

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { InputTooLongError, InvalidInputError, ModelCompatibilityError, ModelFormatError, TrainingError } from './errors.js';
-import { DEFAULT_FEATURE_CONFIG, FeatureSpace, type FeatureConfig, type FeatureDoc, type FeatureSpaceData } from './features.js';
+import { DEFAULT_FEATURE_CONFIG, FeatureSpace, type FeatureConfig, type FeatureDoc, type FeatureSpaceData, type SharedVector } from './features.js';
 import { countScripts, detectLanguage, type Lang } from './language.js';
 import { LabelModel, trainLabelModel, type LabelModelData, type LabelModelOptions, type Scorer } from './models/label-model.js';
 import type { KeywordOverrides } from './models/keyword.js';
@@ -349,11 +349,22 @@ export class Pipeline {
   }
 
   /**
-   * Like {@link vectorize}, as the first `n` entries of `idx` and `val`, possibly the feature
-   * space's own buffers: valid only until the next call (no allocation per message).
+   * Like {@link vectorize}, as the first `n` entries of `idx` and `val`, with each token's word id,
+   * possibly the feature space's own buffers: valid only until the next call (no allocation per
+   * message).
    */
-  vectorizeShared(a: Analysis): { idx: Int32Array; val: Float32Array; n: number } {
+  vectorizeShared(a: Analysis): SharedVector {
     return this.space.vectorizeShared(a.doc);
+  }
+
+  /** Feature id of a word, if it is in the model's vocabulary. */
+  wordId(word: string): number | undefined {
+    return this.space.wordId(word);
+  }
+
+  /** Number of words in the model's vocabulary (word ids are 0 … wordCount - 1). */
+  get wordCount(): number {
+    return this.space.words.length;
   }
 }
 

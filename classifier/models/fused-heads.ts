@@ -6,13 +6,15 @@
  * normalised copy, the probabilities): a `Float64Array` of more than 8 values is stored outside
  * V8's heap, and making one cost about 0.5 µs here, a dozen per message. Four heads also looked
  * every token up in four keyword maps. This scorer holds every head's buffers side by side (head
- * `h` owns columns `offsets[h] … offsets[h] + classes[h]`), looks each distinct token up once in a
- * keyword index of all heads, and runs the ensemble arithmetic in the same order as
+ * `h` owns columns `offsets[h] … offsets[h] + classes[h]`), finds each distinct token's keywords of
+ * all heads by the token's word id (which vectorising looked up anyway; a string map only for
+ * keywords outside the vocabulary), and runs the ensemble arithmetic in the same order as
  * `LabelModel.predict`, so every probability is the same number, bit for bit.
  */
 import { ModelFormatError } from '../errors.js';
 import { fuseWeights, type LabelModel } from './label-model.js';
 import { decision, type LinearWeights } from './linear-svm.js';
+import type { SharedVector } from '../features.js';
 
 /** A keyword of the explained head found in a message (label as the head's label index). */
 export interface FusedKeywordHit {
@@ -28,6 +30,13 @@ interface Phrase {
   column: number;
   label: number;
   weight: number;
+}
+
+/** The feature space's word vocabulary, as far as the keyword index needs it. */
+export interface WordVocabulary {
+  wordId(word: string): number | undefined;
+  /** Word ids are 0 … wordCount - 1. */
+  readonly wordCount: number;
 }
 
 /** One head's calibration, read once from its artifact. */
@@ -54,10 +63,15 @@ export class FusedHeads {
   private readonly keyword: Float64Array;
   private readonly priors: Float64Array;
   private readonly calibration: readonly HeadCalibration[];
-  // Keyword index of all heads: term → entries `start[e] … start[e + 1]` of the flat arrays below,
-  // head by head in head order, each head's in the order KeywordModel indexes them (so each score
-  // receives its additions in the same order as there).
-  private readonly terms = new Map<string, number>();
+  // Keyword index of all heads: a term's entries are `start[e] … start[e + 1]` of the flat arrays
+  // below, head by head in head order, each head's in the order KeywordModel indexes them (so each
+  // score receives its additions in the same order as there). `e` is found by the term's word id
+  // (`byWord`, -1 for none), or by the term itself for the few outside the vocabulary.
+  private readonly byWord: Int32Array;
+  private readonly outside: Map<string, number>;
+  // Words of the current message already scored (reset after each message).
+  private readonly seenWord: Uint8Array;
+  private readonly seenOutside: string[] = [];
   private readonly entryStart: Int32Array;
   private readonly entryColumn: Int32Array;
   private readonly entryHead: Int32Array;
@@ -69,7 +83,7 @@ export class FusedHeads {
    * Fuses the heads' SVM weights into one matrix and makes each head score from it (their own
    * copies are released, see {@link LabelModel.useFused}). Head order is the column order.
    */
-  constructor(heads: readonly LabelModel[]) {
+  constructor(heads: readonly LabelModel[], vocabulary: WordVocabulary) {
     this.classes = heads.map((h) => h.labels.length);
     const { weights, offsets } = fuseWeights(heads.map((h) => h.svmWeights));
     heads.forEach((h, i) => h.useFused(weights, offsets[i]));
@@ -84,7 +98,14 @@ export class FusedHeads {
     heads.forEach((h, i) => this.priors.set(h.data.keyword.priors, offsets[i]));
     this.calibration = heads.map((h) => ({ keywordWeight: h.data.ensemble.keywordWeight, temperature: h.data.ensemble.temperature, bias: h.data.ensemble.bias ?? null }));
     const index = buildKeywordIndex(heads, offsets);
-    this.terms = index.terms;
+    this.byWord = new Int32Array(vocabulary.wordCount).fill(-1);
+    this.outside = new Map();
+    for (const [term, e] of index.terms) {
+      const id = vocabulary.wordId(term);
+      if (id !== undefined) this.byWord[id] = e;
+      else this.outside.set(term, e);
+    }
+    this.seenWord = new Uint8Array(vocabulary.wordCount);
     this.entryStart = index.start;
     this.entryColumn = index.column;
     this.entryHead = index.head;
@@ -94,34 +115,51 @@ export class FusedHeads {
   }
 
   /**
-   * Scores every head for one message: `idx`/`val` (first `n` entries) is its feature vector,
-   * `uniqueTokens` its distinct tokens, `text` its normalised text. Keyword hits of head
-   * `explainHead` are listed in {@link hits}. Results stay in {@link probs} and {@link best} until
-   * the next call.
+   * Scores every head for one message: `v` is its feature vector and its tokens' word ids
+   * (FeatureSpace.vectorizeShared), `tokens` its tokens, `text` its normalised text. Keyword hits of
+   * head `explainHead` are listed in {@link hits}. Results stay in {@link probs} and {@link best}
+   * until the next call.
    */
-  score(idx: Int32Array, val: Float32Array, n: number, uniqueTokens: readonly string[], text: string, explainHead: number): void {
-    decision(this.weights, { idx, val }, this.svm, n);
-    this.scoreKeywords(uniqueTokens, text, explainHead);
+  score(v: SharedVector, tokens: readonly string[], text: string, explainHead: number): void {
+    decision(this.weights, v, this.svm, v.n);
+    this.scoreKeywords(tokens, v.wordIds, text, explainHead);
     for (let h = 0; h < this.classes.length; h++) this.combine(h);
   }
 
-  /** Keyword scores of every head: its priors plus the weights of the keywords found. */
-  private scoreKeywords(uniqueTokens: readonly string[], text: string, explainHead: number): void {
+  /**
+   * Keyword scores of every head: its priors plus the weights of the keywords among the message's
+   * distinct tokens, taken in first-seen order (as KeywordModel.predict takes its unique tokens).
+   */
+  private scoreKeywords(tokens: readonly string[], wordIds: Int32Array, text: string, explainHead: number): void {
     const kw = this.keyword;
     kw.set(this.priors);
     const hits = this.hits;
     hits.length = 0;
-    for (let i = 0; i < uniqueTokens.length; i++) {
-      const e = this.terms.get(uniqueTokens[i]);
-      if (e === undefined) continue;
+    const seen = this.seenWord;
+    for (let i = 0; i < tokens.length; i++) {
+      const id = wordIds[i];
+      let e: number;
+      if (id >= 0) {
+        if (seen[id] === 1) continue;
+        seen[id] = 1;
+        e = this.byWord[id];
+      } else {
+        if (this.outside.size === 0 || this.seenOutside.includes(tokens[i])) continue;
+        this.seenOutside.push(tokens[i]);
+        e = this.outside.get(tokens[i]) ?? -1;
+      }
+      if (e < 0) continue;
       for (let j = this.entryStart[e], end = this.entryStart[e + 1]; j < end; j++) {
         kw[this.entryColumn[j]] += this.entryWeight[j];
-        if (this.entryHead[j] === explainHead) hits.push({ term: uniqueTokens[i], label: this.entryLabel[j], weight: this.entryWeight[j] });
+        if (this.entryHead[j] === explainHead) hits.push({ term: tokens[i], label: this.entryLabel[j], weight: this.entryWeight[j] });
       }
     }
+    for (let i = 0; i < tokens.length; i++) if (wordIds[i] >= 0) seen[wordIds[i]] = 0;
+    this.seenOutside.length = 0;
     this.phrases.forEach((list, h) => {
       for (const p of list) {
-        if (text.includes(p.term) && !uniqueTokens.includes(p.term)) {
+        // (The tokens include p.term exactly when the distinct tokens do.)
+        if (text.includes(p.term) && !tokens.includes(p.term)) {
           kw[p.column] += p.weight;
           if (h === explainHead) hits.push({ term: p.term, label: p.label, weight: p.weight });
         }

@@ -28,23 +28,26 @@ beforeAll(() => {
     seed: 2,
     now: () => new Date('2026-01-01T00:00:00Z'),
     fixedC: { topic: 0.3, type: 0.3, spam: 1, act: 0.3 },
-    keywordOverrides: { [HEAD_TOPIC]: { [topic]: { set: { 快递: 3, 没到: 1.5, 退款: 0.7 } } }, [HEAD_ACT]: { greeting: { set: { 你好: 2 } } } },
+    // zzqx: a keyword outside the vocabulary (no training row has it), found by its text.
+    keywordOverrides: { [HEAD_TOPIC]: { [topic]: { set: { 快递: 3, 没到: 1.5, 退款: 0.7, zzqx: 1.2 } } }, [HEAD_ACT]: { greeting: { set: { 你好: 2 } } } },
   });
   pipeline = Pipeline.load(JSON.parse(JSON.stringify(artifact)), deps);
   // Phrases only count when the text has them: make sure the probes do.
-  probe.push('快递没到，退款呢', '你好，快递没到');
+  probe.push('快递没到，退款呢', '你好，快递没到', 'zzqx 快递 zzqx 没到 快递');
 });
 
 describe('FusedHeads scores every head as LabelModel.predict does, bit for bit', () => {
   it('same probabilities, best labels and topic keyword matches for every probe', () => {
     const separate = HEADS.map((h) => new LabelModel(JSON.parse(JSON.stringify(artifact.heads[h]))));
-    const fused = new FusedHeads(HEADS.map((h) => new LabelModel(JSON.parse(JSON.stringify(artifact.heads[h])))));
+    const fused = new FusedHeads(HEADS.map((h) => new LabelModel(JSON.parse(JSON.stringify(artifact.heads[h])))), pipeline);
+    expect(pipeline.wordId('zzqx')).toBeUndefined();
     let phraseHits = 0;
+    let outsideHits = 0;
     for (const text of probe) {
       const a = pipeline.analyze(text);
       const v = pipeline.vectorize(a);
       const shared = pipeline.vectorizeShared(a);
-      fused.score(shared.idx, shared.val, shared.n, a.uniqueTokens, a.normalized.text, 1);
+      fused.score(shared, a.tokens, a.normalized.text, 1);
       separate.forEach((head, h) => {
         const p = head.predict(v, a.uniqueTokens, a.normalized.text, 'ensemble', h === 1);
         const o = fused.offsets[h];
@@ -54,20 +57,24 @@ describe('FusedHeads scores every head as LabelModel.predict does, bit for bit',
         if (h === 1) {
           const hits = [...fused.hits].sort((x, y) => y.weight - x.weight).map((m) => ({ term: m.term, label: head.labels[m.label], weight: m.weight }));
           expect(hits).toEqual(p.matches);
-          phraseHits += hits.filter((m) => m.term.length > 1).length;
+          phraseHits += hits.filter((m) => m.term.length > 1 && m.term !== 'zzqx').length;
+          outsideHits += hits.filter((m) => m.term === 'zzqx').length;
         }
       });
     }
     expect(phraseHits).toBeGreaterThan(0);
+    // Once per message, however often the token comes.
+    expect(outsideHits).toBe(1);
   });
 
-  it('vectorizeShared gives vectorize’s vector', () => {
-    for (const text of probe.slice(0, 40)) {
+  it('vectorizeShared gives vectorize’s vector and each token’s word id', () => {
+    for (const text of [...probe.slice(0, 40), ...probe.slice(-3)]) {
       const a = pipeline.analyze(text);
       const v = pipeline.vectorize(a);
       const s = pipeline.vectorizeShared(a);
       expect(Array.from(s.idx.subarray(0, s.n))).toEqual(Array.from(v.idx));
       expect(Array.from(s.val.subarray(0, s.n))).toEqual(Array.from(v.val));
+      expect(Array.from(s.wordIds.subarray(0, a.tokens.length))).toEqual(a.tokens.map((t) => pipeline.wordId(t) ?? -1));
     }
   });
 });
