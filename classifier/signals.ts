@@ -5,8 +5,13 @@
  */
 import type { NormalizedText } from './normalize.js';
 
-// Contact-me patterns: 加V, 加微, 薇信, 威信, V信, vx, ➕v, 扣扣, QQ群, telegram/whatsapp/line ids.
-const CONTACT = /(?:加|\+|➕)\s*(?:v|微|薇|威|q|扣|群)|[薇威徽]信|v信|\bvx\b|\bwx\b|扣扣|q群|qq群|qq\s*[:：]|微信号|私聊|私信我|telegram|whatsapp|\bline\s*(?:id|[:：@])|飞机号|tg\s*[:：@]/iu;
+/** Contact-me patterns: 加V, 加微, 薇信, 威信, V信, vx, ➕v, 扣扣, QQ群, telegram/whatsapp/line ids. */
+export const CONTACT = /(?:加|\+|➕)\s*(?:v|微|薇|威|q|扣|群)|[薇威徽]信|v信|\bvx\b|\bwx\b|扣扣|q群|qq群|qq\s*[:：]|微信号|私聊|私信我|telegram|whatsapp|\bline\s*(?:id|[:：@])|飞机号|tg\s*[:：@]/iu;
+/**
+ * Every {@link CONTACT} match starts with one of these (same flags, so the same case folding):
+ * testing this short class first skips the long alternation for most messages.
+ */
+export const CONTACT_START = /[加+➕薇威徽v扣q微私tw飞l]/iu;
 const MONEY_BAIT = /日赚|月入|日结|稳赚|躺赚|返利|提现|秒批|秒到|无抵押|免息|包中|中奖|彩金|首充|注册送|彩票|博彩|百家乐|澳门|赌场|casino|jackpot|bet\b|loan|贷款|网贷|代开|兼职|刷单|点赞|回t退订|退订回|free money|click here|limited offer|winner/iu;
 const BRACKETS = /【[^】]{1,12}】/u;
 const REPEAT = /(.)\1{4,}/u;
@@ -82,7 +87,7 @@ export function spamSignals(norm: NormalizedText, tokens: readonly string[]): st
   if (m.url) out.push('sig:url');
   if (m.email) out.push('sig:email');
   if (m.phone) out.push('sig:phone');
-  if (CONTACT.test(t)) out.push('sig:contact');
+  if (CONTACT_START.test(t) && CONTACT.test(t)) out.push('sig:contact');
   if (MONEY_BAIT.test(t)) out.push('sig:bait');
   if (BRACKETS.test(t)) out.push('sig:brackets');
   if (REPEAT.test(t)) out.push('sig:repeat');

@@ -6,7 +6,7 @@ import { CharClass } from '../../classifier/char-class.js';
 import { countScripts } from '../../classifier/language.js';
 import { MASK_RULES, maskFacts, mayMatch } from '../../classifier/normalize.js';
 import { distinct } from '../../classifier/pipeline.js';
-import { characterVariety } from '../../classifier/signals.js';
+import { CONTACT, CONTACT_START, characterVariety } from '../../classifier/signals.js';
 
 /** A deterministic generator of test strings over an alphabet of interesting characters. */
 function randomTexts(alphabet: readonly string[], count: number, maxLength: number, seed = 7): string[] {
@@ -109,6 +109,20 @@ describe('mask rules are skipped only when they cannot match', () => {
       }
     }
     // The inputs do reach the rules (a test that matched nothing would prove nothing).
+    expect(matched).toBeGreaterThan(1000);
+  });
+});
+
+describe('the contact signal’s first-character test', () => {
+  it('lets every CONTACT match through: each match starts with a CONTACT_START character', () => {
+    const alphabet = ['加', '+', '➕', ' ', 'v', 'V', '微', '薇', '威', '徽', 'q', 'Q', '扣', '群', '信', 'x', 'w', 'W', '号', '私', '聊', '我', 'telegram', 'whatsapp', 'line', 'LINE', 'id', ':', '：', '@', '飞机号', 'tg', 'TG', '中', 'a'];
+    let matched = 0;
+    for (const t of [...randomTexts(alphabet, 8000, 8, 5), 'QQ:123', 'Telegram', '加 V', '➕薇', 'line @abc', 'wx', 'VX']) {
+      const m = CONTACT.exec(t);
+      if (m === null) continue;
+      matched++;
+      expect(CONTACT_START.test(String.fromCodePoint(m[0].codePointAt(0)!)), `${JSON.stringify(t)} matched ${JSON.stringify(m[0])}`).toBe(true);
+    }
     expect(matched).toBeGreaterThan(1000);
   });
 });
