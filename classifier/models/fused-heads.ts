@@ -134,7 +134,8 @@ export class FusedHeads {
     const kw = this.keyword;
     kw.set(this.priors);
     const hits = this.hits;
-    hits.length = 0;
+    // (Setting an array's length is a call into the runtime: only when there is something to drop.)
+    if (hits.length !== 0) hits.length = 0;
     const seen = this.seenWord;
     for (let i = 0; i < tokens.length; i++) {
       const id = wordIds[i];
@@ -155,7 +156,7 @@ export class FusedHeads {
       }
     }
     for (let i = 0; i < tokens.length; i++) if (wordIds[i] >= 0) seen[wordIds[i]] = 0;
-    this.seenOutside.length = 0;
+    if (this.seenOutside.length !== 0) this.seenOutside.length = 0;
     this.phrases.forEach((list, h) => {
       for (const p of list) {
         // (The tokens include p.term exactly when the distinct tokens do.)
