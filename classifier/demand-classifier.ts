@@ -7,8 +7,8 @@
  * ticket and flagged for staff, so no real customer is turned away on a guess.
  */
 import { ClassifierError, ModelCompatibilityError } from './errors.js';
-import { fuseWeights, type LabelModel } from './models/label-model.js';
-import { decision, type LinearWeights } from './models/linear-svm.js';
+import { FusedHeads, type FusedKeywordHit } from './models/fused-heads.js';
+import type { LabelModel } from './models/label-model.js';
 import type { Lang } from './language.js';
 import { Pipeline, trainPipeline, type ModelArtifact, type PipelineDeps, type TrainOptions, type TrainingExample } from './pipeline.js';
 import { DEMAND_TYPES, type DemandType, type Taxonomy } from './taxonomy.js';
@@ -164,16 +164,16 @@ export class DemandClassifier {
   private readonly suspectThreshold: number;
   private readonly actThreshold: number;
 
-  private readonly heads: { spam: LabelModel; type: LabelModel; act: LabelModel | null };
+  private readonly heads: { spam: LabelModel; topic: LabelModel; type: LabelModel; act: LabelModel | null };
   private readonly spamIndex: number;
   private readonly demandIndex: number;
-  // Every head's SVM scored in one pass over a message's features (see fuseWeights): the heads
-  // share one feature space, and four passes cost a fifth of a classification.
-  private readonly fused: { weights: LinearWeights; spam: [number, number]; act: [number, number] | null; topic: [number, number]; type: [number, number] };
-  private readonly fusedScores: Float64Array;
+  // Every head scored in one pass over a message's features and tokens, into buffers reused from
+  // message to message (see FusedHeads): the heads share one feature space, and scoring them one by
+  // one, each with its own keyword lookups and fresh arrays, was a third of a classification.
+  private readonly fused: FusedHeads;
 
   private constructor(readonly pipeline: Pipeline, opts: DemandClassifierOptions) {
-    this.heads = { spam: pipeline.head(HEAD_SPAM)!, type: pipeline.head(HEAD_TYPE)!, act: pipeline.head(HEAD_ACT) ?? null };
+    this.heads = { spam: pipeline.head(HEAD_SPAM)!, topic: pipeline.head(HEAD_TOPIC)!, type: pipeline.head(HEAD_TYPE)!, act: pipeline.head(HEAD_ACT) ?? null };
     this.spamIndex = this.heads.spam.labels.indexOf('spam');
     if (this.spamIndex < 0) throw new ModelCompatibilityError('the spam head has no "spam" label');
     this.demandIndex = this.heads.act?.labels.indexOf('demand') ?? -1;
@@ -181,13 +181,8 @@ export class DemandClassifier {
       const unknown = this.heads.act.labels.filter((l) => !(DIALOGUE_ACTS as readonly string[]).includes(l));
       if (this.demandIndex < 0 || unknown.length) throw new ModelCompatibilityError(`the act head's labels are not the dialogue acts (${unknown.join(', ') || 'no "demand"'})`);
     }
-    const topicHead = pipeline.head(HEAD_TOPIC)!;
-    const order = [this.heads.spam, topicHead, this.heads.type, ...(this.heads.act ? [this.heads.act] : [])];
-    const { weights, offsets } = fuseWeights(order.map((h) => h.svmWeights));
-    const span = (i: number): [number, number] => [offsets[i], offsets[i] + order[i].labels.length];
-    this.fused = { weights, spam: span(0), topic: span(1), type: span(2), act: this.heads.act ? span(3) : null };
-    order.forEach((h, i) => h.useFused(weights, offsets[i]));
-    this.fusedScores = new Float64Array(weights.classes);
+    // Column order of the fused heads: FUSED_SPAM, FUSED_TOPIC, FUSED_TYPE, FUSED_ACT.
+    this.fused = new FusedHeads([this.heads.spam, this.heads.topic, this.heads.type, ...(this.heads.act ? [this.heads.act] : [])], pipeline);
     this.refuseThreshold = opts.refuseThreshold ?? DEFAULT_REFUSE_THRESHOLD;
     this.suspectThreshold = Math.min(opts.suspectThreshold ?? DEFAULT_SUSPECT_THRESHOLD, this.refuseThreshold);
     this.actThreshold = opts.actThreshold ?? DEFAULT_ACT_THRESHOLD;
@@ -226,20 +221,21 @@ export class DemandClassifier {
       const reason: ReviewReason = a.normalized.text === '' ? 'empty' : 'no-text';
       return { normalized: a.normalized.text, lang: a.lang, modelVersion: this.version, topic: null, type: null, spam: false, suspectedSpam: false, act: 'demand', actConfidence: 0, spamScore: 0, confidence: 0, typeConfidence: 0, alternatives: [], keywords: [], needsReview: true, reason };
     }
-    const v = this.pipeline.vectorize(a);
-    const svm = decision(this.fused.weights, v, this.fusedScores);
-    const part = ([from, to]: [number, number]) => svm.subarray(from, to);
-    const spamHead = this.heads.spam.predict(v, a.uniqueTokens, a.normalized.text, 'ensemble', false, part(this.fused.spam));
-    const spamScore = spamHead.probs[this.spamIndex];
+    const v = this.pipeline.vectorizeShared(a);
+    const fused = this.fused;
+    fused.score(v, a.tokens, a.normalized.text, FUSED_TOPIC);
+    const { probs, best, offsets } = fused;
+    const spamScore = probs[offsets[FUSED_SPAM] + this.spamIndex];
     let act: DialogueAct = 'demand';
     let actConfidence = 0;
     if (this.heads.act) {
-      const p = this.heads.act.predict(v, a.uniqueTokens, a.normalized.text, 'ensemble', false, part(this.fused.act!));
-      if (p.best !== this.demandIndex && p.probs[p.best] >= this.actThreshold) {
-        act = this.heads.act.labels[p.best] as DialogueAct;
-        actConfidence = p.probs[p.best];
+      const o = offsets[FUSED_ACT];
+      const b = best[FUSED_ACT];
+      if (b !== this.demandIndex && probs[o + b] >= this.actThreshold) {
+        act = this.heads.act.labels[b] as DialogueAct;
+        actConfidence = probs[o + b];
       } else {
-        actConfidence = p.probs[this.demandIndex];
+        actConfidence = probs[o + this.demandIndex];
       }
     }
     // Text in a script the model was not trained on is never judged spam: staff read it.
@@ -247,35 +243,33 @@ export class DemandClassifier {
     // Only a demand can be unmistakable spam: "hello" or 谢谢 is a customer, whatever its score.
     const spam = supported && act === 'demand' && spamScore >= this.refuseThreshold;
     const suspectedSpam = supported && !spam && spamScore >= this.suspectThreshold && (act === 'demand' || act === 'followup');
-    const topic = this.pipeline.scoreHead(a, HEAD_TOPIC, 'ensemble', v, true, part(this.fused.topic));
-    const type = this.heads.type.predict(v, a.uniqueTokens, a.normalized.text, 'ensemble', false, part(this.fused.type));
-    const alternatives = topic.ranked.slice(0, 3).map((r) => ({ topic: r.label, score: round(r.score) }));
-    // Explain with the keywords of the top alternatives, the chosen topic's first.
-    const rank = new Map(alternatives.map((x, i) => [x.topic, i]));
-    const keywords = topic.keywords
-      .filter((k) => rank.has(k.label))
-      .sort((x, y) => rank.get(x.label)! - rank.get(y.label)! || y.weight - x.weight)
-      .slice(0, 8)
-      .map((k) => ({ term: k.term, topic: k.label, weight: round(k.weight) }));
+    const topicLabels = this.heads.topic.labels;
+    const topicOffset = offsets[FUSED_TOPIC];
+    const topicBest = best[FUSED_TOPIC];
+    const confidence = probs[topicOffset + topicBest];
+    const top = topLabels(probs, topicOffset, topicLabels.length, 3);
+    const alternatives = top.map((i) => ({ topic: topicLabels[i], score: round(probs[topicOffset + i]) }));
+    const keywords = explainKeywords(fused.hits, top, topicLabels);
+    const typeBest = best[FUSED_TYPE];
     let reason: ReviewReason | null = null;
     if (!spam) {
       if (!supported) reason = 'unsupported-language';
       else if (suspectedSpam) reason = 'possible-spam';
-      else if (topic.uncertain) reason = 'low-confidence';
+      else if (confidence < this.heads.topic.threshold) reason = 'low-confidence';
     }
     return {
       normalized: a.normalized.text,
       lang: a.lang,
       modelVersion: this.version,
-      topic: spam ? null : topic.label,
-      type: spam ? null : (this.heads.type.labels[type.best] as DemandType),
+      topic: spam ? null : topicLabels[topicBest],
+      type: spam ? null : (this.heads.type.labels[typeBest] as DemandType),
       spam,
       suspectedSpam,
       act,
       actConfidence: round(actConfidence),
       spamScore: round(spamScore),
-      confidence: round(topic.confidence),
-      typeConfidence: round(type.probs[type.best]),
+      confidence: round(confidence),
+      typeConfidence: round(probs[offsets[FUSED_TYPE] + typeBest]),
       alternatives,
       keywords,
       needsReview: reason !== null,
@@ -284,8 +278,44 @@ export class DemandClassifier {
   }
 }
 
+// Columns of the heads in FusedHeads.
+const FUSED_SPAM = 0;
+const FUSED_TOPIC = 1;
+const FUSED_TYPE = 2;
+const FUSED_ACT = 3;
+
 function round(x: number): number {
   return Math.round(x * 10000) / 10000;
+}
+
+/**
+ * Indices of the `count` most probable of `k` labels (columns `offset …` of `probs`), best first,
+ * ties in label order: the first `count` of a stable sort by probability, without sorting.
+ */
+export function topLabels(probs: Float64Array, offset: number, k: number, count: number): number[] {
+  const top: number[] = [];
+  for (let c = 0; c < k; c++) {
+    const p = probs[offset + c];
+    // Insert after every kept label at least as probable (a later label never passes an equal one).
+    let at = top.length;
+    while (at > 0 && probs[offset + top[at - 1]] < p) at--;
+    if (at >= count) continue;
+    top.splice(at, 0, c);
+    if (top.length > count) top.pop();
+  }
+  return top;
+}
+
+/**
+ * The topic keywords found in the message, for the explanation: those of the top alternatives
+ * (`top`, best first), the chosen topic's first, the stronger first within a topic, at most 8.
+ * The same list, in the same order, as sorting all matches by weight (stable), keeping the top
+ * alternatives' and sorting those by rank, then weight (stable): ties keep the message's order.
+ */
+function explainKeywords(hits: readonly FusedKeywordHit[], top: readonly number[], labels: readonly string[]): Classification['keywords'] {
+  const kept = hits.filter((h) => top.includes(h.label));
+  kept.sort((x, y) => top.indexOf(x.label) - top.indexOf(y.label) || y.weight - x.weight);
+  return kept.slice(0, 8).map((h) => ({ term: h.term, topic: labels[h.label], weight: round(h.weight) }));
 }
 
 export { ClassifierError };

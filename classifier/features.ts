@@ -101,29 +101,40 @@ const TEXT_START = 2;
 const TEXT_END = 3;
 
 /**
- * Code points of the text as n-grams see it: placeholders such as `<url>` become one private-use
- * character, punctuation is dropped, runs of spaces collapse.
+ * Reusable buffers of n-gram extraction (one per module: extraction is synchronous). Growing them
+ * is rare; making typed arrays per message was a measurable part of a classification.
  */
-function ngramCodePoints(text: string, boundary: boolean): number[] {
+const scratch = { cps: new Int32Array(512), hashes: new Int32Array(1536) };
+
+/**
+ * Code points of the text as n-grams see it, into `scratch.cps`: placeholders such as `<url>`
+ * become one private-use character, punctuation is dropped, runs of spaces collapse. Returns how
+ * many there are (0 for a text with nothing left but its boundary markers).
+ */
+function ngramCodePoints(text: string, boundary: boolean): number {
   const src = text.includes('<') ? text.replace(PLACEHOLDER, (_, k: string) => String.fromCharCode(0xe000 + ((k.charCodeAt(0) + k.length * 7) % 0xff))) : text;
-  // With boundary markers the start marker goes in first (cheaper than an unshift afterwards).
+  // At most one code point per UTF-16 unit, plus the two markers.
+  if (scratch.cps.length < src.length + 2) scratch.cps = new Int32Array(2 * src.length + 2);
+  const cps = scratch.cps;
+  // With boundary markers the start marker goes in first.
   const first = boundary ? 1 : 0;
-  const cps: number[] = boundary ? [TEXT_START] : [];
+  let n = 0;
+  if (boundary) cps[n++] = TEXT_START;
   for (let i = 0; i < src.length; i++) {
     const c = src.codePointAt(i)!;
     if (c > 0xffff) i++;
     if (isNgramNoise(c)) continue;
-    if (c === 32 && (cps.length === first || cps[cps.length - 1] === 32)) continue;
-    cps.push(c);
+    if (c === 32 && (n === first || cps[n - 1] === 32)) continue;
+    cps[n++] = c;
   }
   if (boundary) {
-    if (cps.length === 1) return [];
-    cps.push(TEXT_END);
+    if (n === 1) return 0;
+    cps[n++] = TEXT_END;
   }
-  return cps;
+  return n;
 }
 
-function hashNgram(cps: readonly number[], start: number, n: number): number {
+function hashNgram(cps: Int32Array, start: number, n: number): number {
   let h = 0x811c9dc5 ^ n;
   for (let i = start; i < start + n; i++) {
     h = Math.imul(h ^ cps[i], 0x01000193);
@@ -132,40 +143,55 @@ function hashNgram(cps: readonly number[], start: number, n: number): number {
   return h | 0;
 }
 
+/** Hashes of a text's character n-grams ({@link ngramHashes}), valid until the next call. */
+interface NgramHashes {
+  hashes: Int32Array;
+  /** How many of `hashes` are this text's. */
+  count: number;
+  /** Characters other than spaces (what the length buckets count). */
+  length: number;
+}
+
 /**
- * Calls `fn` with the hash of every character n-gram of the text; with `boundary`, n-grams of two
- * or more characters may also start at the text's start or end at its end. Returns the number of
- * characters other than spaces (what the length buckets count).
+ * The hash of every character n-gram of the text, in a fixed order (by length, then position; then
+ * the long Latin ones); with `boundary`, n-grams of two or more characters may also start at the
+ * text's start or end at its end. The hashes live in a buffer reused by the next call.
  */
-function forEachNgram(text: string, min: number, max: number, boundary: boolean, fn: (key: number) => void, latinMax = 0): number {
-  const cps = ngramCodePoints(text, boundary);
+function ngramHashes(text: string, min: number, max: number, boundary: boolean, latinMax = 0): NgramHashes {
+  const total = ngramCodePoints(text, boundary);
+  const cps = scratch.cps;
   let length = 0;
   let latin = 0;
-  for (const c of cps) {
+  for (let i = 0; i < total; i++) {
+    const c = cps[i];
     if (c !== 32 && c !== TEXT_START && c !== TEXT_END) length++;
     if (c >= 97 && c <= 122) latin++;
   }
+  const bound = total * (Math.max(max, latinMax) - min + 1);
+  if (scratch.hashes.length < bound) scratch.hashes = new Int32Array(2 * bound);
+  const out = scratch.hashes;
+  let count = 0;
   for (let n = min; n <= max; n++) {
-    for (let i = 0; i + n <= cps.length; i++) {
+    for (let i = 0; i + n <= total; i++) {
       // A lone space or marker is not a feature; longer n-grams keep spaces as word boundaries.
       if (n === 1 && (cps[i] === 32 || cps[i] === TEXT_START || cps[i] === TEXT_END)) continue;
-      fn(hashNgram(cps, i, n));
+      out[count++] = hashNgram(cps, i, n);
     }
   }
   if (latinMax > max && latin > max) {
     // Longer n-grams inside runs of Latin letters and spaces, with at least one letter.
     let run = 0;
-    for (let e = 0; e < cps.length; e++) {
+    for (let e = 0; e < total; e++) {
       const c = cps[e];
       run = (c >= 97 && c <= 122) || c === 32 ? run + 1 : 0;
       for (let n = max + 1; n <= latinMax && n <= run; n++) {
         const s = e - n + 1;
         if (cps[s] === 32 && cps[e] === 32) continue;
-        fn(hashNgram(cps, s, n));
+        out[count++] = hashNgram(cps, s, n);
       }
     }
   }
-  return length;
+  return { hashes: out, count, length };
 }
 
 /** Calls `fn` with each word token and, with `bigrams`, each pair of adjacent Latin-letter tokens. */
@@ -182,11 +208,26 @@ function isLatinWord(t: string): boolean {
   return c >= 97 && c <= 122;
 }
 
-/** Name of the length-bucket signal of a text `length` characters long. */
-function lengthSignal(length: number, buckets: readonly number[]): string {
+/** Length bucket of a text `length` characters long: the number of bucket bounds it reaches. */
+function lengthBucket(length: number, buckets: readonly number[]): number {
   let b = 0;
   while (b < buckets.length && length >= buckets[b]) b++;
-  return `len:${b}`;
+  return b;
+}
+
+/** Name of the length-bucket signal of a text `length` characters long. */
+function lengthSignal(length: number, buckets: readonly number[]): string {
+  return `len:${lengthBucket(length, buckets)}`;
+}
+
+/** A document's vector in a feature space's own buffers (see {@link FeatureSpace.vectorizeShared}). */
+export interface SharedVector {
+  idx: Int32Array;
+  val: Float32Array;
+  /** How many entries of `idx` and `val` are this document's. */
+  n: number;
+  /** Word id of each of the document's tokens, in token order; -1 outside the vocabulary. */
+  wordIds: Int32Array;
 }
 
 /** Word, character and signal vocabularies with idf weights. Immutable once built. */
@@ -199,6 +240,13 @@ export class FeatureSpace {
   // feature id, and the ids touched, so only those are reset.
   private readonly tf: Float32Array;
   private touched: Int32Array;
+  /** Feature values beside `touched`, and how many of both the current document has. */
+  private val: Float32Array;
+  private n = 0;
+  /** Word id of each token of the current document (-1 outside the vocabulary). */
+  private tokenWordIds = new Int32Array(64);
+  /** Feature id of each length bucket's signal (undefined when training never saw it). */
+  private readonly lengthSignalIds: (number | undefined)[];
   /** First feature id of the word-vector block (= number of sparse features). */
   private readonly vectorBase: number;
   private readonly mean: Float32Array;
@@ -230,6 +278,8 @@ export class FeatureSpace {
     this.maxWordIdf = maxIdf;
     this.tf = new Float32Array(this.vectorBase);
     this.touched = new Int32Array(256);
+    this.val = new Float32Array(256);
+    this.lengthSignalIds = Array.from({ length: (config.lengthBuckets?.length ?? 0) + 1 }, (_, b) => this.signalIndex.get(`len:${b}`));
   }
 
   /** Builds the vocabularies and idf from training documents. */
@@ -243,7 +293,8 @@ export class FeatureSpace {
       seenWords.clear();
       seenChars.clear();
       forEachWord(doc.tokens, !!config.latinBigrams, (t) => seenWords.add(t));
-      const length = forEachNgram(doc.text, config.charNgramMin, config.charNgramMax, !!config.boundary, (k) => seenChars.add(k), config.latinNgramMax);
+      const { hashes, count, length } = ngramHashes(doc.text, config.charNgramMin, config.charNgramMax, !!config.boundary, config.latinNgramMax);
+      for (let i = 0; i < count; i++) seenChars.add(hashes[i]);
       for (const w of seenWords) wordDf.set(w, (wordDf.get(w) ?? 0) + 1);
       for (const k of seenChars) charDf.set(k, (charDf.get(k) ?? 0) + 1);
       const signals = new Set(doc.signals ?? []);
@@ -291,61 +342,108 @@ export class FeatureSpace {
 
   /** Turns a document into a sparse TF-IDF vector (sublinear tf, per-block L2 norm). */
   vectorize(doc: FeatureDoc): SparseVector {
-    const tf = this.tf;
-    let n = 0;
-    const add = (id: number) => {
-      if (tf[id] === 0) {
-        if (n === this.touched.length) {
-          const grown = new Int32Array(n * 2);
-          grown.set(this.touched);
-          this.touched = grown;
-        }
-        this.touched[n++] = id;
-      }
-      tf[id]++;
-    };
+    const shared = this.sparseBlocks(doc);
+    const sparse = { idx: shared.idx.slice(0, shared.n), val: shared.val.slice(0, shared.n) };
+    return this.vectors && this.config.vectors ? this.appendMean(doc, sparse, this.config.vectors.weight) : sparse;
+  }
+
+  /**
+   * {@link vectorize}'s vector as the first `n` entries of `idx` and `val`, and the word id of each
+   * token (`wordIds[i]` for `doc.tokens[i]`, -1 outside the vocabulary). Without word vectors these
+   * are this space's own buffers, valid until the next call: classifying a message then allocates
+   * no vector, and the word lookups serve the keyword models too.
+   */
+  vectorizeShared(doc: FeatureDoc): SharedVector {
+    if (this.vectors && this.config.vectors) {
+      const v = this.vectorize(doc);
+      // vectorize filled the word ids too (through sparseBlocks).
+      return { idx: v.idx, val: v.val, n: v.idx.length, wordIds: this.tokenWordIds };
+    }
+    return this.sparseBlocks(doc);
+  }
+
+  /** The word, character and signal blocks of vectorize, in the scratch buffers. */
+  private sparseBlocks(doc: FeatureDoc): SharedVector {
     const cfg = this.config;
-    forEachWord(doc.tokens, !!cfg.latinBigrams, (t) => {
-      const id = this.wordIndex.get(t);
-      if (id !== undefined) add(id);
-    });
-    const wordEnd = this.words.length;
-    const charEnd = wordEnd + this.charKeys.length;
+    this.n = 0;
+    this.countWords(doc.tokens, !!cfg.latinBigrams);
+    const { hashes, count, length } = ngramHashes(doc.text, cfg.charNgramMin, cfg.charNgramMax, !!cfg.boundary, cfg.latinNgramMax);
     const charIndex = this.charIndex;
-    const length = forEachNgram(doc.text, cfg.charNgramMin, cfg.charNgramMax, !!cfg.boundary, (k) => {
-      const id = charIndex.get(k);
-      if (id >= 0) add(id);
-    }, cfg.latinNgramMax);
+    for (let i = 0; i < count; i++) {
+      const id = charIndex.get(hashes[i]);
+      if (id >= 0) this.count(id);
+    }
     if (doc.signals) {
       for (const s of doc.signals) {
         const id = this.signalIndex.get(s);
-        if (id !== undefined && tf[id] === 0) add(id);
+        if (id !== undefined && this.tf[id] === 0) this.count(id);
       }
     }
     if (cfg.lengthBuckets) {
-      const id = this.signalIndex.get(lengthSignal(length, cfg.lengthBuckets));
-      if (id !== undefined && tf[id] === 0) add(id);
+      const id = this.lengthSignalIds[lengthBucket(length, cfg.lengthBuckets)];
+      if (id !== undefined && this.tf[id] === 0) this.count(id);
     }
-    const idx = new Int32Array(n);
-    const val = new Float32Array(n);
+    return this.weigh();
+  }
+
+  /** Counts one occurrence of feature `id` in the scratch term counts. */
+  private count(id: number): void {
+    const tf = this.tf;
+    if (tf[id] === 0) {
+      if (this.n === this.touched.length) {
+        const grown = new Int32Array(this.n * 2);
+        grown.set(this.touched);
+        this.touched = grown;
+      }
+      this.touched[this.n++] = id;
+    }
+    tf[id]++;
+  }
+
+  /** Counts the word tokens and, with `bigrams`, pairs of adjacent Latin-letter tokens (as forEachWord). */
+  private countWords(tokens: readonly string[], bigrams: boolean): void {
+    const index = this.wordIndex;
+    if (this.tokenWordIds.length < tokens.length) this.tokenWordIds = new Int32Array(2 * tokens.length);
+    const ids = this.tokenWordIds;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      const id = index.get(t);
+      ids[i] = id ?? -1;
+      if (id !== undefined) this.count(id);
+      if (bigrams && i + 1 < tokens.length && isLatinWord(t) && isLatinWord(tokens[i + 1])) {
+        const pair = index.get(`${t} ${tokens[i + 1]}`);
+        if (pair !== undefined) this.count(pair);
+      }
+    }
+  }
+
+  /** Sublinear tf × idf of the counted features, each block scaled to its length; resets the counts. */
+  private weigh(): SharedVector {
+    const cfg = this.config;
+    const { tf, idf, n } = this;
+    const idx = this.touched;
+    if (this.val.length < idx.length) this.val = new Float32Array(idx.length);
+    const val = this.val;
+    const wordEnd = this.words.length;
+    const charEnd = wordEnd + this.charKeys.length;
     let wordNorm = 0;
     let charNorm = 0;
     for (let i = 0; i < n; i++) {
-      const id = this.touched[i];
-      const v = (1 + Math.log(tf[id])) * this.idf[id];
+      const id = idx[i];
+      // The norms add the unrounded values, as before the values went to Float32.
+      const v = (1 + Math.log(tf[id])) * idf[id];
       tf[id] = 0;
-      idx[i] = id;
       val[i] = v;
       if (id < wordEnd) wordNorm += v * v;
       else if (id < charEnd) charNorm += v * v;
     }
     const ws = wordNorm > 0 ? cfg.wordWeight / Math.sqrt(wordNorm) : 0;
     const cs = charNorm > 0 ? cfg.charWeight / Math.sqrt(charNorm) : 0;
-    for (let j = 0; j < idx.length; j++) {
+    for (let j = 0; j < n; j++) {
       const id = idx[j];
       val[j] *= id < wordEnd ? ws : id < charEnd ? cs : cfg.signalWeight;
     }
-    return this.vectors && cfg.vectors ? this.appendMean(doc, { idx, val }, cfg.vectors.weight) : { idx, val };
+    return { idx, val, n, wordIds: this.tokenWordIds };
   }
 
   /** Appends the word-vector block: the tokens' mean vector at length `weight`, split by sign. */

@@ -4,6 +4,7 @@
  * it contains letters English does not use.
  */
 import { franc } from 'franc';
+import { CharClass } from './char-class.js';
 
 export const LANGS = ['zh-Hans', 'zh-Hant', 'en', 'mixed', 'other'] as const;
 export type Lang = (typeof LANGS)[number];
@@ -20,8 +21,12 @@ export interface ScriptCounts {
   traditional: number;
 }
 
-const LATIN_WORD = /[a-z]+/gi;
-const OTHER_LETTER = /[^\p{Script=Han}\p{Script=Latin}\p{Script=Common}\p{Script=Inherited}]/gu;
+// Letters of a script other than Han, Latin, Common and Inherited (counted code point by code point).
+const OTHER_LETTER = new CharClass(/[^\p{Script=Han}\p{Script=Latin}\p{Script=Common}\p{Script=Inherited}]/u);
+
+function isAsciiLetter(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
+}
 // Cantonese written forms are a strong sign of Hong Kong, i.e. traditional script.
 const CANTONESE = /[咗嘅冇唔睇嘢佢哋喺啲嚟咩嘥乜]/u;
 const NON_ENGLISH_LATIN = /[àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿœßğş]/i;
@@ -30,16 +35,23 @@ const NON_ENGLISH_LATIN = /[àáâãäåæçèéêëìíîïñòóôõöøùúû
 export function countScripts(text: string, han: number, traditional: number): ScriptCounts {
   let latin = 0;
   let latinWords = 0;
-  for (const m of text.matchAll(LATIN_WORD)) {
-    // Placeholders like <url> are ours, not the customer's.
-    const before = m.index! > 0 ? text[m.index! - 1] : '';
-    if (before !== '<') {
-      latin += m[0].length;
-      latinWords++;
+  let other = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (isAsciiLetter(c)) {
+      // A run of ASCII letters is a word, unless it follows `<`: placeholders like <url> are ours.
+      const start = i;
+      while (i + 1 < text.length && isAsciiLetter(text.charCodeAt(i + 1))) i++;
+      if (start === 0 || text.charCodeAt(start - 1) !== 60) {
+        latin += i - start + 1;
+        latinWords++;
+      }
+    } else if (c >= 0x80) {
+      const cp = text.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      if (OTHER_LETTER.has(cp)) other++;
     }
   }
-  let other = 0;
-  for (const _ of text.matchAll(OTHER_LETTER)) other++;
   return { han, latin, latinWords, other, traditional };
 }
 

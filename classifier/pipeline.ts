@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { InputTooLongError, InvalidInputError, ModelCompatibilityError, ModelFormatError, TrainingError } from './errors.js';
-import { DEFAULT_FEATURE_CONFIG, FeatureSpace, type FeatureConfig, type FeatureDoc, type FeatureSpaceData } from './features.js';
+import { DEFAULT_FEATURE_CONFIG, FeatureSpace, type FeatureConfig, type FeatureDoc, type FeatureSpaceData, type SharedVector } from './features.js';
 import { countScripts, detectLanguage, type Lang } from './language.js';
 import { LabelModel, trainLabelModel, type LabelModelData, type LabelModelOptions, type Scorer } from './models/label-model.js';
 import type { KeywordOverrides } from './models/keyword.js';
@@ -149,7 +149,18 @@ export function analyze(text: string, deps: PipelineDeps): Analysis {
   const signals = spamSignals(normalized, tokens);
   // Nothing to classify: no letters, digits or masked items (a bare link or number still counts).
   const empty = counts.han + counts.latin + counts.other === 0 && !/\d/.test(normalized.text) && Object.keys(normalized.masks).length === 0;
-  return { original: text, normalized, lang, tokens, uniqueTokens: [...new Set(tokens)], doc: { tokens, text: normalized.text, signals }, empty };
+  return { original: text, normalized, lang, tokens, uniqueTokens: distinct(tokens), doc: { tokens, text: normalized.text, signals }, empty };
+}
+
+/**
+ * The distinct tokens in first-seen order (as `[...new Set(tokens)]`). A message has a dozen or so
+ * tokens, and comparing each with those kept is cheaper than building a Set; long ones use a Set.
+ */
+export function distinct(tokens: readonly string[]): string[] {
+  if (tokens.length > 32) return [...new Set(tokens)];
+  const out: string[] = [];
+  for (let i = 0; i < tokens.length; i++) if (!out.includes(tokens[i])) out.push(tokens[i]);
+  return out;
 }
 
 /** Hash of the training rows, order-independent, recorded in the artifact. */
@@ -335,6 +346,25 @@ export class Pipeline {
   /** Vectorises an analysed text once, for scoring several heads. */
   vectorize(a: Analysis) {
     return this.space.vectorize(a.doc);
+  }
+
+  /**
+   * Like {@link vectorize}, as the first `n` entries of `idx` and `val`, with each token's word id,
+   * possibly the feature space's own buffers: valid only until the next call (no allocation per
+   * message).
+   */
+  vectorizeShared(a: Analysis): SharedVector {
+    return this.space.vectorizeShared(a.doc);
+  }
+
+  /** Feature id of a word, if it is in the model's vocabulary. */
+  wordId(word: string): number | undefined {
+    return this.space.wordId(word);
+  }
+
+  /** Number of words in the model's vocabulary (word ids are 0 … wordCount - 1). */
+  get wordCount(): number {
+    return this.space.words.length;
   }
 }
 

@@ -341,14 +341,17 @@ function logCountRatio(x: CsrMatrix, y: Int8Array, alpha: number): Float64Array 
   return r;
 }
 
-/** Decision values of every class for one sparse vector, written into `out`. */
-export function decision(model: LinearWeights, v: SparseVector, out: Float64Array = new Float64Array(model.classes)): Float64Array {
+/**
+ * Decision values of every class for one sparse vector, written into `out`. `n` limits the vector to
+ * its first `n` entries (a reused scratch vector is longer than the message's features).
+ */
+export function decision(model: LinearWeights, v: SparseVector, out: Float64Array = new Float64Array(model.classes), n = v.idx.length): Float64Array {
   const k = model.classes;
   const w = model.weights;
   const biasRow = model.features * k;
   for (let c = 0; c < k; c++) out[c] = w[biasRow + c];
   const { idx, val } = v;
-  for (let j = 0; j < idx.length; j++) {
+  for (let j = 0; j < n; j++) {
     const f = idx[j];
     if (f >= model.features) continue;
     const x = val[j];
