@@ -14,17 +14,26 @@
  * by write-behind.ts; repeated reads are served by read-cache.ts; and documents rebuilt by
  * `stats:rebuild` carry a generation (read-model-generations.ts) that every change honours, so a
  * rebuild running beside live writers loses no change and counts none twice.
+ *
+ * A write can be applied by the server and its reply lost (the connection dropped after the server
+ * answered): the driver reports a network error and write-behind.ts tries the batch again. So each
+ * document records, per writer (this instance, a random id), the sequence number of the last change
+ * it wrote (`writers`), and a batch is first checked against it: changes the document already holds
+ * are settled as stored, not applied a second time.
  */
+import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { ConflictError } from './errors.js';
-import { ReadCache, type StoredJsonDoc } from './read-cache.js';
+import { ReadCache, type StoredJsonDoc, type WriterMark } from './read-cache.js';
 import { DEFAULT_RETRY, retryTransient, type RetryPolicy } from './transient-errors.js';
 import type { ReadModelGenerations, TicketVersion } from './read-model-generations.js';
 import { RetryLater, WriteBehind, type QueuedChange, type WriteBehindOptions } from './write-behind.js';
 
 interface Pending<T> extends QueuedChange {
   mutate: (data: T) => void;
+  /** This writer's sequence number of the change: a document whose mark for the writer is at least this holds it. */
+  seq: number;
   /** The ticket change this is a delta of (skipped where a rebuild already counted it). */
   source?: TicketVersion;
   /** The generation the change was last written into: skipped where the document is still of it. */
@@ -42,6 +51,13 @@ export interface JsonDocsOptions extends WriteBehindOptions {
   retry?: RetryPolicy;
 }
 
+/**
+ * Writers marked in a document (the most recent first). A writer's mark must outlive its retries
+ * (`outageRetryMs`, 90 s); marks of writers long gone (processes restarted) are dropped beyond this
+ * many, so a document does not grow with every restart.
+ */
+export const WRITER_MARKS_KEPT = 32;
+
 /** A collection of JSON read-model documents of type `T`. */
 export class JsonDocs<T> {
   private readonly docs: Collection<StoredJsonDoc>;
@@ -50,6 +66,9 @@ export class JsonDocs<T> {
   private readonly cache: ReadCache<T>;
   private readonly generations: ReadModelGenerations | undefined;
   private readonly retry: RetryPolicy;
+  /** This writer's id in the documents' marks: one per instance, whose queue orders its changes of a document. */
+  private readonly writer = randomUUID();
+  private lastSeq = 0;
 
   constructor(
     db: Db,
@@ -96,7 +115,8 @@ export class JsonDocs<T> {
    * change it is a delta of: a document rebuilt from a scan that already counted that change skips it.
    */
   update(id: string, mutate: (data: T) => void, source?: TicketVersion): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.queue.enqueue(id, { mutate, source, resolve, reject }));
+    const seq = ++this.lastSeq;
+    return new Promise<void>((resolve, reject) => this.queue.enqueue(id, { mutate, seq, source, resolve, reject }));
   }
 
   /**
@@ -130,7 +150,7 @@ export class JsonDocs<T> {
       // writer sees the rebuild's generation after its write and applies its change again (rule 3).
       if (old.length) {
         await this.docs.bulkWrite(
-          old.map((id) => ({ updateOne: { filter: { _id: id, version: stored.get(id)! }, update: { $set: { version: stored.get(id)! + 1, gen, data: all.get(id)! } } } })),
+          old.map((id) => ({ updateOne: { filter: { _id: id, version: stored.get(id)! }, update: { $set: { version: stored.get(id)! + 1, gen, data: all.get(id)!, writers: [] } } } })),
           { ordered: false },
         );
       }
@@ -142,7 +162,7 @@ export class JsonDocs<T> {
       // Longer than a dead writer's claim takes to turn stale (claims.ts).
       for (let attempt = 0, started = Date.now(); ; attempt++) {
         const current = await this.docs.findOne({ _id: id }, { projection: { version: 1 } });
-        if (await this.store(id, current?.version ?? 0, all.get(id)!, gen)) break;
+        if (await this.store(id, current?.version ?? 0, all.get(id)!, gen, [])) break;
         if (Date.now() - started > 60_000) throw new ConflictError(`${this.collectionName} ${id} is changing too fast to rebuild`);
         await backoff(attempt);
       }
@@ -164,6 +184,11 @@ export class JsonDocs<T> {
       const doc = await this.docs.findOne({ _id: id });
       // A new document is of the last generation that finished (read-model-generations.ts).
       const gen = doc ? (doc.gen ?? 0) : ((await this.generations?.state())?.finished ?? 0);
+      // Changes this document already holds: an earlier attempt was applied though its reply was
+      // lost. They count as written into `gen` (a rebuild that replaced the document since cleared
+      // the marks, so then they are applied again as rule 3 says, filtered by what it counted).
+      const marked = doc?.writers?.find((m) => m.w === this.writer)?.n ?? 0;
+      for (const p of batch) if (p.seq <= marked) p.notGen = gen;
       const sources = batch.flatMap((p) => (p.source ? [p.source.number] : []));
       const counted = this.generations && sources.length ? await this.generations.counted(gen, sources) : new Map<string, number>();
       const data = doc?.data ? (JSON.parse(doc.data) as T) : this.empty(id);
@@ -172,7 +197,10 @@ export class JsonDocs<T> {
       const applied = batch.filter((p) => p.notGen !== gen && !(p.source && (counted.get(p.source.number) ?? 0) >= p.source.version));
       if (applied.length) {
         for (const p of applied) p.mutate(data);
-        if (!(await this.store(id, doc?.version ?? 0, JSON.stringify(data), gen))) {
+        // Every change of the batch is settled by this write (applied, or held already), the last one included.
+        const mark = { w: this.writer, n: Math.max(...batch.map((p) => p.seq)) };
+        const writers = [mark, ...(doc?.writers ?? []).filter((m) => m.w !== this.writer)].slice(0, WRITER_MARKS_KEPT);
+        if (!(await this.store(id, doc?.version ?? 0, JSON.stringify(data), gen, writers))) {
           await backoff(attempt);
           continue;
         }
@@ -191,15 +219,16 @@ export class JsonDocs<T> {
 
   /**
    * Moves the document from `version` to `version + 1` (0: creates it) with `json` (null: a
-   * tombstone) as generation `gen`; false when another writer got there first.
+   * tombstone) as generation `gen` and the writers' marks `writers` (a rebuild: none); false when
+   * another writer got there first.
    */
-  private async store(id: string, version: number, json: string | null, gen: number): Promise<boolean> {
+  private async store(id: string, version: number, json: string | null, gen: number, writers: WriterMark[]): Promise<boolean> {
     // Each write is repeated as is after a transient error that did not apply it (transient-errors.ts):
     // the claim this writer holds stays usable, instead of blocking the document until it turns stale.
     const notApplied = { idempotent: false, policy: this.retry };
     if (version === 0) {
       try {
-        await retryTransient(() => this.docs.insertOne({ _id: id, version: 1, gen, data: json }), notApplied);
+        await retryTransient(() => this.docs.insertOne({ _id: id, version: 1, gen, data: json, writers }), notApplied);
         return true;
       } catch (err) {
         if (isDuplicateKey(err)) return false;
@@ -207,7 +236,7 @@ export class JsonDocs<T> {
       }
     }
     if (!(await retryTransient(() => this.claims.claim(`${this.collectionName}:${id}:v${version + 1}`), notApplied))) return false;
-    const r = await retryTransient(() => this.docs.updateOne({ _id: id, version }, { $set: { version: version + 1, gen, data: json } }), notApplied);
+    const r = await retryTransient(() => this.docs.updateOne({ _id: id, version }, { $set: { version: version + 1, gen, data: json, writers } }), notApplied);
     return r.matchedCount === 1;
   }
 }

@@ -68,6 +68,17 @@ export interface StoredJsonDoc {
   version: number;
   data: string | null;
   gen?: number;
+  /**
+   * Per writer (a JsonDocs instance), the last of its changes this document holds, most recent
+   * writer first (json-docs.ts `apply`); absent in documents written before it and after a rebuild.
+   */
+  writers?: WriterMark[];
+}
+
+/** A writer's mark in a read-model document: its id and the sequence number of its last change written. */
+export interface WriterMark {
+  w: string;
+  n: number;
 }
 
 /** A claim (claims.ts) or a generation mark, which has no `at` and so is never pruned. */

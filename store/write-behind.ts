@@ -13,6 +13,9 @@
  *   ticket write it follows is already stored, and a change dropped here stays missing until
  *   `stats:rebuild`. A transient error that applied nothing (transient-errors.ts: SQLite's lock on
  *   FerretDB, a MongoDB retryable label) is kept and tried again the same way.
+ *   A write that fails for want of the database may still have been applied (the server applied it
+ *   and the reply was lost): `apply` must recognise changes already stored, which json-docs.ts does
+ *   by the per-writer mark in each document, so a retried batch is never applied twice.
  * - Reads in this process wait for the queued changes of the documents they read ({@link idle}),
  *   so a writer need not await its read-model updates and still reads its own writes.
  */
