@@ -4,8 +4,10 @@
  * database forwards the write command of the read-model collection, waits for the server's reply,
  * and closes the driver's connection instead of relaying it. The driver sees a network error (an
  * "unavailable" error), the write-behind queue keeps the batch for its outage retry, and the retry
- * must find the batch already in the document. On the code before the batch record, the counter
- * read 2 where 1 was added.
+ * must find the batch already in the document. On the code before the writers' marks, the change
+ * was counted twice (a counter at 1 given +1 read 3; a new document's first +1 read 2). A rebuild
+ * that replaces the document between the lost reply and the retry clears the marks: the two rebuild
+ * cases fail (1 for 11) when it does not, and pass on the code before too (they guard the fix).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
