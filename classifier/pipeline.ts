@@ -133,8 +133,6 @@ export interface Analysis {
   normalized: NormalizedText;
   lang: Lang;
   tokens: string[];
-  /** Distinct tokens, in first-seen order (what keyword matching looks at). */
-  uniqueTokens: string[];
   doc: FeatureDoc;
   /** True when nothing classifiable is left (empty, whitespace, symbols only). */
   empty: boolean;
@@ -149,7 +147,7 @@ export function analyze(text: string, deps: PipelineDeps): Analysis {
   const signals = spamSignals(normalized, tokens);
   // Nothing to classify: no letters, digits or masked items (a bare link or number still counts).
   const empty = counts.han + counts.latin + counts.other === 0 && !/\d/.test(normalized.text) && Object.keys(normalized.masks).length === 0;
-  return { original: text, normalized, lang, tokens, uniqueTokens: distinct(tokens), doc: { tokens, text: normalized.text, signals }, empty };
+  return { original: text, normalized, lang, tokens, doc: { tokens, text: normalized.text, signals }, empty };
 }
 
 /**
@@ -332,7 +330,8 @@ export class Pipeline {
   scoreHead(a: Analysis, name: string, scorer: Scorer = 'ensemble', vector = this.space.vectorize(a.doc), explain = true, svmScores?: Float64Array): HeadResult {
     const head = this.heads.get(name);
     if (!head) throw new InvalidInputError(`the model has no "${name}" head`);
-    const p = head.predict(vector, a.uniqueTokens, a.normalized.text, scorer, explain, svmScores);
+    // Keyword matching looks at the distinct tokens (classification's fused heads dedupe on their own).
+    const p = head.predict(vector, distinct(a.tokens), a.normalized.text, scorer, explain, svmScores);
     const ranked = head.labels.map((label, i) => ({ label, score: p.probs[i] })).sort((x, y) => y.score - x.score);
     return {
       label: head.labels[p.best],

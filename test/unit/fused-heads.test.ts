@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { HEAD_ACT, HEAD_SPAM, HEAD_TOPIC, HEAD_TYPE, topLabels, trainDemandModel, type CorpusRow } from '../../classifier/demand-classifier.js';
 import { FusedHeads } from '../../classifier/models/fused-heads.js';
 import { LabelModel } from '../../classifier/models/label-model.js';
-import { Pipeline, type ModelArtifact } from '../../classifier/pipeline.js';
+import { distinct, Pipeline, type ModelArtifact } from '../../classifier/pipeline.js';
 import { CharTokenizer } from '../../classifier/tokenizer.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { loadCorpus, loadTaxonomy } from '../../runtime/project-data.js';
@@ -49,7 +49,7 @@ describe('FusedHeads scores every head as LabelModel.predict does, bit for bit',
       const shared = pipeline.vectorizeShared(a);
       fused.score(shared, a.tokens, a.normalized.text, 1);
       separate.forEach((head, h) => {
-        const p = head.predict(v, a.uniqueTokens, a.normalized.text, 'ensemble', h === 1);
+        const p = head.predict(v, distinct(a.tokens), a.normalized.text, 'ensemble', h === 1);
         const o = fused.offsets[h];
         // Exact equality: the explanation and the review decision depend on these numbers.
         expect(Array.from(fused.probs.subarray(o, o + head.labels.length))).toEqual(Array.from(p.probs));
