@@ -62,6 +62,14 @@ function buildHanTable(): Uint8Array {
   }
   return t;
 }
+
+/**
+ * True when the UTF-16 code unit `c` is a Han character of the table (U+3400 and above; a lone
+ * surrogate never is). Below U+3400 (radicals, 〇, 々) the answer is false: test those by regex.
+ */
+export function isHanUnit(c: number): boolean {
+  return c >= 0x3400 && (HAN_BMP[c] & HAN_BIT) !== 0;
+}
 const HAN_G = /\p{Script=Han}/gu;
 // C0/C1 controls, zero-width and bidi formatting characters; newlines and tabs become spaces.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/g;

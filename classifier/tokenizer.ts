@@ -5,7 +5,7 @@
  */
 import PorterStemmer from 'natural/lib/natural/stemmers/porter_stemmer.js';
 import { WordTokenizer } from 'natural/lib/natural/tokenizers/regexp_tokenizer.js';
-import { CharClass } from './char-class.js';
+import { isHanUnit } from './normalize.js';
 
 /**
  * A Chinese word segmenter. Implementations live outside the pure library (they load dictionaries).
@@ -36,7 +36,6 @@ export const NO_STOPWORDS: Stopwords = { zh: new Set(), en: new Set() };
 
 const englishTokenizer = new WordTokenizer();
 const HAN = /\p{Script=Han}/u;
-const HAN_CHAR = new CharClass(HAN);
 const PICTO = /\p{Extended_Pictographic}/u;
 const stemCache = new Map<string, string>();
 
@@ -74,8 +73,8 @@ export function tokenize(text: string, tokenizer: Tokenizer, stopwords: Stopword
       i += 2;
     } else if (c === 63 /* ? */ || c === 33 /* ! */) {
       out.push(t);
-    } else if (c >= 0x2e80 && (HAN_CHAR.has(c) || HAN.test(t))) {
-      // (A token that starts with a Han character has one: the table answers without a regex.)
+    } else if (c >= 0x2e80 && (isHanUnit(c) || HAN.test(t))) {
+      // (A token that starts with a Han character has one: normalize's table answers without a regex.)
       if (!stopwords.zh.has(t)) out.push(t);
     } else if (c >= 0x2000 && PICTO.test(t)) {
       out.push(t);
