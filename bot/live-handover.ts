@@ -18,6 +18,7 @@ import type { Classification, DemandClassifier } from '../classifier/demand-clas
 import type { HandoverReason } from '../desk/events.js';
 import type { HandoverService } from '../desk/handover.js';
 import type { Ticket } from '../store/index.js';
+import { isUnavailable } from '../store/errors.js';
 import { lexiconAct } from './dialogue-acts.js';
 import { isFrustrated, repeatKey } from './frustration.js';
 import { markNumberGiven, ticketInput, type TicketSink } from './intake-dialog.js';
@@ -106,7 +107,7 @@ export class LiveHandover {
     if (dc.activeDialog) await dc.cancelAllDialogs();
     const { channelId, from, conversation } = context.activity;
     let number: string;
-    const open = pending ? null : await this.deps.lookup.latestOpenFor(channelId, from.id);
+    const open = pending ? null : await this.openTicket(channelId, from.id);
     if (open) {
       // The request is part of the conversation with staff: kept on the ticket like what follows.
       await this.deps.lookup.addCustomerMessage(open.number, text);
@@ -130,11 +131,34 @@ export class LiveHandover {
       reason,
       text,
     });
+    if (!h) {
+      // The ticket waits in the outbox (the database is unreachable): nobody can take the chat under
+      // a number it may still lose. The request is on the ticket (flagged for review) for staff.
+      await this.state.set(context, s);
+      markNumberGiven(context);
+      await context.sendActivity(t.handoverOffline(number));
+      return;
+    }
     s.handoverId = h.id;
     await this.state.set(context, s);
     // From here a failure must not be answered with "not processed": the number was given.
     markNumberGiven(context);
-    await context.sendActivity(t.handoverQueued(number));
+    // The entry names the ticket as stored (a ticket just filed into the outbox is replayed first,
+    // and may be stored under another number): that is the number the customer is given.
+    await context.sendActivity(t.handoverQueued(h.ticketNumber));
+  }
+
+  /**
+   * The customer's open ticket for the request, or null. With the database unreachable it is not
+   * known: the request is then filed as a ticket of its own (into the outbox), kept rather than refused.
+   */
+  private async openTicket(channelId: string, userId: string): Promise<Ticket | null> {
+    try {
+      return await this.deps.lookup.latestOpenFor(channelId, userId);
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      return null;
+    }
   }
 
   /** Files what the customer said as a ticket for staff (flagged: a request is not a classified demand). */

@@ -11,7 +11,7 @@
  * customer's channel.
  */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, NotFoundError, ValidationError } from '../store/errors.js';
+import { ConflictError, isUnavailable, NotFoundError, ValidationError } from '../store/errors.js';
 import type { Handover, MongoHandoverRepository } from '../store/handover-repository.js';
 import type { Ticket } from '../store/schemas.js';
 import type { DeskEvents, HandoverEnding, HandoverReason } from './events.js';
@@ -29,7 +29,7 @@ export interface HandoverNotices {
 
 export interface HandoverServiceDeps {
   repo: Pick<MongoHandoverRepository, 'create' | 'get' | 'list' | 'claim' | 'setLive' | 'touch' | 'remove' | 'withCounts'>;
-  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change'>;
+  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change' | 'filedFor'>;
   events: DeskEvents;
   audit: AuditTrail;
   /** The customer's channel for notices (null until the bot's channels are mounted). */
@@ -201,13 +201,24 @@ export class HandoverService {
     return this.deps.waitMs;
   }
 
-  /** Puts a conversation in the live queue; the caller has checked {@link staffed}. */
-  async request(r: HandoverRequest): Promise<Handover> {
+  /**
+   * Puts a conversation in the live queue, under its ticket as the database holds it; the caller
+   * has checked {@link staffed}. Null, with nothing queued, while the ticket waits in the outbox
+   * (the database unreachable): its number is provisional there, and the replay may store it under
+   * another (store/ticket-repository.ts flushOutbox), so an entry keyed by it could show staff, and
+   * send their replies to, the customer whose ticket takes that number meanwhile.
+   */
+  async request(r: HandoverRequest): Promise<Handover | null> {
+    const ticket = await this.deps.tickets.filedFor(r.ticketNumber, r.customer).catch((err: unknown) => {
+      if (isUnavailable(err)) return null;
+      throw err;
+    });
+    if (!ticket) return null;
     const at = this.now();
     const h: Handover = {
       id: randomUUID(),
       state: 'waiting',
-      ticketNumber: r.ticketNumber,
+      ticketNumber: ticket.number,
       customer: r.customer,
       conversationId: r.conversationId,
       lang: r.lang,

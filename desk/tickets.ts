@@ -301,9 +301,25 @@ export class TicketService {
     }
   }
 
-  /** The number of the customer's ticket quoted as `number` (see forCustomer), or NotFoundError. */
+  /**
+   * The customer's ticket quoted as `number` as the database holds it (see forCustomer). A ticket
+   * the database does not have may still wait in the outbox, under a number another ticket can take
+   * before the replay: the outbox is replayed first, so the ticket is found under the number it is
+   * stored under, never another customer's. Null when it still waits (the replay stopped: the
+   * database went away again) or when the customer has no ticket by that number.
+   */
+  async filedFor(number: string, customer: CustomerIdentity): Promise<Ticket | null> {
+    const found = await this.forCustomer(number, customer);
+    if (found) return found;
+    // Tickets only: held messages replay after them, in the background job (see flushOutbox). Read
+    // again even when this replay stored nothing: the background job may have stored it meanwhile.
+    await this.deps.tickets.flushOutbox();
+    return this.forCustomer(number, customer);
+  }
+
+  /** The number of the customer's ticket quoted as `number` (see filedFor), or NotFoundError. */
   private async requireForCustomer(number: string, customer: CustomerIdentity): Promise<string> {
-    const t = await this.forCustomer(number, customer);
+    const t = await this.filedFor(number, customer);
     if (!t) throw new NotFoundError(`ticket ${number} not found`);
     return t.number;
   }

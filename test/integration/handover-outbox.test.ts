@@ -1,0 +1,173 @@
+/**
+ * A person asked for while the ticket is still in the outbox, against the whole app over the Bot
+ * Framework endpoint on its own supervised embedded database (stopped and restarted here):
+ * - the database comes back between the ticket going to the outbox and the live queue entry being
+ *   made, and another process gives the ticket's number to another customer meanwhile: the live
+ *   chat must be on this customer's ticket (stored under a new number), and nothing of it (the
+ *   agent's notice and reply, the assignment, the customer's lines) may reach the other customer;
+ * - the database stays down: nobody is queued under a number the ticket may lose, the customer is
+ *   told the truth in their language, and staff find the request on the ticket after the replay;
+ * - a follow-up ("补充：…") for a ticket still in the outbox, with the database back: added to that
+ *   customer's ticket under the number it is stored under, never to the ticket now holding the old one.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../bot/app.js';
+import { texts, type ReplyLang } from '../../bot/messages.js';
+import { createServices, createTicketService, type Services } from '../../desk/services.js';
+import { loadConfig } from '../../runtime/config.js';
+import { hashPassword } from '../../staff/auth.js';
+import { openDatabase, type OpenDatabase } from '../../store/database.js';
+import { createStore, type Store } from '../../store/index.js';
+import type { Ticket, TicketCreate } from '../../store/schemas.js';
+import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { reconnected } from '../helpers/reconnected.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'handover-outbox-'));
+let database: OpenDatabase;
+let services: Services;
+let store: Store;
+let app: App;
+let url: string;
+let connector: FakeConnector;
+const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), DB_TIMEOUT_MS: '800', RATE_LIMIT_PER_10S: '100', MEMORY_CEILING_MB: '65536', HANDOVER_WAIT_SECONDS: '600' });
+
+beforeAll(async () => {
+  const log = pino({ level: 'silent' });
+  database = await openDatabase(config);
+  services = await createServices(config, { database, log });
+  store = services.store;
+  app = createApp({ config, services, log });
+  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  connector = await startConnector();
+  await store.users.create({ username: 'alice', role: 'agent', createdBy: 'test', passwordHash: await hashPassword('handover outbox password') });
+  // This process has numbered a ticket today, so the next one gets a number without asking the
+  // database: the number a ticket kept in the outbox carries, which another process may give out.
+  await services.tickets.file(input({ channelId: 'emulator', userId: 'seed' }, '种子工单', null));
+});
+
+afterAll(async () => {
+  connector?.close();
+  await app?.closeChannels();
+  app?.server.close();
+  await services?.close();
+  await database?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** One customer message over the Bot Framework endpoint; returns the bot's replies to it. */
+async function say(conversation: string, user: string, text: string, locale = 'zh-CN'): Promise<string[]> {
+  const before = connector.messagesTo(conversation).length;
+  const res = await fetch(`${url}/api/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl: connector.serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conversation }, text, locale }),
+  });
+  expect(res.status).toBeLessThan(300);
+  return connector.messagesTo(conversation).slice(before);
+}
+
+/** A ticket as a channel files it, with a conversation reference the fake connector receives. */
+function input(customer: { channelId: string; userId: string }, text: string, conversation: string | null): TicketCreate {
+  const ref = conversation ? JSON.stringify({ channelId: 'emulator', serviceUrl: connector.serviceUrl, conversation: { id: conversation }, user: { id: customer.userId }, bot: { id: 'bot' } }) : null;
+  return {
+    customer,
+    conversationRef: ref,
+    text: { original: text, normalized: text },
+    classification: { lang: 'zh-Hans', topic: 'delivery', type: 'complaint', spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 't', needsReview: false, reviewReason: null },
+  };
+}
+
+/** Another server process on the same database (its own store, outbox and numbering). */
+async function otherProcess() {
+  const other = await createStore({ db: database.db, outboxPath: join(mkdtempSync(join(dir, 'other-')), 'o.jsonl'), timeZone: config.TIME_ZONE, topics: store.topics, log: { info() {}, warn() {}, error() {} } });
+  return createTicketService(other, { log: pino({ level: 'silent' }) });
+}
+
+/** The customer's tickets as stored. */
+async function ticketsOf(userId: string): Promise<Ticket[]> {
+  return (await store.tickets.list({ channelId: 'emulator', customerUserId: userId, pageSize: 20, sort: '-createdAt' })).items;
+}
+
+/**
+ * Runs `whileOutboxed` right after the next ticket is appended to the outbox, before the turn that
+ * filed it goes on (the database came back, another process worked, in that moment).
+ */
+function afterNextOutboxAppend(whileOutboxed: () => Promise<void>): void {
+  const outbox = store.outbox;
+  const append = outbox.append.bind(outbox);
+  outbox.append = async (doc: object) => {
+    outbox.append = append;
+    await append(doc);
+    await whileOutboxed();
+  };
+}
+
+const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
+
+describe('a person asked for while the ticket is still in the outbox', () => {
+  it("keeps the live chat on the customer's own ticket when its number was given to another customer before the replay", async () => {
+    const user = `u-${randomUUID().slice(0, 6)}`;
+    const conversation = `c-${randomUUID().slice(0, 8)}`;
+    const stranger = { channelId: 'emulator', userId: `stranger-${randomUUID().slice(0, 6)}` };
+    const strangerConversation = `c-stranger-${randomUUID().slice(0, 8)}`;
+    const demand = '我的快递三天了还没到，物流信息一直不更新';
+    expect((await say(conversation, user, demand)).join('\n')).toMatch(/对吗/);
+
+    let taken = '';
+    await database.server!.stop();
+    afterNextOutboxAppend(async () => {
+      // The database is back a moment later, and another process files the next customer's ticket
+      // under the number this one holds only in this process's outbox.
+      await database.server!.restart();
+      await reconnected(database.db);
+      taken = (await (await otherProcess()).file(input(stranger, '包裹破损，要求赔偿', strangerConversation))).ticket.number;
+    });
+    let queued: string[];
+    try {
+      queued = await say(conversation, user, '转人工');
+    } finally {
+      if (database.server!.status().state !== 'running') await database.server!.restart();
+    }
+    await reconnected(database.db);
+    expect(taken).toMatch(NUMBER);
+    await services.tickets.flushOutbox();
+
+    // The customer's demand is on one ticket of theirs, and it is not the number the other took.
+    const mine = await ticketsOf(user);
+    expect(mine).toHaveLength(1);
+    const own = mine[0];
+    expect(own.text.original).toBe(`${demand}\n转人工`);
+    expect((await store.tickets.get(taken))!.customer.userId).toBe(stranger.userId);
+    expect(own.number).not.toBe(taken);
+    // What the customer was told names their ticket as it is stored (and nothing else).
+    expect(queued).toEqual([texts('zh-Hans').handoverQueued(own.number)]);
+
+    // The live queue entry is on that ticket; staff take it and answer.
+    const entry = (await services.handovers.list()).find((h) => h.conversationId === conversation);
+    expect(entry).toBeDefined();
+    expect(entry!.ticketNumber).toBe(own.number);
+    await services.handovers.take(entry!.id, 'alice');
+    expect(await services.handovers.say(entry!.id, 'alice', '您好，我是客服，马上为您查询')).toEqual({ delivered: true });
+    expect(await say(conversation, user, '单号是 SF123456')).toEqual([]);
+    const view = await services.handovers.view(entry!.id);
+    expect(view.transcript.map((l) => `${l.from}:${l.text}`)).toEqual(['agent:您好，我是客服，马上为您查询', 'customer:单号是 SF123456']);
+
+    // Everything of the live chat is on the customer's ticket and reached the customer ...
+    const after = (await store.tickets.get(own.number))!;
+    expect(after).toMatchObject({ assignee: 'alice', customer: { userId: user } });
+    expect(after.replies.map((r) => r.text)).toEqual(['您好，我是客服，马上为您查询']);
+    expect(after.messages.map((m) => m.text)).toEqual(['单号是 SF123456']);
+    expect(connector.messagesTo(conversation)).toEqual(expect.arrayContaining([texts('zh-Hans').handoverTaken('alice'), '您好，我是客服，马上为您查询']));
+    // ... and nothing of it reached the other customer or their ticket.
+    const theirs = (await store.tickets.get(taken))!;
+    expect(theirs).toMatchObject({ assignee: null, replies: [], messages: [] });
+    expect(connector.messagesTo(strangerConversation)).toEqual([]);
+  });
+});
