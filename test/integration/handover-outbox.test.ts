@@ -170,4 +170,76 @@ describe('a person asked for while the ticket is still in the outbox', () => {
     expect(theirs).toMatchObject({ assignee: null, replies: [], messages: [] });
     expect(connector.messagesTo(strangerConversation)).toEqual([]);
   });
+
+  const ASK: Record<ReplyLang, { locale: string; hello: string; human: string }> = {
+    'zh-Hans': { locale: 'zh-CN', hello: '你好', human: '转人工' },
+    'zh-Hant': { locale: 'zh-TW', hello: '喂，有冇人喺度呀', human: '我要搵真人' },
+    en: { locale: 'en-US', hello: 'hello there', human: 'talk to a person please' },
+  };
+
+  it('queues nobody under a number the ticket may lose while the database is down, tells the customer so in their language, and keeps the request on the ticket', async () => {
+    const langs = Object.keys(ASK) as ReplyLang[];
+    const customers = langs.map((lang) => ({ lang, user: `u-${lang}-${randomUUID().slice(0, 6)}`, conversation: `c-${randomUUID().slice(0, 8)}`, number: '' }));
+    // Each conversation has a turn before the outage (this process keeps a copy of its state).
+    for (const c of customers) expect(await say(c.conversation, c.user, ASK[c.lang].hello, ASK[c.lang].locale)).toEqual([texts(c.lang).greetBack]);
+    const pending = store.outbox.pending();
+    await database.server!.stop();
+    try {
+      for (const c of customers) {
+        const replies = await say(c.conversation, c.user, ASK[c.lang].human, ASK[c.lang].locale);
+        c.number = NUMBER.exec(replies.join('\n'))?.[0] ?? '';
+        expect(replies).toEqual([texts(c.lang).handoverOffline(c.number)]);
+      }
+      expect(store.outbox.pending()).toBe(pending + customers.length);
+    } finally {
+      await database.server!.restart();
+    }
+    await reconnected(database.db);
+    await services.tickets.flushOutbox();
+    const queue = await services.handovers.list();
+    for (const c of customers) {
+      // Nobody was queued; staff find the request on the customer's ticket, flagged for them.
+      expect(queue.some((h) => h.conversationId === c.conversation)).toBe(false);
+      const t = await services.tickets.forCustomer(c.number, { channelId: 'emulator', userId: c.user });
+      expect(t).toMatchObject({ text: { original: ASK[c.lang].human }, needsReview: true, reviewReason: 'customer-asked-for-person' });
+    }
+    // Asked again with the database back: queued, under the ticket the request is on.
+    const [first] = customers;
+    const own = (await services.tickets.forCustomer(first.number, { channelId: 'emulator', userId: first.user }))!;
+    expect(await say(first.conversation, first.user, '转人工')).toEqual([texts('zh-Hans').handoverQueued(own.number)]);
+    expect((await services.handovers.list()).find((h) => h.conversationId === first.conversation)?.ticketNumber).toBe(own.number);
+  });
+});
+
+describe('a follow-up for a ticket still in the outbox', () => {
+  it("is added to the customer's ticket under the number it is stored under, never to the other customer's ticket that took the number", async () => {
+    const user = `u-${randomUUID().slice(0, 6)}`;
+    const conversation = `c-${randomUUID().slice(0, 8)}`;
+    const stranger = { channelId: 'emulator', userId: `stranger-${randomUUID().slice(0, 6)}` };
+    expect((await say(conversation, user, '订单显示已签收但我没有收到包裹')).join('\n')).toMatch(/对吗/);
+    expect((await say(conversation, user, '对')).join('\n')).toMatch(/手机号或邮箱/);
+    await database.server!.stop();
+    let given = '';
+    try {
+      const replies = await say(conversation, user, '跳过');
+      given = NUMBER.exec(replies.join('\n'))?.[0] ?? '';
+      expect(replies).toEqual([texts('zh-Hans').createdOffline(given)]);
+    } finally {
+      await database.server!.restart();
+    }
+    await reconnected(database.db);
+    // Back, not replayed yet, and another process gives the number to another customer.
+    const taken = (await (await otherProcess()).file(input(stranger, '发票开错了', null))).ticket.number;
+    expect(taken).toBe(given);
+
+    const replies = await say(conversation, user, '补充：快递单号是 SF999888');
+    // (Replayed by the turn; this stores it for the check should the turn not have.)
+    await services.tickets.flushOutbox();
+    const own = (await ticketsOf(user))[0];
+    expect(own.number).not.toBe(given);
+    expect(replies).toEqual([`${texts('zh-Hans').addedDetails(own.number)}\n${texts('zh-Hans').numberChanged(given, own.number)}`]);
+    expect(own).toMatchObject({ formerNumber: given, text: { original: '订单显示已签收但我没有收到包裹' } });
+    expect(own.messages.map((m) => m.text)).toEqual(['快递单号是 SF999888']);
+    expect((await store.tickets.get(given))!).toMatchObject({ customer: { userId: stranger.userId }, messages: [] });
+  });
 });

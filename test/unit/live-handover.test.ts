@@ -74,10 +74,13 @@ class FakeQueue {
   readonly entries = new Map<string, Handover>();
   readonly said: string[] = [];
   open = true;
+  /** The ticket waits in the outbox (the desk's request then queues nobody). */
+  outboxed = false;
   async find(id: string) {
     return this.entries.get(id) ?? null;
   }
-  async request(r: HandoverRequest): Promise<Handover> {
+  async request(r: HandoverRequest): Promise<Handover | null> {
+    if (this.outboxed) return null;
     const h = { ...r, id: `h${this.entries.size + 1}`, state: 'waiting', requestedAt: new Date(), waitUntil: new Date(), takenBy: null, takenAt: null, customerMessages: 0, lastMessageAt: null } as Handover;
     this.entries.set(h.id, h);
     return h;
@@ -182,6 +185,19 @@ describe('a person when asked (bot side)', () => {
     expect(queue.entries.size).toBe(0);
   });
 
+  it.each(LANGS)('while the ticket waits in the outbox, queues nobody and says so, with the reference (%s)', async (lang) => {
+    const a = ASK[lang];
+    const { adapter, queue, store } = setup();
+    queue.outboxed = true;
+    await replies(adapter, a.hello);
+    expect(await replies(adapter, a.human)).toEqual([texts(lang).handoverOffline('T20261206-0001')]);
+    expect(store.created[0]).toMatchObject({ text: { original: a.human }, classification: { needsReview: true, reviewReason: 'customer-asked-for-person' } });
+    expect(queue.entries.size).toBe(0);
+    // Not live: the bot answers the next message.
+    expect(await replies(adapter, a.help)).toEqual([texts(lang).help]);
+    expect(queue.said).toEqual([]);
+  });
+
   it('puts the request on the open ticket when there is one, and files the pending demand when asked mid-dialog', async () => {
     const { adapter, store } = setup();
     await replies(adapter, '我的快递三天没到', '对', '跳过');
@@ -242,6 +258,10 @@ describe('bot messages of the live queue, in each language', () => {
     expect(texts('en').handoverBack).toMatch(/handed the conversation back/);
     expect(texts('zh-Hant').handoverEnded(n)).toBe(`人工對話已結束，記錄已保存在工單 ${n}。感謝您的耐心！如還有問題，請隨時留言。`);
     expect(texts('en').handoverEnded(n)).toContain(`ticket ${n}`);
+    const o = 'T20261206-0043';
+    expect(texts('zh-Hans').handoverOffline(o)).toBe(`已收到您的请求，编号 ${o}。系统正在恢复，暂时无法为您接通人工客服；恢复后您的问题会自动登记为工单，工作人员会在这个对话里回复您。您也可以稍后再发送「转人工」。`);
+    expect(texts('zh-Hant').handoverOffline(o)).toBe(`已收到您的請求，編號 ${o}。系統正在恢復，暫時無法為您接通人工客服；恢復後您的問題會自動登記為工單，工作人員會在這個對話裏回覆您。您也可以稍後再發送「轉人工」。`);
+    expect(texts('en').handoverOffline(o)).toBe(`We have received your request, reference ${o}. Our system is recovering, so we cannot connect you to a person right now; your issue will be filed as a ticket as soon as it is back, and a person will reply to you in this conversation. You can also ask for a person again in a little while.`);
   });
 });
 
