@@ -4,6 +4,8 @@
  * cap, so a huge file is refused without being held in memory.
  */
 import type { AttachmentCreate } from '../store/attachment-repository.js';
+import { TicketNotFiledError } from '../store/errors.js';
+import type { Ticket } from '../store/schemas.js';
 
 /** The bytes of a media file and what the channel said about them. */
 export interface ChannelMedia {
@@ -63,14 +65,30 @@ export function extensionOf(contentType: string): string {
 }
 
 /**
+ * The number a customer's ticket is stored under, for what a channel keeps on it after the turn:
+ * a ticket the turn filed into the outbox has a provisional number, which the replay may give
+ * another customer's ticket (the customer's is then stored under a new one). Replays the outbox
+ * first (desk/tickets.ts filedFor); TicketNotFiledError while the ticket still waits there.
+ */
+export function storedTicketNumber(tickets: { filedFor(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null> }, customer: { channelId: string; userId: string }): (number: string) => Promise<string> {
+  return async (number) => {
+    const t = await tickets.filedFor(number, customer);
+    if (!t) throw new TicketNotFiledError(`ticket ${number} is not stored yet (it waits in the outbox)`);
+    return t.number;
+  };
+}
+
+/**
  * Stores a channel's media file on a ticket, idempotently by `key` (a retried message stores it
  * once), trying again with backoff while the database is unreachable; throws the last error after
- * `attempts`. `wait` lets the channel cut the waits short when it closes.
+ * `attempts`. `wait` lets the channel cut the waits short when it closes. `ticketOf` gives the
+ * number the ticket is stored under ({@link storedTicketNumber}), read at each attempt: never the
+ * number another customer's ticket may hold by then.
  */
-export async function keepOnTicket(attachments: { add(items: AttachmentCreate[], key?: string): Promise<unknown> }, item: AttachmentCreate, key: string, wait: (ms: number) => Promise<void>, attempts: number): Promise<void> {
+export async function keepOnTicket(attachments: { add(items: AttachmentCreate[], key?: string): Promise<unknown> }, item: AttachmentCreate, key: string, wait: (ms: number) => Promise<void>, attempts: number, ticketOf: (number: string) => Promise<string>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await attachments.add([item], key);
+      await attachments.add([{ ...item, ticketNumber: await ticketOf(item.ticketNumber) }], key);
       return;
     } catch (err) {
       if (attempt >= attempts) throw err;

@@ -45,9 +45,19 @@ export class ConflictError extends AppError {
   readonly code = 'CONFLICT';
 }
 
+/**
+ * A ticket still waits in the local outbox: the database has not taken it yet (its replay stopped
+ * on an outage), so what belongs on it must wait too, and its number may still change. An outage
+ * as far as callers go ({@link isUnavailable}): they keep the work for a later try.
+ */
+export class TicketNotFiledError extends AppError {
+  readonly code = 'TICKET_NOT_FILED';
+}
+
 /** Errors that mean "the database is not reachable now", as opposed to "the request is wrong". */
 export function isUnavailable(err: unknown): boolean {
   return (
+    err instanceof TicketNotFiledError ||
     err instanceof MongoNetworkError ||
     err instanceof MongoServerSelectionError ||
     err instanceof MongoNotConnectedError ||

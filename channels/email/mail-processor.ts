@@ -25,6 +25,7 @@ import { normalizeAddress, threadSubject, type InboundMail } from './inbound.js'
 import type { MailStore, MessageOutcome } from './mail-store.js';
 import { staffNotes } from './messages.js';
 import { EMAIL_CHANNEL_ID } from './channel-id.js';
+import { storedTicketNumber } from '../media.js';
 
 /** Longest ticket text (the ticket schema's `text.original` limit). */
 export const MAX_TICKET_TEXT = 10_000;
@@ -40,6 +41,8 @@ export interface ProcessorDeps {
     /** The customer's own ticket by a number they were given (theirs renumbered at outbox replay too; never another customer's). */
     forCustomer(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null>;
     list(query: { customerUserId: string; channelId: string; pageSize: number; sort: '-createdAt' }): Promise<{ items: Ticket[] }>;
+    /** As forCustomer, replaying the outbox first when the ticket is not stored yet (desk/tickets.ts). */
+    filedFor(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null>;
   };
   /** Tickets waiting in the local outbox (filed while the database was unreachable). */
   outbox: { find(predicate: (doc: object) => boolean, text?: string): object[] };
@@ -168,8 +171,13 @@ export class MailProcessor {
 
   private async complete(mail: InboundMail, outcome: MessageOutcome, ticketNumber: string | null, conversationId: string, files: PendingFile[]): Promise<ProcessResult> {
     if (ticketNumber && files.length > 0) {
+      // A ticket this mail filed (now or in an earlier attempt) may wait in the outbox, under a number
+      // the replay may give another customer's ticket: the files go on it as stored (replayed first),
+      // or the mail waits. A joined ticket is stored already (found for the thread's customer).
+      const stored = outcome !== 'joined' ? await storedTicketNumber(this.deps.tickets, { channelId: EMAIL_CHANNEL_ID, userId: normalizeAddress(mail.from!) })(ticketNumber) : ticketNumber;
+      ticketNumber = stored;
       await this.deps.attachments.add(
-        files.map((f) => ({ ticketNumber, filename: f.filename, contentType: f.contentType, size: f.size, content: f.content, note: f.note, channelId: EMAIL_CHANNEL_ID, messageRef: mail.messageId, inline: f.inline })),
+        files.map((f) => ({ ticketNumber: stored, filename: f.filename, contentType: f.contentType, size: f.size, content: f.content, note: f.note, channelId: EMAIL_CHANNEL_ID, messageRef: mail.messageId, inline: f.inline })),
         mail.key,
       );
     }

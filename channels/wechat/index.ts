@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../runtime/config.js';
 import type { Channel, ChannelHealth, ChannelHost } from '../channel.js';
 import { CallbackRefused as PushRefused, readBody, send } from '../http.js';
-import { extensionOf, keepOnTicket, type ChannelMedia } from '../media.js';
+import { extensionOf, keepOnTicket, storedTicketNumber, type ChannelMedia } from '../media.js';
 import { DeliveryLog, MEDIA_TICKET, joinActivity, messageActivity, UserRateLimit, type InboundAttachment } from '../inbound.js';
 import { textLang, WeChatAdapter } from './adapter.js';
 import { WeChatApi } from './api.js';
@@ -194,7 +194,8 @@ export class WeChatChannel implements Channel {
     const outcome = await this.adapter.processPush(activity, host.bot, Math.max(0, left()));
     if (outcome.late) this.counts.late++;
     this.track(outcome.done);
-    if (media) this.track(outcome.done.then(() => this.keepMedia(outcome.context.turnState.get(MEDIA_TICKET) as string | undefined, media, mediaId!, msgId, push.msgType)));
+    const customer = { channelId: activity.channelId, userId: activity.from.id };
+    if (media) this.track(outcome.done.then(() => this.keepMedia(outcome.context.turnState.get(MEDIA_TICKET) as string | undefined, customer, media, mediaId!, msgId, push.msgType)));
     if (outcome.passive === null) return send(res, 200, 'text/plain', 'success');
     this.answer(res, push, q, outcome.passive);
   }
@@ -211,7 +212,7 @@ export class WeChatChannel implements Channel {
   }
 
   /** Stores fetched media on the ticket the turn filed it on or added it to (none: nothing to keep it with). */
-  private async keepMedia(ticketNumber: string | undefined, fetching: Promise<{ media: ChannelMedia | null; note: string | null }>, mediaId: string, msgId: string | undefined, msgType: string): Promise<void> {
+  private async keepMedia(ticketNumber: string | undefined, customer: { channelId: string; userId: string }, fetching: Promise<{ media: ChannelMedia | null; note: string | null }>, mediaId: string, msgId: string | undefined, msgType: string): Promise<void> {
     const { media, note } = await fetching;
     if (!ticketNumber) return;
     const item = {
@@ -226,7 +227,7 @@ export class WeChatChannel implements Channel {
     };
     try {
       // A short retry only: the picture's URL and MediaId are on the ticket already.
-      await keepOnTicket(this.host!.services.store.attachments, item, `wechat:media:${mediaId}`, (ms) => new Promise((r) => setTimeout(r, ms)), 3);
+      await keepOnTicket(this.host!.services.store.attachments, item, `wechat:media:${mediaId}`, (ms) => new Promise((r) => setTimeout(r, ms)), 3, storedTicketNumber(this.host!.services.tickets, customer));
       this.counts.mediaKept++;
     } catch (err) {
       this.log?.warn({ ticketNumber, mediaId, err: (err as Error).message }, 'wechat: media not stored on the ticket');

@@ -32,7 +32,7 @@ import { textLang } from '../wechat/adapter.js';
 import { SLOW_DOWN } from '../wechat/index.js';
 import { field, parseWeChatXml, WeChatXmlError } from '../wechat/xml.js';
 import { WeComAdapter } from './adapter.js';
-import { extensionOf, keepOnTicket, type ChannelMedia } from '../media.js';
+import { extensionOf, keepOnTicket, storedTicketNumber, type ChannelMedia } from '../media.js';
 import { WeComApi, WeComApiError, type KfMessage } from './api.js';
 
 /** The Bot Framework channelId of WeCom customer-service activities and tickets. */
@@ -470,7 +470,7 @@ export class WeComChannel implements Channel {
     const { context, outcome } = await this.adapter.processMessage(activity, this.host!.bot);
     this.report(outcome.failed, m.msgid, user);
     const ticket = context.turnState.get(MEDIA_TICKET) as string | undefined;
-    if (media && ticket) this.track(this.keepMedia(ticket, m, media));
+    if (media && ticket) this.track(this.keepMedia(ticket, { channelId: activity.channelId, userId: activity.from.id }, m, media));
   }
 
   /** The media's bytes, or null with a note for staff (too large, expired, WeCom unreachable). */
@@ -486,7 +486,7 @@ export class WeComChannel implements Channel {
   }
 
   /** Stores the media on the ticket, idempotently by msgid; retried while the database is unreachable. */
-  private async keepMedia(ticketNumber: string, m: KfMessage, media: { kind: AttachmentKind; mediaId: string; fetched: ChannelMedia | null; note: string | null }): Promise<void> {
+  private async keepMedia(ticketNumber: string, customer: { channelId: string; userId: string }, m: KfMessage, media: { kind: AttachmentKind; mediaId: string; fetched: ChannelMedia | null; note: string | null }): Promise<void> {
     const f = media.fetched;
     const item = {
       ticketNumber,
@@ -499,7 +499,7 @@ export class WeComChannel implements Channel {
       messageRef: m.msgid,
     };
     try {
-      await keepOnTicket(this.host!.services.store.attachments, item, `wecom:${m.msgid}`, (ms) => this.sleep(ms), this.closed ? 1 : 8);
+      await keepOnTicket(this.host!.services.store.attachments, item, `wecom:${m.msgid}`, (ms) => this.sleep(ms), this.closed ? 1 : 8, storedTicketNumber(this.host!.services.tickets, customer));
       this.counts.mediaKept++;
     } catch (err) {
       this.log?.error({ ticketNumber, msgid: m.msgid, err: (err as Error).message }, 'wecom: media not stored on the ticket');

@@ -3,8 +3,10 @@
  * restarted): a customer message is still pulled, filed in the outbox and answered truthfully; the
  * sync goes on from the cursor this process holds; a message WeCom lists again is taken once; the
  * cursor reaches the database when it is back, and the ticket with the customer's WeCom identity
- * when the outbox is replayed.
+ * when the outbox is replayed. A picture sent meanwhile is kept on the customer's ticket as stored,
+ * also when the replay stores it under a new number (another process gave its number out).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,9 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../bot/app.js';
 import { texts } from '../../bot/messages.js';
 import { WECOM_CHANNEL_ID, type WeComChannel } from '../../channels/wecom/index.js';
-import { createServices, type Services } from '../../desk/services.js';
+import { createServices, createTicketService, type Services } from '../../desk/services.js';
 import { loadConfig } from '../../runtime/config.js';
 import { openDatabase, type OpenDatabase } from '../../store/database.js';
+import { createStore } from '../../store/index.js';
 import { WeComPeer } from '../helpers/wecom-peer.js';
 import { reconnected } from '../helpers/reconnected.js';
 
@@ -24,6 +27,7 @@ const SETTINGS = { corpId: 'ww0a1b2c3d4e5f6a7b', secret: 'outage-kf-secret-01234
 const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
 
 let dir: string;
+let config: ReturnType<typeof loadConfig>;
 let database: OpenDatabase;
 let services: Services;
 let app: App;
@@ -33,7 +37,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'wecom-outage-'));
   peer = new WeComPeer(SETTINGS);
   const base = await peer.start();
-  const config = loadConfig({
+  config = loadConfig({
     PORT: '0',
     DB_DIR: join(dir, 'db'),
     OUTBOX_PATH: join(dir, 'outbox.jsonl'),
@@ -104,11 +108,54 @@ describe('a WeCom message while the database is down', () => {
     // The next sync writes the cursor this process held during the outage.
     const n = peer.sentTo(user).length;
     await peer.customer(user, { type: 'text', content: '谢谢' });
-    await peer.nextSentAfter(user, n, 30_000);
+    // The conversation is about the ticket still in the outbox: the outbox is replayed first, and
+    // the message is on the ticket (it used to fail as "not found", answered with the apology).
+    expect((await peer.nextSentAfter(user, n, 30_000)).content).toBe(texts('zh-Hans').followupThanks(number));
     await channel.idle();
     const stored = await database.db.collection('wecomCursors').findOne({ _id: peer.openKfid as never });
     expect(stored?.cursor).toBe(peer.cursorAfter(peer.logLength()));
-    expect(await services.tickets.flushOutbox()).toMatchObject({ replayed: 1, remaining: 0 });
+    expect(await services.tickets.flushOutbox()).toMatchObject({ remaining: 0 });
     expect(await services.store.tickets.get(number)).toMatchObject({ customer: { channelId: 'wecom', userId: user }, text: { original: text } });
+    expect((await services.store.tickets.get(number))!.messages.map((m) => m.text)).toEqual(['谢谢']);
+  });
+
+  it("keeps a picture on the customer's ticket as stored, never on the ticket of another customer that took its outbox number", async () => {
+    const channel = app.channels.find((c) => c.id === WECOM_CHANNEL_ID) as WeComChannel;
+    const classification = { lang: 'zh-Hans' as const, topic: 'delivery', type: 'complaint' as const, spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 't', needsReview: false, reviewReason: null };
+    const demand = (userId: string, text: string) => ({ customer: { channelId: 'other', userId }, conversationRef: null, text: { original: text, normalized: text }, classification });
+    // This process has numbered a ticket today: the next number is given without the database.
+    await services.tickets.file(demand('seed', '种子工单'));
+    const user = 'wmOutage0000000000000000000002';
+    const bytes = randomBytes(2000);
+    await database.server!.stop();
+    let number: string;
+    try {
+      const n = peer.sentTo(user).length;
+      await peer.customer(user, { type: 'image', bytes, contentType: 'image/png' });
+      const sent = await peer.nextSentAfter(user, n, 30_000);
+      number = NUMBER.exec(sent.content)![0];
+      expect(sent.content).toBe(texts('zh-Hans').createdOffline(number));
+    } finally {
+      await database.server!.restart();
+    }
+    await reconnected(database.db);
+    // Another process on the same database gives the number to another customer before the replay
+    // (the picture may be kept meanwhile: the channel retries while the database is away).
+    const other = await createStore({ db: database.db, outboxPath: join(mkdtempSync(join(dir, 'other-')), 'o.jsonl'), timeZone: config.TIME_ZONE, topics: services.store.topics, log: { info() {}, warn() {}, error() {} } });
+    const stranger = (await createTicketService(other, { log: pino({ level: 'silent' }) }).file(demand('stranger', '发票开错了'))).ticket.number;
+    await channel.idle();
+    await services.tickets.flushOutbox();
+
+    const mine = (await services.store.tickets.list({ channelId: WECOM_CHANNEL_ID, customerUserId: user, pageSize: 5, sort: '-createdAt' })).items;
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ reviewReason: 'media-only', attachments: [{ kind: 'image' }] });
+    const kept = await services.store.attachments.list(mine[0].number);
+    expect(kept).toMatchObject([{ contentType: 'image/png', size: 2000, stored: true, channelId: 'wecom' }]);
+    expect((await services.store.attachments.get(mine[0].number, kept[0].id))!.content!.equals(bytes)).toBe(true);
+    // The other customer's ticket shows nothing of it, whichever number each ended up with.
+    expect((await services.store.tickets.get(stranger))!.customer.userId).toBe('stranger');
+    if (stranger !== mine[0].number) expect(await services.store.attachments.list(stranger)).toEqual([]);
+    // (The numbers met: this run took the path the test is for.)
+    expect(mine[0].formerNumber ?? mine[0].number).toBe(number);
   });
 });
