@@ -19,10 +19,12 @@ import type { HandoverReason } from '../desk/events.js';
 import type { HandoverService } from '../desk/handover.js';
 import type { Ticket } from '../store/index.js';
 import { isUnavailable } from '../store/errors.js';
+import { OPEN_STATUSES } from '../store/ticket-repository.js';
 import { lexiconAct } from './dialogue-acts.js';
 import { isFrustrated, repeatKey } from './frustration.js';
 import { markNumberGiven, ticketInput, type TicketSink } from './intake-dialog.js';
 import { texts, type ReplyLang } from './messages.js';
+import type { PendingTickets } from './demand-bot.js';
 
 /** Frustrated messages in a row that put a conversation in the live queue. */
 export const FRUSTRATED_IN_A_ROW = 2;
@@ -30,7 +32,14 @@ export const FRUSTRATED_IN_A_ROW = 2;
 export interface LiveHandoverDeps {
   handovers: Pick<HandoverService, 'find' | 'request' | 'customerSaid' | 'staffed' | 'hoursText' | 'forwardEarly' | 'forgetConversation'>;
   tickets: TicketSink;
-  lookup: { latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>; addCustomerMessage(number: string, text: string): Promise<Ticket> };
+  lookup: {
+    latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
+    addCustomerMessage(number: string, text: string): Promise<Ticket>;
+    /** The customer's ticket as stored, the outbox replayed first (desk/tickets.ts filedFor). */
+    filedFor(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null>;
+  };
+  /** Tickets waiting in the outbox (none when omitted). */
+  pending?: Pick<PendingTickets, 'latestFor'>;
   classifier: Pick<DemandClassifier, 'classify'>;
 }
 
@@ -149,11 +158,16 @@ export class LiveHandover {
   }
 
   /**
-   * The customer's open ticket for the request, or null. With the database unreachable it is not
-   * known: the request is then filed as a ticket of its own (into the outbox), kept rather than refused.
+   * The customer's open ticket for the request, or null. A ticket of theirs still in the outbox (filed
+   * during an outage, not replayed yet) is their newest, which the database cannot name: it is
+   * replayed first and taken when open. With the database unreachable the open ticket is not known:
+   * the request is then filed as a ticket of its own (into the outbox), kept rather than refused.
    */
   private async openTicket(channelId: string, userId: string): Promise<Ticket | null> {
     try {
+      const waiting = this.deps.pending?.latestFor(channelId, userId);
+      const filed = waiting ? await this.deps.lookup.filedFor(waiting.number, { channelId, userId }) : null;
+      if (filed && !filed.spam && (OPEN_STATUSES as readonly string[]).includes(filed.status)) return filed;
       return await this.deps.lookup.latestOpenFor(channelId, userId);
     } catch (err) {
       if (!isUnavailable(err)) throw err;

@@ -156,7 +156,8 @@ type TicketDoc = Ticket & { _id: string; daySeq: number | null; priorityRank?: n
 /** Sort rank of each priority: low < normal < high < urgent. */
 const PRIORITY_RANK: Readonly<Record<Ticket['priority'], number>> = { low: 0, normal: 1, high: 2, urgent: 3 };
 
-const OPEN_STATUSES = ['new', 'in_progress', 'reopened'] as const;
+/** Statuses of a ticket still being worked on (a customer's "open" ticket). */
+export const OPEN_STATUSES = ['new', 'in_progress', 'reopened'] as const;
 
 export { isUnavailable };
 

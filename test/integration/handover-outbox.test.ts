@@ -211,6 +211,34 @@ describe('a person asked for while the ticket is still in the outbox', () => {
   });
 });
 
+describe('a person asked for in a conversation about a ticket still in the outbox', () => {
+  it('puts the request and the live chat on that ticket (replayed first), not on a new one', async () => {
+    const user = `u-${randomUUID().slice(0, 6)}`;
+    const conversation = `c-${randomUUID().slice(0, 8)}`;
+    const demand = '快递已经五天了还没有送到，物流信息一直不更新';
+    expect((await say(conversation, user, demand)).join('\n')).toMatch(/对吗/);
+    expect((await say(conversation, user, '对')).join('\n')).toMatch(/手机号或邮箱/);
+    await database.server!.stop();
+    let given = '';
+    try {
+      const replies = await say(conversation, user, '跳过');
+      given = NUMBER.exec(replies.join('\n'))?.[0] ?? '';
+      expect(replies).toEqual([texts('zh-Hans').createdOffline(given)]);
+    } finally {
+      await database.server!.restart();
+    }
+    await reconnected(database.db);
+    // Back, the outbox not replayed yet: the customer asks for a person.
+    const queued = await say(conversation, user, '转人工');
+    await services.tickets.flushOutbox();
+    const mine = await ticketsOf(user);
+    expect(mine.map((t) => t.text.original)).toEqual([demand]);
+    expect(queued).toEqual([texts('zh-Hans').handoverQueued(mine[0].number)]);
+    expect(mine[0].messages.map((m) => m.text)).toEqual(['转人工']);
+    expect((await services.handovers.list()).find((h) => h.conversationId === conversation)?.ticketNumber).toBe(mine[0].number);
+  });
+});
+
 describe('a follow-up for a ticket still in the outbox', () => {
   it("is added to the customer's ticket under the number it is stored under, never to the other customer's ticket that took the number", async () => {
     const user = `u-${randomUUID().slice(0, 6)}`;

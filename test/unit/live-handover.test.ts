@@ -52,6 +52,9 @@ class FakeStore {
     const t = this.tickets.get(number);
     return t && t.customer.channelId === customer.channelId && t.customer.userId === customer.userId ? t : null;
   }
+  async filedFor(number: string, customer: { channelId: string; userId: string }) {
+    return this.forCustomer(number, customer);
+  }
   async latestOpenFor(channelId: string, userId: string) {
     return [...this.tickets.values()].reverse().find((t) => t.customer.userId === userId && t.customer.channelId === channelId) ?? null;
   }
