@@ -19,7 +19,16 @@ import { foldHan, sanitize } from '../classifier/normalize.js';
 import { TICKET_NUMBER, type Ticket } from './schemas.js';
 
 /** The ticket fields search reads. */
-export type SearchableTicket = Pick<Ticket, 'number' | 'text' | 'contact' | 'customer' | 'messages'>;
+export type SearchableTicket = Pick<Ticket, 'number' | 'text' | 'contact' | 'customer' | 'messages' | 'formerNumber'>;
+
+/**
+ * The term a ticket stored under a new number at outbox replay is found by under the number its
+ * customer was given (`formerNumber`): a customer quoting that number to staff names this ticket,
+ * while the number itself is another customer's. No other term starts with `=`.
+ */
+export function formerNumberTerm(number: string): string {
+  return `=${number}`;
+}
 
 const HAN_RUN = /\p{Script=Han}+/gu;
 const EMAIL = /[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}/g;
@@ -78,12 +87,13 @@ function addTerms(folded: string, out: Set<string>, query: boolean): void {
   for (const m of folded.matchAll(WORD)) if (m[0].length >= 2) out.add(stem(m[0]));
 }
 
-/** Every term a ticket is found by (its text, follow-up messages, contact and customer name). */
+/** Every term a ticket is found by (its text, follow-up messages, contact, customer name and former number). */
 export function ticketTerms(t: SearchableTicket): Set<string> {
   const out = new Set<string>();
   const texts = [t.text.original, ...t.messages.map((m) => m.text), t.customer.name ?? '', t.contact.email ?? ''];
   for (const text of texts) if (text) addTerms(foldForSearch(text), out, false);
   if (t.contact.phone) for (const f of phoneForms(t.contact.phone)) out.add(`#${f}`);
+  if (t.formerNumber) out.add(formerNumberTerm(t.formerNumber));
   return out;
 }
 

@@ -23,7 +23,7 @@ import { archiveCollectionOf, noteRestore } from './archive.js';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
 import type { SearchIndex } from './search-index.js';
 import { compareNumbersDesc } from './search-index.js';
-import { parseSearch } from './search-terms.js';
+import { formerNumberTerm, parseSearch } from './search-terms.js';
 import { ensureIndexes } from './indexes.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { ConflictError, isUnavailable, NotFoundError, ValidationError } from './errors.js';
@@ -507,6 +507,17 @@ export class MongoTicketRepository implements TicketRepository {
   }
 
   /**
+   * The tickets a number typed in the search box names: the ticket holding it, and one stored under
+   * a new number at outbox replay whose customer was given it (their `formerNumber`: a customer
+   * quoting it to staff means that one, which staff must not miss for the other).
+   */
+  private async numbered(number: string): Promise<string[]> {
+    const month = number.slice(1, 7);
+    const moved = await this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month });
+    return [...((await this.get(number)) ? [number] : []), ...moved.filter((n) => n !== number)];
+  }
+
+  /**
    * Text search from the inverted index (store/search-index.ts): the matching numbers, filtered by
    * their summaries in the ticket index when the query has other filters, sorted, then one page of
    * tickets read. A ticket number typed in the box is looked up directly. Reads no other ticket.
@@ -514,7 +525,7 @@ export class MongoTicketRepository implements TicketRepository {
   private async listFromSearch(q: z.output<typeof TicketQuerySchema>): Promise<PageOf<Ticket>> {
     const wanted = parseSearch(q.search!);
     const month = (day: string | undefined) => (day ? day.slice(0, 4) + day.slice(5, 7) : undefined);
-    let numbers = wanted.number ? ((await this.get(wanted.number)) ? [wanted.number] : []) : await this.opts.search!.find(wanted.terms, { fromMonth: month(q.from), toMonth: month(q.to) });
+    let numbers = wanted.number ? await this.numbered(wanted.number) : await this.opts.search!.find(wanted.terms, { fromMonth: month(q.from), toMonth: month(q.to) });
     numbers = numbers.filter((n) => (!q.from || dayOfNumber(n) >= q.from) && (!q.to || dayOfNumber(n) <= q.to));
     const filtered = SUMMARY_FILTERS.some((k) => q[k] !== undefined);
     const timeSort = q.sort === '-createdAt' || q.sort === 'createdAt';

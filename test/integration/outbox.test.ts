@@ -117,5 +117,9 @@ describe('outbox', () => {
     // The replayed ticket counts for its customer.
     await store.tickets.settled();
     expect(await store.customers.get(early)).toMatchObject({ total: 1 });
+    // Staff searching the number a customer quotes find both tickets: the one holding it, and the
+    // one its customer was given it for (who would otherwise be answered on the other one); newest first.
+    expect((await store.tickets.list({ search: taken.toLowerCase() })).items.map((t) => t.number)).toEqual([moved.number, taken]);
+    expect((await store.tickets.list({ search: moved.number })).items.map((t) => t.number)).toEqual([moved.number]);
   });
 });
