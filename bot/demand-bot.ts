@@ -216,12 +216,23 @@ export class DemandBot extends ActivityHandler {
     // A script we cannot read is never spam (as in the dialog); it is filed and answered in English too.
     const unsupported = c.lang === 'other' || c.reason === 'unsupported-language';
     if (unsupported) c = { ...c, spam: false, needsReview: true };
+    // Asking for a person: nobody can take the chat now (the live queue needs the database); the
+    // request is filed for staff as the live queue files one, and the customer told so.
+    if (!unsupported && readAct(c, text).act === 'human') return this.askedWithoutState(context, text, c, t);
     // Filed as the classifier read it, for staff to check: the customer could not confirm the topic.
     const { ticket, stored } = await this.deps.tickets.file(ticketInput(context, text, c, c.topic, c.type, undefined, c.spam ? undefined : unsupported ? 'unsupported-language' : 'filed-without-dialog'));
     if (c.spam) return void (await context.sendActivity(t.spam));
     markNumberGiven(context);
     const said = (x: ReturnType<typeof texts>) => (stored === 'database' ? x.created(ticket.number) : x.createdOffline(ticket.number));
     await context.sendActivity(unsupported && t !== texts('en') ? `${said(texts('en'))}\n${said(t)}` : said(t));
+  }
+
+  /** A request for a person while the database is down and the conversation's state unknown (see handleWithoutState). */
+  private async askedWithoutState(context: TurnContext, text: string, c: Classification, t: ReturnType<typeof texts>): Promise<void> {
+    const flagged: Classification = { ...c, spam: false, needsReview: true };
+    const { ticket, stored } = await this.deps.tickets.file(ticketInput(context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined, 'customer-asked-for-person'));
+    markNumberGiven(context);
+    await context.sendActivity(stored === 'database' ? t.humanFiled(ticket.number, this.deps.supportHours ?? null) : t.handoverOffline(ticket.number));
   }
 
   /**

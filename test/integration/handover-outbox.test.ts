@@ -190,6 +190,12 @@ describe('a person asked for while the ticket is still in the outbox', () => {
         c.number = NUMBER.exec(replies.join('\n'))?.[0] ?? '';
         expect(replies).toEqual([texts(c.lang).handoverOffline(c.number)]);
       }
+      // A conversation this process has no copy of (its state unknown): told the same, not filed as a demand.
+      const fresh = { lang: 'zh-Hans' as const, user: `u-fresh-${randomUUID().slice(0, 6)}`, conversation: `c-${randomUUID().slice(0, 8)}`, number: '' };
+      const replies = await say(fresh.conversation, fresh.user, '转人工');
+      fresh.number = NUMBER.exec(replies.join('\n'))?.[0] ?? '';
+      expect(replies).toEqual([texts('zh-Hans').handoverOffline(fresh.number)]);
+      customers.push(fresh);
       expect(store.outbox.pending()).toBe(pending + customers.length);
     } finally {
       await database.server!.restart();
