@@ -18,6 +18,7 @@ import type { Classification, DemandClassifier } from '../classifier/demand-clas
 import type { HandoverReason } from '../desk/events.js';
 import type { HandoverService } from '../desk/handover.js';
 import type { Ticket } from '../store/index.js';
+import type { Durability } from '../store/ticket-repository.js';
 import { isUnavailable } from '../store/errors.js';
 import { OPEN_STATUSES } from '../store/ticket-repository.js';
 import { lexiconAct } from './dialogue-acts.js';
@@ -116,6 +117,7 @@ export class LiveHandover {
     if (dc.activeDialog) await dc.cancelAllDialogs();
     const { channelId, from, conversation } = context.activity;
     let number: string;
+    let outboxed = false;
     const open = pending ? null : await this.openTicket(channelId, from.id);
     if (open) {
       // The request is part of the conversation with staff: kept on the ticket like what follows.
@@ -123,13 +125,18 @@ export class LiveHandover {
       number = open.number;
     } else {
       const said = unique([pending, ...(reason === 'frustration' ? (s.frustrated ?? []) : []), text]);
-      number = await this.file(context, said.join('\n'));
+      const filed = await this.file(context, said.join('\n'));
+      number = filed.ticket.number;
+      outboxed = filed.stored === 'outbox';
     }
     delete s.frustrated;
     if (!this.deps.handovers.staffed()) {
       await this.state.set(context, s);
       markNumberGiven(context);
-      await context.sendActivity(t.handoverClosed(number, this.deps.handovers.hoursText()));
+      // A ticket just filed into the outbox is named by the number it is stored under once replayed;
+      // while it still waits, the customer is told it is received, not that it is a ticket.
+      const stored = outboxed ? await this.storedNumber(number, { channelId, userId: from.id }) : number;
+      await context.sendActivity(stored ? t.handoverClosed(stored, this.deps.handovers.hoursText()) : t.handoverOffline(number));
       return;
     }
     const h = await this.deps.handovers.request({
@@ -176,12 +183,21 @@ export class LiveHandover {
   }
 
   /** Files what the customer said as a ticket for staff (flagged: a request is not a classified demand). */
-  private async file(context: TurnContext, text: string): Promise<string> {
+  private file(context: TurnContext, text: string): Promise<{ ticket: Ticket; stored: Durability }> {
     const c: Classification = this.deps.classifier.classify(text);
     // Someone asking for a person is never turned away as spam; staff check the labels.
     const flagged: Classification = { ...c, spam: false, needsReview: true };
-    const { ticket } = await this.deps.tickets.file(ticketInput(context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined, 'customer-asked-for-person'));
-    return ticket.number;
+    return this.deps.tickets.file(ticketInput(context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined, 'customer-asked-for-person'));
+  }
+
+  /** The number a ticket filed into the outbox is stored under (replayed first), or null while it waits. */
+  private async storedNumber(number: string, customer: { channelId: string; userId: string }): Promise<string | null> {
+    try {
+      return (await this.deps.lookup.filedFor(number, customer))?.number ?? null;
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      return null;
+    }
   }
 }
 

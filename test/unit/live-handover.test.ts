@@ -38,12 +38,17 @@ function classify(text: unknown): Classification {
 class FakeStore {
   readonly created: TicketCreate[] = [];
   readonly tickets = new Map<string, Ticket>();
+  /** The database was unreachable at filing: tickets wait in the outbox. */
+  outboxed = false;
+  /** A lookup replays the outbox, storing what waits under a new number (another ticket took its own). */
+  replays = false;
+  readonly waiting = new Map<string, Ticket>();
   async file(input: TicketCreate) {
     const number = `T20261206-${String(this.created.length + 1).padStart(4, '0')}`;
     this.created.push(input);
     const ticket = { ...input.classification, number, text: input.text, customer: input.customer, status: 'new', messages: [], replies: [] } as unknown as Ticket;
-    this.tickets.set(number, ticket);
-    return { ticket, stored: 'database' as const };
+    (this.outboxed ? this.waiting : this.tickets).set(number, ticket);
+    return { ticket, stored: this.outboxed ? ('outbox' as const) : ('database' as const) };
   }
   async get(number: string) {
     return this.tickets.get(number) ?? null;
@@ -53,7 +58,11 @@ class FakeStore {
     return t && t.customer.channelId === customer.channelId && t.customer.userId === customer.userId ? t : null;
   }
   async filedFor(number: string, customer: { channelId: string; userId: string }) {
-    return this.forCustomer(number, customer);
+    if (this.replays) {
+      for (const [n, t] of this.waiting) this.tickets.set(`${n.slice(0, -1)}9`, { ...t, number: `${n.slice(0, -1)}9`, formerNumber: n } as Ticket);
+      this.waiting.clear();
+    }
+    return (await this.forCustomer(number, customer)) ?? [...this.tickets.values()].find((t) => t.formerNumber === number && t.customer.userId === customer.userId) ?? null;
   }
   async latestOpenFor(channelId: string, userId: string) {
     return [...this.tickets.values()].reverse().find((t) => t.customer.userId === userId && t.customer.channelId === channelId) ?? null;
@@ -199,6 +208,22 @@ describe('a person when asked (bot side)', () => {
     // Not live: the bot answers the next message.
     expect(await replies(adapter, a.help)).toEqual([texts(lang).help]);
     expect(queue.said).toEqual([]);
+  });
+
+  it.each(LANGS)('outside service hours with the ticket still in the outbox, says it is received, not a ticket yet (%s)', async (lang) => {
+    const a = ASK[lang];
+    const { adapter, queue, store } = setup();
+    queue.open = false;
+    store.outboxed = true;
+    await replies(adapter, a.hello);
+    expect(await replies(adapter, a.human)).toEqual([texts(lang).handoverOffline('T20261206-0001')]);
+    expect(queue.entries.size).toBe(0);
+    // The database back before the answer: replayed, and named by the number it is stored under.
+    const back = setup();
+    back.queue.open = false;
+    back.store.outboxed = true;
+    back.store.replays = true;
+    expect(await replies(back.adapter, a.human)).toEqual([texts(lang).handoverClosed('T20261206-0009', 'Mon-Fri 09:00-18:00')]);
   });
 
   it('puts the request on the open ticket when there is one, and files the pending demand when asked mid-dialog', async () => {
