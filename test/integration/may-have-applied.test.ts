@@ -15,6 +15,10 @@
  * Read-model documents (store/json-docs.ts): a notification and a canned reply (no outage retry:
  * the caller used to hear an error for a stored change), and a read-model counter whose write got a
  * write-concern error (write-behind used to give such a batch up). Each is stored once.
+ *
+ * And a notification that cannot be stored at all no longer fails the customer follow-up it
+ * follows (the bot then asks the customer to send the message again, which the ticket would hold
+ * twice); on the code before, the follow-up failed with the notification's error.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -194,5 +198,23 @@ describe('a read-model document change whose outcome the driver could not tell',
     await docs.update('c', (d) => void (d.n += 1));
     expect(proxy.lost).toBe(before + 1);
     expect(await new JsonDocs<{ n: number }>(direct.db(dbName), 'wcClaimCounts', () => ({ n: 0 })).get('c')).toEqual({ n: 2 });
+  });
+});
+
+describe('a notification that cannot be stored', () => {
+  it('does not fail the customer follow-up it follows (the bot would ask for the message again, and the ticket hold it twice)', async () => {
+    const warned: string[] = [];
+    const logged = createTicketService(store, { log: { ...silent, warn: (_o: object, msg: string) => void warned.push(msg) } });
+    const { ticket } = await logged.file(input('电话一直打不通'));
+    await store.tickets.update(ticket.number, { assignee: 'agent4' });
+    const before = proxy.lost;
+    // A lasting error, never retried: the notification is not stored.
+    proxy.arm([commandBytes('insert', 'notifications'), commandBytes('update', 'notifications')], { kind: 'answer', reply: { ok: 0, code: 2, codeName: 'BadValue', errmsg: 'made-up failure' } });
+    const t = await logged.addCustomerMessage(ticket.number, '补充：晚上八点后有空');
+    expect(proxy.lost).toBe(before + 1);
+    expect(t.messages.map((m) => m.text)).toEqual(['补充：晚上八点后有空']);
+    expect(((await stored(ticket.number)).messages as { text: string }[]).map((m) => m.text)).toEqual(['补充：晚上八点后有空']);
+    expect(warned).toContain('notification not stored; the ticket change it follows is');
+    expect((await store.notifications.list('agent4')).items).toEqual([]);
   });
 });
