@@ -8,7 +8,8 @@
  * - a write-concern error made up without the write reaching the server (not applied after all).
  *
  * Tickets (store/ticket-repository.ts): a staff reply and a customer follow-up through the desk,
- * a status change, and MongoDB's atomic append (forced on here: FerretDB takes the claims path).
+ * a status change, a note, and MongoDB's atomic append (forced on here: FerretDB takes the claims
+ * path); and the audit entry a staff reply writes last (store/audit-log.ts).
  * On the code before, each of these calls failed although the change was stored (or, made up,
  * failed when a retry would have stored it).
  *
@@ -102,6 +103,17 @@ describe('a ticket change whose outcome the driver could not tell', () => {
     expect(r.ticket.replies.map((x) => x.text)).toEqual(['已为您重开发票']);
     const doc = await stored(ticket.number);
     expect({ replies: (doc.replies as { text: string }[]).map((x) => x.text), version: doc.version }).toEqual({ replies: ['已为您重开发票'], version: 2 });
+  });
+
+  it('a staff reply whose audit entry loses its reply is audited once, and the staff member told it is done', async () => {
+    const { ticket } = await desk.file(input('想改收货地址'));
+    const before = proxy.lost;
+    proxy.arm([commandBytes('insert', 'audit')]);
+    const r = await desk.reply(ticket.number, '已为您修改地址', 'agent1');
+    expect(proxy.lost).toBe(before + 1);
+    expect(r.ticket.replies.map((x) => x.text)).toEqual(['已为您修改地址']);
+    const audited = await direct.db(dbName).collection('audit').find({ target: ticket.number, action: 'ticket.reply' }).toArray();
+    expect(audited.length).toBe(1);
   });
 
   it('a customer follow-up whose reply from the server is lost is added once, its assignee notified once', async () => {
