@@ -309,6 +309,21 @@ export class MongoTicketRepository implements TicketRepository {
    * stored it anyway, a duplicate key after that is looked at: this very ticket means stored.
    */
   private async insertOnce(doc: TicketDoc): Promise<boolean> {
+    try {
+      return await this.insertRetried(doc);
+    } catch (err) {
+      // The reply lost (or a write-concern error): the number holding this very intake means stored.
+      // Kept in the outbox instead, it would be told to the customer as not yet filed, and its replay
+      // would find it stored and skip the read models (which never saw it).
+      if (!mayHaveApplied(err)) throw err;
+      const holder = await this.tickets.findOne({ _id: doc._id }).catch(() => null);
+      if (holder === null) throw err;
+      return sameIntake(holder, doc);
+    }
+  }
+
+  /** {@link insertOnce}'s insert, repeated after a transient failure under the same number. */
+  private insertRetried(doc: TicketDoc): Promise<boolean> {
     let failedBefore = false;
     return retryTransient(
       async () => {

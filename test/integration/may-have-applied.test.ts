@@ -9,7 +9,10 @@
  *
  * Tickets (store/ticket-repository.ts): a staff reply and a customer follow-up through the desk,
  * a status change, a note, and MongoDB's atomic append (forced on here: FerretDB takes the claims
- * path); and the audit entry a staff reply writes last (store/audit-log.ts).
+ * path); and the audit entry a staff reply writes last (store/audit-log.ts). A new ticket whose
+ * insert lost its reply went to the outbox on the code before (the customer told it was not yet
+ * filed), and its replay found it stored and skipped the read models: its customer's tickets
+ * listed none.
  * On the code before, each of these calls failed although the change was stored (or, made up,
  * failed when a retry would have stored it).
  *
@@ -128,6 +131,18 @@ describe('a ticket change whose outcome the driver could not tell', () => {
     expect((doc.messages as { text: string }[]).map((m) => m.text)).toEqual(['补充：单号 SF123456']);
     const notes = (await store.notifications.list('agent2')).items.filter((n) => n.ticket === ticket.number);
     expect(notes.map((n) => n.kind)).toEqual(['customer-replied']);
+  });
+
+  it('a new ticket whose insert loses its reply is filed in the database, not kept for later, and its customer knows it once', async () => {
+    const demand = input('会员积分没到账');
+    const before = proxy.lost;
+    proxy.arm([commandBytes('insert', 'tickets')]);
+    const r = await desk.file(demand);
+    expect(proxy.lost).toBe(before + 1);
+    expect(r.stored).toBe('database');
+    expect((await stored(r.ticket.number)).text).toEqual(demand.text);
+    await store.tickets.settled();
+    expect((await store.customers.ticketsOf(demand.customer)).map((t) => t.number)).toEqual([r.ticket.number]);
   });
 
   it('a status change answered with a write-concern error (applied) is reported done, and changed once', async () => {

@@ -108,6 +108,8 @@ describe('mayHaveApplied', () => {
       new MongoWriteConcernError({ ok: 1, n: 1, writeConcernError: { code: 64, codeName: 'WriteConcernFailed', errmsg: 'waiting for replication timed out' } }),
       new MongoWriteConcernError({ ok: 1, n: 1, writeConcernError: { code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutdown in progress' }, errorLabels: ['RetryableWriteError'] }),
       new MongoBulkWriteError({ message: FERRETDB_BUSY_INSERT.errmsg, code: 1, codeName: 'InternalError', writeErrors: [] } as never, {} as never),
+      // What insertMany throws when its connection closes (the network error's class is lost).
+      new MongoBulkWriteError(new MongoNetworkError('connection 1 to 127.0.0.1:38143 closed') as never, {} as never),
     ];
     for (const err of maybe) expect({ err: err.message, maybe: mayHaveApplied(err) }).toEqual({ err: err.message, maybe: true });
   });
