@@ -384,7 +384,16 @@ export class MongoTicketRepository implements TicketRepository {
       try {
         await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
       } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
+        if (!isDuplicateKey(err)) {
+          // The reply lost (or a write-concern error): stored by this very insert if its number holds
+          // this intake, and its read models follow below; a later replay would find it a duplicate
+          // and skip them.
+          const holder = mayHaveApplied(err) ? await this.tickets.findOne({ _id: doc._id }).catch(() => null) : null;
+          if (holder === null || !sameIntake(holder, doc)) throw err;
+          await this.changed(null, toTicket(doc));
+          await onStored?.(toTicket(doc));
+          return 'stored';
+        }
         const holder = await this.tickets.findOne({ _id: doc._id });
         if (holder === null || sameIntake(holder, doc)) return 'duplicate';
         const quoted = doc.number;

@@ -10,7 +10,8 @@
  * - `rewrite`: forward it and relay the server's reply changed by a function (a write-concern error
  *   added, as MongoDB answers when it applied a write it could not replicate in time);
  * - `answer`: not forward it at all, and answer with a reply of the test's making (a failure that
- *   did not apply the write, whatever it says).
+ *   did not apply the write, whatever it says);
+ * - `drop`: not forward it, and close the driver's connection (a network error; nothing applied).
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { BSON, type Document } from 'mongodb';
@@ -54,7 +55,7 @@ function replyMessage(responseTo: number, doc: Document): Buffer {
 }
 
 /** What happens to the armed command (see the module comment). */
-export type Trap = { kind: 'lose'; thenBlock?: boolean } | { kind: 'rewrite'; reply: (server: Document) => Document } | { kind: 'answer'; reply: Document };
+export type Trap = { kind: 'lose'; thenBlock?: boolean } | { kind: 'rewrite'; reply: (server: Document) => Document } | { kind: 'answer'; reply: Document } | { kind: 'drop' };
 
 /** A proxy to the test database that, when armed, makes the next matching write's outcome uncertain. */
 export class LosingProxy {
@@ -114,6 +115,12 @@ export class LosingProxy {
             // Never reaches the server: the driver gets the made-up reply.
             this.lost++;
             client.write(replyMessage(msg.readInt32LE(4), armed.trap.reply));
+            return;
+          }
+          if (armed.trap.kind === 'drop') {
+            // Never reaches the server: the driver's connection closes.
+            this.lost++;
+            close();
             return;
           }
           trapped = { requestId: msg.readInt32LE(4), trap: armed.trap };
