@@ -1,10 +1,12 @@
 /**
  * A read-model write whose reply is lost after the server applied it (store/json-docs.ts) is
  * counted once. The lost reply is made for real: a TCP proxy between the driver and the test
- * database forwards the write command of the read-model collection, waits for the server's reply,
- * and closes the driver's connection instead of relaying it. The driver sees a network error (an
- * "unavailable" error), the write-behind queue keeps the batch for its outage retry, and the retry
- * must find the batch already in the document. On the code before the writers' marks, the change
+ * database (test/helpers/losing-proxy.ts) forwards the write command of the read-model collection,
+ * waits for the server's reply, and closes the driver's connection instead of relaying it. The
+ * driver sees a network error (an "unavailable" error); the writer looks for its mark in the
+ * document at once (json-docs.ts `storeOrFind`), or, when the database stays away (the rebuild
+ * cases), the write-behind queue keeps the batch for its outage retry, which must find the batch
+ * already in the document. On the code before the writers' marks, the change
  * was counted twice (a counter at 1 given +1 read 3; a new document's first +1 read 2). A rebuild
  * that replaces the document between the lost reply and the retry clears the marks: the two rebuild
  * cases fail (1 for 11) when it does not, and pass on the code before too (they guard the fix).
