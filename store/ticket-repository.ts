@@ -169,6 +169,19 @@ function heldVersion(doc: TicketDoc, id: string): number | null {
   return i < 0 ? null : doc.version - (ids.length - 1 - i);
 }
 
+/**
+ * Which of a change's writes that may have been stored (`unsure`, by the version each wrote) the
+ * ticket holds, by the change's `id` in its `changeIds`; null when none (it was not stored). Throws
+ * `err` (the failure that left it unsure) when the list no longer reaches back to those versions.
+ */
+function storedWrite<W>(doc: TicketDoc, id: string, unsure: ReadonlyMap<number, W>, err: unknown): W | null {
+  const held = heldVersion(doc, id);
+  if (held !== null && unsure.has(held)) return unsure.get(held)!;
+  // Changes beyond the list's reach since: whether this one is among them cannot be told.
+  if (held !== null || Math.min(...unsure.keys()) <= doc.version - (doc.changeIds?.length ?? 0)) throw err;
+  return null;
+}
+
 /** Sort rank of each priority: low < normal < high < urgent. */
 const PRIORITY_RANK: Readonly<Record<Ticket['priority'], number>> = { low: 0, normal: 1, high: 2, urgent: 3 };
 
@@ -709,15 +722,10 @@ export class MongoTicketRepository implements TicketRepository {
         throw unsureErr ?? err;
       });
       if (!found) throw new NotFoundError(`ticket ${number} not found`);
-      if (unsureErr !== null) {
-        const held = heldVersion(found.doc, id);
-        if (held !== null && unsure.has(held)) {
-          const { before, written } = unsure.get(held)!;
-          await this.changed(before, written);
-          return written;
-        }
-        // Changes beyond the list's reach since: whether this one is among them cannot be told.
-        if (held !== null || Math.min(...unsure.keys()) <= found.doc.version - (found.doc.changeIds?.length ?? 0)) throw unsureErr;
+      const stored = unsureErr === null ? null : storedWrite(found.doc, id, unsure, unsureErr);
+      if (stored) {
+        await this.changed(stored.before, stored.written);
+        return stored.written;
       }
       if (attempt > 0 && found.archived) {
         // Archived: back into the working set first; the claim taken for it is released
