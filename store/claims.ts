@@ -67,9 +67,13 @@ export class Claims {
     return false;
   }
 
-  /** Releases a claim taken for a state that will never be written (the ticket was archived meanwhile). */
-  async release(id: string): Promise<void> {
-    await this.claims.deleteOne({ _id: id });
+  /**
+   * Releases a claim taken for a state that will never be written (the ticket was archived
+   * meanwhile), or, with `owner`, only if that owner holds it (a claim whose reply was lost, which
+   * may or may not have been taken: another writer's is left alone).
+   */
+  async release(id: string, owner?: string): Promise<void> {
+    await this.claims.deleteOne({ _id: id, ...(owner ? { owner } : {}) });
   }
 
   /**

@@ -258,7 +258,19 @@ export class JsonDocs<T> {
         throw err;
       }
     }
-    if (!(await retryTransient(() => this.claims.claim(`${this.collectionName}:${id}:v${version + 1}`), notApplied))) return false;
+    const claim = `${this.collectionName}:${id}:v${version + 1}`;
+    // This attempt's own: the claim is never granted again to a later attempt (it may write other
+    // changes while this one's write is still on its way), but this attempt may release it.
+    const owner = randomUUID();
+    try {
+      if (!(await retryTransient(() => this.claims.claim(claim, owner), notApplied))) return false;
+    } catch (err) {
+      // The claim's reply lost: the write it guards was never sent, so the claim (if it was taken) is
+      // released; else every change of the document would wait for it to turn stale (30 s), and a
+      // caller without the outage retry would hear "changing too fast" until then.
+      if (mayHaveApplied(err)) await this.claims.release(claim, owner).catch(() => undefined);
+      throw err;
+    }
     const r = await retryTransient(() => this.docs.updateOne({ _id: id, version }, { $set: { version: version + 1, gen, data: json, writers } }), notApplied);
     return r.matchedCount === 1;
   }

@@ -19,7 +19,9 @@
  *
  * Read-model documents (store/json-docs.ts): a notification and a canned reply (no outage retry:
  * the caller used to hear an error for a stored change), and a read-model counter whose write got a
- * write-concern error (write-behind used to give such a batch up). Each is stored once.
+ * write-concern error (write-behind used to give such a batch up). Each is stored once. A claim
+ * whose reply is lost is released (the write it guards was never sent): on the code before, the
+ * document's next change failed ("changing too fast") until the claim turned stale.
  *
  * And a notification that cannot be stored at all no longer fails the customer follow-up it
  * follows (the bot then asks the customer to send the message again, which the ticket would hold
@@ -211,6 +213,20 @@ describe('a read-model document change whose outcome the driver could not tell',
     await notifications.add('agent3', { kind: 'customer-replied', ticket: 'T20261207-0001', by: null, at: new Date() });
     expect(proxy.lost).toBe(before + 1);
     expect((await notifications.list('agent3')).items.map((n) => n.kind)).toEqual(['customer-replied', 'assigned']);
+  });
+
+  it('a notification whose claim loses its reply is reported not stored, and does not hold up the next one', async () => {
+    const notifications = new MongoNotificationRepository(viaProxy.db(dbName));
+    await notifications.add('agent5', { kind: 'assigned', ticket: 'T20261207-0002', by: 'lead', at: new Date() });
+    // The tickets' read models, still being written, take claims too: the trap is for this one.
+    await store.tickets.settled();
+    const before = proxy.lost;
+    proxy.arm([commandBytes('insert', 'claims')]);
+    // The claim was taken, its reply lost, and the write it guards never sent: truly not stored.
+    await expect(notifications.add('agent5', { kind: 'rated', ticket: 'T20261207-0002', by: null, at: new Date() })).rejects.toThrow(/closed/);
+    expect(proxy.lost).toBe(before + 1);
+    await notifications.add('agent5', { kind: 'customer-replied', ticket: 'T20261207-0002', by: null, at: new Date() });
+    expect((await notifications.list('agent5')).items.map((n) => n.kind)).toEqual(['customer-replied', 'assigned']);
   });
 
   it('a canned reply whose creating write loses its reply is created once, and returned', async () => {
