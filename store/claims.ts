@@ -46,8 +46,10 @@ export class Claims {
    * Tries to take a claim; false when someone else holds it. With `owner`, a claim that owner
    * already holds is granted again: a writer whose write may or may not have been applied (its
    * reply lost) reads the document, and when its change is not there writes it again under the
-   * claim it took, instead of waiting for that claim to turn stale. An owner names one change of
-   * one writer, never a writer that could make two different changes to the same state.
+   * claim it took, instead of waiting for that claim to turn stale. An owner names one change
+   * (a ticket change's id), never a writer that could make two different changes to the same state:
+   * the read models' writer claims under an owner of each attempt, only to release a claim whose
+   * reply it lost ({@link release}).
    */
   async claim(id: string, owner?: string): Promise<boolean> {
     for (let attempt = 0; attempt < 2; attempt++) {
