@@ -94,6 +94,7 @@ export function createTicketService(store: Store, opts: { log: ServiceLog; chann
     channel: opts.channel ?? (() => null),
     staff: store.users,
     notifier: store.notifications,
+    log: opts.log,
     dueHours: opts.dueHours,
     events: opts.events,
     held: store.held,

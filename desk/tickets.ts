@@ -63,6 +63,8 @@ export interface TicketServiceDeps {
   staff?: StaffDirectory;
   /** Notifies an assignee (assigned to them, their customer replied); without it, nobody is told. */
   notifier?: StaffNotifier;
+  /** Where a notification that could not be stored is reported (the change it follows is stored regardless). */
+  log?: { warn: (obj: object, msg: string) => void };
   /** Hours until a ticket is due, per priority. */
   dueHours?: DueHours;
   /** Live updates for the console (ticket filed, customer wrote); none when omitted. */
@@ -422,8 +424,18 @@ export class TicketService {
     return user.username;
   }
 
+  /**
+   * Notifies `username` of a change already stored. A notification that cannot be stored is logged,
+   * not thrown: the caller would hear that the change failed, and the bot then asks the customer to
+   * send their message again, which the ticket would hold twice (a staff member would repeat a done
+   * assignment). The ticket itself shows the change in the console regardless.
+   */
   private async notify(username: string, n: { kind: NotificationKind; ticket: string; by: string | null }): Promise<void> {
-    await this.deps.notifier?.add(username, { ...n, at: this.now() });
+    try {
+      await this.deps.notifier?.add(username, { ...n, at: this.now() });
+    } catch (err) {
+      this.deps.log?.warn({ user: username, ticket: n.ticket, kind: n.kind, err: (err as Error).message }, 'notification not stored; the ticket change it follows is');
+    }
   }
 
   /**

@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db, Filter } from 'mongodb';
 import { z } from 'zod';
+import { isDuplicateKey } from './claims.js';
 import { ensureIndexes } from './indexes.js';
+import { DEFAULT_RETRY, mayHaveApplied } from './transient-errors.js';
 import { parseInput } from './validation.js';
 
 export interface AuditEntry {
@@ -41,8 +43,23 @@ export class MongoAuditLog {
     await ensureIndexes(this.entries, [{ key: { at: -1 }, name: 'at' }]);
   }
 
+  /**
+   * Records one entry. The entry has its own `_id`, so an insert that failed in a way that may have
+   * stored it (its reply lost: transient-errors.ts `mayHaveApplied`) is sent again: a duplicate key
+   * then means it is stored. The change it records is stored already, and an error here would tell
+   * the person it failed (a staff reply would be sent to the customer again).
+   */
   async record(entry: { actor: string; action: string; target?: string | null; details?: Record<string, unknown> }, at = new Date()): Promise<void> {
-    await this.entries.insertOne({ _id: randomUUID(), at, actor: entry.actor, action: entry.action, target: entry.target ?? null, details: entry.details ?? {} });
+    const doc: AuditDoc = { _id: randomUUID(), at, actor: entry.actor, action: entry.action, target: entry.target ?? null, details: entry.details ?? {} };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.entries.insertOne({ ...doc });
+        return;
+      } catch (err) {
+        if (attempt > 1 && isDuplicateKey(err)) return;
+        if (!mayHaveApplied(err) || attempt >= DEFAULT_RETRY.attempts) throw err;
+      }
+    }
   }
 
   async list(query: AuditQuery = {}): Promise<{ items: AuditEntry[]; total: number; page: number; pageSize: number }> {

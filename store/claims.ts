@@ -27,6 +27,8 @@ export async function updatesAreAtomic(db: Db): Promise<boolean> {
 interface ClaimDoc {
   _id: string;
   at: Date;
+  /** Who took it, when the taker may ask again for the same state (see {@link Claims.claim}). */
+  owner?: string;
 }
 
 export function isDuplicateKey(err: unknown): boolean {
@@ -40,16 +42,25 @@ export class Claims {
     this.claims = db.collection<ClaimDoc>('claims');
   }
 
-  /** Tries to take a claim; false when someone else holds it. */
-  async claim(id: string): Promise<boolean> {
+  /**
+   * Tries to take a claim; false when someone else holds it. With `owner`, a claim that owner
+   * already holds is granted again: a writer whose write may or may not have been applied (its
+   * reply lost) reads the document, and when its change is not there writes it again under the
+   * claim it took, instead of waiting for that claim to turn stale. An owner names one change
+   * (a ticket change's id), never a writer that could make two different changes to the same state:
+   * the read models' writer claims under an owner of each attempt, only to release a claim whose
+   * reply it lost ({@link release}).
+   */
+  async claim(id: string, owner?: string): Promise<boolean> {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        await this.claims.insertOne({ _id: id, at: new Date() });
+        await this.claims.insertOne({ _id: id, at: new Date(), ...(owner ? { owner } : {}) });
         return true;
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         const existing = await this.claims.findOne({ _id: id });
         if (!existing) continue; // released meanwhile: try again
+        if (owner && existing.owner === owner) return true;
         if (Date.now() - existing.at.getTime() < this.staleMs) return false;
         // Stale: its writer died before finishing. Remove exactly that claim and retry once.
         await this.claims.deleteOne({ _id: id, at: existing.at });
@@ -58,9 +69,13 @@ export class Claims {
     return false;
   }
 
-  /** Releases a claim taken for a state that will never be written (the ticket was archived meanwhile). */
-  async release(id: string): Promise<void> {
-    await this.claims.deleteOne({ _id: id });
+  /**
+   * Releases a claim taken for a state that will never be written (the ticket was archived
+   * meanwhile), or, with `owner`, only if that owner holds it (a claim whose reply was lost, which
+   * may or may not have been taken: another writer's is left alone).
+   */
+  async release(id: string, owner?: string): Promise<void> {
+    await this.claims.deleteOne({ _id: id, ...(owner ? { owner } : {}) });
   }
 
   /**

@@ -19,14 +19,17 @@
  * answered): the driver reports a network error and write-behind.ts tries the batch again. So each
  * document records, per writer (this instance, a random id), the sequence number of the last change
  * it wrote (`writers`), and a batch is first checked against it: changes the document already holds
- * are settled as stored, not applied a second time.
+ * are settled as stored, not applied a second time. A write that failed in a way that may have
+ * stored it (a lost reply, a write-concern error) is looked for by that mark at once, so that a
+ * document without the outage retry (notifications, canned replies, channel counts) tells its
+ * caller the change is stored rather than failing it.
  */
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { backoff, Claims, isDuplicateKey } from './claims.js';
 import { ConflictError } from './errors.js';
 import { ReadCache, type StoredJsonDoc, type WriterMark } from './read-cache.js';
-import { DEFAULT_RETRY, retryTransient, type RetryPolicy } from './transient-errors.js';
+import { DEFAULT_RETRY, mayHaveApplied, retryTransient, type RetryPolicy } from './transient-errors.js';
 import type { ReadModelGenerations, TicketVersion } from './read-model-generations.js';
 import { RetryLater, WriteBehind, type QueuedChange, type WriteBehindOptions } from './write-behind.js';
 
@@ -200,7 +203,7 @@ export class JsonDocs<T> {
         // Every change of the batch is settled by this write (applied, or held already), the last one included.
         const mark = { w: this.writer, n: Math.max(...batch.map((p) => p.seq)) };
         const writers = [mark, ...(doc?.writers ?? []).filter((m) => m.w !== this.writer)].slice(0, WRITER_MARKS_KEPT);
-        if (!(await this.store(id, doc?.version ?? 0, JSON.stringify(data), gen, writers))) {
+        if (!(await this.storeOrFind(id, doc?.version ?? 0, JSON.stringify(data), gen, writers))) {
           await backoff(attempt);
           continue;
         }
@@ -215,6 +218,26 @@ export class JsonDocs<T> {
       ended = true;
     }
     throw new ConflictError(`${this.collectionName} ${id} is changing too fast; try again`);
+  }
+
+  /**
+   * {@link store} for a batch whose last change is `writers[0]`: a write that failed in a way that
+   * may have stored it (its reply lost, a write-concern error: transient-errors.ts `mayHaveApplied`)
+   * is looked for in the document at once, by this writer's mark, and counts as stored when there.
+   * So a caller whose document has no outage retry (notifications, canned replies, channel counts)
+   * hears that its change is stored instead of an error, and a batch kept for the outage retry is
+   * settled now. Not there, the error is thrown as it came (the write-behind decides).
+   */
+  private async storeOrFind(id: string, version: number, json: string, gen: number, writers: WriterMark[]): Promise<boolean> {
+    try {
+      return await this.store(id, version, json, gen, writers);
+    } catch (err) {
+      if (!mayHaveApplied(err)) throw err;
+      const doc = await this.docs.findOne({ _id: id }, { projection: { writers: 1 } }).catch(() => null);
+      const marked = doc?.writers?.find((m) => m.w === this.writer)?.n ?? 0;
+      if (marked < writers[0].n) throw err;
+      return true;
+    }
   }
 
   /**
@@ -235,7 +258,19 @@ export class JsonDocs<T> {
         throw err;
       }
     }
-    if (!(await retryTransient(() => this.claims.claim(`${this.collectionName}:${id}:v${version + 1}`), notApplied))) return false;
+    const claim = `${this.collectionName}:${id}:v${version + 1}`;
+    // This attempt's own: the claim is never granted again to a later attempt (it may write other
+    // changes while this one's write is still on its way), but this attempt may release it.
+    const owner = randomUUID();
+    try {
+      if (!(await retryTransient(() => this.claims.claim(claim, owner), notApplied))) return false;
+    } catch (err) {
+      // The claim's reply lost: the write it guards was never sent, so the claim (if it was taken) is
+      // released; else every change of the document would wait for it to turn stale (30 s), and a
+      // caller without the outage retry would hear "changing too fast" until then.
+      if (mayHaveApplied(err)) await this.claims.release(claim, owner).catch(() => undefined);
+      throw err;
+    }
     const r = await retryTransient(() => this.docs.updateOne({ _id: id, version }, { $set: { version: version + 1, gen, data: json, writers } }), notApplied);
     return r.matchedCount === 1;
   }

@@ -27,7 +27,7 @@ import { formerNumberTerm, parseSearch } from './search-terms.js';
 import { ensureIndexes } from './indexes.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { ConflictError, isUnavailable, NotFoundError, ValidationError } from './errors.js';
-import { DEFAULT_RETRY, retryTransient, type RetryPolicy } from './transient-errors.js';
+import { DEFAULT_RETRY, mayHaveApplied, retryTransient, type RetryPolicy } from './transient-errors.js';
 import type { FileOutbox, OutboxLogger, ReplayOutcome } from './outbox.js';
 import {
   CorrectionInputSchema,
@@ -148,10 +148,39 @@ export interface MongoTicketRepositoryOptions {
 }
 
 /**
- * The stored document: the ticket, `_id` = its number, the day sequence of the number, and the
- * priority's rank (priorities sort by urgency, not alphabetically).
+ * The stored document: the ticket, `_id` = its number, the day sequence of the number, the
+ * priority's rank (priorities sort by urgency, not alphabetically), and the ids of its last changes
+ * (`changeIds`, oldest first: the last one made the current version; absent on tickets not
+ * changed since it was added), by which a writer whose write may or may not have been stored tells
+ * which (see `versioned`).
  */
-type TicketDoc = Ticket & { _id: string; daySeq: number | null; priorityRank?: number };
+type TicketDoc = Ticket & { _id: string; daySeq: number | null; priorityRank?: number; changeIds?: string[] };
+
+/**
+ * Change ids kept per ticket: a writer looks for its own right after its write failed, so it needs
+ * to reach past only the few changes others made meanwhile; beyond, it reports its error.
+ */
+export const CHANGE_IDS_KEPT = 16;
+
+/** The version the change `id` made, while the ticket still lists it among its last changes; else null. */
+function heldVersion(doc: TicketDoc, id: string): number | null {
+  const ids = doc.changeIds ?? [];
+  const i = ids.lastIndexOf(id);
+  return i < 0 ? null : doc.version - (ids.length - 1 - i);
+}
+
+/**
+ * Which of a change's writes that may have been stored (`unsure`, by the version each wrote) the
+ * ticket holds, by the change's `id` in its `changeIds`; null when none (it was not stored). Throws
+ * `err` (the failure that left it unsure) when the list no longer reaches back to those versions.
+ */
+function storedWrite<W>(doc: TicketDoc, id: string, unsure: ReadonlyMap<number, W>, err: unknown): W | null {
+  const held = heldVersion(doc, id);
+  if (held !== null && unsure.has(held)) return unsure.get(held)!;
+  // Changes beyond the list's reach since: whether this one is among them cannot be told.
+  if (held !== null || Math.min(...unsure.keys()) <= doc.version - (doc.changeIds?.length ?? 0)) throw err;
+  return null;
+}
 
 /** Sort rank of each priority: low < normal < high < urgent. */
 const PRIORITY_RANK: Readonly<Record<Ticket['priority'], number>> = { low: 0, normal: 1, high: 2, urgent: 3 };
@@ -173,7 +202,7 @@ function sameIntake(a: TicketDoc, b: TicketDoc): boolean {
 
 /** The one place that maps a stored document to the ticket returned to callers. */
 function toTicket(doc: TicketDoc): Ticket {
-  const { _id: _ignored, daySeq: _seq, priorityRank: _rank, ...ticket } = doc;
+  const { _id: _ignored, daySeq: _seq, priorityRank: _rank, changeIds: _changes, ...ticket } = doc;
   // Tickets stored before these fields existed read as "not flagged / not decided / not reviewed".
   return { ...ticket, suspectedSpam: ticket.suspectedSpam === true, spamDecision: ticket.spamDecision ?? null, reviewedBy: ticket.reviewedBy ?? null, reviewedAt: ticket.reviewedAt ?? null, satisfaction: ticket.satisfaction ?? null };
 }
@@ -294,6 +323,21 @@ export class MongoTicketRepository implements TicketRepository {
    * stored it anyway, a duplicate key after that is looked at: this very ticket means stored.
    */
   private async insertOnce(doc: TicketDoc): Promise<boolean> {
+    try {
+      return await this.insertRetried(doc);
+    } catch (err) {
+      // The reply lost (or a write-concern error): the number holding this very intake means stored.
+      // Kept in the outbox instead, it would be told to the customer as not yet filed, and its replay
+      // would find it stored and skip the read models (which never saw it).
+      if (!mayHaveApplied(err)) throw err;
+      const holder = await this.tickets.findOne({ _id: doc._id }).catch(() => null);
+      if (holder === null) throw err;
+      return sameIntake(holder, doc);
+    }
+  }
+
+  /** {@link insertOnce}'s insert, repeated after a transient failure under the same number. */
+  private insertRetried(doc: TicketDoc): Promise<boolean> {
     let failedBefore = false;
     return retryTransient(
       async () => {
@@ -354,7 +398,16 @@ export class MongoTicketRepository implements TicketRepository {
       try {
         await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
       } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
+        if (!isDuplicateKey(err)) {
+          // The reply lost (or a write-concern error): stored by this very insert if its number holds
+          // this intake, and its read models follow below; a later replay would find it a duplicate
+          // and skip them.
+          const holder = mayHaveApplied(err) ? await this.tickets.findOne({ _id: doc._id }).catch(() => null) : null;
+          if (holder === null || !sameIntake(holder, doc)) throw err;
+          await this.changed(null, toTicket(doc));
+          await onStored?.(toTicket(doc));
+          return 'stored';
+        }
         const holder = await this.tickets.findOne({ _id: doc._id });
         if (holder === null || sameIntake(holder, doc)) return 'duplicate';
         const quoted = doc.number;
@@ -653,48 +706,77 @@ export class MongoTicketRepository implements TicketRepository {
    * Applies one change to a ticket as the move from its current version v to v + 1: the writer
    * that claims `ticket:<number>:v<v+1>` applies it, concurrent writers re-read and retry (or, with
    * `expectedVersion`, get a conflict). So no change is lost and none overwrites another unseen.
+   *
+   * A write that failed in a way that may still have stored it (its reply lost, a write-concern
+   * error: transient-errors.ts `mayHaveApplied`) is not reported as failed on a guess: the change
+   * carries an id, kept in the ticket's `changeIds`, and the ticket is read again. Holding the id,
+   * the change is stored and reported so; not holding it (and the list reaching back to the version
+   * written), it was not, and is written again under the claim this change took (the claim's owner
+   * is the change's id). Arrays are written whole (`$set`), so a first attempt still on its way
+   * that lands beside the second writes the same item, never a second copy of it.
    */
   private async versioned(
     number: string,
     expectedVersion: number | undefined,
     change: (current: Ticket, at: Date) => { set?: Record<string, unknown>; push?: Record<string, unknown> },
   ): Promise<Ticket> {
+    const n = parseInput(TicketNumber, number, 'ticket number');
+    const id = randomUUID();
     // The claim this call took for a version it could not write (released if the ticket turns out archived).
     let ownClaim: string | null = null;
+    // Writes of this change that may have been stored, by the version they wrote, and the last such error.
+    const unsure = new Map<number, { before: Ticket; written: Ticket }>();
+    let unsureErr: unknown = null;
+    let unsureCount = 0;
     for (let attempt = 0; attempt < 100; attempt++) {
-      // First from the index's copy (cheap on FerretDB), then from the source: the conditional
-      // update below refuses a stale copy either way, so a lagging copy costs a retry, not a change.
-      let current: Ticket;
-      if (attempt === 0) {
-        current = (await this.get(number)) ?? (await this.require(number));
-      } else {
-        const found = await this.locate(parseInput(TicketNumber, number, 'ticket number'));
-        if (!found) throw new NotFoundError(`ticket ${number} not found`);
-        if (found.archived) {
-          // Archived: back into the working set first; the claim taken for it is released
-          // (nobody else applied that version: the ticket was not in the working set).
-          await this.restore(found.doc);
-          if (ownClaim === `ticket:${found.doc._id}:v${found.doc.version + 1}`) await this.claims.release(ownClaim);
-        }
-        ownClaim = null;
-        current = toTicket(found.doc);
+      const found = await this.locate(n).catch((err: unknown) => {
+        // The database cannot say whether the change is stored: the caller hears the first error.
+        throw unsureErr ?? err;
+      });
+      if (!found) throw new NotFoundError(`ticket ${number} not found`);
+      const stored = unsureErr === null ? null : storedWrite(found.doc, id, unsure, unsureErr);
+      if (stored) {
+        await this.changed(stored.before, stored.written);
+        return stored.written;
       }
+      if (attempt > 0 && found.archived) {
+        // Archived: back into the working set first; the claim taken for it is released
+        // (nobody else applied that version: the ticket was not in the working set).
+        await this.restore(found.doc);
+        if (ownClaim === `ticket:${found.doc._id}:v${found.doc.version + 1}`) await this.claims.release(ownClaim);
+      }
+      ownClaim = null;
+      const current = toTicket(found.doc);
       if (expectedVersion !== undefined && current.version !== expectedVersion) {
         throw new ConflictError(`ticket ${number} was changed by someone else (now version ${current.version}, you edited version ${expectedVersion}); reload it`);
       }
       const at = this.now();
-      const { set = {}, push } = change(current, at);
+      const { set = {}, push = {} } = change(current, at);
       const next = current.version + 1;
-      // On MongoDB the conditional update below is atomic by itself; FerretDB needs the claim.
-      // A claim or a conditional update that failed on a transient error did not happen: repeated as is.
-      if (!this.opts.atomicUpdates && !(await this.retried(() => this.claims.claim(`ticket:${current.number}:v${next}`), false))) {
-        if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
-        await backoff(attempt);
+      // The ticket as this write makes it: the hook gets exactly this version (a re-read could already include a later change).
+      const { priorityRank: _rank, ...fields } = set;
+      const written = { ...current, ...fields, version: next, updatedAt: at } as Ticket;
+      for (const [field, value] of Object.entries(push)) (written as unknown as Record<string, unknown[]>)[field] = [...(current[field as keyof Ticket] as unknown[]), value];
+      const arrays = Object.fromEntries(Object.keys(push).map((field) => [field, written[field as keyof Ticket]]));
+      const changeIds = [...(found.doc.changeIds ?? []), id].slice(-CHANGE_IDS_KEPT);
+      let r: { matchedCount: number };
+      try {
+        // On MongoDB the conditional update below is atomic by itself; FerretDB needs the claim.
+        // A claim or a conditional update that failed on a transient error did not happen: repeated as is.
+        if (!this.opts.atomicUpdates && !(await this.retried(() => this.claims.claim(`ticket:${current.number}:v${next}`, id), false))) {
+          if (expectedVersion !== undefined) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
+          await backoff(attempt);
+          continue;
+        }
+        const update = { $set: { ...set, ...arrays, changeIds, version: next, updatedAt: at } };
+        r = await this.retried(() => this.tickets.updateOne({ _id: current.number, version: current.version }, update, { writeConcern: this.writeConcern }), false);
+      } catch (err) {
+        if (!mayHaveApplied(err) || ++unsureCount >= (this.opts.retry ?? DEFAULT_RETRY).attempts) throw err;
+        // Maybe stored: the next round reads the ticket and looks for this change's id.
+        unsure.set(next, { before: current, written });
+        unsureErr = err;
         continue;
       }
-      const update: Record<string, unknown> = { $set: { ...set, version: next, updatedAt: at } };
-      if (push) update.$push = push;
-      const r = await this.retried(() => this.tickets.updateOne({ _id: current.number, version: current.version }, update, { writeConcern: this.writeConcern }), false);
       if (r.matchedCount === 0) {
         if (!this.opts.atomicUpdates) ownClaim = `ticket:${current.number}:v${next}`;
         // Our read was stale (the ticket had moved on, or was archived): nothing was written, so retry from a fresh read.
@@ -702,36 +784,75 @@ export class MongoTicketRepository implements TicketRepository {
         if (expectedVersion !== undefined && !(await this.locate(current.number))?.archived) throw new ConflictError(`ticket ${number} was changed by someone else; reload it`);
         continue;
       }
-      // The hook gets exactly the version written here (a re-read could already include a later change).
-      const { priorityRank: _rank, ...fields } = set;
-      const written = { ...current, ...fields, version: next, updatedAt: at } as Ticket;
-      for (const [field, value] of Object.entries(push ?? {})) (written as unknown as Record<string, unknown[]>)[field] = [...(current[field as keyof Ticket] as unknown[]), value];
       await this.changed(current, written);
       return written;
     }
     throw new ConflictError(`ticket ${number} is changing too fast; try again`);
   }
 
-  /** An append with MongoDB's atomic operators: one round trip, nothing to retry. */
+  /**
+   * An append with MongoDB's atomic operators: one round trip. The change's id goes into the
+   * ticket's `changeIds` with it, and the push applies only to a ticket not holding that id yet, so
+   * after a failure that may have stored it (transient-errors.ts `mayHaveApplied`) it is simply
+   * sent again: a stored one matches nothing and the ticket, read, shows it stored.
+   */
   private async append(number: string, push: (at: Date) => Record<string, unknown>): Promise<Ticket> {
     const n = parseInput(TicketNumber, number, 'ticket number');
+    const id = randomUUID();
     const at = this.now();
     const items = push(at);
+    const update = { $push: { ...items, changeIds: { $each: [id], $slice: -CHANGE_IDS_KEPT } }, $inc: { version: 1 }, $set: { updatedAt: at } };
     // The pre-image of this atomic update: with the pushed items it is exactly the version written.
-    // Not idempotent (a repeat would push twice): repeated only after a failure that did not apply it.
-    const pushed = () => this.retried(() => this.tickets.findOneAndUpdate({ _id: n }, { $push: items, $inc: { version: 1 }, $set: { updatedAt: at } }, { returnDocument: 'before', writeConcern: this.writeConcern }), false);
-    let doc = await pushed();
-    const archived = doc ? null : await this.locate(n);
-    if (archived?.archived) {
-      await this.restore(archived.doc);
-      doc = await pushed();
+    const pushed = () => this.pushOnce(n, id, update);
+    let r = await pushed();
+    if (!r.doc) {
+      const found = await this.locate(n).catch((err: unknown) => {
+        throw r.unsure ?? err;
+      });
+      if (found?.archived) {
+        await this.restore(found.doc);
+        r = await pushed();
+      } else if (found && r.unsure) {
+        // An attempt whose reply was lost stored it: the ticket as that write made it, as far as the
+        // ticket now tells (a later change, if any, shows in both; the hook counts this one's difference).
+        const held = heldVersion(found.doc, id);
+        if (held === null) throw r.unsure;
+        const written = { ...toTicket(found.doc), version: held } as Ticket;
+        const before = { ...written, version: held - 1 } as Ticket;
+        for (const [field, value] of Object.entries(items)) {
+          const mine = JSON.stringify(value);
+          const list = written[field as keyof Ticket] as unknown[];
+          const i = list.findLastIndex((x) => JSON.stringify(x) === mine);
+          (before as unknown as Record<string, unknown[]>)[field] = i < 0 ? list : [...list.slice(0, i), ...list.slice(i + 1)];
+        }
+        await this.changed(before, written);
+        return this.require(number);
+      }
     }
-    if (!doc) throw new NotFoundError(`ticket ${number} not found`);
-    const before = toTicket(doc);
+    if (!r.doc) throw new NotFoundError(`ticket ${number} not found`);
+    const before = toTicket(r.doc);
     const written = { ...before, version: before.version + 1, updatedAt: at } as Ticket;
     for (const [field, value] of Object.entries(items)) (written as unknown as Record<string, unknown[]>)[field] = [...(before[field as keyof Ticket] as unknown[]), value];
     await this.changed(before, written);
     return this.require(number);
+  }
+
+  /**
+   * The atomic push of change `id` (see {@link append}): the pre-image, or null when no working-set
+   * ticket without that id matched. Repeated after a failure that did not apply it, and after one
+   * that may have (`unsure` is then that error): the id makes a stored push match nothing.
+   */
+  private async pushOnce(n: string, id: string, update: Record<string, unknown>): Promise<{ doc: TicketDoc | null; unsure: unknown }> {
+    let unsure: unknown = null;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const doc = await this.retried(() => this.tickets.findOneAndUpdate({ _id: n, changeIds: { $ne: id } }, update, { returnDocument: 'before', writeConcern: this.writeConcern }), false);
+        return { doc, unsure };
+      } catch (err) {
+        if (!mayHaveApplied(err) || attempt >= (this.opts.retry ?? DEFAULT_RETRY).attempts) throw err;
+        unsure = err;
+      }
+    }
   }
 
   /**

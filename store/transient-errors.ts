@@ -22,7 +22,7 @@
  * and the read models' outage retry handle on their own time scale; duplicate keys, validation and
  * every other server error, which would fail again.
  */
-import { MongoBulkWriteError, MongoServerError, MongoWriteConcernError } from 'mongodb';
+import { MongoBulkWriteError, MongoNetworkError, MongoServerError, MongoWriteConcernError } from 'mongodb';
 import { isUnavailable } from './errors.js';
 
 /** What a transient failure says about the write: certainly not applied, or possibly applied. */
@@ -49,6 +49,31 @@ export function transientFailure(err: unknown): TransientFailure | null {
   // Applied but unacknowledged (write concern), or partly applied (several documents in one command).
   if (err instanceof MongoWriteConcernError || err instanceof MongoBulkWriteError || 'writeConcernError' in err) return 'may-have-applied';
   return 'not-applied';
+}
+
+/**
+ * Whether a write that failed may nonetheless be stored, so that the caller must look before
+ * reporting it failed or repeating it:
+ * - a transient failure that may have applied it ({@link transientFailure});
+ * - any write-concern error, labelled or not: the server applied the write and could not
+ *   acknowledge it at the concern asked (replication timed out, the node is shutting down);
+ * - a network error: the connection failed while the command or its reply was on the wire, so
+ *   the server may have applied it (the reply lost; `test/integration/lost-reply.test.ts` makes
+ *   one). A server that could not be selected at all is not one: the command was never sent
+ *   (though inside a bulk error it cannot be told apart: looking costs a read, nothing more).
+ */
+export function mayHaveApplied(err: unknown): boolean {
+  if (err instanceof MongoNetworkError) return true;
+  // `insertMany` wraps either in a bulk error, losing its class: its message and its result tell.
+  if (err instanceof MongoBulkWriteError && (isUnavailable(err) || bulkWriteConcernError(err))) return true;
+  if (err instanceof MongoWriteConcernError || (err instanceof MongoServerError && 'writeConcernError' in err)) return true;
+  return transientFailure(err) === 'may-have-applied';
+}
+
+/** Whether a bulk error's result carries a write-concern error (the batch was written). */
+function bulkWriteConcernError(err: MongoBulkWriteError): boolean {
+  const result = err.result as { getWriteConcernError?: () => unknown } | undefined;
+  return typeof result?.getWriteConcernError === 'function' && result.getWriteConcernError() !== undefined;
 }
 
 /** How often and how patiently a transient failure is retried. */

@@ -11,11 +11,12 @@
  * - A batch that fails for want of the database (or, after that, on a claim the failed write left
  *   behind, which turns stale after 30 s) is kept and tried again for up to `outageRetryMs`: the
  *   ticket write it follows is already stored, and a change dropped here stays missing until
- *   `stats:rebuild`. A transient error that applied nothing (transient-errors.ts: SQLite's lock on
- *   FerretDB, a MongoDB retryable label) is kept and tried again the same way.
- *   A write that fails for want of the database may still have been applied (the server applied it
- *   and the reply was lost): `apply` must recognise changes already stored, which json-docs.ts does
- *   by the per-writer mark in each document, so a retried batch is never applied twice.
+ *   `stats:rebuild`. A transient error (transient-errors.ts: SQLite's lock on FerretDB, a MongoDB
+ *   retryable label, a write-concern error among them) is kept and tried again the same way.
+ *   A write that fails for want of the database, or with a write-concern error, may still have been
+ *   applied (the server applied it and the reply was lost): `apply` must recognise changes already
+ *   stored, which json-docs.ts does by the per-writer mark in each document, so a retried batch is
+ *   never applied twice (and it looks at once, so that such a batch is settled without waiting).
  * - Reads in this process wait for the queued changes of the documents they read ({@link idle}),
  *   so a writer need not await its read-model updates and still reads its own writes.
  */
@@ -140,8 +141,10 @@ export class WriteBehind<C extends QueuedChange> {
           for (const c of batch) c.resolve();
         } catch (err) {
           if (!(err instanceof RetryLater)) failingSince ??= Date.now();
-          // A transient error that applied nothing (a SQLite lock the statement's own retries outlasted) passes like an outage.
-          const passing = isUnavailable(err) || err instanceof ConflictError || transientFailure(err) === 'not-applied';
+          // A transient error (a SQLite lock the statement's own retries outlasted, a MongoDB write-concern
+          // error labelled retryable) passes like an outage: one that may have applied the batch is safe
+          // to try again too, as apply() settles the changes the document already holds (json-docs.ts).
+          const passing = isUnavailable(err) || err instanceof ConflictError || transientFailure(err) !== null;
           if (err instanceof RetryLater || (passing && Date.now() - failingSince! < this.outageRetryMs)) {
             // Ahead of changes queued since: they were made after these.
             this.queues.set(id, [...batch, ...(this.queues.get(id) ?? [])]);

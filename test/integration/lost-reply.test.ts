@@ -1,130 +1,27 @@
 /**
  * A read-model write whose reply is lost after the server applied it (store/json-docs.ts) is
  * counted once. The lost reply is made for real: a TCP proxy between the driver and the test
- * database forwards the write command of the read-model collection, waits for the server's reply,
- * and closes the driver's connection instead of relaying it. The driver sees a network error (an
- * "unavailable" error), the write-behind queue keeps the batch for its outage retry, and the retry
- * must find the batch already in the document. On the code before the writers' marks, the change
+ * database (test/helpers/losing-proxy.ts) forwards the write command of the read-model collection,
+ * waits for the server's reply, and closes the driver's connection instead of relaying it. The
+ * driver sees a network error (an "unavailable" error); the writer looks for its mark in the
+ * document at once (json-docs.ts `storeOrFind`), or, when the database stays away (the rebuild
+ * cases), the write-behind queue keeps the batch for its outage retry, which must find the batch
+ * already in the document. On the code before the writers' marks, the change
  * was counted twice (a counter at 1 given +1 read 3; a new document's first +1 read 2). A rebuild
  * that replaces the document between the lost reply and the retry clears the marks: the two rebuild
  * cases fail (1 for 11) when it does not, and pass on the code before too (they guard the fix).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { clientOptions } from '../../store/database.js';
 import { JsonDocs } from '../../store/json-docs.js';
 import { ReadModelGenerations } from '../../store/read-model-generations.js';
 import { OUTAGE_RETRY_MS } from '../../store/write-behind.js';
+import { commandBytes, LosingProxy } from '../helpers/losing-proxy.js';
 
 const dbName = `lostreply_${randomUUID().slice(0, 8)}`;
 const direct = new MongoClient(inject('mongoUri'));
-
-/** `"<command>": "<collection>"` as it opens an OP_MSG command document (BSON string element). */
-function commandBytes(command: string, collection: string): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeInt32LE(Buffer.byteLength(collection) + 1);
-  return Buffer.concat([Buffer.from([0x02]), Buffer.from(`${command}\0`), len, Buffer.from(`${collection}\0`)]);
-}
-
-/** Splits a byte stream into whole wire-protocol messages (16-byte header, messageLength first). */
-function framer(onMessage: (msg: Buffer) => void): (chunk: Buffer) => void {
-  let pending = Buffer.alloc(0);
-  return (chunk) => {
-    pending = Buffer.concat([pending, chunk]);
-    while (pending.length >= 4 && pending.length >= pending.readInt32LE(0)) {
-      const size = pending.readInt32LE(0);
-      onMessage(pending.subarray(0, size));
-      pending = pending.subarray(size);
-    }
-  };
-}
-
-/**
- * A proxy to the test database that, when armed, lets the next write matching one of `commands`
- * reach the server and loses its reply: the driver's connection is closed when the reply comes.
- */
-class LosingProxy {
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-  private armed: Buffer[] | null = null;
-  /** Whether the database stays unreachable through the proxy after the reply is lost (until {@link release}). */
-  private holdAfter = false;
-  private blocked = false;
-  /** Replies lost so far (the test checks the trap did fire). */
-  lost = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {
-    this.server = createServer((client) => this.pipe(client));
-  }
-
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  /** Loses the reply of the next command that starts with one of these `"command": "collection"` pairs. */
-  arm(patterns: Buffer[], opts: { thenBlock?: boolean } = {}): void {
-    this.armed = patterns;
-    this.holdAfter = opts.thenBlock ?? false;
-  }
-
-  /** Lets connections through again after a loss armed with `thenBlock`. */
-  release(): void {
-    this.blocked = false;
-  }
-
-  private pipe(client: Socket): void {
-    if (this.blocked) {
-      client.destroy();
-      return;
-    }
-    const upstream = connect(this.target);
-    this.sockets.add(client).add(upstream);
-    let trapped: number | null = null;
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-      this.sockets.delete(client);
-      this.sockets.delete(upstream);
-    };
-    client.on('error', close).on('close', close);
-    upstream.on('error', close).on('close', close);
-    client.on(
-      'data',
-      framer((msg) => {
-        // OP_MSG (2013): flagBits, then section kind 0 with the command document, whose first element is the command.
-        if (this.armed && msg.readInt32LE(12) === 2013 && this.armed.some((p) => msg.subarray(21, 21 + 4 + p.length).includes(p))) {
-          this.armed = null;
-          trapped = msg.readInt32LE(4);
-        }
-        upstream.write(msg);
-      }),
-    );
-    upstream.on(
-      'data',
-      framer((msg) => {
-        if (trapped !== null && msg.readInt32LE(8) === trapped) {
-          // The server has answered, so the write is applied: the driver never hears of it.
-          this.lost++;
-          if (this.holdAfter) {
-            this.blocked = true;
-            for (const s of this.sockets) s.destroy();
-          }
-          close();
-          return;
-        }
-        client.write(msg);
-      }),
-    );
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 let proxy: LosingProxy;
 let viaProxy: MongoClient;
@@ -194,7 +91,7 @@ describe('a lost reply, then a rebuild replaces the document before the retry (r
     const docs = new JsonDocs<Counter>(viaDb, collection, () => ({ n: 0 }), { generations: new ReadModelGenerations(viaDb), outageRetryMs: OUTAGE_RETRY_MS });
     await docs.update('c', (d) => void (d.n += 1), { number: t1, version: 1 });
     const before = proxy.lost;
-    proxy.arm([commandBytes('update', collection)], { thenBlock: true });
+    proxy.arm([commandBytes('update', collection)], { kind: 'lose', thenBlock: true });
     const pending = docs.update('c', (d) => void (d.n += 10), { number: t2, version: 1 });
     try {
       await vi.waitFor(() => expect(proxy.lost).toBe(before + 1), { timeout: 30_000 });

@@ -4,9 +4,9 @@
  * the embedded server gave here while another process held SQLite's write lock
  * (test/integration/transient-retry.test.ts provokes it for real).
  */
-import { MongoBulkWriteError, MongoNetworkError, MongoServerError, MongoWriteConcernError } from 'mongodb';
+import { MongoBulkWriteError, MongoNetworkError, MongoNetworkTimeoutError, MongoServerError, MongoServerSelectionError, MongoWriteConcernError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { retryTransient, transientFailure, type RetryPolicy } from '../../store/transient-errors.js';
+import { mayHaveApplied, retryTransient, transientFailure, type RetryPolicy } from '../../store/transient-errors.js';
 
 /** FerretDB 1.24's reply to an update while another connection holds the SQLite write lock (verbatim). */
 const FERRETDB_BUSY_UPDATE = {
@@ -97,5 +97,32 @@ describe('retryTransient', () => {
     const read = failing(wc());
     await expect(retryTransient(read, { idempotent: true, policy: quick() })).resolves.toBe('done');
     expect(read.calls).toBe(2);
+  });
+});
+
+describe('mayHaveApplied', () => {
+  it('says a write may be stored after a lost connection, any write-concern error, or a transient error that may have applied it', () => {
+    const maybe = [
+      new MongoNetworkError('connection 3 to 127.0.0.1:27017 closed'),
+      new MongoNetworkTimeoutError('connection 3 to 127.0.0.1:27017 timed out'),
+      new MongoWriteConcernError({ ok: 1, n: 1, writeConcernError: { code: 64, codeName: 'WriteConcernFailed', errmsg: 'waiting for replication timed out' } }),
+      new MongoWriteConcernError({ ok: 1, n: 1, writeConcernError: { code: 91, codeName: 'ShutdownInProgress', errmsg: 'shutdown in progress' }, errorLabels: ['RetryableWriteError'] }),
+      new MongoBulkWriteError({ message: FERRETDB_BUSY_INSERT.errmsg, code: 1, codeName: 'InternalError', writeErrors: [] } as never, {} as never),
+      // What insertMany throws when its connection closes (the network error's class is lost).
+      new MongoBulkWriteError(new MongoNetworkError('connection 1 to 127.0.0.1:38143 closed') as never, {} as never),
+    ];
+    for (const err of maybe) expect({ err: err.message, maybe: mayHaveApplied(err) }).toEqual({ err: err.message, maybe: true });
+  });
+
+  it('says it was not stored when the command failed on the server or never left', () => {
+    const not = [
+      new MongoServerError(FERRETDB_BUSY_UPDATE),
+      new MongoServerError({ ok: 0, errmsg: 'E11000 duplicate key error', code: 11000, codeName: 'DuplicateKey' }),
+      new MongoServerError({ ok: 0, errmsg: 'not primary', code: 10107, codeName: 'NotWritablePrimary', errorLabels: ['RetryableWriteError'] }),
+      new MongoServerSelectionError('connect ECONNREFUSED 127.0.0.1:27017', { type: 'Unknown', servers: new Map() } as never),
+      new Error('anything else'),
+      null,
+    ];
+    for (const err of not) expect({ err: String(err), maybe: mayHaveApplied(err) }).toEqual({ err: String(err), maybe: false });
   });
 });
