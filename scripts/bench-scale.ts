@@ -232,8 +232,7 @@ function parseOptions(): ScaleOptions {
   return { reused, serverMain, serverFlag: values.server, archiveDays, n, samples, budgetMs, seed: Number(values.seed), keptDir };
 }
 
-/** Starts the server as its own process; an interrupt stops it (and drops a database not yet kept whole). */
-/** Starts the server as its own process; resolves once it listens (it is stopped if interrupted). */
+/** Starts the server as its own process; resolves once it listens. An interrupt stops it (and drops a database not yet kept whole). */
 function startServer(serverMain: string, env: Record<string, string>, dir: string, tmp: TempDir | null): Promise<{ child: ChildProcess; base: string }> {
   return spawnBotServer({ main: serverMain, env, stdio: ['ignore', 'ignore', 'inherit'], withinMs: 90_000, onSpawn: (server) => stopOnInterrupt(server, dir, tmp) });
 }

@@ -4,11 +4,11 @@
  * caller's environment names one), with its resident memory read from /proc.
  */
 import { spawn, type ChildProcess, type StdioNull, type StdioPipe } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LISTENING_MESSAGE_TYPE, type ListeningMessage } from '../bot/main.js';
+import { LISTENING_MESSAGE_TYPE, type ListeningMessage } from '../bot/listening-message.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
 
@@ -163,14 +163,12 @@ export async function spawnBotServer(launch: BotServerLaunch): Promise<{ child: 
   return { child, port, base: `http://127.0.0.1:${port}` };
 }
 
-/** Whether the server at `main` sends the listening message (builds from before it do not). */
-function reportsItsPort(main: string): boolean {
-  try {
-    return readFileSync(main, 'utf8').includes(LISTENING_MESSAGE_TYPE);
-  } catch {
-    // Unreadable here: spawning it will say why.
-    return true;
-  }
+/**
+ * Whether the server at `main` sends the listening message: its build has bot/listening-message
+ * beside it (builds from before the message do not).
+ */
+export function reportsItsPort(main: string): boolean {
+  return ['.js', '.ts'].some((ext) => existsSync(join(dirname(main), `listening-message${ext}`)));
 }
 
 /**

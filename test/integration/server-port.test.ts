@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { SERVER_NODE_ARGS } from '../../runtime/node-flags.js';
-import { freePort, spawnBotServer, waitReady } from '../../scripts/server-process.js';
+import { freePort, reportsItsPort, spawnBotServer, waitReady } from '../../scripts/server-process.js';
 import { stopChild } from '../../scripts/temp-dir.js';
 
 const running: ChildProcess[] = [];
@@ -58,6 +58,12 @@ function accepts(port: number): Promise<boolean> {
 }
 
 describe('PORT=0', () => {
+  it("this build's server is launched on PORT=0 (it reports its port); a build without the message is not", () => {
+    expect(reportsItsPort(join(PROJECT_ROOT, 'bot/main.ts'))).toBe(true);
+    expect(reportsItsPort(join(PROJECT_ROOT, 'dist/bot/main.js'))).toBe(true);
+    expect(reportsItsPort(join(PROJECT_ROOT, 'scripts/main.js'))).toBe(false);
+  });
+
   it('two servers started at once each bind a port of their own, report it, and answer on it; a port picked beforehand and then taken does not matter', async () => {
     // What the old harness did: pick a port that is free now, then pass it on. Another process takes it in between.
     const picked = await freePort();
