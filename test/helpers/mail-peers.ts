@@ -136,7 +136,8 @@ service stats {
   const child: ChildProcess = spawn(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // 'close', not 'exit': its last words on stderr (a bind error) have been read by then.
+  const exited = new Promise<void>((r) => child.once('close', () => r()));
   const url = `imap://${user}:${password}@127.0.0.1:${port}`;
   const client = () => new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass: password }, logger: false });
   const failed = async (why: string): Promise<never> => {
