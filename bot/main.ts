@@ -4,12 +4,23 @@
  * the web chat and Direct Line, and shuts down gracefully on SIGINT/SIGTERM: stop accepting, finish
  * turns in flight, flush the outbox, stop the embedded database.
  */
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createServices } from '../desk/services.js';
 import { ConfigError, loadConfig } from '../runtime/config.js';
 import { createApp } from './app.js';
+import { LISTENING_MESSAGE_TYPE, type ListeningMessage } from './listening-message.js';
 
-export async function main(env: Record<string, string | undefined>): Promise<() => Promise<void>> {
+/** A started server: where it listens, and how to stop it. */
+export interface RunningServer {
+  port: number;
+  url: string;
+  /** Stops gracefully (idempotent): stop accepting, finish turns, flush the outbox, close the database. */
+  stop: () => Promise<void>;
+}
+
+/** Starts the bot server from the environment `env` and resolves once it listens. */
+export async function main(env: Record<string, string | undefined>): Promise<RunningServer> {
   const config = loadConfig(env);
   const log = pino({ level: config.LOG_LEVEL, base: { service: 'demand-bot' } });
   const services = await createServices(config, {
@@ -28,10 +39,13 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
   await services.tickets.flushOutbox().catch((err: Error) => log.warn({ err: err.message }, 'outbox replay at start failed; will retry'));
   services.startBackgroundJobs(5_000);
   await new Promise<void>((resolve) => app.server.listen(config.PORT, config.HOST, resolve));
-  log.info({ url: app.server.url, mode: config.MicrosoftAppId ? 'bot-framework' : 'local' }, 'listening');
+  // With PORT=0 the configured number is not the port: the bound address is.
+  const { port } = app.server.address() as AddressInfo;
+  const url: string = app.server.url;
+  log.info({ url, port, mode: config.MicrosoftAppId ? 'bot-framework' : 'local' }, 'listening');
 
   let stopping: Promise<void> | null = null;
-  return () =>
+  const stop = () =>
     (stopping ??= (async () => {
       log.info('shutting down');
       await app.closeChannels();
@@ -46,11 +60,18 @@ export async function main(env: Record<string, string | undefined>): Promise<() 
       await services.close();
       log.info('stopped');
     })());
+  return { port, url, stop };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main(process.env).then(
-    (stop) => {
+    ({ port, url, stop }) => {
+      // Sent here, not in main(): a process that calls main() itself may own its IPC channel.
+      if (process.send && process.connected) {
+        const message: ListeningMessage = { type: LISTENING_MESSAGE_TYPE, port, url };
+        // A parent that has gone since asked nothing any more: a failed send is not an error here.
+        process.send(message, undefined, {}, () => undefined);
+      }
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.once(signal, () => {
           stop().then(

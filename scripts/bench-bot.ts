@@ -39,7 +39,7 @@
  * replies reach the stream from the other process (through the database). Compare with
  * `--processes 1` for the cost of that hop.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +48,7 @@ import { startEmbeddedServer } from '../store/embedded-server.js';
 import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-buckets.js';
 import { COMPLAINTS, loadConversation } from './bot-load.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
-import { cpuMs, freePort, rssMiB, waitReady } from './server-process.js';
+import { cpuMs, rssMiB, spawnBotServer, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
 
@@ -181,32 +181,36 @@ runCli(async () => {
 });
 
 async function startServer(uri: string, outbox: string, onStats: ((rows: { key: string; calls: number; ms: number; sentBytes?: number; receivedBytes?: number }[]) => void) | null): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort();
   // BENCH_BOT_SERVER: another build's dist/bot/main.js (to compare a branch with main in one sitting).
   const main = process.env.BENCH_BOT_SERVER || fileURLToPath(new URL('../bot/main.js', import.meta.url));
   // BENCH_BOT_NODE_ARGS: extra node flags for the server process (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...nodeArgs, main], {
-    env: { ...process.env, MONGODB_URI: uri, DB_NAME, PORT: String(port), HOST: '127.0.0.1', OUTBOX_PATH: outbox, LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '10', WEBCHAT_CLIENT_BYTES_PER_MINUTE: String(1024 ** 3), ...(onStats ? { DB_COMMAND_STATS: 'true' } : {}) },
+  const { child, base } = await spawnBotServer({
+    main,
+    nodeArgs: [...SERVER_NODE_ARGS, ...nodeArgs],
+    env: { ...process.env, MONGODB_URI: uri, DB_NAME, HOST: '127.0.0.1', OUTBOX_PATH: outbox, LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '10', WEBCHAT_CLIENT_BYTES_PER_MINUTE: String(1024 ** 3), ...(onStats ? { DB_COMMAND_STATS: 'true' } : {}) },
     stdio: ['ignore', 'ignore', onStats ? 'pipe' : 'inherit'],
+    onSpawn: onStats ? (c) => tallyFrom(c, onStats) : undefined,
+    withinMs: 60_000,
   });
-  if (onStats) {
-    // The server prints its tally as one stderr line at shutdown; everything else passes through.
-    let buffered = '';
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (line.startsWith('db-command-stats ')) onStats(JSON.parse(line.slice('db-command-stats '.length)));
-        else process.stderr.write(line + '\n');
-      }
-    });
-  }
-  const base = `http://127.0.0.1:${port}`;
-  await waitReady(base, 60_000);
+  await waitReady(base, 60_000, child);
   return { child, base };
+}
+
+/** Passes the server's stderr through, except the one line of its database tally at shutdown, given to `onStats`. */
+function tallyFrom(child: ChildProcess, onStats: (rows: { key: string; calls: number; ms: number; sentBytes?: number; receivedBytes?: number }[]) => void): void {
+  // The server prints its tally as one stderr line at shutdown; everything else passes through.
+  let buffered = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line.startsWith('db-command-stats ')) onStats(JSON.parse(line.slice('db-command-stats '.length)));
+      else process.stderr.write(line + '\n');
+    }
+  });
 }
 
 async function measure(bases: string[], n: number, rounds: number, thinkMs: number, pid: number | undefined, cpu: () => { server: number; database: number }): Promise<Phase> {

@@ -30,9 +30,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DemandClassifier, trainDemandModel, type CorpusRow } from '../classifier/demand-classifier.js';
-import { ENGINE_VERSION } from '../classifier/pipeline.js';
+import { ENGINE_VERSION, type PipelineDeps } from '../classifier/pipeline.js';
+import type { Taxonomy } from '../classifier/taxonomy.js';
 import { createPipelineDeps } from '../runtime/classifier-factory.js';
-import { loadConfig } from '../runtime/config.js';
+import { loadConfig, type Config } from '../runtime/config.js';
 import { SHARED_MISSING_MESSAGE } from '../runtime/datasets.js';
 import { loadKeywordOverrides, loadTaxonomy } from '../runtime/project-data.js';
 import { loadRealtext, loadTrainingSources, trainRowIndex, type RealtextRow } from '../runtime/training-sources.js';
@@ -58,7 +59,79 @@ interface Setting {
   searchC: boolean;
 }
 
+/** The run's flags, checked. */
+interface Options {
+  setting: Setting;
+  steps: number[];
+  seed: number;
+  reportDir: string;
+  name: string;
+}
+
+/** Which rows this run scores, and which it may feed as corrections (training rows j, file rows trainRowIndex(j)). */
+interface Rows {
+  scored: RealtextRow[];
+  /** File rows the models of this run never train on as real rows (the scored ones, with --split dev). */
+  excludeRows: number[];
+  pool: { r: RealtextRow; j: number }[];
+}
+
+/** What every point of the curve shares: configuration, taxonomy, tokenizer and the rest of the pipeline. */
+interface Context {
+  config: Config;
+  taxonomy: Taxonomy;
+  deps: PipelineDeps;
+  seed: number;
+  setting: Setting;
+  excludeRows: number[];
+}
+
+/** The model at one point of the curve: its artifact, how long it took to train, with how many corrections. */
+interface Model {
+  artifact: unknown;
+  version: string;
+  trainSeconds: number;
+  corrections: number;
+}
+
+/** The model at N = 0, and the seconds it took to get (train or read). */
+interface Start {
+  artifact: unknown;
+  version: string;
+  seconds: number;
+}
+
 runCli(async () => {
+  const options = parseOptions();
+  const { setting, seed } = options;
+  const realtext = loadRealtext();
+  if (!realtext) {
+    process.stderr.write(`${SHARED_MISSING_MESSAGE}\n`);
+    printJson({ skipped: true, reason: 'shared data sets absent' });
+    return;
+  }
+  const { scored, excludeRows, pool } = splitRows(realtext, setting);
+  // Checked before anything is loaded or trained: a wrong --steps fails at once.
+  if (Math.max(...options.steps) > pool.length) throw new UsageError(`at most ${pool.length} corrections are available with --split ${setting.split}`);
+  const config = loadConfig(process.env);
+  const taxonomy = loadTaxonomy(config.DATA_DIR);
+  const ctx: Context = { config, taxonomy, deps: await createPipelineDeps(config), seed, setting, excludeRows };
+  const dir = resolve(options.reportDir);
+  mkdirSync(dir, { recursive: true });
+
+  const start = startingModel(ctx, dir);
+  const corrections = correctionRows(pool);
+  const points: Point[] = [];
+  for (const n of [...new Set(options.steps)].sort((a, b) => a - b)) points.push(await measurePoint(ctx, start, corrections, n, scored));
+
+  const stem = join(dir, options.name);
+  writeFileSync(`${stem}.md`, markdown(points, setting));
+  writeFileSync(`${stem}.html`, html(points, setting));
+  printJson(summary(points, { setting, seed, scoredRows: scored.length, stem }));
+});
+
+/** Reads and checks the flags (exit code 2 on a wrong one, before any work). */
+function parseOptions(): Options {
   const { values } = flags({
     start: { type: 'string', default: 'shipped' },
     split: { type: 'string', default: 'test' },
@@ -82,109 +155,128 @@ runCli(async () => {
   if (calibrateOnCorrections.some((h) => h !== 'topic' && h !== 'type')) throw new UsageError('--calibrate-corrections takes topic and/or type');
   if (!/^[a-z0-9-]+$/.test(values.name)) throw new UsageError('--name: lower-case letters, digits and dashes');
   const setting: Setting = { start: values.start, split: values.split, correctionWeight, calibrateOnCorrections, searchC: values['search-c'] };
-  const realtext = loadRealtext();
-  if (!realtext) {
-    process.stderr.write(`${SHARED_MISSING_MESSAGE}\n`);
-    printJson({ skipped: true, reason: 'shared data sets absent' });
-    return;
-  }
-  // The scored rows and the pool of corrections (training rows j, file rows trainRowIndex(j)).
+  return { setting, steps, seed, reportDir: values['report-dir'], name: values.name };
+}
+
+/**
+ * The scored rows and the pool of corrections. `--split test` scores the test rows and may feed any
+ * training row; `--split dev` scores the training rows with i % 5 == 1 and feeds only the others, so
+ * the test rows take part in no decision.
+ */
+function splitRows(realtext: { train: RealtextRow[]; test: RealtextRow[] }, setting: Setting): Rows {
   const dev = setting.split === 'dev';
   const scoredIdx = dev ? realtext.train.map((_, j) => j).filter((j) => trainRowIndex(j) % 5 === 1) : [];
-  const scored: RealtextRow[] = dev ? scoredIdx.map((j) => realtext.train[j]) : realtext.test;
-  const excludeRows = scoredIdx.map(trainRowIndex);
-  const pool = realtext.train.map((r, j) => ({ r, j })).filter(({ j }) => !dev || trainRowIndex(j) % 5 !== 1);
-  if (Math.max(...steps) > pool.length) throw new UsageError(`at most ${pool.length} corrections are available with --split ${setting.split}`);
-  const config = loadConfig(process.env);
-  const taxonomy = loadTaxonomy(config.DATA_DIR);
-  const deps = await createPipelineDeps(config);
-  const dir = resolve(values['report-dir']);
-  mkdirSync(dir, { recursive: true });
+  return {
+    scored: dev ? scoredIdx.map((j) => realtext.train[j]) : realtext.test,
+    excludeRows: scoredIdx.map(trainRowIndex),
+    pool: realtext.train.map((r, j) => ({ r, j })).filter(({ j }) => !dev || trainRowIndex(j) % 5 !== 1),
+  };
+}
 
-  const shipped = readArtifact(config.MODEL_PATH) as { version: string };
+/** N = 0: the shipped model as is (`--start shipped --split test`), otherwise one trained for this run (or its cached copy). */
+function startingModel(ctx: Context, dir: string): Start {
+  const shipped = readArtifact(ctx.config.MODEL_PATH) as { version: string };
   const shippedC = chosenC(shipped);
   const t0 = performance.now();
-  let base: unknown;
-  let baseVersion: string;
-  if (setting.start === 'shipped' && !dev) {
+  let artifact: unknown;
+  if (ctx.setting.start === 'shipped' && ctx.setting.split !== 'dev') {
     process.stderr.write(`N=0 is the shipped model ${shipped.version}\n`);
-    base = shipped;
-    baseVersion = shipped.version;
+    artifact = shipped;
   } else {
-    // Trained like the shipped model (same sources and code), minus the rows this run scores or feeds.
-    const rows: CorpusRow[] = loadTrainingSources(config.DATA_DIR, taxonomy, setting.start === 'held-back' ? { realtext: false } : { realtextExclude: excludeRows }).rows;
-    const fixedC = setting.start === 'held-back' && !setting.searchC && shippedC ? shippedC.fixedC : undefined;
-    const opts = { seed, keywordOverrides: loadKeywordOverrides(config.DATA_DIR), ...(fixedC ? { fixedC } : {}) };
-    // The starting model depends only on these inputs: keep it, so runs of several settings share it.
-    const key = createHash('sha256').update(JSON.stringify([ENGINE_VERSION, rows, opts])).digest('hex').slice(0, 12);
-    const cache = join(dir, `learning-start-${key}.model.json.gz`);
-    if (existsSync(cache)) {
-      process.stderr.write(`starting model: ${cache}\n`);
-      base = readArtifact(cache);
-    } else {
-      process.stderr.write(`training the starting model (${setting.start === 'held-back' ? "the shipped model's sources without the realtext rows" : "the shipped model's sources without the scored rows"}, C ${fixedC ? "the shipped model's" : 'searched'}) …\n`);
-      const artifact = trainDemandModel(rows, taxonomy, deps, { ...opts, onProgress: progressBar('start') });
-      writeArtifact(cache, artifact);
-      base = JSON.parse(JSON.stringify(artifact)) as unknown;
-    }
-    baseVersion = (base as { version: string }).version;
+    artifact = trainedStart(ctx, dir, shippedC);
   }
-  const baseSeconds = (performance.now() - t0) / 1000;
-  // Newest first, as the store hands them over: row order reversed, so the first rows are the newest.
-  const all: CorrectionRow[] = pool.map(({ r, j }) => ({
+  return { artifact, version: (artifact as { version: string }).version, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * A starting model trained like the shipped one (same sources and code), minus the rows this run
+ * scores or feeds. It depends only on its inputs, so it is cached in the report folder under their
+ * hash: runs of several settings share it.
+ */
+function trainedStart(ctx: Context, dir: string, shippedC: ReturnType<typeof chosenC>): unknown {
+  const { config, taxonomy, deps, seed, setting } = ctx;
+  const heldBack = setting.start === 'held-back';
+  const rows: CorpusRow[] = loadTrainingSources(config.DATA_DIR, taxonomy, heldBack ? { realtext: false } : { realtextExclude: ctx.excludeRows }).rows;
+  const fixedC = heldBack && !setting.searchC && shippedC ? shippedC.fixedC : undefined;
+  const opts = { seed, keywordOverrides: loadKeywordOverrides(config.DATA_DIR), ...(fixedC ? { fixedC } : {}) };
+  const key = createHash('sha256').update(JSON.stringify([ENGINE_VERSION, rows, opts])).digest('hex').slice(0, 12);
+  const cache = join(dir, `learning-start-${key}.model.json.gz`);
+  if (existsSync(cache)) {
+    process.stderr.write(`starting model: ${cache}\n`);
+    return readArtifact(cache);
+  }
+  process.stderr.write(`training the starting model (${heldBack ? "the shipped model's sources without the realtext rows" : "the shipped model's sources without the scored rows"}, C ${fixedC ? "the shipped model's" : 'searched'}) …\n`);
+  const artifact = trainDemandModel(rows, taxonomy, deps, { ...opts, onProgress: progressBar('start') });
+  writeArtifact(cache, artifact);
+  // As read back from the file, like the cached copy (plain JSON, no class instances).
+  return JSON.parse(JSON.stringify(artifact)) as unknown;
+}
+
+/** The pool as staff corrections; spam rows as a staff "spam" decision. */
+function correctionRows(pool: Rows['pool']): CorrectionRow[] {
+  return pool.map(({ r, j }) => ({
     ticketNumber: `RT${String(trainRowIndex(j)).padStart(4, '0')}`,
     text: r.text,
     topic: r.spam ? null : r.topic,
     type: r.spam ? null : r.type,
     ...(r.spam ? { spam: true } : {}),
   }));
+}
 
-  const points: Point[] = [];
-  for (const n of [...new Set(steps)].sort((a, b) => a - b)) {
-    let artifact: unknown = base;
-    let version = baseVersion;
-    let trainSeconds = baseSeconds;
-    let used = 0;
-    if (n > 0) {
-      const result = await runTrainingJob(
-        {
-          dataDir: config.DATA_DIR,
-          tokenizer: config.TOKENIZER,
-          wordVectorsPath: config.WORD_VECTORS_PATH,
-          maxLength: config.MAX_TEXT_LENGTH,
-          seed,
-          corrections: all.slice(0, n).reverse(),
-          keywordEdits: {},
-          keywordRevisions: {},
-          activeArtifact: base,
-          ...(setting.start === 'held-back' ? { realtext: false } : dev ? { realtextExclude: excludeRows } : {}),
-          correctionWeight: setting.correctionWeight,
-          ...(setting.calibrateOnCorrections.length ? { calibrateOnCorrections: setting.calibrateOnCorrections } : {}),
-        },
-        progressBar(`N=${n}`),
-      );
-      artifact = JSON.parse(JSON.stringify(result.artifact));
-      version = result.artifact.version;
-      trainSeconds = result.provenance.trainSeconds;
-      used = result.provenance.corrections;
-    }
-    const classifier = DemandClassifier.load(artifact, deps, taxonomy, { maxLength: config.MAX_TEXT_LENGTH });
-    const scores = scoreRealText(classifier, scored);
-    points.push({ n, corrections: used, version, trainSeconds: round(trainSeconds), scores });
-    process.stderr.write(`N=${String(n).padStart(3)}  topic ${pct(scores.topic)}  type ${pct(scores.type)}  English topic ${pct(scores.topicByLang.en?.topic ?? null)}  genuine refused ${pct(scores.genuineRefused)}  spam caught ${pct(scores.spamRecall)}  precision/coverage ${pct(scores.precisionNotReviewed)}/${pct(scores.coverage)}  (${round(trainSeconds)} s)\n`);
-  }
+/** One point of the curve: the starting model retrained with the first `n` corrections (none for 0), scored; its line is printed on stderr. */
+async function measurePoint(ctx: Context, start: Start, corrections: CorrectionRow[], n: number, scored: RealtextRow[]): Promise<Point> {
+  const { config, taxonomy, deps } = ctx;
+  const model: Model = n > 0 ? await retrain(ctx, start, corrections.slice(0, n), `N=${n}`) : { artifact: start.artifact, version: start.version, trainSeconds: start.seconds, corrections: 0 };
+  const classifier = DemandClassifier.load(model.artifact, deps, taxonomy, { maxLength: config.MAX_TEXT_LENGTH });
+  const scores = scoreRealText(classifier, scored);
+  const { trainSeconds } = model;
+  process.stderr.write(`N=${String(n).padStart(3)}  topic ${pct(scores.topic)}  type ${pct(scores.type)}  English topic ${pct(scores.topicByLang.en?.topic ?? null)}  genuine refused ${pct(scores.genuineRefused)}  spam caught ${pct(scores.spamRecall)}  precision/coverage ${pct(scores.precisionNotReviewed)}/${pct(scores.coverage)}  (${round(trainSeconds)} s)\n`);
+  return { n, corrections: model.corrections, version: model.version, trainSeconds: round(trainSeconds), scores };
+}
 
-  const stem = join(dir, values.name);
-  writeFileSync(`${stem}.md`, markdown(points, setting));
-  writeFileSync(`${stem}.html`, html(points, setting));
-  printJson({
+/**
+ * The starting model retrained through the production path (trainer/training-job.ts with its
+ * defaults) with `fed`, newest first as the store hands them over: the pool's order reversed, so
+ * its first rows are the newest.
+ */
+async function retrain(ctx: Context, start: Start, fed: CorrectionRow[], progressLabel: string): Promise<Model> {
+  const { config, seed, setting } = ctx;
+  const result = await runTrainingJob(
+    {
+      dataDir: config.DATA_DIR,
+      tokenizer: config.TOKENIZER,
+      wordVectorsPath: config.WORD_VECTORS_PATH,
+      maxLength: config.MAX_TEXT_LENGTH,
+      seed,
+      corrections: [...fed].reverse(),
+      keywordEdits: {},
+      keywordRevisions: {},
+      activeArtifact: start.artifact,
+      ...(setting.start === 'held-back' ? { realtext: false } : setting.split === 'dev' ? { realtextExclude: ctx.excludeRows } : {}),
+      correctionWeight: setting.correctionWeight,
+      ...(setting.calibrateOnCorrections.length ? { calibrateOnCorrections: setting.calibrateOnCorrections } : {}),
+    },
+    progressBar(progressLabel),
+  );
+  return {
+    artifact: JSON.parse(JSON.stringify(result.artifact)) as unknown,
+    version: result.artifact.version,
+    trainSeconds: result.provenance.trainSeconds,
+    corrections: result.provenance.corrections,
+  };
+}
+
+/** The JSON line printed last. */
+function summary(points: Point[], run: { setting: Setting; seed: number; scoredRows: number; stem: string }) {
+  const { setting, stem } = run;
+  return {
     start: setting.start,
     split: setting.split,
-    scoredRows: scored.length,
+    scoredRows: run.scoredRows,
     correctionWeight: setting.correctionWeight,
     calibrateOnCorrections: setting.calibrateOnCorrections,
     searchC: setting.searchC,
-    seed,
+    seed: run.seed,
     curve: points.map((p) => ({
       n: p.n,
       corrections: p.corrections,
@@ -199,8 +291,8 @@ runCli(async () => {
       version: p.version,
     })),
     report: { markdown: `${stem}.md`, html: `${stem}.html` },
-  });
-});
+  };
+}
 
 /** One sentence saying what the curve measures. */
 function describe(s: Setting, rows: number): string {

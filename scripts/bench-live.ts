@@ -32,7 +32,7 @@
  *
  * Prints a table, and with --json a last line with every figure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
@@ -43,7 +43,7 @@ import { flags, printJson, runCli, UsageError } from './cli.js';
 import { loadConversation } from './bot-load.js';
 import { DirectLineClient } from './directline-client.js';
 import { EventStreamClient } from './event-stream-client.js';
-import { freePort, waitReady } from './server-process.js';
+import { spawnBotServer, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
 
@@ -262,15 +262,16 @@ function quantile(values: number[], p: number): number {
 }
 
 async function startServer(main: string, uri: string, outbox: string): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort();
   // BENCH_BOT_NODE_ARGS: extra node flags for the server process (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...nodeArgs, main], {
+  const { child, base } = await spawnBotServer({
+    main,
+    nodeArgs: [...SERVER_NODE_ARGS, ...nodeArgs],
+    withinMs: 60_000,
     env: {
       ...process.env,
       MONGODB_URI: uri,
       DB_NAME,
-      PORT: String(port),
       HOST: '127.0.0.1',
       OUTBOX_PATH: outbox,
       LOG_LEVEL: 'warn',
@@ -281,7 +282,6 @@ async function startServer(main: string, uri: string, outbox: string): Promise<{
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const base = `http://127.0.0.1:${port}`;
   await waitReady(base, 60_000, child);
   return { child, base };
 }

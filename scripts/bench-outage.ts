@@ -15,7 +15,7 @@
  * started − stored, duplicates), and how many replies were untruthful (an apology claiming nothing
  * was lost, or an apology in the same turn as a ticket number). The last line is JSON with --json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { openSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
@@ -24,8 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { flags, printJson, runCli, UsageError } from './cli.js';
-import { freePort, waitReady } from './server-process.js';
-import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
+import { spawnBotServer, waitReady } from './server-process.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
 
 /** Demands the default model files confidently (the dialog asks "对吗？"): checked at warm-up. */
@@ -82,16 +81,21 @@ runCli(async () => {
 
   const tmp = benchTempDir('bench-outage-');
   const dir = tmp.path;
-  const port = await freePort();
   const connector = await startConnector();
-  const server = startServer(port, dir, values['server-log']);
-  // Interrupted: the server (and its embedded database) stops first, then the folder goes.
-  tmp.onInterrupt(() => stopChild(server));
-  const base = `http://127.0.0.1:${port}`;
+  let started: { child: ChildProcess; base: string };
+  try {
+    // Interrupted: the server (and its embedded database) stops first, then the folder goes.
+    started = await startServer(dir, values['server-log'], (c) => tmp.onInterrupt(() => stopChild(c)));
+  } catch (err) {
+    connector.close();
+    tmp.remove();
+    throw err;
+  }
+  const { child: server, base } = started;
   const counts: Counts = { started: 0, filedInDatabase: 0, filedToOutbox: 0, retriesAsked: 0, heldForLater: 0, apologies: 0, nothingLostClaims: 0, numberWithApology: 0, errors: 0, errorSamples: [] };
   const tags: string[] = [];
   try {
-    await waitReady(base, 60_000);
+    await waitReady(base, 60_000, server);
     const usable = await usableComplaints(base, connector);
 
     const end = Date.now() + seconds * 1000;
@@ -133,18 +137,18 @@ runCli(async () => {
     if (values.json) printJson(result);
     if (lost || duplicates || counts.nothingLostClaims || counts.numberWithApology || counts.errors || recoveries.some((ms) => ms > 10_000)) process.exitCode = 1;
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await stopChild(server);
     connector.close();
     tmp.remove();
   }
 });
 
-/** Starts the server as its own process on an embedded, supervised database in `dir`. */
-function startServer(port: number, dir: string, serverLog: string | undefined): ChildProcess {
-  const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
-  return spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: serverLog ? 'warn' : 'error', RATE_LIMIT_PER_10S: '1000', MONGODB_URI: '' },
+/** Starts the server as its own process on an embedded, supervised database in `dir`; resolves once it listens. */
+function startServer(dir: string, serverLog: string | undefined, onSpawn: (child: ChildProcess) => void): Promise<{ child: ChildProcess; base: string }> {
+  return spawnBotServer({
+    main: fileURLToPath(new URL('../bot/main.js', import.meta.url)),
+    onSpawn,
+    env: { ...process.env, HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: serverLog ? 'warn' : 'error', RATE_LIMIT_PER_10S: '1000', MONGODB_URI: '' },
     // --server-log FILE keeps the server's log (JSON lines) for a post-mortem.
     stdio: ['ignore', serverLog ? openSync(serverLog, 'w') : 'ignore', 'inherit'],
   });

@@ -24,7 +24,7 @@
  * the generation's quarter hour at 100,000). `--server` runs another build's `dist/bot/main.js` (for
  * example main's, to compare a branch with main on the same kept database in one sitting).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,8 +44,7 @@ import { MongoUserRepository } from '../store/user-repository.js';
 import { DirectLineClient } from './directline-client.js';
 import { generateHistory, loadTexts } from './scale-history.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
-import { freePort, waitReady } from './server-process.js';
-import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
+import { spawnBotServer, waitReady } from './server-process.js';
 import { benchTempDir, stopChild, type TempDir } from './temp-dir.js';
 
 /** Console reads and a ticket update must answer within this at p95 (issue 11). */
@@ -158,14 +157,13 @@ runCli(async () => {
   const dir = keptDir ?? tmp!.path;
   const external = process.env.MONGODB_URI;
   const dbName = reused?.dbName ?? `bench_scale_${Date.now().toString(36)}`;
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), PORT: String(await freePort()), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), DB_NAME: dbName, OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '1000', API_RATE_PER_MINUTE: '100000', DB_TIMEOUT_MS: process.env.DB_TIMEOUT_MS ?? '10000' };
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), DB_NAME: dbName, OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '1000', API_RATE_PER_MINUTE: '100000', DB_TIMEOUT_MS: process.env.DB_TIMEOUT_MS ?? '10000' };
   const config = loadConfig(env);
   const taxonomy = loadTaxonomy(config.DATA_DIR);
-  const base = `http://127.0.0.1:${env.PORT}`;
-  const server = startServer(opts.serverMain, env, dir, tmp);
+  const { child: server, base } = await startServer(opts.serverMain, env, dir, tmp);
   let database: Awaited<ReturnType<typeof openDatabase>> | null = null;
   try {
-    await waitReady(base, 90_000);
+    await waitReady(base, 90_000, server);
     // Joins the server's embedded database (or opens MONGODB_URI).
     database = await openDatabase(config);
     const db = database.db;
@@ -181,8 +179,7 @@ runCli(async () => {
   } finally {
     if (external && database && !keptDir) await database.db.dropDatabase().catch(() => undefined);
     await database?.close();
-    server.kill('SIGTERM');
-    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+    await stopChild(server);
     // The generated database (hundreds of MB at 100,000 tickets) goes with the run, unless kept.
     tmp?.remove();
   }
@@ -235,10 +232,13 @@ function parseOptions(): ScaleOptions {
   return { reused, serverMain, serverFlag: values.server, archiveDays, n, samples, budgetMs, seed: Number(values.seed), keptDir };
 }
 
-/** Starts the server as its own process; an interrupt stops it (and drops a database not yet kept whole). */
-function startServer(serverMain: string, env: Record<string, string>, dir: string, tmp: TempDir | null): ChildProcess {
-  const server = spawn(process.execPath, [...SERVER_NODE_ARGS, serverMain], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  // Interrupted: stop the server (and with it its embedded database) rather than leave it running.
+/** Starts the server as its own process; resolves once it listens. An interrupt stops it (and drops a database not yet kept whole). */
+function startServer(serverMain: string, env: Record<string, string>, dir: string, tmp: TempDir | null): Promise<{ child: ChildProcess; base: string }> {
+  return spawnBotServer({ main: serverMain, env, stdio: ['ignore', 'ignore', 'inherit'], withinMs: 90_000, onSpawn: (server) => stopOnInterrupt(server, dir, tmp) });
+}
+
+/** Interrupted: stop the server (and with it its embedded database) rather than leave it running. */
+function stopOnInterrupt(server: ChildProcess, dir: string, tmp: TempDir | null): void {
   if (tmp) tmp.onInterrupt(() => stopChild(server));
   else {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -251,7 +251,6 @@ function startServer(serverMain: string, env: Record<string, string>, dir: strin
       });
     }
   }
-  return server;
 }
 
 /** The history measured, and what making it took. */

@@ -15,7 +15,7 @@
  * picture missing in the database) and duplicated (an extra answer, ticket or picture). A single
  * user's run before the load is the same-run reference. The last line is JSON with --json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 import { join } from 'node:path';
@@ -24,8 +24,7 @@ import { MongoClient } from 'mongodb';
 import { texts } from '../bot/messages.js';
 import { WeChatPeer, type PushMessage } from '../test/helpers/wechat-peer.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
-import { freePort, waitReady } from './server-process.js';
-import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
+import { spawnBotServer, waitReady } from './server-process.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
 
 const SETTINGS = { token: 'benchToken2026', appId: 'wxbe0c4b3a2f1e0d9c', appSecret: 'bench-app-secret-0123456789', encodingAesKey: 'Bench0123456789abcdefghijklmnopqrstuvwxyzAB' };
@@ -70,14 +69,19 @@ runCli(async () => {
   const dir = tmp.path;
   const peer = new WeChatPeer(SETTINGS);
   const apiBase = await peer.start();
-  const port = await freePort();
-  const server = startServer(port, dir, apiBase);
-  // Interrupted: the server (and its embedded database) stops first, then the folder goes.
-  tmp.onInterrupt(() => stopChild(server));
-  const base = `http://127.0.0.1:${port}`;
+  let started: { child: ChildProcess; base: string };
+  try {
+    // Interrupted: the server (and its embedded database) stops first, then the folder goes.
+    started = await startServer(dir, apiBase, (c) => tmp.onInterrupt(() => stopChild(c)));
+  } catch (err) {
+    await peer.stop();
+    tmp.remove();
+    throw err;
+  }
+  const { child: server, base } = started;
   peer.pushTo(base);
   try {
-    await waitReady(base, 90_000);
+    await waitReady(base, 90_000, server);
     const load: Load = { peer, usable: await usableComplaints(peer), retryEvery, pushSeq: 0 };
 
     process.stderr.write(`reference: 1 user x ${MESSAGES_PER_USER} messages\n`);
@@ -95,20 +99,19 @@ runCli(async () => {
     if (values.json) printJson(result);
     if (lost || duplicated || result.over4500Ms || result.wrongAnswers) process.exitCode = 1;
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await stopChild(server);
     await peer.stop();
     tmp.remove();
   }
 });
 
-/** Starts the server as its own process on the embedded database in `dir`, its WeChat channel pointed at the stand-in. */
-function startServer(port: number, dir: string, apiBase: string): ChildProcess {
-  const main = fileURLToPath(new URL('../bot/main.js', import.meta.url));
-  return spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
+/** Starts the server as its own process on the embedded database in `dir`, its WeChat channel pointed at the stand-in; resolves once it listens. */
+function startServer(dir: string, apiBase: string, onSpawn: (child: ChildProcess) => void): Promise<{ child: ChildProcess; base: string }> {
+  return spawnBotServer({
+    main: fileURLToPath(new URL('../bot/main.js', import.meta.url)),
+    onSpawn,
     env: {
       ...process.env,
-      PORT: String(port),
       HOST: '127.0.0.1',
       DB_DIR: join(dir, 'db'),
       OUTBOX_PATH: join(dir, 'outbox.jsonl'),

@@ -1,13 +1,14 @@
 /**
- * The bot server as its own OS process, for benchmarks that measure it from outside (`node
- * dist/bot/main.js` on a free port, embedded database in a temporary folder unless the caller's
- * environment names one), with its resident memory read from /proc.
+ * The bot server as its own OS process, for benchmarks and tests that use it from outside (`node
+ * dist/bot/main.js` on a port it binds itself, embedded database in a temporary folder unless the
+ * caller's environment names one), with its resident memory read from /proc.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess, type StdioNull, type StdioPipe } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LISTENING_MESSAGE_TYPE, type ListeningMessage } from '../bot/listening-message.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
 
@@ -27,26 +28,27 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, opts: { readyWithinMs?: number; stderr?: 'inherit' | 'ignore' } = {}): Promise<ServerProcess> {
   const tmp = benchTempDir('bench-server-');
   const dir = tmp.path;
-  const port = await freePort();
   // BENCH_BOT_SERVER: another build's dist/bot/main.js (to compare a branch with main in one sitting).
   const main = process.env.BENCH_BOT_SERVER || fileURLToPath(new URL('../bot/main.js', import.meta.url));
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, main], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'error', ...env },
-    stdio: ['ignore', 'ignore', opts.stderr ?? 'inherit'],
-  });
-  const base = `http://127.0.0.1:${port}`;
+  let launched: { child: ChildProcess; base: string };
+  try {
+    launched = await spawnBotServer({
+      main,
+      env: { ...process.env, HOST: '127.0.0.1', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'error', ...env },
+      stdio: ['ignore', 'ignore', opts.stderr ?? 'inherit'],
+      // Interrupted: the server goes first (it writes in the folder).
+      onSpawn: (c) => tmp.onInterrupt(() => stopChild(c)),
+      withinMs: opts.readyWithinMs ?? 120_000,
+    });
+  } catch (err) {
+    tmp.remove();
+    throw err;
+  }
+  const { child, base } = launched;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child);
     tmp.remove();
   };
-  // Interrupted: the server goes first (it writes in the folder).
-  tmp.onInterrupt(() => stopChild(child));
   try {
     await waitReady(base, opts.readyWithinMs ?? 120_000, child);
   } catch (err) {
@@ -109,7 +111,98 @@ export async function waitReady(base: string, withinMs: number, child?: ChildPro
   throw new Error(`the bot server was not ready within ${withinMs / 1000} s`);
 }
 
-/** A free TCP port on loopback. */
+/** How to start a bot server process (see spawnBotServer). */
+export interface BotServerLaunch {
+  /** The entry point: this build's dist/bot/main.js, another build's, or bot/main.ts (with `--import tsx` in nodeArgs). */
+  main: string;
+  /** Node's flags before `main` (default: the launch flags npm start passes). */
+  nodeArgs?: readonly string[];
+  /** The server's whole environment; its PORT is set here. */
+  env: NodeJS.ProcessEnv;
+  /** Its working directory (default: this process's). */
+  cwd?: string;
+  /** stdin, stdout and stderr, as `spawn` takes them (default: all ignored but stderr, inherited). */
+  stdio?: [StdioNull | StdioPipe, StdioNull | StdioPipe | number, StdioNull | StdioPipe | number];
+  /** Called with the child as soon as it is spawned (to read its output from the first byte, or register clean-up). */
+  onSpawn?: (child: ChildProcess) => void;
+  /** How long the server may take to listen (default 120 s: it opens the database and loads the model first). */
+  withinMs?: number;
+}
+
+/**
+ * Spawns a bot server process and resolves once it listens, with the port it listens on.
+ *
+ * The server binds `PORT=0` itself and reports the port the system gave it (`bot/main.ts`'s
+ * listening message over an IPC channel). Picking a free port here and passing it on would leave a
+ * window, the server's whole start-up, in which another process can take that port; worse, another
+ * test's bot server can, and would then answer this one's `/readyz`. A build from before the message
+ * (BENCH_BOT_SERVER or `--server` naming an older checkout) is given a port picked here, as before.
+ *
+ * @throws Error when the process exits, or has not reported, within `withinMs`
+ */
+export async function spawnBotServer(launch: BotServerLaunch): Promise<{ child: ChildProcess; port: number; base: string }> {
+  const [stdin, stdout, stderr] = launch.stdio ?? ['ignore', 'ignore', 'inherit'];
+  const reports = reportsItsPort(launch.main);
+  const pickedPort = reports ? 0 : await freePort();
+  const child = spawn(process.execPath, [...(launch.nodeArgs ?? SERVER_NODE_ARGS), launch.main], {
+    cwd: launch.cwd,
+    env: { ...launch.env, PORT: String(pickedPort) },
+    stdio: [stdin, stdout, stderr, ...(reports ? (['ipc'] as const) : [])],
+  });
+  launch.onSpawn?.(child);
+  let port = pickedPort;
+  if (reports) {
+    try {
+      port = await reportedPort(child, launch.withinMs ?? 120_000);
+    } catch (err) {
+      // A server whose port is unknown is of no use, and must not outlive the caller.
+      await stopChild(child);
+      throw err;
+    }
+  }
+  return { child, port, base: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * Whether the server at `main` sends the listening message: its build has bot/listening-message
+ * beside it (builds from before the message do not).
+ */
+export function reportsItsPort(main: string): boolean {
+  return ['.js', '.ts'].some((ext) => existsSync(join(dirname(main), `listening-message${ext}`)));
+}
+
+/**
+ * The port a server spawned with an IPC channel reports in its listening message. The channel is
+ * closed once it has: the server sends nothing else over it.
+ *
+ * @throws Error when the child exits first, or sends nothing within `withinMs`
+ */
+export function reportedPort(child: ChildProcess, withinMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const done = (settle: () => void) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (child.connected) child.disconnect();
+      settle();
+    };
+    const onMessage = (m: unknown) => {
+      const msg = m as Partial<ListeningMessage> | null;
+      if (msg?.type === LISTENING_MESSAGE_TYPE && typeof msg.port === 'number') done(() => resolve(msg.port!));
+    };
+    const onExit = (code: number | null, signal: string | null) =>
+      done(() => reject(new Error(`the bot server exited (${signal ?? `code ${code}`}) before it listened`)));
+    const timer = setTimeout(() => done(() => reject(new Error(`the bot server did not report a port within ${withinMs / 1000} s`))), withinMs);
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
+  });
+}
+
+/**
+ * A TCP port on loopback that was free a moment ago. Only for what cannot bind port 0 itself: the
+ * port may be taken before its user binds it.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();

@@ -55,8 +55,14 @@ export interface EmbeddedServerOptions {
    * starts with `mongod` is run as mongod, anything else as FerretDB.
    */
   binary?: string;
-  /** TCP port on 127.0.0.1; default: a free one. */
+  /** TCP port on 127.0.0.1; default: a free one (see pickPort). */
   port?: number;
+  /**
+   * How a port is picked when `port` is not given. Default: one free a moment ago. Such a port can
+   * be taken before the server binds it; the server then exits with "address already in use" and is
+   * started again on another (3 tries). A `port` given by the caller is not replaced.
+   */
+  pickPort?: () => Promise<number>;
   /** Receives the server's own output, line by line, and lifecycle messages. */
   logger?: EmbeddedServerLogger;
   /**
@@ -71,6 +77,8 @@ const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 const PING_INTERVAL_MS = 100;
 const OUTPUT_LINES_KEPT = 20;
+/** Tries on a picked port, each on a new one, while the port turns out taken at start. */
+const PICKED_PORT_TRIES = 3;
 /** Waits before successive restart attempts; the last one repeats. */
 const RESTART_BACKOFF_MS = [100, 200, 400, 800, 1600, 3200, 5000];
 /** A run that lasted this long resets the back-off: its exit is a new incident, not a crash loop. */
@@ -233,10 +241,28 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   const logger = opts.logger ?? silentLogger;
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const port = opts.port ?? (await findFreePort());
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await (opts.pickPort ?? findFreePort)());
+    try {
+      return await startOn(port, { binary, kind, dataDir, logger, supervise: opts.supervise ?? true });
+    } catch (error) {
+      if (opts.port !== undefined || attempt >= PICKED_PORT_TRIES || !portTaken(error)) throw error;
+      logger.warn({ server: kind, port, attempt }, `${kind} found port ${port} taken at start; trying another`);
+    }
+  }
+}
+
+/** Whether a start failed because the server could not bind its port (FerretDB and mongod both say so). */
+function portTaken(error: unknown): boolean {
+  return error instanceof EmbeddedServerStartError && /address already in use/i.test(error.message);
+}
+
+/** Starts the server on `port` and resolves once it answers (see startEmbeddedServer). */
+async function startOn(port: number, o: Pick<ServerSpec, 'binary' | 'kind' | 'dataDir' | 'logger'> & { supervise: boolean }): Promise<EmbeddedServer> {
+  const { binary, kind, dataDir, logger } = o;
   const uri = `mongodb://127.0.0.1:${port}/`;
   const args = serverArgs(kind, dataDir, port);
-  const server = new Supervisor({ binary, kind, args, port, uri, dataDir, logger }, opts.supervise ?? true);
+  const server = new Supervisor({ binary, kind, args, port, uri, dataDir, logger }, o.supervise);
 
   await server.start();
 

@@ -5,6 +5,7 @@
  * sends. `.ci/run` installs dovecot (`dovecot-imapd`) when it is missing.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,23 +40,40 @@ export interface Dovecot {
   stop(): Promise<void>;
 }
 
+/** How startDovecot picks its ports (its own test makes the first one taken). */
+export interface DovecotOptions {
+  /** A port for each attempt (default: one free a moment ago, freePort). */
+  pickPort?: () => Promise<number>;
+  /** Attempts before giving up when the port is taken each time (default 3). */
+  attempts?: number;
+}
+
+/** Dovecot could not bind its port: something else listens there. */
+class PortTakenError extends Error {}
+
 /**
- * Starts dovecot on a free loopback port with one user (`desk`), mail in a temporary maildir. The
- * port is free when chosen but may be taken before dovecot binds it (test files run in parallel and
- * every outgoing connection takes a port from the same range): then it starts again on another.
+ * Starts dovecot on a free loopback port with one user (`desk`), mail in a temporary maildir.
+ * Dovecot cannot bind port 0 and say which port it got (port 0 turns its listener off), so the port
+ * is picked here; it is free when chosen but may be taken before dovecot binds it (test files run in
+ * parallel and every outgoing connection takes a port from the same range): then dovecot exits, and
+ * it starts again on another. What answers on the port counts only when it is this dovecot (its
+ * greeting carries a word of its own): another test's dovecot there has the same user and password.
  */
-export async function startDovecot(): Promise<Dovecot> {
+export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> {
+  const pickPort = opts.pickPort ?? freePort;
+  const attempts = opts.attempts ?? 3;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startDovecotOn(await freePort());
+      return await startDovecotOn(await pickPort());
     } catch (err) {
-      if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
+      if (attempt >= attempts || !(err instanceof PortTakenError)) throw err;
     }
   }
 }
 
 async function startDovecotOn(port: number): Promise<Dovecot> {
   const dir = mkdtempSync(join(tmpdir(), 'dovecot-'));
+  const greeting = `desk-test-dovecot-${randomBytes(6).toString('hex')}`;
   // dovecot's own users must reach the mail and the sockets below it.
   chmodSync(dir, 0o755);
   const user = 'desk';
@@ -74,6 +92,7 @@ async function startDovecotOn(port: number): Promise<Dovecot> {
 state_dir = ${dir}/state
 log_path = ${dir}/dovecot.log
 protocols = imap
+login_greeting = ${greeting}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -117,26 +136,31 @@ service stats {
   const child: ChildProcess = spawn(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  // 'close', not 'exit': its last words on stderr (a bind error) have been read by then.
+  const exited = new Promise<void>((r) => child.once('close', () => r()));
   const url = `imap://${user}:${password}@127.0.0.1:${port}`;
   const client = () => new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass: password }, logger: false });
-  // Wait until it logs in (a loaded machine may take a while to start it).
+  const failed = async (why: string): Promise<never> => {
+    child.kill('SIGTERM');
+    await exited;
+    const log = existsSync(join(dir, 'dovecot.log')) ? readFileSync(join(dir, 'dovecot.log'), 'utf8').slice(-800) : '';
+    rmSync(dir, { recursive: true, force: true });
+    const output = `${stderr.slice(-500)} ${log}`;
+    if (/address already in use/i.test(output)) throw new PortTakenError(`dovecot could not bind port ${port}: ${output}`);
+    throw new Error(`dovecot did not start: ${why}; ${output}`);
+  };
+  // Wait until it logs in (a loaded machine may take a while to start it), and is this dovecot.
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const c = client();
-    try {
-      await c.connect();
-      await c.logout();
-      break;
-    } catch (err) {
-      c.close();
-      if (child.exitCode !== null || Date.now() > deadline) {
-        child.kill('SIGTERM');
-        const log = existsSync(join(dir, 'dovecot.log')) ? readFileSync(join(dir, 'dovecot.log'), 'utf8').slice(-800) : '';
-        rmSync(dir, { recursive: true, force: true });
-        throw new Error(`dovecot did not start: ${(err as Error).message}; ${stderr.slice(-500)} ${log}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    if (child.exitCode !== null || child.signalCode !== null) await failed(`it exited (${child.signalCode ?? `code ${child.exitCode}`})`);
+    // A listener that never answers holds the probe until its greeting timeout; dovecot exiting ends it sooner.
+    const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user, pass: password }, logger: false, greetingTimeout: 5_000 });
+    const answered = await Promise.race([greetingOf(c), exited.then(() => 'nothing: dovecot exited')]);
+    c.close();
+    if (answered.includes(greeting)) break;
+    if (Date.now() > deadline) await failed(`port ${port} answered "${answered}" (not this dovecot) for 60 s`);
+    // Not up yet, or something else holds the port (then this dovecot exits: see the top of the loop).
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 200))]);
   }
   return {
     port,
@@ -199,6 +223,20 @@ export interface SmtpPeer {
   /** Refuse recipients while set (the reason is the server's reply). */
   refuse: string | null;
   stop(): Promise<void>;
+}
+
+/** The greeting of the IMAP server `c` reaches once it has logged in, or why it could not. */
+async function greetingOf(c: ImapFlow): Promise<string> {
+  // A probe closed half-way may also emit 'error'; what went wrong is connect()'s rejection, below.
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    const greeting = c.greeting ?? '';
+    await c.logout();
+    return greeting;
+  } catch (err) {
+    return `no login: ${(err as Error).message}`;
+  }
 }
 
 /** A receiving SMTP server on a free loopback port that keeps what it accepts (login required). */

@@ -9,6 +9,7 @@ import {
   type EmbeddedServer,
 } from '../../store/embedded-server.js';
 import { DatabaseUnavailableError, EmbeddedServerStartError } from '../../store/errors.js';
+import { freePort } from '../../scripts/server-process.js';
 
 const root = mkdtempSync(join(tmpdir(), 'demand-embedded-'));
 const servers: EmbeddedServer[] = [];
@@ -136,6 +137,41 @@ describe.skipIf(binaryProblem !== undefined)('startEmbeddedServer (real server)'
     expect(outcome).toBeInstanceOf(EmbeddedServerStartError);
     // The holder is untouched.
     expect(await answersPing(holder.uri)).toBe(true);
+  });
+
+  it('starts again on another port when the port it picked is taken before the server binds it (here by another server, whose pid gives it away)', async () => {
+    const holder = await start('picked-port-holder');
+    const given: number[] = [];
+    // The first pick is the holder's port, as if it had been taken between the pick and the bind.
+    const pickPort = async () => {
+      const port = given.length === 0 ? holder.port : await freePort();
+      given.push(port);
+      return port;
+    };
+    const server = await startEmbeddedServer({ dataDir: join(root, 'picked-port-taken'), pickPort });
+    servers.push(server);
+    expect(given[0]).toBe(holder.port);
+    expect(given.length).toBe(2);
+    expect(server.port).toBe(given[1]);
+    // Its own server, with its own data: a write to it does not reach the holder.
+    await client(server.uri).db('t').collection('notes').insertOne({ text: '端口' });
+    expect(await client(holder.uri).db('t').collection('notes').countDocuments({})).toBe(0);
+    expect(await client(server.uri).db('t').collection('notes').countDocuments({})).toBe(1);
+  });
+
+  it('gives up, with the bind error, after 3 picked ports all taken', async () => {
+    const holder = await start('picked-port-holder-2');
+    let picks = 0;
+    const outcome = await startEmbeddedServer({ dataDir: join(root, 'always-taken'), supervise: false, pickPort: async () => (picks++, holder.port) }).then(
+      (server) => {
+        servers.push(server);
+        return 'started';
+      },
+      (error: unknown) => error,
+    );
+    expect(outcome).toBeInstanceOf(EmbeddedServerStartError);
+    expect((outcome as Error).message).toMatch(/address already in use/i);
+    expect(picks).toBe(3);
   });
 
   it('stop() is idempotent, also when called concurrently', async () => {

@@ -7,7 +7,7 @@
  * turn is answered, the ticket is filed once, and the stream and the log hold the same activities,
  * in order, with contiguous watermarks.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { hashPassword } from '../../staff/auth.js';
 import { DirectLineClient } from '../../scripts/directline-client.js';
 import { EventStreamClient } from '../../scripts/event-stream-client.js';
-import { freePort } from '../../scripts/server-process.js';
+import { spawnBotServer } from '../../scripts/server-process.js';
 import { MongoUserRepository } from '../../store/user-repository.js';
 import { SERVER_NODE_ARGS } from '../../runtime/node-flags.js';
 
@@ -40,16 +40,19 @@ let client: MongoClient;
 let db: Db;
 
 async function startProcess(uri: string, dbName: string): Promise<Proc> {
-  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'multi-process-'));
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, '--import', 'tsx', join(PROJECT_ROOT, 'bot/main.ts')], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, MONGODB_URI: uri, DB_NAME: dbName, PORT: String(port), HOST: '127.0.0.1', OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '100' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
   const stderr: string[] = [];
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
-  const base = `http://127.0.0.1:${port}`;
+  // The server binds a port of its own choosing and reports it: two started at once cannot be given the same one.
+  const { child, port, base } = await spawnBotServer({
+    main: join(PROJECT_ROOT, 'bot/main.ts'),
+    nodeArgs: [...SERVER_NODE_ARGS, '--import', 'tsx'],
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, MONGODB_URI: uri, DB_NAME: dbName, HOST: '127.0.0.1', OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn', RATE_LIMIT_PER_10S: '100' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    onSpawn: (c) => c.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d)),
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}: ${stderr.join('')}`);
+  });
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${stderr.join('')}`);

@@ -6,7 +6,7 @@
  * to exposing `gc` at run time and says so at start; launched with `--heap-growing-percent`, the
  * guard leaves that value alone. What the guard saw is read from `/readyz` (`memory.flags`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { SERVER_NODE_ARGS } from '../../runtime/node-flags.js';
-import { freePort } from '../../scripts/server-process.js';
+import { spawnBotServer } from '../../scripts/server-process.js';
 
 type Json = Record<string, any>;
 const running: ChildProcess[] = [];
@@ -33,19 +33,25 @@ afterAll(async () => {
 
 /** Starts `node <nodeArgs> bot/main.ts` and returns its /readyz body and what it wrote (log and stderr). */
 async function launch(nodeArgs: readonly string[]): Promise<{ readyz: Json; output: () => string; child: ChildProcess }> {
-  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'node-flags-'));
   dirs.push(dir);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(PROJECT_ROOT, 'bot/main.ts')], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, NODE_OPTIONS: '', MONGODB_URI: inject('mongoUri'), DB_NAME: `flags_${randomUUID().slice(0, 8)}`, PORT: String(port), HOST: '127.0.0.1', OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.push(child);
   const err: string[] = [];
-  // The log (pino) is on stdout, Node's own warnings on stderr: both are kept.
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => err.push(d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => err.push(d));
+  // The server binds a port of its own choosing and reports it (no port picked here that another process could take first).
+  const { child, port } = await spawnBotServer({
+    main: join(PROJECT_ROOT, 'bot/main.ts'),
+    nodeArgs: [...nodeArgs, '--import', 'tsx'],
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, NODE_OPTIONS: '', MONGODB_URI: inject('mongoUri'), DB_NAME: `flags_${randomUUID().slice(0, 8)}`, HOST: '127.0.0.1', OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    onSpawn: (c) => {
+      running.push(c);
+      // The log (pino) is on stdout, Node's own warnings on stderr: both are kept.
+      c.stdout!.setEncoding('utf8').on('data', (d: string) => err.push(d));
+      c.stderr!.setEncoding('utf8').on('data', (d: string) => err.push(d));
+    },
+  }).catch((e: Error) => {
+    throw new Error(`${e.message}: ${err.join('')}`);
+  });
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${err.join('')}`);
