@@ -182,6 +182,40 @@ function storedWrite<W>(doc: TicketDoc, id: string, unsure: ReadonlyMap<number, 
   return null;
 }
 
+/**
+ * The ticket as a change makes it (`set` applied, each `push` item appended, `version` + 1, `at`),
+ * and the whole arrays the change appends to: written whole (`$set`), so an attempt still on its way
+ * that lands beside a second one writes the same item, never a second copy of it.
+ */
+function changedTicket(current: Ticket, set: Record<string, unknown>, push: Record<string, unknown>, at: Date): { written: Ticket; arrays: Record<string, unknown[]> } {
+  const { priorityRank: _rank, ...fields } = set;
+  const written = { ...current, ...fields, version: current.version + 1, updatedAt: at } as Ticket;
+  const arrays: Record<string, unknown[]> = {};
+  for (const [field, value] of Object.entries(push)) arrays[field] = [...(current[field as keyof Ticket] as unknown[]), value];
+  Object.assign(written, arrays);
+  return { written, arrays };
+}
+
+/**
+ * The move an atomic append of change `id` made, read back from the ticket after its reply was
+ * lost: the ticket at the version the change wrote and the same without its items (a later
+ * change, if any, shows in both; the change hook counts only their difference). Null when the
+ * ticket does not hold the change.
+ */
+function storedAppend(doc: TicketDoc, id: string, items: Record<string, unknown>): { before: Ticket; written: Ticket } | null {
+  const held = heldVersion(doc, id);
+  if (held === null) return null;
+  const written = { ...toTicket(doc), version: held } as Ticket;
+  const before = { ...written, version: held - 1 } as Ticket;
+  for (const [field, value] of Object.entries(items)) {
+    const mine = JSON.stringify(value);
+    const list = written[field as keyof Ticket] as unknown[];
+    const i = list.findLastIndex((x) => JSON.stringify(x) === mine);
+    (before as unknown as Record<string, unknown[]>)[field] = i < 0 ? list : [...list.slice(0, i), ...list.slice(i + 1)];
+  }
+  return { before, written };
+}
+
 /** Sort rank of each priority: low < normal < high < urgent. */
 const PRIORITY_RANK: Readonly<Record<Ticket['priority'], number>> = { low: 0, normal: 1, high: 2, urgent: 3 };
 
@@ -754,10 +788,7 @@ export class MongoTicketRepository implements TicketRepository {
       const { set = {}, push = {} } = change(current, at);
       const next = current.version + 1;
       // The ticket as this write makes it: the hook gets exactly this version (a re-read could already include a later change).
-      const { priorityRank: _rank, ...fields } = set;
-      const written = { ...current, ...fields, version: next, updatedAt: at } as Ticket;
-      for (const [field, value] of Object.entries(push)) (written as unknown as Record<string, unknown[]>)[field] = [...(current[field as keyof Ticket] as unknown[]), value];
-      const arrays = Object.fromEntries(Object.keys(push).map((field) => [field, written[field as keyof Ticket]]));
+      const { written, arrays } = changedTicket(current, set, push, at);
       const changeIds = [...(found.doc.changeIds ?? []), id].slice(-CHANGE_IDS_KEPT);
       let r: { matchedCount: number };
       try {
@@ -813,19 +844,10 @@ export class MongoTicketRepository implements TicketRepository {
         await this.restore(found.doc);
         r = await pushed();
       } else if (found && r.unsure) {
-        // An attempt whose reply was lost stored it: the ticket as that write made it, as far as the
-        // ticket now tells (a later change, if any, shows in both; the hook counts this one's difference).
-        const held = heldVersion(found.doc, id);
-        if (held === null) throw r.unsure;
-        const written = { ...toTicket(found.doc), version: held } as Ticket;
-        const before = { ...written, version: held - 1 } as Ticket;
-        for (const [field, value] of Object.entries(items)) {
-          const mine = JSON.stringify(value);
-          const list = written[field as keyof Ticket] as unknown[];
-          const i = list.findLastIndex((x) => JSON.stringify(x) === mine);
-          (before as unknown as Record<string, unknown[]>)[field] = i < 0 ? list : [...list.slice(0, i), ...list.slice(i + 1)];
-        }
-        await this.changed(before, written);
+        // An attempt whose reply was lost may have stored it: the ticket tells.
+        const stored = storedAppend(found.doc, id, items);
+        if (!stored) throw r.unsure;
+        await this.changed(stored.before, stored.written);
         return this.require(number);
       }
     }
