@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Classification } from '../classifier/demand-classifier.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { AppError } from '../core/app-error.js';
-import { NotFoundError, ValidationError } from '../store/errors.js';
+import { isUnavailable, NotFoundError, ValidationError } from '../store/errors.js';
 import type { CustomerIdentity, Priority, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
 import { DEFAULT_DUE_HOURS, workingDayOf, type DueHours, type WorkingDayFields } from '../store/working-day.js';
 import { ticketClassification } from './classification.js';
@@ -101,6 +101,14 @@ export interface OutboxReplay {
   remaining: number;
   /** Held messages: added to an open ticket, filed as new tickets, cancellations, skipped as already stored, left. */
   held: { attached: number; filed: number; cancelled: number; duplicates: number; remaining: number };
+}
+
+/**
+ * A staff reply that was not sent because the database could not record it first: nothing reached
+ * the customer, so sending it again is safe (HTTP 503).
+ */
+export class ReplyNotSentError extends AppError {
+  readonly code = 'REPLY_NOT_SENT';
 }
 
 /** What sending a staff reply (or sending it again) did. */
@@ -530,7 +538,10 @@ export class TicketService {
     if (!text.trim()) throw new ValidationError('invalid reply: text is empty', [{ path: 'text', message: 'empty' }]);
     const id = randomUUID();
     const request = opts.requestId ? { requestId: opts.requestId } : {};
-    const pending = await this.deps.tickets.recordReply(number, { id, ...request, text, by, delivered: false, error: null, sending: true });
+    const pending = await this.deps.tickets.recordReply(number, { id, ...request, text, by, delivered: false, error: null, sending: true }).catch((err: unknown) => {
+      if (!isUnavailable(err)) throw err;
+      throw new ReplyNotSentError(`the database is unavailable, so the reply was not sent (nothing reached the customer); send it again when it is back`, { cause: err });
+    });
     if (!pending.replies.some((r) => r.id === id)) return this.earlierReply(pending, opts.requestId!);
     const error = await this.send(pending, text);
     return this.settle(pending, id, error, by, 'ticket.reply', { length: text.length });

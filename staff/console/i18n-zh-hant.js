@@ -188,6 +188,7 @@ export const ZH_HANT = {
   "reply.notDelivered": "未送達",
   "reply.retry": "重新發送",
   "reply.unknown": "送達結果未知",
+  "reply.notSent": "數據庫暫不可用，回覆沒有發出，客戶沒有收到。請稍後再發送。",
   "reply.unknownHint": "這條回覆在發送後未能記錄結果，客戶可能已經收到。請先向客戶確認，避免重複發送。",
   "reply.retryUnknown": "確認未收到後重新發送",
   "reply.confirmResend": "這條回覆可能已經送達客戶，再發一次客戶可能會收到兩遍。確定客戶沒有收到，要重新發送嗎？",

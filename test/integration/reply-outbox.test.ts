@@ -15,17 +15,27 @@
  * "Received once" is checked after a later marker reply has arrived: the conversation delivers in
  * order, so a second copy would have arrived before it (no fixed wait).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DirectLineClient } from '../../scripts/directline-client.js';
+import { ReplyNotSentError } from '../../desk/tickets.js';
+import { PROJECT_ROOT } from '../../runtime/datasets.js';
+import { toHttpError } from '../../staff/http.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { LosingProxy } from '../helpers/losing-proxy.js';
 
+const CHROMIUM = '/usr/bin/chromium';
 const SECRET = 'reply-outbox-test-direct-line-secret';
 const PASSWORD = 'correct horse battery';
 let proxy: LosingProxy;
 let running: RunningApp;
 /** Set by a test: the database becomes unreachable right after the channel took the next reply. */
 let blockAfterSend = false;
+/** The console's texts (a plain ES module of the browser's). */
+let DICT: Record<'zh-Hans' | 'zh-Hant' | 'en', Record<string, string>>;
 
 /** A web chat customer with a filed ticket, and how many times they received each text. */
 async function customerWithTicket(user: string): Promise<{ client: DirectLineClient; number: string; received: (text: string) => number }> {
@@ -45,6 +55,7 @@ async function settle(client: DirectLineClient, number: string, marker: string):
 }
 
 beforeAll(async () => {
+  ({ DICT } = (await import(pathToFileURL(join(PROJECT_ROOT, 'staff/console/i18n.js')).href)) as { DICT: typeof DICT });
   const url = new URL(inject('mongoUri').replace(/^mongodb:/, 'http:'));
   proxy = new LosingProxy({ host: url.hostname, port: Number(url.port || 27017) });
   const port = await proxy.listen();
@@ -113,7 +124,8 @@ describe('a staff reply is recorded before it is sent', () => {
       proxy.release();
       await settle(client, number, '（测试标记三）');
       expect(received(text)).toBe(0);
-      expect(failed).toBeInstanceOf(Error);
+      expect(failed).toBeInstanceOf(ReplyNotSentError);
+      expect(toHttpError(failed).status).toBe(503);
       expect((await running.store.tickets.get(number))!.replies.map((r) => r.text)).toEqual(['（测试标记三）']);
     } finally {
       client.close();
@@ -151,4 +163,58 @@ describe('a staff reply is recorded before it is sent', () => {
       client.close();
     }
   });
+
+  it.skipIf(!existsSync(CHROMIUM))('the console: a reply sent from the form whose outcome is lost says so, shows 送达结果未知 in each language, and is sent again only when confirmed', async () => {
+    const { client, number, received } = await customerWithTicket('dl-outbox-4');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+    try {
+      const page = await browser.newPage({ locale: 'zh-CN' });
+      const dialogs: string[] = [];
+      let answer = false;
+      page.on('dialog', (d) => {
+        dialogs.push(d.message());
+        void (answer ? d.accept() : d.dismiss());
+      });
+      await page.goto(`${running.url}/console#/tickets/${number}`);
+      await page.getByLabel('用户名', { exact: true }).fill('alice');
+      await page.getByLabel('密码', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: '登录', exact: true }).click();
+      const text = '您的包裹已找到，今天下午送到。';
+      await page.getByTestId('reply-text').fill(text);
+      const send = page.getByRole('button', { name: DICT['zh-Hans']['reply.send'], exact: true });
+      // The database gone right after the channel took it.
+      blockAfterSend = true;
+      await send.click();
+      await expect.poll(() => page.getByTestId('reply-status').textContent(), { timeout: 60_000 }).toBe(DICT['zh-Hans']['reply.sentUnrecorded']);
+      proxy.release();
+      await client.waitForMessage((a) => a.text === text, 60_000);
+      // The ticket as stored shows it in each language: the badge, the hint and a resend that asks first.
+      for (const lang of ['zh-Hans', 'zh-Hant', 'en'] as const) {
+        await page.goto(`${running.url}/console?lang=${lang === 'zh-Hans' ? 'zh' : lang}#/tickets/${number}`);
+        await page.reload();
+        const d = DICT[lang];
+        await expect.poll(() => unknownReply(page), { timeout: 60_000 }).toEqual({ badge: d['reply.unknown'], hint: d['reply.unknownHint'], button: d['reply.retryUnknown'] });
+      }
+      // English now: dismissing the question sends nothing; confirming sends it again.
+      await page.getByTestId('resend-unknown').click();
+      await expect.poll(() => dialogs).toEqual([DICT.en['reply.confirmResend']]);
+      await settle(client, number, '（测试标记五）');
+      expect(received(text)).toBe(1);
+      answer = true;
+      await page.getByTestId('resend-unknown').click();
+      await client.waitForMessage((a) => a.text === text && received(text) === 2, 60_000);
+      await expect.poll(() => page.getByTestId('delivery').first().textContent(), { timeout: 60_000 }).toBe(DICT.en['reply.delivered']);
+      expect(dialogs).toHaveLength(2);
+    } finally {
+      await browser.close();
+      client.close();
+    }
+  });
 });
+
+/** The console's rendering of the one reply of unknown outcome on the page (nulls when absent). */
+async function unknownReply(page: Page): Promise<{ badge: string | null; hint: string | null; button: string | null }> {
+  const text = async (testId: string) => ((await page.getByTestId(testId).count()) ? page.getByTestId(testId).first().textContent() : null);
+  const badges = await page.getByTestId('delivery').allTextContents();
+  return { badge: badges[0] ?? null, hint: await text('delivery-unknown-hint'), button: await text('resend-unknown') };
+}
