@@ -62,6 +62,8 @@ export interface TranscriptLine {
   text: string;
   at: Date;
   delivered: boolean;
+  /** An agent's reply whose delivery outcome was never recorded (desk/tickets.ts `reply`): it may have arrived. */
+  sending?: true;
 }
 
 /** A conversation in the live queue as this process knows it (see {@link HandoverService.forwardEarly}). */
@@ -396,7 +398,7 @@ export class HandoverService {
 export function transcriptOf(t: Ticket, from: Date): TranscriptLine[] {
   const lines: TranscriptLine[] = [
     ...t.messages.filter((m) => m.at >= from).map((m) => ({ from: 'customer' as const, by: null, text: m.text, at: m.at, delivered: true })),
-    ...t.replies.filter((r) => r.at >= from).map((r) => ({ from: 'agent' as const, by: r.by, text: r.text, at: r.at, delivered: r.delivered })),
+    ...t.replies.filter((r) => r.at >= from).map((r) => ({ from: 'agent' as const, by: r.by, text: r.text, at: r.at, delivered: r.delivered, ...(r.sending ? { sending: true as const } : {}) })),
   ];
   return lines.sort((a, b) => a.at.getTime() - b.at.getTime());
 }

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from '../../desk/ports.js';
+import { transcriptOf } from '../../desk/handover.js';
 import { TicketService } from '../../desk/tickets.js';
 import { NotFoundError, ValidationError } from '../../store/errors.js';
 import type { Ticket } from '../../store/schemas.js';
@@ -255,6 +256,28 @@ describe('desk: tickets', () => {
     const again = await f.service.retryReply('T20261201-0001', r.replyId, 'dan', { confirmed: true });
     expect(again).toMatchObject({ delivered: true, recorded: true, ticket: { replies: [{ id: r.replyId, delivered: true, sending: false, attempts: 2 }] } });
     expect(sent).toEqual(['已为您退款', '已为您退款']);
+  });
+
+  it("the live chat's transcript tells a reply of unknown outcome from a refused one, in each console language", async () => {
+    const at = (s: number) => new Date(AT.getTime() + s * 1000);
+    const t = ticket({
+      replies: [
+        { id: 'a', text: '在的', by: 'dan', at: at(1), delivered: true, error: null },
+        { id: 'b', text: '已查到', by: 'dan', at: at(2), delivered: false, error: null, sending: true },
+        { id: 'c', text: '明天到', by: 'dan', at: at(3), delivered: false, error: 'channel down' },
+      ],
+    });
+    expect(transcriptOf(t, AT).map((l) => [l.text, l.delivered, l.sending ?? null])).toEqual([
+      ['在的', true, null],
+      ['已查到', false, true],
+      ['明天到', false, null],
+    ]);
+    const { LIVE_TEXTS } = (await import('../../staff/console/live-i18n.js' as string)) as { LIVE_TEXTS: Record<string, Record<string, string>> };
+    expect(['zh-Hans', 'zh-Hant', 'en'].map((l) => [LIVE_TEXTS[l]!['live.unknown'], LIVE_TEXTS[l]!['live.notDelivered']])).toEqual([
+      ['送达结果未知', '未送达'],
+      ['送達結果未知', '未送達'],
+      ['outcome unknown', 'not delivered'],
+    ]);
   });
 
   it('a demand logged by staff is filed under its channel with the caller\'s contact; a spam reading only flags it', async () => {
