@@ -62,6 +62,8 @@ export interface TranscriptLine {
   text: string;
   at: Date;
   delivered: boolean;
+  /** An agent's reply whose delivery outcome was never recorded (desk/tickets.ts `reply`): it may have arrived. */
+  sending?: true;
 }
 
 /** A conversation in the live queue as this process knows it (see {@link HandoverService.forwardEarly}). */
@@ -72,8 +74,6 @@ interface KnownLive {
 
 /** Conversations remembered as waiting or live in one process (a bound, not an expected size). */
 const KNOWN_LIVE_MAX = 10_000;
-/** Tickets of live conversations whose copy is kept (see {@link HandoverService.say}). */
-const TICKET_COPIES_MAX = 1_000;
 
 export class HandoverService {
   private readonly now: () => Date;
@@ -85,12 +85,6 @@ export class HandoverService {
   private readonly known = new Map<string, KnownLive>();
   /** Stops following other processes' events (followed only while `known` is not empty). */
   private unfollow: (() => void) | null = null;
-  /**
-   * The ticket of each conversation taken or answered in this process, by queue entry id, as last
-   * read or written here: an agent's message is delivered with it (see {@link say}). Dropped when
-   * the entry leaves the queue.
-   */
-  private readonly ticketCopies = new Map<string, Ticket>();
   /**
    * Lines the channel showed on receipt ({@link showOnReceipt}) whose turn has not begun, by
    * conversation and text, with their queue entry and how many: the turn does not show them again.
@@ -169,7 +163,6 @@ export class HandoverService {
   }
 
   private forgetHandover(handoverId: string): void {
-    this.ticketCopies.delete(handoverId);
     for (const [conversationId, k] of this.known) if (k.handoverId === handoverId) this.known.delete(conversationId);
     this.followWhileKnown();
   }
@@ -288,25 +281,20 @@ export class HandoverService {
     this.deps.events.publish({ type: 'handover.taken', handoverId: id, ticketNumber: h.ticketNumber, by });
     await this.deps.audit.record({ actor: by, action: 'handover.take', target: h.ticketNumber, details: { handoverId: id, waitedMs: at.getTime() - h.requestedAt.getTime() } });
     await this.notify(live, this.deps.notices.taken(h.lang, by));
-    const ticket = await this.assignTo(h.ticketNumber, by);
-    if (ticket) this.keepTicket(id, ticket);
+    await this.assignTo(h.ticketNumber, by);
     return live;
   }
 
   /**
-   * The agent's message to the customer, on their channel, recorded on the ticket.
-   *
-   * Delivered with this process's copy of the ticket when it has one (from the take or the previous
-   * message): under load a ticket read queues behind every other conversation's work (0.6 s median
-   * in a trace of bench:live at load 16), and delivery needs only the ticket's number, language,
-   * topic and conversation reference. The queue entry is still read first: whether the agent holds
-   * the conversation is decided by the database, not by a copy.
+   * The agent's message to the customer, on their channel, recorded on the ticket
+   * (desk/tickets.ts `reply`: recorded first, then sent, so the send needs no ticket read of its
+   * own). The queue entry is read first: whether the agent holds the conversation is decided by
+   * the database.
    */
   async say(id: string, by: string, text: string): Promise<{ delivered: boolean }> {
     const h = await this.require(id);
     this.mustHold(h, by);
-    const { delivered, ticket } = await this.deps.tickets.reply(h.ticketNumber, text, by, { current: this.ticketCopies.get(id) });
-    this.keepTicket(id, ticket);
+    const { delivered } = await this.deps.tickets.reply(h.ticketNumber, text, by);
     this.deps.events.publish({ type: 'live.message', handoverId: id, ticketNumber: h.ticketNumber, from: 'agent', by, text, delivered });
     return { delivered };
   }
@@ -377,12 +365,6 @@ export class HandoverService {
     }
   }
 
-  private keepTicket(handoverId: string, ticket: Ticket): void {
-    this.ticketCopies.delete(handoverId);
-    this.ticketCopies.set(handoverId, ticket);
-    if (this.ticketCopies.size > TICKET_COPIES_MAX) this.ticketCopies.delete(this.ticketCopies.keys().next().value as string);
-  }
-
   private async close(entry: Handover, how: HandoverEnding, by: string | null): Promise<void> {
     const h = await this.deps.repo.withCounts(entry).catch(() => entry);
     await this.deps.repo.remove(h.id);
@@ -416,7 +398,7 @@ export class HandoverService {
 export function transcriptOf(t: Ticket, from: Date): TranscriptLine[] {
   const lines: TranscriptLine[] = [
     ...t.messages.filter((m) => m.at >= from).map((m) => ({ from: 'customer' as const, by: null, text: m.text, at: m.at, delivered: true })),
-    ...t.replies.filter((r) => r.at >= from).map((r) => ({ from: 'agent' as const, by: r.by, text: r.text, at: r.at, delivered: r.delivered })),
+    ...t.replies.filter((r) => r.at >= from).map((r) => ({ from: 'agent' as const, by: r.by, text: r.text, at: r.at, delivered: r.delivered, ...(r.sending ? { sending: true as const } : {}) })),
   ];
   return lines.sort((a, b) => a.at.getTime() - b.at.getTime());
 }

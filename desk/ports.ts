@@ -5,7 +5,7 @@
 import type { AuditEntry, AuditQuery } from '../store/audit-log.js';
 import type { NotificationKind } from '../store/notification-repository.js';
 import type { SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
-import type { Durability, PageOf } from '../store/ticket-repository.js';
+import type { Durability, PageOf, ReplyInput } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/training-repository.js';
 
 /** Ticket reads and the ticket's single write path (each write keeps the ticket's version). */
@@ -16,12 +16,15 @@ export interface TicketStore {
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
   addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
-  recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
+  /** Records a staff reply; a `requestId` the ticket holds already adds nothing (store/ticket-repository.ts). */
+  recordReply(number: string, reply: ReplyInput): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
   addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket>;
   rate(number: string, rating: SatisfactionInput): Promise<Ticket>;
-  /** Sets the delivery outcome of reply `id` (a retry); NotFoundError when the ticket has no such reply. */
-  recordRedelivery(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;
+  /** Marks reply `id` as being sent again (one attempt more); refused unless `replyToResend` allows it. */
+  markReplySending(number: string, id: string, opts?: { confirmed?: boolean }): Promise<Ticket>;
+  /** Sets the delivery outcome of reply `id` (its send or a retry); NotFoundError when the ticket has no such reply. */
+  recordReplyOutcome(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;
   confirmReview(number: string, by: string): Promise<Ticket>;
   decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
   flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Classification } from '../classifier/demand-classifier.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { AppError } from '../core/app-error.js';
-import { NotFoundError, ValidationError } from '../store/errors.js';
+import { isUnavailable, NotFoundError, ValidationError } from '../store/errors.js';
 import type { CustomerIdentity, Priority, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
 import { DEFAULT_DUE_HOURS, workingDayOf, type DueHours, type WorkingDayFields } from '../store/working-day.js';
 import { ticketClassification } from './classification.js';
@@ -101,6 +101,30 @@ export interface OutboxReplay {
   remaining: number;
   /** Held messages: added to an open ticket, filed as new tickets, cancellations, skipped as already stored, left. */
   held: { attached: number; filed: number; cancelled: number; duplicates: number; remaining: number };
+}
+
+/**
+ * A staff reply that was not sent because the database could not record it first: nothing reached
+ * the customer, so sending it again is safe (HTTP 503).
+ */
+export class ReplyNotSentError extends AppError {
+  readonly code = 'REPLY_NOT_SENT';
+}
+
+/** What sending a staff reply (or sending it again) did. */
+export interface ReplyOutcome {
+  ticket: StaffTicket;
+  /** The reply's id on the ticket. */
+  replyId: string;
+  /** Whether the channel took it (false: refused, with the channel's error on the reply). */
+  delivered: boolean;
+  /**
+   * False when it was sent but its outcome could not be recorded (the database went away): the
+   * ticket shows it `sending` (outcome unknown), and it must not be sent again without a person's say.
+   */
+  recorded: boolean;
+  /** True for a double submit (the same request id): nothing was sent; the first submit's reply. */
+  duplicate: boolean;
 }
 
 /** The version an edit was based on, for optimistic concurrency (409 when someone changed it since). */
@@ -349,19 +373,16 @@ export class TicketService {
   }
 
   /**
-   * Sends an undelivered reply again on the ticket's channel and records the outcome on that reply
-   * (a reply that was delivered is not sent twice: ValidationError).
+   * Sends an undelivered reply again on the ticket's channel, in the order of {@link reply}: the
+   * attempt is recorded first (the reply `sending`), then sent, then its outcome recorded. A
+   * delivered reply is never sent again, and one whose outcome is unknown (still `sending`: it may
+   * have reached the customer) only when the staff member `confirmed` it (ValidationError otherwise).
    */
-  async retryReply(number: string, replyId: string, by: string): Promise<{ ticket: StaffTicket; delivered: boolean }> {
-    const ticket = await this.get(number);
-    const reply = ticket.replies.find((r) => r.id === replyId);
-    if (!reply) throw new NotFoundError(`ticket ${number} has no reply ${replyId}`);
-    if (reply.delivered) throw new ValidationError(`reply ${replyId} was already delivered`, [{ path: 'replyId', message: 'already delivered' }]);
-    const channel = this.deps.channel();
-    const error = channel ? await channel.deliver(ticket, reply.text) : 'no customer channel in this process';
-    const t = await this.deps.tickets.recordRedelivery(number, replyId, { delivered: error === null, error });
-    await this.audit(by, 'ticket.reply-retry', number, { reply: replyId, delivered: error === null });
-    return { ticket: this.staffView(t), delivered: error === null };
+  async retryReply(number: string, replyId: string, by: string, opts: { confirmed?: boolean } = {}): Promise<ReplyOutcome> {
+    const marked = await this.deps.tickets.markReplySending(number, replyId, { confirmed: opts.confirmed === true });
+    const reply = marked.replies.find((r) => r.id === replyId)!;
+    const error = await this.send(marked, reply.text);
+    return this.settle(marked, replyId, error, by, 'ticket.reply-retry', { reply: replyId, ...(opts.confirmed ? { confirmed: true } : {}) });
   }
 
   /**
@@ -501,24 +522,65 @@ export class TicketService {
   }
 
   /**
-   * Sends a message to the customer on the ticket's channel and records it on the ticket, delivered
-   * or not (a channel's refusal is shown to staff, not thrown).
+   * A staff reply to the customer, on the ticket's channel, in the order of an outbox: recorded on
+   * the ticket first (`sending`, under an id chosen here), then sent, then its outcome recorded
+   * (delivered, or refused with the channel's error) and audited. So:
+   * - the database failing before the send: the caller gets the error and nothing reached the
+   *   customer (sending it again is safe);
+   * - the outcome failing to be recorded after the send: no error (the customer may have it, and an
+   *   error would have it sent again), `recorded: false`, and the ticket shows the reply `sending`
+   *   (outcome unknown), which {@link retryReply} sends again only when a person confirms it;
+   * - `requestId` (the console form's idempotency key): a second submit with it sends nothing and
+   *   returns the reply the first one recorded (`duplicate: true`).
+   * The send uses the ticket as the first write stored it (no separate read on the way).
    */
-  /**
-   * A staff reply: delivered on the ticket's channel, then recorded on the ticket (delivered or not)
-   * and audited. `opts.current` is a copy of the ticket the caller holds (a live conversation's,
-   * read or written moments ago): delivery needs only its number, language, topic and conversation
-   * reference, so the copy spares a read on the way to the customer; the reply is recorded on the
-   * stored ticket all the same.
-   */
-  async reply(number: string, text: string, by: string, opts: { current?: Ticket } = {}): Promise<{ ticket: TicketView; delivered: boolean }> {
-    const ticket = opts.current?.number === number ? opts.current : await this.get(number);
+  async reply(number: string, text: string, by: string, opts: { requestId?: string } = {}): Promise<ReplyOutcome> {
     if (!text.trim()) throw new ValidationError('invalid reply: text is empty', [{ path: 'text', message: 'empty' }]);
+    const id = randomUUID();
+    const request = opts.requestId ? { requestId: opts.requestId } : {};
+    const pending = await this.deps.tickets.recordReply(number, { id, ...request, text, by, delivered: false, error: null, sending: true }).catch((err: unknown) => {
+      if (!isUnavailable(err)) throw err;
+      throw new ReplyNotSentError(`the database is unavailable, so the reply was not sent (nothing reached the customer); send it again when it is back`, { cause: err });
+    });
+    if (!pending.replies.some((r) => r.id === id)) return this.earlierReply(pending, opts.requestId!);
+    const error = await this.send(pending, text);
+    return this.settle(pending, id, error, by, 'ticket.reply', { length: text.length });
+  }
+
+  /** The reply a double submit's first request recorded (sent by that request, if at all). */
+  private earlierReply(t: Ticket, requestId: string): ReplyOutcome {
+    const r = t.replies.find((x) => x.requestId === requestId)!;
+    return { ticket: this.staffView(t), replyId: r.id, delivered: r.delivered, recorded: r.sending !== true, duplicate: true };
+  }
+
+  /** Sends `text` on the ticket's channel: null when the channel took it, else its error. */
+  private async send(t: Ticket, text: string): Promise<string | null> {
     const channel = this.deps.channel();
-    const error = channel ? await channel.deliver(ticket, text) : 'no customer channel in this process';
-    const t = await this.deps.tickets.recordReply(number, { text, by, delivered: error === null, error });
-    await this.audit(by, 'ticket.reply', number, { delivered: error === null, length: text.length });
-    return { ticket: this.staffView(t), delivered: error === null };
+    return channel ? channel.deliver(t, text) : 'no customer channel in this process';
+  }
+
+  /**
+   * Records the outcome of sending reply `id` of `pending` (the ticket as the `sending` write left it)
+   * and audits it. Failing after the send is not thrown (see {@link reply}): the reply stays
+   * `sending` on the ticket, and the staff member hears `recorded: false`.
+   */
+  private async settle(pending: Ticket, id: string, error: string | null, by: string, action: string, details: Record<string, unknown>): Promise<ReplyOutcome> {
+    const delivered = error === null;
+    let t = pending;
+    let recorded = true;
+    try {
+      t = await this.deps.tickets.recordReplyOutcome(pending.number, id, { delivered, error });
+    } catch (err) {
+      recorded = false;
+      this.deps.log?.warn({ ticket: pending.number, reply: id, delivered, err: (err as Error).message }, 'reply sent, but its outcome was not recorded: the ticket shows it as sending (outcome unknown)');
+    }
+    try {
+      await this.audit(by, action, t.number, { ...details, delivered, ...(recorded ? {} : { recorded }) });
+    } catch (err) {
+      // The ticket holds the reply (who, what, when): an error here would have it sent again.
+      this.deps.log?.warn({ ticket: t.number, reply: id, err: (err as Error).message }, 'reply sent and on the ticket, but its audit entry was not stored');
+    }
+    return { ticket: this.staffView(t), replyId: id, delivered, recorded, duplicate: false };
   }
 
   private async example(t: Ticket, source: ExampleSource, by: string, decided: Partial<ExampleLabels>): Promise<void> {

@@ -12,6 +12,7 @@ import { ConflictError, DatabaseUnavailableError, NotFoundError, ValidationError
 import { ROLES, type Role } from '../store/schemas.js';
 import { findPrototypeKey } from '../store/validation.js';
 import { TrainingInProgressError } from '../trainer/errors.js';
+import { ReplyNotSentError } from '../desk/tickets.js';
 
 export { ROLES, type Role };
 const ROLE_RANK: Record<Role, number> = { agent: 1, trainer: 2, admin: 3 };
@@ -111,6 +112,7 @@ const STATUS_OF_CLASS: readonly (readonly [abstract new (...args: never[]) => Ap
   [ModelCompatibilityError, 422],
   [TrainingError, 422],
   [DatabaseUnavailableError, 503],
+  [ReplyNotSentError, 503],
 ];
 
 /** The HTTP status of a typed error, or null for errors the API does not expose (→ 500). */

@@ -139,9 +139,17 @@ export interface StaffReply {
   text: string;
   by: string;
   at: Date;
-  /** False when the channel refused it (kept so staff see it was not delivered). */
+  /** False when the channel refused it (kept so staff see it was not delivered), or while `sending`. */
   delivered: boolean;
   error: string | null;
+  /**
+   * True from the moment the reply is recorded until its delivery outcome is: recorded before it is
+   * sent, so a reply still `sending` after its send ended is one whose outcome could not be recorded
+   * (it may have reached the customer). Absent on replies stored before this existed.
+   */
+  sending?: boolean;
+  /** The client's request id of the submit that made it (a double submit finds it and sends nothing). */
+  requestId?: string;
   /** Delivery attempts (1 when absent: replies stored before retries existed). */
   attempts?: number;
   /** When the last retry ran. */
@@ -200,8 +208,19 @@ export interface Ticket extends TicketClassification {
   formerNumber?: string;
 }
 
+/** A client's request id (idempotency key) for a reply: the same id twice is one reply. */
+export const ReplyRequestId = z.string().trim().regex(/^[\w-]{8,64}$/, 'letters, digits, - or _, 8 to 64 of them');
+
 export const ReplyInputSchema = z
-  .object({ text: z.string().trim().min(1).max(4000), by: Person, delivered: z.boolean(), error: z.string().max(500).nullable() })
+  .object({
+    id: z.string().uuid().optional(),
+    requestId: ReplyRequestId.optional(),
+    text: z.string().trim().min(1).max(4000),
+    by: Person,
+    delivered: z.boolean(),
+    error: z.string().max(500).nullable(),
+    sending: z.boolean().optional(),
+  })
   .strict();
 
 export const NoteInputSchema = z.object({ author: Person, text: z.string().trim().min(1).max(4000) }).strict();

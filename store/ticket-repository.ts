@@ -88,13 +88,20 @@ export interface TicketRepository {
   /** Changes status, assignee or priority; `expectedVersion` makes it fail with a conflict if someone changed the ticket since. */
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
   addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
-  recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket>;
+  /**
+   * Records a staff reply (`sending: true` while it is being sent; `id` chosen by the caller). A
+   * reply whose `requestId` the ticket holds already is not added again: the ticket is returned as
+   * it is (a double submit); the same request id with another text is a ValidationError.
+   */
+  recordReply(number: string, reply: ReplyInput): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;
   addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket>;
   /** Records the customer's satisfaction rating (replacing an earlier one). */
   rate(number: string, rating: SatisfactionInput): Promise<Ticket>;
-  /** Sets the delivery outcome of reply `id` after a retry (NotFoundError without that reply). */
-  recordRedelivery(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;
+  /** Marks reply `id` as being sent again (a retry: one attempt more); refused as {@link replyToResend} says. */
+  markReplySending(number: string, id: string, opts?: { confirmed?: boolean }): Promise<Ticket>;
+  /** Sets the delivery outcome of reply `id`, after its first send or a retry (NotFoundError without that reply). */
+  recordReplyOutcome(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;
   /** Marks the classification confirmed by `by` (leaves the review queue). */
   confirmReview(number: string, by: string): Promise<Ticket>;
   /** Records a staff spam decision; `spam` follows it. */
@@ -674,14 +681,20 @@ export class MongoTicketRepository implements TicketRepository {
     return this.versioned(number, undefined, (_, at) => ({ push: push(at) }));
   }
 
-  /** Records a staff reply (and whether the channel took it); the first one stamps firstResponseAt. */
-  async recordReply(number: string, reply: { text: string; by: string; delivered: boolean; error: string | null }): Promise<Ticket> {
-    const r = parseInput(ReplyInputSchema, reply, 'reply');
-    const id = randomUUID();
-    return this.versioned(number, undefined, (current, at) => ({
-      set: current.firstResponseAt ? {} : { firstResponseAt: at },
-      push: { replies: { id, ...r, at } satisfies StaffReply },
-    }));
+  /** Records a staff reply (see {@link TicketRepository.recordReply}); the first one stamps firstResponseAt. */
+  async recordReply(number: string, reply: ReplyInput): Promise<Ticket> {
+    const { id = randomUUID(), ...r } = parseInput(ReplyInputSchema, reply, 'reply');
+    let earlier: Ticket | null = null;
+    return this.versioned(number, undefined, (current, at) => {
+      if (r.requestId && holdsRequest(current, r.requestId, r.text)) {
+        earlier = current;
+        throw new AlreadyRecorded();
+      }
+      return { set: current.firstResponseAt ? {} : { firstResponseAt: at }, push: { replies: { id, ...r, at } satisfies StaffReply } };
+    }).catch((err: unknown) => {
+      if (err instanceof AlreadyRecorded && earlier) return earlier;
+      throw err;
+    });
   }
 
   async addCustomerMessage(number: string, text: string, attachments?: TicketAttachment[]): Promise<Ticket> {
@@ -697,11 +710,20 @@ export class MongoTicketRepository implements TicketRepository {
     return this.versioned(number, undefined, (_, at) => ({ set: { satisfaction: { score: r.score, comment: r.comment || null, at } satisfies Satisfaction } }));
   }
 
-  async recordRedelivery(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket> {
+  async markReplySending(number: string, id: string, opts: { confirmed?: boolean } = {}): Promise<Ticket> {
+    // Checked on the version written: two retries of one reply at once send it once.
+    return this.versioned(number, undefined, (current, at) => {
+      replyToResend(current, id, opts.confirmed === true);
+      const replies = current.replies.map((r) => (r.id === id ? { ...r, sending: true, error: null, retriedAt: at, attempts: (r.attempts ?? 1) + 1 } : r));
+      return { set: { replies } };
+    });
+  }
+
+  async recordReplyOutcome(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket> {
     const error = outcome.error === null ? null : outcome.error.slice(0, 500);
     return this.versioned(number, undefined, (current, at) => {
       if (!current.replies.some((r) => r.id === id)) throw new NotFoundError(`ticket ${number} has no reply ${id}`);
-      const replies = current.replies.map((r) => (r.id === id ? { ...r, delivered: outcome.delivered, error, retriedAt: at, attempts: (r.attempts ?? 1) + 1 } : r));
+      const replies = current.replies.map((r) => (r.id === id ? withOutcome(r, outcome.delivered, error) : r));
       // A retried reply that now arrives is the first response only if none arrived before it.
       return { set: { replies, ...(current.firstResponseAt || !outcome.delivered ? {} : { firstResponseAt: at }) } };
     });
@@ -992,4 +1014,38 @@ export function offlineNumber(day: string): string {
   let s = '';
   for (const b of bytes) s += alphabet[b % 36];
   return `T${day.replaceAll('-', '')}-O${s}`;
+}
+
+/** A staff reply as recorded (see {@link TicketRepository.recordReply}). */
+export type ReplyInput = z.input<typeof ReplyInputSchema>;
+
+/** Thrown inside a versioned change to write nothing: the reply of this request is stored already. */
+class AlreadyRecorded extends Error {}
+
+/** Whether the ticket holds the reply of request `requestId`; the same id for another text is refused. */
+function holdsRequest(t: Ticket, requestId: string, text: string): boolean {
+  const r = t.replies.find((x) => x.requestId === requestId);
+  if (r && r.text !== text) throw new ValidationError(`request id ${requestId} was used for another reply on ticket ${t.number}`, [{ path: 'requestId', message: 'used for another reply' }]);
+  return r !== undefined;
+}
+
+/** Reply `r` with its delivery outcome recorded (no longer `sending`). */
+function withOutcome(r: StaffReply, delivered: boolean, error: string | null): StaffReply {
+  const { sending: _sending, ...rest } = r;
+  return { ...rest, delivered, error };
+}
+
+/**
+ * The reply `id` of ticket `t` if it may be sent again: not delivered, and not of unknown outcome
+ * (`sending`: recorded before its send, its outcome never recorded, so it may have reached the
+ * customer) unless a person `confirmed` sending it again. NotFoundError / ValidationError otherwise.
+ */
+export function replyToResend(t: Ticket, id: string, confirmed: boolean): StaffReply {
+  const r = t.replies.find((x) => x.id === id);
+  if (!r) throw new NotFoundError(`ticket ${t.number} has no reply ${id}`);
+  if (r.delivered) throw new ValidationError(`reply ${id} was already delivered`, [{ path: 'replyId', message: 'already delivered' }]);
+  if (r.sending && !confirmed) {
+    throw new ValidationError(`reply ${id} may already have reached the customer (its delivery outcome was not recorded); send it again only with "confirm": true`, [{ path: 'confirm', message: 'delivery outcome unknown' }]);
+  }
+  return r;
 }

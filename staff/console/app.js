@@ -85,6 +85,8 @@ export function errorText(err) {
   if (err.status === 404) return t('error.notFound');
   if (err.status === 409 && err.code === 'CONFLICT') return t('error.conflict');
   if (err.status === 429) return t('error.rateLimited', { s: err.retryAfter ?? 60 });
+  // Unlike other server errors, this one says what happened: nothing reached the customer.
+  if (err.code === 'REPLY_NOT_SENT') return t('reply.notSent');
   if (err.status >= 500) return t('error.server');
   return err.message || t('error.generic');
 }

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { names, REPLY_LANGS } from '../../bot/messages.js';
 import { STAFF_CHANNELS, type BulkAction } from '../../desk/tickets.js';
-import { ContactSchema, PRIORITIES, TICKET_STATUSES, TicketNumber, TicketQuerySchema, type TicketQuery } from '../../store/schemas.js';
+import { ContactSchema, PRIORITIES, ReplyRequestId, TICKET_STATUSES, TicketNumber, TicketQuerySchema, type TicketQuery } from '../../store/schemas.js';
 import { EXPORT_FORMATS, EXPORT_MAX_ROWS, exportRows, toCsv, toXlsx } from '../ticket-export.js';
 import type { StaffDeps } from '../deps.js';
 import { HttpError, type ApiResult, type ApiRouter } from '../http.js';
@@ -27,7 +27,10 @@ const PatchBody = z
   .refine((b) => b.status !== undefined || b.priority !== undefined || b.assignee !== undefined, 'nothing to change: send status, priority or assignee');
 const NoteBody = z.object({ text: z.string().trim().min(1).max(4000) }).strict();
 const CorrectionBody = z.object({ field: z.enum(['topic', 'type']), to: z.string().min(1).max(40) }).strict();
-const ReplyBody = z.object({ text: z.string().trim().min(1).max(4000) }).strict();
+/** A reply; `requestId` is the form's idempotency key: the same one twice sends the reply once. */
+const ReplyBody = z.object({ text: z.string().trim().min(1).max(4000), requestId: ReplyRequestId.optional() }).strict();
+/** `confirm=true`: send again a reply whose delivery outcome is unknown (it may have reached the customer). */
+const RetryQuery = z.object({ confirm: z.enum(['true', 'false']).optional() }).strict();
 const SpamBody = z.object({ spam: z.boolean() }).strict();
 
 /** The console's named views; each is a filter over open tickets (the review queue: tickets in review). */
@@ -278,24 +281,32 @@ function registerReplyRoutes(router: ApiRouter, deps: StaffDeps): void {
   router.add({
     method: 'post',
     path: '/api/tickets/{number}/replies',
-    summary: 'Sends a message to the customer on the channel the ticket came from and records it on the ticket',
+    summary:
+      'Sends a message to the customer on the channel the ticket came from: recorded on the ticket first (sending), then sent, then its outcome recorded. With requestId, a second request with the same id sends nothing and returns the first one\'s reply (duplicate: true)',
     tag: 'tickets',
     role: 'agent',
     params: NumberParams,
     body: ReplyBody,
-    responses: { 201: 'sent (delivered: true) or recorded as not delivered (delivered: false, with the error)', 404: 'no such ticket' },
-    handler: async ({ params, body, principal }) => ({ status: 201, body: await tickets.reply(params.number, body.text, principal!.username) }),
+    responses: {
+      201: 'sent (delivered: true) or recorded as not delivered (delivered: false, with the error); recorded: false when it was sent but its outcome could not be recorded (the reply stays "sending": do not send it again)',
+      400: 'empty text, or a requestId already used for another text',
+      404: 'no such ticket',
+      503: 'the database is unavailable: nothing was sent',
+    },
+    handler: async ({ params, body, principal }) => ({ status: 201, body: await tickets.reply(params.number, body.text, principal!.username, body.requestId ? { requestId: body.requestId } : {}) }),
   });
 
   router.add({
     method: 'post',
     path: '/api/tickets/{number}/replies/{id}/retry',
-    summary: 'Sends an undelivered reply again on the ticket\'s channel and records the outcome on that reply',
+    summary:
+      'Sends an undelivered reply again on the ticket\'s channel and records the outcome on that reply; a reply whose outcome is unknown (still "sending": it may have reached the customer) only with confirm=true',
     tag: 'tickets',
     role: 'agent',
     params: ReplyParams,
-    responses: { 200: 'sent (delivered: true) or still not delivered (delivered: false, with the error)', 400: 'the reply was already delivered', 404: 'no such ticket or reply' },
-    handler: async ({ params, principal }) => ({ body: await tickets.retryReply(params.number, params.id, principal!.username) }),
+    query: RetryQuery,
+    responses: { 200: 'sent (delivered: true) or still not delivered (delivered: false, with the error)', 400: 'the reply was already delivered, or its outcome is unknown and confirm=true was not given', 404: 'no such ticket or reply' },
+    handler: async ({ params, query, principal }) => ({ body: await tickets.retryReply(params.number, params.id, principal!.username, { confirmed: query.confirm === 'true' }) }),
   });
 }
 

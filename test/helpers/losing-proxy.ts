@@ -83,7 +83,16 @@ export class LosingProxy {
     this.armed = { patterns, trap };
   }
 
-  /** Lets connections through again after a loss armed with `thenBlock`. */
+  /**
+   * Makes the database unreachable through the proxy now (open connections closed, new ones refused)
+   * until {@link release}: the database going away at a chosen moment.
+   */
+  block(): void {
+    this.blocked = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  /** Lets connections through again after {@link block} or a loss armed with `thenBlock`. */
   release(): void {
     this.blocked = false;
   }

@@ -231,7 +231,7 @@ describe('a person when asked', () => {
     }
   });
 
-  it("delivers an agent's live messages without reading the ticket again (this process's copy from the take), and records each on the ticket", async () => {
+  it("delivers an agent's live messages without a ticket read of their own (the reply's first write returns the ticket), and records each on the ticket", async () => {
     const stream = await EventStreamClient.open(A.url, tokens.dave);
     const c = await DirectLineClient.open(A.url, 'live-copy', SECRET);
     const tickets = A.services.tickets;

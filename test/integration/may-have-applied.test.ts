@@ -108,7 +108,8 @@ describe('a ticket change whose outcome the driver could not tell', () => {
     expect(proxy.lost).toBe(before + 1);
     expect(r.ticket.replies.map((x) => x.text)).toEqual(['已为您重开发票']);
     const doc = await stored(ticket.number);
-    expect({ replies: (doc.replies as { text: string }[]).map((x) => x.text), version: doc.version }).toEqual({ replies: ['已为您重开发票'], version: 2 });
+    // Two changes, each once: the reply recorded as sending (the write whose reply was lost), then its outcome.
+    expect({ replies: (doc.replies as { text: string }[]).map((x) => x.text), version: doc.version }).toEqual({ replies: ['已为您重开发票'], version: 3 });
   });
 
   it('a staff reply whose audit entry loses its reply is audited once, and the staff member told it is done', async () => {

@@ -4,9 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from '../../desk/ports.js';
+import { transcriptOf } from '../../desk/handover.js';
 import { TicketService } from '../../desk/tickets.js';
 import { NotFoundError, ValidationError } from '../../store/errors.js';
 import type { Ticket } from '../../store/schemas.js';
+import { replyToResend, type ReplyInput } from '../../store/ticket-repository.js';
 import type { ExampleLabels } from '../../store/training-repository.js';
 
 const AT = new Date('2026-12-01T08:00:00Z');
@@ -76,10 +78,15 @@ function fakes(initial: Ticket, channel: CustomerChannel | null = null) {
     },
     confirmReview: async (_: string, by: string) => ticketWrite('confirm', (x) => ({ ...x, needsReview: false, reviewedBy: by, reviewedAt: AT })),
     decideSpam: async (_: string, d: { spam: boolean; by: string }) => ticketWrite('spam', (x) => ({ ...x, spam: d.spam, spamDecision: { ...d, at: AT } })),
-    recordReply: async (_: string, r: { text: string; by: string; delivered: boolean; error: string | null }) =>
+    recordReply: async (_: string, r: ReplyInput) =>
       ticketWrite('reply', (x) => ({ ...x, replies: [...x.replies, { id: 'r1', ...r, at: AT }] })),
-    recordRedelivery: async (_: string, id: string, o: { delivered: boolean; error: string | null }) =>
-      ticketWrite('redelivery', (x) => ({ ...x, replies: x.replies.map((r) => (r.id === id ? { ...r, ...o, attempts: (r.attempts ?? 1) + 1 } : r)) })),
+    // The repository's rule for a retry, on the fake's ticket.
+    markReplySending: async (_: string, id: string, o: { confirmed?: boolean } = {}) => {
+      replyToResend(current, id, o.confirmed === true);
+      return ticketWrite('resending', (x) => ({ ...x, replies: x.replies.map((r) => (r.id === id ? { ...r, sending: true, attempts: (r.attempts ?? 1) + 1 } : r)) }));
+    },
+    recordReplyOutcome: async (_: string, id: string, o: { delivered: boolean; error: string | null }) =>
+      ticketWrite('outcome', (x) => ({ ...x, replies: x.replies.map((r) => (r.id === id ? { ...r, ...o, sending: false } : r)) })),
     addCustomerMessage: async (_: string, text: string) => ticketWrite('message', (x) => ({ ...x, messages: [...x.messages, { text, at: AT }] })),
     rate: async (_: string, r: { score: number; comment?: string }) => ticketWrite('rate', (x) => ({ ...x, satisfaction: { score: r.score, comment: r.comment ?? null, at: AT } })),
     update: async (_: string, p: { status?: Ticket['status'] }) => ticketWrite('update', (x) => ({ ...x, ...p })),
@@ -209,15 +216,68 @@ describe('desk: tickets', () => {
     const f = fakes(ticket(), { deliver: async (_t, text) => (up ? (sent.push(text), null) : 'channel down'), askRating: async () => null });
     const first = await f.service.reply('T20261201-0001', '师傅明天上门', 'dan');
     expect(first.delivered).toBe(false);
-    const still = await f.service.retryReply('T20261201-0001', 'r1', 'dan');
-    expect(still).toMatchObject({ delivered: false, ticket: { replies: [{ id: 'r1', delivered: false, error: 'channel down', attempts: 2 }] } });
+    const id = first.replyId;
+    const still = await f.service.retryReply('T20261201-0001', id, 'dan');
+    expect(still).toMatchObject({ delivered: false, ticket: { replies: [{ id, delivered: false, error: 'channel down', attempts: 2 }] } });
     up = true;
-    const done = await f.service.retryReply('T20261201-0001', 'r1', 'dan');
-    expect(done).toMatchObject({ delivered: true, ticket: { replies: [{ id: 'r1', delivered: true, error: null, attempts: 3 }] } });
+    const done = await f.service.retryReply('T20261201-0001', id, 'dan');
+    expect(done).toMatchObject({ delivered: true, ticket: { replies: [{ id, delivered: true, error: null, attempts: 3 }] } });
     expect(sent).toEqual(['师傅明天上门']);
-    await expect(f.service.retryReply('T20261201-0001', 'r1', 'dan')).rejects.toThrow(ValidationError);
+    await expect(f.service.retryReply('T20261201-0001', id, 'dan')).rejects.toThrow(ValidationError);
     await expect(f.service.retryReply('T20261201-0001', 'nope', 'dan')).rejects.toThrow(NotFoundError);
     expect(sent).toHaveLength(1);
+  });
+
+  it('a reply is recorded before it is sent: the database failing first sends nothing; failing after the send is no error, and the reply waits as of unknown outcome', async () => {
+    const sent: string[] = [];
+    let failAfterSend = false;
+    const f = fakes(ticket(), {
+      deliver: async (_t, text) => {
+        sent.push(text);
+        f.state.failNext = failAfterSend;
+        return null;
+      },
+      askRating: async () => null,
+    });
+    // Down before anything is sent: the staff member hears it, the customer got nothing.
+    f.state.failNext = true;
+    await expect(f.service.reply('T20261201-0001', '已为您退款', 'dan')).rejects.toThrow('connection reset');
+    expect({ sent, replies: f.current().replies }).toEqual({ sent: [], replies: [] });
+    // Down after the send: no error (the customer has it), recorded: false, the reply still `sending`.
+    failAfterSend = true;
+    const r = await f.service.reply('T20261201-0001', '已为您退款', 'dan');
+    expect(r).toMatchObject({ delivered: true, recorded: false, duplicate: false, ticket: { replies: [{ id: r.replyId, sending: true, delivered: false }] } });
+    expect(f.current().replies).toEqual([expect.objectContaining({ id: r.replyId, sending: true, delivered: false })]);
+    expect(f.audit.at(-1)).toEqual({ action: 'ticket.reply', details: { length: 5, delivered: true, recorded: false } });
+    // Sending it again needs a person's confirmation; with it, it is sent and recorded.
+    failAfterSend = false;
+    await expect(f.service.retryReply('T20261201-0001', r.replyId, 'dan')).rejects.toThrow(/may already have reached the customer/);
+    expect(sent).toEqual(['已为您退款']);
+    const again = await f.service.retryReply('T20261201-0001', r.replyId, 'dan', { confirmed: true });
+    expect(again).toMatchObject({ delivered: true, recorded: true, ticket: { replies: [{ id: r.replyId, delivered: true, sending: false, attempts: 2 }] } });
+    expect(sent).toEqual(['已为您退款', '已为您退款']);
+  });
+
+  it("the live chat's transcript tells a reply of unknown outcome from a refused one, in each console language", async () => {
+    const at = (s: number) => new Date(AT.getTime() + s * 1000);
+    const t = ticket({
+      replies: [
+        { id: 'a', text: '在的', by: 'dan', at: at(1), delivered: true, error: null },
+        { id: 'b', text: '已查到', by: 'dan', at: at(2), delivered: false, error: null, sending: true },
+        { id: 'c', text: '明天到', by: 'dan', at: at(3), delivered: false, error: 'channel down' },
+      ],
+    });
+    expect(transcriptOf(t, AT).map((l) => [l.text, l.delivered, l.sending ?? null])).toEqual([
+      ['在的', true, null],
+      ['已查到', false, true],
+      ['明天到', false, null],
+    ]);
+    const { LIVE_TEXTS } = (await import('../../staff/console/live-i18n.js' as string)) as { LIVE_TEXTS: Record<string, Record<string, string>> };
+    expect(['zh-Hans', 'zh-Hant', 'en'].map((l) => [LIVE_TEXTS[l]!['live.unknown'], LIVE_TEXTS[l]!['live.notDelivered']])).toEqual([
+      ['送达结果未知', '未送达'],
+      ['送達結果未知', '未送達'],
+      ['outcome unknown', 'not delivered'],
+    ]);
   });
 
   it('a demand logged by staff is filed under its channel with the caller\'s contact; a spam reading only flags it', async () => {

@@ -142,7 +142,7 @@ function drawChat(lv) {
       h(
         'li',
         { class: ['live-line', `live-from-${l.from}`], 'data-from': l.from },
-        h('small', { class: 'muted' }, l.from === 'customer' ? t('live.customer') : l.by, ' · ', f.dateTime(l.at), l.delivered === false ? ` · ${t('live.notDelivered')}` : ''),
+        h('small', { class: 'muted' }, l.from === 'customer' ? t('live.customer') : l.by, ' · ', f.dateTime(l.at), l.sending ? ` · ${t('live.unknown')}` : l.delivered === false ? ` · ${t('live.notDelivered')}` : ''),
         h('div', { class: 'live-text' }, l.text),
       ),
     ),

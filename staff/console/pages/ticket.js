@@ -52,6 +52,8 @@ export async function render(ctx) {
     edit,
     // The reply and note inputs survive re-rendering (nobody loses a half-written text).
     replyText: h('textarea', { id: uid('reply'), name: 'reply', rows: 3, maxlength: 4000, required: true, 'data-testid': 'reply-text' }),
+    /** The reply being sent and its request id (kept across a failed submit of the same text). */
+    replyRequest: null,
     replyStatus: h('p', { class: 'form-message', role: 'status', 'data-testid': 'reply-status' }),
     noteText: h('textarea', { id: uid('note'), name: 'note', rows: 2, maxlength: 4000 }),
     profileSlot: h('p'),
@@ -181,7 +183,7 @@ function conversationPanel(page) {
   const entries = [
     { who: 'customer', text: ticket.text?.original ?? '', at: ticket.createdAt, first: true },
     ...(ticket.messages ?? []).map((m) => ({ who: 'customer', text: m.text, at: m.at })),
-    ...(ticket.replies ?? []).map((r) => ({ who: 'staff', id: r.id, text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error })),
+    ...(ticket.replies ?? []).map((r) => ({ who: 'staff', id: r.id, text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error, sending: r.sending === true })),
   ].sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime() || (a.first ? -1 : b.first ? 1 : 0));
   return [
     h('h2', { id: 'conv-title' }, t('ticket.conversation')),
@@ -197,13 +199,12 @@ function conversationPanel(page) {
             { class: 'msg-meta' },
             h('strong', null, e.who === 'staff' ? e.by : ticket.customer?.name || t('ticket.customerLabel')),
             h('time', { datetime: e.at }, f.dateTime(e.at)),
-            e.who === 'staff'
-              ? h('span', { class: ['badge', e.delivered ? 'badge-ok' : 'badge-error'], 'data-testid': 'delivery', title: e.error ?? '' }, e.delivered ? t('reply.delivered') : t('reply.notDelivered'))
-              : null,
+            e.who === 'staff' ? deliveryBadge(e) : null,
           ),
           h('p', { class: 'msg-text' }, e.text),
           e.who === 'staff' && !e.delivered && e.error ? h('p', { class: 'error-text small' }, e.error) : null,
-          e.who === 'staff' && !e.delivered && e.id ? retryButton(page, e.id) : null,
+          e.who === 'staff' && e.sending ? h('p', { class: 'hint small', 'data-testid': 'delivery-unknown-hint' }, t('reply.unknownHint')) : null,
+          e.who === 'staff' && !e.delivered && e.id ? retryButton(page, e.id, e.sending) : null,
         ),
       ),
     ),
@@ -211,12 +212,51 @@ function conversationPanel(page) {
   ];
 }
 
-/** Sends an undelivered reply again (the outcome is recorded on that reply). */
-function retryButton(page, id) {
+/**
+ * A reply's delivery: delivered, not delivered, or unknown (`sending` on the ticket: recorded before
+ * its send, its outcome never recorded, so it may have reached the customer).
+ */
+function deliveryBadge(e) {
+  const [cls, key] = e.sending ? ['badge-warn', 'reply.unknown'] : e.delivered ? ['badge-ok', 'reply.delivered'] : ['badge-error', 'reply.notDelivered'];
+  return h('span', { class: ['badge', cls], 'data-testid': 'delivery', title: e.error ?? '' }, t(key));
+}
+
+/**
+ * Sends an undelivered reply again (the outcome is recorded on that reply). One of unknown outcome
+ * may already be with the customer: sent again only after the staff member confirms it.
+ */
+function retryButton(page, id, unknown) {
   const { edit, number } = page;
-  const button = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'retry-reply' }, t('reply.retry'));
-  button.onclick = () => edit(button, () => api(`/api/tickets/${encodeURIComponent(number)}/replies/${encodeURIComponent(id)}/retry`, { method: 'POST' }));
+  const button = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': unknown ? 'resend-unknown' : 'retry-reply' }, t(unknown ? 'reply.retryUnknown' : 'reply.retry'));
+  button.onclick = () => {
+    if (unknown && !window.confirm(t('reply.confirmResend'))) return;
+    edit(button, () => api(`/api/tickets/${encodeURIComponent(number)}/replies/${encodeURIComponent(id)}/retry${unknown ? '?confirm=true' : ''}`, { method: 'POST' }));
+  };
   return button;
+}
+
+/**
+ * The idempotency key of a reply submit: random, from getRandomValues (randomUUID needs a secure
+ * context, and the console may be served over plain HTTP on a local network).
+ */
+function newRequestId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The request id for sending `text`: kept while the same text is sent again after a failure (the
+ * server then sends it once, whatever the first attempt did), new for a new text.
+ */
+function requestIdFor(page, text) {
+  if (page.replyRequest?.text !== text) page.replyRequest = { id: newRequestId(), text };
+  return page.replyRequest.id;
+}
+
+/** The status line after a reply was sent. */
+function sentStatus(res, page) {
+  if (res.recorded === false) return ['warn', t('reply.sentUnrecorded')];
+  const delivered = res.delivered ?? page.ticket.replies?.at(-1)?.delivered;
+  return delivered ? ['ok', t('reply.sentDelivered')] : ['error', t('reply.sentNotDelivered')];
 }
 
 /** The reply form with the canned replies (快捷回复); its text area outlives re-rendering. */
@@ -249,12 +289,14 @@ function replyBox(page) {
         }
         replyStatus.className = 'form-message';
         replyStatus.textContent = t('reply.sending');
-        const res = await edit(send, () => api(`/api/tickets/${encodeURIComponent(number)}/replies`, { method: 'POST', body: { text } }));
+        const requestId = requestIdFor(page, text);
+        const res = await edit(send, () => api(`/api/tickets/${encodeURIComponent(number)}/replies`, { method: 'POST', body: { text, requestId } }));
         if (res) {
           replyText.value = '';
-          const delivered = res.delivered ?? res.reply?.delivered ?? page.ticket.replies?.at(-1)?.delivered;
-          replyStatus.className = ['form-message', delivered ? 'ok' : 'error'].join(' ');
-          replyStatus.textContent = delivered ? t('reply.sentDelivered') : t('reply.sentNotDelivered');
+          page.replyRequest = null;
+          const [cls, message] = sentStatus(res, page);
+          replyStatus.className = `form-message ${cls}`;
+          replyStatus.textContent = message;
         } else {
           replyStatus.textContent = '';
         }
