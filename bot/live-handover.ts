@@ -37,7 +37,7 @@ export interface LiveHandoverDeps {
   lookup: {
     latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
     addCustomerMessage(number: string, text: string): Promise<Ticket>;
-    /** The customer's ticket as stored, the outbox replayed first (desk/tickets.ts filedFor). */
+    /** The customer's ticket as stored, their waiting outbox tickets replayed first (desk/tickets.ts filedFor). */
     filedFor(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null>;
   };
   /** Tickets waiting in the outbox (none when omitted). */
