@@ -133,12 +133,12 @@ export class FileOutbox {
           kept.push(line);
           continue;
         }
-        const doc = BSON.EJSON.parse(line, { relaxed: false }) as BSON.Document;
-        if (!pick(doc)) {
-          kept.push(line);
-          continue;
-        }
         try {
+          const doc = BSON.EJSON.parse(line, { relaxed: false }) as BSON.Document;
+          if (!pick(doc)) {
+            kept.push(line);
+            continue;
+          }
           if ((await apply(doc)) === 'duplicate') duplicates++;
           else replayed++;
         } catch (err) {
