@@ -27,8 +27,14 @@ export interface OutboxStats {
 /** What replay does with one record: store it, or report it as already stored. */
 export type ReplayOutcome = 'stored' | 'duplicate';
 
-/** Records one chunk of a whole replay takes before letting queued appends and replays run. */
+/** Records one chunk of a whole replay takes (at least) before letting queued appends and replays run. */
 export const DRAIN_CHUNK = 50;
+/**
+ * Chunks a whole replay is cut into at most (larger outboxes take larger chunks): each chunk
+ * rewrites the file it took records from, so fixed chunks would write a 10,000-record outbox
+ * some 200 times over.
+ */
+export const DRAIN_MAX_CHUNKS = 20;
 
 export class FileOutbox {
   readonly stats: OutboxStats = { appended: 0, replayed: 0, duplicates: 0 };
@@ -80,19 +86,21 @@ export class FileOutbox {
    * Replays every waiting record through `apply`, oldest first. Stops at the first failure (the
    * database went away again) and keeps what was not replayed. Safe to call concurrently.
    *
-   * Taken {@link DRAIN_CHUNK} records at a time, each chunk queued behind the appends and replays
-   * already waiting: a customer's turn replaying its own records ({@link drainWhere}) then waits
-   * for one chunk, not for the whole outbox after a long outage. Each chunk removes what it applied
-   * before the next one reads, so no record is applied twice by concurrent replays.
+   * Taken {@link DRAIN_CHUNK} records at a time (a twentieth of a larger outbox), each chunk queued
+   * behind the appends and replays already waiting: a customer's turn replaying its own records
+   * ({@link drainWhere}) then waits for one chunk, not for the whole outbox after a long outage.
+   * Each chunk removes what it applied before the next one reads, so no record is applied twice by
+   * concurrent replays.
    */
   async drain(apply: (doc: BSON.Document) => Promise<ReplayOutcome>): Promise<{ replayed: number; duplicates: number; remaining: number }> {
     let replayed = 0;
     let duplicates = 0;
+    const chunk = Math.max(DRAIN_CHUNK, Math.ceil(this.pending() / DRAIN_MAX_CHUNKS));
     for (;;) {
-      const r = await this.serialised(() => this.takeNow(() => true, apply, DRAIN_CHUNK));
+      const r = await this.serialised(() => this.takeNow(() => true, apply, chunk));
       replayed += r.replayed;
       duplicates += r.duplicates;
-      if (r.failed || r.replayed + r.duplicates < DRAIN_CHUNK) break;
+      if (r.failed || r.replayed + r.duplicates < chunk) break;
     }
     if (replayed || duplicates) this.log.info({ replayed, duplicates }, 'outbox replayed into the database');
     return { replayed, duplicates, remaining: this.pending() };

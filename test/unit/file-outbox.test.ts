@@ -4,12 +4,12 @@
  * after every record; each record is applied once; what is not replayed keeps its place. Uses a
  * temporary directory (the outbox is a file).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BSON } from 'mongodb';
+import { BSON } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DRAIN_CHUNK, FileOutbox, type ReplayOutcome } from '../../store/outbox.js';
+import { DRAIN_CHUNK, DRAIN_MAX_CHUNKS, FileOutbox, type ReplayOutcome } from '../../store/outbox.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 const dirs: string[] = [];
@@ -18,13 +18,13 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** An outbox holding `n` records `{ n: i, user: 'u<i % users>' }`. */
+/** An outbox holding `n` records `{ n: i, user: 'u<i % users>' }` (written as appends would, in one go). */
 async function outboxOf(n: number, users: number): Promise<FileOutbox> {
   const dir = mkdtempSync(join(tmpdir(), 'file-outbox-'));
   dirs.push(dir);
-  const outbox = new FileOutbox(join(dir, 'o.jsonl'), silent);
-  for (let i = 0; i < n; i++) await outbox.append({ n: i, user: `u${i % users}` });
-  return outbox;
+  const path = join(dir, 'o.jsonl');
+  writeFileSync(path, Array.from({ length: n }, (_, i) => `${BSON.EJSON.stringify({ n: i, user: `u${i % users}` }, { relaxed: false })}\n`).join(''));
+  return new FileOutbox(path, silent);
 }
 
 /** What a replay applied, in order; `fail` makes the record with that `n` throw. (Records read back hold BSON Int32s.) */
@@ -65,6 +65,20 @@ describe('FileOutbox replays', () => {
     expect(applied.indexOf(total - 1)).toBe(DRAIN_CHUNK);
     expect(await whole).toMatchObject({ replayed: total - 1, remaining: 0 });
     expect(applied.slice().sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i));
+  });
+
+  it('cuts a large outbox into at most DRAIN_MAX_CHUNKS chunks (each rewrites the file), so a customer waits for one of them', async () => {
+    const chunk = DRAIN_CHUNK + 10;
+    const total = chunk * DRAIN_MAX_CHUNKS;
+    const outbox = await outboxOf(total, total);
+    const applied: number[] = [];
+    const whole = outbox.drain(recorder(applied));
+    while (applied.length === 0) await new Promise((r) => setImmediate(r));
+    const last = `u${total - 1}`;
+    await outbox.drainWhere((d) => d.user === last, recorder(applied), `"${last}"`);
+    expect(applied.indexOf(total - 1)).toBe(chunk);
+    expect(await whole).toMatchObject({ replayed: total - 1, remaining: 0 });
+    expect(new Set(applied).size).toBe(total);
   });
 
   it('stops at the first failure and keeps that record and the rest, in order, for the next replay', async () => {
