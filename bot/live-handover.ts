@@ -17,6 +17,7 @@ import type { DialogContext, DialogInstance } from 'botbuilder-dialogs';
 import type { Classification, DemandClassifier } from '../classifier/demand-classifier.js';
 import type { HandoverReason } from '../desk/events.js';
 import type { HandoverService } from '../desk/handover.js';
+import type { Handover } from '../store/handover-repository.js';
 import type { Ticket } from '../store/index.js';
 import type { Durability } from '../store/ticket-repository.js';
 import { isUnavailable } from '../store/errors.js';
@@ -36,7 +37,7 @@ export interface LiveHandoverDeps {
   lookup: {
     latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
     addCustomerMessage(number: string, text: string): Promise<Ticket>;
-    /** The customer's ticket as stored, the outbox replayed first (desk/tickets.ts filedFor). */
+    /** The customer's ticket as stored, their waiting outbox tickets replayed first (desk/tickets.ts filedFor). */
     filedFor(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null>;
   };
   /** Tickets waiting in the outbox (none when omitted). */
@@ -139,20 +140,17 @@ export class LiveHandover {
       await context.sendActivity(stored ? t.handoverClosed(stored, this.deps.handovers.hoursText()) : t.handoverOffline(number));
       return;
     }
-    const h = await this.deps.handovers.request({
-      ticketNumber: number,
-      customer: { channelId, userId: from.id, ...(from.name ? { name: from.name.slice(0, 128) } : {}) },
-      conversationId: conversation.id,
-      lang,
-      reason,
-      text,
-    });
+    const customer = { channelId, userId: from.id, ...(from.name ? { name: from.name.slice(0, 128) } : {}) };
+    const { entry: h, waiting } = await this.queue({ ticketNumber: number, customer, conversationId: conversation.id, lang, reason, text });
     if (!h) {
-      // The ticket waits in the outbox (the database is unreachable): nobody can take the chat under
-      // a number it may still lose. The request is on the ticket (flagged for review) for staff.
+      // The database is unreachable: nobody can take the chat. The request is on the ticket (one
+      // filed for it is flagged for review) for staff. A ticket stored in the database is named as a
+      // ticket; one still in the outbox by its reference only, as it may be stored under another
+      // number (looked up when the desk had found it stored before the entry failed).
       await this.state.set(context, s);
       markNumberGiven(context);
-      await context.sendActivity(t.handoverOffline(number));
+      const stored = !outboxed ? number : waiting ? null : await this.storedNumber(number, customer);
+      await context.sendActivity(stored ? t.handoverUnqueued(stored) : t.handoverOffline(number));
       return;
     }
     s.handoverId = h.id;
@@ -179,6 +177,23 @@ export class LiveHandover {
     } catch (err) {
       if (!isUnavailable(err)) throw err;
       return null;
+    }
+  }
+
+  /**
+   * The live queue entry for the request, or null when the database is unreachable: the ticket
+   * still waits in the outbox, or cannot be read (`waiting`: the desk queues nobody under a number
+   * it may lose), or the database went away after the ticket took the request, before the entry was
+   * written. The request is on the ticket either way, so the customer is told that, not the apology
+   * for a turn that failed.
+   */
+  private async queue(r: Parameters<LiveHandoverDeps['handovers']['request']>[0]): Promise<{ entry: Handover | null; waiting: boolean }> {
+    try {
+      const entry = await this.deps.handovers.request(r);
+      return { entry, waiting: entry === null };
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      return { entry: null, waiting: false };
     }
   }
 

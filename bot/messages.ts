@@ -96,6 +96,12 @@ interface Texts {
    * a reference it may still lose at filing), nobody can take the chat now, staff reply here later.
    */
   handoverOffline: (number: string) => string;
+  /**
+   * Asked for a person, the request stored on the ticket, but the database went away before the
+   * live queue could take the conversation: the ticket is real (unlike handoverOffline's reference),
+   * nobody can take the chat now, staff reply here later.
+   */
+  handoverUnqueued: (number: string) => string;
   /** Nobody took the conversation within the wait: the demand is on the ticket; the bot is back. */
   handoverTimedOut: (number: string) => string;
   /** An agent joined the conversation. */
@@ -170,6 +176,7 @@ const zh: Texts = {
   handoverQueued: (n) => `好的，正在为您转接人工客服，请稍候。您的问题已记录在工单 ${n}，等待期间您发的消息都会转给客服。`,
   handoverClosed: (n, hours) => `抱歉，现在不是人工服务时间${hours ? `（${hours}）` : ''}。您的问题已记录在工单 ${n}，工作人员上班后会在这个对话里回复您。`,
   handoverOffline: (n) => `已收到您的请求，编号 ${n}。系统正在恢复，暂时无法为您接通人工客服；恢复后您的问题会自动登记为工单，工作人员会在这个对话里回复您。您也可以稍后再发送「转人工」。`,
+  handoverUnqueued: (n) => `您的请求已记录在工单 ${n}，但系统出现故障，现在无法为您接通人工客服。工作人员会查看工单并在这个对话里回复您；您也可以稍后再发送「转人工」。`,
   handoverTimedOut: (n) => `抱歉，现在没有空闲的客服。您的问题已记录在工单 ${n}，工作人员会尽快在这个对话里回复您；您也可以继续和我对话。`,
   handoverTaken: (agent) => `客服 ${agent} 已接入，请问有什么可以帮您？`,
   handoverBack: '客服已将对话交回智能助手。如还有其他问题，请直接告诉我。',
@@ -234,6 +241,7 @@ const en: Texts = {
   handoverQueued: (n) => `OK, I am connecting you to a person; please wait a moment. Your issue is recorded as ticket ${n}, and anything you write while you wait goes to them.`,
   handoverClosed: (n, hours) => `Sorry, our staff are not available right now${hours ? ` (service hours: ${hours})` : ''}. Your issue is recorded as ticket ${n}, and a person will reply to you in this conversation when they are back.`,
   handoverOffline: (n) => `We have received your request, reference ${n}. Our system is recovering, so we cannot connect you to a person right now; your issue will be filed as a ticket as soon as it is back, and a person will reply to you in this conversation. You can also ask for a person again in a little while.`,
+  handoverUnqueued: (n) => `Your request is recorded on ticket ${n}, but a fault in our system means we cannot connect you to a person right now. Our staff will see it on the ticket and reply to you in this conversation; you can also ask for a person again in a little while.`,
   handoverTimedOut: (n) => `Sorry, no one is free to chat right now. Your issue is recorded as ticket ${n}, and a person will reply to you in this conversation as soon as possible; you can keep talking to me meanwhile.`,
   handoverTaken: (agent) => `${agent} from our team has joined the conversation. How can I help you?`,
   handoverBack: 'Our staff member has handed the conversation back to the assistant. If there is anything else, just tell me.',
@@ -277,6 +285,7 @@ function traditional(t: Texts): Texts {
     handoverQueued: slot(t.handoverQueued),
     handoverClosed: (n: string, hours: string | null) => c(t.handoverClosed(NUMBER_SLOT, hours ? HOURS_SLOT : null)).split(NUMBER_SLOT).join(n).split(HOURS_SLOT).join(hours ?? ''),
     handoverOffline: slot(t.handoverOffline),
+    handoverUnqueued: slot(t.handoverUnqueued),
     handoverTimedOut: slot(t.handoverTimedOut),
     handoverTaken: (agent: string) => c(t.handoverTaken(AGENT_SLOT)).split(AGENT_SLOT).join(agent),
     handoverEnded: slot(t.handoverEnded),

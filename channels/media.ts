@@ -67,8 +67,9 @@ export function extensionOf(contentType: string): string {
 /**
  * The number a customer's ticket is stored under, for what a channel keeps on it after the turn:
  * a ticket the turn filed into the outbox has a provisional number, which the replay may give
- * another customer's ticket (the customer's is then stored under a new one). Replays the outbox
- * first (desk/tickets.ts filedFor); TicketNotFiledError while the ticket still waits there.
+ * another customer's ticket (the customer's is then stored under a new one). Replays the
+ * customer's waiting outbox tickets first (desk/tickets.ts filedFor); TicketNotFiledError while
+ * the ticket still waits there.
  */
 export function storedTicketNumber(tickets: { filedFor(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null> }, customer: { channelId: string; userId: string }): (number: string) => Promise<string> {
   return async (number) => {

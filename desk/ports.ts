@@ -4,7 +4,7 @@
  */
 import type { AuditEntry, AuditQuery } from '../store/audit-log.js';
 import type { NotificationKind } from '../store/notification-repository.js';
-import type { SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { CustomerIdentity, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
 import type { Durability, PageOf, ReplyInput } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/training-repository.js';
 
@@ -28,6 +28,8 @@ export interface TicketStore {
   confirmReview(number: string, by: string): Promise<Ticket>;
   decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
   flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  /** Replays only `customer`'s tickets waiting in the outbox (the rest stay for flushOutbox). */
+  flushOutboxFor(customer: CustomerIdentity): Promise<{ replayed: number; duplicates: number; remaining: number }>;
 }
 
 /**

@@ -330,16 +330,18 @@ export class TicketService {
   /**
    * The customer's ticket quoted as `number` as the database holds it (see forCustomer). A ticket
    * the database does not have may still wait in the outbox, under a number another ticket can take
-   * before the replay: the outbox is replayed first, so the ticket is found under the number it is
-   * stored under, never another customer's. Null when it still waits (the replay stopped: the
-   * database went away again) or when the customer has no ticket by that number.
+   * before the replay: the customer's own waiting tickets are replayed first, so the ticket is found
+   * under the number it is stored under, never another customer's. Null when it still waits (the
+   * replay stopped: the database went away again) or when the customer has no ticket by that number.
    */
   async filedFor(number: string, customer: CustomerIdentity): Promise<Ticket | null> {
     const found = await this.forCustomer(number, customer);
     if (found) return found;
-    // Tickets only: held messages replay after them, in the background job (see flushOutbox). Read
-    // again even when this replay stored nothing: the background job may have stored it meanwhile.
-    await this.deps.tickets.flushOutbox();
+    // Only this customer's tickets: after a long outage the whole outbox can take many seconds,
+    // which their turn would wait for; everybody else's stay for the background job. Tickets only:
+    // held messages replay after them, there too (see flushOutbox). Read again even when this
+    // replay stored nothing: the background job may have stored it meanwhile.
+    await this.deps.tickets.flushOutboxFor(customer);
     return this.forCustomer(number, customer);
   }
 

@@ -1,8 +1,9 @@
 /**
  * A local durable outbox for tickets that could not reach the database: an append-only JSON Lines
  * file, each append fsynced before the customer is told their ticket number. When the database is
- * back, `drain` replays the records; the replay is idempotent because the ticket number (and _id)
- * is unique in the database, so a record stored twice is skipped, never duplicated.
+ * back, `drain` replays the records (`drainWhere` only one customer's, in their turn); the replay is
+ * idempotent because the ticket number (and _id) is unique in the database, so a record stored
+ * twice is skipped, never duplicated.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -25,6 +26,15 @@ export interface OutboxStats {
 
 /** What replay does with one record: store it, or report it as already stored. */
 export type ReplayOutcome = 'stored' | 'duplicate';
+
+/** Records one chunk of a whole replay takes (at least) before letting queued appends and replays run. */
+export const DRAIN_CHUNK = 50;
+/**
+ * Chunks a whole replay is cut into at most (larger outboxes take larger chunks): each chunk
+ * rewrites the file it took records from, so fixed chunks would write a 10,000-record outbox
+ * some 200 times over.
+ */
+export const DRAIN_MAX_CHUNKS = 20;
 
 export class FileOutbox {
   readonly stats: OutboxStats = { appended: 0, replayed: 0, duplicates: 0 };
@@ -73,41 +83,87 @@ export class FileOutbox {
   }
 
   /**
-   * Replays every waiting record through `apply`. Stops at the first failure (the database went
-   * away again) and keeps what was not replayed. Safe to call concurrently: calls are serialised.
+   * Replays every waiting record through `apply`, oldest first. Stops at the first failure (the
+   * database went away again) and keeps what was not replayed. Safe to call concurrently.
+   *
+   * Taken {@link DRAIN_CHUNK} records at a time (a twentieth of a larger outbox), each chunk queued
+   * behind the appends and replays already waiting: a customer's turn replaying its own records
+   * ({@link drainWhere}) then waits for one chunk, not for the whole outbox after a long outage.
+   * Each chunk removes what it applied before the next one reads, so no record is applied twice by
+   * concurrent replays.
    */
-  drain(apply: (doc: BSON.Document) => Promise<ReplayOutcome>): Promise<{ replayed: number; duplicates: number; remaining: number }> {
-    const run = this.chain.then(() => this.drainNow(apply));
+  async drain(apply: (doc: BSON.Document) => Promise<ReplayOutcome>): Promise<{ replayed: number; duplicates: number; remaining: number }> {
+    let replayed = 0;
+    let duplicates = 0;
+    const chunk = Math.max(DRAIN_CHUNK, Math.ceil(this.pending() / DRAIN_MAX_CHUNKS));
+    for (;;) {
+      const r = await this.serialised(() => this.takeNow(() => true, apply, chunk));
+      replayed += r.replayed;
+      duplicates += r.duplicates;
+      if (r.failed || r.replayed + r.duplicates < chunk) break;
+    }
+    if (replayed || duplicates) this.log.info({ replayed, duplicates }, 'outbox replayed into the database');
+    return { replayed, duplicates, remaining: this.pending() };
+  }
+
+  /**
+   * Replays only the waiting records `pick` accepts (one customer's), oldest first, and leaves the
+   * rest in place and in order for {@link drain}. `contains` skips lines without that text before
+   * parsing them. Serialised with appends and other replays, like a chunk of {@link drain}.
+   */
+  async drainWhere(pick: (doc: BSON.Document) => boolean, apply: (doc: BSON.Document) => Promise<ReplayOutcome>, contains?: string): Promise<{ replayed: number; duplicates: number; remaining: number }> {
+    const r = await this.serialised(() => this.takeNow(pick, apply, Infinity, contains));
+    return { replayed: r.replayed, duplicates: r.duplicates, remaining: this.pending() };
+  }
+
+  /** Runs `work` after every append and replay queued before it, and before any queued after. */
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(work);
     this.chain = run.catch(() => undefined);
     return run;
   }
 
-  private async drainNow(apply: (doc: BSON.Document) => Promise<ReplayOutcome>) {
+  /**
+   * Applies up to `limit` picked records, oldest first, then rewrites each file it took records
+   * from without them (the others keep their place). A record applied just before a crash, before
+   * its file was rewritten, is applied again at the next replay: `apply` is idempotent by number.
+   */
+  private async takeNow(pick: (doc: BSON.Document) => boolean, apply: (doc: BSON.Document) => Promise<ReplayOutcome>, limit: number, contains?: string) {
     let replayed = 0;
     let duplicates = 0;
-    // Move the live file aside first, so appends during the replay go to a fresh file.
-    if (existsSync(this.path)) renameSync(this.path, `${this.path}.replaying-${Date.now()}-${process.pid}`);
-    for (const file of this.files().filter((f) => f !== this.path)) {
+    for (const file of this.files()) {
+      if (replayed + duplicates >= limit) break;
       const lines = readLines(file);
-      let i = 0;
-      try {
-        for (; i < lines.length; i++) {
-          const outcome = await apply(BSON.EJSON.parse(lines[i], { relaxed: false }) as BSON.Document);
-          if (outcome === 'duplicate') duplicates++;
-          else replayed++;
+      const kept: string[] = [];
+      let failure: Error | null = null;
+      for (const line of lines) {
+        if (failure || replayed + duplicates >= limit || (contains !== undefined && !line.includes(contains))) {
+          kept.push(line);
+          continue;
         }
-      } catch (err) {
-        // Keep the rest (it stays ahead of newer records) and stop; the next drain retries.
-        this.requeue(lines.slice(i), file);
-        this.log.warn({ err: (err as Error).message, remaining: lines.length - i }, 'outbox replay interrupted');
-        this.count(replayed, duplicates);
-        return { replayed, duplicates, remaining: this.pending() };
+        try {
+          const doc = BSON.EJSON.parse(line, { relaxed: false }) as BSON.Document;
+          if (!pick(doc)) {
+            kept.push(line);
+            continue;
+          }
+          if ((await apply(doc)) === 'duplicate') duplicates++;
+          else replayed++;
+        } catch (err) {
+          // Keep this record and the rest (they stay ahead of newer records) and stop; the next replay retries.
+          failure = err as Error;
+          kept.push(line);
+        }
       }
-      unlinkSync(file);
+      if (kept.length !== lines.length) this.requeue(kept, file);
+      if (failure) {
+        this.log.warn({ err: failure.message, remaining: this.pending() }, 'outbox replay interrupted');
+        this.count(replayed, duplicates);
+        return { replayed, duplicates, failed: true };
+      }
     }
     this.count(replayed, duplicates);
-    if (replayed || duplicates) this.log.info({ replayed, duplicates }, 'outbox replayed into the database');
-    return { replayed, duplicates, remaining: this.pending() };
+    return { replayed, duplicates, failed: false };
   }
 
   private count(replayed: number, duplicates: number) {
@@ -115,7 +171,7 @@ export class FileOutbox {
     this.stats.duplicates += duplicates;
   }
 
-  /** Rewrites a replay file with only its unreplayed lines (atomically: temp file, fsync, rename). */
+  /** Rewrites an outbox file with only its unreplayed lines (atomically: temp file, fsync, rename). */
   private requeue(lines: string[], file: string) {
     if (lines.length === 0) {
       if (existsSync(file)) unlinkSync(file);
@@ -132,7 +188,7 @@ export class FileOutbox {
     renameSync(tmp, file);
   }
 
-  /** Replay files (oldest first), then the live file. */
+  /** Files of a replay an older version interrupted (`.replaying-…`, oldest first), then the live file. */
   private files(): string[] {
     const dir = dirname(this.path);
     const base = basename(this.path);

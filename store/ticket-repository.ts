@@ -51,6 +51,7 @@ import {
   type SatisfactionInput,
   SatisfactionInputSchema,
   type TicketAttachment,
+  type CustomerIdentity,
 } from './schemas.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { assertDocumentSize, escapeRegex, parseInput } from './validation.js';
@@ -111,6 +112,8 @@ export interface TicketRepository {
   countsPerDay(field: StatField, range: { from: string; to: string }): Promise<DailyCount[]>;
   /** Replays the outbox into the database (`onStored` runs for each ticket newly stored). */
   flushOutbox(onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  /** Replays only this customer's tickets waiting in the outbox. */
+  flushOutboxFor(customer: CustomerIdentity, onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
 }
 
 export interface MongoTicketRepositoryOptions {
@@ -434,31 +437,47 @@ export class MongoTicketRepository implements TicketRepository {
    * free number, with the number its customer was given kept as `formerNumber`, never skipped.
    */
   async flushOutbox(onStored?: (ticket: Ticket) => Promise<void>) {
-    return this.opts.outbox.drain(async (record): Promise<ReplayOutcome> => {
-      const doc = record as TicketDoc;
-      try {
-        await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
-      } catch (err) {
-        if (!isDuplicateKey(err)) {
-          // The reply lost (or a write-concern error): stored by this very insert if its number holds
-          // this intake, and its read models follow below; a later replay would find it a duplicate
-          // and skip them.
-          const holder = mayHaveApplied(err) ? await this.tickets.findOne({ _id: doc._id }).catch(() => null) : null;
-          if (holder === null || !sameIntake(holder, doc)) throw err;
-          await this.changed(null, toTicket(doc));
-          await onStored?.(toTicket(doc));
-          return 'stored';
-        }
-        const holder = await this.tickets.findOne({ _id: doc._id });
-        if (holder === null || sameIntake(holder, doc)) return 'duplicate';
-        const quoted = doc.number;
-        await this.insertNumbered(Object.assign(doc, { formerNumber: quoted }), doc.createdDay);
-        this.opts.log.warn({ ticket: doc.number, formerNumber: quoted }, 'an outboxed ticket\'s number was taken while it waited: stored under a new number');
+    return this.opts.outbox.drain((record) => this.replayRecord(record as TicketDoc, onStored));
+  }
+
+  /**
+   * Replays only `customer`'s tickets waiting in the outbox (as {@link flushOutbox} does each),
+   * leaving everybody else's to the background replay: what a customer's turn needs when the ticket
+   * they quote is not stored yet, without waiting for every ticket of a long outage.
+   */
+  async flushOutboxFor(customer: CustomerIdentity, onStored?: (ticket: Ticket) => Promise<void>) {
+    const theirs = (record: object) => {
+      const c = (record as Partial<TicketDoc>).customer;
+      return c?.channelId === customer.channelId && c?.userId === customer.userId;
+    };
+    // The user id as the record's JSON spells it: lines without it are not parsed.
+    return this.opts.outbox.drainWhere(theirs, (record) => this.replayRecord(record as TicketDoc, onStored), JSON.stringify(customer.userId));
+  }
+
+  /** One outbox record into the database (see {@link flushOutbox}). */
+  private async replayRecord(doc: TicketDoc, onStored?: (ticket: Ticket) => Promise<void>): Promise<ReplayOutcome> {
+    try {
+      await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
+    } catch (err) {
+      if (!isDuplicateKey(err)) {
+        // The reply lost (or a write-concern error): stored by this very insert if its number holds
+        // this intake, and its read models follow below; a later replay would find it a duplicate
+        // and skip them.
+        const holder = mayHaveApplied(err) ? await this.tickets.findOne({ _id: doc._id }).catch(() => null) : null;
+        if (holder === null || !sameIntake(holder, doc)) throw err;
+        await this.changed(null, toTicket(doc));
+        await onStored?.(toTicket(doc));
+        return 'stored';
       }
-      await this.changed(null, toTicket(doc));
-      await onStored?.(toTicket(doc));
-      return 'stored';
-    });
+      const holder = await this.tickets.findOne({ _id: doc._id });
+      if (holder === null || sameIntake(holder, doc)) return 'duplicate';
+      const quoted = doc.number;
+      await this.insertNumbered(Object.assign(doc, { formerNumber: quoted }), doc.createdDay);
+      this.opts.log.warn({ ticket: doc.number, formerNumber: quoted }, 'an outboxed ticket\'s number was taken while it waited: stored under a new number');
+    }
+    await this.changed(null, toTicket(doc));
+    await onStored?.(toTicket(doc));
+    return 'stored';
   }
 
   /** The ticket (working set, else archive), read by `_id`. */

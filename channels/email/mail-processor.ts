@@ -41,7 +41,7 @@ export interface ProcessorDeps {
     /** The customer's own ticket by a number they were given (theirs renumbered at outbox replay too; never another customer's). */
     forCustomer(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null>;
     list(query: { customerUserId: string; channelId: string; pageSize: number; sort: '-createdAt' }): Promise<{ items: Ticket[] }>;
-    /** As forCustomer, replaying the outbox first when the ticket is not stored yet (desk/tickets.ts). */
+    /** As forCustomer, replaying the customer's waiting outbox tickets first when the ticket is not stored yet (desk/tickets.ts). */
     filedFor(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null>;
   };
   /** Tickets waiting in the local outbox (filed while the database was unreachable). */

@@ -8,7 +8,9 @@
  * - the database stays down: nobody is queued under a number the ticket may lose, the customer is
  *   told the truth in their language, and staff find the request on the ticket after the replay;
  * - a follow-up ("补充：…") for a ticket still in the outbox, with the database back: added to that
- *   customer's ticket under the number it is stored under, never to the ticket now holding the old one.
+ *   customer's ticket under the number it is stored under, never to the ticket now holding the old one;
+ * - the database goes away after the request's ticket is stored, before its live queue entry is
+ *   written: the customer is told the request is on that ticket (not the apology for a failed turn).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -275,5 +277,39 @@ describe('a follow-up for a ticket still in the outbox', () => {
     expect(own).toMatchObject({ formerNumber: given, text: { original: '订单显示已签收但我没有收到包裹' } });
     expect(own.messages.map((m) => m.text)).toEqual(['快递单号是 SF999888']);
     expect((await store.tickets.get(given))!).toMatchObject({ customer: { userId: stranger.userId }, messages: [] });
+  });
+});
+
+describe('the database failing between a handover\'s ticket and its live queue entry', () => {
+  it('tells the customer the request is on their ticket (not the apology), and staff find it flagged on that ticket', async () => {
+    const user = `u-${randomUUID().slice(0, 6)}`;
+    const conversation = `c-${randomUUID().slice(0, 8)}`;
+    // The desk finds the ticket the request was filed on, and the database goes away right then.
+    const tickets = services.tickets;
+    const filedFor = tickets.filedFor.bind(tickets);
+    let stoppedAfter = '';
+    tickets.filedFor = async (number, customer) => {
+      tickets.filedFor = filedFor;
+      const found = await filedFor(number, customer);
+      stoppedAfter = found?.number ?? '';
+      await database.server!.stop();
+      return found;
+    };
+    let replies: string[];
+    try {
+      replies = await say(conversation, user, '转人工');
+    } finally {
+      tickets.filedFor = filedFor;
+      if (database.server!.status().state !== 'running') await database.server!.restart();
+    }
+    await reconnected(database.db);
+    expect(stoppedAfter).toMatch(NUMBER);
+    expect(replies).toEqual([texts('zh-Hans').handoverUnqueued(stoppedAfter)]);
+    // Nobody was queued; the request is on the customer's ticket, flagged for staff.
+    expect((await services.handovers.list()).some((h) => h.conversationId === conversation)).toBe(false);
+    expect(await ticketsOf(user)).toEqual([expect.objectContaining({ number: stoppedAfter, text: expect.objectContaining({ original: '转人工' }), needsReview: true, reviewReason: 'customer-asked-for-person' })]);
+    // Asked again with the database back: queued, on that same ticket.
+    expect(await say(conversation, user, '转人工')).toEqual([texts('zh-Hans').handoverQueued(stoppedAfter)]);
+    expect((await services.handovers.list()).find((h) => h.conversationId === conversation)?.ticketNumber).toBe(stoppedAfter);
   });
 });

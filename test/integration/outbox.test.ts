@@ -122,4 +122,33 @@ describe('outbox', () => {
     expect((await store.tickets.list({ search: taken.toLowerCase() })).items.map((t) => t.number)).toEqual([moved.number, taken]);
     expect((await store.tickets.list({ search: moved.number })).items.map((t) => t.number)).toEqual([moved.number]);
   });
+
+  it("a customer's turn replays only that customer's tickets from the outbox; everybody else's wait for the background replay", async () => {
+    const db = client!.db('outbox_test_turn');
+    const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
+    const desk = createTicketService(store, { log: silent });
+    await desk.file(input(0));
+    await server!.stop();
+    let waiting: Awaited<ReturnType<typeof desk.file>>[];
+    try {
+      // Twelve customers' tickets, then a second one of the sixth customer's (user205).
+      waiting = await Promise.all(Array.from({ length: 12 }, (_, i) => desk.file(input(200 + i))));
+      waiting.push(await desk.file(input(205)));
+    } finally {
+      await server!.restart();
+    }
+    await reconnected(db);
+    expect(waiting.every((r) => r.stored === 'outbox')).toBe(true);
+
+    const me = { channelId: 'webchat', userId: 'user205' };
+    expect(await desk.filedFor(waiting[5].ticket.number, me)).toMatchObject({ number: waiting[5].ticket.number, customer: me });
+    // Replayed: both of this customer's tickets, nobody else's (they still wait, in their order).
+    const stored = await db.collection('tickets').find({}, { projection: { 'customer.userId': 1 } }).toArray();
+    expect(stored.map((d) => d.customer.userId).sort()).toEqual(['user0', 'user205', 'user205']);
+    const others = waiting.slice(0, 12).filter((_, i) => i !== 5);
+    expect(store.outbox.find(() => true).map((d) => d.number)).toEqual(others.map((r) => r.ticket.number));
+    // The background replay stores the rest, once each.
+    expect(await desk.flushOutbox()).toMatchObject({ replayed: 11, duplicates: 0, remaining: 0 });
+    expect(await db.collection('tickets').countDocuments({})).toBe(14);
+  });
 });

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
+import { MongoNetworkError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { DemandBot } from '../../bot/demand-bot.js';
 import { lexiconAct } from '../../bot/dialogue-acts.js';
@@ -88,10 +89,13 @@ class FakeQueue {
   open = true;
   /** The ticket waits in the outbox (the desk's request then queues nobody). */
   outboxed = false;
+  /** The database goes away after the ticket took the request, before the entry is written. */
+  unreachable = false;
   async find(id: string) {
     return this.entries.get(id) ?? null;
   }
   async request(r: HandoverRequest): Promise<Handover | null> {
+    if (this.unreachable) throw new MongoNetworkError('connection 3 to 127.0.0.1:27017 closed');
     if (this.outboxed) return null;
     const h = { ...r, id: `h${this.entries.size + 1}`, state: 'waiting', requestedAt: new Date(), waitUntil: new Date(), takenBy: null, takenAt: null, customerMessages: 0, lastMessageAt: null } as Handover;
     this.entries.set(h.id, h);
@@ -200,6 +204,7 @@ describe('a person when asked (bot side)', () => {
   it.each(LANGS)('while the ticket waits in the outbox, queues nobody and says so, with the reference (%s)', async (lang) => {
     const a = ASK[lang];
     const { adapter, queue, store } = setup();
+    store.outboxed = true;
     queue.outboxed = true;
     await replies(adapter, a.hello);
     expect(await replies(adapter, a.human)).toEqual([texts(lang).handoverOffline('T20261206-0001')]);
@@ -224,6 +229,40 @@ describe('a person when asked (bot side)', () => {
     back.store.outboxed = true;
     back.store.replays = true;
     expect(await replies(back.adapter, a.human)).toEqual([texts(lang).handoverClosed('T20261206-0009', 'Mon-Fri 09:00-18:00')]);
+  });
+
+  it.each(LANGS)('the database gone after the ticket took the request, before the queue entry: tells the customer it is on the ticket, not the apology (%s)', async (lang) => {
+    const a = ASK[lang];
+    const { adapter, queue, store } = setup();
+    await replies(adapter, a.hello);
+    queue.unreachable = true;
+    const [r] = await replies(adapter, a.human);
+    expect(r).toBe(texts(lang).handoverUnqueued('T20261206-0001'));
+    expect(r).not.toBe(texts(lang).error);
+    expect(r).toContain('T20261206-0001');
+    // Staff find the request on a ticket flagged for them; nobody is queued, the bot answers on.
+    expect(store.created[0]).toMatchObject({ text: { original: a.human }, classification: { needsReview: true, reviewReason: 'customer-asked-for-person' } });
+    expect(queue.entries.size).toBe(0);
+    expect(await replies(adapter, a.help)).toEqual([texts(lang).help]);
+  });
+
+  it('the database gone before the queue entry: the request on the open ticket, or on a ticket replayed from the outbox, is named by its stored number', async () => {
+    const { adapter, queue, store } = setup();
+    await replies(adapter, '我的快递三天没到', '对', '跳过');
+    queue.unreachable = true;
+    expect(await replies(adapter, '转人工')).toEqual([texts('zh-Hans').handoverUnqueued('T20261206-0001')]);
+    expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['转人工']);
+    // Filed into the outbox, stored (under another number) by the replay before the entry failed.
+    const back = setup();
+    back.store.outboxed = true;
+    back.store.replays = true;
+    back.queue.unreachable = true;
+    expect(await replies(back.adapter, '转人工')).toEqual([texts('zh-Hans').handoverUnqueued('T20261206-0009')]);
+    // Still waiting there (the lookup finds nothing stored): its reference, not a ticket.
+    const away = setup();
+    away.store.outboxed = true;
+    away.queue.unreachable = true;
+    expect(await replies(away.adapter, '转人工')).toEqual([texts('zh-Hans').handoverOffline('T20261206-0001')]);
   });
 
   it('puts the request on the open ticket when there is one, and files the pending demand when asked mid-dialog', async () => {
