@@ -14,7 +14,8 @@
  * - `drop`: not forward it, and close the driver's connection (a network error; nothing applied).
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { BSON, type Document } from 'mongodb';
+import { BSON, MongoClient, type Document } from 'mongodb';
+import { clientOptions } from '../../store/database.js';
 
 /** `"<command>": "<collection>"` as it opens an OP_MSG command document (BSON string element). */
 export function commandBytes(command: string, collection: string): Buffer {
@@ -165,4 +166,18 @@ export class LosingProxy {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * A proxy to the test database at `mongoUri` and a driver client connected through it. The client
+ * has `retryWrites: false`, so the driver's own retry (a replica set's retryable writes; the test
+ * database is a standalone, where it never retries) is not what a test exercises.
+ */
+export async function connectThroughProxy(mongoUri: string): Promise<{ proxy: LosingProxy; client: MongoClient }> {
+  const url = new URL(mongoUri.replace(/^mongodb:/, 'http:'));
+  const proxy = new LosingProxy({ host: url.hostname, port: Number(url.port || 27017) });
+  const port = await proxy.listen();
+  const client = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { ...clientOptions(2_000), retryWrites: false });
+  await client.connect();
+  return { proxy, client };
 }

@@ -113,6 +113,27 @@ function afterNextOutboxAppend(whileOutboxed: () => Promise<void>): void {
 
 const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
 
+/**
+ * A customer describes `demand` and confirms it; the database goes away before they skip the
+ * contact question, so the ticket is filed into the outbox; then the database is back (the outbox
+ * not replayed yet). Returns the number the customer was given.
+ */
+async function fileWhileDown(conversation: string, user: string, demand: string): Promise<string> {
+  expect((await say(conversation, user, demand)).join('\n')).toMatch(/对吗/);
+  expect((await say(conversation, user, '对')).join('\n')).toMatch(/手机号或邮箱/);
+  await database.server!.stop();
+  let given = '';
+  try {
+    const replies = await say(conversation, user, '跳过');
+    given = NUMBER.exec(replies.join('\n'))?.[0] ?? '';
+    expect(replies).toEqual([texts('zh-Hans').createdOffline(given)]);
+  } finally {
+    await database.server!.restart();
+  }
+  await reconnected(database.db);
+  return given;
+}
+
 describe('a person asked for while the ticket is still in the outbox', () => {
   it("keeps the live chat on the customer's own ticket when its number was given to another customer before the replay", async () => {
     const user = `u-${randomUUID().slice(0, 6)}`;
@@ -224,18 +245,7 @@ describe('a person asked for in a conversation about a ticket still in the outbo
     const user = `u-${randomUUID().slice(0, 6)}`;
     const conversation = `c-${randomUUID().slice(0, 8)}`;
     const demand = '快递已经五天了还没有送到，物流信息一直不更新';
-    expect((await say(conversation, user, demand)).join('\n')).toMatch(/对吗/);
-    expect((await say(conversation, user, '对')).join('\n')).toMatch(/手机号或邮箱/);
-    await database.server!.stop();
-    let given = '';
-    try {
-      const replies = await say(conversation, user, '跳过');
-      given = NUMBER.exec(replies.join('\n'))?.[0] ?? '';
-      expect(replies).toEqual([texts('zh-Hans').createdOffline(given)]);
-    } finally {
-      await database.server!.restart();
-    }
-    await reconnected(database.db);
+    await fileWhileDown(conversation, user, demand);
     // Back, the outbox not replayed yet: the customer asks for a person.
     const queued = await say(conversation, user, '转人工');
     await services.tickets.flushOutbox();
@@ -252,18 +262,7 @@ describe('a follow-up for a ticket still in the outbox', () => {
     const user = `u-${randomUUID().slice(0, 6)}`;
     const conversation = `c-${randomUUID().slice(0, 8)}`;
     const stranger = { channelId: 'emulator', userId: `stranger-${randomUUID().slice(0, 6)}` };
-    expect((await say(conversation, user, '订单显示已签收但我没有收到包裹')).join('\n')).toMatch(/对吗/);
-    expect((await say(conversation, user, '对')).join('\n')).toMatch(/手机号或邮箱/);
-    await database.server!.stop();
-    let given = '';
-    try {
-      const replies = await say(conversation, user, '跳过');
-      given = NUMBER.exec(replies.join('\n'))?.[0] ?? '';
-      expect(replies).toEqual([texts('zh-Hans').createdOffline(given)]);
-    } finally {
-      await database.server!.restart();
-    }
-    await reconnected(database.db);
+    const given = await fileWhileDown(conversation, user, '订单显示已签收但我没有收到包裹');
     // Back, not replayed yet, and another process gives the number to another customer.
     const taken = (await (await otherProcess()).file(input(stranger, '发票开错了', null))).ticket.number;
     expect(taken).toBe(given);

@@ -14,11 +14,10 @@
 import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { clientOptions } from '../../store/database.js';
 import { JsonDocs } from '../../store/json-docs.js';
 import { ReadModelGenerations } from '../../store/read-model-generations.js';
 import { OUTAGE_RETRY_MS } from '../../store/write-behind.js';
-import { commandBytes, LosingProxy } from '../helpers/losing-proxy.js';
+import { commandBytes, connectThroughProxy, type LosingProxy } from '../helpers/losing-proxy.js';
 
 const dbName = `lostreply_${randomUUID().slice(0, 8)}`;
 const direct = new MongoClient(inject('mongoUri'));
@@ -27,13 +26,7 @@ let proxy: LosingProxy;
 let viaProxy: MongoClient;
 
 beforeAll(async () => {
-  const url = new URL(inject('mongoUri').replace(/^mongodb:/, 'http:'));
-  proxy = new LosingProxy({ host: url.hostname, port: Number(url.port || 27017) });
-  const port = await proxy.listen();
-  // retryWrites: false so the driver's own retry (a replica set's retryable writes; the test
-  // database is a standalone, where it never retries) is not what the test exercises.
-  viaProxy = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { ...clientOptions(2_000), retryWrites: false });
-  await viaProxy.connect();
+  ({ proxy, client: viaProxy } = await connectThroughProxy(inject('mongoUri')));
   await direct.connect();
 });
 

@@ -36,7 +36,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTicketService } from '../../desk/services.js';
 import type { TicketService } from '../../desk/tickets.js';
 import { MongoCannedReplyRepository } from '../../store/canned-reply-repository.js';
-import { clientOptions } from '../../store/database.js';
 import { FileOutbox } from '../../store/outbox.js';
 import { createStore, type Store } from '../../store/index.js';
 import { JsonDocs } from '../../store/json-docs.js';
@@ -44,7 +43,7 @@ import { MongoNotificationRepository } from '../../store/notification-repository
 import type { TicketCreate } from '../../store/schemas.js';
 import { MongoTicketRepository } from '../../store/ticket-repository.js';
 import { OUTAGE_RETRY_MS } from '../../store/write-behind.js';
-import { commandBytes, LosingProxy } from '../helpers/losing-proxy.js';
+import { commandBytes, connectThroughProxy, type LosingProxy } from '../helpers/losing-proxy.js';
 
 const TOPICS = ['delivery', 'billing'];
 const silent = { info() {}, warn() {}, error() {} };
@@ -80,12 +79,7 @@ async function stored(number: string): Promise<Document> {
 }
 
 beforeAll(async () => {
-  const url = new URL(inject('mongoUri').replace(/^mongodb:/, 'http:'));
-  proxy = new LosingProxy({ host: url.hostname, port: Number(url.port || 27017) });
-  const port = await proxy.listen();
-  // retryWrites: false: the driver's own retry (a replica set's) is not what is tested; the test database is a standalone anyway.
-  viaProxy = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { ...clientOptions(2_000), retryWrites: false });
-  await viaProxy.connect();
+  ({ proxy, client: viaProxy } = await connectThroughProxy(inject('mongoUri')));
   await direct.connect();
   store = await createStore({ db: viaProxy.db(dbName), outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: TOPICS, log: silent });
   desk = createTicketService(store, { log: silent });
