@@ -284,8 +284,9 @@ export class MongoTicketRepository implements TicketRepository {
     this.writeConcern = opts.writeConcern ?? { w: 'majority', journal: true };
   }
 
-  /** Creates the indexes the staff queries need. Idempotent. */
+  /** Creates the indexes the staff queries need, and the renumber notes' collection. Idempotent. */
   async ensureIndexes(): Promise<void> {
+    await this.prepareRenumberNotes();
     await ensureIndexes(this.tickets, [
       { key: { number: 1 }, name: 'number_unique', unique: true },
       { key: { status: 1, createdAt: -1 }, name: 'status_createdAt' },
@@ -495,6 +496,16 @@ export class MongoTicketRepository implements TicketRepository {
     await this.changed(null, toTicket(doc));
     await onStored?.(toTicket(doc));
     return 'stored';
+  }
+
+  /**
+   * Creates the renumber notes' collection at start: FerretDB creating a table on a first write
+   * fails concurrent writes with SQLITE_BUSY (see archive.ts `prepareRestoreNotes`), and the first
+   * note is written in the middle of a replay.
+   */
+  private async prepareRenumberNotes(): Promise<void> {
+    if ((await this.db.listCollections({ name: this.renumbered.collectionName }, { nameOnly: true }).toArray()).length > 0) return;
+    await this.db.createCollection(this.renumbered.collectionName).catch((err: { codeName?: string }) => (err.codeName === 'NamespaceExists' ? undefined : Promise.reject(err)));
   }
 
   /**
