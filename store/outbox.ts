@@ -3,7 +3,8 @@
  * file, each append fsynced before the customer is told their ticket number. When the database is
  * back, `drain` replays the records (`drainWhere` only one customer's, in their turn); the replay is
  * idempotent because the ticket number (and _id) is unique in the database, so a record stored
- * twice is skipped, never duplicated.
+ * twice is skipped, never duplicated (one stored under a new number because its own was taken is
+ * found by its renumber note: `MongoTicketRepository.replayRecord`).
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -126,7 +127,8 @@ export class FileOutbox {
   /**
    * Applies up to `limit` picked records, oldest first, then rewrites each file it took records
    * from without them (the others keep their place). A record applied just before a crash, before
-   * its file was rewritten, is applied again at the next replay: `apply` is idempotent by number.
+   * its file was rewritten, is applied again at the next replay: `apply` is idempotent (by number,
+   * and for a record it stored under a new number, by the note it keeps of that number).
    */
   private async takeNow(pick: (doc: BSON.Document) => boolean, apply: (doc: BSON.Document) => Promise<ReplayOutcome>, limit: number, contains?: string) {
     let replayed = 0;

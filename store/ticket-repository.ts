@@ -244,6 +244,14 @@ function sameIntake(a: TicketDoc, b: TicketDoc): boolean {
   );
 }
 
+/**
+ * Key of an outboxed ticket's renumber note (`outboxRenumbered`): the number its customer was
+ * given, the customer and the moment of intake, which name one outbox record. Exported for tests.
+ */
+export function renumberNoteId(doc: Pick<Ticket, 'number' | 'customer' | 'createdAt'>): string {
+  return JSON.stringify([doc.number, doc.customer.channelId, doc.customer.userId, new Date(doc.createdAt).getTime()]);
+}
+
 /** The one place that maps a stored document to the ticket returned to callers. */
 function toTicket(doc: TicketDoc): Ticket {
   const { _id: _ignored, daySeq: _seq, priorityRank: _rank, changeIds: _changes, ...ticket } = doc;
@@ -253,6 +261,8 @@ function toTicket(doc: TicketDoc): Ticket {
 
 export class MongoTicketRepository implements TicketRepository {
   private readonly tickets: Collection<TicketDoc>;
+  /** Renumber notes: the new number an outboxed ticket is being stored under (see `replayRecord`). */
+  private readonly renumbered: Collection<{ _id: string; number: string }>;
   private readonly claims: Claims;
   private readonly inserts: InsertBatcher<TicketDoc>;
   /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
@@ -267,14 +277,16 @@ export class MongoTicketRepository implements TicketRepository {
     private readonly opts: MongoTicketRepositoryOptions,
   ) {
     this.tickets = db.collection<TicketDoc>('tickets');
+    this.renumbered = db.collection<{ _id: string; number: string }>('outboxRenumbered');
     this.claims = new Claims(db);
     this.inserts = new InsertBatcher(this.tickets, () => this.writeConcern);
     this.now = opts.now ?? (() => new Date());
     this.writeConcern = opts.writeConcern ?? { w: 'majority', journal: true };
   }
 
-  /** Creates the indexes the staff queries need. Idempotent. */
+  /** Creates the indexes the staff queries need, and the renumber notes' collection. Idempotent. */
   async ensureIndexes(): Promise<void> {
+    await this.prepareRenumberNotes();
     await ensureIndexes(this.tickets, [
       { key: { number: 1 }, name: 'number_unique', unique: true },
       { key: { status: 1, createdAt: -1 }, name: 'status_createdAt' },
@@ -346,7 +358,7 @@ export class MongoTicketRepository implements TicketRepository {
    * day's highest stored), and a number another process took first makes the insert fail with a
    * duplicate key, so the next one is tried. Concurrent calls in one process never collide.
    */
-  private async insertNumbered(doc: TicketDoc, day: string): Promise<void> {
+  private async insertNumbered(doc: TicketDoc, day: string, beforeInsert?: (number: string) => Promise<void>): Promise<void> {
     const compact = day.replaceAll('-', '');
     let stored = this.lastSeq.get(day);
     if (stored === undefined) stored = await this.highestSeq(day);
@@ -356,6 +368,7 @@ export class MongoTicketRepository implements TicketRepository {
       this.lastSeq.set(day, seq);
       doc.daySeq = seq;
       doc.number = doc._id = `T${compact}-${String(seq).padStart(4, '0')}`;
+      await beforeInsert?.(doc.number);
       if (await this.insertOnce(doc)) return;
     }
     throw new ConflictError('could not allocate a ticket number after 1000 attempts');
@@ -472,12 +485,43 @@ export class MongoTicketRepository implements TicketRepository {
       const holder = await this.tickets.findOne({ _id: doc._id });
       if (holder === null || sameIntake(holder, doc)) return 'duplicate';
       const quoted = doc.number;
-      await this.insertNumbered(Object.assign(doc, { formerNumber: quoted }), doc.createdDay);
+      const note = renumberNoteId(doc);
+      if (await this.storedRenumbered(doc, note)) return 'duplicate';
+      // Each number is noted before the insert under it: a crash after the insert and before the
+      // outbox file is rewritten leaves the record to be replayed again, and the note finds it stored.
+      const noteNumber = (n: string) => this.renumbered.updateOne({ _id: note }, { $set: { number: n } }, { upsert: true, writeConcern: this.writeConcern }).then(() => undefined);
+      await this.insertNumbered(Object.assign(doc, { formerNumber: quoted }), doc.createdDay, noteNumber);
       this.opts.log.warn({ ticket: doc.number, formerNumber: quoted }, 'an outboxed ticket\'s number was taken while it waited: stored under a new number');
     }
     await this.changed(null, toTicket(doc));
     await onStored?.(toTicket(doc));
     return 'stored';
+  }
+
+  /**
+   * Creates the renumber notes' collection at start: FerretDB creating a table on a first write
+   * fails concurrent writes with SQLITE_BUSY (see archive.ts `prepareRestoreNotes`), and the first
+   * note is written in the middle of a replay.
+   */
+  private async prepareRenumberNotes(): Promise<void> {
+    if ((await this.db.listCollections({ name: this.renumbered.collectionName }, { nameOnly: true }).toArray()).length > 0) return;
+    await this.db.createCollection(this.renumbered.collectionName).catch((err: { codeName?: string }) => (err.codeName === 'NamespaceExists' ? undefined : Promise.reject(err)));
+  }
+
+  /**
+   * Whether this outbox record was already stored under a new number by an earlier replay that did
+   * not live to rewrite the outbox file: its renumber note names a ticket holding this very intake
+   * under `formerNumber` = the record's number. Two reads by `_id` (an index lookup on MongoDB and
+   * on the patched FerretDB), where looking for `formerNumber` among the tickets would scan them on
+   * FerretDB, and the read models (customer documents, search index) are written behind the insert,
+   * so a crash can leave them without it. A note whose insert never happened names a free number or
+   * another ticket: not this one, so the record is stored.
+   */
+  private async storedRenumbered(doc: TicketDoc, note: string): Promise<boolean> {
+    const noted = await this.renumbered.findOne({ _id: note });
+    if (noted === null) return false;
+    const found = await this.locate(noted.number);
+    return found !== null && found.doc.formerNumber === doc.number && sameIntake(found.doc, doc);
   }
 
   /** The ticket (working set, else archive), read by `_id`. */
