@@ -97,5 +97,6 @@ describe('staff HTTP layer', () => {
     const doc = router.openapi({ title: 'x', version: '1' }) as { paths: Record<string, Record<string, Record<string, unknown>>> };
     expect(doc.paths['/api/things/{id}'].get).toMatchObject({ 'x-required-role': 'trainer', parameters: [{ name: 'id', in: 'path', required: true }, { name: 'q', in: 'query', required: false }] });
     expect(doc.paths['/api/open'].post).toMatchObject({ security: [], requestBody: { required: true } });
+    expect(doc.paths['/api/open'].post).toMatchObject({ responses: { 503: { description: expect.stringContaining('DATABASE_UNAVAILABLE') } } });
   });
 });
