@@ -3,12 +3,15 @@
  * supervised embedded database (stopped, then restarted here): reads (the ticket list, a ticket) and
  * a change (a ticket's status) answer 503 with the machine-readable code
  * `DATABASE_UNAVAILABLE` and `Retry-After` — never the generic 500 "internal error" — and the same
- * requests work once the database is back.
+ * requests work once the database is back. The console's login page (Debian's chromium) says so
+ * in zh-Hans, zh-Hant and English meanwhile.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../bot/app.js';
@@ -20,6 +23,7 @@ import { reconnected } from '../helpers/reconnected.js';
 
 type Json = Record<string, any>;
 const PASSWORD = 'staff api outage password';
+const CHROMIUM = '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'staff-outage-'));
 let database: OpenDatabase;
 let services: Services;
@@ -87,4 +91,36 @@ describe('the staff API with the database unreachable', () => {
     expect(changed.body.status).toBe('in_progress');
     expect(changed.retryAfter).toBeNull();
   });
+
+  it.skipIf(!existsSync(CHROMIUM))('the console says the database cannot be reached, in zh-Hans, zh-Hant and English', async () => {
+    await database.server!.stop();
+    try {
+      await consoleSaysUnavailable();
+    } finally {
+      await database.server!.restart();
+    }
+    await reconnected(database.db);
+  });
 });
+
+/** The console's login, tried in each language while the database is down: its message says so. */
+async function consoleSaysUnavailable(): Promise<void> {
+  const { DICT } = (await import(pathToFileURL(join(import.meta.dirname, '../../staff/console/i18n.js')).href)) as { DICT: Record<string, Record<string, string>> };
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+  try {
+    for (const lang of ['zh-Hans', 'zh-Hant', 'en']) {
+      const d = DICT[lang]!;
+      const page = await browser.newPage();
+      await page.goto(`${url}/console/?lang=${lang === 'zh-Hans' ? 'zh' : lang}#/login`);
+      await page.getByLabel(d['login.username']!, { exact: true }).fill('alice');
+      await page.getByLabel(d['login.password']!, { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: d['login.submit'], exact: true }).click();
+      const said = d['error.databaseUnavailable']!.replace('{s}', '5');
+      await expect.poll(() => page.getByTestId('login-message').textContent(), { timeout: 60_000 }).toBe(said);
+      expect(said).not.toBe(d['error.server']);
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+}
