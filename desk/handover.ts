@@ -289,14 +289,16 @@ export class HandoverService {
    * The agent's message to the customer, on their channel, recorded on the ticket
    * (desk/tickets.ts `reply`: recorded first, then sent, so the send needs no ticket read of its
    * own). The queue entry is read first: whether the agent holds the conversation is decided by
-   * the database.
+   * the database. `requestId` (the console form's idempotency key) makes a double submit send once:
+   * the second request gets the first one's outcome (`duplicate: true`) and publishes nothing, so
+   * the agents' transcripts show the line once too.
    */
-  async say(id: string, by: string, text: string): Promise<{ delivered: boolean }> {
+  async say(id: string, by: string, text: string, opts: { requestId?: string } = {}): Promise<{ delivered: boolean; duplicate: boolean }> {
     const h = await this.require(id);
     this.mustHold(h, by);
-    const { delivered } = await this.deps.tickets.reply(h.ticketNumber, text, by);
-    this.deps.events.publish({ type: 'live.message', handoverId: id, ticketNumber: h.ticketNumber, from: 'agent', by, text, delivered });
-    return { delivered };
+    const { delivered, duplicate } = await this.deps.tickets.reply(h.ticketNumber, text, by, opts);
+    if (!duplicate) this.deps.events.publish({ type: 'live.message', handoverId: id, ticketNumber: h.ticketNumber, from: 'agent', by, text, delivered });
+    return { delivered, duplicate };
   }
 
   /**

@@ -111,6 +111,18 @@ export class ReplyNotSentError extends AppError {
   readonly code = 'REPLY_NOT_SENT';
 }
 
+/**
+ * The write a reply's send waits for (`sending` recorded first): the database being unreachable
+ * there means nothing was sent, which the staff member must hear as such (ReplyNotSentError, 503),
+ * not as a generic failure. Other errors pass unchanged.
+ */
+function notSentIfUnavailable<T>(write: Promise<T>, what: 'sent' | 'sent again'): Promise<T> {
+  return write.catch((err: unknown) => {
+    if (!isUnavailable(err)) throw err;
+    throw new ReplyNotSentError(`the database is unavailable, so the reply was not ${what} (nothing reached the customer); send it again when it is back`, { cause: err });
+  });
+}
+
 /** What sending a staff reply (or sending it again) did. */
 export interface ReplyOutcome {
   ticket: StaffTicket;
@@ -381,7 +393,7 @@ export class TicketService {
    * have reached the customer) only when the staff member `confirmed` it (ValidationError otherwise).
    */
   async retryReply(number: string, replyId: string, by: string, opts: { confirmed?: boolean } = {}): Promise<ReplyOutcome> {
-    const marked = await this.deps.tickets.markReplySending(number, replyId, { confirmed: opts.confirmed === true });
+    const marked = await notSentIfUnavailable(this.deps.tickets.markReplySending(number, replyId, { confirmed: opts.confirmed === true }), 'sent again');
     const reply = marked.replies.find((r) => r.id === replyId)!;
     const error = await this.send(marked, reply.text);
     return this.settle(marked, replyId, error, by, 'ticket.reply-retry', { reply: replyId, ...(opts.confirmed ? { confirmed: true } : {}) });
@@ -540,10 +552,7 @@ export class TicketService {
     if (!text.trim()) throw new ValidationError('invalid reply: text is empty', [{ path: 'text', message: 'empty' }]);
     const id = randomUUID();
     const request = opts.requestId ? { requestId: opts.requestId } : {};
-    const pending = await this.deps.tickets.recordReply(number, { id, ...request, text, by, delivered: false, error: null, sending: true }).catch((err: unknown) => {
-      if (!isUnavailable(err)) throw err;
-      throw new ReplyNotSentError(`the database is unavailable, so the reply was not sent (nothing reached the customer); send it again when it is back`, { cause: err });
-    });
+    const pending = await notSentIfUnavailable(this.deps.tickets.recordReply(number, { id, ...request, text, by, delivered: false, error: null, sending: true }), 'sent');
     if (!pending.replies.some((r) => r.id === id)) return this.earlierReply(pending, opts.requestId!);
     const error = await this.send(pending, text);
     return this.settle(pending, id, error, by, 'ticket.reply', { length: text.length });

@@ -28,6 +28,7 @@ const OVERRIDES = {
   'export.done': '已匯出 {name}（{rows} 行）',
   'export.label': '匯出目前篩選：',
   'export.working': '正在匯出…',
+  'error.databaseUnavailable': '暫時無法連線資料庫，請 {s} 秒後再試。',
   'files.notKept': '未儲存',
   'files.notKeptNoNote': '檔案未儲存在系統中。',
   'file.bytes': '{n} 位元組',

@@ -8,7 +8,7 @@ import type restify from 'restify';
 import { z } from 'zod';
 import { InputTooLongError, InvalidInputError, ModelCompatibilityError, ModelFormatError, TrainingError } from '../classifier/errors.js';
 import { AppError } from '../core/app-error.js';
-import { ConflictError, DatabaseUnavailableError, NotFoundError, ValidationError } from '../store/errors.js';
+import { ConflictError, DatabaseUnavailableError, isUnavailable, NotFoundError, ValidationError } from '../store/errors.js';
 import { ROLES, type Role } from '../store/schemas.js';
 import { findPrototypeKey } from '../store/validation.js';
 import { TrainingInProgressError } from '../trainer/errors.js';
@@ -126,13 +126,28 @@ function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
-/** Turns any thrown error into a status and a JSON body; unknown errors are 500 without details. */
+/**
+ * Seconds a client should wait before trying again after a 503 (the `Retry-After` header): the
+ * supervised embedded database restarts within seconds, and the driver's reconnect follows it.
+ */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/** The code and message of a request that failed because the database could not be reached. */
+const UNREACHABLE = { code: 'DATABASE_UNAVAILABLE', message: 'the database cannot be reached right now; try again shortly' } as const;
+
+/**
+ * Turns any thrown error into a status and a JSON body; unknown errors are 500 without details.
+ * A driver error meaning "the database is not reachable" ({@link isUnavailable}) is a 503
+ * `DATABASE_UNAVAILABLE`: the request was fine and may simply be sent again, which a generic 500
+ * would not tell the console or an integration.
+ */
 export function toHttpError(err: unknown): { status: number; body: unknown } {
   if (err instanceof HttpError) return { status: err.status, body: errorBody(err.code, err.message, err.details) };
   const status = statusOf(err);
   if (status !== null && err instanceof AppError) {
     return { status, body: errorBody(err.code, err.message, err instanceof ValidationError ? err.issues : undefined) };
   }
+  if (isUnavailable(err)) return { status: 503, body: errorBody(UNREACHABLE.code, UNREACHABLE.message) };
   return { status: 500, body: errorBody('INTERNAL', 'internal error') };
 }
 
@@ -204,6 +219,8 @@ export class ApiRouter {
         const { status, body } = toHttpError(err);
         if (status >= 500) this.opts.log?.error({ err, url: req.url }, 'staff API request failed');
         if (status === 401) res.header('WWW-Authenticate', 'Bearer');
+        // Every 503 is the database (unreachable, not configured, or a reply it could not record).
+        if (status === 503) res.header('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
         if (err instanceof HttpError && err.status === 429 && typeof err.details === 'object' && err.details && 'retryAfterSeconds' in err.details) {
           res.header('Retry-After', String((err.details as { retryAfterSeconds: number }).retryAfterSeconds));
         }
@@ -255,6 +272,8 @@ export class ApiRouter {
       const responses: Record<string, unknown> = {};
       for (const [code, description] of Object.entries(r.responses ?? { 200: 'OK' })) responses[code] = { description };
       responses['400'] ??= { description: 'invalid input; the error names the field', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      // Any route may find the database unreachable (login and token checks read it too).
+      responses['503'] ??= { description: 'the database is unavailable (code DATABASE_UNAVAILABLE, or the route\'s own); send the request again after Retry-After seconds', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
       if (r.role) {
         responses['401'] = { description: 'no token, or unknown or expired token' };
         responses['403'] = { description: `needs the ${r.role} role` };

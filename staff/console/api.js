@@ -99,6 +99,15 @@ export async function api(path, { method = 'GET', query, body, auth = true } = {
   return data;
 }
 
+/**
+ * The idempotency key of a message submit (a ticket reply, a live-chat message): random, from
+ * getRandomValues (randomUUID needs a secure context, and the console may be served over plain HTTP
+ * on a local network).
+ */
+export function newRequestId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 const cache = new Map();
 /** A GET whose answer is kept for the session (taxonomy, channel preferences …). */
 export function cachedGet(path) {

@@ -11,6 +11,7 @@ import { api, clearSession, onUnauthorized, saveSession, session } from './api.j
 import { h, loading, replace } from './dom.js';
 import { onDeskEvent } from './events.js';
 import { getLang, htmlLang, initLang, LANGS, setLang, t } from './i18n.js';
+import { errorText } from './format.js';
 import { followWork, notificationsControl, paint, refreshWork, stopFollowingWork } from './work.js';
 
 const ROLE_RANK = { agent: 1, trainer: 2, admin: 3 };
@@ -75,20 +76,6 @@ export function notify(message, kind = 'info') {
   const el = h('div', { class: ['notice', `notice-${kind}`], role: kind === 'error' ? 'alert' : 'status' }, h('span', null, message), h('button', { type: 'button', class: 'link', 'aria-label': t('common.dismiss'), onclick: () => el.remove() }, '×'));
   notices.appendChild(el);
   setTimeout(() => el.remove(), kind === 'error' ? 12_000 : 5000);
-}
-
-/** A readable message for an API error. */
-export function errorText(err) {
-  if (!err) return t('error.generic');
-  if (err.status === 0) return t('error.network');
-  if (err.status === 403) return t('error.forbidden');
-  if (err.status === 404) return t('error.notFound');
-  if (err.status === 409 && err.code === 'CONFLICT') return t('error.conflict');
-  if (err.status === 429) return t('error.rateLimited', { s: err.retryAfter ?? 60 });
-  // Unlike other server errors, this one says what happened: nothing reached the customer.
-  if (err.code === 'REPLY_NOT_SENT') return t('reply.notSent');
-  if (err.status >= 500) return t('error.server');
-  return err.message || t('error.generic');
 }
 
 function shell(user, navKey) {

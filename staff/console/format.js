@@ -85,3 +85,19 @@ export function excerpt(s, n = 80) {
   const chars = Array.from(String(s ?? ''));
   return chars.length > n ? `${chars.slice(0, n).join('')}…` : chars.join('');
 }
+
+/** A readable message for an API error. */
+export function errorText(err) {
+  if (!err) return t('error.generic');
+  if (err.status === 0) return t('error.network');
+  if (err.status === 403) return t('error.forbidden');
+  if (err.status === 404) return t('error.notFound');
+  if (err.status === 409 && err.code === 'CONFLICT') return t('error.conflict');
+  if (err.status === 429) return t('error.rateLimited', { s: err.retryAfter ?? 60 });
+  // Unlike other server errors, this one says what happened: nothing reached the customer.
+  if (err.code === 'REPLY_NOT_SENT') return t('reply.notSent');
+  // The request was fine; the database was not there (503 with Retry-After): say so, and when to try again.
+  if (err.code === 'DATABASE_UNAVAILABLE') return t('error.databaseUnavailable', { s: err.retryAfter ?? 5 });
+  if (err.status >= 500) return t('error.server');
+  return err.message || t('error.generic');
+}

@@ -57,6 +57,7 @@ export const DICT = {
     'error.conflict': '该记录已被他人修改，请刷新后再试。',
     'error.rateLimited': '请求过于频繁，请 {s} 秒后再试。',
     'error.server': '服务器出错，请稍后再试。',
+    'error.databaseUnavailable': '暂时无法连接数据库，请 {s} 秒后再试。',
 
     'login.title': '登录',
     'login.intro': '客服、训练师和管理员请使用工作账号登录。',
@@ -625,6 +626,7 @@ export const DICT = {
     'error.conflict': 'Someone else changed this record. Reload and try again.',
     'error.rateLimited': 'Too many requests. Try again in {s} s.',
     'error.server': 'Server error. Please try again later.',
+    'error.databaseUnavailable': 'The database cannot be reached right now. Try again in {s} s.',
 
     'login.title': 'Log in',
     'login.intro': 'Agents, trainers and admins: log in with your work account.',

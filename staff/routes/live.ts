@@ -19,12 +19,14 @@ import { z } from 'zod';
 import { checkLiveText } from '../../desk/handover.js';
 import type { DeskEvent } from '../../desk/events.js';
 import type { Handover } from '../../store/handover-repository.js';
+import { ReplyRequestId } from '../../store/schemas.js';
 import type { StaffDeps } from '../deps.js';
 import type { ApiRouter, Authenticate } from '../http.js';
 
 const IdParams = z.object({ id: z.string().uuid() }).strict();
 const EventsQuery = z.object({ after: z.string().regex(/^[0-9a-z]{1,11}-[A-Za-z0-9_-]{6,32}$/, 'an event id').optional() }).strict();
-const MessageBody = z.object({ text: z.string().trim().min(1).max(4000) }).strict();
+/** An agent's live message; `requestId` is the form's idempotency key, as for a ticket reply: the same one twice sends it once. */
+const MessageBody = z.object({ text: z.string().trim().min(1).max(4000), requestId: ReplyRequestId.optional() }).strict();
 
 const HEARTBEAT_MS = 15_000;
 const SESSION_CHECK_MS = 60_000;
@@ -179,13 +181,13 @@ function registerQueueRoutes(router: ApiRouter, deps: StaffDeps): void {
   router.add({
     method: 'post',
     path: '/api/live/{id}/messages',
-    summary: "Send a message to the customer on their channel (only the agent who took the conversation); it is recorded on the ticket as a reply, delivered or not",
+    summary: "Send a message to the customer on their channel (only the agent who took the conversation); it is recorded on the ticket as a reply, delivered or not. With requestId, a second request with the same id sends nothing and returns the first one's outcome (duplicate: true)",
     tag: 'live',
     role: 'agent',
     params: IdParams,
     body: MessageBody,
-    responses: { 201: '{delivered}', 409: 'not taken, or taken by someone else' },
-    handler: async ({ params, body, principal }) => ({ status: 201, body: await handovers.say(params.id, principal!.username, checkLiveText(body.text)) }),
+    responses: { 201: '{delivered, duplicate}', 400: 'empty text, or a requestId already used for another text', 409: 'not taken, or taken by someone else', 503: 'the database is down: nothing was sent' },
+    handler: async ({ params, body, principal }) => ({ status: 201, body: await handovers.say(params.id, principal!.username, checkLiveText(body.text), body.requestId ? { requestId: body.requestId } : {}) }),
   });
 
   for (const [action, how, what] of [

@@ -249,7 +249,7 @@ describe('a person when asked', () => {
         return get(n);
       };
       for (const text of ['您好，我来帮您查', '已经查到了，明天送达']) {
-        expect((await api('POST', `/api/live/${id}/messages`, tokens.dave, { text })).body).toEqual({ delivered: true });
+        expect((await api('POST', `/api/live/${id}/messages`, tokens.dave, { text })).body).toEqual({ delivered: true, duplicate: false });
         await c.waitForMessage((m) => m.text === text);
       }
       expect(reads).toBe(0);
@@ -257,6 +257,39 @@ describe('a person when asked', () => {
       expect((await api('POST', `/api/live/${id}/end`, tokens.dave)).status).toBe(204);
     } finally {
       tickets.get = get;
+      c.close();
+      stream.close();
+    }
+  });
+
+  it("sends an agent's live message once when the form submits it twice with its requestId (a double click), and shows it once", async () => {
+    const stream = await EventStreamClient.open(A.url, tokens.dave);
+    const c = await DirectLineClient.open(A.url, 'live-double', SECRET);
+    try {
+      const queued = await c.replyTo(await c.send('转人工'));
+      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
+      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
+      if (requested.type !== 'handover.requested') throw new Error('unreachable');
+      const id = requested.handoverId;
+      expect((await api('POST', `/api/live/${id}/take`, tokens.dave)).status).toBe(200);
+      const body = { text: '稍等，我看一下您的订单', requestId: 'live-double-0001' };
+      const both = await Promise.all([api('POST', `/api/live/${id}/messages`, tokens.dave, body), api('POST', `/api/live/${id}/messages`, tokens.dave, body)]);
+      expect(both.map((r) => r.status)).toEqual([201, 201]);
+      expect(both.map((r) => r.body.duplicate).sort()).toEqual([false, true]);
+      // The same id for another text is refused, naming the field.
+      const reused = await api('POST', `/api/live/${id}/messages`, tokens.dave, { text: '另一句话', requestId: 'live-double-0001' });
+      expect(reused.status).toBe(400);
+      expect(JSON.stringify(reused.body)).toContain('requestId');
+      // A later message arrives after every earlier one: by then the customer has the first one once.
+      const marker = '已经查到了';
+      expect((await api('POST', `/api/live/${id}/messages`, tokens.dave, { text: marker })).body).toEqual({ delivered: true, duplicate: false });
+      await c.waitForMessage((m) => m.text === marker);
+      await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === marker);
+      expect(c.botMessages().filter((m) => m.text === body.text)).toHaveLength(1);
+      expect((await A.store.tickets.get(number))!.replies.map((r) => r.text)).toEqual([body.text, marker]);
+      expect(stream.events.filter((e) => e.type === 'live.message' && e.handoverId === id && e.text === body.text)).toHaveLength(1);
+      expect((await api('POST', `/api/live/${id}/end`, tokens.dave)).status).toBe(204);
+    } finally {
       c.close();
       stream.close();
     }

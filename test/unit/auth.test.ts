@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { hashPassword, LoginThrottle, tokenHash, verifyPassword } from '../../staff/auth.js';
 import { ApiRouter, roleAllows, toHttpError, validate, HttpError } from '../../staff/http.js';
+import { MongoNetworkError, MongoServerSelectionError } from 'mongodb';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, ValidationError } from '../../store/errors.js';
+import { ConflictError, NotFoundError, TicketNotFiledError, ValidationError } from '../../store/errors.js';
 
 describe('password hashing', () => {
   it('verifies the right password only, with a fresh salt each time', async () => {
@@ -66,6 +67,15 @@ describe('staff HTTP layer', () => {
     expect(toHttpError(new Error('secret internals'))).toEqual({ status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } });
   });
 
+  it('answers 503 DATABASE_UNAVAILABLE, not a generic 500, when the database cannot be reached', () => {
+    const unreachable = { status: 503, body: { error: { code: 'DATABASE_UNAVAILABLE', message: 'the database cannot be reached right now; try again shortly' } } };
+    expect(toHttpError(new MongoNetworkError('connect ECONNREFUSED 127.0.0.1:27017'))).toEqual(unreachable);
+    expect(toHttpError(new MongoServerSelectionError('Server selection timed out after 800 ms', { type: 'Unknown', servers: new Map(), stale: false, compatible: true, heartbeatFrequencyMS: 1, localThresholdMS: 1, setName: null, maxElectionId: null, maxSetVersion: null, commonWireVersion: 0, logicalSessionTimeoutMinutes: null } as never))).toEqual(unreachable);
+    expect(toHttpError(new TicketNotFiledError('T20261207-O1234AB waits in the outbox'))).toEqual(unreachable);
+    // The driver's message is not shown (it names hosts and ports).
+    expect(JSON.stringify(toHttpError(new MongoNetworkError('connect ECONNREFUSED 10.1.2.3:27017')))).not.toContain('10.1.2.3');
+  });
+
   it('names every bad field with where it came from', () => {
     const s = z.object({ a: z.number(), b: z.object({ c: z.string() }) }).strict();
     try {
@@ -87,5 +97,6 @@ describe('staff HTTP layer', () => {
     const doc = router.openapi({ title: 'x', version: '1' }) as { paths: Record<string, Record<string, Record<string, unknown>>> };
     expect(doc.paths['/api/things/{id}'].get).toMatchObject({ 'x-required-role': 'trainer', parameters: [{ name: 'id', in: 'path', required: true }, { name: 'q', in: 'query', required: false }] });
     expect(doc.paths['/api/open'].post).toMatchObject({ security: [], requestBody: { required: true } });
+    expect(doc.paths['/api/open'].post).toMatchObject({ responses: { 503: { description: expect.stringContaining('DATABASE_UNAVAILABLE') } } });
   });
 });

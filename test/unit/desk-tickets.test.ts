@@ -2,10 +2,11 @@
  * The desk's ticket operations with fake storage (fast, no database): what each operation writes,
  * in which order, and what a failure between its two writes leaves behind.
  */
+import { MongoNetworkError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from '../../desk/ports.js';
 import { transcriptOf } from '../../desk/handover.js';
-import { TicketService } from '../../desk/tickets.js';
+import { ReplyNotSentError, TicketService } from '../../desk/tickets.js';
 import { NotFoundError, ValidationError } from '../../store/errors.js';
 import type { Ticket } from '../../store/schemas.js';
 import { replyToResend, type ReplyInput } from '../../store/ticket-repository.js';
@@ -59,11 +60,13 @@ function fakes(initial: Ticket, channel: CustomerChannel | null = null) {
   const writes: string[] = [];
   const examples = new Map<string, ExampleLabels & { source: string; by: string }>();
   const audit: { action: string; details?: Record<string, unknown> }[] = [];
-  const state = { failNext: false };
+  // failNext: true throws a plain error; an Error is thrown as it is (a driver's outage error).
+  const state: { failNext: boolean | Error } = { failNext: false };
   const ticketWrite = (name: string, change: (t: Ticket) => Ticket) => {
     if (state.failNext) {
+      const err = state.failNext === true ? new Error('connection reset') : state.failNext;
       state.failNext = false;
-      throw new Error('connection reset');
+      throw err;
     }
     writes.push(`ticket.${name}`);
     current = { ...change(current), version: current.version + 1 };
@@ -256,6 +259,27 @@ describe('desk: tickets', () => {
     const again = await f.service.retryReply('T20261201-0001', r.replyId, 'dan', { confirmed: true });
     expect(again).toMatchObject({ delivered: true, recorded: true, ticket: { replies: [{ id: r.replyId, delivered: true, sending: false, attempts: 2 }] } });
     expect(sent).toEqual(['已为您退款', '已为您退款']);
+  });
+
+  it('a resend whose first write (marking it sending) finds the database unreachable is ReplyNotSentError, and sends nothing', async () => {
+    const sent: string[] = [];
+    let up = false;
+    const f = fakes(ticket(), { deliver: async (_t, text) => (up ? (sent.push(text), null) : 'channel down'), askRating: async () => null });
+    const first = await f.service.reply('T20261201-0001', '师傅明天上门', 'dan');
+    expect(first.delivered).toBe(false);
+    up = true;
+    f.state.failNext = new MongoNetworkError('connect ECONNREFUSED 127.0.0.1:27017');
+    const failed = await f.service.retryReply('T20261201-0001', first.replyId, 'dan').catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(ReplyNotSentError);
+    expect((failed as ReplyNotSentError).message).toMatch(/not sent again \(nothing reached the customer\)/);
+    expect((failed as ReplyNotSentError).cause).toBeInstanceOf(MongoNetworkError);
+    expect(sent).toEqual([]);
+    expect(f.current().replies).toEqual([expect.objectContaining({ id: first.replyId, delivered: false, error: 'channel down' })]);
+    // A refusal that is not an outage is not dressed up as one.
+    await expect(f.service.retryReply('T20261201-0001', 'nope', 'dan')).rejects.toThrow(NotFoundError);
+    // Back: the resend goes out once.
+    expect(await f.service.retryReply('T20261201-0001', first.replyId, 'dan')).toMatchObject({ delivered: true, recorded: true });
+    expect(sent).toEqual(['师傅明天上门']);
   });
 
   it("the live chat's transcript tells a reply of unknown outcome from a refused one, in each console language", async () => {

@@ -6,7 +6,7 @@
  * Taking is first come, first served: when two agents click at once, the server lets exactly one
  * take it and the other sees that someone else did.
  */
-import { api } from '../api.js';
+import { api, newRequestId } from '../api.js';
 import { h, replace } from '../dom.js';
 import { onDeskEvent, onStreamStatus } from '../events.js';
 import * as f from '../format.js';
@@ -164,6 +164,16 @@ function drawChat(lv) {
   lines.lastElementChild?.scrollIntoView({ block: 'nearest' });
 }
 
+/**
+ * The request id for sending `text` from the live chat (as the ticket page's reply form does): one
+ * for a double click, and kept while the same text is sent again after a failure, so the server
+ * sends it once; new for a new text.
+ */
+function sendRequestId(lv, text) {
+  if (lv.sendRequest?.text !== text) lv.sendRequest = { id: newRequestId(), text };
+  return lv.sendRequest.id;
+}
+
 /** The agent's send box; a message the channel could not deliver is reported. */
 function sendForm(lv, mine) {
   const { ctx } = lv;
@@ -178,9 +188,12 @@ function sendForm(lv, mine) {
         if (!text) return;
         input.disabled = true;
         try {
-          const r = await api(`/api/live/${encodeURIComponent(lv.current.id)}/messages`, { method: 'POST', body: { text } });
+          const requestId = sendRequestId(lv, text);
+          const r = await api(`/api/live/${encodeURIComponent(lv.current.id)}/messages`, { method: 'POST', body: { text, requestId } });
           input.value = '';
-          if (!r.delivered) ctx.notify(t('live.notDelivered'), 'error');
+          lv.sendRequest = null;
+          // A duplicate's outcome is the first submit's, which reports it (it may still be sending).
+          if (!r.delivered && !r.duplicate) ctx.notify(t('live.notDelivered'), 'error');
         } catch (err) {
           ctx.notify(ctx.errorText(err), 'error');
         } finally {

@@ -6,7 +6,7 @@
  * due time (overdue highlighted), notes, the reply box with the canned replies (快捷回复) filled
  * for this ticket, and the files the customer sent (ticket-attachments.js).
  */
-import { api, assignees, taxonomy } from '../api.js';
+import { api, assignees, newRequestId, taxonomy } from '../api.js';
 import { bar, field, h, replace, select, uid } from '../dom.js';
 import * as f from '../format.js';
 import { t } from '../i18n.js';
@@ -233,14 +233,6 @@ function retryButton(page, id, unknown) {
     edit(button, () => api(`/api/tickets/${encodeURIComponent(number)}/replies/${encodeURIComponent(id)}/retry${unknown ? '?confirm=true' : ''}`, { method: 'POST' }));
   };
   return button;
-}
-
-/**
- * The idempotency key of a reply submit: random, from getRandomValues (randomUUID needs a secure
- * context, and the console may be served over plain HTTP on a local network).
- */
-function newRequestId() {
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /**
