@@ -177,7 +177,7 @@ describe('a person asked for while the ticket is still in the outbox', () => {
     expect(entry).toBeDefined();
     expect(entry!.ticketNumber).toBe(own.number);
     await services.handovers.take(entry!.id, 'alice');
-    expect(await services.handovers.say(entry!.id, 'alice', '您好，我是客服，马上为您查询')).toEqual({ delivered: true });
+    expect(await services.handovers.say(entry!.id, 'alice', '您好，我是客服，马上为您查询')).toEqual({ delivered: true, duplicate: false });
     expect(await say(conversation, user, '单号是 SF123456')).toEqual([]);
     const view = await services.handovers.view(entry!.id);
     expect(view.transcript.map((l) => `${l.from}:${l.text}`)).toEqual(['agent:您好，我是客服，马上为您查询', 'customer:单号是 SF123456']);
