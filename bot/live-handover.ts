@@ -21,7 +21,7 @@ import type { Handover } from '../store/handover-repository.js';
 import type { Ticket } from '../store/index.js';
 import type { Durability } from '../store/ticket-repository.js';
 import { isUnavailable } from '../store/errors.js';
-import { OPEN_STATUSES } from '../store/ticket-repository.js';
+import { OPEN_STATUSES } from '../store/working-day.js';
 import { lexiconAct } from './dialogue-acts.js';
 import { isFrustrated, repeatKey } from './frustration.js';
 import { markNumberGiven, ticketInput, type TicketSink } from './intake-dialog.js';

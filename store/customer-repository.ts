@@ -20,14 +20,13 @@ import { JsonDocs, type JsonDocsOptions } from './json-docs.js';
 import type { ReadModelRebuild } from './read-model-generations.js';
 import { CustomerIdentitySchema, type CustomerIdentity, type Ticket, type TicketStatus } from './schemas.js';
 import { parseInput } from './validation.js';
+import { OPEN_STATUSES } from './working-day.js';
 
 /** Directory shards: few enough to read them all in one request, enough to keep each small. */
 export const DIRECTORY_SHARDS = 16;
 const SHARD_IDS = Array.from({ length: DIRECTORY_SHARDS }, (_, i) => `shard-${String(i).padStart(2, '0')}`);
 /** Characters of a ticket's text kept in the customer's summary (the ticket keeps all of it). */
 export const PROFILE_TEXT_CHARS = 200;
-
-const OPEN_STATUSES: readonly TicketStatus[] = ['new', 'in_progress', 'reopened'];
 
 /** One ticket as a customer's profile lists it. */
 export interface CustomerTicket {

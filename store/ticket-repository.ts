@@ -25,6 +25,7 @@ import type { SearchIndex } from './search-index.js';
 import { compareNumbersDesc } from './search-index.js';
 import { formerNumberTerm, parseSearch } from './search-terms.js';
 import { ensureIndexes } from './indexes.js';
+import { OPEN_STATUSES } from './working-day.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { ConflictError, isUnavailable, NotFoundError, ValidationError } from './errors.js';
 import { DEFAULT_RETRY, mayHaveApplied, retryTransient, type RetryPolicy } from './transient-errors.js';
@@ -228,9 +229,6 @@ function storedAppend(doc: TicketDoc, id: string, items: Record<string, unknown>
 
 /** Sort rank of each priority: low < normal < high < urgent. */
 const PRIORITY_RANK: Readonly<Record<Ticket['priority'], number>> = { low: 0, normal: 1, high: 2, urgent: 3 };
-
-/** Statuses of a ticket still being worked on (a customer's "open" ticket). */
-export const OPEN_STATUSES = ['new', 'in_progress', 'reopened'] as const;
 
 export { isUnavailable };
 
