@@ -1,15 +1,13 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import type { Db, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientOptions } from '../../store/database.js';
-import { startEmbeddedServer, type EmbeddedServer } from '../../store/embedded-server.js';
 import { createTicketService } from '../../desk/services.js';
 import { createStore, type Store } from '../../store/index.js';
-import type { TicketCreate } from '../../store/schemas.js';
-import { MongoTicketRepository, renumberNoteId } from '../../store/ticket-repository.js';
 import type { Ticket } from '../../store/schemas.js';
+import { MongoTicketRepository, renumberNoteId } from '../../store/ticket-repository.js';
+import { deliveryDemand, startOutboxDatabase, type OutboxDatabase } from '../helpers/outbox-database.js';
 
 /**
  * Nothing lost, nothing twice: an outboxed ticket whose number another ticket took is stored under
@@ -19,28 +17,17 @@ import type { Ticket } from '../../store/schemas.js';
  * delete the note once nothing can need it.
  */
 const silent = { info() {}, warn() {}, error() {} };
-let server: EmbeddedServer;
+let own: OutboxDatabase;
 let client: MongoClient;
 
 beforeAll(async () => {
-  server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), 'outbox-crash-db-')) });
-  client = new MongoClient(server.uri, clientOptions(800));
-  await client.connect();
+  own = await startOutboxDatabase('outbox-crash-db-');
+  client = own.client;
 });
 
 afterAll(async () => {
-  await client?.close();
-  await server?.stop();
+  await own?.stop();
 });
-
-function input(i: number): TicketCreate {
-  return {
-    customer: { channelId: 'webchat', userId: `user${i}` },
-    conversationRef: null,
-    text: { original: `第${i}个问题：快递没到`, normalized: `第${i}个问题:快递没到` },
-    classification: { lang: 'zh-Hans', topic: 'delivery', type: 'complaint', spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 't', needsReview: false, reviewReason: null },
-  };
-}
 
 const early = { channelId: 'webchat', userId: 'early' };
 
@@ -50,13 +37,13 @@ async function numberTaken(db: Db) {
   const open = () => createStore({ db, outboxPath, timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
   const store = await open();
   const desk = createTicketService(store, { log: silent });
-  const first = (await desk.file(input(1))).ticket;
+  const first = (await desk.file(deliveryDemand(1))).ticket;
   // What a lost insert leaves behind: the next number, given to a customer and kept only in the outbox.
   const waiting = (await db.collection('tickets').findOne({ number: first.number }))!;
   const taken = first.number.replace(/\d{4}$/, (d) => String(Number(d) + 1).padStart(4, '0'));
   const record = { ...waiting, _id: taken, number: taken, daySeq: Number(taken.slice(-4)), customer: early, text: { original: '等了很久的包裹', normalized: '等了很久的包裹' }, createdAt: new Date(first.createdAt.getTime() + 1) };
   await store.outbox.append(record);
-  expect((await desk.file(input(2))).ticket.number).toBe(taken);
+  expect((await desk.file(deliveryDemand(2))).ticket.number).toBe(taken);
   return { store, desk, open, outboxPath, taken, record };
 }
 
