@@ -145,12 +145,15 @@ export class MongoCustomerRepository {
   /** Nothing to index: every read is by `_id`. */
   async ensureIndexes(): Promise<void> {}
 
-  /** Follows a ticket write (`before` null for a new ticket). Spam tickets are no customer contact. */
-  async onTicketChanged(before: Ticket | null, after: Ticket): Promise<void> {
+  /**
+   * Follows a ticket write (`before` null for a new ticket). Spam tickets are no customer contact.
+   * `once`: a key that makes the change count once however often it is applied (read-model-generations.ts `TicketVersion`).
+   */
+  async onTicketChanged(before: Ticket | null, after: Ticket, once?: string): Promise<void> {
     const id = customerId(after.customer);
     const summary = summaryOf(after);
     const old = before ? summaryOf(before) : null;
-    const source = { number: after.number, version: after.version };
+    const source = { number: after.number, version: after.version, once };
     const writes: Promise<void>[] = [];
     if (!old || old.topic !== summary.topic || old.type !== summary.type || old.status !== summary.status) {
       writes.push(
@@ -163,7 +166,8 @@ export class MongoCustomerRepository {
     }
     if (!before && !after.spam) {
       writes.push(
-        // Runs once per stored creation: an outbox record already stored is skipped before the hook.
+        // Runs once per stored creation: an outbox record already stored is skipped before the hook,
+        // except a renumbered one whose replay resumed after a crash, which comes with `once`.
         this.directory.update(shardOf(id), (s) => addToDirectory(s.identities, after), source),
       );
     }

@@ -190,8 +190,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     index,
     search,
     count: (filter) => counters.count(filter),
-    onTicketChanged: async (before, after) => {
-      await Promise.all([counters.onTicketChanged(before, after), customers.onTicketChanged(before, after), index.onTicketChanged(before, after), search.onTicketChanged(before, after)]);
+    onTicketChanged: async (before, after, once) => {
+      await Promise.all([counters.onTicketChanged(before, after, once), customers.onTicketChanged(before, after, once), index.onTicketChanged(before, after, once), search.onTicketChanged(before, after, once)]);
     },
   });
   const training = new MongoTrainingRepository(opts.db);

@@ -23,6 +23,12 @@
  * stored it (a lost reply, a write-concern error) is looked for by that mark at once, so that a
  * document without the outage retry (notifications, canned replies, channel counts) tells its
  * caller the change is stored rather than failing it.
+ *
+ * A writer's marks die with its process. A change that another process may apply again after a
+ * crash (a renumbered outbox record, replayed once more because the crash came before the outbox
+ * file was rewritten) carries a key of its own instead (`TicketVersion.once`): the document keeps
+ * the last {@link ONCE_KEYS_KEPT} such keys (`once`), and a change whose key it holds is settled
+ * as stored. A rebuild clears them with the marks (its recount decides, as for any change).
  */
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
@@ -60,6 +66,13 @@ export interface JsonDocsOptions extends WriteBehindOptions {
  * many, so a document does not grow with every restart.
  */
 export const WRITER_MARKS_KEPT = 32;
+
+/**
+ * Keys of changes applied once by key (`TicketVersion.once`) kept per document, most recent first.
+ * Such a change is rare (a renumbered outbox replay) and its key is needed only until the replay
+ * that may apply it again has ended (store/ticket-repository.ts deletes its renumber note then).
+ */
+export const ONCE_KEYS_KEPT = 64;
 
 /** A collection of JSON read-model documents of type `T`. */
 export class JsonDocs<T> {
@@ -153,7 +166,7 @@ export class JsonDocs<T> {
       // writer sees the rebuild's generation after its write and applies its change again (rule 3).
       if (old.length) {
         await this.docs.bulkWrite(
-          old.map((id) => ({ updateOne: { filter: { _id: id, version: stored.get(id)! }, update: { $set: { version: stored.get(id)! + 1, gen, data: all.get(id)!, writers: [] } } } })),
+          old.map((id) => ({ updateOne: { filter: { _id: id, version: stored.get(id)! }, update: { $set: { version: stored.get(id)! + 1, gen, data: all.get(id)!, writers: [], once: [] } } } })),
           { ordered: false },
         );
       }
@@ -165,7 +178,7 @@ export class JsonDocs<T> {
       // Longer than a dead writer's claim takes to turn stale (claims.ts).
       for (let attempt = 0, started = Date.now(); ; attempt++) {
         const current = await this.docs.findOne({ _id: id }, { projection: { version: 1 } });
-        if (await this.store(id, current?.version ?? 0, all.get(id)!, gen, [])) break;
+        if (await this.store(id, current?.version ?? 0, all.get(id)!, gen, [], [])) break;
         if (Date.now() - started > 60_000) throw new ConflictError(`${this.collectionName} ${id} is changing too fast to rebuild`);
         await backoff(attempt);
       }
@@ -191,24 +204,28 @@ export class JsonDocs<T> {
       // lost. They count as written into `gen` (a rebuild that replaced the document since cleared
       // the marks, so then they are applied again as rule 3 says, filtered by what it counted).
       const marked = doc?.writers?.find((m) => m.w === this.writer)?.n ?? 0;
-      for (const p of batch) if (p.seq <= marked) p.notGen = gen;
+      // Likewise a change applied once by key that any writer, a crashed process included, stored.
+      const heldOnce = new Set(doc?.once ?? []);
+      for (const p of batch) if (p.seq <= marked || (p.source?.once !== undefined && heldOnce.has(p.source.once))) p.notGen = gen;
       const sources = batch.flatMap((p) => (p.source ? [p.source.number] : []));
       const counted = this.generations && sources.length ? await this.generations.counted(gen, sources) : new Map<string, number>();
       const data = doc?.data ? (JSON.parse(doc.data) as T) : this.empty(id);
       // Skipped changes are settled: the document's generation holds them, and so will any later
       // rebuild's (its scan comes after theirs).
-      const applied = batch.filter((p) => p.notGen !== gen && !(p.source && (counted.get(p.source.number) ?? 0) >= p.source.version));
+      const applied = onceEach(batch.filter((p) => p.notGen !== gen && !(p.source && (counted.get(p.source.number) ?? 0) >= p.source.version)));
       if (applied.length) {
         for (const p of applied) p.mutate(data);
         // Every change of the batch is settled by this write (applied, or held already), the last one included.
         const mark = { w: this.writer, n: Math.max(...batch.map((p) => p.seq)) };
         const writers = [mark, ...(doc?.writers ?? []).filter((m) => m.w !== this.writer)].slice(0, WRITER_MARKS_KEPT);
-        if (!(await this.storeOrFind(id, doc?.version ?? 0, JSON.stringify(data), gen, writers))) {
+        const keys = applied.flatMap((p) => (p.source?.once !== undefined ? [p.source.once] : []));
+        const once = keys.length ? [...keys, ...(doc?.once ?? [])].slice(0, ONCE_KEYS_KEPT) : undefined;
+        if (!(await this.storeOrFind(id, doc?.version ?? 0, JSON.stringify(data), gen, writers, once))) {
           await backoff(attempt);
           continue;
         }
         this.cache.wrote(id, (doc?.version ?? 0) + 1, data);
-        for (const p of applied) p.notGen = gen;
+        for (const p of batch) if (applied.includes(p) || (p.source?.once !== undefined && keys.includes(p.source.once))) p.notGen = gen;
       } else if (ended) return;
       if (!this.generations || !batch.some((p) => p.notGen === gen)) return;
       // Written into `gen`: settled unless a rebuild of another generation began (and may replace it).
@@ -228,9 +245,9 @@ export class JsonDocs<T> {
    * hears that its change is stored instead of an error, and a batch kept for the outage retry is
    * settled now. Not there, the error is thrown as it came (the write-behind decides).
    */
-  private async storeOrFind(id: string, version: number, json: string, gen: number, writers: WriterMark[]): Promise<boolean> {
+  private async storeOrFind(id: string, version: number, json: string, gen: number, writers: WriterMark[], once?: string[]): Promise<boolean> {
     try {
-      return await this.store(id, version, json, gen, writers);
+      return await this.store(id, version, json, gen, writers, once);
     } catch (err) {
       if (!mayHaveApplied(err)) throw err;
       const doc = await this.docs.findOne({ _id: id }, { projection: { writers: 1 } }).catch(() => null);
@@ -242,16 +259,17 @@ export class JsonDocs<T> {
 
   /**
    * Moves the document from `version` to `version + 1` (0: creates it) with `json` (null: a
-   * tombstone) as generation `gen` and the writers' marks `writers` (a rebuild: none); false when
-   * another writer got there first.
+   * tombstone) as generation `gen`, the writers' marks `writers` (a rebuild: none) and, when given,
+   * the keys of changes applied once `once` (a rebuild: none; absent: the stored keys stay); false
+   * when another writer got there first.
    */
-  private async store(id: string, version: number, json: string | null, gen: number, writers: WriterMark[]): Promise<boolean> {
+  private async store(id: string, version: number, json: string | null, gen: number, writers: WriterMark[], once?: string[]): Promise<boolean> {
     // Each write is repeated as is after a transient error that did not apply it (transient-errors.ts):
     // the claim this writer holds stays usable, instead of blocking the document until it turns stale.
     const notApplied = { idempotent: false, policy: this.retry };
     if (version === 0) {
       try {
-        await retryTransient(() => this.docs.insertOne({ _id: id, version: 1, gen, data: json, writers }), notApplied);
+        await retryTransient(() => this.docs.insertOne({ _id: id, version: 1, gen, data: json, writers, ...(once ? { once } : {}) }), notApplied);
         return true;
       } catch (err) {
         if (isDuplicateKey(err)) return false;
@@ -271,7 +289,23 @@ export class JsonDocs<T> {
       if (mayHaveApplied(err)) await this.claims.release(claim, owner).catch(() => undefined);
       throw err;
     }
-    const r = await retryTransient(() => this.docs.updateOne({ _id: id, version }, { $set: { version: version + 1, gen, data: json, writers } }), notApplied);
+    const r = await retryTransient(() => this.docs.updateOne({ _id: id, version }, { $set: { version: version + 1, gen, data: json, writers, ...(once ? { once } : {}) } }), notApplied);
     return r.matchedCount === 1;
   }
+}
+
+/**
+ * The changes of a batch to apply, each change applied once by key (`TicketVersion.once`) only the
+ * first time its key comes: a resumed replay's change can meet the crashed attempt's twin in one
+ * batch (both queued by this process when a replay resumes before the first attempt's write ended).
+ */
+function onceEach<P extends { source?: TicketVersion }>(changes: P[]): P[] {
+  const seen = new Set<string>();
+  return changes.filter((p) => {
+    const key = p.source?.once;
+    if (key === undefined) return true;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

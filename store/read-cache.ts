@@ -73,6 +73,11 @@ export interface StoredJsonDoc {
    * writer first (json-docs.ts `apply`); absent in documents written before it and after a rebuild.
    */
   writers?: WriterMark[];
+  /**
+   * The keys of the last changes applied once by key (`TicketVersion.once`), most recent first;
+   * absent in documents no such change reached, cleared by a rebuild (json-docs.ts `apply`).
+   */
+  once?: string[];
 }
 
 /** A writer's mark in a read-model document: its id and the sequence number of its last change written. */

@@ -36,6 +36,12 @@ import type { Ticket } from './schemas.js';
 export interface TicketVersion {
   number: string;
   version: number;
+  /**
+   * Set on a change that may be applied again after a crash (an outbox replay resumed:
+   * store/ticket-repository.ts `replayRecord`): a document that already holds this key skips it,
+   * so it counts once whichever of its documents the crashed attempt had written (json-docs.ts).
+   */
+  once?: string;
 }
 
 /** What the lease says: the latest generation begun, whether its rebuild still runs, and the last one finished. */

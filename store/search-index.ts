@@ -103,8 +103,11 @@ export class SearchIndex {
     }
   }
 
-  /** Follows a ticket write (`before` null for a new ticket): adds the postings of its new terms. */
-  async onTicketChanged(before: Ticket | null, after: Ticket): Promise<void> {
+  /**
+   * Follows a ticket write (`before` null for a new ticket): adds the postings of its new terms.
+   * `once`: a key that makes the change count once however often it is applied (read-model-generations.ts `TicketVersion`).
+   */
+  async onTicketChanged(before: Ticket | null, after: Ticket, once?: string): Promise<void> {
     const old = before ? ticketTerms(before) : new Set<string>();
     const now = ticketTerms(after);
     const added = [...now].filter((t) => !old.has(t));
@@ -112,7 +115,7 @@ export class SearchIndex {
     if (added.length === 0 && removed.length === 0) return;
     const month = monthOf(after.number);
     const post = posting(after.number);
-    const source = { number: after.number, version: after.version };
+    const source = { number: after.number, version: after.version, once };
     const byShard = new Map<string, { add: string[]; remove: string[] }>();
     for (const [list, key] of [
       [added, 'add'],

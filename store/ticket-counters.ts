@@ -247,11 +247,14 @@ export class TicketCounters {
     return n;
   }
 
-  /** Applies a ticket change: `before` null for a new ticket. Resolves when the counters are stored. */
-  async onTicketChanged(before: Ticket | null, after: Ticket): Promise<void> {
+  /**
+   * Applies a ticket change: `before` null for a new ticket. Resolves when the counters are stored.
+   * `once`: a key that makes the change count once however often it is applied (read-model-generations.ts `TicketVersion`).
+   */
+  async onTicketChanged(before: Ticket | null, after: Ticket, once?: string): Promise<void> {
     const a = countedTicket(after);
     const b = before ? countedTicket(before) : null;
-    const source = { number: after.number, version: after.version };
+    const source = { number: after.number, version: after.version, once };
     const writes: Promise<void>[] = [];
     if (!b || !sameCounts(a, b)) {
       writes.push(

@@ -159,13 +159,16 @@ export class TicketIndex {
     this.hot = new JsonDocs<HotShard>(db, 'ticketHot', () => ({ items: {} }), batch);
   }
 
-  /** Follows a ticket write (`before` null for a new ticket). */
-  async onTicketChanged(before: Ticket | null, after: Ticket): Promise<void> {
+  /**
+   * Follows a ticket write (`before` null for a new ticket). `once`: a key that makes the change
+   * count once however often it is applied (read-model-generations.ts `TicketVersion`).
+   */
+  async onTicketChanged(before: Ticket | null, after: Ticket, once?: string): Promise<void> {
     const s = summarize(after);
     const day = after.createdDay;
     // A change the summaries do not show (a reply, a note, a message) writes nothing here.
     if (before && sameSummary(summarize(before), s)) return;
-    const source = { number: after.number, version: after.version };
+    const source = { number: after.number, version: after.version, once };
     const writes: Promise<void>[] = [];
     if (isHot(s) || (before && isHot(summarize(before)))) {
       writes.push(

@@ -7,6 +7,8 @@
  * database cannot be reached; the outbox is replayed idempotently by ticket number.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import {
   type Collection,
   type Db,
@@ -143,8 +145,10 @@ export interface MongoTicketRepositoryOptions {
    * one place read models (statistics counters, customer documents) follow the tickets. Not
    * awaited by the write (see `changed`): this process's reads wait for them, other processes see
    * them moments later; a failure is logged, never undoes the write (`stats:rebuild` repairs).
+   * `once` is set on a change a resumed outbox replay may apply again: each read model applies it
+   * once (read-model-generations.ts `TicketVersion`).
    */
-  onTicketChanged?: (before: Ticket | null, after: Ticket) => Promise<void>;
+  onTicketChanged?: (before: Ticket | null, after: Ticket, once?: string) => Promise<void>;
   /**
    * Each customer's tickets, newest first, from the customer documents: queries about one customer
    * read those and the tickets by `_id` instead of scanning the tickets.
@@ -250,6 +254,25 @@ export function renumberNoteId(doc: Pick<Ticket, 'number' | 'customer' | 'create
   return JSON.stringify([doc.number, doc.customer.channelId, doc.customer.userId, new Date(doc.createdAt).getTime()]);
 }
 
+/**
+ * A renumber note (`outboxRenumbered`, `_id` = {@link renumberNoteId}): the number an outboxed
+ * ticket is being stored under, the ticket as stored under it (version 1, `formerNumber` set: what
+ * its read models are given), and the outbox that holds its record (host and file: see
+ * `sweepRenumberNotes`). Notes written before `ticket` and `outbox` existed hold `number` alone.
+ */
+interface RenumberNote {
+  _id: string;
+  number: string;
+  ticket?: TicketDoc;
+  outbox?: string;
+}
+
+/** A renumber note to delete once its ticket's read models are stored (after the replay that took its record). */
+interface NoteToClear {
+  note: string;
+  readModels: Promise<boolean>;
+}
+
 /** The one place that maps a stored document to the ticket returned to callers. */
 function toTicket(doc: TicketDoc): Ticket {
   const { _id: _ignored, daySeq: _seq, priorityRank: _rank, changeIds: _changes, ...ticket } = doc;
@@ -260,14 +283,18 @@ function toTicket(doc: TicketDoc): Ticket {
 export class MongoTicketRepository implements TicketRepository {
   private readonly tickets: Collection<TicketDoc>;
   /** Renumber notes: the new number an outboxed ticket is being stored under (see `replayRecord`). */
-  private readonly renumbered: Collection<{ _id: string; number: string }>;
+  private readonly renumbered: Collection<RenumberNote>;
+  /** This process's outbox as renumber notes name it: its host and its file. */
+  private readonly outboxId: string;
+  /** Whether renumber notes of this outbox may wait to be finished (at start, and after a failure). */
+  private notesToSweep = true;
   private readonly claims: Claims;
   private readonly inserts: InsertBatcher<TicketDoc>;
   /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
   private readonly lastSeq = new Map<string, number>();
   private readonly now: () => Date;
-  /** Read-model updates still being stored (see `changed`). */
-  private readonly pendingHooks = new Set<Promise<void>>();
+  /** Read-model updates still being stored (see `changed`), and renumber notes waiting for theirs (`clearNotes`). */
+  private readonly pendingHooks = new Set<Promise<unknown>>();
   private readonly writeConcern: WriteConcernSettings;
 
   constructor(
@@ -275,7 +302,8 @@ export class MongoTicketRepository implements TicketRepository {
     private readonly opts: MongoTicketRepositoryOptions,
   ) {
     this.tickets = db.collection<TicketDoc>('tickets');
-    this.renumbered = db.collection<{ _id: string; number: string }>('outboxRenumbered');
+    this.renumbered = db.collection<RenumberNote>('outboxRenumbered');
+    this.outboxId = `${hostname()}:${resolve(opts.outbox.path)}`;
     this.claims = new Claims(db);
     this.inserts = new InsertBatcher(this.tickets, () => this.writeConcern);
     this.now = opts.now ?? (() => new Date());
@@ -448,7 +476,11 @@ export class MongoTicketRepository implements TicketRepository {
    * free number, with the number its customer was given kept as `formerNumber`, never skipped.
    */
   async flushOutbox(onStored?: (ticket: Ticket) => Promise<void>) {
-    return this.opts.outbox.drain((record) => this.replayRecord(record as TicketDoc, onStored));
+    await this.sweepRenumberNotes();
+    const notes: NoteToClear[] = [];
+    const r = await this.opts.outbox.drain((record) => this.replayRecord(record as TicketDoc, onStored, notes));
+    this.clearNotes(notes);
+    return r;
   }
 
   /**
@@ -461,12 +493,19 @@ export class MongoTicketRepository implements TicketRepository {
       const c = (record as Partial<TicketDoc>).customer;
       return c?.channelId === customer.channelId && c?.userId === customer.userId;
     };
+    const notes: NoteToClear[] = [];
     // The user id as the record's JSON spells it: lines without it are not parsed.
-    return this.opts.outbox.drainWhere(theirs, (record) => this.replayRecord(record as TicketDoc, onStored), JSON.stringify(customer.userId));
+    const r = await this.opts.outbox.drainWhere(theirs, (record) => this.replayRecord(record as TicketDoc, onStored, notes), JSON.stringify(customer.userId));
+    this.clearNotes(notes);
+    return r;
   }
 
-  /** One outbox record into the database (see {@link flushOutbox}). */
-  private async replayRecord(doc: TicketDoc, onStored?: (ticket: Ticket) => Promise<void>): Promise<ReplayOutcome> {
+  /**
+   * One outbox record into the database (see {@link flushOutbox}). A record stored under a new
+   * number adds its renumber note to `notes`, to be deleted when the replay has taken the record
+   * out of the outbox file and its read models are stored ({@link clearNotes}).
+   */
+  private async replayRecord(doc: TicketDoc, onStored: ((ticket: Ticket) => Promise<void>) | undefined, notes: NoteToClear[]): Promise<ReplayOutcome> {
     try {
       await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
     } catch (err) {
@@ -484,16 +523,83 @@ export class MongoTicketRepository implements TicketRepository {
       if (holder === null || sameIntake(holder, doc)) return 'duplicate';
       const quoted = doc.number;
       const note = renumberNoteId(doc);
-      if (await this.storedRenumbered(doc, note)) return 'duplicate';
+      const stored = await this.storedRenumbered(doc, note);
+      if (stored) {
+        // A replay that crashed after the insert: its read models may be missing (all, some or none
+        // of their documents written); given the creation again under the note's key, each document
+        // that lacks it applies it, once.
+        notes.push({ note, readModels: this.readModels(null, toTicket(stored), note) });
+        return 'duplicate';
+      }
       // Each number is noted before the insert under it: a crash after the insert and before the
       // outbox file is rewritten leaves the record to be replayed again, and the note finds it stored.
-      const noteNumber = (n: string) => this.renumbered.updateOne({ _id: note }, { $set: { number: n } }, { upsert: true, writeConcern: this.writeConcern }).then(() => undefined);
+      const noteNumber = (n: string) =>
+        this.renumbered.updateOne({ _id: note }, { $set: { number: n, ticket: { ...doc }, outbox: this.outboxId } }, { upsert: true, writeConcern: this.writeConcern }).then(() => undefined);
       await this.insertNumbered(Object.assign(doc, { formerNumber: quoted }), doc.createdDay, noteNumber);
       this.opts.log.warn({ ticket: doc.number, formerNumber: quoted }, 'an outboxed ticket\'s number was taken while it waited: stored under a new number');
+      notes.push({ note, readModels: this.readModels(null, toTicket(doc), note) });
+      await onStored?.(toTicket(doc));
+      return 'stored';
     }
     await this.changed(null, toTicket(doc));
     await onStored?.(toTicket(doc));
     return 'stored';
+  }
+
+  /**
+   * Deletes each renumber note once nothing can need it: its record is out of the outbox file (the
+   * replay that took it has returned) and its ticket's read models are stored, so neither a replay
+   * of the record nor a read model can ask for it again. A note whose read models failed stays, for
+   * {@link sweepRenumberNotes}. Runs behind the replay; `settled()` waits for it.
+   */
+  private clearNotes(notes: NoteToClear[]): void {
+    for (const { note, readModels } of notes) {
+      const run = readModels
+        .then((stored) => (stored ? this.renumbered.deleteOne({ _id: note }, { writeConcern: this.writeConcern }) : Promise.reject(new Error('read models not stored'))))
+        .then(
+          () => undefined,
+          (err: Error) => {
+            this.notesToSweep = true;
+            this.opts.log.warn({ note, err: err.message }, 'renumber note kept; finished at the next outbox replay');
+          },
+        );
+      this.pendingHooks.add(run);
+      void run.finally(() => this.pendingHooks.delete(run));
+    }
+  }
+
+  /**
+   * Finishes the renumber notes of this process's outbox whose record is no longer in it (the
+   * outbox file and an interrupted replay's files, the only files that can hold the record): a
+   * crash after the record left the file and before the note was deleted, or read models that
+   * failed. Their ticket's read models are given its creation under the note's key (each document
+   * applies it once), then the note is deleted. A note whose record still waits is the replay's.
+   * Runs at the first replay of a process (its start) and after a note could not be finished.
+   * Notes of other outboxes (another process's, by host and file) are left to their own process;
+   * a note of an older version (no `outbox`) is finished only when its record is replayed again.
+   */
+  private async sweepRenumberNotes(): Promise<void> {
+    if (!this.notesToSweep) return;
+    this.notesToSweep = false;
+    try {
+      // Few documents (one per renumbered ticket whose replay has not ended): a scan is cheap.
+      const mine = await this.renumbered.find({ outbox: this.outboxId }).toArray();
+      if (mine.length === 0) return;
+      const waiting = new Set(this.opts.outbox.find(() => true).map((r) => renumberNoteId(r as TicketDoc)));
+      for (const n of mine) {
+        if (waiting.has(n._id) || !n.ticket) continue;
+        const found = await this.locate(n.number);
+        if (found && found.doc.formerNumber === n.ticket.formerNumber && sameIntake(found.doc, n.ticket) && !(await this.readModels(null, toTicket(n.ticket), n._id))) {
+          this.notesToSweep = true;
+          continue;
+        }
+        await this.renumbered.deleteOne({ _id: n._id }, { writeConcern: this.writeConcern });
+      }
+    } catch (err) {
+      // The database went away again: the replay below meets it too; the sweep is tried next time.
+      this.notesToSweep = true;
+      this.opts.log.warn({ err: (err as Error).message }, 'renumber notes not finished; tried again at the next outbox replay');
+    }
   }
 
   /**
@@ -515,11 +621,13 @@ export class MongoTicketRepository implements TicketRepository {
    * so a crash can leave them without it. A note whose insert never happened names a free number or
    * another ticket: not this one, so the record is stored.
    */
-  private async storedRenumbered(doc: TicketDoc, note: string): Promise<boolean> {
+  private async storedRenumbered(doc: TicketDoc, note: string): Promise<TicketDoc | null> {
     const noted = await this.renumbered.findOne({ _id: note });
-    if (noted === null) return false;
+    if (noted === null) return null;
     const found = await this.locate(noted.number);
-    return found !== null && found.doc.formerNumber === doc.number && sameIntake(found.doc, doc);
+    if (found === null || found.doc.formerNumber !== doc.number || !sameIntake(found.doc, doc)) return null;
+    // The ticket as first stored (its read models' creation), though staff may have changed it since.
+    return noted.ticket ?? { ...doc, _id: found.doc._id, number: found.doc.number, daySeq: found.doc.daySeq, formerNumber: doc.number };
   }
 
   /** The ticket (working set, else archive), read by `_id`. */
@@ -969,13 +1077,26 @@ export class MongoTicketRepository implements TicketRepository {
    * `npm run stats:rebuild` (a recount from the tickets); it is logged, never thrown.
    */
   private changed(before: Ticket | null, after: Ticket): Promise<void> {
-    if (!this.opts.onTicketChanged) return Promise.resolve();
-    const run = this.opts.onTicketChanged(before, after).catch((err: unknown) => {
-      this.opts.log.error({ ticket: after.number, err: (err as Error).message }, 'read models missed a ticket change; run `npm run stats:rebuild` to recount');
-    });
+    void this.readModels(before, after);
+    return Promise.resolve();
+  }
+
+  /**
+   * {@link changed}'s hook, started and tracked (`settled` waits for it); resolves to whether the
+   * read models stored the change (a failure is logged). `once`: see `onTicketChanged`.
+   */
+  private readModels(before: Ticket | null, after: Ticket, once?: string): Promise<boolean> {
+    if (!this.opts.onTicketChanged) return Promise.resolve(true);
+    const run = this.opts.onTicketChanged(before, after, once).then(
+      () => true,
+      (err: unknown) => {
+        this.opts.log.error({ ticket: after.number, err: (err as Error).message }, 'read models missed a ticket change; run `npm run stats:rebuild` to recount');
+        return false;
+      },
+    );
     this.pendingHooks.add(run);
     void run.finally(() => this.pendingHooks.delete(run));
-    return Promise.resolve();
+    return run;
   }
 
   /** Resolves when every read-model update started so far in this process is stored (or failed and logged). */

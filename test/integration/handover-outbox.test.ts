@@ -13,40 +13,33 @@
  *   written: the customer is told the request is on that ticket (not the apology for a failed turn).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../bot/app.js';
 import { texts, type ReplyLang } from '../../bot/messages.js';
-import { createServices, createTicketService, type Services } from '../../desk/services.js';
-import { loadConfig } from '../../runtime/config.js';
+import { createTicketService, type Services } from '../../desk/services.js';
+import type { Config } from '../../runtime/config.js';
 import { hashPassword } from '../../staff/auth.js';
-import { openDatabase, type OpenDatabase } from '../../store/database.js';
+import type { OpenDatabase } from '../../store/database.js';
 import { createStore, type Store } from '../../store/index.js';
 import type { Ticket, TicketCreate } from '../../store/schemas.js';
+import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
 import { reconnected } from '../helpers/reconnected.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'handover-outbox-'));
+let own: AppOnOwnDatabase;
+let dir: string;
+let config: Config;
 let database: OpenDatabase;
 let services: Services;
 let store: Store;
-let app: App;
 let url: string;
 let connector: FakeConnector;
-const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), DB_TIMEOUT_MS: '800', RATE_LIMIT_PER_10S: '100', MEMORY_CEILING_MB: '65536', HANDOVER_WAIT_SECONDS: '600' });
 
 beforeAll(async () => {
-  const log = pino({ level: 'silent' });
-  database = await openDatabase(config);
-  services = await createServices(config, { database, log });
-  store = services.store;
-  app = createApp({ config, services, log });
-  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  own = await startAppOnOwnDatabase('handover-outbox-', { RATE_LIMIT_PER_10S: '100', HANDOVER_WAIT_SECONDS: '600' });
+  ({ dir, config, database, services, store, url } = own);
   connector = await startConnector();
   await store.users.create({ username: 'alice', role: 'agent', createdBy: 'test', passwordHash: await hashPassword('handover outbox password') });
   // This process has numbered a ticket today, so the next one gets a number without asking the
@@ -56,11 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   connector?.close();
-  await app?.closeChannels();
-  app?.server.close();
-  await services?.close();
-  await database?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await own?.stop();
 });
 
 /** One customer message over the Bot Framework endpoint; returns the bot's replies to it. */

@@ -16,6 +16,7 @@ import { hashPassword } from '../../staff/auth.js';
 import { DirectLineClient } from '../../scripts/directline-client.js';
 import { EventStreamClient } from '../../scripts/event-stream-client.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
+import { askAndTake, askForPerson } from '../helpers/live-queue.js';
 
 type Json = Record<string, any>;
 const PASSWORD = 'live handover password';
@@ -54,12 +55,8 @@ describe('a person when asked', () => {
     const stream = await EventStreamClient.open(A.url, tokens.alice);
     const c = await DirectLineClient.open(A.url, 'live-1', SECRET);
     try {
-      const queued = await c.replyTo(await c.send('转人工'));
-      expect(queued.text).toMatch(/正在为您转接人工客服/);
-      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
-      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
-      if (requested.type !== 'handover.requested') throw new Error('unreachable');
-      const id = requested.handoverId;
+      const { reply, number, handoverId: id } = await askForPerson(c, stream);
+      expect(reply).toMatch(/正在为您转接人工客服/);
       const queue = await api('GET', '/api/live', tokens.bob);
       expect(queue.body.items.map((h: Json) => h.id)).toContain(id);
       expect(queue.body.items.find((h: Json) => h.id === id)).toMatchObject({ state: 'waiting', ticketNumber: number, reason: 'asked', lang: 'zh-Hans' });
@@ -122,12 +119,7 @@ describe('a person when asked', () => {
     const log = A.store.directLine;
     const append = log.append.bind(log);
     try {
-      const queued = await c.replyTo(await c.send('转人工'));
-      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
-      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
-      if (requested.type !== 'handover.requested') throw new Error('unreachable');
-      const id = requested.handoverId;
-      expect((await api('POST', `/api/live/${id}/take`, tokens.carol)).status).toBe(200);
+      const { number, handoverId: id } = await askAndTake(c, stream, A.url, tokens.carol);
       await c.waitForMessage((m) => m.text === `客服 carol 已接入，请问有什么可以帮您？`);
       const shown: string[] = [];
       stream.onEvent((e) => {
@@ -202,11 +194,7 @@ describe('a person when asked', () => {
     const stream = await EventStreamClient.open(A.url, tokens.dave);
     const c = await DirectLineClient.open(A.url, 'live-journal', SECRET);
     try {
-      const queued = await c.replyTo(await c.send('转人工'));
-      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
-      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
-      if (requested.type !== 'handover.requested') throw new Error('unreachable');
-      expect((await api('POST', `/api/live/${requested.handoverId}/take`, tokens.dave)).status).toBe(200);
+      const { number } = await askAndTake(c, stream, A.url, tokens.dave);
       await c.waitForMessage((m) => m.text === `客服 dave 已接入，请问有什么可以帮您？`);
       const botSaid = c.botMessages().length;
       // As a process leaves it when it stops after showing a line and before storing it: in the
@@ -237,12 +225,7 @@ describe('a person when asked', () => {
     const tickets = A.services.tickets;
     const get = tickets.get.bind(tickets);
     try {
-      const queued = await c.replyTo(await c.send('转人工'));
-      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
-      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
-      if (requested.type !== 'handover.requested') throw new Error('unreachable');
-      const id = requested.handoverId;
-      expect((await api('POST', `/api/live/${id}/take`, tokens.dave)).status).toBe(200);
+      const { number, handoverId: id } = await askAndTake(c, stream, A.url, tokens.dave);
       let reads = 0;
       tickets.get = async (n: string) => {
         if (n === number) reads++;
@@ -266,12 +249,7 @@ describe('a person when asked', () => {
     const stream = await EventStreamClient.open(A.url, tokens.dave);
     const c = await DirectLineClient.open(A.url, 'live-double', SECRET);
     try {
-      const queued = await c.replyTo(await c.send('转人工'));
-      const number = queued.text!.match(/T\d{8}-\d{4}/)![0];
-      const requested = await stream.waitFor((e) => e.type === 'handover.requested' && e.ticketNumber === number);
-      if (requested.type !== 'handover.requested') throw new Error('unreachable');
-      const id = requested.handoverId;
-      expect((await api('POST', `/api/live/${id}/take`, tokens.dave)).status).toBe(200);
+      const { number, handoverId: id } = await askAndTake(c, stream, A.url, tokens.dave);
       const body = { text: '稍等，我看一下您的订单', requestId: 'live-double-0001' };
       const both = await Promise.all([api('POST', `/api/live/${id}/messages`, tokens.dave, body), api('POST', `/api/live/${id}/messages`, tokens.dave, body)]);
       expect(both.map((r) => r.status)).toEqual([201, 201]);

@@ -1,13 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { clientOptions } from '../../store/database.js';
-import { startEmbeddedServer, type EmbeddedServer } from '../../store/embedded-server.js';
+import type { EmbeddedServer } from '../../store/embedded-server.js';
 import { createTicketService } from '../../desk/services.js';
 import { createStore } from '../../store/index.js';
-import type { TicketCreate } from '../../store/schemas.js';
+import { deliveryDemand, startOutboxDatabase, type OutboxDatabase } from '../helpers/outbox-database.js';
 import { reconnected } from '../helpers/reconnected.js';
 
 /**
@@ -15,38 +14,28 @@ import { reconnected } from '../helpers/reconnected.js';
  * local outbox, the database comes back, and every ticket ends up stored exactly once.
  */
 const silent = { info() {}, warn() {}, error() {} };
+let own: OutboxDatabase | null = null;
 let server: EmbeddedServer | null = null;
 let client: MongoClient | null = null;
 
 afterAll(async () => {
-  await client?.close();
-  await server?.stop();
+  await own?.stop();
 });
-
-function input(i: number): TicketCreate {
-  return {
-    customer: { channelId: 'webchat', userId: `user${i}` },
-    conversationRef: null,
-    text: { original: `第${i}个问题：快递没到`, normalized: `第${i}个问题:快递没到` },
-    classification: { lang: 'zh-Hans', topic: 'delivery', type: 'complaint', spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 't', needsReview: false, reviewReason: null },
-  };
-}
 
 describe('outbox', () => {
   it('keeps tickets while the database is down and stores each exactly once when it is back', async () => {
     // When MONGODB_URI points at an outside server this test still uses its own embedded one: it must stop it.
-    server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), 'outbox-db-')) });
-    client = new MongoClient(server.uri, clientOptions(800));
-    await client.connect();
+    own = await startOutboxDatabase('outbox-db-');
+    ({ server, client } = own);
     const db = client.db('outbox_test');
     const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
     const desk = createTicketService(store, { log: silent });
 
-    const before = await Promise.all(Array.from({ length: 20 }, (_, i) => desk.file(input(i))));
+    const before = await Promise.all(Array.from({ length: 20 }, (_, i) => desk.file(deliveryDemand(i))));
     expect(before.every((r) => r.stored === 'database')).toBe(true);
 
     await server.stop();
-    const during = await Promise.all(Array.from({ length: 20 }, (_, i) => desk.file(input(100 + i))));
+    const during = await Promise.all(Array.from({ length: 20 }, (_, i) => desk.file(deliveryDemand(100 + i))));
     expect(during.every((r) => r.stored === 'outbox')).toBe(true);
     // The customers still got numbers, all distinct.
     const numbers = [...before, ...during].map((r) => r.ticket.number);
@@ -76,7 +65,7 @@ describe('outbox', () => {
     const db = client!.db('outbox_test_dup');
     const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
     const desk = createTicketService(store, { log: silent });
-    const { ticket } = await desk.file(input(1));
+    const { ticket } = await desk.file(deliveryDemand(1));
     const doc = await db.collection('tickets').findOne({ number: ticket.number });
     await store.outbox.append(doc!);
     expect(await desk.flushOutbox()).toEqual({ replayed: 0, duplicates: 1, remaining: 0, held: { attached: 0, filed: 0, cancelled: 0, duplicates: 0, remaining: 0 } });
@@ -87,14 +76,14 @@ describe('outbox', () => {
     const db = client!.db('outbox_test_taken');
     const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
     const desk = createTicketService(store, { log: silent });
-    const first = (await desk.file(input(1))).ticket;
+    const first = (await desk.file(deliveryDemand(1))).ticket;
     // What a lost insert leaves behind: the next number, given to a customer and kept only in the outbox.
     const waiting = (await db.collection('tickets').findOne({ number: first.number }))!;
     const taken = first.number.replace(/\d{4}$/, (d) => String(Number(d) + 1).padStart(4, '0'));
     const early = { channelId: 'webchat', userId: 'early' };
     await store.outbox.append({ ...waiting, _id: taken, number: taken, daySeq: Number(taken.slice(-4)), customer: early, text: { original: '等了很久的包裹', normalized: '等了很久的包裹' }, createdAt: new Date(first.createdAt.getTime() + 1) });
     // This process (after a restart, say) gives the same number to the next customer.
-    const second = (await desk.file(input(2))).ticket;
+    const second = (await desk.file(deliveryDemand(2))).ticket;
     expect(second.number).toBe(taken);
 
     expect(await desk.flushOutbox()).toMatchObject({ replayed: 1, duplicates: 0, remaining: 0 });
@@ -129,13 +118,13 @@ describe('outbox', () => {
     const db = client!.db('outbox_test_turn');
     const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
     const desk = createTicketService(store, { log: silent });
-    await desk.file(input(0));
+    await desk.file(deliveryDemand(0));
     await server!.stop();
     let waiting: Awaited<ReturnType<typeof desk.file>>[];
     try {
       // Twelve customers' tickets, then a second one of the sixth customer's (user205).
-      waiting = await Promise.all(Array.from({ length: 12 }, (_, i) => desk.file(input(200 + i))));
-      waiting.push(await desk.file(input(205)));
+      waiting = await Promise.all(Array.from({ length: 12 }, (_, i) => desk.file(deliveryDemand(200 + i))));
+      waiting.push(await desk.file(deliveryDemand(205)));
     } finally {
       await server!.restart();
     }

@@ -6,51 +6,33 @@
  * lookups must answer from the outbox, and a killed database must be back by itself.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../bot/app.js';
 import { texts } from '../../bot/messages.js';
-import { loadConfig } from '../../runtime/config.js';
-import { openDatabase, type OpenDatabase } from '../../store/database.js';
-import { createServices, type Services } from '../../desk/services.js';
+import type { OpenDatabase } from '../../store/database.js';
+import type { Services } from '../../desk/services.js';
 import type { Store } from '../../store/index.js';
+import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
 import { reconnected } from '../helpers/reconnected.js';
 
-let dir: string;
+let own: AppOnOwnDatabase;
 let database: OpenDatabase;
 let store: Store;
 let services: Services;
-let app: App;
 let url: string;
 let connector: FakeConnector;
 
 const APOLOGY = /没有丢失|沒有丟失|nothing you sent was lost|系统出了点问题|系統出了點問題|went wrong/i;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'outage-'));
-  const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), DB_TIMEOUT_MS: '800', RATE_LIMIT_PER_10S: '100', MEMORY_CEILING_MB: '65536' });
-  const log = pino({ level: 'silent' });
-  database = await openDatabase(config);
-  services = await createServices(config, { database, log });
-  store = services.store;
-  app = createApp({ config, services, log });
-  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  own = await startAppOnOwnDatabase('outage-', { RATE_LIMIT_PER_10S: '100' });
+  ({ database, services, store, url } = own);
   connector = await startConnector();
 });
 
 afterAll(async () => {
   connector?.close();
-  app?.closeChannels();
-  app?.server.close();
-  await services?.close();
-  await database?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await own?.stop();
 });
 
 /** One customer message over the Bot Framework endpoint; returns the bot's replies to it. */

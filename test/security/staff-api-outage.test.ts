@@ -6,28 +6,23 @@
  * requests work once the database is back. The console's login page (Debian's chromium) says so
  * in zh-Hans, zh-Hant and English meanwhile.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../bot/app.js';
-import { createServices, type Services } from '../../desk/services.js';
-import { loadConfig } from '../../runtime/config.js';
+import type { Services } from '../../desk/services.js';
 import { hashPassword } from '../../staff/auth.js';
-import { openDatabase, type OpenDatabase } from '../../store/database.js';
+import type { OpenDatabase } from '../../store/database.js';
+import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { reconnected } from '../helpers/reconnected.js';
 
 type Json = Record<string, any>;
 const PASSWORD = 'staff api outage password';
 const CHROMIUM = '/usr/bin/chromium';
-const dir = mkdtempSync(join(tmpdir(), 'staff-outage-'));
+let own: AppOnOwnDatabase;
 let database: OpenDatabase;
 let services: Services;
-let app: App;
 let url: string;
 let token: string;
 
@@ -40,13 +35,8 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
 }
 
 beforeAll(async () => {
-  const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), DB_TIMEOUT_MS: '800', MEMORY_CEILING_MB: '65536', API_RATE_PER_MINUTE: '100000' });
-  const log = pino({ level: 'silent' });
-  database = await openDatabase(config);
-  services = await createServices(config, { database, log });
-  app = createApp({ config, services, log });
-  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  own = await startAppOnOwnDatabase('staff-outage-', { API_RATE_PER_MINUTE: '100000' });
+  ({ database, services, url } = own);
   await services.store.users.create({ username: 'alice', role: 'agent', createdBy: 'test', passwordHash: await hashPassword(PASSWORD) });
   const login = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) });
   expect(login.status).toBe(200);
@@ -54,11 +44,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await app?.closeChannels();
-  app?.server.close();
-  await services?.close();
-  await database?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await own?.stop();
 });
 
 describe('the staff API with the database unreachable', () => {

@@ -11,45 +11,29 @@
  * the page shows the note while the message waits, and sends it once the database is back.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
+import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../bot/app.js';
 import { PENDING_NOTES } from '../../bot/webchat-page.js';
 import { RESEND_SCRIPT, type PostOutcome, type Resender, type ResenderOptions } from '../../bot/webchat-resend.js';
-import { loadConfig } from '../../runtime/config.js';
-import { openDatabase, type OpenDatabase } from '../../store/database.js';
-import { createServices, type Services } from '../../desk/services.js';
+import type { OpenDatabase } from '../../store/database.js';
+import type { Services } from '../../desk/services.js';
+import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 
 type Json = Record<string, any>;
 
-let dir: string;
+let own: AppOnOwnDatabase;
 let database: OpenDatabase;
 let services: Services;
-let app: App;
 let url: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'webchat-outage-'));
-  const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), DB_TIMEOUT_MS: '800', RATE_LIMIT_PER_10S: '100', MEMORY_CEILING_MB: '65536' });
-  const log = pino({ level: 'silent' });
-  database = await openDatabase(config);
-  services = await createServices(config, { database, log });
-  app = createApp({ config, services, log });
-  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  own = await startAppOnOwnDatabase('webchat-outage-', { RATE_LIMIT_PER_10S: '100' });
+  ({ database, services, url } = own);
 });
 
 afterAll(async () => {
-  app?.closeChannels();
-  app?.server.close();
-  await services?.close();
-  await database?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await own?.stop();
 });
 
 const createResender = new Function(`${RESEND_SCRIPT}\nreturn createResender;`)() as (o: ResenderOptions) => Resender;
