@@ -27,9 +27,12 @@ export interface TicketStore {
   recordReplyOutcome(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;
   confirmReview(number: string, by: string): Promise<Ticket>;
   decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
-  flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  /** Replays the outbox; `onStored` runs for each ticket newly stored. */
+  flushOutbox(onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
   /** Replays only `customer`'s tickets waiting in the outbox (the rest stay for flushOutbox). */
-  flushOutboxFor(customer: CustomerIdentity): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  flushOutboxFor(customer: CustomerIdentity, onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  /** The ticket logged by hand under a staff form's request id (outbox or database), or null. */
+  byRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
 }
 
 /**

@@ -5,6 +5,12 @@
  * `DATABASE_UNAVAILABLE` and `Retry-After` — never the generic 500 "internal error" — and the same
  * requests work once the database is back. The console's login page (Debian's chromium) says so
  * in zh-Hans, zh-Hant and English meanwhile.
+ *
+ * Staff stay signed in meanwhile: a session the database vouched for recently is authenticated from
+ * the server's memory (never one it did not; never one logged out or disabled), so its role is
+ * checked and a ticket logged by hand is queued in the outbox (202, its provisional number, the
+ * console saying so in each language), stored once when the database is back, however often it was
+ * sent.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -13,11 +19,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, type App } from '../../bot/app.js';
 import { createServices, type Services } from '../../desk/services.js';
 import { loadConfig } from '../../runtime/config.js';
-import { hashPassword } from '../../staff/auth.js';
+import { hashPassword, tokenHash } from '../../staff/auth.js';
 import { openDatabase, type OpenDatabase } from '../../store/database.js';
 import { reconnected } from '../helpers/reconnected.js';
 
@@ -31,8 +37,8 @@ let app: App;
 let url: string;
 let token: string;
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json; retryAfter: string | null }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+async function api(method: string, path: string, body?: unknown, as = token): Promise<{ status: number; body: Json; retryAfter: string | null }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${as}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
@@ -47,11 +53,37 @@ beforeAll(async () => {
   app = createApp({ config, services, log });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  await services.store.users.create({ username: 'alice', role: 'agent', createdBy: 'test', passwordHash: await hashPassword(PASSWORD) });
-  const login = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) });
-  expect(login.status).toBe(200);
-  token = ((await login.json()) as Json).token;
+  const hash = await hashPassword(PASSWORD);
+  for (const [username, role] of [['alice', 'agent'], ['root', 'admin'], ['carol', 'agent'], ['dave', 'agent']] as const) {
+    await services.store.users.create({ username, role, createdBy: 'test', passwordHash: hash });
+  }
+  token = await login('alice');
 });
+
+/** A session token of `username` (logged in through the API: the database vouches for it). */
+async function login(username: string): Promise<string> {
+  const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as Json).token as string;
+}
+
+/** Stops the database, runs `work`, and starts it again (and waits until the app reaches it). */
+async function whileDown(work: () => Promise<void>): Promise<void> {
+  await database.server!.stop();
+  try {
+    await work();
+  } finally {
+    await database.server!.restart();
+  }
+  await reconnected(database.db);
+}
+
+/** Replays the outbox until it is empty (the database is back). */
+async function replayed(): Promise<void> {
+  await vi.waitFor(async () => expect((await services.tickets.flushOutbox()).remaining).toBe(0), { timeout: 60_000, interval: 500 });
+}
+
+const UNREACHABLE = { error: { code: 'DATABASE_UNAVAILABLE', message: 'the database cannot be reached right now; try again shortly' } };
 
 afterAll(async () => {
   await app?.closeChannels();
@@ -90,6 +122,90 @@ describe('the staff API with the database unreachable', () => {
     expect(changed.status, JSON.stringify(changed.body)).toBe(200);
     expect(changed.body.status).toBe('in_progress');
     expect(changed.retryAfter).toBeNull();
+  });
+
+  it('authenticates sessions it verified, never others: the role is checked, reads get 503 after it, a ticket logged by hand is queued (202) and stored once', async () => {
+    const admin = await login('root');
+    const carol = await login('carol');
+    const dave = await login('dave');
+    // A session another process issued, which this one never verified against the database.
+    const stranger = 'stranger-session-token-0123456789abcdef';
+    await services.store.users.addToken(tokenHash(stranger), { id: '4b0f6a1e-0d8e-4c43-9a52-0a7c3c1b2d11', kind: 'session', username: 'alice', name: null, createdAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000) });
+    expect((await api('GET', '/api/auth/me', undefined, stranger)).status).toBe(200);
+    await services.store.users.addToken(tokenHash('unseen-session-token-0123456789abcdef'), { id: '5c1f6a1e-0d8e-4c43-9a52-0a7c3c1b2d12', kind: 'session', username: 'alice', name: null, createdAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000) });
+    // dave is disabled through this server: his session must not outlive it, database or not.
+    expect((await api('PATCH', '/api/users/dave', { disabled: true }, admin)).status).toBe(200);
+    const demand = { channel: 'phone', text: '停电期间登记：电话投诉快递丢件，要求赔偿', customer: { name: '李先生', phone: '13900001234' }, requestId: 'form-offline-0001' };
+    let number = '';
+
+    await whileDown(async () => {
+      expect((await api('GET', '/api/auth/me')).body).toEqual({ username: 'alice', role: 'agent', via: 'session' });
+      // Authenticated, so the role decides before anything needs the database.
+      const forbidden = await api('GET', '/api/users');
+      expect(forbidden.status, JSON.stringify(forbidden.body)).toBe(403);
+      for (const [method, path, as] of [['GET', '/api/tickets', token], ['GET', '/api/users', admin], ['GET', '/api/tickets/counts', token]] as const) {
+        const r = await api(method, path, undefined, as);
+        expect(r.status, `${method} ${path}`).toBe(503);
+        expect(r.body).toEqual(UNREACHABLE);
+        expect(r.retryAfter).toBe('5');
+      }
+      // A live stream is a read: refused while the session could not be checked by the database.
+      const stream = await fetch(`${url}/api/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } });
+      expect(stream.status).toBe(503);
+      await stream.body?.cancel();
+      // Never verified here (valid in the database, unknown to this process), disabled, or a made-up token: not authenticated.
+      for (const as of ['unseen-session-token-0123456789abcdef', dave, 'made-up-session-token-0123456789abcdef']) {
+        const r = await api('GET', '/api/auth/me', undefined, as);
+        expect(r.status, as).toBe(503);
+        expect(r.body).toEqual(UNREACHABLE);
+      }
+      // A logout the database cannot take is refused (503) but takes effect here at once.
+      expect((await api('POST', '/api/auth/logout', undefined, carol)).status).toBe(503);
+      expect((await api('GET', '/api/auth/me', undefined, carol)).status).toBe(401);
+
+      const first = await api('POST', '/api/tickets', demand);
+      expect(first.status, JSON.stringify(first.body)).toBe(202);
+      expect(first.body).toMatchObject({ stored: 'outbox', duplicate: false, ticket: { status: 'new', customer: { channelId: 'phone', userId: 'tel:13900001234' } } });
+      number = first.body.ticket.number;
+      expect(number).toMatch(/^T\d{8}-/);
+      // The same request again (a double submit, a retry after a lost answer): the same queued ticket.
+      const again = await api('POST', '/api/tickets', demand);
+      expect(again.status).toBe(202);
+      expect(again.body).toMatchObject({ stored: 'outbox', duplicate: true, ticket: { number } });
+      expect(services.store.outbox.pending()).toBe(1);
+    });
+
+    await replayed();
+    const stored = await services.store.tickets.get(number);
+    expect(stored).toMatchObject({ number, requestId: 'form-offline-0001', filedBy: 'alice', text: { original: demand.text } });
+    // Sent once more after the replay: found in the database, not filed again.
+    const late = await api('POST', '/api/tickets', demand);
+    expect(late.status).toBe(201);
+    expect(late.body).toMatchObject({ stored: 'database', duplicate: true, ticket: { number } });
+    expect((await services.store.tickets.list({ customerUserId: 'tel:13900001234' })).total).toBe(1);
+    // Its audit entry, written by the replay, names who logged it.
+    const audit = await api('GET', `/api/audit?action=ticket.file&target=${number}`, undefined, admin);
+    expect(audit.body.items).toEqual([expect.objectContaining({ actor: 'alice', action: 'ticket.file', target: number, details: { channel: 'phone', stored: 'outbox' } })]);
+    // carol's logout reached the database with the next request; dave stays out.
+    await api('GET', '/api/auth/me');
+    expect(await services.store.users.tokenByHash(tokenHash(carol))).toBeNull();
+    expect((await api('GET', '/api/auth/me', undefined, carol)).status).toBe(401);
+    expect((await api('GET', '/api/auth/me', undefined, dave)).status).toBe(401);
+  });
+
+  it('stores a request once when it was stored before the outage and sent again during it (the first answer lost)', async () => {
+    const demand = { channel: 'letter', text: '来信：发票抬头开错了，请重新开具', customer: { email: 'letter-once@example.com' }, requestId: 'form-lost-answer-01' };
+    const first = await api('POST', '/api/tickets', demand);
+    expect(first.status).toBe(201);
+    await whileDown(async () => {
+      // The database cannot say it has it, so it is queued: the replay must find the first one.
+      const again = await api('POST', '/api/tickets', demand);
+      expect(again.status).toBe(202);
+      expect(again.body.stored).toBe('outbox');
+    });
+    await replayed();
+    const mine = await services.store.tickets.list({ customerUserId: 'letter-once@example.com' });
+    expect(mine.items.map((t) => t.number)).toEqual([first.body.ticket.number]);
   });
 
   it.skipIf(!existsSync(CHROMIUM))('the console says the database cannot be reached, in zh-Hans, zh-Hant and English', async () => {

@@ -4,13 +4,21 @@
  * the text like any other ticket and files it under that channel, so the customer's profile and
  * channel preference count it; the new ticket opens afterwards.
  */
-import { api } from '../api.js';
+import { api, newRequestId } from '../api.js';
 import { field, h, replace, select } from '../dom.js';
 import * as f from '../format.js';
 import { t } from '../i18n.js';
 
 const CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+
+/** The form's request id: kept while the same ticket is submitted again (a retry files it once), new for another. */
+let lastRequest = null;
+function requestIdFor(body) {
+  const key = JSON.stringify(body);
+  if (lastRequest?.key !== key) lastRequest = { id: newRequestId(), key };
+  return lastRequest.id;
+}
 
 export async function render(ctx) {
   ctx.setTitle(t('nav.newTicket'));
@@ -37,8 +45,15 @@ export async function render(ctx) {
         status.className = 'form-message';
         status.textContent = t('newTicket.filing');
         try {
-          const res = await api('/api/tickets', { method: 'POST', body: { channel: c.channel.value, text: c.text.value.trim(), customer, priority: c.priority.value } });
-          ctx.notify(t(res.stored === 'outbox' ? 'newTicket.filedOffline' : 'newTicket.filed', { number: res.ticket.number }));
+          const body = { channel: c.channel.value, text: c.text.value.trim(), customer, priority: c.priority.value };
+          const res = await api('/api/tickets', { method: 'POST', body: { ...body, requestId: requestIdFor(body) } });
+          if (res.stored === 'outbox') {
+            // Queued while the database is down: the ticket page cannot open yet, so the number stays here.
+            status.className = 'form-message warn';
+            status.textContent = t('newTicket.filedOffline', { number: res.ticket.number });
+            return;
+          }
+          ctx.notify(t('newTicket.filed', { number: res.ticket.number }));
           ctx.refreshWork();
           ctx.navigate(`#/tickets/${encodeURIComponent(res.ticket.number)}`);
         } catch (err) {
