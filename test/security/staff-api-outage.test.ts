@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, type App } from '../../bot/app.js';
@@ -216,6 +216,50 @@ describe('the staff API with the database unreachable', () => {
       await database.server!.restart();
     }
     await reconnected(database.db);
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))('the console keeps a ticket logged during the outage and says it is queued under its provisional number, in zh-Hans, zh-Hant and English', async () => {
+    const { DICT } = (await import(pathToFileURL(join(import.meta.dirname, '../../staff/console/i18n.js')).href)) as { DICT: Record<string, Record<string, string>> };
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+    try {
+      const langs = ['zh-Hans', 'zh-Hant', 'en'] as const;
+      // Signed in while the database is up (each page its own session).
+      const pages: Page[] = [];
+      for (const lang of langs) {
+        const d = DICT[lang]!;
+        const page = await browser.newPage();
+        await page.goto(`${url}/console/?lang=${lang === 'zh-Hans' ? 'zh' : lang}#/login`);
+        await page.getByLabel(d['login.username']!, { exact: true }).fill('alice');
+        await page.getByLabel(d['login.password']!, { exact: true }).fill(PASSWORD);
+        await page.getByRole('button', { name: d['login.submit'], exact: true }).click();
+        await page.waitForURL((u) => u.hash !== '#/login', { timeout: 60_000 });
+        pages.push(page);
+      }
+      const numbers: string[] = [];
+      await whileDown(async () => {
+        for (const [i, lang] of langs.entries()) {
+          const d = DICT[lang]!;
+          const page = pages[i]!;
+          await page.evaluate('location.hash = "#/new"');
+          await page.getByTestId('new-text').fill(`停电时来电登记（${lang}）：退款一直没有到账`);
+          await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
+          const said = page.getByTestId('new-status');
+          await expect.poll(() => said.textContent(), { timeout: 60_000 }).toMatch(/T\d{8}-/);
+          const text = (await said.textContent())!;
+          const number = /T\d{8}-\S+?(?=[，。,. ]|$)/.exec(text)![0];
+          expect(text).toBe(d['newTicket.filedOffline']!.replace('{number}', number));
+          numbers.push(number);
+          // Sent again from the same form (a second click after a lost answer): the same ticket.
+          await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
+          await expect.poll(() => said.textContent(), { timeout: 60_000 }).toBe(text);
+        }
+        expect(services.store.outbox.pending()).toBe(3);
+      });
+      await replayed();
+      for (const n of numbers) expect((await services.store.tickets.get(n))?.filedBy).toBe('alice');
+    } finally {
+      await browser.close();
+    }
   });
 });
 
