@@ -208,6 +208,27 @@ describe('the staff API with the database unreachable', () => {
     expect(mine.items.map((t) => t.number)).toEqual([first.body.ticket.number]);
   });
 
+  it('finds a queued request under its new number when another ticket took its provisional number before the replay', async () => {
+    const demand = { channel: 'walk-in', text: '到店登记：会员积分被清零了', customer: { phone: '13700005678' }, requestId: 'form-renumbered-01' };
+    let provisional = '';
+    await whileDown(async () => {
+      const queued = await api('POST', '/api/tickets', demand);
+      expect(queued.status).toBe(202);
+      provisional = queued.body.ticket.number;
+    });
+    // Another process took the provisional number meanwhile (its insert reached the database first).
+    const tickets = database.db.collection<Record<string, unknown>>('tickets');
+    const some = (await tickets.findOne({}))!;
+    await tickets.insertOne({ ...some, _id: provisional as never, number: provisional, customer: { channelId: 'webchat', userId: 'someone-else' }, text: { original: '另一位客户', normalized: '另一位客户' } });
+    await replayed();
+    const again = await api('POST', '/api/tickets', demand);
+    expect(again.status).toBe(201);
+    expect(again.body, JSON.stringify(again.body)).toMatchObject({ stored: 'database', duplicate: true, ticket: { formerNumber: provisional, requestId: 'form-renumbered-01' } });
+    expect(again.body.ticket.number).not.toBe(provisional);
+    const theirs = await services.store.tickets.list({ customerUserId: 'tel:13700005678' });
+    expect(theirs.items.map((t) => t.number)).toEqual([again.body.ticket.number]);
+  });
+
   it.skipIf(!existsSync(CHROMIUM))('the console says the database cannot be reached, in zh-Hans, zh-Hant and English', async () => {
     await database.server!.stop();
     try {
