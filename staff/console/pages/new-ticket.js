@@ -2,7 +2,9 @@
  * A ticket for a customer who called, came to the counter or wrote (#/new): the channel it came by,
  * the customer's name and contact, the demand in their words, the priority. The server classifies
  * the text like any other ticket and files it under that channel, so the customer's profile and
- * channel preference count it; the new ticket opens afterwards.
+ * channel preference count it; the new ticket opens afterwards. While the database is unreachable the
+ * ticket is queued (202): the form stays and says so with its provisional number; sending the same
+ * form again files nothing new (its request id).
  */
 import { api, newRequestId } from '../api.js';
 import { field, h, replace, select } from '../dom.js';
@@ -12,16 +14,22 @@ import { t } from '../i18n.js';
 const CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 
-/** The form's request id: kept while the same ticket is submitted again (a retry files it once), new for another. */
-let lastRequest = null;
-function requestIdFor(body) {
-  const key = JSON.stringify(body);
-  if (lastRequest?.key !== key) lastRequest = { id: newRequestId(), key };
-  return lastRequest.id;
+/**
+ * The form's request ids: one is kept while this form sends the same ticket again (a second click, a
+ * retry after a lost answer: filed once), a new one for other contents or a new form.
+ */
+function requestIds() {
+  let last = null;
+  return (body) => {
+    const key = JSON.stringify(body);
+    if (last?.key !== key) last = { id: newRequestId(), key };
+    return last.id;
+  };
 }
 
 export async function render(ctx) {
   ctx.setTitle(t('nav.newTicket'));
+  const requestIdFor = requestIds();
   const c = {
     channel: select({ name: 'channel', 'data-testid': 'new-channel' }, CHANNELS.map((ch) => ({ value: ch, label: f.channelName(ch) })), 'phone'),
     name: h('input', { type: 'text', name: 'name', maxlength: 128, autocomplete: 'off' }),
