@@ -10,7 +10,8 @@ import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/tra
 
 /** Ticket reads and the ticket's single write path (each write keeps the ticket's version). */
 export interface TicketStore {
-  create(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
+  /** `unreachable`: the caller just found the database unreachable; the ticket goes to the outbox at once. */
+  create(input: TicketCreate, opts?: { unreachable?: boolean }): Promise<{ ticket: Ticket; stored: Durability }>;
   get(number: string): Promise<Ticket | null>;
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;

@@ -170,8 +170,8 @@ export class TicketService {
    * the database is unreachable). The customer's document and the statistics counters follow
    * through the repository's change hook (also when the outbox is replayed).
    */
-  async file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
-    const r = await this.deps.tickets.create(input);
+  async file(input: TicketCreate, opts: { unreachable?: boolean } = {}): Promise<{ ticket: Ticket; stored: Durability }> {
+    const r = await this.deps.tickets.create(input, opts);
     this.deps.events?.publish({ type: 'ticket.created', ticketNumber: r.ticket.number, channelId: r.ticket.customer.channelId });
     return r;
   }
@@ -320,14 +320,16 @@ export class TicketService {
 
   /** A request id's filing: the ticket an earlier submit made, else a new one. */
   private async fileOnce(demand: StaffFiledDemand, c: Classification, by: string, requestId: string): Promise<StaffFiling> {
+    let unreachable = false;
     // The database unreachable here: the outbox had none, and a copy the database may hold is
-    // found at replay (by the request's note), which then stores this one as a duplicate.
-    const earlier = await this.deps.tickets.byRequest(requestId).catch((err: unknown) => (isUnavailable(err) ? null : Promise.reject(err)));
+    // found at replay (by the request's note), which then stores this one as a duplicate. The
+    // ticket goes to the outbox without waiting for the database a second time.
+    const earlier = await this.deps.tickets.byRequest(requestId).catch((err: unknown) => (isUnavailable(err) ? ((unreachable = true), null) : Promise.reject(err)));
     if (earlier) return { ...earlier, duplicate: true };
-    return this.fileNew(demand, c, by);
+    return this.fileNew(demand, c, by, { unreachable });
   }
 
-  private async fileNew(demand: StaffFiledDemand, c: Classification, by: string): Promise<StaffFiling> {
+  private async fileNew(demand: StaffFiledDemand, c: Classification, by: string, opts: { unreachable?: boolean } = {}): Promise<StaffFiling> {
     const contact = { ...(demand.customer.phone ? { phone: demand.customer.phone } : {}), ...(demand.customer.email ? { email: demand.customer.email } : {}) };
     // One identity per contact detail, so a second call from the same number is the same customer.
     const userId = demand.customer.phone ? `tel:${demand.customer.phone.replace(/[^\d+]/g, '')}` : demand.customer.email ? demand.customer.email.toLowerCase() : `${demand.channel}:${randomUUID()}`;
@@ -341,7 +343,7 @@ export class TicketService {
       priority: demand.priority ?? 'normal',
       ...(demand.requestId ? { requestId: demand.requestId } : {}),
       filedBy: by,
-    });
+    }, opts);
     // In the outbox, the database cannot take the audit entry either: the replay writes it (auditReplayed).
     if (r.stored === 'database') await this.audit(by, 'ticket.file', r.ticket.number, { channel: demand.channel, stored: r.stored });
     return { ...r, duplicate: false };

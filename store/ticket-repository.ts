@@ -84,7 +84,11 @@ export type StatField = keyof typeof STAT_FIELDS;
 
 /** The ticket store as the bot and the staff API see it. */
 export interface TicketRepository {
-  create(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
+  /**
+   * Creates a ticket: in the database, or in the outbox when it is unreachable (`unreachable`: the
+   * caller has just found so, so the ticket goes to the outbox without waiting for it again).
+   */
+  create(input: TicketCreate, opts?: { unreachable?: boolean }): Promise<{ ticket: Ticket; stored: Durability }>;
   get(number: string): Promise<Ticket | null>;
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   /** Changes status, assignee or priority; `expectedVersion` makes it fail with a conflict if someone changed the ticket since. */
@@ -304,7 +308,7 @@ export class MongoTicketRepository implements TicketRepository {
     ]);
   }
 
-  async create(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
+  async create(input: TicketCreate, opts: { unreachable?: boolean } = {}): Promise<{ ticket: Ticket; stored: Durability }> {
     const data = parseInput(TicketCreateSchema, input, 'ticket');
     if (data.classification.topic !== null && !this.opts.topics.includes(data.classification.topic)) {
       throw new ValidationError(`invalid ticket: unknown topic "${data.classification.topic}"`, [{ path: 'classification.topic', message: 'unknown topic' }]);
@@ -344,6 +348,7 @@ export class MongoTicketRepository implements TicketRepository {
       version: 1,
     };
     assertDocumentSize(doc, 'ticket');
+    if (opts.unreachable) return this.outboxed(doc, day, 'the caller found the database unreachable');
     try {
       // A request note before each insert: a crash after the insert still leaves the ticket findable by its request id.
       await this.insertNumbered(doc, day, data.requestId ? (n) => this.noteRequest(data.requestId!, n) : undefined);
@@ -352,13 +357,18 @@ export class MongoTicketRepository implements TicketRepository {
       return { ticket, stored: 'database' };
     } catch (err) {
       if (!isUnavailable(err)) throw err;
-      // Keep a number the database already gave out, or make one that needs no database.
-      if (!doc.number) doc.number = doc._id = offlineNumber(day);
-      await this.opts.outbox.append(doc);
-      this.opts.log.warn({ ticket: doc.number, err: (err as Error).message, outboxed: this.opts.outbox.stats.appended }, 'database unreachable: ticket kept in the local outbox');
-      this.opts.onOutboxed?.(doc.number);
-      return { ticket: toTicket(doc), stored: 'outbox' };
+      return this.outboxed(doc, day, (err as Error).message);
     }
+  }
+
+  /** Keeps a new ticket in the local outbox (fsynced) while the database is unreachable. */
+  private async outboxed(doc: TicketDoc, day: string, why: string): Promise<{ ticket: Ticket; stored: Durability }> {
+    // Keep a number the database already gave out, or make one that needs no database.
+    if (!doc.number) doc.number = doc._id = offlineNumber(day);
+    await this.opts.outbox.append(doc);
+    this.opts.log.warn({ ticket: doc.number, err: why, outboxed: this.opts.outbox.stats.appended }, 'database unreachable: ticket kept in the local outbox');
+    this.opts.onOutboxed?.(doc.number);
+    return { ticket: toTicket(doc), stored: 'outbox' };
   }
 
   /**
