@@ -137,6 +137,11 @@ describe('the staff API with the database unreachable', () => {
     await services.store.users.addToken(tokenHash(stranger), { id: '4b0f6a1e-0d8e-4c43-9a52-0a7c3c1b2d11', kind: 'session', username: 'alice', name: null, createdAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000) });
     expect((await api('GET', '/api/auth/me', undefined, stranger)).status).toBe(200);
     await services.store.users.addToken(tokenHash('unseen-session-token-0123456789abcdef'), { id: '5c1f6a1e-0d8e-4c43-9a52-0a7c3c1b2d12', kind: 'session', username: 'alice', name: null, createdAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000) });
+    // Two API tokens for an integration, each used once; one is then revoked through this server.
+    const integration = (await api('POST', '/api/tokens', { username: 'alice', name: 'crm-sync' }, admin)).body as Json;
+    const revoked = (await api('POST', '/api/tokens', { username: 'alice', name: 'old-sync' }, admin)).body as Json;
+    for (const t of [integration.token, revoked.token]) expect((await api('GET', '/api/auth/me', undefined, t)).body.via).toBe('token');
+    expect((await api('DELETE', `/api/tokens/${revoked.id}`, undefined, admin)).status).toBe(204);
     // dave is disabled through this server: his session must not outlive it, database or not.
     expect((await api('PATCH', '/api/users/dave', { disabled: true }, admin)).status).toBe(200);
     const demand = { channel: 'phone', text: '停电期间登记：电话投诉快递丢件，要求赔偿', customer: { name: '李先生', phone: '13900001234' }, requestId: 'form-offline-0001' };
@@ -158,7 +163,7 @@ describe('the staff API with the database unreachable', () => {
       expect(stream.status).toBe(503);
       await stream.body?.cancel();
       // Never verified here (valid in the database, unknown to this process), disabled, or a made-up token: not authenticated.
-      for (const as of ['unseen-session-token-0123456789abcdef', dave, 'made-up-session-token-0123456789abcdef']) {
+      for (const as of ['unseen-session-token-0123456789abcdef', dave, revoked.token, 'made-up-session-token-0123456789abcdef']) {
         const r = await api('GET', '/api/auth/me', undefined, as);
         expect(r.status, as).toBe(503);
         expect(r.body).toEqual(UNREACHABLE);
@@ -176,7 +181,10 @@ describe('the staff API with the database unreachable', () => {
       const again = await api('POST', '/api/tickets', demand);
       expect(again.status).toBe(202);
       expect(again.body).toMatchObject({ stored: 'outbox', duplicate: true, ticket: { number } });
-      expect(services.store.outbox.pending()).toBe(1);
+      // The integration's token files too (it was verified, and not revoked).
+      const viaToken = await api('POST', '/api/tickets', { channel: 'other', text: '集成同步：客户来电要求修改收货地址', customer: { name: '赵女士' } }, integration.token);
+      expect(viaToken.status).toBe(202);
+      expect(services.store.outbox.pending()).toBe(2);
     });
 
     await replayed();
