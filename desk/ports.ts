@@ -10,7 +10,8 @@ import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/tra
 
 /** Ticket reads and the ticket's single write path (each write keeps the ticket's version). */
 export interface TicketStore {
-  create(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
+  /** `unreachable`: the caller just found the database unreachable; the ticket goes to the outbox at once. */
+  create(input: TicketCreate, opts?: { unreachable?: boolean }): Promise<{ ticket: Ticket; stored: Durability }>;
   get(number: string): Promise<Ticket | null>;
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
@@ -27,9 +28,12 @@ export interface TicketStore {
   recordReplyOutcome(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;
   confirmReview(number: string, by: string): Promise<Ticket>;
   decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
-  flushOutbox(): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  /** Replays the outbox; `onStored` runs for each ticket newly stored. */
+  flushOutbox(onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
   /** Replays only `customer`'s tickets waiting in the outbox (the rest stay for flushOutbox). */
-  flushOutboxFor(customer: CustomerIdentity): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  flushOutboxFor(customer: CustomerIdentity, onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  /** The ticket logged by hand under a staff form's request id (outbox or database), or null. */
+  byRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
 }
 
 /**

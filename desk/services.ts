@@ -159,7 +159,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       events: store.events,
       handovers,
       audit: store.audit,
-      auth: new AuthService(store.users, { sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000, now: opts.now }),
+      auth: new AuthService(store.users, { sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000, offlineAuthMs: config.STAFF_OFFLINE_AUTH_SECONDS * 1000, now: opts.now }),
       useCustomerChannel(c) {
         channel = c;
       },

@@ -40,6 +40,17 @@ export interface StaffFiledDemand {
   text: string;
   customer: { name?: string; phone?: string; email?: string };
   priority?: Priority;
+  /** The form's request id (idempotency key): the same one twice is one ticket. */
+  requestId?: string;
+}
+
+/** What logging a demand by hand did: where the ticket is, and whether an earlier submit made it. */
+export interface StaffFiling {
+  ticket: Ticket;
+  /** `outbox`: the database is unreachable; the ticket waits under a provisional number. */
+  stored: Durability;
+  /** True when the request id was used before: nothing new was filed, this is that ticket. */
+  duplicate: boolean;
 }
 
 /** A ticket as the staff API returns it: with its explanation and its working-day fields. */
@@ -147,6 +158,8 @@ export interface EditOptions {
 export class TicketService {
   private readonly now: () => Date;
   private heldConversations: HeldConversations | null = null;
+  /** Filings under way by request id: a double submit waits for the first one and gets its ticket. */
+  private readonly filing = new Map<string, Promise<StaffFiling>>();
 
   constructor(private readonly deps: TicketServiceDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -157,8 +170,8 @@ export class TicketService {
    * the database is unreachable). The customer's document and the statistics counters follow
    * through the repository's change hook (also when the outbox is replayed).
    */
-  async file(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
-    const r = await this.deps.tickets.create(input);
+  async file(input: TicketCreate, opts: { unreachable?: boolean } = {}): Promise<{ ticket: Ticket; stored: Durability }> {
+    const r = await this.deps.tickets.create(input, opts);
     this.deps.events?.publish({ type: 'ticket.created', ticketNumber: r.ticket.number, channelId: r.ticket.customer.channelId });
     return r;
   }
@@ -168,7 +181,7 @@ export class TicketService {
    * (after the tickets: a held "补充：…" may belong to a demand filed during the same outage).
    */
   async flushOutbox(): Promise<OutboxReplay> {
-    const tickets = await this.deps.tickets.flushOutbox();
+    const tickets = await this.deps.tickets.flushOutbox((t) => this.auditReplayed(t));
     const held = await this.replayHeld();
     return { ...tickets, remaining: tickets.remaining + held.remaining, held };
   }
@@ -286,8 +299,37 @@ export class TicketService {
    * (the caller passes the live classifier's result), filed through the same path as the bot's, under
    * the channel it came by, so the customer's profile and channel preference count it. Staff vouch
    * for the customer, so a spam reading only flags it for review; it is never refused.
+   *
+   * With the database unreachable it waits in the outbox like a customer's ticket (`stored:
+   * 'outbox'`, a provisional number), and its audit entry is written when it is replayed. A
+   * `requestId` used before returns that ticket (`duplicate: true`), wherever it is.
    */
-  async fileForCustomer(demand: StaffFiledDemand, c: Classification, by: string): Promise<{ ticket: Ticket; stored: 'database' | 'outbox' }> {
+  async fileForCustomer(demand: StaffFiledDemand, c: Classification, by: string): Promise<StaffFiling> {
+    const id = demand.requestId;
+    if (!id) return this.fileNew(demand, c, by);
+    const under = this.filing.get(id);
+    if (under) return { ...(await under), duplicate: true };
+    const run = this.fileOnce(demand, c, by, id);
+    this.filing.set(id, run);
+    try {
+      return await run;
+    } finally {
+      this.filing.delete(id);
+    }
+  }
+
+  /** A request id's filing: the ticket an earlier submit made, else a new one. */
+  private async fileOnce(demand: StaffFiledDemand, c: Classification, by: string, requestId: string): Promise<StaffFiling> {
+    let unreachable = false;
+    // The database unreachable here: the outbox had none, and a copy the database may hold is
+    // found at replay (by the request's note), which then stores this one as a duplicate. The
+    // ticket goes to the outbox without waiting for the database a second time.
+    const earlier = await this.deps.tickets.byRequest(requestId).catch((err: unknown) => (isUnavailable(err) ? ((unreachable = true), null) : Promise.reject(err)));
+    if (earlier) return { ...earlier, duplicate: true };
+    return this.fileNew(demand, c, by, { unreachable });
+  }
+
+  private async fileNew(demand: StaffFiledDemand, c: Classification, by: string, opts: { unreachable?: boolean } = {}): Promise<StaffFiling> {
     const contact = { ...(demand.customer.phone ? { phone: demand.customer.phone } : {}), ...(demand.customer.email ? { email: demand.customer.email } : {}) };
     // One identity per contact detail, so a second call from the same number is the same customer.
     const userId = demand.customer.phone ? `tel:${demand.customer.phone.replace(/[^\d+]/g, '')}` : demand.customer.email ? demand.customer.email.toLowerCase() : `${demand.channel}:${randomUUID()}`;
@@ -299,9 +341,25 @@ export class TicketService {
       text: { original: demand.text, normalized: c.normalized },
       classification,
       priority: demand.priority ?? 'normal',
+      ...(demand.requestId ? { requestId: demand.requestId } : {}),
+      filedBy: by,
+    }, opts);
+    // In the outbox, the database cannot take the audit entry either: the replay writes it (auditReplayed).
+    if (r.stored === 'database') await this.audit(by, 'ticket.file', r.ticket.number, { channel: demand.channel, stored: r.stored });
+    return { ...r, duplicate: false };
+  }
+
+  /**
+   * The audit entry of a ticket logged by hand while the database was unreachable, written when the
+   * replay stores it. Logged, not thrown, when it cannot be written: the ticket is stored, and an
+   * error would keep its outbox record for a replay that then finds it stored and skips it.
+   */
+  private async auditReplayed(t: Ticket): Promise<void> {
+    if (!t.filedBy) return;
+    const details = { channel: t.customer.channelId, stored: 'outbox', ...(t.formerNumber ? { formerNumber: t.formerNumber } : {}) };
+    await this.audit(t.filedBy, 'ticket.file', t.number, details).catch((err: unknown) => {
+      this.deps.log?.warn({ ticket: t.number, err: (err as Error).message }, 'ticket logged by hand stored from the outbox, but its audit entry was not');
     });
-    await this.audit(by, 'ticket.file', r.ticket.number, { channel: demand.channel, stored: r.stored });
-    return r;
   }
 
   /** Ticket lookups for the bot (null when absent; a customer asking is not an error). */
@@ -353,7 +411,7 @@ export class TicketService {
     // which their turn would wait for; everybody else's stay for the background job. Tickets only:
     // held messages replay after them, there too (see flushOutbox). Read again even when this
     // replay stored nothing: the background job may have stored it meanwhile.
-    await this.deps.tickets.flushOutboxFor(customer);
+    await this.deps.tickets.flushOutboxFor(customer, (t) => this.auditReplayed(t));
     return this.forCustomer(number, customer);
   }
 

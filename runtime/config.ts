@@ -158,6 +158,12 @@ const ConfigSchema = z.object({
   MODEL_POLL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   /** How long a staff login session lasts, in hours. */
   SESSION_TTL_HOURS: z.coerce.number().min(0.1).max(24 * 30).default(8),
+  /**
+   * While the database cannot be reached, how long after the database last vouched for a staff
+   * session or API token this process still accepts it (so a ticket logged by hand can go to the
+   * outbox), in seconds. 0: never without the database.
+   */
+  STAFF_OFFLINE_AUTH_SECONDS: z.coerce.number().int().min(0).max(3600).default(300),
   /** Staff API requests per user per minute before 429. */
   API_RATE_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(600),
   /** Count database round trips by collection and command; printed to stderr at shutdown (profiling, `bench:bot --db-stats`). */

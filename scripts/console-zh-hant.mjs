@@ -29,6 +29,7 @@ const OVERRIDES = {
   'export.label': '匯出目前篩選：',
   'export.working': '正在匯出…',
   'error.databaseUnavailable': '暫時無法連線資料庫，請 {s} 秒後再試。',
+  'newTicket.filedOffline': '資料庫暫時無法連線：工單已排隊，臨時編號 {number}，資料庫恢復後自動入庫，請勿重複登記。',
   'files.notKept': '未儲存',
   'files.notKeptNoNote': '檔案未儲存在系統中。',
   'file.bytes': '{n} 位元組',

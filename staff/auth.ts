@@ -1,13 +1,16 @@
 /**
  * Staff authentication: scrypt password hashes (node:crypto), expiring session tokens and API
  * tokens stored only as SHA-256 hashes, login throttling against brute force, and the principal
- * of a request.
+ * of a request (from the database; while it cannot be reached, from this process's memory of what
+ * the database vouched for recently: staff/verified-sessions.ts).
  */
 import { createHash, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { z } from 'zod';
+import { isUnavailable } from '../store/errors.js';
 import type { Role } from '../store/schemas.js';
 import type { AccessToken, MongoUserRepository, User } from '../store/user-repository.js';
 import { HttpError, type Principal } from './http.js';
+import { VerifiedSessions } from './verified-sessions.js';
 
 /** Passwords: long enough to resist guessing, short enough to bound hashing work. */
 export const Password = z.string().min(10, 'password: at least 10 characters').max(256, 'password: at most 256 characters');
@@ -102,11 +105,19 @@ export interface AuthOptions {
    * many addresses, without locking the user out of an address they have signed in from before.
    */
   accountThrottle?: LoginThrottle;
+  /**
+   * How long after the database last vouched for a token this process still accepts it while the
+   * database cannot be reached (ms; `STAFF_OFFLINE_AUTH_SECONDS`). 0 (the default here) never
+   * accepts a token without the database.
+   */
+  offlineAuthMs?: number;
 }
 
 /** How long a successful sign-in vouches for a user name + address pair. */
 const KNOWN_PAIR_MS = 30 * 24 * 60 * 60_000;
 const KNOWN_PAIRS_MAX = 100_000;
+/** Logouts the database has not taken yet, kept at most (a desk has far fewer sessions). */
+const PENDING_LOGOUTS_MAX = 10_000;
 
 export class AuthService {
   private readonly now: () => Date;
@@ -115,6 +126,13 @@ export class AuthService {
   private readonly accountThrottle: LoginThrottle;
   /** User name + address pairs that signed in successfully, and when (in memory, bounded). */
   private readonly knownPairs = new Map<string, number>();
+  /** Tokens the database vouched for recently: used only while it cannot be reached. */
+  private readonly verified: VerifiedSessions;
+  /**
+   * Hashes of tokens logged out while the database could not delete them: refused here at once,
+   * and deleted from the database by the next request that reaches it.
+   */
+  private readonly pendingLogouts = new Set<string>();
 
   constructor(
     private readonly users: MongoUserRepository,
@@ -125,6 +143,7 @@ export class AuthService {
     this.pairThrottle = opts.pairThrottle ?? new LoginThrottle(5, undefined, undefined, undefined, clock);
     this.ipThrottle = opts.ipThrottle ?? new LoginThrottle(100, undefined, undefined, undefined, clock);
     this.accountThrottle = opts.accountThrottle ?? new LoginThrottle(50, undefined, undefined, undefined, clock);
+    this.verified = new VerifiedSessions(opts.offlineAuthMs ?? 0, clock);
   }
 
   async createUser(input: { username: string; password: string; role: Role; createdBy: string }): Promise<User> {
@@ -157,6 +176,8 @@ export class AuthService {
     const at = this.now();
     await this.users.recordLogin(user.username, at);
     const { token, record } = await this.issue({ kind: 'session', username: user.username, name: null, ttlMs: this.opts.sessionTtlMs });
+    // The database just vouched for the user and stored the session: as good as a verified request.
+    this.verified.remember(tokenHash(token), { username: user.username, role: user.role, via: 'session', tokenId: record.id }, record.expiresAt);
     const { passwordHash: _secret, ...plain } = user;
     return { token, expiresAt: record.expiresAt, user: { ...plain, lastLoginAt: at } };
   }
@@ -173,8 +194,42 @@ export class AuthService {
     if (this.knownPairs.size > KNOWN_PAIRS_MAX) this.knownPairs.delete(this.knownPairs.keys().next().value!);
   }
 
+  /**
+   * Ends a session. Forgotten here first, so it is refused from this moment even if the database
+   * cannot delete it now (the error is thrown all the same: the logout is not complete until the
+   * database has it, which the next request reaching the database does).
+   */
   async logout(token: string): Promise<void> {
-    await this.users.deleteTokenByHash(tokenHash(token));
+    const hash = tokenHash(token);
+    this.verified.forget(hash);
+    try {
+      await this.users.deleteTokenByHash(hash);
+    } catch (err) {
+      if (isUnavailable(err)) this.keepLogout(hash);
+      throw err;
+    }
+  }
+
+  /**
+   * Forgets what this process remembers of a user's tokens (their role, password or disabled flag
+   * changed) or of one token (revoked), so that an outage right after the change cannot let this
+   * process accept them as they were.
+   */
+  forgetVerified(match: { username?: string; tokenId?: string }): void {
+    this.verified.forgetWhere(match);
+  }
+
+  private keepLogout(hash: string): void {
+    if (this.pendingLogouts.size >= PENDING_LOGOUTS_MAX) this.pendingLogouts.delete(this.pendingLogouts.values().next().value!);
+    this.pendingLogouts.add(hash);
+  }
+
+  /** Deletes the tokens logged out while the database was unreachable (it answers again). */
+  private async finishLogouts(): Promise<void> {
+    for (const hash of [...this.pendingLogouts]) {
+      await this.users.deleteTokenByHash(hash);
+      this.pendingLogouts.delete(hash);
+    }
   }
 
   /** An API token for an integration, acting as `username` (with that user's role). */
@@ -184,18 +239,43 @@ export class AuthService {
     return this.issue({ kind: 'api', username: user.username, name, ttlMs });
   }
 
-  /** The principal of a bearer token: null when unknown, expired, or its user is gone or disabled. */
+  /**
+   * The principal of a bearer token: null when unknown, expired, logged out, or its user is gone or
+   * disabled. The database decides whenever it can be reached. Only when it cannot is a token it
+   * vouched for within `offlineAuthMs` accepted from memory (`remembered: true`); any other token
+   * then gets the database's error (a 503), never a guess.
+   */
   async authenticate(token: string): Promise<Principal | null> {
-    const record = await this.users.tokenByHash(tokenHash(token));
+    const hash = tokenHash(token);
+    if (this.pendingLogouts.has(hash)) {
+      await this.finishLogouts().catch(() => undefined);
+      return null;
+    }
+    try {
+      const found = await this.verify(hash);
+      if (found) this.verified.remember(hash, found.principal, found.expiresAt);
+      else this.verified.forget(hash);
+      if (this.pendingLogouts.size > 0) await this.finishLogouts().catch(() => undefined);
+      return found?.principal ?? null;
+    } catch (err) {
+      const remembered = isUnavailable(err) ? this.verified.recall(hash) : null;
+      if (!remembered) throw err;
+      return remembered;
+    }
+  }
+
+  /** The database's word on a token: its principal and expiry, or null. */
+  private async verify(hash: string): Promise<{ principal: Principal; expiresAt: Date } | null> {
+    const record = await this.users.tokenByHash(hash);
     if (!record) return null;
     if (record.expiresAt.getTime() <= this.now().getTime()) {
-      await this.users.deleteTokenByHash(tokenHash(token)).catch(() => undefined);
+      await this.users.deleteTokenByHash(hash).catch(() => undefined);
       return null;
     }
     // The role is read from the user on every request, so a role change or a disabled account applies at once.
     const user = await this.users.get(record.username);
     if (!user || user.disabled) return null;
-    return { username: user.username, role: user.role, via: record.kind === 'api' ? 'token' : 'session', tokenId: record.id };
+    return { principal: { username: user.username, role: user.role, via: record.kind === 'api' ? 'token' : 'session', tokenId: record.id }, expiresAt: record.expiresAt };
   }
 
   private async issue(t: { kind: AccessToken['kind']; username: string; name: string | null; ttlMs: number }): Promise<{ token: string; record: AccessToken }> {

@@ -29,6 +29,11 @@ export interface Principal {
   via: 'session' | 'token';
   /** Id of the session or API token (for logout and audit). */
   tokenId: string;
+  /**
+   * True when the database could not be reached and the token was accepted from this process's
+   * memory of its recent verification (staff/verified-sessions.ts); absent when the database vouched for it now.
+   */
+  remembered?: boolean;
 }
 
 /** An error with an HTTP status, for cases no typed domain error covers. */
@@ -134,6 +139,14 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 /** The code and message of a request that failed because the database could not be reached. */
 const UNREACHABLE = { code: 'DATABASE_UNAVAILABLE', message: 'the database cannot be reached right now; try again shortly' } as const;
+
+/**
+ * The 503 of a request that needs the database now although the caller could be authenticated
+ * without it (a token remembered while it is unreachable: staff/verified-sessions.ts).
+ */
+export function databaseUnreachable(): HttpError {
+  return new HttpError(503, UNREACHABLE.code, UNREACHABLE.message);
+}
 
 /**
  * Turns any thrown error into a status and a JSON body; unknown errors are 500 without details.
@@ -272,7 +285,7 @@ export class ApiRouter {
       const responses: Record<string, unknown> = {};
       for (const [code, description] of Object.entries(r.responses ?? { 200: 'OK' })) responses[code] = { description };
       responses['400'] ??= { description: 'invalid input; the error names the field', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-      // Any route may find the database unreachable (login and token checks read it too).
+      // Any route may find the database unreachable (login reads it; a token it did not vouch for recently too).
       responses['503'] ??= { description: 'the database is unavailable (code DATABASE_UNAVAILABLE, or the route\'s own); send the request again after Retry-After seconds', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
       if (r.role) {
         responses['401'] = { description: 'no token, or unknown or expired token' };

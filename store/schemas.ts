@@ -88,6 +88,12 @@ export const AttachmentSchema = z
   .strict();
 export type TicketAttachment = z.infer<typeof AttachmentSchema>;
 
+/**
+ * A client's request id (idempotency key) for a submit that must take effect once: a reply, a
+ * ticket logged by hand. The same id twice is one reply, one ticket.
+ */
+export const RequestId = z.string().trim().regex(/^[\w-]{8,64}$/, 'letters, digits, - or _, 8 to 64 of them');
+
 /** What the bot hands over to create a ticket. */
 export const TicketCreateSchema = z
   .object({
@@ -98,6 +104,10 @@ export const TicketCreateSchema = z
     text: z.object({ original: z.string().min(1).max(10_000), normalized: z.string().max(20_000) }).strict(),
     classification: ClassificationSchema,
     priority: z.enum(PRIORITIES).default('normal'),
+    /** A ticket logged by hand: the staff form's request id (the same id twice is one ticket). */
+    requestId: RequestId.optional(),
+    /** A ticket logged by hand: who logged it (its audit entry names them, also when it is stored from the outbox). */
+    filedBy: Person.optional(),
     /** What the customer sent with the first message (images …); absent on tickets filed before channels existed. */
     attachments: z.array(AttachmentSchema).max(20).optional(),
   })
@@ -206,10 +216,14 @@ export interface Ticket extends TicketClassification {
    * by that number still find this ticket.
    */
   formerNumber?: string;
+  /** A ticket logged by hand: the staff form's request id, which makes a second submit find this ticket. */
+  requestId?: string;
+  /** A ticket logged by hand: who logged it. */
+  filedBy?: string;
 }
 
 /** A client's request id (idempotency key) for a reply: the same id twice is one reply. */
-export const ReplyRequestId = z.string().trim().regex(/^[\w-]{8,64}$/, 'letters, digits, - or _, 8 to 64 of them');
+export const ReplyRequestId = RequestId;
 
 export const ReplyInputSchema = z
   .object({

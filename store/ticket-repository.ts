@@ -86,7 +86,11 @@ export type StatField = keyof typeof STAT_FIELDS;
 
 /** The ticket store as the bot and the staff API see it. */
 export interface TicketRepository {
-  create(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }>;
+  /**
+   * Creates a ticket: in the database, or in the outbox when it is unreachable (`unreachable`: the
+   * caller has just found so, so the ticket goes to the outbox without waiting for it again).
+   */
+  create(input: TicketCreate, opts?: { unreachable?: boolean }): Promise<{ ticket: Ticket; stored: Durability }>;
   get(number: string): Promise<Ticket | null>;
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   /** Changes status, assignee or priority; `expectedVersion` makes it fail with a conflict if someone changed the ticket since. */
@@ -117,6 +121,11 @@ export interface TicketRepository {
   flushOutbox(onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
   /** Replays only this customer's tickets waiting in the outbox. */
   flushOutboxFor(customer: CustomerIdentity, onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  /**
+   * The ticket logged by hand under the staff form's `requestId`: waiting in the outbox, or stored;
+   * null when neither holds it (throws when the database cannot be reached and the outbox has none).
+   */
+  byRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
 }
 
 export interface MongoTicketRepositoryOptions {
@@ -288,6 +297,8 @@ export class MongoTicketRepository implements TicketRepository {
   private readonly outboxId: string;
   /** Whether renumber notes of this outbox may wait to be finished (at start, and after a failure). */
   private notesToSweep = true;
+  /** Request notes: the number a ticket logged by hand is stored under, by its request id (see `byRequest`). */
+  private readonly requests: Collection<{ _id: string; number: string }>;
   private readonly claims: Claims;
   private readonly inserts: InsertBatcher<TicketDoc>;
   /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
@@ -304,6 +315,7 @@ export class MongoTicketRepository implements TicketRepository {
     this.tickets = db.collection<TicketDoc>('tickets');
     this.renumbered = db.collection<RenumberNote>('outboxRenumbered');
     this.outboxId = `${hostname()}:${resolve(opts.outbox.path)}`;
+    this.requests = db.collection<{ _id: string; number: string }>('ticketRequests');
     this.claims = new Claims(db);
     this.inserts = new InsertBatcher(this.tickets, () => this.writeConcern);
     this.now = opts.now ?? (() => new Date());
@@ -324,7 +336,7 @@ export class MongoTicketRepository implements TicketRepository {
     ]);
   }
 
-  async create(input: TicketCreate): Promise<{ ticket: Ticket; stored: Durability }> {
+  async create(input: TicketCreate, opts: { unreachable?: boolean } = {}): Promise<{ ticket: Ticket; stored: Durability }> {
     const data = parseInput(TicketCreateSchema, input, 'ticket');
     if (data.classification.topic !== null && !this.opts.topics.includes(data.classification.topic)) {
       throw new ValidationError(`invalid ticket: unknown topic "${data.classification.topic}"`, [{ path: 'classification.topic', message: 'unknown topic' }]);
@@ -345,6 +357,8 @@ export class MongoTicketRepository implements TicketRepository {
       assignee: null,
       priority: data.priority,
       priorityRank: PRIORITY_RANK[data.priority],
+      ...(data.requestId ? { requestId: data.requestId } : {}),
+      ...(data.filedBy ? { filedBy: data.filedBy } : {}),
       notes: [],
       corrections: [],
       messages: [],
@@ -362,20 +376,27 @@ export class MongoTicketRepository implements TicketRepository {
       version: 1,
     };
     assertDocumentSize(doc, 'ticket');
+    if (opts.unreachable) return this.outboxed(doc, day, 'the caller found the database unreachable');
     try {
-      await this.insertNumbered(doc, day);
+      // A request note before each insert: a crash after the insert still leaves the ticket findable by its request id.
+      await this.insertNumbered(doc, day, data.requestId ? (n) => this.noteRequest(data.requestId!, n) : undefined);
       const ticket = toTicket(doc);
       await this.changed(null, ticket);
       return { ticket, stored: 'database' };
     } catch (err) {
       if (!isUnavailable(err)) throw err;
-      // Keep a number the database already gave out, or make one that needs no database.
-      if (!doc.number) doc.number = doc._id = offlineNumber(day);
-      await this.opts.outbox.append(doc);
-      this.opts.log.warn({ ticket: doc.number, err: (err as Error).message, outboxed: this.opts.outbox.stats.appended }, 'database unreachable: ticket kept in the local outbox');
-      this.opts.onOutboxed?.(doc.number);
-      return { ticket: toTicket(doc), stored: 'outbox' };
+      return this.outboxed(doc, day, (err as Error).message);
     }
+  }
+
+  /** Keeps a new ticket in the local outbox (fsynced) while the database is unreachable. */
+  private async outboxed(doc: TicketDoc, day: string, why: string): Promise<{ ticket: Ticket; stored: Durability }> {
+    // Keep a number the database already gave out, or make one that needs no database.
+    if (!doc.number) doc.number = doc._id = offlineNumber(day);
+    await this.opts.outbox.append(doc);
+    this.opts.log.warn({ ticket: doc.number, err: why, outboxed: this.opts.outbox.stats.appended }, 'database unreachable: ticket kept in the local outbox');
+    this.opts.onOutboxed?.(doc.number);
+    return { ticket: toTicket(doc), stored: 'outbox' };
   }
 
   /**
@@ -506,6 +527,13 @@ export class MongoTicketRepository implements TicketRepository {
    * out of the outbox file and its read models are stored ({@link clearNotes}).
    */
   private async replayRecord(doc: TicketDoc, onStored: ((ticket: Ticket) => Promise<void>) | undefined, notes: NoteToClear[]): Promise<ReplayOutcome> {
+    if (doc.requestId) {
+      // The same request may be stored already under another number (sent again while this one waited,
+      // or stored before the outage by an attempt whose answer was lost): one ticket per request.
+      const stored = await this.storedRequest(doc.requestId);
+      if (stored !== null && stored._id !== doc._id) return 'duplicate';
+      await this.noteRequest(doc.requestId, doc.number);
+    }
     try {
       await this.tickets.insertOne(doc, { writeConcern: this.writeConcern });
     } catch (err) {
@@ -533,8 +561,10 @@ export class MongoTicketRepository implements TicketRepository {
       }
       // Each number is noted before the insert under it: a crash after the insert and before the
       // outbox file is rewritten leaves the record to be replayed again, and the note finds it stored.
-      const noteNumber = (n: string) =>
-        this.renumbered.updateOne({ _id: note }, { $set: { number: n, ticket: { ...doc }, outbox: this.outboxId } }, { upsert: true, writeConcern: this.writeConcern }).then(() => undefined);
+      const noteNumber = async (n: string) => {
+        await this.renumbered.updateOne({ _id: note }, { $set: { number: n, ticket: { ...doc }, outbox: this.outboxId } }, { upsert: true, writeConcern: this.writeConcern });
+        if (doc.requestId) await this.noteRequest(doc.requestId, n);
+      };
       await this.insertNumbered(Object.assign(doc, { formerNumber: quoted }), doc.createdDay, noteNumber);
       this.opts.log.warn({ ticket: doc.number, formerNumber: quoted }, 'an outboxed ticket\'s number was taken while it waited: stored under a new number');
       notes.push({ note, readModels: this.readModels(null, toTicket(doc), note) });
@@ -603,13 +633,41 @@ export class MongoTicketRepository implements TicketRepository {
   }
 
   /**
-   * Creates the renumber notes' collection at start: FerretDB creating a table on a first write
-   * fails concurrent writes with SQLITE_BUSY (see archive.ts `prepareRestoreNotes`), and the first
-   * note is written in the middle of a replay.
+   * Creates the notes' collections (renumber, request) at start: FerretDB creating a table on a
+   * first write fails concurrent writes with SQLITE_BUSY (see archive.ts `prepareRestoreNotes`), and
+   * the first note is written in the middle of a replay or a filing.
    */
   private async prepareRenumberNotes(): Promise<void> {
-    if ((await this.db.listCollections({ name: this.renumbered.collectionName }, { nameOnly: true }).toArray()).length > 0) return;
-    await this.db.createCollection(this.renumbered.collectionName).catch((err: { codeName?: string }) => (err.codeName === 'NamespaceExists' ? undefined : Promise.reject(err)));
+    for (const name of [this.renumbered.collectionName, this.requests.collectionName]) {
+      if ((await this.db.listCollections({ name }, { nameOnly: true }).toArray()).length > 0) continue;
+      await this.db.createCollection(name).catch((err: { codeName?: string }) => (err.codeName === 'NamespaceExists' ? undefined : Promise.reject(err)));
+    }
+  }
+
+  async byRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null> {
+    // The outbox first: a replay writes the note and the ticket before it removes the record, so a
+    // record gone from the file is found below.
+    const waiting = this.opts.outbox.find((d) => d.requestId === requestId, JSON.stringify(requestId));
+    if (waiting.length > 0) return { ticket: toTicket(waiting[0] as TicketDoc), stored: 'outbox' };
+    const stored = await this.storedRequest(requestId);
+    return stored ? { ticket: toTicket(stored), stored: 'database' } : null;
+  }
+
+  /**
+   * The stored ticket of a request id: the one its note names, if that ticket holds the id (a note
+   * written before an insert that never happened, or before a renumbering, names another or none).
+   * Two reads by `_id`, so no scan on FerretDB.
+   */
+  private async storedRequest(requestId: string): Promise<TicketDoc | null> {
+    const note = await this.requests.findOne({ _id: requestId });
+    if (note === null) return null;
+    const found = await this.locate(note.number);
+    return found !== null && found.doc.requestId === requestId ? found.doc : null;
+  }
+
+  /** Notes the number a request's ticket is about to be stored under (upsert by request id). */
+  private async noteRequest(requestId: string, number: string): Promise<void> {
+    await this.requests.updateOne({ _id: requestId }, { $set: { number } }, { upsert: true, writeConcern: this.writeConcern });
   }
 
   /**

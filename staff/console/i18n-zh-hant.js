@@ -524,7 +524,7 @@ export const ZH_HANT = {
   "newTicket.submit": "登記工單",
   "newTicket.filing": "正在登記…",
   "newTicket.filed": "已登記工單 {number}",
-  "newTicket.filedOffline": "數據庫暫不可用，工單 {number} 已保存在本地，稍後自動入庫",
+  "newTicket.filedOffline": "資料庫暫時無法連線：工單已排隊，臨時編號 {number}，資料庫恢復後自動入庫，請勿重複登記。",
   "newTicket.invalid": "請檢查填寫內容：{message}",
   "channel.walk-in": "到訪",
   "channel.letter": "信件",

@@ -117,6 +117,8 @@ function registerUserRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthSer
         const activeAdmins = (await users.list()).filter((u) => u.role === 'admin' && !u.disabled);
         if (activeAdmins.length <= 1) throw new HttpError(409, 'LAST_ADMIN', 'this is the only active admin; make someone else admin first');
       }
+      // Before the change: an outage right after it must not let this process accept the old sessions as they were.
+      auth.forgetVerified({ username: params.username });
       const user = await users.update(params.username, {
         role: body.role,
         disabled: body.disabled,
@@ -169,6 +171,7 @@ function registerTokenRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthSe
     params: TokenParams,
     responses: { 204: 'revoked', 404: 'no such token' },
     handler: async ({ params, principal }) => {
+      auth.forgetVerified({ tokenId: params.id });
       if (!(await users.deleteToken(params.id))) throw new HttpError(404, 'NOT_FOUND', `token ${params.id} not found`);
       await store.audit.record({ actor: principal!.username, action: 'token.revoke', target: params.id });
       return { status: 204 };

@@ -21,7 +21,7 @@ import type { DeskEvent } from '../../desk/events.js';
 import type { Handover } from '../../store/handover-repository.js';
 import { ReplyRequestId } from '../../store/schemas.js';
 import type { StaffDeps } from '../deps.js';
-import type { ApiRouter, Authenticate } from '../http.js';
+import { databaseUnreachable, type ApiRouter, type Authenticate } from '../http.js';
 
 const IdParams = z.object({ id: z.string().uuid() }).strict();
 const EventsQuery = z.object({ after: z.string().regex(/^[0-9a-z]{1,11}-[A-Za-z0-9_-]{6,32}$/, 'an event id').optional() }).strict();
@@ -71,7 +71,10 @@ function registerEventsRoute(router: ApiRouter, deps: StaffDeps & { authenticate
     role: 'agent',
     query: EventsQuery,
     responses: { 200: 'text/event-stream, or JSON {events: DeskEvent[], lastEventId}' },
-    handler: async ({ req, query }) => {
+    handler: async ({ req, query, principal }) => {
+      // A stream shows customers' messages as they come: a read, which needs the database's word
+      // on the session now, not this process's memory of it (the database is unreachable).
+      if (principal!.remembered) throw databaseUnreachable();
       const lastHeader = req.headers['last-event-id'];
       const after = query.after ?? (typeof lastHeader === 'string' && EventsQuery.shape.after.safeParse(lastHeader).success ? lastHeader : null);
       const accept = String(req.headers.accept ?? '');

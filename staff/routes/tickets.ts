@@ -62,6 +62,8 @@ const NewTicketBody = z
     text: z.string().trim().min(1).max(4000),
     customer: z.object({ name: z.string().trim().min(1).max(128).optional() }).strict().extend(ContactSchema.shape).strict(),
     priority: z.enum(PRIORITIES).optional(),
+    /** The form's idempotency key: the same one twice is one ticket (a double submit, a retry after a lost answer). */
+    requestId: ReplyRequestId.optional(),
   })
   .strict();
 
@@ -153,15 +155,19 @@ function registerInboxRoutes(router: ApiRouter, deps: StaffDeps): void {
   router.add({
     method: 'post',
     path: '/api/tickets',
-    summary: "Files a ticket for a customer who called, came in or wrote (channel phone, walk-in, letter, email, other): classified like any other ticket, counted in the customer's profile",
+    summary:
+      "Files a ticket for a customer who called, came in or wrote (channel phone, walk-in, letter, email, other): classified like any other ticket, counted in the customer's profile. While the database is unreachable it is queued in the outbox under a provisional number (202) and stored when the database is back. With requestId, a second request with the same id files nothing and returns the first one's ticket (duplicate: true)",
     tag: 'tickets',
     role: 'agent',
     body: NewTicketBody,
-    responses: { 201: 'the ticket (stored: database, or outbox when the database is unreachable)' },
+    responses: {
+      201: '{ticket, stored: "database", duplicate}: the ticket is stored',
+      202: '{ticket, stored: "outbox", duplicate}: the database is unreachable; the ticket is queued under a provisional number (ticket.number, which may change when it is stored if another ticket took it meanwhile: the former number then finds it)',
+    },
     handler: async ({ body, principal }) => {
       const c = deps.classifier.classify(body.text);
-      const { ticket, stored } = await tickets.fileForCustomer(body, c, principal!.username);
-      return { status: 201, body: { ticket: tickets.staffView(ticket), stored } };
+      const { ticket, stored, duplicate } = await tickets.fileForCustomer(body, c, principal!.username);
+      return { status: stored === 'outbox' ? 202 : 201, body: { ticket: tickets.staffView(ticket), stored, duplicate } };
     },
   });
 

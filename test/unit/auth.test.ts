@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hashPassword, LoginThrottle, tokenHash, verifyPassword } from '../../staff/auth.js';
+import { VerifiedSessions } from '../../staff/verified-sessions.js';
 import { ApiRouter, roleAllows, toHttpError, validate, HttpError } from '../../staff/http.js';
 import { MongoNetworkError, MongoServerSelectionError } from 'mongodb';
 import { z } from 'zod';
@@ -98,5 +99,56 @@ describe('staff HTTP layer', () => {
     expect(doc.paths['/api/things/{id}'].get).toMatchObject({ 'x-required-role': 'trainer', parameters: [{ name: 'id', in: 'path', required: true }, { name: 'q', in: 'query', required: false }] });
     expect(doc.paths['/api/open'].post).toMatchObject({ security: [], requestBody: { required: true } });
     expect(doc.paths['/api/open'].post).toMatchObject({ responses: { 503: { description: expect.stringContaining('DATABASE_UNAVAILABLE') } } });
+  });
+});
+
+describe('VerifiedSessions (staff tokens while the database is unreachable)', () => {
+  const alice = { username: 'alice', role: 'agent' as const, via: 'session' as const, tokenId: 'id-a' };
+  const bob = { username: 'bob', role: 'admin' as const, via: 'token' as const, tokenId: 'id-b' };
+
+  it('recalls a token only within the TTL of its last verification and before it expires', () => {
+    let now = 1_000_000;
+    const v = new VerifiedSessions(60_000, () => now);
+    expect(v.recall('h-a')).toBeNull(); // never verified: never accepted
+    v.remember('h-a', alice, new Date(now + 3_600_000));
+    expect(v.recall('h-a')).toEqual({ ...alice, remembered: true });
+    now += 59_999;
+    expect(v.recall('h-a')).not.toBeNull();
+    now += 1;
+    expect(v.recall('h-a')).toBeNull();
+    v.remember('h-a', alice, new Date(now + 10_000)); // verified again: the TTL starts again, the token's expiry still bounds it
+    now += 10_000;
+    expect(v.recall('h-a')).toBeNull();
+  });
+
+  it("forgets a token, a user's tokens and a revoked token id; remembers nothing with TTL 0", () => {
+    const v = new VerifiedSessions(60_000, () => 0);
+    const later = new Date(3_600_000);
+    v.remember('h-a', alice, later);
+    v.remember('h-b', bob, later);
+    v.forgetWhere({ username: 'alice' });
+    expect(v.recall('h-a')).toBeNull();
+    expect(v.recall('h-b')).not.toBeNull();
+    v.forgetWhere({ tokenId: 'id-b' });
+    expect(v.recall('h-b')).toBeNull();
+    v.remember('h-a', alice, later);
+    v.forget('h-a');
+    expect(v.recall('h-a')).toBeNull();
+    const off = new VerifiedSessions(0, () => 0);
+    off.remember('h-a', alice, later);
+    expect(off.size).toBe(0);
+  });
+
+  it('is bounded: past the limit the stalest verification goes first', () => {
+    const v = new VerifiedSessions(60_000, () => 0, 2);
+    const later = new Date(3_600_000);
+    v.remember('h1', alice, later);
+    v.remember('h2', bob, later);
+    v.remember('h1', alice, later); // verified again: now the freshest
+    v.remember('h3', bob, later);
+    expect(v.size).toBe(2);
+    expect(v.recall('h2')).toBeNull();
+    expect(v.recall('h1')).not.toBeNull();
+    expect(v.recall('h3')).not.toBeNull();
   });
 });

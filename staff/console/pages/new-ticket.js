@@ -2,9 +2,11 @@
  * A ticket for a customer who called, came to the counter or wrote (#/new): the channel it came by,
  * the customer's name and contact, the demand in their words, the priority. The server classifies
  * the text like any other ticket and files it under that channel, so the customer's profile and
- * channel preference count it; the new ticket opens afterwards.
+ * channel preference count it; the new ticket opens afterwards. While the database is unreachable the
+ * ticket is queued (202): the form stays and says so with its provisional number; sending the same
+ * form again files nothing new (its request id).
  */
-import { api } from '../api.js';
+import { api, newRequestId } from '../api.js';
 import { field, h, replace, select } from '../dom.js';
 import * as f from '../format.js';
 import { t } from '../i18n.js';
@@ -12,8 +14,22 @@ import { t } from '../i18n.js';
 const CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 
+/**
+ * The form's request ids: one is kept while this form sends the same ticket again (a second click, a
+ * retry after a lost answer: filed once), a new one for other contents or a new form.
+ */
+function requestIds() {
+  let last = null;
+  return (body) => {
+    const key = JSON.stringify(body);
+    if (last?.key !== key) last = { id: newRequestId(), key };
+    return last.id;
+  };
+}
+
 export async function render(ctx) {
   ctx.setTitle(t('nav.newTicket'));
+  const requestIdFor = requestIds();
   const c = {
     channel: select({ name: 'channel', 'data-testid': 'new-channel' }, CHANNELS.map((ch) => ({ value: ch, label: f.channelName(ch) })), 'phone'),
     name: h('input', { type: 'text', name: 'name', maxlength: 128, autocomplete: 'off' }),
@@ -37,8 +53,15 @@ export async function render(ctx) {
         status.className = 'form-message';
         status.textContent = t('newTicket.filing');
         try {
-          const res = await api('/api/tickets', { method: 'POST', body: { channel: c.channel.value, text: c.text.value.trim(), customer, priority: c.priority.value } });
-          ctx.notify(t(res.stored === 'outbox' ? 'newTicket.filedOffline' : 'newTicket.filed', { number: res.ticket.number }));
+          const body = { channel: c.channel.value, text: c.text.value.trim(), customer, priority: c.priority.value };
+          const res = await api('/api/tickets', { method: 'POST', body: { ...body, requestId: requestIdFor(body) } });
+          if (res.stored === 'outbox') {
+            // Queued while the database is down: the ticket page cannot open yet, so the number stays here.
+            status.className = 'form-message warn';
+            status.textContent = t('newTicket.filedOffline', { number: res.ticket.number });
+            return;
+          }
+          ctx.notify(t('newTicket.filed', { number: res.ticket.number }));
           ctx.refreshWork();
           ctx.navigate(`#/tickets/${encodeURIComponent(res.ticket.number)}`);
         } catch (err) {
