@@ -39,6 +39,11 @@ export interface LiveHandoverDeps {
     addCustomerMessage(number: string, text: string): Promise<Ticket>;
     /** The customer's ticket as stored, their waiting outbox tickets replayed first (desk/tickets.ts filedFor). */
     filedFor(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null>;
+    /**
+     * Flags the customer's open ticket for staff when their request for a person on it could not be
+     * queued: now, or kept and applied when the database is back (desk/tickets.ts flagAskedForPerson).
+     */
+    flagAskedForPerson(number: string): Promise<void>;
   };
   /** Tickets waiting in the outbox (none when omitted). */
   pending?: Pick<PendingTickets, 'latestFor'>;
@@ -146,7 +151,10 @@ export class LiveHandover {
       // The database is unreachable: nobody can take the chat. The request is on the ticket (one
       // filed for it is flagged for review) for staff. A ticket stored in the database is named as a
       // ticket; one still in the outbox by its reference only, as it may be stored under another
-      // number (looked up when the desk had found it stored before the entry failed).
+      // number (looked up when the desk had found it stored before the entry failed). A request
+      // added to the open ticket flags that ticket for staff, as a filed one is (kept for the
+      // database when it cannot be written now).
+      if (open) await this.deps.lookup.flagAskedForPerson(open.number);
       await this.state.set(context, s);
       markNumberGiven(context);
       const stored = !outboxed ? number : waiting ? null : await this.storedNumber(number, customer);

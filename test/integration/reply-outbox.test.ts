@@ -12,6 +12,8 @@
  *   nothing (on the code before, the customer got the reply and the staff member the error).
  * - A double submit over HTTP (two requests with the same requestId at once) sends it once; on the
  *   code before, the API refused requestId (and without it, both requests sent the reply).
+ * - The audit entry of a reply sent while the database went away is kept (in the spool beside the
+ *   outbox) and written once the database is back, once (on the code before, it was only logged).
  * "Received once" is checked after a later marker reply has arrived: the conversation delivers in
  * order, so a second copy would have arrived before it (no fixed wait).
  */
@@ -25,7 +27,7 @@ import { ReplyNotSentError } from '../../desk/tickets.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { toHttpError } from '../../staff/http.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
-import { LosingProxy } from '../helpers/losing-proxy.js';
+import { commandBytes, LosingProxy } from '../helpers/losing-proxy.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SECRET = 'reply-outbox-test-direct-line-secret';
@@ -110,6 +112,45 @@ describe('a staff reply is recorded before it is sent', () => {
       await client.waitForMessage((a) => a.text === text && received(text) === 2, 60_000);
       expect((await running.store.tickets.get(number))!.replies.find((r) => r.id === id)).toMatchObject({ delivered: true, attempts: 2 });
       expect((await running.store.tickets.get(number))!.replies.find((r) => r.id === id)?.sending).toBeUndefined();
+    } finally {
+      client.close();
+    }
+  });
+
+  it('the audit entry of a reply sent as the database went away is kept and written once the database is back', async () => {
+    const { client, number } = await customerWithTicket('dl-outbox-audit-1');
+    try {
+      const text = '您的退款申请已提交，三个工作日内到账。';
+      blockAfterSend = true;
+      const sent = await running.services.tickets.reply(number, text, 'alice');
+      expect(sent).toMatchObject({ delivered: true, recorded: false });
+      proxy.release();
+      await client.waitForMessage((a) => a.text === text, 60_000);
+      expect(running.services.tickets.heldPending()).toBe(1);
+      await running.services.tickets.flushOutbox();
+      const entries = (await running.store.audit.list({ target: number, action: 'ticket.reply' })).items;
+      expect(entries).toEqual([expect.objectContaining({ actor: 'alice', details: { length: text.length, delivered: true, recorded: false } })]);
+      expect(running.services.tickets.heldPending()).toBe(0);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("an audit entry stored though its reply was lost, the database then gone: kept, and the replay stores it once", async () => {
+    const { client, number } = await customerWithTicket('dl-outbox-audit-2');
+    try {
+      const text = '工程师明天上午九点到十一点上门。';
+      // The outcome is recorded; the audit insert reaches the database, its answer does not, and the database goes away.
+      proxy.arm([commandBytes('insert', 'audit')], { kind: 'lose', thenBlock: true });
+      const sent = await running.services.tickets.reply(number, text, 'alice');
+      proxy.release();
+      expect(proxy.lost).toBeGreaterThan(0);
+      expect(sent).toMatchObject({ delivered: true, recorded: true });
+      expect(running.services.tickets.heldPending()).toBe(1);
+      await running.services.tickets.flushOutbox();
+      expect(running.services.tickets.heldPending()).toBe(0);
+      const entries = (await running.store.audit.list({ target: number, action: 'ticket.reply' })).items;
+      expect(entries).toEqual([expect.objectContaining({ actor: 'alice', details: { length: text.length, delivered: true } })]);
     } finally {
       client.close();
     }
