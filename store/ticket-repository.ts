@@ -794,7 +794,8 @@ export class MongoTicketRepository implements TicketRepository {
     const error = outcome.error === null ? null : outcome.error.slice(0, 500);
     return this.versioned(number, undefined, (current, at) => {
       if (!current.replies.some((r) => r.id === id)) throw new NotFoundError(`ticket ${number} has no reply ${id}`);
-      const replies = current.replies.map((r) => (r.id === id ? withOutcome(r, outcome.delivered, error) : r));
+      // The channel's answer, even after a person settled it while the send was on its way: it is what happened.
+      const replies = current.replies.map((r) => (r.id === id ? withOutcome(withoutSettlement(r), outcome.delivered, error) : r));
       // A retried reply that now arrives is the first response only if none arrived before it.
       return { set: { replies, ...(current.firstResponseAt || !outcome.delivered ? {} : { firstResponseAt: at }) } };
     });

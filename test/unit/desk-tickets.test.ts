@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from '../../desk/ports.js';
 import { transcriptOf } from '../../desk/handover.js';
 import { ReplyNotSentError, TicketService } from '../../desk/tickets.js';
-import { NotFoundError, ValidationError } from '../../store/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../store/errors.js';
 import type { Ticket } from '../../store/schemas.js';
-import { replyToResend, type ReplyInput } from '../../store/ticket-repository.js';
+import { replyToResend, replyToSettle, type ReplyInput } from '../../store/ticket-repository.js';
 import type { ExampleLabels } from '../../store/training-repository.js';
 
 const AT = new Date('2026-12-01T08:00:00Z');
@@ -259,6 +259,26 @@ describe('desk: tickets', () => {
     const again = await f.service.retryReply('T20261201-0001', r.replyId, 'dan', { confirmed: true });
     expect(again).toMatchObject({ delivered: true, recorded: true, ticket: { replies: [{ id: r.replyId, delivered: true, sending: false, attempts: 2 }] } });
     expect(sent).toEqual(['已为您退款', '已为您退款']);
+  });
+
+  it('only a reply of unknown outcome, at the attempt the person saw, can be settled by hand (409 otherwise)', () => {
+    const t = ticket({
+      replies: [
+        { id: 'unknown', text: '已退款', by: 'dan', at: AT, delivered: false, error: null, sending: true },
+        { id: 'resent', text: '已补发', by: 'dan', at: AT, delivered: false, error: null, sending: true, attempts: 2 },
+        { id: 'delivered', text: '在的', by: 'dan', at: AT, delivered: true, error: null },
+        { id: 'refused', text: '已查到', by: 'dan', at: AT, delivered: false, error: 'channel down' },
+        { id: 'settled', text: '好的', by: 'dan', at: AT, delivered: false, error: null, settledBy: 'erin', settledAt: AT },
+      ],
+    });
+    expect(replyToSettle(t, 'unknown', 1).id).toBe('unknown');
+    expect(replyToSettle(t, 'resent', 2).id).toBe('resent');
+    expect(() => replyToSettle(t, 'resent', 1)).toThrow(/sent again since you saw it \(attempt 2, you saw attempt 1\)/);
+    expect(() => replyToSettle(t, 'delivered', 1)).toThrow(/already recorded as delivered/);
+    expect(() => replyToSettle(t, 'refused', 1)).toThrow(/already recorded as not delivered/);
+    expect(() => replyToSettle(t, 'settled', 1)).toThrow(/not delivered \(by erin\)/);
+    for (const [id, attempts] of [['resent', 1], ['delivered', 1], ['refused', 1], ['settled', 1]] as const) expect(() => replyToSettle(t, id, attempts)).toThrow(ConflictError);
+    expect(() => replyToSettle(t, 'nope', 1)).toThrow(NotFoundError);
   });
 
   it('a resend whose first write (marking it sending) finds the database unreachable is ReplyNotSentError, and sends nothing', async () => {
