@@ -347,6 +347,75 @@ describe('desk: tickets', () => {
   });
 });
 
+describe('desk: writes kept for the database', () => {
+  /** A desk whose audit trail fails with `auditError` until it is cleared, and an in-memory spool (the FileOutbox's contract). */
+  function keeping() {
+    const spool: object[] = [];
+    const stored: { id?: string; action: string; at?: Date }[] = [];
+    const state: { auditError: Error | null } = { auditError: null };
+    const flags: string[] = [];
+    let current = ticket();
+    const service = new TicketService({
+      tickets: {
+        recordReply: async (_: string, r: ReplyInput) => (current = { ...current, replies: [...current.replies, { id: 'r1', ...r, at: AT }] }),
+        recordReplyOutcome: async (_: string, id: string, o: { delivered: boolean; error: string | null }) => (current = { ...current, replies: current.replies.map((r) => (r.id === id ? { ...r, ...o, sending: undefined } : r)) }),
+        flagForReview: async (n: string, reason: string) => (flags.push(`${n}:${reason}`), current),
+      } as unknown as TicketStore,
+      topics: ['delivery'],
+      training: { record: async () => undefined, recent: async () => [] },
+      audit: {
+        async record(e) {
+          if (state.auditError) throw state.auditError;
+          if (!stored.some((x) => e.id !== undefined && x.id === e.id)) stored.push({ id: e.id, action: e.action, at: e.at });
+        },
+        list: async () => ({ items: [], total: 0, page: 1, pageSize: 50 }),
+      },
+      channel: () => ({ deliver: async () => null, askRating: async () => null }),
+      held: {
+        append: async (doc) => void spool.push(doc),
+        pending: () => spool.length,
+        async drain(apply) {
+          let replayed = 0;
+          while (spool.length) {
+            await apply(spool[0] as Record<string, unknown>);
+            spool.shift();
+            replayed++;
+          }
+          return { replayed, duplicates: 0, remaining: 0 };
+        },
+      },
+      now: () => AT,
+    });
+    return { service, spool, stored, state, flags };
+  }
+
+  it("a reply's audit entry the database cannot take is kept and written at the replay under its own id; an error that is no outage is not kept", async () => {
+    const k = keeping();
+    k.state.auditError = new MongoNetworkError('connect ECONNREFUSED 127.0.0.1:27017');
+    expect(await k.service.reply('T20261201-0001', '已为您退款', 'dan')).toMatchObject({ delivered: true, recorded: true });
+    expect(k.spool).toEqual([{ kind: 'audit-entry', entry: expect.objectContaining({ id: expect.any(String), at: expect.any(Date), actor: 'dan', action: 'ticket.reply', target: 'T20261201-0001' }) }]);
+    const kept = (k.spool[0] as { entry: { id: string; at: Date } }).entry;
+    k.state.auditError = null;
+    await k.service.replayHeld();
+    expect(k.stored).toEqual([{ id: kept.id, action: 'ticket.reply', at: kept.at }]);
+    expect(k.spool).toEqual([]);
+    // Not an outage (it would fail the replay for good): logged, as before, and not kept.
+    k.state.auditError = new ValidationError('bad entry', []);
+    await k.service.reply('T20261201-0001', '师傅明天上门', 'dan');
+    expect(k.spool).toEqual([]);
+  });
+
+  it('the review flag of a request for a person that could not be queued is kept, and the replay applies it', async () => {
+    const k = keeping();
+    await k.service.flagAskedForPerson('T20261201-0001');
+    expect(k.flags).toEqual([]);
+    expect(k.spool).toEqual([{ kind: 'review-flag', ticket: 'T20261201-0001', reason: 'customer-asked-for-person', at: expect.any(Date) }]);
+    await k.service.replayHeld();
+    expect(k.flags).toEqual(['T20261201-0001:customer-asked-for-person']);
+    expect(k.spool).toEqual([]);
+  });
+});
+
 describe('desk: a ticket quoted by its former number', () => {
   /**
    * A customer with `count` tickets, one a day back from 2026-12-01, newest first; the one `renumberedAt`
