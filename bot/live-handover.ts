@@ -16,6 +16,7 @@ import type { ConversationState, StatePropertyAccessor, TurnContext } from 'botb
 import type { DialogContext, DialogInstance } from 'botbuilder-dialogs';
 import type { Classification, DemandClassifier } from '../classifier/demand-classifier.js';
 import type { HandoverReason } from '../desk/events.js';
+import { ASKED_FOR_PERSON } from '../desk/classification.js';
 import type { HandoverService } from '../desk/handover.js';
 import type { Handover } from '../store/handover-repository.js';
 import type { Ticket } from '../store/index.js';
@@ -210,7 +211,7 @@ export class LiveHandover {
     const c: Classification = this.deps.classifier.classify(text);
     // Someone asking for a person is never turned away as spam; staff check the labels.
     const flagged: Classification = { ...c, spam: false, needsReview: true };
-    return this.deps.tickets.file(ticketInput(context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined, 'customer-asked-for-person'));
+    return this.deps.tickets.file(ticketInput(context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined, ASKED_FOR_PERSON));
   }
 
   /** The number a ticket filed into the outbox is stored under (replayed first), or null while it waits. */

@@ -30,9 +30,7 @@ const CUSTOMER_ACTOR = 'customer';
 import type { AuditTrail, CustomerChannel, MessageSpool, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
 import { HELD_REVIEW_REASON, readHeldMessage, readKeptWrite, type HeldMessage, type KeptAuditEntry, type KeptReviewFlag, type KeptWrite } from '../store/held-messages.js';
 import { mayHaveApplied, transientFailure } from '../store/transient-errors.js';
-
-/** The review reason of a ticket on which the customer asked for a person. */
-export const ASKED_FOR_PERSON = 'customer-asked-for-person';
+import { ASKED_FOR_PERSON } from './classification.js';
 
 /** Channels staff log a customer's demand from (calls, visits, letters …), as the ticket's channel id. */
 export const STAFF_CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'] as const;
