@@ -281,29 +281,39 @@ describe('a follow-up for a ticket still in the outbox', () => {
   });
 });
 
+/**
+ * The customer says 转人工; the desk finds the ticket the request is on, and the database goes away
+ * right then, before the queue entry is written. It is back (and reconnected) when this resolves.
+ * Returns the bot's replies and the number the desk had found.
+ */
+async function askWithDatabaseLostBeforeQueue(conversation: string, user: string): Promise<{ replies: string[]; stoppedAfter: string }> {
+  const tickets = services.tickets;
+  const filedFor = tickets.filedFor.bind(tickets);
+  let stoppedAfter = '';
+  tickets.filedFor = async (number, customer) => {
+    tickets.filedFor = filedFor;
+    const found = await filedFor(number, customer);
+    stoppedAfter = found?.number ?? '';
+    await database.server!.stop();
+    return found;
+  };
+  let replies: string[];
+  try {
+    replies = await say(conversation, user, '转人工');
+  } finally {
+    tickets.filedFor = filedFor;
+    if (database.server!.status().state !== 'running') await database.server!.restart();
+  }
+  await reconnected(database.db);
+  return { replies, stoppedAfter };
+}
+
 describe('the database failing between a handover\'s ticket and its live queue entry', () => {
   it('tells the customer the request is on their ticket (not the apology), and staff find it flagged on that ticket', async () => {
     const user = `u-${randomUUID().slice(0, 6)}`;
     const conversation = `c-${randomUUID().slice(0, 8)}`;
     // The desk finds the ticket the request was filed on, and the database goes away right then.
-    const tickets = services.tickets;
-    const filedFor = tickets.filedFor.bind(tickets);
-    let stoppedAfter = '';
-    tickets.filedFor = async (number, customer) => {
-      tickets.filedFor = filedFor;
-      const found = await filedFor(number, customer);
-      stoppedAfter = found?.number ?? '';
-      await database.server!.stop();
-      return found;
-    };
-    let replies: string[];
-    try {
-      replies = await say(conversation, user, '转人工');
-    } finally {
-      tickets.filedFor = filedFor;
-      if (database.server!.status().state !== 'running') await database.server!.restart();
-    }
-    await reconnected(database.db);
+    const { replies, stoppedAfter } = await askWithDatabaseLostBeforeQueue(conversation, user);
     expect(stoppedAfter).toMatch(NUMBER);
     expect(replies).toEqual([texts('zh-Hans').handoverUnqueued(stoppedAfter)]);
     // Nobody was queued; the request is on the customer's ticket, flagged for staff.
@@ -323,22 +333,7 @@ describe('the database failing between a handover\'s ticket and its live queue e
     expect(number).toMatch(NUMBER);
     expect((await store.tickets.get(number))!.reviewReason).not.toBe('customer-asked-for-person');
     // The request goes onto that open ticket; the database goes away before the queue entry.
-    const tickets = services.tickets;
-    const filedFor = tickets.filedFor.bind(tickets);
-    tickets.filedFor = async (n, customer) => {
-      tickets.filedFor = filedFor;
-      const found = await filedFor(n, customer);
-      await database.server!.stop();
-      return found;
-    };
-    let replies: string[];
-    try {
-      replies = await say(conversation, user, '转人工');
-    } finally {
-      tickets.filedFor = filedFor;
-      if (database.server!.status().state !== 'running') await database.server!.restart();
-    }
-    await reconnected(database.db);
+    const { replies } = await askWithDatabaseLostBeforeQueue(conversation, user);
     expect(replies).toEqual([texts('zh-Hans').handoverUnqueued(number)]);
     // The flag waited for the database (nothing could write it then), and the replay applied it.
     await services.tickets.flushOutbox();

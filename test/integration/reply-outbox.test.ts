@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DirectLineClient } from '../../scripts/directline-client.js';
 import { ReplyNotSentError } from '../../desk/tickets.js';
@@ -301,17 +301,7 @@ describe('a staff reply is recorded before it is sent', () => {
     const { client, number, received } = await customerWithTicket('dl-outbox-4');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
     try {
-      const page = await browser.newPage({ locale: 'zh-CN' });
-      const dialogs: string[] = [];
-      let answer = false;
-      page.on('dialog', (d) => {
-        dialogs.push(d.message());
-        void (answer ? d.accept() : d.dismiss());
-      });
-      await page.goto(`${running.url}/console#/tickets/${number}`);
-      await page.getByLabel('用户名', { exact: true }).fill('alice');
-      await page.getByLabel('密码', { exact: true }).fill(PASSWORD);
-      await page.getByRole('button', { name: '登录', exact: true }).click();
+      const { page, dialogs, answer } = await ticketPage(browser, number);
       const text = '您的包裹已找到，今天下午送到。';
       await page.getByTestId('reply-text').fill(text);
       const send = page.getByRole('button', { name: DICT['zh-Hans']['reply.send'], exact: true });
@@ -333,7 +323,7 @@ describe('a staff reply is recorded before it is sent', () => {
       await expect.poll(() => dialogs).toEqual([DICT.en['reply.confirmResend']]);
       await settle(client, number, '（测试标记五）');
       expect(received(text)).toBe(1);
-      answer = true;
+      answer(true);
       await page.getByTestId('resend-unknown').click();
       await client.waitForMessage((a) => a.text === text && received(text) === 2, 60_000);
       await expect.poll(() => page.getByTestId('delivery').first().textContent(), { timeout: 60_000 }).toBe(DICT.en['reply.delivered']);
@@ -352,18 +342,7 @@ describe('a staff reply is recorded before it is sent', () => {
       const lost = '您好，上门时间改到周六上午。';
       const a = await unknownOutcomeReply(number, got);
       const b = await unknownOutcomeReply(number, lost);
-      const page = await browser.newPage({ locale: 'zh-CN' });
-      const dialogs: string[] = [];
-      let answer = false;
-      page.on('dialog', (d) => {
-        dialogs.push(d.message());
-        void (answer ? d.accept() : d.dismiss());
-      });
-      await page.goto(`${running.url}/console#/tickets/${number}`);
-      await page.getByLabel('用户名', { exact: true }).fill('alice');
-      await page.getByLabel('密码', { exact: true }).fill(PASSWORD);
-      await page.getByRole('button', { name: '登录', exact: true }).click();
-      await page.getByTestId('timeline').waitFor({ timeout: 60_000 });
+      const { page, dialogs, answer } = await ticketPage(browser, number);
       const open = async (lang: 'zh-Hans' | 'zh-Hant' | 'en') => {
         await page.goto(`${running.url}/console?lang=${lang === 'zh-Hans' ? 'zh' : lang}#/tickets/${number}`);
         await page.reload();
@@ -382,7 +361,7 @@ describe('a staff reply is recorded before it is sent', () => {
       }
       expect((await running.store.tickets.get(number))!.replies.filter((r) => r.sending).map((r) => r.id).sort()).toEqual([a, b].sort());
       // Confirmed (in English): the first reply marked delivered, then the other (now the only unknown one) not delivered.
-      answer = true;
+      answer(true);
       await page.getByTestId('settle-delivered').first().click();
       await expect.poll(() => page.getByTestId('settle-delivered').count(), { timeout: 60_000 }).toBe(1);
       await page.getByTestId('settle-not-delivered').first().click();
@@ -407,6 +386,26 @@ describe('a staff reply is recorded before it is sent', () => {
     }
   });
 });
+
+/**
+ * The console signed in as alice on ticket `number` (zh-Hans, the ticket shown). Its questions
+ * (window.confirm) are collected in `dialogs` and dismissed until `answer(true)`.
+ */
+async function ticketPage(browser: Browser, number: string): Promise<{ page: Page; dialogs: string[]; answer: (yes: boolean) => void }> {
+  const page = await browser.newPage({ locale: 'zh-CN' });
+  const dialogs: string[] = [];
+  let accept = false;
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void (accept ? d.accept() : d.dismiss());
+  });
+  await page.goto(`${running.url}/console#/tickets/${number}`);
+  await page.getByLabel('用户名', { exact: true }).fill('alice');
+  await page.getByLabel('密码', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: '登录', exact: true }).click();
+  await page.getByTestId('timeline').waitFor({ timeout: 60_000 });
+  return { page, dialogs, answer: (yes) => (accept = yes) };
+}
 
 /** A console text with its `{by}` and `{at}` filled: `by` as given, `at` any date the console wrote. */
 function filled(template: string, by: string): RegExp {
