@@ -247,7 +247,7 @@ function createDemandBot(config: Config, services: Services, conversationState: 
       new LiveHandover(state, {
         handovers: services.handovers,
         tickets,
-        lookup: { latestOpenFor: (c, u) => tickets.latestOpenFor(c, u), addCustomerMessage: (n, t) => tickets.addCustomerMessage(n, t, { live: true }), filedFor: (n, c) => tickets.filedFor(n, c) },
+        lookup: { latestOpenFor: (c, u) => tickets.latestOpenFor(c, u), addCustomerMessage: (n, t) => tickets.addCustomerMessage(n, t, { live: true }), filedFor: (n, c) => tickets.filedFor(n, c), flagAskedForPerson: (n) => tickets.flagAskedForPerson(n) },
         pending: pendingTickets(services.store.outbox),
         classifier: holder,
       }),

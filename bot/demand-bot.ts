@@ -25,6 +25,7 @@ import { inboundAttachments, MEDIA_TICKET } from '../channels/inbound.js';
 import { StateUnavailableError } from '../store/state-fallback.js';
 import { HELD_REVIEW_REASON, type HeldMessage } from '../store/held-messages.js';
 import { isUnavailable } from '../store/ticket-repository.js';
+import { ASKED_FOR_PERSON } from '../desk/classification.js';
 import { readAct } from './dialogue-acts.js';
 import type { LiveHandover } from './live-handover.js';
 import { INTAKE_DIALOG, IntakeDialog, looksLikeDialogAnswer, markNumberGiven, ticketInput, type IntakeDeps, type IntakeOptions, type TicketContext } from './intake-dialog.js';
@@ -230,7 +231,7 @@ export class DemandBot extends ActivityHandler {
   /** A request for a person while the database is down and the conversation's state unknown (see handleWithoutState). */
   private async askedWithoutState(context: TurnContext, text: string, c: Classification, t: ReturnType<typeof texts>): Promise<void> {
     const flagged: Classification = { ...c, spam: false, needsReview: true };
-    const { ticket, stored } = await this.deps.tickets.file(ticketInput(context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined, 'customer-asked-for-person'));
+    const { ticket, stored } = await this.deps.tickets.file(ticketInput(context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined, ASKED_FOR_PERSON));
     markNumberGiven(context);
     await context.sendActivity(stored === 'database' ? t.humanFiled(ticket.number, this.deps.supportHours ?? null) : t.handoverOffline(ticket.number));
   }

@@ -11,7 +11,7 @@ import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket, TicketCreate } from '../store/index.js';
 import { parseContact } from '../core/contact.js';
 import type { Durability } from '../store/ticket-repository.js';
-import { ticketClassification } from '../desk/classification.js';
+import { ASKED_FOR_PERSON, ticketClassification } from '../desk/classification.js';
 import { readAct } from './dialogue-acts.js';
 import { names, REPLY_LANGS, texts, type ReplyLang } from './messages.js';
 
@@ -156,7 +156,7 @@ export class IntakeDialog extends ComponentDialog {
       const d = draft(step);
       const c = { ...d.classification, needsReview: true, reason: null };
       const input = this.ticketInput(step.context, d.text, c, d.topic ?? c.alternatives[0]?.topic ?? null, d.type, undefined);
-      input.classification.reviewReason = 'customer-asked-for-person';
+      input.classification.reviewReason = ASKED_FOR_PERSON;
       const { ticket } = await this.deps.tickets.file(input);
       await this.remember(step.context, ticket);
       await step.context.sendActivity(t.humanFiled(ticket.number, this.deps.supportHours ?? null));

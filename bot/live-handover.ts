@@ -16,6 +16,7 @@ import type { ConversationState, StatePropertyAccessor, TurnContext } from 'botb
 import type { DialogContext, DialogInstance } from 'botbuilder-dialogs';
 import type { Classification, DemandClassifier } from '../classifier/demand-classifier.js';
 import type { HandoverReason } from '../desk/events.js';
+import { ASKED_FOR_PERSON } from '../desk/classification.js';
 import type { HandoverService } from '../desk/handover.js';
 import type { Handover } from '../store/handover-repository.js';
 import type { Ticket } from '../store/index.js';
@@ -39,6 +40,11 @@ export interface LiveHandoverDeps {
     addCustomerMessage(number: string, text: string): Promise<Ticket>;
     /** The customer's ticket as stored, their waiting outbox tickets replayed first (desk/tickets.ts filedFor). */
     filedFor(number: string, customer: { channelId: string; userId: string }): Promise<Ticket | null>;
+    /**
+     * Flags the customer's open ticket for staff when their request for a person on it could not be
+     * queued: now, or kept and applied when the database is back (desk/tickets.ts flagAskedForPerson).
+     */
+    flagAskedForPerson(number: string): Promise<void>;
   };
   /** Tickets waiting in the outbox (none when omitted). */
   pending?: Pick<PendingTickets, 'latestFor'>;
@@ -146,7 +152,10 @@ export class LiveHandover {
       // The database is unreachable: nobody can take the chat. The request is on the ticket (one
       // filed for it is flagged for review) for staff. A ticket stored in the database is named as a
       // ticket; one still in the outbox by its reference only, as it may be stored under another
-      // number (looked up when the desk had found it stored before the entry failed).
+      // number (looked up when the desk had found it stored before the entry failed). A request
+      // added to the open ticket flags that ticket for staff, as a filed one is (kept for the
+      // database when it cannot be written now).
+      if (open) await this.deps.lookup.flagAskedForPerson(open.number);
       await this.state.set(context, s);
       markNumberGiven(context);
       const stored = !outboxed ? number : waiting ? null : await this.storedNumber(number, customer);
@@ -202,7 +211,7 @@ export class LiveHandover {
     const c: Classification = this.deps.classifier.classify(text);
     // Someone asking for a person is never turned away as spam; staff check the labels.
     const flagged: Classification = { ...c, spam: false, needsReview: true };
-    return this.deps.tickets.file(ticketInput(context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined, 'customer-asked-for-person'));
+    return this.deps.tickets.file(ticketInput(context, text, flagged, c.spam ? null : c.topic, c.spam ? null : c.type, undefined, ASKED_FOR_PERSON));
   }
 
   /** The number a ticket filed into the outbox is stored under (replayed first), or null while it waits. */

@@ -11,6 +11,9 @@ import type { Ticket, TicketClassification } from '../store/schemas.js';
 /** Review reason when the customer picked another topic than the classifier's. */
 export const CUSTOMER_PICKED_TOPIC = 'customer-picked-topic';
 
+/** Review reason of a ticket on which the customer asked for a person (filed for it, or flagged when it could not be queued). */
+export const ASKED_FOR_PERSON = 'customer-asked-for-person';
+
 /** Stored keyword terms are capped at this length (the schema's limit). */
 const MAX_TERM = 64;
 

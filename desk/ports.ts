@@ -26,6 +26,10 @@ export interface TicketStore {
   markReplySending(number: string, id: string, opts?: { confirmed?: boolean }): Promise<Ticket>;
   /** Sets the delivery outcome of reply `id` (its send or a retry); NotFoundError when the ticket has no such reply. */
   recordReplyOutcome(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;
+  /** A person settles reply `id` of unknown outcome (store/ticket-repository.ts `replyToSettle` says when it is refused). */
+  settleReply(number: string, id: string, settlement: { delivered: boolean; by: string; attempts: number }): Promise<Ticket>;
+  /** Flags the ticket for review with `reason` (kept as it is when already flagged so). */
+  flagForReview(number: string, reason: string): Promise<Ticket>;
   confirmReview(number: string, by: string): Promise<Ticket>;
   decideSpam(number: string, decision: { spam: boolean; by: string }): Promise<Ticket>;
   /** Replays the outbox; `onStored` runs for each ticket newly stored. */
@@ -54,7 +58,8 @@ export interface TrainingExamples {
 
 /** The insert-only audit trail. */
 export interface AuditTrail {
-  record(entry: { actor: string; action: string; target?: string | null; details?: Record<string, unknown> }): Promise<void>;
+  /** `id` and `at` for an entry made earlier and written now (the same id twice is stored once). */
+  record(entry: { id?: string; at?: Date; actor: string; action: string; target?: string | null; details?: Record<string, unknown> }): Promise<void>;
   list(query?: AuditQuery): Promise<{ items: AuditEntry[]; total: number; page: number; pageSize: number }>;
 }
 

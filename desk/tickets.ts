@@ -28,7 +28,9 @@ import type { NotificationKind } from '../store/notification-repository.js';
 /** The actor of audit entries the customer caused (through the bot). */
 const CUSTOMER_ACTOR = 'customer';
 import type { AuditTrail, CustomerChannel, MessageSpool, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
-import { HELD_REVIEW_REASON, readHeldMessage, type HeldMessage } from '../store/held-messages.js';
+import { HELD_REVIEW_REASON, readHeldMessage, readKeptWrite, type HeldMessage, type KeptAuditEntry, type KeptReviewFlag, type KeptWrite } from '../store/held-messages.js';
+import { mayHaveApplied, transientFailure } from '../store/transient-errors.js';
+import { ASKED_FOR_PERSON } from './classification.js';
 
 /** Channels staff log a customer's demand from (calls, visits, letters …), as the ticket's channel id. */
 export const STAFF_CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'] as const;
@@ -219,6 +221,8 @@ export class TicketService {
     const out = { attached: 0, filed: 0, cancelled: 0, duplicates: 0, remaining: 0 };
     if (!this.deps.held || this.deps.held.pending() === 0) return out;
     const r = await this.deps.held.drain(async (doc) => {
+      const kept = readKeptWrite(doc);
+      if (kept) return this.replayKept(kept);
       const m = readHeldMessage(doc);
       if (!m) return 'duplicate'; // not ours to replay: never blocks the rest
       const { channelId, userId } = m.ticket.customer;
@@ -267,6 +271,86 @@ export class TicketService {
     out.duplicates = r.duplicates;
     out.remaining = r.remaining;
     return out;
+  }
+
+  /**
+   * Writes a kept write (store/held-messages.ts `KeptWrite`): the audit entry under its own id (a
+   * duplicate key: stored by an earlier replay), or the ticket's review flag (already flagged: no
+   * write). A ticket gone meanwhile (deleted) has nothing to flag. An error stops the replay, which
+   * keeps the record for the next one.
+   */
+  private async replayKept(kept: KeptWrite): Promise<'stored' | 'duplicate'> {
+    if (kept.kind === 'audit-entry') {
+      await this.deps.audit.record(kept.entry);
+      return 'stored';
+    }
+    try {
+      await this.deps.tickets.flagForReview(kept.ticket, kept.reason);
+      return 'stored';
+    } catch (err) {
+      if (err instanceof NotFoundError) return 'duplicate';
+      throw err;
+    }
+  }
+
+  /**
+   * Keeps a write that follows a change already made, when the database cannot take it now: in the
+   * spool of held messages, which the replay (flushOutbox, every few seconds in the server) writes
+   * once the database is back. Only an outage or a transient failure is kept (anything else would
+   * stop the replay for good); without a spool, or when the spool fails too, it is logged.
+   */
+  private async keep(write: KeptWrite, err: unknown, what: Record<string, unknown>): Promise<void> {
+    const passing = isUnavailable(err) || mayHaveApplied(err) || transientFailure(err) !== null;
+    if (this.deps.held && passing) {
+      try {
+        await this.deps.held.append(write);
+        this.deps.log?.warn({ ...what, err: (err as Error).message }, `${write.kind} not stored now; kept, and written when the database is back`);
+        return;
+      } catch (spoolErr) {
+        this.deps.log?.warn({ ...what, err: (err as Error).message, spool: (spoolErr as Error).message }, `${write.kind} not stored, and could not be kept either`);
+        return;
+      }
+    }
+    this.deps.log?.warn({ ...what, err: (err as Error).message }, `${write.kind} not stored`);
+  }
+
+  /**
+   * A customer asked for a person on their open ticket, and nobody could be queued because the
+   * database failed just before the queue entry: the ticket is to be flagged for staff (review
+   * reason {@link ASKED_FOR_PERSON}). The flag is kept in the spool and written by the replay once
+   * the database is back (within seconds in the server): writing it now would make the customer's
+   * turn wait out another database timeout first. Without a spool it is written now. Never throws an
+   * outage: the customer is told the truth either way.
+   */
+  async flagAskedForPerson(number: string): Promise<void> {
+    const kept: KeptReviewFlag = { kind: 'review-flag', ticket: number, reason: ASKED_FOR_PERSON, at: new Date() };
+    if (this.deps.held) {
+      try {
+        await this.deps.held.append(kept);
+        return;
+      } catch (err) {
+        this.deps.log?.warn({ ticket: number, err: (err as Error).message }, 'review flag could not be kept; writing it now');
+      }
+    }
+    try {
+      await this.deps.tickets.flagForReview(number, ASKED_FOR_PERSON);
+    } catch (err) {
+      this.deps.log?.warn({ ticket: number, err: (err as Error).message }, 'review-flag not stored');
+    }
+  }
+
+  /**
+   * A person settles a reply whose delivery outcome is unknown (送达结果未知): `delivered` when the
+   * customer confirmed they have it; not delivered, so it can be sent again like any refused reply
+   * (without the confirmation). `attempts` is the attempt the person saw. Refused with a
+   * ConflictError (409) when the outcome is known or another attempt is under way (a resend and a
+   * settlement at once: the first one stored wins). Audited (`ticket.reply-settle`, who and when;
+   * kept for later when the database goes away right after the settlement).
+   */
+  async settleReply(number: string, replyId: string, by: string, s: { delivered: boolean; attempts: number }): Promise<StaffTicket> {
+    const t = await this.deps.tickets.settleReply(number, replyId, { delivered: s.delivered, by, attempts: s.attempts });
+    await this.auditAfterSend(by, 'ticket.reply-settle', t.number, { reply: replyId, delivered: s.delivered, attempts: s.attempts });
+    return this.staffView(t);
   }
 
   /** A ticket, or NotFoundError. */
@@ -643,13 +727,23 @@ export class TicketService {
       recorded = false;
       this.deps.log?.warn({ ticket: pending.number, reply: id, delivered, err: (err as Error).message }, 'reply sent, but its outcome was not recorded: the ticket shows it as sending (outcome unknown)');
     }
-    try {
-      await this.audit(by, action, t.number, { ...details, delivered, ...(recorded ? {} : { recorded }) });
-    } catch (err) {
-      // The ticket holds the reply (who, what, when): an error here would have it sent again.
-      this.deps.log?.warn({ ticket: t.number, reply: id, err: (err as Error).message }, 'reply sent and on the ticket, but its audit entry was not stored');
-    }
+    await this.auditAfterSend(by, action, t.number, { ...details, delivered, ...(recorded ? {} : { recorded }) });
     return { ticket: this.staffView(t), replyId: id, delivered, recorded, duplicate: false };
+  }
+
+  /**
+   * The audit entry of a change already made that the caller must not hear as failed (a reply sent:
+   * an error would have it sent again; a settlement: sent again, it would be refused). When the
+   * database cannot take it, it is kept (see {@link keep}) and written when the database is back,
+   * under the id and time it was made with.
+   */
+  private async auditAfterSend(actor: string, action: string, target: string, details: Record<string, unknown>): Promise<void> {
+    const entry: KeptAuditEntry['entry'] = { id: randomUUID(), at: new Date(), actor, action, target, details };
+    try {
+      await this.deps.audit.record(entry);
+    } catch (err) {
+      await this.keep({ kind: 'audit-entry', entry }, err, { ticket: target, action });
+    }
   }
 
   private async example(t: Ticket, source: ExampleSource, by: string, decided: Partial<ExampleLabels>): Promise<void> {

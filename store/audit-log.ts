@@ -48,15 +48,19 @@ export class MongoAuditLog {
    * stored it (its reply lost: transient-errors.ts `mayHaveApplied`) is sent again: a duplicate key
    * then means it is stored. The change it records is stored already, and an error here would tell
    * the person it failed (a staff reply would be sent to the customer again).
+   *
+   * `id` and `at`: an entry kept while the database was away and written later (desk/tickets.ts,
+   * store/held-messages.ts) keeps the id and time it was made with; a duplicate key for it means an
+   * earlier write (or replay) stored it.
    */
-  async record(entry: { actor: string; action: string; target?: string | null; details?: Record<string, unknown> }, at = new Date()): Promise<void> {
-    const doc: AuditDoc = { _id: randomUUID(), at, actor: entry.actor, action: entry.action, target: entry.target ?? null, details: entry.details ?? {} };
+  async record(entry: { id?: string; at?: Date; actor: string; action: string; target?: string | null; details?: Record<string, unknown> }, at = entry.at ?? new Date()): Promise<void> {
+    const doc: AuditDoc = { _id: entry.id ?? randomUUID(), at, actor: entry.actor, action: entry.action, target: entry.target ?? null, details: entry.details ?? {} };
     for (let attempt = 1; ; attempt++) {
       try {
         await this.entries.insertOne({ ...doc });
         return;
       } catch (err) {
-        if (attempt > 1 && isDuplicateKey(err)) return;
+        if ((attempt > 1 || entry.id !== undefined) && isDuplicateKey(err)) return;
         if (!mayHaveApplied(err) || attempt >= DEFAULT_RETRY.attempts) throw err;
       }
     }

@@ -18,6 +18,12 @@
  * A replay interrupted between the write and the removal of the line could write twice; replay
  * checks first (the same text on that ticket, or among the customer's tickets, since the message
  * was received) and skips it, so a message is stored once.
+ *
+ * The same spool keeps two writes that follow a change already made and must not be lost while the
+ * database is away ({@link KeptWrite}): an audit entry of a staff reply sent (or of a reply's outcome
+ * settled) and a customer's request for a person on their open ticket (its review flag). They are
+ * replayed in the same pass, in order with the messages; each is idempotent (the audit entry by its
+ * own id, the flag by what the ticket already holds).
  */
 import { basename, dirname, join } from 'node:path';
 import { BSON } from 'mongodb';
@@ -59,4 +65,33 @@ export function readHeldMessage(doc: unknown): HeldMessage | null {
   const d = BSON.EJSON.parse(BSON.EJSON.stringify(doc, { relaxed: true }), { relaxed: true }) as Partial<HeldMessage> | null;
   const ok = d?.kind === 'held-message' && d.receivedAt instanceof Date && typeof d.ticket?.text?.original === 'string' && typeof d.ticket.customer?.userId === 'string';
   return ok ? (d as HeldMessage) : null;
+}
+
+/** An audit entry that could not be stored when its change was made (kept with its id and time). */
+export interface KeptAuditEntry {
+  kind: 'audit-entry';
+  entry: { id: string; at: Date; actor: string; action: string; target: string | null; details: Record<string, unknown> };
+}
+
+/**
+ * A customer's request for a person, added to their open ticket while the database failed before
+ * the queue entry: the ticket is to be flagged for review with `reason` (customer-asked-for-person).
+ */
+export interface KeptReviewFlag {
+  kind: 'review-flag';
+  ticket: string;
+  reason: string;
+  /** When the customer asked. */
+  at: Date;
+}
+
+/** A write kept in the spool for the database (see the module comment). */
+export type KeptWrite = KeptAuditEntry | KeptReviewFlag;
+
+/** A spooled record as a kept write, or null when it is not one (see {@link readHeldMessage}). */
+export function readKeptWrite(doc: unknown): KeptWrite | null {
+  const d = BSON.EJSON.parse(BSON.EJSON.stringify(doc, { relaxed: true }), { relaxed: true }) as Partial<KeptAuditEntry> & Partial<KeptReviewFlag>;
+  if (d?.kind === 'audit-entry' && typeof d.entry?.id === 'string' && d.entry.at instanceof Date && typeof d.entry.action === 'string') return d as KeptAuditEntry;
+  if (d?.kind === 'review-flag' && typeof d.ticket === 'string' && typeof d.reason === 'string' && d.at instanceof Date) return d as KeptReviewFlag;
+  return null;
 }

@@ -164,6 +164,12 @@ export interface StaffReply {
   attempts?: number;
   /** When the last retry ran. */
   retriedAt?: Date;
+  /**
+   * The staff member who settled an unknown outcome by hand (the customer confirmed they have it,
+   * or that they do not), and when; absent when the channel's answer was recorded.
+   */
+  settledBy?: string;
+  settledAt?: Date;
 }
 
 /** The customer's satisfaction rating (满意度) after resolution: 1–5 and an optional comment. */
@@ -236,6 +242,9 @@ export const ReplyInputSchema = z
     sending: z.boolean().optional(),
   })
   .strict();
+
+/** A person settling a reply of unknown outcome: what the customer said, and the attempt they saw. */
+export const ReplySettlementSchema = z.object({ delivered: z.boolean(), by: Person, attempts: z.number().int().min(1).max(1000) }).strict();
 
 export const NoteInputSchema = z.object({ author: Person, text: z.string().trim().min(1).max(4000) }).strict();
 export const SpamDecisionInputSchema = z.object({ spam: z.boolean(), by: Person }).strict();

@@ -36,6 +36,7 @@ import {
   CorrectionInputSchema,
   NoteInputSchema,
   ReplyInputSchema,
+  ReplySettlementSchema,
   SpamDecisionInputSchema,
   STATUS_TRANSITIONS,
   TicketCreateSchema,
@@ -110,6 +111,14 @@ export interface TicketRepository {
   markReplySending(number: string, id: string, opts?: { confirmed?: boolean }): Promise<Ticket>;
   /** Sets the delivery outcome of reply `id`, after its first send or a retry (NotFoundError without that reply). */
   recordReplyOutcome(number: string, id: string, outcome: { delivered: boolean; error: string | null }): Promise<Ticket>;
+  /**
+   * A person settles reply `id` whose delivery outcome is unknown (`sending`): delivered (the
+   * customer confirmed they have it) or not delivered (it may then be sent again like any refused
+   * reply). `attempts` is the attempt the person saw; refused as {@link replyToSettle} says.
+   */
+  settleReply(number: string, id: string, settlement: ReplySettlement): Promise<Ticket>;
+  /** Flags the ticket for review with `reason` (no write when it is flagged so already). */
+  flagForReview(number: string, reason: string): Promise<Ticket>;
   /** Marks the classification confirmed by `by` (leaves the review queue). */
   confirmReview(number: string, by: string): Promise<Ticket>;
   /** Records a staff spam decision; `spam` follows it. */
@@ -941,7 +950,8 @@ export class MongoTicketRepository implements TicketRepository {
     // Checked on the version written: two retries of one reply at once send it once.
     return this.versioned(number, undefined, (current, at) => {
       replyToResend(current, id, opts.confirmed === true);
-      const replies = current.replies.map((r) => (r.id === id ? { ...r, sending: true, error: null, retriedAt: at, attempts: (r.attempts ?? 1) + 1 } : r));
+      // A person's settlement (not delivered) is of the attempt before: the audit trail keeps it.
+      const replies = current.replies.map((r) => (r.id === id ? { ...withoutSettlement(r), sending: true, error: null, retriedAt: at, attempts: (r.attempts ?? 1) + 1 } : r));
       return { set: { replies } };
     });
   }
@@ -950,9 +960,27 @@ export class MongoTicketRepository implements TicketRepository {
     const error = outcome.error === null ? null : outcome.error.slice(0, 500);
     return this.versioned(number, undefined, (current, at) => {
       if (!current.replies.some((r) => r.id === id)) throw new NotFoundError(`ticket ${number} has no reply ${id}`);
-      const replies = current.replies.map((r) => (r.id === id ? withOutcome(r, outcome.delivered, error) : r));
+      // The channel's answer, even after a person settled it while the send was on its way: it is what happened.
+      const replies = current.replies.map((r) => (r.id === id ? withOutcome(withoutSettlement(r), outcome.delivered, error) : r));
       // A retried reply that now arrives is the first response only if none arrived before it.
       return { set: { replies, ...(current.firstResponseAt || !outcome.delivered ? {} : { firstResponseAt: at }) } };
+    });
+  }
+
+  /**
+   * Settles a reply of unknown outcome (see {@link TicketRepository.settleReply}). Checked on the
+   * version written, like {@link markReplySending}: of a settlement and a resend at once, whichever
+   * is stored first wins, and the other is refused (the resend finds the reply delivered, or the
+   * settlement finds another attempt under way).
+   */
+  async settleReply(number: string, id: string, settlement: ReplySettlement): Promise<Ticket> {
+    const s = parseInput(ReplySettlementSchema, settlement, 'reply settlement');
+    return this.versioned(number, undefined, (current, at) => {
+      const settled = replyToSettle(current, id, s.attempts);
+      const replies = current.replies.map((r) => (r.id === id ? { ...withOutcome(r, s.delivered, null), settledBy: s.by, settledAt: at } : r));
+      // It reached the customer when it was sent (or last sent again), not when a person said so.
+      const first = current.firstResponseAt || !s.delivered ? {} : { firstResponseAt: settled.retriedAt ?? settled.at };
+      return { set: { replies, ...first } };
     });
   }
 
@@ -966,6 +994,26 @@ export class MongoTicketRepository implements TicketRepository {
       return { set: { [c.field]: c.to, needsReview: false }, push: { corrections: entry } };
     });
     return { ticket, correction: entry! };
+  }
+
+  /**
+   * Flags the ticket for staff (the review queue) with `reason`, e.g. a customer's request for a
+   * person that could not be queued. A ticket flagged so already is returned as it is: a replay
+   * run twice writes once.
+   */
+  async flagForReview(number: string, reason: string): Promise<Ticket> {
+    const why = parseInput(ReviewReason, reason, 'review reason');
+    let held: Ticket | null = null;
+    return this.versioned(number, undefined, (current) => {
+      if (current.needsReview && current.reviewReason === why) {
+        held = current;
+        throw new AlreadyRecorded();
+      }
+      return { set: { needsReview: true, reviewReason: why } };
+    }).catch((err: unknown) => {
+      if (err instanceof AlreadyRecorded && held) return held;
+      throw err;
+    });
   }
 
   /** Records that a person confirmed the classification in review: it leaves the review queue. */
@@ -1259,7 +1307,31 @@ export function offlineNumber(day: string): string {
 /** A staff reply as recorded (see {@link TicketRepository.recordReply}). */
 export type ReplyInput = z.input<typeof ReplyInputSchema>;
 
-/** Thrown inside a versioned change to write nothing: the reply of this request is stored already. */
+/** A person's settlement of a reply of unknown outcome (see {@link TicketRepository.settleReply}). */
+export type ReplySettlement = z.input<typeof ReplySettlementSchema>;
+
+/**
+ * The reply `id` of ticket `t` if a person may settle its outcome: it is of unknown outcome
+ * (`sending`) and still at the attempt they saw (`attempts`; 1 for a reply never sent again).
+ * NotFoundError without it; ConflictError (409) when its outcome is known (delivered, or refused by
+ * the channel) or it was sent again since (that attempt's own outcome is still to come).
+ */
+export function replyToSettle(t: Ticket, id: string, attempts: number): StaffReply {
+  const r = t.replies.find((x) => x.id === id);
+  if (!r) throw new NotFoundError(`ticket ${t.number} has no reply ${id}`);
+  const at = r.attempts ?? 1;
+  if (!r.sending) {
+    const known = r.delivered ? 'delivered' : 'not delivered';
+    throw new ConflictError(`reply ${id} is not of unknown outcome: it is already recorded as ${known}${r.settledBy ? ` (by ${r.settledBy})` : ''}; reload the ticket`);
+  }
+  if (at !== attempts) throw new ConflictError(`reply ${id} was sent again since you saw it (attempt ${at}, you saw attempt ${attempts}); reload the ticket`);
+  return r;
+}
+
+/** A review reason as the ticket keeps it. */
+const ReviewReason = TicketCreateSchema.shape.classification.shape.reviewReason.unwrap();
+
+/** Thrown inside a versioned change to write nothing: what it would write is stored already. */
 class AlreadyRecorded extends Error {}
 
 /** Whether the ticket holds the reply of request `requestId`; the same id for another text is refused. */
@@ -1273,6 +1345,12 @@ function holdsRequest(t: Ticket, requestId: string, text: string): boolean {
 function withOutcome(r: StaffReply, delivered: boolean, error: string | null): StaffReply {
   const { sending: _sending, ...rest } = r;
   return { ...rest, delivered, error };
+}
+
+/** Reply `r` without a person's settlement of an earlier attempt. */
+function withoutSettlement(r: StaffReply): StaffReply {
+  const { settledBy: _by, settledAt: _at, ...rest } = r;
+  return rest;
 }
 
 /**

@@ -32,6 +32,12 @@ const ReplyBody = z.object({ text: z.string().trim().min(1).max(4000), requestId
 /** `confirm=true`: send again a reply whose delivery outcome is unknown (it may have reached the customer). */
 const RetryQuery = z.object({ confirm: z.enum(['true', 'false']).optional() }).strict();
 const SpamBody = z.object({ spam: z.boolean() }).strict();
+/**
+ * Settling a reply of unknown outcome: `delivered` (the customer confirmed they have it) or not, and
+ * the reply's `attempts` as the staff member saw it (1 for a reply never sent again), so a resend
+ * since is not settled by mistake.
+ */
+const SettleBody = z.object({ delivered: z.boolean(), attempts: z.number().int().min(1).max(1000) }).strict();
 
 /** The console's named views; each is a filter over open tickets (the review queue: tickets in review). */
 export const VIEWS = ['mine', 'unassigned', 'waiting', 'overdue', 'review'] as const;
@@ -313,6 +319,23 @@ function registerReplyRoutes(router: ApiRouter, deps: StaffDeps): void {
     query: RetryQuery,
     responses: { 200: 'sent (delivered: true) or still not delivered (delivered: false, with the error)', 400: 'the reply was already delivered, or its outcome is unknown and confirm=true was not given', 404: 'no such ticket or reply' },
     handler: async ({ params, query, principal }) => ({ body: await tickets.retryReply(params.number, params.id, principal!.username, { confirmed: query.confirm === 'true' }) }),
+  });
+
+  router.add({
+    method: 'post',
+    path: '/api/tickets/{number}/replies/{id}/settle',
+    summary:
+      'Settles a reply whose delivery outcome is unknown (still "sending") without sending it: delivered: true when the customer confirmed they have it; delivered: false marks it not delivered, so it can be sent again without confirm=true. Kept on the reply (settledBy, settledAt) and audited (ticket.reply-settle)',
+    tag: 'tickets',
+    role: 'agent',
+    params: ReplyParams,
+    body: SettleBody,
+    responses: {
+      200: 'the ticket, the reply settled',
+      404: 'no such ticket or reply',
+      409: 'the reply\'s outcome is not unknown (delivered or not delivered already, e.g. settled by someone else), or it was sent again since (attempts differs)',
+    },
+    handler: async ({ params, body, principal }) => ({ body: await tickets.settleReply(params.number, params.id, principal!.username, body) }),
   });
 }
 

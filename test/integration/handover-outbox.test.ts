@@ -10,7 +10,9 @@
  * - a follow-up ("补充：…") for a ticket still in the outbox, with the database back: added to that
  *   customer's ticket under the number it is stored under, never to the ticket now holding the old one;
  * - the database goes away after the request's ticket is stored, before its live queue entry is
- *   written: the customer is told the request is on that ticket (not the apology for a failed turn).
+ *   written: the customer is told the request is on that ticket (not the apology for a failed turn);
+ *   a request added to the customer's open ticket flags that ticket for staff once the database is
+ *   back (kept meanwhile in the spool beside the outbox).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -268,29 +270,39 @@ describe('a follow-up for a ticket still in the outbox', () => {
   });
 });
 
+/**
+ * The customer says 转人工; the desk finds the ticket the request is on, and the database goes away
+ * right then, before the queue entry is written. It is back (and reconnected) when this resolves.
+ * Returns the bot's replies and the number the desk had found.
+ */
+async function askWithDatabaseLostBeforeQueue(conversation: string, user: string): Promise<{ replies: string[]; stoppedAfter: string }> {
+  const tickets = services.tickets;
+  const filedFor = tickets.filedFor.bind(tickets);
+  let stoppedAfter = '';
+  tickets.filedFor = async (number, customer) => {
+    tickets.filedFor = filedFor;
+    const found = await filedFor(number, customer);
+    stoppedAfter = found?.number ?? '';
+    await database.server!.stop();
+    return found;
+  };
+  let replies: string[];
+  try {
+    replies = await say(conversation, user, '转人工');
+  } finally {
+    tickets.filedFor = filedFor;
+    if (database.server!.status().state !== 'running') await database.server!.restart();
+  }
+  await reconnected(database.db);
+  return { replies, stoppedAfter };
+}
+
 describe('the database failing between a handover\'s ticket and its live queue entry', () => {
   it('tells the customer the request is on their ticket (not the apology), and staff find it flagged on that ticket', async () => {
     const user = `u-${randomUUID().slice(0, 6)}`;
     const conversation = `c-${randomUUID().slice(0, 8)}`;
     // The desk finds the ticket the request was filed on, and the database goes away right then.
-    const tickets = services.tickets;
-    const filedFor = tickets.filedFor.bind(tickets);
-    let stoppedAfter = '';
-    tickets.filedFor = async (number, customer) => {
-      tickets.filedFor = filedFor;
-      const found = await filedFor(number, customer);
-      stoppedAfter = found?.number ?? '';
-      await database.server!.stop();
-      return found;
-    };
-    let replies: string[];
-    try {
-      replies = await say(conversation, user, '转人工');
-    } finally {
-      tickets.filedFor = filedFor;
-      if (database.server!.status().state !== 'running') await database.server!.restart();
-    }
-    await reconnected(database.db);
+    const { replies, stoppedAfter } = await askWithDatabaseLostBeforeQueue(conversation, user);
     expect(stoppedAfter).toMatch(NUMBER);
     expect(replies).toEqual([texts('zh-Hans').handoverUnqueued(stoppedAfter)]);
     // Nobody was queued; the request is on the customer's ticket, flagged for staff.
@@ -299,5 +311,25 @@ describe('the database failing between a handover\'s ticket and its live queue e
     // Asked again with the database back: queued, on that same ticket.
     expect(await say(conversation, user, '转人工')).toEqual([texts('zh-Hans').handoverQueued(stoppedAfter)]);
     expect((await services.handovers.list()).find((h) => h.conversationId === conversation)?.ticketNumber).toBe(stoppedAfter);
+  });
+
+  it('a request added to the open ticket: the customer is told so, and the ticket is flagged for staff once the database is back', async () => {
+    const user = `u-${randomUUID().slice(0, 6)}`;
+    const conversation = `c-${randomUUID().slice(0, 8)}`;
+    expect((await say(conversation, user, '我的快递三天了还没到，物流信息一直不更新')).join('\n')).toMatch(/对吗/);
+    expect((await say(conversation, user, '对')).join('\n')).toMatch(/手机号或邮箱/);
+    const number = NUMBER.exec((await say(conversation, user, '跳过')).join('\n'))?.[0] ?? '';
+    expect(number).toMatch(NUMBER);
+    expect((await store.tickets.get(number))!.reviewReason).not.toBe('customer-asked-for-person');
+    // The request goes onto that open ticket; the database goes away before the queue entry.
+    const { replies } = await askWithDatabaseLostBeforeQueue(conversation, user);
+    expect(replies).toEqual([texts('zh-Hans').handoverUnqueued(number)]);
+    // The flag waited for the database (nothing could write it then), and the replay applied it.
+    await services.tickets.flushOutbox();
+    const flagged = await store.tickets.get(number);
+    expect(flagged).toMatchObject({ needsReview: true, reviewReason: 'customer-asked-for-person' });
+    expect(flagged!.messages.map((m) => m.text)).toEqual(['转人工']);
+    expect(services.tickets.heldPending()).toBe(0);
+    expect((await services.handovers.list()).some((h) => h.conversationId === conversation)).toBe(false);
   });
 });

@@ -12,13 +12,16 @@
  *   nothing (on the code before, the customer got the reply and the staff member the error).
  * - A double submit over HTTP (two requests with the same requestId at once) sends it once; on the
  *   code before, the API refused requestId (and without it, both requests sent the reply).
+ * - The audit entry of a reply sent while the database went away is kept (in the spool beside the
+ *   outbox) and written once the database is back, once (on the code before, it was only logged).
  * "Received once" is checked after a later marker reply has arrived: the conversation delivers in
  * order, so a second copy would have arrived before it (no fixed wait).
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DirectLineClient } from '../../scripts/directline-client.js';
 import { ReplyNotSentError } from '../../desk/tickets.js';
@@ -46,6 +49,34 @@ async function customerWithTicket(user: string): Promise<{ client: DirectLineCli
   const number = done.text?.match(/T\d{8}-\d{4}/)?.[0];
   if (!number) throw new Error(`no ticket number in "${done.text}"`);
   return { client, number, received: (text) => client.botMessages().filter((a) => a.text === text).length };
+}
+
+/** A staff member's bearer token (alice, an agent). */
+async function token(): Promise<string> {
+  const login = await fetch(`${running.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) });
+  return ((await login.json()) as { token: string }).token;
+}
+
+/** POST to the staff API as alice: status and parsed body. */
+async function post(path: string, body?: unknown): Promise<{ status: number; body: { code?: string; error?: { code: string; message: string } } & Record<string, unknown> }> {
+  const res = await fetch(`${running.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await token()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as never };
+}
+
+/**
+ * A reply of unknown outcome, as a send whose outcome was lost leaves it on the ticket (recorded
+ * `sending`, never settled; the first test of this file makes one for real through the proxy). Made
+ * here by the repository's own write, without a send: every cut of the proxy risks the driver not
+ * coming back through it (a known limit of the proxy, see session 8's note), and the settlement tests
+ * need several. The customer never received it.
+ */
+async function unknownOutcomeReply(number: string, text: string): Promise<string> {
+  const t = await running.store.tickets.recordReply(number, { text, by: 'alice', delivered: false, error: null, sending: true });
+  return t.replies.find((r) => r.text === text)!.id;
 }
 
 /** Sends a marker reply and waits until the customer has it: every earlier reply has arrived by then. */
@@ -115,6 +146,108 @@ describe('a staff reply is recorded before it is sent', () => {
     }
   });
 
+  it('the audit entry of a reply sent as the database went away is kept and written once the database is back', async () => {
+    const { client, number } = await customerWithTicket('dl-outbox-audit-1');
+    try {
+      // What earlier tests kept is written first (no background replay runs in this app).
+      await running.services.tickets.flushOutbox();
+      const text = '您的退款申请已提交，三个工作日内到账。';
+      blockAfterSend = true;
+      const sent = await running.services.tickets.reply(number, text, 'alice');
+      expect(sent).toMatchObject({ delivered: true, recorded: false });
+      proxy.release();
+      await client.waitForMessage((a) => a.text === text, 60_000);
+      expect(running.services.tickets.heldPending()).toBe(1);
+      await running.services.tickets.flushOutbox();
+      const entries = (await running.store.audit.list({ target: number, action: 'ticket.reply' })).items;
+      expect(entries).toEqual([expect.objectContaining({ actor: 'alice', details: { length: text.length, delivered: true, recorded: false } })]);
+      expect(running.services.tickets.heldPending()).toBe(0);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('a kept audit entry that was stored after all (its answer lost on the way) is stored once by the replay', async () => {
+    await running.services.tickets.flushOutbox();
+    const entry = { id: randomUUID(), at: new Date(), actor: 'alice', action: 'ticket.reply', target: 'T20261207-9999', details: { length: 9, delivered: true } };
+    // The insert landed, and its entry was kept as well (the answer lost, the database then away).
+    await running.store.audit.record(entry);
+    await running.store.held.append({ kind: 'audit-entry', entry });
+    expect(running.services.tickets.heldPending()).toBe(1);
+    await running.services.tickets.flushOutbox();
+    expect(running.services.tickets.heldPending()).toBe(0);
+    expect((await running.store.audit.list({ target: entry.target })).items).toEqual([{ at: entry.at, actor: 'alice', action: 'ticket.reply', target: entry.target, details: entry.details }]);
+  });
+
+  it('a reply of unknown outcome settled by hand: delivered (never sent again), or not delivered (sent again without the confirmation); anything else is a 409, and it is audited', async () => {
+    const { client, number, received } = await customerWithTicket('dl-outbox-settle-1');
+    try {
+      const got = '您好，发票已经重新开具并发送到您的邮箱。';
+      const lost = '您好，换货单已经生成，请留意短信通知。';
+      const a = await unknownOutcomeReply(number, got);
+      const b = await unknownOutcomeReply(number, lost);
+      const path = (id: string, what: string) => `/api/tickets/${number}/replies/${id}/${what}`;
+      // The attempt the staff member saw must be the reply's: a stale one is refused.
+      expect((await post(path(a, 'settle'), { delivered: true, attempts: 2 })).status).toBe(409);
+      // The customer confirmed they have it: delivered, by whom and when; a resend is refused and sends nothing.
+      const settled = await post(path(a, 'settle'), { delivered: true, attempts: 1 });
+      expect(settled.status).toBe(200);
+      const replyA = (settled.body.replies as { id: string }[]).find((r) => r.id === a);
+      expect(replyA).toMatchObject({ delivered: true, error: null, settledBy: 'alice', settledAt: expect.any(String) });
+      expect(replyA).not.toHaveProperty('sending');
+      expect((await post(path(a, 'settle'), { delivered: false, attempts: 1 })).status).toBe(409);
+      expect((await post(`${path(a, 'retry')}?confirm=true`)).status).toBe(400);
+      // The customer did not get it: not delivered, and sent again without the confirmation.
+      expect((await post(path(b, 'settle'), { delivered: false, attempts: 1 })).status).toBe(200);
+      expect((await running.store.tickets.get(number))!.replies.find((r) => r.id === b)).toMatchObject({ delivered: false, settledBy: 'alice' });
+      const resent = await post(path(b, 'retry'));
+      expect(resent).toMatchObject({ status: 200, body: { delivered: true, recorded: true } });
+      await client.waitForMessage((x) => x.text === lost && received(lost) === 1, 60_000);
+      // Sent again: that attempt's own outcome, the earlier settlement no longer on the reply.
+      const replyB = (await running.store.tickets.get(number))!.replies.find((r) => r.id === b);
+      expect(replyB).toMatchObject({ delivered: true, attempts: 2 });
+      expect(replyB).not.toHaveProperty('settledBy');
+      // A delivered reply, and a reply the ticket does not have.
+      expect((await post(path(b, 'settle'), { delivered: true, attempts: 2 })).status).toBe(409);
+      expect((await post(path('00000000-0000-4000-8000-000000000000', 'settle'), { delivered: true, attempts: 1 })).status).toBe(404);
+      await settle(client, number, '（测试标记六）');
+      expect(received(got)).toBe(0);
+      const audit = (await running.store.audit.list({ target: number, action: 'ticket.reply-settle' })).items;
+      expect(audit.map((e) => [e.actor, e.details])).toEqual([
+        ['alice', { reply: b, delivered: false, attempts: 1 }],
+        ['alice', { reply: a, delivered: true, attempts: 1 }],
+      ]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('a settlement and a confirmed resend of the same reply at once: exactly one of them wins', async () => {
+    const { client, number, received } = await customerWithTicket('dl-outbox-settle-2');
+    try {
+      for (const [i, text] of ['您好，维修师傅已出发。', '您好，补发的配件今天寄出。', '您好，退款已经审批通过。'].entries()) {
+        const id = await unknownOutcomeReply(number, text);
+        const path = (what: string) => `/api/tickets/${number}/replies/${id}/${what}`;
+        const [settled, resent] = await Promise.all([post(path('settle'), { delivered: true, attempts: 1 }), post(`${path('retry')}?confirm=true`)]);
+        // The settlement first: the resend finds it delivered (400). The resend first: the settlement finds another attempt (409).
+        expect([settled.status, resent.status].sort()).toEqual(settled.status === 200 ? [200, 400] : [200, 409]);
+        await settle(client, number, `（测试标记七-${i}）`);
+        const reply = (await running.store.tickets.get(number))!.replies.find((r) => r.id === id)!;
+        if (settled.status === 200) {
+          expect(received(text)).toBe(0);
+          expect(reply).toMatchObject({ delivered: true, settledBy: 'alice' });
+          expect(reply.attempts ?? 1).toBe(1);
+        } else {
+          expect(received(text)).toBe(1);
+          expect(reply).toMatchObject({ delivered: true, attempts: 2 });
+          expect(reply).not.toHaveProperty('settledBy');
+        }
+      }
+    } finally {
+      client.close();
+    }
+  });
+
   it('the database down before the send: the staff member gets the error and the customer nothing', async () => {
     const { client, number, received } = await customerWithTicket('dl-outbox-2');
     try {
@@ -168,17 +301,7 @@ describe('a staff reply is recorded before it is sent', () => {
     const { client, number, received } = await customerWithTicket('dl-outbox-4');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
     try {
-      const page = await browser.newPage({ locale: 'zh-CN' });
-      const dialogs: string[] = [];
-      let answer = false;
-      page.on('dialog', (d) => {
-        dialogs.push(d.message());
-        void (answer ? d.accept() : d.dismiss());
-      });
-      await page.goto(`${running.url}/console#/tickets/${number}`);
-      await page.getByLabel('用户名', { exact: true }).fill('alice');
-      await page.getByLabel('密码', { exact: true }).fill(PASSWORD);
-      await page.getByRole('button', { name: '登录', exact: true }).click();
+      const { page, dialogs, answer } = await ticketPage(browser, number);
       const text = '您的包裹已找到，今天下午送到。';
       await page.getByTestId('reply-text').fill(text);
       const send = page.getByRole('button', { name: DICT['zh-Hans']['reply.send'], exact: true });
@@ -200,7 +323,7 @@ describe('a staff reply is recorded before it is sent', () => {
       await expect.poll(() => dialogs).toEqual([DICT.en['reply.confirmResend']]);
       await settle(client, number, '（测试标记五）');
       expect(received(text)).toBe(1);
-      answer = true;
+      answer(true);
       await page.getByTestId('resend-unknown').click();
       await client.waitForMessage((a) => a.text === text && received(text) === 2, 60_000);
       await expect.poll(() => page.getByTestId('delivery').first().textContent(), { timeout: 60_000 }).toBe(DICT.en['reply.delivered']);
@@ -210,7 +333,85 @@ describe('a staff reply is recorded before it is sent', () => {
       client.close();
     }
   });
+
+  it.skipIf(!existsSync(CHROMIUM))('the console: a reply of unknown outcome is marked delivered or not delivered after asking, in each language, and shows who settled it', async () => {
+    const { client, number } = await customerWithTicket('dl-outbox-settle-3');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+    try {
+      const got = '您好，您的会员积分已经补上。';
+      const lost = '您好，上门时间改到周六上午。';
+      const a = await unknownOutcomeReply(number, got);
+      const b = await unknownOutcomeReply(number, lost);
+      const { page, dialogs, answer } = await ticketPage(browser, number);
+      const open = async (lang: 'zh-Hans' | 'zh-Hant' | 'en') => {
+        await page.goto(`${running.url}/console?lang=${lang === 'zh-Hans' ? 'zh' : lang}#/tickets/${number}`);
+        await page.reload();
+      };
+      // Each language: both buttons on each reply of unknown outcome, each asking first; dismissed, nothing changes.
+      for (const lang of ['zh-Hans', 'zh-Hant', 'en'] as const) {
+        const d = DICT[lang];
+        await open(lang);
+        await expect.poll(() => page.getByTestId('settle-delivered').allTextContents(), { timeout: 60_000 }).toEqual([d['reply.markDelivered'], d['reply.markDelivered']]);
+        expect(await page.getByTestId('settle-not-delivered').allTextContents()).toEqual([d['reply.markNotDelivered'], d['reply.markNotDelivered']]);
+        dialogs.length = 0;
+        await page.getByTestId('settle-delivered').first().click();
+        await expect.poll(() => dialogs).toEqual([d['reply.confirmMarkDelivered']]);
+        await page.getByTestId('settle-not-delivered').first().click();
+        await expect.poll(() => dialogs).toEqual([d['reply.confirmMarkDelivered'], d['reply.confirmMarkNotDelivered']]);
+      }
+      expect((await running.store.tickets.get(number))!.replies.filter((r) => r.sending).map((r) => r.id).sort()).toEqual([a, b].sort());
+      // Confirmed (in English): the first reply marked delivered, then the other (now the only unknown one) not delivered.
+      answer(true);
+      await page.getByTestId('settle-delivered').first().click();
+      await expect.poll(() => page.getByTestId('settle-delivered').count(), { timeout: 60_000 }).toBe(1);
+      await page.getByTestId('settle-not-delivered').first().click();
+      await expect.poll(() => page.getByTestId('settle-delivered').count(), { timeout: 60_000 }).toBe(0);
+      const stored = (await running.store.tickets.get(number))!.replies;
+      expect(stored.find((r) => r.id === a)).toMatchObject({ delivered: true, settledBy: 'alice' });
+      expect(stored.find((r) => r.id === b)).toMatchObject({ delivered: false, settledBy: 'alice' });
+      // Who settled each, and when, in each language; the one not delivered can be sent again without asking.
+      for (const lang of ['zh-Hans', 'zh-Hant', 'en'] as const) {
+        const d = DICT[lang];
+        await open(lang);
+        await expect.poll(() => page.getByTestId('delivery-settled').count(), { timeout: 60_000 }).toBe(2);
+        const lines = await page.getByTestId('delivery-settled').allTextContents();
+        expect(lines[0]).toMatch(filled(d['reply.settledDelivered']!, 'alice'));
+        expect(lines[1]).toMatch(filled(d['reply.settledNotDelivered']!, 'alice'));
+        expect(await page.getByTestId('resend-unknown').count()).toBe(0);
+        expect(await page.getByTestId('retry-reply').allTextContents()).toEqual([d['reply.retry']]);
+      }
+    } finally {
+      await browser.close();
+      client.close();
+    }
+  });
 });
+
+/**
+ * The console signed in as alice on ticket `number` (zh-Hans, the ticket shown). Its questions
+ * (window.confirm) are collected in `dialogs` and dismissed until `answer(true)`.
+ */
+async function ticketPage(browser: Browser, number: string): Promise<{ page: Page; dialogs: string[]; answer: (yes: boolean) => void }> {
+  const page = await browser.newPage({ locale: 'zh-CN' });
+  const dialogs: string[] = [];
+  let accept = false;
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void (accept ? d.accept() : d.dismiss());
+  });
+  await page.goto(`${running.url}/console#/tickets/${number}`);
+  await page.getByLabel('用户名', { exact: true }).fill('alice');
+  await page.getByLabel('密码', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: '登录', exact: true }).click();
+  await page.getByTestId('timeline').waitFor({ timeout: 60_000 });
+  return { page, dialogs, answer: (yes) => (accept = yes) };
+}
+
+/** A console text with its `{by}` and `{at}` filled: `by` as given, `at` any date the console wrote. */
+function filled(template: string, by: string): RegExp {
+  const escaped = template.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${escaped.replace('\\{by\\}', by).replace('\\{at\\}', '.+')}$`);
+}
 
 /** The console's rendering of the one reply of unknown outcome on the page (nulls when absent). */
 async function unknownReply(page: Page): Promise<{ badge: string | null; hint: string | null; button: string | null }> {

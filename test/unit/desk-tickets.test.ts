@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import type { AuditTrail, CustomerChannel, TicketStore, TrainingExamples } from '../../desk/ports.js';
 import { transcriptOf } from '../../desk/handover.js';
 import { ReplyNotSentError, TicketService } from '../../desk/tickets.js';
-import { NotFoundError, ValidationError } from '../../store/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../store/errors.js';
 import type { Ticket } from '../../store/schemas.js';
-import { replyToResend, type ReplyInput } from '../../store/ticket-repository.js';
+import { replyToResend, replyToSettle, type ReplyInput } from '../../store/ticket-repository.js';
 import type { ExampleLabels } from '../../store/training-repository.js';
 
 const AT = new Date('2026-12-01T08:00:00Z');
@@ -261,6 +261,26 @@ describe('desk: tickets', () => {
     expect(sent).toEqual(['已为您退款', '已为您退款']);
   });
 
+  it('only a reply of unknown outcome, at the attempt the person saw, can be settled by hand (409 otherwise)', () => {
+    const t = ticket({
+      replies: [
+        { id: 'unknown', text: '已退款', by: 'dan', at: AT, delivered: false, error: null, sending: true },
+        { id: 'resent', text: '已补发', by: 'dan', at: AT, delivered: false, error: null, sending: true, attempts: 2 },
+        { id: 'delivered', text: '在的', by: 'dan', at: AT, delivered: true, error: null },
+        { id: 'refused', text: '已查到', by: 'dan', at: AT, delivered: false, error: 'channel down' },
+        { id: 'settled', text: '好的', by: 'dan', at: AT, delivered: false, error: null, settledBy: 'erin', settledAt: AT },
+      ],
+    });
+    expect(replyToSettle(t, 'unknown', 1).id).toBe('unknown');
+    expect(replyToSettle(t, 'resent', 2).id).toBe('resent');
+    expect(() => replyToSettle(t, 'resent', 1)).toThrow(/sent again since you saw it \(attempt 2, you saw attempt 1\)/);
+    expect(() => replyToSettle(t, 'delivered', 1)).toThrow(/already recorded as delivered/);
+    expect(() => replyToSettle(t, 'refused', 1)).toThrow(/already recorded as not delivered/);
+    expect(() => replyToSettle(t, 'settled', 1)).toThrow(/not delivered \(by erin\)/);
+    for (const [id, attempts] of [['resent', 1], ['delivered', 1], ['refused', 1], ['settled', 1]] as const) expect(() => replyToSettle(t, id, attempts)).toThrow(ConflictError);
+    expect(() => replyToSettle(t, 'nope', 1)).toThrow(NotFoundError);
+  });
+
   it('a resend whose first write (marking it sending) finds the database unreachable is ReplyNotSentError, and sends nothing', async () => {
     const sent: string[] = [];
     let up = false;
@@ -324,6 +344,75 @@ describe('desk: tickets', () => {
       classification: { spam: false, suspectedSpam: true, needsReview: true, reviewReason: 'possible-spam', topic: null, type: null },
     });
     expect(audit).toEqual(['ticket.file']);
+  });
+});
+
+describe('desk: writes kept for the database', () => {
+  /** A desk whose audit trail fails with `auditError` until it is cleared, and an in-memory spool (the FileOutbox's contract). */
+  function keeping() {
+    const spool: object[] = [];
+    const stored: { id?: string; action: string; at?: Date }[] = [];
+    const state: { auditError: Error | null } = { auditError: null };
+    const flags: string[] = [];
+    let current = ticket();
+    const service = new TicketService({
+      tickets: {
+        recordReply: async (_: string, r: ReplyInput) => (current = { ...current, replies: [...current.replies, { id: 'r1', ...r, at: AT }] }),
+        recordReplyOutcome: async (_: string, id: string, o: { delivered: boolean; error: string | null }) => (current = { ...current, replies: current.replies.map((r) => (r.id === id ? { ...r, ...o, sending: undefined } : r)) }),
+        flagForReview: async (n: string, reason: string) => (flags.push(`${n}:${reason}`), current),
+      } as unknown as TicketStore,
+      topics: ['delivery'],
+      training: { record: async () => undefined, recent: async () => [] },
+      audit: {
+        async record(e) {
+          if (state.auditError) throw state.auditError;
+          if (!stored.some((x) => e.id !== undefined && x.id === e.id)) stored.push({ id: e.id, action: e.action, at: e.at });
+        },
+        list: async () => ({ items: [], total: 0, page: 1, pageSize: 50 }),
+      },
+      channel: () => ({ deliver: async () => null, askRating: async () => null }),
+      held: {
+        append: async (doc) => void spool.push(doc),
+        pending: () => spool.length,
+        async drain(apply) {
+          let replayed = 0;
+          while (spool.length) {
+            await apply(spool[0] as Record<string, unknown>);
+            spool.shift();
+            replayed++;
+          }
+          return { replayed, duplicates: 0, remaining: 0 };
+        },
+      },
+      now: () => AT,
+    });
+    return { service, spool, stored, state, flags };
+  }
+
+  it("a reply's audit entry the database cannot take is kept and written at the replay under its own id; an error that is no outage is not kept", async () => {
+    const k = keeping();
+    k.state.auditError = new MongoNetworkError('connect ECONNREFUSED 127.0.0.1:27017');
+    expect(await k.service.reply('T20261201-0001', '已为您退款', 'dan')).toMatchObject({ delivered: true, recorded: true });
+    expect(k.spool).toEqual([{ kind: 'audit-entry', entry: expect.objectContaining({ id: expect.any(String), at: expect.any(Date), actor: 'dan', action: 'ticket.reply', target: 'T20261201-0001' }) }]);
+    const kept = (k.spool[0] as { entry: { id: string; at: Date } }).entry;
+    k.state.auditError = null;
+    await k.service.replayHeld();
+    expect(k.stored).toEqual([{ id: kept.id, action: 'ticket.reply', at: kept.at }]);
+    expect(k.spool).toEqual([]);
+    // Not an outage (it would fail the replay for good): logged, as before, and not kept.
+    k.state.auditError = new ValidationError('bad entry', []);
+    await k.service.reply('T20261201-0001', '师傅明天上门', 'dan');
+    expect(k.spool).toEqual([]);
+  });
+
+  it('the review flag of a request for a person that could not be queued is kept, and the replay applies it', async () => {
+    const k = keeping();
+    await k.service.flagAskedForPerson('T20261201-0001');
+    expect(k.flags).toEqual([]);
+    expect(k.spool).toEqual([{ kind: 'review-flag', ticket: 'T20261201-0001', reason: 'customer-asked-for-person', at: expect.any(Date) }]);
+    await k.service.replayHeld();
+    expect(k.flags).toEqual(['T20261201-0001:customer-asked-for-person']);
+    expect(k.spool).toEqual([]);
   });
 });
 

@@ -44,6 +44,11 @@ class FakeStore {
   /** A lookup replays the outbox, storing what waits under a new number (another ticket took its own). */
   replays = false;
   readonly waiting = new Map<string, Ticket>();
+  /** Open tickets flagged because a request for a person on them could not be queued. */
+  readonly flagged: string[] = [];
+  async flagAskedForPerson(number: string) {
+    this.flagged.push(number);
+  }
   async file(input: TicketCreate) {
     const number = `T20261206-${String(this.created.length + 1).padStart(4, '0')}`;
     this.created.push(input);
@@ -252,6 +257,8 @@ describe('a person when asked (bot side)', () => {
     queue.unreachable = true;
     expect(await replies(adapter, '转人工')).toEqual([texts('zh-Hans').handoverUnqueued('T20261206-0001')]);
     expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['转人工']);
+    // The open ticket is flagged for staff, as a ticket filed for the request is.
+    expect(store.flagged).toEqual(['T20261206-0001']);
     // Filed into the outbox, stored (under another number) by the replay before the entry failed.
     const back = setup();
     back.store.outboxed = true;
@@ -263,6 +270,8 @@ describe('a person when asked (bot side)', () => {
     away.store.outboxed = true;
     away.queue.unreachable = true;
     expect(await replies(away.adapter, '转人工')).toEqual([texts('zh-Hans').handoverOffline('T20261206-0001')]);
+    // Those were filed for the request (flagged at filing): no open ticket to flag.
+    expect([...back.store.flagged, ...away.store.flagged]).toEqual([]);
   });
 
   it('puts the request on the open ticket when there is one, and files the pending demand when asked mid-dialog', async () => {
@@ -270,6 +279,8 @@ describe('a person when asked (bot side)', () => {
     await replies(adapter, '我的快递三天没到', '对', '跳过');
     expect(await replies(adapter, '转人工')).toEqual([texts('zh-Hans').handoverQueued('T20261206-0001')]);
     expect(store.tickets.get('T20261206-0001')!.messages.map((m) => m.text)).toEqual(['转人工']);
+    // Queued: the entry is staff's signal, the ticket is not flagged.
+    expect(store.flagged).toEqual([]);
 
     const other = setup();
     await replies(other.adapter, '洗衣机漏水了');

@@ -183,7 +183,7 @@ function conversationPanel(page) {
   const entries = [
     { who: 'customer', text: ticket.text?.original ?? '', at: ticket.createdAt, first: true },
     ...(ticket.messages ?? []).map((m) => ({ who: 'customer', text: m.text, at: m.at })),
-    ...(ticket.replies ?? []).map((r) => ({ who: 'staff', id: r.id, text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error, sending: r.sending === true })),
+    ...(ticket.replies ?? []).map((r) => ({ who: 'staff', id: r.id, text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error, sending: r.sending === true, attempts: r.attempts ?? 1, settledBy: r.settledBy ?? null, settledAt: r.settledAt ?? null })),
   ].sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime() || (a.first ? -1 : b.first ? 1 : 0));
   return [
     h('h2', { id: 'conv-title' }, t('ticket.conversation')),
@@ -204,6 +204,8 @@ function conversationPanel(page) {
           h('p', { class: 'msg-text' }, e.text),
           e.who === 'staff' && !e.delivered && e.error ? h('p', { class: 'error-text small' }, e.error) : null,
           e.who === 'staff' && e.sending ? h('p', { class: 'hint small', 'data-testid': 'delivery-unknown-hint' }, t('reply.unknownHint')) : null,
+          e.who === 'staff' && e.settledBy ? settledLine(e) : null,
+          e.who === 'staff' && e.sending && e.id ? settleButtons(page, e) : null,
           e.who === 'staff' && !e.delivered && e.id ? retryButton(page, e.id, e.sending) : null,
         ),
       ),
@@ -219,6 +221,32 @@ function conversationPanel(page) {
 function deliveryBadge(e) {
   const [cls, key] = e.sending ? ['badge-warn', 'reply.unknown'] : e.delivered ? ['badge-ok', 'reply.delivered'] : ['badge-error', 'reply.notDelivered'];
   return h('span', { class: ['badge', cls], 'data-testid': 'delivery', title: e.error ?? '' }, t(key));
+}
+
+/** Who settled a reply's unknown outcome by hand, and when (the channel never said). */
+function settledLine(e) {
+  const key = e.delivered ? 'reply.settledDelivered' : 'reply.settledNotDelivered';
+  return h('p', { class: 'hint small', 'data-testid': 'delivery-settled' }, t(key, { by: e.settledBy, at: f.dateTime(e.settledAt) }));
+}
+
+/**
+ * Settles a reply of unknown outcome without sending it, once the staff member has asked the
+ * customer: they have it (delivered), or they do not (not delivered: it can then be sent again
+ * without the confirmation). Each asks first; the attempt shown is sent along, so a reply sent
+ * again meanwhile is not settled by mistake (409: the page's conflict banner).
+ */
+function settleButtons(page, e) {
+  const { edit, number } = page;
+  const button = (delivered) => {
+    const b = h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'data-testid': delivered ? 'settle-delivered' : 'settle-not-delivered' }, t(delivered ? 'reply.markDelivered' : 'reply.markNotDelivered'));
+    b.onclick = () => {
+      if (!window.confirm(t(delivered ? 'reply.confirmMarkDelivered' : 'reply.confirmMarkNotDelivered'))) return;
+      const path = `/api/tickets/${encodeURIComponent(number)}/replies/${encodeURIComponent(e.id)}/settle`;
+      edit(b, () => api(path, { method: 'POST', body: { delivered, attempts: e.attempts } }));
+    };
+    return b;
+  };
+  return h('div', { class: 'actions' }, button(true), button(false));
 }
 
 /**
