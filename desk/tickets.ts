@@ -435,15 +435,14 @@ export class TicketService {
 
   /**
    * The audit entry of a ticket logged by hand while the database was unreachable, written when the
-   * replay stores it. Logged, not thrown, when it cannot be written: the ticket is stored, and an
-   * error would keep its outbox record for a replay that then finds it stored and skips it.
+   * replay stores it. Never thrown: the ticket is stored, and an error would keep its outbox record
+   * for a replay that then finds it stored and skips it; an entry the database cannot take now is
+   * kept like a sent reply's ({@link auditAfterSend}).
    */
   private async auditReplayed(t: Ticket): Promise<void> {
     if (!t.filedBy) return;
     const details = { channel: t.customer.channelId, stored: 'outbox', ...(t.formerNumber ? { formerNumber: t.formerNumber } : {}) };
-    await this.audit(t.filedBy, 'ticket.file', t.number, details).catch((err: unknown) => {
-      this.deps.log?.warn({ ticket: t.number, err: (err as Error).message }, 'ticket logged by hand stored from the outbox, but its audit entry was not');
-    });
+    await this.auditAfterSend(t.filedBy, 'ticket.file', t.number, details);
   }
 
   /** Ticket lookups for the bot (null when absent; a customer asking is not an error). */
@@ -733,7 +732,8 @@ export class TicketService {
 
   /**
    * The audit entry of a change already made that the caller must not hear as failed (a reply sent:
-   * an error would have it sent again; a settlement: sent again, it would be refused). When the
+   * an error would have it sent again; a settlement: sent again, it would be refused; a ticket
+   * stored from the outbox: its replay would stop). When the
    * database cannot take it, it is kept (see {@link keep}) and written when the database is back,
    * under the id and time it was made with.
    */
