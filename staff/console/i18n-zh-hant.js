@@ -187,6 +187,7 @@ export const ZH_HANT = {
   "reply.empty": "請輸入回覆內容。",
   "reply.delivered": "已送達",
   "reply.notDelivered": "未送達",
+  "reply.recorded": "已記錄，未發送",
   "reply.retry": "重新發送",
   "reply.unknown": "送達結果未知",
   "reply.notSent": "數據庫暫不可用，回覆沒有發出，客戶沒有收到。請稍後再發送。",
