@@ -3,6 +3,7 @@
  * and a non-zero exit code with a clear message on failure.
  */
 import { AppError } from '../core/app-error.js';
+import { isAbsolute, relative } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /**
@@ -85,4 +86,13 @@ export function stderrLog() {
 /** Writes one JSON line to stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/**
+ * A written file's path as a CLI prints it: relative to `root` when inside it, else absolute. Cutting
+ * `root.length + 1` characters off turned `--out /tmp/shots` into "s/console-inbox.png".
+ */
+export function shownPath(file: string, root: string): string {
+  const r = relative(root, file);
+  return r && !r.startsWith('..') && !isAbsolute(r) ? r : file;
 }

@@ -1,10 +1,10 @@
 /**
  * The CLIs' shared flag parsing (scripts/cli.ts): `--help` answers with the flags a CLI accepts on
  * stdout and exit code 0 (it was "Unknown option '--help'", exit 2), and an unknown flag stays a
- * usage error.
+ * usage error; a written file's path is printed whole when it is outside the project.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { flags, HelpRequested, runCli } from '../../scripts/cli.js';
+import { flags, HelpRequested, runCli, shownPath } from '../../scripts/cli.js';
 
 const OPTIONS = { 'older-than-days': { type: 'string' }, apply: { type: 'boolean', default: false } } as const;
 
@@ -50,5 +50,14 @@ describe('runCli', () => {
     runCli(async () => void flags(OPTIONS, ['--bogus']));
     await vi.waitFor(() => expect(err.join('')).toMatch(/^error: .*bogus/));
     expect(process.exitCode).toBe(2);
+  });
+});
+
+describe('shownPath', () => {
+  it('prints a file inside the project relative to it, and one outside whole', () => {
+    expect(shownPath('/work/app/docs/screenshots/a.png', '/work/app')).toBe('docs/screenshots/a.png');
+    // `--out /tmp/shots` was printed as "s/a.png" (the project root's length cut off).
+    expect(shownPath('/tmp/shots/a.png', '/work/app')).toBe('/tmp/shots/a.png');
+    expect(shownPath('/work/application/a.png', '/work/app')).toBe('/work/application/a.png');
   });
 });
