@@ -115,6 +115,36 @@ describe('intake conversations', () => {
       ticket: { topic: 'aftersales', needsReview: true, reviewReason: 'customer-picked-topic', contact: { phone: '138 1234 5678' } },
     },
     {
+      name: 'a plain "no" to the confirmation offers every topic (it asked the same question again)',
+      steps: [
+        ['充电器插上就冒烟，差点着火', /对吗|请帮我选一下/],
+        ['不对', /请选择最接近的一类/],
+        ['售后维修', /手机号或邮箱/],
+        ['跳过', NUMBER],
+      ],
+      ticket: { topic: 'aftersales', reviewReason: 'customer-picked-topic' },
+    },
+    {
+      name: 'a plain "no" in traditional Chinese offers every topic',
+      steps: [
+        ['充電器插上就冒煙，差點著火', /對嗎|請幫我選一下/],
+        ['不對', /請選擇最接近的一類/],
+        ['售後維修', /手機號或郵箱/],
+        ['跳過', NUMBER],
+      ],
+      ticket: { topic: 'aftersales', reviewReason: 'customer-picked-topic' },
+    },
+    {
+      name: 'a plain "no" in English offers every topic',
+      steps: [
+        ['The charger started smoking as soon as I plugged it in', /is that right\?|Please pick one/],
+        ['No', /Please pick the closest category/],
+        ['After-sales & repairs', /phone number or e-mail/],
+        ['Skip', NUMBER],
+      ],
+      ticket: { topic: 'aftersales', reviewReason: 'customer-picked-topic' },
+    },
+    {
       name: 'a bad contact is asked again, then skipped',
       steps: [
         ['我要投诉你们的客服，电话打了一个小时都没人接', /「服务态度」的投诉/],
