@@ -166,7 +166,9 @@ export class IntakeDialog extends ComponentDialog {
       await step.context.sendActivity(t.askRephrase);
       return step.endDialog();
     }
-    if (sameChoice(answer, t.other)) {
+    // "不对" / "No": the reading is wrong, so offer every topic. Read as more description it was
+    // classified again with the same result, and the customer got the same question back.
+    if (sameChoice(answer, t.other) || isNo(answer)) {
       const n = names(this.deps.taxonomy, lang);
       return step.prompt(TOPIC_PROMPT, MessageFactory.suggestedActions(this.deps.taxonomy.topics.map((x) => n.topic(x.id)), t.askOtherTopic));
     }
@@ -252,6 +254,11 @@ function sameChoice(answer: string, choice: string): boolean {
 
 function isYes(answer: string, yes: string): boolean {
   return sameChoice(answer, yes) || /^(是|是的|对|對|对的|對的|没错|沒錯|yes|y|ok|好|好的|嗯|correct|right)[!！。.]*$/i.test(answer.trim());
+}
+
+/** A bare "no" to the confirmation (不对, 不是, 錯了, no, wrong): anything longer is more description. */
+function isNo(answer: string): boolean {
+  return /^(不|不是|不对|不對|不对的|不對的|都不是|错了|錯了|不正确|不正確|no|n|nope|wrong|not right|incorrect)[!！。.]*$/i.test(answer.trim());
 }
 
 /** The ticket a turn files: the customer's channel identity, conversation reference, text and classification. */

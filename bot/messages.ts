@@ -125,7 +125,7 @@ interface Texts {
 const zh: Texts = {
   greeting: '您好！我是客服小助手。请直接告诉我您遇到的问题或建议（例如物流、质量、退款、账户、网络等），我会为您登记工单并转给专人跟进。输入「帮助」查看用法。',
   // A Markdown list: Web Chat renders single line breaks as spaces, which ran the bullets together.
-  help: '您可以：\n\n- 直接描述问题或建议，我会登记工单；\n- 发送「查询工单 T20261125-0042」查看进度；\n- 登记后直接留言，会记录到该工单；发送「新问题」开始另一个问题；\n- 随时发送「取消」重新开始。',
+  help: '您可以：\n\n- 直接描述问题或建议，我会登记工单；\n- 发送「查询工单 T20261125-0042」查看进度；\n- 登记后直接留言，会记录到该工单；发送「新问题」开始另一个问题；\n- 发送「转人工」请客服人员和您对话；\n- 随时发送「取消」重新开始。',
   cancelled: '好的，已取消。您可以随时重新描述您的问题。',
   nothingToCancel: '当前没有进行中的操作。请直接描述您的问题。',
   tooLong: (max) => `您的消息太长了（上限 ${max} 字）。请精简后分几条发送，谢谢！`,
@@ -190,7 +190,7 @@ const zh: Texts = {
 
 const en: Texts = {
   greeting: "Hello! I'm the customer-service assistant. Tell me about your problem or suggestion (delivery, quality, refunds, account, network …) and I'll log a ticket for our team. Type \"help\" for more.",
-  help: 'You can:\n\n- describe a problem or suggestion and I will log a ticket;\n- send "status T20261125-0042" to check a ticket;\n- after a ticket is logged, just write: your messages are added to it; send "new issue" to start another one;\n- send "cancel" at any time to start over.',
+  help: 'You can:\n\n- describe a problem or suggestion and I will log a ticket;\n- send "status T20261125-0042" to check a ticket;\n- after a ticket is logged, just write: your messages are added to it; send "new issue" to start another one;\n- send "talk to a person" to chat with our staff;\n- send "cancel" at any time to start over.',
   cancelled: 'OK, cancelled. Describe your issue whenever you are ready.',
   nothingToCancel: 'There is nothing to cancel. Just describe your issue.',
   tooLong: (max) => `Your message is too long (the limit is ${max} characters). Please shorten it or send it in parts. Thank you!`,

@@ -13,9 +13,10 @@ import type { Classification } from '../classifier/demand-classifier.js';
 import { ClassifierError } from '../classifier/errors.js';
 import { loadDemandClassifier } from '../runtime/classifier-factory.js';
 import { loadConfig } from '../runtime/config.js';
-import { runCli } from './cli.js';
+import { flags, runCli } from './cli.js';
 
 runCli(async () => {
+  flags({}, undefined, '< messages.jsonl'); // no flags: `--help` answers, anything else is a usage error rather than ignored
   const classifier = await loadDemandClassifier(loadConfig(process.env));
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   const out: string[] = [];

@@ -18,7 +18,7 @@ import { ticketClassification } from '../desk/classification.js';
 import { createServices } from '../desk/services.js';
 import { loadConfig } from '../runtime/config.js';
 import { PROJECT_ROOT } from '../runtime/datasets.js';
-import { flags, printJson, runCli } from './cli.js';
+import { flags, printJson, runCli, shownPath } from './cli.js';
 import { benchTempDir } from './temp-dir.js';
 
 const PASSWORD = 'screenshots-password';
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       await p.waitForTimeout(300);
       const file = join(out, name);
       await p.screenshot({ path: file, fullPage: true });
-      files.push(file.slice(PROJECT_ROOT.length + 1));
+      files.push(shownPath(file, PROJECT_ROOT));
     };
     const login = async (p: Page, username: string, hash: string) => {
       await p.goto(`${base}/console${hash}`);
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     await page.getByTestId('thumbnail').locator('img').waitFor();
     const filesShot = join(out, 'console-attachments.png');
     await page.getByTestId('attachments').screenshot({ path: filesShot });
-    files.push(filesShot.slice(PROJECT_ROOT.length + 1));
+    files.push(shownPath(filesShot, PROJECT_ROOT));
     await page.goto(`${base}/console#/new`);
     await page.getByTestId('new-text').fill('上周买的热水壶漏水，要求换货');
     await page.getByLabel('客户姓名', { exact: true }).fill('周先生');
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     await admin.getByTestId('canned-list').scrollIntoViewIfNeeded();
     const file = join(out, 'console-admin-canned.png');
     await admin.getByTestId('canned-list').locator('xpath=ancestor::section[1]').screenshot({ path: file });
-    files.push(file.slice(PROJECT_ROOT.length + 1));
+    files.push(shownPath(file, PROJECT_ROOT));
   } finally {
     await browser.close();
     await app.closeChannels();

@@ -16,7 +16,7 @@ import { flags, printJson, runCli, stderrLog, UsageError } from './cli.js';
 const USAGE = 'usage: npm run -s models -- list | show <version> | activate <version> [--by <name>]';
 
 runCli(async () => {
-  const { values, positionals } = flags({ by: { type: 'string' } });
+  const { values, positionals } = flags({ by: { type: 'string' } }, undefined, 'list | show <version> | activate <version>');
   const [command, version, ...extra] = positionals;
   if (!command || !['list', 'show', 'activate'].includes(command)) throw new UsageError(USAGE);
   if ((command === 'list') !== (version === undefined) || extra.length) throw new UsageError(USAGE);

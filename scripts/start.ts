@@ -1,16 +1,16 @@
 /**
- * npm start: until the chat server lands, the product's entry point is an interactive console
- * that classifies what you type with the default model (Chinese first, English second).
- * Piped input works too: one message per line.
+ * npm run -s console: an interactive console that classifies what you type with the default model
+ * (Chinese first, English second). Piped input works too: one message per line.
  */
 import { createInterface } from 'node:readline';
 import { ClassifierError } from '../classifier/errors.js';
 import { loadDemandClassifier } from '../runtime/classifier-factory.js';
 import { loadConfig } from '../runtime/config.js';
 import { loadTaxonomy } from '../runtime/project-data.js';
-import { runCli } from './cli.js';
+import { flags, runCli } from './cli.js';
 
 runCli(async () => {
+  flags({}, undefined, '< messages.txt (or type them, one per line)'); // no flags: `--help` answers, anything else is a usage error rather than ignored
   const config = loadConfig(process.env);
   const classifier = await loadDemandClassifier(config);
   const taxonomy = loadTaxonomy(config.DATA_DIR);

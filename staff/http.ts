@@ -158,10 +158,19 @@ export function toHttpError(err: unknown): { status: number; body: unknown } {
   if (err instanceof HttpError) return { status: err.status, body: errorBody(err.code, err.message, err.details) };
   const status = statusOf(err);
   if (status !== null && err instanceof AppError) {
-    return { status, body: errorBody(err.code, err.message, err instanceof ValidationError ? err.issues : undefined) };
+    return { status, body: errorBody(err.code, err.message, err instanceof ValidationError ? fieldsOf(err) : undefined) };
   }
   if (isUnavailable(err)) return { status: 503, body: errorBody(UNREACHABLE.code, UNREACHABLE.message) };
   return { status: 500, body: errorBody('INTERNAL', 'internal error') };
+}
+
+/**
+ * A desk or store validation error's issues in the API's one shape, `[{field, message}]`, as the
+ * request validation below gives them: they were `[{path, …}]`, so a client (and the console's
+ * `badField`) reading `details[].field` found nothing on a 400 for an unknown assignee or topic.
+ */
+function fieldsOf(err: ValidationError): { field: string; message: string }[] {
+  return err.issues.map((i) => ({ field: i.path, message: i.message }));
 }
 
 /** Validates one part of a request; the 400 names each bad field as `where.field`. */

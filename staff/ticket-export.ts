@@ -6,7 +6,7 @@
  * spreadsheet). Excel files are written by exceljs.
  */
 import ExcelJS from 'exceljs';
-import { names, texts, type ReplyLang } from '../bot/messages.js';
+import { names, type ReplyLang } from '../bot/messages.js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
 import type { Ticket } from '../store/schemas.js';
 import type { WorkingDayFields } from '../store/working-day.js';
@@ -24,10 +24,20 @@ const HEADERS: Record<'zh-Hans' | 'en', Record<(typeof COLUMNS)[number], string>
   en: { number: 'Ticket', createdAt: 'Created', channel: 'Channel', customer: 'Customer', phone: 'Phone', email: 'E-mail', topic: 'Topic', type: 'Type', status: 'Status', priority: 'Priority', assignee: 'Assignee', dueAt: 'Due', overdue: 'Overdue', needsReview: 'Needs review', spam: 'Spam', text: 'Text' },
 };
 const HANT_HEADERS: Record<(typeof COLUMNS)[number], string> = { number: '工單號', createdAt: '建立時間', channel: '渠道', customer: '客戶', phone: '電話', email: '電郵', topic: '主題', type: '類型', status: '狀態', priority: '優先級', assignee: '處理人', dueAt: '應完成時間', overdue: '已逾時', needsReview: '待複核', spam: '垃圾訊息', text: '內容' };
+/**
+ * Status and priority as the console names them (`status.*`, `priority.*` in staff/console/i18n.js):
+ * the export is read by staff beside the console, so a ticket the console calls 新建 must not be
+ * 已受理 in the spreadsheet (that is the customer's word, bot/messages.ts). A test holds the two equal.
+ */
+const STATUS_NAMES: Record<ReplyLang, Record<string, string>> = {
+  'zh-Hans': { new: '新建', in_progress: '处理中', resolved: '已解决', closed: '已关闭', reopened: '重新打开' },
+  'zh-Hant': { new: '新建', in_progress: '處理中', resolved: '已解決', closed: '已關閉', reopened: '重新打開' },
+  en: { new: 'New', in_progress: 'In progress', resolved: 'Resolved', closed: 'Closed', reopened: 'Reopened' },
+};
 const PRIORITY_NAMES: Record<ReplyLang, Record<string, string>> = {
   'zh-Hans': { low: '低', normal: '普通', high: '高', urgent: '紧急' },
   'zh-Hant': { low: '低', normal: '普通', high: '高', urgent: '緊急' },
-  en: { low: 'low', normal: 'normal', high: 'high', urgent: 'urgent' },
+  en: { low: 'Low', normal: 'Normal', high: 'High', urgent: 'Urgent' },
 };
 const YES_NO: Record<ReplyLang, [string, string]> = { 'zh-Hans': ['是', '否'], 'zh-Hant': ['是', '否'], en: ['yes', 'no'] };
 
@@ -49,7 +59,7 @@ function localTime(d: Date, timeZone: string): string {
 /** The export's header and rows as text, in the chosen language. */
 export function exportRows(tickets: readonly (Ticket & WorkingDayFields)[], taxonomy: Taxonomy, lang: ReplyLang, timeZone: string): string[][] {
   const n = names(taxonomy, lang);
-  const statuses = texts(lang).statuses;
+  const statuses = STATUS_NAMES[lang];
   const [yes, no] = YES_NO[lang];
   const header = COLUMNS.map((c) => (lang === 'zh-Hant' ? HANT_HEADERS[c] : HEADERS[lang][c]));
   const rows = tickets.map((t) => [

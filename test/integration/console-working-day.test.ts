@@ -147,6 +147,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the working day in a real browser', () =
     await page.getByRole('button', { name: '发送回复' }).click();
     await expect.poll(() => page.getByTestId('timeline').textContent()).toContain(filled);
     expect((await A.store.tickets.get(phoneTicket))!.replies.at(-1)).toMatchObject({ text: filled, by: 'agent1' });
+    // A phone call has no channel to send on: the reply is a record, not an undelivered message to send again.
+    await expect.poll(() => page.getByTestId('timeline').getByTestId('delivery').last().textContent()).toBe('已记录，未发送');
+    expect(await page.getByTestId('timeline').getByTestId('retry-reply').count()).toBe(0);
+    expect(await page.getByTestId('timeline').textContent()).not.toContain('no conversation reference');
     await snap(page, 'console-ticket-canned.png');
 
     // The views.

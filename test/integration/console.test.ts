@@ -361,10 +361,23 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     await page.getByRole('link', { name: '客户', exact: true }).first().click();
     await expectCharts(page, ['bands']);
 
+    // The customer rates the ticket (as the web chat's rating turn does), for the dashboard below.
+    const ratedTicket = await running.services.tickets.rate(ticketNumber, { score: 4, comment: '换新很快' });
+
     // The dashboard: every chart draws; the week switch redraws them.
     await page.getByRole('link', { name: '数据看板' }).click();
     await expectCharts(page, ['topic', 'matrix', 'channel', 'status', 'emerging']);
     expect(await page.locator('[data-kpi="tickets"] .kpi-value').textContent()).toBe('4');
+    // Satisfaction, which the README promised on the dashboard and only the API had: the average,
+    // and by topic, agent, channel and week.
+    expect(await page.locator('[data-kpi="satisfaction"] .kpi-value').textContent()).toBe('4.0 / 5');
+    const rated = await page.getByTestId('satisfaction').locator('tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent)));
+    expect(rated.map((r) => r.slice(0, 3))).toEqual([
+      ['主题', zhTopic(ratedTicket.topic!), '1'],
+      ['处理人', ratedTicket.assignee ?? '未分配', '1'],
+      ['渠道', '网页聊天', '1'],
+      ['周', expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), '1'],
+    ]);
     expect(await page.locator('.chart-emerging table').textContent()).toContain('吹风机');
     await snap(page, 'console-dashboard.png');
     await page.getByText('按周', { exact: true }).click();

@@ -62,6 +62,10 @@ describe('staff HTTP layer', () => {
 
   it('maps typed errors to statuses and hides unknown ones', () => {
     expect(toHttpError(new ValidationError('bad', [{ path: 'x', message: 'm' }])).status).toBe(400);
+    // Every 400 names its fields as `details[].field`, a desk's validation error as the request's does.
+    expect(toHttpError(new ValidationError('bad assignee', [{ path: 'assignee', message: 'unknown or disabled user' }])).body).toEqual({
+      error: { code: 'VALIDATION_FAILED', message: 'bad assignee', details: [{ field: 'assignee', message: 'unknown or disabled user' }] },
+    });
     expect(toHttpError(new NotFoundError('gone')).status).toBe(404);
     expect(toHttpError(new ConflictError('stale')).status).toBe(409);
     expect(toHttpError(new HttpError(429, 'RATE_LIMITED', 'slow down'))).toEqual({ status: 429, body: { error: { code: 'RATE_LIMITED', message: 'slow down' } } });

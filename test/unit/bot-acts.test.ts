@@ -408,7 +408,7 @@ describe('language', () => {
     const lines = texts(lang).help.split('\n');
     expect(lines[1]).toBe('');
     const bullets = lines.slice(2);
-    expect(bullets.length).toBe(4);
+    expect(bullets.length).toBe(5);
     for (const b of bullets) expect(b).toMatch(/^- \S/);
   });
 

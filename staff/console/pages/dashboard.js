@@ -1,7 +1,8 @@
 /**
  * Dashboard (#/dashboard?from&to&granularity): key figures and ECharts charts from GET /api/stats —
  * tickets per day or week by topic (stacked), topic × type matrix (heatmap), channel mix (pie),
- * status mix, emerging keywords (bar and table), review rate and median response/resolution times.
+ * status mix, emerging keywords (bar and table), review rate and median response/resolution times,
+ * customer satisfaction (the average rating, and by topic, agent, channel and week).
  */
 import { api, taxonomy } from '../api.js';
 import { chart } from '../charts.js';
@@ -49,6 +50,7 @@ export async function render(ctx) {
     channel: chartBox('channel', t('dash.channels')),
     status: chartBox('status', t('dash.statuses')),
     emerging: emergingBox(emerging),
+    satisfaction: { el: null, panel: satisfactionPanel(tax, stats?.satisfaction) },
   };
   replace(body, kpiRow(stats), h('div', { class: 'chart-grid' }, Object.values(charts).map((c) => c.panel)));
 
@@ -112,7 +114,45 @@ function kpiRow(stats) {
     kpi('corrected', f.num(totals.corrected ?? 0)),
     kpi('firstResponse', f.minutes(medians.firstResponseMinutes), t('dash.kpi.basedOn', { n: f.num(medians.firstResponseCount ?? 0) })),
     kpi('resolution', f.minutes(medians.resolutionMinutes), t('dash.kpi.basedOn', { n: f.num(medians.resolutionCount ?? 0) })),
+    kpi('satisfaction', rating(stats?.satisfaction?.average), t('dash.kpi.ratings', { n: f.num(stats?.satisfaction?.count ?? 0) })),
   );
+}
+
+/** An average 1–5 rating as "4.2 / 5", or — without ratings. */
+const rating = (v) => (Number.isFinite(v) ? `${f.num(v, 1)} / 5` : '—');
+
+/**
+ * Customer satisfaction (GET /api/stats → satisfaction): ratings and their average by topic, agent,
+ * channel and week, one table; the README promised them on the dashboard, where only the API had them.
+ */
+function satisfactionPanel(tax, sat) {
+  const groups = [
+    ['byTopic', (k) => (k === null ? t('common.unclassified') : f.topicName(tax, k))],
+    ['byAgent', (k) => (k === null ? t('ticket.unassigned') : k)],
+    ['byChannel', (k) => f.channelName(k)],
+    ['byWeek', (k) => String(k)],
+  ];
+  const rows = groups.flatMap(([group, label]) =>
+    (Array.isArray(sat?.[group]) ? sat[group] : []).map((r) =>
+      h(
+        'tr',
+        { 'data-group': group },
+        h('td', { 'data-label': t('dash.sat.group') }, t(`dash.sat.${group}`)),
+        h('td', { 'data-label': t('dash.sat.key') }, label(r.key ?? null)),
+        h('td', { class: 'num', 'data-label': t('dash.sat.count') }, f.num(r.count ?? 0)),
+        h('td', { class: 'num', 'data-label': t('dash.sat.average') }, rating(r.average)),
+      ),
+    ),
+  );
+  const body = rows.length
+    ? h(
+        'table',
+        { class: 'table compact', 'data-testid': 'satisfaction' },
+        h('thead', null, h('tr', null, ['group', 'key', 'count', 'average'].map((k) => h('th', { scope: 'col', class: k === 'count' || k === 'average' ? 'num' : null }, t(`dash.sat.${k}`))))),
+        h('tbody', null, rows),
+      )
+    : h('p', { class: 'muted', 'data-testid': 'satisfaction' }, t('dash.sat.none'));
+  return h('section', { class: 'panel chart-panel chart-satisfaction', 'aria-labelledby': 'chart-satisfaction-title' }, h('h2', { id: 'chart-satisfaction-title' }, t('dash.sat.title')), body);
 }
 
 /** A chart's panel: its title, the element the chart draws in (`el`), and anything below it. */

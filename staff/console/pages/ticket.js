@@ -180,10 +180,13 @@ function headLines(ticket) {
 /** The customer's messages and the staff replies in time order, then the reply box. */
 function conversationPanel(page) {
   const { ticket } = page;
+  // A call, visit or letter has no channel to send on: its replies are records, never undelivered
+  // (they were shown as 未送达 with the server's English reason and a 重新发送 that could not work).
+  const offline = OFFLINE_CHANNELS.includes(ticket.customer?.channelId);
   const entries = [
     { who: 'customer', text: ticket.text?.original ?? '', at: ticket.createdAt, first: true },
     ...(ticket.messages ?? []).map((m) => ({ who: 'customer', text: m.text, at: m.at })),
-    ...(ticket.replies ?? []).map((r) => ({ who: 'staff', id: r.id, text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error, sending: r.sending === true, attempts: r.attempts ?? 1, settledBy: r.settledBy ?? null, settledAt: r.settledAt ?? null })),
+    ...(ticket.replies ?? []).map((r) => ({ who: 'staff', id: r.id, text: r.text, at: r.at, by: r.by, delivered: r.delivered, error: r.error, sending: r.sending === true, attempts: r.attempts ?? 1, settledBy: r.settledBy ?? null, settledAt: r.settledAt ?? null, offline })),
   ].sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime() || (a.first ? -1 : b.first ? 1 : 0));
   return [
     h('h2', { id: 'conv-title' }, t('ticket.conversation')),
@@ -202,11 +205,11 @@ function conversationPanel(page) {
             e.who === 'staff' ? deliveryBadge(e) : null,
           ),
           h('p', { class: 'msg-text' }, e.text),
-          e.who === 'staff' && !e.delivered && e.error ? h('p', { class: 'error-text small' }, e.error) : null,
+          e.who === 'staff' && !e.offline && !e.delivered && e.error ? h('p', { class: 'error-text small' }, e.error) : null,
           e.who === 'staff' && e.sending ? h('p', { class: 'hint small', 'data-testid': 'delivery-unknown-hint' }, t('reply.unknownHint')) : null,
           e.who === 'staff' && e.settledBy ? settledLine(e) : null,
           e.who === 'staff' && e.sending && e.id ? settleButtons(page, e) : null,
-          e.who === 'staff' && !e.delivered && e.id ? retryButton(page, e.id, e.sending) : null,
+          e.who === 'staff' && !e.offline && !e.delivered && e.id ? retryButton(page, e.id, e.sending) : null,
         ),
       ),
     ),
@@ -219,6 +222,7 @@ function conversationPanel(page) {
  * its send, its outcome never recorded, so it may have reached the customer).
  */
 function deliveryBadge(e) {
+  if (e.offline && !e.sending) return h('span', { class: ['badge', 'badge-muted'], 'data-testid': 'delivery' }, t('reply.recorded'));
   const [cls, key] = e.sending ? ['badge-warn', 'reply.unknown'] : e.delivered ? ['badge-ok', 'reply.delivered'] : ['badge-error', 'reply.notDelivered'];
   return h('span', { class: ['badge', cls], 'data-testid': 'delivery', title: e.error ?? '' }, t(key));
 }
