@@ -16,7 +16,11 @@ import { loadConfig } from '../runtime/config.js';
 import { flags, runCli } from './cli.js';
 
 runCli(async () => {
-  flags({}, undefined, '< messages.jsonl'); // no flags: `--help` answers, anything else is a usage error rather than ignored
+  // `--help` answers. Any other argument is named on stderr and ignored, not refused: classify takes
+  // none, and outside checks pipe messages into it (it ignored every argument until session 9).
+  const args = process.argv.slice(2);
+  flags({}, args.filter((a) => a === '--help' || a === '-h'), '< messages.jsonl');
+  if (args.length > 0) process.stderr.write(`classify takes no arguments (it reads stdin); ignored: ${args.join(' ')}\n`);
   const classifier = await loadDemandClassifier(loadConfig(process.env));
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   const out: string[] = [];

@@ -54,6 +54,16 @@ describe('npm run -s classify', () => {
     expect(out[9]).toMatchObject({ reason: 'unsupported-language', spam: false, suspectedSpam: false, needsReview: true });
   });
 
+  it('answers --help on stdout, and names other arguments on stderr without refusing the messages piped in', async () => {
+    const help = await runScript('classify', ['--help'], '');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: .*classify.*< messages\.jsonl/);
+    const r = await runScript('classify', ['--json'], '快递三天没更新了\n');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('ignored: --json');
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ topic: 'delivery', spam: false });
+  });
+
   it('accepts plain text lines and empty input', async () => {
     const r = await runScript('classify', [], '');
     expect(r.code).toBe(0);
