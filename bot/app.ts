@@ -384,5 +384,7 @@ function handoverNotices(): HandoverNotices {
     handedBack: (lang) => t(lang).handoverBack,
     ended: (lang, n) => t(lang).handoverEnded(n),
     timedOut: (lang, n) => t(lang).handoverTimedOut(n),
+    timedOutAnswered: (lang, n) => t(lang).handoverTimedOutAnswered(n),
+    timedOutResolved: (lang, n) => t(lang).handoverTimedOutResolved(n),
   };
 }

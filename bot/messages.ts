@@ -104,6 +104,13 @@ interface Texts {
   handoverUnqueued: (number: string) => string;
   /** Nobody took the conversation within the wait: the demand is on the ticket; the bot is back. */
   handoverTimedOut: (number: string) => string;
+  /**
+   * Nobody took the conversation within the wait, but staff replied on the ticket meanwhile (from the
+   * ticket page): the wait is over, no person is promised; what the customer writes goes on the ticket.
+   */
+  handoverTimedOutAnswered: (number: string) => string;
+  /** Nobody took the conversation within the wait, but staff resolved the ticket meanwhile. */
+  handoverTimedOutResolved: (number: string) => string;
   /** An agent joined the conversation. */
   handoverTaken: (agent: string) => string;
   /** The agent handed the conversation back to the bot. */
@@ -178,6 +185,8 @@ const zh: Texts = {
   handoverOffline: (n) => `已收到您的请求，编号 ${n}。系统正在恢复，暂时无法为您接通人工客服；恢复后您的问题会自动登记为工单，工作人员会在这个对话里回复您。您也可以稍后再发送「转人工」。`,
   handoverUnqueued: (n) => `您的请求已记录在工单 ${n}，但系统出现故障，现在无法为您接通人工客服。工作人员会查看工单并在这个对话里回复您；您也可以稍后再发送「转人工」。`,
   handoverTimedOut: (n) => `抱歉，现在没有空闲的客服。您的问题已记录在工单 ${n}，工作人员会尽快在这个对话里回复您；您也可以继续和我对话。`,
+  handoverTimedOutAnswered: (n) => `工作人员已在这个对话里回复了您（工单 ${n}），不再为您转接人工客服。如还有问题，请直接在这里留言，会记录到工单。`,
+  handoverTimedOutResolved: (n) => `您的工单 ${n} 已处理完毕，不再为您转接人工客服。如还有问题，请直接告诉我，也可以再发送「转人工」。`,
   handoverTaken: (agent) => `客服 ${agent} 已接入，请问有什么可以帮您？`,
   handoverBack: '客服已将对话交回智能助手。如还有其他问题，请直接告诉我。',
   handoverEnded: (n) => `人工对话已结束，记录已保存在工单 ${n}。感谢您的耐心！如还有问题，请随时留言。`,
@@ -243,6 +252,8 @@ const en: Texts = {
   handoverOffline: (n) => `We have received your request, reference ${n}. Our system is recovering, so we cannot connect you to a person right now; your issue will be filed as a ticket as soon as it is back, and a person will reply to you in this conversation. You can also ask for a person again in a little while.`,
   handoverUnqueued: (n) => `Your request is recorded on ticket ${n}, but a fault in our system means we cannot connect you to a person right now. Our staff will see it on the ticket and reply to you in this conversation; you can also ask for a person again in a little while.`,
   handoverTimedOut: (n) => `Sorry, no one is free to chat right now. Your issue is recorded as ticket ${n}, and a person will reply to you in this conversation as soon as possible; you can keep talking to me meanwhile.`,
+  handoverTimedOutAnswered: (n) => `Our staff have already replied to you in this conversation (ticket ${n}), so you are no longer waiting for a person. If there is anything else, just write here: it is added to the ticket.`,
+  handoverTimedOutResolved: (n) => `Your ticket ${n} has been resolved, so you are no longer waiting for a person. If there is anything else, just tell me, or ask for a person again.`,
   handoverTaken: (agent) => `${agent} from our team has joined the conversation. How can I help you?`,
   handoverBack: 'Our staff member has handed the conversation back to the assistant. If there is anything else, just tell me.',
   handoverEnded: (n) => `The chat with our staff has ended; it is kept on ticket ${n}. Thank you for your patience! Write any time if you need anything else.`,
@@ -287,6 +298,8 @@ function traditional(t: Texts): Texts {
     handoverOffline: slot(t.handoverOffline),
     handoverUnqueued: slot(t.handoverUnqueued),
     handoverTimedOut: slot(t.handoverTimedOut),
+    handoverTimedOutAnswered: slot(t.handoverTimedOutAnswered),
+    handoverTimedOutResolved: slot(t.handoverTimedOutResolved),
     handoverTaken: (agent: string) => c(t.handoverTaken(AGENT_SLOT)).split(AGENT_SLOT).join(agent),
     handoverEnded: slot(t.handoverEnded),
     mediaAdded: slot(t.mediaAdded),

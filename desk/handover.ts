@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, isUnavailable, NotFoundError, ValidationError } from '../store/errors.js';
 import type { Handover, MongoHandoverRepository } from '../store/handover-repository.js';
-import type { Ticket } from '../store/schemas.js';
+import type { LiveChatNote, Ticket } from '../store/schemas.js';
 import type { DeskEvents, HandoverEnding, HandoverReason } from './events.js';
 import type { AuditTrail, CustomerChannel } from './ports.js';
 import { isOpen, type ServiceHours } from './service-hours.js';
@@ -24,7 +24,27 @@ export interface HandoverNotices {
   taken(lang: string, agent: string): string;
   handedBack(lang: string): string;
   ended(lang: string, ticketNumber: string): string;
+  /** Nobody took the conversation and nobody has answered the ticket: a person will reply. */
   timedOut(lang: string, ticketNumber: string): string;
+  /** Nobody took the conversation, but staff replied on the ticket meanwhile: no promise of a person. */
+  timedOutAnswered(lang: string, ticketNumber: string): string;
+  /** Nobody took the conversation, but staff resolved (or closed) the ticket meanwhile. */
+  timedOutResolved(lang: string, ticketNumber: string): string;
+}
+
+/** Where a customer's ticket stands when their wait for a person runs out (see {@link waitEndOf}). */
+export type WaitEnd = 'unanswered' | 'answered' | 'resolved';
+
+/**
+ * Where the ticket stands when the wait that began at `since` runs out. Staff may answer or
+ * resolve a ticket from its page while its conversation waits in the queue; the customer must then
+ * not be promised a person's reply. Only a delivered reply counts as an answer: one that did not
+ * reach the customer answered nothing they can see.
+ */
+export function waitEndOf(t: Pick<Ticket, 'status' | 'replies'> | null, since: Date): WaitEnd {
+  if (!t) return 'unanswered';
+  if (t.status === 'resolved' || t.status === 'closed') return 'resolved';
+  return t.replies.some((r) => r.delivered && r.at >= since) ? 'answered' : 'unanswered';
 }
 
 export interface HandoverServiceDeps {
@@ -315,8 +335,9 @@ export class HandoverService {
   }
 
   /**
-   * Conversations that waited longer than the wait: the customer is told nobody is free and that
-   * the demand is on the ticket; they leave the queue. Run by every process; the claim makes sure
+   * Conversations that waited longer than the wait: they leave the queue, and the customer is told
+   * what became of the demand, as the ticket stands now ({@link waitEndOf}): nobody is free and a
+   * person will reply; or staff have replied already; or the ticket is resolved. Run by every process; the claim makes sure
    * one of them acts (and that an agent's take and the timeout never both happen).
    */
   async sweep(): Promise<number> {
@@ -328,7 +349,7 @@ export class HandoverService {
       const fresh = await this.deps.repo.get(h.id);
       if (!fresh || fresh.state !== 'waiting') continue;
       await this.close(fresh, 'timedOut', null);
-      await this.notify(fresh, this.deps.notices.timedOut(fresh.lang, fresh.ticketNumber));
+      await this.notify(fresh, (ticket) => this.waitEndedNotice(fresh, ticket));
       n++;
     }
     return n;
@@ -372,15 +393,24 @@ export class HandoverService {
     await this.deps.repo.remove(h.id);
     this.forgetHandover(h.id);
     this.deps.events.publish({ type: 'handover.ended', handoverId: h.id, ticketNumber: h.ticketNumber, how, by });
-    const note = `live chat ${how}${h.takenBy ? ` (agent ${h.takenBy})` : ''}: requested ${h.requestedAt.toISOString()}, ${h.customerMessages} customer message(s)`;
-    await this.deps.tickets.annotate(h.ticketNumber, note, by ?? 'bot').catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live chat note not added to the ticket'));
+    const facts = liveChatNote(h, how, by);
+    await this.deps.tickets.annotate(h.ticketNumber, liveChatNoteText(facts), by ?? 'bot', facts).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live chat note not added to the ticket'));
     await this.deps.audit.record({ actor: by ?? 'bot', action: `handover.${how}`, target: h.ticketNumber, details: { handoverId: h.id } });
   }
 
-  private async notify(h: Handover, text: string): Promise<void> {
+  /** What a customer whose wait ran out is told, by where their ticket (as read after the close) stands. */
+  private waitEndedNotice(h: Handover, ticket: Ticket): string {
+    const n = this.deps.notices;
+    const end = waitEndOf(ticket, h.requestedAt);
+    if (end === 'resolved') return n.timedOutResolved(h.lang, h.ticketNumber);
+    return end === 'answered' ? n.timedOutAnswered(h.lang, h.ticketNumber) : n.timedOut(h.lang, h.ticketNumber);
+  }
+
+  /** Tells the customer on their channel; `text` may depend on the ticket as read for the delivery. */
+  private async notify(h: Handover, text: string | ((ticket: Ticket) => string)): Promise<void> {
     const channel = this.deps.channel();
     const ticket = channel ? await this.deps.tickets.find(h.ticketNumber) : null;
-    const error = channel && ticket ? await channel.deliver(ticket, text) : 'no customer channel in this process';
+    const error = channel && ticket ? await channel.deliver(ticket, typeof text === 'string' ? text : text(ticket)) : 'no customer channel in this process';
     if (error) this.deps.log?.warn({ handoverId: h.id, error }, 'live chat notice not delivered');
   }
 
@@ -394,6 +424,20 @@ export class HandoverService {
     if (!h) throw new NotFoundError(`live conversation ${id} not found (it may have ended)`);
     return h;
   }
+}
+
+/** The facts of a live chat that left the queue `how` (by `by`; null: its wait ran out), for its ticket's note. */
+export function liveChatNote(h: Handover, how: HandoverEnding, by: string | null): LiveChatNote {
+  return { how, by, agent: h.takenBy, requestedAt: h.requestedAt.toISOString(), customerMessages: h.customerMessages };
+}
+
+/**
+ * The note's plain text: the English line notes carried before they had {@link LiveChatNote}
+ * facts, kept word for word for API clients and searches that read `text`; the console shows the
+ * facts in its reader's language instead.
+ */
+export function liveChatNoteText(n: LiveChatNote): string {
+  return `live chat ${n.how}${n.agent ? ` (agent ${n.agent})` : ''}: requested ${n.requestedAt}, ${n.customerMessages} customer message(s)`;
 }
 
 /** The customer messages and staff replies of a ticket since `from`, in time order. */

@@ -4,7 +4,7 @@
  */
 import type { AuditEntry, AuditQuery } from '../store/audit-log.js';
 import type { NotificationKind } from '../store/notification-repository.js';
-import type { CustomerIdentity, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
+import type { CustomerIdentity, NoteInput, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
 import type { Durability, PageOf, ReplyInput } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/training-repository.js';
 
@@ -16,7 +16,7 @@ export interface TicketStore {
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
-  addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
+  addNote(number: string, note: NoteInput): Promise<Ticket>;
   /** Records a staff reply; a `requestId` the ticket holds already adds nothing (store/ticket-repository.ts). */
   recordReply(number: string, reply: ReplyInput): Promise<Ticket>;
   correct(number: string, correction: { field: 'topic' | 'type'; to: string; by: string }): Promise<{ ticket: Ticket; correction: TicketCorrection }>;

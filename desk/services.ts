@@ -142,6 +142,8 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
         handedBack: (lang) => notices?.handedBack(lang) ?? '',
         ended: (lang, n) => notices?.ended(lang, n) ?? '',
         timedOut: (lang, n) => notices?.timedOut(lang, n) ?? '',
+        timedOutAnswered: (lang, n) => notices?.timedOutAnswered(lang, n) ?? '',
+        timedOutResolved: (lang, n) => notices?.timedOutResolved(lang, n) ?? '',
       },
       hours: config.SERVICE_HOURS ? parseServiceHours(config.SERVICE_HOURS) : null,
       timeZone: config.TIME_ZONE,

@@ -16,7 +16,7 @@ import type { Classification } from '../classifier/demand-classifier.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { AppError } from '../core/app-error.js';
 import { isUnavailable, NotFoundError, ValidationError } from '../store/errors.js';
-import type { CustomerIdentity, Priority, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
+import type { CustomerIdentity, LiveChatNote, Priority, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
 import { DEFAULT_DUE_HOURS, workingDayOf, type DueHours, type WorkingDayFields } from '../store/working-day.js';
 import { ticketClassification } from './classification.js';
 import type { Durability, PageOf } from '../store/ticket-repository.js';
@@ -624,9 +624,12 @@ export class TicketService {
     await this.audit(by, 'ticket.resolution-notice', t.number, { delivered: error === null, error });
   }
 
-  /** Adds an internal note (not shown to the customer). */
-  async annotate(number: string, text: string, by: string): Promise<TicketView> {
-    const t = await this.deps.tickets.addNote(number, { author: by, text });
+  /**
+   * Adds an internal note (not shown to the customer). `liveChat`: the facts of a live chat whose
+   * end adds the note (desk/handover.ts), kept as data for the console to word in its reader's language.
+   */
+  async annotate(number: string, text: string, by: string, liveChat?: LiveChatNote): Promise<TicketView> {
+    const t = await this.deps.tickets.addNote(number, { author: by, text, ...(liveChat ? { liveChat } : {}) });
     await this.audit(by, 'ticket.note', t.number, { length: text.length });
     return this.staffView(t);
   }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { LANGS } from '../classifier/language.js';
+import { HANDOVER_ENDINGS } from '../desk/events.js';
 
 export const TICKET_STATUSES = ['new', 'in_progress', 'resolved', 'closed', 'reopened'] as const;
 export type TicketStatus = (typeof TICKET_STATUSES)[number];
@@ -114,11 +115,32 @@ export const TicketCreateSchema = z
   .strict();
 export type TicketCreate = z.input<typeof TicketCreateSchema>;
 
+/**
+ * What the note a live chat's end adds to its ticket says, as data: staff read the console in
+ * zh-Hans, zh-Hant or English, and a sentence stored in one language reads wrong in the others, so
+ * the console words these facts in the reader's language (the note's `text` keeps an English line
+ * for API clients and for notes stored before this existed).
+ */
+export interface LiveChatNote {
+  /** How it left the queue: handed back to the bot, ended by staff, or its wait ran out (nobody took it). */
+  how: (typeof HANDOVER_ENDINGS)[number];
+  /** Who handed it back or ended it (the agent, or an admin for them); null when the wait ran out. */
+  by: string | null;
+  /** The agent who had taken it; null when nobody did. */
+  agent: string | null;
+  /** When the customer asked for a person (ISO time). */
+  requestedAt: string;
+  /** Customer messages during the wait and the chat (a count kept for the queue: see store/handover-repository.ts). */
+  customerMessages: number;
+}
+
 export interface TicketNote {
   id: string;
   author: string;
   text: string;
   at: Date;
+  /** The facts of a live chat, on the note its end added (absent on staff notes and on older ones). */
+  liveChat?: LiveChatNote;
 }
 
 export interface TicketCorrection {
@@ -246,7 +268,18 @@ export const ReplyInputSchema = z
 /** A person settling a reply of unknown outcome: what the customer said, and the attempt they saw. */
 export const ReplySettlementSchema = z.object({ delivered: z.boolean(), by: Person, attempts: z.number().int().min(1).max(1000) }).strict();
 
-export const NoteInputSchema = z.object({ author: Person, text: z.string().trim().min(1).max(4000) }).strict();
+export const LiveChatNoteSchema = z
+  .object({
+    how: z.enum(HANDOVER_ENDINGS),
+    by: Person.nullable(),
+    agent: Person.nullable(),
+    requestedAt: z.string().datetime(),
+    customerMessages: z.number().int().min(0),
+  })
+  .strict();
+export const NoteInputSchema = z.object({ author: Person, text: z.string().trim().min(1).max(4000), liveChat: LiveChatNoteSchema.optional() }).strict();
+/** A note to add: who, the text, and for a live chat's end its facts. */
+export type NoteInput = z.input<typeof NoteInputSchema>;
 export const SpamDecisionInputSchema = z.object({ spam: z.boolean(), by: Person }).strict();
 export const CorrectionInputSchema = z
   .object({ field: z.enum(['topic', 'type']), to: z.string().min(1).max(40), by: Person })

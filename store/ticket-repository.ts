@@ -47,6 +47,7 @@ import {
   type TicketCorrection,
   type TicketCreate,
   type TicketNote,
+  type NoteInput,
   type TicketPatch,
   type TicketQuery,
   type SpamDecision,
@@ -96,7 +97,8 @@ export interface TicketRepository {
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   /** Changes status, assignee or priority; `expectedVersion` makes it fail with a conflict if someone changed the ticket since. */
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
-  addNote(number: string, note: { author: string; text: string }): Promise<Ticket>;
+  /** Appends an internal note; `liveChat` when a live chat's end adds it (store/schemas.ts `LiveChatNote`). */
+  addNote(number: string, note: NoteInput): Promise<Ticket>;
   /**
    * Records a staff reply (`sending: true` while it is being sent; `id` chosen by the caller). A
    * reply whose `requestId` the ticket holds already is not added again: the ticket is returned as
@@ -909,10 +911,10 @@ export class MongoTicketRepository implements TicketRepository {
     });
   }
 
-  async addNote(number: string, note: { author: string; text: string }): Promise<Ticket> {
+  async addNote(number: string, note: NoteInput): Promise<Ticket> {
     const n = parseInput(NoteInputSchema, note, 'note');
     const id = randomUUID();
-    const push = (at: Date) => ({ notes: { id, author: n.author, text: n.text, at } satisfies TicketNote });
+    const push = (at: Date) => ({ notes: { id, author: n.author, text: n.text, at, ...(n.liveChat ? { liveChat: n.liveChat } : {}) } satisfies TicketNote });
     if (this.opts.atomicUpdates) return this.append(number, push);
     return this.versioned(number, undefined, (_, at) => ({ push: push(at) }));
   }

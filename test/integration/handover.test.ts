@@ -11,7 +11,7 @@
  * - outside service hours: the bot says so and files the demand.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { hashPassword } from '../../staff/auth.js';
 import { DirectLineClient } from '../../scripts/directline-client.js';
 import { EventStreamClient } from '../../scripts/event-stream-client.js';
@@ -370,6 +370,52 @@ describe('a person when asked', () => {
       expect((await A.store.tickets.get(number))!.messages.map((m) => m.text)).toEqual(['还要等多久', '你好']);
     } finally {
       c.close();
+    }
+  });
+
+  it('a wait that runs out after staff answered (en) or answered and resolved (zh-Hans) the ticket promises no person: it says what happened', async () => {
+    const stream = await EventStreamClient.open(A.url, tokens.alice);
+    const resolved = await DirectLineClient.open(A.url, 'live-answered-zh', SECRET);
+    const answered = await DirectLineClient.open(A.url, 'live-answered-en', SECRET);
+    try {
+      const zh = await askForPerson(resolved, stream);
+      const enReply = (await answered.replyTo(await answered.send('talk to a person'))).text ?? '';
+      const en = /T\d{8}-\d{4}/.exec(enReply)![0];
+      const enId = (await A.store.handovers.list()).find((h) => h.ticketNumber === en)!.id;
+      // Staff answer from the ticket page (not the live console); one of the tickets is resolved too.
+      for (const [n, text] of [[zh.number, '已为您办理退款，三个工作日内到账。'], [en, 'Your parcel left the depot today.']]) {
+        expect((await api('POST', `/api/tickets/${n}/replies`, tokens.bob, { text })).status).toBe(201);
+      }
+      const t = await api('GET', `/api/tickets/${zh.number}`, tokens.bob);
+      expect((await api('PATCH', `/api/tickets/${zh.number}`, tokens.bob, { status: 'resolved', version: t.body.version })).status).toBe(200);
+      await resolved.waitForMessage((m) => /已处理完毕/.test(m.text ?? ''));
+
+      // The wait (6 s here) runs out; the sweep (started by bot/main.ts, not by the test app) ends both entries.
+      await vi.waitFor(
+        async () => {
+          await A.services.handovers.sweep();
+          expect([await A.store.handovers.get(zh.handoverId), await A.store.handovers.get(enId)]).toEqual([null, null]);
+        },
+        { timeout: 30_000, interval: 500 },
+      );
+      const zhText = `您的工单 ${zh.number} 已处理完毕，不再为您转接人工客服。如还有问题，请直接告诉我，也可以再发送「转人工」。`;
+      const enText = `Our staff have already replied to you in this conversation (ticket ${en}), so you are no longer waiting for a person. If there is anything else, just write here: it is added to the ticket.`;
+      for (const id of [zh.handoverId, enId]) await stream.waitFor((e) => e.type === 'handover.ended' && e.handoverId === id && e.how === 'timedOut');
+      // The last thing each customer is told (on failure: what they were told instead).
+      await vi.waitFor(() => expect(resolved.botMessages().at(-1)?.text).toBe(zhText), { timeout: 15_000, interval: 200 });
+      await vi.waitFor(() => expect(answered.botMessages().at(-1)?.text).toBe(enText), { timeout: 15_000, interval: 200 });
+      for (const c of [resolved, answered]) expect(c.botMessages().filter((m) => /没有空闲|no one is free/.test(m.text ?? ''))).toEqual([]);
+      // Each entry ended cleanly: out of the queue, noted on its ticket as data.
+      for (const [id, n] of [[zh.handoverId, zh.number], [enId, en]]) {
+        expect(await A.store.handovers.get(id)).toBeNull();
+        expect((await A.store.tickets.get(n))!.notes.filter((x) => x.liveChat?.how === 'timedOut')).toHaveLength(1);
+      }
+      expect((await api('POST', `/api/live/${zh.handoverId}/take`, tokens.alice)).status).toBe(404);
+      expect((await A.store.tickets.get(zh.number))!.status).toBe('resolved');
+    } finally {
+      resolved.close();
+      answered.close();
+      stream.close();
     }
   });
 

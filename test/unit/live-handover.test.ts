@@ -15,7 +15,7 @@ import { LiveHandover } from '../../bot/live-handover.js';
 import { texts, type ReplyLang } from '../../bot/messages.js';
 import type { Classification } from '../../classifier/demand-classifier.js';
 import { parseTaxonomy } from '../../classifier/taxonomy.js';
-import type { HandoverRequest } from '../../desk/handover.js';
+import { waitEndOf, type HandoverRequest } from '../../desk/handover.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import type { Handover } from '../../store/handover-repository.js';
 import type { Ticket, TicketCreate } from '../../store/index.js';
@@ -328,6 +328,13 @@ describe('bot messages of the live queue, in each language', () => {
     expect(texts('en').handoverClosed(n, 'Mon-Fri 09:00-18:00')).toContain('(service hours: Mon-Fri 09:00-18:00)');
     expect(texts('zh-Hant').handoverTimedOut(n)).toBe(`抱歉，現在沒有空閒的客服。您的問題已記錄在工單 ${n}，工作人員會盡快在這個對話裏回覆您；您也可以繼續和我對話。`);
     expect(texts('en').handoverTimedOut(n)).toContain(`ticket ${n}`);
+    // A wait that ran out after staff answered or resolved the ticket: no person is promised.
+    expect(texts('zh-Hans').handoverTimedOutAnswered(n)).toBe(`工作人员已在这个对话里回复了您（工单 ${n}），不再为您转接人工客服。如还有问题，请直接在这里留言，会记录到工单。`);
+    expect(texts('zh-Hant').handoverTimedOutAnswered(n)).toBe(`工作人員已在這個對話裏回覆了您（工單 ${n}），不再為您轉接人工客服。如還有問題，請直接在這裏留言，會記錄到工單。`);
+    expect(texts('en').handoverTimedOutAnswered(n)).toBe(`Our staff have already replied to you in this conversation (ticket ${n}), so you are no longer waiting for a person. If there is anything else, just write here: it is added to the ticket.`);
+    expect(texts('zh-Hans').handoverTimedOutResolved(n)).toBe(`您的工单 ${n} 已处理完毕，不再为您转接人工客服。如还有问题，请直接告诉我，也可以再发送「转人工」。`);
+    expect(texts('zh-Hant').handoverTimedOutResolved(n)).toBe(`您的工單 ${n} 已處理完畢，不再為您轉接人工客服。如還有問題，請直接告訴我，也可以再發送「轉人工」。`);
+    expect(texts('en').handoverTimedOutResolved(n)).toBe(`Your ticket ${n} has been resolved, so you are no longer waiting for a person. If there is anything else, just tell me, or ask for a person again.`);
     // An agent's name is never converted (发 would become 發).
     expect(texts('zh-Hant').handoverTaken('王发')).toBe('客服 王发 已接入，請問有什麼可以幫您？');
     expect(texts('zh-Hans').handoverTaken('alice')).toBe('客服 alice 已接入，请问有什么可以帮您？');
@@ -340,6 +347,21 @@ describe('bot messages of the live queue, in each language', () => {
     expect(texts('zh-Hans').handoverOffline(o)).toBe(`已收到您的请求，编号 ${o}。系统正在恢复，暂时无法为您接通人工客服；恢复后您的问题会自动登记为工单，工作人员会在这个对话里回复您。您也可以稍后再发送「转人工」。`);
     expect(texts('zh-Hant').handoverOffline(o)).toBe(`已收到您的請求，編號 ${o}。系統正在恢復，暫時無法為您接通人工客服；恢復後您的問題會自動登記為工單，工作人員會在這個對話裏回覆您。您也可以稍後再發送「轉人工」。`);
     expect(texts('en').handoverOffline(o)).toBe(`We have received your request, reference ${o}. Our system is recovering, so we cannot connect you to a person right now; your issue will be filed as a ticket as soon as it is back, and a person will reply to you in this conversation. You can also ask for a person again in a little while.`);
+  });
+});
+
+describe('where a ticket stands when its wait for a person runs out', () => {
+  const asked = new Date('2026-12-07T05:00:00Z');
+  const reply = (at: string, delivered: boolean) => ({ at: new Date(at), delivered }) as Ticket['replies'][number];
+  it('is answered only by a delivered reply since the request, resolved when resolved or closed, else unanswered', () => {
+    expect(waitEndOf(null, asked)).toBe('unanswered');
+    expect(waitEndOf({ status: 'new', replies: [] }, asked)).toBe('unanswered');
+    // A reply from before the request, or one that did not reach the customer, answered nothing they asked now.
+    expect(waitEndOf({ status: 'in_progress', replies: [reply('2026-12-07T04:59:00Z', true), reply('2026-12-07T05:01:00Z', false)] }, asked)).toBe('unanswered');
+    expect(waitEndOf({ status: 'in_progress', replies: [reply('2026-12-07T05:01:00Z', true)] }, asked)).toBe('answered');
+    expect(waitEndOf({ status: 'reopened', replies: [reply('2026-12-07T05:01:00Z', true)] }, asked)).toBe('answered');
+    expect(waitEndOf({ status: 'resolved', replies: [] }, asked)).toBe('resolved');
+    expect(waitEndOf({ status: 'closed', replies: [reply('2026-12-07T05:01:00Z', true)] }, asked)).toBe('resolved');
   });
 });
 
