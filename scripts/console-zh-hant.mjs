@@ -33,6 +33,12 @@ const OVERRIDES = {
   'files.notKept': '未儲存',
   'files.notKeptNoNote': '檔案未儲存在系統中。',
   'file.bytes': '{n} 位元組',
+  // The live console's Taiwan wording (live-i18n.js): 線上客服, 等待逾時.
+  'notes.live.handedBack': '線上對話由 {by} 交回智能助手',
+  'notes.live.ended': '線上對話由 {by} 結束',
+  'notes.live.timedOut': '線上對話等待逾時，無人接入',
+  'notes.live.detail': '：{at} 請求人工，客戶訊息 {n} 條。',
+  'notes.live.detailOne': '：{at} 請求人工，客戶訊息 {n} 條。',
   'ticket.formerNumber': '客戶拿到的工單號是 {number}（資料庫中斷期間發放，該號碼後來被另一張工單佔用；客戶用它查詢仍會找到本工單）',
 };
 

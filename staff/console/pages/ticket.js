@@ -530,7 +530,7 @@ function notesPanel(page) {
       ? h(
           'ul',
           { class: 'notes' },
-          list.map((n) => h('li', null, h('div', { class: 'msg-meta' }, h('strong', null, n.author), h('time', { datetime: n.at }, f.dateTime(n.at))), h('p', { class: 'msg-text' }, n.text))),
+          list.map((n) => h('li', null, h('div', { class: 'msg-meta' }, h('strong', null, n.author), h('time', { datetime: n.at }, f.dateTime(n.at))), noteBody(n))),
         )
       : h('p', { class: 'muted' }, t('notes.none')),
     h(
@@ -553,6 +553,22 @@ function notesPanel(page) {
       h('div', { class: 'actions' }, add),
     ),
   ];
+}
+
+/** The ways a live chat's end is worded (desk/events.ts HANDOVER_ENDINGS that the desk notes). */
+const LIVE_ENDINGS = ['handedBack', 'ended', 'timedOut'];
+
+/**
+ * A note's text. A live chat's end carries its facts (`liveChat`), worded here in the reader's
+ * language; its `text` is an English line for API clients. Staff notes, older live chat notes
+ * (text only) and an ending this console does not know show their text as stored.
+ */
+function noteBody(n) {
+  const c = n.liveChat;
+  if (!c || !LIVE_ENDINGS.includes(c.how)) return h('p', { class: 'msg-text' }, n.text);
+  const detail = t(c.customerMessages === 1 ? 'notes.live.detailOne' : 'notes.live.detail', { at: f.dateTime(c.requestedAt), n: c.customerMessages });
+  const agent = c.agent && c.agent !== c.by ? t('notes.live.agent', { agent: c.agent }) : '';
+  return h('p', { class: 'msg-text', 'data-testid': 'note-live-chat', title: n.text }, `${t(`notes.live.${c.how}`, { by: c.by })}${agent}${detail}`);
 }
 
 /** Corrections made so far and the life-cycle dates. */
