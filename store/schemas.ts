@@ -268,6 +268,7 @@ export const ReplyInputSchema = z
 /** A person settling a reply of unknown outcome: what the customer said, and the attempt they saw. */
 export const ReplySettlementSchema = z.object({ delivered: z.boolean(), by: Person, attempts: z.number().int().min(1).max(1000) }).strict();
 
+/** Checks {@link LiveChatNote} facts before they are stored on a note (only the desk writes them: the notes route takes text). */
 export const LiveChatNoteSchema = z
   .object({
     how: z.enum(HANDOVER_ENDINGS),
