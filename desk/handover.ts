@@ -337,8 +337,9 @@ export class HandoverService {
   /**
    * Conversations that waited longer than the wait: they leave the queue, and the customer is told
    * what became of the demand, as the ticket stands now ({@link waitEndOf}): nobody is free and a
-   * person will reply; or staff have replied already; or the ticket is resolved. Run by every process; the claim makes sure
-   * one of them acts (and that an agent's take and the timeout never both happen).
+   * person will reply; or staff have replied already; or the ticket is resolved. Run by every
+   * process; the claim makes sure one of them acts (and that an agent's take and the timeout never
+   * both happen).
    */
   async sweep(): Promise<number> {
     const now = this.now().getTime();
