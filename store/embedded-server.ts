@@ -42,7 +42,7 @@ export interface EmbeddedServerStatus {
   lastExit?: string;
 }
 
-/** The subset of a pino logger this module uses (without `error`/`debug`: `warn`, and nothing). */
+/** The subset of a pino logger this module uses. Without `error`, errors go to `warn`; without `debug`, debug records are dropped. */
 export interface EmbeddedServerLogger {
   info(o: object, msg: string): void;
   warn(o: object, msg: string): void;
@@ -291,7 +291,7 @@ async function startOn(port: number, o: Pick<ServerSpec, 'binary' | 'kind' | 'da
 
 /**
  * Spawns one run of the server; its log messages at `logLevel` or above are logged, and the last
- * lines of all output kept for errors (a bind error or a crash reason is there whatever the level).
+ * lines it writes kept for errors (a bind error or a crash reason is there even when not logged).
  */
 function launch(spec: ServerSpec): Run {
   const { kind, port, logger, logLevel } = spec;
