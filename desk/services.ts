@@ -108,7 +108,8 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
 export async function createServices(config: Config, opts: ServiceOptions & { models?: boolean }): Promise<CoreServices | Services> {
   const { log } = opts;
   const taxonomy = loadTaxonomy(config.DATA_DIR);
-  const database = opts.db || opts.database ? null : await openDatabase(config, { info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m) });
+  // The whole log, so a pino logger's debug carries the database's debug records (DB_LOG_LEVEL=debug).
+  const database = opts.db || opts.database ? null : await openDatabase(config, log);
   const db = opts.db ?? opts.database?.db ?? database!.db;
   const stoppers: (() => void | Promise<void>)[] = [];
   try {

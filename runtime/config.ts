@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_EMBEDDED_TICKET_CEILING } from '../store/capacity.js';
+import { DB_LOG_LEVELS, DEFAULT_DB_LOG_LEVEL } from '../store/embedded-server-log.js';
 import { DEFAULT_ARCHIVE_AFTER_DAYS } from '../store/archive.js';
 import { parseDueHours, type DueHours } from '../store/working-day.js';
 import { PROJECT_ROOT } from './datasets.js';
@@ -45,6 +46,12 @@ const ConfigSchema = z.object({
   DB_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and -').default('demand_desk'),
   /** Data directory of the embedded server (git-ignored). */
   DB_DIR: z.string().min(1).default(resolve(PROJECT_ROOT, 'var/db')),
+  /**
+   * How much of the embedded database's own log reaches the server's log: `warn` (default) its
+   * warnings and errors, `info` also a line per connection, `debug` every request and reply (with
+   * their contents; shown only with LOG_LEVEL=debug). Errors: `error`.
+   */
+  DB_LOG_LEVEL: z.enum(DB_LOG_LEVELS).default(DEFAULT_DB_LOG_LEVEL),
   /** Local durable outbox for tickets written while the database is unreachable. */
   OUTBOX_PATH: z.string().min(1).default(resolve(PROJECT_ROOT, 'var/outbox/tickets.jsonl')),
   /** How long a database operation may wait for a server before the outbox takes the ticket. */

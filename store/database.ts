@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { CommandTally, type CommandStat } from './command-stats.js';
+import type { DbLogLevel } from './embedded-server-log.js';
 import { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerLogger, type EmbeddedServerStatus } from './embedded-server.js';
 
 export interface DatabaseSettings {
@@ -14,6 +15,8 @@ export interface DatabaseSettings {
   DB_NAME: string;
   DB_DIR: string;
   DB_TIMEOUT_MS: number;
+  /** How much of the embedded server's own log reaches the logger (default `warn`). */
+  DB_LOG_LEVEL?: DbLogLevel;
   /** Count round trips by collection and command (see command-stats.ts). */
   DB_COMMAND_STATS?: boolean;
 }
@@ -68,7 +71,7 @@ async function runningEmbeddedServer(dataDir: string, timeoutMs: number): Promis
 
 export async function openDatabase(settings: DatabaseSettings, logger?: EmbeddedServerLogger): Promise<OpenDatabase> {
   const joined = settings.MONGODB_URI ? null : await runningEmbeddedServer(settings.DB_DIR, settings.DB_TIMEOUT_MS);
-  const server = settings.MONGODB_URI || joined ? null : await startEmbeddedServer({ dataDir: settings.DB_DIR, logger });
+  const server = settings.MONGODB_URI || joined ? null : await startEmbeddedServer({ dataDir: settings.DB_DIR, logger, logLevel: settings.DB_LOG_LEVEL });
   if (server) {
     mkdirSync(settings.DB_DIR, { recursive: true });
     writeFileSync(join(settings.DB_DIR, SERVER_FILE), JSON.stringify({ uri: server.uri, pid: process.pid, kind: server.kind }));

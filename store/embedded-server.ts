@@ -14,6 +14,7 @@ import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MongoClient } from 'mongodb';
+import { DEFAULT_DB_LOG_LEVEL, ferretdbLogLevelFlag, parseDatabaseLogLine, shownAt, type DbLogLevel } from './embedded-server-log.js';
 import { DatabaseUnavailableError, EmbeddedServerStartError } from './errors.js';
 
 /** A running embedded server. */
@@ -41,10 +42,12 @@ export interface EmbeddedServerStatus {
   lastExit?: string;
 }
 
-/** The subset of a pino logger this module uses. */
+/** The subset of a pino logger this module uses. Without `error`, errors go to `warn`; without `debug`, debug records are dropped. */
 export interface EmbeddedServerLogger {
   info(o: object, msg: string): void;
   warn(o: object, msg: string): void;
+  error?(o: object, msg: string): void;
+  debug?(o: object, msg: string): void;
 }
 
 export interface EmbeddedServerOptions {
@@ -63,8 +66,13 @@ export interface EmbeddedServerOptions {
    * started again on another (3 tries). A `port` given by the caller is not replaced.
    */
   pickPort?: () => Promise<number>;
-  /** Receives the server's own output, line by line, and lifecycle messages. */
+  /**
+   * Receives lifecycle messages, and the server's own log messages at `logLevel` or above, one
+   * record per message at the database's level, its text prefixed `[ferretdb]` (or `[mongod]`).
+   */
   logger?: EmbeddedServerLogger;
+  /** How much of the server's own log reaches `logger` (default `warn`: warnings and errors). */
+  logLevel?: DbLogLevel;
   /**
    * Restart the server when it exits without being asked to (crash, OOM kill, `kill -9`), after a
    * back-off of 0.1 s doubling to at most 5 s between failed attempts. Default true.
@@ -168,7 +176,7 @@ async function findFreePort(): Promise<number> {
   return address.port;
 }
 
-function serverArgs(kind: EmbeddedServer['kind'], dataDir: string, port: number): string[] {
+function serverArgs(kind: EmbeddedServer['kind'], dataDir: string, port: number, logLevel: DbLogLevel): string[] {
   if (kind === 'mongod') {
     return ['--dbpath', dataDir, '--port', String(port), '--bind_ip', '127.0.0.1'];
   }
@@ -182,6 +190,9 @@ function serverArgs(kind: EmbeddedServer['kind'], dataDir: string, port: number)
     `--listen-addr=127.0.0.1:${port}`,
     '--telemetry=disable',
     '--debug-addr=-',
+    // One JSON object a line: its replies' multi-line dumps stay one message (see embedded-server-log.ts).
+    '--log-format=json',
+    `--log-level=${ferretdbLogLevelFlag(logLevel)}`,
   ];
 }
 
@@ -228,6 +239,7 @@ interface ServerSpec {
   uri: string;
   dataDir: string;
   logger: EmbeddedServerLogger;
+  logLevel: DbLogLevel;
 }
 
 /**
@@ -244,7 +256,7 @@ export async function startEmbeddedServer(opts: EmbeddedServerOptions): Promise<
   for (let attempt = 1; ; attempt++) {
     const port = opts.port ?? (await (opts.pickPort ?? findFreePort)());
     try {
-      return await startOn(port, { binary, kind, dataDir, logger, supervise: opts.supervise ?? true });
+      return await startOn(port, { binary, kind, dataDir, logger, logLevel: opts.logLevel ?? DEFAULT_DB_LOG_LEVEL, supervise: opts.supervise ?? true });
     } catch (error) {
       if (opts.port !== undefined || attempt >= PICKED_PORT_TRIES || !portTaken(error)) throw error;
       logger.warn({ server: kind, port, attempt }, `${kind} found port ${port} taken at start; trying another`);
@@ -258,11 +270,11 @@ function portTaken(error: unknown): boolean {
 }
 
 /** Starts the server on `port` and resolves once it answers (see startEmbeddedServer). */
-async function startOn(port: number, o: Pick<ServerSpec, 'binary' | 'kind' | 'dataDir' | 'logger'> & { supervise: boolean }): Promise<EmbeddedServer> {
-  const { binary, kind, dataDir, logger } = o;
+async function startOn(port: number, o: Pick<ServerSpec, 'binary' | 'kind' | 'dataDir' | 'logger' | 'logLevel'> & { supervise: boolean }): Promise<EmbeddedServer> {
+  const { binary, kind, dataDir, logger, logLevel } = o;
   const uri = `mongodb://127.0.0.1:${port}/`;
-  const args = serverArgs(kind, dataDir, port);
-  const server = new Supervisor({ binary, kind, args, port, uri, dataDir, logger }, o.supervise);
+  const args = serverArgs(kind, dataDir, port, logLevel);
+  const server = new Supervisor({ binary, kind, args, port, uri, dataDir, logger, logLevel }, o.supervise);
 
   await server.start();
 
@@ -277,9 +289,12 @@ async function startOn(port: number, o: Pick<ServerSpec, 'binary' | 'kind' | 'da
   };
 }
 
-/** Spawns one run of the server; its output is logged line by line and the last lines kept for errors. */
+/**
+ * Spawns one run of the server; its log messages at `logLevel` or above are logged, and the last
+ * lines it writes kept for errors (a bind error or a crash reason is there even when not logged).
+ */
 function launch(spec: ServerSpec): Run {
-  const { kind, port, logger } = spec;
+  const { kind, port, logger, logLevel } = spec;
   installExitHook();
   const child = spawn(spec.binary, spec.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const recentOutput: string[] = [];
@@ -305,12 +320,24 @@ function launch(spec: ServerSpec): Run {
   ] as const) {
     if (source === null) continue;
     createInterface({ input: source, crlfDelay: Infinity }).on('line', (line) => {
-      recentOutput.push(line);
+      if (line.trim() === '') return;
+      const record = parseDatabaseLogLine(kind, line);
+      recentOutput.push(`${record.dbLevel === 'text' ? '' : `${record.dbLevel} `}${record.text}`);
       if (recentOutput.length > OUTPUT_LINES_KEPT) recentOutput.shift();
-      logger.info({ server: kind, pid: child.pid, port, stream }, line);
+      if (!shownAt(record.level, logLevel)) return;
+      const fields = { server: kind, pid: child.pid, port, stream, dbLevel: record.dbLevel, ...(Object.keys(record.attrs).length > 0 ? { db: record.attrs } : {}) };
+      logAt(logger, record.level, fields, `[${kind}] ${record.text}`);
     });
   }
   return run;
+}
+
+/** Logs at `level`, falling back to `warn` for a logger without `error` and to nothing without `debug`. */
+function logAt(logger: EmbeddedServerLogger, level: DbLogLevel, fields: object, msg: string): void {
+  if (level === 'error') (logger.error ?? logger.warn).call(logger, fields, msg);
+  else if (level === 'warn') logger.warn(fields, msg);
+  else if (level === 'info') logger.info(fields, msg);
+  else logger.debug?.(fields, msg);
 }
 
 /** Stops a run: SIGTERM, then SIGKILL after STOP_GRACE_MS. Every caller shares the one stop. */

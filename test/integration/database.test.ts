@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../runtime/config.js';
+import { createServices } from '../../desk/services.js';
 import { openDatabase } from '../../store/database.js';
 
 describe('opening the database', () => {
@@ -33,6 +34,22 @@ describe('opening the database', () => {
     const d2 = await openDatabase(config);
     expect(await d2.db.collection('x').countDocuments()).toBe(1);
     await d2.close();
+  });
+
+  it("a first start of every service on a fresh DB_DIR brings none of the embedded database's messages into the log (DB_LOG_LEVEL default)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'first-start-log-'));
+    const config = loadConfig({ DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox', 'tickets.jsonl') });
+    expect(config.DB_LOG_LEVEL).toBe('warn');
+    const logged: { level: string; msg: string }[] = [];
+    const at = (level: string) => (_o: object, msg: string) => void logged.push({ level, msg });
+    const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    const services = await createServices(config, { log, models: false });
+    await services.close();
+    // The supervisor's own lines came through, so the logger was wired to the server.
+    expect(logged.map((l) => l.msg)).toContain('ferretdb stopped');
+    // Before DB_LOG_LEVEL: 150-odd lines of FerretDB's (connections, and five "ns does not exist"
+    // replies over 16 lines each, from listing the indexes of collections not made yet).
+    expect(logged.filter((l) => l.msg.startsWith('[ferretdb]'))).toEqual([]);
   });
 
   it('joins the embedded server another process runs on the same folder instead of starting a second one', async () => {

@@ -2,11 +2,12 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   resolveEmbeddedServerBinary,
   startEmbeddedServer,
   type EmbeddedServer,
+  type EmbeddedServerLogger,
 } from '../../store/embedded-server.js';
 import { DatabaseUnavailableError, EmbeddedServerStartError } from '../../store/errors.js';
 import { freePort } from '../../scripts/server-process.js';
@@ -26,6 +27,28 @@ function client(uri: string, serverSelectionTimeoutMS = 15_000): MongoClient {
   const c = new MongoClient(uri, { serverSelectionTimeoutMS });
   clients.push(c);
   return c;
+}
+
+/** One call to a logger: its level, fields and message. */
+interface Logged {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  fields: Record<string, unknown>;
+  msg: string;
+}
+
+/** A logger that keeps every call, like pino's four levels. */
+function capturingLogger(): EmbeddedServerLogger & { logged: Logged[]; database(): Logged[] } {
+  const logged: Logged[] = [];
+  const at = (level: Logged['level']) => (fields: object, msg: string) => void logged.push({ level, fields: fields as Record<string, unknown>, msg });
+  return {
+    logged,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    /** The database's own messages (not the supervisor's lifecycle messages). */
+    database: () => logged.filter((l) => l.msg.startsWith('[ferretdb] ')),
+  };
 }
 
 /** Whether anything answers ping at `uri` within a short time. */
@@ -174,6 +197,60 @@ describe.skipIf(binaryProblem !== undefined)('startEmbeddedServer (real server)'
     expect(picks).toBe(3);
   });
 
+  it("passes on only the database's warnings and errors by default, each message as one marked line", async () => {
+    const logger = capturingLogger();
+    const server = await startEmbeddedServer({ dataDir: join(root, 'log-default'), logger });
+    servers.push(server);
+    const c = client(server.uri);
+    await c.db('t').collection('notes').insertOne({ text: '日志' });
+    // An unknown command: FerretDB answers with an error and logs the reply (over 16 lines) as a warning.
+    await expect(c.db('t').command({ noSuchCommandHere: 1 })).rejects.toThrow(/noSuchCommandHere/);
+    await vi.waitFor(() => expect(logger.database().some((l) => l.msg.includes('noSuchCommandHere'))).toBe(true), { timeout: 10_000 });
+    const reply = logger.database().filter((l) => l.msg.includes('noSuchCommandHere'));
+    expect(reply).toHaveLength(1);
+    expect(reply[0]).toMatchObject({ level: 'warn', msg: "[ferretdb] error reply to a client: CommandNotFound (59): no such command: 'noSuchCommandHere'" });
+    expect(reply[0].fields).toMatchObject({ server: 'ferretdb', port: server.port, dbLevel: 'WARN' });
+    // Connections were opened (the driver's pool), yet none of FerretDB's info lines came through.
+    expect(logger.database().filter((l) => l.level === 'info' || l.level === 'debug')).toEqual([]);
+    for (const l of logger.logged) expect(l.msg).not.toContain('\n');
+    // The supervisor's own lines still come through.
+    expect(logger.logged.some((l) => l.level === 'info' && l.msg === `ferretdb ready at ${server.uri}`)).toBe(true);
+  });
+
+  it("passes on the database's info lines with logLevel 'info' (a line per connection)", async () => {
+    const logger = capturingLogger();
+    const server = await startEmbeddedServer({ dataDir: join(root, 'log-info'), logger, logLevel: 'info' });
+    servers.push(server);
+    await client(server.uri).db('t').collection('notes').insertOne({ text: 'x' });
+    await vi.waitFor(() => expect(logger.database().some((l) => l.level === 'info' && l.msg === '[ferretdb] Connection started')).toBe(true), { timeout: 10_000 });
+    expect(logger.database().some((l) => l.level === 'info' && l.msg.startsWith('[ferretdb] Listening on TCP 127.0.0.1:'))).toBe(true);
+  });
+
+  it('logs a bind error as the database error it is, and still fails the start with it', async () => {
+    const holder = await start('bind-holder');
+    const logger = capturingLogger();
+    const attempt = startEmbeddedServer({ dataDir: join(root, 'bind-taken'), port: holder.port, supervise: false, logger });
+    const error = (await attempt.then((s) => (servers.push(s), 'started'), (e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(EmbeddedServerStartError);
+    expect(error.message).toMatch(/exit code 1; last output:\nERROR\+3 Failed to construct listener: .*bind: address already in use/);
+    const logged = logger.database().filter((l) => l.level === 'error');
+    expect(logged).toHaveLength(1);
+    expect(logged[0].msg).toMatch(new RegExp(`^\\[ferretdb\\] Failed to construct listener: .*listen tcp 127\\.0\\.0\\.1:${holder.port}: bind: address already in use$`));
+  });
+
+  it('logs a database killed under it, and restarts it, at the default log level', async () => {
+    const logger = capturingLogger();
+    const server = await startEmbeddedServer({ dataDir: join(root, 'log-killed'), logger });
+    servers.push(server);
+    const first = server.pid()!;
+    process.kill(first, 'SIGKILL');
+    await vi.waitFor(() => expect(server.status()).toMatchObject({ state: 'running', restarts: 1, lastExit: 'signal SIGKILL' }), { timeout: 20_000 });
+    expect(server.pid()).not.toBe(first);
+    expect(logger.logged).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'ferretdb exited unexpectedly; restarting', fields: expect.objectContaining({ pid: first, exit: 'signal SIGKILL' }) }));
+    expect(logger.logged).toContainEqual(expect.objectContaining({ level: 'info', msg: 'ferretdb restarted' }));
+    expect(await answersPing(server.uri)).toBe(true);
+  });
+
   it('stop() is idempotent, also when called concurrently', async () => {
     const server = await start('stop-twice');
     expect(await answersPing(server.uri)).toBe(true);
@@ -200,10 +277,16 @@ describe('startEmbeddedServer (failures)', () => {
     const fake = join(root, 'fake-ferretdb');
     writeFileSync(fake, '#!/bin/sh\necho "starting"\necho "fatal: cannot open state dir" >&2\nexit 3\n');
     chmodSync(fake, 0o755);
-    const attempt = startEmbeddedServer({ dataDir: join(root, 'dies'), binary: fake });
+    const logger = capturingLogger();
+    const attempt = startEmbeddedServer({ dataDir: join(root, 'dies'), binary: fake, logger });
     const error = (await attempt.catch((e: unknown) => e)) as EmbeddedServerStartError;
     expect(error).toBeInstanceOf(EmbeddedServerStartError);
     expect(error.message).toContain('exit code 3');
     expect(error.message).toContain('fatal: cannot open state dir');
+    // Output outside the log format (how a crashing process explains itself) reaches the log at warn.
+    expect(logger.database()).toEqual([
+      expect.objectContaining({ level: 'warn', msg: '[ferretdb] starting' }),
+      expect.objectContaining({ level: 'warn', msg: '[ferretdb] fatal: cannot open state dir' }),
+    ]);
   });
 });

@@ -29,8 +29,14 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   try {
     const server = await startEmbeddedServer({
       dataDir,
-      // The server's own output is noise in test runs; start-up failures carry its last lines.
-      logger: { info: () => {}, warn: (o, msg) => process.stderr.write(`[test database] ${msg} ${JSON.stringify(o)}\n`) },
+      // The server's own warnings are the error replies tests provoke on purpose: noise here. Its
+      // errors and the supervisor's warnings (a crash, a restart) are not; start-up failures carry its last lines.
+      logLevel: 'error',
+      logger: {
+        info: () => {},
+        warn: (o, msg) => process.stderr.write(`[test database] ${msg} ${JSON.stringify(o)}\n`),
+        error: (o, msg) => process.stderr.write(`[test database] ${msg} ${JSON.stringify(o)}\n`),
+      },
     });
     project.provide('mongoUri', server.uri);
     return async () => {
