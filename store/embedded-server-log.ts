@@ -79,8 +79,9 @@ function routineLevel(msg: string, attrs: Record<string, unknown>, level: DbLogL
   // A client that resets its connection between two messages (nothing of the next header read)
   // loses nothing: the driver closes pooled connections that way. A reset mid-message stays a warning.
   if (msg === 'Connection stopped' && /expected 16, read 0: .*connection reset by peer/.test(String(attrs.error ?? ''))) return 'info';
-  // The start-up probe (a TCP connect, then close) and clients closing an idle connection.
-  if (msg === 'Failed to set deadline' && /use of closed network connection/.test(String(attrs.error ?? ''))) return 'info';
+  // The start-up probe (a TCP connect, then close) and clients closing an idle connection. FerretDB
+  // writes the error into the message itself (conn.go: "Failed to set deadline: %s").
+  if (msg.startsWith('Failed to set deadline') && /use of closed network connection/.test(`${msg} ${String(attrs.error ?? '')}`)) return 'info';
   return level;
 }
 
