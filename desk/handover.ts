@@ -15,7 +15,7 @@ import { ConflictError, isUnavailable, NotFoundError, ValidationError } from '..
 import type { Handover, MongoHandoverRepository } from '../store/handover-repository.js';
 import type { Ticket } from '../store/schemas.js';
 import type { DeskEvents, HandoverEnding, HandoverReason } from './events.js';
-import type { AuditTrail, CustomerChannel } from './ports.js';
+import type { CustomerChannel } from './ports.js';
 import { isOpen, type ServiceHours } from './service-hours.js';
 import type { TicketService } from './tickets.js';
 
@@ -29,9 +29,9 @@ export interface HandoverNotices {
 
 export interface HandoverServiceDeps {
   repo: Pick<MongoHandoverRepository, 'create' | 'get' | 'list' | 'claim' | 'setLive' | 'touch' | 'remove' | 'withCounts'>;
-  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change' | 'filedFor'>;
+  /** The tickets, and their audit trail: a take or an ending is audited as a change already stored (`auditAfterChange`). */
+  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change' | 'filedFor' | 'auditAfterChange'>;
   events: DeskEvents;
-  audit: AuditTrail;
   /** The customer's channel for notices (null until the bot's channels are mounted). */
   channel: () => CustomerChannel | null;
   /** Localised notices (the bot's texts; the desk does not know languages). */
@@ -279,7 +279,8 @@ export class HandoverService {
     await this.deps.repo.setLive(id, by, at);
     const live: Handover = { ...h, state: 'live', takenBy: by, takenAt: at };
     this.deps.events.publish({ type: 'handover.taken', handoverId: id, ticketNumber: h.ticketNumber, by });
-    await this.deps.audit.record({ actor: by, action: 'handover.take', target: h.ticketNumber, details: { handoverId: id, waitedMs: at.getTime() - h.requestedAt.getTime() } });
+    // Taken already: an entry the database cannot take now is kept, and the customer still hears who took it.
+    await this.deps.tickets.auditAfterChange(by, 'handover.take', h.ticketNumber, { handoverId: id, waitedMs: at.getTime() - h.requestedAt.getTime() });
     await this.notify(live, this.deps.notices.taken(h.lang, by));
     await this.assignTo(h.ticketNumber, by);
     return live;
@@ -374,7 +375,7 @@ export class HandoverService {
     this.deps.events.publish({ type: 'handover.ended', handoverId: h.id, ticketNumber: h.ticketNumber, how, by });
     const note = `live chat ${how}${h.takenBy ? ` (agent ${h.takenBy})` : ''}: requested ${h.requestedAt.toISOString()}, ${h.customerMessages} customer message(s)`;
     await this.deps.tickets.annotate(h.ticketNumber, note, by ?? 'bot').catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live chat note not added to the ticket'));
-    await this.deps.audit.record({ actor: by ?? 'bot', action: `handover.${how}`, target: h.ticketNumber, details: { handoverId: h.id } });
+    await this.deps.tickets.auditAfterChange(by ?? 'bot', `handover.${how}`, h.ticketNumber, { handoverId: h.id });
   }
 
   private async notify(h: Handover, text: string): Promise<void> {
