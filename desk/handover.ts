@@ -378,10 +378,20 @@ export class HandoverService {
     await this.deps.tickets.auditAfterChange(by ?? 'bot', `handover.${how}`, h.ticketNumber, { handoverId: h.id });
   }
 
+  /**
+   * Tells the customer what happened to their live chat. Never throws: it follows a change already
+   * stored (taken, handed back, ended), which an error would report to the agent as failed; a
+   * notice that could not be sent (no channel, the ticket unreadable with the database gone) is logged.
+   */
   private async notify(h: Handover, text: string): Promise<void> {
     const channel = this.deps.channel();
-    const ticket = channel ? await this.deps.tickets.find(h.ticketNumber) : null;
-    const error = channel && ticket ? await channel.deliver(ticket, text) : 'no customer channel in this process';
+    let error: string | null;
+    try {
+      const ticket = channel ? await this.deps.tickets.find(h.ticketNumber) : null;
+      error = channel && ticket ? await channel.deliver(ticket, text) : 'no customer channel in this process';
+    } catch (err) {
+      error = (err as Error).message;
+    }
     if (error) this.deps.log?.warn({ handoverId: h.id, error }, 'live chat notice not delivered');
   }
 
