@@ -6,17 +6,21 @@
  * the entry is kept in the spool beside the outbox (desk/tickets.ts `auditAfterChange`) and written
  * once when the database is back and the spool replayed (the server does that every few seconds;
  * here the test calls the replay, no background job runs in this app).
- * On the code before, the staff member got 503 for a change that was made, and sent it again (a
- * note was then stored twice).
+ * Cases: a ticket's status and priority, a note, and taking a live chat (whose notice to the
+ * customer then finds the ticket unreadable: logged, not an error for the take either).
+ * On the code before, each answered 503 for a change that was made; sent again, a note was stored
+ * twice and a take refused as taken already.
  */
 import type { CommandStartedEvent } from 'mongodb';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { Ticket } from '../../store/schemas.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { LosingProxy } from '../helpers/losing-proxy.js';
 import { reconnected } from '../helpers/reconnected.js';
 
 const PASSWORD = 'staff audit outage password';
 let proxy: LosingProxy;
+let proxyPort: number;
 let running: RunningApp;
 let token: string;
 /** Set by a test: the database becomes unreachable when the next audit entry's insert starts. */
@@ -45,9 +49,12 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
 
 /** A ticket logged by hand (seed), with the database reachable. */
 async function ticketNumber(text: string): Promise<string> {
+  return (await fileTicket(text)).number;
+}
+
+async function fileTicket(text: string): Promise<Ticket> {
   const c = running.services.runtime.holder.classify(text);
-  const { ticket } = await running.services.tickets.fileForCustomer({ channel: 'phone', text, customer: { phone: '13800000077' } }, c, 'seed');
-  return ticket.number;
+  return (await running.services.tickets.fileForCustomer({ channel: 'phone', text, customer: { phone: '13800000077' } }, c, 'seed')).ticket;
 }
 
 /**
@@ -64,23 +71,29 @@ async function databaseBack(): Promise<void> {
 beforeAll(async () => {
   const url = new URL(inject('mongoUri').replace(/^mongodb:/, 'http:'));
   proxy = new LosingProxy({ host: url.hostname, port: Number(url.port || 27017) });
-  const port = await proxy.listen();
+  proxyPort = await proxy.listen();
+});
+
+/**
+ * Each test on an app (and driver client) of its own: after a cut, a client does not always come
+ * back through the proxy (session 8's note), and one client cut three times did not within a minute.
+ */
+beforeEach(async () => {
   // A short server selection: the cut database fails the entry's insert within seconds, not 30 s.
-  running = await startApp(`mongodb://127.0.0.1:${port}/?directConnection=true&retryWrites=false&serverSelectionTimeoutMS=2000`, {}, { onCommand });
+  running = await startApp(`mongodb://127.0.0.1:${proxyPort}/?directConnection=true&retryWrites=false&serverSelectionTimeoutMS=2000`, {}, { onCommand });
   await running.app.staff.auth.createUser({ username: 'alice', password: PASSWORD, role: 'agent', createdBy: 'test' });
   const login = await fetch(`${running.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) });
   token = ((await login.json()) as { token: string }).token;
 });
 
 // A test that failed with the database cut leaves it reachable for the next one.
-afterEach(() => {
+afterEach(async () => {
   cutAtAudit = false;
   proxy.release();
+  await running?.stop();
 });
 
 afterAll(async () => {
-  proxy?.release();
-  await running?.stop();
   await proxy?.close();
 });
 
@@ -115,5 +128,19 @@ describe('the database lost between a staff change and its audit entry', () => {
     await databaseBack();
     expect((await running.store.tickets.get(number))!.notes.filter((n) => n.text === text)).toEqual([expect.objectContaining({ author: 'alice' })]);
     expect((await running.store.audit.list({ target: number, action: 'ticket.note' })).items).toEqual([expect.objectContaining({ actor: 'alice', details: { length: text.length } })]);
+  });
+
+  it('taking a live chat answers 200 (not a second agent\'s 409 on a retry); its handover.take entry is written once when the database is back', async () => {
+    const ticket = await fileTicket('我要投诉，快递员态度很差');
+    const h = await running.services.handovers.request({ ticketNumber: ticket.number, customer: ticket.customer, conversationId: 'audit-outage-1', lang: 'zh-Hans', reason: 'asked', text: '转人工' });
+    const before = cuts;
+    cutAtAudit = true;
+    const r = await api('POST', `/api/live/${h!.id}/take`);
+    expect(cuts).toBe(before + 1);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ state: 'live', takenBy: 'alice' });
+    await databaseBack();
+    expect(await running.services.handovers.find(h!.id)).toMatchObject({ state: 'live', takenBy: 'alice' });
+    expect((await running.store.audit.list({ target: ticket.number, action: 'handover.take' })).items).toEqual([expect.objectContaining({ actor: 'alice', details: expect.objectContaining({ handoverId: h!.id }) })]);
   });
 });

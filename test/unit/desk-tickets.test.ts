@@ -363,7 +363,7 @@ describe('desk: writes kept for the database', () => {
         // The staff operations' writes: each one stored (in memory) before its audit entry.
         get: async () => current,
         update: async (_: string, patch: object) => (current = { ...current, ...patch, version: current.version + 1 }),
-        addNote: async (_: string, n: { author: string; text: string }) => (current = { ...current, notes: [...current.notes, { ...n, at: AT }] }),
+        addNote: async (_: string, n: { author: string; text: string }) => (current = { ...current, notes: [...current.notes, { id: 'n1', ...n, at: AT }] }),
         correct: async (_: string, c: { field: 'topic' | 'type'; to: string; by: string }) => {
           const correction = { ...c, from: current[c.field], at: AT };
           current = { ...current, [c.field]: c.to, corrections: [...current.corrections, correction] };
