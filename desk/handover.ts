@@ -15,7 +15,7 @@ import { ConflictError, isUnavailable, NotFoundError, ValidationError } from '..
 import type { Handover, MongoHandoverRepository } from '../store/handover-repository.js';
 import type { LiveChatNote, Ticket } from '../store/schemas.js';
 import type { DeskEvents, HandoverEnding, HandoverReason } from './events.js';
-import type { AuditTrail, CustomerChannel } from './ports.js';
+import type { CustomerChannel } from './ports.js';
 import { isOpen, type ServiceHours } from './service-hours.js';
 import type { TicketService } from './tickets.js';
 
@@ -49,9 +49,9 @@ export function waitEndOf(t: Pick<Ticket, 'status' | 'replies'> | null, since: D
 
 export interface HandoverServiceDeps {
   repo: Pick<MongoHandoverRepository, 'create' | 'get' | 'list' | 'claim' | 'setLive' | 'touch' | 'remove' | 'withCounts'>;
-  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change' | 'filedFor'>;
+  /** The tickets, and their audit trail: a take or an ending is audited as a change already stored (`auditAfterChange`). */
+  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change' | 'filedFor' | 'auditAfterChange'>;
   events: DeskEvents;
-  audit: AuditTrail;
   /** The customer's channel for notices (null until the bot's channels are mounted). */
   channel: () => CustomerChannel | null;
   /** Localised notices (the bot's texts; the desk does not know languages). */
@@ -299,7 +299,8 @@ export class HandoverService {
     await this.deps.repo.setLive(id, by, at);
     const live: Handover = { ...h, state: 'live', takenBy: by, takenAt: at };
     this.deps.events.publish({ type: 'handover.taken', handoverId: id, ticketNumber: h.ticketNumber, by });
-    await this.deps.audit.record({ actor: by, action: 'handover.take', target: h.ticketNumber, details: { handoverId: id, waitedMs: at.getTime() - h.requestedAt.getTime() } });
+    // Taken already: an entry the database cannot take now is kept, and the customer still hears who took it.
+    await this.deps.tickets.auditAfterChange(by, 'handover.take', h.ticketNumber, { handoverId: id, waitedMs: at.getTime() - h.requestedAt.getTime() });
     await this.notify(live, this.deps.notices.taken(h.lang, by));
     await this.assignTo(h.ticketNumber, by);
     return live;
@@ -396,7 +397,7 @@ export class HandoverService {
     this.deps.events.publish({ type: 'handover.ended', handoverId: h.id, ticketNumber: h.ticketNumber, how, by });
     const facts = liveChatNote(h, how, by);
     await this.deps.tickets.annotate(h.ticketNumber, liveChatNoteText(facts), by ?? 'bot', facts).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live chat note not added to the ticket'));
-    await this.deps.audit.record({ actor: by ?? 'bot', action: `handover.${how}`, target: h.ticketNumber, details: { handoverId: h.id } });
+    await this.deps.tickets.auditAfterChange(by ?? 'bot', `handover.${how}`, h.ticketNumber, { handoverId: h.id });
   }
 
   /** What a customer whose wait ran out is told, by where their ticket (as read after the close) stands. */
@@ -407,11 +408,21 @@ export class HandoverService {
     return end === 'answered' ? n.timedOutAnswered(h.lang, h.ticketNumber) : n.timedOut(h.lang, h.ticketNumber);
   }
 
-  /** Tells the customer on their channel; `text` may depend on the ticket as read for the delivery. */
+  /**
+   * Tells the customer what happened to their live chat; `text` may depend on the ticket as read for
+   * the delivery. Never throws: it follows a change already stored (taken, handed back, ended),
+   * which an error would report to the agent as failed; a notice that could not be sent (no
+   * channel, the ticket unreadable with the database gone) is logged.
+   */
   private async notify(h: Handover, text: string | ((ticket: Ticket) => string)): Promise<void> {
     const channel = this.deps.channel();
-    const ticket = channel ? await this.deps.tickets.find(h.ticketNumber) : null;
-    const error = channel && ticket ? await channel.deliver(ticket, typeof text === 'string' ? text : text(ticket)) : 'no customer channel in this process';
+    let error: string | null;
+    try {
+      const ticket = channel ? await this.deps.tickets.find(h.ticketNumber) : null;
+      error = channel && ticket ? await channel.deliver(ticket, typeof text === 'string' ? text : text(ticket)) : 'no customer channel in this process';
+    } catch (err) {
+      error = (err as Error).message;
+    }
     if (error) this.deps.log?.warn({ handoverId: h.id, error }, 'live chat notice not delivered');
   }
 

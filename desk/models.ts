@@ -18,7 +18,7 @@ import { suggestKeywords, type SuggestionSource } from '../trainer/keyword-sugge
 import type { ModelHolder } from '../trainer/model-holder.js';
 import { modelSummary } from '../trainer/model-summary.js';
 import type { StartedTraining, TrainingService, TrainingStatus } from '../trainer/training-service.js';
-import type { AuditTrail } from './ports.js';
+import type { TicketService } from './tickets.js';
 
 /** Storage the model operations use (narrow views of the store's repositories). */
 export interface ModelStores {
@@ -30,11 +30,16 @@ export interface ModelStores {
   };
   training: { recent(limit: number): Promise<TrainingExample[]> };
   tickets: { list(query?: TicketQuery): Promise<PageOf<Ticket>> };
-  audit: AuditTrail;
 }
 
 export interface ModelServiceDeps {
   stores: ModelStores;
+  /**
+   * The audit trail of a change already stored (desk/tickets.ts `auditAfterChange`): a training
+   * started, a version activated or keywords saved are not reported as failed when only their
+   * audit entry could not be written (it is kept and written when the database is back).
+   */
+  audit: Pick<TicketService, 'auditAfterChange'>;
   holder: ModelHolder;
   training: TrainingService;
   taxonomy: Taxonomy;
@@ -72,12 +77,7 @@ export class ModelService {
   /** Starts a training run (TrainingInProgressError while another runs); audited. */
   async train(request: { by: string; seed?: number; searchC?: boolean; via?: string }): Promise<StartedTraining> {
     const started = await this.deps.training.start({ by: request.by, seed: request.seed, searchC: request.searchC });
-    await this.deps.stores.audit.record({
-      actor: request.by,
-      action: 'model.train',
-      target: started.jobId,
-      details: { seed: request.seed ?? 1, searchC: request.searchC ?? false, ...(request.via ? { via: request.via } : {}) },
-    });
+    await this.deps.audit.auditAfterChange(request.by, 'model.train', started.jobId, { seed: request.seed ?? 1, searchC: request.searchC ?? false, ...(request.via ? { via: request.via } : {}) });
     return started;
   }
 
@@ -100,7 +100,7 @@ export class ModelService {
    */
   async activate(version: string, by: string, via?: string): Promise<{ active: string; previous: string }> {
     const r = await this.deps.holder.activate(version, by);
-    await this.deps.stores.audit.record({ actor: by, action: 'model.activate', target: r.version, details: { previous: r.previous, ...(via ? { via } : {}) } });
+    await this.deps.audit.auditAfterChange(by, 'model.activate', r.version, { previous: r.previous, ...(via ? { via } : {}) });
     return { active: r.version, previous: r.previous };
   }
 
@@ -132,12 +132,7 @@ export class ModelService {
   async saveKeywords(topic: string, edits: KeywordEditsInput, by: string, expectedRevision?: number) {
     this.topic(topic);
     const saved = await this.deps.stores.keywordEdits.save(topic, edits, by, { expectedRevision });
-    await this.deps.stores.audit.record({
-      actor: by,
-      action: 'keywords.update',
-      target: topic,
-      details: { revision: saved.revision, set: Object.keys(saved.edits.set).length, pin: saved.edits.pin.length, remove: saved.edits.remove.length },
-    });
+    await this.deps.audit.auditAfterChange(by, 'keywords.update', topic, { revision: saved.revision, set: Object.keys(saved.edits.set).length, pin: saved.edits.pin.length, remove: saved.edits.remove.length });
     return this.keywordView(topic);
   }
 

@@ -136,7 +136,6 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       repo: store.handovers,
       tickets,
       events: store.events,
-      audit: store.audit,
       channel: () => channel,
       notices: {
         taken: (lang, agent) => notices?.taken(lang, agent) ?? '',
@@ -211,7 +210,8 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
     const runtime = await createModelServices({ config, taxonomy, store, log, trainingHeartbeatMs: opts.trainingHeartbeatMs });
     stoppers.push(() => runtime.stop());
     const models = new ModelService({
-      stores: { models: store.models, keywordEdits: store.keywordEdits, training: store.training, tickets: store.tickets, audit: store.audit },
+      stores: { models: store.models, keywordEdits: store.keywordEdits, training: store.training, tickets: store.tickets },
+      audit: core.tickets,
       holder: runtime.holder,
       training: runtime.training,
       taxonomy,

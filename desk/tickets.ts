@@ -349,7 +349,7 @@ export class TicketService {
    */
   async settleReply(number: string, replyId: string, by: string, s: { delivered: boolean; attempts: number }): Promise<StaffTicket> {
     const t = await this.deps.tickets.settleReply(number, replyId, { delivered: s.delivered, by, attempts: s.attempts });
-    await this.auditAfterSend(by, 'ticket.reply-settle', t.number, { reply: replyId, delivered: s.delivered, attempts: s.attempts });
+    await this.auditAfterChange(by, 'ticket.reply-settle', t.number, { reply: replyId, delivered: s.delivered, attempts: s.attempts });
     return this.staffView(t);
   }
 
@@ -429,7 +429,7 @@ export class TicketService {
       filedBy: by,
     }, opts);
     // In the outbox, the database cannot take the audit entry either: the replay writes it (auditReplayed).
-    if (r.stored === 'database') await this.audit(by, 'ticket.file', r.ticket.number, { channel: demand.channel, stored: r.stored });
+    if (r.stored === 'database') await this.auditAfterChange(by, 'ticket.file', r.ticket.number, { channel: demand.channel, stored: r.stored });
     return { ...r, duplicate: false };
   }
 
@@ -437,12 +437,12 @@ export class TicketService {
    * The audit entry of a ticket logged by hand while the database was unreachable, written when the
    * replay stores it. Never thrown: the ticket is stored, and an error would keep its outbox record
    * for a replay that then finds it stored and skips it; an entry the database cannot take now is
-   * kept like a sent reply's ({@link auditAfterSend}).
+   * kept like a sent reply's ({@link auditAfterChange}).
    */
   private async auditReplayed(t: Ticket): Promise<void> {
     if (!t.filedBy) return;
     const details = { channel: t.customer.channelId, stored: 'outbox', ...(t.formerNumber ? { formerNumber: t.formerNumber } : {}) };
-    await this.auditAfterSend(t.filedBy, 'ticket.file', t.number, details);
+    await this.auditAfterChange(t.filedBy, 'ticket.file', t.number, details);
   }
 
   /** Ticket lookups for the bot (null when absent; a customer asking is not an error). */
@@ -522,7 +522,7 @@ export class TicketService {
   /** The customer's satisfaction rating (满意度), 1–5 with an optional comment; the assignee is notified. */
   async rate(number: string, rating: SatisfactionInput, customer?: CustomerIdentity): Promise<Ticket> {
     const t = await this.deps.tickets.rate(customer ? await this.requireForCustomer(number, customer) : number, rating);
-    await this.audit(CUSTOMER_ACTOR, 'ticket.rating', t.number, { score: rating.score, comment: t.satisfaction?.comment ?? null });
+    await this.auditAfterChange(CUSTOMER_ACTOR, 'ticket.rating', t.number, { score: rating.score, comment: t.satisfaction?.comment ?? null });
     if (t.assignee) await this.notify(t.assignee, { kind: 'rated', ticket: t.number, by: null });
     return t;
   }
@@ -551,7 +551,7 @@ export class TicketService {
     const t = await this.deps.tickets.update(number, patch, { expectedVersion: opts.expectedVersion, by });
     const keys = Object.keys(patch) as (keyof TicketPatch)[];
     const changes = Object.fromEntries(keys.map((k) => [k, { from: before[k] ?? null, to: t[k] ?? null }]));
-    await this.audit(by, 'ticket.update', t.number, changes);
+    await this.auditAfterChange(by, 'ticket.update', t.number, changes);
     if (t.status === 'resolved' && before.status !== 'resolved' && !t.spam) await this.tellResolved(t, by);
     if (t.assignee !== before.assignee) this.deps.events?.publish({ type: 'ticket.assigned', ticketNumber: t.number, assignee: t.assignee, by });
     if (t.assignee && t.assignee !== before.assignee && t.assignee !== by) await this.notify(t.assignee, { kind: 'assigned', ticket: t.number, by });
@@ -582,7 +582,7 @@ export class TicketService {
       }
     }
     const failed = outcomes.filter((o) => !o.ok).length;
-    await this.audit(by, 'ticket.bulk', null, { ...action, tickets: outcomes.length, ok: outcomes.length - failed, failed, numbers: outcomes.map((o) => o.number) });
+    await this.auditAfterChange(by, 'ticket.bulk', null, { ...action, tickets: outcomes.length, ok: outcomes.length - failed, failed, numbers: outcomes.map((o) => o.number) });
     return outcomes;
   }
 
@@ -621,7 +621,7 @@ export class TicketService {
   private async tellResolved(t: Ticket, by: string): Promise<void> {
     const channel = this.deps.channel();
     const error = channel ? await channel.askRating(t).catch((err: Error) => err.message.slice(0, 500)) : 'no customer channel in this process';
-    await this.audit(by, 'ticket.resolution-notice', t.number, { delivered: error === null, error });
+    await this.auditAfterChange(by, 'ticket.resolution-notice', t.number, { delivered: error === null, error });
   }
 
   /**
@@ -630,7 +630,7 @@ export class TicketService {
    */
   async annotate(number: string, text: string, by: string, liveChat?: LiveChatNote): Promise<TicketView> {
     const t = await this.deps.tickets.addNote(number, { author: by, text, ...(liveChat ? { liveChat } : {}) });
-    await this.audit(by, 'ticket.note', t.number, { length: text.length });
+    await this.auditAfterChange(by, 'ticket.note', t.number, { length: text.length });
     return this.staffView(t);
   }
 
@@ -647,7 +647,7 @@ export class TicketService {
     const current = await this.get(number);
     await this.example(current, 'correction', by, { [correction.field]: correction.to, spam: false });
     const r = await this.deps.tickets.correct(number, { ...correction, by });
-    await this.audit(by, 'ticket.correct', number, { field: correction.field, from: r.correction.from, to: r.correction.to });
+    await this.auditAfterChange(by, 'ticket.correct', number, { field: correction.field, from: r.correction.from, to: r.correction.to });
     return { ticket: this.staffView(r.ticket), correction: r.correction };
   }
 
@@ -662,7 +662,7 @@ export class TicketService {
     }
     await this.example(current, 'review', by, { topic: current.topic, type: current.type, spam: false });
     const t = await this.deps.tickets.confirmReview(number, by);
-    await this.audit(by, 'ticket.confirm', number, { topic: t.topic, type: t.type, wasInReview: current.needsReview });
+    await this.auditAfterChange(by, 'ticket.confirm', number, { topic: t.topic, type: t.type, wasInReview: current.needsReview });
     return this.staffView(t);
   }
 
@@ -675,7 +675,7 @@ export class TicketService {
     // Spam has no topic or type; "not spam" keeps the ticket's labels (a spam-flagged ticket has none yet).
     await this.example(current, 'spam-decision', by, spam ? { topic: null, type: null, spam: true } : { topic: current.topic, type: current.type, spam: false });
     const t = await this.deps.tickets.decideSpam(number, { spam, by });
-    await this.audit(by, 'ticket.spam', number, { from: current.spam, to: spam });
+    await this.auditAfterChange(by, 'ticket.spam', number, { from: current.spam, to: spam });
     return this.staffView(t);
   }
 
@@ -729,23 +729,25 @@ export class TicketService {
       recorded = false;
       this.deps.log?.warn({ ticket: pending.number, reply: id, delivered, err: (err as Error).message }, 'reply sent, but its outcome was not recorded: the ticket shows it as sending (outcome unknown)');
     }
-    await this.auditAfterSend(by, action, t.number, { ...details, delivered, ...(recorded ? {} : { recorded }) });
+    await this.auditAfterChange(by, action, t.number, { ...details, delivered, ...(recorded ? {} : { recorded }) });
     return { ticket: this.staffView(t), replyId: id, delivered, recorded, duplicate: false };
   }
 
   /**
-   * The audit entry of a change already made that the caller must not hear as failed (a reply sent:
-   * an error would have it sent again; a settlement: sent again, it would be refused; a ticket
-   * stored from the outbox: its replay would stop). When the
-   * database cannot take it, it is kept (see {@link keep}) and written when the database is back,
-   * under the id and time it was made with.
+   * The audit entry of a change already stored, which the caller must not hear as failed: a staff
+   * member told 503 for a change that was made repeats it (a note stored twice, a reply sent
+   * again, a settlement refused; a ticket stored from the outbox would stop its replay). Every
+   * operation here whose change is written before its audit entry records it through this, and so
+   * do the live queue (desk/handover.ts) and the staff routes that audit a stored change. When the
+   * database cannot take the entry it is kept (see {@link keep}) and written when the database is
+   * back, under the id and time it was made with (a duplicate key there means stored).
    */
-  private async auditAfterSend(actor: string, action: string, target: string, details: Record<string, unknown>): Promise<void> {
+  async auditAfterChange(actor: string, action: string, target: string | null, details: Record<string, unknown> = {}): Promise<void> {
     const entry: KeptAuditEntry['entry'] = { id: randomUUID(), at: new Date(), actor, action, target, details };
     try {
       await this.deps.audit.record(entry);
     } catch (err) {
-      await this.keep({ kind: 'audit-entry', entry }, err, { ticket: target, action });
+      await this.keep({ kind: 'audit-entry', entry }, err, { target, action });
     }
   }
 
@@ -754,7 +756,4 @@ export class TicketService {
     await this.deps.training.record({ ticketNumber: t.number, text: t.text.original, source, by, at: this.now() }, decided, current);
   }
 
-  private audit(actor: string, action: string, target: string | null, details: Record<string, unknown>): Promise<void> {
-    return this.deps.audit.record({ actor, action, target, details });
-  }
 }

@@ -20,8 +20,9 @@
  * was received) and skips it, so a message is stored once.
  *
  * The same spool keeps two writes that follow a change already made and must not be lost while the
- * database is away ({@link KeptWrite}): an audit entry of a staff reply sent (or of a reply's outcome
- * settled) and a customer's request for a person on their open ticket (its review flag). They are
+ * database is away ({@link KeptWrite}): the audit entry of a change already stored (a staff reply
+ * sent, a status change, a note, a live chat taken …: desk/tickets.ts `auditAfterChange`) and a
+ * customer's request for a person on their open ticket (its review flag). They are
  * replayed in the same pass, in order with the messages; each is idempotent (the audit entry by its
  * own id, the flag by what the ticket already holds).
  */

@@ -30,7 +30,7 @@ export function registerAuthRoutes(router: ApiRouter, deps: StaffDeps & { auth: 
 
 /** Log in, log out, and who the session is. */
 function registerSessionRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthService }): void {
-  const { auth, store } = deps;
+  const { auth, services } = deps;
 
   router.add({
     method: 'post',
@@ -42,7 +42,7 @@ function registerSessionRoutes(router: ApiRouter, deps: StaffDeps & { auth: Auth
     responses: { 200: 'session token', 401: 'wrong user name or password', 429: 'too many failed attempts (Retry-After)' },
     handler: async ({ body, ip }) => {
       const r = await auth.login(body.username, body.password, ip);
-      await store.audit.record({ actor: r.user.username, action: 'auth.login', target: null, details: { ip } });
+      await services.tickets.auditAfterChange(r.user.username, 'auth.login', null, { ip });
       return { body: { token: r.token, expiresAt: r.expiresAt, user: { username: r.user.username, role: r.user.role } } };
     },
   });
@@ -56,7 +56,7 @@ function registerSessionRoutes(router: ApiRouter, deps: StaffDeps & { auth: Auth
     responses: { 204: 'logged out' },
     handler: async ({ req, principal }) => {
       await auth.logout(bearerToken(req)!);
-      await store.audit.record({ actor: principal!.username, action: 'auth.logout' });
+      await services.tickets.auditAfterChange(principal!.username, 'auth.logout', null);
       return { status: 204 };
     },
   });
@@ -73,7 +73,7 @@ function registerSessionRoutes(router: ApiRouter, deps: StaffDeps & { auth: Auth
 
 /** Users (admins only): list, create, change role, password or disabled. */
 function registerUserRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthService }): void {
-  const { auth, store } = deps;
+  const { auth, store, services } = deps;
   const users = store.users;
 
   router.add({
@@ -95,7 +95,7 @@ function registerUserRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthSer
     responses: { 201: 'created', 409: 'the user name is taken' },
     handler: async ({ body, principal }) => {
       const user = await auth.createUser({ ...body, createdBy: principal!.username });
-      await store.audit.record({ actor: principal!.username, action: 'user.create', target: user.username, details: { role: user.role } });
+      await services.tickets.auditAfterChange(principal!.username, 'user.create', user.username, { role: user.role });
       return { status: 201, body: user };
     },
   });
@@ -127,7 +127,7 @@ function registerUserRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthSer
       if (body.disabled === true || body.password !== undefined) await users.deleteTokensOf(user.username, 'session');
       if (body.disabled === true) await users.deleteTokensOf(user.username, 'api');
       const details = { ...(body.role ? { role: { from: before.role, to: body.role } } : {}), ...(body.disabled !== undefined ? { disabled: body.disabled } : {}), ...(body.password ? { password: 'changed' } : {}) };
-      await store.audit.record({ actor: principal!.username, action: 'user.update', target: user.username, details });
+      await services.tickets.auditAfterChange(principal!.username, 'user.update', user.username, details);
       return { body: user };
     },
   });
@@ -135,7 +135,7 @@ function registerUserRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthSer
 
 /** API tokens (admins only): list, create, revoke. */
 function registerTokenRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthService }): void {
-  const { auth, store } = deps;
+  const { auth, store, services } = deps;
   const users = store.users;
 
   router.add({
@@ -157,7 +157,7 @@ function registerTokenRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthSe
     responses: { 201: 'the token (shown once)', 404: 'no such user' },
     handler: async ({ body, principal }) => {
       const { token, record } = await auth.createApiToken(body.username, body.name, body.expiresInDays * 86_400_000);
-      await store.audit.record({ actor: principal!.username, action: 'token.create', target: record.id, details: { username: record.username, name: record.name } });
+      await services.tickets.auditAfterChange(principal!.username, 'token.create', record.id, { username: record.username, name: record.name });
       return { status: 201, body: { ...record, token } };
     },
   });
@@ -173,7 +173,7 @@ function registerTokenRoutes(router: ApiRouter, deps: StaffDeps & { auth: AuthSe
     handler: async ({ params, principal }) => {
       auth.forgetVerified({ tokenId: params.id });
       if (!(await users.deleteToken(params.id))) throw new HttpError(404, 'NOT_FOUND', `token ${params.id} not found`);
-      await store.audit.record({ actor: principal!.username, action: 'token.revoke', target: params.id });
+      await services.tickets.auditAfterChange(principal!.username, 'token.revoke', params.id);
       return { status: 204 };
     },
   });

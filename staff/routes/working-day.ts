@@ -20,7 +20,7 @@ function ticketLang(lang: string): ReplyLang {
 }
 
 export function registerWorkingDayRoutes(router: ApiRouter, deps: StaffDeps): void {
-  const { store, taxonomy } = deps;
+  const { store, taxonomy, services } = deps;
 
   router.add({
     method: 'get',
@@ -53,7 +53,7 @@ export function registerWorkingDayRoutes(router: ApiRouter, deps: StaffDeps): vo
     responses: { 201: 'the canned reply', 400: 'invalid input or an unknown variable' },
     handler: async ({ body, principal }) => {
       const c = await store.cannedReplies.create(body, principal!.username);
-      await store.audit.record({ actor: principal!.username, action: 'canned.create', target: c.id, details: { lang: c.lang, title: c.title } });
+      await services.tickets.auditAfterChange(principal!.username, 'canned.create', c.id, { lang: c.lang, title: c.title });
       return { status: 201, body: c };
     },
   });
@@ -69,7 +69,7 @@ export function registerWorkingDayRoutes(router: ApiRouter, deps: StaffDeps): vo
     responses: { 200: 'the canned reply', 404: 'no such canned reply' },
     handler: async ({ params, body, principal }) => {
       const c = await store.cannedReplies.update(params.id, body, principal!.username);
-      await store.audit.record({ actor: principal!.username, action: 'canned.update', target: c.id, details: { lang: c.lang, title: c.title } });
+      await services.tickets.auditAfterChange(principal!.username, 'canned.update', c.id, { lang: c.lang, title: c.title });
       return { body: c };
     },
   });
@@ -84,7 +84,7 @@ export function registerWorkingDayRoutes(router: ApiRouter, deps: StaffDeps): vo
     responses: { 204: 'deleted', 404: 'no such canned reply' },
     handler: async ({ params, principal }) => {
       await store.cannedReplies.delete(params.id);
-      await store.audit.record({ actor: principal!.username, action: 'canned.delete', target: params.id });
+      await services.tickets.auditAfterChange(principal!.username, 'canned.delete', params.id);
       return { status: 204 };
     },
   });

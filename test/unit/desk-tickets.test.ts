@@ -360,6 +360,18 @@ describe('desk: writes kept for the database', () => {
         recordReply: async (_: string, r: ReplyInput) => (current = { ...current, replies: [...current.replies, { id: 'r1', ...r, at: AT }] }),
         recordReplyOutcome: async (_: string, id: string, o: { delivered: boolean; error: string | null }) => (current = { ...current, replies: current.replies.map((r) => (r.id === id ? { ...r, ...o, sending: undefined } : r)) }),
         flagForReview: async (n: string, reason: string) => (flags.push(`${n}:${reason}`), current),
+        // The staff operations' writes: each one stored (in memory) before its audit entry.
+        get: async () => current,
+        update: async (_: string, patch: object) => (current = { ...current, ...patch, version: current.version + 1 }),
+        addNote: async (_: string, n: { author: string; text: string }) => (current = { ...current, notes: [...current.notes, { id: 'n1', ...n, at: AT }] }),
+        correct: async (_: string, c: { field: 'topic' | 'type'; to: string; by: string }) => {
+          const correction = { ...c, from: current[c.field], at: AT };
+          current = { ...current, [c.field]: c.to, corrections: [...current.corrections, correction] };
+          return { ticket: current, correction };
+        },
+        confirmReview: async () => (current = { ...current, needsReview: false }),
+        decideSpam: async (_: string, d: { spam: boolean }) => (current = { ...current, spam: d.spam }),
+        rate: async (_: string, r: { score: number }) => (current = { ...current, satisfaction: { score: r.score, comment: null, at: AT } as Ticket['satisfaction'] }),
       } as unknown as TicketStore,
       topics: ['delivery'],
       training: { record: async () => undefined, recent: async () => [] },
@@ -402,6 +414,30 @@ describe('desk: writes kept for the database', () => {
     // Not an outage (it would fail the replay for good): logged, as before, and not kept.
     k.state.auditError = new ValidationError('bad entry', []);
     await k.service.reply('T20261201-0001', '师傅明天上门', 'dan');
+    expect(k.spool).toEqual([]);
+  });
+
+  it('every other stored change answers success when only its audit entry fails, keeps the entry, and the replay writes each once', async () => {
+    const k = keeping();
+    k.state.auditError = new MongoNetworkError('connect ECONNREFUSED 127.0.0.1:27017');
+    const n = 'T20261201-0001';
+    // Each resolves (on the code before, each rejected with the audit's error after its change was stored).
+    await k.service.change(n, { priority: 'high' }, 'dan');
+    await k.service.annotate(n, '客户来电催促', 'dan');
+    await k.service.correct(n, { field: 'topic', to: 'delivery' }, 'dan');
+    await k.service.confirmReview(n, 'dan');
+    await k.service.decideSpam(n, false, 'dan');
+    await k.service.rate(n, { score: 5 });
+    expect(await k.service.bulk([n], { action: 'status', status: 'in_progress' }, 'dan')).toEqual([{ number: n, ok: true, version: expect.any(Number) }]);
+    await k.service.auditAfterChange('admin', 'canned.delete', 'c1');
+    const actions = ['ticket.update', 'ticket.note', 'ticket.correct', 'ticket.confirm', 'ticket.spam', 'ticket.rating', 'ticket.update', 'ticket.bulk', 'canned.delete'];
+    expect(k.spool.map((d) => (d as { kind: string; entry: { action: string } }).entry.action)).toEqual(actions);
+    expect(k.spool.every((d) => (d as { kind: string }).kind === 'audit-entry')).toBe(true);
+    expect(k.stored).toEqual([]);
+    k.state.auditError = null;
+    await k.service.replayHeld();
+    expect(k.stored.map((e) => e.action)).toEqual(actions);
+    expect(new Set(k.stored.map((e) => e.id)).size).toBe(actions.length);
     expect(k.spool).toEqual([]);
   });
 
