@@ -404,13 +404,17 @@ export class TicketService {
 
   /** A request id's filing: the ticket an earlier submit made, else a new one. */
   private async fileOnce(demand: StaffFiledDemand, c: Classification, by: string, requestId: string): Promise<StaffFiling> {
-    let unreachable = false;
-    // The database unreachable here: the outbox had none, and a copy the database may hold is
-    // found at replay (by the request's note), which then stores this one as a duplicate. The
-    // ticket goes to the outbox without waiting for the database a second time.
-    const earlier = await this.deps.tickets.byRequest(requestId).catch((err: unknown) => (isUnavailable(err) ? ((unreachable = true), null) : Promise.reject(err)));
-    if (earlier) return { ...earlier, duplicate: true };
-    return this.fileNew(demand, c, by, { unreachable });
+    try {
+      const earlier = await this.deps.tickets.byRequest(requestId);
+      if (earlier) return { ...earlier, duplicate: true };
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      // The database unreachable here: the outbox had none, and a copy the database may hold is
+      // found at replay (by the request's note), which then stores this one as a duplicate. The
+      // ticket goes to the outbox without waiting for the database a second time.
+      return this.fileNew(demand, c, by, { unreachable: true });
+    }
+    return this.fileNew(demand, c, by);
   }
 
   private async fileNew(demand: StaffFiledDemand, c: Classification, by: string, opts: { unreachable?: boolean } = {}): Promise<StaffFiling> {
