@@ -402,10 +402,14 @@ export class TicketService {
     }
   }
 
-  /** A request id's filing: the ticket an earlier submit made, else a new one. */
+  /**
+   * A request id's filing: the ticket an earlier submit made, else a new one. The request is claimed
+   * first, so another process sent the same request at the same instant files nothing and answers
+   * with this one's ticket (or this one with its).
+   */
   private async fileOnce(demand: StaffFiledDemand, c: Classification, by: string, requestId: string): Promise<StaffFiling> {
     try {
-      const earlier = await this.deps.tickets.byRequest(requestId);
+      const earlier = await this.deps.tickets.claimRequest(requestId);
       if (earlier) return { ...earlier, duplicate: true };
     } catch (err) {
       if (!isUnavailable(err)) throw err;

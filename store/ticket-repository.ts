@@ -133,10 +133,13 @@ export interface TicketRepository {
   /** Replays only this customer's tickets waiting in the outbox. */
   flushOutboxFor(customer: CustomerIdentity, onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
   /**
-   * The ticket logged by hand under the staff form's `requestId`: waiting in the outbox, or stored;
-   * null when neither holds it (throws when the database cannot be reached and the outbox has none).
+   * The ticket logged by hand under the staff form's `requestId` (waiting in the outbox, or stored),
+   * or null when there is none and the caller now holds the request: it alone may file it (with that
+   * `requestId`). A filing of the same request under way elsewhere is waited for (see
+   * {@link MongoTicketRepository.claimRequest}). Throws when the database cannot be reached and the
+   * outbox has none.
    */
-  byRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
+  claimRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
 }
 
 export interface MongoTicketRepositoryOptions {
@@ -287,6 +290,25 @@ interface RenumberNote {
   outbox?: string;
 }
 
+/**
+ * A request note (`ticketRequests`, `_id` = the staff form's request id): the claim of the filing
+ * that stores its ticket (`at`: when it was claimed or last noted), and the number that ticket is
+ * being stored under (none until its first insert is tried). Notes written before claims existed
+ * hold `number` alone.
+ */
+interface RequestNote {
+  _id: string;
+  number?: string;
+  at?: Date;
+}
+
+/**
+ * How long a request's claim stands without a stored ticket before another filing of the request
+ * takes it over: far beyond a filing's insert (its retries included), so a live filing is not
+ * raced; a staff member sending the form again after its filer died waits at most this long.
+ */
+const REQUEST_CLAIM_STALE_MS = 30_000;
+
 /** A renumber note to delete once its ticket's read models are stored (after the replay that took its record). */
 interface NoteToClear {
   note: string;
@@ -308,8 +330,8 @@ export class MongoTicketRepository implements TicketRepository {
   private readonly outboxId: string;
   /** Whether renumber notes of this outbox may wait to be finished (at start, and after a failure). */
   private notesToSweep = true;
-  /** Request notes: the number a ticket logged by hand is stored under, by its request id (see `byRequest`). */
-  private readonly requests: Collection<{ _id: string; number: string }>;
+  /** Request notes: the claim of a ticket logged by hand and the number it is stored under, by its request id (see `claimRequest`). */
+  private readonly requests: Collection<RequestNote>;
   private readonly claims: Claims;
   private readonly inserts: InsertBatcher<TicketDoc>;
   /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
@@ -326,7 +348,7 @@ export class MongoTicketRepository implements TicketRepository {
     this.tickets = db.collection<TicketDoc>('tickets');
     this.renumbered = db.collection<RenumberNote>('outboxRenumbered');
     this.outboxId = `${hostname()}:${resolve(opts.outbox.path)}`;
-    this.requests = db.collection<{ _id: string; number: string }>('ticketRequests');
+    this.requests = db.collection<RequestNote>('ticketRequests');
     this.claims = new Claims(db);
     this.inserts = new InsertBatcher(this.tickets, () => this.writeConcern);
     this.now = opts.now ?? (() => new Date());
@@ -655,13 +677,38 @@ export class MongoTicketRepository implements TicketRepository {
     }
   }
 
-  async byRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null> {
+  /**
+   * The ticket of a request id, or null when this caller has just claimed the request. The claim is
+   * the insert of the request's note (`_id` = the request id), so of two filings of one request at
+   * the same instant, in two processes, exactly one gets null (FerretDB enforces unique `_id`s, where
+   * a read-then-write would let both through). The other waits for the ticket the note comes to
+   * name, and answers with it; a claim that names no stored ticket for {@link REQUEST_CLAIM_STALE_MS}
+   * (its filer died, or its ticket went to that process's outbox, whose replay then finds this one
+   * and drops its copy) is taken over.
+   */
+  async claimRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null> {
     // The outbox first: a replay writes the note and the ticket before it removes the record, so a
     // record gone from the file is found below.
     const waiting = this.opts.outbox.find((d) => d.requestId === requestId, JSON.stringify(requestId));
     if (waiting.length > 0) return { ticket: toTicket(waiting[0] as TicketDoc), stored: 'outbox' };
-    const stored = await this.storedRequest(requestId);
-    return stored ? { ticket: toTicket(stored), stored: 'database' } : null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.requests.insertOne({ _id: requestId, at: new Date() }, { writeConcern: this.writeConcern });
+        return null;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+      const note = await this.requests.findOne({ _id: requestId });
+      if (note === null) continue; // taken over and given up meanwhile: claim it
+      const stored = await this.storedUnder(note, requestId);
+      if (stored) return { ticket: toTicket(stored), stored: 'database' };
+      if (note.at && Date.now() - note.at.getTime() < REQUEST_CLAIM_STALE_MS) {
+        await backoff(attempt);
+        continue;
+      }
+      // Stale: remove exactly that claim (a note written before claims existed has no time), then claim.
+      await this.requests.deleteOne({ _id: requestId, at: note.at ?? { $exists: false } }, { writeConcern: this.writeConcern });
+    }
   }
 
   /**
@@ -671,14 +718,22 @@ export class MongoTicketRepository implements TicketRepository {
    */
   private async storedRequest(requestId: string): Promise<TicketDoc | null> {
     const note = await this.requests.findOne({ _id: requestId });
-    if (note === null) return null;
+    return note === null ? null : this.storedUnder(note, requestId);
+  }
+
+  /** The stored ticket a request note names, if it holds that request (see {@link storedRequest}). */
+  private async storedUnder(note: RequestNote, requestId: string): Promise<TicketDoc | null> {
+    if (!note.number) return null; // claimed, no number tried yet
     const found = await this.locate(note.number);
     return found !== null && found.doc.requestId === requestId ? found.doc : null;
   }
 
-  /** Notes the number a request's ticket is about to be stored under (upsert by request id). */
+  /**
+   * Notes the number a request's ticket is about to be stored under (upsert by request id), which
+   * renews its claim: the filing is alive.
+   */
   private async noteRequest(requestId: string, number: string): Promise<void> {
-    await this.requests.updateOne({ _id: requestId }, { $set: { number } }, { upsert: true, writeConcern: this.writeConcern });
+    await this.requests.updateOne({ _id: requestId }, { $set: { number, at: new Date() } }, { upsert: true, writeConcern: this.writeConcern });
   }
 
   /**
