@@ -564,7 +564,12 @@ export class MongoTicketRepository implements TicketRepository {
       // The same request may be stored already under another number (sent again while this one waited,
       // or stored before the outage by an attempt whose answer was lost): one ticket per request.
       const stored = await this.storedRequest(doc.requestId);
-      if (stored !== null && stored._id !== doc._id) return 'duplicate';
+      if (stored !== null && stored._id !== doc._id) {
+        // This very record, stored under a new number by a replay that died before the outbox file was
+        // rewritten (its request note names the new number): finished as the renumbering below would.
+        if (stored.formerNumber === doc.number && sameIntake(stored, doc)) await this.resumeRenumbered(doc, notes);
+        return 'duplicate';
+      }
       await this.noteRequest(doc.requestId, doc.number);
     }
     try {
@@ -584,14 +589,7 @@ export class MongoTicketRepository implements TicketRepository {
       if (holder === null || sameIntake(holder, doc)) return 'duplicate';
       const quoted = doc.number;
       const note = renumberNoteId(doc);
-      const stored = await this.storedRenumbered(doc, note);
-      if (stored) {
-        // A replay that crashed after the insert: its read models may be missing (all, some or none
-        // of their documents written); given the creation again under the note's key, each document
-        // that lacks it applies it, once.
-        notes.push({ note, readModels: this.readModels(null, toTicket(stored), note) });
-        return 'duplicate';
-      }
+      if (await this.resumeRenumbered(doc, notes)) return 'duplicate';
       // Each number is noted before the insert under it: a crash after the insert and before the
       // outbox file is rewritten leaves the record to be replayed again, and the note finds it stored.
       const noteNumber = async (n: string) => {
@@ -607,6 +605,20 @@ export class MongoTicketRepository implements TicketRepository {
     await this.changed(null, toTicket(doc));
     await onStored?.(toTicket(doc));
     return 'stored';
+  }
+
+  /**
+   * Whether this outbox record was stored under a new number by a replay that crashed after the
+   * insert (see {@link storedRenumbered}). Its read models may be missing (all, some or none of their
+   * documents written): given the creation again under the note's key, each document that lacks it
+   * applies it, once; its note joins `notes`, deleted when they are through.
+   */
+  private async resumeRenumbered(doc: TicketDoc, notes: NoteToClear[]): Promise<boolean> {
+    const note = renumberNoteId(doc);
+    const stored = await this.storedRenumbered(doc, note);
+    if (!stored) return false;
+    notes.push({ note, readModels: this.readModels(null, toTicket(stored), note) });
+    return true;
   }
 
   /**
