@@ -303,6 +303,18 @@ interface RequestNote {
 }
 
 /**
+ * A request copy (`ticketRequestCopies`, `_id` = its provisional number): an outboxed ticket logged
+ * by hand whose request the replay found stored already (sent before the outage, sent again during
+ * it), so it was dropped; `number` is the ticket kept, which that provisional number finds.
+ */
+interface RequestCopy {
+  _id: string;
+  number: string;
+  requestId: string;
+  at: Date;
+}
+
+/**
  * How long a request's claim stands without a stored ticket before another filing of the request
  * takes it over: far beyond a filing's insert (its retries included), so a live filing is not
  * raced; a staff member sending the form again after its filer died waits at most this long.
@@ -332,6 +344,8 @@ export class MongoTicketRepository implements TicketRepository {
   private notesToSweep = true;
   /** Request notes: the claim of a ticket logged by hand and the number it is stored under, by its request id (see `claimRequest`). */
   private readonly requests: Collection<RequestNote>;
+  /** Request copies: the provisional number of each outboxed copy of a request the replay dropped, naming the ticket kept (see `numbered`). */
+  private readonly copies: Collection<RequestCopy>;
   private readonly claims: Claims;
   private readonly inserts: InsertBatcher<TicketDoc>;
   /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
@@ -349,6 +363,7 @@ export class MongoTicketRepository implements TicketRepository {
     this.renumbered = db.collection<RenumberNote>('outboxRenumbered');
     this.outboxId = `${hostname()}:${resolve(opts.outbox.path)}`;
     this.requests = db.collection<RequestNote>('ticketRequests');
+    this.copies = db.collection<RequestCopy>('ticketRequestCopies');
     this.claims = new Claims(db);
     this.inserts = new InsertBatcher(this.tickets, () => this.writeConcern);
     this.now = opts.now ?? (() => new Date());
@@ -568,6 +583,7 @@ export class MongoTicketRepository implements TicketRepository {
         // This very record, stored under a new number by a replay that died before the outbox file was
         // rewritten (its request note names the new number): finished as the renumbering below would.
         if (stored.formerNumber === doc.number && sameIntake(stored, doc)) await this.resumeRenumbered(doc, notes);
+        else await this.noteCopy(doc, stored);
         return 'duplicate';
       }
       await this.noteRequest(doc.requestId, doc.number);
@@ -683,7 +699,7 @@ export class MongoTicketRepository implements TicketRepository {
    * the first note is written in the middle of a replay or a filing.
    */
   private async prepareRenumberNotes(): Promise<void> {
-    for (const name of [this.renumbered.collectionName, this.requests.collectionName]) {
+    for (const name of [this.renumbered.collectionName, this.requests.collectionName, this.copies.collectionName]) {
       if ((await this.db.listCollections({ name }, { nameOnly: true }).toArray()).length > 0) continue;
       await this.db.createCollection(name).catch((err: { codeName?: string }) => (err.codeName === 'NamespaceExists' ? undefined : Promise.reject(err)));
     }
@@ -738,6 +754,21 @@ export class MongoTicketRepository implements TicketRepository {
     if (!note.number) return null; // claimed, no number tried yet
     const found = await this.locate(note.number);
     return found !== null && found.doc.requestId === requestId ? found.doc : null;
+  }
+
+  /**
+   * Notes that the outboxed `copy` of a request is dropped for the ticket `kept` (stored before, by
+   * an earlier submit): the staff member who sent it again during the outage was given the copy's
+   * provisional number, which then finds the kept ticket (search, see {@link numbered}). Written
+   * before the record leaves the outbox (a duplicate key: noted by a replay that died before that).
+   */
+  private async noteCopy(copy: TicketDoc, kept: TicketDoc): Promise<void> {
+    try {
+      await this.copies.insertOne({ _id: copy.number, number: kept.number, requestId: copy.requestId!, at: new Date() }, { writeConcern: this.writeConcern });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    this.opts.log.info({ ticket: kept.number, provisional: copy.number, requestId: copy.requestId }, 'a ticket logged by hand was sent again during the outage: its queued copy is dropped, its provisional number finds the stored ticket');
   }
 
   /**
@@ -912,8 +943,10 @@ export class MongoTicketRepository implements TicketRepository {
    */
   private async numbered(number: string): Promise<string[]> {
     const month = number.slice(1, 7);
-    const moved = await this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month });
-    return [...((await this.get(number)) ? [number] : []), ...moved.filter((n) => n !== number)];
+    const [moved, copy] = await Promise.all([this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month }), this.copies.findOne({ _id: number })]);
+    const found = [...((await this.get(number)) ? [number] : []), ...moved.filter((n) => n !== number)];
+    // A provisional number given to a request sent again during an outage, whose copy the replay dropped.
+    return copy && !found.includes(copy.number) ? [...found, copy.number] : found;
   }
 
   /**
