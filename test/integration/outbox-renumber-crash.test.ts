@@ -134,46 +134,31 @@ describe('outbox replay of a renumbered ticket', () => {
     expect(await notes(db)).toEqual([]);
   });
 
-  for (const reached of ['none', 'counters'] as const) {
-    it(`a crash after the insert, with ${reached === 'none' ? 'no read model' : 'only the counters'} stored, before the outbox file is rewritten: the resumed replay gives the read models the ticket once`, async () => {
-      const db = client.db(`outbox_crash_read_models_${reached}`);
-      const { store, open, outboxPath } = await numberTaken(db);
-      const crashLeaves = readFileSync(outboxPath);
-      await replayThenDie(db, store, reached);
-      const [moved] = await earlyTickets(db);
-      expect((await readModels(store)).earlyListed).toEqual([]);
-      writeFileSync(outboxPath, crashLeaves);
+  // A ticket logged by hand (with a request id) as well: its request note names the new number.
+  for (const byHand of [false, true]) {
+    for (const reached of ['none', 'counters'] as const) {
+      it(`${byHand ? 'a ticket logged by hand (with a request id): ' : ''}a crash after the insert, with ${reached === 'none' ? 'no read model' : 'only the counters'} stored, before the outbox file is rewritten: the resumed replay gives the read models the ticket once`, async () => {
+        const db = client.db(`outbox_crash_${byHand ? 'request' : 'read_models'}_${reached}`);
+        const requestId = byHand ? `form-renumbered-crash-${reached}` : undefined;
+        const { store, open, outboxPath, taken } = await numberTaken(db, requestId);
+        const crashLeaves = readFileSync(outboxPath);
+        await replayThenDie(db, store, reached);
+        const [moved] = await earlyTickets(db);
+        expect(moved).toMatchObject({ formerNumber: taken });
+        // The form sent again finds the ticket under its new number.
+        if (requestId) expect(await db.collection('ticketRequests').findOne({ _id: requestId as never })).toMatchObject({ number: moved.number });
+        expect((await readModels(store)).earlyListed).toEqual([]);
+        writeFileSync(outboxPath, crashLeaves);
 
-      const restartedStore = await open();
-      expect(await createTicketService(restartedStore, { log: silent }).flushOutbox()).toMatchObject({ replayed: 0, duplicates: 1, remaining: 0 });
-      expect((await earlyTickets(db)).map((t) => t.number)).toEqual([moved.number]);
-      expect(await readModels(restartedStore)).toEqual({ total: 3, earlyTotal: 1, earlyListed: [moved.number] });
-      expect(await notes(db)).toEqual([]);
-    });
-  }
-
-  for (const reached of ['none', 'counters'] as const) {
-    it(`a ticket logged by hand (with a request id): a crash after the insert, with ${reached === 'none' ? 'no read model' : 'only the counters'} stored, before the outbox file is rewritten: the resumed replay gives the read models the ticket once`, async () => {
-      const db = client.db(`outbox_crash_request_${reached}`);
-      const requestId = `form-renumbered-crash-${reached}`;
-      const { store, open, outboxPath, taken } = await numberTaken(db, requestId);
-      const crashLeaves = readFileSync(outboxPath);
-      await replayThenDie(db, store, reached);
-      const [moved] = await earlyTickets(db);
-      expect(moved).toMatchObject({ formerNumber: taken, requestId });
-      // The request's note names the new number: the form sent again finds the ticket stored there.
-      expect(await db.collection('ticketRequests').findOne({ _id: requestId as never })).toMatchObject({ number: moved.number });
-      expect((await readModels(store)).earlyListed).toEqual([]);
-      writeFileSync(outboxPath, crashLeaves);
-
-      const restartedStore = await open();
-      expect(await createTicketService(restartedStore, { log: silent }).flushOutbox()).toMatchObject({ replayed: 0, duplicates: 1, remaining: 0 });
-      expect((await earlyTickets(db)).map((t) => t.number)).toEqual([moved.number]);
-      // Repaired by this replay, not left to the next process start's sweep.
-      expect(await readModels(restartedStore)).toEqual({ total: 3, earlyTotal: 1, earlyListed: [moved.number] });
-      expect(await notes(db)).toEqual([]);
-      expect(await restartedStore.tickets.claimRequest(requestId)).toMatchObject({ stored: 'database', ticket: { number: moved.number } });
-    });
+        const restartedStore = await open();
+        expect(await createTicketService(restartedStore, { log: silent }).flushOutbox()).toMatchObject({ replayed: 0, duplicates: 1, remaining: 0 });
+        expect((await earlyTickets(db)).map((t) => t.number)).toEqual([moved.number]);
+        // Repaired by this replay, not left to the next process start's sweep.
+        expect(await readModels(restartedStore)).toEqual({ total: 3, earlyTotal: 1, earlyListed: [moved.number] });
+        expect(await notes(db)).toEqual([]);
+        if (requestId) expect(await restartedStore.tickets.claimRequest(requestId)).toMatchObject({ stored: 'database', ticket: { number: moved.number } });
+      });
+    }
   }
 
   it('a crash after the outbox file is rewritten and before the read models are stored: the next replay gives them the ticket and deletes the note', async () => {

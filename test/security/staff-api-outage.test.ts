@@ -248,12 +248,7 @@ describe('the staff API with the database unreachable', () => {
       const langs = ['zh-Hans', 'zh-Hant', 'en'] as const;
       // Signed in while the database is up (each page its own session).
       const pages: Page[] = [];
-      for (const lang of langs) {
-        const page = await browser.newPage();
-        await consoleLogin(page, lang, DICT[lang]!);
-        await page.waitForURL((u) => u.hash !== '#/login', { timeout: 60_000 });
-        pages.push(page);
-      }
+      for (const lang of langs) pages.push(await signedIn(browser, lang, DICT[lang]!));
       const numbers: string[] = [];
       await whileDown(async () => {
         for (const [i, lang] of langs.entries()) {
@@ -261,16 +256,12 @@ describe('the staff API with the database unreachable', () => {
           const page = pages[i]!;
           await page.evaluate('location.hash = "#/new"');
           await page.getByTestId('new-text').fill(`停电时来电登记（${lang}）：退款一直没有到账`);
-          await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
-          const said = page.getByTestId('new-status');
-          await expect.poll(() => said.textContent(), { timeout: 60_000 }).toMatch(/T\d{8}-/);
-          const text = (await said.textContent())!;
-          const number = /T\d{8}-\S+?(?=[，。,. ]|$)/.exec(text)![0];
+          const { text, number } = await submittedQueued(page, d);
           expect(text).toBe(d['newTicket.filedOffline']!.replace('{number}', number));
           numbers.push(number);
           // Sent again from the same form (a second click after a lost answer): the same ticket.
           await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
-          await expect.poll(() => said.textContent(), { timeout: 60_000 }).toBe(text);
+          await expect.poll(() => page.getByTestId('new-status').textContent(), { timeout: 60_000 }).toBe(text);
         }
         expect(services.store.outbox.pending()).toBe(3);
       });
@@ -290,9 +281,7 @@ describe('the staff API with the database unreachable', () => {
       const stored: string[] = [];
       for (const lang of langs) {
         const d = DICT[lang]!;
-        const page = await browser.newPage();
-        await consoleLogin(page, lang, d);
-        await page.waitForURL((u) => u.hash !== '#/login', { timeout: 60_000 });
+        const page = await signedIn(browser, lang, d);
         await page.evaluate('location.hash = "#/new"');
         await page.getByTestId('new-text').fill(`来电登记（${lang}）：答复丢失后重新提交的诉求`);
         // The request reaches the server and is stored, but its answer never reaches the browser.
@@ -313,11 +302,7 @@ describe('the staff API with the database unreachable', () => {
           const d = DICT[lang]!;
           const page = pages[i]!;
           // Sent again from the same form: the database cannot say it has it, so it is queued.
-          await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
-          const said = page.getByTestId('new-status');
-          await expect.poll(() => said.textContent(), { timeout: 60_000 }).toMatch(/T\d{8}-O/);
-          const text = (await said.textContent())!;
-          const number = /T\d{8}-O[0-9A-Z]{6}/.exec(text)![0];
+          const { text, number } = await submittedQueued(page, d);
           expect(text).toBe(d['newTicket.filedOfflineResent']!.replace('{number}', number));
           expect(number).not.toBe(stored[i]);
           provisional.push(number);
@@ -364,6 +349,23 @@ async function consoleTexts(): Promise<Record<string, Record<string, string>>> {
 
 function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+}
+
+/** A page of the console signed in as alice in `lang` (`d`: its texts), past the login page. */
+async function signedIn(browser: Browser, lang: string, d: Record<string, string>): Promise<Page> {
+  const page = await browser.newPage();
+  await consoleLogin(page, lang, d);
+  await page.waitForURL((u) => u.hash !== '#/login', { timeout: 60_000 });
+  return page;
+}
+
+/** Sends the new-ticket form on `page` and waits for its answer to name a ticket: what it says, and that number. */
+async function submittedQueued(page: Page, d: Record<string, string>): Promise<{ text: string; number: string }> {
+  await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
+  const said = page.getByTestId('new-status');
+  await expect.poll(() => said.textContent(), { timeout: 60_000 }).toMatch(/T\d{8}-/);
+  const text = (await said.textContent())!;
+  return { text, number: /T\d{8}-\S+?(?=[，。,. ]|$)/.exec(text)![0] };
 }
 
 /** Signs alice in on the console's login page in `lang` (`d`: its texts). */
