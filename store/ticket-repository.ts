@@ -721,7 +721,8 @@ export class MongoTicketRepository implements TicketRepository {
     if (waiting.length > 0) return { ticket: toTicket(waiting[0] as TicketDoc), stored: 'outbox' };
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.requests.insertOne({ _id: requestId, at: new Date() }, { writeConcern: this.writeConcern });
+        // Retried only after a transient error that certainly did not apply it (else it would find its own claim).
+        await this.retried(() => this.requests.insertOne({ _id: requestId, at: new Date() }, { writeConcern: this.writeConcern }), false);
         return null;
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
