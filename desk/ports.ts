@@ -41,6 +41,8 @@ export interface TicketStore {
    * there is none and the caller now holds the request (it alone files it; store/ticket-repository.ts).
    */
   claimRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
+  /** Gives up a claimed request whose filing failed before any insert was tried. */
+  releaseRequest(requestId: string): Promise<void>;
 }
 
 /**

@@ -418,7 +418,13 @@ export class TicketService {
       // ticket goes to the outbox without waiting for the database a second time.
       return this.fileNew(demand, c, by, { unreachable: true });
     }
-    return this.fileNew(demand, c, by);
+    try {
+      return await this.fileNew(demand, c, by);
+    } catch (err) {
+      // Failed before an insert (refused, say): the same form sent again must not wait for this claim.
+      await this.deps.tickets.releaseRequest(requestId).catch((releaseErr: Error) => this.deps.log?.warn({ requestId, err: releaseErr.message }, 'request claim not released; it is taken over once stale'));
+      throw err;
+    }
   }
 
   private async fileNew(demand: StaffFiledDemand, c: Classification, by: string, opts: { unreachable?: boolean } = {}): Promise<StaffFiling> {

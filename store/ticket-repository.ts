@@ -140,6 +140,12 @@ export interface TicketRepository {
    * outbox has none.
    */
   claimRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
+  /**
+   * Gives up a request claimed by {@link claimRequest} whose filing failed before any insert was
+   * tried (its note names no number), so the form sent again files at once instead of waiting for
+   * the claim to turn stale. A claim whose filing tried a number stays (that insert may have applied).
+   */
+  releaseRequest(requestId: string): Promise<void>;
 }
 
 export interface MongoTicketRepositoryOptions {
@@ -738,6 +744,10 @@ export class MongoTicketRepository implements TicketRepository {
       // Stale: remove exactly that claim (a note written before claims existed has no time), then claim.
       await this.requests.deleteOne({ _id: requestId, at: note.at ?? { $exists: false } }, { writeConcern: this.writeConcern });
     }
+  }
+
+  async releaseRequest(requestId: string): Promise<void> {
+    await this.requests.deleteOne({ _id: requestId, number: { $exists: false } }, { writeConcern: this.writeConcern });
   }
 
   /**

@@ -7,7 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Classification } from '../../classifier/demand-classifier.js';
 import { hashPassword } from '../../staff/auth.js';
+import { ValidationError } from '../../store/errors.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 
 type Json = Record<string, any>;
@@ -68,6 +70,19 @@ describe('a ticket logged by hand, its request sent to two processes at once', (
     expect(first.body.duplicate).toBe(false);
     const again = await post(A, demand);
     expect(again.body).toMatchObject({ stored: 'database', duplicate: true, ticket: { number: first.body.ticket.number } });
+    expect(await A.db.collection('tickets').countDocuments({ requestId })).toBe(1);
+  });
+
+  it('gives up the claim of a filing refused before any insert, so the same request sent again is filed', async () => {
+    const requestId = `form-refused-${randomUUID().slice(0, 8)}`;
+    const demand = { channel: 'phone' as const, text: '来电：分类结果无效的一次登记', customer: { phone: '13922223333' }, requestId };
+    // A classification the store refuses (a topic the taxonomy does not have): a 400, after the claim.
+    const refused = { normalized: demand.text, lang: 'zh-Hans', topic: 'no-such-topic', type: 'complaint', spam: false, suspectedSpam: false, act: 'demand', actConfidence: 0, spamScore: 0, confidence: 0.9, typeConfidence: 0.9, alternatives: [], keywords: [], needsReview: false, reason: null, modelVersion: 't' } as unknown as Classification;
+    await expect(A.services.tickets.fileForCustomer(demand, refused, 'alice')).rejects.toBeInstanceOf(ValidationError);
+    expect(await A.db.collection('ticketRequests').countDocuments({ _id: requestId as never })).toBe(0);
+    const again = await post(B, demand);
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    expect(again.body.duplicate).toBe(false);
     expect(await A.db.collection('tickets').countDocuments({ requestId })).toBe(1);
   });
 });
