@@ -36,8 +36,13 @@ export interface TicketStore {
   flushOutbox(onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
   /** Replays only `customer`'s tickets waiting in the outbox (the rest stay for flushOutbox). */
   flushOutboxFor(customer: CustomerIdentity, onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
-  /** The ticket logged by hand under a staff form's request id (outbox or database), or null. */
-  byRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
+  /**
+   * The ticket logged by hand under a staff form's request id (outbox or database), or null when
+   * there is none and the caller now holds the request (it alone files it; store/ticket-repository.ts).
+   */
+  claimRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
+  /** Gives up a claimed request whose filing failed before any insert was tried. */
+  releaseRequest(requestId: string): Promise<void>;
 }
 
 /**

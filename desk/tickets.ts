@@ -402,10 +402,14 @@ export class TicketService {
     }
   }
 
-  /** A request id's filing: the ticket an earlier submit made, else a new one. */
+  /**
+   * A request id's filing: the ticket an earlier submit made, else a new one. The request is claimed
+   * first, so another process sent the same request at the same instant files nothing and answers
+   * with this one's ticket (or this one with its).
+   */
   private async fileOnce(demand: StaffFiledDemand, c: Classification, by: string, requestId: string): Promise<StaffFiling> {
     try {
-      const earlier = await this.deps.tickets.byRequest(requestId);
+      const earlier = await this.deps.tickets.claimRequest(requestId);
       if (earlier) return { ...earlier, duplicate: true };
     } catch (err) {
       if (!isUnavailable(err)) throw err;
@@ -414,7 +418,13 @@ export class TicketService {
       // ticket goes to the outbox without waiting for the database a second time.
       return this.fileNew(demand, c, by, { unreachable: true });
     }
-    return this.fileNew(demand, c, by);
+    try {
+      return await this.fileNew(demand, c, by);
+    } catch (err) {
+      // Failed before an insert (refused, say): the same form sent again must not wait for this claim.
+      await this.deps.tickets.releaseRequest(requestId).catch((releaseErr: Error) => this.deps.log?.warn({ requestId, err: releaseErr.message }, 'request claim not released; it is taken over once stale'));
+      throw err;
+    }
   }
 
   private async fileNew(demand: StaffFiledDemand, c: Classification, by: string, opts: { unreachable?: boolean } = {}): Promise<StaffFiling> {

@@ -133,10 +133,19 @@ export interface TicketRepository {
   /** Replays only this customer's tickets waiting in the outbox. */
   flushOutboxFor(customer: CustomerIdentity, onStored?: (ticket: Ticket) => Promise<void>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
   /**
-   * The ticket logged by hand under the staff form's `requestId`: waiting in the outbox, or stored;
-   * null when neither holds it (throws when the database cannot be reached and the outbox has none).
+   * The ticket logged by hand under the staff form's `requestId` (waiting in the outbox, or stored),
+   * or null when there is none and the caller now holds the request: it alone may file it (with that
+   * `requestId`). A filing of the same request under way elsewhere is waited for (see
+   * {@link MongoTicketRepository.claimRequest}). Throws when the database cannot be reached and the
+   * outbox has none.
    */
-  byRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
+  claimRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null>;
+  /**
+   * Gives up a request claimed by {@link claimRequest} whose filing failed before any insert was
+   * tried (its note names no number), so the form sent again files at once instead of waiting for
+   * the claim to turn stale. A claim whose filing tried a number stays (that insert may have applied).
+   */
+  releaseRequest(requestId: string): Promise<void>;
 }
 
 export interface MongoTicketRepositoryOptions {
@@ -287,6 +296,37 @@ interface RenumberNote {
   outbox?: string;
 }
 
+/**
+ * A request note (`ticketRequests`, `_id` = the staff form's request id): the claim of the filing
+ * that stores its ticket (`at`: when it was claimed or last noted), and the number that ticket is
+ * being stored under (none until its first insert is tried). Notes written before claims existed
+ * hold `number` alone.
+ */
+interface RequestNote {
+  _id: string;
+  number?: string;
+  at?: Date;
+}
+
+/**
+ * A request copy (`ticketRequestCopies`, `_id` = its provisional number): an outboxed ticket logged
+ * by hand whose request the replay found stored already (sent before the outage, sent again during
+ * it), so it was dropped; `number` is the ticket kept, which that provisional number finds.
+ */
+interface RequestCopy {
+  _id: string;
+  number: string;
+  requestId: string;
+  at: Date;
+}
+
+/**
+ * How long a request's claim stands without a stored ticket before another filing of the request
+ * takes it over: far beyond a filing's insert (its retries included), so a live filing is not
+ * raced; a staff member sending the form again after its filer died waits at most this long.
+ */
+const REQUEST_CLAIM_STALE_MS = 30_000;
+
 /** A renumber note to delete once its ticket's read models are stored (after the replay that took its record). */
 interface NoteToClear {
   note: string;
@@ -308,8 +348,10 @@ export class MongoTicketRepository implements TicketRepository {
   private readonly outboxId: string;
   /** Whether renumber notes of this outbox may wait to be finished (at start, and after a failure). */
   private notesToSweep = true;
-  /** Request notes: the number a ticket logged by hand is stored under, by its request id (see `byRequest`). */
-  private readonly requests: Collection<{ _id: string; number: string }>;
+  /** Request notes: the claim of a ticket logged by hand and the number it is stored under, by its request id (see `claimRequest`). */
+  private readonly requests: Collection<RequestNote>;
+  /** Request copies: the provisional number of each outboxed copy of a request the replay dropped, naming the ticket kept (see `numbered`). */
+  private readonly copies: Collection<RequestCopy>;
   private readonly claims: Claims;
   private readonly inserts: InsertBatcher<TicketDoc>;
   /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
@@ -326,7 +368,8 @@ export class MongoTicketRepository implements TicketRepository {
     this.tickets = db.collection<TicketDoc>('tickets');
     this.renumbered = db.collection<RenumberNote>('outboxRenumbered');
     this.outboxId = `${hostname()}:${resolve(opts.outbox.path)}`;
-    this.requests = db.collection<{ _id: string; number: string }>('ticketRequests');
+    this.requests = db.collection<RequestNote>('ticketRequests');
+    this.copies = db.collection<RequestCopy>('ticketRequestCopies');
     this.claims = new Claims(db);
     this.inserts = new InsertBatcher(this.tickets, () => this.writeConcern);
     this.now = opts.now ?? (() => new Date());
@@ -542,7 +585,13 @@ export class MongoTicketRepository implements TicketRepository {
       // The same request may be stored already under another number (sent again while this one waited,
       // or stored before the outage by an attempt whose answer was lost): one ticket per request.
       const stored = await this.storedRequest(doc.requestId);
-      if (stored !== null && stored._id !== doc._id) return 'duplicate';
+      if (stored !== null && stored._id !== doc._id) {
+        // This very record, stored under a new number by a replay that died before the outbox file was
+        // rewritten (its request note names the new number): finished as the renumbering below would.
+        if (stored.formerNumber === doc.number && sameIntake(stored, doc)) await this.resumeRenumbered(doc, notes);
+        else await this.noteCopy(doc, stored);
+        return 'duplicate';
+      }
       await this.noteRequest(doc.requestId, doc.number);
     }
     try {
@@ -562,14 +611,7 @@ export class MongoTicketRepository implements TicketRepository {
       if (holder === null || sameIntake(holder, doc)) return 'duplicate';
       const quoted = doc.number;
       const note = renumberNoteId(doc);
-      const stored = await this.storedRenumbered(doc, note);
-      if (stored) {
-        // A replay that crashed after the insert: its read models may be missing (all, some or none
-        // of their documents written); given the creation again under the note's key, each document
-        // that lacks it applies it, once.
-        notes.push({ note, readModels: this.readModels(null, toTicket(stored), note) });
-        return 'duplicate';
-      }
+      if (await this.resumeRenumbered(doc, notes)) return 'duplicate';
       // Each number is noted before the insert under it: a crash after the insert and before the
       // outbox file is rewritten leaves the record to be replayed again, and the note finds it stored.
       const noteNumber = async (n: string) => {
@@ -585,6 +627,20 @@ export class MongoTicketRepository implements TicketRepository {
     await this.changed(null, toTicket(doc));
     await onStored?.(toTicket(doc));
     return 'stored';
+  }
+
+  /**
+   * Whether this outbox record was stored under a new number by a replay that crashed after the
+   * insert (see {@link storedRenumbered}). Its read models may be missing (all, some or none of their
+   * documents written): given the creation again under the note's key, each document that lacks it
+   * applies it, once; its note joins `notes`, deleted when they are through.
+   */
+  private async resumeRenumbered(doc: TicketDoc, notes: NoteToClear[]): Promise<boolean> {
+    const note = renumberNoteId(doc);
+    const stored = await this.storedRenumbered(doc, note);
+    if (!stored) return false;
+    notes.push({ note, readModels: this.readModels(null, toTicket(stored), note) });
+    return true;
   }
 
   /**
@@ -649,19 +705,49 @@ export class MongoTicketRepository implements TicketRepository {
    * the first note is written in the middle of a replay or a filing.
    */
   private async prepareRenumberNotes(): Promise<void> {
-    for (const name of [this.renumbered.collectionName, this.requests.collectionName]) {
+    for (const name of [this.renumbered.collectionName, this.requests.collectionName, this.copies.collectionName]) {
       if ((await this.db.listCollections({ name }, { nameOnly: true }).toArray()).length > 0) continue;
       await this.db.createCollection(name).catch((err: { codeName?: string }) => (err.codeName === 'NamespaceExists' ? undefined : Promise.reject(err)));
     }
   }
 
-  async byRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null> {
+  /**
+   * The ticket of a request id, or null when this caller has just claimed the request. The claim is
+   * the insert of the request's note (`_id` = the request id), so of two filings of one request at
+   * the same instant, in two processes, exactly one gets null (FerretDB enforces unique `_id`s, where
+   * a read-then-write would let both through). The other waits for the ticket the note comes to
+   * name, and answers with it; a claim that names no stored ticket for {@link REQUEST_CLAIM_STALE_MS}
+   * (its filer died, or its ticket went to that process's outbox, whose replay then finds this one
+   * and drops its copy) is taken over.
+   */
+  async claimRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null> {
     // The outbox first: a replay writes the note and the ticket before it removes the record, so a
     // record gone from the file is found below.
     const waiting = this.opts.outbox.find((d) => d.requestId === requestId, JSON.stringify(requestId));
     if (waiting.length > 0) return { ticket: toTicket(waiting[0] as TicketDoc), stored: 'outbox' };
-    const stored = await this.storedRequest(requestId);
-    return stored ? { ticket: toTicket(stored), stored: 'database' } : null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // Retried only after a transient error that certainly did not apply it (else it would find its own claim).
+        await this.retried(() => this.requests.insertOne({ _id: requestId, at: new Date() }, { writeConcern: this.writeConcern }), false);
+        return null;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+      const note = await this.requests.findOne({ _id: requestId });
+      if (note === null) continue; // taken over and given up meanwhile: claim it
+      const stored = await this.storedUnder(note, requestId);
+      if (stored) return { ticket: toTicket(stored), stored: 'database' };
+      if (note.at && Date.now() - note.at.getTime() < REQUEST_CLAIM_STALE_MS) {
+        await backoff(attempt);
+        continue;
+      }
+      // Stale: remove exactly that claim (a note written before claims existed has no time), then claim.
+      await this.requests.deleteOne({ _id: requestId, at: note.at ?? { $exists: false } }, { writeConcern: this.writeConcern });
+    }
+  }
+
+  async releaseRequest(requestId: string): Promise<void> {
+    await this.requests.deleteOne({ _id: requestId, number: { $exists: false } }, { writeConcern: this.writeConcern });
   }
 
   /**
@@ -671,14 +757,37 @@ export class MongoTicketRepository implements TicketRepository {
    */
   private async storedRequest(requestId: string): Promise<TicketDoc | null> {
     const note = await this.requests.findOne({ _id: requestId });
-    if (note === null) return null;
+    return note === null ? null : this.storedUnder(note, requestId);
+  }
+
+  /** The stored ticket a request note names, if it holds that request (see {@link storedRequest}). */
+  private async storedUnder(note: RequestNote, requestId: string): Promise<TicketDoc | null> {
+    if (!note.number) return null; // claimed, no number tried yet
     const found = await this.locate(note.number);
     return found !== null && found.doc.requestId === requestId ? found.doc : null;
   }
 
-  /** Notes the number a request's ticket is about to be stored under (upsert by request id). */
+  /**
+   * Notes that the outboxed `copy` of a request is dropped for the ticket `kept` (stored before, by
+   * an earlier submit): the staff member who sent it again during the outage was given the copy's
+   * provisional number, which then finds the kept ticket (search, see {@link numbered}). Written
+   * before the record leaves the outbox (a duplicate key: noted by a replay that died before that).
+   */
+  private async noteCopy(copy: TicketDoc, kept: TicketDoc): Promise<void> {
+    try {
+      await this.copies.insertOne({ _id: copy.number, number: kept.number, requestId: copy.requestId!, at: new Date() }, { writeConcern: this.writeConcern });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    this.opts.log.info({ ticket: kept.number, provisional: copy.number, requestId: copy.requestId }, 'a ticket logged by hand was sent again during the outage: its queued copy is dropped, its provisional number finds the stored ticket');
+  }
+
+  /**
+   * Notes the number a request's ticket is about to be stored under (upsert by request id), which
+   * renews its claim: the filing is alive.
+   */
   private async noteRequest(requestId: string, number: string): Promise<void> {
-    await this.requests.updateOne({ _id: requestId }, { $set: { number } }, { upsert: true, writeConcern: this.writeConcern });
+    await this.requests.updateOne({ _id: requestId }, { $set: { number, at: new Date() } }, { upsert: true, writeConcern: this.writeConcern });
   }
 
   /**
@@ -845,8 +954,10 @@ export class MongoTicketRepository implements TicketRepository {
    */
   private async numbered(number: string): Promise<string[]> {
     const month = number.slice(1, 7);
-    const moved = await this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month });
-    return [...((await this.get(number)) ? [number] : []), ...moved.filter((n) => n !== number)];
+    const [moved, copy] = await Promise.all([this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month }), this.copies.findOne({ _id: number })]);
+    const found = [...((await this.get(number)) ? [number] : []), ...moved.filter((n) => n !== number)];
+    // A provisional number given to a request sent again during an outage, whose copy the replay dropped.
+    return copy && !found.includes(copy.number) ? [...found, copy.number] : found;
   }
 
   /**

@@ -168,7 +168,7 @@ function registerInboxRoutes(router: ApiRouter, deps: StaffDeps): void {
     body: NewTicketBody,
     responses: {
       201: '{ticket, stored: "database", duplicate}: the ticket is stored',
-      202: '{ticket, stored: "outbox", duplicate}: the database is unreachable; the ticket is queued under a provisional number (ticket.number, which may change when it is stored if another ticket took it meanwhile: the former number then finds it)',
+      202: '{ticket, stored: "outbox", duplicate}: the database is unreachable; the ticket is queued under a provisional number (ticket.number, which may change when it is stored if another ticket took it meanwhile: the former number then finds it). With requestId and duplicate: false, the database could not be asked whether an earlier submit stored it: if one did, that ticket is kept at replay and this provisional number finds it in search',
     },
     handler: async ({ body, principal }) => {
       const c = deps.classifier.classify(body.text);

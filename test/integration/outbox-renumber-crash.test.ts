@@ -31,8 +31,11 @@ afterAll(async () => {
 
 const early = { channelId: 'webchat', userId: 'early' };
 
-/** A store whose outbox holds `early`'s ticket under a number another customer's ticket now holds. */
-async function numberTaken(db: Db) {
+/**
+ * A store whose outbox holds `early`'s ticket under a number another customer's ticket now holds;
+ * with `requestId`, a ticket a staff member logged by hand (POST /api/tickets) under that request.
+ */
+async function numberTaken(db: Db, requestId?: string) {
   const outboxPath = join(mkdtempSync(join(tmpdir(), 'outbox-crash-')), 'tickets.jsonl');
   const open = () => createStore({ db, outboxPath, timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
   const store = await open();
@@ -41,7 +44,7 @@ async function numberTaken(db: Db) {
   // What a lost insert leaves behind: the next number, given to a customer and kept only in the outbox.
   const waiting = (await db.collection('tickets').findOne({ number: first.number }))!;
   const taken = first.number.replace(/\d{4}$/, (d) => String(Number(d) + 1).padStart(4, '0'));
-  const record = { ...waiting, _id: taken, number: taken, daySeq: Number(taken.slice(-4)), customer: early, text: { original: '等了很久的包裹', normalized: '等了很久的包裹' }, createdAt: new Date(first.createdAt.getTime() + 1) };
+  const record = { ...waiting, _id: taken, number: taken, daySeq: Number(taken.slice(-4)), customer: early, text: { original: '等了很久的包裹', normalized: '等了很久的包裹' }, createdAt: new Date(first.createdAt.getTime() + 1), ...(requestId ? { requestId, filedBy: 'alice' } : {}) };
   await store.outbox.append(record);
   expect((await desk.file(deliveryDemand(2))).ticket.number).toBe(taken);
   return { store, desk, open, outboxPath, taken, record };
@@ -131,22 +134,31 @@ describe('outbox replay of a renumbered ticket', () => {
     expect(await notes(db)).toEqual([]);
   });
 
-  for (const reached of ['none', 'counters'] as const) {
-    it(`a crash after the insert, with ${reached === 'none' ? 'no read model' : 'only the counters'} stored, before the outbox file is rewritten: the resumed replay gives the read models the ticket once`, async () => {
-      const db = client.db(`outbox_crash_read_models_${reached}`);
-      const { store, open, outboxPath } = await numberTaken(db);
-      const crashLeaves = readFileSync(outboxPath);
-      await replayThenDie(db, store, reached);
-      const [moved] = await earlyTickets(db);
-      expect((await readModels(store)).earlyListed).toEqual([]);
-      writeFileSync(outboxPath, crashLeaves);
+  // A ticket logged by hand (with a request id) as well: its request note names the new number.
+  for (const byHand of [false, true]) {
+    for (const reached of ['none', 'counters'] as const) {
+      it(`${byHand ? 'a ticket logged by hand (with a request id): ' : ''}a crash after the insert, with ${reached === 'none' ? 'no read model' : 'only the counters'} stored, before the outbox file is rewritten: the resumed replay gives the read models the ticket once`, async () => {
+        const db = client.db(`outbox_crash_${byHand ? 'request' : 'read_models'}_${reached}`);
+        const requestId = byHand ? `form-renumbered-crash-${reached}` : undefined;
+        const { store, open, outboxPath, taken } = await numberTaken(db, requestId);
+        const crashLeaves = readFileSync(outboxPath);
+        await replayThenDie(db, store, reached);
+        const [moved] = await earlyTickets(db);
+        expect(moved).toMatchObject({ formerNumber: taken });
+        // The form sent again finds the ticket under its new number.
+        if (requestId) expect(await db.collection('ticketRequests').findOne({ _id: requestId as never })).toMatchObject({ number: moved.number });
+        expect((await readModels(store)).earlyListed).toEqual([]);
+        writeFileSync(outboxPath, crashLeaves);
 
-      const restartedStore = await open();
-      expect(await createTicketService(restartedStore, { log: silent }).flushOutbox()).toMatchObject({ replayed: 0, duplicates: 1, remaining: 0 });
-      expect((await earlyTickets(db)).map((t) => t.number)).toEqual([moved.number]);
-      expect(await readModels(restartedStore)).toEqual({ total: 3, earlyTotal: 1, earlyListed: [moved.number] });
-      expect(await notes(db)).toEqual([]);
-    });
+        const restartedStore = await open();
+        expect(await createTicketService(restartedStore, { log: silent }).flushOutbox()).toMatchObject({ replayed: 0, duplicates: 1, remaining: 0 });
+        expect((await earlyTickets(db)).map((t) => t.number)).toEqual([moved.number]);
+        // Repaired by this replay, not left to the next process start's sweep.
+        expect(await readModels(restartedStore)).toEqual({ total: 3, earlyTotal: 1, earlyListed: [moved.number] });
+        expect(await notes(db)).toEqual([]);
+        if (requestId) expect(await restartedStore.tickets.claimRequest(requestId)).toMatchObject({ stored: 'database', ticket: { number: moved.number } });
+      });
+    }
   }
 
   it('a crash after the outbox file is rewritten and before the read models are stored: the next replay gives them the ticket and deletes the note', async () => {

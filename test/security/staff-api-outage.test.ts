@@ -191,18 +191,29 @@ describe('the staff API with the database unreachable', () => {
     expect((await api('GET', '/api/auth/me', undefined, dave)).status).toBe(401);
   });
 
-  it('stores a request once when it was stored before the outage and sent again during it (the first answer lost)', async () => {
+  it('stores a request once when it was stored before the outage and sent again during it (the first answer lost); the provisional number finds the stored ticket', async () => {
     const demand = { channel: 'letter', text: '来信：发票抬头开错了，请重新开具', customer: { email: 'letter-once@example.com' }, requestId: 'form-lost-answer-01' };
     const first = await api('POST', '/api/tickets', demand);
     expect(first.status).toBe(201);
+    const number = first.body.ticket.number as string;
+    let provisional = '';
     await whileDown(async () => {
       // The database cannot say it has it, so it is queued: the replay must find the first one.
       const again = await api('POST', '/api/tickets', demand);
       expect(again.status).toBe(202);
       expect(again.body.stored).toBe('outbox');
+      provisional = again.body.ticket.number;
     });
+    expect(provisional).not.toBe(number);
     await replayed();
-    expect(await storedFor('letter-once@example.com')).toEqual([first.body.ticket.number]);
+    expect(await storedFor('letter-once@example.com')).toEqual([number]);
+    // The staff member was told the provisional number: searching it finds the ticket kept, as the
+    // number typed in the search box (any case, with or without the T).
+    for (const typed of [provisional, provisional.toLowerCase(), provisional.slice(1)]) {
+      const found = await api('GET', `/api/tickets?search=${encodeURIComponent(typed)}`);
+      expect(found.status).toBe(200);
+      expect(found.body.items.map((t: Json) => t.number), typed).toEqual([number]);
+    }
   });
 
   it('finds a queued request under its new number when another ticket took its provisional number before the replay', async () => {
@@ -237,12 +248,7 @@ describe('the staff API with the database unreachable', () => {
       const langs = ['zh-Hans', 'zh-Hant', 'en'] as const;
       // Signed in while the database is up (each page its own session).
       const pages: Page[] = [];
-      for (const lang of langs) {
-        const page = await browser.newPage();
-        await consoleLogin(page, lang, DICT[lang]!);
-        await page.waitForURL((u) => u.hash !== '#/login', { timeout: 60_000 });
-        pages.push(page);
-      }
+      for (const lang of langs) pages.push(await signedIn(browser, lang, DICT[lang]!));
       const numbers: string[] = [];
       await whileDown(async () => {
         for (const [i, lang] of langs.entries()) {
@@ -250,21 +256,66 @@ describe('the staff API with the database unreachable', () => {
           const page = pages[i]!;
           await page.evaluate('location.hash = "#/new"');
           await page.getByTestId('new-text').fill(`停电时来电登记（${lang}）：退款一直没有到账`);
-          await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
-          const said = page.getByTestId('new-status');
-          await expect.poll(() => said.textContent(), { timeout: 60_000 }).toMatch(/T\d{8}-/);
-          const text = (await said.textContent())!;
-          const number = /T\d{8}-\S+?(?=[，。,. ]|$)/.exec(text)![0];
+          const { text, number } = await submittedQueued(page, d);
           expect(text).toBe(d['newTicket.filedOffline']!.replace('{number}', number));
           numbers.push(number);
           // Sent again from the same form (a second click after a lost answer): the same ticket.
           await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
-          await expect.poll(() => said.textContent(), { timeout: 60_000 }).toBe(text);
+          await expect.poll(() => page.getByTestId('new-status').textContent(), { timeout: 60_000 }).toBe(text);
         }
         expect(services.store.outbox.pending()).toBe(3);
       });
       await replayed();
       for (const n of numbers) expect((await services.store.tickets.get(n))?.filedBy).toBe('alice');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))('the console sent again during the outage a form whose earlier answer was lost says it may be stored already, in zh-Hans, zh-Hant and English; the provisional number finds it', async () => {
+    const DICT = await consoleTexts();
+    const browser = await launchChromium();
+    try {
+      const langs = ['zh-Hans', 'zh-Hant', 'en'] as const;
+      const pages: Page[] = [];
+      const stored: string[] = [];
+      for (const lang of langs) {
+        const d = DICT[lang]!;
+        const page = await signedIn(browser, lang, d);
+        await page.evaluate('location.hash = "#/new"');
+        await page.getByTestId('new-text').fill(`来电登记（${lang}）：答复丢失后重新提交的诉求`);
+        // The request reaches the server and is stored, but its answer never reaches the browser.
+        await page.route('**/api/tickets', async (route) => {
+          const res = await route.fetch();
+          stored.push(((await res.json()) as Json).ticket.number as string);
+          await route.abort('connectionreset');
+        });
+        await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
+        await expect.poll(() => stored.length, { timeout: 60_000 }).toBe(pages.length + 1);
+        await expect.poll(() => page.getByTestId('new-status').textContent(), { timeout: 60_000 }).not.toBe(d['newTicket.filing']);
+        await page.unroute('**/api/tickets');
+        pages.push(page);
+      }
+      const provisional: string[] = [];
+      await whileDown(async () => {
+        for (const [i, lang] of langs.entries()) {
+          const d = DICT[lang]!;
+          const page = pages[i]!;
+          // Sent again from the same form: the database cannot say it has it, so it is queued.
+          const { text, number } = await submittedQueued(page, d);
+          expect(text).toBe(d['newTicket.filedOfflineResent']!.replace('{number}', number));
+          expect(number).not.toBe(stored[i]);
+          provisional.push(number);
+        }
+      });
+      await replayed();
+      for (const [i, number] of provisional.entries()) {
+        const found = await api('GET', `/api/tickets?search=${number}`);
+        expect(found.body.items.map((t: Json) => t.number), number).toEqual([stored[i]]);
+      }
+      const texts = langs.map((lang) => `来电登记（${lang}）：答复丢失后重新提交的诉求`);
+      const all = await database.db.collection<{ number: string; text: { original: string } }>('tickets').find({ 'text.original': { $in: texts } }).toArray();
+      expect(all.map((t) => t.number).sort()).toEqual([...stored].sort());
     } finally {
       await browser.close();
     }
@@ -298,6 +349,23 @@ async function consoleTexts(): Promise<Record<string, Record<string, string>>> {
 
 function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+}
+
+/** A page of the console signed in as alice in `lang` (`d`: its texts), past the login page. */
+async function signedIn(browser: Browser, lang: string, d: Record<string, string>): Promise<Page> {
+  const page = await browser.newPage();
+  await consoleLogin(page, lang, d);
+  await page.waitForURL((u) => u.hash !== '#/login', { timeout: 60_000 });
+  return page;
+}
+
+/** Sends the new-ticket form on `page` and waits for its answer to name a ticket: what it says, and that number. */
+async function submittedQueued(page: Page, d: Record<string, string>): Promise<{ text: string; number: string }> {
+  await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
+  const said = page.getByTestId('new-status');
+  await expect.poll(() => said.textContent(), { timeout: 60_000 }).toMatch(/T\d{8}-/);
+  const text = (await said.textContent())!;
+  return { text, number: /T\d{8}-\S+?(?=[，。,. ]|$)/.exec(text)![0] };
 }
 
 /** Signs alice in on the console's login page in `lang` (`d`: its texts). */

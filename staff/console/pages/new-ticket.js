@@ -4,7 +4,9 @@
  * the text like any other ticket and files it under that channel, so the customer's profile and
  * channel preference count it; the new ticket opens afterwards. While the database is unreachable the
  * ticket is queued (202): the form stays and says so with its provisional number; sending the same
- * form again files nothing new (its request id).
+ * form again files nothing new (its request id). Sent again after an answer that never came, it may
+ * have been stored before the outage: the form says that this ticket is then kept, found by the
+ * provisional number.
  */
 import { api, newRequestId } from '../api.js';
 import { field, h, replace, select } from '../dom.js';
@@ -16,14 +18,15 @@ const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 
 /**
  * The form's request ids: one is kept while this form sends the same ticket again (a second click, a
- * retry after a lost answer: filed once), a new one for other contents or a new form.
+ * retry after a lost answer: filed once), a new one for other contents or a new form. `resent`: this
+ * id was sent before (its answer lost or failed, or queued in another server's outbox).
  */
 function requestIds() {
   let last = null;
   return (body) => {
     const key = JSON.stringify(body);
-    if (last?.key !== key) last = { id: newRequestId(), key };
-    return last.id;
+    if (last?.key !== key) last = { id: newRequestId(), key, sent: 0 };
+    return { id: last.id, resent: last.sent++ > 0 };
   };
 }
 
@@ -54,11 +57,14 @@ export async function render(ctx) {
         status.textContent = t('newTicket.filing');
         try {
           const body = { channel: c.channel.value, text: c.text.value.trim(), customer, priority: c.priority.value };
-          const res = await api('/api/tickets', { method: 'POST', body: { ...body, requestId: requestIdFor(body) } });
+          const request = requestIdFor(body);
+          const res = await api('/api/tickets', { method: 'POST', body: { ...body, requestId: request.id } });
           if (res.stored === 'outbox') {
             // Queued while the database is down: the ticket page cannot open yet, so the number stays here.
+            // The same form sent before and not found queued: the database may hold it already (the
+            // earlier answer lost), which the replay keeps; the provisional number then finds that one.
             status.className = 'form-message warn';
-            status.textContent = t('newTicket.filedOffline', { number: res.ticket.number });
+            status.textContent = t(request.resent && !res.duplicate ? 'newTicket.filedOfflineResent' : 'newTicket.filedOffline', { number: res.ticket.number });
             return;
           }
           ctx.notify(t('newTicket.filed', { number: res.ticket.number }));
