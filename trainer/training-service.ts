@@ -41,7 +41,15 @@ export interface TrainingServiceOptions {
   log: TrainerLog;
   /** How often a running job refreshes its lock and progress in the database (ms). */
   heartbeatMs?: number;
+  /**
+   * Runs one job (default: {@link runInWorker}, a worker thread). A test hands in a job of its own
+   * to exercise what the service does with a result without minutes of real training.
+   */
+  runJob?: TrainingJobRunner;
 }
+
+/** Runs a training job to its result, reporting progress; `onStart` gets the worker it runs in, if any (for {@link TrainingService.stop}). */
+export type TrainingJobRunner = (input: TrainingJobInput, onProgress: (fraction: number, stage: string) => void, onStart: (worker: Worker) => void) => Promise<TrainingJobResult>;
 
 export interface StartedTraining {
   jobId: string;
@@ -124,7 +132,7 @@ export class TrainingService {
         searchC,
         threads: this.opts.config.TRAIN_THREADS,
       };
-      const result = await runInWorker(
+      const result = await (this.opts.runJob ?? runInWorker)(
         input,
         (fraction, stage) => {
           status.progress = fraction;
