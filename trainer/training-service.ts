@@ -34,7 +34,14 @@ export interface TrainingStatus {
 }
 
 export interface TrainingServiceOptions {
-  store: Pick<Store, 'training' | 'models' | 'keywordEdits' | 'trainingJobs' | 'audit'>;
+  store: Pick<Store, 'training' | 'models' | 'keywordEdits' | 'trainingJobs'>;
+  /**
+   * The audit trail of a change already stored (desk/tickets.ts `auditAfterChange`): a version
+   * registered is not reported as failed when only its `model.register` entry could not be
+   * written (the entry is kept and written when the database takes it). A run reported failed
+   * would be trained again, and find its version registered already (CONFLICT).
+   */
+  audit: ChangeAudit;
   /** The live model: evaluated beside each new version. */
   holder: ModelHolder;
   config: Pick<Config, 'DATA_DIR' | 'TOKENIZER' | 'MAX_TEXT_LENGTH'> & Partial<Pick<Config, 'WORD_VECTORS_PATH' | 'TRAIN_THREADS'>>;
@@ -46,6 +53,11 @@ export interface TrainingServiceOptions {
    * to exercise what the service does with a result without minutes of real training.
    */
   runJob?: TrainingJobRunner;
+}
+
+/** Records the audit entry of a change already stored; never throws (desk/tickets.ts `auditAfterChange`). */
+export interface ChangeAudit {
+  auditAfterChange(actor: string, action: string, target: string | null, details?: Record<string, unknown>): Promise<void>;
 }
 
 /** Runs a training job to its result, reporting progress; `onStart` gets the worker it runs in, if any (for {@link TrainingService.stop}). */
@@ -202,7 +214,7 @@ export class TrainingService {
       }
       throw err;
     }
-    await store.audit.record({ actor: status.by!, action: 'model.register', target: artifact.version, details: { jobId: status.jobId, seed: artifact.seed, corrections: provenance.corrections, trainSeconds: provenance.trainSeconds } });
+    await this.opts.audit.auditAfterChange(status.by!, 'model.register', artifact.version, { jobId: status.jobId, seed: artifact.seed, corrections: provenance.corrections, trainSeconds: provenance.trainSeconds });
   }
 }
 
