@@ -87,6 +87,12 @@ export interface TranscriptLine {
   delivered: boolean;
   /** An agent's reply whose delivery outcome was never recorded (desk/tickets.ts `reply`): it may have arrived. */
   sending?: true;
+  /**
+   * An agent's reply: its id on the ticket and its attempt (1 when never sent again), what settling
+   * an unknown outcome takes (`POST /api/tickets/{number}/replies/{id}/settle`).
+   */
+  replyId?: string;
+  attempts?: number;
 }
 
 /** A conversation in the live queue as this process knows it (see {@link HandoverService.forwardEarly}). */
@@ -462,7 +468,7 @@ export function liveChatNoteText(n: LiveChatNote): string {
 export function transcriptOf(t: Ticket, from: Date): TranscriptLine[] {
   const lines: TranscriptLine[] = [
     ...t.messages.filter((m) => m.at >= from).map((m) => ({ from: 'customer' as const, by: null, text: m.text, at: m.at, delivered: true })),
-    ...t.replies.filter((r) => r.at >= from).map((r) => ({ from: 'agent' as const, by: r.by, text: r.text, at: r.at, delivered: r.delivered, ...(r.sending ? { sending: true as const } : {}) })),
+    ...t.replies.filter((r) => r.at >= from).map((r) => ({ from: 'agent' as const, by: r.by, text: r.text, at: r.at, delivered: r.delivered, ...(r.sending ? { sending: true as const } : {}), replyId: r.id, attempts: r.attempts ?? 1 })),
   ];
   return lines.sort((a, b) => a.at.getTime() - b.at.getTime());
 }
