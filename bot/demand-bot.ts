@@ -374,8 +374,12 @@ export class DemandBot extends ActivityHandler {
       return;
     }
     const dc = await this.dialogs.createContext(context);
-    // A live conversation's messages go to the agent; a request for a person joins the queue.
-    if (this.live && (await this.live.intercept(context, text, await this.lang.get(context, 'zh-Hans'), dc))) return;
+    // A live conversation's messages go to the agent; a request for a person joins the queue. A
+    // rating the resolution notice asked for is one while the conversation waits, too (see intercept).
+    if (this.live) {
+      const asked = (await this.ticket.get(context))?.awaitingRating === true;
+      if (await this.live.intercept(context, text, await this.lang.get(context, 'zh-Hans'), dc, { rating: asked && parseRating(text) !== null })) return;
+    }
     if (HELP.test(text)) {
       await context.sendActivity(t.help);
       return;
@@ -605,10 +609,14 @@ export class DemandBot extends ActivityHandler {
 
   /**
    * Whether the bot would take this line of the conversation now (not too long, within the rate
-   * limit), without counting it: what may be shown to a person before the turn.
+   * limit), without counting it, and the turn will show it to a person: what may be shown to them
+   * before the turn. A line that reads as a rating is not: while the conversation waits, it is
+   * recorded as a rating when the customer was asked for one (conversation state the turn reads),
+   * and then it is no line of the chat; the turn shows it when it is one.
    */
   acceptsLine(conversationId: string, text: string): boolean {
     if (codePointLength(text) > this.deps.maxMessageLength) return false;
+    if (parseRating(text) !== null) return false;
     const since = (this.deps.now ?? Date.now)() - this.deps.rateWindowMs;
     return (this.recent.get(conversationId) ?? []).filter((x) => x > since).length < this.deps.rateLimit;
   }

@@ -75,11 +75,17 @@ export class LiveHandover {
    * Runs first in a message turn. True when the turn is handled here (the bot does nothing more):
    * the message went to a live conversation, or the customer was put in the queue (or told staff
    * are away).
+   *
+   * `rating`: the message is a rating the conversation was asked for (staff resolved its ticket, the
+   * bot asked for 1–5). While the conversation only waits for a person (nobody took it), it is left
+   * to the bot, which records it as a rating as it does outside the wait; the wait goes on. Once an
+   * agent has the conversation, every message is theirs (they may have asked for a number).
    */
-  async intercept(context: TurnContext, text: string, lang: ReplyLang, dc: DialogContext): Promise<boolean> {
+  async intercept(context: TurnContext, text: string, lang: ReplyLang, dc: DialogContext, opts: { rating?: boolean } = {}): Promise<boolean> {
     const s = await this.state.get(context, {});
     if (s.handoverId) {
       const h = await this.deps.handovers.find(s.handoverId);
+      if (h && h.state === 'waiting' && opts.rating) return false;
       if (h) {
         await this.deps.handovers.customerSaid(h, text, { publishedFor: (context.turnState.get(PUBLISHED_FOR) as string | undefined) ?? null });
         return true;

@@ -35,6 +35,9 @@ export interface HandoverNotices {
 /** Where a customer's ticket stands when their wait for a person runs out (see {@link waitEndOf}). */
 export type WaitEnd = 'unanswered' | 'answered' | 'resolved';
 
+/** The notice a customer whose wait ran out is sent, by where their ticket stands (its name in {@link HandoverNotices}). */
+export const WAIT_END_NOTICE = { unanswered: 'timedOut', answered: 'timedOutAnswered', resolved: 'timedOutResolved' } as const satisfies Record<WaitEnd, keyof HandoverNotices>;
+
 /**
  * Where the ticket stands when the wait that began at `since` runs out. Staff may answer or
  * resolve a ticket from its page while its conversation waits in the queue; the customer must then
@@ -84,6 +87,12 @@ export interface TranscriptLine {
   delivered: boolean;
   /** An agent's reply whose delivery outcome was never recorded (desk/tickets.ts `reply`): it may have arrived. */
   sending?: true;
+  /**
+   * An agent's reply: its id on the ticket and its attempt (1 when never sent again), what settling
+   * an unknown outcome takes (`POST /api/tickets/{number}/replies/{id}/settle`).
+   */
+  replyId?: string;
+  attempts?: number;
 }
 
 /** A conversation in the live queue as this process knows it (see {@link HandoverService.forwardEarly}). */
@@ -331,7 +340,8 @@ export class HandoverService {
     if (!opts.override) this.mustHold(h, by);
     else if (h.state !== 'live') throw new ConflictError('take this conversation first');
     if (!(await this.deps.repo.claim(id, 'closed'))) throw new ConflictError('this conversation is being closed already');
-    await this.close(h, how, by);
+    await this.leaveQueue(h, how, by);
+    await this.deps.tickets.auditAfterChange(by, `handover.${how}`, h.ticketNumber, { handoverId: h.id });
     await this.notify(h, how === 'handedBack' ? this.deps.notices.handedBack(h.lang) : this.deps.notices.ended(h.lang, h.ticketNumber));
   }
 
@@ -340,7 +350,9 @@ export class HandoverService {
    * what became of the demand, as the ticket stands now ({@link waitEndOf}): nobody is free and a
    * person will reply; or staff have replied already; or the ticket is resolved. Run by every
    * process; the claim makes sure one of them acts (and that an agent's take and the timeout never
-   * both happen).
+   * both happen). The `handover.timedOut` audit entry, written after the notice, says which notice
+   * it was (`notice`: its name in {@link HandoverNotices}, null when the ticket could not be read
+   * to choose one), in which language, and whether the channel took it.
    */
   async sweep(): Promise<number> {
     const now = this.now().getTime();
@@ -350,8 +362,14 @@ export class HandoverService {
       if (!(await this.deps.repo.claim(h.id, 'picked'))) continue;
       const fresh = await this.deps.repo.get(h.id);
       if (!fresh || fresh.state !== 'waiting') continue;
-      await this.close(fresh, 'timedOut', null);
-      await this.notify(fresh, (ticket) => this.waitEndedNotice(fresh, ticket));
+      await this.leaveQueue(fresh, 'timedOut', null);
+      let notice: keyof HandoverNotices | null = null;
+      const error = await this.notify(fresh, (ticket) => {
+        const chosen = WAIT_END_NOTICE[waitEndOf(ticket, fresh.requestedAt)];
+        notice = chosen;
+        return this.deps.notices[chosen](fresh.lang, fresh.ticketNumber);
+      });
+      await this.deps.tickets.auditAfterChange('bot', 'handover.timedOut', fresh.ticketNumber, { handoverId: fresh.id, notice, lang: fresh.lang, delivered: error === null });
       n++;
     }
     return n;
@@ -390,31 +408,24 @@ export class HandoverService {
     }
   }
 
-  private async close(entry: Handover, how: HandoverEnding, by: string | null): Promise<void> {
+  /** Takes the entry out of the queue: event, and the note on its ticket (the caller audits it). */
+  private async leaveQueue(entry: Handover, how: HandoverEnding, by: string | null): Promise<void> {
     const h = await this.deps.repo.withCounts(entry).catch(() => entry);
     await this.deps.repo.remove(h.id);
     this.forgetHandover(h.id);
     this.deps.events.publish({ type: 'handover.ended', handoverId: h.id, ticketNumber: h.ticketNumber, how, by });
     const facts = liveChatNote(h, how, by);
     await this.deps.tickets.annotate(h.ticketNumber, liveChatNoteText(facts), by ?? 'bot', facts).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live chat note not added to the ticket'));
-    await this.deps.tickets.auditAfterChange(by ?? 'bot', `handover.${how}`, h.ticketNumber, { handoverId: h.id });
-  }
-
-  /** What a customer whose wait ran out is told, by where their ticket (as read after the close) stands. */
-  private waitEndedNotice(h: Handover, ticket: Ticket): string {
-    const n = this.deps.notices;
-    const end = waitEndOf(ticket, h.requestedAt);
-    if (end === 'resolved') return n.timedOutResolved(h.lang, h.ticketNumber);
-    return end === 'answered' ? n.timedOutAnswered(h.lang, h.ticketNumber) : n.timedOut(h.lang, h.ticketNumber);
   }
 
   /**
    * Tells the customer what happened to their live chat; `text` may depend on the ticket as read for
    * the delivery. Never throws: it follows a change already stored (taken, handed back, ended),
    * which an error would report to the agent as failed; a notice that could not be sent (no
-   * channel, the ticket unreadable with the database gone) is logged.
+   * channel, the ticket unreadable with the database gone) is logged. Returns why it was not sent,
+   * or null when the channel took it.
    */
-  private async notify(h: Handover, text: string | ((ticket: Ticket) => string)): Promise<void> {
+  private async notify(h: Handover, text: string | ((ticket: Ticket) => string)): Promise<string | null> {
     const channel = this.deps.channel();
     let error: string | null;
     try {
@@ -424,6 +435,7 @@ export class HandoverService {
       error = (err as Error).message;
     }
     if (error) this.deps.log?.warn({ handoverId: h.id, error }, 'live chat notice not delivered');
+    return error;
   }
 
   private mustHold(h: Handover, by: string): void {
@@ -456,7 +468,7 @@ export function liveChatNoteText(n: LiveChatNote): string {
 export function transcriptOf(t: Ticket, from: Date): TranscriptLine[] {
   const lines: TranscriptLine[] = [
     ...t.messages.filter((m) => m.at >= from).map((m) => ({ from: 'customer' as const, by: null, text: m.text, at: m.at, delivered: true })),
-    ...t.replies.filter((r) => r.at >= from).map((r) => ({ from: 'agent' as const, by: r.by, text: r.text, at: r.at, delivered: r.delivered, ...(r.sending ? { sending: true as const } : {}) })),
+    ...t.replies.filter((r) => r.at >= from).map((r) => ({ from: 'agent' as const, by: r.by, text: r.text, at: r.at, delivered: r.delivered, ...(r.sending ? { sending: true as const } : {}), replyId: r.id, attempts: r.attempts ?? 1 })),
   ];
   return lines.sort((a, b) => a.at.getTime() - b.at.getTime());
 }

@@ -207,7 +207,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
     };
     if (opts.models === false) return core;
 
-    const runtime = await createModelServices({ config, taxonomy, store, log, trainingHeartbeatMs: opts.trainingHeartbeatMs });
+    const runtime = await createModelServices({ config, taxonomy, store, log, audit: core.tickets, trainingHeartbeatMs: opts.trainingHeartbeatMs });
     stoppers.push(() => runtime.stop());
     const models = new ModelService({
       stores: { models: store.models, keywordEdits: store.keywordEdits, training: store.training, tickets: store.tickets },

@@ -545,7 +545,8 @@ export class TicketService {
    * Sends an undelivered reply again on the ticket's channel, in the order of {@link reply}: the
    * attempt is recorded first (the reply `sending`), then sent, then its outcome recorded. A
    * delivered reply is never sent again, and one whose outcome is unknown (still `sending`: it may
-   * have reached the customer) only when the staff member `confirmed` it (ValidationError otherwise).
+   * have reached the customer) only when the staff member `confirmed` it (ValidationError otherwise;
+   * ConflictError for a delivered one).
    */
   async retryReply(number: string, replyId: string, by: string, opts: { confirmed?: boolean } = {}): Promise<ReplyOutcome> {
     const marked = await notSentIfUnavailable(this.deps.tickets.markReplySending(number, replyId, { confirmed: opts.confirmed === true }), 'sent again');

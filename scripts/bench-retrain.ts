@@ -25,6 +25,7 @@ import { loadConfig } from '../runtime/config.js';
 import { readLabelled, sharedDataset, SHARED_MISSING_MESSAGE } from '../runtime/datasets.js';
 import { loadTaxonomy } from '../runtime/project-data.js';
 import { openDatabase } from '../store/database.js';
+import { createTicketService } from '../desk/services.js';
 import { createStore } from '../store/index.js';
 import type { TrainingExample } from '../store/training-repository.js';
 import { artifactLoader, ModelHolder } from '../trainer/model-holder.js';
@@ -79,7 +80,7 @@ runCli(async () => {
     for (let i = 0; i < examples.length; i += 1000) await collection.insertMany(examples.slice(i, i + 1000).map((e) => ({ _id: e.ticketNumber, ...e })));
     const holder = new ModelHolder({ shipped, registry: store.models, load: artifactLoader(deps, taxonomy, config.MAX_TEXT_LENGTH), log: silent });
     await holder.init();
-    const training = new TrainingService({ store, holder, config, log: silent });
+    const training = new TrainingService({ store, holder, config, log: silent, audit: createTicketService(store, { log: silent }) });
 
     const results: { seconds: number; cpuSeconds: number; trainSeconds: number; maxEventLoopBlockMs: number; corrections: number; trainingRows: number }[] = [];
     for (let run = 0; run < runs; run++) {

@@ -43,6 +43,7 @@ export const CONSOLE_FILES = [
   'pages/live.js',
   'pages/ticket.js',
   'pages/ticket-attachments.js',
+  'pages/reply-settle.js',
   'pages/dashboard.js',
   'pages/customers.js',
   'pages/models.js',

@@ -22,7 +22,8 @@ export interface AuditEntry {
 export const AuditQuerySchema = z
   .object({
     actor: z.string().min(1).max(64).optional(),
-    action: z.string().regex(/^[a-z][a-z._-]{0,63}$/).optional(),
+    // Camel case after the first letter: the live queue's endings are `handover.handedBack` and `handover.timedOut`.
+    action: z.string().regex(/^[a-z][a-zA-Z._-]{0,63}$/).optional(),
     target: z.string().min(1).max(256).optional(),
     page: z.coerce.number().int().min(1).max(100_000).default(1),
     pageSize: z.coerce.number().int().min(1).max(200).default(50),

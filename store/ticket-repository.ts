@@ -1469,12 +1469,14 @@ function withoutSettlement(r: StaffReply): StaffReply {
 /**
  * The reply `id` of ticket `t` if it may be sent again: not delivered, and not of unknown outcome
  * (`sending`: recorded before its send, its outcome never recorded, so it may have reached the
- * customer) unless a person `confirmed` sending it again. NotFoundError / ValidationError otherwise.
+ * customer) unless a person `confirmed` sending it again. NotFoundError without it; ConflictError
+ * (409) when it was delivered (its state forbids a resend, as {@link replyToSettle} refuses a known
+ * outcome); ValidationError (400) when its outcome is unknown and the request lacks the confirmation.
  */
 export function replyToResend(t: Ticket, id: string, confirmed: boolean): StaffReply {
   const r = t.replies.find((x) => x.id === id);
   if (!r) throw new NotFoundError(`ticket ${t.number} has no reply ${id}`);
-  if (r.delivered) throw new ValidationError(`reply ${id} was already delivered`, [{ path: 'replyId', message: 'already delivered' }]);
+  if (r.delivered) throw new ConflictError(`reply ${id} was already delivered; reload the ticket`);
   if (r.sending && !confirmed) {
     throw new ValidationError(`reply ${id} may already have reached the customer (its delivery outcome was not recorded); send it again only with "confirm": true`, [{ path: 'confirm', message: 'delivery outcome unknown' }]);
   }

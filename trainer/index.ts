@@ -9,7 +9,7 @@ import { createPipelineDeps, loadDemandClassifier } from '../runtime/classifier-
 import type { Config } from '../runtime/config.js';
 import type { Store } from '../store/index.js';
 import { artifactLoader, ModelHolder, type TrainerLog } from './model-holder.js';
-import { TrainingService } from './training-service.js';
+import { TrainingService, type ChangeAudit } from './training-service.js';
 
 export interface ModelServices {
   holder: ModelHolder;
@@ -24,6 +24,8 @@ export async function createModelServices(opts: {
   taxonomy: Taxonomy;
   store: Store;
   log: TrainerLog;
+  /** Where a registered version's audit entry goes (the ticket service's `auditAfterChange`). */
+  audit: ChangeAudit;
   pipelineDeps?: PipelineDeps;
   /** How often a running job refreshes its lock and progress (ms; tests shorten it). */
   trainingHeartbeatMs?: number;
@@ -38,7 +40,7 @@ export async function createModelServices(opts: {
   });
   await holder.init();
   const stopPolling = holder.start(config.MODEL_POLL_MS);
-  const training = new TrainingService({ store, holder, config, log, heartbeatMs: opts.trainingHeartbeatMs });
+  const training = new TrainingService({ store, holder, config, log, audit: opts.audit, heartbeatMs: opts.trainingHeartbeatMs });
   return {
     holder,
     training,

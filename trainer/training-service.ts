@@ -34,14 +34,34 @@ export interface TrainingStatus {
 }
 
 export interface TrainingServiceOptions {
-  store: Pick<Store, 'training' | 'models' | 'keywordEdits' | 'trainingJobs' | 'audit'>;
+  store: Pick<Store, 'training' | 'models' | 'keywordEdits' | 'trainingJobs'>;
+  /**
+   * The audit trail of a change already stored (desk/tickets.ts `auditAfterChange`): a version
+   * registered is not reported as failed when only its `model.register` entry could not be
+   * written (the entry is kept and written when the database takes it). A run reported failed
+   * would be trained again, and find its version registered already (CONFLICT).
+   */
+  audit: ChangeAudit;
   /** The live model: evaluated beside each new version. */
   holder: ModelHolder;
   config: Pick<Config, 'DATA_DIR' | 'TOKENIZER' | 'MAX_TEXT_LENGTH'> & Partial<Pick<Config, 'WORD_VECTORS_PATH' | 'TRAIN_THREADS'>>;
   log: TrainerLog;
   /** How often a running job refreshes its lock and progress in the database (ms). */
   heartbeatMs?: number;
+  /**
+   * Runs one job (default: {@link runInWorker}, a worker thread). A test hands in a job of its own
+   * to exercise what the service does with a result without minutes of real training.
+   */
+  runJob?: TrainingJobRunner;
 }
+
+/** Records the audit entry of a change already stored; never throws (desk/tickets.ts `auditAfterChange`). */
+export interface ChangeAudit {
+  auditAfterChange(actor: string, action: string, target: string | null, details?: Record<string, unknown>): Promise<void>;
+}
+
+/** Runs a training job to its result, reporting progress; `onStart` gets the worker it runs in, if any (for {@link TrainingService.stop}). */
+export type TrainingJobRunner = (input: TrainingJobInput, onProgress: (fraction: number, stage: string) => void, onStart: (worker: Worker) => void) => Promise<TrainingJobResult>;
 
 export interface StartedTraining {
   jobId: string;
@@ -124,7 +144,7 @@ export class TrainingService {
         searchC,
         threads: this.opts.config.TRAIN_THREADS,
       };
-      const result = await runInWorker(
+      const result = await (this.opts.runJob ?? runInWorker)(
         input,
         (fraction, stage) => {
           status.progress = fraction;
@@ -194,7 +214,7 @@ export class TrainingService {
       }
       throw err;
     }
-    await store.audit.record({ actor: status.by!, action: 'model.register', target: artifact.version, details: { jobId: status.jobId, seed: artifact.seed, corrections: provenance.corrections, trainSeconds: provenance.trainSeconds } });
+    await this.opts.audit.auditAfterChange(status.by!, 'model.register', artifact.version, { jobId: status.jobId, seed: artifact.seed, corrections: provenance.corrections, trainSeconds: provenance.trainSeconds });
   }
 }
 

@@ -317,7 +317,12 @@ function registerReplyRoutes(router: ApiRouter, deps: StaffDeps): void {
     role: 'agent',
     params: ReplyParams,
     query: RetryQuery,
-    responses: { 200: 'sent (delivered: true) or still not delivered (delivered: false, with the error)', 400: 'the reply was already delivered, or its outcome is unknown and confirm=true was not given', 404: 'no such ticket or reply' },
+    responses: {
+      200: 'sent (delivered: true) or still not delivered (delivered: false, with the error)',
+      400: 'the reply\'s outcome is unknown and confirm=true was not given',
+      404: 'no such ticket or reply',
+      409: 'the reply was already delivered (e.g. sent again or settled by someone else): nothing is sent',
+    },
     handler: async ({ params, query, principal }) => ({ body: await tickets.retryReply(params.number, params.id, principal!.username, { confirmed: query.confirm === 'true' }) }),
   });
 

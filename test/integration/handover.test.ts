@@ -7,11 +7,14 @@
  *   them is on the ticket (counted); the agent's messages reach the customer;
  * - handed back, the bot answers again;
  * - two frustrated messages in a row queue the conversation too;
- * - nobody takes it within the wait: the bot says so, the demand is on the ticket;
+ * - nobody takes it within the wait: the bot says so (by where the ticket stands: unanswered,
+ *   answered, resolved), the demand is on the ticket, and the audit entry names the notice sent;
+ * - a rating sent while waiting, after staff resolved the ticket, is the ticket's rating, no chat line;
  * - outside service hours: the bot says so and files the demand.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { texts, type ReplyLang } from '../../bot/messages.js';
 import { hashPassword } from '../../staff/auth.js';
 import { DirectLineClient } from '../../scripts/directline-client.js';
 import { EventStreamClient } from '../../scripts/event-stream-client.js';
@@ -379,15 +382,20 @@ describe('a person when asked', () => {
     }
   });
 
-  it('a wait that runs out after staff answered (en) or answered and resolved (zh-Hans) the ticket promises no person: it says what happened', async () => {
+  it('a wait that runs out after staff answered (en) or answered and resolved (zh-Hans) the ticket promises no person, unanswered (zh-Hant) it does: it says what happened, and the audit entry which notice it sent', async () => {
     const stream = await EventStreamClient.open(A.url, tokens.alice);
     const resolved = await DirectLineClient.open(A.url, 'live-answered-zh', SECRET);
     const answered = await DirectLineClient.open(A.url, 'live-answered-en', SECRET);
+    const unanswered = await DirectLineClient.open(A.url, 'live-unanswered-zh-hant', SECRET);
     try {
       const zh = await askForPerson(resolved, stream);
       const enReply = (await answered.replyTo(await answered.send('talk to a person'))).text ?? '';
       const en = /T\d{8}-\d{4}/.exec(enReply)![0];
       const enId = (await A.store.handovers.list()).find((h) => h.ticketNumber === en)!.id;
+      const hantReply = (await unanswered.replyTo(await unanswered.send('我要搵真人', undefined, { locale: 'zh-TW' }))).text ?? '';
+      const hant = /T\d{8}-\d{4}/.exec(hantReply)![0];
+      expect(hantReply).toBe(texts('zh-Hant').handoverQueued(hant));
+      const hantId = (await A.store.handovers.list()).find((h) => h.ticketNumber === hant)!.id;
       // Staff answer from the ticket page (not the live console); one of the tickets is resolved too.
       for (const [n, text] of [[zh.number, '已为您办理退款，三个工作日内到账。'], [en, 'Your parcel left the depot today.']]) {
         expect((await api('POST', `/api/tickets/${n}/replies`, tokens.bob, { text })).status).toBe(201);
@@ -396,31 +404,79 @@ describe('a person when asked', () => {
       expect((await api('PATCH', `/api/tickets/${zh.number}`, tokens.bob, { status: 'resolved', version: t.body.version })).status).toBe(200);
       await resolved.waitForMessage((m) => /已处理完毕/.test(m.text ?? ''));
 
-      // The wait (6 s here) runs out; the sweep (started by bot/main.ts, not by the test app) ends both entries.
+      // The wait (6 s here) runs out; the sweep (started by bot/main.ts, not by the test app) ends the entries.
       await vi.waitFor(
         async () => {
           await A.services.handovers.sweep();
-          expect([await A.store.handovers.get(zh.handoverId), await A.store.handovers.get(enId)]).toEqual([null, null]);
+          expect([await A.store.handovers.get(zh.handoverId), await A.store.handovers.get(enId), await A.store.handovers.get(hantId)]).toEqual([null, null, null]);
         },
         { timeout: 30_000, interval: 500 },
       );
       const zhText = `您的工单 ${zh.number} 已处理完毕，不再为您转接人工客服。如还有问题，请直接告诉我，也可以再发送「转人工」。`;
       const enText = `Our staff have already replied to you in this conversation (ticket ${en}), so you are no longer waiting for a person. If there is anything else, just write here: it is added to the ticket.`;
-      for (const id of [zh.handoverId, enId]) await stream.waitFor((e) => e.type === 'handover.ended' && e.handoverId === id && e.how === 'timedOut');
+      for (const id of [zh.handoverId, enId, hantId]) await stream.waitFor((e) => e.type === 'handover.ended' && e.handoverId === id && e.how === 'timedOut');
       // The last thing each customer is told (on failure: what they were told instead).
       await vi.waitFor(() => expect(resolved.botMessages().at(-1)?.text).toBe(zhText), { timeout: 15_000, interval: 200 });
       await vi.waitFor(() => expect(answered.botMessages().at(-1)?.text).toBe(enText), { timeout: 15_000, interval: 200 });
+      await vi.waitFor(() => expect(unanswered.botMessages().at(-1)?.text).toBe(texts('zh-Hant').handoverTimedOut(hant)), { timeout: 15_000, interval: 200 });
       for (const c of [resolved, answered]) expect(c.botMessages().filter((m) => /没有空闲|no one is free/.test(m.text ?? ''))).toEqual([]);
-      // Each entry ended cleanly: out of the queue, noted on its ticket as data.
-      for (const [id, n] of [[zh.handoverId, zh.number], [enId, en]]) {
+      // Each entry ended cleanly: out of the queue, noted on its ticket as data, and audited with the notice it sent.
+      const sent = { [zh.number]: ['timedOutResolved', 'zh-Hans'], [en]: ['timedOutAnswered', 'en'], [hant]: ['timedOut', 'zh-Hant'] };
+      for (const [id, n] of [[zh.handoverId, zh.number], [enId, en], [hantId, hant]]) {
         expect(await A.store.handovers.get(id)).toBeNull();
         expect((await A.store.tickets.get(n))!.notes.filter((x) => x.liveChat?.how === 'timedOut')).toHaveLength(1);
+        // Found by the audit log's action filter (GET /api/audit), which refused the camel-cased action before session 10.
+        const audit = await api('GET', `/api/audit?action=handover.timedOut&target=${n}`, tokens.root);
+        expect(audit.status).toBe(200);
+        expect(audit.body.items).toEqual([expect.objectContaining({ actor: 'bot', details: { handoverId: id, notice: sent[n][0], lang: sent[n][1], delivered: true } })]);
       }
       expect((await api('POST', `/api/live/${zh.handoverId}/take`, tokens.alice)).status).toBe(404);
       expect((await A.store.tickets.get(zh.number))!.status).toBe('resolved');
     } finally {
       resolved.close();
       answered.close();
+      unanswered.close();
+      stream.close();
+    }
+  });
+
+  const RATE: Record<ReplyLang, { locale: string; human: string; comment: string; line: string }> = {
+    'zh-Hans': { locale: 'zh-CN', human: '转人工', comment: '师傅很耐心', line: '还要等多久' },
+    'zh-Hant': { locale: 'zh-TW', human: '我要搵真人', comment: '師傅好有耐性', line: '仲要等幾耐呀' },
+    en: { locale: 'en-US', human: 'talk to a person please', comment: 'quick and friendly', line: 'how much longer do I have to wait' },
+  };
+
+  it.each(['zh-Hans', 'zh-Hant', 'en'] as const)('a rating sent while the conversation waits, after staff resolved its ticket, is recorded as its rating, not a chat line; the wait goes on (%s)', async (lang) => {
+    const r = RATE[lang];
+    const t = texts(lang);
+    const stream = await EventStreamClient.open(A.url, tokens.dave);
+    const c = await DirectLineClient.open(A.url, `live-rating-${lang}`, SECRET);
+    try {
+      const say = (text: string) => c.send(text, undefined, { locale: r.locale });
+      const queued = (await c.replyTo(await say(r.human))).text ?? '';
+      const number = /T\d{8}-\d{4}/.exec(queued)![0];
+      expect(queued).toBe(t.handoverQueued(number));
+      const id = (await A.store.handovers.list()).find((h) => h.ticketNumber === number)!.id;
+      const shown: string[] = [];
+      stream.onEvent((e) => {
+        if (e.type === 'live.message' && e.ticketNumber === number) shown.push(e.text);
+      });
+      // Staff resolve the ticket from its page while the conversation waits: the bot asks for a rating.
+      const before = await api('GET', `/api/tickets/${number}`, tokens.dave);
+      expect((await api('PATCH', `/api/tickets/${number}`, tokens.dave, { status: 'resolved', version: before.body.version })).status).toBe(200);
+      await c.waitForMessage((m) => m.text === t.resolved(number));
+      expect((await c.replyTo(await say(`4 ${r.comment}`))).text).toBe(t.ratingThanks(number, 4));
+      const rated = (await A.store.tickets.get(number))!;
+      expect(rated.satisfaction).toMatchObject({ score: 4, comment: r.comment });
+      expect(rated.messages).toEqual([]);
+      // Still waiting: the next line reaches the agent and the ticket; the rating reached neither (events arrive in order).
+      await say(r.line);
+      await stream.waitFor((e) => e.type === 'live.message' && e.ticketNumber === number && e.text === r.line);
+      expect(shown).toEqual([r.line]);
+      expect(await A.store.handovers.get(id)).toMatchObject({ state: 'waiting' });
+      await vi.waitFor(async () => expect((await A.store.tickets.get(number))!.messages.map((m) => m.text)).toEqual([r.line]), { timeout: 15_000, interval: 200 });
+    } finally {
+      c.close();
       stream.close();
     }
   });

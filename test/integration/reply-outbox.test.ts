@@ -196,7 +196,7 @@ describe('a staff reply is recorded before it is sent', () => {
       expect(replyA).toMatchObject({ delivered: true, error: null, settledBy: 'alice', settledAt: expect.any(String) });
       expect(replyA).not.toHaveProperty('sending');
       expect((await post(path(a, 'settle'), { delivered: false, attempts: 1 })).status).toBe(409);
-      expect((await post(`${path(a, 'retry')}?confirm=true`)).status).toBe(400);
+      expect((await post(`${path(a, 'retry')}?confirm=true`)).status).toBe(409);
       // The customer did not get it: not delivered, and sent again without the confirmation.
       expect((await post(path(b, 'settle'), { delivered: false, attempts: 1 })).status).toBe(200);
       expect((await running.store.tickets.get(number))!.replies.find((r) => r.id === b)).toMatchObject({ delivered: false, settledBy: 'alice' });
@@ -229,8 +229,8 @@ describe('a staff reply is recorded before it is sent', () => {
         const id = await unknownOutcomeReply(number, text);
         const path = (what: string) => `/api/tickets/${number}/replies/${id}/${what}`;
         const [settled, resent] = await Promise.all([post(path('settle'), { delivered: true, attempts: 1 }), post(`${path('retry')}?confirm=true`)]);
-        // The settlement first: the resend finds it delivered (400). The resend first: the settlement finds another attempt (409).
-        expect([settled.status, resent.status].sort()).toEqual(settled.status === 200 ? [200, 400] : [200, 409]);
+        // The settlement first: the resend finds it delivered. The resend first: the settlement finds another attempt. Either loser: 409.
+        expect([settled.status, resent.status].sort()).toEqual([200, 409]);
         await settle(client, number, `（测试标记七-${i}）`);
         const reply = (await running.store.tickets.get(number))!.replies.find((r) => r.id === id)!;
         if (settled.status === 200) {
@@ -347,28 +347,7 @@ describe('a staff reply is recorded before it is sent', () => {
         await page.goto(`${running.url}/console?lang=${lang === 'zh-Hans' ? 'zh' : lang}#/tickets/${number}`);
         await page.reload();
       };
-      // Each language: both buttons on each reply of unknown outcome, each asking first; dismissed, nothing changes.
-      for (const lang of ['zh-Hans', 'zh-Hant', 'en'] as const) {
-        const d = DICT[lang];
-        await open(lang);
-        await expect.poll(() => page.getByTestId('settle-delivered').allTextContents(), { timeout: 60_000 }).toEqual([d['reply.markDelivered'], d['reply.markDelivered']]);
-        expect(await page.getByTestId('settle-not-delivered').allTextContents()).toEqual([d['reply.markNotDelivered'], d['reply.markNotDelivered']]);
-        dialogs.length = 0;
-        await page.getByTestId('settle-delivered').first().click();
-        await expect.poll(() => dialogs).toEqual([d['reply.confirmMarkDelivered']]);
-        await page.getByTestId('settle-not-delivered').first().click();
-        await expect.poll(() => dialogs).toEqual([d['reply.confirmMarkDelivered'], d['reply.confirmMarkNotDelivered']]);
-      }
-      expect((await running.store.tickets.get(number))!.replies.filter((r) => r.sending).map((r) => r.id).sort()).toEqual([a, b].sort());
-      // Confirmed (in English): the first reply marked delivered, then the other (now the only unknown one) not delivered.
-      answer(true);
-      await page.getByTestId('settle-delivered').first().click();
-      await expect.poll(() => page.getByTestId('settle-delivered').count(), { timeout: 60_000 }).toBe(1);
-      await page.getByTestId('settle-not-delivered').first().click();
-      await expect.poll(() => page.getByTestId('settle-delivered').count(), { timeout: 60_000 }).toBe(0);
-      const stored = (await running.store.tickets.get(number))!.replies;
-      expect(stored.find((r) => r.id === a)).toMatchObject({ delivered: true, settledBy: 'alice' });
-      expect(stored.find((r) => r.id === b)).toMatchObject({ delivered: false, settledBy: 'alice' });
+      await settleBothAfterAsking({ page, dialogs, answer, open, number, a, b });
       // Who settled each, and when, in each language; the one not delivered can be sent again without asking.
       for (const lang of ['zh-Hans', 'zh-Hant', 'en'] as const) {
         const d = DICT[lang];
@@ -387,11 +366,81 @@ describe('a staff reply is recorded before it is sent', () => {
   });
 });
 
+describe('a reply of unknown outcome in the live chat', () => {
+  it.skipIf(!existsSync(CHROMIUM))('the live console settles it as the ticket page does: marked delivered or not delivered after asking, in each language', async () => {
+    const { client, number } = await customerWithTicket('dl-outbox-settle-live');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+    try {
+      // The customer asked for a person and alice has the conversation; two of her replies are of unknown outcome.
+      const ticket = (await running.store.tickets.get(number))!;
+      const h = (await running.services.handovers.request({ ticketNumber: number, customer: ticket.customer, conversationId: client.conversationId, lang: 'zh-Hans', reason: 'asked', text: '转人工' }))!;
+      await running.services.handovers.take(h.id, 'alice');
+      const got = '您好，快递员已经在派送途中。';
+      const lost = '您好，请把订单截图发给我。';
+      const a = await unknownOutcomeReply(number, got);
+      const b = await unknownOutcomeReply(number, lost);
+      const { page, dialogs, answer } = await ticketPage(browser, number, `#/live/${h.id}`, 'live-transcript');
+      const open = async (lang: 'zh-Hans' | 'zh-Hant' | 'en') => {
+        await page.goto(`${running.url}/console?lang=${lang === 'zh-Hans' ? 'zh' : lang}#/live/${h.id}`);
+        await page.reload();
+      };
+      /** The agent lines of the transcript: text, and the status after the time (outcome unknown, not delivered, or none). */
+      const agentLines = () =>
+        page.locator('[data-testid=live-transcript] li[data-from=agent]').evaluateAll((lis) => lis.map((li) => [li.querySelector('.live-text')?.textContent ?? '', li.querySelector('small')?.textContent?.split(' · ')[2] ?? null]));
+      // Each reply's line says its outcome is unknown, in the page's language.
+      const check = async (lang: 'zh-Hans' | 'zh-Hant' | 'en') => expect(await agentLines()).toEqual([[got, DICT[lang]['live.unknown']], [lost, DICT[lang]['live.unknown']]]);
+      await settleBothAfterAsking({ page, dialogs, answer, open, number, a, b, check });
+      expect((await running.store.audit.list({ target: number, action: 'ticket.reply-settle' })).items).toHaveLength(2);
+      // The transcript as it now stands, in each language: the first delivered (no mark), the other not delivered.
+      for (const lang of ['zh-Hans', 'zh-Hant', 'en'] as const) {
+        await open(lang);
+        await expect.poll(agentLines, { timeout: 60_000 }).toEqual([[got, null], [lost, DICT[lang]['live.notDelivered']]]);
+        expect(await page.getByTestId('settle-delivered').count()).toBe(0);
+      }
+    } finally {
+      await browser.close();
+      client.close();
+    }
+  });
+});
+
 /**
- * The console signed in as alice on ticket `number` (zh-Hans, the ticket shown). Its questions
- * (window.confirm) are collected in `dialogs` and dismissed until `answer(true)`.
+ * The settle buttons of a page showing two replies of unknown outcome, `a` then `b`, of ticket
+ * `number`: in each language (`open`), both buttons under each reply, each asking first (`check`
+ * looks at the page too); dismissed, nothing changes. Then, confirmed (in English), `a` is marked
+ * delivered and `b` (then the only unknown one) not delivered, both by alice.
  */
-async function ticketPage(browser: Browser, number: string): Promise<{ page: Page; dialogs: string[]; answer: (yes: boolean) => void }> {
+async function settleBothAfterAsking(s: { page: Page; dialogs: string[]; answer: (yes: boolean) => void; open: (lang: 'zh-Hans' | 'zh-Hant' | 'en') => Promise<void>; number: string; a: string; b: string; check?: (lang: 'zh-Hans' | 'zh-Hant' | 'en') => Promise<void> }): Promise<void> {
+  const { page, dialogs } = s;
+  for (const lang of ['zh-Hans', 'zh-Hant', 'en'] as const) {
+    const d = DICT[lang];
+    await s.open(lang);
+    await expect.poll(() => page.getByTestId('settle-delivered').allTextContents(), { timeout: 60_000 }).toEqual([d['reply.markDelivered'], d['reply.markDelivered']]);
+    expect(await page.getByTestId('settle-not-delivered').allTextContents()).toEqual([d['reply.markNotDelivered'], d['reply.markNotDelivered']]);
+    await s.check?.(lang);
+    dialogs.length = 0;
+    await page.getByTestId('settle-delivered').first().click();
+    await expect.poll(() => dialogs).toEqual([d['reply.confirmMarkDelivered']]);
+    await page.getByTestId('settle-not-delivered').first().click();
+    await expect.poll(() => dialogs).toEqual([d['reply.confirmMarkDelivered'], d['reply.confirmMarkNotDelivered']]);
+  }
+  expect((await running.store.tickets.get(s.number))!.replies.filter((r) => r.sending).map((r) => r.id).sort()).toEqual([s.a, s.b].sort());
+  s.answer(true);
+  await page.getByTestId('settle-delivered').first().click();
+  await expect.poll(() => page.getByTestId('settle-delivered').count(), { timeout: 60_000 }).toBe(1);
+  await page.getByTestId('settle-not-delivered').first().click();
+  await expect.poll(() => page.getByTestId('settle-delivered').count(), { timeout: 60_000 }).toBe(0);
+  const stored = (await running.store.tickets.get(s.number))!.replies;
+  expect(stored.find((r) => r.id === s.a)).toMatchObject({ delivered: true, settledBy: 'alice' });
+  expect(stored.find((r) => r.id === s.b)).toMatchObject({ delivered: false, settledBy: 'alice' });
+}
+
+/**
+ * The console signed in as alice on ticket `number` (zh-Hans, the ticket shown), or at `hash` once
+ * the element with test id `ready` shows. Its questions (window.confirm) are collected in `dialogs`
+ * and dismissed until `answer(true)`.
+ */
+async function ticketPage(browser: Browser, number: string, hash = `#/tickets/${number}`, ready = 'timeline'): Promise<{ page: Page; dialogs: string[]; answer: (yes: boolean) => void }> {
   const page = await browser.newPage({ locale: 'zh-CN' });
   const dialogs: string[] = [];
   let accept = false;
@@ -399,11 +448,11 @@ async function ticketPage(browser: Browser, number: string): Promise<{ page: Pag
     dialogs.push(d.message());
     void (accept ? d.accept() : d.dismiss());
   });
-  await page.goto(`${running.url}/console#/tickets/${number}`);
+  await page.goto(`${running.url}/console${hash}`);
   await page.getByLabel('用户名', { exact: true }).fill('alice');
   await page.getByLabel('密码', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: '登录', exact: true }).click();
-  await page.getByTestId('timeline').waitFor({ timeout: 60_000 });
+  await page.getByTestId(ready).waitFor({ timeout: 60_000 });
   return { page, dialogs, answer: (yes) => (accept = yes) };
 }
 

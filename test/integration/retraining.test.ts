@@ -246,7 +246,7 @@ describe('retraining from staff corrections', () => {
     const again = await api('POST', '/api/models', {});
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('TRAINING_IN_PROGRESS');
-    const otherProcess = new TrainingService({ store: storeB, holder: holderB, config, log: silent });
+    const otherProcess = new TrainingService({ store: storeB, holder: holderB, config, log: silent, audit: createTicketService(storeB, { log: silent }) });
     await expect(otherProcess.start({ by: 'bob' })).rejects.toBeInstanceOf(TrainingInProgressError);
     // The other process sees the run and its progress through the database.
     const seenElsewhere = await otherProcess.status();
@@ -387,7 +387,7 @@ describe('a failing training run', () => {
     cpSync(config.DATA_DIR, dataDir, { recursive: true });
     appendFileSync(join(dataDir, 'corpus', 'account.jsonl'), '{"text": "坏行", "topic": "no-such-topic"}\n');
     const before = await app.store.models.list();
-    const failing = new TrainingService({ store: app.store, holder: holderA, config: { ...config, DATA_DIR: dataDir }, log: silent });
+    const failing = new TrainingService({ store: app.store, holder: holderA, config: { ...config, DATA_DIR: dataDir }, log: silent, audit: app.services.tickets });
     const status = await (await failing.start({ by: 'tina' })).done;
     expect(status).toMatchObject({ state: 'failed', version: null, error: { code: 'TRAINING_FAILED', message: expect.stringMatching(/account\.jsonl:\d+: unknown topic "no-such-topic"/) } });
     expect(await app.store.models.list()).toEqual(before);
@@ -407,7 +407,7 @@ describe('shutdown during a run', () => {
     expect(await done).toMatchObject({ state: 'failed', jobId, error: { message: expect.stringMatching(/stopped/) } });
     expect(await app.store.trainingJobs.current()).toBeNull();
     expect(await app.store.models.list()).toEqual(before);
-    const other = new TrainingService({ store: storeB, holder: holderB, config, log: silent });
+    const other = new TrainingService({ store: storeB, holder: holderB, config, log: silent, audit: createTicketService(storeB, { log: silent }) });
     expect((await other.status()).state).toBe('failed');
   });
 });

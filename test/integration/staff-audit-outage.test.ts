@@ -10,12 +10,20 @@
  * customer then finds the ticket unreadable: logged, not an error for the take either).
  * On the code before, each answered 503 for a change that was made; sent again, a note was stored
  * twice and a take refused as taken already.
+ * Also a training run whose `model.register` entry the database refuses (FerretDB's SQLite lock
+ * error, made up by the proxy for that one insert): the run succeeds and the entry is written once
+ * at the replay. Before session 10 the run was reported failed though the version was registered,
+ * and training again answered CONFLICT.
  */
+import { randomUUID } from 'node:crypto';
 import type { CommandStartedEvent } from 'mongodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { pino } from 'pino';
 import type { Ticket } from '../../store/schemas.js';
+import type { TrainingJobResult } from '../../trainer/training-job.js';
+import { TrainingService, type TrainingJobRunner } from '../../trainer/training-service.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
-import { LosingProxy } from '../helpers/losing-proxy.js';
+import { commandBytes, LosingProxy } from '../helpers/losing-proxy.js';
 import { reconnected } from '../helpers/reconnected.js';
 
 const PASSWORD = 'staff audit outage password';
@@ -142,5 +150,38 @@ describe('the database lost between a staff change and its audit entry', () => {
     await databaseBack();
     expect(await running.services.handovers.find(h!.id)).toMatchObject({ state: 'live', takenBy: 'alice' });
     expect((await running.store.audit.list({ target: ticket.number, action: 'handover.take' })).items).toEqual([expect.objectContaining({ actor: 'alice', details: expect.objectContaining({ handoverId: h!.id }) })]);
+  });
+});
+
+describe('a training run whose model.register audit entry the database refuses', () => {
+  /** What FerretDB answers when SQLite's write lock stays taken (store/transient-errors.ts): the insert was not applied. */
+  const SQLITE_BUSY = { ok: 0, code: 1, codeName: 'InternalError', errmsg: 'database is locked (5) (SQLITE_BUSY)' };
+
+  it('succeeds with the version registered; the entry is kept and written once when the database takes it', async () => {
+    const holder = running.services.runtime.holder;
+    const version = `audit-outage-${randomUUID().slice(0, 8)}`;
+    // A finished job (the serving artifact under a new version): what is tested is what the service does with it.
+    const runJob: TrainingJobRunner = async (input) => ({
+      artifact: { ...(holder.current.artifact as TrainingJobResult['artifact']), version, seed: input.seed },
+      metrics: { heads: {}, evaluation: {} } as unknown as TrainingJobResult['metrics'],
+      provenance: { corpusRows: 1, corrections: input.corrections.length, correctionsSkipped: 0, replacedCorpusRows: 0, trainingRows: 1, keywordEdits: { overrides: {}, revisions: {} }, trainSeconds: 0.1 },
+    });
+    const training = new TrainingService({ store: running.store, holder, config: running.services.config, log: pino({ level: 'silent' }), audit: running.services.tickets, runJob });
+    const refusedBefore = proxy.lost;
+    proxy.arm([commandBytes('insert', 'audit')], { kind: 'answer', reply: SQLITE_BUSY });
+    const status = await (await training.start({ by: 'tina', seed: 5 })).done;
+    expect(proxy.lost).toBe(refusedBefore + 1);
+    expect(status).toMatchObject({ state: 'succeeded', version, error: null });
+    expect(await running.store.models.get(version)).toMatchObject({ version, trainedBy: 'tina' });
+    // Every process sees the run succeeded (the app's own training service reads the outcome stored).
+    expect(await running.services.runtime.training.status()).toMatchObject({ state: 'succeeded', jobId: status.jobId, version });
+    expect(running.services.tickets.heldPending()).toBe(1);
+    expect((await running.store.audit.list({ action: 'model.register' })).items).toEqual([]);
+    await running.services.tickets.flushOutbox();
+    expect(running.services.tickets.heldPending()).toBe(0);
+    const entries = (await running.store.audit.list({ action: 'model.register' })).items;
+    expect(entries).toEqual([expect.objectContaining({ actor: 'tina', target: version, details: { jobId: status.jobId, seed: 5, corrections: 0, trainSeconds: 0.1 } })]);
+    await running.services.tickets.flushOutbox();
+    expect((await running.store.audit.list({ action: 'model.register' })).items).toHaveLength(1);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * A ticket is a conversation, over real HTTP with the real classifier and the embedded database:
  * the customer's follow-ups after filing land on the ticket (nothing lost, the assignee notified),
- * a reply the channel refused is shown undelivered and retried, and resolving the ticket asks the
+ * a reply the channel refused is shown undelivered and retried (a delivered one is not: 409), and resolving the ticket asks the
  * customer for a rating that reaches the ticket and the statistics.
  */
 import { randomUUID } from 'node:crypto';
@@ -90,7 +90,10 @@ describe('a ticket is a conversation', () => {
     expect(retried.body.delivered).toBe(true);
     expect(retried.body.ticket.replies[0]).toMatchObject({ id: replyId, delivered: true, error: null, attempts: 2 });
     expect(connector.messagesTo(c.conv).filter((t) => t === '师傅明天上午上门')).toHaveLength(1);
-    expect((await api('POST', `/api/tickets/${number}/replies/${replyId}/retry`, { token: agent })).status).toBe(400);
+    // Sending a delivered reply again conflicts with its state (409, as a settlement of it would), not a bad request.
+    const again = await api('POST', `/api/tickets/${number}/replies/${replyId}/retry`, { token: agent });
+    expect(again).toEqual({ status: 409, body: { error: { code: 'CONFLICT', message: `reply ${replyId} was already delivered; reload the ticket` } } });
+    expect(connector.messagesTo(c.conv).filter((t) => t === '师傅明天上午上门')).toHaveLength(1);
     expect((await api('POST', `/api/tickets/${number}/replies/${randomUUID()}/retry`, { token: agent })).status).toBe(404);
 
     // The answer to the reply lands on the ticket too.

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConversationState, MemoryStorage, TestAdapter, TurnContext, type Activity } from 'botbuilder';
+import { ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
 import { describe, expect, it } from 'vitest';
 import { lexiconAct, readAct } from '../../bot/dialogue-acts.js';
 import { DemandBot, parseRating } from '../../bot/demand-bot.js';
@@ -9,6 +9,7 @@ import type { Classification } from '../../classifier/demand-classifier.js';
 import { parseTaxonomy } from '../../classifier/taxonomy.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import type { Ticket, TicketCreate } from '../../store/index.js';
+import { proactive } from '../helpers/proactive-turn.js';
 
 /**
  * Fast conversation tests: the whole bot (router + intake dialog) with a fake classifier that
@@ -336,14 +337,6 @@ describe('a ticket stored under a new number at outbox replay', () => {
     expect(store.tickets.get('T20261206-0001')!.messages).toEqual([]);
   });
 });
-
-/** Runs a proactive turn (what a staff reply or a resolution does) into the test conversation. */
-async function proactive(bot: DemandBot, adapter: TestAdapter, ticket: Ticket, message: Parameters<DemandBot['proactive']>[2]): Promise<Partial<Activity>> {
-  const ref = { channelId: 'test', serviceUrl: 'http://127.0.0.1:1/', conversation: { id: 'conv-1', isGroup: false, conversationType: 'personal', name: '' }, user: { id: 'customer-1', name: 'Customer' }, bot: { id: 'bot', name: 'Bot' } };
-  const context = new TurnContext(adapter, TurnContext.applyConversationReference({ type: 'event', name: 'continueConversation' }, ref, true));
-  await bot.proactive(context, ticket, message);
-  return adapter.activeQueue.shift()!;
-}
 
 describe('resolution and satisfaction', () => {
   it.each(LANGS)('asks for a 1–5 rating when the ticket is resolved and records it with the comment (%s)', async (lang) => {

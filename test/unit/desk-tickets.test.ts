@@ -226,7 +226,7 @@ describe('desk: tickets', () => {
     const done = await f.service.retryReply('T20261201-0001', id, 'dan');
     expect(done).toMatchObject({ delivered: true, ticket: { replies: [{ id, delivered: true, error: null, attempts: 3 }] } });
     expect(sent).toEqual(['师傅明天上门']);
-    await expect(f.service.retryReply('T20261201-0001', id, 'dan')).rejects.toThrow(ValidationError);
+    await expect(f.service.retryReply('T20261201-0001', id, 'dan')).rejects.toThrow(ConflictError);
     await expect(f.service.retryReply('T20261201-0001', 'nope', 'dan')).rejects.toThrow(NotFoundError);
     expect(sent).toHaveLength(1);
   });

@@ -19,6 +19,7 @@ import { waitEndOf, type HandoverRequest } from '../../desk/handover.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import type { Handover } from '../../store/handover-repository.js';
 import type { Ticket, TicketCreate } from '../../store/index.js';
+import { proactive } from '../helpers/proactive-turn.js';
 
 const taxonomy = parseTaxonomy(JSON.parse(readFileSync(join(PROJECT_ROOT, 'data/taxonomy.json'), 'utf8')));
 
@@ -143,7 +144,7 @@ function setup() {
     recipient: { id: 'bot', name: 'Bot' },
     conversation: { id: 'conv-1', isGroup: false, conversationType: 'personal', name: '' },
   });
-  return { store, queue, adapter };
+  return { store, queue, adapter, bot };
 }
 
 async function replies(adapter: TestAdapter, ...messages: string[]): Promise<string[]> {
@@ -159,6 +160,7 @@ async function silent(adapter: TestAdapter, message: string): Promise<void> {
 }
 
 const LANGS: readonly ReplyLang[] = ['zh-Hans', 'zh-Hant', 'en'];
+const RATING_COMMENT: Record<ReplyLang, string> = { 'zh-Hans': '师傅很耐心', 'zh-Hant': '師傅好有耐性', en: 'quick and friendly' };
 const ASK: Record<ReplyLang, { hello: string; human: string; angry: [string, string]; live: string; help: string }> = {
   'zh-Hans': { hello: '你好', human: '转人工', angry: ['快递一直不到，气死了！！', '到底有没有人管！！！'], live: '单号是 SF123', help: '帮助' },
   'zh-Hant': { hello: '喂，有冇人喺度呀', human: '我要搵真人', angry: ['你們還沒寄出嗎！！', '點解冇人理我！！！'], live: '單號係 SF123', help: '幫助' },
@@ -249,6 +251,36 @@ describe('a person when asked (bot side)', () => {
     expect(store.created[0]).toMatchObject({ text: { original: a.human }, classification: { needsReview: true, reviewReason: 'customer-asked-for-person' } });
     expect(queue.entries.size).toBe(0);
     expect(await replies(adapter, a.help)).toEqual([texts(lang).help]);
+  });
+
+  it.each(LANGS)('a rating sent while the conversation waits, after staff resolved its ticket, is recorded as a rating (not a live line); the wait goes on (%s)', async (lang) => {
+    const a = ASK[lang];
+    const { adapter, queue, store, bot } = setup();
+    const t = texts(lang);
+    expect(await replies(adapter, a.human)).toEqual([t.handoverQueued('T20261206-0001')]);
+    const ticket = store.tickets.get('T20261206-0001')!;
+    // Staff resolve the ticket from its page while the conversation waits: the bot asks for a rating.
+    expect((await proactive(bot, adapter, ticket, { kind: 'resolved' })).text).toBe(t.resolved('T20261206-0001'));
+    const comment = RATING_COMMENT[lang];
+    expect(await replies(adapter, `4 ${comment}`)).toEqual([t.ratingThanks('T20261206-0001', 4)]);
+    expect(ticket.satisfaction).toMatchObject({ score: 4, comment });
+    expect(ticket.messages).toEqual([]);
+    expect(queue.said).toEqual([]);
+    // Still waiting: what is not a rating goes to the queue, and the bot stays silent.
+    await silent(adapter, a.live);
+    expect(queue.said).toEqual([a.live]);
+  });
+
+  it.each(LANGS)('once an agent has the conversation, a number sent after the resolution is theirs, not a rating (%s)', async (lang) => {
+    const a = ASK[lang];
+    const { adapter, queue, store, bot } = setup();
+    await replies(adapter, a.human);
+    const ticket = store.tickets.get('T20261206-0001')!;
+    await proactive(bot, adapter, ticket, { kind: 'resolved' });
+    queue.entries.get('h1')!.state = 'live';
+    await silent(adapter, '5');
+    expect(queue.said).toEqual(['5']);
+    expect(ticket.satisfaction).toBeUndefined();
   });
 
   it('the database gone before the queue entry: the request on the open ticket, or on a ticket replayed from the outbox, is named by its stored number', async () => {

@@ -11,6 +11,7 @@ import { h, replace } from '../dom.js';
 import { onDeskEvent, onStreamStatus } from '../events.js';
 import * as f from '../format.js';
 import { t } from '../i18n.js';
+import { settleButtons } from './reply-settle.js';
 
 const LIVE_EVENTS = new Set(['handover.requested', 'handover.taken', 'handover.ended', 'live.message']);
 
@@ -144,6 +145,8 @@ function drawChat(lv) {
         { class: ['live-line', `live-from-${l.from}`], 'data-from': l.from },
         h('small', { class: 'muted' }, l.from === 'customer' ? t('live.customer') : l.by, ' · ', f.dateTime(l.at), l.sending ? ` · ${t('live.unknown')}` : l.delivered === false ? ` · ${t('live.notDelivered')}` : ''),
         h('div', { class: 'live-text' }, l.text),
+        // Outcome unknown: settled here once the customer says whether they have it, as on the ticket page.
+        l.from === 'agent' && l.sending && l.replyId ? settleButtons(current.ticketNumber, { id: l.replyId, attempts: l.attempts ?? 1 }, (b, request) => settle(lv, b, request)) : null,
       ),
     ),
   );
@@ -229,6 +232,17 @@ function releaseButton(lv, mine, action, done) {
     },
     t(`live.${action === 'hand-back' ? 'handBack' : 'end'}`),
   );
+}
+
+/** Settles a reply of unknown outcome (reply-settle.js), then shows the conversation as it now stands (a 409: settled or sent again meanwhile). */
+async function settle(lv, button, request) {
+  button.disabled = true;
+  try {
+    await request();
+  } catch (err) {
+    lv.ctx.notify(lv.ctx.errorText(err), 'error');
+  }
+  await loadChat(lv).catch(() => undefined);
 }
 
 /** Takes a conversation; another agent's take first is a 409 ("taken by someone else"), and the queue reloads. */

@@ -12,6 +12,7 @@ import * as f from '../format.js';
 import { t } from '../i18n.js';
 import { onDeskEvent } from '../events.js';
 import { LIST_KEY } from './inbox.js';
+import { settleButtons } from './reply-settle.js';
 import { attachmentsPanel } from './ticket-attachments.js';
 
 /** The ticket life cycle (as the API enforces it). */
@@ -208,7 +209,8 @@ function conversationPanel(page) {
           e.who === 'staff' && !e.offline && !e.delivered && e.error ? h('p', { class: 'error-text small' }, e.error) : null,
           e.who === 'staff' && e.sending ? h('p', { class: 'hint small', 'data-testid': 'delivery-unknown-hint' }, t('reply.unknownHint')) : null,
           e.who === 'staff' && e.settledBy ? settledLine(e) : null,
-          e.who === 'staff' && e.sending && e.id ? settleButtons(page, e) : null,
+          // A 409 (sent again or settled meanwhile) shows the page's conflict banner.
+          e.who === 'staff' && e.sending && e.id ? settleButtons(page.number, e, page.edit) : null,
           e.who === 'staff' && !e.offline && !e.delivered && e.id ? retryButton(page, e.id, e.sending) : null,
         ),
       ),
@@ -231,26 +233,6 @@ function deliveryBadge(e) {
 function settledLine(e) {
   const key = e.delivered ? 'reply.settledDelivered' : 'reply.settledNotDelivered';
   return h('p', { class: 'hint small', 'data-testid': 'delivery-settled' }, t(key, { by: e.settledBy, at: f.dateTime(e.settledAt) }));
-}
-
-/**
- * Settles a reply of unknown outcome without sending it, once the staff member has asked the
- * customer: they have it (delivered), or they do not (not delivered: it can then be sent again
- * without the confirmation). Each asks first; the attempt shown is sent along, so a reply sent
- * again meanwhile is not settled by mistake (409: the page's conflict banner).
- */
-function settleButtons(page, e) {
-  const { edit, number } = page;
-  const button = (delivered) => {
-    const b = h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'data-testid': delivered ? 'settle-delivered' : 'settle-not-delivered' }, t(delivered ? 'reply.markDelivered' : 'reply.markNotDelivered'));
-    b.onclick = () => {
-      if (!window.confirm(t(delivered ? 'reply.confirmMarkDelivered' : 'reply.confirmMarkNotDelivered'))) return;
-      const path = `/api/tickets/${encodeURIComponent(number)}/replies/${encodeURIComponent(e.id)}/settle`;
-      edit(b, () => api(path, { method: 'POST', body: { delivered, attempts: e.attempts } }));
-    };
-    return b;
-  };
-  return h('div', { class: 'actions' }, button(true), button(false));
 }
 
 /**
