@@ -242,7 +242,8 @@ function createDemandBot(config: Config, services: Services, conversationState: 
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
     rateWindowMs: 10_000,
-    supportHours: config.SUPPORT_HOURS ?? config.SERVICE_HOURS ?? null,
+    // The team's own words as written; else the service hours, said in the customer's language.
+    supportHours: config.SUPPORT_HOURS ?? services.handovers.serviceHours(),
     live: (state) =>
       new LiveHandover(state, {
         handovers: services.handovers,

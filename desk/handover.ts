@@ -204,9 +204,14 @@ export class HandoverService {
     return isOpen(this.deps.hours, at, this.deps.timeZone);
   }
 
-  /** The configured service hours as written (for the customer), or null. */
+  /** The configured service hours as written (for staff), or null. */
   hoursText(): string | null {
     return this.deps.hours?.text ?? null;
+  }
+
+  /** The configured service hours as parsed (told to customers in their language), or null. */
+  serviceHours(): ServiceHours | null {
+    return this.deps.hours;
   }
 
   /** How long a conversation waits for an agent, in ms. */
