@@ -346,17 +346,30 @@ export class HandoverService {
    * person will reply; or staff have replied already; or the ticket is resolved. Run by every
    * process; the claim makes sure one of them acts (and that an agent's take and the timeout never
    * both happen).
+   *
+   * The ticket is read before anything changes: the notice depends on it, and the channel finds the
+   * customer's conversation on it. A ticket the database cannot give now leaves the entry waiting,
+   * unclaimed, and the first sweep after the database is back ends it and tells the customer; ended
+   * first, the wait used to end untold (the ticket read after the close failed, and the entry was gone).
    */
   async sweep(): Promise<number> {
     const now = this.now().getTime();
     let n = 0;
     for (const h of await this.deps.repo.list()) {
       if (h.state !== 'waiting' || h.waitUntil.getTime() > now) continue;
+      let ticket: Ticket | null;
+      try {
+        ticket = await this.deps.tickets.find(h.ticketNumber);
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        this.deps.log?.warn({ handoverId: h.id, err: (err as Error).message }, 'live queue wait ran out, its ticket unreadable: ended when the database is back');
+        continue;
+      }
       if (!(await this.deps.repo.claim(h.id, 'picked'))) continue;
       const fresh = await this.deps.repo.get(h.id);
       if (!fresh || fresh.state !== 'waiting') continue;
       await this.close(fresh, 'timedOut', null);
-      await this.notify(fresh, (ticket) => this.waitEndedNotice(fresh, ticket));
+      await this.notify(fresh, ticket ? this.waitEndedNotice(fresh, ticket) : '', ticket);
       n++;
     }
     return n;
@@ -414,17 +427,18 @@ export class HandoverService {
   }
 
   /**
-   * Tells the customer what happened to their live chat; `text` may depend on the ticket as read for
-   * the delivery. Never throws: it follows a change already stored (taken, handed back, ended),
-   * which an error would report to the agent as failed; a notice that could not be sent (no
-   * channel, the ticket unreadable with the database gone) is logged.
+   * Tells the customer what happened to their live chat, on the channel named by their ticket (read
+   * here unless `read` gives it: null, a ticket that no longer exists). Never throws: it follows a
+   * change already stored (taken, handed back, ended), which an error would report to the agent as
+   * failed; a notice that could not be sent (no channel, the ticket unreadable with the database
+   * gone) is logged.
    */
-  private async notify(h: Handover, text: string | ((ticket: Ticket) => string)): Promise<void> {
+  private async notify(h: Handover, text: string, read?: Ticket | null): Promise<void> {
     const channel = this.deps.channel();
     let error: string | null;
     try {
-      const ticket = channel ? await this.deps.tickets.find(h.ticketNumber) : null;
-      error = channel && ticket ? await channel.deliver(ticket, typeof text === 'string' ? text : text(ticket)) : 'no customer channel in this process';
+      const ticket = !channel ? null : read !== undefined ? read : await this.deps.tickets.find(h.ticketNumber);
+      error = !channel ? 'no customer channel in this process' : ticket ? await channel.deliver(ticket, text) : `ticket ${h.ticketNumber} not found`;
     } catch (err) {
       error = (err as Error).message;
     }
