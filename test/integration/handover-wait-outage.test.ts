@@ -14,7 +14,7 @@ import { texts, type ReplyLang } from '../../bot/messages.js';
 import type { Services } from '../../desk/services.js';
 import type { OpenDatabase } from '../../store/database.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
-import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { sayThrough, startConnector, type FakeConnector } from '../helpers/connector.js';
 import { reconnected } from '../helpers/reconnected.js';
 
 let own: AppOnOwnDatabase;
@@ -35,16 +35,7 @@ afterAll(async () => {
 });
 
 /** One customer message over the Bot Framework endpoint; returns the bot's replies to it. */
-async function say(conversation: string, user: string, text: string, locale: string): Promise<string[]> {
-  const before = connector.messagesTo(conversation).length;
-  const res = await fetch(`${url}/api/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl: connector.serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conversation }, text, locale }),
-  });
-  expect(res.status).toBeLessThan(300);
-  return connector.messagesTo(conversation).slice(before);
-}
+const say = (conversation: string, user: string, text: string, locale: string) => sayThrough(connector, url, conversation, user, text, locale);
 
 const ASK: Record<ReplyLang, { locale: string; hello: string; human: string }> = {
   'zh-Hans': { locale: 'zh-CN', hello: '你好', human: '转人工' },

@@ -17,7 +17,7 @@ import type { OpenDatabase } from '../../store/database.js';
 import type { Services } from '../../desk/services.js';
 import { HELD_REVIEW_REASON, heldMessagesPath } from '../../store/held-messages.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
-import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { sayThrough, startConnector, type FakeConnector } from '../helpers/connector.js';
 import { reconnected } from '../helpers/reconnected.js';
 
 let own: AppOnOwnDatabase;
@@ -45,16 +45,7 @@ afterAll(async () => {
 const LOCALES: Record<ReplyLang, string> = { 'zh-Hans': 'zh-CN', 'zh-Hant': 'zh-TW', en: 'en-US' };
 
 /** One customer message to app `url` over the Bot Framework endpoint; the bot's replies to it. */
-async function say(url: string, conversation: string, user: string, text: string, lang: ReplyLang): Promise<string[]> {
-  const before = connector.messagesTo(conversation).length;
-  const res = await fetch(`${url}/api/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl: connector.serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conversation }, text, locale: LOCALES[lang] }),
-  });
-  expect(res.status).toBeLessThan(300);
-  return connector.messagesTo(conversation).slice(before);
-}
+const say = (url: string, conversation: string, user: string, text: string, lang: ReplyLang) => sayThrough(connector, url, conversation, user, text, LOCALES[lang]);
 
 /** Runs `during` with the database stopped; restarts it whatever happens. */
 async function outage(during: () => Promise<void>): Promise<void> {
