@@ -1,6 +1,7 @@
 /** Service hours (SERVICE_HOURS in TIME_ZONE), desk event ids, and the handover configuration. */
 import { describe, expect, it } from 'vitest';
-import { sayServiceHours } from '../../bot/messages.js';
+import { hoursToTell } from '../../bot/app.js';
+import { sayServiceHours, texts } from '../../bot/messages.js';
 import { compareEventIds, eventIdTime } from '../../desk/events.js';
 import { isOpen, parseServiceHours, ServiceHoursFormatError } from '../../desk/service-hours.js';
 import { loadConfig } from '../../runtime/config.js';
@@ -22,6 +23,19 @@ describe('service hours said to a customer', () => {
     expect(sayServiceHours(hours, 'zh-Hans')).toBe(hans);
     expect(sayServiceHours(hours, 'zh-Hant')).toBe(hant);
     expect(sayServiceHours(hours, 'en')).toBe(en);
+  });
+
+  it('come from SERVICE_HOURS, parsed, when SUPPORT_HOURS is unset; SUPPORT_HOURS is told as written', () => {
+    const handovers = (text?: string) => ({ serviceHours: () => (text ? parseServiceHours(text) : null) });
+    const service = loadConfig({ SERVICE_HOURS: 'Mon-Fri 09:00-18:00' });
+    const told = hoursToTell(service, handovers(service.SERVICE_HOURS));
+    expect(typeof told).toBe('object');
+    expect(texts('zh-Hans').human(null, told)).toContain('人工服务时间：周一至周五 09:00–18:00。');
+    expect(texts('zh-Hant').human(null, told)).toContain('人工服務時間：週一至週五 09:00–18:00。');
+    expect(texts('en').human(null, told)).toContain('Staff are available Mon–Fri 09:00–18:00.');
+    const both = loadConfig({ SERVICE_HOURS: 'Mon-Fri 09:00-18:00', SUPPORT_HOURS: '工作日 9:00-18:00（节假日除外）' });
+    expect(hoursToTell(both, handovers(both.SERVICE_HOURS))).toBe('工作日 9:00-18:00（节假日除外）');
+    expect(hoursToTell(loadConfig({}), handovers())).toBeNull();
   });
 });
 
