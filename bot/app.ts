@@ -27,9 +27,9 @@ import type { DirectLineConversation } from '../store/directline-repository.js';
 import { TypingIndicator } from './typing-indicator.js';
 import { WebChatAdapter } from './webchat-adapter.js';
 import { mountWebChatPage } from './webchat-page.js';
-import { REPLY_LANGS, texts, type ReplyLang } from './messages.js';
+import { REPLY_LANGS, texts, type HoursToTell, type ReplyLang } from './messages.js';
 import { LiveHandover } from './live-handover.js';
-import type { HandoverNotices } from '../desk/handover.js';
+import type { HandoverNotices, HandoverService } from '../desk/handover.js';
 import { CustomerReplies, type HeldMessage } from './proactive.js';
 import { mountConsole } from '../staff/console.js';
 import { mountStaff, type Staff } from '../staff/index.js';
@@ -227,6 +227,15 @@ export function createApp(deps: AppDeps): App {
   };
 }
 
+/**
+ * The hours told to a customer who asks for a person: SUPPORT_HOURS as the team wrote them, else the
+ * parsed SERVICE_HOURS (said in the customer's language, never as the configuration writes them),
+ * else none.
+ */
+export function hoursToTell(config: Pick<Config, 'SUPPORT_HOURS'>, handovers: Pick<HandoverService, 'serviceHours'>): HoursToTell | null {
+  return config.SUPPORT_HOURS ?? handovers.serviceHours();
+}
+
 /** The bot over the application services: intake, status, follow-ups, ratings and the live handover. */
 function createDemandBot(config: Config, services: Services, conversationState: ConversationState): DemandBot {
   const { holder } = services.runtime;
@@ -242,7 +251,7 @@ function createDemandBot(config: Config, services: Services, conversationState: 
     maxMessageLength: config.MAX_TEXT_LENGTH,
     rateLimit: config.RATE_LIMIT_PER_10S,
     rateWindowMs: 10_000,
-    supportHours: config.SUPPORT_HOURS ?? config.SERVICE_HOURS ?? null,
+    supportHours: hoursToTell(config, services.handovers),
     live: (state) =>
       new LiveHandover(state, {
         handovers: services.handovers,

@@ -13,7 +13,7 @@ import { parseContact } from '../core/contact.js';
 import type { Durability } from '../store/ticket-repository.js';
 import { ASKED_FOR_PERSON, ticketClassification } from '../desk/classification.js';
 import { readAct } from './dialogue-acts.js';
-import { names, REPLY_LANGS, texts, type ReplyLang } from './messages.js';
+import { names, REPLY_LANGS, texts, type HoursToTell, type ReplyLang } from './messages.js';
 
 export const INTAKE_DIALOG = 'intake';
 const WATERFALL = 'intake.waterfall';
@@ -40,8 +40,11 @@ export interface IntakeDeps {
   tickets: TicketSink;
   taxonomy: Taxonomy;
   lang: StatePropertyAccessor<ReplyLang>;
-  /** Service hours told to a customer who asks for a person (null: not configured). */
-  supportHours?: string | null;
+  /**
+   * Hours told to a customer who asks for a person (null: not configured): SUPPORT_HOURS as the team
+   * wrote them, else the parsed SERVICE_HOURS, said in the customer's language.
+   */
+  supportHours?: HoursToTell | null;
   /** Where the filed ticket is remembered, so the customer's next messages land on it. */
   ticket?: StatePropertyAccessor<TicketContext | undefined>;
 }

@@ -33,7 +33,7 @@ import type { PendingTickets } from './demand-bot.js';
 export const FRUSTRATED_IN_A_ROW = 2;
 
 export interface LiveHandoverDeps {
-  handovers: Pick<HandoverService, 'find' | 'request' | 'customerSaid' | 'staffed' | 'hoursText' | 'forwardEarly' | 'forgetConversation'>;
+  handovers: Pick<HandoverService, 'find' | 'request' | 'customerSaid' | 'staffed' | 'serviceHours' | 'forwardEarly' | 'forgetConversation'>;
   tickets: TicketSink;
   lookup: {
     latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
@@ -149,7 +149,7 @@ export class LiveHandover {
       // A ticket just filed into the outbox is named by the number it is stored under once replayed;
       // while it still waits, the customer is told it is received, not that it is a ticket.
       const stored = outboxed ? await this.storedNumber(number, { channelId, userId: from.id }) : number;
-      await context.sendActivity(stored ? t.handoverClosed(stored, this.deps.handovers.hoursText()) : t.handoverOffline(number));
+      await context.sendActivity(stored ? t.handoverClosed(stored, this.deps.handovers.serviceHours()) : t.handoverOffline(number));
       return;
     }
     const customer = { channelId, userId: from.id, ...(from.name ? { name: from.name.slice(0, 128) } : {}) };

@@ -4,6 +4,7 @@
  */
 import * as OpenCC from 'opencc-js';
 import type { Taxonomy } from '../classifier/taxonomy.js';
+import type { ServiceHours } from '../desk/service-hours.js';
 
 export const REPLY_LANGS = ['zh-Hans', 'zh-Hant', 'en'] as const;
 export type ReplyLang = (typeof REPLY_LANGS)[number];
@@ -13,6 +14,61 @@ const toTraditional = OpenCC.Converter({ from: 'cn', to: 'hk' });
 /** Simplified → traditional (Hong Kong) conversion, as the zh-Hant replies use. */
 export function toTraditionalChinese(text: string): string {
   return toTraditional(text);
+}
+
+/**
+ * Hours told to a customer who asks for a person: the team's own words (`SUPPORT_HOURS`), shown as
+ * written, or the parsed schedule (`SERVICE_HOURS`), said in the customer's language.
+ */
+export type HoursToTell = string | ServiceHours;
+
+/** How each reply language names weekdays and joins days, time spans and groups. */
+const HOURS_WORDS: Record<ReplyLang, { days: readonly string[]; through: string; and: string; groups: string }> = {
+  'zh-Hans': { days: ['周一', '周二', '周三', '周四', '周五', '周六', '周日'], through: '至', and: '、', groups: '；' },
+  'zh-Hant': { days: ['週一', '週二', '週三', '週四', '週五', '週六', '週日'], through: '至', and: '、', groups: '；' },
+  en: { days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], through: '–', and: ', ', groups: '; ' },
+};
+
+const clock = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+
+/**
+ * A parsed service schedule in a reply language: days with the same times together, consecutive
+ * days as a range (`周一至周五 09:00–18:00；周六 10:00–16:00`, `Mon–Fri 09:00–18:00; Sat 10:00–16:00`).
+ * Overlapping or touching spans of a day are said as one.
+ */
+export function sayServiceHours(hours: ServiceHours, lang: ReplyLang): string {
+  const w = HOURS_WORDS[lang];
+  const spans = Array.from({ length: 7 }, (_, d) => {
+    const merged: { from: number; to: number }[] = [];
+    for (const r of hours.ranges.filter((x) => x.day === d).sort((a, b) => a.from - b.from)) {
+      const last = merged.at(-1);
+      if (last && r.from <= last.to) last.to = Math.max(last.to, r.to);
+      else merged.push({ from: r.from, to: r.to });
+    }
+    return merged.map((r) => `${clock(r.from)}–${clock(r.to)}`).join(w.and);
+  });
+  // Days with the same times, in weekday order of their first day.
+  const groups = new Map<string, number[]>();
+  spans.forEach((times, d) => times && groups.set(times, [...(groups.get(times) ?? []), d]));
+  return [...groups]
+    .map(([times, days]) => {
+      const runs: number[][] = [];
+      for (const d of days) {
+        const run = runs.at(-1);
+        if (run && run.at(-1) === d - 1) run.push(d);
+        else runs.push([d]);
+      }
+      // A range that wraps the week (Sat-Mon) is said as one.
+      if (runs.length > 1 && runs[0][0] === 0 && runs.at(-1)!.at(-1) === 6) runs.push([...runs.pop()!, ...runs.shift()!]);
+      const named = runs.map((r) => (r.length === 1 ? w.days[r[0]] : `${w.days[r[0]]}${w.through}${w.days[r.at(-1)!]}`));
+      return `${named.join(w.and)} ${times}`;
+    })
+    .join(w.groups);
+}
+
+/** The hours as a customer in `lang` reads them: the team's words as written, a schedule in the language. */
+function tellHours(hours: HoursToTell, lang: ReplyLang): string {
+  return typeof hours === 'string' ? hours : sayServiceHours(hours, lang);
 }
 
 interface Texts {
@@ -72,9 +128,9 @@ interface Texts {
    * How to reach a person (there is no live handover yet): describe the issue here, it becomes a
    * ticket and staff reply in this conversation; the open ticket and the service hours when known.
    */
-  human: (openTicket: string | null, hours: string | null) => string;
+  human: (openTicket: string | null, hours: HoursToTell | null) => string;
   /** The pending demand was filed because the customer asked for a person. */
-  humanFiled: (number: string, hours: string | null) => string;
+  humanFiled: (number: string, hours: HoursToTell | null) => string;
   /** A message in a script we cannot read: filed for staff, answered politely. */
   unsupportedLanguage: (number: string) => string;
   /** A follow-up after filing, added to the ticket (the assignee is notified). */
@@ -90,7 +146,7 @@ interface Texts {
   /** In the live queue: a person will join; the demand is on the ticket; messages meanwhile are kept. */
   handoverQueued: (number: string) => string;
   /** Asked for a person outside service hours: the demand is on the ticket. */
-  handoverClosed: (number: string, hours: string | null) => string;
+  handoverClosed: (number: string, hours: HoursToTell | null) => string;
   /**
    * Asked for a person while the database is unreachable: the request is kept (in the outbox, under
    * a reference it may still lose at filing), nobody can take the chat now, staff reply here later.
@@ -172,8 +228,8 @@ const zh: Texts = {
     (open
       ? `您的工单 ${open} 已转给工作人员，他们会在这个对话里回复您。如有新的情况，请发送「补充 …」。`
       : '我们的工作人员会处理您的问题：请在这里直接描述您遇到的情况，我会为您登记工单，工作人员会在这个对话里回复您。') +
-    (hours ? `人工服务时间：${hours}。` : ''),
-  humanFiled: (n, hours) => `好的，已将您的问题登记为工单 ${n} 并转给工作人员，他们会在这个对话里回复您。${hours ? `人工服务时间：${hours}。` : ''}`,
+    (hours ? `人工服务时间：${tellHours(hours, 'zh-Hans')}。` : ''),
+  humanFiled: (n, hours) => `好的，已将您的问题登记为工单 ${n} 并转给工作人员，他们会在这个对话里回复您。${hours ? `人工服务时间：${tellHours(hours, 'zh-Hans')}。` : ''}`,
   unsupportedLanguage: (n) => `抱歉，我目前只能读懂中文和英文。您的消息已登记为工单 ${n}，工作人员会查看并在这里回复您；用中文或英文描述可以更快处理。`,
   followupAdded: (n) => `已记录到工单 ${n}，处理人员会看到并在这里回复您。如果是另一个问题，请发送「新问题」。`,
   followupThanks: (n) => `不客气！您的留言已记录到工单 ${n}，有进展我们会在这里回复您。`,
@@ -181,7 +237,7 @@ const zh: Texts = {
   resolved: (n) => `您的工单 ${n} 已处理完毕。请为本次服务打分：回复 1–5 分（5 分为非常满意），也可以在分数后附上您的意见。`,
   ratingThanks: (n, score) => `感谢您的评价（${score} 分）！已记录到工单 ${n}。`,
   handoverQueued: (n) => `好的，正在为您转接人工客服，请稍候。您的问题已记录在工单 ${n}，等待期间您发的消息都会转给客服。`,
-  handoverClosed: (n, hours) => `抱歉，现在不是人工服务时间${hours ? `（${hours}）` : ''}。您的问题已记录在工单 ${n}，工作人员上班后会在这个对话里回复您。`,
+  handoverClosed: (n, hours) => `抱歉，现在不是人工服务时间${hours ? `（${tellHours(hours, 'zh-Hans')}）` : ''}。您的问题已记录在工单 ${n}，工作人员上班后会在这个对话里回复您。`,
   handoverOffline: (n) => `已收到您的请求，编号 ${n}。系统正在恢复，暂时无法为您接通人工客服；恢复后您的问题会自动登记为工单，工作人员会在这个对话里回复您。您也可以稍后再发送「转人工」。`,
   handoverUnqueued: (n) => `您的请求已记录在工单 ${n}，但系统出现故障，现在无法为您接通人工客服。工作人员会查看工单并在这个对话里回复您；您也可以稍后再发送「转人工」。`,
   handoverTimedOut: (n) => `抱歉，现在没有空闲的客服。您的问题已记录在工单 ${n}，工作人员会尽快在这个对话里回复您；您也可以继续和我对话。`,
@@ -239,8 +295,8 @@ const en: Texts = {
     (open
       ? `Your ticket ${open} is with our staff, and they will reply to you in this conversation. To add something, send "add …".`
       : 'Our staff will handle your issue: describe it here, I will log a ticket, and a person will reply to you in this conversation.') +
-    (hours ? ` Staff are available ${hours}.` : ''),
-  humanFiled: (n, hours) => `OK, I have logged your issue as ticket ${n} for our staff; a person will reply to you in this conversation.${hours ? ` Staff are available ${hours}.` : ''}`,
+    (hours ? ` Staff are available ${tellHours(hours, 'en')}.` : ''),
+  humanFiled: (n, hours) => `OK, I have logged your issue as ticket ${n} for our staff; a person will reply to you in this conversation.${hours ? ` Staff are available ${tellHours(hours, 'en')}.` : ''}`,
   unsupportedLanguage: (n) => `Sorry, I can only read Chinese and English for now. Your message is logged as ticket ${n}; our staff will look at it and reply here. Writing in Chinese or English gets it handled faster.`,
   followupAdded: (n) => `Noted on ticket ${n}; our staff will see it and reply here. If this is a different issue, send "new issue".`,
   followupThanks: (n) => `You're welcome! Your message is noted on ticket ${n}; we will reply here when there is news.`,
@@ -248,7 +304,7 @@ const en: Texts = {
   resolved: (n) => `Your ticket ${n} has been resolved. Please rate our service: reply with a score from 1 to 5 (5 = very satisfied), optionally followed by a comment.`,
   ratingThanks: (n, score) => `Thank you for your rating (${score}/5)! It is recorded on ticket ${n}.`,
   handoverQueued: (n) => `OK, I am connecting you to a person; please wait a moment. Your issue is recorded as ticket ${n}, and anything you write while you wait goes to them.`,
-  handoverClosed: (n, hours) => `Sorry, our staff are not available right now${hours ? ` (service hours: ${hours})` : ''}. Your issue is recorded as ticket ${n}, and a person will reply to you in this conversation when they are back.`,
+  handoverClosed: (n, hours) => `Sorry, our staff are not available right now${hours ? ` (service hours: ${tellHours(hours, 'en')})` : ''}. Your issue is recorded as ticket ${n}, and a person will reply to you in this conversation when they are back.`,
   handoverOffline: (n) => `We have received your request, reference ${n}. Our system is recovering, so we cannot connect you to a person right now; your issue will be filed as a ticket as soon as it is back, and a person will reply to you in this conversation. You can also ask for a person again in a little while.`,
   handoverUnqueued: (n) => `Your request is recorded on ticket ${n}, but a fault in our system means we cannot connect you to a person right now. Our staff will see it on the ticket and reply to you in this conversation; you can also ask for a person again in a little while.`,
   handoverTimedOut: (n) => `Sorry, no one is free to chat right now. Your issue is recorded as ticket ${n}, and a person will reply to you in this conversation as soon as possible; you can keep talking to me meanwhile.`,
@@ -288,13 +344,13 @@ function traditional(t: Texts): Texts {
     followupThanks: slot(t.followupThanks),
     resolved: slot(t.resolved),
     ratingThanks: (n: string, score: number) => c(t.ratingThanks(NUMBER_SLOT, score)).split(NUMBER_SLOT).join(n),
-    // Configured service hours are shown as the deployment wrote them, not converted.
-    human: (open: string | null, hours: string | null) => c(t.human(open, null)) + (hours ? `人工服務時間：${hours}。` : ''),
-    humanFiled: (n: string, hours: string | null) => c(t.humanFiled(n, null)) + (hours ? `人工服務時間：${hours}。` : ''),
+    // SUPPORT_HOURS are shown as the team wrote them, not converted; a SERVICE_HOURS schedule is said in zh-Hant.
+    human: (open: string | null, hours: HoursToTell | null) => c(t.human(open, null)) + (hours ? `人工服務時間：${tellHours(hours, 'zh-Hant')}。` : ''),
+    humanFiled: (n: string, hours: HoursToTell | null) => c(t.humanFiled(n, null)) + (hours ? `人工服務時間：${tellHours(hours, 'zh-Hant')}。` : ''),
     unsupportedLanguage: slot(t.unsupportedLanguage),
     // Ticket numbers, agent names and configured hours go in after conversion, unconverted.
     handoverQueued: slot(t.handoverQueued),
-    handoverClosed: (n: string, hours: string | null) => c(t.handoverClosed(NUMBER_SLOT, hours ? HOURS_SLOT : null)).split(NUMBER_SLOT).join(n).split(HOURS_SLOT).join(hours ?? ''),
+    handoverClosed: (n: string, hours: HoursToTell | null) => c(t.handoverClosed(NUMBER_SLOT, hours ? HOURS_SLOT : null)).split(NUMBER_SLOT).join(n).split(HOURS_SLOT).join(hours ? tellHours(hours, 'zh-Hant') : ''),
     handoverOffline: slot(t.handoverOffline),
     handoverUnqueued: slot(t.handoverUnqueued),
     handoverTimedOut: slot(t.handoverTimedOut),

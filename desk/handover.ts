@@ -213,9 +213,14 @@ export class HandoverService {
     return isOpen(this.deps.hours, at, this.deps.timeZone);
   }
 
-  /** The configured service hours as written (for the customer), or null. */
+  /** The configured service hours as written (for staff), or null. */
   hoursText(): string | null {
     return this.deps.hours?.text ?? null;
+  }
+
+  /** The configured service hours as parsed (told to customers in their language), or null. */
+  serviceHours(): ServiceHours | null {
+    return this.deps.hours;
   }
 
   /** How long a conversation waits for an agent, in ms. */
@@ -350,25 +355,35 @@ export class HandoverService {
    * what became of the demand, as the ticket stands now ({@link waitEndOf}): nobody is free and a
    * person will reply; or staff have replied already; or the ticket is resolved. Run by every
    * process; the claim makes sure one of them acts (and that an agent's take and the timeout never
-   * both happen). The `handover.timedOut` audit entry, written after the notice, says which notice
-   * it was (`notice`: its name in {@link HandoverNotices}, null when the ticket could not be read
-   * to choose one), in which language, and whether the channel took it.
+   * both happen).
+   *
+   * The ticket is read before anything changes: the notice depends on it, and the channel finds the
+   * customer's conversation on it. A ticket the database cannot give now leaves the entry waiting,
+   * unclaimed, and the first sweep after the database is back ends it and tells the customer; ended
+   * first, the wait used to end untold (the ticket read after the close failed, and the entry was gone).
+   * The `handover.timedOut` audit entry, written after the notice, says which notice it was
+   * (`notice`: its name in {@link HandoverNotices}, null when the ticket no longer exists), in which
+   * language, and whether the channel took it.
    */
   async sweep(): Promise<number> {
     const now = this.now().getTime();
     let n = 0;
     for (const h of await this.deps.repo.list()) {
       if (h.state !== 'waiting' || h.waitUntil.getTime() > now) continue;
+      let ticket: Ticket | null;
+      try {
+        ticket = await this.deps.tickets.find(h.ticketNumber);
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        this.deps.log?.warn({ handoverId: h.id, err: (err as Error).message }, 'live queue wait ran out, its ticket unreadable: ended when the database is back');
+        continue;
+      }
       if (!(await this.deps.repo.claim(h.id, 'picked'))) continue;
       const fresh = await this.deps.repo.get(h.id);
       if (!fresh || fresh.state !== 'waiting') continue;
       await this.leaveQueue(fresh, 'timedOut', null);
-      let notice: keyof HandoverNotices | null = null;
-      const error = await this.notify(fresh, (ticket) => {
-        const chosen = WAIT_END_NOTICE[waitEndOf(ticket, fresh.requestedAt)];
-        notice = chosen;
-        return this.deps.notices[chosen](fresh.lang, fresh.ticketNumber);
-      });
+      const notice: keyof HandoverNotices | null = ticket ? WAIT_END_NOTICE[waitEndOf(ticket, fresh.requestedAt)] : null;
+      const error = await this.notify(fresh, notice ? this.deps.notices[notice](fresh.lang, fresh.ticketNumber) : '', ticket);
       await this.deps.tickets.auditAfterChange('bot', 'handover.timedOut', fresh.ticketNumber, { handoverId: fresh.id, notice, lang: fresh.lang, delivered: error === null });
       n++;
     }
@@ -419,18 +434,18 @@ export class HandoverService {
   }
 
   /**
-   * Tells the customer what happened to their live chat; `text` may depend on the ticket as read for
-   * the delivery. Never throws: it follows a change already stored (taken, handed back, ended),
-   * which an error would report to the agent as failed; a notice that could not be sent (no
-   * channel, the ticket unreadable with the database gone) is logged. Returns why it was not sent,
-   * or null when the channel took it.
+   * Tells the customer what happened to their live chat, on the channel named by their ticket (read
+   * here unless `read` gives it: null, a ticket that no longer exists). Never throws: it follows a
+   * change already stored (taken, handed back, ended), which an error would report to the agent as
+   * failed; a notice that could not be sent (no channel, the ticket unreadable with the database
+   * gone) is logged. Returns why it was not sent, or null when the channel took it.
    */
-  private async notify(h: Handover, text: string | ((ticket: Ticket) => string)): Promise<string | null> {
+  private async notify(h: Handover, text: string, read?: Ticket | null): Promise<string | null> {
     const channel = this.deps.channel();
     let error: string | null;
     try {
-      const ticket = channel ? await this.deps.tickets.find(h.ticketNumber) : null;
-      error = channel && ticket ? await channel.deliver(ticket, typeof text === 'string' ? text : text(ticket)) : 'no customer channel in this process';
+      const ticket = !channel ? null : read !== undefined ? read : await this.deps.tickets.find(h.ticketNumber);
+      error = !channel ? 'no customer channel in this process' : ticket ? await channel.deliver(ticket, text) : `ticket ${h.ticketNumber} not found`;
     } catch (err) {
       error = (err as Error).message;
     }

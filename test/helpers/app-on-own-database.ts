@@ -14,17 +14,34 @@ import { loadConfig, type Config } from '../../runtime/config.js';
 import { openDatabase, type OpenDatabase } from '../../store/database.js';
 import type { Store } from '../../store/index.js';
 
+/** An app listening on port 0 of 127.0.0.1, and its URL. */
+export interface ListeningApp {
+  app: App;
+  url: string;
+}
+
 /** A running app on its own database; `stop()` closes both and removes the folder. */
-export interface AppOnOwnDatabase {
+export interface AppOnOwnDatabase extends ListeningApp {
   /** The temporary folder: the database's files (`db/`) and the outbox (`outbox.jsonl`). */
   dir: string;
   config: Config;
   database: OpenDatabase;
   services: Services;
   store: Store;
-  app: App;
-  url: string;
+  /**
+   * A second app over the same services, with its own conversation-state fallback (as a second
+   * process has): for a conversation served by one process whose next message reaches another.
+   */
+  anotherApp(): Promise<ListeningApp>;
+  /** A second server process on the same database: its own services (store, outbox numbering) and app. */
+  anotherProcess(): Promise<ListeningApp & { services: Services }>;
+  /** Closes every app started here (the others first), the services, the database, and removes the folder. */
   stop(): Promise<void>;
+}
+
+async function listen(app: App): Promise<ListeningApp> {
+  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
+  return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
 }
 
 /**
@@ -36,11 +53,19 @@ export interface AppOnOwnDatabase {
 export async function startAppOnOwnDatabase(prefix: string, env: Record<string, string> = {}): Promise<AppOnOwnDatabase> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: join(dir, 'outbox.jsonl'), DB_TIMEOUT_MS: '800', MEMORY_CEILING_MB: '65536', ...env });
-  const log = pino({ level: 'silent' });
+  // TEST_LOG=info (or debug …) shows the app's log while a test is being looked into.
+  const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   let database: OpenDatabase | undefined;
   let services: Services | undefined;
   let app: App | undefined;
+  /** Apps (and their own services, if any) started after the first, closed before it. */
+  const others: { app: App; services?: Services }[] = [];
   const stop = async () => {
+    for (const o of others.reverse()) {
+      await o.app.closeChannels();
+      o.app.server.close();
+      await o.services?.close();
+    }
     await app?.closeChannels();
     app?.server.close();
     await services?.close();
@@ -51,9 +76,21 @@ export async function startAppOnOwnDatabase(prefix: string, env: Record<string, 
     database = await openDatabase(config);
     services = await createServices(config, { database, log });
     app = createApp({ config, services, log });
-    await new Promise<void>((r) => app!.server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    return { dir, config, database, services, store: services.store, app, url, stop };
+    const { url } = await listen(app);
+    const db = database.db;
+    const shared = services;
+    const anotherApp = async () => {
+      const other = createApp({ config, services: shared, log });
+      others.push({ app: other });
+      return listen(other);
+    };
+    const anotherProcess = async () => {
+      const own = await createServices(config, { db, log });
+      const other = createApp({ config, services: own, log });
+      others.push({ app: other, services: own });
+      return { ...(await listen(other)), services: own };
+    };
+    return { dir, config, database, services, store: services.store, app, url, anotherApp, anotherProcess, stop };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
 
 export interface FakeConnector {
   /** The `serviceUrl` to put on activities. */
@@ -49,4 +50,19 @@ export async function startConnector(): Promise<FakeConnector> {
       received.filter((r) => r.path.includes(`/v3/conversations/${encodeURIComponent(conversation)}/`) && r.body.type === 'message').map((r) => String(r.body.text)),
     close: () => server.close(),
   };
+}
+
+/**
+ * One customer message to the bot at `botUrl` over its Bot Framework endpoint (channel `emulator`,
+ * replies to `connector`); resolves with the bot's replies to it.
+ */
+export async function sayThrough(connector: FakeConnector, botUrl: string, conversation: string, user: string, text: string, locale = 'zh-CN'): Promise<string[]> {
+  const before = connector.messagesTo(conversation).length;
+  const res = await fetch(`${botUrl}/api/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl: connector.serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conversation }, text, locale }),
+  });
+  expect(res.status).toBeLessThan(300);
+  return connector.messagesTo(conversation).slice(before);
 }

@@ -4,38 +4,22 @@
  * processed nor answered; once it is back, each mail is filed once and acknowledged once. Two
  * processes reading one mailbox file each mail once.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../bot/app.js';
+import type { App } from '../../bot/app.js';
 import type { EmailChannel } from '../../channels/email/index.js';
 import { HANDLED_KEYWORD } from '../../channels/email/mailbox-reader.js';
-import { createServices, type Services } from '../../desk/services.js';
-import { loadConfig, type Config } from '../../runtime/config.js';
-import { openDatabase, type OpenDatabase } from '../../store/database.js';
+import type { OpenDatabase } from '../../store/database.js';
+import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { dovecotMissing, startDovecot, startSmtpPeer, type Dovecot, type SmtpPeer } from '../helpers/mail-peers.js';
 
 const missing = dovecotMissing();
 if (missing) console.warn(`[email-outage.test] skipped: ${missing}`);
 
 const DESK = 'service@desk.example';
-let dir: string;
 let imap: Dovecot;
 let smtp: SmtpPeer;
+let own: AppOnOwnDatabase;
 let database: OpenDatabase;
-const running: { services: Services; app: App }[] = [];
-
-async function start(config: Config, db?: OpenDatabase): Promise<{ services: Services; app: App }> {
-  const log = pino({ level: 'silent' });
-  const services = await createServices(config, db ? { database: db, log } : { db: database.db, log });
-  const app = createApp({ config, services, log });
-  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
-  const r = { services, app };
-  running.push(r);
-  return r;
-}
 
 function reader(app: App) {
   return (app.channels.find((c) => c.id === 'email') as EmailChannel).reader()!;
@@ -51,40 +35,25 @@ function mail(i: number, from: string, text: string): string {
 }
 
 describe.skipIf(missing !== null)('e-mail while the database is down, and with two processes', () => {
-  let config: Config;
-
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'email-outage-'));
     [imap, smtp] = await Promise.all([startDovecot(), startSmtpPeer()]);
-    config = loadConfig({
-      PORT: '0',
-      // Several apps share this test process: its memory is not one server's.
-      MEMORY_CEILING_MB: '65536',
-      DB_DIR: join(dir, 'db'),
-      OUTBOX_PATH: join(dir, 'outbox.jsonl'),
-      DB_TIMEOUT_MS: '800',
+    own = await startAppOnOwnDatabase('email-outage-', {
       EMAIL_IMAP_URL: imap.url,
       EMAIL_SMTP_URL: smtp.url,
       EMAIL_FROM: DESK,
       EMAIL_POLL_SECONDS: '0.3',
     });
-    database = await openDatabase(config);
+    database = own.database;
   });
 
   afterAll(async () => {
-    for (const r of running.reverse()) {
-      await r.app.closeChannels();
-      r.app.server.close();
-      await r.services.close();
-    }
-    await database?.close();
+    await own?.stop();
     await imap?.stop();
     await smtp?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('leaves mail unprocessed while the database is down, then files and answers each once', async () => {
-    const { services, app } = await start(config, database);
+    const { services, app } = own;
     const uid1 = await imap.append(mail(1, 'chen@example.com', '我的快递三天没有更新物流了，请帮我查一下。'));
     await expect.poll(async () => (await imap.flags()).get(uid1!)?.has(HANDLED_KEYWORD), { timeout: 30_000 }).toBe(true);
     expect(smtp.received).toHaveLength(1);
@@ -111,8 +80,9 @@ describe.skipIf(missing !== null)('e-mail while the database is down, and with t
 
   it('two processes reading one mailbox file each mail once and answer it once', async () => {
     const before = { sent: smtp.received.length };
-    const a = running[0];
-    const b = await start(config);
+    const a = own;
+    // A second server process on the same database and mailbox.
+    const b = await own.anotherProcess();
     const uids: number[] = [];
     for (let i = 10; i < 16; i++) uids.push((await imap.append(mail(i, `p${i}@example.com`, `第 ${i} 号订单的发票开错了抬头，请重新开具。`)))!);
     await expect.poll(async () => { const f = await imap.flags(); return uids.every((u) => f.get(u)?.has(HANDLED_KEYWORD)); }, { timeout: 60_000 }).toBe(true);

@@ -27,7 +27,7 @@ import type { OpenDatabase } from '../../store/database.js';
 import { createStore, type Store } from '../../store/index.js';
 import type { Ticket, TicketCreate } from '../../store/schemas.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
-import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { sayThrough, startConnector, type FakeConnector } from '../helpers/connector.js';
 import { reconnected } from '../helpers/reconnected.js';
 
 let own: AppOnOwnDatabase;
@@ -55,16 +55,7 @@ afterAll(async () => {
 });
 
 /** One customer message over the Bot Framework endpoint; returns the bot's replies to it. */
-async function say(conversation: string, user: string, text: string, locale = 'zh-CN'): Promise<string[]> {
-  const before = connector.messagesTo(conversation).length;
-  const res = await fetch(`${url}/api/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl: connector.serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conversation }, text, locale }),
-  });
-  expect(res.status).toBeLessThan(300);
-  return connector.messagesTo(conversation).slice(before);
-}
+const say = (conversation: string, user: string, text: string, locale = 'zh-CN') => sayThrough(connector, url, conversation, user, text, locale);
 
 /** A ticket as a channel files it, with a conversation reference the fake connector receives. */
 function input(customer: { channelId: string; userId: string }, text: string, conversation: string | null): TicketCreate {

@@ -523,24 +523,34 @@ describe('a person when asked', () => {
 
 describe('outside service hours', () => {
   let B: RunningApp;
+  const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+  let other: number;
   beforeAll(async () => {
-    // Open only on a weekday that is not today in the service time zone.
+    // Open only on a weekday that is not today in the service time zone; SUPPORT_HOURS unset.
     const today = new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Shanghai', weekday: 'short' }).format(new Date());
-    const days = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
-    const other = days[(days.indexOf(today) + 3) % 7];
-    B = await startApp(inject('mongoUri'), { DIRECT_LINE_SECRET: SECRET, SERVICE_HOURS: `${other} 09:00-18:00`, TIME_ZONE: 'Asia/Shanghai' });
+    other = (DAYS.indexOf(today) + 3) % 7;
+    B = await startApp(inject('mongoUri'), { DIRECT_LINE_SECRET: SECRET, SERVICE_HOURS: `${DAYS[other]} 09:00-18:00`, TIME_ZONE: 'Asia/Shanghai' });
   });
   afterAll(async () => {
     await B?.stop();
   });
 
-  it('says staff are away, with the hours, and files the demand; nothing is queued', async () => {
-    const c = await DirectLineClient.open(B.url, 'live-3', SECRET);
+  /** How a customer asks, and the answer with SERVICE_HOURS said in their language (not as configured). */
+  const ASKED: Record<string, { hello: string | null; human: string; answer: (day: number) => RegExp }> = {
+    'zh-Hans': { hello: null, human: '人工客服', answer: (d) => new RegExp(`^抱歉，现在不是人工服务时间（周${'一二三四五六日'[d]} 09:00–18:00）。您的问题已记录在工单 T\\d{8}-\\d{4}，工作人员上班后会在这个对话里回复您。$`) },
+    'zh-Hant': { hello: '喂，有冇人喺度呀', human: '我要搵真人', answer: (d) => new RegExp(`^抱歉，現在不是人工服務時間（週${'一二三四五六日'[d]} 09:00–18:00）。您的問題已記錄在工單 T\\d{8}-\\d{4}，工作人員上班後會在這個對話裏回覆您。$`) },
+    en: { hello: 'hello there', human: 'talk to a person please', answer: (d) => new RegExp(`^Sorry, our staff are not available right now \\(service hours: ${DAYS[d]} 09:00–18:00\\)\\. Your issue is recorded as ticket T\\d{8}-\\d{4}, `) },
+  };
+
+  it.each(Object.keys(ASKED))('says staff are away, with the hours in the customer\'s language, and files the demand; nothing is queued (%s)', async (lang) => {
+    const a = ASKED[lang];
+    const c = await DirectLineClient.open(B.url, `live-3-${lang}`, SECRET);
     try {
-      const r = await c.replyTo(await c.send('人工客服'));
-      expect(r.text).toMatch(/^抱歉，现在不是人工服务时间（\w{3} 09:00-18:00）。您的问题已记录在工单 T\d{8}-\d{4}，工作人员上班后会在这个对话里回复您。$/);
+      if (a.hello) await c.replyTo(await c.send(a.hello));
+      const r = await c.replyTo(await c.send(a.human));
+      expect(r.text).toMatch(a.answer(other));
       const number = r.text!.match(/T\d{8}-\d{4}/)![0];
-      expect((await B.store.tickets.get(number))!.text.original).toBe('人工客服');
+      expect((await B.store.tickets.get(number))!.text.original).toBe(a.human);
       expect(await B.store.handovers.list()).toEqual([]);
     } finally {
       c.close();

@@ -5,6 +5,7 @@
  * launch it, the guard sees `gc` from launch and no warning is logged; launched bare, it falls back
  * to exposing `gc` at run time and says so at start; launched with `--heap-growing-percent`, the
  * guard leaves that value alone. What the guard saw is read from `/readyz` (`memory.flags`).
+ * Launched as `npm start`, Node prints no deprecation warning either.
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -74,6 +75,8 @@ describe('the V8 flags of the memory guard', () => {
     const { readyz, output } = await launch(SERVER_NODE_ARGS);
     expect(readyz.memory.flags).toEqual({ gc: 'launch', heapGrowing: 'run-time', heapGrowingPercent: null });
     expect(output()).not.toMatch(WARNING);
+    // Nor by Node: restify's unused spdy (deps/spdy-unused) printed DEP0111 twice at every start.
+    expect(output()).not.toMatch(/DeprecationWarning|DEP0\d{3}/);
   });
 
   it('launched without them, the server still runs, falls back to run time, and warns at start', async () => {

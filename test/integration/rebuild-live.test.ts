@@ -15,62 +15,36 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createTicketService } from '../../desk/services.js';
 import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
 import { customerSummary, linkCustomers } from '../../staff/customer-profiles.js';
-import { computeStats, statsFromCounters, type StatsOptions } from '../../staff/stats.js';
+import { computeStats, statsFromCounters } from '../../staff/stats.js';
 import { createStore, type Store } from '../../store/index.js';
 import { JsonDocs } from '../../store/json-docs.js';
 import { FileOutbox } from '../../store/outbox.js';
 import { ReadModelGenerations } from '../../store/read-model-generations.js';
 import { rebuildReadModels } from '../../store/read-models.js';
-import type { TicketCreate, TicketQuery } from '../../store/schemas.js';
+import type { TicketQuery } from '../../store/schemas.js';
 import { TicketFactsReader } from '../../store/ticket-facts.js';
 import { MongoTicketRepository } from '../../store/ticket-repository.js';
 import { lastJson, runSource } from '../helpers/run.js';
-
-const TOPICS = ['delivery', 'quality', 'returns', 'billing'];
-const TYPES = ['complaint', 'suggestion', 'inquiry', 'praise'] as const;
-const CHANNELS = ['webchat', 'msteams', 'directline'];
-const silent = { info() {}, warn() {}, error() {} };
+import { dailyStatsOptions, MIX_TOPICS, mixedTicket, silentLog } from '../helpers/ticket-mix.js';
 
 const clients: MongoClient[] = [];
 let db: Db;
 let a: Store;
 let b: Store;
 
-function input(i: number): TicketCreate {
-  const spam = i % 11 === 0;
-  return {
-    customer: { channelId: CHANNELS[i % 3], userId: `u${i % 9}` },
-    conversationRef: null,
-    text: { original: `快递${i % 5 === 0 ? '退款' : '发票'}问题 ${i} order${i % 13}`, normalized: `快递问题 ${i}` },
-    classification: {
-      lang: 'zh-Hans',
-      topic: spam ? null : TOPICS[i % 4],
-      type: spam ? null : TYPES[i % 4],
-      spam,
-      confidence: 0.8,
-      alternatives: [],
-      keywords: [],
-      modelVersion: 'test',
-      needsReview: i % 3 === 0,
-      reviewReason: i % 3 === 0 ? 'low-confidence' : null,
-    },
-  };
-}
+/** The i-th ticket of the mix this test files. */
+const input = (i: number) => mixedTicket(i, { users: 9, orders: true });
 
 async function openStore(name: string): Promise<Store> {
   const client = new MongoClient(inject('mongoUri'));
   await client.connect();
   clients.push(client);
   const outboxPath = join(mkdtempSync(join(tmpdir(), 'rebuild-live-')), 'o.jsonl');
-  return createStore({ db: client.db(name), outboxPath, timeZone: 'Asia/Shanghai', topics: TOPICS, log: silent, readModelBatchMs: 200 });
+  return createStore({ db: client.db(name), outboxPath, timeZone: 'Asia/Shanghai', topics: MIX_TOPICS, log: silentLog, readModelBatchMs: 200 });
 }
 
 /** The CLI as its own OS process on the test database. */
 const rebuildCli = () => runSource('scripts/stats-rebuild.ts', [], inject('mongoUri'), db.databaseName);
-
-function options(from: string, to: string, now: Date): StatsOptions {
-  return { from, to, granularity: 'day', timeZone: 'Asia/Shanghai', now, terms: (t) => t.split(/\s+/) };
-}
 
 beforeAll(async () => {
   const name = `rebuild_live_${randomUUID().slice(0, 8)}`;
@@ -88,7 +62,7 @@ describe('stats:rebuild beside live writers', () => {
   it('leaves every read model equal to a full recount while two stores keep writing', async () => {
     const numbers: string[] = [];
     let next = 0;
-    const file = async (s: Store) => numbers.push((await createTicketService(s, { log: silent }).file(input(next++))).ticket.number);
+    const file = async (s: Store) => numbers.push((await createTicketService(s, { log: silentLog }).file(input(next++))).ticket.number);
     for (let i = 0; i < 24; i++) await file(i % 2 ? a : b);
 
     // Two writers, one per store, each a steady stream of every kind of ticket change.
@@ -96,14 +70,14 @@ describe('stats:rebuild beside live writers', () => {
     let rebuilding = false;
     let duringRebuild = 0;
     const writer = async (s: Store, seed: number) => {
-      const svc = createTicketService(s, { log: silent });
+      const svc = createTicketService(s, { log: silentLog });
       for (let k = seed; !stop; k += 2) {
         const n = numbers[(k * 7) % numbers.length];
         const op = k % 6;
         if (op === 0) await file(s);
         else if (op === 1) await s.tickets.update(n, { status: (['in_progress', 'resolved', 'closed', 'reopened'] as const)[k % 4] }).catch(() => undefined);
         else if (op === 2) await s.tickets.recordReply(n, { text: `已处理 ${k}`, by: 'alice', delivered: true, error: null });
-        else if (op === 3) await svc.correct(n, { field: 'topic', to: TOPICS[k % 4] }, 'carol');
+        else if (op === 3) await svc.correct(n, { field: 'topic', to: MIX_TOPICS[k % 4] }, 'carol');
         else if (op === 4) await s.tickets.update(n, { priority: k % 4 ? 'high' : 'normal', assignee: k % 3 ? 'dave' : 'erin' });
         else await svc.rate(n, { score: 1 + (k % 5) });
         if (rebuilding) duringRebuild++;
@@ -138,10 +112,10 @@ describe('stats:rebuild beside live writers', () => {
     const facts = await new TicketFactsReader(db, { cacheMs: 0 }).all();
     expect(facts.length).toBe(numbers.length);
     const today = facts[0].createdDay;
-    const expected = computeStats(facts, options(today, today, now));
+    const expected = computeStats(facts, dailyStatsOptions(today, today, now));
     expect(expected.totals.tickets).toBe(numbers.length);
     for (const s of [a, b]) {
-      expect(statsFromCounters(await s.counters.read({ from: today, to: today, textFrom: today }), options(today, today, now))).toEqual(expected);
+      expect(statsFromCounters(await s.counters.read({ from: today, to: today, textFrom: today }), dailyStatsOptions(today, today, now))).toEqual(expected);
       expect(await s.counters.count({})).toBe(numbers.length);
     }
     // Each non-spam ticket's text is in its week exactly once.
@@ -159,7 +133,7 @@ describe('stats:rebuild beside live writers', () => {
     }
 
     // Lists from the ticket index equal the same query over the tickets; search finds what a scan finds.
-    const scan = new MongoTicketRepository(db, { timeZone: 'Asia/Shanghai', topics: TOPICS, outbox: new FileOutbox(join(mkdtempSync(join(tmpdir(), 'scan-')), 'o.jsonl'), silent), log: silent });
+    const scan = new MongoTicketRepository(db, { timeZone: 'Asia/Shanghai', topics: MIX_TOPICS, outbox: new FileOutbox(join(mkdtempSync(join(tmpdir(), 'scan-')), 'o.jsonl'), silentLog), log: silentLog });
     const queries: TicketQuery[] = [{ pageSize: 100 }, { status: 'new', pageSize: 100 }, { status: 'closed', pageSize: 100 }, { needsReview: true, pageSize: 100 }, { topic: 'billing', pageSize: 100 }, { assignee: 'erin', pageSize: 100 }, { status: 'reopened', pageSize: 100 }];
     for (const q of queries) {
       const fromIndex = await a.tickets.list(q);

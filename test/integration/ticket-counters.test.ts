@@ -13,60 +13,33 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTicketService } from '../../desk/services.js';
 import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
 import { customerSummary, linkCustomers } from '../../staff/customer-profiles.js';
-import { computeStats, statsFromCounters, type StatsOptions } from '../../staff/stats.js';
+import { computeStats, statsFromCounters } from '../../staff/stats.js';
 import { rebuildReadModels } from '../../store/read-models.js';
 import { createStore, type Store } from '../../store/index.js';
-import type { TicketCreate } from '../../store/schemas.js';
 import { FileOutbox } from '../../store/outbox.js';
 import { TicketFactsReader, type TicketFact } from '../../store/ticket-facts.js';
 import { MongoTicketRepository } from '../../store/ticket-repository.js';
 import type { TicketQuery } from '../../store/schemas.js';
-
-const TOPICS = ['delivery', 'quality', 'returns', 'billing'];
-const TYPES = ['complaint', 'suggestion', 'inquiry', 'praise'] as const;
-const CHANNELS = ['webchat', 'msteams', 'directline'];
-const silent = { info() {}, warn() {}, error() {} };
+import { dailyStatsOptions, MIX_TOPICS, mixedTicket, silentLog } from '../helpers/ticket-mix.js';
 
 let clients: MongoClient[] = [];
 let db: Db;
 let a: Store;
 let b: Store;
 
-function input(i: number): TicketCreate {
-  const spam = i % 11 === 0;
-  return {
-    customer: { channelId: CHANNELS[i % 3], userId: `u${i % 7}` },
-    conversationRef: null,
-    text: { original: `快递${i % 5 === 0 ? '退款' : '发票'}问题 ${i}`, normalized: `快递问题 ${i}` },
-    classification: {
-      lang: 'zh-Hans',
-      topic: spam ? null : TOPICS[i % 4],
-      type: spam ? null : TYPES[i % 4],
-      spam,
-      confidence: 0.8,
-      alternatives: [],
-      keywords: [],
-      modelVersion: 'test',
-      needsReview: i % 3 === 0,
-      reviewReason: i % 3 === 0 ? 'low-confidence' : null,
-    },
-  };
-}
+/** The i-th ticket of the mix this test files. */
+const input = (i: number) => mixedTicket(i, { users: 7 });
 
 async function openStore(name: string): Promise<Store> {
   const client = new MongoClient(inject('mongoUri'));
   await client.connect();
   clients.push(client);
-  return createStore({ db: client.db(name), outboxPath: join(mkdtempSync(join(tmpdir(), 'counters-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: TOPICS, log: silent });
-}
-
-function options(from: string, to: string, now: Date): StatsOptions {
-  return { from, to, granularity: 'day', timeZone: 'Asia/Shanghai', now, terms: (t) => t.split(/\s+/) };
+  return createStore({ db: client.db(name), outboxPath: join(mkdtempSync(join(tmpdir(), 'counters-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: MIX_TOPICS, log: silentLog });
 }
 
 async function recount(from: string, to: string, now: Date) {
   const facts: TicketFact[] = await new TicketFactsReader(db, { cacheMs: 0 }).all();
-  return computeStats(facts, options(from, to, now));
+  return computeStats(facts, dailyStatsOptions(from, to, now));
 }
 
 beforeAll(async () => {
@@ -83,7 +56,7 @@ afterAll(async () => {
 
 describe('pre-aggregated statistics', () => {
   it('equal a full recount after concurrent creations and changes from two stores', async () => {
-    const created = await Promise.all(Array.from({ length: 40 }, (_, i) => createTicketService(i % 2 ? a : b, { log: silent }).file(input(i))));
+    const created = await Promise.all(Array.from({ length: 40 }, (_, i) => createTicketService(i % 2 ? a : b, { log: silentLog }).file(input(i))));
     const numbers = created.map((c) => c.ticket.number);
     expect(new Set(numbers).size).toBe(40);
 
@@ -94,14 +67,14 @@ describe('pre-aggregated statistics', () => {
       changes.push(s1.tickets.update(n, { status: 'in_progress' }).then(() => s2.tickets.update(n, { status: i % 4 === 0 ? 'closed' : 'resolved' })));
       changes.push(s2.tickets.recordReply(n, { text: '已处理', by: 'alice', delivered: true, error: null }));
       changes.push(s1.tickets.addNote(n, { author: 'bob', text: '跟进' }));
-      if (i % 3 === 0) changes.push(createTicketService(s2, { log: silent }).correct(n, { field: 'topic', to: TOPICS[(i + 1) % 4] }, 'carol'));
+      if (i % 3 === 0) changes.push(createTicketService(s2, { log: silentLog }).correct(n, { field: 'topic', to: MIX_TOPICS[(i + 1) % 4] }, 'carol'));
       if (i % 5 === 0) changes.push(s1.tickets.update(n, { priority: 'high', assignee: 'dave' }));
     });
     await Promise.all(changes);
     // Satisfaction: customers rate half the tickets (both stores at once), some rate again, and
     // some rated tickets change agent afterwards (ratings are counted per agent).
     const rated = numbers.filter((_, i) => i % 2 === 0 && i % 11 !== 0);
-    await Promise.all(rated.map((n, k) => createTicketService(k % 2 ? a : b, { log: silent }).rate(n, { score: 1 + (k % 5), ...(k % 3 ? { comment: '很好' } : {}) })));
+    await Promise.all(rated.map((n, k) => createTicketService(k % 2 ? a : b, { log: silentLog }).rate(n, { score: 1 + (k % 5), ...(k % 3 ? { comment: '很好' } : {}) })));
     await Promise.all(rated.filter((_, k) => k % 4 === 0).map((n) => a.tickets.rate(n, { score: 5 })));
     await Promise.all(rated.filter((_, k) => k % 3 === 0).map((n) => b.tickets.update(n, { assignee: 'erin' })));
     // Read-model updates run off the writers' path: wait until both stores have stored theirs.
@@ -110,7 +83,7 @@ describe('pre-aggregated statistics', () => {
     const now = new Date();
     const today = created[0].ticket.createdDay;
     const counted = await a.counters.read({ from: today, to: today, textFrom: today });
-    const fromCounters = statsFromCounters(counted, options(today, today, now));
+    const fromCounters = statsFromCounters(counted, dailyStatsOptions(today, today, now));
     const expected = await recount(today, today, now);
     expect(expected.totals.tickets).toBe(40);
     expect(expected.medians.firstResponseCount).toBe(36); // 40 minus the 4 spam tickets
@@ -122,7 +95,7 @@ describe('pre-aggregated statistics', () => {
     expect(fromCounters.series.status.reduce((s, p) => s + p.count, 0)).toBe(40);
 
     // The other store reads the same counters.
-    expect(statsFromCounters(await b.counters.read({ from: today, to: today, textFrom: today }), options(today, today, now))).toEqual(expected);
+    expect(statsFromCounters(await b.counters.read({ from: today, to: today, textFrom: today }), dailyStatsOptions(today, today, now))).toEqual(expected);
 
     // Customers from their documents equal customers linked from every ticket.
     const facts = await new TicketFactsReader(db, { cacheMs: 0 }).all();
@@ -137,9 +110,9 @@ describe('pre-aggregated statistics', () => {
 
   it('lists tickets from the per-day summaries exactly as a query over the tickets does', async () => {
     // The same repository without the summaries and counters answers with a query over the tickets.
-    const scan = new MongoTicketRepository(db, { timeZone: 'Asia/Shanghai', topics: TOPICS, outbox: new FileOutbox(join(mkdtempSync(join(tmpdir(), 'scan-')), 'o.jsonl'), silent), log: silent });
+    const scan = new MongoTicketRepository(db, { timeZone: 'Asia/Shanghai', topics: MIX_TOPICS, outbox: new FileOutbox(join(mkdtempSync(join(tmpdir(), 'scan-')), 'o.jsonl'), silentLog), log: silentLog });
     // Some tickets stay open or wait for review (the hot set), one of them changed by the other store.
-    const fresh = await Promise.all(Array.from({ length: 6 }, (_, i) => createTicketService(i % 2 ? a : b, { log: silent }).file(input(100 + i))));
+    const fresh = await Promise.all(Array.from({ length: 6 }, (_, i) => createTicketService(i % 2 ? a : b, { log: silentLog }).file(input(100 + i))));
     await Promise.all([a.tickets.update(fresh[1].ticket.number, { status: 'in_progress' }), b.tickets.update(fresh[2].ticket.number, { status: 'resolved' })]);
     await Promise.all([a.tickets.settled(), b.tickets.settled()]);
     const queries: TicketQuery[] = [
@@ -180,12 +153,12 @@ describe('pre-aggregated statistics', () => {
     expect(r).toMatchObject({ tickets: 46, months: 1 });
     expect(await a.counters.months.get('2001-01')).toBeNull();
     const counted = await a.counters.read({ from: today, to: today, textFrom: today });
-    expect(statsFromCounters(counted, options(today, today, now))).toEqual(await recount(today, today, now));
+    expect(statsFromCounters(counted, dailyStatsOptions(today, today, now))).toEqual(await recount(today, today, now));
     expect(linkIdentities(await a.customers.identities()).map(directorySummary)).toEqual(linkCustomers(facts).map(customerSummary));
   });
 
   it('lists the hot set (open tickets, the review queue, the navigation counts) from its cached shards as the other store changes them', async () => {
-    const scan = new MongoTicketRepository(db, { timeZone: 'Asia/Shanghai', topics: TOPICS, outbox: new FileOutbox(join(mkdtempSync(join(tmpdir(), 'scan-')), 'o.jsonl'), silent), log: silent });
+    const scan = new MongoTicketRepository(db, { timeZone: 'Asia/Shanghai', topics: MIX_TOPICS, outbox: new FileOutbox(join(mkdtempSync(join(tmpdir(), 'scan-')), 'o.jsonl'), silentLog), log: silentLog });
     const same = async (q: TicketQuery) => {
       const [fromIndex, fromScan] = await Promise.all([b.tickets.list(q), scan.list(q)]);
       expect({ q, total: fromIndex.total, numbers: fromIndex.items.map((t) => t.number) }).toEqual({ q, total: fromScan.total, numbers: fromScan.items.map((t) => t.number) });
@@ -196,7 +169,7 @@ describe('pre-aggregated statistics', () => {
     const reviewBefore = await same({ needsReview: true });
     const countsBefore = await b.ticketIndex.workCounts('dave');
     // Store a files two tickets (one for review) and changes others: b must see every change.
-    const filed = await Promise.all([createTicketService(a, { log: silent }).file(input(200)), createTicketService(a, { log: silent }).file(input(201))]);
+    const filed = await Promise.all([createTicketService(a, { log: silentLog }).file(input(200)), createTicketService(a, { log: silentLog }).file(input(201))]);
     const open = (await a.tickets.list({ status: 'new', pageSize: 3 })).items.map((t) => t.number).filter((n) => !filed.some((f) => f.ticket.number === n));
     await a.tickets.update(open[0], { status: 'resolved' });
     await a.tickets.update(filed[1].ticket.number, { assignee: 'dave' });

@@ -12,7 +12,7 @@ import type { OpenDatabase } from '../../store/database.js';
 import type { Services } from '../../desk/services.js';
 import type { Store } from '../../store/index.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
-import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { sayThrough, startConnector, type FakeConnector } from '../helpers/connector.js';
 import { reconnected } from '../helpers/reconnected.js';
 
 let own: AppOnOwnDatabase;
@@ -36,16 +36,7 @@ afterAll(async () => {
 });
 
 /** One customer message over the Bot Framework endpoint; returns the bot's replies to it. */
-async function say(conversation: string, user: string, text: string): Promise<string[]> {
-  const before = connector.messagesTo(conversation).length;
-  const res = await fetch(`${url}/api/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl: connector.serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conversation }, text, locale: 'zh-CN' }),
-  });
-  expect(res.status).toBeLessThan(300);
-  return connector.messagesTo(conversation).slice(before);
-}
+const say = (conversation: string, user: string, text: string) => sayThrough(connector, url, conversation, user, text);
 
 async function readyz(): Promise<{ status: number; body: Record<string, any> }> {
   const r = await fetch(`${url}/readyz`);

@@ -10,70 +10,42 @@
  * as a ticket for review.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../bot/app.js';
 import { texts, type ReplyLang } from '../../bot/messages.js';
-import { loadConfig } from '../../runtime/config.js';
-import { openDatabase, type OpenDatabase } from '../../store/database.js';
-import { createServices, type Services } from '../../desk/services.js';
+import type { OpenDatabase } from '../../store/database.js';
+import type { Services } from '../../desk/services.js';
 import { HELD_REVIEW_REASON, heldMessagesPath } from '../../store/held-messages.js';
-import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
+import { sayThrough, startConnector, type FakeConnector } from '../helpers/connector.js';
 import { reconnected } from '../helpers/reconnected.js';
 
-let dir: string;
+let own: AppOnOwnDatabase;
 let database: OpenDatabase;
 let services: Services;
-let a: App;
-let b: App;
 let urlA: string;
 let urlB: string;
 let connector: FakeConnector;
 let outboxPath: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'held-'));
-  outboxPath = join(dir, 'outbox.jsonl');
-  const config = loadConfig({ PORT: '0', DB_DIR: join(dir, 'db'), OUTBOX_PATH: outboxPath, DB_TIMEOUT_MS: '800', RATE_LIMIT_PER_10S: '100', MEMORY_CEILING_MB: '65536' });
-  const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
-  database = await openDatabase(config);
-  services = await createServices(config, { database, log });
-  a = createApp({ config, services, log });
-  b = createApp({ config, services, log });
-  for (const app of [a, b]) await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
-  urlA = `http://127.0.0.1:${(a.server.address() as AddressInfo).port}`;
-  urlB = `http://127.0.0.1:${(b.server.address() as AddressInfo).port}`;
+  own = await startAppOnOwnDatabase('held-', { RATE_LIMIT_PER_10S: '100' });
+  ({ database, services, url: urlA } = own);
+  outboxPath = own.config.OUTBOX_PATH;
+  // App B: the same services, its own conversation-state fallback (as a second process has).
+  urlB = (await own.anotherApp()).url;
   connector = await startConnector();
 });
 
 afterAll(async () => {
   connector?.close();
-  for (const app of [a, b]) {
-    app?.closeChannels();
-    app?.server.close();
-  }
-  await services?.close();
-  await database?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await own?.stop();
 });
 
 const LOCALES: Record<ReplyLang, string> = { 'zh-Hans': 'zh-CN', 'zh-Hant': 'zh-TW', en: 'en-US' };
 
 /** One customer message to app `url` over the Bot Framework endpoint; the bot's replies to it. */
-async function say(url: string, conversation: string, user: string, text: string, lang: ReplyLang): Promise<string[]> {
-  const before = connector.messagesTo(conversation).length;
-  const res = await fetch(`${url}/api/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'message', id: randomUUID(), channelId: 'emulator', serviceUrl: connector.serviceUrl, from: { id: user }, recipient: { id: 'bot' }, conversation: { id: conversation }, text, locale: LOCALES[lang] }),
-  });
-  expect(res.status).toBeLessThan(300);
-  return connector.messagesTo(conversation).slice(before);
-}
+const say = (url: string, conversation: string, user: string, text: string, lang: ReplyLang) => sayThrough(connector, url, conversation, user, text, LOCALES[lang]);
 
 /** Runs `during` with the database stopped; restarts it whatever happens. */
 async function outage(during: () => Promise<void>): Promise<void> {

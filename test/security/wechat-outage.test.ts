@@ -5,39 +5,29 @@
  * customer-service API, a retried push is still taken once, and the ticket reaches the database
  * with the customer's WeChat identity when the outbox is replayed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../bot/app.js';
+import type { App } from '../../bot/app.js';
 import { texts } from '../../bot/messages.js';
 import { WECHAT_CHANNEL_ID, type WeChatChannel } from '../../channels/wechat/index.js';
-import { createServices, type Services } from '../../desk/services.js';
-import { loadConfig } from '../../runtime/config.js';
-import { openDatabase, type OpenDatabase } from '../../store/database.js';
+import type { Services } from '../../desk/services.js';
+import type { OpenDatabase } from '../../store/database.js';
+import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { WeChatPeer } from '../helpers/wechat-peer.js';
 import { reconnected } from '../helpers/reconnected.js';
 
 const SETTINGS = { token: 'outageToken7', appId: 'wx0a1b2c3d4e5f6a7b', appSecret: 'outage-app-secret-0123456789', encodingAesKey: 'Q2w3E4r5T6y7U8i9O0p1A2s3D4f5G6h7J8k9L0z1X2c' };
 const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
 
-let dir: string;
+let own: AppOnOwnDatabase;
 let database: OpenDatabase;
 let services: Services;
 let app: App;
 let peer: WeChatPeer;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'wechat-outage-'));
   peer = new WeChatPeer(SETTINGS);
   const base = await peer.start();
-  const config = loadConfig({
-    PORT: '0',
-    DB_DIR: join(dir, 'db'),
-    OUTBOX_PATH: join(dir, 'outbox.jsonl'),
-    DB_TIMEOUT_MS: '800',
+  own = await startAppOnOwnDatabase('wechat-outage-', {
     RATE_LIMIT_PER_10S: '100',
     WECHAT_TOKEN: SETTINGS.token,
     WECHAT_APP_ID: SETTINGS.appId,
@@ -47,21 +37,13 @@ beforeAll(async () => {
     // Shorter than one database timeout: a turn during the outage cannot make the passive reply.
     WECHAT_PASSIVE_REPLY_MS: '500',
   });
-  const log = pino({ level: 'silent' });
-  database = await openDatabase(config);
-  services = await createServices(config, { database, log });
-  app = createApp({ config, services, log });
-  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
-  peer.pushTo(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
+  ({ database, services, app } = own);
+  peer.pushTo(own.url);
 });
 
 afterAll(async () => {
-  await app?.closeChannels();
-  app?.server.close();
-  await services?.close();
-  await database?.close();
+  await own?.stop();
   await peer?.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('a WeChat push while the database is down', () => {

@@ -7,41 +7,36 @@
  * also when the replay stores it under a new number (another process gave its number out).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../bot/app.js';
+import type { App } from '../../bot/app.js';
 import { texts } from '../../bot/messages.js';
 import { WECOM_CHANNEL_ID, type WeComChannel } from '../../channels/wecom/index.js';
-import { createServices, createTicketService, type Services } from '../../desk/services.js';
-import { loadConfig } from '../../runtime/config.js';
-import { openDatabase, type OpenDatabase } from '../../store/database.js';
+import { createTicketService, type Services } from '../../desk/services.js';
+import type { Config } from '../../runtime/config.js';
+import type { OpenDatabase } from '../../store/database.js';
 import { createStore } from '../../store/index.js';
+import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { WeComPeer } from '../helpers/wecom-peer.js';
 import { reconnected } from '../helpers/reconnected.js';
 
 const SETTINGS = { corpId: 'ww0a1b2c3d4e5f6a7b', secret: 'outage-kf-secret-0123456789', token: 'outageKf7', encodingAesKey: 'Q2w3E4r5T6y7U8i9O0p1A2s3D4f5G6h7J8k9L0z1X2c' };
 const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
 
+let own: AppOnOwnDatabase;
 let dir: string;
-let config: ReturnType<typeof loadConfig>;
+let config: Config;
 let database: OpenDatabase;
 let services: Services;
 let app: App;
 let peer: WeComPeer;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'wecom-outage-'));
   peer = new WeComPeer(SETTINGS);
   const base = await peer.start();
-  config = loadConfig({
-    PORT: '0',
-    DB_DIR: join(dir, 'db'),
-    OUTBOX_PATH: join(dir, 'outbox.jsonl'),
-    DB_TIMEOUT_MS: '800',
+  own = await startAppOnOwnDatabase('wecom-outage-', {
     RATE_LIMIT_PER_10S: '100',
     WECOM_CORP_ID: SETTINGS.corpId,
     WECOM_SECRET: SETTINGS.secret,
@@ -49,21 +44,13 @@ beforeAll(async () => {
     WECOM_ENCODING_AES_KEY: SETTINGS.encodingAesKey,
     WECOM_API_BASE: base,
   });
-  const log = pino({ level: 'silent' });
-  database = await openDatabase(config);
-  services = await createServices(config, { database, log });
-  app = createApp({ config, services, log });
-  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
-  peer.pushTo(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
+  ({ dir, config, database, services, app } = own);
+  peer.pushTo(own.url);
 });
 
 afterAll(async () => {
-  await app?.closeChannels();
-  app?.server.close();
-  await services?.close();
-  await database?.close();
+  await own?.stop();
   await peer?.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('a WeCom message while the database is down', () => {

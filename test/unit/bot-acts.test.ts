@@ -4,9 +4,10 @@ import { ConversationState, MemoryStorage, TestAdapter, type Activity } from 'bo
 import { describe, expect, it } from 'vitest';
 import { lexiconAct, readAct } from '../../bot/dialogue-acts.js';
 import { DemandBot, parseRating } from '../../bot/demand-bot.js';
-import { texts, type ReplyLang } from '../../bot/messages.js';
+import { texts, type HoursToTell, type ReplyLang } from '../../bot/messages.js';
 import type { Classification } from '../../classifier/demand-classifier.js';
 import { parseTaxonomy } from '../../classifier/taxonomy.js';
+import { parseServiceHours } from '../../desk/service-hours.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import type { Ticket, TicketCreate } from '../../store/index.js';
 import { proactive } from '../helpers/proactive-turn.js';
@@ -98,7 +99,7 @@ class FakeStore {
   }
 }
 
-function setup(table: Record<string, Partial<Classification>> = {}, supportHours: string | null = null) {
+function setup(table: Record<string, Partial<Classification>> = {}, supportHours: HoursToTell | null = null) {
   const store = new FakeStore();
   const bot = new DemandBot({
     classifier: new FakeClassifier(table),
@@ -160,6 +161,48 @@ describe('dialogue acts with a model act head', () => {
     expect(answer).toBe(texts('zh-Hans').human(number, '周一至周五 9:00-18:00'));
     expect(answer).toContain('人工服务时间：周一至周五 9:00-18:00');
     expect(store.created).toHaveLength(1);
+  });
+
+  // SUPPORT_HOURS unset: the app passes the parsed SERVICE_HOURS, which each customer reads in their language.
+  const SERVICE = parseServiceHours('Mon-Fri 09:00-18:00; Sat 10:00-16:00');
+  const SERVICE_SAID: Record<ReplyLang, string> = {
+    'zh-Hans': '周一至周五 09:00–18:00；周六 10:00–16:00',
+    'zh-Hant': '週一至週五 09:00–18:00；週六 10:00–16:00',
+    en: 'Mon–Fri 09:00–18:00; Sat 10:00–16:00',
+  };
+  /** A demand and, at its confirmation, a request for a person, per language. */
+  const FILED: Record<ReplyLang, { demand: string; person: string; filed: RegExp }> = {
+    'zh-Hans': { demand: '我的快递三天没到', person: '我要找人工', filed: /^好的，已将您的问题登记为工单 T20261206-0001/ },
+    'zh-Hant': { demand: '我嘅包裹三日都未到', person: '我要搵真人', filed: /^好的，已將您的問題登記為工單 T20261206-0001/ },
+    en: { demand: 'My parcel is three days late and tracking has not moved', person: 'agent please', filed: /^OK, I have logged your issue as ticket T20261206-0001/ },
+  };
+
+  it.each(LANGS)('says the service hours in the language of a customer asking for a person when SUPPORT_HOURS is unset (%s)', async (lang) => {
+    const s = SAID[lang];
+    const { adapter } = setup({ [s.greeting]: { act: 'greeting', actConfidence: 0.99 }, [s.human]: { act: 'human', actConfidence: 0.99 } }, SERVICE);
+    const [, answer] = await replies(adapter, s.greeting, s.human);
+    expect(answer).toBe(texts(lang).human(null, SERVICE));
+    expect(answer.endsWith(lang === 'en' ? ` Staff are available ${SERVICE_SAID.en}.` : `：${SERVICE_SAID[lang]}。`)).toBe(true);
+    expect(answer).not.toContain('Mon-Fri');
+  });
+
+  it.each(LANGS)('says the service hours in the language of a customer asking for a person at the confirmation (%s)', async (lang) => {
+    const f = FILED[lang];
+    const { adapter, store } = setup({ [f.person]: { act: 'human', actConfidence: 0.98 } }, SERVICE);
+    const [, filed] = await replies(adapter, f.demand, f.person);
+    expect(filed).toMatch(f.filed);
+    expect(filed).toBe(texts(lang).humanFiled('T20261206-0001', SERVICE));
+    expect(filed).toContain(SERVICE_SAID[lang]);
+    expect(filed).not.toContain('Mon-Fri');
+    expect(store.created).toHaveLength(1);
+  });
+
+  it.each(LANGS)('shows SUPPORT_HOURS as the team wrote them, in every language (%s)', async (lang) => {
+    const s = SAID[lang];
+    const { adapter } = setup({ [s.greeting]: { act: 'greeting', actConfidence: 0.99 }, [s.human]: { act: 'human', actConfidence: 0.99 } }, '周一至周五 9:00-18:00（节假日除外）');
+    const [, answer] = await replies(adapter, s.greeting, s.human);
+    expect(answer).toContain('周一至周五 9:00-18:00（节假日除外）');
+    expect(answer).toBe(texts(lang).human(null, '周一至周五 9:00-18:00（节假日除外）'));
   });
 
   it('treats a low-confidence act as a demand', async () => {

@@ -16,6 +16,7 @@ import { texts, type ReplyLang } from '../../bot/messages.js';
 import type { Classification } from '../../classifier/demand-classifier.js';
 import { parseTaxonomy } from '../../classifier/taxonomy.js';
 import { waitEndOf, type HandoverRequest } from '../../desk/handover.js';
+import { parseServiceHours } from '../../desk/service-hours.js';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import type { Handover } from '../../store/handover-repository.js';
 import type { Ticket, TicketCreate } from '../../store/index.js';
@@ -117,8 +118,8 @@ class FakeQueue {
   staffed() {
     return this.open;
   }
-  hoursText() {
-    return this.open ? null : 'Mon-Fri 09:00-18:00';
+  serviceHours() {
+    return this.open ? null : WEEKDAYS;
   }
 }
 
@@ -161,6 +162,10 @@ async function silent(adapter: TestAdapter, message: string): Promise<void> {
 
 const LANGS: readonly ReplyLang[] = ['zh-Hans', 'zh-Hant', 'en'];
 const RATING_COMMENT: Record<ReplyLang, string> = { 'zh-Hans': '师傅很耐心', 'zh-Hant': '師傅好有耐性', en: 'quick and friendly' };
+/** SERVICE_HOURS of the fake queue when closed, and how a customer reads them in each language. */
+const WEEKDAYS = parseServiceHours('Mon-Fri 09:00-18:00');
+const WEEKDAYS_SAID: Record<ReplyLang, string> = { 'zh-Hans': '周一至周五 09:00–18:00', 'zh-Hant': '週一至週五 09:00–18:00', en: 'Mon–Fri 09:00–18:00' };
+
 const ASK: Record<ReplyLang, { hello: string; human: string; angry: [string, string]; live: string; help: string }> = {
   'zh-Hans': { hello: '你好', human: '转人工', angry: ['快递一直不到，气死了！！', '到底有没有人管！！！'], live: '单号是 SF123', help: '帮助' },
   'zh-Hant': { hello: '喂，有冇人喺度呀', human: '我要搵真人', angry: ['你們還沒寄出嗎！！', '點解冇人理我！！！'], live: '單號係 SF123', help: '幫助' },
@@ -202,8 +207,10 @@ describe('a person when asked (bot side)', () => {
     const { adapter, queue, store } = setup();
     queue.open = false;
     const [r] = await replies(adapter, a.human);
-    expect(r).toBe(texts(lang).handoverClosed('T20261206-0001', 'Mon-Fri 09:00-18:00'));
-    expect(r).toContain('Mon-Fri 09:00-18:00');
+    expect(r).toBe(texts(lang).handoverClosed('T20261206-0001', WEEKDAYS));
+    // SERVICE_HOURS said in the customer's language, not as the configuration writes them.
+    expect(r).toContain(WEEKDAYS_SAID[lang]);
+    expect(r).not.toContain('Mon-Fri');
     expect(store.created).toHaveLength(1);
     expect(queue.entries.size).toBe(0);
   });
@@ -235,7 +242,7 @@ describe('a person when asked (bot side)', () => {
     back.queue.open = false;
     back.store.outboxed = true;
     back.store.replays = true;
-    expect(await replies(back.adapter, a.human)).toEqual([texts(lang).handoverClosed('T20261206-0009', 'Mon-Fri 09:00-18:00')]);
+    expect(await replies(back.adapter, a.human)).toEqual([texts(lang).handoverClosed('T20261206-0009', WEEKDAYS)]);
   });
 
   it.each(LANGS)('the database gone after the ticket took the request, before the queue entry: tells the customer it is on the ticket, not the apology (%s)', async (lang) => {
@@ -358,6 +365,11 @@ describe('bot messages of the live queue, in each language', () => {
     expect(texts('zh-Hant').handoverClosed(n, '周一至周五 9:00-18:00')).toBe(`抱歉，現在不是人工服務時間（周一至周五 9:00-18:00）。您的問題已記錄在工單 ${n}，工作人員上班後會在這個對話裏回覆您。`);
     expect(texts('zh-Hans').handoverClosed(n, null)).toBe(`抱歉，现在不是人工服务时间。您的问题已记录在工单 ${n}，工作人员上班后会在这个对话里回复您。`);
     expect(texts('en').handoverClosed(n, 'Mon-Fri 09:00-18:00')).toContain('(service hours: Mon-Fri 09:00-18:00)');
+    // A SERVICE_HOURS schedule is said in each language (days with the same times together).
+    const split = parseServiceHours('Mon-Fri 09:00-12:00,13:30-18:00; Sat 10:00-16:00');
+    expect(texts('zh-Hans').handoverClosed(n, split)).toBe(`抱歉，现在不是人工服务时间（周一至周五 09:00–12:00、13:30–18:00；周六 10:00–16:00）。您的问题已记录在工单 ${n}，工作人员上班后会在这个对话里回复您。`);
+    expect(texts('zh-Hant').handoverClosed(n, split)).toBe(`抱歉，現在不是人工服務時間（週一至週五 09:00–12:00、13:30–18:00；週六 10:00–16:00）。您的問題已記錄在工單 ${n}，工作人員上班後會在這個對話裏回覆您。`);
+    expect(texts('en').handoverClosed(n, split)).toBe(`Sorry, our staff are not available right now (service hours: Mon–Fri 09:00–12:00, 13:30–18:00; Sat 10:00–16:00). Your issue is recorded as ticket ${n}, and a person will reply to you in this conversation when they are back.`);
     expect(texts('zh-Hant').handoverTimedOut(n)).toBe(`抱歉，現在沒有空閒的客服。您的問題已記錄在工單 ${n}，工作人員會盡快在這個對話裏回覆您；您也可以繼續和我對話。`);
     expect(texts('en').handoverTimedOut(n)).toContain(`ticket ${n}`);
     // A wait that ran out after staff answered or resolved the ticket: no person is promised.

@@ -1,9 +1,43 @@
 /** Service hours (SERVICE_HOURS in TIME_ZONE), desk event ids, and the handover configuration. */
 import { describe, expect, it } from 'vitest';
+import { hoursToTell } from '../../bot/app.js';
+import { sayServiceHours, texts } from '../../bot/messages.js';
 import { compareEventIds, eventIdTime } from '../../desk/events.js';
 import { isOpen, parseServiceHours, ServiceHoursFormatError } from '../../desk/service-hours.js';
 import { loadConfig } from '../../runtime/config.js';
 import { newEventId } from '../../store/event-log.js';
+
+describe('service hours said to a customer', () => {
+  it.each([
+    ['Mon-Fri 09:00-18:00', '周一至周五 09:00–18:00', '週一至週五 09:00–18:00', 'Mon–Fri 09:00–18:00'],
+    ['Mon-Fri 09:00-12:00,13:30-18:00; Sat 10:00-16:00', '周一至周五 09:00–12:00、13:30–18:00；周六 10:00–16:00', '週一至週五 09:00–12:00、13:30–18:00；週六 10:00–16:00', 'Mon–Fri 09:00–12:00, 13:30–18:00; Sat 10:00–16:00'],
+    // Days listed apart, in weekday order; the same times on days written in separate groups go together.
+    ['Mon,Wed,Fri 08:00-20:00', '周一、周三、周五 08:00–20:00', '週一、週三、週五 08:00–20:00', 'Mon, Wed, Fri 08:00–20:00'],
+    ['Sat 10:00-16:00; Mon-Thu 09:00-18:00; Fri 09:00-18:00', '周一至周五 09:00–18:00；周六 10:00–16:00', '週一至週五 09:00–18:00；週六 10:00–16:00', 'Mon–Fri 09:00–18:00; Sat 10:00–16:00'],
+    // A range over the weekend stays one range; overlapping spans of a day are one.
+    ['Fri-Mon 10:00-22:00', '周五至周一 10:00–22:00', '週五至週一 10:00–22:00', 'Fri–Mon 10:00–22:00'],
+    ['Mon-Sun 00:00-24:00', '周一至周日 00:00–24:00', '週一至週日 00:00–24:00', 'Mon–Sun 00:00–24:00'],
+    ['Mon 09:00-12:00; Mon 11:00-14:00,14:00-15:00', '周一 09:00–15:00', '週一 09:00–15:00', 'Mon 09:00–15:00'],
+  ])('%s', (text, hans, hant, en) => {
+    const hours = parseServiceHours(text);
+    expect(sayServiceHours(hours, 'zh-Hans')).toBe(hans);
+    expect(sayServiceHours(hours, 'zh-Hant')).toBe(hant);
+    expect(sayServiceHours(hours, 'en')).toBe(en);
+  });
+
+  it('come from SERVICE_HOURS, parsed, when SUPPORT_HOURS is unset; SUPPORT_HOURS is told as written', () => {
+    const handovers = (text?: string) => ({ serviceHours: () => (text ? parseServiceHours(text) : null) });
+    const service = loadConfig({ SERVICE_HOURS: 'Mon-Fri 09:00-18:00' });
+    const told = hoursToTell(service, handovers(service.SERVICE_HOURS));
+    expect(typeof told).toBe('object');
+    expect(texts('zh-Hans').human(null, told)).toContain('人工服务时间：周一至周五 09:00–18:00。');
+    expect(texts('zh-Hant').human(null, told)).toContain('人工服務時間：週一至週五 09:00–18:00。');
+    expect(texts('en').human(null, told)).toContain('Staff are available Mon–Fri 09:00–18:00.');
+    const both = loadConfig({ SERVICE_HOURS: 'Mon-Fri 09:00-18:00', SUPPORT_HOURS: '工作日 9:00-18:00（节假日除外）' });
+    expect(hoursToTell(both, handovers(both.SERVICE_HOURS))).toBe('工作日 9:00-18:00（节假日除外）');
+    expect(hoursToTell(loadConfig({}), handovers())).toBeNull();
+  });
+});
 
 describe('service hours', () => {
   const weekdays = parseServiceHours('Mon-Fri 09:00-12:00,13:30-18:00; Sat 10:00-16:00');
