@@ -58,9 +58,8 @@ async function fileTicket(text: string): Promise<Ticket> {
 }
 
 /**
- * Lets the database through again and, once the app's client reaches it (on a loaded machine the
- * driver takes a while to come back through the proxy: session 8's note), replays the spool as the
- * server's background job does.
+ * Lets the database through again and, once the app's client reaches it (at its next check of the
+ * server), replays the spool as the server's background job does.
  */
 async function databaseBack(): Promise<void> {
   proxy.release();
@@ -75,8 +74,9 @@ beforeAll(async () => {
 });
 
 /**
- * Each test on an app (and driver client) of its own: after a cut, a client does not always come
- * back through the proxy (session 8's note), and one client cut three times did not within a minute.
+ * Each test on an app (and driver client) of its own. (Session 8's note that a client did not always
+ * come back through the proxy after a cut, once not within a minute, was the driver's hang that
+ * store/driver-write-guard.ts ends: db-reconnect.test.ts.)
  */
 beforeEach(async () => {
   // A short server selection: the cut database fails the entry's insert within seconds, not 30 s.
