@@ -15,6 +15,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { commandBytes, LosingProxy } from '../helpers/losing-proxy.js';
+import { staffRequest } from '../helpers/staff-api.js';
 
 const PASSWORD = 'database reconnect password';
 const CUTS = 3;
@@ -27,14 +28,8 @@ let token: string;
 let lastCheck = 0;
 
 /** A staff API request as alice: its status and parsed body. */
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, any> }> {
-  const res = await fetch(`${running.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : {} };
+function api(method: string, path: string, body?: unknown): ReturnType<typeof staffRequest> {
+  return staffRequest(running.url, token, method, path, body);
 }
 
 beforeAll(async () => {

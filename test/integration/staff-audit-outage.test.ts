@@ -17,6 +17,7 @@ import type { Ticket } from '../../store/schemas.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { LosingProxy } from '../helpers/losing-proxy.js';
 import { reconnected } from '../helpers/reconnected.js';
+import { staffRequest } from '../helpers/staff-api.js';
 
 const PASSWORD = 'staff audit outage password';
 let proxy: LosingProxy;
@@ -37,14 +38,8 @@ function onCommand(e: CommandStartedEvent): void {
 }
 
 /** A staff API request as alice: status and parsed body. */
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, any> }> {
-  const res = await fetch(`${running.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : {} };
+function api(method: string, path: string, body?: unknown): ReturnType<typeof staffRequest> {
+  return staffRequest(running.url, token, method, path, body);
 }
 
 /** A ticket logged by hand (seed), with the database reachable. */
