@@ -5,8 +5,9 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
 import { CommandTally, type CommandStat } from './command-stats.js';
+import { guardDriverWrites } from './driver-write-guard.js';
 import type { DbLogLevel } from './embedded-server-log.js';
 import { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerLogger, type EmbeddedServerStatus } from './embedded-server.js';
 
@@ -40,6 +41,16 @@ export function clientOptions(timeoutMs: number, maxPoolSize = 100) {
   return { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs, socketTimeoutMS: Math.max(timeoutMs * 5, 10_000), maxPoolSize, waitQueueTimeoutMS: timeoutMs * 5 };
 }
 
+/**
+ * A driver client for `uri`. The app's clients are made here (openDatabase's, and the tests' app
+ * helper), so the driver's connection class carries the guard against its hang after a network
+ * reset (driver-write-guard.ts) before any of them connects.
+ */
+export function createClient(uri: string, options?: MongoClientOptions): MongoClient {
+  guardDriverWrites();
+  return new MongoClient(uri, options);
+}
+
 /** Written into DB_DIR while an embedded server runs, so other processes (CLIs) join it instead of starting a second one. */
 const SERVER_FILE = 'server.json';
 
@@ -57,7 +68,7 @@ async function runningEmbeddedServer(dataDir: string, timeoutMs: number): Promis
   } catch {
     return null; // the owner is gone; its file is stale
   }
-  const client = new MongoClient(info.uri, clientOptions(Math.min(timeoutMs, 1000), 1));
+  const client = createClient(info.uri, clientOptions(Math.min(timeoutMs, 1000), 1));
   try {
     await client.connect();
     await client.db('admin').command({ ping: 1 });
@@ -84,7 +95,7 @@ export async function openDatabase(settings: DatabaseSettings, logger?: Embedded
   const uri = settings.MONGODB_URI ?? joined?.uri ?? server!.uri;
   // FerretDB's SQLite backend takes one writer at a time; many concurrent operations only make
   // them contend for its lock, so the embedded server gets a small pool (the driver queues the rest).
-  const client = new MongoClient(uri, {
+  const client = createClient(uri, {
     ...clientOptions(settings.DB_TIMEOUT_MS, (server?.kind ?? joined?.kind) === 'ferretdb' ? 16 : 100),
     ...(settings.DB_COMMAND_STATS ? { monitorCommands: true } : {}),
   });

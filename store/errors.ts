@@ -28,6 +28,14 @@ export class EmbeddedServerStartError extends AppError {
   readonly code = 'EMBEDDED_SERVER_START_FAILED';
 }
 
+/**
+ * The MongoDB driver lacks what store/driver-write-guard.ts wraps (an upgraded driver): raised at
+ * start-up, so no build runs without the guard, or with a guard that no longer applies, unnoticed.
+ */
+export class DriverGuardError extends AppError {
+  readonly code = 'DRIVER_GUARD_UNAVAILABLE';
+}
+
 /** Input that fails a schema: names the field and what is wrong. */
 export class ValidationError extends AppError {
   readonly code = 'VALIDATION_FAILED';

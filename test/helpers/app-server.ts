@@ -4,12 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
+import type { CommandStartedEvent, Db } from 'mongodb';
 import { pino } from 'pino';
 import { createApp, type App } from '../../bot/app.js';
 import { createServices, type Services } from '../../desk/services.js';
 import { loadConfig } from '../../runtime/config.js';
 import type { MemoryGuard } from '../../runtime/memory-guard.js';
+import { createClient } from '../../store/database.js';
 import type { Store } from '../../store/index.js';
 
 export interface RunningApp {
@@ -25,7 +26,8 @@ export async function startApp(mongoUri: string, env: Record<string, string> = {
   // Tests run several apps in one process: the process's memory is not one server's (memory-ceiling.test.ts sets its own).
   const config = loadConfig({ PORT: '0', MEMORY_CEILING_MB: '65536', ...env });
   // onCommand: every command the app sends (the driver's command monitoring), for tests that pin what a request reads.
-  const client = new MongoClient(mongoUri, opts.onCommand ? { monitorCommands: true } : {});
+  // The app's own client, as openDatabase makes it (with the driver guard of store/driver-write-guard.ts).
+  const client = createClient(mongoUri, opts.onCommand ? { monitorCommands: true } : {});
   if (opts.onCommand) client.on('commandStarted', opts.onCommand);
   await client.connect();
   const db = client.db(opts.dbName ?? `app_${randomUUID().slice(0, 8)}`);

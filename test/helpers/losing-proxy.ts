@@ -14,8 +14,8 @@
  * - `drop`: not forward it, and close the driver's connection (a network error; nothing applied).
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { BSON, MongoClient, type Document } from 'mongodb';
-import { clientOptions } from '../../store/database.js';
+import { BSON, type Document, type MongoClient } from 'mongodb';
+import { clientOptions, createClient } from '../../store/database.js';
 
 /** `"<command>": "<collection>"` as it opens an OP_MSG command document (BSON string element). */
 export function commandBytes(command: string, collection: string): Buffer {
@@ -177,7 +177,7 @@ export async function connectThroughProxy(mongoUri: string): Promise<{ proxy: Lo
   const url = new URL(mongoUri.replace(/^mongodb:/, 'http:'));
   const proxy = new LosingProxy({ host: url.hostname, port: Number(url.port || 27017) });
   const port = await proxy.listen();
-  const client = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { ...clientOptions(2_000), retryWrites: false });
+  const client = createClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { ...clientOptions(2_000), retryWrites: false });
   await client.connect();
   return { proxy, client };
 }

@@ -70,9 +70,8 @@ async function post(path: string, body?: unknown): Promise<{ status: number; bod
 /**
  * A reply of unknown outcome, as a send whose outcome was lost leaves it on the ticket (recorded
  * `sending`, never settled; the first test of this file makes one for real through the proxy). Made
- * here by the repository's own write, without a send: every cut of the proxy risks the driver not
- * coming back through it (a known limit of the proxy, see session 8's note), and the settlement tests
- * need several. The customer never received it.
+ * here by the repository's own write, without a send (the settlement tests need several). The
+ * customer never received it.
  */
 async function unknownOutcomeReply(number: string, text: string): Promise<string> {
   const t = await running.store.tickets.recordReply(number, { text, by: 'alice', delivered: false, error: null, sending: true });
