@@ -22,7 +22,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MongoClient } from 'mongodb';
+import { createClient } from '../store/database.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { spawnBotServer, waitReady } from './server-process.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
@@ -247,7 +247,7 @@ async function waitForReplay(base: string): Promise<number> {
 /** How many tickets the database holds per demand tag. */
 async function storedTags(dir: string): Promise<Map<string, number>> {
   const { uri } = JSON.parse(readFileSync(join(dir, 'db', 'server.json'), 'utf8')) as { uri: string };
-  const client = new MongoClient(uri);
+  const client = createClient(uri);
   const stored = new Map<string, number>();
   try {
     await client.connect();

@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MongoClient } from 'mongodb';
+import { createClient } from '../store/database.js';
 import { texts } from '../bot/messages.js';
 import { WeChatPeer, type PushMessage } from '../test/helpers/wechat-peer.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
@@ -188,7 +188,7 @@ async function runUser(load: Load, openid: string, k: number): Promise<UserRun> 
 /** Tickets and pictures stored per user (by the tag in the complaint), read from the server's database. */
 async function storedPerTag(dir: string): Promise<Map<string, { tickets: number; pictures: number }>> {
   const { uri } = JSON.parse(readFileSync(join(dir, 'db', 'server.json'), 'utf8')) as { uri: string };
-  const client = new MongoClient(uri);
+  const client = createClient(uri);
   const perTag = new Map<string, { tickets: number; pictures: number }>();
   try {
     await client.connect();

@@ -39,7 +39,8 @@ const GUARDED = Symbol.for('demand-desk.driver-write-guard');
 
 /**
  * Installs the guard on the driver's connection class (once per process; later calls do nothing).
- * `createClient` (store/database.ts), which makes the app's clients, calls this.
+ * `createClient` (store/database.ts), which makes the app's and the benchmarks' clients, and the embedded
+ * server's start-up probe (store/embedded-server.ts) call this.
  * Throws {@link DriverGuardError} when the driver's connection class has changed shape: an upgraded
  * driver needs db-reconnect.test.ts to say whether it still hangs, and this guard adapted or removed.
  */

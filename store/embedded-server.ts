@@ -14,6 +14,7 @@ import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MongoClient } from 'mongodb';
+import { guardDriverWrites } from './driver-write-guard.js';
 import { DEFAULT_DB_LOG_LEVEL, ferretdbLogLevelFlag, parseDatabaseLogLine, shownAt, type DbLogLevel } from './embedded-server-log.js';
 import { DatabaseUnavailableError, EmbeddedServerStartError } from './errors.js';
 
@@ -382,6 +383,7 @@ async function waitUntilReady(spec: ServerSpec, run: Run): Promise<void> {
     }
     // A refused connection costs the driver its whole server-selection timeout; a TCP probe does not.
     if (await acceptsConnections(port)) {
+      guardDriverWrites(); // as createClient (store/database.ts) does for every app client
       const client = new MongoClient(uri, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
       try {
         // The port was free when chosen, but another process may have taken it since (a restart
