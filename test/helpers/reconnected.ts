@@ -1,6 +1,7 @@
 /** Waiting for a client to reach a restarted database again. */
 import type { Db } from 'mongodb';
 import { vi } from 'vitest';
+import type { OpenDatabase } from '../../store/database.js';
 
 /**
  * Resolves once `db`'s client reaches its server again (up to 60 s). A restarted server is back
@@ -11,4 +12,18 @@ import { vi } from 'vitest';
  */
 export async function reconnected(db: Db): Promise<void> {
   await vi.waitFor(() => db.command({ ping: 1 }), { timeout: 60_000, interval: 250 });
+}
+
+/**
+ * Stops `database`'s embedded server, runs `work`, starts it again whatever happens, and waits until
+ * its client reaches it ({@link reconnected}).
+ */
+export async function whileDatabaseDown(database: OpenDatabase, work: () => Promise<void>): Promise<void> {
+  await database.server!.stop();
+  try {
+    await work();
+  } finally {
+    await database.server!.restart();
+  }
+  await reconnected(database.db);
 }

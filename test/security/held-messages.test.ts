@@ -18,7 +18,7 @@ import type { Services } from '../../desk/services.js';
 import { HELD_REVIEW_REASON, heldMessagesPath } from '../../store/held-messages.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { sayThrough, startConnector, type FakeConnector } from '../helpers/connector.js';
-import { reconnected } from '../helpers/reconnected.js';
+import { whileDatabaseDown } from '../helpers/reconnected.js';
 
 let own: AppOnOwnDatabase;
 let database: OpenDatabase;
@@ -47,16 +47,7 @@ const LOCALES: Record<ReplyLang, string> = { 'zh-Hans': 'zh-CN', 'zh-Hant': 'zh-
 /** One customer message to app `url` over the Bot Framework endpoint; the bot's replies to it. */
 const say = (url: string, conversation: string, user: string, text: string, lang: ReplyLang) => sayThrough(connector, url, conversation, user, text, LOCALES[lang]);
 
-/** Runs `during` with the database stopped; restarts it whatever happens. */
-async function outage(during: () => Promise<void>): Promise<void> {
-  await database.server!.stop();
-  try {
-    await during();
-  } finally {
-    await database.server!.restart();
-  }
-  await reconnected(database.db);
-}
+const outage = (work: () => Promise<void>) => whileDatabaseDown(database, work);
 
 const conv = () => `c-${randomUUID().slice(0, 8)}`;
 

@@ -21,7 +21,7 @@ import type { Services } from '../../desk/services.js';
 import { hashPassword, tokenHash } from '../../staff/auth.js';
 import type { OpenDatabase } from '../../store/database.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
-import { reconnected } from '../helpers/reconnected.js';
+import { whileDatabaseDown } from '../helpers/reconnected.js';
 
 type Json = Record<string, any>;
 const PASSWORD = 'staff api outage password';
@@ -57,16 +57,7 @@ async function login(username: string): Promise<string> {
   return ((await res.json()) as Json).token as string;
 }
 
-/** Stops the database, runs `work`, and starts it again (and waits until the app reaches it). */
-async function whileDown(work: () => Promise<void>): Promise<void> {
-  await database.server!.stop();
-  try {
-    await work();
-  } finally {
-    await database.server!.restart();
-  }
-  await reconnected(database.db);
-}
+const whileDown = (work: () => Promise<void>) => whileDatabaseDown(database, work);
 
 /** Replays the outbox until it is empty (the database is back). */
 async function replayed(): Promise<void> {
