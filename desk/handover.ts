@@ -53,7 +53,7 @@ export function waitEndOf(t: Pick<Ticket, 'status' | 'replies'> | null, since: D
 export interface HandoverServiceDeps {
   repo: Pick<MongoHandoverRepository, 'create' | 'get' | 'list' | 'claim' | 'setLive' | 'touch' | 'remove' | 'withCounts'>;
   /** The tickets, and their audit trail: a take or an ending is audited as a change already stored (`auditAfterChange`). */
-  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change' | 'filedFor' | 'auditAfterChange'>;
+  tickets: Pick<TicketService, 'addCustomerMessage' | 'reply' | 'find' | 'annotate' | 'change' | 'filedFor' | 'auditAfterChange' | 'keepNotice'>;
   events: DeskEvents;
   /** The customer's channel for notices (null until the bot's channels are mounted). */
   channel: () => CustomerChannel | null;
@@ -301,10 +301,16 @@ export class HandoverService {
     return { handover: h, transcript: ticket ? transcriptOf(ticket, new Date(h.requestedAt.getTime() - 10_000)) : [] };
   }
 
-  /** An agent takes a waiting conversation; a second agent (or the wait running out) gets a conflict. */
+  /**
+   * An agent takes a waiting conversation; a second agent (or the wait running out) gets a conflict.
+   * The ticket is read before anything changes ({@link noticeTicket}): the customer's notice and the
+   * assignment use that copy, so a database lost once the entry is live no longer keeps the customer
+   * from hearing who joined.
+   */
   async take(id: string, by: string): Promise<Handover> {
     const first = await this.require(id);
     if (first.state !== 'waiting') throw new ConflictError(`this conversation was already taken by ${first.takenBy ?? 'someone'}`);
+    const ticket = await this.noticeTicket(first);
     if (!(await this.deps.repo.claim(id, 'picked'))) throw new ConflictError('another agent took this conversation just now');
     // A claim can be taken over when stale: the state read after claiming decides as well.
     const h = await this.require(id);
@@ -315,8 +321,8 @@ export class HandoverService {
     this.deps.events.publish({ type: 'handover.taken', handoverId: id, ticketNumber: h.ticketNumber, by });
     // Taken already: an entry the database cannot take now is kept, and the customer still hears who took it.
     await this.deps.tickets.auditAfterChange(by, 'handover.take', h.ticketNumber, { handoverId: id, waitedMs: at.getTime() - h.requestedAt.getTime() });
-    await this.notify(live, this.deps.notices.taken(h.lang, by));
-    await this.assignTo(h.ticketNumber, by);
+    await this.notify(live, this.deps.notices.taken(h.lang, by), ticket);
+    await this.assignTo(ticket, h.ticketNumber, by);
     return live;
   }
 
@@ -344,10 +350,12 @@ export class HandoverService {
     const h = await this.require(id);
     if (!opts.override) this.mustHold(h, by);
     else if (h.state !== 'live') throw new ConflictError('take this conversation first');
+    // Read before the entry leaves the queue, as for a take: the notice goes with this copy.
+    const ticket = await this.noticeTicket(h);
     if (!(await this.deps.repo.claim(id, 'closed'))) throw new ConflictError('this conversation is being closed already');
     await this.leaveQueue(h, how, by);
     await this.deps.tickets.auditAfterChange(by, `handover.${how}`, h.ticketNumber, { handoverId: h.id });
-    await this.notify(h, how === 'handedBack' ? this.deps.notices.handedBack(h.lang) : this.deps.notices.ended(h.lang, h.ticketNumber));
+    await this.notify(h, how === 'handedBack' ? this.deps.notices.handedBack(h.lang) : this.deps.notices.ended(h.lang, h.ticketNumber), ticket);
   }
 
   /**
@@ -409,17 +417,16 @@ export class HandoverService {
   /**
    * The ticket goes to the agent who took its conversation, through the ticket service's change
    * (audited, `ticket.assigned` event, notification rules as for any assignment: someone who takes
-   * a ticket themselves is not notified of it). A failure does not undo the take: it is logged and
-   * the ticket can be assigned by hand.
+   * a ticket themselves is not notified of it). `ticket` is the copy read before the take (null: it
+   * no longer exists). A failure does not undo the take: it is logged and the ticket can be
+   * assigned by hand.
    */
-  private async assignTo(ticketNumber: string, agent: string): Promise<Ticket | null> {
+  private async assignTo(ticket: Ticket | null, ticketNumber: string, agent: string): Promise<void> {
+    if (!ticket || ticket.assignee === agent) return;
     try {
-      const t = await this.deps.tickets.find(ticketNumber);
-      if (t && t.assignee !== agent) return await this.deps.tickets.change(ticketNumber, { assignee: agent }, agent);
-      return t;
+      await this.deps.tickets.change(ticketNumber, { assignee: agent }, agent);
     } catch (err) {
       this.deps.log?.warn({ ticketNumber, agent, err: (err as Error).message }, 'live chat taken, but its ticket was not assigned to the agent');
-      return null;
     }
   }
 
@@ -434,22 +441,35 @@ export class HandoverService {
   }
 
   /**
-   * Tells the customer what happened to their live chat, on the channel named by their ticket (read
-   * here unless `read` gives it: null, a ticket that no longer exists). Never throws: it follows a
-   * change already stored (taken, handed back, ended), which an error would report to the agent as
-   * failed; a notice that could not be sent (no channel, the ticket unreadable with the database
-   * gone) is logged. Returns why it was not sent, or null when the channel took it.
+   * The ticket of a queue entry, read before a take or an ending changes anything: the customer's
+   * notice needs it (the channel finds the conversation on it), and a read after the change fails
+   * when the database went away in between, which left the customer untold. The database being
+   * unreachable here refuses the take or the ending with nothing changed (503: try again).
    */
-  private async notify(h: Handover, text: string, read?: Ticket | null): Promise<string | null> {
+  private noticeTicket(h: Handover): Promise<Ticket | null> {
+    return this.deps.tickets.find(h.ticketNumber);
+  }
+
+  /**
+   * Tells the customer what happened to their live chat, on the channel named by `ticket` (read
+   * before the change: null, a ticket that no longer exists). Never throws: it follows a change
+   * already stored (taken, handed back, ended, timed out), which an error would report as failed.
+   * A notice the channel did not take is kept and delivered by the outbox replay once the database
+   * is back (web chat delivers through the database; desk/tickets.ts `keepNotice`); one that can
+   * never be sent (no ticket, no conversation on it) is logged. Returns why it was not sent now, or
+   * null when the channel took it.
+   */
+  private async notify(h: Handover, text: string, ticket: Ticket | null): Promise<string | null> {
     const channel = this.deps.channel();
     let error: string | null;
     try {
-      const ticket = !channel ? null : read !== undefined ? read : await this.deps.tickets.find(h.ticketNumber);
       error = !channel ? 'no customer channel in this process' : ticket ? await channel.deliver(ticket, text) : `ticket ${h.ticketNumber} not found`;
     } catch (err) {
       error = (err as Error).message;
     }
-    if (error) this.deps.log?.warn({ handoverId: h.id, error }, 'live chat notice not delivered');
+    if (!error) return null;
+    const kept = channel !== null && ticket?.conversationRef ? await this.deps.tickets.keepNotice({ ticket: h.ticketNumber, text, handoverId: h.id }) : false;
+    this.deps.log?.warn({ handoverId: h.id, error, kept }, kept ? 'live chat notice not delivered now; kept, and delivered when the database is back' : 'live chat notice not delivered');
     return error;
   }
 

@@ -28,7 +28,7 @@ import type { NotificationKind } from '../store/notification-repository.js';
 /** The actor of audit entries the customer caused (through the bot). */
 const CUSTOMER_ACTOR = 'customer';
 import type { AuditTrail, CustomerChannel, MessageSpool, StaffDirectory, StaffNotifier, TicketStore, TrainingExamples } from './ports.js';
-import { HELD_REVIEW_REASON, readHeldMessage, readKeptWrite, type HeldMessage, type KeptAuditEntry, type KeptReviewFlag, type KeptWrite } from '../store/held-messages.js';
+import { HELD_REVIEW_REASON, readHeldMessage, readKeptWrite, type HeldMessage, type KeptAuditEntry, type KeptNotice, type KeptReviewFlag, type KeptWrite } from '../store/held-messages.js';
 import { mayHaveApplied, transientFailure } from '../store/transient-errors.js';
 import { ASKED_FOR_PERSON } from './classification.js';
 
@@ -280,6 +280,7 @@ export class TicketService {
    * keeps the record for the next one.
    */
   private async replayKept(kept: KeptWrite): Promise<'stored' | 'duplicate'> {
+    if (kept.kind === 'customer-notice') return this.replayNotice(kept);
     if (kept.kind === 'audit-entry') {
       await this.deps.audit.record(kept.entry);
       return 'stored';
@@ -290,6 +291,43 @@ export class TicketService {
     } catch (err) {
       if (err instanceof NotFoundError) return 'duplicate';
       throw err;
+    }
+  }
+
+  /**
+   * Delivers a kept notice (store/held-messages.ts `KeptNotice`) on the channel its ticket names; a
+   * ticket gone meanwhile has nobody to tell. The database unreachable (the ticket's read), or no
+   * customer channel in this process yet, stops the replay, which keeps the notice for the next one.
+   * A channel that refuses it while the database answers (read again to tell) will not take it
+   * later either: logged and dropped, not retried for ever.
+   */
+  private async replayNotice(n: KeptNotice): Promise<'stored' | 'duplicate'> {
+    const t = await this.deps.tickets.get(n.ticket);
+    if (!t) return 'duplicate';
+    const channel = this.deps.channel();
+    if (!channel) throw new Error('no customer channel in this process yet: the live chat notice waits');
+    const error = await channel.deliver(t, n.text).catch((err: Error) => err.message.slice(0, 500));
+    if (error) {
+      await this.deps.tickets.get(n.ticket); // throws while the database is unreachable again: kept
+      this.deps.log?.warn({ ticket: n.ticket, handoverId: n.handoverId, error }, 'kept live chat notice not delivered; dropped');
+    }
+    return 'stored';
+  }
+
+  /**
+   * Keeps a notice about a customer's live chat (taken, handed back, ended, not taken in time) that
+   * their channel could not take when the change was made (web chat delivers through the database):
+   * in the spool of held messages, delivered by the replay once the database is back
+   * ({@link replayNotice}). False, and logged, without a spool or when the spool fails.
+   */
+  async keepNotice(n: Omit<KeptNotice, 'kind' | 'at'>): Promise<boolean> {
+    if (!this.deps.held) return false;
+    try {
+      await this.deps.held.append({ kind: 'customer-notice', ...n, at: this.now() } satisfies KeptNotice);
+      return true;
+    } catch (err) {
+      this.deps.log?.warn({ ticket: n.ticket, handoverId: n.handoverId, err: (err as Error).message }, 'live chat notice could not be kept');
+      return false;
     }
   }
 

@@ -19,12 +19,15 @@
  * checks first (the same text on that ticket, or among the customer's tickets, since the message
  * was received) and skips it, so a message is stored once.
  *
- * The same spool keeps two writes that follow a change already made and must not be lost while the
- * database is away ({@link KeptWrite}): the audit entry of a change already stored (a staff reply
- * sent, a status change, a note, a live chat taken …: desk/tickets.ts `auditAfterChange`) and a
- * customer's request for a person on their open ticket (its review flag). They are
- * replayed in the same pass, in order with the messages; each is idempotent (the audit entry by its
- * own id, the flag by what the ticket already holds).
+ * The same spool keeps what follows a change already made and must not be lost while the database
+ * is away ({@link KeptWrite}): the audit entry of a change already stored (a staff reply sent, a
+ * status change, a note, a live chat taken …: desk/tickets.ts `auditAfterChange`), a customer's
+ * request for a person on their open ticket (its review flag), and the notice telling a customer
+ * their live chat was taken, handed back, ended or not taken in time, when their channel could not
+ * take it (web chat delivers through the database). They are replayed in the same pass, in order
+ * with the messages; the writes are idempotent (the audit entry by its own id, the flag by what the
+ * ticket already holds); a notice is sent once, unless the replay stops between sending it and
+ * removing its line (a crash), when the customer may read it twice.
  */
 import { basename, dirname, join } from 'node:path';
 import { BSON } from 'mongodb';
@@ -86,13 +89,28 @@ export interface KeptReviewFlag {
   at: Date;
 }
 
+/**
+ * A notice to a customer about their live chat (desk/handover.ts) that their channel could not take
+ * when the change was made: delivered on the channel named by ticket `ticket` at the replay.
+ */
+export interface KeptNotice {
+  kind: 'customer-notice';
+  ticket: string;
+  text: string;
+  /** The live chat it is about (for logs). */
+  handoverId: string;
+  /** When it was first tried. */
+  at: Date;
+}
+
 /** A write kept in the spool for the database (see the module comment). */
-export type KeptWrite = KeptAuditEntry | KeptReviewFlag;
+export type KeptWrite = KeptAuditEntry | KeptReviewFlag | KeptNotice;
 
 /** A spooled record as a kept write, or null when it is not one (see {@link readHeldMessage}). */
 export function readKeptWrite(doc: unknown): KeptWrite | null {
-  const d = BSON.EJSON.parse(BSON.EJSON.stringify(doc, { relaxed: true }), { relaxed: true }) as Partial<KeptAuditEntry> & Partial<KeptReviewFlag>;
+  const d = BSON.EJSON.parse(BSON.EJSON.stringify(doc, { relaxed: true }), { relaxed: true }) as Partial<KeptAuditEntry> & Partial<KeptReviewFlag> & Partial<KeptNotice>;
   if (d?.kind === 'audit-entry' && typeof d.entry?.id === 'string' && d.entry.at instanceof Date && typeof d.entry.action === 'string') return d as KeptAuditEntry;
   if (d?.kind === 'review-flag' && typeof d.ticket === 'string' && typeof d.reason === 'string' && d.at instanceof Date) return d as KeptReviewFlag;
+  if (d?.kind === 'customer-notice' && typeof d.ticket === 'string' && typeof d.text === 'string' && typeof d.handoverId === 'string' && d.at instanceof Date) return d as KeptNotice;
   return null;
 }

@@ -177,7 +177,7 @@ function registerQueueRoutes(router: ApiRouter, deps: StaffDeps): void {
     tag: 'live',
     role: 'agent',
     params: IdParams,
-    responses: { 200: 'taken: the queue entry', 409: 'already taken, or no longer waiting', 404: 'not in the queue (ended)' },
+    responses: { 200: 'taken: the queue entry', 409: 'already taken, or no longer waiting', 404: 'not in the queue (ended)', 503: 'the database cannot give the ticket: nothing changed' },
     handler: async ({ params, principal }) => ({ body: view(await handovers.take(params.id, principal!.username), Date.now()) }),
   });
 
@@ -204,7 +204,7 @@ function registerQueueRoutes(router: ApiRouter, deps: StaffDeps): void {
       tag: 'live',
       role: 'agent',
       params: IdParams,
-      responses: { 204: 'done', 409: 'not taken, or taken by someone else', 404: 'not in the queue' },
+      responses: { 204: 'done', 409: 'not taken, or taken by someone else', 404: 'not in the queue', 503: 'the database cannot give the ticket: nothing changed' },
       handler: async ({ params, principal }) => {
         await handovers.release(params.id, principal!.username, how, { override: principal!.role === 'admin' });
         return { status: 204 };

@@ -1,6 +1,6 @@
 /** Waiting for a client to reach a restarted database again. */
 import type { Db } from 'mongodb';
-import { vi } from 'vitest';
+import { expect, vi } from 'vitest';
 import type { OpenDatabase } from '../../store/database.js';
 
 /**
@@ -26,4 +26,29 @@ export async function whileDatabaseDown(database: OpenDatabase, work: () => Prom
     await database.server!.restart();
   }
   await reconnected(database.db);
+}
+
+/**
+ * Runs `work` with `database`'s embedded server stopped the first time `method` of `target` is
+ * called (just before it runs): the database lost at that exact step of the work. The server is
+ * started again whatever happens and its client waited for; asserts the step was reached.
+ */
+export async function losingDatabaseAt<T>(database: OpenDatabase, target: object, method: string, work: () => Promise<T>): Promise<T> {
+  const t = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const original = t[method];
+  let stopped = false;
+  t[method] = async function (this: unknown, ...args: unknown[]) {
+    t[method] = original;
+    await database.server!.stop();
+    stopped = true;
+    return original.apply(this, args);
+  };
+  try {
+    return await work();
+  } finally {
+    t[method] = original;
+    if (database.server!.status().state !== 'running') await database.server!.restart();
+    await reconnected(database.db);
+    expect(stopped, `the work reached ${method}`).toBe(true);
+  }
 }

@@ -8,14 +8,14 @@
  * - the database goes away once the entry has left the queue (while its ticket is noted): the
  *   ticket was read before, and the customer is told what became of the demand, in their language.
  */
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { texts, type ReplyLang } from '../../bot/messages.js';
 import type { Services } from '../../desk/services.js';
 import type { OpenDatabase } from '../../store/database.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
-import { sayThrough, startConnector, type FakeConnector } from '../helpers/connector.js';
-import { reconnected } from '../helpers/reconnected.js';
+import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { ASK_IN, queueThrough, type QueuedCustomer } from '../helpers/live-queue.js';
+import { losingDatabaseAt } from '../helpers/reconnected.js';
 
 let own: AppOnOwnDatabase;
 let database: OpenDatabase;
@@ -34,49 +34,18 @@ afterAll(async () => {
   await own?.stop();
 });
 
-/** One customer message over the Bot Framework endpoint; returns the bot's replies to it. */
-const say = (conversation: string, user: string, text: string, locale: string) => sayThrough(connector, url, conversation, user, text, locale);
-
-const ASK: Record<ReplyLang, { locale: string; hello: string; human: string }> = {
-  'zh-Hans': { locale: 'zh-CN', hello: '你好', human: '转人工' },
-  'zh-Hant': { locale: 'zh-TW', hello: '喂，有冇人喺度呀', human: '我要搵真人' },
-  en: { locale: 'en-US', hello: 'hello there', human: 'talk to a person please' },
-};
-const LANGS = Object.keys(ASK) as ReplyLang[];
-const NUMBER = /T\d{8}-\d{4,}/;
+const LANGS = Object.keys(ASK_IN) as ReplyLang[];
 
 /** A customer in the live queue whose wait has run out (its end moved to the past). */
-async function waitedTooLong(lang: ReplyLang): Promise<{ conversation: string; number: string; handoverId: string }> {
-  const user = `u-${lang}-${randomUUID().slice(0, 6)}`;
-  const conversation = `c-${randomUUID().slice(0, 8)}`;
-  expect(await say(conversation, user, ASK[lang].hello, ASK[lang].locale)).toEqual([texts(lang).greetBack]);
-  const queued = await say(conversation, user, ASK[lang].human, ASK[lang].locale);
-  const number = NUMBER.exec(queued.join('\n'))?.[0] ?? '';
-  expect(queued).toEqual([texts(lang).handoverQueued(number)]);
-  const entry = (await services.handovers.list()).find((h) => h.conversationId === conversation)!;
-  await database.db.collection('handovers').updateOne({ _id: entry.id as never }, { $set: { waitUntil: new Date(Date.now() - 1000) } });
-  return { conversation, number, handoverId: entry.id };
+async function waitedTooLong(lang: ReplyLang): Promise<QueuedCustomer> {
+  const c = await queueThrough(connector, url, services.handovers, lang);
+  await database.db.collection('handovers').updateOne({ _id: c.handoverId as never }, { $set: { waitUntil: new Date(Date.now() - 1000) } });
+  return c;
 }
 
 /** Runs `sweep` with the database stopped the first time `method` of the ticket service is called; it is back and reconnected after. */
-async function sweepLosingDatabaseAt(method: 'find' | 'annotate'): Promise<number> {
-  const tickets = services.tickets as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  const original = tickets[method];
-  let stopped = false;
-  tickets[method] = async function (this: unknown, ...args: unknown[]) {
-    tickets[method] = original;
-    await database.server!.stop();
-    stopped = true;
-    return original.apply(this, args);
-  };
-  try {
-    return await services.handovers.sweep();
-  } finally {
-    tickets[method] = original;
-    if (database.server!.status().state !== 'running') await database.server!.restart();
-    await reconnected(database.db);
-    expect(stopped).toBe(true);
-  }
+function sweepLosingDatabaseAt(method: 'find' | 'annotate'): Promise<number> {
+  return losingDatabaseAt(database, services.tickets, method, () => services.handovers.sweep());
 }
 
 describe('a wait for a person that runs out while the ticket cannot be read', () => {

@@ -6,8 +6,8 @@
  * the entry is kept in the spool beside the outbox (desk/tickets.ts `auditAfterChange`) and written
  * once when the database is back and the spool replayed (the server does that every few seconds;
  * here the test calls the replay, no background job runs in this app).
- * Cases: a ticket's status and priority, a note, and taking a live chat (whose notice to the
- * customer then finds the ticket unreadable: logged, not an error for the take either).
+ * Cases: a ticket's status and priority, a note, and taking a live chat (its notice to the customer
+ * goes with the ticket read before the take; handover-notice-outage.test.ts tests that notice).
  * On the code before, each answered 503 for a change that was made; sent again, a note was stored
  * twice and a take refused as taken already.
  * Also a training run whose `model.register` entry the database refuses (FerretDB's SQLite lock
