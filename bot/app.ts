@@ -16,7 +16,7 @@ import restify from 'restify';
 import type { Services } from '../desk/services.js';
 import type { Config } from '../runtime/config.js';
 import { boundChannelCalls, checkActivity } from './channel-guard.js';
-import { DemandBot, type PendingTickets } from './demand-bot.js';
+import { DemandBot, parseRating, type PendingTickets } from './demand-bot.js';
 import { numberGiven } from './intake-dialog.js';
 import { heldConversations } from './held-conversations.js';
 import { OutageTolerantStorage, StateUnavailableError } from '../store/state-fallback.js';
@@ -158,8 +158,8 @@ export function createApp(deps: AppDeps): App {
     // database's single writer); the turn then puts them on the ticket without showing them again.
     receipts: {
       journal: services.store.receipts,
-      accepts: (conversationId, text) => services.handovers.isLive(conversationId) && bot.acceptsLine(conversationId, text),
-      show: (conversationId, text) => void services.handovers.showOnReceipt(conversationId, text),
+      accepts: (conversationId, text) => services.handovers.mayShowOnReceipt(conversationId, text, { readsAsRating: parseRating(text) !== null }) && bot.acceptsLine(conversationId, text),
+      show: (conversationId, text) => void services.handovers.showOnReceipt(conversationId, text, { readsAsRating: parseRating(text) !== null }),
     },
     // A returning customer whose conversation expired: continues in the new one, and sees there what
     // staff sent meanwhile (held by `replies` below).

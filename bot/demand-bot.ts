@@ -609,14 +609,12 @@ export class DemandBot extends ActivityHandler {
 
   /**
    * Whether the bot would take this line of the conversation now (not too long, within the rate
-   * limit), without counting it, and the turn will show it to a person: what may be shown to them
-   * before the turn. A line that reads as a rating is not: while the conversation waits, it is
-   * recorded as a rating when the customer was asked for one (conversation state the turn reads),
-   * and then it is no line of the chat; the turn shows it when it is one.
+   * limit), without counting it: what may be shown to a person before the turn. Whether it is the
+   * person's line (a line that reads as a rating, while the conversation waits, is left to the turn)
+   * is the desk's to say (desk/handover.ts `mayShowOnReceipt`).
    */
   acceptsLine(conversationId: string, text: string): boolean {
     if (codePointLength(text) > this.deps.maxMessageLength) return false;
-    if (parseRating(text) !== null) return false;
     const since = (this.deps.now ?? Date.now)() - this.deps.rateWindowMs;
     return (this.recent.get(conversationId) ?? []).filter((x) => x > since).length < this.deps.rateLimit;
   }

@@ -27,7 +27,7 @@ import { lexiconAct } from './dialogue-acts.js';
 import { isFrustrated, repeatKey } from './frustration.js';
 import { markNumberGiven, ticketInput, type TicketSink } from './intake-dialog.js';
 import { texts, type ReplyLang } from './messages.js';
-import type { PendingTickets } from './demand-bot.js';
+import { parseRating, type PendingTickets } from './demand-bot.js';
 
 /** Frustrated messages in a row that put a conversation in the live queue. */
 export const FRUSTRATED_IN_A_ROW = 2;
@@ -115,7 +115,7 @@ export class LiveHandover {
   forwardEarly(context: TurnContext, accepted: boolean): void {
     const text = typeof context.activity.text === 'string' ? context.activity.text : '';
     if (!accepted || !text.trim()) return;
-    const published = this.deps.handovers.forwardEarly(context.activity.conversation.id, text);
+    const published = this.deps.handovers.forwardEarly(context.activity.conversation.id, text, { readsAsRating: parseRating(text) !== null });
     if (published) context.turnState.set(PUBLISHED_FOR, published);
   }
 

@@ -99,6 +99,18 @@ export interface TranscriptLine {
 interface KnownLive {
   handoverId: string;
   ticketNumber: string;
+  /** An agent has taken it (this process saw it live, or the `handover.taken` event); it never waits again. */
+  taken: boolean;
+}
+
+/** What the channel knows of a customer's line before the turn (see {@link HandoverService.showOnReceipt}). */
+export interface LineOnReceipt {
+  /**
+   * It reads like a 1–5 rating ("4 师傅很耐心", but also "5点前能到吗"): while the conversation only
+   * waits, it may be the rating the bot asked for after staff resolved the ticket, which the turn
+   * records as such (conversation state this path does not read), so the turn decides.
+   */
+  readsAsRating: boolean;
 }
 
 /** Conversations remembered as waiting or live in one process (a bound, not an expected size). */
@@ -139,22 +151,23 @@ export class HandoverService {
    * the bot's turn loads anything, it shows the line to the agent at once (`live.message`), so the
    * agent does not wait for the turn's reads under load. Returns the queue entry's id when it
    * published (the turn then appends the line to the ticket without publishing it again: see
-   * {@link customerSaid}), null when this process does not know the conversation as live (the turn
-   * publishes after reading the queue entry, as before).
+   * {@link customerSaid}), null when this process does not know the conversation as live, or the
+   * line is left to the turn ({@link mayShowOnReceipt}; the turn publishes after reading the queue
+   * entry, as before).
    *
    * When the entry ended in another process a moment ago and the event has not arrived yet, the
    * agent's console receives one line for a conversation it has closed (it ignores it); the turn
    * finds the entry gone, forgets it here, and the bot answers the message: nothing is lost.
    */
-  forwardEarly(conversationId: string, text: string): string | null {
+  forwardEarly(conversationId: string, text: string, line: LineOnReceipt): string | null {
     const key = `${conversationId}\n${text}`;
     const shown = this.shownOnReceipt.get(key);
     if (shown) {
       if (--shown.count === 0) this.shownOnReceipt.delete(key);
       return shown.handoverId;
     }
-    const k = this.known.get(conversationId);
-    if (!k || !text.trim()) return null;
+    const k = this.showable(conversationId, text, line);
+    if (!k) return null;
     this.deps.events.publish({ type: 'live.message', handoverId: k.handoverId, ticketNumber: k.ticketNumber, from: 'customer', by: null, text, delivered: true });
     return k.handoverId;
   }
@@ -166,9 +179,9 @@ export class HandoverService {
    * ({@link forwardEarly} returns the entry) nor loses it: it is appended to the ticket as usual.
    * False when this process does not know the conversation as live.
    */
-  showOnReceipt(conversationId: string, text: string): boolean {
-    const k = this.known.get(conversationId);
-    if (!k || !text.trim()) return false;
+  showOnReceipt(conversationId: string, text: string, line: LineOnReceipt): boolean {
+    const k = this.showable(conversationId, text, line);
+    if (!k) return false;
     this.deps.events.publish({ type: 'live.message', handoverId: k.handoverId, ticketNumber: k.ticketNumber, from: 'customer', by: null, text, delivered: true });
     const key = `${conversationId}\n${text}`;
     const shown = this.shownOnReceipt.get(key);
@@ -178,6 +191,23 @@ export class HandoverService {
     return true;
   }
 
+  /**
+   * Whether a line may be shown to the agent before the turn: the conversation is known here as
+   * waiting or live, and the line is the agent's whatever the conversation state says. Once an agent
+   * has the conversation every line is theirs; while it waits, a line that reads as a rating is left
+   * to the turn ({@link LineOnReceipt}). The code before held back every such line, so 5点前能到吗 in a
+   * live chat reached the agent only after the turn's reads.
+   */
+  mayShowOnReceipt(conversationId: string, text: string, line: LineOnReceipt): boolean {
+    return this.showable(conversationId, text, line) !== null;
+  }
+
+  private showable(conversationId: string, text: string, line: LineOnReceipt): KnownLive | null {
+    const k = this.known.get(conversationId);
+    if (!k || !text.trim() || (line.readsAsRating && !k.taken)) return null;
+    return k;
+  }
+
   /** Forgets a conversation whose queue entry the bot found gone (handed back, ended, timed out). */
   forgetConversation(conversationId: string): void {
     this.known.delete(conversationId);
@@ -185,8 +215,11 @@ export class HandoverService {
   }
 
   private remember(h: Handover): void {
+    const was = this.known.get(h.conversationId);
+    // An entry read before its take (the turn's read) does not make a taken conversation wait again.
+    const taken = h.state === 'live' || (was?.handoverId === h.id && was.taken);
     this.known.delete(h.conversationId);
-    this.known.set(h.conversationId, { handoverId: h.id, ticketNumber: h.ticketNumber });
+    this.known.set(h.conversationId, { handoverId: h.id, ticketNumber: h.ticketNumber, taken });
     if (this.known.size > KNOWN_LIVE_MAX) this.known.delete(this.known.keys().next().value as string);
     this.followWhileKnown();
   }
@@ -196,11 +229,12 @@ export class HandoverService {
     this.followWhileKnown();
   }
 
-  /** Follows the desk's events (another process ending a live chat) only while something is known. */
+  /** Follows the desk's events (a live chat taken or ended, here or in another process) only while something is known. */
   private followWhileKnown(): void {
     if (this.known.size > 0 && !this.unfollow) {
       this.unfollow = this.deps.events.subscribe((e) => {
         if (e.type === 'handover.ended') this.forgetHandover(e.handoverId);
+        if (e.type === 'handover.taken') for (const k of this.known.values()) if (k.handoverId === e.handoverId) k.taken = true;
       });
     } else if (this.known.size === 0 && this.unfollow) {
       this.unfollow();

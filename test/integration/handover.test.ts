@@ -10,6 +10,7 @@
  * - nobody takes it within the wait: the bot says so (by where the ticket stands: unanswered,
  *   answered, resolved), the demand is on the ticket, and the audit entry names the notice sent;
  * - a rating sent while waiting, after staff resolved the ticket, is the ticket's rating, no chat line;
+ *   once an agent has the conversation, a line that reads like one (5点前能到吗) is shown on receipt;
  * - outside service hours: the bot says so and files the demand.
  */
 import { readFileSync } from 'node:fs';
@@ -39,6 +40,41 @@ async function login(base: string, username: string): Promise<string> {
   const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
   expect(r.status).toBe(200);
   return ((await r.json()) as { token: string }).token;
+}
+
+/**
+ * Holds back web chat conversation `conversationId`'s writes to its log and the turn's reads of a
+ * queue entry until `release()` (as a loaded database would): a line then reaches the agent only if
+ * it is shown on receipt. `held` counts what waited; `restore()` puts both back.
+ */
+function holdBackStorage(conversationId: string): { held: { finds: number; appends: number }; release: () => void; restore: () => void } {
+  const handovers = A.services.handovers;
+  const find = handovers.find.bind(handovers);
+  const log = A.store.directLine;
+  const append = log.append.bind(log);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const held = { finds: 0, appends: 0 };
+  handovers.find = async (hid: string) => {
+    held.finds++;
+    await gate;
+    return find(hid);
+  };
+  log.append = async (conv, stamp, keep, urgent) => {
+    if (conv._id === conversationId) {
+      held.appends++;
+      await gate;
+    }
+    return append(conv, stamp, keep, urgent);
+  };
+  return {
+    held,
+    release,
+    restore: () => {
+      handovers.find = find;
+      log.append = append;
+    },
+  };
 }
 
 beforeAll(async () => {
@@ -118,9 +154,7 @@ describe('a person when asked', () => {
     const stream = await EventStreamClient.open(A.url, tokens.carol);
     const c = await DirectLineClient.open(A.url, 'live-fast', SECRET);
     const handovers = A.services.handovers;
-    const find = handovers.find.bind(handovers);
-    const log = A.store.directLine;
-    const append = log.append.bind(log);
+    let storage: ReturnType<typeof holdBackStorage> | null = null;
     try {
       const { number, handoverId: id } = await askAndTake(c, stream, A.url, tokens.carol);
       await c.waitForMessage((m) => m.text === `客服 carol 已接入，请问有什么可以帮您？`);
@@ -136,38 +170,23 @@ describe('a person when asked', () => {
       // The line's write to the conversation's log and the turn's read of the queue entry are held
       // back (as a loaded database would): the line reaches the agent anyway, durable in the
       // receipt journal, and reaches the log and the ticket once they are done.
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      let held = 0;
-      let appendsHeld = 0;
-      handovers.find = async (hid: string) => {
-        held++;
-        await gate;
-        return find(hid);
-      };
-      log.append = async (conv, stamp, keep, urgent) => {
-        if (conv._id === c.conversationId) {
-          appendsHeld++;
-          await gate;
-        }
-        return append(conv, stamp, keep, urgent);
-      };
+      storage = holdBackStorage(c.conversationId);
+      const { held } = storage;
       // The post answers when the turn is done: not awaited while the writes are held.
       const sending = c.send('单号 SF778899，今天能到吗');
       await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === '单号 SF778899，今天能到吗');
-      expect(appendsHeld).toBe(1);
-      expect(held).toBe(0);
+      expect(held.appends).toBe(1);
+      expect(held.finds).toBe(0);
       const journaled = A.store.receipts.pending().filter((l) => l.conversationId === c.conversationId);
       expect(journaled.map((l) => l.activity.text)).toEqual(['单号 SF778899，今天能到吗']);
       expect(readFileSync(A.store.receipts.path, 'utf8')).toContain('单号 SF778899，今天能到吗');
       expect((await A.store.tickets.get(number))!.messages.map((m) => m.text)).not.toContain('单号 SF778899，今天能到吗');
       // A replay meanwhile leaves it alone: its first store is still running here.
       expect(await A.app.replayReceipts(0)).toBe(0);
-      release();
+      storage.release();
       await sending;
-      handovers.find = find;
-      log.append = append;
-      expect(held).toBe(1);
+      storage.restore();
+      expect(held.finds).toBe(1);
       // Through the turn: settled in the journal.
       expect(A.store.receipts.pending().filter((l) => l.conversationId === c.conversationId)).toEqual([]);
       for (const text of ['好的', '麻烦快一点']) await c.send(text);
@@ -186,8 +205,45 @@ describe('a person when asked', () => {
       expect(typing).toBeGreaterThan(0);
       expect(shown).toHaveLength(3);
     } finally {
-      handovers.find = find;
-      log.append = append;
+      storage?.restore();
+      c.close();
+      stream.close();
+    }
+  });
+
+  it("shows a live line that reads like a rating (5点前能到吗) to the agent on receipt, before its database write and the turn's reads; it is a chat line, not a rating", async () => {
+    const stream = await EventStreamClient.open(A.url, tokens.carol);
+    const c = await DirectLineClient.open(A.url, 'live-rating-like', SECRET);
+    let storage: ReturnType<typeof holdBackStorage> | null = null;
+    try {
+      const { number, handoverId: id } = await askAndTake(c, stream, A.url, tokens.carol);
+      await c.waitForMessage((m) => m.text === `客服 carol 已接入，请问有什么可以帮您？`);
+      // Each starts with a number from 1 to 5, as a rating does; the agent asked nothing of the kind.
+      const lines = ['5点前能到吗', '4點鐘之前送唔送到？', '5 pm at the latest, please'];
+      const shown: string[] = [];
+      stream.onEvent((e) => {
+        if (e.type === 'live.message' && e.handoverId === id && e.from === 'customer') shown.push(e.text);
+      });
+      for (const text of lines) {
+        // Only the receipt path can show it while the log write and the turn's read wait.
+        storage = holdBackStorage(c.conversationId);
+        const sending = c.send(text);
+        try {
+          await stream.waitFor((e) => e.type === 'live.message' && e.handoverId === id && e.text === text, 10_000);
+          expect(storage.held.finds).toBe(0);
+        } finally {
+          storage.release();
+          await sending;
+          storage.restore();
+        }
+      }
+      await expect.poll(async () => (await A.store.tickets.get(number))!.messages.map((m) => m.text), { timeout: 30_000 }).toEqual(lines);
+      expect((await A.store.tickets.get(number))!.satisfaction ?? null).toBeNull();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(shown).toEqual(lines);
+      expect((await api('POST', `/api/live/${id}/end`, tokens.carol)).status).toBe(204);
+    } finally {
+      storage?.restore();
       c.close();
       stream.close();
     }
