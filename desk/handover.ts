@@ -247,7 +247,7 @@ export class HandoverService {
     return isOpen(this.deps.hours, at, this.deps.timeZone);
   }
 
-  /** The configured service hours as written (for staff), or null. */
+  /** The configured service hours as written (the staff API gives them so beside their wording in each language), or null. */
   hoursText(): string | null {
     return this.deps.hours?.text ?? null;
   }

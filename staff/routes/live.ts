@@ -16,7 +16,9 @@
  */
 import type restify from 'restify';
 import { z } from 'zod';
+import { REPLY_LANGS, sayServiceHours, type ReplyLang } from '../../bot/messages.js';
 import { checkLiveText } from '../../desk/handover.js';
+import type { ServiceHours } from '../../desk/service-hours.js';
 import type { DeskEvent } from '../../desk/events.js';
 import type { Handover } from '../../store/handover-repository.js';
 import { ReplyRequestId } from '../../store/schemas.js';
@@ -34,6 +36,15 @@ const SESSION_CHECK_MS = 60_000;
 /** A queue entry as the API shows it. */
 function view(h: Handover, now: number) {
   return { ...h, waitedSeconds: Math.round(((h.takenAt?.getTime() ?? now) - h.requestedAt.getTime()) / 1000) };
+}
+
+/**
+ * The service hours said in each console language, as the bot says them to customers in theirs
+ * (`Mon-Fri 09:00-18:00` reads 周一至周五 09:00–18:00, 週一至週五 09:00–18:00, Mon–Fri 09:00–18:00);
+ * null when a person can always take a conversation.
+ */
+function hoursSaid(hours: ServiceHours | null): Record<ReplyLang, string> | null {
+  return hours ? (Object.fromEntries(REPLY_LANGS.map((l) => [l, sayServiceHours(hours, l)])) as Record<ReplyLang, string>) : null;
 }
 
 /** Open event streams, closed on shutdown. */
@@ -148,12 +159,13 @@ function registerQueueRoutes(router: ApiRouter, deps: StaffDeps): void {
   router.add({
     method: 'get',
     path: '/api/live',
-    summary: 'The live queue: conversations waiting for a person (oldest first) and live conversations, with who took them',
+    summary:
+      'The live queue: conversations waiting for a person (oldest first) and live conversations, with who took them; whether a person can take one now (staffed), and the service hours as written (serviceHours) and said in each console language (serviceHoursSaid: zh-Hans, zh-Hant, en), or null when always staffed',
     tag: 'live',
     role: 'agent',
     handler: async () => {
       const now = Date.now();
-      return { body: { items: (await handovers.list()).map((h) => view(h, now)), staffed: handovers.staffed(), serviceHours: handovers.hoursText(), waitSeconds: handovers.waitMs() / 1000 } };
+      return { body: { items: (await handovers.list()).map((h) => view(h, now)), staffed: handovers.staffed(), serviceHours: handovers.hoursText(), serviceHoursSaid: hoursSaid(handovers.serviceHours()), waitSeconds: handovers.waitMs() / 1000 } };
     },
   });
 

@@ -10,7 +10,7 @@ import { api, newRequestId } from '../api.js';
 import { h, replace } from '../dom.js';
 import { onDeskEvent, onStreamStatus } from '../events.js';
 import * as f from '../format.js';
-import { t } from '../i18n.js';
+import { getLang, t } from '../i18n.js';
 import { settleButtons } from './reply-settle.js';
 
 const LIVE_EVENTS = new Set(['handover.requested', 'handover.taken', 'handover.ended', 'live.message']);
@@ -90,6 +90,14 @@ async function loadChat(lv) {
   drawChat(lv);
 }
 
+/**
+ * The service hours in the reader's language, as the bot says them to customers (the API says them
+ * in each console language); as written when a server without them answers.
+ */
+function hoursText(data) {
+  return data.serviceHoursSaid?.[getLang()] ?? data.serviceHours ?? '';
+}
+
 /** The queue: a closed-hours banner, then the waiting conversations and the live ones. */
 function drawQueue(lv, data) {
   const waiting = lv.queue.filter((x) => x.state === 'waiting');
@@ -97,7 +105,7 @@ function drawQueue(lv, data) {
   const row = (x) => queueItem(lv, x);
   replace(
     lv.queueBox,
-    data && data.staffed === false ? h('p', { class: 'banner banner-warn' }, t('live.closed', { hours: data.serviceHours ?? '' })) : null,
+    data && data.staffed === false ? h('p', { class: 'banner banner-warn' }, t('live.closed', { hours: hoursText(data) })) : null,
     h('h3', null, t('live.waitingCount', { n: waiting.length })),
     waiting.length ? h('ul', { class: 'live-list', 'data-testid': 'live-waiting' }, waiting.map(row)) : h('p', { class: 'empty' }, t('live.noneWaiting')),
     h('h3', null, t('live.liveCount', { n: live.length })),
