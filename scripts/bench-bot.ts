@@ -40,17 +40,15 @@
  * `--processes 1` for the cost of that hop.
  */
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MongoClient } from 'mongodb';
 import { startEmbeddedServer } from '../store/embedded-server.js';
-import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-buckets.js';
-import { COMPLAINTS, loadConversation } from './bot-load.js';
+import { loadConversation } from './bot-load.js';
 import { flags, printJson, runCli, UsageError } from './cli.js';
 import { cpuMs, rssMiB, spawnBotServer, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
+import { fillHistory, historyFlag } from './past-conversations.js';
 
 const DB_NAME = 'bench_bot';
 
@@ -99,13 +97,12 @@ runCli(async () => {
   const rounds = Number(values.rounds);
   const warmup = Number(values.warmup);
   const thinkMs = Number(values['think-ms']);
-  const history = Number(values.history);
+  const history = historyFlag(values.history);
   const processes = Number(values.processes);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--conversations must be a positive integer, got "${values.conversations}"`);
   if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup must be a non-negative integer, got "${values.warmup}"`);
   if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a positive integer, got "${values.rounds}"`);
   if (!Number.isFinite(thinkMs) || thinkMs < 0) throw new UsageError(`--think-ms must be a non-negative number, got "${values['think-ms']}"`);
-  if (!Number.isInteger(history) || history < 0) throw new UsageError(`--history must be a non-negative integer, got "${values.history}"`);
   if (processes !== 1 && processes !== 2) throw new UsageError(`--processes must be 1 or 2, got "${values.processes}"`);
 
   const tmp = benchTempDir('bench-bot-');
@@ -134,9 +131,7 @@ runCli(async () => {
     const cpu = () => ({ server: servers.reduce((sum, s) => sum + (cpuMs(s.pid) ?? Number.NaN), 0), database: cpuMs(database.pid()) ?? Number.NaN });
     phases[history > 0 ? 'empty' : 'run'] = await measure(bases, n, rounds, thinkMs, pid, cpu);
     if (history > 0) {
-      const t0 = performance.now();
-      await fillHistory(database.uri, history);
-      process.stderr.write(`wrote ${history} past conversations in ${Math.round((performance.now() - t0) / 1000)} s\n`);
+      await fillHistory(database.uri, DB_NAME, history);
       await warm();
       phases[`history${history}`] = await measure(bases, n, rounds, thinkMs, pid, cpu);
     }
@@ -272,54 +267,3 @@ function quantile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] * 100) / 100;
 }
-
-
-/**
- * Writes `count` past web chat conversations as a finished 5-turn conversation leaves them, started
- * at random times over the last 20 hours (all still within the default 24-hour lifetime): the
- * Direct Line conversation, 12 logged activities, 2 markers and 5 revisions of the conversation
- * state, each in the bucket collection of its start, where the server keeps them.
- */
-async function fillHistory(uri: string, count: number): Promise<void> {
-  const client = await MongoClient.connect(uri);
-  try {
-    const db = client.db(DB_NAME);
-    const batch = 500;
-    const now = Date.now();
-    const byBucket = new Map<string, Record<string, unknown>[]>();
-    const add = (base: string, id: string, doc: Record<string, unknown>) => {
-      const name = bucketCollection(base, bucketOfId(id)!);
-      const list = byBucket.get(name) ?? [];
-      list.push(doc);
-      byBucket.set(name, list);
-    };
-    const flush = async () => {
-      await Promise.all([...byBucket].map(([name, docs]) => db.collection(name).insertMany(docs, { ordered: false })));
-      byBucket.clear();
-    };
-    for (let done = 0; done < count; done += batch) {
-      for (let k = 0; k < Math.min(batch, count - done); k++) {
-        // Oldest first, evenly over 20 hours ending ten minutes ago (the current bucket holds only
-        // the measured conversations); in order, so that each batch fills one or two buckets.
-        const at = new Date(now - 600_000 - 20 * 3_600_000 + Math.floor(((done + k) / count) * 20 * 3_600_000));
-        const id = newBucketedId(at.getTime());
-        add('directlineConversations', id, { _id: id, userId: `webchat:u-${randomBytes(16).toString('hex')}`, createdAt: at, expiresAt: new Date(at.getTime() + 24 * 3_600_000) });
-        for (let s = 1; s <= 12; s++) {
-          const activity = { type: 'message', id: `${id}|${String(s).padStart(7, '0')}`, text: s % 2 ? COMPLAINTS[s % COMPLAINTS.length] : '已为您登记工单，请记下工单号。', channelId: 'webchat', conversation: { id }, from: { id: s % 2 ? 'webchat:u' : 'bot', role: s % 2 ? 'user' : 'bot' } };
-          add('directlineActivities', id, { _id: activity.id, json: JSON.stringify(activity), at });
-        }
-        add('directlineActivities', id, { _id: `${id}|started`, at });
-        add('directlineActivities', id, { _id: `${id}|members`, at });
-        for (let r = 1; r <= 5; r++) {
-          add('botState', id, { _id: `webchat/conversations/${id}/#${r}`, state: JSON.stringify({ dialogState: { dialogStack: [] }, lang: 'zh-Hans' }), eTag: `${r}.${randomBytes(6).toString('hex')}`, at });
-        }
-      }
-      await flush();
-      if ((done / batch) % 20 === 0) process.stderr.write(`history: ${Math.min(count, done + batch)}/${count}\n`);
-    }
-  } finally {
-    await client.close();
-  }
-}
-
-

@@ -1,5 +1,5 @@
 /**
- * npm run -s bench:live -- [--json] [--conversations 200] [--think-ms 0] [--live 10] [--processes 1] [--server PATH]
+ * npm run -s bench:live -- [--json] [--conversations 200] [--think-ms 0] [--live 10] [--history 0] [--processes 1] [--server PATH]
  *
  * Live-chat latency under the bot load (issue 12 target: a customer's message reaches the agent's
  * console p95 ≤ 1 s, and the agent's message reaches the customer p95 ≤ 1 s, under the
@@ -13,6 +13,10 @@
  *    confirm → skip contact → status → help; scripts/bot-load.ts), with `--think-ms` (0, the
  *    stress test: the next message the moment the reply arrives; `--think-ms 1000` is the paced
  *    load: a random 0.5–1.5 s before each message).
+ *
+ * `--history N` measures both phases twice in one run: first on the empty database (the reference),
+ * then after writing N past conversations into it (the history of `bench:bot --history N`,
+ * scripts/past-conversations.ts), and prints both with the history / empty ratio of each p95.
  *
  * `--server PATH` runs another build's server (e.g. `/tmp/main/dist/bot/main.js`, a checkout of
  * main built with `npx tsc -p tsconfig.build.json`) under the same load and measurement, to compare
@@ -46,6 +50,7 @@ import { EventStreamClient } from './event-stream-client.js';
 import { spawnBotServer, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
+import { fillHistory, historyFlag } from './past-conversations.js';
 
 const DB_NAME = 'bench_live';
 const PASSWORD = 'bench-live-agent-password';
@@ -68,6 +73,7 @@ runCli(async () => {
     conversations: { type: 'string', default: '200' },
     'think-ms': { type: 'string', default: '0' },
     live: { type: 'string', default: '10' },
+    history: { type: 'string', default: '0' },
     processes: { type: 'string', default: '1' },
     server: { type: 'string', default: fileURLToPath(new URL('../bot/main.js', import.meta.url)) },
   });
@@ -76,6 +82,7 @@ runCli(async () => {
   if (!Number.isFinite(thinkMs) || thinkMs < 0) throw new UsageError(`--think-ms must be a non-negative number, got "${values['think-ms']}"`);
   const live = Number(values.live);
   const processes = Number(values.processes);
+  const history = historyFlag(values.history);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`--conversations must be a non-negative integer, got "${values.conversations}"`);
   if (!Number.isInteger(live) || live < 1 || live > 100) throw new UsageError(`--live must be an integer from 1 to 100, got "${values.live}"`);
   if (processes !== 1 && processes !== 2) throw new UsageError(`--processes must be 1 or 2, got "${values.processes}"`);
@@ -108,13 +115,26 @@ runCli(async () => {
     stream = await EventStreamClient.open(agentBase, token);
     const agent = { base: agentBase, token, stream };
 
-    // Warm-up: one load conversation and one live exchange.
-    await loadConversation([customerBase], 0, { turn: () => undefined }, 0);
-    await measure(agent, customerBase, 1, 0, 0);
-    const phases = { idle: await measure(agent, customerBase, live, 0, 0), load: await measure(agent, customerBase, live, n, thinkMs) };
+    // Warm-up: one load conversation and one live exchange (again after the history is written:
+    // the database's connections first re-read its schema, hundreds of new bucket tables).
+    const warm = async () => {
+      await loadConversation([customerBase], 0, { turn: () => undefined }, 0);
+      await measure(agent, customerBase, 1, 0, 0);
+    };
+    await warm();
+    const phases: Record<string, LivePhase> = { idle: await measure(agent, customerBase, live, 0, 0), load: await measure(agent, customerBase, live, n, thinkMs) };
+    const heads = [`idle${history > 0 ? ', empty' : ''} (reference)`, `under ${n}-conversation load, think ${thinkMs} ms${history > 0 ? ', empty' : ''}`];
+    if (history > 0) {
+      await fillHistory(database.uri, DB_NAME, history);
+      await warm();
+      phases.idleHistory = await measure(agent, customerBase, live, 0, 0);
+      phases.loadHistory = await measure(agent, customerBase, live, n, thinkMs);
+      heads.push(`idle, ${history} past conversations`, `under load, ${history} past conversations`);
+    }
 
-    const row = (label: string, f: (p: LivePhase) => unknown) => process.stdout.write(`| ${label} | ${f(phases.idle)} | ${f(phases.load)} |\n`);
-    process.stdout.write(`| measure | idle (reference) | under ${n}-conversation load, think ${thinkMs} ms |\n|---|---|---|\n`);
+    const all = Object.values(phases);
+    const row = (label: string, f: (p: LivePhase) => unknown) => process.stdout.write(`| ${label} | ${all.map(f).join(' | ')} |\n`);
+    process.stdout.write(`| measure | ${heads.join(' | ')} |\n|---|${heads.map(() => '---').join('|')}|\n`);
     row('live conversations', (p) => p.liveConversations);
     row('customer → agent samples', (p) => p.customerToAgent.samples);
     row('customer → agent p50 ms', (p) => p.customerToAgent.p50Ms);
@@ -130,9 +150,20 @@ runCli(async () => {
     row('bot load reply p50 / p99 ms', (p) => (p.load ? `${p.load.p50Ms} / ${p.load.p99Ms}` : '—'));
     row('bot load errors', (p) => p.load?.errors ?? '—');
     row('live errors', (p) => p.errors);
-    for (const p of Object.values(phases)) for (const e of p.errorSamples) process.stderr.write(`error: ${e}\n`);
-    if (values.json) printJson({ processes, conversations: n, thinkMs, server: values.server, ...phases });
-    if (Object.values(phases).some((p) => p.errors > 0 || (p.load?.errors ?? 0) > 0)) process.exitCode = 1;
+    const result: Record<string, unknown> = { processes, conversations: n, thinkMs, server: values.server, history, ...phases };
+    if (history > 0) {
+      // p95 with the history over p95 on the empty database, per phase and direction.
+      const ratio = (a: number, b: number) => Math.round((b / a) * 100) / 100;
+      const p95Ratio = {
+        idle: { customerToAgent: ratio(phases.idle.customerToAgent.p95Ms, phases.idleHistory.customerToAgent.p95Ms), agentToCustomer: ratio(phases.idle.agentToCustomer.p95Ms, phases.idleHistory.agentToCustomer.p95Ms) },
+        load: { customerToAgent: ratio(phases.load.customerToAgent.p95Ms, phases.loadHistory.customerToAgent.p95Ms), agentToCustomer: ratio(phases.load.agentToCustomer.p95Ms, phases.loadHistory.agentToCustomer.p95Ms) },
+      };
+      result.p95Ratio = p95Ratio;
+      process.stdout.write(`p95 ratio (history / empty): idle customer → agent ${p95Ratio.idle.customerToAgent}, agent → customer ${p95Ratio.idle.agentToCustomer}; under load customer → agent ${p95Ratio.load.customerToAgent}, agent → customer ${p95Ratio.load.agentToCustomer}\n`);
+    }
+    for (const p of all) for (const e of p.errorSamples) process.stderr.write(`error: ${e}\n`);
+    if (values.json) printJson(result);
+    if (all.some((p) => p.errors > 0 || (p.load?.errors ?? 0) > 0)) process.exitCode = 1;
   } finally {
     stream?.close();
     for (const s of servers) s.kill('SIGTERM');
