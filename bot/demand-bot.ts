@@ -102,14 +102,32 @@ const NEW_ISSUE = /^\s*(?:新问题|新問題|另一个问题|另一個問題|�
 /** A demand of another topic starts a new ticket only at this topic confidence or above. */
 export const NEW_DEMAND_MIN_CONFIDENCE = 0.75;
 const RATING_NUMERALS: Record<string, number> = { '1': 1, '2': 2, '3': 3, '4': 4, '5': 5, 一: 1, 二: 2, 两: 2, 兩: 2, 三: 3, 四: 4, 五: 5 };
-const RATING = /^\s*([1-5])(?![0-9])\s*(?:分|星|颗星|顆星|stars?|points?|\/\s*5)?|^\s*([一二两兩三四五])\s*(?:分|星|颗星|顆星)/i;
+/** A score's first word: one digit 1–5 alone, or a Chinese numeral (which needs a unit: 五星, 三分). */
+const RATING_DIGIT = /^\s*([1-5])(?![0-9])/;
+const RATING_HAN = /^\s*([一二两兩三四五])(?=\s*(?:分(?![钟鐘])|颗星|顆星|星(?!期)))/;
+/** The unit after a score: 分 but not 分钟 (minutes), 星 but not 星期 (week), stars, points, "/5". */
+const RATING_UNIT = /^\s*(?:分(?![钟鐘])|颗星|顆星|星(?!期)|stars?(?![a-z])|points?(?![a-z])|\/\s*5(?![0-9]))/i;
+/**
+ * What makes a bare number a quantity, not a score: a word straight after it (5点, 3天, 5G, 5折),
+ * or, after a space, a unit of time, count or money (5 days, 2 个, 3 pm), or a decimal, time or
+ * amount (3.5, 5:30, 5%).
+ */
+const NOT_A_SCORE = /^(?:[\p{L}]|\s*(?:[天日号號点點个個件元块塊次岁歲年月周週台臺楼樓层層位名箱盒瓶条條]|小时|小時|分钟|分鐘|星期|(?:days?|hours?|hrs?|minutes?|mins?|weeks?|months?|years?|times?|items?|pm|am|o'?clock)(?![a-z]))|[.,，:：]\s*[0-9]|\s*[%％$¥￥])/iu;
 
-/** A 1–5 rating at the start of a message ("5", "4分 师傅很耐心", "5 stars, thanks"), with the rest as comment. */
+/**
+ * A 1–5 rating at the start of a message ("5", "4分 师傅很耐心", "5 stars, thanks"), with the rest
+ * as comment. A number that reads as a quantity is not a rating ("5点前能到吗", "3天了还没退款",
+ * "5 days and still no refund"): asked for a rating, such a message is a follow-up, not a score.
+ */
 export function parseRating(text: string): { score: number; comment?: string } | null {
-  const m = RATING.exec(text);
+  const m = RATING_DIGIT.exec(text) ?? RATING_HAN.exec(text);
   if (!m) return null;
-  const score = RATING_NUMERALS[m[1] ?? m[2]];
-  const comment = text.slice(m[0].length).replace(/^[\s,，.。:：;；!！、~-]+/, '').trim();
+  let rest = text.slice(m[0].length);
+  const unit = RATING_UNIT.exec(rest);
+  if (unit) rest = rest.slice(unit[0].length);
+  else if (NOT_A_SCORE.test(rest)) return null;
+  const comment = rest.replace(/^[\s,，.。:：;；!！、~-]+/, '').trim();
+  const score = RATING_NUMERALS[m[1]];
   return comment ? { score, comment: comment.slice(0, 1000) } : { score };
 }
 

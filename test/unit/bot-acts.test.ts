@@ -409,6 +409,18 @@ describe('resolution and satisfaction', () => {
     expect(ticket.satisfaction).toMatchObject({ score: 2, comment: null });
   });
 
+  it.each(LANGS)('asked for a rating, a message that starts with a quantity lands on the ticket instead (%s)', async (lang) => {
+    const f = FOLLOW[lang];
+    const text = lang === 'en' ? '3 days and the refund is still not here' : lang === 'zh-Hant' ? '3天了退款還沒到' : '3天了退款还没到';
+    const { adapter, store, bot } = setup({ [text]: { act: 'followup', actConfidence: 0.9 } });
+    await replies(adapter, f.demand, f.yes, f.skip);
+    const ticket = store.tickets.get('T20261206-0001')!;
+    await proactive(bot, adapter, ticket, { kind: 'resolved' });
+    expect(await replies(adapter, text)).toEqual([texts(lang).followupAdded('T20261206-0001')]);
+    expect(ticket.satisfaction ?? null).toBeNull();
+    expect(ticket.messages.map((m) => m.text)).toEqual([text]);
+  });
+
   it('a staff reply makes the conversation about its ticket (the answer lands on it)', async () => {
     const { adapter, store, bot } = setup({ 好的知道了: { act: 'yes', actConfidence: 0.9 } });
     await store.file({ customer: { channelId: 'test', userId: 'customer-1' }, conversationRef: null, text: { original: '网上办的宽带没人装', normalized: '' }, classification: { topic: 'network' } } as unknown as TicketCreate);
@@ -424,7 +436,19 @@ describe('resolution and satisfaction', () => {
     expect(parseRating('五星 好评')).toEqual({ score: 5, comment: '好评' });
     expect(parseRating('5 stars, thanks')).toEqual({ score: 5, comment: 'thanks' });
     expect(parseRating('3/5')).toEqual({ score: 3 });
+    expect(parseRating('4 師傅好有耐性')).toEqual({ score: 4, comment: '師傅好有耐性' });
+    expect(parseRating('2分')).toEqual({ score: 2 });
+    expect(parseRating('5!')).toEqual({ score: 5 });
     for (const no of ['6', '10', '0', '138 1234 5678', '好的', '45分钟才到']) expect(parseRating(no), no).toBeNull();
+  });
+
+  it('does not read a quantity at the start of a message as a rating', () => {
+    const quantities = [
+      '5点前能到吗', '3天了还没退款', '3天了還沒退款', '5分钟才接通', '2星期了', '五分钟', '5G信号很差', '5折的券用不了',
+      '2 个包裹都没到', '3.5元的运费', '5:30能送到吗', '1,200 yuan charged twice', '5 days and still no refund',
+      '2 hours on hold', '3 pm delivery never came', '5%的手续费',
+    ];
+    for (const no of quantities) expect(parseRating(no), no).toBeNull();
   });
 });
 
