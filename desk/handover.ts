@@ -106,7 +106,7 @@ interface KnownLive {
 /** What the channel knows of a customer's line before the turn (see {@link HandoverService.showOnReceipt}). */
 export interface LineOnReceipt {
   /**
-   * It reads like a 1–5 rating ("4 师傅很耐心", but also "5点前能到吗"): while the conversation only
+   * It reads like a 1–5 rating ("4 师傅很耐心", but also a numbered question, "1、运费什么时候退"): while the conversation only
    * waits, it may be the rating the bot asked for after staff resolved the ticket, which the turn
    * records as such (conversation state this path does not read), so the turn decides.
    */
@@ -195,7 +195,7 @@ export class HandoverService {
    * Whether a line may be shown to the agent before the turn: the conversation is known here as
    * waiting or live, and the line is the agent's whatever the conversation state says. Once an agent
    * has the conversation every line is theirs; while it waits, a line that reads as a rating is left
-   * to the turn ({@link LineOnReceipt}). The code before held back every such line, so 5点前能到吗 in a
+   * to the turn ({@link LineOnReceipt}). The code before held back every such line, so 1、运费什么时候退 in a
    * live chat reached the agent only after the turn's reads.
    */
   mayShowOnReceipt(conversationId: string, text: string, line: LineOnReceipt): boolean {

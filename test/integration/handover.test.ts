@@ -10,12 +10,13 @@
  * - nobody takes it within the wait: the bot says so (by where the ticket stands: unanswered,
  *   answered, resolved), the demand is on the ticket, and the audit entry names the notice sent;
  * - a rating sent while waiting, after staff resolved the ticket, is the ticket's rating, no chat line;
- *   once an agent has the conversation, a line that reads like one (5点前能到吗) is shown on receipt;
+ *   once an agent has the conversation, a line that reads like one (1、运费什么时候退) is shown on receipt;
  * - outside service hours: the bot says so and files the demand.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { texts, type ReplyLang } from '../../bot/messages.js';
+import { parseRating } from '../../bot/demand-bot.js';
 import { hashPassword } from '../../staff/auth.js';
 import { DirectLineClient } from '../../scripts/directline-client.js';
 import { EventStreamClient } from '../../scripts/event-stream-client.js';
@@ -211,15 +212,17 @@ describe('a person when asked', () => {
     }
   });
 
-  it("shows a live line that reads like a rating (5点前能到吗) to the agent on receipt, before its database write and the turn's reads; it is a chat line, not a rating", async () => {
+  it("shows a live line that reads like a rating (1、运费什么时候退) to the agent on receipt, before its database write and the turn's reads; it is a chat line, not a rating", async () => {
     const stream = await EventStreamClient.open(A.url, tokens.carol);
     const c = await DirectLineClient.open(A.url, 'live-rating-like', SECRET);
     let storage: ReturnType<typeof holdBackStorage> | null = null;
     try {
       const { number, handoverId: id } = await askAndTake(c, stream, A.url, tokens.carol);
       await c.waitForMessage((m) => m.text === `客服 carol 已接入，请问有什么可以帮您？`);
-      // Each starts with a number from 1 to 5, as a rating does; the agent asked nothing of the kind.
-      const lines = ['5点前能到吗', '4點鐘之前送唔送到？', '5 pm at the latest, please'];
+      // Each starts with a number from 1 to 5, as a rating does (a numbered question); the agent asked
+      // nothing of the kind.
+      const lines = ['1、运费什么时候退', '2. 退款幾時到賬？', '3. When does my refund arrive?'];
+      for (const text of lines) expect(parseRating(text), text).not.toBeNull();
       const shown: string[] = [];
       stream.onEvent((e) => {
         if (e.type === 'live.message' && e.handoverId === id && e.from === 'customer') shown.push(e.text);
