@@ -19,7 +19,7 @@ import { isUnavailable, NotFoundError, ValidationError } from '../store/errors.j
 import type { CustomerIdentity, LiveChatNote, Priority, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
 import { DEFAULT_DUE_HOURS, workingDayOf, type DueHours, type WorkingDayFields } from '../store/working-day.js';
 import { ticketClassification } from './classification.js';
-import type { Durability, PageOf } from '../store/ticket-repository.js';
+import type { Created, Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource } from '../store/training-repository.js';
 import { ticketView, type TicketView } from './classification.js';
 import type { DeskEvents } from './events.js';
@@ -172,9 +172,9 @@ export class TicketService {
    * the database is unreachable). The customer's document and the statistics counters follow
    * through the repository's change hook (also when the outbox is replayed).
    */
-  async file(input: TicketCreate, opts: { unreachable?: boolean } = {}): Promise<{ ticket: Ticket; stored: Durability }> {
+  async file(input: TicketCreate, opts: { unreachable?: boolean } = {}): Promise<Created> {
     const r = await this.deps.tickets.create(input, opts);
-    this.deps.events?.publish({ type: 'ticket.created', ticketNumber: r.ticket.number, channelId: r.ticket.customer.channelId });
+    if (!r.duplicate) this.deps.events?.publish({ type: 'ticket.created', ticketNumber: r.ticket.number, channelId: r.ticket.customer.channelId });
     return r;
   }
 
@@ -442,6 +442,8 @@ export class TicketService {
       ...(demand.requestId ? { requestId: demand.requestId } : {}),
       filedBy: by,
     }, opts);
+    // Its request stored by another filing meanwhile (this one was slower than the takeover of its claim): that one's, audited there.
+    if (r.duplicate) return { ticket: r.ticket, stored: r.stored, duplicate: true };
     // In the outbox, the database cannot take the audit entry either: the replay writes it (auditReplayed).
     if (r.stored === 'database') await this.auditAfterChange(by, 'ticket.file', r.ticket.number, { channel: demand.channel, stored: r.stored });
     return { ...r, duplicate: false };
