@@ -16,6 +16,8 @@ export interface TicketStore {
    */
   create(input: TicketCreate, opts?: { unreachable?: boolean }): Promise<Created>;
   get(number: string): Promise<Ticket | null>;
+  /** The stored ticket's number a dropped copy's provisional number stands for (no ticket holds it), or null. */
+  keptFor(number: string): Promise<string | null>;
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;

@@ -360,9 +360,18 @@ export class TicketService {
     return t;
   }
 
-  /** A ticket with the explanation of its classification and its due time (what the console shows). */
-  async view(number: string): Promise<StaffTicket> {
-    return this.staffView(await this.get(number));
+  /**
+   * What a staff member opening `number` reaches: the ticket holding it (with the explanation of its
+   * classification and its due time: what the console shows), else the stored ticket a
+   * provisional number stands for (`storedAs`: a form sent again during an outage, whose queued copy
+   * the replay dropped for the ticket stored before), else NotFoundError.
+   */
+  async open(number: string): Promise<{ ticket: StaffTicket } | { storedAs: string }> {
+    const t = await this.deps.tickets.get(number);
+    if (t) return { ticket: this.staffView(t) };
+    const kept = await this.deps.tickets.keptFor(number);
+    if (kept) return { storedAs: kept };
+    throw new NotFoundError(`ticket ${number} not found`);
   }
 
   /** A ticket as staff see it: explanation, due time, waiting for the customer, overdue. */

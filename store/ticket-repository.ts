@@ -103,6 +103,12 @@ export interface TicketRepository {
    */
   create(input: TicketCreate, opts?: { unreachable?: boolean }): Promise<Created>;
   get(number: string): Promise<Ticket | null>;
+  /**
+   * The number of the stored ticket a provisional number stands for, when no ticket holds it: a
+   * request's copy queued under it during an outage and dropped at replay for the ticket stored
+   * before (`ticketRequestCopies`); null otherwise.
+   */
+  keptFor(number: string): Promise<string | null>;
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   /** Changes status, assignee or priority; `expectedVersion` makes it fail with a conflict if someone changed the ticket since. */
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
@@ -889,6 +895,11 @@ export class MongoTicketRepository implements TicketRepository {
     return noted.ticket ?? { ...doc, _id: found.doc._id, number: found.doc.number, daySeq: found.doc.daySeq, formerNumber: doc.number };
   }
 
+  async keptFor(number: string): Promise<string | null> {
+    const n = parseInput(TicketNumber, number, 'ticket number');
+    return (await this.retried(() => this.copies.findOne({ _id: n }), true))?.number ?? null;
+  }
+
   /** The ticket (working set, else archive), read by `_id`. */
   async get(number: string): Promise<Ticket | null> {
     return this.read(parseInput(TicketNumber, number, 'ticket number'));
@@ -1035,10 +1046,10 @@ export class MongoTicketRepository implements TicketRepository {
    */
   private async numbered(number: string): Promise<string[]> {
     const month = number.slice(1, 7);
-    const [moved, copy] = await Promise.all([this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month }), this.copies.findOne({ _id: number })]);
+    const [moved, kept] = await Promise.all([this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month }), this.keptFor(number)]);
     const found = [...((await this.get(number)) ? [number] : []), ...moved.filter((n) => n !== number)];
     // A provisional number given to a request sent again during an outage, whose copy the replay dropped.
-    return copy && !found.includes(copy.number) ? [...found, copy.number] : found;
+    return kept && !found.includes(kept) ? [...found, kept] : found;
   }
 
   /**

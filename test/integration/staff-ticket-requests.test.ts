@@ -206,5 +206,8 @@ describe('a ticket logged by hand, its request sent to two processes at once', (
     expect(await notedFor(requestId)).toBe(number);
     // The staff member who was given the provisional number finds the ticket by it.
     expect(await A.db.collection('ticketRequestCopies').findOne({ _id: provisional as never })).toMatchObject({ number, requestId });
+    const opened = await fetch(`${B.url}/api/tickets/${provisional}`, { headers: { authorization: `Bearer ${tokens.get(B)}` } });
+    expect(opened.status).toBe(200);
+    expect(((await opened.json()) as Json).number).toBe(number);
   });
 });
