@@ -429,8 +429,13 @@ export class MongoTicketRepository implements TicketRepository {
     try {
       await ensureIndexes(this.tickets, [{ key: { requestId: 1 }, name: 'requestId_unique', unique: true, sparse: true }]);
     } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      this.opts.log.error({ err: (err as Error).message }, 'tickets hold two tickets of one request id: the unique index on requestId is not made, so a filer slower than 30 s could store a second one; merge the duplicates, then restart');
+      // Told by the data, not the error: MongoDB says E11000, FerretDB an SQLite "UNIQUE constraint failed".
+      const twice = await this.tickets
+        .aggregate<{ _id: string }>([{ $match: { requestId: { $exists: true } } }, { $group: { _id: '$requestId', n: { $sum: 1 } } }, { $match: { n: { $gt: 1 } } }, { $limit: 5 }])
+        .toArray()
+        .catch(() => []);
+      if (twice.length === 0) throw err;
+      this.opts.log.error({ err: (err as Error).message, requestIds: twice.map((t) => t._id) }, 'tickets hold two tickets of one request id: the unique index on requestId is not made, so a filer slower than 30 s could store a second one; merge the duplicates, then restart');
     }
   }
 

@@ -11,11 +11,15 @@
  * database away from it (an outage, during which a filing is queued in that app's outbox).
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Classification } from '../../classifier/demand-classifier.js';
 import { hashPassword } from '../../staff/auth.js';
 import { ValidationError } from '../../store/errors.js';
 import { clientOptions } from '../../store/database.js';
+import { createStore } from '../../store/index.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { commandBytes, LosingProxy } from '../helpers/losing-proxy.js';
 import { reconnected } from '../helpers/reconnected.js';
@@ -209,5 +213,29 @@ describe('a ticket logged by hand, its request sent to two processes at once', (
     const opened = await fetch(`${B.url}/api/tickets/${provisional}`, { headers: { authorization: `Bearer ${tokens.get(B)}` } });
     expect(opened.status).toBe(200);
     expect(((await opened.json()) as Json).number).toBe(number);
+  });
+});
+
+describe("the tickets' unique index on requestId", () => {
+  it('is made at start; a database already holding two tickets of one request starts without it and says so', async () => {
+    expect((await A.db.collection('tickets').listIndexes().toArray()).find((i) => i.name === 'requestId_unique')).toMatchObject({ key: { requestId: 1 }, unique: true });
+    // What a version without the index could leave: two tickets of one request (and tickets without one).
+    const db = A.db.client.db(`requests_dup_${randomUUID().slice(0, 8)}`);
+    const dir = mkdtempSync(join(tmpdir(), 'requests-dup-'));
+    try {
+      await db.collection('tickets').insertMany([
+        { _id: 'T20261201-0001' as never, number: 'T20261201-0001', requestId: 'form-twice' },
+        { _id: 'T20261201-0002' as never, number: 'T20261201-0002', requestId: 'form-twice' },
+        { _id: 'T20261201-0003' as never, number: 'T20261201-0003' },
+      ]);
+      const errors: string[] = [];
+      const log = { info() {}, warn() {}, error: (_o: object, msg: string) => void errors.push(msg) };
+      await createStore({ db, outboxPath: join(dir, 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log });
+      expect(errors).toEqual([expect.stringContaining('two tickets of one request id')]);
+      expect((await db.collection('tickets').listIndexes().toArray()).map((i) => i.name)).not.toContain('requestId_unique');
+    } finally {
+      await db.dropDatabase().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
