@@ -570,11 +570,17 @@ export class MongoTicketRepository implements TicketRepository {
 
   /**
    * After a duplicate key on inserting `doc` (which has a request id): throws {@link RequestStoredAlready}
-   * when the key was its request id (no ticket holds its number, one holds its request), and returns
-   * when it was its number. A read by `_id`; the read by request id only when the request is stored.
+   * when its request is stored as another intake (under this number, or, when no ticket holds the
+   * number, under another), and returns when the key was only its number (or this very intake holds
+   * it: an earlier attempt stored it). A read by `_id`; the read by request id only when no ticket
+   * holds the number.
    */
   private async refuseStoredRequest(doc: TicketDoc): Promise<void> {
-    if ((await this.tickets.findOne({ _id: doc._id }, { projection: { _id: 1 } })) !== null) return;
+    const holder = await this.tickets.findOne({ _id: doc._id });
+    if (holder !== null) {
+      if (holder.requestId === doc.requestId && !sameIntake(holder, doc)) throw new RequestStoredAlready(holder);
+      return;
+    }
     const kept = await this.tickets.findOne({ requestId: doc.requestId, _id: { $ne: doc._id } });
     if (kept !== null) throw new RequestStoredAlready(kept);
   }
