@@ -337,8 +337,8 @@ interface RequestCopy {
 
 /**
  * How long a request's claim stands without a stored ticket before another filing of the request
- * takes it over: far beyond a filing's insert (its retries included), so a live filing is not
- * raced; a staff member sending the form again after its filer died waits at most this long.
+ * takes it over: far beyond a filing's insert (its retries included), so a live filing is seldom
+ * raced (and when it is, the tickets' unique `requestId` keeps it to one ticket); a staff member sending the form again after its filer died waits at most this long.
  */
 const REQUEST_CLAIM_STALE_MS = 30_000;
 
@@ -806,7 +806,8 @@ export class MongoTicketRepository implements TicketRepository {
    * a read-then-write would let both through). The other waits for the ticket the note comes to
    * name, and answers with it; a claim that names no stored ticket for {@link REQUEST_CLAIM_STALE_MS}
    * (its filer died, or its ticket went to that process's outbox, whose replay then finds this one
-   * and drops its copy) is taken over.
+   * and drops its copy) is taken over. A filer taken over while alive stores nothing: the tickets'
+   * unique `requestId` refuses its insert, and it answers the ticket stored ({@link RequestStoredAlready}).
    */
   async claimRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null> {
     // The outbox first: a replay writes the note and the ticket before it removes the record, so a
