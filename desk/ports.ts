@@ -5,14 +5,19 @@
 import type { AuditEntry, AuditQuery } from '../store/audit-log.js';
 import type { NotificationKind } from '../store/notification-repository.js';
 import type { CustomerIdentity, NoteInput, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery } from '../store/schemas.js';
-import type { Durability, PageOf, ReplyInput } from '../store/ticket-repository.js';
+import type { Created, Durability, PageOf, ReplyInput } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource, TrainingExample } from '../store/training-repository.js';
 
 /** Ticket reads and the ticket's single write path (each write keeps the ticket's version). */
 export interface TicketStore {
-  /** `unreachable`: the caller just found the database unreachable; the ticket goes to the outbox at once. */
-  create(input: TicketCreate, opts?: { unreachable?: boolean }): Promise<{ ticket: Ticket; stored: Durability }>;
+  /**
+   * `unreachable`: the caller just found the database unreachable; the ticket goes to the outbox at once.
+   * `duplicate`: the input's request id was stored already; that ticket, nothing stored (store/ticket-repository.ts).
+   */
+  create(input: TicketCreate, opts?: { unreachable?: boolean }): Promise<Created>;
   get(number: string): Promise<Ticket | null>;
+  /** The stored ticket's number a dropped copy's provisional number stands for (no ticket holds it), or null. */
+  keptFor(number: string): Promise<string | null>;
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;

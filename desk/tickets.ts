@@ -19,7 +19,7 @@ import { isUnavailable, NotFoundError, ValidationError } from '../store/errors.j
 import type { CustomerIdentity, LiveChatNote, Priority, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
 import { DEFAULT_DUE_HOURS, workingDayOf, type DueHours, type WorkingDayFields } from '../store/working-day.js';
 import { ticketClassification } from './classification.js';
-import type { Durability, PageOf } from '../store/ticket-repository.js';
+import type { Created, Durability, PageOf } from '../store/ticket-repository.js';
 import type { ExampleLabels, ExampleSource } from '../store/training-repository.js';
 import { ticketView, type TicketView } from './classification.js';
 import type { DeskEvents } from './events.js';
@@ -172,9 +172,9 @@ export class TicketService {
    * the database is unreachable). The customer's document and the statistics counters follow
    * through the repository's change hook (also when the outbox is replayed).
    */
-  async file(input: TicketCreate, opts: { unreachable?: boolean } = {}): Promise<{ ticket: Ticket; stored: Durability }> {
+  async file(input: TicketCreate, opts: { unreachable?: boolean } = {}): Promise<Created> {
     const r = await this.deps.tickets.create(input, opts);
-    this.deps.events?.publish({ type: 'ticket.created', ticketNumber: r.ticket.number, channelId: r.ticket.customer.channelId });
+    if (!r.duplicate) this.deps.events?.publish({ type: 'ticket.created', ticketNumber: r.ticket.number, channelId: r.ticket.customer.channelId });
     return r;
   }
 
@@ -398,9 +398,18 @@ export class TicketService {
     return t;
   }
 
-  /** A ticket with the explanation of its classification and its due time (what the console shows). */
-  async view(number: string): Promise<StaffTicket> {
-    return this.staffView(await this.get(number));
+  /**
+   * What a staff member opening `number` reaches: the ticket holding it (with the explanation of its
+   * classification and its due time: what the console shows), else the stored ticket a
+   * provisional number stands for (`storedAs`: a form sent again during an outage, whose queued copy
+   * the replay dropped for the ticket stored before), else NotFoundError.
+   */
+  async open(number: string): Promise<{ ticket: StaffTicket } | { storedAs: string }> {
+    const t = await this.deps.tickets.get(number);
+    if (t) return { ticket: this.staffView(t) };
+    const kept = await this.deps.tickets.keptFor(number);
+    if (kept) return { storedAs: kept };
+    throw new NotFoundError(`ticket ${number} not found`);
   }
 
   /** A ticket as staff see it: explanation, due time, waiting for the customer, overdue. */
@@ -480,6 +489,8 @@ export class TicketService {
       ...(demand.requestId ? { requestId: demand.requestId } : {}),
       filedBy: by,
     }, opts);
+    // Its request stored by another filing meanwhile (this one was slower than the takeover of its claim): that one's, audited there.
+    if (r.duplicate) return { ticket: r.ticket, stored: r.stored, duplicate: true };
     // In the outbox, the database cannot take the audit entry either: the replay writes it (auditReplayed).
     if (r.stored === 'database') await this.auditAfterChange(by, 'ticket.file', r.ticket.number, { channel: demand.channel, stored: r.stored });
     return { ...r, duplicate: false };

@@ -104,7 +104,7 @@ runCli(async () => {
         },
       ],
       ['confirm review', (x) => t.confirmReview(x, 'bench')],
-      ['view one ticket', (x) => t.view(x)],
+      ['view one ticket', (x) => t.open(x)],
     ];
     for (const [i, [name, run]] of ops.entries()) {
       await services.store.tickets.settled();

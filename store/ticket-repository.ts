@@ -64,6 +64,13 @@ import { assertDocumentSize, escapeRegex, parseInput } from './validation.js';
 /** Where a created ticket is: in the database, or waiting in the local outbox. */
 export type Durability = 'database' | 'outbox';
 
+/** A created ticket and where it is; `duplicate`: its request was stored already, this is that ticket (see `create`). */
+export interface Created {
+  ticket: Ticket;
+  stored: Durability;
+  duplicate?: boolean;
+}
+
 export interface PageOf<T> {
   items: T[];
   total: number;
@@ -91,9 +98,17 @@ export interface TicketRepository {
   /**
    * Creates a ticket: in the database, or in the outbox when it is unreachable (`unreachable`: the
    * caller has just found so, so the ticket goes to the outbox without waiting for it again).
+   * `duplicate`: the input's `requestId` turned out stored already (by a filing that took its claim
+   * over, or an outbox replay): that ticket is returned and nothing was stored.
    */
-  create(input: TicketCreate, opts?: { unreachable?: boolean }): Promise<{ ticket: Ticket; stored: Durability }>;
+  create(input: TicketCreate, opts?: { unreachable?: boolean }): Promise<Created>;
   get(number: string): Promise<Ticket | null>;
+  /**
+   * The number of the stored ticket a provisional number stands for, when no ticket holds it: a
+   * request's copy queued under it during an outage and dropped at replay for the ticket stored
+   * before (`ticketRequestCopies`); null otherwise.
+   */
+  keptFor(number: string): Promise<string | null>;
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   /** Changes status, assignee or priority; `expectedVersion` makes it fail with a conflict if someone changed the ticket since. */
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
@@ -322,10 +337,22 @@ interface RequestCopy {
 
 /**
  * How long a request's claim stands without a stored ticket before another filing of the request
- * takes it over: far beyond a filing's insert (its retries included), so a live filing is not
- * raced; a staff member sending the form again after its filer died waits at most this long.
+ * takes it over: far beyond a filing's insert (its retries included), so a live filing is seldom
+ * raced (and when it is, the tickets' unique `requestId` keeps it to one ticket); a staff member sending the form again after its filer died waits at most this long.
  */
 const REQUEST_CLAIM_STALE_MS = 30_000;
+
+/**
+ * The insert of a ticket refused by the tickets' unique request id (`requestId_unique`): its request
+ * is stored already as `kept`. The claim ({@link MongoTicketRepository.claimRequest}) keeps a second
+ * filing of a request from starting; this index keeps a filing that started anyway (a filer slower
+ * than the takeover window, an outbox replay beside a new submit) from storing a second ticket.
+ */
+class RequestStoredAlready extends Error {
+  constructor(readonly kept: TicketDoc) {
+    super(`request ${kept.requestId} is stored already as ${kept.number}`);
+  }
+}
 
 /** A renumber note to delete once its ticket's read models are stored (after the replay that took its record). */
 interface NoteToClear {
@@ -376,7 +403,7 @@ export class MongoTicketRepository implements TicketRepository {
     this.writeConcern = opts.writeConcern ?? { w: 'majority', journal: true };
   }
 
-  /** Creates the indexes the staff queries need, and the renumber notes' collection. Idempotent. */
+  /** Creates the indexes the staff queries need, the request id's unique index, and the notes' collections. Idempotent. */
   async ensureIndexes(): Promise<void> {
     await this.prepareRenumberNotes();
     await ensureIndexes(this.tickets, [
@@ -388,9 +415,31 @@ export class MongoTicketRepository implements TicketRepository {
       { key: { 'customer.channelId': 1, 'customer.userId': 1, createdAt: -1 }, name: 'customer_createdAt' },
       { key: { createdDay: 1, daySeq: -1 }, name: 'createdDay_daySeq' },
     ]);
+    await this.ensureRequestIndex();
   }
 
-  async create(input: TicketCreate, opts: { unreachable?: boolean } = {}): Promise<{ ticket: Ticket; stored: Durability }> {
+  /**
+   * One ticket per request id, whatever the timing: a unique index on `requestId`. Sparse, so tickets
+   * without one (the bot's) are not in it on MongoDB; FerretDB 1.24 accepts `sparse` without keeping
+   * it (and has no `partialFilterExpression`), but its SQLite index holds a missing field as NULL, and
+   * NULLs never collide there. A database already holding two tickets of one request (filed before
+   * this index existed) cannot take it: said at start, and the claims alone guard the requests then.
+   */
+  private async ensureRequestIndex(): Promise<void> {
+    try {
+      await ensureIndexes(this.tickets, [{ key: { requestId: 1 }, name: 'requestId_unique', unique: true, sparse: true }]);
+    } catch (err) {
+      // Told by the data, not the error: MongoDB says E11000, FerretDB an SQLite "UNIQUE constraint failed".
+      const twice = await this.tickets
+        .aggregate<{ _id: string }>([{ $match: { requestId: { $exists: true } } }, { $group: { _id: '$requestId', n: { $sum: 1 } } }, { $match: { n: { $gt: 1 } } }, { $limit: 5 }])
+        .toArray()
+        .catch(() => []);
+      if (twice.length === 0) throw err;
+      this.opts.log.error({ err: (err as Error).message, requestIds: twice.map((t) => t._id) }, 'tickets hold two tickets of one request id: the unique index on requestId is not made, so a filer slower than 30 s could store a second one; merge the duplicates, then restart');
+    }
+  }
+
+  async create(input: TicketCreate, opts: { unreachable?: boolean } = {}): Promise<Created> {
     const data = parseInput(TicketCreateSchema, input, 'ticket');
     if (data.classification.topic !== null && !this.opts.topics.includes(data.classification.topic)) {
       throw new ValidationError(`invalid ticket: unknown topic "${data.classification.topic}"`, [{ path: 'classification.topic', message: 'unknown topic' }]);
@@ -438,6 +487,11 @@ export class MongoTicketRepository implements TicketRepository {
       await this.changed(null, ticket);
       return { ticket, stored: 'database' };
     } catch (err) {
+      if (err instanceof RequestStoredAlready) {
+        // This filing's claim was taken over while it was slow: the note named this filing's number; it names the one kept again.
+        await this.noteRequest(data.requestId!, err.kept.number);
+        return { ticket: toTicket(err.kept), stored: 'database', duplicate: true };
+      }
       if (!isUnavailable(err)) throw err;
       return this.outboxed(doc, day, (err as Error).message);
     }
@@ -504,6 +558,7 @@ export class MongoTicketRepository implements TicketRepository {
           return true;
         } catch (err) {
           if (!isDuplicateKey(err)) throw err;
+          if (doc.requestId) await this.refuseStoredRequest(doc);
           if (!failedBefore) return false;
           const holder = await this.tickets.findOne({ _id: doc._id });
           return holder !== null && sameIntake(holder, doc);
@@ -511,6 +566,23 @@ export class MongoTicketRepository implements TicketRepository {
       },
       { idempotent: true, policy: { ...(this.opts.retry ?? DEFAULT_RETRY), onRetry: (err, attempt) => ((failedBefore = true), this.opts.retry?.onRetry?.(err, attempt)) } },
     );
+  }
+
+  /**
+   * After a duplicate key on inserting `doc` (which has a request id): throws {@link RequestStoredAlready}
+   * when its request is stored as another intake (under this number, or, when no ticket holds the
+   * number, under another), and returns when the key was only its number (or this very intake holds
+   * it: an earlier attempt stored it). A read by `_id`; the read by request id only when no ticket
+   * holds the number.
+   */
+  private async refuseStoredRequest(doc: TicketDoc): Promise<void> {
+    const holder = await this.tickets.findOne({ _id: doc._id });
+    if (holder !== null) {
+      if (holder.requestId === doc.requestId && !sameIntake(holder, doc)) throw new RequestStoredAlready(holder);
+      return;
+    }
+    const kept = await this.tickets.findOne({ requestId: doc.requestId, _id: { $ne: doc._id } });
+    if (kept !== null) throw new RequestStoredAlready(kept);
   }
 
   /**
@@ -608,7 +680,14 @@ export class MongoTicketRepository implements TicketRepository {
         return 'stored';
       }
       const holder = await this.tickets.findOne({ _id: doc._id });
-      if (holder === null || sameIntake(holder, doc)) return 'duplicate';
+      if (holder === null) {
+        // No ticket holds its number: the key was its request id, stored meanwhile by a new submit of
+        // the form (which took over the claim this replay had noted): the copy is dropped.
+        const kept = doc.requestId ? await this.tickets.findOne({ requestId: doc.requestId }) : null;
+        if (kept !== null) await this.dropCopy(doc, kept);
+        return 'duplicate';
+      }
+      if (sameIntake(holder, doc)) return 'duplicate';
       const quoted = doc.number;
       const note = renumberNoteId(doc);
       if (await this.resumeRenumbered(doc, notes)) return 'duplicate';
@@ -618,7 +697,16 @@ export class MongoTicketRepository implements TicketRepository {
         await this.renumbered.updateOne({ _id: note }, { $set: { number: n, ticket: { ...doc }, outbox: this.outboxId } }, { upsert: true, writeConcern: this.writeConcern });
         if (doc.requestId) await this.noteRequest(doc.requestId, n);
       };
-      await this.insertNumbered(Object.assign(doc, { formerNumber: quoted }), doc.createdDay, noteNumber);
+      try {
+        await this.insertNumbered(Object.assign(doc, { formerNumber: quoted }), doc.createdDay, noteNumber);
+      } catch (err) {
+        if (!(err instanceof RequestStoredAlready)) throw err;
+        // Its request stored meanwhile (as above): dropped under the number its staff member was given; nothing is under the note's.
+        const { formerNumber: _f, ...copy } = doc;
+        await this.dropCopy({ ...copy, _id: quoted, number: quoted }, err.kept);
+        await this.renumbered.deleteOne({ _id: note }, { writeConcern: this.writeConcern });
+        return 'duplicate';
+      }
       this.opts.log.warn({ ticket: doc.number, formerNumber: quoted }, 'an outboxed ticket\'s number was taken while it waited: stored under a new number');
       notes.push({ note, readModels: this.readModels(null, toTicket(doc), note) });
       await onStored?.(toTicket(doc));
@@ -718,7 +806,8 @@ export class MongoTicketRepository implements TicketRepository {
    * a read-then-write would let both through). The other waits for the ticket the note comes to
    * name, and answers with it; a claim that names no stored ticket for {@link REQUEST_CLAIM_STALE_MS}
    * (its filer died, or its ticket went to that process's outbox, whose replay then finds this one
-   * and drops its copy) is taken over.
+   * and drops its copy) is taken over. A filer taken over while alive stores nothing: the tickets'
+   * unique `requestId` refuses its insert, and it answers the ticket stored ({@link RequestStoredAlready}).
    */
   async claimRequest(requestId: string): Promise<{ ticket: Ticket; stored: Durability } | null> {
     // The outbox first: a replay writes the note and the ticket before it removes the record, so a
@@ -783,6 +872,16 @@ export class MongoTicketRepository implements TicketRepository {
   }
 
   /**
+   * Drops the outboxed `copy` of a request another filing stored as `kept` while the replay was under
+   * way: its provisional number finds `kept` ({@link noteCopy}), and the request's note, which the
+   * replay had pointed at the copy's number, names `kept` again.
+   */
+  private async dropCopy(copy: TicketDoc, kept: TicketDoc): Promise<void> {
+    await this.noteCopy(copy, kept);
+    await this.noteRequest(copy.requestId!, kept.number);
+  }
+
+  /**
    * Notes the number a request's ticket is about to be stored under (upsert by request id), which
    * renews its claim: the filing is alive.
    */
@@ -806,6 +905,11 @@ export class MongoTicketRepository implements TicketRepository {
     if (found === null || found.doc.formerNumber !== doc.number || !sameIntake(found.doc, doc)) return null;
     // The ticket as first stored (its read models' creation), though staff may have changed it since.
     return noted.ticket ?? { ...doc, _id: found.doc._id, number: found.doc.number, daySeq: found.doc.daySeq, formerNumber: doc.number };
+  }
+
+  async keptFor(number: string): Promise<string | null> {
+    const n = parseInput(TicketNumber, number, 'ticket number');
+    return (await this.retried(() => this.copies.findOne({ _id: n }), true))?.number ?? null;
   }
 
   /** The ticket (working set, else archive), read by `_id`. */
@@ -954,10 +1058,10 @@ export class MongoTicketRepository implements TicketRepository {
    */
   private async numbered(number: string): Promise<string[]> {
     const month = number.slice(1, 7);
-    const [moved, copy] = await Promise.all([this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month }), this.copies.findOne({ _id: number })]);
+    const [moved, kept] = await Promise.all([this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month }), this.keptFor(number)]);
     const found = [...((await this.get(number)) ? [number] : []), ...moved.filter((n) => n !== number)];
     // A provisional number given to a request sent again during an outage, whose copy the replay dropped.
-    return copy && !found.includes(copy.number) ? [...found, copy.number] : found;
+    return kept && !found.includes(kept) ? [...found, kept] : found;
   }
 
   /**

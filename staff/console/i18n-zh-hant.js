@@ -147,6 +147,7 @@ export const ZH_HANT = {
   "ticket.conflict": "其他同事剛剛修改了這張工單，您的修改未保存。請重新加載後再操作。",
   "ticket.reload": "重新加載",
   "ticket.reloaded": "已加載最新內容。",
+  "ticket.openedProvisional": "臨時編號 {provisional} 是資料庫中斷期間重複提交時排隊的編號；這張表單之前已登記成功，工單編號為 {number}，請使用此編號。",
   "ticket.explanation": "分類依據",
   "ticket.reviewReason": "複核原因",
   "ticket.noReview": "無需複核",

@@ -211,14 +211,23 @@ function registerTicketEditRoutes(router: ApiRouter, deps: StaffDeps): void {
   router.add({
     method: 'get',
     path: '/api/tickets/{number}',
-    summary: 'One ticket with the explanation of its classification',
+    summary:
+      'One ticket with the explanation of its classification. A provisional number that stands for a stored ticket (a form sent again during a database outage, queued under it, whose copy the replay dropped because the first submit had stored the ticket) redirects to that ticket (308)',
     tag: 'tickets',
     role: 'agent',
     params: NumberParams,
-    responses: { 200: 'the ticket', 404: 'no such ticket' },
+    responses: {
+      200: 'the ticket',
+      308: '{number, provisional}: the provisional number stands for the stored ticket `number`; Location: /api/tickets/{number} (not cached). Clients that follow redirects get that ticket; change it under its own number',
+      404: 'no such ticket',
+    },
     handler: async ({ params }) => {
-      const t = await tickets.view(params.number);
-      return { body: t, headers: { ETag: `"${t.version}"` } };
+      const found = await tickets.open(params.number);
+      if ('storedAs' in found) {
+        const headers = { Location: `/api/tickets/${encodeURIComponent(found.storedAs)}`, 'Cache-Control': 'no-store' };
+        return { status: 308, headers, body: { number: found.storedAs, provisional: params.number } };
+      }
+      return { body: found.ticket, headers: { ETag: `"${found.ticket.version}"` } };
     },
   });
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CommandStartedEvent, Db } from 'mongodb';
+import type { CommandStartedEvent, Db, MongoClientOptions } from 'mongodb';
 import { pino } from 'pino';
 import { createApp, type App } from '../../bot/app.js';
 import { createServices, type Services } from '../../desk/services.js';
@@ -22,12 +22,13 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(mongoUri: string, env: Record<string, string> = {}, opts: { trainingHeartbeatMs?: number; dbName?: string; memory?: MemoryGuard; onCommand?: (e: CommandStartedEvent) => void } = {}): Promise<RunningApp> {
+export async function startApp(mongoUri: string, env: Record<string, string> = {}, opts: { trainingHeartbeatMs?: number; dbName?: string; memory?: MemoryGuard; onCommand?: (e: CommandStartedEvent) => void; client?: MongoClientOptions } = {}): Promise<RunningApp> {
   // Tests run several apps in one process: the process's memory is not one server's (memory-ceiling.test.ts sets its own).
   const config = loadConfig({ PORT: '0', MEMORY_CEILING_MB: '65536', ...env });
   // onCommand: every command the app sends (the driver's command monitoring), for tests that pin what a request reads.
   // The app's own client, as openDatabase makes it (with the driver guard of store/driver-write-guard.ts).
-  const client = createClient(mongoUri, opts.onCommand ? { monitorCommands: true } : {});
+  // client: the driver's options (short timeouts for a test that takes the database away through a proxy).
+  const client = createClient(mongoUri, { ...opts.client, ...(opts.onCommand ? { monitorCommands: true } : {}) });
   if (opts.onCommand) client.on('commandStarted', opts.onCommand);
   await client.connect();
   const db = client.db(opts.dbName ?? `app_${randomUUID().slice(0, 8)}`);

@@ -11,7 +11,10 @@
  *   added, as MongoDB answers when it applied a write it could not replicate in time);
  * - `answer`: not forward it at all, and answer with a reply of the test's making (a failure that
  *   did not apply the write, whatever it says);
- * - `drop`: not forward it, and close the driver's connection (a network error; nothing applied).
+ * - `drop`: not forward it, and close the driver's connection (a network error; nothing applied);
+ * - `hold`: keep it until `until` resolves, then forward it (the writer stalls between what it has
+ *   done and this write, for as long as the test wants: a slow process, not a lost one). `onHeld`
+ *   is called when it is caught.
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { BSON, type Document, type MongoClient } from 'mongodb';
@@ -56,7 +59,12 @@ function replyMessage(responseTo: number, doc: Document): Buffer {
 }
 
 /** What happens to the armed command (see the module comment). */
-export type Trap = { kind: 'lose'; thenBlock?: boolean } | { kind: 'rewrite'; reply: (server: Document) => Document } | { kind: 'answer'; reply: Document } | { kind: 'drop' };
+export type Trap =
+  | { kind: 'lose'; thenBlock?: boolean }
+  | { kind: 'rewrite'; reply: (server: Document) => Document }
+  | { kind: 'answer'; reply: Document }
+  | { kind: 'drop' }
+  | { kind: 'hold'; until: Promise<void>; onHeld?: () => void };
 
 /** A proxy to the test database that, when armed, makes the next matching write's outcome uncertain. */
 export class LosingProxy {
@@ -131,6 +139,12 @@ export class LosingProxy {
             // Never reaches the server: the driver's connection closes.
             this.lost++;
             close();
+            return;
+          }
+          if (armed.trap.kind === 'hold') {
+            // Reaches the server late: the driver waits on this connection meanwhile, sending nothing else on it.
+            armed.trap.onHeld?.();
+            void armed.trap.until.then(() => upstream.write(msg));
             return;
           }
           trapped = { requestId: msg.readInt32LE(4), trap: armed.trap };

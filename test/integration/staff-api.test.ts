@@ -304,6 +304,8 @@ describe('staff API: tickets', () => {
       expect.arrayContaining(['/api/auth/login', '/api/tickets', '/api/tickets/{number}', '/api/tickets/{number}/replies', '/api/users', '/api/stats', '/api/customers/{id}', '/api/customers/channel-preferences']),
     );
     expect(doc.paths['/api/tickets/{number}'].patch['x-required-role']).toBe('agent');
+    // A provisional number standing for a stored ticket redirects to it (README, Staff API).
+    expect(doc.paths['/api/tickets/{number}'].get.responses['308'].description).toMatch(/provisional number stands for the stored ticket/);
     expect(doc.paths['/api/tickets'].get.parameters.map((p: Json) => p.name)).toContain('needsReview');
   });
 });

@@ -205,6 +205,18 @@ describe('the staff API with the database unreachable', () => {
       expect(found.status).toBe(200);
       expect(found.body.items.map((t: Json) => t.number), typed).toEqual([number]);
     }
+    // Opened directly (GET /api/tickets/{provisional}): a redirect to the stored ticket, which a client
+    // that follows redirects (fetch, the console) reads as the answer; it is not cached.
+    const direct = await fetch(`${url}/api/tickets/${provisional}`, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });
+    expect(direct.status).toBe(308);
+    expect(direct.headers.get('location')).toBe(`/api/tickets/${number}`);
+    expect(direct.headers.get('cache-control')).toBe('no-store');
+    expect(await direct.json()).toEqual({ number, provisional });
+    const followed = await api('GET', `/api/tickets/${provisional}`);
+    expect(followed.status).toBe(200);
+    expect(followed.body).toMatchObject({ number, requestId: 'form-lost-answer-01' });
+    // A number nothing was ever queued or stored under is still 404.
+    expect((await api('GET', `/api/tickets/${provisional.slice(0, -1)}9`)).status).toBe(404);
   });
 
   it('finds a queued request under its new number when another ticket took its provisional number before the replay', async () => {
@@ -303,6 +315,16 @@ describe('the staff API with the database unreachable', () => {
       for (const [i, number] of provisional.entries()) {
         const found = await api('GET', `/api/tickets?search=${number}`);
         expect(found.body.items.map((t: Json) => t.number), number).toEqual([stored[i]]);
+      }
+      // Opened directly, the provisional number shows the stored ticket, and the page says which it is.
+      for (const [i, lang] of langs.entries()) {
+        const d = DICT[lang]!;
+        const page = pages[i]!;
+        await page.evaluate(`location.hash = "#/tickets/${provisional[i]}"`);
+        const said = d['ticket.openedProvisional']!.replace('{provisional}', provisional[i]!).replace('{number}', stored[i]!);
+        await expect.poll(() => page.getByTestId('ticket-provisional').textContent(), { timeout: 60_000 }).toBe(said);
+        await expect.poll(() => page.evaluate('location.hash')).toBe(`#/tickets/${stored[i]}`);
+        await expect.poll(() => page.locator('.ticket-head').textContent()).toContain(stored[i]!);
       }
       const texts = langs.map((lang) => `来电登记（${lang}）：答复丢失后重新提交的诉求`);
       const all = await database.db.collection<{ number: string; text: { original: string } }>('tickets').find({ 'text.original': { $in: texts } }).toArray();

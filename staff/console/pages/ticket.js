@@ -35,14 +35,16 @@ const ticketOf = (res) => (res && typeof res === 'object' && res.ticket && typeo
  * use, and `edit`, which runs a change and re-renders every panel with the ticket it returns.
  */
 export async function render(ctx) {
-  const number = ctx.parts[1] ?? '';
-  const [tax, initial, staff, canned] = await Promise.all([
-    taxonomy(),
-    api(`/api/tickets/${encodeURIComponent(number)}`),
-    assignees().catch(() => ({ items: [] })),
-    api(`/api/tickets/${encodeURIComponent(number)}/canned-replies`).catch(() => ({ items: [] })),
-  ]);
+  const asked = ctx.parts[1] ?? '';
+  const cannedFor = (n) => api(`/api/tickets/${encodeURIComponent(n)}/canned-replies`).catch(() => ({ items: [] }));
+  const [tax, initial, staff, cannedAsked] = await Promise.all([taxonomy(), api(`/api/tickets/${encodeURIComponent(asked)}`), assignees().catch(() => ({ items: [] })), cannedFor(asked)]);
+  // A provisional number that stands for a stored ticket is redirected to it (the fetch follows):
+  // the page is that ticket's, under its own number, and says so.
+  const number = initial.number;
+  const provisional = number.toUpperCase() === asked.toUpperCase() ? null : asked;
+  const canned = provisional ? await cannedFor(number) : cannedAsked;
   if (!ctx.isCurrent()) return;
+  if (provisional) window.history.replaceState(window.history.state, '', `#/tickets/${encodeURIComponent(number)}`);
   const page = {
     ctx,
     number,
@@ -62,6 +64,7 @@ export async function render(ctx) {
   ctx.setTitle(page.ticket.number);
 
   const banner = h('div', { class: 'banner-slot' });
+  if (provisional) replace(banner, h('p', { class: 'banner banner-ok', role: 'status', 'data-testid': 'ticket-provisional' }, t('ticket.openedProvisional', { provisional, number })));
   const head = h('div', { class: 'page-head ticket-head' });
   const conversation = h('section', { class: 'panel', 'aria-labelledby': 'conv-title' });
   const followUp = h('section', { class: 'panel', 'aria-labelledby': 'follow-title' });
