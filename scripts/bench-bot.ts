@@ -43,7 +43,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MongoClient } from 'mongodb';
+import { createClient } from '../store/database.js';
 import { startEmbeddedServer } from '../store/embedded-server.js';
 import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-buckets.js';
 import { COMPLAINTS, loadConversation } from './bot-load.js';
@@ -281,7 +281,7 @@ function quantile(values: number[], p: number): number {
  * state, each in the bucket collection of its start, where the server keeps them.
  */
 async function fillHistory(uri: string, count: number): Promise<void> {
-  const client = await MongoClient.connect(uri);
+  const client = await createClient(uri).connect();
   try {
     const db = client.db(DB_NAME);
     const batch = 500;

@@ -5,13 +5,14 @@
  * `overlapMs` would miss.
  */
 import { randomUUID } from 'node:crypto';
-import { MongoClient, type Collection, type Db } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { inject } from 'vitest';
 import type { DeskEvent } from '../../desk/events.js';
 import { MongoEventLog } from '../../store/event-log.js';
+import { createClient } from '../../store/database.js';
 
-const client = new MongoClient(inject('mongoUri'));
+const client = createClient(inject('mongoUri'));
 const db = client.db(`events_${randomUUID().slice(0, 8)}`);
 
 afterAll(async () => {

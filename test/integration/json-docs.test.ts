@@ -9,14 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { clientOptions } from '../../store/database.js';
+import { clientOptions, createClient } from '../../store/database.js';
 import { startEmbeddedServer } from '../../store/embedded-server.js';
 import { JsonDocs } from '../../store/json-docs.js';
 import { OUTAGE_RETRY_MS } from '../../store/write-behind.js';
 
-const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+const client = createClient(inject('mongoUri'), { monitorCommands: true });
 const db = client.db(`jdocs_${randomUUID().slice(0, 8)}`);
 const writes: string[] = [];
 client.on('commandStarted', (e) => {
@@ -78,7 +77,7 @@ describe('JsonDocs with batchMs', () => {
 describe('JsonDocs when the database goes away', () => {
   it('keeps a change whose write failed for want of the database, and stores it once the database is back; reads meanwhile fail at once', async () => {
     const server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), 'jdocs-outage-')) });
-    const own = new MongoClient(server.uri, clientOptions(800));
+    const own = createClient(server.uri, clientOptions(800));
     try {
       await own.connect();
       const docs = new JsonDocs<Counter>(own.db('jdocs_outage'), 'counter', () => ({ n: 0, seen: [] }), { batchMs: 200, outageRetryMs: OUTAGE_RETRY_MS });
@@ -114,7 +113,7 @@ describe('JsonDocs when the database goes away', () => {
 describe('JsonDocs without outageRetryMs', () => {
   it('fails a change at once when the database is away (callers that await it fall back)', async () => {
     const server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), 'jdocs-outage-')) });
-    const own = new MongoClient(server.uri, clientOptions(800));
+    const own = createClient(server.uri, clientOptions(800));
     try {
       await own.connect();
       const docs = new JsonDocs<Counter>(own.db('jdocs_outage'), 'counter', () => ({ n: 0, seen: [] }));
