@@ -65,8 +65,11 @@ export interface DeskEvents {
    * interval. Never throws: a lost event must not fail the operation that caused it (it is logged).
    */
   publish(event: DeskEventInput): DeskEvent;
-  /** Follows every event from now on; returns the function that stops following. */
-  subscribe(listener: DeskEventListener): () => void;
+  /**
+   * Follows every event published from now on (after `afterId`, when given: a stream that resumes);
+   * returns the function that stops following.
+   */
+  subscribe(listener: DeskEventListener, afterId?: string | null): () => void;
   /** Events after `afterId` (exclusive) still kept (the last minutes), oldest first, at most `limit`. */
   since(afterId: string | null, limit?: number): Promise<DeskEvent[]>;
 }

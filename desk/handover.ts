@@ -317,6 +317,10 @@ export class HandoverService {
    * for it. The message is already durable in the channel's log when the bot sees it, and the turn
    * resolves only once it is on the ticket; if that write fails the turn fails, and the customer is
    * told the message was not processed and asked to send it again (the bot's onTurnError).
+   *
+   * The turn also waits for the line's count (a failed count is logged, not the turn's failure):
+   * the note the chat ends with states the count on the ticket for good, and a count left to land
+   * after the turn was missing from it when the chat ended just after the line (under load).
    */
   async customerSaid(h: Handover, text: string, opts: { publishedFor?: string | null } = {}): Promise<void> {
     const kept = this.deps.tickets.addCustomerMessage(h.ticketNumber, text, { live: true });
@@ -324,7 +328,7 @@ export class HandoverService {
     if (opts.publishedFor !== h.id) this.deps.events.publish({ type: 'live.message', handoverId: h.id, ticketNumber: h.ticketNumber, from: 'customer', by: null, text, delivered: true });
     this.remember(h);
     await kept;
-    this.deps.repo.touch(h.id, this.now()).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live queue message count not updated'));
+    await this.deps.repo.touch(h.id, this.now()).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live queue message count not updated'));
   }
 
   /** A queue entry with its conversation so far (the ticket's messages and replies since the request). */

@@ -39,7 +39,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MongoClient } from 'mongodb';
+import { createClient } from '../store/database.js';
 import { hashPassword } from '../staff/auth.js';
 import { startEmbeddedServer } from '../store/embedded-server.js';
 import { MongoUserRepository } from '../store/user-repository.js';
@@ -98,7 +98,7 @@ runCli(async () => {
   });
   let stream: EventStreamClient | null = null;
   try {
-    const client = await MongoClient.connect(database.uri);
+    const client = await createClient(database.uri).connect();
     await new MongoUserRepository(client.db(DB_NAME)).create({ username: 'agent', role: 'agent', passwordHash: await hashPassword(PASSWORD), createdBy: 'bench' });
     await client.close();
     const bases: string[] = [];

@@ -4,7 +4,7 @@
  * benchmark measures a database with history in it rather than an empty one.
  */
 import { randomBytes } from 'node:crypto';
-import { MongoClient } from 'mongodb';
+import { createClient } from '../store/database.js';
 import { bucketCollection, bucketOfId, newBucketedId } from '../store/time-buckets.js';
 import { COMPLAINTS } from './bot-load.js';
 import { UsageError } from './cli.js';
@@ -25,7 +25,7 @@ export function historyFlag(value: string): number {
  */
 export async function fillHistory(uri: string, dbName: string, count: number): Promise<void> {
   const t0 = performance.now();
-  const client = await MongoClient.connect(uri);
+  const client = await createClient(uri).connect();
   try {
     const db = client.db(dbName);
     const batch = 500;

@@ -58,7 +58,8 @@ export function newEventId(ms: number): string {
 }
 
 export class MongoEventLog implements DeskEvents {
-  private readonly listeners = new Set<DeskEventListener>();
+  /** Each listener with the publication time (ms) from which events are new to it. */
+  private readonly listeners = new Map<DeskEventListener, number>();
   /** Ids delivered to this process's listeners, with their time, forgotten after the overlap. */
   private readonly delivered = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
@@ -123,8 +124,19 @@ export class MongoEventLog implements DeskEvents {
     }
   }
 
-  subscribe(listener: DeskEventListener): () => void {
-    this.listeners.add(listener);
+  /**
+   * Follows the events published from now on, or after `afterId` (a stream resumed with
+   * Last-Event-ID: one published before it reconnected whose insert lands late still reaches it).
+   *
+   * A poll reads back `overlapMs` and more (late copies are dated ahead), so it also finds events
+   * published before this listener came; those were delivered to nobody (nobody listened) and are
+   * not remembered, so without the time filter they reached the new listener as new: a console that
+   * had just opened, its lists already current, got the `ticket.created` of a ticket filed seconds
+   * before and redrew them (test/integration/event-log.test.ts). An event published by a process
+   * whose clock runs behind can be taken for older by as much as that clock's error.
+   */
+  subscribe(listener: DeskEventListener, afterId: string | null = null): () => void {
+    this.listeners.set(listener, (afterId ? eventIdTime(afterId) : null) ?? this.now());
     if (!this.timer) {
       // Only what is written from now on is new to this listener.
       this.lastPollStart = this.now();
@@ -196,7 +208,8 @@ export class MongoEventLog implements DeskEvents {
   private deliver(event: DeskEvent, ms: number): void {
     if (this.delivered.has(event.id)) return;
     this.delivered.set(event.id, ms);
-    for (const l of this.listeners) {
+    for (const [l, from] of this.listeners) {
+      if (ms < from) continue;
       try {
         l(event);
       } catch (err) {

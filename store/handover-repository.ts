@@ -134,7 +134,8 @@ export class MongoHandoverRepository {
   }
 
   /**
-   * Counts a customer message for the queue view. Not atomic on FerretDB (two concurrent increments
+   * Counts a customer message for the queue view and the note the chat ends with (its turn waits
+   * for this: desk/handover.ts `customerSaid`). Not atomic on FerretDB (two concurrent increments
    * may count once): the count is a hint; the messages themselves are on the ticket.
    */
   async touch(id: string, at: Date): Promise<void> {

@@ -122,7 +122,7 @@ function streamEvents(deps: StaffDeps & { authenticate: Authenticate }, streams:
     res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
   };
   // Listen first, then catch up, so nothing published in between is missed (ids deduplicate).
-  const unsubscribe = events.subscribe((e) => (replaying ? replaying.push(e) : write(e)));
+  const unsubscribe = events.subscribe((e) => (replaying ? replaying.push(e) : write(e)), after);
   const heartbeat = setInterval(() => res.write(`: ${Date.now()}\n\n`), HEARTBEAT_MS);
   const sessionCheck = setInterval(() => {
     deps.authenticate(token).then(

@@ -6,8 +6,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
-import { clientOptions } from '../../store/database.js';
+import type { MongoClient } from 'mongodb';
+import { clientOptions, createClient } from '../../store/database.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../store/embedded-server.js';
 import type { TicketCreate } from '../../store/schemas.js';
 
@@ -24,7 +24,7 @@ export interface OutboxDatabase {
  */
 export async function startOutboxDatabase(prefix: string): Promise<OutboxDatabase> {
   const server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), prefix)) });
-  const client = new MongoClient(server.uri, clientOptions(800));
+  const client = createClient(server.uri, clientOptions(800));
   try {
     await client.connect();
   } catch (err) {

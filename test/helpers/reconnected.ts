@@ -16,9 +16,10 @@ export async function reconnected(db: Db): Promise<void> {
 
 /**
  * Stops `database`'s embedded server, runs `work`, starts it again whatever happens, and waits until
- * its client reaches it ({@link reconnected}).
+ * its client reaches it ({@link reconnected}). `database` is an app's (openDatabase) or any embedded
+ * server with a database of a client connected to it.
  */
-export async function whileDatabaseDown(database: OpenDatabase, work: () => Promise<void>): Promise<void> {
+export async function whileDatabaseDown(database: Pick<OpenDatabase, 'server' | 'db'>, work: () => Promise<void>): Promise<void> {
   await database.server!.stop();
   try {
     await work();

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConversationState, TestAdapter, type Activity } from 'botbuilder';
-import { MongoClient, type Db } from 'mongodb';
+import type { MongoClient, Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DemandBot } from '../../bot/demand-bot.js';
 import { texts, type ReplyLang } from '../../bot/messages.js';
@@ -14,6 +14,7 @@ import { loadTaxonomy } from '../../runtime/project-data.js';
 import { MongoBotStorage } from '../../store/bot-state-storage.js';
 import { createTicketService } from '../../desk/services.js';
 import { createStore, type Store } from '../../store/index.js';
+import { createClient } from '../../store/database.js';
 
 /**
  * Conversations with the whole bot (router + intake dialog) through botbuilder's TestAdapter, with
@@ -29,7 +30,7 @@ let store: Store;
 let classifier: DemandClassifier;
 
 beforeAll(async () => {
-  client = new MongoClient(inject('mongoUri'));
+  client = createClient(inject('mongoUri'));
   await client.connect();
   db = client.db(`bot_${randomUUID().slice(0, 8)}`);
   store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'bot-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: taxonomy.topics.map((t) => t.id), log: silent });
@@ -373,7 +374,7 @@ describe('follow-ups land on the ticket (real model)', () => {
 
 describe('database work of a follow-up turn', () => {
   it('reads tickets by number only (no query over the tickets), with a handful of commands', async () => {
-    const monitored = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+    const monitored = createClient(inject('mongoUri'), { monitorCommands: true });
     await monitored.connect();
     try {
       const mdb = monitored.db(db.databaseName);

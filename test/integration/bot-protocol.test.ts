@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import type { MongoClient, Db } from 'mongodb';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp, type App } from '../../bot/app.js';
@@ -12,6 +12,7 @@ import { loadTaxonomy } from '../../runtime/project-data.js';
 import { createServices, type Services } from '../../desk/services.js';
 import type { Store } from '../../store/index.js';
 import { startConnector, type FakeConnector } from '../helpers/connector.js';
+import { createClient } from '../../store/database.js';
 
 /**
  * The bot as a Bot Framework channel sees it: activities POSTed to /api/messages over real HTTP,
@@ -29,7 +30,7 @@ let connector: FakeConnector;
 beforeAll(async () => {
   const config = loadConfig({ PORT: '0', RATE_LIMIT_PER_10S: '100', MEMORY_CEILING_MB: '65536' });
   const taxonomy = loadTaxonomy(config.DATA_DIR);
-  client = new MongoClient(inject('mongoUri'));
+  client = createClient(inject('mongoUri'));
   await client.connect();
   db = client.db(`proto_${randomUUID().slice(0, 8)}`);
   const log = pino({ level: 'silent' });

@@ -4,11 +4,11 @@
  * per command, with their time.
  */
 import { randomUUID } from 'node:crypto';
-import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { CommandTally } from '../../store/command-stats.js';
+import { createClient } from '../../store/database.js';
 
-const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+const client = createClient(inject('mongoUri'), { monitorCommands: true });
 const db = client.db(`cst_${randomUUID().slice(0, 8)}`);
 
 afterAll(async () => {

@@ -8,12 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import type { MongoClient, Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServices, type CoreServices } from '../../desk/services.js';
 import { loadConfig } from '../../runtime/config.js';
 import { concurrentTicketInput } from '../helpers/concurrent-input.js';
 import { lastJson, runSource } from '../helpers/run.js';
+import { createClient } from '../../store/database.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 const N = 12;
@@ -22,7 +23,7 @@ let db: Db;
 let services: CoreServices;
 
 beforeAll(async () => {
-  client = new MongoClient(inject('mongoUri'));
+  client = createClient(inject('mongoUri'));
   await client.connect();
   db = client.db(`conc_${randomUUID().slice(0, 8)}`);
   services = await createServices(loadConfig({}), { db, log: silent, models: false, outboxPath: join(mkdtempSync(join(tmpdir(), 'conc-')), 'o.jsonl') });

@@ -71,6 +71,32 @@ describe('the note a live chat ends with', () => {
   });
 });
 
+describe('the message count a live chat ends with', () => {
+  it('counts every customer line whose turn has finished, however slow the count is to write (a count written after the turn ended once was missing from the note)', async () => {
+    // The count's write made slow, as on a loaded machine: a line's turn used to end before its
+    // count was stored, and a chat ended just after the line left the line out of its note.
+    const repo = A.store.handovers;
+    const touch = repo.touch.bind(repo);
+    repo.touch = async (id, at) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return touch(id, at);
+    };
+    try {
+      const handovers = A.services.handovers;
+      const c = A.services.runtime.holder.classify('我要人工客服，快递一直没到');
+      const { ticket } = await A.services.tickets.fileForCustomer({ channel: 'phone', text: '我要人工客服，快递一直没到', customer: { phone: '13800000078' } }, c, 'seed');
+      const h = (await handovers.request({ ticketNumber: ticket.number, customer: ticket.customer, conversationId: `conv-${randomUUID()}`, lang: 'zh-Hans', reason: 'asked', text: '我要人工客服' }))!;
+      await handovers.take(h.id, 'alice');
+      for (const text of ['在吗', '单号 SF123']) await handovers.customerSaid((await handovers.find(h.id))!, text);
+      await handovers.release(h.id, 'alice', 'ended');
+      const notes = (await A.store.tickets.get(ticket.number))!.notes;
+      expect(notes.at(-1)).toMatchObject({ author: 'alice', liveChat: { how: 'ended', customerMessages: 2 } });
+    } finally {
+      repo.touch = touch;
+    }
+  });
+});
+
 describe.skipIf(!existsSync(CHROMIUM))('the note a live chat ends with, in the console', () => {
   let browser: Browser;
   beforeAll(async () => {

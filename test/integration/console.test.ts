@@ -272,8 +272,11 @@ describe.skipIf(!existsSync(CHROMIUM))('console in a real browser', () => {
     // An agent sees no trainer or admin pages.
     expect(await page.locator('nav.nav a').evaluateAll((as) => as.map((a) => a.firstChild?.textContent))).toEqual(['工单', '待复核', '在线客服', '登记工单', '数据看板', '客户']);
     await page.getByRole('link', { name: '待复核' }).click();
-    await page.locator('table.tickets tbody tr').first().waitFor();
-    const rows = page.locator('table.tickets tbody tr');
+    // The review page with its list loaded (until the route changes, the inbox's rows are still on
+    // the page; then the review page shows an empty list while it loads its own).
+    const reviewPage = page.locator('section.page').filter({ has: page.getByRole('heading', { level: 1, name: '待复核', exact: true }) });
+    await reviewPage.locator('.results[aria-busy="false"]').waitFor();
+    const rows = reviewPage.locator('table.tickets tbody tr');
     const flags = await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-number'), tr.classList.contains('needs-review')] as const));
     // Only the tickets waiting for review (three), the newest (the web chat one) at the top; the count beside the navigation agrees.
     expect(flags.length).toBe(3);

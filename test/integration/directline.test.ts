@@ -21,7 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { ActivityHandler, MessageFactory, type Activity } from 'botbuilder';
-import { MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { ConnectionStatus, DirectLine } from 'botframework-directlinejs';
 import restify from 'restify';
 import { WebSocket } from 'ws';
@@ -31,6 +31,7 @@ import { WebChatAdapter } from '../../bot/webchat-adapter.js';
 import { MongoDirectLineRepository } from '../../store/directline-repository.js';
 import { mountWebChatPage, PENDING_NOTES, webChatBundlePath } from '../../bot/webchat-page.js';
 import { RESEND_SCRIPT } from '../../bot/webchat-resend.js';
+import { createClient } from '../../store/database.js';
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -57,7 +58,7 @@ async function startServer(
   const delivered: Json[] = [];
   let port = 0;
   setup?.(server);
-  const client = await MongoClient.connect(inject('mongoUri'));
+  const client = await createClient(inject('mongoUri')).connect();
   clients.push(client);
   const db = client.db(`dl_${randomUUID().slice(0, 8)}`);
   const dl: DirectLineHandle = mountDirectLine(server, {

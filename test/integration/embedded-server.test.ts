@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   resolveEmbeddedServerBinary,
@@ -11,6 +11,7 @@ import {
 } from '../../store/embedded-server.js';
 import { DatabaseUnavailableError, EmbeddedServerStartError } from '../../store/errors.js';
 import { freePort } from '../../scripts/server-process.js';
+import { createClient } from '../../store/database.js';
 
 const root = mkdtempSync(join(tmpdir(), 'demand-embedded-'));
 const servers: EmbeddedServer[] = [];
@@ -24,7 +25,7 @@ async function start(name: string, port?: number): Promise<EmbeddedServer> {
 }
 
 function client(uri: string, serverSelectionTimeoutMS = 15_000): MongoClient {
-  const c = new MongoClient(uri, { serverSelectionTimeoutMS });
+  const c = createClient(uri, { serverSelectionTimeoutMS });
   clients.push(c);
   return c;
 }
@@ -53,7 +54,7 @@ function capturingLogger(): EmbeddedServerLogger & { logged: Logged[]; database(
 
 /** Whether anything answers ping at `uri` within a short time. */
 async function answersPing(uri: string): Promise<boolean> {
-  const c = new MongoClient(uri, { serverSelectionTimeoutMS: 1_000 });
+  const c = createClient(uri, { serverSelectionTimeoutMS: 1_000 });
   try {
     await c.db('admin').command({ ping: 1 });
     return true;

@@ -28,7 +28,7 @@ import { createStore, type Store } from '../../store/index.js';
 import type { Ticket, TicketCreate } from '../../store/schemas.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { sayThrough, startConnector, type FakeConnector } from '../helpers/connector.js';
-import { reconnected } from '../helpers/reconnected.js';
+import { reconnected, whileDatabaseDown } from '../helpers/reconnected.js';
 
 let own: AppOnOwnDatabase;
 let dir: string;
@@ -103,16 +103,12 @@ const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
 async function fileWhileDown(conversation: string, user: string, demand: string): Promise<string> {
   expect((await say(conversation, user, demand)).join('\n')).toMatch(/对吗/);
   expect((await say(conversation, user, '对')).join('\n')).toMatch(/手机号或邮箱/);
-  await database.server!.stop();
   let given = '';
-  try {
+  await whileDatabaseDown(database, async () => {
     const replies = await say(conversation, user, '跳过');
     given = NUMBER.exec(replies.join('\n'))?.[0] ?? '';
     expect(replies).toEqual([texts('zh-Hans').createdOffline(given)]);
-  } finally {
-    await database.server!.restart();
-  }
-  await reconnected(database.db);
+  });
   return given;
 }
 
@@ -188,8 +184,7 @@ describe('a person asked for while the ticket is still in the outbox', () => {
     // Each conversation has a turn before the outage (this process keeps a copy of its state).
     for (const c of customers) expect(await say(c.conversation, c.user, ASK[c.lang].hello, ASK[c.lang].locale)).toEqual([texts(c.lang).greetBack]);
     const pending = store.outbox.pending();
-    await database.server!.stop();
-    try {
+    await whileDatabaseDown(database, async () => {
       for (const c of customers) {
         const replies = await say(c.conversation, c.user, ASK[c.lang].human, ASK[c.lang].locale);
         c.number = NUMBER.exec(replies.join('\n'))?.[0] ?? '';
@@ -202,10 +197,7 @@ describe('a person asked for while the ticket is still in the outbox', () => {
       expect(replies).toEqual([texts('zh-Hans').handoverOffline(fresh.number)]);
       customers.push(fresh);
       expect(store.outbox.pending()).toBe(pending + customers.length);
-    } finally {
-      await database.server!.restart();
-    }
-    await reconnected(database.db);
+    });
     await services.tickets.flushOutbox();
     const queue = await services.handovers.list();
     for (const c of customers) {

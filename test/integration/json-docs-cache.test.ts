@@ -5,9 +5,10 @@
  * read probes only the claims collection.
  */
 import { randomUUID } from 'node:crypto';
-import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
+import type { MongoClient, CommandStartedEvent, Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JsonDocs } from '../../store/json-docs.js';
+import { createClient } from '../../store/database.js';
 
 interface Doc {
   n: number;
@@ -21,7 +22,7 @@ const commandsB: CommandStartedEvent[] = [];
 beforeAll(async () => {
   const name = `jsondocs_${randomUUID().slice(0, 8)}`;
   for (let i = 0; i < 2; i++) {
-    const client = new MongoClient(inject('mongoUri'), { monitorCommands: i === 1 });
+    const client = createClient(inject('mongoUri'), { monitorCommands: i === 1 });
     await client.connect();
     clients.push(client);
   }

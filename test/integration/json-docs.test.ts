@@ -9,14 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { clientOptions } from '../../store/database.js';
+import { clientOptions, createClient } from '../../store/database.js';
 import { startEmbeddedServer } from '../../store/embedded-server.js';
 import { JsonDocs } from '../../store/json-docs.js';
 import { OUTAGE_RETRY_MS } from '../../store/write-behind.js';
+import { whileDatabaseDown } from '../helpers/reconnected.js';
 
-const client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+const client = createClient(inject('mongoUri'), { monitorCommands: true });
 const db = client.db(`jdocs_${randomUUID().slice(0, 8)}`);
 const writes: string[] = [];
 client.on('commandStarted', (e) => {
@@ -78,27 +78,28 @@ describe('JsonDocs with batchMs', () => {
 describe('JsonDocs when the database goes away', () => {
   it('keeps a change whose write failed for want of the database, and stores it once the database is back; reads meanwhile fail at once', async () => {
     const server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), 'jdocs-outage-')) });
-    const own = new MongoClient(server.uri, clientOptions(800));
+    const own = createClient(server.uri, clientOptions(800));
     try {
       await own.connect();
       const docs = new JsonDocs<Counter>(own.db('jdocs_outage'), 'counter', () => ({ n: 0, seen: [] }), { batchMs: 200, outageRetryMs: OUTAGE_RETRY_MS });
       await docs.update('c', (d) => void (d.n += 1));
       // A change made as the database goes away (the ticket it follows was stored just before).
-      await server.stop();
       let stored = false;
-      const pending = docs.update('c', (d) => (d.n++, d.seen.push('during'))).then(() => (stored = true));
-      await new Promise((r) => setTimeout(r, 2_000));
-      expect(stored).toBe(false);
-      // A read does not wait for the kept change while the database is away: it fails as any read
-      // would (a server selection, 800 ms here), not after the kept change's retry (OUTAGE_RETRY_MS,
-      // 90 s); half that is the bound, so a loaded machine's slower failure still passes.
-      const t0 = performance.now();
-      await expect(docs.get('c')).rejects.toThrow();
-      expect(performance.now() - t0).toBeLessThan(OUTAGE_RETRY_MS / 2);
-      await server.restart();
-      // Back means reachable again: until the driver has reconnected, a retry for the read fails and
-      // the read goes on without it (by design), which on a busy machine made this flaky.
-      await own.db('jdocs_outage').command({ ping: 1 });
+      let pending: Promise<unknown> = Promise.resolve();
+      // Back means reachable again (the helper waits for that): until the driver has reconnected, a
+      // retry for the read fails and the read goes on without it (by design), which on a busy
+      // machine made this flaky.
+      await whileDatabaseDown({ server, db: own.db('jdocs_outage') }, async () => {
+        pending = docs.update('c', (d) => (d.n++, d.seen.push('during'))).then(() => (stored = true));
+        await new Promise((r) => setTimeout(r, 2_000));
+        expect(stored).toBe(false);
+        // A read does not wait for the kept change while the database is away: it fails as any read
+        // would (a server selection, 800 ms here), not after the kept change's retry (OUTAGE_RETRY_MS,
+        // 90 s); half that is the bound, so a loaded machine's slower failure still passes.
+        const t0 = performance.now();
+        await expect(docs.get('c')).rejects.toThrow();
+        expect(performance.now() - t0).toBeLessThan(OUTAGE_RETRY_MS / 2);
+      });
       // A read once the database is back sees the kept change (it is tried again for the read).
       expect(await docs.get('c')).toEqual({ n: 2, seen: ['during'] });
       await pending;
@@ -114,7 +115,7 @@ describe('JsonDocs when the database goes away', () => {
 describe('JsonDocs without outageRetryMs', () => {
   it('fails a change at once when the database is away (callers that await it fall back)', async () => {
     const server = await startEmbeddedServer({ dataDir: mkdtempSync(join(tmpdir(), 'jdocs-outage-')) });
-    const own = new MongoClient(server.uri, clientOptions(800));
+    const own = createClient(server.uri, clientOptions(800));
     try {
       await own.connect();
       const docs = new JsonDocs<Counter>(own.db('jdocs_outage'), 'counter', () => ({ n: 0, seen: [] }));

@@ -12,15 +12,16 @@
  * cases fail (1 for 11) when it does not, and pass on the code before too (they guard the fix).
  */
 import { randomUUID } from 'node:crypto';
-import { MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { JsonDocs } from '../../store/json-docs.js';
 import { ReadModelGenerations } from '../../store/read-model-generations.js';
 import { OUTAGE_RETRY_MS } from '../../store/write-behind.js';
 import { commandBytes, connectThroughProxy, type LosingProxy } from '../helpers/losing-proxy.js';
+import { createClient } from '../../store/database.js';
 
 const dbName = `lostreply_${randomUUID().slice(0, 8)}`;
-const direct = new MongoClient(inject('mongoUri'));
+const direct = createClient(inject('mongoUri'));
 
 let proxy: LosingProxy;
 let viaProxy: MongoClient;

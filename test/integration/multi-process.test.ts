@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import type { MongoClient, Db } from 'mongodb';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
@@ -23,6 +23,7 @@ import { EventStreamClient } from '../../scripts/event-stream-client.js';
 import { spawnBotServer } from '../../scripts/server-process.js';
 import { MongoUserRepository } from '../../store/user-repository.js';
 import { SERVER_NODE_ARGS } from '../../runtime/node-flags.js';
+import { createClient } from '../../store/database.js';
 
 type Json = Record<string, any>;
 
@@ -85,7 +86,7 @@ async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 
 beforeAll(async () => {
   const uri = inject('mongoUri');
   const dbName = `mp_${randomUUID().slice(0, 8)}`;
-  client = await MongoClient.connect(uri);
+  client = await createClient(uri).connect();
   db = client.db(dbName);
   [P1, P2] = await Promise.all([startProcess(uri, dbName), startProcess(uri, dbName)]);
   await new MongoUserRepository(db).create({ username: 'alice', role: 'agent', passwordHash: await hashPassword(PASSWORD), createdBy: 'test' });

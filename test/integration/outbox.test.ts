@@ -7,7 +7,7 @@ import type { EmbeddedServer } from '../../store/embedded-server.js';
 import { createTicketService } from '../../desk/services.js';
 import { createStore } from '../../store/index.js';
 import { deliveryDemand, startOutboxDatabase, type OutboxDatabase } from '../helpers/outbox-database.js';
-import { reconnected } from '../helpers/reconnected.js';
+import { whileDatabaseDown } from '../helpers/reconnected.js';
 
 /**
  * Nothing lost: the database goes away mid-run, tickets keep being created (and numbered) into the
@@ -34,17 +34,17 @@ describe('outbox', () => {
     const before = await Promise.all(Array.from({ length: 20 }, (_, i) => desk.file(deliveryDemand(i))));
     expect(before.every((r) => r.stored === 'database')).toBe(true);
 
-    await server.stop();
-    const during = await Promise.all(Array.from({ length: 20 }, (_, i) => desk.file(deliveryDemand(100 + i))));
-    expect(during.every((r) => r.stored === 'outbox')).toBe(true);
-    // The customers still got numbers, all distinct.
-    const numbers = [...before, ...during].map((r) => r.ticket.number);
-    expect(new Set(numbers).size).toBe(40);
-    expect(store.outbox.stats.appended).toBe(20);
-    expect(store.outbox.pending()).toBe(20);
-
-    await server.restart();
-    await reconnected(db);
+    let during: Awaited<ReturnType<typeof desk.file>>[] = [];
+    let numbers: string[] = [];
+    await whileDatabaseDown({ server, db }, async () => {
+      during = await Promise.all(Array.from({ length: 20 }, (_, i) => desk.file(deliveryDemand(100 + i))));
+      expect(during.every((r) => r.stored === 'outbox')).toBe(true);
+      // The customers still got numbers, all distinct.
+      numbers = [...before, ...during].map((r) => r.ticket.number);
+      expect(new Set(numbers).size).toBe(40);
+      expect(store.outbox.stats.appended).toBe(20);
+      expect(store.outbox.pending()).toBe(20);
+    });
     const replay = await desk.flushOutbox();
     expect(replay).toEqual({ replayed: 20, duplicates: 0, remaining: 0, held: { attached: 0, filed: 0, cancelled: 0, duplicates: 0, remaining: 0 } });
     // Replaying again stores nothing twice.
@@ -119,16 +119,12 @@ describe('outbox', () => {
     const store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: ['delivery'], log: silent });
     const desk = createTicketService(store, { log: silent });
     await desk.file(deliveryDemand(0));
-    await server!.stop();
-    let waiting: Awaited<ReturnType<typeof desk.file>>[];
-    try {
+    let waiting: Awaited<ReturnType<typeof desk.file>>[] = [];
+    await whileDatabaseDown({ server, db }, async () => {
       // Twelve customers' tickets, then a second one of the sixth customer's (user205).
       waiting = await Promise.all(Array.from({ length: 12 }, (_, i) => desk.file(deliveryDemand(200 + i))));
       waiting.push(await desk.file(deliveryDemand(205)));
-    } finally {
-      await server!.restart();
-    }
-    await reconnected(db);
+    });
     expect(waiting.every((r) => r.stored === 'outbox')).toBe(true);
 
     const me = { channelId: 'webchat', userId: 'user205' };

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import type { MongoClient, Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createTicketService } from '../../desk/services.js';
 import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
@@ -26,6 +26,7 @@ import { TicketFactsReader } from '../../store/ticket-facts.js';
 import { MongoTicketRepository } from '../../store/ticket-repository.js';
 import { lastJson, runSource } from '../helpers/run.js';
 import { dailyStatsOptions, MIX_TOPICS, mixedTicket, silentLog } from '../helpers/ticket-mix.js';
+import { createClient } from '../../store/database.js';
 
 const clients: MongoClient[] = [];
 let db: Db;
@@ -36,7 +37,7 @@ let b: Store;
 const input = (i: number) => mixedTicket(i, { users: 9, orders: true });
 
 async function openStore(name: string): Promise<Store> {
-  const client = new MongoClient(inject('mongoUri'));
+  const client = createClient(inject('mongoUri'));
   await client.connect();
   clients.push(client);
   const outboxPath = join(mkdtempSync(join(tmpdir(), 'rebuild-live-')), 'o.jsonl');

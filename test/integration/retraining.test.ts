@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ConversationState, TestAdapter } from 'botbuilder';
-import { Binary, MongoClient } from 'mongodb';
+import { Binary, type MongoClient } from 'mongodb';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DemandBot } from '../../bot/demand-bot.js';
@@ -22,6 +22,7 @@ import type { TrainingJobResult } from '../../trainer/training-job.js';
 import { TrainingService, type TrainingStatus } from '../../trainer/training-service.js';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
 import { runSource } from '../helpers/run.js';
+import { createClient } from '../../store/database.js';
 
 /**
  * The trainer's loop end to end, with the real embedded database, real training in the worker
@@ -66,7 +67,7 @@ beforeAll(async () => {
   holderA = app.services.runtime.holder;
   training = app.services.runtime.training;
 
-  clientB = new MongoClient(inject('mongoUri'));
+  clientB = createClient(inject('mongoUri'));
   await clientB.connect();
   storeB = await createStore({ db: clientB.db(app.db.databaseName), outboxPath: join(mkdtempSync(join(tmpdir(), 'retrain-')), 'o.jsonl'), timeZone: config.TIME_ZONE, topics: taxonomy.topics.map((t) => t.id), log: silent });
   holderB = new ModelHolder({ shipped, registry: storeB.models, load, log: logB.log });

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
+import type { MongoClient, CommandStartedEvent, Db } from 'mongodb';
 import restify from 'restify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../runtime/config.js';
@@ -23,6 +23,7 @@ import type { TicketService } from '../../desk/tickets.js';
 import { createStore, type Store } from '../../store/index.js';
 import type { TicketCreate } from '../../store/schemas.js';
 import { TicketFactsReader } from '../../store/ticket-facts.js';
+import { createClient } from '../../store/database.js';
 
 const TOPICS = ['delivery', 'quality', 'returns', 'billing', 'account', 'aftersales', 'service', 'technical', 'marketing', 'privacy', 'product'];
 const TOKEN = 'agent-token-0123456789';
@@ -99,7 +100,7 @@ async function get(path: string, token: string | null = TOKEN): Promise<{ status
 }
 
 beforeAll(async () => {
-  client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+  client = createClient(inject('mongoUri'), { monitorCommands: true });
   client.on('commandStarted', (e) => commands.push(e));
   await client.connect();
   db = client.db(`stats_${randomUUID().slice(0, 8)}`);

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import type { MongoClient, Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTicketService } from '../../desk/services.js';
 import { directorySummary, linkIdentities } from '../../staff/customer-directory.js';
@@ -21,6 +21,7 @@ import { TicketFactsReader, type TicketFact } from '../../store/ticket-facts.js'
 import { MongoTicketRepository } from '../../store/ticket-repository.js';
 import type { TicketQuery } from '../../store/schemas.js';
 import { dailyStatsOptions, MIX_TOPICS, mixedTicket, silentLog } from '../helpers/ticket-mix.js';
+import { createClient } from '../../store/database.js';
 
 let clients: MongoClient[] = [];
 let db: Db;
@@ -31,7 +32,7 @@ let b: Store;
 const input = (i: number) => mixedTicket(i, { users: 7 });
 
 async function openStore(name: string): Promise<Store> {
-  const client = new MongoClient(inject('mongoUri'));
+  const client = createClient(inject('mongoUri'));
   await client.connect();
   clients.push(client);
   return createStore({ db: client.db(name), outboxPath: join(mkdtempSync(join(tmpdir(), 'counters-')), 'o.jsonl'), timeZone: 'Asia/Shanghai', topics: MIX_TOPICS, log: silentLog });

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
+import type { MongoClient, CommandStartedEvent, Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createTicketService } from '../../desk/services.js';
@@ -16,6 +16,7 @@ import { ValidationError } from '../../store/errors.js';
 import { createStore, type Store } from '../../store/index.js';
 import { everyTicket, rebuildReadModels } from '../../store/read-models.js';
 import type { Ticket, TicketCreate } from '../../store/schemas.js';
+import { createClient } from '../../store/database.js';
 
 const TOPICS = ['delivery', 'quality', 'returns', 'billing', 'account', 'aftersales', 'service', 'technical', 'marketing', 'privacy', 'product'];
 const silent = { info() {}, warn() {}, error() {} };
@@ -44,7 +45,7 @@ async function search(q: string, extra: Record<string, unknown> = {}): Promise<s
 const made: Record<string, Ticket> = {};
 
 beforeAll(async () => {
-  client = new MongoClient(inject('mongoUri'), { monitorCommands: true });
+  client = createClient(inject('mongoUri'), { monitorCommands: true });
   client.on('commandStarted', (e) => commands.push(e));
   await client.connect();
   db = client.db(`t_${randomUUID().slice(0, 8)}`);

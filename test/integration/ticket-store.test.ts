@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import type { MongoClient, Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MongoBotStorage } from '../../store/bot-state-storage.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../store/errors.js';
@@ -10,6 +10,7 @@ import { createTicketService } from '../../desk/services.js';
 import type { TicketService } from '../../desk/tickets.js';
 import { createStore, type Store } from '../../store/index.js';
 import type { TicketCreate } from '../../store/schemas.js';
+import { createClient } from '../../store/database.js';
 
 const TOPICS = ['delivery', 'quality', 'returns', 'billing', 'account', 'aftersales', 'service', 'technical', 'marketing', 'privacy', 'product'];
 const silent = { info() {}, warn() {}, error() {} };
@@ -41,7 +42,7 @@ function ticketInput(over: Partial<{ topic: string | null; type: string | null; 
 }
 
 beforeAll(async () => {
-  client = new MongoClient(inject('mongoUri'));
+  client = createClient(inject('mongoUri'));
   await client.connect();
   db = client.db(`t_${randomUUID().slice(0, 8)}`);
   store = await createStore({ db, outboxPath: join(mkdtempSync(join(tmpdir(), 'outbox-')), 'tickets.jsonl'), timeZone: 'Asia/Shanghai', topics: TOPICS, log: silent, now: () => clock });

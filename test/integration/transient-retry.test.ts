@@ -10,13 +10,14 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient, type Db } from 'mongodb';
+import type { MongoClient, Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedServer, type EmbeddedServer } from '../../store/embedded-server.js';
 import { createStore, type Store } from '../../store/index.js';
 import { JsonDocs } from '../../store/json-docs.js';
 import { DEFAULT_RETRY } from '../../store/transient-errors.js';
 import type { TicketCreate } from '../../store/schemas.js';
+import { createClient } from '../../store/database.js';
 
 const TOPICS = ['delivery', 'billing'];
 const root = mkdtempSync(join(tmpdir(), 'transient-retry-'));
@@ -91,7 +92,7 @@ beforeAll(async () => {
   if (probe.error) throw new Error('this test needs Debian\'s sqlite3 command (apt-get install sqlite3; .ci/run installs it)');
   server = await startEmbeddedServer({ dataDir: join(root, 'data') });
   expect(server.kind).toBe('ferretdb');
-  client = new MongoClient(server.uri);
+  client = createClient(server.uri);
   await client.connect();
   db = client.db('transient_retry');
   store = await createStore({ db, outboxPath: join(root, 'outbox.jsonl'), timeZone: 'Asia/Shanghai', topics: TOPICS, log });

@@ -6,11 +6,12 @@
  * test database.
  */
 import { randomUUID } from 'node:crypto';
-import { MongoClient, type Db } from 'mongodb';
+import type { MongoClient, Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MongoBotStorage } from '../../store/bot-state-storage.js';
 import { MongoDirectLineRepository, type DirectLineConversation } from '../../store/directline-repository.js';
 import { ConflictError } from '../../store/errors.js';
+import { createClient } from '../../store/database.js';
 
 const clients: MongoClient[] = [];
 let dbName: string;
@@ -23,7 +24,7 @@ interface Proc {
 
 /** One simulated server process: its own client, repository and state storage on the shared database. */
 async function proc(): Promise<Proc> {
-  const client = await MongoClient.connect(inject('mongoUri'));
+  const client = await createClient(inject('mongoUri')).connect();
   clients.push(client);
   const db: Db = client.db(dbName);
   const repo = new MongoDirectLineRepository(db);

@@ -13,7 +13,7 @@ import type { Services } from '../../desk/services.js';
 import type { Store } from '../../store/index.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { sayThrough, startConnector, type FakeConnector } from '../helpers/connector.js';
-import { reconnected } from '../helpers/reconnected.js';
+import { whileDatabaseDown } from '../helpers/reconnected.js';
 
 let own: AppOnOwnDatabase;
 let database: OpenDatabase;
@@ -56,37 +56,35 @@ describe('a database outage', () => {
     const asked = await say(midDialog.conversation, midDialog.user, '我买的手机屏幕有裂痕，要求换货');
     expect(asked.join('\n')).toMatch(/对吗|请帮我选/);
 
-    await database.server!.stop();
-    const down = await readyz();
-    expect(down.status).toBe(503);
-    expect(down.body.database.state).toBe('stopped');
+    await whileDatabaseDown(database, async () => {
+      const down = await readyz();
+      expect(down.status).toBe(503);
+      expect(down.body.database.state).toBe('stopped');
 
-    for (const [i, text] of demands.entries()) {
-      const user = `u-out-${i}`;
-      const conversation = `c-${randomUUID().slice(0, 8)}`;
-      const replies = await say(conversation, user, text);
-      const all = replies.join('\n');
-      expect(all).not.toMatch(APOLOGY);
-      const number = NUMBER.exec(all)?.[0];
-      expect(number, all).toBeDefined();
-      expect(all).toBe(texts('zh-Hans').createdOffline(number!));
-      filed.push({ user, conversation, number: number! });
-    }
-    // Its status, asked while the database is down, comes from the outbox.
-    const status = await say(filed[0].conversation, filed[0].user, `查询工单 ${filed[0].number}`);
-    expect(status).toEqual([texts('zh-Hans').statusPending(filed[0].number)]);
-    // Someone else cannot read it.
-    expect((await say(`c-${randomUUID().slice(0, 8)}`, 'u-other', `查询工单 ${filed[0].number}`)).join('\n')).toBe(texts('zh-Hans').statusUnavailable);
-    // The customer in the middle of the dialog carries on from this process's copy of their state:
-    // their "yes" is answered (never "send it again"), and the step it reached is kept.
-    const yes = (await say(midDialog.conversation, midDialog.user, '对')).join('\n');
-    expect(yes).toMatch(/手机号或邮箱/);
-    expect(yes).not.toMatch(APOLOGY);
-    expect(yes).not.toBe(texts('zh-Hans').retryLater);
-    expect(store.outbox.pending()).toBe(demands.length);
-
-    await database.server!.restart();
-    await reconnected(database.db);
+      for (const [i, text] of demands.entries()) {
+        const user = `u-out-${i}`;
+        const conversation = `c-${randomUUID().slice(0, 8)}`;
+        const replies = await say(conversation, user, text);
+        const all = replies.join('\n');
+        expect(all).not.toMatch(APOLOGY);
+        const number = NUMBER.exec(all)?.[0];
+        expect(number, all).toBeDefined();
+        expect(all).toBe(texts('zh-Hans').createdOffline(number!));
+        filed.push({ user, conversation, number: number! });
+      }
+      // Its status, asked while the database is down, comes from the outbox.
+      const status = await say(filed[0].conversation, filed[0].user, `查询工单 ${filed[0].number}`);
+      expect(status).toEqual([texts('zh-Hans').statusPending(filed[0].number)]);
+      // Someone else cannot read it.
+      expect((await say(`c-${randomUUID().slice(0, 8)}`, 'u-other', `查询工单 ${filed[0].number}`)).join('\n')).toBe(texts('zh-Hans').statusUnavailable);
+      // The customer in the middle of the dialog carries on from this process's copy of their state:
+      // their "yes" is answered (never "send it again"), and the step it reached is kept.
+      const yes = (await say(midDialog.conversation, midDialog.user, '对')).join('\n');
+      expect(yes).toMatch(/手机号或邮箱/);
+      expect(yes).not.toMatch(APOLOGY);
+      expect(yes).not.toBe(texts('zh-Hans').retryLater);
+      expect(store.outbox.pending()).toBe(demands.length);
+    });
     expect((await readyz()).status).toBe(200);
     // Back, before the outbox is replayed: still "received", never the apology.
     expect(await say(filed[1].conversation, filed[1].user, `查询工单 ${filed[1].number}`)).toEqual([texts('zh-Hans').statusPending(filed[1].number)]);
@@ -109,9 +107,8 @@ describe('a database outage', () => {
     await say(conversation, user, '订单显示已签收但我没有收到包裹');
     expect((await say(conversation, user, '对')).join('\n')).toMatch(/手机号或邮箱/);
     const pendingBefore = store.outbox.pending();
-    await database.server!.stop();
     let number: string | undefined;
-    try {
+    await whileDatabaseDown(database, async () => {
       const replies = (await say(conversation, user, '跳过')).join('\n');
       // Received, will be filed, with its number: not "send it again", no apology beside the number.
       number = NUMBER.exec(replies)?.[0];
@@ -120,10 +117,7 @@ describe('a database outage', () => {
       expect(store.outbox.pending()).toBe(pendingBefore + 1);
       // Its status is answered from the outbox meanwhile.
       expect(await say(conversation, user, `查询工单 ${number}`)).toEqual([texts('zh-Hans').statusPending(number!)]);
-    } finally {
-      await database.server!.restart();
-    }
-    await reconnected(database.db);
+    });
     await services.tickets.flushOutbox();
     const ticket = await store.tickets.get(number!);
     expect(ticket).toMatchObject({ customer: { channelId: 'emulator', userId: user }, text: { original: '订单显示已签收但我没有收到包裹' } });

@@ -13,7 +13,7 @@ import type { Services } from '../../desk/services.js';
 import type { OpenDatabase } from '../../store/database.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { WeChatPeer } from '../helpers/wechat-peer.js';
-import { reconnected } from '../helpers/reconnected.js';
+import { whileDatabaseDown } from '../helpers/reconnected.js';
 
 const SETTINGS = { token: 'outageToken7', appId: 'wx0a1b2c3d4e5f6a7b', appSecret: 'outage-app-secret-0123456789', encodingAesKey: 'Q2w3E4r5T6y7U8i9O0p1A2s3D4f5G6h7J8k9L0z1X2c' };
 const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
@@ -51,9 +51,8 @@ describe('a WeChat push while the database is down', () => {
     const channel = app.channels.find((c) => c.id === WECHAT_CHANNEL_ID) as WeChatChannel;
     const user = 'oOutage000000000000000000001';
     const text = '快递已经五天了还没有送到，物流信息一直不更新';
-    await database.server!.stop();
-    let number: string;
-    try {
+    let number = '';
+    await whileDatabaseDown(database, async () => {
       const pushed = await peer.push(user, { type: 'text', content: text }, { msgId: '8100000001' });
       // WeChat got its answer in time ("success"), the reply follows through the API.
       expect(pushed).toMatchObject({ status: 200, body: 'success' });
@@ -67,10 +66,7 @@ describe('a WeChat push while the database is down', () => {
       await channel.idle();
       expect(peer.sent.filter((m) => m.touser === user)).toHaveLength(1);
       expect(services.store.outbox.pending()).toBe(1);
-    } finally {
-      await database.server!.restart();
-    }
-    await reconnected(database.db);
+    });
     expect(await services.tickets.flushOutbox()).toMatchObject({ replayed: 1, remaining: 0 });
     const ticket = await services.store.tickets.get(number);
     expect(ticket).toMatchObject({ customer: { channelId: 'wechat', userId: user }, text: { original: text } });

@@ -20,7 +20,7 @@ import type { OpenDatabase } from '../../store/database.js';
 import { createStore } from '../../store/index.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { WeComPeer } from '../helpers/wecom-peer.js';
-import { reconnected } from '../helpers/reconnected.js';
+import { whileDatabaseDown } from '../helpers/reconnected.js';
 
 const SETTINGS = { corpId: 'ww0a1b2c3d4e5f6a7b', secret: 'outage-kf-secret-0123456789', token: 'outageKf7', encodingAesKey: 'Q2w3E4r5T6y7U8i9O0p1A2s3D4f5G6h7J8k9L0z1X2c' };
 const NUMBER = /T\d{8}-(?:\d{4,}|O[0-9A-Z]{6})/;
@@ -62,9 +62,10 @@ describe('a WeCom message while the database is down', () => {
     await peer.nextSentAfter(user, 0);
     await channel.idle();
     const text = '快递已经五天了还没有送到，物流信息一直不更新';
-    await database.server!.stop();
-    let number: string;
-    try {
+    let number = '';
+    // Back and reconnected after: until this process has reconnected, the channel keeps the cursor
+    // for the sync after (by design), and the check below would find the old one.
+    await whileDatabaseDown(database, async () => {
       const n = peer.sentTo(user).length;
       const { msgid } = await peer.customer(user, { type: 'text', content: text });
       // The conversation's state is this process's last copy (the database cannot be read), so the
@@ -86,12 +87,7 @@ describe('a WeCom message while the database is down', () => {
       await channel.idle();
       expect(peer.sentTo(user)).toHaveLength(n + 3);
       expect(services.store.outbox.pending()).toBe(1);
-    } finally {
-      await database.server!.restart();
-    }
-    // Until this process has reconnected, the channel keeps the cursor for the sync after (by
-    // design), and the check below would find the old one.
-    await reconnected(database.db);
+    });
     // The next sync writes the cursor this process held during the outage.
     const n = peer.sentTo(user).length;
     await peer.customer(user, { type: 'text', content: '谢谢' });
@@ -114,18 +110,14 @@ describe('a WeCom message while the database is down', () => {
     await services.tickets.file(demand('seed', '种子工单'));
     const user = 'wmOutage0000000000000000000002';
     const bytes = randomBytes(2000);
-    await database.server!.stop();
-    let number: string;
-    try {
+    let number = '';
+    await whileDatabaseDown(database, async () => {
       const n = peer.sentTo(user).length;
       await peer.customer(user, { type: 'image', bytes, contentType: 'image/png' });
       const sent = await peer.nextSentAfter(user, n, 30_000);
       number = NUMBER.exec(sent.content)![0];
       expect(sent.content).toBe(texts('zh-Hans').createdOffline(number));
-    } finally {
-      await database.server!.restart();
-    }
-    await reconnected(database.db);
+    });
     // Another process on the same database gives the number to another customer before the replay
     // (the picture may be kept meanwhile: the channel retries while the database is away).
     const other = await createStore({ db: database.db, outboxPath: join(mkdtempSync(join(dir, 'other-')), 'o.jsonl'), timeZone: config.TIME_ZONE, topics: services.store.topics, log: { info() {}, warn() {}, error() {} } });

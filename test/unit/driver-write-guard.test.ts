@@ -1,5 +1,8 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { guardDriverWrites } from '../../store/driver-write-guard.js';
 import { DriverGuardError } from '../../store/errors.js';
 
@@ -31,5 +34,17 @@ describe('the driver write guard (store/driver-write-guard.ts)', () => {
     } finally {
       proto.writeCommand = saved;
     }
+  });
+
+  it('is on every client the project makes: no source file but createClient (store/database.ts) and the embedded server’s probe makes a driver client itself', () => {
+    // A client made with `new MongoClient` in a process that has not yet called createClient has no
+    // guard: a test cutting the network could hang in a helper's client. The probe installs it first.
+    const allowed = ['store/database.ts', 'store/embedded-server.ts', 'test/unit/driver-write-guard.test.ts' /* names them */];
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (['node_modules', 'dist', 'vendor', 'deps', 'data', 'docs'].includes(e.name) || e.name.startsWith('.') ? [] : sources(join(dir, e.name))) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+    const makers = sources(PROJECT_ROOT)
+      .map((f) => relative(PROJECT_ROOT, f))
+      .filter((f) => !allowed.includes(f) && /new MongoClient\b|MongoClient\.connect\(/.test(readFileSync(join(PROJECT_ROOT, f), 'utf8')));
+    expect(makers).toEqual([]);
   });
 });
