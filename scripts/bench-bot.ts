@@ -51,6 +51,7 @@ import { flags, printJson, runCli, UsageError } from './cli.js';
 import { cpuMs, rssMiB, spawnBotServer, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
+import { quantile } from './quantile.js';
 
 const DB_NAME = 'bench_bot';
 
@@ -265,12 +266,6 @@ async function measure(bases: string[], n: number, rounds: number, thinkMs: numb
     peakBreakdown: peak ? `heap ${peak.heapUsedMiB}/${peak.heapTotalMiB}, external ${peak.externalMiB}, buffers ${peak.arrayBuffersMiB}; forced collections ${peak.collections}` : '-',
     errorSamples,
   };
-}
-
-function quantile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] * 100) / 100;
 }
 
 
