@@ -49,6 +49,7 @@ import { cpuMs, rssMiB, spawnBotServer, waitReady } from './server-process.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
 import { benchTempDir, stopChild } from './temp-dir.js';
 import { fillHistory, historyFlag } from './past-conversations.js';
+import { quantile } from './quantile.js';
 
 const DB_NAME = 'bench_bot';
 
@@ -262,8 +263,3 @@ async function measure(bases: string[], n: number, rounds: number, thinkMs: numb
   };
 }
 
-function quantile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] * 100) / 100;
-}

@@ -35,6 +35,13 @@ export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
 }
 
+/**
+ * Old claims deleted per statement by {@link Claims.prune}: well under SQLite's 32,766 variables, and
+ * within the 1,000 `_id`s of an `$in` that the embedded FerretDB looks up by its index (patch
+ * `id-prefilter-in`, scripts/install-ferretdb.mjs).
+ */
+const PRUNE_BATCH = 1000;
+
 export class Claims {
   private readonly claims: Collection<ClaimDoc>;
 
@@ -84,8 +91,18 @@ export class Claims {
    * pruned instead, long after any read of that state can still be in flight.
    */
   async prune(ageMs = 60 * 60_000): Promise<number> {
-    const r = await this.claims.deleteMany({ at: { $lt: new Date(Date.now() - ageMs) } });
-    return r.deletedCount;
+    const before = new Date(Date.now() - ageMs);
+    let deleted = 0;
+    // A batch at a time: FerretDB's SQLite backend deletes what one deleteMany matched in a
+    // statement with a variable per document, and SQLite refuses more than 32,766, so one
+    // deleteMany over every old claim failed each hour once that many had piled up.
+    for (;;) {
+      const ids = (await this.claims.find({ at: { $lt: before } }, { projection: { _id: 1 }, limit: PRUNE_BATCH }).toArray()).map((d) => d._id);
+      if (ids.length === 0) return deleted;
+      const r = await this.claims.deleteMany({ _id: { $in: ids }, at: { $lt: before } });
+      deleted += r.deletedCount;
+      if (ids.length < PRUNE_BATCH || r.deletedCount === 0) return deleted;
+    }
   }
 }
 
