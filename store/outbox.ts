@@ -63,13 +63,7 @@ export class FileOutbox {
   append(doc: object): Promise<void> {
     const line = `${BSON.EJSON.stringify(doc, { relaxed: false })}\n`;
     const run = this.chain.then(() => {
-      const fd = openSync(this.path, 'a');
-      try {
-        writeSync(fd, line);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      writeDurably(this.path, 'a', line);
       this.stats.appended++;
     });
     this.chain = run.catch(() => undefined);
@@ -200,13 +194,7 @@ export class FileOutbox {
   /** Appends lines that cannot be replayed to the quarantine file (fsync), and says so once. */
   private quarantine(lines: string[], file: string) {
     const to = quarantinePath(this.path);
-    const fd = openSync(to, 'a');
-    try {
-      writeSync(fd, lines.map((l) => `${l}\n`).join(''));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeDurably(to, 'a', lines.map((l) => `${l}\n`).join(''));
     this.log.warn({ quarantine: to, from: file, lines: lines.length }, `outbox lines that cannot be replayed (not JSON, or a record this version does not know) set aside in ${to}`);
   }
 
@@ -217,13 +205,7 @@ export class FileOutbox {
       return;
     }
     const tmp = `${file}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, lines.map((l) => `${l}\n`).join(''));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeDurably(tmp, 'w', lines.map((l) => `${l}\n`).join(''));
     renameSync(tmp, file);
   }
 
@@ -243,6 +225,17 @@ export class FileOutbox {
 
 function replayOrder(name: string): number {
   return Number(name.split('.replaying-')[1]?.split('-')[0] ?? 0);
+}
+
+/** Writes `text` to `file` (`a`: appended, `w`: replacing it) and fsyncs it before returning. */
+function writeDurably(file: string, flags: 'a' | 'w', text: string): void {
+  const fd = openSync(file, flags);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A line as a record, or null when it is not a JSON object. */
