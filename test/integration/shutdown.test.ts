@@ -3,7 +3,8 @@
  * over its own embedded database and real HTTP: a write kept in the spool beside the outbox and
  * still pending at the stop is replayed while the channels are open (a web chat customer's Direct
  * Line stream is still connected when the final replay has run, and is closed after it), and one the
- * database cannot take at the stop stays in the spool and is written at the next start.
+ * database cannot take at the stop stays in the spool and is written at the next start. And
+ * `bot/main.ts` as its own process: SIGTERM runs that stop and exits 0.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { shutDown } from '../../bot/shutdown.js';
 import { heldMessagesPath, type KeptAuditEntry } from '../../store/held-messages.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
-import { reconnected, whileDatabaseDown } from '../helpers/reconnected.js';
+import { startBotProcess, stopBotProcesses } from '../helpers/bot-process.js';
+import { whileDatabaseDown } from '../helpers/reconnected.js';
 
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
 let own: AppOnOwnDatabase;
@@ -24,8 +26,20 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopBotProcesses();
   await own?.stop();
 });
+
+/** A web chat customer as the page connects (token, conversation, Direct Line stream); the open stream. */
+async function webChatStream(base: string): Promise<WebSocket> {
+  const page = (await (await fetch(`${base}/api/webchat/token?locale=zh-CN`)).json()) as { token: string };
+  const started = await fetch(`${base}/v3/directline/conversations`, { method: 'POST', headers: { authorization: `Bearer ${page.token}`, 'content-type': 'application/json' }, body: '{}' });
+  expect(started.status).toBeLessThan(300);
+  const { streamUrl } = (await started.json()) as { streamUrl: string };
+  const ws = new WebSocket(streamUrl);
+  await once(ws, 'open');
+  return ws;
+}
 
 /** A kept audit entry (store/held-messages.ts), as `auditAfterChange` keeps one the database could not take. */
 function keptEntry(action: string): KeptAuditEntry {
@@ -46,7 +60,6 @@ describe('graceful stop', () => {
       expect(other.services.store.held.pending()).toBe(1);
       expect(readFileSync(heldMessagesPath(own.config.OUTBOX_PATH), 'utf8')).toContain(kept.entry.id);
     });
-    await reconnected(own.database.db);
     expect(await stored(kept.entry.action)).toBe(0);
     // The next start (main() replays before it listens): the same spool file, written once.
     await own.services.tickets.flushOutbox();
@@ -55,13 +68,7 @@ describe('graceful stop', () => {
   });
 
   it('replays a kept write pending at the stop while the channels are still open, and closes them after', async () => {
-    // A web chat customer, as the page connects: token, conversation, Direct Line stream.
-    const page = (await (await fetch(`${own.url}/api/webchat/token?locale=zh-CN`)).json()) as { token: string };
-    const started = await fetch(`${own.url}/v3/directline/conversations`, { method: 'POST', headers: { authorization: `Bearer ${page.token}`, 'content-type': 'application/json' }, body: '{}' });
-    expect(started.status).toBeLessThan(300);
-    const { streamUrl } = (await started.json()) as { streamUrl: string };
-    const ws = new WebSocket(streamUrl);
-    await once(ws, 'open');
+    const ws = await webChatStream(own.url);
     const closed = once(ws, 'close');
 
     const kept = keptEntry('test.pendingAtStop');
@@ -91,5 +98,19 @@ describe('graceful stop', () => {
     expect(code).toBe(1001);
     // The database was closed by the stop only when this process opened it; the test's is supervised here.
     expect(await stored(kept.entry.action)).toBe(1);
+  });
+
+  it('runs on SIGTERM in a server process (bot/main.ts): the customer stream closed, the process gone with exit code 0', async () => {
+    const launched = await startBotProcess('shutdown');
+    const ws = await webChatStream(launched.base);
+    const closed = once(ws, 'close');
+    const exited = once(launched.child, 'exit');
+    launched.child.kill('SIGTERM');
+    const [code] = (await exited) as [number | null];
+    expect(code).toBe(0);
+    expect(((await closed) as [number])[0]).toBe(1001);
+    const text = launched.log.join('');
+    expect(text.indexOf('"shutting down"')).toBeGreaterThan(-1);
+    expect(text.indexOf('"stopped"')).toBeGreaterThan(text.indexOf('"shutting down"'));
   });
 });
