@@ -56,7 +56,7 @@ export interface App {
   adapter: CloudAdapter;
   /** Adapter of the in-process web chat channel. */
   webchatAdapter: WebChatAdapter;
-  /** Closes the Direct Line streams (call before closing the server). */
+  /** Closes the Direct Line and staff event streams and stops the channels' background work (bot/shutdown.ts: after the final outbox replay, which may need them). */
   closeChannels: () => Promise<void>;
   bot: DemandBot;
   replies: CustomerReplies;

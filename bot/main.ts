@@ -1,21 +1,23 @@
 /**
  * npm start: the bot server. Reads and validates the configuration, opens the database (the
  * embedded FerretDB unless MONGODB_URI is set), loads the model, serves the Bot Framework endpoint,
- * the web chat and Direct Line, and shuts down gracefully on SIGINT/SIGTERM: stop accepting, finish
- * turns in flight, flush the outbox, stop the embedded database.
+ * the web chat and Direct Line, and shuts down gracefully on SIGINT/SIGTERM (bot/shutdown.ts): stop
+ * accepting, finish turns in flight, flush the outbox with the channels still open, close the
+ * channels, stop the embedded database.
  */
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createServices } from '../desk/services.js';
 import { ConfigError, loadConfig } from '../runtime/config.js';
 import { createApp } from './app.js';
+import { shutDown } from './shutdown.js';
 import { LISTENING_MESSAGE_TYPE, type ListeningMessage } from './listening-message.js';
 
 /** A started server: where it listens, and how to stop it. */
 export interface RunningServer {
   port: number;
   url: string;
-  /** Stops gracefully (idempotent): stop accepting, finish turns, flush the outbox, close the database. */
+  /** Stops gracefully (idempotent): stop accepting, finish turns, flush the outbox, close the channels, then the database (bot/shutdown.ts). */
   stop: () => Promise<void>;
 }
 
@@ -45,21 +47,7 @@ export async function main(env: Record<string, string | undefined>): Promise<Run
   log.info({ url, port, mode: config.MicrosoftAppId ? 'bot-framework' : 'local' }, 'listening');
 
   let stopping: Promise<void> | null = null;
-  const stop = () =>
-    (stopping ??= (async () => {
-      log.info('shutting down');
-      await app.closeChannels();
-      app.server.close();
-      const deadline = Date.now() + 10_000;
-      while (app.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      await services.tickets.flushOutbox().catch((err: Error) => log.warn({ err: err.message, pending: services.store.outbox.pending() }, 'outbox not flushed; it is replayed at the next start'));
-      const stats = services.database?.commandStats();
-      // One line for bench:bot --db-stats (stderr: stdout stays the log's).
-      if (stats) process.stderr.write(`db-command-stats ${JSON.stringify(stats)}\n`);
-      // Stops background jobs and the model side, then the database.
-      await services.close();
-      log.info('stopped');
-    })());
+  const stop = () => (stopping ??= shutDown(app, services, log));
   return { port, url, stop };
 }
 

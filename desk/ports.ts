@@ -57,7 +57,8 @@ export interface TicketStore {
 export interface MessageSpool {
   append(doc: object): Promise<void>;
   pending(): number;
-  drain(apply: (doc: Record<string, unknown>) => Promise<'stored' | 'duplicate'>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
+  /** `unknown`: no record this version knows; the spool sets it aside (store/outbox.ts), never drops it. */
+  drain(apply: (doc: Record<string, unknown>) => Promise<'stored' | 'duplicate' | 'unknown'>): Promise<{ replayed: number; duplicates: number; remaining: number }>;
 }
 
 /** Labelled examples for retraining, one per ticket. */

@@ -224,7 +224,9 @@ export class TicketService {
       const kept = readKeptWrite(doc);
       if (kept) return this.replayKept(kept);
       const m = readHeldMessage(doc);
-      if (!m) return 'duplicate'; // not ours to replay: never blocks the rest
+      // No record this version knows (a kind a newer one wrote): set aside beside the spool, never
+      // dropped and never blocking the rest (store/outbox.ts).
+      if (!m) return 'unknown';
       const { channelId, userId } = m.ticket.customer;
       const text = m.ticket.text.original;
       const since = m.receivedAt.getTime();

@@ -61,8 +61,8 @@ export function heldMessagesPath(outboxPath: string): string {
 }
 
 /**
- * A spooled record as a held message, or null when it is not one (replay skips it, never blocks the
- * rest). The spool keeps canonical Extended JSON, whose numbers read back as BSON wrappers; the
+ * A spooled record as a held message, or null when it is not one (replay sets it aside in the
+ * spool's quarantine file, store/outbox.ts: never blocks the rest, never lost). The spool keeps canonical Extended JSON, whose numbers read back as BSON wrappers; the
  * ticket input is validated as plain JSON, so the record is read back in relaxed form.
  */
 export function readHeldMessage(doc: unknown): HeldMessage | null {

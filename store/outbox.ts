@@ -5,6 +5,12 @@
  * idempotent because the ticket number (and _id) is unique in the database, so a record stored
  * twice is skipped, never duplicated (one stored under a new number because its own was taken is
  * found by its renumber note: `MongoTicketRepository.replayRecord`).
+ *
+ * A line that is not a record (not JSON: a file edited by hand, a disk error) or one its replay does
+ * not know (`apply` answers `unknown`: a kind a newer version wrote) is set aside, once: appended,
+ * fsynced, to the quarantine file beside the outbox ({@link quarantinePath}) and then taken out of
+ * the outbox, with one warning naming that file. Kept in place it would stop every replay there (the
+ * records behind it never stored) and be logged again at each one; dropped it would be lost.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -25,8 +31,16 @@ export interface OutboxStats {
   duplicates: number;
 }
 
-/** What replay does with one record: store it, or report it as already stored. */
-export type ReplayOutcome = 'stored' | 'duplicate';
+/**
+ * What replay does with one record: store it, report it as already stored, or (`unknown`) say it is
+ * no record this replay knows, which sets it aside in the quarantine file rather than dropping it.
+ */
+export type ReplayOutcome = 'stored' | 'duplicate' | 'unknown';
+
+/** Where an outbox's lines that cannot be replayed are set aside: `tickets.jsonl` → `tickets.jsonl.quarantine`. */
+export function quarantinePath(outboxPath: string): string {
+  return `${outboxPath}.quarantine`;
+}
 
 /** Records one chunk of a whole replay takes (at least) before letting queued appends and replays run. */
 export const DRAIN_CHUNK = 50;
@@ -49,13 +63,7 @@ export class FileOutbox {
   append(doc: object): Promise<void> {
     const line = `${BSON.EJSON.stringify(doc, { relaxed: false })}\n`;
     const run = this.chain.then(() => {
-      const fd = openSync(this.path, 'a');
-      try {
-        writeSync(fd, line);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      writeDurably(this.path, 'a', line);
       this.stats.appended++;
     });
     this.chain = run.catch(() => undefined);
@@ -76,8 +84,9 @@ export class FileOutbox {
     for (const file of this.files()) {
       for (const line of readLines(file)) {
         if (contains !== undefined && !line.includes(contains)) continue;
-        const doc = BSON.EJSON.parse(line, { relaxed: false }) as BSON.Document;
-        if (pick(doc)) out.push(doc);
+        // A malformed line is no waiting record: the next replay sets it aside.
+        const doc = parseRecord(line);
+        if (doc && pick(doc)) out.push(doc);
       }
     }
     return out;
@@ -137,19 +146,26 @@ export class FileOutbox {
       if (replayed + duplicates >= limit) break;
       const lines = readLines(file);
       const kept: string[] = [];
+      const setAside: string[] = [];
       let failure: Error | null = null;
       for (const line of lines) {
         if (failure || replayed + duplicates >= limit || (contains !== undefined && !line.includes(contains))) {
           kept.push(line);
           continue;
         }
+        const doc = parseRecord(line);
+        if (!doc) {
+          setAside.push(line);
+          continue;
+        }
+        if (!pick(doc)) {
+          kept.push(line);
+          continue;
+        }
         try {
-          const doc = BSON.EJSON.parse(line, { relaxed: false }) as BSON.Document;
-          if (!pick(doc)) {
-            kept.push(line);
-            continue;
-          }
-          if ((await apply(doc)) === 'duplicate') duplicates++;
+          const outcome = await apply(doc);
+          if (outcome === 'unknown') setAside.push(line);
+          else if (outcome === 'duplicate') duplicates++;
           else replayed++;
         } catch (err) {
           // Keep this record and the rest (they stay ahead of newer records) and stop; the next replay retries.
@@ -157,6 +173,8 @@ export class FileOutbox {
           kept.push(line);
         }
       }
+      // Into the quarantine file before out of the outbox: a crash between keeps the line twice, never none.
+      if (setAside.length > 0) this.quarantine(setAside, file);
       if (kept.length !== lines.length) this.requeue(kept, file);
       if (failure) {
         this.log.warn({ err: failure.message, remaining: this.pending() }, 'outbox replay interrupted');
@@ -173,6 +191,13 @@ export class FileOutbox {
     this.stats.duplicates += duplicates;
   }
 
+  /** Appends lines that cannot be replayed to the quarantine file (fsync), and says so once. */
+  private quarantine(lines: string[], file: string) {
+    const to = quarantinePath(this.path);
+    writeDurably(to, 'a', lines.map((l) => `${l}\n`).join(''));
+    this.log.warn({ quarantine: to, from: file, lines: lines.length }, `outbox lines that cannot be replayed (not JSON, or a record this version does not know) set aside in ${to}`);
+  }
+
   /** Rewrites an outbox file with only its unreplayed lines (atomically: temp file, fsync, rename). */
   private requeue(lines: string[], file: string) {
     if (lines.length === 0) {
@@ -180,13 +205,7 @@ export class FileOutbox {
       return;
     }
     const tmp = `${file}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, lines.map((l) => `${l}\n`).join(''));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeDurably(tmp, 'w', lines.map((l) => `${l}\n`).join(''));
     renameSync(tmp, file);
   }
 
@@ -206,6 +225,27 @@ export class FileOutbox {
 
 function replayOrder(name: string): number {
   return Number(name.split('.replaying-')[1]?.split('-')[0] ?? 0);
+}
+
+/** Writes `text` to `file` (`a`: appended, `w`: replacing it) and fsyncs it before returning. */
+function writeDurably(file: string, flags: 'a' | 'w', text: string): void {
+  const fd = openSync(file, flags);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A line as a record, or null when it is not a JSON object. */
+function parseRecord(line: string): BSON.Document | null {
+  try {
+    const doc: unknown = BSON.EJSON.parse(line, { relaxed: false });
+    return doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as BSON.Document) : null;
+  } catch {
+    return null;
+  }
 }
 
 function readLines(file: string): string[] {

@@ -8,51 +8,22 @@
  * Launched as `npm start`, Node prints no deprecation warning either.
  */
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
 import { SERVER_NODE_ARGS } from '../../runtime/node-flags.js';
-import { spawnBotServer } from '../../scripts/server-process.js';
+import { startBotProcess, stopBotProcesses } from '../helpers/bot-process.js';
 
 type Json = Record<string, any>;
-const running: ChildProcess[] = [];
-const dirs: string[] = [];
 
-afterAll(async () => {
-  for (const child of running) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-  }
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+afterAll(stopBotProcesses);
 
 /** Starts `node <nodeArgs> bot/main.ts` and returns its /readyz body and what it wrote (log and stderr). */
 async function launch(nodeArgs: readonly string[]): Promise<{ readyz: Json; output: () => string; child: ChildProcess }> {
-  const dir = mkdtempSync(join(tmpdir(), 'node-flags-'));
-  dirs.push(dir);
-  const err: string[] = [];
   // The server binds a port of its own choosing and reports it (no port picked here that another process could take first).
-  const { child, port } = await spawnBotServer({
-    main: join(PROJECT_ROOT, 'bot/main.ts'),
-    nodeArgs: [...nodeArgs, '--import', 'tsx'],
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, NODE_OPTIONS: '', MONGODB_URI: inject('mongoUri'), DB_NAME: `flags_${randomUUID().slice(0, 8)}`, HOST: '127.0.0.1', OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    onSpawn: (c) => {
-      running.push(c);
-      // The log (pino) is on stdout, Node's own warnings on stderr: both are kept.
-      c.stdout!.setEncoding('utf8').on('data', (d: string) => err.push(d));
-      c.stderr!.setEncoding('utf8').on('data', (d: string) => err.push(d));
-    },
-  }).catch((e: Error) => {
-    throw new Error(`${e.message}: ${err.join('')}`);
-  });
+  // The log (pino) is on stdout, Node's own warnings on stderr: both are kept.
+  const { child, port, log: err } = await startBotProcess('node-flags', { nodeArgs, env: { NODE_OPTIONS: '', LOG_LEVEL: 'warn' } });
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${err.join('')}`);

@@ -5,49 +5,23 @@
  * scripts/server-process.ts, used by the multi-process and node-flags tests and the benchmarks).
  * Real server processes (`bot/main.ts`) on the test database server.
  */
-import type { ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/datasets.js';
-import { SERVER_NODE_ARGS } from '../../runtime/node-flags.js';
-import { freePort, reportsItsPort, spawnBotServer, waitReady } from '../../scripts/server-process.js';
+import { freePort, reportsItsPort, waitReady } from '../../scripts/server-process.js';
 import { stopChild } from '../../scripts/temp-dir.js';
+import { startBotProcess, stopBotProcesses } from '../helpers/bot-process.js';
 
-const running: ChildProcess[] = [];
-const dirs: string[] = [];
 let intruder: Server | undefined;
 
 afterAll(async () => {
-  await Promise.all(running.map((c) => stopChild(c)));
+  await stopBotProcesses();
   intruder?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** Starts `bot/main.ts` with PORT=0 (set by spawnBotServer), its log at info on stdout, kept. */
-async function start(): Promise<{ child: ChildProcess; port: number; base: string; log: string[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'server-port-'));
-  dirs.push(dir);
-  const log: string[] = [];
-  const launched = await spawnBotServer({
-    main: join(PROJECT_ROOT, 'bot/main.ts'),
-    nodeArgs: [...SERVER_NODE_ARGS, '--import', 'tsx'],
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, MONGODB_URI: inject('mongoUri'), DB_NAME: `port_${randomUUID().slice(0, 8)}`, HOST: '127.0.0.1', OUTBOX_PATH: join(dir, 'outbox.jsonl'), LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    onSpawn: (c) => {
-      running.push(c);
-      c.stdout!.setEncoding('utf8').on('data', (d: string) => log.push(d));
-      c.stderr!.setEncoding('utf8').on('data', (d: string) => log.push(d));
-    },
-  }).catch((err: Error) => {
-    throw new Error(`${err.message}: ${log.join('')}`);
-  });
-  return { ...launched, log };
-}
+/** Starts `bot/main.ts` with PORT=0 (set by spawnBotServer), its log at info kept. */
+const start = () => startBotProcess('server-port');
 
 /** Whether something accepts connections on the loopback port. */
 function accepts(port: number): Promise<boolean> {

@@ -4,12 +4,12 @@
  * after every record; each record is applied once; what is not replayed keeps its place. Uses a
  * temporary directory (the outbox is a file).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BSON } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DRAIN_CHUNK, DRAIN_MAX_CHUNKS, FileOutbox, type ReplayOutcome } from '../../store/outbox.js';
+import { DRAIN_CHUNK, DRAIN_MAX_CHUNKS, FileOutbox, quarantinePath, type ReplayOutcome } from '../../store/outbox.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 const dirs: string[] = [];
@@ -100,5 +100,43 @@ describe('FileOutbox replays', () => {
     const rest: number[] = [];
     await outbox.drain(recorder(rest));
     expect(rest).toEqual([...waiting.filter((n) => n !== first), 1000]);
+  });
+
+  it('sets a malformed line aside once, in the quarantine file beside the outbox, logged once, and replays the records around it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'file-outbox-'));
+    dirs.push(dir);
+    const path = join(dir, 'o.jsonl');
+    const record = (n: number) => `${BSON.EJSON.stringify({ n, user: 'u0' }, { relaxed: false })}\n`;
+    const broken = '{"n": {"$numberInt": "1"}, "user": "u0"'; // cut short mid-record: not JSON
+    writeFileSync(path, `${record(0)}${broken}\n${record(2)}`);
+    const warnings: { obj: object; msg: string }[] = [];
+    const outbox = new FileOutbox(path, { info() {}, error() {}, warn: (obj, msg) => warnings.push({ obj, msg }) });
+    // A status lookup before any replay does not trip over it.
+    expect(outbox.find(() => true).map((d) => Number(d.n))).toEqual([0, 2]);
+    const applied: number[] = [];
+    expect(await outbox.drain(recorder(applied))).toEqual({ replayed: 2, duplicates: 0, remaining: 0 });
+    expect(applied).toEqual([0, 2]);
+    // Later replays (new records each time) do not meet it again.
+    for (const n of [3, 4, 5]) {
+      await outbox.append({ n, user: 'u0' });
+      await outbox.drain(recorder(applied));
+    }
+    expect(applied).toEqual([0, 2, 3, 4, 5]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].obj).toMatchObject({ quarantine: quarantinePath(path), lines: 1 });
+    expect(warnings[0].msg).toContain(quarantinePath(path));
+    // Its text is kept, word for word, and the outbox itself is empty.
+    expect(readFileSync(quarantinePath(path), 'utf8')).toBe(`${broken}\n`);
+    expect(existsSync(path)).toBe(false);
+    expect(outbox.pending()).toBe(0);
+  });
+
+  it("sets aside a record its replay does not know (apply answers 'unknown') rather than dropping it", async () => {
+    const outbox = await outboxOf(3, 1);
+    const applied: number[] = [];
+    const r = await outbox.drain(async (doc) => (Number(doc.n) === 1 ? 'unknown' : recorder(applied)(doc)));
+    expect(r).toEqual({ replayed: 2, duplicates: 0, remaining: 0 });
+    const kept = readFileSync(quarantinePath(outbox.path), 'utf8').trim().split('\n');
+    expect(kept.map((l) => Number(BSON.EJSON.parse(l).n))).toEqual([1]);
   });
 });
