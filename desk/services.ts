@@ -41,6 +41,8 @@ export interface ServiceOptions {
   capacity?: CapacityOptions;
   /** How often a running training job refreshes its lock and progress (ms; tests shorten it). */
   trainingHeartbeatMs?: number;
+  /** How soon after `startBackgroundJobs` old claims are first pruned (ms; store/index.ts FIRST_MAINTENANCE_MS; tests shorten it). */
+  firstMaintenanceMs?: number;
   now?: () => Date;
 }
 
@@ -127,6 +129,7 @@ export async function createServices(config: Config, opts: ServiceOptions & { mo
       archiveInBackground: config.ARCHIVE_IN_BACKGROUND,
       eventsPollMs: config.EVENTS_POLL_MS,
       readModelBatchMs: config.READ_MODEL_BATCH_MS,
+      firstMaintenanceMs: opts.firstMaintenanceMs,
     });
     stoppers.push(() => store.events.close());
     let channel: CustomerChannel | null = null;

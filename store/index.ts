@@ -64,7 +64,19 @@ export interface StoreOptions {
   archiveAfterDays?: number;
   /** Runs the archive once a day from `startMaintenance` (default: only by the CLI). */
   archiveInBackground?: boolean;
+  /**
+   * How soon after `startMaintenance` the first pruning runs (ms, default {@link FIRST_MAINTENANCE_MS});
+   * then hourly. Tests shorten it.
+   */
+  firstMaintenanceMs?: number;
 }
+
+/**
+ * The first pruning of claims, restore notes and expired conversation state runs this long after
+ * start, then every hour: a process restarted more often than hourly still prunes (with only the
+ * hourly timer it never did), and start-up is not slowed by it.
+ */
+export const FIRST_MAINTENANCE_MS = 60_000;
 
 export interface Store {
   tickets: MongoTicketRepository;
@@ -249,12 +261,18 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     startMaintenance() {
       // Tickets take claims on FerretDB only, but the read-model documents take them on MongoDB too.
       const claims = new Claims(opts.db);
-      let hours = 0;
-      const pruner = setInterval(() => {
+      const prune = () => {
         claims.prune().catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning claims failed'));
         pruneRestoreNotes(opts.db).catch((err: Error) => opts.log.warn({ err: err.message }, 'pruning restore notes failed'));
         botState.sweepExpired().catch((err: Error) => opts.log.warn({ err: err.message }, 'sweeping expired conversation state failed'));
-        // Once a day, when enabled: old closed tickets leave the working set.
+      };
+      // Soon after start, then hourly (FIRST_MAINTENANCE_MS); neither timer keeps the process alive.
+      const first = setTimeout(prune, opts.firstMaintenanceMs ?? FIRST_MAINTENANCE_MS);
+      first.unref();
+      let hours = 0;
+      const pruner = setInterval(() => {
+        prune();
+        // Once a day, when enabled: old closed tickets leave the working set (first an hour after start, as before).
         if (opts.archiveInBackground && ++hours % 24 === 1) {
           store
             .archive({ apply: true })
@@ -263,7 +281,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
         }
       }, 60 * 60_000);
       pruner.unref();
-      return () => clearInterval(pruner);
+      return () => {
+        clearTimeout(first);
+        clearInterval(pruner);
+      };
     },
   };
   return store;

@@ -3,11 +3,18 @@
  * the documents a `deleteMany` matched in one statement with a variable per document, and SQLite
  * refuses more than 32,766 variables: a single `deleteMany` over more old claims than that failed
  * ("too many SQL variables") every hour, so claims were never pruned again once that many had
- * piled up (a process restarted more often than hourly never prunes).
+ * piled up. And a started server prunes soon after start, not only an hour later: a process
+ * restarted more often than hourly never pruned.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { pino } from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createServices } from '../../desk/services.js';
+import { loadConfig } from '../../runtime/config.js';
 import { Claims } from '../../store/claims.js';
 
 const client = new MongoClient(inject('mongoUri'));
@@ -37,5 +44,26 @@ describe('Claims.prune', () => {
     expect((await coll.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id).sort()).toEqual(['gen:statsMonths', 'statsMonths:recent:v2']);
     // The recent claim still decides: another owner cannot take it.
     expect(await claims.claim('statsMonths:recent:v2', 'other')).toBe(false);
+  });
+});
+
+describe('the server\'s maintenance', () => {
+  it('prunes old claims soon after start, without waiting an hour', async () => {
+    const own = client.db(`claimsstart_${randomUUID().slice(0, 8)}`);
+    const dir = mkdtempSync(join(tmpdir(), 'claims-start-'));
+    const coll = own.collection<{ _id: string; at: Date }>('claims');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await coll.insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: `ticket:T-old${i}:v2`, at: twoHoursAgo })));
+    await coll.insertOne({ _id: 'ticket:T-recent:v2', at: new Date() });
+    // As bot/main.ts starts it (createServices, then the background jobs), with the first run shortened from a minute.
+    const services = await createServices(loadConfig({}), { db: own, log: pino({ level: 'silent' }), outboxPath: join(dir, 'o.jsonl'), models: false, firstMaintenanceMs: 200 });
+    try {
+      services.startBackgroundJobs(60_000);
+      await expect.poll(async () => (await coll.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id), { timeout: 10_000 }).toEqual(['ticket:T-recent:v2']);
+    } finally {
+      await services.close();
+      await own.dropDatabase().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
