@@ -39,6 +39,7 @@ import { registerTrainerRoutes } from '../trainer/routes.js';
 import { createChannels, type Channel } from '../channels/index.js';
 import { MemoryGuard } from '../runtime/memory-guard.js';
 import { SERVER_NODE_ARGS } from '../runtime/node-flags.js';
+import { RequestsInFlight } from './requests-in-flight.js';
 
 export interface AppDeps {
   config: Config;
@@ -66,6 +67,8 @@ export interface App {
   channels: Channel[];
   /** Turns being processed now (graceful shutdown waits for them). */
   inFlight: () => number;
+  /** HTTP requests being answered now, and the refusal of new ones once the stop begins (bot/requests-in-flight.ts). */
+  requests: Pick<RequestsInFlight, 'count' | 'stopAccepting'>;
   /** Hands the live lines the receipt journal still holds to the web chat channel again (see `DirectLineHandle.replayReceipts`). */
   replayReceipts: (olderThanMs?: number) => Promise<number>;
 }
@@ -111,6 +114,9 @@ export function createApp(deps: AppDeps): App {
   }
 
   const server = createHttpServer(log);
+  // Counted for the graceful stop, which waits for them; refused (503) once it has begun.
+  const requests = new RequestsInFlight();
+  server.pre(requests.handler);
 
   let inFlight = 0;
   server.post('/api/messages', async (req, res) => {
@@ -218,6 +224,7 @@ export function createApp(deps: AppDeps): App {
     staff,
     channels,
     inFlight: () => inFlight + inFlightDirect,
+    requests,
     replayReceipts: (olderThanMs) => directLine?.replayReceipts(olderThanMs) ?? Promise.resolve(0),
     closeChannels: async () => {
       staff.streams.closeAll();

@@ -295,7 +295,7 @@ export class ApiRouter {
       for (const [code, description] of Object.entries(r.responses ?? { 200: 'OK' })) responses[code] = { description };
       responses['400'] ??= { description: 'invalid input; the error names the field', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
       // Any route may find the database unreachable (login reads it; a token it did not vouch for recently too).
-      responses['503'] ??= { description: 'the database is unavailable (code DATABASE_UNAVAILABLE, or the route\'s own); send the request again after Retry-After seconds', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses['503'] ??= { description: 'the database is unavailable (code DATABASE_UNAVAILABLE, or the route\'s own), or the server is stopping (SERVER_STOPPING, with Connection: close); send the request again after Retry-After seconds', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
       if (r.role) {
         responses['401'] = { description: 'no token, or unknown or expired token' };
         responses['403'] = { description: `needs the ${r.role} role` };

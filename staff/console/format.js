@@ -98,6 +98,8 @@ export function errorText(err) {
   if (err.code === 'REPLY_NOT_SENT') return t('reply.notSent');
   // The request was fine; the database was not there (503 with Retry-After): say so, and when to try again.
   if (err.code === 'DATABASE_UNAVAILABLE') return t('error.databaseUnavailable', { s: err.retryAfter ?? 5 });
+  // The server is stopping (bot/requests-in-flight.ts): nothing was done; the restarted one takes it.
+  if (err.code === 'SERVER_STOPPING') return t('error.serverStopping', { s: err.retryAfter ?? 5 });
   if (err.status >= 500) return t('error.server');
   return err.message || t('error.generic');
 }

@@ -40,6 +40,7 @@ export const ZH_HANT = {
   "error.rateLimited": "請求過於頻繁，請 {s} 秒後再試。",
   "error.server": "服務器出錯，請稍後再試。",
   "error.databaseUnavailable": "暫時無法連線資料庫，請 {s} 秒後再試。",
+  "error.serverStopping": "伺服器正在重新啟動，請 {s} 秒後再試。",
   "login.title": "登錄",
   "login.intro": "客服、訓練師和管理員請使用工作賬號登錄。",
   "login.username": "用戶名",

@@ -58,6 +58,7 @@ export const DICT = {
     'error.rateLimited': '请求过于频繁，请 {s} 秒后再试。',
     'error.server': '服务器出错，请稍后再试。',
     'error.databaseUnavailable': '暂时无法连接数据库，请 {s} 秒后再试。',
+    'error.serverStopping': '服务器正在重启，请 {s} 秒后再试。',
 
     'login.title': '登录',
     'login.intro': '客服、训练师和管理员请使用工作账号登录。',
@@ -654,6 +655,7 @@ export const DICT = {
     'error.rateLimited': 'Too many requests. Try again in {s} s.',
     'error.server': 'Server error. Please try again later.',
     'error.databaseUnavailable': 'The database cannot be reached right now. Try again in {s} s.',
+    'error.serverStopping': 'The server is restarting. Try again in {s} s.',
 
     'login.title': 'Log in',
     'login.intro': 'Agents, trainers and admins: log in with your work account.',

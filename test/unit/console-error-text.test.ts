@@ -30,9 +30,10 @@ afterAll(() => {
   vi.unstubAllGlobals();
 });
 
+const internal: ApiErrorLike = { status: 500, code: 'INTERNAL', message: 'internal error', retryAfter: null };
+
 describe('errorText', () => {
   const unavailable: ApiErrorLike = { status: 503, code: 'DATABASE_UNAVAILABLE', message: 'the database cannot be reached right now; try again shortly', retryAfter: 5 };
-  const internal: ApiErrorLike = { status: 500, code: 'INTERNAL', message: 'internal error', retryAfter: null };
 
   it('says the database cannot be reached, and when to try again, in zh-Hans, zh-Hant and English', () => {
     const said: Record<string, string> = {};
@@ -49,6 +50,22 @@ describe('errorText', () => {
       'zh-Hans': '暂时无法连接数据库，请 5 秒后再试。',
       'zh-Hant': '暫時無法連線資料庫，請 5 秒後再試。',
       en: 'The database cannot be reached right now. Try again in 5 s.',
+    });
+  });
+
+  it('says the server is restarting, and when to try again, in zh-Hans, zh-Hant and English (a request refused during a graceful stop)', () => {
+    const stopping: ApiErrorLike = { status: 503, code: 'SERVER_STOPPING', message: 'the server is restarting; send the request again in a few seconds', retryAfter: 5 };
+    const said: Record<string, string> = {};
+    for (const lang of ['zh-Hans', 'zh-Hant', 'en']) {
+      setLang(lang);
+      said[lang] = errorText(stopping);
+      expect(said[lang], lang).not.toBe(errorText(internal));
+      expect(errorText({ ...stopping, retryAfter: null }), lang).toContain('5');
+    }
+    expect(said).toEqual({
+      'zh-Hans': '服务器正在重启，请 5 秒后再试。',
+      'zh-Hant': '伺服器正在重新啟動，請 5 秒後再試。',
+      en: 'The server is restarting. Try again in 5 s.',
     });
   });
 });
