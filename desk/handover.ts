@@ -475,7 +475,7 @@ export class HandoverService {
     this.forgetHandover(h.id);
     this.deps.events.publish({ type: 'handover.ended', handoverId: h.id, ticketNumber: h.ticketNumber, how, by });
     const facts = liveChatNote(h, how, by);
-    await this.deps.tickets.annotate(h.ticketNumber, liveChatNoteText(facts), by ?? 'bot', facts).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live chat note not added to the ticket'));
+    await this.deps.tickets.annotate(h.ticketNumber, liveChatNoteText(facts), by ?? 'bot', { liveChat: facts }).catch((err: Error) => this.deps.log?.warn({ err: err.message }, 'live chat note not added to the ticket'));
   }
 
   /**

@@ -16,7 +16,7 @@ import type { Classification } from '../classifier/demand-classifier.js';
 import { DEMAND_TYPES } from '../classifier/taxonomy.js';
 import { AppError } from '../core/app-error.js';
 import { isUnavailable, NotFoundError, ValidationError } from '../store/errors.js';
-import type { CustomerIdentity, LiveChatNote, Priority, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
+import type { CustomerIdentity, NoteInput, Priority, UndeliveredNotice, SatisfactionInput, Ticket, TicketAttachment, TicketCorrection, TicketCreate, TicketPatch, TicketQuery, TicketStatus } from '../store/schemas.js';
 import { DEFAULT_DUE_HOURS, workingDayOf, type DueHours, type WorkingDayFields } from '../store/working-day.js';
 import { ticketClassification } from './classification.js';
 import type { Created, Durability, PageOf } from '../store/ticket-repository.js';
@@ -300,19 +300,28 @@ export class TicketService {
    * Delivers a kept notice (store/held-messages.ts `KeptNotice`) on the channel its ticket names; a
    * ticket gone meanwhile has nobody to tell. The database unreachable (the ticket's read), or no
    * customer channel in this process yet, stops the replay, which keeps the notice for the next one.
-   * A channel that refuses it while the database answers (read again to tell) will not take it
-   * later either: logged and dropped, not retried for ever.
+   * A channel that refuses it while the database answers will not take it later either, so it is not
+   * retried for ever: it is recorded as not delivered, as a refused staff reply is, so staff know the
+   * customer was not told: a note on the ticket (`undeliveredNotice`: what the customer was to be
+   * told, and the channel's error) and the audit entry `handover.notice` (`delivered: false`). The
+   * note not written (the database gone again) keeps the notice for the next replay.
    */
   private async replayNotice(n: KeptNotice): Promise<'stored' | 'duplicate'> {
     const t = await this.deps.tickets.get(n.ticket);
     if (!t) return 'duplicate';
     const channel = this.deps.channel();
     if (!channel) throw new Error('no customer channel in this process yet: the live chat notice waits');
-    const error = await channel.deliver(t, n.text).catch((err: Error) => err.message.slice(0, 500));
-    if (error) {
-      await this.deps.tickets.get(n.ticket); // throws while the database is unreachable again: kept
-      this.deps.log?.warn({ ticket: n.ticket, handoverId: n.handoverId, error }, 'kept live chat notice not delivered; dropped');
+    const error = await channel.deliver(t, n.text).catch((err: Error) => err.message);
+    if (!error) return 'stored';
+    const facts = { handoverId: n.handoverId, text: n.text, error: error.slice(0, 500), triedAt: n.at.toISOString() };
+    try {
+      await this.annotate(n.ticket, undeliveredNoticeText(facts), 'bot', { undeliveredNotice: facts });
+    } catch (err) {
+      if (err instanceof NotFoundError) return 'duplicate'; // deleted meanwhile: nobody to tell
+      throw err; // the database gone again: kept for the next replay
     }
+    await this.auditAfterChange('bot', 'handover.notice', n.ticket, { handoverId: n.handoverId, delivered: false, error: facts.error, triedAt: facts.triedAt });
+    this.deps.log?.warn({ ticket: n.ticket, handoverId: n.handoverId, error: facts.error }, 'kept live chat notice not delivered; recorded on the ticket');
     return 'stored';
   }
 
@@ -691,11 +700,12 @@ export class TicketService {
   }
 
   /**
-   * Adds an internal note (not shown to the customer). `liveChat`: the facts of a live chat whose
-   * end adds the note (desk/handover.ts), kept as data for the console to word in its reader's language.
+   * Adds an internal note (not shown to the customer). `facts`, kept as data for the console to word
+   * in its reader's language: `liveChat`, of a live chat whose end adds the note (desk/handover.ts);
+   * `undeliveredNotice`, of a live chat notice the customer's channel refused ({@link replayNotice}).
    */
-  async annotate(number: string, text: string, by: string, liveChat?: LiveChatNote): Promise<TicketView> {
-    const t = await this.deps.tickets.addNote(number, { author: by, text, ...(liveChat ? { liveChat } : {}) });
+  async annotate(number: string, text: string, by: string, facts: Pick<NoteInput, 'liveChat' | 'undeliveredNotice'> = {}): Promise<TicketView> {
+    const t = await this.deps.tickets.addNote(number, { author: by, text, ...facts });
     await this.auditAfterChange(by, 'ticket.note', t.number, { length: text.length });
     return this.staffView(t);
   }
@@ -822,4 +832,12 @@ export class TicketService {
     await this.deps.training.record({ ticketNumber: t.number, text: t.text.original, source, by, at: this.now() }, decided, current);
   }
 
+}
+
+/**
+ * The plain text of the note for a live chat notice the customer's channel refused (English, for API
+ * clients and searches that read `text`; the console words the facts in its reader's language).
+ */
+export function undeliveredNoticeText(n: UndeliveredNotice): string {
+  return `live chat notice not delivered to the customer (${n.error}); they were not told: ${n.text}`.slice(0, 4000);
 }

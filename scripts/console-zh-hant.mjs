@@ -40,6 +40,7 @@ const OVERRIDES = {
   'notes.live.handedBack': '線上對話由 {by} 交回智能助手',
   'notes.live.ended': '線上對話由 {by} 結束',
   'notes.live.timedOut': '線上對話等待逾時，無人接入',
+  'notes.noticeNotSent': '未能告知客戶線上對話的變化：渠道拒收（{error}，{at}）。客戶沒有收到：「{text}」',
   'notes.live.detail': '：{at} 請求人工，客戶訊息 {n} 條。',
   'notes.live.detailOne': '：{at} 請求人工，客戶訊息 {n} 條。',
   'ticket.formerNumber': '客戶拿到的工單號是 {number}（資料庫中斷期間發放，該號碼後來被另一張工單佔用；客戶用它查詢仍會找到本工單）',

@@ -134,6 +134,22 @@ export interface LiveChatNote {
   customerMessages: number;
 }
 
+/**
+ * A notice about a live chat (taken, handed back, ended) that the customer's channel refused when
+ * the outbox replay delivered it (desk/tickets.ts `replayNotice`): on the note that tells staff the
+ * customer was not told.
+ */
+export interface UndeliveredNotice {
+  /** The live chat it is about. */
+  handoverId: string;
+  /** What the customer was to be told, in their language. */
+  text: string;
+  /** The channel's error. */
+  error: string;
+  /** When the notice was first tried (ISO time). */
+  triedAt: string;
+}
+
 export interface TicketNote {
   id: string;
   author: string;
@@ -141,6 +157,8 @@ export interface TicketNote {
   at: Date;
   /** The facts of a live chat, on the note its end added (absent on staff notes and on older ones). */
   liveChat?: LiveChatNote;
+  /** A live chat notice the customer's channel refused, on the note the replay added for it. */
+  undeliveredNotice?: UndeliveredNotice;
 }
 
 export interface TicketCorrection {
@@ -278,7 +296,11 @@ export const LiveChatNoteSchema = z
     customerMessages: z.number().int().min(0),
   })
   .strict();
-export const NoteInputSchema = z.object({ author: Person, text: z.string().trim().min(1).max(4000), liveChat: LiveChatNoteSchema.optional() }).strict();
+/** Checks {@link UndeliveredNotice} facts (only the desk writes them). */
+export const UndeliveredNoticeSchema = z.object({ handoverId: z.string().min(1).max(100), text: z.string().max(4000), error: z.string().max(500), triedAt: z.string().datetime() }).strict();
+export const NoteInputSchema = z
+  .object({ author: Person, text: z.string().trim().min(1).max(4000), liveChat: LiveChatNoteSchema.optional(), undeliveredNotice: UndeliveredNoticeSchema.optional() })
+  .strict();
 /** A note to add: who, the text, and for a live chat's end its facts. */
 export type NoteInput = z.input<typeof NoteInputSchema>;
 export const SpamDecisionInputSchema = z.object({ spam: z.boolean(), by: Person }).strict();

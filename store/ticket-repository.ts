@@ -112,7 +112,7 @@ export interface TicketRepository {
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   /** Changes status, assignee or priority; `expectedVersion` makes it fail with a conflict if someone changed the ticket since. */
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
-  /** Appends an internal note; `liveChat` when a live chat's end adds it (store/schemas.ts `LiveChatNote`). */
+  /** Appends an internal note; `liveChat` when a live chat's end adds it, `undeliveredNotice` for a refused live chat notice (store/schemas.ts). */
   addNote(number: string, note: NoteInput): Promise<Ticket>;
   /**
    * Records a staff reply (`sending: true` while it is being sent; `id` chosen by the caller). A
@@ -1129,7 +1129,7 @@ export class MongoTicketRepository implements TicketRepository {
   async addNote(number: string, note: NoteInput): Promise<Ticket> {
     const n = parseInput(NoteInputSchema, note, 'note');
     const id = randomUUID();
-    const push = (at: Date) => ({ notes: { id, author: n.author, text: n.text, at, ...(n.liveChat ? { liveChat: n.liveChat } : {}) } satisfies TicketNote });
+    const push = (at: Date) => ({ notes: { id, author: n.author, text: n.text, at, ...(n.liveChat ? { liveChat: n.liveChat } : {}), ...(n.undeliveredNotice ? { undeliveredNotice: n.undeliveredNotice } : {}) } satisfies TicketNote });
     if (this.opts.atomicUpdates) return this.append(number, push);
     return this.versioned(number, undefined, (_, at) => ({ push: push(at) }));
   }

@@ -213,6 +213,7 @@ export const ZH_HANT = {
   "notes.live.handedBack": "線上對話由 {by} 交回智能助手",
   "notes.live.ended": "線上對話由 {by} 結束",
   "notes.live.timedOut": "線上對話等待逾時，無人接入",
+  "notes.noticeNotSent": "未能告知客戶線上對話的變化：渠道拒收（{error}，{at}）。客戶沒有收到：「{text}」",
   "notes.live.agent": "（接待客服 {agent}）",
   "notes.live.detail": "：{at} 請求人工，客戶訊息 {n} 條。",
   "notes.live.detailOne": "：{at} 請求人工，客戶訊息 {n} 條。",

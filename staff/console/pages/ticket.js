@@ -549,6 +549,9 @@ const LIVE_ENDINGS = ['handedBack', 'ended', 'timedOut'];
  * (text only) and an ending this console does not know show their text as stored.
  */
 function noteBody(n) {
+  // A live chat notice the customer's channel refused (desk/tickets.ts replayNotice): staff must know they were not told.
+  const u = n.undeliveredNotice;
+  if (u) return h('p', { class: 'msg-text', 'data-testid': 'note-undelivered-notice', title: n.text }, t('notes.noticeNotSent', { error: u.error, at: f.dateTime(u.triedAt), text: u.text }));
   const c = n.liveChat;
   if (!c || !LIVE_ENDINGS.includes(c.how)) return h('p', { class: 'msg-text' }, n.text);
   const detail = t(c.customerMessages === 1 ? 'notes.live.detailOne' : 'notes.live.detail', { at: f.dateTime(c.requestedAt), n: c.customerMessages });
