@@ -7,13 +7,12 @@
  * - the console words the facts in the reader's language (zh-Hans, zh-Hant, English), and shows a
  *   note stored before the facts existed (text only) and a staff note as written.
  */
-import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
+import { consoleSignedIn, hasChromium, launchChromium } from '../helpers/console-browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'live-notes-test-password';
 const OLD_NOTE = 'live chat ended (agent alice): requested 2026-12-01T02:00:00.000Z, 2 customer message(s)';
 let A: RunningApp;
@@ -97,10 +96,10 @@ describe('the message count a live chat ends with', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('the note a live chat ends with, in the console', () => {
+describe.skipIf(!hasChromium)('the note a live chat ends with, in the console', () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -114,13 +113,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the note a live chat ends with, in the c
   }
 
   it('words the facts in the reader’s language (zh-Hans, zh-Hant, English) and shows older and staff notes as written', async () => {
-    const page = await browser.newPage({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${A.url}/console#/tickets/${number}`);
-    await page.getByLabel('用户名', { exact: true }).fill('notesagent');
-    await page.getByLabel('密码', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: '登录', exact: true }).click();
+    const { page, errors } = await consoleSignedIn(browser, A.url, `/tickets/${number}`, 'notesagent', PASSWORD);
 
     const zh = await noteTexts(page);
     expect(zh.slice(0, 2)).toEqual([OLD_NOTE, '已电话联系客户']);

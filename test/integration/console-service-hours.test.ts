@@ -8,13 +8,12 @@
  *
  * The hours are the five days after today (UTC), so the queue is closed whenever the test runs.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
+import { consoleSignedIn, hasChromium, launchChromium } from '../helpers/console-browser.js';
 import { staffRequest } from '../helpers/staff-api.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'service-hours-test-password';
 const DAYS = {
   setting: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'],
@@ -53,23 +52,17 @@ describe('service hours for staff', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('service hours in the live console', () => {
+describe.skipIf(!hasChromium)('service hours in the live console', () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
   });
 
   it('are said in the reader’s language (zh-Hans, zh-Hant, English), not as the setting is written', async () => {
-    const page = await browser.newPage({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${A.url}/console#/live`);
-    await page.getByLabel('用户名', { exact: true }).fill('hoursagent');
-    await page.getByLabel('密码', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: '登录', exact: true }).click();
+    const { page, errors } = await consoleSignedIn(browser, A.url, '/live', 'hoursagent', PASSWORD);
     const banner = page.locator('.banner-warn', { hasText: '人工服务时间' });
     await banner.waitFor({ timeout: 15_000 });
     expect(await banner.textContent()).toBe(`现在不是人工服务时间（${SAID['zh-Hans']}），新的请求会登记为工单。`);

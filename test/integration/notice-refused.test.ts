@@ -8,14 +8,13 @@
  * only logged and dropped. Against the whole app on the embedded test database, over the staff API,
  * and in the console (chromium) in zh-Hans, zh-Hant and English.
  */
-import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
+import { consoleSignedIn, hasChromium, launchChromium } from '../helpers/console-browser.js';
 import { staffRequest } from '../helpers/staff-api.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'notice-refused-test-password';
 const NOTICE = 'alice 已接入，正在为您处理。';
 const REFUSAL = 'the channel refused the message (test)';
@@ -60,23 +59,17 @@ describe('a kept live chat notice the channel refuses at the replay', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('the note of a refused notice, in the console', () => {
+describe.skipIf(!hasChromium)('the note of a refused notice, in the console', () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
   });
 
   it('tells staff the customer was not told, and what, in zh-Hans, zh-Hant and English', async () => {
-    const page = await browser.newPage({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${A.url}/console#/tickets/${number}`);
-    await page.getByLabel('用户名', { exact: true }).fill('noticeagent');
-    await page.getByLabel('密码', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: '登录', exact: true }).click();
+    const { page, errors } = await consoleSignedIn(browser, A.url, `/tickets/${number}`, 'noticeagent', PASSWORD);
     const note = page.getByTestId('note-undelivered-notice');
     const said = async () => {
       await note.waitFor();

@@ -17,7 +17,6 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { shutDown } from '../../bot/shutdown.js';
 import { heldMessagesPath, type KeptAuditEntry } from '../../store/held-messages.js';
-import type { TicketCreate } from '../../store/schemas.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
 import { startBotProcess, stopBotProcesses } from '../helpers/bot-process.js';
 import { whileDatabaseDown } from '../helpers/reconnected.js';
@@ -51,15 +50,6 @@ function keptEntry(action: string): KeptAuditEntry {
 }
 
 const stored = async (action: string) => (await own.store.audit.list({ action })).total;
-
-function ticketInput(text: string): TicketCreate {
-  return {
-    customer: { channelId: 'webchat', userId: `u-${randomUUID().slice(0, 8)}` },
-    conversationRef: null,
-    text: { original: text, normalized: text },
-    classification: { lang: 'zh-Hans', topic: 'billing', type: 'inquiry', spam: false, confidence: 0.9, alternatives: [], keywords: [], modelVersion: 'test', needsReview: false, reviewReason: null },
-  };
-}
 
 /** A connection that has sent part of a request's head (so the stop does not close it as idle): `finish()` sends the rest and resolves with the whole answer. */
 async function halfSentRequest(base: string, path: string): Promise<{ finish: () => Promise<string> }> {
@@ -102,7 +92,8 @@ describe('graceful stop', () => {
     const other = await own.anotherProcess();
     await other.app.staff.auth.createUser({ username: 'stopper', password: 'stop-pass-1234', role: 'agent', createdBy: 'test' });
     const { token } = await other.app.staff.auth.login('stopper', 'stop-pass-1234', '127.0.0.1');
-    const { ticket } = await other.services.store.tickets.create(ticketInput('发票开错了，请重开'));
+    const text0 = '发票开错了，请重开';
+    const { ticket } = await other.services.tickets.fileForCustomer({ channel: 'phone', text: text0, customer: { phone: '13800000081' } }, other.services.runtime.holder.classify(text0), 'seed');
     // The customer's channel takes the reply only when the test lets it: the request stays in flight until then.
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
