@@ -10,14 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
 import { pino } from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createServices } from '../../desk/services.js';
 import { loadConfig } from '../../runtime/config.js';
 import { Claims } from '../../store/claims.js';
+import { createClient } from '../../store/database.js';
 
-const client = new MongoClient(inject('mongoUri'));
+const client = createClient(inject('mongoUri'));
 const db = client.db(`claimsprune_${randomUUID().slice(0, 8)}`);
 
 afterAll(async () => {
