@@ -30,7 +30,7 @@ const OVERRIDES = {
   'export.working': '正在匯出…',
   'error.databaseUnavailable': '暫時無法連線資料庫，請 {s} 秒後再試。',
   'newTicket.filedOffline': '資料庫暫時無法連線：工單已排隊，臨時編號 {number}，資料庫恢復後自動入庫，請勿重複登記。',
-  'newTicket.filedOfflineResent': '資料庫暫時無法連線：工單已排隊，臨時編號 {number}。這張表單之前已提交過：如果上次已登記成功，資料庫恢復後保留原工單，用臨時編號搜尋即可找到它；否則按此編號自動入庫。請勿重複登記。',
+  'newTicket.filedOfflineResent': '資料庫暫時無法連線：工單已排隊，臨時編號 {number}。這張表單之前已提交過：如果上次已登記成功，資料庫恢復後保留原工單，直接開啟臨時編號（點選它，或在搜尋框輸入它）即可看到原工單；否則按此編號自動入庫。請勿重複登記。',
   'ticket.openedProvisional': '臨時編號 {provisional} 是資料庫中斷期間重複提交時排隊的編號；這張表單之前已登記成功，工單編號為 {number}，請使用此編號。',
   'files.notKept': '未儲存',
   'files.notKeptNoNote': '檔案未儲存在系統中。',

@@ -551,7 +551,7 @@ export const ZH_HANT = {
   "newTicket.filing": "正在登記…",
   "newTicket.filed": "已登記工單 {number}",
   "newTicket.filedOffline": "資料庫暫時無法連線：工單已排隊，臨時編號 {number}，資料庫恢復後自動入庫，請勿重複登記。",
-  "newTicket.filedOfflineResent": "資料庫暫時無法連線：工單已排隊，臨時編號 {number}。這張表單之前已提交過：如果上次已登記成功，資料庫恢復後保留原工單，用臨時編號搜尋即可找到它；否則按此編號自動入庫。請勿重複登記。",
+  "newTicket.filedOfflineResent": "資料庫暫時無法連線：工單已排隊，臨時編號 {number}。這張表單之前已提交過：如果上次已登記成功，資料庫恢復後保留原工單，直接開啟臨時編號（點選它，或在搜尋框輸入它）即可看到原工單；否則按此編號自動入庫。請勿重複登記。",
   "newTicket.invalid": "請檢查填寫內容：{message}",
   "channel.walk-in": "到訪",
   "channel.letter": "信件",

@@ -593,7 +593,7 @@ export const DICT = {
     'newTicket.filing': '正在登记…',
     'newTicket.filed': '已登记工单 {number}',
     'newTicket.filedOffline': '数据库暂时无法连接：工单已排队，临时编号 {number}，数据库恢复后自动入库，请勿重复登记。',
-    'newTicket.filedOfflineResent': '数据库暂时无法连接：工单已排队，临时编号 {number}。这张表单之前已提交过：如果上次已登记成功，数据库恢复后保留原工单，用临时编号搜索即可找到它；否则按此编号自动入库。请勿重复登记。',
+    'newTicket.filedOfflineResent': '数据库暂时无法连接：工单已排队，临时编号 {number}。这张表单之前已提交过：如果上次已登记成功，数据库恢复后保留原工单，直接打开临时编号（点击它，或在搜索框输入它）即可看到原工单；否则按此编号自动入库。请勿重复登记。',
     'newTicket.invalid': '请检查填写内容：{message}',
     'channel.walk-in': '到访',
     'channel.letter': '信件',
@@ -1189,7 +1189,7 @@ export const DICT = {
     'newTicket.filing': 'Logging…',
     'newTicket.filed': 'Ticket {number} logged',
     'newTicket.filedOffline': 'The database cannot be reached: the ticket is queued under provisional number {number} and will be stored when the database is back. Do not log it again.',
-    'newTicket.filedOfflineResent': 'The database cannot be reached: the ticket is queued under provisional number {number}. This form was sent before: if that went through, the ticket stored then is kept when the database is back, and searching for the provisional number finds it; otherwise the ticket is stored under this number. Do not log it again.',
+    'newTicket.filedOfflineResent': 'The database cannot be reached: the ticket is queued under provisional number {number}. This form was sent before: if that went through, the ticket stored then is kept when the database is back, and opening the provisional number (click it, or type it in the search box) shows that ticket; otherwise the ticket is stored under this number. Do not log it again.',
     'newTicket.invalid': 'Please check the form: {message}',
     'channel.walk-in': 'Walk-in',
     'channel.letter': 'Letter',
@@ -1268,6 +1268,18 @@ export function has(key) {
 export function t(key, params) {
   const s = DICT[lang][key] ?? DICT['zh-Hans'][key] ?? key;
   return params ? s.replace(/\{(\w+)\}/g, (m, k) => (params[k] === undefined || params[k] === null ? m : String(params[k]))) : s;
+}
+
+/**
+ * The text of `key` as pieces for an element's children: `{name}` placeholders whose value in
+ * `params` is a DOM node (a link) become that node, the others text (as {@link t} fills them).
+ */
+export function tParts(key, params) {
+  const s = DICT[lang][key] ?? DICT['zh-Hans'][key] ?? key;
+  return s.split(/(\{\w+\})/).filter(Boolean).map((piece) => {
+    const v = /^\{(\w+)\}$/.exec(piece) ? params[piece.slice(1, -1)] : undefined;
+    return v === undefined || v === null ? piece : typeof v === 'object' ? v : String(v);
+  });
 }
 
 /** `t(key)` when the key exists, else `fallback`. */

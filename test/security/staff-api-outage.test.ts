@@ -275,7 +275,7 @@ describe('the staff API with the database unreachable', () => {
     }
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('the console sent again during the outage a form whose earlier answer was lost says it may be stored already, in zh-Hans, zh-Hant and English; the provisional number finds it', async () => {
+  it.skipIf(!existsSync(CHROMIUM))('the console sent again during the outage a form whose earlier answer was lost says it may be stored already and that its provisional number, a link, opens it, in zh-Hans, zh-Hant and English; the form outlives a visit to that link', async () => {
     const DICT = await consoleTexts();
     const browser = await launchChromium();
     try {
@@ -309,7 +309,22 @@ describe('the staff API with the database unreachable', () => {
           expect(text).toBe(d['newTicket.filedOfflineResent']!.replace('{number}', number));
           expect(number).not.toBe(stored[i]);
           provisional.push(number);
+          // It says the provisional number opens the stored ticket, and the number is a link to it.
+          expect(text).toContain(OPENED_DIRECTLY[lang]);
+          const link = page.getByTestId('new-provisional');
+          expect(await link.textContent()).toBe(number);
+          expect(await link.getAttribute('href')).toBe(`#/tickets/${number}`);
+          // Followed while the database is still down (the page says so), then back: the same form,
+          // its answer and its request id (sent again, it files nothing new: still three queued).
+          await link.click();
+          await expect.poll(() => page.locator('main [role=alert]').first().textContent(), { timeout: 60_000 }).toBe(d['error.databaseUnavailable']!.replace('{s}', '5'));
+          await page.goBack();
+          await expect.poll(() => page.getByTestId('new-status').textContent(), { timeout: 60_000 }).toBe(text);
+          expect(await page.getByTestId('new-text').inputValue()).toBe(`来电登记（${lang}）：答复丢失后重新提交的诉求`);
+          await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
+          await expect.poll(() => page.getByTestId('new-status').textContent(), { timeout: 60_000 }).toBe(d['newTicket.filedOffline']!.replace('{number}', number));
         }
+        expect(services.store.outbox.pending()).toBe(3);
       });
       await replayed();
       for (const [i, number] of provisional.entries()) {
@@ -320,7 +335,7 @@ describe('the staff API with the database unreachable', () => {
       for (const [i, lang] of langs.entries()) {
         const d = DICT[lang]!;
         const page = pages[i]!;
-        await page.evaluate(`location.hash = "#/tickets/${provisional[i]}"`);
+        await page.getByTestId('new-provisional').click();
         const said = d['ticket.openedProvisional']!.replace('{provisional}', provisional[i]!).replace('{number}', stored[i]!);
         await expect.poll(() => page.getByTestId('ticket-provisional').textContent(), { timeout: 60_000 }).toBe(said);
         await expect.poll(() => page.evaluate('location.hash')).toBe(`#/tickets/${stored[i]}`);
@@ -334,6 +349,9 @@ describe('the staff API with the database unreachable', () => {
     }
   });
 });
+
+/** What the console says about opening a provisional number, in each language (newTicket.filedOfflineResent). */
+const OPENED_DIRECTLY: Record<string, string> = { 'zh-Hans': '直接打开临时编号', 'zh-Hant': '直接開啟臨時編號', en: 'opening the provisional number' };
 
 /** The console's login, tried in each language while the database is down: its message says so. */
 async function consoleSaysUnavailable(): Promise<void> {
