@@ -32,6 +32,8 @@ const OVERRIDES = {
   'newTicket.filedOffline': '資料庫暫時無法連線：工單已排隊，臨時編號 {number}，資料庫恢復後自動入庫，請勿重複登記。',
   'newTicket.filedOfflineResent': '資料庫暫時無法連線：工單已排隊，臨時編號 {number}。這張表單之前已提交過：如果上次已登記成功，資料庫恢復後保留原工單，直接開啟臨時編號（點選它，或在搜尋框輸入它）即可看到原工單；否則按此編號自動入庫。請勿重複登記。',
   'ticket.openedProvisional': '臨時編號 {provisional} 是資料庫中斷期間重複提交時排隊的編號；這張表單之前已登記成功，工單編號為 {number}，請使用此編號。',
+  'ticket.provisionalQueued': '臨時編號 {number} 的工單尚未入庫：它還在排隊，資料庫恢復後會自動入庫（如果這張表單之前已登記成功，則開啟此編號會看到原工單）。請稍後再開啟此編號。',
+  'ticket.openAgain': '再次開啟',
   'files.notKept': '未儲存',
   'files.notKeptNoNote': '檔案未儲存在系統中。',
   'file.bytes': '{n} 位元組',

@@ -148,6 +148,8 @@ export const ZH_HANT = {
   "ticket.reload": "重新加載",
   "ticket.reloaded": "已加載最新內容。",
   "ticket.openedProvisional": "臨時編號 {provisional} 是資料庫中斷期間重複提交時排隊的編號；這張表單之前已登記成功，工單編號為 {number}，請使用此編號。",
+  "ticket.provisionalQueued": "臨時編號 {number} 的工單尚未入庫：它還在排隊，資料庫恢復後會自動入庫（如果這張表單之前已登記成功，則開啟此編號會看到原工單）。請稍後再開啟此編號。",
+  "ticket.openAgain": "再次開啟",
   "ticket.explanation": "分類依據",
   "ticket.reviewReason": "複核原因",
   "ticket.noReview": "無需複核",
