@@ -103,3 +103,11 @@ export function errorText(err) {
   if (err.status >= 500) return t('error.server');
   return err.message || t('error.generic');
 }
+
+/**
+ * Whether `number` is a provisional ticket number (T20261207-OK3X9Q2): given while the database was
+ * unreachable to a ticket queued in a server's outbox, stored under it (or found through it) later.
+ */
+export function isProvisionalNumber(number) {
+  return /^T\d{8}-O[0-9A-Z]+$/i.test(String(number ?? ''));
+}

@@ -180,6 +180,8 @@ export const DICT = {
     'ticket.reload': '重新加载',
     'ticket.reloaded': '已加载最新内容。',
     'ticket.openedProvisional': '临时编号 {provisional} 是数据库中断期间重复提交时排队的编号；这张表单之前已登记成功，工单编号为 {number}，请使用此编号。',
+    'ticket.provisionalQueued': '临时编号 {number} 的工单尚未入库：它还在排队，数据库恢复后会自动入库（如果这张表单之前已登记成功，则打开此编号会看到原工单）。请稍后再打开此编号。',
+    'ticket.openAgain': '再次打开',
     'ticket.explanation': '分类依据',
     'ticket.reviewReason': '复核原因',
     'ticket.noReview': '无需复核',
@@ -595,7 +597,7 @@ export const DICT = {
     'newTicket.filing': '正在登记…',
     'newTicket.filed': '已登记工单 {number}',
     'newTicket.filedOffline': '数据库暂时无法连接：工单已排队，临时编号 {number}，数据库恢复后自动入库，请勿重复登记。',
-    'newTicket.filedOfflineResent': '数据库暂时无法连接：工单已排队，临时编号 {number}。这张表单之前已提交过：如果上次已登记成功，数据库恢复后保留原工单，用临时编号搜索即可找到它；否则按此编号自动入库。请勿重复登记。',
+    'newTicket.filedOfflineResent': '数据库暂时无法连接：工单已排队，临时编号 {number}。这张表单之前已提交过：如果上次已登记成功，数据库恢复后保留原工单，直接打开临时编号（点击它，或在搜索框输入它）即可看到原工单；否则按此编号自动入库。请勿重复登记。',
     'newTicket.invalid': '请检查填写内容：{message}',
     'channel.walk-in': '到访',
     'channel.letter': '信件',
@@ -778,6 +780,8 @@ export const DICT = {
     'ticket.reload': 'Reload',
     'ticket.reloaded': 'Showing the latest version.',
     'ticket.openedProvisional': 'Provisional number {provisional} was given when this form was sent again during a database outage; it had been logged before, as ticket {number}. Use that number.',
+    'ticket.provisionalQueued': 'The ticket under provisional number {number} is not stored yet: it is still queued and will be stored when the database is back (if this form had been logged before, this number then opens that ticket). Open it again shortly.',
+    'ticket.openAgain': 'Open again',
     'ticket.explanation': 'Why this classification',
     'ticket.reviewReason': 'Review reason',
     'ticket.noReview': 'No review needed',
@@ -1193,7 +1197,7 @@ export const DICT = {
     'newTicket.filing': 'Logging…',
     'newTicket.filed': 'Ticket {number} logged',
     'newTicket.filedOffline': 'The database cannot be reached: the ticket is queued under provisional number {number} and will be stored when the database is back. Do not log it again.',
-    'newTicket.filedOfflineResent': 'The database cannot be reached: the ticket is queued under provisional number {number}. This form was sent before: if that went through, the ticket stored then is kept when the database is back, and searching for the provisional number finds it; otherwise the ticket is stored under this number. Do not log it again.',
+    'newTicket.filedOfflineResent': 'The database cannot be reached: the ticket is queued under provisional number {number}. This form was sent before: if that went through, the ticket stored then is kept when the database is back, and opening the provisional number (click it, or type it in the search box) shows that ticket; otherwise the ticket is stored under this number. Do not log it again.',
     'newTicket.invalid': 'Please check the form: {message}',
     'channel.walk-in': 'Walk-in',
     'channel.letter': 'Letter',
@@ -1272,6 +1276,18 @@ export function has(key) {
 export function t(key, params) {
   const s = DICT[lang][key] ?? DICT['zh-Hans'][key] ?? key;
   return params ? s.replace(/\{(\w+)\}/g, (m, k) => (params[k] === undefined || params[k] === null ? m : String(params[k]))) : s;
+}
+
+/**
+ * The text of `key` as pieces for an element's children: `{name}` placeholders whose value in
+ * `params` is a DOM node (a link) become that node, the others text (as {@link t} fills them).
+ */
+export function tParts(key, params) {
+  const s = DICT[lang][key] ?? DICT['zh-Hans'][key] ?? key;
+  return s.split(/(\{\w+\})/).filter(Boolean).map((piece) => {
+    const v = /^\{(\w+)\}$/.exec(piece) ? params[piece.slice(1, -1)] : undefined;
+    return v === undefined || v === null ? piece : typeof v === 'object' ? v : String(v);
+  });
 }
 
 /** `t(key)` when the key exists, else `fallback`. */

@@ -275,7 +275,7 @@ describe('the staff API with the database unreachable', () => {
     }
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('the console sent again during the outage a form whose earlier answer was lost says it may be stored already, in zh-Hans, zh-Hant and English; the provisional number finds it', async () => {
+  it.skipIf(!existsSync(CHROMIUM))('the console sent again during the outage a form whose earlier answer was lost says it may be stored already and that its provisional number, a link, opens it, in zh-Hans, zh-Hant and English; the form outlives a visit to that link; the stored ticket says which provisional number it was opened by until the staff member leaves it', async () => {
     const DICT = await consoleTexts();
     const browser = await launchChromium();
     try {
@@ -309,22 +309,74 @@ describe('the staff API with the database unreachable', () => {
           expect(text).toBe(d['newTicket.filedOfflineResent']!.replace('{number}', number));
           expect(number).not.toBe(stored[i]);
           provisional.push(number);
+          // It says the provisional number opens the stored ticket, and the number is a link to it.
+          expect(text).toContain(OPENED_DIRECTLY[lang]);
+          const link = page.getByTestId('new-provisional');
+          expect(await link.textContent()).toBe(number);
+          expect(await link.getAttribute('href')).toBe(`#/tickets/${number}`);
+          // Followed while the database is still down (the page says so), then back: the same form,
+          // its answer and its request id (sent again, it files nothing new: still three queued).
+          await link.click();
+          await expect.poll(() => page.locator('main [role=alert]').first().textContent(), { timeout: 60_000 }).toBe(d['error.databaseUnavailable']!.replace('{s}', '5'));
+          await page.goBack();
+          await expect.poll(() => page.getByTestId('new-status').textContent(), { timeout: 60_000 }).toBe(text);
+          expect(await page.getByTestId('new-text').inputValue()).toBe(`来电登记（${lang}）：答复丢失后重新提交的诉求`);
+          await page.getByRole('button', { name: d['newTicket.submit'], exact: true }).click();
+          await expect.poll(() => page.getByTestId('new-status').textContent(), { timeout: 60_000 }).toBe(d['newTicket.filedOffline']!.replace('{number}', number));
         }
+        expect(services.store.outbox.pending()).toBe(3);
       });
       await replayed();
       for (const [i, number] of provisional.entries()) {
         const found = await api('GET', `/api/tickets?search=${number}`);
         expect(found.body.items.map((t: Json) => t.number), number).toEqual([stored[i]]);
       }
-      // Opened directly, the provisional number shows the stored ticket, and the page says which it is.
+      // Opened directly (the form's link), the provisional number shows the stored ticket, and the page
+      // says which it is, until the staff member leaves the ticket.
       for (const [i, lang] of langs.entries()) {
         const d = DICT[lang]!;
         const page = pages[i]!;
-        await page.evaluate(`location.hash = "#/tickets/${provisional[i]}"`);
+        await page.getByTestId('new-provisional').click();
         const said = d['ticket.openedProvisional']!.replace('{provisional}', provisional[i]!).replace('{number}', stored[i]!);
-        await expect.poll(() => page.getByTestId('ticket-provisional').textContent(), { timeout: 60_000 }).toBe(said);
+        const notice = page.getByTestId('ticket-provisional');
+        await expect.poll(() => notice.textContent(), { timeout: 60_000 }).toBe(said);
         await expect.poll(() => page.evaluate('location.hash')).toBe(`#/tickets/${stored[i]}`);
         await expect.poll(() => page.locator('.ticket-head').textContent()).toContain(stored[i]!);
+        // Someone else changes the ticket; the staff member's change is refused and they reload it.
+        await services.store.tickets.update(stored[i]!, { priority: 'high' }, { by: 'colleague' });
+        await page.locator('select[name="priority"]').selectOption('urgent');
+        await page.getByRole('button', { name: d['common.save'], exact: true }).click();
+        await page.getByTestId('conflict').waitFor({ timeout: 60_000 });
+        expect(await notice.textContent()).toBe(said);
+        await page.getByTestId('conflict').getByRole('button', { name: d['ticket.reload'], exact: true }).click();
+        await page.getByTestId('conflict').waitFor({ state: 'detached', timeout: 60_000 });
+        expect(await page.locator('select[name="priority"]').inputValue()).toBe('high');
+        expect(await notice.textContent()).toBe(said);
+        // A change that goes through, and the browser's reload, keep it too.
+        await page.locator('select[name="priority"]').selectOption('urgent');
+        await page.getByRole('button', { name: d['common.save'], exact: true }).click();
+        await expect.poll(() => services.store.tickets.get(stored[i]!).then((t) => t?.priority), { timeout: 60_000 }).toBe('urgent');
+        await expect.poll(() => page.locator('select[name="priority"]').inputValue()).toBe('urgent');
+        expect(await notice.textContent()).toBe(said);
+        await page.reload();
+        await expect.poll(() => notice.textContent(), { timeout: 60_000 }).toBe(said);
+        // Another language and back: the notice in that language.
+        const other = langs[(i + 1) % langs.length]!;
+        await page.locator(`[data-lang="${other}"]`).click();
+        await expect.poll(() => notice.textContent(), { timeout: 60_000 }).toBe(DICT[other]!['ticket.openedProvisional']!.replace('{provisional}', provisional[i]!).replace('{number}', stored[i]!));
+        await page.locator(`[data-lang="${lang}"]`).click();
+        await expect.poll(() => notice.textContent(), { timeout: 60_000 }).toBe(said);
+        // Left, and opened again by its number: the ticket without the notice.
+        await page.evaluate('location.hash = "#/inbox"');
+        await page.waitForURL((u) => u.hash === '#/inbox');
+        await page.evaluate(`location.hash = "#/tickets/${stored[i]}"`);
+        await expect.poll(() => page.getByTestId('ticket-number').textContent(), { timeout: 60_000 }).toBe(stored[i]);
+        expect(await notice.count()).toBe(0);
+        // A provisional number not stored (yet): still queued, the page says so and offers to open it again.
+        const queued = `${provisional[i]!.slice(0, -1)}${provisional[i]!.endsWith('Z') ? 'Y' : 'Z'}`;
+        await page.evaluate(`location.hash = "#/tickets/${queued}"`);
+        await expect.poll(() => page.getByTestId('provisional-queued').textContent(), { timeout: 60_000 }).toBe(d['ticket.provisionalQueued']!.replace('{number}', queued));
+        expect(await page.getByTestId('open-again').textContent()).toBe(d['ticket.openAgain']);
       }
       const texts = langs.map((lang) => `来电登记（${lang}）：答复丢失后重新提交的诉求`);
       const all = await database.db.collection<{ number: string; text: { original: string } }>('tickets').find({ 'text.original': { $in: texts } }).toArray();
@@ -334,6 +386,9 @@ describe('the staff API with the database unreachable', () => {
     }
   });
 });
+
+/** What the console says about opening a provisional number, in each language (newTicket.filedOfflineResent). */
+const OPENED_DIRECTLY: Record<string, string> = { 'zh-Hans': '直接打开临时编号', 'zh-Hant': '直接開啟臨時編號', en: 'opening the provisional number' };
 
 /** The console's login, tried in each language while the database is down: its message says so. */
 async function consoleSaysUnavailable(): Promise<void> {

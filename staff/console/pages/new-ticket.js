@@ -6,12 +6,14 @@
  * ticket is queued (202): the form stays and says so with its provisional number; sending the same
  * form again files nothing new (its request id). Sent again after an answer that never came, it may
  * have been stored before the outage: the form says that this ticket is then kept, found by the
- * provisional number.
+ * provisional number. The number is a link to its ticket page, and the form, its answer and its request
+ * id are kept in this history entry: back from that page (or after a reload), the same form is there,
+ * and sending it again still files nothing new.
  */
 import { api, newRequestId } from '../api.js';
 import { field, h, replace, select } from '../dom.js';
 import * as f from '../format.js';
-import { t } from '../i18n.js';
+import { t, tParts } from '../i18n.js';
 
 const CHANNELS = ['phone', 'walk-in', 'letter', 'email', 'other'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
@@ -21,18 +23,31 @@ const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
  * retry after a lost answer: filed once), a new one for other contents or a new form. `resent`: this
  * id was sent before (its answer lost or failed, or queued in another server's outbox).
  */
-function requestIds() {
-  let last = null;
-  return (body) => {
+function requestIds(kept = null) {
+  let last = kept;
+  const idFor = (body) => {
     const key = JSON.stringify(body);
     if (last?.key !== key) last = { id: newRequestId(), key, sent: 0 };
     return { id: last.id, resent: last.sent++ > 0 };
   };
+  idFor.state = () => (last ? { ...last } : null);
+  return idFor;
+}
+
+/** The form's fields as this history entry keeps them (see {@link render}). */
+const FIELDS = ['channel', 'name', 'phone', 'email', 'priority', 'text'];
+
+/** The queued answer's message, its provisional number a link to the ticket page. */
+function queuedMessage(key, number) {
+  const link = h('a', { href: `#/tickets/${encodeURIComponent(number)}`, class: 'mono', 'data-testid': 'new-provisional' }, number);
+  return tParts(key, { number: link });
 }
 
 export async function render(ctx) {
   ctx.setTitle(t('nav.newTicket'));
-  const requestIdFor = requestIds();
+  // A form queued earlier in this history entry (its answer, fields and request id), else a new one.
+  const kept = window.history.state?.newTicket ?? null;
+  const requestIdFor = requestIds(kept?.request ?? null);
   const c = {
     channel: select({ name: 'channel', 'data-testid': 'new-channel' }, CHANNELS.map((ch) => ({ value: ch, label: f.channelName(ch) })), 'phone'),
     name: h('input', { type: 'text', name: 'name', maxlength: 128, autocomplete: 'off' }),
@@ -42,6 +57,11 @@ export async function render(ctx) {
     text: h('textarea', { name: 'text', rows: 6, maxlength: 4000, required: true, 'data-testid': 'new-text' }),
   };
   const status = h('p', { class: 'form-message', role: 'status', 'data-testid': 'new-status' });
+  if (kept) {
+    for (const k of FIELDS) if (typeof kept.fields?.[k] === 'string') c[k].value = kept.fields[k];
+    status.className = 'form-message warn';
+    replace(status, ...queuedMessage(kept.key, kept.number));
+  }
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-action': 'file-ticket' }, t('newTicket.submit'));
   const form = h(
     'form',
@@ -63,10 +83,17 @@ export async function render(ctx) {
             // Queued while the database is down: the ticket page cannot open yet, so the number stays here.
             // The same form sent before and not found queued: the database may hold it already (the
             // earlier answer lost), which the replay keeps; the provisional number then finds that one.
+            const key = request.resent && !res.duplicate ? 'newTicket.filedOfflineResent' : 'newTicket.filedOffline';
             status.className = 'form-message warn';
-            status.textContent = t(request.resent && !res.duplicate ? 'newTicket.filedOfflineResent' : 'newTicket.filedOffline', { number: res.ticket.number });
+            replace(status, ...queuedMessage(key, res.ticket.number));
+            if (ctx.isCurrent()) {
+              const fields = Object.fromEntries(FIELDS.map((k) => [k, c[k].value]));
+              window.history.replaceState({ ...(window.history.state ?? {}), newTicket: { key, number: res.ticket.number, fields, request: requestIdFor.state() } }, '');
+            }
             return;
           }
+          // Stored: back to this entry is a new form, not the one queued before.
+          if (ctx.isCurrent() && window.history.state?.newTicket) window.history.replaceState({ ...window.history.state, newTicket: undefined }, '');
           ctx.notify(t('newTicket.filed', { number: res.ticket.number }));
           ctx.refreshWork();
           ctx.navigate(`#/tickets/${encodeURIComponent(res.ticket.number)}`);

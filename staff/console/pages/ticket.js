@@ -37,14 +37,15 @@ const ticketOf = (res) => (res && typeof res === 'object' && res.ticket && typeo
 export async function render(ctx) {
   const asked = ctx.parts[1] ?? '';
   const cannedFor = (n) => api(`/api/tickets/${encodeURIComponent(n)}/canned-replies`).catch(() => ({ items: [] }));
-  const [tax, initial, staff, cannedAsked] = await Promise.all([taxonomy(), api(`/api/tickets/${encodeURIComponent(asked)}`), assignees().catch(() => ({ items: [] })), cannedFor(asked)]);
-  // A provisional number that stands for a stored ticket is redirected to it (the fetch follows):
-  // the page is that ticket's, under its own number, and says so.
+  const [tax, initial, staff, cannedAsked] = await Promise.all([taxonomy(), opened(ctx, asked), assignees().catch(() => ({ items: [] })), cannedFor(asked)]);
+  if (initial === null) return;
   const number = initial.number;
-  const provisional = number.toUpperCase() === asked.toUpperCase() ? null : asked;
-  const canned = provisional ? await cannedFor(number) : cannedAsked;
+  const provisional = openedAs(asked, number);
+  const canned = number === asked ? cannedAsked : await cannedFor(number);
   if (!ctx.isCurrent()) return;
-  if (provisional) window.history.replaceState(window.history.state, '', `#/tickets/${encodeURIComponent(number)}`);
+  // The stored number in the address; the entry remembers the provisional one, so the notice stays
+  // while the staff member is on this ticket (a reload, a language switch, back to this entry).
+  if (provisional) window.history.replaceState({ ...(window.history.state ?? {}), openedAs: { provisional, number } }, '', `#/tickets/${encodeURIComponent(number)}`);
   const page = {
     ctx,
     number,
@@ -63,8 +64,9 @@ export async function render(ctx) {
   };
   ctx.setTitle(page.ticket.number);
 
+  // The conflict banner comes and goes with edits and reloads; the provisional number's notice stays.
   const banner = h('div', { class: 'banner-slot' });
-  if (provisional) replace(banner, h('p', { class: 'banner banner-ok', role: 'status', 'data-testid': 'ticket-provisional' }, t('ticket.openedProvisional', { provisional, number })));
+  const notice = provisional ? h('p', { class: 'banner banner-ok', role: 'status', 'data-testid': 'ticket-provisional' }, t('ticket.openedProvisional', { provisional, number })) : null;
   const head = h('div', { class: 'page-head ticket-head' });
   const conversation = h('section', { class: 'panel', 'aria-labelledby': 'conv-title' });
   const followUp = h('section', { class: 'panel', 'aria-labelledby': 'follow-title' });
@@ -143,10 +145,37 @@ export async function render(ctx) {
   );
   replace(
     ctx.root,
-    h('article', { class: 'page ticket', 'aria-labelledby': 'ticket-h1' }, head, banner, h('div', { class: 'ticket-grid' }, h('div', { class: 'col-main' }, conversation, files.section, notes, history), h('div', { class: 'col-side' }, followUp, explanation, correction, customer))),
+    h('article', { class: 'page ticket', 'aria-labelledby': 'ticket-h1' }, head, notice, banner, h('div', { class: 'ticket-grid' }, h('div', { class: 'col-main' }, conversation, files.section, notes, history), h('div', { class: 'col-side' }, followUp, explanation, correction, customer))),
   );
   findProfile(page);
   void files.refresh();
+}
+
+/**
+ * The ticket `asked` opens. A provisional number that stands for a stored ticket is redirected to it
+ * (the fetch follows: the answer is that ticket, under its own number). One not stored yet (still
+ * queued in a server's outbox: 404) shows a page saying so, with a button to open it again; null then.
+ */
+async function opened(ctx, asked) {
+  try {
+    return await api(`/api/tickets/${encodeURIComponent(asked)}`);
+  } catch (err) {
+    if (err.status !== 404 || !f.isProvisionalNumber(asked) || !ctx.isCurrent()) throw err;
+    const again = h('button', { type: 'button', class: 'btn', 'data-testid': 'open-again', onclick: () => ctx.navigate(location.hash) }, t('ticket.openAgain'));
+    replace(ctx.root, h('section', { class: 'panel' }, h('h1', { class: 'mono' }, asked), h('p', { role: 'status', 'data-testid': 'provisional-queued' }, t('ticket.provisionalQueued', { number: asked })), h('div', { class: 'actions' }, again)));
+    ctx.setTitle(asked);
+    return null;
+  }
+}
+
+/**
+ * The provisional number this visit to ticket `number` came through (`asked`, redirected), or the one
+ * this history entry remembers for it (the same visit, drawn again); null for a visit by its number.
+ */
+function openedAs(asked, number) {
+  if (number.toUpperCase() !== asked.toUpperCase()) return asked;
+  const kept = window.history.state?.openedAs;
+  return kept && kept.number === number ? kept.provisional : null;
 }
 
 /** The number, status, badges, dates, rating and due time. */
