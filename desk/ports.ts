@@ -18,6 +18,8 @@ export interface TicketStore {
   get(number: string): Promise<Ticket | null>;
   /** The stored ticket's number a dropped copy's provisional number stands for (no ticket holds it), or null. */
   keptFor(number: string): Promise<string | null>;
+  /** The numbers of the tickets queued under `number` during an outage and stored under others at replay (another ticket took it); by `_id`. */
+  alsoQuotedFor(number: string): Promise<string[]>;
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   latestOpenFor(channelId: string, userId: string): Promise<Ticket | null>;
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;

@@ -58,6 +58,9 @@ export interface StaffFiling {
 /** A ticket as the staff API returns it: with its explanation and its working-day fields. */
 export type StaffTicket = TicketView & WorkingDayFields;
 
+/** A ticket opened by its number (`GET /api/tickets/{number}`): with the tickets queued under that number and stored under others ({@link TicketService.open}). */
+export type OpenedTicket = StaffTicket & { alsoQuotedFor: { number: string }[] };
+
 /** One bulk action, applied to each ticket. */
 export type BulkAction = { action: 'assign'; assignee: string | null } | { action: 'status'; status: TicketStatus } | { action: 'spam'; spam: boolean };
 
@@ -411,13 +414,15 @@ export class TicketService {
 
   /**
    * What a staff member opening `number` reaches: the ticket holding it (with the explanation of its
-   * classification and its due time: what the console shows), else the stored ticket a
-   * provisional number stands for (`storedAs`: a form sent again during an outage, whose queued copy
-   * the replay dropped for the ticket stored before), else NotFoundError.
+   * classification and its due time: what the console shows; `alsoQuotedFor`: the tickets queued
+   * under this number during an outage and stored under others because this one had taken it, which
+   * whoever was given the number is looking for), else the stored ticket a provisional number stands
+   * for (`storedAs`: a form sent again during an outage, whose queued copy the replay dropped for the
+   * ticket stored before), else NotFoundError. The two reads by `_id` run side by side.
    */
-  async open(number: string): Promise<{ ticket: StaffTicket } | { storedAs: string }> {
-    const t = await this.deps.tickets.get(number);
-    if (t) return { ticket: this.staffView(t) };
+  async open(number: string): Promise<{ ticket: OpenedTicket } | { storedAs: string }> {
+    const [t, moved] = await Promise.all([this.deps.tickets.get(number), this.deps.tickets.alsoQuotedFor(number)]);
+    if (t) return { ticket: { ...this.staffView(t), alsoQuotedFor: moved.filter((n) => n !== t.number).map((n) => ({ number: n })) } };
     const kept = await this.deps.tickets.keptFor(number);
     if (kept) return { storedAs: kept };
     throw new NotFoundError(`ticket ${number} not found`);

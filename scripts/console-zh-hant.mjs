@@ -32,6 +32,7 @@ const OVERRIDES = {
   'error.serverStopping': '伺服器正在重新啟動，請 {s} 秒後再試。',
   'newTicket.filedOffline': '資料庫暫時無法連線：工單已排隊，臨時編號 {number}，資料庫恢復後自動入庫，請勿重複登記。',
   'newTicket.filedOfflineResent': '資料庫暫時無法連線：工單已排隊，臨時編號 {number}。這張表單之前已提交過：如果上次已登記成功，資料庫恢復後保留原工單，直接開啟臨時編號（點選它，或在搜尋框輸入它）即可看到原工單；否則按此編號自動入庫。請勿重複登記。',
+  'ticket.alsoQuotedFor': '資料庫中斷期間以此編號排隊的另一張工單已入庫為 {number}（此編號當時已被本工單佔用）：拿到此編號的客戶或同事要找的可能是那張工單。',
   'ticket.openedProvisional': '臨時編號 {provisional} 是資料庫中斷期間重複提交時排隊的編號；這張表單之前已登記成功，工單編號為 {number}，請使用此編號。',
   'ticket.provisionalQueued': '臨時編號 {number} 的工單尚未入庫：它還在排隊，資料庫恢復後會自動入庫（如果這張表單之前已登記成功，則開啟此編號會看到原工單）。請稍後再開啟此編號。',
   'ticket.openAgain': '再次開啟',

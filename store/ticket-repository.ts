@@ -109,6 +109,12 @@ export interface TicketRepository {
    * before (`ticketRequestCopies`); null otherwise.
    */
   keptFor(number: string): Promise<string | null>;
+  /**
+   * The numbers of the tickets queued under `number` during an outage and stored under others at
+   * replay, because another ticket had taken it meanwhile (`ticketNumberMoves`: one read by `_id`);
+   * empty for nearly every number.
+   */
+  alsoQuotedFor(number: string): Promise<string[]>;
   list(query?: TicketQuery): Promise<PageOf<Ticket>>;
   /** Changes status, assignee or priority; `expectedVersion` makes it fail with a conflict if someone changed the ticket since. */
   update(number: string, patch: TicketPatch, opts?: { expectedVersion?: number; by?: string }): Promise<Ticket>;
@@ -336,6 +342,19 @@ interface RequestCopy {
 }
 
 /**
+ * A number given out for tickets stored under others (`ticketNumberMoves`, `_id` = that number):
+ * each outboxed ticket queued under it that the replay stored under a new number because another
+ * ticket had taken it meanwhile (or whose request was stored meanwhile, see `replayRecord`). Read by
+ * `_id` when the number is opened, where looking for `formerNumber` among the tickets would scan them
+ * on FerretDB. `numbers`: more than one only if the number was given out more than once.
+ */
+interface NumberMove {
+  _id: string;
+  numbers: string[];
+  at: Date;
+}
+
+/**
  * How long a request's claim stands without a stored ticket before another filing of the request
  * takes it over: far beyond a filing's insert (its retries included), so a live filing is seldom
  * raced (and when it is, the tickets' unique `requestId` keeps it to one ticket); a staff member sending the form again after its filer died waits at most this long.
@@ -379,6 +398,8 @@ export class MongoTicketRepository implements TicketRepository {
   private readonly requests: Collection<RequestNote>;
   /** Request copies: the provisional number of each outboxed copy of a request the replay dropped, naming the ticket kept (see `numbered`). */
   private readonly copies: Collection<RequestCopy>;
+  /** Number moves: the new numbers of the outboxed tickets queued under a number another ticket took (see `noteMove`). */
+  private readonly moves: Collection<NumberMove>;
   private readonly claims: Claims;
   private readonly inserts: InsertBatcher<TicketDoc>;
   /** Last day sequence this process handed out, per day (numbers are allocated without a counter). */
@@ -397,6 +418,7 @@ export class MongoTicketRepository implements TicketRepository {
     this.outboxId = `${hostname()}:${resolve(opts.outbox.path)}`;
     this.requests = db.collection<RequestNote>('ticketRequests');
     this.copies = db.collection<RequestCopy>('ticketRequestCopies');
+    this.moves = db.collection<NumberMove>('ticketNumberMoves');
     this.claims = new Claims(db);
     this.inserts = new InsertBatcher(this.tickets, () => this.writeConcern);
     this.now = opts.now ?? (() => new Date());
@@ -704,9 +726,12 @@ export class MongoTicketRepository implements TicketRepository {
         // Its request stored meanwhile (as above): dropped under the number its staff member was given; nothing is under the note's.
         const { formerNumber: _f, ...copy } = doc;
         await this.dropCopy({ ...copy, _id: quoted, number: quoted }, err.kept);
+        await this.noteMove(quoted, err.kept.number);
         await this.renumbered.deleteOne({ _id: note }, { writeConcern: this.writeConcern });
         return 'duplicate';
       }
+      // Before the record leaves the outbox: a crash here replays it, and resumeRenumbered notes it.
+      await this.noteMove(quoted, doc.number);
       this.opts.log.warn({ ticket: doc.number, formerNumber: quoted }, 'an outboxed ticket\'s number was taken while it waited: stored under a new number');
       notes.push({ note, readModels: this.readModels(null, toTicket(doc), note) });
       await onStored?.(toTicket(doc));
@@ -727,6 +752,7 @@ export class MongoTicketRepository implements TicketRepository {
     const note = renumberNoteId(doc);
     const stored = await this.storedRenumbered(doc, note);
     if (!stored) return false;
+    await this.noteMove(doc.number, stored.number);
     notes.push({ note, readModels: this.readModels(null, toTicket(stored), note) });
     return true;
   }
@@ -793,7 +819,7 @@ export class MongoTicketRepository implements TicketRepository {
    * the first note is written in the middle of a replay or a filing.
    */
   private async prepareRenumberNotes(): Promise<void> {
-    for (const name of [this.renumbered.collectionName, this.requests.collectionName, this.copies.collectionName]) {
+    for (const name of [this.renumbered.collectionName, this.requests.collectionName, this.copies.collectionName, this.moves.collectionName]) {
       if ((await this.db.listCollections({ name }, { nameOnly: true }).toArray()).length > 0) continue;
       await this.db.createCollection(name).catch((err: { codeName?: string }) => (err.codeName === 'NamespaceExists' ? undefined : Promise.reject(err)));
     }
@@ -905,6 +931,20 @@ export class MongoTicketRepository implements TicketRepository {
     if (found === null || found.doc.formerNumber !== doc.number || !sameIntake(found.doc, doc)) return null;
     // The ticket as first stored (its read models' creation), though staff may have changed it since.
     return noted.ticket ?? { ...doc, _id: found.doc._id, number: found.doc.number, daySeq: found.doc.daySeq, formerNumber: doc.number };
+  }
+
+  /**
+   * Notes that a ticket queued under `quoted` is stored as `number` (upsert by `_id`; repeated by a
+   * replay of the same record, it adds nothing), so that opening `quoted`, which another ticket holds,
+   * names it ({@link alsoQuotedFor}).
+   */
+  private async noteMove(quoted: string, number: string): Promise<void> {
+    await this.moves.updateOne({ _id: quoted }, { $addToSet: { numbers: number }, $setOnInsert: { at: new Date() } }, { upsert: true, writeConcern: this.writeConcern });
+  }
+
+  async alsoQuotedFor(number: string): Promise<string[]> {
+    const n = parseInput(TicketNumber, number, 'ticket number');
+    return (await this.retried(() => this.moves.findOne({ _id: n }), true))?.numbers ?? [];
   }
 
   async keptFor(number: string): Promise<string | null> {
@@ -1058,7 +1098,9 @@ export class MongoTicketRepository implements TicketRepository {
    */
   private async numbered(number: string): Promise<string[]> {
     const month = number.slice(1, 7);
-    const [moved, kept] = await Promise.all([this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month }), this.keptFor(number)]);
+    const [indexed, noted, kept] = await Promise.all([this.opts.search!.find([formerNumberTerm(number)], { fromMonth: month, toMonth: month }), this.alsoQuotedFor(number), this.keptFor(number)]);
+    // The number moves name them at once; the search index (written behind) names those renumbered before moves were noted.
+    const moved = [...new Set([...noted, ...indexed])];
     const found = [...((await this.get(number)) ? [number] : []), ...moved.filter((n) => n !== number)];
     // A provisional number given to a request sent again during an outage, whose copy the replay dropped.
     return kept && !found.includes(kept) ? [...found, kept] : found;

@@ -148,6 +148,7 @@ export const ZH_HANT = {
   "ticket.conflict": "其他同事剛剛修改了這張工單，您的修改未保存。請重新加載後再操作。",
   "ticket.reload": "重新加載",
   "ticket.reloaded": "已加載最新內容。",
+  "ticket.alsoQuotedFor": "資料庫中斷期間以此編號排隊的另一張工單已入庫為 {number}（此編號當時已被本工單佔用）：拿到此編號的客戶或同事要找的可能是那張工單。",
   "ticket.openedProvisional": "臨時編號 {provisional} 是資料庫中斷期間重複提交時排隊的編號；這張表單之前已登記成功，工單編號為 {number}，請使用此編號。",
   "ticket.provisionalQueued": "臨時編號 {number} 的工單尚未入庫：它還在排隊，資料庫恢復後會自動入庫（如果這張表單之前已登記成功，則開啟此編號會看到原工單）。請稍後再開啟此編號。",
   "ticket.openAgain": "再次開啟",

@@ -212,12 +212,12 @@ function registerTicketEditRoutes(router: ApiRouter, deps: StaffDeps): void {
     method: 'get',
     path: '/api/tickets/{number}',
     summary:
-      'One ticket with the explanation of its classification. A provisional number that stands for a stored ticket (a form sent again during a database outage, queued under it, whose copy the replay dropped because the first submit had stored the ticket) redirects to that ticket (308)',
+      'One ticket with the explanation of its classification, and `alsoQuotedFor`: the tickets queued under this number during a database outage and stored under other numbers at replay because this ticket had taken it (whoever was given this number means one of those). A provisional number that stands for a stored ticket (a form sent again during a database outage, queued under it, whose copy the replay dropped because the first submit had stored the ticket) redirects to that ticket (308)',
     tag: 'tickets',
     role: 'agent',
     params: NumberParams,
     responses: {
-      200: 'the ticket',
+      200: 'the ticket, with `alsoQuotedFor: [{number}]` (empty for nearly every ticket): each ticket queued under this number during an outage and stored as `number` because this one had taken it',
       308: '{number, provisional}: the provisional number stands for the stored ticket `number`; Location: /api/tickets/{number} (not cached). Clients that follow redirects get that ticket; change it under its own number',
       404: 'no such ticket',
     },

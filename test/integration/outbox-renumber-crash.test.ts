@@ -103,6 +103,9 @@ describe('outbox replay of a renumbered ticket', () => {
     // as before the replay, and the note is there.
     writeFileSync(outboxPath, crashLeaves);
     if ((await notes(db)).length === 0) await db.collection('outboxRenumbered').insertOne(note as never);
+    // Nor had it noted the number's move (the step after the insert): the replay again notes it.
+    expect(await db.collection('ticketNumberMoves').findOne({ _id: taken as never })).toMatchObject({ numbers: [moved.number] });
+    await db.collection('ticketNumberMoves').deleteOne({ _id: taken as never });
 
     // The restarted process (nothing in memory) replays the file again.
     const restartedStore = await open();
@@ -112,6 +115,8 @@ describe('outbox replay of a renumbered ticket', () => {
     expect(mine.map((t) => t.number)).toEqual([moved.number]);
     expect(await db.collection('tickets').countDocuments({})).toBe(3);
     expect((await restarted.forCustomer(taken, early))!.number).toBe(moved.number);
+    // Staff opening the number the customer was given see the other customer's ticket, naming this one.
+    expect(await restarted.open(taken)).toMatchObject({ ticket: { number: taken, alsoQuotedFor: [{ number: moved.number }] } });
     // The read models are given the ticket again, and each already holds it: counted once.
     expect(await readModels(restartedStore)).toEqual({ total: 3, earlyTotal: 1, earlyListed: [moved.number] });
     // The record is out of the file and the read models hold the ticket: nothing needs the note.

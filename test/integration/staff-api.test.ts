@@ -306,6 +306,8 @@ describe('staff API: tickets', () => {
     expect(doc.paths['/api/tickets/{number}'].patch['x-required-role']).toBe('agent');
     // A provisional number standing for a stored ticket redirects to it (README, Staff API).
     expect(doc.paths['/api/tickets/{number}'].get.responses['308'].description).toMatch(/provisional number stands for the stored ticket/);
+    // A ticket opened by its number names the tickets queued under that number and stored under others.
+    expect(doc.paths['/api/tickets/{number}'].get.responses['200'].description).toMatch(/alsoQuotedFor: \[\{number\}\]/);
     expect(doc.paths['/api/tickets'].get.parameters.map((p: Json) => p.name)).toContain('needsReview');
   });
 });

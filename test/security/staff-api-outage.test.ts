@@ -31,6 +31,8 @@ let database: OpenDatabase;
 let services: Services;
 let url: string;
 let token: string;
+/** The number a queued request was given and the one it was stored under at replay (another ticket took the first). */
+let renumbered: { provisional: string; moved: string } | null = null;
 
 async function api(method: string, path: string, body?: unknown, as = token): Promise<{ status: number; body: Json; retryAfter: string | null }> {
   const headers: Record<string, string> = { authorization: `Bearer ${as}` };
@@ -221,6 +223,9 @@ describe('the staff API with the database unreachable', () => {
 
   it('finds a queued request under its new number when another ticket took its provisional number before the replay', async () => {
     const demand = { channel: 'walk-in', text: '到店登记：会员积分被清零了', customer: { phone: '13700005678' }, requestId: 'form-renumbered-01' };
+    // Another customer's ticket, whose copy below takes the provisional number.
+    const other = await api('POST', '/api/tickets', { channel: 'phone', text: '来电登记：发票抬头开错了', customer: { name: '李先生' } });
+    expect(other.status).toBe(201);
     let provisional = '';
     await whileDown(async () => {
       const queued = await api('POST', '/api/tickets', demand);
@@ -230,7 +235,7 @@ describe('the staff API with the database unreachable', () => {
     // Another process took the provisional number meanwhile: possible for a number the database handed
     // out just before it went away; forced here by storing another customer's ticket under it.
     const tickets = database.db.collection<Record<string, unknown>>('tickets');
-    const some = (await tickets.findOne({}))!;
+    const some = (await tickets.findOne({ _id: other.body.ticket.number }))!;
     await tickets.insertOne({ ...some, _id: provisional as never, number: provisional, customer: { channelId: 'webchat', userId: 'someone-else' }, text: { original: '另一位客户', normalized: '另一位客户' } });
     await replayed();
     const again = await api('POST', '/api/tickets', demand);
@@ -238,6 +243,44 @@ describe('the staff API with the database unreachable', () => {
     expect(again.body, JSON.stringify(again.body)).toMatchObject({ stored: 'database', duplicate: true, ticket: { formerNumber: provisional, requestId: 'form-renumbered-01' } });
     expect(again.body.ticket.number).not.toBe(provisional);
     expect(await storedFor('tel:13700005678')).toEqual([again.body.ticket.number]);
+    const moved = again.body.ticket.number as string;
+    renumbered = { provisional, moved };
+    // Opened by the number the staff member was given: the other customer's ticket, which says that a
+    // ticket queued under its number was stored as another (one read by _id: ticketNumbersGiven).
+    const opened = await api('GET', `/api/tickets/${provisional}`);
+    expect(opened.status).toBe(200);
+    expect(opened.body).toMatchObject({ number: provisional, customer: { userId: 'someone-else' }, alsoQuotedFor: [{ number: moved }] });
+    expect(opened.body.alsoQuotedFor).toHaveLength(1);
+    // A ticket no other was queued under says nothing of the kind.
+    expect((await api('GET', `/api/tickets/${moved}`)).body.alsoQuotedFor).toEqual([]);
+    // Searched by that number: both tickets.
+    const found = await api('GET', `/api/tickets?search=${provisional}`);
+    expect(found.body.items.map((t: Json) => t.number).sort()).toEqual([provisional, moved].sort());
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))('the console shows on the ticket holding a quoted number that a ticket queued under it was stored as another, a link to it, in zh-Hans, zh-Hant and English', async () => {
+    expect(renumbered, 'needs the test before (a queued request renumbered at replay)').not.toBeNull();
+    const { provisional, moved } = renumbered!;
+    const DICT = await consoleTexts();
+    const browser = await launchChromium();
+    try {
+      for (const lang of ['zh-Hans', 'zh-Hant', 'en'] as const) {
+        const d = DICT[lang]!;
+        const page = await signedIn(browser, lang, d);
+        await page.evaluate(`location.hash = "#/tickets/${provisional}"`);
+        const notice = page.getByTestId('ticket-also-quoted');
+        await expect.poll(() => notice.textContent(), { timeout: 60_000 }).toBe(d['ticket.alsoQuotedFor']!.replace('{number}', moved));
+        expect(await page.getByTestId('ticket-number').textContent()).toBe(provisional);
+        const link = notice.getByRole('link', { name: moved, exact: true });
+        expect(await link.getAttribute('href')).toBe(`#/tickets/${moved}`);
+        await link.click();
+        await expect.poll(() => page.getByTestId('ticket-number').textContent(), { timeout: 60_000 }).toBe(moved);
+        expect(await notice.count()).toBe(0);
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+    }
   });
 
   it.skipIf(!existsSync(CHROMIUM))('the console says the database cannot be reached, in zh-Hans, zh-Hant and English', async () => {

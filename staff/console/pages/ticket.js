@@ -9,7 +9,7 @@
 import { api, assignees, newRequestId, taxonomy } from '../api.js';
 import { bar, field, h, replace, select, uid } from '../dom.js';
 import * as f from '../format.js';
-import { t } from '../i18n.js';
+import { t, tParts } from '../i18n.js';
 import { onDeskEvent } from '../events.js';
 import { LIST_KEY } from './inbox.js';
 import { settleButtons } from './reply-settle.js';
@@ -67,6 +67,11 @@ export async function render(ctx) {
   // The conflict banner comes and goes with edits and reloads; the provisional number's notice stays.
   const banner = h('div', { class: 'banner-slot' });
   const notice = provisional ? h('p', { class: 'banner banner-ok', role: 'status', 'data-testid': 'ticket-provisional' }, t('ticket.openedProvisional', { provisional, number })) : null;
+  // Tickets queued under this number during an outage and stored under others (it was taken): whoever
+  // was given this number is probably looking for one of them. From the opening read; it stays.
+  const alsoQuoted = (initial.alsoQuotedFor ?? []).map(({ number: moved }) =>
+    h('p', { class: 'banner banner-warn', role: 'note', 'data-testid': 'ticket-also-quoted' }, ...tParts('ticket.alsoQuotedFor', { number: h('a', { href: `#/tickets/${encodeURIComponent(moved)}`, class: 'mono' }, moved) })),
+  );
   const head = h('div', { class: 'page-head ticket-head' });
   const conversation = h('section', { class: 'panel', 'aria-labelledby': 'conv-title' });
   const followUp = h('section', { class: 'panel', 'aria-labelledby': 'follow-title' });
@@ -145,7 +150,7 @@ export async function render(ctx) {
   );
   replace(
     ctx.root,
-    h('article', { class: 'page ticket', 'aria-labelledby': 'ticket-h1' }, head, notice, banner, h('div', { class: 'ticket-grid' }, h('div', { class: 'col-main' }, conversation, files.section, notes, history), h('div', { class: 'col-side' }, followUp, explanation, correction, customer))),
+    h('article', { class: 'page ticket', 'aria-labelledby': 'ticket-h1' }, head, notice, ...alsoQuoted, banner, h('div', { class: 'ticket-grid' }, h('div', { class: 'col-main' }, conversation, files.section, notes, history), h('div', { class: 'col-side' }, followUp, explanation, correction, customer))),
   );
   findProfile(page);
   void files.refresh();
