@@ -259,6 +259,8 @@ describe('commands at any point', () => {
     expect(await createTicketService(store, { log: silent }).flushOutbox()).toMatchObject({ replayed: 1, remaining: 0 });
     const moved = (await tickets.findOne({ formerNumber: given }))!.number;
     expect(moved).not.toBe(given);
+    // Staff opening the number the customer was given see the stranger's ticket, naming the customer's.
+    expect(await createTicketService(store, { log: silent }).open(given)).toMatchObject({ ticket: { number: given, customer: stranger, alsoQuotedFor: [{ number: moved }] } });
 
     // The same conversation (its state still names the old number).
     await play(adapter, [['补充：快递单号是 SF****5678', `已将补充说明添加到工单 ${moved}。\n请注意：您的工单编号已由 ${given} 更改为 ${moved}，用原编号查询仍可找到。`]]);
