@@ -27,7 +27,7 @@ runCli(async () => {
   const { values } = flags({ tickets: { type: 'string', default: '5000' }, rounds: { type: 'string', default: '2000' } });
   const tickets = Number(values.tickets);
   const rounds = Number(values.rounds);
-  if (!(tickets >= 2) || !(rounds >= 1)) throw new UsageError('--tickets (at least 2) and --rounds (at least 1) take whole numbers');
+  if (!Number.isInteger(tickets) || tickets < 2 || !Number.isInteger(rounds) || rounds < 1) throw new UsageError('--tickets (at least 2) and --rounds (at least 1) take whole numbers');
   const tmp = benchTempDir('bench-open-');
   const config = loadConfig({ ...process.env, PORT: '0', DB_DIR: join(tmp.path, 'db'), OUTBOX_PATH: join(tmp.path, 'outbox.jsonl'), API_RATE_PER_MINUTE: '100000' });
   const log = pino({ level: 'silent' });

@@ -37,6 +37,10 @@ describe('README CLI section', () => {
     expect(missing).toEqual([]);
   });
 
+  it('builds before every CLI that runs from dist/ (a `pre` script), as the README\'s commands assume', () => {
+    expect(clis.filter(({ name }) => scripts[`pre${name}`] !== 'npm run -s build').map(({ name }) => name)).toEqual([]);
+  });
+
   it.each(clis)('$name: the documented flags are the parser\'s flags', ({ name, file }) => {
     const accepted = parserFlags(file);
     const documented = documentedFlags(name);
