@@ -8,10 +8,10 @@
  *   note stored before the facts existed (text only) and a staff note as written.
  */
 import { randomUUID } from 'node:crypto';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
-import { consoleSignedIn, hasChromium, launchChromium } from '../helpers/console-browser.js';
+import { browserForSuite, consoleSignedIn, hasChromium } from '../helpers/console-browser.js';
 
 const PASSWORD = 'live-notes-test-password';
 const OLD_NOTE = 'live chat ended (agent alice): requested 2026-12-01T02:00:00.000Z, 2 customer message(s)';
@@ -97,13 +97,7 @@ describe('the message count a live chat ends with', () => {
 });
 
 describe.skipIf(!hasChromium)('the note a live chat ends with, in the console', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const browser = browserForSuite();
 
   /** The texts of the ticket's notes, in order, once the five are shown. */
   async function noteTexts(page: Page): Promise<string[]> {
@@ -113,7 +107,7 @@ describe.skipIf(!hasChromium)('the note a live chat ends with, in the console', 
   }
 
   it('words the facts in the reader’s language (zh-Hans, zh-Hant, English) and shows older and staff notes as written', async () => {
-    const { page, errors } = await consoleSignedIn(browser, A.url, `/tickets/${number}`, 'notesagent', PASSWORD);
+    const { page, errors } = await consoleSignedIn(browser(), A.url, `/tickets/${number}`, 'notesagent', PASSWORD);
 
     const zh = await noteTexts(page);
     expect(zh.slice(0, 2)).toEqual([OLD_NOTE, '已电话联系客户']);

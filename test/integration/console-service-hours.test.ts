@@ -8,10 +8,9 @@
  *
  * The hours are the five days after today (UTC), so the queue is closed whenever the test runs.
  */
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
-import { consoleSignedIn, hasChromium, launchChromium } from '../helpers/console-browser.js';
+import { browserForSuite, consoleSignedIn, hasChromium } from '../helpers/console-browser.js';
 import { staffRequest } from '../helpers/staff-api.js';
 
 const PASSWORD = 'service-hours-test-password';
@@ -53,16 +52,10 @@ describe('service hours for staff', () => {
 });
 
 describe.skipIf(!hasChromium)('service hours in the live console', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const browser = browserForSuite();
 
   it('are said in the reader’s language (zh-Hans, zh-Hant, English), not as the setting is written', async () => {
-    const { page, errors } = await consoleSignedIn(browser, A.url, '/live', 'hoursagent', PASSWORD);
+    const { page, errors } = await consoleSignedIn(browser(), A.url, '/live', 'hoursagent', PASSWORD);
     const banner = page.locator('.banner-warn', { hasText: '人工服务时间' });
     await banner.waitFor({ timeout: 15_000 });
     expect(await banner.textContent()).toBe(`现在不是人工服务时间（${SAID['zh-Hans']}），新的请求会登记为工单。`);

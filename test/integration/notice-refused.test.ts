@@ -9,10 +9,9 @@
  * and in the console (chromium) in zh-Hans, zh-Hant and English.
  */
 import { randomUUID } from 'node:crypto';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type RunningApp } from '../helpers/app-server.js';
-import { consoleSignedIn, hasChromium, launchChromium } from '../helpers/console-browser.js';
+import { browserForSuite, consoleSignedIn, hasChromium } from '../helpers/console-browser.js';
 import { staffRequest } from '../helpers/staff-api.js';
 
 const PASSWORD = 'notice-refused-test-password';
@@ -60,16 +59,10 @@ describe('a kept live chat notice the channel refuses at the replay', () => {
 });
 
 describe.skipIf(!hasChromium)('the note of a refused notice, in the console', () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const browser = browserForSuite();
 
   it('tells staff the customer was not told, and what, in zh-Hans, zh-Hant and English', async () => {
-    const { page, errors } = await consoleSignedIn(browser, A.url, `/tickets/${number}`, 'noticeagent', PASSWORD);
+    const { page, errors } = await consoleSignedIn(browser(), A.url, `/tickets/${number}`, 'noticeagent', PASSWORD);
     const note = page.getByTestId('note-undelivered-notice');
     const said = async () => {
       await note.waitFor();

@@ -12,20 +12,19 @@
  * console saying so in each language), stored once when the database is back, however often it was
  * sent.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Services } from '../../desk/services.js';
 import { hashPassword, tokenHash } from '../../staff/auth.js';
 import type { OpenDatabase } from '../../store/database.js';
 import { startAppOnOwnDatabase, type AppOnOwnDatabase } from '../helpers/app-on-own-database.js';
+import { hasChromium, launchChromium } from '../helpers/console-browser.js';
 import { whileDatabaseDown } from '../helpers/reconnected.js';
 
 type Json = Record<string, any>;
 const PASSWORD = 'staff api outage password';
-const CHROMIUM = '/usr/bin/chromium';
 let own: AppOnOwnDatabase;
 let database: OpenDatabase;
 let services: Services;
@@ -258,7 +257,7 @@ describe('the staff API with the database unreachable', () => {
     expect(found.body.items.map((t: Json) => t.number).sort()).toEqual([provisional, moved].sort());
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('the console shows on the ticket holding a quoted number that a ticket queued under it was stored as another, a link to it, in zh-Hans, zh-Hant and English', async () => {
+  it.skipIf(!hasChromium)('the console shows on the ticket holding a quoted number that a ticket queued under it was stored as another, a link to it, in zh-Hans, zh-Hant and English', async () => {
     expect(renumbered, 'needs the test before (a queued request renumbered at replay)').not.toBeNull();
     const { provisional, moved } = renumbered!;
     const DICT = await consoleTexts();
@@ -283,11 +282,11 @@ describe('the staff API with the database unreachable', () => {
     }
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('the console says the database cannot be reached, in zh-Hans, zh-Hant and English', async () => {
+  it.skipIf(!hasChromium)('the console says the database cannot be reached, in zh-Hans, zh-Hant and English', async () => {
     await whileDown(consoleSaysUnavailable);
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('the console keeps a ticket logged during the outage and says it is queued under its provisional number, in zh-Hans, zh-Hant and English', async () => {
+  it.skipIf(!hasChromium)('the console keeps a ticket logged during the outage and says it is queued under its provisional number, in zh-Hans, zh-Hant and English', async () => {
     const DICT = await consoleTexts();
     const browser = await launchChromium();
     try {
@@ -318,7 +317,7 @@ describe('the staff API with the database unreachable', () => {
     }
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('the console sent again during the outage a form whose earlier answer was lost says it may be stored already and that its provisional number, a link, opens it, in zh-Hans, zh-Hant and English; the form outlives a visit to that link; the stored ticket says which provisional number it was opened by until the staff member leaves it', async () => {
+  it.skipIf(!hasChromium)('the console sent again during the outage a form whose earlier answer was lost says it may be stored already and that its provisional number, a link, opens it, in zh-Hans, zh-Hant and English; the form outlives a visit to that link; the stored ticket says which provisional number it was opened by until the staff member leaves it', async () => {
     const DICT = await consoleTexts();
     const browser = await launchChromium();
     try {
@@ -456,10 +455,6 @@ async function consoleSaysUnavailable(): Promise<void> {
 async function consoleTexts(): Promise<Record<string, Record<string, string>>> {
   const { DICT } = (await import(pathToFileURL(join(import.meta.dirname, '../../staff/console/i18n.js')).href)) as { DICT: Record<string, Record<string, string>> };
   return DICT;
-}
-
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
 }
 
 /** A page of the console signed in as alice in `lang` (`d`: its texts), past the login page. */
